@@ -1,0 +1,18 @@
+#!/usr/bin/env node
+// Entry of the `portcullis` command. Node >= 24 runs our TypeScript sources directly (type
+// stripping), so the CLI works right after `npm install`, with no build step.
+const [major] = process.versions.node.split('.').map(Number);
+if (major < 24) {
+  console.error(
+    `portcullis needs Node.js 24 or newer (this is ${process.version}).\n` +
+      'Run it through npm so that the project\'s own Node 24 is used: `npx portcullis …` or `npm run portcullis -- …`.',
+  );
+  process.exit(2);
+}
+process.removeAllListeners('warning');
+process.on('warning', (w) => {
+  // node:sqlite and type stripping print ExperimentalWarning on every start; keep the CLI's output clean.
+  if (w.name !== 'ExperimentalWarning') console.warn(w);
+});
+const { main } = await import('../electron/headless/cli.ts');
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,54 @@
+/**
+ * What the engine needs from the outside world, as interfaces. Adapters implement them beside
+ * their I/O (engine/logs, engine/store, engine/helperclient); the core engine never does I/O.
+ */
+import type { BanRecord, Offender } from '../shared/model.ts';
+import type { PacketEvent } from '../shared/packet.ts';
+
+/** The firewall as the engine sees it: the helper's ban backends (ufw rules or a kernel set). */
+export interface FirewallPort {
+  /** Make the ban effective; `until` null is permanent. Idempotent: banning a banned host extends it. */
+  ban(ip: string, until: number | null, comment: string): Promise<void>;
+  unban(ip: string): Promise<void>;
+  /** Addresses that Portcullis itself has banned in the firewall (never the user's own rules). */
+  listBans(): Promise<{ ip: string; until: number | null }[]>;
+  /** Cut existing connections of a host (conntrack), so an open session of a banned scanner dies. */
+  cutConnections(ip: string): Promise<void>;
+}
+
+/** Health of a live log source, shown by the Doctor and the dashboard. */
+export interface SourceHealth {
+  kind: 'kmsg' | 'journal' | 'file' | 'replay';
+  description: string;
+  /** Records are provably from the kernel (kmsg facility 0, journald _TRANSPORT=kernel). */
+  kernelTrusted: boolean;
+  /** Event time (ms) of the last record read, or null when none yet. */
+  lastRecordAt: number | null;
+  linesPerMinute: number;
+  rejectsPerMinute: number;
+  error?: string;
+}
+
+/** A stream of raw log records (one framed line each) with a resumable position. */
+export interface LogSourcePort {
+  readonly kind: SourceHealth['kind'];
+  /** Starts delivering lines; resolves once reading has started. */
+  start(onLines: (lines: string[]) => void): Promise<void>;
+  stop(): Promise<void>;
+  health(): SourceHealth;
+}
+
+/** Persistence of what the engine learnt. Writes may be batched by the adapter. */
+export interface StorePort {
+  addPackets(packets: PacketEvent[]): void;
+  upsertOffenders(offenders: Offender[]): void;
+  recordBan(ban: BanRecord): void;
+  recordUnban(ip: string, at: number, why: 'expired' | 'manual'): void;
+  activeBans(now: number): BanRecord[];
+  /** Strike counts of past offenders, so escalation survives restarts. */
+  strikes(): { ip: string; strikes: number; lastBanAt: number }[];
+  getSetting(key: string): string | null;
+  setSetting(key: string, value: string): void;
+  flush(): void;
+  close(): void;
+}

@@ -1,0 +1,77 @@
+/**
+ * Records the engine produces and every outer layer shows or stores: offenders, bans, engine
+ * events. zod schemas because they cross the IPC/WebSocket boundary and the SQLite store.
+ */
+import { z } from 'zod';
+
+export const ScanTypeSchema = z.enum(['SYN', 'UDP', 'FIN', 'NULL', 'XMAS', 'MIXED', 'OTHER']);
+export type ScanType = z.infer<typeof ScanTypeSchema>;
+
+export const OffenderStateSchema = z.enum(['watching', 'banned', 'whitelisted', 'expired']);
+export type OffenderState = z.infer<typeof OffenderStateSchema>;
+
+/** Why a ban happened: kept with the ban, shown in the UI, written into the store. */
+export const BanReasonSchema = z.object({
+  kind: z.enum(['scan', 'manual']),
+  scanType: ScanTypeSchema.optional(),
+  /** Distinct destination ports seen in the window (capped list, ascending). */
+  ports: z.array(z.number().int()),
+  hits: z.number().int(),
+  firstSeen: z.number(),
+  lastSeen: z.number(),
+  note: z.string().optional(),
+});
+export type BanReason = z.infer<typeof BanReasonSchema>;
+
+export const BanRecordSchema = z.object({
+  ip: z.string(),
+  /** When the ban started (event time for scan bans). */
+  at: z.number(),
+  /** When it ends, or null for a permanent ban. */
+  until: z.number().nullable(),
+  /** Offences so far including this one (1 on a first ban). */
+  strikes: z.number().int(),
+  reason: BanReasonSchema,
+});
+export type BanRecord = z.infer<typeof BanRecordSchema>;
+
+export const OffenderSchema = z.object({
+  ip: z.string(),
+  hits: z.number().int(),
+  distinctPorts: z.number().int(),
+  /** Most targeted ports first, capped. */
+  ports: z.array(z.number().int()),
+  firstSeen: z.number(),
+  lastSeen: z.number(),
+  scanType: ScanTypeSchema,
+  state: OffenderStateSchema,
+  strikes: z.number().int(),
+  bannedUntil: z.number().nullable().optional(),
+});
+export type Offender = z.infer<typeof OffenderSchema>;
+
+/** Why a packet record did not count as a probe. Counted by reason in stats and replay output. */
+export const IGNORE_REASONS = [
+  'prefix-not-counted',
+  'not-inbound',
+  'not-a-probe',
+  'late-reply',
+  'icmp-error',
+  'fragment',
+  'allowed-port',
+  'ignored-port',
+  'whitelisted',
+  'untrusted',
+  'not-for-this-host',
+  'already-banned',
+] as const;
+export type IgnoreReason = (typeof IGNORE_REASONS)[number];
+
+/** What the engine tells the outer layers, in event-time order. */
+export type EngineEvent =
+  | { type: 'probe'; ip: string; port: number | null; time: number; scanType: ScanType }
+  | { type: 'ban'; ban: BanRecord }
+  | { type: 'unban'; ip: string; time: number; why: 'expired' | 'manual' }
+  /** The new-bans-per-minute cap held this ban back; it is retried when the budget allows. */
+  | { type: 'ban-deferred'; ip: string; time: number; queued: number }
+  | { type: 'evicted'; ip: string; time: number };

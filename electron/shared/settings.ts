@@ -1,0 +1,133 @@
+/**
+ * The one settings schema: the settings file, the CLI flags, the IPC "settings update" command and
+ * the UI forms are all validated by it. Every field has a default, so `{}` is a complete config;
+ * an invalid value is refused with the field's path and the reason (seed mistake 7: a typo must
+ * never leave Portcullis half-configured).
+ */
+import { z } from 'zod';
+import { CidrSchema, PortSchema } from './domain.ts';
+
+const seconds = (what: string) => z.number().int(`${what} is a whole number of seconds`).positive(`${what} must be more than 0 seconds`);
+
+/** Portcullis's own LOG prefix, used by its per-source logging block in after.rules. */
+export const PORTCULLIS_LOG_PREFIX = 'PORTCULLIS BLOCK';
+
+export const DetectionSettingsSchema = z
+  .object({
+    /** Sliding window over which probes of one source are counted (fail2ban's findtime). */
+    findtimeSec: seconds('findtime').max(7 * 86400, 'findtime longer than a week would keep too much state').default(600),
+    /** Probes within the window that make a scan (fail2ban's maxretry). */
+    maxretry: z.number().int().min(1, 'maxretry must be at least 1').max(10000).default(5),
+    /** Distinct destination ports those probes must touch: one port hammered is not a scan. */
+    minDistinctPorts: z.number().int().min(1, 'minDistinctPorts must be at least 1').max(65535).default(3),
+    /** Log prefixes whose records count as blocked probes. */
+    prefixes: z
+      .array(z.string().trim().min(1, 'a prefix cannot be empty').max(64, 'a log prefix is at most 64 characters'))
+      .min(1, 'at least one prefix must count as blocked')
+      .default(['UFW BLOCK', 'UFW LIMIT BLOCK', PORTCULLIS_LOG_PREFIX]),
+    /** Probes to ports the firewall allows are not evidence of a scan (seed comment). */
+    ignoreAllowedPorts: z.boolean().default(true),
+    /** Extra ports never counted as probes (e.g. a service behind port knocking). */
+    ignoredPorts: z.array(PortSchema).default([]),
+    /** Bound on tracked sources; the least recently seen is evicted past it. */
+    maxTrackedSources: z.number().int().min(100).max(10_000_000).default(100_000),
+    /** Act only on kernel-trusted records (kmsg, journald _TRANSPORT=kernel). */
+    requireKernelTrust: z.boolean().default(true),
+  })
+  .strict();
+
+export const BanSettingsSchema = z
+  .object({
+    bantimeSec: seconds('bantime').default(3600),
+    /** Repeat offenders get bantime × 2^strikes, capped at maxbantimeSec. */
+    increment: z.boolean().default(true),
+    maxbantimeSec: seconds('maxbantime').default(7 * 86400),
+    /** Strikes are forgotten after this long without a new ban. */
+    strikeForgetSec: seconds('strikeForget').default(30 * 86400),
+    /** Ban permanently from this many strikes on (null: never permanent). */
+    permanentAfterStrikes: z.number().int().min(1).max(100).nullable().default(null),
+    /** At most this many NEW bans per minute; the rest are held back and reported. */
+    maxNewBansPerMinute: z.number().int().min(1).max(10000).default(30),
+    backend: z.enum(['ufw', 'set']).default('set'),
+    /** Cut a banned host's existing connections (conntrack) so an open session dies too. */
+    cutConnections: z.boolean().default(true),
+  })
+  .strict()
+  .superRefine((b, ctx) => {
+    if (b.maxbantimeSec < b.bantimeSec) {
+      ctx.addIssue({ code: 'custom', path: ['maxbantimeSec'], message: 'maxbantime cannot be shorter than bantime' });
+    }
+  });
+
+export const WhitelistSettingsSchema = z
+  .object({
+    /** User entries; loopback and this host's own addresses are always added by the engine. */
+    entries: z.array(CidrSchema).default([]),
+    /** Also whitelist the default gateway(s). */
+    includeGateway: z.boolean().default(true),
+  })
+  .strict();
+
+export const LogSettingsSchema = z
+  .object({
+    source: z
+      .string()
+      .regex(/^(auto|kmsg|journal|file:\/.+)$/, 'source is auto, kmsg, journal or file:/absolute/path')
+      .default('auto'),
+    /** Blocked packets kept in the database. */
+    retentionDays: z.number().int().min(1).max(365).default(7),
+    maxStoredPackets: z.number().int().min(1000).max(50_000_000).default(1_000_000),
+  })
+  .strict();
+
+export const NotificationSettingsSchema = z
+  .object({
+    onBan: z.boolean().default(true),
+    /** Bans within this window are summed up in one notification. */
+    aggregateWindowSec: z.number().int().min(1).max(3600).default(60),
+    /** Never more than this many notifications per minute. */
+    maxPerMinute: z.number().int().min(1).max(60).default(3),
+    warnWhenSilentSec: z.number().int().min(60).max(86400).default(900),
+  })
+  .strict();
+
+export const UiSettingsSchema = z
+  .object({
+    startAtLogin: z.boolean().default(false),
+    theme: z.enum(['system', 'light', 'dark']).default('system'),
+  })
+  .strict();
+
+export const SettingsSchema = z
+  .object({
+    protectionEnabled: z.boolean().default(true),
+    detection: DetectionSettingsSchema.default(() => DetectionSettingsSchema.parse({})),
+    ban: BanSettingsSchema.default(() => BanSettingsSchema.parse({})),
+    whitelist: WhitelistSettingsSchema.default(() => WhitelistSettingsSchema.parse({})),
+    logs: LogSettingsSchema.default(() => LogSettingsSchema.parse({})),
+    notifications: NotificationSettingsSchema.default(() => NotificationSettingsSchema.parse({})),
+    ui: UiSettingsSchema.default(() => UiSettingsSchema.parse({})),
+  })
+  .strict();
+
+export type Settings = z.infer<typeof SettingsSchema>;
+export type SettingsInput = z.input<typeof SettingsSchema>;
+export type DetectionSettings = z.infer<typeof DetectionSettingsSchema>;
+export type BanSettings = z.infer<typeof BanSettingsSchema>;
+export type WhitelistSettings = z.infer<typeof WhitelistSettingsSchema>;
+
+export const DEFAULT_SETTINGS: Settings = SettingsSchema.parse({});
+
+/** One line per problem: "ban.bantimeSec: bantime must be more than 0 seconds". */
+export function describeZodError(error: z.ZodError): string {
+  return error.issues
+    .map((i) => `${i.path.length ? i.path.join('.') : '(settings)'}: ${i.message}`)
+    .join('\n');
+}
+
+export type SettingsCheck = { ok: true; settings: Settings } | { ok: false; error: string };
+
+export function validateSettings(input: unknown): SettingsCheck {
+  const r = SettingsSchema.safeParse(input);
+  return r.success ? { ok: true, settings: r.data } : { ok: false, error: describeZodError(r.error) };
+}

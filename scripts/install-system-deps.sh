@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Debian packages Portcullis's system tests and benchmarks need. Idempotent: installs only what is
+# missing. Never starts services (fail2ban's package would otherwise start a daemon on the host's
+# own firewall) and never touches the host's firewall.
+set -euo pipefail
+PKGS=(ufw iptables ipset nftables conntrack iproute2 chromium fail2ban python3-pyinotify procps)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "system packages: all present"
+  exit 0
+fi
+echo "system packages: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+created_policy=0
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && created_policy=1
+fi
+trap '[ $created_policy = 1 ] && rm -f /usr/sbin/policy-rc.d' EXIT
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"
