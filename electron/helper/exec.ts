@@ -1,0 +1,62 @@
+/**
+ * The only way the helper runs a program: an absolute path from a fixed table, an argv array
+ * (never a shell string), a clean environment, a timeout. Every firewall-changing call goes
+ * through `FirewallQueue` so ufw never runs concurrently with itself.
+ */
+import { execFile } from 'node:child_process';
+
+/** Absolute paths of every binary the helper may run. Nothing else can be executed. */
+export const BINARIES = {
+  ufw: '/usr/sbin/ufw',
+  iptables: '/usr/sbin/iptables',
+  ip6tables: '/usr/sbin/ip6tables',
+  iptablesRestore: '/usr/sbin/iptables-restore',
+  ip6tablesRestore: '/usr/sbin/ip6tables-restore',
+  ipset: '/usr/sbin/ipset',
+  nft: '/usr/sbin/nft',
+  conntrack: '/usr/sbin/conntrack',
+  ip: '/usr/sbin/ip',
+  journalctl: '/usr/bin/journalctl',
+} as const;
+export type BinaryName = keyof typeof BINARIES;
+
+export interface ExecResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface ExecOptions {
+  timeoutMs?: number;
+  input?: string;
+}
+
+/** Injected so tests can record what would run; the real one is `execArgv`. */
+export type Exec = (bin: BinaryName, args: readonly string[], opts?: ExecOptions) => Promise<ExecResult>;
+
+// A minimal environment: no LD_PRELOAD, no PATH tricks, predictable (untranslated) output to parse.
+const CLEAN_ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C', LC_ALL: 'C' };
+
+export const execArgv: Exec = (bin, args, opts = {}) =>
+  new Promise((resolve) => {
+    const child = execFile(
+      BINARIES[bin],
+      [...args],
+      { env: CLEAN_ENV, timeout: opts.timeoutMs ?? 30_000, maxBuffer: 64 * 1024 * 1024, shell: false },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof (err as NodeJS.ErrnoException).code === 'number' ? Number((err as NodeJS.ErrnoException).code) : (err as { killed?: boolean }).killed ? 124 : 1) : 0;
+        resolve({ code, stdout: String(stdout), stderr: String(stderr) || (err && code !== 0 && !stderr ? err.message : '') });
+      },
+    );
+    if (opts.input !== undefined) child.stdin?.end(opts.input);
+  });
+
+/** Runs firewall operations one at a time, in arrival order (ufw is not safe to run concurrently). */
+export class FirewallQueue {
+  private tail: Promise<unknown> = Promise.resolve();
+  run<T>(op: () => Promise<T>): Promise<T> {
+    const next = this.tail.then(op, op);
+    this.tail = next.catch(() => undefined);
+    return next;
+  }
+}

@@ -1,0 +1,339 @@
+/**
+ * The one API between the UI and the Portcullis service, whatever the transport: Electron IPC
+ * (preload ⇄ main) on the desktop, HTTP + WebSocket in headless `portcullis serve`.
+ * Every request, response and event has a zod schema here; both ends validate with them.
+ */
+import { z } from 'zod';
+import { CidrSchema, IpSchema } from './domain.ts';
+import { BanRecordSchema, OffenderSchema, OffenderStateSchema, ScanTypeSchema } from './model.ts';
+import { SettingsSchema } from './settings.ts';
+
+// ---------------------------------------------------------------- shapes
+
+export const SourceHealthSchema = z.object({
+  kind: z.enum(['kmsg', 'journal', 'file', 'replay']),
+  description: z.string(),
+  kernelTrusted: z.boolean(),
+  lastRecordAt: z.number().nullable(),
+  linesPerMinute: z.number(),
+  rejectsPerMinute: z.number(),
+  error: z.string().optional(),
+});
+export type SourceHealthDto = z.infer<typeof SourceHealthSchema>;
+
+export const ProtectionSchema = z.enum(['on', 'off', 'paused']);
+
+export const FirewallStateSchema = z.object({
+  installed: z.boolean(),
+  enabled: z.boolean(),
+  defaultIncoming: z.string().nullable(),
+  defaultOutgoing: z.string().nullable(),
+  defaultRouted: z.string().nullable(),
+  loggingLevel: z.string().nullable(),
+  perSourceLogging: z.boolean(),
+});
+export type FirewallState = z.infer<typeof FirewallStateSchema>;
+
+export const StateSchema = z.object({
+  protection: ProtectionSchema,
+  pausedUntil: z.number().nullable(),
+  firewall: FirewallStateSchema,
+  /** The root helper: without it the UI is read-only, and `readOnlyReason` says why. */
+  helper: z.object({ connected: z.boolean(), readOnlyReason: z.string().optional() }),
+  backend: z.enum(['ufw', 'set']),
+  counts: z.object({
+    blockedPackets: z.number().int(),
+    scanners: z.number().int(),
+    activeBans: z.number().int(),
+    deferredBans: z.number().int(),
+  }),
+  source: SourceHealthSchema.nullable(),
+  lastBanAt: z.number().nullable(),
+  version: z.string(),
+});
+export type State = z.infer<typeof StateSchema>;
+
+export const PacketRowSchema = z.object({
+  id: z.number().int(),
+  time: z.number(),
+  src: z.string(),
+  dst: z.string(),
+  proto: z.string(),
+  spt: z.number().int().nullable(),
+  dpt: z.number().int().nullable(),
+  prefix: z.string(),
+  in: z.string(),
+  /** TCP flags as logged ("SYN", "FIN PSH URG"), empty for other protocols. */
+  flags: z.string(),
+});
+export type PacketRow = z.infer<typeof PacketRowSchema>;
+
+export const PacketFilterSchema = z
+  .object({
+    src: z.string().max(64).optional(),
+    port: z.number().int().min(1).max(65535).optional(),
+    proto: z.string().max(16).optional(),
+    prefix: z.string().max(64).optional(),
+  })
+  .strict();
+export type PacketFilter = z.infer<typeof PacketFilterSchema>;
+
+export const DashboardSchema = z.object({
+  /** Blocked packets per minute, oldest first. */
+  perMinute: z.array(z.object({ t: z.number(), count: z.number().int() })),
+  topPorts: z.array(z.object({ port: z.number().int(), proto: z.string(), hits: z.number().int() })),
+  topOffenders: z.array(z.object({ ip: z.string(), hits: z.number().int(), state: OffenderStateSchema })),
+});
+export type Dashboard = z.infer<typeof DashboardSchema>;
+
+export const OffenderDetailSchema = z.object({
+  offender: OffenderSchema,
+  ports: z.array(z.object({ port: z.number().int(), proto: z.string(), hits: z.number().int() })),
+  timeline: z.array(PacketRowSchema),
+  bans: z.array(BanRecordSchema),
+});
+
+export const RuleActionSchema = z.enum(['allow', 'deny', 'reject', 'limit']);
+export const RuleDirectionSchema = z.enum(['in', 'out', 'fwd']);
+
+/** One line of `ufw status numbered`, typed. */
+export const UfwRuleSchema = z.object({
+  number: z.number().int().positive(),
+  v6: z.boolean(),
+  action: RuleActionSchema,
+  direction: RuleDirectionSchema,
+  from: z.string(),
+  to: z.string(),
+  /** Port or range ("22", "8000:8100", "80,443") or "" for any. */
+  port: z.string(),
+  proto: z.enum(['tcp', 'udp', 'any']),
+  app: z.string().optional(),
+  iface: z.string().optional(),
+  comment: z.string(),
+  /** Created by Portcullis (ban rules): shown apart, never edited as a user rule. */
+  portcullis: z.boolean(),
+});
+export type UfwRule = z.infer<typeof UfwRuleSchema>;
+
+const SAFE_COMMENT = /^[A-Za-z0-9 _.,:@()\/+=-]*$/;
+const SAFE_IFACE = /^[A-Za-z0-9_.-]{1,15}$/;
+const PORT_SPEC = /^(\d{1,5}(:\d{1,5})?)(,\d{1,5}(:\d{1,5})?)*$/;
+const APP_NAME = /^[A-Za-z0-9][A-Za-z0-9 _.+-]{0,63}$/;
+
+/** What the user asks for in the rule editor; the helper turns it into a fixed ufw argv. */
+export const RuleSpecSchema = z
+  .object({
+    action: RuleActionSchema,
+    direction: RuleDirectionSchema.default('in'),
+    from: z.union([z.literal('any'), CidrSchema]).default('any'),
+    to: z.union([z.literal('any'), CidrSchema]).default('any'),
+    port: z
+      .string()
+      .regex(PORT_SPEC, 'port is a number, a range like 8000:8100, or a comma list')
+      .refine(
+        (p) => p.split(/[,:]/).every((n) => Number(n) >= 1 && Number(n) <= 65535),
+        'ports run from 1 to 65535',
+      )
+      .optional(),
+    proto: z.enum(['tcp', 'udp', 'any']).default('any'),
+    app: z.string().regex(APP_NAME, 'not an application profile name').optional(),
+    iface: z.string().regex(SAFE_IFACE, 'not an interface name').optional(),
+    comment: z.string().max(100).regex(SAFE_COMMENT, 'comments may use letters, digits, spaces and _.,:@()/+=-').default(''),
+  })
+  .strict()
+  .superRefine((r, ctx) => {
+    if (r.app && r.port) ctx.addIssue({ code: 'custom', path: ['app'], message: 'give either an application profile or a port, not both' });
+    if (r.port && r.port.includes(',') && r.proto === 'any')
+      ctx.addIssue({ code: 'custom', path: ['proto'], message: 'ufw needs tcp or udp with a port list' });
+  });
+export type RuleSpec = z.infer<typeof RuleSpecSchema>;
+
+export const RuleOpSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('add'), rule: RuleSpecSchema, position: z.number().int().positive().optional() }).strict(),
+  z.object({ kind: z.literal('edit'), number: z.number().int().positive(), rule: RuleSpecSchema }).strict(),
+  z.object({ kind: z.literal('delete'), number: z.number().int().positive() }).strict(),
+  z.object({ kind: z.literal('move'), number: z.number().int().positive(), to: z.number().int().positive() }).strict(),
+]);
+export type RuleOp = z.infer<typeof RuleOpSchema>;
+
+export const RulePreviewSchema = z.object({
+  /** The exact ufw commands that applying will run, in order. */
+  commands: z.array(z.string()),
+  /** Reasons to ask before applying (e.g. it would cut an active inbound session). */
+  warnings: z.array(z.object({ kind: z.enum(['cuts-session', 'cuts-own-connection', 'disables-firewall', 'other']), detail: z.string() })),
+  needsConfirmation: z.boolean(),
+});
+export type RulePreview = z.infer<typeof RulePreviewSchema>;
+
+export const RulesViewSchema = z.object({
+  enabled: z.boolean(),
+  defaults: z.object({ incoming: z.string(), outgoing: z.string(), routed: z.string() }),
+  logging: z.string(),
+  /** The user's rules, in ufw order. */
+  rules: z.array(UfwRuleSchema),
+  /** Portcullis's own ban rules (ufw backend) — shown apart. */
+  portcullisRules: z.array(UfwRuleSchema),
+  appProfiles: z.array(z.string()),
+});
+export type RulesView = z.infer<typeof RulesViewSchema>;
+
+export const DoctorCheckSchema = z.object({
+  id: z.string(),
+  title: z.string(),
+  level: z.enum(['ok', 'warn', 'error']),
+  detail: z.string(),
+  /** A fix the service can apply by itself (runDoctorFix), with its button label. */
+  fix: z.object({ id: z.string(), label: z.string() }).optional(),
+});
+export type DoctorCheck = z.infer<typeof DoctorCheckSchema>;
+
+export const ThresholdTestSchema = z.object({
+  packets: z.number().int(),
+  sources: z.number().int(),
+  wouldBan: z.array(z.object({ ip: z.string(), at: z.number(), ports: z.array(z.number().int()), scanType: ScanTypeSchema })),
+});
+export type ThresholdTest = z.infer<typeof ThresholdTestSchema>;
+
+// ---------------------------------------------------------------- methods
+
+const none = z.object({}).strict();
+const ok = z.object({ ok: z.literal(true) });
+
+/** Every method: its params schema and its result schema. */
+export const API = {
+  getState: { params: none, result: StateSchema },
+  getDashboard: { params: z.object({ minutes: z.number().int().min(1).max(1440).default(60) }).strict(), result: DashboardSchema },
+  getPackets: {
+    params: z
+      .object({
+        offset: z.number().int().min(0).default(0),
+        limit: z.number().int().min(1).max(5000).default(500),
+        filter: PacketFilterSchema.default({}),
+      })
+      .strict(),
+    result: z.object({ total: z.number().int(), rows: z.array(PacketRowSchema) }),
+  },
+  getOffenders: {
+    params: z.object({ state: OffenderStateSchema.optional(), limit: z.number().int().min(1).max(100_000).default(5000) }).strict(),
+    result: z.array(OffenderSchema),
+  },
+  getOffender: { params: z.object({ ip: IpSchema }).strict(), result: OffenderDetailSchema },
+  getBans: { params: none, result: z.object({ active: z.array(BanRecordSchema), history: z.array(BanRecordSchema) }) },
+  getRules: { params: none, result: RulesViewSchema },
+  getSettings: { params: none, result: SettingsSchema },
+  getDoctor: { params: none, result: z.array(DoctorCheckSchema) },
+
+  setProtection: { params: z.object({ enabled: z.boolean() }).strict(), result: StateSchema },
+  pauseProtection: { params: z.object({ minutes: z.number().int().min(1).max(24 * 60) }).strict(), result: StateSchema },
+  ban: {
+    params: z.object({ ip: IpSchema, durationSec: z.number().int().positive().optional(), note: z.string().max(200).optional() }).strict(),
+    result: BanRecordSchema,
+  },
+  unban: { params: z.object({ ip: IpSchema }).strict(), result: ok },
+  whitelistAdd: { params: z.object({ cidr: CidrSchema }).strict(), result: SettingsSchema },
+  whitelistRemove: { params: z.object({ cidr: CidrSchema }).strict(), result: SettingsSchema },
+  /** A partial settings object, deep-merged over the current settings, then validated whole. */
+  updateSettings: { params: z.object({ patch: z.record(z.string(), z.unknown()) }).strict(), result: SettingsSchema },
+  testThresholds: {
+    params: z.object({ patch: z.record(z.string(), z.unknown()), minutes: z.number().int().min(1).max(7 * 1440).default(1440) }).strict(),
+    result: ThresholdTestSchema,
+  },
+  previewRule: { params: z.object({ op: RuleOpSchema }).strict(), result: RulePreviewSchema },
+  applyRule: { params: z.object({ op: RuleOpSchema, confirm: z.boolean().default(false) }).strict(), result: RulesViewSchema },
+  setUfwEnabled: { params: z.object({ enabled: z.boolean(), confirm: z.boolean().default(false) }).strict(), result: StateSchema },
+  setDefaultPolicy: {
+    params: z.object({ direction: z.enum(['incoming', 'outgoing', 'routed']), policy: z.enum(['allow', 'deny', 'reject']) }).strict(),
+    result: RulesViewSchema,
+  },
+  setLogging: { params: z.object({ level: z.enum(['off', 'low', 'medium', 'high', 'full']) }).strict(), result: RulesViewSchema },
+  setPerSourceLogging: { params: z.object({ installed: z.boolean() }).strict(), result: StateSchema },
+  runDoctorFix: { params: z.object({ fixId: z.string().regex(/^[a-z0-9-]{1,40}$/) }).strict(), result: z.array(DoctorCheckSchema) },
+} as const;
+
+export type ApiMethod = keyof typeof API;
+export const API_METHODS = Object.keys(API) as ApiMethod[];
+export type ApiParams<M extends ApiMethod> = z.input<(typeof API)[M]['params']>;
+export type ApiParsedParams<M extends ApiMethod> = z.output<(typeof API)[M]['params']>;
+export type ApiResult<M extends ApiMethod> = z.output<(typeof API)[M]['result']>;
+
+// ---------------------------------------------------------------- events
+
+export const ApiEventSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('packets'), rows: z.array(PacketRowSchema) }),
+  z.object({ type: z.literal('offenders'), offenders: z.array(OffenderSchema) }),
+  z.object({ type: z.literal('ban'), ban: BanRecordSchema }),
+  z.object({ type: z.literal('unban'), ip: z.string(), why: z.enum(['expired', 'manual']) }),
+  z.object({ type: z.literal('state'), state: StateSchema }),
+  z.object({ type: z.literal('notice'), level: z.enum(['info', 'warn', 'error']), message: z.string() }),
+]);
+export type ApiEvent = z.infer<typeof ApiEventSchema>;
+/** Events are delivered in batches, at most 10 deliveries a second. */
+export const ApiEventBatchSchema = z.array(ApiEventSchema);
+export const MAX_EVENT_DELIVERIES_PER_SEC = 10;
+
+// ---------------------------------------------------------------- errors and dispatch
+
+export const ApiErrorCodeSchema = z.enum(['invalid', 'unknown-method', 'read-only', 'needs-confirmation', 'unavailable', 'failed']);
+export type ApiErrorCode = z.infer<typeof ApiErrorCodeSchema>;
+export const ApiErrorSchema = z.object({ code: ApiErrorCodeSchema, message: z.string() });
+
+export class ApiError extends Error {
+  readonly code: ApiErrorCode;
+  constructor(code: ApiErrorCode, message: string) {
+    super(message);
+    this.code = code;
+    this.name = 'ApiError';
+  }
+}
+
+/** Wire form of a reply, the same over IPC and WebSocket. */
+export const ApiReplySchema = z.union([
+  z.object({ ok: z.literal(true), result: z.unknown() }),
+  z.object({ ok: z.literal(false), error: ApiErrorSchema }),
+]);
+export type ApiReply = z.infer<typeof ApiReplySchema>;
+
+/** WebSocket frames. */
+export const WsClientFrameSchema = z.object({ id: z.number().int().nonnegative(), method: z.string().max(64), params: z.unknown() }).strict();
+export const WsServerFrameSchema = z.union([
+  z.object({ id: z.number().int(), reply: ApiReplySchema }),
+  z.object({ events: ApiEventBatchSchema }),
+]);
+
+/** The service side: one handler per method, receiving already-validated params. */
+export type ApiHandlers = { [M in ApiMethod]: (params: ApiParsedParams<M>) => Promise<ApiResult<M>> };
+
+/** The UI side: what the preload exposes and what the browser facade implements. */
+export interface PortcullisApi {
+  call<M extends ApiMethod>(method: M, params: ApiParams<M>): Promise<ApiResult<M>>;
+  /** Subscribes to event batches; returns the unsubscribe function. */
+  onEvents(listener: (events: ApiEvent[]) => void): () => void;
+}
+
+function formatIssues(error: z.ZodError): string {
+  return error.issues.map((i) => `${i.path.length ? i.path.join('.') + ': ' : ''}${i.message}`).join('; ');
+}
+
+/** Validates a raw call and runs its handler; never throws, always answers in wire form. */
+export async function dispatch(handlers: ApiHandlers, method: unknown, rawParams: unknown): Promise<ApiReply> {
+  if (typeof method !== 'string' || !Object.hasOwn(API, method)) {
+    return { ok: false, error: { code: 'unknown-method', message: `unknown method ${JSON.stringify(method)}` } };
+  }
+  const m = method as ApiMethod;
+  const parsed = API[m].params.safeParse(rawParams ?? {});
+  if (!parsed.success) return { ok: false, error: { code: 'invalid', message: formatIssues(parsed.error) } };
+  try {
+    const handler = handlers[m] as (p: unknown) => Promise<unknown>;
+    return { ok: true, result: await handler(parsed.data) };
+  } catch (e) {
+    if (e instanceof ApiError) return { ok: false, error: { code: e.code, message: e.message } };
+    return { ok: false, error: { code: 'failed', message: e instanceof Error ? e.message : String(e) } };
+  }
+}
+
+/** Client side: turn a wire reply into a result or a thrown ApiError. */
+export function unwrapReply<M extends ApiMethod>(method: M, reply: unknown): ApiResult<M> {
+  const r = ApiReplySchema.parse(reply);
+  if (!r.ok) throw new ApiError(r.error.code, r.error.message);
+  return API[method].result.parse(r.result) as ApiResult<M>;
+}
