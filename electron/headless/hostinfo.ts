@@ -1,0 +1,85 @@
+/**
+ * What "this host" is, in the network namespace the process runs in: its addresses and interfaces
+ * (the kernel log is shared by every namespace and container, so the runner acts only on records
+ * addressed to these) and its default gateways (whitelisted by default: a spoofed scan "from the
+ * router" must never cut the host off).
+ */
+import { networkInterfaces } from 'node:os';
+import { canonicalIp } from '../shared/domain.ts';
+import { execArgv, type Exec } from '../helper/exec.ts';
+
+export interface HostInfo {
+  addresses: string[];
+  interfaces: string[];
+  gateways: string[];
+}
+
+interface IpAddrJson {
+  ifname?: string;
+  addr_info?: { local?: string }[];
+}
+interface IpRouteJson {
+  dst?: string;
+  gateway?: string;
+  via?: { family?: string; host?: string };
+  nexthops?: { gateway?: string }[];
+}
+
+export function parseIpAddr(json: string): { addresses: string[]; interfaces: string[] } {
+  const addresses = new Set<string>();
+  const interfaces = new Set<string>();
+  let links: IpAddrJson[];
+  try {
+    links = JSON.parse(json) as IpAddrJson[];
+  } catch {
+    return { addresses: [], interfaces: [] };
+  }
+  if (!Array.isArray(links)) return { addresses: [], interfaces: [] };
+  for (const l of links) {
+    if (typeof l.ifname === 'string') interfaces.add(l.ifname);
+    for (const a of l.addr_info ?? []) {
+      const ip = typeof a.local === 'string' ? canonicalIp(a.local) : null;
+      if (ip) addresses.add(ip);
+    }
+  }
+  return { addresses: [...addresses], interfaces: [...interfaces] };
+}
+
+export function parseIpRouteGateways(json: string): string[] {
+  let routes: IpRouteJson[];
+  try {
+    routes = JSON.parse(json) as IpRouteJson[];
+  } catch {
+    return [];
+  }
+  if (!Array.isArray(routes)) return [];
+  const out = new Set<string>();
+  for (const r of routes) {
+    if (r.dst !== 'default') continue;
+    for (const g of [r.gateway, r.via?.host, ...(r.nexthops ?? []).map((n) => n.gateway)]) {
+      const ip = typeof g === 'string' ? canonicalIp(g) : null;
+      if (ip) out.add(ip);
+    }
+  }
+  return [...out];
+}
+
+/** Reads the namespace's addresses, interfaces and default gateways; falls back to os.networkInterfaces(). */
+export async function readHostInfo(exec: Exec = execArgv): Promise<HostInfo> {
+  const addr = await exec('ip', ['-j', 'addr', 'show']);
+  let { addresses, interfaces } = addr.code === 0 ? parseIpAddr(addr.stdout) : { addresses: [] as string[], interfaces: [] as string[] };
+  if (addresses.length === 0) {
+    const nics = networkInterfaces();
+    interfaces = Object.keys(nics);
+    addresses = Object.values(nics)
+      .flat()
+      .map((n) => (n ? canonicalIp(n.address.replace(/%.*$/, '')) : null))
+      .filter((x): x is NonNullable<typeof x> => x !== null);
+  }
+  const gateways = new Set<string>();
+  for (const fam of ['-4', '-6']) {
+    const r = await exec('ip', ['-j', fam, 'route', 'show']);
+    if (r.code === 0) for (const g of parseIpRouteGateways(r.stdout)) gateways.add(g);
+  }
+  return { addresses, interfaces, gateways: [...gateways] };
+}

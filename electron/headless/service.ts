@@ -1,0 +1,876 @@
+/**
+ * PortcullisService: the one object both transports serve (Electron IPC on the desktop, HTTP +
+ * WebSocket in `portcullis serve`, the control socket of `portcullis run`). It owns the settings,
+ * the ScanEngine, the store, the log source, the firewall and the helper's other operations, and
+ * wires them:
+ *
+ *   source lines → parse → engine.ingestPacket → engine events
+ *     probe packets → store (batched) + UI rows
+ *     ban  → store FIRST (a kill -9 after this loses nothing) → firewall.ban → cut connections
+ *     unban/expiry → store → firewall.unban
+ *   tick timer → engine.tick (expiry, deferred bans), store flush + retention, end of a pause
+ *
+ * Every dependency is injected (contracts.ts), so the desktop app reaches the firewall through the
+ * helper socket while the headless runner calls the helper dispatcher in-process.
+ */
+import {
+  API,
+  ApiError,
+  type ApiEvent,
+  type ApiHandlers,
+  type DoctorCheck,
+  type FirewallState,
+  type PacketRow,
+  type RuleOp,
+  type RulePreview,
+  type RulesView,
+  type SourceHealthDto,
+  type State,
+  type ThresholdTest,
+  type UfwRule,
+} from '../shared/api.ts';
+import { canonicalIp, type Clock } from '../shared/domain.ts';
+import type { BanRecord, EngineEvent, Offender } from '../shared/model.ts';
+import { TcpFlag, type PacketEvent } from '../shared/packet.ts';
+import { describeZodError, SettingsSchema, type Settings } from '../shared/settings.ts';
+import type { FirewallPort, LogSourcePort } from '../engine/ports.ts';
+import type { EngineFactory, EngineLike, HelperOpsPort, LineParser, ServiceStore, SettingsRepo } from './contracts.ts';
+import { EventBatcher, type EventListener } from './events.ts';
+import type { HostInfo } from './hostinfo.ts';
+
+export const VERSION = '0.1.0';
+
+export interface ServiceOptions {
+  clock: Clock;
+  settingsRepo: SettingsRepo;
+  /** Settings overrides from the command line (--backend, --source), applied over the saved ones. */
+  overrides?: (s: Settings) => Settings;
+  createEngine: EngineFactory;
+  parseLine: LineParser;
+  store: ServiceStore;
+  source: LogSourcePort | null;
+  /** The ban backend; null = read-only (no helper). */
+  firewall: FirewallPort | null;
+  helper: HelperOpsPort | null;
+  /** Why there is no helper (shown by the UI's read-only banner). */
+  readOnlyReason?: string;
+  hostInfo: () => Promise<HostInfo>;
+  /** Detect and report, never touch the firewall. */
+  dryRun?: boolean;
+  /** Act only on records for this namespace (live kernel log). Default true. */
+  hostFilter?: boolean;
+  tickMs?: number;
+  /** How often the firewall status (allowed ports, enabled) is re-read. */
+  statusRefreshMs?: number;
+  /** Established inbound TCP sessions (local port, remote address), for rule-change warnings. */
+  inboundSessions?: () => { localPort: number; remote: string }[];
+  /** Called for each applied ban / unban (the runner logs them to stdout). */
+  onBan?: (ban: BanRecord, info: { latencyMs: number | null; dryRun: boolean; error?: string }) => void;
+  onUnban?: (ip: string, why: 'expired' | 'manual') => void;
+  log?: (level: 'info' | 'warn' | 'error', message: string) => void;
+  maxEventsPerSec?: number;
+}
+
+type Protection = 'on' | 'off' | 'paused';
+
+const PAUSED_KEY = 'protection.pausedUntil';
+const NO_FIREWALL: FirewallState = {
+  installed: false,
+  enabled: false,
+  defaultIncoming: null,
+  defaultOutgoing: null,
+  defaultRouted: null,
+  loggingLevel: null,
+  perSourceLogging: false,
+};
+
+/** Packets whose engine verdict is one of these are not blocked traffic of this host: not stored. */
+const NOT_STORED = new Set(['not-for-this-host', 'prefix-not-counted', 'untrusted', 'not-inbound']);
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Deep merge for settings patches: objects merge, everything else (arrays too) replaces. */
+export function mergePatch(base: unknown, patch: unknown): unknown {
+  if (!isPlainObject(base) || !isPlainObject(patch)) return patch;
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(patch)) {
+    if (k === '__proto__' || k === 'constructor' || k === 'prototype') continue;
+    out[k] = mergePatch(base[k], v);
+  }
+  return out;
+}
+
+export function flagsText(bits: number | undefined): string {
+  if (bits === undefined) return '';
+  return (Object.keys(TcpFlag) as (keyof typeof TcpFlag)[])
+    .filter((k) => (bits & TcpFlag[k]) !== 0)
+    .reverse()
+    .join(' ');
+}
+
+export function packetRow(p: PacketEvent, id: number): PacketRow {
+  return {
+    id,
+    time: p.time,
+    src: p.src,
+    dst: p.dst,
+    proto: p.proto,
+    spt: p.spt ?? null,
+    dpt: p.dpt ?? null,
+    prefix: p.prefix,
+    in: p.in,
+    flags: flagsText(p.tcpFlags),
+  };
+}
+
+/** "22", "8000:8100", "80,443" → does it contain `port`? */
+export function portSpecHas(spec: string, port: number): boolean {
+  for (const part of spec.split(',')) {
+    const [a, b] = part.split(':').map(Number);
+    if (a === undefined || Number.isNaN(a)) continue;
+    if (b === undefined ? port === a : port >= a && port <= b) return true;
+  }
+  return false;
+}
+
+/** Ports the firewall lets in: probes to them are not scan evidence (seed comment). */
+export function allowedPortsFrom(rules: UfwRule[]): (proto: 'tcp' | 'udp', port: number) => boolean {
+  const allow = rules.filter((r) => (r.action === 'allow' || r.action === 'limit') && r.direction === 'in' && r.port !== '');
+  return (proto, port) => allow.some((r) => (r.proto === 'any' || r.proto === proto) && portSpecHas(r.port, port));
+}
+
+/** A short comment for the firewall rule/element, within the helper's safe character set. */
+function banComment(ban: BanRecord): string {
+  const what = ban.reason.kind === 'manual' ? 'manual' : `scan ${ban.reason.scanType ?? ''}`.trim();
+  return what.replace(/[^A-Za-z0-9 _.,:@()/+=-]/g, '').slice(0, 60);
+}
+
+export class PortcullisService {
+  private readonly o: ServiceOptions;
+  private settings!: Settings;
+  private engine!: EngineLike;
+  private readonly events: EventBatcher;
+  private pausedUntil: number | null = null;
+  private firewallState: FirewallState = NO_FIREWALL;
+  private rulesView: RulesView | null = null;
+  private host: HostInfo = { addresses: [], interfaces: [], gateways: [] };
+  private tickTimer: ReturnType<typeof setInterval> | null = null;
+  private lastStatusAt = 0;
+  private nextRowId = 1;
+  private lastBanAt: number | null = null;
+  private started = false;
+  /** Firewall changes, one at a time and in decision order (ban then unban of one host never swap). */
+  private fwTail: Promise<void> = Promise.resolve();
+  /** Engine events produced while a handler calls the engine directly (so they are applied once). */
+  private captured: EngineEvent[] | null = null;
+  /** Unban events the service itself provoked (protection paused): not real unbans. */
+  private readonly suppressUnban = new Set<string>();
+  private restoring = false;
+  private blockedPackets = 0;
+
+  constructor(opts: ServiceOptions) {
+    this.o = opts;
+    this.events = new EventBatcher({ maxPerSec: opts.maxEventsPerSec, now: () => Date.now() });
+  }
+
+  // ------------------------------------------------------------------ lifecycle
+
+  /** Loads settings (refusing invalid ones with the reason), builds the engine, reconciles, starts reading. */
+  async start(): Promise<void> {
+    const loaded = this.loadSettings();
+    if (!loaded.ok) throw new Error(`invalid settings in ${this.o.settingsRepo.describe()}:\n${loaded.error}`);
+    this.settings = loaded.settings;
+    const paused = Number(this.o.store.getSetting(PAUSED_KEY));
+    this.pausedUntil = Number.isFinite(paused) && paused > this.o.clock.now() ? paused : null;
+
+    this.host = await this.o.hostInfo();
+    await this.refreshStatus(true);
+    const filter = this.o.hostFilter ?? true;
+    this.engine = this.o.createEngine(
+      {
+        settings: this.settings,
+        clock: this.o.clock,
+        hostAddresses: this.host.addresses,
+        gatewayAddresses: this.host.gateways,
+        isAllowedPort: this.allowedPorts,
+        hostFilter: filter ? { addresses: this.host.addresses, interfaces: this.host.interfaces } : null,
+      },
+      (e) => this.onEngineEvent(e),
+    );
+
+    const now = this.o.clock.now();
+    const active = this.o.store.activeBans(now);
+    this.restoring = true;
+    try {
+      this.engine.restore(active, this.o.store.strikes());
+    } finally {
+      this.restoring = false;
+    }
+    for (const b of active) this.lastBanAt = Math.max(this.lastBanAt ?? 0, b.at);
+    await this.reconcile(now);
+
+    this.started = true;
+    if (this.o.source) await this.o.source.start((lines) => this.ingestLines(lines));
+    this.tickTimer = setInterval(() => void this.tick(), this.o.tickMs ?? 1000);
+    this.tickTimer.unref?.();
+  }
+
+  async stop(): Promise<void> {
+    if (this.tickTimer) clearInterval(this.tickTimer);
+    this.tickTimer = null;
+    if (this.o.source) await this.o.source.stop().catch(() => undefined);
+    await this.fwTail;
+    this.events.close();
+    try {
+      this.o.store.flush();
+    } finally {
+      this.o.store.close();
+    }
+  }
+
+  /** Waits for pending firewall changes (tests, shutdown). */
+  async idle(): Promise<void> {
+    let tail: Promise<void>;
+    do {
+      tail = this.fwTail;
+      await tail;
+    } while (tail !== this.fwTail);
+  }
+
+  onEvents(listener: EventListener): () => void {
+    return this.events.subscribe(listener);
+  }
+
+  // ------------------------------------------------------------------ settings
+
+  private loadSettings(): { ok: true; settings: Settings } | { ok: false; error: string } {
+    let raw: unknown;
+    try {
+      raw = this.o.settingsRepo.load();
+    } catch (e) {
+      return { ok: false, error: e instanceof Error ? e.message : String(e) };
+    }
+    const r = SettingsSchema.safeParse(raw ?? {});
+    if (!r.success) return { ok: false, error: describeZodError(r.error) };
+    const s = this.o.overrides ? this.o.overrides(r.data) : r.data;
+    const again = SettingsSchema.safeParse(s);
+    return again.success ? { ok: true, settings: again.data } : { ok: false, error: describeZodError(again.error) };
+  }
+
+  getSettingsNow(): Settings {
+    return this.settings;
+  }
+
+  /** Validates a whole new settings object; refuses (ApiError invalid) with the reason, changes nothing then. */
+  private applySettings(candidate: unknown): Settings {
+    const r = SettingsSchema.safeParse(candidate);
+    if (!r.success) throw new ApiError('invalid', describeZodError(r.error));
+    const before = this.settings;
+    this.settings = r.data;
+    this.o.settingsRepo.save(r.data);
+    this.engine.updateSettings(r.data);
+    if (before.ban.backend !== r.data.ban.backend) {
+      this.notice('warn', `The ban backend changes to "${r.data.ban.backend}" at the next start; running bans stay where they are.`);
+    }
+    // A host that is whitelisted now must not stay banned.
+    for (const b of this.engine.activeBans()) {
+      if (this.engine.isWhitelisted(b.ip)) this.unbanNow(b.ip);
+    }
+    if (before.protectionEnabled !== r.data.protectionEnabled) this.pushState();
+    return r.data;
+  }
+
+  // ------------------------------------------------------------------ protection
+
+  protection(): Protection {
+    if (!this.settings.protectionEnabled) return 'off';
+    if (this.pausedUntil !== null && this.pausedUntil > this.o.clock.now()) return 'paused';
+    return 'on';
+  }
+
+  private protecting(): boolean {
+    return this.protection() === 'on';
+  }
+
+  // ------------------------------------------------------------------ the pipeline
+
+  /** One chunk of raw log lines from the source. Never throws: a bad line is a counted reject. */
+  ingestLines(lines: string[]): void {
+    const stored: PacketEvent[] = [];
+    const rows: PacketRow[] = [];
+    const touched = new Set<string>();
+    const wantRows = this.events.listenerCount > 0;
+    for (const line of lines) {
+      let res;
+      try {
+        res = this.o.parseLine(line);
+      } catch {
+        continue;
+      }
+      if (!res.ok) continue;
+      const p = res.packet;
+      const verdict = this.engine.ingestPacket(p);
+      if (NOT_STORED.has(verdict)) continue;
+      stored.push(p);
+      this.blockedPackets++;
+      if (wantRows) rows.push(packetRow(p, this.nextRowId++));
+      if (verdict === 'counted') touched.add(p.src);
+    }
+    if (stored.length) this.o.store.addPackets(stored);
+    if (wantRows) {
+      if (rows.length) this.events.push({ type: 'packets', rows });
+      const offenders = [...touched].map((ip) => this.engine.offender(ip)).filter((x): x is Offender => x !== null);
+      if (offenders.length) this.events.push({ type: 'offenders', offenders });
+    }
+  }
+
+  private onEngineEvent(e: EngineEvent): void {
+    if (this.restoring) return;
+    if (this.captured) this.captured.push(e);
+    switch (e.type) {
+      case 'ban':
+        this.onBanDecision(e.ban);
+        break;
+      case 'unban':
+        if (this.suppressUnban.delete(e.ip)) return;
+        this.applyUnban(e.ip, e.time, e.why);
+        break;
+      case 'ban-deferred':
+        this.notice('warn', `Ban of ${e.ip} held back by the new-bans-per-minute cap (${e.queued} waiting)`);
+        break;
+      default:
+        break;
+    }
+  }
+
+  private onBanDecision(ban: BanRecord): void {
+    if (!this.protecting() && ban.reason.kind !== 'manual') {
+      // Paused or off: keep watching, do not ban. Drop the engine's ban so it is not shown as active.
+      this.notice('info', `Would ban ${ban.ip} (${ban.reason.ports.length} ports) but protection is ${this.protection()}`);
+      this.suppressUnban.add(ban.ip);
+      queueMicrotask(() => {
+        if (!this.engine.unban(ban.ip, ban.at)) this.suppressUnban.delete(ban.ip);
+      });
+      return;
+    }
+    this.applyBan(ban);
+  }
+
+  /** Store first, then the firewall: a crash in between leaves a ban that reconcile restores, never an orphan rule. */
+  private applyBan(ban: BanRecord): void {
+    const decidedAt = performance.now();
+    this.o.store.recordBan(ban);
+    this.lastBanAt = ban.at;
+    this.events.push({ type: 'ban', ban });
+    const fw = this.o.firewall;
+    if (this.o.dryRun || !fw) {
+      this.o.onBan?.(ban, { latencyMs: null, dryRun: true });
+      return;
+    }
+    const cut = this.settings.ban.cutConnections;
+    this.enqueue(async () => {
+      try {
+        await fw.ban(ban.ip, ban.until, banComment(ban));
+        const latencyMs = performance.now() - decidedAt;
+        if (cut) await fw.cutConnections(ban.ip).catch((e) => this.log('warn', `cutting connections of ${ban.ip}: ${errText(e)}`));
+        this.o.onBan?.(ban, { latencyMs, dryRun: false });
+      } catch (e) {
+        this.o.onBan?.(ban, { latencyMs: null, dryRun: false, error: errText(e) });
+        this.notice('error', `Could not ban ${ban.ip} in the firewall: ${errText(e)}`);
+      }
+    });
+  }
+
+  private applyUnban(ip: string, at: number, why: 'expired' | 'manual'): void {
+    this.o.store.recordUnban(ip, at, why);
+    this.events.push({ type: 'unban', ip, why });
+    this.o.onUnban?.(ip, why);
+    const fw = this.o.firewall;
+    if (this.o.dryRun || !fw) return;
+    this.enqueue(async () => {
+      try {
+        await fw.unban(ip);
+      } catch (e) {
+        this.notice('error', `Could not lift the ban of ${ip} in the firewall: ${errText(e)}`);
+      }
+    });
+  }
+
+  private enqueue(op: () => Promise<void>): void {
+    this.fwTail = this.fwTail.then(op, op);
+  }
+
+  /** Runs an engine call and reports the events it produced synchronously. */
+  private withCapture<T>(fn: () => T): { value: T; events: EngineEvent[] } {
+    const prev = this.captured;
+    const events: EngineEvent[] = [];
+    this.captured = events;
+    try {
+      return { value: fn(), events };
+    } finally {
+      this.captured = prev;
+    }
+  }
+
+  private unbanNow(ip: string): boolean {
+    const { value, events } = this.withCapture(() => this.engine.unban(ip, this.o.clock.now()));
+    if (value && !events.some((e) => e.type === 'unban' && e.ip === ip)) this.applyUnban(ip, this.o.clock.now(), 'manual');
+    return value;
+  }
+
+  /** Expiry, deferred bans, store flush and retention, end of a pause, periodic firewall status. */
+  async tick(): Promise<void> {
+    const now = this.o.clock.now();
+    const wasPaused = this.pausedUntil !== null;
+    if (this.pausedUntil !== null && this.pausedUntil <= now) {
+      this.pausedUntil = null;
+      this.o.store.setSetting(PAUSED_KEY, '');
+      this.notice('info', 'Pause over: protection is on again');
+    }
+    try {
+      this.engine.tick(now);
+    } catch (e) {
+      this.log('error', `engine tick: ${errText(e)}`);
+    }
+    try {
+      this.o.store.flush();
+      this.o.store.prune(now, this.settings.logs.retentionDays, this.settings.logs.maxStoredPackets);
+    } catch (e) {
+      this.log('error', `store: ${errText(e)}`);
+    }
+    if (wasPaused && this.pausedUntil === null) this.pushState();
+    if (now - this.lastStatusAt >= (this.o.statusRefreshMs ?? 30_000)) await this.refreshStatus(false);
+  }
+
+  // ------------------------------------------------------------------ firewall status and reconcile
+
+  private allowedFn: (proto: 'tcp' | 'udp', port: number) => boolean = () => false;
+  /** Stable function handed to the engine; the rule set behind it is refreshed. */
+  private readonly allowedPorts = (proto: 'tcp' | 'udp', port: number): boolean => this.allowedFn(proto, port);
+
+  private async refreshStatus(initial: boolean): Promise<void> {
+    this.lastStatusAt = this.o.clock.now();
+    if (!this.o.helper) return;
+    try {
+      const { firewall, rules } = await this.o.helper.status();
+      const wasEnabled = this.firewallState.enabled;
+      this.firewallState = firewall;
+      this.rulesView = rules;
+      this.allowedFn = allowedPortsFrom(rules.rules);
+      if (!initial && wasEnabled && !firewall.enabled) this.notice('warn', 'The firewall (ufw) was turned off: bans have no effect');
+      if (!initial && wasEnabled !== firewall.enabled) this.pushState();
+    } catch (e) {
+      this.log('warn', `firewall status: ${errText(e)}`);
+    }
+  }
+
+  /**
+   * Makes the firewall agree with the store: bans that expired are removed, bans missing from the
+   * firewall (crash between store and firewall, reboot emptied the set) are restored, duplicates are
+   * collapsed. Only what FirewallPort.listBans reports is touched, and that lists Portcullis's own
+   * tagged rules / set elements, never the user's rules.
+   */
+  async reconcile(now = this.o.clock.now()): Promise<{ restored: string[]; removed: string[]; deduplicated: string[] }> {
+    const result = { restored: [] as string[], removed: [] as string[], deduplicated: [] as string[] };
+    const fw = this.o.firewall;
+    if (!fw || this.o.dryRun) return result;
+    const wanted = new Map<string, BanRecord>();
+    for (const b of this.o.store.activeBans(now)) {
+      if (b.until === null || b.until > now) wanted.set(b.ip, b);
+    }
+    let present: { ip: string; until: number | null }[];
+    try {
+      present = await fw.listBans();
+    } catch (e) {
+      this.log('error', `reconcile: cannot list the firewall's bans: ${errText(e)}`);
+      return result;
+    }
+    const count = new Map<string, number>();
+    for (const p of present) {
+      const ip = canonicalIp(p.ip) ?? p.ip;
+      count.set(ip, (count.get(ip) ?? 0) + 1);
+    }
+    await new Promise<void>((resolve) => {
+      this.enqueue(async () => {
+        for (const [ip, n] of count) {
+          const want = wanted.get(ip);
+          if (!want) {
+            for (let i = 0; i < n; i++) await fw.unban(ip).catch((e) => this.log('warn', `reconcile unban ${ip}: ${errText(e)}`));
+            result.removed.push(ip);
+          } else if (n > 1) {
+            for (let i = 0; i < n; i++) await fw.unban(ip).catch(() => undefined);
+            await fw.ban(ip, want.until, banComment(want)).catch((e) => this.log('warn', `reconcile ban ${ip}: ${errText(e)}`));
+            result.deduplicated.push(ip);
+          }
+        }
+        for (const [ip, b] of wanted) {
+          if (count.has(ip)) continue;
+          try {
+            await fw.ban(ip, b.until, banComment(b));
+            result.restored.push(ip);
+          } catch (e) {
+            this.log('error', `reconcile: cannot restore the ban of ${ip}: ${errText(e)}`);
+          }
+        }
+        resolve();
+      });
+    });
+    if (result.removed.length || result.restored.length || result.deduplicated.length) {
+      this.log(
+        'info',
+        `reconciled: ${result.restored.length} restored, ${result.removed.length} removed, ${result.deduplicated.length} de-duplicated`,
+      );
+    }
+    return result;
+  }
+
+  // ------------------------------------------------------------------ views
+
+  private sourceHealth(): SourceHealthDto | null {
+    if (!this.o.source) return null;
+    try {
+      return { ...this.o.source.health() };
+    } catch (e) {
+      return { kind: this.o.source.kind, description: 'log source', kernelTrusted: false, lastRecordAt: null, linesPerMinute: 0, rejectsPerMinute: 0, error: errText(e) };
+    }
+  }
+
+  state(): State {
+    const stats = this.engine.stats();
+    const helper = this.o.helper
+      ? { connected: true }
+      : { connected: false, readOnlyReason: this.o.readOnlyReason ?? 'the root helper is not running' };
+    return {
+      protection: this.protection(),
+      pausedUntil: this.protection() === 'paused' ? this.pausedUntil : null,
+      firewall: this.firewallState,
+      helper,
+      backend: this.settings.ban.backend,
+      counts: {
+        blockedPackets: this.safeCount(),
+        scanners: this.engine.offenders(100_000).length,
+        activeBans: stats.activeBans,
+        deferredBans: stats.deferredBans,
+      },
+      source: this.sourceHealth(),
+      lastBanAt: this.lastBanAt,
+      version: VERSION,
+    };
+  }
+
+  private safeCount(): number {
+    try {
+      return this.o.store.packetCount();
+    } catch {
+      return this.blockedPackets;
+    }
+  }
+
+  private pushState(): void {
+    if (this.events.listenerCount > 0 && this.started) this.events.push({ type: 'state', state: this.state() });
+  }
+
+  private notice(level: 'info' | 'warn' | 'error', message: string): void {
+    this.log(level, message);
+    this.events.push({ type: 'notice', level, message });
+  }
+
+  private log(level: 'info' | 'warn' | 'error', message: string): void {
+    this.o.log?.(level, message);
+  }
+
+  private needHelper(): HelperOpsPort {
+    if (!this.o.helper) throw new ApiError('read-only', this.o.readOnlyReason ?? 'the root helper is not running: firewall changes are not possible');
+    return this.o.helper;
+  }
+
+  private async rules(): Promise<RulesView> {
+    const h = this.needHelper();
+    const { firewall, rules } = await h.status();
+    this.firewallState = firewall;
+    this.rulesView = rules;
+    this.allowedFn = allowedPortsFrom(rules.rules);
+    return rules;
+  }
+
+  /** Warnings for a rule change: would it cut an established inbound session? */
+  private async preview(op: RuleOp): Promise<RulePreview> {
+    const h = this.needHelper();
+    const commands = await h.previewRule(op);
+    const warnings: RulePreview['warnings'] = [];
+    const sessions = this.o.inboundSessions?.() ?? [];
+    const rules = this.rulesView?.rules ?? [];
+    const cutPorts = (spec: string | undefined, proto: string) =>
+      sessions.filter((s) => (spec ? portSpecHas(spec, s.localPort) : true) && (proto === 'any' || proto === 'tcp'));
+    let affected: { localPort: number; remote: string }[] = [];
+    if (op.kind === 'delete' || op.kind === 'edit') {
+      const old = rules.find((r) => r.number === op.number);
+      if (old && (old.action === 'allow' || old.action === 'limit') && old.direction === 'in') affected = cutPorts(old.port || undefined, old.proto);
+    } else if (op.kind === 'add' && (op.rule.action === 'deny' || op.rule.action === 'reject') && op.rule.direction === 'in') {
+      affected = cutPorts(op.rule.port, op.rule.proto);
+    }
+    for (const s of affected) warnings.push({ kind: 'cuts-session', detail: `an open connection from ${s.remote} to port ${s.localPort} may be cut` });
+    return { commands, warnings, needsConfirmation: warnings.length > 0 };
+  }
+
+  private doctorChecks(helperChecks: DoctorCheck[]): DoctorCheck[] {
+    const checks: DoctorCheck[] = [];
+    const fw = this.firewallState;
+    const has = (id: string) => helperChecks.some((c) => c.id === id);
+    if (!has('ufw-installed'))
+      checks.push(
+        fw.installed
+          ? { id: 'ufw-installed', title: 'ufw installed', level: 'ok', detail: 'ufw is installed' }
+          : { id: 'ufw-installed', title: 'ufw installed', level: 'error', detail: this.o.helper ? 'ufw is not installed: apt-get install ufw' : 'unknown: the root helper is not running' },
+      );
+    if (!has('ufw-enabled'))
+      checks.push(
+        fw.enabled
+          ? { id: 'ufw-enabled', title: 'ufw enabled', level: 'ok', detail: 'the firewall is active' }
+          : { id: 'ufw-enabled', title: 'ufw enabled', level: 'error', detail: 'ufw is not enabled: bans have no effect (ufw enable)', fix: { id: 'enable-ufw', label: 'Enable ufw' } },
+      );
+    if (!has('logging'))
+      checks.push(
+        fw.loggingLevel && fw.loggingLevel !== 'off'
+          ? { id: 'logging', title: 'ufw logging', level: 'ok', detail: `logging level ${fw.loggingLevel}` }
+          : { id: 'logging', title: 'ufw logging', level: 'error', detail: 'ufw logging is off: no blocked packet is ever seen (ufw logging low)', fix: { id: 'logging-low', label: 'Turn logging on (low)' } },
+      );
+    const src = this.sourceHealth();
+    checks.push(
+      !src
+        ? { id: 'log-source', title: 'Log source', level: 'error', detail: 'no log source: nothing is watched' }
+        : src.error
+          ? { id: 'log-source', title: 'Log source', level: 'error', detail: `${src.description}: ${src.error}` }
+          : src.kernelTrusted
+            ? { id: 'log-source', title: 'Log source', level: 'ok', detail: `${src.description} (kernel records only)` }
+            : { id: 'log-source', title: 'Log source', level: 'warn', detail: `${src.description} is SPOOFABLE: any local user can write lines into it; run as root to read /dev/kmsg` },
+    );
+    if (!has('per-source-logging'))
+      checks.push(
+        fw.perSourceLogging
+          ? { id: 'per-source-logging', title: 'Per-source logging', level: 'ok', detail: 'every scanner is logged with its own budget' }
+          : {
+              id: 'per-source-logging',
+              title: 'Per-source logging',
+              level: 'warn',
+              detail: "ufw logs all sources through one budget (3/min, burst 10): on a busy host most scanners are never seen",
+              fix: { id: 'install-per-source-logging', label: 'Install per-source logging' },
+            },
+      );
+    const last = src?.lastRecordAt ?? null;
+    const age = last === null ? null : Math.max(0, Math.round((this.o.clock.now() - last) / 1000));
+    checks.push(
+      age === null
+        ? { id: 'last-record', title: 'Last log record', level: 'warn', detail: 'no firewall record read yet' }
+        : { id: 'last-record', title: 'Last log record', level: age > this.settings.notifications.warnWhenSilentSec ? 'warn' : 'ok', detail: `${age} s ago` },
+    );
+    return [...helperChecks, ...checks];
+  }
+
+  private async doctor(): Promise<DoctorCheck[]> {
+    let helperChecks: DoctorCheck[] = [];
+    if (this.o.helper) {
+      await this.refreshStatus(false);
+      helperChecks = await this.o.helper.doctor().catch((e) => [
+        { id: 'helper', title: 'Root helper', level: 'error' as const, detail: `the helper failed: ${errText(e)}` },
+      ]);
+    } else {
+      helperChecks = [{ id: 'helper', title: 'Root helper', level: 'error', detail: this.o.readOnlyReason ?? 'the root helper is not running' }];
+    }
+    return this.doctorChecks(helperChecks);
+  }
+
+  /** "Test against my recent log": a fresh engine over the stored packets with the patched settings. */
+  private testThresholds(patch: Record<string, unknown>, minutes: number): ThresholdTest {
+    const r = SettingsSchema.safeParse(mergePatch(this.settings, patch));
+    if (!r.success) throw new ApiError('invalid', describeZodError(r.error));
+    const now = this.o.clock.now();
+    const packets = this.o.store.packetsSince(now - minutes * 60_000, 2_000_000);
+    const wouldBan: ThresholdTest['wouldBan'] = [];
+    const clock = { t: packets[0]?.time ?? now, now(): number { return this.t; } };
+    const trial = this.o.createEngine(
+      {
+        settings: r.data,
+        clock,
+        hostAddresses: this.host.addresses,
+        gatewayAddresses: this.host.gateways,
+        isAllowedPort: this.allowedPorts,
+        hostFilter: null,
+      },
+      (e) => {
+        if (e.type === 'ban') wouldBan.push({ ip: e.ban.ip, at: e.ban.at, ports: e.ban.reason.ports, scanType: e.ban.reason.scanType ?? 'OTHER' });
+      },
+    );
+    const sources = new Set<string>();
+    for (const p of packets) {
+      clock.t = p.time;
+      sources.add(p.src);
+      trial.ingestPacket(p);
+    }
+    return { packets: packets.length, sources: sources.size, wouldBan };
+  }
+
+  // ------------------------------------------------------------------ the API
+
+  handlers(): ApiHandlers {
+    const now = () => this.o.clock.now();
+    return {
+      getState: async () => this.state(),
+      getDashboard: async ({ minutes }) => this.o.store.dashboard(minutes, now(), this.engine.offenders(1000)),
+      getPackets: async ({ offset, limit, filter }) => this.o.store.packetsPage(offset, limit, filter),
+      getOffenders: async ({ state, limit }) => {
+        const all = this.engine.offenders(state ? 100_000 : limit);
+        return (state ? all.filter((o) => o.state === state) : all).slice(0, limit);
+      },
+      getOffender: async ({ ip }) => {
+        const offender = this.engine.offender(ip);
+        const timeline = this.o.store.offenderPackets(ip, 1000);
+        const bans = this.o.store.banHistory(100, ip);
+        if (!offender && timeline.length === 0 && bans.length === 0) throw new ApiError('invalid', `${ip} has not been seen`);
+        const ports = new Map<string, { port: number; proto: string; hits: number }>();
+        for (const r of timeline) {
+          if (r.dpt === null) continue;
+          const k = `${r.proto}/${r.dpt}`;
+          const e = ports.get(k) ?? { port: r.dpt, proto: r.proto, hits: 0 };
+          e.hits++;
+          ports.set(k, e);
+        }
+        const fallback: Offender = {
+          ip,
+          hits: timeline.length,
+          distinctPorts: ports.size,
+          ports: [...ports.values()].map((p) => p.port),
+          firstSeen: timeline.at(-1)?.time ?? bans.at(-1)?.at ?? 0,
+          lastSeen: timeline[0]?.time ?? bans[0]?.at ?? 0,
+          scanType: 'OTHER',
+          state: this.engine.isWhitelisted(ip) ? 'whitelisted' : this.engine.isBanned(ip) ? 'banned' : 'expired',
+          strikes: bans[0]?.strikes ?? 0,
+        };
+        return { offender: offender ?? fallback, ports: [...ports.values()].sort((a, b) => b.hits - a.hits), timeline, bans };
+      },
+      getBans: async () => ({ active: this.engine.activeBans(), history: this.o.store.banHistory(1000) }),
+      getRules: async () => this.rules(),
+      getSettings: async () => this.settings,
+      getDoctor: async () => this.doctor(),
+
+      setProtection: async ({ enabled }) => {
+        this.pausedUntil = null;
+        this.o.store.setSetting(PAUSED_KEY, '');
+        if (this.settings.protectionEnabled !== enabled) this.applySettings({ ...this.settings, protectionEnabled: enabled });
+        this.pushState();
+        return this.state();
+      },
+      pauseProtection: async ({ minutes }) => {
+        if (!this.settings.protectionEnabled) this.applySettings({ ...this.settings, protectionEnabled: true });
+        this.pausedUntil = now() + minutes * 60_000;
+        this.o.store.setSetting(PAUSED_KEY, String(this.pausedUntil));
+        this.pushState();
+        return this.state();
+      },
+      ban: async ({ ip, durationSec, note }) => {
+        if (this.engine.isWhitelisted(ip)) throw new ApiError('invalid', `${ip} is whitelisted (this host, its gateway, loopback or a whitelist entry): it is never banned`);
+        let out;
+        try {
+          out = this.withCapture(() => this.engine.ban(ip, { durationSec, note, at: now() }));
+        } catch (e) {
+          throw new ApiError('invalid', errText(e));
+        }
+        const ban = out.value;
+        if (!out.events.some((e) => e.type === 'ban' && e.ban.ip === ip)) this.applyBan(ban);
+        await this.idle();
+        return ban;
+      },
+      unban: async ({ ip }) => {
+        const was = this.unbanNow(ip);
+        if (!was) {
+          // Not banned in the engine: an orphan in the firewall can still be lifted.
+          const fw = this.o.firewall;
+          if (fw && !this.o.dryRun) {
+            const listed = await fw.listBans().catch(() => []);
+            if (!listed.some((b) => b.ip === ip)) throw new ApiError('invalid', `${ip} is not banned`);
+            this.enqueue(() => fw.unban(ip));
+          } else throw new ApiError('invalid', `${ip} is not banned`);
+        }
+        await this.idle();
+        return { ok: true as const };
+      },
+      whitelistAdd: async ({ cidr }) => {
+        const entries = this.settings.whitelist.entries.includes(cidr) ? this.settings.whitelist.entries : [...this.settings.whitelist.entries, cidr];
+        return this.applySettings({ ...this.settings, whitelist: { ...this.settings.whitelist, entries } });
+      },
+      whitelistRemove: async ({ cidr }) => {
+        if (!this.settings.whitelist.entries.includes(cidr)) throw new ApiError('invalid', `${cidr} is not in the whitelist`);
+        const entries = this.settings.whitelist.entries.filter((e) => e !== cidr);
+        return this.applySettings({ ...this.settings, whitelist: { ...this.settings.whitelist, entries } });
+      },
+      updateSettings: async ({ patch }) => this.applySettings(mergePatch(this.settings, patch)),
+      testThresholds: async ({ patch, minutes }) => this.testThresholds(patch, minutes),
+      previewRule: async ({ op }) => {
+        if (!this.rulesView) await this.rules().catch(() => undefined);
+        return this.preview(op);
+      },
+      applyRule: async ({ op, confirm }) => {
+        const h = this.needHelper();
+        await this.rules();
+        const p = await this.preview(op);
+        if (p.needsConfirmation && !confirm) {
+          throw new ApiError('needs-confirmation', p.warnings.map((w) => w.detail).join('; '));
+        }
+        await h.applyRule(op);
+        return this.rules();
+      },
+      setUfwEnabled: async ({ enabled, confirm }) => {
+        const h = this.needHelper();
+        if (!enabled && !confirm) throw new ApiError('needs-confirmation', 'turning the firewall off lifts every ban and opens every port');
+        await h.setEnabled(enabled);
+        await this.refreshStatus(false);
+        this.pushState();
+        return this.state();
+      },
+      setDefaultPolicy: async ({ direction, policy }) => {
+        await this.needHelper().setDefault(direction, policy);
+        return this.rules();
+      },
+      setLogging: async ({ level }) => {
+        await this.needHelper().setLogging(level);
+        return this.rules();
+      },
+      setPerSourceLogging: async ({ installed }) => {
+        await this.needHelper().setPerSourceLogging(installed);
+        await this.refreshStatus(false);
+        this.pushState();
+        return this.state();
+      },
+      runDoctorFix: async ({ fixId }) => {
+        const h = this.needHelper();
+        switch (fixId) {
+          case 'enable-ufw':
+            await h.setEnabled(true);
+            break;
+          case 'logging-low':
+            await h.setLogging('low');
+            break;
+          case 'install-per-source-logging':
+            await h.setPerSourceLogging(true);
+            break;
+          case 'install-set-block':
+            await h.setSetBlock(true);
+            break;
+          default:
+            throw new ApiError('invalid', `unknown fix "${fixId}"`);
+        }
+        return this.doctor();
+      },
+    };
+  }
+}
+
+function errText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** Every API method has a handler (checked at compile time by ApiHandlers; this is for runtime callers). */
+export const SERVICE_METHODS = Object.keys(API);
+export type { ApiEvent };
