@@ -1,0 +1,160 @@
+/**
+ * The tray: its icon tells the truth about protection at a glance, its menu offers the one-click
+ * actions. The menu template and the icon choice are PURE functions of the state (tested without
+ * Electron); `TrayController` only hands them to Electron.
+ */
+import type { MenuItemConstructorOptions, NativeImage, Tray } from 'electron';
+import type { State } from '../shared/api.ts';
+import type { BanRecord } from '../shared/model.ts';
+
+export const TRAY_ICON_STATES = ['protected', 'paused', 'firewall-off', 'recent-ban'] as const;
+export type TrayIconState = (typeof TRAY_ICON_STATES)[number];
+
+/** A ban this recent turns the icon to "recent ban". */
+export const RECENT_BAN_MS = 5 * 60_000;
+/** The "Recent bans" submenu shows at most this many. */
+export const MAX_RECENT_BANS_IN_MENU = 10;
+
+export interface TrayView {
+  /** null until the service answered once. */
+  state: State | null;
+  /** Newest first. */
+  recentBans: BanRecord[];
+  now: number;
+}
+
+export interface TrayActions {
+  setProtection(enabled: boolean): void;
+  pauseOneHour(): void;
+  openWindow(): void;
+  openOffender(ip: string): void;
+  unban(ip: string): void;
+  retryHelper(): void;
+  quit(): void;
+}
+
+/** Worst news first: an off firewall outranks everything, a pause outranks a recent ban. */
+export function trayIconState(view: TrayView): TrayIconState {
+  const s = view.state;
+  if (!s || !s.firewall.installed || !s.firewall.enabled) return 'firewall-off';
+  if (s.protection !== 'on') return 'paused';
+  if (s.lastBanAt !== null && view.now - s.lastBanAt < RECENT_BAN_MS) return 'recent-ban';
+  return 'protected';
+}
+
+function minutesText(ms: number): string {
+  const min = Math.max(1, Math.round(ms / 60_000));
+  if (min < 60) return `${min} min`;
+  const h = Math.floor(min / 60);
+  const m = min % 60;
+  return m ? `${h} h ${m} min` : `${h} h`;
+}
+
+export function agoText(ms: number): string {
+  if (ms < 60_000) return 'just now';
+  return `${minutesText(ms)} ago`;
+}
+
+/** One line saying what Portcullis is doing now: the tooltip and the menu's first line. */
+export function trayStatusText(view: TrayView): string {
+  const s = view.state;
+  if (!s) return 'Portcullis — starting…';
+  if (!s.firewall.installed) return 'Portcullis — ufw is not installed';
+  if (!s.firewall.enabled) return 'Portcullis — the firewall (ufw) is off';
+  if (s.protection === 'off') return 'Portcullis — protection is off';
+  if (s.protection === 'paused') {
+    return s.pausedUntil !== null ? `Portcullis — paused, resumes in ${minutesText(s.pausedUntil - view.now)}` : 'Portcullis — paused';
+  }
+  const bans = s.counts.activeBans;
+  return `Portcullis — protected, ${bans} active ban${bans === 1 ? '' : 's'}`;
+}
+
+export function trayMenuTemplate(view: TrayView, actions: TrayActions): MenuItemConstructorOptions[] {
+  const s = view.state;
+  const items: MenuItemConstructorOptions[] = [{ label: trayStatusText(view), enabled: false }];
+  if (s && !s.helper.connected) {
+    items.push({ label: `Read-only: ${s.helper.readOnlyReason ?? 'the helper is not connected'}`, enabled: false });
+    items.push({ label: 'Connect helper (asks for your password)…', click: () => actions.retryHelper() });
+  }
+  items.push({ type: 'separator' });
+
+  const on = s?.protection === 'on';
+  items.push({
+    label: s?.protection === 'paused' ? 'Protection (paused — click to resume)' : 'Protection',
+    type: 'checkbox',
+    checked: on,
+    enabled: s !== null,
+    // One click: on → off, off or paused → on.
+    click: () => actions.setProtection(!on),
+  });
+  items.push({ label: 'Pause for 1 hour', enabled: on, click: () => actions.pauseOneHour() });
+  items.push({ type: 'separator' });
+  items.push({ label: 'Open Portcullis', click: () => actions.openWindow() });
+
+  const bans = view.recentBans.slice(0, MAX_RECENT_BANS_IN_MENU);
+  items.push({
+    label: 'Recent bans',
+    submenu: bans.length
+      ? bans.map(
+          (b): MenuItemConstructorOptions => ({
+            label: `${b.ip} — ${agoText(view.now - b.at)}${b.reason.scanType ? `, ${b.reason.scanType} scan` : ''}`,
+            submenu: [
+              { label: 'Show details', click: () => actions.openOffender(b.ip) },
+              { label: `Unban ${b.ip}`, click: () => actions.unban(b.ip) },
+            ],
+          }),
+        )
+      : [{ label: 'No recent bans', enabled: false }],
+  });
+  items.push({ type: 'separator' });
+  items.push({ label: 'Quit Portcullis', click: () => actions.quit() });
+  return items;
+}
+
+/** Keeps the recent-bans list from the event stream: newest first, one entry per address, bounded. */
+export function applyBanEvents(recent: BanRecord[], events: ({ type: 'ban'; ban: BanRecord } | { type: 'unban'; ip: string })[]): BanRecord[] {
+  let out = recent;
+  for (const e of events) {
+    if (e.type === 'ban') out = [e.ban, ...out.filter((b) => b.ip !== e.ban.ip)];
+    else out = out.filter((b) => b.ip !== e.ip);
+  }
+  return out.slice(0, MAX_RECENT_BANS_IN_MENU);
+}
+
+type ElectronTrayApi = {
+  Tray: new (image: NativeImage) => Tray;
+  Menu: { buildFromTemplate(t: MenuItemConstructorOptions[]): Electron.Menu };
+  icon(state: TrayIconState): NativeImage;
+};
+
+/** The thin Electron side: one Tray, its image, tooltip and menu refreshed from a view. */
+export class TrayController {
+  private readonly electron: ElectronTrayApi;
+  private readonly actions: TrayActions;
+  private tray: Tray | null = null;
+  private lastIcon: TrayIconState | null = null;
+
+  constructor(electron: ElectronTrayApi, actions: TrayActions) {
+    this.electron = electron;
+    this.actions = actions;
+  }
+
+  update(view: TrayView): void {
+    const icon = trayIconState(view);
+    if (!this.tray) {
+      this.tray = new this.electron.Tray(this.electron.icon(icon));
+      // A left click opens the window (on desktops that deliver clicks to tray icons at all).
+      this.tray.on('click', () => this.actions.openWindow());
+    } else if (icon !== this.lastIcon) {
+      this.tray.setImage(this.electron.icon(icon));
+    }
+    this.lastIcon = icon;
+    this.tray.setToolTip(trayStatusText(view));
+    this.tray.setContextMenu(this.electron.Menu.buildFromTemplate(trayMenuTemplate(view, this.actions)));
+  }
+
+  destroy(): void {
+    this.tray?.destroy();
+    this.tray = null;
+  }
+}
