@@ -1,0 +1,313 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { dispatch, type ApiEvent } from '../../electron/shared/api.ts';
+import { ManualClock } from '../../electron/shared/domain.ts';
+import type { BanRecord } from '../../electron/shared/model.ts';
+import { PortcullisService, type ServiceOptions, allowedPortsFrom, mergePatch } from '../../electron/headless/service.ts';
+import { FakeEngine, FakeFirewall, FakeHelper, fakeParser, Journal, MemorySettings, MemoryStore, PushSource } from './fakes.ts';
+
+const HOST = '10.0.0.1';
+
+function setup(opts: Partial<ServiceOptions> & { settings?: unknown } = {}) {
+  const journal = new Journal();
+  const clock = new ManualClock(1_700_000_000_000);
+  const firewall = new FakeFirewall(journal);
+  const store = new MemoryStore(journal);
+  const source = new PushSource();
+  const helper = new FakeHelper();
+  const settings = new MemorySettings(opts.settings ?? { detection: { maxretry: 3 }, ban: { bantimeSec: 60, maxbantimeSec: 600 } });
+  const service = new PortcullisService({
+    clock,
+    settingsRepo: settings,
+    createEngine: (o, sink) => new FakeEngine(o, sink),
+    parseLine: fakeParser(clock),
+    store,
+    source,
+    firewall,
+    helper,
+    hostInfo: async () => ({ addresses: [HOST], interfaces: ['eth0'], gateways: [] }),
+    tickMs: 3_600_000,
+    ...opts,
+  });
+  const h = service.handlers();
+  const call = (method: string, params: unknown = {}) => dispatch(h, method, params);
+  return { journal, clock, firewall, store, source, helper, settings, service, call };
+}
+
+const scan = (src: string, ports: number[], dst = HOST) => ports.map((p) => `${src} ${dst} ${p}`);
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('PortcullisService: bans', () => {
+  it('writes the ban to the store before it touches the firewall, then cuts connections', async () => {
+    const t = setup();
+    await t.service.start();
+    t.source.push(...scan('203.0.113.9', [21, 23, 25]));
+    await t.service.idle();
+    const j = t.journal.entries;
+    expect(j.indexOf('store.ban 203.0.113.9')).toBeGreaterThanOrEqual(0);
+    expect(j.indexOf('store.ban 203.0.113.9')).toBeLessThan(j.indexOf('fw.ban 203.0.113.9'));
+    expect(j.indexOf('fw.ban 203.0.113.9')).toBeLessThan(j.indexOf('fw.cut 203.0.113.9'));
+    expect(t.firewall.bans.has('203.0.113.9')).toBe(true);
+  });
+
+  it('acts only on records addressed to this host (the kernel log is shared by all namespaces)', async () => {
+    const t = setup();
+    await t.service.start();
+    t.source.push(...scan('203.0.113.9', [21, 23, 25], '10.9.9.9').map((l) => l + ' vethOther'));
+    await t.service.idle();
+    expect(t.firewall.calls).toEqual([]);
+    t.service.tick();
+    expect(t.store.packetCount()).toBe(0);
+  });
+
+  it('lifts an expired ban in the firewall on tick', async () => {
+    const t = setup();
+    await t.service.start();
+    t.source.push(...scan('203.0.113.9', [21, 23, 25]));
+    await t.service.idle();
+    t.clock.advance(61_000);
+    await t.service.tick();
+    await t.service.idle();
+    expect(t.firewall.bans.has('203.0.113.9')).toBe(false);
+    expect(t.store.activeBans(t.clock.now())).toEqual([]);
+  });
+
+  it('dry-run detects and reports but never touches the firewall', async () => {
+    const seen: string[] = [];
+    const t = setup({ dryRun: true, onBan: (b, i) => seen.push(`${b.ip} dry=${i.dryRun}`) });
+    await t.service.start();
+    t.source.push(...scan('203.0.113.9', [21, 23, 25]));
+    await t.service.idle();
+    expect(seen).toEqual(['203.0.113.9 dry=true']);
+    expect(t.firewall.calls).toEqual([]);
+  });
+
+  it('manual ban and unban through the API; whitelisted and own addresses are refused', async () => {
+    const t = setup();
+    await t.service.start();
+    const r = await t.call('ban', { ip: '198.51.100.7', durationSec: 30 });
+    expect(r.ok).toBe(true);
+    expect(t.firewall.bans.get('198.51.100.7')).toBe(t.clock.now() + 30_000);
+    expect(t.journal.entries.filter((e) => e === 'fw.ban 198.51.100.7')).toHaveLength(1);
+    expect((await t.call('unban', { ip: '198.51.100.7' })).ok).toBe(true);
+    expect(t.firewall.bans.has('198.51.100.7')).toBe(false);
+    const own = await t.call('ban', { ip: HOST });
+    expect(own).toMatchObject({ ok: false, error: { code: 'invalid' } });
+    const bad = await t.call('ban', { ip: '1.2.3.4; rm -rf /' });
+    expect(bad).toMatchObject({ ok: false, error: { code: 'invalid' } });
+    expect(await t.call('unban', { ip: '198.51.100.99' })).toMatchObject({ ok: false, error: { code: 'invalid' } });
+  });
+});
+
+describe('PortcullisService: reconcile on start', () => {
+  const ban = (ip: string, at: number, until: number | null): BanRecord => ({
+    ip,
+    at,
+    until,
+    strikes: 1,
+    reason: { kind: 'scan', scanType: 'SYN', ports: [1, 2, 3], hits: 3, firstSeen: at, lastSeen: at },
+  });
+
+  it('restores missing bans, removes expired and orphan ones, collapses duplicates', async () => {
+    const t = setup();
+    const now = t.clock.now();
+    t.store.recordBan(ban('192.0.2.10', now - 1000, now + 50_000)); // active, missing in the firewall
+    t.store.recordBan(ban('192.0.2.11', now - 100_000, now - 1000)); // expired, still in the firewall
+    t.store.recordBan(ban('192.0.2.12', now - 1000, now + 50_000)); // active, present twice
+    t.firewall.bans.set('192.0.2.11', null);
+    t.firewall.bans.set('192.0.2.12', now + 50_000);
+    t.firewall.duplicates.push('192.0.2.12');
+    t.firewall.bans.set('192.0.2.13', null); // Portcullis-tagged, but unknown to the store: orphan
+    t.journal.entries = [];
+    await t.service.start();
+    const listed = (await t.firewall.listBans()).map((b) => b.ip).sort();
+    expect(listed).toEqual(['192.0.2.10', '192.0.2.12']);
+    expect(t.firewall.bans.get('192.0.2.10')).toBe(now + 50_000);
+    // The restored bans are active in the engine too.
+    expect((await t.call('getBans')).ok && ((await t.call('getBans')) as { result: { active: BanRecord[] } }).result.active.map((b) => b.ip).sort()).toEqual([
+      '192.0.2.10',
+      '192.0.2.12',
+    ]);
+  });
+
+  it('a second start with nothing to do changes nothing (idempotent)', async () => {
+    const t = setup();
+    await t.service.start();
+    t.source.push(...scan('203.0.113.9', [21, 23, 25]));
+    await t.service.idle();
+    const t2 = new PortcullisService({
+      clock: t.clock,
+      settingsRepo: t.settings,
+      createEngine: (o, sink) => new FakeEngine(o, sink),
+      parseLine: fakeParser(t.clock),
+      store: t.store,
+      source: new PushSource(),
+      firewall: t.firewall,
+      helper: t.helper,
+      hostInfo: async () => ({ addresses: [HOST], interfaces: ['eth0'], gateways: [] }),
+      tickMs: 3_600_000,
+    });
+    t.firewall.calls = [];
+    await t2.start();
+    expect(t.firewall.calls).toEqual([]);
+  });
+
+  it('dry-run never reconciles', async () => {
+    const t = setup({ dryRun: true });
+    t.firewall.bans.set('192.0.2.13', null);
+    await t.service.start();
+    expect(t.firewall.calls).toEqual([]);
+  });
+});
+
+describe('PortcullisService: protection', () => {
+  it('paused: still logs and tracks, does not ban; bans again after the pause ends', async () => {
+    const t = setup();
+    await t.service.start();
+    const events: ApiEvent[] = [];
+    t.service.onEvents((b) => events.push(...b));
+    const paused = await t.call('pauseProtection', { minutes: 5 });
+    expect(paused).toMatchObject({ ok: true, result: { protection: 'paused' } });
+    t.source.push(...scan('203.0.113.9', [21, 23, 25]));
+    await Promise.resolve();
+    await t.service.idle();
+    expect(t.firewall.calls).toEqual([]);
+    expect(t.store.activeBans(t.clock.now())).toEqual([]);
+    expect(t.store.packetCount()).toBe(3); // still logged
+    t.clock.advance(5 * 60_000 + 1);
+    await t.service.tick();
+    expect(t.service.protection()).toBe('on');
+    t.source.push(...scan('203.0.113.9', [80, 81, 82]));
+    await t.service.idle();
+    expect(t.firewall.bans.has('203.0.113.9')).toBe(true);
+  });
+
+  it('off: no bans; the choice is saved in the settings', async () => {
+    const t = setup();
+    await t.service.start();
+    expect(await t.call('setProtection', { enabled: false })).toMatchObject({ ok: true, result: { protection: 'off' } });
+    expect((t.settings.saved as { protectionEnabled: boolean }).protectionEnabled).toBe(false);
+    t.source.push(...scan('203.0.113.9', [21, 23, 25]));
+    await Promise.resolve();
+    await t.service.idle();
+    expect(t.firewall.calls).toEqual([]);
+  });
+});
+
+describe('PortcullisService: settings', () => {
+  it('refuses invalid settings with the reason and changes nothing', async () => {
+    const t = setup();
+    await t.service.start();
+    const before = JSON.stringify(t.settings.saved);
+    const r = await t.call('updateSettings', { patch: { ban: { bantimeSec: -5 } } });
+    expect(r).toMatchObject({ ok: false, error: { code: 'invalid' } });
+    expect(!r.ok && r.error.message).toContain('ban.bantimeSec');
+    expect(JSON.stringify(t.settings.saved)).toBe(before);
+    const w = await t.call('whitelistAdd', { cidr: '300.1.1.1/8' });
+    expect(w).toMatchObject({ ok: false, error: { code: 'invalid' } });
+  });
+
+  it('refuses to start on an invalid settings file, saying what is wrong', async () => {
+    const t = setup({ settings: { detection: { maxretry: 0 } } });
+    await expect(t.service.start()).rejects.toThrow(/detection\.maxretry/);
+  });
+
+  it('whitelisting a banned host lifts its ban', async () => {
+    const t = setup();
+    await t.service.start();
+    t.source.push(...scan('203.0.113.9', [21, 23, 25]));
+    await t.service.idle();
+    const r = await t.call('whitelistAdd', { cidr: '203.0.113.9' });
+    expect(r.ok).toBe(true);
+    await t.service.idle();
+    expect(t.firewall.bans.has('203.0.113.9')).toBe(false);
+  });
+
+  it('testThresholds runs a fresh engine over the stored packets with the patched settings', async () => {
+    const t = setup({ settings: { detection: { maxretry: 10 } } });
+    await t.service.start();
+    t.source.push(...scan('203.0.113.9', [21, 23, 25, 26]));
+    await t.service.tick();
+    const strict = await t.call('testThresholds', { patch: {} });
+    expect(strict).toMatchObject({ ok: true, result: { packets: 4, sources: 1, wouldBan: [] } });
+    const loose = await t.call('testThresholds', { patch: { detection: { maxretry: 3 } } });
+    expect(loose).toMatchObject({ ok: true, result: { wouldBan: [{ ip: '203.0.113.9' }] } });
+    expect(t.firewall.calls).toEqual([]); // a test, not a ban
+  });
+
+  it('mergePatch merges objects, replaces arrays, ignores prototype keys', () => {
+    expect(mergePatch({ a: { b: 1, c: 2 }, l: [1] }, { a: { b: 3 }, l: [2] })).toEqual({ a: { b: 3, c: 2 }, l: [2] });
+    const polluted = mergePatch({}, JSON.parse('{"__proto__": {"x": 1}}')) as Record<string, unknown>;
+    expect(({} as Record<string, unknown>).x).toBeUndefined();
+    expect(Object.keys(polluted)).toEqual([]);
+  });
+});
+
+describe('PortcullisService: rules and helper', () => {
+  it('allowed ports come from the firewall rules: probes to them are not evidence', async () => {
+    const allowed = allowedPortsFrom((await new FakeHelper().status()).rules.rules);
+    expect(allowed('tcp', 22)).toBe(true);
+    expect(allowed('udp', 22)).toBe(false);
+    const t = setup();
+    await t.service.start();
+    t.source.push(...scan('203.0.113.9', [22, 22, 22, 22, 21, 23]));
+    await t.service.idle();
+    expect(t.firewall.calls).toEqual([]);
+  });
+
+  it('a rule change that would cut an open inbound session needs confirmation', async () => {
+    const t = setup({ inboundSessions: () => [{ localPort: 22, remote: '192.0.2.50' }] });
+    await t.service.start();
+    const preview = await t.call('previewRule', { op: { kind: 'delete', number: 1 } });
+    expect(preview).toMatchObject({ ok: true, result: { needsConfirmation: true, commands: ['ufw delete 1'] } });
+    expect(await t.call('applyRule', { op: { kind: 'delete', number: 1 } })).toMatchObject({ ok: false, error: { code: 'needs-confirmation' } });
+    expect(t.helper.calls).toEqual([]);
+    expect((await t.call('applyRule', { op: { kind: 'delete', number: 1 }, confirm: true })).ok).toBe(true);
+    expect(t.helper.calls).toEqual(['applyRule']);
+    expect(await t.call('setUfwEnabled', { enabled: false })).toMatchObject({ ok: false, error: { code: 'needs-confirmation' } });
+  });
+
+  it('without a helper the service is read-only and says why', async () => {
+    const t = setup({ helper: null, firewall: null, readOnlyReason: 'you declined the password prompt' });
+    await t.service.start();
+    expect(await t.call('getState')).toMatchObject({ ok: true, result: { helper: { connected: false, readOnlyReason: 'you declined the password prompt' } } });
+    expect(await t.call('setLogging', { level: 'low' })).toMatchObject({ ok: false, error: { code: 'read-only' } });
+  });
+
+  it('every API method answers in wire form (none missing)', async () => {
+    const t = setup();
+    await t.service.start();
+    for (const m of ['getState', 'getDashboard', 'getPackets', 'getOffenders', 'getBans', 'getRules', 'getSettings', 'getDoctor']) {
+      const r = await t.call(m, {});
+      expect(r.ok, `${m}: ${JSON.stringify(r)}`).toBe(true);
+    }
+  });
+});
+
+describe('PortcullisService: event stream', () => {
+  it('delivers at most 10 batches a second however many lines arrive, and loses no ban', async () => {
+    vi.useFakeTimers({ now: 1_700_000_000_000 });
+    const t = setup({ settings: { detection: { maxretry: 1000 } } });
+    await t.service.start();
+    const deliveries: { at: number; events: ApiEvent[] }[] = [];
+    t.service.onEvents((events) => deliveries.push({ at: Date.now(), events }));
+    for (let i = 0; i < 3000; i++) {
+      t.source.push(`203.0.113.${i % 200} ${HOST} ${1000 + i}`);
+      if (i === 1500) await t.call('ban', { ip: '198.51.100.1' });
+      vi.advanceTimersByTime(1); // 3000 lines over 3 seconds
+    }
+    vi.advanceTimersByTime(1000);
+    const total = deliveries.length;
+    expect(total).toBeGreaterThan(10);
+    for (let s = 0; s < 4; s++) {
+      const start = 1_700_000_000_000 + s * 1000;
+      expect(deliveries.filter((d) => d.at >= start && d.at < start + 1000).length).toBeLessThanOrEqual(10);
+    }
+    for (let i = 1; i < deliveries.length; i++) expect(deliveries[i]!.at - deliveries[i - 1]!.at).toBeGreaterThanOrEqual(100);
+    const rows = deliveries.flatMap((d) => d.events.flatMap((e) => (e.type === 'packets' ? e.rows : [])));
+    expect(rows).toHaveLength(3000);
+    expect(deliveries.flatMap((d) => d.events).filter((e) => e.type === 'ban')).toHaveLength(1);
+  });
+});
