@@ -1,0 +1,24 @@
+/**
+ * Cuts a host's existing connections by deleting its conntrack entries. WHY: ufw accepts
+ * ESTABLISHED traffic before any user rule, so a ufw deny alone leaves a banned scanner's open
+ * session working (measured); without its conntrack entry the next packet is no longer ESTABLISHED
+ * and meets the ban.
+ */
+import { ipFamily, type Ip } from '../../shared/domain.ts';
+import type { Exec } from '../exec.ts';
+import { FirewallError } from './errors.ts';
+import { checkIp } from './validate.ts';
+
+// conntrack exits 1 with this message when nothing matched: not an error for us.
+const NOTHING_DELETED = /0 flow entries have been deleted/;
+
+export async function cutConnections(ip: Ip, exec: Exec): Promise<void> {
+  const addr = checkIp(ip);
+  const family = ipFamily(addr) === 4 ? 'ipv4' : 'ipv6';
+  for (const dir of ['-s', '-d']) {
+    const r = await exec('conntrack', ['-D', '-f', family, dir, addr]);
+    if (r.code !== 0 && !NOTHING_DELETED.test(r.stderr + r.stdout)) {
+      throw new FirewallError('conntrack', `conntrack could not delete the connections ${dir === '-s' ? 'from' : 'to'} ${addr}: ${(r.stderr || r.stdout).trim()}`);
+    }
+  }
+}

@@ -1,0 +1,48 @@
+/**
+ * Portcullis's firewall module, called by the helper's dispatcher: ban backends (ufw rules or a
+ * kernel set matched from ufw's before.rules), cutting a host's connections, and the managed blocks
+ * in ufw's files (set match, per-source logging).
+ */
+import type { Exec } from '../exec.ts';
+import { cutConnections } from './conntrack.ts';
+import { createSetBackend } from './set-backend.ts';
+import type { BanBackend } from './types.ts';
+import { createUfwBackend } from './ufw-backend.ts';
+
+export type { BanBackend, BanEntry } from './types.ts';
+export { BAN_TAG } from './types.ts';
+export { FirewallError, type FirewallErrorCode } from './errors.ts';
+export { cutConnections } from './conntrack.ts';
+export {
+  installSetBlock,
+  removeSetBlock,
+  installPerSourceLogging,
+  removePerSourceLogging,
+  managedBlocksStatus,
+  DEFAULT_ETC_DIR,
+  type ManagedOptions,
+} from './managed.ts';
+export { BAN_SET_NAMES, type PerSourceLoggingOptions } from './blocks.ts';
+
+export interface BanBackendOptions {
+  /**
+   * Also delete the banned host's conntrack entries after the ban is in place (default true): with
+   * the ufw backend an established session would otherwise survive the ban. Calling cutConnections
+   * again afterwards is harmless.
+   */
+  cutConnections?: boolean;
+  /** Wall clock for the ufw backend's expiry tags (tests inject one). */
+  now?: () => number;
+}
+
+export function createBanBackend(kind: 'ufw' | 'set', exec: Exec, opts: BanBackendOptions = {}): BanBackend {
+  const inner = kind === 'ufw' ? createUfwBackend(exec, opts.now) : createSetBackend(exec);
+  if (opts.cutConnections === false) return inner;
+  return {
+    ...inner,
+    async ban(ip, timeoutSec, comment) {
+      await inner.ban(ip, timeoutSec, comment); // block first: new packets are dropped from here on
+      await cutConnections(ip, exec);
+    },
+  };
+}

@@ -1,0 +1,69 @@
+/**
+ * The `ufw` backend: one ufw deny rule per banned address, PREPENDED so it comes before every
+ * allow rule (the seed's `ufw deny in from` appends after `allow ssh` and stops nothing), for IPv4
+ * and IPv6 (`ufw insert 1` refuses IPv6 addresses; `prepend` does both).
+ *
+ * Rules are tagged with a comment `portcullis-ban exp:<unix seconds> <comment>`: the tag keeps the
+ * user's own rules untouchable, and the expiry lets list() report what is due even though ufw itself
+ * cannot expire a rule (the caller unbans at expiry).
+ * ufw treats rules that differ only by comment as the same rule ("Skipping inserting existing rule"),
+ * so at most one `deny from <ip>` exists: deleting by rule spec is exact once its tag is checked.
+ */
+import { canonicalIp, type Ip } from '../../shared/domain.ts';
+import type { Exec } from '../exec.ts';
+import { FirewallError } from './errors.ts';
+import { BAN_TAG, type BanBackend, type BanEntry } from './types.ts';
+import { checkComment, checkIp, checkTimeout } from './validate.ts';
+
+export interface TaggedRule {
+  ip: Ip;
+  comment: string;
+  expiresAtSec: number | null;
+}
+
+/** Parses `ufw show added` (works whether ufw is active or not) for Portcullis's tagged deny rules. */
+export function parseTaggedRules(showAdded: string): TaggedRule[] {
+  const out: TaggedRule[] = [];
+  for (const line of showAdded.split('\n')) {
+    const m = /^ufw deny from (\S+) comment '([^']*)'$/.exec(line.trim());
+    if (!m) continue;
+    const comment = m[2]!;
+    if (comment !== BAN_TAG && !comment.startsWith(`${BAN_TAG} `)) continue;
+    const ip = canonicalIp(m[1]!);
+    if (!ip) continue;
+    const exp = /(?:^| )exp:(\d+)(?: |$)/.exec(comment);
+    out.push({ ip, comment, expiresAtSec: exp ? Number(exp[1]) : null });
+  }
+  return out;
+}
+
+export function createUfwBackend(exec: Exec, now: () => number = Date.now): BanBackend {
+  const tagged = async (): Promise<TaggedRule[]> => {
+    const r = await exec('ufw', ['show', 'added']);
+    if (r.code !== 0) throw new FirewallError('ufw', `ufw show added failed: ${(r.stderr || r.stdout).trim()}`);
+    return parseTaggedRules(r.stdout);
+  };
+  return {
+    kind: 'ufw',
+    async ban(ipIn, timeoutSec, comment) {
+      const ip = checkIp(ipIn);
+      const timeout = checkTimeout(timeoutSec);
+      const text = checkComment(comment);
+      const tag = [BAN_TAG, timeout === null ? null : `exp:${Math.floor(now() / 1000) + timeout}`, text || null].filter(Boolean).join(' ');
+      const r = await exec('ufw', ['prepend', 'deny', 'from', ip, 'comment', tag]);
+      if (r.code !== 0) throw new FirewallError('ufw', `ufw could not ban ${ip}: ${(r.stderr || r.stdout).trim()}`);
+    },
+    async unban(ipIn) {
+      const ip = checkIp(ipIn);
+      if (!(await tagged()).some((t) => t.ip === ip)) return; // not ours (or not there): touch nothing
+      const r = await exec('ufw', ['delete', 'deny', 'from', ip]);
+      if (r.code !== 0) throw new FirewallError('ufw', `ufw could not unban ${ip}: ${(r.stderr || r.stdout).trim()}`);
+    },
+    async list() {
+      const nowSec = Math.floor(now() / 1000);
+      return (await tagged()).map(
+        (t): BanEntry => ({ ip: t.ip, expiresInSec: t.expiresAtSec === null ? null : Math.max(0, t.expiresAtSec - nowSec) }),
+      );
+    },
+  };
+}
