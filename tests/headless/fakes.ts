@@ -24,7 +24,10 @@ export class FakeFirewall implements FirewallPort {
   /** Extra (duplicate) entries, as ufw could hold after a crash. */
   duplicates: string[] = [];
   calls: string[] = [];
-  constructor(private readonly journal: Journal) {}
+  private readonly journal: Journal;
+  constructor(journal: Journal) {
+    this.journal = journal;
+  }
   async ban(ip: string, until: number | null): Promise<void> {
     this.calls.push(`ban ${ip}`);
     this.journal.add(`fw.ban ${ip}`);
@@ -52,7 +55,10 @@ export class MemoryStore implements ServiceStore {
   bans: (BanRecord & { endedAt?: number; why?: string })[] = [];
   settings = new Map<string, string>();
   closed = false;
-  constructor(private readonly journal: Journal) {}
+  private readonly journal: Journal;
+  constructor(journal: Journal) {
+    this.journal = journal;
+  }
   addPackets(p: PacketEvent[]): void {
     this.pending.push(...p);
   }
@@ -112,7 +118,11 @@ export class FakeEngine implements EngineLike {
   private ports = new Map<string, Set<number>>();
   private active = new Map<string, BanRecord>();
   settings: Settings;
-  constructor(private readonly opts: EngineFactoryOptions, private readonly sink: (e: EngineEvent) => void) {
+  private readonly opts: EngineFactoryOptions;
+  private readonly sink: (e: EngineEvent) => void;
+  constructor(opts: EngineFactoryOptions, sink: (e: EngineEvent) => void) {
+    this.opts = opts;
+    this.sink = sink;
     this.settings = opts.settings;
   }
   ingestPacket(p: PacketEvent): 'counted' | IgnoreReason {
