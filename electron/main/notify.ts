@@ -1,0 +1,175 @@
+/**
+ * Desktop notifications that never flood. `NotificationPlanner` is pure (time injected): it turns
+ * bans and state changes into notifications — the first ban after a quiet spell at once, later ones
+ * summed up once per aggregation window ("4 scanners banned in the last minute"), and never more
+ * than `maxPerMinute` notifications in any 60 s. Warnings (firewall turned off, log source silent)
+ * go through the same budget, ahead of ban summaries. `Notifier` shows them with Electron.
+ */
+import type { NotificationConstructorOptions } from 'electron';
+import type { State } from '../shared/api.ts';
+import type { Clock } from '../shared/domain.ts';
+import type { NavigateTarget } from '../shared/ipc.ts';
+import type { BanRecord } from '../shared/model.ts';
+import type { Settings } from '../shared/settings.ts';
+
+export type NotificationSettings = Settings['notifications'];
+
+export interface PlannedNotification {
+  kind: 'ban' | 'bans' | 'firewall-off' | 'silent';
+  title: string;
+  body: string;
+  /** What a click opens. */
+  target: NavigateTarget;
+}
+
+function windowPhrase(sec: number): string {
+  if (sec === 60) return 'the last minute';
+  if (sec % 60 === 0) return `the last ${sec / 60} minutes`;
+  return `the last ${sec} seconds`;
+}
+
+function durationPhrase(ms: number): string {
+  const min = Math.round(ms / 60_000);
+  if (min < 60) return `${Math.max(1, min)} min`;
+  const h = Math.round(min / 60);
+  return h < 48 ? `${h} h` : `${Math.round(h / 24)} days`;
+}
+
+export class NotificationPlanner {
+  private settings: NotificationSettings;
+  private readonly clock: Clock;
+  private pendingBans: BanRecord[] = [];
+  private warnings: PlannedNotification[] = [];
+  /** When the last ban notification went out (the aggregation window runs from there). */
+  private lastBanNoticeAt = Number.NEGATIVE_INFINITY;
+  private sentAt: number[] = [];
+  private firewallWasOn: boolean | null = null;
+  /** lastRecordAt we already warned about (one warning per silence). */
+  private silenceWarnedFor: number | null | undefined = undefined;
+  private silenceReference: number | null = null;
+  private lastState: State | null = null;
+
+  constructor(settings: NotificationSettings, clock: Clock) {
+    this.settings = settings;
+    this.clock = clock;
+    this.silenceReference = clock.now();
+  }
+
+  updateSettings(settings: NotificationSettings): void {
+    this.settings = settings;
+  }
+
+  ban(ban: BanRecord): void {
+    if (!this.settings.onBan) return;
+    this.pendingBans = [...this.pendingBans.filter((b) => b.ip !== ban.ip), ban];
+  }
+
+  /** An unbanned host is no news any more. */
+  unban(ip: string): void {
+    this.pendingBans = this.pendingBans.filter((b) => b.ip !== ip);
+  }
+
+  state(state: State): void {
+    const on = state.firewall.installed && state.firewall.enabled;
+    if (this.firewallWasOn === true && !on) {
+      this.warnings.push({
+        kind: 'firewall-off',
+        title: 'The firewall was turned off',
+        body: 'ufw is disabled: nothing is blocked and Portcullis cannot ban scanners. Open the Doctor to turn it back on.',
+        target: { screen: 'doctor' },
+      });
+    }
+    if (on) this.warnings = this.warnings.filter((w) => w.kind !== 'firewall-off');
+    this.firewallWasOn = on;
+    this.lastState = state;
+    this.checkSilence(state);
+  }
+
+  /** Notifications due now; call it every second or so, and after ban()/state(). */
+  take(): PlannedNotification[] {
+    const now = this.clock.now();
+    // Silence is news precisely because no event arrives: look at the last known state on every tick.
+    if (this.lastState) this.checkSilence(this.lastState);
+    this.sentAt = this.sentAt.filter((t) => now - t < 60_000);
+    const out: PlannedNotification[] = [];
+    const budgetLeft = () => this.sentAt.length + out.length < this.settings.maxPerMinute;
+    while (this.warnings.length && budgetLeft()) out.push(this.warnings.shift()!);
+    const windowMs = this.settings.aggregateWindowSec * 1000;
+    if (this.pendingBans.length && budgetLeft() && now - this.lastBanNoticeAt >= windowMs) {
+      out.push(this.summarise(this.pendingBans));
+      this.pendingBans = [];
+      this.lastBanNoticeAt = now;
+    }
+    for (const _ of out) this.sentAt.push(now);
+    return out;
+  }
+
+  private summarise(bans: BanRecord[]): PlannedNotification {
+    if (bans.length === 1) {
+      const b = bans[0]!;
+      const what = b.reason.kind === 'manual' ? 'banned by hand' : `${b.reason.scanType ?? ''} scan of ${b.reason.ports.length} port${b.reason.ports.length === 1 ? '' : 's'}`.trim();
+      const until = b.until === null ? 'permanently' : `for ${durationPhrase(b.until - b.at)}`;
+      return { kind: 'ban', title: `Scanner ${b.ip} banned`, body: `${what} — banned ${until}. Click to see it.`, target: { screen: 'offender', ip: b.ip } };
+    }
+    const shown = bans.slice(-3).map((b) => b.ip).reverse();
+    const more = bans.length - shown.length;
+    // The window is the aggregation window, or since the quiet spell began when that is shorter.
+    return {
+      kind: 'bans',
+      title: `${bans.length} scanners banned in ${windowPhrase(this.settings.aggregateWindowSec)}`,
+      body: `${shown.join(', ')}${more > 0 ? ` and ${more} more` : ''}. Click to see them.`,
+      target: { screen: 'offenders' },
+    };
+  }
+
+  private checkSilence(state: State): void {
+    const now = this.clock.now();
+    const limitMs = this.settings.warnWhenSilentSec * 1000;
+    if (state.protection === 'off') return;
+    const last = state.source?.lastRecordAt ?? null;
+    // Silence is measured from the last record, or from when we started watching if there was none.
+    const since = last ?? this.silenceReference ?? now;
+    if (now - since < limitMs) return;
+    if (this.silenceWarnedFor === last) return;
+    this.silenceWarnedFor = last;
+    const what = state.source ? `${state.source.description} has delivered no firewall log line` : 'No firewall log source is delivering lines';
+    this.warnings.push({
+      kind: 'silent',
+      title: 'The firewall log went silent',
+      body: `${what} for ${durationPhrase(now - since)}: scans would go unseen. Open the Doctor to check the log source.`,
+      target: { screen: 'doctor' },
+    });
+  }
+}
+
+type ElectronNotificationApi = {
+  isSupported(): boolean;
+  create(options: NotificationConstructorOptions): { on(event: 'click', fn: () => void): unknown; show(): void };
+};
+
+/** Shows planned notifications; a click opens the window on the notification's target. */
+export class Notifier {
+  private readonly electron: ElectronNotificationApi;
+  private readonly open: (target: NavigateTarget) => void;
+  private readonly iconPath: string | undefined;
+
+  constructor(electron: ElectronNotificationApi, open: (target: NavigateTarget) => void, iconPath?: string) {
+    this.electron = electron;
+    this.open = open;
+    this.iconPath = iconPath;
+  }
+
+  show(list: PlannedNotification[]): void {
+    if (!list.length || !this.electron.isSupported()) return;
+    for (const n of list) {
+      const note = this.electron.create({
+        title: n.title,
+        body: n.body,
+        urgency: n.kind === 'firewall-off' || n.kind === 'silent' ? 'critical' : 'normal',
+        ...(this.iconPath ? { icon: this.iconPath } : {}),
+      });
+      note.on('click', () => this.open(n.target));
+      note.show();
+    }
+  }
+}
