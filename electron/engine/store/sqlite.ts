@@ -1,0 +1,580 @@
+/**
+ * The SQLite store: blocked packets, offenders, bans, settings and resume state.
+ *
+ * WHY node:sqlite: it is built into Node 24 (and the Node that Electron embeds), so there is no
+ * native module to rebuild for Electron's ABI, nothing to download at install time, and the same
+ * code runs in the headless CLI, the desktop app and the tests. better-sqlite3 would be faster on
+ * bulk reads but needs electron-rebuild and a prebuilt binary per platform.
+ *
+ * Durability model:
+ * - WAL + synchronous=NORMAL: a committed transaction survives a crash or kill -9 of this process
+ *   (it is in the WAL file, written before COMMIT returns); only an OS crash / power loss may lose
+ *   the last commits. That is the right trade for a log that writes all the time.
+ * - Bans and unbans are committed immediately: a kill -9 must never lose a ban, or the restarted
+ *   app would not know about a firewall rule it created (orphan) or would create it again (duplicate).
+ * - Packets, offender updates and queued state (the log source's resume position) are buffered and
+ *   written in ONE transaction by flush(). The resume position is queued with the packets it covers,
+ *   so after a crash the source resumes exactly where the stored packets end: no stored packet is
+ *   lost or stored twice (the engine may see the unflushed tail again, and banning is idempotent).
+ * - The store is synchronous and owns no timer: the caller flushes every N ms (tick/flush), and
+ *   addPackets flushes by itself once M rows are buffered.
+ */
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import { canonicalIp, systemClock, type Clock } from '../../shared/domain.ts';
+import type { BanRecord, Offender, OffenderState, ScanType } from '../../shared/model.ts';
+import { BanReasonSchema, OffenderStateSchema, ScanTypeSchema } from '../../shared/model.ts';
+import { TcpFlag, type PacketEvent, type TcpFlagName } from '../../shared/packet.ts';
+import type { Dashboard, PacketFilter, PacketRow } from '../../shared/api.ts';
+import type { StorePort } from '../ports.ts';
+import { migrate } from './schema.ts';
+
+export interface StoreOptions {
+  /** Database file, or ':memory:'. */
+  path: string;
+  /** addPackets flushes by itself once this many packets are buffered. Default 1000. */
+  batchRows?: number;
+  /** tick(now) flushes when the oldest buffered write is this old. Default 250 ms. */
+  flushIntervalMs?: number;
+  /** Packets older than this are deleted by prune(). Default 7 days. */
+  retentionDays?: number;
+  /** At most this many packets are kept; prune() deletes the oldest beyond it. Default 1,000,000. */
+  maxStoredPackets?: number;
+  /** How long a writer waits for another connection's lock before failing. Default 5000 ms. */
+  busyTimeoutMs?: number;
+  /** Time of buffered writes for tick(); the same clock the caller's tick(now) uses. */
+  clock?: Clock;
+}
+
+export interface PacketPage {
+  total: number;
+  rows: PacketRow[];
+}
+
+export interface OffenderDetail {
+  offender: Offender;
+  ports: { port: number; proto: string; hits: number }[];
+  timeline: PacketRow[];
+  bans: BanRecord[];
+}
+
+export interface PruneResult {
+  byAge: number;
+  byCap: number;
+}
+
+const FLAG_ORDER: TcpFlagName[] = ['CWR', 'ECE', 'URG', 'ACK', 'PSH', 'RST', 'SYN', 'FIN'];
+
+/** TCP flag bitmask as netfilter logs it ("ACK SYN"), empty for non-TCP. */
+export function flagsText(bits: number | null | undefined): string {
+  if (bits === null || bits === undefined) return '';
+  return FLAG_ORDER.filter((f) => (bits & TcpFlag[f]) !== 0).join(' ');
+}
+
+interface PacketDbRow {
+  id: number;
+  time: number;
+  src: string;
+  dst: string;
+  family: number;
+  proto: string;
+  spt: number | null;
+  dpt: number | null;
+  prefix: string;
+  iface_in: string;
+  iface_out: string;
+  tcp_flags: number | null;
+  icmp_type: number | null;
+  icmp_code: number | null;
+  fragment: number;
+  len: number | null;
+  ttl: number | null;
+  framing: string;
+  trusted: number;
+  seq: number | null;
+}
+
+interface BanDbRow {
+  id: number;
+  ip: string;
+  at: number;
+  until: number | null;
+  strikes: number;
+  reason: string;
+  ended_at: number | null;
+  end_why: string | null;
+}
+
+interface OffenderDbRow {
+  ip: string;
+  hits: number;
+  distinct_ports: number;
+  ports: string;
+  first_seen: number;
+  last_seen: number;
+  scan_type: string;
+  state: string;
+  strikes: number;
+  banned_until: number | null;
+}
+
+function toRow(r: PacketDbRow): PacketRow {
+  return {
+    id: r.id,
+    time: r.time,
+    src: r.src,
+    dst: r.dst,
+    proto: r.proto,
+    spt: r.spt,
+    dpt: r.dpt,
+    prefix: r.prefix,
+    in: r.iface_in,
+    flags: flagsText(r.tcp_flags),
+  };
+}
+
+function toEvent(r: PacketDbRow): PacketEvent {
+  const p: PacketEvent = {
+    time: r.time,
+    framing: r.framing as PacketEvent['framing'],
+    trust: r.trusted ? 'kernel' : 'spoofable',
+    prefix: r.prefix,
+    in: r.iface_in,
+    out: r.iface_out,
+    src: r.src as PacketEvent['src'],
+    dst: r.dst as PacketEvent['dst'],
+    family: r.family === 6 ? 6 : 4,
+    proto: r.proto,
+  };
+  if (r.seq !== null) p.seq = r.seq;
+  if (r.spt !== null) p.spt = r.spt;
+  if (r.dpt !== null) p.dpt = r.dpt;
+  if (r.tcp_flags !== null) p.tcpFlags = r.tcp_flags;
+  if (r.icmp_type !== null) p.icmpType = r.icmp_type;
+  if (r.icmp_code !== null) p.icmpCode = r.icmp_code;
+  if (r.fragment) p.fragment = true;
+  if (r.len !== null) p.len = r.len;
+  if (r.ttl !== null) p.ttl = r.ttl;
+  return p;
+}
+
+/** A stored reason that no longer parses is shown as a bare manual ban rather than failing the query. */
+function parseReason(text: string, at: number): BanRecord['reason'] {
+  try {
+    const r = BanReasonSchema.safeParse(JSON.parse(text));
+    if (r.success) return r.data;
+  } catch {
+    /* fall through */
+  }
+  return { kind: 'manual', ports: [], hits: 0, firstSeen: at, lastSeen: at, note: 'unreadable stored reason' };
+}
+
+function toBan(r: BanDbRow): BanRecord {
+  return { ip: r.ip, at: r.at, until: r.until, strikes: r.strikes, reason: parseReason(r.reason, r.at) };
+}
+
+function toOffender(r: OffenderDbRow): Offender {
+  let ports: number[] = [];
+  try {
+    const parsed = JSON.parse(r.ports) as unknown;
+    if (Array.isArray(parsed)) ports = parsed.filter((n): n is number => Number.isInteger(n));
+  } catch {
+    /* keep [] */
+  }
+  const scanType = ScanTypeSchema.safeParse(r.scan_type);
+  const state = OffenderStateSchema.safeParse(r.state);
+  return {
+    ip: r.ip,
+    hits: r.hits,
+    distinctPorts: r.distinct_ports,
+    ports,
+    firstSeen: r.first_seen,
+    lastSeen: r.last_seen,
+    scanType: scanType.success ? scanType.data : 'OTHER',
+    state: state.success ? state.data : 'watching',
+    strikes: r.strikes,
+    bannedUntil: r.banned_until,
+  };
+}
+
+const n = (v: number | undefined): number | null => (v === undefined ? null : v);
+
+export class SqliteStore implements StorePort {
+  readonly path: string;
+  private readonly db: DatabaseSync;
+  private readonly batchRows: number;
+  private readonly flushIntervalMs: number;
+  private readonly clock: Clock;
+  private retentionMs: number;
+  private maxStoredPackets: number;
+
+  private packetBuf: PacketEvent[] = [];
+  private offenderBuf = new Map<string, Offender>();
+  private stateBuf = new Map<string, string>();
+  /** Wall time of the oldest buffered write, for tick(). */
+  private bufferedSince: number | null = null;
+  /** Rows in packets, kept in memory so the unfiltered total costs nothing on a 1M-row table. */
+  private packetCount: number;
+  private closed = false;
+
+  private readonly st: {
+    insertPacket: StatementSync;
+    upsertOffender: StatementSync;
+    endOpenBans: StatementSync;
+    insertBan: StatementSync;
+    activeBans: StatementSync;
+    openBans: StatementSync;
+    strikes: StatementSync;
+    getSetting: StatementSync;
+    setSetting: StatementSync;
+    getState: StatementSync;
+    setState: StatementSync;
+  };
+
+  constructor(opts: StoreOptions) {
+    this.path = opts.path;
+    this.batchRows = opts.batchRows ?? 1000;
+    this.flushIntervalMs = opts.flushIntervalMs ?? 250;
+    this.clock = opts.clock ?? systemClock;
+    this.retentionMs = (opts.retentionDays ?? 7) * 86_400_000;
+    this.maxStoredPackets = opts.maxStoredPackets ?? 1_000_000;
+    this.db = new DatabaseSync(opts.path);
+    this.db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000))}`);
+    if (opts.path !== ':memory:') this.db.exec('PRAGMA journal_mode = WAL');
+    this.db.exec('PRAGMA synchronous = NORMAL');
+    this.db.exec('PRAGMA foreign_keys = ON');
+    migrate(this.db);
+    const p = (sql: string) => this.db.prepare(sql);
+    this.st = {
+      insertPacket: p(`INSERT INTO packets (time, src, dst, family, proto, spt, dpt, prefix, iface_in, iface_out, tcp_flags,
+        icmp_type, icmp_code, fragment, len, ttl, framing, trusted, seq) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`),
+      upsertOffender: p(`INSERT INTO offenders (ip, hits, distinct_ports, ports, first_seen, last_seen, scan_type, state, strikes, banned_until)
+        VALUES (?,?,?,?,?,?,?,?,?,?)
+        ON CONFLICT(ip) DO UPDATE SET hits=excluded.hits, distinct_ports=excluded.distinct_ports, ports=excluded.ports,
+          first_seen=MIN(first_seen, excluded.first_seen), last_seen=excluded.last_seen, scan_type=excluded.scan_type,
+          state=excluded.state, strikes=excluded.strikes, banned_until=excluded.banned_until`),
+      endOpenBans: p('UPDATE bans SET ended_at = ?, end_why = ? WHERE ip = ? AND ended_at IS NULL'),
+      insertBan: p('INSERT INTO bans (ip, at, until, strikes, reason) VALUES (?,?,?,?,?)'),
+      activeBans: p('SELECT * FROM bans WHERE ended_at IS NULL AND (until IS NULL OR until > ?) ORDER BY at'),
+      openBans: p('SELECT * FROM bans WHERE ended_at IS NULL ORDER BY at'),
+      strikes: p('SELECT ip, MAX(strikes) AS strikes, MAX(at) AS lastBanAt FROM bans GROUP BY ip'),
+      getSetting: p('SELECT value FROM settings WHERE key = ?'),
+      setSetting: p('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
+      getState: p('SELECT value FROM state WHERE key = ?'),
+      setState: p('INSERT INTO state (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
+    };
+    this.packetCount = (p('SELECT COUNT(*) AS c FROM packets').get() as { c: number }).c;
+  }
+
+  // ------------------------------------------------------------------ writes
+
+  addPackets(packets: PacketEvent[]): void {
+    if (packets.length === 0) return;
+    this.noteBuffered();
+    for (const pk of packets) this.packetBuf.push(pk);
+    if (this.packetBuf.length >= this.batchRows) this.flush();
+  }
+
+  upsertOffenders(offenders: Offender[]): void {
+    if (offenders.length === 0) return;
+    this.noteBuffered();
+    // Only the latest picture of each offender matters: later updates replace earlier ones in the buffer.
+    for (const o of offenders) this.offenderBuf.set(o.ip, o);
+  }
+
+  /** Queues a resume position (or other state) to be committed atomically with the next flush. */
+  queueState(key: string, value: string): void {
+    this.noteBuffered();
+    this.stateBuf.set(key, value);
+  }
+
+  /** Written immediately: a kill -9 right after this returns keeps the ban. */
+  recordBan(ban: BanRecord): void {
+    this.immediate(() => {
+      // Banning a banned host extends it: the previous row is closed so one ban per host stands.
+      this.st.endOpenBans.run(ban.at, 'superseded', ban.ip);
+      this.st.insertBan.run(ban.ip, ban.at, ban.until, ban.strikes, JSON.stringify(ban.reason));
+    });
+  }
+
+  /** Written immediately, like recordBan. */
+  recordUnban(ip: string, at: number, why: 'expired' | 'manual'): void {
+    this.immediate(() => {
+      this.st.endOpenBans.run(at, why, ip);
+    });
+  }
+
+  setSetting(key: string, value: string): void {
+    this.immediate(() => this.st.setSetting.run(key, value));
+  }
+
+  getSetting(key: string): string | null {
+    const r = this.st.getSetting.get(key) as { value: string } | undefined;
+    return r ? r.value : null;
+  }
+
+  /** Immediate state write (use queueState for positions that must match the stored packets). */
+  setState(key: string, value: string): void {
+    this.immediate(() => this.st.setState.run(key, value));
+  }
+
+  /** The committed value, or the queued one when a newer value waits for the next flush. */
+  getState(key: string): string | null {
+    const queued = this.stateBuf.get(key);
+    if (queued !== undefined) return queued;
+    const r = this.st.getState.get(key) as { value: string } | undefined;
+    return r ? r.value : null;
+  }
+
+  /** Writes everything buffered in one transaction. */
+  flush(): void {
+    if (this.closed) return;
+    if (this.packetBuf.length === 0 && this.offenderBuf.size === 0 && this.stateBuf.size === 0) {
+      this.bufferedSince = null;
+      return;
+    }
+    const packets = this.packetBuf;
+    const offenders = this.offenderBuf;
+    const state = this.stateBuf;
+    this.db.exec('BEGIN IMMEDIATE');
+    try {
+      for (const pk of packets) {
+        this.st.insertPacket.run(
+          pk.time, pk.src, pk.dst, pk.family, pk.proto, n(pk.spt), n(pk.dpt), pk.prefix, pk.in, pk.out,
+          n(pk.tcpFlags), n(pk.icmpType), n(pk.icmpCode), pk.fragment ? 1 : 0, n(pk.len), n(pk.ttl),
+          pk.framing, pk.trust === 'kernel' ? 1 : 0, n(pk.seq),
+        );
+      }
+      for (const o of offenders.values()) {
+        this.st.upsertOffender.run(
+          o.ip, o.hits, o.distinctPorts, JSON.stringify(o.ports), o.firstSeen, o.lastSeen, o.scanType, o.state,
+          o.strikes, o.bannedUntil ?? null,
+        );
+      }
+      for (const [k, v] of state) this.st.setState.run(k, v);
+      this.db.exec('COMMIT');
+    } catch (e) {
+      this.db.exec('ROLLBACK');
+      // Keep the buffers: the next flush retries (e.g. after SQLITE_BUSY from another connection).
+      throw e;
+    }
+    this.packetCount += packets.length;
+    this.packetBuf = [];
+    this.offenderBuf = new Map();
+    this.stateBuf = new Map();
+    this.bufferedSince = null;
+  }
+
+  /** Called by the owner's timer: flushes when the oldest buffered write is flushIntervalMs old. */
+  tick(now: number = this.clock.now()): boolean {
+    if (this.bufferedSince === null || now - this.bufferedSince < this.flushIntervalMs) return false;
+    this.flush();
+    return true;
+  }
+
+  /** Buffered (not yet committed) packets: what a crash right now would lose. */
+  pendingPackets(): number {
+    return this.packetBuf.length;
+  }
+
+  setRetention(retentionDays: number, maxStoredPackets: number): void {
+    this.retentionMs = retentionDays * 86_400_000;
+    this.maxStoredPackets = maxStoredPackets;
+  }
+
+  /** Deletes packets older than the retention and the oldest beyond the row cap. */
+  prune(now: number): PruneResult {
+    this.flush();
+    const byAge = Number(this.db.prepare('DELETE FROM packets WHERE time < ?').run(now - this.retentionMs).changes);
+    this.packetCount -= byAge;
+    let byCap = 0;
+    if (this.packetCount > this.maxStoredPackets) {
+      // Oldest by insertion (id): the row cap keeps the most recently logged packets.
+      const edge = this.db
+        .prepare('SELECT id FROM packets ORDER BY id DESC LIMIT 1 OFFSET ?')
+        .get(this.maxStoredPackets) as { id: number } | undefined;
+      if (edge) byCap = Number(this.db.prepare('DELETE FROM packets WHERE id <= ?').run(edge.id).changes);
+      this.packetCount -= byCap;
+    }
+    return { byAge, byCap };
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.flush();
+    this.closed = true;
+    this.db.close();
+  }
+
+  // ------------------------------------------------------------------ engine reads
+
+  activeBans(now: number): BanRecord[] {
+    return (this.st.activeBans.all(now) as unknown as BanDbRow[]).map(toBan);
+  }
+
+  /** Bans not lifted yet, including those whose time ran out while Portcullis was not running. */
+  openBans(): BanRecord[] {
+    return (this.st.openBans.all() as unknown as BanDbRow[]).map(toBan);
+  }
+
+  strikes(): { ip: string; strikes: number; lastBanAt: number }[] {
+    return this.st.strikes.all() as unknown as { ip: string; strikes: number; lastBanAt: number }[];
+  }
+
+  // ------------------------------------------------------------------ UI queries
+
+  packetCountTotal(): number {
+    return this.packetCount;
+  }
+
+  /** Newest first. `src` is an exact address when it is one, otherwise a text prefix ("203.0.113."). */
+  getPackets(offset: number, limit: number, filter: PacketFilter = {}): PacketPage {
+    const where: string[] = [];
+    const args: (string | number)[] = [];
+    if (filter.src !== undefined && filter.src.trim() !== '') {
+      const text = filter.src.trim();
+      const ip = canonicalIp(text);
+      if (ip) {
+        where.push('src = ?');
+        args.push(ip);
+      } else {
+        // A range instead of LIKE so the src index is used; lower-case because v6 is stored lower-case.
+        const prefix = text.toLowerCase();
+        where.push('src >= ? AND src < ?');
+        args.push(prefix, prefix + '\uffff');
+      }
+    }
+    if (filter.port !== undefined) {
+      where.push('dpt = ?');
+      args.push(filter.port);
+    }
+    if (filter.proto !== undefined && filter.proto.trim() !== '') {
+      where.push('proto = ?');
+      args.push(filter.proto.trim().toUpperCase());
+    }
+    if (filter.prefix !== undefined && filter.prefix.trim() !== '') {
+      where.push('prefix = ?');
+      args.push(filter.prefix.trim());
+    }
+    const whereSql = where.length ? `WHERE ${where.join(' AND ')}` : '';
+    this.flush();
+    const total = where.length
+      ? (this.db.prepare(`SELECT COUNT(*) AS c FROM packets ${whereSql}`).get(...args) as { c: number }).c
+      : this.packetCount;
+    const rows = this.db
+      .prepare(`SELECT * FROM packets ${whereSql} ORDER BY id DESC LIMIT ? OFFSET ?`)
+      .all(...args, Math.max(1, Math.floor(limit)), Math.max(0, Math.floor(offset))) as unknown as PacketDbRow[];
+    return { total, rows: rows.map(toRow) };
+  }
+
+  /** Packets of the last `minutes` before `now`, oldest first, as the engine consumes them ("test thresholds"). */
+  packetsSince(now: number, minutes: number, limit = 1_000_000): PacketEvent[] {
+    this.flush();
+    const rows = this.db
+      .prepare('SELECT * FROM packets WHERE time >= ? AND time <= ? ORDER BY time, id LIMIT ?')
+      .all(now - minutes * 60_000, now, limit) as unknown as PacketDbRow[];
+    return rows.map(toEvent);
+  }
+
+  dashboard(now: number, minutes: number, top = 10): Dashboard {
+    this.flush();
+    const since = now - minutes * 60_000;
+    const perMinuteRows = this.db
+      .prepare('SELECT (time / 60000) * 60000 AS t, COUNT(*) AS count FROM packets WHERE time >= ? AND time <= ? GROUP BY time / 60000 ORDER BY t')
+      .all(since, now) as { t: number; count: number }[];
+    // Every minute of the range is present (zero when nothing was blocked), so the chart has no gaps.
+    const counts = new Map(perMinuteRows.map((r) => [r.t, r.count]));
+    const perMinute: { t: number; count: number }[] = [];
+    const lastMinute = Math.floor(now / 60_000) * 60_000;
+    for (let t = lastMinute - (minutes - 1) * 60_000; t <= lastMinute; t += 60_000) perMinute.push({ t, count: counts.get(t) ?? 0 });
+    const topPorts = this.db
+      .prepare(`SELECT dpt AS port, proto, COUNT(*) AS hits FROM packets WHERE time >= ? AND time <= ? AND dpt IS NOT NULL
+        GROUP BY dpt, proto ORDER BY hits DESC, port LIMIT ?`)
+      .all(since, now, top) as { port: number; proto: string; hits: number }[];
+    const topOffenders = (this.db
+      .prepare(`SELECT p.src AS ip, COUNT(*) AS hits, o.state AS state FROM packets p LEFT JOIN offenders o ON o.ip = p.src
+        WHERE p.time >= ? AND p.time <= ? GROUP BY p.src ORDER BY hits DESC, ip LIMIT ?`)
+      .all(since, now, top) as { ip: string; hits: number; state: string | null }[]).map((r) => ({
+      ip: r.ip,
+      hits: r.hits,
+      state: (OffenderStateSchema.safeParse(r.state).data ?? 'watching') as OffenderState,
+    }));
+    return { perMinute: perMinute.map((p) => ({ t: p.t, count: p.count })), topPorts: topPorts.map((p) => ({ ...p })), topOffenders };
+  }
+
+  /** Most recently seen first. */
+  offenders(state?: OffenderState, limit = 5000): Offender[] {
+    this.flush();
+    const rows = state
+      ? this.db.prepare('SELECT * FROM offenders WHERE state = ? ORDER BY last_seen DESC LIMIT ?').all(state, limit)
+      : this.db.prepare('SELECT * FROM offenders ORDER BY last_seen DESC LIMIT ?').all(limit);
+    return (rows as unknown as OffenderDbRow[]).map(toOffender);
+  }
+
+  /** An offender with its ports, recent packets and bans; null when the address was never seen. */
+  offenderDetail(ip: string, timelineLimit = 200): OffenderDetail | null {
+    this.flush();
+    const canon = canonicalIp(ip);
+    if (!canon) return null;
+    const row = this.db.prepare('SELECT * FROM offenders WHERE ip = ?').get(canon) as OffenderDbRow | undefined;
+    const ports = this.db
+      .prepare('SELECT dpt AS port, proto, COUNT(*) AS hits FROM packets WHERE src = ? AND dpt IS NOT NULL GROUP BY dpt, proto ORDER BY hits DESC, port')
+      .all(canon) as { port: number; proto: string; hits: number }[];
+    const timeline = (this.db
+      .prepare('SELECT * FROM packets WHERE src = ? ORDER BY id DESC LIMIT ?')
+      .all(canon, timelineLimit) as unknown as PacketDbRow[]).map(toRow);
+    const bans = this.banHistoryOf(canon);
+    let offender: Offender;
+    if (row) offender = toOffender(row);
+    else if (timeline.length || bans.length) {
+      // Seen in the log (or banned by hand) but never tracked by the engine: summarise from the packets.
+      const agg = this.db
+        .prepare('SELECT COUNT(*) AS hits, COUNT(DISTINCT dpt) AS dp, MIN(time) AS f, MAX(time) AS l FROM packets WHERE src = ?')
+        .get(canon) as { hits: number; dp: number; f: number | null; l: number | null };
+      const lastBan = bans[0];
+      offender = {
+        ip: canon,
+        hits: agg.hits,
+        distinctPorts: agg.dp,
+        ports: ports.map((p) => p.port).slice(0, 50),
+        firstSeen: agg.f ?? lastBan?.at ?? 0,
+        lastSeen: agg.l ?? lastBan?.at ?? 0,
+        scanType: 'OTHER' as ScanType,
+        state: 'watching',
+        strikes: lastBan?.strikes ?? 0,
+        bannedUntil: null,
+      };
+    } else return null;
+    return { offender, ports, timeline, bans };
+  }
+
+  private banHistoryOf(ip: string): BanRecord[] {
+    return (this.db.prepare('SELECT * FROM bans WHERE ip = ? ORDER BY at DESC, id DESC').all(ip) as unknown as BanDbRow[]).map(toBan);
+  }
+
+  /** Active bans, and ended or expired ones newest first. */
+  bans(now: number, historyLimit = 1000): { active: BanRecord[]; history: BanRecord[] } {
+    const active = this.activeBans(now);
+    const history = (this.db
+      .prepare('SELECT * FROM bans WHERE ended_at IS NOT NULL OR (until IS NOT NULL AND until <= ?) ORDER BY at DESC, id DESC LIMIT ?')
+      .all(now, historyLimit) as unknown as BanDbRow[]).map(toBan);
+    return { active, history };
+  }
+
+  // ------------------------------------------------------------------ internals
+
+  private noteBuffered(): void {
+    if (this.bufferedSince === null) this.bufferedSince = this.clock.now();
+  }
+
+  private immediate(fn: () => void): void {
+    if (this.closed) throw new Error('the store is closed');
+    this.db.exec('BEGIN IMMEDIATE');
+    try {
+      fn();
+      this.db.exec('COMMIT');
+    } catch (e) {
+      this.db.exec('ROLLBACK');
+      throw e;
+    }
+  }
+}
