@@ -50,6 +50,8 @@ export const StateSchema = z.object({
   source: SourceHealthSchema.nullable(),
   lastBanAt: z.number().nullable(),
   version: z.string(),
+  /** Whitelist entries the engine always adds (loopback, own addresses, gateway), with why; shown read-only in the UI. */
+  alwaysWhitelisted: z.array(z.object({ cidr: z.string(), why: z.string() })).optional(),
 });
 export type State = z.infer<typeof StateSchema>;
 
@@ -106,9 +108,17 @@ export const UfwRuleSchema = z.object({
   to: z.string(),
   /** Port or range ("22", "8000:8100", "80,443") or "" for any. */
   port: z.string(),
-  proto: z.enum(['tcp', 'udp', 'any']),
+  /** tcp/udp/any, or another protocol ufw accepts in a rule (`proto esp`, …). */
+  proto: z.enum(['tcp', 'udp', 'any', 'ipv6', 'esp', 'ah', 'igmp', 'gre', 'vrrp']),
   app: z.string().optional(),
   iface: z.string().optional(),
+  /** Route (fwd) rules: the outgoing interface (`iface` is the incoming one). */
+  ifaceOut: z.string().optional(),
+  /** Source port or range (`from X port 53`), or a source application profile. */
+  fromPort: z.string().optional(),
+  fromApp: z.string().optional(),
+  /** Per-rule logging (`ufw allow log …`). */
+  log: z.enum(['log', 'log-all']).optional(),
   comment: z.string(),
   /** Created by Portcullis (ban rules): shown apart, never edited as a user rule. */
   portcullis: z.boolean(),

@@ -1,0 +1,147 @@
+/**
+ * The kernel log, read from /dev/kmsg: each read() returns exactly one record
+ * ("prio,seq,usec,flags;text\n" then optional " KEY=value" dictionary lines). A read that fails
+ * with EPIPE means records were overwritten in the ring before we got them: skip and go on.
+ * Only kernel-facility records are passed on: userspace may write to /dev/kmsg, but the kernel
+ * never lets it claim facility 0, so facility 0 is proof a record came from the kernel.
+ */
+import { closeSync, constants, openSync, read, readSync } from 'node:fs';
+import { MAX_KMSG_RECORDS_PER_EVENT, MAX_KMSG_RECORD_CHARS } from '../shared/helper-protocol.ts';
+
+export interface KmsgHeader {
+  facility: number;
+  level: number;
+  seq: number;
+  usec: number;
+  text: string;
+}
+
+/** Parses the first line of a record; null when it is not "prio,seq,usec,flags;text". */
+export function parseKmsgRecord(record: string): KmsgHeader | null {
+  const m = /^(\d{1,4}),(\d{1,20}),(\d{1,20}),[^;]*;(.*)$/s.exec(record);
+  if (!m) return null;
+  const prio = Number(m[1]);
+  return { facility: prio >> 3, level: prio & 7, seq: Number(m[2]), usec: Number(m[3]), text: m[4]! };
+}
+
+/** Where a stream starts: after a seq (resume), from the oldest record in the ring (null), or from now. */
+export type KmsgStart = number | null | 'now';
+
+/** One record per call, or null at the end; throws errors with `code` like fs does. */
+export interface KmsgSource {
+  read(): Promise<string | null>;
+  close(): void;
+}
+
+export interface KmsgStream {
+  stop(): void;
+}
+
+/**
+ * Streams records from a source to `onRecords`, in batches (one batch per event-loop turn, capped),
+ * skipping non-kernel records and records with seq ≤ afterSeq.
+ */
+export function streamKmsg(
+  source: KmsgSource,
+  afterSeq: number | null,
+  onRecords: (records: string[]) => void,
+  onError: (message: string) => void,
+): KmsgStream {
+  let stopped = false;
+  let pending: string[] = [];
+  let scheduled = false;
+  const flush = () => {
+    scheduled = false;
+    while (pending.length > 0 && !stopped) onRecords(pending.splice(0, MAX_KMSG_RECORDS_PER_EVENT));
+  };
+  const loop = async () => {
+    for (;;) {
+      let rec: string | null;
+      try {
+        rec = await source.read();
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'EPIPE') continue; // overwritten before we read it
+        if (!stopped) onError(`kmsg: ${(e as Error).message}`);
+        break;
+      }
+      if (stopped || rec === null) break;
+      const line = rec.split('\n', 1)[0]!.slice(0, MAX_KMSG_RECORD_CHARS);
+      const head = parseKmsgRecord(line);
+      if (!head || head.facility !== 0) continue;
+      if (afterSeq !== null && head.seq <= afterSeq) continue;
+      pending.push(line);
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(flush);
+      }
+    }
+    source.close();
+  };
+  void loop();
+  return {
+    stop() {
+      stopped = true;
+      pending = [];
+    },
+  };
+}
+
+const DEV_KMSG = '/dev/kmsg';
+
+/**
+ * The real device, blocking reads on the libuv threadpool (zero added latency; a record is
+ * handed over the moment the kernel writes it). A stopped stream's last read stays parked until
+ * the next kernel record arrives, then the fd is closed.
+ */
+export function devKmsgSource(path = DEV_KMSG): KmsgSource {
+  const fd = openSync(path, 'r');
+  const buf = Buffer.alloc(16 * 1024);
+  let closed = false;
+  return {
+    read: () =>
+      new Promise((resolve, reject) => {
+        read(fd, buf, 0, buf.length, null, (err, n) => {
+          if (err) reject(err);
+          else resolve(n === 0 ? null : buf.toString('utf8', 0, n));
+        });
+      }),
+    close() {
+      if (!closed) {
+        closed = true;
+        closeSync(fd);
+      }
+    },
+  };
+}
+
+/** Seq of the newest record in the ring right now (reads without blocking), or null when empty. */
+export function lastKmsgSeq(path = DEV_KMSG): number | null {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  const buf = Buffer.alloc(16 * 1024);
+  let last: number | null = null;
+  try {
+    for (;;) {
+      let n: number;
+      try {
+        n = readSync(fd, buf, 0, buf.length, null);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'EPIPE') continue;
+        if (code === 'EAGAIN') break;
+        throw e;
+      }
+      if (n === 0) break;
+      const head = parseKmsgRecord(buf.toString('utf8', 0, n));
+      if (head) last = head.seq;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return last;
+}
+
+/** Opens /dev/kmsg and streams kernel records, starting as asked. */
+export function openDevKmsg(start: KmsgStart, onRecords: (records: string[]) => void, onError: (message: string) => void): KmsgStream {
+  const afterSeq = start === 'now' ? lastKmsgSeq() : start;
+  return streamKmsg(devKmsgSource(), afterSeq, onRecords, onError);
+}

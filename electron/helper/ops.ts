@@ -1,0 +1,349 @@
+/**
+ * The helper's dispatcher: one decoded, validated request → one operation. Used over the Unix
+ * socket (server.ts, desktop) and in-process by the headless runner (already root).
+ * Order for every request: decode + validate (anything invalid runs NOTHING) → firewall-changing
+ * ops through the FirewallQueue (ufw is not safe concurrently) → audit entry with the exact argv.
+ */
+import type { RuleOp, UfwRule } from '../shared/api.ts';
+import type { Ip } from '../shared/domain.ts';
+import {
+  CHANGING_OPS,
+  decodeHelperRequest,
+  HELPER_PROTOCOL_VERSION,
+  HelperError,
+  PORTCULLIS_TAG,
+  type DecodedRequest,
+  type HelperEvent,
+  type HelperOp,
+  type HelperParsedArgs,
+  type HelperResponse,
+  type HelperResult,
+  type HelperStatus,
+} from '../shared/helper-protocol.ts';
+import type { AuditLog } from './audit.ts';
+import { BINARIES, FirewallQueue, type Exec } from './exec.ts';
+import type { KmsgStart, KmsgStream } from './kmsg.ts';
+import { displayCommand, planRuleOp, specFromRule, UfwRuleBuilder } from './rules.ts';
+import { parseAppList, parseUfwConf, parseUfwDefaults, parseUfwStatus } from './ufw-status.ts';
+
+/** The colleague's ban backends (electron/helper/firewall/index.ts), injected so tests can fake them. */
+export interface BanBackend {
+  kind: 'ufw' | 'set';
+  ban(ip: Ip, timeoutSec: number | null, comment: string): Promise<void>;
+  unban(ip: Ip): Promise<void>;
+  list(): Promise<{ ip: Ip; expiresInSec: number | null }[]>;
+}
+export interface FirewallModule {
+  createBanBackend(kind: 'ufw' | 'set', exec: Exec): BanBackend;
+  cutConnections(ip: Ip, exec: Exec): Promise<void>;
+  installSetBlock(exec: Exec): Promise<void>;
+  removeSetBlock(exec: Exec): Promise<void>;
+  installPerSourceLogging(exec: Exec): Promise<void>;
+  removePerSourceLogging(exec: Exec): Promise<void>;
+  managedBlocksStatus(): Promise<{ setBlock: boolean; perSourceLogging: boolean }>;
+}
+
+export interface HelperDeps {
+  exec: Exec;
+  firewall: FirewallModule;
+  audit: AuditLog;
+  queue?: FirewallQueue;
+  /** Reads a config file (/etc/default/ufw, /etc/ufw/ufw.conf); null when missing. */
+  readConfig(path: string): Promise<string | null>;
+  /** Does this path exist (and for /dev/kmsg: is it readable)? */
+  exists(path: string): Promise<boolean>;
+  openKmsg?(start: KmsgStart, onRecords: (records: string[]) => void, onError: (message: string) => void): KmsgStream;
+  /** Who is asking, for the audit log ("uid 1000 over socket", "headless runner"). */
+  who: string;
+  /** ufw runs can take seconds with many rules (1.4 s at 10k measured): generous, but bounded. */
+  ufwTimeoutMs?: number;
+}
+
+export interface HelperDispatcher {
+  /** A raw request line or an already-parsed object. Never throws. */
+  handle(request: string | unknown): Promise<HelperResponse>;
+  /** An already-decoded request (the socket server decodes first to gate on `hello`). */
+  run(request: DecodedRequest): Promise<HelperResponse>;
+  onEvent(listener: (event: HelperEvent) => void): () => void;
+  /** Stops the kmsg stream. */
+  close(): void;
+}
+
+const UFW_DEFAULTS = '/etc/default/ufw';
+const UFW_CONF = '/etc/ufw/ufw.conf';
+
+function errorOf(e: unknown): { code: HelperError['code']; message: string } {
+  if (e instanceof HelperError) return { code: e.code, message: e.message };
+  // FirewallError (colleague's module): bad-* are refusals of input, the rest are failures.
+  const code = (e as { code?: unknown })?.code;
+  const message = e instanceof Error ? e.message : String(e);
+  if (typeof code === 'string' && code.startsWith('bad-')) return { code: 'invalid', message };
+  return { code: 'failed', message };
+}
+
+/** Same rule as the client saw it? (Compares every field the client sent.) */
+function matches(rule: UfwRule, expect: Partial<UfwRule>): boolean {
+  return (Object.keys(expect) as (keyof UfwRule)[]).every((k) => k === 'number' || rule[k] === expect[k]);
+}
+
+export function createHelperDispatcher(deps: HelperDeps): HelperDispatcher {
+  const queue = deps.queue ?? new FirewallQueue();
+  const listeners = new Set<(e: HelperEvent) => void>();
+  let kmsg: KmsgStream | null = null;
+  // The argv of the change being made; the queue runs one change at a time, so one slot is enough.
+  let recording: string[][] | null = null;
+  const exec: Exec = (bin, args, opts) => {
+    recording?.push([BINARIES[bin], ...args]);
+    return deps.exec(bin, args, opts);
+  };
+  const backends = new Map<'ufw' | 'set', BanBackend>();
+  const backend = (kind: 'ufw' | 'set') => {
+    let b = backends.get(kind);
+    if (!b) backends.set(kind, (b = deps.firewall.createBanBackend(kind, exec)));
+    return b;
+  };
+  const emit = (e: HelperEvent) => {
+    for (const l of listeners) {
+      try {
+        l(e);
+      } catch {
+        // one broken listener must not stop the others
+      }
+    }
+  };
+
+  async function ufw(args: string[]): Promise<string> {
+    const r = await exec('ufw', args, { timeoutMs: deps.ufwTimeoutMs ?? 60_000 });
+    if (r.code !== 0) {
+      const why = (r.stderr || r.stdout).trim().split('\n').find((l) => l.trim()) ?? `exit code ${r.code}`;
+      throw new HelperError('failed', `${displayCommand(args)}: ${why}`);
+    }
+    return r.stdout;
+  }
+
+  async function numberedRules(): Promise<{ active: boolean; rules: UfwRule[] }> {
+    const s = parseUfwStatus(await ufw(['status', 'numbered']));
+    return { active: s.active, rules: s.rules };
+  }
+
+  /** Finds the rule the client meant: the same number if it still matches, else the nearest matching rule. */
+  function resolveRule(rules: UfwRule[], number: number, expect: Partial<UfwRule> | undefined): UfwRule {
+    const at = rules.find((r) => r.number === number);
+    if (!expect) {
+      if (!at) throw new HelperError('not-found', `there is no rule ${number}`);
+      return at;
+    }
+    if (at && matches(at, expect)) return at;
+    const candidates = rules.filter((r) => matches(r, expect));
+    if (candidates.length === 0) throw new HelperError('conflict', `rule ${number} has changed since it was shown; refresh the rules`);
+    return candidates.reduce((a, b) => (Math.abs(a.number - number) <= Math.abs(b.number - number) ? a : b));
+  }
+
+  async function runPlan(plan: string[][], ran: string[]): Promise<void> {
+    for (const args of plan) {
+      await ufw(args);
+      ran.push(displayCommand(args));
+    }
+  }
+
+  /** delete/move/edit: re-read the numbers inside the queue, act on the rule the client saw, never on a ban rule. */
+  async function changeExisting(op: RuleOp & { kind: 'delete' | 'move' | 'edit' }, expect: Partial<UfwRule> | undefined) {
+    const { rules } = await numberedRules();
+    const rule = resolveRule(rules, op.number, expect);
+    if (rule.portcullis) throw new HelperError('invalid', `rule ${rule.number} is a Portcullis ban rule (${PORTCULLIS_TAG}); unban the address instead`);
+    const shift = rule.number - op.number;
+    const current: RuleOp =
+      op.kind === 'move' ? { ...op, number: rule.number, to: Math.max(1, op.to + shift) } : { ...op, number: rule.number };
+    const plan = planRuleOp(current, rules); // throws (runs nothing) if the insertion cannot be placed
+    const ran: string[] = [];
+    await runPlan(plan.slice(0, 1), ran);
+    try {
+      await runPlan(plan.slice(1), ran);
+    } catch (e) {
+      // The delete ran but the re-insert failed: put the original rule back where it was.
+      if (op.kind !== 'delete') {
+        const original = specFromRule(rule);
+        if (typeof original !== 'string') {
+          const restore = planRuleOp({ kind: 'add', rule: original, position: rule.number }, rules.filter((r) => r !== rule));
+          await runPlan(restore, ran).catch(() => undefined);
+        }
+      }
+      throw e;
+    }
+    return { ran };
+  }
+
+  async function status(): Promise<HelperStatus> {
+    const blocks = await deps.firewall.managedBlocksStatus().catch(() => ({ setBlock: false, perSourceLogging: false }));
+    const installed = await deps.exists(BINARIES.ufw);
+    const empty = { rules: [], portcullisRules: [], all: [], appProfiles: [] };
+    if (!installed)
+      return { installed, enabled: false, defaults: { incoming: '', outgoing: '', routed: '' }, logging: '', ...empty, blocks };
+    // Defaults and logging from the files: `ufw status verbose` prints neither while ufw is inactive.
+    const defaults = parseUfwDefaults((await deps.readConfig(UFW_DEFAULTS)) ?? '');
+    const conf = parseUfwConf((await deps.readConfig(UFW_CONF)) ?? '');
+    const { active, rules } = await numberedRules();
+    const appProfiles = parseAppList(await ufw(['app', 'list']).catch(() => ''));
+    return {
+      installed,
+      enabled: active,
+      defaults: { incoming: defaults.incoming, outgoing: defaults.outgoing, routed: defaults.routed },
+      logging: conf.logging,
+      rules: rules.filter((r) => !r.portcullis),
+      portcullisRules: rules.filter((r) => r.portcullis),
+      all: rules,
+      appProfiles,
+      blocks,
+    };
+  }
+
+  async function doctor(): Promise<HelperResult<'doctor'>> {
+    const checks: HelperResult<'doctor'>['checks'] = [];
+    const s = await status().catch(() => null);
+    checks.push({ id: 'ufw-installed', ok: !!s?.installed, detail: s?.installed ? 'ufw is installed' : 'ufw is not installed (apt-get install ufw)' });
+    checks.push({ id: 'ufw-enabled', ok: !!s?.enabled, detail: s?.enabled ? 'ufw is active' : 'ufw is inactive: nothing is blocked' });
+    checks.push({
+      id: 'ufw-logging',
+      ok: !!s && s.logging !== 'off' && s.logging !== '',
+      detail: s && s.logging !== 'off' ? `ufw logging is ${s.logging}` : 'ufw logging is off: blocked packets are not logged, scans are invisible',
+    });
+    const kmsgOk = await deps.exists('/dev/kmsg');
+    checks.push({ id: 'kmsg', ok: kmsgOk, detail: kmsgOk ? '/dev/kmsg is readable' : '/dev/kmsg cannot be read' });
+    checks.push({ id: 'per-source-logging', ok: !!s?.blocks.perSourceLogging, detail: s?.blocks.perSourceLogging ? 'per-source logging block installed' : 'ufw logs through one shared budget: busy hosts miss scanners' });
+    checks.push({ id: 'set-block', ok: !!s?.blocks.setBlock, detail: s?.blocks.setBlock ? 'set backend block installed' : 'set backend block not installed' });
+    for (const bin of ['ipset', 'conntrack'] as const) {
+      const ok = await deps.exists(BINARIES[bin]);
+      checks.push({ id: bin, ok, detail: ok ? `${bin} is installed` : `${bin} is not installed (apt-get install ${bin})` });
+    }
+    return { checks };
+  }
+
+  function startKmsg(start: KmsgStart): HelperResult<'streamKmsg'> {
+    if (!deps.openKmsg) throw new HelperError('unavailable', 'this helper does not stream the kernel log');
+    kmsg?.stop();
+    kmsg = deps.openKmsg(
+      start,
+      (records) => emit({ event: 'kmsg', records }),
+      (message) => emit({ event: 'kmsg-error', message }),
+    );
+    return { streaming: true };
+  }
+
+  async function perform(req: DecodedRequest): Promise<unknown> {
+    switch (req.op) {
+      case 'hello':
+        return { version: HELPER_PROTOCOL_VERSION, pid: process.pid };
+      case 'status':
+        return status();
+      case 'doctor':
+        return doctor();
+      case 'previewRule':
+        return { commands: planRuleOp(req.args.op).map(displayCommand) };
+      case 'streamKmsg':
+        return startKmsg(req.args.afterSeq);
+      case 'listBans':
+        return { bans: await backend(req.args.backend).list() };
+      case 'enable':
+        return runSimple(UfwRuleBuilder.enable());
+      case 'disable':
+        return runSimple(UfwRuleBuilder.disable());
+      case 'setDefault':
+        return runSimple(UfwRuleBuilder.setDefault(req.args.direction, req.args.policy));
+      case 'setLogging':
+        return runSimple(UfwRuleBuilder.setLogging(req.args.level));
+      case 'addRule':
+        return runSimple(UfwRuleBuilder.add(req.args.rule));
+      case 'insertRule': {
+        const { rules } = await numberedRules();
+        const ran: string[] = [];
+        await runPlan(planRuleOp({ kind: 'add', rule: req.args.rule, position: req.args.position }, rules), ran);
+        return { ran };
+      }
+      case 'deleteRule':
+        return changeExisting({ kind: 'delete', number: req.args.number }, req.args.expect);
+      case 'moveRule':
+        return changeExisting({ kind: 'move', number: req.args.number, to: req.args.to }, req.args.expect);
+      case 'editRule':
+        return changeExisting({ kind: 'edit', number: req.args.number, rule: req.args.rule }, req.args.expect);
+      case 'ban': {
+        const tagged = req.args.comment.startsWith(PORTCULLIS_TAG) ? req.args.comment : `${PORTCULLIS_TAG} ${req.args.comment}`.trim();
+        await backend(req.args.backend).ban(req.args.ip, req.args.timeoutSec, tagged.slice(0, 100));
+        return { ok: true };
+      }
+      case 'unban':
+        await backend(req.args.backend).unban(req.args.ip);
+        return { ok: true };
+      case 'cutConnections':
+        await deps.firewall.cutConnections(req.args.ip, exec);
+        return { ok: true };
+      case 'installBlocks':
+        await (req.args.block === 'set' ? deps.firewall.installSetBlock(exec) : deps.firewall.installPerSourceLogging(exec));
+        return deps.firewall.managedBlocksStatus();
+      case 'removeBlocks':
+        await (req.args.block === 'set' ? deps.firewall.removeSetBlock(exec) : deps.firewall.removePerSourceLogging(exec));
+        return deps.firewall.managedBlocksStatus();
+    }
+  }
+
+  async function runSimple(args: string[]): Promise<{ ran: string[] }> {
+    await ufw(args);
+    return { ran: [displayCommand(args)] };
+  }
+
+  async function run(req: DecodedRequest): Promise<HelperResponse> {
+    const changing = CHANGING_OPS.has(req.op as HelperOp);
+    // Reads of ufw go through the queue too: a status taken mid-change would show half a move.
+    const readsUfw = req.op === 'status' || req.op === 'doctor' || req.op === 'listBans';
+    if (!changing && !readsUfw) {
+      try {
+        return { id: req.id, ok: true, result: await perform(req) };
+      } catch (e) {
+        return { id: req.id, ok: false, error: errorOf(e) };
+      }
+    }
+    return queue.run(async () => {
+      const started = Date.now();
+      recording = [];
+      let response: HelperResponse;
+      try {
+        response = { id: req.id, ok: true, result: await perform(req) };
+      } catch (e) {
+        response = { id: req.id, ok: false, error: errorOf(e) };
+      }
+      const argv = recording;
+      recording = null;
+      if (changing) {
+        await deps.audit.append({
+          time: new Date(started).toISOString(),
+          who: deps.who,
+          op: req.op,
+          args: req.args,
+          argv,
+          result: response.ok ? 'ok' : 'error',
+          ...(response.ok ? {} : { error: response.error }),
+          ms: Date.now() - started,
+        });
+      }
+      return response;
+    });
+  }
+
+  return {
+    async handle(request) {
+      const decoded = decodeHelperRequest(request);
+      if (!decoded.ok) return { id: decoded.id, ok: false, error: decoded.error };
+      return run(decoded.request);
+    },
+    run,
+    onEvent(listener) {
+      listeners.add(listener);
+      return () => void listeners.delete(listener);
+    },
+    close() {
+      kmsg?.stop();
+      kmsg = null;
+    },
+  };
+}
+
+export type { HelperParsedArgs };

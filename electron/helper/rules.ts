@@ -1,0 +1,151 @@
+/**
+ * UfwRuleBuilder: validated rule specs and rule operations → fixed ufw argv templates. Pure (no I/O).
+ * Each argv element is one word for execFile (no shell), so a comment is ONE element, never quoted
+ * or split; the display string quotes it only for the user to read and copy.
+ */
+import type { RuleOp, RuleSpec, UfwRule } from '../shared/api.ts';
+import { HelperError, PORTCULLIS_TAG } from '../shared/helper-protocol.ts';
+
+export type Family = 4 | 6 | 'both';
+
+/** What the dispatcher knows of the current rules, to place an insertion in the right family. */
+export interface RuleCounts {
+  v4: number;
+  total: number;
+}
+
+/** "10.0.0.1/32" → "10.0.0.1": ufw accepts both, the short form is what it prints back. */
+function addr(cidr: string): string {
+  if (cidr.includes(':')) return cidr.endsWith('/128') ? cidr.slice(0, -4) : cidr;
+  return cidr.endsWith('/32') ? cidr.slice(0, -3) : cidr;
+}
+
+export function ruleFamily(spec: Pick<RuleSpec, 'from' | 'to'>): Family {
+  const addrs = [spec.from, spec.to].filter((a) => a !== 'any');
+  if (addrs.length === 0) return 'both';
+  const v6 = addrs.map((a) => a.includes(':'));
+  if (v6.every(Boolean)) return 6;
+  if (v6.every((x) => !x)) return 4;
+  throw new HelperError('invalid', 'from and to must be the same address family');
+}
+
+/** The rule words after `ufw [insert N|prepend]`, e.g. ["allow","in","proto","tcp","from","any","to","any","port","22"]. */
+export function ruleBody(spec: RuleSpec): string[] {
+  ruleFamily(spec);
+  if (spec.comment.startsWith(PORTCULLIS_TAG))
+    throw new HelperError('invalid', `comments starting with "${PORTCULLIS_TAG}" are reserved for Portcullis's own ban rules`);
+  if (spec.app && spec.proto !== 'any') throw new HelperError('invalid', 'an application profile sets its own protocol: leave proto as any');
+  if (spec.port && /[:,]/.test(spec.port) && spec.proto === 'any')
+    throw new HelperError('invalid', 'ufw needs tcp or udp with a port range or list');
+  if (spec.iface && spec.iface.startsWith('-')) throw new HelperError('invalid', 'not an interface name');
+  const words: string[] = [spec.action];
+  // Route rules: `ufw route allow in on IFACE …` (the interface is the incoming one).
+  words.push(spec.direction === 'out' ? 'out' : 'in');
+  if (spec.iface) words.push('on', spec.iface);
+  if (spec.proto !== 'any' && !spec.app) words.push('proto', spec.proto);
+  words.push('from', addr(spec.from), 'to', addr(spec.to));
+  if (spec.app) words.push('app', spec.app);
+  else if (spec.port) words.push('port', spec.port);
+  if (spec.comment) words.push('comment', spec.comment);
+  return words;
+}
+
+const route = (spec: RuleSpec): string[] => (spec.direction === 'fwd' ? ['route'] : []);
+
+export const UfwRuleBuilder = {
+  add(spec: RuleSpec): string[] {
+    return [...route(spec), ...ruleBody(spec)];
+  },
+  /**
+   * Insert at a global position (ufw numbers IPv4 rules first, then IPv6). Position 1 uses
+   * `prepend`, the only form that works for IPv6 (`insert 1` of a v6 rule fails: "Invalid position").
+   * With counts, positions outside the rule's own family are mapped (end of family → append) or refused.
+   */
+  insert(position: number, spec: RuleSpec, counts?: RuleCounts): string[] {
+    const body = ruleBody(spec);
+    if (position === 1) return [...route(spec), 'prepend', ...body];
+    if (counts) {
+      const fam = ruleFamily(spec);
+      if (fam === 6 && position <= counts.v4)
+        throw new HelperError('invalid', `position ${position} is among the IPv4 rules; IPv6 rules are numbered from ${counts.v4 + 1}`);
+      if (fam === 6 && position === counts.v4 + 1) return [...route(spec), 'prepend', ...body];
+      if ((fam === 4 && position > counts.v4) || position > counts.total) return [...route(spec), ...body];
+    }
+    return [...route(spec), 'insert', String(position), ...body];
+  },
+  /** `--force` because ufw otherwise asks "Proceed with operation (y|n)?" on stdin. */
+  delete(number: number): string[] {
+    return ['--force', 'delete', String(number)];
+  },
+  enable(): string[] {
+    return ['--force', 'enable'];
+  },
+  disable(): string[] {
+    return ['disable'];
+  },
+  setDefault(direction: 'incoming' | 'outgoing' | 'routed', policy: 'allow' | 'deny' | 'reject'): string[] {
+    return ['default', policy, direction];
+  },
+  setLogging(level: 'off' | 'on' | 'low' | 'medium' | 'high' | 'full'): string[] {
+    return ['logging', level];
+  },
+};
+
+/** Can this parsed rule be re-created from a RuleSpec (needed to move or edit it)? Returns the spec or why not. */
+export function specFromRule(rule: UfwRule): RuleSpec | string {
+  if (rule.portcullis) return `rule ${rule.number} is a Portcullis ban rule: unban the address instead`;
+  if (rule.fromPort || rule.fromApp) return `rule ${rule.number} has a source port, which the rule editor does not support`;
+  if (rule.log) return `rule ${rule.number} has per-rule logging, which the rule editor does not support`;
+  if (rule.ifaceOut) return `rule ${rule.number} routes to an outgoing interface, which the rule editor does not support`;
+  if (rule.proto !== 'tcp' && rule.proto !== 'udp' && rule.proto !== 'any')
+    return `rule ${rule.number} uses protocol ${rule.proto}, which the rule editor does not support`;
+  const spec: RuleSpec = {
+    action: rule.action,
+    direction: rule.direction,
+    from: rule.from as RuleSpec['from'],
+    to: rule.to as RuleSpec['to'],
+    proto: rule.proto,
+    comment: rule.comment,
+  };
+  if (rule.port) spec.port = rule.port;
+  if (rule.app) spec.app = rule.app;
+  if (rule.iface) spec.iface = rule.iface;
+  return spec;
+}
+
+/** ufw argv sequence for a rule operation. Without `rules`, delete/move/edit cannot be planned beyond the delete. */
+export function planRuleOp(op: RuleOp, rules?: readonly UfwRule[]): string[][] {
+  const counts = rules ? countRules(rules) : undefined;
+  switch (op.kind) {
+    case 'add':
+      return [op.position ? UfwRuleBuilder.insert(op.position, op.rule, counts) : UfwRuleBuilder.add(op.rule)];
+    case 'delete':
+      return [UfwRuleBuilder.delete(op.number)];
+    case 'edit':
+    case 'move': {
+      const target = op.kind === 'edit' ? op.number : op.to;
+      let spec: RuleSpec;
+      if (op.kind === 'edit') spec = op.rule;
+      else {
+        const rule = rules?.find((r) => r.number === op.number);
+        if (!rule) throw new HelperError('not-found', `there is no rule ${op.number}`);
+        const s = specFromRule(rule);
+        if (typeof s === 'string') throw new HelperError('invalid', s);
+        spec = s;
+      }
+      // Validate the insertion against the counts AFTER the delete, before anything runs.
+      const deleted = rules?.find((r) => r.number === op.number);
+      const after = counts && deleted ? { v4: counts.v4 - (deleted.v6 ? 0 : 1), total: counts.total - 1 } : counts;
+      return [UfwRuleBuilder.delete(op.number), UfwRuleBuilder.insert(target, spec, after)];
+    }
+  }
+}
+
+export function countRules(rules: readonly UfwRule[]): RuleCounts {
+  return { v4: rules.filter((r) => !r.v6).length, total: rules.length };
+}
+
+/** The command as a user would type it: `ufw insert 2 allow … comment 'web server'`. */
+export function displayCommand(args: readonly string[]): string {
+  return ['ufw', ...args].map((a) => (/^[A-Za-z0-9_./:,=@+-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
+}

@@ -1,0 +1,215 @@
+/**
+ * The wire protocol between Portcullis and its root helper: newline-delimited JSON over a Unix
+ * socket (desktop) or direct calls (headless runner, same process). Requests are `{id, op, args}`
+ * with a CLOSED set of ops; every op's args and result have a zod schema here, and the helper
+ * decodes with them before anything runs. Anything the schemas do not describe is refused.
+ */
+import { z } from 'zod';
+import { IpSchema } from './domain.ts';
+import { RuleOpSchema, RuleSpecSchema, RulesViewSchema, UfwRuleSchema } from './api.ts';
+
+export const HELPER_PROTOCOL_VERSION = 1;
+/** A request line longer than this is refused before JSON.parse (a hostile peer must not make root parse megabytes). */
+export const MAX_LINE_BYTES = 64 * 1024;
+/** Comment prefix of every ufw rule Portcullis creates: how its own rules are told apart from the user's. */
+export const PORTCULLIS_TAG = 'portcullis-ban';
+/** Cap on kmsg records per event frame (and on one record's length), so a frame stays under the line cap of a reader. */
+export const MAX_KMSG_RECORDS_PER_EVENT = 256;
+export const MAX_KMSG_RECORD_CHARS = 2048;
+
+/** Characters allowed in comments passed to ufw: no quotes, no shell or ufw syntax, no newlines. */
+const SAFE_TEXT = /^[A-Za-z0-9 _.,:@()/+=-]*$/;
+export const SafeCommentSchema = z
+  .string()
+  .max(100, 'comments are at most 100 characters')
+  .regex(SAFE_TEXT, 'comments may use letters, digits, spaces and _.,:@()/+=-');
+
+/** ipset's largest per-element timeout (~24.8 days); longer bans are permanent (null) and expired by Portcullis. */
+export const MAX_BAN_SEC = 2_147_483;
+const BackendSchema = z.enum(['ufw', 'set']);
+const BlockSchema = z.enum(['set', 'perSourceLogging']);
+const RuleNumberSchema = z.number().int().min(1).max(100_000);
+/** The rule as the client saw it: lets the helper find it again if numbers shifted (bans are prepended). */
+const ExpectSchema = UfwRuleSchema.omit({ number: true }).partial().strict().optional();
+
+const none = z.object({}).strict().default({});
+const done = z.object({ ran: z.array(z.string()) });
+
+export const BlocksStatusSchema = z.object({ setBlock: z.boolean(), perSourceLogging: z.boolean() });
+
+export const HelperStatusSchema = RulesViewSchema.extend({
+  installed: z.boolean(),
+  /** Every rule in ufw order (user's and Portcullis's), numbered as `ufw status numbered`. */
+  all: z.array(UfwRuleSchema),
+  blocks: BlocksStatusSchema,
+});
+export type HelperStatus = z.infer<typeof HelperStatusSchema>;
+
+export const HelperDoctorCheckSchema = z.object({ id: z.string(), ok: z.boolean(), detail: z.string() });
+
+/** Every op: its args schema and its result schema. The set is closed: nothing else is decoded. */
+export const HELPER_OPS = {
+  hello: {
+    args: z.object({ secret: z.string().min(16).max(512), version: z.number().int().optional() }).strict(),
+    result: z.object({ version: z.number().int(), pid: z.number().int() }),
+  },
+  status: { args: none, result: HelperStatusSchema },
+  enable: { args: none, result: done },
+  disable: { args: none, result: done },
+  addRule: { args: z.object({ rule: RuleSpecSchema }).strict(), result: done },
+  insertRule: { args: z.object({ position: RuleNumberSchema, rule: RuleSpecSchema }).strict(), result: done },
+  editRule: { args: z.object({ number: RuleNumberSchema, rule: RuleSpecSchema, expect: ExpectSchema }).strict(), result: done },
+  deleteRule: { args: z.object({ number: RuleNumberSchema, expect: ExpectSchema }).strict(), result: done },
+  moveRule: { args: z.object({ number: RuleNumberSchema, to: RuleNumberSchema, expect: ExpectSchema }).strict(), result: done },
+  setDefault: {
+    args: z.object({ direction: z.enum(['incoming', 'outgoing', 'routed']), policy: z.enum(['allow', 'deny', 'reject']) }).strict(),
+    result: done,
+  },
+  setLogging: { args: z.object({ level: z.enum(['off', 'on', 'low', 'medium', 'high', 'full']) }).strict(), result: done },
+  ban: {
+    args: z
+      .object({
+        ip: IpSchema,
+        /** null: permanent. */
+        timeoutSec: z.number().int().min(1).max(MAX_BAN_SEC).nullable(),
+        /** Narrower than rule comments: it ends up in ufw's files and in ipset/ufw argv. */
+        comment: z.string().max(100).regex(/^[A-Za-z0-9 ._:/-]*$/, 'ban comments may use letters, digits, spaces and ._:/-').default(''),
+        backend: BackendSchema,
+      })
+      .strict(),
+    result: z.object({ ok: z.literal(true) }),
+  },
+  unban: { args: z.object({ ip: IpSchema, backend: BackendSchema }).strict(), result: z.object({ ok: z.literal(true) }) },
+  listBans: {
+    args: z.object({ backend: BackendSchema }).strict(),
+    result: z.object({ bans: z.array(z.object({ ip: z.string(), expiresInSec: z.number().nullable() })) }),
+  },
+  cutConnections: { args: z.object({ ip: IpSchema }).strict(), result: z.object({ ok: z.literal(true) }) },
+  installBlocks: { args: z.object({ block: BlockSchema }).strict(), result: BlocksStatusSchema },
+  removeBlocks: { args: z.object({ block: BlockSchema }).strict(), result: BlocksStatusSchema },
+  streamKmsg: {
+    /**
+     * Records with seq ≤ afterSeq are skipped (resume without duplicates); null streams from the oldest
+     * record in the ring, 'now' only records written from now on. Only kernel-facility records are sent.
+     */
+    args: z.object({ afterSeq: z.union([z.number().int().min(0).max(Number.MAX_SAFE_INTEGER), z.literal('now')]).nullable() }).strict(),
+    result: z.object({ streaming: z.literal(true) }),
+  },
+  doctor: { args: none, result: z.object({ checks: z.array(HelperDoctorCheckSchema) }) },
+  previewRule: { args: z.object({ op: RuleOpSchema }).strict(), result: z.object({ commands: z.array(z.string()) }) },
+} as const;
+
+export type HelperOp = keyof typeof HELPER_OPS;
+export const HELPER_OP_NAMES = Object.keys(HELPER_OPS) as HelperOp[];
+export type HelperArgs<O extends HelperOp> = z.input<(typeof HELPER_OPS)[O]['args']>;
+export type HelperParsedArgs<O extends HelperOp> = z.output<(typeof HELPER_OPS)[O]['args']>;
+export type HelperResult<O extends HelperOp> = z.output<(typeof HELPER_OPS)[O]['result']>;
+/** Ops that change the firewall: serialised by the queue and written to the audit log. */
+export const CHANGING_OPS: ReadonlySet<HelperOp> = new Set<HelperOp>([
+  'enable', 'disable', 'addRule', 'insertRule', 'editRule', 'deleteRule', 'moveRule', 'setDefault', 'setLogging',
+  'ban', 'unban', 'cutConnections', 'installBlocks', 'removeBlocks',
+]);
+
+// ---------------------------------------------------------------- envelopes
+
+export const HelperErrorCodeSchema = z.enum([
+  'invalid', 'unknown-op', 'too-large', 'unauthenticated', 'not-found', 'conflict', 'unavailable', 'failed',
+]);
+export type HelperErrorCode = z.infer<typeof HelperErrorCodeSchema>;
+export const HelperErrorSchema = z.object({ code: HelperErrorCodeSchema, message: z.string() });
+
+export const HelperRequestEnvelopeSchema = z
+  .object({ id: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER), op: z.string().max(32), args: z.unknown().optional() })
+  .strict();
+
+export const HelperResponseSchema = z.union([
+  z.object({ id: z.number().int().nullable(), ok: z.literal(true), result: z.unknown() }).strict(),
+  z.object({ id: z.number().int().nullable(), ok: z.literal(false), error: HelperErrorSchema }).strict(),
+]);
+export type HelperResponse = z.infer<typeof HelperResponseSchema>;
+
+export const KmsgEventSchema = z
+  .object({ event: z.literal('kmsg'), records: z.array(z.string().max(MAX_KMSG_RECORD_CHARS)).max(MAX_KMSG_RECORDS_PER_EVENT) })
+  .strict();
+export type KmsgEvent = z.infer<typeof KmsgEventSchema>;
+export const HelperEventSchema = z.union([
+  KmsgEventSchema,
+  z.object({ event: z.literal('kmsg-error'), message: z.string() }).strict(),
+]);
+export type HelperEvent = z.infer<typeof HelperEventSchema>;
+
+/** One line from the helper: a response or an event. */
+export const HelperServerLineSchema = z.union([HelperResponseSchema, HelperEventSchema]);
+
+export class HelperError extends Error {
+  readonly code: HelperErrorCode;
+  constructor(code: HelperErrorCode, message: string) {
+    super(message);
+    this.code = code;
+    this.name = 'HelperError';
+  }
+}
+
+function describeIssues(error: z.ZodError): string {
+  return error.issues.map((i) => `${i.path.length ? i.path.join('.') + ': ' : ''}${i.message}`).join('; ');
+}
+
+/** Path of the first string (key or value) starting with '-', anywhere in a JSON value: option injection. */
+function findOptionLike(value: unknown, path: string, depth = 0): string | null {
+  if (depth > 8) return path;
+  if (typeof value === 'string') return value.trimStart().startsWith('-') ? path || 'value' : null;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const hit = findOptionLike(value[i], `${path}[${i}]`, depth + 1);
+      if (hit) return hit;
+    }
+    return null;
+  }
+  if (value && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) {
+      if (k.startsWith('-')) return `${path}.${k}`;
+      const hit = findOptionLike(v, path ? `${path}.${k}` : k, depth + 1);
+      if (hit) return hit;
+    }
+  }
+  return null;
+}
+
+/** Is the UTF-8 form of `s` longer than `max` bytes? (Encodes only when the char count cannot decide.) */
+export function overBytes(s: string, max: number): boolean {
+  if (s.length > max) return true;
+  if (s.length * 3 <= max) return false;
+  return new TextEncoder().encode(s).length > max;
+}
+
+export type DecodedRequest = { [O in HelperOp]: { id: number; op: O; args: HelperParsedArgs<O> } }[HelperOp];
+
+/**
+ * Decodes one request (a raw line or an already-parsed value). Never throws: either the typed
+ * request, or a typed error (with the id when one could be read, so the peer can match it).
+ */
+export function decodeHelperRequest(input: string | unknown):
+  | { ok: true; request: DecodedRequest }
+  | { ok: false; id: number | null; error: { code: HelperErrorCode; message: string } } {
+  let raw: unknown = input;
+  if (typeof input === 'string') {
+    if (overBytes(input, MAX_LINE_BYTES))
+      return { ok: false, id: null, error: { code: 'too-large', message: `request line over ${MAX_LINE_BYTES} bytes` } };
+    try {
+      raw = JSON.parse(input);
+    } catch {
+      return { ok: false, id: null, error: { code: 'invalid', message: 'request is not valid JSON' } };
+    }
+  }
+  const env = HelperRequestEnvelopeSchema.safeParse(raw);
+  const rawId = (raw as { id?: unknown } | null)?.id;
+  const id = typeof rawId === 'number' && Number.isSafeInteger(rawId) && rawId >= 0 ? rawId : null;
+  if (!env.success) return { ok: false, id, error: { code: 'invalid', message: `bad request: ${describeIssues(env.error)}` } };
+  const { op, args } = env.data;
+  if (!Object.hasOwn(HELPER_OPS, op)) return { ok: false, id, error: { code: 'unknown-op', message: `unknown op ${JSON.stringify(op)}` } };
+  const dash = findOptionLike(args, '');
+  if (dash) return { ok: false, id, error: { code: 'invalid', message: `${dash}: arguments may not start with '-'` } };
+  const parsed = HELPER_OPS[op as HelperOp].args.safeParse(args ?? {});
+  if (!parsed.success) return { ok: false, id, error: { code: 'invalid', message: `${op}: ${describeIssues(parsed.error)}` } };
+  return { ok: true, request: { id: env.data.id, op, args: parsed.data } as DecodedRequest };
+}
