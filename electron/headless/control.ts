@@ -1,0 +1,166 @@
+/**
+ * The control socket of a running `portcullis run`/`serve`: a Unix socket in the state directory
+ * (directory 0700 and socket 0600, owned by root: only root may steer the firewall), speaking the
+ * same API as the UI — newline-delimited JSON `{id, method, params}` → `{id, reply}` — so
+ * `portcullis status | bans | ban | unban | doctor` reuse dispatch() and the API schemas.
+ */
+import { chmodSync, existsSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { dispatch, type ApiHandlers, type ApiMethod, type ApiParams, type ApiResult, unwrapReply, WsClientFrameSchema } from '../shared/api.ts';
+
+export const CONTROL_SOCKET_NAME = 'control.sock';
+const MAX_LINE = 1024 * 1024;
+
+export function controlSocketPath(stateDir: string): string {
+  return path.join(stateDir, CONTROL_SOCKET_NAME);
+}
+
+/** Creates the state directory (0700) if needed and refuses one that others could write into. */
+export function prepareStateDir(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const st = lstatSync(dir);
+  if (!st.isDirectory()) throw new Error(`${dir} is not a directory`);
+  if (process.getuid && st.uid !== process.getuid()) throw new Error(`${dir} is owned by uid ${st.uid}, not by this user: refusing to use it`);
+  chmodSync(dir, 0o700);
+}
+
+/** Serves the API on the control socket; returns a close function. */
+export async function serveControlSocket(stateDir: string, handlers: ApiHandlers): Promise<{ path: string; close(): Promise<void> }> {
+  prepareStateDir(stateDir);
+  const sockPath = controlSocketPath(stateDir);
+  if (existsSync(sockPath)) {
+    // A live instance answers; a stale socket of a killed one (kill -9) does not.
+    if (await isAlive(sockPath)) throw new Error(`another Portcullis instance is running (control socket ${sockPath} answers)`);
+    unlinkSync(sockPath);
+  }
+  const server = net.createServer((sock) => {
+    let buf = '';
+    sock.setEncoding('utf8');
+    sock.on('error', () => undefined);
+    sock.on('data', (chunk: string) => {
+      buf += chunk;
+      if (buf.length > MAX_LINE && buf.indexOf('\n') < 0) {
+        sock.end(JSON.stringify({ id: 0, reply: { ok: false, error: { code: 'invalid', message: 'request too large' } } }) + '\n');
+        sock.destroy();
+        return;
+      }
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        if (line.trim()) void answer(line).then((out) => sock.writable && sock.write(out + '\n'));
+      }
+    });
+  });
+  const answer = async (line: string): Promise<string> => {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(line);
+    } catch {
+      return JSON.stringify({ id: 0, reply: { ok: false, error: { code: 'invalid', message: 'not JSON' } } });
+    }
+    const frame = WsClientFrameSchema.safeParse(raw);
+    if (!frame.success) return JSON.stringify({ id: 0, reply: { ok: false, error: { code: 'invalid', message: 'expected {id, method, params}' } } });
+    return JSON.stringify({ id: frame.data.id, reply: await dispatch(handlers, frame.data.method, frame.data.params) });
+  };
+  const oldMask = process.umask(0o177);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(sockPath, () => resolve());
+    });
+  } finally {
+    process.umask(oldMask);
+  }
+  chmodSync(sockPath, 0o600);
+  return {
+    path: sockPath,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        try {
+          unlinkSync(sockPath);
+        } catch {
+          /* already gone */
+        }
+      }),
+  };
+}
+
+function isAlive(sockPath: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect(sockPath);
+    const t = setTimeout(() => {
+      s.destroy();
+      resolve(false);
+    }, 1000);
+    s.once('connect', () => {
+      clearTimeout(t);
+      s.end();
+      resolve(true);
+    });
+    s.once('error', () => {
+      clearTimeout(t);
+      resolve(false);
+    });
+  });
+}
+
+export class ControlClient {
+  private readonly sock: net.Socket;
+  private readonly pending = new Map<number, (reply: unknown) => void>();
+  private nextId = 1;
+  private buf = '';
+  private readonly ready: Promise<void>;
+
+  constructor(sockPath: string) {
+    this.sock = net.connect(sockPath);
+    this.sock.setEncoding('utf8');
+    this.ready = new Promise((resolve, reject) => {
+      this.sock.once('connect', () => resolve());
+      this.sock.once('error', (e: NodeJS.ErrnoException) => {
+        reject(
+          e.code === 'ENOENT' || e.code === 'ECONNREFUSED'
+            ? new Error(`no running Portcullis instance (no control socket at ${sockPath}); start one with \`portcullis run\``)
+            : e.code === 'EACCES'
+              ? new Error(`permission denied on ${sockPath}: the control socket is root-only (use sudo)`)
+              : e,
+        );
+      });
+    });
+    this.sock.on('data', (chunk: string) => {
+      this.buf += chunk;
+      let nl: number;
+      while ((nl = this.buf.indexOf('\n')) >= 0) {
+        const line = this.buf.slice(0, nl);
+        this.buf = this.buf.slice(nl + 1);
+        try {
+          const msg = JSON.parse(line) as { id: number; reply: unknown };
+          this.pending.get(msg.id)?.(msg.reply);
+          this.pending.delete(msg.id);
+        } catch {
+          /* ignore a garbled line */
+        }
+      }
+    });
+    this.sock.on('close', () => {
+      for (const r of this.pending.values()) r({ ok: false, error: { code: 'unavailable', message: 'the instance closed the connection' } });
+      this.pending.clear();
+    });
+  }
+
+  async call<M extends ApiMethod>(method: M, params: ApiParams<M>): Promise<ApiResult<M>> {
+    await this.ready;
+    const id = this.nextId++;
+    const reply = await new Promise<unknown>((resolve) => {
+      this.pending.set(id, resolve);
+      this.sock.write(JSON.stringify({ id, method, params }) + '\n');
+    });
+    return unwrapReply(method, reply);
+  }
+
+  close(): void {
+    this.sock.end();
+  }
+}

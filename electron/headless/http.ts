@@ -1,0 +1,241 @@
+/**
+ * `portcullis serve`'s web side: the built renderer and the one API over HTTP + WebSocket, on
+ * 127.0.0.1 ONLY, behind a random per-start token (Jupyter-style `/?token=…`).
+ *
+ * Why each guard exists:
+ * - Token on every request (query, `Authorization: Bearer`, or the cookie set when the page was
+ *   opened with the token — the page's own asset requests carry no query): any local user or web page
+ *   could otherwise drive a root process that edits the firewall. Compared in constant time.
+ * - Host header must name the loopback address and our port: a DNS-rebinding page served from
+ *   evil.example resolving to 127.0.0.1 sends `Host: evil.example` and is refused.
+ * - WebSocket Origin, when present, must be our own origin (browsers always send it; CSRF over WS).
+ * - Referrer-Policy no-referrer: the token in the URL never leaks to another site.
+ */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import path from 'node:path';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { dispatch, type ApiEvent, type ApiHandlers, WsClientFrameSchema } from '../shared/api.ts';
+
+export interface WebServerOptions {
+  handlers: ApiHandlers;
+  onEvents(listener: (events: ApiEvent[]) => void): () => void;
+  /** The built renderer (index.html + assets); null or missing serves a page explaining how to build it. */
+  staticDir: string | null;
+  port: number;
+  token?: string;
+}
+
+export interface WebServer {
+  port: number;
+  token: string;
+  url: string;
+  close(): Promise<void>;
+}
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json; charset=utf-8',
+  '.map': 'application/json; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.jpg': 'image/jpeg',
+  '.webp': 'image/webp',
+  '.woff': 'font/woff',
+  '.woff2': 'font/woff2',
+  '.ttf': 'font/ttf',
+  '.txt': 'text/plain; charset=utf-8',
+  '.wasm': 'application/wasm',
+};
+
+const COOKIE = 'portcullis_token';
+const MAX_BODY = 1024 * 1024;
+/** A browser tab that stops reading must not make the root process buffer without bound. */
+const MAX_WS_BUFFER = 8 * 1024 * 1024;
+
+function digest(s: string): Buffer {
+  return createHash('sha256').update(s).digest();
+}
+
+/** Constant-time: both sides hashed to the same length first, so neither length nor prefix leaks. */
+export function tokenMatches(given: string | null | undefined, token: string): boolean {
+  if (typeof given !== 'string' || given.length === 0 || given.length > 512) return false;
+  return timingSafeEqual(digest(given), digest(token));
+}
+
+function cookieToken(header: string | undefined): string | null {
+  if (!header) return null;
+  for (const part of header.split(';')) {
+    const [k, ...v] = part.trim().split('=');
+    if (k === COOKIE) return v.join('=');
+  }
+  return null;
+}
+
+function hostAllowed(host: string | undefined, port: number): boolean {
+  if (!host) return false;
+  return [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`].includes(host.toLowerCase());
+}
+
+function originAllowed(origin: string | undefined, port: number): boolean {
+  if (origin === undefined) return true; // non-browser clients (curl, ws) send none
+  return [`http://127.0.0.1:${port}`, `http://localhost:${port}`, `http://[::1]:${port}`].includes(origin.toLowerCase());
+}
+
+const SECURITY_HEADERS = {
+  'Referrer-Policy': 'no-referrer',
+  'X-Content-Type-Options': 'nosniff',
+  'X-Frame-Options': 'DENY',
+  'Cache-Control': 'no-store',
+};
+
+function send(res: http.ServerResponse, status: number, body: string | Buffer, type = 'text/plain; charset=utf-8', extra: Record<string, string> = {}): void {
+  res.writeHead(status, { ...SECURITY_HEADERS, 'Content-Type': type, 'Content-Length': Buffer.byteLength(body), ...extra });
+  res.end(body);
+}
+
+const MISSING_UI = `<!doctype html><meta charset="utf-8"><title>Portcullis</title>
+<h1>Portcullis</h1><p>The user interface is not built. Build it with <code>npm run build:renderer</code>
+(or <code>./node_modules/.bin/vite build --config renderer/vite.config.ts</code>) and restart
+<code>portcullis serve</code>. The API is available at <code>/api/ws</code> and <code>POST /api/call</code>.</p>`;
+
+export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
+  const token = o.token ?? randomBytes(24).toString('base64url');
+  let port = o.port;
+  const staticRoot = o.staticDir && existsSync(path.join(o.staticDir, 'index.html')) ? path.resolve(o.staticDir) : null;
+
+  const authorized = (req: http.IncomingMessage, url: URL): boolean => {
+    const bearer = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
+    return tokenMatches(url.searchParams.get('token'), token) || tokenMatches(bearer, token) || tokenMatches(cookieToken(req.headers.cookie), token);
+  };
+
+  const serveStatic = (res: http.ServerResponse, pathname: string, setCookie: boolean): void => {
+    const extra: Record<string, string> = setCookie ? { 'Set-Cookie': `${COOKIE}=${token}; HttpOnly; SameSite=Strict; Path=/` } : {};
+    if (!staticRoot) return send(res, 200, MISSING_UI, TYPES['.html'], extra);
+    let rel: string;
+    try {
+      rel = decodeURIComponent(pathname);
+    } catch {
+      return send(res, 400, 'bad path');
+    }
+    const file = path.resolve(staticRoot, '.' + path.posix.normalize('/' + rel));
+    if (file !== staticRoot && !file.startsWith(staticRoot + path.sep)) return send(res, 404, 'not found');
+    let target = file;
+    const isFile = existsSync(target) && statSync(target).isFile();
+    if (!isFile) {
+      // SPA fallback: client-side routes (no extension) get index.html; missing assets are 404.
+      if (path.extname(rel) !== '') return send(res, 404, 'not found');
+      target = path.join(staticRoot, 'index.html');
+    }
+    const type = TYPES[path.extname(target).toLowerCase()] ?? 'application/octet-stream';
+    send(res, 200, readFileSync(target), type, extra);
+  };
+
+  const server = http.createServer((req, res) => {
+    if (!hostAllowed(req.headers.host, port)) return send(res, 403, 'forbidden host');
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', `http://127.0.0.1:${port}`);
+    } catch {
+      return send(res, 400, 'bad request');
+    }
+    if (!authorized(req, url)) return send(res, 401, 'unauthorized: open the URL with ?token=… that `portcullis serve` printed');
+    if (url.pathname === '/api/call') {
+      if (req.method !== 'POST') return send(res, 405, 'POST only', undefined, { Allow: 'POST' });
+      let size = 0;
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => {
+        size += c.length;
+        if (size > MAX_BODY) {
+          send(res, 413, 'body too large');
+          req.destroy();
+        } else chunks.push(c);
+      });
+      req.on('end', () => {
+        if (res.headersSent) return;
+        let body: { method?: unknown; params?: unknown };
+        try {
+          body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as typeof body;
+        } catch {
+          return send(res, 400, JSON.stringify({ ok: false, error: { code: 'invalid', message: 'body is not JSON' } }), TYPES['.json']);
+        }
+        if (!body || typeof body !== 'object') return send(res, 400, JSON.stringify({ ok: false, error: { code: 'invalid', message: 'expected {method, params}' } }), TYPES['.json']);
+        void dispatch(o.handlers, body.method, body.params).then((reply) => send(res, 200, JSON.stringify(reply), TYPES['.json']));
+      });
+      return;
+    }
+    if (url.pathname.startsWith('/api/')) return send(res, 404, 'not found');
+    if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'GET only');
+    serveStatic(res, url.pathname, url.searchParams.has('token'));
+  });
+
+  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_BODY });
+  const reject = (socket: Socket, status: string): void => {
+    socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    socket.destroy();
+  };
+  server.on('upgrade', (req, socket: Socket, head) => {
+    socket.on('error', () => undefined);
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', `http://127.0.0.1:${port}`);
+    } catch {
+      return reject(socket, '400 Bad Request');
+    }
+    if (!hostAllowed(req.headers.host, port) || !originAllowed(req.headers.origin, port)) return reject(socket, '403 Forbidden');
+    if (url.pathname !== '/api/ws') return reject(socket, '404 Not Found');
+    if (!authorized(req, url)) return reject(socket, '401 Unauthorized');
+    wss.handleUpgrade(req, socket, head, (ws) => onSocket(ws));
+  });
+
+  const onSocket = (ws: WebSocket): void => {
+    const unsubscribe = o.onEvents((events) => {
+      if (ws.readyState !== ws.OPEN) return;
+      // A reader that fell far behind loses live packet rows (the store keeps them), never bans.
+      const out = ws.bufferedAmount > MAX_WS_BUFFER ? events.filter((e) => e.type !== 'packets') : events;
+      if (out.length) ws.send(JSON.stringify({ events: out }));
+    });
+    ws.on('close', unsubscribe);
+    ws.on('error', () => undefined);
+    ws.on('message', (data) => {
+      let raw: unknown;
+      try {
+        raw = JSON.parse(String(data));
+      } catch {
+        return ws.send(JSON.stringify({ id: 0, reply: { ok: false, error: { code: 'invalid', message: 'frame is not JSON' } } }));
+      }
+      const frame = WsClientFrameSchema.safeParse(raw);
+      if (!frame.success) {
+        const id = typeof (raw as { id?: unknown })?.id === 'number' ? (raw as { id: number }).id : 0;
+        return ws.send(JSON.stringify({ id, reply: { ok: false, error: { code: 'invalid', message: 'expected {id, method, params}' } } }));
+      }
+      void dispatch(o.handlers, frame.data.method, frame.data.params).then((reply) => {
+        if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ id: frame.data.id, reply }));
+      });
+    });
+  };
+
+  await new Promise<void>((resolve, reject2) => {
+    server.once('error', reject2);
+    server.listen(o.port, '127.0.0.1', () => resolve());
+  });
+  port = (server.address() as AddressInfo).port;
+  return {
+    port,
+    token,
+    url: `http://127.0.0.1:${port}/?token=${token}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const c of wss.clients) c.terminate();
+        wss.close();
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

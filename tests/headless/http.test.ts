@@ -1,0 +1,160 @@
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { type ApiEvent, type ApiHandlers, type ApiReply, WsServerFrameSchema } from '../../electron/shared/api.ts';
+import { startWebServer, tokenMatches, type WebServer } from '../../electron/headless/http.ts';
+import { ManualClock } from '../../electron/shared/domain.ts';
+import { PortcullisService } from '../../electron/headless/service.ts';
+import { FakeEngine, FakeFirewall, FakeHelper, fakeParser, Journal, MemorySettings, MemoryStore, PushSource } from './fakes.ts';
+
+interface Res {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+function request(port: number, p: string, o: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Res> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, path: p, method: o.method ?? 'GET', headers: o.headers }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.end(o.body);
+  });
+}
+
+function wsOpen(url: string, headers: Record<string, string> = {}): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { headers });
+    ws.once('open', () => resolve(ws));
+    ws.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
+    ws.once('error', reject);
+  });
+}
+
+describe('portcullis serve: HTTP + WebSocket', () => {
+  let server: WebServer;
+  let dir: string;
+  let service: PortcullisService;
+  let source: PushSource;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'pc-http-'));
+    mkdirSync(path.join(dir, 'assets'));
+    writeFileSync(path.join(dir, 'index.html'), '<!doctype html><title>Portcullis UI</title>');
+    writeFileSync(path.join(dir, 'assets', 'app.js'), 'console.log(1)');
+    writeFileSync(path.join(dir, 'assets', 'app.css'), 'body{}');
+    const journal = new Journal();
+    const clock = new ManualClock(Date.now());
+    source = new PushSource();
+    service = new PortcullisService({
+      clock,
+      settingsRepo: new MemorySettings({ detection: { maxretry: 3 } }),
+      createEngine: (o, sink) => new FakeEngine(o, sink),
+      parseLine: fakeParser(clock),
+      store: new MemoryStore(journal),
+      source,
+      firewall: new FakeFirewall(journal),
+      helper: new FakeHelper(),
+      hostInfo: async () => ({ addresses: ['10.0.0.1'], interfaces: ['eth0'], gateways: [] }),
+      tickMs: 3_600_000,
+    });
+    await service.start();
+    server = await startWebServer({ handlers: service.handlers(), onEvents: (l) => service.onEvents(l), staticDir: dir, port: 0 });
+  });
+  afterAll(async () => {
+    await server?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('prints a loopback URL with a long random token', () => {
+    expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/\?token=[A-Za-z0-9_-]{32}$/);
+  });
+
+  it('refuses every request without the right token (401)', async () => {
+    expect((await request(server.port, '/')).status).toBe(401);
+    expect((await request(server.port, '/?token=wrong')).status).toBe(401);
+    expect((await request(server.port, '/assets/app.js')).status).toBe(401);
+    expect((await request(server.port, '/api/call', { method: 'POST', body: '{"method":"getState"}' })).status).toBe(401);
+    expect(tokenMatches(server.token + 'x', server.token)).toBe(false);
+    expect(tokenMatches(server.token, server.token)).toBe(true);
+  });
+
+  it('serves the UI with the token, sets a cookie for its assets, with correct types and SPA fallback', async () => {
+    const page = await request(server.port, `/?token=${server.token}`);
+    expect(page.status).toBe(200);
+    expect(page.headers['content-type']).toMatch(/^text\/html/);
+    expect(page.headers['referrer-policy']).toBe('no-referrer');
+    expect(page.body).toContain('Portcullis UI');
+    const cookie = String(page.headers['set-cookie']).split(';')[0]!;
+    expect(cookie).toMatch(/^portcullis_token=/);
+    const js = await request(server.port, '/assets/app.js', { headers: { Cookie: cookie } });
+    expect(js.status).toBe(200);
+    expect(js.headers['content-type']).toMatch(/^text\/javascript/);
+    const css = await request(server.port, '/assets/app.css', { headers: { Cookie: cookie } });
+    expect(css.headers['content-type']).toMatch(/^text\/css/);
+    expect((await request(server.port, '/offenders', { headers: { Cookie: cookie } })).body).toContain('Portcullis UI');
+    expect((await request(server.port, '/assets/missing.js', { headers: { Cookie: cookie } })).status).toBe(404);
+    const traversal = await request(server.port, '/..%2f..%2fetc%2fpasswd', { headers: { Cookie: cookie } });
+    expect(traversal.body).not.toContain('root:');
+  });
+
+  it('refuses a foreign Host header (DNS rebinding) even with the token', async () => {
+    const r = await request(server.port, `/?token=${server.token}`, { headers: { Host: 'evil.example:' + server.port } });
+    expect(r.status).toBe(403);
+  });
+
+  it('POST /api/call answers in wire form', async () => {
+    const r = await request(server.port, '/api/call', {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${server.token}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ method: 'getSettings', params: {} }),
+    });
+    expect(r.status).toBe(200);
+    const reply = JSON.parse(r.body) as ApiReply;
+    expect(reply.ok).toBe(true);
+    const bad = await request(server.port, `/api/call?token=${server.token}`, { method: 'POST', body: JSON.stringify({ method: 'nope' }) });
+    expect(JSON.parse(bad.body)).toMatchObject({ ok: false, error: { code: 'unknown-method' } });
+  });
+
+  it('WebSocket: refused without the token or from a foreign origin', async () => {
+    await expect(wsOpen(`ws://127.0.0.1:${server.port}/api/ws`)).rejects.toThrow(/401/);
+    await expect(wsOpen(`ws://127.0.0.1:${server.port}/api/ws?token=bad`)).rejects.toThrow(/401/);
+    await expect(wsOpen(`ws://127.0.0.1:${server.port}/api/ws?token=${server.token}`, { Origin: 'http://evil.example' })).rejects.toThrow(/403/);
+  });
+
+  it('WebSocket round trip: request/reply frames and pushed event batches', async () => {
+    const ws = await wsOpen(`ws://127.0.0.1:${server.port}/api/ws?token=${server.token}`);
+    const frames: unknown[] = [];
+    ws.on('message', (d) => frames.push(WsServerFrameSchema.parse(JSON.parse(String(d)))));
+    ws.send(JSON.stringify({ id: 7, method: 'getState', params: {} }));
+    ws.send(JSON.stringify({ id: 8, method: 'ban', params: { ip: 'not an ip' } }));
+    source.push('203.0.113.5 10.0.0.1 21', '203.0.113.5 10.0.0.1 23', '203.0.113.5 10.0.0.1 25');
+    const deadline = Date.now() + 5000;
+    const hasBan = () => frames.some((f) => (f as { events?: ApiEvent[] }).events?.some((e) => e.type === 'ban'));
+    while ((!hasBan() || frames.filter((f) => 'id' in (f as object)).length < 2) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    const reply7 = frames.find((f) => (f as { id?: number }).id === 7) as { reply: ApiReply };
+    expect(reply7.reply).toMatchObject({ ok: true, result: { protection: 'on' } });
+    const reply8 = frames.find((f) => (f as { id?: number }).id === 8) as { reply: ApiReply };
+    expect(reply8.reply).toMatchObject({ ok: false, error: { code: 'invalid' } });
+    expect(hasBan()).toBe(true);
+    ws.close();
+  });
+
+  it('without a built UI it serves a page saying how to build it', async () => {
+    const s2 = await startWebServer({ handlers: {} as ApiHandlers, onEvents: () => () => undefined, staticDir: path.join(dir, 'nope'), port: 0 });
+    try {
+      const r = await request(s2.port, `/?token=${s2.token}`);
+      expect(r.status).toBe(200);
+      expect(r.body).toContain('npm run build:renderer');
+    } finally {
+      await s2.close();
+    }
+  });
+});
