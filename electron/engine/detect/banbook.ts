@@ -1,0 +1,173 @@
+/**
+ * Active bans with their expiry and reasons.
+ *
+ * "What expires next" must be cheap (it is asked on every tick and every ingested packet): a binary
+ * min-heap of (until, ip) with lazy deletion — unbanning or extending a ban leaves its old heap
+ * entry behind, and an entry is only trusted when it still matches the active ban. The heap is
+ * rebuilt when stale entries outnumber live ones, so it stays O(active bans).
+ * Permanent bans (until null) never enter the heap.
+ */
+import type { BanReason, BanRecord } from '../../shared/model.ts';
+
+export type AddResult = { record: BanRecord; extended: boolean };
+
+export class BanBook {
+  private readonly active = new Map<string, BanRecord>();
+  private heapUntil: number[] = [];
+  private heapIp: string[] = [];
+
+  get size(): number {
+    return this.active.size;
+  }
+
+  has(ip: string): boolean {
+    return this.active.has(ip);
+  }
+
+  get(ip: string): BanRecord | undefined {
+    return this.active.get(ip);
+  }
+
+  /** Active bans, oldest ban first. */
+  list(): BanRecord[] {
+    return [...this.active.values()].sort((a, b) => a.at - b.at || (a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : 0));
+  }
+
+  /**
+   * Adds a ban, or extends the active one of the same address (never two bans for one address):
+   * the later end wins (permanent beats any end), strikes keep the higher count, and the reason
+   * merges (ports united, hits added, first/last seen widened; the newer kind/note/scan type).
+   */
+  add(ban: BanRecord): AddResult {
+    const cur = this.active.get(ban.ip);
+    if (!cur) {
+      const record = { ...ban, reason: { ...ban.reason, ports: [...ban.reason.ports] } };
+      this.active.set(ban.ip, record);
+      if (record.until !== null) this.push(record.until, record.ip);
+      return { record, extended: false };
+    }
+    const until = cur.until === null || ban.until === null ? null : Math.max(cur.until, ban.until);
+    const record: BanRecord = {
+      ip: cur.ip,
+      at: cur.at,
+      until,
+      strikes: Math.max(cur.strikes, ban.strikes),
+      reason: mergeReasons(cur.reason, ban.reason),
+    };
+    this.active.set(ban.ip, record);
+    if (until !== null && until !== cur.until) this.push(until, record.ip);
+    return { record, extended: true };
+  }
+
+  remove(ip: string): BanRecord | undefined {
+    const cur = this.active.get(ip);
+    if (cur) this.active.delete(ip);
+    if (this.heapUntil.length > 64 && this.heapUntil.length > 2 * this.active.size) this.rebuild();
+    return cur;
+  }
+
+  /** End of the ban that expires first, or null when no active ban has an end. */
+  nextExpiry(): number | null {
+    this.dropStale();
+    return this.heapUntil.length ? this.heapUntil[0]! : null;
+  }
+
+  /** Removes and returns every ban whose end is ≤ now, in expiry order. */
+  expire(now: number): BanRecord[] {
+    const out: BanRecord[] = [];
+    for (;;) {
+      this.dropStale();
+      if (this.heapUntil.length === 0 || this.heapUntil[0]! > now) break;
+      const ip = this.heapIp[0]!;
+      this.pop();
+      const rec = this.active.get(ip)!;
+      this.active.delete(ip);
+      out.push(rec);
+    }
+    return out;
+  }
+
+  clear(): void {
+    this.active.clear();
+    this.heapUntil = [];
+    this.heapIp = [];
+  }
+
+  /** Heap entries, live and stale (for tests of the bound). */
+  get heapSize(): number {
+    return this.heapUntil.length;
+  }
+
+  // ------------------------------------------------------------------ heap
+
+  /** Pops stale entries off the top: the address is no longer banned, or its ban ends at another time. */
+  private dropStale(): void {
+    while (this.heapUntil.length) {
+      const rec = this.active.get(this.heapIp[0]!);
+      if (rec !== undefined && rec.until === this.heapUntil[0]) return;
+      this.pop();
+    }
+  }
+
+  private push(until: number, ip: string): void {
+    const u = this.heapUntil;
+    const p = this.heapIp;
+    let i = u.length;
+    u.push(until);
+    p.push(ip);
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (u[parent]! <= until) break;
+      u[i] = u[parent]!;
+      p[i] = p[parent]!;
+      i = parent;
+    }
+    u[i] = until;
+    p[i] = ip;
+  }
+
+  private pop(): void {
+    const u = this.heapUntil;
+    const p = this.heapIp;
+    const lastU = u.pop()!;
+    const lastP = p.pop()!;
+    const n = u.length;
+    if (n === 0) return;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= n) break;
+      const r = l + 1;
+      const c = r < n && u[r]! < u[l]! ? r : l;
+      if (u[c]! >= lastU) break;
+      u[i] = u[c]!;
+      p[i] = p[c]!;
+      i = c;
+    }
+    u[i] = lastU;
+    p[i] = lastP;
+  }
+
+  private rebuild(): void {
+    const entries = [...this.active.values()].filter((r) => r.until !== null);
+    this.heapUntil = [];
+    this.heapIp = [];
+    for (const r of entries) this.push(r.until!, r.ip);
+  }
+}
+
+function mergeReasons(a: BanReason, b: BanReason): BanReason {
+  const ports = [...new Set([...a.ports, ...b.ports])].sort((x, y) => x - y).slice(0, 64);
+  const merged: BanReason = {
+    kind: b.kind,
+    ports,
+    hits: a.hits + b.hits,
+    firstSeen: Math.min(a.firstSeen, b.firstSeen),
+    lastSeen: Math.max(a.lastSeen, b.lastSeen),
+  };
+  const scanType = b.scanType ?? a.scanType;
+  if (scanType !== undefined) merged.scanType = scanType;
+  const note = b.note ?? a.note;
+  if (note !== undefined) merged.note = note;
+  return merged;
+}

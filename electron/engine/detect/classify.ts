@@ -1,0 +1,109 @@
+/**
+ * Is one blocked packet a probe (and of which kind), or why not. psad-like signatures:
+ *
+ * - Only inbound blocked connection attempts count: IN set, OUT empty (a forwarded or outgoing
+ *   packet is not someone scanning this host), and only records whose log prefix counts as blocked.
+ * - TCP: SYN without ACK = 'SYN' (ECE/CWR allowed: an ECN-setup SYN is still a SYN); FIN alone =
+ *   'FIN'; no flag = 'NULL'; FIN+PSH+URG = 'XMAS'. SYN-ACK (backscatter of someone spoofing us),
+ *   RST, and anything carrying ACK (late packets of a closed connection, ACK/Maimon scans that
+ *   cannot be told from those) are 'not-a-probe'. Other flag mixes without ACK/RST (SYN+FIN,
+ *   FIN+URG, …) exist only in crafted packets: 'OTHER'.
+ * - UDP: 'UDP', except a late reply: from a well-known service port (DNS, NTP, QUIC, IKE, SSDP, mDNS,
+ *   NetBIOS, STUN, …) to an ephemeral port (≥ 1024) — the answer to a query of ours that arrived
+ *   after conntrack forgot it.
+ * - ICMP errors (v4 types 3, 4, 5, 11, 12; v6 types 1–4) quote someone else's packet: 'icmp-error'.
+ * - IPv4 fragments carry no ports: 'fragment'.
+ * - ICMP echo request (and v4 timestamp / address-mask requests): a probe with port null, type
+ *   'OTHER'. Why count them: nmap's host discovery sends echo + timestamp before a port scan, so
+ *   they are reconnaissance evidence; and because they carry no port they never add a distinct
+ *   port, so pings alone (a monitoring host, a curious user) can never reach minDistinctPorts and
+ *   never cause a ban. ufw accepts echo requests by default, so a logged one means the user chose
+ *   to block ping.
+ * - Any other protocol (GRE, SCTP, numeric, …): 'not-a-probe' (no port semantics we can use).
+ */
+import type { IgnoreReason, ScanType } from '../../shared/model.ts';
+import type { PacketEvent } from '../../shared/packet.ts';
+
+const FIN = 0x01;
+const SYN = 0x02;
+const RST = 0x04;
+const PSH = 0x08;
+const ACK = 0x10;
+const URG = 0x20;
+/** The six classic flags; ECE/CWR (ECN) are ignored when telling scan kinds apart. */
+const CLASSIC = FIN | SYN | RST | PSH | ACK | URG;
+
+/**
+ * UDP source ports of services whose answers come back to an ephemeral port: DNS 53, DHCP 67/68,
+ * TFTP 69, NTP 123, NetBIOS 137/138, SNMP 161, LDAP 389, QUIC 443, IKE 500, syslog 514, RIP 520,
+ * DNS-over-QUIC 853, OpenVPN 1194, L2TP 1701, SSDP 1900, STUN/TURN 3478/3479, IKE NAT-T 4500,
+ * mDNS 5353, LLMNR 5355, WireGuard 51820.
+ */
+export const LATE_REPLY_SERVICE_PORTS: ReadonlySet<number> = new Set([
+  53, 67, 68, 69, 123, 137, 138, 161, 389, 443, 500, 514, 520, 853, 1194, 1701, 1900, 3478, 3479, 4500, 5353, 5355, 51820,
+]);
+
+/** First port of the ephemeral range as the detector sees it (privileged ports end at 1023). */
+export const EPHEMERAL_PORT_MIN = 1024;
+
+export type Verdict = ScanType | IgnoreReason;
+
+/** Kind of one packet that passed the prefix and direction checks (no settings involved). */
+export function classifyPacket(p: PacketEvent): Verdict {
+  if (p.fragment) return 'fragment';
+  const proto = p.proto;
+  if (proto === 'TCP') {
+    const flags = p.tcpFlags;
+    if (flags === undefined) return 'not-a-probe';
+    const f = flags & CLASSIC;
+    if (f & (ACK | RST)) return 'not-a-probe';
+    if (f & SYN) return f === SYN ? 'SYN' : 'OTHER';
+    if (f === 0) return 'NULL';
+    if (f === FIN) return 'FIN';
+    if (f === (FIN | PSH | URG)) return 'XMAS';
+    return 'OTHER';
+  }
+  if (proto === 'UDP') {
+    const spt = p.spt;
+    const dpt = p.dpt;
+    if (dpt === undefined) return 'not-a-probe';
+    if (spt !== undefined && dpt >= EPHEMERAL_PORT_MIN && LATE_REPLY_SERVICE_PORTS.has(spt)) return 'late-reply';
+    return 'UDP';
+  }
+  if (proto === 'ICMP') {
+    const t = p.icmpType;
+    if (t === 3 || t === 4 || t === 5 || t === 11 || t === 12) return 'icmp-error';
+    if (t === 8 || t === 13 || t === 15 || t === 17) return 'OTHER';
+    return 'not-a-probe';
+  }
+  if (proto === 'ICMPV6' || proto === 'ICMPv6') {
+    const t = p.icmpType;
+    if (t !== undefined && t >= 1 && t <= 4) return 'icmp-error';
+    if (t === 128) return 'OTHER';
+    return 'not-a-probe';
+  }
+  return 'not-a-probe';
+}
+
+/**
+ * The whole verdict for one record: counted prefix, inbound, then the kind of packet.
+ * `prefixes` is the set of settings.detection.prefixes.
+ */
+export function classify(p: PacketEvent, prefixes: ReadonlySet<string>): Verdict {
+  if (!prefixes.has(p.prefix)) return 'prefix-not-counted';
+  if (p.in === '' || p.out !== '') return 'not-inbound';
+  return classifyPacket(p);
+}
+
+/** Is a verdict a scan type (the packet counts as a probe)? Scan types are upper case, reasons lower. */
+export function isScanType(v: Verdict): v is ScanType {
+  const c = v.charCodeAt(0);
+  return c >= 65 && c <= 90;
+}
+
+/** Normalises a configured prefix the way the parser reports it (no brackets, no outer blanks). */
+export function normalisePrefix(prefix: string): string {
+  let s = prefix.trim();
+  if (s.startsWith('[') && s.endsWith(']')) s = s.slice(1, -1).trim();
+  return s;
+}

@@ -1,0 +1,429 @@
+/**
+ * ScanEngine: the one object the outer layers drive. Log lines or parsed packets in, engine events
+ * (probe, ban, unban, ban-deferred, evicted) out through a sink; questions answered synchronously.
+ *
+ *   line ─parse─▶ PacketEvent ─host filter─trust─classify─ports─whitelist─already banned─▶ tracker
+ *        ─threshold─▶ BanPolicy (strikes, duration, per-minute cap / queue) ─▶ BanBook ─▶ 'ban' event
+ *
+ * Time: during ingest the engine's "now" is the packet's own time (event time), so replaying a file
+ * gives the bans a live run would have made; tick(now) advances with the Clock in live mode (ban
+ * expiry, release of bans held back by the cap). Ingest also expires bans and releases deferred
+ * bans as event time passes them, so a replay needs no ticks and the result does not depend on
+ * how the input was chunked. Pure: no I/O, no timers, no wall clock except the injected Clock.
+ *
+ * Decisions a caller should know:
+ * - Verdict order: not-for-this-host, untrusted, prefix-not-counted, not-inbound, packet kind
+ *   (not-a-probe / late-reply / icmp-error / fragment), ignored-port, allowed-port, whitelisted,
+ *   already-banned; otherwise 'counted'.
+ * - A scan ban is a strike: duration by BanPolicy, counted against the new-bans-per-minute cap;
+ *   over the cap it is queued ('ban-deferred') and made later in order, never lost.
+ * - Manual ban(): not limited by the cap; also a strike (escalation applies when no duration is
+ *   given); `durationSec: Infinity` is permanent. Throws (with the reason) for an address that is
+ *   not an address or is whitelisted: callers validate at their boundary and report the message.
+ * - updateSettings() keeps active bans, even of addresses that are whitelisted now: the caller
+ *   lifts those (isWhitelisted + unban), so the lifting goes through its firewall path.
+ * - Events are emitted synchronously from inside the call that caused them.
+ */
+import { canonicalIp, type Clock } from '../shared/domain.ts';
+import { IGNORE_REASONS, type BanReason, type BanRecord, type EngineEvent, type IgnoreReason, type Offender, type ScanType } from '../shared/model.ts';
+import { REJECT_REASONS, type Framing, type PacketEvent, type RejectReason } from '../shared/packet.ts';
+import type { Settings } from '../shared/settings.ts';
+import { BanBook } from './detect/banbook.ts';
+import { classify, isScanType, normalisePrefix } from './detect/classify.ts';
+import { BanPolicy } from './detect/policy.ts';
+import { SourceTracker, type SourceWindow } from './detect/tracker.ts';
+import { Whitelist } from './detect/whitelist.ts';
+import { parseRecord, type ParseOptions } from './parse/index.ts';
+
+export interface ScanEngineOptions {
+  settings: Settings;
+  clock: Clock;
+  /** This host's own addresses: always whitelisted. */
+  hostAddresses?: string[];
+  /** Whitelisted when settings.whitelist.includeGateway. */
+  gatewayAddresses?: string[];
+  /** Ports the firewall allows (probes to them are not evidence when settings.detection.ignoreAllowedPorts). */
+  isAllowedPort?: (proto: 'tcp' | 'udp', port: number) => boolean;
+  /** Live mode on a shared kernel log: act only on records whose DST is one of these addresses or whose IN is one of these interfaces. null = act on all. */
+  hostFilter?: { addresses: string[]; interfaces: string[] } | null;
+  parse?: { year?: number; bootTimeMs?: number; framing?: Framing | 'auto' };
+}
+
+export interface EngineStats {
+  lines: number;
+  packets: number;
+  rejected: Record<RejectReason, number>;
+  ignored: Record<IgnoreReason, number>;
+  trackedSources: number;
+  activeBans: number;
+  deferredBans: number;
+  evicted: number;
+}
+
+/** Ports listed in a ban reason / offender (ascending / most targeted first). */
+const REASON_PORT_LIMIT = 64;
+const OFFENDER_PORT_LIMIT = 20;
+/** How often (event time) forgotten strikes are dropped from memory. */
+const STRIKE_SWEEP_MS = 3600_000;
+
+const noAllowedPorts = (): boolean => false;
+
+export class ScanEngine {
+  private settings: Settings;
+  private readonly clock: Clock;
+  private readonly sink: (e: EngineEvent) => void;
+  private hostAddresses: string[];
+  private gatewayAddresses: string[];
+  private isAllowedPort: (proto: 'tcp' | 'udp', port: number) => boolean;
+  private hostFilterAddresses: Set<string> | null = null;
+  private hostFilterInterfaces: Set<string> | null = null;
+  private readonly parseOptions: ParseOptions;
+
+  private whitelist!: Whitelist;
+  private prefixes!: Set<string>;
+  private ignoredPorts!: Set<number>;
+  private readonly tracker: SourceTracker;
+  private readonly policy: BanPolicy;
+  private readonly book = new BanBook();
+  /** End of the ban that expires first (Infinity when none): checked on every packet. */
+  private nextExpiry = Infinity;
+  private lastStrikeSweep = -Infinity;
+
+  private lines = 0;
+  private packets = 0;
+  private readonly rejected: Record<RejectReason, number>;
+  private readonly ignored: Record<IgnoreReason, number>;
+
+  constructor(opts: ScanEngineOptions, sink: (e: EngineEvent) => void) {
+    this.settings = opts.settings;
+    this.clock = opts.clock;
+    this.sink = sink;
+    this.hostAddresses = opts.hostAddresses ?? [];
+    this.gatewayAddresses = opts.gatewayAddresses ?? [];
+    this.isAllowedPort = opts.isAllowedPort ?? noAllowedPorts;
+    if (opts.hostFilter) {
+      this.hostFilterAddresses = new Set(opts.hostFilter.addresses.map((a) => canonicalIp(a.trim()) ?? a));
+      this.hostFilterInterfaces = new Set(opts.hostFilter.interfaces);
+    }
+    this.parseOptions = { ...(opts.parse ?? {}) };
+    this.rejected = Object.fromEntries(REJECT_REASONS.map((r) => [r, 0])) as Record<RejectReason, number>;
+    this.ignored = Object.fromEntries(IGNORE_REASONS.map((r) => [r, 0])) as Record<IgnoreReason, number>;
+    this.tracker = new SourceTracker(opts.settings.detection);
+    this.tracker.onEvict = (ip, time) => this.sink({ type: 'evicted', ip, time });
+    this.policy = new BanPolicy(opts.settings.ban);
+    this.applyDetectionSettings();
+  }
+
+  // ------------------------------------------------------------------ ingest
+
+  /** Parses and ingests one log record; a line that is not a packet record is counted by reason. */
+  ingestLine(line: string): void {
+    this.lines++;
+    const r = parseRecord(line, this.parseOptions);
+    if (r.ok) this.ingestPacket(r.packet);
+    else this.rejected[r.reason]++;
+  }
+
+  /** Counts a line the caller refused before parsing (e.g. the line splitter dropped an over-long line). */
+  countRejectedLine(reason: RejectReason): void {
+    this.lines++;
+    this.rejected[reason]++;
+  }
+
+  /** One parsed packet record. Returns 'counted' when it counted as a probe, else why not. */
+  ingestPacket(p: PacketEvent): 'counted' | IgnoreReason {
+    this.packets++;
+    const time = p.time;
+    if (time >= this.nextExpiry || this.policy.deferredCount > 0) this.advance(time);
+
+    if (this.hostFilterAddresses !== null && !this.hostFilterAddresses.has(p.dst) && !this.hostFilterInterfaces!.has(p.in)) {
+      return this.ignore('not-for-this-host');
+    }
+    if (p.trust !== 'kernel' && this.settings.detection.requireKernelTrust) return this.ignore('untrusted');
+    const verdict = classify(p, this.prefixes);
+    if (!isScanType(verdict)) return this.ignore(verdict);
+
+    let port: number | null = null;
+    const dpt = p.dpt;
+    if (dpt !== undefined && (p.proto === 'TCP' || p.proto === 'UDP')) {
+      port = dpt;
+      if (this.ignoredPorts.size !== 0 && this.ignoredPorts.has(dpt)) return this.ignore('ignored-port');
+      if (this.settings.detection.ignoreAllowedPorts && this.isAllowedPort(p.proto === 'TCP' ? 'tcp' : 'udp', dpt)) {
+        return this.ignore('allowed-port');
+      }
+    }
+    const src = p.src;
+    if (this.whitelist.has(src)) return this.ignore('whitelisted');
+    if (this.book.size !== 0 && this.book.has(src)) return this.ignore('already-banned');
+
+    const scanType = verdict as ScanType;
+    this.sink({ type: 'probe', ip: src, port, time, scanType });
+    const crossed = this.tracker.probe(src, time, port, scanType);
+    if (crossed !== null) this.scanDetected(crossed, time);
+    return 'counted';
+  }
+
+  private ignore(reason: IgnoreReason): IgnoreReason {
+    this.ignored[reason]++;
+    return reason;
+  }
+
+  // ------------------------------------------------------------------ bans
+
+  private reasonOf(w: SourceWindow): BanReason {
+    const s = this.tracker.summary(w, REASON_PORT_LIMIT);
+    return { kind: 'scan', scanType: s.scanType, ports: s.ports, hits: s.hits, firstSeen: s.firstSeen, lastSeen: s.lastSeen };
+  }
+
+  private scanDetected(w: SourceWindow, time: number): void {
+    if (this.policy.isDeferred(w.ip)) return; // already waiting for budget
+    const reason = this.reasonOf(w);
+    if (this.policy.hasBudget(time)) {
+      this.newBan(w.ip, time, reason);
+    } else {
+      w.pending = true;
+      const queued = this.policy.defer({ ip: w.ip, queuedAt: time, reason });
+      this.sink({ type: 'ban-deferred', ip: w.ip, time, queued });
+    }
+  }
+
+  /** A new scan ban within budget: spend, strike, book, tell. */
+  private newBan(ip: string, at: number, reason: BanReason): BanRecord {
+    this.policy.spend(at);
+    const { strikes, until } = this.policy.strike(ip, at);
+    const { record } = this.book.add({ ip, at, until, strikes, reason });
+    this.tracker.delete(ip);
+    this.refreshNextExpiry();
+    this.sink({ type: 'ban', ban: record });
+    return record;
+  }
+
+  /** Expires bans and releases deferred bans up to `now` (event or clock time). */
+  private advance(now: number): void {
+    if (now >= this.nextExpiry) {
+      for (const b of this.book.expire(now)) this.sink({ type: 'unban', ip: b.ip, time: b.until ?? now, why: 'expired' });
+      this.refreshNextExpiry();
+    }
+    while (this.policy.deferredCount > 0 && this.policy.hasBudget(now)) {
+      const d = this.policy.nextDeferred();
+      if (d === null) break;
+      const w = this.tracker.get(d.ip);
+      if (w) w.pending = false;
+      if (this.whitelist.has(d.ip) || this.book.has(d.ip)) continue;
+      // The evidence may have grown while it waited: ban with what is known now.
+      const reason = w ? this.reasonOf(w) : d.reason;
+      this.newBan(d.ip, Math.max(now, d.queuedAt), reason);
+    }
+  }
+
+  private refreshNextExpiry(): void {
+    this.nextExpiry = this.book.nextExpiry() ?? Infinity;
+  }
+
+  /** Live-mode heartbeat: expire bans, release bans the per-minute cap held back, forget old strikes. */
+  tick(now: number = this.clock.now()): void {
+    this.advance(now);
+    if (now - this.lastStrikeSweep >= STRIKE_SWEEP_MS) {
+      this.lastStrikeSweep = now;
+      this.policy.forgetOldStrikes(now);
+    }
+  }
+
+  /**
+   * Manual ban (not limited by the per-minute cap). Counts as a strike; without durationSec the
+   * escalated policy duration applies; durationSec Infinity = permanent. Extends an active ban.
+   * Throws for text that is not an address and for whitelisted addresses.
+   */
+  ban(ip: string, opts: { durationSec?: number; note?: string; at?: number } = {}): BanRecord {
+    const addr = canonicalIp(String(ip).trim());
+    if (addr === null) throw new Error(`"${ip}" is not an IPv4 or IPv6 address`);
+    if (this.whitelist.has(addr)) throw new Error(`${addr} is whitelisted (loopback, this host, its gateway or a whitelist entry); remove it from the whitelist first`);
+    const d = opts.durationSec;
+    if (d !== undefined && !(d > 0)) throw new Error(`ban duration must be more than 0 seconds (got ${d})`);
+    const at = opts.at ?? this.clock.now();
+    const struck = this.policy.strike(addr, at);
+    const until = d === undefined ? struck.until : d === Infinity ? null : at + Math.round(d * 1000);
+    const w = this.tracker.get(addr);
+    const s = w ? this.tracker.summary(w, REASON_PORT_LIMIT) : null;
+    const reason: BanReason = {
+      kind: 'manual',
+      ports: s ? s.ports : [],
+      hits: s ? s.hits : 0,
+      firstSeen: s ? s.firstSeen : at,
+      lastSeen: s ? s.lastSeen : at,
+    };
+    if (s) reason.scanType = s.scanType;
+    if (opts.note !== undefined) reason.note = opts.note;
+    this.policy.cancelDeferred(addr);
+    const { record } = this.book.add({ ip: addr, at, until, strikes: struck.strikes, reason });
+    this.tracker.delete(addr);
+    this.refreshNextExpiry();
+    this.sink({ type: 'ban', ban: record });
+    return record;
+  }
+
+  /** Lifts a ban (or drops a ban still waiting for budget). False when the address was neither. */
+  unban(ip: string, at: number = this.clock.now()): boolean {
+    const addr = canonicalIp(String(ip).trim());
+    if (addr === null) return false;
+    const cancelled = this.policy.cancelDeferred(addr);
+    const removed = this.book.remove(addr);
+    if (!removed) return cancelled;
+    this.tracker.delete(addr);
+    this.refreshNextExpiry();
+    this.sink({ type: 'unban', ip: addr, time: at, why: 'manual' });
+    return true;
+  }
+
+  // ------------------------------------------------------------------ configuration
+
+  updateSettings(s: Settings): void {
+    this.settings = s;
+    this.tracker.configure(s.detection);
+    this.policy.configure(s.ban);
+    this.applyDetectionSettings();
+  }
+
+  setAllowedPorts(fn: (proto: 'tcp' | 'udp', port: number) => boolean): void {
+    this.isAllowedPort = fn;
+  }
+
+  setHostAddresses(addrs: string[], gateways?: string[]): void {
+    this.hostAddresses = [...addrs];
+    if (gateways !== undefined) this.gatewayAddresses = [...gateways];
+    this.rebuildWhitelist();
+  }
+
+  /** Loads persisted bans (expired ones leave at the next tick, with an 'unban' event) and strikes. */
+  restore(bans: BanRecord[], strikes: { ip: string; strikes: number; lastBanAt: number }[]): void {
+    this.policy.restoreStrikes(strikes);
+    for (const b of bans) {
+      const ip = canonicalIp(String(b.ip).trim());
+      if (ip === null || !Number.isFinite(b.at)) continue;
+      this.book.add({ ...b, ip, reason: { ...b.reason, ports: [...b.reason.ports] } });
+      this.tracker.delete(ip);
+      const rec = this.policy.strikeRecord(ip);
+      if (!rec || rec.lastBanAt < b.at) this.policy.restoreStrikes([{ ip, strikes: Math.max(1, b.strikes), lastBanAt: b.at }]);
+    }
+    this.refreshNextExpiry();
+  }
+
+  private applyDetectionSettings(): void {
+    const prefixes = new Set<string>();
+    for (const raw of this.settings.detection.prefixes) {
+      // The parser reports "PORT DENIED:" for `--log-prefix "PORT DENIED: "`; accept it with or without the colon.
+      const p = normalisePrefix(raw);
+      prefixes.add(p);
+      if (p.endsWith(':')) prefixes.add(p.slice(0, -1).trimEnd());
+      else prefixes.add(p + ':');
+    }
+    this.prefixes = prefixes;
+    this.ignoredPorts = new Set(this.settings.detection.ignoredPorts);
+    this.rebuildWhitelist();
+  }
+
+  private rebuildWhitelist(): void {
+    const gateways = this.settings.whitelist.includeGateway ? this.gatewayAddresses : [];
+    this.whitelist = Whitelist.from({ host: this.hostAddresses, gateways, user: this.settings.whitelist.entries });
+  }
+
+  // ------------------------------------------------------------------ questions
+
+  activeBans(): BanRecord[] {
+    return this.book.list();
+  }
+
+  isBanned(ip: string): boolean {
+    const addr = canonicalIp(String(ip).trim());
+    return addr !== null && this.book.has(addr);
+  }
+
+  isWhitelisted(ip: string): boolean {
+    return this.whitelist.matches(String(ip));
+  }
+
+  /** The whitelist in force (loopback, host, gateways, user entries), canonical CIDRs. */
+  whitelistEntries(): string[] {
+    return this.whitelist.entries();
+  }
+
+  /** Addresses whose ban waits for the per-minute budget, in release order. */
+  deferredBans(): string[] {
+    return this.policy.deferredIps();
+  }
+
+  offender(ip: string): Offender | null {
+    const addr = canonicalIp(String(ip).trim());
+    if (addr === null) return null;
+    const ban = this.book.get(addr);
+    if (ban) return this.offenderFromBan(ban);
+    const w = this.tracker.get(addr);
+    if (w) return this.offenderFromWindow(w);
+    const rec = this.policy.strikeRecord(addr);
+    if (rec) {
+      return { ip: addr, hits: 0, distinctPorts: 0, ports: [], firstSeen: rec.lastBanAt, lastSeen: rec.lastBanAt, scanType: 'OTHER', state: 'expired', strikes: rec.strikes, bannedUntil: null };
+    }
+    return null;
+  }
+
+  /** Banned and watched sources: banned first (latest ban first), then the most active watched ones. */
+  offenders(limit = 100): Offender[] {
+    const out: Offender[] = [];
+    const bans = this.book.list().reverse();
+    for (const b of bans) {
+      if (out.length >= limit) return out;
+      out.push(this.offenderFromBan(b));
+    }
+    const left = limit - out.length;
+    if (left <= 0) return out;
+    const watched = [...this.tracker.values()];
+    watched.sort((a, b) => b.hits - a.hits || b.lastSeen - a.lastSeen || (a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : 0));
+    for (let i = 0; i < watched.length && i < left; i++) out.push(this.offenderFromWindow(watched[i]!));
+    return out;
+  }
+
+  private offenderFromBan(b: BanRecord): Offender {
+    const r = b.reason;
+    return {
+      ip: b.ip,
+      hits: r.hits,
+      distinctPorts: r.ports.length,
+      ports: r.ports.slice(0, OFFENDER_PORT_LIMIT),
+      firstSeen: r.firstSeen,
+      lastSeen: r.lastSeen,
+      scanType: r.scanType ?? 'OTHER',
+      state: 'banned',
+      strikes: b.strikes,
+      bannedUntil: b.until,
+    };
+  }
+
+  private offenderFromWindow(w: SourceWindow): Offender {
+    const s = this.tracker.summary(w, REASON_PORT_LIMIT);
+    return {
+      ip: w.ip,
+      hits: s.hits,
+      distinctPorts: s.distinctPorts,
+      ports: this.tracker.topPorts(w, OFFENDER_PORT_LIMIT),
+      firstSeen: s.firstSeen,
+      lastSeen: s.lastSeen,
+      scanType: s.scanType,
+      state: this.whitelist.has(w.ip) ? 'whitelisted' : 'watching',
+      strikes: this.policy.strikeRecord(w.ip)?.strikes ?? 0,
+      bannedUntil: null,
+    };
+  }
+
+  stats(): EngineStats {
+    return {
+      lines: this.lines,
+      packets: this.packets,
+      rejected: { ...this.rejected },
+      ignored: { ...this.ignored },
+      trackedSources: this.tracker.size,
+      activeBans: this.book.size,
+      deferredBans: this.policy.deferredCount,
+      evicted: this.tracker.evictedCount,
+    };
+  }
+}
