@@ -1,0 +1,68 @@
+/**
+ * The one way the renderer reaches the Portcullis service: `getApi()`.
+ * In Electron the preload has put `window.portcullis` there (IPC); in a browser opened from
+ * `portcullis serve` it is a WebSocket client on the same origin, authenticated by the token
+ * printed in the URL.
+ */
+import type { PortcullisApi } from '../../electron/shared/api.ts';
+import { type ConnectionAware, type ConnectionStatus, WsApiClient } from './wsClient.ts';
+
+export type { ConnectionStatus, ConnectionAware };
+export type RendererApi = PortcullisApi & Partial<ConnectionAware>;
+
+declare global {
+  interface Window {
+    portcullis?: PortcullisApi;
+  }
+}
+
+const TOKEN_KEY = 'portcullis.token';
+
+/**
+ * The serve token: from `?token=` (then kept in sessionStorage and removed from the address bar,
+ * so it does not end up in history, bookmarks or screenshots), or from sessionStorage on reload.
+ */
+export function takeToken(loc: Pick<Location, 'search' | 'href'>, storage: Pick<Storage, 'getItem' | 'setItem'>, replaceUrl?: (url: string) => void): string | null {
+  const fromUrl = new URLSearchParams(loc.search).get('token');
+  if (fromUrl) {
+    try {
+      storage.setItem(TOKEN_KEY, fromUrl);
+    } catch {
+      /* storage disabled: the token still works for this page */
+    }
+    if (replaceUrl) {
+      const url = new URL(loc.href);
+      url.searchParams.delete('token');
+      replaceUrl(url.toString());
+    }
+    return fromUrl;
+  }
+  try {
+    return storage.getItem(TOKEN_KEY);
+  } catch {
+    return null;
+  }
+}
+
+export function wsUrlFor(loc: Pick<Location, 'protocol' | 'host'>, token: string): string {
+  const scheme = loc.protocol === 'https:' ? 'wss' : 'ws';
+  return `${scheme}://${loc.host}/api/ws?token=${encodeURIComponent(token)}`;
+}
+
+let api: RendererApi | null = null;
+
+export function getApi(): RendererApi {
+  if (api) return api;
+  if (typeof window !== 'undefined' && window.portcullis) {
+    api = window.portcullis;
+    return api;
+  }
+  const token = takeToken(window.location, window.sessionStorage, (url) => window.history.replaceState(null, '', url)) ?? '';
+  api = new WsApiClient({ url: wsUrlFor(window.location, token) });
+  return api;
+}
+
+/** Tests only: forget the cached facade. */
+export function resetApiForTests(next: RendererApi | null = null): void {
+  api = next;
+}

@@ -1,0 +1,128 @@
+/** The window: navigation, banners (read-only, connection), the current screen, notices. */
+import logoUrl from '../../assets/ui/portcullis.svg';
+import { useEffect } from 'react';
+import type { ScreenId } from '../store/store.ts';
+import { selectReadOnlyReason } from '../store/selectors.ts';
+import { useActions, useApp } from './context.ts';
+import { Dashboard } from './screens/Dashboard.tsx';
+import { BlockedPackets } from './screens/BlockedPackets.tsx';
+import { Offenders } from './screens/Offenders.tsx';
+import { Rules } from './screens/Rules.tsx';
+import { Whitelist } from './screens/Whitelist.tsx';
+import { Thresholds } from './screens/Thresholds.tsx';
+import { Doctor } from './screens/Doctor.tsx';
+import { SettingsScreen } from './screens/Settings.tsx';
+
+export const NAV: { id: ScreenId; label: string; icon: string }[] = [
+  { id: 'dashboard', label: 'Dashboard', icon: '◧' },
+  { id: 'packets', label: 'Blocked packets', icon: '⛔' },
+  { id: 'offenders', label: 'Offenders', icon: '⚑' },
+  { id: 'rules', label: 'Rules', icon: '☰' },
+  { id: 'whitelist', label: 'Whitelist', icon: '✓' },
+  { id: 'thresholds', label: 'Thresholds', icon: '⚖' },
+  { id: 'doctor', label: 'Doctor', icon: '✚' },
+  { id: 'settings', label: 'Settings', icon: '⚙' },
+];
+
+function Screen({ id }: { id: ScreenId }) {
+  switch (id) {
+    case 'dashboard':
+      return <Dashboard />;
+    case 'packets':
+      return <BlockedPackets />;
+    case 'offenders':
+      return <Offenders />;
+    case 'rules':
+      return <Rules />;
+    case 'whitelist':
+      return <Whitelist />;
+    case 'thresholds':
+      return <Thresholds />;
+    case 'doctor':
+      return <Doctor />;
+    case 'settings':
+      return <SettingsScreen />;
+  }
+}
+
+function Notices() {
+  const notices = useApp((s) => s.notices);
+  const { dismissNotice } = useActions();
+  return (
+    <div className="notices" aria-live="polite">
+      {notices.map((n) => (
+        <div key={n.id} className={`notice notice-${n.level}`} role={n.level === 'error' ? 'alert' : 'status'}>
+          <span>{n.message}</span>
+          <button type="button" className="icon-button" aria-label="Dismiss" onClick={() => dismissNotice(n.id)}>
+            ×
+          </button>
+        </div>
+      ))}
+    </div>
+  );
+}
+
+export function App() {
+  const screen = useApp((s) => s.screen);
+  const readOnly = useApp(selectReadOnlyReason);
+  const connection = useApp((s) => s.connection);
+  const theme = useApp((s) => s.settings?.ui.theme ?? 'system');
+  const protection = useApp((s) => s.state?.protection ?? null);
+  const { navigate, start } = useActions();
+
+  useEffect(() => start(), [start]);
+  useEffect(() => {
+    // "system" leaves it to prefers-color-scheme in the stylesheet.
+    if (theme === 'system') delete document.documentElement.dataset.theme;
+    else document.documentElement.dataset.theme = theme;
+  }, [theme]);
+  useEffect(() => {
+    const label = NAV.find((n) => n.id === screen)?.label ?? '';
+    document.title = `${label} — Portcullis`;
+  }, [screen]);
+
+  return (
+    <div className="app">
+      <aside className="sidebar">
+        <div className="brand">
+          <img src={logoUrl} alt="" width={28} height={28} />
+          <span>Portcullis</span>
+        </div>
+        <nav aria-label="Main">
+          <ul>
+            {NAV.map((n) => (
+              <li key={n.id}>
+                <button type="button" className="nav-item" aria-current={screen === n.id ? 'page' : undefined} onClick={() => navigate(n.id)}>
+                  <span className="nav-icon" aria-hidden="true">
+                    {n.icon}
+                  </span>
+                  {n.label}
+                </button>
+              </li>
+            ))}
+          </ul>
+        </nav>
+        <div className="sidebar-foot">
+          <span className={`dot dot-${protection ?? 'unknown'}`} aria-hidden="true" />
+          {protection === 'on' ? 'Protected' : protection === 'paused' ? 'Paused' : protection === 'off' ? 'Not protected' : 'Connecting…'}
+        </div>
+      </aside>
+      <main className="content">
+        <div className="banners">
+          {connection !== 'open' && (
+            <div className="banner banner-warn" role="status">
+              {connection === 'connecting' ? 'Connecting to the Portcullis service…' : 'Connection to the Portcullis service lost — reconnecting…'}
+            </div>
+          )}
+          {readOnly && (
+            <div className="banner banner-warn" role="alert" data-testid="read-only-banner">
+              <strong>Read-only:</strong> {readOnly}. You can watch, but bans, rules and settings cannot be changed.
+            </div>
+          )}
+        </div>
+        <Screen id={screen} />
+      </main>
+      <Notices />
+    </div>
+  );
+}

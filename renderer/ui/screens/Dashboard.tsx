@@ -1,0 +1,283 @@
+import { Bar, BarChart, CartesianGrid, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
+import { selectIsBusy, selectReadOnlyReason } from '../../store/selectors.ts';
+import { useActions, useApp } from '../context.ts';
+import { fmtAge, fmtCount, fmtTime, useNow } from '../format.ts';
+import { StateBadge } from './common.tsx';
+
+function ProtectionCard() {
+  const state = useApp((s) => s.state);
+  const busy = useApp(selectIsBusy('protection'));
+  const readOnly = useApp(selectReadOnlyReason) !== null;
+  const { setProtection, pauseProtection } = useActions();
+  const on = state?.protection === 'on';
+  const paused = state?.protection === 'paused';
+  return (
+    <section className="card protection-card" aria-labelledby="protection-title">
+      <div className="card-head">
+        <h2 id="protection-title">Protection</h2>
+      </div>
+      <div className="protection-row">
+        <button
+          type="button"
+          role="switch"
+          aria-checked={on}
+          aria-label="Protection"
+          className={`switch ${on ? 'switch-on' : ''}`}
+          disabled={!state || busy || readOnly}
+          onClick={() => void setProtection(!on)}
+        >
+          <span className="switch-knob" />
+        </button>
+        <div className="protection-text" data-testid="protection-status">
+          {!state ? 'Loading…' : on ? 'On — scanners are banned as they are seen' : paused ? `Paused until ${fmtTime(state.pausedUntil)}` : 'Off — scans are recorded but nobody is banned'}
+        </div>
+      </div>
+      <div className="row gap">
+        {paused ? (
+          <button type="button" disabled={busy || readOnly} onClick={() => void setProtection(true)}>
+            Resume now
+          </button>
+        ) : (
+          <button type="button" disabled={!state || busy || readOnly || !on} onClick={() => void pauseProtection(60)}>
+            Pause for 1 hour
+          </button>
+        )}
+      </div>
+    </section>
+  );
+}
+
+function FirewallCard() {
+  const fw = useApp((s) => s.state?.firewall ?? null);
+  const backend = useApp((s) => s.state?.backend ?? null);
+  return (
+    <section className="card" aria-labelledby="fw-title">
+      <div className="card-head">
+        <h2 id="fw-title">Firewall</h2>
+      </div>
+      {!fw ? (
+        <p className="muted">Loading…</p>
+      ) : (
+        <dl className="kv">
+          <dt>ufw</dt>
+          <dd data-testid="firewall-state">
+            {!fw.installed ? <span className="badge badge-error">not installed</span> : fw.enabled ? <span className="badge badge-ok">active</span> : <span className="badge badge-error">inactive</span>}
+          </dd>
+          <dt>Incoming</dt>
+          <dd>{fw.defaultIncoming ?? '—'}</dd>
+          <dt>Logging</dt>
+          <dd>{fw.loggingLevel ?? '—'}</dd>
+          <dt>Per-source logging</dt>
+          <dd>{fw.perSourceLogging ? 'installed' : <span className="warn-text">not installed</span>}</dd>
+          <dt>Ban backend</dt>
+          <dd>{backend === 'set' ? 'ipset (fast)' : backend === 'ufw' ? 'ufw rules' : '—'}</dd>
+        </dl>
+      )}
+    </section>
+  );
+}
+
+function Counts() {
+  const counts = useApp((s) => s.state?.counts ?? null);
+  const tiles: [string, string, number | undefined][] = [
+    ['Blocked packets', 'count-blocked', counts?.blockedPackets],
+    ['Scanners', 'count-scanners', counts?.scanners],
+    ['Active bans', 'count-bans', counts?.activeBans],
+  ];
+  return (
+    <div className="tiles">
+      {tiles.map(([label, id, n]) => (
+        <section key={id} className="card tile" aria-label={label}>
+          <div className="tile-label">{label}</div>
+          <div className="tile-value" data-testid={id}>
+            {n === undefined ? '—' : fmtCount(n)}
+          </div>
+          {id === 'count-bans' && counts && counts.deferredBans > 0 && <div className="tile-sub warn-text">{counts.deferredBans} held back by the bans/min cap</div>}
+        </section>
+      ))}
+    </div>
+  );
+}
+
+function PerMinuteChart() {
+  const perMinute = useApp((s) => s.dashboard?.perMinute ?? null);
+  return (
+    <section className="card chart-card" aria-labelledby="chart-title">
+      <div className="card-head">
+        <h2 id="chart-title">Blocked packets per minute</h2>
+        <span className="muted">last hour</span>
+      </div>
+      {/* Fixed height so the page does not jump while data loads or streams. */}
+      <div className="chart" style={{ height: 200 }}>
+        {perMinute && (
+          <ResponsiveContainer width="100%" height="100%">
+            <BarChart data={perMinute} margin={{ top: 8, right: 8, bottom: 0, left: -16 }}>
+              <CartesianGrid vertical={false} strokeDasharray="3 3" />
+              <XAxis dataKey="t" tickFormatter={(t: number) => fmtTime(t).slice(0, 5)} minTickGap={40} tickLine={false} />
+              <YAxis allowDecimals={false} tickLine={false} width={48} />
+              <Tooltip labelFormatter={(t) => fmtTime(Number(t)).slice(0, 5)} formatter={(v) => [String(v), 'blocked']} isAnimationActive={false} />
+              <Bar dataKey="count" isAnimationActive={false} radius={[3, 3, 0, 0]} />
+            </BarChart>
+          </ResponsiveContainer>
+        )}
+      </div>
+    </section>
+  );
+}
+
+function TopLists() {
+  const dash = useApp((s) => s.dashboard);
+  const { navigate, openOffender } = useActions();
+  return (
+    <div className="two-col">
+      <section className="card" aria-labelledby="ports-title">
+        <div className="card-head">
+          <h2 id="ports-title">Top targeted ports</h2>
+        </div>
+        <table className="table compact">
+          <thead>
+            <tr>
+              <th scope="col">Port</th>
+              <th scope="col">Proto</th>
+              <th scope="col" className="num">
+                Hits
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {(dash?.topPorts ?? []).slice(0, 8).map((p) => (
+              <tr key={`${p.proto}/${p.port}`}>
+                <td>{p.port}</td>
+                <td>{p.proto}</td>
+                <td className="num">{fmtCount(p.hits)}</td>
+              </tr>
+            ))}
+            {dash && dash.topPorts.length === 0 && (
+              <tr>
+                <td colSpan={3} className="muted">
+                  No blocked packets yet
+                </td>
+              </tr>
+            )}
+          </tbody>
+        </table>
+      </section>
+      <section className="card" aria-labelledby="offenders-title">
+        <div className="card-head">
+          <h2 id="offenders-title">Top offenders</h2>
+        </div>
+        <table className="table compact">
+          <thead>
+            <tr>
+              <th scope="col">Source</th>
+              <th scope="col">State</th>
+              <th scope="col" className="num">
+                Hits
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {(dash?.topOffenders ?? []).slice(0, 8).map((o) => (
+              <tr key={o.ip}>
+                <td>
+                  <button
+                    type="button"
+                    className="link"
+                    onClick={() => {
+                      navigate('offenders');
+                      void openOffender(o.ip);
+                    }}
+                  >
+                    {o.ip}
+                  </button>
+                </td>
+                <td>
+                  <StateBadge state={o.state} />
+                </td>
+                <td className="num">{fmtCount(o.hits)}</td>
+              </tr>
+            ))}
+            {dash && dash.topOffenders.length === 0 && (
+              <tr>
+                <td colSpan={3} className="muted">
+                  No offenders yet
+                </td>
+              </tr>
+            )}
+          </tbody>
+        </table>
+      </section>
+    </div>
+  );
+}
+
+function SourceHealth() {
+  const source = useApp((s) => s.state?.source);
+  const now = useNow(1000);
+  return (
+    <section className="card" aria-labelledby="source-title">
+      <div className="card-head">
+        <h2 id="source-title">Log source</h2>
+      </div>
+      {source === undefined ? (
+        <p className="muted">Loading…</p>
+      ) : source === null ? (
+        <p className="warn-text">No log source: Portcullis cannot see blocked packets.</p>
+      ) : (
+        <dl className="kv" data-testid="source-health">
+          <dt>Kind</dt>
+          <dd>
+            {source.kind} <span className="muted">{source.description}</span>
+          </dd>
+          <dt>Trust</dt>
+          <dd>
+            {source.kernelTrusted ? (
+              <span className="badge badge-ok">kernel records only</span>
+            ) : (
+              <span className="badge badge-error" title="Any local user can write lines that look like firewall records into this source">
+                SPOOFABLE
+              </span>
+            )}
+          </dd>
+          <dt>Last record</dt>
+          <dd>{fmtAge(source.lastRecordAt, now)}</dd>
+          <dt>Lines / min</dt>
+          <dd>
+            {fmtCount(source.linesPerMinute)}
+            {source.rejectsPerMinute > 0 && <span className="muted"> ({fmtCount(source.rejectsPerMinute)} rejected)</span>}
+          </dd>
+          {source.error && (
+            <>
+              <dt>Error</dt>
+              <dd className="error-text">{source.error}</dd>
+            </>
+          )}
+        </dl>
+      )}
+    </section>
+  );
+}
+
+export function Dashboard() {
+  const err = useApp((s) => s.loadErrors.state);
+  return (
+    <div className="screen">
+      <header className="screen-head">
+        <h1>Dashboard</h1>
+      </header>
+      {err && (
+        <p className="error-text" role="alert">
+          Could not load the state: {err}
+        </p>
+      )}
+      <div className="dash-grid">
+        <ProtectionCard />
+        <FirewallCard />
+        <SourceHealth />
+      </div>
+      <Counts />
+      <PerMinuteChart />
+      <TopLists />
+    </div>
+  );
+}

@@ -1,0 +1,46 @@
+import { selectReadOnlyReason } from '../../store/selectors.ts';
+import { useActions, useApp } from '../context.ts';
+
+const ICON = { ok: '✓', warn: '!', error: '✕' } as const;
+
+export function Doctor() {
+  const checks = useApp((s) => s.doctor);
+  const err = useApp((s) => s.loadErrors.doctor);
+  const busy = useApp((s) => s.busy);
+  const readOnly = useApp(selectReadOnlyReason) !== null;
+  const { loadDoctor, runDoctorFix } = useActions();
+  return (
+    <div className="screen">
+      <header className="screen-head">
+        <h1>Doctor</h1>
+        <button type="button" onClick={() => void loadDoctor()}>
+          Check again
+        </button>
+      </header>
+      {err && (
+        <p className="error-text" role="alert">
+          {err}
+        </p>
+      )}
+      {!checks && !err && <p className="muted">Checking…</p>}
+      <ul className="checks" data-testid="doctor-checks">
+        {(checks ?? []).map((c) => (
+          <li key={c.id} className={`card check-row level-${c.level}`}>
+            <span className={`check-icon icon-${c.level}`} aria-label={c.level}>
+              {ICON[c.level]}
+            </span>
+            <div className="grow">
+              <div className="check-title">{c.title}</div>
+              <div className="muted">{c.detail}</div>
+            </div>
+            {c.fix && (
+              <button type="button" className={c.level === 'error' ? 'primary' : ''} disabled={readOnly || `fix:${c.fix.id}` in busy} onClick={() => void runDoctorFix(c.fix!.id)}>
+                {c.fix.label}
+              </button>
+            )}
+          </li>
+        ))}
+      </ul>
+    </div>
+  );
+}

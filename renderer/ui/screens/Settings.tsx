@@ -1,0 +1,47 @@
+import type { FieldSpec } from '../../store/settingsForm.ts';
+import { useApp } from '../context.ts';
+import { SettingsForm } from './SettingsForm.tsx';
+
+const GENERAL: FieldSpec[] = [
+  { path: 'notifications.onBan', label: 'Notify me when a scanner is banned', kind: 'bool' },
+  { path: 'notifications.aggregateWindowSec', label: 'Group bans within (seconds)', kind: 'int', hint: 'one notification for all bans in this window' },
+  { path: 'notifications.maxPerMinute', label: 'Notifications per minute at most', kind: 'int' },
+  { path: 'ui.startAtLogin', label: 'Start Portcullis at login', kind: 'bool' },
+  {
+    path: 'ui.theme',
+    label: 'Theme',
+    kind: 'select',
+    options: [
+      { value: 'system', label: 'Follow the system' },
+      { value: 'light', label: 'Light' },
+      { value: 'dark', label: 'Dark' },
+    ],
+  },
+];
+
+const LOGS: FieldSpec[] = [
+  { path: 'logs.source', label: 'Log source', kind: 'text', hint: 'auto, kmsg, journal or file:/absolute/path' },
+  { path: 'logs.retentionDays', label: 'Keep blocked packets for (days)', kind: 'int' },
+  { path: 'logs.maxStoredPackets', label: 'Stored packets at most', kind: 'int' },
+];
+
+export function SettingsScreen() {
+  const settings = useApp((s) => s.settings);
+  const version = useApp((s) => s.state?.version);
+  return (
+    <div className="screen">
+      <header className="screen-head">
+        <h1>Settings</h1>
+        {version && <span className="muted">Portcullis {version}</span>}
+      </header>
+      {!settings ? (
+        <p className="muted">Loading…</p>
+      ) : (
+        <>
+          <SettingsForm settings={settings} fields={GENERAL} title="Notifications and appearance" id="gen" />
+          <SettingsForm settings={settings} fields={LOGS} title="Log source and retention" id="logs" />
+        </>
+      )}
+    </div>
+  );
+}

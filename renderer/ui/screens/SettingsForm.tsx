@@ -1,0 +1,95 @@
+/** A validated settings form: every field checked live by the one SettingsSchema, saved as one patch. */
+import { useEffect, useMemo, useState, type ReactNode } from 'react';
+import type { Settings } from '../../../electron/shared/settings.ts';
+import { type Draft, type FieldSpec, draftFrom, patchFrom } from '../../store/settingsForm.ts';
+import { selectReadOnlyReason } from '../../store/selectors.ts';
+import { useActions, useApp } from '../context.ts';
+
+export function SettingsForm({ settings, fields, title, id, extraButtons }: { settings: Settings; fields: FieldSpec[]; title: string; id: string; extraButtons?: (check: ReturnType<typeof patchFrom>) => ReactNode }) {
+  const [draft, setDraft] = useState<Draft>(() => draftFrom(settings, fields));
+  const [saved, setSaved] = useState<string | null>(null);
+  const [serverError, setServerError] = useState<string | null>(null);
+  const readOnly = useApp(selectReadOnlyReason) !== null;
+  const busy = useApp((s) => 'settings' in s.busy);
+  const { updateSettings } = useActions();
+  // Settings changed elsewhere (another window, the service): start again from them.
+  useEffect(() => setDraft(draftFrom(settings, fields)), [settings, fields]);
+  const check = useMemo(() => patchFrom(settings, fields, draft), [settings, fields, draft]);
+  const valid = Object.keys(check.errors).length === 0;
+  return (
+    <section className="card" aria-labelledby={`${id}-title`}>
+      <div className="card-head">
+        <h2 id={`${id}-title`}>{title}</h2>
+      </div>
+      <form
+        className="settings-form"
+        onSubmit={async (e) => {
+          e.preventDefault();
+          const r = await updateSettings(check.patch);
+          setServerError(r.ok ? null : r.error);
+          setSaved(r.ok ? 'Saved' : null);
+        }}
+      >
+        {fields.map((f) => {
+          const fid = `${id}-${f.path.replace('.', '-')}`;
+          const err = check.errors[f.path];
+          const value = draft[f.path];
+          const onChange = (v: string | boolean) => {
+            setSaved(null);
+            setDraft({ ...draft, [f.path]: v });
+          };
+          if (f.kind === 'bool') {
+            return (
+              <div className="field" key={f.path}>
+                <label className="check" htmlFor={fid}>
+                  <input id={fid} type="checkbox" checked={value === true} disabled={readOnly} onChange={(e) => onChange(e.target.checked)} />
+                  {f.label}
+                </label>
+                <div className="field-msg">{f.hint ?? ''}</div>
+              </div>
+            );
+          }
+          return (
+            <div className={`field ${err ? 'field-invalid' : ''}`} key={f.path}>
+              <label htmlFor={fid}>{f.label}</label>
+              {f.kind === 'select' ? (
+                <select id={fid} value={String(value)} disabled={readOnly} onChange={(e) => onChange(e.target.value)}>
+                  {f.options!.map((o) => (
+                    <option key={o.value} value={o.value}>
+                      {o.label}
+                    </option>
+                  ))}
+                </select>
+              ) : (
+                <input
+                  id={fid}
+                  value={String(value)}
+                  inputMode={f.kind === 'int' ? 'numeric' : undefined}
+                  spellCheck={false}
+                  disabled={readOnly}
+                  aria-invalid={Boolean(err)}
+                  aria-describedby={`${fid}-msg`}
+                  onChange={(e) => onChange(e.target.value)}
+                />
+              )}
+              <div className={`field-msg ${err ? 'error-text' : ''}`} id={`${fid}-msg`} role={err ? 'alert' : undefined}>
+                {err ?? f.hint ?? ''}
+              </div>
+            </div>
+          );
+        })}
+        <div className="form-foot">
+          <div className="field-msg" role="status">
+            {check.errors._form ? <span className="error-text">{check.errors._form}</span> : serverError ? <span className="error-text">{serverError}</span> : saved}
+          </div>
+          <div className="row gap">
+            {extraButtons?.(check)}
+            <button type="submit" className="primary" disabled={readOnly || busy || !valid || !check.changed}>
+              Save
+            </button>
+          </div>
+        </div>
+      </form>
+    </section>
+  );
+}

@@ -1,0 +1,93 @@
+import type { FieldSpec } from '../../store/settingsForm.ts';
+import { selectIsBusy } from '../../store/selectors.ts';
+import { useActions, useApp } from '../context.ts';
+import { fmtDateTime } from '../format.ts';
+import { SettingsForm } from './SettingsForm.tsx';
+
+const FIELDS: FieldSpec[] = [
+  { path: 'detection.findtimeSec', label: 'Find time (seconds)', kind: 'int', hint: 'window over which probes of one source are counted' },
+  { path: 'detection.maxretry', label: 'Max retry (probes)', kind: 'int', hint: 'probes within the window that make a scan' },
+  { path: 'detection.minDistinctPorts', label: 'Min distinct ports', kind: 'int', hint: 'one port hammered is not a scan' },
+  { path: 'ban.bantimeSec', label: 'Ban time (seconds)', kind: 'int', hint: 'first ban length' },
+  { path: 'ban.increment', label: 'Double the ban time for repeat offenders', kind: 'bool' },
+  { path: 'ban.maxbantimeSec', label: 'Max ban time (seconds)', kind: 'int', hint: 'cap for repeat offenders' },
+  { path: 'ban.maxNewBansPerMinute', label: 'New bans per minute (cap)', kind: 'int', hint: 'protects against spoofed floods' },
+  {
+    path: 'ban.backend',
+    label: 'Ban backend',
+    kind: 'select',
+    options: [
+      { value: 'set', label: 'ipset (milliseconds, any number of bans)' },
+      { value: 'ufw', label: 'ufw rules (visible in ufw status)' },
+    ],
+  },
+];
+
+function TestResult() {
+  const result = useApp((s) => s.thresholdTest);
+  if (!result) return null;
+  return (
+    <section className="card" aria-labelledby="tt-title" data-testid="threshold-test">
+      <div className="card-head">
+        <h2 id="tt-title">Against your recent log</h2>
+        <span className="muted">
+          {result.packets} packets from {result.sources} sources
+        </span>
+      </div>
+      {result.wouldBan.length === 0 ? (
+        <p>No host would have been banned.</p>
+      ) : (
+        <table className="table compact">
+          <thead>
+            <tr>
+              <th scope="col">Would ban</th>
+              <th scope="col">At</th>
+              <th scope="col">Scan</th>
+              <th scope="col">Ports</th>
+            </tr>
+          </thead>
+          <tbody>
+            {result.wouldBan.map((b) => (
+              <tr key={`${b.ip}-${b.at}`}>
+                <td className="mono">{b.ip}</td>
+                <td>{fmtDateTime(b.at)}</td>
+                <td>{b.scanType}</td>
+                <td>{b.ports.slice(0, 12).join(', ') + (b.ports.length > 12 ? ` … (+${b.ports.length - 12})` : '')}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}
+
+export function Thresholds() {
+  const settings = useApp((s) => s.settings);
+  const busy = useApp(selectIsBusy('thresholdTest'));
+  const { testThresholds } = useActions();
+  return (
+    <div className="screen">
+      <header className="screen-head">
+        <h1>Thresholds</h1>
+      </header>
+      <p className="lead">When a source counts as a scanner, and how long it stays banned.</p>
+      {!settings ? (
+        <p className="muted">Loading…</p>
+      ) : (
+        <SettingsForm
+          settings={settings}
+          fields={FIELDS}
+          title="Detection and bans"
+          id="th"
+          extraButtons={(check) => (
+            <button type="button" disabled={busy || Object.keys(check.errors).length > 0} onClick={() => void testThresholds(check.patch)}>
+              {busy ? 'Testing…' : 'Test against my recent log'}
+            </button>
+          )}
+        />
+      )}
+      <TestResult />
+    </div>
+  );
+}

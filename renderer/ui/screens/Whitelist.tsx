@@ -1,0 +1,97 @@
+import { useState } from 'react';
+import { selectBuiltInWhitelist, selectReadOnlyReason } from '../../store/selectors.ts';
+import { useActions, useApp } from '../context.ts';
+
+export function Whitelist() {
+  const settings = useApp((s) => s.settings);
+  const builtIn = useApp(selectBuiltInWhitelist);
+  const readOnly = useApp(selectReadOnlyReason) !== null;
+  const busy = useApp((s) => 'whitelist' in s.busy);
+  const { whitelistAdd, whitelistRemove, updateSettings } = useActions();
+  const [text, setText] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  return (
+    <div className="screen">
+      <header className="screen-head">
+        <h1>Whitelist</h1>
+      </header>
+      <p className="lead">Addresses and networks that are never banned, whatever they send. Use it for your own networks and monitoring hosts.</p>
+      <section className="card" aria-labelledby="wl-add-title">
+        <div className="card-head">
+          <h2 id="wl-add-title">Add an address or network</h2>
+        </div>
+        <form
+          className="row gap align-start"
+          onSubmit={async (e) => {
+            e.preventDefault();
+            const r = await whitelistAdd(text);
+            setError(r.ok ? null : r.error);
+            if (r.ok) setText('');
+          }}
+        >
+          <div className={`field grow ${error ? 'field-invalid' : ''}`}>
+            <label htmlFor="wl-cidr">Address or CIDR</label>
+            <input
+              id="wl-cidr"
+              value={text}
+              placeholder="192.168.1.0/24 or 2001:db8::/32"
+              spellCheck={false}
+              aria-invalid={error !== null}
+              aria-describedby="wl-cidr-msg"
+              onChange={(e) => {
+                setText(e.target.value);
+                if (error) setError(null);
+              }}
+            />
+            <div className="field-msg error-text" id="wl-cidr-msg" role={error ? 'alert' : undefined} data-testid="whitelist-error">
+              {error ?? ''}
+            </div>
+          </div>
+          <button type="submit" className="primary label-offset" disabled={readOnly || busy || text.trim() === ''}>
+            Add
+          </button>
+        </form>
+      </section>
+      <section className="card" aria-labelledby="wl-list-title">
+        <div className="card-head">
+          <h2 id="wl-list-title">Your entries</h2>
+        </div>
+        <ul className="list" data-testid="whitelist-entries">
+          {(settings?.whitelist.entries ?? []).map((cidr) => (
+            <li key={cidr} className="list-row">
+              <span className="mono">{cidr}</span>
+              <button type="button" className="small" disabled={readOnly} aria-label={`Remove ${cidr}`} onClick={() => void whitelistRemove(cidr)}>
+                Remove
+              </button>
+            </li>
+          ))}
+          {settings && settings.whitelist.entries.length === 0 && <li className="muted list-row">No entries yet.</li>}
+        </ul>
+      </section>
+      <section className="card" aria-labelledby="wl-builtin-title">
+        <div className="card-head">
+          <h2 id="wl-builtin-title">Always whitelisted</h2>
+        </div>
+        <ul className="list" data-testid="whitelist-builtin">
+          {builtIn.map((e) => (
+            <li key={e.cidr} className="list-row">
+              <span className="mono">{e.cidr}</span>
+              <span className="muted">{e.why}</span>
+            </li>
+          ))}
+        </ul>
+        {settings && (
+          <label className="check">
+            <input
+              type="checkbox"
+              checked={settings.whitelist.includeGateway}
+              disabled={readOnly}
+              onChange={(e) => void updateSettings({ whitelist: { includeGateway: e.target.checked } })}
+            />
+            Also whitelist the default gateway
+          </label>
+        )}
+      </section>
+    </div>
+  );
+}

@@ -1,0 +1,107 @@
+/** Small pieces shared by several screens. */
+import { useRef, type ReactNode } from 'react';
+import { useVirtualizer } from '@tanstack/react-virtual';
+import type { OffenderState } from '../../../electron/shared/model.ts';
+
+const STATE_CLASS: Record<OffenderState, string> = {
+  watching: 'badge-warn',
+  banned: 'badge-error',
+  whitelisted: 'badge-ok',
+  expired: 'badge-muted',
+};
+
+export function StateBadge({ state }: { state: OffenderState }) {
+  return <span className={`badge ${STATE_CLASS[state]}`}>{state}</span>;
+}
+
+export interface Column<T> {
+  key: string;
+  label: string;
+  /** CSS grid track, e.g. "120px" or "1fr". */
+  width: string;
+  render: (row: T) => ReactNode;
+  className?: string;
+}
+
+/**
+ * A virtualised table: only the rows in view exist in the DOM, every row has the same fixed
+ * height (no layout jumps while rows stream in), and 100k rows scroll like 100.
+ */
+export function VirtualTable<T>({
+  rows,
+  columns,
+  rowKey,
+  label,
+  height,
+  rowHeight = 32,
+  empty,
+  testId,
+}: {
+  rows: readonly T[];
+  columns: Column<T>[];
+  rowKey: (row: T) => string | number;
+  label: string;
+  height: number | string;
+  rowHeight?: number;
+  empty?: ReactNode;
+  testId?: string;
+}) {
+  const scrollRef = useRef<HTMLDivElement>(null);
+  const virtualizer = useVirtualizer({
+    count: rows.length,
+    getScrollElement: () => scrollRef.current,
+    estimateSize: () => rowHeight,
+    overscan: 12,
+    getItemKey: (i) => rowKey(rows[i]!),
+  });
+  const template = columns.map((c) => c.width).join(' ');
+  return (
+    <div className="vtable" role="table" aria-label={label} aria-rowcount={rows.length + 1} data-testid={testId}>
+      <div className="vtable-head" role="rowgroup">
+        <div className="vtable-row" role="row" style={{ gridTemplateColumns: template }}>
+          {columns.map((c) => (
+            <div key={c.key} role="columnheader" className={c.className}>
+              {c.label}
+            </div>
+          ))}
+        </div>
+      </div>
+      <div className="vtable-body" ref={scrollRef} style={{ height }} role="rowgroup" tabIndex={0} aria-label={`${label} rows`}>
+        {rows.length === 0 && empty ? <div className="vtable-empty muted">{empty}</div> : null}
+        <div style={{ height: virtualizer.getTotalSize(), position: 'relative' }}>
+          {virtualizer.getVirtualItems().map((v) => {
+            const row = rows[v.index]!;
+            return (
+              <div
+                key={v.key}
+                className={`vtable-row ${v.index % 2 ? 'odd' : ''}`}
+                role="row"
+                aria-rowindex={v.index + 2}
+                style={{ gridTemplateColumns: template, height: rowHeight, transform: `translateY(${v.start}px)` }}
+              >
+                {columns.map((c) => (
+                  <div key={c.key} role="cell" className={c.className}>
+                    {c.render(row)}
+                  </div>
+                ))}
+              </div>
+            );
+          })}
+        </div>
+      </div>
+    </div>
+  );
+}
+
+export function Field({ label, error, hint, children, id }: { label: string; error?: string | null; hint?: string; children: ReactNode; id: string }) {
+  return (
+    <div className={`field ${error ? 'field-invalid' : ''}`}>
+      <label htmlFor={id}>{label}</label>
+      {children}
+      {/* Reserved line: an error appearing does not push the form around. */}
+      <div className="field-msg" id={`${id}-msg`} role={error ? 'alert' : undefined}>
+        {error ?? hint ?? ''}
+      </div>
+    </div>
+  );
+}
