@@ -266,8 +266,8 @@ export function createHelperDispatcher(deps: HelperDeps): HelperDispatcher {
       case 'editRule':
         return changeExisting({ kind: 'edit', number: req.args.number, rule: req.args.rule }, req.args.expect);
       case 'ban': {
-        const tagged = req.args.comment.startsWith(PORTCULLIS_TAG) ? req.args.comment : `${PORTCULLIS_TAG} ${req.args.comment}`.trim();
-        await backend(req.args.backend).ban(req.args.ip, req.args.timeoutSec, tagged.slice(0, 100));
+        // The backend tags the rule/element itself (portcullis-ban …) and cuts the host's connections.
+        await backend(req.args.backend).ban(req.args.ip, req.args.timeoutSec, req.args.comment);
         return { ok: true };
       }
       case 'unban':

@@ -1,0 +1,272 @@
+/**
+ * The engine's side of the root helper: typed calls over the helper's Unix socket (desktop) or
+ * straight into an in-process dispatcher (headless runner, already root), kmsg event subscription,
+ * reconnect with backoff (re-hello, and the kmsg stream resumed after the last seq delivered, so
+ * nothing is lost or repeated), and a FirewallPort adapter for the engine.
+ */
+import { connect, type Socket } from 'node:net';
+import type { Clock } from '../../shared/domain.ts';
+import {
+  HELPER_OPS,
+  HELPER_PROTOCOL_VERSION,
+  HelperError,
+  HelperServerLineSchema,
+  MAX_BAN_SEC,
+  MAX_LINE_BYTES,
+  type HelperArgs,
+  type HelperEvent,
+  type HelperOp,
+  type HelperResponse,
+  type HelperResult,
+} from '../../shared/helper-protocol.ts';
+import type { FirewallPort } from '../ports.ts';
+
+/** What an in-process dispatcher offers (electron/helper/ops.ts satisfies it; no import across layers). */
+export interface InProcessHelper {
+  handle(request: unknown): Promise<HelperResponse>;
+  onEvent(listener: (event: HelperEvent) => void): () => void;
+}
+
+export type HelperClientOptions =
+  | { socketPath: string; secret: string; callTimeoutMs?: number; maxBackoffMs?: number; log?: (line: string) => void }
+  | { inProcess: InProcessHelper; callTimeoutMs?: number };
+
+type Pending = { resolve: (r: HelperResponse) => void; timer: ReturnType<typeof setTimeout> };
+
+/** Seq of a raw kmsg record ("prio,seq,usec,flags;text"), or null. */
+function recordSeq(record: string): number | null {
+  const m = /^\d+,(\d+),/.exec(record);
+  return m ? Number(m[1]) : null;
+}
+
+export class HelperClient {
+  private readonly opts: HelperClientOptions;
+  private socket: Socket | null = null;
+  private connecting: Promise<void> | null = null;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private closed = false;
+  private backoffMs = 100;
+  private readonly kmsgListeners = new Set<(records: string[]) => void>();
+  private readonly statusListeners = new Set<(connected: boolean, why?: string) => void>();
+  private kmsgWanted = false;
+  private lastSeq: number | null = null;
+  private kmsgStart: number | null | 'now' = 'now';
+  private unsubscribeInProcess: (() => void) | null = null;
+
+  constructor(opts: HelperClientOptions) {
+    this.opts = opts;
+    if ('inProcess' in opts) this.unsubscribeInProcess = opts.inProcess.onEvent((e) => this.onEvent(e));
+  }
+
+  get connected(): boolean {
+    return 'inProcess' in this.opts || (this.socket !== null && !this.socket.destroyed);
+  }
+
+  /** Connects (socket mode) and says hello; resolves once authenticated. In-process: nothing to do. */
+  async connect(): Promise<void> {
+    if ('inProcess' in this.opts || this.connected) return;
+    this.connecting ??= this.openSocket().finally(() => (this.connecting = null));
+    return this.connecting;
+  }
+
+  /** Typed call; throws HelperError (code 'unavailable' when the helper cannot be reached). */
+  async call<O extends HelperOp>(op: O, args: HelperArgs<O>): Promise<HelperResult<O>> {
+    let response: HelperResponse;
+    if ('inProcess' in this.opts) {
+      response = await this.opts.inProcess.handle({ id: this.nextId++, op, args });
+    } else {
+      if (!this.connected) await this.connect();
+      response = await this.send(op, args);
+    }
+    if (!response.ok) throw new HelperError(response.error.code, response.error.message);
+    const parsed = HELPER_OPS[op].result.safeParse(response.result);
+    if (!parsed.success) throw new HelperError('failed', `the helper answered ${op} with an unexpected result`);
+    return parsed.data as HelperResult<O>;
+  }
+
+  /**
+   * Streams kernel records: after `afterSeq` (resume), from the oldest in the ring (null), or from now.
+   * After a reconnect the stream resumes after the last record delivered. Returns the unsubscribe.
+   */
+  async streamKmsg(afterSeq: number | null | 'now', listener: (records: string[]) => void): Promise<() => void> {
+    this.kmsgListeners.add(listener);
+    this.kmsgWanted = true;
+    this.kmsgStart = afterSeq;
+    this.lastSeq = typeof afterSeq === 'number' ? afterSeq : null;
+    await this.call('streamKmsg', { afterSeq });
+    return () => void this.kmsgListeners.delete(listener);
+  }
+
+  /** Connection changes (socket mode): the UI shows "read-only" while the helper is away. */
+  onStatus(listener: (connected: boolean, why?: string) => void): () => void {
+    this.statusListeners.add(listener);
+    return () => void this.statusListeners.delete(listener);
+  }
+
+  close(): void {
+    this.closed = true;
+    this.unsubscribeInProcess?.();
+    this.socket?.destroy();
+    this.failPending('the helper client was closed');
+  }
+
+  // ------------------------------------------------------------ socket mode
+
+  private send(op: HelperOp, args: unknown): Promise<HelperResponse> {
+    const socket = this.socket;
+    if (!socket || socket.destroyed) return Promise.resolve(unavailable('not connected to the helper'));
+    const id = this.nextId++;
+    const timeoutMs = this.opts.callTimeoutMs ?? 120_000;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        resolve({ id, ok: false, error: { code: 'unavailable', message: `the helper did not answer ${op} within ${timeoutMs} ms` } });
+      }, timeoutMs);
+      this.pending.set(id, { resolve, timer });
+      socket.write(JSON.stringify({ id, op, args }) + '\n');
+    });
+  }
+
+  private openSocket(): Promise<void> {
+    const o = this.opts as Extract<HelperClientOptions, { socketPath: string }>;
+    return new Promise<void>((resolve, reject) => {
+      const socket = connect(o.socketPath);
+      let buffer = '';
+      let settled = false;
+      socket.setEncoding('utf8');
+      socket.once('connect', async () => {
+        this.socket = socket;
+        const hello = await this.send('hello', { secret: o.secret, version: HELPER_PROTOCOL_VERSION });
+        if (!hello.ok) {
+          settled = true;
+          socket.destroy();
+          reject(new HelperError(hello.error.code, hello.error.message));
+          return;
+        }
+        this.backoffMs = 100;
+        settled = true;
+        resolve();
+        for (const l of this.statusListeners) l(true);
+        if (this.kmsgWanted) {
+          const afterSeq = this.lastSeq ?? this.kmsgStart;
+          void this.send('streamKmsg', { afterSeq });
+        }
+      });
+      socket.on('data', (chunk: string) => {
+        buffer += chunk;
+        let nl: number;
+        while ((nl = buffer.indexOf('\n')) >= 0) {
+          const line = buffer.slice(0, nl);
+          buffer = buffer.slice(nl + 1);
+          this.onLine(line);
+        }
+        if (buffer.length > 4 * MAX_LINE_BYTES) socket.destroy(); // a helper never sends this
+      });
+      socket.on('error', (e) => {
+        if (!settled) {
+          settled = true;
+          reject(new HelperError('unavailable', `cannot reach the helper at ${o.socketPath}: ${e.message}`));
+        }
+      });
+      socket.on('close', () => {
+        if (this.socket === socket) this.socket = null;
+        this.failPending('the connection to the helper was lost');
+        if (!settled) {
+          settled = true;
+          reject(new HelperError('unavailable', 'the helper closed the connection'));
+        }
+        for (const l of this.statusListeners) l(false, 'the helper is not connected');
+        this.scheduleReconnect();
+      });
+    });
+  }
+
+  private scheduleReconnect(): void {
+    if (this.closed || 'inProcess' in this.opts) return;
+    const o = this.opts;
+    const delay = this.backoffMs;
+    this.backoffMs = Math.min(this.backoffMs * 2, o.maxBackoffMs ?? 5_000);
+    const timer = setTimeout(() => {
+      if (this.closed || this.connected) return;
+      this.connect().catch((e) => o.log?.(`helper reconnect failed: ${(e as Error).message}`));
+    }, delay);
+    timer.unref?.();
+  }
+
+  private onLine(line: string): void {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(line);
+    } catch {
+      return;
+    }
+    const parsed = HelperServerLineSchema.safeParse(raw);
+    if (!parsed.success) return;
+    const msg = parsed.data;
+    if ('event' in msg) return this.onEvent(msg);
+    const p = msg.id === null ? undefined : this.pending.get(msg.id);
+    if (p) {
+      this.pending.delete(msg.id!);
+      clearTimeout(p.timer);
+      p.resolve(msg);
+    } else if (msg.id === null && !msg.ok) {
+      (this.opts as { log?: (l: string) => void }).log?.(`helper: ${msg.error.message}`);
+    }
+  }
+
+  private onEvent(e: HelperEvent): void {
+    if (e.event !== 'kmsg') return;
+    const last = e.records.length ? recordSeq(e.records[e.records.length - 1]!) : null;
+    if (last !== null) this.lastSeq = last;
+    for (const l of this.kmsgListeners) l(e.records);
+  }
+
+  private failPending(message: string): void {
+    for (const [id, p] of this.pending) {
+      clearTimeout(p.timer);
+      p.resolve({ id, ok: false, error: { code: 'unavailable', message } });
+    }
+    this.pending.clear();
+  }
+}
+
+/** The helper refuses comments outside a small character set; the engine's free text is folded into it. */
+export function banComment(text: string): string {
+  return text.replace(/[^A-Za-z0-9 ._:/-]+/g, ' ').replace(/\s+/g, ' ').replace(/^[\s-]+/, '').trim().slice(0, 80).trim();
+}
+
+function unavailable(message: string): HelperResponse {
+  return { id: null, ok: false, error: { code: 'unavailable', message } };
+}
+
+/**
+ * The engine's FirewallPort on top of the helper. The engine thinks in absolute times (`until`,
+ * ms); the helper in relative timeouts (the kernel counts them down), converted with the clock.
+ */
+export function helperFirewall(client: HelperClient, backend: 'ufw' | 'set', clock: Clock): FirewallPort {
+  return {
+    async ban(ip, until, comment) {
+      let timeoutSec: number | null = null;
+      if (until !== null) {
+        const remainingMs = until - clock.now();
+        if (remainingMs <= 0) return; // already over: nothing to enforce
+        const sec = Math.ceil(remainingMs / 1000);
+        // Beyond what a kernel set can count down: permanent in the firewall, lifted by Portcullis.
+        timeoutSec = sec > MAX_BAN_SEC ? null : sec;
+      }
+      await client.call('ban', { ip, timeoutSec, comment: banComment(comment), backend });
+    },
+    async unban(ip) {
+      await client.call('unban', { ip, backend });
+    },
+    async listBans() {
+      const { bans } = await client.call('listBans', { backend });
+      const now = clock.now();
+      return bans.map((b) => ({ ip: b.ip, until: b.expiresInSec === null ? null : now + b.expiresInSec * 1000 }));
+    },
+    async cutConnections(ip) {
+      await client.call('cutConnections', { ip });
+    },
+  };
+}

@@ -1,0 +1,113 @@
+/**
+ * Entry of the root helper (desktop): `node electron/helper/main.ts --socket-dir DIR [--uid UID]`.
+ * The uid it serves comes from --uid, else PKEXEC_UID / SUDO_UID (set by pkexec / sudo).
+ * The per-launch secret never travels on argv (visible in `ps`): it is read from the file
+ * DIR/secret (written 0600 by the app before launching, deleted here once read) or, when that file
+ * does not exist, from the environment variable PORTCULLIS_HELPER_SECRET (removed once read).
+ * sudo-prompt and pkexec give the child neither a usable stdin nor the caller's environment,
+ * which is why the file is the primary way.
+ */
+import { access, readFile } from 'node:fs/promises';
+import { constants, lstatSync, readFileSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileAuditLog, DEFAULT_AUDIT_PATH } from './audit.ts';
+import { execArgv } from './exec.ts';
+import * as firewall from './firewall/index.ts';
+import { openDevKmsg } from './kmsg.ts';
+import { createHelperDispatcher, type HelperDeps } from './ops.ts';
+import { checkSocketDir, startHelperServer } from './server.ts';
+
+export const SECRET_FILE = 'secret';
+export const SECRET_ENV = 'PORTCULLIS_HELPER_SECRET';
+
+/** The real dependencies: real exec, real files, the real kernel log. Also used by the headless runner. */
+export function realHelperDeps(who: string, auditPath = DEFAULT_AUDIT_PATH): HelperDeps {
+  return {
+    exec: execArgv,
+    firewall,
+    audit: fileAuditLog(auditPath),
+    readConfig: (path) => readFile(path, 'utf8').catch(() => null),
+    exists: (path) => access(path, constants.R_OK).then(() => true, () => false),
+    openKmsg: openDevKmsg,
+    who,
+  };
+}
+
+interface Args {
+  socketDir: string;
+  uid: number;
+  auditPath: string;
+}
+
+function parseArgs(argv: string[], env: NodeJS.ProcessEnv): Args | string {
+  let socketDir = '';
+  let uidText = env.PKEXEC_UID ?? env.SUDO_UID ?? '';
+  let auditPath = DEFAULT_AUDIT_PATH;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const v = argv[i + 1];
+    if (a === '--socket-dir' && v) (socketDir = v), i++;
+    else if (a === '--uid' && v) (uidText = v), i++;
+    else if (a === '--audit-log' && v) (auditPath = v), i++;
+    else return `unknown argument ${JSON.stringify(a)}`;
+  }
+  if (!socketDir.startsWith('/')) return '--socket-dir must be an absolute path';
+  if (!/^\d{1,10}$/.test(uidText)) return 'the uid to serve is unknown: pass --uid or run through pkexec/sudo';
+  return { socketDir, uid: Number(uidText), auditPath };
+}
+
+function readSecret(dir: string, uid: number): string | string[] {
+  const file = join(dir, SECRET_FILE);
+  try {
+    const st = lstatSync(file);
+    if (!st.isFile() || st.uid !== uid || (st.mode & 0o077) !== 0) return [`${file} must be a regular file owned by uid ${uid} with mode 600`];
+    const secret = readFileSync(file, 'utf8').trim();
+    unlinkSync(file);
+    return secret;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') return [`${file}: ${(e as Error).message}`];
+  }
+  const fromEnv = process.env[SECRET_ENV];
+  delete process.env[SECRET_ENV];
+  return fromEnv ?? [`no secret: write it to ${file} or set ${SECRET_ENV}`];
+}
+
+async function main(): Promise<number> {
+  const fail = (msg: string) => {
+    process.stderr.write(`portcullis-helper: ${msg}\n`);
+    return 2;
+  };
+  if (process.getuid?.() !== 0) return fail('must run as root');
+  const args = parseArgs(process.argv.slice(2), process.env);
+  if (typeof args === 'string') return fail(args);
+  const dirProblem = checkSocketDir(args.socketDir, args.uid);
+  if (dirProblem) return fail(dirProblem);
+  const secret = readSecret(args.socketDir, args.uid);
+  if (Array.isArray(secret)) return fail(secret[0]!);
+  if (secret.length < 16) return fail('the secret must be at least 16 characters');
+
+  const dispatcher = createHelperDispatcher(realHelperDeps(`uid ${args.uid} over socket`, args.auditPath));
+  const log = (line: string) => process.stderr.write(`portcullis-helper: ${line}\n`);
+  const server = await startHelperServer({ socketDir: args.socketDir, uid: args.uid, secret, dispatcher, log });
+  process.stdout.write(`ready ${server.socketPath}\n`);
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+    process.once('SIGHUP', stop);
+  });
+  dispatcher.close();
+  await server.close();
+  log('stopped');
+  return 0;
+}
+
+if (import.meta.main) {
+  main().then(
+    (code) => process.exit(code),
+    (e) => {
+      process.stderr.write(`portcullis-helper: ${(e as Error).stack ?? e}\n`);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,158 @@
+/**
+ * The helper's Unix socket: newline-delimited JSON, one client at a time.
+ * Who may talk: the socket lives in a directory only the launching user (and root) can enter, and
+ * the peer proves itself with the per-launch secret in `hello` before any other op is served.
+ */
+import { timingSafeEqual, createHash } from 'node:crypto';
+import { chmodSync, chownSync, lstatSync, unlinkSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { decodeHelperRequest, MAX_LINE_BYTES, type HelperResponse } from '../shared/helper-protocol.ts';
+import type { HelperDispatcher } from './ops.ts';
+
+export const SOCKET_NAME = 'helper.sock';
+
+/**
+ * Why `dir` is not a safe place for the socket of `uid`, or null when it is: a real directory (not a
+ * symlink), owned by that uid, with no access for group or others.
+ */
+export function checkSocketDir(dir: string, uid: number): string | null {
+  let st;
+  try {
+    st = lstatSync(dir);
+  } catch {
+    return `${dir} does not exist`;
+  }
+  if (st.isSymbolicLink()) return `${dir} is a symbolic link`;
+  if (!st.isDirectory()) return `${dir} is not a directory`;
+  if (st.uid !== uid) return `${dir} is owned by uid ${st.uid}, not by uid ${uid} who started the helper`;
+  if ((st.mode & 0o077) !== 0) return `${dir} is accessible to other users (mode ${(st.mode & 0o777).toString(8)}; must be 700)`;
+  return null;
+}
+
+/** Constant-time comparison (hashing first makes lengths equal, so the length does not leak either). */
+export function secretsEqual(a: string, b: string): boolean {
+  const ha = createHash('sha256').update(a).digest();
+  const hb = createHash('sha256').update(b).digest();
+  return timingSafeEqual(ha, hb) && a.length === b.length;
+}
+
+export interface HelperServerOptions {
+  socketDir: string;
+  uid: number;
+  secret: string;
+  dispatcher: HelperDispatcher;
+  log?: (line: string) => void;
+}
+
+export interface HelperServer {
+  socketPath: string;
+  close(): Promise<void>;
+}
+
+export async function startHelperServer(opts: HelperServerOptions): Promise<HelperServer> {
+  const problem = checkSocketDir(opts.socketDir, opts.uid);
+  if (problem) throw new Error(`refusing to listen: ${problem}`);
+  const log = opts.log ?? (() => undefined);
+  const socketPath = join(opts.socketDir, SOCKET_NAME);
+  try {
+    if (lstatSync(socketPath).isSocket()) unlinkSync(socketPath); // stale socket of a previous run
+  } catch {
+    // none
+  }
+  let active: Socket | null = null;
+  let unsubscribe: (() => void) | null = null;
+
+  const server: Server = createServer((conn) => {
+    if (active) {
+      conn.end(JSON.stringify({ id: null, ok: false, error: { code: 'unavailable', message: 'another client is connected' } }) + '\n');
+      return;
+    }
+    active = conn;
+    let authenticated = false;
+    let buffer = '';
+    let chain: Promise<void> = Promise.resolve();
+    const send = (obj: unknown) => {
+      if (!conn.destroyed) conn.write(JSON.stringify(obj) + '\n');
+    };
+    const refuse = (r: HelperResponse) => {
+      send(r);
+      conn.end();
+    };
+    conn.setEncoding('utf8');
+    conn.on('data', (chunk: string) => {
+      buffer += chunk;
+      let nl: number;
+      while ((nl = buffer.indexOf('\n')) >= 0) {
+        const line = buffer.slice(0, nl);
+        buffer = buffer.slice(nl + 1);
+        if (line.trim()) chain = chain.then(() => handleLine(line));
+      }
+      // A line that never ends cannot be answered in order and could grow without bound: drop the peer.
+      if (buffer.length > MAX_LINE_BYTES) {
+        buffer = '';
+        refuse({ id: null, ok: false, error: { code: 'too-large', message: `request line over ${MAX_LINE_BYTES} bytes` } });
+      }
+    });
+    const handleLine = async (line: string) => {
+      if (conn.destroyed) return;
+      const decoded = decodeHelperRequest(line);
+      if (!decoded.ok) {
+        if (!authenticated) return refuse({ id: decoded.id, ok: false, error: { code: 'unauthenticated', message: 'say hello with the secret first' } });
+        return send({ id: decoded.id, ok: false, error: decoded.error });
+      }
+      const req = decoded.request;
+      if (!authenticated) {
+        if (req.op !== 'hello') return refuse({ id: req.id, ok: false, error: { code: 'unauthenticated', message: 'say hello with the secret first' } });
+        if (!secretsEqual(req.args.secret, opts.secret)) {
+          log('refused a client: wrong secret');
+          return refuse({ id: req.id, ok: false, error: { code: 'unauthenticated', message: 'wrong secret' } });
+        }
+        authenticated = true;
+        unsubscribe = opts.dispatcher.onEvent((e) => send(e));
+        log('client authenticated');
+      }
+      send(await opts.dispatcher.run(req));
+    };
+    const done = () => {
+      if (active !== conn) return;
+      active = null;
+      unsubscribe?.();
+      unsubscribe = null;
+      opts.dispatcher.close(); // the kmsg stream belongs to the connection that asked for it
+    };
+    conn.on('close', done);
+    conn.on('error', () => conn.destroy());
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    const previous = process.umask(0o177); // the socket is created 0600 from the start
+    server.once('error', (e) => {
+      process.umask(previous);
+      reject(e);
+    });
+    server.listen(socketPath, () => {
+      process.umask(previous);
+      resolve();
+    });
+  });
+  chmodSync(socketPath, 0o600);
+  chownSync(socketPath, opts.uid, -1);
+  log(`listening on ${socketPath}`);
+
+  return {
+    socketPath,
+    close: () =>
+      new Promise<void>((resolve) => {
+        active?.destroy();
+        server.close(() => {
+          try {
+            unlinkSync(socketPath);
+          } catch {
+            // already gone
+          }
+          resolve();
+        });
+      }),
+  };
+}
