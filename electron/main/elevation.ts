@@ -1,0 +1,285 @@
+/**
+ * Elevation: the root helper is started ONCE per session (one password prompt) and the app keeps a
+ * connection to it. Three things can go wrong and each has its own answer:
+ *  - the user declines the prompt → the app stays usable read-only, and the state says why;
+ *  - the connection drops while the helper lives → reconnect with backoff, no prompt;
+ *  - the helper crashes → the root-side keeper (build/helper/portcullis-helper) restarts it with
+ *    backoff, still without a prompt; only if the keeper itself gives up does the app go read-only,
+ *    and a new prompt happens only when the user asks for it (retry()).
+ * `HelperSupervisor` is pure logic over injected launcher/connector/sleep, so all of this is
+ * tested without root, sudo-prompt or a real helper.
+ */
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+
+export interface HelperSession {
+  socketDir: string;
+  secret: string;
+  uid: number;
+}
+
+export interface HelperRunEnd {
+  /** The user dismissed or failed the password prompt: nothing ran as root. */
+  declined: boolean;
+  message: string;
+}
+
+/** The root side, once launched: `ended` settles when it is gone for good (never for a mere crash). */
+export interface RunningHelper {
+  ended: Promise<HelperRunEnd>;
+}
+
+export interface HelperLauncher {
+  /** Starts the root side (this is where the password prompt happens). */
+  launch(session: HelperSession): RunningHelper;
+}
+
+/** A live, authenticated connection (the HelperClient): closes by itself when the socket drops. */
+export interface HelperLink {
+  closed: Promise<unknown>;
+  close(): void | Promise<void>;
+}
+
+export type HelperPhase = 'idle' | 'prompting' | 'connected' | 'reconnecting' | 'read-only' | 'stopped';
+
+export interface HelperStatus {
+  phase: HelperPhase;
+  connected: boolean;
+  readOnlyReason?: string;
+}
+
+export const DECLINED_REASON =
+  'you declined the administrator prompt, so Portcullis can show what it sees but cannot ban or change ufw — choose "Connect helper" in the tray to be asked again';
+
+export interface SupervisorOptions<L extends HelperLink> {
+  launcher: HelperLauncher;
+  connect(session: HelperSession): Promise<L>;
+  /** Creates the private socket directory and the per-launch secret. */
+  prepare(): Promise<HelperSession>;
+  /** Removes the socket directory: the keeper stops the helper when it disappears. */
+  cleanup(session: HelperSession): Promise<void>;
+  sleep(ms: number): Promise<void>;
+  onChange(status: HelperStatus, link: L | null): void;
+  initialBackoffMs?: number;
+  maxBackoffMs?: number;
+}
+
+export class HelperSupervisor<L extends HelperLink> {
+  private readonly o: SupervisorOptions<L>;
+  private current: HelperStatus = { phase: 'idle', connected: false, readOnlyReason: 'the helper has not been started yet' };
+  private linkNow: L | null = null;
+  private session: HelperSession | null = null;
+  /** Settles when the current root side is gone; null when none is running. */
+  private running: Promise<HelperRunEnd> | null = null;
+  private runEnd: HelperRunEnd | null = null;
+  private stopped = false;
+  private launches = 0;
+  private loop: Promise<void> | null = null;
+
+  constructor(options: SupervisorOptions<L>) {
+    this.o = options;
+  }
+
+  status(): HelperStatus {
+    return this.current;
+  }
+
+  link(): L | null {
+    return this.linkNow;
+  }
+
+  /** How many times the root side was launched (i.e. how many password prompts). */
+  get launchCount(): number {
+    return this.launches;
+  }
+
+  /** Starts the helper once; later calls do nothing (one prompt per session). */
+  start(): Promise<void> {
+    if (this.launches === 0 && !this.loop) this.loop = this.session_();
+    return this.loop ?? Promise.resolve();
+  }
+
+  /** The user asked to connect again: relaunch (new prompt) only if the root side is gone. */
+  retry(): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    if (this.loop) return this.loop;
+    this.loop = this.session_();
+    return this.loop;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    const link = this.linkNow;
+    this.linkNow = null;
+    await link?.close();
+    if (this.session) await this.o.cleanup(this.session).catch(() => undefined);
+    this.set({ phase: 'stopped', connected: false, readOnlyReason: 'Portcullis is quitting' });
+  }
+
+  private set(status: HelperStatus): void {
+    this.current = status;
+    this.o.onChange(status, this.linkNow);
+  }
+
+  private async session_(): Promise<void> {
+    try {
+      if (!this.running) {
+        this.session ??= await this.o.prepare();
+        this.runEnd = null;
+        this.launches++;
+        this.set({ phase: 'prompting', connected: false, readOnlyReason: 'waiting for the administrator password' });
+        const run = this.o.launcher.launch(this.session);
+        this.running = run.ended.then(
+          (end) => end,
+          (e: unknown) => ({ declined: false, message: e instanceof Error ? e.message : String(e) }),
+        );
+        void this.running.then((end) => {
+          this.runEnd = end;
+          this.running = null;
+          // The root side is gone: drop the link so the connect loop notices at once.
+          const link = this.linkNow;
+          this.linkNow = null;
+          void link?.close();
+        });
+      }
+      await this.connectLoop();
+    } finally {
+      this.loop = null;
+    }
+  }
+
+  private async connectLoop(): Promise<void> {
+    const initial = this.o.initialBackoffMs ?? 250;
+    const max = this.o.maxBackoffMs ?? 10_000;
+    let delay = initial;
+    let everConnected = false;
+    while (!this.stopped) {
+      if (this.runEnd) {
+        const end = this.runEnd;
+        this.set({
+          phase: 'read-only',
+          connected: false,
+          readOnlyReason: end.declined ? DECLINED_REASON : `the root helper stopped (${end.message}) — choose "Connect helper" in the tray to start it again`,
+        });
+        return;
+      }
+      let link: L;
+      try {
+        link = await this.o.connect(this.session!);
+      } catch (e) {
+        if (this.stopped) return;
+        if (everConnected) {
+          this.set({ phase: 'reconnecting', connected: false, readOnlyReason: `the connection to the helper was lost; reconnecting (${e instanceof Error ? e.message : String(e)})` });
+        }
+        // Waiting is cut short if the root side ends meanwhile (e.g. the prompt was declined).
+        await Promise.race([this.o.sleep(delay), this.running ?? Promise.resolve()]);
+        delay = Math.min(max, delay * 2);
+        continue;
+      }
+      if (this.stopped || this.runEnd) {
+        await link.close();
+        continue;
+      }
+      everConnected = true;
+      delay = initial;
+      this.linkNow = link;
+      this.set({ phase: 'connected', connected: true });
+      await Promise.race([link.closed.catch(() => undefined), this.running ?? Promise.resolve()]);
+      if (this.linkNow === link) this.linkNow = null;
+      if (this.stopped) return;
+      if (!this.runEnd) this.set({ phase: 'reconnecting', connected: false, readOnlyReason: 'the connection to the helper was lost; reconnecting' });
+    }
+  }
+}
+
+// ------------------------------------------------------------------ the real pieces
+
+/** Characters that would let a path break out of the quoting of the elevated command line. */
+const UNSAFE_IN_COMMAND = /["'`$\\\n\r\0]/;
+
+export function quoteForCommand(value: string): string {
+  if (UNSAFE_IN_COMMAND.test(value)) throw new Error(`refusing to run the helper from a path with quotes, $, \\ or newlines: ${JSON.stringify(value)}`);
+  return `'${value}'`;
+}
+
+export interface KeeperPaths {
+  /** build/helper/portcullis-helper (dev) or <resources>/helper/portcullis-helper (packaged). */
+  keeper: string;
+  /** The node to run the helper with: the Electron binary itself (ELECTRON_RUN_AS_NODE). */
+  node: string;
+  /** The bundled helper entry (dist/electron/helper.cjs). */
+  entry: string;
+}
+
+/**
+ * The command sudo-prompt runs as root. sudo-prompt wraps it in `bash -c "…"` inside a shell,
+ * so every value is single-quoted and characters that could escape that are refused.
+ */
+export function keeperCommand(paths: KeeperPaths, session: HelperSession): string {
+  if (!Number.isInteger(session.uid) || session.uid < 0) throw new Error(`bad uid ${session.uid}`);
+  return [
+    `PORTCULLIS_HELPER_NODE=${quoteForCommand(paths.node)}`,
+    `PORTCULLIS_HELPER_ENTRY=${quoteForCommand(paths.entry)}`,
+    '/bin/sh',
+    quoteForCommand(paths.keeper),
+    '--socket-dir',
+    quoteForCommand(session.socketDir),
+    '--uid',
+    String(session.uid),
+  ].join(' ');
+}
+
+type SudoExec = (cmd: string, options: { name?: string }, callback: (error?: Error, stdout?: string | Buffer, stderr?: string | Buffer) => void) => void;
+
+/** sudo-prompt's answer when the user dismissed the dialog (its PERMISSION_DENIED message). */
+const SUDO_PROMPT_DENIED = /User did not grant permission/i;
+
+/** Development and AppImage launch: sudo-prompt (pkexec on Linux, generic admin authentication). */
+export function sudoPromptLauncher(sudoExec: SudoExec, paths: KeeperPaths): HelperLauncher {
+  return {
+    launch(session) {
+      const command = keeperCommand(paths, session);
+      const ended = new Promise<HelperRunEnd>((resolve) => {
+        sudoExec(command, { name: 'Portcullis' }, (error, _stdout, stderr) => {
+          const err = String(stderr ?? '').trim().split('\n').slice(-3).join(' ');
+          if (!error) resolve({ declined: false, message: 'the helper exited' });
+          else if (SUDO_PROMPT_DENIED.test(error.message)) resolve({ declined: true, message: error.message });
+          else resolve({ declined: false, message: err || error.message });
+        });
+      });
+      return { ended };
+    },
+  };
+}
+
+/** Installed package: pkexec on the keeper itself, authorised by the io.portcullis.helper polkit action. */
+export function pkexecLauncher(keeper: string, pkexec = '/usr/bin/pkexec'): HelperLauncher {
+  return {
+    launch(session) {
+      const ended = new Promise<HelperRunEnd>((resolve) => {
+        execFile(pkexec, [keeper, '--socket-dir', session.socketDir, '--uid', String(session.uid)], { maxBuffer: 1024 * 1024 }, (error, _stdout, stderr) => {
+          if (!error) return resolve({ declined: false, message: 'the helper exited' });
+          const code = (error as { code?: unknown }).code;
+          // pkexec: 126 = the user dismissed the dialog, 127 = not authorised / authentication failed.
+          if (code === 126 || code === 127) return resolve({ declined: true, message: `pkexec exit ${code}` });
+          resolve({ declined: false, message: String(stderr).trim().split('\n').slice(-3).join(' ') || error.message });
+        });
+      });
+      return { ended };
+    },
+  };
+}
+
+/** A private directory (0700, ours) under the runtime dir, with the per-launch secret in it (0600). */
+export async function prepareHelperSession(runtimeDir: string, uid: number): Promise<HelperSession> {
+  const socketDir = await mkdtemp(path.join(runtimeDir, 'portcullis-'));
+  const secret = randomBytes(32).toString('hex');
+  await writeFile(path.join(socketDir, 'secret'), secret + '\n', { mode: 0o600, flag: 'wx' });
+  return { socketDir, secret, uid };
+}
+
+export async function cleanupHelperSession(session: HelperSession): Promise<void> {
+  await rm(session.socketDir, { recursive: true, force: true });
+}

@@ -1,0 +1,268 @@
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it, vi } from 'vitest';
+import {
+  cleanupHelperSession,
+  DECLINED_REASON,
+  HelperSupervisor,
+  keeperCommand,
+  prepareHelperSession,
+  sudoPromptLauncher,
+  type HelperLink,
+  type HelperRunEnd,
+  type HelperSession,
+  type HelperStatus,
+} from '../../electron/main/elevation.ts';
+
+const SESSION: HelperSession = { socketDir: '/run/user/1000/portcullis-abc', secret: 'x'.repeat(64), uid: 1000 };
+
+function deferred<T>() {
+  let resolve!: (v: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+/** A fake helper world: the root side can end, connections can drop, connect can fail. */
+function world() {
+  const runs: { end: ReturnType<typeof deferred<HelperRunEnd>> }[] = [];
+  const links: (HelperLink & { drop(): void; closedByUs: boolean })[] = [];
+  let connectable = true;
+  const statuses: HelperStatus[] = [];
+  const sleeps: number[] = [];
+  const cleanups: HelperSession[] = [];
+  const sup = new HelperSupervisor<HelperLink>({
+    launcher: {
+      launch: () => {
+        const end = deferred<HelperRunEnd>();
+        runs.push({ end });
+        return { ended: end.promise };
+      },
+    },
+    connect: async () => {
+      if (!connectable) throw new Error('ENOENT helper.sock');
+      const closed = deferred<void>();
+      const link = { closed: closed.promise, closedByUs: false, close: () => { link.closedByUs = true; closed.resolve(); }, drop: () => closed.resolve() };
+      links.push(link);
+      return link;
+    },
+    prepare: async () => SESSION,
+    cleanup: async (s) => void cleanups.push(s),
+    sleep: async (ms) => {
+      sleeps.push(ms);
+      await new Promise((r) => setImmediate(r));
+    },
+    onChange: (s) => statuses.push(s),
+    initialBackoffMs: 100,
+    maxBackoffMs: 1000,
+  });
+  return {
+    sup, runs, links, statuses, sleeps, cleanups,
+    setConnectable: (v: boolean) => (connectable = v),
+  };
+}
+
+const settle = () => new Promise((r) => setTimeout(r, 5));
+async function until(cond: () => boolean) {
+  for (let i = 0; i < 500 && !cond(); i++) await settle();
+  expect(cond()).toBe(true);
+}
+
+describe('helper supervisor', () => {
+  it('starts the helper once and connects; a second start() prompts no more', async () => {
+    const w = world();
+    void w.sup.start();
+    await until(() => w.sup.status().connected);
+    void w.sup.start();
+    await settle();
+    expect(w.sup.launchCount).toBe(1);
+    expect(w.statuses.map((s) => s.phase)).toEqual(['prompting', 'connected']);
+  });
+
+  it('declined prompt: read-only with the reason, no more prompts, no connection', async () => {
+    const w = world();
+    w.setConnectable(false);
+    const done = w.sup.start();
+    await until(() => w.sleeps.length >= 2);
+    w.runs[0]!.end.resolve({ declined: true, message: 'User did not grant permission.' });
+    await done;
+    expect(w.sup.status()).toEqual({ phase: 'read-only', connected: false, readOnlyReason: DECLINED_REASON });
+    expect(w.sup.link()).toBeNull();
+    expect(w.sup.launchCount).toBe(1);
+  });
+
+  it('a dropped connection (helper restarted by the keeper) reconnects with backoff, without a new prompt', async () => {
+    const w = world();
+    void w.sup.start();
+    await until(() => w.sup.status().connected);
+    w.setConnectable(false);
+    w.links[0]!.drop();
+    await until(() => w.sleeps.length >= 5);
+    expect(w.sup.status().phase).toBe('reconnecting');
+    expect(w.sup.status().readOnlyReason).toMatch(/reconnecting/);
+    w.setConnectable(true);
+    await until(() => w.sup.status().connected);
+    expect(w.links).toHaveLength(2);
+    expect(w.sup.link()).toBe(w.links[1]);
+    expect(w.sup.launchCount).toBe(1);
+    // Exponential backoff, capped.
+    expect(w.sleeps.slice(0, 5)).toEqual([100, 200, 400, 800, 1000]);
+  });
+
+  it('the root side giving up: read-only with its message; retry() prompts again and reconnects', async () => {
+    const w = world();
+    void w.sup.start();
+    await until(() => w.sup.status().connected);
+    w.runs[0]!.end.resolve({ declined: false, message: 'the helper failed 5 times in a row' });
+    await until(() => w.sup.status().phase === 'read-only');
+    expect(w.sup.status().readOnlyReason).toMatch(/the helper failed 5 times in a row/);
+    expect(w.links[0]!.closedByUs).toBe(true);
+    expect(w.sup.link()).toBeNull();
+    await settle();
+    expect(w.sup.launchCount).toBe(1); // no prompt on its own
+    void w.sup.retry();
+    await until(() => w.sup.status().connected);
+    expect(w.sup.launchCount).toBe(2);
+  });
+
+  it('retry() while the helper is still running only reconnects', async () => {
+    const w = world();
+    void w.sup.start();
+    await until(() => w.sup.status().connected);
+    void w.sup.retry();
+    await settle();
+    expect(w.sup.launchCount).toBe(1);
+  });
+
+  it('stop() closes the link and removes the session directory (the keeper then stops the helper)', async () => {
+    const w = world();
+    void w.sup.start();
+    await until(() => w.sup.status().connected);
+    await w.sup.stop();
+    expect(w.links[0]!.closedByUs).toBe(true);
+    expect(w.cleanups).toEqual([SESSION]);
+    expect(w.sup.status().phase).toBe('stopped');
+  });
+});
+
+describe('elevated command line', () => {
+  const paths = { keeper: '/opt/Portcullis/resources/helper/portcullis-helper', node: '/opt/Portcullis/portcullis', entry: '/opt/Portcullis/resources/helper/helper.cjs' };
+
+  it('quotes every path and carries no secret', () => {
+    const cmd = keeperCommand(paths, SESSION);
+    expect(cmd).toBe(
+      "PORTCULLIS_HELPER_NODE='/opt/Portcullis/portcullis' PORTCULLIS_HELPER_ENTRY='/opt/Portcullis/resources/helper/helper.cjs' /bin/sh '/opt/Portcullis/resources/helper/portcullis-helper' --socket-dir '/run/user/1000/portcullis-abc' --uid 1000",
+    );
+    expect(cmd).not.toContain(SESSION.secret);
+  });
+
+  it.each(["/home/o'brien/app", '/tmp/$(reboot)', '/tmp/`id`', '/tmp/a"b', '/tmp/a\\b', '/tmp/a\nb'])('refuses a path that could escape the quoting: %j', (bad) => {
+    expect(() => keeperCommand({ ...paths, entry: bad }, SESSION)).toThrow(/refusing/);
+    expect(() => keeperCommand(paths, { ...SESSION, socketDir: bad })).toThrow(/refusing/);
+  });
+
+  it('sudo-prompt: a dismissed dialog is "declined", other failures carry stderr', async () => {
+    const denied = sudoPromptLauncher((_c, _o, cb) => cb(new Error('User did not grant permission.')), paths).launch(SESSION);
+    await expect(denied.ended).resolves.toEqual({ declined: true, message: 'User did not grant permission.' });
+    const failed = sudoPromptLauncher((_c, _o, cb) => cb(new Error('Command failed'), '', 'portcullis-helper: giving up\n'), paths).launch(SESSION);
+    await expect(failed.ended).resolves.toEqual({ declined: false, message: 'portcullis-helper: giving up' });
+    const exec = vi.fn();
+    sudoPromptLauncher(exec, paths).launch(SESSION);
+    expect(exec.mock.calls[0]![1]).toEqual({ name: 'Portcullis' });
+  });
+
+  it('prepareHelperSession makes a private directory and a 0600 secret file', async () => {
+    const base = mkdtempSync(path.join(tmpdir(), 'pc-elev-'));
+    try {
+      const s = await prepareHelperSession(base, 1000);
+      expect(statSync(s.socketDir).mode & 0o777).toBe(0o700);
+      const secretFile = path.join(s.socketDir, 'secret');
+      expect(statSync(secretFile).mode & 0o777).toBe(0o600);
+      expect(readFileSync(secretFile, 'utf8')).toBe(s.secret + '\n');
+      expect(s.secret).toMatch(/^[0-9a-f]{64}$/);
+      await cleanupHelperSession(s);
+      expect(existsSync(s.socketDir)).toBe(false);
+    } finally {
+      rmSync(base, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('root-side keeper script (build/helper/portcullis-helper), run for real with a fake helper', () => {
+  const KEEPER = path.resolve('build/helper/portcullis-helper');
+  const uid = process.getuid!();
+
+  function runKeeper(dir: string, fakeHelper: string, env: Record<string, string> = {}) {
+    return new Promise<{ code: number; stderr: string }>((resolve) => {
+      execFile('/bin/sh', [KEEPER, '--socket-dir', dir, '--uid', String(uid)], {
+        env: { PORTCULLIS_HELPER_NODE: '/bin/sh', PORTCULLIS_HELPER_ENTRY: fakeHelper, PORTCULLIS_HELPER_RESTART_DELAY: '0', LOG: path.join(dir, '..', 'runs.log'), ...env },
+      }, (err, _out, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stderr: String(stderr) }));
+    });
+  }
+
+  function lab(script: string) {
+    const base = mkdtempSync(path.join(tmpdir(), 'pc-keeper-'));
+    const dir = path.join(base, 'sock');
+    rmSync(dir, { force: true });
+    mkdirSync(dir, { mode: 0o700 });
+    writeFileSync(path.join(dir, 'secret'), 's3cret-value-0123456789\n', { mode: 0o600 });
+    const fake = path.join(base, 'fake-helper.sh');
+    writeFileSync(fake, script);
+    return { base, dir, fake, log: () => (existsSync(path.join(base, 'runs.log')) ? readFileSync(path.join(base, 'runs.log'), 'utf8').trim().split('\n') : []) };
+  }
+
+  it('hands the secret over on stdin and in the environment (never argv) and restarts a crashed helper', async () => {
+    // Fails twice, then exits cleanly (0 = stop, as when the app asked it to).
+    const l = lab('read s; echo "stdin=$s env=$PORTCULLIS_HELPER_SECRET args=$*" >> "$LOG"; [ "$(wc -l < "$LOG")" -ge 3 ] && exit 0; exit 1\n');
+    try {
+      const r = await runKeeper(l.dir, l.fake);
+      expect(r.code).toBe(0);
+      const runs = l.log();
+      expect(runs).toHaveLength(3);
+      expect(runs[0]).toBe(`stdin=s3cret-value-0123456789 env=s3cret-value-0123456789 args=--socket-dir ${l.dir} --uid ${uid}`);
+      expect(r.stderr).toMatch(/exited with code 1; restarting/);
+    } finally {
+      rmSync(l.base, { recursive: true, force: true });
+    }
+  });
+
+  it('gives up after MAX_FAILS consecutive failures with a message (the app then goes read-only)', async () => {
+    const l = lab('echo run >> "$LOG"; exit 3\n');
+    try {
+      const r = await runKeeper(l.dir, l.fake, { PORTCULLIS_HELPER_MAX_FAILS: '3' });
+      expect(r.code).toBe(3);
+      expect(l.log()).toHaveLength(3);
+      expect(r.stderr).toMatch(/failed 3 times in a row \(last exit code 3\); giving up/);
+    } finally {
+      rmSync(l.base, { recursive: true, force: true });
+    }
+  });
+
+  it('stops the helper when the app removes its socket directory', async () => {
+    const l = lab('echo started >> "$LOG"; trap "echo stopped >> \\"$LOG\\"; exit 0" TERM; while :; do sleep 0.2; done\n');
+    try {
+      const done = runKeeper(l.dir, l.fake);
+      await until(() => l.log().length >= 1);
+      rmSync(l.dir, { recursive: true, force: true });
+      const r = await done;
+      expect(r.code).toBe(0);
+      await until(() => l.log().includes('stopped'));
+    } finally {
+      rmSync(l.base, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a socket directory owned by another uid', async () => {
+    const l = lab('exit 0\n');
+    try {
+      const r = await new Promise<{ code: number; stderr: string }>((resolve) =>
+        execFile('/bin/sh', [KEEPER, '--socket-dir', l.dir, '--uid', String(uid + 4242)], (err, _o, stderr) => resolve({ code: err ? 1 : 0, stderr: String(stderr) })),
+      );
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/not owned by uid/);
+    } finally {
+      rmSync(l.base, { recursive: true, force: true });
+    }
+  });
+});
