@@ -96,7 +96,7 @@ export function App() {
                   <span className="nav-icon" aria-hidden="true">
                     {n.icon}
                   </span>
-                  {n.label}
+                  <span className="nav-label">{n.label}</span>
                 </button>
               </li>
             ))}

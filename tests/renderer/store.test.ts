@@ -1,0 +1,343 @@
+import { describe, expect, it } from 'vitest';
+import { ApiError, type PacketRow } from '../../electron/shared/api.ts';
+import type { ConnectionStatus } from '../../renderer/api/index.ts';
+import { selectBuiltInWhitelist, selectFilteredPackets, selectOffenderList, selectReadOnlyReason } from '../../renderer/store/selectors.ts';
+import { patchFrom, draftFrom, type FieldSpec } from '../../renderer/store/settingsForm.ts';
+import { packetsToCsv } from '../../renderer/store/packetFilter.ts';
+import { MAX_PACKET_ROWS, createAppStore } from '../../renderer/store/store.ts';
+import { createFakeApi } from './fakeApi.ts';
+
+const flush = () => new Promise((r) => setTimeout(r, 0));
+
+function row(id: number, over: Partial<PacketRow> = {}): PacketRow {
+  return { id, time: 1_700_000_000_000 + id, src: '203.0.113.5', dst: '10.0.0.2', proto: 'TCP', spt: 40000, dpt: 22, prefix: 'UFW BLOCK', in: 'eth0', flags: 'SYN', ...over };
+}
+
+function setup(opts: { packets?: number } = {}) {
+  const api = createFakeApi({ now: () => 1_700_000_000_000, ...opts });
+  const intervals: (() => void)[] = [];
+  const downloads: { name: string; text: string }[] = [];
+  const store = createAppStore({
+    api,
+    setInterval: (fn) => intervals.push(fn),
+    clearInterval: () => undefined,
+    download: (name, text) => downloads.push({ name, text }),
+  });
+  return { api, store, intervals, downloads, s: () => store.getState() };
+}
+
+describe('store: loading and the event stream', () => {
+  it('start() loads every area and follows events until stopped', async () => {
+    const { api, s } = setup({ packets: 50 });
+    const stop = s().start();
+    await flush();
+    await flush();
+    expect(s().state?.protection).toBe('on');
+    expect(s().packets).toHaveLength(50);
+    // Rows are kept oldest first, whatever order the page came in.
+    expect(s().packets[0]!.id).toBeLessThan(s().packets[49]!.id);
+    expect(s().settings?.detection.maxretry).toBe(5);
+    expect(s().rules?.rules.length).toBe(2);
+    expect(s().doctor?.length).toBeGreaterThan(0);
+    expect(api.listenerCount()).toBe(1);
+    api.simulateScan('198.51.100.77', [21, 22, 23, 25, 80]);
+    expect(s().packets).toHaveLength(55);
+    expect(s().offenders.get('198.51.100.77')?.state).toBe('banned');
+    expect(s().bans.active.map((b) => b.ip)).toContain('198.51.100.77');
+    stop();
+    expect(api.listenerCount()).toBe(0);
+  });
+
+  it('applies a batch as one state update', () => {
+    const { store, s } = setup();
+    let updates = 0;
+    store.subscribe(() => updates++);
+    s().applyEvents([
+      { type: 'packets', rows: [row(1), row(2)] },
+      { type: 'packets', rows: [row(3)] },
+      { type: 'notice', level: 'warn', message: 'log source silent' },
+    ]);
+    expect(updates).toBe(1);
+    expect(s().packets.map((r) => r.id)).toEqual([1, 2, 3]);
+    expect(s().notices.map((n) => n.message)).toEqual(['log source silent']);
+  });
+
+  it('keeps at most MAX_PACKET_ROWS rows, dropping the oldest', () => {
+    const { s } = setup();
+    const batch = Array.from({ length: 60_000 }, (_, i) => row(i + 1));
+    s().applyEvents([{ type: 'packets', rows: batch }]);
+    s().applyEvents([{ type: 'packets', rows: batch.map((r) => ({ ...r, id: r.id + 60_000 })) }]);
+    expect(s().packets).toHaveLength(MAX_PACKET_ROWS);
+    expect(s().packets[0]!.id).toBe(120_000 - MAX_PACKET_ROWS + 1);
+    expect(s().packets[MAX_PACKET_ROWS - 1]!.id).toBe(120_000);
+    expect(s().packetsReceived).toBe(120_000);
+  });
+
+  it('pausing holds new rows back and resuming shows them', () => {
+    const { s } = setup();
+    s().applyEvents([{ type: 'packets', rows: [row(1)] }]);
+    s().setPacketsPaused(true);
+    s().applyEvents([{ type: 'packets', rows: [row(2), row(3)] }]);
+    expect(s().packets.map((r) => r.id)).toEqual([1]);
+    expect(s().heldPackets).toHaveLength(2);
+    s().setPacketsPaused(false);
+    expect(s().packets.map((r) => r.id)).toEqual([1, 2, 3]);
+    expect(s().heldPackets).toHaveLength(0);
+  });
+
+  it('ban and unban events move the offender between states and between active and history', async () => {
+    const { api, s } = setup();
+    s().start();
+    await flush();
+    api.simulateScan('198.51.100.9', [1, 2, 3, 4, 5], false);
+    expect(s().offenders.get('198.51.100.9')?.state).toBe('watching');
+    const ban = { ip: '198.51.100.9', at: 1, until: 3_600_001, strikes: 2, reason: { kind: 'scan' as const, ports: [1, 2, 3], hits: 5, firstSeen: 0, lastSeen: 1 } };
+    s().applyEvents([{ type: 'ban', ban }]);
+    expect(s().offenders.get('198.51.100.9')).toMatchObject({ state: 'banned', strikes: 2, bannedUntil: 3_600_001 });
+    s().applyEvents([{ type: 'unban', ip: '198.51.100.9', why: 'expired' }]);
+    expect(s().offenders.get('198.51.100.9')?.state).toBe('expired');
+    expect(s().bans.active).toHaveLength(0);
+    expect(s().bans.history[0]?.ip).toBe('198.51.100.9');
+  });
+
+  it('reloads everything when the connection comes back (events sent while down are lost)', async () => {
+    const api = createFakeApi();
+    const listeners = new Set<(st: ConnectionStatus) => void>();
+    const connectionAware = Object.assign(api, {
+      onConnection: (l: (st: ConnectionStatus) => void) => {
+        listeners.add(l);
+        return () => listeners.delete(l);
+      },
+    });
+    const store = createAppStore({ api: connectionAware, setInterval: () => 0, clearInterval: () => undefined });
+    store.getState().start();
+    for (const l of listeners) l('open');
+    await flush();
+    const before = api.calls.filter((c) => c.method === 'getState').length;
+    for (const l of listeners) l('closed');
+    expect(store.getState().connection).toBe('closed');
+    for (const l of listeners) l('open');
+    await flush();
+    expect(api.calls.filter((c) => c.method === 'getState').length).toBe(before + 1);
+    expect(api.calls.filter((c) => c.method === 'getPackets').length).toBe(2);
+  });
+
+  it('refreshes aggregates on a timer only while connected', async () => {
+    const { api, s, intervals } = setup();
+    s().start();
+    await flush();
+    const n = api.calls.filter((c) => c.method === 'getDashboard').length;
+    intervals[0]!();
+    expect(api.calls.filter((c) => c.method === 'getDashboard').length).toBe(n + 1);
+  });
+
+  it('a failed load shows the reason for that area and clears it on success', async () => {
+    const { api, s } = setup();
+    api.failNext('getRules', new ApiError('unavailable', 'ufw is not installed'));
+    await s().loadRules();
+    expect(s().loadErrors.rules).toBe('ufw is not installed');
+    await s().loadRules();
+    expect(s().loadErrors.rules).toBeUndefined();
+    expect(s().rules).not.toBeNull();
+  });
+});
+
+describe('store: actions', () => {
+  it('protection switch and pause go through the API and show the returned state', async () => {
+    const { api, s } = setup();
+    await s().setProtection(false);
+    expect(s().state?.protection).toBe('off');
+    await s().pauseProtection(60);
+    expect(s().state?.protection).toBe('paused');
+    expect(s().state?.pausedUntil).toBe(1_700_000_000_000 + 3_600_000);
+    expect(api.calls.map((c) => c.method)).toEqual(['setProtection', 'pauseProtection']);
+  });
+
+  it('an invalid CIDR is refused with the reason and never reaches the service', async () => {
+    const { api, s } = setup();
+    await s().loadSettings();
+    const r = await s().whitelistAdd('10.0.0.300/8');
+    expect(r.ok).toBe(false);
+    expect(!r.ok && r.error).toMatch(/not an address or CIDR/);
+    expect(api.calls.some((c) => c.method === 'whitelistAdd')).toBe(false);
+    expect(s().settings?.whitelist.entries).toEqual([]);
+    const ok = await s().whitelistAdd(' 192.168.1.77/24 ');
+    expect(ok.ok).toBe(true);
+    // Canonical form: the network address.
+    expect(s().settings?.whitelist.entries).toEqual(['192.168.1.0/24']);
+    const dup = await s().whitelistAdd('192.168.1.0/24');
+    expect(dup.ok).toBe(false);
+    await s().whitelistRemove('192.168.1.0/24');
+    expect(s().settings?.whitelist.entries).toEqual([]);
+  });
+
+  it('settings are validated by the shared schema before the service sees them', async () => {
+    const { api, s } = setup();
+    await s().loadSettings();
+    const bad = await s().updateSettings({ ban: { bantimeSec: 7200, maxbantimeSec: 60 } });
+    expect(bad).toEqual({ ok: false, error: 'ban.maxbantimeSec: maxbantime cannot be shorter than bantime' });
+    expect(api.calls.some((c) => c.method === 'updateSettings')).toBe(false);
+    const good = await s().updateSettings({ detection: { maxretry: 9 } });
+    expect(good.ok).toBe(true);
+    expect(s().settings?.detection.maxretry).toBe(9);
+    expect(s().settings?.detection.findtimeSec).toBe(600);
+  });
+
+  it('testThresholds stores which hosts would have been banned', async () => {
+    const { api, s } = setup();
+    await s().loadSettings();
+    api.simulateScan('198.51.100.1', [1, 2, 3, 4, 5, 6], false);
+    api.simulateScan('198.51.100.2', [1, 2], false);
+    await s().testThresholds({ detection: { maxretry: 3, minDistinctPorts: 3 } });
+    expect(s().thresholdTest?.wouldBan.map((b) => b.ip)).toEqual(['198.51.100.1']);
+  });
+
+  it('a rule is previewed before it is applied, and a dangerous one needs explicit confirmation', async () => {
+    const { api, s } = setup();
+    await s().loadRules();
+    const bad = await s().previewRule({ kind: 'add', rule: { action: 'allow', port: '99999', proto: 'tcp' } });
+    expect(bad.ok).toBe(false);
+    expect(!bad.ok && bad.error).toMatch(/ports run from 1 to 65535/);
+    expect(api.calls.some((c) => c.method === 'previewRule')).toBe(false);
+
+    expect((await s().applyRule(false)).ok).toBe(false); // nothing previewed
+    await s().previewRule({ kind: 'add', rule: { action: 'allow', port: '8080', proto: 'tcp', comment: 'web' } });
+    expect(s().rulePreview?.preview.commands).toEqual(["ufw allow in from any to any port 8080 proto tcp comment 'web'"]);
+    expect((await s().applyRule(false)).ok).toBe(true);
+    expect(s().rules?.rules.map((r) => r.port)).toEqual(['22', '443', '8080']);
+    expect(s().rulePreview).toBeNull();
+
+    // Deleting the SSH rule would cut the user's own connection.
+    await s().previewRule({ kind: 'delete', number: 1 });
+    expect(s().rulePreview?.preview.needsConfirmation).toBe(true);
+    const refused = await s().applyRule(false);
+    expect(refused.ok).toBe(false);
+    expect(api.calls.filter((c) => c.method === 'applyRule')).toHaveLength(1);
+    expect((await s().applyRule(true)).ok).toBe(true);
+    expect(api.calls[api.calls.length - 1]).toMatchObject({ method: 'applyRule', params: { op: { kind: 'delete', number: 1 }, confirm: true } });
+    expect(s().rules?.rules.map((r) => r.port)).toEqual(['443', '8080']);
+  });
+
+  it('ban now / unban update the offender at once and report failures as notices', async () => {
+    const { api, s } = setup();
+    s().start();
+    await flush();
+    api.simulateScan('198.51.100.3', [1, 2], false);
+    expect((await s().banNow('198.51.100.3')).ok).toBe(true);
+    expect(s().offenders.get('198.51.100.3')?.state).toBe('banned');
+    expect((await s().unban('198.51.100.3')).ok).toBe(true);
+    expect(s().offenders.get('198.51.100.3')?.state).toBe('expired');
+    api.failNext('ban', new ApiError('read-only', 'the helper is not connected'));
+    const r = await s().banNow('198.51.100.3');
+    expect(r).toEqual({ ok: false, error: 'the helper is not connected' });
+    expect(s().notices[s().notices.length - 1]).toMatchObject({ level: 'error', message: 'the helper is not connected' });
+    expect(s().busy).toEqual({});
+  });
+
+  it('exports the rows it is given as CSV through the download dependency', () => {
+    const { s, downloads } = setup();
+    s().exportPacketsCsv([row(1), row(2, { prefix: '=cmd|calc', src: '2001:db8::1' })]);
+    expect(downloads).toHaveLength(1);
+    expect(downloads[0]!.name).toMatch(/^portcullis-blocked-packets-.*\.csv$/);
+    const lines = downloads[0]!.text.trim().split('\n');
+    expect(lines[0]).toBe('id,time,src,dst,proto,spt,dpt,flags,in,prefix');
+    expect(lines).toHaveLength(3);
+    expect(lines[2]).toContain('2001:db8::1');
+  });
+});
+
+describe('selectors', () => {
+  it('filters packets by CIDR, address prefix, port, protocol and log prefix, memoised per input', () => {
+    const { s } = setup();
+    s().applyEvents([
+      {
+        type: 'packets',
+        rows: [
+          row(1, { src: '203.0.113.5', dpt: 22 }),
+          row(2, { src: '203.0.114.5', dpt: 22 }),
+          row(3, { src: '2001:db8::5', dpt: 443, proto: 'UDP' }),
+          row(4, { src: '203.0.113.200', dpt: 80, prefix: 'PORTCULLIS BLOCK' }),
+        ],
+      },
+    ]);
+    const ids = () => selectFilteredPackets(s()).rows.map((r) => r.id);
+    expect(ids()).toEqual([1, 2, 3, 4]);
+    expect(selectFilteredPackets(s())).toBe(selectFilteredPackets(s()));
+    s().setPacketFilter({ src: '203.0.113.0/24' });
+    expect(ids()).toEqual([1, 4]);
+    s().setPacketFilter({ src: '2001:db8::/32' });
+    expect(ids()).toEqual([3]);
+    s().setPacketFilter({ src: '203.0.11' });
+    expect(ids()).toEqual([1, 2, 4]);
+    s().setPacketFilter({ port: '22' });
+    expect(ids()).toEqual([1, 2]);
+    s().setPacketFilter({ src: '', port: '', proto: 'udp' });
+    expect(ids()).toEqual([3]);
+    s().setPacketFilter({ proto: '', prefix: 'portcullis' });
+    expect(ids()).toEqual([4]);
+    expect(selectFilteredPackets(s()).newestFirst.map((r) => r.id)).toEqual([4]);
+    s().setPacketFilter({ prefix: '', port: '70000' });
+    expect(selectFilteredPackets(s()).error).toEqual({ field: 'port', message: 'a port is a number from 1 to 65535' });
+    s().setPacketFilter({ port: '', src: '10.0.0.0/40' });
+    expect(selectFilteredPackets(s()).error?.field).toBe('src');
+  });
+
+  it('lists offenders by state and sort key, stable while nothing changes', async () => {
+    const { api, s } = setup();
+    s().start();
+    await flush();
+    api.simulateScan('198.51.100.1', [1, 2, 3, 4, 5, 6, 7], true);
+    api.simulateScan('198.51.100.2', [1, 2], false);
+    const byHits = selectOffenderList('all', 'hits');
+    expect(byHits(s()).map((o) => o.ip)).toEqual(['198.51.100.1', '198.51.100.2']);
+    expect(byHits(s())).toBe(byHits(s()));
+    expect(selectOffenderList('watching', 'hits')(s()).map((o) => o.ip)).toEqual(['198.51.100.2']);
+  });
+
+  it('read-only reason comes from the helper state', async () => {
+    const { api, s } = setup();
+    await s().loadState();
+    expect(selectReadOnlyReason(s())).toBeNull();
+    api.data.state.helper = { connected: false, readOnlyReason: 'you declined the password prompt' };
+    await s().loadState();
+    expect(selectReadOnlyReason(s())).toBe('you declined the password prompt');
+  });
+
+  it('always-whitelisted entries: what the service reports, loopback otherwise', async () => {
+    const { s } = setup();
+    expect(selectBuiltInWhitelist(s()).map((e) => e.cidr)).toEqual(['127.0.0.0/8', '::1/128']);
+    await s().loadState();
+    expect(selectBuiltInWhitelist(s()).map((e) => e.why)).toContain('default gateway');
+  });
+});
+
+describe('settings forms and CSV', () => {
+  const FIELDS: FieldSpec[] = [
+    { path: 'ban.bantimeSec', label: 'Ban time', kind: 'int' },
+    { path: 'ban.maxbantimeSec', label: 'Max ban time', kind: 'int' },
+    { path: 'detection.maxretry', label: 'Max retry', kind: 'int' },
+  ];
+
+  it('gives each invalid field its own reason from the one schema', async () => {
+    const { s } = setup();
+    await s().loadSettings();
+    const settings = s().settings!;
+    const draft = draftFrom(settings, FIELDS);
+    expect(draft['ban.bantimeSec']).toBe('3600');
+    expect(patchFrom(settings, FIELDS, draft)).toMatchObject({ errors: {}, changed: false });
+    const check = patchFrom(settings, FIELDS, { ...draft, 'ban.bantimeSec': '0', 'detection.maxretry': 'lots' });
+    expect(check.errors['ban.bantimeSec']).toBe('bantime must be more than 0 seconds');
+    expect(check.errors['detection.maxretry']).toBe('Max retry must be a whole number');
+    const cross = patchFrom(settings, FIELDS, { ...draft, 'ban.maxbantimeSec': '10' });
+    expect(cross.errors['ban.maxbantimeSec']).toBe('maxbantime cannot be shorter than bantime');
+    const ok = patchFrom(settings, FIELDS, { ...draft, 'detection.maxretry': '8' });
+    expect(ok).toMatchObject({ errors: {}, changed: true, patch: { detection: { maxretry: 8 } } });
+  });
+
+  it('CSV quotes fields and neutralises spreadsheet formulas', () => {
+    const csv = packetsToCsv([row(7, { prefix: '=HYPERLINK("x")', flags: 'FIN PSH URG' })]);
+    const line = csv.trim().split('\n')[1]!;
+    expect(line).toContain(`"'=HYPERLINK(""x"")"`);
+    expect(line.startsWith('7,2023-11-14T22:13:20.007Z,203.0.113.5,10.0.0.2,TCP,40000,22,FIN PSH URG,eth0,')).toBe(true);
+  });
+});

@@ -1,0 +1,127 @@
+// @vitest-environment jsdom
+import { act, cleanup, fireEvent, render, screen, within } from '@testing-library/react';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createAppStore } from '../../renderer/store/store.ts';
+import { App } from '../../renderer/ui/App.tsx';
+import { StoreContext } from '../../renderer/ui/context.ts';
+import { createFakeApi } from './fakeApi.ts';
+
+beforeAll(() => {
+  // jsdom lacks these; recharts and the virtualiser only need them to exist.
+  globalThis.ResizeObserver ??= class {
+    observe() {}
+    unobserve() {}
+    disconnect() {}
+  } as unknown as typeof ResizeObserver;
+});
+
+afterEach(cleanup);
+
+async function renderApp(tweak?: (api: ReturnType<typeof createFakeApi>) => void) {
+  const api = createFakeApi();
+  tweak?.(api);
+  const store = createAppStore({ api, setInterval: () => 0, clearInterval: () => undefined });
+  render(
+    <StoreContext.Provider value={store}>
+      <App />
+    </StoreContext.Provider>,
+  );
+  await act(async () => {
+    await new Promise((r) => setTimeout(r, 10));
+  });
+  return { api, store };
+}
+
+const nav = (name: string) => within(screen.getByRole('navigation', { name: 'Main' })).getByRole('button', { name });
+
+describe('App', () => {
+  it('has one navigation item per screen, labelled exactly', async () => {
+    await renderApp();
+    const items = within(screen.getByRole('navigation', { name: 'Main' }))
+      .getAllByRole('button')
+      .map((b) => b.querySelector('.nav-label')?.textContent);
+    expect(items).toEqual(['Dashboard', 'Blocked packets', 'Offenders', 'Rules', 'Whitelist', 'Thresholds', 'Doctor', 'Settings']);
+    expect(nav('Dashboard').getAttribute('aria-current')).toBe('page');
+  });
+
+  it('the protection switch turns protection off in one click', async () => {
+    const { api } = await renderApp();
+    const sw = screen.getByRole('switch', { name: 'Protection' });
+    expect(sw.getAttribute('aria-checked')).toBe('true');
+    await act(async () => fireEvent.click(sw));
+    expect(api.data.state.protection).toBe('off');
+    expect(screen.getByRole('switch', { name: 'Protection' }).getAttribute('aria-checked')).toBe('false');
+  });
+
+  it('shows the read-only banner with the reason and disables changes', async () => {
+    await renderApp((api) => (api.data.state.helper = { connected: false, readOnlyReason: 'you declined the password prompt' }));
+    expect(screen.getByTestId('read-only-banner').textContent).toContain('you declined the password prompt');
+    expect((screen.getByRole('switch', { name: 'Protection' }) as HTMLButtonElement).disabled).toBe(true);
+  });
+
+  it('warns when the log source is spoofable', async () => {
+    await renderApp((api) => (api.data.state.source = { kind: 'file', description: '/var/log/ufw.log', kernelTrusted: false, lastRecordAt: null, linesPerMinute: 0, rejectsPerMinute: 0 }));
+    expect(screen.getByTestId('source-health').textContent).toContain('SPOOFABLE');
+  });
+
+  it('whitelist: an invalid CIDR shows the reason inline and changes nothing', async () => {
+    const { api } = await renderApp();
+    await act(async () => fireEvent.click(nav('Whitelist')));
+    fireEvent.change(screen.getByLabelText('Address or CIDR'), { target: { value: '10.1.2.3/33' } });
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Add' })));
+    expect(screen.getByTestId('whitelist-error').textContent).toMatch(/not an address or CIDR/);
+    expect(api.data.settings.whitelist.entries).toEqual([]);
+    fireEvent.change(screen.getByLabelText('Address or CIDR'), { target: { value: '10.1.2.0/24' } });
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Add' })));
+    expect(api.data.settings.whitelist.entries).toEqual(['10.1.2.0/24']);
+    expect(screen.getByTestId('whitelist-entries').textContent).toContain('10.1.2.0/24');
+    expect(screen.getByTestId('whitelist-builtin').textContent).toContain('127.0.0.0/8');
+  });
+
+  it('rules: the exact ufw command is shown before applying; cutting SSH needs the confirmation box', async () => {
+    const { api } = await renderApp();
+    await act(async () => fireEvent.click(nav('Rules')));
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'HTTP' })));
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Preview command' })));
+    expect(screen.getByTestId('rule-commands').textContent).toBe("ufw allow in from any to any port 80 proto tcp comment 'HTTP'");
+    expect(api.data.rules).toHaveLength(2);
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Apply' })));
+    expect(api.data.rules.map((r) => r.port)).toEqual(['22', '443', '80']);
+
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Delete rule 1' })));
+    const apply = screen.getByRole('button', { name: 'Apply' }) as HTMLButtonElement;
+    expect(screen.getByTestId('rule-preview').textContent).toContain('Cuts your own connection');
+    expect(apply.disabled).toBe(true);
+    await act(async () => fireEvent.click(screen.getByLabelText(/I understand/)));
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Apply' })));
+    expect(api.data.rules.map((r) => r.port)).toEqual(['443', '80']);
+  });
+
+  it('rules: an invalid port is explained and nothing is previewed', async () => {
+    const { api } = await renderApp();
+    await act(async () => fireEvent.click(nav('Rules')));
+    fireEvent.change(screen.getByLabelText('Port'), { target: { value: '70000' } });
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Preview command' })));
+    expect(screen.getByTestId('rule-error').textContent).toMatch(/ports run from 1 to 65535/);
+    expect(api.calls.some((c) => c.method === 'previewRule')).toBe(false);
+  });
+
+  it('thresholds: an invalid value shows its reason and Save stays disabled', async () => {
+    const { api } = await renderApp();
+    await act(async () => fireEvent.click(nav('Thresholds')));
+    fireEvent.change(screen.getByLabelText('Ban time (seconds)'), { target: { value: '0' } });
+    expect(screen.getByText('bantime must be more than 0 seconds')).toBeTruthy();
+    expect((screen.getByRole('button', { name: 'Save' }) as HTMLButtonElement).disabled).toBe(true);
+    fireEvent.change(screen.getByLabelText('Ban time (seconds)'), { target: { value: '7200' } });
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Save' })));
+    expect(api.data.settings.ban.bantimeSec).toBe(7200);
+  });
+
+  it('doctor: a fix button runs the fix', async () => {
+    const { api } = await renderApp();
+    await act(async () => fireEvent.click(nav('Doctor')));
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Install per-source logging' })));
+    expect(api.data.state.firewall.perSourceLogging).toBe(true);
+    expect(screen.queryByRole('button', { name: 'Install per-source logging' })).toBeNull();
+  });
+});
