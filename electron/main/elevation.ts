@@ -56,8 +56,11 @@ export const DECLINED_REASON =
 export interface SupervisorOptions<L extends HelperLink> {
   launcher: HelperLauncher;
   connect(session: HelperSession): Promise<L>;
-  /** Creates the private socket directory and the per-launch secret. */
-  prepare(): Promise<HelperSession>;
+  /**
+   * Before each launch: creates the private socket directory (first time) and writes a fresh
+   * per-launch secret into it (the helper deletes the file once read).
+   */
+  prepare(previous: HelperSession | null): Promise<HelperSession>;
   /** Removes the socket directory: the keeper stops the helper when it disappears. */
   cleanup(session: HelperSession): Promise<void>;
   sleep(ms: number): Promise<void>;
@@ -126,7 +129,7 @@ export class HelperSupervisor<L extends HelperLink> {
   private async session_(): Promise<void> {
     try {
       if (!this.running) {
-        this.session ??= await this.o.prepare();
+        this.session = await this.o.prepare(this.session);
         this.runEnd = null;
         this.launches++;
         this.set({ phase: 'prompting', connected: false, readOnlyReason: 'waiting for the administrator password' });
@@ -272,11 +275,16 @@ export function pkexecLauncher(keeper: string, pkexec = '/usr/bin/pkexec'): Help
   };
 }
 
-/** A private directory (0700, ours) under the runtime dir, with the per-launch secret in it (0600). */
-export async function prepareHelperSession(runtimeDir: string, uid: number): Promise<HelperSession> {
-  const socketDir = await mkdtemp(path.join(runtimeDir, 'portcullis-'));
+/**
+ * A private directory (0700, ours) under the runtime dir — reused on a relaunch — with a fresh
+ * per-launch secret in it (0600; the helper checks owner and mode, then deletes it).
+ */
+export async function prepareHelperSession(runtimeDir: string, uid: number, previous: HelperSession | null = null): Promise<HelperSession> {
+  const socketDir = previous ? previous.socketDir : await mkdtemp(path.join(runtimeDir, 'portcullis-'));
   const secret = randomBytes(32).toString('hex');
-  await writeFile(path.join(socketDir, 'secret'), secret + '\n', { mode: 0o600, flag: 'wx' });
+  const file = path.join(socketDir, 'secret');
+  await rm(file, { force: true });
+  await writeFile(file, secret + '\n', { mode: 0o600, flag: 'wx' });
   return { socketDir, secret, uid };
 }
 

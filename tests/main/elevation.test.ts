@@ -181,6 +181,11 @@ describe('elevated command line', () => {
       expect(statSync(secretFile).mode & 0o777).toBe(0o600);
       expect(readFileSync(secretFile, 'utf8')).toBe(s.secret + '\n');
       expect(s.secret).toMatch(/^[0-9a-f]{64}$/);
+      // A relaunch reuses the directory with a new secret.
+      const again = await prepareHelperSession(base, 1000, s);
+      expect(again.socketDir).toBe(s.socketDir);
+      expect(again.secret).not.toBe(s.secret);
+      expect(readFileSync(secretFile, 'utf8')).toBe(again.secret + '\n');
       await cleanupHelperSession(s);
       expect(existsSync(s.socketDir)).toBe(false);
     } finally {
@@ -212,15 +217,19 @@ describe('root-side keeper script (build/helper/portcullis-helper), run for real
     return { base, dir, fake, log: () => (existsSync(path.join(base, 'runs.log')) ? readFileSync(path.join(base, 'runs.log'), 'utf8').trim().split('\n') : []) };
   }
 
-  it('hands the secret over on stdin and in the environment (never argv) and restarts a crashed helper', async () => {
+  it('keeps the secret off argv (file first, environment on restarts) and restarts a crashed helper', async () => {
     // Fails twice, then exits cleanly (0 = stop, as when the app asked it to).
-    const l = lab('read s; echo "stdin=$s env=$PORTCULLIS_HELPER_SECRET args=$*" >> "$LOG"; [ "$(wc -l < "$LOG")" -ge 3 ] && exit 0; exit 1\n');
+    // Like the real helper: takes the secret file (and deletes it), else the environment. Fails twice, then exits 0.
+    const l = lab('f="$2/secret"; if [ -f "$f" ]; then s=$(cat "$f"); rm "$f"; from=file; else s=$PORTCULLIS_HELPER_SECRET; from=env; fi; echo "$from=$s args=$*" >> "$LOG"; [ "$(wc -l < "$LOG")" -ge 3 ] && exit 0; exit 1\n');
     try {
       const r = await runKeeper(l.dir, l.fake);
       expect(r.code).toBe(0);
       const runs = l.log();
       expect(runs).toHaveLength(3);
-      expect(runs[0]).toBe(`stdin=s3cret-value-0123456789 env=s3cret-value-0123456789 args=--socket-dir ${l.dir} --uid ${uid}`);
+      expect(runs[0]).toBe(`file=s3cret-value-0123456789 args=--socket-dir ${l.dir} --uid ${uid}`);
+      // The restarted helpers find no file: the keeper hands them the same secret in the environment.
+      expect(runs[1]).toBe(`env=s3cret-value-0123456789 args=--socket-dir ${l.dir} --uid ${uid}`);
+      expect(runs[2]).toBe(runs[1]);
       expect(r.stderr).toMatch(/exited with code 1; restarting/);
     } finally {
       rmSync(l.base, { recursive: true, force: true });
