@@ -1,0 +1,319 @@
+/**
+ * The kernel ring buffer as a log source, from /dev/kmsg directly (root) or from a feed of raw
+ * records (the desktop app gets them from the root helper over its socket) — the same record
+ * handling either way:
+ * - A record is "prio,seq,usec,flags;message\n" then optional " KEY=value" dictionary lines; only
+ *   the first line is the record. prio = facility*8 + level.
+ * - Kernel facility only: userspace may write to /dev/kmsg, but the kernel never lets it claim
+ *   facility 0 (a write of "<4>…" is stored with facility 1, user), so facility 0 proves the
+ *   record came from the kernel. Other records are counted as untrusted and not passed on.
+ * - Sequence numbers are consecutive across ALL records, so a jump means records were overwritten
+ *   in the ring before anyone read them (a read fails with EPIPE, the next one returns the oldest
+ *   survivor): the gap is counted as lost and reading goes on.
+ * - Resume: records with seq ≤ resumeAfterSeq are skipped, and onSeq reports the last seq handled
+ *   (queue it with the stored packets), so a restart loses nothing and repeats nothing.
+ * - Dating: kmsg stamps are µs of the kernel's local clock since boot, which (like
+ *   CLOCK_MONOTONIC, and unlike /proc/uptime's CLOCK_BOOTTIME) stops during suspend. bootTimeMs()
+ *   is therefore Date.now() − CLOCK_MONOTONIC (process.hrtime), recomputed on every call, so it
+ *   stays right after a suspend or a wall-clock step.
+ */
+import { closeSync, constants, openSync, read, readSync } from 'node:fs';
+import { systemClock, type Clock } from '../../shared/domain.ts';
+import type { LogSourcePort, SourceHealth } from '../ports.ts';
+import { errorText, SourceStats } from './stats.ts';
+
+export interface KmsgRecord {
+  facility: number;
+  level: number;
+  seq: number;
+  /** µs since boot. */
+  usec: number;
+  /** The record's first line ("prio,seq,usec,flags;message"), what the parser reads. */
+  line: string;
+}
+
+/** Longest record line passed on; the kernel's own limit is 1 KiB of text (8 KiB with dictionary). */
+export const MAX_KMSG_LINE = 8192;
+
+/** The header of a raw record, or null when it is not "prio,seq,usec,flags;…". */
+export function parseKmsgHeader(raw: string): KmsgRecord | null {
+  const nl = raw.indexOf('\n');
+  const line = (nl < 0 ? raw : raw.slice(0, nl)).slice(0, MAX_KMSG_LINE);
+  const semi = line.indexOf(';');
+  if (semi < 0) return null;
+  const head = line.slice(0, semi).split(',');
+  if (head.length < 4) return null;
+  const [prioText, seqText, usecText] = head as [string, string, string];
+  if (!/^\d{1,4}$/.test(prioText) || !/^\d{1,20}$/.test(seqText) || !/^\d{1,20}$/.test(usecText)) return null;
+  const prio = Number(prioText);
+  return { facility: prio >> 3, level: prio & 7, seq: Number(seqText), usec: Number(usecText), line };
+}
+
+/** What a feed tells the source. */
+export interface KmsgFeedSink {
+  records(raw: string[]): void;
+  error(message: string): void;
+}
+
+/** Where raw records come from: /dev/kmsg, or the helper's stream. */
+export interface KmsgFeed {
+  readonly description: string;
+  start(sink: KmsgFeedSink): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Reads /dev/kmsg with blocking reads on the libuv threadpool: a record is handed over the moment
+ * the kernel writes it, without polling and without blocking the event loop (one threadpool
+ * thread is parked in read()). A read returns exactly one record, so the buffer only needs to hold
+ * the longest one. After stop() the parked read stays until the next record arrives; then the fd
+ * is closed (a blocked read cannot be interrupted from JavaScript).
+ */
+export class DevKmsgFeed implements KmsgFeed {
+  readonly description: string;
+  private readonly path: string;
+  private fd: number | null = null;
+  private stopped = false;
+  private loop: Promise<void> | null = null;
+
+  constructor(path = '/dev/kmsg') {
+    this.path = path;
+    this.description = `kernel ring buffer (${path})`;
+  }
+
+  async start(sink: KmsgFeedSink): Promise<void> {
+    this.stopped = false;
+    const fd = openSync(this.path, constants.O_RDONLY);
+    this.fd = fd;
+    const buf = Buffer.alloc(16 * 1024);
+    const readOne = () =>
+      new Promise<string | null>((resolve, reject) => {
+        read(fd, buf, 0, buf.length, null, (err, n) => (err ? reject(err) : resolve(n === 0 ? null : buf.toString('utf8', 0, n))));
+      });
+    this.loop = (async () => {
+      let batch: string[] = [];
+      let scheduled = false;
+      const flush = () => {
+        scheduled = false;
+        const out = batch;
+        batch = [];
+        if (!this.stopped && out.length) sink.records(out);
+      };
+      for (;;) {
+        let rec: string | null;
+        try {
+          rec = await readOne();
+        } catch (e) {
+          // EPIPE: records were overwritten before we read them; the seq gap is counted by the source.
+          if ((e as NodeJS.ErrnoException).code === 'EPIPE') continue;
+          if (!this.stopped) sink.error(`reading ${this.path}: ${errorText(e)}`);
+          break;
+        }
+        if (this.stopped || rec === null) break;
+        // Records that arrive together go out together (one batch per event-loop turn).
+        batch.push(rec);
+        if (!scheduled) {
+          scheduled = true;
+          setImmediate(flush);
+        }
+      }
+      closeSync(fd);
+      this.fd = null;
+    })();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    // Not awaiting the loop: its read may be parked until the next kernel record.
+  }
+}
+
+/** Seq of the newest record in the ring now (non-blocking reads to the end), or null when empty. */
+export function newestKmsgSeq(path = '/dev/kmsg'): number | null {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  const buf = Buffer.alloc(16 * 1024);
+  let last: number | null = null;
+  try {
+    for (;;) {
+      let n: number;
+      try {
+        n = readSync(fd, buf, 0, buf.length, null);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'EPIPE') continue;
+        if (code === 'EAGAIN') break;
+        throw e;
+      }
+      if (n === 0) break;
+      const h = parseKmsgHeader(buf.toString('utf8', 0, n));
+      if (h) last = h.seq;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return last;
+}
+
+/** A feed the owner pushes raw records into (e.g. the helper client, as records arrive on its socket). */
+export class PushKmsgFeed implements KmsgFeed {
+  readonly description: string;
+  private sink: KmsgFeedSink | null = null;
+
+  constructor(description = 'kernel ring buffer (through the Portcullis helper)') {
+    this.description = description;
+  }
+
+  async start(sink: KmsgFeedSink): Promise<void> {
+    this.sink = sink;
+  }
+
+  async stop(): Promise<void> {
+    this.sink = null;
+  }
+
+  push(raw: string[]): void {
+    this.sink?.records(raw);
+  }
+
+  fail(message: string): void {
+    this.sink?.error(message);
+  }
+}
+
+export interface KmsgSourceOptions {
+  /** Default: /dev/kmsg read directly. */
+  feed?: KmsgFeed;
+  /** Skip records up to and including this seq (the last one handled by a previous run). */
+  resumeAfterSeq?: number | null;
+  /**
+   * Without a resume position: 'now' (default) skips what the ring already holds — the history
+   * before the first start is not this run's business; 'oldest' reads the whole ring.
+   * 'now' needs /dev/kmsg (newestKmsgSeq); with another feed, pass resumeAfterSeq instead.
+   */
+  startAt?: 'now' | 'oldest';
+  /** The last seq handled after each batch (trusted or not): persist it with the packets. */
+  onSeq?: (seq: number) => void;
+  /** Records refused for not being kernel facility (tests, diagnostics). */
+  onUntrusted?: (record: KmsgRecord) => void;
+  clock?: Clock;
+  /** ms since boot on the clock kmsg stamps use. Default: CLOCK_MONOTONIC via process.hrtime. */
+  monotonicMs?: () => number;
+  /** For 'now' with the default feed; injectable for tests. */
+  newestSeq?: () => number | null;
+}
+
+export class KmsgSource implements LogSourcePort {
+  readonly kind = 'kmsg' as const;
+  private readonly feed: KmsgFeed;
+  private readonly opts: KmsgSourceOptions;
+  private readonly clock: Clock;
+  private readonly monotonicMs: () => number;
+  private readonly stats: SourceStats;
+  private afterSeq: number | null;
+  private lastSeq: number | null = null;
+  private reportedSeq: number | null = null;
+  private onLines: ((lines: string[]) => void) | null = null;
+  /** Records overwritten in the ring before they were read (seq gaps). */
+  lost = 0;
+  /** Records refused for a non-kernel facility (userspace writes to /dev/kmsg). */
+  untrusted = 0;
+  /** Records skipped as already handled (resume, or a feed repeating itself). */
+  skipped = 0;
+  malformed = 0;
+
+  constructor(opts: KmsgSourceOptions = {}) {
+    this.opts = opts;
+    this.feed = opts.feed ?? new DevKmsgFeed();
+    this.clock = opts.clock ?? systemClock;
+    this.monotonicMs = opts.monotonicMs ?? (() => Number(process.hrtime.bigint() / 1000n) / 1000);
+    this.stats = new SourceStats(this.clock);
+    this.afterSeq = opts.resumeAfterSeq ?? null;
+  }
+
+  /** Wall-clock ms of boot on the kmsg time base: give it to the parser (ParseOptions.bootTimeMs). */
+  bootTimeMs(): number {
+    return this.clock.now() - this.monotonicMs();
+  }
+
+  /** The last seq handled (resume position). */
+  position(): number | null {
+    return this.lastSeq ?? this.afterSeq;
+  }
+
+  async start(onLines: (lines: string[]) => void): Promise<void> {
+    this.onLines = onLines;
+    if (this.afterSeq === null && (this.opts.startAt ?? 'now') === 'now') {
+      const newest = this.opts.newestSeq ?? (this.opts.feed ? () => null : () => newestKmsgSeq());
+      try {
+        this.afterSeq = newest();
+      } catch (e) {
+        this.stats.error = errorText(e);
+        throw e;
+      }
+    }
+    // The first record after the resume point may legitimately be far ahead (ring overwritten while
+    // we were stopped): that gap is lost too, and counted.
+    this.lastSeq = this.afterSeq;
+    this.reportedSeq = this.afterSeq;
+    try {
+      await this.feed.start({
+        records: (raw) => this.handle(raw),
+        error: (message) => {
+          this.stats.error = message;
+        },
+      });
+    } catch (e) {
+      this.stats.error = errorText(e);
+      throw e;
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.onLines = null;
+    await this.feed.stop();
+  }
+
+  health(): SourceHealth {
+    const h = this.stats.health('kmsg', this.feed.description, true);
+    if (this.lost > 0 && h.error === undefined) h.error = `${this.lost} kernel records were overwritten before they could be read`;
+    return h;
+  }
+
+  noteRejects(count: number): void {
+    this.stats.noteRejects(count);
+  }
+
+  /** The record handling shared by every feed; public so a feed-less caller can hand records in. */
+  handle(raw: string[]): void {
+    const lines: string[] = [];
+    let lastUsec: number | null = null;
+    for (const r of raw) {
+      const rec = parseKmsgHeader(r);
+      if (!rec) {
+        this.malformed++;
+        continue;
+      }
+      if (this.lastSeq !== null && rec.seq <= this.lastSeq) {
+        this.skipped++;
+        continue;
+      }
+      if (this.lastSeq !== null && rec.seq > this.lastSeq + 1) this.lost += rec.seq - this.lastSeq - 1;
+      this.lastSeq = rec.seq;
+      if (rec.facility !== 0) {
+        this.untrusted++;
+        this.opts.onUntrusted?.(rec);
+        continue;
+      }
+      lines.push(rec.line);
+      lastUsec = rec.usec;
+    }
+    if (lines.length) {
+      this.stats.noteLines(lines.length, lastUsec === null ? undefined : Math.round(this.bootTimeMs() + lastUsec / 1000));
+      this.onLines?.(lines);
+    }
+    if (this.lastSeq !== null && this.lastSeq !== this.reportedSeq) {
+      this.reportedSeq = this.lastSeq;
+      this.opts.onSeq?.(this.lastSeq);
+    }
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * KmsgSource against the real /dev/kmsg (root). Markers written by root arrive with the user
+ * facility and must be refused as untrusted; real kernel records pass; a second instance resumes
+ * after the first with no loss and no duplicate.
+ */
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { describe, expect, it, vi } from 'vitest';
+import { KmsgSource, newestKmsgSeq, parseKmsgHeader, type KmsgRecord } from '../../electron/engine/logs/kmsg.ts';
+import { requireSystem } from '../support/system.ts';
+
+const tag = `portcullis-kmsg-test-${randomBytes(4).toString('hex')}`;
+/** One write = one record. "<4>" asks for facility 0 (kernel), which the kernel must not grant. */
+const mark = (n: number) => writeFileSync('/dev/kmsg', `<4>${tag} marker=${n} [UFW BLOCK] IN=lo SRC=10.9.9.9 DST=10.9.9.8\n`);
+const markerOf = (r: KmsgRecord) => (r.line.includes(tag) ? Number(/marker=(\d+)/.exec(r.line)?.[1]) : null);
+
+describe.runIf(requireSystem('root'))('KmsgSource on /dev/kmsg', () => {
+  it('refuses a root-written marker as untrusted (user facility) and passes real kernel records', async () => {
+    const untrusted: KmsgRecord[] = [];
+    const lines: string[] = [];
+    const src = new KmsgSource({ startAt: 'oldest', onUntrusted: (r) => untrusted.push(r) });
+    await src.start((l) => lines.push(...l));
+    mark(1);
+    await vi.waitFor(() => expect(untrusted.some((r) => markerOf(r) === 1)).toBe(true), { timeout: 10_000 });
+    const marker = untrusted.find((r) => markerOf(r) === 1)!;
+    expect(marker.facility).toBe(1);
+    expect(lines.some((l) => l.includes(tag))).toBe(false);
+    // The ring holds kernel records from boot on (and the namespace labs' LOG lines): facility 0 only.
+    expect(lines.length).toBeGreaterThan(0);
+    for (const l of lines) expect(parseKmsgHeader(l)!.facility).toBe(0);
+    const boot = src.bootTimeMs();
+    expect(Math.abs(boot - (Date.now() - Number(process.hrtime.bigint() / 1_000_000n)))).toBeLessThan(1000);
+    expect(src.health()).toMatchObject({ kind: 'kmsg', kernelTrusted: true });
+    await src.stop();
+    mark(0); // lets the stopped reader's parked read return, so its fd closes
+  });
+
+  it('a second instance resumes after the first: markers written while stopped arrive once, none twice', async () => {
+    const seen: number[] = [];
+    let saved: number | null = null;
+    const a = new KmsgSource({ onUntrusted: (r) => { const m = markerOf(r); if (m !== null) seen.push(m); }, onSeq: (s) => (saved = s) });
+    await a.start(() => undefined);
+    for (const n of [101, 102, 103]) mark(n);
+    await vi.waitFor(() => expect(seen).toContain(103), { timeout: 10_000 });
+    await a.stop();
+    for (const n of [104, 105, 106]) mark(n); // written while no instance runs (also wakes a's parked read)
+    expect(saved).not.toBeNull();
+    expect(saved!).toBeLessThan(newestKmsgSeq()!);
+    const b = new KmsgSource({ resumeAfterSeq: saved, onUntrusted: (r) => { const m = markerOf(r); if (m !== null) seen.push(m); } });
+    await b.start(() => undefined);
+    for (const n of [107, 108]) mark(n);
+    await vi.waitFor(() => expect(seen).toContain(108), { timeout: 10_000 });
+    await b.stop();
+    mark(0);
+    expect(seen).toEqual([101, 102, 103, 104, 105, 106, 107, 108]);
+    expect(b.lost).toBe(0);
+  });
+});
