@@ -1,16 +1,390 @@
-// Placeholder until the headless runner lands.
+/**
+ * The headless commands: `run` and `serve` start the service in the foreground; `status`, `bans`,
+ * `ban`, `unban` and `doctor` talk to the running instance over its root-only control socket
+ * (`doctor` also works without one, checking directly).
+ */
+import { spawnSync } from 'node:child_process';
+import { accessSync, constants, existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { DoctorCheck } from '../shared/api.ts';
+import type { BanRecord } from '../shared/model.ts';
+import { canonicalIp } from '../shared/domain.ts';
 import type { CliCommand } from './cli.ts';
-const pending = (summary: string, name: string): CliCommand => ({
-  summary,
-  run: async () => {
-    console.error(`portcullis ${name}: not built yet`);
+import { ControlClient, controlSocketPath } from './control.ts';
+import { DEFAULT_STATE_DIR, StartError, startRunner, type RunOptions } from './runner.ts';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const print = (line: string): void => void process.stdout.write(line + '\n');
+const printErr = (line: string): void => void process.stderr.write(line + '\n');
+
+const COMMON = {
+  'state-dir': { type: 'string' },
+  json: { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
+const RUN_OPTIONS = {
+  ...COMMON,
+  source: { type: 'string' },
+  backend: { type: 'string' },
+  'dry-run': { type: 'boolean', default: false },
+  db: { type: 'string' },
+  config: { type: 'string' },
+} as const;
+
+const RUN_HELP = `Options:
+  --source auto|kmsg|journal|file:PATH   where to read the kernel firewall log (default: settings, auto)
+  --backend ufw|set                      how to ban: tagged ufw rules, or a kernel set (default: settings, set)
+  --dry-run                              detect and report, never touch the firewall
+  --db PATH                              SQLite database (default: STATE_DIR/portcullis.db)
+  --config PATH                          settings JSON file (default: settings kept in the database)
+  --state-dir DIR                        control socket, database, audit log (default: ${DEFAULT_STATE_DIR})
+  --json                                 one JSON object per line on stdout (ready, ban, unban)`;
+
+type Parsed = { values: Record<string, string | boolean | undefined>; positionals: string[] };
+
+function parse(argv: string[], options: ParseArgsConfig['options'], name: string): Parsed | number {
+  try {
+    const r = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+    return { values: r.values as Parsed['values'], positionals: r.positionals };
+  } catch (e) {
+    printErr(`portcullis ${name}: ${(e as Error).message}\nRun \`portcullis ${name} --help\`.`);
+    return 2;
+  }
+}
+
+function stateDirOf(v: Parsed['values']): string {
+  return path.resolve(typeof v['state-dir'] === 'string' ? v['state-dir'] : DEFAULT_STATE_DIR);
+}
+
+function runOptionsOf(v: Parsed['values'], name: string): RunOptions | string {
+  const backend = v.backend;
+  if (backend !== undefined && backend !== 'ufw' && backend !== 'set') return `--backend is ufw or set (got "${String(backend)}")`;
+  const source = v.source;
+  if (source !== undefined && !/^(auto|kmsg|journal|file:\/.+)$/.test(String(source))) {
+    return `--source is auto, kmsg, journal or file:/absolute/path (got "${String(source)}")`;
+  }
+  return {
+    ...(typeof source === 'string' ? { source } : {}),
+    ...(backend ? { backend } : {}),
+    dryRun: v['dry-run'] === true,
+    ...(typeof v.db === 'string' ? { db: path.resolve(v.db) } : {}),
+    ...(typeof v.config === 'string' ? { config: path.resolve(v.config) } : {}),
+    stateDir: stateDirOf(v),
+    json: v.json === true,
+    ...(name === 'serve' ? {} : {}),
+  };
+}
+
+/** Runs until SIGINT/SIGTERM; exit code 0 on a clean stop, 1 when it could not start. */
+async function foreground(o: RunOptions, name: string): Promise<number> {
+  let runner;
+  try {
+    runner = await startRunner(o, print, printErr);
+  } catch (e) {
+    printErr(`portcullis ${name}: ${e instanceof StartError ? e.message : ((e as Error).stack ?? String(e))}`);
     return 1;
+  }
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  await runner.close();
+  // The kernel-log read parked on a threadpool thread would keep the process alive: exit explicitly.
+  setImmediate(() => process.exit(0));
+  return 0;
+}
+
+export const runCommand: CliCommand = {
+  summary: 'Protect this network namespace: watch the kernel log and ban scanners (root, foreground)',
+  async run(argv) {
+    const p = parse(argv, RUN_OPTIONS, 'run');
+    if (typeof p === 'number') return p;
+    if (p.values.help) {
+      print(`Usage: portcullis run [options]\n\nWatches the kernel firewall log and bans port scanners through ufw, in the\nnetwork namespace it runs in (ip netns exec NS portcullis run protects NS).\n\n${RUN_HELP}`);
+      return 0;
+    }
+    if (p.positionals.length) return usageError('run', `unexpected argument "${p.positionals[0]}"`);
+    const o = runOptionsOf(p.values, 'run');
+    if (typeof o === 'string') return usageError('run', o);
+    return foreground(o, 'run');
   },
-});
-export const runCommand = pending('Protect this network namespace: watch the kernel log and ban scanners (root, foreground)', 'run');
-export const serveCommand = pending('Like run, plus the Portcullis UI over HTTP on 127.0.0.1 (token in the URL)', 'serve');
-export const statusCommand = pending('State of the running instance', 'status');
-export const bansCommand = pending('Active bans of the running instance', 'bans');
-export const banCommand = pending('Ban an address now', 'ban');
-export const unbanCommand = pending('Lift a ban', 'unban');
-export const doctorCommand = pending('Check ufw, logging, log source and helper, with the fix for each problem', 'doctor');
+};
+
+function usageError(name: string, msg: string): number {
+  printErr(`portcullis ${name}: ${msg}\nRun \`portcullis ${name} --help\`.`);
+  return 2;
+}
+
+/** renderer/dist, built with vite on first use when missing (or null with how to build it). */
+function rendererDist(): string | null {
+  const dist = path.join(ROOT, 'renderer', 'dist');
+  if (existsSync(path.join(dist, 'index.html'))) return dist;
+  const vite = path.join(ROOT, 'node_modules', '.bin', 'vite');
+  const config = path.join(ROOT, 'renderer', 'vite.config.ts');
+  if (existsSync(vite) && existsSync(config)) {
+    printErr('portcullis serve: the UI is not built yet; building it with vite (once)…');
+    const r = spawnSync(process.execPath, [path.join(ROOT, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--config', config], {
+      cwd: ROOT,
+      stdio: ['ignore', 'ignore', 'inherit'],
+      timeout: 300_000,
+    });
+    if (r.status === 0 && existsSync(path.join(dist, 'index.html'))) return dist;
+  }
+  printErr('portcullis serve: the UI is not built; serving the API only. Build it with `npm run build:renderer` and restart.');
+  return null;
+}
+
+export const serveCommand: CliCommand = {
+  summary: 'Like run, plus the Portcullis UI over HTTP on 127.0.0.1 (token in the URL)',
+  async run(argv) {
+    const p = parse(argv, { ...RUN_OPTIONS, port: { type: 'string' } }, 'serve');
+    if (typeof p === 'number') return p;
+    if (p.values.help) {
+      print(
+        `Usage: portcullis serve [options] [--port N]\n\nLike run, plus the Portcullis UI and API on http://127.0.0.1:PORT/ only, behind a random\ntoken printed on a line of its own.\n\n${RUN_HELP}\n  --port N                               port on 127.0.0.1 (default 8787; 0 = any free port)`,
+      );
+      return 0;
+    }
+    if (p.positionals.length) return usageError('serve', `unexpected argument "${p.positionals[0]}"`);
+    const o = runOptionsOf(p.values, 'serve');
+    if (typeof o === 'string') return usageError('serve', o);
+    const portText = typeof p.values.port === 'string' ? p.values.port : '8787';
+    const port = Number(portText);
+    if (!/^\d{1,5}$/.test(portText) || port > 65535) return usageError('serve', `--port is 0–65535 (got "${portText}")`);
+    return foreground({ ...o, web: { port, staticDir: rendererDist() } }, 'serve');
+  },
+};
+
+// ------------------------------------------------------------------ talking to the running instance
+
+async function withClient<T>(v: Parsed['values'], name: string, fn: (c: ControlClient) => Promise<T>): Promise<T | number> {
+  const client = new ControlClient(controlSocketPath(stateDirOf(v)));
+  try {
+    return await fn(client);
+  } catch (e) {
+    printErr(`portcullis ${name}: ${(e as Error).message}`);
+    return 1;
+  } finally {
+    client.close();
+  }
+}
+
+const iso = (t: number | null): string => (t === null ? 'never' : new Date(t).toISOString().replace('.000Z', 'Z'));
+
+function banLine(b: BanRecord): string {
+  const why = b.reason.kind === 'manual' ? `manual${b.reason.note ? ` (${b.reason.note})` : ''}` : `${b.reason.scanType ?? 'scan'} ${b.reason.ports.length} ports`;
+  return `${b.ip.padEnd(39)} until ${iso(b.until).padEnd(20)} strike ${String(b.strikes).padEnd(3)} ${why}`;
+}
+
+export const statusCommand: CliCommand = {
+  summary: 'State of the running instance',
+  async run(argv) {
+    const p = parse(argv, COMMON, 'status');
+    if (typeof p === 'number') return p;
+    if (p.values.help) return print('Usage: portcullis status [--state-dir DIR] [--json]'), 0;
+    const r = await withClient(p.values, 'status', async (c) => {
+      const s = await c.call('getState', {});
+      if (p.values.json) print(JSON.stringify(s));
+      else {
+        print(`protection   ${s.protection}${s.pausedUntil ? ` until ${iso(s.pausedUntil)}` : ''}`);
+        print(`firewall     ufw ${s.firewall.enabled ? 'enabled' : 'DISABLED'}, logging ${s.firewall.loggingLevel ?? '?'}, per-source logging ${s.firewall.perSourceLogging ? 'yes' : 'no'}`);
+        print(`backend      ${s.backend}${s.helper.connected ? '' : ` (read-only: ${s.helper.readOnlyReason ?? ''})`}`);
+        print(`source       ${s.source ? `${s.source.description}${s.source.kernelTrusted ? '' : ' (SPOOFABLE)'}, last record ${iso(s.source.lastRecordAt)}` : 'none'}`);
+        print(`counts       ${s.counts.blockedPackets} blocked packets, ${s.counts.scanners} sources watched, ${s.counts.activeBans} active bans, ${s.counts.deferredBans} deferred`);
+        print(`last ban     ${iso(s.lastBanAt)}`);
+      }
+      return 0;
+    });
+    return r;
+  },
+};
+
+export const bansCommand: CliCommand = {
+  summary: 'Active bans of the running instance',
+  async run(argv) {
+    const p = parse(argv, { ...COMMON, history: { type: 'boolean', default: false } }, 'bans');
+    if (typeof p === 'number') return p;
+    if (p.values.help) return print('Usage: portcullis bans [--history] [--state-dir DIR] [--json]'), 0;
+    return withClient(p.values, 'bans', async (c) => {
+      const b = await c.call('getBans', {});
+      if (p.values.json) print(JSON.stringify(p.values.history ? b : b.active));
+      else {
+        if (b.active.length === 0) print('no active bans');
+        for (const x of b.active) print(banLine(x));
+        if (p.values.history) {
+          print('--- history');
+          for (const x of b.history) print(banLine(x));
+        }
+      }
+      return 0;
+    });
+  },
+};
+
+function parseDuration(text: string): number | null {
+  const m = /^(\d+)([smhd]?)$/.exec(text.trim());
+  if (!m) return null;
+  const n = Number(m[1]) * ({ '': 1, s: 1, m: 60, h: 3600, d: 86400 } as Record<string, number>)[m[2]!]!;
+  return n > 0 ? n : null;
+}
+
+export const banCommand: CliCommand = {
+  summary: 'Ban an address now',
+  async run(argv) {
+    const p = parse(argv, { ...COMMON, duration: { type: 'string' }, note: { type: 'string' } }, 'ban');
+    if (typeof p === 'number') return p;
+    if (p.values.help) return print('Usage: portcullis ban IP [--duration SECONDS|30m|2h|1d] [--note TEXT] [--state-dir DIR] [--json]'), 0;
+    const [ipText, extra] = p.positionals;
+    if (!ipText || extra) return usageError('ban', 'give exactly one address');
+    const ip = canonicalIp(ipText);
+    if (!ip) return usageError('ban', `"${ipText}" is not an IPv4 or IPv6 address`);
+    let durationSec: number | undefined;
+    if (typeof p.values.duration === 'string') {
+      const d = parseDuration(p.values.duration);
+      if (d === null) return usageError('ban', `--duration is a number of seconds or 30m, 2h, 1d (got "${p.values.duration}")`);
+      durationSec = d;
+    }
+    return withClient(p.values, 'ban', async (c) => {
+      const b = await c.call('ban', { ip, ...(durationSec ? { durationSec } : {}), ...(typeof p.values.note === 'string' ? { note: p.values.note } : {}) });
+      print(p.values.json ? JSON.stringify(b) : `banned ${b.ip} until ${iso(b.until)}`);
+      return 0;
+    });
+  },
+};
+
+export const unbanCommand: CliCommand = {
+  summary: 'Lift a ban',
+  async run(argv) {
+    const p = parse(argv, COMMON, 'unban');
+    if (typeof p === 'number') return p;
+    if (p.values.help) return print('Usage: portcullis unban IP [--state-dir DIR]'), 0;
+    const [ipText, extra] = p.positionals;
+    if (!ipText || extra) return usageError('unban', 'give exactly one address');
+    const ip = canonicalIp(ipText);
+    if (!ip) return usageError('unban', `"${ipText}" is not an IPv4 or IPv6 address`);
+    return withClient(p.values, 'unban', async (c) => {
+      await c.call('unban', { ip });
+      print(p.values.json ? JSON.stringify({ ok: true, ip }) : `unbanned ${ip}`);
+      return 0;
+    });
+  },
+};
+
+// ------------------------------------------------------------------ doctor
+
+const FIX_HINTS: Record<string, string> = {
+  'enable-ufw': 'ufw enable   (or: portcullis doctor --fix enable-ufw)',
+  'logging-low': 'ufw logging low   (or: portcullis doctor --fix logging-low)',
+  'install-per-source-logging': 'portcullis doctor --fix install-per-source-logging',
+  'install-set-block': 'portcullis doctor --fix install-set-block (portcullis run installs it for the set backend)',
+};
+
+function printChecks(checks: DoctorCheck[], json: boolean): number {
+  if (json) print(JSON.stringify(checks));
+  else {
+    for (const c of checks) {
+      const mark = c.level === 'ok' ? 'ok   ' : c.level === 'warn' ? 'WARN ' : 'FAIL ';
+      print(`${mark} ${c.title}: ${c.detail}`);
+      if (c.level !== 'ok' && c.fix) print(`      fix: ${FIX_HINTS[c.fix.id] ?? c.fix.label}`);
+    }
+  }
+  return checks.some((c) => c.level === 'error') ? 1 : 0;
+}
+
+function readable(p: string): boolean {
+  try {
+    accessSync(p, constants.R_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Checks without a running instance: the helper's own checks in-process (root), plus the log source. */
+async function directDoctor(fixId: string | null): Promise<DoctorCheck[]> {
+  const checks: DoctorCheck[] = [
+    { id: 'instance', title: 'Running instance', level: 'warn', detail: 'no running Portcullis instance: nothing is being watched (start `portcullis run`)' },
+  ];
+  if (process.getuid?.() !== 0) {
+    checks.push({ id: 'root', title: 'Root', level: 'error', detail: 'not root: firewall checks need root (sudo portcullis doctor)' });
+    checks.push(
+      existsSync('/usr/sbin/ufw')
+        ? { id: 'ufw-installed', title: 'ufw installed', level: 'ok', detail: '/usr/sbin/ufw' }
+        : { id: 'ufw-installed', title: 'ufw installed', level: 'error', detail: 'ufw is not installed: apt-get install ufw' },
+    );
+  } else {
+    const { execArgv } = await import('../helper/exec.ts');
+    const firewall = await import('../helper/firewall/index.ts');
+    const { createHelperDispatcher } = await import('../helper/ops.ts');
+    const { memoryAuditLog } = await import('../helper/audit.ts');
+    const { callViaDispatcher, helperOpsOf } = await import('./helper-adapter.ts');
+    const { readFile } = await import('node:fs/promises');
+    const d = createHelperDispatcher({
+      exec: execArgv,
+      firewall,
+      audit: memoryAuditLog(),
+      readConfig: (p) => readFile(p, 'utf8').catch(() => null),
+      exists: async (p) => readable(p),
+      who: 'portcullis doctor',
+    });
+    const ops = helperOpsOf(callViaDispatcher((r) => d.handle(r)));
+    try {
+      if (fixId) {
+        if (fixId === 'enable-ufw') await ops.setEnabled(true);
+        else if (fixId === 'logging-low') await ops.setLogging('low');
+        else if (fixId === 'install-per-source-logging') await ops.setPerSourceLogging(true);
+        else if (fixId === 'install-set-block') await ops.setSetBlock(true);
+        else throw new Error(`unknown fix "${fixId}"`);
+      }
+      checks.push(...(await ops.doctor()));
+    } finally {
+      d.close();
+    }
+  }
+  const kmsg = readable('/dev/kmsg');
+  checks.push(
+    kmsg
+      ? { id: 'log-source', title: 'Log source', level: 'ok', detail: '/dev/kmsg is readable (kernel records only: trusted)' }
+      : { id: 'log-source', title: 'Log source', level: 'error', detail: '/dev/kmsg cannot be read: run as root, or use --source file:/var/log/kern.log (spoofable)' },
+  );
+  checks.push({ id: 'last-record', title: 'Last log record', level: 'warn', detail: 'unknown without a running instance' });
+  return checks;
+}
+
+export const doctorCommand: CliCommand = {
+  summary: 'Check ufw, logging, log source and helper, with the fix for each problem',
+  async run(argv) {
+    const p = parse(argv, { ...COMMON, fix: { type: 'string' } }, 'doctor');
+    if (typeof p === 'number') return p;
+    if (p.values.help) {
+      print('Usage: portcullis doctor [--fix ID] [--state-dir DIR] [--json]\n\nTalks to the running instance when there is one, else checks directly.');
+      return 0;
+    }
+    const fixId = typeof p.values.fix === 'string' ? p.values.fix : null;
+    const sock = controlSocketPath(stateDirOf(p.values));
+    if (existsSync(sock)) {
+      const client = new ControlClient(sock);
+      try {
+        const checks = fixId ? await client.call('runDoctorFix', { fixId }) : await client.call('getDoctor', {});
+        return printChecks(checks, p.values.json === true);
+      } catch (e) {
+        if (!/no running Portcullis instance/.test((e as Error).message)) {
+          printErr(`portcullis doctor: ${(e as Error).message}`);
+          return 1;
+        }
+      } finally {
+        client.close();
+      }
+    }
+    try {
+      return printChecks(await directDoctor(fixId), p.values.json === true);
+    } catch (e) {
+      printErr(`portcullis doctor: ${(e as Error).message}`);
+      return 1;
+    }
+  },
+};

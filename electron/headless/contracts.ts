@@ -44,8 +44,10 @@ export type EngineFactory = (opts: EngineFactoryOptions, sink: (e: EngineEvent) 
 export interface ServiceStore extends StorePort {
   packetsPage(offset: number, limit: number, filter: PacketFilter): { total: number; rows: PacketRow[] };
   dashboard(minutes: number, now: number, offenders: Offender[]): Dashboard;
-  /** Stored packets since `sinceMs`, oldest first, for "test against my recent log". */
-  packetsSince(sinceMs: number, limit: number): PacketEvent[];
+  /** Stored packets of the last `minutes` before `now`, oldest first, for "test against my recent log". */
+  packetsSince(now: number, minutes: number, limit: number): PacketEvent[];
+  /** Bans never lifted, including those whose time ran out while Portcullis was not running. */
+  openBans?(): BanRecord[];
   offenderPackets(ip: string, limit: number): PacketRow[];
   banHistory(limit: number, ip?: string): BanRecord[];
   packetCount(): number;

@@ -319,10 +319,11 @@ export class PortcullisService {
       if (verdict === 'counted') touched.add(p.src);
     }
     if (stored.length) this.o.store.addPackets(stored);
-    if (wantRows) {
-      if (rows.length) this.events.push({ type: 'packets', rows });
+    if (rows.length) this.events.push({ type: 'packets', rows });
+    if (touched.size) {
       const offenders = [...touched].map((ip) => this.engine.offender(ip)).filter((x): x is Offender => x !== null);
-      if (offenders.length) this.events.push({ type: 'offenders', offenders });
+      this.o.store.upsertOffenders(offenders);
+      if (wantRows && offenders.length) this.events.push({ type: 'offenders', offenders });
     }
   }
 
@@ -363,6 +364,8 @@ export class PortcullisService {
     const decidedAt = performance.now();
     this.o.store.recordBan(ban);
     this.lastBanAt = ban.at;
+    const off = this.engine.offender(ban.ip);
+    if (off) this.o.store.upsertOffenders([off]);
     this.events.push({ type: 'ban', ban });
     const fw = this.o.firewall;
     if (this.o.dryRun || !fw) {
@@ -476,6 +479,10 @@ export class PortcullisService {
     const result = { restored: [] as string[], removed: [] as string[], deduplicated: [] as string[] };
     const fw = this.o.firewall;
     if (!fw || this.o.dryRun) return result;
+    // Bans whose time ran out while nobody was running: close them in the store (history stays right).
+    for (const b of this.o.store.openBans?.() ?? []) {
+      if (b.until !== null && b.until <= now) this.o.store.recordUnban(b.ip, b.until, 'expired');
+    }
     const wanted = new Map<string, BanRecord>();
     for (const b of this.o.store.activeBans(now)) {
       if (b.until === null || b.until > now) wanted.set(b.ip, b);
@@ -631,7 +638,7 @@ export class PortcullisService {
           ? { id: 'ufw-enabled', title: 'ufw enabled', level: 'ok', detail: 'the firewall is active' }
           : { id: 'ufw-enabled', title: 'ufw enabled', level: 'error', detail: 'ufw is not enabled: bans have no effect (ufw enable)', fix: { id: 'enable-ufw', label: 'Enable ufw' } },
       );
-    if (!has('logging'))
+    if (!has('logging') && !has('ufw-logging'))
       checks.push(
         fw.loggingLevel && fw.loggingLevel !== 'off'
           ? { id: 'logging', title: 'ufw logging', level: 'ok', detail: `logging level ${fw.loggingLevel}` }
@@ -687,7 +694,7 @@ export class PortcullisService {
     const r = SettingsSchema.safeParse(mergePatch(this.settings, patch));
     if (!r.success) throw new ApiError('invalid', describeZodError(r.error));
     const now = this.o.clock.now();
-    const packets = this.o.store.packetsSince(now - minutes * 60_000, 2_000_000);
+    const packets = this.o.store.packetsSince(now, minutes, 2_000_000);
     const wouldBan: ThresholdTest['wouldBan'] = [];
     const clock = { t: packets[0]?.time ?? now, now(): number { return this.t; } };
     const trial = this.o.createEngine(

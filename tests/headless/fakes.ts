@@ -98,8 +98,8 @@ export class MemoryStore implements ServiceStore {
   dashboard(): Dashboard {
     return { perMinute: [], topPorts: [], topOffenders: [] };
   }
-  packetsSince(sinceMs: number): PacketEvent[] {
-    return this.packets.filter((p) => p.time >= sinceMs);
+  packetsSince(now: number, minutes: number): PacketEvent[] {
+    return this.packets.filter((p) => p.time >= now - minutes * 60_000);
   }
   offenderPackets(ip: string, limit: number): PacketRow[] {
     return this.packets.filter((p) => p.src === ip).slice(0, limit).map((p, i) => packetRow(p, i + 1));

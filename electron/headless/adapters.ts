@@ -1,0 +1,142 @@
+/**
+ * Adapters between the real pieces and the service's contracts: the SQLite store as a
+ * ServiceStore, settings in a JSON file or in the store, established inbound sessions from
+ * /proc/net/tcp (for rule-change warnings).
+ */
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Clock } from '../shared/domain.ts';
+import { canonicalIp } from '../shared/domain.ts';
+import type { Settings } from '../shared/settings.ts';
+import type { SqliteStore } from '../engine/store/sqlite.ts';
+import type { ServiceStore, SettingsRepo } from './contracts.ts';
+
+/** The store's retention runs at most this often: a DELETE over a big table every second would cost. */
+const PRUNE_EVERY_MS = 60_000;
+
+export function serviceStoreOf(store: SqliteStore, clock: Clock): ServiceStore & { raw: SqliteStore } {
+  let lastPrune = -Infinity;
+  return {
+    raw: store,
+    addPackets: (p) => store.addPackets(p),
+    upsertOffenders: (o) => store.upsertOffenders(o),
+    recordBan: (b) => store.recordBan(b),
+    recordUnban: (ip, at, why) => store.recordUnban(ip, at, why),
+    activeBans: (now) => store.activeBans(now),
+    openBans: () => store.openBans(),
+    strikes: () => store.strikes(),
+    getSetting: (k) => store.getSetting(k),
+    setSetting: (k, v) => store.setSetting(k, v),
+    flush: () => store.flush(),
+    close: () => store.close(),
+    packetsPage: (offset, limit, filter) => store.getPackets(offset, limit, filter),
+    dashboard: (minutes, now) => store.dashboard(now, minutes),
+    packetsSince: (now, minutes, limit) => store.packetsSince(now, minutes, limit),
+    offenderPackets: (ip, limit) => store.offenderDetail(ip, limit)?.timeline ?? [],
+    banHistory: (limit, ip) => {
+      if (ip) return store.offenderDetail(ip, 1)?.bans ?? [];
+      return store.bans(clock.now(), limit).history;
+    },
+    packetCount: () => store.packetCountTotal() + store.pendingPackets(),
+    prune: (now, retentionDays, maxRows) => {
+      if (now - lastPrune < PRUNE_EVERY_MS) return;
+      lastPrune = now;
+      store.setRetention(retentionDays, maxRows);
+      store.prune(now);
+    },
+  };
+}
+
+/** Settings in a JSON file (--config). Written atomically (temp + rename): a crash never leaves half a file. */
+export class FileSettingsRepo implements SettingsRepo {
+  readonly file: string;
+  constructor(file: string) {
+    this.file = path.resolve(file);
+  }
+  load(): unknown {
+    if (!existsSync(this.file)) return undefined;
+    const text = readFileSync(this.file, 'utf8');
+    if (!text.trim()) return undefined;
+    try {
+      return JSON.parse(text);
+    } catch (e) {
+      throw new Error(`${this.file} is not valid JSON: ${(e as Error).message}`);
+    }
+  }
+  save(s: Settings): void {
+    const tmp = `${this.file}.tmp-${process.pid}`;
+    writeFileSync(tmp, JSON.stringify(s, null, 2) + '\n', { mode: 0o600 });
+    renameSync(tmp, this.file);
+  }
+  describe(): string {
+    return this.file;
+  }
+}
+
+/** Settings kept in the store (no --config): one JSON value under one key. */
+export class StoreSettingsRepo implements SettingsRepo {
+  private readonly store: { getSetting(k: string): string | null; setSetting(k: string, v: string): void };
+  private readonly where: string;
+  static readonly KEY = 'settings';
+  constructor(store: { getSetting(k: string): string | null; setSetting(k: string, v: string): void }, where: string) {
+    this.store = store;
+    this.where = where;
+  }
+  load(): unknown {
+    const v = this.store.getSetting(StoreSettingsRepo.KEY);
+    if (v === null || v === '') return undefined;
+    try {
+      return JSON.parse(v);
+    } catch {
+      throw new Error('the settings saved in the database are not valid JSON');
+    }
+  }
+  save(s: Settings): void {
+    this.store.setSetting(StoreSettingsRepo.KEY, JSON.stringify(s));
+  }
+  describe(): string {
+    return `the database ${this.where}`;
+  }
+}
+
+function hexToIp(hex: string): string | null {
+  if (hex.length === 8) {
+    const n = parseInt(hex, 16);
+    // /proc/net/tcp prints the address in host (little-endian) byte order.
+    return canonicalIp([n & 255, (n >>> 8) & 255, (n >>> 16) & 255, (n >>> 24) & 255].join('.'));
+  }
+  if (hex.length === 32) {
+    const words: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const w = hex.slice(i * 8, i * 8 + 8);
+      const le = w.match(/../g)!.reverse().join('');
+      words.push(le.slice(0, 4), le.slice(4));
+    }
+    return canonicalIp(words.join(':'));
+  }
+  return null;
+}
+
+/** Established TCP connections to a port this host listens on (an inbound session), from /proc/net/tcp{,6}. */
+export function readInboundSessions(procDir = '/proc/net'): { localPort: number; remote: string }[] {
+  const rows: { local: number; remote: string; state: string }[] = [];
+  for (const f of ['tcp', 'tcp6']) {
+    let text: string;
+    try {
+      text = readFileSync(path.join(procDir, f), 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const cols = line.trim().split(/\s+/);
+      if (cols.length < 4) continue;
+      const [, local, remote, state] = cols as [string, string, string, string];
+      const lp = parseInt(local.split(':')[1] ?? '', 16);
+      const [rAddr] = remote.split(':');
+      const ip = rAddr ? hexToIp(rAddr) : null;
+      if (Number.isInteger(lp) && ip) rows.push({ local: lp, remote: ip, state });
+    }
+  }
+  const listening = new Set(rows.filter((r) => r.state === '0A').map((r) => r.local));
+  return rows.filter((r) => r.state === '01' && listening.has(r.local)).map((r) => ({ localPort: r.local, remote: r.remote }));
+}

@@ -1,0 +1,85 @@
+/**
+ * /dev/kmsg as a LogSourcePort for the headless runner (root, same process), on top of the helper's
+ * kmsg reader (kernel facility only, EPIPE skipped). Resumes after the last sequence number it
+ * handed on (persisted by the caller), so a restart after kill -9 reads the records logged while it
+ * was down — a scan in progress is not missed — and none twice.
+ */
+import { readFileSync } from 'node:fs';
+import { openDevKmsg, parseKmsgRecord, type KmsgStart, type KmsgStream } from '../helper/kmsg.ts';
+import type { LogSourcePort, SourceHealth } from '../engine/ports.ts';
+
+/** Wall-clock ms of boot (kmsg stamps are µs since boot). */
+export function bootTimeMs(now = Date.now()): number {
+  try {
+    const up = Number(readFileSync('/proc/uptime', 'utf8').split(/\s+/)[0]);
+    if (Number.isFinite(up)) return now - Math.round(up * 1000);
+  } catch {
+    /* not Linux */
+  }
+  return now - Math.round(performance.now());
+}
+
+export class DevKmsgSource implements LogSourcePort {
+  readonly kind = 'kmsg' as const;
+  private stream: KmsgStream | null = null;
+  private readonly start0: KmsgStart;
+  private readonly onSeq: (seq: number) => void;
+  private readonly open: typeof openDevKmsg;
+  private lastRecordAt: number | null = null;
+  private error: string | undefined;
+  private readonly minute: number[] = [];
+  private readonly boot: number;
+
+  constructor(opts: { afterSeq: number | null; onSeq: (seq: number) => void; open?: typeof openDevKmsg }) {
+    // No saved position: start at the newest record (the ring's history is not this run's business).
+    this.start0 = opts.afterSeq ?? 'now';
+    this.onSeq = opts.onSeq;
+    this.open = opts.open ?? openDevKmsg;
+    this.boot = bootTimeMs();
+  }
+
+  async start(onLines: (lines: string[]) => void): Promise<void> {
+    this.stream = this.open(
+      this.start0,
+      (records) => {
+        const lines: string[] = [];
+        let seq = -1;
+        for (const r of records) {
+          const nl = r.indexOf('\n');
+          const line = nl < 0 ? r : r.slice(0, nl); // dictionary lines (" SUBSYSTEM=…") are not records
+          const head = parseKmsgRecord(line);
+          if (head) {
+            seq = Math.max(seq, head.seq);
+            this.lastRecordAt = this.boot + Math.round(head.usec / 1000);
+          }
+          lines.push(line);
+        }
+        const now = Date.now();
+        this.minute.push(now);
+        while (this.minute.length && this.minute[0]! < now - 60_000) this.minute.shift();
+        onLines(lines);
+        if (seq >= 0) this.onSeq(seq);
+      },
+      (message) => {
+        this.error = message;
+      },
+    );
+  }
+
+  async stop(): Promise<void> {
+    this.stream?.stop();
+    this.stream = null;
+  }
+
+  health(): SourceHealth {
+    return {
+      kind: 'kmsg',
+      description: '/dev/kmsg (kernel log)',
+      kernelTrusted: true,
+      lastRecordAt: this.lastRecordAt,
+      linesPerMinute: this.minute.length,
+      rejectsPerMinute: 0,
+      ...(this.error ? { error: this.error } : {}),
+    };
+  }
+}
