@@ -23,7 +23,7 @@ import {
 import type { AuditLog } from './audit.ts';
 import { BINARIES, FirewallQueue, type Exec } from './exec.ts';
 import type { KmsgStart, KmsgStream } from './kmsg.ts';
-import { displayCommand, planRuleOp, specFromRule, UfwRuleBuilder } from './rules.ts';
+import { displayCommand, planRuleOp, ruleBody, specFromRule, UfwRuleBuilder } from './rules.ts';
 import { parseAppList, parseUfwConf, parseUfwDefaults, parseUfwStatus } from './ufw-status.ts';
 
 /** The colleague's ban backends (electron/helper/firewall/index.ts), injected so tests can fake them. */
@@ -290,7 +290,18 @@ export function createHelperDispatcher(deps: HelperDeps): HelperDispatcher {
     return { ran: [displayCommand(args)] };
   }
 
+  /** Pure checks that need no firewall state: a refused request never enters the queue nor the audit log. */
+  function precheck(req: DecodedRequest): void {
+    if (req.op === 'addRule' || req.op === 'insertRule' || req.op === 'editRule') ruleBody(req.args.rule);
+    if (req.op === 'previewRule') planRuleOp(req.args.op);
+  }
+
   async function run(req: DecodedRequest): Promise<HelperResponse> {
+    try {
+      precheck(req);
+    } catch (e) {
+      return { id: req.id, ok: false, error: errorOf(e) };
+    }
     const changing = CHANGING_OPS.has(req.op as HelperOp);
     // Reads of ufw go through the queue too: a status taken mid-change would show half a move.
     const readsUfw = req.op === 'status' || req.op === 'doctor' || req.op === 'listBans';

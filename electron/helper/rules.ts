@@ -61,11 +61,13 @@ export const UfwRuleBuilder = {
    * `prepend`, the only form that works for IPv6 (`insert 1` of a v6 rule fails: "Invalid position").
    * With counts, positions outside the rule's own family are mapped (end of family → append) or refused.
    */
-  insert(position: number, spec: RuleSpec, counts?: RuleCounts): string[] {
+  insert(position: number, spec: RuleSpec, counts?: RuleCounts, family?: 4 | 6): string[] {
     const body = ruleBody(spec);
     if (position === 1) return [...route(spec), 'prepend', ...body];
     if (counts) {
-      const fam = ruleFamily(spec);
+      // A rule for both families is placed by the half being moved (`family`), else as IPv4.
+      const specFam = ruleFamily(spec);
+      const fam = specFam === 'both' ? family ?? 4 : specFam;
       if (fam === 6 && position <= counts.v4)
         throw new HelperError('invalid', `position ${position} is among the IPv4 rules; IPv6 rules are numbered from ${counts.v4 + 1}`);
       if (fam === 6 && position === counts.v4 + 1) return [...route(spec), 'prepend', ...body];
@@ -136,7 +138,7 @@ export function planRuleOp(op: RuleOp, rules?: readonly UfwRule[]): string[][] {
       // Validate the insertion against the counts AFTER the delete, before anything runs.
       const deleted = rules?.find((r) => r.number === op.number);
       const after = counts && deleted ? { v4: counts.v4 - (deleted.v6 ? 0 : 1), total: counts.total - 1 } : counts;
-      return [UfwRuleBuilder.delete(op.number), UfwRuleBuilder.insert(target, spec, after)];
+      return [UfwRuleBuilder.delete(op.number), UfwRuleBuilder.insert(target, spec, after, deleted?.v6 ? 6 : 4)];
     }
   }
 }

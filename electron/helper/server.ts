@@ -37,6 +37,18 @@ export function secretsEqual(a: string, b: string): boolean {
   return timingSafeEqual(ha, hb) && a.length === b.length;
 }
 
+/**
+ * Answers once and closes. Whatever the peer still sends is read and dropped (an unread half-closed
+ * socket never finishes closing), and a peer that keeps it open is cut after a second.
+ */
+function hangUp(conn: Socket, last: HelperResponse): void {
+  if (conn.destroyed) return;
+  conn.end(JSON.stringify(last) + '\n');
+  conn.removeAllListeners('data');
+  conn.resume();
+  setTimeout(() => conn.destroy(), 1000).unref();
+}
+
 export interface HelperServerOptions {
   socketDir: string;
   uid: number;
@@ -65,7 +77,8 @@ export async function startHelperServer(opts: HelperServerOptions): Promise<Help
 
   const server: Server = createServer((conn) => {
     if (active) {
-      conn.end(JSON.stringify({ id: null, ok: false, error: { code: 'unavailable', message: 'another client is connected' } }) + '\n');
+      conn.on('error', () => conn.destroy());
+      hangUp(conn, { id: null, ok: false, error: { code: 'unavailable', message: 'another client is connected' } });
       return;
     }
     active = conn;
@@ -75,10 +88,7 @@ export async function startHelperServer(opts: HelperServerOptions): Promise<Help
     const send = (obj: unknown) => {
       if (!conn.destroyed) conn.write(JSON.stringify(obj) + '\n');
     };
-    const refuse = (r: HelperResponse) => {
-      send(r);
-      conn.end();
-    };
+    const refuse = (r: HelperResponse) => hangUp(conn, r);
     conn.setEncoding('utf8');
     conn.on('data', (chunk: string) => {
       buffer += chunk;

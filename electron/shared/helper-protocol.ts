@@ -32,6 +32,8 @@ const RuleNumberSchema = z.number().int().min(1).max(100_000);
 /** The rule as the client saw it: lets the helper find it again if numbers shifted (bans are prepended). */
 const ExpectSchema = UfwRuleSchema.omit({ number: true }).partial().strict().optional();
 
+/** At the root boundary, an address is exactly an address: no surrounding whitespace, nothing else. */
+const StrictIpSchema = z.string().max(45).regex(/^[0-9A-Fa-f:.]+$/, 'not an IPv4 or IPv6 address').pipe(IpSchema);
 const none = z.object({}).strict().default({});
 const done = z.object({ ran: z.array(z.string()) });
 
@@ -69,7 +71,7 @@ export const HELPER_OPS = {
   ban: {
     args: z
       .object({
-        ip: IpSchema,
+        ip: StrictIpSchema,
         /** null: permanent. */
         timeoutSec: z.number().int().min(1).max(MAX_BAN_SEC).nullable(),
         /** Narrower than rule comments: it ends up in ufw's files and in ipset/ufw argv. */
@@ -79,12 +81,12 @@ export const HELPER_OPS = {
       .strict(),
     result: z.object({ ok: z.literal(true) }),
   },
-  unban: { args: z.object({ ip: IpSchema, backend: BackendSchema }).strict(), result: z.object({ ok: z.literal(true) }) },
+  unban: { args: z.object({ ip: StrictIpSchema, backend: BackendSchema }).strict(), result: z.object({ ok: z.literal(true) }) },
   listBans: {
     args: z.object({ backend: BackendSchema }).strict(),
     result: z.object({ bans: z.array(z.object({ ip: z.string(), expiresInSec: z.number().nullable() })) }),
   },
-  cutConnections: { args: z.object({ ip: IpSchema }).strict(), result: z.object({ ok: z.literal(true) }) },
+  cutConnections: { args: z.object({ ip: StrictIpSchema }).strict(), result: z.object({ ok: z.literal(true) }) },
   installBlocks: { args: z.object({ block: BlockSchema }).strict(), result: BlocksStatusSchema },
   removeBlocks: { args: z.object({ block: BlockSchema }).strict(), result: BlocksStatusSchema },
   streamKmsg: {

@@ -53,6 +53,7 @@ export class HelperClient {
   private lastSeq: number | null = null;
   private kmsgStart: number | null | 'now' = 'now';
   private unsubscribeInProcess: (() => void) | null = null;
+  private lastRefusal: string | null = null;
 
   constructor(opts: HelperClientOptions) {
     this.opts = opts;
@@ -90,6 +91,7 @@ export class HelperClient {
    * After a reconnect the stream resumes after the last record delivered. Returns the unsubscribe.
    */
   async streamKmsg(afterSeq: number | null | 'now', listener: (records: string[]) => void): Promise<() => void> {
+    await this.connect(); // so the (re)connect path does not start a second stream
     this.kmsgListeners.add(listener);
     this.kmsgWanted = true;
     this.kmsgStart = afterSeq;
@@ -130,6 +132,7 @@ export class HelperClient {
 
   private openSocket(): Promise<void> {
     const o = this.opts as Extract<HelperClientOptions, { socketPath: string }>;
+    this.lastRefusal = null;
     return new Promise<void>((resolve, reject) => {
       const socket = connect(o.socketPath);
       let buffer = '';
@@ -171,11 +174,15 @@ export class HelperClient {
       });
       socket.on('close', () => {
         if (this.socket === socket) this.socket = null;
-        this.failPending('the connection to the helper was lost');
-        if (!settled) {
-          settled = true;
-          reject(new HelperError('unavailable', 'the helper closed the connection'));
-        }
+        // Let an answer that arrived just before the close (a refused hello) settle first.
+        setImmediate(() => {
+          this.failPending('the connection to the helper was lost');
+          if (!settled) {
+            settled = true;
+            const why = this.lastRefusal ?? 'the helper closed the connection';
+            reject(new HelperError('unavailable', why));
+          }
+        });
         for (const l of this.statusListeners) l(false, 'the helper is not connected');
         this.scheduleReconnect();
       });
@@ -211,6 +218,7 @@ export class HelperClient {
       clearTimeout(p.timer);
       p.resolve(msg);
     } else if (msg.id === null && !msg.ok) {
+      this.lastRefusal = msg.error.message; // e.g. "another client is connected": the reason a connect failed
       (this.opts as { log?: (l: string) => void }).log?.(`helper: ${msg.error.message}`);
     }
   }

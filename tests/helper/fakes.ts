@@ -1,0 +1,58 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Exec, ExecResult } from '../../electron/helper/exec.ts';
+import { memoryAuditLog } from '../../electron/helper/audit.ts';
+import type { FirewallModule, HelperDeps } from '../../electron/helper/ops.ts';
+
+export const fixture = (name: string) => readFileSync(join(import.meta.dirname, 'fixtures', name), 'utf8');
+
+/** Records every program run; answers ufw status/app list from fixtures, everything else with success. */
+export function recordingExec(overrides: (bin: string, args: readonly string[]) => ExecResult | undefined = () => undefined) {
+  const calls: { bin: string; args: string[] }[] = [];
+  const exec: Exec = async (bin, args) => {
+    calls.push({ bin, args: [...args] });
+    const o = overrides(bin, args);
+    if (o) return o;
+    if (bin === 'ufw' && args[0] === 'status') return { code: 0, stdout: fixture('ufw-status-numbered.txt'), stderr: '' };
+    if (bin === 'ufw' && args[0] === 'app') return { code: 0, stdout: fixture('ufw-app-list.txt'), stderr: '' };
+    return { code: 0, stdout: '', stderr: '' };
+  };
+  return { exec, calls };
+}
+
+export function fakeFirewall() {
+  const calls: string[] = [];
+  const firewall: FirewallModule = {
+    createBanBackend: (kind, exec) => ({
+      kind,
+      ban: async (ip, t, c) => {
+        calls.push(`${kind}.ban ${ip} ${t} ${c}`);
+        await exec('ipset', ['add', 'x', ip]);
+      },
+      unban: async (ip) => void calls.push(`${kind}.unban ${ip}`),
+      list: async () => [{ ip: '203.0.113.7' as never, expiresInSec: 60 }],
+    }),
+    cutConnections: async (ip) => void calls.push(`cut ${ip}`),
+    installSetBlock: async () => void calls.push('installSetBlock'),
+    removeSetBlock: async () => void calls.push('removeSetBlock'),
+    installPerSourceLogging: async () => void calls.push('installPerSourceLogging'),
+    removePerSourceLogging: async () => void calls.push('removePerSourceLogging'),
+    managedBlocksStatus: async () => ({ setBlock: calls.includes('installSetBlock'), perSourceLogging: false }),
+  };
+  return { firewall, calls };
+}
+
+export function fakeDeps(execOverrides?: Parameters<typeof recordingExec>[0]) {
+  const rec = recordingExec(execOverrides);
+  const fw = fakeFirewall();
+  const audit = memoryAuditLog();
+  const deps: HelperDeps = {
+    exec: rec.exec,
+    firewall: fw.firewall,
+    audit,
+    readConfig: async (p) => (p.endsWith('ufw.conf') ? 'ENABLED=yes\nLOGLEVEL=medium\n' : 'IPV6=yes\nDEFAULT_INPUT_POLICY="DROP"\nDEFAULT_OUTPUT_POLICY="ACCEPT"\nDEFAULT_FORWARD_POLICY="REJECT"\n'),
+    exists: async () => true,
+    who: 'test',
+  };
+  return { deps, calls: rec.calls, fwCalls: fw.calls, audit };
+}

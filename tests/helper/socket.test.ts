@@ -1,0 +1,207 @@
+import { chmodSync, chownSync, mkdtempSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createHelperDispatcher } from '../../electron/helper/ops.ts';
+import { checkSocketDir, secretsEqual, startHelperServer, type HelperServer } from '../../electron/helper/server.ts';
+import { banComment, helperFirewall, HelperClient } from '../../electron/engine/helperclient/client.ts';
+import { ManualClock } from '../../electron/shared/domain.ts';
+import { MAX_LINE_BYTES } from '../../electron/shared/helper-protocol.ts';
+import { fakeDeps } from './fakes.ts';
+
+const SECRET = 'a-per-launch-secret-0123456789';
+const uid = process.getuid!();
+
+/** Sends raw lines on a fresh connection; resolves with every line the server answered until it closed or went quiet. */
+function rawExchange(path: string, lines: string[], quietMs = 150): Promise<unknown[]> {
+  return new Promise((resolve) => {
+    const s = connect(path);
+    const out: unknown[] = [];
+    let buf = '';
+    let timer: ReturnType<typeof setTimeout>;
+    const finish = () => {
+      s.destroy();
+      resolve(out);
+    };
+    s.on('connect', () => {
+      for (const l of lines) s.write(l + '\n');
+      timer = setTimeout(finish, quietMs);
+    });
+    s.setEncoding('utf8');
+    s.on('data', (d: string) => {
+      buf += d;
+      for (let i; (i = buf.indexOf('\n')) >= 0; ) {
+        out.push(JSON.parse(buf.slice(0, i)));
+        buf = buf.slice(i + 1);
+      }
+    });
+    s.on('close', () => {
+      clearTimeout(timer);
+      resolve(out);
+    });
+    s.on('error', () => undefined);
+  });
+}
+
+describe('socket directory checks', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'pcx-sockdir-'));
+    chmodSync(dir, 0o700);
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('accepts a 0700 directory owned by the served uid', () => expect(checkSocketDir(dir, uid)).toBeNull());
+  it('refuses group/other access', () => {
+    chmodSync(dir, 0o755);
+    expect(checkSocketDir(dir, uid)).toMatch(/accessible to other users/);
+  });
+  it('refuses a directory owned by someone else', () => {
+    expect(checkSocketDir(dir, uid + 4242)).toMatch(/owned by uid/);
+  });
+  it.runIf(uid === 0)('refuses a directory the served user does not own even if root made it 0700', () => {
+    chownSync(dir, 0, 0);
+    expect(checkSocketDir(dir, 1000)).toMatch(/owned by uid 0/);
+  });
+  it('refuses symlinks and missing paths', () => {
+    const link = join(dir, 'link');
+    symlinkSync(dir, link);
+    expect(checkSocketDir(link, uid)).toMatch(/symbolic link/);
+    expect(checkSocketDir(join(dir, 'nope'), uid)).toMatch(/does not exist/);
+  });
+  it('the server refuses to start in an unsafe directory', async () => {
+    chmodSync(dir, 0o777);
+    const { deps } = fakeDeps();
+    await expect(startHelperServer({ socketDir: dir, uid, secret: SECRET, dispatcher: createHelperDispatcher(deps) })).rejects.toThrow(/refusing/);
+  });
+  it('secret comparison', () => {
+    expect(secretsEqual(SECRET, SECRET)).toBe(true);
+    expect(secretsEqual(SECRET, SECRET + 'x')).toBe(false);
+    expect(secretsEqual(SECRET, 'b' + SECRET.slice(1))).toBe(false);
+  });
+});
+
+describe('helper socket server and client', () => {
+  let dir: string;
+  let server: HelperServer;
+  let fake: ReturnType<typeof fakeDeps>;
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'pcx-sock-'));
+    chmodSync(dir, 0o700);
+    fake = fakeDeps();
+    server = await startHelperServer({ socketDir: dir, uid, secret: SECRET, dispatcher: createHelperDispatcher(fake.deps) });
+  });
+  afterEach(async () => {
+    await server.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('the socket is 0600 and owned by the served uid', () => {
+    const st = statSync(server.socketPath);
+    expect(st.mode & 0o777).toBe(0o600);
+    expect(st.uid).toBe(uid);
+  });
+
+  it('an op before hello is refused and the connection closed; nothing runs', async () => {
+    const out = await rawExchange(server.socketPath, [JSON.stringify({ id: 1, op: 'enable', args: {} }), JSON.stringify({ id: 2, op: 'hello', args: { secret: SECRET } })]);
+    expect(out).toEqual([{ id: 1, ok: false, error: { code: 'unauthenticated', message: 'say hello with the secret first' } }]);
+    expect(fake.calls).toEqual([]);
+  });
+
+  it('a wrong secret is refused and the connection closed', async () => {
+    const out = await rawExchange(server.socketPath, [JSON.stringify({ id: 1, op: 'hello', args: { secret: 'not-the-secret-at-all' } }), JSON.stringify({ id: 2, op: 'enable', args: {} })]);
+    expect(out).toEqual([{ id: 1, ok: false, error: { code: 'unauthenticated', message: 'wrong secret' } }]);
+    expect(fake.calls).toEqual([]);
+  });
+
+  it('after hello, ops run; invalid ones get typed errors on the same connection', async () => {
+    const out = await rawExchange(server.socketPath, [
+      JSON.stringify({ id: 1, op: 'hello', args: { secret: SECRET } }),
+      JSON.stringify({ id: 2, op: 'ban', args: { ip: '1.2.3.4; rm -rf /', timeoutSec: 5, backend: 'ufw' } }),
+      JSON.stringify({ id: 3, op: 'enable', args: {} }),
+      'not json',
+    ]);
+    expect(out[0]).toMatchObject({ id: 1, ok: true });
+    expect(out[1]).toMatchObject({ id: 2, ok: false, error: { code: 'invalid' } });
+    expect(out[2]).toEqual({ id: 3, ok: true, result: { ran: ['ufw --force enable'] } });
+    expect(out[3]).toMatchObject({ id: null, ok: false, error: { code: 'invalid' } });
+    expect(fake.calls).toEqual([{ bin: 'ufw', args: ['--force', 'enable'] }]);
+  });
+
+  it('an oversized line is refused and the peer dropped', async () => {
+    const big = JSON.stringify({ id: 1, op: 'hello', args: { secret: SECRET } }) + '\n' + 'x'.repeat(MAX_LINE_BYTES + 10);
+    const out = await rawExchange(server.socketPath, [big]);
+    expect(out.at(-1)).toMatchObject({ ok: false, error: { code: 'too-large' } });
+    expect(fake.calls).toEqual([]);
+  });
+
+  it('one client at a time', async () => {
+    const client = new HelperClient({ socketPath: server.socketPath, secret: SECRET });
+    await client.connect();
+    const second = await rawExchange(server.socketPath, [JSON.stringify({ id: 1, op: 'hello', args: { secret: SECRET } })]);
+    expect(second).toEqual([{ id: null, ok: false, error: { code: 'unavailable', message: 'another client is connected' } }]);
+    client.close();
+  });
+
+  it('HelperClient: typed calls, typed errors, a wrong secret is refused', async () => {
+    const client = new HelperClient({ socketPath: server.socketPath, secret: SECRET });
+    const status = await client.call('status', {});
+    expect(status.all).toHaveLength(31);
+    await expect(client.call('setLogging', { level: 'loud' as never })).rejects.toMatchObject({ code: 'invalid' });
+    client.close();
+    await new Promise((r) => setTimeout(r, 50)); // the server sees the first client go
+    const bad = new HelperClient({ socketPath: server.socketPath, secret: 'wrong-secret-wrong-secret' });
+    await expect(bad.connect()).rejects.toMatchObject({ code: 'unauthenticated' });
+    bad.close();
+  });
+
+  it('HelperClient reconnects after the helper restarts and resumes kmsg after the last seq it got', async () => {
+    const starts: unknown[] = [];
+    let emit: ((r: string[]) => void) | null = null;
+    const mkDispatcher = () => {
+      const f = fakeDeps();
+      f.deps.openKmsg = (start, onRecords) => {
+        starts.push(start);
+        emit = onRecords;
+        return { stop: () => undefined };
+      };
+      return createHelperDispatcher(f.deps);
+    };
+    await server.close();
+    server = await startHelperServer({ socketDir: dir, uid, secret: SECRET, dispatcher: mkDispatcher() });
+    const client = new HelperClient({ socketPath: server.socketPath, secret: SECRET, maxBackoffMs: 50 });
+    const got: string[] = [];
+    await client.streamKmsg(100, (r) => got.push(...r));
+    emit!(['4,101,1,-;a', '4,102,2,-;b']);
+    await new Promise((r) => setTimeout(r, 30));
+    await server.close();
+    server = await startHelperServer({ socketDir: dir, uid, secret: SECRET, dispatcher: mkDispatcher() });
+    for (let i = 0; i < 100 && starts.length < 2; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(starts).toEqual([100, 102]);
+    expect(got).toEqual(['4,101,1,-;a', '4,102,2,-;b']);
+    client.close();
+  });
+});
+
+describe('in-process client and the FirewallPort adapter', () => {
+  it('converts absolute ban ends to timeouts and back, folds comments into the safe set', async () => {
+    const fake = fakeDeps();
+    const client = new HelperClient({ inProcess: createHelperDispatcher(fake.deps) });
+    const clock = new ManualClock(1_000_000);
+    const fw = helperFirewall(client, 'set', clock);
+    await fw.ban('203.0.113.9', 1_000_000 + 90_500, 'SYN scan: 12 ports, "fast"');
+    await fw.ban('203.0.113.10', null, 'manual');
+    await fw.ban('203.0.113.11', 999_000, 'already over');
+    expect(fake.fwCalls).toEqual(['set.ban 203.0.113.9 91 SYN scan: 12 ports fast', 'set.ban 203.0.113.10 null manual']);
+    expect(await fw.listBans()).toEqual([{ ip: '203.0.113.7', until: 1_000_000 + 60_000 }]);
+    await fw.cutConnections('203.0.113.9');
+    expect(fake.fwCalls.at(-1)).toBe('cut 203.0.113.9');
+    await expect(fw.ban('not an ip', null, 'x')).rejects.toMatchObject({ code: 'invalid' });
+  });
+
+  it('banComment never yields an option-like or unsafe comment', () => {
+    expect(banComment('--force; rm -rf /')).toBe('force rm -rf /');
+    expect(banComment("a'b\nc")).toBe('a b c');
+  });
+});
