@@ -153,12 +153,17 @@ export class ScanEngine {
       }
     }
     const src = p.src;
-    if (this.whitelist.has(src)) return this.ignore('whitelisted');
-    if (this.book.size !== 0 && this.book.has(src)) return this.ignore('already-banned');
+    // Invariant: a tracked source is neither whitelisted nor banned (banning and whitelist changes
+    // drop it), so only a source seen for the first time pays for these two checks.
+    const known = this.tracker.get(src);
+    if (known === undefined) {
+      if (this.whitelist.has(src)) return this.ignore('whitelisted');
+      if (this.book.size !== 0 && this.book.has(src)) return this.ignore('already-banned');
+    }
 
     const scanType = verdict as ScanType;
     this.sink({ type: 'probe', ip: src, port, time, scanType });
-    const crossed = this.tracker.probe(src, time, port, scanType);
+    const crossed = this.tracker.probe(src, time, port, scanType, known);
     if (crossed !== null) this.scanDetected(crossed, time);
     return 'counted';
   }
@@ -325,6 +330,11 @@ export class ScanEngine {
   private rebuildWhitelist(): void {
     const gateways = this.settings.whitelist.includeGateway ? this.gatewayAddresses : [];
     this.whitelist = Whitelist.from({ host: this.hostAddresses, gateways, user: this.settings.whitelist.entries });
+    const now = [...this.tracker.values()].filter((w) => this.whitelist.has(w.ip));
+    for (const w of now) {
+      this.tracker.delete(w.ip);
+      this.policy.cancelDeferred(w.ip);
+    }
   }
 
   // ------------------------------------------------------------------ questions

@@ -1,9 +1,362 @@
-// Placeholder until the replay command lands (owned by the engine/detector work).
+/**
+ * `portcullis replay <file|->`: what would have been detected and banned in a log — the
+ * fail2ban-regex of Portcullis. Reads the input in big chunks, runs the real engine in EVENT time
+ * (the records' own timestamps), prints a human summary, or with --json one JSON object per line:
+ *
+ *   {"type":"ban","ip":…,"at":ISO,"until":ISO|null,"strikes":n,"scanType":…,"ports":[…],"hits":n}
+ *   {"type":"ban-deferred","ip":…,"at":ISO,"queued":n}      (held back by the per-minute cap)
+ *   {"type":"unban","ip":…,"at":ISO,"why":"expired"}         (a ban ran out within the log's span)
+ *   {"type":"summary","lines":…,"packets":…,"rejected":{…},"ignored":{…},"counted":…,
+ *    "distinctSources":…,"bans":[{"ip","at","until","scanType","ports","hits","strikes"}],
+ *    "deferred":[ip…],"framing":…,"requireKernelTrust":false,"settings":{…}}     ← always the LAST line
+ *
+ * Times ("at", "until") are ISO-8601 UTC strings. Syslog stamps without a year take --year (default:
+ * this year); kmsg/dmesg monotonic stamps count from boot (shown from 1970-01-01T00:00:00Z = boot).
+ * Kernel trust is not required in a replay (a log file is spoofable by nature): said in the output.
+ * Exit codes: 0 done, 1 input unreadable, 2 invalid flags.
+ */
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import type { BanRecord, EngineEvent, IgnoreReason } from '../shared/model.ts';
+import type { Framing, RejectReason } from '../shared/packet.ts';
+import { DEFAULT_SETTINGS, validateSettings, type Settings } from '../shared/settings.ts';
+import { ReplaySession, type ReplaySummary } from '../engine/replay.ts';
 import type { CliCommand } from './cli.ts';
+
+const FORMATS = ['auto', 'syslog', 'kmsg', 'journal', 'dmesg'] as const;
+const CHUNK_BYTES = 4 << 20;
+
+const HELP = `Usage: portcullis replay <file|-> [options]
+
+Replays a firewall log through the Portcullis engine in event time and reports what it would
+have detected and banned. Nothing is banned: this only reads the file ("-" reads standard input).
+
+Options:
+  --format F           auto (default), syslog, kmsg, journal or dmesg
+  --maxretry N         probes within the window that make a scan (default ${DEFAULT_SETTINGS.detection.maxretry})
+  --findtime SEC       sliding window in seconds (default ${DEFAULT_SETTINGS.detection.findtimeSec})
+  --min-ports N        distinct destination ports those probes must touch (default ${DEFAULT_SETTINGS.detection.minDistinctPorts})
+  --whitelist CIDR     never count or ban these sources (repeatable; loopback always is)
+  --prefix TEXT        also count records with this log prefix as blocked, e.g. "PORT DENIED:" (repeatable;
+                       counted by default: ${DEFAULT_SETTINGS.detection.prefixes.join(', ')})
+  --bantime SEC        ban length (default ${DEFAULT_SETTINGS.ban.bantimeSec})
+  --max-bans-per-minute N  cap on new bans per minute (default ${DEFAULT_SETTINGS.ban.maxNewBansPerMinute})
+  --year YYYY          year of syslog stamps that have none (default: this year)
+  --json               one JSON object per line: each ban as it happens, the summary last
+  --help               this text
+
+Kernel trust is not required in a replay: lines of a plain log file could have been written by any
+local user, which the live engine refuses; the replay counts them to show what they contain.`;
+
+type Flags = {
+  format?: string;
+  maxretry?: string;
+  findtime?: string;
+  'min-ports'?: string;
+  whitelist?: string[];
+  prefix?: string[];
+  bantime?: string;
+  'max-bans-per-minute'?: string;
+  year?: string;
+  json?: boolean;
+  help?: boolean;
+};
+
+/** Settings paths shown as the flag the user typed. */
+const FLAG_OF_PATH: [string, string][] = [
+  ['detection.maxretry', '--maxretry'],
+  ['detection.findtimeSec', '--findtime'],
+  ['detection.minDistinctPorts', '--min-ports'],
+  ['detection.prefixes', '--prefix'],
+  ['whitelist.entries', '--whitelist'],
+  ['ban.bantimeSec', '--bantime'],
+  ['ban.maxbantimeSec', '--bantime'],
+  ['ban.maxNewBansPerMinute', '--max-bans-per-minute'],
+];
+
+export type ReplayArgs =
+  | { ok: true; help: true }
+  | { ok: false; error: string }
+  | { ok: true; help: false; input: string; framing: Framing | 'auto'; year?: number; json: boolean; settings: Settings };
+
+function wholeNumber(flag: string, text: string | undefined, out: string[]): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^\s*-?\d+\s*$/.test(text)) {
+    out.push(`${flag}: "${text}" is not a whole number`);
+    return undefined;
+  }
+  return Number(text);
+}
+
+/** Parses and validates the command line; every refusal names the flag and why. */
+export function parseReplayArgs(argv: string[]): ReplayArgs {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        format: { type: 'string' },
+        maxretry: { type: 'string' },
+        findtime: { type: 'string' },
+        'min-ports': { type: 'string' },
+        whitelist: { type: 'string', multiple: true },
+        prefix: { type: 'string', multiple: true },
+        bantime: { type: 'string' },
+        'max-bans-per-minute': { type: 'string' },
+        year: { type: 'string' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (e) {
+    return { ok: false, error: e instanceof Error ? e.message : String(e) };
+  }
+  const f = parsed.values as Flags;
+  if (f.help) return { ok: true, help: true };
+  const errors: string[] = [];
+  if (parsed.positionals.length === 0) errors.push('missing the log file to replay (a path, or "-" for standard input)');
+  if (parsed.positionals.length > 1) errors.push(`one input at a time (got ${parsed.positionals.length}: ${parsed.positionals.join(' ')})`);
+  const format = (f.format ?? 'auto').trim();
+  if (!(FORMATS as readonly string[]).includes(format)) errors.push(`--format: "${format}" is not one of ${FORMATS.join(', ')}`);
+  const maxretry = wholeNumber('--maxretry', f.maxretry, errors);
+  const findtime = wholeNumber('--findtime', f.findtime, errors);
+  const minPorts = wholeNumber('--min-ports', f['min-ports'], errors);
+  const bantime = wholeNumber('--bantime', f.bantime, errors);
+  const maxBans = wholeNumber('--max-bans-per-minute', f['max-bans-per-minute'], errors);
+  const year = wholeNumber('--year', f.year, errors);
+  if (year !== undefined && (year < 1970 || year > 9999)) errors.push(`--year: ${year} is not a year between 1970 and 9999`);
+  if (errors.length) return { ok: false, error: errors.join('\n') };
+
+  const d = DEFAULT_SETTINGS;
+  const input = {
+    detection: {
+      ...d.detection,
+      ...(maxretry !== undefined ? { maxretry } : {}),
+      ...(findtime !== undefined ? { findtimeSec: findtime } : {}),
+      ...(minPorts !== undefined ? { minDistinctPorts: minPorts } : {}),
+      prefixes: [...d.detection.prefixes, ...(f.prefix ?? [])],
+      requireKernelTrust: false,
+    },
+    ban: {
+      ...d.ban,
+      ...(bantime !== undefined ? { bantimeSec: bantime, maxbantimeSec: Math.max(bantime, d.ban.maxbantimeSec) } : {}),
+      ...(maxBans !== undefined ? { maxNewBansPerMinute: maxBans } : {}),
+    },
+    whitelist: { entries: f.whitelist ?? [], includeGateway: false },
+  };
+  const check = validateSettings(input);
+  if (!check.ok) {
+    let msg = check.error;
+    for (const [path, flag] of FLAG_OF_PATH) msg = msg.split(path).join(flag);
+    // "--whitelist.0: …" → "--whitelist: …" (the message quotes the value already).
+    msg = msg.replace(/^(--[a-z-]+)\.\d+:/gm, '$1:');
+    return { ok: false, error: msg };
+  }
+  const out: ReplayArgs = { ok: true, help: false, input: parsed.positionals[0]!, framing: format as Framing | 'auto', json: !!f.json, settings: check.settings };
+  if (year !== undefined) out.year = year;
+  return out;
+}
+
+const iso = (t: number | null): string | null => (t === null ? null : Number.isFinite(t) ? new Date(t).toISOString() : null);
+
+function banJson(b: BanRecord): Record<string, unknown> {
+  return {
+    ip: b.ip,
+    at: iso(b.at),
+    until: iso(b.until),
+    strikes: b.strikes,
+    scanType: b.reason.scanType ?? null,
+    ports: b.reason.ports,
+    hits: b.reason.hits,
+    firstSeen: iso(b.reason.firstSeen),
+    lastSeen: iso(b.reason.lastSeen),
+  };
+}
+
+function eventJson(e: EngineEvent): Record<string, unknown> | null {
+  switch (e.type) {
+    case 'ban':
+      return { type: 'ban', ...banJson(e.ban) };
+    case 'ban-deferred':
+      return { type: 'ban-deferred', ip: e.ip, at: iso(e.time), queued: e.queued };
+    case 'unban':
+      return { type: 'unban', ip: e.ip, at: iso(e.time), why: e.why };
+    default:
+      return null;
+  }
+}
+
+function nonZero<K extends string>(counts: Record<K, number>): [K, number][] {
+  return (Object.entries(counts) as [K, number][]).filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1]);
+}
+
+const num = (n: number): string => n.toLocaleString('en-US');
+
+function duration(ms: number | null): string {
+  if (ms === null) return 'permanently';
+  const s = Math.round(ms / 1000);
+  if (s % 86400 === 0) return `for ${s / 86400} d`;
+  if (s % 3600 === 0) return `for ${s / 3600} h`;
+  if (s % 60 === 0) return `for ${s / 60} min`;
+  return `for ${s} s`;
+}
+
+const IGNORE_TEXT: Record<IgnoreReason, string> = {
+  'prefix-not-counted': 'log prefix not counted as blocked (e.g. UFW ALLOW/AUDIT)',
+  'not-inbound': 'not inbound (OUT set or IN empty)',
+  'not-a-probe': 'not a probe (SYN-ACK backscatter, RST, ACK, echo replies, other protocols)',
+  'late-reply': 'late UDP reply from a service port to an ephemeral port',
+  'icmp-error': 'ICMP error quoting another packet',
+  fragment: 'IP fragment (no ports)',
+  'allowed-port': 'to a port the firewall allows',
+  'ignored-port': 'to an ignored port',
+  whitelisted: 'from a whitelisted source',
+  untrusted: 'not provably from the kernel',
+  'not-for-this-host': 'addressed to another host',
+  'already-banned': 'from a source already banned (packets in flight)',
+};
+
+export function humanReport(input: string, s: ReplaySummary, settings: Settings, whitelist: string[]): string {
+  const out: string[] = [];
+  const d = settings.detection;
+  const span = s.firstTime !== null ? `, event time ${iso(s.firstTime)} → ${iso(s.lastTime)}` : '';
+  out.push(`Replay of ${input === '-' ? 'standard input' : input} (framing: ${s.framing ?? 'not recognised'}${span})`);
+  out.push('Kernel trust not required: a replayed file is analysed, and lines any local user could have written count too (the live engine refuses those).');
+  out.push(`Scan rule: ${d.maxretry} probes on ≥ ${d.minDistinctPorts} distinct ports within ${d.findtimeSec} s; counted prefixes: ${d.prefixes.join(', ')}`);
+  out.push(`Whitelist: ${whitelist.join(', ')}`);
+  out.push('');
+  const rejected = nonZero<RejectReason>(s.rejected);
+  const rejectedTotal = rejected.reduce((a, [, n]) => a + n, 0);
+  out.push(`Lines:             ${num(s.lines)}`);
+  out.push(`Packet records:    ${num(s.packets)}`);
+  out.push(`Rejected lines:    ${num(rejectedTotal)}${rejected.length ? ` (${rejected.map(([r, n]) => `${r} ${num(n)}`).join(', ')})` : ''}`);
+  out.push(`Distinct sources:  ${num(s.distinctSources)}`);
+  out.push(`Counted probes:    ${num(s.counted)}`);
+  out.push('');
+  if (s.bans.length === 0) out.push('Would ban nobody.');
+  else {
+    out.push(`Would ban ${s.bans.length} time(s):`);
+    const w = Math.max(...s.bans.map((b) => b.ip.length));
+    for (const b of s.bans) {
+      const ports = b.reason.ports;
+      const shown = ports.length > 12 ? `${ports.slice(0, 12).join(',')},…` : ports.join(',');
+      out.push(
+        `  ${b.ip.padEnd(w)}  at ${iso(b.at)} ${duration(b.until === null ? null : b.until - b.at)}  ${b.reason.scanType ?? ''}  ` +
+          `${ports.length} ports (${shown}), ${b.reason.hits} probes, strike ${b.strikes}`,
+      );
+    }
+  }
+  if (s.deferredEvents > 0) {
+    out.push(`The new-bans-per-minute cap (${settings.ban.maxNewBansPerMinute}) delayed ${s.deferredEvents} ban(s).`);
+  }
+  if (s.deferred.length > 0) {
+    out.push(`Still held back by the cap at the end of the log (would be banned as the budget frees): ${s.deferred.join(', ')}`);
+  }
+  const ignored = nonZero<IgnoreReason>(s.ignored);
+  if (ignored.length) {
+    out.push('');
+    out.push('Ignored packet records:');
+    for (const [r, n] of ignored) out.push(`  ${num(n).padStart(10)}  ${r} — ${IGNORE_TEXT[r]}`);
+  }
+  return out.join('\n');
+}
+
+export function summaryJson(s: ReplaySummary, settings: Settings, whitelist: string[]): Record<string, unknown> {
+  return {
+    type: 'summary',
+    lines: s.lines,
+    packets: s.packets,
+    rejected: s.rejected,
+    ignored: s.ignored,
+    counted: s.counted,
+    distinctSources: s.distinctSources,
+    bans: s.bans.map(banJson),
+    deferred: s.deferred,
+    deferredEvents: s.deferredEvents,
+    expired: s.expired,
+    framing: s.framing,
+    firstTime: iso(s.firstTime),
+    lastTime: iso(s.lastTime),
+    requireKernelTrust: false,
+    settings: {
+      maxretry: settings.detection.maxretry,
+      findtimeSec: settings.detection.findtimeSec,
+      minDistinctPorts: settings.detection.minDistinctPorts,
+      prefixes: settings.detection.prefixes,
+      bantimeSec: settings.ban.bantimeSec,
+      maxNewBansPerMinute: settings.ban.maxNewBansPerMinute,
+      whitelist,
+    },
+  };
+}
+
+function readError(input: string, e: unknown): string {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  const why =
+    code === 'ENOENT' ? 'no such file' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : e instanceof Error ? e.message : String(e);
+  return `portcullis replay: cannot read ${input}: ${why}`;
+}
+
 export const replayCommand: CliCommand = {
   summary: 'What would have been detected and banned in a log (the fail2ban-regex of Portcullis)',
-  run: async () => {
-    console.error('portcullis replay: not built yet');
-    return 1;
+  async run(argv: string[]): Promise<number> {
+    const args = parseReplayArgs(argv);
+    if (!args.ok) {
+      console.error(`portcullis replay: ${args.error.split('\n').join('\nportcullis replay: ')}\nRun \`portcullis replay --help\` for the options.`);
+      return 2;
+    }
+    if (args.help) {
+      console.log(HELP);
+      return 0;
+    }
+    const { input, json } = args;
+    if (input !== '-') {
+      try {
+        const st = await stat(input);
+        if (st.isDirectory()) throw Object.assign(new Error('directory'), { code: 'EISDIR' });
+      } catch (e) {
+        console.error(readError(input, e));
+        return 1;
+      }
+    }
+    const pending: string[] = [];
+    const session = new ReplaySession({
+      settings: args.settings,
+      framing: args.framing,
+      ...(args.year !== undefined ? { year: args.year } : {}),
+      ...(json
+        ? {
+            onEvent: (e: EngineEvent) => {
+              const j = eventJson(e);
+              if (j) pending.push(JSON.stringify(j));
+            },
+          }
+        : {}),
+    });
+    const stream = input === '-' ? process.stdin : createReadStream(input, { highWaterMark: CHUNK_BYTES });
+    try {
+      for await (const chunk of stream) {
+        session.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Uint8Array));
+        if (pending.length) {
+          // Bans are printed as they happen (per chunk), not held until the end.
+          process.stdout.write(pending.join('\n') + '\n');
+          pending.length = 0;
+        }
+      }
+    } catch (e) {
+      console.error(readError(input, e));
+      return 1;
+    }
+    const summary = session.end();
+    if (json) {
+      pending.push(JSON.stringify(summaryJson(summary, args.settings, session.whitelist())));
+      process.stdout.write(pending.join('\n') + '\n');
+    } else {
+      process.stdout.write(humanReport(input, summary, args.settings, session.whitelist()) + '\n');
+    }
+    return 0;
   },
 };

@@ -1,0 +1,187 @@
+/**
+ * Pure replay driver: byte chunks of a log in, the engine run in EVENT time, a summary out. The
+ * CLI (electron/headless/replay.ts) does the I/O and the printing; tests and the benchmark drive
+ * this directly.
+ *
+ * - Framing: given, or detected from the first lines (detectFraming) and then fixed for the whole
+ *   input, so a stray line of another framing is a counted 'bad-framing' instead of being guessed.
+ * - Kernel trust is NOT required: a replayed file is analysed, not acted upon, and a plain syslog
+ *   file is spoofable by nature. The caller says so in its output.
+ * - Chunking does not matter: lines are cut by LineSplitter, and bans, expiries and deferred bans
+ *   all follow the records' own times.
+ */
+import type { Clock } from '../shared/domain.ts';
+import type { BanRecord, EngineEvent, IgnoreReason } from '../shared/model.ts';
+import { REJECT_REASONS, type Framing, type RejectReason } from '../shared/packet.ts';
+import type { Settings } from '../shared/settings.ts';
+import { ScanEngine } from './engine.ts';
+import { detectFraming, parseRecord, type ParseOptions } from './parse/index.ts';
+import { LineSplitter, type LineSink } from './parse/lines.ts';
+
+export interface ReplayOptions {
+  settings: Settings;
+  framing?: Framing | 'auto';
+  year?: number;
+  bootTimeMs?: number;
+  /** Every engine event except per-probe ones, as it happens (ban, ban-deferred, unban, evicted). */
+  onEvent?: (e: EngineEvent) => void;
+}
+
+export interface ReplaySummary {
+  lines: number;
+  packets: number;
+  rejected: Record<RejectReason, number>;
+  ignored: Record<IgnoreReason, number>;
+  /** Packet records that counted as probes. */
+  counted: number;
+  /** Distinct SRC addresses among the packet records. */
+  distinctSources: number;
+  /** Framing used (detected or given); null when none could be recognised. */
+  framing: Framing | null;
+  /** Event time (ms) of the first and last packet record, null without packets. */
+  firstTime: number | null;
+  lastTime: number | null;
+  /** Every ban made, in order (a source banned twice appears twice). */
+  bans: BanRecord[];
+  /** Bans still held back by the new-bans-per-minute cap at the end of the input, in release order. */
+  deferred: string[];
+  /** How many ban-deferred events happened (bans the cap delayed). */
+  deferredEvents: number;
+  /** Bans that expired within the replayed time span. */
+  expired: number;
+  trackedSources: number;
+  evicted: number;
+}
+
+/** Lines looked at to recognise the framing. */
+const SNIFF_LINES = 64;
+
+export class ReplaySession {
+  private readonly engine: ScanEngine;
+  private readonly splitter = new LineSplitter();
+  private readonly parseOptions: ParseOptions;
+  private readonly sink: LineSink;
+  private framing: Framing | null;
+  private readonly autoFraming: boolean;
+  private sniffBuffer: string[] | null;
+  private readonly sources = new Set<string>();
+  private readonly rejected: Record<RejectReason, number>;
+  private lines = 0;
+  private packets = 0;
+  private counted = 0;
+  private firstTime: number | null = null;
+  private lastTime: number | null = null;
+  private readonly bans: BanRecord[] = [];
+  private deferredEvents = 0;
+  private expired = 0;
+  private ended = false;
+
+  constructor(opts: ReplayOptions) {
+    const settings: Settings = { ...opts.settings, detection: { ...opts.settings.detection, requireKernelTrust: false } };
+    this.autoFraming = opts.framing === undefined || opts.framing === 'auto';
+    this.framing = this.autoFraming ? null : (opts.framing as Framing);
+    this.sniffBuffer = this.autoFraming ? [] : null;
+    this.parseOptions = { framing: this.framing ?? 'auto' };
+    if (opts.year !== undefined) this.parseOptions.year = opts.year;
+    if (opts.bootTimeMs !== undefined) this.parseOptions.bootTimeMs = opts.bootTimeMs;
+    this.rejected = Object.fromEntries(REJECT_REASONS.map((r) => [r, 0])) as Record<RejectReason, number>;
+    // Manual operations never happen in a replay; the clock only answers "now" as the last event time.
+    const clock: Clock = { now: () => this.lastTime ?? 0 };
+    const onEvent = opts.onEvent;
+    this.engine = new ScanEngine({ settings, clock }, (e) => {
+      if (e.type === 'probe') return;
+      if (e.type === 'ban') this.bans.push(e.ban);
+      else if (e.type === 'ban-deferred') this.deferredEvents++;
+      else if (e.type === 'unban' && e.why === 'expired') this.expired++;
+      onEvent?.(e);
+    });
+    this.sink = {
+      line: (text) => this.line(text),
+      tooLong: () => {
+        this.lines++;
+        this.rejected['too-long']++;
+      },
+    };
+  }
+
+  /** Next chunk of the input. */
+  push(chunk: Uint8Array): void {
+    this.splitter.push(chunk, this.sink);
+  }
+
+  /** One already-split line (tests, live "test against my recent log"). */
+  pushLine(text: string): void {
+    this.line(text);
+  }
+
+  /** End of input: flushes the partial last line and returns the summary. */
+  end(): ReplaySummary {
+    if (!this.ended) {
+      this.ended = true;
+      this.splitter.end(this.sink);
+      this.flushSniffed();
+    }
+    return this.summary();
+  }
+
+  summary(): ReplaySummary {
+    const st = this.engine.stats();
+    return {
+      lines: this.lines,
+      packets: this.packets,
+      rejected: { ...this.rejected },
+      ignored: st.ignored,
+      counted: this.counted,
+      distinctSources: this.sources.size,
+      framing: this.framing,
+      firstTime: this.firstTime,
+      lastTime: this.lastTime,
+      bans: [...this.bans],
+      deferred: this.engine.deferredBans(),
+      deferredEvents: this.deferredEvents,
+      expired: this.expired,
+      trackedSources: st.trackedSources,
+      evicted: st.evicted,
+    };
+  }
+
+  /** Effective whitelist (loopback + entries), for the report. */
+  whitelist(): string[] {
+    return this.engine.whitelistEntries();
+  }
+
+  private line(text: string): void {
+    const buf = this.sniffBuffer;
+    if (buf !== null) {
+      buf.push(text);
+      if (buf.length >= SNIFF_LINES) this.flushSniffed();
+      return;
+    }
+    this.process(text);
+  }
+
+  private flushSniffed(): void {
+    const buf = this.sniffBuffer;
+    if (buf === null) return;
+    this.sniffBuffer = null;
+    this.framing = detectFraming(buf);
+    // Nothing recognisable: let the parser judge every line on its own.
+    this.parseOptions.framing = this.framing ?? 'auto';
+    for (const l of buf) this.process(l);
+  }
+
+  private process(text: string): void {
+    this.lines++;
+    const r = parseRecord(text, this.parseOptions);
+    if (!r.ok) {
+      this.rejected[r.reason]++;
+      return;
+    }
+    const p = r.packet;
+    this.packets++;
+    this.sources.add(p.src);
+    if (this.firstTime === null) this.firstTime = p.time;
+    this.lastTime = p.time;
+    if (this.engine.ingestPacket(p) === 'counted') this.counted++;
+  }
+}
