@@ -1,4 +1,5 @@
 /** Renderer entry: one store over the API facade, the App inside its provider. */
+import './zodConfig.ts';
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { getApi } from './api/index.ts';

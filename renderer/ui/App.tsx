@@ -4,6 +4,7 @@ import { useEffect } from 'react';
 import type { ScreenId } from '../store/store.ts';
 import { selectReadOnlyReason } from '../store/selectors.ts';
 import { useActions, useApp } from './context.ts';
+import { NavIcon } from './icons.tsx';
 import { Dashboard } from './screens/Dashboard.tsx';
 import { BlockedPackets } from './screens/BlockedPackets.tsx';
 import { Offenders } from './screens/Offenders.tsx';
@@ -13,15 +14,15 @@ import { Thresholds } from './screens/Thresholds.tsx';
 import { Doctor } from './screens/Doctor.tsx';
 import { SettingsScreen } from './screens/Settings.tsx';
 
-export const NAV: { id: ScreenId; label: string; icon: string }[] = [
-  { id: 'dashboard', label: 'Dashboard', icon: '◧' },
-  { id: 'packets', label: 'Blocked packets', icon: '⛔' },
-  { id: 'offenders', label: 'Offenders', icon: '⚑' },
-  { id: 'rules', label: 'Rules', icon: '☰' },
-  { id: 'whitelist', label: 'Whitelist', icon: '✓' },
-  { id: 'thresholds', label: 'Thresholds', icon: '⚖' },
-  { id: 'doctor', label: 'Doctor', icon: '✚' },
-  { id: 'settings', label: 'Settings', icon: '⚙' },
+export const NAV: { id: ScreenId; label: string }[] = [
+  { id: 'dashboard', label: 'Dashboard' },
+  { id: 'packets', label: 'Blocked packets' },
+  { id: 'offenders', label: 'Offenders' },
+  { id: 'rules', label: 'Rules' },
+  { id: 'whitelist', label: 'Whitelist' },
+  { id: 'thresholds', label: 'Thresholds' },
+  { id: 'doctor', label: 'Doctor' },
+  { id: 'settings', label: 'Settings' },
 ];
 
 function Screen({ id }: { id: ScreenId }) {
@@ -94,7 +95,7 @@ export function App() {
               <li key={n.id}>
                 <button type="button" className="nav-item" aria-current={screen === n.id ? 'page' : undefined} onClick={() => navigate(n.id)}>
                   <span className="nav-icon" aria-hidden="true">
-                    {n.icon}
+                    <NavIcon id={n.id} />
                   </span>
                   <span className="nav-label">{n.label}</span>
                 </button>

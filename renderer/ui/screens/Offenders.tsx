@@ -5,10 +5,19 @@ import { useActions, useApp } from '../context.ts';
 import { fmtCount, fmtDateTime, fmtDuration } from '../format.ts';
 import { type Column, StateBadge, VirtualTable } from './common.tsx';
 
+function OffenderLink({ ip }: { ip: string }) {
+  const { openOffender } = useActions();
+  return (
+    <button type="button" className="link" onClick={() => void openOffender(ip)} aria-label={`Details of ${ip}`} title="Show ports, timeline and bans">
+      {ip}
+    </button>
+  );
+}
+
 function OffenderActions({ o }: { o: Offender }) {
   const busy = useApp((s) => `ban:${o.ip}` in s.busy || `unban:${o.ip}` in s.busy || 'whitelist' in s.busy);
   const readOnly = useApp(selectReadOnlyReason) !== null;
-  const { banNow, unban, whitelistIp, openOffender } = useActions();
+  const { banNow, unban, whitelistIp } = useActions();
   const dis = busy || readOnly;
   return (
     <div className="row-actions">
@@ -24,23 +33,20 @@ function OffenderActions({ o }: { o: Offender }) {
       <button type="button" className="small" disabled={dis || o.state === 'whitelisted'} onClick={() => void whitelistIp(o.ip)} aria-label={`Whitelist ${o.ip}`}>
         Whitelist
       </button>
-      <button type="button" className="small ghost" onClick={() => void openOffender(o.ip)} aria-label={`Details of ${o.ip}`}>
-        Details
-      </button>
     </div>
   );
 }
 
 const COLUMNS: Column<Offender>[] = [
-  { key: 'ip', label: 'Source', width: 'minmax(150px, 1.3fr)', render: (o) => <span className="mono">{o.ip}</span> },
-  { key: 'state', label: 'State', width: '100px', render: (o) => <StateBadge state={o.state} /> },
-  { key: 'hits', label: 'Hits', width: '70px', className: 'num', render: (o) => fmtCount(o.hits) },
-  { key: 'ports', label: 'Ports', width: '64px', className: 'num', render: (o) => fmtCount(o.distinctPorts) },
-  { key: 'scan', label: 'Scan', width: '70px', render: (o) => o.scanType },
-  { key: 'first', label: 'First seen', width: '130px', render: (o) => fmtDateTime(o.firstSeen) },
-  { key: 'last', label: 'Last seen', width: '130px', render: (o) => fmtDateTime(o.lastSeen) },
-  { key: 'strikes', label: 'Strikes', width: '64px', className: 'num', render: (o) => o.strikes },
-  { key: 'actions', label: 'Actions', width: '250px', render: (o) => <OffenderActions o={o} /> },
+  { key: 'ip', label: 'Source', width: 'minmax(130px, 1.3fr)', render: (o) => <OffenderLink ip={o.ip} /> },
+  { key: 'state', label: 'State', width: '96px', render: (o) => <StateBadge state={o.state} /> },
+  { key: 'hits', label: 'Hits', width: '60px', className: 'num', render: (o) => fmtCount(o.hits) },
+  { key: 'ports', label: 'Ports', width: '56px', className: 'num', render: (o) => fmtCount(o.distinctPorts) },
+  { key: 'scan', label: 'Scan', width: '60px', render: (o) => o.scanType },
+  { key: 'first', label: 'First seen', width: '124px', render: (o) => fmtDateTime(o.firstSeen) },
+  { key: 'last', label: 'Last seen', width: '124px', render: (o) => fmtDateTime(o.lastSeen) },
+  { key: 'strikes', label: 'Strikes', width: '60px', className: 'num', render: (o) => o.strikes },
+  { key: 'actions', label: 'Actions', width: '170px', className: 'right', render: (o) => <OffenderActions o={o} /> },
 ];
 
 function Detail() {

@@ -40,7 +40,7 @@ export function SettingsForm({ settings, fields, title, id, extraButtons }: { se
           };
           if (f.kind === 'bool') {
             return (
-              <div className="field" key={f.path}>
+              <div className="field field-bool" key={f.path}>
                 <label className="check" htmlFor={fid}>
                   <input id={fid} type="checkbox" checked={value === true} disabled={readOnly} onChange={(e) => onChange(e.target.checked)} />
                   {f.label}

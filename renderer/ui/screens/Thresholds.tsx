@@ -17,8 +17,8 @@ const FIELDS: FieldSpec[] = [
     label: 'Ban backend',
     kind: 'select',
     options: [
-      { value: 'set', label: 'ipset (milliseconds, any number of bans)' },
-      { value: 'ufw', label: 'ufw rules (visible in ufw status)' },
+      { value: 'set', label: 'ipset (fast, scales)' },
+      { value: 'ufw', label: 'ufw rules' },
     ],
   },
 ];
