@@ -149,5 +149,7 @@ export function countRules(rules: readonly UfwRule[]): RuleCounts {
 
 /** The command as a user would type it: `ufw insert 2 allow … comment 'web server'`. */
 export function displayCommand(args: readonly string[]): string {
-  return ['ufw', ...args].map((a) => (/^[A-Za-z0-9_./:,=@+-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
+  const quote = (a: string) => `'${a.replace(/'/g, `'\\''`)}'`;
+  // Comments are always quoted, as users write them; other words only when a shell would split them.
+  return ['ufw', ...args].map((a, i, all) => (all[i - 1] === 'comment' || !/^[A-Za-z0-9_./:,=@+-]+$/.test(a) ? quote(a) : a)).join(' ');
 }
