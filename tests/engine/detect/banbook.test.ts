@@ -1,0 +1,91 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { BanBook } from '../../../electron/engine/detect/banbook.ts';
+import type { BanRecord } from '../../../electron/shared/model.ts';
+
+const ban = (ip: string, at: number, until: number | null, over: Partial<BanRecord['reason']> = {}): BanRecord => ({
+  ip,
+  at,
+  until,
+  strikes: 1,
+  reason: { kind: 'scan', scanType: 'SYN', ports: [1, 2, 3], hits: 5, firstSeen: at - 10, lastSeen: at, ...over },
+});
+
+describe('BanBook', () => {
+  it('expires in order of end, whatever the insertion order', () => {
+    const b = new BanBook();
+    b.add(ban('c', 0, 300));
+    b.add(ban('a', 0, 100));
+    b.add(ban('b', 0, 200));
+    b.add(ban('p', 0, null));
+    expect(b.nextExpiry()).toBe(100);
+    expect(b.expire(99)).toEqual([]);
+    expect(b.expire(250).map((r) => r.ip)).toEqual(['a', 'b']);
+    expect(b.nextExpiry()).toBe(300);
+    expect(b.expire(1e12).map((r) => r.ip)).toEqual(['c']);
+    expect(b.nextExpiry()).toBeNull();
+    expect(b.has('p')).toBe(true); // permanent never expires
+  });
+
+  it('extends instead of duplicating: later end wins, reasons merge', () => {
+    const b = new BanBook();
+    b.add(ban('a', 0, 100, { ports: [22, 80], hits: 5 }));
+    const r = b.add({ ...ban('a', 50, 500, { ports: [80, 443], hits: 3, kind: 'manual', note: 'by hand' }), strikes: 2 });
+    expect(r.extended).toBe(true);
+    expect(b.size).toBe(1);
+    expect(r.record).toMatchObject({ at: 0, until: 500, strikes: 2 });
+    expect(r.record.reason).toMatchObject({ kind: 'manual', ports: [22, 80, 443], hits: 8, note: 'by hand' });
+    expect(b.expire(100)).toEqual([]); // the old end is stale
+    expect(b.nextExpiry()).toBe(500);
+    // A shorter new end does not shorten it; a permanent one makes it permanent.
+    expect(b.add(ban('a', 60, 200)).record.until).toBe(500);
+    expect(b.add(ban('a', 70, null)).record.until).toBeNull();
+    expect(b.nextExpiry()).toBeNull();
+  });
+
+  it('remove is lazy in the heap but exact in answers', () => {
+    const b = new BanBook();
+    b.add(ban('a', 0, 100));
+    b.add(ban('b', 0, 200));
+    expect(b.remove('a')?.ip).toBe('a');
+    expect(b.remove('a')).toBeUndefined();
+    expect(b.nextExpiry()).toBe(200);
+    b.add(ban('a', 300, 400)); // banned again later: the old heap entry must not expire it early
+    expect(b.expire(250).map((r) => r.ip)).toEqual(['b']);
+    expect(b.has('a')).toBe(true);
+  });
+
+  it('the heap stays O(active bans) under churn', () => {
+    const b = new BanBook();
+    for (let i = 0; i < 10_000; i++) {
+      b.add(ban(`s${i}`, i, i + 1_000_000));
+      b.remove(`s${i}`);
+    }
+    expect(b.size).toBe(0);
+    expect(b.heapSize).toBeLessThan(200);
+  });
+
+  it('expiry order matches a sort by end (property)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 50 }), fc.integer({ min: 1, max: 1000 }), fc.boolean()), { maxLength: 200 }), (ops) => {
+        const b = new BanBook();
+        const model = new Map<string, number>();
+        for (const [k, until, remove] of ops) {
+          const ip = `h${k}`;
+          if (remove) {
+            b.remove(ip);
+            model.delete(ip);
+          } else {
+            b.add(ban(ip, 0, until));
+            model.set(ip, Math.max(model.get(ip) ?? 0, until));
+          }
+        }
+        const expired = b.expire(Number.MAX_SAFE_INTEGER);
+        const ends = expired.map((r) => r.until!);
+        expect(ends).toEqual([...ends].sort((x, y) => x - y));
+        expect(new Map(expired.map((r) => [r.ip, r.until!]))).toEqual(model);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});

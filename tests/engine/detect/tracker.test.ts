@@ -1,0 +1,115 @@
+import { describe, expect, it } from 'vitest';
+import { scanTypeOf, SourceTracker, type TrackerSettings } from '../../../electron/engine/detect/tracker.ts';
+
+const S: TrackerSettings = { findtimeSec: 600, maxretry: 5, minDistinctPorts: 3, maxTrackedSources: 100 };
+const MIN = 60_000;
+
+function feed(t: SourceTracker, ip: string, probes: [number, number | null][]): (number | null)[] {
+  // Returns, per probe, the hit count when the threshold was crossed (null otherwise).
+  return probes.map(([time, port]) => t.probe(ip, time, port, 'SYN')?.hits ?? null);
+}
+
+describe('SourceTracker window', () => {
+  it('crosses on the maxretry-th probe when ≥ minDistinctPorts ports were touched', () => {
+    const t = new SourceTracker(S);
+    const r = feed(t, 'a', [[0, 1], [1000, 2], [2000, 3], [3000, 4], [4000, 5]]);
+    expect(r).toEqual([null, null, null, null, 5]);
+  });
+
+  it('one port hammered is not a scan; the third distinct port makes it one', () => {
+    const t = new SourceTracker(S);
+    const r = feed(t, 'a', [[0, 22], [1, 22], [2, 22], [3, 22], [4, 22], [5, 22], [6, 23], [7, 24]]);
+    expect(r).toEqual([null, null, null, null, null, null, null, 8]);
+  });
+
+  it('a slow scan whose probes never share a window is not a scan', () => {
+    const t = new SourceTracker(S);
+    // One probe every 3 minutes: at most 4 probes in any 10-minute window.
+    const r = feed(t, 'a', Array.from({ length: 20 }, (_, i): [number, number] => [i * 3 * MIN, 100 + i]));
+    expect(r.every((x) => x === null)).toBe(true);
+  });
+
+  it('the window edge: probes exactly findtime apart are not in one window', () => {
+    const t = new SourceTracker({ ...S, maxretry: 2, minDistinctPorts: 2 });
+    expect(feed(t, 'a', [[0, 1], [600_000, 2]])).toEqual([null, null]);
+    expect(feed(t, 'b', [[0, 1], [599_999, 2]])).toEqual([null, 2]);
+  });
+
+  it('ports that left the window no longer count as distinct', () => {
+    const t = new SourceTracker({ ...S, maxretry: 3, minDistinctPorts: 3 });
+    // Ports 1 and 2 early, then port 3 three times after 1 and 2 expired: only one distinct port.
+    const r = feed(t, 'a', [[0, 1], [5 * MIN, 2], [11 * MIN, 3], [11 * MIN + 1, 3], [11 * MIN + 2, 3]]);
+    expect(r).toEqual([null, null, null, null, null]);
+    // A fresh port 2 within the window is not enough (2 distinct), a third is.
+    expect(feed(t, 'a', [[12 * MIN, 2], [12 * MIN + 1, 4]])).toEqual([null, 7]); // hits since tracking began
+  });
+
+  it('port-less probes (pings) add hits but no distinct port', () => {
+    const t = new SourceTracker({ ...S, minDistinctPorts: 1 });
+    expect(feed(t, 'a', Array.from({ length: 10 }, (_, i): [number, null] => [i, null])).every((x) => x === null)).toBe(true);
+    expect(feed(t, 'a', [[11, 80]])).toEqual([11]);
+  });
+
+  it('per-source port arrays stay bounded however many ports a source probes', () => {
+    const t = new SourceTracker({ ...S, maxretry: 1000, minDistinctPorts: 5000 });
+    for (let p = 1; p <= 20000; p++) t.probe('a', p, p, 'SYN');
+    const w = t.get('a')!;
+    expect(w.ports.length).toBeLessThanOrEqual(5008);
+    expect(w.times.length).toBe(1000);
+  });
+
+  it('summary: ascending capped ports, scan type, first/last seen', () => {
+    const t = new SourceTracker({ ...S, maxretry: 100 });
+    t.probe('a', 10, 443, 'SYN');
+    t.probe('a', 20, 22, 'SYN');
+    t.probe('a', 30, 22, 'FIN');
+    const s = t.summary(t.get('a')!, 64);
+    expect(s).toMatchObject({ hits: 3, ports: [22, 443], distinctPorts: 2, firstSeen: 10, lastSeen: 30, scanType: 'MIXED' });
+    expect(t.topPorts(t.get('a')!, 5)).toEqual([22, 443]);
+  });
+});
+
+describe('SourceTracker bound (LRU)', () => {
+  it('evicts the least recently seen source, not the oldest inserted', () => {
+    const evicted: string[] = [];
+    const t = new SourceTracker({ ...S, maxTrackedSources: 3 });
+    t.onEvict = (ip) => evicted.push(ip);
+    t.probe('a', 1, 1, 'SYN');
+    t.probe('b', 2, 1, 'SYN');
+    t.probe('c', 3, 1, 'SYN');
+    t.probe('a', 4, 2, 'SYN'); // a is now the most recent
+    t.probe('d', 5, 1, 'SYN'); // evicts b
+    expect(evicted).toEqual(['b']);
+    expect(t.size).toBe(3);
+    expect([...t.inLruOrder()].map((w) => w.ip)).toEqual(['c', 'a', 'd']);
+    t.probe('e', 6, 1, 'SYN');
+    expect(evicted).toEqual(['b', 'c']);
+    expect(t.evictedCount).toBe(2);
+  });
+
+  it('lowering the cap evicts at once; delete keeps the list consistent', () => {
+    const t = new SourceTracker({ ...S, maxTrackedSources: 10 });
+    for (let i = 0; i < 10; i++) t.probe(`s${i}`, i, 1, 'SYN');
+    t.delete('s5');
+    t.configure({ ...S, maxTrackedSources: 4 });
+    expect(t.size).toBe(4);
+    expect([...t.inLruOrder()].map((w) => w.ip)).toEqual(['s6', 's7', 's8', 's9']);
+  });
+
+  it('changing maxretry keeps the most recent probe times', () => {
+    const t = new SourceTracker({ ...S, maxretry: 3, minDistinctPorts: 1 });
+    for (let i = 0; i < 5; i++) t.probe('a', i * 10, 1, 'SYN'); // crossed at i=2 but not deleted here
+    t.configure({ ...S, maxretry: 2, minDistinctPorts: 1 });
+    expect(t.get('a')!.times).toEqual([30, 40]);
+  });
+});
+
+describe('scanTypeOf', () => {
+  it('one kind, one kind plus pings, several kinds', () => {
+    expect(scanTypeOf(1)).toBe('SYN');
+    expect(scanTypeOf(1 | 64)).toBe('SYN');
+    expect(scanTypeOf(64)).toBe('OTHER');
+    expect(scanTypeOf(1 | 2)).toBe('MIXED');
+    expect(scanTypeOf(0)).toBe('OTHER');
+  });
+});
