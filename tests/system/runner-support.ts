@@ -1,0 +1,144 @@
+/**
+ * Drives the REAL CLI inside a lab's firewall namespace:
+ *   ip netns exec <fw> node bin/portcullis.js run --source kmsg --json …
+ * and reads its JSON lines (ready, ban, unban). Also helpers to query the firewall from inside.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import type { Lab } from '../support/netns.ts';
+
+export const ROOT = path.resolve(import.meta.dirname, '../..');
+/** Node 24 (type stripping): the project's own, whatever node runs vitest. */
+export const NODE = existsSync(path.join(ROOT, 'node_modules/.bin/node')) ? path.join(ROOT, 'node_modules/.bin/node') : process.execPath;
+const CLI = path.join(ROOT, 'bin/portcullis.js');
+const CLEAN_ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C', LC_ALL: 'C' };
+
+export interface RunnerLine {
+  type: string;
+  ip?: string;
+  [k: string]: unknown;
+}
+
+export interface RunningCli {
+  child: ChildProcess;
+  lines: RunnerLine[];
+  stderr: string[];
+  stateDir: string;
+  waitFor(pred: (l: RunnerLine) => boolean, timeoutMs?: number, what?: string): Promise<RunnerLine>;
+  bans(): string[];
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+export function tempStateDir(): string {
+  return mkdtempSync(path.join(tmpdir(), 'pc-run-'));
+}
+
+export function writeConfig(dir: string, config: unknown): string {
+  const file = path.join(dir, 'config.json');
+  writeFileSync(file, JSON.stringify(config, null, 2));
+  return file;
+}
+
+export async function startCli(lab: Lab, args: string[], stateDir: string): Promise<RunningCli> {
+  const child = spawn('/usr/sbin/ip', ['netns', 'exec', lab.fwNs, NODE, CLI, ...args, '--state-dir', stateDir, '--json'], {
+    env: CLEAN_ENV,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: RunnerLine[] = [];
+  const stderr: string[] = [];
+  const waiters = new Set<() => void>();
+  let exited: number | null | undefined;
+  const exitP = new Promise<number | null>((resolve) =>
+    child.on('exit', (code) => {
+      exited = code;
+      for (const w of waiters) w();
+      resolve(code);
+    }),
+  );
+  createInterface({ input: child.stdout! }).on('line', (l) => {
+    try {
+      lines.push(JSON.parse(l) as RunnerLine);
+    } catch {
+      lines.push({ type: 'text', text: l });
+    }
+    for (const w of waiters) w();
+  });
+  createInterface({ input: child.stderr! }).on('line', (l) => stderr.push(l));
+  const waitFor = (pred: (l: RunnerLine) => boolean, timeoutMs = 15_000, what = 'a line'): Promise<RunnerLine> =>
+    new Promise((resolve, reject) => {
+      const check = () => {
+        const hit = lines.find(pred);
+        if (hit) {
+          done();
+          resolve(hit);
+        } else if (exited !== undefined) {
+          done();
+          reject(new Error(`portcullis exited (${exited}) before ${what}.\nstdout: ${JSON.stringify(lines)}\nstderr: ${stderr.join('\n')}`));
+        }
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(new Error(`timed out waiting for ${what}.\nstdout: ${JSON.stringify(lines)}\nstderr: ${stderr.join('\n')}`));
+      }, timeoutMs);
+      const done = () => {
+        clearTimeout(timer);
+        waiters.delete(check);
+      };
+      waiters.add(check);
+      check();
+    });
+  const cli: RunningCli = {
+    child,
+    lines,
+    stderr,
+    stateDir,
+    waitFor,
+    bans: () => lines.filter((l) => l.type === 'ban').map((l) => l.ip!),
+    stop: async (signal = 'SIGTERM') => {
+      if (exited !== undefined) return exited;
+      // `ip netns exec` execs node (same pid), so the signal reaches portcullis itself.
+      child.kill(signal);
+      return exitP;
+    },
+  };
+  await waitFor((l) => l.type === 'ready', 30_000, 'the ready line');
+  return cli;
+}
+
+/** One-shot CLI command (status, bans, ban, unban, doctor) in the firewall namespace. */
+export async function cliOnce(lab: Lab, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const r = await lab.exec(lab.fwNs, [NODE, CLI, ...args], { timeoutMs: 60_000 });
+  return { code: r.code, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Portcullis-tagged rules in `ufw status` (one line per rule, v4 and v6). */
+export async function taggedUfwRules(lab: Lab): Promise<string[]> {
+  const out = await lab.ufw('status');
+  return out.split('\n').filter((l) => l.includes('portcullis-ban'));
+}
+
+export async function setMembers(lab: Lab, family: 4 | 6): Promise<string[]> {
+  const r = await lab.exec(lab.fwNs, ['ipset', 'list', family === 4 ? 'portcullis-ban4' : 'portcullis-ban6']);
+  if (r.code !== 0) return [];
+  const body = r.stdout.split('Members:\n')[1] ?? '';
+  return body
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/)[0]!)
+    .filter(Boolean);
+}
+
+export async function until(pred: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    if (await pred()) return;
+    if (Date.now() > end) throw new Error(`timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export function removeDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}
