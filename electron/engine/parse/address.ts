@@ -1,0 +1,189 @@
+/**
+ * Address canonicalisation on the parser's hot path. Same results as `canonicalIp` of
+ * shared/domain.ts (a property test checks it), but without ipaddr.js objects per line:
+ * IPv4 dotted quads are validated by hand (their text already is canonical), IPv6 — which
+ * netfilter prints fully expanded (`%pI6`: 2001:0db8:0000:…) — is parsed into eight groups and
+ * printed in RFC 5952 form by hand. Anything unusual (zone ids, odd forms) falls back to
+ * canonicalIp, so the two can never disagree on what is valid.
+ *
+ * IPv6 results are cached (bounded) by raw text. Every string handed out is detached from the
+ * line it came from: V8 makes substrings of 13+ characters "sliced strings" that keep their
+ * parent (the whole decoded read chunk) alive, and the detector keeps addresses for a long time.
+ */
+import { canonicalIp, type Ip } from '../../shared/domain.ts';
+
+/**
+ * Bound of the IPv6 cache: when full it is simply cleared (cheap, and bounded). Kept small on
+ * purpose: entries that survive young-generation GCs make V8 grow the young generation, which
+ * costs more RSS than the cache saves in CPU.
+ */
+const IPV6_CACHE_MAX = 4_096;
+const ipv6Cache = new Map<string, Ip>();
+
+/**
+ * A copy of `s` that does not share storage with the string it was cut from. Concatenation
+ * builds a cons string that `slice` must flatten into a fresh buffer, so the result references
+ * only that small buffer.
+ */
+export function detach(s: string): string {
+  return s.length < 13 ? s : (' ' + s).slice(1);
+}
+
+// Low-cardinality fields (prefix, host, interface, MAC) repeat line after line: a handful of
+// recent values compared in place is cheaper than hashing them into a Map.
+const recent: string[] = [];
+let recentNext = 0;
+const RECENT_MAX = 16;
+
+/** Detached copy of `text[start, end)`, shared with earlier calls for the same recent value. */
+export function keepSlice(text: string, start: number, end: number): string {
+  const raw = text.slice(start, end);
+  if (raw.length < 13) return raw; // V8 copies short substrings: nothing to detach
+  // String equality is one native compare; startsWith(r, start) measured ~6x slower.
+  for (let i = 0; i < recent.length; i++) if (recent[i] === raw) return recent[i]!;
+  const kept = detach(raw);
+  recent[recentNext] = kept;
+  recentNext = (recentNext + 1) % RECENT_MAX;
+  return kept;
+}
+
+/** Detached copy of a whole string (see keepSlice). */
+export function keepString(s: string): string {
+  return keepSlice(s, 0, s.length);
+}
+
+/** Canonical address of `text[start, end)`, or null when it is not an IPv4/IPv6 address. */
+export function canonicalAddress(text: string, start: number, end: number): Ip | null {
+  if (isDottedQuad(text, start, end)) {
+    // The kernel's dotted quad already is the canonical text.
+    return (end - start < 13 ? text.slice(start, end) : detach(text.slice(start, end))) as Ip;
+  }
+  const raw = text.slice(start, end);
+  if (raw.indexOf(':') < 0) return null;
+  const hit = ipv6Cache.get(raw);
+  if (hit !== undefined) return hit;
+  const canonical = canonicalIpv6(raw);
+  if (canonical === null) return null; // invalid text is not cached: garbage must not evict real sources
+  const value = (canonical === raw ? detach(raw) : canonical) as Ip;
+  if (ipv6Cache.size >= IPV6_CACHE_MAX) ipv6Cache.clear();
+  ipv6Cache.set(detach(raw), value);
+  return value;
+}
+
+/** Four decimal parts 0–255 without leading zeros (what the kernel prints, what canonicalIp accepts). */
+export function isDottedQuad(s: string, start: number, end: number): boolean {
+  let parts = 0;
+  let p = start;
+  while (p < end) {
+    const first = s.charCodeAt(p);
+    if (first < 48 || first > 57) return false;
+    let value = first - 48;
+    let q = p + 1;
+    while (q < end) {
+      const c = s.charCodeAt(q);
+      if (c === 46) break;
+      if (c < 48 || c > 57 || value === 0 || q - p >= 3) return false;
+      value = value * 10 + (c - 48);
+      q++;
+    }
+    if (value > 255) return false;
+    parts++;
+    if (q === end) return parts === 4;
+    if (parts === 4) return false;
+    p = q + 1;
+    if (p === end) return false; // trailing dot
+  }
+  return false;
+}
+
+const groups = new Uint16Array(8); // scratch, never escapes
+
+/** RFC 5952 text of an IPv6 address (IPv4-mapped unwrapped to IPv4), or null. */
+export function canonicalIpv6(s: string): Ip | null {
+  const n = s.length;
+  if (n < 2 || n > 45) return n > 45 ? null : (canonicalIp(s) as Ip | null);
+  // Fast path: hex groups separated by ':', at most one '::', no embedded IPv4, no zone id.
+  let count = 0;
+  let gap = -1; // index in groups where '::' stands
+  let p = 0;
+  if (s.charCodeAt(0) === 58) {
+    if (s.charCodeAt(1) !== 58) return null;
+    gap = 0;
+    p = 2;
+    if (p === n) return '::' as Ip;
+  }
+  while (p < n) {
+    let value = 0;
+    let digits = 0;
+    while (p < n) {
+      const c = s.charCodeAt(p);
+      let d: number;
+      if (c >= 48 && c <= 57) d = c - 48;
+      else if (c >= 97 && c <= 102) d = c - 87;
+      else if (c >= 65 && c <= 70) d = c - 55;
+      else break;
+      value = (value << 4) | d;
+      digits++;
+      p++;
+    }
+    if (digits === 0 || digits > 4 || count === 8) return slowCanonical(s);
+    groups[count++] = value;
+    if (p === n) break;
+    if (s.charCodeAt(p) !== 58) return slowCanonical(s); // '.', '%' or garbage: let ipaddr.js decide
+    p++;
+    if (p < n && s.charCodeAt(p) === 58) {
+      if (gap >= 0) return null;
+      gap = count;
+      p++;
+      if (p === n) break;
+    } else if (p === n) return null; // trailing single ':'
+  }
+  if (gap < 0) {
+    if (count !== 8) return null;
+  } else {
+    if (count > 7) return null;
+    const shift = 8 - count;
+    for (let i = count - 1; i >= gap; i--) groups[i + shift] = groups[i]!;
+    for (let i = gap; i < gap + shift; i++) groups[i] = 0;
+  }
+  return formatIpv6();
+}
+
+function slowCanonical(s: string): Ip | null {
+  return canonicalIp(s);
+}
+
+function formatIpv6(): Ip {
+  const g = groups;
+  // IPv4-mapped (::ffff:a.b.c.d) is the IPv4 host, as canonicalIp says.
+  if (g[0] === 0 && g[1] === 0 && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0xffff) {
+    return `${g[6]! >> 8}.${g[6]! & 255}.${g[7]! >> 8}.${g[7]! & 255}` as Ip;
+  }
+  // Longest run of two or more zero groups (the first one on a tie) becomes '::'.
+  let bestStart = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    if (g[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && g[j] === 0) j++;
+    if (j - i > bestLen) {
+      bestStart = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  let out = '';
+  for (let i = 0; i < 8; i++) {
+    if (i === bestStart) {
+      out += '::';
+      i += bestLen - 1;
+      continue;
+    }
+    if (out.length > 0 && out.charCodeAt(out.length - 1) !== 58) out += ':';
+    out += g[i]!.toString(16);
+  }
+  return out as Ip;
+}

@@ -1,0 +1,192 @@
+/**
+ * Timestamps of the record framings, parsed by hand (no Date.parse of arbitrary text, no regex).
+ * Every function returns NaN for text it does not understand; the caller turns that into a
+ * 'bad-framing' rejection. `end` results are passed back through `timeEnd` to avoid allocating.
+ */
+
+/** Index just after the timestamp most recently parsed (valid only right after a successful call). */
+export let timeEnd = 0;
+
+const MONTHS = 'JanFebMarAprMayJunJulAugSepOctNovDec';
+
+/** Month index 0–11 of a three-letter English month name at `p`, or -1. */
+export function monthAt(s: string, p: number): number {
+  const a = s.charCodeAt(p);
+  const b = s.charCodeAt(p + 1);
+  const c = s.charCodeAt(p + 2);
+  for (let m = 0; m < 12; m++) {
+    if (MONTHS.charCodeAt(m * 3) === a && MONTHS.charCodeAt(m * 3 + 1) === b && MONTHS.charCodeAt(m * 3 + 2) === c) return m;
+  }
+  return -1;
+}
+
+/** Decimal number of exactly `width` digits at `p`, or -1. */
+export function digitsAt(s: string, p: number, width: number): number {
+  let v = 0;
+  for (let i = 0; i < width; i++) {
+    const c = s.charCodeAt(p + i);
+    if (c < 48 || c > 57) return -1;
+    v = v * 10 + (c - 48);
+  }
+  return v;
+}
+
+// Local-time conversion is the slow part (time zone rules); lines come in order, so remember the
+// last hour converted. DST changes happen on hour boundaries in practice.
+let lastHourKey = -1;
+let lastHourMs = 0;
+
+/** Wall-clock ms of a local date and time (the host's time zone, like syslog and dmesg -T). */
+export function localTime(year: number, month: number, day: number, hour: number, minute: number, second: number): number {
+  if (month < 0 || month > 11 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) return NaN;
+  const key = ((year * 12 + month) * 32 + day) * 24 + hour;
+  if (key !== lastHourKey) {
+    lastHourMs = new Date(year, month, day, hour, 0, 0, 0).getTime();
+    lastHourKey = key;
+  }
+  return lastHourMs + minute * 60_000 + second * 1000;
+}
+
+/**
+ * BSD syslog stamp `Nov 22 10:00:00` (day may be space-padded: `Nov  2`) at `p`, in local time
+ * of `year`. Sets timeEnd to the index after the seconds.
+ */
+export function parseBsdStamp(s: string, p: number, year: number): number {
+  const month = monthAt(s, p);
+  if (month < 0 || s.charCodeAt(p + 3) !== 32) return NaN;
+  const d1 = s.charCodeAt(p + 4);
+  const d2 = s.charCodeAt(p + 5);
+  if (d2 < 48 || d2 > 57) return NaN;
+  const day = d1 === 32 ? d2 - 48 : d1 >= 48 && d1 <= 57 ? (d1 - 48) * 10 + (d2 - 48) : -1;
+  if (day < 1 || s.charCodeAt(p + 6) !== 32) return NaN;
+  const t = parseClock(s, p + 7);
+  if (Number.isNaN(t)) return NaN;
+  timeEnd = p + 15;
+  return localTime(year, month, day, clockH, clockM, clockS);
+}
+
+let clockH = 0;
+let clockM = 0;
+let clockS = 0;
+
+/** `hh:mm:ss` at `p` into clockH/M/S; returns 0 or NaN. */
+function parseClock(s: string, p: number): number {
+  clockH = digitsAt(s, p, 2);
+  clockM = digitsAt(s, p + 3, 2);
+  clockS = digitsAt(s, p + 6, 2);
+  if (clockH < 0 || clockM < 0 || clockS < 0 || s.charCodeAt(p + 2) !== 58 || s.charCodeAt(p + 5) !== 58) return NaN;
+  return 0;
+}
+
+/**
+ * RFC 3339 / ISO-8601 stamp `2026-11-22T10:00:00[.frac](Z|±hh:mm)` at `p` (a space instead of
+ * 'T' is accepted; no zone means local time). Sets timeEnd.
+ */
+export function parseIsoStamp(s: string, p: number): number {
+  const year = digitsAt(s, p, 4);
+  const month = digitsAt(s, p + 5, 2);
+  const day = digitsAt(s, p + 8, 2);
+  const sep = s.charCodeAt(p + 10);
+  if (year < 0 || month < 1 || month > 12 || day < 1 || day > 31) return NaN;
+  if (s.charCodeAt(p + 4) !== 45 || s.charCodeAt(p + 7) !== 45 || (sep !== 84 && sep !== 32 && sep !== 116)) return NaN;
+  if (Number.isNaN(parseClock(s, p + 11))) return NaN;
+  if (clockH > 23 || clockM > 59 || clockS > 60) return NaN;
+  let q = p + 19;
+  let micros = 0; // fraction as whole microseconds: one final division keeps results exact
+  if (s.charCodeAt(q) === 46 || s.charCodeAt(q) === 44) {
+    q = fractionMicros(s, q + 1, s.length);
+    if (q < 0) return NaN;
+    micros = fracMicros;
+  }
+  const z = s.charCodeAt(q);
+  let offsetMs: number;
+  if (z === 90 || z === 122) {
+    offsetMs = 0;
+    q++;
+  } else if (z === 43 || z === 45) {
+    const oh = digitsAt(s, q + 1, 2);
+    let om: number;
+    if (s.charCodeAt(q + 3) === 58) {
+      om = digitsAt(s, q + 4, 2);
+      timeEnd = q + 6;
+    } else {
+      om = digitsAt(s, q + 3, 2);
+      timeEnd = q + 5;
+    }
+    if (oh < 0 || om < 0 || oh > 23 || om > 59) return NaN;
+    offsetMs = (z === 43 ? 1 : -1) * (oh * 3_600_000 + om * 60_000);
+    q = timeEnd;
+  } else {
+    timeEnd = q;
+    return (localTime(year, month - 1, day, clockH, clockM, clockS) * 1000 + micros) / 1000;
+  }
+  timeEnd = q;
+  return ((Date.UTC(year, month - 1, day, clockH, clockM, clockS) - offsetMs) * 1000 + micros) / 1000;
+}
+
+/**
+ * `dmesg -T` stamp inside the brackets: `Sun Nov 22 10:00:00 2026` at `p` (local time). Sets
+ * timeEnd.
+ */
+export function parseCtimeStamp(s: string, p: number): number {
+  // weekday (3 letters) is not checked against the date: dmesg prints what the kernel computed.
+  if (s.charCodeAt(p + 3) !== 32) return NaN;
+  const month = monthAt(s, p + 4);
+  if (month < 0 || s.charCodeAt(p + 7) !== 32) return NaN;
+  const d1 = s.charCodeAt(p + 8);
+  const d2 = s.charCodeAt(p + 9);
+  if (d2 < 48 || d2 > 57) return NaN;
+  const day = d1 === 32 ? d2 - 48 : d1 >= 48 && d1 <= 57 ? (d1 - 48) * 10 + (d2 - 48) : -1;
+  if (day < 1 || s.charCodeAt(p + 10) !== 32) return NaN;
+  if (Number.isNaN(parseClock(s, p + 11))) return NaN;
+  if (s.charCodeAt(p + 19) !== 32) return NaN;
+  const year = digitsAt(s, p + 20, 4);
+  if (year < 0) return NaN;
+  timeEnd = p + 24;
+  return localTime(year, month, day, clockH, clockM, clockS);
+}
+
+/**
+ * Seconds with a fraction (`163.052311`, leading blanks allowed) at `p`, as milliseconds; stops
+ * at the first other character. Sets timeEnd.
+ */
+export function parseSecondsMs(s: string, p: number, end: number): number {
+  while (p < end && s.charCodeAt(p) === 32) p++;
+  let whole = 0;
+  let digits = 0;
+  while (p < end) {
+    const c = s.charCodeAt(p);
+    if (c < 48 || c > 57) break;
+    whole = whole * 10 + (c - 48);
+    digits++;
+    p++;
+  }
+  if (digits === 0 || digits > 10) return NaN;
+  let micros = 0;
+  if (s.charCodeAt(p) === 46) {
+    p = fractionMicros(s, p + 1, end);
+    if (p < 0) return NaN;
+    micros = fracMicros;
+  }
+  timeEnd = p;
+  return (whole * 1_000_000 + micros) / 1000;
+}
+
+let fracMicros = 0;
+
+/** Digits of a fraction at `p` as microseconds (beyond 6 digits ignored) into fracMicros; index after, or -1. */
+function fractionMicros(s: string, p: number, end: number): number {
+  let value = 0;
+  let digits = 0;
+  while (p < end) {
+    const c = s.charCodeAt(p);
+    if (c < 48 || c > 57) break;
+    if (digits < 6) value = value * 10 + (c - 48);
+    digits++;
+    p++;
+  }
+  if (digits === 0) return -1;
+  for (let d = digits; d < 6; d++) value *= 10;
+  fracMicros = value;
+  return p;
+}
