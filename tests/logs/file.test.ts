@@ -251,11 +251,15 @@ describe('rotation while lines are written', () => {
       if (i === reopenAt) {
         closeSync(fd);
         fd = openSync(logPath, 'a');
+        // Real rotations are hours apart; a file created and rotated away again before the source
+        // looks at the path at all (faster than one wake-up) would not be read — not a case to test.
+        const seenRotations = (i + 1) / 400 | 0;
+        await vi.waitFor(() => expect(src.rotations).toBeGreaterThanOrEqual(seenRotations), { timeout: 5000 });
       }
       if (i % 50 === 0) await new Promise((r) => setTimeout(r, 1));
     }
     closeSync(fd);
-    await vi.waitFor(() => expect(got.length).toBeGreaterThanOrEqual(COUNT), { timeout: 10_000 });
+    await vi.waitFor(() => expect(got.length, JSON.stringify(src.health()) + ` rotations=${src.rotations}`).toBeGreaterThanOrEqual(COUNT), { timeout: 10_000 });
     expectExactlyOnce(got, COUNT);
   });
 });

@@ -8,6 +8,8 @@
  * - by RENAME (logrotate default): the path gets a new inode. The old file keeps being read through
  *   its open descriptor to its end, and for `rotateGraceMs` more (the daemon writes to the old file
  *   until it is told to reopen), then closed; the new file is read from offset 0 meanwhile.
+ *   Not covered: a file created at the path and rotated away again before the source looks at the
+ *   path even once (faster than one wake-up); real rotations are hours apart.
  * - by COPYTRUNCATE: the same inode shrinks below our offset. Before restarting at 0, the bytes
  *   we had not read yet are recovered from the copy (`<path>.1` by default) when its content at our
  *   offset matches what we read last. What remains lost is inherent to copytruncate: lines written
