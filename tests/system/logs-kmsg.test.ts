@@ -7,6 +7,8 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { describe, expect, it, vi } from 'vitest';
 import { KmsgSource, newestKmsgSeq, parseKmsgHeader, type KmsgRecord } from '../../electron/engine/logs/kmsg.ts';
+import { parseRecord } from '../../electron/engine/parse/index.ts';
+import { createLab } from '../support/netns.ts';
 import { requireSystem } from '../support/system.ts';
 
 const tag = `portcullis-kmsg-test-${randomBytes(4).toString('hex')}`;
@@ -54,5 +56,30 @@ describe.runIf(requireSystem('root'))('KmsgSource on /dev/kmsg', () => {
     mark(0);
     expect(seen).toEqual([101, 102, 103, 104, 105, 106, 107, 108]);
     expect(b.lost).toBe(0);
+  });
+});
+
+describe.runIf(requireSystem('root', 'netns', 'ufw'))('KmsgSource with live firewall records', () => {
+  it('delivers a real ufw LOG line from a namespace probe, dated right through bootTimeMs', async () => {
+    const lab = await createLab({ listen: false });
+    const lines: string[] = [];
+    const src = new KmsgSource();
+    try {
+      await src.start((l) => lines.push(...l));
+      const before = Date.now();
+      await lab.probe(lab.scanner.ns, lab.scanner.fwV4, 4444);
+      const mine = () => lines.filter((l) => l.includes(`IN=${lab.scanner.fwIface} `) && l.includes('DPT=4444'));
+      await vi.waitFor(() => expect(mine().length).toBeGreaterThan(0), { timeout: 20_000 });
+      const r = parseRecord(mine()[0]!, { framing: 'kmsg', bootTimeMs: src.bootTimeMs() });
+      expect(r.ok).toBe(true);
+      if (!r.ok) return;
+      expect(r.packet).toMatchObject({ trust: 'kernel', src: lab.scanner.v4, dst: lab.scanner.fwV4, dpt: 4444, proto: 'TCP' });
+      // Dated from the record's monotonic stamp: within a second of when we probed.
+      expect(Math.abs(r.packet.time - before)).toBeLessThan(1000);
+    } finally {
+      await src.stop();
+      await lab.cleanup();
+      mark(0);
+    }
   });
 });
