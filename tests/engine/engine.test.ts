@@ -1,0 +1,288 @@
+import { describe, expect, it } from 'vitest';
+import { ScanEngine, type ScanEngineOptions } from '../../electron/engine/engine.ts';
+import { ManualClock } from '../../electron/shared/domain.ts';
+import type { EngineEvent } from '../../electron/shared/model.ts';
+import { SettingsSchema, type Settings, type SettingsInput } from '../../electron/shared/settings.ts';
+import { pkt, sweep, syn, T0, udp } from './detect/packets.ts';
+
+const H = 3600_000;
+
+function settings(over: SettingsInput = {}): Settings {
+  return SettingsSchema.parse(over);
+}
+
+function make(over: Partial<ScanEngineOptions> = {}, s: SettingsInput = {}) {
+  const events: EngineEvent[] = [];
+  const clock = new ManualClock(T0);
+  const engine = new ScanEngine({ settings: settings(s), clock, ...over }, (e) => events.push(e));
+  const bans = () => events.filter((e) => e.type === 'ban').map((e) => (e as Extract<EngineEvent, { type: 'ban' }>).ban);
+  const of = <K extends EngineEvent['type']>(type: K) => events.filter((e): e is Extract<EngineEvent, { type: K }> => e.type === type);
+  return { engine, events, clock, bans, of };
+}
+
+describe('ScanEngine: a scan is detected and banned in event time', () => {
+  it('bans on the 5th probe over ≥3 ports, with the reason', () => {
+    const { engine, bans } = make();
+    const verdicts = sweep('203.0.113.7', 6, T0).map((p) => engine.ingestPacket(p));
+    expect(verdicts).toEqual(['counted', 'counted', 'counted', 'counted', 'counted', 'already-banned']);
+    expect(bans()).toHaveLength(1);
+    const b = bans()[0]!;
+    expect(b).toMatchObject({ ip: '203.0.113.7', at: T0 + 4000, until: T0 + 4000 + H, strikes: 1 });
+    expect(b.reason).toEqual({ kind: 'scan', scanType: 'SYN', ports: [20, 21, 22, 23, 24], hits: 5, firstSeen: T0, lastSeen: T0 + 4000 });
+    expect(engine.isBanned('203.0.113.7')).toBe(true);
+    expect(engine.stats()).toMatchObject({ packets: 6, trackedSources: 0, activeBans: 1 });
+  });
+
+  it('emits a probe event per counted probe (ports null for pings)', () => {
+    const { engine, of } = make();
+    engine.ingestPacket(syn('198.51.100.1', 80, T0));
+    engine.ingestPacket(pkt({ src: '198.51.100.1' as never, proto: 'ICMP', icmpType: 8, dpt: undefined, spt: undefined, tcpFlags: undefined, time: T0 + 1 }));
+    expect(of('probe').map((e) => [e.port, e.scanType])).toEqual([[80, 'SYN'], [null, 'OTHER']]);
+  });
+
+  it('IPv6 scanners are banned like IPv4 ones', () => {
+    const { engine, bans } = make();
+    for (const p of sweep('2001:db8:bad::1', 5, T0)) engine.ingestPacket(p);
+    expect(bans().map((b) => b.ip)).toEqual(['2001:db8:bad::1']);
+  });
+
+  it('the ban expires in event time; the source then starts afresh', () => {
+    const { engine, of } = make();
+    for (const p of sweep('203.0.113.7', 5, T0)) engine.ingestPacket(p);
+    const until = T0 + 4000 + H;
+    expect(engine.ingestPacket(syn('203.0.113.7', 99, until - 1))).toBe('already-banned');
+    expect(engine.ingestPacket(syn('203.0.113.7', 99, until))).toBe('counted');
+    expect(of('unban')).toEqual([{ type: 'unban', ip: '203.0.113.7', time: until, why: 'expired' }]);
+  });
+
+  it('a repeat offender gets bantime × 2^(strikes−1)', () => {
+    const { engine, bans } = make();
+    for (const p of sweep('203.0.113.7', 5, T0)) engine.ingestPacket(p);
+    for (const p of sweep('203.0.113.7', 5, T0 + 2 * H)) engine.ingestPacket(p);
+    for (const p of sweep('203.0.113.7', 5, T0 + 5 * H)) engine.ingestPacket(p);
+    expect(bans().map((b) => [b.strikes, (b.until! - b.at) / H])).toEqual([[1, 1], [2, 2], [3, 4]]);
+  });
+});
+
+describe('ScanEngine verdicts', () => {
+  it('not-for-this-host: a shared kernel log carries other namespaces\' packets', () => {
+    const { engine } = make({ hostFilter: { addresses: ['192.0.2.10'], interfaces: ['veth-fw'] } });
+    expect(engine.ingestPacket(pkt({ dst: '192.0.2.99' as never }))).toBe('not-for-this-host');
+    expect(engine.ingestPacket(pkt({ dst: '192.0.2.10' as never }))).toBe('counted');
+    expect(engine.ingestPacket(pkt({ dst: '192.0.2.99' as never, in: 'veth-fw', dpt: 81 }))).toBe('counted');
+  });
+
+  it('untrusted records are refused when kernel trust is required, counted when not', () => {
+    expect(make().engine.ingestPacket(pkt({ trust: 'spoofable' }))).toBe('untrusted');
+    expect(make({}, { detection: { requireKernelTrust: false } }).engine.ingestPacket(pkt({ trust: 'spoofable' }))).toBe('counted');
+  });
+
+  it('allowed ports (as the firewall says) and ignored ports are not evidence', () => {
+    const { engine } = make({ isAllowedPort: (proto, port) => proto === 'tcp' && port === 22 }, { detection: { ignoredPorts: [8080] } });
+    expect(engine.ingestPacket(syn('198.51.100.1', 22, T0))).toBe('allowed-port');
+    expect(engine.ingestPacket(udp('198.51.100.1', 22, T0))).toBe('counted');
+    expect(engine.ingestPacket(syn('198.51.100.1', 8080, T0))).toBe('ignored-port');
+    engine.setAllowedPorts(() => false);
+    expect(engine.ingestPacket(syn('198.51.100.1', 22, T0))).toBe('counted');
+    const off = make({ isAllowedPort: () => true }, { detection: { ignoreAllowedPorts: false } });
+    expect(off.engine.ingestPacket(syn('198.51.100.1', 22, T0))).toBe('counted');
+  });
+
+  it('reports each classifier reason', () => {
+    const { engine } = make();
+    expect(engine.ingestPacket(pkt({ prefix: 'UFW ALLOW' }))).toBe('prefix-not-counted');
+    expect(engine.ingestPacket(pkt({ out: 'eth0', in: '' }))).toBe('not-inbound');
+    expect(engine.ingestPacket(pkt({ tcpFlags: 0x12 }))).toBe('not-a-probe');
+    expect(engine.ingestPacket(udp('198.51.100.1', 50000, T0, 53))).toBe('late-reply');
+    expect(engine.ingestPacket(pkt({ proto: 'ICMP', icmpType: 3, tcpFlags: undefined, dpt: undefined }))).toBe('icmp-error');
+    expect(engine.ingestPacket(pkt({ fragment: true }))).toBe('fragment');
+    const st = engine.stats();
+    for (const r of ['prefix-not-counted', 'not-inbound', 'not-a-probe', 'late-reply', 'icmp-error', 'fragment'] as const) expect(st.ignored[r]).toBe(1);
+  });
+
+  it('a custom prefix counts with or without its trailing colon', () => {
+    const a = make({}, { detection: { prefixes: ['PORT DENIED'] } });
+    expect(a.engine.ingestPacket(pkt({ prefix: 'PORT DENIED:' }))).toBe('counted');
+    const b = make({}, { detection: { prefixes: ['[PORT DENIED: ]'] } });
+    expect(b.engine.ingestPacket(pkt({ prefix: 'PORT DENIED:' }))).toBe('counted');
+    expect(b.engine.ingestPacket(pkt({ prefix: 'UFW BLOCK' }))).toBe('prefix-not-counted');
+  });
+});
+
+describe('ScanEngine whitelist', () => {
+  it('loopback, host addresses, gateways (when includeGateway) and user entries', () => {
+    const { engine } = make({ hostAddresses: ['192.0.2.10'], gatewayAddresses: ['192.0.2.1', 'fe80::1'] }, { whitelist: { entries: ['198.51.100.0/24', '2001:db8:1::/48'] } });
+    for (const ip of ['127.0.0.1', '::1', '192.0.2.10', '192.0.2.1', 'fe80::1', '198.51.100.77', '2001:db8:1:2::3']) {
+      expect(engine.ingestPacket(syn(ip, 80, T0)), ip).toBe('whitelisted');
+      expect(engine.isWhitelisted(ip)).toBe(true);
+    }
+    expect(engine.ingestPacket(syn('198.51.101.1', 80, T0))).toBe('counted');
+    const noGw = make({ gatewayAddresses: ['192.0.2.1'] }, { whitelist: { includeGateway: false } });
+    expect(noGw.engine.ingestPacket(syn('192.0.2.1', 80, T0))).toBe('counted');
+  });
+
+  it('a scanner whitelisted while being watched is dropped and never banned', () => {
+    const { engine, bans } = make();
+    for (const p of sweep('203.0.113.7', 4, T0)) engine.ingestPacket(p);
+    expect(engine.offender('203.0.113.7')?.state).toBe('watching');
+    engine.updateSettings(settings({ whitelist: { entries: ['203.0.113.0/24'] } }));
+    expect(engine.stats().trackedSources).toBe(0);
+    expect(engine.ingestPacket(syn('203.0.113.7', 99, T0 + 5000))).toBe('whitelisted');
+    expect(bans()).toEqual([]);
+  });
+
+  it('setHostAddresses replaces the host part of the whitelist', () => {
+    const { engine } = make({ hostAddresses: ['192.0.2.10'] });
+    engine.setHostAddresses(['192.0.2.20'], ['192.0.2.1']);
+    expect(engine.isWhitelisted('192.0.2.10')).toBe(false);
+    expect(engine.isWhitelisted('192.0.2.20')).toBe(true);
+    expect(engine.isWhitelisted('192.0.2.1')).toBe(true);
+  });
+});
+
+describe('ScanEngine new-bans-per-minute cap', () => {
+  const scanners = ['203.0.113.1', '203.0.113.2', '203.0.113.3', '203.0.113.4'];
+  const flood = (engine: ScanEngine) => {
+    for (const ip of scanners) for (const p of sweep(ip, 5, T0, 1)) engine.ingestPacket(p);
+  };
+
+  it('holds back bans over the cap, reports them, and releases them in order as event time passes', () => {
+    const { engine, bans, of } = make({}, { ban: { maxNewBansPerMinute: 2 } });
+    flood(engine);
+    expect(bans().map((b) => b.ip)).toEqual(scanners.slice(0, 2));
+    expect(of('ban-deferred').map((e) => [e.ip, e.queued])).toEqual([['203.0.113.3', 1], ['203.0.113.4', 2]]);
+    expect(engine.stats().deferredBans).toBe(2);
+    // A deferred source keeps probing: counted, not banned, not queued twice.
+    expect(engine.ingestPacket(syn('203.0.113.3', 999, T0 + 10))).toBe('counted');
+    expect(of('ban-deferred')).toHaveLength(2);
+    // The budget was spent at T0+4 ms: a record just before a minute later frees nothing, one after does.
+    engine.ingestPacket(syn('198.51.100.9', 1, T0 + 60_003));
+    expect(bans()).toHaveLength(2);
+    engine.ingestPacket(syn('198.51.100.9', 2, T0 + 60_004));
+    expect(bans().map((b) => b.ip)).toEqual(scanners);
+    const released = bans()[2]!;
+    expect(released.at).toBe(T0 + 60_004);
+    expect(released.reason.ports).toContain(999); // evidence gathered while it waited
+    expect(engine.stats().deferredBans).toBe(0);
+  });
+
+  it('tick(now) releases them in live mode; extending an active ban is not a new ban', () => {
+    const { engine, bans, clock } = make({}, { ban: { maxNewBansPerMinute: 2 } });
+    flood(engine);
+    engine.ban('203.0.113.1', { at: T0 + 100, note: 'extend' }); // manual: no budget needed, extends
+    expect(bans()).toHaveLength(3);
+    clock.set(T0 + 30_000);
+    engine.tick();
+    expect(bans()).toHaveLength(3);
+    clock.set(T0 + 60_010);
+    engine.tick();
+    expect(bans().slice(3).map((b) => b.ip)).toEqual(['203.0.113.3', '203.0.113.4']);
+  });
+
+  it('unban of a queued ban cancels it', () => {
+    const { engine, bans } = make({}, { ban: { maxNewBansPerMinute: 1 } });
+    flood(engine);
+    expect(engine.unban('203.0.113.2')).toBe(true);
+    engine.tick(T0 + 10 * 60_000);
+    // One per minute: the next queued ban waits for the following minute.
+    expect(bans().map((b) => b.ip)).toEqual(['203.0.113.1', '203.0.113.3']);
+    engine.tick(T0 + 11 * 60_000);
+    expect(bans().map((b) => b.ip)).toEqual(['203.0.113.1', '203.0.113.3', '203.0.113.4']);
+  });
+});
+
+describe('ScanEngine manual ban/unban and restore', () => {
+  it('manual ban: reason kept, durations, permanent, refusals', () => {
+    const { engine, of } = make({ hostAddresses: ['192.0.2.10'] });
+    const b = engine.ban('198.51.100.5', { durationSec: 60, note: 'seen in the web log', at: T0 });
+    expect(b).toMatchObject({ ip: '198.51.100.5', at: T0, until: T0 + 60_000, strikes: 1, reason: { kind: 'manual', note: 'seen in the web log' } });
+    expect(engine.ban('2001:DB8::0005', { durationSec: Infinity }).until).toBeNull();
+    expect(engine.isBanned('2001:db8::5')).toBe(true);
+    expect(() => engine.ban('192.0.2.10')).toThrow(/whitelisted/);
+    expect(() => engine.ban('127.0.0.1')).toThrow(/whitelisted/);
+    expect(() => engine.ban('not-an-ip')).toThrow(/not an IPv4 or IPv6 address/);
+    expect(() => engine.ban('198.51.100.6', { durationSec: 0 })).toThrow(/more than 0 seconds/);
+    expect(engine.unban('198.51.100.5', T0 + 5)).toBe(true);
+    expect(engine.unban('198.51.100.5', T0 + 6)).toBe(false);
+    expect(of('unban')).toEqual([{ type: 'unban', ip: '198.51.100.5', time: T0 + 5, why: 'manual' }]);
+  });
+
+  it('manual ban of a watched source keeps its evidence', () => {
+    const { engine } = make();
+    for (const p of sweep('203.0.113.7', 3, T0)) engine.ingestPacket(p);
+    const b = engine.ban('203.0.113.7', { at: T0 + 10_000 });
+    expect(b.reason).toMatchObject({ kind: 'manual', ports: [20, 21, 22], hits: 3, scanType: 'SYN' });
+    expect(engine.stats().trackedSources).toBe(0);
+  });
+
+  it('restore: bans are active and expire at tick, strikes continue', () => {
+    const { engine, clock, of, bans } = make();
+    engine.restore(
+      [
+        { ip: '198.51.100.1', at: T0 - H, until: T0 + H, strikes: 2, reason: { kind: 'scan', scanType: 'SYN', ports: [1, 2, 3], hits: 5, firstSeen: T0 - H, lastSeen: T0 - H } },
+        { ip: '198.51.100.2', at: T0 - 2 * H, until: T0 - 1, strikes: 1, reason: { kind: 'manual', ports: [], hits: 0, firstSeen: 0, lastSeen: 0 } },
+      ],
+      [{ ip: '198.51.100.3', strikes: 3, lastBanAt: T0 - H }],
+    );
+    expect(of('ban')).toEqual([]); // restoring is not banning again
+    expect(engine.activeBans().map((b) => b.ip)).toEqual(['198.51.100.2', '198.51.100.1']);
+    expect(engine.ingestPacket(syn('198.51.100.1', 80, T0))).toBe('already-banned');
+    clock.set(T0);
+    engine.tick();
+    expect(of('unban').map((e) => e.ip)).toEqual(['198.51.100.2']);
+    for (const p of sweep('198.51.100.3', 5, T0)) engine.ingestPacket(p);
+    expect(bans()[0]).toMatchObject({ ip: '198.51.100.3', strikes: 4 });
+    expect((bans()[0]!.until! - bans()[0]!.at) / H).toBe(8);
+  });
+});
+
+describe('ScanEngine questions', () => {
+  it('offenders: banned first, then watched by hits; offender states', () => {
+    const { engine } = make();
+    for (const p of sweep('203.0.113.7', 5, T0)) engine.ingestPacket(p);
+    for (const p of sweep('198.51.100.1', 2, T0)) engine.ingestPacket(p);
+    for (const p of sweep('198.51.100.2', 3, T0, 1000, 80)) engine.ingestPacket(p);
+    const list = engine.offenders();
+    expect(list.map((o) => [o.ip, o.state])).toEqual([
+      ['203.0.113.7', 'banned'],
+      ['198.51.100.2', 'watching'],
+      ['198.51.100.1', 'watching'],
+    ]);
+    expect(list[0]).toMatchObject({ hits: 5, distinctPorts: 5, strikes: 1, scanType: 'SYN' });
+    expect(engine.offenders(1)).toHaveLength(1);
+    engine.tick(T0 + 2 * H);
+    expect(engine.offender('203.0.113.7')).toMatchObject({ state: 'expired', strikes: 1 });
+    expect(engine.offender('192.0.2.200')).toBeNull();
+    expect(engine.offender('garbage')).toBeNull();
+  });
+
+  it('ingestLine counts rejected lines by reason and parses real records', () => {
+    const { engine, bans } = make({}, { detection: { requireKernelTrust: false } });
+    engine.ingestLine('');
+    engine.ingestLine('this is not a log line');
+    for (let i = 0; i < 5; i++) {
+      engine.ingestLine(`4,${100 + i},${1000000 + i * 1000},-;[UFW BLOCK] IN=eth0 OUT= MAC= SRC=203.0.113.9 DST=192.0.2.10 LEN=44 TOS=0x00 PREC=0x00 TTL=45 ID=1 PROTO=TCP SPT=4000 DPT=${100 + i} WINDOW=1024 RES=0x00 SYN URGP=0`);
+    }
+    const st = engine.stats();
+    expect(st.lines).toBe(7);
+    expect(st.packets).toBe(5);
+    expect(st.rejected.empty).toBe(1);
+    expect(Object.values(st.rejected).reduce((a, b) => a + b, 0)).toBe(2);
+    expect(bans().map((b) => b.ip)).toEqual(['203.0.113.9']);
+  });
+
+  it('updateSettings changes thresholds live', () => {
+    const { engine, bans } = make();
+    for (const p of sweep('203.0.113.7', 3, T0)) engine.ingestPacket(p);
+    engine.updateSettings(settings({ detection: { maxretry: 3 } }));
+    engine.ingestPacket(syn('203.0.113.7', 1000, T0 + 5000));
+    expect(bans().map((b) => b.ip)).toEqual(['203.0.113.7']);
+  });
+
+  it('the tracked-source cap evicts the least recently seen and says so', () => {
+    const { engine, of } = make({}, { detection: { maxTrackedSources: 100 } });
+    for (let i = 0; i < 150; i++) engine.ingestPacket(syn(`198.51.${i >> 8}.${i & 255}`, 80, T0 + i));
+    expect(engine.stats()).toMatchObject({ trackedSources: 100, evicted: 50 });
+    expect(of('evicted')[0]).toEqual({ type: 'evicted', ip: '198.51.0.0', time: T0 + 100 });
+  });
+});
