@@ -36,6 +36,8 @@ export interface LogSourcePort {
   start(onLines: (lines: string[]) => void): Promise<void>;
   stop(): Promise<void>;
   health(): SourceHealth;
+  /** The consumer reports how many delivered lines the parser refused (for rejectsPerMinute). */
+  noteRejects?(count: number): void;
 }
 
 /** Persistence of what the engine learnt. Writes may be batched by the adapter. */
