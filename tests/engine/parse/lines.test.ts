@@ -1,0 +1,69 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { LineSplitter } from '../../../electron/engine/parse/lines.ts';
+
+function split(chunks: Uint8Array[], max?: number): { lines: string[]; tooLong: number[] } {
+  const s = new LineSplitter(max === undefined ? {} : { maxLineLength: max });
+  const lines: string[] = [];
+  const tooLong: number[] = [];
+  const sink = { line: (l: string) => lines.push(l), tooLong: (n: number) => tooLong.push(n) };
+  for (const c of chunks) s.push(c, sink);
+  s.end(sink);
+  return { lines, tooLong };
+}
+
+const enc = new TextEncoder();
+
+/** Cut bytes at the given offsets. */
+function chunk(bytes: Uint8Array, cuts: number[]): Uint8Array[] {
+  const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
+  const out: Uint8Array[] = [];
+  let prev = 0;
+  for (const p of points) {
+    out.push(bytes.subarray(prev, p));
+    prev = p;
+  }
+  out.push(bytes.subarray(prev));
+  return out;
+}
+
+describe('LineSplitter', () => {
+  it('splits lines, strips CRLF, keeps the tail between chunks and hands it out at the end', () => {
+    const r = split([enc.encode('a\r\nbb'), enc.encode('b\nccc\r'), enc.encode('\nlast')]);
+    expect(r.lines).toEqual(['a', 'bbb', 'ccc', 'last']);
+    expect(r.tooLong).toEqual([]);
+  });
+  it('gives the same lines whatever the chunking, multi-byte characters included', () => {
+    fc.assert(
+      fc.property(fc.array(fc.string({ unit: 'grapheme', maxLength: 30 }).filter((s) => !s.includes('\n') && !s.includes('\r')), { maxLength: 20 }), fc.array(fc.nat(), { maxLength: 10 }), (lines, cuts) => {
+        const text = lines.map((l) => l + '\n').join('');
+        const r = split(chunk(enc.encode(text), cuts));
+        expect(r.lines).toEqual(lines);
+      }),
+    );
+  });
+  it('drops over-long lines, reports them once each, and resumes at the next line', () => {
+    const long = 'x'.repeat(100_000);
+    const text = enc.encode(`ok1\n${long}\nok2\n${long}`);
+    const r = split(chunk(text, [5, 50_000, 100_003, 100_010]), 8192);
+    expect(r.lines).toEqual(['ok1', 'ok2']);
+    expect(r.tooLong).toEqual([100_000, 100_000]);
+  });
+  it('keeps a line of exactly the cap, with or without CR', () => {
+    const line = 'y'.repeat(16);
+    expect(split([enc.encode(`${line}\r\n${line}\n`)], 16).lines).toEqual([line, line]);
+    expect(split([enc.encode(`${line}z\n`)], 16).tooLong).toEqual([17]);
+  });
+  it('turns bytes that are not UTF-8 into U+FFFD (which the parser refuses as binary)', () => {
+    const r = split([new Uint8Array([0x61, 0xff, 0x62, 0x0a])]);
+    expect(r.lines).toEqual(['a\uFFFDb']);
+  });
+  it('keeps memory bounded on input without newlines', () => {
+    const s = new LineSplitter({ maxLineLength: 100 });
+    const sink = { line: () => undefined };
+    for (let i = 0; i < 1000; i++) s.push(new Uint8Array(1000).fill(0x41), sink);
+    expect((s as unknown as { tail: string }).tail.length).toBe(0);
+    s.end(sink);
+    expect(s.tooLongLines).toBe(1);
+  });
+});
