@@ -23,7 +23,7 @@ const packetArb = fc.record({
   dt: fc.integer({ min: 0, max: 5_000 }),
   kind: fc.constantFrom('SYN', 'UDP', 'FIN', 'PING', 'RST'),
 });
-type Gen = { src: string; dpt: number; dt: number; kind: string };
+type Gen = { src: string; dpt: number; dt: number; kind: 'SYN' | 'UDP' | 'FIN' | 'RST' | 'PING' };
 
 function toPackets(gens: Gen[]): PacketEvent[] {
   let t = T0;
