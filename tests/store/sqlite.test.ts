@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../electron/shared/domain.ts';
 import type { Offender } from '../../electron/shared/model.ts';
 import type { PacketEvent } from '../../electron/shared/packet.ts';
-import { SCHEMA_VERSION } from '../../electron/engine/store/schema.ts';
+import { MIGRATIONS, migrate, SCHEMA_VERSION } from '../../electron/engine/store/schema.ts';
 import { flagsText, SqliteStore } from '../../electron/engine/store/sqlite.ts';
 
 const T0 = 1_700_000_000_000;
@@ -82,6 +82,22 @@ describe('schema and pragmas', () => {
     const c = new SqliteStore({ path: dbPath });
     expect(c.getPackets(0, 10).total).toBe(1);
     c.close();
+  });
+
+  it('upgrades an existing database with the next migration in order, keeping its data; a failing one rolls back', () => {
+    const a = new SqliteStore({ path: dbPath });
+    a.addPackets([pkt()]);
+    a.close();
+    const db = new DatabaseSync(dbPath);
+    const next = [...MIGRATIONS, 'ALTER TABLE packets ADD COLUMN note TEXT; UPDATE packets SET note = \'migrated\';'];
+    expect(migrate(db, next)).toEqual([SCHEMA_VERSION + 1]);
+    expect(db.prepare('SELECT note FROM packets').all()).toEqual([{ note: 'migrated' }]);
+    expect(migrate(db, next)).toEqual([]);
+    const broken = [...next, 'CREATE TABLE x (a INTEGER); INSERT INTO no_such_table VALUES (1);'];
+    expect(() => migrate(db, broken)).toThrow(/no_such_table/);
+    expect((db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version).toBe(SCHEMA_VERSION + 1);
+    expect(db.prepare("SELECT name FROM sqlite_master WHERE name = 'x'").get()).toBeUndefined();
+    db.close();
   });
 
   it('refuses a database from a newer Portcullis instead of touching it', () => {

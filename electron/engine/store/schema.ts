@@ -80,19 +80,19 @@ export const MIGRATIONS: readonly string[] = [
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
 /** Applies the migrations the database lacks; returns the versions it applied. */
-export function migrate(db: DatabaseSync): number[] {
+export function migrate(db: DatabaseSync, migrations: readonly string[] = MIGRATIONS): number[] {
   const row = db.prepare('PRAGMA user_version').get() as { user_version: number } | undefined;
   const current = row?.user_version ?? 0;
-  if (current > MIGRATIONS.length) {
+  if (current > migrations.length) {
     throw new Error(
-      `the database has schema version ${current}, newer than this Portcullis understands (${MIGRATIONS.length}); refusing to touch it`,
+      `the database has schema version ${current}, newer than this Portcullis understands (${migrations.length}); refusing to touch it`,
     );
   }
   const applied: number[] = [];
-  for (let v = current; v < MIGRATIONS.length; v++) {
+  for (let v = current; v < migrations.length; v++) {
     db.exec('BEGIN IMMEDIATE');
     try {
-      db.exec(MIGRATIONS[v]!);
+      db.exec(migrations[v]!);
       // PRAGMA takes no bound parameters; v is our own integer.
       db.exec(`PRAGMA user_version = ${v + 1}`);
       db.exec('COMMIT');
