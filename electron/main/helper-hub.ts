@@ -1,0 +1,61 @@
+/**
+ * The desktop app's view of the root helper: the service is built ONCE with ports that delegate to
+ * whichever HelperClient is connected now (the supervisor swaps it on reconnect/relaunch). While no
+ * helper is connected every firewall change is refused as 'read-only' with the supervisor's reason,
+ * and the state the UI sees says so (`withHelperStatus`).
+ */
+import { API_METHODS, ApiError, type ApiEvent, type ApiHandlers, type ApiMethod, type State } from '../shared/api.ts';
+import type { HelperArgs, HelperOp, HelperResult } from '../shared/helper-protocol.ts';
+import type { HelperCall } from '../headless/helper-adapter.ts';
+import type { HelperStatus } from './elevation.ts';
+
+export interface HelperCaller {
+  call<O extends HelperOp>(op: O, args: HelperArgs<O>): Promise<HelperResult<O>>;
+}
+
+export class HelperHub<C extends HelperCaller = HelperCaller> {
+  private client: C | null = null;
+  private status: HelperStatus = { phase: 'idle', connected: false, readOnlyReason: 'the helper has not been started yet' };
+
+  set(client: C | null, status: HelperStatus): void {
+    this.client = status.connected ? client : null;
+    this.status = status;
+  }
+
+  current(): C | null {
+    return this.client;
+  }
+
+  helperState(): State['helper'] {
+    return this.status.connected ? { connected: true } : { connected: false, readOnlyReason: this.status.readOnlyReason ?? 'the root helper is not connected' };
+  }
+
+  /** The typed call the service's ports use: refused as read-only while no helper is connected. */
+  readonly call: HelperCall = (<O extends HelperOp>(op: O, args: HelperArgs<O>): Promise<HelperResult<O>> => {
+    const client = this.client;
+    if (!client) return Promise.reject(new ApiError('read-only', this.helperState().readOnlyReason ?? 'the root helper is not connected'));
+    return client.call(op, args);
+  }) as HelperCall;
+}
+
+function isState(v: unknown): v is State {
+  return typeof v === 'object' && v !== null && 'protection' in v && 'helper' in v && 'firewall' in v;
+}
+
+/** Every State leaving the service (method results and 'state' events) carries the live helper status. */
+export function withHelperStatus(handlers: ApiHandlers, helper: () => State['helper']): ApiHandlers {
+  const wrapped = {} as Record<ApiMethod, (p: unknown) => Promise<unknown>>;
+  // Every method of the API table (not the handler object's own keys: it may be a class or a proxy).
+  for (const method of API_METHODS) {
+    wrapped[method] = async (params) => {
+      const fn = handlers[method] as (p: unknown) => Promise<unknown>;
+      const result = await fn(params);
+      return isState(result) ? { ...result, helper: helper() } : result;
+    };
+  }
+  return wrapped as unknown as ApiHandlers;
+}
+
+export function eventsWithHelperStatus(events: ApiEvent[], helper: () => State['helper']): ApiEvent[] {
+  return events.map((e) => (e.type === 'state' ? { ...e, state: { ...e.state, helper: helper() } } : e));
+}

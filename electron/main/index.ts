@@ -1,0 +1,279 @@
+/**
+ * Entry of the Electron main process: the composition root. Everything with logic lives in the
+ * modules it wires (ipc, tray, notify, elevation, autostart, window, helper-hub), each tested under
+ * Node with `electron` mocked; this file only connects them to Electron and to the service.
+ *
+ * Layout at run time (dev: the checkout; packaged: app.asar + resources/):
+ *   <app>/dist/electron/{main.js,preload.cjs,helper.mjs}   <app>/renderer/dist/index.html   <app>/assets/tray/*.png
+ *   packaged only: <resources>/helper/{portcullis-helper,helper.mjs} (root must not run code from inside app.asar)
+ */
+import { app, BrowserWindow, ipcMain, Menu, nativeImage, Notification, shell, Tray } from 'electron';
+import { existsSync, mkdirSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import sudoPrompt from 'sudo-prompt';
+import type { ApiEvent, ApiHandlers, State } from '../shared/api.ts';
+import { systemClock } from '../shared/domain.ts';
+import { IPC_EVENTS_CHANNEL } from '../shared/ipc.ts';
+import type { BanRecord } from '../shared/model.ts';
+import { DEFAULT_SETTINGS, validateSettings, type Settings } from '../shared/settings.ts';
+import { ScanEngine } from '../engine/engine.ts';
+import { HelperClient } from '../engine/helperclient/client.ts';
+import { KmsgSource, PushKmsgFeed } from '../engine/logs/kmsg.ts';
+import { parseRecord } from '../engine/parse/index.ts';
+import { SqliteStore } from '../engine/store/sqlite.ts';
+import { readInboundSessions, serviceStoreOf, StoreSettingsRepo } from '../headless/adapters.ts';
+import { firewallPortOf, helperOpsOf } from '../headless/helper-adapter.ts';
+import { readHostInfo } from '../headless/hostinfo.ts';
+import { PortcullisService } from '../headless/service.ts';
+import { applyAutostart, autostartPath, launchCommand } from './autostart.ts';
+import {
+  cleanupHelperSession,
+  HelperSupervisor,
+  pkexecLauncher,
+  prepareHelperSession,
+  sudoPromptLauncher,
+  type HelperLauncher,
+  type HelperLink,
+  type HelperSession,
+} from './elevation.ts';
+import { eventsWithHelperStatus, HelperHub, withHelperStatus } from './helper-hub.ts';
+import { bindApiIpc, EventBatcher } from './ipc.ts';
+import { NotificationPlanner, Notifier } from './notify.ts';
+import { applyBanEvents, TrayController, type TrayIconState } from './tray.ts';
+import { claimSingleInstance, keepRunningInTray, MainWindow } from './window.ts';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const KMSG_SEQ_KEY = 'desktop.kmsg.lastSeq';
+/** Where the deb/rpm install the polkit action and the keeper it authorises. */
+const POLKIT_POLICY = '/usr/share/polkit-1/actions/io.portcullis.helper.policy';
+const INSTALLED_KEEPER = '/opt/Portcullis/resources/helper/portcullis-helper';
+
+function log(message: string): void {
+  process.stderr.write(`portcullis: ${message}\n`);
+}
+
+function appPaths() {
+  const root = app.getAppPath();
+  const packaged = app.isPackaged;
+  return {
+    page: path.join(root, 'renderer/dist/index.html'),
+    preload: path.join(HERE, 'preload.cjs'),
+    trayIcon: (s: TrayIconState) => path.join(root, 'assets/tray', `${s}.png`),
+    appIcon: path.join(root, 'assets/tray/protected@2x.png'),
+    keeper: packaged ? path.join(process.resourcesPath, 'helper/portcullis-helper') : path.join(root, 'build/helper/portcullis-helper'),
+    helperEntry: packaged ? path.join(process.resourcesPath, 'helper/helper.mjs') : path.join(HERE, 'helper.mjs'),
+  };
+}
+
+/** pkexec through the package's own polkit action when installed; sudo-prompt otherwise (dev, AppImage). */
+function chooseLauncher(paths: ReturnType<typeof appPaths>): HelperLauncher {
+  if (app.isPackaged && paths.keeper === INSTALLED_KEEPER && existsSync(POLKIT_POLICY)) return pkexecLauncher(paths.keeper);
+  return sudoPromptLauncher(sudoPrompt.exec, { keeper: paths.keeper, node: process.execPath, entry: paths.helperEntry });
+}
+
+type Link = HelperLink & { client: HelperClient };
+
+async function connectHelper(session: HelperSession): Promise<Link> {
+  // helper.sock: SOCKET_NAME of electron/helper/server.ts (main may not import the helper's code).
+  const client = new HelperClient({ socketPath: path.join(session.socketDir, 'helper.sock'), secret: session.secret, log });
+  try {
+    await client.connect();
+  } catch (e) {
+    client.close();
+    throw e;
+  }
+  // The supervisor owns reconnection: this link ends when the socket does.
+  const closed = new Promise<void>((resolve) => {
+    const off = client.onStatus((connected) => {
+      if (!connected) {
+        off();
+        client.close();
+        resolve();
+      }
+    });
+  });
+  return { client, closed, close: () => client.close() };
+}
+
+async function main(): Promise<void> {
+  const paths = appPaths();
+  const window = new MainWindow(BrowserWindow, {
+    pageFile: paths.page,
+    preloadPath: paths.preload,
+    iconPath: paths.appIcon,
+    openExternal: (url) => void shell.openExternal(url),
+  });
+  const startHidden = process.argv.includes('--hidden');
+  if (!claimSingleInstance(app, () => window.show())) return;
+  await app.whenReady();
+  // Linux: no application menu bar; every command is in the window or the tray.
+  Menu.setApplicationMenu(null);
+
+  // ---------------------------------------------------------------- the service
+  const hub = new HelperHub<HelperClient>();
+  const dataDir = path.join(process.env.XDG_DATA_HOME && path.isAbsolute(process.env.XDG_DATA_HOME) ? process.env.XDG_DATA_HOME : path.join(os.homedir(), '.local/share'), 'portcullis');
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const dbPath = path.join(dataDir, 'portcullis.db');
+  const raw = new SqliteStore({ path: dbPath });
+  const store = serviceStoreOf(raw, systemClock);
+  const settingsRepo = new StoreSettingsRepo(store, dbPath);
+  // The ban backend is fixed for the session (as in `portcullis run`); the service itself refuses
+  // invalid saved settings with the reason when it starts.
+  const savedSettings: Settings = (() => {
+    try {
+      const r = validateSettings(settingsRepo.load() ?? {});
+      return r.ok ? r.settings : DEFAULT_SETTINGS;
+    } catch {
+      return DEFAULT_SETTINGS;
+    }
+  })();
+  const backend = savedSettings.ban.backend;
+  const helperOps = helperOpsOf(hub.call);
+
+  const feed = new PushKmsgFeed();
+  const savedSeq = Number(raw.getState(KMSG_SEQ_KEY) ?? NaN);
+  const source = new KmsgSource({ feed, resumeAfterSeq: Number.isInteger(savedSeq) ? savedSeq : null, onSeq: (seq) => raw.queueState(KMSG_SEQ_KEY, String(seq)) });
+  const parseOpts = { framing: 'kmsg' as const, bootTimeMs: source.bootTimeMs() };
+
+  const service = new PortcullisService({
+    clock: systemClock,
+    settingsRepo,
+    createEngine: (opts, sink) => new ScanEngine({ ...opts, parse: parseOpts }, sink),
+    parseLine: (line) => parseRecord(line, parseOpts),
+    store,
+    source,
+    firewall: firewallPortOf(hub.call, backend),
+    helper: helperOps,
+    hostInfo: () => readHostInfo(),
+    inboundSessions: () => readInboundSessions(),
+    log: (level, message) => log(`${level}: ${message}`),
+  });
+  await service.start();
+  const base: ApiHandlers = withHelperStatus(service.handlers(), () => hub.helperState());
+  // Settings main applies itself (autostart entry, notification limits) are re-applied after each change.
+  let applySettings: (s: Settings) => void = () => undefined;
+  const handlers: ApiHandlers = {
+    ...base,
+    updateSettings: async (p) => {
+      const s = await base.updateSettings(p);
+      applySettings(s);
+      return s;
+    },
+  };
+
+  // ---------------------------------------------------------------- window, IPC, events
+  const batcher = new EventBatcher({ clock: systemClock, deliver: (batch) => window.send(IPC_EVENTS_CHANNEL, batch) });
+  bindApiIpc(ipcMain, { handlers: () => handlers, window: () => window.trusted(), pageUrl: window.pageUrl, log });
+
+  // ---------------------------------------------------------------- tray and notifications
+  let state: State | null = null;
+  let recentBans: BanRecord[] = [];
+  const planner = new NotificationPlanner(savedSettings.notifications ?? DEFAULT_SETTINGS.notifications, systemClock);
+  const notifier = new Notifier({ isSupported: () => Notification.isSupported(), create: (o) => new Notification(o) }, (target) => window.show(target), paths.appIcon);
+  let supervisor: HelperSupervisor<Link> | null = null;
+  const call = (what: string, p: Promise<unknown>) => void p.catch((e: unknown) => planner && log(`${what}: ${e instanceof Error ? e.message : String(e)}`));
+  const tray = new TrayController(
+    { Tray, Menu, icon: (s) => nativeImage.createFromPath(paths.trayIcon(s)) },
+    {
+      setProtection: (enabled) => call('protection', handlers.setProtection({ enabled }).then((s) => onState(s))),
+      pauseOneHour: () => call('pause', handlers.pauseProtection({ minutes: 60 }).then((s) => onState(s))),
+      openWindow: () => window.show(),
+      openOffender: (ip) => window.show({ screen: 'offender', ip }),
+      unban: (ip) => call('unban', handlers.unban({ ip } as never)),
+      retryHelper: () => call('helper', supervisor?.retry() ?? Promise.resolve()),
+      quit: () => app.quit(),
+    },
+  );
+  const refreshTray = () => tray.update({ state, recentBans, now: Date.now() });
+  const onState = (s: State) => {
+    state = s;
+    planner.state(s);
+    refreshTray();
+  };
+
+  const onServiceEvents = (events: ApiEvent[]) => {
+    const out = eventsWithHelperStatus(events, () => hub.helperState());
+    const banEvents: ({ type: 'ban'; ban: BanRecord } | { type: 'unban'; ip: string })[] = [];
+    for (const e of out) {
+      if (e.type === 'ban') {
+        planner.ban(e.ban);
+        banEvents.push(e);
+      } else if (e.type === 'unban') {
+        planner.unban(e.ip);
+        banEvents.push(e);
+      } else if (e.type === 'state') onState(e.state);
+    }
+    if (banEvents.length) {
+      recentBans = applyBanEvents(recentBans, banEvents);
+      refreshTray();
+    }
+    notifier.show(planner.take());
+    batcher.push(out);
+  };
+  const unsubscribe = service.onEvents(onServiceEvents);
+  onState(await handlers.getState({}));
+  const bans = await handlers.getBans({}).catch(() => null);
+  if (bans) recentBans = [...bans.active].sort((a, b) => b.at - a.at).slice(0, 10);
+  refreshTray();
+  // Silence and the aggregation window are noticed by the clock, not by events.
+  const ticker = setInterval(() => {
+    notifier.show(planner.take());
+    refreshTray();
+  }, 1000);
+
+  // ---------------------------------------------------------------- settings-driven: autostart, notifications
+  applySettings = (s) => {
+    planner.updateSettings(s.notifications);
+    const command = launchCommand({ execPath: process.execPath, appImage: process.env.APPIMAGE, isPackaged: app.isPackaged, appPath: app.getAppPath() });
+    call('autostart', applyAutostart(s.ui.startAtLogin, autostartPath(process.env), command));
+  };
+  call('settings', handlers.getSettings({}).then(applySettings));
+
+  // ---------------------------------------------------------------- the root helper
+  const runtimeDir = process.env.XDG_RUNTIME_DIR && existsSync(process.env.XDG_RUNTIME_DIR) ? process.env.XDG_RUNTIME_DIR : os.tmpdir();
+  const uid = process.getuid?.() ?? 0;
+  supervisor = new HelperSupervisor<Link>({
+    launcher: chooseLauncher(paths),
+    connect: connectHelper,
+    prepare: (previous) => prepareHelperSession(runtimeDir, uid, previous),
+    cleanup: cleanupHelperSession,
+    sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+    onChange: (status, link) => {
+      hub.set(link?.client ?? null, status);
+      if (status.connected && link) {
+        // Kernel records through the helper (resumed after the last one handled), then make the
+        // firewall agree with the store.
+        const after = source.position();
+        call('kmsg', link.client.streamKmsg(after ?? 'now', (records) => feed.push(records)));
+        call('reconcile', service.reconcile());
+        // The set backend needs its managed block in ufw's before.rules (as `portcullis run` installs it).
+        if (backend === 'set') {
+          call('set block', hub.call('status', {}).then((st) => (st.blocks.setBlock ? undefined : helperOps.setSetBlock(true))));
+        }
+      }
+      call('state', handlers.getState({}).then((s) => {
+        onState(s);
+        batcher.push([{ type: 'state', state: s }]);
+      }));
+    },
+  });
+  call('helper', supervisor.start());
+
+  keepRunningInTray(app, window, () => {
+    clearInterval(ticker);
+    unsubscribe();
+    batcher.close();
+    tray.destroy();
+    // Removing the socket directory makes the root-side keeper stop the helper.
+    void supervisor?.stop();
+    void service.stop();
+  });
+  if (!startHidden) window.show();
+}
+
+main().catch((e: unknown) => {
+  log(`failed to start: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+  app.exit(1);
+});
