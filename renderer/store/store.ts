@@ -150,6 +150,7 @@ export interface StoreDeps {
   refreshMs?: number;
   setInterval?: (fn: () => void, ms: number) => unknown;
   clearInterval?: (h: unknown) => void;
+  setTimeout?: (fn: () => void, ms: number) => unknown;
 }
 
 type Set = StoreApi<AppState>['setState'];
@@ -557,9 +558,12 @@ function uiSlice(set: Set, get: Get, deps: StoreDeps): UiSlice {
   };
 }
 
+/** Info notices fade on their own; warnings and errors stay until dismissed. */
+const INFO_NOTICE_MS = 6000;
+
 export function createAppStore(deps: StoreDeps): AppStore {
   const { api } = deps;
-  return createStore<AppState>()((set, get) => ({
+  const store = createStore<AppState>()((set, get) => ({
     ...serviceSlice(set, get, api),
     ...dashboardSlice(set, get, api),
     ...packetsSlice(set, get, api),
@@ -570,4 +574,18 @@ export function createAppStore(deps: StoreDeps): AppStore {
     ...doctorSlice(set, get, api),
     ...uiSlice(set, get, deps),
   }));
+  const scheduled = new Set<number>();
+  const later = deps.setTimeout ?? ((fn: () => void, ms: number) => globalThis.setTimeout(fn, ms));
+  store.subscribe((s, prev) => {
+    if (s.notices === prev.notices) return;
+    for (const n of s.notices) {
+      if (n.level !== 'info' || scheduled.has(n.id)) continue;
+      scheduled.add(n.id);
+      later(() => {
+        scheduled.delete(n.id);
+        store.getState().dismissNotice(n.id);
+      }, INFO_NOTICE_MS);
+    }
+  });
+  return store;
 }

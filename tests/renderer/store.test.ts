@@ -234,6 +234,20 @@ describe('store: actions', () => {
     expect(s().busy).toEqual({});
   });
 
+  it('info notices fade by themselves, errors stay', async () => {
+    const api = createFakeApi();
+    const timeouts: (() => void)[] = [];
+    const store = createAppStore({ api, setInterval: () => 0, clearInterval: () => undefined, setTimeout: (fn) => timeouts.push(fn) });
+    store.getState().applyEvents([
+      { type: 'notice', level: 'info', message: 'ufw rules updated' },
+      { type: 'notice', level: 'error', message: 'ufw failed' },
+    ]);
+    expect(store.getState().notices).toHaveLength(2);
+    expect(timeouts).toHaveLength(1);
+    timeouts[0]!();
+    expect(store.getState().notices.map((n) => n.message)).toEqual(['ufw failed']);
+  });
+
   it('exports the rows it is given as CSV through the download dependency', () => {
     const { s, downloads } = setup();
     s().exportPacketsCsv([row(1), row(2, { prefix: '=cmd|calc', src: '2001:db8::1' })]);
