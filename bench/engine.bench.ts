@@ -1,0 +1,209 @@
+/**
+ * Engine benchmark (issue 2): on a generated 1M-line log (bench/gen-log.ts, seeded), measured in
+ * the same run:
+ *   (a) parse only: read + split (LineSplitter) + parseRecord
+ *   (b) replay: read + split + parse + detect through the ScanEngine facade (what `portcullis
+ *       replay` does)
+ *   (c) peak RSS of each (process.resourceUsage().maxRSS; each phase is its own process)
+ *   (d) `grep -c 'UFW BLOCK'` on the same file
+ *   (e) naive baseline: Node readline + one regex per line, same file
+ *   (f) fail2ban-regex on a 100k-line slice with the seed's `UFW BLOCK.* SRC=<HOST>` (if installed)
+ * Targets: replay ≥ 1,000,000 lines/s, RSS ≤ 150 MB. The machine's load average is printed too:
+ * the figures are only comparable between runs on an idle machine; the ratios are measured
+ * side by side and say more.
+ *
+ *   ./node_modules/.bin/node bench/engine.bench.ts [--lines N]
+ */
+import { spawnSync } from 'node:child_process';
+import { closeSync, createReadStream, existsSync, mkdirSync, openSync, readSync, renameSync, statSync, writeSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { ManualClock } from '../electron/shared/domain.ts';
+import type { EngineEvent } from '../electron/shared/model.ts';
+import { validateSettings } from '../electron/shared/settings.ts';
+import { ScanEngine } from '../electron/engine/engine.ts';
+import { parseRecord, type ParseOptions } from '../electron/engine/parse/index.ts';
+import { LineSplitter, type LineSink } from '../electron/engine/parse/lines.ts';
+
+const READ_CHUNK = 64 * 1024; // below V8's large-object size: decoded chunks die young
+const YEAR = 2026;
+
+interface PhaseResult {
+  phase: string;
+  lines: number;
+  seconds: number;
+  maxRssMB: number;
+  detail: string;
+}
+
+function readFileInChunks(file: string, onChunk: (chunk: Uint8Array) => void): void {
+  const fd = openSync(file, 'r');
+  const buf = new Uint8Array(READ_CHUNK);
+  for (;;) {
+    const n = readSync(fd, buf, 0, buf.length, null);
+    if (n === 0) break;
+    onChunk(buf.subarray(0, n)); // LineSplitter decodes (copies) right away: the buffer can be reused
+  }
+  closeSync(fd);
+}
+
+function phaseParse(file: string): PhaseResult {
+  const opts: ParseOptions = { year: YEAR, framing: 'syslog' };
+  const splitter = new LineSplitter();
+  let packets = 0;
+  let rejected = 0;
+  const sink: LineSink = {
+    line(l) {
+      if (parseRecord(l, opts).ok) packets++;
+      else rejected++;
+    },
+    tooLong() {
+      rejected++;
+    },
+  };
+  const t0 = performance.now();
+  readFileInChunks(file, (c) => splitter.push(c, sink));
+  splitter.end(sink);
+  const seconds = (performance.now() - t0) / 1000;
+  return { phase: 'parse', lines: packets + rejected, seconds, maxRssMB: rssMB(), detail: `${packets} packets, ${rejected} rejected` };
+}
+
+function phaseReplay(file: string): PhaseResult {
+  const check = validateSettings({ detection: { requireKernelTrust: false } });
+  if (!check.ok) throw new Error(check.error);
+  let bans = 0;
+  let deferred = 0;
+  const sink = (e: EngineEvent) => {
+    if (e.type === 'ban') bans++;
+    else if (e.type === 'ban-deferred') deferred++;
+  };
+  const engine = new ScanEngine({ settings: check.settings, clock: new ManualClock(0), parse: { year: YEAR, framing: 'syslog' } }, sink);
+  const splitter = new LineSplitter();
+  const lineSink: LineSink = {
+    line: (l) => engine.ingestLine(l),
+    tooLong: () => engine.countRejectedLine('too-long'),
+  };
+  const t0 = performance.now();
+  readFileInChunks(file, (c) => splitter.push(c, lineSink));
+  splitter.end(lineSink);
+  const seconds = (performance.now() - t0) / 1000;
+  const stats = engine.stats();
+  return {
+    phase: 'replay',
+    lines: stats.lines,
+    seconds,
+    maxRssMB: rssMB(),
+    detail: `${stats.packets} packets, ${bans} bans (${deferred} deferred by the cap), ${stats.trackedSources} tracked sources`,
+  };
+}
+
+async function phaseNaive(file: string): Promise<PhaseResult> {
+  // What a first attempt looks like: readline and one regex per line.
+  const re = /\[UFW BLOCK\].* SRC=(\S+) DST=(\S+).* PROTO=(\S+)(?: SPT=(\d+) DPT=(\d+))?/;
+  let lines = 0;
+  let matched = 0;
+  const t0 = performance.now();
+  const rl = createInterface({ input: createReadStream(file, { highWaterMark: 1 << 20 }), crlfDelay: Infinity });
+  for await (const line of rl) {
+    lines++;
+    if (re.exec(line) !== null) matched++;
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  return { phase: 'naive', lines, seconds, maxRssMB: rssMB(), detail: `${matched} matched` };
+}
+
+function rssMB(): number {
+  return Math.round(process.resourceUsage().maxRSS / 1024);
+}
+
+/** Run one phase in a fresh process and read its JSON result. */
+function runPhase(phase: string, file: string): PhaseResult {
+  const r = spawnSync(process.execPath, [import.meta.filename, '--phase', phase, file], { encoding: 'utf8', maxBuffer: 1 << 20 });
+  if (r.status !== 0) throw new Error(`phase ${phase} failed: ${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as PhaseResult;
+}
+
+function timeCommand(cmd: string, args: string[]): { seconds: number; stdout: string; ok: boolean } {
+  const t0 = performance.now();
+  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 << 20 });
+  return { seconds: (performance.now() - t0) / 1000, stdout: r.stdout ?? '', ok: r.status === 0 };
+}
+
+function writeSlice(from: string, to: string, lines: number): void {
+  const fd = openSync(to, 'w');
+  let left = lines;
+  readFileInChunks(from, (chunk) => {
+    if (left <= 0) return;
+    let end = 0;
+    while (end < chunk.length && left > 0) {
+      const nl = chunk.indexOf(10, end);
+      if (nl < 0) {
+        end = chunk.length;
+        break;
+      }
+      end = nl + 1;
+      left--;
+    }
+    writeSync(fd, chunk.subarray(0, end));
+  });
+  closeSync(fd);
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  if (argv[0] === '--phase') {
+    const [, phase, file] = argv;
+    const result = phase === 'parse' ? phaseParse(file!) : phase === 'replay' ? phaseReplay(file!) : await phaseNaive(file!);
+    console.log(JSON.stringify(result));
+    return;
+  }
+  const linesArg = argv.indexOf('--lines');
+  const lines = linesArg >= 0 ? Number(argv[linesArg + 1]) : 1_000_000;
+  const dir = path.join(tmpdir(), 'portcullis-bench');
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `gen-${lines}-seed1.log`);
+  if (!existsSync(file)) {
+    process.stdout.write(`generating ${lines} lines into ${file} … `);
+    const r = spawnSync(process.execPath, [path.join(import.meta.dirname, 'gen-log.ts'), '--lines', String(lines), '--seed', '1', '--out', file + '.tmp'], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`gen-log failed: ${r.stderr}`);
+    renameSync(file + '.tmp', file);
+    console.log('done');
+  }
+  const sizeMB = statSync(file).size / 1e6;
+  console.log(`log: ${file} (${lines} lines, ${sizeMB.toFixed(0)} MB); load average before: ${loadavg().map((l) => l.toFixed(2)).join(' ')}; 2 cores`);
+
+  // Warm the page cache so the first phase does not pay the disk.
+  timeCommand('cat', [file]);
+  const parse = runPhase('parse', file);
+  const replay = runPhase('replay', file);
+  const naive = runPhase('naive', file);
+  const grep = timeCommand('grep', ['-c', 'UFW BLOCK', file]);
+
+  const rate = (n: number, s: number) => n / s;
+  const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+  const rows: string[][] = [['what', 'lines/s', 'seconds', 'peak RSS', 'replay ÷ this', 'notes']];
+  const replayRate = rate(replay.lines, replay.seconds);
+  const row = (name: string, n: number, s: number, rss: string, notes: string) =>
+    rows.push([name, fmt(rate(n, s)), s.toFixed(2), rss, (replayRate / rate(n, s)).toFixed(2) + '×', notes]);
+  row('replay (parse+detect)', replay.lines, replay.seconds, `${replay.maxRssMB} MB`, replay.detail);
+  row('parse only', parse.lines, parse.seconds, `${parse.maxRssMB} MB`, parse.detail);
+  row('naive readline+regex', naive.lines, naive.seconds, `${naive.maxRssMB} MB`, naive.detail);
+  row("grep -c 'UFW BLOCK'", lines, grep.seconds, '-', `${grep.stdout.trim()} lines matched`);
+
+  const f2b = spawnSync('sh', ['-c', 'command -v fail2ban-regex'], { encoding: 'utf8' });
+  if (f2b.status === 0) {
+    const slice = path.join(dir, `slice-100000.log`);
+    if (!existsSync(slice)) writeSlice(file, slice, 100_000);
+    const r = timeCommand('fail2ban-regex', [slice, 'UFW BLOCK.* SRC=<HOST>']);
+    const matched = /Lines: (\d+) lines, \d+ ignored, (\d+) matched/.exec(r.stdout);
+    row('fail2ban-regex (100k slice)', 100_000, r.seconds, '-', r.ok ? `${matched ? matched[2] : '?'} matched` : 'failed');
+  } else rows.push(['fail2ban-regex', '-', '-', '-', '-', 'not installed']);
+
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  for (const r of rows) console.log(r.map((c, i) => (i === 0 || i === 5 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  '));
+  console.log(`targets: replay ≥ 1,000,000 lines/s → ${replayRate >= 1e6 ? 'met' : 'NOT met'}; RSS ≤ 150 MB → ${replay.maxRssMB <= 150 ? 'met' : 'NOT met'}`);
+  console.log(`load average after: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+}
+
+await main();
