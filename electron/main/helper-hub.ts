@@ -7,7 +7,9 @@
 import { API_METHODS, ApiError, type ApiEvent, type ApiHandlers, type ApiMethod, type State } from '../shared/api.ts';
 import type { HelperArgs, HelperOp, HelperResult } from '../shared/helper-protocol.ts';
 import type { HelperCall } from '../headless/helper-adapter.ts';
-import type { HelperStatus } from './elevation.ts';
+import path from 'node:path';
+import { HelperClient } from '../engine/helperclient/client.ts';
+import type { HelperLink, HelperSession, HelperStatus } from './elevation.ts';
 
 export interface HelperCaller {
   call<O extends HelperOp>(op: O, args: HelperArgs<O>): Promise<HelperResult<O>>;
@@ -58,4 +60,33 @@ export function withHelperStatus(handlers: ApiHandlers, helper: () => State['hel
 
 export function eventsWithHelperStatus(events: ApiEvent[], helper: () => State['helper']): ApiEvent[] {
   return events.map((e) => (e.type === 'state' ? { ...e, state: { ...e.state, helper: helper() } } : e));
+}
+
+export type HelperClientLink = HelperLink & { client: HelperClient };
+
+/** helper.sock is SOCKET_NAME of electron/helper/server.ts (main may not import the helper's code). */
+export const HELPER_SOCKET_NAME = 'helper.sock';
+
+/**
+ * One authenticated connection to the helper of a session. The supervisor owns reconnection, so
+ * the client's own reconnect is stopped as soon as the socket drops: the link then ends.
+ */
+export async function connectHelperClient(session: HelperSession, log: (line: string) => void): Promise<HelperClientLink> {
+  const client = new HelperClient({ socketPath: path.join(session.socketDir, HELPER_SOCKET_NAME), secret: session.secret, log });
+  try {
+    await client.connect();
+  } catch (e) {
+    client.close();
+    throw e;
+  }
+  const closed = new Promise<void>((resolve) => {
+    const off = client.onStatus((connected) => {
+      if (!connected) {
+        off();
+        client.close();
+        resolve();
+      }
+    });
+  });
+  return { client, closed, close: () => client.close() };
 }

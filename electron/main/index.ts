@@ -35,10 +35,9 @@ import {
   prepareHelperSession,
   sudoPromptLauncher,
   type HelperLauncher,
-  type HelperLink,
   type HelperSession,
 } from './elevation.ts';
-import { eventsWithHelperStatus, HelperHub, withHelperStatus } from './helper-hub.ts';
+import { connectHelperClient, eventsWithHelperStatus, HelperHub, withHelperStatus, type HelperClientLink } from './helper-hub.ts';
 import { bindApiIpc, EventBatcher } from './ipc.ts';
 import { NotificationPlanner, Notifier } from './notify.ts';
 import { applyBanEvents, TrayController, type TrayIconState } from './tray.ts';
@@ -73,29 +72,8 @@ function chooseLauncher(paths: ReturnType<typeof appPaths>): HelperLauncher {
   return sudoPromptLauncher(sudoPrompt.exec, { keeper: paths.keeper, node: process.execPath, entry: paths.helperEntry });
 }
 
-type Link = HelperLink & { client: HelperClient };
-
-async function connectHelper(session: HelperSession): Promise<Link> {
-  // helper.sock: SOCKET_NAME of electron/helper/server.ts (main may not import the helper's code).
-  const client = new HelperClient({ socketPath: path.join(session.socketDir, 'helper.sock'), secret: session.secret, log });
-  try {
-    await client.connect();
-  } catch (e) {
-    client.close();
-    throw e;
-  }
-  // The supervisor owns reconnection: this link ends when the socket does.
-  const closed = new Promise<void>((resolve) => {
-    const off = client.onStatus((connected) => {
-      if (!connected) {
-        off();
-        client.close();
-        resolve();
-      }
-    });
-  });
-  return { client, closed, close: () => client.close() };
-}
+type Link = HelperClientLink;
+const connectHelper = (session: HelperSession) => connectHelperClient(session, log);
 
 async function main(): Promise<void> {
   const paths = appPaths();

@@ -1,0 +1,110 @@
+/**
+ * The desktop elevation path for real, as root: the root-side keeper (build/helper/portcullis-helper)
+ * runs the BUNDLED helper (dist/electron/helper.mjs, built here), the supervisor connects with the
+ * per-launch secret, a kill -9 of the helper is survived (keeper restart + reconnect, no second
+ * launch = no second password prompt), and removing the session directory stops everything.
+ * Only `hello` is exchanged with the helper: nothing touches the firewall.
+ * (sudo-prompt itself is replaced by a plain spawn: we are root already, and its dialog needs a desktop.)
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HelperSupervisor, prepareHelperSession, cleanupHelperSession, type HelperLauncher, type HelperRunEnd } from '../../electron/main/elevation.ts';
+import { connectHelperClient, type HelperClientLink } from '../../electron/main/helper-hub.ts';
+import { buildElectron, OUT_DIR } from '../../scripts/build.ts';
+import { requireSystem } from '../support/system.ts';
+
+const NODE = path.resolve('node_modules/node/bin/node');
+const KEEPER = path.resolve('build/helper/portcullis-helper');
+
+/** Pids of helper processes serving this socket directory. */
+function helperPids(socketDir: string): number[] {
+  const pids: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const argv = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0');
+      if (argv.some((a) => a.endsWith('helper.mjs')) && argv.includes(socketDir)) pids.push(Number(name));
+    } catch {
+      /* gone */
+    }
+  }
+  return pids;
+}
+
+async function until(cond: () => boolean, ms = 20_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe.runIf(requireSystem('root'))('desktop helper: keeper + bundled helper + supervisor, for real', () => {
+  let base = '';
+  beforeAll(async () => {
+    await buildElectron(() => undefined);
+    base = mkdtempSync(path.join(tmpdir(), 'pc-desktop-helper-'));
+  });
+  afterAll(() => {
+    if (base) rmSync(base, { recursive: true, force: true });
+  });
+
+  it('connects with the secret, survives kill -9 of the helper without a new launch, stops when the app quits', async () => {
+    const keeperExits: number[] = [];
+    const launcher: HelperLauncher = {
+      launch(session) {
+        const child = spawn('/bin/sh', [KEEPER, '--socket-dir', session.socketDir, '--uid', String(session.uid)], {
+          env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', PORTCULLIS_HELPER_NODE: NODE, PORTCULLIS_HELPER_ENTRY: path.join(OUT_DIR, 'helper.mjs'), PORTCULLIS_HELPER_RESTART_DELAY: '0' },
+          stdio: ['ignore', 'ignore', 'pipe'],
+        });
+        let stderr = '';
+        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        const ended = new Promise<HelperRunEnd>((resolve) =>
+          child.on('exit', (code) => {
+            keeperExits.push(code ?? -1);
+            resolve({ declined: false, message: stderr.trim().split('\n').at(-1) ?? `exit ${code}` });
+          }),
+        );
+        return { ended };
+      },
+    };
+    const phases: string[] = [];
+    const sup = new HelperSupervisor<HelperClientLink>({
+      launcher,
+      connect: (s) => connectHelperClient(s, () => undefined),
+      prepare: (prev) => prepareHelperSession(base, 0, prev),
+      cleanup: cleanupHelperSession,
+      sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+      onChange: (s) => phases.push(s.phase),
+      initialBackoffMs: 50,
+      maxBackoffMs: 500,
+    });
+    void sup.start();
+    await until(() => sup.status().connected);
+    const dir = (sup as unknown as { session: { socketDir: string } }).session.socketDir;
+    // The helper took the secret file and deleted it: the secret is nowhere on disk any more.
+    expect(existsSync(path.join(dir, 'secret'))).toBe(false);
+    const [first] = helperPids(dir);
+    expect(first).toBeGreaterThan(0);
+    const argv = readFileSync(`/proc/${first}/cmdline`, 'utf8');
+    expect(argv).not.toContain((sup as unknown as { session: { secret: string } }).session.secret);
+
+    process.kill(first!, 'SIGKILL');
+    await until(() => !sup.status().connected);
+    await until(() => sup.status().connected);
+    const [second] = helperPids(dir);
+    expect(second).not.toBe(first);
+    expect(sup.launchCount).toBe(1);
+    expect(phases).toContain('reconnecting');
+    // The restarted helper (secret from the keeper's environment) really authenticates us.
+    await expect(sup.link()!.client.call('hello', { secret: (sup as unknown as { session: { secret: string } }).session.secret })).resolves.toMatchObject({ pid: second });
+
+    await sup.stop();
+    await until(() => keeperExits.length === 1);
+    expect(keeperExits[0]).toBe(0);
+    await until(() => helperPids(dir).length === 0);
+  });
+});
