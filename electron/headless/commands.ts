@@ -30,6 +30,7 @@ const RUN_OPTIONS = {
   source: { type: 'string' },
   backend: { type: 'string' },
   'dry-run': { type: 'boolean', default: false },
+  'from-start': { type: 'boolean', default: false },
   db: { type: 'string' },
   config: { type: 'string' },
 } as const;
@@ -37,7 +38,8 @@ const RUN_OPTIONS = {
 const RUN_HELP = `Options:
   --source auto|kmsg|journal|file:PATH   where to read the kernel firewall log (default: settings, auto)
   --backend ufw|set                      how to ban: tagged ufw rules, or a kernel set (default: settings, set)
-  --dry-run                              detect and report, never touch the firewall
+  --dry-run                              detect and report, never touch the firewall (no root needed)
+  --from-start                           file source: also read what the file already holds
   --db PATH                              SQLite database (default: STATE_DIR/portcullis.db)
   --config PATH                          settings JSON file (default: settings kept in the database)
   --state-dir DIR                        control socket, database, audit log (default: ${DEFAULT_STATE_DIR})
@@ -59,7 +61,7 @@ function stateDirOf(v: Parsed['values']): string {
   return path.resolve(typeof v['state-dir'] === 'string' ? v['state-dir'] : DEFAULT_STATE_DIR);
 }
 
-function runOptionsOf(v: Parsed['values'], name: string): RunOptions | string {
+function runOptionsOf(v: Parsed['values']): RunOptions | string {
   const backend = v.backend;
   if (backend !== undefined && backend !== 'ufw' && backend !== 'set') return `--backend is ufw or set (got "${String(backend)}")`;
   const source = v.source;
@@ -70,11 +72,11 @@ function runOptionsOf(v: Parsed['values'], name: string): RunOptions | string {
     ...(typeof source === 'string' ? { source } : {}),
     ...(backend ? { backend } : {}),
     dryRun: v['dry-run'] === true,
+    fromStart: v['from-start'] === true,
     ...(typeof v.db === 'string' ? { db: path.resolve(v.db) } : {}),
     ...(typeof v.config === 'string' ? { config: path.resolve(v.config) } : {}),
     stateDir: stateDirOf(v),
     json: v.json === true,
-    ...(name === 'serve' ? {} : {}),
   };
 }
 
@@ -108,7 +110,7 @@ export const runCommand: CliCommand = {
       return 0;
     }
     if (p.positionals.length) return usageError('run', `unexpected argument "${p.positionals[0]}"`);
-    const o = runOptionsOf(p.values, 'run');
+    const o = runOptionsOf(p.values);
     if (typeof o === 'string') return usageError('run', o);
     return foreground(o, 'run');
   },
@@ -150,7 +152,7 @@ export const serveCommand: CliCommand = {
       return 0;
     }
     if (p.positionals.length) return usageError('serve', `unexpected argument "${p.positionals[0]}"`);
-    const o = runOptionsOf(p.values, 'serve');
+    const o = runOptionsOf(p.values);
     if (typeof o === 'string') return usageError('serve', o);
     const portText = typeof p.values.port === 'string' ? p.values.port : '8787';
     const port = Number(portText);

@@ -11,11 +11,14 @@ import type { BanRecord } from '../shared/model.ts';
 import type { Framing } from '../shared/packet.ts';
 import type { Settings } from '../shared/settings.ts';
 import type { LogSourcePort } from '../engine/ports.ts';
+import { ApiError } from '../shared/api.ts';
 import { ScanEngine } from '../engine/engine.ts';
+import { DEFAULT_LOG_FILES, FileTailSource, JournalSource, journalUsable, type FilePosition } from '../engine/logs/index.ts';
 import { parseRecord } from '../engine/parse/index.ts';
 import { SqliteStore } from '../engine/store/sqlite.ts';
 import { fileAuditLog } from '../helper/audit.ts';
 import { BINARIES, execArgv } from '../helper/exec.ts';
+import type { HelperOpsPort } from './contracts.ts';
 import * as firewallModule from '../helper/firewall/index.ts';
 import { createHelperDispatcher } from '../helper/ops.ts';
 import { FileSettingsRepo, readInboundSessions, serviceStoreOf, StoreSettingsRepo } from './adapters.ts';
@@ -27,6 +30,8 @@ import { PortcullisService } from './service.ts';
 
 export const DEFAULT_STATE_DIR = '/var/lib/portcullis';
 const KMSG_SEQ_KEY = 'kmsg.lastSeq';
+const JOURNAL_CURSOR_KEY = 'journal.cursor';
+const FILE_POS_KEY = 'file.position';
 
 export interface RunOptions {
   source?: string;
@@ -36,6 +41,8 @@ export interface RunOptions {
   config?: string;
   stateDir: string;
   json: boolean;
+  /** File source: read what the file already holds (default: only lines written from now on). */
+  fromStart?: boolean;
   /** serve: port of the web UI (0 = any free port). */
   web?: { port: number; staticDir: string | null };
 }
@@ -65,35 +72,55 @@ function canRead(p: string): boolean {
   }
 }
 
-/** The log source to use for a `logs.source` setting; null with the reason when none is usable. */
+/** The log source to use for a `logs.source` setting; an error with the reason when none is usable. */
 async function openSource(
   spec: string,
-  resumeSeq: number | null,
-  onSeq: (seq: number) => void,
+  state: { get(key: string): string | null; queue(key: string, value: string): void },
+  fromStart: boolean,
 ): Promise<{ source: LogSourcePort; framing: Framing | 'auto' } | { error: string }> {
   const kmsgOk = canRead('/dev/kmsg');
   if (spec === 'kmsg' || (spec === 'auto' && kmsgOk)) {
     if (!kmsgOk) return { error: '/dev/kmsg cannot be read (run as root)' };
-    return { source: new DevKmsgSource({ afterSeq: resumeSeq, onSeq }), framing: 'kmsg' };
+    const saved = Number(state.get(KMSG_SEQ_KEY) ?? NaN);
+    return {
+      source: new DevKmsgSource({ afterSeq: Number.isInteger(saved) ? saved : null, onSeq: (seq) => state.queue(KMSG_SEQ_KEY, String(seq)) }),
+      framing: 'kmsg',
+    };
   }
-  // journald and file tails come from engine/logs (a colleague's adapters), loaded only when asked for.
-  // (A variable specifier: the module may not exist yet in this checkout; then only kmsg is offered.)
-  const logsModule = '../engine/logs/index.ts';
-  const logs = (await import(logsModule).catch(() => null)) as null | Record<string, unknown>;
   if (spec === 'journal' || spec === 'auto') {
-    const Journal = logs?.JournalSource as (new (o: Record<string, unknown>) => LogSourcePort) | undefined;
-    if (Journal && existsSync(BINARIES.journalctl)) return { source: new Journal({}), framing: 'journal' };
-    if (spec === 'journal') return { error: 'journald is not available here (no journalctl, or its adapter is missing)' };
+    const why = journalUsable();
+    if (why === null) {
+      return {
+        source: new JournalSource({ cursor: state.get(JOURNAL_CURSOR_KEY), onCursor: (c) => state.queue(JOURNAL_CURSOR_KEY, c) }),
+        framing: 'journal',
+      };
+    }
+    if (spec === 'journal') return { error: `journald: ${why}` };
   }
   const file = spec.startsWith('file:') ? spec.slice(5) : null;
-  const candidates = file ? [file] : ['/var/log/kern.log', '/var/log/ufw.log', '/var/log/syslog', '/var/log/messages'];
-  const FileTail = logs?.FileTailSource as (new (o: Record<string, unknown>) => LogSourcePort) | undefined;
-  for (const f of candidates) {
+  for (const f of file ? [file] : DEFAULT_LOG_FILES) {
     if (!canRead(f)) continue;
-    if (!FileTail) return { error: `reading ${f} needs the file tail adapter (electron/engine/logs), which is missing` };
-    return { source: new FileTail({ path: f }), framing: 'auto' };
+    const key = `${FILE_POS_KEY}:${f}`;
+    let resume: FilePosition | null = null;
+    try {
+      resume = JSON.parse(state.get(key) ?? 'null') as FilePosition | null;
+    } catch {
+      resume = null;
+    }
+    return {
+      source: new FileTailSource({ path: f, resume, fromStart, onPosition: (pos) => state.queue(key, JSON.stringify(pos)) }),
+      framing: 'auto',
+    };
   }
   return { error: file ? `${file} cannot be read` : 'no log source found: /dev/kmsg unreadable, no journald, no kernel log file' };
+}
+
+/** In a dry run nothing may change the firewall: not bans, not the rule editor, not the blocks. */
+function readOnlyHelper(h: HelperOpsPort): HelperOpsPort {
+  const refuse = async (): Promise<never> => {
+    throw new ApiError('read-only', 'dry run: Portcullis never touches the firewall');
+  };
+  return { status: () => h.status(), previewRule: (op) => h.previewRule(op), doctor: () => h.doctor(), applyRule: refuse, setEnabled: refuse, setDefault: refuse, setLogging: refuse, setPerSourceLogging: refuse, setSetBlock: refuse };
 }
 
 export async function startRunner(o: RunOptions, out: Out, err: Out): Promise<Runner> {
@@ -143,7 +170,7 @@ export async function startRunner(o: RunOptions, out: Out, err: Out): Promise<Ru
     call = callViaDispatcher((req) => dispatcher.handle(req));
     closeDispatcher = () => dispatcher.close();
   }
-  const helper = call ? helperOpsOf(call) : null;
+  const helper = call ? (o.dryRun ? readOnlyHelper(helperOpsOf(call)) : helperOpsOf(call)) : null;
 
   let settingsBackend: 'ufw' | 'set' = o.backend ?? 'set';
   const overrides = (s: Settings): Settings => {
@@ -195,13 +222,22 @@ export async function startRunner(o: RunOptions, out: Out, err: Out): Promise<Ru
     }
   }
 
-  const savedSeq = Number(raw.getState(KMSG_SEQ_KEY) ?? NaN);
-  const opened = await openSource(effective.logs.source, Number.isInteger(savedSeq) ? savedSeq : null, (seq) => raw.queueState(KMSG_SEQ_KEY, String(seq)));
+  const opened = await openSource(
+    effective.logs.source,
+    { get: (k) => raw.getState(k), queue: (k, v) => raw.queueState(k, v) },
+    o.fromStart === true,
+  );
   if ('error' in opened) {
     raw.close();
     throw new StartError(`no log source: ${opened.error}`);
   }
   const framing = opened.framing;
+  if (!opened.source.health().kernelTrusted && effective.detection.requireKernelTrust) {
+    err(
+      `portcullis warn: ${opened.source.health().description} is SPOOFABLE (any local user can write lines into it); its records are ignored ` +
+        'while detection.requireKernelTrust is true. Use /dev/kmsg (root) or set it to false in the config if you accept the risk.',
+    );
+  }
   const { bootTimeMs } = await import('./kmsg-source.ts');
   const parseOpts = { framing, bootTimeMs: bootTimeMs() };
 
@@ -238,6 +274,9 @@ export async function startRunner(o: RunOptions, out: Out, err: Out): Promise<Ru
     ...(helper ? {} : { readOnlyReason: 'not running as root: watching only' }),
     hostInfo: () => readHostInfo(execArgv),
     dryRun: o.dryRun,
+    // The kernel log is shared by every namespace: act only on our own records. A log FILE in a dry
+    // run is an analysis of a recording (maybe from another host): take it whole.
+    hostFilter: !(o.dryRun && opened.source.kind === 'file'),
     inboundSessions: () => readInboundSessions(),
     onBan: (ban, info) => out(fmtBan(ban, info)),
     onUnban: (ip, why) => out(o.json ? JSON.stringify({ type: 'unban', ip, why }) : `UNBAN ${ip} (${why})`),
