@@ -233,7 +233,9 @@ const out = (o) => process.stdout.write(JSON.stringify(o) + '\n');
 function tcp(q) {
   const s = new net.Socket(); let done = false;
   const fin = (r) => { if (done) return; done = true; clearTimeout(t); s.destroy(); out({ id: q.id, r }); };
-  const t = setTimeout(() => fin('timeout'), q.timeoutMs);
+  // setImmediate: if the loop was busy past the deadline, an already-completed connect is handled in
+  // this iteration's poll phase first, so CPU contention is not misread as a dropped packet.
+  const t = setTimeout(() => setImmediate(() => fin('timeout')), q.timeoutMs);
   s.once('connect', () => fin('open'));
   s.once('error', (e) => fin(e.code === 'ECONNREFUSED' || e.code === 'ECONNRESET' ? 'refused' : 'error'));
   s.connect({ host: q.ip, port: q.port });
@@ -241,7 +243,7 @@ function tcp(q) {
 function udp(q) {
   const s = dgram.createSocket(q.ip.includes(':') ? 'udp6' : 'udp4'); let done = false;
   const fin = (r) => { if (done) return; done = true; clearTimeout(t); try { s.close(); } catch {} out({ id: q.id, r }); };
-  const t = setTimeout(() => fin('timeout'), q.timeoutMs);
+  const t = setTimeout(() => setImmediate(() => fin('timeout')), q.timeoutMs);
   s.on('error', (e) => fin(e.code === 'ECONNREFUSED' ? 'refused' : 'error'));
   s.on('message', () => fin('open'));
   s.connect(q.port, q.ip, () => s.send(Buffer.from('portcullis-probe\n'), (e) => { if (e) fin('error'); }));

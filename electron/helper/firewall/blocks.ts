@@ -139,7 +139,7 @@ export function withBlock(text: string, body: readonly string[], anchor: Anchor,
   const at = anchorIndex(lines, anchor);
   if (at === null) return { ok: false, reason: `cannot place the Portcullis block: ${describeAnchor(anchor)} is not in the file` };
   lines.splice(at, 0, `${indent}${BEGIN_LINE}`, ...body, `${indent}${BLOCK_END}`);
-  return { ok: true, text: joinLines(lines, trailingNewline || lines.length > 0) };
+  return { ok: true, text: joinLines(lines, trailingNewline) };
 }
 
 // ---- the blocks -------------------------------------------------------------------------------------

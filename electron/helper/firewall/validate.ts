@@ -4,7 +4,8 @@ import { FirewallError } from './errors.ts';
 
 export function checkIp(ip: string): Ip {
   const canonical = typeof ip === 'string' ? canonicalIp(ip) : null;
-  if (!canonical) throw new FirewallError('bad-address', `"${String(ip)}" is not an IPv4 or IPv6 address`);
+  // canonicalIp keeps an IPv6 zone ("fe80::1%eth0"): meaningless to ufw and ipset, so refused here.
+  if (!canonical || canonical.includes('%')) throw new FirewallError('bad-address', `"${String(ip)}" is not an IPv4 or IPv6 address`);
   return canonical;
 }
 

@@ -1,0 +1,214 @@
+/**
+ * The firewall module with a recording fake Exec and a temp etcDir: which argv would run, what is
+ * refused before anything runs, and how file edits are validated and rolled back.
+ */
+import { cpSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Exec, ExecResult } from '../../electron/helper/exec.ts';
+import {
+  createBanBackend,
+  cutConnections,
+  installPerSourceLogging,
+  installSetBlock,
+  managedBlocksStatus,
+  removePerSourceLogging,
+  removeSetBlock,
+} from '../../electron/helper/firewall/index.ts';
+import { parseIpsetSave } from '../../electron/helper/firewall/set-backend.ts';
+import { parseTaggedRules } from '../../electron/helper/firewall/ufw-backend.ts';
+import type { Ip } from '../../electron/shared/domain.ts';
+
+type Call = { bin: string; args: string[]; input?: string };
+function fakeExec(answer: (c: Call) => Partial<ExecResult> = () => ({})): { exec: Exec; calls: Call[] } {
+  const calls: Call[] = [];
+  const exec: Exec = async (bin, args, opts) => {
+    const c: Call = { bin, args: [...args], ...(opts?.input !== undefined ? { input: opts.input } : {}) };
+    calls.push(c);
+    return { code: 0, stdout: '', stderr: '', ...answer(c) };
+  };
+  return { exec, calls };
+}
+const ip = (s: string) => s as Ip;
+
+describe('input refused before anything runs', () => {
+  for (const kind of ['ufw', 'set'] as const) {
+    it(`${kind}: bad addresses, timeouts and comments never reach an argv`, async () => {
+      const { exec, calls } = fakeExec();
+      const b = createBanBackend(kind, exec);
+      for (const bad of ['1.2.3', '1.2.3.4; rm -rf /', '-1.2.3.4', '--help', '', '1.2.3.4/24', 'fe80::1%eth0']) {
+        await expect(b.ban(ip(bad), null, 'x')).rejects.toMatchObject({ code: 'bad-address' });
+        await expect(b.unban(ip(bad))).rejects.toMatchObject({ code: 'bad-address' });
+      }
+      for (const t of [0, -5, 1.5, Number.NaN, 3_000_000]) await expect(b.ban(ip('192.0.2.1'), t, 'x')).rejects.toMatchObject({ code: 'bad-timeout' });
+      for (const c of ["it's", 'a\nb', '$(id)', 'x'.repeat(101), '`id`']) await expect(b.ban(ip('192.0.2.1'), 60, c)).rejects.toMatchObject({ code: 'bad-comment' });
+      expect(calls).toEqual([]);
+    });
+  }
+});
+
+describe('set backend argv', () => {
+  it('bans into the set of the address family with a timeout, cuts connections, unbans with -exist', async () => {
+    const { exec, calls } = fakeExec();
+    const b = createBanBackend('set', exec);
+    await b.ban(ip('192.0.2.7'), 300, 'scan of 12 ports');
+    await b.ban(ip('2001:DB8::0:1'), null, '');
+    await b.unban(ip('192.0.2.7'));
+    expect(calls.map((c) => [c.bin, ...c.args].join(' '))).toEqual([
+      'ipset add -exist portcullis-ban4 192.0.2.7 timeout 300 comment portcullis-ban scan of 12 ports',
+      'conntrack -D -f ipv4 -s 192.0.2.7',
+      'conntrack -D -f ipv4 -d 192.0.2.7',
+      'ipset add -exist portcullis-ban6 2001:db8::1 timeout 0 comment portcullis-ban',
+      'conntrack -D -f ipv6 -s 2001:db8::1',
+      'conntrack -D -f ipv6 -d 2001:db8::1',
+      'ipset del -exist portcullis-ban4 192.0.2.7',
+    ]);
+  });
+
+  it('explains a missing set', async () => {
+    const { exec } = fakeExec(() => ({ code: 1, stderr: "ipset v7.17: The set with the given name does not exist" }));
+    await expect(createBanBackend('set', exec).ban(ip('192.0.2.7'), 60, '')).rejects.toThrow(/installSetBlock/);
+  });
+
+  it('lists elements with their remaining time (0 = no expiry)', () => {
+    const save = [
+      'create portcullis-ban4 hash:ip family inet hashsize 1024 maxelem 1048576 timeout 0 comment',
+      'add portcullis-ban4 192.0.2.9 timeout 287 comment "portcullis-ban x"',
+      'add portcullis-ban4 192.0.2.10 timeout 0 comment "portcullis-ban"',
+      'add other 192.0.2.11 timeout 5',
+    ].join('\n');
+    expect(parseIpsetSave(save, 'portcullis-ban4')).toEqual([
+      { ip: '192.0.2.9', expiresInSec: 287 },
+      { ip: '192.0.2.10', expiresInSec: null },
+    ]);
+  });
+});
+
+describe('ufw backend argv', () => {
+  const showAdded = [
+    'Added user rules (see \'ufw status\' for running firewall):',
+    "ufw deny from 192.0.2.5 comment 'portcullis-ban exp:1000600 scan'",
+    "ufw deny from 192.0.2.6 comment 'mine'",
+    'ufw deny from 192.0.2.8',
+    "ufw deny from 2001:db8::5 comment 'portcullis-ban'",
+    'ufw allow 22/tcp',
+  ].join('\n');
+
+  it('PREPENDS a tagged deny carrying its expiry (IPv4 and IPv6 alike)', async () => {
+    const { exec, calls } = fakeExec();
+    const b = createBanBackend('ufw', exec, { cutConnections: false, now: () => 1_000_000_000 });
+    await b.ban(ip('192.0.2.5'), 600, 'scan');
+    await b.ban(ip('2001:db8::5'), null, '');
+    expect(calls.map((c) => c.args)).toEqual([
+      ['prepend', 'deny', 'from', '192.0.2.5', 'comment', 'portcullis-ban exp:1000600 scan'],
+      ['prepend', 'deny', 'from', '2001:db8::5', 'comment', 'portcullis-ban'],
+    ]);
+  });
+
+  it('unbans only tagged rules; untagged ones are never deleted', async () => {
+    const { exec, calls } = fakeExec((c) => (c.args[0] === 'show' ? { stdout: showAdded } : {}));
+    const b = createBanBackend('ufw', exec);
+    await b.unban(ip('192.0.2.5'));
+    await b.unban(ip('192.0.2.6'));
+    await b.unban(ip('192.0.2.8'));
+    const deletes = calls.filter((c) => c.args[0] === 'delete').map((c) => c.args.join(' '));
+    expect(deletes).toEqual(['delete deny from 192.0.2.5']);
+  });
+
+  it('lists tagged rules with the time left', async () => {
+    const { exec } = fakeExec(() => ({ stdout: showAdded }));
+    const b = createBanBackend('ufw', exec, { now: () => 1_000_000_000 });
+    expect(await b.list()).toEqual([
+      { ip: '192.0.2.5', expiresInSec: 600 },
+      { ip: '2001:db8::5', expiresInSec: null },
+    ]);
+    expect(parseTaggedRules("ufw deny from 192.0.2.1 comment 'portcullis-bank'")).toEqual([]);
+  });
+});
+
+describe('cutConnections', () => {
+  it('tolerates "0 flow entries" and reports real failures', async () => {
+    const none = fakeExec(() => ({ code: 1, stderr: 'conntrack v1.4.7 (conntrack-tools): 0 flow entries have been deleted.' }));
+    await expect(cutConnections(ip('192.0.2.1'), none.exec)).resolves.toBeUndefined();
+    const broken = fakeExec(() => ({ code: 1, stderr: 'conntrack v1.4.7 (conntrack-tools): Operation failed: Permission denied' }));
+    await expect(cutConnections(ip('192.0.2.1'), broken.exec)).rejects.toMatchObject({ code: 'conntrack' });
+  });
+});
+
+describe('managed blocks on files (temp etcDir, fake ufw)', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'pc-ufw-'));
+    cpSync(new URL('./fixtures/', import.meta.url).pathname, dir, { recursive: true });
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+  const read = (f: string) => readFileSync(join(dir, f), 'utf8');
+  const activeUfw = (over: (c: Call) => Partial<ExecResult> | undefined = () => undefined) =>
+    fakeExec((c) => over(c) ?? (c.bin === 'ufw' && c.args[0] === 'status' ? { stdout: 'Status: active\n' } : {}));
+
+  it('set block: creates the sets, checks both files with the right restore binary, swaps, reloads; twice = once', async () => {
+    const { exec, calls } = activeUfw();
+    await installSetBlock(exec, { etcDir: dir });
+    expect(calls.filter((c) => c.bin === 'ipset').map((c) => c.args.slice(0, 3).join(' '))).toEqual([
+      '-exist create portcullis-ban4',
+      '-exist create portcullis-ban6',
+    ]);
+    const tests = calls.filter((c) => c.args[0] === '--test');
+    expect(tests.map((c) => c.bin)).toEqual(['iptablesRestore', 'ip6tablesRestore']);
+    expect(tests[0]!.input).toContain('--match-set portcullis-ban4 src -j DROP');
+    expect(calls.some((c) => c.bin === 'ufw' && c.args[0] === 'reload')).toBe(true);
+    expect(read('before.rules')).toContain('--match-set portcullis-ban4');
+    expect(read('before6.rules')).toContain('--match-set portcullis-ban6');
+    expect(statSync(join(dir, 'before.init')).mode & 0o100).toBe(0o100);
+    expect(await managedBlocksStatus({ etcDir: dir })).toEqual({ setBlock: true, perSourceLogging: false });
+
+    const again = activeUfw();
+    await installSetBlock(again.exec, { etcDir: dir });
+    expect(again.calls.some((c) => c.args[0] === 'reload')).toBe(false); // nothing changed, nothing reloaded
+
+    const rm = activeUfw();
+    await removeSetBlock(rm.exec, { etcDir: dir });
+    expect(read('before.rules')).toBe(readFileSync(new URL('./fixtures/before.rules', import.meta.url), 'utf8'));
+    expect(rm.calls.filter((c) => c.args[0] === 'destroy').map((c) => c.args[1])).toEqual(['portcullis-ban4', 'portcullis-ban6']);
+    expect(await managedBlocksStatus({ etcDir: dir })).toEqual({ setBlock: false, perSourceLogging: false });
+  });
+
+  it('a file that fails --test is never swapped in, and ufw is not reloaded', async () => {
+    const { exec, calls } = activeUfw((c) => (c.args[0] === '--test' && c.bin === 'ip6tablesRestore' ? { code: 2, stderr: 'Bad argument' } : undefined));
+    await expect(installPerSourceLogging(exec, { etcDir: dir })).rejects.toMatchObject({ code: 'rejected-rules' });
+    expect(read('after.rules')).not.toContain('PORTCULLIS'); // not even the v4 file that passed
+    expect(calls.some((c) => c.args[0] === 'reload')).toBe(false);
+  });
+
+  it('a failed reload puts the previous files back and reloads them', async () => {
+    let reloads = 0;
+    const { exec } = fakeExec((c) => {
+      if (c.bin !== 'ufw') return {};
+      if (c.args[0] === 'reload') return ++reloads === 1 ? { code: 1, stderr: 'ERROR: problem running ufw-init' } : {};
+      return { stdout: reloads === 1 ? 'Status: inactive\n' : 'Status: active\n' };
+    });
+    await expect(installPerSourceLogging(exec, { etcDir: dir })).rejects.toMatchObject({ code: 'reload-failed' });
+    expect(reloads).toBe(2);
+    expect(read('after.rules')).toBe(readFileSync(new URL('./fixtures/after.rules', import.meta.url), 'utf8'));
+    expect(read('after6.rules')).not.toContain('PORTCULLIS');
+    expect(read('after.rules.portcullis-prev')).toBe(read('after.rules'));
+  });
+
+  it('with ufw inactive, files are edited but nothing is reloaded; removal restores them byte for byte', async () => {
+    const { exec, calls } = fakeExec((c) => (c.bin === 'ufw' && c.args[0] === 'status' ? { stdout: 'Status: inactive\n' } : {}));
+    await installPerSourceLogging(exec, { etcDir: dir, ratePerMinute: 20, burst: 40 });
+    expect(read('after.rules')).toContain('--hashlimit-upto 20/min --hashlimit-burst 40');
+    expect(calls.some((c) => c.args[0] === 'reload')).toBe(false);
+    await removePerSourceLogging(exec, { etcDir: dir });
+    expect(read('after6.rules')).toBe(readFileSync(new URL('./fixtures/after6.rules', import.meta.url), 'utf8'));
+  });
+
+  it('refuses bad budgets and a missing file with a clear reason', async () => {
+    const { exec } = activeUfw();
+    await expect(installPerSourceLogging(exec, { etcDir: dir, burst: 0 })).rejects.toMatchObject({ code: 'bad-option' });
+    rmSync(join(dir, 'after6.rules'));
+    await expect(installPerSourceLogging(exec, { etcDir: dir })).rejects.toMatchObject({ code: 'missing-file' });
+    writeFileSync(join(dir, 'after6.rules'), '');
+  });
+});
