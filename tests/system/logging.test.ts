@@ -48,6 +48,8 @@ describe.runIf(requireSystem('root', 'netns', 'ufw'))('per-source logging block 
 
   const scanBoth = async (ports1: number[], ports2: number[]) => {
     const [a, b] = lab.scanners as [LabLink, LabLink];
+    // Start both probers first (port 22 is allowed: never logged), so process start-up cannot reorder them.
+    await Promise.all([lab.probe(a.ns, a.fwV4, 22), lab.probe(b.ns, b.fwV4, 22)]);
     // The first scanner starts first; the second follows while the first is still scanning.
     const first = lab.probeMany(a.ns, a.fwV4, ports1, { timeoutMs: 200 });
     await sleep(20);
