@@ -23,6 +23,8 @@ export interface ReplayOptions {
   framing?: Framing | 'auto';
   year?: number;
   bootTimeMs?: number;
+  /** Ports the firewall allowed (probes to them are not evidence); none by default. */
+  isAllowedPort?: (proto: 'tcp' | 'udp', port: number) => boolean;
   /** Every engine event except per-probe ones, as it happens (ban, ban-deferred, unban, evicted). */
   onEvent?: (e: EngineEvent) => void;
 }
@@ -88,7 +90,7 @@ export class ReplaySession {
     // Manual operations never happen in a replay; the clock only answers "now" as the last event time.
     const clock: Clock = { now: () => this.lastTime ?? 0 };
     const onEvent = opts.onEvent;
-    this.engine = new ScanEngine({ settings, clock }, (e) => {
+    this.engine = new ScanEngine({ settings, clock, ...(opts.isAllowedPort ? { isAllowedPort: opts.isAllowedPort } : {}) }, (e) => {
       if (e.type === 'probe') return;
       if (e.type === 'ban') this.bans.push(e.ban);
       else if (e.type === 'ban-deferred') this.deferredEvents++;

@@ -38,6 +38,8 @@ Options:
   --findtime SEC       sliding window in seconds (default ${DEFAULT_SETTINGS.detection.findtimeSec})
   --min-ports N        distinct destination ports those probes must touch (default ${DEFAULT_SETTINGS.detection.minDistinctPorts})
   --whitelist CIDR     never count or ban these sources (repeatable; loopback always is)
+  --open-port P[/tcp|/udp]  a port the firewall allows (repeatable): probes to it are not scan evidence,
+                       like live mode, which asks ufw (default: both protocols)
   --prefix TEXT        also count records with this log prefix as blocked, e.g. "PORT DENIED:" (repeatable;
                        counted by default: ${DEFAULT_SETTINGS.detection.prefixes.join(', ')})
   --bantime SEC        ban length (default ${DEFAULT_SETTINGS.ban.bantimeSec})
@@ -58,6 +60,7 @@ type Flags = {
   prefix?: string[];
   bantime?: string;
   'max-bans-per-minute'?: string;
+  'open-port'?: string[];
   year?: string;
   json?: boolean;
   help?: boolean;
@@ -78,7 +81,7 @@ const FLAG_OF_PATH: [string, string][] = [
 export type ReplayArgs =
   | { ok: true; help: true }
   | { ok: false; error: string }
-  | { ok: true; help: false; input: string; framing: Framing | 'auto'; year?: number; json: boolean; settings: Settings };
+  | { ok: true; help: false; input: string; framing: Framing | 'auto'; year?: number; json: boolean; settings: Settings; openPorts: string[] };
 
 function wholeNumber(flag: string, text: string | undefined, out: string[]): number | undefined {
   if (text === undefined) return undefined;
@@ -106,6 +109,7 @@ export function parseReplayArgs(argv: string[]): ReplayArgs {
         prefix: { type: 'string', multiple: true },
         bantime: { type: 'string' },
         'max-bans-per-minute': { type: 'string' },
+        'open-port': { type: 'string', multiple: true },
         year: { type: 'string' },
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
@@ -128,6 +132,14 @@ export function parseReplayArgs(argv: string[]): ReplayArgs {
   const maxBans = wholeNumber('--max-bans-per-minute', f['max-bans-per-minute'], errors);
   const year = wholeNumber('--year', f.year, errors);
   if (year !== undefined && (year < 1970 || year > 9999)) errors.push(`--year: ${year} is not a year between 1970 and 9999`);
+  const openPorts: string[] = [];
+  for (const text of f['open-port'] ?? []) {
+    const m = /^\s*(\d{1,5})(?:\/(tcp|udp))?\s*$/i.exec(text);
+    const port = m ? Number(m[1]) : NaN;
+    if (!m || port < 1 || port > 65535) errors.push(`--open-port: "${text}" is not a port (1-65535), optionally with /tcp or /udp`);
+    else if (m[2]) openPorts.push(`${m[2].toLowerCase()}/${port}`);
+    else openPorts.push(`tcp/${port}`, `udp/${port}`);
+  }
   if (errors.length) return { ok: false, error: errors.join('\n') };
 
   const d = DEFAULT_SETTINGS;
@@ -155,7 +167,7 @@ export function parseReplayArgs(argv: string[]): ReplayArgs {
     msg = msg.replace(/^(--[a-z-]+)\.\d+:/gm, '$1:');
     return { ok: false, error: msg };
   }
-  const out: ReplayArgs = { ok: true, help: false, input: parsed.positionals[0]!, framing: format as Framing | 'auto', json: !!f.json, settings: check.settings };
+  const out: ReplayArgs = { ok: true, help: false, input: parsed.positionals[0]!, framing: format as Framing | 'auto', json: !!f.json, settings: check.settings, openPorts };
   if (year !== undefined) out.year = year;
   return out;
 }
@@ -219,7 +231,7 @@ const IGNORE_TEXT: Record<IgnoreReason, string> = {
   'already-banned': 'from a source already banned (packets in flight)',
 };
 
-export function humanReport(input: string, s: ReplaySummary, settings: Settings, whitelist: string[]): string {
+export function humanReport(input: string, s: ReplaySummary, settings: Settings, whitelist: string[], openPorts: string[] = []): string {
   const out: string[] = [];
   const d = settings.detection;
   const span = s.firstTime !== null ? `, event time ${iso(s.firstTime)} → ${iso(s.lastTime)}` : '';
@@ -227,6 +239,7 @@ export function humanReport(input: string, s: ReplaySummary, settings: Settings,
   out.push('Kernel trust not required: a replayed file is analysed, and lines any local user could have written count too (the live engine refuses those).');
   out.push(`Scan rule: ${d.maxretry} probes on ≥ ${d.minDistinctPorts} distinct ports within ${d.findtimeSec} s; counted prefixes: ${d.prefixes.join(', ')}`);
   out.push(`Whitelist: ${whitelist.join(', ')}`);
+  if (openPorts.length) out.push(`Open ports (probes to them are not evidence): ${openPorts.join(', ')}`);
   out.push('');
   const rejected = nonZero<RejectReason>(s.rejected);
   const rejectedTotal = rejected.reduce((a, [, n]) => a + n, 0);
@@ -264,7 +277,7 @@ export function humanReport(input: string, s: ReplaySummary, settings: Settings,
   return out.join('\n');
 }
 
-export function summaryJson(s: ReplaySummary, settings: Settings, whitelist: string[]): Record<string, unknown> {
+export function summaryJson(s: ReplaySummary, settings: Settings, whitelist: string[], openPorts: string[] = []): Record<string, unknown> {
   return {
     type: 'summary',
     lines: s.lines,
@@ -289,6 +302,7 @@ export function summaryJson(s: ReplaySummary, settings: Settings, whitelist: str
       bantimeSec: settings.ban.bantimeSec,
       maxNewBansPerMinute: settings.ban.maxNewBansPerMinute,
       whitelist,
+      openPorts,
     },
   };
 }
@@ -323,8 +337,10 @@ export const replayCommand: CliCommand = {
       }
     }
     const pending: string[] = [];
+    const open = new Set(args.openPorts);
     const session = new ReplaySession({
       settings: args.settings,
+      ...(open.size ? { isAllowedPort: (proto: 'tcp' | 'udp', port: number) => open.has(`${proto}/${port}`) } : {}),
       framing: args.framing,
       ...(args.year !== undefined ? { year: args.year } : {}),
       ...(json
@@ -352,10 +368,10 @@ export const replayCommand: CliCommand = {
     }
     const summary = session.end();
     if (json) {
-      pending.push(JSON.stringify(summaryJson(summary, args.settings, session.whitelist())));
+      pending.push(JSON.stringify(summaryJson(summary, args.settings, session.whitelist(), args.openPorts)));
       process.stdout.write(pending.join('\n') + '\n');
     } else {
-      process.stdout.write(humanReport(input, summary, args.settings, session.whitelist()) + '\n');
+      process.stdout.write(humanReport(input, summary, args.settings, session.whitelist(), args.openPorts) + '\n');
     }
     return 0;
   },
