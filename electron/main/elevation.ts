@@ -199,6 +199,11 @@ export class HelperSupervisor<L extends HelperLink> {
 
 // ------------------------------------------------------------------ the real pieces
 
+/** Where the deb/rpm install the polkit action (build/polkit) and the keeper it authorises. */
+export const POLKIT_POLICY_PATH = '/usr/share/polkit-1/actions/io.portcullis.helper.policy';
+export const POLKIT_ACTION_ID = 'io.portcullis.helper';
+export const INSTALLED_KEEPER = '/opt/Portcullis/resources/helper/portcullis-helper';
+
 /** Characters that would let a path break out of the quoting of the elevated command line. */
 const UNSAFE_IN_COMMAND = /["'`$\\\n\r\0]/;
 
@@ -212,7 +217,7 @@ export interface KeeperPaths {
   keeper: string;
   /** The node to run the helper with: the Electron binary itself (ELECTRON_RUN_AS_NODE). */
   node: string;
-  /** The bundled helper entry (dist/electron/helper.cjs). */
+  /** The bundled helper entry (dist/electron/helper.mjs). */
   entry: string;
 }
 

@@ -31,6 +31,8 @@ import { applyAutostart, autostartPath, launchCommand } from './autostart.ts';
 import {
   cleanupHelperSession,
   HelperSupervisor,
+  INSTALLED_KEEPER,
+  POLKIT_POLICY_PATH,
   pkexecLauncher,
   prepareHelperSession,
   sudoPromptLauncher,
@@ -45,9 +47,6 @@ import { claimSingleInstance, keepRunningInTray, MainWindow } from './window.ts'
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const KMSG_SEQ_KEY = 'desktop.kmsg.lastSeq';
-/** Where the deb/rpm install the polkit action and the keeper it authorises. */
-const POLKIT_POLICY = '/usr/share/polkit-1/actions/io.portcullis.helper.policy';
-const INSTALLED_KEEPER = '/opt/Portcullis/resources/helper/portcullis-helper';
 
 function log(message: string): void {
   process.stderr.write(`portcullis: ${message}\n`);
@@ -68,7 +67,7 @@ function appPaths() {
 
 /** pkexec through the package's own polkit action when installed; sudo-prompt otherwise (dev, AppImage). */
 function chooseLauncher(paths: ReturnType<typeof appPaths>): HelperLauncher {
-  if (app.isPackaged && paths.keeper === INSTALLED_KEEPER && existsSync(POLKIT_POLICY)) return pkexecLauncher(paths.keeper);
+  if (app.isPackaged && paths.keeper === INSTALLED_KEEPER && existsSync(POLKIT_POLICY_PATH)) return pkexecLauncher(paths.keeper);
   return sudoPromptLauncher(sudoPrompt.exec, { keeper: paths.keeper, node: process.execPath, entry: paths.helperEntry });
 }
 
