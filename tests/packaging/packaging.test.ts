@@ -10,13 +10,15 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import vm from 'node:vm';
-import { JSDOM } from 'jsdom';
+import { createRequire } from 'node:module';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { INSTALLED_KEEPER, POLKIT_ACTION_ID, POLKIT_POLICY_PATH } from '../../electron/main/elevation.ts';
 import { TRAY_ICON_STATES } from '../../electron/main/tray.ts';
 import { buildElectron, OUT_DIR } from '../../scripts/build.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
+// jsdom ships no type declarations; only its XML DOMParser is used here.
+const { JSDOM } = createRequire(import.meta.url)('jsdom') as { JSDOM: new (html: string) => { window: { DOMParser: typeof DOMParser } } };
 const CONFIG_PATH = path.join(ROOT, 'build/electron-builder.json');
 type Config = {
   appId: string;
