@@ -25,7 +25,7 @@ import { ReplaySession, type ReplaySummary } from '../engine/replay.ts';
 import type { CliCommand } from './cli.ts';
 
 const FORMATS = ['auto', 'syslog', 'kmsg', 'journal', 'dmesg'] as const;
-const CHUNK_BYTES = 4 << 20;
+const CHUNK_BYTES = 1 << 20;
 
 const HELP = `Usage: portcullis replay <file|-> [options]
 
