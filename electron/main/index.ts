@@ -230,7 +230,10 @@ async function main(): Promise<void> {
           call('set block', hub.call('status', {}).then((st) => (st.blocks.setBlock ? undefined : helperOps.setSetBlock(true))));
         }
       }
-      call('state', handlers.getState({}).then((s) => {
+      // On connect, re-read the firewall status at once (the doctor refreshes it; the periodic refresh
+      // is every 30 s), then tell the tray and the window.
+      const refreshed = status.connected ? handlers.getDoctor({}).then(() => handlers.getState({})) : handlers.getState({});
+      call('state', refreshed.then((s) => {
         onState(s);
         batcher.push([{ type: 'state', state: s }]);
       }));

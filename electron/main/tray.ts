@@ -59,6 +59,8 @@ export function agoText(ms: number): string {
 export function trayStatusText(view: TrayView): string {
   const s = view.state;
   if (!s) return 'Portcullis — starting…';
+  // Without the helper the firewall cannot be read: say that, not "ufw is not installed".
+  if (!s.helper.connected && !s.firewall.installed) return 'Portcullis — read-only, firewall state unknown';
   if (!s.firewall.installed) return 'Portcullis — ufw is not installed';
   if (!s.firewall.enabled) return 'Portcullis — the firewall (ufw) is off';
   if (s.protection === 'off') return 'Portcullis — protection is off';

@@ -104,6 +104,11 @@ describe('tray menu template', () => {
     expect(a.log).toEqual(['retry-helper']);
   });
 
+  it('read-only before the helper ever answered: the firewall is unknown, not "not installed"', () => {
+    const items = trayMenuTemplate({ state: makeState({ helper: { connected: false, readOnlyReason: 'x' }, firewall: { ...makeState().firewall, installed: false, enabled: false } }), recentBans: [], now: NOW }, recordingActions());
+    expect(items[0]!.label).toBe('Portcullis — read-only, firewall state unknown');
+  });
+
   it('before the first state: the switch is disabled, Open and Quit still work', () => {
     const items = trayMenuTemplate({ state: null, recentBans: [], now: NOW }, recordingActions());
     expect(items[0]!.label).toMatch(/starting/);
