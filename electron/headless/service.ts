@@ -388,6 +388,8 @@ export class PortcullisService {
 
   private applyUnban(ip: string, at: number, why: 'expired' | 'manual'): void {
     this.o.store.recordUnban(ip, at, why);
+    const off = this.engine.offender(ip);
+    if (off) this.o.store.upsertOffenders([off]);
     this.events.push({ type: 'unban', ip, why });
     this.o.onUnban?.(ip, why);
     const fw = this.o.firewall;
@@ -426,7 +428,6 @@ export class PortcullisService {
   /** Expiry, deferred bans, store flush and retention, end of a pause, periodic firewall status. */
   async tick(): Promise<void> {
     const now = this.o.clock.now();
-    const wasPaused = this.pausedUntil !== null;
     if (this.pausedUntil !== null && this.pausedUntil <= now) {
       this.pausedUntil = null;
       this.o.store.setSetting(PAUSED_KEY, '');
@@ -443,7 +444,8 @@ export class PortcullisService {
     } catch (e) {
       this.log('error', `store: ${errText(e)}`);
     }
-    if (wasPaused && this.pausedUntil === null) this.pushState();
+    // A live dashboard: the state (counts, source health) at most once a tick, coalesced by the batcher.
+    if (this.events.listenerCount > 0) this.pushState();
     if (now - this.lastStatusAt >= (this.o.statusRefreshMs ?? 30_000)) await this.refreshStatus(false);
   }
 
@@ -557,7 +559,7 @@ export class PortcullisService {
       backend: this.settings.ban.backend,
       counts: {
         blockedPackets: this.safeCount(),
-        scanners: this.engine.offenders(100_000).length,
+        scanners: stats.trackedSources,
         activeBans: stats.activeBans,
         deferredBans: stats.deferredBans,
       },

@@ -1,0 +1,164 @@
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ApiHandlers } from '../../electron/shared/api.ts';
+import { ControlClient, controlSocketPath, serveControlSocket } from '../../electron/headless/control.ts';
+import { parseIpAddr, parseIpRouteGateways } from '../../electron/headless/hostinfo.ts';
+import { callViaDispatcher, firewallPortOf } from '../../electron/headless/helper-adapter.ts';
+import { FileSettingsRepo, readInboundSessions } from '../../electron/headless/adapters.ts';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const NODE = existsSync(path.join(ROOT, 'node_modules/.bin/node')) ? path.join(ROOT, 'node_modules/.bin/node') : process.execPath;
+
+function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(NODE, [path.join(ROOT, 'bin/portcullis.js'), ...args], { timeout: 20_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout: String(stdout), stderr: String(stderr) });
+    });
+  });
+}
+
+const dirs: string[] = [];
+const tmp = () => {
+  const d = mkdtempSync(path.join(tmpdir(), 'pc-cli-'));
+  dirs.push(d);
+  return d;
+};
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+describe('control socket', () => {
+  const handlers = {
+    getSettings: async () => ({ ok: 'settings' }),
+    unban: async ({ ip }: { ip: string }) => {
+      if (ip === '192.0.2.1') return { ok: true };
+      throw new Error('not banned');
+    },
+  } as unknown as ApiHandlers;
+
+  it('serves the API to a client, root-only (dir 0700, socket 0600), and refuses a second instance', async () => {
+    const dir = path.join(tmp(), 'state');
+    const server = await serveControlSocket(dir, handlers);
+    try {
+      expect(statSync(dir).mode & 0o777).toBe(0o700);
+      expect(statSync(server.path).mode & 0o777).toBe(0o600);
+      const c = new ControlClient(server.path);
+      await expect(c.call('unban', { ip: '192.0.2.1' })).resolves.toEqual({ ok: true });
+      await expect(c.call('unban', { ip: '192.0.2.9' })).rejects.toThrow('not banned');
+      await expect(c.call('unban', { ip: 'nope' } as never)).rejects.toMatchObject({ code: 'invalid' });
+      c.close();
+      await expect(serveControlSocket(dir, handlers)).rejects.toThrow(/another Portcullis instance/);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('replaces a stale socket left by a killed instance', async () => {
+    const dir = path.join(tmp(), 'state');
+    mkdirSync(dir, { mode: 0o700 });
+    writeFileSync(controlSocketPath(dir), ''); // not a live socket
+    const server = await serveControlSocket(dir, handlers);
+    await server.close();
+  });
+
+  it('a client without an instance gets a clear message', async () => {
+    const c = new ControlClient(path.join(tmp(), 'control.sock'));
+    await expect(c.call('getState', {})).rejects.toThrow(/no running Portcullis instance/);
+    c.close();
+  });
+});
+
+describe('CLI arguments', () => {
+  it('refuses bad options with the reason and exit code 2', async () => {
+    expect(await cli(['run', '--backend', 'iptables'])).toMatchObject({ code: 2, stderr: expect.stringContaining('--backend is ufw or set') });
+    expect(await cli(['run', '--source', 'file:relative.log'])).toMatchObject({ code: 2, stderr: expect.stringContaining('--source is auto') });
+    expect(await cli(['run', '--bogus'])).toMatchObject({ code: 2 });
+    expect(await cli(['serve', '--port', '70000'])).toMatchObject({ code: 2, stderr: expect.stringContaining('--port') });
+    expect(await cli(['ban', '1.2.3.4;rm'])).toMatchObject({ code: 2, stderr: expect.stringContaining('not an IPv4 or IPv6 address') });
+    expect(await cli(['ban', '192.0.2.1', '--duration', '-5'])).toMatchObject({ code: 2 });
+    expect(await cli(['unban'])).toMatchObject({ code: 2 });
+  });
+
+  it('status without a running instance says so (exit 1)', async () => {
+    const r = await cli(['status', '--state-dir', tmp()]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/no running Portcullis instance/);
+  });
+
+  it('refuses to start with an invalid config, naming the field', async () => {
+    const d = tmp();
+    writeFileSync(path.join(d, 'c.json'), JSON.stringify({ ban: { bantimeSec: 0 } }));
+    const r = await cli(['run', '--dry-run', '--source', 'file:/dev/null', '--config', path.join(d, 'c.json'), '--state-dir', path.join(d, 's')]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('ban.bantimeSec');
+  });
+
+  it('help lists every command', async () => {
+    const r = await cli(['--help']);
+    for (const c of ['run', 'serve', 'status', 'bans', 'ban', 'unban', 'doctor', 'replay']) expect(r.stdout).toContain(`  ${c}`);
+  });
+});
+
+describe('host information', () => {
+  it('reads addresses, interfaces and default gateways from ip -j output', () => {
+    const addr = JSON.stringify([
+      { ifname: 'lo', addr_info: [{ local: '127.0.0.1' }, { local: '::1' }] },
+      { ifname: 'eth0', addr_info: [{ local: '192.0.2.2' }, { local: 'fd00:0:0::2' }] },
+    ]);
+    expect(parseIpAddr(addr)).toEqual({ addresses: ['127.0.0.1', '::1', '192.0.2.2', 'fd00::2'], interfaces: ['lo', 'eth0'] });
+    expect(parseIpAddr('not json')).toEqual({ addresses: [], interfaces: [] });
+    const routes = JSON.stringify([{ dst: 'default', gateway: '192.0.2.1' }, { dst: '192.0.2.0/24' }, { dst: 'default', nexthops: [{ gateway: 'fe80::1' }] }]);
+    expect(parseIpRouteGateways(routes)).toEqual(['192.0.2.1', 'fe80::1']);
+  });
+
+  it('finds established inbound sessions in /proc/net/tcp format', () => {
+    const d = tmp();
+    writeFileSync(
+      path.join(d, 'tcp'),
+      [
+        '  sl  local_address rem_address   st tx_queue rx_queue',
+        '   0: 00000000:0016 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0',
+        '   1: 0202000A:0016 3200020A:C350 01 00000000:00000000 00:00000000 00000000     0',
+        '   2: 0202000A:D000 0100000A:0050 01 00000000:00000000 00:00000000 00000000     0',
+      ].join('\n'),
+    );
+    expect(readInboundSessions(d)).toEqual([{ localPort: 22, remote: '10.2.0.50' }]);
+  });
+});
+
+describe('helper adapter', () => {
+  it('turns ban end times into timeouts (rounded up) and back, and surfaces helper errors', async () => {
+    const calls: unknown[] = [];
+    const handle = async (req: unknown) => {
+      calls.push(req);
+      const r = req as { id: number; op: string };
+      if (r.op === 'listBans') return { id: r.id, ok: true, result: { bans: [{ ip: '192.0.2.9', expiresInSec: 10 }, { ip: '192.0.2.8', expiresInSec: null }] } };
+      if (r.op === 'unban') return { id: r.id, ok: false, error: { code: 'failed', message: 'ufw said no' } };
+      return { id: r.id, ok: true, result: { ok: true } };
+    };
+    const fw = firewallPortOf(callViaDispatcher(handle), 'set', () => 1_000_000);
+    await fw.ban('192.0.2.9', 1_000_000 + 1500, 'scan SYN');
+    expect(calls[0]).toMatchObject({ op: 'ban', args: { ip: '192.0.2.9', timeoutSec: 2, backend: 'set', comment: 'scan SYN' } });
+    await fw.ban('192.0.2.9', null, 'manual');
+    expect(calls[1]).toMatchObject({ args: { timeoutSec: null } });
+    expect(await fw.listBans()).toEqual([
+      { ip: '192.0.2.9', until: 1_010_000 },
+      { ip: '192.0.2.8', until: null },
+    ]);
+    await expect(fw.unban('192.0.2.9')).rejects.toThrow(/ufw said no/);
+  });
+});
+
+describe('settings file', () => {
+  it('saves atomically and refuses unreadable JSON with the file name', () => {
+    const d = tmp();
+    const f = path.join(d, 'c.json');
+    const repo = new FileSettingsRepo(f);
+    expect(repo.load()).toBeUndefined();
+    writeFileSync(f, '{ nope');
+    expect(() => repo.load()).toThrow(/c\.json is not valid JSON/);
+  });
+});
