@@ -7,7 +7,7 @@
  *   <app>/dist/electron/{main.js,preload.cjs,helper.mjs}   <app>/renderer/dist/index.html   <app>/assets/tray/*.png
  *   packaged only: <resources>/helper/{portcullis-helper,helper.mjs} (root must not run code from inside app.asar)
  */
-import { app, BrowserWindow, ipcMain, Menu, nativeImage, Notification, shell, Tray } from 'electron';
+import { app, BrowserWindow, dialog, ipcMain, Menu, nativeImage, Notification, shell, Tray } from 'electron';
 import { existsSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -253,7 +253,10 @@ async function main(): Promise<void> {
   if (!startHidden) window.show();
 }
 
-main().catch((e: unknown) => {
+main().catch(async (e: unknown) => {
   log(`failed to start: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+  // A desktop user started us from a menu: say why in a window, not only on stderr (e.g. invalid settings).
+  await app.whenReady().catch(() => undefined);
+  dialog.showErrorBox('Portcullis cannot start', e instanceof Error ? e.message : String(e));
   app.exit(1);
 });

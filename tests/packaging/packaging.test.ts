@@ -173,6 +173,7 @@ describe('bundles', () => {
     vi.doMock('electron', () => ({
       app: { requestSingleInstanceLock: () => false, quit, on: vi.fn(), whenReady: () => new Promise(() => undefined), getAppPath: () => ROOT, isPackaged: false, exit: vi.fn() },
       BrowserWindow: vi.fn(),
+      dialog: { showErrorBox: vi.fn() },
       ipcMain: { handle: vi.fn(), removeHandler: vi.fn() },
       Menu: { setApplicationMenu: vi.fn(), buildFromTemplate: vi.fn() },
       nativeImage: { createFromPath: vi.fn() },
