@@ -147,12 +147,12 @@ describe('helper supervisor', () => {
 });
 
 describe('elevated command line', () => {
-  const paths = { keeper: '/opt/Portcullis/resources/helper/portcullis-helper', node: '/opt/Portcullis/portcullis', entry: '/opt/Portcullis/resources/helper/helper.cjs' };
+  const paths = { keeper: '/opt/Portcullis/resources/helper/portcullis-helper', node: '/opt/Portcullis/portcullis', entry: '/opt/Portcullis/resources/helper/helper.mjs' };
 
   it('quotes every path and carries no secret', () => {
     const cmd = keeperCommand(paths, SESSION);
     expect(cmd).toBe(
-      "PORTCULLIS_HELPER_NODE='/opt/Portcullis/portcullis' PORTCULLIS_HELPER_ENTRY='/opt/Portcullis/resources/helper/helper.cjs' /bin/sh '/opt/Portcullis/resources/helper/portcullis-helper' --socket-dir '/run/user/1000/portcullis-abc' --uid 1000",
+      "PORTCULLIS_HELPER_NODE='/opt/Portcullis/portcullis' PORTCULLIS_HELPER_ENTRY='/opt/Portcullis/resources/helper/helper.mjs' /bin/sh '/opt/Portcullis/resources/helper/portcullis-helper' --socket-dir '/run/user/1000/portcullis-abc' --uid 1000",
     );
     expect(cmd).not.toContain(SESSION.secret);
   });
