@@ -7,8 +7,9 @@ const FW = '[UFW BLOCK] IN=eth0 OUT= SRC=203.0.113.7 DST=198.51.100.1 LEN=60 PRO
 const rec = (seq: number, msg = `${FW} n=${seq}`, prio = 4, usec = 1_000_000 + seq) =>
   `${prio},${seq},${usec},-;${msg}\n SUBSYSTEM=net\n DEVICE=+net:eth0\n`;
 
-function setup(opts: ConstructorParameters<typeof KmsgSource>[0] = {}) {
-  const feed = new PushKmsgFeed();
+function setup(opts: ConstructorParameters<typeof KmsgSource>[0] = {}, prefiltered = false) {
+  // Not prefiltered: these tests hand in every record, as /dev/kmsg itself does.
+  const feed = new PushKmsgFeed('test feed', { prefiltered });
   const lines: string[] = [];
   const seqs: number[] = [];
   const untrusted: KmsgRecord[] = [];
@@ -68,6 +69,15 @@ describe('kmsg record handling', () => {
     b.feed.push([1, 2, 3, 4, 5, 6].map((s) => rec(s)));
     const all = [...a.lines, ...b.lines].map((l) => parseKmsgHeader(l)!.seq);
     expect(all).toEqual([1, 2, 3, 4, 5, 6]);
+  });
+
+  it("a prefiltered feed (the helper's stream drops non-kernel records) does not count seq gaps as lost", async () => {
+    const { feed, lines, src, start } = setup({ resumeAfterSeq: 0 }, true);
+    await start();
+    feed.push([rec(1), rec(4), rec(9)]);
+    expect(lines).toHaveLength(3);
+    expect(src.lost).toBe(0);
+    expect(src.health().error).toBeUndefined();
   });
 
   it('refuses malformed records without stopping', async () => {

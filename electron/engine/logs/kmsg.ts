@@ -58,6 +58,11 @@ export interface KmsgFeedSink {
 /** Where raw records come from: /dev/kmsg, or the helper's stream. */
 export interface KmsgFeed {
   readonly description: string;
+  /**
+   * The feed already dropped non-kernel records (the helper's stream does): seq gaps are then
+   * expected and not counted as records lost to ring overwrite.
+   */
+  readonly prefiltered?: boolean;
   start(sink: KmsgFeedSink): Promise<void>;
   stop(): Promise<void>;
 }
@@ -157,10 +162,13 @@ export function newestKmsgSeq(path = '/dev/kmsg'): number | null {
 /** A feed the owner pushes raw records into (e.g. the helper client, as records arrive on its socket). */
 export class PushKmsgFeed implements KmsgFeed {
   readonly description: string;
+  readonly prefiltered: boolean;
   private sink: KmsgFeedSink | null = null;
 
-  constructor(description = 'kernel ring buffer (through the Portcullis helper)') {
+  /** prefiltered defaults to true: the helper forwards kernel-facility records only. */
+  constructor(description = 'kernel ring buffer (through the Portcullis helper)', opts: { prefiltered?: boolean } = {}) {
     this.description = description;
+    this.prefiltered = opts.prefiltered ?? true;
   }
 
   async start(sink: KmsgFeedSink): Promise<void> {
@@ -297,7 +305,7 @@ export class KmsgSource implements LogSourcePort {
         this.skipped++;
         continue;
       }
-      if (this.lastSeq !== null && rec.seq > this.lastSeq + 1) this.lost += rec.seq - this.lastSeq - 1;
+      if (this.lastSeq !== null && rec.seq > this.lastSeq + 1 && !this.feed.prefiltered) this.lost += rec.seq - this.lastSeq - 1;
       this.lastSeq = rec.seq;
       if (rec.facility !== 0) {
         this.untrusted++;
