@@ -126,7 +126,7 @@ function readOnlyHelper(h: HelperOpsPort): HelperOpsPort {
 export async function startRunner(o: RunOptions, out: Out, err: Out): Promise<Runner> {
   const isRoot = process.getuid?.() === 0;
   if (!isRoot && !o.dryRun) {
-    throw new StartError('portcullis run must run as root: it changes the firewall and reads the kernel log. Try: sudo npx portcullis run (or --dry-run to only watch)');
+    throw new StartError('root is needed: Portcullis changes the firewall and reads the kernel log. Try: sudo npx portcullis run (or --dry-run to only watch)');
   }
   if (!o.dryRun && !existsSync(BINARIES.ufw)) throw new StartError('ufw is not installed: apt-get install ufw (Portcullis bans through ufw)');
   try {
