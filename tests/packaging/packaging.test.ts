@@ -77,6 +77,15 @@ describe('electron-builder configuration', () => {
     for (const r of config.extraResources) expect(existsSync(path.join(ROOT, r.from)), r.from).toBe(true);
   });
 
+  it('keeps the RunAsNode fuse the helper needs, and closes NODE_OPTIONS and --inspect', () => {
+    const fuses = (config as unknown as { electronFuses: Record<string, boolean> }).electronFuses;
+    // The keeper runs the helper with the app's own binary in ELECTRON_RUN_AS_NODE mode.
+    expect(fuses.runAsNode).toBe(true);
+    expect(fuses.enableNodeOptionsEnvironmentVariable).toBe(false);
+    expect(fuses.enableNodeCliInspectArguments).toBe(false);
+    expect(fuses.onlyLoadAppFromAsar).toBe(true);
+  });
+
   it('puts the helper and its keeper OUTSIDE app.asar, where the polkit action points', () => {
     const tos = config.extraResources.map((r) => r.to);
     expect(tos).toEqual(expect.arrayContaining(['helper/portcullis-helper', 'helper/helper.mjs', 'polkit/io.portcullis.helper.policy']));
