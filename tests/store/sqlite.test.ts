@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -98,6 +98,23 @@ describe('schema and pragmas', () => {
     expect((db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version).toBe(SCHEMA_VERSION + 1);
     expect(db.prepare("SELECT name FROM sqlite_master WHERE name = 'x'").get()).toBeUndefined();
     db.close();
+  });
+
+  it('several processes opening the same new database at once migrate it once and all write', async () => {
+    const ips = ['192.0.2.1', '192.0.2.2', '192.0.2.3', '192.0.2.4'];
+    const codes = await Promise.all(
+      ips.map(
+        (ip) =>
+          new Promise<number | null>((resolve) => {
+            const c = spawn(process.execPath, [path.join(import.meta.dirname, 'fixtures/open-and-ban.ts'), dbPath, ip], { stdio: 'inherit' });
+            c.on('exit', (code) => resolve(code));
+          }),
+      ),
+    );
+    expect(codes).toEqual([0, 0, 0, 0]);
+    const s = new SqliteStore({ path: dbPath });
+    expect(s.openBans().map((b) => b.ip).sort()).toEqual(ips);
+    s.close();
   });
 
   it('refuses a database from a newer Portcullis instead of touching it', () => {

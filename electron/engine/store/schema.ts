@@ -79,28 +79,35 @@ export const MIGRATIONS: readonly string[] = [
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
-/** Applies the migrations the database lacks; returns the versions it applied. */
+/**
+ * Applies the migrations the database lacks; returns the versions it applied. The version is read
+ * inside each write transaction, so two processes opening the same new database at once (the
+ * runner and a CLI command) do not both apply the same migration.
+ */
 export function migrate(db: DatabaseSync, migrations: readonly string[] = MIGRATIONS): number[] {
-  const row = db.prepare('PRAGMA user_version').get() as { user_version: number } | undefined;
-  const current = row?.user_version ?? 0;
-  if (current > migrations.length) {
-    throw new Error(
-      `the database has schema version ${current}, newer than this Portcullis understands (${migrations.length}); refusing to touch it`,
-    );
-  }
+  const version = () => (db.prepare('PRAGMA user_version').get() as { user_version: number } | undefined)?.user_version ?? 0;
   const applied: number[] = [];
-  for (let v = current; v < migrations.length; v++) {
+  for (;;) {
     db.exec('BEGIN IMMEDIATE');
     try {
-      db.exec(migrations[v]!);
-      // PRAGMA takes no bound parameters; v is our own integer.
-      db.exec(`PRAGMA user_version = ${v + 1}`);
+      const current = version();
+      if (current > migrations.length) {
+        throw new Error(
+          `the database has schema version ${current}, newer than this Portcullis understands (${migrations.length}); refusing to touch it`,
+        );
+      }
+      if (current === migrations.length) {
+        db.exec('COMMIT');
+        return applied;
+      }
+      db.exec(migrations[current]!);
+      // PRAGMA takes no bound parameters; current is our own integer.
+      db.exec(`PRAGMA user_version = ${current + 1}`);
       db.exec('COMMIT');
+      applied.push(current + 1);
     } catch (e) {
       db.exec('ROLLBACK');
       throw e;
     }
-    applied.push(v + 1);
   }
-  return applied;
 }

@@ -342,7 +342,8 @@ export class SqliteStore implements StorePort {
     try {
       for (const pk of packets) {
         this.st.insertPacket.run(
-          pk.time, pk.src, pk.dst, pk.family, pk.proto, n(pk.spt), n(pk.dpt), pk.prefix, pk.in, pk.out,
+          // Whole ms: a fractional time would be stored as REAL and break the per-minute integer buckets.
+          Math.round(pk.time), pk.src, pk.dst, pk.family, pk.proto, n(pk.spt), n(pk.dpt), pk.prefix, pk.in, pk.out,
           n(pk.tcpFlags), n(pk.icmpType), n(pk.icmpCode), pk.fragment ? 1 : 0, n(pk.len), n(pk.ttl),
           pk.framing, pk.trust === 'kernel' ? 1 : 0, n(pk.seq),
         );
