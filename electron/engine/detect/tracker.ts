@@ -4,15 +4,16 @@
  * A source is a scanner when, within the last `findtimeSec` seconds (event time), it sent at least
  * `maxretry` probes touching at least `minDistinctPorts` distinct destination ports.
  *
- * State per source, sized by the thresholds rather than by traffic:
+ * State per source, sized by the thresholds rather than by traffic, in two plain number arrays
+ * (V8 keeps them unboxed; every extra array per source costs ~150 bytes, and a log of 100k sources
+ * must stay within the replay's memory budget — four arrays per source measured ~1 kB a source):
  * - `times`: a ring of the last `maxretry` probe times. The window holds ≥ maxretry probes exactly
  *   when the oldest of those is inside it, so more times than that are never needed.
- * - `ports` / `portLast` / `portHits`: parallel arrays of the destination ports seen, when each
- *   was last probed and how often. Ports whose last probe left the window are pruned, and the
- *   arrays are capped (least recently probed port dropped first), so one source costs
- *   O(maxretry + minDistinctPorts) whatever it sends.
+ * - `ports`: triplets [port, last probe time, hits] of the destination ports seen. Ports whose
+ *   last probe left the window are pruned, and the list is capped (least recently probed port
+ *   dropped first), so one source costs O(maxretry + minDistinctPorts) whatever it sends.
  * - Sources live in a Map (lookup) threaded on an intrusive doubly-linked list in order of last
- *   probe (head = least recently seen): touching a source is four pointer writes, evicting the
+ *   probe (head = least recently seen): touching a source is a few pointer writes, evicting the
  *   least recently seen is O(1). (Re-inserting Map keys to keep the order costs a delete + set per
  *   probe, which measured at more than half of the detector's time.) Past `maxTrackedSources` the
  *   least recently seen source is evicted.
@@ -23,6 +24,8 @@ import type { ScanType } from '../../shared/model.ts';
 
 const SCAN_TYPES: readonly ScanType[] = ['SYN', 'UDP', 'FIN', 'NULL', 'XMAS', 'MIXED', 'OTHER'];
 const TYPE_BIT: Record<ScanType, number> = { SYN: 1, UDP: 2, FIN: 4, NULL: 8, XMAS: 16, MIXED: 32, OTHER: 64 };
+/** Rings up to this length are allocated at their full size at once (exact size, no growth slack). */
+const PREALLOCATED_RING_MAX = 32;
 
 export interface TrackerSettings {
   findtimeSec: number;
@@ -33,14 +36,14 @@ export interface TrackerSettings {
 
 export interface SourceWindow {
   readonly ip: string;
-  /** Ring of the last `maxretry` probe times (ms). */
+  /** Ring of the last `maxretry` probe times (ms); the first `nTimes` slots are in use. */
   times: number[];
-  /** Next write position in `times` once it is full. */
+  nTimes: number;
+  /** Next write position in `times` once it is full (then also the oldest entry). */
   ringPos: number;
+  /** Triplets [port, last probe time, hits]. */
   ports: number[];
-  portLast: number[];
-  portHits: number[];
-  /** Probes counted since the source started being tracked (this window, or since the last reset). */
+  /** Probes counted since the source started being tracked (or since it was quiet for a whole window). */
   hits: number;
   firstSeen: number;
   lastSeen: number;
@@ -67,7 +70,6 @@ export interface WindowSummary {
 /** One type, or MIXED when several kinds were seen (OTHER = pings and crafted packets). */
 export function scanTypeOf(mask: number): ScanType {
   if (mask === 0) return 'OTHER';
-  // A single bit set?
   if ((mask & (mask - 1)) === 0) {
     for (const t of SCAN_TYPES) if (TYPE_BIT[t] === mask) return t;
   }
@@ -77,13 +79,17 @@ export function scanTypeOf(mask: number): ScanType {
   return 'MIXED';
 }
 
+function newRing(size: number): number[] {
+  return size <= PREALLOCATED_RING_MAX ? new Array<number>(size).fill(0) : [];
+}
+
 export class SourceTracker {
   private readonly sources = new Map<string, SourceWindow>();
   private findtimeMs = 0;
   private maxretry = 1;
   private minPorts = 1;
   private maxSources = 1;
-  /** Cap of the per-source port arrays. */
+  /** Cap of the per-source port list (ports, not array slots). */
   private portCap = 1;
   /** Least and most recently seen sources. */
   private head: SourceWindow | null = null;
@@ -105,13 +111,18 @@ export class SourceTracker {
     this.maxSources = s.maxTrackedSources;
     this.portCap = Math.max(s.maxretry, s.minDistinctPorts) + 8;
     if (retryChanged) {
-      // The ring's length is maxretry: keep the most recent times in order.
+      // The ring's length is maxretry: keep the most recent times, oldest first.
       for (const w of this.sources.values()) {
         const ordered = orderedTimes(w);
-        w.times = ordered.slice(Math.max(0, ordered.length - s.maxretry));
+        const kept = ordered.slice(Math.max(0, ordered.length - s.maxretry));
+        const ring = newRing(s.maxretry);
+        for (let i = 0; i < kept.length; i++) ring[i] = kept[i]!;
+        w.times = ring;
+        w.nTimes = kept.length;
         w.ringPos = 0;
       }
     }
+    for (const w of this.sources.values()) if (w.ports.length > 3 * this.portCap) this.prunePorts(w, w.lastSeen, true);
     while (this.sources.size > this.maxSources) this.evictOldest(Number.NaN);
   }
 
@@ -136,45 +147,34 @@ export class SourceTracker {
     this.head = this.tail = null;
   }
 
+  values(): IterableIterator<SourceWindow> {
+    return this.sources.values();
+  }
+
   /** Sources from the least to the most recently seen. */
   *inLruOrder(): IterableIterator<SourceWindow> {
     for (let w = this.head; w !== null; w = w.next) yield w;
   }
 
-  private unlink(w: SourceWindow): void {
-    if (w.prev !== null) w.prev.next = w.next;
-    else this.head = w.next;
-    if (w.next !== null) w.next.prev = w.prev;
-    else this.tail = w.prev;
-    w.prev = w.next = null;
-  }
-
-  private append(w: SourceWindow): void {
-    w.prev = this.tail;
-    w.next = null;
-    if (this.tail !== null) this.tail.next = w;
-    else this.head = w;
-    this.tail = w;
-  }
-
-  values(): IterableIterator<SourceWindow> {
-    return this.sources.values();
+  /** Distinct ports a source has on record (pruned to the window when it matters). */
+  portCount(w: SourceWindow): number {
+    return w.ports.length / 3;
   }
 
   /**
    * Counts one probe. `port` null for probes without a port (pings). Returns the window when the
    * source now meets the scan threshold, else null. The caller bans and then deletes the source.
+   * `known` is the caller's own lookup of `ip`, to save a second one.
    */
   probe(ip: string, time: number, port: number | null, type: ScanType, known?: SourceWindow): SourceWindow | null {
     let w = known ?? this.sources.get(ip);
     if (w === undefined) {
       w = {
         ip,
-        times: [],
+        times: newRing(this.maxretry),
+        nTimes: 0,
         ringPos: 0,
-        ports: [],
-        portLast: [],
-        portHits: [],
+        ports: port === null ? [] : [port, time, 0],
         hits: 0,
         firstSeen: time,
         lastSeen: time,
@@ -193,11 +193,9 @@ export class SourceTracker {
       }
       if (time - w.lastSeen >= this.findtimeMs && !w.pending) {
         // Everything it did before has left the window: start afresh (the common case of a slow source).
-        w.times.length = 0;
+        w.nTimes = 0;
         w.ringPos = 0;
         w.ports.length = 0;
-        w.portLast.length = 0;
-        w.portHits.length = 0;
         w.hits = 0;
         w.firstSeen = time;
         w.typeMask = 0;
@@ -209,48 +207,44 @@ export class SourceTracker {
     w.typeMask |= TYPE_BIT[type];
 
     const times = w.times;
-    if (times.length < this.maxretry) times.push(time);
+    const R = this.maxretry;
+    if (w.nTimes < R) times[w.nTimes++] = time;
     else {
       times[w.ringPos] = time;
-      w.ringPos = w.ringPos + 1 === this.maxretry ? 0 : w.ringPos + 1;
+      w.ringPos = w.ringPos + 1 === R ? 0 : w.ringPos + 1;
     }
 
     if (port !== null) {
-      const i = w.ports.indexOf(port);
-      if (i >= 0) {
-        if (time > w.portLast[i]!) w.portLast[i] = time;
-        w.portHits[i]!++;
+      const ports = w.ports;
+      let i = 0;
+      const n = ports.length;
+      while (i < n && ports[i] !== port) i += 3;
+      if (i < n) {
+        if (time > ports[i + 1]!) ports[i + 1] = time;
+        ports[i + 2]!++;
       } else {
-        w.ports.push(port);
-        w.portLast.push(time);
-        w.portHits.push(1);
-        if (w.ports.length > this.portCap) this.prunePorts(w, time, true);
+        ports.push(port, time, 1);
+        if (n + 3 > 3 * this.portCap) this.prunePorts(w, time, true);
       }
     }
 
-    if (times.length < this.maxretry) return null;
-    // Oldest of the last maxretry probes: the slot the ring writes next (or index 0 before it wraps).
-    const oldest = times[w.ringPos]!;
-    if (time - oldest >= this.findtimeMs) return null;
-    if (w.ports.length < this.minPorts) return null;
+    if (w.nTimes < R) return null;
+    // Oldest of the last maxretry probes: the slot the ring writes next.
+    if (time - times[w.ringPos]! >= this.findtimeMs) return null;
+    if (w.ports.length < 3 * this.minPorts) return null;
     this.prunePorts(w, time, false);
-    return w.ports.length >= this.minPorts ? w : null;
-  }
-
-  /** Distinct ports of a source still inside the window at `now`. */
-  distinctPortsInWindow(w: SourceWindow, now: number): number {
-    let n = 0;
-    for (let i = 0; i < w.ports.length; i++) if (now - w.portLast[i]! < this.findtimeMs) n++;
-    return n;
+    return w.ports.length >= 3 * this.minPorts ? w : null;
   }
 
   /** Ban-reason / offender view of a source. `limit` caps the port list (ascending). */
   summary(w: SourceWindow, limit = 64): WindowSummary {
-    const ports = [...w.ports].sort((a, b) => a - b);
+    const ports: number[] = [];
+    for (let i = 0; i < w.ports.length; i += 3) ports.push(w.ports[i]!);
+    ports.sort((a, b) => a - b);
     return {
       hits: w.hits,
       ports: ports.length > limit ? ports.slice(0, limit) : ports,
-      distinctPorts: w.ports.length,
+      distinctPorts: ports.length,
       firstSeen: w.firstSeen,
       lastSeen: w.lastSeen,
       scanType: scanTypeOf(w.typeMask),
@@ -259,35 +253,50 @@ export class SourceTracker {
 
   /** Ports of a source, most probed first (ties: lower port first), at most `limit`. */
   topPorts(w: SourceWindow, limit: number): number[] {
-    const idx = w.ports.map((_, i) => i);
-    idx.sort((a, b) => w.portHits[b]! - w.portHits[a]! || w.ports[a]! - w.ports[b]!);
-    return idx.slice(0, limit).map((i) => w.ports[i]!);
+    const rows: [number, number][] = [];
+    for (let i = 0; i < w.ports.length; i += 3) rows.push([w.ports[i]!, w.ports[i + 2]!]);
+    rows.sort((a, b) => b[1] - a[1] || a[0] - b[0]);
+    return rows.slice(0, limit).map((r) => r[0]);
   }
 
   /** Drops ports whose last probe left the window; over the cap, also the least recently probed. */
   private prunePorts(w: SourceWindow, now: number, enforceCap: boolean): void {
-    const { ports, portLast, portHits } = w;
+    const p = w.ports;
     let j = 0;
-    for (let i = 0; i < ports.length; i++) {
-      if (now - portLast[i]! < this.findtimeMs) {
-        ports[j] = ports[i]!;
-        portLast[j] = portLast[i]!;
-        portHits[j] = portHits[i]!;
-        j++;
+    for (let i = 0; i < p.length; i += 3) {
+      if (now - p[i + 1]! < this.findtimeMs) {
+        if (j !== i) {
+          p[j] = p[i]!;
+          p[j + 1] = p[i + 1]!;
+          p[j + 2] = p[i + 2]!;
+        }
+        j += 3;
       }
     }
-    ports.length = j;
-    portLast.length = j;
-    portHits.length = j;
+    p.length = j;
     if (enforceCap) {
-      while (ports.length > this.portCap) {
+      while (p.length > 3 * this.portCap) {
         let min = 0;
-        for (let i = 1; i < ports.length; i++) if (portLast[i]! < portLast[min]!) min = i;
-        ports.splice(min, 1);
-        portLast.splice(min, 1);
-        portHits.splice(min, 1);
+        for (let i = 3; i < p.length; i += 3) if (p[i + 1]! < p[min + 1]!) min = i;
+        p.splice(min, 3);
       }
     }
+  }
+
+  private unlink(w: SourceWindow): void {
+    if (w.prev !== null) w.prev.next = w.next;
+    else this.head = w.next;
+    if (w.next !== null) w.next.prev = w.prev;
+    else this.tail = w.prev;
+    w.prev = w.next = null;
+  }
+
+  private append(w: SourceWindow): void {
+    w.prev = this.tail;
+    w.next = null;
+    if (this.tail !== null) this.tail.next = w;
+    else this.head = w;
+    this.tail = w;
   }
 
   private evictOldest(time: number): void {
@@ -302,6 +311,6 @@ export class SourceTracker {
 
 /** Times of the ring, oldest first. */
 function orderedTimes(w: SourceWindow): number[] {
-  const t = w.times;
-  return t.length === 0 ? [] : [...t.slice(w.ringPos), ...t.slice(0, w.ringPos)];
+  const t = w.times.slice(0, w.nTimes);
+  return w.ringPos === 0 ? t : [...t.slice(w.ringPos), ...t.slice(0, w.ringPos)];
 }
