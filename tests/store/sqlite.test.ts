@@ -264,6 +264,20 @@ describe('retention', () => {
   });
 });
 
+describe('retention in chunks', () => {
+  it('deletes more than one chunk (20k rows) by age and by cap, counting exactly', () => {
+    const s = new SqliteStore({ path: ':memory:', retentionDays: 1, maxStoredPackets: 1000, batchRows: 100_000 });
+    const now = T0 + 10 * 86_400_000;
+    const rows: PacketEvent[] = [];
+    for (let i = 0; i < 45_000; i++) rows.push(pkt({ time: now - 5 * 86_400_000 + i, dpt: 1 + (i % 1000) }));
+    for (let i = 0; i < 23_500; i++) rows.push(pkt({ time: now - 1000 + (i % 1000), dpt: 2000 + (i % 100) }));
+    s.addPackets(rows);
+    expect(s.prune(now)).toEqual({ byAge: 45_000, byCap: 22_500 });
+    expect(s.getPackets(0, 1).total).toBe(1000);
+    s.close();
+  });
+});
+
 describe('queries', () => {
   function seeded(): SqliteStore {
     const s = new SqliteStore({ path: dbPath });

@@ -388,16 +388,32 @@ export class SqliteStore implements StorePort {
   /** Deletes packets older than the retention and the oldest beyond the row cap. */
   prune(now: number): PruneResult {
     this.flush();
-    const byAge = Number(this.db.prepare('DELETE FROM packets WHERE time < ?').run(now - this.retentionMs).changes);
-    this.packetCount -= byAge;
+    // In chunks, each its own transaction: a first prune after weeks offline must not hold the write
+    // lock (and grow the WAL) for one huge delete while the UI and the CLI read.
+    const CHUNK = 20_000;
+    const ageChunk = this.db.prepare('DELETE FROM packets WHERE id IN (SELECT id FROM packets WHERE time < ? LIMIT ?)');
+    let byAge = 0;
+    for (;;) {
+      const n = Number(ageChunk.run(now - this.retentionMs, CHUNK).changes);
+      byAge += n;
+      this.packetCount -= n;
+      if (n < CHUNK) break;
+    }
     let byCap = 0;
     if (this.packetCount > this.maxStoredPackets) {
       // Oldest by insertion (id): the row cap keeps the most recently logged packets.
       const edge = this.db
         .prepare('SELECT id FROM packets ORDER BY id DESC LIMIT 1 OFFSET ?')
         .get(this.maxStoredPackets) as { id: number } | undefined;
-      if (edge) byCap = Number(this.db.prepare('DELETE FROM packets WHERE id <= ?').run(edge.id).changes);
-      this.packetCount -= byCap;
+      if (edge) {
+        const capChunk = this.db.prepare('DELETE FROM packets WHERE id IN (SELECT id FROM packets WHERE id <= ? ORDER BY id LIMIT ?)');
+        for (;;) {
+          const n = Number(capChunk.run(edge.id, CHUNK).changes);
+          byCap += n;
+          this.packetCount -= n;
+          if (n < CHUNK) break;
+        }
+      }
     }
     return { byAge, byCap };
   }
