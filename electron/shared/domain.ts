@@ -14,7 +14,8 @@ export type IpFamily = 4 | 6;
 
 /** Canonical text of an address, or null when `text` is not an IPv4/IPv6 address. */
 export function canonicalIp(text: string): Ip | null {
-  if (!ipaddr.isValid(text)) return null;
+  // Zone IDs (fe80::1%eth0) name a link, not a host: never a ban, whitelist or rule target.
+  if (text.indexOf('%') >= 0 || !ipaddr.isValid(text)) return null;
   // ipaddr.isValid accepts "1", "0x7f.1" and other classful forms; a log or a user never means those.
   if (text.indexOf(':') < 0 && !ipaddr.IPv4.isValidFourPartDecimal(text)) return null;
   let addr = ipaddr.parse(text);

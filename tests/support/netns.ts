@@ -406,15 +406,15 @@ export async function createLab(opts: LabOptions = {}): Promise<Lab> {
     writeFileSync(`${ufwDir}/ufw.conf`, 'ENABLED=no\nLOGLEVEL=low\n');
     // ufw applies sysctl.conf on start; keep the lab from writing any sysctl at all.
     writeFileSync(`${ufwDir}/sysctl.conf`, '# emptied by the Portcullis test lab\n');
+    // ALWAYS give the namespace its own /etc/default: `ufw default …` rewrites /etc/default/ufw, and
+    // without a private copy the lab would rewrite the host's file. /etc/netns/<ns>/default hides the
+    // whole /etc/default, so copy it all and adjust ufw's file.
     const defaults = readFileSync('/etc/default/ufw', 'utf8');
-    if (!/^IPV6=yes/m.test(defaults) || !/^IPT_MODULES=""/m.test(defaults)) {
-      // /etc/netns/<ns>/default hides the whole /etc/default, so copy it all and adjust ufw's file.
-      cpSync('/etc/default', `/etc/netns/${fwNs}/default`, { recursive: true });
-      writeFileSync(
-        `/etc/netns/${fwNs}/default/ufw`,
-        defaults.replace(/^IPV6=.*$/m, 'IPV6=yes').replace(/^IPT_MODULES=.*$/m, 'IPT_MODULES=""'),
-      );
-    }
+    cpSync('/etc/default', `/etc/netns/${fwNs}/default`, { recursive: true });
+    writeFileSync(
+      `/etc/netns/${fwNs}/default/ufw`,
+      defaults.replace(/^IPV6=.*$/m, 'IPV6=yes').replace(/^IPT_MODULES=.*$/m, 'IPT_MODULES=""'),
+    );
 
     if (opts.kernelLog ?? true) {
       acquireKernelLog(id);
