@@ -234,7 +234,7 @@ export async function startRunner(o: RunOptions, out: Out, err: Out): Promise<Ru
   const framing = opened.framing;
   if (!opened.source.health().kernelTrusted && effective.detection.requireKernelTrust) {
     err(
-      `portcullis warn: ${opened.source.health().description} is SPOOFABLE (any local user can write lines into it); its records are ignored ` +
+      `portcullis warn: ${opened.source.health().description}: its records are ignored ` +
         'while detection.requireKernelTrust is true. Use /dev/kmsg (root) or set it to false in the config if you accept the risk.',
     );
   }
