@@ -64,7 +64,11 @@ export interface PacketsSlice {
   packetFilter: PacketFilterInput;
   /** Live rows received since the window opened (also counts the ones dropped by the bound). */
   packetsReceived: number;
+  /** Rows known to be missing from the live stream (the service sheds live rows under bursts). */
+  packetsMissing: number;
   loadPackets(): Promise<void>;
+  /** Fetches from the service the rows the live stream skipped (holes in the id sequence). */
+  backfillPackets(): Promise<void>;
   setPacketFilter(patch: Partial<PacketFilterInput>): void;
   clearPacketFilter(): void;
   setPacketsPaused(paused: boolean): void;
@@ -151,6 +155,7 @@ export interface StoreDeps {
   setInterval?: (fn: () => void, ms: number) => unknown;
   clearInterval?: (h: unknown) => void;
   setTimeout?: (fn: () => void, ms: number) => unknown;
+  clearTimeout?: (h: unknown) => void;
 }
 
 type Set = StoreApi<AppState>['setState'];
@@ -241,13 +246,72 @@ function dashboardSlice(set: Set, _get: Get, api: RendererApi): DashboardSlice {
   };
 }
 
+/** Ids missing between the smallest and the largest id held (rows are kept sorted by id). */
+export function countMissing(rows: readonly PacketRow[]): { missing: number; lowest: number | null } {
+  let missing = 0;
+  let lowest: number | null = null;
+  for (let i = 1; i < rows.length; i++) {
+    const gap = rows[i]!.id - rows[i - 1]!.id - 1;
+    if (gap > 0) {
+      missing += gap;
+      lowest ??= rows[i - 1]!.id + 1;
+    }
+  }
+  return { missing, lowest };
+}
+
+const BACKFILL_PAGE = 5000;
+/** Pages overlap so rows arriving while we page (which shift offsets) are not skipped. */
+const BACKFILL_STEP = 4000;
+const BACKFILL_MAX_PAGES = 40;
+
 function packetsSlice(set: Set, get: Get, api: RendererApi): PacketsSlice {
+  let backfilling = false;
+  let checkedUpTo = 0;
   return {
     packets: [],
     heldPackets: [],
     packetsPaused: false,
     packetFilter: EMPTY_FILTER,
     packetsReceived: 0,
+    packetsMissing: 0,
+    async backfillPackets() {
+      if (backfilling || get().packetsPaused) return;
+      // Holes below checkedUpTo were already asked for: whatever the service did not have is not retried.
+      const rows = get().packets;
+      const firstUnchecked = rows.findIndex((r) => r.id > checkedUpTo);
+      const start = countMissing(firstUnchecked < 0 ? [] : rows.slice(Math.max(0, firstUnchecked - 1)));
+      if (start.lowest === null) {
+        set({ packetsMissing: 0 });
+        return;
+      }
+      const upTo = rows[rows.length - 1]!.id;
+      backfilling = true;
+      try {
+        const lowest = start.lowest;
+        const fetched: PacketRow[] = [];
+        // Newest first: page back until the oldest hole is covered.
+        for (let page = 0, offset = 0; page < BACKFILL_MAX_PAGES; page++, offset += BACKFILL_STEP) {
+          const r = await api.call('getPackets', { offset, limit: BACKFILL_PAGE });
+          fetched.push(...r.rows);
+          const oldest = r.rows[r.rows.length - 1];
+          if (r.rows.length < BACKFILL_PAGE || !oldest || oldest.id <= lowest) break;
+        }
+        set((s) => {
+          const floor = s.packets[0]?.id ?? 0;
+          const byId = new Map<number, PacketRow>();
+          for (const r of s.packets) byId.set(r.id, r);
+          for (const r of fetched) if (r.id >= floor && r.id <= upTo && !byId.has(r.id)) byId.set(r.id, r);
+          const packets = [...byId.values()].sort((a, b) => a.id - b.id).slice(-MAX_PACKET_ROWS);
+          return { packets, packetsMissing: 0 };
+        });
+        checkedUpTo = upTo;
+      } catch {
+        /* the service is unreachable: the holes stay counted and are retried on the next gap */
+      } finally {
+        backfilling = false;
+      }
+    },
     loadPackets: () =>
       load(
         set,
@@ -264,12 +328,14 @@ function packetsSlice(set: Set, get: Get, api: RendererApi): PacketsSlice {
       ),
     setPacketFilter: (patch) => set((s) => ({ packetFilter: { ...s.packetFilter, ...patch } })),
     clearPacketFilter: () => set({ packetFilter: EMPTY_FILTER }),
-    setPacketsPaused: (paused) =>
+    setPacketsPaused: (paused) => {
       set((s) =>
         paused
           ? { packetsPaused: true }
           : { packetsPaused: false, packets: appendBounded(s.packets, s.heldPackets, MAX_PACKET_ROWS), heldPackets: [] },
-      ),
+      );
+      if (!paused && get().packetsMissing > 0) void get().backfillPackets();
+    },
   };
 }
 
@@ -449,8 +515,13 @@ function browserDownload(filename: string, text: string, mime: string): void {
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
+const BACKFILL_QUIET_MS = 1000;
+
 function uiSlice(set: Set, get: Get, deps: StoreDeps): UiSlice {
   const { api } = deps;
+  const later = deps.setTimeout ?? ((fn: () => void, ms: number) => globalThis.setTimeout(fn, ms));
+  const clearT = deps.clearTimeout ?? ((h: unknown) => globalThis.clearTimeout(h as ReturnType<typeof setTimeout>));
+  let backfillTimer: unknown = null;
   return {
     screen: 'dashboard',
     connection: api.onConnection ? 'connecting' : 'open',
@@ -469,11 +540,13 @@ function uiSlice(set: Set, get: Get, deps: StoreDeps): UiSlice {
     dismissNotice: (id) => set((s) => ({ notices: s.notices.filter((n) => n.id !== id) })),
     applyEvents(events) {
       if (events.length === 0) return;
+      const missingBefore = get().packetsMissing;
       set((s) => {
         const patch: Partial<AppState> = {};
         let packets = s.packets;
         let held = s.heldPackets;
         let received = s.packetsReceived;
+        let missing = s.packetsMissing;
         let offenders: Map<string, Offender> | null = null;
         let active = s.bans.active;
         let history = s.bans.history;
@@ -481,11 +554,25 @@ function uiSlice(set: Set, get: Get, deps: StoreDeps): UiSlice {
         const touchOffenders = () => (offenders ??= new Map(s.offenders));
         for (const ev of events) {
           switch (ev.type) {
-            case 'packets':
+            case 'packets': {
+              if (ev.rows.length === 0) break;
               received += ev.rows.length;
+              const tail = held.length ? held[held.length - 1] : packets[packets.length - 1];
+              const first = ev.rows[0]!.id;
+              // The service sheds live rows when a burst outruns the stream: a jump in ids is a hole.
+              if (tail && first > tail.id + 1) missing += first - tail.id - 1;
+              if (tail && first <= tail.id) {
+                // Out of order or repeated (e.g. after a reconnect): keep ids unique and sorted.
+                const known = new Set((held.length ? held : packets).slice(-ev.rows.length * 2).map((r) => r.id));
+                const fresh = ev.rows.filter((r) => !known.has(r.id));
+                if (s.packetsPaused) held = appendBounded(held, fresh, MAX_PACKET_ROWS).sort((a, b) => a.id - b.id);
+                else packets = appendBounded(packets, fresh, MAX_PACKET_ROWS).sort((a, b) => a.id - b.id);
+                break;
+              }
               if (s.packetsPaused) held = appendBounded(held, ev.rows, MAX_PACKET_ROWS);
               else packets = appendBounded(packets, ev.rows, MAX_PACKET_ROWS);
               break;
+            }
             case 'offenders':
               for (const o of ev.offenders) touchOffenders().set(o.ip, o);
               break;
@@ -516,11 +603,20 @@ function uiSlice(set: Set, get: Get, deps: StoreDeps): UiSlice {
         if (packets !== s.packets) patch.packets = packets;
         if (held !== s.heldPackets) patch.heldPackets = held;
         if (received !== s.packetsReceived) patch.packetsReceived = received;
+        if (missing !== s.packetsMissing) patch.packetsMissing = missing;
         if (offenders) patch.offenders = offenders;
         if (active !== s.bans.active || history !== s.bans.history) patch.bans = { active, history };
         if (notices !== s.notices) patch.notices = notices;
         return patch;
       });
+      if (get().packetsMissing > missingBefore) {
+        // Fetch the skipped rows once the burst is over, not while it is still shedding.
+        if (backfillTimer !== null) clearT(backfillTimer);
+        backfillTimer = later(() => {
+          backfillTimer = null;
+          void get().backfillPackets();
+        }, BACKFILL_QUIET_MS);
+      }
     },
     start() {
       const loadAll = () => {

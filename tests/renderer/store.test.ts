@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ApiError, type PacketRow } from '../../electron/shared/api.ts';
 import type { ConnectionStatus } from '../../renderer/api/index.ts';
 import { selectBuiltInWhitelist, selectFilteredPackets, selectOffenderList, selectReadOnlyReason } from '../../renderer/store/selectors.ts';
@@ -71,6 +71,30 @@ describe('store: loading and the event stream', () => {
     expect(s().packets[0]!.id).toBe(120_000 - MAX_PACKET_ROWS + 1);
     expect(s().packets[MAX_PACKET_ROWS - 1]!.id).toBe(120_000);
     expect(s().packetsReceived).toBe(120_000);
+  });
+
+  it('fills holes the live stream skipped (the service sheds rows under bursts) from the service, once the burst is over', async () => {
+    const api = createFakeApi({ packets: 12_000 });
+    const timeouts: (() => void)[] = [];
+    const store = createAppStore({ api, setInterval: () => 0, clearInterval: () => undefined, setTimeout: (fn) => timeouts.push(fn), clearTimeout: () => undefined });
+    const s = () => store.getState();
+    const rows = api.data.packets;
+    s().applyEvents([{ type: 'packets', rows: rows.slice(0, 100) }]);
+    expect(s().packetsMissing).toBe(0);
+    s().applyEvents([{ type: 'packets', rows: rows.slice(6000, 6100) }]);
+    s().applyEvents([{ type: 'packets', rows: rows.slice(9000, 9050) }]);
+    expect(s().packetsMissing).toBe(5900 + 2900);
+    expect(s().packets).toHaveLength(250);
+    // Debounced: the last gap re-arms the timer; the backfill runs when it fires.
+    timeouts[timeouts.length - 1]!();
+    await vi.waitFor(() => expect(s().packetsMissing).toBe(0));
+    expect(s().packets.map((r) => r.id)).toEqual(rows.slice(0, 9050).map((r) => r.id));
+    const pages = api.calls.filter((c) => c.method === 'getPackets');
+    expect(pages.length).toBeGreaterThan(1);
+    // Repeated rows (e.g. after a reconnect) are not duplicated.
+    s().applyEvents([{ type: 'packets', rows: rows.slice(9000, 9060) }]);
+    expect(s().packets).toHaveLength(9060);
+    expect(new Set(s().packets.map((r) => r.id)).size).toBe(9060);
   });
 
   it('pausing holds new rows back and resuming shows them', () => {

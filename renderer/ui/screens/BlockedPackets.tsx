@@ -25,6 +25,7 @@ export function BlockedPackets() {
   const inMemory = useApp((s) => s.packets.length);
   const total = useApp((s) => s.state?.counts.blockedPackets ?? null);
   const loadError = useApp((s) => s.loadErrors.packets);
+  const missing = useApp((s) => s.packetsMissing);
   const { setPacketFilter, clearPacketFilter, setPacketsPaused, exportPacketsCsv } = useActions();
   const err = filtered.error;
   const input = (key: keyof typeof filter, label: string, placeholder: string, width: string) => (
@@ -80,6 +81,7 @@ export function BlockedPackets() {
             <span data-testid="packets-shown">{fmtCount(filtered.rows.length)}</span> shown of {fmtCount(inMemory)} in this window
             {total !== null && total > inMemory && <> ({fmtCount(total)} recorded; the window keeps the last {fmtCount(MAX_PACKET_ROWS)})</>}
             {paused && <strong> · paused</strong>}
+            {missing > 0 && <span className="warn-text"> · {fmtCount(missing)} rows skipped by the live stream, fetching them…</span>}
             {loadError && <span className="error-text"> · {loadError}</span>}
           </>
         )}
