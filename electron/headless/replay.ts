@@ -26,6 +26,8 @@ import type { CliCommand } from './cli.ts';
 
 const FORMATS = ['auto', 'syslog', 'kmsg', 'journal', 'dmesg'] as const;
 const CHUNK_BYTES = 1 << 20;
+/** Bans listed one per line in the human report; --json always has them all. */
+const HUMAN_BAN_LINES = 200;
 
 const HELP = `Usage: portcullis replay <file|-> [options]
 
@@ -252,8 +254,9 @@ export function humanReport(input: string, s: ReplaySummary, settings: Settings,
   if (s.bans.length === 0) out.push('Would ban nobody.');
   else {
     out.push(`Would ban ${s.bans.length} time(s):`);
-    const w = Math.max(...s.bans.map((b) => b.ip.length));
-    for (const b of s.bans) {
+    const shownBans = s.bans.slice(0, HUMAN_BAN_LINES);
+    const w = Math.max(...shownBans.map((b) => b.ip.length));
+    for (const b of shownBans) {
       const ports = b.reason.ports;
       const shown = ports.length > 12 ? `${ports.slice(0, 12).join(',')},…` : ports.join(',');
       out.push(
@@ -261,6 +264,7 @@ export function humanReport(input: string, s: ReplaySummary, settings: Settings,
           `${ports.length} ports (${shown}), ${b.reason.hits} probes, strike ${b.strikes}`,
       );
     }
+    if (s.bans.length > shownBans.length) out.push(`  … and ${num(s.bans.length - shownBans.length)} more (--json lists them all)`);
   }
   if (s.deferredEvents > 0) {
     out.push(`The new-bans-per-minute cap (${settings.ban.maxNewBansPerMinute}) delayed ${s.deferredEvents} ban(s).`);
