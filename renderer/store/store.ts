@@ -264,9 +264,15 @@ const BACKFILL_PAGE = 5000;
 /** Pages overlap so rows arriving while we page (which shift offsets) are not skipped. */
 const BACKFILL_STEP = 4000;
 const BACKFILL_MAX_PAGES = 40;
+const BACKFILL_ATTEMPTS = 4;
+const BACKFILL_RETRY_MS = 2000;
 
-function packetsSlice(set: Set, get: Get, api: RendererApi): PacketsSlice {
+function packetsSlice(set: Set, get: Get, deps: StoreDeps): PacketsSlice {
+  const { api } = deps;
+  const later = deps.setTimeout ?? ((fn: () => void, ms: number) => globalThis.setTimeout(fn, ms));
   let backfilling = false;
+  let again = false;
+  let attempts = 0;
   let checkedUpTo = 0;
   return {
     packets: [],
@@ -276,19 +282,26 @@ function packetsSlice(set: Set, get: Get, api: RendererApi): PacketsSlice {
     packetsReceived: 0,
     packetsMissing: 0,
     async backfillPackets() {
-      if (backfilling || get().packetsPaused) return;
-      // Holes below checkedUpTo were already asked for: whatever the service did not have is not retried.
+      if (get().packetsPaused) return;
+      if (backfilling) {
+        again = true;
+        return;
+      }
+      const above = (rows: readonly PacketRow[]) => {
+        const i = rows.findIndex((r) => r.id > checkedUpTo);
+        return countMissing(i < 0 ? [] : rows.slice(Math.max(0, i - 1)));
+      };
       const rows = get().packets;
-      const firstUnchecked = rows.findIndex((r) => r.id > checkedUpTo);
-      const start = countMissing(firstUnchecked < 0 ? [] : rows.slice(Math.max(0, firstUnchecked - 1)));
+      const start = above(rows);
       if (start.lowest === null) {
+        attempts = 0;
         set({ packetsMissing: 0 });
         return;
       }
       const upTo = rows[rows.length - 1]!.id;
+      const lowest = start.lowest;
       backfilling = true;
       try {
-        const lowest = start.lowest;
         const fetched: PacketRow[] = [];
         // Newest first: page back until the oldest hole is covered.
         for (let page = 0, offset = 0; page < BACKFILL_MAX_PAGES; page++, offset += BACKFILL_STEP) {
@@ -303,13 +316,27 @@ function packetsSlice(set: Set, get: Get, api: RendererApi): PacketsSlice {
           for (const r of s.packets) byId.set(r.id, r);
           for (const r of fetched) if (r.id >= floor && r.id <= upTo && !byId.has(r.id)) byId.set(r.id, r);
           const packets = [...byId.values()].sort((a, b) => a.id - b.id).slice(-MAX_PACKET_ROWS);
-          return { packets, packetsMissing: 0 };
+          return { packets };
         });
-        checkedUpTo = upTo;
+        const left = above(get().packets);
+        if (left.missing === 0) attempts = 0;
+        else if (++attempts >= BACKFILL_ATTEMPTS) {
+          // Still absent after several tries: the service no longer has them (retention); stop asking.
+          checkedUpTo = upTo;
+          attempts = 0;
+        } else {
+          // Rows the service streamed but had not written yet: ask again a little later.
+          later(() => void get().backfillPackets(), BACKFILL_RETRY_MS);
+        }
+        set({ packetsMissing: above(get().packets).missing });
       } catch {
         /* the service is unreachable: the holes stay counted and are retried on the next gap */
       } finally {
         backfilling = false;
+        if (again) {
+          again = false;
+          later(() => void get().backfillPackets(), 0);
+        }
       }
     },
     loadPackets: () =>
@@ -662,7 +689,7 @@ export function createAppStore(deps: StoreDeps): AppStore {
   const store = createStore<AppState>()((set, get) => ({
     ...serviceSlice(set, get, api),
     ...dashboardSlice(set, get, api),
-    ...packetsSlice(set, get, api),
+    ...packetsSlice(set, get, deps),
     ...offendersSlice(set, get, api),
     ...bansSlice(set, get, api),
     ...rulesSlice(set, get, api),

@@ -97,6 +97,36 @@ describe('store: loading and the event stream', () => {
     expect(new Set(s().packets.map((r) => r.id)).size).toBe(9060);
   });
 
+  it('asks again for rows the service streamed before writing them, and gives up after a few tries', async () => {
+    const api = createFakeApi({ packets: 300 });
+    const timeouts: { fn: () => void; ms: number }[] = [];
+    const store = createAppStore({ api, setInterval: () => 0, clearInterval: () => undefined, setTimeout: (fn, ms) => timeouts.push({ fn, ms }), clearTimeout: () => undefined });
+    const s = () => store.getState();
+    const all = api.data.packets.slice();
+    // The service has not written rows 101..200 yet.
+    api.data.packets = all.filter((r) => r.id <= 100 || r.id > 200);
+    s().applyEvents([{ type: 'packets', rows: all.slice(0, 100) }]);
+    s().applyEvents([{ type: 'packets', rows: all.slice(200, 300) }]);
+    expect(s().packetsMissing).toBe(100);
+    await s().backfillPackets();
+    expect(s().packetsMissing).toBe(100);
+    const retry = timeouts.filter((t) => t.ms === 2000);
+    expect(retry).toHaveLength(1);
+    api.data.packets = all; // now written
+    retry[0]!.fn();
+    await vi.waitFor(() => expect(s().packetsMissing).toBe(0));
+    expect(s().packets).toHaveLength(300);
+    // Rows that never come (e.g. already removed by retention) stop being asked for.
+    api.data.packets = all.filter((r) => r.id !== 250);
+    const holeStore = createAppStore({ api, setInterval: () => 0, clearInterval: () => undefined, setTimeout: () => 0, clearTimeout: () => undefined });
+    holeStore.getState().applyEvents([{ type: 'packets', rows: all.slice(0, 249) }, { type: 'packets', rows: all.slice(250) }]);
+    for (let i = 0; i < 4; i++) await holeStore.getState().backfillPackets();
+    expect(holeStore.getState().packetsMissing).toBe(0);
+    const before = api.calls.length;
+    await holeStore.getState().backfillPackets();
+    expect(api.calls.length).toBe(before);
+  });
+
   it('pausing holds new rows back and resuming shows them', () => {
     const { s } = setup();
     s().applyEvents([{ type: 'packets', rows: [row(1)] }]);
