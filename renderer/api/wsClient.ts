@@ -110,8 +110,10 @@ export class WsApiClient implements PortcullisApi, ConnectionAware {
     };
   }
 
+  /** Calls the listener at once with the current status (the socket may have opened before anyone listened), then on every change. */
   onConnection(listener: (status: ConnectionStatus) => void): () => void {
     this.statusListeners.add(listener);
+    listener(this.status);
     return () => {
       this.statusListeners.delete(listener);
     };

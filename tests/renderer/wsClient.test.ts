@@ -153,7 +153,12 @@ describe('WsApiClient', () => {
     const { client, sockets, socket, timers } = setup();
     const statuses: string[] = [];
     client.onConnection((s) => statuses.push(s));
+    expect(statuses).toEqual(['connecting']);
     socket().open();
+    // A listener added after the socket opened learns it at once.
+    const late: string[] = [];
+    client.onConnection((s) => late.push(s));
+    expect(late).toEqual(['open']);
     const p = client.call('ban', { ip: '203.0.113.9' });
     socket().drop();
     await expect(p).rejects.toMatchObject({ code: 'unavailable' });

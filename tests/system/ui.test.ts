@@ -114,6 +114,8 @@ describe.runIf(requireSystem('chromium', 'root', 'netns', 'ufw'))('the UI in Chr
     await eventually(async () => expect(await textOf(page.getByTestId('firewall-state'))).toBe('active'), 20_000);
     expect(await attrOf(page.getByRole('switch', { name: 'Protection' }), 'aria-checked')).toBe('true');
     expect(page.url()).not.toContain('token=');
+    // Connected: no "connecting" banner, even though the socket opened before the page listened.
+    expect(await page.getByText('Connecting to the Portcullis service').count()).toBe(0);
     // A request without the token is refused by serve.
     const bare = serve!.url.replace(/\?token=.*$/, 'api/call');
     const status = await page.evaluate(async (u) => (await fetch(u, { method: 'POST', credentials: 'omit', body: '{}' })).status, bare);
