@@ -335,6 +335,21 @@ describe('queries', () => {
     s.close();
   });
 
+  it('dashboard: kmsg-dated packets (fractional ms, stored as REAL) land in their minute', () => {
+    const s = new SqliteStore({ path: dbPath });
+    const minute0 = Math.floor(T0 / MIN) * MIN;
+    s.addPackets([
+      pkt({ time: minute0 + 1234.567 }),
+      pkt({ time: minute0 + 59_999.4 }),
+      pkt({ time: minute0 + MIN + 0.25 }),
+    ]);
+    s.flush();
+    const byT = new Map(s.dashboard(minute0 + MIN + 10, 2).perMinute.map((p) => [p.t, p.count]));
+    expect(byT.get(minute0)).toBe(2);
+    expect(byT.get(minute0 + MIN)).toBe(1);
+    s.close();
+  });
+
   it('offenders list by state, and offender detail with ports, timeline and bans', () => {
     const s = seeded();
     expect(s.offenders().map((o) => o.ip)).toEqual(['2001:db8::9', '203.0.113.7']);

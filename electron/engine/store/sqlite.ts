@@ -499,7 +499,7 @@ export class SqliteStore implements StorePort {
     this.flush();
     const since = now - minutes * 60_000;
     const perMinuteRows = this.db
-      .prepare('SELECT (time / 60000) * 60000 AS t, COUNT(*) AS count FROM packets WHERE time >= ? AND time <= ? GROUP BY time / 60000 ORDER BY t')
+      .prepare('SELECT CAST(time / 60000 AS INTEGER) * 60000 AS t, COUNT(*) AS count FROM packets WHERE time >= ? AND time <= ? GROUP BY t ORDER BY t')
       .all(since, now) as { t: number; count: number }[];
     // Every minute of the range is present (zero when nothing was blocked), so the chart has no gaps.
     const counts = new Map(perMinuteRows.map((r) => [r.t, r.count]));
