@@ -53,6 +53,11 @@ describe('preload', () => {
     expect(Object.isFrozen(api)).toBe(true);
   });
 
+  it('turns zod jitless, because the page CSP forbids the eval zod would otherwise compile with', async () => {
+    const { z } = await import('zod');
+    expect(z.config().jitless).toBe(true);
+  });
+
   it('call() invokes the one call channel and returns the validated result', async () => {
     ipc.invoke.mockResolvedValue({ ok: true, result: state });
     await expect(api.call('getState', {})).resolves.toMatchObject({ protection: 'on' });
