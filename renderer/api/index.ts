@@ -5,14 +5,16 @@
  * printed in the URL.
  */
 import type { PortcullisApi } from '../../electron/shared/api.ts';
+import type { PortcullisDesktopApi } from '../../electron/shared/ipc.ts';
 import { type ConnectionAware, type ConnectionStatus, WsApiClient } from './wsClient.ts';
 
 export type { ConnectionStatus, ConnectionAware };
-export type RendererApi = PortcullisApi & Partial<ConnectionAware>;
+/** The common API, plus what only one transport offers: connection status (WebSocket) and navigation requests from the tray or a notification (desktop). */
+export type RendererApi = PortcullisApi & Partial<ConnectionAware> & Partial<Pick<PortcullisDesktopApi, 'onNavigate'>>;
 
 declare global {
   interface Window {
-    portcullis?: PortcullisApi;
+    portcullis?: PortcullisDesktopApi;
   }
 }
 

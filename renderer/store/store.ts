@@ -658,6 +658,15 @@ function uiSlice(set: Set, get: Get, deps: StoreDeps): UiSlice {
         if (status === 'open' && everOpen) loadAll();
         if (status === 'open') everOpen = true;
       });
+      // Desktop: a notification or tray click asks for a screen (and an offender's detail).
+      const offNav = api.onNavigate?.((target) => {
+        if (target.screen === 'offender') {
+          get().navigate('offenders');
+          void get().openOffender(target.ip);
+        } else {
+          get().navigate(target.screen);
+        }
+      });
       loadAll();
       const setI = deps.setInterval ?? ((fn, ms) => globalThis.setInterval(fn, ms));
       const clearI = deps.clearInterval ?? ((h) => globalThis.clearInterval(h as ReturnType<typeof setInterval>));
@@ -671,6 +680,7 @@ function uiSlice(set: Set, get: Get, deps: StoreDeps): UiSlice {
       return () => {
         offEvents();
         offConn?.();
+        offNav?.();
         clearI(timer);
       };
     },

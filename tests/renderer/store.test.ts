@@ -6,6 +6,7 @@ import { patchFrom, draftFrom, type FieldSpec } from '../../renderer/store/setti
 import { packetsToCsv } from '../../renderer/store/packetFilter.ts';
 import { MAX_PACKET_ROWS, createAppStore } from '../../renderer/store/store.ts';
 import { createFakeApi } from './fakeApi.ts';
+import type { NavigateTarget } from '../../electron/shared/ipc.ts';
 
 const flush = () => new Promise((r) => setTimeout(r, 0));
 
@@ -174,6 +175,28 @@ describe('store: loading and the event stream', () => {
     await flush();
     expect(api.calls.filter((c) => c.method === 'getState').length).toBe(before + 1);
     expect(api.calls.filter((c) => c.method === 'getPackets').length).toBe(2);
+  });
+
+  it('follows navigation requests from the desktop shell (notification click opens the offender) until stopped', async () => {
+    const api = createFakeApi();
+    const navListeners = new Set<(t: NavigateTarget) => void>();
+    const desktop = Object.assign(api, {
+      onNavigate: (l: (t: NavigateTarget) => void) => {
+        navListeners.add(l);
+        return () => navListeners.delete(l);
+      },
+    });
+    const store = createAppStore({ api: desktop, setInterval: () => 0, clearInterval: () => undefined });
+    const stop = store.getState().start();
+    await flush();
+    for (const l of navListeners) l({ screen: 'doctor' });
+    expect(store.getState().screen).toBe('doctor');
+    for (const l of navListeners) l({ screen: 'offender', ip: '203.0.113.9' });
+    expect(store.getState().screen).toBe('offenders');
+    expect(store.getState().selectedOffender).toBe('203.0.113.9');
+    expect(api.calls.some((c) => c.method === 'getOffender' && (c.params as { ip: string }).ip === '203.0.113.9')).toBe(true);
+    stop();
+    expect(navListeners.size).toBe(0);
   });
 
   it('refreshes aggregates on a timer only while connected', async () => {
