@@ -255,6 +255,10 @@ function readJournal(s: string, end: number): number {
   if (text.indexOf('\u0000') >= 0 || text.indexOf('\uFFFD') >= 0) return BINARY;
   // _TRANSPORT is set by journald itself (trusted field): only 'kernel' came from the kernel ring.
   if (record['_TRANSPORT'] !== 'kernel') return untrusted(text, 0);
+  // …but journald files what userspace writes into /dev/kmsg under _TRANSPORT=kernel too (measured:
+  // `echo "<4>[UFW BLOCK] SRC=…" > /dev/kmsg` arrives with SYSLOG_FACILITY=1). Only facility 0 is the kernel's.
+  const facility = record['SYSLOG_FACILITY'];
+  if (facility !== undefined && facility !== '0' && facility !== 0) return untrusted(text, 0);
   return 0;
 }
 
