@@ -31,7 +31,7 @@ import type { Settings } from '../shared/settings.ts';
 import { BanBook } from './detect/banbook.ts';
 import { classify, isScanType, normalisePrefix } from './detect/classify.ts';
 import { BanPolicy } from './detect/policy.ts';
-import { SourceTracker, type SourceWindow } from './detect/tracker.ts';
+import { NO_SLOT, SourceTracker } from './detect/tracker.ts';
 import { Whitelist } from './detect/whitelist.ts';
 import { parseRecord, type ParseOptions } from './parse/index.ts';
 
@@ -156,7 +156,7 @@ export class ScanEngine {
     // Invariant: a tracked source is neither whitelisted nor banned (banning and whitelist changes
     // drop it), so only a source seen for the first time pays for these two checks.
     const known = this.tracker.get(src);
-    if (known === undefined) {
+    if (known === NO_SLOT) {
       if (this.whitelist.has(src)) return this.ignore('whitelisted');
       if (this.book.size !== 0 && this.book.has(src)) return this.ignore('already-banned');
     }
@@ -164,7 +164,7 @@ export class ScanEngine {
     const scanType = verdict as ScanType;
     this.sink({ type: 'probe', ip: src, port, time, scanType });
     const crossed = this.tracker.probe(src, time, port, scanType, known);
-    if (crossed !== null) this.scanDetected(crossed, time);
+    if (crossed !== NO_SLOT) this.scanDetected(crossed, time);
     return 'counted';
   }
 
@@ -175,20 +175,22 @@ export class ScanEngine {
 
   // ------------------------------------------------------------------ bans
 
-  private reasonOf(w: SourceWindow): BanReason {
-    const s = this.tracker.summary(w, REASON_PORT_LIMIT);
+  /** Ban reason from a tracked source's window (`slot` from the tracker). */
+  private reasonOf(slot: number): BanReason {
+    const s = this.tracker.summary(slot, REASON_PORT_LIMIT);
     return { kind: 'scan', scanType: s.scanType, ports: s.ports, hits: s.hits, firstSeen: s.firstSeen, lastSeen: s.lastSeen };
   }
 
-  private scanDetected(w: SourceWindow, time: number): void {
-    if (this.policy.isDeferred(w.ip)) return; // already waiting for budget
-    const reason = this.reasonOf(w);
+  private scanDetected(slot: number, time: number): void {
+    const ip = this.tracker.ipOf(slot);
+    if (this.policy.isDeferred(ip)) return; // already waiting for budget
+    const reason = this.reasonOf(slot);
     if (this.policy.hasBudget(time)) {
-      this.newBan(w.ip, time, reason);
+      this.newBan(ip, time, reason);
     } else {
-      w.pending = true;
-      const queued = this.policy.defer({ ip: w.ip, queuedAt: time, reason });
-      this.sink({ type: 'ban-deferred', ip: w.ip, time, queued });
+      this.tracker.setPending(slot, true);
+      const queued = this.policy.defer({ ip, queuedAt: time, reason });
+      this.sink({ type: 'ban-deferred', ip, time, queued });
     }
   }
 
@@ -213,10 +215,10 @@ export class ScanEngine {
       const d = this.policy.nextDeferred();
       if (d === null) break;
       const w = this.tracker.get(d.ip);
-      if (w) w.pending = false;
+      if (w !== NO_SLOT) this.tracker.setPending(w, false);
       if (this.whitelist.has(d.ip) || this.book.has(d.ip)) continue;
       // The evidence may have grown while it waited: ban with what is known now.
-      const reason = w ? this.reasonOf(w) : d.reason;
+      const reason = w !== NO_SLOT ? this.reasonOf(w) : d.reason;
       this.newBan(d.ip, Math.max(now, d.queuedAt), reason);
     }
   }
@@ -249,7 +251,7 @@ export class ScanEngine {
     const struck = this.policy.strike(addr, at);
     const until = d === undefined ? struck.until : d === Infinity ? null : at + Math.round(d * 1000);
     const w = this.tracker.get(addr);
-    const s = w ? this.tracker.summary(w, REASON_PORT_LIMIT) : null;
+    const s = w !== NO_SLOT ? this.tracker.summary(w, REASON_PORT_LIMIT) : null;
     const reason: BanReason = {
       kind: 'manual',
       ports: s ? s.ports : [],
@@ -330,10 +332,10 @@ export class ScanEngine {
   private rebuildWhitelist(): void {
     const gateways = this.settings.whitelist.includeGateway ? this.gatewayAddresses : [];
     this.whitelist = Whitelist.from({ host: this.hostAddresses, gateways, user: this.settings.whitelist.entries });
-    const now = [...this.tracker.values()].filter((w) => this.whitelist.has(w.ip));
-    for (const w of now) {
-      this.tracker.delete(w.ip);
-      this.policy.cancelDeferred(w.ip);
+    const now = this.tracker.slots().map((slot) => this.tracker.ipOf(slot)).filter((ip) => this.whitelist.has(ip));
+    for (const ip of now) {
+      this.tracker.delete(ip);
+      this.policy.cancelDeferred(ip);
     }
   }
 
@@ -368,7 +370,7 @@ export class ScanEngine {
     const ban = this.book.get(addr);
     if (ban) return this.offenderFromBan(ban);
     const w = this.tracker.get(addr);
-    if (w) return this.offenderFromWindow(w);
+    if (w !== NO_SLOT) return this.offenderFromWindow(w);
     const rec = this.policy.strikeRecord(addr);
     if (rec) {
       return { ip: addr, hits: 0, distinctPorts: 0, ports: [], firstSeen: rec.lastBanAt, lastSeen: rec.lastBanAt, scanType: 'OTHER', state: 'expired', strikes: rec.strikes, bannedUntil: null };
@@ -386,9 +388,10 @@ export class ScanEngine {
     }
     const left = limit - out.length;
     if (left <= 0) return out;
-    const watched = [...this.tracker.values()];
+    const t = this.tracker;
+    const watched = t.slots().map((slot) => ({ slot, ip: t.ipOf(slot), hits: t.hitsOf(slot), lastSeen: t.lastSeenOf(slot) }));
     watched.sort((a, b) => b.hits - a.hits || b.lastSeen - a.lastSeen || (a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : 0));
-    for (let i = 0; i < watched.length && i < left; i++) out.push(this.offenderFromWindow(watched[i]!));
+    for (let i = 0; i < watched.length && i < left; i++) out.push(this.offenderFromWindow(watched[i]!.slot));
     return out;
   }
 
@@ -408,18 +411,19 @@ export class ScanEngine {
     };
   }
 
-  private offenderFromWindow(w: SourceWindow): Offender {
+  private offenderFromWindow(w: number): Offender {
     const s = this.tracker.summary(w, REASON_PORT_LIMIT);
+    const ip = this.tracker.ipOf(w);
     return {
-      ip: w.ip,
+      ip,
       hits: s.hits,
       distinctPorts: s.distinctPorts,
       ports: this.tracker.topPorts(w, OFFENDER_PORT_LIMIT),
       firstSeen: s.firstSeen,
       lastSeen: s.lastSeen,
       scanType: s.scanType,
-      state: this.whitelist.has(w.ip) ? 'whitelisted' : 'watching',
-      strikes: this.policy.strikeRecord(w.ip)?.strikes ?? 0,
+      state: this.whitelist.has(ip) ? 'whitelisted' : 'watching',
+      strikes: this.policy.strikeRecord(ip)?.strikes ?? 0,
       bannedUntil: null,
     };
   }

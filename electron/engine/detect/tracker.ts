@@ -4,19 +4,31 @@
  * A source is a scanner when, within the last `findtimeSec` seconds (event time), it sent at least
  * `maxretry` probes touching at least `minDistinctPorts` distinct destination ports.
  *
- * State per source, sized by the thresholds rather than by traffic, in two plain number arrays
- * (V8 keeps them unboxed; every extra array per source costs ~150 bytes, and a log of 100k sources
- * must stay within the replay's memory budget — four arrays per source measured ~1 kB a source):
- * - `times`: a ring of the last `maxretry` probe times. The window holds ≥ maxretry probes exactly
- *   when the oldest of those is inside it, so more times than that are never needed.
- * - `ports`: triplets [port, last probe time, hits] of the destination ports seen. Ports whose
- *   last probe left the window are pruned, and the list is capped (least recently probed port
- *   dropped first), so one source costs O(maxretry + minDistinctPorts) whatever it sends.
- * - Sources live in a Map (lookup) threaded on an intrusive doubly-linked list in order of last
- *   probe (head = least recently seen): touching a source is a few pointer writes, evicting the
- *   least recently seen is O(1). (Re-inserting Map keys to keep the order costs a delete + set per
- *   probe, which measured at more than half of the detector's time.) Past `maxTrackedSources` the
- *   least recently seen source is evicted.
+ * State per source, sized by the thresholds rather than by traffic:
+ * - a ring of the last `maxretry` probe times. The window holds ≥ maxretry probes exactly when the
+ *   oldest of those is inside it, so more times than that are never needed;
+ * - triplets [port, last probe time, hits] of the destination ports seen. Ports whose last probe
+ *   left the window are pruned, and the list is capped (least recently probed port dropped first),
+ *   so one source costs O(maxretry + minDistinctPorts) whatever it sends;
+ * - hits, first/last seen, the kinds of probe seen, a ban-pending flag, and LRU links.
+ *
+ * Storage: sources are numbered slots, and each slot is one fixed-size record in a single
+ * Float64Array (header, then the ring, then the port triplets). Why not one object per source
+ * (as before): a replay of 100k sources kept ~100k objects with growable arrays alive, which the
+ * GC copied and promoted line after line (the young generation grew to 64 MB, old space filled to
+ * ~250 MB between full GCs), and following those pointers cost cache misses on every probe. A
+ * probe now writes numbers into one record and allocates nothing. The only per-source objects
+ * are the address string and its Map entry (address → slot).
+ * When the thresholds are large (maxretry or the port cap above a few dozen), a fixed record would
+ * reserve memory for probes most sources never send: then each slot keeps its ring and ports in
+ * its own Float64Arrays that grow on demand (up to the same caps), and the record holds the header.
+ *
+ * LRU: slots are threaded on a doubly-linked list in order of last probe (head = least recently
+ * seen); touching a source is a few writes, evicting the least recently seen is O(1). Past
+ * `maxTrackedSources` the least recently seen source is evicted.
+ *
+ * Slots are handles valid until the source is deleted or evicted (or configure() changes the
+ * layout); callers look them up again rather than keeping them.
  *
  * Pure: no clock of its own, times are the packets' event times (ms).
  */
@@ -24,36 +36,33 @@ import type { ScanType } from '../../shared/model.ts';
 
 const SCAN_TYPES: readonly ScanType[] = ['SYN', 'UDP', 'FIN', 'NULL', 'XMAS', 'MIXED', 'OTHER'];
 const TYPE_BIT: Record<ScanType, number> = { SYN: 1, UDP: 2, FIN: 4, NULL: 8, XMAS: 16, MIXED: 32, OTHER: 64 };
-/** Rings up to this length are allocated at their full size at once (exact size, no growth slack). */
-const PREALLOCATED_RING_MAX = 32;
+
+/** No slot (not tracked / not crossed). */
+export const NO_SLOT = -1;
+
+// Header of a slot record (all numbers are exact in a double).
+const PREV = 0; // LRU links: slots toward the least / most recently seen, NO_SLOT at the ends
+const NEXT = 1;
+const HITS = 2; // probes counted since the source started being tracked (or was quiet for a whole window)
+const FIRST = 3;
+const LAST = 4;
+const NTIMES = 5; // ring slots in use
+const RINGPOS = 6; // next write position once the ring is full (then also the oldest entry)
+const NPORTS = 7; // port triplets in use
+const MASK = 8; // bits of TYPE_BIT of the probe kinds seen
+const PENDING = 9; // a ban of this source is queued behind the new-bans-per-minute cap
+const HEADER = 10;
+
+/** Records up to this many doubles hold the ring and the ports inline (the default settings need 10 + 5 + 3·14 = 57). */
+const INLINE_RECORD_MAX = 160;
+/** First size of a slot's own arrays when they are not inline. */
+const OWN_ARRAY_MIN = 8;
 
 export interface TrackerSettings {
   findtimeSec: number;
   maxretry: number;
   minDistinctPorts: number;
   maxTrackedSources: number;
-}
-
-export interface SourceWindow {
-  readonly ip: string;
-  /** Ring of the last `maxretry` probe times (ms); the first `nTimes` slots are in use. */
-  times: number[];
-  nTimes: number;
-  /** Next write position in `times` once it is full (then also the oldest entry). */
-  ringPos: number;
-  /** Triplets [port, last probe time, hits]. */
-  ports: number[];
-  /** Probes counted since the source started being tracked (or since it was quiet for a whole window). */
-  hits: number;
-  firstSeen: number;
-  lastSeen: number;
-  /** Bits of TYPE_BIT of the probe kinds seen. */
-  typeMask: number;
-  /** A ban of this source is queued behind the new-bans-per-minute cap. */
-  pending: boolean;
-  /** LRU list links (toward the least / most recently seen). */
-  prev: SourceWindow | null;
-  next: SourceWindow | null;
 }
 
 /** The summary of a window that the ban reason and the offender list show. */
@@ -79,21 +88,39 @@ export function scanTypeOf(mask: number): ScanType {
   return 'MIXED';
 }
 
-function newRing(size: number): number[] {
-  return size <= PREALLOCATED_RING_MAX ? new Array<number>(size).fill(0) : [];
+/** A source's state outside the slab (configure() re-lays out through it). */
+interface SlotCopy {
+  ip: string;
+  header: Float64Array;
+  times: number[]; // oldest first
+  ports: number[]; // triplets
 }
 
 export class SourceTracker {
-  private readonly sources = new Map<string, SourceWindow>();
+  private readonly index = new Map<string, number>();
+  private ips: string[] = [];
   private findtimeMs = 0;
-  private maxretry = 1;
+  private maxretry = 0;
   private minPorts = 1;
   private maxSources = 1;
   /** Cap of the per-source port list (ports, not array slots). */
   private portCap = 1;
-  /** Least and most recently seen sources. */
-  private head: SourceWindow | null = null;
-  private tail: SourceWindow | null = null;
+  /** Layout: doubles per slot record, and where ring and ports start in it (inline layout). */
+  private stride = HEADER;
+  private inline = true;
+  private timesAt = HEADER;
+  private portsAt = HEADER;
+  private slab = new Float64Array(0);
+  private capacity = 0;
+  /** Slots never used yet start at `used`; freed ones are reused first. */
+  private used = 0;
+  private readonly free: number[] = [];
+  /** Per-slot ring and port arrays when the layout is not inline. */
+  private ownTimes: (Float64Array | null)[] = [];
+  private ownPorts: (Float64Array | null)[] = [];
+  /** Least and most recently seen slots. */
+  private head = NO_SLOT;
+  private tail = NO_SLOT;
   evictedCount = 0;
 
   /** Called with every source evicted by the LRU bound (ip, event time of the probe that pushed it out). */
@@ -104,213 +131,410 @@ export class SourceTracker {
   }
 
   configure(s: TrackerSettings): void {
-    const retryChanged = s.maxretry !== this.maxretry;
+    const portCap = Math.max(s.maxretry, s.minDistinctPorts) + 8;
+    const relayout = s.maxretry !== this.maxretry || portCap !== this.portCap;
     this.findtimeMs = s.findtimeSec * 1000;
-    this.maxretry = s.maxretry;
     this.minPorts = s.minDistinctPorts;
     this.maxSources = s.maxTrackedSources;
-    this.portCap = Math.max(s.maxretry, s.minDistinctPorts) + 8;
-    if (retryChanged) {
-      // The ring's length is maxretry: keep the most recent times, oldest first.
-      for (const w of this.sources.values()) {
-        const ordered = orderedTimes(w);
-        const kept = ordered.slice(Math.max(0, ordered.length - s.maxretry));
-        const ring = newRing(s.maxretry);
-        for (let i = 0; i < kept.length; i++) ring[i] = kept[i]!;
-        w.times = ring;
-        w.nTimes = kept.length;
-        w.ringPos = 0;
+    if (relayout) {
+      const copies = this.inLruOrder().map((slot) => this.copyOut(slot));
+      this.maxretry = s.maxretry;
+      this.portCap = portCap;
+      this.layout();
+      for (const c of copies) {
+        // The ring's length is maxretry: keep the most recent times, oldest first.
+        const kept = c.times.slice(Math.max(0, c.times.length - s.maxretry));
+        if (c.ports.length > 3 * portCap) this.prunePortList(c.ports, c.header[LAST]!, true);
+        this.copyIn(c, kept);
       }
     }
-    for (const w of this.sources.values()) if (w.ports.length > 3 * this.portCap) this.prunePorts(w, w.lastSeen, true);
-    while (this.sources.size > this.maxSources) this.evictOldest(Number.NaN);
+    while (this.index.size > this.maxSources) this.evictOldest(Number.NaN);
   }
 
   get size(): number {
-    return this.sources.size;
+    return this.index.size;
   }
 
-  get(ip: string): SourceWindow | undefined {
-    return this.sources.get(ip);
+  /** The slot of a tracked source, or NO_SLOT. */
+  get(ip: string): number {
+    return this.index.get(ip) ?? NO_SLOT;
   }
 
   delete(ip: string): boolean {
-    const w = this.sources.get(ip);
-    if (w === undefined) return false;
-    this.sources.delete(ip);
-    this.unlink(w);
+    const slot = this.index.get(ip);
+    if (slot === undefined) return false;
+    this.release(slot);
     return true;
   }
 
   clear(): void {
-    this.sources.clear();
-    this.head = this.tail = null;
+    this.index.clear();
+    this.layout();
   }
 
-  values(): IterableIterator<SourceWindow> {
-    return this.sources.values();
+  /** Slots of all tracked sources (no particular order). */
+  slots(): number[] {
+    return [...this.index.values()];
   }
 
-  /** Sources from the least to the most recently seen. */
-  *inLruOrder(): IterableIterator<SourceWindow> {
-    for (let w = this.head; w !== null; w = w.next) yield w;
+  /** Slots from the least to the most recently seen. */
+  inLruOrder(): number[] {
+    const out: number[] = [];
+    for (let s = this.head; s !== NO_SLOT; s = this.slab[s * this.stride + NEXT]!) out.push(s);
+    return out;
+  }
+
+  ipOf(slot: number): string {
+    return this.ips[slot]!;
+  }
+
+  hitsOf(slot: number): number {
+    return this.slab[slot * this.stride + HITS]!;
+  }
+
+  lastSeenOf(slot: number): number {
+    return this.slab[slot * this.stride + LAST]!;
+  }
+
+  isPending(slot: number): boolean {
+    return this.slab[slot * this.stride + PENDING] !== 0;
+  }
+
+  setPending(slot: number, pending: boolean): void {
+    this.slab[slot * this.stride + PENDING] = pending ? 1 : 0;
   }
 
   /** Distinct ports a source has on record (pruned to the window when it matters). */
-  portCount(w: SourceWindow): number {
-    return w.ports.length / 3;
+  portCount(slot: number): number {
+    return this.slab[slot * this.stride + NPORTS]!;
+  }
+
+  /** The ring's probe times, oldest first. */
+  times(slot: number): number[] {
+    return this.copyOut(slot).times;
   }
 
   /**
-   * Counts one probe. `port` null for probes without a port (pings). Returns the window when the
-   * source now meets the scan threshold, else null. The caller bans and then deletes the source.
-   * `known` is the caller's own lookup of `ip`, to save a second one.
+   * Counts one probe. `port` null for probes without a port (pings). Returns the source's slot when
+   * it now meets the scan threshold, else NO_SLOT. The caller bans and then deletes the source.
+   * `known` is the caller's own lookup of `ip` (NO_SLOT: not tracked), to save a second one.
    */
-  probe(ip: string, time: number, port: number | null, type: ScanType, known?: SourceWindow): SourceWindow | null {
-    let w = known ?? this.sources.get(ip);
-    if (w === undefined) {
-      w = {
-        ip,
-        times: newRing(this.maxretry),
-        nTimes: 0,
-        ringPos: 0,
-        ports: port === null ? [] : [port, time, 0],
-        hits: 0,
-        firstSeen: time,
-        lastSeen: time,
-        typeMask: 0,
-        pending: false,
-        prev: null,
-        next: null,
-      };
-      this.sources.set(ip, w);
-      this.append(w);
-      if (this.sources.size > this.maxSources) this.evictOldest(time);
+  probe(ip: string, time: number, port: number | null, type: ScanType, known?: number): number {
+    let slot = known === undefined ? this.get(ip) : known;
+    const stride = this.stride;
+    let b: number;
+    let d = this.slab;
+    if (slot === NO_SLOT) {
+      slot = this.allocate(ip);
+      d = this.slab; // may have grown
+      b = slot * stride;
+      d[b + HITS] = 0;
+      d[b + FIRST] = time;
+      d[b + LAST] = time;
+      d[b + NTIMES] = 0;
+      d[b + RINGPOS] = 0;
+      d[b + NPORTS] = 0;
+      d[b + MASK] = 0;
+      d[b + PENDING] = 0;
+      this.append(slot);
+      if (this.index.size > this.maxSources) {
+        this.evictOldest(time);
+        d = this.slab;
+      }
     } else {
-      if (w !== this.tail) {
-        this.unlink(w);
-        this.append(w);
+      b = slot * stride;
+      if (slot !== this.tail) {
+        this.unlink(slot);
+        this.append(slot);
       }
-      if (time - w.lastSeen >= this.findtimeMs && !w.pending) {
+      if (time - d[b + LAST]! >= this.findtimeMs && d[b + PENDING] === 0) {
         // Everything it did before has left the window: start afresh (the common case of a slow source).
-        w.nTimes = 0;
-        w.ringPos = 0;
-        w.ports.length = 0;
-        w.hits = 0;
-        w.firstSeen = time;
-        w.typeMask = 0;
+        d[b + NTIMES] = 0;
+        d[b + RINGPOS] = 0;
+        d[b + NPORTS] = 0;
+        d[b + HITS] = 0;
+        d[b + FIRST] = time;
+        d[b + MASK] = 0;
       }
     }
-    if (time > w.lastSeen) w.lastSeen = time;
-    if (time < w.firstSeen) w.firstSeen = time;
-    w.hits++;
-    w.typeMask |= TYPE_BIT[type];
+    if (time > d[b + LAST]!) d[b + LAST] = time;
+    if (time < d[b + FIRST]!) d[b + FIRST] = time;
+    d[b + HITS] = d[b + HITS]! + 1;
+    d[b + MASK] = d[b + MASK]! | TYPE_BIT[type];
 
-    const times = w.times;
+    // Ring of the last maxretry times.
     const R = this.maxretry;
-    if (w.nTimes < R) times[w.nTimes++] = time;
-    else {
-      times[w.ringPos] = time;
-      w.ringPos = w.ringPos + 1 === R ? 0 : w.ringPos + 1;
+    const nTimes = d[b + NTIMES]!;
+    let T: Float64Array;
+    let t0: number;
+    if (this.inline) {
+      T = d;
+      t0 = b + this.timesAt;
+    } else {
+      T = nTimes < R ? this.ownTimesFor(slot, nTimes + 1) : this.ownTimes[slot]!;
+      t0 = 0;
+    }
+    let oldestAt: number;
+    if (nTimes < R) {
+      T[t0 + nTimes] = time;
+      d[b + NTIMES] = nTimes + 1;
+      oldestAt = t0; // only read when the ring just filled: then the oldest is slot 0
+    } else {
+      const pos = d[b + RINGPOS]!;
+      T[t0 + pos] = time;
+      const nextPos = pos + 1 === R ? 0 : pos + 1;
+      d[b + RINGPOS] = nextPos;
+      oldestAt = t0 + nextPos;
     }
 
+    let nPorts = d[b + NPORTS]!;
+    let P: Float64Array;
+    let p0: number;
+    if (this.inline) {
+      P = d;
+      p0 = b + this.portsAt;
+    } else {
+      P = this.ownPortsFor(slot, port === null ? nPorts : nPorts + 1);
+      p0 = 0;
+    }
     if (port !== null) {
-      const ports = w.ports;
-      let i = 0;
-      const n = ports.length;
-      while (i < n && ports[i] !== port) i += 3;
-      if (i < n) {
-        if (time > ports[i + 1]!) ports[i + 1] = time;
-        ports[i + 2]!++;
+      const end = p0 + 3 * nPorts;
+      let i = p0;
+      while (i < end && P[i] !== port) i += 3;
+      if (i < end) {
+        if (time > P[i + 1]!) P[i + 1] = time;
+        P[i + 2] = P[i + 2]! + 1;
       } else {
-        ports.push(port, time, 1);
-        if (n + 3 > 3 * this.portCap) this.prunePorts(w, time, true);
+        P[end] = port;
+        P[end + 1] = time;
+        P[end + 2] = 1;
+        nPorts++;
+        if (nPorts > this.portCap) nPorts = this.prunePorts(P, p0, nPorts, time, true);
+        d[b + NPORTS] = nPorts;
       }
     }
 
-    if (w.nTimes < R) return null;
+    if (nTimes + 1 < R) return NO_SLOT;
     // Oldest of the last maxretry probes: the slot the ring writes next.
-    if (time - times[w.ringPos]! >= this.findtimeMs) return null;
-    if (w.ports.length < 3 * this.minPorts) return null;
-    this.prunePorts(w, time, false);
-    return w.ports.length >= 3 * this.minPorts ? w : null;
+    if (time - T[oldestAt]! >= this.findtimeMs) return NO_SLOT;
+    if (nPorts < this.minPorts) return NO_SLOT;
+    nPorts = this.prunePorts(P, p0, nPorts, time, false);
+    d[b + NPORTS] = nPorts;
+    return nPorts >= this.minPorts ? slot : NO_SLOT;
   }
 
   /** Ban-reason / offender view of a source. `limit` caps the port list (ascending). */
-  summary(w: SourceWindow, limit = 64): WindowSummary {
+  summary(slot: number, limit = 64): WindowSummary {
+    const c = this.copyOut(slot);
     const ports: number[] = [];
-    for (let i = 0; i < w.ports.length; i += 3) ports.push(w.ports[i]!);
+    for (let i = 0; i < c.ports.length; i += 3) ports.push(c.ports[i]!);
     ports.sort((a, b) => a - b);
     return {
-      hits: w.hits,
+      hits: c.header[HITS]!,
       ports: ports.length > limit ? ports.slice(0, limit) : ports,
       distinctPorts: ports.length,
-      firstSeen: w.firstSeen,
-      lastSeen: w.lastSeen,
-      scanType: scanTypeOf(w.typeMask),
+      firstSeen: c.header[FIRST]!,
+      lastSeen: c.header[LAST]!,
+      scanType: scanTypeOf(c.header[MASK]!),
     };
   }
 
   /** Ports of a source, most probed first (ties: lower port first), at most `limit`. */
-  topPorts(w: SourceWindow, limit: number): number[] {
+  topPorts(slot: number, limit: number): number[] {
+    const p = this.copyOut(slot).ports;
     const rows: [number, number][] = [];
-    for (let i = 0; i < w.ports.length; i += 3) rows.push([w.ports[i]!, w.ports[i + 2]!]);
+    for (let i = 0; i < p.length; i += 3) rows.push([p[i]!, p[i + 2]!]);
     rows.sort((a, b) => b[1] - a[1] || a[0] - b[0]);
     return rows.slice(0, limit).map((r) => r[0]);
   }
 
-  /** Drops ports whose last probe left the window; over the cap, also the least recently probed. */
-  private prunePorts(w: SourceWindow, now: number, enforceCap: boolean): void {
-    const p = w.ports;
-    let j = 0;
-    for (let i = 0; i < p.length; i += 3) {
-      if (now - p[i + 1]! < this.findtimeMs) {
+  // ------------------------------------------------------------------ storage
+
+  private layout(): void {
+    const ring = this.maxretry;
+    const ports = 3 * (this.portCap + 1); // +1: a new port is written before the cap prunes
+    const record = HEADER + ring + ports;
+    this.inline = record <= INLINE_RECORD_MAX;
+    this.stride = this.inline ? record : HEADER;
+    this.timesAt = HEADER;
+    this.portsAt = HEADER + ring;
+    this.capacity = 0;
+    this.slab = new Float64Array(0);
+    this.used = 0;
+    this.free.length = 0;
+    this.ips = [];
+    this.ownTimes = [];
+    this.ownPorts = [];
+    this.head = this.tail = NO_SLOT;
+    this.index.clear();
+  }
+
+  private allocate(ip: string): number {
+    let slot = this.free.pop();
+    if (slot === undefined) {
+      slot = this.used++;
+      if (slot >= this.capacity) this.grow(slot + 1);
+    }
+    this.index.set(ip, slot);
+    this.ips[slot] = ip;
+    return slot;
+  }
+
+  private grow(min: number): void {
+    // Doubling, but never far beyond the bound (the +1: a new source is stored before the oldest is evicted).
+    const cap = Math.max(min, Math.min(Math.max(64, this.capacity * 2), this.maxSources + 1));
+    const next = new Float64Array(cap * this.stride);
+    next.set(this.slab);
+    this.slab = next;
+    this.capacity = cap;
+  }
+
+  private release(slot: number): void {
+    this.index.delete(this.ips[slot]!);
+    this.unlink(slot);
+    this.ips[slot] = '';
+    if (!this.inline) {
+      this.ownTimes[slot] = null;
+      this.ownPorts[slot] = null;
+    }
+    this.free.push(slot);
+  }
+
+  /** The slot's own ring, grown to hold at least `need` times (never more than maxretry). */
+  private ownTimesFor(slot: number, need: number): Float64Array {
+    let a = this.ownTimes[slot] ?? null;
+    if (a === null || a.length < need) {
+      const grown = new Float64Array(Math.min(this.maxretry, Math.max(OWN_ARRAY_MIN, need, a === null ? 0 : a.length * 2)));
+      if (a !== null) grown.set(a);
+      this.ownTimes[slot] = a = grown;
+    }
+    return a;
+  }
+
+  /** The slot's own port triplets, grown to hold at least `need` ports (never more than portCap + 1). */
+  private ownPortsFor(slot: number, need: number): Float64Array {
+    let a = this.ownPorts[slot] ?? null;
+    if (a === null || a.length < 3 * need) {
+      const ports = Math.min(this.portCap + 1, Math.max(OWN_ARRAY_MIN, need, a === null ? 0 : (a.length / 3) * 2));
+      const grown = new Float64Array(3 * ports);
+      if (a !== null) grown.set(a);
+      this.ownPorts[slot] = a = grown;
+    }
+    return a;
+  }
+
+  /** A slot's state as plain arrays (off the hot path: summaries, re-layout). */
+  private copyOut(slot: number): SlotCopy {
+    const b = slot * this.stride;
+    const header = this.slab.slice(b, b + HEADER);
+    const n = header[NTIMES]!;
+    const pos = header[RINGPOS]!;
+    const T = this.inline ? this.slab : this.ownTimes[slot];
+    const t0 = this.inline ? b + this.timesAt : 0;
+    const times: number[] = [];
+    if (T) {
+      // Full ring: oldest at the write position; otherwise in order from 0.
+      const start = n < this.maxretry ? 0 : pos;
+      for (let k = 0; k < n; k++) times.push(T[t0 + ((start + k) % n)]!);
+    }
+    const P = this.inline ? this.slab : this.ownPorts[slot];
+    const p0 = this.inline ? b + this.portsAt : 0;
+    const ports: number[] = [];
+    if (P) for (let i = 0; i < 3 * header[NPORTS]!; i++) ports.push(P[p0 + i]!);
+    return { ip: this.ips[slot]!, header, times, ports };
+  }
+
+  /** Stores a copy as the most recently seen source (the layout may differ from where it came from). */
+  private copyIn(c: SlotCopy, times: number[]): void {
+    const slot = this.allocate(c.ip);
+    const b = slot * this.stride;
+    const d = this.slab;
+    d[b + HITS] = c.header[HITS]!;
+    d[b + FIRST] = c.header[FIRST]!;
+    d[b + LAST] = c.header[LAST]!;
+    d[b + NTIMES] = times.length;
+    d[b + RINGPOS] = 0;
+    d[b + NPORTS] = c.ports.length / 3;
+    d[b + MASK] = c.header[MASK]!;
+    d[b + PENDING] = c.header[PENDING]!;
+    const T = this.inline ? d : this.ownTimesFor(slot, Math.max(1, times.length));
+    const t0 = this.inline ? b + this.timesAt : 0;
+    for (let k = 0; k < times.length; k++) T[t0 + k] = times[k]!;
+    const P = this.inline ? d : this.ownPortsFor(slot, Math.max(1, c.ports.length / 3));
+    const p0 = this.inline ? b + this.portsAt : 0;
+    for (let i = 0; i < c.ports.length; i++) P[p0 + i] = c.ports[i]!;
+    this.append(slot);
+  }
+
+  /**
+   * Drops ports whose last probe left the window; over the cap, also the least recently probed
+   * (the first of equals), keeping the others in order. Returns the number of ports left.
+   */
+  private prunePorts(P: Float64Array, p0: number, n: number, now: number, enforceCap: boolean): number {
+    let j = p0;
+    const end = p0 + 3 * n;
+    for (let i = p0; i < end; i += 3) {
+      if (now - P[i + 1]! < this.findtimeMs) {
         if (j !== i) {
-          p[j] = p[i]!;
-          p[j + 1] = p[i + 1]!;
-          p[j + 2] = p[i + 2]!;
+          P[j] = P[i]!;
+          P[j + 1] = P[i + 1]!;
+          P[j + 2] = P[i + 2]!;
         }
         j += 3;
       }
     }
-    p.length = j;
+    let left = (j - p0) / 3;
     if (enforceCap) {
-      while (p.length > 3 * this.portCap) {
-        let min = 0;
-        for (let i = 3; i < p.length; i += 3) if (p[i + 1]! < p[min + 1]!) min = i;
-        p.splice(min, 3);
+      while (left > this.portCap) {
+        let min = p0;
+        const e = p0 + 3 * left;
+        for (let i = p0 + 3; i < e; i += 3) if (P[i + 1]! < P[min + 1]!) min = i;
+        P.copyWithin(min, min + 3, e);
+        left--;
       }
     }
+    return left;
   }
 
-  private unlink(w: SourceWindow): void {
-    if (w.prev !== null) w.prev.next = w.next;
-    else this.head = w.next;
-    if (w.next !== null) w.next.prev = w.prev;
-    else this.tail = w.prev;
-    w.prev = w.next = null;
+  /** prunePorts on a plain triplet list (re-layout). */
+  private prunePortList(p: number[], now: number, enforceCap: boolean): void {
+    const a = Float64Array.from(p);
+    const left = this.prunePorts(a, 0, p.length / 3, now, enforceCap);
+    p.length = 0;
+    for (let i = 0; i < 3 * left; i++) p.push(a[i]!);
   }
 
-  private append(w: SourceWindow): void {
-    w.prev = this.tail;
-    w.next = null;
-    if (this.tail !== null) this.tail.next = w;
-    else this.head = w;
-    this.tail = w;
+  private unlink(slot: number): void {
+    const d = this.slab;
+    const st = this.stride;
+    const b = slot * st;
+    const prev = d[b + PREV]!;
+    const next = d[b + NEXT]!;
+    if (prev !== NO_SLOT) d[prev * st + NEXT] = next;
+    else this.head = next;
+    if (next !== NO_SLOT) d[next * st + PREV] = prev;
+    else this.tail = prev;
+    d[b + PREV] = d[b + NEXT] = NO_SLOT;
+  }
+
+  private append(slot: number): void {
+    const d = this.slab;
+    const st = this.stride;
+    const b = slot * st;
+    d[b + PREV] = this.tail;
+    d[b + NEXT] = NO_SLOT;
+    if (this.tail !== NO_SLOT) d[this.tail * st + NEXT] = slot;
+    else this.head = slot;
+    this.tail = slot;
   }
 
   private evictOldest(time: number): void {
-    const w = this.head;
-    if (w === null) return;
-    this.sources.delete(w.ip);
-    this.unlink(w);
+    const slot = this.head;
+    if (slot === NO_SLOT) return;
+    const ip = this.ips[slot]!;
+    const last = this.slab[slot * this.stride + LAST]!;
+    this.release(slot);
     this.evictedCount++;
-    this.onEvict?.(w.ip, Number.isNaN(time) ? w.lastSeen : time);
+    this.onEvict?.(ip, Number.isNaN(time) ? last : time);
   }
-}
-
-/** Times of the ring, oldest first. */
-function orderedTimes(w: SourceWindow): number[] {
-  const t = w.times.slice(0, w.nTimes);
-  return w.ringPos === 0 ? t : [...t.slice(w.ringPos), ...t.slice(0, w.ringPos)];
 }

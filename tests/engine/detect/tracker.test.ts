@@ -1,12 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { scanTypeOf, SourceTracker, type TrackerSettings } from '../../../electron/engine/detect/tracker.ts';
+import { NO_SLOT, scanTypeOf, SourceTracker, type TrackerSettings } from '../../../electron/engine/detect/tracker.ts';
 
 const S: TrackerSettings = { findtimeSec: 600, maxretry: 5, minDistinctPorts: 3, maxTrackedSources: 100 };
 const MIN = 60_000;
 
 function feed(t: SourceTracker, ip: string, probes: [number, number | null][]): (number | null)[] {
   // Returns, per probe, the hit count when the threshold was crossed (null otherwise).
-  return probes.map(([time, port]) => t.probe(ip, time, port, 'SYN')?.hits ?? null);
+  return probes.map(([time, port]) => {
+    const slot = t.probe(ip, time, port, 'SYN');
+    return slot === NO_SLOT ? null : t.hitsOf(slot);
+  });
 }
 
 describe('SourceTracker window', () => {
@@ -53,10 +56,10 @@ describe('SourceTracker window', () => {
   it('per-source port arrays stay bounded however many ports a source probes', () => {
     const t = new SourceTracker({ ...S, maxretry: 1000, minDistinctPorts: 5000 });
     for (let p = 1; p <= 20000; p++) t.probe('a', p, p, 'SYN');
-    const w = t.get('a')!;
+    const w = t.get('a');
     expect(t.portCount(w)).toBeLessThanOrEqual(5008);
-    expect(w.nTimes).toBe(1000);
-    expect(w.times.length).toBe(1000);
+    expect(t.times(w)).toHaveLength(1000);
+    expect(t.times(w).slice(-2)).toEqual([19999, 20000]);
   });
 
   it('summary: ascending capped ports, scan type, first/last seen', () => {
@@ -64,9 +67,36 @@ describe('SourceTracker window', () => {
     t.probe('a', 10, 443, 'SYN');
     t.probe('a', 20, 22, 'SYN');
     t.probe('a', 30, 22, 'FIN');
-    const s = t.summary(t.get('a')!, 64);
+    const s = t.summary(t.get('a'), 64);
     expect(s).toMatchObject({ hits: 3, ports: [22, 443], distinctPorts: 2, firstSeen: 10, lastSeen: 30, scanType: 'MIXED' });
-    expect(t.topPorts(t.get('a')!, 5)).toEqual([22, 443]);
+    expect(t.topPorts(t.get('a'), 5)).toEqual([22, 443]);
+  });
+});
+
+describe('SourceTracker storage', () => {
+  it('inline records: the port list keeps the cap, dropping the least recently probed port', () => {
+    // maxretry 5, minDistinctPorts 3: cap = 13 ports. 20 distinct ports in the window: the 13 most recent stay.
+    const t = new SourceTracker({ ...S, maxretry: 50, minDistinctPorts: 50 });
+    const small = new SourceTracker(S);
+    for (let p = 1; p <= 20; p++) small.probe('a', p, 1000 + p, 'SYN');
+    expect(small.portCount(small.get('a'))).toBe(13);
+    expect(small.summary(small.get('a')).ports).toEqual(Array.from({ length: 13 }, (_, i) => 1008 + i));
+    expect(small.times(small.get('a'))).toEqual([16, 17, 18, 19, 20]);
+    // Own-array layout (large thresholds) gives the same answers.
+    for (let p = 1; p <= 70; p++) t.probe('a', p, 1000 + p, 'SYN');
+    expect(t.portCount(t.get('a'))).toBe(58);
+    expect(t.summary(t.get('a'), 100).ports).toEqual(Array.from({ length: 58 }, (_, i) => 1013 + i));
+    expect(t.times(t.get('a'))).toEqual(Array.from({ length: 50 }, (_, i) => 21 + i));
+  });
+
+  it('freed slots are reused and keep no state of the source before', () => {
+    const t = new SourceTracker(S);
+    t.probe('a', 1, 1, 'FIN');
+    t.probe('a', 2, 2, 'FIN');
+    t.delete('a');
+    t.probe('b', 3, 9, 'SYN');
+    expect(t.summary(t.get('b'))).toMatchObject({ hits: 1, ports: [9], firstSeen: 3, lastSeen: 3, scanType: 'SYN' });
+    expect(t.get('a')).toBe(NO_SLOT);
   });
 });
 
@@ -82,7 +112,7 @@ describe('SourceTracker bound (LRU)', () => {
     t.probe('d', 5, 1, 'SYN'); // evicts b
     expect(evicted).toEqual(['b']);
     expect(t.size).toBe(3);
-    expect([...t.inLruOrder()].map((w) => w.ip)).toEqual(['c', 'a', 'd']);
+    expect(t.inLruOrder().map((w) => t.ipOf(w))).toEqual(['c', 'a', 'd']);
     t.probe('e', 6, 1, 'SYN');
     expect(evicted).toEqual(['b', 'c']);
     expect(t.evictedCount).toBe(2);
@@ -94,15 +124,14 @@ describe('SourceTracker bound (LRU)', () => {
     t.delete('s5');
     t.configure({ ...S, maxTrackedSources: 4 });
     expect(t.size).toBe(4);
-    expect([...t.inLruOrder()].map((w) => w.ip)).toEqual(['s6', 's7', 's8', 's9']);
+    expect(t.inLruOrder().map((w) => t.ipOf(w))).toEqual(['s6', 's7', 's8', 's9']);
   });
 
   it('changing maxretry keeps the most recent probe times', () => {
     const t = new SourceTracker({ ...S, maxretry: 3, minDistinctPorts: 1 });
     for (let i = 0; i < 5; i++) t.probe('a', i * 10, 1, 'SYN'); // crossed at i=2 but not deleted here
     t.configure({ ...S, maxretry: 2, minDistinctPorts: 1 });
-    const w = t.get('a')!;
-    expect(w.times.slice(0, w.nTimes)).toEqual([30, 40]);
+    expect(t.times(t.get('a'))).toEqual([30, 40]);
   });
 });
 
