@@ -23,8 +23,15 @@
  * reserve memory for probes most sources never send: then each slot keeps its ring and ports in
  * its own Float64Arrays that grow on demand (up to the same caps), and the record holds the header.
  *
+ * Lookup: IPv4 sources (most of them) are found through an open-addressing hash table of their
+ * 32-bit address in an Int32Array (pairs [address, slot + 1], linear probing, backward-shift
+ * deletion): one cache line per lookup and no string hashing or comparison, where the Map over
+ * 100k fresh address strings cost ~14% of a replay. Other keys (IPv6) use a Map<string, slot>.
+ *
  * LRU: slots are threaded on a doubly-linked list in order of last probe (head = least recently
- * seen); touching a source is a few writes, evicting the least recently seen is O(1). Past
+ * seen), its links in their own small Int32Array (`links[2s]` toward the least, `links[2s+1]` toward
+ * the most recently seen): moving a source to the tail touches its two neighbours, and a neighbour's
+ * links sit in a cache line of links rather than in its whole record; touching a source is a few writes, evicting the least recently seen is O(1). Past
  * `maxTrackedSources` the least recently seen source is evicted.
  *
  * Slots are handles valid until the source is deleted or evicted (or configure() changes the
@@ -41,19 +48,17 @@ const TYPE_BIT: Record<ScanType, number> = { SYN: 1, UDP: 2, FIN: 4, NULL: 8, XM
 export const NO_SLOT = -1;
 
 // Header of a slot record (all numbers are exact in a double).
-const PREV = 0; // LRU links: slots toward the least / most recently seen, NO_SLOT at the ends
-const NEXT = 1;
-const HITS = 2; // probes counted since the source started being tracked (or was quiet for a whole window)
-const FIRST = 3;
-const LAST = 4;
-const NTIMES = 5; // ring slots in use
-const RINGPOS = 6; // next write position once the ring is full (then also the oldest entry)
-const NPORTS = 7; // port triplets in use
-const MASK = 8; // bits of TYPE_BIT of the probe kinds seen
-const PENDING = 9; // a ban of this source is queued behind the new-bans-per-minute cap
-const HEADER = 10;
+const HITS = 0; // probes counted since the source started being tracked (or was quiet for a whole window)
+const FIRST = 1;
+const LAST = 2;
+const NTIMES = 3; // ring slots in use
+const RINGPOS = 4; // next write position once the ring is full (then also the oldest entry)
+const NPORTS = 5; // port triplets in use
+const MASK = 6; // bits of TYPE_BIT of the probe kinds seen
+const PENDING = 7; // a ban of this source is queued behind the new-bans-per-minute cap
+const HEADER = 8;
 
-/** Records up to this many doubles hold the ring and the ports inline (the default settings need 10 + 5 + 3·14 = 57). */
+/** Records up to this many doubles hold the ring and the ports inline (the default settings need 8 + 5 + 3·14 = 55). */
 const INLINE_RECORD_MAX = 160;
 /** First size of a slot's own arrays when they are not inline. */
 const OWN_ARRAY_MIN = 8;
@@ -96,8 +101,43 @@ interface SlotCopy {
   ports: number[]; // triplets
 }
 
+/** The 32-bit value of a canonical dotted quad (no leading zeros), or -1 for anything else. */
+function ipv4Key(ip: string): number {
+  const n = ip.length;
+  if (n < 7 || n > 15) return -1;
+  let key = 0;
+  let parts = 0;
+  let p = 0;
+  while (p < n) {
+    const first = ip.charCodeAt(p) - 48;
+    if (first < 0 || first > 9) return -1;
+    let value = first;
+    let q = p + 1;
+    for (; q < n; q++) {
+      const c = ip.charCodeAt(q);
+      if (c === 46) break;
+      if (c < 48 || c > 57 || value === 0 || q - p >= 3) return -1;
+      value = value * 10 + (c - 48);
+    }
+    if (value > 255) return -1;
+    key = key * 256 + value;
+    parts++;
+    if (q === n) return parts === 4 ? key : -1;
+    if (parts === 4 || q + 1 === n) return -1;
+    p = q + 1;
+  }
+  return -1;
+}
+
+const V4_TABLE_MIN_BITS = 10;
+
 export class SourceTracker {
+  /** Slots of sources that are not IPv4 addresses. */
   private readonly index = new Map<string, number>();
+  /** IPv4 sources: pairs [address | 0, slot + 1] (0 in the second = empty), 2^v4Bits pairs. */
+  private v4Table = new Int32Array(2 << V4_TABLE_MIN_BITS);
+  private v4Bits = V4_TABLE_MIN_BITS;
+  private v4Count = 0;
   private ips: string[] = [];
   private findtimeMs = 0;
   private maxretry = 0;
@@ -111,6 +151,7 @@ export class SourceTracker {
   private timesAt = HEADER;
   private portsAt = HEADER;
   private slab = new Float64Array(0);
+  private links = new Int32Array(0);
   private capacity = 0;
   /** Slots never used yet start at `used`; freed ones are reused first. */
   private used = 0;
@@ -148,39 +189,44 @@ export class SourceTracker {
         this.copyIn(c, kept);
       }
     }
-    while (this.index.size > this.maxSources) this.evictOldest(Number.NaN);
+    while (this.size > this.maxSources) this.evictOldest(Number.NaN);
   }
 
   get size(): number {
-    return this.index.size;
+    return this.index.size + this.v4Count;
   }
 
   /** The slot of a tracked source, or NO_SLOT. */
   get(ip: string): number {
-    return this.index.get(ip) ?? NO_SLOT;
+    const key = ipv4Key(ip);
+    if (key < 0) return this.index.get(ip) ?? NO_SLOT;
+    const at = this.v4Find(key | 0);
+    return at < 0 ? NO_SLOT : this.v4Table[2 * at + 1]! - 1;
   }
 
   delete(ip: string): boolean {
-    const slot = this.index.get(ip);
-    if (slot === undefined) return false;
+    const slot = this.get(ip);
+    if (slot === NO_SLOT) return false;
     this.release(slot);
     return true;
   }
 
   clear(): void {
-    this.index.clear();
     this.layout();
   }
 
   /** Slots of all tracked sources (no particular order). */
   slots(): number[] {
-    return [...this.index.values()];
+    const out = [...this.index.values()];
+    const t = this.v4Table;
+    for (let i = 1; i < t.length; i += 2) if (t[i] !== 0) out.push(t[i]! - 1);
+    return out;
   }
 
   /** Slots from the least to the most recently seen. */
   inLruOrder(): number[] {
     const out: number[] = [];
-    for (let s = this.head; s !== NO_SLOT; s = this.slab[s * this.stride + NEXT]!) out.push(s);
+    for (let s = this.head; s !== NO_SLOT; s = this.links[2 * s + 1]!) out.push(s);
     return out;
   }
 
@@ -237,7 +283,7 @@ export class SourceTracker {
       d[b + MASK] = 0;
       d[b + PENDING] = 0;
       this.append(slot);
-      if (this.index.size > this.maxSources) {
+      if (this.size > this.maxSources) {
         this.evictOldest(time);
         d = this.slab;
       }
@@ -360,6 +406,7 @@ export class SourceTracker {
     this.portsAt = HEADER + ring;
     this.capacity = 0;
     this.slab = new Float64Array(0);
+    this.links = new Int32Array(0);
     this.used = 0;
     this.free.length = 0;
     this.ips = [];
@@ -367,6 +414,9 @@ export class SourceTracker {
     this.ownPorts = [];
     this.head = this.tail = NO_SLOT;
     this.index.clear();
+    this.v4Bits = V4_TABLE_MIN_BITS;
+    this.v4Table = new Int32Array(2 << V4_TABLE_MIN_BITS);
+    this.v4Count = 0;
   }
 
   private allocate(ip: string): number {
@@ -375,7 +425,9 @@ export class SourceTracker {
       slot = this.used++;
       if (slot >= this.capacity) this.grow(slot + 1);
     }
-    this.index.set(ip, slot);
+    const key = ipv4Key(ip);
+    if (key < 0) this.index.set(ip, slot);
+    else this.v4Insert(key | 0, slot);
     this.ips[slot] = ip;
     return slot;
   }
@@ -386,11 +438,17 @@ export class SourceTracker {
     const next = new Float64Array(cap * this.stride);
     next.set(this.slab);
     this.slab = next;
+    const links = new Int32Array(2 * cap);
+    links.set(this.links);
+    this.links = links;
     this.capacity = cap;
   }
 
   private release(slot: number): void {
-    this.index.delete(this.ips[slot]!);
+    const ip = this.ips[slot]!;
+    const key = ipv4Key(ip);
+    if (key < 0) this.index.delete(ip);
+    else this.v4Remove(this.v4Find(key | 0));
     this.unlink(slot);
     this.ips[slot] = '';
     if (!this.inline) {
@@ -398,6 +456,62 @@ export class SourceTracker {
       this.ownPorts[slot] = null;
     }
     this.free.push(slot);
+  }
+
+  private v4Home(key: number): number {
+    return Math.imul(key, 0x9e3779b1) >>> (32 - this.v4Bits);
+  }
+
+  /** Pair index of an IPv4 key, or -1. */
+  private v4Find(key: number): number {
+    const t = this.v4Table;
+    const mask = (1 << this.v4Bits) - 1;
+    for (let i = this.v4Home(key); ; i = (i + 1) & mask) {
+      if (t[2 * i + 1] === 0) return -1;
+      if (t[2 * i] === key) return i;
+    }
+  }
+
+  private v4Insert(key: number, slot: number): void {
+    if (2 * (this.v4Count + 1) > 1 << this.v4Bits) this.v4Rehash(this.v4Bits + 1);
+    const t = this.v4Table;
+    const mask = (1 << this.v4Bits) - 1;
+    let i = this.v4Home(key);
+    while (t[2 * i + 1] !== 0) i = (i + 1) & mask;
+    t[2 * i] = key;
+    t[2 * i + 1] = slot + 1;
+    this.v4Count++;
+  }
+
+  /** Removes pair `i`, shifting later pairs of its probe run back (no tombstones). */
+  private v4Remove(i: number): void {
+    if (i < 0) return;
+    const t = this.v4Table;
+    const mask = (1 << this.v4Bits) - 1;
+    this.v4Count--;
+    let j = i;
+    for (;;) {
+      t[2 * i + 1] = 0;
+      for (;;) {
+        j = (j + 1) & mask;
+        if (t[2 * j + 1] === 0) return;
+        const h = this.v4Home(t[2 * j]!);
+        // The pair at j may stay when its home lies cyclically in (i, j].
+        if (i <= j ? i < h && h <= j : i < h || h <= j) continue;
+        break;
+      }
+      t[2 * i] = t[2 * j]!;
+      t[2 * i + 1] = t[2 * j + 1]!;
+      i = j;
+    }
+  }
+
+  private v4Rehash(bits: number): void {
+    const old = this.v4Table;
+    this.v4Bits = bits;
+    this.v4Table = new Int32Array(2 << bits);
+    this.v4Count = 0;
+    for (let i = 0; i < old.length; i += 2) if (old[i + 1] !== 0) this.v4Insert(old[i]!, old[i + 1]! - 1);
   }
 
   /** The slot's own ring, grown to hold at least `need` times (never more than maxretry). */
@@ -505,25 +619,21 @@ export class SourceTracker {
   }
 
   private unlink(slot: number): void {
-    const d = this.slab;
-    const st = this.stride;
-    const b = slot * st;
-    const prev = d[b + PREV]!;
-    const next = d[b + NEXT]!;
-    if (prev !== NO_SLOT) d[prev * st + NEXT] = next;
+    const l = this.links;
+    const prev = l[2 * slot]!;
+    const next = l[2 * slot + 1]!;
+    if (prev !== NO_SLOT) l[2 * prev + 1] = next;
     else this.head = next;
-    if (next !== NO_SLOT) d[next * st + PREV] = prev;
+    if (next !== NO_SLOT) l[2 * next] = prev;
     else this.tail = prev;
-    d[b + PREV] = d[b + NEXT] = NO_SLOT;
+    l[2 * slot] = l[2 * slot + 1] = NO_SLOT;
   }
 
   private append(slot: number): void {
-    const d = this.slab;
-    const st = this.stride;
-    const b = slot * st;
-    d[b + PREV] = this.tail;
-    d[b + NEXT] = NO_SLOT;
-    if (this.tail !== NO_SLOT) d[this.tail * st + NEXT] = slot;
+    const l = this.links;
+    l[2 * slot] = this.tail;
+    l[2 * slot + 1] = NO_SLOT;
+    if (this.tail !== NO_SLOT) l[2 * this.tail + 1] = slot;
     else this.head = slot;
     this.tail = slot;
   }

@@ -100,6 +100,42 @@ describe('SourceTracker storage', () => {
   });
 });
 
+describe('SourceTracker lookup', () => {
+  it('IPv4 table and IPv6 map stay consistent through inserts, deletes and evictions', () => {
+    const t = new SourceTracker({ ...S, maxTrackedSources: 500 });
+    const evicted: string[] = [];
+    t.onEvict = (ip) => evicted.push(ip);
+    const model = new Set<string>();
+    let seed = 7;
+    const rnd = (n: number) => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) % n);
+    for (let step = 0; step < 20000; step++) {
+      // A small address space so that the same sources come back, collide and get deleted.
+      const ip = rnd(4) === 0 ? `2001:db8::${rnd(300).toString(16)}` : `10.${rnd(3)}.${rnd(40)}.${rnd(10)}`;
+      if (rnd(5) === 0) {
+        expect(t.delete(ip)).toBe(model.delete(ip));
+      } else {
+        t.probe(ip, step, 1 + rnd(3), 'SYN');
+        model.add(ip);
+        for (const e of evicted.splice(0)) model.delete(e);
+      }
+      expect(t.size).toBe(model.size);
+    }
+    expect(new Set(t.slots().map((s) => t.ipOf(s)))).toEqual(model);
+    for (const ip of model) expect(t.ipOf(t.get(ip))).toBe(ip);
+    expect(t.get('10.0.0.255')).toBe(NO_SLOT);
+  });
+
+  it('look-alike IPv4 text is a different source', () => {
+    const t = new SourceTracker(S);
+    t.probe('1.2.3.4', 1, 1, 'SYN');
+    expect(t.get('01.2.3.4')).toBe(NO_SLOT);
+    expect(t.get('1.2.3.4.')).toBe(NO_SLOT);
+    t.probe('01.2.3.4', 2, 1, 'SYN');
+    expect(t.size).toBe(2);
+    expect(t.ipOf(t.get('01.2.3.4'))).toBe('01.2.3.4');
+  });
+});
+
 describe('SourceTracker bound (LRU)', () => {
   it('evicts the least recently seen source, not the oldest inserted', () => {
     const evicted: string[] = [];
