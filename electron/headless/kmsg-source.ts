@@ -30,9 +30,11 @@ export class DevKmsgSource implements LogSourcePort {
   private readonly minute: number[] = [];
   private readonly boot: number;
 
-  constructor(opts: { afterSeq: number | null; onSeq: (seq: number) => void; open?: typeof openDevKmsg }) {
+  constructor(opts: { afterSeq: number | null; onSeq: (seq: number) => void; open?: typeof openDevKmsg; fromOldest?: boolean }) {
     // No saved position: start at the newest record (the ring's history is not this run's business).
-    this.start0 = opts.afterSeq ?? 'now';
+    // fromOldest: the caller re-reads what is still in the ring (to rebuild detection windows) and
+    // tells handled records apart by their seq.
+    this.start0 = opts.fromOldest ? null : (opts.afterSeq ?? 'now');
     this.onSeq = opts.onSeq;
     this.open = opts.open ?? openDevKmsg;
     this.boot = bootTimeMs();

@@ -8,7 +8,7 @@ import { accessSync, constants, existsSync } from 'node:fs';
 import path from 'node:path';
 import { systemClock } from '../shared/domain.ts';
 import type { BanRecord } from '../shared/model.ts';
-import type { Framing } from '../shared/packet.ts';
+import type { Framing, PacketEvent } from '../shared/packet.ts';
 import type { Settings } from '../shared/settings.ts';
 import type { LogSourcePort } from '../engine/ports.ts';
 import { ApiError } from '../shared/api.ts';
@@ -20,6 +20,7 @@ import { fileAuditLog } from '../helper/audit.ts';
 import { BINARIES, execArgv } from '../helper/exec.ts';
 import type { HelperOpsPort } from './contracts.ts';
 import * as firewallModule from '../helper/firewall/index.ts';
+import { lastKmsgSeq } from '../helper/kmsg.ts';
 import { createHelperDispatcher } from '../helper/ops.ts';
 import { FileSettingsRepo, readInboundSessions, serviceStoreOf, StoreSettingsRepo } from './adapters.ts';
 import { prepareStateDir, serveControlSocket } from './control.ts';
@@ -75,16 +76,32 @@ function canRead(p: string): boolean {
 /** The log source to use for a `logs.source` setting; an error with the reason when none is usable. */
 async function openSource(
   spec: string,
-  state: { get(key: string): string | null; queue(key: string, value: string): void },
+  state: { get(key: string): string | null; set(key: string, value: string): void; queue(key: string, value: string): void },
   fromStart: boolean,
-): Promise<{ source: LogSourcePort; framing: Framing | 'auto' } | { error: string }> {
+): Promise<{ source: LogSourcePort; framing: Framing | 'auto'; replayUpToSeq?: number | null } | { error: string }> {
   const kmsgOk = canRead('/dev/kmsg');
   if (spec === 'kmsg' || (spec === 'auto' && kmsgOk)) {
     if (!kmsgOk) return { error: '/dev/kmsg cannot be read (run as root)' };
     const saved = Number(state.get(KMSG_SEQ_KEY) ?? NaN);
+    if (!Number.isInteger(saved)) {
+      // First run: start at the newest record, and write that position NOW (not with the first
+      // batch): if this run is killed before its first flush, the next one still resumes from here
+      // instead of from "now", which would lose what was logged in between.
+      const newest = lastKmsgSeq() ?? 0;
+      state.set(KMSG_SEQ_KEY, String(newest));
+      return {
+        source: new DevKmsgSource({ afterSeq: newest, onSeq: (seq) => state.queue(KMSG_SEQ_KEY, String(seq)) }),
+        framing: 'kmsg',
+        replayUpToSeq: null,
+      };
+    }
     return {
-      source: new DevKmsgSource({ afterSeq: Number.isInteger(saved) ? saved : null, onSeq: (seq) => state.queue(KMSG_SEQ_KEY, String(seq)) }),
+      // A saved position: read the whole ring. Records up to it rebuild the detection windows a
+      // restart lost (replayed, not stored twice: the position is committed with the packets), the
+      // rest are new.
+      source: new DevKmsgSource({ afterSeq: saved, fromOldest: true, onSeq: (seq) => state.queue(KMSG_SEQ_KEY, String(seq)) }),
       framing: 'kmsg',
+      replayUpToSeq: saved,
     };
   }
   if (spec === 'journal' || spec === 'auto') {
@@ -224,7 +241,7 @@ export async function startRunner(o: RunOptions, out: Out, err: Out): Promise<Ru
 
   const opened = await openSource(
     effective.logs.source,
-    { get: (k) => raw.getState(k), queue: (k, v) => raw.queueState(k, v) },
+    { get: (k) => raw.getState(k), set: (k, v) => raw.setState(k, v), queue: (k, v) => raw.queueState(k, v) },
     o.fromStart === true,
   );
   if ('error' in opened) {
@@ -261,7 +278,23 @@ export async function startRunner(o: RunOptions, out: Out, err: Out): Promise<Ru
     return `BAN ${ban.ip} ${dur}: ${why}, strike ${ban.strikes}${how}`;
   };
 
+  // Records already handled by a previous run (kill -9 included): replay those still inside the
+  // detection window so a scan in progress when it died is still caught, but never count evidence
+  // from before a source's last ban again (that ban already answered it).
+  const replayUpTo = opened.replayUpToSeq ?? null;
+  const startedAt = Date.now();
+  const lastBanAt = new Map(raw.strikes().map((s) => [s.ip, s.lastBanAt]));
+  const recordMode =
+    replayUpTo === null
+      ? undefined
+      : (p: PacketEvent): 'live' | 'replay' | 'skip' => {
+          if (p.seq === undefined || p.seq > replayUpTo) return 'live';
+          if (p.time < startedAt - effective.detection.findtimeSec * 1000) return 'skip';
+          return (lastBanAt.get(p.src) ?? -Infinity) >= p.time ? 'skip' : 'replay';
+        };
+
   const service = new PortcullisService({
+    ...(recordMode ? { recordMode } : {}),
     clock: systemClock,
     settingsRepo,
     overrides,

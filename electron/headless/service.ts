@@ -69,6 +69,12 @@ export interface ServiceOptions {
   onUnban?: (ip: string, why: 'expired' | 'manual') => void;
   log?: (level: 'info' | 'warn' | 'error', message: string) => void;
   maxEventsPerSec?: number;
+  /**
+   * After a restart the source may hand back records already handled before (to rebuild the
+   * detection windows a crash lost): 'replay' ones feed the engine only (not stored again, not shown),
+   * 'skip' ones are dropped. Default: every record is 'live'.
+   */
+  recordMode?: (p: PacketEvent) => 'live' | 'replay' | 'skip';
 }
 
 type Protection = 'on' | 'off' | 'paused';
@@ -311,8 +317,10 @@ export class PortcullisService {
       }
       if (!res.ok) continue;
       const p = res.packet;
+      const mode = this.o.recordMode ? this.o.recordMode(p) : 'live';
+      if (mode === 'skip') continue;
       const verdict = this.engine.ingestPacket(p);
-      if (NOT_STORED.has(verdict)) continue;
+      if (mode === 'replay' || NOT_STORED.has(verdict)) continue;
       stored.push(p);
       this.blockedPackets++;
       if (wantRows) rows.push(packetRow(p, this.nextRowId++));

@@ -162,6 +162,20 @@ describe('PortcullisService: reconcile on start', () => {
   });
 });
 
+describe('PortcullisService: records replayed after a restart', () => {
+  it('replayed records rebuild detection (a scan cut by a crash is still banned) but are not stored twice', async () => {
+    const t = setup({ recordMode: (p) => (p.dpt! < 100 ? 'replay' : p.dpt! < 200 ? 'live' : 'skip') });
+    await t.service.start();
+    t.source.push(...scan('203.0.113.9', [21, 23])); // handled before the crash: replayed
+    t.source.push(...scan('203.0.113.9', [300, 301])); // too old: skipped
+    t.source.push(...scan('203.0.113.9', [150])); // new
+    await t.service.idle();
+    await t.service.tick();
+    expect(t.store.packets.map((p) => p.dpt)).toEqual([150]);
+    expect(t.firewall.bans.has('203.0.113.9')).toBe(true); // 21, 23, 150: three distinct ports
+  });
+});
+
 describe('PortcullisService: protection', () => {
   it('paused: still logs and tracks, does not ban; bans again after the pause ends', async () => {
     const t = setup();

@@ -47,6 +47,7 @@ describe.runIf(enabled)('portcullis run: kill -9 during a scan, restart, reconci
       expect(checks.find((c) => c.id === 'per-source-logging')).toMatchObject({ level: 'ok' });
       expect(checks.find((c) => c.id === 'instance')).toMatchObject({ level: 'warn' });
 
+      const kmsg = lab.kmsg();
       const args = ['run', '--source', 'kmsg', '--config', cfg];
       const first = await startCli(lab, args, stateDir);
       clis.push(first);
@@ -84,7 +85,9 @@ describe.runIf(enabled)('portcullis run: kill -9 during a scan, restart, reconci
       } catch (e) {
         throw new Error(
           `${(e as Error).message}\nfirewall: ${JSON.stringify(await listed())}\nfirst run: ${JSON.stringify(first.lines)}\n${first.stderr.join('\n')}` +
-            `\nsecond run: ${JSON.stringify(second.lines)}\n${second.stderr.join('\n')}`,
+            `\nsecond run: ${JSON.stringify(second.lines)}\n${second.stderr.join('\n')}` +
+            `\nkernel lines of ${b.v4}: ${kmsg.lines().filter((l) => l.includes(`SRC=${b.v4} `)).length}` +
+            `\nstatus: ${(await cliOnce(lab!, ['status', '--state-dir', stateDir!, '--json'])).stdout}`,
         );
       }
       // Let any duplicate work finish, then look again: each banned once, nothing else.
