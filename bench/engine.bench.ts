@@ -4,7 +4,10 @@
  *   (a) parse only: read + split (LineSplitter) + parseRecord
  *   (b) replay: read + split + parse + detect through the ScanEngine facade (what `portcullis
  *       replay` does)
- *   (c) peak RSS of each (process.resourceUsage().maxRSS; each phase is its own process)
+ *   (c) peak RSS of each (process.resourceUsage().maxRSS; each phase is its own process), and how
+ *       much of it the measured work added: peak minus the RSS just before the timed loop (after
+ *       Node, the TypeScript loader and the modules were loaded — ~95 MB of the peak, paid before
+ *       any line is read). Both are printed; the target is checked against the whole peak.
  *   (d) `grep -c 'UFW BLOCK'` on the same file
  *   (e) naive baseline: Node readline + one regex per line, same file
  *   (f) fail2ban-regex on a 100k-line slice with the seed's `UFW BLOCK.* SRC=<HOST>` (if installed)
@@ -34,6 +37,8 @@ interface PhaseResult {
   lines: number;
   seconds: number;
   maxRssMB: number;
+  /** RSS just before the timed loop (process + modules loaded). */
+  startRssMB: number;
   detail: string;
 }
 
@@ -62,11 +67,12 @@ function phaseParse(file: string): PhaseResult {
       rejected++;
     },
   };
+  const startRssMB = currentRssMB();
   const t0 = performance.now();
   readFileInChunks(file, (c) => splitter.push(c, sink));
   splitter.end(sink);
   const seconds = (performance.now() - t0) / 1000;
-  return { phase: 'parse', lines: packets + rejected, seconds, maxRssMB: rssMB(), detail: `${packets} packets, ${rejected} rejected` };
+  return { phase: 'parse', lines: packets + rejected, seconds, maxRssMB: rssMB(), startRssMB, detail: `${packets} packets, ${rejected} rejected` };
 }
 
 function phaseReplay(file: string): PhaseResult {
@@ -84,6 +90,7 @@ function phaseReplay(file: string): PhaseResult {
     line: (l) => engine.ingestLine(l),
     tooLong: () => engine.countRejectedLine('too-long'),
   };
+  const startRssMB = currentRssMB();
   const t0 = performance.now();
   readFileInChunks(file, (c) => splitter.push(c, lineSink));
   splitter.end(lineSink);
@@ -94,6 +101,7 @@ function phaseReplay(file: string): PhaseResult {
     lines: stats.lines,
     seconds,
     maxRssMB: rssMB(),
+    startRssMB,
     detail: `${stats.packets} packets, ${bans} bans (${deferred} deferred by the cap), ${stats.trackedSources} tracked sources`,
   };
 }
@@ -103,6 +111,7 @@ async function phaseNaive(file: string): Promise<PhaseResult> {
   const re = /\[UFW BLOCK\].* SRC=(\S+) DST=(\S+).* PROTO=(\S+)(?: SPT=(\d+) DPT=(\d+))?/;
   let lines = 0;
   let matched = 0;
+  const startRssMB = currentRssMB();
   const t0 = performance.now();
   const rl = createInterface({ input: createReadStream(file, { highWaterMark: 1 << 20 }), crlfDelay: Infinity });
   for await (const line of rl) {
@@ -110,11 +119,20 @@ async function phaseNaive(file: string): Promise<PhaseResult> {
     if (re.exec(line) !== null) matched++;
   }
   const seconds = (performance.now() - t0) / 1000;
-  return { phase: 'naive', lines, seconds, maxRssMB: rssMB(), detail: `${matched} matched` };
+  return { phase: 'naive', lines, seconds, maxRssMB: rssMB(), startRssMB, detail: `${matched} matched` };
 }
 
 function rssMB(): number {
   return Math.round(process.resourceUsage().maxRSS / 1024);
+}
+
+function currentRssMB(): number {
+  return Math.round(process.memoryUsage.rss() / (1024 * 1024));
+}
+
+/** "peak (+added by the timed work over the loaded process)". */
+function rssText(r: PhaseResult): string {
+  return `${r.maxRssMB} MB (+${r.maxRssMB - r.startRssMB} over ${r.startRssMB})`;
 }
 
 /** Run one phase in a fresh process and read its JSON result. */
@@ -186,9 +204,9 @@ async function main(): Promise<void> {
   const replayRate = rate(replay.lines, replay.seconds);
   const row = (name: string, n: number, s: number, rss: string, notes: string) =>
     rows.push([name, fmt(rate(n, s)), s.toFixed(2), rss, (replayRate / rate(n, s)).toFixed(2) + '×', notes]);
-  row('replay (parse+detect)', replay.lines, replay.seconds, `${replay.maxRssMB} MB`, replay.detail);
-  row('parse only', parse.lines, parse.seconds, `${parse.maxRssMB} MB`, parse.detail);
-  row('naive readline+regex', naive.lines, naive.seconds, `${naive.maxRssMB} MB`, naive.detail);
+  row('replay (parse+detect)', replay.lines, replay.seconds, rssText(replay), replay.detail);
+  row('parse only', parse.lines, parse.seconds, rssText(parse), parse.detail);
+  row('naive readline+regex', naive.lines, naive.seconds, rssText(naive), naive.detail);
   row("grep -c 'UFW BLOCK'", lines, grep.seconds, '-', `${grep.stdout.trim()} lines matched`);
 
   const f2b = spawnSync('sh', ['-c', 'command -v fail2ban-regex'], { encoding: 'utf8' });
@@ -202,7 +220,8 @@ async function main(): Promise<void> {
 
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   for (const r of rows) console.log(r.map((c, i) => (i === 0 || i === 5 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  '));
-  console.log(`targets: replay ≥ 1,000,000 lines/s → ${replayRate >= 1e6 ? 'met' : 'NOT met'}; RSS ≤ 150 MB → ${replay.maxRssMB <= 150 ? 'met' : 'NOT met'}`);
+  console.log(`targets: replay ≥ 1,000,000 lines/s → ${replayRate >= 1e6 ? 'met' : 'NOT met'}; RSS ≤ 150 MB (whole-process peak) → ${replay.maxRssMB <= 150 ? 'met' : 'NOT met'}`);
+  console.log('peak RSS = process.resourceUsage().maxRSS of the phase\'s own process; (+N over M) = peak minus the RSS just before the timed loop (Node + TypeScript loader + modules loaded)');
   console.log(`load average after: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 }
 
