@@ -34,6 +34,7 @@ import type { BanRecord, EngineEvent, Offender } from '../shared/model.ts';
 import { TcpFlag, type PacketEvent } from '../shared/packet.ts';
 import { describeZodError, SettingsSchema, type Settings } from '../shared/settings.ts';
 import type { FirewallPort, LogSourcePort } from '../engine/ports.ts';
+import { ALWAYS_WHITELISTED } from '../engine/detect/whitelist.ts';
 import type { EngineFactory, EngineLike, HelperOpsPort, LineParser, ServiceStore, SettingsRepo } from './contracts.ts';
 import { EventBatcher, type EventListener } from './events.ts';
 import type { HostInfo } from './hostinfo.ts';
@@ -573,8 +574,19 @@ export class PortcullisService {
       },
       source: this.sourceHealth(),
       lastBanAt: this.lastBanAt,
+      alwaysWhitelisted: this.alwaysWhitelisted(),
       version: VERSION,
     };
+  }
+
+  /** What the engine never bans whatever the user's whitelist says — shown on the Whitelist screen. */
+  private alwaysWhitelisted(): { cidr: string; why: string }[] {
+    const hostCidr = (ip: string) => `${ip}/${ip.includes(':') ? 128 : 32}`;
+    return [
+      ...ALWAYS_WHITELISTED.map((cidr) => ({ cidr, why: 'loopback' })),
+      ...this.host.addresses.map((ip) => ({ cidr: hostCidr(ip), why: 'this host' })),
+      ...(this.settings.whitelist.includeGateway ? this.host.gateways.map((ip) => ({ cidr: hostCidr(ip), why: 'default gateway' })) : []),
+    ];
   }
 
   private safeCount(): number {

@@ -290,6 +290,21 @@ describe('PortcullisService: rules and helper', () => {
     expect(await t.call('setLogging', { level: 'low' })).toMatchObject({ ok: false, error: { code: 'read-only' } });
   });
 
+  it('state lists what is always whitelisted: loopback, this host, and the gateway only while includeGateway', async () => {
+    const t = setup({ hostInfo: async () => ({ addresses: [HOST, '2001:db8::1'], interfaces: ['eth0'], gateways: ['10.0.0.254'] }) });
+    await t.service.start();
+    const always = async () => ((await t.call('getState')) as { result: { alwaysWhitelisted: { cidr: string; why: string }[] } }).result.alwaysWhitelisted;
+    expect(await always()).toEqual([
+      { cidr: '127.0.0.0/8', why: 'loopback' },
+      { cidr: '::1/128', why: 'loopback' },
+      { cidr: '10.0.0.1/32', why: 'this host' },
+      { cidr: '2001:db8::1/128', why: 'this host' },
+      { cidr: '10.0.0.254/32', why: 'default gateway' },
+    ]);
+    expect((await t.call('updateSettings', { patch: { whitelist: { includeGateway: false } } })).ok).toBe(true);
+    expect((await always()).map((e) => e.why)).not.toContain('default gateway');
+  });
+
   it('every API method answers in wire form (none missing)', async () => {
     const t = setup();
     await t.service.start();
