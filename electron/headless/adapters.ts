@@ -32,6 +32,7 @@ export function serviceStoreOf(store: SqliteStore, clock: Clock): ServiceStore &
     packetsPage: (offset, limit, filter) => store.getPackets(offset, limit, filter),
     dashboard: (minutes, now) => store.dashboard(now, minutes),
     packetsSince: (now, minutes, limit) => store.packetsSince(now, minutes, limit),
+    storedOffenders: (limit) => store.offenders(undefined, limit),
     offenderPackets: (ip, limit) => store.offenderDetail(ip, limit)?.timeline ?? [],
     banHistory: (limit, ip) => {
       if (ip) return store.offenderDetail(ip, 1)?.bans ?? [];

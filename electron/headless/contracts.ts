@@ -49,6 +49,8 @@ export interface ServiceStore extends StorePort {
   /** Bans never lifted, including those whose time ran out while Portcullis was not running. */
   openBans?(): BanRecord[];
   offenderPackets(ip: string, limit: number): PacketRow[];
+  /** Offenders as last stored, most recently seen first — also those the engine has forgotten (restart, unban, eviction). */
+  storedOffenders?(limit: number): Offender[];
   banHistory(limit: number, ip?: string): BanRecord[];
   packetCount(): number;
   /** Retention by age and row cap. */

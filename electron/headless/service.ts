@@ -30,7 +30,7 @@ import {
   type UfwRule,
 } from '../shared/api.ts';
 import { canonicalIp, type Clock } from '../shared/domain.ts';
-import type { BanRecord, EngineEvent, Offender } from '../shared/model.ts';
+import type { BanRecord, EngineEvent, Offender, OffenderState } from '../shared/model.ts';
 import { TcpFlag, type PacketEvent } from '../shared/packet.ts';
 import { describeZodError, SettingsSchema, type Settings } from '../shared/settings.ts';
 import type { FirewallPort, LogSourcePort } from '../engine/ports.ts';
@@ -579,6 +579,32 @@ export class PortcullisService {
     };
   }
 
+  /**
+   * The engine's offenders (active bans, then sources in their window) followed by those only the
+   * store remembers — after a restart or an unban the engine has forgotten them, but the user still
+   * wants to see who scanned yesterday. A remembered one is re-judged now: whitelisted if the
+   * whitelist covers it today, expired if it was ever banned, else watching.
+   */
+  private offenderList(state: OffenderState | undefined, limit: number): Offender[] {
+    const live = this.engine.offenders(state ? 100_000 : limit);
+    const out = state ? live.filter((o) => o.state === state) : live;
+    if (out.length >= limit || !this.o.store.storedOffenders) return out.slice(0, limit);
+    const seen = new Set(live.map((o) => o.ip));
+    for (const o of this.o.store.storedOffenders(limit + seen.size)) {
+      if (out.length >= limit) break;
+      if (seen.has(o.ip)) continue;
+      const now: OffenderState = this.engine.isWhitelisted(o.ip)
+        ? 'whitelisted'
+        : this.engine.isBanned(o.ip)
+          ? 'banned'
+          : o.state === 'banned' || o.state === 'expired' || o.strikes > 0
+            ? 'expired'
+            : 'watching';
+      if (!state || now === state) out.push({ ...o, state: now });
+    }
+    return out;
+  }
+
   /** What the engine never bans whatever the user's whitelist says — shown on the Whitelist screen. */
   private alwaysWhitelisted(): { cidr: string; why: string }[] {
     const hostCidr = (ip: string) => `${ip}/${ip.includes(':') ? 128 : 32}`;
@@ -749,10 +775,7 @@ export class PortcullisService {
       getState: async () => this.state(),
       getDashboard: async ({ minutes }) => this.o.store.dashboard(minutes, now(), this.engine.offenders(1000)),
       getPackets: async ({ offset, limit, filter }) => this.o.store.packetsPage(offset, limit, filter),
-      getOffenders: async ({ state, limit }) => {
-        const all = this.engine.offenders(state ? 100_000 : limit);
-        return (state ? all.filter((o) => o.state === state) : all).slice(0, limit);
-      },
+      getOffenders: async ({ state, limit }) => this.offenderList(state, limit),
       getOffender: async ({ ip }) => {
         const offender = this.engine.offender(ip);
         const timeline = this.o.store.offenderPackets(ip, 1000);

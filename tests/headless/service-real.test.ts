@@ -125,4 +125,35 @@ describe('PortcullisService with the real engine and SQLite store', () => {
     expect((await b.call('getSettings')).ban.bantimeSec).toBe(60); // settings survived in the store
     await b.service.stop();
   });
+
+  it('Offenders still lists a scanner after its unban and a restart (from the store), re-judged as expired', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'pc-svc-'));
+    dirs.push(dir);
+    const db = path.join(dir, 'db.sqlite');
+    const clock = new ManualClock(BOOT + 10_000);
+    const fw = new FakeFirewall(new Journal());
+    const a = build(db, clock, fw);
+    await a.service.start();
+    a.source.push(...[21, 23, 25, 80, 110].map((p, i) => kmsg('203.0.113.5', p, 9500 + i)));
+    a.source.push(kmsg('198.51.100.9', 8080, 9600)); // one probe: watched, never banned
+    await a.service.idle();
+    await a.call('unban', { ip: '203.0.113.5' });
+    await a.service.stop();
+
+    clock.advance(3_600_000); // an hour later: both windows are long gone
+    const b = build(db, clock, fw);
+    await b.service.start();
+    const all = await b.call('getOffenders', { limit: 100 });
+    expect(all.map((o) => [o.ip, o.state])).toEqual([
+      ['198.51.100.9', 'watching'],
+      ['203.0.113.5', 'expired'],
+    ]);
+    expect(all.find((o) => o.ip === '203.0.113.5')!.ports).toEqual([21, 23, 25, 80, 110]);
+    expect((await b.call('getOffenders', { state: 'expired', limit: 100 })).map((o) => o.ip)).toEqual(['203.0.113.5']);
+    expect(await b.call('getOffenders', { limit: 1 })).toHaveLength(1);
+    // Whitelisting it today changes how it is shown.
+    await b.call('whitelistAdd', { cidr: '203.0.113.0/24' });
+    expect((await b.call('getOffenders', { state: 'whitelisted', limit: 100 })).map((o) => o.ip)).toEqual(['203.0.113.5']);
+    await b.service.stop();
+  });
 });

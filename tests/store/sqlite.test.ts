@@ -187,6 +187,21 @@ describe('batching', () => {
     expect(o).toMatchObject({ ip: '203.0.113.7', hits: 12, firstSeen: T0 + 50, lastSeen: T0 + 9000, ports: [22, 23, 25] });
     s.close();
   });
+
+  it('a picture without hits (after an unban) updates state and strikes but keeps the known counts, buffered or stored', () => {
+    const s = new SqliteStore({ path: dbPath });
+    const unbanned = (ip: string) => offender(ip, { hits: 0, distinctPorts: 0, ports: [], state: 'expired', strikes: 1, scanType: 'OTHER' });
+    // Same batch: the ban's picture then the unban's.
+    s.upsertOffenders([offender('203.0.113.7', { hits: 9, state: 'banned' }), unbanned('203.0.113.7')]);
+    s.flush();
+    // Across batches: stored first, the unban later.
+    s.upsertOffenders([offender('203.0.113.8', { hits: 7, state: 'banned' })]);
+    s.flush();
+    s.upsertOffenders([unbanned('203.0.113.8')]);
+    for (const o of s.offenders()) expect(o).toMatchObject({ state: 'expired', strikes: 1, ports: [22, 23, 25], scanType: 'SYN' });
+    expect(s.offenders().map((o) => o.hits).sort()).toEqual([7, 9]);
+    s.close();
+  });
 });
 
 describe('bans', () => {

@@ -252,8 +252,12 @@ export class SqliteStore implements StorePort {
         icmp_type, icmp_code, fragment, len, ttl, framing, trusted, seq) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`),
       upsertOffender: p(`INSERT INTO offenders (ip, hits, distinct_ports, ports, first_seen, last_seen, scan_type, state, strikes, banned_until)
         VALUES (?,?,?,?,?,?,?,?,?,?)
-        ON CONFLICT(ip) DO UPDATE SET hits=excluded.hits, distinct_ports=excluded.distinct_ports, ports=excluded.ports,
-          first_seen=MIN(first_seen, excluded.first_seen), last_seen=excluded.last_seen, scan_type=excluded.scan_type,
+        ON CONFLICT(ip) DO UPDATE SET
+          hits=CASE WHEN excluded.hits = 0 THEN hits ELSE excluded.hits END,
+          distinct_ports=CASE WHEN excluded.hits = 0 THEN distinct_ports ELSE excluded.distinct_ports END,
+          ports=CASE WHEN excluded.hits = 0 THEN ports ELSE excluded.ports END,
+          first_seen=MIN(first_seen, excluded.first_seen), last_seen=MAX(last_seen, excluded.last_seen),
+          scan_type=CASE WHEN excluded.hits = 0 THEN scan_type ELSE excluded.scan_type END,
           state=excluded.state, strikes=excluded.strikes, banned_until=excluded.banned_until`),
       endOpenBans: p('UPDATE bans SET ended_at = ?, end_why = ? WHERE ip = ? AND ended_at IS NULL'),
       insertBan: p('INSERT INTO bans (ip, at, until, strikes, reason) VALUES (?,?,?,?,?)'),
@@ -281,7 +285,17 @@ export class SqliteStore implements StorePort {
     if (offenders.length === 0) return;
     this.noteBuffered();
     // Only the latest picture of each offender matters: later updates replace earlier ones in the buffer.
-    for (const o of offenders) this.offenderBuf.set(o.ip, o);
+    // A picture with no hits (the engine forgot the window, e.g. right after an unban) carries state
+    // and strikes only: it keeps the counts already known, here as in the upsert's SQL.
+    for (const o of offenders) {
+      const prev = this.offenderBuf.get(o.ip);
+      this.offenderBuf.set(
+        o.ip,
+        prev && o.hits === 0
+          ? { ...o, hits: prev.hits, distinctPorts: prev.distinctPorts, ports: prev.ports, scanType: prev.scanType, firstSeen: Math.min(prev.firstSeen, o.firstSeen), lastSeen: Math.max(prev.lastSeen, o.lastSeen) }
+          : o,
+      );
+    }
   }
 
   /** Queues a resume position (or other state) to be committed atomically with the next flush. */
