@@ -3,7 +3,8 @@
 # missing. Never starts services (fail2ban's package would otherwise start a daemon on the host's
 # own firewall) and never touches the host's firewall.
 set -euo pipefail
-PKGS=(ufw iptables ipset nftables conntrack iproute2 chromium fail2ban python3-pyinotify procps systemd logrotate)
+# socat: the namespace lab's echo server on port 22 and its held connections; curl: serve's token check from inside a namespace.
+PKGS=(ufw iptables ipset nftables conntrack iproute2 socat curl chromium fail2ban python3-pyinotify procps systemd logrotate)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -22,10 +22,11 @@ function missing(req: Requirement): string | null {
       if (process.getuid?.() !== 0) return 'network namespaces need root';
       try {
         execFileSync('ip', ['netns', 'list'], { stdio: 'ignore' });
-        return null;
       } catch {
         return 'iproute2 (ip netns) is not available';
       }
+      // The lab (tests/support/netns.ts) serves port 22 and holds connections with socat.
+      return has('socat') ? null : 'socat is not installed (apt-get install socat)';
     case 'ufw':
       return has('ufw') ? null : 'ufw is not installed (apt-get install ufw)';
     case 'ipset':
