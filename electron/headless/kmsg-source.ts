@@ -27,7 +27,8 @@ export class DevKmsgSource implements LogSourcePort {
   private readonly open: typeof openDevKmsg;
   private lastRecordAt: number | null = null;
   private error: string | undefined;
-  private readonly minute: number[] = [];
+  /** Deliveries of the last minute: [time, lines]. Summed for linesPerMinute (one entry per batch, not per line). */
+  private readonly minute: [number, number][] = [];
   private readonly boot: number;
 
   constructor(opts: { afterSeq: number | null; onSeq: (seq: number) => void; open?: typeof openDevKmsg; fromOldest?: boolean }) {
@@ -57,8 +58,8 @@ export class DevKmsgSource implements LogSourcePort {
           lines.push(line);
         }
         const now = Date.now();
-        this.minute.push(now);
-        while (this.minute.length && this.minute[0]! < now - 60_000) this.minute.shift();
+        this.minute.push([now, lines.length]);
+        while (this.minute.length && this.minute[0]![0] < now - 60_000) this.minute.shift();
         onLines(lines);
         if (seq >= 0) this.onSeq(seq);
       },
@@ -79,7 +80,7 @@ export class DevKmsgSource implements LogSourcePort {
       description: '/dev/kmsg (kernel log)',
       kernelTrusted: true,
       lastRecordAt: this.lastRecordAt,
-      linesPerMinute: this.minute.length,
+      linesPerMinute: this.minute.reduce((n, [, lines]) => n + lines, 0),
       rejectsPerMinute: 0,
       ...(this.error ? { error: this.error } : {}),
     };
