@@ -55,6 +55,18 @@ function build(dbFile: string, clock: ManualClock, firewall: FakeFirewall, sourc
   return { service, source, store, raw, call };
 }
 
+/** A service on a fresh database, started; restart tests build a second one on the same `db`. */
+async function firstRun() {
+  const dir = mkdtempSync(path.join(tmpdir(), 'pc-svc-'));
+  dirs.push(dir);
+  const db = path.join(dir, 'db.sqlite');
+  const clock = new ManualClock(BOOT + 10_000);
+  const fw = new FakeFirewall(new Journal());
+  const a = build(db, clock, fw);
+  await a.service.start();
+  return { db, clock, fw, a };
+}
+
 describe('PortcullisService with the real engine and SQLite store', () => {
   it('detects a scan in kmsg records, stores packets and the ban, answers the UI queries', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'pc-svc-'));
@@ -99,13 +111,7 @@ describe('PortcullisService with the real engine and SQLite store', () => {
   });
 
   it('a restart restores the store’s bans into the engine and reconciles the firewall', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'pc-svc-'));
-    dirs.push(dir);
-    const db = path.join(dir, 'db.sqlite');
-    const clock = new ManualClock(BOOT + 10_000);
-    const fw = new FakeFirewall(new Journal());
-    const a = build(db, clock, fw);
-    await a.service.start();
+    const { db, clock, fw, a } = await firstRun();
     await a.call('updateSettings', { patch: { ban: { bantimeSec: 60 } } });
     await a.call('ban', { ip: '203.0.113.7', durationSec: 5 });
     await a.call('ban', { ip: '203.0.113.8', durationSec: 600 });
@@ -127,13 +133,7 @@ describe('PortcullisService with the real engine and SQLite store', () => {
   });
 
   it('Offenders still lists a scanner after its unban and a restart (from the store), re-judged as expired', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'pc-svc-'));
-    dirs.push(dir);
-    const db = path.join(dir, 'db.sqlite');
-    const clock = new ManualClock(BOOT + 10_000);
-    const fw = new FakeFirewall(new Journal());
-    const a = build(db, clock, fw);
-    await a.service.start();
+    const { db, clock, fw, a } = await firstRun();
     a.source.push(...[21, 23, 25, 80, 110].map((p, i) => kmsg('203.0.113.5', p, 9500 + i)));
     a.source.push(kmsg('198.51.100.9', 8080, 9600)); // one probe: watched, never banned
     await a.service.idle();
