@@ -4,20 +4,12 @@
  * handed on (persisted by the caller), so a restart after kill -9 reads the records logged while it
  * was down — a scan in progress is not missed — and none twice.
  */
-import { readFileSync } from 'node:fs';
 import { openDevKmsg, parseKmsgRecord, type KmsgStart, type KmsgStream } from '../helper/kmsg.ts';
 import type { LogSourcePort, SourceHealth } from '../engine/ports.ts';
+import { kmsgBootTimeMs } from '../engine/logs/kmsg.ts';
 
-/** Wall-clock ms of boot (kmsg stamps are µs since boot). */
-export function bootTimeMs(now = Date.now()): number {
-  try {
-    const up = Number(readFileSync('/proc/uptime', 'utf8').split(/\s+/)[0]);
-    if (Number.isFinite(up)) return now - Math.round(up * 1000);
-  } catch {
-    /* not Linux */
-  }
-  return now - Math.round(performance.now());
-}
+/** Wall-clock ms of boot on the kmsg time base (see liveLineParser: it moves with every suspend). */
+export const bootTimeMs = (): number => kmsgBootTimeMs();
 
 export class DevKmsgSource implements LogSourcePort {
   readonly kind = 'kmsg' as const;
@@ -29,7 +21,6 @@ export class DevKmsgSource implements LogSourcePort {
   private error: string | undefined;
   /** Deliveries of the last minute: [time, lines]. Summed for linesPerMinute (one entry per batch, not per line). */
   private readonly minute: [number, number][] = [];
-  private readonly boot: number;
 
   constructor(opts: { afterSeq: number | null; onSeq: (seq: number) => void; open?: typeof openDevKmsg; fromOldest?: boolean }) {
     // No saved position: start at the newest record (the ring's history is not this run's business).
@@ -38,7 +29,6 @@ export class DevKmsgSource implements LogSourcePort {
     this.start0 = opts.fromOldest ? null : (opts.afterSeq ?? 'now');
     this.onSeq = opts.onSeq;
     this.open = opts.open ?? openDevKmsg;
-    this.boot = bootTimeMs();
   }
 
   async start(onLines: (lines: string[]) => void): Promise<void> {
@@ -53,7 +43,7 @@ export class DevKmsgSource implements LogSourcePort {
           const head = parseKmsgRecord(line);
           if (head) {
             seq = Math.max(seq, head.seq);
-            this.lastRecordAt = this.boot + Math.round(head.usec / 1000);
+            this.lastRecordAt = Math.round(kmsgBootTimeMs() + head.usec / 1000);
           }
           lines.push(line);
         }

@@ -14,7 +14,6 @@ import type { LogSourcePort } from '../engine/ports.ts';
 import { ApiError } from '../shared/api.ts';
 import { ScanEngine } from '../engine/engine.ts';
 import { DEFAULT_LOG_FILES, FileTailSource, JournalSource, journalUsable, type FilePosition } from '../engine/logs/index.ts';
-import { parseRecord } from '../engine/parse/index.ts';
 import { SqliteStore } from '../engine/store/sqlite.ts';
 import { fileAuditLog } from '../helper/audit.ts';
 import { BINARIES, execArgv } from '../helper/exec.ts';
@@ -27,6 +26,7 @@ import { prepareStateDir, serveControlSocket } from './control.ts';
 import { callViaDispatcher, firewallPortOf, helperOpsOf } from './helper-adapter.ts';
 import { readHostInfo } from './hostinfo.ts';
 import { DevKmsgSource } from './kmsg-source.ts';
+import { kmsgBootTimeMs, liveLineParser } from '../engine/logs/kmsg.ts';
 import { PortcullisService } from './service.ts';
 
 export const DEFAULT_STATE_DIR = '/var/lib/portcullis';
@@ -255,8 +255,7 @@ export async function startRunner(o: RunOptions, out: Out, err: Out): Promise<Ru
         'while detection.requireKernelTrust is true. Use /dev/kmsg (root) or set it to false in the config if you accept the risk.',
     );
   }
-  const { bootTimeMs } = await import('./kmsg-source.ts');
-  const parseOpts = { framing, bootTimeMs: bootTimeMs() };
+  const parseOpts = { framing, bootTimeMs: kmsgBootTimeMs() };
 
   const fmtBan = (ban: BanRecord, info: { latencyMs: number | null; dryRun: boolean; error?: string }): string => {
     if (o.json) {
@@ -299,7 +298,7 @@ export async function startRunner(o: RunOptions, out: Out, err: Out): Promise<Ru
     settingsRepo,
     overrides,
     createEngine: (opts, sink) => new ScanEngine({ ...opts, parse: parseOpts }, sink),
-    parseLine: (line) => parseRecord(line, parseOpts),
+    parseLine: liveLineParser(parseOpts),
     store,
     source: opened.source,
     firewall: call && !o.dryRun ? firewallPortOf(call, settingsBackend) : null,

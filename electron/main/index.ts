@@ -20,8 +20,7 @@ import type { BanRecord } from '../shared/model.ts';
 import { DEFAULT_SETTINGS, validateSettings, type Settings } from '../shared/settings.ts';
 import { ScanEngine } from '../engine/engine.ts';
 import { HelperClient } from '../engine/helperclient/client.ts';
-import { KmsgSource, PushKmsgFeed } from '../engine/logs/kmsg.ts';
-import { parseRecord } from '../engine/parse/index.ts';
+import { KmsgSource, liveLineParser, PushKmsgFeed } from '../engine/logs/kmsg.ts';
 import { SqliteStore } from '../engine/store/sqlite.ts';
 import { readInboundSessions, serviceStoreOf, StoreSettingsRepo } from '../headless/adapters.ts';
 import { firewallPortOf, helperOpsOf } from '../headless/helper-adapter.ts';
@@ -118,7 +117,7 @@ async function main(): Promise<void> {
     clock: systemClock,
     settingsRepo,
     createEngine: (opts, sink) => new ScanEngine({ ...opts, parse: parseOpts }, sink),
-    parseLine: (line) => parseRecord(line, parseOpts),
+    parseLine: liveLineParser(parseOpts, () => source.bootTimeMs()),
     store,
     source,
     firewall: firewallPortOf(hub.call, backend),

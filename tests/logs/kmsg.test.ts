@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../electron/shared/domain.ts';
-import { KmsgSource, parseKmsgHeader, PushKmsgFeed, type KmsgRecord } from '../../electron/engine/logs/kmsg.ts';
+import type { ParseResult } from '../../electron/shared/packet.ts';
+import { parseRecord } from '../../electron/engine/parse/index.ts';
+import { KmsgSource, kmsgBootTimeMs, liveLineParser, monotonicNowMs, parseKmsgHeader, PushKmsgFeed, type KmsgRecord } from '../../electron/engine/logs/kmsg.ts';
 
 const FW = '[UFW BLOCK] IN=eth0 OUT= SRC=203.0.113.7 DST=198.51.100.1 LEN=60 PROTO=TCP SPT=4000 DPT=22 SYN URGP=0';
 /** A raw record as read() returns it: kernel facility unless told otherwise, with a dictionary line. */
@@ -108,5 +110,29 @@ describe('kmsg record handling', () => {
     await start();
     feed.push([rec(40), rec(41), rec(42)]);
     expect(lines.map((l) => parseKmsgHeader(l)!.seq)).toEqual([42]);
+  });
+});
+
+describe('kmsg time base across a suspend', () => {
+  const line = (usec: number) => `4,7,${usec},-;[UFW BLOCK] IN=eth0 OUT= MAC= SRC=203.0.113.9 DST=192.0.2.1 LEN=44 TTL=50 ID=1 PROTO=TCP SPT=4000 DPT=23 WINDOW=1024 RES=0x00 SYN URGP=0`;
+  const time = (r: ParseResult) => (r.ok ? r.packet.time : NaN);
+
+  it('dates each record with the boot time of the moment it is read, so records after a resume are not hours early', () => {
+    const BOOT = 1_800_000_000_000;
+    let wall = BOOT + 60_000; // one minute after boot
+    let mono = 60_000;
+    const parse = liveLineParser({ framing: 'kmsg' }, () => kmsgBootTimeMs(wall, mono));
+    expect(time(parse(line(mono * 1000)))).toBe(wall);
+    // Suspended for two hours: the wall clock moved on, CLOCK_MONOTONIC (kmsg's base) did not.
+    wall += 2 * 3_600_000 + 1000;
+    mono += 1000;
+    expect(time(parse(line(mono * 1000)))).toBe(wall);
+    // A base read once at start (what the runner used to do) dates the same record two hours early.
+    expect(time(parseRecord(line(mono * 1000), { framing: 'kmsg', bootTimeMs: BOOT }))).toBe(BOOT + mono);
+  });
+
+  it('the live base is CLOCK_MONOTONIC: boot time now minus monotonic now', () => {
+    const a = kmsgBootTimeMs();
+    expect(Math.abs(a - (Date.now() - monotonicNowMs()))).toBeLessThan(50);
   });
 });

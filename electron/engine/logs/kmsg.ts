@@ -21,6 +21,8 @@ import { closeSync, constants, openSync, read, readSync } from 'node:fs';
 import { systemClock, type Clock } from '../../shared/domain.ts';
 import type { LogSourcePort, SourceHealth } from '../ports.ts';
 import { errorText, SourceStats } from './stats.ts';
+import { parseRecord, type ParseOptions } from '../parse/index.ts';
+import type { ParseResult } from '../../shared/packet.ts';
 
 export interface KmsgRecord {
   facility: number;
@@ -34,6 +36,30 @@ export interface KmsgRecord {
 
 /** Longest record line passed on; the kernel's own limit is 1 KiB of text (8 KiB with dictionary). */
 export const MAX_KMSG_LINE = 8192;
+
+/** CLOCK_MONOTONIC in ms — the time base of kmsg stamps (Node's hrtime reads it on Linux). */
+export const monotonicNowMs = (): number => Number(process.hrtime.bigint() / 1000n) / 1000;
+
+/** Wall-clock ms of "boot" on the kmsg time base, right now. */
+export function kmsgBootTimeMs(now: number = Date.now(), monotonicMs: number = monotonicNowMs()): number {
+  return now - monotonicMs;
+}
+
+/**
+ * A line parser for live kmsg records whose time base is read again for every record. kmsg stamps
+ * count CLOCK_MONOTONIC, which stops while the machine is suspended: the wall-clock time of their
+ * zero moves forward by every suspend. Read once at start, every record after a laptop's resume
+ * would be dated hours too early — outside findtime, or a ban expiring as it is made. (/proc/uptime
+ * counts suspended time too, so it is the wrong base even at start.) For other framings the options
+ * are used as they are.
+ */
+export function liveLineParser(opts: ParseOptions, bootTimeMs: () => number = kmsgBootTimeMs): (line: string) => ParseResult {
+  if (opts.framing !== 'kmsg') return (line) => parseRecord(line, opts);
+  return (line) => {
+    opts.bootTimeMs = bootTimeMs();
+    return parseRecord(line, opts);
+  };
+}
 
 /** The header of a raw record, or null when it is not "prio,seq,usec,flags;…". */
 export function parseKmsgHeader(raw: string): KmsgRecord | null {
@@ -233,14 +259,14 @@ export class KmsgSource implements LogSourcePort {
     this.opts = opts;
     this.feed = opts.feed ?? new DevKmsgFeed();
     this.clock = opts.clock ?? systemClock;
-    this.monotonicMs = opts.monotonicMs ?? (() => Number(process.hrtime.bigint() / 1000n) / 1000);
+    this.monotonicMs = opts.monotonicMs ?? monotonicNowMs;
     this.stats = new SourceStats(this.clock);
     this.afterSeq = opts.resumeAfterSeq ?? null;
   }
 
   /** Wall-clock ms of boot on the kmsg time base: give it to the parser (ParseOptions.bootTimeMs). */
   bootTimeMs(): number {
-    return this.clock.now() - this.monotonicMs();
+    return kmsgBootTimeMs(this.clock.now(), this.monotonicMs());
   }
 
   /** The last seq handled (resume position). */
