@@ -1,7 +1,9 @@
 import { defineConfig } from 'vitest/config';
 
 // Two projects: fast unit tests in parallel, and system tests (root, network namespaces, real ufw,
-// real Chromium) one file at a time, because they share the kernel log and the machine's CPU.
+// real Chromium) one file at a time, because they share the kernel log and the machine's CPU. The
+// system project starts only when the unit project is done (groupOrder): unit files hogging both
+// cores made time-bound system checks (a ban within its deadline, a session cut) flaky in CI.
 export default defineConfig({
   test: {
     projects: [
@@ -12,6 +14,7 @@ export default defineConfig({
           include: ['tests/**/*.test.{ts,tsx}'],
           exclude: ['tests/system/**', 'node_modules/**'],
           testTimeout: 20_000,
+          sequence: { groupOrder: 0 },
         },
       },
       {
@@ -20,6 +23,7 @@ export default defineConfig({
           name: 'system',
           include: ['tests/system/**/*.test.{ts,tsx}'],
           fileParallelism: false,
+          sequence: { groupOrder: 1 },
           testTimeout: 120_000,
           hookTimeout: 120_000,
         },
