@@ -97,6 +97,21 @@ describe('App', () => {
     expect(api.data.rules.map((r) => r.port)).toEqual(['443', '80']);
   });
 
+  it('rules: a confirmation given for one change does not carry over to the next previewed change', async () => {
+    // Both rules keep an SSH port open: deleting either one needs its own confirmation.
+    const { api } = await renderApp((a) => (a.data.rules[1]!.port = '22'));
+    await act(async () => fireEvent.click(nav('Rules')));
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Delete rule 1' })));
+    await act(async () => fireEvent.click(screen.getByLabelText(/I understand/)));
+    expect((screen.getByRole('button', { name: 'Apply' }) as HTMLButtonElement).disabled).toBe(false);
+    // Without cancelling, the user previews another dangerous change.
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Delete rule 2' })));
+    expect(screen.getByTestId('rule-commands').textContent).toContain('delete 2');
+    expect((screen.getByLabelText(/I understand/) as HTMLInputElement).checked).toBe(false);
+    expect((screen.getByRole('button', { name: 'Apply' }) as HTMLButtonElement).disabled).toBe(true);
+    expect(api.data.rules).toHaveLength(2);
+  });
+
   it('rules: an invalid port is explained and nothing is previewed', async () => {
     const { api } = await renderApp();
     await act(async () => fireEvent.click(nav('Rules')));

@@ -76,6 +76,14 @@ function Preview() {
   const { applyRule, cancelRulePreview } = useActions();
   const [confirmed, setConfirmed] = useState(false);
   const [error, setError] = useState<string | null>(null);
+  // A confirmation (or an error) belongs to the preview it was given for: a new preview — another
+  // rule's Delete clicked without Cancel — starts unconfirmed, or one tick would apply both.
+  const [shown, setShown] = useState(pending);
+  if (pending !== shown) {
+    setShown(pending);
+    setConfirmed(false);
+    setError(null);
+  }
   if (!pending) return null;
   const { preview } = pending;
   return (
