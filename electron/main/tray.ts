@@ -123,6 +123,18 @@ export function applyBanEvents(recent: BanRecord[], events: ({ type: 'ban'; ban:
   return out.slice(0, MAX_RECENT_BANS_IN_MENU);
 }
 
+/** What the user can see of a menu (labels, kinds, checked and enabled states, submenus); click handlers are left out. */
+export function menuSignature(items: MenuItemConstructorOptions[]): string {
+  const visible = (i: MenuItemConstructorOptions): unknown => [
+    i.type ?? 'normal',
+    i.label ?? '',
+    i.checked ?? null,
+    i.enabled ?? true,
+    Array.isArray(i.submenu) ? i.submenu.map(visible) : null,
+  ];
+  return JSON.stringify(items.map(visible));
+}
+
 type ElectronTrayApi = {
   Tray: new (image: NativeImage) => Tray;
   Menu: { buildFromTemplate(t: MenuItemConstructorOptions[]): Electron.Menu };
@@ -135,6 +147,8 @@ export class TrayController {
   private readonly actions: TrayActions;
   private tray: Tray | null = null;
   private lastIcon: TrayIconState | null = null;
+  private lastTooltip: string | null = null;
+  private lastMenu: string | null = null;
 
   constructor(electron: ElectronTrayApi, actions: TrayActions) {
     this.electron = electron;
@@ -151,12 +165,20 @@ export class TrayController {
       this.tray.setImage(this.electron.icon(icon));
     }
     this.lastIcon = icon;
-    this.tray.setToolTip(trayStatusText(view));
-    this.tray.setContextMenu(this.electron.Menu.buildFromTemplate(trayMenuTemplate(view, this.actions)));
+    const tooltip = trayStatusText(view);
+    if (tooltip !== this.lastTooltip) this.tray.setToolTip(tooltip);
+    this.lastTooltip = tooltip;
+    // update() runs every second; a new context menu each time would close or flicker the menu the
+    // user has open (StatusNotifier hosts re-read the whole menu). Only a visible change replaces it.
+    const template = trayMenuTemplate(view, this.actions);
+    const signature = menuSignature(template);
+    if (signature !== this.lastMenu) this.tray.setContextMenu(this.electron.Menu.buildFromTemplate(template));
+    this.lastMenu = signature;
   }
 
   destroy(): void {
     this.tray?.destroy();
     this.tray = null;
+    this.lastIcon = this.lastTooltip = this.lastMenu = null;
   }
 }

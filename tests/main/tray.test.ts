@@ -146,4 +146,33 @@ describe('TrayController', () => {
     expect(tray.setImage).toHaveBeenCalledTimes(1);
     expect(tray.setToolTip).toHaveBeenLastCalledWith('Portcullis — protection is off');
   });
+
+  it('replaces the menu and tooltip only when what they show changes (update() runs every second; a new menu closes the open one)', () => {
+    const tray = { on: vi.fn(), setImage: vi.fn(), setToolTip: vi.fn(), setContextMenu: vi.fn(), destroy: vi.fn() };
+    const Tray = vi.fn(function () {
+      return tray;
+    });
+    const c = new TrayController({ Tray: Tray as never, Menu: { buildFromTemplate: (t) => t as never }, icon: () => ({}) as never }, recordingActions());
+    const ban = makeBan('203.0.113.9', NOW - 3 * 60_000);
+    const view = (now: number, over: Partial<TrayView> = {}): TrayView => ({ state: makeState({ lastBanAt: NOW - 3 * 60_000 }), recentBans: [ban], now, ...over });
+    c.update(view(NOW));
+    c.update(view(NOW + 1000));
+    c.update(view(NOW + 2000));
+    expect(tray.setContextMenu).toHaveBeenCalledTimes(1);
+    expect(tray.setToolTip).toHaveBeenCalledTimes(1);
+    // A minute later the ban's age in the menu reads differently: a new menu.
+    c.update(view(NOW + 60_000));
+    expect(tray.setContextMenu).toHaveBeenCalledTimes(2);
+    // Protection turned off: new menu and tooltip.
+    c.update(view(NOW + 61_000, { state: makeState({ protection: 'off', lastBanAt: NOW - 3 * 60_000 }) }));
+    expect(tray.setContextMenu).toHaveBeenCalledTimes(3);
+    expect(tray.setToolTip).toHaveBeenCalledTimes(2);
+    const last = tray.setContextMenu.mock.calls.at(-1)![0] as MenuItemConstructorOptions[];
+    expect(byLabel(last, /^Protection$/).checked).toBe(false);
+    // After destroy() a new tray gets its menu again.
+    c.destroy();
+    c.update(view(NOW + 62_000));
+    expect(Tray).toHaveBeenCalledTimes(2);
+    expect(tray.setContextMenu).toHaveBeenCalledTimes(4);
+  });
 });
