@@ -29,12 +29,12 @@ import {
   type ThresholdTest,
   type UfwRule,
 } from '../shared/api.ts';
-import { canonicalIp, type Clock } from '../shared/domain.ts';
+import { canonicalCidr, canonicalIp, type Clock } from '../shared/domain.ts';
 import type { BanRecord, EngineEvent, Offender, OffenderState } from '../shared/model.ts';
 import { TcpFlag, type PacketEvent } from '../shared/packet.ts';
 import { describeZodError, SettingsSchema, type Settings } from '../shared/settings.ts';
 import type { FirewallPort, LogSourcePort } from '../engine/ports.ts';
-import { ALWAYS_WHITELISTED } from '../engine/detect/whitelist.ts';
+import { ALWAYS_WHITELISTED, Whitelist } from '../engine/detect/whitelist.ts';
 import type { EngineFactory, EngineLike, HelperOpsPort, LineParser, ServiceStore, SettingsRepo } from './contracts.ts';
 import { EventBatcher, type EventListener } from './events.ts';
 import type { HostInfo } from './hostinfo.ts';
@@ -140,6 +140,31 @@ export function portSpecHas(spec: string, port: number): boolean {
     if (b === undefined ? port === a : port >= a && port <= b) return true;
   }
   return false;
+}
+
+const LOOPBACK = new Whitelist();
+
+/**
+ * Does an inbound rule (a ufw status line or a rule being added) admit — or deny — an established
+ * TCP session? Conservative where the rule cannot be read: a source it cannot parse, an application
+ * profile (no port given) count as matching, so the user is asked rather than cut off.
+ */
+export function ruleTouches(
+  rule: { action: string; direction: string; from: string; port?: string; proto: string; family?: 4 | 6 },
+  session: { localPort: number; remote: string },
+  how: 'admits' | 'denies',
+): boolean {
+  const admitting = rule.action === 'allow' || rule.action === 'limit';
+  if ((how === 'admits') !== admitting || rule.direction !== 'in') return false;
+  if (rule.proto !== 'any' && rule.proto !== 'tcp') return false;
+  if (rule.port && !portSpecHas(rule.port, session.localPort)) return false;
+  const remote = canonicalIp(session.remote);
+  if (!remote) return true;
+  if (rule.family && (remote.includes(':') ? 6 : 4) !== rule.family) return false;
+  const from = rule.from.replace(/\s*\(v6\)$/, '').trim();
+  if (from === '' || /^(any|anywhere)$/i.test(from)) return true;
+  const cidr = canonicalCidr(from);
+  return cidr === null || new Whitelist([cidr]).has(remote);
 }
 
 /** Ports the firewall lets in: probes to them are not scan evidence (seed comment). */
@@ -655,16 +680,22 @@ export class PortcullisService {
     const h = this.needHelper();
     const commands = await h.previewRule(op);
     const warnings: RulePreview['warnings'] = [];
-    const sessions = this.o.inboundSessions?.() ?? [];
+    // ufw accepts everything on lo before any rule: a loopback session (the browser's own socket to
+    // `serve`, an SSH tunnel's end) is never cut by a rule change.
+    const sessions = (this.o.inboundSessions?.() ?? []).filter((s) => !LOOPBACK.matches(s.remote));
     const rules = this.rulesView?.rules ?? [];
-    const cutPorts = (spec: string | undefined, proto: string) =>
-      sessions.filter((s) => (spec ? portSpecHas(spec, s.localPort) : true) && (proto === 'any' || proto === 'tcp'));
     let affected: { localPort: number; remote: string }[] = [];
     if (op.kind === 'delete' || op.kind === 'edit') {
       const old = rules.find((r) => r.number === op.number);
-      if (old && (old.action === 'allow' || old.action === 'limit') && old.direction === 'in') affected = cutPorts(old.port || undefined, old.proto);
-    } else if (op.kind === 'add' && (op.rule.action === 'deny' || op.rule.action === 'reject') && op.rule.direction === 'in') {
-      affected = cutPorts(op.rule.port, op.rule.proto);
+      const oldRule = old ? { ...old, family: (old.v6 ? 6 : 4) as 4 | 6 } : null;
+      const next = op.kind === 'edit' ? op.rule : null;
+      // An edit replaces the rule in place: what the old one let in and the new one does not, and
+      // whatever the new one denies.
+      affected = sessions.filter(
+        (s) => (oldRule !== null && ruleTouches(oldRule, s, 'admits') && !(next && ruleTouches(next, s, 'admits'))) || (next !== null && ruleTouches(next, s, 'denies')),
+      );
+    } else if (op.kind === 'add') {
+      affected = sessions.filter((s) => ruleTouches(op.rule, s, 'denies'));
     }
     for (const s of affected) warnings.push({ kind: 'cuts-session', detail: `an open connection from ${s.remote} to port ${s.localPort} may be cut` });
     return { commands, warnings, needsConfirmation: warnings.length > 0 };

@@ -283,6 +283,35 @@ describe('PortcullisService: rules and helper', () => {
     expect(await t.call('setUfwEnabled', { enabled: false })).toMatchObject({ ok: false, error: { code: 'needs-confirmation' } });
   });
 
+  it('asks only about sessions the change can cut: not loopback ones (ufw never filters lo), not other sources, not a port the edited rule still allows', async () => {
+    // The browser's own socket to `serve` (loopback) and an SSH session from 192.0.2.50.
+    const t = setup({ inboundSessions: () => [{ localPort: 8787, remote: '127.0.0.1' }, { localPort: 22, remote: '192.0.2.50' }] });
+    await t.service.start();
+    const preview = async (op: unknown) => {
+      const r = await t.call('previewRule', { op });
+      if (!r.ok) throw new Error(JSON.stringify(r));
+      return r.result as { needsConfirmation: boolean; warnings: { detail: string }[] };
+    };
+    const deny = (extra: object) => ({ kind: 'add', rule: { action: 'deny', ...extra } });
+    // Another network's deny cuts no session; the loopback socket is never cut.
+    expect(await preview(deny({ from: '203.0.113.0/24' }))).toMatchObject({ needsConfirmation: false, warnings: [] });
+    expect(await preview(deny({ port: '8787', proto: 'tcp' }))).toMatchObject({ needsConfirmation: false, warnings: [] });
+    // A deny of everything cuts the SSH session, and says which one (not the loopback one).
+    const all = await preview(deny({}));
+    expect(all.needsConfirmation).toBe(true);
+    expect(all.warnings.map((w) => w.detail)).toEqual(['an open connection from 192.0.2.50 to port 22 may be cut']);
+    expect((await preview(deny({ from: '192.0.2.0/24', port: '22', proto: 'tcp' }))).needsConfirmation).toBe(true);
+    // Editing the SSH rule's comment keeps port 22 open; moving it to 2222 does not.
+    const allow22 = { action: 'allow', port: '22', proto: 'tcp' };
+    expect(await preview({ kind: 'edit', number: 1, rule: { ...allow22, comment: 'ssh' } })).toMatchObject({ needsConfirmation: false });
+    expect((await preview({ kind: 'edit', number: 1, rule: { ...allow22, port: '2222' } })).needsConfirmation).toBe(true);
+    expect((await preview({ kind: 'edit', number: 1, rule: { ...allow22, from: '198.51.100.0/24' } })).needsConfirmation).toBe(true);
+    // Deleting it still needs the confirmation, and applying without it is refused.
+    expect((await preview({ kind: 'delete', number: 1 })).needsConfirmation).toBe(true);
+    expect(await t.call('applyRule', { op: deny({}) })).toMatchObject({ ok: false, error: { code: 'needs-confirmation' } });
+    expect((await t.call('applyRule', { op: deny({ from: '203.0.113.0/24' }) })).ok).toBe(true);
+  });
+
   it('without a helper the service is read-only and says why', async () => {
     const t = setup({ helper: null, firewall: null, readOnlyReason: 'you declined the password prompt' });
     await t.service.start();
