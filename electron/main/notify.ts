@@ -142,16 +142,25 @@ export class NotificationPlanner {
   }
 }
 
+type ShownNotification = { on(event: 'click' | 'close' | 'failed', fn: () => void): unknown; show(): void };
 type ElectronNotificationApi = {
   isSupported(): boolean;
-  create(options: NotificationConstructorOptions): { on(event: 'click', fn: () => void): unknown; show(): void };
+  create(options: NotificationConstructorOptions): ShownNotification;
 };
+
+/** Notifications kept referenced at most (the oldest are long gone from the screen). */
+export const MAX_LIVE_NOTIFICATIONS = 50;
 
 /** Shows planned notifications; a click opens the window on the notification's target. */
 export class Notifier {
   private readonly electron: ElectronNotificationApi;
   private readonly open: (target: NavigateTarget) => void;
   private readonly iconPath: string | undefined;
+  /**
+   * Shown notifications stay referenced until closed or clicked: Electron drops a garbage-collected
+   * Notification's events, so a click on a bubble still on screen would open nothing.
+   */
+  private readonly live = new Set<ShownNotification>();
 
   constructor(electron: ElectronNotificationApi, open: (target: NavigateTarget) => void, iconPath?: string) {
     this.electron = electron;
@@ -168,8 +177,21 @@ export class Notifier {
         urgency: n.kind === 'firewall-off' || n.kind === 'silent' ? 'critical' : 'normal',
         ...(this.iconPath ? { icon: this.iconPath } : {}),
       });
-      note.on('click', () => this.open(n.target));
+      const forget = () => this.live.delete(note);
+      note.on('click', () => {
+        forget();
+        this.open(n.target);
+      });
+      note.on('close', forget);
+      note.on('failed', forget);
+      this.live.add(note);
+      if (this.live.size > MAX_LIVE_NOTIFICATIONS) this.live.delete(this.live.values().next().value!);
       note.show();
     }
+  }
+
+  /** Notifications still referenced (shown, not yet closed or clicked). */
+  get liveCount(): number {
+    return this.live.size;
   }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { NotificationPlanner, Notifier, type NotificationSettings } from '../../electron/main/notify.ts';
+import { MAX_LIVE_NOTIFICATIONS, NotificationPlanner, Notifier, type NotificationSettings } from '../../electron/main/notify.ts';
 import { ManualClock } from '../../electron/shared/domain.ts';
 import { DEFAULT_SETTINGS } from '../../electron/shared/settings.ts';
 import { makeBan, makeState } from './fixtures.ts';
@@ -161,7 +161,7 @@ describe('Notifier', () => {
         create: (opts) => {
           const rec: (typeof created)[number] = { opts, shown: false };
           created.push(rec);
-          return { on: (_e, fn) => (rec.click = fn), show: () => (rec.shown = true) };
+          return { on: (e, fn) => (e === 'click' ? (rec.click = fn) : undefined), show: () => (rec.shown = true) };
         },
       },
       open,
@@ -171,6 +171,29 @@ describe('Notifier', () => {
     expect(created[0]!.shown).toBe(true);
     created[0]!.click!();
     expect(open).toHaveBeenCalledWith({ screen: 'offender', ip: '192.0.2.1' });
+  });
+
+  it('keeps each shown notification referenced until it is closed or clicked (a collected one loses its click), bounded', () => {
+    const handlers: Map<string, () => void>[] = [];
+    const n = new Notifier(
+      {
+        isSupported: () => true,
+        create: () => {
+          const on = new Map<string, () => void>();
+          handlers.push(on);
+          return { on: (e, fn) => on.set(e, fn), show: () => undefined };
+        },
+      },
+      vi.fn(),
+    );
+    const note = { kind: 'ban' as const, title: 't', body: 'b', target: { screen: 'offenders' as const } };
+    n.show([note, note, note]);
+    expect(n.liveCount).toBe(3);
+    handlers[0]!.get('close')!();
+    handlers[1]!.get('click')!();
+    expect(n.liveCount).toBe(1);
+    n.show(Array.from({ length: MAX_LIVE_NOTIFICATIONS + 10 }, () => note));
+    expect(n.liveCount).toBe(MAX_LIVE_NOTIFICATIONS);
   });
 
   it('does nothing where notifications are unsupported', () => {
