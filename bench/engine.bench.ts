@@ -1,7 +1,8 @@
 /**
  * Engine benchmark (issue 2): on a generated 1M-line log (bench/gen-log.ts, seeded), measured in
  * the same run:
- *   (a) parse only: read + split (LineSplitter) + parseRecord
+ *   (a) parse only: read + split (LineSplitter) + parse (parseRecordBytes on the lines it hands
+ *       out as bytes, parseRecord on the few it decodes — what the replay CLI does)
  *   (b) replay: read + split + parse + detect through the ScanEngine facade (what `portcullis
  *       replay` does)
  *   (c) peak RSS of each (process.resourceUsage().maxRSS; each phase is its own process), and how
@@ -26,6 +27,7 @@ import { ManualClock } from '../electron/shared/domain.ts';
 import type { EngineEvent } from '../electron/shared/model.ts';
 import { validateSettings } from '../electron/shared/settings.ts';
 import { ScanEngine } from '../electron/engine/engine.ts';
+import { parseRecordBytes } from '../electron/engine/parse/bytes.ts';
 import { parseRecord, type ParseOptions } from '../electron/engine/parse/index.ts';
 import { LineSplitter, type LineSink } from '../electron/engine/parse/lines.ts';
 
@@ -48,7 +50,7 @@ function readFileInChunks(file: string, onChunk: (chunk: Uint8Array) => void): v
   for (;;) {
     const n = readSync(fd, buf, 0, buf.length, null);
     if (n === 0) break;
-    onChunk(buf.subarray(0, n)); // LineSplitter decodes (copies) right away: the buffer can be reused
+    onChunk(buf.subarray(0, n)); // LineSplitter and the parser are done with the bytes when push returns: the buffer can be reused
   }
   closeSync(fd);
 }
@@ -61,6 +63,10 @@ function phaseParse(file: string): PhaseResult {
   const sink: LineSink = {
     line(l) {
       if (parseRecord(l, opts).ok) packets++;
+      else rejected++;
+    },
+    bytes(b, start, end) {
+      if (parseRecordBytes(b, start, end, opts).ok) packets++;
       else rejected++;
     },
     tooLong() {
@@ -88,6 +94,7 @@ function phaseReplay(file: string): PhaseResult {
   const splitter = new LineSplitter();
   const lineSink: LineSink = {
     line: (l) => engine.ingestLine(l),
+    bytes: (b, start, end) => engine.ingestBytes(b, start, end),
     tooLong: () => engine.countRejectedLine('too-long'),
   };
   const startRssMB = currentRssMB();

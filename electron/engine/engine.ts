@@ -33,6 +33,7 @@ import { classify, isScanType, normalisePrefix } from './detect/classify.ts';
 import { BanPolicy } from './detect/policy.ts';
 import { NO_SLOT, SourceTracker } from './detect/tracker.ts';
 import { Whitelist } from './detect/whitelist.ts';
+import { parseRecordBytes } from './parse/bytes.ts';
 import { parseRecord, type ParseOptions } from './parse/index.ts';
 
 export interface ScanEngineOptions {
@@ -120,6 +121,17 @@ export class ScanEngine {
   ingestLine(line: string): void {
     this.lines++;
     const r = parseRecord(line, this.parseOptions);
+    if (r.ok) this.ingestPacket(r.packet);
+    else this.rejected[r.reason]++;
+  }
+
+  /**
+   * ingestLine for a line still in bytes (`buf[start, end)`, UTF-8, as LineSplitter hands it to a
+   * bytes sink): the same result as ingestLine of the decoded text, without decoding it.
+   */
+  ingestBytes(buf: Uint8Array, start: number, end: number): void {
+    this.lines++;
+    const r = parseRecordBytes(buf, start, end, this.parseOptions);
     if (r.ok) this.ingestPacket(r.packet);
     else this.rejected[r.reason]++;
   }

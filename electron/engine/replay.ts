@@ -12,9 +12,10 @@
  */
 import type { Clock } from '../shared/domain.ts';
 import type { BanRecord, EngineEvent, IgnoreReason } from '../shared/model.ts';
-import { REJECT_REASONS, type Framing, type RejectReason } from '../shared/packet.ts';
+import { REJECT_REASONS, type Framing, type ParseResult, type RejectReason } from '../shared/packet.ts';
 import type { Settings } from '../shared/settings.ts';
 import { ScanEngine } from './engine.ts';
+import { parseRecordBytes } from './parse/bytes.ts';
 import { detectFraming, parseRecord, type ParseOptions } from './parse/index.ts';
 import { LineSplitter, type LineSink } from './parse/lines.ts';
 
@@ -54,6 +55,9 @@ export interface ReplaySummary {
   trackedSources: number;
   evicted: number;
 }
+
+/** Lines the splitter hands out as bytes while the framing is still being recognised (mid-input: a BOM is a character). */
+const lineDecoder = new TextDecoder('utf-8', { ignoreBOM: true });
 
 /** Lines looked at to recognise the framing. */
 const SNIFF_LINES = 64;
@@ -99,6 +103,10 @@ export class ReplaySession {
     });
     this.sink = {
       line: (text) => this.line(text),
+      bytes: (buf, start, end) => {
+        if (this.sniffBuffer !== null) this.line(lineDecoder.decode(buf.subarray(start, end)));
+        else this.processBytes(buf, start, end);
+      },
       tooLong: () => {
         this.lines++;
         this.rejected['too-long']++;
@@ -173,8 +181,15 @@ export class ReplaySession {
   }
 
   private process(text: string): void {
+    this.counts(parseRecord(text, this.parseOptions));
+  }
+
+  private processBytes(buf: Uint8Array, start: number, end: number): void {
+    this.counts(parseRecordBytes(buf, start, end, this.parseOptions));
+  }
+
+  private counts(r: ParseResult): void {
     this.lines++;
-    const r = parseRecord(text, this.parseOptions);
     if (!r.ok) {
       this.rejected[r.reason]++;
       return;

@@ -34,11 +34,17 @@ const rejections = {} as Record<RejectReason, ParseResult>;
 function reject(reason: RejectReason): ParseResult {
   return rejections[reason];
 }
+/** The shared rejection result for a reason (for the byte parser, parse/bytes.ts). */
+export const rejection = reject;
 for (const reason of ['empty', 'too-long', 'binary', 'not-firewall', 'truncated', 'bad-address', 'bad-field', 'bad-framing', 'untrusted-transport'] as const) {
   rejections[reason] = Object.freeze({ ok: false, reason }) as ParseResult;
 }
 
 let defaultYear = 0;
+/** Year used for year-less syslog stamps when the caller gives none (the current year). */
+export function defaultParseYear(): number {
+  return currentYear();
+}
 function currentYear(): number {
   // Only used when the caller gives no year for year-less syslog stamps.
   if (defaultYear === 0) defaultYear = new Date().getFullYear();

@@ -20,6 +20,14 @@ export interface LineSink {
   line(text: string): void;
   /** A line longer than the cap was dropped; `length` is how many characters were seen of it. */
   tooLong?(length: number): void;
+  /**
+   * When present, most lines come here undecoded instead of to line(): the line is
+   * `buf[start, end)` (UTF-8 bytes, no newline, a CRLF's CR removed), readable only during the
+   * call. Decoding it gives exactly the text line() would have had. Lines that continue across
+   * chunks, the first line of the input (a BOM is dropped there) and lines over the cap in bytes
+   * still come to line() / tooLong() as text.
+   */
+  bytes?(buf: Uint8Array, start: number, end: number): void;
 }
 
 export interface LineSplitterOptions {
@@ -43,13 +51,61 @@ export class LineSplitter {
     this.maxLineLength = Number.isInteger(max) && max > 0 ? max : MAX_RECORD_LENGTH;
   }
 
+  /**
+   * Bytes lane (sinks with bytes()): the decoder and the text tail are at rest — nothing pending,
+   * not dropping, past the start of the input — so a whole line of the chunk can be handed out as
+   * bytes without the decoder ever seeing it (after a newline its state is empty whatever came
+   * before, so skipping whole lines changes nothing it decodes later).
+   */
+  private atRest = false;
+
   /** Feed the next chunk; every complete line in it (with what was pending) goes to the sink. */
   push(chunk: Uint8Array, sink: LineSink): void {
-    this.take(this.decoder.decode(chunk, { stream: true }), sink);
+    if (sink.bytes === undefined) {
+      this.take(this.decoder.decode(chunk, { stream: true }), sink);
+      this.atRest = false;
+    } else this.pushBytes(chunk, sink, sink.bytes);
+  }
+
+  private pushBytes(chunk: Uint8Array, sink: LineSink, bytes: (buf: Uint8Array, start: number, end: number) => void): void {
+    const n = chunk.length;
+    let p = 0;
+    if (!this.atRest) {
+      // What continues the pending text (or starts the input) goes through the decoder up to the first newline.
+      const nl = chunk.indexOf(10);
+      if (nl < 0) {
+        this.take(this.decoder.decode(chunk, { stream: true }), sink);
+        return;
+      }
+      this.take(this.decoder.decode(chunk.subarray(0, nl + 1), { stream: true }), sink);
+      this.atRest = true;
+      p = nl + 1;
+    }
+    const max = this.maxLineLength;
+    while (p < n) {
+      const nl = chunk.indexOf(10, p);
+      if (nl < 0) {
+        // A partial last line: kept as text (or dropped when too long) by the decoder path.
+        this.take(this.decoder.decode(chunk.subarray(p), { stream: true }), sink);
+        this.atRest = false;
+        return;
+      }
+      let e = nl;
+      if (e > p && chunk[e - 1] === 13) e--; // CRLF
+      if (e - p > max) {
+        // Over the cap in bytes, perhaps not in characters: the text path decides.
+        this.take(this.decoder.decode(chunk.subarray(p, nl + 1), { stream: true }), sink);
+      } else {
+        this.lines++;
+        bytes.call(sink, chunk, p, e);
+      }
+      p = nl + 1;
+    }
   }
 
   /** End of input: the pending partial line, if any, is handed out as a last line. */
   end(sink: LineSink): void {
+    this.atRest = false; // the decoder starts a new input (a BOM is dropped again)
     this.take(this.decoder.decode(), sink);
     if (this.dropping) {
       this.reportTooLong(sink);

@@ -58,6 +58,40 @@ describe('LineSplitter', () => {
     const r = split([new Uint8Array([0x61, 0xff, 0x62, 0x0a])]);
     expect(r.lines).toEqual(['a\uFFFDb']);
   });
+  it('bytes lane: decoding the lines it hands out as bytes gives exactly what the text lane gives, whatever the chunking', () => {
+    const dec = new TextDecoder('utf-8', { ignoreBOM: true });
+    const piece = fc.oneof(
+      fc.string({ unit: 'grapheme', maxLength: 12 }),
+      fc.constantFrom('\n', '\r\n', '\r', '\uFEFF', 'é', '\u0000', 'x'.repeat(20)),
+      fc.uint8Array({ maxLength: 4 }).map((b) => b), // raw bytes, often not UTF-8
+    );
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 30 }), fc.array(fc.nat(), { maxLength: 8 }), fc.constantFrom(undefined, 8, 16), (pieces, cuts, max) => {
+        const parts = pieces.map((x) => (typeof x === 'string' ? enc.encode(x) : x));
+        const bytes = new Uint8Array(parts.reduce((n, x) => n + x.length, 0));
+        let o = 0;
+        for (const x of parts) {
+          bytes.set(x, o);
+          o += x.length;
+        }
+        const chunks = chunk(bytes, cuts);
+        const expected = split(chunks, max);
+        const s = new LineSplitter(max === undefined ? {} : { maxLineLength: max });
+        const lines: string[] = [];
+        const tooLong: number[] = [];
+        const sink = {
+          line: (l: string) => lines.push(l),
+          tooLong: (n: number) => tooLong.push(n),
+          bytes: (b: Uint8Array, a: number, e: number) => lines.push(dec.decode(b.slice(a, e))),
+        };
+        for (const c of chunks) s.push(c.slice(), sink);
+        s.end(sink);
+        expect({ lines, tooLong }).toEqual(expected);
+        expect(s.lines).toBe(expected.lines.length);
+      }),
+      { numRuns: 3_000 },
+    );
+  });
   it('keeps memory bounded on input without newlines', () => {
     const s = new LineSplitter({ maxLineLength: 100 });
     const sink = { line: () => undefined };
