@@ -7,6 +7,7 @@
 import { openDevKmsg, parseKmsgRecord, type KmsgStart, type KmsgStream } from '../helper/kmsg.ts';
 import type { LogSourcePort, SourceHealth } from '../engine/ports.ts';
 import { kmsgBootTimeMs } from '../engine/logs/kmsg.ts';
+import { MinuteRate } from '../engine/logs/stats.ts';
 
 /** Wall-clock ms of boot on the kmsg time base (see liveLineParser: it moves with every suspend). */
 export const bootTimeMs = (): number => kmsgBootTimeMs();
@@ -21,6 +22,10 @@ export class DevKmsgSource implements LogSourcePort {
   private error: string | undefined;
   /** Deliveries of the last minute: [time, lines]. Summed for linesPerMinute (one entry per batch, not per line). */
   private readonly minute: [number, number][] = [];
+  /** Records refused: written by userspace (not kernel facility), or refused by the parser (noteRejects). */
+  private readonly rejects = new MinuteRate();
+  /** Userspace records seen in /dev/kmsg (a local user can write there; they are never acted on). */
+  untrusted = 0;
 
   constructor(opts: { afterSeq: number | null; onSeq: (seq: number) => void; open?: typeof openDevKmsg; fromOldest?: boolean }) {
     // No saved position: start at the newest record (the ring's history is not this run's business).
@@ -56,7 +61,15 @@ export class DevKmsgSource implements LogSourcePort {
       (message) => {
         this.error = message;
       },
+      () => {
+        this.untrusted++;
+        this.rejects.add(1);
+      },
     );
+  }
+
+  noteRejects(count: number): void {
+    if (count > 0) this.rejects.add(count);
   }
 
   async stop(): Promise<void> {
@@ -71,7 +84,7 @@ export class DevKmsgSource implements LogSourcePort {
       kernelTrusted: true,
       lastRecordAt: this.lastRecordAt,
       linesPerMinute: this.minute.reduce((n, [, lines]) => n + lines, 0),
-      rejectsPerMinute: 0,
+      rejectsPerMinute: this.rejects.perMinute(),
       ...(this.error ? { error: this.error } : {}),
     };
   }

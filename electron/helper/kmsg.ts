@@ -46,6 +46,7 @@ export function streamKmsg(
   afterSeq: number | null,
   onRecords: (records: string[]) => void,
   onError: (message: string) => void,
+  onUntrusted?: () => void,
 ): KmsgStream {
   let stopped = false;
   let pending: string[] = [];
@@ -67,8 +68,13 @@ export function streamKmsg(
       if (stopped || rec === null) break;
       const line = rec.split('\n', 1)[0]!.slice(0, MAX_KMSG_RECORD_CHARS);
       const head = parseKmsgRecord(line);
-      if (!head || head.facility !== 0) continue;
+      if (!head) continue;
       if (afterSeq !== null && head.seq <= afterSeq) continue;
+      if (head.facility !== 0) {
+        // Userspace wrote it (it cannot claim facility 0): never passed on, but counted for source health.
+        if (!stopped) onUntrusted?.();
+        continue;
+      }
       pending.push(line);
       if (!scheduled) {
         scheduled = true;
@@ -141,7 +147,12 @@ export function lastKmsgSeq(path = DEV_KMSG): number | null {
 }
 
 /** Opens /dev/kmsg and streams kernel records, starting as asked. */
-export function openDevKmsg(start: KmsgStart, onRecords: (records: string[]) => void, onError: (message: string) => void): KmsgStream {
+export function openDevKmsg(
+  start: KmsgStart,
+  onRecords: (records: string[]) => void,
+  onError: (message: string) => void,
+  onUntrusted?: () => void,
+): KmsgStream {
   const afterSeq = start === 'now' ? lastKmsgSeq() : start;
-  return streamKmsg(devKmsgSource(), afterSeq, onRecords, onError);
+  return streamKmsg(devKmsgSource(), afterSeq, onRecords, onError, onUntrusted);
 }

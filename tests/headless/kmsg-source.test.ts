@@ -9,13 +9,15 @@ function fakeKmsg() {
   const opened: KmsgStart[] = [];
   let deliver: (records: string[]) => void = () => {};
   let fail: (m: string) => void = () => {};
-  const open = (start: KmsgStart, onRecords: (r: string[]) => void, onError: (m: string) => void) => {
+  let untrusted: () => void = () => {};
+  const open = (start: KmsgStart, onRecords: (r: string[]) => void, onError: (m: string) => void, onUntrusted?: () => void) => {
     opened.push(start);
     deliver = onRecords;
     fail = onError;
+    untrusted = onUntrusted ?? (() => {});
     return { stop() {} };
   };
-  return { open, opened, deliver: (r: string[]) => deliver(r), fail: (m: string) => fail(m) };
+  return { open, opened, deliver: (r: string[]) => deliver(r), fail: (m: string) => fail(m), untrusted: () => untrusted() };
 }
 
 describe('DevKmsgSource', () => {
@@ -50,5 +52,17 @@ describe('DevKmsgSource', () => {
     expect(h.error).toBeUndefined();
     k.fail('EPERM reading /dev/kmsg');
     expect(src.health().error).toBe('EPERM reading /dev/kmsg');
+  });
+
+  it('health counts rejects per minute: userspace records in /dev/kmsg and lines the parser refused', async () => {
+    const k = fakeKmsg();
+    const src = new DevKmsgSource({ afterSeq: 0, onSeq: () => {}, open: k.open });
+    await src.start(() => {});
+    expect(src.health().rejectsPerMinute).toBe(0);
+    k.untrusted();
+    k.untrusted();
+    src.noteRejects(3);
+    expect(src.untrusted).toBe(2);
+    expect(src.health().rejectsPerMinute).toBe(5);
   });
 });

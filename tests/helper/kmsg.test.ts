@@ -36,9 +36,11 @@ describe('kmsg', () => {
     ]);
     const got: string[][] = [];
     const errors: string[] = [];
-    streamKmsg(src, 10, (r) => got.push(r), (e) => errors.push(e));
+    let untrusted = 0;
+    streamKmsg(src, 10, (r) => got.push(r), (e) => errors.push(e), () => untrusted++);
     await new Promise((r) => setTimeout(r, 20));
     expect(got.flat()).toEqual(['4,11,3,-;[UFW BLOCK] first', '4,13,5,-;[UFW BLOCK] second']);
+    expect(untrusted).toBe(1); // counted for the source's health, never passed on
     expect(errors).toEqual([]);
     expect(src.closed).toBe(true);
   });

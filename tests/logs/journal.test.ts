@@ -62,7 +62,7 @@ describe('JournalSource', () => {
     expect(src.malformed).toBe(1);
     expect(cursors.at(-1)).toBe(cursor(4));
     expect(argsLog()[0]).toBe('-k -f -o json --no-pager -n 0');
-    expect(src.health()).toMatchObject({ kind: 'journal', kernelTrusted: true, linesPerMinute: 2, lastRecordAt: Math.round((1795322931091867 + 4000) / 1000) });
+    expect(src.health()).toMatchObject({ kind: 'journal', kernelTrusted: true, linesPerMinute: 2, rejectsPerMinute: 3, lastRecordAt: Math.round((1795322931091867 + 4000) / 1000) });
   });
 
   it('resumes after the saved cursor, and restarts journalctl after the last cursor when it exits', async () => {

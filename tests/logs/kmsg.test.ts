@@ -34,7 +34,7 @@ describe('kmsg record handling', () => {
     expect(lines).toEqual([`4,10,1000010,-;${FW} n=10`, `4,13,1000013,-;${FW} n=13`]);
     expect(untrusted.map((r) => [r.seq, r.facility])).toEqual([[11, 1], [12, 3]]);
     expect(src.untrusted).toBe(2);
-    expect(src.health()).toMatchObject({ kind: 'kmsg', kernelTrusted: true, linesPerMinute: 2 });
+    expect(src.health()).toMatchObject({ kind: 'kmsg', kernelTrusted: true, linesPerMinute: 2, rejectsPerMinute: 2 });
   });
 
   it('counts seq gaps as records lost to ring overwrite and carries on', async () => {

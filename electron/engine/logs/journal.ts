@@ -205,6 +205,7 @@ export class JournalSource implements LogSourcePort {
         rec = v as Record<string, unknown>;
       } catch {
         this.malformed++;
+        this.stats.noteRejects(1);
         continue;
       }
       const c = typeof rec['__CURSOR'] === 'string' && CURSOR.test(rec['__CURSOR']) ? rec['__CURSOR'] : null;
@@ -213,6 +214,7 @@ export class JournalSource implements LogSourcePort {
       const facility = typeof rec['SYSLOG_FACILITY'] === 'string' ? rec['SYSLOG_FACILITY'] : null;
       if (transport !== 'kernel' || (facility !== null && facility !== '0')) {
         this.untrusted++;
+        this.stats.noteRejects(1);
         this.opts.onUntrusted?.({ cursor: c, transport, facility, message: typeof rec['MESSAGE'] === 'string' ? rec['MESSAGE'] : '' });
         continue;
       }

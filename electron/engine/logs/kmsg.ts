@@ -325,6 +325,7 @@ export class KmsgSource implements LogSourcePort {
       const rec = parseKmsgHeader(r);
       if (!rec) {
         this.malformed++;
+        this.stats.noteRejects(1);
         continue;
       }
       if (this.lastSeq !== null && rec.seq <= this.lastSeq) {
@@ -335,6 +336,7 @@ export class KmsgSource implements LogSourcePort {
       this.lastSeq = rec.seq;
       if (rec.facility !== 0) {
         this.untrusted++;
+        this.stats.noteRejects(1);
         this.opts.onUntrusted?.(rec);
         continue;
       }
