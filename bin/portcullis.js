@@ -1,6 +1,9 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=4
 // Entry of the `portcullis` command. Node >= 24 runs our TypeScript sources directly (type
 // stripping), so the CLI works right after `npm install`, with no build step.
+// --max-semi-space-size=4 (also in package.json's scripts): replay makes short-lived garbage at a
+// high rate, and V8's default young generation (up to 16 MB semi-spaces) cost ~50 MB more peak
+// RSS on a 1M-line replay for no measurable speed.
 const [major] = process.versions.node.split('.').map(Number);
 if (major < 24) {
   console.error(
