@@ -84,6 +84,14 @@ function fixFor(id: string): { id: string; label: string } | undefined {
   return undefined;
 }
 
+/**
+ * Helper checks that are not failures when they are off: per-source logging is an improvement, and the
+ * set block, ipset and conntrack matter only to the set backend / cutting sessions (the runner refuses
+ * to start the set backend without them, with its own message). Reported as warnings, so `doctor`
+ * exits 0 on a host that works.
+ */
+const WARN_ONLY = new Set(['per-source-logging', 'set-block', 'ipset', 'conntrack']);
+
 function titleOf(id: string): string {
   const t = id.replace(/[-_]+/g, ' ');
   return t.charAt(0).toUpperCase() + t.slice(1);
@@ -134,7 +142,8 @@ export function helperOpsOf(call: HelperCall): HelperOpsPort {
       const r = await call('doctor', {});
       return r.checks.map((c) => {
         const fix = c.ok ? undefined : fixFor(c.id);
-        return { id: c.id, title: titleOf(c.id), level: c.ok ? ('ok' as const) : ('error' as const), detail: c.detail, ...(fix ? { fix } : {}) };
+        const level = c.ok ? ('ok' as const) : WARN_ONLY.has(c.id) ? ('warn' as const) : ('error' as const);
+        return { id: c.id, title: titleOf(c.id), level, detail: c.detail, ...(fix ? { fix } : {}) };
       });
     },
   };

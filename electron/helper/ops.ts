@@ -199,18 +199,31 @@ export function createHelperDispatcher(deps: HelperDeps): HelperDispatcher {
 
   async function doctor(): Promise<HelperResult<'doctor'>> {
     const checks: HelperResult<'doctor'>['checks'] = [];
-    const s = await status().catch(() => null);
-    checks.push({ id: 'ufw-installed', ok: !!s?.installed, detail: s?.installed ? 'ufw is installed' : 'ufw is not installed (apt-get install ufw)' });
-    checks.push({ id: 'ufw-enabled', ok: !!s?.enabled, detail: s?.enabled ? 'ufw is active' : 'ufw is inactive: nothing is blocked' });
+    let statusError: string | null = null;
+    const s = await status().catch((e: unknown) => {
+      statusError = errorOf(e).message;
+      return null;
+    });
+    const installed = s ? s.installed : await deps.exists(BINARIES.ufw);
+    checks.push({ id: 'ufw-installed', ok: installed, detail: installed ? 'ufw is installed' : 'ufw is not installed (apt-get install ufw)' });
+    // Installed but unreadable: say why, instead of reporting every check below as simply off.
+    if (statusError !== null) checks.push({ id: 'ufw-status', ok: false, detail: `ufw status failed: ${statusError} (run \`ufw status verbose\` as root to see why)` });
+    checks.push({ id: 'ufw-enabled', ok: !!s?.enabled, detail: s?.enabled ? 'ufw is active' : 'ufw is inactive: nothing is blocked (allow your SSH port first: ufw allow 22/tcp, then ufw enable)' });
     checks.push({
       id: 'ufw-logging',
       ok: !!s && s.logging !== 'off' && s.logging !== '',
-      detail: s && s.logging !== 'off' ? `ufw logging is ${s.logging}` : 'ufw logging is off: blocked packets are not logged, scans are invisible',
+      detail: s && s.logging !== 'off' && s.logging !== '' ? `ufw logging is ${s.logging}` : 'ufw logging is off: blocked packets are not logged, scans are invisible (ufw logging low)',
     });
     const kmsgOk = await deps.exists('/dev/kmsg');
-    checks.push({ id: 'kmsg', ok: kmsgOk, detail: kmsgOk ? '/dev/kmsg is readable' : '/dev/kmsg cannot be read' });
-    checks.push({ id: 'per-source-logging', ok: !!s?.blocks.perSourceLogging, detail: s?.blocks.perSourceLogging ? 'per-source logging block installed' : 'ufw logs through one shared budget: busy hosts miss scanners' });
-    checks.push({ id: 'set-block', ok: !!s?.blocks.setBlock, detail: s?.blocks.setBlock ? 'set backend block installed' : 'set backend block not installed' });
+    checks.push({
+      id: 'kmsg',
+      ok: kmsgOk,
+      detail: kmsgOk
+        ? '/dev/kmsg is readable'
+        : '/dev/kmsg cannot be read (a container without it?): read the journal instead (--source journal), or a log file (--source file:/var/log/kern.log, spoofable)',
+    });
+    checks.push({ id: 'per-source-logging', ok: !!s?.blocks.perSourceLogging, detail: s?.blocks.perSourceLogging ? 'per-source logging block installed' : 'ufw logs through one shared budget: busy hosts miss scanners (install the per-source logging block)' });
+    checks.push({ id: 'set-block', ok: !!s?.blocks.setBlock, detail: s?.blocks.setBlock ? 'set backend block installed' : 'set backend block not installed: needed only by the set backend (install it, or `portcullis run --backend set` does)' });
     for (const bin of ['ipset', 'conntrack'] as const) {
       const ok = await deps.exists(BINARIES[bin]);
       checks.push({ id: bin, ok, detail: ok ? `${bin} is installed` : `${bin} is not installed (apt-get install ${bin})` });
