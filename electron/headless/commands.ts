@@ -8,7 +8,7 @@ import { accessSync, constants, existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import type { DoctorCheck } from '../shared/api.ts';
+import { ApiError, type DoctorCheck } from '../shared/api.ts';
 import type { BanRecord } from '../shared/model.ts';
 import { canonicalIp } from '../shared/domain.ts';
 import type { CliCommand } from './cli.ts';
@@ -360,10 +360,12 @@ async function directDoctor(fixId: string | null): Promise<DoctorCheck[]> {
 export const doctorCommand: CliCommand = {
   summary: 'Check ufw, logging, log source and helper, with the fix for each problem',
   async run(argv) {
-    const p = parse(argv, { ...COMMON, fix: { type: 'string' } }, 'doctor');
+    const p = parse(argv, { ...COMMON, fix: { type: 'string' }, yes: { type: 'boolean' } }, 'doctor');
     if (typeof p === 'number') return p;
     if (p.values.help) {
-      print('Usage: portcullis doctor [--fix ID] [--state-dir DIR] [--json]\n\nTalks to the running instance when there is one, else checks directly.');
+      print(
+        'Usage: portcullis doctor [--fix ID [--yes]] [--state-dir DIR] [--json]\n\nTalks to the running instance when there is one, else checks directly.\n--yes applies a fix that would refuse new connections to a port someone is connected through (enable-ufw).',
+      );
       return 0;
     }
     const fixId = typeof p.values.fix === 'string' ? p.values.fix : null;
@@ -371,11 +373,12 @@ export const doctorCommand: CliCommand = {
     if (existsSync(sock)) {
       const client = new ControlClient(sock);
       try {
-        const checks = fixId ? await client.call('runDoctorFix', { fixId }) : await client.call('getDoctor', {});
+        const checks = fixId ? await client.call('runDoctorFix', { fixId, confirm: p.values.yes === true }) : await client.call('getDoctor', {});
         return printChecks(checks, p.values.json === true);
       } catch (e) {
         if (!/no running Portcullis instance/.test((e as Error).message)) {
-          printErr(`portcullis doctor: ${(e as Error).message}`);
+          const ask = e instanceof ApiError && e.code === 'needs-confirmation' ? ' (add --yes to apply it anyway)' : '';
+          printErr(`portcullis doctor: ${(e as Error).message}${ask}`);
           return 1;
         }
       } finally {

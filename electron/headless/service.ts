@@ -31,7 +31,7 @@ import {
 } from '../shared/api.ts';
 import { canonicalCidr, canonicalIp, type Clock } from '../shared/domain.ts';
 import type { BanRecord, EngineEvent, Offender, OffenderState } from '../shared/model.ts';
-import { TcpFlag, type PacketEvent } from '../shared/packet.ts';
+import { TcpFlag, type PacketEvent, type RejectReason } from '../shared/packet.ts';
 import { describeZodError, SettingsSchema, type Settings } from '../shared/settings.ts';
 import type { FirewallPort, LogSourcePort } from '../engine/ports.ts';
 import { ALWAYS_WHITELISTED, Whitelist } from '../engine/detect/whitelist.ts';
@@ -93,6 +93,8 @@ const NO_FIREWALL: FirewallState = {
 
 /** Packets whose engine verdict is one of these are not blocked traffic of this host: not stored. */
 const NOT_STORED = new Set(['not-for-this-host', 'prefix-not-counted', 'untrusted', 'not-inbound']);
+/** Parser refusals that are not rejects: the kernel log carries every other kernel message too. */
+const IGNORED_REJECTS: ReadonlySet<RejectReason> = new Set<RejectReason>(['not-firewall', 'empty']);
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -334,14 +336,20 @@ export class PortcullisService {
     const rows: PacketRow[] = [];
     const touched = new Set<string>();
     const wantRows = this.events.listenerCount > 0;
+    let rejects = 0;
     for (const line of lines) {
       let res;
       try {
         res = this.o.parseLine(line);
       } catch {
+        rejects++;
         continue;
       }
-      if (!res.ok) continue;
+      if (!res.ok) {
+        // Other kernel messages (a USB device, a driver) are not firewall lines: not rejects.
+        if (!IGNORED_REJECTS.has(res.reason)) rejects++;
+        continue;
+      }
       const p = res.packet;
       const mode = this.o.recordMode ? this.o.recordMode(p) : 'live';
       if (mode === 'skip') continue;
@@ -352,6 +360,8 @@ export class PortcullisService {
       if (wantRows) rows.push(packetRow(p, this.nextRowId++));
       if (verdict === 'counted') touched.add(p.src);
     }
+    // The source's health shows rejects per minute: lines that looked like firewall records but were refused.
+    if (rejects) this.o.source?.noteRejects?.(rejects);
     if (stored.length) this.o.store.addPackets(stored);
     if (rows.length) this.events.push({ type: 'packets', rows });
     if (touched.size) {
@@ -701,6 +711,43 @@ export class PortcullisService {
     return { commands, warnings, needsConfirmation: warnings.length > 0 };
   }
 
+  /**
+   * Refuses, unless confirmed, a firewall-wide change that would make ufw refuse NEW connections to
+   * a port someone is connected through now (turning ufw on, or the incoming policy to deny/reject,
+   * while no rule allows that port): the user's SSH session survives (ufw accepts established
+   * traffic) but they cannot connect again. `admitted` says which ports stay open afterwards.
+   */
+  private guardLockout(what: string, admitted: (s: { localPort: number; remote: string }) => boolean, confirm: boolean): void {
+    if (confirm) return;
+    const cut = (this.o.inboundSessions?.() ?? []).filter((s) => !LOOPBACK.matches(s.remote) && !admitted(s));
+    if (cut.length === 0) return;
+    const ports = [...new Set(cut.map((s) => s.localPort))].sort((a, b) => a - b);
+    const from = [...new Set(cut.map((s) => s.remote))].slice(0, 3).join(', ');
+    throw new ApiError(
+      'needs-confirmation',
+      `${what} refuses new connections to port ${ports.join(', ')}, which ${from} ${cut.length === 1 ? 'is' : 'are'} connected through now, unless a rule allows it`,
+    );
+  }
+
+  /**
+   * Turning ufw on. While it is off `ufw status` lists no rules, so which ports its rules would let
+   * in is unknown: like `ufw enable` itself ("may disrupt existing ssh connections"), ask whenever
+   * someone is connected from outside and the incoming policy is not allow.
+   */
+  private async guardEnable(confirm: boolean): Promise<void> {
+    if (confirm) return;
+    await this.rules().catch(() => undefined);
+    if (this.firewallState.enabled) return;
+    const incoming = this.firewallState.defaultIncoming;
+    this.guardLockout('turning ufw on', () => incoming === 'allow', confirm);
+  }
+
+  /** Would the user's current rules (and the incoming policy) still let this session's port in? */
+  private admittedByRules(policyIncoming: string | null): (s: { localPort: number; remote: string }) => boolean {
+    const rules = this.rulesView?.rules ?? [];
+    return (s) => policyIncoming === 'allow' || rules.some((r) => ruleTouches({ ...r, family: r.v6 ? 6 : 4 }, s, 'admits'));
+  }
+
   private doctorChecks(helperChecks: DoctorCheck[]): DoctorCheck[] {
     const checks: DoctorCheck[] = [];
     const fw = this.firewallState;
@@ -907,13 +954,20 @@ export class PortcullisService {
       setUfwEnabled: async ({ enabled, confirm }) => {
         const h = this.needHelper();
         if (!enabled && !confirm) throw new ApiError('needs-confirmation', 'turning the firewall off lifts every ban and opens every port');
+        if (enabled) await this.guardEnable(confirm);
         await h.setEnabled(enabled);
         await this.refreshStatus(false);
         this.pushState();
         return this.state();
       },
-      setDefaultPolicy: async ({ direction, policy }) => {
-        await this.needHelper().setDefault(direction, policy);
+      setDefaultPolicy: async ({ direction, policy, confirm }) => {
+        const h = this.needHelper();
+        if (direction === 'incoming' && policy !== 'allow') {
+          await this.rules();
+          // While ufw is off the policy changes nothing yet: enabling it asks then.
+          if (this.firewallState.enabled) this.guardLockout(`a default incoming policy of ${policy}`, this.admittedByRules(policy), confirm);
+        }
+        await h.setDefault(direction, policy);
         return this.rules();
       },
       setLogging: async ({ level }) => {
@@ -926,10 +980,11 @@ export class PortcullisService {
         this.pushState();
         return this.state();
       },
-      runDoctorFix: async ({ fixId }) => {
+      runDoctorFix: async ({ fixId, confirm }) => {
         const h = this.needHelper();
         switch (fixId) {
           case 'enable-ufw':
+            await this.guardEnable(confirm);
             await h.setEnabled(true);
             break;
           case 'logging-low':

@@ -252,12 +252,12 @@ export const API = {
   applyRule: { params: z.object({ op: RuleOpSchema, confirm: z.boolean().default(false) }).strict(), result: RulesViewSchema },
   setUfwEnabled: { params: z.object({ enabled: z.boolean(), confirm: z.boolean().default(false) }).strict(), result: StateSchema },
   setDefaultPolicy: {
-    params: z.object({ direction: z.enum(['incoming', 'outgoing', 'routed']), policy: z.enum(['allow', 'deny', 'reject']) }).strict(),
+    params: z.object({ direction: z.enum(['incoming', 'outgoing', 'routed']), policy: z.enum(['allow', 'deny', 'reject']), confirm: z.boolean().default(false) }).strict(),
     result: RulesViewSchema,
   },
   setLogging: { params: z.object({ level: z.enum(['off', 'low', 'medium', 'high', 'full']) }).strict(), result: RulesViewSchema },
   setPerSourceLogging: { params: z.object({ installed: z.boolean() }).strict(), result: StateSchema },
-  runDoctorFix: { params: z.object({ fixId: z.string().regex(/^[a-z0-9-]{1,40}$/) }).strict(), result: z.array(DoctorCheckSchema) },
+  runDoctorFix: { params: z.object({ fixId: z.string().regex(/^[a-z0-9-]{1,40}$/), confirm: z.boolean().default(false) }).strict(), result: z.array(DoctorCheckSchema) },
 } as const;
 
 export type ApiMethod = keyof typeof API;

@@ -35,7 +35,8 @@ export const INITIAL_PACKET_PAGE = 5000;
 const MAX_NOTICES = 5;
 const MAX_BAN_HISTORY = 1000;
 
-export type Result = { ok: true } | { ok: false; error: string };
+/** A refusal the user may override (the service answered needs-confirmation) carries `needsConfirmation`. */
+export type Result = { ok: true } | { ok: false; error: string; needsConfirmation?: true };
 
 export interface Notice {
   id: number;
@@ -104,7 +105,7 @@ export interface RulesSlice {
   previewRule(op: unknown): Promise<Result>;
   cancelRulePreview(): void;
   applyRule(confirm: boolean): Promise<Result>;
-  setDefaultPolicy(direction: 'incoming' | 'outgoing' | 'routed', policy: 'allow' | 'deny' | 'reject'): Promise<Result>;
+  setDefaultPolicy(direction: 'incoming' | 'outgoing' | 'routed', policy: 'allow' | 'deny' | 'reject', confirm?: boolean): Promise<Result>;
   setLogging(level: 'off' | 'low' | 'medium' | 'high' | 'full'): Promise<Result>;
   setUfwEnabled(enabled: boolean, confirm: boolean): Promise<Result>;
 }
@@ -124,7 +125,7 @@ export interface SettingsSlice {
 export interface DoctorSlice {
   doctor: DoctorCheck[] | null;
   loadDoctor(): Promise<void>;
-  runDoctorFix(fixId: string): Promise<Result>;
+  runDoctorFix(fixId: string, confirm?: boolean): Promise<Result>;
 }
 
 export interface UiSlice {
@@ -173,12 +174,14 @@ function pushNotice(set: Set, level: Notice['level'], message: string): void {
 }
 
 /** Runs one action's service call with its busy flag; failures become a notice and a Result. */
-async function act<T>(set: Set, key: string, fn: () => Promise<T>): Promise<{ ok: true; value: T } | { ok: false; error: string }> {
+async function act<T>(set: Set, key: string, fn: () => Promise<T>): Promise<{ ok: true; value: T } | { ok: false; error: string; needsConfirmation?: true }> {
   set((s) => ({ busy: { ...s.busy, [key]: true } }));
   try {
     return { ok: true, value: await fn() };
   } catch (e) {
     const error = messageOf(e);
+    // A question for the user, asked by the screen that made the call — not an error notice.
+    if (e instanceof ApiError && e.code === 'needs-confirmation') return { ok: false, error, needsConfirmation: true };
     pushNotice(set, 'error', error);
     return { ok: false, error };
   } finally {
@@ -433,13 +436,17 @@ function rulesSlice(set: Set, get: Get, api: RendererApi): RulesSlice {
       if (!pending) return { ok: false, error: 'preview the change first' };
       if (pending.preview.needsConfirmation && !confirm) return { ok: false, error: 'this change needs your explicit confirmation' };
       const r = await act(set, 'rule', () => api.call('applyRule', { op: pending.op, confirm }));
-      if (!r.ok) return r;
+      if (!r.ok) {
+        // Something changed since the preview (a session opened): preview again, so its warnings and the confirmation box show.
+        if (r.needsConfirmation) await get().previewRule(pending.op);
+        return r;
+      }
       set({ rules: r.value, rulePreview: null });
       pushNotice(set, 'info', 'ufw rules updated');
       return { ok: true };
     },
-    async setDefaultPolicy(direction, policy) {
-      const r = await act(set, 'policy', () => api.call('setDefaultPolicy', { direction, policy }));
+    async setDefaultPolicy(direction, policy, confirm = false) {
+      const r = await act(set, 'policy', () => api.call('setDefaultPolicy', { direction, policy, confirm }));
       if (!r.ok) return r;
       set({ rules: r.value });
       void get().loadState();
@@ -521,8 +528,8 @@ function doctorSlice(set: Set, get: Get, api: RendererApi): DoctorSlice {
   return {
     doctor: null,
     loadDoctor: () => load(set, 'doctor', () => api.call('getDoctor', {}), (doctor) => ({ doctor })),
-    async runDoctorFix(fixId) {
-      const r = await act(set, `fix:${fixId}`, () => api.call('runDoctorFix', { fixId }));
+    async runDoctorFix(fixId, confirm = false) {
+      const r = await act(set, `fix:${fixId}`, () => api.call('runDoctorFix', { fixId, confirm }));
       if (!r.ok) return r;
       set({ doctor: r.value });
       void get().loadState();

@@ -62,6 +62,27 @@ describe('PortcullisService: bans', () => {
     expect(t.store.packetCount()).toBe(0);
   });
 
+  it('reports refused firewall lines to the source (rejects per minute), not other kernel messages', async () => {
+    const noted: number[] = [];
+    const source = Object.assign(new PushSource(), { noteRejects: (n: number) => void noted.push(n) });
+    const clock = new ManualClock(1_700_000_000_000);
+    const inner = fakeParser(clock);
+    const t = setup({
+      source,
+      clock,
+      parseLine: (line) => {
+        if (line.startsWith('BAD')) return { ok: false, reason: 'bad-address' };
+        if (line.startsWith('THROW')) throw new Error('parser bug');
+        return inner(line);
+      },
+    });
+    await t.service.start();
+    source.push('usb-device-1-1-added', ...scan('203.0.113.9', [21]), 'BAD SRC=999.1.1.1', 'THROW');
+    source.push('eth0-link-up');
+    expect(noted).toEqual([2]);
+    expect(t.store.packetCount()).toBe(1);
+  });
+
   it('lifts an expired ban in the firewall on tick', async () => {
     const t = setup();
     await t.service.start();
@@ -310,6 +331,39 @@ describe('PortcullisService: rules and helper', () => {
     expect((await preview({ kind: 'delete', number: 1 })).needsConfirmation).toBe(true);
     expect(await t.call('applyRule', { op: deny({}) })).toMatchObject({ ok: false, error: { code: 'needs-confirmation' } });
     expect((await t.call('applyRule', { op: deny({ from: '203.0.113.0/24' }) })).ok).toBe(true);
+  });
+
+  it('turning ufw on while someone is connected from outside needs confirmation (Rules and the Doctor fix alike); loopback sessions do not count', async () => {
+    let sessions = [{ localPort: 22, remote: '192.0.2.50' }, { localPort: 8787, remote: '127.0.0.1' }];
+    const t = setup({ inboundSessions: () => sessions });
+    t.helper.enabled = false;
+    await t.service.start();
+    const enable = await t.call('setUfwEnabled', { enabled: true });
+    expect(enable).toMatchObject({ ok: false, error: { code: 'needs-confirmation' } });
+    expect((enable as { error: { message: string } }).error.message).toBe(
+      'turning ufw on refuses new connections to port 22, which 192.0.2.50 is connected through now, unless a rule allows it',
+    );
+    expect(await t.call('runDoctorFix', { fixId: 'enable-ufw' })).toMatchObject({ ok: false, error: { code: 'needs-confirmation' } });
+    expect(t.helper.calls).toEqual([]);
+    expect((await t.call('runDoctorFix', { fixId: 'enable-ufw', confirm: true })).ok).toBe(true);
+    expect(t.helper.calls).toEqual(['setEnabled true']);
+    // Only the browser's own loopback socket: nothing to ask.
+    t.helper.enabled = false;
+    sessions = [{ localPort: 8787, remote: '127.0.0.1' }];
+    expect((await t.call('setUfwEnabled', { enabled: true })).ok).toBe(true);
+  });
+
+  it('a default incoming policy of deny/reject needs confirmation when no rule allows a port someone is connected through', async () => {
+    let sessions = [{ localPort: 22, remote: '192.0.2.50' }];
+    const t = setup({ inboundSessions: () => sessions });
+    await t.service.start();
+    // The SSH session's port is allowed by rule 1: no question.
+    expect((await t.call('setDefaultPolicy', { direction: 'incoming', policy: 'deny' })).ok).toBe(true);
+    sessions = [{ localPort: 3000, remote: '2001:db8::7' }];
+    expect(await t.call('setDefaultPolicy', { direction: 'incoming', policy: 'reject' })).toMatchObject({ ok: false, error: { code: 'needs-confirmation' } });
+    expect((await t.call('setDefaultPolicy', { direction: 'incoming', policy: 'reject', confirm: true })).ok).toBe(true);
+    expect((await t.call('setDefaultPolicy', { direction: 'outgoing', policy: 'deny' })).ok).toBe(true);
+    expect((await t.call('setDefaultPolicy', { direction: 'incoming', policy: 'allow' })).ok).toBe(true);
   });
 
   it('without a helper the service is read-only and says why', async () => {

@@ -44,6 +44,8 @@ export interface FakeApi extends PortcullisApi {
     history: BanRecord[];
     rules: UfwRule[];
     doctor: DoctorCheck[];
+    /** Established inbound sessions from outside (for the "would cut your connection" questions). */
+    remoteSessions: { localPort: number; remote: string }[];
   };
   /** Make the next call of `method` fail with this error. */
   failNext(method: ApiMethod, error: ApiError): void;
@@ -100,6 +102,7 @@ export function createFakeApi(opts: { now?: () => number; packets?: number } = {
       { id: 'per-source-logging', title: 'Per-source logging rule', level: 'warn', detail: "ufw's shared log budget hides most scanners", fix: { id: 'install-per-source-logging', label: 'Install per-source logging' } },
       { id: 'log-source', title: 'Log source trusted', level: 'ok', detail: '/dev/kmsg (kernel records only)' },
     ],
+    remoteSessions: [],
   };
 
   const addRule = (spec: RuleSpec, position?: number, portcullis = false): void => {
@@ -164,6 +167,14 @@ export function createFakeApi(opts: { now?: () => number; packets?: number } = {
     data.state.lastBanAt = b.at;
     counts();
     return b;
+  };
+
+  /** The service's rule: a change that makes ufw refuse new connections to a port someone uses now needs confirmation. */
+  const guardLockout = (what: string, admitted: (s: { localPort: number; remote: string }) => boolean, confirm: boolean) => {
+    const cut = data.remoteSessions.filter((s) => !admitted(s));
+    if (cut.length && !confirm) {
+      throw new ApiError('needs-confirmation', `${what} refuses new connections to port ${cut[0]!.localPort}, which ${cut[0]!.remote} is connected through now, unless a rule allows it`);
+    }
   };
 
   const handlers: ApiHandlers = {
@@ -285,11 +296,15 @@ export function createFakeApi(opts: { now?: () => number; packets?: number } = {
       data.rules.forEach((r, i) => (r.number = i + 1));
       return rulesView();
     },
-    setUfwEnabled: async ({ enabled }) => {
+    setUfwEnabled: async ({ enabled, confirm }) => {
+      if (enabled && !data.state.firewall.enabled) guardLockout('turning ufw on', () => false, confirm);
       data.state.firewall.enabled = enabled;
       return structuredClone(data.state);
     },
-    setDefaultPolicy: async ({ direction, policy }) => {
+    setDefaultPolicy: async ({ direction, policy, confirm }) => {
+      if (direction === 'incoming' && policy !== 'allow') {
+        guardLockout(`a default incoming policy of ${policy}`, (s) => data.rules.some((r) => r.action === 'allow' && r.port === String(s.localPort)), confirm);
+      }
       if (direction === 'incoming') data.state.firewall.defaultIncoming = policy;
       else if (direction === 'outgoing') data.state.firewall.defaultOutgoing = policy;
       else data.state.firewall.defaultRouted = policy;
@@ -303,7 +318,11 @@ export function createFakeApi(opts: { now?: () => number; packets?: number } = {
       data.state.firewall.perSourceLogging = installed;
       return structuredClone(data.state);
     },
-    runDoctorFix: async ({ fixId }) => {
+    runDoctorFix: async ({ fixId, confirm }) => {
+      if (fixId === 'enable-ufw') {
+        guardLockout('turning ufw on', () => false, confirm);
+        data.state.firewall.enabled = true;
+      }
       data.doctor = data.doctor.map((c) => (c.fix?.id === fixId ? { id: c.id, title: c.title, level: 'ok', detail: 'fixed' } : c));
       if (fixId === 'install-per-source-logging') data.state.firewall.perSourceLogging = true;
       return data.doctor;

@@ -295,6 +295,22 @@ describe('store: actions', () => {
     expect(s().rules?.rules.map((r) => r.port)).toEqual(['443', '8080']);
   });
 
+  it('a change the service wants confirmed comes back as a question (no error notice); a rule is previewed again to show why', async () => {
+    const { api, s } = setup();
+    await s().loadRules();
+    await s().previewRule({ kind: 'add', rule: { action: 'deny', port: '8080', proto: 'tcp' } });
+    expect(s().rulePreview?.preview.needsConfirmation).toBe(false);
+    // A session opened since the preview: the service refuses the unconfirmed apply.
+    api.failNext('applyRule', new ApiError('needs-confirmation', 'an open connection from 192.0.2.50 to port 8080 may be cut'));
+    const r = await s().applyRule(false);
+    expect(r).toEqual({ ok: false, error: 'an open connection from 192.0.2.50 to port 8080 may be cut', needsConfirmation: true });
+    expect(api.calls.filter((c) => c.method === 'previewRule')).toHaveLength(2);
+    expect(s().notices).toEqual([]);
+    api.failNext('setDefaultPolicy', new ApiError('failed', 'ufw said no'));
+    expect(await s().setDefaultPolicy('incoming', 'deny')).toEqual({ ok: false, error: 'ufw said no' });
+    expect(s().notices.map((n) => n.level)).toEqual(['error']);
+  });
+
   it('ban now / unban update the offender at once and report failures as notices', async () => {
     const { api, s } = setup();
     s().start();

@@ -112,6 +112,47 @@ describe('App', () => {
     expect(api.data.rules).toHaveLength(2);
   });
 
+  it('rules: enabling ufw or a deny policy that would lock out a connected user asks first, and applies only when confirmed', async () => {
+    const { api } = await renderApp((a) => {
+      a.data.state.firewall.enabled = false;
+      a.data.remoteSessions = [{ localPort: 2222, remote: '192.0.2.50' }];
+    });
+    await act(async () => fireEvent.click(nav('Rules')));
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Enable ufw' })));
+    expect(api.data.state.firewall.enabled).toBe(false);
+    expect(screen.getByTestId('policy-confirm').textContent).toContain('Turning ufw on refuses new connections to port 2222, which 192.0.2.50 is connected through now');
+    // A question, not an error notice.
+    expect(document.querySelector('.notice-error')).toBeNull();
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Enable ufw anyway' })));
+    expect(api.data.state.firewall.enabled).toBe(true);
+    expect(screen.queryByTestId('policy-confirm')).toBeNull();
+
+    await act(async () => fireEvent.change(screen.getByLabelText('Default incoming'), { target: { value: 'reject' } }));
+    expect(api.data.state.firewall.defaultIncoming).toBe('deny');
+    await act(async () => fireEvent.click(within(screen.getByTestId('policy-confirm')).getByRole('button', { name: 'Cancel' })));
+    expect(screen.queryByTestId('policy-confirm')).toBeNull();
+    expect(api.data.state.firewall.defaultIncoming).toBe('deny');
+    await act(async () => fireEvent.change(screen.getByLabelText('Default incoming'), { target: { value: 'reject' } }));
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Set incoming to reject anyway' })));
+    expect(api.data.state.firewall.defaultIncoming).toBe('reject');
+  });
+
+  it('doctor: a fix that would lock out a connected user asks under its check before it runs', async () => {
+    const { api } = await renderApp((a) => {
+      a.data.state.firewall.enabled = false;
+      a.data.remoteSessions = [{ localPort: 22, remote: '192.0.2.50' }];
+      a.data.doctor[1] = { id: 'ufw-enabled', title: 'ufw enabled', level: 'error', detail: 'ufw is not enabled', fix: { id: 'enable-ufw', label: 'Enable ufw' } };
+    });
+    await act(async () => fireEvent.click(nav('Doctor')));
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Enable ufw' })));
+    expect(api.data.state.firewall.enabled).toBe(false);
+    const ask = screen.getByTestId('doctor-confirm');
+    expect(ask.closest('li')?.textContent).toContain('ufw enabled');
+    await act(async () => fireEvent.click(within(ask).getByRole('button', { name: 'Enable ufw anyway' })));
+    expect(api.data.state.firewall.enabled).toBe(true);
+    expect(screen.queryByTestId('doctor-confirm')).toBeNull();
+  });
+
   it('rules: an invalid port is explained and nothing is previewed', async () => {
     const { api } = await renderApp();
     await act(async () => fireEvent.click(nav('Rules')));

@@ -1,5 +1,7 @@
+import { useState } from 'react';
 import { selectReadOnlyReason } from '../../store/selectors.ts';
 import { useActions, useApp } from '../context.ts';
+import { ConfirmAsk, useConfirmable } from './common.tsx';
 
 const ICON = { ok: '✓', warn: '!', error: '✕' } as const;
 
@@ -9,6 +11,9 @@ export function Doctor() {
   const busy = useApp((s) => s.busy);
   const readOnly = useApp(selectReadOnlyReason) !== null;
   const { loadDoctor, runDoctorFix } = useActions();
+  const [ask, attempt, clearAsk] = useConfirmable();
+  // The check whose fix asked for confirmation: the question shows under that check.
+  const [askedBy, setAskedBy] = useState<string | null>(null);
   return (
     <div className="screen">
       <header className="screen-head">
@@ -32,9 +37,13 @@ export function Doctor() {
             <div className="grow">
               <div className="check-title">{c.title}</div>
               <div className="muted">{c.detail}</div>
+              {askedBy === c.id && <ConfirmAsk ask={ask} onDone={clearAsk} testId="doctor-confirm" />}
             </div>
             {c.fix && (
-              <button type="button" className={c.level === 'error' ? 'primary' : ''} disabled={readOnly || `fix:${c.fix.id}` in busy} onClick={() => void runDoctorFix(c.fix!.id)}>
+              <button type="button" className={c.level === 'error' ? 'primary' : ''} disabled={readOnly || `fix:${c.fix.id}` in busy} onClick={() => {
+                  setAskedBy(c.id);
+                  void attempt(`${c.fix!.label} anyway`, (confirm) => runDoctorFix(c.fix!.id, confirm));
+                }}>
                 {c.fix.label}
               </button>
             )}

@@ -2,6 +2,7 @@ import { useState } from 'react';
 import type { UfwRule } from '../../../electron/shared/api.ts';
 import { selectIsBusy, selectReadOnlyReason } from '../../store/selectors.ts';
 import { useActions, useApp } from '../context.ts';
+import { ConfirmAsk, useConfirmable } from './common.tsx';
 
 type Action = 'allow' | 'deny' | 'reject' | 'limit';
 type Direction = 'in' | 'out' | 'fwd';
@@ -313,6 +314,7 @@ function Policies() {
   const busy = useApp((s) => 'policy' in s.busy || 'logging' in s.busy || 'ufw' in s.busy);
   const { setDefaultPolicy, setLogging, setUfwEnabled } = useActions();
   const [confirmDisable, setConfirmDisable] = useState(false);
+  const [ask, attempt, clearAsk] = useConfirmable();
   if (!rules) return null;
   const dis = readOnly || busy;
   return (
@@ -325,7 +327,10 @@ function Policies() {
         {(['incoming', 'outgoing', 'routed'] as const).map((dir) => (
           <div className="field inline" key={dir}>
             <label htmlFor={`policy-${dir}`}>Default {dir}</label>
-            <select id={`policy-${dir}`} value={rules.defaults[dir]} disabled={dis} onChange={(e) => void setDefaultPolicy(dir, e.target.value as 'allow' | 'deny' | 'reject')}>
+            <select id={`policy-${dir}`} value={rules.defaults[dir]} disabled={dis} onChange={(e) => {
+                const policy = e.target.value as 'allow' | 'deny' | 'reject';
+                void attempt(`Set ${dir} to ${policy} anyway`, (confirm) => setDefaultPolicy(dir, policy, confirm));
+              }}>
               {!['allow', 'deny', 'reject'].includes(rules.defaults[dir]) && <option value={rules.defaults[dir]}>{rules.defaults[dir]}</option>}
               <option value="allow">allow</option>
               <option value="deny">deny</option>
@@ -361,11 +366,12 @@ function Policies() {
             </button>
           )
         ) : (
-          <button type="button" className="primary" disabled={dis} onClick={() => void setUfwEnabled(true, false)}>
+          <button type="button" className="primary" disabled={dis} onClick={() => void attempt('Enable ufw anyway', (confirm) => setUfwEnabled(true, confirm))}>
             Enable ufw
           </button>
         )}
       </div>
+      <ConfirmAsk ask={ask} onDone={clearAsk} testId="policy-confirm" />
     </section>
   );
 }

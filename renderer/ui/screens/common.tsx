@@ -1,5 +1,6 @@
 /** Small pieces shared by several screens. */
-import { useRef, type ReactNode } from 'react';
+import { useRef, useState, type ReactNode } from 'react';
+import type { Result } from '../../store/store.ts';
 import { useVirtualizer } from '@tanstack/react-virtual';
 import type { OffenderState } from '../../../electron/shared/model.ts';
 
@@ -102,6 +103,47 @@ export function Field({ label, error, hint, children, id }: { label: string; err
       <div className="field-msg" id={`${id}-msg`} role={error ? 'alert' : undefined}>
         {error ?? hint ?? ''}
       </div>
+    </div>
+  );
+}
+
+/** A change the service refused until the user confirms it: its reason, and the button that applies it anyway. */
+export interface PendingConfirmation {
+  message: string;
+  label: string;
+  run: () => Promise<Result>;
+}
+
+/**
+ * Runs a change unconfirmed; when the service answers that it needs confirmation (it would cut a
+ * connection), keeps the question so `<ConfirmAsk>` can show it.
+ */
+export function useConfirmable(): [PendingConfirmation | null, (label: string, run: (confirm: boolean) => Promise<Result>) => Promise<void>, () => void] {
+  const [ask, setAsk] = useState<PendingConfirmation | null>(null);
+  const attempt = async (label: string, run: (confirm: boolean) => Promise<Result>) => {
+    const r = await run(false);
+    setAsk(!r.ok && r.needsConfirmation ? { message: r.error, label, run: () => run(true) } : null);
+  };
+  return [ask, attempt, () => setAsk(null)];
+}
+
+export function ConfirmAsk({ ask, onDone, testId }: { ask: PendingConfirmation | null; onDone: () => void; testId?: string }) {
+  if (!ask) return null;
+  return (
+    <div className="confirm-ask row gap wrap" role="alert" data-testid={testId}>
+      <span className="warn-text">{ask.message.charAt(0).toUpperCase() + ask.message.slice(1)}.</span>
+      <button
+        type="button"
+        className="danger"
+        onClick={async () => {
+          if ((await ask.run()).ok) onDone();
+        }}
+      >
+        {ask.label}
+      </button>
+      <button type="button" className="ghost" onClick={onDone}>
+        Cancel
+      </button>
     </div>
   );
 }
