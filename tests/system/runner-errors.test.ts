@@ -1,5 +1,5 @@
 /**
- * `portcullis run` refuses to start half-configured, with a clear message: not root, ufw disabled
+ * `portcullis run` refuses to start half-configured, with a clear message: not root, ufw missing, ufw disabled
  * (a ban would stop nothing), no usable log source.
  */
 import { execFile } from 'node:child_process';
@@ -36,6 +36,17 @@ describe.runIf(enabled)('portcullis run: clear errors instead of a half-configur
     const r = await run(['/usr/sbin/runuser', '-u', 'nobody', '--', NODE, CLI, 'run', '--state-dir', '/tmp/pc-nobody-state']);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/root is needed/);
+  });
+
+  it('ufw not installed', async () => {
+    // A private mount namespace (never propagated back) where /usr/sbin is an empty tmpfs: no ufw.
+    const script = `mount -t tmpfs none /usr/sbin && exec "$0" "$@"`;
+    const r = await run([
+      '/usr/sbin/ip', 'netns', 'exec', lab.fwNs, '/usr/bin/unshare', '--mount', '--propagation', 'private', '/bin/sh', '-c', script,
+      NODE, CLI, 'run', '--source', 'kmsg', '--state-dir', stateDir,
+    ]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/ufw is not installed: apt-get install ufw/);
   });
 
   it('ufw installed but not enabled', async () => {
