@@ -93,6 +93,10 @@ const NO_FIREWALL: FirewallState = {
 
 /** Packets whose engine verdict is one of these are not blocked traffic of this host: not stored. */
 const NOT_STORED = new Set(['not-for-this-host', 'prefix-not-counted', 'untrusted', 'not-inbound']);
+/** What to do about a silent log (the Doctor's last-record check): how it can be normal, and how it is fixed when not. */
+const SILENT_HINT =
+  ': normal on a quiet host (only blocked packets are logged); otherwise check that ufw logs (ufw logging low) ' +
+  'and install the per-source logging block, which logs every scanner';
 /** Parser refusals that are not rejects: the kernel log carries every other kernel message too. */
 const IGNORED_REJECTS: ReadonlySet<RejectReason> = new Set<RejectReason>(['not-firewall', 'empty']);
 
@@ -773,9 +777,9 @@ export class PortcullisService {
     const src = this.sourceHealth();
     checks.push(
       !src
-        ? { id: 'log-source', title: 'Log source', level: 'error', detail: 'no log source: nothing is watched' }
+        ? { id: 'log-source', title: 'Log source', level: 'error', detail: 'no log source: nothing is watched (start with --source journal, or --source file:/var/log/kern.log)' }
         : src.error
-          ? { id: 'log-source', title: 'Log source', level: 'error', detail: `${src.description}: ${src.error}` }
+          ? { id: 'log-source', title: 'Log source', level: 'error', detail: `${src.description}: ${src.error} (if it persists, restart Portcullis or choose another source: --source journal | file:PATH)` }
           : src.kernelTrusted
             ? { id: 'log-source', title: 'Log source', level: 'ok', detail: `${src.description} (kernel records only)` }
             : { id: 'log-source', title: 'Log source', level: 'warn', detail: `${src.description} is SPOOFABLE: any local user can write lines into it; run as root to read /dev/kmsg` },
@@ -796,8 +800,10 @@ export class PortcullisService {
     const age = last === null ? null : Math.max(0, Math.round((this.o.clock.now() - last) / 1000));
     checks.push(
       age === null
-        ? { id: 'last-record', title: 'Last log record', level: 'warn', detail: 'no firewall record read yet' }
-        : { id: 'last-record', title: 'Last log record', level: age > this.settings.notifications.warnWhenSilentSec ? 'warn' : 'ok', detail: `${age} s ago` },
+        ? { id: 'last-record', title: 'Last log record', level: 'warn', detail: `no firewall record read yet${SILENT_HINT}` }
+        : age > this.settings.notifications.warnWhenSilentSec
+          ? { id: 'last-record', title: 'Last log record', level: 'warn', detail: `${age} s ago${SILENT_HINT}` }
+          : { id: 'last-record', title: 'Last log record', level: 'ok', detail: `${age} s ago` },
     );
     return [...helperChecks, ...checks];
   }

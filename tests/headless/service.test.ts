@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { dispatch, type ApiEvent } from '../../electron/shared/api.ts';
+import { dispatch, type ApiEvent, type DoctorCheck } from '../../electron/shared/api.ts';
+import type { SourceHealth } from '../../electron/engine/ports.ts';
 import { ManualClock } from '../../electron/shared/domain.ts';
 import type { BanRecord } from '../../electron/shared/model.ts';
 import { PortcullisService, type ServiceOptions, allowedPortsFrom, mergePatch } from '../../electron/headless/service.ts';
@@ -290,6 +291,33 @@ describe('PortcullisService: rules and helper', () => {
     t.source.push(...scan('203.0.113.9', [22, 22, 22, 22, 21, 23]));
     await t.service.idle();
     expect(t.firewall.calls).toEqual([]);
+  });
+
+  it('doctor: a silent log, a failing source and no source each come with what to do', async () => {
+    const clock = new ManualClock(1_700_000_000_000);
+    let health: SourceHealth = { kind: 'kmsg', description: '/dev/kmsg', kernelTrusted: true, lastRecordAt: clock.now() - 3_600_000, linesPerMinute: 0, rejectsPerMinute: 0 };
+    const source = Object.assign(new PushSource(), { health: () => health });
+    const t = setup({ source, clock });
+    await t.service.start();
+    const doctor = async () => {
+      const r = await t.call('getDoctor');
+      if (!r.ok) throw new Error(r.error.message);
+      return r.result as DoctorCheck[];
+    };
+    const silent = (await doctor()).find((c) => c.id === 'last-record')!;
+    expect(silent.level).toBe('warn');
+    expect(silent.detail).toMatch(/^3600 s ago: .*ufw logging low.*per-source logging/);
+
+    health = { ...health, lastRecordAt: clock.now() - 1000 };
+    expect((await doctor()).find((c) => c.id === 'last-record')).toEqual({ id: 'last-record', title: 'Last log record', level: 'ok', detail: '1 s ago' });
+
+    health = { ...health, error: 'reading /dev/kmsg: EIO' };
+    expect((await doctor()).find((c) => c.id === 'log-source')!.detail).toMatch(/EIO .*--source journal/);
+
+    const none = setup({ source: null });
+    await none.service.start();
+    const r = await none.call('getDoctor');
+    expect(r.ok && (r.result as DoctorCheck[]).find((c) => c.id === 'log-source')!.detail).toMatch(/nothing is watched .*--source journal/);
   });
 
   it('a rule change that would cut an open inbound session needs confirmation', async () => {
