@@ -494,7 +494,35 @@ export class PortcullisService {
     }
     // A live dashboard: the state (counts, source health) at most once a tick, coalesced by the batcher.
     if (this.events.listenerCount > 0) this.pushState();
-    if (now - this.lastStatusAt >= (this.o.statusRefreshMs ?? 30_000)) await this.refreshStatus(false);
+    if (now - this.lastStatusAt >= (this.o.statusRefreshMs ?? 30_000)) {
+      await this.refreshStatus(false);
+      await this.refreshHost();
+    }
+  }
+
+  /**
+   * This host's addresses and gateway change while it runs (DHCP renewals, IPv6 temporary addresses,
+   * a laptop joining another network): whitelist the current ones, or the new router probing the
+   * laptop gets banned and cuts it off. A ban of an address that is now ours or our gateway is lifted.
+   * (The engine's filter of records addressed to this host keeps its start-time addresses; records
+   * arriving on this host's interfaces pass it either way.)
+   */
+  private async refreshHost(): Promise<void> {
+    let next: HostInfo;
+    try {
+      next = await this.o.hostInfo();
+    } catch (e) {
+      this.log('warn', `host addresses: ${errText(e)}`);
+      return;
+    }
+    const key = (h: HostInfo) => `${[...h.addresses].sort().join(',')}|${[...h.gateways].sort().join(',')}`;
+    if (next.addresses.length === 0 || key(next) === key(this.host)) return;
+    this.host = { ...next, interfaces: [...new Set([...this.host.interfaces, ...next.interfaces])] };
+    this.engine.setHostAddresses(next.addresses, next.gateways);
+    for (const b of this.engine.activeBans()) {
+      if (this.engine.isWhitelisted(b.ip)) this.unbanNow(b.ip);
+    }
+    this.log('info', `this host's addresses changed: ${next.addresses.join(', ')}; gateway ${next.gateways.join(', ') || 'none'}`);
   }
 
   // ------------------------------------------------------------------ firewall status and reconcile

@@ -30,7 +30,10 @@ afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
-function build(dbFile: string, clock: ManualClock, firewall: FakeFirewall, source = new PushSource()) {
+type HostInfoFn = () => Promise<{ addresses: string[]; interfaces: string[]; gateways: string[] }>;
+const HOME_NETWORK: HostInfoFn = async () => ({ addresses: [HOST], interfaces: ['eth0'], gateways: ['192.0.2.1'] });
+
+function build(dbFile: string, clock: ManualClock, firewall: FakeFirewall, source = new PushSource(), hostInfo: HostInfoFn = HOME_NETWORK) {
   const raw = new SqliteStore({ path: dbFile, clock });
   const store = serviceStoreOf(raw, clock);
   const parseOpts = { framing: 'kmsg' as const, bootTimeMs: BOOT };
@@ -43,7 +46,7 @@ function build(dbFile: string, clock: ManualClock, firewall: FakeFirewall, sourc
     source,
     firewall,
     helper: new FakeHelper(),
-    hostInfo: async () => ({ addresses: [HOST], interfaces: ['eth0'], gateways: ['192.0.2.1'] }),
+    hostInfo,
     tickMs: 3_600_000,
   });
   const h = service.handlers();
@@ -155,5 +158,36 @@ describe('PortcullisService with the real engine and SQLite store', () => {
     await b.call('whitelistAdd', { cidr: '203.0.113.0/24' });
     expect((await b.call('getOffenders', { state: 'whitelisted', limit: 100 })).map((o) => o.ip)).toEqual(['203.0.113.5']);
     await b.service.stop();
+  });
+
+  it('follows this host to another network: the new gateway is whitelisted (and unbanned), the new address is its own', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'pc-svc-'));
+    dirs.push(dir);
+    const clock = new ManualClock(BOOT + 10_000);
+    const fw = new FakeFirewall(new Journal());
+    let info = await HOME_NETWORK();
+    const t = build(path.join(dir, 'db.sqlite'), clock, fw, new PushSource(), async () => info);
+    await t.service.start();
+    await t.call('updateSettings', { patch: { detection: { maxretry: 5, minDistinctPorts: 3 }, ban: { bantimeSec: 600 } } });
+    // On the home network, 198.51.100.1 is a stranger scanning us: banned.
+    t.source.push(...[21, 23, 25, 80, 110].map((p, i) => kmsg('198.51.100.1', p, 9000 + i)));
+    await t.service.idle();
+    expect([...fw.bans.keys()]).toEqual(['198.51.100.1']);
+
+    // The laptop joins another network, where 198.51.100.1 is its router and 198.51.100.20 its address.
+    info = { addresses: ['198.51.100.20'], interfaces: ['eth0'], gateways: ['198.51.100.1'] };
+    clock.advance(60_000);
+    await t.service.tick();
+    await t.service.idle();
+    expect([...fw.bans.keys()]).toEqual([]); // the router is no longer banned: the laptop would be cut off
+    const state = await t.call('getState');
+    expect((state.alwaysWhitelisted ?? []).map((w) => w.cidr)).toEqual(expect.arrayContaining(['198.51.100.20/32', '198.51.100.1/32']));
+
+    // The router probing the laptop is never banned; the laptop's own address is never banned either.
+    t.source.push(...[21, 23, 25, 80, 110, 143].map((p, i) => kmsg('198.51.100.1', p, 80_000 + i, '198.51.100.20')));
+    await t.service.idle();
+    expect([...fw.bans.keys()]).toEqual([]);
+    expect((await t.call('ban', { ip: '198.51.100.20' }).catch((e: Error) => e.message)) as string).toMatch(/whitelisted/);
+    await t.service.stop();
   });
 });
