@@ -7,26 +7,34 @@
  * State per source, sized by the thresholds rather than by traffic:
  * - a ring of the last `maxretry` probe times. The window holds ≥ maxretry probes exactly when the
  *   oldest of those is inside it, so more times than that are never needed;
- * - triplets [port, last probe time, hits] of the destination ports seen. Ports whose last probe
+ * - the destination ports seen, each with its last probe time and hits. Ports whose last probe
  *   left the window are pruned, and the list is capped (least recently probed port dropped first),
  *   so one source costs O(maxretry + minDistinctPorts) whatever it sends;
  * - hits, first/last seen, the kinds of probe seen, a ban-pending flag, and LRU links.
  *
- * Storage: sources are numbered slots, and each slot is one fixed-size record in a single
- * Float64Array (header, then the ring, then the port triplets). Why not one object per source
- * (as before): a replay of 100k sources kept ~100k objects with growable arrays alive, which the
- * GC copied and promoted line after line (the young generation grew to 64 MB, old space filled to
- * ~250 MB between full GCs), and following those pointers cost cache misses on every probe. A
- * probe now writes numbers into one record and allocates nothing. The only per-source objects
- * are the address string and its Map entry (address → slot).
+ * Storage: sources are numbered slots, and each slot is one fixed-size record in a page of
+ * PAGE_SLOTS records. A page is one ArrayBuffer seen both as a Float64Array (times, hits, first
+ * and last seen) and as an Int32Array (counters, flags, port numbers, per-port hits), so a record
+ * of the default settings is 312 bytes instead of 440 as all doubles. Why pages rather than one
+ * array grown by doubling: the last doubling copied ~29 MB into a new ~44 MB array while the old
+ * one was still alive (a replay of 100k sources peaked ~30 MB higher for it), and the freed arrays
+ * stayed in the allocator; pages are allocated once, never copied, and a slot keeps its page.
+ * Why numbers in typed arrays rather than one object per source (as before): a replay of 100k
+ * sources kept ~100k objects with growable arrays alive, which the GC copied and promoted line
+ * after line, and following those pointers cost cache misses on every probe. A probe writes
+ * numbers into one record and allocates nothing. The only per-source objects are the address
+ * string and, for IPv6, its Map entry (address → slot).
+ * Per-port hits are Int32 and stop at 2^31 - 1 (they only order the offender's top ports).
  * When the thresholds are large (maxretry or the port cap above a few dozen), a fixed record would
  * reserve memory for probes most sources never send: then each slot keeps its ring and ports in
- * its own Float64Arrays that grow on demand (up to the same caps), and the record holds the header.
+ * its own typed arrays that grow on demand (up to the same caps), and the record holds the header.
  *
  * Lookup: IPv4 sources (most of them) are found through an open-addressing hash table of their
  * 32-bit address in an Int32Array (pairs [address, slot + 1], linear probing, backward-shift
  * deletion): one cache line per lookup and no string hashing or comparison, where the Map over
- * 100k fresh address strings cost ~14% of a replay. Other keys (IPv6) use a Map<string, slot>.
+ * 100k fresh address strings cost ~14% of a replay. A caller that already has the address as a
+ * number (the byte parser computes it) looks up by that number (getV4) and need not make or scan
+ * the text. Other keys (IPv6) use a Map<string, slot>.
  *
  * LRU: slots are threaded on a doubly-linked list in order of last probe (head = least recently
  * seen), its links in their own small Int32Array (`links[2s]` toward the least, `links[2s+1]` toward
@@ -47,21 +55,31 @@ const TYPE_BIT: Record<ScanType, number> = { SYN: 1, UDP: 2, FIN: 4, NULL: 8, XM
 /** No slot (not tracked / not crossed). */
 export const NO_SLOT = -1;
 
-// Header of a slot record (all numbers are exact in a double).
-const HITS = 0; // probes counted since the source started being tracked (or was quiet for a whole window)
-const FIRST = 1;
-const LAST = 2;
-const NTIMES = 3; // ring slots in use
-const RINGPOS = 4; // next write position once the ring is full (then also the oldest entry)
-const NPORTS = 5; // port triplets in use
-const MASK = 6; // bits of TYPE_BIT of the probe kinds seen
-const PENDING = 7; // a ban of this source is queued behind the new-bans-per-minute cap
-const HEADER = 8;
+// A record holds doubles first, then 32-bit integers (one ArrayBuffer per page, seen through both
+// views; a record's length is a whole number of doubles, so its doubles stay aligned).
+// Doubles, indexes from the record's first double:
+const FIRST = 0;
+const LAST = 1;
+const HITS = 2; // probes counted since the source started being tracked (or was quiet for a whole window)
+const F_HEADER = 3; // then (inline layout) the ring of maxretry times, then each port's last probe time
+// Integers, indexes from the record's first integer:
+const NTIMES = 0; // ring slots in use
+const RINGPOS = 1; // next write position once the ring is full (then also the oldest entry)
+const NPORTS = 2; // ports in use
+const MASK = 3; // bits of TYPE_BIT of the probe kinds seen
+const PENDING = 4; // a ban of this source is queued behind the new-bans-per-minute cap
+const I_HEADER = 5; // then (inline layout) the port numbers, then each port's hits
 
-/** Records up to this many doubles hold the ring and the ports inline (the default settings need 8 + 5 + 3·14 = 55). */
-const INLINE_RECORD_MAX = 160;
+/** Records per page (a page of the default settings is 312 KiB). */
+const PAGE_BITS = 10;
+const PAGE_SLOTS = 1 << PAGE_BITS;
+const PAGE_MASK = PAGE_SLOTS - 1;
+/** Records up to this many bytes hold the ring and the ports inline (the default settings need 312). */
+const INLINE_RECORD_MAX_BYTES = 1280;
 /** First size of a slot's own arrays when they are not inline. */
 const OWN_ARRAY_MIN = 8;
+/** Per-port hits stop here (Int32). */
+const PORT_HITS_MAX = 0x7fffffff;
 
 export interface TrackerSettings {
   findtimeSec: number;
@@ -93,12 +111,16 @@ export function scanTypeOf(mask: number): ScanType {
   return 'MIXED';
 }
 
-/** A source's state outside the slab (configure() re-lays out through it). */
+/** A source's state outside the pages (configure() re-lays out through it). */
 interface SlotCopy {
   ip: string;
-  header: Float64Array;
+  hits: number;
+  first: number;
+  last: number;
+  mask: number;
+  pending: number;
   times: number[]; // oldest first
-  ports: number[]; // triplets
+  ports: number[]; // triplets [port, last probe time, hits]
 }
 
 /** The 32-bit value of a canonical dotted quad (no leading zeros), or -1 for anything else. */
@@ -145,20 +167,30 @@ export class SourceTracker {
   private maxSources = 1;
   /** Cap of the per-source port list (ports, not array slots). */
   private portCap = 1;
-  /** Layout: doubles per slot record, and where ring and ports start in it (inline layout). */
-  private stride = HEADER;
+  /** Layout: a record's length in doubles and in integers, and where its parts start (inline layout). */
+  private strideD = F_HEADER;
+  private strideI = 2 * F_HEADER;
   private inline = true;
-  private timesAt = HEADER;
-  private portsAt = HEADER;
-  private slab = new Float64Array(0);
+  /** Doubles: the ring, the ports' last probe times. */
+  private timesAt = F_HEADER;
+  private portTimesAt = F_HEADER;
+  /** Integers, from the record's start: the integer header, the port numbers, the ports' hits. */
+  private intsAt = 2 * F_HEADER;
+  private portsAt = 2 * F_HEADER;
+  private portHitsAt = 2 * F_HEADER;
+  /** Pages: the same buffers as doubles and as integers. */
+  private pagesF: Float64Array[] = [];
+  private pagesI: Int32Array[] = [];
   private links = new Int32Array(0);
-  private capacity = 0;
+  private linksCapacity = 0;
   /** Slots never used yet start at `used`; freed ones are reused first. */
   private used = 0;
   private readonly free: number[] = [];
   /** Per-slot ring and port arrays when the layout is not inline. */
   private ownTimes: (Float64Array | null)[] = [];
-  private ownPorts: (Float64Array | null)[] = [];
+  private ownPortNums: (Int32Array | null)[] = [];
+  private ownPortTimes: (Float64Array | null)[] = [];
+  private ownPortHits: (Int32Array | null)[] = [];
   /** Least and most recently seen slots. */
   private head = NO_SLOT;
   private tail = NO_SLOT;
@@ -185,7 +217,7 @@ export class SourceTracker {
       for (const c of copies) {
         // The ring's length is maxretry: keep the most recent times, oldest first.
         const kept = c.times.slice(Math.max(0, c.times.length - s.maxretry));
-        if (c.ports.length > 3 * portCap) this.prunePortList(c.ports, c.header[LAST]!, true);
+        if (c.ports.length > 3 * portCap) this.prunePortList(c.ports, c.last, true);
         this.copyIn(c, kept);
       }
     }
@@ -200,6 +232,14 @@ export class SourceTracker {
   get(ip: string): number {
     const key = ipv4Key(ip);
     if (key < 0) return this.index.get(ip) ?? NO_SLOT;
+    return this.getV4(key);
+  }
+
+  /**
+   * The slot of a tracked IPv4 source given as its 32-bit value (the source whose canonical text
+   * is that dotted quad), or NO_SLOT: get() without making or reading the text.
+   */
+  getV4(key: number): number {
     const at = this.v4Find(key | 0);
     return at < 0 ? NO_SLOT : this.v4Table[2 * at + 1]! - 1;
   }
@@ -235,24 +275,24 @@ export class SourceTracker {
   }
 
   hitsOf(slot: number): number {
-    return this.slab[slot * this.stride + HITS]!;
+    return this.pagesF[slot >>> PAGE_BITS]![(slot & PAGE_MASK) * this.strideD + HITS]!;
   }
 
   lastSeenOf(slot: number): number {
-    return this.slab[slot * this.stride + LAST]!;
+    return this.pagesF[slot >>> PAGE_BITS]![(slot & PAGE_MASK) * this.strideD + LAST]!;
   }
 
   isPending(slot: number): boolean {
-    return this.slab[slot * this.stride + PENDING] !== 0;
+    return this.pagesI[slot >>> PAGE_BITS]![this.intsOf(slot) + PENDING] !== 0;
   }
 
   setPending(slot: number, pending: boolean): void {
-    this.slab[slot * this.stride + PENDING] = pending ? 1 : 0;
+    this.pagesI[slot >>> PAGE_BITS]![this.intsOf(slot) + PENDING] = pending ? 1 : 0;
   }
 
   /** Distinct ports a source has on record (pruned to the window when it matters). */
   portCount(slot: number): number {
-    return this.slab[slot * this.stride + NPORTS]!;
+    return this.pagesI[slot >>> PAGE_BITS]![this.intsOf(slot) + NPORTS]!;
   }
 
   /** The ring's probe times, oldest first. */
@@ -267,55 +307,53 @@ export class SourceTracker {
    */
   probe(ip: string, time: number, port: number | null, type: ScanType, known?: number): number {
     let slot = known === undefined ? this.get(ip) : known;
-    const stride = this.stride;
-    let b: number;
-    let d = this.slab;
-    if (slot === NO_SLOT) {
-      slot = this.allocate(ip);
-      d = this.slab; // may have grown
-      b = slot * stride;
-      d[b + HITS] = 0;
-      d[b + FIRST] = time;
-      d[b + LAST] = time;
-      d[b + NTIMES] = 0;
-      d[b + RINGPOS] = 0;
-      d[b + NPORTS] = 0;
-      d[b + MASK] = 0;
-      d[b + PENDING] = 0;
+    const fresh = slot === NO_SLOT;
+    if (fresh) slot = this.allocate(ip);
+    const page = slot >>> PAGE_BITS;
+    const F = this.pagesF[page]!;
+    const I = this.pagesI[page]!;
+    const r = slot & PAGE_MASK;
+    const bf = r * this.strideD;
+    const bi = r * this.strideI + this.intsAt;
+    if (fresh) {
+      F[bf + HITS] = 0;
+      F[bf + FIRST] = time;
+      F[bf + LAST] = time;
+      I[bi + NTIMES] = 0;
+      I[bi + RINGPOS] = 0;
+      I[bi + NPORTS] = 0;
+      I[bi + MASK] = 0;
+      I[bi + PENDING] = 0;
       this.append(slot);
-      if (this.size > this.maxSources) {
-        this.evictOldest(time);
-        d = this.slab;
-      }
+      if (this.size > this.maxSources) this.evictOldest(time);
     } else {
-      b = slot * stride;
       if (slot !== this.tail) {
         this.unlink(slot);
         this.append(slot);
       }
-      if (time - d[b + LAST]! >= this.findtimeMs && d[b + PENDING] === 0) {
+      if (time - F[bf + LAST]! >= this.findtimeMs && I[bi + PENDING] === 0) {
         // Everything it did before has left the window: start afresh (the common case of a slow source).
-        d[b + NTIMES] = 0;
-        d[b + RINGPOS] = 0;
-        d[b + NPORTS] = 0;
-        d[b + HITS] = 0;
-        d[b + FIRST] = time;
-        d[b + MASK] = 0;
+        I[bi + NTIMES] = 0;
+        I[bi + RINGPOS] = 0;
+        I[bi + NPORTS] = 0;
+        F[bf + HITS] = 0;
+        F[bf + FIRST] = time;
+        I[bi + MASK] = 0;
       }
     }
-    if (time > d[b + LAST]!) d[b + LAST] = time;
-    if (time < d[b + FIRST]!) d[b + FIRST] = time;
-    d[b + HITS] = d[b + HITS]! + 1;
-    d[b + MASK] = d[b + MASK]! | TYPE_BIT[type];
+    if (time > F[bf + LAST]!) F[bf + LAST] = time;
+    if (time < F[bf + FIRST]!) F[bf + FIRST] = time;
+    F[bf + HITS] = F[bf + HITS]! + 1;
+    I[bi + MASK] = I[bi + MASK]! | TYPE_BIT[type];
 
     // Ring of the last maxretry times.
     const R = this.maxretry;
-    const nTimes = d[b + NTIMES]!;
+    const nTimes = I[bi + NTIMES]!;
     let T: Float64Array;
     let t0: number;
     if (this.inline) {
-      T = d;
-      t0 = b + this.timesAt;
+      T = F;
+      t0 = bf + this.timesAt;
     } else {
       T = nTimes < R ? this.ownTimesFor(slot, nTimes + 1) : this.ownTimes[slot]!;
       t0 = 0;
@@ -323,40 +361,52 @@ export class SourceTracker {
     let oldestAt: number;
     if (nTimes < R) {
       T[t0 + nTimes] = time;
-      d[b + NTIMES] = nTimes + 1;
+      I[bi + NTIMES] = nTimes + 1;
       oldestAt = t0; // only read when the ring just filled: then the oldest is slot 0
     } else {
-      const pos = d[b + RINGPOS]!;
+      const pos = I[bi + RINGPOS]!;
       T[t0 + pos] = time;
       const nextPos = pos + 1 === R ? 0 : pos + 1;
-      d[b + RINGPOS] = nextPos;
+      I[bi + RINGPOS] = nextPos;
       oldestAt = t0 + nextPos;
     }
 
-    let nPorts = d[b + NPORTS]!;
-    let P: Float64Array;
-    let p0: number;
+    let nPorts = I[bi + NPORTS]!;
+    let PN: Int32Array;
+    let pn0: number;
+    let PT: Float64Array;
+    let pt0: number;
+    let PH: Int32Array;
+    let ph0: number;
     if (this.inline) {
-      P = d;
-      p0 = b + this.portsAt;
+      PN = PH = I;
+      pn0 = r * this.strideI + this.portsAt;
+      ph0 = r * this.strideI + this.portHitsAt;
+      PT = F;
+      pt0 = bf + this.portTimesAt;
     } else {
-      P = this.ownPortsFor(slot, port === null ? nPorts : nPorts + 1);
-      p0 = 0;
+      this.ownPortsFor(slot, port === null ? nPorts : nPorts + 1);
+      PN = this.ownPortNums[slot]!;
+      PT = this.ownPortTimes[slot]!;
+      PH = this.ownPortHits[slot]!;
+      pn0 = pt0 = ph0 = 0;
     }
     if (port !== null) {
-      const end = p0 + 3 * nPorts;
-      let i = p0;
-      while (i < end && P[i] !== port) i += 3;
+      const end = pn0 + nPorts;
+      let i = pn0;
+      while (i < end && PN[i] !== port) i++;
       if (i < end) {
-        if (time > P[i + 1]!) P[i + 1] = time;
-        P[i + 2] = P[i + 2]! + 1;
+        const k = i - pn0;
+        if (time > PT[pt0 + k]!) PT[pt0 + k] = time;
+        const hits = PH[ph0 + k]!;
+        if (hits < PORT_HITS_MAX) PH[ph0 + k] = hits + 1;
       } else {
-        P[end] = port;
-        P[end + 1] = time;
-        P[end + 2] = 1;
+        PN[end] = port;
+        PT[pt0 + nPorts] = time;
+        PH[ph0 + nPorts] = 1;
         nPorts++;
-        if (nPorts > this.portCap) nPorts = this.prunePorts(P, p0, nPorts, time, true);
-        d[b + NPORTS] = nPorts;
+        if (nPorts > this.portCap) nPorts = this.prunePorts(PN, pn0, PT, pt0, PH, ph0, nPorts, time, true);
+        I[bi + NPORTS] = nPorts;
       }
     }
 
@@ -364,8 +414,8 @@ export class SourceTracker {
     // Oldest of the last maxretry probes: the slot the ring writes next.
     if (time - T[oldestAt]! >= this.findtimeMs) return NO_SLOT;
     if (nPorts < this.minPorts) return NO_SLOT;
-    nPorts = this.prunePorts(P, p0, nPorts, time, false);
-    d[b + NPORTS] = nPorts;
+    nPorts = this.prunePorts(PN, pn0, PT, pt0, PH, ph0, nPorts, time, false);
+    I[bi + NPORTS] = nPorts;
     return nPorts >= this.minPorts ? slot : NO_SLOT;
   }
 
@@ -376,12 +426,12 @@ export class SourceTracker {
     for (let i = 0; i < c.ports.length; i += 3) ports.push(c.ports[i]!);
     ports.sort((a, b) => a - b);
     return {
-      hits: c.header[HITS]!,
+      hits: c.hits,
       ports: ports.length > limit ? ports.slice(0, limit) : ports,
       distinctPorts: ports.length,
-      firstSeen: c.header[FIRST]!,
-      lastSeen: c.header[LAST]!,
-      scanType: scanTypeOf(c.header[MASK]!),
+      firstSeen: c.first,
+      lastSeen: c.last,
+      scanType: scanTypeOf(c.mask),
     };
   }
 
@@ -396,22 +446,36 @@ export class SourceTracker {
 
   // ------------------------------------------------------------------ storage
 
+  /** Index of a slot's first integer in its page's Int32Array. */
+  private intsOf(slot: number): number {
+    return (slot & PAGE_MASK) * this.strideI + this.intsAt;
+  }
+
   private layout(): void {
     const ring = this.maxretry;
-    const ports = 3 * (this.portCap + 1); // +1: a new port is written before the cap prunes
-    const record = HEADER + ring + ports;
-    this.inline = record <= INLINE_RECORD_MAX;
-    this.stride = this.inline ? record : HEADER;
-    this.timesAt = HEADER;
-    this.portsAt = HEADER + ring;
-    this.capacity = 0;
-    this.slab = new Float64Array(0);
+    const ports = this.portCap + 1; // +1: a new port is written before the cap prunes
+    const doubles = F_HEADER + ring + ports;
+    const inlineInts = 2 * doubles + I_HEADER + 2 * ports;
+    this.inline = 4 * inlineInts <= INLINE_RECORD_MAX_BYTES;
+    const ints = this.inline ? inlineInts : 2 * F_HEADER + I_HEADER;
+    this.strideI = ints + (ints & 1);
+    this.strideD = this.strideI / 2;
+    this.timesAt = F_HEADER;
+    this.portTimesAt = F_HEADER + ring;
+    this.intsAt = this.inline ? 2 * doubles : 2 * F_HEADER;
+    this.portsAt = this.intsAt + I_HEADER;
+    this.portHitsAt = this.portsAt + ports;
+    this.pagesF = [];
+    this.pagesI = [];
     this.links = new Int32Array(0);
+    this.linksCapacity = 0;
     this.used = 0;
     this.free.length = 0;
     this.ips = [];
     this.ownTimes = [];
-    this.ownPorts = [];
+    this.ownPortNums = [];
+    this.ownPortTimes = [];
+    this.ownPortHits = [];
     this.head = this.tail = NO_SLOT;
     this.index.clear();
     this.v4Bits = V4_TABLE_MIN_BITS;
@@ -423,7 +487,12 @@ export class SourceTracker {
     let slot = this.free.pop();
     if (slot === undefined) {
       slot = this.used++;
-      if (slot >= this.capacity) this.grow(slot + 1);
+      if (slot >>> PAGE_BITS >= this.pagesF.length) {
+        const page = new ArrayBuffer(PAGE_SLOTS * this.strideD * 8);
+        this.pagesF.push(new Float64Array(page));
+        this.pagesI.push(new Int32Array(page));
+      }
+      if (slot >= this.linksCapacity) this.growLinks(slot + 1);
     }
     const key = ipv4Key(ip);
     if (key < 0) this.index.set(ip, slot);
@@ -432,16 +501,13 @@ export class SourceTracker {
     return slot;
   }
 
-  private grow(min: number): void {
+  private growLinks(min: number): void {
     // Doubling, but never far beyond the bound (the +1: a new source is stored before the oldest is evicted).
-    const cap = Math.max(min, Math.min(Math.max(64, this.capacity * 2), this.maxSources + 1));
-    const next = new Float64Array(cap * this.stride);
-    next.set(this.slab);
-    this.slab = next;
+    const cap = Math.max(min, Math.min(Math.max(64, this.linksCapacity * 2), this.maxSources + 1));
     const links = new Int32Array(2 * cap);
     links.set(this.links);
     this.links = links;
-    this.capacity = cap;
+    this.linksCapacity = cap;
   }
 
   private release(slot: number): void {
@@ -453,7 +519,9 @@ export class SourceTracker {
     this.ips[slot] = '';
     if (!this.inline) {
       this.ownTimes[slot] = null;
-      this.ownPorts[slot] = null;
+      this.ownPortNums[slot] = null;
+      this.ownPortTimes[slot] = null;
+      this.ownPortHits[slot] = null;
     }
     this.free.push(slot);
   }
@@ -525,85 +593,113 @@ export class SourceTracker {
     return a;
   }
 
-  /** The slot's own port triplets, grown to hold at least `need` ports (never more than portCap + 1). */
-  private ownPortsFor(slot: number, need: number): Float64Array {
-    let a = this.ownPorts[slot] ?? null;
-    if (a === null || a.length < 3 * need) {
-      const ports = Math.min(this.portCap + 1, Math.max(OWN_ARRAY_MIN, need, a === null ? 0 : (a.length / 3) * 2));
-      const grown = new Float64Array(3 * ports);
-      if (a !== null) grown.set(a);
-      this.ownPorts[slot] = a = grown;
+  /** The slot's own port arrays, grown to hold at least `need` ports (never more than portCap + 1). */
+  private ownPortsFor(slot: number, need: number): void {
+    const a = this.ownPortNums[slot] ?? null;
+    if (a === null || a.length < need) {
+      const ports = Math.min(this.portCap + 1, Math.max(OWN_ARRAY_MIN, need, a === null ? 0 : a.length * 2));
+      const nums = new Int32Array(ports);
+      const times = new Float64Array(ports);
+      const hits = new Int32Array(ports);
+      if (a !== null) {
+        nums.set(a);
+        times.set(this.ownPortTimes[slot]!);
+        hits.set(this.ownPortHits[slot]!);
+      }
+      this.ownPortNums[slot] = nums;
+      this.ownPortTimes[slot] = times;
+      this.ownPortHits[slot] = hits;
     }
-    return a;
   }
 
-  /** A slot's state as plain arrays (off the hot path: summaries, re-layout). */
+  /** A slot's state as plain values (off the hot path: summaries, re-layout). */
   private copyOut(slot: number): SlotCopy {
-    const b = slot * this.stride;
-    const header = this.slab.slice(b, b + HEADER);
-    const n = header[NTIMES]!;
-    const pos = header[RINGPOS]!;
-    const T = this.inline ? this.slab : this.ownTimes[slot];
-    const t0 = this.inline ? b + this.timesAt : 0;
+    const F = this.pagesF[slot >>> PAGE_BITS]!;
+    const I = this.pagesI[slot >>> PAGE_BITS]!;
+    const bf = (slot & PAGE_MASK) * this.strideD;
+    const bi = this.intsOf(slot);
+    const n = I[bi + NTIMES]!;
+    const pos = I[bi + RINGPOS]!;
+    const T = this.inline ? F : this.ownTimes[slot];
+    const t0 = this.inline ? bf + this.timesAt : 0;
     const times: number[] = [];
     if (T) {
       // Full ring: oldest at the write position; otherwise in order from 0.
       const start = n < this.maxretry ? 0 : pos;
       for (let k = 0; k < n; k++) times.push(T[t0 + ((start + k) % n)]!);
     }
-    const P = this.inline ? this.slab : this.ownPorts[slot];
-    const p0 = this.inline ? b + this.portsAt : 0;
+    const rec = (slot & PAGE_MASK) * this.strideI;
+    const PN = this.inline ? I : this.ownPortNums[slot];
+    const PT = this.inline ? F : this.ownPortTimes[slot];
+    const PH = this.inline ? I : this.ownPortHits[slot];
+    const pn0 = this.inline ? rec + this.portsAt : 0;
+    const pt0 = this.inline ? bf + this.portTimesAt : 0;
+    const ph0 = this.inline ? rec + this.portHitsAt : 0;
     const ports: number[] = [];
-    if (P) for (let i = 0; i < 3 * header[NPORTS]!; i++) ports.push(P[p0 + i]!);
-    return { ip: this.ips[slot]!, header, times, ports };
+    if (PN && PT && PH) for (let k = 0; k < I[bi + NPORTS]!; k++) ports.push(PN[pn0 + k]!, PT[pt0 + k]!, PH[ph0 + k]!);
+    return { ip: this.ips[slot]!, hits: F[bf + HITS]!, first: F[bf + FIRST]!, last: F[bf + LAST]!, mask: I[bi + MASK]!, pending: I[bi + PENDING]!, times, ports };
   }
 
   /** Stores a copy as the most recently seen source (the layout may differ from where it came from). */
   private copyIn(c: SlotCopy, times: number[]): void {
     const slot = this.allocate(c.ip);
-    const b = slot * this.stride;
-    const d = this.slab;
-    d[b + HITS] = c.header[HITS]!;
-    d[b + FIRST] = c.header[FIRST]!;
-    d[b + LAST] = c.header[LAST]!;
-    d[b + NTIMES] = times.length;
-    d[b + RINGPOS] = 0;
-    d[b + NPORTS] = c.ports.length / 3;
-    d[b + MASK] = c.header[MASK]!;
-    d[b + PENDING] = c.header[PENDING]!;
-    const T = this.inline ? d : this.ownTimesFor(slot, Math.max(1, times.length));
-    const t0 = this.inline ? b + this.timesAt : 0;
+    const F = this.pagesF[slot >>> PAGE_BITS]!;
+    const I = this.pagesI[slot >>> PAGE_BITS]!;
+    const bf = (slot & PAGE_MASK) * this.strideD;
+    const bi = this.intsOf(slot);
+    const nPorts = c.ports.length / 3;
+    F[bf + HITS] = c.hits;
+    F[bf + FIRST] = c.first;
+    F[bf + LAST] = c.last;
+    I[bi + NTIMES] = times.length;
+    I[bi + RINGPOS] = 0;
+    I[bi + NPORTS] = nPorts;
+    I[bi + MASK] = c.mask;
+    I[bi + PENDING] = c.pending;
+    const T = this.inline ? F : this.ownTimesFor(slot, Math.max(1, times.length));
+    const t0 = this.inline ? bf + this.timesAt : 0;
     for (let k = 0; k < times.length; k++) T[t0 + k] = times[k]!;
-    const P = this.inline ? d : this.ownPortsFor(slot, Math.max(1, c.ports.length / 3));
-    const p0 = this.inline ? b + this.portsAt : 0;
-    for (let i = 0; i < c.ports.length; i++) P[p0 + i] = c.ports[i]!;
+    if (!this.inline) this.ownPortsFor(slot, Math.max(1, nPorts));
+    const rec = (slot & PAGE_MASK) * this.strideI;
+    const PN = this.inline ? I : this.ownPortNums[slot]!;
+    const PT = this.inline ? F : this.ownPortTimes[slot]!;
+    const PH = this.inline ? I : this.ownPortHits[slot]!;
+    const pn0 = this.inline ? rec + this.portsAt : 0;
+    const pt0 = this.inline ? bf + this.portTimesAt : 0;
+    const ph0 = this.inline ? rec + this.portHitsAt : 0;
+    for (let k = 0; k < nPorts; k++) {
+      PN[pn0 + k] = c.ports[3 * k]!;
+      PT[pt0 + k] = c.ports[3 * k + 1]!;
+      PH[ph0 + k] = c.ports[3 * k + 2]!;
+    }
     this.append(slot);
   }
 
   /**
    * Drops ports whose last probe left the window; over the cap, also the least recently probed
    * (the first of equals), keeping the others in order. Returns the number of ports left.
+   * A port k is (PN[pn0 + k], PT[pt0 + k], PH[ph0 + k]).
    */
-  private prunePorts(P: Float64Array, p0: number, n: number, now: number, enforceCap: boolean): number {
-    let j = p0;
-    const end = p0 + 3 * n;
-    for (let i = p0; i < end; i += 3) {
-      if (now - P[i + 1]! < this.findtimeMs) {
+  private prunePorts(PN: Int32Array, pn0: number, PT: Float64Array, pt0: number, PH: Int32Array, ph0: number, n: number, now: number, enforceCap: boolean): number {
+    let j = 0;
+    for (let i = 0; i < n; i++) {
+      if (now - PT[pt0 + i]! < this.findtimeMs) {
         if (j !== i) {
-          P[j] = P[i]!;
-          P[j + 1] = P[i + 1]!;
-          P[j + 2] = P[i + 2]!;
+          PN[pn0 + j] = PN[pn0 + i]!;
+          PT[pt0 + j] = PT[pt0 + i]!;
+          PH[ph0 + j] = PH[ph0 + i]!;
         }
-        j += 3;
+        j++;
       }
     }
-    let left = (j - p0) / 3;
+    let left = j;
     if (enforceCap) {
       while (left > this.portCap) {
-        let min = p0;
-        const e = p0 + 3 * left;
-        for (let i = p0 + 3; i < e; i += 3) if (P[i + 1]! < P[min + 1]!) min = i;
-        P.copyWithin(min, min + 3, e);
+        let min = 0;
+        for (let i = 1; i < left; i++) if (PT[pt0 + i]! < PT[pt0 + min]!) min = i;
+        PN.copyWithin(pn0 + min, pn0 + min + 1, pn0 + left);
+        PT.copyWithin(pt0 + min, pt0 + min + 1, pt0 + left);
+        PH.copyWithin(ph0 + min, ph0 + min + 1, ph0 + left);
         left--;
       }
     }
@@ -612,10 +708,18 @@ export class SourceTracker {
 
   /** prunePorts on a plain triplet list (re-layout). */
   private prunePortList(p: number[], now: number, enforceCap: boolean): void {
-    const a = Float64Array.from(p);
-    const left = this.prunePorts(a, 0, p.length / 3, now, enforceCap);
+    const n = p.length / 3;
+    const PN = new Int32Array(n);
+    const PT = new Float64Array(n);
+    const PH = new Int32Array(n);
+    for (let k = 0; k < n; k++) {
+      PN[k] = p[3 * k]!;
+      PT[k] = p[3 * k + 1]!;
+      PH[k] = p[3 * k + 2]!;
+    }
+    const left = this.prunePorts(PN, 0, PT, 0, PH, 0, n, now, enforceCap);
     p.length = 0;
-    for (let i = 0; i < 3 * left; i++) p.push(a[i]!);
+    for (let k = 0; k < left; k++) p.push(PN[k]!, PT[k]!, PH[k]!);
   }
 
   private unlink(slot: number): void {
@@ -642,7 +746,7 @@ export class SourceTracker {
     const slot = this.head;
     if (slot === NO_SLOT) return;
     const ip = this.ips[slot]!;
-    const last = this.slab[slot * this.stride + LAST]!;
+    const last = this.lastSeenOf(slot);
     this.release(slot);
     this.evictedCount++;
     this.onEvict?.(ip, Number.isNaN(time) ? last : time);

@@ -89,6 +89,21 @@ describe('SourceTracker storage', () => {
     expect(t.times(t.get('a'))).toEqual(Array.from({ length: 50 }, (_, i) => 21 + i));
   });
 
+  it('sources on several pages keep their own records (inline and own-array layouts)', () => {
+    for (const settings of [S, { ...S, maxretry: 50, minDistinctPorts: 50 }]) {
+      const t = new SourceTracker({ ...settings, maxTrackedSources: 5000 });
+      const ip = (i: number) => `10.0.${i >> 8}.${i & 255}`;
+      for (let round = 0; round < 3; round++) for (let i = 0; i < 4000; i++) t.probe(ip(i), 1000 * round + i, 1 + ((i + round) % 7), 'SYN');
+      expect(t.size).toBe(4000);
+      for (const i of [0, 1023, 1024, 2047, 2048, 3999]) {
+        const w = t.get(ip(i));
+        expect(t.summary(w)).toMatchObject({ hits: 3, firstSeen: i, lastSeen: 2000 + i, distinctPorts: 3 });
+        expect(t.times(w)).toEqual([i, 1000 + i, 2000 + i]);
+      }
+      expect(t.inLruOrder().slice(0, 2).map((w) => t.ipOf(w))).toEqual([ip(0), ip(1)]);
+    }
+  });
+
   it('freed slots are reused and keep no state of the source before', () => {
     const t = new SourceTracker(S);
     t.probe('a', 1, 1, 'FIN');
