@@ -563,7 +563,8 @@ function uiSlice(set: Set, get: Get, deps: StoreDeps): UiSlice {
     busy: {},
     loadErrors: {},
     navigate: (screen) => {
-      set({ screen });
+      // A test result belongs to the screen that asked for it.
+      set({ screen, thresholdTest: null });
       const s = get();
       // Screens whose data is not pushed by events are refreshed when shown.
       if (screen === 'rules') void s.loadRules();

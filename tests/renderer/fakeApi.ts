@@ -20,6 +20,7 @@ import {
   dispatch,
   unwrapReply,
 } from '../../electron/shared/api.ts';
+import ipaddr from 'ipaddr.js';
 import type { BanRecord, Offender } from '../../electron/shared/model.ts';
 import { DEFAULT_SETTINGS, type Settings, SettingsSchema, describeZodError } from '../../electron/shared/settings.ts';
 
@@ -264,8 +265,14 @@ export function createFakeApi(opts: { now?: () => number; packets?: number } = {
       const r = SettingsSchema.safeParse(merge(data.settings, patch));
       if (!r.success) throw new ApiError('invalid', describeZodError(r.error));
       const d = r.data.detection;
+      const whitelisted = (ip: string) =>
+        r.data.whitelist.entries.some((c) => {
+          const [net, bits] = ipaddr.parseCIDR(c);
+          const a = ipaddr.parse(ip);
+          return a.kind() === net.kind() && a.match(net, bits);
+        });
       const wouldBan = [...data.offenders.values()]
-        .filter((o) => o.hits >= d.maxretry && o.distinctPorts >= d.minDistinctPorts)
+        .filter((o) => o.hits >= d.maxretry && o.distinctPorts >= d.minDistinctPorts && !whitelisted(o.ip))
         .map((o) => ({ ip: o.ip, at: o.lastSeen, ports: o.ports, scanType: o.scanType }));
       return { packets: data.packets.length, sources: data.offenders.size, wouldBan };
     },

@@ -173,6 +173,33 @@ describe('App', () => {
     expect(api.data.settings.ban.bantimeSec).toBe(7200);
   });
 
+  it('whitelist: "test against my recent log" replays with the typed entry and says who would still be banned', async () => {
+    const { api } = await renderApp((a) => {
+      a.simulateScan('203.0.113.10', [21, 23, 25, 80, 110], false);
+      a.simulateScan('198.51.100.20', [21, 23, 25, 80, 110], false);
+    });
+    await act(async () => fireEvent.click(nav('Thresholds')));
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Test against my recent log' })));
+    const before = within(screen.getByTestId('threshold-test')).getAllByRole('row').slice(1).map((r) => r.querySelector('td')!.textContent);
+    expect(before).toContain('203.0.113.10');
+
+    await act(async () => fireEvent.click(nav('Whitelist')));
+    expect(screen.queryByTestId('threshold-test')).toBeNull(); // the Thresholds result stays on its screen
+    fireEvent.change(screen.getByLabelText('Address or CIDR'), { target: { value: '203.0.113.0/33' } });
+    const calls = api.calls.length;
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Test against my recent log' })));
+    expect(screen.getByTestId('whitelist-error').textContent).not.toBe('');
+    expect(api.calls.length).toBe(calls); // an invalid entry is not sent
+
+    fireEvent.change(screen.getByLabelText('Address or CIDR'), { target: { value: '203.0.113.0/24' } });
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Test against my recent log' })));
+    const after = within(screen.getByTestId('threshold-test')).queryAllByRole('row').slice(1).map((r) => r.querySelector('td')!.textContent);
+    expect(after).not.toContain('203.0.113.10');
+    expect(after).toContain('198.51.100.20');
+    expect(after.length).toBe(before.filter((ip) => !ip!.startsWith('203.0.113.')).length);
+    expect(api.data.settings.whitelist.entries).not.toContain('203.0.113.0/24'); // a test changes nothing
+  });
+
   it('doctor: a fix button runs the fix', async () => {
     const { api } = await renderApp();
     await act(async () => fireEvent.click(nav('Doctor')));

@@ -23,7 +23,8 @@ const FIELDS: FieldSpec[] = [
   },
 ];
 
-function TestResult() {
+/** The last "test against my recent log" (Thresholds and Whitelist share it). */
+export function TestResult() {
   const result = useApp((s) => s.thresholdTest);
   if (!result) return null;
   return (

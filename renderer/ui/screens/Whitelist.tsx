@@ -1,13 +1,16 @@
 import { useState } from 'react';
-import { selectBuiltInWhitelist, selectReadOnlyReason } from '../../store/selectors.ts';
+import { CidrSchema } from '../../../electron/shared/domain.ts';
+import { selectBuiltInWhitelist, selectIsBusy, selectReadOnlyReason } from '../../store/selectors.ts';
 import { useActions, useApp } from '../context.ts';
+import { TestResult } from './Thresholds.tsx';
 
 export function Whitelist() {
   const settings = useApp((s) => s.settings);
   const builtIn = useApp(selectBuiltInWhitelist);
   const readOnly = useApp(selectReadOnlyReason) !== null;
   const busy = useApp((s) => 'whitelist' in s.busy);
-  const { whitelistAdd, whitelistRemove, updateSettings } = useActions();
+  const testing = useApp(selectIsBusy('thresholdTest'));
+  const { whitelistAdd, whitelistRemove, updateSettings, testThresholds } = useActions();
   const [text, setText] = useState('');
   const [error, setError] = useState<string | null>(null);
   return (
@@ -50,8 +53,32 @@ export function Whitelist() {
           <button type="submit" className="primary label-offset" disabled={readOnly || busy || text.trim() === ''}>
             Add
           </button>
+          <button
+            type="button"
+            className="label-offset"
+            disabled={testing || !settings}
+            title="Replays the stored packets of the last 24 hours with this whitelist (and the address typed above, if any)"
+            onClick={async () => {
+              if (!settings) return;
+              const typed = text.trim();
+              const entries = [...settings.whitelist.entries];
+              if (typed !== '') {
+                const c = CidrSchema.safeParse(typed);
+                if (!c.success) {
+                  setError(c.error.issues[0]?.message ?? 'not a CIDR');
+                  return;
+                }
+                if (!entries.includes(c.data)) entries.push(c.data);
+              }
+              const r = await testThresholds({ whitelist: { entries } });
+              if (!r.ok) setError(r.error);
+            }}
+          >
+            Test against my recent log
+          </button>
         </form>
       </section>
+      <TestResult />
       <section className="card" aria-labelledby="wl-list-title">
         <div className="card-head">
           <h2 id="wl-list-title">Your entries</h2>
