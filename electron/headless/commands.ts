@@ -307,7 +307,7 @@ function readable(p: string): boolean {
 }
 
 /** Checks without a running instance: the helper's own checks in-process (root), plus the log source. */
-async function directDoctor(fixId: string | null): Promise<DoctorCheck[]> {
+export async function directDoctor(fixId: string | null, confirm = false, inboundSessions?: () => { localPort: number; remote: string }[]): Promise<DoctorCheck[]> {
   const checks: DoctorCheck[] = [
     { id: 'instance', title: 'Running instance', level: 'warn', detail: 'no running Portcullis instance: nothing is being watched (start `portcullis run`)' },
   ];
@@ -336,7 +336,17 @@ async function directDoctor(fixId: string | null): Promise<DoctorCheck[]> {
     const ops = helperOpsOf(callViaDispatcher((r) => d.handle(r)));
     try {
       if (fixId) {
-        if (fixId === 'enable-ufw') await ops.setEnabled(true);
+        if (fixId === 'enable-ufw') {
+          // The same question the running service asks: ufw's rules are unknown while it is off.
+          const { firewall: fw } = await ops.status();
+          if (!fw.enabled && !confirm) {
+            const { lockoutRefusal } = await import('./service.ts');
+            const sessions = inboundSessions ?? (await import('./adapters.ts')).readInboundSessions;
+            const refusal = lockoutRefusal('turning ufw on', sessions(), () => fw.defaultIncoming === 'allow');
+            if (refusal) throw new Error(`${refusal} (add --yes to apply it anyway)`);
+          }
+          await ops.setEnabled(true);
+        }
         else if (fixId === 'logging-low') await ops.setLogging('low');
         else if (fixId === 'install-per-source-logging') await ops.setPerSourceLogging(true);
         else if (fixId === 'install-set-block') await ops.setSetBlock(true);
@@ -386,7 +396,7 @@ export const doctorCommand: CliCommand = {
       }
     }
     try {
-      return printChecks(await directDoctor(fixId), p.values.json === true);
+      return printChecks(await directDoctor(fixId, p.values.yes === true), p.values.json === true);
     } catch (e) {
       printErr(`portcullis doctor: ${(e as Error).message}`);
       return 1;

@@ -115,6 +115,23 @@ export function mergePatch(base: unknown, patch: unknown): unknown {
   return out;
 }
 
+/**
+ * Why a firewall-wide change would lock out someone connected now (null when it would not): the
+ * sessions from outside (loopback excluded) whose port `admitted` says is no longer let in. Used by
+ * the service and by `portcullis doctor --fix` without a running instance.
+ */
+export function lockoutRefusal(
+  what: string,
+  sessions: readonly { localPort: number; remote: string }[],
+  admitted: (s: { localPort: number; remote: string }) => boolean,
+): string | null {
+  const cut = sessions.filter((s) => !LOOPBACK.matches(s.remote) && !admitted(s));
+  if (cut.length === 0) return null;
+  const ports = [...new Set(cut.map((s) => s.localPort))].sort((a, b) => a - b);
+  const from = [...new Set(cut.map((s) => s.remote))].slice(0, 3).join(', ');
+  return `${what} refuses new connections to port ${ports.join(', ')}, which ${from} ${cut.length === 1 ? 'is' : 'are'} connected through now, unless a rule allows it`;
+}
+
 export function flagsText(bits: number | undefined): string {
   if (bits === undefined) return '';
   return (Object.keys(TcpFlag) as (keyof typeof TcpFlag)[])
@@ -751,14 +768,8 @@ export class PortcullisService {
    */
   private guardLockout(what: string, admitted: (s: { localPort: number; remote: string }) => boolean, confirm: boolean): void {
     if (confirm) return;
-    const cut = (this.o.inboundSessions?.() ?? []).filter((s) => !LOOPBACK.matches(s.remote) && !admitted(s));
-    if (cut.length === 0) return;
-    const ports = [...new Set(cut.map((s) => s.localPort))].sort((a, b) => a - b);
-    const from = [...new Set(cut.map((s) => s.remote))].slice(0, 3).join(', ');
-    throw new ApiError(
-      'needs-confirmation',
-      `${what} refuses new connections to port ${ports.join(', ')}, which ${from} ${cut.length === 1 ? 'is' : 'are'} connected through now, unless a rule allows it`,
-    );
+    const refusal = lockoutRefusal(what, this.o.inboundSessions?.() ?? [], admitted);
+    if (refusal) throw new ApiError('needs-confirmation', refusal);
   }
 
   /**
