@@ -131,6 +131,8 @@ export interface DoctorSlice {
 export interface UiSlice {
   screen: ScreenId;
   connection: ConnectionStatus;
+  /** Where the UI runs: the Electron window (the preload offers onNavigate) or a browser on `portcullis serve`. */
+  shell: 'desktop' | 'browser';
   notices: Notice[];
   /** Names of actions in flight, for disabled buttons and spinners. */
   busy: Record<string, true>;
@@ -559,6 +561,7 @@ function uiSlice(set: Set, get: Get, deps: StoreDeps): UiSlice {
   return {
     screen: 'dashboard',
     connection: api.onConnection ? 'connecting' : 'open',
+    shell: api.onNavigate ? 'desktop' : 'browser',
     notices: [],
     busy: {},
     loadErrors: {},

@@ -200,6 +200,19 @@ describe('App', () => {
     expect(api.data.settings.whitelist.entries).not.toContain('203.0.113.0/24'); // a test changes nothing
   });
 
+  it('settings: "Start Portcullis at login" is offered in the desktop window only, not under portcullis serve', async () => {
+    await renderApp();
+    await act(async () => fireEvent.click(nav('Settings')));
+    expect(screen.queryByLabelText('Start Portcullis at login')).toBeNull();
+    expect(screen.getByLabelText('Notify me when a scanner is banned')).toBeTruthy();
+    cleanup();
+    await renderApp((a) => {
+      (a as { onNavigate?: unknown }).onNavigate = () => () => {};
+    });
+    await act(async () => fireEvent.click(nav('Settings')));
+    expect(screen.getByLabelText('Start Portcullis at login')).toBeTruthy();
+  });
+
   it('doctor: a fix button runs the fix', async () => {
     const { api } = await renderApp();
     await act(async () => fireEvent.click(nav('Doctor')));

@@ -28,6 +28,9 @@ const LOGS: FieldSpec[] = [
 export function SettingsScreen() {
   const settings = useApp((s) => s.settings);
   const version = useApp((s) => s.state?.version);
+  // Starting at login is the desktop app's business; under `portcullis serve` it would do nothing.
+  const desktop = useApp((s) => s.shell === 'desktop');
+  const general = desktop ? GENERAL : GENERAL.filter((f) => f.path !== 'ui.startAtLogin');
   return (
     <div className="screen">
       <header className="screen-head">
@@ -38,7 +41,7 @@ export function SettingsScreen() {
         <p className="muted">Loading…</p>
       ) : (
         <>
-          <SettingsForm settings={settings} fields={GENERAL} title="Notifications and appearance" id="gen" />
+          <SettingsForm settings={settings} fields={general} title="Notifications and appearance" id="gen" />
           <SettingsForm settings={settings} fields={LOGS} title="Log source and retention" id="logs" />
         </>
       )}
