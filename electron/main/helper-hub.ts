@@ -4,7 +4,7 @@
  * helper is connected every firewall change is refused as 'read-only' with the supervisor's reason,
  * and the state the UI sees says so (`withHelperStatus`).
  */
-import { API_METHODS, ApiError, type ApiEvent, type ApiHandlers, type ApiMethod, type State } from '../shared/api.ts';
+import { API_METHODS, ApiError, CONNECT_HELPER_FIX_ID, type ApiEvent, type ApiHandlers, type ApiMethod, type DoctorCheck, type State } from '../shared/api.ts';
 import type { HelperArgs, HelperOp, HelperResult } from '../shared/helper-protocol.ts';
 import type { HelperCall } from '../headless/helper-adapter.ts';
 import path from 'node:path';
@@ -89,4 +89,33 @@ export async function connectHelperClient(session: HelperSession, log: (line: st
     });
   });
   return { client, closed, close: () => client.close() };
+}
+
+export const CONNECT_HELPER_FIX = { id: CONNECT_HELPER_FIX_ID, label: 'Connect helper (asks for your password)' } as const;
+
+/**
+ * The desktop's Doctor offers what the tray offers: while no helper is connected its check carries
+ * a "Connect helper" fix, and running that fix asks the supervisor to start the helper again (one
+ * password prompt) before the checks are read anew. The service cannot do this itself: starting
+ * the helper is the desktop shell's business.
+ */
+export function withHelperFix(handlers: ApiHandlers, helper: () => State['helper'], retry: () => Promise<void>): ApiHandlers {
+  const withFix = (checks: DoctorCheck[]): DoctorCheck[] => {
+    const h = helper();
+    if (h.connected) return checks;
+    const detail = h.readOnlyReason ?? 'the root helper is not connected';
+    const i = checks.findIndex((c) => c.id === 'helper');
+    const check: DoctorCheck = { id: 'helper', title: 'Root helper', level: 'error', detail, fix: { ...CONNECT_HELPER_FIX } };
+    return i < 0 ? [check, ...checks] : checks.map((c, j) => (j === i ? { ...c, fix: { ...CONNECT_HELPER_FIX } } : c));
+  };
+  const out = {} as Record<ApiMethod, (p: unknown) => Promise<unknown>>;
+  for (const method of API_METHODS) out[method] = (p) => (handlers[method] as (p: unknown) => Promise<unknown>)(p);
+  const wrapped = out as unknown as ApiHandlers;
+  wrapped.getDoctor = async (p) => withFix(await handlers.getDoctor(p));
+  wrapped.runDoctorFix = async (p) => {
+    if (p.fixId !== CONNECT_HELPER_FIX.id) return withFix(await handlers.runDoctorFix(p));
+    await retry();
+    return withFix(await handlers.getDoctor({}));
+  };
+  return wrapped;
 }

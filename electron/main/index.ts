@@ -38,7 +38,7 @@ import {
   type HelperLauncher,
   type HelperSession,
 } from './elevation.ts';
-import { connectHelperClient, eventsWithHelperStatus, HelperHub, withHelperStatus, type HelperClientLink } from './helper-hub.ts';
+import { connectHelperClient, eventsWithHelperStatus, HelperHub, withHelperFix, withHelperStatus, type HelperClientLink } from './helper-hub.ts';
 import { bindApiIpc, EventBatcher } from './ipc.ts';
 import { NotificationPlanner, Notifier } from './notify.ts';
 import { applyBanEvents, TrayController, type TrayIconState } from './tray.ts';
@@ -127,7 +127,12 @@ async function main(): Promise<void> {
     log: (level, message) => log(`${level}: ${message}`),
   });
   await service.start();
-  const base: ApiHandlers = withHelperStatus(service.handlers(), () => hub.helperState());
+  let supervisor: HelperSupervisor<Link> | null = null;
+  const base: ApiHandlers = withHelperFix(
+    withHelperStatus(service.handlers(), () => hub.helperState()),
+    () => hub.helperState(),
+    () => supervisor?.retry() ?? Promise.resolve(),
+  );
   // Settings main applies itself (autostart entry, notification limits) are re-applied after each change.
   let applySettings: (s: Settings) => void = () => undefined;
   const handlers: ApiHandlers = {
@@ -148,7 +153,6 @@ async function main(): Promise<void> {
   let recentBans: BanRecord[] = [];
   const planner = new NotificationPlanner(savedSettings.notifications ?? DEFAULT_SETTINGS.notifications, systemClock);
   const notifier = new Notifier({ isSupported: () => Notification.isSupported(), create: (o) => new Notification(o) }, (target) => window.show(target), paths.appIcon);
-  let supervisor: HelperSupervisor<Link> | null = null;
   const call = (what: string, p: Promise<unknown>) => void p.catch((e: unknown) => planner && log(`${what}: ${e instanceof Error ? e.message : String(e)}`));
   const tray = new TrayController(
     { Tray, Menu, icon: (s) => nativeImage.createFromPath(paths.trayIcon(s)) },

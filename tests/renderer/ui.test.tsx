@@ -213,6 +213,22 @@ describe('App', () => {
     expect(screen.getByLabelText('Start Portcullis at login')).toBeTruthy();
   });
 
+  it('doctor: while read-only only the "Connect helper" fix can be pressed', async () => {
+    const { api } = await renderApp((a) => {
+      a.data.state.helper = { connected: false, readOnlyReason: 'you declined the administrator prompt' };
+      a.data.doctor = [
+        { id: 'helper', title: 'Root helper', level: 'error', detail: 'you declined the administrator prompt', fix: { id: 'connect-helper', label: 'Connect helper' } },
+        { id: 'per-source-logging', title: 'Per-source logging', level: 'warn', detail: 'not installed', fix: { id: 'install-per-source-logging', label: 'Install per-source logging' } },
+      ];
+    });
+    await act(async () => fireEvent.click(nav('Doctor')));
+    expect((screen.getByRole('button', { name: 'Install per-source logging' }) as HTMLButtonElement).disabled).toBe(true);
+    const connect = screen.getByRole('button', { name: 'Connect helper' }) as HTMLButtonElement;
+    expect(connect.disabled).toBe(false);
+    await act(async () => fireEvent.click(connect));
+    expect(api.calls.filter((c) => c.method === 'runDoctorFix').map((c) => (c.params as { fixId: string }).fixId)).toEqual(['connect-helper']);
+  });
+
   it('doctor: a fix button runs the fix', async () => {
     const { api } = await renderApp();
     await act(async () => fireEvent.click(nav('Doctor')));

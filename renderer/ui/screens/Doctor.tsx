@@ -1,4 +1,5 @@
 import { useState } from 'react';
+import { CONNECT_HELPER_FIX_ID } from '../../../electron/shared/api.ts';
 import { selectReadOnlyReason } from '../../store/selectors.ts';
 import { useActions, useApp } from '../context.ts';
 import { ConfirmAsk, useConfirmable } from './common.tsx';
@@ -40,7 +41,7 @@ export function Doctor() {
               {askedBy === c.id && <ConfirmAsk ask={ask} onDone={clearAsk} testId="doctor-confirm" />}
             </div>
             {c.fix && (
-              <button type="button" className={c.level === 'error' ? 'primary' : ''} disabled={readOnly || `fix:${c.fix.id}` in busy} onClick={() => {
+              <button type="button" className={c.level === 'error' ? 'primary' : ''} disabled={(readOnly && c.fix.id !== CONNECT_HELPER_FIX_ID) || `fix:${c.fix.id}` in busy} onClick={() => {
                   setAskedBy(c.id);
                   void attempt(`${c.fix!.label} anyway`, (confirm) => runDoctorFix(c.fix!.id, confirm));
                 }}>
