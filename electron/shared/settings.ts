@@ -87,7 +87,8 @@ export const NotificationSettingsSchema = z
     aggregateWindowSec: z.number().int().min(1).max(3600).default(60),
     /** Never more than this many notifications per minute. */
     maxPerMinute: z.number().int().min(1).max(60).default(3),
-    warnWhenSilentSec: z.number().int().min(60).max(86400).default(900),
+    /** Warn (tray, notification) when the kernel log has said nothing for this long. */
+    warnWhenSilentSec: z.number().int().min(60, 'warn after at least 60 seconds of silence').max(86400, 'warn within a day of silence').default(900),
   })
   .strict();
 

@@ -205,6 +205,9 @@ describe('App', () => {
     await act(async () => fireEvent.click(nav('Settings')));
     expect(screen.queryByLabelText('Start Portcullis at login')).toBeNull();
     expect(screen.getByLabelText('Notify me when a scanner is banned')).toBeTruthy();
+    // The silent-log warning delay is a setting too, validated by the schema (at least a minute).
+    fireEvent.change(screen.getByLabelText('Warn when the kernel log is silent for (seconds)'), { target: { value: '10' } });
+    expect(screen.getByText('warn after at least 60 seconds of silence')).toBeTruthy();
     cleanup();
     await renderApp((a) => {
       (a as { onNavigate?: unknown }).onNavigate = () => () => {};

@@ -6,6 +6,7 @@ const GENERAL: FieldSpec[] = [
   { path: 'notifications.onBan', label: 'Notify me when a scanner is banned', kind: 'bool' },
   { path: 'notifications.aggregateWindowSec', label: 'Group bans within (seconds)', kind: 'int', hint: 'one notification for all bans in this window' },
   { path: 'notifications.maxPerMinute', label: 'Notifications per minute at most', kind: 'int' },
+  { path: 'notifications.warnWhenSilentSec', label: 'Warn when the kernel log is silent for (seconds)', kind: 'int', hint: 'a silent log usually means ufw logging is off' },
   { path: 'ui.startAtLogin', label: 'Start Portcullis at login', kind: 'bool' },
   {
     path: 'ui.theme',
