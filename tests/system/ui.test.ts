@@ -225,6 +225,36 @@ describe.runIf(requireSystem('chromium', 'root', 'netns', 'ufw'))('the UI in Chr
     expect(await ufwStatus()).not.toContain('ui test web');
   });
 
+  it('is usable from the keyboard alone: Tab reaches every screen of the navigation, Enter opens it, Space flips the switch', async () => {
+    await openScreen(page, 'Dashboard');
+    await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+    const focused = () => page.evaluate(() => {
+      const el = document.activeElement as HTMLElement | null;
+      return el ? `${el.getAttribute('role') ?? el.tagName.toLowerCase()}:${el.getAttribute('aria-label') ?? el.textContent?.trim() ?? ''}` : '';
+    });
+    const seen: string[] = [];
+    for (let i = 0; i < 40 && seen.length < 60; i++) {
+      await page.keyboard.press('Tab');
+      seen.push(await focused());
+    }
+    for (const s of SCREENS) expect(seen.some((f) => f.endsWith(`:${s}`)), `${s} reachable by Tab in ${seen.join(' | ')}`).toBe(true);
+
+    // Walk to "Offenders" and open it with Enter.
+    await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+    for (let i = 0; i < 40 && !(await focused()).endsWith(':Offenders'); i++) await page.keyboard.press('Tab');
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { level: 1, name: 'Offenders' }).waitFor();
+
+    await openScreen(page, 'Dashboard');
+    const sw = page.getByRole('switch', { name: 'Protection' });
+    const before = await attrOf(sw, 'aria-checked');
+    await sw.focus();
+    await page.keyboard.press('Space');
+    await eventually(async () => expect(await attrOf(sw, 'aria-checked')).not.toBe(before));
+    await page.keyboard.press('Space');
+    await eventually(async () => expect(await attrOf(sw, 'aria-checked')).toBe(before));
+  });
+
   it('every screen renders, light and dark, without page errors', async () => {
     for (const scheme of ['light', 'dark'] as const) {
       await page.emulateMedia({ colorScheme: scheme });
