@@ -90,7 +90,8 @@ function phaseReplay(file: string): PhaseResult {
     if (e.type === 'ban') bans++;
     else if (e.type === 'ban-deferred') deferred++;
   };
-  const engine = new ScanEngine({ settings: check.settings, clock: new ManualClock(0), parse: { year: YEAR, framing: 'syslog' } }, sink);
+  // No per-probe events: the replay CLI (ReplaySession) does not want them either.
+  const engine = new ScanEngine({ settings: check.settings, clock: new ManualClock(0), parse: { year: YEAR, framing: 'syslog' }, probeEvents: false }, sink);
   const splitter = new LineSplitter();
   const lineSink: LineSink = {
     line: (l) => engine.ingestLine(l),

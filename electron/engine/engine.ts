@@ -33,7 +33,7 @@ import { classify, isScanType, normalisePrefix } from './detect/classify.ts';
 import { BanPolicy } from './detect/policy.ts';
 import { NO_SLOT, SourceTracker } from './detect/tracker.ts';
 import { Whitelist } from './detect/whitelist.ts';
-import { parseRecordBytes } from './parse/bytes.ts';
+import { newPacket, parsedSourceV4, parsePacketBytes } from './parse/bytes.ts';
 import { parseRecord, type ParseOptions } from './parse/index.ts';
 
 export interface ScanEngineOptions {
@@ -48,6 +48,11 @@ export interface ScanEngineOptions {
   /** Live mode on a shared kernel log: act only on records whose DST is one of these addresses or whose IN is one of these interfaces. null = act on all. */
   hostFilter?: { addresses: string[]; interfaces: string[] } | null;
   parse?: { year?: number; bootTimeMs?: number; framing?: Framing | 'auto' };
+  /**
+   * Emit a 'probe' event for every counted probe (default true). A caller that ignores them (replay)
+   * says false: at one event object per counted line, they were a good part of a replay's garbage.
+   */
+  probeEvents?: boolean;
 }
 
 export interface EngineStats {
@@ -79,6 +84,9 @@ export class ScanEngine {
   private hostFilterAddresses: Set<string> | null = null;
   private hostFilterInterfaces: Set<string> | null = null;
   private readonly parseOptions: ParseOptions;
+  private readonly probeEvents: boolean;
+  /** The packet ingestBytes parses into (ingest keeps no packet, so one is enough). */
+  private readonly scratch: PacketEvent = newPacket();
 
   private whitelist!: Whitelist;
   private prefixes!: Set<string>;
@@ -107,6 +115,7 @@ export class ScanEngine {
       this.hostFilterInterfaces = new Set(opts.hostFilter.interfaces);
     }
     this.parseOptions = { ...(opts.parse ?? {}) };
+    this.probeEvents = opts.probeEvents ?? true;
     this.rejected = Object.fromEntries(REJECT_REASONS.map((r) => [r, 0])) as Record<RejectReason, number>;
     this.ignored = Object.fromEntries(IGNORE_REASONS.map((r) => [r, 0])) as Record<IgnoreReason, number>;
     this.tracker = new SourceTracker(opts.settings.detection);
@@ -131,9 +140,9 @@ export class ScanEngine {
    */
   ingestBytes(buf: Uint8Array, start: number, end: number): void {
     this.lines++;
-    const r = parseRecordBytes(buf, start, end, this.parseOptions);
-    if (r.ok) this.ingestPacket(r.packet);
-    else this.rejected[r.reason]++;
+    const r = parsePacketBytes(buf, start, end, this.parseOptions, this.scratch);
+    if (typeof r === 'string') this.rejected[r]++;
+    else this.ingestPacket(r, parsedSourceV4());
   }
 
   /** Counts a line the caller refused before parsing (e.g. the line splitter dropped an over-long line). */
@@ -142,8 +151,12 @@ export class ScanEngine {
     this.rejected[reason]++;
   }
 
-  /** One parsed packet record. Returns 'counted' when it counted as a probe, else why not. */
-  ingestPacket(p: PacketEvent): 'counted' | IgnoreReason {
+  /**
+   * One parsed packet record. Returns 'counted' when it counted as a probe, else why not. The engine
+   * keeps no reference to `p`. `srcV4`: the 32-bit value of p.src when the caller has it (the byte
+   * parser's parsedSourceV4()), so a known source is looked up without reading its text; else -1.
+   */
+  ingestPacket(p: PacketEvent, srcV4 = -1): 'counted' | IgnoreReason {
     this.packets++;
     const time = p.time;
     if (time >= this.nextExpiry || this.policy.deferredCount > 0) this.advance(time);
@@ -167,14 +180,14 @@ export class ScanEngine {
     const src = p.src;
     // Invariant: a tracked source is neither whitelisted nor banned (banning and whitelist changes
     // drop it), so only a source seen for the first time pays for these two checks.
-    const known = this.tracker.get(src);
+    const known = srcV4 >= 0 ? this.tracker.getV4(srcV4) : this.tracker.get(src);
     if (known === NO_SLOT) {
       if (this.whitelist.has(src)) return this.ignore('whitelisted');
       if (this.book.size !== 0 && this.book.has(src)) return this.ignore('already-banned');
     }
 
     const scanType = verdict as ScanType;
-    this.sink({ type: 'probe', ip: src, port, time, scanType });
+    if (this.probeEvents) this.sink({ type: 'probe', ip: src, port, time, scanType });
     const crossed = this.tracker.probe(src, time, port, scanType, known);
     if (crossed !== NO_SLOT) this.scanDetected(crossed, time);
     return 'counted';

@@ -12,10 +12,11 @@
  */
 import type { Clock } from '../shared/domain.ts';
 import type { BanRecord, EngineEvent, IgnoreReason } from '../shared/model.ts';
-import { REJECT_REASONS, type Framing, type ParseResult, type RejectReason } from '../shared/packet.ts';
+import { REJECT_REASONS, type Framing, type PacketEvent, type RejectReason } from '../shared/packet.ts';
 import type { Settings } from '../shared/settings.ts';
+import { ipv4Key } from './detect/tracker.ts';
 import { ScanEngine } from './engine.ts';
-import { parseRecordBytes } from './parse/bytes.ts';
+import { newPacket, parsedSourceV4, parsePacketBytes } from './parse/bytes.ts';
 import { detectFraming, parseRecord, type ParseOptions } from './parse/index.ts';
 import { LineSplitter, type LineSink } from './parse/lines.ts';
 
@@ -70,7 +71,14 @@ export class ReplaySession {
   private framing: Framing | null;
   private readonly autoFraming: boolean;
   private sniffBuffer: string[] | null;
-  private readonly sources = new Set<string>();
+  /**
+   * Distinct sources: IPv4 ones by their 32-bit value (the byte parser has it, so a line makes no
+   * string hash and a source keeps no string here), others by their text.
+   */
+  private readonly v4Sources = new Set<number>();
+  private readonly otherSources = new Set<string>();
+  /** The packet the bytes lane parses into (nothing here or in the engine keeps it). */
+  private readonly scratch: PacketEvent = newPacket();
   private readonly rejected: Record<RejectReason, number>;
   private lines = 0;
   private packets = 0;
@@ -94,8 +102,7 @@ export class ReplaySession {
     // Manual operations never happen in a replay; the clock only answers "now" as the last event time.
     const clock: Clock = { now: () => this.lastTime ?? 0 };
     const onEvent = opts.onEvent;
-    this.engine = new ScanEngine({ settings, clock, ...(opts.isAllowedPort ? { isAllowedPort: opts.isAllowedPort } : {}) }, (e) => {
-      if (e.type === 'probe') return;
+    this.engine = new ScanEngine({ settings, clock, probeEvents: false, ...(opts.isAllowedPort ? { isAllowedPort: opts.isAllowedPort } : {}) }, (e) => {
       if (e.type === 'ban') this.bans.push(e.ban);
       else if (e.type === 'ban-deferred') this.deferredEvents++;
       else if (e.type === 'unban' && e.why === 'expired') this.expired++;
@@ -142,7 +149,7 @@ export class ReplaySession {
       rejected: { ...this.rejected },
       ignored: st.ignored,
       counted: this.counted,
-      distinctSources: this.sources.size,
+      distinctSources: this.v4Sources.size + this.otherSources.size,
       framing: this.framing,
       firstTime: this.firstTime,
       lastTime: this.lastTime,
@@ -181,24 +188,29 @@ export class ReplaySession {
   }
 
   private process(text: string): void {
-    this.counts(parseRecord(text, this.parseOptions));
+    this.lines++;
+    const r = parseRecord(text, this.parseOptions);
+    if (r.ok) this.packet(r.packet, ipv4Key(r.packet.src));
+    else this.rejected[r.reason]++;
   }
 
   private processBytes(buf: Uint8Array, start: number, end: number): void {
-    this.counts(parseRecordBytes(buf, start, end, this.parseOptions));
+    this.lines++;
+    const r = parsePacketBytes(buf, start, end, this.parseOptions, this.scratch);
+    if (typeof r === 'string') this.rejected[r]++;
+    else {
+      const v4 = parsedSourceV4();
+      this.packet(r, v4 >= 0 ? v4 : ipv4Key(r.src));
+    }
   }
 
-  private counts(r: ParseResult): void {
-    this.lines++;
-    if (!r.ok) {
-      this.rejected[r.reason]++;
-      return;
-    }
-    const p = r.packet;
+  /** A packet record; `srcV4` the 32-bit value of its source, -1 when not IPv4. */
+  private packet(p: PacketEvent, srcV4: number): void {
     this.packets++;
-    this.sources.add(p.src);
+    if (srcV4 >= 0) this.v4Sources.add(srcV4 | 0);
+    else this.otherSources.add(p.src);
     if (this.firstTime === null) this.firstTime = p.time;
     this.lastTime = p.time;
-    if (this.engine.ingestPacket(p) === 'counted') this.counted++;
+    if (this.engine.ingestPacket(p, srcV4) === 'counted') this.counted++;
   }
 }

@@ -124,7 +124,7 @@ interface SlotCopy {
 }
 
 /** The 32-bit value of a canonical dotted quad (no leading zeros), or -1 for anything else. */
-function ipv4Key(ip: string): number {
+export function ipv4Key(ip: string): number {
   const n = ip.length;
   if (n < 7 || n > 15) return -1;
   let key = 0;

@@ -22,7 +22,7 @@
  * buffer is only read during the call: every string in the result is a copy.
  */
 import type { Ip } from '../../shared/domain.ts';
-import type { PacketEvent, ParseResult } from '../../shared/packet.ts';
+import type { PacketEvent, ParseResult, RejectReason } from '../../shared/packet.ts';
 import { canonicalAddress } from './address.ts';
 import { defaultParseYear, MAX_RECORD_LENGTH, parseRecord, rejection, type ParseOptions } from './index.ts';
 import { localTime } from './time.ts';
@@ -32,9 +32,72 @@ const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
 
 /** Parse the line `buf[start, end)`: the same result as parseRecord(decoded line, opts). */
 export function parseRecordBytes(buf: Uint8Array, start: number, end: number, opts?: ParseOptions): ParseResult {
-  const r = parseCommonBytes(buf, start, end, opts);
+  const r = parseCommonBytes(buf, start, end, opts, null);
+  if (r === null) return parseRecord(decodeAscii(buf, start, end), opts);
+  return typeof r === 'string' ? rejection(r) : { ok: true, packet: r };
+}
+
+/**
+ * parseRecordBytes for a caller that is done with the packet when it has handled it (the engine's
+ * ingest, replay): the common record is written into `into` (every field of it; make it with
+ * newPacket()) instead of a new packet, and the answer is the packet or the reason of the
+ * rejection, so a line allocates no packet and no result object. A line the fast path does not
+ * take gets a packet of its own from parseRecord; `into` is then left as it was. The packet
+ * returned may be `into`: copy it to keep it past the next call.
+ */
+export function parsePacketBytes(buf: Uint8Array, start: number, end: number, opts: ParseOptions | undefined, into: PacketEvent): PacketEvent | RejectReason {
+  const r = parseCommonBytes(buf, start, end, opts, into);
   if (r !== null) return r;
-  return parseRecord(decodeAscii(buf, start, end), opts);
+  const full = parseRecord(decodeAscii(buf, start, end), opts);
+  return full.ok ? full.packet : full.reason;
+}
+
+/**
+ * The source of the packet the last parseRecordBytes / parsePacketBytes call returned from its fast
+ * path, as the 32-bit value of its dotted quad (what the tracker's IPv4 table is keyed by); -1 when
+ * that call rejected the line, the source was IPv6, or parseRecord made the packet. Read it right
+ * after the call.
+ */
+export function parsedSourceV4(): number {
+  return srcV4;
+}
+
+let srcV4 = -1;
+/** Scratch of addressOf: the value of the last unshared (source) IPv4 address it read. */
+let addressKey = -1;
+
+/** A packet with every field the fast path writes, in the order it writes them (one object shape). */
+export function newPacket(): PacketEvent {
+  return {
+    time: 0,
+    framing: 'syslog',
+    trust: 'spoofable',
+    seq: undefined,
+    host: undefined,
+    prefix: '',
+    in: '',
+    out: '',
+    physIn: undefined,
+    physOut: undefined,
+    mac: undefined,
+    src: '' as Ip,
+    dst: '' as Ip,
+    family: 4,
+    len: undefined,
+    ttl: undefined,
+    id: undefined,
+    df: undefined,
+    fragment: false,
+    proto: '',
+    spt: undefined,
+    dpt: undefined,
+    icmpType: undefined,
+    icmpCode: undefined,
+    tcpFlags: undefined,
+    window: undefined,
+    innerSrc: undefined,
+    innerDst: undefined,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -240,30 +303,35 @@ function kv(b: Uint8Array, q: number, e: number, key: string, maxDigits: number,
   return q;
 }
 
-/** IPv4 address text of the kernel (dotted quad, no leading zeros): the same test as address.ts isDottedQuad. */
-function isDottedQuadBytes(b: Uint8Array, start: number, end: number): boolean {
+/**
+ * IPv4 address text of the kernel (dotted quad, no leading zeros; the same test as address.ts
+ * isDottedQuad): its 32-bit value, or -1.
+ */
+function dottedQuadBytes(b: Uint8Array, start: number, end: number): number {
   let parts = 0;
+  let key = 0;
   let p = start;
   while (p < end) {
     const first = b[p]!;
-    if (first < 48 || first > 57) return false;
+    if (first < 48 || first > 57) return -1;
     let value = first - 48;
     let q = p + 1;
     while (q < end) {
       const c = b[q]!;
       if (c === 46) break;
-      if (c < 48 || c > 57 || value === 0 || q - p >= 3) return false;
+      if (c < 48 || c > 57 || value === 0 || q - p >= 3) return -1;
       value = value * 10 + (c - 48);
       q++;
     }
-    if (value > 255) return false;
+    if (value > 255) return -1;
+    key = key * 256 + value;
     parts++;
-    if (q === end) return parts === 4;
-    if (parts === 4) return false;
+    if (q === end) return parts === 4 ? key : -1;
+    if (parts === 4) return -1;
     p = q + 1;
-    if (p === end) return false;
+    if (p === end) return -1;
   }
-  return false;
+  return -1;
 }
 
 const groups = new Uint16Array(8);
@@ -333,17 +401,20 @@ function v6Canonical8(b: Uint8Array, a: number, e: number): Ip | null {
 /** Canonical address of the text b[a, e) as parseRecord's fast path computes it, or null. */
 function addressOf(b: Uint8Array, a: number, e: number, v4: boolean, shared: boolean): Ip | null {
   if (v4) {
-    if (!isDottedQuadBytes(b, a, e)) return null;
+    const key = dottedQuadBytes(b, a, e);
+    if (key < 0) return null;
+    if (!shared) addressKey = key;
     return (shared ? v4dsts.keep(b, a, e) : decodeAscii(b, a, e)) as Ip;
   }
   return v6Address(b, a, e);
 }
 
 /**
- * The packet for the common syslog record, a rejection for the two common non-records, or null
- * when parseRecord must decide.
+ * The packet for the common syslog record (written into `into` when given), the reason for the two
+ * common non-records, or null when parseRecord must decide. Sets srcV4.
  */
-function parseCommonBytes(b: Uint8Array, start: number, end: number, opts?: ParseOptions): ParseResult | null {
+function parseCommonBytes(b: Uint8Array, start: number, end: number, opts: ParseOptions | undefined, into: PacketEvent | null): PacketEvent | RejectReason | null {
+  srcV4 = -1;
   const n = end - start;
   if (n === 0 || n > MAX_RECORD_LENGTH) return null;
   let e = end;
@@ -597,37 +668,37 @@ function parseCommonBytes(b: Uint8Array, start: number, end: number, opts?: Pars
     while (a < z && b[a] === 32) a++;
     while (z > a && b[z - 1] === 32) z--;
   }
-  const packet: PacketEvent = {
-    time,
-    framing: 'syslog',
-    trust: 'spoofable',
-    seq: undefined,
-    host: hosts.keep(b, hostStart, hostEnd),
-    prefix: prefixes.keep(b, a, z),
-    in: ifaces.keep(b, inStart, inEnd),
-    out: outs.keep(b, outStart, outEnd),
-    physIn: undefined,
-    physOut: undefined,
-    mac: macStart < 0 ? undefined : (mac ?? macs.keep(b, macStart, macEnd)),
-    src,
-    dst,
-    family,
-    len,
-    ttl,
-    id,
-    df: family === 4 ? df : undefined,
-    fragment: false,
-    proto,
-    spt,
-    dpt,
-    icmpType,
-    icmpCode,
-    tcpFlags,
-    window,
-    innerSrc: undefined,
-    innerDst: undefined,
-  };
-  return { ok: true, packet };
+  const packet = into ?? newPacket();
+  packet.time = time;
+  packet.framing = 'syslog';
+  packet.trust = 'spoofable';
+  packet.seq = undefined;
+  packet.host = hosts.keep(b, hostStart, hostEnd);
+  packet.prefix = prefixes.keep(b, a, z);
+  packet.in = ifaces.keep(b, inStart, inEnd);
+  packet.out = outs.keep(b, outStart, outEnd);
+  packet.physIn = undefined;
+  packet.physOut = undefined;
+  packet.mac = macStart < 0 ? undefined : (mac ?? macs.keep(b, macStart, macEnd));
+  packet.src = src;
+  packet.dst = dst;
+  packet.family = family;
+  packet.len = len;
+  packet.ttl = ttl;
+  packet.id = id;
+  packet.df = family === 4 ? df : undefined;
+  packet.fragment = false;
+  packet.proto = proto;
+  packet.spt = spt;
+  packet.dpt = dpt;
+  packet.icmpType = icmpType;
+  packet.icmpCode = icmpCode;
+  packet.tcpFlags = tcpFlags;
+  packet.window = window;
+  packet.innerSrc = undefined;
+  packet.innerDst = undefined;
+  srcV4 = v4 ? addressKey : -1;
+  return packet;
 }
 
 /** TcpFlag bit of a three-letter flag word, or 0. */
@@ -662,14 +733,14 @@ function plainAscii(b: Uint8Array, a: number, e: number): boolean {
 }
 
 /** A kernel line whose message has no `=` at all: parseRecord's 'not-firewall' (or null to let it decide). */
-function kernelNotFirewall(b: Uint8Array, start: number, p: number, end: number): ParseResult | null {
+function kernelNotFirewall(b: Uint8Array, start: number, p: number, end: number): RejectReason | null {
   // No '=' from p on means no IN= field; the rejection is 'binary' when the line holds NUL or U+FFFD.
   if (find(b, p, end, 'IN=') >= 0 || !plainAscii(b, start, end)) return null;
-  return rejection('not-firewall');
+  return 'not-firewall';
 }
 
 /** A syslog line of another program (tag is not `kernel:`). */
-function otherProgram(b: Uint8Array, start: number, p: number, e: number): ParseResult | null {
+function otherProgram(b: Uint8Array, start: number, p: number, e: number): RejectReason | null {
   if (!plainAscii(b, start, e)) return null;
-  return rejection(find(b, p, e, 'SRC=') >= 0 || find(b, p, e, 'IN=') >= 0 ? 'untrusted-transport' : 'not-firewall');
+  return find(b, p, e, 'SRC=') >= 0 || find(b, p, e, 'IN=') >= 0 ? 'untrusted-transport' : 'not-firewall';
 }

@@ -9,7 +9,7 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { generateLines } from '../../../bench/gen-log.ts';
-import { parseRecordBytes } from '../../../electron/engine/parse/bytes.ts';
+import { newPacket, parsedSourceV4, parsePacketBytes, parseRecordBytes } from '../../../electron/engine/parse/bytes.ts';
 import { parseRecord, parseRecordReference, type ParseOptions } from '../../../electron/engine/parse/index.ts';
 
 const FIXTURES = path.join(import.meta.dirname, '../../fixtures/parse');
@@ -32,13 +32,24 @@ function sameAsText(line: string, opts?: ParseOptions): void {
   const text = dec.decode(bytes); // what a line of these bytes reads as (lone surrogates become U+FFFD)
   expect(got, line).toStrictEqual(parseRecordReference(text, opts));
   expect(got, line).toStrictEqual(parseRecord(text, opts));
+  // The same into a reused packet (left dirty by the lines before), and the source's value.
+  const into = parsePacketBytes(buf, BEFORE.length, BEFORE.length + bytes.length, opts, scratch);
+  const v4 = parsedSourceV4();
+  expect(into, line).toStrictEqual(got.ok ? got.packet : got.reason);
+  if (v4 >= 0) {
+    expect(typeof into === 'object' && into.src, line).toBe([v4 >>> 24, (v4 >>> 16) & 255, (v4 >>> 8) & 255, v4 & 255].join('.'));
+    sourceValues++;
+  }
 }
+const scratch = newPacket();
+let sourceValues = 0;
 
 describe('byte parser agrees with parseRecord', () => {
   it('on generated logs (syslog and kmsg, given and detected framing)', () => {
     for (const line of syslogLines) sameAsText(line, { year: 2026, framing: 'syslog' });
     for (const line of syslogLines.slice(0, 3_000)) sameAsText(line, { year: 2026 });
     for (const line of kmsgLines) sameAsText(line, { framing: 'kmsg', bootTimeMs: 1_700_000_000_000 });
+    expect(sourceValues).toBeGreaterThan(firewallLines.length / 2);
   });
 
   it('on every fixture line', () => {
