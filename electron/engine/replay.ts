@@ -63,6 +63,56 @@ const lineDecoder = new TextDecoder('utf-8', { ignoreBOM: true });
 /** Lines looked at to recognise the framing. */
 const SNIFF_LINES = 64;
 
+/**
+ * A set of IPv4 addresses as 32-bit values: open addressing in one Int32Array (linear probing, at
+ * most half full), so adding a source seen before is one look at one cache line, where a
+ * Set<number> of 100k entries cost ~10% of a replay (bucket, then entry, in a table 3× the size).
+ */
+class V4Set {
+  /** Slots hold value + 1 as an int32 (0 = empty; the value 2^32 - 1 wraps to 0 and is kept aside). */
+  private table = new Int32Array(1 << 12);
+  private bits = 12;
+  private count = 0;
+  private hasMax = false;
+
+  get size(): number {
+    return this.count + (this.hasMax ? 1 : 0);
+  }
+
+  add(value: number): void {
+    const stored = (value + 1) | 0;
+    if (stored === 0) {
+      this.hasMax = true;
+      return;
+    }
+    const t = this.table;
+    const mask = t.length - 1;
+    let i = Math.imul(stored, 0x9e3779b1) >>> (32 - this.bits);
+    for (;;) {
+      const at = t[i]!;
+      if (at === stored) return;
+      if (at === 0) break;
+      i = (i + 1) & mask;
+    }
+    t[i] = stored;
+    if (2 * ++this.count > t.length) this.grow();
+  }
+
+  private grow(): void {
+    const old = this.table;
+    this.bits++;
+    const t = (this.table = new Int32Array(1 << this.bits));
+    const mask = t.length - 1;
+    for (let k = 0; k < old.length; k++) {
+      const stored = old[k]!;
+      if (stored === 0) continue;
+      let i = Math.imul(stored, 0x9e3779b1) >>> (32 - this.bits);
+      while (t[i] !== 0) i = (i + 1) & mask;
+      t[i] = stored;
+    }
+  }
+}
+
 export class ReplaySession {
   private readonly engine: ScanEngine;
   private readonly splitter = new LineSplitter();
@@ -75,7 +125,7 @@ export class ReplaySession {
    * Distinct sources: IPv4 ones by their 32-bit value (the byte parser has it, so a line makes no
    * string hash and a source keeps no string here), others by their text.
    */
-  private readonly v4Sources = new Set<number>();
+  private readonly v4Sources = new V4Set();
   private readonly otherSources = new Set<string>();
   /** The packet the bytes lane parses into (nothing here or in the engine keeps it). */
   private readonly scratch: PacketEvent = newPacket();
@@ -207,7 +257,7 @@ export class ReplaySession {
   /** A packet record; `srcV4` the 32-bit value of its source, -1 when not IPv4. */
   private packet(p: PacketEvent, srcV4: number): void {
     this.packets++;
-    if (srcV4 >= 0) this.v4Sources.add(srcV4 | 0);
+    if (srcV4 >= 0) this.v4Sources.add(srcV4);
     else this.otherSources.add(p.src);
     if (this.firstTime === null) this.firstTime = p.time;
     this.lastTime = p.time;
