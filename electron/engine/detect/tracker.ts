@@ -14,8 +14,11 @@
  *
  * Storage: sources are numbered slots, and each slot is one fixed-size record in a page of
  * PAGE_SLOTS records. A page is one ArrayBuffer seen both as a Float64Array (times, hits, first
- * and last seen) and as an Int32Array (counters, flags, port numbers, per-port hits), so a record
- * of the default settings is 312 bytes instead of 440 as all doubles. Why pages rather than one
+ * and last seen) and as an Int32Array (counters, flags, port numbers, per-port hits). A record
+ * holds up to SMALL_PORTS ports; a source that probes more (a few percent of them) moves its port
+ * list to a port record of the full length in pages of their own. With the default settings a
+ * source costs 136 bytes, 360 with a port record (440 when every record was all doubles and
+ * held the full list: ~44 MB for 100k sources, now ~14 MB). Why pages rather than one
  * array grown by doubling: the last doubling copied ~29 MB into a new ~44 MB array while the old
  * one was still alive (a replay of 100k sources peaked ~30 MB higher for it), and the freed arrays
  * stayed in the allocator; pages are allocated once, never copied, and a slot keeps its page.
@@ -61,20 +64,28 @@ export const NO_SLOT = -1;
 const FIRST = 0;
 const LAST = 1;
 const HITS = 2; // probes counted since the source started being tracked (or was quiet for a whole window)
-const F_HEADER = 3; // then (inline layout) the ring of maxretry times, then each port's last probe time
+const F_HEADER = 3; // then (inline layout) the ring of maxretry times, then each small port list's last probe times
 // Integers, indexes from the record's first integer:
 const NTIMES = 0; // ring slots in use
 const RINGPOS = 1; // next write position once the ring is full (then also the oldest entry)
 const NPORTS = 2; // ports in use
 const MASK = 3; // bits of TYPE_BIT of the probe kinds seen
 const PENDING = 4; // a ban of this source is queued behind the new-bans-per-minute cap
-const I_HEADER = 5; // then (inline layout) the port numbers, then each port's hits
+const EXT = 5; // inline layout: the slot's port record in the port pages once it needs more than SMALL_PORTS, else -1
+const I_HEADER = 6; // then (inline layout) the small port list: the port numbers, then each port's hits
 
-/** Records per page (a page of the default settings is 312 KiB). */
+/**
+ * Ports a record holds itself (inline layout). Most sources probe one or two ports; a source that
+ * probes more moves its list to a port record of the full length (portCap + 1) in separate pages,
+ * so a record of the default settings is 136 bytes and only the few busy sources pay 224 more.
+ */
+const SMALL_PORTS = 3;
+
+/** Records per page (a page of the default settings is 136 KiB). */
 const PAGE_BITS = 10;
 const PAGE_SLOTS = 1 << PAGE_BITS;
 const PAGE_MASK = PAGE_SLOTS - 1;
-/** Records up to this many bytes hold the ring and the ports inline (the default settings need 312). */
+/** Records whose ring and full port list fit in this many bytes use the inline layout (the default settings need 384). */
 const INLINE_RECORD_MAX_BYTES = 1280;
 /** First size of a slot's own arrays when they are not inline. */
 const OWN_ARRAY_MIN = 8;
@@ -178,6 +189,13 @@ export class SourceTracker {
   private intsAt = 2 * F_HEADER;
   private portsAt = 2 * F_HEADER;
   private portHitsAt = 2 * F_HEADER;
+  /** Port records (inline layout): pages as doubles and as integers, length in doubles, integers' start. */
+  private extPagesF: Float64Array[] = [];
+  private extPagesI: Int32Array[] = [];
+  private extStrideD = 0;
+  private extIntsAt = 0;
+  private extUsed = 0;
+  private readonly extFree: number[] = [];
   /** Pages: the same buffers as doubles and as integers. */
   private pagesF: Float64Array[] = [];
   private pagesI: Int32Array[] = [];
@@ -324,6 +342,7 @@ export class SourceTracker {
       I[bi + NPORTS] = 0;
       I[bi + MASK] = 0;
       I[bi + PENDING] = 0;
+      I[bi + EXT] = -1;
       this.append(slot);
       if (this.size > this.maxSources) this.evictOldest(time);
     } else {
@@ -339,6 +358,7 @@ export class SourceTracker {
         F[bf + HITS] = 0;
         F[bf + FIRST] = time;
         I[bi + MASK] = 0;
+        if (this.inline) this.releaseExt(I, bi);
       }
     }
     if (time > F[bf + LAST]!) F[bf + LAST] = time;
@@ -379,11 +399,21 @@ export class SourceTracker {
     let PH: Int32Array;
     let ph0: number;
     if (this.inline) {
-      PN = PH = I;
-      pn0 = r * this.strideI + this.portsAt;
-      ph0 = r * this.strideI + this.portHitsAt;
-      PT = F;
-      pt0 = bf + this.portTimesAt;
+      let ext = I[bi + EXT]!;
+      if (ext < 0 && nPorts === SMALL_PORTS && port !== null) ext = this.moveToExt(I, F, bi, r, bf, nPorts, port);
+      if (ext < 0) {
+        PN = PH = I;
+        pn0 = r * this.strideI + this.portsAt;
+        ph0 = r * this.strideI + this.portHitsAt;
+        PT = F;
+        pt0 = bf + this.portTimesAt;
+      } else {
+        PN = PH = this.extPagesI[ext >>> PAGE_BITS]!;
+        PT = this.extPagesF[ext >>> PAGE_BITS]!;
+        pt0 = (ext & PAGE_MASK) * this.extStrideD;
+        pn0 = 2 * pt0 + this.extIntsAt;
+        ph0 = pn0 + this.portCap + 1;
+      }
     } else {
       this.ownPortsFor(slot, port === null ? nPorts : nPorts + 1);
       PN = this.ownPortNums[slot]!;
@@ -454,17 +484,23 @@ export class SourceTracker {
   private layout(): void {
     const ring = this.maxretry;
     const ports = this.portCap + 1; // +1: a new port is written before the cap prunes
-    const doubles = F_HEADER + ring + ports;
-    const inlineInts = 2 * doubles + I_HEADER + 2 * ports;
-    this.inline = 4 * inlineInts <= INLINE_RECORD_MAX_BYTES;
-    const ints = this.inline ? inlineInts : 2 * F_HEADER + I_HEADER;
+    this.inline = 8 * (F_HEADER + ring + ports) + 4 * (I_HEADER + 2 * ports) <= INLINE_RECORD_MAX_BYTES;
+    const doubles = this.inline ? F_HEADER + ring + SMALL_PORTS : F_HEADER;
+    const ints = 2 * doubles + I_HEADER + (this.inline ? 2 * SMALL_PORTS : 0);
     this.strideI = ints + (ints & 1);
     this.strideD = this.strideI / 2;
     this.timesAt = F_HEADER;
     this.portTimesAt = F_HEADER + ring;
-    this.intsAt = this.inline ? 2 * doubles : 2 * F_HEADER;
+    this.intsAt = 2 * doubles;
     this.portsAt = this.intsAt + I_HEADER;
-    this.portHitsAt = this.portsAt + ports;
+    this.portHitsAt = this.portsAt + SMALL_PORTS;
+    // A port record: last probe times, then port numbers and hits (2 integers per port = 1 double).
+    this.extStrideD = 2 * ports;
+    this.extIntsAt = 2 * ports;
+    this.extPagesF = [];
+    this.extPagesI = [];
+    this.extUsed = 0;
+    this.extFree.length = 0;
     this.pagesF = [];
     this.pagesI = [];
     this.links = new Int32Array(0);
@@ -517,7 +553,8 @@ export class SourceTracker {
     else this.v4Remove(this.v4Find(key | 0));
     this.unlink(slot);
     this.ips[slot] = '';
-    if (!this.inline) {
+    if (this.inline) this.releaseExt(this.pagesI[slot >>> PAGE_BITS]!, this.intsOf(slot));
+    else {
       this.ownTimes[slot] = null;
       this.ownPortNums[slot] = null;
       this.ownPortTimes[slot] = null;
@@ -582,6 +619,52 @@ export class SourceTracker {
     for (let i = 0; i < old.length; i += 2) if (old[i + 1] !== 0) this.v4Insert(old[i]!, old[i + 1]! - 1);
   }
 
+  /** A free port record (inline layout). */
+  private allocateExt(): number {
+    let ext = this.extFree.pop();
+    if (ext === undefined) {
+      ext = this.extUsed++;
+      if (ext >>> PAGE_BITS >= this.extPagesF.length) {
+        const page = new ArrayBuffer(PAGE_SLOTS * this.extStrideD * 8);
+        this.extPagesF.push(new Float64Array(page));
+        this.extPagesI.push(new Int32Array(page));
+      }
+    }
+    return ext;
+  }
+
+  /** Frees the port record of the slot whose integers start at I[bi], if it has one. */
+  private releaseExt(I: Int32Array, bi: number): void {
+    const ext = I[bi + EXT]!;
+    if (ext < 0) return;
+    this.extFree.push(ext);
+    I[bi + EXT] = -1;
+  }
+
+  /**
+   * Moves a full small port list (`n` ports) into a new port record, unless `port` is already one
+   * of them (then no move is needed). Returns the port record, or -1 when not moved.
+   */
+  private moveToExt(I: Int32Array, F: Float64Array, bi: number, r: number, bf: number, n: number, port: number): number {
+    const pn = r * this.strideI + this.portsAt;
+    for (let k = 0; k < n; k++) if (I[pn + k] === port) return -1;
+    const ext = this.allocateExt();
+    const EI = this.extPagesI[ext >>> PAGE_BITS]!;
+    const EF = this.extPagesF[ext >>> PAGE_BITS]!;
+    const et = (ext & PAGE_MASK) * this.extStrideD;
+    const en = 2 * et + this.extIntsAt;
+    const eh = en + this.portCap + 1;
+    const ph = r * this.strideI + this.portHitsAt;
+    const pt = bf + this.portTimesAt;
+    for (let k = 0; k < n; k++) {
+      EI[en + k] = I[pn + k]!;
+      EF[et + k] = F[pt + k]!;
+      EI[eh + k] = I[ph + k]!;
+    }
+    I[bi + EXT] = ext;
+    return ext;
+  }
+
   /** The slot's own ring, grown to hold at least `need` times (never more than maxretry). */
   private ownTimesFor(slot: number, need: number): Float64Array {
     let a = this.ownTimes[slot] ?? null;
@@ -628,16 +711,30 @@ export class SourceTracker {
       const start = n < this.maxretry ? 0 : pos;
       for (let k = 0; k < n; k++) times.push(T[t0 + ((start + k) % n)]!);
     }
-    const rec = (slot & PAGE_MASK) * this.strideI;
-    const PN = this.inline ? I : this.ownPortNums[slot];
-    const PT = this.inline ? F : this.ownPortTimes[slot];
-    const PH = this.inline ? I : this.ownPortHits[slot];
-    const pn0 = this.inline ? rec + this.portsAt : 0;
-    const pt0 = this.inline ? bf + this.portTimesAt : 0;
-    const ph0 = this.inline ? rec + this.portHitsAt : 0;
     const ports: number[] = [];
-    if (PN && PT && PH) for (let k = 0; k < I[bi + NPORTS]!; k++) ports.push(PN[pn0 + k]!, PT[pt0 + k]!, PH[ph0 + k]!);
+    const a = this.portArrays(slot);
+    if (a !== null) for (let k = 0; k < I[bi + NPORTS]!; k++) ports.push(a.PN[a.pn0 + k]!, a.PT[a.pt0 + k]!, a.PH[a.ph0 + k]!);
     return { ip: this.ips[slot]!, hits: F[bf + HITS]!, first: F[bf + FIRST]!, last: F[bf + LAST]!, mask: I[bi + MASK]!, pending: I[bi + PENDING]!, times, ports };
+  }
+
+  /** Where a slot's ports are (off the hot path; null: own arrays not made yet). */
+  private portArrays(slot: number): { PN: Int32Array; pn0: number; PT: Float64Array; pt0: number; PH: Int32Array; ph0: number } | null {
+    if (!this.inline) {
+      const PN = this.ownPortNums[slot];
+      const PT = this.ownPortTimes[slot];
+      const PH = this.ownPortHits[slot];
+      return PN && PT && PH ? { PN, pn0: 0, PT, pt0: 0, PH, ph0: 0 } : null;
+    }
+    const I = this.pagesI[slot >>> PAGE_BITS]!;
+    const ext = I[this.intsOf(slot) + EXT]!;
+    if (ext < 0) {
+      const rec = (slot & PAGE_MASK) * this.strideI;
+      return { PN: I, pn0: rec + this.portsAt, PT: this.pagesF[slot >>> PAGE_BITS]!, pt0: (slot & PAGE_MASK) * this.strideD + this.portTimesAt, PH: I, ph0: rec + this.portHitsAt };
+    }
+    const EI = this.extPagesI[ext >>> PAGE_BITS]!;
+    const pt0 = (ext & PAGE_MASK) * this.extStrideD;
+    const pn0 = 2 * pt0 + this.extIntsAt;
+    return { PN: EI, pn0, PT: this.extPagesF[ext >>> PAGE_BITS]!, pt0, PH: EI, ph0: pn0 + this.portCap + 1 };
   }
 
   /** Stores a copy as the most recently seen source (the layout may differ from where it came from). */
@@ -656,17 +753,12 @@ export class SourceTracker {
     I[bi + NPORTS] = nPorts;
     I[bi + MASK] = c.mask;
     I[bi + PENDING] = c.pending;
+    I[bi + EXT] = this.inline && nPorts > SMALL_PORTS ? this.allocateExt() : -1;
     const T = this.inline ? F : this.ownTimesFor(slot, Math.max(1, times.length));
     const t0 = this.inline ? bf + this.timesAt : 0;
     for (let k = 0; k < times.length; k++) T[t0 + k] = times[k]!;
     if (!this.inline) this.ownPortsFor(slot, Math.max(1, nPorts));
-    const rec = (slot & PAGE_MASK) * this.strideI;
-    const PN = this.inline ? I : this.ownPortNums[slot]!;
-    const PT = this.inline ? F : this.ownPortTimes[slot]!;
-    const PH = this.inline ? I : this.ownPortHits[slot]!;
-    const pn0 = this.inline ? rec + this.portsAt : 0;
-    const pt0 = this.inline ? bf + this.portTimesAt : 0;
-    const ph0 = this.inline ? rec + this.portHitsAt : 0;
+    const { PN, pn0, PT, pt0, PH, ph0 } = this.portArrays(slot)!;
     for (let k = 0; k < nPorts; k++) {
       PN[pn0 + k] = c.ports[3 * k]!;
       PT[pt0 + k] = c.ports[3 * k + 1]!;

@@ -104,6 +104,23 @@ describe('SourceTracker storage', () => {
     }
   });
 
+  it('a port list that outgrows the record moves to a port record, which is freed and reused', () => {
+    const t = new SourceTracker({ ...S, maxretry: 100 });
+    const ports = [22, 80, 443, 8080, 3389, 22, 25];
+    ports.forEach((p, i) => t.probe('a', i, p, 'SYN'));
+    expect(t.summary(t.get('a'))).toMatchObject({ hits: 7, ports: [22, 25, 80, 443, 3389, 8080], distinctPorts: 6 });
+    expect(t.topPorts(t.get('a'), 3)).toEqual([22, 25, 80]);
+    // Quiet for a whole window: starts afresh, with a small list again.
+    t.probe('a', 10 * MIN + 10, 53, 'UDP');
+    expect(t.summary(t.get('a'))).toMatchObject({ hits: 1, ports: [53], scanType: 'UDP' });
+    // Another source takes the freed port record: none of a's ports show.
+    [1, 2, 3, 4, 5].forEach((p) => t.probe('b', 10 * MIN + 20 + p, p, 'SYN'));
+    t.delete('b');
+    [6, 7, 8, 9].forEach((p) => t.probe('c', 10 * MIN + 30 + p, p, 'FIN'));
+    expect(t.summary(t.get('c'))).toMatchObject({ hits: 4, ports: [6, 7, 8, 9], scanType: 'FIN' });
+    expect(t.summary(t.get('a')).ports).toEqual([53]);
+  });
+
   it('freed slots are reused and keep no state of the source before', () => {
     const t = new SourceTracker(S);
     t.probe('a', 1, 1, 'FIN');
