@@ -173,9 +173,11 @@ class Recent {
       const r = values[(this.last + k) % values.length]!;
       const n = r.length;
       if (a + n >= e || b[a + n] !== 32) continue;
-      let i = 0;
-      while (i < n && r.charCodeAt(i) === b[a + i]) i++;
-      if (i === n) return r;
+      // From the end: MACs seen on one host share their first bytes (our own address) and differ
+      // in the last ones (the sender's, the EtherType), so a wrong candidate fails at once.
+      let i = n - 1;
+      while (i >= 0 && r.charCodeAt(i) === b[a + i]) i--;
+      if (i < 0) return r;
     }
     return null;
   }
