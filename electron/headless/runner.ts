@@ -19,14 +19,12 @@ import { fileAuditLog } from '../helper/audit.ts';
 import { BINARIES, execArgv } from '../helper/exec.ts';
 import type { HelperOpsPort } from './contracts.ts';
 import * as firewallModule from '../helper/firewall/index.ts';
-import { lastKmsgSeq } from '../helper/kmsg.ts';
 import { createHelperDispatcher } from '../helper/ops.ts';
 import { FileSettingsRepo, readInboundSessions, serviceStoreOf, StoreSettingsRepo } from './adapters.ts';
 import { prepareStateDir, serveControlSocket } from './control.ts';
 import { callViaDispatcher, firewallPortOf, helperOpsOf } from './helper-adapter.ts';
 import { readHostInfo } from './hostinfo.ts';
-import { DevKmsgSource } from './kmsg-source.ts';
-import { kmsgBootTimeMs, liveLineParser } from '../engine/logs/kmsg.ts';
+import { KmsgSource, kmsgBootTimeMs, liveLineParser, newestKmsgSeq } from '../engine/logs/kmsg.ts';
 import { PortcullisService } from './service.ts';
 
 export const DEFAULT_STATE_DIR = '/var/lib/portcullis';
@@ -87,10 +85,10 @@ async function openSource(
       // First run: start at the newest record, and write that position NOW (not with the first
       // batch): if this run is killed before its first flush, the next one still resumes from here
       // instead of from "now", which would lose what was logged in between.
-      const newest = lastKmsgSeq() ?? 0;
+      const newest = newestKmsgSeq() ?? 0;
       state.set(KMSG_SEQ_KEY, String(newest));
       return {
-        source: new DevKmsgSource({ afterSeq: newest, onSeq: (seq) => state.queue(KMSG_SEQ_KEY, String(seq)) }),
+        source: new KmsgSource({ resumeAfterSeq: newest, onSeq: (seq) => state.queue(KMSG_SEQ_KEY, String(seq)) }),
         framing: 'kmsg',
         replayUpToSeq: null,
       };
@@ -99,7 +97,9 @@ async function openSource(
       // A saved position: read the whole ring. Records up to it rebuild the detection windows a
       // restart lost (replayed, not stored twice: the position is committed with the packets), the
       // rest are new.
-      source: new DevKmsgSource({ afterSeq: saved, fromOldest: true, onSeq: (seq) => state.queue(KMSG_SEQ_KEY, String(seq)) }),
+      // The saved position only moves forward: while the ring's old records are re-read, a kill -9
+      // must not leave a LOWER position behind (the records between would count as new twice).
+      source: new KmsgSource({ startAt: 'oldest', onSeq: (seq) => seq > saved && state.queue(KMSG_SEQ_KEY, String(seq)) }),
       framing: 'kmsg',
       replayUpToSeq: saved,
     };
