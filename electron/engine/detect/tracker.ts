@@ -85,7 +85,7 @@ const SMALL_PORTS = 3;
 const PAGE_BITS = 10;
 const PAGE_SLOTS = 1 << PAGE_BITS;
 const PAGE_MASK = PAGE_SLOTS - 1;
-/** Records whose ring and full port list fit in this many bytes use the inline layout (the default settings need 384). */
+/** Records whose ring and full port list would fit in this many bytes use the inline layout (the default settings: 312). */
 const INLINE_RECORD_MAX_BYTES = 1280;
 /** First size of a slot's own arrays when they are not inline. */
 const OWN_ARRAY_MIN = 8;
