@@ -162,10 +162,12 @@ function rssText(r: PhaseResult): string {
  * replay and no measurable speed gain. Applied to the naive baseline too, so the ratios stay fair.
  */
 const PHASE_FLAGS = ['--max-semi-space-size=4'];
+/** The environment bin/portcullis.js sets too: one glibc malloc arena (the others only held memory). */
+const PHASE_ENV = { ...process.env, MALLOC_ARENA_MAX: '1' };
 
 /** Run one phase in a fresh process and read its JSON result. */
 function runPhase(phase: string, file: string): PhaseResult {
-  const r = spawnSync(process.execPath, [...PHASE_FLAGS, import.meta.filename, '--phase', phase, file], { encoding: 'utf8', maxBuffer: 1 << 20 });
+  const r = spawnSync(process.execPath, [...PHASE_FLAGS, import.meta.filename, '--phase', phase, file], { encoding: 'utf8', maxBuffer: 1 << 20, env: PHASE_ENV });
   if (r.status !== 0) throw new Error(`phase ${phase} failed: ${r.stderr}`);
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as PhaseResult;
 }
