@@ -320,9 +320,18 @@ export class ScanEngine {
     this.isAllowedPort = fn;
   }
 
-  setHostAddresses(addrs: string[], gateways?: string[]): void {
+  /**
+   * This host's addresses changed (a laptop joined another network): they are whitelisted, and —
+   * when records are filtered by host — the records addressed to the NEW addresses (or arriving on
+   * the given interfaces) are this host's from now on, those to the old ones no longer.
+   */
+  setHostAddresses(addrs: string[], gateways?: string[], interfaces?: string[]): void {
     this.hostAddresses = [...addrs];
     if (gateways !== undefined) this.gatewayAddresses = [...gateways];
+    if (this.hostFilterAddresses !== null) {
+      this.hostFilterAddresses = new Set(addrs.map((a) => canonicalIp(a.trim()) ?? a));
+      if (interfaces !== undefined) this.hostFilterInterfaces = new Set(interfaces);
+    }
     this.rebuildWhitelist();
   }
 

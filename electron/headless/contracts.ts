@@ -20,7 +20,7 @@ export interface EngineLike {
   unban(ip: string, at?: number): boolean;
   updateSettings(s: Settings): void;
   setAllowedPorts(fn: (proto: 'tcp' | 'udp', port: number) => boolean): void;
-  setHostAddresses(addrs: string[], gateways?: string[]): void;
+  setHostAddresses(addrs: string[], gateways?: string[], interfaces?: string[]): void;
   restore(bans: BanRecord[], strikes: { ip: string; strikes: number; lastBanAt: number }[]): void;
   activeBans(): BanRecord[];
   offenders(limit?: number): Offender[];

@@ -535,7 +535,7 @@ export class PortcullisService {
     const key = (h: HostInfo) => `${[...h.addresses].sort().join(',')}|${[...h.gateways].sort().join(',')}`;
     if (next.addresses.length === 0 || key(next) === key(this.host)) return;
     this.host = { ...next, interfaces: [...new Set([...this.host.interfaces, ...next.interfaces])] };
-    this.engine.setHostAddresses(next.addresses, next.gateways);
+    this.engine.setHostAddresses(next.addresses, next.gateways, this.host.interfaces);
     for (const b of this.engine.activeBans()) {
       if (this.engine.isWhitelisted(b.ip)) this.unbanNow(b.ip);
     }

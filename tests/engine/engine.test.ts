@@ -72,6 +72,15 @@ describe('ScanEngine verdicts', () => {
     expect(engine.ingestPacket(pkt({ dst: '192.0.2.99' as never, in: 'veth-fw', dpt: 81 }))).toBe('counted');
   });
 
+  it('not-for-this-host follows the host to a new address (setHostAddresses), and the new address is never banned', () => {
+    const { engine } = make({ hostFilter: { addresses: ['192.0.2.10'], interfaces: ['eth0'] } });
+    expect(engine.ingestPacket(pkt({ dst: '198.51.100.44' as never, in: 'wlan0' }))).toBe('not-for-this-host');
+    engine.setHostAddresses(['198.51.100.44'], [], ['eth0', 'wlan0']);
+    expect(engine.ingestPacket(pkt({ dst: '198.51.100.44' as never, in: 'wlan0', dpt: 82 }))).toBe('counted');
+    expect(engine.ingestPacket(pkt({ dst: '192.0.2.10' as never, in: 'veth-other', dpt: 83 }))).toBe('not-for-this-host');
+    expect(engine.isWhitelisted('198.51.100.44')).toBe(true);
+  });
+
   it('untrusted records are refused when kernel trust is required, counted when not', () => {
     expect(make().engine.ingestPacket(pkt({ trust: 'spoofable' }))).toBe('untrusted');
     expect(make({}, { detection: { requireKernelTrust: false } }).engine.ingestPacket(pkt({ trust: 'spoofable' }))).toBe('counted');
