@@ -694,7 +694,8 @@ export class PortcullisService {
     const hostCidr = (ip: string) => `${ip}/${ip.includes(':') ? 128 : 32}`;
     return [
       ...ALWAYS_WHITELISTED.map((cidr) => ({ cidr, why: 'loopback' })),
-      ...this.host.addresses.map((ip) => ({ cidr: hostCidr(ip), why: 'this host' })),
+      // Loopback addresses are covered by the loopback entries already.
+      ...this.host.addresses.filter((ip) => !LOOPBACK.matches(ip)).map((ip) => ({ cidr: hostCidr(ip), why: 'this host' })),
       ...(this.settings.whitelist.includeGateway ? this.host.gateways.map((ip) => ({ cidr: hostCidr(ip), why: 'default gateway' })) : []),
     ];
   }

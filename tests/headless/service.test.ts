@@ -402,7 +402,7 @@ describe('PortcullisService: rules and helper', () => {
   });
 
   it('state lists what is always whitelisted: loopback, this host, and the gateway only while includeGateway', async () => {
-    const t = setup({ hostInfo: async () => ({ addresses: [HOST, '2001:db8::1'], interfaces: ['eth0'], gateways: ['10.0.0.254'] }) });
+    const t = setup({ hostInfo: async () => ({ addresses: ['127.0.0.1', HOST, '::1', '2001:db8::1'], interfaces: ['lo', 'eth0'], gateways: ['10.0.0.254'] }) });
     await t.service.start();
     const always = async () => ((await t.call('getState')) as { result: { alwaysWhitelisted: { cidr: string; why: string }[] } }).result.alwaysWhitelisted;
     expect(await always()).toEqual([
