@@ -171,8 +171,13 @@ function messageOf(e: unknown): string {
 
 let noticeSeq = 0;
 
+/** The notices with one more; the same message again replaces the earlier one (no stack of copies). */
+function withNotice(notices: Notice[], level: Notice['level'], message: string): Notice[] {
+  return [...notices.filter((n) => n.level !== level || n.message !== message), { id: ++noticeSeq, level, message }].slice(-MAX_NOTICES);
+}
+
 function pushNotice(set: Set, level: Notice['level'], message: string): void {
-  set((s) => ({ notices: [...s.notices, { id: ++noticeSeq, level, message }].slice(-MAX_NOTICES) }));
+  set((s) => ({ notices: withNotice(s.notices, level, message) }));
 }
 
 /** Runs one action's service call with its busy flag; failures become a notice and a Result. */
@@ -634,7 +639,7 @@ function uiSlice(set: Set, get: Get, deps: StoreDeps): UiSlice {
               patch.state = ev.state;
               break;
             case 'notice':
-              notices = [...notices, { id: ++noticeSeq, level: ev.level, message: ev.message }].slice(-MAX_NOTICES);
+              notices = withNotice(notices, ev.level, ev.message);
               break;
           }
         }

@@ -341,6 +341,14 @@ describe('store: actions', () => {
     expect(store.getState().notices.map((n) => n.message)).toEqual(['ufw failed']);
   });
 
+  it('the same notice again replaces the earlier one instead of stacking copies', async () => {
+    const api = createFakeApi();
+    const store = createAppStore({ api, setInterval: () => 0, clearInterval: () => undefined, setTimeout: () => 0 });
+    for (let i = 0; i < 3; i++) store.getState().applyEvents([{ type: 'notice', level: 'info', message: 'ufw rules updated' }]);
+    store.getState().applyEvents([{ type: 'notice', level: 'warn', message: 'ufw rules updated' }]);
+    expect(store.getState().notices.map((n) => `${n.level}:${n.message}`)).toEqual(['info:ufw rules updated', 'warn:ufw rules updated']);
+  });
+
   it('exports the rows it is given as CSV through the download dependency', () => {
     const { s, downloads } = setup();
     s().exportPacketsCsv([row(1), row(2, { prefix: '=cmd|calc', src: '2001:db8::1' })]);
