@@ -1,0 +1,201 @@
+/**
+ * One Portcullis per network namespace's firewall. ufw is not safe to drive concurrently: inside one
+ * process the helper queues its operations, but two processes (the desktop helper and a
+ * `portcullis run`, or two runs with different --state-dir) would interleave ufw commands, corrupt
+ * user.rules and fight over bans and managed blocks. Whoever changes the firewall holds this lock.
+ *
+ * The lock is named after the network namespace's inode (`ip netns exec A …` and `ip netns exec B …`
+ * never conflict): /run/portcullis/firewall-<ino>.lock, a directory holding ONE file
+ * holder.<pid>.<random>.json = {pid, starttime, who, since}. starttime (field 22 of /proc/PID/stat)
+ * tells a live holder from a dead one whose pid went to another process. A holder that died
+ * (kill -9, reboot) leaves a stale lock that the next start takes over.
+ *
+ * Why a directory and not one file created with 'wx': taking over a stale FILE means deleting it by
+ * name, and between judging it stale and deleting it another contender may have replaced it with
+ * a fresh lock (a race of three contenders, caught by the unit test). Here every step is atomic and
+ * identity-safe:
+ *  - acquire: prepare a private directory with our holder file in it, then rename() it onto the
+ *    lock name. rename succeeds only if the name is absent or an EMPTY directory, so the lock appears
+ *    whole and exactly one contender gets it (the others get ENOTEMPTY/EEXIST);
+ *  - takeover: delete the stale holder file by its unique name (never anyone else's), which leaves
+ *    an empty directory = a free lock; then race for it as above;
+ *  - release: delete our own holder file by its unique name, then the empty directory.
+ */
+import { randomBytes } from 'node:crypto';
+import { lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export const DEFAULT_LOCK_DIR = '/run/portcullis';
+
+export interface LockHolder {
+  pid: number;
+  /** Field 22 of /proc/PID/stat: clock ticks after boot when the process started. */
+  starttime: number;
+  who: string;
+  since: string;
+}
+
+/** Another live Portcullis holds the lock of this network namespace. */
+export class FirewallLockedError extends Error {
+  readonly holder: LockHolder;
+  readonly path: string;
+  constructor(path: string, holder: LockHolder) {
+    super(`another Portcullis (${holder.who}, pid ${holder.pid}) already manages the firewall of this network namespace (since ${holder.since}; lock ${path})`);
+    this.name = 'FirewallLockedError';
+    this.holder = holder;
+    this.path = path;
+  }
+}
+
+export interface FirewallLock {
+  readonly path: string;
+  readonly holder: LockHolder;
+  /** Deletes our holder file (and the then empty lock); true when it was still there. Idempotent. */
+  release(): boolean;
+}
+
+export interface LockOptions {
+  /** Directory of the lock files (default /run/portcullis; created 0700). */
+  dir?: string;
+  /** The namespace whose inode names the lock (default: ours). */
+  nsPath?: string;
+}
+
+/** starttime of a running process, or null when there is none (or only its zombie: it can do nothing more). */
+export function processStartTime(pid: number): number | null {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return null;
+  }
+  // "pid (comm) state ppid …": comm may hold spaces and parentheses; fields start after the last ')'.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  if (fields[0] === 'Z' || fields[0] === 'X') return null;
+  const start = Number(fields[22 - 3]);
+  return Number.isSafeInteger(start) ? start : null;
+}
+
+export function isAlive(holder: LockHolder): boolean {
+  return processStartTime(holder.pid) === holder.starttime;
+}
+
+export function firewallLockPath(o: LockOptions = {}): string {
+  return join(o.dir ?? DEFAULT_LOCK_DIR, `firewall-${statSync(o.nsPath ?? '/proc/self/ns/net').ino}.lock`);
+}
+
+function parseHolder(text: string): LockHolder | null {
+  try {
+    const h = JSON.parse(text) as Partial<LockHolder>;
+    if (Number.isSafeInteger(h.pid) && h.pid! > 0 && Number.isSafeInteger(h.starttime) && typeof h.who === 'string' && typeof h.since === 'string') {
+      return { pid: h.pid!, starttime: h.starttime!, who: h.who, since: h.since };
+    }
+  } catch {
+    /* not JSON */
+  }
+  return null;
+}
+
+const code = (e: unknown): string | undefined => (e as NodeJS.ErrnoException).code;
+
+/** What the lock holds now: each holder file with its parsed content (null: not a holder), or null when free. */
+function look(path: string): { name: string; holder: LockHolder | null }[] | null {
+  let names: string[];
+  try {
+    names = readdirSync(path);
+  } catch (e) {
+    if (code(e) === 'ENOENT') return null;
+    if (code(e) === 'ENOTDIR') return [{ name: '', holder: null }]; // a stray file in its place
+    throw e;
+  }
+  return names.map((name) => {
+    try {
+      return { name, holder: parseHolder(readFileSync(join(path, name), 'utf8')) };
+    } catch {
+      return { name, holder: null }; // gone meanwhile, or not a file: not a live holder either way
+    }
+  });
+}
+
+/** The live holder of the lock, or null when it is free or stale. For messages (doctor); never to decide. */
+export function lockHolder(o: LockOptions = {}): LockHolder | null {
+  return look(firewallLockPath(o))?.find((e) => e.holder && isAlive(e.holder))?.holder ?? null;
+}
+
+function prepareDir(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const st = lstatSync(dir);
+  if (!st.isDirectory()) throw new Error(`${dir} is not a directory`);
+  if (st.uid !== process.getuid?.()) throw new Error(`${dir} is owned by uid ${st.uid}, not by us`);
+  if ((st.mode & 0o022) !== 0) throw new Error(`${dir} is writable by others (mode ${(st.mode & 0o777).toString(8)})`);
+}
+
+/** Removes stale holders by their own names (never a lock taken meanwhile), leaving the lock free. */
+function removeStale(path: string, entries: { name: string }[]): void {
+  for (const { name } of entries) {
+    try {
+      if (name === '') unlinkSync(path); // a stray file: fails (EISDIR) if a lock directory replaced it
+      else rmSync(join(path, name), { recursive: true, force: true });
+    } catch {
+      /* someone else cleaned it up, or a real lock is there now: the next attempt will see */
+    }
+  }
+}
+
+/**
+ * Takes the firewall lock of this network namespace for `who` (e.g. "portcullis run"), or throws
+ * FirewallLockedError naming the live holder. Released by release() or at process exit.
+ */
+export function acquireFirewallLock(who: string, o: LockOptions = {}): FirewallLock {
+  const dir = o.dir ?? DEFAULT_LOCK_DIR;
+  prepareDir(dir);
+  const path = firewallLockPath(o);
+  const starttime = processStartTime(process.pid);
+  if (starttime === null) throw new Error(`cannot read /proc/${process.pid}/stat`);
+  const me: LockHolder = { pid: process.pid, starttime, who, since: new Date().toISOString() };
+  const rand = randomBytes(6).toString('hex');
+  const mine = `${path}.${process.pid}.${rand}.new`;
+  const holderFile = `holder.${process.pid}.${rand}.json`;
+  mkdirSync(mine, { mode: 0o755 });
+  try {
+    writeFileSync(join(mine, holderFile), JSON.stringify(me) + '\n', { flag: 'wx', mode: 0o644 });
+    for (let attempt = 0; attempt < 20; attempt++) {
+      try {
+        renameSync(mine, path); // only onto nothing or an empty directory: exactly one contender wins
+        return ownLock(path, holderFile, me);
+      } catch (e) {
+        if (code(e) !== 'ENOTEMPTY' && code(e) !== 'EEXIST' && code(e) !== 'ENOTDIR') throw e;
+      }
+      const entries = look(path);
+      if (!entries) continue; // released meanwhile: try again
+      const live = entries.find((e) => e.holder && isAlive(e.holder));
+      if (live) throw new FirewallLockedError(path, live.holder!);
+      removeStale(path, entries); // dead holder, pid reused, or garbage
+    }
+    throw new Error(`${path}: could not take the lock (it keeps changing hands)`);
+  } finally {
+    rmSync(mine, { recursive: true, force: true });
+  }
+}
+
+function ownLock(path: string, holderFile: string, holder: LockHolder): FirewallLock {
+  let held = true;
+  const release = (): boolean => {
+    if (!held) return false;
+    held = false;
+    process.removeListener('exit', release);
+    try {
+      unlinkSync(join(path, holderFile)); // our unique name: never someone else's lock
+    } catch {
+      return false;
+    }
+    try {
+      rmdirSync(path);
+    } catch {
+      /* a contender already took the free lock */
+    }
+    return true;
+  };
+  process.on('exit', release);
+  return { path, holder, release };
+}
