@@ -17,6 +17,7 @@ import { DEFAULT_LOG_FILES, FileTailSource, JournalSource, journalUsable, type F
 import { SqliteStore } from '../engine/store/sqlite.ts';
 import { fileAuditLog } from '../helper/audit.ts';
 import { BINARIES, execArgv } from '../helper/exec.ts';
+import { acquireFirewallLock, FirewallLockedError, type FirewallLock } from '../helper/instance-lock.ts';
 import type { HelperOpsPort } from './contracts.ts';
 import * as firewallModule from '../helper/firewall/index.ts';
 import { createHelperDispatcher } from '../helper/ops.ts';
@@ -44,6 +45,8 @@ export interface RunOptions {
   fromStart?: boolean;
   /** serve: port of the web UI (0 = any free port). */
   web?: { port: number; staticDir: string | null };
+  /** Where the per-namespace firewall lock lives (default /run/portcullis; tests). */
+  lockDir?: string;
 }
 
 export interface Runner {
@@ -146,6 +149,36 @@ export async function startRunner(o: RunOptions, out: Out, err: Out): Promise<Ru
     throw new StartError('root is needed: Portcullis changes the firewall and reads the kernel log. Try: sudo npx portcullis run (or --dry-run to only watch)');
   }
   if (!o.dryRun && !existsSync(BINARIES.ufw)) throw new StartError('ufw is not installed: apt-get install ufw (Portcullis bans through ufw)');
+  // One Portcullis per network namespace changes its firewall (ufw is not safe to drive
+  // concurrently). Taken before anything else, so a refused start leaves nothing behind (not even a
+  // control socket in a shared state dir). A dry run never changes the firewall: it takes no lock,
+  // so it can watch next to the instance that protects the namespace.
+  const lock = o.dryRun ? null : takeLock(`portcullis ${o.web ? 'serve' : 'run'}`, o.lockDir);
+  try {
+    const runner = await startLocked(o, out, err, isRoot);
+    return {
+      ...runner,
+      close: async () => {
+        await runner.close();
+        lock?.release();
+      },
+    };
+  } catch (e) {
+    lock?.release();
+    throw e;
+  }
+}
+
+function takeLock(who: string, dir: string | undefined): FirewallLock {
+  try {
+    return acquireFirewallLock(who, dir ? { dir } : {});
+  } catch (e) {
+    if (e instanceof FirewallLockedError) throw new StartError(`${e.message}. Stop it first, or add --dry-run to only watch`);
+    throw new StartError(`cannot take the firewall lock: ${(e as Error).message}`);
+  }
+}
+
+async function startLocked(o: RunOptions, out: Out, err: Out, isRoot: boolean): Promise<Runner> {
   try {
     prepareStateDir(o.stateDir);
   } catch (e) {

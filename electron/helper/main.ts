@@ -12,12 +12,15 @@ import { constants, lstatSync, readFileSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileAuditLog, DEFAULT_AUDIT_PATH } from './audit.ts';
 import { execArgv } from './exec.ts';
+import { acquireFirewallLock, FirewallLockedError } from './instance-lock.ts';
 import * as firewall from './firewall/index.ts';
 import { openDevKmsg } from './kmsg.ts';
 import { createHelperDispatcher, type HelperDeps } from './ops.ts';
 import { checkSocketDir, startHelperServer } from './server.ts';
 
 export const SECRET_FILE = 'secret';
+/** Exit code when another Portcullis manages this namespace's firewall: the keeper does not retry. */
+export const EXIT_LOCKED = 69; // sysexits EX_UNAVAILABLE
 export const SECRET_ENV = 'PORTCULLIS_HELPER_SECRET';
 
 /** The real dependencies: real exec, real files, the real kernel log. Also used by the headless runner. */
@@ -86,6 +89,15 @@ async function main(): Promise<number> {
   if (Array.isArray(secret)) return fail(secret[0]!);
   if (secret.length < 16) return fail('the secret must be at least 16 characters');
 
+  // One Portcullis per network namespace changes its firewall (ufw is not safe to drive concurrently).
+  let lock;
+  try {
+    lock = acquireFirewallLock('desktop helper');
+  } catch (e) {
+    if (!(e instanceof FirewallLockedError)) return fail(`cannot take the firewall lock: ${(e as Error).message}`);
+    fail(`${e.message}; stop it to use the desktop app`);
+    return EXIT_LOCKED;
+  }
   const dispatcher = createHelperDispatcher(realHelperDeps(`uid ${args.uid} over socket`, args.auditPath));
   const log = (line: string) => process.stderr.write(`portcullis-helper: ${line}\n`);
   const server = await startHelperServer({ socketDir: args.socketDir, uid: args.uid, secret, dispatcher, log });
@@ -98,6 +110,7 @@ async function main(): Promise<number> {
   });
   dispatcher.close();
   await server.close();
+  lock.release();
   log('stopped');
   return 0;
 }
