@@ -308,8 +308,13 @@ function readable(p: string): boolean {
 
 /** Checks without a running instance: the helper's own checks in-process (root), plus the log source. */
 export async function directDoctor(fixId: string | null, confirm = false, inboundSessions?: () => { localPort: number; remote: string }[]): Promise<DoctorCheck[]> {
+  const { acquireFirewallLock, FirewallLockedError, lockHolder } = await import('../helper/instance-lock.ts');
+  // Another instance may protect this namespace with another --state-dir (or be the desktop helper).
+  const holder = process.getuid?.() === 0 ? lockHolder() : null;
   const checks: DoctorCheck[] = [
-    { id: 'instance', title: 'Running instance', level: 'warn', detail: 'no running Portcullis instance: nothing is being watched (start `portcullis run`)' },
+    holder
+      ? { id: 'instance', title: 'Running instance', level: 'warn', detail: `${holder.who} (pid ${holder.pid}) protects this network namespace, but has no control socket in this state directory (pass its --state-dir, or use the desktop app)` }
+      : { id: 'instance', title: 'Running instance', level: 'warn', detail: 'no running Portcullis instance: nothing is being watched (start `portcullis run`)' },
   ];
   if (process.getuid?.() !== 0) {
     checks.push({ id: 'root', title: 'Root', level: 'error', detail: 'not root: firewall checks need root (sudo portcullis doctor)' });
@@ -334,6 +339,15 @@ export async function directDoctor(fixId: string | null, confirm = false, inboun
       who: 'portcullis doctor',
     });
     const ops = helperOpsOf(callViaDispatcher((r) => d.handle(r)));
+    // A fix changes the firewall: like any instance, it holds the namespace's lock while it does
+    // (FirewallLockedError names the instance to ask instead). Checks only read: no lock.
+    let lock = null;
+    try {
+      if (fixId) lock = acquireFirewallLock('portcullis doctor --fix');
+    } catch (e) {
+      d.close();
+      throw e instanceof FirewallLockedError ? new Error(`${e.message}: ask it for the fix (portcullis doctor --state-dir ITS_STATE_DIR --fix …, or the desktop app's Doctor)`) : e;
+    }
     try {
       if (fixId) {
         if (fixId === 'enable-ufw') {
@@ -355,6 +369,7 @@ export async function directDoctor(fixId: string | null, confirm = false, inboun
       checks.push(...(await ops.doctor()));
     } finally {
       d.close();
+      lock?.release();
     }
   }
   const kmsg = readable('/dev/kmsg');
