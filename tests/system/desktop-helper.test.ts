@@ -56,7 +56,9 @@ describe.runIf(requireSystem('root'))('desktop helper: keeper + bundled helper +
     const keeperExits: number[] = [];
     const launcher: HelperLauncher = {
       launch(session) {
-        const child = spawn('/bin/sh', [KEEPER, '--socket-dir', session.socketDir, '--uid', String(session.uid)], {
+        // In a network namespace of its own: the helper takes the firewall lock of the namespace it
+        // runs in, and this test must neither wait for nor block a Portcullis protecting the host's.
+        const child = spawn('/usr/bin/unshare', ['--net', '/bin/sh', KEEPER, '--socket-dir', session.socketDir, '--uid', String(session.uid)], {
           env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', PORTCULLIS_HELPER_NODE: NODE, PORTCULLIS_HELPER_ENTRY: path.join(OUT_DIR, 'helper.mjs'), PORTCULLIS_HELPER_RESTART_DELAY: '0' },
           stdio: ['ignore', 'ignore', 'pipe'],
         });
