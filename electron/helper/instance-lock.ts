@@ -143,6 +143,30 @@ function removeStale(path: string, entries: { name: string }[]): void {
 }
 
 /**
+ * Locks of other namespaces whose holders died (kill -9; the namespace may be gone too) and private
+ * directories of starts killed half-way: removed, the same identity-safe way, so /run/portcullis
+ * does not fill up with them. A live holder's lock, or a start still running, is left alone.
+ */
+function sweep(dir: string, self: string): void {
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    const leftover = /^firewall-\d+\.lock\.(\d+)\.[0-9a-f]+\.new$/.exec(name);
+    if (leftover) {
+      if (processStartTime(Number(leftover[1])) === null) rmSync(p, { recursive: true, force: true });
+    } else if (/^firewall-\d+\.lock$/.test(name) && p !== self) {
+      const entries = look(p);
+      if (!entries || entries.some((e) => e.holder && isAlive(e.holder))) continue;
+      removeStale(p, entries);
+      try {
+        rmdirSync(p); // only while empty: a lock renamed in meanwhile stays
+      } catch {
+        /* not empty, or gone */
+      }
+    }
+  }
+}
+
+/**
  * Takes the firewall lock of this network namespace for `who` (e.g. "portcullis run"), or throws
  * FirewallLockedError naming the live holder. Released by release() or at process exit.
  */
@@ -150,6 +174,7 @@ export function acquireFirewallLock(who: string, o: LockOptions = {}): FirewallL
   const dir = o.dir ?? DEFAULT_LOCK_DIR;
   prepareDir(dir);
   const path = firewallLockPath(o);
+  sweep(dir, path);
   const starttime = processStartTime(process.pid);
   if (starttime === null) throw new Error(`cannot read /proc/${process.pid}/stat`);
   const me: LockHolder = { pid: process.pid, starttime, who, since: new Date().toISOString() };

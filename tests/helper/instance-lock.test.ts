@@ -172,6 +172,25 @@ describe('firewall instance lock', () => {
     expect(take().holder.pid).toBe(process.pid);
   });
 
+  it('sweeps stale locks of other namespaces and leftovers of killed starts; live ones stay', async () => {
+    const c = await sleeper();
+    const live = { pid: c.pid!, starttime: processStartTime(c.pid!)!, who: 'portcullis run', since: '2025-01-01T00:00:00.000Z' };
+    const dead = { pid: 999_999_999, starttime: 1, who: 'portcullis run', since: '2025-01-01T00:00:00.000Z' };
+    mkdirSync(dir, { mode: 0o700 });
+    const plantAt = (name: string, holder: LockHolder) => {
+      mkdirSync(path.join(dir, name));
+      writeFileSync(path.join(dir, name, `holder.${holder.pid}.x.json`), JSON.stringify(holder));
+    };
+    plantAt('firewall-1.lock', dead); // a namespace whose instance was killed (maybe gone too)
+    plantAt('firewall-2.lock', live); // another namespace, protected right now
+    mkdirSync(path.join(dir, 'firewall-3.lock')); // released, empty
+    mkdirSync(path.join(dir, `firewall-4.lock.999999999.abcdef.new`)); // a start killed half-way
+    mkdirSync(path.join(dir, `firewall-4.lock.${c.pid}.abcdef.new`)); // a start still running
+    const l = take();
+    expect(readdirSync(dir).sort()).toEqual([path.basename(l.path), 'firewall-2.lock', `firewall-4.lock.${c.pid}.abcdef.new`].sort());
+    expect(readdirSync(path.join(dir, 'firewall-2.lock'))).toHaveLength(1);
+  });
+
   it('refuses a lock directory others can write to', () => {
     take().release();
     chmodSync(dir, 0o777);
