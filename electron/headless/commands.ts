@@ -82,18 +82,22 @@ function runOptionsOf(v: Parsed['values']): RunOptions | string {
 
 /** Runs until SIGINT/SIGTERM; exit code 0 on a clean stop, 1 when it could not start. */
 async function foreground(o: RunOptions, name: string): Promise<number> {
+  // Listening before the start: a SIGTERM while starting, or just after the ready line, still ends
+  // in a clean close (firewall lock released) instead of the default action killing the process.
+  let stop = (): void => undefined;
+  const stopped = new Promise<void>((resolve) => (stop = resolve));
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
   let runner;
   try {
     runner = await startRunner(o, print, printErr);
   } catch (e) {
+    process.removeListener('SIGINT', stop);
+    process.removeListener('SIGTERM', stop);
     printErr(`portcullis ${name}: ${e instanceof StartError ? e.message : ((e as Error).stack ?? String(e))}`);
     return 1;
   }
-  await new Promise<void>((resolve) => {
-    const stop = () => resolve();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-  });
+  await stopped;
   await runner.close();
   // The kernel-log read parked on a threadpool thread would keep the process alive: exit explicitly.
   setImmediate(() => process.exit(0));
