@@ -53,6 +53,29 @@ describe('App', () => {
     expect(screen.getByRole('switch', { name: 'Protection' }).getAttribute('aria-checked')).toBe('false');
   });
 
+  it('while the change is in flight the switch keeps keyboard focus (busy, not disabled) and ignores a second press', async () => {
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => (release = r));
+    const { api } = await renderApp((a) => {
+      const call = a.call.bind(a);
+      a.call = (async (method: string, params: unknown) => {
+        if (method === 'setProtection') await gate;
+        return call(method as never, params as never);
+      }) as typeof a.call;
+    });
+    const sw = screen.getByRole('switch', { name: 'Protection' }) as HTMLButtonElement;
+    sw.focus();
+    await act(async () => fireEvent.click(sw));
+    expect(sw.getAttribute('aria-busy')).toBe('true');
+    expect(sw.disabled).toBe(false);
+    expect(document.activeElement).toBe(sw);
+    await act(async () => fireEvent.click(sw));
+    await act(async () => release());
+    expect(api.calls.filter((c) => c.method === 'setProtection')).toHaveLength(1);
+    expect(sw.getAttribute('aria-checked')).toBe('false');
+    expect(sw.getAttribute('aria-busy')).toBeNull();
+  });
+
   it('shows the read-only banner with the reason and disables changes', async () => {
     await renderApp((api) => (api.data.state.helper = { connected: false, readOnlyReason: 'you declined the password prompt' }));
     expect(screen.getByTestId('read-only-banner').textContent).toContain('you declined the password prompt');

@@ -23,8 +23,14 @@ function ProtectionCard() {
           aria-checked={on}
           aria-label="Protection"
           className={`switch ${on ? 'switch-on' : ''}`}
-          disabled={!state || busy || readOnly}
-          onClick={() => void setProtection(!on)}
+          // While a change is in flight the switch says so (aria-busy/aria-disabled) but is NOT
+          // disabled: a disabled button drops keyboard focus, and the next Space would go nowhere.
+          disabled={!state || readOnly}
+          aria-disabled={busy || undefined}
+          aria-busy={busy || undefined}
+          onClick={() => {
+            if (!busy) void setProtection(!on);
+          }}
         >
           <span className="switch-knob" />
         </button>
