@@ -99,7 +99,9 @@ async function foreground(o: RunOptions, name: string): Promise<number> {
   }
   await stopped;
   await runner.close();
-  // The kernel-log read parked on a threadpool thread would keep the process alive: exit explicitly.
+  // Anything still holding the event loop (a late timer, a socket being torn down) must not keep a
+  // stopped runner alive. (The kmsg read parked on a libuv thread is woken by the source's stop():
+  // process.exit alone would wait for it, since libuv joins its threadpool at exit.)
   setImmediate(() => process.exit(0));
   return 0;
 }

@@ -5,7 +5,7 @@
  * Only kernel-facility records are passed on: userspace may write to /dev/kmsg, but the kernel
  * never lets it claim facility 0, so facility 0 is proof a record came from the kernel.
  */
-import { closeSync, constants, openSync, read, readSync } from 'node:fs';
+import { closeSync, constants, openSync, read, readSync, writeFileSync } from 'node:fs';
 import { MAX_KMSG_RECORDS_PER_EVENT, MAX_KMSG_RECORD_CHARS } from '../shared/helper-protocol.ts';
 
 export interface KmsgHeader {
@@ -154,5 +154,17 @@ export function openDevKmsg(
   onUntrusted?: () => void,
 ): KmsgStream {
   const afterSeq = start === 'now' ? lastKmsgSeq() : start;
-  return streamKmsg(devKmsgSource(), afterSeq, onRecords, onError, onUntrusted);
+  const stream = streamKmsg(devKmsgSource(), afterSeq, onRecords, onError, onUntrusted);
+  return {
+    stop() {
+      stream.stop();
+      // The last read stays parked until the next kernel record, and holds the process at exit
+      // (libuv joins its threadpool): log one user-facility line to wake it.
+      try {
+        writeFileSync(DEV_KMSG, `<14>portcullis-helper[${process.pid}]: kernel log reader stopped\n`);
+      } catch {
+        /* nothing parked that we could wake */
+      }
+    },
+  };
 }

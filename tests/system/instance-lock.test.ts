@@ -135,10 +135,13 @@ describe.runIf(requireSystem('root', 'netns', 'ufw'))('one Portcullis per networ
     expect(lockHolder(lockOf(other))).toMatchObject({ pid: there.child.pid });
     expect(firewallLockPath(lockOf(other))).not.toBe(firewallLockPath(lockOf(lab)));
 
-    // SIGTERM: the runner closes and releases its lock. (Its exit itself may then wait for the next
-    // kernel record: the kmsg read parked on a threadpool thread is joined at exit. Not this test's business.)
-    for (const c of clis.filter((c) => c.child.exitCode === null && c.child.signalCode === null)) c.child.kill('SIGTERM');
+    // SIGTERM: the runner closes, releases its lock and EXITS — even on a quiet kernel log, where its
+    // /dev/kmsg read would stay parked on a libuv thread until the next record (the source wakes it).
+    const running = clis.filter((c) => c.child.exitCode === null && c.child.signalCode === null);
+    for (const c of running) c.child.kill('SIGTERM');
     await until(() => !existsSync(firewallLockPath(lockOf(lab))) && !existsSync(firewallLockPath(lockOf(other!))), 15_000, 'both locks released');
+    await until(() => running.every((c) => c.child.exitCode !== null || c.child.signalCode !== null), 5_000, 'the runners exited');
+    expect(running.map((c) => c.child.exitCode)).toEqual(running.map(() => 0));
     expect(existsSync(firewallLockPath(lockOf(lab)))).toBe(false);
     expect(existsSync(firewallLockPath(lockOf(other)))).toBe(false);
   });

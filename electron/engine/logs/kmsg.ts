@@ -17,7 +17,7 @@
  *   is therefore Date.now() − CLOCK_MONOTONIC (process.hrtime), recomputed on every call, so it
  *   stays right after a suspend or a wall-clock step.
  */
-import { closeSync, constants, openSync, read, readSync } from 'node:fs';
+import { closeSync, constants, openSync, read, readSync, statSync, writeFileSync } from 'node:fs';
 import { systemClock, type Clock } from '../../shared/domain.ts';
 import type { LogSourcePort, SourceHealth } from '../ports.ts';
 import { errorText, SourceStats } from './stats.ts';
@@ -155,7 +155,20 @@ export class DevKmsgFeed implements KmsgFeed {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    // Not awaiting the loop: its read may be parked until the next kernel record.
+    // Not awaiting the loop: its read may be parked until the next kernel record. That parked
+    // read also holds the process at exit (libuv joins its threadpool), so a stopped runner on a
+    // quiet host never exits: write one record ourselves to wake it (user facility, never trusted
+    // as a firewall record by anyone).
+    if (this.fd !== null) wakeKmsgReaders(this.path);
+  }
+}
+
+/** Wakes reads parked on a kmsg device by logging one user-facility line (root only; no-op on a plain file). */
+export function wakeKmsgReaders(path: string): void {
+  try {
+    if (statSync(path).isCharacterDevice()) writeFileSync(path, `<14>portcullis[${process.pid}]: kernel log reader stopped\n`);
+  } catch {
+    /* not root, or no such device: nothing parked that we could wake */
   }
 }
 
