@@ -8,6 +8,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { applyLineEdits } from './mutate.ts';
 import { generateLines } from '../../../bench/gen-log.ts';
 import { newPacket, parsedSourceV4, parsePacketBytes, parseRecordBytes } from '../../../electron/engine/parse/bytes.ts';
 import { parseRecord, parseRecordReference, type ParseOptions } from '../../../electron/engine/parse/index.ts';
@@ -89,21 +90,7 @@ describe('byte parser agrees with parseRecord', () => {
     );
     fc.assert(
       fc.property(fc.constantFrom(...firewallLines.slice(0, 3_000)), fc.array(tweaks, { minLength: 1, maxLength: 3 }), (line, edits) => {
-        let s = line;
-        for (const e of edits) {
-          const at = e.at % (s.length + 1);
-          const tokenStart = s.lastIndexOf(' ', at - 1) + 1;
-          let tokenEnd = s.indexOf(' ', at);
-          if (tokenEnd < 0) tokenEnd = s.length;
-          if (e.kind === 'replace') s = s.slice(0, at) + e.text + s.slice(at + e.text.length);
-          else if (e.kind === 'insert') s = s.slice(0, at) + e.text + s.slice(at);
-          else if (e.kind === 'dropToken') s = s.slice(0, tokenStart) + s.slice(tokenEnd + 1);
-          else if (e.kind === 'repeatToken') s = s.slice(0, tokenEnd) + ' ' + s.slice(tokenStart, tokenEnd) + s.slice(tokenEnd);
-          else {
-            const eq = s.lastIndexOf('=', at);
-            if (eq >= 0) s = s.slice(0, eq + 1) + e.text + s.slice(eq + 1);
-          }
-        }
+        const s = applyLineEdits(line, edits);
         if (s.includes('\n')) return; // a line never holds a newline
         sameAsText(s, { year: 2026, framing: 'syslog' });
         sameAsText(s);
