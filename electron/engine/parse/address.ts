@@ -153,13 +153,12 @@ function slowCanonical(s: string): Ip | null {
   return canonicalIp(s);
 }
 
-function formatIpv6(): Ip {
-  const g = groups;
-  // IPv4-mapped (::ffff:a.b.c.d) is the IPv4 host, as canonicalIp says.
-  if (g[0] === 0 && g[1] === 0 && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0xffff) {
-    return `${g[6]! >> 8}.${g[6]! & 255}.${g[7]! >> 8}.${g[7]! & 255}` as Ip;
-  }
-  // Longest run of two or more zero groups (the first one on a tie) becomes '::'.
+/**
+ * RFC 5952: the longest run of two or more zero groups (the first one on a tie) becomes '::'.
+ * Returns (start << 4) | length, or -1 when there is none (no allocation: both IPv6 formatters,
+ * text and bytes, call it per address).
+ */
+export function longestZeroRun(g: ArrayLike<number>): number {
   let bestStart = -1;
   let bestLen = 1;
   for (let i = 0; i < 8; ) {
@@ -175,6 +174,18 @@ function formatIpv6(): Ip {
     }
     i = j;
   }
+  return bestStart < 0 ? -1 : (bestStart << 4) | bestLen;
+}
+
+function formatIpv6(): Ip {
+  const g = groups;
+  // IPv4-mapped (::ffff:a.b.c.d) is the IPv4 host, as canonicalIp says.
+  if (g[0] === 0 && g[1] === 0 && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0xffff) {
+    return `${g[6]! >> 8}.${g[6]! & 255}.${g[7]! >> 8}.${g[7]! & 255}` as Ip;
+  }
+  const run = longestZeroRun(g);
+  const bestStart = run < 0 ? -1 : run >> 4;
+  const bestLen = run & 15;
   let out = '';
   for (let i = 0; i < 8; i++) {
     if (i === bestStart) {

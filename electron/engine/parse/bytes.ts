@@ -23,7 +23,7 @@
  */
 import type { Ip } from '../../shared/domain.ts';
 import type { PacketEvent, ParseResult, RejectReason } from '../../shared/packet.ts';
-import { canonicalAddress } from './address.ts';
+import { canonicalAddress, longestZeroRun } from './address.ts';
 import { defaultParseYear, MAX_RECORD_LENGTH, parseRecord, rejection, type ParseOptions } from './index.ts';
 import { localTime } from './time.ts';
 
@@ -365,22 +365,9 @@ function v6Canonical8(b: Uint8Array, a: number, e: number): Ip | null {
   const gr = groups;
   // IPv4-mapped: formatted by address.ts (rare).
   if (gr[0] === 0 && gr[1] === 0 && gr[2] === 0 && gr[3] === 0 && gr[4] === 0 && gr[5] === 0xffff) return null;
-  // Longest run of two or more zero groups (the first on a tie) becomes '::'.
-  let bestStart = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (gr[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && gr[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
+  const run = longestZeroRun(gr);
+  const bestStart = run < 0 ? -1 : run >> 4;
+  const bestLen = run & 15;
   let n = 0;
   const out = textOut;
   for (let i = 0; i < 8; i++) {
