@@ -358,11 +358,10 @@ export async function directDoctor(fixId: string | null, confirm = false, inboun
       if (fixId) {
         if (fixId === 'enable-ufw') {
           // The same question the running service asks: ufw's rules are unknown while it is off.
-          const { firewall: fw } = await ops.status();
-          if (!fw.enabled && !confirm) {
-            const { lockoutRefusal } = await import('./service.ts');
+          if (!confirm) {
+            const { enableUfwRefusal } = await import('./service.ts');
             const sessions = inboundSessions ?? (await import('./adapters.ts')).readInboundSessions;
-            const refusal = lockoutRefusal('turning ufw on', sessions(), () => fw.defaultIncoming === 'allow');
+            const refusal = enableUfwRefusal((await ops.status()).firewall, sessions());
             if (refusal) throw new Error(`${refusal} (add --yes to apply it anyway)`);
           }
           await ops.setEnabled(true);

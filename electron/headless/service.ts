@@ -132,6 +132,16 @@ export function lockoutRefusal(
   return `${what} refuses new connections to port ${ports.join(', ')}, which ${from} ${cut.length === 1 ? 'is' : 'are'} connected through now, unless a rule allows it`;
 }
 
+/**
+ * Turning ufw on. While it is off `ufw status` lists no rules, so which ports its rules would let in
+ * is unknown: like `ufw enable` itself ("may disrupt existing ssh connections"), refuse whenever
+ * someone is connected from outside and the incoming policy is not allow. Null when it may go ahead.
+ */
+export function enableUfwRefusal(fw: { enabled: boolean; defaultIncoming: string | null }, sessions: readonly { localPort: number; remote: string }[]): string | null {
+  if (fw.enabled) return null;
+  return lockoutRefusal('turning ufw on', sessions, () => fw.defaultIncoming === 'allow');
+}
+
 export function flagsText(bits: number | undefined): string {
   if (bits === undefined) return '';
   return (Object.keys(TcpFlag) as (keyof typeof TcpFlag)[])
@@ -773,17 +783,12 @@ export class PortcullisService {
     if (refusal) throw new ApiError('needs-confirmation', refusal);
   }
 
-  /**
-   * Turning ufw on. While it is off `ufw status` lists no rules, so which ports its rules would let
-   * in is unknown: like `ufw enable` itself ("may disrupt existing ssh connections"), ask whenever
-   * someone is connected from outside and the incoming policy is not allow.
-   */
+  /** Turning ufw on asks first when it could lock someone out (enableUfwRefusal). */
   private async guardEnable(confirm: boolean): Promise<void> {
     if (confirm) return;
     await this.rules().catch(() => undefined);
-    if (this.firewallState.enabled) return;
-    const incoming = this.firewallState.defaultIncoming;
-    this.guardLockout('turning ufw on', () => incoming === 'allow', confirm);
+    const refusal = enableUfwRefusal(this.firewallState, this.o.inboundSessions?.() ?? []);
+    if (refusal) throw new ApiError('needs-confirmation', refusal);
   }
 
   /** Would the user's current rules (and the incoming policy) still let this session's port in? */
