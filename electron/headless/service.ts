@@ -531,8 +531,7 @@ export class PortcullisService {
    * This host's addresses and gateway change while it runs (DHCP renewals, IPv6 temporary addresses,
    * a laptop joining another network): whitelist the current ones, or the new router probing the
    * laptop gets banned and cuts it off. A ban of an address that is now ours or our gateway is lifted.
-   * (The engine's filter of records addressed to this host keeps its start-time addresses; records
-   * arriving on this host's interfaces pass it either way.)
+   * The engine's filter of records addressed to this host follows the new addresses too.
    */
   private async refreshHost(): Promise<void> {
     let next: HostInfo;
