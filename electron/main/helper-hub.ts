@@ -44,18 +44,21 @@ function isState(v: unknown): v is State {
   return typeof v === 'object' && v !== null && 'protection' in v && 'helper' in v && 'firewall' in v;
 }
 
+type MethodCall = (params: unknown) => Promise<unknown>;
+
+/** A handler table with every method of the API (not the object's own keys: it may be a class or a proxy) passed through `wrap`. */
+function wrapHandlers(handlers: ApiHandlers, wrap: (method: ApiMethod, call: MethodCall) => MethodCall): ApiHandlers {
+  const wrapped = {} as Record<ApiMethod, MethodCall>;
+  for (const method of API_METHODS) wrapped[method] = wrap(method, (params) => (handlers[method] as MethodCall)(params));
+  return wrapped as unknown as ApiHandlers;
+}
+
 /** Every State leaving the service (method results and 'state' events) carries the live helper status. */
 export function withHelperStatus(handlers: ApiHandlers, helper: () => State['helper']): ApiHandlers {
-  const wrapped = {} as Record<ApiMethod, (p: unknown) => Promise<unknown>>;
-  // Every method of the API table (not the handler object's own keys: it may be a class or a proxy).
-  for (const method of API_METHODS) {
-    wrapped[method] = async (params) => {
-      const fn = handlers[method] as (p: unknown) => Promise<unknown>;
-      const result = await fn(params);
-      return isState(result) ? { ...result, helper: helper() } : result;
-    };
-  }
-  return wrapped as unknown as ApiHandlers;
+  return wrapHandlers(handlers, (_method, call) => async (params) => {
+    const result = await call(params);
+    return isState(result) ? { ...result, helper: helper() } : result;
+  });
 }
 
 export function eventsWithHelperStatus(events: ApiEvent[], helper: () => State['helper']): ApiEvent[] {
@@ -108,14 +111,13 @@ export function withHelperFix(handlers: ApiHandlers, helper: () => State['helper
     const check: DoctorCheck = { id: 'helper', title: 'Root helper', level: 'error', detail, fix: { ...CONNECT_HELPER_FIX } };
     return i < 0 ? [check, ...checks] : checks.map((c, j) => (j === i ? { ...c, fix: { ...CONNECT_HELPER_FIX } } : c));
   };
-  const out = {} as Record<ApiMethod, (p: unknown) => Promise<unknown>>;
-  for (const method of API_METHODS) out[method] = (p) => (handlers[method] as (p: unknown) => Promise<unknown>)(p);
-  const wrapped = out as unknown as ApiHandlers;
-  wrapped.getDoctor = async (p) => withFix(await handlers.getDoctor(p));
-  wrapped.runDoctorFix = async (p) => {
-    if (p.fixId !== CONNECT_HELPER_FIX.id) return withFix(await handlers.runDoctorFix(p));
-    await retry();
-    return withFix(await handlers.getDoctor({}));
-  };
-  return wrapped;
+  return wrapHandlers(handlers, (method, call) => {
+    if (method === 'getDoctor') return async (params) => withFix((await call(params)) as DoctorCheck[]);
+    if (method !== 'runDoctorFix') return call;
+    return async (params) => {
+      if ((params as { fixId: string }).fixId !== CONNECT_HELPER_FIX.id) return withFix((await call(params)) as DoctorCheck[]);
+      await retry();
+      return withFix(await handlers.getDoctor({}));
+    };
+  });
 }

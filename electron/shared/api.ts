@@ -209,10 +209,10 @@ export type ThresholdTest = z.infer<typeof ThresholdTestSchema>;
 const none = z.object({}).strict();
 const ok = z.object({ ok: z.literal(true) });
 
-/** Every method: its params schema and its result schema. */
 /** The Doctor fix that starts the root helper (desktop only): usable precisely while the UI is read-only. */
 export const CONNECT_HELPER_FIX_ID = 'connect-helper';
 
+/** Every method: its params schema and its result schema. */
 export const API = {
   getState: { params: none, result: StateSchema },
   getDashboard: { params: z.object({ minutes: z.number().int().min(1).max(1440).default(60) }).strict(), result: DashboardSchema },
