@@ -19,7 +19,7 @@ import {
   type State,
   type ThresholdTest,
 } from '../../electron/shared/api.ts';
-import { CidrSchema } from '../../electron/shared/domain.ts';
+import { CidrSchema, type Cidr } from '../../electron/shared/domain.ts';
 import type { BanRecord, Offender } from '../../electron/shared/model.ts';
 import { type Settings, SettingsSchema, describeZodError } from '../../electron/shared/settings.ts';
 import type { ConnectionStatus, RendererApi } from '../api/index.ts';
@@ -119,6 +119,8 @@ export interface SettingsSlice {
   /** Validated locally (the one SettingsSchema) before the service sees it. */
   updateSettings(patch: Record<string, unknown>): Promise<Result>;
   testThresholds(patch: Record<string, unknown>, minutes?: number): Promise<Result>;
+  /** "Test against my recent log" with the whitelist plus `candidate` (typed, not yet added; '' for none). */
+  testWhitelist(candidate: string): Promise<Result>;
   setPerSourceLogging(installed: boolean): Promise<Result>;
 }
 
@@ -178,6 +180,12 @@ function withNotice(notices: Notice[], level: Notice['level'], message: string):
 
 function pushNotice(set: Set, level: Notice['level'], message: string): void {
   set((s) => ({ notices: withNotice(s.notices, level, message) }));
+}
+
+/** A whitelist entry as typed: its canonical CIDR, or the schema's reason. */
+function parseCidrText(text: string): { ok: true; data: Cidr } | { ok: false; error: string } {
+  const parsed = CidrSchema.safeParse(text.trim());
+  return parsed.success ? { ok: true, data: parsed.data } : { ok: false, error: parsed.error.issues[0]?.message ?? 'not a CIDR' };
 }
 
 /** Runs one action's service call with its busy flag; failures become a notice and a Result. */
@@ -488,8 +496,8 @@ function settingsSlice(set: Set, get: Get, api: RendererApi): SettingsSlice {
     thresholdTest: null,
     loadSettings: () => load(set, 'settings', () => api.call('getSettings', {}), (settings) => ({ settings })),
     async whitelistAdd(text) {
-      const parsed = CidrSchema.safeParse(text.trim());
-      if (!parsed.success) return { ok: false, error: parsed.error.issues[0]?.message ?? 'not a CIDR' };
+      const parsed = parseCidrText(text);
+      if (!parsed.ok) return parsed;
       if (get().settings?.whitelist.entries.includes(parsed.data)) return { ok: false, error: `${parsed.data} is already whitelisted` };
       const r = await act(set, 'whitelist', () => api.call('whitelistAdd', { cidr: parsed.data }));
       if (!r.ok) return r;
@@ -520,6 +528,17 @@ function settingsSlice(set: Set, get: Get, api: RendererApi): SettingsSlice {
       if (!r.ok) return r;
       set({ thresholdTest: r.value });
       return { ok: true };
+    },
+    async testWhitelist(candidate) {
+      const settings = get().settings;
+      if (!settings) return { ok: false, error: 'the settings are not loaded yet' };
+      const entries = [...settings.whitelist.entries];
+      if (candidate.trim() !== '') {
+        const parsed = parseCidrText(candidate);
+        if (!parsed.ok) return parsed;
+        if (!entries.includes(parsed.data)) entries.push(parsed.data);
+      }
+      return get().testThresholds({ whitelist: { entries } });
     },
     async setPerSourceLogging(installed) {
       const r = await act(set, 'perSourceLogging', () => api.call('setPerSourceLogging', { installed }));

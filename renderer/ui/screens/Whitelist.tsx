@@ -1,5 +1,4 @@
 import { useState } from 'react';
-import { CidrSchema } from '../../../electron/shared/domain.ts';
 import { selectBuiltInWhitelist, selectIsBusy, selectReadOnlyReason } from '../../store/selectors.ts';
 import { useActions, useApp } from '../context.ts';
 import { TestResult } from './Thresholds.tsx';
@@ -10,7 +9,7 @@ export function Whitelist() {
   const readOnly = useApp(selectReadOnlyReason) !== null;
   const busy = useApp((s) => 'whitelist' in s.busy);
   const testing = useApp(selectIsBusy('thresholdTest'));
-  const { whitelistAdd, whitelistRemove, updateSettings, testThresholds } = useActions();
+  const { whitelistAdd, whitelistRemove, updateSettings, testWhitelist } = useActions();
   const [text, setText] = useState('');
   const [error, setError] = useState<string | null>(null);
   return (
@@ -59,18 +58,7 @@ export function Whitelist() {
             disabled={testing || !settings}
             title="Replays the stored packets of the last 24 hours with this whitelist (and the address typed above, if any)"
             onClick={async () => {
-              if (!settings) return;
-              const typed = text.trim();
-              const entries = [...settings.whitelist.entries];
-              if (typed !== '') {
-                const c = CidrSchema.safeParse(typed);
-                if (!c.success) {
-                  setError(c.error.issues[0]?.message ?? 'not a CIDR');
-                  return;
-                }
-                if (!entries.includes(c.data)) entries.push(c.data);
-              }
-              const r = await testThresholds({ whitelist: { entries } });
+              const r = await testWhitelist(text);
               if (!r.ok) setError(r.error);
             }}
           >
