@@ -53,6 +53,25 @@ describe('byte parser agrees with parseRecord', () => {
     expect(sourceValues).toBeGreaterThan(firewallLines.length / 2);
   });
 
+  it('takes ICMP errors quoting a packet on its fast path (source value set, quoted addresses kept)', () => {
+    const quoting = syslogLines.filter((l) => l.includes(' [SRC='));
+    expect(quoting.length).toBeGreaterThan(100);
+    let v4 = 0;
+    for (const line of quoting) {
+      const bytes = enc.encode(line);
+      const r = parsePacketBytes(bytes, 0, bytes.length, { year: 2026, framing: 'syslog' }, scratch);
+      expect(r, line).toBe(scratch); // parseRecord would have made a packet of its own
+      if (scratch.family === 4) {
+        v4++;
+        expect(parsedSourceV4(), line).toBeGreaterThanOrEqual(0);
+      }
+      expect(scratch.innerSrc, line).toBe(scratch.family === 4 ? '192.0.2.10' : '2001:db8::a');
+      expect(scratch.innerDst, line).toBe(scratch.src);
+    }
+    expect(v4).toBeGreaterThan(0);
+    expect(v4).toBeLessThan(quoting.length);
+  });
+
   it('on every fixture line', () => {
     for (const file of readdirSync(FIXTURES).filter((f) => f.endsWith('.json'))) {
       const { cases } = JSON.parse(readFileSync(path.join(FIXTURES, file), 'utf8')) as { cases: { line: string; options?: ParseOptions }[] };
