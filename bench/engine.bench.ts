@@ -3,8 +3,8 @@
  * the same run:
  *   (a) parse only: read + split (LineSplitter) + parse (parseRecordBytes on the lines it hands
  *       out as bytes, parseRecord on the few it decodes — what the replay CLI does)
- *   (b) replay: read + split + parse + detect through the ScanEngine facade (what `portcullis
- *       replay` does)
+ *   (b) replay: read + split + parse + detect + the summary's counts, through the ReplaySession
+ *       that `portcullis replay` runs
  *   (c) peak RSS of each (VmHWM of the phase's own process, see rssMB), and how
  *       much of it the measured work added: peak minus the RSS just before the timed loop (after
  *       Node, the TypeScript loader and the modules were loaded — ~95 MB of the peak, paid before
@@ -23,13 +23,11 @@ import { closeSync, createReadStream, existsSync, mkdirSync, openSync, readFileS
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { ManualClock } from '../electron/shared/domain.ts';
-import type { EngineEvent } from '../electron/shared/model.ts';
 import { validateSettings } from '../electron/shared/settings.ts';
-import { ScanEngine } from '../electron/engine/engine.ts';
 import { parseRecordBytes } from '../electron/engine/parse/bytes.ts';
 import { parseRecord, type ParseOptions } from '../electron/engine/parse/index.ts';
 import { LineSplitter, type LineSink } from '../electron/engine/parse/lines.ts';
+import { ReplaySession } from '../electron/engine/replay.ts';
 
 const READ_CHUNK = 64 * 1024; // below V8's large-object size: decoded chunks die young
 const YEAR = 2026;
@@ -82,35 +80,23 @@ function phaseParse(file: string): PhaseResult {
 }
 
 function phaseReplay(file: string): PhaseResult {
-  const check = validateSettings({ detection: { requireKernelTrust: false } });
+  const check = validateSettings({});
   if (!check.ok) throw new Error(check.error);
-  let bans = 0;
-  let deferred = 0;
-  const sink = (e: EngineEvent) => {
-    if (e.type === 'ban') bans++;
-    else if (e.type === 'ban-deferred') deferred++;
-  };
-  // No per-probe events: the replay CLI (ReplaySession) does not want them either.
-  const engine = new ScanEngine({ settings: check.settings, clock: new ManualClock(0), parse: { year: YEAR, framing: 'syslog' }, probeEvents: false }, sink);
-  const splitter = new LineSplitter();
-  const lineSink: LineSink = {
-    line: (l) => engine.ingestLine(l),
-    bytes: (b, start, end) => engine.ingestBytes(b, start, end),
-    tooLong: () => engine.countRejectedLine('too-long'),
-  };
+  // What `portcullis replay` runs: the ReplaySession (framing given, as --format does), which also
+  // counts distinct sources and keeps the bans for the summary.
+  const session = new ReplaySession({ settings: check.settings, framing: 'syslog', year: YEAR });
   const startRssMB = currentRssMB();
   const t0 = performance.now();
-  readFileInChunks(file, (c) => splitter.push(c, lineSink));
-  splitter.end(lineSink);
+  readFileInChunks(file, (c) => session.push(c));
+  const summary = session.end();
   const seconds = (performance.now() - t0) / 1000;
-  const stats = engine.stats();
   return {
     phase: 'replay',
-    lines: stats.lines,
+    lines: summary.lines,
     seconds,
     maxRssMB: rssMB(),
     startRssMB,
-    detail: `${stats.packets} packets, ${bans} bans (${deferred} deferred by the cap), ${stats.trackedSources} tracked sources`,
+    detail: `${summary.packets} packets, ${summary.distinctSources} sources, ${summary.bans.length} bans (${summary.deferredEvents} deferred by the cap), ${summary.trackedSources} tracked`,
   };
 }
 
