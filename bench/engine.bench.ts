@@ -11,6 +11,9 @@
  *       any line is read). Both are printed; the target is checked against the whole peak.
  *   (d) `grep -c 'UFW BLOCK'` on the same file
  *   (e) naive baseline: Node readline + one regex per line, same file
+ *   (g) floor: the same reads and LineSplitter with a sink that does nothing but count, plus one
+ *       JS pass that reads every byte of each line — what any replay of this design pays before
+ *       it parses a field (so "replay ÷ floor" says how much is left to win in the parser/detector)
  *   (f) fail2ban-regex on a 100k-line slice with the seed's `UFW BLOCK.* SRC=<HOST>` (if installed)
  * Targets: replay ≥ 1,000,000 lines/s, RSS ≤ 150 MB. The machine's load average is printed too:
  * the figures are only comparable between runs on an idle machine; the ratios are measured
@@ -98,6 +101,30 @@ function phaseReplay(file: string): PhaseResult {
     startRssMB,
     detail: `${summary.packets} packets, ${summary.distinctSources} sources, ${summary.bans.length} bans (${summary.deferredEvents} deferred by the cap), ${summary.trackedSources} tracked`,
   };
+}
+
+function phaseFloor(file: string): PhaseResult {
+  const splitter = new LineSplitter();
+  let lines = 0;
+  let x = 0;
+  const sink: LineSink = {
+    line() {
+      lines++;
+    },
+    bytes(b, start, end) {
+      lines++;
+      for (let i = start; i < end; i++) x = (x + b[i]!) | 0;
+    },
+    tooLong() {
+      lines++;
+    },
+  };
+  const startRssMB = currentRssMB();
+  const t0 = performance.now();
+  readFileInChunks(file, (c) => splitter.push(c, sink));
+  splitter.end(sink);
+  const seconds = (performance.now() - t0) / 1000;
+  return { phase: 'floor', lines, seconds, maxRssMB: rssMB(), startRssMB, detail: `read + split + one pass over the bytes (checksum ${x >>> 0})` };
 }
 
 async function phaseNaive(file: string): Promise<PhaseResult> {
@@ -188,7 +215,7 @@ async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   if (argv[0] === '--phase') {
     const [, phase, file] = argv;
-    const result = phase === 'parse' ? phaseParse(file!) : phase === 'replay' ? phaseReplay(file!) : await phaseNaive(file!);
+    const result = phase === 'parse' ? phaseParse(file!) : phase === 'replay' ? phaseReplay(file!) : phase === 'floor' ? phaseFloor(file!) : await phaseNaive(file!);
     console.log(JSON.stringify(result));
     return;
   }
@@ -212,6 +239,7 @@ async function main(): Promise<void> {
   const parse = runPhase('parse', file);
   const replay = runPhase('replay', file);
   const naive = runPhase('naive', file);
+  const floor = runPhase('floor', file);
   const grep = timeCommand('grep', ['-c', 'UFW BLOCK', file]);
 
   const rate = (n: number, s: number) => n / s;
@@ -223,6 +251,7 @@ async function main(): Promise<void> {
   row('replay (parse+detect)', replay.lines, replay.seconds, rssText(replay), replay.detail);
   row('parse only', parse.lines, parse.seconds, rssText(parse), parse.detail);
   row('naive readline+regex', naive.lines, naive.seconds, rssText(naive), naive.detail);
+  row('floor: read+split+touch bytes', floor.lines, floor.seconds, rssText(floor), floor.detail);
   row("grep -c 'UFW BLOCK'", lines, grep.seconds, '-', `${grep.stdout.trim()} lines matched`);
 
   const f2b = spawnSync('sh', ['-c', 'command -v fail2ban-regex'], { encoding: 'utf8' });
