@@ -45,14 +45,28 @@ export interface ScanEngineOptions {
   gatewayAddresses?: string[];
   /** Ports the firewall allows (probes to them are not evidence when settings.detection.ignoreAllowedPorts). */
   isAllowedPort?: (proto: 'tcp' | 'udp', port: number) => boolean;
-  /** Live mode on a shared kernel log: act only on records whose DST is one of these addresses or whose IN is one of these interfaces. null = act on all. */
-  hostFilter?: { addresses: string[]; interfaces: string[] } | null;
+  /** Live mode on a shared kernel log: act only on this host's records (see HostFilter). null = act on all. */
+  hostFilter?: HostFilter | null;
   parse?: { year?: number; bootTimeMs?: number; framing?: Framing | 'auto' };
   /**
    * Emit a 'probe' event for every counted probe (default true). A caller that ignores them (replay)
    * says false: at one event object per counted line, they were a good part of a replay's garbage.
    */
   probeEvents?: boolean;
+}
+
+/**
+ * Which records of a kernel log shared by every network namespace are this host's: those whose DST
+ * is one of `addresses`, or that arrived on one of `interfaces` — and, for an interface with an
+ * Ethernet address in `macs`, whose MAC= begins with that address. Names alone repeat across
+ * namespaces (a container's own `eth0`); the interface match is there for the moments between an
+ * address change and the next refresh.
+ */
+export interface HostFilter {
+  addresses: string[];
+  interfaces: string[];
+  /** Interface name → its own Ethernet address, lower case. */
+  macs?: Record<string, string>;
 }
 
 export interface EngineStats {
@@ -83,6 +97,7 @@ export class ScanEngine {
   private isAllowedPort: (proto: 'tcp' | 'udp', port: number) => boolean;
   private hostFilterAddresses: Set<string> | null = null;
   private hostFilterInterfaces: Set<string> | null = null;
+  private hostFilterMacs = new Map<string, string>();
   private readonly parseOptions: ParseOptions;
   private readonly probeEvents: boolean;
   /** The packet ingestBytes parses into (ingest keeps no packet, so one is enough). */
@@ -113,6 +128,7 @@ export class ScanEngine {
     if (opts.hostFilter) {
       this.hostFilterAddresses = new Set(opts.hostFilter.addresses.map((a) => canonicalIp(a.trim()) ?? a));
       this.hostFilterInterfaces = new Set(opts.hostFilter.interfaces);
+      this.hostFilterMacs = new Map(Object.entries(opts.hostFilter.macs ?? {}));
     }
     this.parseOptions = { ...(opts.parse ?? {}) };
     this.probeEvents = opts.probeEvents ?? true;
@@ -161,7 +177,7 @@ export class ScanEngine {
     const time = p.time;
     if (time >= this.nextExpiry || this.policy.deferredCount > 0) this.advance(time);
 
-    if (this.hostFilterAddresses !== null && !this.hostFilterAddresses.has(p.dst) && !this.hostFilterInterfaces!.has(p.in)) {
+    if (this.hostFilterAddresses !== null && !this.hostFilterAddresses.has(p.dst) && !this.arrivedHere(p)) {
       return this.ignore('not-for-this-host');
     }
     if (p.trust !== 'kernel' && this.settings.detection.requireKernelTrust) return this.ignore('untrusted');
@@ -191,6 +207,16 @@ export class ScanEngine {
     const crossed = this.tracker.probe(src, time, port, scanType, known);
     if (crossed !== NO_SLOT) this.scanDetected(crossed, time);
     return 'counted';
+  }
+
+  /** Did a record not addressed to this host arrive on one of its interfaces (HostFilter)? */
+  private arrivedHere(p: PacketEvent): boolean {
+    if (!this.hostFilterInterfaces!.has(p.in)) return false;
+    const own = this.hostFilterMacs.get(p.in);
+    // No link-layer address to compare (tun, wireguard, ppp; or a record without MAC=): the name decides.
+    if (own === undefined || p.mac === undefined) return true;
+    // MAC= is destination, source, EtherType: the destination must be the interface's own address.
+    return p.mac.length > own.length && p.mac.charCodeAt(own.length) === 58 && p.mac.toLowerCase().startsWith(own);
   }
 
   private ignore(reason: IgnoreReason): IgnoreReason {
@@ -323,14 +349,15 @@ export class ScanEngine {
   /**
    * This host's addresses changed (a laptop joined another network): they are whitelisted, and —
    * when records are filtered by host — the records addressed to the NEW addresses (or arriving on
-   * the given interfaces) are this host's from now on, those to the old ones no longer.
+   * the given interfaces, `macs` as in HostFilter) are this host's from now on, those to the old ones no longer.
    */
-  setHostAddresses(addrs: string[], gateways?: string[], interfaces?: string[]): void {
+  setHostAddresses(addrs: string[], gateways?: string[], interfaces?: string[], macs?: Record<string, string>): void {
     this.hostAddresses = [...addrs];
     if (gateways !== undefined) this.gatewayAddresses = [...gateways];
     if (this.hostFilterAddresses !== null) {
       this.hostFilterAddresses = new Set(addrs.map((a) => canonicalIp(a.trim()) ?? a));
       if (interfaces !== undefined) this.hostFilterInterfaces = new Set(interfaces);
+      if (macs !== undefined) this.hostFilterMacs = new Map(Object.entries(macs));
     }
     this.rebuildWhitelist();
   }

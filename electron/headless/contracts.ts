@@ -10,6 +10,7 @@ import type { Clock } from '../shared/domain.ts';
 import type { BanRecord, EngineEvent, IgnoreReason, Offender } from '../shared/model.ts';
 import type { PacketEvent, ParseResult, RejectReason } from '../shared/packet.ts';
 import type { Settings } from '../shared/settings.ts';
+import type { HostFilter } from '../engine/engine.ts';
 import type { FirewallPort, LogSourcePort, StorePort } from '../engine/ports.ts';
 
 /** The ScanEngine facade (electron/engine/engine.ts), as far as the service uses it. */
@@ -20,7 +21,7 @@ export interface EngineLike {
   unban(ip: string, at?: number): boolean;
   updateSettings(s: Settings): void;
   setAllowedPorts(fn: (proto: 'tcp' | 'udp', port: number) => boolean): void;
-  setHostAddresses(addrs: string[], gateways?: string[], interfaces?: string[]): void;
+  setHostAddresses(addrs: string[], gateways?: string[], interfaces?: string[], macs?: Record<string, string>): void;
   restore(bans: BanRecord[], strikes: { ip: string; strikes: number; lastBanAt: number }[]): void;
   activeBans(): BanRecord[];
   offenders(limit?: number): Offender[];
@@ -36,7 +37,7 @@ export interface EngineFactoryOptions {
   hostAddresses?: string[];
   gatewayAddresses?: string[];
   isAllowedPort?: (proto: 'tcp' | 'udp', port: number) => boolean;
-  hostFilter?: { addresses: string[]; interfaces: string[] } | null;
+  hostFilter?: HostFilter | null;
 }
 export type EngineFactory = (opts: EngineFactoryOptions, sink: (e: EngineEvent) => void) => EngineLike;
 

@@ -12,11 +12,29 @@ export interface HostInfo {
   addresses: string[];
   interfaces: string[];
   gateways: string[];
+  /**
+   * Ethernet address of each interface that has one (lower case, `52:54:00:12:34:56`). Interface
+   * names repeat across namespaces (every container has an `eth0`) but a kernel record's MAC= begins
+   * with the receiving interface's own address, so a record on "our" eth0 from another namespace's
+   * eth0 is told apart by it.
+   */
+  macs?: Record<string, string>;
 }
 
 interface IpAddrJson {
   ifname?: string;
+  link_type?: string;
+  address?: string;
   addr_info?: { local?: string }[];
+}
+
+/** A unicast Ethernet address as the kernel prints it in MAC= (lower case), or null. */
+export function etherAddress(text: unknown): string | null {
+  if (typeof text !== 'string') return null;
+  const mac = text.trim().toLowerCase();
+  if (!/^[0-9a-f]{2}(?::[0-9a-f]{2}){5}$/.test(mac) || mac === '00:00:00:00:00:00') return null;
+  // The group bit: a multicast or broadcast address is never an interface's own.
+  return (parseInt(mac.slice(0, 2), 16) & 1) === 0 ? mac : null;
 }
 interface IpRouteJson {
   dst?: string;
@@ -25,24 +43,29 @@ interface IpRouteJson {
   nexthops?: { gateway?: string }[];
 }
 
-export function parseIpAddr(json: string): { addresses: string[]; interfaces: string[] } {
+export function parseIpAddr(json: string): { addresses: string[]; interfaces: string[]; macs: Record<string, string> } {
   const addresses = new Set<string>();
   const interfaces = new Set<string>();
+  const macs: Record<string, string> = {};
   let links: IpAddrJson[];
   try {
     links = JSON.parse(json) as IpAddrJson[];
   } catch {
-    return { addresses: [], interfaces: [] };
+    return { addresses: [], interfaces: [], macs };
   }
-  if (!Array.isArray(links)) return { addresses: [], interfaces: [] };
+  if (!Array.isArray(links)) return { addresses: [], interfaces: [], macs };
   for (const l of links) {
-    if (typeof l.ifname === 'string') interfaces.add(l.ifname);
+    if (typeof l.ifname === 'string') {
+      interfaces.add(l.ifname);
+      const mac = l.link_type === 'ether' ? etherAddress(l.address) : null;
+      if (mac !== null) macs[l.ifname] = mac;
+    }
     for (const a of l.addr_info ?? []) {
       const ip = typeof a.local === 'string' ? canonicalIp(a.local) : null;
       if (ip) addresses.add(ip);
     }
   }
-  return { addresses: [...addresses], interfaces: [...interfaces] };
+  return { addresses: [...addresses], interfaces: [...interfaces], macs };
 }
 
 export function parseIpRouteGateways(json: string): string[] {
@@ -67,10 +90,15 @@ export function parseIpRouteGateways(json: string): string[] {
 /** Reads the namespace's addresses, interfaces and default gateways; falls back to os.networkInterfaces(). */
 export async function readHostInfo(exec: Exec = execArgv): Promise<HostInfo> {
   const addr = await exec('ip', ['-j', 'addr', 'show']);
-  let { addresses, interfaces } = addr.code === 0 ? parseIpAddr(addr.stdout) : { addresses: [] as string[], interfaces: [] as string[] };
+  let { addresses, interfaces, macs } = addr.code === 0 ? parseIpAddr(addr.stdout) : { addresses: [] as string[], interfaces: [] as string[], macs: {} as Record<string, string> };
   if (addresses.length === 0) {
     const nics = networkInterfaces();
     interfaces = Object.keys(nics);
+    macs = {};
+    for (const [name, list] of Object.entries(nics)) {
+      const mac = etherAddress(list?.[0]?.mac);
+      if (mac !== null) macs[name] = mac;
+    }
     addresses = Object.values(nics)
       .flat()
       .map((n) => (n ? canonicalIp(n.address.replace(/%.*$/, '')) : null))
@@ -81,5 +109,5 @@ export async function readHostInfo(exec: Exec = execArgv): Promise<HostInfo> {
     const r = await exec('ip', ['-j', fam, 'route', 'show']);
     if (r.code === 0) for (const g of parseIpRouteGateways(r.stdout)) gateways.add(g);
   }
-  return { addresses, interfaces, gateways: [...gateways] };
+  return { addresses, interfaces, gateways: [...gateways], macs };
 }

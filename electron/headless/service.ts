@@ -260,7 +260,7 @@ export class PortcullisService {
         hostAddresses: this.host.addresses,
         gatewayAddresses: this.host.gateways,
         isAllowedPort: this.allowedPorts,
-        hostFilter: filter ? { addresses: this.host.addresses, interfaces: this.host.interfaces } : null,
+        hostFilter: filter ? { addresses: this.host.addresses, interfaces: this.host.interfaces, macs: this.host.macs ?? {} } : null,
       },
       (e) => this.onEngineEvent(e),
     );
@@ -543,8 +543,8 @@ export class PortcullisService {
     }
     const key = (h: HostInfo) => `${[...h.addresses].sort().join(',')}|${[...h.gateways].sort().join(',')}`;
     if (next.addresses.length === 0 || key(next) === key(this.host)) return;
-    this.host = { ...next, interfaces: [...new Set([...this.host.interfaces, ...next.interfaces])] };
-    this.engine.setHostAddresses(next.addresses, next.gateways, this.host.interfaces);
+    this.host = { ...next, interfaces: [...new Set([...this.host.interfaces, ...next.interfaces])], macs: { ...this.host.macs, ...next.macs } };
+    this.engine.setHostAddresses(next.addresses, next.gateways, this.host.interfaces, this.host.macs);
     for (const b of this.engine.activeBans()) {
       if (this.engine.isWhitelisted(b.ip)) this.unbanNow(b.ip);
     }

@@ -72,6 +72,25 @@ describe('ScanEngine verdicts', () => {
     expect(engine.ingestPacket(pkt({ dst: '192.0.2.99' as never, in: 'veth-fw', dpt: 81 }))).toBe('counted');
   });
 
+  it('not-for-this-host: an interface of this host\'s name in another namespace is told apart by its Ethernet address', () => {
+    const own = '52:54:00:12:34:56';
+    const { engine } = make({ hostFilter: { addresses: ['192.0.2.10'], interfaces: ['eth0', 'wg0'], macs: { eth0: own } } });
+    const other = '192.0.2.99' as never; // not one of this host's addresses: only the interface can claim it
+    // A container's own eth0: same name, its own (veth) address as the destination.
+    expect(engine.ingestPacket(pkt({ src: '198.51.100.1' as never, dst: other, in: 'eth0', mac: `0a:58:0a:f4:00:07:${own}:08:00`, dpt: 81 }))).toBe('not-for-this-host');
+    expect(engine.ingestPacket(pkt({ src: '198.51.100.2' as never, dst: other, in: 'eth0', mac: `${own}:00:1b:21:0a:bc:de:08:00`, dpt: 82 }))).toBe('counted');
+    expect(engine.ingestPacket(pkt({ src: '198.51.100.3' as never, dst: other, in: 'eth0', mac: `${own.toUpperCase()}:00:1b:21:0a:bc:de:08:00`, dpt: 83 }))).toBe('counted');
+    // No MAC= to compare (the record has none; the interface has no Ethernet address): the name decides.
+    expect(engine.ingestPacket(pkt({ src: '198.51.100.4' as never, dst: other, in: 'eth0', mac: undefined, dpt: 84 }))).toBe('counted');
+    expect(engine.ingestPacket(pkt({ src: '198.51.100.5' as never, dst: other, in: 'wg0', mac: undefined, dpt: 85 }))).toBe('counted');
+    // Addressed to this host: counted whatever the interface and MAC.
+    expect(engine.ingestPacket(pkt({ src: '198.51.100.6' as never, dst: '192.0.2.10' as never, in: 'eth0', mac: `0a:58:0a:f4:00:07:${own}:08:00`, dpt: 86 }))).toBe('counted');
+    // The addresses follow the host (setHostAddresses), and so do the interfaces' Ethernet addresses.
+    engine.setHostAddresses(['192.0.2.10'], [], ['eth0'], { eth0: '0a:58:0a:f4:00:07' });
+    expect(engine.ingestPacket(pkt({ src: '198.51.100.7' as never, dst: other, in: 'eth0', mac: `0a:58:0a:f4:00:07:${own}:08:00`, dpt: 87 }))).toBe('counted');
+    expect(engine.ingestPacket(pkt({ src: '198.51.100.8' as never, dst: other, in: 'eth0', mac: `${own}:00:1b:21:0a:bc:de:08:00`, dpt: 88 }))).toBe('not-for-this-host');
+  });
+
   it('not-for-this-host follows the host to a new address (setHostAddresses), and the new address is never banned', () => {
     const { engine } = make({ hostFilter: { addresses: ['192.0.2.10'], interfaces: ['eth0'] } });
     expect(engine.ingestPacket(pkt({ dst: '198.51.100.44' as never, in: 'wlan0' }))).toBe('not-for-this-host');

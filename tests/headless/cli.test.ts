@@ -105,11 +105,18 @@ describe('CLI arguments', () => {
 describe('host information', () => {
   it('reads addresses, interfaces and default gateways from ip -j output', () => {
     const addr = JSON.stringify([
-      { ifname: 'lo', addr_info: [{ local: '127.0.0.1' }, { local: '::1' }] },
-      { ifname: 'eth0', addr_info: [{ local: '192.0.2.2' }, { local: 'fd00:0:0::2' }] },
+      { ifname: 'lo', link_type: 'loopback', address: '00:00:00:00:00:00', addr_info: [{ local: '127.0.0.1' }, { local: '::1' }] },
+      { ifname: 'eth0', link_type: 'ether', address: '52:54:00:AB:cd:01', addr_info: [{ local: '192.0.2.2' }, { local: 'fd00:0:0::2' }] },
+      { ifname: 'wg0', link_type: 'none', addr_info: [{ local: '10.8.0.1' }] },
+      { ifname: 'odd0', link_type: 'ether', address: '01:00:5e:00:00:01', addr_info: [] },
     ]);
-    expect(parseIpAddr(addr)).toEqual({ addresses: ['127.0.0.1', '::1', '192.0.2.2', 'fd00::2'], interfaces: ['lo', 'eth0'] });
-    expect(parseIpAddr('not json')).toEqual({ addresses: [], interfaces: [] });
+    // Ethernet addresses only for Ethernet links with a unicast address, in the kernel's lower case.
+    expect(parseIpAddr(addr)).toEqual({
+      addresses: ['127.0.0.1', '::1', '192.0.2.2', 'fd00::2', '10.8.0.1'],
+      interfaces: ['lo', 'eth0', 'wg0', 'odd0'],
+      macs: { eth0: '52:54:00:ab:cd:01' },
+    });
+    expect(parseIpAddr('not json')).toEqual({ addresses: [], interfaces: [], macs: {} });
     const routes = JSON.stringify([{ dst: 'default', gateway: '192.0.2.1' }, { dst: '192.0.2.0/24' }, { dst: 'default', nexthops: [{ gateway: 'fe80::1' }] }]);
     expect(parseIpRouteGateways(routes)).toEqual(['192.0.2.1', 'fe80::1']);
   });

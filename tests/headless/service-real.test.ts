@@ -21,8 +21,8 @@ const HOST = '192.0.2.10';
 let seq = 100;
 
 /** A kernel LOG record as /dev/kmsg gives it, `ms` after boot. */
-function kmsg(src: string, dpt: number, ms: number, dst = HOST, iface = 'eth0'): string {
-  return `4,${seq++},${ms * 1000},-;[UFW BLOCK] IN=${iface} OUT= MAC=52:54:00:12:34:56:52:54:00:65:43:21:08:00 SRC=${src} DST=${dst} LEN=44 TOS=0x00 PREC=0x00 TTL=241 ID=1 PROTO=TCP SPT=40000 DPT=${dpt} WINDOW=1024 RES=0x00 SYN URGP=0`;
+function kmsg(src: string, dpt: number, ms: number, dst = HOST, iface = 'eth0', dstMac = '52:54:00:12:34:56'): string {
+  return `4,${seq++},${ms * 1000},-;[UFW BLOCK] IN=${iface} OUT= MAC=${dstMac}:52:54:00:65:43:21:08:00 SRC=${src} DST=${dst} LEN=44 TOS=0x00 PREC=0x00 TTL=241 ID=1 PROTO=TCP SPT=40000 DPT=${dpt} WINDOW=1024 RES=0x00 SYN URGP=0`;
 }
 
 const dirs: string[] = [];
@@ -30,7 +30,7 @@ afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
-type HostInfoFn = () => Promise<{ addresses: string[]; interfaces: string[]; gateways: string[] }>;
+type HostInfoFn = () => Promise<{ addresses: string[]; interfaces: string[]; gateways: string[]; macs?: Record<string, string> }>;
 const HOME_NETWORK: HostInfoFn = async () => ({ addresses: [HOST], interfaces: ['eth0'], gateways: ['192.0.2.1'] });
 
 function build(dbFile: string, clock: ManualClock, firewall: FakeFirewall, source = new PushSource(), hostInfo: HostInfoFn = HOME_NETWORK) {
@@ -158,6 +158,23 @@ describe('PortcullisService with the real engine and SQLite store', () => {
     await b.call('whitelistAdd', { cidr: '203.0.113.0/24' });
     expect((await b.call('getOffenders', { state: 'whitelisted', limit: 100 })).map((o) => o.ip)).toEqual(['203.0.113.5']);
     await b.service.stop();
+  });
+
+  it('acts on records of this host\'s eth0 (its Ethernet address) but not on those of another namespace\'s eth0', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'pc-svc-'));
+    dirs.push(dir);
+    const clock = new ManualClock(BOOT + 10_000);
+    const fw = new FakeFirewall(new Journal());
+    const t = build(path.join(dir, 'db.sqlite'), clock, fw, new PushSource(), async () => ({ ...(await HOME_NETWORK()), macs: { eth0: '52:54:00:12:34:56' } }));
+    await t.service.start();
+    await t.call('updateSettings', { patch: { detection: { maxretry: 5, minDistinctPorts: 3 } } });
+    // A container's eth0 (another namespace; the kernel log is shared): addressed to the container, on its own veth address.
+    t.source.push(...[21, 23, 25, 80, 110].map((p, i) => kmsg('198.51.100.7', p, 9000 + i, '10.244.0.7', 'eth0', '0a:58:0a:f4:00:07')));
+    // This host's eth0, to an address it does not list (yet): the interface's own Ethernet address claims it.
+    t.source.push(...[21, 23, 25, 80, 110].map((p, i) => kmsg('198.51.100.8', p, 9100 + i, '10.244.0.8', 'eth0')));
+    await t.service.idle();
+    expect([...fw.bans.keys()]).toEqual(['198.51.100.8']);
+    await t.service.stop();
   });
 
   it('follows this host to another network: the new gateway is whitelisted (and unbanned), the new address is its own', async () => {

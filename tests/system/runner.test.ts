@@ -2,6 +2,8 @@
  * End to end, for real: the `portcullis run` CLI in a firewall namespace with its own ufw, a scanner
  * namespace sending real packets, the kernel log read from /dev/kmsg. Issue 3 tests 1–4.
  */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { canonicalIp } from '../../electron/shared/domain.ts';
 import { requireSystem } from '../support/system.ts';
@@ -9,6 +11,9 @@ import { createLab, type Lab } from '../support/netns.ts';
 import { removeDir, setMembers, startCli, taggedUfwRules, tempStateDir, until, writeConfig, type RunningCli } from './runner-support.ts';
 
 const enabled = requireSystem('root', 'netns', 'ufw', 'ipset', 'conntrack');
+const execFileP = promisify(execFile);
+/** `ip …` in the machine's own namespace: only to add and delete namespaces and veth links, never its firewall. */
+const ipHost = (...args: string[]) => execFileP('/usr/sbin/ip', args);
 
 /** Closed ports: default deny incoming drops (and logs) them. */
 const CLOSED = [1001, 1002, 1003, 1004, 1005, 1006, 1007, 1008];
@@ -98,6 +103,38 @@ describe.runIf(enabled)('portcullis run in a network namespace (real ufw, real p
     expect(cli2.bans()).toEqual([]);
     expect(await setMembers(lab, 4)).toEqual([]);
     expect(await lab.canConnect(s.ns, s.fwV4, 22)).toBe(true);
+  });
+
+  it("records of another namespace's interface of the same name (a container's own eth0) are not this host's", async () => {
+    const { lab, cli } = await boot('set');
+    const s = lab.scanner;
+    // A "container": a namespace whose interface bears the firewall namespace's interface name, with
+    // its own firewall logging what it drops, and a peer that probes it. The kernel log is shared, so
+    // the runner sees these records with IN= its own interface's name and DST= an address not its own.
+    const ct = `pc-ct-${lab.id}`;
+    const peer = `pc-ctp-${lab.id}`;
+    try {
+      await ipHost('netns', 'add', ct);
+      await ipHost('netns', 'add', peer);
+      await ipHost('link', 'add', s.fwIface, 'netns', ct, 'type', 'veth', 'peer', 'name', `pc${lab.id}p0`, 'netns', peer);
+      await lab.run(ct, ['ip', 'addr', 'add', '203.0.113.1/30', 'dev', s.fwIface]);
+      await lab.run(ct, ['ip', 'link', 'set', s.fwIface, 'up']);
+      await lab.run(peer, ['ip', 'addr', 'add', '203.0.113.2/30', 'dev', `pc${lab.id}p0`]);
+      await lab.run(peer, ['ip', 'link', 'set', `pc${lab.id}p0`, 'up']);
+      await lab.run(ct, ['iptables', '-A', 'INPUT', '-p', 'tcp', '--syn', '-j', 'LOG', '--log-prefix', '[UFW BLOCK] ']);
+      await lab.run(ct, ['iptables', '-A', 'INPUT', '-p', 'tcp', '-j', 'DROP']);
+      const kmsg = lab.kmsg();
+      for (const port of CLOSED) await lab.exec(peer, ['timeout', '0.3', 'bash', '-c', `exec 3<>/dev/tcp/203.0.113.1/${port}`]);
+      await until(() => kmsg.lines().filter((l) => l.includes(`IN=${s.fwIface} `) && l.includes('SRC=203.0.113.2 ')).length >= 5, 5000, "the container's firewall to log the probes");
+      // The runner reads the log in order: once it has banned the lab's scanner (probing after the
+      // peer), it has judged the container's records too.
+      await lab.probeMany(s.ns, s.fwV4, CLOSED, { timeoutMs: 300 });
+      await cli.waitFor((l) => l.type === 'ban' && l.ip === s.v4, 10_000, 'the ban of the real scanner');
+      expect(cli.bans()).toEqual([s.v4]);
+      expect(await setMembers(lab, 4)).toEqual([s.v4]);
+    } finally {
+      for (const ns of [ct, peer]) await ipHost('netns', 'delete', ns).catch(() => undefined);
+    }
   });
 
   for (const backend of ['ufw', 'set'] as const) {
