@@ -7,22 +7,7 @@
  */
 import { closeSync, constants, openSync, read, readSync, writeFileSync } from 'node:fs';
 import { MAX_KMSG_RECORDS_PER_EVENT, MAX_KMSG_RECORD_CHARS } from '../shared/helper-protocol.ts';
-
-export interface KmsgHeader {
-  facility: number;
-  level: number;
-  seq: number;
-  usec: number;
-  text: string;
-}
-
-/** Parses the first line of a record; null when it is not "prio,seq,usec,flags;text". */
-export function parseKmsgRecord(record: string): KmsgHeader | null {
-  const m = /^(\d{1,4}),(\d{1,20}),(\d{1,20}),[^;]*;(.*)$/s.exec(record);
-  if (!m) return null;
-  const prio = Number(m[1]);
-  return { facility: prio >> 3, level: prio & 7, seq: Number(m[2]), usec: Number(m[3]), text: m[4]! };
-}
+import { parseKmsgHeader } from '../shared/kmsg-header.ts';
 
 /** Where a stream starts: after a seq (resume), from the oldest record in the ring (null), or from now. */
 export type KmsgStart = number | null | 'now';
@@ -66,8 +51,7 @@ export function streamKmsg(
         break;
       }
       if (stopped || rec === null) break;
-      const line = rec.split('\n', 1)[0]!.slice(0, MAX_KMSG_RECORD_CHARS);
-      const head = parseKmsgRecord(line);
+      const head = parseKmsgHeader(rec, MAX_KMSG_RECORD_CHARS);
       if (!head) continue;
       if (afterSeq !== null && head.seq <= afterSeq) continue;
       if (head.facility !== 0) {
@@ -75,7 +59,7 @@ export function streamKmsg(
         if (!stopped) onUntrusted?.();
         continue;
       }
-      pending.push(line);
+      pending.push(head.line);
       if (!scheduled) {
         scheduled = true;
         setImmediate(flush);
@@ -137,7 +121,7 @@ export function lastKmsgSeq(path = DEV_KMSG): number | null {
         throw e;
       }
       if (n === 0) break;
-      const head = parseKmsgRecord(buf.toString('utf8', 0, n));
+      const head = parseKmsgHeader(buf.toString('utf8', 0, n));
       if (head) last = head.seq;
     }
   } finally {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseKmsgRecord, streamKmsg, type KmsgSource } from '../../electron/helper/kmsg.ts';
+import { streamKmsg, type KmsgSource } from '../../electron/helper/kmsg.ts';
+import { parseKmsgHeader } from '../../electron/shared/kmsg-header.ts';
 
 function fakeSource(items: (string | Error)[]): KmsgSource & { closed: boolean } {
   const src = {
@@ -20,9 +21,11 @@ const epipe = () => Object.assign(new Error('EPIPE: broken pipe'), { code: 'EPIP
 
 describe('kmsg', () => {
   it('parses record headers', () => {
-    expect(parseKmsgRecord('4,1234,5678901,-;[UFW BLOCK] IN=eth0 SRC=10.0.0.1')).toEqual({ facility: 0, level: 4, seq: 1234, usec: 5678901, text: '[UFW BLOCK] IN=eth0 SRC=10.0.0.1' });
-    expect(parseKmsgRecord('14,7,8,c;user text')).toMatchObject({ facility: 1, level: 6 });
-    expect(parseKmsgRecord('garbage')).toBeNull();
+    const line = '4,1234,5678901,-;[UFW BLOCK] IN=eth0 SRC=10.0.0.1';
+    expect(parseKmsgHeader(`${line}\n SUBSYSTEM=net`)).toEqual({ facility: 0, level: 4, seq: 1234, usec: 5678901, line });
+    expect(parseKmsgHeader('14,7,8,c;user text')).toMatchObject({ facility: 1, level: 6 });
+    expect(parseKmsgHeader(line, 20)?.line).toBe(line.slice(0, 20)); // the helper's cap on what it passes on
+    expect(parseKmsgHeader('garbage')).toBeNull();
   });
 
   it('streams kernel records after the given seq, skips user-facility records, survives EPIPE', async () => {

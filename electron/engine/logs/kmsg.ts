@@ -23,19 +23,9 @@ import type { LogSourcePort, SourceHealth } from '../ports.ts';
 import { errorText, SourceStats } from './stats.ts';
 import { parseRecord, type ParseOptions } from '../parse/index.ts';
 import type { ParseResult } from '../../shared/packet.ts';
+import { parseKmsgHeader, type KmsgRecord } from '../../shared/kmsg-header.ts';
 
-export interface KmsgRecord {
-  facility: number;
-  level: number;
-  seq: number;
-  /** µs since boot. */
-  usec: number;
-  /** The record's first line ("prio,seq,usec,flags;message"), what the parser reads. */
-  line: string;
-}
-
-/** Longest record line passed on; the kernel's own limit is 1 KiB of text (8 KiB with dictionary). */
-export const MAX_KMSG_LINE = 8192;
+export { MAX_KMSG_LINE, parseKmsgHeader, type KmsgRecord } from '../../shared/kmsg-header.ts';
 
 /** CLOCK_MONOTONIC in ms — the time base of kmsg stamps (Node's hrtime reads it on Linux). */
 export const monotonicNowMs = (): number => Number(process.hrtime.bigint() / 1000n) / 1000;
@@ -59,20 +49,6 @@ export function liveLineParser(opts: ParseOptions, bootTimeMs: () => number = km
     opts.bootTimeMs = bootTimeMs();
     return parseRecord(line, opts);
   };
-}
-
-/** The header of a raw record, or null when it is not "prio,seq,usec,flags;…". */
-export function parseKmsgHeader(raw: string): KmsgRecord | null {
-  const nl = raw.indexOf('\n');
-  const line = (nl < 0 ? raw : raw.slice(0, nl)).slice(0, MAX_KMSG_LINE);
-  const semi = line.indexOf(';');
-  if (semi < 0) return null;
-  const head = line.slice(0, semi).split(',');
-  if (head.length < 4) return null;
-  const [prioText, seqText, usecText] = head as [string, string, string];
-  if (!/^\d{1,4}$/.test(prioText) || !/^\d{1,20}$/.test(seqText) || !/^\d{1,20}$/.test(usecText)) return null;
-  const prio = Number(prioText);
-  return { facility: prio >> 3, level: prio & 7, seq: Number(seqText), usec: Number(usecText), line };
 }
 
 /** What a feed tells the source. */
