@@ -13,11 +13,16 @@
  * Times ("at", "until") are ISO-8601 UTC strings. Syslog stamps without a year take --year (default:
  * this year); kmsg/dmesg monotonic stamps count from boot (shown from 1970-01-01T00:00:00Z = boot).
  * Kernel trust is not required in a replay (a log file is spoofable by nature): said in the output.
+ * Compressed input: gzip (rotated logs: ufw.log.2.gz) is recognised by its magic bytes, whatever the
+ * name, from a file or standard input, and read through zlib; bzip2, xz and zstd are named in a clear
+ * error instead of being replayed as binary lines.
  * Exit codes: 0 done, 1 input unreadable, 2 invalid flags.
  */
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
+import { Readable } from 'node:stream';
 import { parseArgs } from 'node:util';
+import { createGunzip } from 'node:zlib';
 import type { BanRecord, EngineEvent, IgnoreReason } from '../shared/model.ts';
 import type { Framing, RejectReason } from '../shared/packet.ts';
 import { DEFAULT_SETTINGS, validateSettings, type Settings } from '../shared/settings.ts';
@@ -33,6 +38,7 @@ const HELP = `Usage: portcullis replay <file|-> [options]
 
 Replays a firewall log through the Portcullis engine in event time and reports what it would
 have detected and banned. Nothing is banned: this only reads the file ("-" reads standard input).
+A gzip-compressed log (ufw.log.2.gz) is read as it is.
 
 Options:
   --format F           auto (default), syslog, kmsg, journal or dmesg
@@ -311,7 +317,47 @@ export function summaryJson(s: ReplaySummary, settings: Settings, whitelist: str
   };
 }
 
+/** What the first bytes of the input say it is: gzip (read through zlib), another compressor (refused with its name), or plain. */
+export function compressionOf(head: Uint8Array): 'gzip' | 'plain' | { other: string; tool: string } {
+  const is = (...magic: number[]) => head.length >= magic.length && magic.every((b, i) => head[i] === b);
+  if (is(0x1f, 0x8b)) return 'gzip';
+  if (is(0x42, 0x5a, 0x68)) return { other: 'bzip2', tool: 'bzcat' };
+  if (is(0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00)) return { other: 'xz', tool: 'xzcat' };
+  if (is(0x28, 0xb5, 0x2f, 0xfd)) return { other: 'zstd', tool: 'zstdcat' };
+  return 'plain';
+}
+
+class UnsupportedCompression extends Error {}
+
+function unsupported(input: string, c: { other: string; tool: string }): UnsupportedCompression {
+  const name = input === '-' ? 'FILE' : input;
+  return new UnsupportedCompression(`${c.other}-compressed; only gzip is read directly. Decompress it first: ${c.tool} ${name} | portcullis replay -`);
+}
+
+/** The input's bytes in chunks: gunzipped when they start as gzip, refused when another compressor made them. */
+async function* decompressed(input: string, chunks: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  const it = chunks[Symbol.asyncIterator]();
+  const rest: AsyncIterable<Uint8Array> = { [Symbol.asyncIterator]: () => it };
+  const head = await it.next();
+  if (head.done) return;
+  const first = head.value;
+  const kind = compressionOf(first);
+  if (kind === 'plain') {
+    yield first;
+    yield* rest;
+    return;
+  }
+  if (kind !== 'gzip') throw unsupported(input, kind);
+  async function* raw(): AsyncGenerator<Uint8Array> {
+    yield first;
+    yield* rest;
+  }
+  // Several gzip members one after another (`cat a.gz b.gz`) are read as one stream, like zcat does.
+  yield* Readable.from(raw()).pipe(createGunzip()) as AsyncIterable<Uint8Array>;
+}
+
 function readError(input: string, e: unknown): string {
+  if (e instanceof UnsupportedCompression) return `portcullis replay: cannot read ${input}: ${e.message}`;
   const code = (e as NodeJS.ErrnoException | undefined)?.code;
   const why =
     code === 'ENOENT' ? 'no such file' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : e instanceof Error ? e.message : String(e);
@@ -363,25 +409,39 @@ export const replayCommand: CliCommand = {
         pending.length = 0;
       }
     };
+    const pushAll = async (chunks: AsyncIterable<Uint8Array>) => {
+      for await (const chunk of chunks) {
+        session.push(chunk);
+        flushEvents();
+      }
+    };
     try {
       if (input === '-') {
-        for await (const chunk of process.stdin) {
-          session.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Uint8Array));
-          flushEvents();
-        }
+        await pushAll(
+          decompressed(
+            input,
+            (async function* () {
+              for await (const chunk of process.stdin) yield typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Uint8Array);
+            })(),
+          ),
+        );
       } else {
-        // A file is read into ONE reused buffer (the splitter copies what it keeps of a partial
+        // A plain file is read into ONE reused buffer (the splitter copies what it keeps of a partial
         // line): stream chunks would each linger until the next GC, ~10 MB more peak RSS.
         const fd = openSync(input, 'r');
+        let compressed = false;
         try {
           const buf = Buffer.allocUnsafe(CHUNK_BYTES);
-          for (let n = readSync(fd, buf, 0, CHUNK_BYTES, null); n > 0; n = readSync(fd, buf, 0, CHUNK_BYTES, null)) {
+          let n = readSync(fd, buf, 0, CHUNK_BYTES, null);
+          compressed = n > 0 && compressionOf(buf.subarray(0, n)) !== 'plain';
+          for (; n > 0 && !compressed; n = readSync(fd, buf, 0, CHUNK_BYTES, null)) {
             session.push(buf.subarray(0, n));
             flushEvents();
           }
         } finally {
           closeSync(fd);
         }
+        if (compressed) await pushAll(decompressed(input, createReadStream(input, { highWaterMark: CHUNK_BYTES })));
       }
     } catch (e) {
       console.error(readError(input, e));

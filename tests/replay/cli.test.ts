@@ -13,8 +13,10 @@
  *   humanContains?: string[] }
  */
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -115,6 +117,40 @@ describe('replay CLI basics', () => {
     expect(r.status).toBe(0);
     for (const flag of ['--format', '--maxretry', '--findtime', '--min-ports', '--whitelist', '--prefix', '--year', '--json']) expect(r.stdout).toContain(flag);
   });
+  it('reads gzip-compressed logs (file, standard input, several members) as the plain log; names other compressors', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'pc-replay-gz-'));
+    try {
+      const plain = readFileSync(path.join(CASES, 'stealth-scans/input.log'));
+      const gz = path.join(dir, 'ufw.log.2.gz');
+      writeFileSync(gz, gzipSync(plain));
+      const summary = (args: string[], input?: Buffer) => {
+        const r = spawnSync(NODE, [CLI, 'replay', ...args, '--json'], { encoding: 'utf8', input, env: { ...process.env, TZ: 'UTC' } });
+        expect(r.status, r.stderr).toBe(0);
+        const last = JSON.parse(r.stdout.trimEnd().split('\n').pop()!) as { lines: number; packets: number; bans: { ip: string; at: string }[] };
+        return { lines: last.lines, packets: last.packets, bans: last.bans.map((b) => [b.ip, b.at]) };
+      };
+      const expected = summary([path.join(CASES, 'stealth-scans/input.log')]);
+      expect(expected.bans.length).toBeGreaterThan(0);
+      expect(summary([gz])).toEqual(expected);
+      expect(summary(['-'], gzipSync(plain))).toEqual(expected);
+      // `cat a.gz b.gz`: both members are read, as zcat does.
+      writeFileSync(gz, Buffer.concat([gzipSync(plain), gzipSync(plain)]));
+      expect(summary([gz]).lines).toBe(2 * expected.lines);
+
+      const xz = path.join(dir, 'ufw.log.3.xz');
+      writeFileSync(xz, Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00, 1, 2, 3]));
+      const refused = spawnSync(NODE, [CLI, 'replay', xz], { encoding: 'utf8' });
+      expect(refused.status).toBe(1);
+      expect(refused.stderr).toContain(`xz-compressed; only gzip is read directly. Decompress it first: xzcat ${xz} | portcullis replay -`);
+      writeFileSync(gz, gzipSync(plain).subarray(0, 40));
+      const cut = spawnSync(NODE, [CLI, 'replay', gz], { encoding: 'utf8' });
+      expect(cut.status).toBe(1);
+      expect(cut.stderr).toContain(`cannot read ${gz}: unexpected end of file`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('no input file is refused', () => {
     const r = spawnSync(NODE, [CLI, 'replay'], { encoding: 'utf8' });
     expect(r.status).toBe(2);
