@@ -36,6 +36,7 @@ export function etherAddress(text: unknown): string | null {
   // The group bit: a multicast or broadcast address is never an interface's own.
   return (parseInt(mac.slice(0, 2), 16) & 1) === 0 ? mac : null;
 }
+
 interface IpRouteJson {
   dst?: string;
   gateway?: string;
