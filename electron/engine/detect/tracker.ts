@@ -378,17 +378,13 @@ export class SourceTracker {
       T = nTimes < R ? this.ownTimesFor(slot, nTimes + 1) : this.ownTimes[slot]!;
       t0 = 0;
     }
-    let oldestAt: number;
     if (nTimes < R) {
       T[t0 + nTimes] = time;
       I[bi + NTIMES] = nTimes + 1;
-      oldestAt = t0; // only read when the ring just filled: then the oldest is slot 0
     } else {
       const pos = I[bi + RINGPOS]!;
       T[t0 + pos] = time;
-      const nextPos = pos + 1 === R ? 0 : pos + 1;
-      I[bi + RINGPOS] = nextPos;
-      oldestAt = t0 + nextPos;
+      I[bi + RINGPOS] = pos + 1 === R ? 0 : pos + 1;
     }
 
     let nPorts = I[bi + NPORTS]!;
@@ -441,10 +437,20 @@ export class SourceTracker {
     }
 
     if (nTimes + 1 < R) return NO_SLOT;
-    // Oldest of the last maxretry probes: the slot the ring writes next.
-    if (time - T[oldestAt]! >= this.findtimeMs) return NO_SLOT;
+    // The last maxretry probes must lie within findtime of one another. Not "this probe minus the
+    // oldest in the ring": a log is not always in time order (files merged or concatenated newest
+    // first, `cat ufw.log ufw.log.1`), and a probe dated before the others made that difference
+    // negative, so probes an hour apart passed a 10-minute window. The ring's span cannot.
+    let earliest = time;
+    let latest = time;
+    for (let k = t0, end = t0 + R; k < end; k++) {
+      const t = T[k]!;
+      if (t < earliest) earliest = t;
+      else if (t > latest) latest = t;
+    }
+    if (latest - earliest >= this.findtimeMs) return NO_SLOT;
     if (nPorts < this.minPorts) return NO_SLOT;
-    nPorts = this.prunePorts(PN, pn0, PT, pt0, PH, ph0, nPorts, time, false);
+    nPorts = this.prunePorts(PN, pn0, PT, pt0, PH, ph0, nPorts, latest, false);
     I[bi + NPORTS] = nPorts;
     return nPorts >= this.minPorts ? slot : NO_SLOT;
   }

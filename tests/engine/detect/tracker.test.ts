@@ -38,6 +38,18 @@ describe('SourceTracker window', () => {
     expect(feed(t, 'b', [[0, 1], [599_999, 2]])).toEqual([null, 2]);
   });
 
+  it('a log out of time order: the window is the span of the last probes, not the newest minus the first in the ring', () => {
+    const H = 60 * MIN;
+    // One probe at 11:00, then four from 10:00 to 10:03 (a file concatenated newest first): five
+    // probes over an hour are not five probes within ten minutes, in whatever order they come.
+    expect(feed(new SourceTracker(S), 'a', [[11 * H, 21], [10 * H, 22], [10 * H + MIN, 23], [10 * H + 2 * MIN, 25], [10 * H + 3 * MIN, 80]])).toEqual([null, null, null, null, null]);
+    // The same five within ten minutes, shuffled, still cross on the fifth.
+    expect(feed(new SourceTracker(S), 'a', [[10 * H + 4 * MIN, 21], [10 * H, 22], [10 * H + 3 * MIN, 23], [10 * H + MIN, 25], [10 * H + 2 * MIN, 80]])).toEqual([null, null, null, null, 5]);
+    // Ports are pruned against the newest probe, not the one just read: a late probe of an old port does not revive it.
+    const t = new SourceTracker({ ...S, maxretry: 3, minDistinctPorts: 3 });
+    expect(feed(t, 'b', [[20 * MIN, 1], [21 * MIN, 2], [0, 3]])).toEqual([null, null, null]);
+  });
+
   it('ports that left the window no longer count as distinct', () => {
     const t = new SourceTracker({ ...S, maxretry: 3, minDistinctPorts: 3 });
     // Ports 1 and 2 early, then port 3 three times after 1 and 2 expired: only one distinct port.
