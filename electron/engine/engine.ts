@@ -35,6 +35,7 @@ import { NO_SLOT, SourceTracker } from './detect/tracker.ts';
 import { Whitelist } from './detect/whitelist.ts';
 import { newPacket, parsedSourceV4, parsePacketBytes } from './parse/bytes.ts';
 import { parseRecord, type ParseOptions } from './parse/index.ts';
+import { SyslogYear } from './parse/time.ts';
 
 export interface ScanEngineOptions {
   settings: Settings;
@@ -131,6 +132,8 @@ export class ScanEngine {
       this.hostFilterMacs = new Map(Object.entries(opts.hostFilter.macs ?? {}));
     }
     this.parseOptions = { ...(opts.parse ?? {}) };
+    // A live syslog file: year-less stamps take the clock's year and roll over at New Year.
+    this.parseOptions.syslogYear ??= new SyslogYear(this.parseOptions.year, () => this.clock.now());
     this.probeEvents = opts.probeEvents ?? true;
     this.rejected = Object.fromEntries(REJECT_REASONS.map((r) => [r, 0])) as Record<RejectReason, number>;
     this.ignored = Object.fromEntries(IGNORE_REASONS.map((r) => [r, 0])) as Record<IgnoreReason, number>;

@@ -19,6 +19,7 @@ import { ScanEngine } from './engine.ts';
 import { newPacket, parsedSourceV4, parsePacketBytes } from './parse/bytes.ts';
 import { detectFraming, parseRecord, type ParseOptions } from './parse/index.ts';
 import { LineSplitter, type LineSink } from './parse/lines.ts';
+import { SyslogYear } from './parse/time.ts';
 
 export interface ReplayOptions {
   settings: Settings;
@@ -147,6 +148,8 @@ export class ReplaySession {
     this.sniffBuffer = this.autoFraming ? [] : null;
     this.parseOptions = { framing: this.framing ?? 'auto' };
     if (opts.year !== undefined) this.parseOptions.year = opts.year;
+    // Year-less syslog stamps: from --year (or the year that keeps the first stamp out of the future), rolling over at New Year.
+    this.parseOptions.syslogYear = new SyslogYear(opts.year);
     if (opts.bootTimeMs !== undefined) this.parseOptions.bootTimeMs = opts.bootTimeMs;
     this.rejected = Object.fromEntries(REJECT_REASONS.map((r) => [r, 0])) as Record<RejectReason, number>;
     // Manual operations never happen in a replay; the clock only answers "now" as the last event time.

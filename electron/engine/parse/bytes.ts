@@ -24,7 +24,7 @@
 import type { Ip } from '../../shared/domain.ts';
 import type { PacketEvent, ParseResult, RejectReason } from '../../shared/packet.ts';
 import { canonicalAddress, longestZeroRun } from './address.ts';
-import { defaultParseYear, MAX_RECORD_LENGTH, parseRecord, rejection, type ParseOptions } from './index.ts';
+import { MAX_RECORD_LENGTH, parseRecord, rejection, syslogYearOf, type ParseOptions } from './index.ts';
 import { localTime } from './time.ts';
 
 /** Decodes a line the fast path does not take. A BOM inside the stream is a character, as for LineSplitter's decoder. */
@@ -434,7 +434,7 @@ function parseCommonBytes(b: Uint8Array, start: number, end: number, opts: Parse
   const mm = two(b, p + 10);
   const ss = two(b, p + 13);
   if (hh < 0 || mm < 0 || ss < 0 || b[p + 9] !== 58 || b[p + 12] !== 58) return null;
-  const time = localTime(opts?.year ?? defaultParseYear(), month, day, hh, mm, ss);
+  const time = localTime(syslogYearOf(opts, month, day), month, day, hh, mm, ss);
   if (Number.isNaN(time)) return null;
   p += 15;
   if (b[p] !== 32) return null;

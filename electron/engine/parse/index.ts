@@ -15,13 +15,18 @@
 import type { Ip } from '../../shared/domain.ts';
 import { TcpFlag, type Framing, type PacketEvent, type ParseResult, type RejectReason, type Trust } from '../../shared/packet.ts';
 import { canonicalAddress, keepSlice, keepString } from './address.ts';
-import { parseBsdStamp, parseCtimeStamp, parseIsoStamp, parseSecondsMs, timeEnd } from './time.ts';
+import { parseBsdStamp, parseCtimeStamp, parseIsoStamp, parseSecondsMs, SyslogYear, timeEnd } from './time.ts';
 
 export interface ParseOptions {
   /** Framing of the source; 'auto' (default) recognises it per line. A line of another framing is 'bad-framing'. */
   framing?: Framing | 'auto';
   /** Year of syslog lines whose stamp has none (`Nov 22 10:00:00`). Default: the current year. */
   year?: number;
+  /**
+   * The year of year-less stamps followed along a log read in order (New Year rollover); takes
+   * precedence over `year`. The engine and the replay give one; a lone parse uses `year`.
+   */
+  syslogYear?: SyslogYear;
   /** Wall-clock ms of boot, to date kmsg/dmesg monotonic stamps. Without it those times are ms since boot. */
   bootTimeMs?: number;
 }
@@ -44,6 +49,12 @@ let defaultYear = 0;
 /** Year used for year-less syslog stamps when the caller gives none (the current year). */
 export function defaultParseYear(): number {
   return currentYear();
+}
+
+/** The year of a year-less syslog stamp of `month` and `day` under these options. */
+export function syslogYearOf(opts: ParseOptions | undefined, month: number, day: number): number {
+  const y = opts?.syslogYear;
+  return y !== undefined ? y.of(month, day) : (opts?.year ?? currentYear());
 }
 function currentYear(): number {
   // Only used when the caller gives no year for year-less syslog stamps.
@@ -113,7 +124,7 @@ function untrusted(s: string, p: number): number {
   return looksLikeFirewall(s, p) ? NOT_KERNEL : NOT_FIREWALL;
 }
 
-function readSyslog(s: string, end: number, year: number): number {
+function readSyslog(s: string, end: number, year: number | SyslogYear): number {
   let p = 0;
   let facility = 0;
   let rfc5424 = false;
@@ -312,7 +323,7 @@ export function parseRecord(line: string, opts?: ParseOptions): ParseResult {
   let start: number;
   switch (framing) {
     case 'syslog':
-      start = readSyslog(line, end, opts?.year ?? currentYear());
+      start = readSyslog(line, end, opts?.syslogYear ?? opts?.year ?? currentYear());
       break;
     case 'kmsg':
       if (line.charCodeAt(0) === 32) return reject('not-firewall');

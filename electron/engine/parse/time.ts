@@ -47,11 +47,50 @@ export function localTime(year: number, month: number, day: number, hour: number
   return lastHourMs + minute * 60_000 + second * 1000;
 }
 
+const DAY_MS = 86_400_000;
+
+/**
+ * The year of year-less syslog stamps (`Nov 22 10:00:00`) along one log read in order, the way
+ * rsyslog and fail2ban date them: it steps forward when the month goes back by more than half a
+ * year (Dec → Jan: the log crossed New Year) and back when it jumps forward as far (a late December
+ * line just after New Year). Without a given year, the first stamp takes the year that does not put
+ * it more than a day in the future of `now` (a December log read in January is last year's).
+ * Without this, a log across New Year ran backwards in time and a live runner started in December
+ * dated January's records a year early.
+ */
+export class SyslogYear {
+  private month = -1;
+  private year: number;
+  private readonly given: boolean;
+  private readonly now: () => number;
+
+  constructor(year?: number, now: () => number = Date.now) {
+    this.now = now;
+    this.given = year !== undefined;
+    this.year = year ?? 0;
+  }
+
+  /** The year of a stamp of `month` (0–11) and `day`, the next in the log. */
+  of(month: number, day: number): number {
+    const last = this.month;
+    if (last < 0) {
+      if (!this.given) {
+        const now = this.now();
+        const y = new Date(now).getFullYear();
+        this.year = new Date(y, month, day).getTime() > now + DAY_MS ? y - 1 : y;
+      }
+    } else if (month < last - 6) this.year++;
+    else if (month > last + 6) this.year--;
+    this.month = month;
+    return this.year;
+  }
+}
+
 /**
  * BSD syslog stamp `Nov 22 10:00:00` (day may be space-padded: `Nov  2`) at `p`, in local time
- * of `year`. Sets timeEnd to the index after the seconds.
+ * of `year` (a number, or a SyslogYear that follows the log). Sets timeEnd to the index after the seconds.
  */
-export function parseBsdStamp(s: string, p: number, year: number): number {
+export function parseBsdStamp(s: string, p: number, year: number | SyslogYear): number {
   const month = monthAt(s, p);
   if (month < 0 || s.charCodeAt(p + 3) !== 32) return NaN;
   const d1 = s.charCodeAt(p + 4);
@@ -62,7 +101,7 @@ export function parseBsdStamp(s: string, p: number, year: number): number {
   const t = parseClock(s, p + 7);
   if (Number.isNaN(t)) return NaN;
   timeEnd = p + 15;
-  return localTime(year, month, day, clockH, clockM, clockS);
+  return localTime(typeof year === 'number' ? year : year.of(month, day), month, day, clockH, clockM, clockS);
 }
 
 let clockH = 0;
