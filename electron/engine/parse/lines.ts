@@ -40,7 +40,15 @@ export class LineSplitter {
   /** Lines handed out and lines dropped for length, since construction. */
   lines = 0;
   tooLongLines = 0;
-  private readonly decoder = new TextDecoder('utf-8');
+  /**
+   * BOMs are kept by the decoder and only the input's first character is dropped when it is one
+   * (see take): the decoder's own BOM handling depends on how the input was cut into chunks (after
+   * a first call that returned nothing, it also dropped a BOM that was not the first character),
+   * so the two lanes could disagree on the same bytes.
+   */
+  private readonly decoder = new TextDecoder('utf-8', { ignoreBOM: true });
+  /** No text decoded yet since the start of the input: a BOM now is the input's own, and dropped. */
+  private atStart = true;
   private tail = '';
   /** Inside an over-long line: drop everything up to the next newline. */
   private dropping = false;
@@ -105,8 +113,9 @@ export class LineSplitter {
 
   /** End of input: the pending partial line, if any, is handed out as a last line. */
   end(sink: LineSink): void {
-    this.atRest = false; // the decoder starts a new input (a BOM is dropped again)
+    this.atRest = false;
     this.take(this.decoder.decode(), sink);
+    this.atStart = true; // a new input may follow (its BOM is dropped again)
     if (this.dropping) {
       this.reportTooLong(sink);
     } else if (this.tail.length > 0) {
@@ -124,6 +133,13 @@ export class LineSplitter {
 
   private take(text: string, sink: LineSink): void {
     if (text.length === 0) return;
+    if (this.atStart) {
+      this.atStart = false;
+      if (text.charCodeAt(0) === 0xfeff) {
+        text = text.slice(1);
+        if (text.length === 0) return;
+      }
+    }
     const max = this.maxLineLength;
     let p = 0;
     const n = text.length;
