@@ -239,6 +239,18 @@ function readDmesg(s: string, end: number, bootTimeMs: number): number {
   // dmesg text carries no facility: a userspace write to /dev/kmsg looks the same.
   hTrust = 'spoofable';
   hHost = undefined;
+  // `journalctl -k -o short-monotonic` writes the same stamp, then the journal's host and tag:
+  // `[  163.052311] host kernel: msg`. Without this the prefix read `host kernel: [UFW BLOCK]`
+  // and no record counted.
+  const p = timeEnd + 2;
+  if (s.charCodeAt(p - 1) === 32) {
+    let q = p;
+    while (q < end && s.charCodeAt(q) > 32 && s.charCodeAt(q) < 127) q++;
+    if (q > p && s.startsWith(' kernel: ', q)) {
+      hHost = keepSlice(s, p, q);
+      return q + 9;
+    }
+  }
   return timeEnd + 1;
 }
 
