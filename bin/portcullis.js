@@ -18,5 +18,12 @@ process.on('warning', (w) => {
   // node:sqlite and type stripping print ExperimentalWarning on every start; keep the CLI's output clean.
   if (w.name !== 'ExperimentalWarning') console.warn(w);
 });
+// Output into a pipe whose reader went away (`portcullis replay big.log --json | head -1`) is the
+// reader's choice, not an error to print a stack trace for; a full disk is worth one line.
+process.stdout.on('error', (e) => {
+  if (e.code === 'EPIPE') process.exit(0);
+  console.error(`portcullis: cannot write the output: ${e.message}`);
+  process.exit(1);
+});
 const { main } = await import('../electron/headless/cli.ts');
 process.exitCode = await main(process.argv.slice(2));

@@ -56,7 +56,16 @@ export interface ReplaySummary {
   expired: number;
   trackedSources: number;
   evicted: number;
+  /**
+   * Prefixes of packet records ignored as 'prefix-not-counted', most frequent first (at most
+   * UNCOUNTED_PREFIXES_SHOWN): what to pass to --prefix when the log uses one of its own.
+   */
+  uncountedPrefixes: { prefix: string; records: number }[];
 }
+
+/** Distinct uncounted prefixes remembered (a log of garbage cannot grow the map), and shown. */
+const UNCOUNTED_PREFIXES_KEPT = 64;
+const UNCOUNTED_PREFIXES_SHOWN = 10;
 
 /** Lines the splitter hands out as bytes while the framing is still being recognised (mid-input: a BOM is a character). */
 const lineDecoder = new TextDecoder('utf-8', { ignoreBOM: true });
@@ -137,6 +146,7 @@ export class ReplaySession {
   private firstTime: number | null = null;
   private lastTime: number | null = null;
   private readonly bans: BanRecord[] = [];
+  private readonly uncounted = new Map<string, number>();
   private deferredEvents = 0;
   private expired = 0;
   private ended = false;
@@ -212,6 +222,10 @@ export class ReplaySession {
       expired: this.expired,
       trackedSources: st.trackedSources,
       evicted: st.evicted,
+      uncountedPrefixes: [...this.uncounted]
+        .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+        .slice(0, UNCOUNTED_PREFIXES_SHOWN)
+        .map(([prefix, records]) => ({ prefix, records })),
     };
   }
 
@@ -264,6 +278,12 @@ export class ReplaySession {
     else this.otherSources.add(p.src);
     if (this.firstTime === null) this.firstTime = p.time;
     this.lastTime = p.time;
-    if (this.engine.ingestPacket(p, srcV4) === 'counted') this.counted++;
+    const verdict = this.engine.ingestPacket(p, srcV4);
+    if (verdict === 'counted') this.counted++;
+    else if (verdict === 'prefix-not-counted') {
+      const n = this.uncounted.get(p.prefix);
+      if (n !== undefined) this.uncounted.set(p.prefix, n + 1);
+      else if (this.uncounted.size < UNCOUNTED_PREFIXES_KEPT) this.uncounted.set(p.prefix, 1);
+    }
   }
 }

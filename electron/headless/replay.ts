@@ -26,6 +26,7 @@ import { createGunzip } from 'node:zlib';
 import type { BanRecord, EngineEvent, IgnoreReason } from '../shared/model.ts';
 import type { Framing, RejectReason } from '../shared/packet.ts';
 import { DEFAULT_SETTINGS, validateSettings, type Settings } from '../shared/settings.ts';
+import { normalisePrefix } from '../engine/detect/classify.ts';
 import { ReplaySession, type ReplaySummary } from '../engine/replay.ts';
 import type { CliCommand } from './cli.ts';
 
@@ -149,6 +150,7 @@ export function parseReplayArgs(argv: string[]): ReplayArgs {
     else openPorts.push(`tcp/${port}`, `udp/${port}`);
   }
   if (errors.length) return { ok: false, error: errors.join('\n') };
+  openPorts.splice(0, openPorts.length, ...new Set(openPorts));
 
   const d = DEFAULT_SETTINGS;
   const input = {
@@ -157,7 +159,8 @@ export function parseReplayArgs(argv: string[]): ReplayArgs {
       ...(maxretry !== undefined ? { maxretry } : {}),
       ...(findtime !== undefined ? { findtimeSec: findtime } : {}),
       ...(minPorts !== undefined ? { minDistinctPorts: minPorts } : {}),
-      prefixes: [...d.detection.prefixes, ...(f.prefix ?? [])],
+      // As the engine reads them (no brackets, no outer blanks), each once.
+      prefixes: [...new Set([...d.detection.prefixes, ...(f.prefix ?? [])].map(normalisePrefix))],
       requireKernelTrust: false,
     },
     ban: {
@@ -236,14 +239,14 @@ const IGNORE_TEXT: Record<IgnoreReason, string> = {
   whitelisted: 'from a whitelisted source',
   untrusted: 'not provably from the kernel',
   'not-for-this-host': 'addressed to another host',
-  'already-banned': 'from a source already banned (packets in flight)',
+  'already-banned': 'from a source banned by then (the ban would have dropped them before they were logged)',
 };
 
 export function humanReport(input: string, s: ReplaySummary, settings: Settings, whitelist: string[], openPorts: string[] = []): string {
   const out: string[] = [];
   const d = settings.detection;
   const span = s.firstTime !== null ? `, event time ${iso(s.firstTime)} → ${iso(s.lastTime)}` : '';
-  out.push(`Replay of ${input === '-' ? 'standard input' : input} (framing: ${s.framing ?? 'not recognised'}${span})`);
+  out.push(`Replay of ${inputName(input)} (framing: ${s.framing ?? 'not recognised'}${span})`);
   out.push('Kernel trust not required: a replayed file is analysed, and lines any local user could have written count too (the live engine refuses those).');
   out.push(`Scan rule: ${d.maxretry} probes on ≥ ${d.minDistinctPorts} distinct ports within ${d.findtimeSec} s; counted prefixes: ${d.prefixes.join(', ')}`);
   out.push(`Whitelist: ${whitelist.join(', ')}`);
@@ -276,13 +279,19 @@ export function humanReport(input: string, s: ReplaySummary, settings: Settings,
     out.push(`The new-bans-per-minute cap (${settings.ban.maxNewBansPerMinute}) delayed ${s.deferredEvents} ban(s).`);
   }
   if (s.deferred.length > 0) {
-    out.push(`Still held back by the cap at the end of the log (would be banned as the budget frees): ${s.deferred.join(', ')}`);
+    const shown = s.deferred.slice(0, HUMAN_BAN_LINES);
+    const more = s.deferred.length > shown.length ? ` … and ${num(s.deferred.length - shown.length)} more (--json lists them all)` : '';
+    out.push(`Still held back by the cap at the end of the log (would be banned as the budget frees): ${shown.join(', ')}${more}`);
   }
+  if (s.expired > 0) out.push(`${num(s.expired)} of these bans would have expired within the log's time span.`);
   const ignored = nonZero<IgnoreReason>(s.ignored);
   if (ignored.length) {
     out.push('');
     out.push('Ignored packet records:');
     for (const [r, n] of ignored) out.push(`  ${num(n).padStart(10)}  ${r} — ${IGNORE_TEXT[r]}`);
+  }
+  if (s.uncountedPrefixes.length) {
+    out.push(`Prefixes of the records not counted (add one with --prefix if it marks blocked packets): ${s.uncountedPrefixes.map((u) => `"${u.prefix}" ×${num(u.records)}`).join(', ')}`);
   }
   return out.join('\n');
 }
@@ -300,6 +309,7 @@ export function summaryJson(s: ReplaySummary, settings: Settings, whitelist: str
     deferred: s.deferred,
     deferredEvents: s.deferredEvents,
     expired: s.expired,
+    uncountedPrefixes: s.uncountedPrefixes,
     framing: s.framing,
     firstTime: iso(s.firstTime),
     lastTime: iso(s.lastTime),
@@ -334,13 +344,54 @@ function unsupported(input: string, c: { other: string; tool: string }): Unsuppo
   return new UnsupportedCompression(`${c.other}-compressed; only gzip is read directly. Decompress it first: ${c.tool} ${name} | portcullis replay -`);
 }
 
-/** The input's bytes in chunks: gunzipped when they start as gzip, refused when another compressor made them. */
+/** How the input is named in messages. */
+function inputName(input: string): string {
+  return input === '-' ? 'standard input' : input;
+}
+
+/**
+ * A regular file read into ONE reused buffer (the splitter copies what it keeps of a partial line;
+ * stream chunks would each linger until the next GC, ~10 MB more peak RSS). Returns false without
+ * pushing anything when the file is compressed: the caller streams it through decompressed().
+ */
+function pushRegularFile(input: string, push: (chunk: Uint8Array) => void): boolean {
+  const fd = openSync(input, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(CHUNK_BYTES);
+    let n = readSync(fd, buf, 0, CHUNK_BYTES, null);
+    if (n > 0 && compressionOf(buf.subarray(0, n)) !== 'plain') return false;
+    for (; n > 0; n = readSync(fd, buf, 0, CHUNK_BYTES, null)) push(buf.subarray(0, n));
+    return true;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+async function* stdinChunks(): AsyncGenerator<Uint8Array> {
+  for await (const chunk of process.stdin) yield typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Uint8Array);
+}
+
+/** Bytes that compressionOf needs to see (the longest magic, xz's). */
+const MAGIC_BYTES = 6;
+
+/**
+ * The input's bytes in chunks: gunzipped when they start as gzip, refused when another compressor
+ * made them. The first chunks are gathered until they hold a whole magic number: a pipe may hand
+ * over a single byte first (`ssh host cat log.gz |`).
+ */
 async function* decompressed(input: string, chunks: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
   const it = chunks[Symbol.asyncIterator]();
   const rest: AsyncIterable<Uint8Array> = { [Symbol.asyncIterator]: () => it };
-  const head = await it.next();
-  if (head.done) return;
-  const first = head.value;
+  const heads: Uint8Array[] = [];
+  let have = 0;
+  while (have < MAGIC_BYTES) {
+    const next = await it.next();
+    if (next.done) break;
+    heads.push(next.value);
+    have += next.value.length;
+  }
+  if (have === 0) return;
+  const first = heads.length === 1 ? heads[0]! : Buffer.concat(heads);
   const kind = compressionOf(first);
   if (kind === 'plain') {
     yield first;
@@ -357,11 +408,11 @@ async function* decompressed(input: string, chunks: AsyncIterable<Uint8Array>): 
 }
 
 function readError(input: string, e: unknown): string {
-  if (e instanceof UnsupportedCompression) return `portcullis replay: cannot read ${input}: ${e.message}`;
+  if (e instanceof UnsupportedCompression) return `portcullis replay: cannot read ${inputName(input)}: ${e.message}`;
   const code = (e as NodeJS.ErrnoException | undefined)?.code;
   const why =
     code === 'ENOENT' ? 'no such file' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : e instanceof Error ? e.message : String(e);
-  return `portcullis replay: cannot read ${input}: ${why}`;
+  return `portcullis replay: cannot read ${inputName(input)}: ${why}`;
 }
 
 export const replayCommand: CliCommand = {
@@ -377,10 +428,12 @@ export const replayCommand: CliCommand = {
       return 0;
     }
     const { input, json } = args;
+    let regularFile = false;
     if (input !== '-') {
       try {
         const st = await stat(input);
         if (st.isDirectory()) throw Object.assign(new Error('directory'), { code: 'EISDIR' });
+        regularFile = st.isFile();
       } catch (e) {
         console.error(readError(input, e));
         return 1;
@@ -409,50 +462,39 @@ export const replayCommand: CliCommand = {
         pending.length = 0;
       }
     };
-    const pushAll = async (chunks: AsyncIterable<Uint8Array>) => {
-      for await (const chunk of chunks) {
-        session.push(chunk);
-        flushEvents();
-      }
+    const push = (chunk: Uint8Array) => {
+      session.push(chunk);
+      flushEvents();
     };
+    let failure: unknown = null;
     try {
-      if (input === '-') {
-        await pushAll(
-          decompressed(
-            input,
-            (async function* () {
-              for await (const chunk of process.stdin) yield typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Uint8Array);
-            })(),
-          ),
-        );
-      } else {
-        // A plain file is read into ONE reused buffer (the splitter copies what it keeps of a partial
-        // line): stream chunks would each linger until the next GC, ~10 MB more peak RSS.
-        const fd = openSync(input, 'r');
-        let compressed = false;
-        try {
-          const buf = Buffer.allocUnsafe(CHUNK_BYTES);
-          let n = readSync(fd, buf, 0, CHUNK_BYTES, null);
-          compressed = n > 0 && compressionOf(buf.subarray(0, n)) !== 'plain';
-          for (; n > 0 && !compressed; n = readSync(fd, buf, 0, CHUNK_BYTES, null)) {
-            session.push(buf.subarray(0, n));
-            flushEvents();
-          }
-        } finally {
-          closeSync(fd);
-        }
-        if (compressed) await pushAll(decompressed(input, createReadStream(input, { highWaterMark: CHUNK_BYTES })));
+      if (!regularFile || !pushRegularFile(input, push)) {
+        // Standard input, a pipe, a FIFO, a compressed file: opened once and streamed. (Opening a
+        // pipe a second time would lose what the first read took, or wait for a writer forever.)
+        const chunks = input === '-' ? stdinChunks() : createReadStream(input, { highWaterMark: CHUNK_BYTES });
+        for await (const chunk of decompressed(input, chunks)) push(chunk);
       }
     } catch (e) {
-      console.error(readError(input, e));
-      return 1;
+      failure = e;
     }
     const summary = session.end();
+    const message = failure === null ? null : readError(input, failure);
+    if (message !== null && summary.lines === 0) {
+      console.error(message);
+      return 1;
+    }
+    // Input that fails part-way (a cut gzip, a read error): what was read is still reported, and said to be partial.
     if (json) {
-      pending.push(JSON.stringify(summaryJson(summary, args.settings, session.whitelist(), args.openPorts)));
+      const s = summaryJson(summary, args.settings, session.whitelist(), args.openPorts);
+      if (message !== null) s['error'] = message.replace(/^portcullis replay: /, '');
+      pending.push(JSON.stringify(s));
       process.stdout.write(pending.join('\n') + '\n');
     } else {
       process.stdout.write(humanReport(input, summary, args.settings, session.whitelist(), args.openPorts) + '\n');
+    }
+    if (message !== null) {
+      console.error(`${message}\nportcullis replay: the summary covers the ${num(summary.lines)} line(s) read before that.`);
+      return 1;
     }
     return 0;
   },

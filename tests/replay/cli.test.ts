@@ -12,8 +12,9 @@
  *   jsonEvents?: ["ban", "ban-deferred", …]  (types of the lines before the summary),
  *   humanContains?: string[] }
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -60,6 +61,36 @@ function runCli(dir: string, c: Case, extra: string[]) {
     maxBuffer: 64 << 20,
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function lastJson(stdout: string): Record<string, unknown> {
+  return JSON.parse(stdout.trimEnd().split('\n').pop()!) as Record<string, unknown>;
+}
+
+/** The CLI's replay with these arguments, its standard input fed by `feed` (closed at once without one). */
+function run(args: string[], feed?: (stdin: NodeJS.WritableStream & { end(b?: Uint8Array): void }) => Promise<void>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(NODE, [CLI, 'replay', ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, TZ: 'UTC' } });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += String(d)));
+  child.stderr.on('data', (d: Buffer) => (stderr += String(d)));
+  child.stdin.on('error', () => undefined);
+  if (feed) void feed(child.stdin);
+  else child.stdin.end();
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+}
+
+/** `n` scanners of 5 SYN probes each (ports 21–25), all within about a minute from 10:00, with this log prefix. */
+function scanners(n: number, prefix: string, first = 0): string[] {
+  const out: string[] = [];
+  for (let i = first; i < first + n; i++) {
+    for (let k = 0; k < 5; k++) {
+      const sec = Math.floor((i * 5 + k) / 50);
+      const stamp = `Nov 22 10:${String(Math.floor(sec / 60)).padStart(2, '0')}:${String(sec % 60).padStart(2, '0')}`;
+      out.push(`${stamp} gw kernel: [${prefix}] IN=eth0 OUT= MAC=52:54:00:12:34:56:52:54:00:65:43:21:08:00 SRC=198.18.${i >> 8}.${i & 255} DST=192.0.2.10 LEN=44 TOS=0x00 PREC=0x00 TTL=241 ID=1 PROTO=TCP SPT=40000 DPT=${21 + k} WINDOW=1024 RES=0x00 SYN URGP=0`);
+    }
+  }
+  return out;
 }
 
 function allOtherZero(actual: Record<string, number>, listed: Record<string, number> | undefined, what: string) {
@@ -149,6 +180,79 @@ describe('replay CLI basics', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('reads gzip from a pipe or FIFO named as a path, and from standard input that hands over one byte first', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'pc-replay-pipe-'));
+    try {
+      const plain = readFileSync(path.join(CASES, 'stealth-scans/input.log'));
+      const gz = gzipSync(plain);
+      const expected = lastJson(spawnSync(NODE, [CLI, 'replay', path.join(CASES, 'stealth-scans/input.log'), '--json'], { encoding: 'utf8' }).stdout);
+      // `cat log.gz | portcullis replay /dev/stdin`: a pipe named as a path must be read once, not
+      // opened again after sniffing the magic (through sh: node's own child stdio is a socket, not a pipe).
+      const gzFile = path.join(dir, 'log.gz');
+      writeFileSync(gzFile, gz);
+      const viaPipe = spawnSync('sh', ['-c', 'cat "$0" | "$1" "$2" replay /dev/stdin --json', gzFile, NODE, CLI], { encoding: 'utf8' });
+      expect(viaPipe.status, viaPipe.stderr).toBe(0);
+      expect(lastJson(viaPipe.stdout)).toEqual(expected);
+      // A FIFO: opening it twice waited for a second writer forever.
+      const fifo = path.join(dir, 'fifo');
+      expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+      const fromFifo = run([fifo, '--json']);
+      await writeFile(fifo, gz);
+      expect(lastJson((await fromFifo).stdout)).toEqual(expected);
+      // Standard input handing over the first byte alone (a slow `ssh host cat log.gz |`).
+      const slow = run(['-', '--json'], async (stdin) => {
+        stdin.write(gz.subarray(0, 1));
+        await new Promise((r) => setTimeout(r, 300));
+        stdin.end(gz.subarray(1));
+      });
+      expect(lastJson((await slow).stdout)).toEqual(expected);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a gzip cut short: the summary of what was read, marked with the error, then exit 1', () => {
+    const lines = scanners(400, 'UFW BLOCK');
+    const gz = gzipSync(Buffer.from(lines.join('\n') + '\n'));
+    const r = spawnSync(NODE, [CLI, 'replay', '-', '--json', '--year', '2026'], { encoding: 'utf8', input: gz.subarray(0, Math.floor(gz.length * 0.8)) });
+    expect(r.status).toBe(1);
+    const summary = lastJson(r.stdout);
+    expect(summary['type']).toBe('summary');
+    expect(summary['error']).toBe('cannot read standard input: unexpected end of file');
+    expect(summary['lines']).toBeGreaterThan(0);
+    expect(summary['lines']).toBeLessThan(lines.length);
+    expect(r.stderr).toContain(`the summary covers the ${Number(summary['lines']).toLocaleString('en-US')} line(s) read before that`);
+  });
+
+  it('output into a pipe closed early (| head -1) ends quietly, without a stack trace', async () => {
+    const input = scanners(3000, 'UFW BLOCK').join('\n') + '\n';
+    const child = spawn(NODE, [CLI, 'replay', '-', '--json', '--year', '2026'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += String(d)));
+    child.stdin.on('error', () => undefined); // it may stop reading once its output is gone
+    child.stdin.end(input);
+    await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+    child.stdout.destroy(); // the reader goes away, as head does after its first line
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+  });
+
+  it('the human report: held-back list capped, expiries counted, prefixes it did not count named', () => {
+    // 300 scanners in one minute under a cap of 1 new ban per minute; 60 s bans; and records of a prefix not counted.
+    // A last record five minutes on: bans made by then expire, held-back ones are released one a minute.
+    const late = scanners(1, 'UFW BLOCK', 999)[0]!.replace(/^Nov 22 \S+/, 'Nov 22 10:05:00');
+    const lines = [...scanners(300, 'UFW BLOCK'), ...scanners(3, 'FW DROP', 200), late];
+    const r = spawnSync(NODE, [CLI, 'replay', '-', '--year', '2026', '--max-bans-per-minute', '1', '--bantime', '60', '--prefix', 'UFW BLOCK'], { encoding: 'utf8', input: lines.join('\n') + '\n' });
+    expect(r.status, r.stderr).toBe(0);
+    const held = r.stdout.split('\n').find((l) => l.startsWith('Still held back'))!;
+    expect(held.split(', ').length).toBe(200);
+    expect(held).toMatch(/… and [\d,]+ more \(--json lists them all\)$/);
+    expect(r.stdout).toMatch(/\n\d+ of these bans would have expired within the log's time span\./);
+    expect(r.stdout).toContain('Prefixes of the records not counted (add one with --prefix if it marks blocked packets): "FW DROP" ×15');
+    expect(r.stdout.match(/counted prefixes: .*/)![0].match(/UFW BLOCK/g)).toHaveLength(1); // given twice, listed once
   });
 
   it('no input file is refused', () => {
