@@ -112,14 +112,15 @@ export function helperOpsOf(call: HelperCall): HelperOpsPort {
           if (op.position) await call('insertRule', { position: op.position, rule: op.rule });
           else await call('addRule', { rule: op.rule });
           return;
+        // The rule the user saw goes along: the helper acts on it (found again if numbers moved) or refuses.
         case 'edit':
-          await call('editRule', { number: op.number, rule: op.rule });
+          await call('editRule', { number: op.number, rule: op.rule, ...(op.expect ? { expect: op.expect } : {}) });
           return;
         case 'delete':
-          await call('deleteRule', { number: op.number });
+          await call('deleteRule', { number: op.number, ...(op.expect ? { expect: op.expect } : {}) });
           return;
         case 'move':
-          await call('moveRule', { number: op.number, to: op.to });
+          await call('moveRule', { number: op.number, to: op.to, ...(op.expect ? { expect: op.expect } : {}) });
           return;
       }
     },

@@ -17,6 +17,7 @@ import {
   API,
   ApiError,
   type ApiEvent,
+  retargetRuleOp,
   type ApiHandlers,
   type DoctorCheck,
   type FirewallState,
@@ -744,7 +745,16 @@ export class PortcullisService {
     return rules;
   }
 
-  /** Warnings for a rule change: would it cut an established inbound session? */
+  /**
+   * The change aimed at the rule the user saw (op.expect), at its number now; refused when that rule
+   * is gone. Without this, an editor left open while another rule was deleted or moved changed
+   * whatever rule had taken the old number (an SSH rule, say).
+   */
+  private retarget(op: RuleOp): RuleOp {
+    return retargetRuleOp(op, this.rulesView?.rules ?? []);
+  }
+
+  /** Warnings for a rule change: would it cut an established inbound session? `op` is retargeted already. */
   private async preview(op: RuleOp): Promise<RulePreview> {
     const h = this.needHelper();
     const commands = await h.previewRule(op);
@@ -988,17 +998,19 @@ export class PortcullisService {
       updateSettings: async ({ patch }) => this.applySettings(mergePatch(this.settings, patch)),
       testThresholds: async ({ patch, minutes }) => this.testThresholds(patch, minutes),
       previewRule: async ({ op }) => {
-        if (!this.rulesView) await this.rules().catch(() => undefined);
-        return this.preview(op);
+        if (!this.rulesView || op.kind !== 'add') await this.rules().catch(() => undefined);
+        return this.preview(this.retarget(op));
       },
       applyRule: async ({ op, confirm }) => {
         const h = this.needHelper();
         await this.rules();
-        const p = await this.preview(op);
+        const target = this.retarget(op);
+        const p = await this.preview(target);
         if (p.needsConfirmation && !confirm) {
           throw new ApiError('needs-confirmation', p.warnings.map((w) => w.detail).join('; '));
         }
-        await h.applyRule(op);
+        // The helper finds the rule again inside its queue (a ban may be prepended in between).
+        await h.applyRule(target);
         return this.rules();
       },
       setUfwEnabled: async ({ enabled, confirm }) => {

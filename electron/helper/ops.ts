@@ -4,7 +4,7 @@
  * Order for every request: decode + validate (anything invalid runs NOTHING) → firewall-changing
  * ops through the FirewallQueue (ufw is not safe concurrently) → audit entry with the exact argv.
  */
-import type { RuleOp, UfwRule } from '../shared/api.ts';
+import { findExpectedRule, type RuleExpect, type RuleOp, type UfwRule } from '../shared/api.ts';
 import type { Ip } from '../shared/domain.ts';
 import {
   CHANGING_OPS,
@@ -81,11 +81,6 @@ function errorOf(e: unknown): { code: HelperError['code']; message: string } {
   return { code: 'failed', message };
 }
 
-/** Same rule as the client saw it? (Compares every field the client sent.) */
-function matches(rule: UfwRule, expect: Partial<UfwRule>): boolean {
-  return (Object.keys(expect) as (keyof UfwRule)[]).every((k) => k === 'number' || rule[k] === expect[k]);
-}
-
 export function createHelperDispatcher(deps: HelperDeps): HelperDispatcher {
   const queue = deps.queue ?? new FirewallQueue();
   const listeners = new Set<(e: HelperEvent) => void>();
@@ -127,16 +122,15 @@ export function createHelperDispatcher(deps: HelperDeps): HelperDispatcher {
   }
 
   /** Finds the rule the client meant: the same number if it still matches, else the nearest matching rule. */
-  function resolveRule(rules: UfwRule[], number: number, expect: Partial<UfwRule> | undefined): UfwRule {
-    const at = rules.find((r) => r.number === number);
+  function resolveRule(rules: UfwRule[], number: number, expect: RuleExpect | undefined): UfwRule {
     if (!expect) {
+      const at = rules.find((r) => r.number === number);
       if (!at) throw new HelperError('not-found', `there is no rule ${number}`);
       return at;
     }
-    if (at && matches(at, expect)) return at;
-    const candidates = rules.filter((r) => matches(r, expect));
-    if (candidates.length === 0) throw new HelperError('conflict', `rule ${number} has changed since it was shown; refresh the rules`);
-    return candidates.reduce((a, b) => (Math.abs(a.number - number) <= Math.abs(b.number - number) ? a : b));
+    const found = findExpectedRule(rules, number, expect);
+    if (!found) throw new HelperError('conflict', `rule ${number} has changed since it was shown; refresh the rules`);
+    return found;
   }
 
   async function runPlan(plan: string[][], ran: string[]): Promise<void> {
@@ -147,7 +141,7 @@ export function createHelperDispatcher(deps: HelperDeps): HelperDispatcher {
   }
 
   /** delete/move/edit: re-read the numbers inside the queue, act on the rule the client saw, never on a ban rule. */
-  async function changeExisting(op: RuleOp & { kind: 'delete' | 'move' | 'edit' }, expect: Partial<UfwRule> | undefined) {
+  async function changeExisting(op: RuleOp & { kind: 'delete' | 'move' | 'edit' }, expect: RuleExpect | undefined) {
     const { rules } = await numberedRules();
     const rule = resolveRule(rules, op.number, expect);
     if (rule.portcullis) throw new HelperError('invalid', `rule ${rule.number} is a Portcullis ban rule (${PORTCULLIS_TAG}); unban the address instead`);

@@ -125,6 +125,29 @@ export const UfwRuleSchema = z.object({
 });
 export type UfwRule = z.infer<typeof UfwRuleSchema>;
 
+/**
+ * A rule as the client saw it (every field but its number): a change to an existing rule carries
+ * it, so the rule acted on is the one the user looked at even when numbers moved meanwhile (a ban
+ * prepended, another rule deleted) — and a change to a rule that is gone is refused, not applied
+ * to whatever now has its number.
+ */
+export const RuleExpectSchema = UfwRuleSchema.omit({ number: true }).partial().strict();
+export type RuleExpect = z.infer<typeof RuleExpectSchema>;
+
+/** Same rule as the client saw it? (Compares every field the client sent.) */
+export function ruleMatches(rule: UfwRule, expect: RuleExpect): boolean {
+  return (Object.keys(expect) as (keyof RuleExpect)[]).every((k) => rule[k] === expect[k]);
+}
+
+/** The rule the client meant: the same number if it still matches, else the nearest matching rule; null when none does. */
+export function findExpectedRule(rules: UfwRule[], number: number, expect: RuleExpect): UfwRule | null {
+  const at = rules.find((r) => r.number === number);
+  if (at && ruleMatches(at, expect)) return at;
+  const candidates = rules.filter((r) => ruleMatches(r, expect));
+  if (candidates.length === 0) return null;
+  return candidates.reduce((a, b) => (Math.abs(a.number - number) <= Math.abs(b.number - number) ? a : b));
+}
+
 const SAFE_COMMENT = /^[A-Za-z0-9 _.,:@()\/+=-]*$/;
 const SAFE_IFACE = /^[A-Za-z0-9_.-]{1,15}$/;
 const PORT_SPEC = /^(\d{1,5}(:\d{1,5})?)(,\d{1,5}(:\d{1,5})?)*$/;
@@ -160,11 +183,24 @@ export type RuleSpec = z.infer<typeof RuleSpecSchema>;
 
 export const RuleOpSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('add'), rule: RuleSpecSchema, position: z.number().int().positive().optional() }).strict(),
-  z.object({ kind: z.literal('edit'), number: z.number().int().positive(), rule: RuleSpecSchema }).strict(),
-  z.object({ kind: z.literal('delete'), number: z.number().int().positive() }).strict(),
-  z.object({ kind: z.literal('move'), number: z.number().int().positive(), to: z.number().int().positive() }).strict(),
+  z.object({ kind: z.literal('edit'), number: z.number().int().positive(), rule: RuleSpecSchema, expect: RuleExpectSchema.optional() }).strict(),
+  z.object({ kind: z.literal('delete'), number: z.number().int().positive(), expect: RuleExpectSchema.optional() }).strict(),
+  z.object({ kind: z.literal('move'), number: z.number().int().positive(), to: z.number().int().positive(), expect: RuleExpectSchema.optional() }).strict(),
 ]);
 export type RuleOp = z.infer<typeof RuleOpSchema>;
+
+/**
+ * A change to an existing rule aimed at the rule the client saw (op.expect), at that rule's number
+ * now; a 'conflict' ApiError when no rule matches any more. A change without `expect` (or an add)
+ * is returned as it is.
+ */
+export function retargetRuleOp(op: RuleOp, rules: UfwRule[]): RuleOp {
+  if (op.kind === 'add' || op.expect === undefined) return op;
+  const found = findExpectedRule(rules, op.number, op.expect);
+  if (!found) throw new ApiError('conflict', `rule ${op.number} is not the rule you saw any more (it was changed, moved or deleted meanwhile); look at the list again`);
+  if (found.number === op.number) return op;
+  return op.kind === 'move' ? { ...op, number: found.number, to: Math.max(1, op.to + found.number - op.number) } : { ...op, number: found.number };
+}
 
 export const RulePreviewSchema = z.object({
   /** The exact ufw commands that applying will run, in order. */
@@ -286,7 +322,8 @@ export const MAX_EVENT_DELIVERIES_PER_SEC = 10;
 
 // ---------------------------------------------------------------- errors and dispatch
 
-export const ApiErrorCodeSchema = z.enum(['invalid', 'unknown-method', 'read-only', 'needs-confirmation', 'unavailable', 'failed']);
+/** `conflict`: the request was about something that changed meanwhile (a rule the user saw is gone). */
+export const ApiErrorCodeSchema = z.enum(['invalid', 'unknown-method', 'read-only', 'needs-confirmation', 'conflict', 'unavailable', 'failed']);
 export type ApiErrorCode = z.infer<typeof ApiErrorCodeSchema>;
 export const ApiErrorSchema = z.object({ code: ApiErrorCodeSchema, message: z.string() });
 

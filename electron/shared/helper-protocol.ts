@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { IpSchema } from './domain.ts';
-import { RuleOpSchema, RuleSpecSchema, RulesViewSchema, UfwRuleSchema } from './api.ts';
+import { RuleExpectSchema, RuleOpSchema, RuleSpecSchema, RulesViewSchema, UfwRuleSchema } from './api.ts';
 
 export const HELPER_PROTOCOL_VERSION = 1;
 /** A request line longer than this is refused before JSON.parse (a hostile peer must not make root parse megabytes). */
@@ -30,7 +30,7 @@ const BackendSchema = z.enum(['ufw', 'set']);
 const BlockSchema = z.enum(['set', 'perSourceLogging']);
 const RuleNumberSchema = z.number().int().min(1).max(100_000);
 /** The rule as the client saw it: lets the helper find it again if numbers shifted (bans are prepended). */
-const ExpectSchema = UfwRuleSchema.omit({ number: true }).partial().strict().optional();
+const ExpectSchema = RuleExpectSchema.optional();
 
 /** At the root boundary, an address is exactly an address: no surrounding whitespace, nothing else. */
 const StrictIpSchema = z.string().max(45).regex(/^[0-9A-Fa-f:.]+$/, 'not an IPv4 or IPv6 address').pipe(IpSchema);

@@ -97,12 +97,16 @@ export interface BansSlice {
   loadBans(): Promise<void>;
 }
 
+export type RuleOrigin = 'editor' | 'table';
+
 export interface RulesSlice {
   rules: RulesView | null;
-  /** The operation being previewed and the exact ufw commands it would run. */
-  rulePreview: { op: RuleOp; preview: RulePreview } | null;
+  /** The operation being previewed, the exact ufw commands it would run, and who asked (the editor form, or a row's buttons). */
+  rulePreview: { op: RuleOp; preview: RulePreview; origin: RuleOrigin } | null;
+  /** Bumped by each rule change applied, with who asked for it: the editor resets after its own. */
+  ruleApplied: { count: number; origin: RuleOrigin };
   loadRules(): Promise<void>;
-  previewRule(op: unknown): Promise<Result>;
+  previewRule(op: unknown, origin?: RuleOrigin): Promise<Result>;
   cancelRulePreview(): void;
   applyRule(confirm: boolean): Promise<Result>;
   setDefaultPolicy(direction: 'incoming' | 'outgoing' | 'routed', policy: 'allow' | 'deny' | 'reject', confirm?: boolean): Promise<Result>;
@@ -432,8 +436,9 @@ function rulesSlice(set: Set, get: Get, api: RendererApi): RulesSlice {
   return {
     rules: null,
     rulePreview: null,
+    ruleApplied: { count: 0, origin: 'table' },
     loadRules: () => load(set, 'rules', () => api.call('getRules', {}), (rules) => ({ rules })),
-    async previewRule(rawOp) {
+    async previewRule(rawOp, origin = 'table') {
       // Refused here with the schema's reason before anything reaches the service.
       const parsed = RuleOpSchema.safeParse(rawOp);
       if (!parsed.success) {
@@ -441,8 +446,12 @@ function rulesSlice(set: Set, get: Get, api: RendererApi): RulesSlice {
       }
       const op = parsed.data;
       const r = await act(set, 'rule', () => api.call('previewRule', { op: rawOp as RuleOp }));
-      if (!r.ok) return r;
-      set({ rulePreview: { op, preview: r.value } });
+      if (!r.ok) {
+        // Refused because the rule changed meanwhile: show the list as it is now.
+        if (op.kind !== 'add') void get().loadRules();
+        return r;
+      }
+      set({ rulePreview: { op, preview: r.value, origin } });
       return { ok: true };
     },
     cancelRulePreview: () => set({ rulePreview: null }),
@@ -453,10 +462,11 @@ function rulesSlice(set: Set, get: Get, api: RendererApi): RulesSlice {
       const r = await act(set, 'rule', () => api.call('applyRule', { op: pending.op, confirm }));
       if (!r.ok) {
         // Something changed since the preview (a session opened): preview again, so its warnings and the confirmation box show.
-        if (r.needsConfirmation) await get().previewRule(pending.op);
+        if (r.needsConfirmation) await get().previewRule(pending.op, pending.origin);
+        else if (pending.op.kind !== 'add') void get().loadRules();
         return r;
       }
-      set({ rules: r.value, rulePreview: null });
+      set((s) => ({ rules: r.value, rulePreview: null, ruleApplied: { count: s.ruleApplied.count + 1, origin: pending.origin } }));
       pushNotice(set, 'info', 'ufw rules updated');
       return { ok: true };
     },

@@ -3,7 +3,7 @@
  * store writes), an in-memory store, a minimal engine (N distinct ports → ban), a pushable log
  * source, a settings repo in memory, and a trivial line parser ("SRC DST DPT" lines).
  */
-import type { Dashboard, PacketFilter, PacketRow } from '../../electron/shared/api.ts';
+import type { Dashboard, PacketFilter, PacketRow, RuleOp, UfwRule } from '../../electron/shared/api.ts';
 import type { Clock, Ip } from '../../electron/shared/domain.ts';
 import type { BanRecord, EngineEvent, IgnoreReason, Offender } from '../../electron/shared/model.ts';
 import type { PacketEvent, ParseResult } from '../../electron/shared/packet.ts';
@@ -274,6 +274,11 @@ export class MemorySettings implements SettingsRepo {
 export class FakeHelper implements HelperOpsPort {
   calls: string[] = [];
   enabled = true;
+  /** The user's rules ufw lists (rule 1: allow 22/tcp). */
+  rules: UfwRule[] = [{ number: 1, v6: false, action: 'allow', direction: 'in', from: 'Anywhere', to: 'Anywhere', port: '22', proto: 'tcp', comment: '', portcullis: false }];
+  /** The rule changes previewed and applied, as the service sent them. */
+  previewed: RuleOp[] = [];
+  applied: RuleOp[] = [];
   async status() {
     return {
       firewall: { installed: true, enabled: this.enabled, defaultIncoming: 'deny', defaultOutgoing: 'allow', defaultRouted: 'disabled', loggingLevel: 'low', perSourceLogging: false },
@@ -281,17 +286,19 @@ export class FakeHelper implements HelperOpsPort {
         enabled: this.enabled,
         defaults: { incoming: 'deny', outgoing: 'allow', routed: 'disabled' },
         logging: 'low',
-        rules: [{ number: 1, v6: false, action: 'allow' as const, direction: 'in' as const, from: 'Anywhere', to: 'Anywhere', port: '22', proto: 'tcp' as const, comment: '', portcullis: false }],
+        rules: structuredClone(this.rules),
         portcullisRules: [],
         appProfiles: [],
       },
     };
   }
-  async previewRule() {
-    return ['ufw delete 1'];
+  async previewRule(op: RuleOp) {
+    this.previewed.push(op);
+    return [op.kind === 'add' ? 'ufw allow …' : `ufw delete ${op.number}`];
   }
-  async applyRule() {
+  async applyRule(op: RuleOp) {
     this.calls.push('applyRule');
+    this.applied.push(op);
   }
   async setEnabled(e: boolean) {
     this.calls.push(`setEnabled ${e}`);

@@ -332,6 +332,26 @@ describe('PortcullisService: rules and helper', () => {
     expect(await t.call('setUfwEnabled', { enabled: false })).toMatchObject({ ok: false, error: { code: 'needs-confirmation' } });
   });
 
+  it('a change carries the rule the user saw: aimed at its number now, refused when it is gone, and passed on to the helper', async () => {
+    const t = setup({ inboundSessions: () => [{ localPort: 22, remote: '192.0.2.50' }] });
+    const https = { number: 1, v6: false, action: 'allow' as const, direction: 'in' as const, from: 'Anywhere', to: 'Anywhere', port: '443', proto: 'tcp' as const, comment: 'HTTPS', portcullis: false };
+    const ssh = { ...t.helper.rules[0]!, number: 2 };
+    t.helper.rules = [https, ssh]; // the user saw SSH as rule 1; HTTPS was inserted above it since
+    await t.service.start();
+    const { number: _n, ...sawSsh } = t.helper.rules[1]!;
+    const preview = await t.call('previewRule', { op: { kind: 'delete', number: 1, expect: sawSsh } });
+    // Aimed at SSH (rule 2 now), so the warning about the SSH session is the right one.
+    expect(preview).toMatchObject({ ok: true, result: { commands: ['ufw delete 2'], needsConfirmation: true } });
+    expect(t.helper.previewed.at(-1)).toMatchObject({ kind: 'delete', number: 2 });
+    expect((await t.call('applyRule', { op: { kind: 'delete', number: 1, expect: sawSsh }, confirm: true })).ok).toBe(true);
+    expect(t.helper.applied).toEqual([{ kind: 'delete', number: 2, expect: sawSsh }]);
+    // A rule that no longer exists as seen: refused, nothing reaches ufw.
+    const gone = await t.call('applyRule', { op: { kind: 'edit', number: 1, expect: { ...sawSsh, port: '2222' }, rule: { action: 'allow', port: '2222', proto: 'tcp' } } as never });
+    expect(gone).toMatchObject({ ok: false, error: { code: 'conflict', message: expect.stringContaining('rule 1 is not the rule you saw any more') } });
+    expect(await t.call('previewRule', { op: { kind: 'move', number: 1, to: 2, expect: { ...sawSsh, comment: 'x' } } })).toMatchObject({ ok: false, error: { code: 'conflict' } });
+    expect(t.helper.applied).toHaveLength(1);
+  });
+
   it('asks only about sessions the change can cut: not loopback ones (ufw never filters lo), not other sources, not a port the edited rule still allows', async () => {
     // The browser's own socket to `serve` (loopback) and an SSH session from 192.0.2.50.
     const t = setup({ inboundSessions: () => [{ localPort: 8787, remote: '127.0.0.1' }, { localPort: 22, remote: '192.0.2.50' }] });

@@ -4,6 +4,7 @@
  * validated exactly as the real service validates them, and replies through `unwrapReply()`.
  */
 import {
+  retargetRuleOp,
   type ApiEvent,
   ApiError,
   type ApiHandlers,
@@ -276,7 +277,9 @@ export function createFakeApi(opts: { now?: () => number; packets?: number } = {
         .map((o) => ({ ip: o.ip, at: o.lastSeen, ports: o.ports, scanType: o.scanType }));
       return { packets: data.packets.length, sources: data.offenders.size, wouldBan };
     },
-    previewRule: async ({ op }) => {
+    previewRule: async ({ op: asked }) => {
+      // Aimed at the rule the user saw, as the service does (refused when it is gone).
+      const op = retargetRuleOp(asked, data.rules);
       const commands =
         op.kind === 'add' ? [ruleCommand(op.rule, op.position)]
         : op.kind === 'delete' ? [`ufw --force delete ${op.number}`]
@@ -289,7 +292,8 @@ export function createFakeApi(opts: { now?: () => number; packets?: number } = {
         needsConfirmation: cutsSsh,
       };
     },
-    applyRule: async ({ op, confirm }) => {
+    applyRule: async ({ op: asked, confirm }) => {
+      const op = retargetRuleOp(asked, data.rules);
       if (op.kind === 'delete' && data.rules[op.number - 1]?.port === '22' && !confirm) throw new ApiError('needs-confirmation', 'this would cut your own connection');
       if (op.kind === 'add') addRule(op.rule, op.position);
       else if (op.kind === 'delete') data.rules.splice(op.number - 1, 1);

@@ -120,6 +120,57 @@ describe('App', () => {
     expect(api.data.rules.map((r) => r.port)).toEqual(['443', '80']);
   });
 
+  it('rules: the editor follows the list — it edits the rule it was opened on after other changes, starts afresh after its own, and says when its rule is gone', async () => {
+    const { api } = await renderApp(); // SSH (22) is rule 1, HTTPS (443) rule 2
+    await act(async () => fireEvent.click(nav('Rules')));
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'SMTP' })));
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Preview command' })));
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Apply' })));
+    expect(api.data.rules.map((r) => r.port)).toEqual(['22', '443', '25']);
+    // After its own Apply the form is a new rule again (a second click added a duplicate before).
+    expect(screen.getByRole('heading', { name: 'Add a rule' })).toBeTruthy();
+    expect((screen.getByLabelText('Port') as HTMLInputElement).value).toBe('');
+
+    // Edit SMTP (rule 3), then delete HTTPS from the list while the editor is open: SMTP is now rule 2.
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Edit rule 3' })));
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Delete rule 2' })));
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Apply' })));
+    expect(api.data.rules.map((r) => r.port)).toEqual(['22', '25']);
+    expect(screen.getByRole('heading', { name: 'Edit rule 2' })).toBeTruthy();
+    // Move it up past SSH: still the same rule, now number 1.
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Move rule 2 up' })));
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Apply' })));
+    expect(api.data.rules.map((r) => r.port)).toEqual(['25', '22']);
+    expect(screen.getByRole('heading', { name: 'Edit rule 1' })).toBeTruthy();
+    await act(async () => fireEvent.change(screen.getByLabelText('Comment'), { target: { value: 'mail' } }));
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Preview command' })));
+    expect(screen.getByTestId('rule-commands').textContent).toContain('delete 1');
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Apply' })));
+    // SMTP edited, SSH untouched (the editor used to keep number 2 and replace SSH).
+    expect(api.data.rules.map((r) => [r.port, r.comment])).toEqual([['25', 'mail'], ['22', 'SSH']]);
+
+    // Its rule deleted from under it: the editor says so and starts afresh.
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Edit rule 1' })));
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Delete rule 1' })));
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Apply' })));
+    expect(screen.getByTestId('editor-note').textContent).toContain('was changed or deleted meanwhile');
+    expect(screen.getByRole('heading', { name: 'Add a rule' })).toBeTruthy();
+  });
+
+  it('rules: a change to a rule that is no longer the one shown is refused, not applied to whatever took its number', async () => {
+    const { api } = await renderApp();
+    await act(async () => fireEvent.click(nav('Rules')));
+    // Someone else (the CLI, another window) deletes rule 1 behind this window's back.
+    api.data.rules.splice(0, 1);
+    api.data.rules.forEach((r, i) => (r.number = i + 1));
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Delete rule 1' })));
+    expect(screen.queryByTestId('rule-preview')).toBeNull();
+    expect(document.querySelector('.notice-error')?.textContent).toContain('rule 1 is not the rule you saw any more');
+    expect(api.data.rules.map((r) => r.port)).toEqual(['443']);
+    // The list is read again: HTTPS shows as rule 1 now.
+    expect(within(screen.getByTestId('rules-table')).getAllByRole('row')).toHaveLength(2);
+  });
+
   it('rules: a confirmation given for one change does not carry over to the next previewed change', async () => {
     // Both rules keep an SSH port open: deleting either one needs its own confirmation.
     const { api } = await renderApp((a) => (a.data.rules[1]!.port = '22'));

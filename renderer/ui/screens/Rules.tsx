@@ -1,5 +1,5 @@
-import { useState } from 'react';
-import type { UfwRule } from '../../../electron/shared/api.ts';
+import { useEffect, useRef, useState } from 'react';
+import { findExpectedRule, type RuleExpect, type UfwRule } from '../../../electron/shared/api.ts';
 import { selectIsBusy, selectReadOnlyReason } from '../../store/selectors.ts';
 import { useActions, useApp } from '../context.ts';
 import { ConfirmAsk, useConfirmable } from './common.tsx';
@@ -10,6 +10,8 @@ type Proto = 'tcp' | 'udp' | 'any';
 
 interface Draft {
   number: number | null;
+  /** The rule being edited as it was shown (null for a new rule): the change says which rule it means. */
+  original: UfwRule | null;
   action: Action;
   direction: Direction;
   from: string;
@@ -21,7 +23,7 @@ interface Draft {
   position: string;
 }
 
-const EMPTY_DRAFT: Draft = { number: null, action: 'allow', direction: 'in', from: '', to: '', port: '', proto: 'tcp', app: '', comment: '', position: '' };
+const EMPTY_DRAFT: Draft = { number: null, original: null, action: 'allow', direction: 'in', from: '', to: '', port: '', proto: 'tcp', app: '', comment: '', position: '' };
 
 export const PRESETS: { name: string; port: string; proto: Proto }[] = [
   { name: 'SSH', port: '22', proto: 'tcp' },
@@ -40,9 +42,16 @@ function addrOf(text: string): string {
   return /^anywhere$/i.test(t) ? '' : t;
 }
 
+/** A rule as shown, for a change to say which rule it is about (every field but the number). */
+export function expectOf(r: UfwRule): RuleExpect {
+  const { number: _number, ...rest } = r;
+  return rest;
+}
+
 function draftFromRule(r: UfwRule): Draft {
   return {
     number: r.number,
+    original: r,
     action: r.action,
     direction: r.direction,
     from: addrOf(r.from),
@@ -66,7 +75,7 @@ export function opFromDraft(d: Draft): unknown {
   };
   if (d.app) rule.app = d.app;
   else if (d.port.trim()) rule.port = d.port.trim();
-  if (d.number !== null) return { kind: 'edit', number: d.number, rule };
+  if (d.number !== null) return d.original ? { kind: 'edit', number: d.number, rule, expect: expectOf(d.original) } : { kind: 'edit', number: d.number, rule };
   const position = d.position.trim() ? Number(d.position) : undefined;
   return position === undefined ? { kind: 'add', rule } : { kind: 'add', rule, position };
 }
@@ -85,10 +94,15 @@ function Preview() {
     setConfirmed(false);
     setError(null);
   }
+  // A new preview is brought into view: it sits above the list, and the form that asked for it may be far below.
+  const previewRef = useRef<HTMLElement>(null);
+  useEffect(() => {
+    previewRef.current?.scrollIntoView?.({ block: 'nearest' });
+  }, [pending]);
   if (!pending) return null;
   const { preview } = pending;
   return (
-    <section className="card preview" aria-labelledby="preview-title" data-testid="rule-preview">
+    <section className="card preview" aria-labelledby="preview-title" data-testid="rule-preview" ref={previewRef}>
       <div className="card-head">
         <h2 id="preview-title">This will run</h2>
       </div>
@@ -168,7 +182,7 @@ function Editor({ draft, setDraft, appProfiles }: { draft: Draft; setDraft: (d: 
         className="rule-form"
         onSubmit={async (e) => {
           e.preventDefault();
-          const r = await previewRule(opFromDraft(draft));
+          const r = await previewRule(opFromDraft(draft), 'editor');
           setError(r.ok ? null : r.error);
         }}
       >
@@ -281,16 +295,16 @@ function RulesTable({ rules, onEdit }: { rules: UfwRule[]; onEdit: (r: UfwRule) 
             <td>{r.proto}</td>
             <td>{r.comment}</td>
             <td className="row-actions">
-              <button type="button" className="small ghost" disabled={readOnly || i === 0} aria-label={`Move rule ${r.number} up`} onClick={() => void previewRule({ kind: 'move', number: r.number, to: r.number - 1 })}>
+              <button type="button" className="small ghost" disabled={readOnly || i === 0} aria-label={`Move rule ${r.number} up`} onClick={() => void previewRule({ kind: 'move', number: r.number, to: r.number - 1, expect: expectOf(r) })}>
                 ↑
               </button>
-              <button type="button" className="small ghost" disabled={readOnly || i === rules.length - 1} aria-label={`Move rule ${r.number} down`} onClick={() => void previewRule({ kind: 'move', number: r.number, to: r.number + 1 })}>
+              <button type="button" className="small ghost" disabled={readOnly || i === rules.length - 1} aria-label={`Move rule ${r.number} down`} onClick={() => void previewRule({ kind: 'move', number: r.number, to: r.number + 1, expect: expectOf(r) })}>
                 ↓
               </button>
               <button type="button" className="small" disabled={readOnly} aria-label={`Edit rule ${r.number}`} onClick={() => onEdit(r)}>
                 Edit
               </button>
-              <button type="button" className="small danger" disabled={readOnly} aria-label={`Delete rule ${r.number}`} onClick={() => void previewRule({ kind: 'delete', number: r.number })}>
+              <button type="button" className="small danger" disabled={readOnly} aria-label={`Delete rule ${r.number}`} onClick={() => void previewRule({ kind: 'delete', number: r.number, expect: expectOf(r) })}>
                 Delete
               </button>
             </td>
@@ -382,6 +396,36 @@ export function Rules() {
   const { unban } = useActions();
   const readOnly = useApp(selectReadOnlyReason) !== null;
   const [draft, setDraft] = useState<Draft>(EMPTY_DRAFT);
+  const [editorNote, setEditorNote] = useState<string | null>(null);
+  const applied = useApp((s) => s.ruleApplied);
+  // The editor follows the rule list: after its own change is applied it starts a new rule; after
+  // another change it keeps editing the same rule at its new number, or says that rule is gone
+  // (it used to keep the old number, and its next Apply replaced whatever rule had taken it).
+  const [seen, setSeen] = useState({ rules, applied });
+  if (rules !== seen.rules || applied !== seen.applied) {
+    setSeen({ rules, applied });
+    if (applied !== seen.applied && applied.origin === 'editor') {
+      setDraft(EMPTY_DRAFT);
+      setEditorNote(null);
+    } else if (rules && draft.original) {
+      const now = findExpectedRule(rules.rules, draft.original.number, expectOf(draft.original));
+      if (!now) {
+        setDraft(EMPTY_DRAFT);
+        setEditorNote(`The rule you were editing (${draft.original.number}) was changed or deleted meanwhile; pick it again from the list.`);
+      } else if (now.number !== draft.number) setDraft({ ...draft, number: now.number, original: now });
+    }
+  }
+  const editorRef = useRef<HTMLDivElement>(null);
+  const [editClicks, setEditClicks] = useState(0);
+  const startEdit = (r: UfwRule) => {
+    setDraft(draftFromRule(r));
+    setEditorNote(null);
+    setEditClicks((n) => n + 1);
+  };
+  useEffect(() => {
+    // A row's Edit brings the form into view with the focus in it (in a short window it is far below).
+    if (editClicks > 0) editorRef.current?.querySelector<HTMLElement>('select, input')?.focus();
+  }, [editClicks]);
   return (
     <div className="screen">
       <header className="screen-head">
@@ -400,11 +444,20 @@ export function Rules() {
           <section className="card" aria-labelledby="rules-title">
             <div className="card-head">
               <h2 id="rules-title">Your rules</h2>
-              <span className="muted">{rules.rules.length} rules, in the order ufw applies them</span>
+              <span className="muted">
+                {rules.rules.length} {rules.rules.length === 1 ? 'rule' : 'rules'}, in the order ufw applies them
+              </span>
             </div>
-            <RulesTable rules={rules.rules} onEdit={(r) => setDraft(draftFromRule(r))} />
+            <RulesTable rules={rules.rules} onEdit={startEdit} />
           </section>
-          <Editor draft={draft} setDraft={setDraft} appProfiles={rules.appProfiles} />
+          <div ref={editorRef}>
+            {editorNote && (
+              <p className="warn-text" role="status" data-testid="editor-note">
+                {editorNote}
+              </p>
+            )}
+            <Editor draft={draft} setDraft={setDraft} appProfiles={rules.appProfiles} />
+          </div>
           <section className="card" aria-labelledby="bans-title">
             <div className="card-head">
               <h2 id="bans-title">Portcullis ban rules</h2>
