@@ -290,6 +290,26 @@ describe('App', () => {
     expect(screen.getByLabelText('Start Portcullis at login')).toBeTruthy();
   });
 
+  it('settings: what is typed and not saved survives saving another form and a change of protection state', async () => {
+    const { api, store } = await renderApp(); // browser shell: the general form lists its fields without "start at login"
+    await act(async () => fireEvent.click(nav('Settings')));
+    const perMinute = () => screen.getByLabelText('Notifications per minute at most') as HTMLInputElement;
+    await act(async () => fireEvent.change(perMinute(), { target: { value: '7' } }));
+    // Protection paused and resumed (the whole window re-renders with the new state).
+    await act(async () => store.getState().setProtection(false));
+    await act(async () => store.getState().setProtection(true));
+    expect(perMinute().value).toBe('7');
+    // The other form saved: its change lands, this one's unsaved 7 stays, untouched fields follow the saved settings.
+    const logs = screen.getByRole('region', { name: 'Log source and retention' });
+    await act(async () => fireEvent.change(within(logs).getByLabelText('Keep blocked packets for (days)'), { target: { value: '9' } }));
+    await act(async () => fireEvent.click(within(logs).getByRole('button', { name: 'Save' })));
+    expect(api.data.settings.logs.retentionDays).toBe(9);
+    expect(perMinute().value).toBe('7');
+    expect(api.data.settings.notifications.maxPerMinute).not.toBe(7);
+    await act(async () => fireEvent.click(within(screen.getByRole('region', { name: 'Notifications and appearance' })).getByRole('button', { name: 'Save' })));
+    expect(api.data.settings.notifications.maxPerMinute).toBe(7);
+  });
+
   it('doctor: while read-only only the "Connect helper" fix can be pressed', async () => {
     const { api } = await renderApp((a) => {
       a.data.state.helper = { connected: false, readOnlyReason: 'you declined the administrator prompt' };

@@ -26,12 +26,15 @@ const LOGS: FieldSpec[] = [
   { path: 'logs.maxStoredPackets', label: 'Stored packets at most', kind: 'int' },
 ];
 
+/** The same list every render (a new array each time made the form start its draft again). */
+const GENERAL_BROWSER = GENERAL.filter((f) => f.path !== 'ui.startAtLogin');
+
 export function SettingsScreen() {
   const settings = useApp((s) => s.settings);
   const version = useApp((s) => s.state?.version);
   // Starting at login is the desktop app's business; under `portcullis serve` it would do nothing.
   const desktop = useApp((s) => s.shell === 'desktop');
-  const general = desktop ? GENERAL : GENERAL.filter((f) => f.path !== 'ui.startAtLogin');
+  const general = desktop ? GENERAL : GENERAL_BROWSER;
   return (
     <div className="screen">
       <header className="screen-head">

@@ -1,19 +1,36 @@
 /** A validated settings form: every field checked live by the one SettingsSchema, saved as one patch. */
-import { useEffect, useMemo, useState, type ReactNode } from 'react';
+import { useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
 import type { Settings } from '../../../electron/shared/settings.ts';
 import { type Draft, type FieldSpec, draftFrom, patchFrom } from '../../store/settingsForm.ts';
 import { selectReadOnlyReason } from '../../store/selectors.ts';
 import { useActions, useApp } from '../context.ts';
 
+/** The draft on new saved values: untouched fields (still equal to the old base) take the new ones, edited fields stay. */
+export function rebaseDraft(draft: Draft, oldBase: Draft, next: Draft): Draft {
+  const out: Draft = { ...next };
+  for (const k of Object.keys(next)) if (k in draft && draft[k] !== oldBase[k]) out[k] = draft[k]!;
+  return out;
+}
+
 export function SettingsForm({ settings, fields, title, id, extraButtons }: { settings: Settings; fields: FieldSpec[]; title: string; id: string; extraButtons?: (check: ReturnType<typeof patchFrom>) => ReactNode }) {
   const [draft, setDraft] = useState<Draft>(() => draftFrom(settings, fields));
+  // What the draft started from: a field still equal to it is untouched by the user.
+  const base = useRef<Draft | null>(null);
+  base.current ??= draftFrom(settings, fields);
   const [saved, setSaved] = useState<string | null>(null);
   const [serverError, setServerError] = useState<string | null>(null);
   const readOnly = useApp(selectReadOnlyReason) !== null;
   const busy = useApp((s) => 'settings' in s.busy);
   const { updateSettings } = useActions();
-  // Settings changed elsewhere (another window, the service): start again from them.
-  useEffect(() => setDraft(draftFrom(settings, fields)), [settings, fields]);
+  // Settings changed elsewhere (another form saved, another window, the service): fields the user
+  // has not touched follow them; what the user typed and has not saved stays (it used to be thrown
+  // away whenever any other setting was saved).
+  useEffect(() => {
+    const next = draftFrom(settings, fields);
+    const old = base.current!;
+    base.current = next;
+    setDraft((d) => rebaseDraft(d, old, next));
+  }, [settings, fields]);
   const check = useMemo(() => patchFrom(settings, fields, draft), [settings, fields, draft]);
   const valid = Object.keys(check.errors).length === 0;
   return (
