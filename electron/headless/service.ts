@@ -18,6 +18,8 @@ import {
   ApiError,
   type ApiEvent,
   retargetRuleOp,
+  policyChangeQuestion,
+  loggingChangeQuestion,
   type ApiHandlers,
   type DoctorCheck,
   type FirewallState,
@@ -1024,6 +1026,8 @@ export class PortcullisService {
       },
       setDefaultPolicy: async ({ direction, policy, confirm }) => {
         const h = this.needHelper();
+        const question = confirm ? null : policyChangeQuestion(direction, policy, this.firewallState.enabled);
+        if (question) throw new ApiError('needs-confirmation', question);
         if (direction === 'incoming' && policy !== 'allow') {
           await this.rules();
           // While ufw is off the policy changes nothing yet: enabling it asks then.
@@ -1032,8 +1036,11 @@ export class PortcullisService {
         await h.setDefault(direction, policy);
         return this.rules();
       },
-      setLogging: async ({ level }) => {
-        await this.needHelper().setLogging(level);
+      setLogging: async ({ level, confirm }) => {
+        const h = this.needHelper();
+        const question = confirm ? null : loggingChangeQuestion(level, this.firewallState.perSourceLogging);
+        if (question) throw new ApiError('needs-confirmation', question);
+        await h.setLogging(level);
         return this.rules();
       },
       setPerSourceLogging: async ({ installed }) => {

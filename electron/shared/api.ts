@@ -294,7 +294,7 @@ export const API = {
     params: z.object({ direction: z.enum(['incoming', 'outgoing', 'routed']), policy: z.enum(['allow', 'deny', 'reject']), confirm: z.boolean().default(false) }).strict(),
     result: RulesViewSchema,
   },
-  setLogging: { params: z.object({ level: z.enum(['off', 'low', 'medium', 'high', 'full']) }).strict(), result: RulesViewSchema },
+  setLogging: { params: z.object({ level: z.enum(['off', 'low', 'medium', 'high', 'full']), confirm: z.boolean().default(false) }).strict(), result: RulesViewSchema },
   setPerSourceLogging: { params: z.object({ installed: z.boolean() }).strict(), result: StateSchema },
   runDoctorFix: { params: z.object({ fixId: z.string().regex(/^[a-z0-9-]{1,40}$/), confirm: z.boolean().default(false) }).strict(), result: z.array(DoctorCheckSchema) },
 } as const;
@@ -321,6 +321,22 @@ export const ApiEventBatchSchema = z.array(ApiEventSchema);
 export const MAX_EVENT_DELIVERIES_PER_SEC = 10;
 
 // ---------------------------------------------------------------- errors and dispatch
+
+/**
+ * Firewall-wide changes that quietly undo protection ask first (needs-confirmation), with this
+ * reason; null when the change is harmless. A default incoming policy of allow opens every port no
+ * rule denies (probes are then neither blocked nor logged, so no scan is seen); logging off leaves
+ * Portcullis blind unless its own per-source logging rule is installed.
+ */
+export function policyChangeQuestion(direction: 'incoming' | 'outgoing' | 'routed', policy: 'allow' | 'deny' | 'reject', firewallEnabled: boolean): string | null {
+  if (direction !== 'incoming' || policy !== 'allow' || !firewallEnabled) return null;
+  return 'a default incoming policy of allow lets in every connection that no rule denies: every closed port opens, and probes are no longer blocked or logged, so Portcullis sees no scans';
+}
+
+export function loggingChangeQuestion(level: 'off' | 'low' | 'medium' | 'high' | 'full', perSourceLogging: boolean): string | null {
+  if (level !== 'off' || perSourceLogging) return null;
+  return 'with ufw logging off the kernel logs no blocked packets, so Portcullis sees no scanners (unless you install its per-source logging rule, on the Doctor screen)';
+}
 
 /** `conflict`: the request was about something that changed meanwhile (a rule the user saw is gone). */
 export const ApiErrorCodeSchema = z.enum(['invalid', 'unknown-method', 'read-only', 'needs-confirmation', 'conflict', 'unavailable', 'failed']);

@@ -110,7 +110,7 @@ export interface RulesSlice {
   cancelRulePreview(): void;
   applyRule(confirm: boolean): Promise<Result>;
   setDefaultPolicy(direction: 'incoming' | 'outgoing' | 'routed', policy: 'allow' | 'deny' | 'reject', confirm?: boolean): Promise<Result>;
-  setLogging(level: 'off' | 'low' | 'medium' | 'high' | 'full'): Promise<Result>;
+  setLogging(level: 'off' | 'low' | 'medium' | 'high' | 'full', confirm?: boolean): Promise<Result>;
   setUfwEnabled(enabled: boolean, confirm: boolean): Promise<Result>;
 }
 
@@ -477,8 +477,8 @@ function rulesSlice(set: Set, get: Get, api: RendererApi): RulesSlice {
       void get().loadState();
       return { ok: true };
     },
-    async setLogging(level) {
-      const r = await act(set, 'logging', () => api.call('setLogging', { level }));
+    async setLogging(level, confirm = false) {
+      const r = await act(set, 'logging', () => api.call('setLogging', { level, confirm }));
       if (!r.ok) return r;
       set({ rules: r.value });
       void get().loadState();

@@ -411,7 +411,17 @@ describe('PortcullisService: rules and helper', () => {
     expect(await t.call('setDefaultPolicy', { direction: 'incoming', policy: 'reject' })).toMatchObject({ ok: false, error: { code: 'needs-confirmation' } });
     expect((await t.call('setDefaultPolicy', { direction: 'incoming', policy: 'reject', confirm: true })).ok).toBe(true);
     expect((await t.call('setDefaultPolicy', { direction: 'outgoing', policy: 'deny' })).ok).toBe(true);
-    expect((await t.call('setDefaultPolicy', { direction: 'incoming', policy: 'allow' })).ok).toBe(true);
+    // Opening every port asks too: it undoes the firewall and blinds Portcullis.
+    expect(await t.call('setDefaultPolicy', { direction: 'incoming', policy: 'allow' })).toMatchObject({ ok: false, error: { code: 'needs-confirmation', message: expect.stringContaining('every closed port opens') } });
+    expect((await t.call('setDefaultPolicy', { direction: 'incoming', policy: 'allow', confirm: true })).ok).toBe(true);
+  });
+
+  it('logging off asks first while Portcullis has no logging rule of its own: it would see no scanner', async () => {
+    const t = setup();
+    await t.service.start();
+    expect((await t.call('setLogging', { level: 'medium' })).ok).toBe(true);
+    expect(await t.call('setLogging', { level: 'off' })).toMatchObject({ ok: false, error: { code: 'needs-confirmation', message: expect.stringContaining('Portcullis sees no scanners') } });
+    expect((await t.call('setLogging', { level: 'off', confirm: true })).ok).toBe(true);
   });
 
   it('without a helper the service is read-only and says why', async () => {

@@ -5,6 +5,8 @@
  */
 import {
   retargetRuleOp,
+  policyChangeQuestion,
+  loggingChangeQuestion,
   type ApiEvent,
   ApiError,
   type ApiHandlers,
@@ -313,6 +315,8 @@ export function createFakeApi(opts: { now?: () => number; packets?: number } = {
       return structuredClone(data.state);
     },
     setDefaultPolicy: async ({ direction, policy, confirm }) => {
+      const question = confirm ? null : policyChangeQuestion(direction, policy, data.state.firewall.enabled);
+      if (question) throw new ApiError('needs-confirmation', question);
       if (direction === 'incoming' && policy !== 'allow') {
         guardLockout(`a default incoming policy of ${policy}`, (s) => data.rules.some((r) => r.action === 'allow' && r.port === String(s.localPort)), confirm);
       }
@@ -321,7 +325,9 @@ export function createFakeApi(opts: { now?: () => number; packets?: number } = {
       else data.state.firewall.defaultRouted = policy;
       return rulesView();
     },
-    setLogging: async ({ level }) => {
+    setLogging: async ({ level, confirm }) => {
+      const question = confirm ? null : loggingChangeQuestion(level, data.state.firewall.perSourceLogging);
+      if (question) throw new ApiError('needs-confirmation', question);
       data.state.firewall.loggingLevel = level;
       return rulesView();
     },

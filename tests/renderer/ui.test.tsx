@@ -211,6 +211,23 @@ describe('App', () => {
     expect(api.data.state.firewall.defaultIncoming).toBe('reject');
   });
 
+  it('rules: opening every port (incoming allow) or turning logging off asks first, and applies only when confirmed', async () => {
+    const { api } = await renderApp();
+    await act(async () => fireEvent.click(nav('Rules')));
+    await act(async () => fireEvent.change(screen.getByLabelText('Default incoming'), { target: { value: 'allow' } }));
+    expect(api.data.state.firewall.defaultIncoming).toBe('deny');
+    expect(screen.getByTestId('policy-confirm').textContent).toContain('every closed port opens');
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Set incoming to allow anyway' })));
+    expect(api.data.state.firewall.defaultIncoming).toBe('allow');
+
+    const level = api.data.state.firewall.loggingLevel;
+    await act(async () => fireEvent.change(screen.getByLabelText('Logging'), { target: { value: 'off' } }));
+    expect(api.data.state.firewall.loggingLevel).toBe(level);
+    expect(screen.getByTestId('policy-confirm').textContent).toContain('Portcullis sees no scanners');
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Turn logging off anyway' })));
+    expect(api.data.state.firewall.loggingLevel).toBe('off');
+  });
+
   it('doctor: a fix that would lock out a connected user asks under its check before it runs', async () => {
     const { api } = await renderApp((a) => {
       a.data.state.firewall.enabled = false;

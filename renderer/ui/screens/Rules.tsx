@@ -354,7 +354,10 @@ function Policies() {
         ))}
         <div className="field inline">
           <label htmlFor="ufw-logging">Logging</label>
-          <select id="ufw-logging" value={rules.logging} disabled={dis} onChange={(e) => void setLogging(e.target.value as 'off' | 'low' | 'medium' | 'high' | 'full')}>
+          <select id="ufw-logging" value={rules.logging} disabled={dis} onChange={(e) => {
+              const level = e.target.value as 'off' | 'low' | 'medium' | 'high' | 'full';
+              void attempt(`Turn logging ${level} anyway`, (confirm) => setLogging(level, confirm));
+            }}>
             {['off', 'low', 'medium', 'high', 'full'].map((l) => (
               <option key={l} value={l}>
                 {l}
