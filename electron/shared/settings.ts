@@ -59,10 +59,28 @@ export const BanSettingsSchema = z
     }
   });
 
+/**
+ * A whitelist entry: a CIDR no wider than /8 (IPv4) or /16 (IPv6). `0.0.0.0/0` was accepted, and
+ * quietly switched protection off for all of IPv4; pausing protection is the switch's job.
+ */
+export const WhitelistEntrySchema = CidrSchema.superRefine((cidr, ctx) => {
+  const slash = cidr.lastIndexOf('/');
+  const bits = Number(cidr.slice(slash + 1));
+  const v6 = cidr.includes(':');
+  const min = v6 ? 16 : 8;
+  if (bits < min) {
+    const size = v6 ? `2^${128 - bits}` : (2 ** (32 - bits)).toLocaleString('en-US');
+    ctx.addIssue({
+      code: 'custom',
+      message: `${cidr} covers ${size} addresses: a whitelist that wide switches protection off for much of the ${v6 ? 'IPv6' : 'IPv4'} internet (at most /${min}); to pause protection, use the protection switch`,
+    });
+  }
+});
+
 export const WhitelistSettingsSchema = z
   .object({
     /** User entries; loopback and this host's own addresses are always added by the engine. */
-    entries: z.array(CidrSchema).default([]),
+    entries: z.array(WhitelistEntrySchema).default([]),
     /** Also whitelist the default gateway(s). */
     includeGateway: z.boolean().default(true),
   })

@@ -19,9 +19,9 @@ import {
   type State,
   type ThresholdTest,
 } from '../../electron/shared/api.ts';
-import { CidrSchema, type Cidr } from '../../electron/shared/domain.ts';
+import type { Cidr } from '../../electron/shared/domain.ts';
 import type { BanRecord, Offender } from '../../electron/shared/model.ts';
-import { type Settings, SettingsSchema, describeZodError } from '../../electron/shared/settings.ts';
+import { type Settings, SettingsSchema, WhitelistEntrySchema, describeZodError } from '../../electron/shared/settings.ts';
 import type { ConnectionStatus, RendererApi } from '../api/index.ts';
 import { EMPTY_FILTER, type PacketFilterInput, packetsToCsv } from './packetFilter.ts';
 
@@ -187,8 +187,9 @@ function pushNotice(set: Set, level: Notice['level'], message: string): void {
 }
 
 /** A whitelist entry as typed: its canonical CIDR, or the schema's reason. */
+/** A whitelist entry typed by the user, checked by the settings schema's own rule for entries. */
 function parseCidrText(text: string): { ok: true; data: Cidr } | { ok: false; error: string } {
-  const parsed = CidrSchema.safeParse(text.trim());
+  const parsed = WhitelistEntrySchema.safeParse(text.trim());
   return parsed.success ? { ok: true, data: parsed.data } : { ok: false, error: parsed.error.issues[0]?.message ?? 'not a CIDR' };
 }
 

@@ -244,6 +244,16 @@ describe('store: actions', () => {
     expect(s().settings?.whitelist.entries).toEqual(['192.168.1.0/24']);
     const dup = await s().whitelistAdd('192.168.1.0/24');
     expect(dup.ok).toBe(false);
+    // Wide enough to switch protection off for a whole family: refused with the reason, before the service.
+    for (const [wide, text] of [['0.0.0.0/0', '0.0.0.0/0 covers 4,294,967,296 addresses'], ['::/0', '::/0 covers 2^128 addresses'], ['10.0.0.0/7', 'at most /8']] as const) {
+      const r2 = await s().whitelistAdd(wide);
+      expect(!r2.ok && r2.error, wide).toContain(text);
+    }
+    expect((await s().whitelistAdd('10.0.0.0/8')).ok).toBe(true);
+    expect((await s().whitelistAdd('2001:db8::/16')).ok).toBe(true);
+    expect(api.calls.filter((c) => c.method === 'whitelistAdd')).toHaveLength(3);
+    await s().whitelistRemove('10.0.0.0/8');
+    await s().whitelistRemove('2001::/16');
     await s().whitelistRemove('192.168.1.0/24');
     expect(s().settings?.whitelist.entries).toEqual([]);
   });
