@@ -4,7 +4,7 @@
  * Every request, response and event has a zod schema here; both ends validate with them.
  */
 import { z } from 'zod';
-import { CidrSchema, IpSchema } from './domain.ts';
+import { canonicalCidr, CidrSchema, IpSchema, type Cidr } from './domain.ts';
 import { BanRecordSchema, OffenderSchema, OffenderStateSchema, ScanTypeSchema } from './model.ts';
 import { SettingsSchema } from './settings.ts';
 
@@ -154,12 +154,24 @@ const PORT_SPEC = /^(\d{1,5}(:\d{1,5})?)(,\d{1,5}(:\d{1,5})?)*$/;
 const APP_NAME = /^[A-Za-z0-9][A-Za-z0-9 _.+-]{0,63}$/;
 
 /** What the user asks for in the rule editor; the helper turns it into a fixed ufw argv. */
+/** A rule's from/to: "any", or an address or CIDR in canonical form; refused with a reason a user can act on. */
+const RuleAddressSchema = z.string().transform((s, ctx): Cidr | 'any' => {
+  const t = s.trim();
+  if (t === '' || t.toLowerCase() === 'any') return 'any';
+  const cidr = canonicalCidr(t);
+  if (!cidr) {
+    ctx.addIssue({ code: 'custom', message: `"${s}" is not an address or CIDR (e.g. 192.168.1.0/24 or 2001:db8::/32), or "any"` });
+    return z.NEVER;
+  }
+  return cidr;
+});
+
 export const RuleSpecSchema = z
   .object({
     action: RuleActionSchema,
     direction: RuleDirectionSchema.default('in'),
-    from: z.union([z.literal('any'), CidrSchema]).default('any'),
-    to: z.union([z.literal('any'), CidrSchema]).default('any'),
+    from: RuleAddressSchema.default('any'),
+    to: RuleAddressSchema.default('any'),
     port: z
       .string()
       .regex(PORT_SPEC, 'port is a number, a range like 8000:8100, or a comma list')
@@ -182,7 +194,7 @@ export const RuleSpecSchema = z
 export type RuleSpec = z.infer<typeof RuleSpecSchema>;
 
 export const RuleOpSchema = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('add'), rule: RuleSpecSchema, position: z.number().int().positive().optional() }).strict(),
+  z.object({ kind: z.literal('add'), rule: RuleSpecSchema, position: z.number({ error: 'position is a rule number: 1, 2, …' }).int('position is a rule number: 1, 2, …').positive('position is a rule number: 1, 2, …').optional() }).strict(),
   z.object({ kind: z.literal('edit'), number: z.number().int().positive(), rule: RuleSpecSchema, expect: RuleExpectSchema.optional() }).strict(),
   z.object({ kind: z.literal('delete'), number: z.number().int().positive(), expect: RuleExpectSchema.optional() }).strict(),
   z.object({ kind: z.literal('move'), number: z.number().int().positive(), to: z.number().int().positive(), expect: RuleExpectSchema.optional() }).strict(),
