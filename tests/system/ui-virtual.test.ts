@@ -151,4 +151,33 @@ describe.runIf(requireSystem('chromium'))('100k blocked packets in the live tabl
     await vitestWait(async () => expect(await page.getByTestId('packets-shown').innerText()).toBe('1'), 10_000);
     await screenshot(page, 'virtual-100k-filtered');
   });
+
+  it('in a narrow window the table scrolls sideways with its header, and its rows span the whole width', async () => {
+    await page.getByLabel('Port', { exact: true }).fill('');
+    await page.getByLabel('Source', { exact: true }).fill('');
+    await page.setViewportSize({ width: 800, height: 600 });
+    try {
+      const table = page.getByTestId('packets-table');
+      const body = table.locator('.vtable-body');
+      await vitestWait(async () => expect(await body.evaluate((el) => el.scrollWidth > el.clientWidth)).toBe(true), 10_000);
+      await body.evaluate((el) => el.scrollTo({ left: el.scrollWidth }));
+      // The header followed: its last column is over the rows' last column.
+      await vitestWait(async () => {
+        const [head, cell] = await Promise.all([
+          table.locator('.vtable-head [role=columnheader]').last().boundingBox(),
+          table.locator('.vtable-body [role=row]').first().locator('[role=cell]').last().boundingBox(),
+        ]);
+        expect(Math.abs(head!.x - cell!.x)).toBeLessThan(2);
+      }, 5_000);
+      const firstHeader = await table.locator('.vtable-head [role=columnheader]').first().boundingBox();
+      const firstCell = await table.locator('.vtable-body [role=row]').first().locator('[role=cell]').first().boundingBox();
+      expect(Math.abs(firstHeader!.x - firstCell!.x)).toBeLessThan(2);
+      // A row is as wide as the scrolled content (its stripe did not stop at the old viewport edge).
+      const [rowWidth, scrollWidth] = await Promise.all([table.locator('.vtable-body [role=row]').first().evaluate((el) => el.getBoundingClientRect().width), body.evaluate((el) => el.scrollWidth)]);
+      expect(rowWidth).toBeGreaterThanOrEqual(scrollWidth - 1);
+      await screenshot(page, 'virtual-100k-narrow-scrolled');
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 800 });
+    }
+  });
 });

@@ -451,7 +451,9 @@ export function Rules() {
                 {rules.rules.length} {rules.rules.length === 1 ? 'rule' : 'rules'}, in the order ufw applies them
               </span>
             </div>
-            <RulesTable rules={rules.rules} onEdit={startEdit} />
+            <div className="table-scroll">
+              <RulesTable rules={rules.rules} onEdit={startEdit} />
+            </div>
           </section>
           <div ref={editorRef}>
             {editorNote && (
@@ -466,6 +468,7 @@ export function Rules() {
               <h2 id="bans-title">Portcullis ban rules</h2>
               <span className="muted">managed by Portcullis; they expire by themselves</span>
             </div>
+<div className="table-scroll">
             <table className="table compact" data-testid="ban-rules">
               <thead>
                 <tr>
@@ -505,6 +508,7 @@ export function Rules() {
                 )}
               </tbody>
             </table>
+            </div>
           </section>
         </>
       )}

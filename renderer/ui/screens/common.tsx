@@ -28,6 +28,20 @@ export interface Column<T> {
  * A virtualised table: only the rows in view exist in the DOM, every row has the same fixed
  * height (no layout jumps while rows stream in), and 100k rows scroll like 100.
  */
+/** Row padding and column gap of .vtable-row (styles.css). */
+const VTABLE_PADDING_PX = 24;
+const VTABLE_GAP_PX = 10;
+
+/** The narrowest a row can be: each column's minimum (`96px`, or the first size of `minmax(130px, 1fr)`), gaps and padding. */
+export function minTableWidth(widths: string[]): number {
+  let sum = VTABLE_PADDING_PX + VTABLE_GAP_PX * Math.max(0, widths.length - 1);
+  for (const w of widths) {
+    const m = /^(?:minmax\(\s*)?(\d+(?:\.\d+)?)px/.exec(w.trim());
+    sum += m ? Number(m[1]) : 0;
+  }
+  return sum;
+}
+
 export function VirtualTable<T>({
   rows,
   columns,
@@ -56,10 +70,15 @@ export function VirtualTable<T>({
     getItemKey: (i) => rowKey(rows[i]!),
   });
   const template = columns.map((c) => c.width).join(' ');
+  // In a narrow window the columns keep their minimum widths and the table scrolls sideways: the
+  // rows are at least this wide, and the header follows the body's horizontal scroll (it stayed
+  // put, so "Source" ended up above the timestamps).
+  const minWidth = minTableWidth(columns.map((c) => c.width));
+  const headRef = useRef<HTMLDivElement>(null);
   return (
     <div className="vtable" role="table" aria-label={label} aria-rowcount={rows.length + 1} data-testid={testId}>
-      <div className="vtable-head" role="rowgroup">
-        <div className="vtable-row" role="row" style={{ gridTemplateColumns: template }}>
+      <div className="vtable-head" role="rowgroup" ref={headRef}>
+        <div className="vtable-row" role="row" style={{ gridTemplateColumns: template, minWidth }}>
           {columns.map((c) => (
             <div key={c.key} role="columnheader" className={c.className}>
               {c.label}
@@ -67,9 +86,19 @@ export function VirtualTable<T>({
           ))}
         </div>
       </div>
-      <div className="vtable-body" ref={scrollRef} style={{ height }} role="rowgroup" tabIndex={0} aria-label={`${label} rows`}>
+      <div
+        className="vtable-body"
+        ref={scrollRef}
+        style={{ height }}
+        role="rowgroup"
+        tabIndex={0}
+        aria-label={`${label} rows`}
+        onScroll={(e) => {
+          if (headRef.current) headRef.current.scrollLeft = e.currentTarget.scrollLeft;
+        }}
+      >
         {rows.length === 0 && empty ? <div className="vtable-empty muted">{empty}</div> : null}
-        <div style={{ height: virtualizer.getTotalSize(), position: 'relative' }}>
+        <div style={{ height: virtualizer.getTotalSize(), position: 'relative', minWidth }}>
           {virtualizer.getVirtualItems().map((v) => {
             const row = rows[v.index]!;
             return (
