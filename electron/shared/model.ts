@@ -32,6 +32,12 @@ export const BanRecordSchema = z.object({
   /** Offences so far including this one (1 on a first ban). */
   strikes: z.number().int(),
   reason: BanReasonSchema,
+  /**
+   * In the ban history: when and why the ban ended ('expired': its time ran out; 'manual': lifted
+   * by an unban, a whitelist entry, …). Without it a ban lifted after a minute read as if it had
+   * lasted its full hour.
+   */
+  ended: z.object({ at: z.number(), why: z.string() }).optional(),
 });
 export type BanRecord = z.infer<typeof BanRecordSchema>;
 

@@ -242,7 +242,7 @@ export function createFakeApi(opts: { now?: () => number; packets?: number } = {
       const b = data.active.find((x) => x.ip === ip);
       if (!b) throw new ApiError('invalid', `${ip} is not banned`);
       data.active = data.active.filter((x) => x.ip !== ip);
-      data.history = [b, ...data.history];
+      data.history = [{ ...b, ended: { at: Date.now(), why: 'manual' } }, ...data.history];
       data.rules = data.rules.filter((r) => !(r.portcullis && r.from === ip));
       data.rules.forEach((r, i) => (r.number = i + 1));
       const o = data.offenders.get(ip);

@@ -327,6 +327,15 @@ describe('App', () => {
     expect(api.data.settings.notifications.maxPerMinute).toBe(7);
   });
 
+  it('offenders: a ban lifted early says so in the history, instead of reading as if it ran its full length', async () => {
+    const { store } = await renderApp((a) => a.simulateScan('203.0.113.77', [21, 22, 23, 25, 80], true));
+    await act(async () => fireEvent.click(nav('Offenders')));
+    await act(async () => store.getState().unban('203.0.113.77'));
+    await act(async () => store.getState().openOffender('203.0.113.77'));
+    const item = screen.getByText(/→ ended .* \(lifted\)/);
+    expect(item.textContent).toMatch(/ of 1 h/);
+  });
+
   it('doctor: while read-only only the "Connect helper" fix can be pressed', async () => {
     const { api } = await renderApp((a) => {
       a.data.state.helper = { connected: false, readOnlyReason: 'you declined the administrator prompt' };

@@ -233,6 +233,9 @@ describe('bans', () => {
       ['203.0.113.7', T0],
     ]);
     expect(history[1]!.reason).toEqual(reason);
+    // The history says how each one ended: lifted by hand after 2 minutes; the re-ban ran out its
+    // time and is not closed yet (no end recorded); the first was superseded by the re-ban.
+    expect(history.map((b) => b.ended)).toEqual([{ at: T0 + 4 * MIN, why: 'manual' }, undefined, { at: T0 + MIN, why: 'superseded' }]);
     expect(s.strikes().sort((a, b) => a.ip.localeCompare(b.ip))).toEqual([
       { ip: '2001:db8::1', strikes: 1, lastBanAt: T0 + 2 * MIN },
       { ip: '203.0.113.7', strikes: 2, lastBanAt: T0 + MIN },

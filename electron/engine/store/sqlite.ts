@@ -169,7 +169,9 @@ function parseReason(text: string, at: number): BanRecord['reason'] {
 }
 
 function toBan(r: BanDbRow): BanRecord {
-  return { ip: r.ip, at: r.at, until: r.until, strikes: r.strikes, reason: parseReason(r.reason, r.at) };
+  const ban: BanRecord = { ip: r.ip, at: r.at, until: r.until, strikes: r.strikes, reason: parseReason(r.reason, r.at) };
+  if (r.ended_at !== null) ban.ended = { at: r.ended_at, why: r.end_why ?? 'manual' };
+  return ban;
 }
 
 function toOffender(r: OffenderDbRow): Offender {

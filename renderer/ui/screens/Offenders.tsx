@@ -86,9 +86,22 @@ function Detail() {
             <ul className="plain">
               {detail.bans.map((b) => (
                 <li key={b.at}>
-                  {fmtDateTime(b.at)} → {b.until === null ? 'permanent' : fmtDateTime(b.until)} · strike {b.strikes} · {b.reason.kind}
-                  {b.reason.note ? ` (${b.reason.note})` : ''}
-                  {b.until !== null && <span className="muted"> · {fmtDuration(Math.round((b.until - b.at) / 1000))}</span>}
+                  {b.ended && b.ended.why !== 'expired' ? (
+                    <>
+                      {fmtDateTime(b.at)} → ended {fmtDateTime(b.ended.at)} ({b.ended.why === 'manual' ? 'lifted' : b.ended.why}) · strike {b.strikes} · {b.reason.kind}
+                      {b.reason.note ? ` (${b.reason.note})` : ''}
+                      <span className="muted">
+                        {' '}
+                        · {fmtDuration(Math.round((b.ended.at - b.at) / 1000))} of {b.until === null ? 'a permanent ban' : fmtDuration(Math.round((b.until - b.at) / 1000))}
+                      </span>
+                    </>
+                  ) : (
+                    <>
+                      {fmtDateTime(b.at)} → {b.until === null ? 'permanent' : fmtDateTime(b.until)} · strike {b.strikes} · {b.reason.kind}
+                      {b.reason.note ? ` (${b.reason.note})` : ''}
+                      {b.until !== null && <span className="muted"> · {fmtDuration(Math.round((b.until - b.at) / 1000))}</span>}
+                    </>
+                  )}
                 </li>
               ))}
               {detail.bans.length === 0 && <li className="muted">never banned</li>}
