@@ -27,6 +27,7 @@ import type { BanRecord, EngineEvent, IgnoreReason } from '../shared/model.ts';
 import type { Framing, RejectReason } from '../shared/packet.ts';
 import { DEFAULT_SETTINGS, validateSettings, type Settings } from '../shared/settings.ts';
 import { normalisePrefix } from '../engine/detect/classify.ts';
+import { kmsgBootTimeMs } from '../engine/logs/kmsg.ts';
 import { ReplaySession, type ReplaySummary } from '../engine/replay.ts';
 import type { CliCommand } from './cli.ts';
 
@@ -53,7 +54,11 @@ Options:
                        counted by default: ${DEFAULT_SETTINGS.detection.prefixes.join(', ')})
   --bantime SEC        ban length (default ${DEFAULT_SETTINGS.ban.bantimeSec})
   --max-bans-per-minute N  cap on new bans per minute (default ${DEFAULT_SETTINGS.ban.maxNewBansPerMinute})
-  --year YYYY          year of syslog stamps that have none (default: this year)
+  --year YYYY          year of syslog stamps that have none (default: the year that keeps the first
+                       stamp out of the future; a log across New Year rolls over)
+  --boot-time T        when the machine booted, to date kmsg/dmesg stamps (which count from boot):
+                       an ISO 8601 time, or "now" for this machine's own boot (its dmesg); without it
+                       those times are shown as time since boot
   --json               one JSON object per line: each ban as it happens, the summary last
   --help               this text
 
@@ -71,6 +76,7 @@ type Flags = {
   'max-bans-per-minute'?: string;
   'open-port'?: string[];
   year?: string;
+  'boot-time'?: string;
   json?: boolean;
   help?: boolean;
 };
@@ -90,7 +96,7 @@ const FLAG_OF_PATH: [string, string][] = [
 export type ReplayArgs =
   | { ok: true; help: true }
   | { ok: false; error: string }
-  | { ok: true; help: false; input: string; framing: Framing | 'auto'; year?: number; json: boolean; settings: Settings; openPorts: string[] };
+  | { ok: true; help: false; input: string; framing: Framing | 'auto'; year?: number; bootTimeMs?: number; json: boolean; settings: Settings; openPorts: string[] };
 
 function wholeNumber(flag: string, text: string | undefined, out: string[]): number | undefined {
   if (text === undefined) return undefined;
@@ -120,6 +126,7 @@ export function parseReplayArgs(argv: string[]): ReplayArgs {
         'max-bans-per-minute': { type: 'string' },
         'open-port': { type: 'string', multiple: true },
         year: { type: 'string' },
+        'boot-time': { type: 'string' },
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -141,6 +148,12 @@ export function parseReplayArgs(argv: string[]): ReplayArgs {
   const maxBans = wholeNumber('--max-bans-per-minute', f['max-bans-per-minute'], errors);
   const year = wholeNumber('--year', f.year, errors);
   if (year !== undefined && (year < 1970 || year > 9999)) errors.push(`--year: ${year} is not a year between 1970 and 9999`);
+  let bootTimeMs: number | undefined;
+  const bootText = f['boot-time']?.trim();
+  if (bootText !== undefined) {
+    bootTimeMs = bootText === 'now' ? kmsgBootTimeMs() : /^\d{4}-\d{2}-\d{2}T/.test(bootText) ? Date.parse(bootText) : NaN;
+    if (!Number.isFinite(bootTimeMs)) errors.push(`--boot-time: "${f['boot-time']}" is not an ISO 8601 time (e.g. 2026-11-29T08:00:00Z) or "now"`);
+  }
   const openPorts: string[] = [];
   for (const text of f['open-port'] ?? []) {
     const m = /^\s*(\d{1,5})(?:\/(tcp|udp))?\s*$/i.exec(text);
@@ -180,6 +193,7 @@ export function parseReplayArgs(argv: string[]): ReplayArgs {
   }
   const out: ReplayArgs = { ok: true, help: false, input: parsed.positionals[0]!, framing: format as Framing | 'auto', json: !!f.json, settings: check.settings, openPorts };
   if (year !== undefined) out.year = year;
+  if (bootTimeMs !== undefined) out.bootTimeMs = bootTimeMs;
   return out;
 }
 
@@ -242,11 +256,25 @@ const IGNORE_TEXT: Record<IgnoreReason, string> = {
   'already-banned': 'from a source banned by then (the ban would have dropped them before they were logged)',
 };
 
+/** Event times below this are kmsg/dmesg stamps counted from boot (no --boot-time): no uptime reaches 20 years. */
+const SINCE_BOOT_BELOW_MS = 20 * 365 * 86_400_000;
+
+/** `boot + 2 d 03:25:46`: a time counted from boot. */
+function sinceBoot(ms: number): string {
+  const s = Math.floor(ms / 1000);
+  const days = Math.floor(s / 86400);
+  const hms = [Math.floor((s % 86400) / 3600), Math.floor((s % 3600) / 60), s % 60].map((n) => String(n).padStart(2, '0')).join(':');
+  return `boot + ${days > 0 ? `${days} d ` : ''}${hms}`;
+}
+
 export function humanReport(input: string, s: ReplaySummary, settings: Settings, whitelist: string[], openPorts: string[] = []): string {
   const out: string[] = [];
   const d = settings.detection;
-  const span = s.firstTime !== null ? `, event time ${iso(s.firstTime)} → ${iso(s.lastTime)}` : '';
+  const fromBoot = s.firstTime !== null && s.firstTime < SINCE_BOOT_BELOW_MS;
+  const when = (t: number | null): string | null => (t !== null && fromBoot ? sinceBoot(t) : iso(t));
+  const span = s.firstTime !== null ? `, event time ${when(s.firstTime)} → ${when(s.lastTime)}` : '';
   out.push(`Replay of ${inputName(input)} (framing: ${s.framing ?? 'not recognised'}${span})`);
+  if (fromBoot) out.push('The stamps count from boot: times are shown after boot (--boot-time ISO-TIME, or now for this machine, dates them).');
   out.push('Kernel trust not required: a replayed file is analysed, and lines any local user could have written count too (the live engine refuses those).');
   out.push(`Scan rule: ${d.maxretry} probes on ≥ ${d.minDistinctPorts} distinct ports within ${d.findtimeSec} s; counted prefixes: ${d.prefixes.join(', ')}`);
   out.push(`Whitelist: ${whitelist.join(', ')}`);
@@ -269,7 +297,7 @@ export function humanReport(input: string, s: ReplaySummary, settings: Settings,
       const ports = b.reason.ports;
       const shown = ports.length > 12 ? `${ports.slice(0, 12).join(',')},…` : ports.join(',');
       out.push(
-        `  ${b.ip.padEnd(w)}  at ${iso(b.at)} ${duration(b.until === null ? null : b.until - b.at)}  ${b.reason.scanType ?? ''}  ` +
+        `  ${b.ip.padEnd(w)}  at ${when(b.at)} ${duration(b.until === null ? null : b.until - b.at)}  ${b.reason.scanType ?? ''}  ` +
           `${ports.length} ports (${shown}), ${b.reason.hits} probes, strike ${b.strikes}`,
       );
     }
@@ -446,6 +474,7 @@ export const replayCommand: CliCommand = {
       ...(open.size ? { isAllowedPort: (proto: 'tcp' | 'udp', port: number) => open.has(`${proto}/${port}`) } : {}),
       framing: args.framing,
       ...(args.year !== undefined ? { year: args.year } : {}),
+      ...(args.bootTimeMs !== undefined ? { bootTimeMs: args.bootTimeMs } : {}),
       ...(json
         ? {
             onEvent: (e: EngineEvent) => {

@@ -255,6 +255,21 @@ describe('replay CLI basics', () => {
     expect(r.stdout.match(/counted prefixes: .*/)![0].match(/UFW BLOCK/g)).toHaveLength(1); // given twice, listed once
   });
 
+  it('kmsg stamps count from boot: shown as time since boot, dated with --boot-time, a bad one refused', () => {
+    const input = path.join(CASES, 'ipv6-scanner-kmsg/input.log');
+    const plain = spawnSync(NODE, [CLI, 'replay', input], { encoding: 'utf8' });
+    expect(plain.stdout).toContain('event time boot + 35 d 13:17:40 → boot + 35 d 13:17:48');
+    expect(plain.stdout).toContain('The stamps count from boot');
+    expect(plain.stdout).not.toContain('1970-');
+    const dated = spawnSync(NODE, [CLI, 'replay', input, '--boot-time', '2026-11-29T08:00:00Z', '--json'], { encoding: 'utf8' });
+    const summary = lastJson(dated.stdout) as { firstTime: string; bans: { at: string }[] };
+    expect(summary.firstTime).toBe('2027-01-03T21:17:40.204Z'); // boot + 35 d 13:17:40.204
+    expect(summary.bans[0]!.at.startsWith('2027-01-03T21:17')).toBe(true);
+    const bad = spawnSync(NODE, [CLI, 'replay', input, '--boot-time', 'yesterday'], { encoding: 'utf8' });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain('--boot-time: "yesterday" is not an ISO 8601 time');
+  });
+
   it('no input file is refused', () => {
     const r = spawnSync(NODE, [CLI, 'replay'], { encoding: 'utf8' });
     expect(r.status).toBe(2);
