@@ -4,7 +4,7 @@
  * "2001:db8::/32"), because "everything from that network" is what one looks for after a scan.
  */
 import ipaddr from 'ipaddr.js';
-import { canonicalCidr } from '../../electron/shared/domain.ts';
+import { canonicalCidr, canonicalIp } from '../../electron/shared/domain.ts';
 import type { PacketRow } from '../../electron/shared/api.ts';
 
 export interface PacketFilterInput {
@@ -33,8 +33,11 @@ export function compilePacketFilter(f: PacketFilterInput): FilterCheck {
         return a.kind() === net.kind() && a.match(net, bits);
       });
     } else {
-      const needle = src.toLowerCase();
-      tests.push((row) => row.src.toLowerCase().startsWith(needle));
+      // A whole address matches in any of its spellings (2001:db8:feed:0:0:0:0:7 is shown as
+      // 2001:db8:feed::7); anything shorter is a prefix of the text shown.
+      const whole = canonicalIp(src);
+      const needle = (whole ?? src).toLowerCase();
+      tests.push(whole !== null ? (row) => row.src.toLowerCase() === needle : (row) => row.src.toLowerCase().startsWith(needle));
     }
   }
   const portText = f.port.trim();

@@ -22,11 +22,12 @@ export function fmtAge(ms: number | null | undefined, now: number): string {
   return `${Math.floor(s / 86400)} d ago`;
 }
 
+/** A duration for display; the number and its unit are joined by a no-break space (a narrow cell put "1" and "h" on two lines). */
 export function fmtDuration(sec: number): string {
-  if (sec % 86400 === 0) return `${sec / 86400} d`;
-  if (sec % 3600 === 0) return `${sec / 3600} h`;
-  if (sec % 60 === 0) return `${sec / 60} min`;
-  return `${sec} s`;
+  if (sec % 86400 === 0) return `${sec / 86400}\u00a0d`;
+  if (sec % 3600 === 0) return `${sec / 3600}\u00a0h`;
+  if (sec % 60 === 0) return `${sec / 60}\u00a0min`;
+  return `${sec}\u00a0s`;
 }
 
 export function fmtCount(n: number): string {

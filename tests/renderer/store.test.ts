@@ -399,6 +399,12 @@ describe('selectors', () => {
     expect(ids()).toEqual([3]);
     s().setPacketFilter({ src: '203.0.11' });
     expect(ids()).toEqual([1, 2, 4]);
+    // A whole address in another spelling finds its rows (IPv6 is shown in RFC 5952 form).
+    s().setPacketFilter({ src: '2001:0db8:0:0:0:0:0:0005' });
+    expect(ids()).toEqual([3]);
+    s().setPacketFilter({ src: '203.0.113.5' });
+    expect(ids()).toEqual([1]);
+    s().setPacketFilter({ src: '203.0.11' });
     s().setPacketFilter({ port: '22' });
     expect(ids()).toEqual([1, 2]);
     s().setPacketFilter({ src: '', port: '', proto: 'udp' });

@@ -333,7 +333,7 @@ describe('App', () => {
     await act(async () => store.getState().unban('203.0.113.77'));
     await act(async () => store.getState().openOffender('203.0.113.77'));
     const item = screen.getByText(/→ ended .* \(lifted\)/);
-    expect(item.textContent).toMatch(/ of 1 h/);
+    expect(item.textContent).toMatch(/ of 1\u00a0h/);
   });
 
   it('doctor: while read-only only the "Connect helper" fix can be pressed', async () => {

@@ -43,6 +43,10 @@ describe.runIf(requireSystem('chromium'))('the UI in a narrow window (Chromium, 
     const { el, card } = await rightEdges(badge);
     expect(el).toBeLessThanOrEqual(card);
     expect(await badge.evaluate((b) => b.scrollWidth <= b.clientWidth + 1)).toBe(true);
+    // The chart is a Tab stop (recharts' keyboard layer): it has a name for screen readers.
+    const chart = page.locator('.chart svg[tabindex="0"]');
+    await chart.waitFor();
+    expect(await chart.locator('title').textContent()).toBe('Blocked packets per minute, last hour');
     await screenshot(page, 'narrow-dashboard');
   });
 

@@ -79,7 +79,10 @@ export function BlockedPackets() {
         ) : (
           <>
             <span data-testid="packets-shown">{fmtCount(filtered.rows.length)}</span> shown of {fmtCount(inMemory)} in this window
-            {total !== null && total > inMemory && <> ({fmtCount(total)} recorded; the window keeps the last {fmtCount(MAX_PACKET_ROWS)})</>}
+            {total !== null && total > inMemory && (
+              // While paused the new rows are held back, not dropped: say so, rather than blaming the window's size.
+              <> ({fmtCount(total)} recorded; {paused ? 'the newer ones show when you resume' : `the window keeps the last ${fmtCount(MAX_PACKET_ROWS)}`})</>
+            )}
             {paused && <strong> · paused</strong>}
             {missing > 0 && <span className="warn-text"> · {fmtCount(missing)} rows skipped by the live stream, fetching them…</span>}
             {loadError && <span className="error-text"> · {loadError}</span>}

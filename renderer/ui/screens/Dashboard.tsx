@@ -117,7 +117,8 @@ function PerMinuteChart() {
       <div className="chart" style={{ height: 200 }}>
         {perMinute && (
           <ResponsiveContainer width="100%" height="100%">
-            <BarChart data={perMinute} margin={{ top: 8, right: 8, bottom: 0, left: -16 }}>
+            {/* Focusable (recharts' keyboard layer: arrow keys move between minutes), so it gets a name. */}
+            <BarChart data={perMinute} margin={{ top: 8, right: 8, bottom: 0, left: -16 }} title="Blocked packets per minute, last hour" desc="Left and right arrow keys move between minutes">
               <CartesianGrid vertical={false} strokeDasharray="3 3" />
               <XAxis dataKey="t" tickFormatter={(t: number) => fmtTime(t).slice(0, 5)} minTickGap={40} tickLine={false} />
               <YAxis allowDecimals={false} tickLine={false} width={48} />

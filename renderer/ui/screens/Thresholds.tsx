@@ -1,7 +1,7 @@
 import type { FieldSpec } from '../../store/settingsForm.ts';
 import { selectIsBusy } from '../../store/selectors.ts';
 import { useActions, useApp } from '../context.ts';
-import { fmtDateTime } from '../format.ts';
+import { fmtCount, fmtDateTime } from '../format.ts';
 import { SettingsForm } from './SettingsForm.tsx';
 
 const FIELDS: FieldSpec[] = [
@@ -32,7 +32,7 @@ export function TestResult() {
       <div className="card-head">
         <h2 id="tt-title">Against your recent log</h2>
         <span className="muted">
-          {result.packets} packets from {result.sources} sources
+          {fmtCount(result.packets)} packets from {fmtCount(result.sources)} sources
         </span>
       </div>
       {result.wouldBan.length === 0 ? (
