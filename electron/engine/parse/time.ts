@@ -41,7 +41,10 @@ export function localTime(year: number, month: number, day: number, hour: number
   if (month < 0 || month > 11 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) return NaN;
   const key = ((year * 12 + month) * 32 + day) * 24 + hour;
   if (key !== lastHourKey) {
-    lastHourMs = new Date(year, month, day, hour, 0, 0, 0).getTime();
+    const d = new Date(year, month, day, hour, 0, 0, 0);
+    // No such day (Nov 31; Feb 29 of a common year): Date would roll it into the next month.
+    if (d.getMonth() !== month) return NaN;
+    lastHourMs = d.getTime();
     lastHourKey = key;
   }
   return lastHourMs + minute * 60_000 + second * 1000;
