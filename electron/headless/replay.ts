@@ -104,7 +104,13 @@ function wholeNumber(flag: string, text: string | undefined, out: string[]): num
     out.push(`${flag}: "${text}" is not a whole number`);
     return undefined;
   }
-  return Number(text);
+  const n = Number(text);
+  if (!Number.isSafeInteger(n)) {
+    // One clear refusal here, not the schema's two (a range and "expected int to be <= 9007199254740991").
+    out.push(`${flag}: ${text.trim()} is far too large`);
+    return undefined;
+  }
+  return n;
 }
 
 /** Parses and validates the command line; every refusal names the flag and why. */

@@ -9,6 +9,12 @@ import { CidrSchema, PortSchema } from './domain.ts';
 
 const seconds = (what: string) => z.number().int(`${what} is a whole number of seconds`).positive(`${what} must be more than 0 seconds`);
 
+/** A whole number in [min, max], refused in words ("maxNewBansPerMinute is a whole number from 1 to 10,000") rather than zod's "Too small: expected number to be >=1". */
+const count = (what: string, min: number, max: number) => {
+  const msg = `${what} is a whole number from ${min.toLocaleString('en-US')} to ${max.toLocaleString('en-US')}`;
+  return z.number({ error: msg }).int(msg).min(min, msg).max(max, msg);
+};
+
 /** Portcullis's own LOG prefix, used by its per-source logging block in after.rules. */
 export const PORTCULLIS_LOG_PREFIX = 'PORTCULLIS BLOCK';
 
@@ -17,9 +23,9 @@ export const DetectionSettingsSchema = z
     /** Sliding window over which probes of one source are counted (fail2ban's findtime). */
     findtimeSec: seconds('findtime').max(7 * 86400, 'findtime longer than a week would keep too much state').default(600),
     /** Probes within the window that make a scan (fail2ban's maxretry). */
-    maxretry: z.number().int().min(1, 'maxretry must be at least 1').max(10000).default(5),
+    maxretry: z.number().int('maxretry is a whole number').min(1, 'maxretry must be at least 1').max(10000, 'maxretry is at most 10,000').default(5),
     /** Distinct destination ports those probes must touch: one port hammered is not a scan. */
-    minDistinctPorts: z.number().int().min(1, 'minDistinctPorts must be at least 1').max(65535).default(3),
+    minDistinctPorts: z.number().int('minDistinctPorts is a whole number').min(1, 'minDistinctPorts must be at least 1').max(65535, 'minDistinctPorts is at most 65,535 (there are no more ports)').default(3),
     /** Log prefixes whose records count as blocked probes. */
     prefixes: z
       .array(z.string().trim().min(1, 'a prefix cannot be empty').max(64, 'a log prefix is at most 64 characters'))
@@ -30,7 +36,7 @@ export const DetectionSettingsSchema = z
     /** Extra ports never counted as probes (e.g. a service behind port knocking). */
     ignoredPorts: z.array(PortSchema).default([]),
     /** Bound on tracked sources; the least recently seen is evicted past it. */
-    maxTrackedSources: z.number().int().min(100).max(10_000_000).default(100_000),
+    maxTrackedSources: count('maxTrackedSources', 100, 10_000_000).default(100_000),
     /** Act only on kernel-trusted records (kmsg, journald _TRANSPORT=kernel). */
     requireKernelTrust: z.boolean().default(true),
   })
@@ -45,9 +51,9 @@ export const BanSettingsSchema = z
     /** Strikes are forgotten after this long without a new ban. */
     strikeForgetSec: seconds('strikeForget').default(30 * 86400),
     /** Ban permanently from this many strikes on (null: never permanent). */
-    permanentAfterStrikes: z.number().int().min(1).max(100).nullable().default(null),
+    permanentAfterStrikes: count('permanentAfterStrikes', 1, 100).nullable().default(null),
     /** At most this many NEW bans per minute; the rest are held back and reported. */
-    maxNewBansPerMinute: z.number().int().min(1).max(10000).default(30),
+    maxNewBansPerMinute: count('maxNewBansPerMinute', 1, 10000).default(30),
     backend: z.enum(['ufw', 'set']).default('set'),
     /** Cut a banned host's existing connections (conntrack) so an open session dies too. */
     cutConnections: z.boolean().default(true),
@@ -93,8 +99,8 @@ export const LogSettingsSchema = z
       .regex(/^(auto|kmsg|journal|file:\/.+)$/, 'source is auto, kmsg, journal or file:/absolute/path')
       .default('auto'),
     /** Blocked packets kept in the database. */
-    retentionDays: z.number().int().min(1).max(365).default(7),
-    maxStoredPackets: z.number().int().min(1000).max(50_000_000).default(1_000_000),
+    retentionDays: count('retentionDays', 1, 365).default(7),
+    maxStoredPackets: count('maxStoredPackets', 1000, 50_000_000).default(1_000_000),
   })
   .strict();
 
@@ -102,9 +108,9 @@ export const NotificationSettingsSchema = z
   .object({
     onBan: z.boolean().default(true),
     /** Bans within this window are summed up in one notification. */
-    aggregateWindowSec: z.number().int().min(1).max(3600).default(60),
+    aggregateWindowSec: count('aggregateWindowSec', 1, 3600).default(60),
     /** Never more than this many notifications per minute. */
-    maxPerMinute: z.number().int().min(1).max(60).default(3),
+    maxPerMinute: count('maxPerMinute', 1, 60).default(3),
     /** Warn (tray, notification) when the kernel log has said nothing for this long. */
     warnWhenSilentSec: z.number().int().min(60, 'warn after at least 60 seconds of silence').max(86400, 'warn within a day of silence').default(900),
   })
