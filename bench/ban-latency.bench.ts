@@ -1,8 +1,11 @@
 /**
  * Ban latency and ban/unban throughput, in network namespaces against real ufw (needs root):
  *   (a) ban and unban ops/s with 1k and 10k active bans, per backend;
- *   (b) median time from a ban decision (backend.ban() called) to the scanner being blocked on the
- *       OPEN port 22, per backend;
+ *   (b) the issue's figure, end to end: median time from the threshold-crossing (5th) probe to the
+ *       scanner being blocked on the OPEN port 22, with the real `portcullis run` (kmsg source, each
+ *       backend) in the firewall namespace — the kernel logging the probe, the runner reading and
+ *       parsing it, detecting, banning and cutting;
+ *   (b') the ban call alone: backend.ban() called → blocked, per backend (what (b) spends in the firewall);
  *   (c) the same scenario under Debian's fail2ban with the seed's portscan jail (filter
  *       `UFW BLOCK.* SRC=<HOST>`, maxretry 5, pyinotify backend, action `ufw prepend deny from <ip>`),
  *       run inside the firewall namespace: median time from the 5th probe to blocked.
@@ -21,6 +24,7 @@ import { createInterface } from 'node:readline';
 import { performance } from 'node:perf_hooks';
 import { installSetBlock } from '../electron/helper/firewall/index.ts';
 import { createLab, type Lab } from '../tests/support/netns.ts';
+import { cliOnce, removeDir, startCli, tempStateDir, writeConfig } from '../tests/system/runner-support.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const median = (xs: number[]): number => {
@@ -162,6 +166,42 @@ async function banLatency(lab: Lab, agent: Agent, backend: 'set' | 'ufw', trials
   return out;
 }
 
+// ---- (b) 5th probe → blocked, through the real runner ---------------------------------------------------
+
+async function portcullisLatency(lab: Lab, backend: 'set' | 'ufw', trials: number): Promise<number[]> {
+  const stateDir = tempStateDir();
+  const config = writeConfig(stateDir, {
+    detection: { findtimeSec: 600, maxretry: 5, minDistinctPorts: 3 },
+    ban: { backend, bantimeSec: 600, maxbantimeSec: 3600, increment: false },
+    logs: { source: 'kmsg' },
+  });
+  const cli = await startCli(lab, ['run', '--source', 'kmsg', '--backend', backend, '--config', config], stateDir);
+  const s = lab.scanner;
+  const samples: number[] = [];
+  try {
+    for (let i = 0; i < trials; i++) {
+      await reachable(lab);
+      // ufw logs through one budget (burst 10, 3/min): a reload refills it, so every trial is logged (as for fail2ban).
+      await lab.ufw('reload');
+      for (let p = 0; p < 4; p++) await lab.probe(s.ns, s.fwV4, 41_000 + i * 10 + p, { timeoutMs: 20 });
+      // The 5th probe is not awaited: a dropped probe only "returns" at its timeout, and watching port
+      // 22 from then on put a 20 ms floor under every figure.
+      const t5 = performance.now();
+      const fifth = lab.probe(s.ns, s.fwV4, 41_000 + i * 10 + 4, { timeoutMs: 20 });
+      const blocked = await blockedAt(lab, 15_000);
+      await fifth;
+      if (!Number.isFinite(blocked)) throw new Error(`trial ${i}: the scanner was never blocked (runner output: ${JSON.stringify(cli.lines.slice(-5))})`);
+      samples.push(blocked - t5);
+      const r = await cliOnce(lab, ['unban', s.v4, '--state-dir', stateDir]);
+      if (r.code !== 0) throw new Error(`unban failed: ${r.stderr}`);
+    }
+  } finally {
+    await cli.stop();
+    removeDir(stateDir);
+  }
+  return samples;
+}
+
 // ---- (c) fail2ban, the seed's jail -------------------------------------------------------------------
 
 async function fail2banLatency(lab: Lab, trials: number): Promise<{ samples: number[]; note: string }> {
@@ -199,6 +239,7 @@ async function fail2banLatency(lab: Lab, trials: number): Promise<{ samples: num
   }, 1); // polling every ms: adds < 1 ms to what fail2ban sees, where rsyslog would add its own delay
   const samples: number[] = [];
   let note = '';
+  let missed = 0;
   try {
     let up = false;
     for (let i = 0; i < 100 && !up; i++) {
@@ -211,15 +252,17 @@ async function fail2banLatency(lab: Lab, trials: number): Promise<{ samples: num
       await reachable(lab);
       // ufw logs through one budget (burst 10, 3/min): a reload refills it, so every trial is logged.
       await lab.ufw('reload');
-      let t5 = NaN;
-      for (let p = 0; p < 5; p++) {
-        if (p === 4) t5 = performance.now();
-        await lab.probe(s.ns, s.fwV4, 40_000 + i * 10 + p, { timeoutMs: 20 });
-      }
+      for (let p = 0; p < 4; p++) await lab.probe(s.ns, s.fwV4, 40_000 + i * 10 + p, { timeoutMs: 20 });
+      const t5 = performance.now(); // as for Portcullis: port 22 is watched from the 5th probe on
+      const fifth = lab.probe(s.ns, s.fwV4, 40_000 + i * 10 + 4, { timeoutMs: 20 });
       const blocked = await blockedAt(lab, 15_000);
-      samples.push(blocked - t5);
+      await fifth;
+      // A trial that never blocked is counted in the note, not averaged in (a NaN made min/max "n/a").
+      if (Number.isFinite(blocked)) samples.push(blocked - t5);
+      else missed++;
       await client('set', 'portscan', 'unbanip', s.v4);
     }
+    if (missed > 0) note = `${missed} of ${trials} trials never blocked within 15 s`;
   } finally {
     clearInterval(forward);
     cap.stop();
@@ -240,21 +283,24 @@ const latency: Record<string, number> = {};
   const lab = await createLab({ scanners: 1 });
   try {
     await installSetBlock(lab.fwExec, { etcDir: lab.ufwDir });
+    for (const [backend, trials, target] of [['set', 9, '≤ 25 ms'], ['ufw', 5, '≤ 350 ms']] as const) {
+      const e2e = await portcullisLatency(lab, backend, trials);
+      latency[backend] = median(e2e);
+      rows.push([`5th probe → blocked on :22, portcullis run, ${backend} (median of ${trials})`, `${fmt(latency[backend])} ms`, `min ${fmt(Math.min(...e2e))} max ${fmt(Math.max(...e2e))}`, target]);
+    }
     const agent = startAgent(lab);
     const setLat = await banLatency(lab, agent, 'set', 21);
-    latency.set = median(setLat);
     const ufwLat = await banLatency(lab, agent, 'ufw', 7);
-    latency.ufw = median(ufwLat);
     agent.close();
-    rows.push(['ban → blocked on :22, set (median of 21)', `${fmt(latency.set)} ms`, `min ${fmt(Math.min(...setLat))} max ${fmt(Math.max(...setLat))}`, '≤ 25 ms']);
-    rows.push(['ban → blocked on :22, ufw (median of 7)', `${fmt(latency.ufw)} ms`, `min ${fmt(Math.min(...ufwLat))} max ${fmt(Math.max(...ufwLat))}`, '≤ 350 ms']);
+    rows.push(['  of which the ban call → blocked, set (median of 21)', `${fmt(median(setLat))} ms`, `min ${fmt(Math.min(...setLat))} max ${fmt(Math.max(...setLat))}`, '']);
+    rows.push(['  of which the ban call → blocked, ufw (median of 7)', `${fmt(median(ufwLat))} ms`, `min ${fmt(Math.min(...ufwLat))} max ${fmt(Math.max(...ufwLat))}`, '']);
 
     const f2b = await fail2banLatency(lab, 5);
     latency.fail2ban = median(f2b.samples);
     rows.push([
       '5th probe → blocked, fail2ban + ufw (median of 5)',
       `${fmt(latency.fail2ban)} ms`,
-      f2b.samples.length ? `min ${fmt(Math.min(...f2b.samples))} max ${fmt(Math.max(...f2b.samples))}` : f2b.note,
+      f2b.samples.length ? `min ${fmt(Math.min(...f2b.samples))} max ${fmt(Math.max(...f2b.samples))}${f2b.note ? `; ${f2b.note}` : ''}` : f2b.note,
       '~650 ms',
     ]);
   } finally {
