@@ -43,7 +43,7 @@ export interface ReplaySummary {
   distinctSources: number;
   /** Framing used (detected or given); null when none could be recognised. */
   framing: Framing | null;
-  /** Event time (ms) of the first and last packet record, null without packets. */
+  /** Event time (ms) of the earliest and the latest packet record (not the first and last lines), null without packets. */
   firstTime: number | null;
   lastTime: number | null;
   /** Every ban made, in order (a source banned twice appears twice). */
@@ -276,8 +276,10 @@ export class ReplaySession {
     this.packets++;
     if (srcV4 >= 0) this.v4Sources.add(srcV4);
     else this.otherSources.add(p.src);
-    if (this.firstTime === null) this.firstTime = p.time;
-    this.lastTime = p.time;
+    // The span covered, earliest to latest: a log is not always in time order (files concatenated newest first).
+    const t = p.time;
+    if (this.firstTime === null || t < this.firstTime) this.firstTime = t;
+    if (this.lastTime === null || t > this.lastTime) this.lastTime = t;
     const verdict = this.engine.ingestPacket(p, srcV4);
     if (verdict === 'counted') this.counted++;
     else if (verdict === 'prefix-not-counted') {

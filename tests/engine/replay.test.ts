@@ -46,6 +46,14 @@ describe('ReplaySession', () => {
     }
   });
 
+  it('the time span is earliest to latest, whatever the order of the lines', () => {
+    const session = new ReplaySession({ settings, year: 2026 });
+    const stamps = ['Nov 22 11:00:00', 'Nov 22 10:00:00', 'Nov 22 12:00:00', 'Nov 22 10:30:00'];
+    session.push(new TextEncoder().encode(stamps.map((st, i) => line(`198.51.100.${i + 1}`, 80, st)).join('\n') + '\n'));
+    const s = session.end();
+    expect([s.firstTime, s.lastTime]).toEqual([new Date(2026, 10, 22, 10).getTime(), new Date(2026, 10, 22, 12).getTime()]);
+  });
+
   it('SyslogYear: rolls forward at New Year, back for a late December line, and keeps a first stamp out of the future', () => {
     const y = new SyslogYear(2025);
     expect([[11, 31], [0, 1], [11, 31], [0, 1], [5, 1]].map(([m, d]) => y.of(m!, d!))).toEqual([2025, 2026, 2025, 2026, 2026]);
