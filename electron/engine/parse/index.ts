@@ -146,9 +146,18 @@ function readSyslog(s: string, end: number, year: number | SyslogYear): number {
   else if (c === 45 && rfc5424) return BAD_FRAMING; // nil timestamp: no event time
   else hTime = parseBsdStamp(s, p, year);
   if (Number.isNaN(hTime)) return BAD_FRAMING;
+  // `dmesg --time-format iso` writes `2026-11-29T10:00:00,123456+00:00 msg`: the kernel's message
+  // right after the stamp, no host or tag (a comma before the fraction, where syslog writers put a
+  // dot). Its lines were read as another program's ("untrusted-transport"), which suggested forgery.
+  const dmesgIso = !rfc5424 && isDigit(c) && s.charCodeAt(p + 19) === 44;
   p = timeEnd;
   if (s.charCodeAt(p) !== 32) return BAD_FRAMING;
   p++;
+  if (dmesgIso) {
+    hHost = undefined;
+    hTrust = 'spoofable'; // dmesg text carries no facility
+    return p;
+  }
   let hostEnd = p;
   while (hostEnd < end && s.charCodeAt(hostEnd) !== 32) hostEnd++;
   if (hostEnd >= end || hostEnd === p) return BAD_FRAMING;
