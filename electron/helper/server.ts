@@ -2,9 +2,17 @@
  * The helper's Unix socket: newline-delimited JSON, one client at a time.
  * Who may talk: the socket lives in a directory only the launching user (and root) can enter, and
  * the peer proves itself with the per-launch secret in `hello` before any other op is served.
+ *
+ * Root never acts on a path the user could swap. The directory belongs to the user (and so does its
+ * parent), so between any check and any use it could be replaced by a symlink: it is opened once
+ * (O_NOFOLLOW), checked through that descriptor, and the socket is bound and unlinked through
+ * /proc/self/fd/N, which names that very directory. The socket is created mode 0666 (the 0700
+ * directory keeps everyone else out) so it needs no chmod or chown afterwards: those followed a
+ * symlink swapped in for the socket, and made any file (/etc/shadow) the user's (a security review
+ * won that race 38 times in 40).
  */
 import { timingSafeEqual, createHash } from 'node:crypto';
-import { chmodSync, chownSync, lstatSync, unlinkSync } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, unlinkSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { decodeHelperRequest, MAX_LINE_BYTES, type HelperResponse } from '../shared/helper-protocol.ts';
@@ -24,6 +32,11 @@ export function checkSocketDir(dir: string, uid: number): string | null {
     return `${dir} does not exist`;
   }
   if (st.isSymbolicLink()) return `${dir} is a symbolic link`;
+  return checkDirStat(dir, st, uid);
+}
+
+/** checkSocketDir's rules on a directory's stat (of the descriptor the helper keeps, in the end). */
+function checkDirStat(dir: string, st: { isDirectory(): boolean; uid: number; mode: number }, uid: number): string | null {
   if (!st.isDirectory()) return `${dir} is not a directory`;
   if (st.uid !== uid) return `${dir} is owned by uid ${st.uid}, not by uid ${uid} who started the helper`;
   if ((st.mode & 0o077) !== 0) return `${dir} is accessible to other users (mode ${(st.mode & 0o777).toString(8)}; must be 700)`;
@@ -65,10 +78,24 @@ export interface HelperServer {
 export async function startHelperServer(opts: HelperServerOptions): Promise<HelperServer> {
   const problem = checkSocketDir(opts.socketDir, opts.uid);
   if (problem) throw new Error(`refusing to listen: ${problem}`);
-  const log = opts.log ?? (() => undefined);
-  const socketPath = join(opts.socketDir, SOCKET_NAME);
+  // Pin the directory: from here on it is this inode, whatever the path comes to name.
+  let dirFd: number;
   try {
-    if (lstatSync(socketPath).isSocket()) unlinkSync(socketPath); // stale socket of a previous run
+    dirFd = openSync(opts.socketDir, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+  } catch (e) {
+    throw new Error(`refusing to listen: cannot open ${opts.socketDir}: ${(e as Error).message}`);
+  }
+  const pinnedProblem = checkDirStat(opts.socketDir, fstatSync(dirFd), opts.uid);
+  if (pinnedProblem) {
+    closeSync(dirFd);
+    throw new Error(`refusing to listen: ${pinnedProblem}`);
+  }
+  const log = opts.log ?? (() => undefined);
+  /** Where clients connect (the user's path), and where root binds and unlinks (the pinned directory). */
+  const socketPath = join(opts.socketDir, SOCKET_NAME);
+  const boundPath = `/proc/self/fd/${dirFd}/${SOCKET_NAME}`;
+  try {
+    if (lstatSync(boundPath).isSocket()) unlinkSync(boundPath); // stale socket of a previous run
   } catch {
     // none
   }
@@ -136,18 +163,19 @@ export async function startHelperServer(opts: HelperServerOptions): Promise<Help
   });
 
   await new Promise<void>((resolve, reject) => {
-    const previous = process.umask(0o177); // the socket is created 0600 from the start
+    // 0666 from the start, and never chmod/chown'ed (see the top of this file): the directory, 0700
+    // and the user's, is what keeps other users out; the secret is what proves the peer.
+    const previous = process.umask(0o111);
     server.once('error', (e) => {
       process.umask(previous);
+      closeSync(dirFd);
       reject(e);
     });
-    server.listen(socketPath, () => {
+    server.listen(boundPath, () => {
       process.umask(previous);
       resolve();
     });
   });
-  chmodSync(socketPath, 0o600);
-  chownSync(socketPath, opts.uid, -1);
   log(`listening on ${socketPath}`);
 
   return {
@@ -157,10 +185,11 @@ export async function startHelperServer(opts: HelperServerOptions): Promise<Help
         active?.destroy();
         server.close(() => {
           try {
-            unlinkSync(socketPath);
+            unlinkSync(boundPath);
           } catch {
             // already gone
           }
+          closeSync(dirFd);
           resolve();
         });
       }),

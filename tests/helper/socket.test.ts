@@ -1,4 +1,5 @@
-import { chmodSync, chownSync, mkdtempSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { chmodSync, chownSync, lstatSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -75,6 +76,55 @@ describe('socket directory checks', () => {
     const { deps } = fakeDeps();
     await expect(startHelperServer({ socketDir: dir, uid, secret: SECRET, dispatcher: createHelperDispatcher(deps) })).rejects.toThrow(/refusing/);
   });
+  it('a symlink planted where the socket goes is neither followed nor removed: the server refuses, its target untouched', async () => {
+    chmodSync(dir, 0o700);
+    const victim = join(tmpdir(), `pcx-victim-${process.pid}`);
+    writeFileSync(victim, 'root only\n', { mode: 0o644 });
+    try {
+      symlinkSync(victim, join(dir, 'helper.sock'));
+      const before = statSync(victim);
+      const { deps } = fakeDeps();
+      await expect(startHelperServer({ socketDir: dir, uid, secret: SECRET, dispatcher: createHelperDispatcher(deps) })).rejects.toThrow();
+      const after = statSync(victim);
+      expect([after.uid, after.mode & 0o777, readFileSync(victim, 'utf8')]).toEqual([before.uid, 0o644, 'root only\n']);
+      expect(lstatSync(join(dir, 'helper.sock')).isSymbolicLink()).toBe(true);
+    } finally {
+      rmSync(victim, { force: true });
+    }
+  });
+  it.runIf(uid === 0)('a user who swaps the socket for a symlink while the helper starts gets nothing: no file changes owner or mode', async () => {
+    // The race a security review won 38 times in 40 when root chmod/chown'ed the socket after
+    // binding it: the user's own process replaces helper.sock with a symlink to a root file.
+    const USER = 12345;
+    const victim = join(tmpdir(), `pcx-race-victim-${process.pid}`);
+    const attacker = String.raw`
+      const fs = require('node:fs');
+      const [dir, victim] = process.argv.slice(1);
+      fs.symlinkSync(victim, dir + '/evil');
+      const end = Date.now() + 3000;
+      while (!fs.existsSync(dir + '/helper.sock') && Date.now() < end) {}
+      try { fs.renameSync(dir + '/evil', dir + '/helper.sock'); } catch {}`;
+    try {
+      for (let round = 0; round < 12; round++) {
+        const d = mkdtempSync(join(tmpdir(), 'pcx-race-'));
+        chownSync(d, USER, USER);
+        chmodSync(d, 0o700);
+        writeFileSync(victim, 'root only\n', { mode: 0o644 });
+        chownSync(victim, 0, 0);
+        const child = spawn(process.execPath, ['-e', attacker, d, victim], { stdio: 'ignore' });
+        await new Promise((r) => setTimeout(r, 150)); // the attacker is spinning
+        const { deps } = fakeDeps();
+        const s = await startHelperServer({ socketDir: d, uid: USER, secret: SECRET, dispatcher: createHelperDispatcher(deps) }).catch(() => null);
+        await new Promise<void>((r) => child.on('exit', () => r()));
+        await s?.close();
+        const st = statSync(victim);
+        expect([round, st.uid, st.mode & 0o777]).toEqual([round, 0, 0o644]);
+        rmSync(d, { recursive: true, force: true });
+      }
+    } finally {
+      rmSync(victim, { force: true });
+    }
+  }, 60_000);
   it('secret comparison', () => {
     expect(secretsEqual(SECRET, SECRET)).toBe(true);
     expect(secretsEqual(SECRET, SECRET + 'x')).toBe(false);
@@ -97,10 +147,14 @@ describe('helper socket server and client', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('the socket is 0600 and owned by the served uid', () => {
-    const st = statSync(server.socketPath);
-    expect(st.mode & 0o777).toBe(0o600);
-    expect(st.uid).toBe(uid);
+  it('the socket is created 0666 in the 0700 directory of the served uid, and root chmods or chowns nothing', () => {
+    // The directory keeps other users out; root changing modes or owners on a path the user can swap
+    // (a symlink in place of the socket) handed any file to the user, so it changes none.
+    const st = lstatSync(server.socketPath);
+    expect(st.isSocket()).toBe(true);
+    expect(st.mode & 0o777).toBe(0o666);
+    expect(st.uid).toBe(process.getuid!()); // created by the helper, owner unchanged
+    expect(lstatSync(dir).mode & 0o777).toBe(0o700);
   });
 
   it('an op before hello is refused and the connection closed; nothing runs', async () => {
