@@ -32,7 +32,7 @@ export function ruleFamily(spec: Pick<RuleSpec, 'from' | 'to'>): Family {
 /** The rule words after `ufw [insert N|prepend]`, e.g. ["allow","in","proto","tcp","from","any","to","any","port","22"]. */
 export function ruleBody(spec: RuleSpec): string[] {
   ruleFamily(spec);
-  if (spec.comment.startsWith(PORTCULLIS_TAG))
+  if (spec.comment.trim().startsWith(PORTCULLIS_TAG))
     throw new HelperError('invalid', `comments starting with "${PORTCULLIS_TAG}" are reserved for Portcullis's own ban rules`);
   if (spec.app && spec.proto !== 'any') throw new HelperError('invalid', 'an application profile sets its own protocol: leave proto as any');
   if (spec.port && /[:,]/.test(spec.port) && spec.proto === 'any')

@@ -131,12 +131,18 @@ export type UfwRule = z.infer<typeof UfwRuleSchema>;
  * prepended, another rule deleted) — and a change to a rule that is gone is refused, not applied
  * to whatever now has its number.
  */
-export const RuleExpectSchema = UfwRuleSchema.omit({ number: true }).partial().strict();
+export const RuleExpectSchema = UfwRuleSchema.omit({ number: true }).strict();
 export type RuleExpect = z.infer<typeof RuleExpectSchema>;
 
-/** Same rule as the client saw it? (Compares every field the client sent.) */
+/** The fields a rule is compared on: all of them but its number (optional ones included, absent = absent). */
+const RULE_FIELDS = (Object.keys(UfwRuleSchema.shape) as (keyof UfwRule)[]).filter((k) => k !== 'number');
+
+/**
+ * Same rule as the client saw it? Every field, not just those sent: the expectation is the whole
+ * rule (a partial one — `{}` matched every rule — let a change land on a rule nobody was shown).
+ */
 export function ruleMatches(rule: UfwRule, expect: RuleExpect): boolean {
-  return (Object.keys(expect) as (keyof RuleExpect)[]).every((k) => rule[k] === expect[k]);
+  return RULE_FIELDS.every((k) => rule[k] === (expect as Partial<UfwRule>)[k]);
 }
 
 /** The rule the client meant: the same number if it still matches, else the nearest matching rule; null when none does. */
@@ -152,6 +158,13 @@ const SAFE_COMMENT = /^[A-Za-z0-9 _.,:@()\/+=-]*$/;
 const SAFE_IFACE = /^[A-Za-z0-9_.-]{1,15}$/;
 const PORT_SPEC = /^(\d{1,5}(:\d{1,5})?)(,\d{1,5}(:\d{1,5})?)*$/;
 const APP_NAME = /^[A-Za-z0-9][A-Za-z0-9 _.+-]{0,63}$/;
+/**
+ * Words ufw's rule parser reads by their value wherever they stand: an app profile or an interface
+ * of that name would be read as syntax (`app comment comment OpenSSH` made the profile "OpenSSH"
+ * and the comment "comment" — not what the preview, the warnings and the audit log said).
+ */
+const UFW_KEYWORDS = new Set(['comment', 'log', 'log-all', 'in', 'out', 'on', 'from', 'to', 'port', 'app', 'proto', 'route', 'allow', 'deny', 'reject', 'limit', 'any']);
+const notUfwKeyword = (what: string) => (v: string) => !v.split(' ').some((w) => UFW_KEYWORDS.has(w.toLowerCase())) || `${what} "${v}" contains a word ufw reads as syntax`;
 
 /** What the user asks for in the rule editor; the helper turns it into a fixed ufw argv. */
 /** A rule's from/to: "any", or an address or CIDR in canonical form; refused with a reason a user can act on. */
@@ -181,9 +194,24 @@ export const RuleSpecSchema = z
       )
       .optional(),
     proto: z.enum(['tcp', 'udp', 'any']).default('any'),
-    app: z.string().regex(APP_NAME, 'not an application profile name').optional(),
-    iface: z.string().regex(SAFE_IFACE, 'not an interface name').optional(),
-    comment: z.string().max(100).regex(SAFE_COMMENT, 'comments may use letters, digits, spaces and _.,:@()/+=-').default(''),
+    app: z
+      .string()
+      .regex(APP_NAME, 'not an application profile name')
+      .refine((v) => notUfwKeyword('the application profile')(v) === true, { error: (i) => String(notUfwKeyword('the application profile')(String(i.input))) })
+      .optional(),
+    iface: z
+      .string()
+      .regex(SAFE_IFACE, 'not an interface name')
+      .refine((v) => notUfwKeyword('the interface')(v) === true, { error: (i) => String(notUfwKeyword('the interface')(String(i.input))) })
+      .optional(),
+    // No blank at either end: ufw keeps them, and the status parser's trim made " portcullis-ban x"
+    // look like a ban rule of Portcullis's (hidden among the bans, and refused by edit and unban alike).
+    comment: z
+      .string()
+      .max(100)
+      .regex(SAFE_COMMENT, 'comments may use letters, digits, spaces and _.,:@()/+=-')
+      .refine((c) => c === c.trim(), 'a comment cannot start or end with a space')
+      .default(''),
   })
   .strict()
   .superRefine((r, ctx) => {

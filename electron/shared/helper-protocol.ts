@@ -75,7 +75,14 @@ export const HELPER_OPS = {
         /** null: permanent. */
         timeoutSec: z.number().int().min(1).max(MAX_BAN_SEC).nullable(),
         /** Narrower than rule comments: it ends up in ufw's files and in ipset/ufw argv. */
-        comment: z.string().max(100).regex(/^[A-Za-z0-9 ._:/-]*$/, 'ban comments may use letters, digits, spaces and ._:/-').default(''),
+        comment: z
+          .string()
+          .max(100)
+          .regex(/^[A-Za-z0-9 ._:/-]*$/, 'ban comments may use letters, digits, spaces and ._:/-')
+          // The ufw backend keeps a ban's expiry in its tag as `exp:<seconds>`: a comment holding one
+          // would fake it (`exp:1` made a permanent ban expire at once).
+          .refine((c) => !/(?:^| )exp:/.test(c), 'ban comments cannot hold "exp:" (the expiry tag)')
+          .default(''),
         backend: BackendSchema,
       })
       .strict(),

@@ -14,9 +14,10 @@ describe('helper adapter: rule changes', () => {
     try {
       const ops = helperOpsOf(callViaDispatcher((r) => d.handle(r)));
       // The user saw "2222/tcp LIMIT IN" as rule 6; in the fixture it is rule 7 now.
-      await ops.applyRule({ kind: 'delete', number: 6, expect: { port: '2222', action: 'limit', v6: false } });
+      const { number: _n, ...shown } = (await ops.status()).rules.rules.find((r) => r.port === '2222' && r.action === 'limit' && !r.v6)!;
+      await ops.applyRule({ kind: 'delete', number: 6, expect: shown });
       expect(calls.at(-1)).toEqual({ bin: 'ufw', args: ['--force', 'delete', '7'] });
-      await expect(ops.applyRule({ kind: 'delete', number: 6, expect: { port: '9999' } })).rejects.toThrow(/has changed since it was shown/);
+      await expect(ops.applyRule({ kind: 'delete', number: 6, expect: { ...shown, port: '9999' } })).rejects.toThrow(/has changed since it was shown/);
     } finally {
       d.close();
     }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createHelperDispatcher } from '../../electron/helper/ops.ts';
 import { MAX_LINE_BYTES } from '../../electron/shared/helper-protocol.ts';
+import type { UfwRule } from '../../electron/shared/api.ts';
 import { fakeDeps } from './fakes.ts';
 
 const META = ['; rm -rf /', '| nc evil 1', '&& reboot', '$(id)', '`id`', "' or '1", '"', '\n', '${IFS}', '> /etc/passwd'];
@@ -93,6 +94,14 @@ function hostileCorpus(): { name: string; req: unknown }[] {
   return out;
 }
 
+/** A rule as the client saw it in `status` (every field but its number). */
+async function seenAs(d: ReturnType<typeof createHelperDispatcher>, pick: (r: UfwRule) => boolean): Promise<Omit<UfwRule, 'number'>> {
+  const st = await d.handle({ id: 1, op: 'status', args: {} });
+  if (!st.ok) throw new Error('status failed');
+  const { number: _n, ...rest } = (st.result as { all: UfwRule[] }).all.find(pick)!;
+  return rest;
+}
+
 describe('helper dispatcher: hostile corpus', () => {
   const corpus = hostileCorpus();
   it(`has a large corpus (${corpus.length} requests)`, () => expect(corpus.length).toBeGreaterThan(150));
@@ -155,14 +164,46 @@ describe('helper dispatcher: valid requests', () => {
   it('delete finds the rule the client saw after numbers shifted (a ban was prepended meanwhile)', async () => {
     const { deps, calls } = fakeDeps();
     // The client saw "2222/tcp LIMIT IN" as rule 6; in the fixture it is rule 7 now.
-    const r = await createHelperDispatcher(deps).handle({ id: 3, op: 'deleteRule', args: { number: 6, expect: { port: '2222', action: 'limit', v6: false } } });
+    const d = createHelperDispatcher(deps);
+    const shown = await seenAs(d, (r) => r.port === '2222' && r.action === 'limit' && !r.v6);
+    const r = await d.handle({ id: 3, op: 'deleteRule', args: { number: 6, expect: shown } });
     expect(r.ok).toBe(true);
     expect(calls.at(-1)).toEqual({ bin: 'ufw', args: ['--force', 'delete', '7'] });
   });
 
+  it('the expectation is the whole rule: a partial one (that matched any rule) is refused at the boundary', async () => {
+    const { deps, calls } = fakeDeps();
+    const d = createHelperDispatcher(deps);
+    for (const partial of [{}, { action: 'allow' }, { port: '2222', action: 'limit', v6: false }]) {
+      const r = await d.handle({ id: 4, op: 'deleteRule', args: { number: 99_999, expect: partial } });
+      expect(r, JSON.stringify(partial)).toMatchObject({ ok: false, error: { code: 'invalid' } });
+    }
+    expect(calls.some((c) => c.args.includes('delete'))).toBe(false);
+  });
+
+  it('field values ufw would read as its own syntax, a blank-padded reserved tag and a fake expiry are refused before anything runs', async () => {
+    const { deps, calls } = fakeDeps();
+    const d = createHelperDispatcher(deps);
+    const refused = [
+      { op: 'addRule', args: { rule: { action: 'allow', app: 'comment', comment: 'OpenSSH' } }, why: 'contains a word ufw reads as syntax' },
+      { op: 'addRule', args: { rule: { action: 'allow', app: 'Apache comment', port: undefined } }, why: 'contains a word ufw reads as syntax' },
+      { op: 'addRule', args: { rule: { action: 'allow', iface: 'log', port: '22', proto: 'tcp' } }, why: 'contains a word ufw reads as syntax' },
+      { op: 'addRule', args: { rule: { action: 'allow', port: '22', proto: 'tcp', comment: ' portcullis-ban x' } }, why: 'cannot start or end with a space' },
+      { op: 'ban', args: { backend: 'ufw', ip: '203.0.113.9', timeoutSec: null, comment: 'exp:1' }, why: 'cannot hold "exp:"' },
+    ];
+    for (const [i, q] of refused.entries()) {
+      const r = await d.handle({ id: 10 + i, op: q.op, args: q.args });
+      expect(r, q.op).toMatchObject({ ok: false, error: { code: 'invalid' } });
+      if (q.why) expect(!r.ok && r.error.message).toContain(q.why);
+    }
+    expect(calls.filter((c) => c.bin === 'ufw' && c.args[0] !== 'status')).toEqual([]);
+  });
+
   it('a rule that no longer exists as shown is a conflict, nothing deleted', async () => {
     const { deps, calls } = fakeDeps();
-    const r = await createHelperDispatcher(deps).handle({ id: 3, op: 'deleteRule', args: { number: 6, expect: { port: '9999' } } });
+    const d = createHelperDispatcher(deps);
+    const shown = await seenAs(d, (r) => r.port === '2222' && r.action === 'limit' && !r.v6);
+    const r = await d.handle({ id: 3, op: 'deleteRule', args: { number: 6, expect: { ...shown, port: '9999' } } });
     expect(r).toMatchObject({ ok: false, error: { code: 'conflict' } });
     expect(calls.some((c) => c.args.includes('delete'))).toBe(false);
   });
