@@ -20,6 +20,9 @@ import type { HelperDispatcher } from './ops.ts';
 
 export const SOCKET_NAME = 'helper.sock';
 
+/** A connection that has not said hello with the secret by then is dropped: it would hold the only client slot. */
+export const HELLO_TIMEOUT_MS = 5000;
+
 /**
  * Why `dir` is not a safe place for the socket of `uid`, or null when it is: a real directory (not a
  * symlink), owned by that uid, with no access for group or others.
@@ -68,6 +71,8 @@ export interface HelperServerOptions {
   secret: string;
   dispatcher: HelperDispatcher;
   log?: (line: string) => void;
+  /** Default HELLO_TIMEOUT_MS (tests shorten it). */
+  helloTimeoutMs?: number;
 }
 
 export interface HelperServer {
@@ -116,6 +121,13 @@ export async function startHelperServer(opts: HelperServerOptions): Promise<Help
       if (!conn.destroyed) conn.write(JSON.stringify(obj) + '\n');
     };
     const refuse = (r: HelperResponse) => hangUp(conn, r);
+    const helloMs = opts.helloTimeoutMs ?? HELLO_TIMEOUT_MS;
+    const helloTimer = setTimeout(() => {
+      if (authenticated) return;
+      refuse({ id: null, ok: false, error: { code: 'unauthenticated', message: `no hello within ${helloMs / 1000} s` } });
+      if (active === conn) active = null; // the slot is free now, not when the peer gets round to closing
+    }, helloMs);
+    helloTimer.unref();
     conn.setEncoding('utf8');
     conn.on('data', (chunk: string) => {
       buffer += chunk;
@@ -146,12 +158,14 @@ export async function startHelperServer(opts: HelperServerOptions): Promise<Help
           return refuse({ id: req.id, ok: false, error: { code: 'unauthenticated', message: 'wrong secret' } });
         }
         authenticated = true;
+        clearTimeout(helloTimer);
         unsubscribe = opts.dispatcher.onEvent((e) => send(e));
         log('client authenticated');
       }
       send(await opts.dispatcher.run(req));
     };
     const done = () => {
+      clearTimeout(helloTimer);
       if (active !== conn) return;
       active = null;
       unsubscribe?.();

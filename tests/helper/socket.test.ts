@@ -190,6 +190,21 @@ describe('helper socket server and client', () => {
     expect(fake.calls).toEqual([]);
   });
 
+  it('a connection that never says hello is dropped, and frees the one client slot', async () => {
+    await server.close();
+    server = await startHelperServer({ socketDir: dir, uid, secret: SECRET, dispatcher: createHelperDispatcher(fake.deps), helloTimeoutMs: 200 });
+    const silent = connect(server.socketPath);
+    const closed = new Promise<string>((resolve) => {
+      let got = '';
+      silent.on('data', (d) => (got += String(d)));
+      silent.on('close', () => resolve(got));
+    });
+    expect(JSON.parse((await closed).trim())).toEqual({ id: null, ok: false, error: { code: 'unauthenticated', message: 'no hello within 0.2 s' } });
+    const client = new HelperClient({ socketPath: server.socketPath, secret: SECRET });
+    await client.connect(); // the slot is free again
+    client.close();
+  });
+
   it('one client at a time', async () => {
     const client = new HelperClient({ socketPath: server.socketPath, secret: SECRET });
     await client.connect();
