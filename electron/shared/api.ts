@@ -164,9 +164,8 @@ const APP_NAME = /^[A-Za-z0-9][A-Za-z0-9 _.+-]{0,63}$/;
  * and the comment "comment" — not what the preview, the warnings and the audit log said).
  */
 const UFW_KEYWORDS = new Set(['comment', 'log', 'log-all', 'in', 'out', 'on', 'from', 'to', 'port', 'app', 'proto', 'route', 'allow', 'deny', 'reject', 'limit', 'any']);
-const notUfwKeyword = (what: string) => (v: string) => !v.split(' ').some((w) => UFW_KEYWORDS.has(w.toLowerCase())) || `${what} "${v}" contains a word ufw reads as syntax`;
+const hasUfwKeyword = (v: string) => v.split(' ').some((w) => UFW_KEYWORDS.has(w.toLowerCase()));
 
-/** What the user asks for in the rule editor; the helper turns it into a fixed ufw argv. */
 /** A rule's from/to: "any", or an address or CIDR in canonical form; refused with a reason a user can act on. */
 const RuleAddressSchema = z.string().transform((s, ctx): Cidr | 'any' => {
   const t = s.trim();
@@ -179,6 +178,7 @@ const RuleAddressSchema = z.string().transform((s, ctx): Cidr | 'any' => {
   return cidr;
 });
 
+/** What the user asks for in the rule editor; the helper turns it into a fixed ufw argv. */
 export const RuleSpecSchema = z
   .object({
     action: RuleActionSchema,
@@ -197,12 +197,12 @@ export const RuleSpecSchema = z
     app: z
       .string()
       .regex(APP_NAME, 'not an application profile name')
-      .refine((v) => notUfwKeyword('the application profile')(v) === true, { error: (i) => String(notUfwKeyword('the application profile')(String(i.input))) })
+      .refine((v) => !hasUfwKeyword(v), { error: (i) => `the application profile "${String(i.input)}" contains a word ufw reads as syntax` })
       .optional(),
     iface: z
       .string()
       .regex(SAFE_IFACE, 'not an interface name')
-      .refine((v) => notUfwKeyword('the interface')(v) === true, { error: (i) => String(notUfwKeyword('the interface')(String(i.input))) })
+      .refine((v) => !hasUfwKeyword(v), { error: (i) => `the interface "${String(i.input)}" contains a word ufw reads as syntax` })
       .optional(),
     // No blank at either end: ufw keeps them, and the status parser's trim made " portcullis-ban x"
     // look like a ban rule of Portcullis's (hidden among the bans, and refused by edit and unban alike).
