@@ -39,8 +39,9 @@ export function ruleBody(spec: RuleSpec): string[] {
     throw new HelperError('invalid', 'ufw needs tcp or udp with a port range or list');
   if (spec.iface && spec.iface.startsWith('-')) throw new HelperError('invalid', 'not an interface name');
   const words: string[] = [spec.action];
-  // Route rules: `ufw route allow in on IFACE …` (the interface is the incoming one).
-  words.push(spec.direction === 'out' ? 'out' : 'in');
+  // Route rules: `ufw route allow in on IFACE …` (the interface is the incoming one). ufw refuses a
+  // route rule's `in` without `on IFACE` ("Invalid interface clause"): without one it has no direction.
+  if (spec.direction !== 'fwd' || spec.iface) words.push(spec.direction === 'out' ? 'out' : 'in');
   if (spec.iface) words.push('on', spec.iface);
   if (spec.proto !== 'any' && !spec.app) words.push('proto', spec.proto);
   words.push('from', addr(spec.from), 'to', addr(spec.to));

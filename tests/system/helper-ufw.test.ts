@@ -102,6 +102,13 @@ describe.runIf(requireSystem('root', 'netns', 'ufw'))('helper + real ufw in a ne
     expect(rules.some((r) => r.port === '8080' && !r.v6)).toBe(false);
     expect(rules.some((r) => r.port === '8080' && r.v6)).toBe(true);
     expect(rules.some((r) => r.port === '9000' && !r.v6)).toBe(true);
+
+    // A forwarded-traffic rule with and without an interface (ufw refused the second as `route allow in from …`).
+    await client.call('addRule', { rule: { action: 'allow', direction: 'fwd', port: '8443', proto: 'tcp' } });
+    await client.call('addRule', { rule: { action: 'allow', direction: 'fwd', iface: lab.scanner.fwIface, port: '8444', proto: 'tcp' } });
+    const routes = await lab.ufw('show', 'added');
+    expect(routes).toContain('ufw route allow 8443/tcp');
+    expect(routes).toContain(`ufw route allow in on ${lab.scanner.fwIface} to any port 8444 proto tcp`);
   });
 
   it('default policy and logging level change in ufw (and only in the namespace)', async () => {
@@ -151,7 +158,7 @@ describe.runIf(requireSystem('root', 'netns', 'ufw'))('helper + real ufw in a ne
 
   it('every change is in the audit log with its argv', () => {
     const entries = readFileSync(join(dir, 'audit.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-    expect(entries.map((e) => e.op)).toEqual(['addRule', 'insertRule', 'moveRule', 'insertRule', 'insertRule', 'deleteRule', 'setDefault', 'setLogging']);
+    expect(entries.map((e) => e.op)).toEqual(['addRule', 'insertRule', 'moveRule', 'insertRule', 'insertRule', 'deleteRule', 'addRule', 'addRule', 'setDefault', 'setLogging']);
     expect(entries.every((e) => e.result === 'ok' && e.who === 'uid 0 over socket')).toBe(true);
     // The move: numbers re-read, delete, then the deny re-added at the end of the IPv4 rules (an append).
     expect(entries[2].argv.map((a: string[]) => a.slice(0, 3))).toEqual([['/usr/sbin/ufw', 'status', 'numbered'], ['/usr/sbin/ufw', '--force', 'delete'], ['/usr/sbin/ufw', 'deny', 'in']]);
