@@ -33,10 +33,15 @@ export interface TrayActions {
   quit(): void;
 }
 
-/** Worst news first: an off firewall outranks everything, a pause outranks a recent ban. */
+/**
+ * Worst news first: no protection at all (no helper, or the firewall off) outranks everything, a
+ * pause outranks a recent ban. Without the root helper nothing is watched (the kernel log comes
+ * through it) and nothing can be banned, whatever the last known firewall state says: the icon
+ * stayed green "protected" after the helper was lost.
+ */
 export function trayIconState(view: TrayView): TrayIconState {
   const s = view.state;
-  if (!s || !s.firewall.installed || !s.firewall.enabled) return 'firewall-off';
+  if (!s || !s.helper.connected || !s.firewall.installed || !s.firewall.enabled) return 'firewall-off';
   if (s.protection !== 'on') return 'paused';
   if (s.lastBanAt !== null && view.now - s.lastBanAt < RECENT_BAN_MS) return 'recent-ban';
   return 'protected';
@@ -59,8 +64,8 @@ export function agoText(ms: number): string {
 export function trayStatusText(view: TrayView): string {
   const s = view.state;
   if (!s) return 'Portcullis — starting…';
-  // Without the helper the firewall cannot be read: say that, not "ufw is not installed".
-  if (!s.helper.connected && !s.firewall.installed) return 'Portcullis — read-only, firewall state unknown';
+  // Without the helper nothing is watched or banned: say that first (and not "ufw is not installed").
+  if (!s.helper.connected) return `Portcullis — not protecting: ${s.helper.readOnlyReason ?? 'the root helper is not connected'}`;
   if (!s.firewall.installed) return 'Portcullis — ufw is not installed';
   if (!s.firewall.enabled) return 'Portcullis — the firewall (ufw) is off';
   if (s.protection === 'off') return 'Portcullis — protection is off';

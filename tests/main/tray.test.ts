@@ -1,6 +1,6 @@
 import type { MenuItemConstructorOptions } from 'electron';
 import { describe, expect, it, vi } from 'vitest';
-import { applyBanEvents, TrayController, trayIconState, trayMenuTemplate, type TrayActions, type TrayView } from '../../electron/main/tray.ts';
+import { applyBanEvents, TrayController, trayIconState, trayMenuTemplate, trayStatusText, type TrayActions, type TrayView } from '../../electron/main/tray.ts';
 import { makeBan, makeState } from './fixtures.ts';
 
 const NOW = 1_700_000_000_000;
@@ -104,9 +104,19 @@ describe('tray menu template', () => {
     expect(a.log).toEqual(['retry-helper']);
   });
 
-  it('read-only before the helper ever answered: the firewall is unknown, not "not installed"', () => {
-    const items = trayMenuTemplate({ state: makeState({ helper: { connected: false, readOnlyReason: 'x' }, firewall: { ...makeState().firewall, installed: false, enabled: false } }), recentBans: [], now: NOW }, recordingActions());
-    expect(items[0]!.label).toBe('Portcullis — read-only, firewall state unknown');
+  it('read-only before the helper ever answered: not protecting, and why (not "ufw is not installed")', () => {
+    const items = trayMenuTemplate({ state: makeState({ helper: { connected: false, readOnlyReason: 'waiting for the administrator password' }, firewall: { ...makeState().firewall, installed: false, enabled: false } }), recentBans: [], now: NOW }, recordingActions());
+    expect(items[0]!.label).toBe('Portcullis — not protecting: waiting for the administrator password');
+  });
+
+  it('the helper lost after it was connected: the icon and the tooltip stop saying "protected"', () => {
+    // The last known firewall state is still "ufw on, protection on"; without the helper nothing is watched or banned.
+    const view = { state: makeState({ helper: { connected: false, readOnlyReason: 'the root helper stopped' } }), recentBans: [], now: NOW };
+    expect(view.state.firewall.enabled).toBe(true);
+    expect(view.state.protection).toBe('on');
+    expect(trayIconState(view)).toBe('firewall-off');
+    expect(trayStatusText(view)).toBe('Portcullis — not protecting: the root helper stopped');
+    expect(trayIconState({ ...view, state: makeState() })).toBe('protected');
   });
 
   it('before the first state: the switch is disabled, Open and Quit still work', () => {
