@@ -249,9 +249,8 @@ async function main(): Promise<void> {
     unsubscribe();
     batcher.close();
     tray.destroy();
-    // Removing the socket directory makes the root-side keeper stop the helper.
-    void supervisor?.stop();
-    void service.stop();
+    // Removing the socket directory makes the root-side keeper stop the helper; quitting waits for it.
+    return Promise.all([supervisor?.stop(), service.stop()]);
   });
   if (!startHidden) window.show();
 }

@@ -154,6 +154,7 @@ export class TrayController {
   private lastIcon: TrayIconState | null = null;
   private lastTooltip: string | null = null;
   private lastMenu: string | null = null;
+  private disposed = false;
 
   constructor(electron: ElectronTrayApi, actions: TrayActions) {
     this.electron = electron;
@@ -161,6 +162,9 @@ export class TrayController {
   }
 
   update(view: TrayView): void {
+    // After destroy() (quitting), late state updates — the helper reporting it stopped — must not
+    // bring a new icon back.
+    if (this.disposed) return;
     const icon = trayIconState(view);
     if (!this.tray) {
       this.tray = new this.electron.Tray(this.electron.icon(icon));
@@ -182,6 +186,7 @@ export class TrayController {
   }
 
   destroy(): void {
+    this.disposed = true;
     this.tray?.destroy();
     this.tray = null;
     this.lastIcon = this.lastTooltip = this.lastMenu = null;

@@ -142,12 +142,36 @@ export function claimSingleInstance(app: Pick<App, 'requestSingleInstanceLock' |
 }
 
 /** Closing every window must not quit (the tray stays); before-quit lets the window really close. */
-export function keepRunningInTray(app: Pick<App, 'on'>, window: MainWindow, onQuit: () => void): void {
+/** How long quitting waits for the shutdown work (stopping the root helper, flushing the store). */
+export const QUIT_WAIT_MS = 5000;
+
+/**
+ * Closing the window keeps the app in the tray; quitting really quits — after `onQuit`'s work is
+ * done (or QUIT_WAIT_MS passed). Electron does not wait for promises in before-quit: the helper's
+ * socket directory (whose removal makes the root-side keeper stop the helper) could outlive the
+ * process, leaving the helper running as root and holding the firewall lock against the next launch.
+ */
+export function keepRunningInTray(app: Pick<App, 'on' | 'quit'>, window: MainWindow, onQuit: () => Promise<unknown> | void, waitMs = QUIT_WAIT_MS): void {
   app.on('window-all-closed', () => {
     /* stay in the tray */
   });
-  app.on('before-quit', () => {
+  let phase: 'running' | 'stopping' | 'done' = 'running';
+  app.on('before-quit', (event: { preventDefault(): void }) => {
+    if (phase === 'done') return;
+    event.preventDefault();
+    if (phase === 'stopping') return;
+    phase = 'stopping';
     window.setQuitting();
-    onQuit();
+    let work: Promise<unknown>;
+    try {
+      work = Promise.resolve(onQuit()).catch(() => undefined);
+    } catch {
+      work = Promise.resolve();
+    }
+    const timeout = new Promise((r) => setTimeout(r, waitMs).unref?.());
+    void Promise.race([work, timeout]).then(() => {
+      phase = 'done';
+      app.quit();
+    });
   });
 }

@@ -146,13 +146,41 @@ describe('main window', () => {
     expect(win.visible).toBe(false);
     app.emit('window-all-closed');
     expect(app.quit).not.toHaveBeenCalled();
-    app.emit('before-quit');
+    app.emit('before-quit', { preventDefault: vi.fn() });
     expect(onQuit).toHaveBeenCalled();
     win.close();
     expect(win.destroyed).toBe(true);
     expect(mw.trusted()).toBeNull();
     mw.show(); // reopening after a real close makes a new window
     expect(Fake.instances).toHaveLength(2);
+  });
+
+  it('quitting waits for the shutdown work (the root helper stopped) before it really quits, or for at most the wait', async () => {
+    app.removeAllListeners();
+    app.quit.mockClear();
+    const { mw } = newWindow();
+    let finish!: () => void;
+    const onQuit = vi.fn(() => new Promise<void>((r) => (finish = r)));
+    keepRunningInTray(app as never, mw, onQuit, 200);
+    const first = { preventDefault: vi.fn() };
+    app.emit('before-quit', first);
+    expect(first.preventDefault).toHaveBeenCalled(); // held back while the helper stops
+    app.emit('before-quit', { preventDefault: vi.fn() }); // a second Quit meanwhile starts nothing new
+    expect(onQuit).toHaveBeenCalledTimes(1);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(app.quit).not.toHaveBeenCalled();
+    finish();
+    await vi.waitFor(() => expect(app.quit).toHaveBeenCalledTimes(1));
+    const last = { preventDefault: vi.fn() };
+    app.emit('before-quit', last); // the quit it asked for goes through
+    expect(last.preventDefault).not.toHaveBeenCalled();
+
+    // Work that never ends does not keep the app from quitting.
+    app.removeAllListeners();
+    app.quit.mockClear();
+    keepRunningInTray(app as never, newWindow().mw, () => new Promise(() => undefined), 100);
+    app.emit('before-quit', { preventDefault: vi.fn() });
+    await vi.waitFor(() => expect(app.quit).toHaveBeenCalledTimes(1), { timeout: 2000 });
   });
 
   it('never navigates away from our page and opens links in the browser', () => {
