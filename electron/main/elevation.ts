@@ -129,11 +129,19 @@ export class HelperSupervisor<L extends HelperLink> {
   private async session_(): Promise<void> {
     try {
       if (!this.running) {
-        this.session = await this.o.prepare(this.session);
-        this.runEnd = null;
-        this.launches++;
-        this.set({ phase: 'prompting', connected: false, readOnlyReason: 'waiting for the administrator password' });
-        const run = this.o.launcher.launch(this.session);
+        let run: ReturnType<HelperLauncher['launch']>;
+        try {
+          this.session = await this.o.prepare(this.session);
+          this.runEnd = null;
+          this.launches++;
+          this.set({ phase: 'prompting', connected: false, readOnlyReason: 'waiting for the administrator password' });
+          run = this.o.launcher.launch(this.session);
+        } catch (e) {
+          // No prompt will come (the runtime directory is not writable, a path cannot be quoted for
+          // the launcher): say so and stay read-only, instead of "waiting for the password" for ever.
+          this.set({ phase: 'read-only', connected: false, readOnlyReason: `the root helper could not be started: ${e instanceof Error ? e.message : String(e)}` });
+          return;
+        }
         this.running = run.ended.then(
           (end) => end,
           (e: unknown) => ({ declined: false, message: e instanceof Error ? e.message : String(e) }),

@@ -25,7 +25,7 @@ function deferred<T>() {
 }
 
 /** A fake helper world: the root side can end, connections can drop, connect can fail. */
-function world() {
+function world(opts: { launchThrows?: string } = {}) {
   const runs: { end: ReturnType<typeof deferred<HelperRunEnd>> }[] = [];
   const links: (HelperLink & { drop(): void; closedByUs: boolean })[] = [];
   let connectable = true;
@@ -35,6 +35,7 @@ function world() {
   const sup = new HelperSupervisor<HelperLink>({
     launcher: {
       launch: () => {
+        if (opts.launchThrows) throw new Error(opts.launchThrows);
         const end = deferred<HelperRunEnd>();
         runs.push({ end });
         return { ended: end.promise };
@@ -90,6 +91,13 @@ describe('helper supervisor', () => {
     expect(w.sup.status()).toEqual({ phase: 'read-only', connected: false, readOnlyReason: DECLINED_REASON });
     expect(w.sup.link()).toBeNull();
     expect(w.sup.launchCount).toBe(1);
+  });
+
+  it('a launch that cannot even start ends read-only with the reason, not "waiting for the password" for ever', async () => {
+    const w = world({ launchThrows: "the path /home/o'neil/… cannot be quoted for the launcher" });
+    await w.sup.start();
+    expect(w.sup.status()).toEqual({ phase: 'read-only', connected: false, readOnlyReason: "the root helper could not be started: the path /home/o'neil/… cannot be quoted for the launcher" });
+    expect(w.statuses.map((s) => s.phase)).toEqual(['prompting', 'read-only']);
   });
 
   it('a dropped connection (helper restarted by the keeper) reconnects with backoff, without a new prompt', async () => {
