@@ -16,11 +16,18 @@ export function autostartPath(env: { HOME?: string; XDG_CONFIG_HOME?: string }):
   return path.join(config, 'autostart', AUTOSTART_FILE);
 }
 
-/** Quotes one Exec argument as the Desktop Entry spec requires (reserved chars, `%` doubled). */
+/**
+ * Quotes one Exec argument as the Desktop Entry spec requires: `%` doubled; an argument with
+ * reserved characters double-quoted with `"`, `` ` ``, `$` and `\` backslash-escaped; and then, since
+ * the value is first read as a string (where `\\` is one backslash), every backslash doubled — a
+ * literal `$` is `\\$`, a literal backslash four of them. With single backslashes GLib refused the
+ * line and autostart silently did not run for a path holding one of those characters.
+ */
 export function quoteExecArg(arg: string): string {
   const escaped = arg.replace(/%/g, '%%');
   if (!/[\s"'\\><~|&;$*?#()`]/.test(escaped)) return escaped;
-  return `"${escaped.replace(/(["`$\\])/g, '\\$1')}"`;
+  const quoted = escaped.replace(/(["`$\\])/g, '\\$1');
+  return `"${quoted.replace(/\\/g, '\\\\')}"`;
 }
 
 /** How to start Portcullis again at login: the AppImage file, or the installed binary (+ app dir in development). */

@@ -4,6 +4,16 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { applyAutostart, autostartDesktopEntry, autostartPath, launchCommand, quoteExecArg } from '../../electron/main/autostart.ts';
 
+/**
+ * One Exec argument as the Desktop Entry spec reads it: the value's string escapes first (backslash
+ * followed by s, n, t, r or a backslash), then the quoting rule (inside "…", a backslash takes the next character literally), then %%.
+ */
+function readExecArg(field: string): string {
+  const unescaped = field.replace(/\\([\\snrt])/g, (_, c: string) => ({ '\\': '\\', s: ' ', n: '\n', r: '\r', t: '\t' })[c]!);
+  const unquoted = unescaped.startsWith('"') && unescaped.endsWith('"') ? unescaped.slice(1, -1).replace(/\\(.)/g, '$1') : unescaped;
+  return unquoted.replace(/%%/g, '%');
+}
+
 let dirs: string[] = [];
 afterEach(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
@@ -34,9 +44,14 @@ describe('autostart entry', () => {
 
   it('quotes Exec arguments per the Desktop Entry spec', () => {
     expect(quoteExecArg('/home/ada/My Apps/Portcullis.AppImage')).toBe('"/home/ada/My Apps/Portcullis.AppImage"');
-    expect(quoteExecArg('/tmp/a$b')).toBe('"/tmp/a\\$b"');
+    // The spec's own examples: a literal $ is \\$ in the file, a literal backslash four backslashes.
+    expect(quoteExecArg('/tmp/a$b')).toBe('"/tmp/a\\\\$b"');
+    expect(quoteExecArg('/tmp/a\\b')).toBe('"/tmp/a\\\\\\\\b"');
     expect(quoteExecArg('/tmp/100%')).toBe('/tmp/100%%');
-    expect(quoteExecArg('/tmp/"q"')).toBe('"/tmp/\\"q\\""');
+    // Read back as the spec reads it (string escapes first, then the quoting), every argument is itself.
+    for (const arg of ['/home/ada/My Apps/P.AppImage', '/tmp/a$b', '/tmp/"q"', '/tmp/a\\b', '/tmp/`x`', "/tmp/o'neil", '/tmp/50% off']) {
+      expect(readExecArg(quoteExecArg(arg)), arg).toBe(arg);
+    }
   });
 
   it('runs the AppImage file itself, the installed binary, or electron + app dir in development', () => {
