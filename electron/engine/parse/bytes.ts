@@ -264,6 +264,8 @@ function at(b: Uint8Array, p: number, e: number, word: string): boolean {
 
 // Scratch of the walk (never exposed): the value of the last number read, and where it ended.
 let num = 0;
+/** Scratch of portPair: the source port it read (the destination port is in `num`). */
+let sptNum = 0;
 
 /** One or more spaces at p (the regex's ` +`): index after them, or -1. */
 function spaces(b: Uint8Array, p: number, e: number): number {
@@ -306,6 +308,14 @@ function kv(b: Uint8Array, q: number, e: number, key: string, maxDigits: number,
     while (q < e && b[q] === 32) q++;
   }
   return q;
+}
+
+/** ` SPT=n DPT=n` at q, as TCP and UDP both have them: the source port in sptNum, the destination port in num; index after, or -1. */
+function portPair(b: Uint8Array, q: number, e: number): number {
+  q = kv(b, q, e, 'SPT=', 5, true, false);
+  if (q < 0) return -1;
+  sptNum = num;
+  return kv(b, q, e, 'DPT=', 5, true, false);
 }
 
 /**
@@ -584,11 +594,9 @@ function parseCommonBytes(b: Uint8Array, start: number, end: number, opts: Parse
   if (at(b, q, e, 'TCP ')) {
     // TCP +SPT= +DPT= +WINDOW= +RES=0x.. +((?:(?:CWR|ECE|URG|ACK|PSH|RST|SYN|FIN) +)*)URGP=
     proto = 'TCP';
-    q = kv(b, q + 3, e, 'SPT=', 5, true, false);
+    q = portPair(b, q + 3, e);
     if (q < 0) return null;
-    spt = num;
-    q = kv(b, q, e, 'DPT=', 5, true, false);
-    if (q < 0) return null;
+    spt = sptNum;
     dpt = num;
     q = kv(b, q, e, 'WINDOW=', 5, true, false);
     if (q < 0) return null;
@@ -610,11 +618,9 @@ function parseCommonBytes(b: Uint8Array, start: number, end: number, opts: Parse
     tcpFlags = flags;
   } else if (at(b, q, e, 'UDP ')) {
     proto = 'UDP';
-    q = kv(b, q + 3, e, 'SPT=', 5, true, false);
+    q = portPair(b, q + 3, e);
     if (q < 0) return null;
-    spt = num;
-    q = kv(b, q, e, 'DPT=', 5, true, false);
-    if (q < 0) return null;
+    spt = sptNum;
     dpt = num;
     q = kv(b, q, e, 'LEN=', 5, true, false);
     if (q < 0 || spt > 65535 || dpt > 65535 || num > 65535) return null;
@@ -732,17 +738,14 @@ function quotedHeader(b: Uint8Array, p: number, e: number): number {
 }
 
 /**
- * Canonical text of a quoted address, else null: a dotted quad read here (`shared`: from the
- * recent-values cache — the quoted source is usually this host), anything else as v6Address gives it.
+ * Canonical text of a quoted address, else null: addressOf, told whether the text is a dotted quad
+ * (`shared`: from the recent-values cache — the quoted source is usually this host). Its scratch
+ * addressKey is overwritten afterwards by the packet's own source, which is read after the quote.
  */
 function quotedAddress(b: Uint8Array, a: number, e: number, shared: boolean): Ip | null {
   let i = a;
   while (i < e && ((b[i]! >= 48 && b[i]! <= 57) || b[i] === 46)) i++;
-  if (i > a && i === e) {
-    if (dottedQuadBytes(b, a, e) < 0) return null;
-    return (shared ? v4dsts.keep(b, a, e) : decodeAscii(b, a, e)) as Ip;
-  }
-  return v6Address(b, a, e);
+  return addressOf(b, a, e, i > a && i === e, shared);
 }
 
 /** TcpFlag bit of a three-letter flag word, or 0. */
