@@ -92,6 +92,17 @@ const OWN_ARRAY_MIN = 8;
 /** Per-port hits stop here (Int32). */
 const PORT_HITS_MAX = 0x7fffffff;
 
+/**
+ * Record `index` (numbered in allocation order) gets its page: a new page — one ArrayBuffer seen as
+ * doubles and as integers — when it is the first record past the last one. Slot and port records alike.
+ */
+function addPageFor(index: number, pagesF: Float64Array[], pagesI: Int32Array[], strideD: number): void {
+  if (index >>> PAGE_BITS < pagesF.length) return;
+  const page = new ArrayBuffer(PAGE_SLOTS * strideD * 8);
+  pagesF.push(new Float64Array(page));
+  pagesI.push(new Int32Array(page));
+}
+
 export interface TrackerSettings {
   findtimeSec: number;
   maxretry: number;
@@ -529,11 +540,7 @@ export class SourceTracker {
     let slot = this.free.pop();
     if (slot === undefined) {
       slot = this.used++;
-      if (slot >>> PAGE_BITS >= this.pagesF.length) {
-        const page = new ArrayBuffer(PAGE_SLOTS * this.strideD * 8);
-        this.pagesF.push(new Float64Array(page));
-        this.pagesI.push(new Int32Array(page));
-      }
+      addPageFor(slot, this.pagesF, this.pagesI, this.strideD);
       if (slot >= this.linksCapacity) this.growLinks(slot + 1);
     }
     const key = ipv4Key(ip);
@@ -630,11 +637,7 @@ export class SourceTracker {
     let ext = this.extFree.pop();
     if (ext === undefined) {
       ext = this.extUsed++;
-      if (ext >>> PAGE_BITS >= this.extPagesF.length) {
-        const page = new ArrayBuffer(PAGE_SLOTS * this.extStrideD * 8);
-        this.extPagesF.push(new Float64Array(page));
-        this.extPagesI.push(new Int32Array(page));
-      }
+      addPageFor(ext, this.extPagesF, this.extPagesI, this.extStrideD);
     }
     return ext;
   }
