@@ -59,13 +59,13 @@ function build(dbFile: string, clock: ManualClock, firewall: FakeFirewall, sourc
 }
 
 /** A service on a fresh database, started; restart tests build a second one on the same `db`. */
-async function firstRun() {
+async function firstRun(hostInfo: HostInfoFn = HOME_NETWORK) {
   const dir = mkdtempSync(path.join(tmpdir(), 'pc-svc-'));
   dirs.push(dir);
   const db = path.join(dir, 'db.sqlite');
   const clock = new ManualClock(BOOT + 10_000);
   const fw = new FakeFirewall(new Journal());
-  const a = build(db, clock, fw);
+  const a = build(db, clock, fw, new PushSource(), hostInfo);
   await a.service.start();
   return { db, clock, fw, a };
 }
@@ -161,12 +161,7 @@ describe('PortcullisService with the real engine and SQLite store', () => {
   });
 
   it('acts on records of this host\'s eth0 (its Ethernet address) but not on those of another namespace\'s eth0', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'pc-svc-'));
-    dirs.push(dir);
-    const clock = new ManualClock(BOOT + 10_000);
-    const fw = new FakeFirewall(new Journal());
-    const t = build(path.join(dir, 'db.sqlite'), clock, fw, new PushSource(), async () => ({ ...(await HOME_NETWORK()), macs: { eth0: '52:54:00:12:34:56' } }));
-    await t.service.start();
+    const { fw, a: t } = await firstRun(async () => ({ ...(await HOME_NETWORK()), macs: { eth0: '52:54:00:12:34:56' } }));
     await t.call('updateSettings', { patch: { detection: { maxretry: 5, minDistinctPorts: 3 } } });
     // A container's eth0 (another namespace; the kernel log is shared): addressed to the container, on its own veth address.
     t.source.push(...[21, 23, 25, 80, 110].map((p, i) => kmsg('198.51.100.7', p, 9000 + i, '10.244.0.7', 'eth0', '0a:58:0a:f4:00:07')));
@@ -178,13 +173,8 @@ describe('PortcullisService with the real engine and SQLite store', () => {
   });
 
   it('follows this host to another network: the new gateway is whitelisted (and unbanned), the new address is its own', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'pc-svc-'));
-    dirs.push(dir);
-    const clock = new ManualClock(BOOT + 10_000);
-    const fw = new FakeFirewall(new Journal());
     let info = await HOME_NETWORK();
-    const t = build(path.join(dir, 'db.sqlite'), clock, fw, new PushSource(), async () => info);
-    await t.service.start();
+    const { clock, fw, a: t } = await firstRun(async () => info);
     await t.call('updateSettings', { patch: { detection: { maxretry: 5, minDistinctPorts: 3 }, ban: { bantimeSec: 600 } } });
     // On the home network, 198.51.100.1 is a stranger scanning us: banned.
     t.source.push(...[21, 23, 25, 80, 110].map((p, i) => kmsg('198.51.100.1', p, 9000 + i)));
