@@ -10,7 +10,7 @@
  * line it came from: V8 makes substrings of 13+ characters "sliced strings" that keep their
  * parent (the whole decoded read chunk) alive, and the detector keeps addresses for a long time.
  */
-import { canonicalIp, type Ip } from '../../shared/domain.ts';
+import { canonicalIp, type Ip } from '../../shared/ip.ts';
 
 /**
  * Bound of the IPv6 cache: when full it is simply cleared (cheap, and bounded). Kept small on

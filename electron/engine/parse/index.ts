@@ -12,7 +12,7 @@
  * appear in both (LEN, ID), so each is only taken at its own level. A field repeated at the same
  * level means two records were spliced together: rejected rather than guessed.
  */
-import type { Ip } from '../../shared/domain.ts';
+import type { Ip } from '../../shared/ip.ts';
 import { TcpFlag, type Framing, type PacketEvent, type ParseResult, type RejectReason, type Trust } from '../../shared/packet.ts';
 import { canonicalAddress, keepSlice, keepString } from './address.ts';
 import { parseBsdStamp, parseCtimeStamp, parseIsoStamp, parseSecondsMs, SyslogYear, timeEnd } from './time.ts';
