@@ -10,7 +10,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
-const DIRS = ['electron', 'renderer', 'tests', 'bench', 'scripts', 'build', 'assets', 'bin', '.ci'];
+const DIRS = ['electron', 'renderer', 'tests', 'bench', 'scripts', 'build', 'assets', 'bin', 'wasm', '.ci'];
 /** Build output inside those folders is meant to be ignored. */
 const GENERATED = new Set(['node_modules', 'dist', '.vite']);
 

@@ -24,14 +24,14 @@
  *   lifts those (isWhitelisted + unban), so the lifting goes through its firewall path.
  * - Events are emitted synchronously from inside the call that caused them.
  */
-import { canonicalIp, type Clock } from '../shared/domain.ts';
+import { canonicalIp, type Clock, type Ip } from '../shared/domain.ts';
 import { IGNORE_REASONS, type BanReason, type BanRecord, type EngineEvent, type IgnoreReason, type Offender, type ScanType } from '../shared/model.ts';
 import { REJECT_REASONS, type Framing, type PacketEvent, type RejectReason } from '../shared/packet.ts';
 import type { Settings } from '../shared/settings.ts';
 import { BanBook } from './detect/banbook.ts';
 import { classify, isScanType, normalisePrefix } from './detect/classify.ts';
 import { BanPolicy } from './detect/policy.ts';
-import { NO_SLOT, SourceTracker } from './detect/tracker.ts';
+import { ipv4Text, NO_SLOT, SourceTracker } from './detect/tracker.ts';
 import { Whitelist } from './detect/whitelist.ts';
 import { newPacket, parsedSourceV4, parsePacketBytes } from './parse/bytes.ts';
 import { parseRecord, type ParseOptions } from './parse/index.ts';
@@ -174,9 +174,18 @@ export class ScanEngine {
    * One parsed packet record. Returns 'counted' when it counted as a probe, else why not. The engine
    * keeps no reference to `p`. `srcV4`: the 32-bit value of p.src when the caller has it (the byte
    * parser's parsedSourceV4()), so a known source is looked up without reading its text; else -1.
+   * With srcV4 given, p.src may be '' (a replay record, records.ts): the engine then makes the text
+   * itself, and only for a source it does not track yet.
    */
+  /**
+   * Whether the source of the packet the last ingestPacket() took was tracked already (so it was
+   * seen before): the replay's distinct-source count skips its own lookup then.
+   */
+  sourceWasTracked = false;
+
   ingestPacket(p: PacketEvent, srcV4 = -1): 'counted' | IgnoreReason {
     this.packets++;
+    this.sourceWasTracked = false;
     const time = p.time;
     if (time >= this.nextExpiry || this.policy.deferredCount > 0) this.advance(time);
 
@@ -196,17 +205,20 @@ export class ScanEngine {
         return this.ignore('allowed-port');
       }
     }
-    const src = p.src;
+    let src = p.src;
     // Invariant: a tracked source is neither whitelisted nor banned (banning and whitelist changes
     // drop it), so only a source seen for the first time pays for these two checks.
     const known = srcV4 >= 0 ? this.tracker.getV4(srcV4) : this.tracker.get(src);
+    this.sourceWasTracked = known !== NO_SLOT;
     if (known === NO_SLOT) {
+      // A record of the replay leaves an IPv4 source's text to be made here, for a new source only.
+      if (src === '') src = ipv4Text(srcV4) as Ip;
       if (this.whitelist.has(src)) return this.ignore('whitelisted');
       if (this.book.size !== 0 && this.book.has(src)) return this.ignore('already-banned');
     }
 
     const scanType = verdict as ScanType;
-    if (this.probeEvents) this.sink({ type: 'probe', ip: src, port, time, scanType });
+    if (this.probeEvents) this.sink({ type: 'probe', ip: src === '' ? this.tracker.ipOf(known) : src, port, time, scanType });
     const crossed = this.tracker.probe(src, time, port, scanType, known);
     if (crossed !== NO_SLOT) this.scanDetected(crossed, time);
     return 'counted';

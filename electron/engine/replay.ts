@@ -16,16 +16,14 @@ import { REJECT_REASONS, type Framing, type PacketEvent, type RejectReason } fro
 import type { Settings } from '../shared/settings.ts';
 import { ipv4Key } from './detect/tracker.ts';
 import { ScanEngine } from './engine.ts';
-import { newPacket, parsedSourceV4, parsePacketBytes } from './parse/bytes.ts';
-import { detectFraming, parseRecord, type ParseOptions } from './parse/index.ts';
-import { LineSplitter, type LineSink } from './parse/lines.ts';
-import { SyslogYear } from './parse/time.ts';
+import { newPacket } from './parse/bytes.ts';
+import { C_TAG, RECORD_INTS, RecordReader, TAG_REJECTED, type RecordBatch } from './records.ts';
+import { ReplayParser, type ReplayParseOptions } from './replay-parse.ts';
 
-export interface ReplayOptions {
+export type { ReplayParseOptions } from './replay-parse.ts';
+
+export interface ReplayOptions extends ReplayParseOptions {
   settings: Settings;
-  framing?: Framing | 'auto';
-  year?: number;
-  bootTimeMs?: number;
   /** Ports the firewall allowed (probes to them are not evidence); none by default. */
   isAllowedPort?: (proto: 'tcp' | 'udp', port: number) => boolean;
   /** Every engine event except per-probe ones, as it happens (ban, ban-deferred, unban, evicted). */
@@ -66,12 +64,6 @@ export interface ReplaySummary {
 /** Distinct uncounted prefixes remembered (a log of garbage cannot grow the map), and shown. */
 const UNCOUNTED_PREFIXES_KEPT = 64;
 const UNCOUNTED_PREFIXES_SHOWN = 10;
-
-/** Lines the splitter hands out as bytes while the framing is still being recognised (mid-input: a BOM is a character). */
-const lineDecoder = new TextDecoder('utf-8', { ignoreBOM: true });
-
-/** Lines looked at to recognise the framing. */
-const SNIFF_LINES = 64;
 
 /**
  * A set of IPv4 addresses as 32-bit values: open addressing in one Int32Array (linear probing, at
@@ -123,21 +115,23 @@ class V4Set {
   }
 }
 
+/**
+ * A replay's detect stage and summary: records in (from its own ReplayParser through push(), or
+ * from a parse stage elsewhere through ingest()), the engine run in event time, the summary out.
+ */
 export class ReplaySession {
   private readonly engine: ScanEngine;
-  private readonly splitter = new LineSplitter();
-  private readonly parseOptions: ParseOptions;
-  private readonly sink: LineSink;
+  private parser: ReplayParser | null = null;
+  private readonly parseOptions: ReplayParseOptions;
+  private readonly reader = new RecordReader();
   private framing: Framing | null;
-  private readonly autoFraming: boolean;
-  private sniffBuffer: string[] | null;
   /**
-   * Distinct sources: IPv4 ones by their 32-bit value (the byte parser has it, so a line makes no
+   * Distinct sources: IPv4 ones by their 32-bit value (the records carry it, so a line makes no
    * string hash and a source keeps no string here), others by their text.
    */
   private readonly v4Sources = new V4Set();
   private readonly otherSources = new Set<string>();
-  /** The packet the bytes lane parses into (nothing here or in the engine keeps it). */
+  /** The packet records are read into (nothing here or in the engine keeps it). */
   private readonly scratch: PacketEvent = newPacket();
   private readonly rejected: Record<RejectReason, number>;
   private lines = 0;
@@ -153,14 +147,8 @@ export class ReplaySession {
 
   constructor(opts: ReplayOptions) {
     const settings: Settings = { ...opts.settings, detection: { ...opts.settings.detection, requireKernelTrust: false } };
-    this.autoFraming = opts.framing === undefined || opts.framing === 'auto';
-    this.framing = this.autoFraming ? null : (opts.framing as Framing);
-    this.sniffBuffer = this.autoFraming ? [] : null;
-    this.parseOptions = { framing: this.framing ?? 'auto' };
-    if (opts.year !== undefined) this.parseOptions.year = opts.year;
-    // Year-less syslog stamps: from --year (or the year that keeps the first stamp out of the future), rolling over at New Year.
-    this.parseOptions.syslogYear = new SyslogYear(opts.year);
-    if (opts.bootTimeMs !== undefined) this.parseOptions.bootTimeMs = opts.bootTimeMs;
+    this.parseOptions = { ...(opts.framing !== undefined ? { framing: opts.framing } : {}), ...(opts.year !== undefined ? { year: opts.year } : {}), ...(opts.bootTimeMs !== undefined ? { bootTimeMs: opts.bootTimeMs } : {}) };
+    this.framing = opts.framing === undefined || opts.framing === 'auto' ? null : opts.framing;
     this.rejected = Object.fromEntries(REJECT_REASONS.map((r) => [r, 0])) as Record<RejectReason, number>;
     // Manual operations never happen in a replay; the clock only answers "now" as the last event time.
     const clock: Clock = { now: () => this.lastTime ?? 0 };
@@ -171,35 +159,55 @@ export class ReplaySession {
       else if (e.type === 'unban' && e.why === 'expired') this.expired++;
       onEvent?.(e);
     });
-    this.sink = {
-      line: (text) => this.line(text),
-      bytes: (buf, start, end) => {
-        if (this.sniffBuffer !== null) this.line(lineDecoder.decode(buf.subarray(start, end)));
-        else this.processBytes(buf, start, end);
-      },
-      tooLong: () => {
-        this.lines++;
-        this.rejected['too-long']++;
-      },
-    };
   }
 
-  /** Next chunk of the input. */
+  /** The parse options a parse stage feeding ingest() is to use. */
+  get parse(): ReplayParseOptions {
+    return this.parseOptions;
+  }
+
+  /** Next chunk of the input, parsed in this thread. */
   push(chunk: Uint8Array): void {
-    this.splitter.push(chunk, this.sink);
+    this.ownParser().push(chunk);
   }
 
   /** One already-split line (tests, live "test against my recent log"). */
   pushLine(text: string): void {
-    this.line(text);
+    this.ownParser().pushLine(text);
   }
 
-  /** End of input: flushes the partial last line and returns the summary. */
+  private ownParser(): ReplayParser {
+    this.parser ??= new ReplayParser(this.parseOptions, (b) => this.ingest(b));
+    return this.parser;
+  }
+
+  /** A batch of records from a parse stage, in line order. */
+  ingest(batch: RecordBatch): void {
+    if (batch.framing !== undefined) this.framing = batch.framing;
+    const I = batch.ints;
+    const f64 = new Float64Array(I.buffer, I.byteOffset, (batch.count * RECORD_INTS) / 2);
+    const reader = this.reader;
+    const news = batch.news;
+    let nextNews = 0;
+    for (let i = 0; i < batch.count; i++) {
+      if (nextNews < news.length) nextNews = reader.news(batch, i, nextNews);
+      this.lines++;
+      const o = i * RECORD_INTS;
+      if (I[o + C_TAG] === TAG_REJECTED) {
+        this.rejected[REJECT_REASONS[I[o + 1]!]!]++;
+        continue;
+      }
+      const p = reader.packet(batch, f64, i, this.scratch);
+      const v4 = reader.lastSrcV4;
+      this.packet(p, v4 >= 0 ? v4 : ipv4Key(p.src));
+    }
+  }
+
+  /** End of input (of this thread's parser): flushes the partial last line and returns the summary. */
   end(): ReplaySummary {
     if (!this.ended) {
       this.ended = true;
-      this.splitter.end(this.sink);
-      this.flushSniffed();
+      this.parser?.end();
     }
     return this.summary();
   }
@@ -234,53 +242,19 @@ export class ReplaySession {
     return this.engine.whitelistEntries();
   }
 
-  private line(text: string): void {
-    const buf = this.sniffBuffer;
-    if (buf !== null) {
-      buf.push(text);
-      if (buf.length >= SNIFF_LINES) this.flushSniffed();
-      return;
-    }
-    this.process(text);
-  }
-
-  private flushSniffed(): void {
-    const buf = this.sniffBuffer;
-    if (buf === null) return;
-    this.sniffBuffer = null;
-    this.framing = detectFraming(buf);
-    // Nothing recognisable: let the parser judge every line on its own.
-    this.parseOptions.framing = this.framing ?? 'auto';
-    for (const l of buf) this.process(l);
-  }
-
-  private process(text: string): void {
-    this.lines++;
-    const r = parseRecord(text, this.parseOptions);
-    if (r.ok) this.packet(r.packet, ipv4Key(r.packet.src));
-    else this.rejected[r.reason]++;
-  }
-
-  private processBytes(buf: Uint8Array, start: number, end: number): void {
-    this.lines++;
-    const r = parsePacketBytes(buf, start, end, this.parseOptions, this.scratch);
-    if (typeof r === 'string') this.rejected[r]++;
-    else {
-      const v4 = parsedSourceV4();
-      this.packet(r, v4 >= 0 ? v4 : ipv4Key(r.src));
-    }
-  }
-
-  /** A packet record; `srcV4` the 32-bit value of its source, -1 when not IPv4. */
+  /** A packet record; `srcV4` the 32-bit value of its source (then p.src may be ''), -1 when not IPv4. */
   private packet(p: PacketEvent, srcV4: number): void {
     this.packets++;
-    if (srcV4 >= 0) this.v4Sources.add(srcV4);
-    else this.otherSources.add(p.src);
     // The span covered, earliest to latest: a log is not always in time order (files concatenated newest first).
     const t = p.time;
     if (this.firstTime === null || t < this.firstTime) this.firstTime = t;
     if (this.lastTime === null || t > this.lastTime) this.lastTime = t;
     const verdict = this.engine.ingestPacket(p, srcV4);
+    // A source the engine tracked already was counted when it was first seen (one lookup fewer a line).
+    if (!this.engine.sourceWasTracked) {
+      if (srcV4 >= 0) this.v4Sources.add(srcV4);
+      else this.otherSources.add(p.src);
+    }
     if (verdict === 'counted') this.counted++;
     else if (verdict === 'prefix-not-counted') {
       const n = this.uncounted.get(p.prefix);

@@ -40,6 +40,23 @@ describe('ScanEngine: a scan is detected and banned in event time', () => {
     expect(of('probe').map((e) => [e.port, e.scanType])).toEqual([[80, 'SYN'], [null, 'OTHER']]);
   });
 
+  it('a record that leaves an IPv4 source as its value (src empty) is judged and banned the same, under its text', () => {
+    const withText = make({ probeEvents: true }, { whitelist: { entries: ['198.51.100.0/24'] } });
+    const withValue = make({ probeEvents: true }, { whitelist: { entries: ['198.51.100.0/24'] } });
+    const packets = [...sweep('203.0.113.7', 6, T0), ...sweep('198.51.100.9', 5, T0 + 10), syn('203.0.113.8', 1, T0 + 20), syn('203.0.113.8', 2, T0 + 21)];
+    const key = (ip: string) => ip.split('.').reduce((k, o) => k * 256 + Number(o), 0);
+    const a = packets.map((p) => withText.engine.ingestPacket(p, key(p.src)));
+    const b = packets.map((p) => withValue.engine.ingestPacket({ ...p, src: '' as never }, key(p.src)));
+    expect(b).toEqual(a);
+    expect(a).toContain('whitelisted');
+    expect(a).toContain('already-banned');
+    expect(withValue.events).toStrictEqual(withText.events);
+    expect(withValue.bans().map((x) => x.ip)).toEqual(['203.0.113.7']);
+    // The watched source is tracked under its text (made from its value on first sight).
+    expect(withValue.engine.offenders().map((o) => [o.ip, o.state])).toStrictEqual(withText.engine.offenders().map((o) => [o.ip, o.state]));
+    expect(withValue.engine.offenders().map((o) => o.ip)).toEqual(['203.0.113.7', '203.0.113.8']);
+  });
+
   it('IPv6 scanners are banned like IPv4 ones', () => {
     const { engine, bans } = make();
     for (const p of sweep('2001:db8:bad::1', 5, T0)) engine.ingestPacket(p);

@@ -173,6 +173,11 @@ export function ipv4Key(ip: string): number {
   return -1;
 }
 
+/** The canonical text (dotted quad) of a 32-bit IPv4 value: ipv4Key's inverse. */
+export function ipv4Text(key: number): string {
+  return `${key >>> 24}.${(key >>> 16) & 255}.${(key >>> 8) & 255}.${key & 255}`;
+}
+
 const V4_TABLE_MIN_BITS = 10;
 
 export class SourceTracker {

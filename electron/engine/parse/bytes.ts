@@ -21,7 +21,7 @@
  * The range is a line as LineSplitter cuts it (no newline, a CR of a CRLF already removed). The
  * buffer is only read during the call: every string in the result is a copy.
  */
-import type { Ip } from '../../shared/domain.ts';
+import type { Ip } from '../../shared/ip.ts';
 import type { PacketEvent, ParseResult, RejectReason } from '../../shared/packet.ts';
 import { canonicalAddress, longestZeroRun } from './address.ts';
 import { MAX_RECORD_LENGTH, parseRecord, rejection, syslogYearOf, type ParseOptions } from './index.ts';
@@ -109,7 +109,7 @@ export function newPacket(): PacketEvent {
 const fcc = String.fromCharCode;
 
 /** Text of `b[a, e)` (ASCII, or decoded as UTF-8 when longer than an address). */
-function decodeAscii(b: Uint8Array, a: number, e: number): string {
+export function decodeAscii(b: Uint8Array, a: number, e: number): string {
   // String.fromCharCode with the bytes as arguments is ~3x faster than TextDecoder for short
   // strings (no subarray, no API call): used for addresses and other short fields.
   switch (e - a) {
@@ -208,7 +208,8 @@ const v6Raw = new Uint8Array(V6_SLOTS * 40);
 const v6Len = new Uint8Array(V6_SLOTS);
 const v6Canonical: (Ip | null)[] = new Array<Ip | null>(V6_SLOTS).fill(null);
 
-function v6Address(b: Uint8Array, a: number, e: number): Ip | null {
+/** Canonical text of the IPv6 address text b[a, e) (cached by its bytes), or null. */
+export function v6Address(b: Uint8Array, a: number, e: number): Ip | null {
   const n = e - a;
   let h = n;
   for (let i = a; i < e; i++) h = Math.imul(h ^ b[i]!, 0x01000193);
@@ -378,6 +379,11 @@ function v6Canonical8(b: Uint8Array, a: number, e: number): Ip | null {
   const gr = groups;
   // IPv4-mapped: formatted by address.ts (rare).
   if (gr[0] === 0 && gr[1] === 0 && gr[2] === 0 && gr[3] === 0 && gr[4] === 0 && gr[5] === 0xffff) return null;
+  return v6TextOfGroups(gr);
+}
+
+/** RFC 5952 text of the eight 16-bit groups of an IPv6 address that is not IPv4-mapped. */
+export function v6TextOfGroups(gr: ArrayLike<number>): Ip {
   const run = longestZeroRun(gr);
   const bestStart = run < 0 ? -1 : run >> 4;
   const bestLen = run & 15;
@@ -742,7 +748,7 @@ function quotedHeader(b: Uint8Array, p: number, e: number): number {
  * (`shared`: from the recent-values cache — the quoted source is usually this host). Its scratch
  * addressKey is overwritten afterwards by the packet's own source, which is read after the quote.
  */
-function quotedAddress(b: Uint8Array, a: number, e: number, shared: boolean): Ip | null {
+export function quotedAddress(b: Uint8Array, a: number, e: number, shared: boolean): Ip | null {
   let i = a;
   while (i < e && ((b[i]! >= 48 && b[i]! <= 57) || b[i] === 46)) i++;
   return addressOf(b, a, e, i > a && i === e, shared);

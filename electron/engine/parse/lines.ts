@@ -28,6 +28,13 @@ export interface LineSink {
    * still come to line() / tooLong() as text.
    */
   bytes?(buf: Uint8Array, start: number, end: number): void;
+  /**
+   * With bytes(): whole lines buf[start, end) (`end` just after a newline), offered in bulk. The
+   * sink takes as many as it likes, each exactly as bytes() would have had it, and returns where it
+   * stopped (the start of a line); the splitter hands out that line itself and offers the rest
+   * again. It must stop before a line of more than maxLineLength bytes (the text path decides those).
+   */
+  block?(buf: Uint8Array, start: number, end: number): number;
 }
 
 export interface LineSplitterOptions {
@@ -37,7 +44,7 @@ export interface LineSplitterOptions {
 
 export class LineSplitter {
   readonly maxLineLength: number;
-  /** Lines handed out and lines dropped for length, since construction. */
+  /** Lines handed out one by one (not those a sink's block() took) and lines dropped for length, since construction. */
   lines = 0;
   tooLongLines = 0;
   /**
@@ -90,7 +97,16 @@ export class LineSplitter {
       p = nl + 1;
     }
     const max = this.maxLineLength;
+    const block = sink.block;
+    const lastNl = block === undefined ? -1 : chunk.lastIndexOf(10);
     while (p < n) {
+      if (p <= lastNl) {
+        const q = block!.call(sink, chunk, p, lastNl + 1);
+        if (q > p) {
+          p = q;
+          continue;
+        }
+      }
       const nl = chunk.indexOf(10, p);
       if (nl < 0) {
         // A partial last line: kept as text (or dropped when too long) by the decoder path.

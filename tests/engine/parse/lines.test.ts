@@ -109,6 +109,66 @@ describe('LineSplitter', () => {
       { numRuns: 3_000 },
     );
   });
+  it('block lane: a sink taking whole lines in bulk gets exactly the lines of the bytes lane, whatever it takes and the chunking', () => {
+    const dec = new TextDecoder('utf-8', { ignoreBOM: true });
+    const piece = fc.oneof(
+      fc.string({ unit: 'grapheme', maxLength: 12 }),
+      fc.constantFrom('\n', '\r\n', '\r', '\uFEFF', 'é', 'x'.repeat(20), 'ab\n', 'cd\r\n', 'line\n'),
+      fc.uint8Array({ maxLength: 4 }).map((b) => b),
+    );
+    let taken = 0;
+    fc.assert(
+      fc.property(
+        fc.array(piece, { maxLength: 30 }),
+        fc.array(fc.nat(), { maxLength: 8 }),
+        fc.constantFrom(undefined, 8, 16),
+        fc.array(fc.nat({ max: 4 }), { minLength: 1, maxLength: 10 }),
+        (pieces, cuts, max, takes) => {
+          const parts = pieces.map((x) => (typeof x === 'string' ? enc.encode(x) : x));
+          const bytes = new Uint8Array(parts.reduce((n, x) => n + x.length, 0));
+          let o = 0;
+          for (const x of parts) {
+            bytes.set(x, o);
+            o += x.length;
+          }
+          const chunks = chunk(bytes, cuts);
+          const expected = split(chunks, max);
+          const s = new LineSplitter(max === undefined ? {} : { maxLineLength: max });
+          const cap = s.maxLineLength;
+          const lines: string[] = [];
+          const tooLong: number[] = [];
+          let call = 0;
+          const sink = {
+            line: (l: string) => lines.push(l),
+            tooLong: (n: number) => tooLong.push(n),
+            bytes: (b: Uint8Array, a: number, e: number) => lines.push(dec.decode(b.slice(a, e))),
+            // Takes up to `takes[call]` lines (0: none), as bytes() would have had them, and stops
+            // before a line over the cap in bytes, as the contract says.
+            block: (b: Uint8Array, a: number, e: number) => {
+              expect(b[e - 1]).toBe(10);
+              let want = takes[call++ % takes.length]!;
+              let p = a;
+              while (want-- > 0 && p < e) {
+                const nl = b.indexOf(10, p);
+                let end = nl;
+                if (end > p && b[end - 1] === 13) end--;
+                if (end - p > cap) break;
+                lines.push(dec.decode(b.slice(p, end)));
+                taken++;
+                p = nl + 1;
+              }
+              return p;
+            },
+          };
+          for (const c of chunks) s.push(c.slice(), sink);
+          s.end(sink);
+          expect({ lines, tooLong }).toEqual(expected);
+        },
+      ),
+      { numRuns: 3_000 },
+    );
+    expect(taken).toBeGreaterThan(200); // the block lane really took lines (~450 in 3,000 runs)
+  });
   it('keeps memory bounded on input without newlines', () => {
     const s = new LineSplitter({ maxLineLength: 100 });
     const sink = { line: () => undefined };

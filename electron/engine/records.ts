@@ -1,0 +1,338 @@
+/**
+ * Parsed lines as records: the hand-over between the replay's parse stage and its detect stage
+ * (replay.ts), in one thread or across a worker (electron/headless/replay-pipeline.ts).
+ *
+ * Why records and not PacketEvent objects: the parse stage's fast lane (WebAssembly,
+ * wasm/fastline.ts) writes them without making a string, and a batch of them crosses to another
+ * thread as one transferred buffer, where a million objects would each be cloned.
+ *
+ * A record is RECORD_INTS 32-bit integers (the two doubles, time and seq, take two each). Strings
+ * that repeat (host, prefix, interfaces, MAC, DST, protocol) are ids into a string table that the
+ * parse stage grows and the batch's `news` carry to the reader. An IPv4 source is its 32-bit value
+ * only: the reader leaves `src` empty and the engine makes the text for a source it has not seen.
+ * An IPv6 source as the kernel prints it is its eight groups: the reader makes its text once per
+ * address (so the same source is the same string, whose hash the engine's maps keep). Other
+ * sources, and the addresses quoted by an ICMP error, are strings in the batch's `sides`.
+ * Column order is wasm/fastline.ts's (C_*), which writes the same layout.
+ */
+import type { Framing, PacketEvent, RejectReason } from '../shared/packet.ts';
+import { REJECT_REASONS } from '../shared/packet.ts';
+import type { Ip } from '../shared/ip.ts';
+import { v6TextOfGroups } from './parse/bytes.ts';
+
+export const RECORD_INTS = 34;
+export const C_TAG = 0;
+export const C_AUX = 1;
+/** f64 (ints 2-3 and 4-5). */
+export const C_TIME = 2;
+export const C_SEQ = 4;
+export const C_BITS = 6;
+export const C_HOST = 7;
+export const C_PREFIX = 8;
+export const C_IN = 9;
+export const C_OUT = 10;
+export const C_PHYSIN = 11;
+export const C_PHYSOUT = 12;
+export const C_MAC = 13;
+export const C_DST = 14;
+export const C_PROTO = 15;
+export const C_SRC = 16;
+export const C_SRCV4 = 17;
+export const C_INNERSRC = 18;
+export const C_INNERDST = 19;
+export const C_LEN = 20;
+export const C_TTL = 21;
+export const C_ID = 22;
+export const C_SPT = 23;
+export const C_DPT = 24;
+export const C_ICMPTYPE = 25;
+export const C_ICMPCODE = 26;
+export const C_FLAGS = 27;
+export const C_WINDOW = 28;
+/** Four columns: the eight 16-bit groups of an IPv6 source (C_SRC = SRC_IN_GROUPS), two per column. */
+export const C_SRC6 = 30;
+/** C_SRC: the source is IPv4, its value in C_SRCV4. */
+export const SRC_V4 = -1;
+/** C_SRC: the source is IPv6, its groups in C_SRC6 (the reader keeps one string per address). */
+export const SRC_IN_GROUPS = -2;
+
+/** A packet in the columns; C_AUX unused. */
+export const TAG_PACKET = 1;
+/** A rejected line: C_AUX is the index of its reason in REJECT_REASONS. */
+export const TAG_REJECTED = 2;
+/** A packet the columns cannot hold (a number out of their range): sides[C_AUX] is the PacketEvent. */
+export const TAG_SIDE_PACKET = 3;
+
+const FRAMINGS: readonly Framing[] = ['syslog', 'kmsg', 'journal', 'dmesg'];
+const BITS_KERNEL = 1 << 2;
+const BITS_V6 = 1 << 3;
+const DF_SHIFT = 4; // 0 undefined, 1 false, 2 true
+const FRAGMENT_SHIFT = 6; // the same
+
+/** Strings every table starts with, at these ids (wasm/fastline.ts writes PROTO ids 0-3). */
+const FIXED_STRINGS = ['TCP', 'UDP', 'ICMP', 'ICMPv6'];
+/** Strings a table holds before it starts again (a FORWARD-chain log can have many DST values). */
+const STRING_IDS_MAX = 4096;
+const REASON_INDEX = new Map<RejectReason, number>(REJECT_REASONS.map((r, i) => [r, i]));
+
+/** Records of consecutive lines, in order, and what it takes to read them. */
+export interface RecordBatch {
+  /** count × RECORD_INTS integers (may be longer). */
+  ints: Int32Array;
+  count: number;
+  /** Strings the table gained: triples record index (applied before that record is read), id, string; id -1: the table starts again. */
+  news: (number | string)[];
+  /** IPv6 sources, quoted addresses, whole packets (see the columns). */
+  sides: unknown[];
+  /** The input's framing once the parse stage knows it (null: none recognised). */
+  framing?: Framing | null;
+}
+
+/** The parse stage's string table: ids for strings, and the news a batch carries. */
+export class StringIds {
+  private readonly ids = new Map<string, number>();
+  private nextId = 0;
+  /** Set when the table started again: the fast lane's recent values must be forgotten too. */
+  restarted = false;
+
+  constructor() {
+    this.seed();
+  }
+
+  private seed(): void {
+    this.ids.clear();
+    for (const s of FIXED_STRINGS) this.ids.set(s, this.ids.size);
+    this.nextId = FIXED_STRINGS.length;
+  }
+
+  /** Before record `index` is written: start again when the table is (nearly) full. */
+  beforeRecord(index: number, news: (number | string)[]): void {
+    if (this.nextId < STRING_IDS_MAX - 16) return;
+    this.seed();
+    this.restarted = true;
+    news.push(index, -1, '');
+  }
+
+  /** The id of `s`, announced in `news` at record `index` when new. */
+  id(s: string, index: number, news: (number | string)[]): number {
+    const known = this.ids.get(s);
+    if (known !== undefined) return known;
+    const id = this.nextId++;
+    this.ids.set(s, id);
+    news.push(index, id, s);
+    return id;
+  }
+}
+
+function optString(s: string | undefined, ids: StringIds, index: number, news: (number | string)[]): number {
+  return s === undefined ? -1 : ids.id(s, index, news);
+}
+
+/** A column's number: -1 for undefined, null when it is not a whole number in [0, 2^31). */
+function column(n: number | undefined): number | null {
+  if (n === undefined) return -1;
+  return Number.isInteger(n) && n >= 0 && n <= 0x7fffffff ? n : null;
+}
+
+function triState(b: boolean | undefined): number {
+  return b === undefined ? 0 : b ? 2 : 1;
+}
+
+/**
+ * Writes packet `p` (from the JavaScript parser) as record `index` of `ints`/`f64`. `srcV4`: the
+ * 32-bit value of p.src when it is IPv4, else -1.
+ */
+export function writePacket(p: PacketEvent, srcV4: number, ints: Int32Array, f64: Float64Array, index: number, ids: StringIds, news: (number | string)[], sides: unknown[]): void {
+  const o = index * RECORD_INTS;
+  const nums = [p.len, p.ttl, p.id, p.spt, p.dpt, p.icmpType, p.icmpCode, p.tcpFlags, p.window].map(column);
+  const framing = FRAMINGS.indexOf(p.framing);
+  if (nums.includes(null) || framing < 0 || (p.seq !== undefined && !Number.isFinite(p.seq))) {
+    ints[o + C_TAG] = TAG_SIDE_PACKET;
+    ints[o + C_AUX] = sides.push({ ...p }) - 1;
+    return;
+  }
+  ints[o + C_TAG] = TAG_PACKET;
+  f64[o / 2 + 1] = p.time;
+  f64[o / 2 + 2] = p.seq ?? Number.NaN;
+  ints[o + C_BITS] = framing | (p.trust === 'kernel' ? BITS_KERNEL : 0) | (p.family === 6 ? BITS_V6 : 0) | (triState(p.df) << DF_SHIFT) | (triState(p.fragment) << FRAGMENT_SHIFT);
+  ints[o + C_HOST] = optString(p.host, ids, index, news);
+  ints[o + C_PREFIX] = ids.id(p.prefix, index, news);
+  ints[o + C_IN] = ids.id(p.in, index, news);
+  ints[o + C_OUT] = ids.id(p.out, index, news);
+  ints[o + C_PHYSIN] = optString(p.physIn, ids, index, news);
+  ints[o + C_PHYSOUT] = optString(p.physOut, ids, index, news);
+  ints[o + C_MAC] = optString(p.mac, ids, index, news);
+  ints[o + C_DST] = ids.id(p.dst, index, news);
+  ints[o + C_PROTO] = ids.id(p.proto, index, news);
+  if (srcV4 >= 0) {
+    ints[o + C_SRC] = SRC_V4;
+    ints[o + C_SRCV4] = srcV4 | 0;
+  } else ints[o + C_SRC] = sides.push(p.src) - 1;
+  ints[o + C_INNERSRC] = p.innerSrc === undefined ? -1 : sides.push(p.innerSrc) - 1;
+  ints[o + C_INNERDST] = p.innerDst === undefined ? -1 : sides.push(p.innerDst) - 1;
+  for (let k = 0; k < nums.length; k++) ints[o + C_LEN + k] = nums[k]!;
+}
+
+/** Writes a rejected line as record `index`. */
+export function writeRejected(reason: RejectReason, ints: Int32Array, index: number): void {
+  const o = index * RECORD_INTS;
+  ints[o + C_TAG] = TAG_REJECTED;
+  ints[o + C_AUX] = REASON_INDEX.get(reason)!;
+}
+
+function orUndefined(n: number): number | undefined {
+  return n < 0 ? undefined : n;
+}
+
+/**
+ * Text of IPv6 sources by their value (four int32 of two groups each): one string per address,
+ * made on first sight. Open addressing, linear probing, at most half full.
+ */
+class V6Names {
+  private keys = new Int32Array(4 << 10);
+  private names: (Ip | undefined)[] = new Array<Ip | undefined>(1 << 10);
+  private bits = 10;
+  private count = 0;
+  private readonly groups = new Uint16Array(8);
+
+  name(a: number, b: number, c: number, d: number): Ip {
+    const mask = (1 << this.bits) - 1;
+    let i = Math.imul(a ^ Math.imul(b, 0x85ebca6b) ^ Math.imul(c, 0xc2b2ae35) ^ Math.imul(d, 0x27d4eb2f), 0x9e3779b1) >>> (32 - this.bits);
+    const K = this.keys;
+    for (;;) {
+      const n = this.names[i];
+      if (n === undefined) break;
+      const k = 4 * i;
+      if (K[k] === a && K[k + 1] === b && K[k + 2] === c && K[k + 3] === d) return n;
+      i = (i + 1) & mask;
+    }
+    const g = this.groups;
+    g[0] = a >>> 16;
+    g[1] = a & 0xffff;
+    g[2] = b >>> 16;
+    g[3] = b & 0xffff;
+    g[4] = c >>> 16;
+    g[5] = c & 0xffff;
+    g[6] = d >>> 16;
+    g[7] = d & 0xffff;
+    const name = v6TextOfGroups(g);
+    this.put(i, a, b, c, d, name);
+    if (2 * ++this.count > this.names.length) this.grow();
+    return name;
+  }
+
+  private put(i: number, a: number, b: number, c: number, d: number, name: Ip): void {
+    const k = 4 * i;
+    this.keys[k] = a;
+    this.keys[k + 1] = b;
+    this.keys[k + 2] = c;
+    this.keys[k + 3] = d;
+    this.names[i] = name;
+  }
+
+  private grow(): void {
+    const oldKeys = this.keys;
+    const oldNames = this.names;
+    this.bits++;
+    this.keys = new Int32Array(4 << this.bits);
+    this.names = new Array<Ip | undefined>(1 << this.bits);
+    const mask = (1 << this.bits) - 1;
+    for (let j = 0; j < oldNames.length; j++) {
+      const n = oldNames[j];
+      if (n === undefined) continue;
+      const a = oldKeys[4 * j]!;
+      const b = oldKeys[4 * j + 1]!;
+      const c = oldKeys[4 * j + 2]!;
+      const d = oldKeys[4 * j + 3]!;
+      let i = Math.imul(a ^ Math.imul(b, 0x85ebca6b) ^ Math.imul(c, 0xc2b2ae35) ^ Math.imul(d, 0x27d4eb2f), 0x9e3779b1) >>> (32 - this.bits);
+      while (this.names[i] !== undefined) i = (i + 1) & mask;
+      this.put(i, a, b, c, d, n);
+    }
+  }
+}
+
+/** The detect stage's side: the string table as the news build it, and records back into packets. */
+export class RecordReader {
+  private strings: string[] = [...FIXED_STRINGS];
+  private readonly v6 = new V6Names();
+
+  /** Applies the news of `batch` due at record `index` (call it for every index in order). */
+  news(batch: RecordBatch, index: number, from: number): number {
+    const news = batch.news;
+    let k = from;
+    while (k < news.length && news[k] === index) {
+      const id = news[k + 1] as number;
+      if (id < 0) this.strings = [...FIXED_STRINGS];
+      else this.strings[id] = news[k + 2] as string;
+      k += 3;
+    }
+    return k;
+  }
+
+  /**
+   * Record `index` of `batch` written into `into` (every field; make it with newPacket()), or a
+   * packet of its own for TAG_SIDE_PACKET. For an IPv4 source `src` is left empty: its 32-bit value
+   * is in lastSrcV4 (-1 otherwise).
+   */
+  packet(batch: RecordBatch, f64: Float64Array, index: number, into: PacketEvent): PacketEvent {
+    const I = batch.ints;
+    const o = index * RECORD_INTS;
+    if (I[o + C_TAG] === TAG_SIDE_PACKET) {
+      this.lastSrcV4 = -1;
+      return batch.sides[I[o + C_AUX]!] as PacketEvent;
+    }
+    const S = this.strings;
+    const bits = I[o + C_BITS]!;
+    const host = I[o + C_HOST]!;
+    const physIn = I[o + C_PHYSIN]!;
+    const physOut = I[o + C_PHYSOUT]!;
+    const mac = I[o + C_MAC]!;
+    const src = I[o + C_SRC]!;
+    const innerSrc = I[o + C_INNERSRC]!;
+    const innerDst = I[o + C_INNERDST]!;
+    const seq = f64[o / 2 + 2]!;
+    const df = (bits >> DF_SHIFT) & 3;
+    const fragment = (bits >> FRAGMENT_SHIFT) & 3;
+    into.time = f64[o / 2 + 1]!;
+    into.framing = FRAMINGS[bits & 3]!;
+    into.trust = bits & BITS_KERNEL ? 'kernel' : 'spoofable';
+    into.seq = Number.isNaN(seq) ? undefined : seq;
+    into.host = host < 0 ? undefined : S[host];
+    into.prefix = S[I[o + C_PREFIX]!]!;
+    into.in = S[I[o + C_IN]!]!;
+    into.out = S[I[o + C_OUT]!]!;
+    into.physIn = physIn < 0 ? undefined : S[physIn];
+    into.physOut = physOut < 0 ? undefined : S[physOut];
+    into.mac = mac < 0 ? undefined : S[mac];
+    if (src === SRC_V4) {
+      into.src = '' as Ip;
+      this.lastSrcV4 = I[o + C_SRCV4]! >>> 0;
+    } else if (src === SRC_IN_GROUPS) {
+      into.src = this.v6.name(I[o + C_SRC6]!, I[o + C_SRC6 + 1]!, I[o + C_SRC6 + 2]!, I[o + C_SRC6 + 3]!);
+      this.lastSrcV4 = -1;
+    } else {
+      into.src = batch.sides[src] as Ip;
+      this.lastSrcV4 = -1;
+    }
+    into.dst = S[I[o + C_DST]!]! as Ip;
+    into.family = bits & BITS_V6 ? 6 : 4;
+    into.len = orUndefined(I[o + C_LEN]!);
+    into.ttl = orUndefined(I[o + C_TTL]!);
+    into.id = orUndefined(I[o + C_ID]!);
+    into.df = df === 0 ? undefined : df === 2;
+    into.fragment = fragment === 0 ? undefined : fragment === 2;
+    into.proto = S[I[o + C_PROTO]!]!;
+    into.spt = orUndefined(I[o + C_SPT]!);
+    into.dpt = orUndefined(I[o + C_DPT]!);
+    into.icmpType = orUndefined(I[o + C_ICMPTYPE]!);
+    into.icmpCode = orUndefined(I[o + C_ICMPCODE]!);
+    into.tcpFlags = orUndefined(I[o + C_FLAGS]!);
+    into.window = orUndefined(I[o + C_WINDOW]!);
+    into.innerSrc = innerSrc < 0 ? undefined : (batch.sides[innerSrc] as Ip);
+    into.innerDst = innerDst < 0 ? undefined : (batch.sides[innerDst] as Ip);
+    return into;
+  }
+
+  /** The 32-bit value of the source of the record packet() last read, -1 when not IPv4 (then src holds it). */
+  lastSrcV4 = -1;
+}
