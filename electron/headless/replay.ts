@@ -30,6 +30,7 @@ import { normalisePrefix } from '../engine/detect/classify.ts';
 import { kmsgBootTimeMs } from '../engine/logs/kmsg.ts';
 import { ReplaySession, type ReplaySummary } from '../engine/replay.ts';
 import type { CliCommand } from './cli.ts';
+import { ParseWorkerError, ReplayPipeline } from './replay-pipeline.ts';
 
 const FORMATS = ['auto', 'syslog', 'kmsg', 'journal', 'dmesg'] as const;
 const CHUNK_BYTES = 1 << 20;
@@ -60,6 +61,8 @@ Options:
                        an ISO 8601 time, or "now" for this machine's own boot (its dmesg); without it
                        those times are shown as time since boot
   --json               one JSON object per line: each ban as it happens, the summary last
+  --single-thread      parse and detect in this thread only (by default a worker thread parses
+                       while this one detects: about twice as fast on two cores, ~20 MB more memory)
   --help               this text
 
 Kernel trust is not required in a replay: lines of a plain log file could have been written by any
@@ -78,6 +81,7 @@ type Flags = {
   year?: string;
   'boot-time'?: string;
   json?: boolean;
+  'single-thread'?: boolean;
   help?: boolean;
 };
 
@@ -96,7 +100,7 @@ const FLAG_OF_PATH: [string, string][] = [
 export type ReplayArgs =
   | { ok: true; help: true }
   | { ok: false; error: string }
-  | { ok: true; help: false; input: string; framing: Framing | 'auto'; year?: number; bootTimeMs?: number; json: boolean; settings: Settings; openPorts: string[] };
+  | { ok: true; help: false; input: string; framing: Framing | 'auto'; year?: number; bootTimeMs?: number; json: boolean; singleThread: boolean; settings: Settings; openPorts: string[] };
 
 function wholeNumber(flag: string, text: string | undefined, out: string[]): number | undefined {
   if (text === undefined) return undefined;
@@ -134,6 +138,7 @@ export function parseReplayArgs(argv: string[]): ReplayArgs {
         year: { type: 'string' },
         'boot-time': { type: 'string' },
         json: { type: 'boolean' },
+        'single-thread': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -197,7 +202,7 @@ export function parseReplayArgs(argv: string[]): ReplayArgs {
     msg = msg.replace(/^(--[a-z-]+)\.\d+:/gm, '$1:');
     return { ok: false, error: msg };
   }
-  const out: ReplayArgs = { ok: true, help: false, input: parsed.positionals[0]!, framing: format as Framing | 'auto', json: !!f.json, settings: check.settings, openPorts };
+  const out: ReplayArgs = { ok: true, help: false, input: parsed.positionals[0]!, framing: format as Framing | 'auto', json: !!f.json, singleThread: !!f['single-thread'], settings: check.settings, openPorts };
   if (year !== undefined) out.year = year;
   if (bootTimeMs !== undefined) out.bootTimeMs = bootTimeMs;
   return out;
@@ -401,6 +406,18 @@ function pushRegularFile(input: string, push: (chunk: Uint8Array) => void): bool
   }
 }
 
+/** Does the regular file start as plain text (not a compressor's magic number)? */
+function isPlainFile(input: string): boolean {
+  const fd = openSync(input, 'r');
+  try {
+    const head = Buffer.alloc(MAGIC_BYTES);
+    const n = readSync(fd, head, 0, MAGIC_BYTES, 0);
+    return compressionOf(head.subarray(0, n)) === 'plain';
+  } finally {
+    closeSync(fd);
+  }
+}
+
 async function* stdinChunks(): AsyncGenerator<Uint8Array> {
   for await (const chunk of process.stdin) yield typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Uint8Array);
 }
@@ -441,8 +458,22 @@ async function* decompressed(input: string, chunks: AsyncIterable<Uint8Array>): 
   yield* Readable.from(raw()).pipe(createGunzip()) as AsyncIterable<Uint8Array>;
 }
 
+/**
+ * Standard input, a pipe, a FIFO, a compressed file: opened once and streamed (opening a pipe a
+ * second time would lose what the first read took, or wait for a writer forever), gunzipped when
+ * it is gzip.
+ */
+async function streamInput(input: string, push: (chunk: Uint8Array) => Promise<void>): Promise<void> {
+  const chunks = input === '-' ? stdinChunks() : createReadStream(input, { highWaterMark: CHUNK_BYTES });
+  for await (const chunk of decompressed(input, chunks)) await push(chunk);
+}
+
 function readError(input: string, e: unknown): string {
   if (e instanceof UnsupportedCompression) return `portcullis replay: cannot read ${inputName(input)}: ${e.message}`;
+  if (e instanceof Error && !(e instanceof ParseWorkerError) && !('code' in e)) {
+    // Not the input's fault: the parse worker itself failed (it says so; --single-thread avoids it).
+    if (/parse worker/.test(e.message)) return `portcullis replay: ${e.message} (--single-thread replays without it)`;
+  }
   const code = (e as NodeJS.ErrnoException | undefined)?.code;
   const why =
     code === 'ENOENT' ? 'no such file' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : e instanceof Error ? e.message : String(e);
@@ -497,20 +528,43 @@ export const replayCommand: CliCommand = {
         pending.length = 0;
       }
     };
-    const push = (chunk: Uint8Array) => {
-      session.push(chunk);
-      flushEvents();
-    };
     let failure: unknown = null;
-    try {
-      if (!regularFile || !pushRegularFile(input, push)) {
-        // Standard input, a pipe, a FIFO, a compressed file: opened once and streamed. (Opening a
-        // pipe a second time would lose what the first read took, or wait for a writer forever.)
-        const chunks = input === '-' ? stdinChunks() : createReadStream(input, { highWaterMark: CHUNK_BYTES });
-        for await (const chunk of decompressed(input, chunks)) push(chunk);
+    if (args.singleThread) {
+      const push = (chunk: Uint8Array) => {
+        session.push(chunk);
+        flushEvents();
+      };
+      try {
+        if (!regularFile || !pushRegularFile(input, push)) await streamInput(input, async (chunk) => push(chunk));
+      } catch (e) {
+        failure = e;
       }
-    } catch (e) {
-      failure = e;
+    } else {
+      // A worker thread parses while this one detects (replay-pipeline.ts); bans are printed as
+      // the records reach the engine.
+      let pipeline: ReplayPipeline | null = null;
+      try {
+        if (regularFile && isPlainFile(input)) {
+          // The worker reads the file itself: this thread only runs the engine.
+          pipeline = new ReplayPipeline(session, input, flushEvents);
+          await pipeline.end(false);
+        } else {
+          pipeline = new ReplayPipeline(session, undefined, flushEvents);
+          const p = pipeline;
+          let inputFailure: unknown = null;
+          try {
+            await streamInput(input, (chunk) => p.push(chunk));
+          } catch (e) {
+            inputFailure = e;
+          }
+          // What was read before a failure is still parsed and counted (as in one thread).
+          await pipeline.end();
+          if (inputFailure !== null) throw inputFailure;
+        }
+      } catch (e) {
+        failure = e;
+        await pipeline?.abort();
+      }
     }
     const summary = session.end();
     const message = failure === null ? null : readError(input, failure);

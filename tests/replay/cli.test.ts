@@ -138,6 +138,11 @@ describe('replay CLI fixture cases', () => {
       expect(human.stdout).toContain('Kernel trust not required');
       for (const b of e.bans) expect(human.stdout).toContain(b.ip);
       for (const s of c.humanContains ?? []) expect(human.stdout).toContain(s);
+
+      // One thread (--single-thread) reports exactly what the parse worker and this thread report.
+      const single = runCli(dir, c, ['--json', '--single-thread']);
+      expect(single.code, single.stderr).toBe(json.code);
+      expect(single.stdout).toBe(json.stdout);
     });
   }
 });
@@ -146,7 +151,7 @@ describe('replay CLI basics', () => {
   it('--help explains the flags and exits 0', () => {
     const r = spawnSync(NODE, [CLI, 'replay', '--help'], { encoding: 'utf8' });
     expect(r.status).toBe(0);
-    for (const flag of ['--format', '--maxretry', '--findtime', '--min-ports', '--whitelist', '--prefix', '--year', '--json']) expect(r.stdout).toContain(flag);
+    for (const flag of ['--format', '--maxretry', '--findtime', '--min-ports', '--whitelist', '--prefix', '--year', '--json', '--single-thread']) expect(r.stdout).toContain(flag);
   });
   it('reads gzip-compressed logs (file, standard input, several members) as the plain log; names other compressors', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'pc-replay-gz-'));

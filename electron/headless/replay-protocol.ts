@@ -1,0 +1,21 @@
+/** Messages and shared memory between replay-pipeline.ts and its worker, replay-worker.ts. */
+import type { ReplayParseOptions } from '../engine/replay-parse.ts';
+import type { RecordBatch } from '../engine/records.ts';
+
+export interface ParseWorkerData {
+  parse: ReplayParseOptions;
+  /** RING_SLOTS × slotInts int32. */
+  ring: SharedArrayBuffer;
+  slotInts: number;
+  /** Int32 [batches read by the detect stage]. */
+  control: SharedArrayBuffer;
+  /** Read this regular file here (else chunks come in messages). */
+  file?: string;
+}
+
+export const RING_SLOTS = 4;
+
+export type ToParseWorker = { type: 'chunk'; buf: ArrayBuffer; length: number } | { type: 'end' };
+export type BatchMessage = Omit<RecordBatch, 'ints'> & { type: 'batch'; slot: number };
+export type FromParseWorker = BatchMessage | { type: 'parsed'; buf: ArrayBuffer } | { type: 'ended' } | { type: 'failed'; message: string; code?: string };
+

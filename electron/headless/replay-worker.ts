@@ -1,0 +1,80 @@
+/**
+ * The parse stage of `portcullis replay` in a worker thread (replay-pipeline.ts has the other
+ * side): the input in — read here from a regular file, or handed over in chunks — and batches of
+ * records out, in line order.
+ *
+ * Batches go through a ring of RING_SLOTS slots in shared memory: batch k is written into slot
+ * k mod RING_SLOTS once the detect stage has read batch k - RING_SLOTS (the count it has read is
+ * control[0]; this thread sleeps on it), so memory is bounded whoever is faster, and nothing is
+ * allocated or transferred per batch. The message of a batch carries what is not numbers: the
+ * strings the table gained and the side values.
+ *
+ * Messages in:  { type: 'chunk', buf, length } (the buffer comes back in 'parsed') | { type: 'end' }
+ * Messages out: { type: 'batch', slot, count, news, sides, framing? } | { type: 'parsed', buf }
+ *               | { type: 'ended' } | { type: 'failed', message, code? }
+ */
+import { closeSync, openSync, readSync } from 'node:fs';
+import { parentPort, workerData } from 'node:worker_threads';
+import { ReplayParser } from '../engine/replay-parse.ts';
+import { RECORD_INTS } from '../engine/records.ts';
+import { RING_SLOTS, type BatchMessage, type FromParseWorker, type ParseWorkerData, type ToParseWorker } from './replay-protocol.ts';
+
+/** Bytes read from a file at a time (what the fast lane's input holds). */
+const READ_BYTES = 1 << 20;
+
+const port = parentPort!;
+const data = workerData as ParseWorkerData;
+const control = new Int32Array(data.control);
+let produced = 0;
+
+const parser = new ReplayParser(data.parse, (batch) => {
+  // Wait for the slot: the detect stage must have read the batch that used it last.
+  for (;;) {
+    const read = Atomics.load(control, 0);
+    if (produced - read < RING_SLOTS) break;
+    Atomics.wait(control, 0, read);
+  }
+  const slot = produced % RING_SLOTS;
+  new Int32Array(data.ring, slot * data.slotInts * 4, data.slotInts).set(batch.ints.subarray(0, batch.count * RECORD_INTS));
+  const m: BatchMessage = { type: 'batch', slot, count: batch.count, news: batch.news, sides: batch.sides };
+  if (batch.framing !== undefined) m.framing = batch.framing;
+  port.postMessage(m);
+  produced++;
+});
+
+function failed(e: unknown): void {
+  const err = e as NodeJS.ErrnoException;
+  port.postMessage({ type: 'failed', message: err instanceof Error ? err.message : String(e), ...(err?.code ? { code: err.code } : {}) } satisfies FromParseWorker);
+}
+
+if (data.file !== undefined) {
+  try {
+    const fd = openSync(data.file, 'r');
+    try {
+      const buf = new Uint8Array(READ_BYTES);
+      for (let n = readSync(fd, buf, 0, READ_BYTES, null); n > 0; n = readSync(fd, buf, 0, READ_BYTES, null)) parser.push(buf.subarray(0, n));
+    } finally {
+      closeSync(fd);
+    }
+    parser.end();
+    port.postMessage({ type: 'ended' } satisfies FromParseWorker);
+  } catch (e) {
+    // What was read is parsed and handed out; the summary says the input was cut short.
+    parser.end();
+    failed(e);
+  }
+} else {
+  port.on('message', (m: ToParseWorker) => {
+    try {
+      if (m.type === 'chunk') {
+        parser.push(new Uint8Array(m.buf, 0, m.length));
+        port.postMessage({ type: 'parsed', buf: m.buf } satisfies FromParseWorker, [m.buf]);
+      } else {
+        parser.end();
+        port.postMessage({ type: 'ended' } satisfies FromParseWorker);
+      }
+    } catch (e) {
+      failed(e);
+    }
+  });
+}
