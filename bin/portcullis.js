@@ -1,9 +1,11 @@
-#!/usr/bin/env -S MALLOC_ARENA_MAX=1 node --max-semi-space-size=4
-// Entry of the `portcullis` command. Node >= 24 runs our TypeScript sources directly (type
-// stripping), so the CLI works right after `npm install`, with no build step.
-// --max-semi-space-size=4 (also in package.json's scripts): replay makes short-lived garbage at a
-// high rate, and V8's default young generation (up to 16 MB semi-spaces) cost ~50 MB more peak
-// RSS on a 1M-line replay for no measurable speed. MALLOC_ARENA_MAX=1: glibc's per-thread malloc
+#!/usr/bin/env -S MALLOC_ARENA_MAX=1 node --max-semi-space-size=1
+// Entry of the `portcullis` command. It runs the bundle `npm install` builds (dist/cli) while that
+// is what the sources compile to, else the TypeScript sources directly (Node >= 24 strips types),
+// so the CLI works right after `npm install` and after any edit.
+// --max-semi-space-size=1 (also in package.json's scripts): a young generation of at most 1 MB per
+// semi-space, in each thread. V8's default (up to 16 MB semi-spaces) cost ~50 MB more peak RSS on
+// a 1M-line replay, 4 MB ~10 MB more than 1, for no measurable speed (a replay's hot loops allocate
+// little since the parse stage writes records). MALLOC_ARENA_MAX=1: glibc's per-thread malloc
 // arenas (V8's compiler threads) held ~10–20 MB more for nothing (measured 151–164 → 141–144 MB).
 const [major] = process.versions.node.split('.').map(Number);
 if (major < 24) {
@@ -25,5 +27,10 @@ process.stdout.on('error', (e) => {
   console.error(`portcullis: cannot write the output: ${e.message}`);
   process.exit(1);
 });
-const { main } = await import('../electron/headless/cli.ts');
+// The bundle `npm install` built, while it matches the sources; else the sources themselves
+// (PORTCULLIS_FROM_SOURCE=1 forces them). See cli-bundle.js.
+const { freshBundle } = await import('./cli-bundle.js');
+const { fileURLToPath, pathToFileURL } = await import('node:url');
+const bundle = process.env.PORTCULLIS_FROM_SOURCE === '1' ? null : freshBundle(fileURLToPath(new URL('..', import.meta.url)));
+const { main } = await import(bundle === null ? '../electron/headless/cli.ts' : pathToFileURL(bundle).href);
 process.exitCode = await main(process.argv.slice(2));

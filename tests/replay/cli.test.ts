@@ -19,6 +19,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
+import { freshBundle } from '../../bin/cli-bundle.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 /** Node 24 runs the CLI: the test runner's own Node when it is one (npm test), else the project's. */
@@ -152,6 +153,23 @@ describe('replay CLI basics', () => {
     const r = spawnSync(NODE, [CLI, 'replay', '--help'], { encoding: 'utf8' });
     expect(r.status).toBe(0);
     for (const flag of ['--format', '--maxretry', '--findtime', '--min-ports', '--whitelist', '--prefix', '--year', '--json', '--single-thread']) expect(r.stdout).toContain(flag);
+  });
+  it('the dist/cli bundle (built by npm install) and the TypeScript sources give the same output', () => {
+    const c = { description: '', args: ['--year', '2026'] } as Case;
+    const dir = path.join(CASES, 'stealth-scans');
+    // npm test builds it first (scripts/build-cli.ts), so it is what the sources compile to.
+    expect(freshBundle(ROOT), 'dist/cli is missing or stale: npm run build:cli').not.toBeNull();
+    const fromBundle = runCli(dir, c, ['--json']);
+    const prev = process.env.PORTCULLIS_FROM_SOURCE;
+    process.env.PORTCULLIS_FROM_SOURCE = '1';
+    try {
+      const fromSources = runCli(dir, c, ['--json']);
+      expect(fromSources.code, fromSources.stderr).toBe(0);
+      expect(fromSources.stdout).toBe(fromBundle.stdout);
+    } finally {
+      if (prev === undefined) delete process.env.PORTCULLIS_FROM_SOURCE;
+      else process.env.PORTCULLIS_FROM_SOURCE = prev;
+    }
   });
   it('reads gzip-compressed logs (file, standard input, several members) as the plain log; names other compressors', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'pc-replay-gz-'));

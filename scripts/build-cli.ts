@@ -1,0 +1,54 @@
+/**
+ * Bundles the `portcullis` command line (electron/headless/cli.ts and the replay's parse worker)
+ * into dist/cli/, with a manifest of the sources it was built from (bin/cli-bundle.js runs the
+ * bundle only while those are unchanged). Run by `npm install` (the "prepare" script) and by
+ * `npm run build`. Commands are split into chunks, so `portcullis replay` still loads only what
+ * it needs.
+ * Usage: node scripts/build-cli.ts [--quiet]
+ */
+import { build } from 'esbuild';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { hashSources, MANIFEST } from '../bin/cli-bundle.js';
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+export const CLI_DIR = path.join(ROOT, 'dist/cli');
+
+export async function buildCli(outDir = CLI_DIR): Promise<{ files: string[] }> {
+  rmSync(outDir, { recursive: true, force: true });
+  mkdirSync(outDir, { recursive: true });
+  const result = await build({
+    absWorkingDir: ROOT,
+    entryPoints: { cli: 'electron/headless/cli.ts', 'replay-worker': 'electron/headless/replay-worker.ts' },
+    outdir: outDir,
+    bundle: true,
+    splitting: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node24',
+    outExtension: { '.js': '.mjs' },
+    metafile: true,
+    logLevel: 'warning',
+    legalComments: 'none',
+    // Optional native speed-ups of ws; without them ws uses JavaScript.
+    external: ['bufferutil', 'utf-8-validate'],
+    // Bundled CommonJS dependencies call require() for Node built-ins; an ES module has no `require`.
+    banner: { js: "import { createRequire as __pcCreateRequire } from 'node:module'; const require = __pcCreateRequire(import.meta.url);" },
+  });
+  const files = Object.keys(result.metafile.inputs).sort();
+  writeFileSync(path.join(outDir, MANIFEST), JSON.stringify({ sha256: hashSources(ROOT, files), files }, null, 1) + '\n');
+  return { files };
+}
+
+if (import.meta.main) {
+  const quiet = process.argv.includes('--quiet');
+  buildCli().then(
+    ({ files }) => {
+      if (!quiet) console.log(`built ${path.relative(ROOT, CLI_DIR)} from ${files.length} source files`);
+    },
+    (e: unknown) => {
+      console.error(`build-cli failed: ${e instanceof Error ? e.message : String(e)}`);
+      process.exitCode = 1;
+    },
+  );
+}
