@@ -128,10 +128,9 @@ function optString(s: string | undefined, ids: StringIds, index: number, news: (
   return s === undefined ? -1 : ids.id(s, index, news);
 }
 
-/** A column's number: -1 for undefined, null when it is not a whole number in [0, 2^31). */
-function column(n: number | undefined): number | null {
-  if (n === undefined) return -1;
-  return Number.isInteger(n) && n >= 0 && n <= 0x7fffffff ? n : null;
+/** A column's number (fitsColumn): -1 for undefined. */
+function column(n: number | undefined): number {
+  return n === undefined ? -1 : n;
 }
 
 function triState(b: boolean | undefined): number {
@@ -144,9 +143,8 @@ function triState(b: boolean | undefined): number {
  */
 export function writePacket(p: PacketEvent, srcV4: number, ints: Int32Array, f64: Float64Array, index: number, ids: StringIds, news: (number | string)[], sides: unknown[]): void {
   const o = index * RECORD_INTS;
-  const nums = [p.len, p.ttl, p.id, p.spt, p.dpt, p.icmpType, p.icmpCode, p.tcpFlags, p.window].map(column);
   const framing = FRAMINGS.indexOf(p.framing);
-  if (nums.includes(null) || framing < 0 || (p.seq !== undefined && !Number.isFinite(p.seq))) {
+  if (!fits(p) || framing < 0 || (p.seq !== undefined && !Number.isFinite(p.seq))) {
     ints[o + C_TAG] = TAG_SIDE_PACKET;
     ints[o + C_AUX] = sides.push({ ...p }) - 1;
     return;
@@ -170,7 +168,24 @@ export function writePacket(p: PacketEvent, srcV4: number, ints: Int32Array, f64
   } else ints[o + C_SRC] = sides.push(p.src) - 1;
   ints[o + C_INNERSRC] = p.innerSrc === undefined ? -1 : sides.push(p.innerSrc) - 1;
   ints[o + C_INNERDST] = p.innerDst === undefined ? -1 : sides.push(p.innerDst) - 1;
-  for (let k = 0; k < nums.length; k++) ints[o + C_LEN + k] = nums[k]!;
+  ints[o + C_LEN] = column(p.len);
+  ints[o + C_TTL] = column(p.ttl);
+  ints[o + C_ID] = column(p.id);
+  ints[o + C_SPT] = column(p.spt);
+  ints[o + C_DPT] = column(p.dpt);
+  ints[o + C_ICMPTYPE] = column(p.icmpType);
+  ints[o + C_ICMPCODE] = column(p.icmpCode);
+  ints[o + C_FLAGS] = column(p.tcpFlags);
+  ints[o + C_WINDOW] = column(p.window);
+}
+
+/** Do the packet's numbers fit their columns? */
+function fits(p: PacketEvent): boolean {
+  return fitsColumn(p.len) && fitsColumn(p.ttl) && fitsColumn(p.id) && fitsColumn(p.spt) && fitsColumn(p.dpt) && fitsColumn(p.icmpType) && fitsColumn(p.icmpCode) && fitsColumn(p.tcpFlags) && fitsColumn(p.window);
+}
+
+function fitsColumn(n: number | undefined): boolean {
+  return n === undefined || (Number.isInteger(n) && n >= 0 && n <= 0x7fffffff);
 }
 
 /** Writes a rejected line as record `index`. */
