@@ -41,7 +41,6 @@ const RECORDS_WITHOUT_FAST_LANE = 4096;
 export class ReplayParser {
   private readonly splitter = new LineSplitter();
   private readonly parseOptions: ParseOptions;
-  private readonly autoFraming: boolean;
   private framingKnown: Framing | null;
   private framingToTell: Framing | null | undefined;
   /** Lines kept to recognise the framing (null: a line over the cap, rejected in its turn). */
@@ -69,10 +68,10 @@ export class ReplayParser {
 
   constructor(opts: ReplayParseOptions, onBatch: (batch: RecordBatch) => void, fastLane = true) {
     this.onBatch = onBatch;
-    this.autoFraming = opts.framing === undefined || opts.framing === 'auto';
-    this.framingKnown = this.autoFraming ? null : (opts.framing as Framing);
-    this.framingToTell = this.autoFraming ? undefined : this.framingKnown;
-    this.sniffBuffer = this.autoFraming ? [] : null;
+    const autoFraming = opts.framing === undefined || opts.framing === 'auto';
+    this.framingKnown = autoFraming ? null : (opts.framing as Framing);
+    this.framingToTell = autoFraming ? undefined : this.framingKnown;
+    this.sniffBuffer = autoFraming ? [] : null;
     this.parseOptions = { framing: this.framingKnown ?? 'auto' };
     if (opts.year !== undefined) this.parseOptions.year = opts.year;
     // Year-less syslog stamps: from --year (or the year that keeps the first stamp out of the future), rolling over at New Year.
@@ -102,11 +101,6 @@ export class ReplayParser {
         else this.rejected('too-long');
       },
     };
-  }
-
-  /** Does the fast lane run (WebAssembly available)? */
-  get fastLane(): boolean {
-    return this.fast !== null;
   }
 
   /** Next chunk of the input. */

@@ -161,8 +161,8 @@ export class ReplaySession {
     });
   }
 
-  /** The parse options a parse stage feeding ingest() is to use. */
-  get parse(): ReplayParseOptions {
+  /** The options a parse stage feeding ingest() is to use (those this session was given). */
+  get parseStageOptions(): ReplayParseOptions {
     return this.parseOptions;
   }
 

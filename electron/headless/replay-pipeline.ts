@@ -58,7 +58,7 @@ export class ReplayPipeline {
     for (let s = 0; s < RING_SLOTS; s++) this.slots.push(new Int32Array(ring, s * slotInts * 4, slotInts));
     const control = new SharedArrayBuffer(4);
     this.control = new Int32Array(control);
-    const workerData: ParseWorkerData = { parse: session.parse, ring, slotInts, control, ...(file !== undefined ? { file } : {}) };
+    const workerData: ParseWorkerData = { parse: session.parseStageOptions, ring, slotInts, control, ...(file !== undefined ? { file } : {}) };
     this.worker = new Worker(new URL(import.meta.url.endsWith('.ts') ? './replay-worker.ts' : './replay-worker.mjs', import.meta.url), { workerData });
     this.worker.on('message', (m: FromParseWorker) => {
       try {

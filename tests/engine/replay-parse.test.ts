@@ -9,6 +9,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { chunk } from './parse/chunks.ts';
 import { applyLineEdits } from './parse/mutate.ts';
 import { generateLines } from '../../bench/gen-log.ts';
 import { ipv4Text } from '../../electron/engine/detect/tracker.ts';
@@ -72,22 +73,10 @@ function parsed(chunks: Uint8Array[], opts: ReplayParseOptions, fastLane = true)
   return { results, fastLines: parser.fastLines };
 }
 
-function cut(bytes: Uint8Array, cuts: number[]): Uint8Array[] {
-  const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
-  const out: Uint8Array[] = [];
-  let prev = 0;
-  for (const p of points) {
-    out.push(bytes.subarray(prev, p));
-    prev = p;
-  }
-  out.push(bytes.subarray(prev));
-  return out;
-}
-
 function sameAsParseRecord(lines: string[], opts: ReplayParseOptions, cuts: number[] = []): { fastLines: number } {
   const text = lines.map((l) => l + '\n').join('');
   const want = expected(text, opts);
-  const got = parsed(cut(enc.encode(text), cuts), opts);
+  const got = parsed(chunk(enc.encode(text), cuts), opts);
   expect(got.results.length, 'records').toBe(want.length);
   for (let i = 0; i < want.length; i++) expect(got.results[i], `line ${i}: ${lines[i]}`).toStrictEqual(want[i]);
   return got;

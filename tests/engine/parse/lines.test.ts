@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { LineSplitter } from '../../../electron/engine/parse/lines.ts';
+import { chunk, joinPieces } from './chunks.ts';
 
 function split(chunks: Uint8Array[], max?: number): { lines: string[]; tooLong: number[] } {
   const s = new LineSplitter(max === undefined ? {} : { maxLineLength: max });
@@ -14,18 +15,6 @@ function split(chunks: Uint8Array[], max?: number): { lines: string[]; tooLong: 
 
 const enc = new TextEncoder();
 
-/** Cut bytes at the given offsets. */
-function chunk(bytes: Uint8Array, cuts: number[]): Uint8Array[] {
-  const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
-  const out: Uint8Array[] = [];
-  let prev = 0;
-  for (const p of points) {
-    out.push(bytes.subarray(prev, p));
-    prev = p;
-  }
-  out.push(bytes.subarray(prev));
-  return out;
-}
 
 describe('LineSplitter', () => {
   it('splits lines, strips CRLF, keeps the tail between chunks and hands it out at the end', () => {
@@ -84,14 +73,7 @@ describe('LineSplitter', () => {
     );
     fc.assert(
       fc.property(fc.array(piece, { maxLength: 30 }), fc.array(fc.nat(), { maxLength: 8 }), fc.constantFrom(undefined, 8, 16), (pieces, cuts, max) => {
-        const parts = pieces.map((x) => (typeof x === 'string' ? enc.encode(x) : x));
-        const bytes = new Uint8Array(parts.reduce((n, x) => n + x.length, 0));
-        let o = 0;
-        for (const x of parts) {
-          bytes.set(x, o);
-          o += x.length;
-        }
-        const chunks = chunk(bytes, cuts);
+        const chunks = chunk(joinPieces(pieces), cuts);
         const expected = split(chunks, max);
         const s = new LineSplitter(max === undefined ? {} : { maxLineLength: max });
         const lines: string[] = [];
@@ -124,14 +106,7 @@ describe('LineSplitter', () => {
         fc.constantFrom(undefined, 8, 16),
         fc.array(fc.nat({ max: 4 }), { minLength: 1, maxLength: 10 }),
         (pieces, cuts, max, takes) => {
-          const parts = pieces.map((x) => (typeof x === 'string' ? enc.encode(x) : x));
-          const bytes = new Uint8Array(parts.reduce((n, x) => n + x.length, 0));
-          let o = 0;
-          for (const x of parts) {
-            bytes.set(x, o);
-            o += x.length;
-          }
-          const chunks = chunk(bytes, cuts);
+          const chunks = chunk(joinPieces(pieces), cuts);
           const expected = split(chunks, max);
           const s = new LineSplitter(max === undefined ? {} : { maxLineLength: max });
           const cap = s.maxLineLength;
