@@ -79,7 +79,8 @@ export class ReplayPipeline {
         this.fail(e);
       }
     });
-    this.worker.on('error', (e) => this.fail(e));
+    // The worker itself failed (not the input): said as such, so that it is not read as a bad file.
+    this.worker.on('error', (e) => this.fail(new Error(`the parse worker failed: ${e.message}`)));
     this.worker.on('exit', (code) => {
       if (!this.done) this.fail(new Error(`the parse worker stopped (exit code ${code})`));
     });

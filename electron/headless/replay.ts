@@ -62,7 +62,7 @@ Options:
                        those times are shown as time since boot
   --json               one JSON object per line: each ban as it happens, the summary last
   --single-thread      parse and detect in this thread only (by default a worker thread parses
-                       while this one detects: about twice as fast on two cores, ~20 MB more memory)
+                       while this one detects: ~1.5x as fast on two cores, ~15 MB more memory)
   --help               this text
 
 Kernel trust is not required in a replay: lines of a plain log file could have been written by any
@@ -470,9 +470,9 @@ async function streamInput(input: string, push: (chunk: Uint8Array) => Promise<v
 
 function readError(input: string, e: unknown): string {
   if (e instanceof UnsupportedCompression) return `portcullis replay: cannot read ${inputName(input)}: ${e.message}`;
-  if (e instanceof Error && !(e instanceof ParseWorkerError) && !('code' in e)) {
-    // Not the input's fault: the parse worker itself failed (it says so; --single-thread avoids it).
-    if (/parse worker/.test(e.message)) return `portcullis replay: ${e.message} (--single-thread replays without it)`;
+  // Not the input's fault: the parse worker itself failed or stopped (--single-thread replays without it).
+  if (e instanceof Error && !(e instanceof ParseWorkerError) && e.message.startsWith('the parse worker ')) {
+    return `portcullis replay: ${e.message} (--single-thread replays without it)`;
   }
   const code = (e as NodeJS.ErrnoException | undefined)?.code;
   const why =
