@@ -270,6 +270,9 @@ export function sudoPromptLauncher(sudoExec: SudoExec, paths: KeeperPaths): Help
   };
 }
 
+/** How pkexec says it did not run the command (then exit 126: dismissed, 127: not authorised). */
+const PKEXEC_REFUSED = /^Error executing command as another user:/m;
+
 /** Installed package: pkexec on the keeper itself, authorised by the io.portcullis.helper polkit action. */
 export function pkexecLauncher(keeper: string, pkexec = '/usr/bin/pkexec'): HelperLauncher {
   return {
@@ -278,9 +281,15 @@ export function pkexecLauncher(keeper: string, pkexec = '/usr/bin/pkexec'): Help
         execFile(pkexec, [keeper, '--socket-dir', session.socketDir, '--uid', String(session.uid)], { maxBuffer: 1024 * 1024 }, (error, _stdout, stderr) => {
           if (!error) return resolve({ declined: false, message: 'the helper exited' });
           const code = (error as { code?: unknown }).code;
-          // pkexec: 126 = the user dismissed the dialog, 127 = not authorised / authentication failed.
-          if (code === 126 || code === 127) return resolve({ declined: true, message: `pkexec exit ${code}` });
-          resolve({ declined: false, message: String(stderr).trim().split('\n').slice(-3).join(' ') || error.message });
+          const said = String(stderr).trim();
+          // pkexec: 126 = the user dismissed the dialog, 127 = not authorised / authentication
+          // failed, each said as "Error executing command as another user: …". The keeper's own
+          // shell exits 126/127 too (a program not found or not executable): that is a broken
+          // installation to report, not a refusal.
+          if ((code === 126 || code === 127) && PKEXEC_REFUSED.test(said)) {
+            return resolve({ declined: true, message: said.split('\n')[0]!.replace(PKEXEC_REFUSED, '').trim() || `pkexec exit ${code}` });
+          }
+          resolve({ declined: false, message: said.split('\n').slice(-3).join(' ') || error.message });
         });
       });
       return { ended };

@@ -8,6 +8,7 @@ import {
   DECLINED_REASON,
   HelperSupervisor,
   keeperCommand,
+  pkexecLauncher,
   prepareHelperSession,
   sudoPromptLauncher,
   type HelperLink,
@@ -178,6 +179,36 @@ describe('elevated command line', () => {
     const exec = vi.fn();
     sudoPromptLauncher(exec, paths).launch(SESSION);
     expect(exec.mock.calls[0]![1]).toEqual({ name: 'Portcullis' });
+  });
+
+  it('pkexec: only its own refusal is "declined"; the keeper exiting 126/127 (not found, not executable) is a failure with its message', async () => {
+    const base = mkdtempSync(path.join(tmpdir(), 'pc-pkexec-'));
+    try {
+      // A stand-in for /usr/bin/pkexec: says and exits what the case asks, as the real one does.
+      const fake = path.join(base, 'pkexec');
+      writeFileSync(fake, '#!/bin/sh\nprintf "%b" "$FAKE_SAYS" >&2\nexit "$FAKE_CODE"\n', { mode: 0o755 });
+      const end = async (code: number, says: string) => {
+        process.env.FAKE_CODE = String(code);
+        process.env.FAKE_SAYS = says;
+        try {
+          return await pkexecLauncher('/opt/Portcullis/resources/helper/portcullis-helper', fake).launch(SESSION).ended;
+        } finally {
+          delete process.env.FAKE_CODE;
+          delete process.env.FAKE_SAYS;
+        }
+      };
+      await expect(end(126, 'Error executing command as another user: Request dismissed\n')).resolves.toEqual({ declined: true, message: 'Request dismissed' });
+      await expect(end(127, 'Error executing command as another user: Not authorized\n\nThis incident has been reported.\n')).resolves.toEqual({ declined: true, message: 'Not authorized' });
+      await expect(end(127, '/opt/Portcullis/resources/helper/portcullis-helper: 12: /opt/Portcullis/portcullis: not found\n')).resolves.toEqual({
+        declined: false,
+        message: '/opt/Portcullis/resources/helper/portcullis-helper: 12: /opt/Portcullis/portcullis: not found',
+      });
+      await expect(end(126, 'portcullis-helper: 12: /opt/Portcullis/portcullis: Permission denied\n')).resolves.toMatchObject({ declined: false });
+      await expect(end(1, 'portcullis-helper: giving up after 5 failures\n')).resolves.toEqual({ declined: false, message: 'portcullis-helper: giving up after 5 failures' });
+      await expect(end(0, '')).resolves.toEqual({ declined: false, message: 'the helper exited' });
+    } finally {
+      rmSync(base, { recursive: true, force: true });
+    }
   });
 
   it('prepareHelperSession makes a private directory and a 0600 secret file', async () => {
