@@ -153,16 +153,23 @@ async function main(): Promise<void> {
   let recentBans: BanRecord[] = [];
   const planner = new NotificationPlanner(savedSettings.notifications ?? DEFAULT_SETTINGS.notifications, systemClock);
   const notifier = new Notifier({ isSupported: () => Notification.isSupported(), create: (o) => new Notification(o) }, (target) => window.show(target), paths.appIcon);
-  const call = (what: string, p: Promise<unknown>) => void p.catch((e: unknown) => planner && log(`${what}: ${e instanceof Error ? e.message : String(e)}`));
+  // A tray action that fails is answered with a notification (the user clicked and waits for it), not only on stderr.
+  const call = (what: string, p: Promise<unknown>) =>
+    void p.catch((e: unknown) => {
+      const why = e instanceof Error ? e.message : String(e);
+      log(`could not ${what}: ${why}`);
+      planner.actionFailed(what, why);
+      notifier.show(planner.take());
+    });
   const tray = new TrayController(
     { Tray, Menu, icon: (s) => nativeImage.createFromPath(paths.trayIcon(s)) },
     {
-      setProtection: (enabled) => call('protection', handlers.setProtection({ enabled }).then((s) => onState(s))),
-      pauseOneHour: () => call('pause', handlers.pauseProtection({ minutes: 60 }).then((s) => onState(s))),
+      setProtection: (enabled) => call(enabled ? 'turn protection on' : 'turn protection off', handlers.setProtection({ enabled }).then((s) => onState(s))),
+      pauseOneHour: () => call('pause protection for an hour', handlers.pauseProtection({ minutes: 60 }).then((s) => onState(s))),
       openWindow: () => window.show(),
       openOffender: (ip) => window.show({ screen: 'offender', ip }),
-      unban: (ip) => call('unban', handlers.unban({ ip } as never)),
-      retryHelper: () => call('helper', supervisor?.retry() ?? Promise.resolve()),
+      unban: (ip) => call(`unban ${ip}`, handlers.unban({ ip } as never)),
+      retryHelper: () => call('start the root helper', supervisor?.retry() ?? Promise.resolve()),
       quit: () => app.quit(),
     },
   );

@@ -15,7 +15,7 @@ import type { Settings } from '../shared/settings.ts';
 export type NotificationSettings = Settings['notifications'];
 
 export interface PlannedNotification {
-  kind: 'ban' | 'bans' | 'firewall-off' | 'silent';
+  kind: 'ban' | 'bans' | 'firewall-off' | 'silent' | 'action-failed';
   title: string;
   body: string;
   /** What a click opens. */
@@ -48,6 +48,8 @@ export class NotificationPlanner {
   private silenceWarnedFor: number | null | undefined = undefined;
   private silenceReference: number | null = null;
   private lastState: State | null = null;
+  /** The helper was not connected at the last state (silence then is the helper's, which the tray already names). */
+  private helperWasDown = false;
 
   constructor(settings: NotificationSettings, clock: Clock) {
     this.settings = settings;
@@ -83,6 +85,14 @@ export class NotificationPlanner {
     this.firewallWasOn = on;
     this.lastState = state;
     this.checkSilence(state);
+  }
+
+  /**
+   * Something asked for from the tray failed (`what`: "turn protection off", "unban 192.0.2.1"): the
+   * user clicked and is owed an answer, which a line on stderr is not.
+   */
+  actionFailed(what: string, why: string): void {
+    this.warnings.push({ kind: 'action-failed', title: `Could not ${what}`, body: `${why.replace(/\.?$/, '.')} Open Portcullis for details.`, target: { screen: 'dashboard' } });
   }
 
   /** Notifications due now; call it every second or so, and after ban()/state(). */
@@ -126,9 +136,21 @@ export class NotificationPlanner {
     const now = this.clock.now();
     const limitMs = this.settings.warnWhenSilentSec * 1000;
     if (state.protection === 'off') return;
+    // Without the root helper nothing is read at all: the tray and the window say why ("not
+    // protecting: waiting for the administrator password"); a "log went silent" warning then,
+    // while the password prompt is open, was noise. Silence counts again from when it connects.
+    if (!state.helper.connected) {
+      this.helperWasDown = true;
+      return;
+    }
+    if (this.helperWasDown) {
+      this.helperWasDown = false;
+      this.silenceReference = now;
+    }
     const last = state.source?.lastRecordAt ?? null;
-    // Silence is measured from the last record, or from when we started watching if there was none.
-    const since = last ?? this.silenceReference ?? now;
+    // Silence is measured from the last record, or from when we started watching (or the helper
+    // came back) when that is later.
+    const since = Math.max(last ?? Number.NEGATIVE_INFINITY, this.silenceReference ?? now);
     if (now - since < limitMs) return;
     if (this.silenceWarnedFor === last) return;
     this.silenceWarnedFor = last;

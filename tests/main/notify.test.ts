@@ -136,6 +136,35 @@ describe('warnings', () => {
     expect(p.take()).toEqual([]);
   });
 
+  it('no silence warning while the root helper is not connected (the password prompt is open); silence counts again from when it connects', () => {
+    const clock = new ManualClock(T0);
+    const p = new NotificationPlanner(settings({ warnWhenSilentSec: 900 }), clock);
+    const prompting = makeState({ helper: { connected: false, readOnlyReason: 'waiting for the administrator password' }, source: null });
+    p.state(prompting);
+    clock.advance(3_600_000);
+    expect(p.take()).toEqual([]);
+    // Connected, with a last record from long before: silence is measured from the connection.
+    const connected = makeState({ source: { ...makeState().source!, lastRecordAt: T0 - 7_200_000 } });
+    p.state(connected);
+    clock.advance(899_000);
+    expect(p.take()).toEqual([]);
+    clock.advance(2_000);
+    expect(p.take().map((n) => n.kind)).toEqual(['silent']);
+  });
+
+  it('a failed tray action is answered with a notification, within the per-minute budget', () => {
+    const clock = new ManualClock(T0);
+    const p = new NotificationPlanner(settings({ maxPerMinute: 1 }), clock);
+    p.state(makeState({ source: { ...makeState().source!, lastRecordAt: T0 } }));
+    p.actionFailed('turn protection off', 'the root helper is not connected');
+    p.actionFailed('unban 192.0.2.1', 'helper timeout.');
+    expect(p.take()).toEqual([
+      { kind: 'action-failed', title: 'Could not turn protection off', body: 'the root helper is not connected. Open Portcullis for details.', target: { screen: 'dashboard' } },
+    ]);
+    clock.advance(60_000);
+    expect(p.take().map((n) => [n.title, n.body])).toEqual([['Could not unban 192.0.2.1', 'helper timeout. Open Portcullis for details.']]);
+  });
+
   it('warnings come before ban summaries and share the per-minute budget', () => {
     const clock = new ManualClock(T0);
     const p = new NotificationPlanner(settings({ maxPerMinute: 1 }), clock);
