@@ -36,7 +36,11 @@ const MAX_NOTICES = 5;
 const MAX_BAN_HISTORY = 1000;
 
 /** A refusal the user may override (the service answered needs-confirmation) carries `needsConfirmation`. */
-export type Result = { ok: true } | { ok: false; error: string; needsConfirmation?: true };
+/**
+ * What an action made of its input. `fields`: for a form's input refused by the schema, each
+ * refused field's reason (by the form's own field names), so the form can show it at the field.
+ */
+export type Result = { ok: true } | { ok: false; error: string; needsConfirmation?: true; fields?: Record<string, string> };
 
 export interface Notice {
   id: number;
@@ -443,7 +447,15 @@ function rulesSlice(set: Set, get: Get, api: RendererApi): RulesSlice {
       // Refused here with the schema's reason before anything reaches the service.
       const parsed = RuleOpSchema.safeParse(rawOp);
       if (!parsed.success) {
-        return { ok: false, error: parsed.error.issues.map((i) => `${i.path.filter((p) => p !== 'rule').join('.') || 'rule'}: ${i.message}`).join('; ') };
+        const fields: Record<string, string> = {};
+        const parts: string[] = [];
+        for (const i of parsed.error.issues) {
+          const field = i.path.filter((p) => p !== 'rule').join('.') || 'rule';
+          parts.push(`${field}: ${i.message}`);
+          // The first reason of each field is shown at it.
+          fields[field] ??= i.message;
+        }
+        return { ok: false, error: parts.join('; '), fields };
       }
       const op = parsed.data;
       const r = await act(set, 'rule', () => api.call('previewRule', { op: rawOp as RuleOp }));

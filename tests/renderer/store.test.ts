@@ -288,6 +288,8 @@ describe('store: actions', () => {
     // Reasons a user can act on (they read "from: Invalid input" and "expected number, received NaN").
     const badFrom = await s().previewRule({ kind: 'add', rule: { action: 'allow', from: '300.1.1.1' } });
     expect(!badFrom.ok && badFrom.error).toBe('from: "300.1.1.1" is not an address or CIDR (e.g. 192.168.1.0/24 or 2001:db8::/32), or "any"');
+    // The same reason by field, for the form to show at its input.
+    expect(!badFrom.ok && badFrom.fields).toEqual({ from: '"300.1.1.1" is not an address or CIDR (e.g. 192.168.1.0/24 or 2001:db8::/32), or "any"' });
     const badPosition = await s().previewRule({ kind: 'add', rule: { action: 'allow', port: '80' }, position: Number('x') });
     expect(!badPosition.ok && badPosition.error).toBe('position: position is a rule number: 1, 2, …');
     expect(api.calls.some((c) => c.method === 'previewRule')).toBe(false);

@@ -249,7 +249,31 @@ describe('App', () => {
     await act(async () => fireEvent.click(nav('Rules')));
     fireEvent.change(screen.getByLabelText('Port'), { target: { value: '70000' } });
     await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Preview command' })));
-    expect(screen.getByTestId('rule-error').textContent).toMatch(/ports run from 1 to 65535/);
+    expect(screen.getByTestId('rule-error').textContent).toBe('Check the marked field: Port.');
+    expect(screen.getByTestId('rule-port-error').textContent).toBe('ports run from 1 to 65535');
+    expect(api.calls.some((c) => c.method === 'previewRule')).toBe(false);
+  });
+
+  it('rules: each refused field shows its reason under it, marked invalid; editing a field clears its own reason', async () => {
+    const { api } = await renderApp();
+    await act(async () => fireEvent.click(nav('Rules')));
+    fireEvent.change(screen.getByLabelText('From'), { target: { value: '300.1.1.1' } });
+    fireEvent.change(screen.getByLabelText('Port'), { target: { value: '70000' } });
+    fireEvent.change(screen.getByLabelText('Comment'), { target: { value: 'ok comment' } });
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Preview command' })));
+    const from = screen.getByLabelText('From');
+    const port = screen.getByLabelText('Port');
+    expect(from.getAttribute('aria-invalid')).toBe('true');
+    expect(port.getAttribute('aria-invalid')).toBe('true');
+    expect(screen.getByLabelText('Comment').getAttribute('aria-invalid')).toBe('false');
+    expect(document.getElementById(from.getAttribute('aria-describedby')!)!.textContent).toMatch(/"300.1.1.1" is not an address or CIDR/);
+    expect(document.getElementById(port.getAttribute('aria-describedby')!)!.textContent).toBe('ports run from 1 to 65535');
+    expect(screen.getByTestId('rule-comment-error').textContent).toBe('');
+    expect(screen.getByTestId('rule-error').textContent).toBe('Check the marked fields: From, Port.');
+    fireEvent.change(port, { target: { value: '8080' } });
+    expect(port.getAttribute('aria-invalid')).toBe('false');
+    expect(screen.getByTestId('rule-port-error').textContent).toBe('');
+    expect(from.getAttribute('aria-invalid')).toBe('true');
     expect(api.calls.some((c) => c.method === 'previewRule')).toBe(false);
   });
 
