@@ -11,7 +11,7 @@
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 export interface HelperSession {
@@ -302,12 +302,50 @@ export function pkexecLauncher(keeper: string, pkexec = '/usr/bin/pkexec'): Help
  * per-launch secret in it (0600; the helper checks owner and mode, then deletes it).
  */
 export async function prepareHelperSession(runtimeDir: string, uid: number, previous: HelperSession | null = null): Promise<HelperSession> {
-  const socketDir = previous ? previous.socketDir : await mkdtemp(path.join(runtimeDir, 'portcullis-'));
+  const socketDir = previous ? previous.socketDir : await mkdtemp(path.join(runtimeDir, SESSION_DIR_PREFIX));
   const secret = randomBytes(32).toString('hex');
   const file = path.join(socketDir, 'secret');
   await rm(file, { force: true });
   await writeFile(file, secret + '\n', { mode: 0o600, flag: 'wx' });
   return { socketDir, secret, uid };
+}
+
+/** Prefix of a session directory in the runtime dir (prepareHelperSession's mkdtemp). */
+const SESSION_DIR_PREFIX = 'portcullis-';
+/**
+ * How long the keepers of removed session directories get to stop their helpers: a keeper looks
+ * for its directory every second, then stops its helper (which lets go of the firewall lock).
+ */
+export const STALE_SESSION_STOP_MS = 2500;
+
+/**
+ * Removes the session directories a crashed earlier run of the app left in the runtime dir (ours:
+ * owned by `uid`, real directories). Called once the single-instance lock is ours, so no running
+ * app of this user owns one. Their root-side keepers see the directory gone and stop their
+ * helpers, which held the firewall lock: without this, a relaunch after a crash stayed read-only
+ * ("another Portcullis") until logout cleared the runtime dir. Returns how many were removed.
+ */
+export async function removeStaleSessions(runtimeDir: string, uid: number): Promise<number> {
+  let names: string[];
+  try {
+    names = await readdir(runtimeDir);
+  } catch {
+    return 0;
+  }
+  let removed = 0;
+  for (const name of names) {
+    if (!name.startsWith(SESSION_DIR_PREFIX)) continue;
+    const dir = path.join(runtimeDir, name);
+    try {
+      const st = await lstat(dir);
+      if (!st.isDirectory() || st.uid !== uid) continue;
+      await rm(dir, { recursive: true, force: true });
+      removed++;
+    } catch {
+      // gone meanwhile, or not ours to remove
+    }
+  }
+  return removed;
 }
 
 export async function cleanupHelperSession(session: HelperSession): Promise<void> {

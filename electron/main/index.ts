@@ -34,6 +34,8 @@ import {
   POLKIT_POLICY_PATH,
   pkexecLauncher,
   prepareHelperSession,
+  removeStaleSessions,
+  STALE_SESSION_STOP_MS,
   sudoPromptLauncher,
   type HelperLauncher,
   type HelperSession,
@@ -249,7 +251,19 @@ async function main(): Promise<void> {
       }));
     },
   });
-  call('helper', supervisor.start());
+  // A crashed earlier run left its session directory, and its helper holding the firewall lock:
+  // removing the directory makes that helper's keeper stop it; give it the time to.
+  const startHelper = supervisor;
+  call(
+    'start the root helper',
+    removeStaleSessions(runtimeDir, uid).then(async (stale) => {
+      if (stale > 0) {
+        log(`removed ${stale} session director${stale === 1 ? 'y' : 'ies'} of an earlier run; waiting for its helper to stop`);
+        await new Promise((r) => setTimeout(r, STALE_SESSION_STOP_MS));
+      }
+      await startHelper.start();
+    }),
+  );
 
   keepRunningInTray(app, window, () => {
     clearInterval(ticker);

@@ -10,6 +10,7 @@ import {
   keeperCommand,
   pkexecLauncher,
   prepareHelperSession,
+  removeStaleSessions,
   sudoPromptLauncher,
   type HelperLink,
   type HelperRunEnd,
@@ -206,6 +207,37 @@ describe('elevated command line', () => {
       await expect(end(126, 'portcullis-helper: 12: /opt/Portcullis/portcullis: Permission denied\n')).resolves.toMatchObject({ declined: false });
       await expect(end(1, 'portcullis-helper: giving up after 5 failures\n')).resolves.toEqual({ declined: false, message: 'portcullis-helper: giving up after 5 failures' });
       await expect(end(0, '')).resolves.toEqual({ declined: false, message: 'the helper exited' });
+    } finally {
+      rmSync(base, { recursive: true, force: true });
+    }
+  });
+
+  it('removeStaleSessions removes our own session directories only: not a symlink, a file, another name or another uid', async () => {
+    const base = mkdtempSync(path.join(tmpdir(), 'pc-stale-'));
+    try {
+      const uid = process.getuid!();
+      const stale = await prepareHelperSession(base, uid);
+      const target = path.join(base, 'elsewhere');
+      mkdirSync(target);
+      writeFileSync(path.join(target, 'keep'), 'x');
+      const { symlinkSync, chownSync } = await import('node:fs');
+      symlinkSync(target, path.join(base, 'portcullis-link'));
+      writeFileSync(path.join(base, 'portcullis-file'), 'x');
+      mkdirSync(path.join(base, 'other-dir'));
+      let foreign = false;
+      if (uid === 0) {
+        mkdirSync(path.join(base, 'portcullis-foreign'));
+        chownSync(path.join(base, 'portcullis-foreign'), 12345, 12345);
+        foreign = true;
+      }
+      expect(await removeStaleSessions(base, uid)).toBe(1);
+      expect(existsSync(stale.socketDir)).toBe(false);
+      expect(existsSync(path.join(target, 'keep'))).toBe(true);
+      expect(existsSync(path.join(base, 'portcullis-link'))).toBe(true);
+      expect(existsSync(path.join(base, 'portcullis-file'))).toBe(true);
+      expect(existsSync(path.join(base, 'other-dir'))).toBe(true);
+      if (foreign) expect(existsSync(path.join(base, 'portcullis-foreign'))).toBe(true);
+      expect(await removeStaleSessions(path.join(base, 'missing'), uid)).toBe(0);
     } finally {
       rmSync(base, { recursive: true, force: true });
     }

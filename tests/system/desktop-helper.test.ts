@@ -6,12 +6,12 @@
  * Only `hello` is exchanged with the helper: nothing touches the firewall.
  * (sudo-prompt itself is replaced by a plain spawn: we are root already, and its dialog needs a desktop.)
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HelperSupervisor, prepareHelperSession, cleanupHelperSession, type HelperLauncher, type HelperRunEnd } from '../../electron/main/elevation.ts';
+import { HelperSupervisor, prepareHelperSession, cleanupHelperSession, removeStaleSessions, STALE_SESSION_STOP_MS, type HelperLauncher, type HelperRunEnd } from '../../electron/main/elevation.ts';
 import { connectHelperClient, type HelperClientLink } from '../../electron/main/helper-hub.ts';
 import { buildElectron, OUT_DIR } from '../../scripts/build.ts';
 import { requireSystem } from '../support/system.ts';
@@ -108,5 +108,68 @@ describe.runIf(requireSystem('root'))('desktop helper: keeper + bundled helper +
     await until(() => keeperExits.length === 1);
     expect(keeperExits[0]).toBe(0);
     await until(() => helperPids(dir).length === 0);
+  });
+
+  it('after a crash of the app, the next launch removes its session directory: the old helper stops and the new one gets the firewall lock', async () => {
+    // Both runs in ONE network namespace of their own, so their helpers want the same firewall lock.
+    const ns = `pc-relaunch-${process.pid}`;
+    expect(spawnSync('ip', ['netns', 'add', ns]).status).toBe(0);
+    let oldDir = '';
+    try {
+      const ends: number[] = [];
+      const launcher: HelperLauncher = {
+        launch(session) {
+          const child = spawn('ip', ['netns', 'exec', ns, '/bin/sh', KEEPER, '--socket-dir', session.socketDir, '--uid', String(session.uid)], {
+            env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', PORTCULLIS_HELPER_NODE: NODE, PORTCULLIS_HELPER_ENTRY: path.join(OUT_DIR, 'helper.mjs'), PORTCULLIS_HELPER_RESTART_DELAY: '0' },
+            stdio: ['ignore', 'ignore', 'pipe'],
+          });
+          let stderr = '';
+          child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+          const ended = new Promise<HelperRunEnd>((resolve) =>
+            child.on('exit', (code) => {
+              ends.push(code ?? -1);
+              resolve({ declined: false, message: stderr.trim().split('\n').at(-1) ?? `exit ${code}` });
+            }),
+          );
+          return { ended };
+        },
+      };
+      const supervisor = () =>
+        new HelperSupervisor<HelperClientLink>({
+          launcher,
+          connect: (s) => connectHelperClient(s, () => undefined),
+          prepare: (prev) => prepareHelperSession(base, 0, prev),
+          cleanup: cleanupHelperSession,
+          sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+          onChange: () => undefined,
+          initialBackoffMs: 50,
+          maxBackoffMs: 500,
+        });
+      // The first run connects; then the app "crashes": nothing stops it, its directory stays.
+      const crashed = supervisor();
+      void crashed.start();
+      await until(() => crashed.status().connected);
+      oldDir = (crashed as unknown as { session: { socketDir: string } }).session.socketDir;
+      const [oldHelper] = helperPids(oldDir);
+      expect(oldHelper).toBeGreaterThan(0);
+      (crashed as unknown as { linkNow: HelperClientLink | null }).linkNow?.close();
+
+      // The relaunch, as the app does it: stale directories first, a moment for their keepers, then its own helper.
+      expect(await removeStaleSessions(base, 0)).toBe(1);
+      await new Promise((r) => setTimeout(r, STALE_SESSION_STOP_MS));
+      expect(helperPids(oldDir)).toEqual([]);
+      const next = supervisor();
+      void next.start();
+      await until(() => next.status().connected);
+      expect(next.status().readOnlyReason).toBeUndefined();
+      expect(ends).toEqual([0]); // the old keeper stopped cleanly; the new one runs
+      await next.stop();
+      await until(() => ends.length === 2);
+    } finally {
+      // Whatever happened, no helper of this test outlives it.
+      if (oldDir) rmSync(oldDir, { recursive: true, force: true });
+      for (const pid of oldDir ? helperPids(oldDir) : []) process.kill(pid, 'SIGKILL');
+      spawnSync('ip', ['netns', 'del', ns]);
+    }
   });
 });
