@@ -44,7 +44,7 @@ import { connectHelperClient, eventsWithHelperStatus, HelperHub, withHelperFix, 
 import { bindApiIpc, EventBatcher } from './ipc.ts';
 import { NotificationPlanner, Notifier } from './notify.ts';
 import { applyBanEvents, TrayController, type TrayIconState } from './tray.ts';
-import { claimSingleInstance, keepRunningInTray, MainWindow } from './window.ts';
+import { claimSingleInstance, DeferredShow, keepRunningInTray, MainWindow } from './window.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const KMSG_SEQ_KEY = 'desktop.kmsg.lastSeq';
@@ -84,7 +84,9 @@ async function main(): Promise<void> {
     openExternal: (url) => void shell.openExternal(url),
   });
   const startHidden = process.argv.includes('--hidden');
-  if (!claimSingleInstance(app, () => window.show())) return;
+  // A second launch shows this window — once start-up is done (DeferredShow).
+  const secondLaunches = new DeferredShow(() => window.show());
+  if (!claimSingleInstance(app, () => secondLaunches.request())) return;
   await app.whenReady();
   // Linux: no application menu bar; every command is in the window or the tray.
   Menu.setApplicationMenu(null);
@@ -274,6 +276,7 @@ async function main(): Promise<void> {
     return Promise.all([supervisor?.stop(), service.stop()]);
   });
   if (!startHidden) window.show();
+  secondLaunches.ready();
 }
 
 main().catch(async (e: unknown) => {

@@ -129,6 +129,35 @@ export class MainWindow {
 }
 
 /**
+ * Window requests of second launches that come during start-up, held until it is done. Showing the
+ * window then failed: before the app is ready no BrowserWindow can exist, and before the IPC
+ * handlers are bound the page's first calls were refused ("No handler registered"), an error
+ * without a code on the screen. Held requests show the window once, when ready() is called.
+ */
+export class DeferredShow {
+  private readonly show: () => void;
+  private isReady = false;
+  private pending = false;
+
+  constructor(show: () => void) {
+    this.show = show;
+  }
+
+  request(): void {
+    if (this.isReady) this.show();
+    else this.pending = true;
+  }
+
+  ready(): void {
+    this.isReady = true;
+    if (this.pending) {
+      this.pending = false;
+      this.show();
+    }
+  }
+}
+
+/**
  * Takes the single-instance lock. Without it another Portcullis runs: this one quits (its launch
  * has already shown that one's window through 'second-instance'). With it, later launches show us.
  */

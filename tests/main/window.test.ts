@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { describe, expect, it, vi } from 'vitest';
-import { claimSingleInstance, keepRunningInTray, MainWindow, secureWebPreferences } from '../../electron/main/window.ts';
+import { claimSingleInstance, DeferredShow, keepRunningInTray, MainWindow, secureWebPreferences } from '../../electron/main/window.ts';
 import { IPC_NAVIGATE_CHANNEL } from '../../electron/shared/ipc.ts';
 
 // electron is mocked: the real module would try to download and run the Electron binary.
@@ -120,6 +120,25 @@ describe('single instance', () => {
     expect(win.visible).toBe(true);
     expect(win.minimized).toBe(false);
     expect(win.focused).toBe(2);
+  });
+});
+
+describe('second launches during start-up', () => {
+  it('are held until start-up is done, then show the window once; later ones show it at once', () => {
+    const show = vi.fn();
+    const d = new DeferredShow(show);
+    d.request();
+    d.request();
+    expect(show).not.toHaveBeenCalled();
+    d.ready();
+    expect(show).toHaveBeenCalledTimes(1);
+    d.request();
+    expect(show).toHaveBeenCalledTimes(2);
+  });
+  it('without any, ready() shows nothing', () => {
+    const show = vi.fn();
+    new DeferredShow(show).ready();
+    expect(show).not.toHaveBeenCalled();
   });
 });
 
