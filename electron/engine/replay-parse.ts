@@ -97,8 +97,13 @@ export class ReplayParser {
       block: (buf, start, end) => this.block(buf, start, end),
       tooLong: () => {
         // While the framing is being recognised, in its place among the kept lines (records stay in line order).
-        if (this.sniffBuffer !== null) this.sniffBuffer.push(null);
-        else this.rejected('too-long');
+        const buf = this.sniffBuffer;
+        if (buf === null) this.rejected('too-long');
+        else {
+          buf.push(null);
+          // It counts among the lines looked at, as a line of text does.
+          if (buf.length >= SNIFF_LINES) this.flushSniffed();
+        }
       },
     };
   }

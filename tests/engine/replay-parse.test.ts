@@ -161,6 +161,28 @@ describe('the parse stage agrees with parseRecord', () => {
     sameAsParseRecord(lines, {}); // the year from the clock
   });
 
+  it('short lines with bytes that are not UTF-8 are binary, as parseRecord reads them (found by the audit fuzzer)', () => {
+    const enc8 = (parts: (string | number)[]) => new Uint8Array(parts.flatMap((p) => (typeof p === 'number' ? [p] : [...enc.encode(p)])));
+    for (const [bytes, opts] of [
+      [enc8(['x\n', 0xff, '\n']), SYSLOG_2026],
+      [enc8(['x\n4,1,1,-;', 0xff, '\n']), { framing: 'kmsg' as const }],
+      [enc8(['x\n4,1,1,-;abcdef', 0xff, '\n']), { framing: 'kmsg' as const }],
+    ] as [Uint8Array, ReplayParseOptions][]) {
+      const text = new TextDecoder('utf-8', { ignoreBOM: true }).decode(bytes);
+      for (const fastLane of [true, false]) expect(parsed([bytes], opts, fastLane).results).toStrictEqual(expected(text, opts));
+      expect(parsed([bytes], opts).results[1]).toStrictEqual({ ok: false, reason: 'binary' });
+    }
+  });
+
+  it('a line over the cap among the first 64 counts among the lines the framing is recognised from (found by the audit fuzzer)', () => {
+    const sys = 'Nov 22 00:00:01 gw kernel: [UFW BLOCK] IN=eth0 OUT= SRC=1.2.3.4 DST=5.6.7.8 LEN=28 TOS=0x00 PREC=0x00 TTL=1 ID=1 PROTO=UDP SPT=1 DPT=2 LEN=8';
+    const km = '4,1,5000,-;[UFW BLOCK] IN=eth0 OUT= SRC=1.2.3.4 DST=5.6.7.8 LEN=28 TOS=0x00 PREC=0x00 TTL=1 ID=1 PROTO=UDP SPT=1 DPT=2 LEN=8';
+    const lines = [...Array<string>(63).fill(''), 'y'.repeat(9_000), sys, km];
+    sameAsParseRecord(lines, {});
+    // Nothing recognisable in the first 64: each line is judged on its own, so the kmsg line is a packet.
+    expect(parsed([enc.encode(lines.join('\n') + '\n')], {}).results.at(-1)).toMatchObject({ ok: true });
+  });
+
   it('past the string table and batch sizes: thousands of DST values and hosts', () => {
     const base = firewallLines.find((l) => l.includes('SRC=') && l.includes('DST=192.0.2.10'))!;
     const lines: string[] = [];

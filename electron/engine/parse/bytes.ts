@@ -33,7 +33,7 @@ const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
 /** Parse the line `buf[start, end)`: the same result as parseRecord(decoded line, opts). */
 export function parseRecordBytes(buf: Uint8Array, start: number, end: number, opts?: ParseOptions): ParseResult {
   const r = parseCommonBytes(buf, start, end, opts, null);
-  if (r === null) return parseRecord(decodeAscii(buf, start, end), opts);
+  if (r === null) return parseRecord(decodeLine(buf, start, end), opts);
   return typeof r === 'string' ? rejection(r) : { ok: true, packet: r };
 }
 
@@ -48,7 +48,7 @@ export function parseRecordBytes(buf: Uint8Array, start: number, end: number, op
 export function parsePacketBytes(buf: Uint8Array, start: number, end: number, opts: ParseOptions | undefined, into: PacketEvent): PacketEvent | RejectReason {
   const r = parseCommonBytes(buf, start, end, opts, into);
   if (r !== null) return r;
-  const full = parseRecord(decodeAscii(buf, start, end), opts);
+  const full = parseRecord(decodeLine(buf, start, end), opts);
   return full.ok ? full.packet : full.reason;
 }
 
@@ -131,6 +131,16 @@ export function decodeAscii(b: Uint8Array, a: number, e: number): string {
     case 15: return fcc(b[a]!, b[a + 1]!, b[a + 2]!, b[a + 3]!, b[a + 4]!, b[a + 5]!, b[a + 6]!, b[a + 7]!, b[a + 8]!, b[a + 9]!, b[a + 10]!, b[a + 11]!, b[a + 12]!, b[a + 13]!, b[a + 14]!);
     default: return decoder.decode(b.subarray(a, e));
   }
+}
+
+/**
+ * A whole line for parseRecord: UTF-8, as LineSplitter decodes lines. Not decodeAscii, whose
+ * one-character-per-byte path (for short fields known to be ASCII) read a short line's invalid
+ * byte as a Latin-1 letter instead of U+FFFD, so `x\xFF` was 'bad-framing' instead of 'binary'.
+ */
+function decodeLine(b: Uint8Array, a: number, e: number): string {
+  for (let i = a; i < e; i++) if (b[i]! > 127) return decoder.decode(b.subarray(a, e));
+  return decodeAscii(b, a, e);
 }
 
 // Values that repeat line after line (host, prefix, IN, OUT, MAC, our own address): each field
