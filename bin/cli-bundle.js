@@ -7,7 +7,7 @@
 // any difference, or a missing bundle, means the sources run. Plain JavaScript: it runs before
 // anything TypeScript is loaded.
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
 /** The manifest scripts/build-cli.ts writes beside the bundle. */
@@ -31,6 +31,8 @@ export function freshBundle(root, dir = path.join(root, 'dist/cli')) {
     const manifest = JSON.parse(readFileSync(path.join(dir, MANIFEST), 'utf8'));
     if (!Array.isArray(manifest.files) || typeof manifest.sha256 !== 'string') return null;
     if (hashSources(root, manifest.files) !== manifest.sha256) return null;
+    // A bundle missing a file (cleaned by hand, a copy interrupted) is no bundle.
+    for (const f of ['cli.mjs', 'replay-worker.mjs']) if (!existsSync(path.join(dir, f))) return null;
     return path.join(dir, 'cli.mjs');
   } catch {
     return null; // no bundle, an unreadable manifest, a source that is gone

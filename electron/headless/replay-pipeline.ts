@@ -19,6 +19,10 @@ import { RING_SLOTS, type FromParseWorker, type ParseWorkerData, type ToParseWor
 const IN_FLIGHT = 3;
 /** Largest chunk handed over at once (what the fast lane's input holds). */
 const CHUNK_MAX = 1 << 20;
+/** A streamed input is handed over once this much is gathered… */
+const HAND_OVER_BYTES = 256 * 1024;
+/** …or when no more has come for this long. */
+const HAND_OVER_WAIT_MS = 20;
 /** Records in a batch (ReplayParser's capacity: the fast lane's 4096). */
 const BATCH_RECORDS = 4096;
 
@@ -38,7 +42,13 @@ export class ReplayPipeline {
   private readonly control: Int32Array;
   private readonly free: ArrayBuffer[] = [];
   private inFlight = 0;
-  private wake: (() => void) | null = null;
+  /** A streamed input's bytes gathered for the next hand-over, and how many. */
+  private gathering: ArrayBuffer | null = null;
+  private gathered = 0;
+  private handOverTimer: ReturnType<typeof setTimeout> | null = null;
+  /** The last hand-over (the next waits for it); push()es waiting for room. */
+  private handing: Promise<void> = Promise.resolve();
+  private waiting: (() => void)[] = [];
   private done = false;
   private doneWaiter: (() => void) | null = null;
   private failure: Error | null = null;
@@ -63,6 +73,9 @@ export class ReplayPipeline {
     this.worker.on('message', (m: FromParseWorker) => {
       try {
         if (m.type === 'batch') {
+          // After a failure the records are no longer read: the summary covers the lines up to it,
+          // as in one thread (batches the worker had queued meanwhile would leave a hole).
+          if (this.failure !== null) return;
           const batch: RecordBatch = { ints: this.slots[m.slot]!, count: m.count, news: m.news, sides: m.sides };
           if (m.framing !== undefined) batch.framing = m.framing;
           this.session.ingest(batch);
@@ -86,20 +99,54 @@ export class ReplayPipeline {
     });
   }
 
-  /** Next chunk of a streamed input (copied: the caller may reuse it). Resolves when the worker can take more. */
+  /**
+   * Next chunk of a streamed input (copied: the caller may reuse it). Resolves when the worker can
+   * take more. Small chunks (stdin's 64 KiB) are gathered up to HAND_OVER_BYTES before they go, each
+   * piece costing a message and a batch; a piece that waits HAND_OVER_WAIT_MS for more goes anyway,
+   * so a slow stream (a log followed live) is replayed as it comes.
+   */
   async push(chunk: Uint8Array): Promise<void> {
     for (let at = 0; at < chunk.length; ) {
-      while (this.inFlight >= IN_FLIGHT && this.failure === null) await new Promise<void>((r) => (this.wake = r));
       if (this.failure !== null) throw this.failure;
-      const want = Math.min(chunk.length - at, CHUNK_MAX);
-      let buf = this.free.pop();
-      if (buf === undefined || buf.byteLength < want) buf = new ArrayBuffer(Math.max(want, 64 * 1024));
-      const length = Math.min(want, buf.byteLength);
-      new Uint8Array(buf, 0, length).set(chunk.subarray(at, at + length));
-      at += length;
+      if (this.gathering === null) {
+        const free = this.free.pop();
+        this.gathering = free !== undefined && free.byteLength >= CHUNK_MAX ? free : new ArrayBuffer(CHUNK_MAX);
+        this.gathered = 0;
+      }
+      const n = Math.min(chunk.length - at, CHUNK_MAX - this.gathered);
+      new Uint8Array(this.gathering, this.gathered, n).set(chunk.subarray(at, at + n));
+      this.gathered += n;
+      at += n;
+      if (this.gathered >= HAND_OVER_BYTES) await this.handOver();
+    }
+    if (this.gathering !== null && this.handOverTimer === null) {
+      this.handOverTimer = setTimeout(() => {
+        this.handOverTimer = null;
+        void this.handOver().catch(() => undefined); // a failure is reported by the next push() or end()
+      }, HAND_OVER_WAIT_MS);
+    }
+  }
+
+  /** What is gathered goes to the worker (waiting while IN_FLIGHT chunks are with it). */
+  private async handOver(): Promise<void> {
+    if (this.handOverTimer !== null) {
+      clearTimeout(this.handOverTimer);
+      this.handOverTimer = null;
+    }
+    const buf = this.gathering;
+    const length = this.gathered;
+    if (buf === null || length === 0) return this.handing;
+    this.gathering = null;
+    this.gathered = 0;
+    // In order, one after the other (the timer's hand-over and push()'s may both be waiting for room).
+    const sent = this.handing.then(async () => {
+      while (this.inFlight >= IN_FLIGHT && this.failure === null) await new Promise<void>((r) => this.waiting.push(r));
+      if (this.failure !== null) throw this.failure;
       this.inFlight++;
       this.post({ type: 'chunk', buf, length }, [buf]);
-    }
+    });
+    this.handing = sent.catch(() => undefined);
+    return sent;
   }
 
   /**
@@ -108,7 +155,10 @@ export class ReplayPipeline {
    */
   async end(streamed = true): Promise<void> {
     try {
-      if (streamed && this.failure === null && !this.done) this.post({ type: 'end' });
+      if (streamed && this.failure === null && !this.done) {
+        await this.handOver().catch(() => undefined); // the failure is thrown below
+        if (this.failure === null) this.post({ type: 'end' });
+      }
       await new Promise<void>((resolve) => {
         if (this.done || this.failure !== null) resolve();
         else this.doneWaiter = resolve;
@@ -116,6 +166,7 @@ export class ReplayPipeline {
       if (this.failure !== null) throw this.failure;
     } finally {
       this.done = true;
+      if (this.handOverTimer !== null) clearTimeout(this.handOverTimer);
       await this.worker.terminate();
     }
   }
@@ -123,6 +174,7 @@ export class ReplayPipeline {
   /** Stop the worker without waiting for the rest. */
   async abort(): Promise<void> {
     this.done = true;
+    if (this.handOverTimer !== null) clearTimeout(this.handOverTimer);
     await this.worker.terminate();
   }
 
@@ -131,9 +183,9 @@ export class ReplayPipeline {
   }
 
   private resume(): void {
-    const w = this.wake;
-    this.wake = null;
-    w?.();
+    const waiting = this.waiting;
+    this.waiting = [];
+    for (const w of waiting) w();
   }
 
   private finish(): void {

@@ -23,6 +23,8 @@ function project(): { root: string; bundle: string } {
   mkdirSync(bundle, { recursive: true });
   const files = ['src/a.ts', 'src/b.ts'];
   writeFileSync(path.join(bundle, MANIFEST), JSON.stringify({ sha256: hashSources(root, files), files }));
+  writeFileSync(path.join(bundle, 'cli.mjs'), '');
+  writeFileSync(path.join(bundle, 'replay-worker.mjs'), '');
   return { root, bundle };
 }
 
@@ -36,6 +38,11 @@ describe('freshBundle', () => {
     writeFileSync(path.join(root, 'src/b.ts'), 'export const b = 3;\n');
     expect(freshBundle(root, bundle)).toBeNull();
     rmSync(path.join(root, 'src/b.ts'));
+    expect(freshBundle(root, bundle)).toBeNull();
+  });
+  it('refuses a bundle missing one of its entries', () => {
+    const { root, bundle } = project();
+    rmSync(path.join(bundle, 'replay-worker.mjs'));
     expect(freshBundle(root, bundle)).toBeNull();
   });
   it('refuses a missing or malformed manifest', () => {

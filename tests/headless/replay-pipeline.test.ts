@@ -90,11 +90,32 @@ describe('ReplayPipeline', () => {
     expect(s.end().lines).toBe(0);
   });
 
-  it('a detect stage that throws: the error comes back and the worker stops', async () => {
+  it('a detect stage that throws: the error comes back, no batch is read after it, and the worker stops', async () => {
     const s = session();
-    s.ingest = () => {
-      throw new Error('detect failed');
+    const ingest = s.ingest.bind(s);
+    let calls = 0;
+    let firstBatch = 0;
+    s.ingest = (b: RecordBatch) => {
+      if (++calls === 2) throw new Error('detect failed');
+      firstBatch = b.count;
+      ingest(b);
     };
     await expect(new ReplayPipeline(s, file).end(false)).rejects.toThrow('detect failed');
+    // The worker had more batches queued by then: none of them reached the engine (no hole in the summary).
+    await new Promise((r) => setTimeout(r, 200));
+    expect(calls).toBe(2);
+    expect(s.end().lines).toBe(firstBatch);
+  });
+
+  it('a stream that trickles is replayed as it comes, without waiting for the end or a full piece', async () => {
+    // The framing given: with 'auto' the first 64 lines are held to recognise it, in one thread too.
+    const s = new ReplaySession({ settings, framing: 'syslog', year: 2026 });
+    const p = new ReplayPipeline(s);
+    const lines = new TextDecoder().decode(text).split('\n').slice(0, 50).join('\n') + '\n';
+    await p.push(new TextEncoder().encode(lines));
+    const until = Date.now() + 5_000;
+    while (s.summary().lines < 50 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    expect(s.summary().lines).toBe(50);
+    await p.end();
   });
 });

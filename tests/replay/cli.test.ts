@@ -13,7 +13,7 @@
  *   humanContains?: string[] }
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -171,6 +171,43 @@ describe('replay CLI basics', () => {
       else process.env.PORTCULLIS_FROM_SOURCE = prev;
     }
   });
+  it('standard input redirected from a file (read by the worker as that file) gives what a pipe gives, in both modes', () => {
+    const file = path.join(CASES, 'stealth-scans/input.log');
+    const viaPipe = spawnSync(NODE, [CLI, 'replay', '-', '--json'], { encoding: 'utf8', input: readFileSync(file), env: { ...process.env, TZ: 'UTC' } });
+    expect(viaPipe.status, viaPipe.stderr).toBe(0);
+    for (const mode of [[], ['--single-thread']]) {
+      const fd = openSync(file, 'r');
+      try {
+        const viaFile = spawnSync(NODE, [CLI, 'replay', '-', '--json', ...mode], { encoding: 'utf8', stdio: [fd, 'pipe', 'pipe'], env: { ...process.env, TZ: 'UTC' } });
+        expect(viaFile.status, viaFile.stderr).toBe(0);
+        expect(viaFile.stdout).toBe(viaPipe.stdout);
+      } finally {
+        closeSync(fd);
+      }
+    }
+  });
+  it('an input refused or broken part-way ends the command, even while its writer keeps the pipe open', async () => {
+    const openEnded = (bytes: Uint8Array, extra: string[] = []) =>
+      Promise.race([
+        run(['-', '--year', '2026', ...extra], async (stdin) => {
+          stdin.write(bytes); // and never closed: the writer is still there
+        }),
+        new Promise<'hung'>((r) => setTimeout(() => r('hung'), 8_000)),
+      ]);
+    const xz = new Uint8Array([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00, 1, 2, 3]);
+    // A gzip header, then a deflate block of the reserved type: zlib refuses it at once ("invalid block type").
+    const badGzip = new Uint8Array([...gzipSync(Buffer.from('x\n')).subarray(0, 10), 0x07, 0, 0, 0, 0, 0, 0, 0]);
+    for (const bytes of [xz, badGzip]) {
+      for (const mode of [[], ['--single-thread']]) {
+        const r = await openEnded(bytes, mode);
+        expect(r, `${bytes[0]} ${mode.join(' ')}`).not.toBe('hung');
+        if (r !== 'hung') {
+          expect(r.code).toBe(1);
+          expect(r.stderr).toMatch(/cannot read standard input/);
+        }
+      }
+    }
+  }, 60_000);
   it('reads gzip-compressed logs (file, standard input, several members) as the plain log; names other compressors', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'pc-replay-gz-'));
     try {
