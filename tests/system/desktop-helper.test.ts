@@ -42,6 +42,45 @@ async function until(cond: () => boolean, ms = 20_000): Promise<void> {
   }
 }
 
+/**
+ * The keeper started as the app's launcher starts it (sudo-prompt replaced by a plain spawn), inside
+ * `wrap` (a network namespace: the helper takes the firewall lock of the namespace it runs in, and
+ * these tests must neither wait for nor block a Portcullis protecting the host's). Exit codes go to `exits`.
+ */
+function keeperLauncher(wrap: string[], exits: number[]): HelperLauncher {
+  return {
+    launch(session) {
+      const child = spawn(wrap[0]!, [...wrap.slice(1), '/bin/sh', KEEPER, '--socket-dir', session.socketDir, '--uid', String(session.uid)], {
+        env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', PORTCULLIS_HELPER_NODE: NODE, PORTCULLIS_HELPER_ENTRY: path.join(OUT_DIR, 'helper.mjs'), PORTCULLIS_HELPER_RESTART_DELAY: '0' },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const ended = new Promise<HelperRunEnd>((resolve) =>
+        child.on('exit', (code) => {
+          exits.push(code ?? -1);
+          resolve({ declined: false, message: stderr.trim().split('\n').at(-1) ?? `exit ${code}` });
+        }),
+      );
+      return { ended };
+    },
+  };
+}
+
+/** A supervisor as the app makes one, with sessions under `base`. */
+function supervisorOf(launcher: HelperLauncher, base: string, onPhase: (phase: string) => void = () => undefined): HelperSupervisor<HelperClientLink> {
+  return new HelperSupervisor<HelperClientLink>({
+    launcher,
+    connect: (s) => connectHelperClient(s, () => undefined),
+    prepare: (prev) => prepareHelperSession(base, 0, prev),
+    cleanup: cleanupHelperSession,
+    sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+    onChange: (s) => onPhase(s.phase),
+    initialBackoffMs: 50,
+    maxBackoffMs: 500,
+  });
+}
+
 describe.runIf(requireSystem('root'))('desktop helper: keeper + bundled helper + supervisor, for real', () => {
   let base = '';
   beforeAll(async () => {
@@ -54,36 +93,8 @@ describe.runIf(requireSystem('root'))('desktop helper: keeper + bundled helper +
 
   it('connects with the secret, survives kill -9 of the helper without a new launch, stops when the app quits', async () => {
     const keeperExits: number[] = [];
-    const launcher: HelperLauncher = {
-      launch(session) {
-        // In a network namespace of its own: the helper takes the firewall lock of the namespace it
-        // runs in, and this test must neither wait for nor block a Portcullis protecting the host's.
-        const child = spawn('/usr/bin/unshare', ['--net', '/bin/sh', KEEPER, '--socket-dir', session.socketDir, '--uid', String(session.uid)], {
-          env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', PORTCULLIS_HELPER_NODE: NODE, PORTCULLIS_HELPER_ENTRY: path.join(OUT_DIR, 'helper.mjs'), PORTCULLIS_HELPER_RESTART_DELAY: '0' },
-          stdio: ['ignore', 'ignore', 'pipe'],
-        });
-        let stderr = '';
-        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-        const ended = new Promise<HelperRunEnd>((resolve) =>
-          child.on('exit', (code) => {
-            keeperExits.push(code ?? -1);
-            resolve({ declined: false, message: stderr.trim().split('\n').at(-1) ?? `exit ${code}` });
-          }),
-        );
-        return { ended };
-      },
-    };
     const phases: string[] = [];
-    const sup = new HelperSupervisor<HelperClientLink>({
-      launcher,
-      connect: (s) => connectHelperClient(s, () => undefined),
-      prepare: (prev) => prepareHelperSession(base, 0, prev),
-      cleanup: cleanupHelperSession,
-      sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
-      onChange: (s) => phases.push(s.phase),
-      initialBackoffMs: 50,
-      maxBackoffMs: 500,
-    });
+    const sup = supervisorOf(keeperLauncher(['/usr/bin/unshare', '--net'], keeperExits), base, (p) => phases.push(p));
     void sup.start();
     await until(() => sup.status().connected);
     const dir = (sup as unknown as { session: { socketDir: string } }).session.socketDir;
@@ -117,34 +128,8 @@ describe.runIf(requireSystem('root'))('desktop helper: keeper + bundled helper +
     let oldDir = '';
     try {
       const ends: number[] = [];
-      const launcher: HelperLauncher = {
-        launch(session) {
-          const child = spawn('ip', ['netns', 'exec', ns, '/bin/sh', KEEPER, '--socket-dir', session.socketDir, '--uid', String(session.uid)], {
-            env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', PORTCULLIS_HELPER_NODE: NODE, PORTCULLIS_HELPER_ENTRY: path.join(OUT_DIR, 'helper.mjs'), PORTCULLIS_HELPER_RESTART_DELAY: '0' },
-            stdio: ['ignore', 'ignore', 'pipe'],
-          });
-          let stderr = '';
-          child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-          const ended = new Promise<HelperRunEnd>((resolve) =>
-            child.on('exit', (code) => {
-              ends.push(code ?? -1);
-              resolve({ declined: false, message: stderr.trim().split('\n').at(-1) ?? `exit ${code}` });
-            }),
-          );
-          return { ended };
-        },
-      };
-      const supervisor = () =>
-        new HelperSupervisor<HelperClientLink>({
-          launcher,
-          connect: (s) => connectHelperClient(s, () => undefined),
-          prepare: (prev) => prepareHelperSession(base, 0, prev),
-          cleanup: cleanupHelperSession,
-          sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
-          onChange: () => undefined,
-          initialBackoffMs: 50,
-          maxBackoffMs: 500,
-        });
+      const launcher = keeperLauncher(['ip', 'netns', 'exec', ns], ends);
+      const supervisor = () => supervisorOf(launcher, base);
       // The first run connects; then the app "crashes": nothing stops it, its directory stays.
       const crashed = supervisor();
       void crashed.start();
