@@ -53,13 +53,13 @@ export class ReplayPipeline {
   private doneWaiter: (() => void) | null = null;
   private failure: Error | null = null;
 
-  /**
-   * Starts the worker. With `file` (a regular file) the worker reads it and end() waits for the
-   * summary; without, push() the input and then end().
-   */
   /** Called after each batch reached the engine (the CLI prints the bans it made). */
   private readonly afterBatch: () => void;
 
+  /**
+   * Starts the worker. With `file` (a regular file) the worker reads it and end(false) waits for
+   * the last record; without, push() the input and then end().
+   */
   constructor(session: ReplaySession, file?: string, afterBatch: () => void = () => {}) {
     this.session = session;
     this.afterBatch = afterBatch;
