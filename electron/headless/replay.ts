@@ -560,15 +560,16 @@ export const replayCommand: CliCommand = {
       }
     };
     let failure: unknown = null;
-    const pushHere = async (chunk: Uint8Array) => {
+    const pushNow = (chunk: Uint8Array) => {
       session.push(chunk);
       flushEvents();
     };
+    const pushHere = async (chunk: Uint8Array) => pushNow(chunk);
     // (set inside the stream's consumer too, hence not narrowed to null)
     let pipeline = null as ReplayPipeline | null;
     try {
       if ((regularFile || stdinFile) && isPlainFile(readPath)) {
-        if (args.singleThread) pushRegularFile(readPath, (chunk) => void pushHere(chunk));
+        if (args.singleThread) pushRegularFile(readPath, pushNow);
         else {
           // A worker thread reads and parses the file while this one runs the engine
           // (replay-pipeline.ts); bans are printed as the records reach the engine.
