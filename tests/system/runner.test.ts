@@ -86,8 +86,10 @@ describe.runIf(enabled)('portcullis run in a network namespace (real ufw, real p
     const s = lab.scanner;
     const kmsg = lab.kmsg();
     await lab.probeMany(s.ns, s.fwV4, CLOSED, { timeoutMs: 300 });
-    // Probes only to the open port, from the IPv6 address (not whitelisted).
-    for (let i = 0; i < 12; i++) expect(await lab.canConnect(s.ns, s.fwV6, 22)).toBe(true);
+    // Probes only to the open port, from the IPv6 address (not whitelisted). 2 s each, not 0.5: a
+    // connection whose first SYN is lost (ufw reloading, a busy machine) has it resent after 1 s, and
+    // 0.5 s failed this once in CI. A ban still fails it (a banned source gets no answer at all).
+    for (let i = 0; i < 12; i++) expect(await lab.canConnect(s.ns, s.fwV6, 22, 2_000)).toBe(true);
     // The kernel logged the blocked probes: the runner saw them and decided not to ban.
     await until(() => kmsg.lines().filter((l) => l.includes(`SRC=${s.v4}`)).length >= 5, 5000, 'the kernel to log the probes');
     const { ControlClient } = await import('../../electron/headless/control.ts');
