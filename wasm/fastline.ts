@@ -174,6 +174,16 @@ function spaces(p: i32, e: i32): i32 {
   return q;
 }
 
+/**
+ * Where the run of an address's characters starting at p ends: digits and dots (`v4`), or hex
+ * digits and colons. The parsers try the IPv4 class first, then the IPv6 one (bytes.ts addressEnd).
+ */
+function addressEnd(p: i32, e: i32, v4: bool): i32 {
+  if (v4) while (p < e && (isDigit(b(p)) || b(p) == 46)) p++;
+  else while (p < e && (isHex(b(p)) || b(p) == 58)) p++;
+  return p;
+}
+
 /** bytes.ts dottedQuadBytes(): the 32-bit value of a dotted quad without leading zeros, or -1. */
 function dottedQuad(start: i32, end: i32): i64 {
   let parts = 0;
@@ -589,34 +599,27 @@ export function parse(start: i32, end: i32, auto: bool, index: i32): i32 {
   }
   if (!at(q, e, 0x3d435253, 4)) return 0; // SRC=
   const srcStart = q + 4;
-  q = srcStart;
-  while (q < e && (isDigit(b(q)) || b(q) == 46)) q++;
+  q = addressEnd(srcStart, e, true);
   const v4 = q >= e || b(q) == 32;
-  if (!v4) {
-    q = srcStart;
-    while (q < e && (isHex(b(q)) || b(q) == 58)) q++;
-  }
+  if (!v4) q = addressEnd(srcStart, e, false);
   const srcEnd = q;
-  const srcLen = srcEnd - srcStart;
-  let dstStart: i32;
-  let dstEnd: i32;
-  let len: i32;
+  // ([0-9.]{7,15}) +DST=([0-9.]{7,15}) +LEN=n + for IPv4, ([0-9a-fA-F:]{2,39}) … for IPv6
+  const minLen = v4 ? 7 : 2;
+  const maxLen = v4 ? 15 : 39;
+  if (srcEnd - srcStart < minLen || srcEnd - srcStart > maxLen) return 0;
+  q = spaces(q, e);
+  if (q < 0 || !at(q, e, 0x3d545344, 4)) return 0; // DST=
+  const dstStart = q + 4;
+  const dstEnd = addressEnd(dstStart, e, v4);
+  if (dstEnd - dstStart < minLen || dstEnd - dstStart > maxLen) return 0;
+  q = kv(dstEnd, e, 0x3d4e454c, 4, 5, true, true); // LEN=
+  if (q < 0) return 0;
+  const len = num;
   let ttl: i32;
   let id = -1;
   let bits = BITS_FRAGMENT_FALSE;
   let srcKey: i64 = -1;
   if (v4) {
-    if (srcLen < 7 || srcLen > 15) return 0;
-    q = spaces(q, e);
-    if (q < 0 || !at(q, e, 0x3d545344, 4)) return 0; // DST=
-    dstStart = q + 4;
-    q = dstStart;
-    while (q < e && (isDigit(b(q)) || b(q) == 46)) q++;
-    dstEnd = q;
-    if (dstEnd - dstStart < 7 || dstEnd - dstStart > 15) return 0;
-    q = kv(q, e, 0x3d4e454c, 4, 5, true, true); // LEN=
-    if (q < 0) return 0;
-    len = num;
     if (!at(q, e, 0x78303d534f54, 6) || !isHex(b(q + 6)) || !isHex(b(q + 7))) return 0; // TOS=0x..
     q = spaces(q + 8, e);
     if (q < 0 || !at(q, e, 0x78303d43455250, 7) || !isHex(b(q + 7)) || !isHex(b(q + 8))) return 0; // PREC=0x..
@@ -635,17 +638,6 @@ export function parse(start: i32, end: i32, auto: bool, index: i32): i32 {
     srcKey = dottedQuad(srcStart, srcEnd);
     if (srcKey < 0 || dottedQuad(dstStart, dstEnd) < 0) return 0;
   } else {
-    if (srcLen < 2 || srcLen > 39) return 0;
-    q = spaces(q, e);
-    if (q < 0 || !at(q, e, 0x3d545344, 4)) return 0; // DST=
-    dstStart = q + 4;
-    q = dstStart;
-    while (q < e && (isHex(b(q)) || b(q) == 58)) q++;
-    dstEnd = q;
-    if (dstEnd - dstStart < 2 || dstEnd - dstStart > 39) return 0;
-    q = kv(q, e, 0x3d4e454c, 4, 5, true, true); // LEN=
-    if (q < 0) return 0;
-    len = num;
     q = kv(q, e, 0x3d4354, 3, 3, false, true); // TC=
     if (q < 0 || !at(q, e, 0x54494d494c504f48, 8)) return 0; // HOPLIMIT
     q = kv(q + 8, e, 0x3d, 1, 3, false, true); // =

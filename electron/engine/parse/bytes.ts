@@ -321,6 +321,16 @@ function kv(b: Uint8Array, q: number, e: number, key: string, maxDigits: number,
   return q;
 }
 
+/**
+ * Where the run of an address's characters starting at p ends: digits and dots (`v4`), or hex
+ * digits and colons.
+ */
+function addressEnd(b: Uint8Array, p: number, e: number, v4: boolean): number {
+  if (v4) while (p < e && ((b[p]! >= 48 && b[p]! <= 57) || b[p] === 46)) p++;
+  else while (p < e && (isHex(b[p]!) || b[p] === 58)) p++;
+  return p;
+}
+
 /** ` SPT=n DPT=n` at q, as TCP and UDP both have them: the source port in sptNum, the destination port in num; index after, or -1. */
 function portPair(b: Uint8Array, q: number, e: number): number {
   q = kv(b, q, e, 'SPT=', 5, true, false);
@@ -534,36 +544,29 @@ function parseCommonBytes(b: Uint8Array, start: number, end: number, opts: Parse
   }
   if (!at(b, q, e, 'SRC=')) return null;
   const srcStart = q + 4;
-  q = srcStart;
   // The regex tries the IPv4 layout first ([0-9.]), then the IPv6 one ([0-9a-fA-F:]): an address
   // of neither class (or of both, like `::ffff:1.2.3.4`) is left to the full parser.
-  while (q < e && ((b[q]! >= 48 && b[q]! <= 57) || b[q] === 46)) q++;
+  q = addressEnd(b, srcStart, e, true);
   const v4 = q >= e || b[q] === 32;
-  if (!v4) {
-    q = srcStart;
-    while (q < e && (isHex(b[q]!) || b[q] === 58)) q++;
-  }
+  if (!v4) q = addressEnd(b, srcStart, e, false);
   const srcEnd = q;
-  const srcLen = srcEnd - srcStart;
-  let dstStart: number;
-  let dstEnd: number;
-  let len: number;
+  // ([0-9.]{7,15}) +DST=([0-9.]{7,15}) +LEN=(\d{1,5}) + for IPv4, ([0-9a-fA-F:]{2,39}) … for IPv6
+  const minLen = v4 ? 7 : 2;
+  const maxLen = v4 ? 15 : 39;
+  if (srcEnd - srcStart < minLen || srcEnd - srcStart > maxLen) return null;
+  q = spaces(b, q, e);
+  if (q < 0 || !at(b, q, e, 'DST=')) return null;
+  const dstStart = q + 4;
+  const dstEnd = addressEnd(b, dstStart, e, v4);
+  if (dstEnd - dstStart < minLen || dstEnd - dstStart > maxLen) return null;
+  q = kv(b, dstEnd, e, 'LEN=', 5, true, true);
+  if (q < 0) return null;
+  const len = num;
   let ttl: number;
   let id: number | undefined;
   let df = false;
   if (v4) {
-    // ([0-9.]{7,15}) +DST=([0-9.]{7,15}) +LEN=(\d{1,5}) +TOS=0x.. +PREC=0x.. +TTL=(\d{1,3}) +ID=(\d{1,5}) +(?:CE +)?(DF +)?
-    if (srcLen < 7 || srcLen > 15) return null;
-    q = spaces(b, q, e);
-    if (q < 0 || !at(b, q, e, 'DST=')) return null;
-    dstStart = q + 4;
-    q = dstStart;
-    while (q < e && ((b[q]! >= 48 && b[q]! <= 57) || b[q] === 46)) q++;
-    dstEnd = q;
-    if (dstEnd - dstStart < 7 || dstEnd - dstStart > 15) return null;
-    q = kv(b, q, e, 'LEN=', 5, true, true);
-    if (q < 0) return null;
-    len = num;
+    // TOS=0x.. +PREC=0x.. +TTL=(\d{1,3}) +ID=(\d{1,5}) +(?:CE +)?(DF +)?
     if (!at(b, q, e, 'TOS=0x') || !isHex(b[q + 6]!) || !isHex(b[q + 7]!)) return null;
     q = spaces(b, q + 8, e);
     if (q < 0 || !at(b, q, e, 'PREC=0x') || !isHex(b[q + 7]!) || !isHex(b[q + 8]!)) return null;
@@ -579,18 +582,7 @@ function parseCommonBytes(b: Uint8Array, start: number, end: number, opts: Parse
       q = spaces(b, q + 2, e);
     }
   } else {
-    // ([0-9a-fA-F:]{2,39}) +DST=([0-9a-fA-F:]{2,39}) +LEN=(\d{1,5}) +TC=\d{1,3} +HOPLIMIT=(\d{1,3}) +FLOWLBL=\d{1,7} +
-    if (srcLen < 2 || srcLen > 39) return null;
-    q = spaces(b, q, e);
-    if (q < 0 || !at(b, q, e, 'DST=')) return null;
-    dstStart = q + 4;
-    q = dstStart;
-    while (q < e && (isHex(b[q]!) || b[q] === 58)) q++;
-    dstEnd = q;
-    if (dstEnd - dstStart < 2 || dstEnd - dstStart > 39) return null;
-    q = kv(b, q, e, 'LEN=', 5, true, true);
-    if (q < 0) return null;
-    len = num;
+    // TC=\d{1,3} +HOPLIMIT=(\d{1,3}) +FLOWLBL=\d{1,7} +
     q = kv(b, q, e, 'TC=', 3, false, true);
     q = kv(b, q, e, 'HOPLIMIT=', 3, false, true);
     if (q < 0) return null;
