@@ -92,8 +92,6 @@ export interface RecordBatch {
 export class StringIds {
   private readonly ids = new Map<string, number>();
   private nextId = 0;
-  /** Set when the table started again: the fast lane's recent values must be forgotten too. */
-  restarted = false;
 
   constructor() {
     this.seed();
@@ -105,12 +103,12 @@ export class StringIds {
     this.nextId = FIXED_STRINGS.length;
   }
 
-  /** Before record `index` is written: start again when the table is (nearly) full. */
-  beforeRecord(index: number, news: (number | string)[]): void {
-    if (this.nextId < STRING_IDS_MAX - 16) return;
+  /** Before record `index` is written: start again when the table is (nearly) full; true when it did. */
+  beforeRecord(index: number, news: (number | string)[]): boolean {
+    if (this.nextId < STRING_IDS_MAX - 16) return false;
     this.seed();
-    this.restarted = true;
     news.push(index, -1, '');
+    return true;
   }
 
   /** The id of `s`, announced in `news` at record `index` when new. */

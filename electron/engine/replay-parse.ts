@@ -154,12 +154,18 @@ export class ReplayParser {
   /** Index of the next record (a full batch is handed out first). */
   private next(): number {
     if (this.count === this.capacity) this.flush();
-    this.strings.beforeRecord(this.count, this.news);
-    if (this.strings.restarted) {
-      this.strings.restarted = false;
-      this.fast?.forget();
-    }
+    this.stringsFull(this.count);
     return this.count;
+  }
+
+  /**
+   * Before record `index`: a (nearly) full string table starts again, and the fast lane forgets its
+   * recent values, whose ids were the old table's. True when that happened.
+   */
+  private stringsFull(index: number): boolean {
+    if (!this.strings.beforeRecord(index, this.news)) return false;
+    this.fast?.forget();
+    return true;
   }
 
   private rejected(reason: RejectReason): void {
@@ -283,13 +289,8 @@ export class ReplayParser {
     const b = fast.bytes;
     const v4 = F[F_V4] === 1;
     const fresh = F[F_NEW]!;
-    this.strings.beforeRecord(index, this.news);
-    if (this.strings.restarted) {
-      // The string table started again: the ids the fast lane wrote for this line are gone too.
-      this.strings.restarted = false;
-      fast.forget();
-      return false;
-    }
+    // The string table started again: the ids the fast lane wrote for this line are gone too.
+    if (this.stringsFull(index)) return false;
     let ok = true;
     // New recent values get their strings first, whatever follows: the fast lane keeps them.
     if (fresh !== 0) {
