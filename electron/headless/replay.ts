@@ -390,18 +390,14 @@ function inputName(input: string): string {
 }
 
 /**
- * A regular file read into ONE reused buffer (the splitter copies what it keeps of a partial line;
- * stream chunks would each linger until the next GC, ~10 MB more peak RSS). Returns false without
- * pushing anything when the file is compressed: the caller streams it through decompressed().
+ * A plain regular file (isPlainFile) read into ONE reused buffer (the splitter copies what it keeps
+ * of a partial line; stream chunks would each linger until the next GC, ~10 MB more peak RSS).
  */
-function pushRegularFile(input: string, push: (chunk: Uint8Array) => void): boolean {
+function pushRegularFile(input: string, push: (chunk: Uint8Array) => void): void {
   const fd = openSync(input, 'r');
   try {
     const buf = Buffer.allocUnsafe(CHUNK_BYTES);
-    let n = readSync(fd, buf, 0, CHUNK_BYTES, null);
-    if (n > 0 && compressionOf(buf.subarray(0, n)) !== 'plain') return false;
-    for (; n > 0; n = readSync(fd, buf, 0, CHUNK_BYTES, null)) push(buf.subarray(0, n));
-    return true;
+    for (let n = readSync(fd, buf, 0, CHUNK_BYTES, null); n > 0; n = readSync(fd, buf, 0, CHUNK_BYTES, null)) push(buf.subarray(0, n));
   } finally {
     closeSync(fd);
   }
