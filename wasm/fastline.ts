@@ -39,14 +39,11 @@ const INPUT: i32 = RECORDS + RECORDS_MAX * RECORD_INTS * 4;
 const INPUT_MAX: i32 = 1 << 20;
 
 export function fieldsAt(): i32 { return FIELDS; }
-export function idsAt(): i32 { return IDS; }
 export function recordsAt(): i32 { return RECORDS; }
 export function recordInts(): i32 { return RECORD_INTS; }
 export function recordsMax(): i32 { return RECORDS_MAX; }
 export function inputAt(): i32 { return INPUT; }
 export function inputMax(): i32 { return INPUT_MAX; }
-export function kinds(): i32 { return KINDS; }
-export function slots(): i32 { return SLOTS; }
 
 // Field offsets (i32 index into FIELDS).
 const F_STAMP = 0; // month << 28 | day << 21 | hour << 14 | minute << 7 | second (7 bits each: two digits)
