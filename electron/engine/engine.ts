@@ -171,18 +171,18 @@ export class ScanEngine {
   }
 
   /**
+   * Whether the source of the packet the last ingestPacket() took was tracked already (so it was
+   * seen before): the replay's distinct-source count skips its own lookup then.
+   */
+  sourceWasTracked = false;
+
+  /**
    * One parsed packet record. Returns 'counted' when it counted as a probe, else why not. The engine
    * keeps no reference to `p`. `srcV4`: the 32-bit value of p.src when the caller has it (the byte
    * parser's parsedSourceV4()), so a known source is looked up without reading its text; else -1.
    * With srcV4 given, p.src may be '' (a replay record, records.ts): the engine then makes the text
    * itself, and only for a source it does not track yet.
    */
-  /**
-   * Whether the source of the packet the last ingestPacket() took was tracked already (so it was
-   * seen before): the replay's distinct-source count skips its own lookup then.
-   */
-  sourceWasTracked = false;
-
   ingestPacket(p: PacketEvent, srcV4 = -1): 'counted' | IgnoreReason {
     this.packets++;
     this.sourceWasTracked = false;
