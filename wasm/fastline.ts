@@ -181,6 +181,17 @@ function addressEnd(p: i32, e: i32, v4: bool): i32 {
   return p;
 }
 
+/** Scratch of portPair: the source port it read (the destination port is in num). */
+let sptNum: i32 = 0;
+
+/** bytes.ts portPair(): ` SPT=n DPT=n` at q, as TCP and UDP both have them; index after, or -1. */
+function portPair(q: i32, e: i32): i32 {
+  q = kv(q, e, 0x3d545053, 4, 5, true, false); // SPT=
+  if (q < 0) return -1;
+  sptNum = num;
+  return kv(q, e, 0x3d545044, 4, 5, true, false); // DPT=
+}
+
 /** bytes.ts dottedQuadBytes(): the 32-bit value of a dotted quad without leading zeros, or -1. */
 function dottedQuad(start: i32, end: i32): i64 {
   let parts = 0;
@@ -656,11 +667,9 @@ export function parse(start: i32, end: i32, auto: bool, index: i32): i32 {
   field(F_ISRC_A, -1);
   if (at(q, e, 0x20504354, 4)) { // "TCP "
     proto = PROTO_TCP;
-    q = kv(q + 3, e, 0x3d545053, 4, 5, true, false); // SPT=
+    q = portPair(q + 3, e);
     if (q < 0) return 0;
-    spt = num;
-    q = kv(q, e, 0x3d545044, 4, 5, true, false); // DPT=
-    if (q < 0) return 0;
+    spt = sptNum;
     dpt = num;
     q = kv(q, e, 0x3d574f444e4957, 7, 5, true, false); // WINDOW=
     if (q < 0) return 0;
@@ -681,11 +690,9 @@ export function parse(start: i32, end: i32, auto: bool, index: i32): i32 {
     if (q < 0 || spt > 65535 || dpt > 65535 || win > 65535 || num > 65535) return 0;
   } else if (at(q, e, 0x20504455, 4)) { // "UDP "
     proto = PROTO_UDP;
-    q = kv(q + 3, e, 0x3d545053, 4, 5, true, false); // SPT=
+    q = portPair(q + 3, e);
     if (q < 0) return 0;
-    spt = num;
-    q = kv(q, e, 0x3d545044, 4, 5, true, false); // DPT=
-    if (q < 0) return 0;
+    spt = sptNum;
     dpt = num;
     q = kv(q, e, 0x3d4e454c, 4, 5, true, false); // LEN=
     if (q < 0 || spt > 65535 || dpt > 65535 || num > 65535) return 0;
