@@ -299,32 +299,49 @@ export function drop(k: i32): void {
   store<i32>(LENS + ((k * SLOTS + load<i32>(LAST + (k << 2))) << 2), -1);
 }
 
+/** Does value slot `slot` hold the n bytes at a (its length already known to be n)? Eight at a time. */
+@inline function holds(slot: i32, a: i32, n: i32): bool {
+  const v = VALUES + slot * VALUE_MAX;
+  let j = 0;
+  while (j + 8 <= n && load<u64>(v + j) == load<u64>(a + j)) j += 8;
+  while (j < n && load<u8>(v + j) == load<u8>(a + j)) j++;
+  return j == n;
+}
+
 /**
- * Kind k's value b[a, e) in its table: the slot (k × SLOTS + s) holding it; a value not there takes
- * the next slot in turn, and its bit goes into F_NEW.
+ * The slot of kind k's recent values (most recently matched first) holding the bytes at a: exactly
+ * b[a, e) when `whole`, else a value b[a…] starts with and that is followed there by a space.
+ * The slot number (k × SLOTS + s), or -1.
  */
-function keep(k: i32, a: i32, e: i32): i32 {
-  const n = e - a;
+function recentSlot(k: i32, a: i32, e: i32, whole: bool): i32 {
   const first = k * SLOTS;
   const last = load<i32>(LAST + (k << 2));
   for (let i = 0; i < SLOTS; i++) {
     let s = last + i;
     if (s >= SLOTS) s -= SLOTS;
     const slot = first + s;
-    if (load<i32>(LENS + (slot << 2)) != n) continue;
-    const v = VALUES + slot * VALUE_MAX;
-    let j = 0;
-    while (j + 8 <= n && load<u64>(v + j) == load<u64>(a + j)) j += 8;
-    while (j < n && load<u8>(v + j) == load<u8>(a + j)) j++;
-    if (j == n) {
-      store<i32>(LAST + (k << 2), s);
-      return slot;
-    }
+    const n = load<i32>(LENS + (slot << 2));
+    if (whole ? n != e - a : n < 0 || a + n >= e || b(a + n) != 32) continue;
+    if (holds(slot, a, n)) return slot;
+  }
+  return -1;
+}
+
+/**
+ * Kind k's value b[a, e) in its table: the slot (k × SLOTS + s) holding it; a value not there takes
+ * the next slot in turn, and its bit goes into F_NEW.
+ */
+function keep(k: i32, a: i32, e: i32): i32 {
+  const found = recentSlot(k, a, e, true);
+  if (found >= 0) {
+    store<i32>(LAST + (k << 2), found - k * SLOTS);
+    return found;
   }
   const s = load<i32>(NEXT + (k << 2));
   store<i32>(NEXT + (k << 2), s + 1 == SLOTS ? 0 : s + 1);
   store<i32>(LAST + (k << 2), s);
-  const slot = first + s;
+  const slot = k * SLOTS + s;
+  const n = e - a;
   memory.copy(VALUES + slot * VALUE_MAX, a, n);
   store<i32>(LENS + (slot << 2), n);
   store<i32>(FIELDS + (F_NEW << 2), load<i32>(FIELDS + (F_NEW << 2)) | (1 << k));
@@ -344,21 +361,8 @@ function keepInto(rec: i32, c: i32, k: i32, a: i32, e: i32): void {
  * or -1 (bytes.ts Recent.spanAt).
  */
 function recentSpan(k: i32, a: i32, e: i32): i32 {
-  const first = k * SLOTS;
-  const last = load<i32>(LAST + (k << 2));
-  for (let i = 0; i < SLOTS; i++) {
-    let s = last + i;
-    if (s >= SLOTS) s -= SLOTS;
-    const slot = first + s;
-    const n = load<i32>(LENS + (slot << 2));
-    if (n < 0 || a + n >= e || b(a + n) != 32) continue;
-    const v = VALUES + slot * VALUE_MAX;
-    let j = 0;
-    while (j + 8 <= n && load<u64>(v + j) == load<u64>(a + j)) j += 8;
-    while (j < n && load<u8>(v + j) == load<u8>(a + j)) j++;
-    if (j == n) return a + n;
-  }
-  return -1;
+  const slot = recentSlot(k, a, e, false);
+  return slot < 0 ? -1 : a + load<i32>(LENS + (slot << 2));
 }
 
 /** JavaScript gave the new value of kind k its string id. */
