@@ -442,19 +442,12 @@ export function run(start: i32, end: i32, auto: bool, index: i32, max: i32, maxL
       const rec = RECORDS + index * RECORD_INTS * 4;
       store<i32>(rec + (C_TAG << 2), TAG_REJECTED);
       store<i32>(rec + 4, load<i32>(FIELDS + (F_REASON << 2)));
-      index++;
-      p = nl + 1;
-      if (index == max) {
-        runCount = index;
-        runPos = p;
-        return RUN_FULL;
-      }
-      continue;
+    } else {
+      if (load<i32>(FIELDS + (F_NEW << 2)) != 0 || load<i32>(FIELDS + (F_ISRC_A << 2)) >= 0) return RUN_GLUE;
+      if (load<i32>(FIELDS + (F_V4 << 2)) == 0 && load<i32>(FIELDS + (F_SRC6 << 2)) == 0) return RUN_GLUE;
+      if (load<i32>(FIELDS + (F_STAMP << 2)) != knownStamp) return RUN_GLUE;
+      store<f64>(RECORDS + index * RECORD_INTS * 4 + 8, knownTime);
     }
-    if (load<i32>(FIELDS + (F_NEW << 2)) != 0 || load<i32>(FIELDS + (F_ISRC_A << 2)) >= 0) return RUN_GLUE;
-    if (load<i32>(FIELDS + (F_V4 << 2)) == 0 && load<i32>(FIELDS + (F_SRC6 << 2)) == 0) return RUN_GLUE;
-    if (load<i32>(FIELDS + (F_STAMP << 2)) != knownStamp) return RUN_GLUE;
-    store<f64>(RECORDS + index * RECORD_INTS * 4 + 8, knownTime);
     index++;
     p = nl + 1;
     if (index == max) {
