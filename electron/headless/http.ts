@@ -3,12 +3,19 @@
  * 127.0.0.1 ONLY, behind a random per-start token (Jupyter-style `/?token=…`).
  *
  * Why each guard exists:
- * - Token on every request (query, `Authorization: Bearer`, or the cookie set when the page was
- *   opened with the token — the page's own asset requests carry no query): any local user or web page
- *   could otherwise drive a root process that edits the firewall. Compared in constant time.
+ * - No ambient credential: there is NO cookie. Cookies ignore ports, and every port of 127.0.0.1 is
+ *   the same site, so a cookie would be sent to (and readable by) any local user's server on another
+ *   port, and ride along on that page's cross-origin form posts. The static UI holds no secret and is
+ *   served without the token; every API request carries the token explicitly: `Authorization: Bearer`
+ *   on `/api/call`, the `portcullis-token.<token>` WebSocket subprotocol (or `?token=` for non-browser
+ *   clients) on `/api/ws`. The page keeps the token in sessionStorage (renderer/api/index.ts).
+ *   Compared in constant time.
+ * - `/api/call` takes only `Content-Type: application/json` (a form or a no-cors fetch cannot send
+ *   it without a preflight we never answer), and refuses a present foreign `Origin` and
+ *   `Sec-Fetch-Site: cross-site|same-site` (another loopback port is "same-site").
  * - Host header must name the loopback address and our port: a DNS-rebinding page served from
  *   evil.example resolving to 127.0.0.1 sends `Host: evil.example` and is refused.
- * - WebSocket Origin, when present, must be our own origin (browsers always send it; CSRF over WS).
+ * - WebSocket Origin, when present, must be exactly our own origin (browsers always send it).
  * - Referrer-Policy no-referrer: the token in the URL never leaks to another site.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
@@ -54,7 +61,9 @@ const TYPES: Record<string, string> = {
   '.wasm': 'application/wasm',
 };
 
-const COOKIE = 'portcullis_token';
+/** The WebSocket subprotocol the server answers with; the token travels as `portcullis-token.<token>` beside it. */
+export const WS_PROTOCOL = 'portcullis';
+export const WS_TOKEN_PROTOCOL_PREFIX = 'portcullis-token.';
 const MAX_BODY = 1024 * 1024;
 /** A browser tab that stops reading must not make the root process buffer without bound. */
 const MAX_WS_BUFFER = 8 * 1024 * 1024;
@@ -69,23 +78,45 @@ export function tokenMatches(given: string | null | undefined, token: string): b
   return timingSafeEqual(digest(given), digest(token));
 }
 
-function cookieToken(header: string | undefined): string | null {
-  if (!header) return null;
-  for (const part of header.split(';')) {
-    const [k, ...v] = part.trim().split('=');
-    if (k === COOKIE) return v.join('=');
+export function bearerToken(authorization: string | undefined): string | null {
+  return /^Bearer\s+(\S+)$/i.exec(authorization ?? '')?.[1] ?? null;
+}
+
+/** The token offered as a WebSocket subprotocol (`Sec-WebSocket-Protocol: portcullis, portcullis-token.<token>`). */
+export function subprotocolToken(header: string | undefined): string | null {
+  for (const p of (header ?? '').split(',')) {
+    const v = p.trim();
+    if (v.startsWith(WS_TOKEN_PROTOCOL_PREFIX)) return v.slice(WS_TOKEN_PROTOCOL_PREFIX.length);
   }
   return null;
 }
 
-function hostAllowed(host: string | undefined, port: number): boolean {
+export function hostAllowed(host: string | undefined, port: number): boolean {
   if (!host) return false;
   return [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`].includes(host.toLowerCase());
 }
 
-function originAllowed(origin: string | undefined, port: number): boolean {
+export function originAllowed(origin: string | undefined, port: number): boolean {
   if (origin === undefined) return true; // non-browser clients (curl, ws) send none
   return [`http://127.0.0.1:${port}`, `http://localhost:${port}`, `http://[::1]:${port}`].includes(origin.toLowerCase());
+}
+
+/**
+ * Why a POST to /api/call is refused before its token is even looked at, or null if it may go on.
+ * A browser always sends Origin on a cross-origin POST and Sec-Fetch-Site on every request; curl and
+ * other non-browser clients send neither and are judged by their token alone.
+ */
+export function apiCallRefusal(headers: http.IncomingHttpHeaders, port: number): { status: number; reason: string } | null {
+  const origin = headers.origin;
+  if (origin !== undefined && !originAllowed(origin, port)) return { status: 403, reason: `forbidden origin ${origin}` };
+  const site = String(headers['sec-fetch-site'] ?? '').toLowerCase();
+  if (site === 'cross-site' || site === 'same-site') return { status: 403, reason: `forbidden: a ${site} request` };
+  return null;
+}
+
+/** Only `application/json` (parameters such as charset allowed): a form or a no-cors fetch cannot send it. */
+export function isJsonContentType(type: string | undefined): boolean {
+  return (type ?? '').split(';')[0]!.trim().toLowerCase() === 'application/json';
 }
 
 const SECURITY_HEADERS = {
@@ -110,14 +141,8 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
   let port = o.port;
   const staticRoot = o.staticDir && existsSync(path.join(o.staticDir, 'index.html')) ? path.resolve(o.staticDir) : null;
 
-  const authorized = (req: http.IncomingMessage, url: URL): boolean => {
-    const bearer = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
-    return tokenMatches(url.searchParams.get('token'), token) || tokenMatches(bearer, token) || tokenMatches(cookieToken(req.headers.cookie), token);
-  };
-
-  const serveStatic = (res: http.ServerResponse, pathname: string, setCookie: boolean): void => {
-    const extra: Record<string, string> = setCookie ? { 'Set-Cookie': `${COOKIE}=${token}; HttpOnly; SameSite=Strict; Path=/` } : {};
-    if (!staticRoot) return send(res, 200, MISSING_UI, TYPES['.html'], extra);
+  const serveStatic = (res: http.ServerResponse, pathname: string): void => {
+    if (!staticRoot) return send(res, 200, MISSING_UI, TYPES['.html']);
     let rel: string;
     try {
       rel = decodeURIComponent(pathname);
@@ -134,7 +159,7 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
       target = path.join(staticRoot, 'index.html');
     }
     const type = TYPES[path.extname(target).toLowerCase()] ?? 'application/octet-stream';
-    send(res, 200, readFileSync(target), type, extra);
+    send(res, 200, readFileSync(target), type);
   };
 
   const server = http.createServer((req, res) => {
@@ -145,9 +170,12 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
     } catch {
       return send(res, 400, 'bad request');
     }
-    if (!authorized(req, url)) return send(res, 401, 'unauthorized: open the URL with ?token=… that `portcullis serve` printed');
     if (url.pathname === '/api/call') {
       if (req.method !== 'POST') return send(res, 405, 'POST only', undefined, { Allow: 'POST' });
+      const refusal = apiCallRefusal(req.headers, port);
+      if (refusal) return send(res, refusal.status, refusal.reason);
+      if (!tokenMatches(bearerToken(req.headers.authorization), token)) return send(res, 401, 'unauthorized: send the token that `portcullis serve` printed as `Authorization: Bearer <token>`');
+      if (!isJsonContentType(req.headers['content-type'])) return send(res, 415, 'Content-Type must be application/json');
       let size = 0;
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => {
@@ -172,10 +200,13 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
     }
     if (url.pathname.startsWith('/api/')) return send(res, 404, 'not found');
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'GET only');
-    serveStatic(res, url.pathname, url.searchParams.has('token'));
+    // The UI itself holds no secret: served to anyone who can reach loopback; the API needs the token.
+    serveStatic(res, url.pathname);
   });
 
-  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_BODY });
+  // The browser offers [portcullis, portcullis-token.<token>]; we answer with the first only, so the
+  // token is never echoed back.
+  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_BODY, handleProtocols: (offered) => (offered.has(WS_PROTOCOL) ? WS_PROTOCOL : false) });
   const reject = (socket: Socket, status: string): void => {
     socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
     socket.destroy();
@@ -190,7 +221,8 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
     }
     if (!hostAllowed(req.headers.host, port) || !originAllowed(req.headers.origin, port)) return reject(socket, '403 Forbidden');
     if (url.pathname !== '/api/ws') return reject(socket, '404 Not Found');
-    if (!authorized(req, url)) return reject(socket, '401 Unauthorized');
+    const given = subprotocolToken(req.headers['sec-websocket-protocol']) ?? url.searchParams.get('token');
+    if (!tokenMatches(given, token)) return reject(socket, '401 Unauthorized');
     wss.handleUpgrade(req, socket, head, (ws) => onSocket(ws));
   });
 

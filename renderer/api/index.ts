@@ -2,7 +2,7 @@
  * The one way the renderer reaches the Portcullis service: `getApi()`.
  * In Electron the preload has put `window.portcullis` there (IPC); in a browser opened from
  * `portcullis serve` it is a WebSocket client on the same origin, authenticated by the token
- * printed in the URL.
+ * printed in the URL (kept in sessionStorage, sent as a WebSocket subprotocol; there is no cookie).
  */
 import type { PortcullisApi } from '../../electron/shared/api.ts';
 import type { PortcullisDesktopApi } from '../../electron/shared/ipc.ts';
@@ -46,9 +46,18 @@ export function takeToken(loc: Pick<Location, 'search' | 'href'>, storage: Pick<
   }
 }
 
-export function wsUrlFor(loc: Pick<Location, 'protocol' | 'host'>, token: string): string {
+/** The socket URL carries no token: it goes in the subprotocols (wsProtocolsFor), never in a URL or a cookie. */
+export function wsUrlFor(loc: Pick<Location, 'protocol' | 'host'>): string {
   const scheme = loc.protocol === 'https:' ? 'wss' : 'ws';
-  return `${scheme}://${loc.host}/api/ws?token=${encodeURIComponent(token)}`;
+  return `${scheme}://${loc.host}/api/ws`;
+}
+
+/**
+ * `portcullis` (what the server answers with) and `portcullis-token.<token>` (the credential; the
+ * server reads it and does not echo it). Must match electron/headless/http.ts.
+ */
+export function wsProtocolsFor(token: string): string[] {
+  return ['portcullis', `portcullis-token.${token}`];
 }
 
 let api: RendererApi | null = null;
@@ -60,7 +69,7 @@ export function getApi(): RendererApi {
     return api;
   }
   const token = takeToken(window.location, window.sessionStorage, (url) => window.history.replaceState(null, '', url)) ?? '';
-  api = new WsApiClient({ url: wsUrlFor(window.location, token) });
+  api = new WsApiClient({ url: wsUrlFor(window.location), protocols: token ? wsProtocolsFor(token) : [] });
   return api;
 }
 

@@ -37,7 +37,9 @@ export interface SocketLike {
 
 export interface WsClientOptions {
   url: string;
-  createSocket?: (url: string) => SocketLike;
+  /** WebSocket subprotocols offered on every (re)connect; the serve token travels here. */
+  protocols?: string[];
+  createSocket?: (url: string, protocols: string[]) => SocketLike;
   /** First reconnect delay; doubles up to maxBackoffMs. */
   initialBackoffMs?: number;
   maxBackoffMs?: number;
@@ -61,7 +63,8 @@ const OPEN = 1;
 
 export class WsApiClient implements PortcullisApi, ConnectionAware {
   private readonly url: string;
-  private readonly createSocket: (url: string) => SocketLike;
+  private readonly protocols: string[];
+  private readonly createSocket: (url: string, protocols: string[]) => SocketLike;
   private readonly initialBackoffMs: number;
   private readonly maxBackoffMs: number;
   private readonly callTimeoutMs: number;
@@ -80,7 +83,8 @@ export class WsApiClient implements PortcullisApi, ConnectionAware {
 
   constructor(options: WsClientOptions) {
     this.url = options.url;
-    this.createSocket = options.createSocket ?? ((u) => new WebSocket(u) as unknown as SocketLike);
+    this.protocols = options.protocols ?? [];
+    this.createSocket = options.createSocket ?? ((u, p) => new WebSocket(u, p) as unknown as SocketLike);
     this.initialBackoffMs = options.initialBackoffMs ?? 500;
     this.maxBackoffMs = options.maxBackoffMs ?? 15_000;
     this.callTimeoutMs = options.callTimeoutMs ?? 60_000;
@@ -137,7 +141,7 @@ export class WsApiClient implements PortcullisApi, ConnectionAware {
     this.setStatus('connecting');
     let socket: SocketLike;
     try {
-      socket = this.createSocket(this.url);
+      socket = this.createSocket(this.url, this.protocols);
     } catch {
       this.scheduleReconnect();
       return;

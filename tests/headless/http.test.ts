@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { type ApiEvent, type ApiHandlers, type ApiReply, WsServerFrameSchema } from '../../electron/shared/api.ts';
-import { startWebServer, tokenMatches, type WebServer } from '../../electron/headless/http.ts';
+import { apiCallRefusal, isJsonContentType, startWebServer, subprotocolToken, tokenMatches, type WebServer } from '../../electron/headless/http.ts';
 import { ManualClock } from '../../electron/shared/domain.ts';
 import { PortcullisService } from '../../electron/headless/service.ts';
 import { FakeEngine, FakeFirewall, FakeHelper, fakeParser, Journal, MemorySettings, MemoryStore, PushSource } from './fakes.ts';
@@ -29,9 +29,9 @@ function request(port: number, p: string, o: { method?: string; headers?: Record
   });
 }
 
-function wsOpen(url: string, headers: Record<string, string> = {}): Promise<WebSocket> {
+function wsOpen(url: string, headers: Record<string, string> = {}, protocols?: string[]): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { headers });
+    const ws = protocols ? new WebSocket(url, protocols, { headers }) : new WebSocket(url, { headers });
     ws.once('open', () => resolve(ws));
     ws.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
     ws.once('error', reject);
@@ -77,32 +77,82 @@ describe('portcullis serve: HTTP + WebSocket', () => {
     expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/\?token=[A-Za-z0-9_-]{32}$/);
   });
 
-  it('refuses every request without the right token (401)', async () => {
-    expect((await request(server.port, '/')).status).toBe(401);
-    expect((await request(server.port, '/?token=wrong')).status).toBe(401);
-    expect((await request(server.port, '/assets/app.js')).status).toBe(401);
-    expect((await request(server.port, '/api/call', { method: 'POST', body: '{"method":"getState"}' })).status).toBe(401);
+  it('refuses every API request without the right token (401)', async () => {
+    const json = { 'Content-Type': 'application/json' };
+    const call = JSON.stringify({ method: 'getState', params: {} });
+    expect((await request(server.port, '/api/call', { method: 'POST', headers: json, body: call })).status).toBe(401);
+    expect((await request(server.port, '/api/call', { method: 'POST', headers: { ...json, Authorization: 'Bearer wrong' }, body: call })).status).toBe(401);
     expect(tokenMatches(server.token + 'x', server.token)).toBe(false);
     expect(tokenMatches(server.token, server.token)).toBe(true);
   });
 
-  it('serves the UI with the token, sets a cookie for its assets, with correct types and SPA fallback', async () => {
+  it('serves the UI without the token and sets no cookie, with correct types and SPA fallback', async () => {
     const page = await request(server.port, `/?token=${server.token}`);
     expect(page.status).toBe(200);
     expect(page.headers['content-type']).toMatch(/^text\/html/);
     expect(page.headers['referrer-policy']).toBe('no-referrer');
     expect(page.body).toContain('Portcullis UI');
-    const cookie = String(page.headers['set-cookie']).split(';')[0]!;
-    expect(cookie).toMatch(/^portcullis_token=/);
-    const js = await request(server.port, '/assets/app.js', { headers: { Cookie: cookie } });
+    expect(page.headers['set-cookie']).toBeUndefined();
+    expect((await request(server.port, '/')).status).toBe(200);
+    const js = await request(server.port, '/assets/app.js');
     expect(js.status).toBe(200);
     expect(js.headers['content-type']).toMatch(/^text\/javascript/);
-    const css = await request(server.port, '/assets/app.css', { headers: { Cookie: cookie } });
+    const css = await request(server.port, '/assets/app.css');
     expect(css.headers['content-type']).toMatch(/^text\/css/);
-    expect((await request(server.port, '/offenders', { headers: { Cookie: cookie } })).body).toContain('Portcullis UI');
-    expect((await request(server.port, '/assets/missing.js', { headers: { Cookie: cookie } })).status).toBe(404);
-    const traversal = await request(server.port, '/..%2f..%2fetc%2fpasswd', { headers: { Cookie: cookie } });
+    expect((await request(server.port, '/offenders')).body).toContain('Portcullis UI');
+    expect((await request(server.port, '/assets/missing.js')).status).toBe(404);
+    const traversal = await request(server.port, '/..%2f..%2fetc%2fpasswd');
     expect(traversal.body).not.toContain('root:');
+  });
+
+  it('a cookie, a query token or a text/plain body never authorize /api/call', async () => {
+    const call = JSON.stringify({ method: 'setProtection', params: { enabled: false } });
+    const asCookie = await request(server.port, '/api/call', { method: 'POST', headers: { Cookie: `portcullis_token=${server.token}`, 'Content-Type': 'application/json' }, body: call });
+    expect(asCookie.status).toBe(401);
+    const asQuery = await request(server.port, `/api/call?token=${server.token}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: call });
+    expect(asQuery.status).toBe(401);
+    const plain = await request(server.port, '/api/call', { method: 'POST', headers: { Authorization: `Bearer ${server.token}`, 'Content-Type': 'text/plain' }, body: call });
+    expect(plain.status).toBe(415);
+    const form = await request(server.port, '/api/call', { method: 'POST', headers: { Authorization: `Bearer ${server.token}`, 'Content-Type': 'application/x-www-form-urlencoded' }, body: call });
+    expect(form.status).toBe(415);
+    const none = await request(server.port, '/api/call', { method: 'POST', headers: { Authorization: `Bearer ${server.token}` }, body: call });
+    expect(none.status).toBe(415);
+    expect((await service.handlers().getState({})).protection).toBe('on');
+  });
+
+  it('/api/call refuses a foreign Origin and a cross-site or same-site fetch, even with the token', async () => {
+    const ok = { Authorization: `Bearer ${server.token}`, 'Content-Type': 'application/json' };
+    const call = JSON.stringify({ method: 'setProtection', params: { enabled: false } });
+    const foreign: Record<string, string>[] = [{ Origin: 'http://127.0.0.1:9999' }, { Origin: 'http://evil.example' }, { Origin: 'null' }, { 'Sec-Fetch-Site': 'same-site' }, { 'Sec-Fetch-Site': 'cross-site' }];
+    for (const extra of foreign) {
+      const r = await request(server.port, '/api/call', { method: 'POST', headers: { ...ok, ...extra }, body: call });
+      expect(r.status, JSON.stringify(extra)).toBe(403);
+    }
+    expect((await service.handlers().getState({})).protection).toBe('on');
+    const own = await request(server.port, '/api/call', {
+      method: 'POST',
+      headers: { ...ok, Origin: `http://127.0.0.1:${server.port}`, 'Sec-Fetch-Site': 'same-origin', 'Content-Type': 'application/json; charset=utf-8' },
+      body: JSON.stringify({ method: 'getState', params: {} }),
+    });
+    expect(own.status).toBe(200);
+  });
+
+  it('the HTTP checks, one by one', () => {
+    expect(apiCallRefusal({}, 8787)).toBeNull();
+    expect(apiCallRefusal({ origin: 'http://127.0.0.1:8787', 'sec-fetch-site': 'same-origin' }, 8787)).toBeNull();
+    expect(apiCallRefusal({ origin: 'http://localhost:8787' }, 8787)).toBeNull();
+    expect(apiCallRefusal({ 'sec-fetch-site': 'none' }, 8787)).toBeNull();
+    expect(apiCallRefusal({ origin: 'http://127.0.0.1:8788' }, 8787)?.status).toBe(403);
+    expect(apiCallRefusal({ 'sec-fetch-site': 'same-site' }, 8787)?.status).toBe(403);
+    expect(apiCallRefusal({ 'sec-fetch-site': 'Cross-Site' }, 8787)?.status).toBe(403);
+    expect(isJsonContentType('application/json')).toBe(true);
+    expect(isJsonContentType('Application/JSON; charset=utf-8')).toBe(true);
+    expect(isJsonContentType('text/plain')).toBe(false);
+    expect(isJsonContentType('application/jsonx')).toBe(false);
+    expect(isJsonContentType(undefined)).toBe(false);
+    expect(subprotocolToken('portcullis, portcullis-token.abc')).toBe('abc');
+    expect(subprotocolToken('portcullis')).toBeNull();
+    expect(subprotocolToken(undefined)).toBeNull();
   });
 
   it('refuses a foreign Host header (DNS rebinding) even with the token', async () => {
@@ -119,7 +169,11 @@ describe('portcullis serve: HTTP + WebSocket', () => {
     expect(r.status).toBe(200);
     const reply = JSON.parse(r.body) as ApiReply;
     expect(reply.ok).toBe(true);
-    const bad = await request(server.port, `/api/call?token=${server.token}`, { method: 'POST', body: JSON.stringify({ method: 'nope' }) });
+    const bad = await request(server.port, '/api/call', {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${server.token}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ method: 'nope' }),
+    });
     expect(JSON.parse(bad.body)).toMatchObject({ ok: false, error: { code: 'unknown-method' } });
   });
 
@@ -127,6 +181,15 @@ describe('portcullis serve: HTTP + WebSocket', () => {
     await expect(wsOpen(`ws://127.0.0.1:${server.port}/api/ws`)).rejects.toThrow(/401/);
     await expect(wsOpen(`ws://127.0.0.1:${server.port}/api/ws?token=bad`)).rejects.toThrow(/401/);
     await expect(wsOpen(`ws://127.0.0.1:${server.port}/api/ws?token=${server.token}`, { Origin: 'http://evil.example' })).rejects.toThrow(/403/);
+    await expect(wsOpen(`ws://127.0.0.1:${server.port}/api/ws?token=${server.token}`, { Origin: `http://127.0.0.1:${server.port + 1}` })).rejects.toThrow(/403/);
+    await expect(wsOpen(`ws://127.0.0.1:${server.port}/api/ws`, { Cookie: `portcullis_token=${server.token}` })).rejects.toThrow(/401/);
+    await expect(wsOpen(`ws://127.0.0.1:${server.port}/api/ws`, {}, ['portcullis', 'portcullis-token.bad'])).rejects.toThrow(/401/);
+  });
+
+  it('WebSocket: the token as a subprotocol opens it, and the server answers with "portcullis" only', async () => {
+    const ws = await wsOpen(`ws://127.0.0.1:${server.port}/api/ws`, { Origin: `http://127.0.0.1:${server.port}` }, ['portcullis', `portcullis-token.${server.token}`]);
+    expect(ws.protocol).toBe('portcullis');
+    ws.close();
   });
 
   it('WebSocket round trip: request/reply frames and pushed event batches', async () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ApiError, type ApiEvent } from '../../electron/shared/api.ts';
 import { type SocketLike, WsApiClient } from '../../renderer/api/wsClient.ts';
-import { takeToken, wsUrlFor } from '../../renderer/api/index.ts';
+import { takeToken, wsProtocolsFor, wsUrlFor } from '../../renderer/api/index.ts';
 
 class FakeSocket implements SocketLike {
   readyState = 0;
@@ -214,8 +214,23 @@ describe('token and URL', () => {
     expect(takeToken({ search: '', href: 'http://127.0.0.1:8080/' }, memoryStorage())).toBeNull();
   });
 
-  it('builds the WebSocket URL on the same origin, with the token encoded', () => {
-    expect(wsUrlFor({ protocol: 'http:', host: '127.0.0.1:8080' }, 'a b&c')).toBe('ws://127.0.0.1:8080/api/ws?token=a%20b%26c');
-    expect(wsUrlFor({ protocol: 'https:', host: 'h:1' }, 't')).toBe('wss://h:1/api/ws?token=t');
+  it('builds the WebSocket URL on the same origin without the token, which goes in a subprotocol', () => {
+    expect(wsUrlFor({ protocol: 'http:', host: '127.0.0.1:8080' })).toBe('ws://127.0.0.1:8080/api/ws');
+    expect(wsUrlFor({ protocol: 'https:', host: 'h:1' })).toBe('wss://h:1/api/ws');
+    expect(wsProtocolsFor('abc_-1')).toEqual(['portcullis', 'portcullis-token.abc_-1']);
+  });
+
+  it('offers the subprotocols on every (re)connect', () => {
+    const seen: string[][] = [];
+    const client = new WsApiClient({
+      url: 'ws://x/api/ws',
+      protocols: wsProtocolsFor('t0k'),
+      createSocket: (u, p) => {
+        seen.push(p);
+        return new FakeSocket(u);
+      },
+    });
+    expect(seen).toEqual([['portcullis', 'portcullis-token.t0k']]);
+    client.close();
   });
 });
