@@ -16,13 +16,32 @@ export function controlSocketPath(stateDir: string): string {
   return path.join(stateDir, CONTROL_SOCKET_NAME);
 }
 
-/** Creates the state directory (0700) if needed and refuses one that others could write into. */
+/**
+ * Creates the state directory (0700) if it does not exist, and otherwise refuses one that is not
+ * this user's own with mode 0700, saying why. An existing directory is never chmodded: `--state-dir
+ * /tmp` once turned /tmp into drwx------ for the whole machine.
+ */
 export function prepareStateDir(dir: string): void {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  mkdirSync(path.dirname(path.resolve(dir)), { recursive: true, mode: 0o755 });
+  let created = false;
+  try {
+    mkdirSync(dir, { mode: 0o700 });
+    created = true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+  }
   const st = lstatSync(dir);
+  if (st.isSymbolicLink()) throw new Error(`${dir} is a symbolic link: give the real directory`);
   if (!st.isDirectory()) throw new Error(`${dir} is not a directory`);
-  if (process.getuid && st.uid !== process.getuid()) throw new Error(`${dir} is owned by uid ${st.uid}, not by this user: refusing to use it`);
-  chmodSync(dir, 0o700);
+  const uid = process.getuid?.();
+  if (uid !== undefined && st.uid !== uid) throw new Error(`${dir} is owned by uid ${st.uid}, not by this user (uid ${uid}): refusing to use it`);
+  // Ours and new: the umask may have taken bits away, never added any; make it exactly 0700.
+  if (created) chmodSync(dir, 0o700);
+  else if ((st.mode & 0o7777) !== 0o700)
+    throw new Error(
+      `${dir} has mode ${(st.mode & 0o7777).toString(8).padStart(4, '0')}, not 0700: others could read the database or reach the control socket. ` +
+        `Use a directory of Portcullis's own (a new path is created with mode 0700), or run \`chmod 700 ${dir}\` if it is one`,
+    );
 }
 
 /** Serves the API on the control socket; returns a close function. */

@@ -1,0 +1,68 @@
+/** Issue 9 item 6: `--state-dir` is created 0700, or refused with the reason — an existing directory is never chmodded. */
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { prepareStateDir } from '../../electron/headless/control.ts';
+
+const dirs: string[] = [];
+const tmp = () => {
+  const d = mkdtempSync(path.join(tmpdir(), 'pc-statedir-'));
+  dirs.push(d);
+  return d;
+};
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+describe('prepareStateDir', () => {
+  it('creates a missing directory (and its parents) with mode 0700', () => {
+    const dir = path.join(tmp(), 'a', 'state');
+    const old = process.umask(0o022);
+    try {
+      prepareStateDir(dir);
+    } finally {
+      process.umask(old);
+    }
+    expect(statSync(dir).mode & 0o7777).toBe(0o700);
+  });
+
+  it('accepts an existing directory of its own with mode 0700, as it is', () => {
+    const dir = path.join(tmp(), 'state');
+    mkdirSync(dir, { mode: 0o700 });
+    chmodSync(dir, 0o700);
+    expect(() => prepareStateDir(dir)).not.toThrow();
+    expect(statSync(dir).mode & 0o7777).toBe(0o700);
+  });
+
+  it('refuses an existing shared directory like /tmp (mode 1777) with the reason, and leaves its mode alone', () => {
+    const dir = path.join(tmp(), 'shared');
+    mkdirSync(dir);
+    chmodSync(dir, 0o1777);
+    expect(() => prepareStateDir(dir)).toThrow(/mode 1777, not 0700/);
+    expect(statSync(dir).mode & 0o7777).toBe(0o1777);
+    chmodSync(dir, 0o755);
+    expect(() => prepareStateDir(dir)).toThrow(/mode 0755, not 0700/);
+    expect(statSync(dir).mode & 0o7777).toBe(0o755);
+  });
+
+  it('refuses a directory owned by someone else, a symlink and a file', () => {
+    const base = tmp();
+    const target = path.join(base, 'real');
+    mkdirSync(target, { mode: 0o700 });
+    const link = path.join(base, 'link');
+    symlinkSync(target, link);
+    expect(() => prepareStateDir(link)).toThrow(/symbolic link/);
+    const file = path.join(base, 'file');
+    writeFileSync(file, '');
+    expect(() => prepareStateDir(file)).toThrow(/not a directory/);
+    if (process.getuid?.() === 0) {
+      const other = path.join(base, 'other');
+      mkdirSync(other, { mode: 0o700 });
+      chmodSync(other, 0o700);
+      // chown needs root: a directory of uid 65534 is not ours.
+      chownSync(other, 65534, 65534);
+      expect(() => prepareStateDir(other)).toThrow(/owned by uid 65534/);
+    }
+  });
+});
