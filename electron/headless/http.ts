@@ -33,6 +33,8 @@ export interface WebServerOptions {
   staticDir: string | null;
   port: number;
   token?: string;
+  /** Above this many bytes unsent to a WebSocket reader, its live packet rows are skipped (default 8 MiB). */
+  maxWsBufferBytes?: number;
 }
 
 export interface WebServer {
@@ -136,6 +138,23 @@ const MISSING_UI = `<!doctype html><meta charset="utf-8"><title>Portcullis</titl
 (or <code>./node_modules/.bin/vite build --config renderer/vite.config.ts</code>) and restart
 <code>portcullis serve</code>. The API is available at <code>/api/ws</code> and <code>POST /api/call</code>.</p>`;
 
+/** The events with their packet rows replaced by one `packetsSkipped` naming the last id dropped and how many. */
+export function withoutPacketRows(events: ApiEvent[]): ApiEvent[] {
+  const out: ApiEvent[] = [];
+  let upToId = -1;
+  let count = 0;
+  for (const e of events) {
+    if (e.type !== 'packets') out.push(e);
+    else
+      for (const r of e.rows) {
+        count++;
+        if (r.id > upToId) upToId = r.id;
+      }
+  }
+  if (count > 0) out.push({ type: 'packetsSkipped', upToId, count });
+  return out;
+}
+
 export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
   const token = o.token ?? randomBytes(24).toString('base64url');
   let port = o.port;
@@ -229,8 +248,10 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
   const onSocket = (ws: WebSocket): void => {
     const unsubscribe = o.onEvents((events) => {
       if (ws.readyState !== ws.OPEN) return;
-      // A reader that fell far behind loses live packet rows (the store keeps them), never bans.
-      const out = ws.bufferedAmount > MAX_WS_BUFFER ? events.filter((e) => e.type !== 'packets') : events;
+      // A reader that fell far behind loses live packet rows (the store keeps them), never bans, and
+      // is told which rows it missed, so it can fetch them back (a silent drop at the end of a burst
+      // left its table short, with no later row to reveal the hole).
+      const out = ws.bufferedAmount > (o.maxWsBufferBytes ?? MAX_WS_BUFFER) ? withoutPacketRows(events) : events;
       if (out.length) ws.send(JSON.stringify({ events: out }));
     });
     ws.on('close', unsubscribe);

@@ -354,6 +354,8 @@ export const ApiEventSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('unban'), ip: z.string(), why: z.enum(['expired', 'manual']) }),
   z.object({ type: z.literal('state'), state: StateSchema }),
   z.object({ type: z.literal('notice'), level: z.enum(['info', 'warn', 'error']), message: z.string() }),
+  /** Live rows this reader was not sent (it fell behind); the store has them: fetch them with getPackets. */
+  z.object({ type: z.literal('packetsSkipped'), upToId: z.number().int().nonnegative(), count: z.number().int().positive() }),
 ]);
 export type ApiEvent = z.infer<typeof ApiEventSchema>;
 /** Events are delivered in batches, at most 10 deliveries a second. */

@@ -71,6 +71,8 @@ export interface PacketsSlice {
   packetsReceived: number;
   /** Rows known to be missing from the live stream (the service sheds live rows under bursts). */
   packetsMissing: number;
+  /** The highest row id the service said it skipped for us (`packetsSkipped`); rows up to it are fetched back. */
+  packetsSkippedUpTo: number;
   loadPackets(): Promise<void>;
   /** Fetches from the service the rows the live stream skipped (holes in the id sequence). */
   backfillPackets(): Promise<void>;
@@ -308,15 +310,22 @@ function packetsSlice(set: Set, get: Get, deps: StoreDeps): PacketsSlice {
     packetFilter: EMPTY_FILTER,
     packetsReceived: 0,
     packetsMissing: 0,
+    packetsSkippedUpTo: 0,
     async backfillPackets() {
       if (get().packetsPaused) return;
       if (backfilling) {
         again = true;
         return;
       }
+      // Holes between rows held, plus the tail the service told us it skipped (no later row reveals that one).
       const above = (rows: readonly PacketRow[]) => {
         const i = rows.findIndex((r) => r.id > checkedUpTo);
-        return countMissing(i < 0 ? [] : rows.slice(Math.max(0, i - 1)));
+        const inside = countMissing(i < 0 ? [] : rows.slice(Math.max(0, i - 1)));
+        const last = rows[rows.length - 1]?.id ?? 0;
+        const skippedTo = get().packetsSkippedUpTo;
+        if (skippedTo <= last || skippedTo <= checkedUpTo) return inside;
+        const from = Math.max(last, checkedUpTo);
+        return { missing: inside.missing + (skippedTo - from), lowest: inside.lowest ?? from + 1 };
       };
       const rows = get().packets;
       const start = above(rows);
@@ -325,7 +334,7 @@ function packetsSlice(set: Set, get: Get, deps: StoreDeps): PacketsSlice {
         set({ packetsMissing: 0 });
         return;
       }
-      const upTo = rows[rows.length - 1]!.id;
+      const upTo = Math.max(rows[rows.length - 1]?.id ?? 0, get().packetsSkippedUpTo);
       const lowest = start.lowest;
       backfilling = true;
       try {
@@ -346,8 +355,13 @@ function packetsSlice(set: Set, get: Get, deps: StoreDeps): PacketsSlice {
           return { packets };
         });
         const left = above(get().packets);
+        // Give up only after several tries that brought nothing: under load the store may write a
+        // burst's rows well after they were streamed, and a try that fetched some is progress.
         if (left.missing === 0) attempts = 0;
-        else if (++attempts >= BACKFILL_ATTEMPTS) {
+        else if (left.missing < start.missing) {
+          attempts = 0;
+          later(() => void get().backfillPackets(), BACKFILL_RETRY_MS);
+        } else if (++attempts >= BACKFILL_ATTEMPTS) {
           // Still absent after several tries: the service no longer has them (retention); stop asking.
           checkedUpTo = upTo;
           attempts = 0;
@@ -632,6 +646,7 @@ function uiSlice(set: Set, get: Get, deps: StoreDeps): UiSlice {
         let held = s.heldPackets;
         let received = s.packetsReceived;
         let missing = s.packetsMissing;
+        let skippedUpTo = s.packetsSkippedUpTo;
         let offenders: Map<string, Offender> | null = null;
         let active = s.bans.active;
         let history = s.bans.history;
@@ -644,8 +659,10 @@ function uiSlice(set: Set, get: Get, deps: StoreDeps): UiSlice {
               received += ev.rows.length;
               const tail = held.length ? held[held.length - 1] : packets[packets.length - 1];
               const first = ev.rows[0]!.id;
-              // The service sheds live rows when a burst outruns the stream: a jump in ids is a hole.
-              if (tail && first > tail.id + 1) missing += first - tail.id - 1;
+              // The service sheds live rows when a burst outruns the stream: a jump in ids is a hole
+              // (not counted again when a packetsSkipped event already announced it).
+              const seen = Math.max(tail?.id ?? 0, skippedUpTo);
+              if (tail && first > seen + 1) missing += first - seen - 1;
               if (tail && first <= tail.id) {
                 // Out of order or repeated (e.g. after a reconnect): keep ids unique and sorted.
                 const known = new Set((held.length ? held : packets).slice(-ev.rows.length * 2).map((r) => r.id));
@@ -683,12 +700,22 @@ function uiSlice(set: Set, get: Get, deps: StoreDeps): UiSlice {
             case 'notice':
               notices = withNotice(notices, ev.level, ev.message);
               break;
+            case 'packetsSkipped': {
+              const tail = held.length ? held[held.length - 1] : packets[packets.length - 1];
+              const seen = Math.max(tail?.id ?? 0, skippedUpTo);
+              if (ev.upToId > seen) {
+                missing += ev.upToId - seen;
+                skippedUpTo = ev.upToId;
+              }
+              break;
+            }
           }
         }
         if (packets !== s.packets) patch.packets = packets;
         if (held !== s.heldPackets) patch.heldPackets = held;
         if (received !== s.packetsReceived) patch.packetsReceived = received;
         if (missing !== s.packetsMissing) patch.packetsMissing = missing;
+        if (skippedUpTo !== s.packetsSkippedUpTo) patch.packetsSkippedUpTo = skippedUpTo;
         if (offenders) patch.offenders = offenders;
         if (active !== s.bans.active || history !== s.bans.history) patch.bans = { active, history };
         if (notices !== s.notices) patch.notices = notices;

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { type ApiEvent, type ApiHandlers, type ApiReply, WsServerFrameSchema } from '../../electron/shared/api.ts';
-import { apiCallRefusal, isJsonContentType, startWebServer, subprotocolToken, tokenMatches, type WebServer } from '../../electron/headless/http.ts';
+import { apiCallRefusal, isJsonContentType, startWebServer, subprotocolToken, tokenMatches, withoutPacketRows, type WebServer } from '../../electron/headless/http.ts';
 import { ManualClock } from '../../electron/shared/domain.ts';
 import { PortcullisService } from '../../electron/headless/service.ts';
 import { FakeEngine, FakeFirewall, FakeHelper, fakeParser, Journal, MemorySettings, MemoryStore, PushSource } from './fakes.ts';
@@ -208,6 +208,29 @@ describe('portcullis serve: HTTP + WebSocket', () => {
     expect(reply8.reply).toMatchObject({ ok: false, error: { code: 'invalid' } });
     expect(hasBan()).toBe(true);
     ws.close();
+  });
+
+  it('a reader that fell behind is told which packet rows it was not sent (packetsSkipped), bans still go through', async () => {
+    const row = (id: number) => ({ id, time: 1, src: '203.0.113.9', dst: '10.0.0.1', proto: 'TCP', spt: 1, dpt: id, prefix: 'UFW BLOCK', in: 'eth0', flags: 'SYN' });
+    const listeners = new Set<(e: ApiEvent[]) => void>();
+    // Every reader counts as behind: nothing may be buffered.
+    const s2 = await startWebServer({
+      handlers: {} as ApiHandlers,
+      onEvents: (l) => (listeners.add(l), () => listeners.delete(l)),
+      staticDir: null,
+      port: 0,
+      maxWsBufferBytes: -1,
+    });
+    try {
+      const ws = await wsOpen(`ws://127.0.0.1:${s2.port}/api/ws`, {}, ['portcullis', `portcullis-token.${s2.token}`]);
+      const got = new Promise<unknown>((r) => ws.once('message', (d) => r(WsServerFrameSchema.parse(JSON.parse(String(d))))));
+      for (const l of listeners) l([{ type: 'packets', rows: [row(7), row(8)] }, { type: 'notice', level: 'info', message: 'x' }, { type: 'packets', rows: [row(9)] }]);
+      expect(await got).toEqual({ events: [{ type: 'notice', level: 'info', message: 'x' }, { type: 'packetsSkipped', upToId: 9, count: 3 }] });
+      ws.close();
+    } finally {
+      await s2.close();
+    }
+    expect(withoutPacketRows([{ type: 'notice', level: 'warn', message: 'y' }])).toEqual([{ type: 'notice', level: 'warn', message: 'y' }]);
   });
 
   it('without a built UI it serves a page saying how to build it', async () => {

@@ -98,6 +98,52 @@ describe('store: loading and the event stream', () => {
     expect(new Set(s().packets.map((r) => r.id)).size).toBe(9060);
   });
 
+  it('fetches back the rows the service skipped at the END of a burst, which no later row reveals (packetsSkipped)', async () => {
+    const api = createFakeApi({ packets: 12_000 });
+    const timeouts: (() => void)[] = [];
+    const store = createAppStore({ api, setInterval: () => 0, clearInterval: () => undefined, setTimeout: (fn) => timeouts.push(fn), clearTimeout: () => undefined });
+    const s = () => store.getState();
+    const rows = api.data.packets;
+    s().applyEvents([{ type: 'packets', rows: rows.slice(0, 100) }]);
+    // The reader fell behind: the last 11,900 rows were not sent, only the notice of them.
+    s().applyEvents([{ type: 'packetsSkipped', upToId: rows[11_999]!.id, count: 11_900 }]);
+    expect(s().packetsMissing).toBe(11_900);
+    timeouts[timeouts.length - 1]!();
+    await vi.waitFor(() => expect(s().packetsMissing).toBe(0));
+    expect(s().packets.map((r) => r.id)).toEqual(rows.map((r) => r.id));
+    // A live row right after the skipped range is not counted as a second hole.
+    s().applyEvents([{ type: 'packets', rows: [row(rows[11_999]!.id + 1)] }]);
+    expect(s().packetsMissing).toBe(0);
+  });
+
+  it('a skipped range followed by live rows is counted once', () => {
+    const api = createFakeApi({ packets: 1000 });
+    const store = createAppStore({ api, setInterval: () => 0, clearInterval: () => undefined, setTimeout: () => 0, clearTimeout: () => undefined });
+    const s = () => store.getState();
+    const rows = api.data.packets;
+    s().applyEvents([{ type: 'packets', rows: rows.slice(0, 10) }, { type: 'packetsSkipped', upToId: rows[499]!.id, count: 490 }]);
+    s().applyEvents([{ type: 'packets', rows: rows.slice(600, 610) }]);
+    expect(s().packetsMissing).toBe(490 + 100);
+  });
+
+  it('keeps asking while each try brings back some of the skipped rows (a slow store under load)', async () => {
+    const api = createFakeApi({ packets: 1000 });
+    const timeouts: { fn: () => void; ms: number }[] = [];
+    const store = createAppStore({ api, setInterval: () => 0, clearInterval: () => undefined, setTimeout: (fn, ms) => timeouts.push({ fn, ms }), clearTimeout: () => undefined });
+    const s = () => store.getState();
+    const all = api.data.packets.slice();
+    s().applyEvents([{ type: 'packets', rows: all.slice(0, 10) }, { type: 'packetsSkipped', upToId: all[999]!.id, count: 990 }]);
+    // The store writes the skipped rows a hundred at a time, slower than the backfill asks.
+    let written = 10;
+    for (let i = 0; i < 12 && s().packetsMissing > 0; i++) {
+      written = Math.min(1000, written + 100);
+      api.data.packets = all.slice(0, written);
+      await s().backfillPackets();
+    }
+    expect(s().packetsMissing).toBe(0);
+    expect(s().packets).toHaveLength(1000);
+  });
+
   it('asks again for rows the service streamed before writing them, and gives up after a few tries', async () => {
     const api = createFakeApi({ packets: 300 });
     const timeouts: { fn: () => void; ms: number }[] = [];

@@ -85,18 +85,25 @@ describe.runIf(requireSystem('chromium'))('100k blocked packets in the live tabl
     if (tmp) rmSync(tmp, { recursive: true, force: true });
   });
 
-  it('streams 100k rows into the table while only a screenful exists in the DOM', async () => {
+  it('streams 100k rows into the table while only a screenful exists in the DOM, with every core busy with another process', async () => {
     const now = new Date();
-    // Appended in slices, as a busy log grows (10k lines/s); the page receives them as live event
-    // batches. Faster than the page can read, serve drops live rows for it (by design: the store
-    // keeps them) and the page fetches the skipped rows back once the burst is over.
-    for (let start = 0; start < ROWS; start += 5000) {
-      const lines: string[] = [];
-      for (let i = start; i < start + 5000; i++) lines.push(logLine(i, now));
-      appendFileSync(logFile, lines.join('\n') + '\n');
-      await new Promise((r) => setTimeout(r, 500));
+    // The machine is shared (CI once got 98,204 of 100,000 rows here under load): one busy-loop
+    // process per core competes with serve and Chromium for the whole burst and the catch-up.
+    const hogs = Array.from({ length: os.availableParallelism() }, () => spawn(NODE, ['-e', 'for (;;) {}'], { stdio: 'ignore' }));
+    try {
+      // Appended in slices, as a busy log grows (10k lines/s); the page receives them as live event
+      // batches. Faster than the page can read, serve skips live rows for it (by design: the store
+      // keeps them), says which (packetsSkipped), and the page fetches them back after the burst.
+      for (let start = 0; start < ROWS; start += 5000) {
+        const lines: string[] = [];
+        for (let i = start; i < start + 5000; i++) lines.push(logLine(i, now));
+        appendFileSync(logFile, lines.join('\n') + '\n');
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      await vitestWait(async () => expect(await storeCount(page)).toBe(ROWS), 150_000);
+    } finally {
+      for (const h of hogs) h.kill('SIGKILL');
     }
-    await vitestWait(async () => expect(await storeCount(page)).toBe(ROWS), 150_000);
     await vitestWait(async () => expect(await page.getByTestId('packets-shown').innerText()).toBe('100,000'), 10_000);
     const rendered = await domRows(page);
     expect(rendered).toBeGreaterThan(10);
