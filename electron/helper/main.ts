@@ -5,20 +5,22 @@
  * DIR/secret (written 0600 by the app before launching, deleted here once read) or, when that file
  * does not exist, from the environment variable PORTCULLIS_HELPER_SECRET (removed once read).
  * sudo-prompt and pkexec give the child neither a usable stdin nor the caller's environment,
- * which is why the file is the primary way.
+ * which is why the file is the primary way. The file is read by readSecretFile (O_NOFOLLOW, checks
+ * on the open descriptor): `--read-secret` does only that and prints it, for the root keeper
+ * (build/helper/portcullis-helper), which hands it to each helper it (re)starts in the environment.
  */
 import { access, readFile } from 'node:fs/promises';
-import { constants, lstatSync, readFileSync, unlinkSync } from 'node:fs';
-import { join } from 'node:path';
+import { constants } from 'node:fs';
 import { fileAuditLog, DEFAULT_AUDIT_PATH } from './audit.ts';
 import { execArgv } from './exec.ts';
 import { acquireFirewallLock, FirewallLockedError } from './instance-lock.ts';
 import * as firewall from './firewall/index.ts';
 import { openDevKmsg } from './kmsg.ts';
 import { createHelperDispatcher, type HelperDeps } from './ops.ts';
+import { readSecretFile } from './secret-file.ts';
 import { checkSocketDir, startHelperServer } from './server.ts';
 
-export const SECRET_FILE = 'secret';
+export { SECRET_FILE } from './secret-file.ts';
 /** Exit code when another Portcullis manages this namespace's firewall: the keeper does not retry. */
 export const EXIT_LOCKED = 69; // sysexits EX_UNAVAILABLE
 export const SECRET_ENV = 'PORTCULLIS_HELPER_SECRET';
@@ -40,39 +42,36 @@ interface Args {
   socketDir: string;
   uid: number;
   auditPath: string;
+  /** Only read (and delete) the secret file and print the secret: the keeper's way to read it safely. */
+  readSecretOnly: boolean;
 }
 
 function parseArgs(argv: string[], env: NodeJS.ProcessEnv): Args | string {
   let socketDir = '';
   let uidText = env.PKEXEC_UID ?? env.SUDO_UID ?? '';
   let auditPath = DEFAULT_AUDIT_PATH;
+  let readSecretOnly = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const v = argv[i + 1];
     if (a === '--socket-dir' && v) (socketDir = v), i++;
     else if (a === '--uid' && v) (uidText = v), i++;
     else if (a === '--audit-log' && v) (auditPath = v), i++;
+    else if (a === '--read-secret') readSecretOnly = true;
     else return `unknown argument ${JSON.stringify(a)}`;
   }
   if (!socketDir.startsWith('/')) return '--socket-dir must be an absolute path';
   if (!/^\d{1,10}$/.test(uidText)) return 'the uid to serve is unknown: pass --uid or run through pkexec/sudo';
-  return { socketDir, uid: Number(uidText), auditPath };
+  return { socketDir, uid: Number(uidText), auditPath, readSecretOnly };
 }
 
 function readSecret(dir: string, uid: number): string | string[] {
-  const file = join(dir, SECRET_FILE);
-  try {
-    const st = lstatSync(file);
-    if (!st.isFile() || st.uid !== uid || (st.mode & 0o077) !== 0) return [`${file} must be a regular file owned by uid ${uid} with mode 600`];
-    const secret = readFileSync(file, 'utf8').trim();
-    unlinkSync(file);
-    return secret;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') return [`${file}: ${(e as Error).message}`];
-  }
+  const read = readSecretFile(dir, uid);
+  if (read.ok) return read.secret;
+  if (!read.missing) return [read.reason];
   const fromEnv = process.env[SECRET_ENV];
   delete process.env[SECRET_ENV];
-  return fromEnv ?? [`no secret: write it to ${file} or set ${SECRET_ENV}`];
+  return fromEnv ?? [`no secret: write it to ${dir}/secret or set ${SECRET_ENV}`];
 }
 
 async function main(): Promise<number> {
@@ -85,6 +84,12 @@ async function main(): Promise<number> {
   if (typeof args === 'string') return fail(args);
   const dirProblem = checkSocketDir(args.socketDir, args.uid);
   if (dirProblem) return fail(dirProblem);
+  if (args.readSecretOnly) {
+    const read = readSecretFile(args.socketDir, args.uid);
+    if (!read.ok) return fail(read.reason);
+    process.stdout.write(read.secret + '\n');
+    return 0;
+  }
   const secret = readSecret(args.socketDir, args.uid);
   if (Array.isArray(secret)) return fail(secret[0]!);
   if (secret.length < 16) return fail('the secret must be at least 16 characters');

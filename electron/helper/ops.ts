@@ -21,6 +21,7 @@ import {
   type HelperStatus,
 } from '../shared/helper-protocol.ts';
 import type { AuditLog } from './audit.ts';
+import { hostAddresses, refuseUnbannable } from './ban-guard.ts';
 import { BINARIES, FirewallQueue, type Exec } from './exec.ts';
 import type { KmsgStart, KmsgStream } from './kmsg.ts';
 import { displayCommand, planRuleOp, ruleBody, specFromRule, UfwRuleBuilder } from './rules.ts';
@@ -57,6 +58,8 @@ export interface HelperDeps {
   who: string;
   /** ufw runs can take seconds with many rules (1.4 s at 10k measured): generous, but bounded. */
   ufwTimeoutMs?: number;
+  /** This host's own addresses, never banned (default: os.networkInterfaces() of this namespace). */
+  ownAddresses?(): string[];
 }
 
 export interface HelperDispatcher {
@@ -301,6 +304,7 @@ export function createHelperDispatcher(deps: HelperDeps): HelperDispatcher {
   function precheck(req: DecodedRequest): void {
     if (req.op === 'addRule' || req.op === 'insertRule' || req.op === 'editRule') ruleBody(req.args.rule);
     if (req.op === 'previewRule') planRuleOp(req.args.op);
+    if (req.op === 'ban') refuseUnbannable(req.args.ip, (deps.ownAddresses ?? hostAddresses)());
   }
 
   async function run(req: DecodedRequest): Promise<HelperResponse> {

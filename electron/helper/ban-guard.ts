@@ -1,0 +1,44 @@
+/**
+ * Defence in depth for the root helper: addresses it refuses to ban whatever its caller says.
+ * The service already keeps them out through the whitelist, but the helper is the last line: a bug
+ * or a compromised caller banning loopback, "any" (0.0.0.0, ::), a multicast group, the broadcast
+ * address or one of this host's own addresses would cut the host off from itself.
+ */
+import { networkInterfaces } from 'node:os';
+import ipaddr from 'ipaddr.js';
+import { canonicalIp } from '../shared/domain.ts';
+import { HelperError } from '../shared/helper-protocol.ts';
+
+const NEVER: Record<string, string> = {
+  loopback: 'a loopback address',
+  unspecified: 'the unspecified address (it means "any")',
+  multicast: 'a multicast address',
+  broadcast: 'the broadcast address',
+};
+
+/** This network namespace's own addresses, canonical (the helper runs in the namespace it protects). */
+export function hostAddresses(): string[] {
+  const out: string[] = [];
+  for (const list of Object.values(networkInterfaces())) for (const a of list ?? []) {
+    const ip = canonicalIp(a.address.split('%')[0]!);
+    if (ip) out.push(ip);
+  }
+  return out;
+}
+
+/** Why `ip` must never be banned, or null if it may be. */
+export function unbannableReason(ip: string, ownAddresses: readonly string[]): string | null {
+  const canonical = canonicalIp(ip);
+  if (!canonical) return null; // not an address: the backend's own check refuses it with its reason
+  let parsed = ipaddr.parse(canonical);
+  if (parsed.kind() === 'ipv6' && (parsed as ipaddr.IPv6).isIPv4MappedAddress()) parsed = (parsed as ipaddr.IPv6).toIPv4Address();
+  const why = NEVER[parsed.range()];
+  if (why) return `${canonical} is ${why}`;
+  if (ownAddresses.includes(canonical)) return `${canonical} is an address of this host`;
+  return null;
+}
+
+export function refuseUnbannable(ip: string, ownAddresses: readonly string[]): void {
+  const why = unbannableReason(ip, ownAddresses);
+  if (why) throw new HelperError('invalid', `refusing to ban: ${why}; the helper never bans loopback, unspecified, multicast or this host's own addresses`);
+}
