@@ -44,6 +44,8 @@ export interface ScanEngineOptions {
   hostAddresses?: string[];
   /** Whitelisted when settings.whitelist.includeGateway. */
   gatewayAddresses?: string[];
+  /** The name servers this host uses: whitelisted unless settings.whitelist.includeNameservers is off. */
+  nameserverAddresses?: string[];
   /** Ports the firewall allows (probes to them are not evidence when settings.detection.ignoreAllowedPorts). */
   isAllowedPort?: (proto: 'tcp' | 'udp', port: number) => boolean;
   /** Live mode on a shared kernel log: act only on this host's records (see HostFilter). null = act on all. */
@@ -95,6 +97,7 @@ export class ScanEngine {
   private readonly sink: (e: EngineEvent) => void;
   private hostAddresses: string[];
   private gatewayAddresses: string[];
+  private nameserverAddresses: string[];
   private isAllowedPort: (proto: 'tcp' | 'udp', port: number) => boolean;
   private hostFilterAddresses: Set<string> | null = null;
   private hostFilterInterfaces: Set<string> | null = null;
@@ -125,6 +128,7 @@ export class ScanEngine {
     this.sink = sink;
     this.hostAddresses = opts.hostAddresses ?? [];
     this.gatewayAddresses = opts.gatewayAddresses ?? [];
+    this.nameserverAddresses = opts.nameserverAddresses ?? [];
     this.isAllowedPort = opts.isAllowedPort ?? noAllowedPorts;
     if (opts.hostFilter) {
       this.hostFilterAddresses = new Set(opts.hostFilter.addresses.map((a) => canonicalIp(a.trim()) ?? a));
@@ -366,9 +370,10 @@ export class ScanEngine {
    * when records are filtered by host — the records addressed to the NEW addresses (or arriving on
    * the given interfaces, `macs` as in HostFilter) are this host's from now on, those to the old ones no longer.
    */
-  setHostAddresses(addrs: string[], gateways?: string[], interfaces?: string[], macs?: Record<string, string>): void {
+  setHostAddresses(addrs: string[], gateways?: string[], interfaces?: string[], macs?: Record<string, string>, nameservers?: string[]): void {
     this.hostAddresses = [...addrs];
     if (gateways !== undefined) this.gatewayAddresses = [...gateways];
+    if (nameservers !== undefined) this.nameserverAddresses = [...nameservers];
     if (this.hostFilterAddresses !== null) {
       this.hostFilterAddresses = new Set(addrs.map((a) => canonicalIp(a.trim()) ?? a));
       if (interfaces !== undefined) this.hostFilterInterfaces = new Set(interfaces);
@@ -406,7 +411,10 @@ export class ScanEngine {
   }
 
   private rebuildWhitelist(): void {
-    const gateways = this.settings.whitelist.includeGateway ? this.gatewayAddresses : [];
+    const gateways = [
+      ...(this.settings.whitelist.includeGateway ? this.gatewayAddresses : []),
+      ...(this.settings.whitelist.includeNameservers ? this.nameserverAddresses : []),
+    ];
     this.whitelist = Whitelist.from({ host: this.hostAddresses, gateways, user: this.settings.whitelist.entries });
     const now = this.tracker.slots().map((slot) => this.tracker.ipOf(slot)).filter((ip) => this.whitelist.has(ip));
     for (const ip of now) {

@@ -21,7 +21,7 @@ export interface EngineLike {
   unban(ip: string, at?: number): boolean;
   updateSettings(s: Settings): void;
   setAllowedPorts(fn: (proto: 'tcp' | 'udp', port: number) => boolean): void;
-  setHostAddresses(addrs: string[], gateways?: string[], interfaces?: string[], macs?: Record<string, string>): void;
+  setHostAddresses(addrs: string[], gateways?: string[], interfaces?: string[], macs?: Record<string, string>, nameservers?: string[]): void;
   restore(bans: BanRecord[], strikes: { ip: string; strikes: number; lastBanAt: number }[]): void;
   activeBans(): BanRecord[];
   offenders(limit?: number): Offender[];
@@ -36,6 +36,7 @@ export interface EngineFactoryOptions {
   clock: Clock;
   hostAddresses?: string[];
   gatewayAddresses?: string[];
+  nameserverAddresses?: string[];
   isAllowedPort?: (proto: 'tcp' | 'udp', port: number) => boolean;
   hostFilter?: HostFilter | null;
 }

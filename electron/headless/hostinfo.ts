@@ -7,11 +7,14 @@
 import { networkInterfaces } from 'node:os';
 import { canonicalIp } from '../shared/domain.ts';
 import { execArgv, type Exec } from '../helper/exec.ts';
+import { readNameservers } from './nameservers.ts';
 
 export interface HostInfo {
   addresses: string[];
   interfaces: string[];
   gateways: string[];
+  /** The name servers this host uses (nameservers.ts); whitelisted like the gateway. */
+  nameservers?: string[];
   /**
    * Ethernet address of each interface that has one (lower case, `52:54:00:12:34:56`). Interface
    * names repeat across namespaces (every container has an `eth0`) but a kernel record's MAC= begins
@@ -89,7 +92,7 @@ export function parseIpRouteGateways(json: string): string[] {
 }
 
 /** Reads the namespace's addresses, interfaces and default gateways; falls back to os.networkInterfaces(). */
-export async function readHostInfo(exec: Exec = execArgv): Promise<HostInfo> {
+export async function readHostInfo(exec: Exec = execArgv, nameservers: () => string[] = readNameservers): Promise<HostInfo> {
   const addr = await exec('ip', ['-j', 'addr', 'show']);
   let { addresses, interfaces, macs } = addr.code === 0 ? parseIpAddr(addr.stdout) : { addresses: [] as string[], interfaces: [] as string[], macs: {} as Record<string, string> };
   if (addresses.length === 0) {
@@ -110,5 +113,5 @@ export async function readHostInfo(exec: Exec = execArgv): Promise<HostInfo> {
     const r = await exec('ip', ['-j', fam, 'route', 'show']);
     if (r.code === 0) for (const g of parseIpRouteGateways(r.stdout)) gateways.add(g);
   }
-  return { addresses, interfaces, gateways: [...gateways], macs };
+  return { addresses, interfaces, gateways: [...gateways], macs, nameservers: nameservers() };
 }

@@ -41,11 +41,14 @@ import { ALWAYS_WHITELISTED, Whitelist } from '../engine/detect/whitelist.ts';
 import type { EngineFactory, EngineLike, HelperOpsPort, LineParser, ServiceStore, SettingsRepo } from './contracts.ts';
 import { EventBatcher, type EventListener } from './events.ts';
 import type { HostInfo } from './hostinfo.ts';
+import { forgedRecordsCheck, type ReadSysctl } from './userns-check.ts';
 
 export const VERSION = '0.1.0';
 
 export interface ServiceOptions {
   clock: Clock;
+  /** Reads a sysctl (doctor's forged-records check); default /proc/sys. */
+  readSysctl?: ReadSysctl;
   settingsRepo: SettingsRepo;
   /** Settings overrides from the command line (--backend, --source), applied over the saved ones. */
   overrides?: (s: Settings) => Settings;
@@ -262,6 +265,7 @@ export class PortcullisService {
         clock: this.o.clock,
         hostAddresses: this.host.addresses,
         gatewayAddresses: this.host.gateways,
+        nameserverAddresses: this.host.nameservers ?? [],
         isAllowedPort: this.allowedPorts,
         hostFilter: filter ? { addresses: this.host.addresses, interfaces: this.host.interfaces, macs: this.host.macs ?? {} } : null,
       },
@@ -544,10 +548,10 @@ export class PortcullisService {
       this.log('warn', `host addresses: ${errText(e)}`);
       return;
     }
-    const key = (h: HostInfo) => `${[...h.addresses].sort().join(',')}|${[...h.gateways].sort().join(',')}`;
+    const key = (h: HostInfo) => `${[...h.addresses].sort().join(',')}|${[...h.gateways].sort().join(',')}|${[...(h.nameservers ?? [])].sort().join(',')}`;
     if (next.addresses.length === 0 || key(next) === key(this.host)) return;
     this.host = { ...next, interfaces: [...new Set([...this.host.interfaces, ...next.interfaces])], macs: { ...this.host.macs, ...next.macs } };
-    this.engine.setHostAddresses(next.addresses, next.gateways, this.host.interfaces, this.host.macs);
+    this.engine.setHostAddresses(next.addresses, next.gateways, this.host.interfaces, this.host.macs, next.nameservers ?? []);
     for (const b of this.engine.activeBans()) {
       if (this.engine.isWhitelisted(b.ip)) this.unbanNow(b.ip);
     }
@@ -709,6 +713,7 @@ export class PortcullisService {
       // Loopback addresses are covered by the loopback entries already.
       ...this.host.addresses.filter((ip) => !LOOPBACK.matches(ip)).map((ip) => ({ cidr: hostCidr(ip), why: 'this host' })),
       ...(this.settings.whitelist.includeGateway ? this.host.gateways.map((ip) => ({ cidr: hostCidr(ip), why: 'default gateway' })) : []),
+      ...(this.settings.whitelist.includeNameservers ? (this.host.nameservers ?? []).map((ip) => ({ cidr: hostCidr(ip), why: 'name server' })) : []),
     ];
   }
 
@@ -861,6 +866,7 @@ export class PortcullisService {
           ? { id: 'last-record', title: 'Last log record', level: 'warn', detail: `${age} s ago${SILENT_HINT}` }
           : { id: 'last-record', title: 'Last log record', level: 'ok', detail: `${age} s ago` },
     );
+    checks.push(forgedRecordsCheck(this.o.readSysctl));
     return [...helperChecks, ...checks];
   }
 
@@ -891,6 +897,7 @@ export class PortcullisService {
         clock,
         hostAddresses: this.host.addresses,
         gatewayAddresses: this.host.gateways,
+        nameserverAddresses: this.host.nameservers ?? [],
         isAllowedPort: this.allowedPorts,
         hostFilter: null,
       },

@@ -89,6 +89,8 @@ export const WhitelistSettingsSchema = z
     entries: z.array(WhitelistEntrySchema).default([]),
     /** Also whitelist the default gateway(s). */
     includeGateway: z.boolean().default(true),
+    /** Also whitelist the name servers this host uses (resolv.conf, systemd-resolved's upstreams). */
+    includeNameservers: z.boolean().default(true),
   })
   .strict();
 

@@ -172,6 +172,35 @@ describe('PortcullisService with the real engine and SQLite store', () => {
     await t.service.stop();
   });
 
+  it('whitelists the name servers this host uses like the gateway, refreshed with it, unless switched off (issue 9 item 7)', async () => {
+    let info = { ...(await HOME_NETWORK()), nameservers: [] as string[] };
+    const { clock, fw, a: t } = await firstRun(async () => info);
+    await t.call('updateSettings', { patch: { detection: { maxretry: 5, minDistinctPorts: 3 }, ban: { bantimeSec: 600 } } });
+    // Not (yet) a name server of ours: a spoofed scan "from" 203.0.113.53 bans it.
+    t.source.push(...[21, 23, 25, 80, 110].map((p, i) => kmsg('203.0.113.53', p, 9000 + i)));
+    await t.service.idle();
+    expect([...fw.bans.keys()]).toEqual(['203.0.113.53']);
+    // resolv.conf now names it (read again with the gateway): lifted, shown as always whitelisted, never banned.
+    info = { ...info, nameservers: ['203.0.113.53'] };
+    clock.advance(60_000);
+    await t.service.tick();
+    await t.service.idle();
+    expect([...fw.bans.keys()]).toEqual([]);
+    const state = await t.call('getState');
+    expect(state.alwaysWhitelisted).toEqual(expect.arrayContaining([{ cidr: '203.0.113.53/32', why: 'name server' }]));
+    t.source.push(...[21, 23, 25, 80, 110, 143].map((p, i) => kmsg('203.0.113.53', p, 80_000 + i)));
+    await t.service.idle();
+    expect([...fw.bans.keys()]).toEqual([]);
+    expect((await t.call('ban', { ip: '203.0.113.53' }).catch((e: Error) => e.message)) as string).toMatch(/whitelisted/);
+    // The setting switches it off.
+    await t.call('updateSettings', { patch: { whitelist: { includeNameservers: false } } });
+    expect((await t.call('getState')).alwaysWhitelisted?.some((w) => w.why === 'name server')).toBe(false);
+    await t.call('ban', { ip: '203.0.113.53' });
+    await t.service.idle();
+    expect([...fw.bans.keys()]).toEqual(['203.0.113.53']);
+    await t.service.stop();
+  });
+
   it('follows this host to another network: the new gateway is whitelisted (and unbanned), the new address is its own', async () => {
     let info = await HOME_NETWORK();
     const { clock, fw, a: t } = await firstRun(async () => info);

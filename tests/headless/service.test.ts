@@ -293,6 +293,15 @@ describe('PortcullisService: rules and helper', () => {
     expect(t.firewall.calls).toEqual([]);
   });
 
+  it('doctor lists the forged-records check (nf_log_all_netns with unprivileged user namespaces)', async () => {
+    const t = setup({ readSysctl: (n: string) => ({ 'net.netfilter.nf_log_all_netns': '1', 'user.max_user_namespaces': '1000' })[n] ?? null });
+    await t.service.start();
+    const r = await t.call('getDoctor');
+    if (!r.ok) throw new Error(r.error.message);
+    expect((r.result as DoctorCheck[]).find((c) => c.id === 'nf-log-all-netns')).toMatchObject({ level: 'warn', detail: expect.stringContaining('get any address banned') });
+    await t.service.stop();
+  });
+
   it('doctor: a silent log, a failing source and no source each come with what to do', async () => {
     const clock = new ManualClock(1_700_000_000_000);
     let health: SourceHealth = { kind: 'kmsg', description: '/dev/kmsg', kernelTrusted: true, lastRecordAt: clock.now() - 3_600_000, linesPerMinute: 0, rejectsPerMinute: 0 };

@@ -106,6 +106,17 @@ export function Whitelist() {
             Also whitelist the default gateway
           </label>
         )}
+        {settings && (
+          <label className="check">
+            <input
+              type="checkbox"
+              checked={settings.whitelist.includeNameservers}
+              disabled={readOnly}
+              onChange={(e) => void updateSettings({ whitelist: { includeNameservers: e.target.checked } })}
+            />
+            Also whitelist this host&apos;s name servers
+          </label>
+        )}
       </section>
     </div>
   );
