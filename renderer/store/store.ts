@@ -339,9 +339,11 @@ function packetsSlice(set: Set, get: Get, deps: StoreDeps): PacketsSlice {
       backfilling = true;
       try {
         const fetched: PacketRow[] = [];
+        let newestStored = 0;
         // Newest first: page back until the oldest hole is covered.
         for (let page = 0, offset = 0; page < BACKFILL_MAX_PAGES; page++, offset += BACKFILL_STEP) {
           const r = await api.call('getPackets', { offset, limit: BACKFILL_PAGE });
+          if (page === 0) newestStored = r.rows[0]?.id ?? 0;
           fetched.push(...r.rows);
           const oldest = r.rows[r.rows.length - 1];
           if (r.rows.length < BACKFILL_PAGE || !oldest || oldest.id <= lowest) break;
@@ -357,8 +359,11 @@ function packetsSlice(set: Set, get: Get, deps: StoreDeps): PacketsSlice {
         const left = above(get().packets);
         // Give up only after several tries that brought nothing: under load the store may write a
         // burst's rows well after they were streamed, and a try that fetched some is progress.
+        // The store has not written up to the newest row we know of: the rows will come (under load the
+        // writer lags the stream); only rows it should already hold and still lacks count as a try.
+        const notWrittenYet = newestStored < upTo;
         if (left.missing === 0) attempts = 0;
-        else if (left.missing < start.missing) {
+        else if (left.missing < start.missing || notWrittenYet) {
           attempts = 0;
           later(() => void get().backfillPackets(), BACKFILL_RETRY_MS);
         } else if (++attempts >= BACKFILL_ATTEMPTS) {

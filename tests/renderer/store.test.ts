@@ -144,6 +144,21 @@ describe('store: loading and the event stream', () => {
     expect(s().packets).toHaveLength(1000);
   });
 
+  it('does not give up while the store has not yet written up to the newest row streamed (a writer lagging under load)', async () => {
+    const api = createFakeApi({ packets: 300 });
+    const store = createAppStore({ api, setInterval: () => 0, clearInterval: () => undefined, setTimeout: () => 0, clearTimeout: () => undefined });
+    const s = () => store.getState();
+    const all = api.data.packets.slice();
+    api.data.packets = all.slice(0, 100); // the writer is behind: nothing after row 100 is stored yet
+    s().applyEvents([{ type: 'packets', rows: all.slice(0, 100) }, { type: 'packets', rows: all.slice(200, 300) }]);
+    for (let i = 0; i < 8; i++) await s().backfillPackets();
+    expect(s().packetsMissing).toBe(100);
+    api.data.packets = all; // written at last
+    await s().backfillPackets();
+    expect(s().packetsMissing).toBe(0);
+    expect(s().packets).toHaveLength(300);
+  });
+
   it('asks again for rows the service streamed before writing them, and gives up after a few tries', async () => {
     const api = createFakeApi({ packets: 300 });
     const timeouts: { fn: () => void; ms: number }[] = [];
