@@ -7,6 +7,9 @@
 import { chmodSync, existsSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import type { AuditLog } from '../helper/audit.ts';
+import { auditedHandlers } from './api-audit.ts';
+import { unixPeerIdentity } from './peer-identity.ts';
 import { dispatch, type ApiHandlers, type ApiMethod, type ApiParams, type ApiResult, unwrapReply, WsClientFrameSchema } from '../shared/api.ts';
 
 export const CONTROL_SOCKET_NAME = 'control.sock';
@@ -45,7 +48,7 @@ export function prepareStateDir(dir: string): void {
 }
 
 /** Serves the API on the control socket; returns a close function. */
-export async function serveControlSocket(stateDir: string, handlers: ApiHandlers): Promise<{ path: string; close(): Promise<void> }> {
+export async function serveControlSocket(stateDir: string, handlers: ApiHandlers, audit?: AuditLog): Promise<{ path: string; close(): Promise<void> }> {
   prepareStateDir(stateDir);
   const sockPath = controlSocketPath(stateDir);
   if (existsSync(sockPath)) {
@@ -55,6 +58,9 @@ export async function serveControlSocket(stateDir: string, handlers: ApiHandlers
   }
   const server = net.createServer((sock) => {
     let buf = '';
+    // Who is asking (kernel's word: the peer's uid and pid), looked up once per connection, only if it changes something.
+    let identity: Promise<string> | null = null;
+    const connHandlers = audit ? auditedHandlers(handlers, audit, async () => ({ transport: 'control-socket', client: await (identity ??= unixPeerIdentity(sock)) })) : handlers;
     sock.setEncoding('utf8');
     sock.on('error', () => undefined);
     sock.on('data', (chunk: string) => {
@@ -68,11 +74,11 @@ export async function serveControlSocket(stateDir: string, handlers: ApiHandlers
       while ((nl = buf.indexOf('\n')) >= 0) {
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
-        if (line.trim()) void answer(line).then((out) => sock.writable && sock.write(out + '\n'));
+        if (line.trim()) void answer(line, connHandlers).then((out) => sock.writable && sock.write(out + '\n'));
       }
     });
   });
-  const answer = async (line: string): Promise<string> => {
+  const answer = async (line: string, handlers: ApiHandlers): Promise<string> => {
     let raw: unknown;
     try {
       raw = JSON.parse(line);

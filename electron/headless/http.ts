@@ -25,6 +25,9 @@ import type { AddressInfo, Socket } from 'node:net';
 import path from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { dispatch, type ApiEvent, type ApiHandlers, WsClientFrameSchema } from '../shared/api.ts';
+import type { AuditLog } from '../helper/audit.ts';
+import { auditedHandlers, type Transport } from './api-audit.ts';
+import { tcpPeerIdentity } from './peer-identity.ts';
 
 export interface WebServerOptions {
   handlers: ApiHandlers;
@@ -33,6 +36,8 @@ export interface WebServerOptions {
   staticDir: string | null;
   port: number;
   token?: string;
+  /** Every changing call is recorded here with the transport and the client (api-audit.ts). */
+  audit?: AuditLog;
   /** Above this many bytes unsent to a WebSocket reader, its live packet rows are skipped (default 8 MiB). */
   maxWsBufferBytes?: number;
 }
@@ -160,6 +165,12 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
   let port = o.port;
   const staticRoot = o.staticDir && existsSync(path.join(o.staticDir, 'index.html')) ? path.resolve(o.staticDir) : null;
 
+  const handlersFor = (transport: Transport, socket: Socket): ApiHandlers => {
+    if (!o.audit) return o.handlers;
+    let client: string | null = null;
+    return auditedHandlers(o.handlers, o.audit, () => ({ transport, client: (client ??= tcpPeerIdentity(socket)) }));
+  };
+
   const serveStatic = (res: http.ServerResponse, pathname: string): void => {
     if (!staticRoot) return send(res, 200, MISSING_UI, TYPES['.html']);
     let rel: string;
@@ -213,7 +224,7 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
           return send(res, 400, JSON.stringify({ ok: false, error: { code: 'invalid', message: 'body is not JSON' } }), TYPES['.json']);
         }
         if (!body || typeof body !== 'object') return send(res, 400, JSON.stringify({ ok: false, error: { code: 'invalid', message: 'expected {method, params}' } }), TYPES['.json']);
-        void dispatch(o.handlers, body.method, body.params).then((reply) => send(res, 200, JSON.stringify(reply), TYPES['.json']));
+        void dispatch(handlersFor('http', req.socket), body.method, body.params).then((reply) => send(res, 200, JSON.stringify(reply), TYPES['.json']));
       });
       return;
     }
@@ -242,10 +253,10 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
     if (url.pathname !== '/api/ws') return reject(socket, '404 Not Found');
     const given = subprotocolToken(req.headers['sec-websocket-protocol']) ?? url.searchParams.get('token');
     if (!tokenMatches(given, token)) return reject(socket, '401 Unauthorized');
-    wss.handleUpgrade(req, socket, head, (ws) => onSocket(ws));
+    wss.handleUpgrade(req, socket, head, (ws) => onSocket(ws, handlersFor('websocket', socket)));
   });
 
-  const onSocket = (ws: WebSocket): void => {
+  const onSocket = (ws: WebSocket, handlers: ApiHandlers): void => {
     const unsubscribe = o.onEvents((events) => {
       if (ws.readyState !== ws.OPEN) return;
       // A reader that fell far behind loses live packet rows (the store keeps them), never bans, and
@@ -268,7 +279,7 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
         const id = typeof (raw as { id?: unknown })?.id === 'number' ? (raw as { id: number }).id : 0;
         return ws.send(JSON.stringify({ id, reply: { ok: false, error: { code: 'invalid', message: 'expected {id, method, params}' } } }));
       }
-      void dispatch(o.handlers, frame.data.method, frame.data.params).then((reply) => {
+      void dispatch(handlers, frame.data.method, frame.data.params).then((reply) => {
         if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ id: frame.data.id, reply }));
       });
     });

@@ -199,6 +199,8 @@ async function startLocked(o: RunOptions, out: Out, err: Out, isRoot: boolean): 
     throw new StartError(`config file ${o.config} does not exist (an empty {} file means all defaults)`);
   }
 
+  // One audit log for the firewall commands (helper) and the API calls of every client (api-audit.ts).
+  const auditLog = fileAuditLog(path.join(o.stateDir, 'audit.log'));
   // The helper, in-process: the same closed, validated op set the desktop app reaches over a socket.
   let call: ReturnType<typeof callViaDispatcher> | null = null;
   let closeDispatcher = (): void => undefined;
@@ -206,7 +208,7 @@ async function startLocked(o: RunOptions, out: Out, err: Out, isRoot: boolean): 
     const dispatcher = createHelperDispatcher({
       exec: execArgv,
       firewall: firewallModule,
-      audit: fileAuditLog(path.join(o.stateDir, 'audit.log')),
+      audit: auditLog,
       readConfig: async (p) => {
         try {
           return (await import('node:fs/promises')).readFile(p, 'utf8');
@@ -358,7 +360,7 @@ async function startLocked(o: RunOptions, out: Out, err: Out, isRoot: boolean): 
 
   let control: Awaited<ReturnType<typeof serveControlSocket>>;
   try {
-    control = await serveControlSocket(o.stateDir, service.handlers());
+    control = await serveControlSocket(o.stateDir, service.handlers(), auditLog);
   } catch (e) {
     await service.stop();
     closeDispatcher();
@@ -369,7 +371,7 @@ async function startLocked(o: RunOptions, out: Out, err: Out, isRoot: boolean): 
   if (o.web) {
     const { startWebServer } = await import('./http.ts');
     try {
-      web = await startWebServer({ handlers: service.handlers(), onEvents: (l) => service.onEvents(l), staticDir: o.web.staticDir, port: o.web.port });
+      web = await startWebServer({ handlers: service.handlers(), onEvents: (l) => service.onEvents(l), staticDir: o.web.staticDir, port: o.web.port, audit: auditLog });
     } catch (e) {
       await control.close();
       await service.stop();

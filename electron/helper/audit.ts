@@ -10,6 +10,9 @@ export const DEFAULT_AUDIT_PATH = '/var/log/portcullis/audit.log';
 export interface AuditEntry {
   time: string;
   who: string;
+  /** For calls of the UI API (api-audit.ts): how the client reached us, and who it is. */
+  transport?: string;
+  client?: string;
   op: string;
   args: unknown;
   /** Every program run for this change: absolute binary path then its argv. */

@@ -17,6 +17,8 @@ export const BINARIES = {
   conntrack: '/usr/sbin/conntrack',
   ip: '/usr/sbin/ip',
   journalctl: '/usr/bin/journalctl',
+  /** iproute2's socket lister: the peer of a control-socket connection, for the audit log (headless/peer-identity.ts). */
+  ss: '/usr/bin/ss',
 } as const;
 export type BinaryName = keyof typeof BINARIES;
 

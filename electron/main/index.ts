@@ -25,6 +25,7 @@ import { SqliteStore } from '../engine/store/sqlite.ts';
 import { readInboundSessions, serviceStoreOf, StoreSettingsRepo } from '../headless/adapters.ts';
 import { firewallPortOf, helperOpsOf } from '../headless/helper-adapter.ts';
 import { readHostInfo } from '../headless/hostinfo.ts';
+import { auditedHandlers, fileAuditLog } from '../headless/api-audit.ts';
 import { PortcullisService } from '../headless/service.ts';
 import { applyAutostart, autostartPath, launchCommand } from './autostart.ts';
 import {
@@ -150,7 +151,12 @@ async function main(): Promise<void> {
 
   // ---------------------------------------------------------------- window, IPC, events
   const batcher = new EventBatcher({ clock: systemClock, deliver: (batch) => window.send(IPC_EVENTS_CHANNEL, batch) });
-  bindApiIpc(ipcMain, { handlers: () => handlers, window: () => window.trusted(), pageUrl: window.pageUrl, log });
+  // Every changing call is audited with its transport and the desktop user (the helper's root log keeps the firewall commands).
+  const apiAudit = fileAuditLog(path.join(dataDir, 'audit.log'));
+  const me = `uid ${process.getuid?.() ?? '?'} pid ${process.pid}`;
+  const ipcHandlers = auditedHandlers(handlers, apiAudit, () => ({ transport: 'ipc', client: `${me} (window)` }));
+  const trayHandlers = auditedHandlers(handlers, apiAudit, () => ({ transport: 'tray', client: `${me} (tray or notification)` }));
+  bindApiIpc(ipcMain, { handlers: () => ipcHandlers, window: () => window.trusted(), pageUrl: window.pageUrl, log });
 
   // ---------------------------------------------------------------- tray and notifications
   let state: State | null = null;
@@ -168,11 +174,11 @@ async function main(): Promise<void> {
   const tray = new TrayController(
     { Tray, Menu, icon: (s) => nativeImage.createFromPath(paths.trayIcon(s)) },
     {
-      setProtection: (enabled) => call(enabled ? 'turn protection on' : 'turn protection off', handlers.setProtection({ enabled }).then((s) => onState(s))),
-      pauseOneHour: () => call('pause protection for an hour', handlers.pauseProtection({ minutes: 60 }).then((s) => onState(s))),
+      setProtection: (enabled) => call(enabled ? 'turn protection on' : 'turn protection off', trayHandlers.setProtection({ enabled }).then((s) => onState(s))),
+      pauseOneHour: () => call('pause protection for an hour', trayHandlers.pauseProtection({ minutes: 60 }).then((s) => onState(s))),
       openWindow: () => window.show(),
       openOffender: (ip) => window.show({ screen: 'offender', ip }),
-      unban: (ip) => call(`unban ${ip}`, handlers.unban({ ip } as never)),
+      unban: (ip) => call(`unban ${ip}`, trayHandlers.unban({ ip } as never)),
       retryHelper: () => call('start the root helper', supervisor?.retry() ?? Promise.resolve()),
       quit: () => app.quit(),
     },
