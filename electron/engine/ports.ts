@@ -26,6 +26,8 @@ export interface SourceHealth {
   lastRecordAt: number | null;
   linesPerMinute: number;
   rejectsPerMinute: number;
+  /** Records the source knows it never read (kmsg: overwritten in the ring, also while stopped). */
+  recordsLost?: number;
   error?: string;
 }
 

@@ -214,6 +214,13 @@ export interface KmsgSourceOptions {
    * 'now' needs /dev/kmsg (newestKmsgSeq); with another feed, pass resumeAfterSeq instead.
    */
   startAt?: 'now' | 'oldest';
+  /**
+   * The position a previous run stored, when this one re-reads the ring from its oldest record
+   * (startAt 'oldest'): if the ring no longer holds the record right after it, the records in
+   * between were overwritten while nobody read them — counted as lost (lostWhileStopped), not
+   * silently skipped. -1 after a reboot (the kernel numbers records from 0 again).
+   */
+  handledUpToSeq?: number | null;
   /** The last seq handled after each batch (trusted or not): persist it with the packets. */
   onSeq?: (seq: number) => void;
   /** Records refused for not being kernel facility (tests, diagnostics). */
@@ -236,8 +243,11 @@ export class KmsgSource implements LogSourcePort {
   private lastSeq: number | null = null;
   private reportedSeq: number | null = null;
   private onLines: ((lines: string[]) => void) | null = null;
-  /** Records overwritten in the ring before they were read (seq gaps). */
+  /** Records overwritten in the ring before they were read (seq gaps), lostWhileStopped included. */
   lost = 0;
+  /** Of those, the records overwritten while no one was reading (between the stored position and the ring's oldest). */
+  lostWhileStopped = 0;
+  private gapChecked = false;
   /** Records refused for a non-kernel facility (userspace writes to /dev/kmsg). */
   untrusted = 0;
   /** Records skipped as already handled (resume, or a feed repeating itself). */
@@ -298,7 +308,11 @@ export class KmsgSource implements LogSourcePort {
 
   health(): SourceHealth {
     const h = this.stats.health('kmsg', this.feed.description, true);
-    if (this.lost > 0 && h.error === undefined) h.error = `${this.lost} kernel records were overwritten before they could be read`;
+    h.recordsLost = this.lost;
+    if (this.lost > 0 && h.error === undefined) {
+      const whileStopped = this.lostWhileStopped > 0 ? ` (${this.lostWhileStopped} of them while Portcullis was not running)` : '';
+      h.error = `${this.lost} kernel records were overwritten before they could be read${whileStopped}`;
+    }
     return h;
   }
 
@@ -316,6 +330,15 @@ export class KmsgSource implements LogSourcePort {
         this.malformed++;
         this.stats.noteRejects(1);
         continue;
+      }
+      if (!this.gapChecked) {
+        this.gapChecked = true;
+        const stored = this.opts.handledUpToSeq;
+        // The first record read is the ring's oldest: everything between the stored position and it is gone.
+        if (stored !== undefined && stored !== null && this.lastSeq === null && rec.seq > stored + 1) {
+          this.lostWhileStopped = rec.seq - stored - 1;
+          this.lost += this.lostWhileStopped;
+        }
       }
       if (this.lastSeq !== null && rec.seq <= this.lastSeq) {
         this.skipped++;
