@@ -17,6 +17,7 @@ export const SourceHealthSchema = z.object({
   lastRecordAt: z.number().nullable(),
   linesPerMinute: z.number(),
   rejectsPerMinute: z.number(),
+  recordsRead: z.number().optional(),
   recordsLost: z.number().optional(),
   error: z.string().optional(),
 });
