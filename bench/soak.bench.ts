@@ -87,7 +87,8 @@ async function runRate(lab: Lab, gen: string, rate: number): Promise<string> {
   try {
     // SOAK_CPU_PROF=DIR: the runner writes a V8 CPU profile there (node --cpu-prof) when it stops.
     const prof = process.env.SOAK_CPU_PROF;
-    cli = await startCli(lab, ['run', '--source', 'kmsg', '--config', cfg], stateDir, prof ? ['--cpu-prof', '--cpu-prof-dir', prof] : []);
+    // --max-semi-space-size=1 as bin/portcullis.js's own #! line runs it (startCli starts node itself).
+    cli = await startCli(lab, ['run', '--source', 'kmsg', '--config', cfg], stateDir, ['--max-semi-space-size=1', ...(prof ? ['--cpu-prof', '--cpu-prof-dir', prof] : [])]);
     const pid = cli.child.pid!;
     const banAt = new Map<string, number>();
     createInterface({ input: cli.child.stdout! }).on('line', (l) => {
