@@ -64,7 +64,14 @@ function usage(pid: number): { cpuS: number; hwmMb: number } {
 }
 
 interface Status {
-  source?: { recordsRead?: number; recordsLost?: number };
+  source?: { recordsRead?: number; recordsLost?: number; error?: string };
+}
+
+/** Records lost so far: the count in status, or (a build from before it was there) the one in its error text. */
+function lostOf(s: Status): number {
+  if (s.source?.recordsLost !== undefined) return s.source.recordsLost;
+  const m = /(\d+) kernel records were overwritten/.exec(s.source?.error ?? '');
+  return m ? Number(m[1]) : 0;
 }
 
 async function status(lab: Lab, stateDir: string): Promise<Status> {
@@ -120,14 +127,14 @@ async function runRate(lab: Lab, gen: string, rate: number): Promise<string> {
     const after = await status(lab, stateDir);
     const u = usage(pid);
     const read = (after.source?.recordsRead ?? NaN) - (before.source?.recordsRead ?? 0);
-    const lost = (after.source?.recordsLost ?? NaN) - (before.source?.recordsLost ?? 0);
+    const lost = lostOf(after) - lostOf(before);
     const times = [...crossedAt].map(([ip, t]) => (banAt.has(ip) ? banAt.get(ip)! - t : null));
     const banned = times.filter((t): t is number => t !== null).sort((x, y) => x - y);
     const missed = [...crossedAt.keys()].filter((ip) => !banAt.has(ip));
     const cpuPerM = ((u.cpuS - cpu0) / Math.max(1, produced)) * 1e6;
     return (
       `${String(rate).padStart(6)} records/s × ${SECONDS} s | SYNs sent ${sent} | records produced ${produced} (${Math.round(produced / SECONDS)}/s) | read ${read} | lost ${lost} ` +
-      `(${((Math.max(0, produced - read) / Math.max(1, produced)) * 100).toFixed(1)}% unread) | scanners banned ${banned.length}/${crossedAt.size}` +
+      `(${((lost / Math.max(1, produced)) * 100).toFixed(1)}% of produced) | scanners banned ${banned.length}/${crossedAt.size}` +
       (banned.length ? ` in ${banned[0]}–${banned.at(-1)} ms (median ${banned[banned.length >> 1]})` : '') +
       (missed.length ? ` missed ${missed.join(',')}` : '') +
       ` | ${cpuPerM.toFixed(1)} CPU-s/M | RSS peak ${u.hwmMb.toFixed(0)} MB`
