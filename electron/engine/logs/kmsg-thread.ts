@@ -5,7 +5,7 @@
  * WHY: a read of /dev/kmsg returns exactly one record. Read on the libuv threadpool (fs.read with a
  * callback), every record cost a threadpool hop, a promise and an event-loop turn — a third of
  * ~60 µs of CPU per record, and at 10k records/s the reader fell behind the kernel ring (25% lost).
- * Here the reading thread does nothing but read() and copy the record's first line into a slot;
+ * Here the reading thread does nothing but read() and copy the record's first line into the ring;
  * the main thread is woken once (Atomics.waitAsync) and then takes every record waiting, so under
  * load one wake-up carries hundreds of records. No added latency: the first record of a burst wakes
  * the main thread at once.
@@ -17,12 +17,20 @@
  */
 import { Worker } from 'node:worker_threads';
 
-/** Slots in the ring, and the bytes of one: a 4-byte length, then the record's first line. */
-export const KMSG_RING_SLOTS = 4096;
+/**
+ * Bytes of the ring (a power of two): records are packed (a 4-byte length, the record's first line,
+ * padding to 4), ~330 bytes for a firewall record, so 8 MB hold ~25k records — over a second at
+ * 20k records/s. The kernel's own ring holds far fewer (here ~560 records, 128 KB): this ring is what
+ * rides out a main thread held up by a SQLite checkpoint, a process spawn or a busy machine.
+ * Its pages are only touched (resident) as far as a backlog ever reached.
+ */
+export const KMSG_RING_BYTES = 8 << 20;
 /** A kmsg record's text is at most ~1000 bytes (LOG_LINE_MAX) plus its header: longer lines are cut. */
-export const KMSG_SLOT_BYTES = 1280;
+export const KMSG_MAX_RECORD = 2048;
 /** Records handed to the sink at once; the rest wait for the next event-loop turn. */
 const MAX_BATCH = 2048;
+/** Length word of a skip to the ring's start (the next record did not fit before its end). */
+const WRAP = 0xffffffff;
 
 /** Indexes in the control words. */
 const WRITTEN = 0;
@@ -32,10 +40,10 @@ const STOP = 2;
 const READER_THREAD = `
 const { workerData, parentPort } = require('node:worker_threads');
 const fs = require('node:fs');
-const { path, ring, control, slots, slotBytes } = workerData;
+const { path, ring, control, max } = workerData;
 const data = Buffer.from(ring);
+const size = data.length;
 const ctl = new Int32Array(control);
-const max = slotBytes - 4;
 const buf = Buffer.alloc(16384);
 let fd;
 try {
@@ -44,6 +52,7 @@ try {
   parentPort.postMessage({ error: e.message });
   return;
 }
+// Bytes written and consumed so far, as wrapping 32-bit counters (the ring is a power of two).
 let written = 0;
 for (;;) {
   if (Atomics.load(ctl, ${STOP}) !== 0) break;
@@ -61,17 +70,24 @@ for (;;) {
   let len = buf.indexOf(10);
   if (len < 0 || len > n) len = n;
   if (len > max) len = max;
+  const need = 4 + ((len + 3) & ~3);
+  let off = written & (size - 1);
+  const skip = size - off < need ? size - off : 0;
   for (;;) {
     const consumed = Atomics.load(ctl, ${CONSUMED});
-    if (((written - consumed) | 0) < slots) break;
+    if (((written - consumed) | 0) + skip + need <= size) break;
     if (Atomics.load(ctl, ${STOP}) !== 0) break;
     Atomics.wait(ctl, ${CONSUMED}, consumed, 100);
   }
   if (Atomics.load(ctl, ${STOP}) !== 0) break;
-  const off = (written >>> 0) % slots * slotBytes;
+  if (skip !== 0) {
+    data.writeUInt32LE(${WRAP}, off);
+    written = (written + skip) | 0;
+    off = 0;
+  }
   data.writeUInt32LE(len, off);
   buf.copy(data, off + 4, 0, len);
-  written = (written + 1) | 0;
+  written = (written + need) | 0;
   Atomics.store(ctl, ${WRITTEN}, written);
   Atomics.notify(ctl, ${WRITTEN});
 }
@@ -88,9 +104,10 @@ export interface KmsgThread {
   stop(): void;
 }
 
-/** Starts the reading thread on `path`; records reach `sink` in batches, in order. */
-export function startKmsgThread(path: string, sink: KmsgThreadSink): KmsgThread {
-  const ring = new SharedArrayBuffer(KMSG_RING_SLOTS * KMSG_SLOT_BYTES);
+/** Starts the reading thread on `path`; records reach `sink` in batches, in order. `ringBytes`: a power of two (tests use small ones). */
+export function startKmsgThread(path: string, sink: KmsgThreadSink, ringBytes = KMSG_RING_BYTES): KmsgThread {
+  if (ringBytes < 2 * KMSG_MAX_RECORD || (ringBytes & (ringBytes - 1)) !== 0) throw new Error(`kmsg ring: ${ringBytes} bytes is not a power of two ≥ ${2 * KMSG_MAX_RECORD}`);
+  const ring = new SharedArrayBuffer(ringBytes);
   const control = new SharedArrayBuffer(4 * 4);
   const ctl = new Int32Array(control);
   const data = Buffer.from(ring);
@@ -98,7 +115,7 @@ export function startKmsgThread(path: string, sink: KmsgThreadSink): KmsgThread 
   let consumed = 0;
   const worker = new Worker(`(() => {${READER_THREAD}})()`, {
     eval: true,
-    workerData: { path, ring, control, slots: KMSG_RING_SLOTS, slotBytes: KMSG_SLOT_BYTES },
+    workerData: { path, ring, control, max: KMSG_MAX_RECORD },
     // A small thread: it allocates one 16 KB buffer and nothing per record.
     resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 8 },
     stdout: false,
@@ -118,10 +135,14 @@ export function startKmsgThread(path: string, sink: KmsgThreadSink): KmsgThread 
     const written = Atomics.load(ctl, WRITTEN);
     const out: string[] = [];
     while (consumed !== written && out.length < MAX_BATCH) {
-      const off = ((consumed >>> 0) % KMSG_RING_SLOTS) * KMSG_SLOT_BYTES;
+      const off = consumed & (ringBytes - 1);
       const len = data.readUInt32LE(off);
+      if (len === WRAP) {
+        consumed = (consumed + (ringBytes - off)) | 0;
+        continue;
+      }
       out.push(data.toString('utf8', off + 4, off + 4 + len));
-      consumed = (consumed + 1) | 0;
+      consumed = (consumed + 4 + ((len + 3) & ~3)) | 0;
     }
     Atomics.store(ctl, CONSUMED, consumed);
     Atomics.notify(ctl, CONSUMED);

@@ -81,16 +81,19 @@ export class DevKmsgFeed implements KmsgFeed {
   readonly description: string;
   private readonly path: string;
   private thread: KmsgThread | null = null;
+  private readonly ringBytes: number | undefined;
 
-  constructor(path = '/dev/kmsg') {
+  /** `ringBytes`: the hand-over ring's size (default KMSG_RING_BYTES; tests use small ones to wrap it often). */
+  constructor(path = '/dev/kmsg', opts: { ringBytes?: number } = {}) {
     this.path = path;
+    this.ringBytes = opts.ringBytes;
     this.description = `kernel ring buffer (${path})`;
   }
 
   async start(sink: KmsgFeedSink): Promise<void> {
     // Open once here, so that a device we cannot read fails start() as before (the thread opens its own).
     closeSync(openSync(this.path, constants.O_RDONLY));
-    this.thread = startKmsgThread(this.path, { records: (raw) => sink.records(raw), error: (m) => sink.error(`reading ${this.path}: ${m}`) });
+    this.thread = startKmsgThread(this.path, { records: (raw) => sink.records(raw), error: (m) => sink.error(`reading ${this.path}: ${m}`) }, this.ringBytes);
   }
 
   async stop(): Promise<void> {
