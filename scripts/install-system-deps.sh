@@ -4,7 +4,8 @@
 # own firewall) and never touches the host's firewall.
 set -euo pipefail
 # socat: the namespace lab's echo server on port 22 and its held connections; curl: serve's token check from inside a namespace.
-PKGS=(ufw iptables ipset nftables conntrack iproute2 socat curl chromium fail2ban python3-pyinotify procps systemd logrotate)
+# gcc, libc6-dev: the soak bench compiles its spoofed-SYN generator (bench/soak/syn-flood.c).
+PKGS=(ufw iptables ipset nftables conntrack iproute2 socat curl chromium fail2ban python3-pyinotify procps systemd logrotate gcc libc6-dev)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -59,11 +59,12 @@ export interface ScanEngineOptions {
 }
 
 /**
- * Which records of a kernel log shared by every network namespace are this host's: those whose DST
- * is one of `addresses`, or that arrived on one of `interfaces` — and, for an interface with an
- * Ethernet address in `macs`, whose MAC= begins with that address. Names alone repeat across
- * namespaces (a container's own `eth0`); the interface match is there for the moments between an
- * address change and the next refresh.
+ * Which records of a kernel log shared by every network namespace are this host's: those that
+ * arrived on one of `interfaces` — and, for an interface with an Ethernet address in `macs`, whose
+ * MAC= begins with that address — whatever their DST (between an address change and the next
+ * refresh it may not be one of ours yet). A DST among `addresses` decides only for a record without
+ * IN=: names and even addresses repeat across namespaces (a container's own `eth0`, a lab's copy of
+ * our address), the receiving interface's MAC does not.
  */
 export interface HostFilter {
   addresses: string[];
@@ -193,9 +194,7 @@ export class ScanEngine {
     const time = p.time;
     if (time >= this.nextExpiry || this.policy.deferredCount > 0) this.advance(time);
 
-    if (this.hostFilterAddresses !== null && !this.hostFilterAddresses.has(p.dst) && !this.arrivedHere(p)) {
-      return this.ignore('not-for-this-host');
-    }
+    if (this.hostFilterAddresses !== null && !this.isThisHosts(p)) return this.ignore('not-for-this-host');
     if (p.trust !== 'kernel' && this.settings.detection.requireKernelTrust) return this.ignore('untrusted');
     const verdict = classify(p, this.prefixes);
     if (!isScanType(verdict)) return this.ignore(verdict);
@@ -228,7 +227,19 @@ export class ScanEngine {
     return 'counted';
   }
 
-  /** Did a record not addressed to this host arrive on one of its interfaces (HostFilter)? */
+  /**
+   * HostFilter: a record that names the interface it arrived on is this host's only when that
+   * interface is (name, and MAC where both are known) — whatever its DST says: another namespace
+   * may give its own interface one of our addresses, and our name (a soak lab did), and its
+   * records must not ban anyone here. Only a record without IN= (or a host whose interfaces are
+   * unknown) is judged by its destination address alone.
+   */
+  private isThisHosts(p: PacketEvent): boolean {
+    if (p.in && this.hostFilterInterfaces!.size !== 0) return this.arrivedHere(p);
+    return this.hostFilterAddresses!.has(p.dst);
+  }
+
+  /** Did a record arrive on one of this host's interfaces (HostFilter)? */
   private arrivedHere(p: PacketEvent): boolean {
     if (!this.hostFilterInterfaces!.has(p.in)) return false;
     const own = this.hostFilterMacs.get(p.in);

@@ -26,6 +26,10 @@ export interface SourceHealth {
   lastRecordAt: number | null;
   linesPerMinute: number;
   rejectsPerMinute: number;
+  /** Records read since start, of every kind (kmsg: each sequence number handled once). */
+  recordsRead?: number;
+  /** Records the source knows it never read (kmsg: overwritten in the ring, also while stopped). */
+  recordsLost?: number;
   error?: string;
 }
 

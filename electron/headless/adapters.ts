@@ -13,13 +13,25 @@ import type { ServiceStore, SettingsRepo } from './contracts.ts';
 
 /** The store's retention runs at most this often: a DELETE over a big table every second would cost. */
 const PRUNE_EVERY_MS = 60_000;
+/**
+ * ...or sooner (but not more often than this) once a table has outgrown its cap by a tenth: a flood
+ * of 20k records/s adds 1.2M packet rows (and as many spoofed offenders) in a minute, so a
+ * minute-only prune would let the database grow far past what the caps promise.
+ */
+const PRUNE_OVER_CAP_EVERY_MS = 5_000;
+const OVER_CAP = 1.1;
 
 export function serviceStoreOf(store: SqliteStore, clock: Clock): ServiceStore & { raw: SqliteStore } {
   let lastPrune = -Infinity;
+  /** Offender rows written since the last prune: an upper bound of the rows added. */
+  let offendersWritten = 0;
   return {
     raw: store,
     addPackets: (p) => store.addPackets(p),
-    upsertOffenders: (o) => store.upsertOffenders(o),
+    upsertOffenders: (o) => {
+      offendersWritten += o.length;
+      store.upsertOffenders(o);
+    },
     recordBan: (b) => store.recordBan(b),
     recordUnban: (ip, at, why) => store.recordUnban(ip, at, why),
     activeBans: (now) => store.activeBans(now),
@@ -40,8 +52,11 @@ export function serviceStoreOf(store: SqliteStore, clock: Clock): ServiceStore &
     },
     packetCount: () => store.packetCountTotal() + store.pendingPackets(),
     prune: (now, retentionDays, maxRows) => {
-      if (now - lastPrune < PRUNE_EVERY_MS) return;
+      const since = now - lastPrune;
+      const overCap = store.packetCountTotal() + store.pendingPackets() > maxRows * OVER_CAP || offendersWritten > store.maxOffenders * (OVER_CAP - 1);
+      if (since < PRUNE_EVERY_MS && !(overCap && since >= PRUNE_OVER_CAP_EVERY_MS)) return;
       lastPrune = now;
+      offendersWritten = 0;
       store.setRetention(retentionDays, maxRows);
       store.prune(now);
     },

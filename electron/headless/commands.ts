@@ -201,7 +201,7 @@ export const statusCommand: CliCommand = {
         print(`protection   ${s.protection}${s.pausedUntil ? ` until ${iso(s.pausedUntil)}` : ''}`);
         print(`firewall     ufw ${s.firewall.enabled ? 'enabled' : 'DISABLED'}, logging ${s.firewall.loggingLevel ?? '?'}, per-source logging ${s.firewall.perSourceLogging ? 'yes' : 'no'}`);
         print(`backend      ${s.backend}${s.helper.connected ? '' : ` (read-only: ${s.helper.readOnlyReason ?? ''})`}`);
-        print(`source       ${s.source ? `${s.source.description}${s.source.kernelTrusted ? '' : ' (SPOOFABLE)'}, last record ${iso(s.source.lastRecordAt)}` : 'none'}`);
+        print(`source       ${s.source ? `${s.source.description}${s.source.kernelTrusted ? '' : ' (SPOOFABLE)'}, last record ${iso(s.source.lastRecordAt)}${s.source.recordsLost ? `, ${s.source.recordsLost} records lost` : ''}` : 'none'}`);
         print(`counts       ${s.counts.blockedPackets} blocked packets, ${s.counts.scanners} sources watched, ${s.counts.activeBans} active bans, ${s.counts.deferredBans} deferred`);
         print(`last ban     ${iso(s.lastBanAt)}`);
       }

@@ -4,7 +4,7 @@
  * SQLite store, kernel log source, ScanEngine, the helper dispatcher called in-process — hands them
  * to PortcullisService, opens the root-only control socket, and (serve) the web UI.
  */
-import { accessSync, constants, existsSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { systemClock } from '../shared/domain.ts';
 import type { BanRecord } from '../shared/model.ts';
@@ -30,6 +30,17 @@ import { PortcullisService } from './service.ts';
 
 export const DEFAULT_STATE_DIR = '/var/lib/portcullis';
 const KMSG_SEQ_KEY = 'kmsg.lastSeq';
+/** The boot the stored kmsg position belongs to: the kernel numbers records from 0 again at every boot. */
+const KMSG_BOOT_KEY = 'kmsg.bootId';
+const BOOT_ID_FILE = '/proc/sys/kernel/random/boot_id';
+
+function currentBootId(): string | null {
+  try {
+    return readFileSync(BOOT_ID_FILE, 'utf8').trim() || null;
+  } catch {
+    return null;
+  }
+}
 const JOURNAL_CURSOR_KEY = 'journal.cursor';
 const FILE_POS_KEY = 'file.position';
 
@@ -83,7 +94,19 @@ async function openSource(
   const kmsgOk = canRead('/dev/kmsg');
   if (spec === 'kmsg' || (spec === 'auto' && kmsgOk)) {
     if (!kmsgOk) return { error: '/dev/kmsg cannot be read (run as root)' };
-    const saved = Number(state.get(KMSG_SEQ_KEY) ?? NaN);
+    let saved = Number(state.get(KMSG_SEQ_KEY) ?? NaN);
+    const boot = currentBootId();
+    const savedBoot = state.get(KMSG_BOOT_KEY);
+    if (boot !== null && savedBoot !== boot) {
+      state.set(KMSG_BOOT_KEY, boot);
+      // A position stored in another boot means nothing in this one: everything this boot logged
+      // is new (-1: before its first record), and a ring that wrapped since boot lost the rest.
+      // Databases from before the boot was stored (no key) keep their position.
+      if (savedBoot !== null && Number.isInteger(saved)) {
+        saved = -1;
+        state.set(KMSG_SEQ_KEY, '-1');
+      }
+    }
     if (!Number.isInteger(saved)) {
       // First run: start at the newest record, and write that position NOW (not with the first
       // batch): if this run is killed before its first flush, the next one still resumes from here
@@ -102,7 +125,9 @@ async function openSource(
       // rest are new.
       // The saved position only moves forward: while the ring's old records are re-read, a kill -9
       // must not leave a LOWER position behind (the records between would count as new twice).
-      source: new KmsgSource({ startAt: 'oldest', onSeq: (seq) => seq > saved && state.queue(KMSG_SEQ_KEY, String(seq)) }),
+      // Records between the saved position and the ring's oldest were overwritten while no one read
+      // them: counted and reported (handledUpToSeq), not silently skipped.
+      source: new KmsgSource({ startAt: 'oldest', handledUpToSeq: saved, onSeq: (seq) => seq > saved && state.queue(KMSG_SEQ_KEY, String(seq)) }),
       framing: 'kmsg',
       replayUpToSeq: saved,
     };

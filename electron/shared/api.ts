@@ -17,6 +17,8 @@ export const SourceHealthSchema = z.object({
   lastRecordAt: z.number().nullable(),
   linesPerMinute: z.number(),
   rejectsPerMinute: z.number(),
+  recordsRead: z.number().optional(),
+  recordsLost: z.number().optional(),
   error: z.string().optional(),
 });
 export type SourceHealthDto = z.infer<typeof SourceHealthSchema>;

@@ -85,7 +85,7 @@ describe('ScanEngine verdicts', () => {
   it('not-for-this-host: a shared kernel log carries other namespaces\' packets', () => {
     const { engine } = make({ hostFilter: { addresses: ['192.0.2.10'], interfaces: ['veth-fw'] } });
     expect(engine.ingestPacket(pkt({ dst: '192.0.2.99' as never }))).toBe('not-for-this-host');
-    expect(engine.ingestPacket(pkt({ dst: '192.0.2.10' as never }))).toBe('counted');
+    expect(engine.ingestPacket(pkt({ dst: '192.0.2.10' as never, in: 'veth-fw' }))).toBe('counted');
     expect(engine.ingestPacket(pkt({ dst: '192.0.2.99' as never, in: 'veth-fw', dpt: 81 }))).toBe('counted');
   });
 
@@ -100,12 +100,28 @@ describe('ScanEngine verdicts', () => {
     // No MAC= to compare (the record has none; the interface has no Ethernet address): the name decides.
     expect(engine.ingestPacket(pkt({ src: '198.51.100.4' as never, dst: other, in: 'eth0', mac: undefined, dpt: 84 }))).toBe('counted');
     expect(engine.ingestPacket(pkt({ src: '198.51.100.5' as never, dst: other, in: 'wg0', mac: undefined, dpt: 85 }))).toBe('counted');
-    // Addressed to this host: counted whatever the interface and MAC.
-    expect(engine.ingestPacket(pkt({ src: '198.51.100.6' as never, dst: '192.0.2.10' as never, in: 'eth0', mac: `0a:58:0a:f4:00:07:${own}:08:00`, dpt: 86 }))).toBe('counted');
+    // Addressed to this host's address but received by another namespace's eth0 (another MAC): not ours.
+    expect(engine.ingestPacket(pkt({ src: '198.51.100.6' as never, dst: '192.0.2.10' as never, in: 'eth0', mac: `0a:58:0a:f4:00:07:${own}:08:00`, dpt: 86 }))).toBe('not-for-this-host');
     // The addresses follow the host (setHostAddresses), and so do the interfaces' Ethernet addresses.
     engine.setHostAddresses(['192.0.2.10'], [], ['eth0'], { eth0: '0a:58:0a:f4:00:07' });
     expect(engine.ingestPacket(pkt({ src: '198.51.100.7' as never, dst: other, in: 'eth0', mac: `0a:58:0a:f4:00:07:${own}:08:00`, dpt: 87 }))).toBe('counted');
     expect(engine.ingestPacket(pkt({ src: '198.51.100.8' as never, dst: other, in: 'eth0', mac: `${own}:00:1b:21:0a:bc:de:08:00`, dpt: 88 }))).toBe('not-for-this-host');
+  });
+
+  it('not-for-this-host: another namespace giving its interface our name AND our address bans no one here', () => {
+    const own = '52:54:00:12:34:56';
+    const { engine, bans } = make({ hostFilter: { addresses: ['192.0.2.10'], interfaces: ['soakf0', 'tun0'], macs: { soakf0: own } } });
+    const ours = '192.0.2.10' as never;
+    // The other namespace's soakf0 (its own MAC), addressed to "our" address: a whole sweep, no ban.
+    for (let i = 0; i < 8; i++) {
+      expect(engine.ingestPacket(pkt({ src: '198.51.100.20' as never, dst: ours, in: 'soakf0', mac: `0a:58:0a:f4:00:07:02:00:00:00:00:01:08:00`, dpt: 100 + i, time: T0 + i }))).toBe('not-for-this-host');
+    }
+    // An interface this host does not have at all, addressed to our address: not ours either.
+    expect(engine.ingestPacket(pkt({ src: '198.51.100.21' as never, dst: ours, in: 'veth9', mac: undefined, dpt: 90 }))).toBe('not-for-this-host');
+    expect(bans()).toEqual([]);
+    // Our own soakf0 and our tun0 (no MAC) still count.
+    expect(engine.ingestPacket(pkt({ src: '198.51.100.22' as never, dst: ours, in: 'soakf0', mac: `${own}:02:00:00:00:00:01:08:00`, dpt: 91 }))).toBe('counted');
+    expect(engine.ingestPacket(pkt({ src: '198.51.100.23' as never, dst: ours, in: 'tun0', mac: undefined, dpt: 92 }))).toBe('counted');
   });
 
   it('not-for-this-host follows the host to a new address (setHostAddresses), and the new address is never banned', () => {

@@ -46,6 +46,32 @@ describe('kmsg record handling', () => {
     expect(src.health().error).toMatch(/4 kernel records were overwritten/);
   });
 
+  it("re-reading the ring after a restart (startAt 'oldest'): records between the stored position and the ring's oldest are counted as lost while stopped", async () => {
+    const gone = setup({ startAt: 'oldest', handledUpToSeq: 40 });
+    await gone.start();
+    gone.feed.push([rec(50), rec(51)]);
+    expect(gone.lines).toHaveLength(2);
+    expect(gone.src.lost).toBe(9);
+    expect(gone.src.lostWhileStopped).toBe(9);
+    expect(gone.src.health()).toMatchObject({ recordsLost: 9, error: expect.stringMatching(/9 kernel records .*9 of them while Portcullis was not running/) });
+    // The ring still holds the stored position (it is re-read for the detection windows): nothing lost.
+    const kept = setup({ startAt: 'oldest', handledUpToSeq: 40 });
+    await kept.start();
+    kept.feed.push([rec(39), rec(40), rec(41)]);
+    expect(kept.src.lost).toBe(0);
+    expect(kept.src.health()).toMatchObject({ recordsLost: 0 });
+    expect(kept.src.health().error).toBeUndefined();
+    // After a reboot (-1): a ring that starts at seq 0 lost nothing, one that wrapped lost its start.
+    const booted = setup({ startAt: 'oldest', handledUpToSeq: -1 });
+    await booted.start();
+    booted.feed.push([rec(0), rec(1)]);
+    expect(booted.src.lost).toBe(0);
+    const wrapped = setup({ startAt: 'oldest', handledUpToSeq: -1 });
+    await wrapped.start();
+    wrapped.feed.push([rec(7)]);
+    expect(wrapped.src.lostWhileStopped).toBe(7);
+  });
+
   it('skips records at or before the resume seq and repeats, and reports the last seq handled', async () => {
     const { feed, lines, seqs, src, start } = setup({ resumeAfterSeq: 5 });
     await start();

@@ -282,6 +282,40 @@ describe('retention', () => {
   });
 });
 
+describe('offender retention (a spoofed flood makes every packet a new source)', () => {
+  it('deletes offenders by age and the least recently seen beyond the row cap, never one whose ban still stands', () => {
+    const DAY = 86_400_000;
+    const s = new SqliteStore({ path: dbPath, retentionDays: 1, maxStoredOffenders: 3 });
+    const now = T0 + 10 * DAY;
+    s.upsertOffenders([
+      offender('203.0.113.1', { lastSeen: now - 3 * DAY }), // old: goes by age
+      offender('203.0.113.2', { lastSeen: now - 3 * DAY, state: 'banned', bannedUntil: null }), // old but banned for good: stays
+      offender('203.0.113.3', { lastSeen: now - 3 * DAY, state: 'banned', bannedUntil: now - DAY }), // its ban ran out: goes
+      ...Array.from({ length: 5 }, (_, i) => offender(`198.51.100.${i + 1}`, { lastSeen: now - 1000 + i })),
+      offender('198.51.100.99', { lastSeen: now - 5000, state: 'banned', bannedUntil: now + DAY }), // the least recent, but banned: stays
+    ]);
+    s.prune(now);
+    expect(s.lastOffenderPrune).toEqual({ byAge: 2, byCap: 2 });
+    expect(s.offenders().map((o) => o.ip).sort()).toEqual(['198.51.100.3', '198.51.100.4', '198.51.100.5', '198.51.100.99', '203.0.113.2'].sort());
+    s.prune(now);
+    expect(s.lastOffenderPrune).toEqual({ byAge: 0, byCap: 0 });
+    s.close();
+  });
+
+  it('a flood of new sources keeps the table at its cap, in chunks', () => {
+    const s = new SqliteStore({ path: ':memory:', maxStoredOffenders: 1000 });
+    const now = T0 + 1000;
+    for (let b = 0; b < 5; b++) {
+      s.upsertOffenders(Array.from({ length: 10_000 }, (_, i) => offender(`10.${b}.${i >> 8}.${i & 255}`, { lastSeen: T0 + b * 100 + (i % 100) })));
+    }
+    s.prune(now);
+    expect(s.lastOffenderPrune.byCap).toBe(49_000);
+    expect(s.offenders(undefined, 100_000)).toHaveLength(1000);
+    expect(Math.min(...s.offenders(undefined, 100_000).map((o) => o.lastSeen))).toBe(T0 + 490);
+    s.close();
+  });
+});
+
 describe('retention in chunks', () => {
   it('deletes more than one chunk (20k rows) by age and by cap, counting exactly', () => {
     const s = new SqliteStore({ path: ':memory:', retentionDays: 1, maxStoredPackets: 1000, batchRows: 100_000 });

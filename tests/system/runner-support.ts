@@ -42,8 +42,9 @@ export function writeConfig(dir: string, config: unknown): string {
   return file;
 }
 
-export async function startCli(lab: Lab, args: string[], stateDir: string): Promise<RunningCli> {
-  const child = spawn('/usr/sbin/ip', ['netns', 'exec', lab.fwNs, NODE, CLI, ...args, '--state-dir', stateDir, '--json'], {
+/** `nodeArgs`: options for node itself (a bench's --cpu-prof). */
+export async function startCli(lab: Lab, args: string[], stateDir: string, nodeArgs: string[] = []): Promise<RunningCli> {
+  const child = spawn('/usr/sbin/ip', ['netns', 'exec', lab.fwNs, NODE, ...nodeArgs, CLI, ...args, '--state-dir', stateDir, '--json'], {
     env: CLEAN_ENV,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

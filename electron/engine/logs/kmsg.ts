@@ -17,7 +17,8 @@
  *   is therefore Date.now() − CLOCK_MONOTONIC (process.hrtime), recomputed on every call, so it
  *   stays right after a suspend or a wall-clock step.
  */
-import { closeSync, constants, openSync, read, readSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, openSync, readSync, statSync, writeFileSync } from 'node:fs';
+import { startKmsgThread, type KmsgThread } from './kmsg-thread.ts';
 import { systemClock, type Clock } from '../../shared/domain.ts';
 import type { LogSourcePort, SourceHealth } from '../ports.ts';
 import { errorText, SourceStats } from './stats.ts';
@@ -70,72 +71,39 @@ export interface KmsgFeed {
 }
 
 /**
- * Reads /dev/kmsg with blocking reads on the libuv threadpool: a record is handed over the moment
- * the kernel writes it, without polling and without blocking the event loop (one threadpool
- * thread is parked in read()). A read returns exactly one record, so the buffer only needs to hold
- * the longest one. After stop() the parked read stays until the next record arrives; then the fd
- * is closed (a blocked read cannot be interrupted from JavaScript).
+ * Reads /dev/kmsg on a thread of its own (kmsg-thread.ts): blocking reads in a tight loop, records
+ * handed over in batches through shared memory — a record is handed over the moment the kernel
+ * writes it, and under load one event-loop turn takes hundreds. After stop() the thread's parked
+ * read stays until the next record arrives (a blocked read cannot be interrupted): stop() writes one
+ * to wake it.
  */
 export class DevKmsgFeed implements KmsgFeed {
   readonly description: string;
   private readonly path: string;
-  private fd: number | null = null;
-  private stopped = false;
-  private loop: Promise<void> | null = null;
+  private thread: KmsgThread | null = null;
+  private readonly ringBytes: number | undefined;
 
-  constructor(path = '/dev/kmsg') {
+  /** `ringBytes`: the hand-over ring's size (default KMSG_RING_BYTES; tests use small ones to wrap it often). */
+  constructor(path = '/dev/kmsg', opts: { ringBytes?: number } = {}) {
     this.path = path;
+    this.ringBytes = opts.ringBytes;
     this.description = `kernel ring buffer (${path})`;
   }
 
   async start(sink: KmsgFeedSink): Promise<void> {
-    this.stopped = false;
-    const fd = openSync(this.path, constants.O_RDONLY);
-    this.fd = fd;
-    const buf = Buffer.alloc(16 * 1024);
-    const readOne = () =>
-      new Promise<string | null>((resolve, reject) => {
-        read(fd, buf, 0, buf.length, null, (err, n) => (err ? reject(err) : resolve(n === 0 ? null : buf.toString('utf8', 0, n))));
-      });
-    this.loop = (async () => {
-      let batch: string[] = [];
-      let scheduled = false;
-      const flush = () => {
-        scheduled = false;
-        const out = batch;
-        batch = [];
-        if (!this.stopped && out.length) sink.records(out);
-      };
-      for (;;) {
-        let rec: string | null;
-        try {
-          rec = await readOne();
-        } catch (e) {
-          // EPIPE: records were overwritten before we read them; the seq gap is counted by the source.
-          if ((e as NodeJS.ErrnoException).code === 'EPIPE') continue;
-          if (!this.stopped) sink.error(`reading ${this.path}: ${errorText(e)}`);
-          break;
-        }
-        if (this.stopped || rec === null) break;
-        // Records that arrive together go out together (one batch per event-loop turn).
-        batch.push(rec);
-        if (!scheduled) {
-          scheduled = true;
-          setImmediate(flush);
-        }
-      }
-      closeSync(fd);
-      this.fd = null;
-    })();
+    // Open once here, so that a device we cannot read fails start() as before (the thread opens its own).
+    closeSync(openSync(this.path, constants.O_RDONLY));
+    this.thread = startKmsgThread(this.path, { records: (raw) => sink.records(raw), error: (m) => sink.error(`reading ${this.path}: ${m}`) }, this.ringBytes);
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    // Not awaiting the loop: its read may be parked until the next kernel record. That parked
-    // read also holds the process at exit (libuv joins its threadpool), so a stopped runner on a
-    // quiet host never exits: write one record ourselves to wake it (user facility, never trusted
+    if (this.thread === null) return;
+    this.thread.stop();
+    this.thread = null;
+    // The thread's read may be parked until the next kernel record, and holds the process at exit
+    // (Node joins its threads): write one record ourselves to wake it (user facility, never trusted
     // as a firewall record by anyone).
-    if (this.fd !== null) wakeKmsgReaders(this.path);
+    wakeKmsgReaders(this.path);
   }
 }
 
@@ -214,6 +182,13 @@ export interface KmsgSourceOptions {
    * 'now' needs /dev/kmsg (newestKmsgSeq); with another feed, pass resumeAfterSeq instead.
    */
   startAt?: 'now' | 'oldest';
+  /**
+   * The position a previous run stored, when this one re-reads the ring from its oldest record
+   * (startAt 'oldest'): if the ring no longer holds the record right after it, the records in
+   * between were overwritten while nobody read them — counted as lost (lostWhileStopped), not
+   * silently skipped. -1 after a reboot (the kernel numbers records from 0 again).
+   */
+  handledUpToSeq?: number | null;
   /** The last seq handled after each batch (trusted or not): persist it with the packets. */
   onSeq?: (seq: number) => void;
   /** Records refused for not being kernel facility (tests, diagnostics). */
@@ -236,8 +211,13 @@ export class KmsgSource implements LogSourcePort {
   private lastSeq: number | null = null;
   private reportedSeq: number | null = null;
   private onLines: ((lines: string[]) => void) | null = null;
-  /** Records overwritten in the ring before they were read (seq gaps). */
+  /** Records overwritten in the ring before they were read (seq gaps), lostWhileStopped included. */
   lost = 0;
+  /** Of those, the records overwritten while no one was reading (between the stored position and the ring's oldest). */
+  lostWhileStopped = 0;
+  /** Records handled (new sequence numbers, any facility). */
+  read = 0;
+  private gapChecked = false;
   /** Records refused for a non-kernel facility (userspace writes to /dev/kmsg). */
   untrusted = 0;
   /** Records skipped as already handled (resume, or a feed repeating itself). */
@@ -298,7 +278,12 @@ export class KmsgSource implements LogSourcePort {
 
   health(): SourceHealth {
     const h = this.stats.health('kmsg', this.feed.description, true);
-    if (this.lost > 0 && h.error === undefined) h.error = `${this.lost} kernel records were overwritten before they could be read`;
+    h.recordsRead = this.read;
+    h.recordsLost = this.lost;
+    if (this.lost > 0 && h.error === undefined) {
+      const whileStopped = this.lostWhileStopped > 0 ? ` (${this.lostWhileStopped} of them while Portcullis was not running)` : '';
+      h.error = `${this.lost} kernel records were overwritten before they could be read${whileStopped}`;
+    }
     return h;
   }
 
@@ -317,12 +302,22 @@ export class KmsgSource implements LogSourcePort {
         this.stats.noteRejects(1);
         continue;
       }
+      if (!this.gapChecked) {
+        this.gapChecked = true;
+        const stored = this.opts.handledUpToSeq;
+        // The first record read is the ring's oldest: everything between the stored position and it is gone.
+        if (stored !== undefined && stored !== null && this.lastSeq === null && rec.seq > stored + 1) {
+          this.lostWhileStopped = rec.seq - stored - 1;
+          this.lost += this.lostWhileStopped;
+        }
+      }
       if (this.lastSeq !== null && rec.seq <= this.lastSeq) {
         this.skipped++;
         continue;
       }
       if (this.lastSeq !== null && rec.seq > this.lastSeq + 1 && !this.feed.prefiltered) this.lost += rec.seq - this.lastSeq - 1;
       this.lastSeq = rec.seq;
+      this.read++;
       if (rec.facility !== 0) {
         this.untrusted++;
         this.stats.noteRejects(1);

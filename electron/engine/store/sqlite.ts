@@ -22,11 +22,15 @@
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { canonicalIp, systemClock, type Clock } from '../../shared/domain.ts';
 import type { BanRecord, Offender, OffenderState, ScanType } from '../../shared/model.ts';
-import { BanReasonSchema, OffenderStateSchema, ScanTypeSchema } from '../../shared/model.ts';
-import { TcpFlag, type PacketEvent, type TcpFlagName } from '../../shared/packet.ts';
+import { OffenderStateSchema } from '../../shared/model.ts';
+import type { PacketEvent } from '../../shared/packet.ts';
 import type { Dashboard, PacketFilter, PacketRow } from '../../shared/api.ts';
 import type { StorePort } from '../ports.ts';
 import { migrate } from './schema.ts';
+import { pruneOffenders, prunePackets, type PruneResult } from './prune.ts';
+import { toBan, toEvent, toOffender, toRow, type BanDbRow, type OffenderDbRow, type PacketDbRow } from './rows.ts';
+
+export { flagsText } from './rows.ts';
 
 export interface StoreOptions {
   /** Database file, or ':memory:'. */
@@ -39,6 +43,8 @@ export interface StoreOptions {
   retentionDays?: number;
   /** At most this many packets are kept; prune() deletes the oldest beyond it. Default 1,000,000. */
   maxStoredPackets?: number;
+  /** At most this many offenders are kept (active bans excepted); prune() deletes the least recently seen. Default 100,000. */
+  maxStoredOffenders?: number;
   /** How long a writer waits for another connection's lock before failing. Default 5000 ms. */
   busyTimeoutMs?: number;
   /** Time of buffered writes for tick(); the same clock the caller's tick(now) uses. */
@@ -57,146 +63,10 @@ export interface OffenderDetail {
   bans: BanRecord[];
 }
 
-export interface PruneResult {
-  byAge: number;
-  byCap: number;
-}
+export type { PruneResult } from './prune.ts';
 
-const FLAG_ORDER: TcpFlagName[] = ['CWR', 'ECE', 'URG', 'ACK', 'PSH', 'RST', 'SYN', 'FIN'];
-
-/** TCP flag bitmask as netfilter logs it ("ACK SYN"), empty for non-TCP. */
-export function flagsText(bits: number | null | undefined): string {
-  if (bits === null || bits === undefined) return '';
-  return FLAG_ORDER.filter((f) => (bits & TcpFlag[f]) !== 0).join(' ');
-}
-
-interface PacketDbRow {
-  id: number;
-  time: number;
-  src: string;
-  dst: string;
-  family: number;
-  proto: string;
-  spt: number | null;
-  dpt: number | null;
-  prefix: string;
-  iface_in: string;
-  iface_out: string;
-  tcp_flags: number | null;
-  icmp_type: number | null;
-  icmp_code: number | null;
-  fragment: number;
-  len: number | null;
-  ttl: number | null;
-  framing: string;
-  trusted: number;
-  seq: number | null;
-}
-
-interface BanDbRow {
-  id: number;
-  ip: string;
-  at: number;
-  until: number | null;
-  strikes: number;
-  reason: string;
-  ended_at: number | null;
-  end_why: string | null;
-}
-
-interface OffenderDbRow {
-  ip: string;
-  hits: number;
-  distinct_ports: number;
-  ports: string;
-  first_seen: number;
-  last_seen: number;
-  scan_type: string;
-  state: string;
-  strikes: number;
-  banned_until: number | null;
-}
-
-function toRow(r: PacketDbRow): PacketRow {
-  return {
-    id: r.id,
-    time: r.time,
-    src: r.src,
-    dst: r.dst,
-    proto: r.proto,
-    spt: r.spt,
-    dpt: r.dpt,
-    prefix: r.prefix,
-    in: r.iface_in,
-    flags: flagsText(r.tcp_flags),
-  };
-}
-
-function toEvent(r: PacketDbRow): PacketEvent {
-  const p: PacketEvent = {
-    time: r.time,
-    framing: r.framing as PacketEvent['framing'],
-    trust: r.trusted ? 'kernel' : 'spoofable',
-    prefix: r.prefix,
-    in: r.iface_in,
-    out: r.iface_out,
-    src: r.src as PacketEvent['src'],
-    dst: r.dst as PacketEvent['dst'],
-    family: r.family === 6 ? 6 : 4,
-    proto: r.proto,
-  };
-  if (r.seq !== null) p.seq = r.seq;
-  if (r.spt !== null) p.spt = r.spt;
-  if (r.dpt !== null) p.dpt = r.dpt;
-  if (r.tcp_flags !== null) p.tcpFlags = r.tcp_flags;
-  if (r.icmp_type !== null) p.icmpType = r.icmp_type;
-  if (r.icmp_code !== null) p.icmpCode = r.icmp_code;
-  if (r.fragment) p.fragment = true;
-  if (r.len !== null) p.len = r.len;
-  if (r.ttl !== null) p.ttl = r.ttl;
-  return p;
-}
-
-/** A stored reason that no longer parses is shown as a bare manual ban rather than failing the query. */
-function parseReason(text: string, at: number): BanRecord['reason'] {
-  try {
-    const r = BanReasonSchema.safeParse(JSON.parse(text));
-    if (r.success) return r.data;
-  } catch {
-    /* fall through */
-  }
-  return { kind: 'manual', ports: [], hits: 0, firstSeen: at, lastSeen: at, note: 'unreadable stored reason' };
-}
-
-function toBan(r: BanDbRow): BanRecord {
-  const ban: BanRecord = { ip: r.ip, at: r.at, until: r.until, strikes: r.strikes, reason: parseReason(r.reason, r.at) };
-  if (r.ended_at !== null) ban.ended = { at: r.ended_at, why: r.end_why ?? 'manual' };
-  return ban;
-}
-
-function toOffender(r: OffenderDbRow): Offender {
-  let ports: number[] = [];
-  try {
-    const parsed = JSON.parse(r.ports) as unknown;
-    if (Array.isArray(parsed)) ports = parsed.filter((n): n is number => Number.isInteger(n));
-  } catch {
-    /* keep [] */
-  }
-  const scanType = ScanTypeSchema.safeParse(r.scan_type);
-  const state = OffenderStateSchema.safeParse(r.state);
-  return {
-    ip: r.ip,
-    hits: r.hits,
-    distinctPorts: r.distinct_ports,
-    ports,
-    firstSeen: r.first_seen,
-    lastSeen: r.last_seen,
-    scanType: scanType.success ? scanType.data : 'OTHER',
-    state: state.success ? state.data : 'watching',
-    strikes: r.strikes,
-    bannedUntil: r.banned_until,
-  };
-}
+/** Offender rows kept at most by default (~150 bytes each with their index entries). */
+export const DEFAULT_MAX_STORED_OFFENDERS = 100_000;
 
 const n = (v: number | undefined): number | null => (v === undefined ? null : v);
 
@@ -208,6 +78,12 @@ export class SqliteStore implements StorePort {
   private readonly clock: Clock;
   private retentionMs: number;
   private maxStoredPackets: number;
+  private readonly maxStoredOffenders: number;
+  get maxOffenders(): number {
+    return this.maxStoredOffenders;
+  }
+  /** What the last prune() deleted from offenders. */
+  lastOffenderPrune: PruneResult = { byAge: 0, byCap: 0 };
 
   private packetBuf: PacketEvent[] = [];
   private offenderBuf = new Map<string, Offender>();
@@ -239,6 +115,7 @@ export class SqliteStore implements StorePort {
     this.clock = opts.clock ?? systemClock;
     this.retentionMs = (opts.retentionDays ?? 7) * 86_400_000;
     this.maxStoredPackets = opts.maxStoredPackets ?? 1_000_000;
+    this.maxStoredOffenders = opts.maxStoredOffenders ?? DEFAULT_MAX_STORED_OFFENDERS;
     this.db = new DatabaseSync(opts.path);
     this.db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000))}`);
     if (opts.path !== ':memory:') this.db.exec('PRAGMA journal_mode = WAL');
@@ -401,37 +278,16 @@ export class SqliteStore implements StorePort {
     this.maxStoredPackets = maxStoredPackets;
   }
 
-  /** Deletes packets older than the retention and the oldest beyond the row cap. */
+  /**
+   * Deletes packets older than the retention and the oldest beyond the row cap, and the same for
+   * offenders (maxStoredOffenders). Returns what it did to packets; lastOffenderPrune what it did to offenders.
+   */
   prune(now: number): PruneResult {
     this.flush();
-    // In chunks, each its own transaction: a first prune after weeks offline must not hold the write
-    // lock (and grow the WAL) for one huge delete while the UI and the CLI read.
-    const CHUNK = 20_000;
-    const ageChunk = this.db.prepare('DELETE FROM packets WHERE id IN (SELECT id FROM packets WHERE time < ? LIMIT ?)');
-    let byAge = 0;
-    for (;;) {
-      const n = Number(ageChunk.run(now - this.retentionMs, CHUNK).changes);
-      byAge += n;
-      this.packetCount -= n;
-      if (n < CHUNK) break;
-    }
-    let byCap = 0;
-    if (this.packetCount > this.maxStoredPackets) {
-      // Oldest by insertion (id): the row cap keeps the most recently logged packets.
-      const edge = this.db
-        .prepare('SELECT id FROM packets ORDER BY id DESC LIMIT 1 OFFSET ?')
-        .get(this.maxStoredPackets) as { id: number } | undefined;
-      if (edge) {
-        const capChunk = this.db.prepare('DELETE FROM packets WHERE id IN (SELECT id FROM packets WHERE id <= ? ORDER BY id LIMIT ?)');
-        for (;;) {
-          const n = Number(capChunk.run(edge.id, CHUNK).changes);
-          byCap += n;
-          this.packetCount -= n;
-          if (n < CHUNK) break;
-        }
-      }
-    }
-    return { byAge, byCap };
+    const packets = prunePackets(this.db, now - this.retentionMs, this.maxStoredPackets, this.packetCount);
+    this.packetCount -= packets.byAge + packets.byCap;
+    this.lastOffenderPrune = pruneOffenders(this.db, now, now - this.retentionMs, this.maxStoredOffenders);
+    return packets;
   }
 
   close(): void {
