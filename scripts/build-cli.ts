@@ -1,19 +1,20 @@
 /**
  * Bundles the `portcullis` command line (electron/headless/cli.ts and the replay's parse worker)
- * into dist/cli/, with a manifest of the sources it was built from (bin/cli-bundle.js runs the
- * bundle only while those are unchanged). Run by `npm install` (the "prepare" script) and by
+ * into dist/cli/, with a manifest of the sources it was built from, each with its size and mtime
+ * (bin/cli-bundle.js runs the bundle only while those are unchanged). Run by `npm install` (the "prepare" script) and by
  * `npm run build`. Commands are split into chunks, so `portcullis replay` still loads only what
  * it needs.
  * Usage: node scripts/build-cli.ts [--quiet] [--strict]   (--strict: a failed build fails the command)
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { hashSources, MANIFEST } from '../bin/cli-bundle.js';
+import { MANIFEST, stampSources } from '../bin/cli-bundle.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 export const CLI_DIR = path.join(ROOT, 'dist/cli');
 
 export async function buildCli(outDir = CLI_DIR): Promise<{ files: string[] }> {
+  const startedAt = Date.now();
   rmSync(outDir, { recursive: true, force: true });
   // Imported here: an install without devDependencies has no esbuild, and the CLI then simply runs its sources.
   const { build } = await import('esbuild');
@@ -37,7 +38,10 @@ export async function buildCli(outDir = CLI_DIR): Promise<{ files: string[] }> {
     banner: { js: "import { createRequire as __pcCreateRequire } from 'node:module'; const require = __pcCreateRequire(import.meta.url);" },
   });
   const files = Object.keys(result.metafile.inputs).sort();
-  writeFileSync(path.join(outDir, MANIFEST), JSON.stringify({ sha256: hashSources(ROOT, files), files }, null, 1) + '\n');
+  const sources = stampSources(ROOT, files);
+  // A source saved while esbuild read it may not be what the bundle holds: no manifest then, so
+  // `portcullis` runs the sources until the next build.
+  if (sources.every((s) => s.mtimeMs < startedAt)) writeFileSync(path.join(outDir, MANIFEST), JSON.stringify({ sources }, null, 1) + '\n');
   return { files };
 }
 

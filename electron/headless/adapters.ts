@@ -5,6 +5,7 @@
  */
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { ApiError } from '../shared/api.ts';
 import type { Clock } from '../shared/domain.ts';
 import { canonicalIp } from '../shared/domain.ts';
 import type { Settings } from '../shared/settings.ts';
@@ -63,16 +64,28 @@ export function serviceStoreOf(store: SqliteStore, clock: Clock): ServiceStore &
   };
 }
 
-/** Settings in a JSON file (--config). Written atomically (temp + rename): a crash never leaves half a file. */
+/**
+ * Settings in a JSON file (--config; the package's /etc/portcullis/portcullis.json). Written
+ * atomically (temp + rename): a crash never leaves half a file.
+ * The file and the UI never fight: a change from the UI is written to the file (so the file always
+ * says what runs), and when the file was edited by hand since this process read or wrote it, the
+ * hand edit wins: the UI's change is refused (conflict) instead of overwriting it, until the service
+ * loads the file again (`systemctl reload portcullis`, SIGHUP).
+ */
 export class FileSettingsRepo implements SettingsRepo {
   readonly file: string;
+  /** The file's text as last read or written by this process (undefined: never read). */
+  private known: string | null | undefined;
   constructor(file: string) {
     this.file = path.resolve(file);
   }
+  private current(): string | null {
+    return existsSync(this.file) ? readFileSync(this.file, 'utf8') : null;
+  }
   load(): unknown {
-    if (!existsSync(this.file)) return undefined;
-    const text = readFileSync(this.file, 'utf8');
-    if (!text.trim()) return undefined;
+    const text = this.current();
+    this.known = text;
+    if (text === null || !text.trim()) return undefined;
     try {
       return JSON.parse(text);
     } catch (e) {
@@ -80,9 +93,17 @@ export class FileSettingsRepo implements SettingsRepo {
     }
   }
   save(s: Settings): void {
+    if (this.known !== undefined && this.current() !== this.known) {
+      throw new ApiError(
+        'conflict',
+        `${this.file} was edited since Portcullis read it; the file wins. Load it first (systemctl reload portcullis, or SIGHUP), then change the setting again`,
+      );
+    }
+    const text = JSON.stringify(s, null, 2) + '\n';
     const tmp = `${this.file}.tmp-${process.pid}`;
-    writeFileSync(tmp, JSON.stringify(s, null, 2) + '\n', { mode: 0o600 });
+    writeFileSync(tmp, text, { mode: 0o600 });
     renameSync(tmp, this.file);
+    this.known = text;
   }
   describe(): string {
     return this.file;

@@ -16,6 +16,7 @@ const COMMANDS: Record<string, () => Promise<CliCommand>> = {
   ban: async () => (await import('./commands.ts')).banCommand,
   unban: async () => (await import('./commands.ts')).unbanCommand,
   doctor: async () => (await import('./commands.ts')).doctorCommand,
+  uninstall: async () => (await import('./uninstall.ts')).uninstallCommand,
 };
 
 export async function usage(): Promise<string> {

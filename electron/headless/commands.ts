@@ -97,7 +97,18 @@ async function foreground(o: RunOptions, name: string): Promise<number> {
     printErr(`portcullis ${name}: ${e instanceof StartError ? e.message : ((e as Error).stack ?? String(e))}`);
     return 1;
   }
+  // `systemctl reload portcullis` (ExecReload sends SIGHUP): load the settings file again.
+  const reload = (): void => {
+    const r = runner.service.reloadSettings();
+    if (r.ok) printErr(`portcullis ${name}: settings reloaded`);
+    else printErr(`portcullis ${name}: ${r.error}`);
+  };
+  process.on('SIGHUP', reload);
+  // Under systemd (Type=notify): ready now, not when the process started.
+  const notified = await (await import('./sd-notify.ts')).notifyReady();
+  if (notified !== 'sent' && notified !== 'not-under-systemd') printErr(`portcullis ${name}: ${notified}`);
   await stopped;
+  process.removeListener('SIGHUP', reload);
   await runner.close();
   // Anything still holding the event loop (a late timer, a socket being torn down) must not keep a
   // stopped runner alive. (The kmsg read parked on a libuv thread is woken by the source's stop():

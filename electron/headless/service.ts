@@ -336,12 +336,13 @@ export class PortcullisService {
   }
 
   /** Validates a whole new settings object; refuses (ApiError invalid) with the reason, changes nothing then. */
-  private applySettings(candidate: unknown): Settings {
+  private applySettings(candidate: unknown, save = true): Settings {
     const r = SettingsSchema.safeParse(candidate);
     if (!r.success) throw new ApiError('invalid', describeZodError(r.error));
     const before = this.settings;
+    // Saved first: a refused save (the config file was edited by hand meanwhile) changes nothing.
+    if (save) this.o.settingsRepo.save(r.data);
     this.settings = r.data;
-    this.o.settingsRepo.save(r.data);
     this.engine.updateSettings(r.data);
     if (before.ban.backend !== r.data.ban.backend) {
       this.notice('warn', `The ban backend changes to "${r.data.ban.backend}" at the next start; running bans stay where they are.`);
@@ -352,6 +353,18 @@ export class PortcullisService {
     }
     if (before.protectionEnabled !== r.data.protectionEnabled) this.pushState();
     return r.data;
+  }
+
+  /**
+   * Loads the settings again from where they are kept (`systemctl reload`, SIGHUP): a hand-edited
+   * config file takes effect without a restart. Invalid settings are refused with the field and the
+   * reason, and the running ones stay.
+   */
+  reloadSettings(): { ok: true } | { ok: false; error: string } {
+    const loaded = this.loadSettings();
+    if (!loaded.ok) return { ok: false, error: `invalid settings in ${this.o.settingsRepo.describe()}, kept the running ones:\n${loaded.error}` };
+    this.applySettings(loaded.settings, false);
+    return { ok: true };
   }
 
   // ------------------------------------------------------------------ protection

@@ -15,6 +15,7 @@ import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { INSTALLED_KEEPER, POLKIT_ACTION_ID, POLKIT_POLICY_PATH } from '../../electron/main/elevation.ts';
 import { TRAY_ICON_STATES } from '../../electron/main/tray.ts';
 import { buildElectron, OUT_DIR } from '../../scripts/build.ts';
+import { controlFile, DESKTOP_PACKAGE_NAME, PACKAGE_NAME } from '../../scripts/package-server.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 // jsdom ships no type declarations; only its XML DOMParser is used here.
@@ -27,7 +28,7 @@ type Config = {
   extraResources: { from: string; to: string }[];
   directories: { buildResources: string };
   linux: { target: string[]; executableName: string; icon: string; category: string; desktop: { entry: Record<string, string> } };
-  deb: { depends: string[]; afterInstall: string; afterRemove: string };
+  deb: { depends: string[]; afterInstall: string; afterRemove: string; packageName: string; artifactName: string; fpm: string[] };
   rpm: { afterInstall: string; afterRemove: string };
 };
 const config = JSON.parse(readFileSync(CONFIG_PATH, 'utf8')) as Config;
@@ -56,6 +57,15 @@ describe('electron-builder configuration', () => {
     expect(config.linux.target).toEqual(expect.arrayContaining(['AppImage', 'deb', 'rpm']));
     expect(config.linux.executableName).toBe('portcullis');
     expect(config.deb.depends).toEqual(expect.arrayContaining(['ufw']));
+  });
+
+  it('one machine never runs two Portcullis: the desktop deb and the server deb have their own names and conflict with each other', () => {
+    expect(config.deb.packageName).toBe(DESKTOP_PACKAGE_NAME);
+    expect(DESKTOP_PACKAGE_NAME).not.toBe(PACKAGE_NAME);
+    // Both land in dist/packages: the server's portcullis_*.deb glob must not match the desktop's.
+    expect(config.deb.artifactName.startsWith(`${DESKTOP_PACKAGE_NAME}_`)).toBe(true);
+    expect(config.deb.fpm).toContain(`--conflicts=${PACKAGE_NAME}`);
+    expect(controlFile('1.0.0', 'amd64', 1)).toMatch(new RegExp(`^Conflicts: ${DESKTOP_PACKAGE_NAME}$`, 'm'));
   });
 
   it('ships the app icon set (square PNGs up to 512 px) and every tray state icon', () => {

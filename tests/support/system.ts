@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 
 export const systemTestsRequired = process.env.CI === 'true' || process.env.PORTCULLIS_REQUIRE_SYSTEM === '1';
 
-export type Requirement = 'root' | 'netns' | 'ufw' | 'ipset' | 'conntrack' | 'chromium' | 'fail2ban' | 'nft';
+export type Requirement = 'root' | 'netns' | 'ufw' | 'ipset' | 'conntrack' | 'chromium' | 'fail2ban' | 'nft' | 'dpkg' | 'systemd';
 
 function has(cmd: string): boolean {
   return ['/usr/sbin', '/usr/bin', '/sbin', '/bin'].some((d) => existsSync(`${d}/${cmd}`));
@@ -37,6 +37,10 @@ function missing(req: Requirement): string | null {
       return has('nft') ? null : 'nftables is not installed (apt-get install nftables)';
     case 'chromium':
       return existsSync('/usr/bin/chromium') ? null : 'Chromium is not installed (apt-get install chromium)';
+    case 'dpkg':
+      return has('dpkg-deb') && has('dpkg') ? null : 'dpkg and dpkg-deb are not installed (a Debian system)';
+    case 'systemd':
+      return has('systemd-analyze') && has('systemd-notify') && has('setpriv') ? null : 'systemd (systemd-analyze, systemd-notify) or setpriv is not installed (apt-get install systemd util-linux)';
     case 'fail2ban':
       return has('fail2ban-server') ? null : 'fail2ban is not installed (apt-get install fail2ban)';
   }

@@ -1,0 +1,93 @@
+/**
+ * `portcullis uninstall` (the server package's prerm on remove): removes Portcullis's traces from a
+ * namespace's ufw files, and where there are none it runs no command at all — which is what keeps a
+ * package removal on a host that never ran Portcullis (or the package's system test) from touching
+ * its firewall.
+ */
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Exec } from '../../electron/helper/exec.ts';
+import { traces, uninstallFirewall } from '../../electron/headless/uninstall.ts';
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+function ufwDir(): { etcDir: string; lockDir: string } {
+  const d = mkdtempSync(path.join(tmpdir(), 'pc-uninstall-'));
+  dirs.push(d);
+  const etcDir = path.join(d, 'ufw');
+  cpSync(path.join(import.meta.dirname, '../helper-firewall/fixtures'), etcDir, { recursive: true });
+  return { etcDir, lockDir: path.join(d, 'locks') };
+}
+
+function recordingExec(): { exec: Exec; calls: string[] } {
+  const calls: string[] = [];
+  const exec: Exec = async (bin, args) => {
+    calls.push([bin, ...args].join(' '));
+    if (bin === 'ufw' && args[0] === 'status') return { code: 0, stdout: 'Status: inactive\n', stderr: '' };
+    return { code: 0, stdout: '', stderr: '' };
+  };
+  return { exec, calls };
+}
+
+describe('portcullis uninstall', () => {
+  it('finds nothing in a firewall Portcullis never touched, and runs no command', async () => {
+    const { etcDir, lockDir } = ufwDir();
+    const { exec, calls } = recordingExec();
+    const lines: string[] = [];
+    expect(await uninstallFirewall({ exec, etcDir, lockDir, out: (l) => lines.push(l) })).toBe(0);
+    expect(calls).toEqual([]);
+    expect(lines.join('\n')).toMatch(/nothing to remove/);
+    expect(existsSync(lockDir)).toBe(false);
+  });
+
+  it('removes the set block and its hook, destroys the sets, and deletes the edits\' leftover copies', async () => {
+    const { etcDir, lockDir } = ufwDir();
+    const { exec, calls } = recordingExec();
+    const { installSetBlock } = await import('../../electron/helper/firewall/managed.ts');
+    await installSetBlock(exec, { etcDir });
+    expect(traces(etcDir).setBlock).toBe(true);
+    expect(traces(etcDir).leftovers.length).toBeGreaterThan(0);
+    calls.length = 0;
+    await uninstallFirewall({ exec, etcDir, lockDir, out: () => undefined });
+    expect(traces(etcDir)).toEqual({ setBlock: false, logging: false, taggedRules: false, leftovers: [] });
+    expect(calls).toEqual(expect.arrayContaining(['ipset destroy portcullis-ban4', 'ipset destroy portcullis-ban6']));
+    for (const f of ['before.rules', 'before6.rules', 'before.init']) expect(readFileSync(path.join(etcDir, f), 'utf8')).not.toContain('PORTCULLIS');
+  });
+
+  it("deletes the ufw backend's tagged rules (ufw keeps comments hex-encoded in user.rules), and only those", async () => {
+    const { etcDir, lockDir } = ufwDir();
+    const hex = Buffer.from('portcullis-ban exp:1900000000').toString('hex');
+    writeFileSync(path.join(etcDir, 'user.rules'), `### tuple ### deny any any 0.0.0.0/0 any 203.0.113.7 in comment=${hex}\n`);
+    expect(traces(etcDir).taggedRules).toBe(true);
+    const calls: string[] = [];
+    const exec: Exec = async (bin, args) => {
+      calls.push([bin, ...args].join(' '));
+      if (bin === 'ufw' && args[0] === 'show') {
+        return { code: 0, stdout: "Added user rules (see 'ufw status' for running firewall):\nufw allow 22/tcp\nufw deny from 203.0.113.7 comment 'portcullis-ban exp:1900000000'\n", stderr: '' };
+      }
+      return { code: 0, stdout: '', stderr: '' };
+    };
+    await uninstallFirewall({ exec, etcDir, lockDir, out: () => undefined });
+    expect(calls.filter((c) => c.startsWith('ufw delete'))).toEqual(['ufw delete deny from 203.0.113.7']);
+  });
+
+  it('refuses while another Portcullis manages this firewall (it would put its blocks back)', async () => {
+    const { etcDir, lockDir } = ufwDir();
+    const { exec } = recordingExec();
+    const { installPerSourceLogging } = await import('../../electron/helper/firewall/managed.ts');
+    await installPerSourceLogging(exec, { etcDir });
+    const { acquireFirewallLock } = await import('../../electron/helper/instance-lock.ts');
+    const held = acquireFirewallLock('portcullis run (test)', { dir: lockDir });
+    try {
+      await expect(uninstallFirewall({ exec, etcDir, lockDir, out: () => undefined })).rejects.toThrow(/already manages the firewall/);
+      expect(traces(etcDir).logging).toBe(true);
+    } finally {
+      held.release();
+    }
+  });
+});
