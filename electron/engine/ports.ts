@@ -14,6 +14,9 @@ export interface FirewallPort {
   listBans(): Promise<{ ip: string; until: number | null }[]>;
   /** Cut existing connections of a host (conntrack), so an open session of a banned scanner dies. */
   cutConnections(ip: string): Promise<void>;
+  /** Many bans as few firewall batches as the helper allows (restore, bulk ban); absent = ban() each. */
+  banMany?(bans: readonly { ip: string; until: number | null; comment: string }[]): Promise<void>;
+  unbanMany?(ips: readonly string[]): Promise<void>;
 }
 
 /** Health of a live log source, shown by the Doctor and the dashboard. */

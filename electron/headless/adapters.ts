@@ -34,6 +34,7 @@ export function serviceStoreOf(store: SqliteStore, clock: Clock): ServiceStore &
       store.upsertOffenders(o);
     },
     recordBan: (b) => store.recordBan(b),
+    recordBans: (b) => store.recordBans(b),
     recordUnban: (ip, at, why) => store.recordUnban(ip, at, why),
     activeBans: (now) => store.activeBans(now),
     openBans: () => store.openBans(),

@@ -4,11 +4,12 @@
  * (`doctor` also works without one, checking directly).
  */
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, existsSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { ApiError, type DoctorCheck } from '../shared/api.ts';
+import { ApiError, MAX_BULK_BANS, type DoctorCheck } from '../shared/api.ts';
+import { parseBanList } from './ban-list.ts';
 import type { BanRecord } from '../shared/model.ts';
 import { canonicalIp } from '../shared/domain.ts';
 import type { CliCommand } from './cli.ts';
@@ -252,28 +253,63 @@ function parseDuration(text: string): number | null {
 }
 
 export const banCommand: CliCommand = {
-  summary: 'Ban an address now',
+  summary: 'Ban an address now (or every address of a file: --from FILE)',
   async run(argv) {
-    const p = parse(argv, { ...COMMON, duration: { type: 'string' }, note: { type: 'string' } }, 'ban');
+    const p = parse(argv, { ...COMMON, duration: { type: 'string' }, note: { type: 'string' }, from: { type: 'string' } }, 'ban');
     if (typeof p === 'number') return p;
-    if (p.values.help) return print('Usage: portcullis ban IP [--duration SECONDS|30m|2h|1d] [--note TEXT] [--state-dir DIR] [--json]'), 0;
-    const [ipText, extra] = p.positionals;
-    if (!ipText || extra) return usageError('ban', 'give exactly one address');
-    const ip = canonicalIp(ipText);
-    if (!ip) return usageError('ban', `"${ipText}" is not an IPv4 or IPv6 address`);
+    if (p.values.help) {
+      return print('Usage: portcullis ban IP [--duration SECONDS|30m|2h|1d] [--note TEXT] [--state-dir DIR] [--json]\n       portcullis ban --from FILE|- [--duration …] [--note TEXT]   one address per line, # comments'), 0;
+    }
     let durationSec: number | undefined;
     if (typeof p.values.duration === 'string') {
       const d = parseDuration(p.values.duration);
       if (d === null) return usageError('ban', `--duration is a number of seconds or 30m, 2h, 1d (got "${p.values.duration}")`);
       durationSec = d;
     }
+    const opts = { ...(durationSec ? { durationSec } : {}), ...(typeof p.values.note === 'string' ? { note: p.values.note } : {}) };
+    if (typeof p.values.from === 'string') {
+      if (p.positionals.length) return usageError('ban', 'give addresses either on the command line or with --from, not both');
+      return banFromFile(p.values, p.values.from, opts);
+    }
+    const [ipText, extra] = p.positionals;
+    if (!ipText || extra) return usageError('ban', 'give exactly one address (or --from FILE)');
+    const ip = canonicalIp(ipText);
+    if (!ip) return usageError('ban', `"${ipText}" is not an IPv4 or IPv6 address`);
     return withClient(p.values, 'ban', async (c) => {
-      const b = await c.call('ban', { ip, ...(durationSec ? { durationSec } : {}), ...(typeof p.values.note === 'string' ? { note: p.values.note } : {}) });
+      const b = await c.call('ban', { ip, ...opts });
       print(p.values.json ? JSON.stringify(b) : `banned ${b.ip} until ${iso(b.until)}`);
       return 0;
     });
   },
 };
+
+/** `ban --from FILE`: the whole list checked first, then banMany calls of MAX_BULK_BANS addresses. */
+async function banFromFile(v: Parsed['values'], file: string, opts: { durationSec?: number; note?: string }): Promise<number> {
+  let text: string;
+  try {
+    text = file === '-' ? readFileSync(0, 'utf8') : readFileSync(file, 'utf8');
+  } catch (e) {
+    return usageError('ban', `cannot read ${file}: ${(e as Error).message}`);
+  }
+  const list = parseBanList(text);
+  if (!list.ok) return usageError('ban', `${file} was not used (nothing banned):\n  ${list.errors.join('\n  ')}`);
+  if (list.ips.length === 0) return usageError('ban', `${file} holds no address`);
+  return withClient(v, 'ban', async (c) => {
+    let banned = 0;
+    const refused: { ip: string; reason: string }[] = [];
+    for (let i = 0; i < list.ips.length; i += MAX_BULK_BANS) {
+      const r = await c.call('banMany', { ips: list.ips.slice(i, i + MAX_BULK_BANS), ...opts });
+      banned += r.banned;
+      refused.push(...r.refused);
+    }
+    if (v.json) print(JSON.stringify({ banned, refused }));
+    else {
+      print(`banned ${banned} of ${list.ips.length} addresses`);
+      for (const r of refused) print(`  not banned: ${r.ip}: ${r.reason}`);
+    }
+    return refused.length ? 1 : 0;
+  });
+}
 
 export const unbanCommand: CliCommand = {
   summary: 'Lift a ban',

@@ -50,6 +50,8 @@ export interface ServiceStore extends StorePort {
   packetsSince(now: number, minutes: number, limit: number): PacketEvent[];
   /** Bans never lifted, including those whose time ran out while Portcullis was not running. */
   openBans?(): BanRecord[];
+  /** Many bans in ONE transaction (bulk ban); without it, recordBan each. */
+  recordBans?(bans: readonly BanRecord[]): void;
   offenderPackets(ip: string, limit: number): PacketRow[];
   /** Offenders as last stored, most recently seen first — also those the engine has forgotten (restart, unban, eviction). */
   storedOffenders?(limit: number): Offender[];

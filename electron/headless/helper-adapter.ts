@@ -5,7 +5,7 @@
  * root), or the helper socket client in the desktop app.
  */
 import type { DoctorCheck, FirewallState, RuleOp, RulesView } from '../shared/api.ts';
-import type { HelperArgs, HelperOp, HelperResult, HelperStatus } from '../shared/helper-protocol.ts';
+import { MAX_BAN_SEC, MAX_BATCH, type HelperArgs, type HelperOp, type HelperResult, type HelperStatus } from '../shared/helper-protocol.ts';
 import type { FirewallPort } from '../engine/ports.ts';
 import type { HelperOpsPort } from './contracts.ts';
 
@@ -41,6 +41,20 @@ export function firewallPortOf(call: HelperCall, backend: 'ufw' | 'set', now: ()
     },
     async cutConnections(ip) {
       await call('cutConnections', { ip });
+    },
+    async banMany(bans) {
+      const t = now();
+      const entries = bans
+        .filter((b) => b.until === null || b.until > t) // already over: nothing to enforce
+        .map((b) => {
+          const sec = b.until === null ? null : Math.max(1, Math.ceil((b.until - t) / 1000));
+          // Beyond what a kernel set counts down: permanent in the firewall, lifted by Portcullis.
+          return { ip: b.ip, timeoutSec: sec !== null && sec > MAX_BAN_SEC ? null : sec, comment: b.comment };
+        });
+      for (let i = 0; i < entries.length; i += MAX_BATCH) await call('banMany', { bans: entries.slice(i, i + MAX_BATCH), backend });
+    },
+    async unbanMany(ips) {
+      for (let i = 0; i < ips.length; i += MAX_BATCH) await call('unbanMany', { ips: ips.slice(i, i + MAX_BATCH), backend });
     },
   };
 }

@@ -206,6 +206,10 @@ export function ruleTouches(
   return cidr === null || new Whitelist([cidr]).has(remote);
 }
 
+/** Bans per restore batch: an ipset batch of 500 takes ~20–40 ms; one ufw rule change 0.3–1.4 s. */
+const RESTORE_BATCH_SET = 500;
+const RESTORE_BATCH_UFW = 1;
+
 /** Ports the firewall lets in: probes to them are not scan evidence (seed comment). */
 export function allowedPortsFrom(rules: UfwRule[]): (proto: 'tcp' | 'udp', port: number) => boolean {
   const allow = rules.filter((r) => (r.action === 'allow' || r.action === 'limit') && r.direction === 'in' && r.port !== '');
@@ -234,6 +238,14 @@ export class PortcullisService {
   private started = false;
   /** Firewall changes, one at a time and in decision order (ban then unban of one host never swap). */
   private fwTail: Promise<void> = Promise.resolve();
+  /** Connection cuts, after their bans, beside fwTail (conntrack is slow and touches no rule). */
+  private cutTail: Promise<void> = Promise.resolve();
+  /** The start-up reconcile (restore after a reboot), running behind log reading, not in front of it. */
+  private reconciling: Promise<unknown> = Promise.resolve();
+  /** While banMany runs: the engine's ban decisions, applied as one batch instead of one by one. */
+  private bulkBans: BanRecord[] | null = null;
+  /** The firewall promise of the latest applyBan (an API call waits for its own ban, not for every queued one). */
+  private lastBanDone: Promise<void> = Promise.resolve();
   /** Engine events produced while a handler calls the engine directly (so they are applied once). */
   private captured: EngineEvent[] | null = null;
   /** Unban events the service itself provoked (protection paused): not real unbans. */
@@ -281,7 +293,9 @@ export class PortcullisService {
       this.restoring = false;
     }
     for (const b of active) this.lastBanAt = Math.max(this.lastBanAt ?? 0, b.at);
-    await this.reconcile(now);
+    // Not awaited: putting 10,000 bans back after a reboot must not hold up log reading, the control
+    // socket or the ready line; a scan seen meanwhile is banned between two restore batches.
+    this.reconciling = this.reconcile(now).catch((e) => this.log('error', `reconcile: ${errText(e)}`));
 
     this.started = true;
     if (this.o.source) await this.o.source.start((lines) => this.ingestLines(lines));
@@ -293,7 +307,7 @@ export class PortcullisService {
     if (this.tickTimer) clearInterval(this.tickTimer);
     this.tickTimer = null;
     if (this.o.source) await this.o.source.stop().catch(() => undefined);
-    await this.fwTail;
+    await this.idle();
     this.events.close();
     try {
       this.o.store.flush();
@@ -305,10 +319,16 @@ export class PortcullisService {
   /** Waits for pending firewall changes (tests, shutdown). */
   async idle(): Promise<void> {
     let tail: Promise<void>;
+    let cuts: Promise<void>;
+    let rec: Promise<unknown>;
     do {
       tail = this.fwTail;
+      cuts = this.cutTail;
+      rec = this.reconciling;
+      await rec;
       await tail;
-    } while (tail !== this.fwTail);
+      await cuts;
+    } while (tail !== this.fwTail || cuts !== this.cutTail || rec !== this.reconciling);
   }
 
   onEvents(listener: EventListener): () => void {
@@ -454,31 +474,53 @@ export class PortcullisService {
     this.applyBan(ban);
   }
 
-  /** Store first, then the firewall: a crash in between leaves a ban that reconcile restores, never an orphan rule. */
-  private applyBan(ban: BanRecord): void {
+  /**
+   * Store first, then the firewall: a crash in between leaves a ban that reconcile restores, never an
+   * orphan rule. The store's record is the write-ahead (one small WAL commit, tens of µs); the firewall
+   * call is queued right after it, and everything else (offender row, UI event) comes behind — nothing
+   * slow stands between the decision and the block. Connections are cut after the block, on their own
+   * queue: the next ban never waits for conntrack. Resolves when the ban is in the firewall.
+   */
+  private applyBan(ban: BanRecord): Promise<void> {
+    if (this.bulkBans) {
+      this.bulkBans.push(ban); // banMany applies them together
+      return Promise.resolve();
+    }
     const decidedAt = performance.now();
     this.o.store.recordBan(ban);
+    const done = this.banInFirewall(ban, decidedAt);
+    this.lastBanDone = done;
     this.lastBanAt = ban.at;
     const off = this.engine.offender(ban.ip);
     if (off) this.o.store.upsertOffenders([off]);
     this.events.push({ type: 'ban', ban });
+    return done;
+  }
+
+  private banInFirewall(ban: BanRecord, decidedAt: number): Promise<void> {
     const fw = this.o.firewall;
     if (this.o.dryRun || !fw) {
       this.o.onBan?.(ban, { latencyMs: null, dryRun: true });
-      return;
+      return Promise.resolve();
     }
-    const cut = this.settings.ban.cutConnections;
-    this.enqueue(async () => {
+    return this.enqueue(async () => {
       try {
         await fw.ban(ban.ip, ban.until, banComment(ban));
         const latencyMs = performance.now() - decidedAt;
-        if (cut) await fw.cutConnections(ban.ip).catch((e) => this.log('warn', `cutting connections of ${ban.ip}: ${errText(e)}`));
+        if (this.settings.ban.cutConnections) this.cutLater(ban.ip);
         this.o.onBan?.(ban, { latencyMs, dryRun: false });
       } catch (e) {
         this.o.onBan?.(ban, { latencyMs: null, dryRun: false, error: errText(e) });
         this.notice('error', `Could not ban ${ban.ip} in the firewall: ${errText(e)}`);
       }
     });
+  }
+
+  /** Cuts a banned host's open connections after its block is in place, one cut at a time, beside the ban queue. */
+  private cutLater(ip: string): void {
+    const fw = this.o.firewall;
+    if (!fw) return;
+    this.cutTail = this.cutTail.then(() => fw.cutConnections(ip).catch((e) => this.log('warn', `cutting connections of ${ip}: ${errText(e)}`)));
   }
 
   private applyUnban(ip: string, at: number, why: 'expired' | 'manual'): void {
@@ -498,8 +540,70 @@ export class PortcullisService {
     });
   }
 
-  private enqueue(op: () => Promise<void>): void {
-    this.fwTail = this.fwTail.then(op, op);
+  /** Queues a firewall change behind the others; resolves when it has run (it never rejects). */
+  private enqueue(op: () => Promise<void>): Promise<void> {
+    const run = this.fwTail.then(op, op);
+    this.fwTail = run.catch(() => undefined);
+    return this.fwTail;
+  }
+
+  /**
+   * Bulk ban (`portcullis ban --from FILE`): the engine decides each ban as for `ban`, then the store
+   * records them in ONE transaction and the firewall gets them as one batch (the set backend: one
+   * ipset batch per 500). Established sessions: the set backend drops them already (its match comes
+   * before ufw's ESTABLISHED accept); with the ufw backend each host's connections are cut, as for a ban.
+   */
+  private async banMany(ips: string[], durationSec: number | undefined, note: string | undefined): Promise<{ banned: number; refused: { ip: string; reason: string }[] }> {
+    const now = this.o.clock.now();
+    const refused: { ip: string; reason: string }[] = [];
+    const decided: BanRecord[] = [];
+    this.bulkBans = decided;
+    try {
+      for (const ip of ips) {
+        if (this.engine.isWhitelisted(ip)) {
+          refused.push({ ip, reason: 'whitelisted (this host, its gateway, loopback or a whitelist entry)' });
+          continue;
+        }
+        try {
+          this.engine.ban(ip, { ...(durationSec ? { durationSec } : {}), ...(note !== undefined ? { note } : {}), at: now });
+        } catch (e) {
+          refused.push({ ip, reason: errText(e) });
+        }
+      }
+    } finally {
+      this.bulkBans = null;
+    }
+    // An address listed twice was extended by the engine: its latest record stands.
+    const byIp = new Map(decided.map((b) => [b.ip, b]));
+    const bans = [...byIp.values()];
+    if (bans.length === 0) return { banned: 0, refused };
+    const decidedAt = performance.now();
+    if (this.o.store.recordBans) this.o.store.recordBans(bans);
+    else for (const b of bans) this.o.store.recordBan(b);
+    this.lastBanAt = now;
+    const fw = this.o.firewall;
+    let firewallDone: Promise<void> = Promise.resolve();
+    if (this.o.dryRun || !fw) {
+      for (const b of bans) this.o.onBan?.(b, { latencyMs: null, dryRun: true });
+    } else {
+      firewallDone = this.enqueue(async () => {
+        try {
+          if (fw.banMany) await fw.banMany(bans.map((b) => ({ ip: b.ip, until: b.until, comment: banComment(b) })));
+          else for (const b of bans) await fw.ban(b.ip, b.until, banComment(b));
+          const latencyMs = performance.now() - decidedAt;
+          if (this.settings.ban.cutConnections && this.settings.ban.backend === 'ufw') for (const b of bans) this.cutLater(b.ip);
+          for (const b of bans) this.o.onBan?.(b, { latencyMs, dryRun: false });
+        } catch (e) {
+          for (const b of bans) this.o.onBan?.(b, { latencyMs: null, dryRun: false, error: errText(e) });
+          this.notice('error', `Could not ban ${bans.length} addresses in the firewall: ${errText(e)}`);
+        }
+      });
+    }
+    const offenders = bans.map((b) => this.engine.offender(b.ip)).filter((x): x is Offender => x !== null);
+    if (offenders.length) this.o.store.upsertOffenders(offenders);
+    for (const ban of bans) this.events.push({ type: 'ban', ban });
+    await firewallDone;
+    return { banned: bans.length, refused };
   }
 
   /** Runs an engine call and reports the events it produced synchronously. */
@@ -623,31 +727,53 @@ export class PortcullisService {
       const ip = canonicalIp(p.ip) ?? p.ip;
       count.set(ip, (count.get(ip) ?? 0) + 1);
     }
-    await new Promise<void>((resolve) => {
-      this.enqueue(async () => {
-        for (const [ip, n] of count) {
-          const want = wanted.get(ip);
-          if (!want) {
-            for (let i = 0; i < n; i++) await fw.unban(ip).catch((e) => this.log('warn', `reconcile unban ${ip}: ${errText(e)}`));
-            result.removed.push(ip);
-          } else if (n > 1) {
-            for (let i = 0; i < n; i++) await fw.unban(ip).catch(() => undefined);
-            await fw.ban(ip, want.until, banComment(want)).catch((e) => this.log('warn', `reconcile ban ${ip}: ${errText(e)}`));
-            result.deduplicated.push(ip);
-          }
+    // What the engine holds when a batch RUNS decides, not this snapshot: log reading goes on
+    // meanwhile, and a host banned (or unbanned) since must keep its newer state.
+    const stale = [...count].filter(([ip]) => !wanted.has(ip)).map(([ip]) => ip);
+    if (stale.length) {
+      await this.enqueue(async () => {
+        const ips = stale.filter((ip) => !this.engine.isBanned(ip));
+        try {
+          if (fw.unbanMany) await fw.unbanMany(ips);
+          else for (const ip of ips) await fw.unban(ip);
+          result.removed.push(...ips);
+        } catch (e) {
+          this.log('warn', `reconcile: cannot remove ${ips.length} stale bans: ${errText(e)}`);
         }
-        for (const [ip, b] of wanted) {
-          if (count.has(ip)) continue;
-          try {
-            await fw.ban(ip, b.until, banComment(b));
-            result.restored.push(ip);
-          } catch (e) {
-            this.log('error', `reconcile: cannot restore the ban of ${ip}: ${errText(e)}`);
-          }
-        }
-        resolve();
       });
-    });
+    }
+    for (const [ip, n] of count) {
+      const want = wanted.get(ip);
+      if (!want || n <= 1) continue;
+      await this.enqueue(async () => {
+        for (let i = 0; i < n; i++) await fw.unban(ip).catch(() => undefined);
+        await fw.ban(ip, want.until, banComment(want)).catch((e) => this.log('warn', `reconcile ban ${ip}: ${errText(e)}`));
+        result.deduplicated.push(ip);
+      });
+    }
+    // Missing bans go back in batches (one ipset batch each for the set backend; ufw has no batch, so a
+    // batch there is a few rules): a live ban waits for one batch at most, never for the whole restore.
+    const missing = [...wanted.values()].filter((b) => !count.has(b.ip));
+    const batch = this.settings.ban.backend === 'set' ? RESTORE_BATCH_SET : RESTORE_BATCH_UFW;
+    for (let i = 0; i < missing.length; i += batch) {
+      const chunk = missing.slice(i, i + batch);
+      await this.enqueue(async () => {
+        const current = new Map(this.engine.activeBans().map((b) => [b.ip, b]));
+        const todo = chunk.flatMap((b) => {
+          const now2 = this.o.clock.now();
+          const c = current.get(b.ip);
+          return c && (c.until === null || c.until > now2) ? [c] : [];
+        });
+        if (todo.length === 0) return;
+        try {
+          if (fw.banMany) await fw.banMany(todo.map((b) => ({ ip: b.ip, until: b.until, comment: banComment(b) })));
+          else for (const b of todo) await fw.ban(b.ip, b.until, banComment(b));
+          result.restored.push(...todo.map((b) => b.ip));
+        } catch (e) {
+          this.log('error', `reconcile: cannot restore ${todo.length} bans (${todo[0]!.ip}…): ${errText(e)}`);
+        }
+      });
+    }
     if (result.removed.length || result.restored.length || result.deduplicated.length) {
       this.log(
         'info',
@@ -990,10 +1116,12 @@ export class PortcullisService {
           throw new ApiError('invalid', errText(e));
         }
         const ban = out.value;
-        if (!out.events.some((e) => e.type === 'ban' && e.ban.ip === ip)) this.applyBan(ban);
-        await this.idle();
+        // The engine's 'ban' event applied it already (onBanDecision); else apply it here.
+        const done = out.events.some((e) => e.type === 'ban' && e.ban.ip === ip) ? this.lastBanDone : this.applyBan(ban);
+        await done;
         return ban;
       },
+      banMany: async ({ ips, durationSec, note }) => this.banMany(ips, durationSec, note),
       unban: async ({ ip }) => {
         const was = this.unbanNow(ip);
         if (!was) {

@@ -3,7 +3,7 @@
  * (never a shell string), a clean environment, a timeout. Every firewall-changing call goes
  * through `FirewallQueue` so ufw never runs concurrently with itself.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 
 /** Absolute paths of every binary the helper may run. Nothing else can be executed. */
 export const BINARIES = {
@@ -19,6 +19,8 @@ export const BINARIES = {
   journalctl: '/usr/bin/journalctl',
   /** iproute2's socket lister: the peer of a control-socket connection, for the audit log (headless/peer-identity.ts). */
   ss: '/usr/bin/ss',
+  /** Only to run `ipset restore` line-buffered as a long-lived coprocess (firewall/ipset-session.ts). */
+  stdbuf: '/usr/bin/stdbuf',
 } as const;
 export type BinaryName = keyof typeof BINARIES;
 
@@ -52,6 +54,11 @@ export const execArgv: Exec = (bin, args, opts = {}) =>
     );
     if (opts.input !== undefined) child.stdin?.end(opts.input);
   });
+
+/** A long-lived child with piped stdio: the same fixed binaries, argv and clean environment as execArgv. */
+export function spawnArgv(bin: BinaryName, args: readonly string[]): ChildProcess {
+  return spawn(BINARIES[bin], [...args], { env: CLEAN_ENV, stdio: ['pipe', 'pipe', 'pipe'], shell: false });
+}
 
 /** Runs firewall operations one at a time, in arrival order (ufw is not safe to run concurrently). */
 export class FirewallQueue {

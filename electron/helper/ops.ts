@@ -33,9 +33,19 @@ export interface BanBackend {
   ban(ip: Ip, timeoutSec: number | null, comment: string): Promise<void>;
   unban(ip: Ip): Promise<void>;
   list(): Promise<{ ip: Ip; expiresInSec: number | null }[]>;
+  banMany(bans: readonly { ip: Ip; timeoutSec: number | null; comment: string }[]): Promise<void>;
+  unbanMany(ips: readonly Ip[]): Promise<void>;
+}
+/** The set backend's long-lived `ipset restore` (firewall/ipset-session.ts). */
+export interface IpsetSessionLike {
+  run(lines: readonly string[]): Promise<void>;
+  close(): void;
 }
 export interface FirewallModule {
-  createBanBackend(kind: 'ufw' | 'set', exec: Exec): BanBackend;
+  /** The dispatcher cuts connections with its own op (the service decides, after the block): backends never do. */
+  createBanBackend(kind: 'ufw' | 'set', exec: Exec, opts: { cutConnections: false; ipsetSession?: IpsetSessionLike | null }): BanBackend;
+  /** Starts the set backend's coprocess; absent = one ipset process per batch. */
+  ipsetRestoreSession?(): IpsetSessionLike;
   cutConnections(ip: Ip, exec: Exec): Promise<void>;
   installSetBlock(exec: Exec): Promise<void>;
   removeSetBlock(exec: Exec): Promise<void>;
@@ -94,10 +104,23 @@ export function createHelperDispatcher(deps: HelperDeps): HelperDispatcher {
     recording?.push([BINARIES[bin], ...args]);
     return deps.exec(bin, args, opts);
   };
+  // One coprocess for the set backend's commands, started with the first one; its lines are audited
+  // like an argv (stdin of `ipset restore -exist`).
+  let session: IpsetSessionLike | null = null;
+  const recordedSession: IpsetSessionLike | null = deps.firewall.ipsetRestoreSession
+    ? {
+        run: (lines) => {
+          recording?.push([BINARIES.ipset, 'restore', '-exist', '(stdin)', ...lines]);
+          session ??= deps.firewall.ipsetRestoreSession!();
+          return session.run(lines);
+        },
+        close: () => session?.close(),
+      }
+    : null;
   const backends = new Map<'ufw' | 'set', BanBackend>();
   const backend = (kind: 'ufw' | 'set') => {
     let b = backends.get(kind);
-    if (!b) backends.set(kind, (b = deps.firewall.createBanBackend(kind, exec)));
+    if (!b) backends.set(kind, (b = deps.firewall.createBanBackend(kind, exec, { cutConnections: false, ipsetSession: recordedSession })));
     return b;
   };
   const emit = (e: HelperEvent) => {
@@ -276,12 +299,19 @@ export function createHelperDispatcher(deps: HelperDeps): HelperDispatcher {
       case 'editRule':
         return changeExisting({ kind: 'edit', number: req.args.number, rule: req.args.rule }, req.args.expect);
       case 'ban': {
-        // The backend tags the rule/element itself (portcullis-ban …) and cuts the host's connections.
+        // The backend tags the rule/element itself (portcullis-ban …). Cutting the host's connections
+        // is the caller's own op, after the block: a new connection is refused from here on.
         await backend(req.args.backend).ban(req.args.ip, req.args.timeoutSec, req.args.comment);
         return { ok: true };
       }
       case 'unban':
         await backend(req.args.backend).unban(req.args.ip);
+        return { ok: true };
+      case 'banMany':
+        await backend(req.args.backend).banMany(req.args.bans);
+        return { ok: true };
+      case 'unbanMany':
+        await backend(req.args.backend).unbanMany(req.args.ips);
         return { ok: true };
       case 'cutConnections':
         await deps.firewall.cutConnections(req.args.ip, exec);
@@ -323,6 +353,7 @@ export function createHelperDispatcher(deps: HelperDeps): HelperDispatcher {
         return { id: req.id, ok: false, error: errorOf(e) };
       }
     }
+    if (req.op === 'cutConnections') return cutOutsideQueue(req);
     return queue.run(async () => {
       const started = Date.now();
       recording = [];
@@ -350,6 +381,37 @@ export function createHelperDispatcher(deps: HelperDeps): HelperDispatcher {
     });
   }
 
+  /**
+   * conntrack never touches ufw's rules or the sets, so a cut (two conntrack runs that walk the
+   * connection table, 20–50 ms) runs beside the queue: the next ban does not wait for it. Audited.
+   */
+  async function cutOutsideQueue(req: DecodedRequest & { op: 'cutConnections' }): Promise<HelperResponse> {
+    const started = Date.now();
+    const argv: string[][] = [];
+    const cutExec: Exec = (bin, args, opts) => {
+      argv.push([BINARIES[bin], ...args]);
+      return deps.exec(bin, args, opts);
+    };
+    let response: HelperResponse;
+    try {
+      await deps.firewall.cutConnections(req.args.ip, cutExec);
+      response = { id: req.id, ok: true, result: { ok: true } };
+    } catch (e) {
+      response = { id: req.id, ok: false, error: errorOf(e) };
+    }
+    await deps.audit.append({
+      time: new Date(started).toISOString(),
+      who: deps.who,
+      op: req.op,
+      args: req.args,
+      argv,
+      result: response.ok ? 'ok' : 'error',
+      ...(response.ok ? {} : { error: response.error }),
+      ms: Date.now() - started,
+    });
+    return response;
+  }
+
   return {
     async handle(request) {
       const decoded = decodeHelperRequest(request);
@@ -364,6 +426,8 @@ export function createHelperDispatcher(deps: HelperDeps): HelperDispatcher {
     close() {
       kmsg?.stop();
       kmsg = null;
+      session?.close();
+      session = null;
     },
   };
 }

@@ -290,6 +290,9 @@ const ok = z.object({ ok: z.literal(true) });
 /** The Doctor fix that starts the root helper (desktop only): usable precisely while the UI is read-only. */
 export const CONNECT_HELPER_FIX_ID = 'connect-helper';
 
+/** Addresses per banMany call (a client with more sends several). */
+export const MAX_BULK_BANS = 10_000;
+
 /** Every method: its params schema and its result schema. */
 export const API = {
   getState: { params: none, result: StateSchema },
@@ -321,6 +324,11 @@ export const API = {
     result: BanRecordSchema,
   },
   unban: { params: z.object({ ip: IpSchema }).strict(), result: ok },
+  /** Many bans at once (`portcullis ban --from FILE`): one store transaction, one firewall batch. */
+  banMany: {
+    params: z.object({ ips: z.array(IpSchema).min(1).max(MAX_BULK_BANS), durationSec: z.number().int().positive().optional(), note: z.string().max(200).optional() }).strict(),
+    result: z.object({ banned: z.number().int(), refused: z.array(z.object({ ip: z.string(), reason: z.string() })) }),
+  },
   whitelistAdd: { params: z.object({ cidr: CidrSchema }).strict(), result: SettingsSchema },
   whitelistRemove: { params: z.object({ cidr: CidrSchema }).strict(), result: SettingsSchema },
   /** A partial settings object, deep-merged over the current settings, then validated whole. */

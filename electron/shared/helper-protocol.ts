@@ -37,6 +37,26 @@ const StrictIpSchema = z.string().max(45).regex(/^[0-9A-Fa-f:.]+$/, 'not an IPv4
 const none = z.object({}).strict().default({});
 const done = z.object({ ran: z.array(z.string()) });
 
+/** One ban as the helper takes it (`ban`, and each entry of `banMany`). */
+const BanEntrySchema = z
+  .object({
+    ip: StrictIpSchema,
+    /** null: permanent. */
+    timeoutSec: z.number().int().min(1).max(MAX_BAN_SEC).nullable(),
+    /** Narrower than rule comments: it ends up in ufw's files and in ipset/ufw argv. */
+    comment: z
+      .string()
+      .max(100)
+      .regex(/^[A-Za-z0-9 ._:/-]*$/, 'ban comments may use letters, digits, spaces and ._:/-')
+      // The ufw backend keeps a ban's expiry in its tag as `exp:<seconds>`: a comment holding one
+      // would fake it (`exp:1` made a permanent ban expire at once).
+      .refine((c) => !/(?:^| )exp:/.test(c), 'ban comments cannot hold "exp:" (the expiry tag)')
+      .default(''),
+  })
+  .strict();
+/** Entries per banMany/unbanMany request: 500 bans stay well under MAX_LINE_BYTES on the socket. */
+export const MAX_BATCH = 500;
+
 export const BlocksStatusSchema = z.object({ setBlock: z.boolean(), perSourceLogging: z.boolean() });
 
 export const HelperStatusSchema = RulesViewSchema.extend({
@@ -69,26 +89,19 @@ export const HELPER_OPS = {
   },
   setLogging: { args: z.object({ level: z.enum(['off', 'on', 'low', 'medium', 'high', 'full']) }).strict(), result: done },
   ban: {
-    args: z
-      .object({
-        ip: StrictIpSchema,
-        /** null: permanent. */
-        timeoutSec: z.number().int().min(1).max(MAX_BAN_SEC).nullable(),
-        /** Narrower than rule comments: it ends up in ufw's files and in ipset/ufw argv. */
-        comment: z
-          .string()
-          .max(100)
-          .regex(/^[A-Za-z0-9 ._:/-]*$/, 'ban comments may use letters, digits, spaces and ._:/-')
-          // The ufw backend keeps a ban's expiry in its tag as `exp:<seconds>`: a comment holding one
-          // would fake it (`exp:1` made a permanent ban expire at once).
-          .refine((c) => !/(?:^| )exp:/.test(c), 'ban comments cannot hold "exp:" (the expiry tag)')
-          .default(''),
-        backend: BackendSchema,
-      })
-      .strict(),
+    args: BanEntrySchema.extend({ backend: BackendSchema }).strict(),
     result: z.object({ ok: z.literal(true) }),
   },
   unban: { args: z.object({ ip: StrictIpSchema, backend: BackendSchema }).strict(), result: z.object({ ok: z.literal(true) }) },
+  /** Many bans as one firewall batch (restore after reboot, bulk ban); each entry as `ban`'s, without the backend. */
+  banMany: {
+    args: z.object({ bans: z.array(BanEntrySchema).min(1).max(MAX_BATCH), backend: BackendSchema }).strict(),
+    result: z.object({ ok: z.literal(true) }),
+  },
+  unbanMany: {
+    args: z.object({ ips: z.array(StrictIpSchema).min(1).max(MAX_BATCH), backend: BackendSchema }).strict(),
+    result: z.object({ ok: z.literal(true) }),
+  },
   listBans: {
     args: z.object({ backend: BackendSchema }).strict(),
     result: z.object({ bans: z.array(z.object({ ip: z.string(), expiresInSec: z.number().nullable() })) }),
@@ -116,7 +129,7 @@ export type HelperResult<O extends HelperOp> = z.output<(typeof HELPER_OPS)[O]['
 /** Ops that change the firewall: serialised by the queue and written to the audit log. */
 export const CHANGING_OPS: ReadonlySet<HelperOp> = new Set<HelperOp>([
   'enable', 'disable', 'addRule', 'insertRule', 'editRule', 'deleteRule', 'moveRule', 'setDefault', 'setLogging',
-  'ban', 'unban', 'cutConnections', 'installBlocks', 'removeBlocks',
+  'ban', 'unban', 'banMany', 'unbanMany', 'cutConnections', 'installBlocks', 'removeBlocks',
 ]);
 
 // ---------------------------------------------------------------- envelopes

@@ -127,6 +127,7 @@ describe('PortcullisService with the real engine and SQLite store', () => {
 
     const b = build(db, clock, fw);
     await b.service.start();
+    await b.service.idle(); // the restore runs behind log reading: wait for it
     expect([...fw.bans.keys()].sort()).toEqual(['203.0.113.8']);
     const bans = await b.call('getBans');
     expect(bans.active.map((x) => x.ip)).toEqual(['203.0.113.8']);

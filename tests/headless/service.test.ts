@@ -144,6 +144,7 @@ describe('PortcullisService: reconcile on start', () => {
     t.firewall.bans.set('192.0.2.13', null); // Portcullis-tagged, but unknown to the store: orphan
     t.journal.entries = [];
     await t.service.start();
+    await t.service.idle(); // the restore runs behind log reading: wait for it
     const listed = (await t.firewall.listBans()).map((b) => b.ip).sort();
     expect(listed).toEqual(['192.0.2.10', '192.0.2.12']);
     expect(t.firewall.bans.get('192.0.2.10')).toBe(now + 50_000);

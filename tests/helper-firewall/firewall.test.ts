@@ -55,15 +55,42 @@ describe('set backend argv', () => {
     await b.ban(ip('192.0.2.7'), 300, 'scan of 12 ports');
     await b.ban(ip('2001:DB8::0:1'), null, '');
     await b.unban(ip('192.0.2.7'));
-    expect(calls.map((c) => [c.bin, ...c.args].join(' '))).toEqual([
-      'ipset add -exist portcullis-ban4 192.0.2.7 timeout 300 comment portcullis-ban scan of 12 ports',
-      'conntrack -D -f ipv4 -s 192.0.2.7',
-      'conntrack -D -f ipv4 -d 192.0.2.7',
-      'ipset add -exist portcullis-ban6 2001:db8::1 timeout 0 comment portcullis-ban',
-      'conntrack -D -f ipv6 -s 2001:db8::1',
-      'conntrack -D -f ipv6 -d 2001:db8::1',
-      'ipset del -exist portcullis-ban4 192.0.2.7',
+    expect(calls.map((c) => [c.bin, ...c.args, '|', c.input ?? ''].join(' '))).toEqual([
+      'ipset restore -exist | add -exist portcullis-ban4 192.0.2.7 timeout 300 comment "portcullis-ban scan of 12 ports"\n',
+      'conntrack -D -f ipv4 -s 192.0.2.7 | ',
+      'conntrack -D -f ipv4 -d 192.0.2.7 | ',
+      'ipset restore -exist | add -exist portcullis-ban6 2001:db8::1 timeout 0 comment "portcullis-ban"\n',
+      'conntrack -D -f ipv6 -s 2001:db8::1 | ',
+      'conntrack -D -f ipv6 -d 2001:db8::1 | ',
+      'ipset restore -exist | del -exist portcullis-ban4 192.0.2.7\n',
     ]);
+  });
+
+  it('banMany and unbanMany are ONE ipset process each, every entry checked before it runs', async () => {
+    const { exec, calls } = fakeExec();
+    const b = createBanBackend('set', exec, { cutConnections: false });
+    const many = Array.from({ length: 1000 }, (_, i) => ({ ip: ip(`10.0.${i >> 8}.${i & 255}`), timeoutSec: 60, comment: 'restore' }));
+    await b.banMany([...many, { ip: ip('2001:db8::9'), timeoutSec: null, comment: '' }]);
+    await b.unbanMany([ip('10.0.0.1'), ip('2001:db8::9')]);
+    expect(calls.map((c) => `${c.bin} ${c.args.join(' ')}`)).toEqual(['ipset restore -exist', 'ipset restore -exist']);
+    const lines = calls[0]!.input!.trimEnd().split('\n');
+    expect(lines).toHaveLength(1001);
+    expect(lines[0]).toBe('add -exist portcullis-ban4 10.0.0.0 timeout 60 comment "portcullis-ban restore"');
+    expect(lines[1000]).toBe('add -exist portcullis-ban6 2001:db8::9 timeout 0 comment "portcullis-ban"');
+    expect(calls[1]!.input).toBe('del -exist portcullis-ban4 10.0.0.1\ndel -exist portcullis-ban6 2001:db8::9\n');
+    calls.length = 0;
+    await expect(b.banMany([...many, { ip: ip('10.0.0.1; x'), timeoutSec: 60, comment: '' }])).rejects.toMatchObject({ code: 'bad-address' });
+    expect(calls).toEqual([]);
+  });
+
+  it('with a session, commands go to it instead of a new process', async () => {
+    const { exec, calls } = fakeExec();
+    const ran: string[][] = [];
+    const b = createBanBackend('set', exec, { cutConnections: false, ipsetSession: { run: async (l) => void ran.push([...l]), close: () => undefined } });
+    await b.ban(ip('192.0.2.7'), 300, 'x');
+    await b.unban(ip('192.0.2.7'));
+    expect(calls).toEqual([]);
+    expect(ran).toEqual([['add -exist portcullis-ban4 192.0.2.7 timeout 300 comment "portcullis-ban x"'], ['del -exist portcullis-ban4 192.0.2.7']]);
   });
 
   it('explains a missing set', async () => {

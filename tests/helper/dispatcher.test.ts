@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createHelperDispatcher } from '../../electron/helper/ops.ts';
-import { MAX_LINE_BYTES } from '../../electron/shared/helper-protocol.ts';
+import { MAX_BATCH, MAX_LINE_BYTES } from '../../electron/shared/helper-protocol.ts';
 import type { UfwRule } from '../../electron/shared/api.ts';
 import { fakeDeps } from './fakes.ts';
 
@@ -152,6 +152,41 @@ describe('helper dispatcher: valid requests', () => {
     expect(r.ok).toBe(true);
     expect(fwCalls).toEqual(['set.ban 2001:db8::7 600 SYN scan 12 ports']);
     expect(audit.entries[0]!.argv).toEqual([['/usr/sbin/ipset', 'add', 'x', '2001:db8::7']]);
+  });
+
+  it('banMany: one backend batch, audited once; more than MAX_BATCH entries refused before anything runs', async () => {
+    const { deps, fwCalls, audit } = fakeDeps();
+    const d = createHelperDispatcher(deps);
+    const bans = [{ ip: '192.0.2.1', timeoutSec: 60, comment: 'restore' }, { ip: '2001:DB8::1', timeoutSec: null }];
+    expect((await d.handle({ id: 1, op: 'banMany', args: { bans, backend: 'set' } })).ok).toBe(true);
+    expect(fwCalls).toEqual(['set.banMany 192.0.2.1 60 restore, 2001:db8::1 null ']);
+    expect(audit.entries.map((e) => e.op)).toEqual(['banMany']);
+    const tooMany = Array.from({ length: MAX_BATCH + 1 }, (_, i) => ({ ip: `10.0.${i >> 8}.${i & 255}`, timeoutSec: 60 }));
+    const r = await d.handle({ id: 2, op: 'banMany', args: { bans: tooMany, backend: 'set' } });
+    expect(r.ok === false && r.error.code).toBe('invalid');
+    expect(fwCalls).toHaveLength(1);
+  });
+
+  it('a connection cut does not wait behind a slow firewall change (conntrack touches no rule), and is audited', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const { deps, fwCalls, audit } = fakeDeps();
+    deps.firewall.createBanBackend = (kind) => ({
+      kind,
+      ban: async () => held,
+      unban: async () => undefined,
+      list: async () => [],
+      banMany: async () => undefined,
+      unbanMany: async () => undefined,
+    });
+    const d = createHelperDispatcher(deps);
+    const ban = d.handle({ id: 1, op: 'ban', args: { ip: '192.0.2.1', timeoutSec: 60, backend: 'ufw' } });
+    const cut = await d.handle({ id: 2, op: 'cutConnections', args: { ip: '192.0.2.9' } });
+    expect(cut.ok).toBe(true);
+    expect(fwCalls).toEqual(['cut 192.0.2.9']);
+    expect(audit.entries.map((e) => e.op)).toEqual(['cutConnections']);
+    release();
+    expect((await ban).ok).toBe(true);
   });
 
   it('deleting a Portcullis ban rule through the rule editor is refused', async () => {

@@ -31,6 +31,11 @@ export function fakeFirewall() {
       },
       unban: async (ip) => void calls.push(`${kind}.unban ${ip}`),
       list: async () => [{ ip: '203.0.113.7' as never, expiresInSec: 60 }],
+      banMany: async (bans) => {
+        calls.push(`${kind}.banMany ${bans.map((b) => `${b.ip} ${b.timeoutSec} ${b.comment}`).join(', ')}`);
+        await exec('ipset', ['restore', '-exist']);
+      },
+      unbanMany: async (ips) => void calls.push(`${kind}.unbanMany ${ips.join(', ')}`),
     }),
     cutConnections: async (ip) => void calls.push(`cut ${ip}`),
     installSetBlock: async () => void calls.push('installSetBlock'),

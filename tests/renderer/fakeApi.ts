@@ -238,6 +238,10 @@ export function createFakeApi(opts: { now?: () => number; packets?: number } = {
       return structuredClone(data.state);
     },
     ban: async ({ ip, note }) => ban(ip, note ?? 'manual'),
+    banMany: async ({ ips, note }) => {
+      for (const ip of ips) ban(ip, note ?? 'manual');
+      return { banned: ips.length, refused: [] };
+    },
     unban: async ({ ip }) => {
       const b = data.active.find((x) => x.ip === ip);
       if (!b) throw new ApiError('invalid', `${ip} is not banned`);

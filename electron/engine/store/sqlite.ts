@@ -192,6 +192,17 @@ export class SqliteStore implements StorePort {
     });
   }
 
+  /** Many bans in one transaction (a bulk ban of 10k addresses is one commit, not 10k). */
+  recordBans(bans: readonly BanRecord[]): void {
+    if (bans.length === 0) return;
+    this.immediate(() => {
+      for (const ban of bans) {
+        this.st.endOpenBans.run(ban.at, 'superseded', ban.ip);
+        this.st.insertBan.run(ban.ip, ban.at, ban.until, ban.strikes, JSON.stringify(ban.reason));
+      }
+    });
+  }
+
   /** Written immediately, like recordBan. */
   recordUnban(ip: string, at: number, why: 'expired' | 'manual'): void {
     this.immediate(() => {

@@ -3,13 +3,15 @@
  * kernel set matched from ufw's before.rules), cutting a host's connections, and the managed blocks
  * in ufw's files (set match, per-source logging).
  */
-import type { Exec } from '../exec.ts';
+import { BINARIES, spawnArgv, type Exec } from '../exec.ts';
 import { cutConnections } from './conntrack.ts';
+import { createIpsetSession, type IpsetSession } from './ipset-session.ts';
 import { createSetBackend } from './set-backend.ts';
 import type { BanBackend } from './types.ts';
 import { createUfwBackend } from './ufw-backend.ts';
 
-export type { BanBackend, BanEntry } from './types.ts';
+export type { BanBackend, BanEntry, BanRequest } from './types.ts';
+export type { IpsetSession } from './ipset-session.ts';
 export { BAN_TAG } from './types.ts';
 export { FirewallError, type FirewallErrorCode } from './errors.ts';
 export { cutConnections } from './conntrack.ts';
@@ -33,10 +35,12 @@ export interface BanBackendOptions {
   cutConnections?: boolean;
   /** Wall clock for the ufw backend's expiry tags (tests inject one). */
   now?: () => number;
+  /** The set backend's long-lived `ipset restore` (ipsetRestoreSession()); without it, one process per batch. */
+  ipsetSession?: IpsetSession | null;
 }
 
 export function createBanBackend(kind: 'ufw' | 'set', exec: Exec, opts: BanBackendOptions = {}): BanBackend {
-  const inner = kind === 'ufw' ? createUfwBackend(exec, opts.now) : createSetBackend(exec);
+  const inner = kind === 'ufw' ? createUfwBackend(exec, opts.now) : createSetBackend(exec, opts.ipsetSession ?? null);
   if (opts.cutConnections === false) return inner;
   return {
     ...inner,
@@ -44,5 +48,14 @@ export function createBanBackend(kind: 'ufw' | 'set', exec: Exec, opts: BanBacke
       await inner.ban(ip, timeoutSec, comment); // block first: new packets are dropped from here on
       await cutConnections(ip, exec);
     },
+    async banMany(bans) {
+      await inner.banMany(bans);
+      for (const b of bans) await cutConnections(b.ip, exec);
+    },
   };
+}
+
+/** The real coprocess: `stdbuf -oL ipset restore -exist` (see ipset-session.ts for why stdbuf). */
+export function ipsetRestoreSession(): IpsetSession {
+  return createIpsetSession(() => spawnArgv('stdbuf', ['-oL', BINARIES.ipset, 'restore', '-exist']));
 }

@@ -1,16 +1,19 @@
 /**
  * The `set` backend: bans are elements of two kernel ipsets (hash:ip, IPv4 and IPv6) that a managed
- * block in before.rules drops ahead of ufw's ESTABLISHED accept. A ban or unban is one `ipset`
- * call whose cost does not grow with the number of bans (1–4 ms measured at any size, where a ufw
- * rule change costs 266 ms at 0 rules and 1.4 s at 10k), and each element carries its own timeout,
- * so a ban expires in the kernel even when Portcullis is not running.
+ * block in before.rules drops ahead of ufw's ESTABLISHED accept. A ban or unban is one ipset command
+ * whose cost does not grow with the number of bans (where a ufw rule change costs 266 ms at 0 rules
+ * and 1.4 s at 10k), and each element carries its own timeout, so a ban expires in the kernel even
+ * when Portcullis is not running. Commands go to a long-lived `ipset restore` (ipset-session.ts) when
+ * one is given — no process start on the ban path — else to one `ipset restore` per batch; either
+ * way many bans (a restore after reboot, a bulk ban) are ONE batch, not one process each.
  * Set contents do not survive a reboot: list() tells the caller what is there, to restore the rest.
  */
 import { canonicalIp, ipFamily, type Ip } from '../../shared/domain.ts';
 import type { Exec } from '../exec.ts';
 import { BAN_SET_NAMES, type Family } from './blocks.ts';
 import { FirewallError } from './errors.ts';
-import { BAN_TAG, type BanBackend, type BanEntry } from './types.ts';
+import type { IpsetSession } from './ipset-session.ts';
+import { BAN_TAG, type BanBackend, type BanEntry, type BanRequest } from './types.ts';
 import { checkComment, checkIp, checkTimeout } from './validate.ts';
 
 function fail(what: string, r: { stderr: string; stdout: string }): never {
@@ -34,22 +37,49 @@ export function parseIpsetSave(text: string, setName: string): BanEntry[] {
   return out;
 }
 
-export function createSetBackend(exec: Exec): BanBackend {
-  const setOf = (ip: Ip): string => BAN_SET_NAMES[ipFamily(ip) as Family];
+/** The restore line of a ban (checked input only: the comment is quoted, its characters are safe). */
+function addLine(req: BanRequest): string {
+  const ip = checkIp(req.ip);
+  const timeout = checkTimeout(req.timeoutSec);
+  const text = checkComment(req.comment);
+  // -exist: banning again refreshes the timeout instead of failing; timeout 0 = no expiry.
+  return `add -exist ${setOf(ip)} ${ip} timeout ${timeout ?? 0} comment "${text ? `${BAN_TAG} ${text}` : BAN_TAG}"`;
+}
+
+function setOf(ip: Ip): string {
+  return BAN_SET_NAMES[ipFamily(ip) as Family];
+}
+
+export function createSetBackend(exec: Exec, session: IpsetSession | null = null): BanBackend {
+  /** Every line is built and checked before the first one runs: a bad entry changes nothing. */
+  const runLines = async (lines: string[], what: string): Promise<void> => {
+    if (lines.length === 0) return;
+    if (session) {
+      try {
+        await session.run(lines);
+      } catch (e) {
+        fail(what, { stderr: (e as Error).message, stdout: '' });
+      }
+      return;
+    }
+    const r = await exec('ipset', ['restore', '-exist'], { input: lines.join('\n') + '\n' });
+    if (r.code !== 0) fail(what, r);
+  };
   return {
     kind: 'set',
-    async ban(ipIn, timeoutSec, comment) {
-      const ip = checkIp(ipIn);
-      const timeout = checkTimeout(timeoutSec);
-      const text = checkComment(comment);
-      // -exist: banning again refreshes the timeout instead of failing; timeout 0 = no expiry.
-      const r = await exec('ipset', ['add', '-exist', setOf(ip), ip, 'timeout', String(timeout ?? 0), 'comment', text ? `${BAN_TAG} ${text}` : BAN_TAG]);
-      if (r.code !== 0) fail(`cannot ban ${ip}`, r);
+    async ban(ip, timeoutSec, comment) {
+      const line = addLine({ ip, timeoutSec, comment });
+      await runLines([line], `cannot ban ${checkIp(ip)}`);
     },
     async unban(ipIn) {
       const ip = checkIp(ipIn);
-      const r = await exec('ipset', ['del', '-exist', setOf(ip), ip]);
-      if (r.code !== 0) fail(`cannot unban ${ip}`, r);
+      await runLines([`del -exist ${setOf(ip)} ${ip}`], `cannot unban ${ip}`);
+    },
+    async banMany(reqs) {
+      await runLines(reqs.map(addLine), `cannot ban ${reqs.length} addresses`);
+    },
+    async unbanMany(ips) {
+      await runLines(ips.map((x) => checkIp(x)).map((ip) => `del -exist ${setOf(ip)} ${ip}`), `cannot unban ${ips.length} addresses`);
     },
     async list() {
       const out: BanEntry[] = [];

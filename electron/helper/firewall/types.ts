@@ -6,6 +6,13 @@ export interface BanEntry {
   expiresInSec: number | null;
 }
 
+/** One ban of a batch. */
+export interface BanRequest {
+  ip: Ip;
+  timeoutSec: number | null;
+  comment: string;
+}
+
 export interface BanBackend {
   kind: 'ufw' | 'set';
   /** Idempotent: banning a banned address refreshes its ban. timeoutSec null = no expiry. */
@@ -13,6 +20,13 @@ export interface BanBackend {
   /** Idempotent: unbanning an address that is not banned does nothing. Never touches untagged rules. */
   unban(ip: Ip): Promise<void>;
   list(): Promise<BanEntry[]>;
+  /**
+   * Many bans as one firewall batch (restore after a reboot, bulk ban): every entry is checked before
+   * anything runs. The set backend runs one ipset batch; the ufw backend one ufw rule change each,
+   * as ufw has no batch of its own.
+   */
+  banMany(bans: readonly BanRequest[]): Promise<void>;
+  unbanMany(ips: readonly Ip[]): Promise<void>;
 }
 
 /** Every rule/element Portcullis creates carries this tag; nothing without it is ever removed. */

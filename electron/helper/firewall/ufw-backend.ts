@@ -12,7 +12,7 @@
 import { canonicalIp, type Ip } from '../../shared/domain.ts';
 import type { Exec } from '../exec.ts';
 import { FirewallError } from './errors.ts';
-import { BAN_TAG, type BanBackend, type BanEntry } from './types.ts';
+import { BAN_TAG, type BanBackend, type BanEntry, type BanRequest } from './types.ts';
 import { checkComment, checkIp, checkTimeout } from './validate.ts';
 
 export interface TaggedRule {
@@ -43,21 +43,39 @@ export function createUfwBackend(exec: Exec, now: () => number = Date.now): BanB
     if (r.code !== 0) throw new FirewallError('ufw', `ufw show added failed: ${(r.stderr || r.stdout).trim()}`);
     return parseTaggedRules(r.stdout);
   };
+  const planBan = (req: BanRequest): { ip: Ip; tag: string } => {
+    const ip = checkIp(req.ip);
+    const timeout = checkTimeout(req.timeoutSec);
+    const text = checkComment(req.comment);
+    const tag = [BAN_TAG, timeout === null ? null : `exp:${Math.floor(now() / 1000) + timeout}`, text || null].filter(Boolean).join(' ');
+    return { ip, tag };
+  };
+  const prepend = async ({ ip, tag }: { ip: Ip; tag: string }): Promise<void> => {
+    const r = await exec('ufw', ['prepend', 'deny', 'from', ip, 'comment', tag]);
+    if (r.code !== 0) throw new FirewallError('ufw', `ufw could not ban ${ip}: ${(r.stderr || r.stdout).trim()}`);
+  };
+  const remove = async (ip: Ip): Promise<void> => {
+    const r = await exec('ufw', ['delete', 'deny', 'from', ip]);
+    if (r.code !== 0) throw new FirewallError('ufw', `ufw could not unban ${ip}: ${(r.stderr || r.stdout).trim()}`);
+  };
   return {
     kind: 'ufw',
     async ban(ipIn, timeoutSec, comment) {
-      const ip = checkIp(ipIn);
-      const timeout = checkTimeout(timeoutSec);
-      const text = checkComment(comment);
-      const tag = [BAN_TAG, timeout === null ? null : `exp:${Math.floor(now() / 1000) + timeout}`, text || null].filter(Boolean).join(' ');
-      const r = await exec('ufw', ['prepend', 'deny', 'from', ip, 'comment', tag]);
-      if (r.code !== 0) throw new FirewallError('ufw', `ufw could not ban ${ip}: ${(r.stderr || r.stdout).trim()}`);
+      await prepend(planBan({ ip: ipIn, timeoutSec, comment }));
     },
     async unban(ipIn) {
       const ip = checkIp(ipIn);
       if (!(await tagged()).some((t) => t.ip === ip)) return; // not ours (or not there): touch nothing
-      const r = await exec('ufw', ['delete', 'deny', 'from', ip]);
-      if (r.code !== 0) throw new FirewallError('ufw', `ufw could not unban ${ip}: ${(r.stderr || r.stdout).trim()}`);
+      await remove(ip);
+    },
+    async banMany(reqs) {
+      const plans = reqs.map(planBan); // every entry checked before the first rule changes
+      for (const p of plans) await prepend(p);
+    },
+    async unbanMany(ipsIn) {
+      const ips = ipsIn.map((x) => checkIp(x));
+      const ours = new Set((await tagged()).map((t) => t.ip)); // one listing for the whole batch
+      for (const ip of ips) if (ours.has(ip)) await remove(ip);
     },
     async list() {
       const nowSec = Math.floor(now() / 1000);

@@ -1,0 +1,141 @@
+/**
+ * Many bans at once, with the real engine and SQLite store and a recording firewall that takes
+ * batches: the bulk ban API is one store transaction and one firewall batch; the restore after a
+ * reboot runs in batches BEHIND log reading (start resolves first, a scan seen meanwhile is banned
+ * between two batches).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { dispatch, type ApiMethod, type ApiResult } from '../../electron/shared/api.ts';
+import { ManualClock } from '../../electron/shared/domain.ts';
+import type { BanRecord } from '../../electron/shared/model.ts';
+import { ScanEngine } from '../../electron/engine/engine.ts';
+import { parseRecord } from '../../electron/engine/parse/index.ts';
+import { SqliteStore } from '../../electron/engine/store/sqlite.ts';
+import { serviceStoreOf, StoreSettingsRepo } from '../../electron/headless/adapters.ts';
+import { PortcullisService } from '../../electron/headless/service.ts';
+import { FakeFirewall, FakeHelper, Journal, PushSource } from './fakes.ts';
+import { parseBanList } from '../../electron/headless/ban-list.ts';
+
+const BOOT = 1_800_000_000_000;
+const HOST = '192.0.2.10';
+let seq = 100;
+const kmsg = (src: string, dpt: number, ms: number) =>
+  `4,${seq++},${ms * 1000},-;[UFW BLOCK] IN=eth0 OUT= MAC=52:54:00:12:34:56:52:54:00:65:43:21:08:00 SRC=${src} DST=${HOST} LEN=44 TOS=0x00 PREC=0x00 TTL=241 ID=1 PROTO=TCP SPT=40000 DPT=${dpt} WINDOW=1024 RES=0x00 SYN URGP=0`;
+
+/** A firewall that takes batches (as the helper adapter does) and records each call in order. */
+class BatchFirewall extends FakeFirewall {
+  log: string[] = [];
+  /** While set, a batch waits for it (a slow restore). */
+  gate: Promise<void> | null = null;
+  async banMany(bans: readonly { ip: string; until: number | null }[]): Promise<void> {
+    this.log.push(`banMany ${bans.length}`);
+    if (this.gate) await this.gate;
+    for (const b of bans) this.bans.set(b.ip, b.until);
+  }
+  async unbanMany(ips: readonly string[]): Promise<void> {
+    this.log.push(`unbanMany ${ips.length}`);
+    for (const ip of ips) this.bans.delete(ip);
+  }
+  override async ban(ip: string, until: number | null): Promise<void> {
+    this.log.push(`ban ${ip}`);
+    await super.ban(ip, until);
+  }
+}
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+function build(firewall: BatchFirewall, seed?: (raw: SqliteStore, now: number) => void) {
+  const dir = mkdtempSync(path.join(tmpdir(), 'pc-bulk-'));
+  dirs.push(dir);
+  const db = path.join(dir, 'db.sqlite');
+  const clock = new ManualClock(BOOT + 10_000);
+  const raw = new SqliteStore({ path: db, clock });
+  seed?.(raw, clock.now());
+  const store = serviceStoreOf(raw, clock);
+  const parseOpts = { framing: 'kmsg' as const, bootTimeMs: BOOT };
+  const source = new PushSource();
+  const service = new PortcullisService({
+    clock,
+    settingsRepo: new StoreSettingsRepo(store, db),
+    createEngine: (o, sink) => new ScanEngine({ ...o, parse: parseOpts }, sink),
+    parseLine: (l) => parseRecord(l, parseOpts),
+    store,
+    source,
+    firewall,
+    helper: new FakeHelper(),
+    hostInfo: async () => ({ addresses: [HOST], interfaces: ['eth0'], gateways: ['192.0.2.1'] }),
+    tickMs: 3_600_000,
+  });
+  const h = service.handlers();
+  const call = async <M extends ApiMethod>(m: M, p: unknown = {}): Promise<ApiResult<M>> => {
+    const r = await dispatch(h, m, p);
+    if (!r.ok) throw new Error(`${m}: ${r.error.code} ${r.error.message}`);
+    return r.result as ApiResult<M>;
+  };
+  return { service, source, raw, clock, call };
+}
+
+const filler = (i: number) => `100.${64 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`;
+
+describe('bulk ban', () => {
+  it('banMany: one store transaction, ONE firewall batch, whitelisted addresses refused with the reason', async () => {
+    const fw = new BatchFirewall(new Journal());
+    const t = build(fw);
+    await t.service.start();
+    await t.service.idle();
+    const ips = Array.from({ length: 300 }, (_, i) => filler(i));
+    const r = await t.call('banMany', { ips: [...ips, HOST, '2001:db8::5', ips[0]], durationSec: 3600, note: 'blocklist' });
+    expect(r.banned).toBe(301);
+    expect(r.refused).toEqual([{ ip: HOST, reason: expect.stringMatching(/whitelisted/) }]);
+    expect(fw.log).toEqual(['banMany 301']);
+    expect(fw.bans.size).toBe(301);
+    expect(fw.bans.get('2001:db8::5')).toBe(t.clock.now() + 3_600_000);
+    expect(t.raw.activeBans(t.clock.now())).toHaveLength(301);
+    expect((await t.call('getBans')).active).toHaveLength(301);
+    await t.service.stop();
+  });
+
+  it('parseBanList: one address a line, comments and blanks skipped, duplicates once; a bad line refuses the whole list', () => {
+    expect(parseBanList('# blocklist\n192.0.2.1\n\n  2001:DB8::1  # v6\n192.0.2.1\n')).toEqual({ ok: true, ips: ['192.0.2.1', '2001:db8::1'] });
+    const bad = parseBanList('192.0.2.1\n192.0.2.300\nrm -rf /\n');
+    expect(bad.ok).toBe(false);
+    expect(!bad.ok && bad.errors).toEqual(['line 2: "192.0.2.300" is not an IPv4 or IPv6 address', 'line 3: "rm -rf /" is not an IPv4 or IPv6 address']);
+  });
+});
+
+describe('restore after a reboot', () => {
+  it('start does not wait for the restore; a scan during it is banned between two batches; everything is back after', async () => {
+    const fw = new BatchFirewall(new Journal());
+    let open!: () => void;
+    fw.gate = new Promise<void>((r) => (open = r));
+    const n = 1200;
+    const t = build(fw, (raw, now) => {
+      const bans: BanRecord[] = Array.from({ length: n }, (_, i) => ({
+        ip: filler(i),
+        at: now - 1000,
+        until: now + 3_600_000,
+        strikes: 1,
+        reason: { kind: 'manual', ports: [], hits: 0, firstSeen: now - 1000, lastSeen: now - 1000 },
+      }));
+      raw.recordBans(bans);
+    });
+    // The firewall lost every ban (a reboot emptied the sets): start must not wait for putting them back.
+    await t.service.start();
+    expect(fw.log).toEqual(['banMany 500']); // the first batch is in progress, held by the gate
+    // A scan arrives while the restore waits.
+    t.source.push(...[21, 23, 25, 80, 110, 143].map((p, i) => kmsg('203.0.113.77', p, 10_000 + i)));
+    expect((await t.call('getBans')).active.map((b) => b.ip)).toContain('203.0.113.77');
+    open();
+    await t.service.idle();
+    expect(fw.bans.size).toBe(n + 1);
+    // The live ban ran after the batch in progress and before the rest of the restore.
+    expect(fw.log).toEqual(['banMany 500', 'ban 203.0.113.77', 'banMany 500', 'banMany 200']);
+    await t.service.stop();
+  });
+});
