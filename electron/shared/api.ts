@@ -315,7 +315,7 @@ export const API = {
   setProtection: { params: z.object({ enabled: z.boolean() }).strict(), result: StateSchema },
   pauseProtection: { params: z.object({ minutes: z.number().int().min(1).max(24 * 60) }).strict(), result: StateSchema },
   ban: {
-    params: z.object({ ip: IpSchema, durationSec: z.number().int().positive().optional(), note: z.string().max(200).optional() }).strict(),
+    params: z.object({ ip: IpSchema, durationSec: z.number().int().positive().max(3650 * 86400, 'a ban lasts at most 3,650 days').optional(), note: z.string().max(200).optional() }).strict(),
     result: BanRecordSchema,
   },
   unban: { params: z.object({ ip: IpSchema }).strict(), result: ok },
