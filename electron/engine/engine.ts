@@ -335,8 +335,11 @@ export class ScanEngine {
     return record;
   }
 
-  /** Lifts a ban (or drops a ban still waiting for budget). False when the address was neither. */
-  unban(ip: string, at: number = this.clock.now()): boolean {
+  /**
+   * Lifts a ban (or drops a ban still waiting for budget). False when the address was neither.
+   * `why`: 'whitelisted' when the caller lifts it because the whitelist covers it now.
+   */
+  unban(ip: string, at: number = this.clock.now(), why: 'manual' | 'whitelisted' = 'manual'): boolean {
     const addr = canonicalIp(String(ip).trim());
     if (addr === null) return false;
     const cancelled = this.policy.cancelDeferred(addr);
@@ -344,7 +347,7 @@ export class ScanEngine {
     if (!removed) return cancelled;
     this.tracker.delete(addr);
     this.refreshNextExpiry();
-    this.sink({ type: 'unban', ip: addr, time: at, why: 'manual' });
+    this.sink({ type: 'unban', ip: addr, time: at, why });
     return true;
   }
 

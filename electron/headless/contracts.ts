@@ -18,7 +18,7 @@ export interface EngineLike {
   ingestPacket(p: PacketEvent): 'counted' | IgnoreReason;
   tick(now?: number): void;
   ban(ip: string, opts?: { durationSec?: number; note?: string; at?: number }): BanRecord;
-  unban(ip: string, at?: number): boolean;
+  unban(ip: string, at?: number, why?: 'manual' | 'whitelisted'): boolean;
   updateSettings(s: Settings): void;
   setAllowedPorts(fn: (proto: 'tcp' | 'udp', port: number) => boolean): void;
   setHostAddresses(addrs: string[], gateways?: string[], interfaces?: string[], macs?: Record<string, string>): void;

@@ -42,8 +42,8 @@ export function firewallPortOf(call: HelperCall, backend: 'ufw' | 'set', now: ()
     async ban(ip, until, comment) {
       await call('ban', { ip, timeoutSec: firewallTimeoutSec(until, now()), comment, backend });
     },
-    async unban(ip) {
-      await call('unban', { ip, backend });
+    async unban(ip, why) {
+      await call('unban', { ip, backend, ...(why ? { reason: why } : {}) });
     },
     async listBans() {
       const r = await call('listBans', { backend });

@@ -33,7 +33,7 @@ import {
   type UfwRule,
 } from '../shared/api.ts';
 import { canonicalCidr, canonicalIp, type Clock } from '../shared/domain.ts';
-import type { BanRecord, EngineEvent, Offender, OffenderState } from '../shared/model.ts';
+import type { BanRecord, EngineEvent, Offender, OffenderState, UnbanReason } from '../shared/model.ts';
 import { TcpFlag, type PacketEvent, type RejectReason } from '../shared/packet.ts';
 import { describeZodError, SettingsSchema, type Settings } from '../shared/settings.ts';
 import type { FirewallPort, LogSourcePort } from '../engine/ports.ts';
@@ -70,7 +70,7 @@ export interface ServiceOptions {
   inboundSessions?: () => { localPort: number; remote: string }[];
   /** Called for each applied ban / unban (the runner logs them to stdout). */
   onBan?: (ban: BanRecord, info: { latencyMs: number | null; dryRun: boolean; error?: string }) => void;
-  onUnban?: (ip: string, why: 'expired' | 'manual') => void;
+  onUnban?: (ip: string, why: UnbanReason) => void;
   log?: (level: 'info' | 'warn' | 'error', message: string) => void;
   maxEventsPerSec?: number;
   /**
@@ -277,6 +277,11 @@ export class PortcullisService {
       this.restoring = false;
     }
     for (const b of active) this.lastBanAt = Math.max(this.lastBanAt ?? 0, b.at);
+    // Restored bans the whitelist forbids now (an entry added while stopped, the gateway of the
+    // network a laptop woke up in, an admin who whitelisted their /24 to undo a lockout) are lifted
+    // before reconcile, so it never puts them back into the firewall.
+    const lifted = this.liftWhitelistedBans();
+    if (lifted.length) this.log('info', `lifted ${lifted.length} restored ban(s) of whitelisted addresses: ${lifted.slice(0, 10).join(', ')}${lifted.length > 10 ? ', …' : ''}`);
     await this.reconcile(now);
 
     this.started = true;
@@ -343,9 +348,7 @@ export class PortcullisService {
       this.notice('warn', `The ban backend changes to "${r.data.ban.backend}" at the next start; running bans stay where they are.`);
     }
     // A host that is whitelisted now must not stay banned.
-    for (const b of this.engine.activeBans()) {
-      if (this.engine.isWhitelisted(b.ip)) this.unbanNow(b.ip);
-    }
+    this.liftWhitelistedBans();
     if (before.protectionEnabled !== r.data.protectionEnabled) this.pushState();
     return r.data;
   }
@@ -464,7 +467,7 @@ export class PortcullisService {
     });
   }
 
-  private applyUnban(ip: string, at: number, why: 'expired' | 'manual'): void {
+  private applyUnban(ip: string, at: number, why: UnbanReason): void {
     this.o.store.recordUnban(ip, at, why);
     const off = this.engine.offender(ip);
     if (off) this.o.store.upsertOffenders([off]);
@@ -474,7 +477,7 @@ export class PortcullisService {
     if (this.o.dryRun || !fw) return;
     this.enqueue(async () => {
       try {
-        await fw.unban(ip);
+        await fw.unban(ip, why);
       } catch (e) {
         this.notice('error', `Could not lift the ban of ${ip} in the firewall: ${errText(e)}`);
       }
@@ -497,10 +500,22 @@ export class PortcullisService {
     }
   }
 
-  private unbanNow(ip: string): boolean {
-    const { value, events } = this.withCapture(() => this.engine.unban(ip, this.o.clock.now()));
-    if (value && !events.some((e) => e.type === 'unban' && e.ip === ip)) this.applyUnban(ip, this.o.clock.now(), 'manual');
+  private unbanNow(ip: string, why: 'manual' | 'whitelisted' = 'manual'): boolean {
+    const { value, events } = this.withCapture(() => this.engine.unban(ip, this.o.clock.now(), why));
+    if (value && !events.some((e) => e.type === 'unban' && e.ip === ip)) this.applyUnban(ip, this.o.clock.now(), why);
     return value;
+  }
+
+  /**
+   * Lifts every active ban the whitelist covers (user entries, loopback, this host, its gateway),
+   * with the reason 'whitelisted' in the ban history and the helper's audit log.
+   */
+  private liftWhitelistedBans(): string[] {
+    const lifted: string[] = [];
+    for (const b of this.engine.activeBans()) {
+      if (this.engine.isWhitelisted(b.ip) && this.unbanNow(b.ip, 'whitelisted')) lifted.push(b.ip);
+    }
+    return lifted;
   }
 
   /** Expiry, deferred bans, store flush and retention, end of a pause, periodic firewall status. */
@@ -548,9 +563,7 @@ export class PortcullisService {
     if (next.addresses.length === 0 || key(next) === key(this.host)) return;
     this.host = { ...next, interfaces: [...new Set([...this.host.interfaces, ...next.interfaces])], macs: { ...this.host.macs, ...next.macs } };
     this.engine.setHostAddresses(next.addresses, next.gateways, this.host.interfaces, this.host.macs);
-    for (const b of this.engine.activeBans()) {
-      if (this.engine.isWhitelisted(b.ip)) this.unbanNow(b.ip);
-    }
+    this.liftWhitelistedBans();
     this.log('info', `this host's addresses changed: ${next.addresses.join(', ')}; gateway ${next.gateways.join(', ') || 'none'}`);
   }
 

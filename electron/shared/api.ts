@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { canonicalCidr, CidrSchema, IpSchema, type Cidr } from './domain.ts';
-import { BanRecordSchema, OffenderSchema, OffenderStateSchema, ScanTypeSchema } from './model.ts';
+import { BanRecordSchema, OffenderSchema, OffenderStateSchema, ScanTypeSchema, UNBAN_REASONS } from './model.ts';
 import { SettingsSchema } from './settings.ts';
 
 // ---------------------------------------------------------------- shapes
@@ -351,7 +351,7 @@ export const ApiEventSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('packets'), rows: z.array(PacketRowSchema) }),
   z.object({ type: z.literal('offenders'), offenders: z.array(OffenderSchema) }),
   z.object({ type: z.literal('ban'), ban: BanRecordSchema }),
-  z.object({ type: z.literal('unban'), ip: z.string(), why: z.enum(['expired', 'manual']) }),
+  z.object({ type: z.literal('unban'), ip: z.string(), why: z.enum(UNBAN_REASONS) }),
   z.object({ type: z.literal('state'), state: StateSchema }),
   z.object({ type: z.literal('notice'), level: z.enum(['info', 'warn', 'error']), message: z.string() }),
 ]);

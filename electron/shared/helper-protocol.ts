@@ -88,7 +88,11 @@ export const HELPER_OPS = {
       .strict(),
     result: z.object({ ok: z.literal(true) }),
   },
-  unban: { args: z.object({ ip: StrictIpSchema, backend: BackendSchema }).strict(), result: z.object({ ok: z.literal(true) }) },
+  unban: {
+    /** `reason` changes nothing the helper does: it is written to the audit log with the op. */
+    args: z.object({ ip: StrictIpSchema, backend: BackendSchema, reason: z.enum(['expired', 'manual', 'whitelisted']).optional() }).strict(),
+    result: z.object({ ok: z.literal(true) }),
+  },
   listBans: {
     args: z.object({ backend: BackendSchema }).strict(),
     result: z.object({ bans: z.array(z.object({ ip: z.string(), expiresInSec: z.number().nullable() })) }),
