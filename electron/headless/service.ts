@@ -38,6 +38,7 @@ import { TcpFlag, type PacketEvent, type RejectReason } from '../shared/packet.t
 import { describeZodError, SettingsSchema, type Settings } from '../shared/settings.ts';
 import type { FirewallPort, LogSourcePort } from '../engine/ports.ts';
 import { ALWAYS_WHITELISTED, Whitelist } from '../engine/detect/whitelist.ts';
+import { BAN_CAP_KEY, banCapText, loadBanCap } from '../engine/store/bancap.ts';
 import type { EngineFactory, EngineLike, HelperOpsPort, LineParser, ServiceStore, SettingsRepo } from './contracts.ts';
 import { EventBatcher, type EventListener } from './events.ts';
 import type { HostInfo } from './hostinfo.ts';
@@ -282,6 +283,9 @@ export class PortcullisService {
     // before reconcile, so it never puts them back into the firewall.
     const lifted = this.liftWhitelistedBans();
     if (lifted.length) this.log('info', `lifted ${lifted.length} restored ban(s) of whitelisted addresses: ${lifted.slice(0, 10).join(', ')}${lifted.length > 10 ? ', …' : ''}`);
+    // Bans the per-minute cap held back before a stop or a crash, and the cap's window.
+    const cap = loadBanCap(this.o.store);
+    if (cap && this.engine.restoreBanCap) this.engine.restoreBanCap(cap, now);
     await this.reconcile(now);
 
     this.started = true;
@@ -297,6 +301,7 @@ export class PortcullisService {
     await this.fwTail;
     this.events.close();
     try {
+      this.saveBanCap();
       this.o.store.flush();
     } finally {
       this.o.store.close();
@@ -420,7 +425,9 @@ export class PortcullisService {
         this.applyUnban(e.ip, e.time, e.why);
         break;
       case 'ban-deferred':
-        this.notice('warn', `Ban of ${e.ip} held back by the new-bans-per-minute cap (${e.queued} waiting)`);
+        // A flood defers thousands: one warning a minute with the counts, not one per ban.
+        this.deferredSinceWarning++;
+        this.warnDeferred();
         break;
       default:
         break;
@@ -530,6 +537,12 @@ export class PortcullisService {
       this.engine.tick(now);
     } catch (e) {
       this.log('error', `engine tick: ${errText(e)}`);
+    }
+    this.warnDeferred();
+    try {
+      this.saveBanCap();
+    } catch (e) {
+      this.log('error', `store: ${errText(e)}`);
     }
     try {
       this.o.store.flush();
@@ -735,6 +748,37 @@ export class PortcullisService {
 
   private pushState(): void {
     if (this.events.listenerCount > 0 && this.started) this.events.push({ type: 'state', state: this.state() });
+  }
+
+  /** Held-back bans since the last warning about them, and when that was (clock time). */
+  private deferredSinceWarning = 0;
+  private deferredWarnedAt = -Infinity;
+  private savedBanCap = '';
+
+  /** At most once a minute: how many bans the cap held back, how many wait, how many were dropped. */
+  private warnDeferred(): void {
+    const now = this.o.clock.now();
+    if (this.deferredSinceWarning === 0 || now - this.deferredWarnedAt < 60_000) return;
+    const stats = this.engine.stats();
+    const dropped = stats.deferredDropped ? stats.deferredDropped.aged + stats.deferredDropped.full : 0;
+    const first = this.deferredWarnedAt === -Infinity;
+    this.notice(
+      'warn',
+      `${this.deferredSinceWarning} new ban(s) held back by the new-bans-per-minute cap (${this.settings.ban.maxNewBansPerMinute}) ${first ? 'just now' : 'in the last minute'}; ` +
+        `${stats.deferredBans} waiting, strongest evidence first` +
+        (dropped ? `; ${dropped} dropped so far (evidence older than findtime, or the queue was full)` : ''),
+    );
+    this.deferredSinceWarning = 0;
+    this.deferredWarnedAt = now;
+  }
+
+  /** The cap's window and held-back bans into the store, when they changed. */
+  private saveBanCap(): void {
+    if (!this.engine?.banCapState) return;
+    const text = banCapText(this.engine.banCapState());
+    if (text === this.savedBanCap) return;
+    this.o.store.setSetting(BAN_CAP_KEY, text);
+    this.savedBanCap = text;
   }
 
   private notice(level: 'info' | 'warn' | 'error', message: string): void {

@@ -87,7 +87,9 @@ export function build(db: string, clock: ManualClock, ipset: FakeIpset, settings
   });
   const parseOpts = { framing: 'kmsg' as const, bootTimeMs: BOOT };
   const source = new PushSource();
+  const logs: string[] = [];
   const service = new PortcullisService({
+    log: (level, message) => void logs.push(`${level}: ${message}`),
     clock,
     settingsRepo: repo,
     createEngine: (o, sink) => new ScanEngine({ ...o, parse: parseOpts }, sink),
@@ -104,7 +106,7 @@ export function build(db: string, clock: ManualClock, ipset: FakeIpset, settings
     if (!r.ok) throw new Error(`${m}: ${r.error.code} ${r.error.message}`);
     return r.result as ApiResult<M>;
   };
-  return { service, source, call, audit, store: raw, close: () => dispatcher.close() };
+  return { service, source, call, audit, logs, store: raw, close: () => dispatcher.close() };
 }
 
 export function tempDb(): string {
