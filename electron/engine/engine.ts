@@ -16,7 +16,10 @@
  *   (not-a-probe / late-reply / icmp-error / fragment), ignored-port, allowed-port, whitelisted,
  *   already-banned; otherwise 'counted'.
  * - A scan ban is a strike: duration by BanPolicy, counted against the new-bans-per-minute cap;
- *   over the cap it is queued ('ban-deferred') and made later in order, never lost.
+ *   over the cap it is queued ('ban-deferred') in a bounded queue and made later, strongest and
+ *   freshest evidence first (detect/deferred.ts); entries whose evidence aged past findtime, or
+ *   that a full queue pushed out, are dropped and counted (stats().deferredDropped).
+ * - banCapState() / restoreBanCap(): the cap's window and the queue, for the store across restarts.
  * - Manual ban(): not limited by the cap; also a strike (escalation applies when no duration is
  *   given); `durationSec: Infinity` is permanent. Throws (with the reason) for an address that is
  *   not an address or is whitelisted: callers validate at their boundary and report the message.
@@ -30,7 +33,8 @@ import { REJECT_REASONS, type Framing, type PacketEvent, type RejectReason } fro
 import type { Settings } from '../shared/settings.ts';
 import { BanBook } from './detect/banbook.ts';
 import { classify, isScanType, normalisePrefix } from './detect/classify.ts';
-import { BanPolicy } from './detect/policy.ts';
+import { capacityFor, type DeferredBan } from './detect/deferred.ts';
+import { BanPolicy, type BanCapState } from './detect/policy.ts';
 import { ipv4Text, NO_SLOT, SourceTracker } from './detect/tracker.ts';
 import { Whitelist } from './detect/whitelist.ts';
 import { newPacket, parsedSourceV4, parsePacketBytes } from './parse/bytes.ts';
@@ -81,6 +85,8 @@ export interface EngineStats {
   trackedSources: number;
   activeBans: number;
   deferredBans: number;
+  /** Held-back bans dropped: evidence aged past findtime, or pushed out of the full queue. */
+  deferredDropped: { aged: number; full: number };
   evicted: number;
 }
 
@@ -144,7 +150,7 @@ export class ScanEngine {
     this.ignored = Object.fromEntries(IGNORE_REASONS.map((r) => [r, 0])) as Record<IgnoreReason, number>;
     this.tracker = new SourceTracker(opts.settings.detection);
     this.tracker.onEvict = (ip, time) => this.sink({ type: 'evicted', ip, time });
-    this.policy = new BanPolicy(opts.settings.ban);
+    this.policy = new BanPolicy(opts.settings.ban, capacityFor(opts.settings.ban.maxNewBansPerMinute, opts.settings.detection.findtimeSec));
     this.applyDetectionSettings();
   }
 
@@ -264,16 +270,33 @@ export class ScanEngine {
 
   private scanDetected(slot: number, time: number): void {
     const ip = this.tracker.ipOf(slot);
-    if (this.policy.isDeferred(ip)) return; // already waiting for budget
+    if (this.policy.isDeferred(ip)) {
+      // Already waiting for budget: its evidence grew, and it climbs the queue.
+      this.policy.refreshDeferred(ip, this.tracker.portCount(slot), time);
+      return;
+    }
     const reason = this.reasonOf(slot);
     if (this.policy.hasBudget(time)) {
       this.newBan(ip, time, reason);
     } else {
-      this.tracker.setPending(slot, true);
-      const queued = this.policy.defer({ ip, queuedAt: time, reason });
-      this.sink({ type: 'ban-deferred', ip, time, queued });
+      const out = this.policy.defer({ ip, queuedAt: time, reason, ports: this.tracker.portCount(slot), lastSeen: time }, time, this.findtimeMs(), this.leftQueue);
+      if (out !== null) this.leftQueue(out);
+      if (out === null || out.ip !== ip) {
+        this.tracker.setPending(slot, true);
+        this.sink({ type: 'ban-deferred', ip, time, queued: this.policy.deferredCount });
+      }
     }
   }
+
+  private findtimeMs(): number {
+    return this.settings.detection.findtimeSec * 1000;
+  }
+
+  /** A held-back ban left the queue without a ban: its source is an ordinary tracked one again. */
+  private readonly leftQueue = (d: DeferredBan): void => {
+    const w = this.tracker.get(d.ip);
+    if (w !== NO_SLOT) this.tracker.setPending(w, false);
+  };
 
   /** A new scan ban within budget: spend, strike, book, tell. */
   private newBan(ip: string, at: number, reason: BanReason): BanRecord {
@@ -293,7 +316,7 @@ export class ScanEngine {
       this.refreshNextExpiry();
     }
     while (this.policy.deferredCount > 0 && this.policy.hasBudget(now)) {
-      const d = this.policy.nextDeferred();
+      const d = this.policy.nextDeferred(now, this.findtimeMs(), this.leftQueue);
       if (d === null) break;
       const w = this.tracker.get(d.ip);
       if (w !== NO_SLOT) this.tracker.setPending(w, false);
@@ -350,8 +373,11 @@ export class ScanEngine {
     return record;
   }
 
-  /** Lifts a ban (or drops a ban still waiting for budget). False when the address was neither. */
-  unban(ip: string, at: number = this.clock.now()): boolean {
+  /**
+   * Lifts a ban (or drops a ban still waiting for budget). False when the address was neither.
+   * `why`: 'whitelisted' when the caller lifts it because the whitelist covers it now.
+   */
+  unban(ip: string, at: number = this.clock.now(), why: 'manual' | 'whitelisted' = 'manual'): boolean {
     const addr = canonicalIp(String(ip).trim());
     if (addr === null) return false;
     const cancelled = this.policy.cancelDeferred(addr);
@@ -359,7 +385,7 @@ export class ScanEngine {
     if (!removed) return cancelled;
     this.tracker.delete(addr);
     this.refreshNextExpiry();
-    this.sink({ type: 'unban', ip: addr, time: at, why: 'manual' });
+    this.sink({ type: 'unban', ip: addr, time: at, why });
     return true;
   }
 
@@ -369,6 +395,7 @@ export class ScanEngine {
     this.settings = s;
     this.tracker.configure(s.detection);
     this.policy.configure(s.ban);
+    for (const d of this.policy.setDeferredCapacity(capacityFor(s.ban.maxNewBansPerMinute, s.detection.findtimeSec))) this.leftQueue(d);
     this.applyDetectionSettings();
   }
 
@@ -405,6 +432,24 @@ export class ScanEngine {
       if (!rec || rec.lastBanAt < b.at) this.policy.restoreStrikes([{ ip, strikes: Math.max(1, b.strikes), lastBanAt: b.at }]);
     }
     this.refreshNextExpiry();
+  }
+
+  /** The per-minute cap's window and the held-back bans, to be saved (the store) and restored after a restart. */
+  banCapState(): BanCapState {
+    return this.policy.capState();
+  }
+
+  /**
+   * Takes back a saved cap window and queue: held-back scanners are banned after a restart (the
+   * kernel ring may have been overwritten meanwhile) and the cap does not start from zero. Entries
+   * that are banned or whitelisted now are skipped; aged ones leave at their turn.
+   */
+  restoreBanCap(state: BanCapState, now: number = this.clock.now()): void {
+    const deferred = state.deferred.filter((d) => {
+      const ip = canonicalIp(String(d.ip).trim());
+      return ip !== null && ip === d.ip && !this.book.has(ip) && !this.whitelist.has(ip);
+    });
+    this.policy.restoreCap({ recent: state.recent, deferred }, now, this.findtimeMs());
   }
 
   private applyDetectionSettings(): void {
@@ -532,6 +577,7 @@ export class ScanEngine {
       trackedSources: this.tracker.size,
       activeBans: this.book.size,
       deferredBans: this.policy.deferredCount,
+      deferredDropped: this.policy.deferredDropped,
       evicted: this.tracker.evictedCount,
     };
   }

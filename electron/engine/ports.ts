@@ -2,14 +2,15 @@
  * What the engine needs from the outside world, as interfaces. Adapters implement them beside
  * their I/O (engine/logs, engine/store, engine/helperclient); the core engine never does I/O.
  */
-import type { BanRecord, Offender } from '../shared/model.ts';
+import type { BanRecord, Offender, UnbanReason } from '../shared/model.ts';
 import type { PacketEvent } from '../shared/packet.ts';
 
 /** The firewall as the engine sees it: the helper's ban backends (ufw rules or a kernel set). */
 export interface FirewallPort {
   /** Make the ban effective; `until` null is permanent. Idempotent: banning a banned host extends it. */
   ban(ip: string, until: number | null, comment: string): Promise<void>;
-  unban(ip: string): Promise<void>;
+  /** `why` goes along to the helper's audit log. */
+  unban(ip: string, why?: UnbanReason): Promise<void>;
   /** Addresses that Portcullis itself has banned in the firewall (never the user's own rules). */
   listBans(): Promise<{ ip: string; until: number | null }[]>;
   /** Cut existing connections of a host (conntrack), so an open session of a banned scanner dies. */
@@ -52,7 +53,7 @@ export interface StorePort {
   addPackets(packets: PacketEvent[]): void;
   upsertOffenders(offenders: Offender[]): void;
   recordBan(ban: BanRecord): void;
-  recordUnban(ip: string, at: number, why: 'expired' | 'manual'): void;
+  recordUnban(ip: string, at: number, why: UnbanReason): void;
   activeBans(now: number): BanRecord[];
   /** Strike counts of past offenders, so escalation survives restarts. */
   strikes(): { ip: string; strikes: number; lastBanAt: number }[];

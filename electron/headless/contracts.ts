@@ -12,13 +12,14 @@ import type { PacketEvent, ParseResult, RejectReason } from '../shared/packet.ts
 import type { Settings } from '../shared/settings.ts';
 import type { HostFilter } from '../engine/engine.ts';
 import type { FirewallPort, LogSourcePort, StorePort } from '../engine/ports.ts';
+import type { BanCapState } from '../engine/detect/policy.ts';
 
 /** The ScanEngine facade (electron/engine/engine.ts), as far as the service uses it. */
 export interface EngineLike {
   ingestPacket(p: PacketEvent): 'counted' | IgnoreReason;
   tick(now?: number): void;
   ban(ip: string, opts?: { durationSec?: number; note?: string; at?: number }): BanRecord;
-  unban(ip: string, at?: number): boolean;
+  unban(ip: string, at?: number, why?: 'manual' | 'whitelisted'): boolean;
   updateSettings(s: Settings): void;
   setAllowedPorts(fn: (proto: 'tcp' | 'udp', port: number) => boolean): void;
   setHostAddresses(addrs: string[], gateways?: string[], interfaces?: string[], macs?: Record<string, string>, nameservers?: string[]): void;
@@ -28,7 +29,10 @@ export interface EngineLike {
   offender(ip: string): Offender | null;
   isBanned(ip: string): boolean;
   isWhitelisted(ip: string): boolean;
-  stats(): { trackedSources: number; activeBans: number; deferredBans: number; packets: number; lines: number };
+  stats(): { trackedSources: number; activeBans: number; deferredBans: number; packets: number; lines: number; deferredDropped?: { aged: number; full: number } };
+  /** The per-minute cap's window and held-back bans (engine.ts), saved in the store across restarts. */
+  banCapState?(): BanCapState;
+  restoreBanCap?(state: BanCapState, now?: number): void;
 }
 
 export interface EngineFactoryOptions {

@@ -24,15 +24,26 @@ export function callViaDispatcher(handle: (req: unknown) => Promise<unknown>): H
   }) as HelperCall;
 }
 
+/**
+ * The helper's timeout for a ban ending at `until`: seconds from now, rounded up so a ban never ends
+ * early; null (no timeout) for a permanent ban AND for one longer than the kernel can count down
+ * (ipset's ~24.8 days, MAX_BAN_SEC): such a ban is enforced without a timeout and Portcullis lifts
+ * it at its end (engine expiry, or reconcile after a restart). Asking for more than MAX_BAN_SEC was
+ * refused by the helper, and a 30-day ban stood in the store while nothing reached the firewall.
+ */
+export function firewallTimeoutSec(until: number | null, now: number): number | null {
+  if (until === null) return null;
+  const sec = Math.max(1, Math.ceil((until - now) / 1000));
+  return sec > MAX_BAN_SEC ? null : sec;
+}
+
 export function firewallPortOf(call: HelperCall, backend: 'ufw' | 'set', now: () => number = Date.now): FirewallPort {
   return {
     async ban(ip, until, comment) {
-      // The kernel/ufw counts in seconds from now; round up so a ban never ends early.
-      const timeoutSec = until === null ? null : Math.max(1, Math.ceil((until - now()) / 1000));
-      await call('ban', { ip, timeoutSec, comment, backend });
+      await call('ban', { ip, timeoutSec: firewallTimeoutSec(until, now()), comment, backend });
     },
-    async unban(ip) {
-      await call('unban', { ip, backend });
+    async unban(ip, why) {
+      await call('unban', { ip, backend, ...(why ? { reason: why } : {}) });
     },
     async listBans() {
       const r = await call('listBans', { backend });

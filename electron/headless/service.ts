@@ -33,11 +33,12 @@ import {
   type UfwRule,
 } from '../shared/api.ts';
 import { canonicalCidr, canonicalIp, type Clock } from '../shared/domain.ts';
-import type { BanRecord, EngineEvent, Offender, OffenderState } from '../shared/model.ts';
+import type { BanRecord, EngineEvent, Offender, OffenderState, UnbanReason } from '../shared/model.ts';
 import { TcpFlag, type PacketEvent, type RejectReason } from '../shared/packet.ts';
 import { describeZodError, SettingsSchema, type Settings } from '../shared/settings.ts';
 import type { FirewallPort, LogSourcePort } from '../engine/ports.ts';
 import { ALWAYS_WHITELISTED, Whitelist } from '../engine/detect/whitelist.ts';
+import { BAN_CAP_KEY, banCapText, loadBanCap } from '../engine/store/bancap.ts';
 import type { EngineFactory, EngineLike, HelperOpsPort, LineParser, ServiceStore, SettingsRepo } from './contracts.ts';
 import { EventBatcher, type EventListener } from './events.ts';
 import type { HostInfo } from './hostinfo.ts';
@@ -73,7 +74,7 @@ export interface ServiceOptions {
   inboundSessions?: () => { localPort: number; remote: string }[];
   /** Called for each applied ban / unban (the runner logs them to stdout). */
   onBan?: (ban: BanRecord, info: { latencyMs: number | null; dryRun: boolean; error?: string }) => void;
-  onUnban?: (ip: string, why: 'expired' | 'manual') => void;
+  onUnban?: (ip: string, why: UnbanReason) => void;
   log?: (level: 'info' | 'warn' | 'error', message: string) => void;
   maxEventsPerSec?: number;
   /**
@@ -293,6 +294,14 @@ export class PortcullisService {
       this.restoring = false;
     }
     for (const b of active) this.lastBanAt = Math.max(this.lastBanAt ?? 0, b.at);
+    // Restored bans the whitelist forbids now (an entry added while stopped, the gateway of the
+    // network a laptop woke up in, an admin who whitelisted their /24 to undo a lockout) are lifted
+    // before reconcile, so it never puts them back into the firewall.
+    const lifted = this.liftWhitelistedBans();
+    if (lifted.length) this.log('info', `lifted ${lifted.length} restored ban(s) of whitelisted addresses: ${lifted.slice(0, 10).join(', ')}${lifted.length > 10 ? ', …' : ''}`);
+    // Bans the per-minute cap held back before a stop or a crash, and the cap's window.
+    const cap = loadBanCap(this.o.store);
+    if (cap && this.engine.restoreBanCap) this.engine.restoreBanCap(cap, now);
     // Not awaited: putting 10,000 bans back after a reboot must not hold up log reading, the control
     // socket or the ready line; a scan seen meanwhile is banned between two restore batches.
     this.reconciling = this.reconcile(now).catch((e) => this.log('error', `reconcile: ${errText(e)}`));
@@ -310,6 +319,7 @@ export class PortcullisService {
     await this.idle();
     this.events.close();
     try {
+      this.saveBanCap();
       this.o.store.flush();
     } finally {
       this.o.store.close();
@@ -368,9 +378,7 @@ export class PortcullisService {
       this.notice('warn', `The ban backend changes to "${r.data.ban.backend}" at the next start; running bans stay where they are.`);
     }
     // A host that is whitelisted now must not stay banned.
-    for (const b of this.engine.activeBans()) {
-      if (this.engine.isWhitelisted(b.ip)) this.unbanNow(b.ip);
-    }
+    this.liftWhitelistedBans();
     if (before.protectionEnabled !== r.data.protectionEnabled) this.pushState();
     return r.data;
   }
@@ -454,7 +462,9 @@ export class PortcullisService {
         this.applyUnban(e.ip, e.time, e.why);
         break;
       case 'ban-deferred':
-        this.notice('warn', `Ban of ${e.ip} held back by the new-bans-per-minute cap (${e.queued} waiting)`);
+        // A flood defers thousands: one warning a minute with the counts, not one per ban.
+        this.deferredSinceWarning++;
+        this.warnDeferred();
         break;
       default:
         break;
@@ -523,7 +533,7 @@ export class PortcullisService {
     this.cutTail = this.cutTail.then(() => fw.cutConnections(ip).catch((e) => this.log('warn', `cutting connections of ${ip}: ${errText(e)}`)));
   }
 
-  private applyUnban(ip: string, at: number, why: 'expired' | 'manual'): void {
+  private applyUnban(ip: string, at: number, why: UnbanReason): void {
     this.o.store.recordUnban(ip, at, why);
     const off = this.engine.offender(ip);
     if (off) this.o.store.upsertOffenders([off]);
@@ -533,7 +543,7 @@ export class PortcullisService {
     if (this.o.dryRun || !fw) return;
     this.enqueue(async () => {
       try {
-        await fw.unban(ip);
+        await fw.unban(ip, why);
       } catch (e) {
         this.notice('error', `Could not lift the ban of ${ip} in the firewall: ${errText(e)}`);
       }
@@ -618,10 +628,22 @@ export class PortcullisService {
     }
   }
 
-  private unbanNow(ip: string): boolean {
-    const { value, events } = this.withCapture(() => this.engine.unban(ip, this.o.clock.now()));
-    if (value && !events.some((e) => e.type === 'unban' && e.ip === ip)) this.applyUnban(ip, this.o.clock.now(), 'manual');
+  private unbanNow(ip: string, why: 'manual' | 'whitelisted' = 'manual'): boolean {
+    const { value, events } = this.withCapture(() => this.engine.unban(ip, this.o.clock.now(), why));
+    if (value && !events.some((e) => e.type === 'unban' && e.ip === ip)) this.applyUnban(ip, this.o.clock.now(), why);
     return value;
+  }
+
+  /**
+   * Lifts every active ban the whitelist covers (user entries, loopback, this host, its gateway),
+   * with the reason 'whitelisted' in the ban history and the helper's audit log.
+   */
+  private liftWhitelistedBans(): string[] {
+    const lifted: string[] = [];
+    for (const b of this.engine.activeBans()) {
+      if (this.engine.isWhitelisted(b.ip) && this.unbanNow(b.ip, 'whitelisted')) lifted.push(b.ip);
+    }
+    return lifted;
   }
 
   /** Expiry, deferred bans, store flush and retention, end of a pause, periodic firewall status. */
@@ -636,6 +658,12 @@ export class PortcullisService {
       this.engine.tick(now);
     } catch (e) {
       this.log('error', `engine tick: ${errText(e)}`);
+    }
+    this.warnDeferred();
+    try {
+      this.saveBanCap();
+    } catch (e) {
+      this.log('error', `store: ${errText(e)}`);
     }
     try {
       this.o.store.flush();
@@ -669,9 +697,7 @@ export class PortcullisService {
     if (next.addresses.length === 0 || key(next) === key(this.host)) return;
     this.host = { ...next, interfaces: [...new Set([...this.host.interfaces, ...next.interfaces])], macs: { ...this.host.macs, ...next.macs } };
     this.engine.setHostAddresses(next.addresses, next.gateways, this.host.interfaces, this.host.macs, next.nameservers ?? []);
-    for (const b of this.engine.activeBans()) {
-      if (this.engine.isWhitelisted(b.ip)) this.unbanNow(b.ip);
-    }
+    this.liftWhitelistedBans();
     this.log('info', `this host's addresses changed: ${next.addresses.join(', ')}; gateway ${next.gateways.join(', ') || 'none'}`);
   }
 
@@ -866,6 +892,37 @@ export class PortcullisService {
 
   private pushState(): void {
     if (this.events.listenerCount > 0 && this.started) this.events.push({ type: 'state', state: this.state() });
+  }
+
+  /** Held-back bans since the last warning about them, and when that was (clock time). */
+  private deferredSinceWarning = 0;
+  private deferredWarnedAt = -Infinity;
+  private savedBanCap = '';
+
+  /** At most once a minute: how many bans the cap held back, how many wait, how many were dropped. */
+  private warnDeferred(): void {
+    const now = this.o.clock.now();
+    if (this.deferredSinceWarning === 0 || now - this.deferredWarnedAt < 60_000) return;
+    const stats = this.engine.stats();
+    const dropped = stats.deferredDropped ? stats.deferredDropped.aged + stats.deferredDropped.full : 0;
+    const first = this.deferredWarnedAt === -Infinity;
+    this.notice(
+      'warn',
+      `${this.deferredSinceWarning} new ban(s) held back by the new-bans-per-minute cap (${this.settings.ban.maxNewBansPerMinute}) ${first ? 'just now' : 'in the last minute'}; ` +
+        `${stats.deferredBans} waiting, strongest evidence first` +
+        (dropped ? `; ${dropped} dropped so far (evidence older than findtime, or the queue was full)` : ''),
+    );
+    this.deferredSinceWarning = 0;
+    this.deferredWarnedAt = now;
+  }
+
+  /** The cap's window and held-back bans into the store, when they changed. */
+  private saveBanCap(): void {
+    if (!this.engine?.banCapState) return;
+    const text = banCapText(this.engine.banCapState());
+    if (text === this.savedBanCap) return;
+    this.o.store.setSetting(BAN_CAP_KEY, text);
+    this.savedBanCap = text;
   }
 
   private notice(level: 'info' | 'warn' | 'error', message: string): void {

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { canonicalCidr, CidrSchema, IpSchema, type Cidr } from './domain.ts';
-import { BanRecordSchema, OffenderSchema, OffenderStateSchema, ScanTypeSchema } from './model.ts';
+import { BanRecordSchema, OffenderSchema, OffenderStateSchema, ScanTypeSchema, UNBAN_REASONS } from './model.ts';
 import { SettingsSchema } from './settings.ts';
 
 // ---------------------------------------------------------------- shapes
@@ -320,7 +320,7 @@ export const API = {
   setProtection: { params: z.object({ enabled: z.boolean() }).strict(), result: StateSchema },
   pauseProtection: { params: z.object({ minutes: z.number().int().min(1).max(24 * 60) }).strict(), result: StateSchema },
   ban: {
-    params: z.object({ ip: IpSchema, durationSec: z.number().int().positive().optional(), note: z.string().max(200).optional() }).strict(),
+    params: z.object({ ip: IpSchema, durationSec: z.number().int().positive().max(3650 * 86400, 'a ban lasts at most 3,650 days').optional(), note: z.string().max(200).optional() }).strict(),
     result: BanRecordSchema,
   },
   unban: { params: z.object({ ip: IpSchema }).strict(), result: ok },
@@ -361,7 +361,7 @@ export const ApiEventSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('packets'), rows: z.array(PacketRowSchema) }),
   z.object({ type: z.literal('offenders'), offenders: z.array(OffenderSchema) }),
   z.object({ type: z.literal('ban'), ban: BanRecordSchema }),
-  z.object({ type: z.literal('unban'), ip: z.string(), why: z.enum(['expired', 'manual']) }),
+  z.object({ type: z.literal('unban'), ip: z.string(), why: z.enum(UNBAN_REASONS) }),
   z.object({ type: z.literal('state'), state: StateSchema }),
   z.object({ type: z.literal('notice'), level: z.enum(['info', 'warn', 'error']), message: z.string() }),
   /** Live rows this reader was not sent (it fell behind); the store has them: fetch them with getPackets. */

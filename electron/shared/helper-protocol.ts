@@ -92,7 +92,11 @@ export const HELPER_OPS = {
     args: BanEntrySchema.extend({ backend: BackendSchema }).strict(),
     result: z.object({ ok: z.literal(true) }),
   },
-  unban: { args: z.object({ ip: StrictIpSchema, backend: BackendSchema }).strict(), result: z.object({ ok: z.literal(true) }) },
+  unban: {
+    /** `reason` changes nothing the helper does: it is written to the audit log with the op. */
+    args: z.object({ ip: StrictIpSchema, backend: BackendSchema, reason: z.enum(['expired', 'manual', 'whitelisted']).optional() }).strict(),
+    result: z.object({ ok: z.literal(true) }),
+  },
   /** Many bans as one firewall batch (restore after reboot, bulk ban); each entry as `ban`'s, without the backend. */
   banMany: {
     args: z.object({ bans: z.array(BanEntrySchema).min(1).max(MAX_BATCH), backend: BackendSchema }).strict(),

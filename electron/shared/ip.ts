@@ -13,9 +13,26 @@ export function canonicalIp(text: string): Ip | null {
   if (text.indexOf('%') >= 0 || !ipaddr.isValid(text)) return null;
   // ipaddr.isValid accepts "1", "0x7f.1" and other classful forms; a log or a user never means those.
   if (text.indexOf(':') < 0 && !ipaddr.IPv4.isValidFourPartDecimal(text)) return null;
-  let addr = ipaddr.parse(text);
+  const hex = text.indexOf(':') >= 0 && text.indexOf('.') >= 0 ? embeddedV4AsHex(text) : text;
+  if (hex === null) return null;
+  let addr = ipaddr.parse(hex);
   if (addr.kind() === 'ipv6' && (addr as ipaddr.IPv6).isIPv4MappedAddress()) {
     addr = (addr as ipaddr.IPv6).toIPv4Address();
   }
   return (addr.kind() === 'ipv6' ? (addr as ipaddr.IPv6).toRFC5952String() : addr.toString()) as Ip;
+}
+
+/**
+ * `::1.2.3.4` with its trailing dotted quad written as two hex groups (`::102:304`). ipaddr.js reads
+ * the IPv4-compatible form `::a.b.c.d` as the IPv4-mapped `::ffff:a.b.c.d` (and so as a.b.c.d):
+ * a ban or whitelist entry typed that way named another host. In hex, every form of an address
+ * means what RFC 4291 says; `::ffff:1.2.3.4` still becomes 1.2.3.4. A tail that is not a plain
+ * dotted quad (`::01.2.3.4`, which ipaddr.js took for 1.2.3.4) is refused: null.
+ */
+function embeddedV4AsHex(text: string): string | null {
+  const colon = text.lastIndexOf(':');
+  const tail = text.slice(colon + 1);
+  if (!ipaddr.IPv4.isValidFourPartDecimal(tail)) return null;
+  const [a, b, c, d] = tail.split('.').map(Number) as [number, number, number, number];
+  return `${text.slice(0, colon + 1)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
 }

@@ -73,11 +73,18 @@ export const IGNORE_REASONS = [
 ] as const;
 export type IgnoreReason = (typeof IGNORE_REASONS)[number];
 
+/**
+ * Why a ban ended: its time ran out, a user lifted it, or the whitelist covers the address now (an
+ * entry added, a restart that restored a ban the whitelist forbids, a new gateway or host address).
+ */
+export const UNBAN_REASONS = ['expired', 'manual', 'whitelisted'] as const;
+export type UnbanReason = (typeof UNBAN_REASONS)[number];
+
 /** What the engine tells the outer layers, in event-time order. */
 export type EngineEvent =
   | { type: 'probe'; ip: string; port: number | null; time: number; scanType: ScanType }
   | { type: 'ban'; ban: BanRecord }
-  | { type: 'unban'; ip: string; time: number; why: 'expired' | 'manual' }
+  | { type: 'unban'; ip: string; time: number; why: UnbanReason }
   /** The new-bans-per-minute cap held this ban back; it is retried when the budget allows. */
   | { type: 'ban-deferred'; ip: string; time: number; queued: number }
   | { type: 'evicted'; ip: string; time: number };

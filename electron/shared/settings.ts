@@ -42,14 +42,18 @@ export const DetectionSettingsSchema = z
   })
   .strict();
 
+/** Longest bantime / maxbantime a setting may ask for: 365 days. */
+export const MAX_BAN_SETTING_SEC = 365 * 86400;
+
 export const BanSettingsSchema = z
   .object({
-    bantimeSec: seconds('bantime').default(3600),
+    /** At most a year: longer is what permanentAfterStrikes is for (bans past ~24.8 days are lifted by Portcullis, not the kernel). */
+    bantimeSec: seconds('bantime').max(MAX_BAN_SETTING_SEC, 'bantime is at most 365 days (for longer, use permanentAfterStrikes)').default(3600),
     /** Repeat offenders get bantime × 2^strikes, capped at maxbantimeSec. */
     increment: z.boolean().default(true),
-    maxbantimeSec: seconds('maxbantime').default(7 * 86400),
+    maxbantimeSec: seconds('maxbantime').max(MAX_BAN_SETTING_SEC, 'maxbantime is at most 365 days (for longer, use permanentAfterStrikes)').default(7 * 86400),
     /** Strikes are forgotten after this long without a new ban. */
-    strikeForgetSec: seconds('strikeForget').default(30 * 86400),
+    strikeForgetSec: seconds('strikeForget').max(10 * MAX_BAN_SETTING_SEC, 'strikeForget is at most 10 years').default(30 * 86400),
     /** Ban permanently from this many strikes on (null: never permanent). */
     permanentAfterStrikes: count('permanentAfterStrikes', 1, 100).nullable().default(null),
     /** At most this many NEW bans per minute; the rest are held back and reported. */

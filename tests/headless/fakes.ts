@@ -68,7 +68,7 @@ export class MemoryStore implements ServiceStore {
     for (const b of this.bans) if (b.ip === ban.ip && b.endedAt === undefined) b.endedAt = ban.at;
     this.bans.push({ ...ban });
   }
-  recordUnban(ip: string, at: number, why: 'expired' | 'manual'): void {
+  recordUnban(ip: string, at: number, why: string): void {
     this.journal.add(`store.unban ${ip}`);
     for (const b of this.bans) if (b.ip === ip && b.endedAt === undefined) Object.assign(b, { endedAt: at, why });
   }

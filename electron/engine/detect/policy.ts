@@ -8,22 +8,26 @@
  *   before the new one.
  * - At most `maxNewBansPerMinute` NEW bans in any sliding minute of event time (a spoofed flood
  *   must not make the host ban half the internet or exhaust the firewall). Bans over the budget
- *   wait in a FIFO queue and are released in order when the budget frees — never dropped.
- *   Extending an active ban or a manual ban does not consume the budget.
+ *   wait in a bounded queue (deferred.ts) and are released strongest and freshest evidence first
+ *   when the budget frees; entries whose evidence aged past findtime, or that a full queue pushes
+ *   out, are dropped (counted). Extending an active ban or a manual ban does not consume the budget.
+ * - The budget's window and the queue can be saved and restored (capState / restoreCap), so a
+ *   restart neither forgets held-back scanners nor starts the cap from zero.
  */
-import type { BanReason } from '../../shared/model.ts';
 import type { BanSettings } from '../../shared/settings.ts';
+import { DeferredQueue, type DeferredBan } from './deferred.ts';
+
+export type { DeferredBan } from './deferred.ts';
 
 export interface StrikeRecord {
   strikes: number;
   lastBanAt: number;
 }
 
-export interface DeferredBan {
-  ip: string;
-  /** Event time at which the ban was decided and held back. */
-  queuedAt: number;
-  reason: BanReason;
+/** What capState() saves: the start times of the last new bans (oldest first) and the waiting bans. */
+export interface BanCapState {
+  recent: number[];
+  deferred: DeferredBan[];
 }
 
 const MINUTE_MS = 60_000;
@@ -34,12 +38,16 @@ export class BanPolicy {
   /** Ring of the start times of the last `maxNewBansPerMinute` new bans. */
   private recent: number[] = [];
   private recentPos = 0;
-  private queue: DeferredBan[] = [];
-  private queueHead = 0;
-  private readonly queued = new Set<string>();
+  private readonly queue: DeferredQueue;
 
-  constructor(settings: BanSettings) {
+  constructor(settings: BanSettings, deferredCapacity = 1000) {
     this.settings = settings;
+    this.queue = new DeferredQueue(deferredCapacity);
+  }
+
+  /** Bound of the deferred queue; returns the entries dropped to meet it. */
+  setDeferredCapacity(capacity: number): DeferredBan[] {
+    return this.queue.setCapacity(capacity);
   }
 
   configure(settings: BanSettings): void {
@@ -131,46 +139,59 @@ export class BanPolicy {
     return this.recent[this.recentPos]! + MINUTE_MS;
   }
 
-  defer(ban: DeferredBan): number {
-    if (!this.queued.has(ban.ip)) {
-      this.queue.push(ban);
-      this.queued.add(ban.ip);
-    }
-    return this.deferredCount;
+  /**
+   * Holds a ban back. Returns the entry that left the full queue or was refused by it (the weaker
+   * of the two), or null; `onDropped` hears of entries aged past findtime on the way.
+   */
+  defer(ban: Omit<DeferredBan, 'ports' | 'lastSeen'> & Partial<DeferredBan>, now: number, findtimeMs: number, onDropped?: (d: DeferredBan) => void): DeferredBan | null {
+    return this.queue.add(ban, now, findtimeMs, onDropped);
   }
 
   isDeferred(ip: string): boolean {
-    return this.queued.has(ip);
+    return this.queue.has(ip);
+  }
+
+  /** The evidence of a waiting ban grew (more ports, a later probe). */
+  refreshDeferred(ip: string, ports: number, lastSeen: number): void {
+    this.queue.refresh(ip, ports, lastSeen);
   }
 
   /** Removes a queued ban (manual unban, whitelisted meanwhile). */
   cancelDeferred(ip: string): boolean {
-    if (!this.queued.delete(ip)) return false;
-    const i = this.queue.findIndex((b, k) => k >= this.queueHead && b.ip === ip);
-    if (i >= 0) this.queue.splice(i, 1);
-    return true;
+    return this.queue.delete(ip);
   }
 
-  /** Next queued ban in order (removed from the queue), or null. */
-  nextDeferred(): DeferredBan | null {
-    while (this.queueHead < this.queue.length) {
-      const b = this.queue[this.queueHead++]!;
-      if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
-        this.queue = this.queue.slice(this.queueHead);
-        this.queueHead = 0;
-      }
-      if (this.queued.delete(b.ip)) return b;
-    }
-    return null;
+  /** Next queued ban to make (removed from the queue), or null; aged entries are dropped on the way. */
+  nextDeferred(now: number, findtimeMs: number, onDropped?: (d: DeferredBan) => void): DeferredBan | null {
+    return this.queue.takeBest(now, findtimeMs, onDropped);
   }
 
   get deferredCount(): number {
-    return this.queued.size;
+    return this.queue.size;
+  }
+
+  /** Held-back bans dropped so far: evidence aged past findtime, or pushed out of the full queue. */
+  get deferredDropped(): { aged: number; full: number } {
+    return { aged: this.queue.droppedAged, full: this.queue.droppedFull };
   }
 
   deferredIps(): string[] {
-    const out: string[] = [];
-    for (let i = this.queueHead; i < this.queue.length; i++) if (this.queued.has(this.queue[i]!.ip)) out.push(this.queue[i]!.ip);
-    return out;
+    return this.queue.list().map((d) => d.ip);
+  }
+
+  // ------------------------------------------------------------------ persistence of the cap
+
+  capState(): BanCapState {
+    return { recent: [...this.recent.slice(this.recentPos), ...this.recent.slice(0, this.recentPos)], deferred: this.queue.list().map((d) => ({ ...d })) };
+  }
+
+  /** Takes back a saved window and queue (after a restart); entries already waiting are kept. */
+  restoreCap(state: BanCapState, now: number, findtimeMs: number): void {
+    const cap = this.settings.maxNewBansPerMinute;
+    const times = state.recent.filter((t) => Number.isFinite(t)).sort((a, b) => a - b);
+    const merged = [...this.capState().recent, ...times].sort((a, b) => a - b);
+    this.recent = merged.slice(Math.max(0, merged.length - cap));
+    this.recentPos = 0;
+    for (const d of state.deferred) this.queue.add(d, now, findtimeMs);
   }
 }

@@ -265,8 +265,8 @@ export function helperFirewall(client: HelperClient, backend: 'ufw' | 'set', clo
       }
       await client.call('ban', { ip, timeoutSec, comment: banComment(comment), backend });
     },
-    async unban(ip) {
-      await client.call('unban', { ip, backend });
+    async unban(ip, why) {
+      await client.call('unban', { ip, backend, ...(why ? { reason: why } : {}) });
     },
     async listBans() {
       const { bans } = await client.call('listBans', { backend });

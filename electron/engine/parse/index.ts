@@ -283,8 +283,11 @@ function readJournal(s: string, end: number): number {
     text = utf8.decode(bytes);
   } else return BAD_FRAMING;
   const realtime = record['__REALTIME_TIMESTAMP'];
-  const usec = typeof realtime === 'string' && /^\d{1,17}$/.test(realtime) ? Number(realtime) : typeof realtime === 'number' ? realtime : NaN;
-  if (!Number.isFinite(usec) || usec < 0) return BAD_FRAMING;
+  // journald writes it as a string of digits (µs since the epoch). Anything else — a JSON number
+  // such as 1e300, a sign, an exponent — is refused: 17 digits end in the year 5138, inside what a
+  // Date can hold, where 1e300 made the replay's report throw (RangeError: Invalid time value).
+  if (typeof realtime !== 'string' || !/^\d{1,17}$/.test(realtime)) return BAD_FRAMING;
+  const usec = Number(realtime);
   hTime = usec / 1000;
   const hostname = record['_HOSTNAME'];
   hHost = typeof hostname === 'string' && hostname.length > 0 ? keepString(hostname) : undefined;
@@ -458,7 +461,11 @@ function protoName(s: string, a: number, b: number): string | null {
   return s.slice(a, b);
 }
 
-/** Where the fields start: the `IN=` that is followed (after its value) by ` OUT=`; -1 no IN= at all, -2 none valid. */
+/**
+ * Where the fields start: the `IN=` that is followed (after its value) by ` OUT=`; -1 no IN= at all, -2 none valid.
+ * One pass: every `IN=` inside a failed candidate's value ends at the same blank and fails the same
+ * way, so the search goes on after that value (resuming at `i + 3` made `IN=IN=IN=…` quadratic).
+ */
 function findInField(s: string, p: number, end: number): number {
   let from = p;
   for (;;) {
@@ -467,7 +474,7 @@ function findInField(s: string, p: number, end: number): number {
     let v = i + 3;
     while (v < end && s.charCodeAt(v) !== 32) v++;
     if (v + 5 <= end && is4(s, v + 1, 79, 85, 84, 61)) return i;
-    from = i + 3;
+    from = v;
   }
 }
 

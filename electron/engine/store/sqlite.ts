@@ -21,7 +21,7 @@
  */
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { canonicalIp, systemClock, type Clock } from '../../shared/domain.ts';
-import type { BanRecord, Offender, OffenderState, ScanType } from '../../shared/model.ts';
+import type { BanRecord, Offender, OffenderState, ScanType, UnbanReason } from '../../shared/model.ts';
 import { OffenderStateSchema } from '../../shared/model.ts';
 import type { PacketEvent } from '../../shared/packet.ts';
 import type { Dashboard, PacketFilter, PacketRow } from '../../shared/api.ts';
@@ -204,7 +204,7 @@ export class SqliteStore implements StorePort {
   }
 
   /** Written immediately, like recordBan. */
-  recordUnban(ip: string, at: number, why: 'expired' | 'manual'): void {
+  recordUnban(ip: string, at: number, why: UnbanReason): void {
     this.immediate(() => {
       this.st.endOpenBans.run(at, why, ip);
     });

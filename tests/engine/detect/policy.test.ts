@@ -57,28 +57,62 @@ describe('BanPolicy new-bans-per-minute cap', () => {
     expect(p.hasBudget(69_999)).toBe(false);
     expect(p.hasBudget(70_000)).toBe(true);
   });
-  it('deferred bans come back in order, once each, and can be cancelled', () => {
+  const F = 600_000; // findtime
+  it('deferred bans of equal evidence come back in order, once each, and can be cancelled', () => {
     const p = new BanPolicy(base());
-    expect(p.defer({ ip: 'a', queuedAt: 1, reason })).toBe(1);
-    expect(p.defer({ ip: 'b', queuedAt: 2, reason })).toBe(2);
-    expect(p.defer({ ip: 'a', queuedAt: 3, reason })).toBe(2); // already queued
-    expect(p.defer({ ip: 'c', queuedAt: 4, reason })).toBe(3);
+    expect(p.defer({ ip: 'a', queuedAt: 1, reason }, 1, F)).toBeNull();
+    expect(p.defer({ ip: 'b', queuedAt: 2, reason }, 2, F)).toBeNull();
+    expect(p.defer({ ip: 'a', queuedAt: 3, reason }, 3, F)).toBeNull(); // already queued
+    expect(p.deferredCount).toBe(2);
+    expect(p.defer({ ip: 'c', queuedAt: 4, reason }, 4, F)).toBeNull();
     expect(p.cancelDeferred('b')).toBe(true);
     expect(p.cancelDeferred('b')).toBe(false);
     expect(p.deferredIps()).toEqual(['a', 'c']);
-    expect(p.nextDeferred()?.ip).toBe('a');
-    expect(p.nextDeferred()?.ip).toBe('c');
-    expect(p.nextDeferred()).toBeNull();
+    expect(p.nextDeferred(5, F)?.ip).toBe('a');
+    expect(p.nextDeferred(5, F)?.ip).toBe('c');
+    expect(p.nextDeferred(5, F)).toBeNull();
     expect(p.deferredCount).toBe(0);
   });
-  it('a long queue is never lost while it drains', () => {
+  it('the strongest evidence comes first (20 ports beat 5), then the freshest; evidence grows while it waits', () => {
     const p = new BanPolicy(base());
-    for (let i = 0; i < 5000; i++) p.defer({ ip: `s${i}`, queuedAt: i, reason });
-    const out: string[] = [];
-    for (let d = p.nextDeferred(); d; d = p.nextDeferred()) out.push(d.ip);
-    expect(out.length).toBe(5000);
-    expect(out[0]).toBe('s0');
-    expect(out[4999]).toBe('s4999');
+    p.defer({ ip: 'old5', queuedAt: 1, reason, ports: 5, lastSeen: 1 }, 1, F);
+    p.defer({ ip: 'new5', queuedAt: 2, reason, ports: 5, lastSeen: 2 }, 2, F);
+    p.defer({ ip: 'wide', queuedAt: 3, reason, ports: 5, lastSeen: 3 }, 3, F);
+    p.refreshDeferred('wide', 20, 4);
+    expect(p.deferredIps()).toEqual(['wide', 'new5', 'old5']);
+    expect(p.nextDeferred(5, F)?.ip).toBe('wide');
+    expect(p.nextDeferred(5, F)?.ip).toBe('new5');
+  });
+  it('is bounded: a full queue pushes out its weakest entry for a stronger one and refuses a weaker one', () => {
+    const p = new BanPolicy(base(), 3);
+    for (const [ip, ports, t] of [['a', 5, 1], ['b', 6, 2], ['c', 7, 3]] as const) p.defer({ ip, queuedAt: t, reason, ports, lastSeen: t }, t, F);
+    expect(p.defer({ ip: 'd', queuedAt: 4, reason, ports: 20, lastSeen: 4 }, 4, F)?.ip).toBe('a');
+    expect(p.defer({ ip: 'e', queuedAt: 5, reason, ports: 3, lastSeen: 5 }, 5, F)?.ip).toBe('e');
+    expect(p.deferredIps()).toEqual(['d', 'c', 'b']);
+    expect(p.deferredDropped).toEqual({ aged: 0, full: 2 });
+    for (let i = 0; i < 5000; i++) p.defer({ ip: `s${i}`, queuedAt: 10 + i, reason, ports: 5, lastSeen: 10 + i }, 10 + i, F);
+    expect(p.deferredCount).toBe(3);
+  });
+  it('drops entries whose evidence aged past findtime instead of banning them', () => {
+    const p = new BanPolicy(base());
+    p.defer({ ip: 'stale', queuedAt: 0, reason, ports: 30, lastSeen: 0 }, 0, F);
+    p.defer({ ip: 'fresh', queuedAt: 1, reason, ports: 5, lastSeen: 100_000 }, 100_000, F);
+    const dropped: string[] = [];
+    expect(p.nextDeferred(F + 1, F, (d) => dropped.push(d.ip))?.ip).toBe('fresh');
+    expect(dropped).toEqual(['stale']);
+    expect(p.deferredDropped.aged).toBe(1);
+  });
+  it('saves and restores the cap window and the queue', () => {
+    const p = new BanPolicy(base({ maxNewBansPerMinute: 2 }));
+    p.spend(1000);
+    p.spend(2000);
+    p.defer({ ip: 'x', queuedAt: 2500, reason, ports: 9, lastSeen: 2500 }, 2500, F);
+    const saved = JSON.parse(JSON.stringify(p.capState())) as ReturnType<BanPolicy['capState']>;
+    const q = new BanPolicy(base({ maxNewBansPerMinute: 2 }));
+    q.restoreCap(saved, 3000, F);
+    expect(q.hasBudget(60_999)).toBe(false);
+    expect(q.hasBudget(61_000)).toBe(true);
+    expect(q.deferredIps()).toEqual(['x']);
   });
   it('lowering the cap keeps the most recent spends', () => {
     const p = new BanPolicy(base({ maxNewBansPerMinute: 5 }));

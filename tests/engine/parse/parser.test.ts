@@ -161,7 +161,9 @@ function validRecord(): fc.Arbitrary<GeneratedRecord> {
       const src = canonicalIp(g.addresses.src)!;
       const dst = canonicalIp(g.addresses.dst)!;
       const inner = canonicalIp(g.addresses.inner)!;
-      const print = (ip: string) => (family === 6 ? expandV6(ip) : ip);
+      // The kernel prints the canonical address's eight groups: expanding the generated text itself
+      // would read `::0.0.0.0` as ipaddr.js does (IPv4-mapped), not as the address it is.
+      const print = (ip: string) => (family === 6 ? expandV6(canonicalIp(ip)!) : ip);
       const t = g.transport as { proto: string; spt?: number; dpt?: number; flags?: number; window?: number; type?: number; code?: number; quote?: boolean };
       const proto = t.proto === 'ICMP' && family === 6 ? 'ICMPv6' : t.proto;
       let msg = `${g.prefix}IN=${g.inIf} OUT=${g.outIf} ${g.mac ? `MAC=${g.mac} ` : ''}SRC=${print(g.addresses.src)} DST=${print(g.addresses.dst)} `;
