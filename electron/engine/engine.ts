@@ -12,7 +12,8 @@
  * how the input was chunked. Pure: no I/O, no timers, no wall clock except the injected Clock.
  *
  * Decisions a caller should know:
- * - Verdict order: not-for-this-host, untrusted, prefix-not-counted, not-inbound, packet kind
+ * - Verdict order: not-for-this-host, untrusted, prefix-not-counted, not-inbound, duplicate-record
+ *   (a second LOG line of one packet, detect/duplicates.ts), packet kind
  *   (not-a-probe / late-reply / icmp-error / fragment), ignored-port, allowed-port, whitelisted,
  *   already-banned; otherwise 'counted'.
  * - A scan ban is a strike: duration by BanPolicy, counted against the new-bans-per-minute cap;
@@ -34,6 +35,7 @@ import type { Settings } from '../shared/settings.ts';
 import { BanBook } from './detect/banbook.ts';
 import { classify, isScanType, normalisePrefix } from './detect/classify.ts';
 import { capacityFor, type DeferredBan } from './detect/deferred.ts';
+import { DuplicateRecords } from './detect/duplicates.ts';
 import { BanPolicy, type BanCapState } from './detect/policy.ts';
 import { ipv4Text, NO_SLOT, SourceTracker } from './detect/tracker.ts';
 import { Whitelist } from './detect/whitelist.ts';
@@ -120,6 +122,7 @@ export class ScanEngine {
   private readonly tracker: SourceTracker;
   private readonly policy: BanPolicy;
   private readonly book = new BanBook();
+  private readonly duplicates = new DuplicateRecords();
   /** End of the ban that expires first (Infinity when none): checked on every packet. */
   private nextExpiry = Infinity;
   private lastStrikeSweep = -Infinity;
@@ -203,6 +206,8 @@ export class ScanEngine {
     if (this.hostFilterAddresses !== null && !this.isThisHosts(p)) return this.ignore('not-for-this-host');
     if (p.trust !== 'kernel' && this.settings.detection.requireKernelTrust) return this.ignore('untrusted');
     const verdict = classify(p, this.prefixes);
+    // One packet, one probe: the per-source logging block and ufw's own rule both log a blocked packet.
+    if (verdict !== 'prefix-not-counted' && verdict !== 'not-inbound' && this.duplicates.seen(p, srcV4)) return this.ignore('duplicate-record');
     if (!isScanType(verdict)) return this.ignore(verdict);
 
     let port: number | null = null;

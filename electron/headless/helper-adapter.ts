@@ -139,7 +139,7 @@ export function helperOpsOf(call: HelperCall): HelperOpsPort {
           return;
         // The rule the user saw goes along: the helper acts on it (found again if numbers moved) or refuses.
         case 'edit':
-          await call('editRule', { number: op.number, rule: op.rule, ...(op.expect ? { expect: op.expect } : {}) });
+          await call('editRule', { number: op.number, rule: op.rule, ...(op.to !== undefined ? { to: op.to } : {}), ...(op.expect ? { expect: op.expect } : {}) });
           return;
         case 'delete':
           await call('deleteRule', { number: op.number, ...(op.expect ? { expect: op.expect } : {}) });

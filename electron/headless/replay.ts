@@ -266,6 +266,7 @@ const IGNORE_TEXT: Record<IgnoreReason, string> = {
   untrusted: 'not provably from the kernel',
   'not-for-this-host': 'addressed to another host',
   'already-banned': 'from a source banned by then (the ban would have dropped them before they were logged)',
+  'duplicate-record': 'a second log line of a packet already counted (ufw and the per-source logging block both log it)',
 };
 
 /** Event times below this are kmsg/dmesg stamps counted from boot (no --boot-time): no uptime reaches 20 years. */

@@ -99,7 +99,7 @@ const NO_FIREWALL: FirewallState = {
 };
 
 /** Packets whose engine verdict is one of these are not blocked traffic of this host: not stored. */
-const NOT_STORED = new Set(['not-for-this-host', 'prefix-not-counted', 'untrusted', 'not-inbound']);
+const NOT_STORED = new Set(['not-for-this-host', 'prefix-not-counted', 'untrusted', 'not-inbound', 'duplicate-record']);
 /** What to do about a silent log (the Doctor's last-record check): how it can be normal, and how it is fixed when not. */
 const SILENT_HINT =
   ': normal on a quiet host (only blocked packets are logged); otherwise check that ufw logs (ufw logging low) ' +

@@ -166,14 +166,37 @@ export function createHelperDispatcher(deps: HelperDeps): HelperDispatcher {
     }
   }
 
-  /** delete/move/edit: re-read the numbers inside the queue, act on the rule the client saw, never on a ban rule. */
-  async function changeExisting(op: RuleOp & { kind: 'delete' | 'move' | 'edit' }, expect: RuleExpect | undefined) {
-    const { rules } = await numberedRules();
+  /** The change aimed at the rule the client saw, at that rule's number in `rules`; never a ban rule. */
+  function currentChange(op: RuleOp & { kind: 'delete' | 'move' | 'edit' }, expect: RuleExpect | undefined, rules: UfwRule[]) {
     const rule = resolveRule(rules, op.number, expect);
     if (rule.portcullis) throw new HelperError('invalid', `rule ${rule.number} is a Portcullis ban rule (${PORTCULLIS_TAG}); unban the address instead`);
     const shift = rule.number - op.number;
     const current: RuleOp =
-      op.kind === 'move' ? { ...op, number: rule.number, to: Math.max(1, op.to + shift) } : { ...op, number: rule.number };
+      op.kind === 'move'
+        ? { ...op, number: rule.number, to: Math.max(1, op.to + shift) }
+        : op.kind === 'edit' && op.to !== undefined
+          ? { ...op, number: rule.number, to: Math.max(1, op.to + shift) }
+          : { ...op, number: rule.number };
+    return { rule, current };
+  }
+
+  /**
+   * The commands a rule change will run, planned against the rules as they are now (read inside the
+   * queue): a move or an edit re-creates the rule, which needs the current list; an insertion's
+   * position depends on how many IPv4 rules there are.
+   */
+  async function previewPlan(op: RuleOp): Promise<string[][]> {
+    if (op.kind === 'add' && !op.position) return planRuleOp(op);
+    const { rules } = await numberedRules();
+    if (op.kind === 'add') return planRuleOp(op, rules);
+    const { expect, ...change } = op;
+    return planRuleOp(currentChange(change, expect, rules).current, rules);
+  }
+
+  /** delete/move/edit: re-read the numbers inside the queue, act on the rule the client saw, never on a ban rule. */
+  async function changeExisting(op: RuleOp & { kind: 'delete' | 'move' | 'edit' }, expect: RuleExpect | undefined) {
+    const { rules } = await numberedRules();
+    const { rule, current } = currentChange(op, expect, rules);
     const plan = planRuleOp(current, rules); // throws (runs nothing) if the insertion cannot be placed
     const ran: string[] = [];
     await runPlan(plan.slice(0, 1), ran);
@@ -271,7 +294,7 @@ export function createHelperDispatcher(deps: HelperDeps): HelperDispatcher {
       case 'doctor':
         return doctor();
       case 'previewRule':
-        return { commands: planRuleOp(req.args.op).map(displayCommand) };
+        return { commands: (await previewPlan(req.args.op)).map(displayCommand) };
       case 'streamKmsg':
         return startKmsg(req.args.afterSeq);
       case 'listBans':
@@ -297,7 +320,10 @@ export function createHelperDispatcher(deps: HelperDeps): HelperDispatcher {
       case 'moveRule':
         return changeExisting({ kind: 'move', number: req.args.number, to: req.args.to }, req.args.expect);
       case 'editRule':
-        return changeExisting({ kind: 'edit', number: req.args.number, rule: req.args.rule }, req.args.expect);
+        return changeExisting(
+          { kind: 'edit', number: req.args.number, rule: req.args.rule, ...(req.args.to !== undefined ? { to: req.args.to } : {}) },
+          req.args.expect,
+        );
       case 'ban': {
         // The backend tags the rule/element itself (portcullis-ban …). Cutting the host's connections
         // is the caller's own op, after the block: a new connection is refused from here on.
@@ -333,8 +359,16 @@ export function createHelperDispatcher(deps: HelperDeps): HelperDispatcher {
   /** Pure checks that need no firewall state: a refused request never enters the queue nor the audit log. */
   function precheck(req: DecodedRequest): void {
     if (req.op === 'addRule' || req.op === 'insertRule' || req.op === 'editRule') ruleBody(req.args.rule);
-    if (req.op === 'previewRule') planRuleOp(req.args.op);
+    // A preview is planned against the current rules inside the queue (previewPlan); here only what
+    // needs none: the rule words of an add or an edit. (Planning a move here, without the rules,
+    // refused every move: "there is no rule N".)
+    if (req.op === 'previewRule' && (req.args.op.kind === 'add' || req.args.op.kind === 'edit')) ruleBody(req.args.op.rule);
     if (req.op === 'ban') refuseUnbannable(req.args.ip, (deps.ownAddresses ?? hostAddresses)());
+    // A batch is refused whole: one unbannable entry means the caller is wrong about all of it.
+    if (req.op === 'banMany') {
+      const own = (deps.ownAddresses ?? hostAddresses)();
+      for (const b of req.args.bans) refuseUnbannable(b.ip, own);
+    }
   }
 
   async function run(req: DecodedRequest): Promise<HelperResponse> {
@@ -345,7 +379,7 @@ export function createHelperDispatcher(deps: HelperDeps): HelperDispatcher {
     }
     const changing = CHANGING_OPS.has(req.op as HelperOp);
     // Reads of ufw go through the queue too: a status taken mid-change would show half a move.
-    const readsUfw = req.op === 'status' || req.op === 'doctor' || req.op === 'listBans';
+    const readsUfw = req.op === 'status' || req.op === 'doctor' || req.op === 'listBans' || req.op === 'previewRule';
     if (!changing && !readsUfw) {
       try {
         return { id: req.id, ok: true, result: await perform(req) };

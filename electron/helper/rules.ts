@@ -126,7 +126,8 @@ export function planRuleOp(op: RuleOp, rules?: readonly UfwRule[]): string[][] {
       return [UfwRuleBuilder.delete(op.number)];
     case 'edit':
     case 'move': {
-      const target = op.kind === 'edit' ? op.number : op.to;
+      // An edit stays where the rule was unless it is also given a new position (`to`).
+      const target = op.kind === 'edit' ? op.to ?? op.number : op.to;
       let spec: RuleSpec;
       if (op.kind === 'edit') spec = op.rule;
       else {

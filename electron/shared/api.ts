@@ -225,7 +225,7 @@ export type RuleSpec = z.infer<typeof RuleSpecSchema>;
 
 export const RuleOpSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('add'), rule: RuleSpecSchema, position: z.number({ error: 'position is a rule number: 1, 2, …' }).int('position is a rule number: 1, 2, …').positive('position is a rule number: 1, 2, …').optional() }).strict(),
-  z.object({ kind: z.literal('edit'), number: z.number().int().positive(), rule: RuleSpecSchema, expect: RuleExpectSchema.optional() }).strict(),
+  z.object({ kind: z.literal('edit'), number: z.number().int().positive(), rule: RuleSpecSchema, to: z.number({ error: 'position is a rule number: 1, 2, …' }).int('position is a rule number: 1, 2, …').positive('position is a rule number: 1, 2, …').optional(), expect: RuleExpectSchema.optional() }).strict(),
   z.object({ kind: z.literal('delete'), number: z.number().int().positive(), expect: RuleExpectSchema.optional() }).strict(),
   z.object({ kind: z.literal('move'), number: z.number().int().positive(), to: z.number().int().positive(), expect: RuleExpectSchema.optional() }).strict(),
 ]);
@@ -241,7 +241,9 @@ export function retargetRuleOp(op: RuleOp, rules: UfwRule[]): RuleOp {
   const found = findExpectedRule(rules, op.number, op.expect);
   if (!found) throw new ApiError('conflict', `rule ${op.number} is not the rule you saw any more (it was changed, moved or deleted meanwhile); look at the list again`);
   if (found.number === op.number) return op;
-  return op.kind === 'move' ? { ...op, number: found.number, to: Math.max(1, op.to + found.number - op.number) } : { ...op, number: found.number };
+  return op.kind === 'move' || (op.kind === 'edit' && op.to !== undefined)
+    ? { ...op, number: found.number, to: Math.max(1, op.to! + found.number - op.number) }
+    : { ...op, number: found.number };
 }
 
 export const RulePreviewSchema = z.object({

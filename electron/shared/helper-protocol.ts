@@ -80,7 +80,7 @@ export const HELPER_OPS = {
   disable: { args: none, result: done },
   addRule: { args: z.object({ rule: RuleSpecSchema }).strict(), result: done },
   insertRule: { args: z.object({ position: RuleNumberSchema, rule: RuleSpecSchema }).strict(), result: done },
-  editRule: { args: z.object({ number: RuleNumberSchema, rule: RuleSpecSchema, expect: ExpectSchema }).strict(), result: done },
+  editRule: { args: z.object({ number: RuleNumberSchema, rule: RuleSpecSchema, to: RuleNumberSchema.optional(), expect: ExpectSchema }).strict(), result: done },
   deleteRule: { args: z.object({ number: RuleNumberSchema, expect: ExpectSchema }).strict(), result: done },
   moveRule: { args: z.object({ number: RuleNumberSchema, to: RuleNumberSchema, expect: ExpectSchema }).strict(), result: done },
   setDefault: {

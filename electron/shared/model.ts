@@ -70,6 +70,8 @@ export const IGNORE_REASONS = [
   'untrusted',
   'not-for-this-host',
   'already-banned',
+  /** Another LOG rule's line for a packet already taken (the per-source block's and ufw's own). */
+  'duplicate-record',
 ] as const;
 export type IgnoreReason = (typeof IGNORE_REASONS)[number];
 

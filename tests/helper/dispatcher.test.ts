@@ -276,7 +276,33 @@ describe('helper dispatcher: valid requests', () => {
     const { deps, calls } = fakeDeps();
     const r = await createHelperDispatcher(deps).handle({ id: 1, op: 'previewRule', args: { op: { kind: 'add', position: 1, rule: { action: 'deny', from: '2001:db8::/32' } } } });
     expect(r).toEqual({ id: 1, ok: true, result: { commands: ['ufw prepend deny in from 2001:db8::/32 to any'] } });
-    expect(calls).toEqual([]);
+    // It reads the rules (a position depends on them), and changes nothing.
+    expect(calls.every((c) => c.args[0] === 'status')).toBe(true);
+  });
+
+  it('previewRule of a move plans against the current rules (it said "there is no rule N" for every move) and changes nothing', async () => {
+    const { deps, calls } = fakeDeps();
+    const d = createHelperDispatcher(deps);
+    const shown = await seenAs(d, (r) => r.port === '2222' && r.action === 'limit' && !r.v6);
+    calls.length = 0;
+    const r = await d.handle({ id: 1, op: 'previewRule', args: { op: { kind: 'move', number: 7, to: 2, expect: shown } } });
+    expect(r).toEqual({ id: 1, ok: true, result: { commands: ['ufw --force delete 7', 'ufw insert 2 limit in proto tcp from any to any port 2222'] } });
+    expect(calls.every((c) => c.args[0] === 'status')).toBe(true);
+  });
+
+  it('edit with a new position (to): delete, then insert the new rule there; the preview says the same', async () => {
+    const { deps, calls } = fakeDeps();
+    const d = createHelperDispatcher(deps);
+    const spec = { action: 'limit', port: '2223', proto: 'tcp' };
+    const p = await d.handle({ id: 1, op: 'previewRule', args: { op: { kind: 'edit', number: 7, to: 2, rule: spec } } });
+    expect(p).toMatchObject({ ok: true, result: { commands: ['ufw --force delete 7', 'ufw insert 2 limit in proto tcp from any to any port 2223'] } });
+    calls.length = 0;
+    const r = await d.handle({ id: 2, op: 'editRule', args: { number: 7, to: 2, rule: spec } });
+    expect(r.ok).toBe(true);
+    expect(calls.filter((c) => c.args[0] !== 'status').map((c) => c.args)).toEqual([
+      ['--force', 'delete', '7'],
+      ['insert', '2', 'limit', 'in', 'proto', 'tcp', 'from', 'any', 'to', 'any', 'port', '2223'],
+    ]);
   });
 
   it('changes never overlap: ufw runs one at a time', async () => {

@@ -130,6 +130,29 @@ describe.runIf(requireSystem('root', 'netns', 'ufw'))('helper + real ufw in a ne
     expect(await lab.ufw('status', 'numbered')).toBe(before);
   });
 
+  it('moving rule 3 to 1 and back: previewRule shows the delete + insert (it said "there is no rule 3"), ufw status numbered agrees', async () => {
+    const v4 = async () => (await numbered()).filter((r) => !r.v6);
+    const before = await v4();
+    expect(before.length).toBeGreaterThanOrEqual(3);
+    const third = before[2]!;
+    const { number: _n, ...seen } = third;
+    const unchanged = await lab.ufw('status', 'numbered');
+    const p = await client.call('previewRule', { op: { kind: 'move', number: 3, to: 1, expect: seen } });
+    expect(p.commands[0]).toBe('ufw --force delete 3');
+    expect(p.commands[1]).toMatch(/^ufw prepend /);
+    expect(await lab.ufw('status', 'numbered')).toBe(unchanged);
+
+    await client.call('moveRule', { number: 3, to: 1, expect: seen });
+    const moved = await v4();
+    expect(moved[0]).toMatchObject({ ...seen, number: 1 });
+    expect(moved.slice(1).map((r) => r.port || r.from)).toEqual([before[0]!, before[1]!, ...before.slice(3)].map((r) => r.port || r.from));
+
+    const p2 = await client.call('previewRule', { op: { kind: 'move', number: 1, to: 3, expect: seen } });
+    expect(p2.commands).toEqual(['ufw --force delete 1', expect.stringMatching(/^ufw insert 3 /)]);
+    await client.call('moveRule', { number: 1, to: 3, expect: seen });
+    expect((await v4()).map((r) => ({ ...r }))).toEqual(before);
+  });
+
   it('hostile requests are refused by the real helper and ufw is unchanged', async () => {
     const before = await lab.ufw('status', 'numbered');
     const bad = [
@@ -158,7 +181,7 @@ describe.runIf(requireSystem('root', 'netns', 'ufw'))('helper + real ufw in a ne
 
   it('every change is in the audit log with its argv', () => {
     const entries = readFileSync(join(dir, 'audit.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-    expect(entries.map((e) => e.op)).toEqual(['addRule', 'insertRule', 'moveRule', 'insertRule', 'insertRule', 'deleteRule', 'addRule', 'addRule', 'setDefault', 'setLogging']);
+    expect(entries.map((e) => e.op)).toEqual(['addRule', 'insertRule', 'moveRule', 'insertRule', 'insertRule', 'deleteRule', 'addRule', 'addRule', 'setDefault', 'setLogging', 'moveRule', 'moveRule']);
     expect(entries.every((e) => e.result === 'ok' && e.who === 'uid 0 over socket')).toBe(true);
     // The move: numbers re-read, delete, then the deny re-added at the end of the IPv4 rules (an append).
     expect(entries[2].argv.map((a: string[]) => a.slice(0, 3))).toEqual([['/usr/sbin/ufw', 'status', 'numbered'], ['/usr/sbin/ufw', '--force', 'delete'], ['/usr/sbin/ufw', 'deny', 'in']]);
