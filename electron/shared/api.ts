@@ -17,6 +17,8 @@ export const SourceHealthSchema = z.object({
   lastRecordAt: z.number().nullable(),
   linesPerMinute: z.number(),
   rejectsPerMinute: z.number(),
+  /** Of linesPerMinute, firewall records addressed to another host (another namespace or container sharing the kernel log), read and dropped. */
+  foreignPerMinute: z.number().optional(),
   error: z.string().optional(),
 });
 export type SourceHealthDto = z.infer<typeof SourceHealthSchema>;

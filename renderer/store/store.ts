@@ -24,16 +24,15 @@ import type { BanRecord, Offender } from '../../electron/shared/model.ts';
 import { type Settings, SettingsSchema, WhitelistEntrySchema, describeZodError } from '../../electron/shared/settings.ts';
 import type { ConnectionStatus, RendererApi } from '../api/index.ts';
 import { EMPTY_FILTER, type PacketFilterInput, packetsToCsv } from './packetFilter.ts';
+import { MAX_PACKET_ROWS, appendBounded, reduceEvents } from './events.ts';
+import { type Notice, withNotice } from './notices.ts';
 
 export const SCREENS = ['dashboard', 'packets', 'offenders', 'rules', 'whitelist', 'thresholds', 'doctor', 'settings'] as const;
 export type ScreenId = (typeof SCREENS)[number];
 
-/** Rows kept in memory for the live table (older ones remain in the service's store). */
-export const MAX_PACKET_ROWS = 100_000;
+export { MAX_PACKET_ROWS };
 /** Rows the service is asked for when the window opens (its maximum page). */
 export const INITIAL_PACKET_PAGE = 5000;
-const MAX_NOTICES = 5;
-const MAX_BAN_HISTORY = 1000;
 
 /** A refusal the user may override (the service answered needs-confirmation) carries `needsConfirmation`. */
 /**
@@ -42,11 +41,7 @@ const MAX_BAN_HISTORY = 1000;
  */
 export type Result = { ok: true } | { ok: false; error: string; needsConfirmation?: true; fields?: Record<string, string> };
 
-export interface Notice {
-  id: number;
-  level: 'info' | 'warn' | 'error';
-  message: string;
-}
+export type { Notice } from './notices.ts';
 
 export interface ServiceSlice {
   state: State | null;
@@ -169,6 +164,8 @@ export interface StoreDeps {
   clearInterval?: (h: unknown) => void;
   setTimeout?: (fn: () => void, ms: number) => unknown;
   clearTimeout?: (h: unknown) => void;
+  /** Wall clock (when an unban event arrives, for the history row). */
+  now?: () => number;
 }
 
 type Set = StoreApi<AppState>['setState'];
@@ -179,15 +176,8 @@ function messageOf(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-let noticeSeq = 0;
-
-/** The notices with one more; the same message again replaces the earlier one (no stack of copies). */
-function withNotice(notices: Notice[], level: Notice['level'], message: string): Notice[] {
-  return [...notices.filter((n) => n.level !== level || n.message !== message), { id: ++noticeSeq, level, message }].slice(-MAX_NOTICES);
-}
-
-function pushNotice(set: Set, level: Notice['level'], message: string): void {
-  set((s) => ({ notices: withNotice(s.notices, level, message) }));
+function pushNotice(set: Set, level: Notice['level'], message: string, action?: Notice['action']): void {
+  set((s) => ({ notices: withNotice(s.notices, level, message, action) }));
 }
 
 /** A whitelist entry as typed: its canonical CIDR, or the schema's reason. */
@@ -243,11 +233,6 @@ export function deepMerge(base: unknown, patch: unknown): unknown {
   return out;
 }
 
-function appendBounded<T>(list: T[], add: T[], max: number): T[] {
-  if (add.length === 0) return list;
-  const joined = list.length + add.length <= max ? list.concat(add) : list.concat(add).slice(-max);
-  return joined;
-}
 
 // ---------------------------------------------------------------- slices
 
@@ -605,6 +590,7 @@ function uiSlice(set: Set, get: Get, deps: StoreDeps): UiSlice {
   const later = deps.setTimeout ?? ((fn: () => void, ms: number) => globalThis.setTimeout(fn, ms));
   const clearT = deps.clearTimeout ?? ((h: unknown) => globalThis.clearTimeout(h as ReturnType<typeof setTimeout>));
   let backfillTimer: unknown = null;
+  const now = deps.now ?? (() => Date.now());
   return {
     screen: 'dashboard',
     connection: api.onConnection ? 'connecting' : 'open',
@@ -626,74 +612,7 @@ function uiSlice(set: Set, get: Get, deps: StoreDeps): UiSlice {
     applyEvents(events) {
       if (events.length === 0) return;
       const missingBefore = get().packetsMissing;
-      set((s) => {
-        const patch: Partial<AppState> = {};
-        let packets = s.packets;
-        let held = s.heldPackets;
-        let received = s.packetsReceived;
-        let missing = s.packetsMissing;
-        let offenders: Map<string, Offender> | null = null;
-        let active = s.bans.active;
-        let history = s.bans.history;
-        let notices = s.notices;
-        const touchOffenders = () => (offenders ??= new Map(s.offenders));
-        for (const ev of events) {
-          switch (ev.type) {
-            case 'packets': {
-              if (ev.rows.length === 0) break;
-              received += ev.rows.length;
-              const tail = held.length ? held[held.length - 1] : packets[packets.length - 1];
-              const first = ev.rows[0]!.id;
-              // The service sheds live rows when a burst outruns the stream: a jump in ids is a hole.
-              if (tail && first > tail.id + 1) missing += first - tail.id - 1;
-              if (tail && first <= tail.id) {
-                // Out of order or repeated (e.g. after a reconnect): keep ids unique and sorted.
-                const known = new Set((held.length ? held : packets).slice(-ev.rows.length * 2).map((r) => r.id));
-                const fresh = ev.rows.filter((r) => !known.has(r.id));
-                if (s.packetsPaused) held = appendBounded(held, fresh, MAX_PACKET_ROWS).sort((a, b) => a.id - b.id);
-                else packets = appendBounded(packets, fresh, MAX_PACKET_ROWS).sort((a, b) => a.id - b.id);
-                break;
-              }
-              if (s.packetsPaused) held = appendBounded(held, ev.rows, MAX_PACKET_ROWS);
-              else packets = appendBounded(packets, ev.rows, MAX_PACKET_ROWS);
-              break;
-            }
-            case 'offenders':
-              for (const o of ev.offenders) touchOffenders().set(o.ip, o);
-              break;
-            case 'ban': {
-              active = [...active.filter((b) => b.ip !== ev.ban.ip), ev.ban];
-              const m = touchOffenders();
-              const o = m.get(ev.ban.ip);
-              if (o) m.set(ev.ban.ip, { ...o, state: 'banned', strikes: ev.ban.strikes, bannedUntil: ev.ban.until });
-              break;
-            }
-            case 'unban': {
-              const ended = active.find((b) => b.ip === ev.ip);
-              active = active.filter((b) => b.ip !== ev.ip);
-              if (ended) history = [ended, ...history].slice(0, MAX_BAN_HISTORY);
-              const m = touchOffenders();
-              const o = m.get(ev.ip);
-              if (o && o.state === 'banned') m.set(ev.ip, { ...o, state: 'expired', bannedUntil: null });
-              break;
-            }
-            case 'state':
-              patch.state = ev.state;
-              break;
-            case 'notice':
-              notices = withNotice(notices, ev.level, ev.message);
-              break;
-          }
-        }
-        if (packets !== s.packets) patch.packets = packets;
-        if (held !== s.heldPackets) patch.heldPackets = held;
-        if (received !== s.packetsReceived) patch.packetsReceived = received;
-        if (missing !== s.packetsMissing) patch.packetsMissing = missing;
-        if (offenders) patch.offenders = offenders;
-        if (active !== s.bans.active || history !== s.bans.history) patch.bans = { active, history };
-        if (notices !== s.notices) patch.notices = notices;
-        return patch;
-      });
+      set((s) => reduceEvents(s, events, now()));
       if (get().packetsMissing > missingBefore) {
         // Fetch the skipped rows once the burst is over, not while it is still shedding.
         if (backfillTimer !== null) clearT(backfillTimer);
