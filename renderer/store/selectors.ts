@@ -129,8 +129,15 @@ export const selectReadOnlyReason = (s: AppState): string | null => {
   return s.state.helper.readOnlyReason ?? 'the privileged helper is not connected';
 };
 
-export type ProtectionView = { kind: 'loading' } | { kind: 'on' } | { kind: 'off' } | { kind: 'paused'; until: number | null };
-export const selectProtection = (s: AppState): ProtectionView['kind'] => (s.state ? s.state.protection : 'loading');
+/**
+ * What can be said about protection now. 'unknown' while the service cannot be reached (or refuses
+ * this page): the last state it sent may no longer be true, so it is not shown as current.
+ */
+export type ProtectionKind = 'loading' | 'unknown' | 'on' | 'off' | 'paused';
+export const selectProtection = (s: AppState): ProtectionKind => {
+  if (s.connection !== 'open') return s.state || s.connection === 'refused' ? 'unknown' : 'loading';
+  return s.state ? s.state.protection : 'loading';
+};
 
 const LOOPBACK = [
   { cidr: '127.0.0.0/8', why: 'loopback' },

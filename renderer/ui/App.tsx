@@ -2,7 +2,7 @@
 import logoUrl from '../../assets/ui/portcullis.svg';
 import { useEffect } from 'react';
 import type { ScreenId } from '../store/store.ts';
-import { selectReadOnlyReason } from '../store/selectors.ts';
+import { selectProtection, selectReadOnlyReason } from '../store/selectors.ts';
 import { useActions, useApp } from './context.ts';
 import { NavIcon } from './icons.tsx';
 import { Dashboard } from './screens/Dashboard.tsx';
@@ -24,6 +24,15 @@ export const NAV: { id: ScreenId; label: string }[] = [
   { id: 'doctor', label: 'Doctor' },
   { id: 'settings', label: 'Settings' },
 ];
+
+/** The sidebar's word for the protection state; "unknown" is grey, never the last green it saw. */
+export const PROTECTION_LABEL: Record<ReturnType<typeof selectProtection>, string> = {
+  loading: 'Connecting…',
+  unknown: 'Unknown — not connected',
+  on: 'Protected',
+  paused: 'Paused',
+  off: 'Not protected',
+};
 
 function Screen({ id }: { id: ScreenId }) {
   switch (id) {
@@ -67,8 +76,9 @@ export function App() {
   const screen = useApp((s) => s.screen);
   const readOnly = useApp(selectReadOnlyReason);
   const connection = useApp((s) => s.connection);
+  const hasState = useApp((s) => s.state !== null);
   const theme = useApp((s) => s.settings?.ui.theme ?? 'system');
-  const protection = useApp((s) => s.state?.protection ?? null);
+  const protection = useApp(selectProtection);
   const { navigate, start } = useActions();
 
   useEffect(() => start(), [start]);
@@ -104,16 +114,24 @@ export function App() {
           </ul>
         </nav>
         <div className="sidebar-foot">
-          <span className={`dot dot-${protection ?? 'unknown'}`} aria-hidden="true" />
-          {protection === 'on' ? 'Protected' : protection === 'paused' ? 'Paused' : protection === 'off' ? 'Not protected' : 'Connecting…'}
+          <span className={`dot dot-${protection}`} aria-hidden="true" />
+          <span className="sidebar-foot-label">{PROTECTION_LABEL[protection]}</span>
         </div>
       </aside>
       <main className="content">
         <div className="banners">
-          {connection !== 'open' && (
-            <div className="banner banner-warn" role="status">
-              {connection === 'connecting' ? 'Connecting to the Portcullis service…' : 'Connection to the Portcullis service lost — reconnecting…'}
+          {connection === 'refused' ? (
+            <div className="banner banner-error" role="alert" data-testid="connection-banner">
+              <strong>This page&apos;s access token was refused</strong> — Portcullis was restarted with a new one. Open the new URL that <code>portcullis serve</code> printed.
             </div>
+          ) : (
+            connection !== 'open' && (
+              <div className="banner banner-warn" role="status" data-testid="connection-banner">
+                {connection === 'connecting' && !hasState
+                  ? 'Connecting to the Portcullis service…'
+                  : 'Connection to the Portcullis service lost — reconnecting… What this page shows may be out of date.'}
+              </div>
+            )
           )}
           {readOnly && (
             <div className="banner banner-warn" role="alert" data-testid="read-only-banner">

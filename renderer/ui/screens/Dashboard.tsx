@@ -1,5 +1,5 @@
 import { Bar, BarChart, CartesianGrid, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
-import { selectCounts, selectIsBusy, selectReadOnlyReason, selectTopOffenders } from '../../store/selectors.ts';
+import { selectCounts, selectIsBusy, selectProtection, selectReadOnlyReason, selectTopOffenders } from '../../store/selectors.ts';
 import { useActions, useApp } from '../context.ts';
 import { fmtAge, fmtCount, fmtTime, useNow } from '../format.ts';
 import { OffenderStateBadge } from './common.tsx';
@@ -16,6 +16,7 @@ export function protectionText(state: { pausedUntil: number | null } | null, pau
 function ProtectionCard() {
   const state = useApp((s) => s.state);
   const activeBans = useApp((s) => selectCounts(s).activeBans);
+  const unknown = useApp(selectProtection) === 'unknown';
   const busy = useApp(selectIsBusy('protection'));
   const readOnly = useApp(selectReadOnlyReason) !== null;
   const { setProtection, pauseProtection } = useActions();
@@ -35,7 +36,7 @@ function ProtectionCard() {
           className={`switch ${on ? 'switch-on' : ''}`}
           // While a change is in flight the switch says so (aria-busy/aria-disabled) but is NOT
           // disabled: a disabled button drops keyboard focus, and the next Space would go nowhere.
-          disabled={!state || readOnly}
+          disabled={!state || readOnly || unknown}
           aria-disabled={busy || undefined}
           aria-busy={busy || undefined}
           onClick={() => {
@@ -45,7 +46,7 @@ function ProtectionCard() {
           <span className="switch-knob" />
         </button>
         <div className="protection-text" data-testid="protection-status">
-          {protectionText(state, paused, on, activeBans)}
+          {unknown ? 'Unknown — not connected to the Portcullis service' : protectionText(state, paused, on, activeBans)}
         </div>
       </div>
       <div className="row gap">
