@@ -26,6 +26,7 @@ import type { ConnectionStatus, RendererApi } from '../api/index.ts';
 import { EMPTY_FILTER, type PacketFilterInput, packetsToCsv } from './packetFilter.ts';
 import { MAX_PACKET_ROWS, appendBounded, reduceEvents } from './events.ts';
 import { type Notice, withNotice } from './notices.ts';
+import { type BanAlertsSlice, createBanAlertsSlice } from './banAlertsSlice.ts';
 
 export const SCREENS = ['dashboard', 'packets', 'offenders', 'rules', 'whitelist', 'thresholds', 'doctor', 'settings'] as const;
 export type ScreenId = (typeof SCREENS)[number];
@@ -151,7 +152,7 @@ export interface UiSlice {
   exportPacketsCsv(rows: readonly PacketRow[]): void;
 }
 
-export type AppState = ServiceSlice & DashboardSlice & PacketsSlice & OffendersSlice & BansSlice & RulesSlice & SettingsSlice & DoctorSlice & UiSlice;
+export type AppState = ServiceSlice & DashboardSlice & PacketsSlice & OffendersSlice & BansSlice & RulesSlice & SettingsSlice & DoctorSlice & UiSlice & BanAlertsSlice;
 export type AppStore = StoreApi<AppState>;
 
 export interface StoreDeps {
@@ -613,6 +614,7 @@ function uiSlice(set: Set, get: Get, deps: StoreDeps): UiSlice {
       if (events.length === 0) return;
       const missingBefore = get().packetsMissing;
       set((s) => reduceEvents(s, events, now()));
+      get().noteBans(events.flatMap((e) => (e.type === 'ban' ? [e.ban] : [])));
       if (get().packetsMissing > missingBefore) {
         // Fetch the skipped rows once the burst is over, not while it is still shedding.
         if (backfillTimer !== null) clearT(backfillTimer);
@@ -673,7 +675,7 @@ const INFO_NOTICE_MS = 6000;
 
 export function createAppStore(deps: StoreDeps): AppStore {
   const { api } = deps;
-  const store = createStore<AppState>()((set, get) => ({
+  const store = createStore<AppState>()((set, get, storeApi) => ({
     ...serviceSlice(set, get, api),
     ...dashboardSlice(set, get, api),
     ...packetsSlice(set, get, deps),
@@ -683,6 +685,7 @@ export function createAppStore(deps: StoreDeps): AppStore {
     ...settingsSlice(set, get, api),
     ...doctorSlice(set, get, api),
     ...uiSlice(set, get, deps),
+    ...createBanAlertsSlice(set, get, storeApi),
   }));
   const scheduled = new Set<number>();
   const later = deps.setTimeout ?? ((fn: () => void, ms: number) => globalThis.setTimeout(fn, ms));

@@ -4,6 +4,7 @@ import { type OffenderSort, selectOffenderList, selectOffenderStateCounts, selec
 import { useActions, useApp } from '../context.ts';
 import { fmtCount, fmtDateTime, fmtDuration } from '../format.ts';
 import { type Column, OffenderStateBadge, VirtualTable } from './common.tsx';
+import { useNarrow } from '../useNarrow.ts';
 
 function OffenderLink({ ip }: { ip: string }) {
   const { openOffender } = useActions();
@@ -48,6 +49,10 @@ const COLUMNS: Column<Offender>[] = [
   { key: 'strikes', label: 'Strikes', width: '60px', className: 'num', render: (o) => o.strikes },
   { key: 'actions', label: 'Actions', width: '170px', className: 'right', render: (o) => <OffenderActions o={o} /> },
 ];
+/** At 800×600 the row's actions must show without scrolling sideways: first seen, scan type and strikes are in the detail. */
+const NARROW_HIDDEN = new Set(['first', 'scan', 'strikes']);
+const NARROW_WIDTHS: Record<string, string> = { state: '92px', hits: '52px', ports: '48px', last: '112px', actions: '164px' };
+const NARROW_COLUMNS = COLUMNS.filter((c) => !NARROW_HIDDEN.has(c.key)).map((c) => (NARROW_WIDTHS[c.key] ? { ...c, width: NARROW_WIDTHS[c.key]! } : c));
 
 function Detail() {
   const ip = useApp((s) => s.selectedOffender);
@@ -151,6 +156,7 @@ export function Offenders() {
   const total = useApp((s) => selectOffenders(s).size);
   const selected = useApp((s) => s.selectedOffender !== null);
   const err = useApp((s) => s.loadErrors.offenders);
+  const narrow = useNarrow();
   return (
     <div className="screen screen-fill">
       <header className="screen-head">
@@ -174,7 +180,7 @@ export function Offenders() {
       {err && <p className="error-text">{err}</p>}
       <VirtualTable
         rows={list}
-        columns={COLUMNS}
+        columns={narrow ? NARROW_COLUMNS : COLUMNS}
         rowKey={(o) => o.ip}
         label="Offenders"
         height={selected ? 'calc(100vh - 560px)' : 'calc(100vh - 220px)'}
