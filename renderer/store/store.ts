@@ -8,7 +8,6 @@
 import { createStore, type StoreApi } from 'zustand/vanilla';
 import {
   type ApiEvent,
-  ApiError,
   type Dashboard,
   type DoctorCheck,
   type PacketRow,
@@ -17,16 +16,18 @@ import {
   type RulePreview,
   type RulesView,
   type State,
-  type ThresholdTest,
 } from '../../electron/shared/api.ts';
-import type { Cidr } from '../../electron/shared/domain.ts';
 import type { BanRecord, Offender } from '../../electron/shared/model.ts';
-import { type Settings, SettingsSchema, WhitelistEntrySchema, describeZodError } from '../../electron/shared/settings.ts';
 import type { ConnectionStatus, RendererApi } from '../api/index.ts';
 import { EMPTY_FILTER, type PacketFilterInput, packetsToCsv } from './packetFilter.ts';
 import { MAX_PACKET_ROWS, appendBounded, reduceEvents } from './events.ts';
-import { type Notice, withNotice } from './notices.ts';
+import type { Notice } from './notices.ts';
 import { type BanAlertsSlice, createBanAlertsSlice } from './banAlertsSlice.ts';
+import { act, deepMerge, load, pushNotice } from './actions.ts';
+import { type SettingsSlice, createSettingsSlice } from './settingsSlice.ts';
+
+export { deepMerge };
+export type { SettingsSlice };
 
 export const SCREENS = ['dashboard', 'packets', 'offenders', 'rules', 'whitelist', 'thresholds', 'doctor', 'settings'] as const;
 export type ScreenId = (typeof SCREENS)[number];
@@ -114,20 +115,6 @@ export interface RulesSlice {
   setUfwEnabled(enabled: boolean, confirm: boolean): Promise<Result>;
 }
 
-export interface SettingsSlice {
-  settings: Settings | null;
-  thresholdTest: ThresholdTest | null;
-  loadSettings(): Promise<void>;
-  whitelistAdd(text: string): Promise<Result>;
-  whitelistRemove(cidr: string): Promise<Result>;
-  /** Validated locally (the one SettingsSchema) before the service sees it. */
-  updateSettings(patch: Record<string, unknown>): Promise<Result>;
-  testThresholds(patch: Record<string, unknown>, minutes?: number): Promise<Result>;
-  /** "Test against my recent log" with the whitelist plus `candidate` (typed, not yet added; '' for none). */
-  testWhitelist(candidate: string): Promise<Result>;
-  setPerSourceLogging(installed: boolean): Promise<Result>;
-}
-
 export interface DoctorSlice {
   doctor: DoctorCheck[] | null;
   loadDoctor(): Promise<void>;
@@ -171,69 +158,6 @@ export interface StoreDeps {
 
 type Set = StoreApi<AppState>['setState'];
 type Get = StoreApi<AppState>['getState'];
-
-function messageOf(e: unknown): string {
-  if (e instanceof ApiError) return e.message;
-  return e instanceof Error ? e.message : String(e);
-}
-
-function pushNotice(set: Set, level: Notice['level'], message: string, action?: Notice['action']): void {
-  set((s) => ({ notices: withNotice(s.notices, level, message, action) }));
-}
-
-/** A whitelist entry as typed: its canonical CIDR, or the schema's reason. */
-/** A whitelist entry typed by the user, checked by the settings schema's own rule for entries. */
-function parseCidrText(text: string): { ok: true; data: Cidr } | { ok: false; error: string } {
-  const parsed = WhitelistEntrySchema.safeParse(text.trim());
-  return parsed.success ? { ok: true, data: parsed.data } : { ok: false, error: parsed.error.issues[0]?.message ?? 'not a CIDR' };
-}
-
-/** Runs one action's service call with its busy flag; failures become a notice and a Result. */
-async function act<T>(set: Set, key: string, fn: () => Promise<T>): Promise<{ ok: true; value: T } | { ok: false; error: string; needsConfirmation?: true }> {
-  set((s) => ({ busy: { ...s.busy, [key]: true } }));
-  try {
-    return { ok: true, value: await fn() };
-  } catch (e) {
-    const error = messageOf(e);
-    // A question for the user, asked by the screen that made the call — not an error notice.
-    if (e instanceof ApiError && e.code === 'needs-confirmation') return { ok: false, error, needsConfirmation: true };
-    pushNotice(set, 'error', error);
-    return { ok: false, error };
-  } finally {
-    set((s) => {
-      const busy = { ...s.busy };
-      delete busy[key];
-      return { busy };
-    });
-  }
-}
-
-/** Loads one area; on failure the area shows the reason instead of stale or empty data. */
-async function load<T>(set: Set, area: string, fn: () => Promise<T>, apply: (v: T) => Partial<AppState>): Promise<void> {
-  try {
-    const v = await fn();
-    set((s) => {
-      const loadErrors = { ...s.loadErrors };
-      delete loadErrors[area];
-      return { ...apply(v), loadErrors };
-    });
-  } catch (e) {
-    set((s) => ({ loadErrors: { ...s.loadErrors, [area]: messageOf(e) } }));
-  }
-}
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/** The same deep merge the service applies to updateSettings, so the local check sees what it will see. */
-export function deepMerge(base: unknown, patch: unknown): unknown {
-  if (!isPlainObject(base) || !isPlainObject(patch)) return patch;
-  const out: Record<string, unknown> = { ...base };
-  for (const [k, v] of Object.entries(patch)) out[k] = k in base ? deepMerge(base[k], v) : v;
-  return out;
-}
-
 
 // ---------------------------------------------------------------- slices
 
@@ -493,72 +417,6 @@ function rulesSlice(set: Set, get: Get, api: RendererApi): RulesSlice {
   };
 }
 
-function settingsSlice(set: Set, get: Get, api: RendererApi): SettingsSlice {
-  const checkPatch = (patch: Record<string, unknown>): Result => {
-    const current = get().settings;
-    if (!current) return { ok: true };
-    const r = SettingsSchema.safeParse(deepMerge(current, patch));
-    return r.success ? { ok: true } : { ok: false, error: describeZodError(r.error) };
-  };
-  return {
-    settings: null,
-    thresholdTest: null,
-    loadSettings: () => load(set, 'settings', () => api.call('getSettings', {}), (settings) => ({ settings })),
-    async whitelistAdd(text) {
-      const parsed = parseCidrText(text);
-      if (!parsed.ok) return parsed;
-      if (get().settings?.whitelist.entries.includes(parsed.data)) return { ok: false, error: `${parsed.data} is already whitelisted` };
-      const r = await act(set, 'whitelist', () => api.call('whitelistAdd', { cidr: parsed.data }));
-      if (!r.ok) return r;
-      set({ settings: r.value });
-      pushNotice(set, 'info', `${parsed.data} whitelisted`);
-      return { ok: true };
-    },
-    async whitelistRemove(cidr) {
-      const r = await act(set, `whitelist:${cidr}`, () => api.call('whitelistRemove', { cidr }));
-      if (!r.ok) return r;
-      set({ settings: r.value });
-      return { ok: true };
-    },
-    async updateSettings(patch) {
-      const local = checkPatch(patch);
-      if (!local.ok) return local;
-      const r = await act(set, 'settings', () => api.call('updateSettings', { patch }));
-      if (!r.ok) return r;
-      set({ settings: r.value });
-      void get().loadState();
-      return { ok: true };
-    },
-    async testThresholds(patch, minutes = 1440) {
-      const local = checkPatch(patch);
-      if (!local.ok) return local;
-      set({ thresholdTest: null });
-      const r = await act(set, 'thresholdTest', () => api.call('testThresholds', { patch, minutes }));
-      if (!r.ok) return r;
-      set({ thresholdTest: r.value });
-      return { ok: true };
-    },
-    async testWhitelist(candidate) {
-      const settings = get().settings;
-      if (!settings) return { ok: false, error: 'the settings are not loaded yet' };
-      const entries = [...settings.whitelist.entries];
-      if (candidate.trim() !== '') {
-        const parsed = parseCidrText(candidate);
-        if (!parsed.ok) return parsed;
-        if (!entries.includes(parsed.data)) entries.push(parsed.data);
-      }
-      return get().testThresholds({ whitelist: { entries } });
-    },
-    async setPerSourceLogging(installed) {
-      const r = await act(set, 'perSourceLogging', () => api.call('setPerSourceLogging', { installed }));
-      if (!r.ok) return r;
-      set({ state: r.value });
-      void get().loadDoctor();
-      return { ok: true };
-    },
-  };
-}
-
 function doctorSlice(set: Set, get: Get, api: RendererApi): DoctorSlice {
   return {
     doctor: null,
@@ -682,7 +540,7 @@ export function createAppStore(deps: StoreDeps): AppStore {
     ...offendersSlice(set, get, api),
     ...bansSlice(set, get, api),
     ...rulesSlice(set, get, api),
-    ...settingsSlice(set, get, api),
+    ...createSettingsSlice(api)(set, get, storeApi),
     ...doctorSlice(set, get, api),
     ...uiSlice(set, get, deps),
     ...createBanAlertsSlice(set, get, storeApi),
