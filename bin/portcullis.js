@@ -33,4 +33,7 @@ const { freshBundle } = await import('./cli-bundle.js');
 const { fileURLToPath, pathToFileURL } = await import('node:url');
 const bundle = process.env.PORTCULLIS_FROM_SOURCE === '1' ? null : freshBundle(fileURLToPath(new URL('..', import.meta.url)));
 const { main } = await import(bundle === null ? '../electron/headless/cli.ts' : pathToFileURL(bundle).href);
+// Under npx the user's SIGTERM stops npm and its shell, not us: stop with them (parent-watch.js).
+const { startedByNpm, watchParents } = await import('./parent-watch.js');
+if (startedByNpm()) watchParents(() => process.kill(process.pid, 'SIGTERM'));
 process.exitCode = await main(process.argv.slice(2));

@@ -37,6 +37,7 @@ import type { BanRecord, EngineEvent, Offender, OffenderState, UnbanReason } fro
 import { TcpFlag, type PacketEvent, type RejectReason } from '../shared/packet.ts';
 import { describeZodError, SettingsSchema, type Settings } from '../shared/settings.ts';
 import type { FirewallPort, LogSourcePort } from '../engine/ports.ts';
+import { MinuteRate } from '../engine/logs/stats.ts';
 import { ALWAYS_WHITELISTED, Whitelist } from '../engine/detect/whitelist.ts';
 import { BAN_CAP_KEY, banCapText, loadBanCap } from '../engine/store/bancap.ts';
 import type { EngineFactory, EngineLike, HelperOpsPort, LineParser, ServiceStore, SettingsRepo } from './contracts.ts';
@@ -416,6 +417,7 @@ export class PortcullisService {
     const touched = new Set<string>();
     const wantRows = this.events.listenerCount > 0;
     let rejects = 0;
+    let foreign = 0;
     for (const line of lines) {
       let res;
       try {
@@ -433,6 +435,7 @@ export class PortcullisService {
       const mode = this.o.recordMode ? this.o.recordMode(p) : 'live';
       if (mode === 'skip') continue;
       const verdict = this.engine.ingestPacket(p);
+      if (verdict === 'not-for-this-host') foreign++;
       if (mode === 'replay' || NOT_STORED.has(verdict)) continue;
       stored.push(p);
       this.blockedPackets++;
@@ -441,6 +444,8 @@ export class PortcullisService {
     }
     // The source's health shows rejects per minute: lines that looked like firewall records but were refused.
     if (rejects) this.o.source?.noteRejects?.(rejects);
+    // Lines / min counts every record of the shared kernel log; the UI says how many were this host's.
+    if (foreign) this.foreignRate.add(foreign);
     if (stored.length) this.o.store.addPackets(stored);
     if (rows.length) this.events.push({ type: 'packets', rows });
     if (touched.size) {
@@ -811,10 +816,15 @@ export class PortcullisService {
 
   // ------------------------------------------------------------------ views
 
+  private foreignRateOf: MinuteRate | null = null;
+  private get foreignRate(): MinuteRate {
+    return (this.foreignRateOf ??= new MinuteRate(this.o.clock));
+  }
+
   private sourceHealth(): SourceHealthDto | null {
     if (!this.o.source) return null;
     try {
-      return { ...this.o.source.health() };
+      return { ...this.o.source.health(), foreignPerMinute: this.foreignRate.perMinute() };
     } catch (e) {
       return { kind: this.o.source.kind, description: 'log source', kernelTrusted: false, lastRecordAt: null, linesPerMinute: 0, rejectsPerMinute: 0, error: errText(e) };
     }
@@ -852,10 +862,19 @@ export class PortcullisService {
    */
   private offenderList(state: OffenderState | undefined, limit: number): Offender[] {
     const live = this.engine.offenders(state ? 100_000 : limit);
-    const out = state ? live.filter((o) => o.state === state) : live;
-    if (out.length >= limit || !this.o.store.storedOffenders) return out.slice(0, limit);
+    const matching = state ? live.filter((o) => o.state === state) : live;
+    if (!this.o.store.storedOffenders) return matching.slice(0, limit);
     const seen = new Set(live.map((o) => o.ip));
-    for (const o of this.o.store.storedOffenders(limit + seen.size)) {
+    const stored = this.o.store.storedOffenders(limit + seen.size);
+    // The engine starts a new window when a source comes back after a ban: "first seen" is the
+    // earliest sighting the store remembers, not the start of that window.
+    const firstSeen = new Map(stored.map((o) => [o.ip, o.firstSeen]));
+    const out = matching.map((o) => {
+      const first = firstSeen.get(o.ip);
+      return first !== undefined && first < o.firstSeen ? { ...o, firstSeen: first } : o;
+    });
+    if (out.length >= limit) return out.slice(0, limit);
+    for (const o of stored) {
       if (out.length >= limit) break;
       if (seen.has(o.ip)) continue;
       const now: OffenderState = this.engine.isWhitelisted(o.ip)

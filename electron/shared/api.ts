@@ -19,6 +19,8 @@ export const SourceHealthSchema = z.object({
   rejectsPerMinute: z.number(),
   recordsRead: z.number().optional(),
   recordsLost: z.number().optional(),
+  /** Of linesPerMinute, firewall records addressed to another host (another namespace or container sharing the kernel log), read and dropped. */
+  foreignPerMinute: z.number().optional(),
   error: z.string().optional(),
 });
 export type SourceHealthDto = z.infer<typeof SourceHealthSchema>;

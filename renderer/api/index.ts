@@ -60,6 +60,26 @@ export function wsProtocolsFor(token: string): string[] {
   return ['portcullis', `portcullis-token.${token}`];
 }
 
+/**
+ * After a WebSocket closed before opening: does the service refuse this token (401), or is it not
+ * there at all? A harmless read through the HTTP API with the token as a bearer tells the two apart.
+ */
+export function httpAuthProbe(origin: string, token: string, fetchFn: typeof fetch = fetch): () => Promise<'refused' | 'ok' | 'down'> {
+  return async () => {
+    try {
+      const r = await fetchFn(`${origin}/api/call`, {
+        method: 'POST',
+        credentials: 'omit',
+        headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ method: 'getState', params: {} }),
+      });
+      return r.status === 401 || r.status === 403 ? 'refused' : 'ok';
+    } catch {
+      return 'down';
+    }
+  };
+}
+
 let api: RendererApi | null = null;
 
 export function getApi(): RendererApi {
@@ -69,7 +89,7 @@ export function getApi(): RendererApi {
     return api;
   }
   const token = takeToken(window.location, window.sessionStorage, (url) => window.history.replaceState(null, '', url)) ?? '';
-  api = new WsApiClient({ url: wsUrlFor(window.location), protocols: token ? wsProtocolsFor(token) : [] });
+  api = new WsApiClient({ url: wsUrlFor(window.location), protocols: token ? wsProtocolsFor(token) : [], authProbe: httpAuthProbe(window.location.origin, token) });
   return api;
 }
 

@@ -17,7 +17,11 @@ import {
   unwrapReply,
 } from '../../electron/shared/api.ts';
 
-export type ConnectionStatus = 'connecting' | 'open' | 'closed';
+/** 'refused': the service is there but does not take this page's token (it restarted with a new one). */
+export type ConnectionStatus = 'connecting' | 'open' | 'closed' | 'refused';
+
+/** Close codes a server uses to refuse the credentials (4401: token refused; 1008: policy violation). */
+const REFUSED_CLOSE_CODES: ReadonlySet<number> = new Set([4401, 4403, 1008]);
 
 /** What the store needs beyond PortcullisApi: to know when the link drops and comes back (to resync). */
 export interface ConnectionAware {
@@ -47,6 +51,11 @@ export interface WsClientOptions {
   callTimeoutMs?: number;
   setTimeout?: (fn: () => void, ms: number) => unknown;
   clearTimeout?: (handle: unknown) => void;
+  /**
+   * Asked when a socket closed before it ever opened: is the service refusing our token ('refused'),
+   * or just not there ('down')? A browser does not tell a refused handshake from a dead server.
+   */
+  authProbe?: () => Promise<'refused' | 'ok' | 'down'>;
 }
 
 interface Pending {
@@ -70,6 +79,7 @@ export class WsApiClient implements PortcullisApi, ConnectionAware {
   private readonly callTimeoutMs: number;
   private readonly setTimer: (fn: () => void, ms: number) => unknown;
   private readonly clearTimer: (handle: unknown) => void;
+  private readonly authProbe: WsClientOptions['authProbe'];
 
   private socket: SocketLike | null = null;
   private nextId = 1;
@@ -91,6 +101,7 @@ export class WsApiClient implements PortcullisApi, ConnectionAware {
     this.setTimer = options.setTimeout ?? ((fn, ms) => globalThis.setTimeout(fn, ms));
     this.clearTimer = options.clearTimeout ?? ((h) => globalThis.clearTimeout(h as ReturnType<typeof setTimeout>));
     this.backoffMs = this.initialBackoffMs;
+    this.authProbe = options.authProbe;
     this.connect();
   }
 
@@ -147,7 +158,9 @@ export class WsApiClient implements PortcullisApi, ConnectionAware {
       return;
     }
     this.socket = socket;
+    let opened = false;
     socket.onopen = () => {
+      opened = true;
       this.backoffMs = this.initialBackoffMs;
       this.setStatus('open');
       for (const p of this.pending.values()) if (!p.sent) this.sendPending(p);
@@ -156,7 +169,7 @@ export class WsApiClient implements PortcullisApi, ConnectionAware {
     socket.onerror = () => {
       /* onclose follows and handles it */
     };
-    socket.onclose = () => {
+    socket.onclose = (ev) => {
       if (this.socket !== socket) return;
       this.socket = null;
       // Calls already sent may or may not have run: fail them rather than risk running twice.
@@ -165,9 +178,25 @@ export class WsApiClient implements PortcullisApi, ConnectionAware {
         this.setStatus('closed');
         return;
       }
+      const code = (ev as { code?: unknown } | null)?.code;
+      if (typeof code === 'number' && REFUSED_CLOSE_CODES.has(code)) return this.refused();
       this.setStatus('closed');
+      if (!opened && this.authProbe) {
+        // Reconnecting with a token the service refuses would say "reconnecting…" forever.
+        void this.authProbe().then(
+          (r) => (r === 'refused' ? this.refused() : this.scheduleReconnect()),
+          () => this.scheduleReconnect(),
+        );
+        return;
+      }
       this.scheduleReconnect();
     };
+  }
+
+  /** The token is refused: stop retrying (only a new URL helps) and fail what waits. */
+  private refused(): void {
+    this.failInFlight(new ApiError('unavailable', 'the Portcullis service refused this page\'s token'), true);
+    this.setStatus('refused');
   }
 
   private scheduleReconnect(): void {

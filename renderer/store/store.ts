@@ -8,7 +8,6 @@
 import { createStore, type StoreApi } from 'zustand/vanilla';
 import {
   type ApiEvent,
-  ApiError,
   type Dashboard,
   type DoctorCheck,
   type PacketRow,
@@ -17,23 +16,25 @@ import {
   type RulePreview,
   type RulesView,
   type State,
-  type ThresholdTest,
 } from '../../electron/shared/api.ts';
-import type { Cidr } from '../../electron/shared/domain.ts';
 import type { BanRecord, Offender } from '../../electron/shared/model.ts';
-import { type Settings, SettingsSchema, WhitelistEntrySchema, describeZodError } from '../../electron/shared/settings.ts';
 import type { ConnectionStatus, RendererApi } from '../api/index.ts';
 import { EMPTY_FILTER, type PacketFilterInput, packetsToCsv } from './packetFilter.ts';
+import { MAX_PACKET_ROWS, appendBounded, reduceEvents } from './events.ts';
+import type { Notice } from './notices.ts';
+import { type BanAlertsSlice, createBanAlertsSlice } from './banAlertsSlice.ts';
+import { act, deepMerge, load, pushNotice } from './actions.ts';
+import { type SettingsSlice, createSettingsSlice } from './settingsSlice.ts';
+
+export { deepMerge };
+export type { SettingsSlice };
 
 export const SCREENS = ['dashboard', 'packets', 'offenders', 'rules', 'whitelist', 'thresholds', 'doctor', 'settings'] as const;
 export type ScreenId = (typeof SCREENS)[number];
 
-/** Rows kept in memory for the live table (older ones remain in the service's store). */
-export const MAX_PACKET_ROWS = 100_000;
+export { MAX_PACKET_ROWS };
 /** Rows the service is asked for when the window opens (its maximum page). */
 export const INITIAL_PACKET_PAGE = 5000;
-const MAX_NOTICES = 5;
-const MAX_BAN_HISTORY = 1000;
 
 /** A refusal the user may override (the service answered needs-confirmation) carries `needsConfirmation`. */
 /**
@@ -42,11 +43,7 @@ const MAX_BAN_HISTORY = 1000;
  */
 export type Result = { ok: true } | { ok: false; error: string; needsConfirmation?: true; fields?: Record<string, string> };
 
-export interface Notice {
-  id: number;
-  level: 'info' | 'warn' | 'error';
-  message: string;
-}
+export type { Notice } from './notices.ts';
 
 export interface ServiceSlice {
   state: State | null;
@@ -120,20 +117,6 @@ export interface RulesSlice {
   setUfwEnabled(enabled: boolean, confirm: boolean): Promise<Result>;
 }
 
-export interface SettingsSlice {
-  settings: Settings | null;
-  thresholdTest: ThresholdTest | null;
-  loadSettings(): Promise<void>;
-  whitelistAdd(text: string): Promise<Result>;
-  whitelistRemove(cidr: string): Promise<Result>;
-  /** Validated locally (the one SettingsSchema) before the service sees it. */
-  updateSettings(patch: Record<string, unknown>): Promise<Result>;
-  testThresholds(patch: Record<string, unknown>, minutes?: number): Promise<Result>;
-  /** "Test against my recent log" with the whitelist plus `candidate` (typed, not yet added; '' for none). */
-  testWhitelist(candidate: string): Promise<Result>;
-  setPerSourceLogging(installed: boolean): Promise<Result>;
-}
-
 export interface DoctorSlice {
   doctor: DoctorCheck[] | null;
   loadDoctor(): Promise<void>;
@@ -158,7 +141,7 @@ export interface UiSlice {
   exportPacketsCsv(rows: readonly PacketRow[]): void;
 }
 
-export type AppState = ServiceSlice & DashboardSlice & PacketsSlice & OffendersSlice & BansSlice & RulesSlice & SettingsSlice & DoctorSlice & UiSlice;
+export type AppState = ServiceSlice & DashboardSlice & PacketsSlice & OffendersSlice & BansSlice & RulesSlice & SettingsSlice & DoctorSlice & UiSlice & BanAlertsSlice;
 export type AppStore = StoreApi<AppState>;
 
 export interface StoreDeps {
@@ -171,85 +154,12 @@ export interface StoreDeps {
   clearInterval?: (h: unknown) => void;
   setTimeout?: (fn: () => void, ms: number) => unknown;
   clearTimeout?: (h: unknown) => void;
+  /** Wall clock (when an unban event arrives, for the history row). */
+  now?: () => number;
 }
 
 type Set = StoreApi<AppState>['setState'];
 type Get = StoreApi<AppState>['getState'];
-
-function messageOf(e: unknown): string {
-  if (e instanceof ApiError) return e.message;
-  return e instanceof Error ? e.message : String(e);
-}
-
-let noticeSeq = 0;
-
-/** The notices with one more; the same message again replaces the earlier one (no stack of copies). */
-function withNotice(notices: Notice[], level: Notice['level'], message: string): Notice[] {
-  return [...notices.filter((n) => n.level !== level || n.message !== message), { id: ++noticeSeq, level, message }].slice(-MAX_NOTICES);
-}
-
-function pushNotice(set: Set, level: Notice['level'], message: string): void {
-  set((s) => ({ notices: withNotice(s.notices, level, message) }));
-}
-
-/** A whitelist entry as typed: its canonical CIDR, or the schema's reason. */
-/** A whitelist entry typed by the user, checked by the settings schema's own rule for entries. */
-function parseCidrText(text: string): { ok: true; data: Cidr } | { ok: false; error: string } {
-  const parsed = WhitelistEntrySchema.safeParse(text.trim());
-  return parsed.success ? { ok: true, data: parsed.data } : { ok: false, error: parsed.error.issues[0]?.message ?? 'not a CIDR' };
-}
-
-/** Runs one action's service call with its busy flag; failures become a notice and a Result. */
-async function act<T>(set: Set, key: string, fn: () => Promise<T>): Promise<{ ok: true; value: T } | { ok: false; error: string; needsConfirmation?: true }> {
-  set((s) => ({ busy: { ...s.busy, [key]: true } }));
-  try {
-    return { ok: true, value: await fn() };
-  } catch (e) {
-    const error = messageOf(e);
-    // A question for the user, asked by the screen that made the call — not an error notice.
-    if (e instanceof ApiError && e.code === 'needs-confirmation') return { ok: false, error, needsConfirmation: true };
-    pushNotice(set, 'error', error);
-    return { ok: false, error };
-  } finally {
-    set((s) => {
-      const busy = { ...s.busy };
-      delete busy[key];
-      return { busy };
-    });
-  }
-}
-
-/** Loads one area; on failure the area shows the reason instead of stale or empty data. */
-async function load<T>(set: Set, area: string, fn: () => Promise<T>, apply: (v: T) => Partial<AppState>): Promise<void> {
-  try {
-    const v = await fn();
-    set((s) => {
-      const loadErrors = { ...s.loadErrors };
-      delete loadErrors[area];
-      return { ...apply(v), loadErrors };
-    });
-  } catch (e) {
-    set((s) => ({ loadErrors: { ...s.loadErrors, [area]: messageOf(e) } }));
-  }
-}
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/** The same deep merge the service applies to updateSettings, so the local check sees what it will see. */
-export function deepMerge(base: unknown, patch: unknown): unknown {
-  if (!isPlainObject(base) || !isPlainObject(patch)) return patch;
-  const out: Record<string, unknown> = { ...base };
-  for (const [k, v] of Object.entries(patch)) out[k] = k in base ? deepMerge(base[k], v) : v;
-  return out;
-}
-
-function appendBounded<T>(list: T[], add: T[], max: number): T[] {
-  if (add.length === 0) return list;
-  const joined = list.length + add.length <= max ? list.concat(add) : list.concat(add).slice(-max);
-  return joined;
-}
 
 // ---------------------------------------------------------------- slices
 
@@ -526,72 +436,6 @@ function rulesSlice(set: Set, get: Get, api: RendererApi): RulesSlice {
   };
 }
 
-function settingsSlice(set: Set, get: Get, api: RendererApi): SettingsSlice {
-  const checkPatch = (patch: Record<string, unknown>): Result => {
-    const current = get().settings;
-    if (!current) return { ok: true };
-    const r = SettingsSchema.safeParse(deepMerge(current, patch));
-    return r.success ? { ok: true } : { ok: false, error: describeZodError(r.error) };
-  };
-  return {
-    settings: null,
-    thresholdTest: null,
-    loadSettings: () => load(set, 'settings', () => api.call('getSettings', {}), (settings) => ({ settings })),
-    async whitelistAdd(text) {
-      const parsed = parseCidrText(text);
-      if (!parsed.ok) return parsed;
-      if (get().settings?.whitelist.entries.includes(parsed.data)) return { ok: false, error: `${parsed.data} is already whitelisted` };
-      const r = await act(set, 'whitelist', () => api.call('whitelistAdd', { cidr: parsed.data }));
-      if (!r.ok) return r;
-      set({ settings: r.value });
-      pushNotice(set, 'info', `${parsed.data} whitelisted`);
-      return { ok: true };
-    },
-    async whitelistRemove(cidr) {
-      const r = await act(set, `whitelist:${cidr}`, () => api.call('whitelistRemove', { cidr }));
-      if (!r.ok) return r;
-      set({ settings: r.value });
-      return { ok: true };
-    },
-    async updateSettings(patch) {
-      const local = checkPatch(patch);
-      if (!local.ok) return local;
-      const r = await act(set, 'settings', () => api.call('updateSettings', { patch }));
-      if (!r.ok) return r;
-      set({ settings: r.value });
-      void get().loadState();
-      return { ok: true };
-    },
-    async testThresholds(patch, minutes = 1440) {
-      const local = checkPatch(patch);
-      if (!local.ok) return local;
-      set({ thresholdTest: null });
-      const r = await act(set, 'thresholdTest', () => api.call('testThresholds', { patch, minutes }));
-      if (!r.ok) return r;
-      set({ thresholdTest: r.value });
-      return { ok: true };
-    },
-    async testWhitelist(candidate) {
-      const settings = get().settings;
-      if (!settings) return { ok: false, error: 'the settings are not loaded yet' };
-      const entries = [...settings.whitelist.entries];
-      if (candidate.trim() !== '') {
-        const parsed = parseCidrText(candidate);
-        if (!parsed.ok) return parsed;
-        if (!entries.includes(parsed.data)) entries.push(parsed.data);
-      }
-      return get().testThresholds({ whitelist: { entries } });
-    },
-    async setPerSourceLogging(installed) {
-      const r = await act(set, 'perSourceLogging', () => api.call('setPerSourceLogging', { installed }));
-      if (!r.ok) return r;
-      set({ state: r.value });
-      void get().loadDoctor();
-      return { ok: true };
-    },
-  };
-}
-
 function doctorSlice(set: Set, get: Get, api: RendererApi): DoctorSlice {
   return {
     doctor: null,
@@ -624,6 +468,7 @@ function uiSlice(set: Set, get: Get, deps: StoreDeps): UiSlice {
   const later = deps.setTimeout ?? ((fn: () => void, ms: number) => globalThis.setTimeout(fn, ms));
   const clearT = deps.clearTimeout ?? ((h: unknown) => globalThis.clearTimeout(h as ReturnType<typeof setTimeout>));
   let backfillTimer: unknown = null;
+  const now = deps.now ?? (() => Date.now());
   return {
     screen: 'dashboard',
     connection: api.onConnection ? 'connecting' : 'open',
@@ -645,87 +490,8 @@ function uiSlice(set: Set, get: Get, deps: StoreDeps): UiSlice {
     applyEvents(events) {
       if (events.length === 0) return;
       const missingBefore = get().packetsMissing;
-      set((s) => {
-        const patch: Partial<AppState> = {};
-        let packets = s.packets;
-        let held = s.heldPackets;
-        let received = s.packetsReceived;
-        let missing = s.packetsMissing;
-        let skippedUpTo = s.packetsSkippedUpTo;
-        let offenders: Map<string, Offender> | null = null;
-        let active = s.bans.active;
-        let history = s.bans.history;
-        let notices = s.notices;
-        const touchOffenders = () => (offenders ??= new Map(s.offenders));
-        for (const ev of events) {
-          switch (ev.type) {
-            case 'packets': {
-              if (ev.rows.length === 0) break;
-              received += ev.rows.length;
-              const tail = held.length ? held[held.length - 1] : packets[packets.length - 1];
-              const first = ev.rows[0]!.id;
-              // The service sheds live rows when a burst outruns the stream: a jump in ids is a hole
-              // (not counted again when a packetsSkipped event already announced it).
-              const seen = Math.max(tail?.id ?? 0, skippedUpTo);
-              if (tail && first > seen + 1) missing += first - seen - 1;
-              if (tail && first <= tail.id) {
-                // Out of order or repeated (e.g. after a reconnect): keep ids unique and sorted.
-                const known = new Set((held.length ? held : packets).slice(-ev.rows.length * 2).map((r) => r.id));
-                const fresh = ev.rows.filter((r) => !known.has(r.id));
-                if (s.packetsPaused) held = appendBounded(held, fresh, MAX_PACKET_ROWS).sort((a, b) => a.id - b.id);
-                else packets = appendBounded(packets, fresh, MAX_PACKET_ROWS).sort((a, b) => a.id - b.id);
-                break;
-              }
-              if (s.packetsPaused) held = appendBounded(held, ev.rows, MAX_PACKET_ROWS);
-              else packets = appendBounded(packets, ev.rows, MAX_PACKET_ROWS);
-              break;
-            }
-            case 'offenders':
-              for (const o of ev.offenders) touchOffenders().set(o.ip, o);
-              break;
-            case 'ban': {
-              active = [...active.filter((b) => b.ip !== ev.ban.ip), ev.ban];
-              const m = touchOffenders();
-              const o = m.get(ev.ban.ip);
-              if (o) m.set(ev.ban.ip, { ...o, state: 'banned', strikes: ev.ban.strikes, bannedUntil: ev.ban.until });
-              break;
-            }
-            case 'unban': {
-              const ended = active.find((b) => b.ip === ev.ip);
-              active = active.filter((b) => b.ip !== ev.ip);
-              if (ended) history = [ended, ...history].slice(0, MAX_BAN_HISTORY);
-              const m = touchOffenders();
-              const o = m.get(ev.ip);
-              if (o && o.state === 'banned') m.set(ev.ip, { ...o, state: 'expired', bannedUntil: null });
-              break;
-            }
-            case 'state':
-              patch.state = ev.state;
-              break;
-            case 'notice':
-              notices = withNotice(notices, ev.level, ev.message);
-              break;
-            case 'packetsSkipped': {
-              const tail = held.length ? held[held.length - 1] : packets[packets.length - 1];
-              const seen = Math.max(tail?.id ?? 0, skippedUpTo);
-              if (ev.upToId > seen) {
-                missing += ev.upToId - seen;
-                skippedUpTo = ev.upToId;
-              }
-              break;
-            }
-          }
-        }
-        if (packets !== s.packets) patch.packets = packets;
-        if (held !== s.heldPackets) patch.heldPackets = held;
-        if (received !== s.packetsReceived) patch.packetsReceived = received;
-        if (missing !== s.packetsMissing) patch.packetsMissing = missing;
-        if (skippedUpTo !== s.packetsSkippedUpTo) patch.packetsSkippedUpTo = skippedUpTo;
-        if (offenders) patch.offenders = offenders;
-        if (active !== s.bans.active || history !== s.bans.history) patch.bans = { active, history };
-        if (notices !== s.notices) patch.notices = notices;
-        return patch;
-      });
+      set((s) => reduceEvents(s, events, now()));
+      get().noteBans(events.flatMap((e) => (e.type === 'ban' ? [e.ban] : [])));
       if (get().packetsMissing > missingBefore) {
         // Fetch the skipped rows once the burst is over, not while it is still shedding.
         if (backfillTimer !== null) clearT(backfillTimer);
@@ -786,16 +552,17 @@ const INFO_NOTICE_MS = 6000;
 
 export function createAppStore(deps: StoreDeps): AppStore {
   const { api } = deps;
-  const store = createStore<AppState>()((set, get) => ({
+  const store = createStore<AppState>()((set, get, storeApi) => ({
     ...serviceSlice(set, get, api),
     ...dashboardSlice(set, get, api),
     ...packetsSlice(set, get, deps),
     ...offendersSlice(set, get, api),
     ...bansSlice(set, get, api),
     ...rulesSlice(set, get, api),
-    ...settingsSlice(set, get, api),
+    ...createSettingsSlice(api)(set, get, storeApi),
     ...doctorSlice(set, get, api),
     ...uiSlice(set, get, deps),
+    ...createBanAlertsSlice(set, get, storeApi),
   }));
   const scheduled = new Set<number>();
   const later = deps.setTimeout ?? ((fn: () => void, ms: number) => globalThis.setTimeout(fn, ms));

@@ -1,8 +1,10 @@
 /** The window: navigation, banners (read-only, connection), the current screen, notices. */
 import logoUrl from '../../assets/ui/portcullis.svg';
-import { useEffect } from 'react';
+import { type MouseEvent, useEffect, useRef } from 'react';
+import { BanAlerts } from './BanAlerts.tsx';
+import { initialTheme, rememberTheme } from './theme.ts';
 import type { ScreenId } from '../store/store.ts';
-import { selectReadOnlyReason } from '../store/selectors.ts';
+import { selectProtection, selectReadOnlyReason } from '../store/selectors.ts';
 import { useActions, useApp } from './context.ts';
 import { NavIcon } from './icons.tsx';
 import { Dashboard } from './screens/Dashboard.tsx';
@@ -24,6 +26,15 @@ export const NAV: { id: ScreenId; label: string }[] = [
   { id: 'doctor', label: 'Doctor' },
   { id: 'settings', label: 'Settings' },
 ];
+
+/** The sidebar's word for the protection state; "unknown" is grey, never the last green it saw. */
+export const PROTECTION_LABEL: Record<ReturnType<typeof selectProtection>, string> = {
+  loading: 'Connecting…',
+  unknown: 'Unknown — not connected',
+  on: 'Protected',
+  paused: 'Paused',
+  off: 'Not protected',
+};
 
 function Screen({ id }: { id: ScreenId }) {
   switch (id) {
@@ -54,6 +65,18 @@ function Notices() {
       {notices.map((n) => (
         <div key={n.id} className={`notice notice-${n.level}`} role={n.level === 'error' ? 'alert' : 'status'}>
           <span>{n.message}</span>
+          {n.action && (
+            <button
+              type="button"
+              className="small"
+              onClick={() => {
+                dismissNotice(n.id);
+                n.action!.run();
+              }}
+            >
+              {n.action.label}
+            </button>
+          )}
           <button type="button" className="icon-button" aria-label="Dismiss" onClick={() => dismissNotice(n.id)}>
             ×
           </button>
@@ -63,12 +86,20 @@ function Notices() {
   );
 }
 
+/** The skip link moves focus into the screen (a bare #fragment scrolls but leaves focus behind in some browsers). */
+function focusMain(e: MouseEvent<HTMLAnchorElement>) {
+  e.preventDefault();
+  document.getElementById('main-content')?.focus();
+}
+
 export function App() {
   const screen = useApp((s) => s.screen);
   const readOnly = useApp(selectReadOnlyReason);
   const connection = useApp((s) => s.connection);
-  const theme = useApp((s) => s.settings?.ui.theme ?? 'system');
-  const protection = useApp((s) => s.state?.protection ?? null);
+  const hasState = useApp((s) => s.state !== null);
+  const theme = useApp((s) => s.settings?.ui.theme ?? null) ?? initialTheme();
+  const hasSettings = useApp((s) => s.settings !== null);
+  const protection = useApp(selectProtection);
   const { navigate, start } = useActions();
 
   useEffect(() => start(), [start]);
@@ -76,14 +107,23 @@ export function App() {
     // "system" leaves it to prefers-color-scheme in the stylesheet.
     if (theme === 'system') delete document.documentElement.dataset.theme;
     else document.documentElement.dataset.theme = theme;
-  }, [theme]);
+    // Remembered for the next start, which applies it before the first paint (theme-boot.js).
+    if (hasSettings) rememberTheme(theme);
+  }, [theme, hasSettings]);
+  const mainRef = useRef<HTMLElement>(null);
   useEffect(() => {
     const label = NAV.find((n) => n.id === screen)?.label ?? '';
     document.title = `${label} — Portcullis`;
+    // Each screen opens at its top, not at the scroll position the previous one had.
+    mainRef.current?.scrollTo?.({ top: 0 });
   }, [screen]);
 
   return (
     <div className="app">
+      {/* The first Tab stop: past the navigation, straight to the screen. */}
+      <a className="skip-link" href="#main-content" onClick={focusMain}>
+        Skip to content
+      </a>
       <aside className="sidebar">
         <div className="brand">
           <img src={logoUrl} alt="" width={28} height={28} />
@@ -93,7 +133,7 @@ export function App() {
           <ul>
             {NAV.map((n) => (
               <li key={n.id}>
-                <button type="button" className="nav-item" aria-current={screen === n.id ? 'page' : undefined} onClick={() => navigate(n.id)}>
+                <button type="button" className="nav-item" title={n.label} aria-current={screen === n.id ? 'page' : undefined} onClick={() => navigate(n.id)}>
                   <span className="nav-icon" aria-hidden="true">
                     <NavIcon id={n.id} />
                   </span>
@@ -103,27 +143,37 @@ export function App() {
             ))}
           </ul>
         </nav>
-        <div className="sidebar-foot">
-          <span className={`dot dot-${protection ?? 'unknown'}`} aria-hidden="true" />
-          {protection === 'on' ? 'Protected' : protection === 'paused' ? 'Paused' : protection === 'off' ? 'Not protected' : 'Connecting…'}
+        <div className="sidebar-foot" title={PROTECTION_LABEL[protection]}>
+          <span className={`dot dot-${protection}`} aria-hidden="true" />
+          <span className="sidebar-foot-label">{PROTECTION_LABEL[protection]}</span>
         </div>
       </aside>
-      <main className="content">
+      <main className="content" id="main-content" tabIndex={-1} ref={mainRef}>
         <div className="banners">
-          {connection !== 'open' && (
-            <div className="banner banner-warn" role="status">
-              {connection === 'connecting' ? 'Connecting to the Portcullis service…' : 'Connection to the Portcullis service lost — reconnecting…'}
+          {connection === 'refused' ? (
+            <div className="banner banner-error" role="alert" data-testid="connection-banner">
+              <strong>This page&apos;s access token was refused</strong> — Portcullis was restarted with a new one. Open the new URL that <code>portcullis serve</code> printed.
             </div>
+          ) : (
+            connection !== 'open' && (
+              <div className="banner banner-warn" role="status" data-testid="connection-banner">
+                {connection === 'connecting' && !hasState
+                  ? 'Connecting to the Portcullis service…'
+                  : 'Connection to the Portcullis service lost — reconnecting… What this page shows may be out of date.'}
+              </div>
+            )
           )}
           {readOnly && (
             <div className="banner banner-warn" role="alert" data-testid="read-only-banner">
               <strong>Read-only:</strong> {readOnly}. You can watch, but bans, rules and settings cannot be changed.
             </div>
           )}
+          {/* In the flow under the banners, not floating over the page: a toast never covers a form field. */}
+          <BanAlerts />
+          <Notices />
         </div>
         <Screen id={screen} />
       </main>
-      <Notices />
     </div>
   );
 }

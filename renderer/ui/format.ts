@@ -24,6 +24,8 @@ export function fmtAge(ms: number | null | undefined, now: number): string {
 
 /** A duration for display; the number and its unit are joined by a no-break space (a narrow cell put "1" and "h" on two lines). */
 export function fmtDuration(sec: number): string {
+  // 0 is a multiple of a day too: it read "0 d".
+  if (sec === 0) return '0\u00a0s';
   if (sec % 86400 === 0) return `${sec / 86400}\u00a0d`;
   if (sec % 3600 === 0) return `${sec / 3600}\u00a0h`;
   if (sec % 60 === 0) return `${sec / 60}\u00a0min`;

@@ -161,6 +161,32 @@ describe('PortcullisService with the real engine and SQLite store', () => {
     await b.service.stop();
   });
 
+  it('"first seen" of a scanner banned, unbanned and banned again is its first sighting, not the second window\'s start', async () => {
+    const { a: t } = await firstRun();
+    await t.call('updateSettings', { patch: { detection: { maxretry: 5, minDistinctPorts: 3 } } });
+    t.source.push(...[21, 23, 25, 80, 110].map((p, i) => kmsg('203.0.113.5', p, 9500 + i)));
+    await t.service.idle();
+    const first = (await t.call('getOffenders', { limit: 100 })).find((o) => o.ip === '203.0.113.5')!;
+    expect(first.state).toBe('banned');
+    await t.call('unban', { ip: '203.0.113.5' });
+    t.source.push(...[21, 23, 25, 80, 110].map((p, i) => kmsg('203.0.113.5', p, 60_000 + i)));
+    await t.service.idle();
+    const again = (await t.call('getOffenders', { limit: 100 })).find((o) => o.ip === '203.0.113.5')!;
+    expect(again.state).toBe('banned');
+    expect(again.strikes).toBe(2);
+    expect(again.lastSeen).toBeGreaterThan(first.lastSeen);
+    expect(again.firstSeen).toBe(first.firstSeen);
+    await t.service.stop();
+  });
+
+  it('the log source\'s health says how many records per minute were another host\'s (shared kernel log)', async () => {
+    const { a: t } = await firstRun();
+    t.source.push(kmsg('198.51.100.1', 1, 9000, '10.99.0.1', 'veth9'), kmsg('198.51.100.1', 2, 9001, '10.99.0.1', 'veth9'), kmsg('203.0.113.9', 21, 9002));
+    await t.service.idle();
+    expect((await t.call('getState')).source?.foreignPerMinute).toBe(2);
+    await t.service.stop();
+  });
+
   it('acts on records of this host\'s eth0 (its Ethernet address) but not on those of another namespace\'s eth0', async () => {
     const { fw, a: t } = await firstRun(async () => ({ ...(await HOME_NETWORK()), macs: { eth0: '52:54:00:12:34:56' } }));
     await t.call('updateSettings', { patch: { detection: { maxretry: 5, minDistinctPorts: 3 } } });

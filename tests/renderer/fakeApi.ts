@@ -161,7 +161,7 @@ export function createFakeApi(opts: { now?: () => number; packets?: number } = {
       at: now(),
       until: now() + data.settings.ban.bantimeSec * 1000,
       strikes,
-      reason: { kind: note ? 'manual' : 'scan', ports: o?.ports ?? [], hits: o?.hits ?? 0, firstSeen: o?.firstSeen ?? now(), lastSeen: o?.lastSeen ?? now(), ...(note ? { note } : {}) },
+      reason: { kind: note ? 'manual' : 'scan', ports: o?.ports ?? [], hits: o?.hits ?? 0, firstSeen: o?.firstSeen ?? now(), lastSeen: o?.lastSeen ?? now(), ...(note ? { note } : { scanType: o?.scanType ?? 'SYN' }) },
     };
     data.active = [...data.active.filter((x) => x.ip !== ip), b];
     if (o) data.offenders.set(ip, { ...o, state: 'banned', strikes, bannedUntil: b.until });

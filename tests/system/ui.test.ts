@@ -156,7 +156,7 @@ describe.runIf(requireSystem('chromium', 'root', 'netns', 'ufw'))('the UI in Chr
     await screenshot(page, 'serve-light-offenders');
 
     await row.getByRole('button', { name: `Unban ${scanner}` }).click();
-    await eventually(async () => expect(await textOf(row)).toContain('expired'), 20_000);
+    await eventually(async () => expect(await textOf(row)).toContain('unbanned'), 20_000); // lifted, not run out
     await eventually(async () => expect(await ufwStatus()).not.toContain(scanner), 20_000);
   });
 

@@ -1,11 +1,22 @@
 import { Bar, BarChart, CartesianGrid, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
-import { selectIsBusy, selectReadOnlyReason } from '../../store/selectors.ts';
+import { selectCounts, selectIsBusy, selectProtection, selectReadOnlyReason, selectTopOffenders } from '../../store/selectors.ts';
 import { useActions, useApp } from '../context.ts';
 import { fmtAge, fmtCount, fmtTime, useNow } from '../format.ts';
-import { StateBadge } from './common.tsx';
+import { OffenderStateBadge } from './common.tsx';
+
+/** What the switch means now; "nobody is banned" only when that is true (bans made before stay until they end). */
+export function protectionText(state: { pausedUntil: number | null } | null, paused: boolean, on: boolean, activeBans: number): string {
+  if (!state) return 'Loading…';
+  if (on) return 'On — scanners are banned as they are seen';
+  const still = activeBans === 0 ? '' : `; ${fmtCount(activeBans)} earlier ${activeBans === 1 ? 'ban stays' : 'bans stay'} in force until ${activeBans === 1 ? 'it ends' : 'they end'} (unban on Offenders)`;
+  if (paused) return `Paused until ${fmtTime(state.pausedUntil)} — no new bans${still}`;
+  return activeBans === 0 ? 'Off — scans are recorded but nobody is banned' : `Off — scans are recorded, no new bans${still}`;
+}
 
 function ProtectionCard() {
   const state = useApp((s) => s.state);
+  const activeBans = useApp((s) => selectCounts(s).activeBans);
+  const unknown = useApp(selectProtection) === 'unknown';
   const busy = useApp(selectIsBusy('protection'));
   const readOnly = useApp(selectReadOnlyReason) !== null;
   const { setProtection, pauseProtection } = useActions();
@@ -25,7 +36,7 @@ function ProtectionCard() {
           className={`switch ${on ? 'switch-on' : ''}`}
           // While a change is in flight the switch says so (aria-busy/aria-disabled) but is NOT
           // disabled: a disabled button drops keyboard focus, and the next Space would go nowhere.
-          disabled={!state || readOnly}
+          disabled={!state || readOnly || unknown}
           aria-disabled={busy || undefined}
           aria-busy={busy || undefined}
           onClick={() => {
@@ -35,7 +46,7 @@ function ProtectionCard() {
           <span className="switch-knob" />
         </button>
         <div className="protection-text" data-testid="protection-status">
-          {!state ? 'Loading…' : on ? 'On — scanners are banned as they are seen' : paused ? `Paused until ${fmtTime(state.pausedUntil)}` : 'Off — scans are recorded but nobody is banned'}
+          {unknown ? 'Unknown — not connected to the Portcullis service' : protectionText(state, paused, on, activeBans)}
         </div>
       </div>
       <div className="row gap">
@@ -84,11 +95,13 @@ function FirewallCard() {
 }
 
 function Counts() {
-  const counts = useApp((s) => s.state?.counts ?? null);
+  const counts = useApp(selectCounts);
+  const loaded = useApp((s) => s.state !== null);
   const tiles: [string, string, number | undefined][] = [
-    ['Blocked packets', 'count-blocked', counts?.blockedPackets],
-    ['Scanners', 'count-scanners', counts?.scanners],
-    ['Active bans', 'count-bans', counts?.activeBans],
+    ['Blocked packets', 'count-blocked', counts.blockedPackets ?? undefined],
+    // The same numbers as the Offenders screen's "watching" and "banned" (selectCounts).
+    ['Scanners', 'count-scanners', loaded ? counts.scanners : undefined],
+    ['Active bans', 'count-bans', loaded ? counts.activeBans : undefined],
   ];
   return (
     <div className="tiles">
@@ -98,7 +111,8 @@ function Counts() {
           <div className="tile-value" data-testid={id}>
             {n === undefined ? '—' : fmtCount(n)}
           </div>
-          {id === 'count-bans' && counts && counts.deferredBans > 0 && <div className="tile-sub warn-text">{counts.deferredBans} held back by the bans/min cap</div>}
+          {id === 'count-scanners' && loaded && <div className="tile-sub muted">{fmtCount(counts.watching)} watched · {fmtCount(counts.activeBans)} banned</div>}
+          {id === 'count-bans' && counts.deferredBans > 0 && <div className="tile-sub warn-text">{counts.deferredBans} held back by the bans/min cap</div>}
         </section>
       ))}
     </div>
@@ -134,6 +148,8 @@ function PerMinuteChart() {
 
 function TopLists() {
   const dash = useApp((s) => s.dashboard);
+  const top = useApp(selectTopOffenders(8));
+  const offendersLoaded = useApp((s) => !('offenders' in s.loadErrors) && s.state !== null);
   const { navigate, openOffender } = useActions();
   return (
     <div className="two-col">
@@ -172,6 +188,7 @@ function TopLists() {
       <section className="card" aria-labelledby="offenders-title">
         <div className="card-head">
           <h2 id="offenders-title">Top offenders</h2>
+          <span className="muted">probes counted, as on Offenders</span>
         </div>
         <table className="table compact">
           <thead>
@@ -184,7 +201,7 @@ function TopLists() {
             </tr>
           </thead>
           <tbody>
-            {(dash?.topOffenders ?? []).slice(0, 8).map((o) => (
+            {top.map((o) => (
               <tr key={o.ip}>
                 <td>
                   <button
@@ -199,12 +216,12 @@ function TopLists() {
                   </button>
                 </td>
                 <td>
-                  <StateBadge state={o.state} />
+                  <OffenderStateBadge o={o} />
                 </td>
                 <td className="num">{fmtCount(o.hits)}</td>
               </tr>
             ))}
-            {dash && dash.topOffenders.length === 0 && (
+            {offendersLoaded && top.length === 0 && (
               <tr>
                 <td colSpan={3} className="muted">
                   No offenders yet
@@ -249,8 +266,14 @@ function SourceHealth() {
           <dt>Last record</dt>
           <dd>{fmtAge(source.lastRecordAt, now)}</dd>
           <dt>Lines / min</dt>
-          <dd>
+          <dd data-testid="source-rate">
             {fmtCount(source.linesPerMinute)}
+            {(source.foreignPerMinute ?? 0) > 0 && (
+              <span className="muted" title="The kernel log is shared by every network namespace: records for other hosts or containers are read, then dropped">
+                {' '}
+                (of which {fmtCount(Math.max(0, source.linesPerMinute - source.foreignPerMinute!))} for this host)
+              </span>
+            )}
             {source.rejectsPerMinute > 0 && <span className="muted"> ({fmtCount(source.rejectsPerMinute)} rejected)</span>}
           </dd>
           {source.error && (

@@ -1,9 +1,10 @@
 import { useState } from 'react';
 import type { Offender, OffenderState } from '../../../electron/shared/model.ts';
-import { type OffenderSort, selectOffenderList, selectOffenderStateCounts, selectReadOnlyReason } from '../../store/selectors.ts';
+import { type OffenderSort, selectOffenderList, selectOffenderStateCounts, selectOffenders, selectReadOnlyReason } from '../../store/selectors.ts';
 import { useActions, useApp } from '../context.ts';
 import { fmtCount, fmtDateTime, fmtDuration } from '../format.ts';
-import { type Column, StateBadge, VirtualTable } from './common.tsx';
+import { type Column, OffenderStateBadge, VirtualTable } from './common.tsx';
+import { useNarrow } from '../useNarrow.ts';
 
 function OffenderLink({ ip }: { ip: string }) {
   const { openOffender } = useActions();
@@ -39,7 +40,7 @@ function OffenderActions({ o }: { o: Offender }) {
 
 const COLUMNS: Column<Offender>[] = [
   { key: 'ip', label: 'Source', width: 'minmax(130px, 1.3fr)', render: (o) => <OffenderLink ip={o.ip} /> },
-  { key: 'state', label: 'State', width: '96px', render: (o) => <StateBadge state={o.state} /> },
+  { key: 'state', label: 'State', width: '96px', render: (o) => <OffenderStateBadge o={o} /> },
   { key: 'hits', label: 'Hits', width: '60px', className: 'num', render: (o) => fmtCount(o.hits) },
   { key: 'ports', label: 'Ports', width: '56px', className: 'num', render: (o) => fmtCount(o.distinctPorts) },
   { key: 'scan', label: 'Scan', width: '60px', render: (o) => o.scanType },
@@ -48,10 +49,14 @@ const COLUMNS: Column<Offender>[] = [
   { key: 'strikes', label: 'Strikes', width: '60px', className: 'num', render: (o) => o.strikes },
   { key: 'actions', label: 'Actions', width: '170px', className: 'right', render: (o) => <OffenderActions o={o} /> },
 ];
+/** At 800×600 the row's actions must show without scrolling sideways: first seen, scan type and strikes are in the detail. */
+const NARROW_HIDDEN = new Set(['first', 'scan', 'strikes']);
+const NARROW_WIDTHS: Record<string, string> = { state: '92px', hits: '52px', ports: '48px', last: '112px', actions: '164px' };
+const NARROW_COLUMNS = COLUMNS.filter((c) => !NARROW_HIDDEN.has(c.key)).map((c) => (NARROW_WIDTHS[c.key] ? { ...c, width: NARROW_WIDTHS[c.key]! } : c));
 
 function Detail() {
   const ip = useApp((s) => s.selectedOffender);
-  const offender = useApp((s) => (s.selectedOffender ? s.offenders.get(s.selectedOffender) : undefined));
+  const offender = useApp((s) => (s.selectedOffender ? selectOffenders(s).get(s.selectedOffender) : undefined));
   const detail = useApp((s) => s.offenderDetail);
   const err = useApp((s) => s.loadErrors.offender);
   const { closeOffender } = useActions();
@@ -60,7 +65,7 @@ function Detail() {
     <section className="card detail" aria-labelledby="detail-title" data-testid="offender-detail">
       <div className="card-head">
         <h2 id="detail-title">
-          <span className="mono">{ip}</span> {offender && <StateBadge state={offender.state} />}
+          <span className="mono">{ip}</span> {offender && <OffenderStateBadge o={offender} />}
         </h2>
         <button type="button" className="ghost" onClick={closeOffender}>
           Close
@@ -148,9 +153,10 @@ export function Offenders() {
   const [sort, setSort] = useState<OffenderSort>('lastSeen');
   const list = useApp(selectOffenderList(stateFilter, sort));
   const counts = useApp(selectOffenderStateCounts);
-  const total = useApp((s) => s.offenders.size);
+  const total = useApp((s) => selectOffenders(s).size);
   const selected = useApp((s) => s.selectedOffender !== null);
   const err = useApp((s) => s.loadErrors.offenders);
+  const narrow = useNarrow();
   return (
     <div className="screen screen-fill">
       <header className="screen-head">
@@ -174,7 +180,7 @@ export function Offenders() {
       {err && <p className="error-text">{err}</p>}
       <VirtualTable
         rows={list}
-        columns={COLUMNS}
+        columns={narrow ? NARROW_COLUMNS : COLUMNS}
         rowKey={(o) => o.ip}
         label="Offenders"
         height={selected ? 'calc(100vh - 560px)' : 'calc(100vh - 220px)'}

@@ -2,7 +2,9 @@
 import { useRef, useState, type ReactNode } from 'react';
 import type { Result } from '../../store/store.ts';
 import { useVirtualizer } from '@tanstack/react-virtual';
-import type { OffenderState } from '../../../electron/shared/model.ts';
+import type { Offender, OffenderState } from '../../../electron/shared/model.ts';
+import { selectStateLabel } from '../../store/selectors.ts';
+import { useApp } from '../context.ts';
 
 const STATE_CLASS: Record<OffenderState, string> = {
   watching: 'badge-warn',
@@ -11,8 +13,14 @@ const STATE_CLASS: Record<OffenderState, string> = {
   expired: 'badge-muted',
 };
 
-export function StateBadge({ state }: { state: OffenderState }) {
-  return <span className={`badge ${STATE_CLASS[state]}`}>{state}</span>;
+export function StateBadge({ state, label }: { state: OffenderState; label?: string }) {
+  return <span className={`badge ${STATE_CLASS[state]}`}>{label ?? state}</span>;
+}
+
+/** An offender's state as every screen shows it: a lifted ban reads "unbanned", one that ran out "expired". */
+export function OffenderStateBadge({ o }: { o: Pick<Offender, 'ip' | 'state'> }) {
+  const label = useApp(selectStateLabel(o));
+  return <StateBadge state={o.state} label={label} />;
 }
 
 export interface Column<T> {

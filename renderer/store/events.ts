@@ -1,0 +1,132 @@
+/**
+ * How one delivered batch of live events changes the store: a pure function of the state before
+ * and the events, so a batch is one state update and the rules (what a ban or an unban does to
+ * an offender and to the ban lists) are tested without a store.
+ */
+import type { ApiEvent, PacketRow } from '../../electron/shared/api.ts';
+import type { BanRecord, Offender } from '../../electron/shared/model.ts';
+import { withNotice } from './notices.ts';
+import type { AppState } from './store.ts';
+
+/** Rows kept in memory for the live table (older ones remain in the service's store). */
+export const MAX_PACKET_ROWS = 100_000;
+export const MAX_BAN_HISTORY = 1000;
+
+export function appendBounded<T>(list: T[], add: T[], max: number): T[] {
+  if (add.length === 0) return list;
+  const joined = list.length + add.length <= max ? list.concat(add) : list.concat(add).slice(-max);
+  return joined;
+}
+
+/**
+ * A newer report of an offender, merged with what the window already knew. The engine forgets a
+ * source while it is banned and starts a new window when it comes back, so its report's
+ * `firstSeen` is the start of that window: "first seen" is the earliest either side saw.
+ */
+export function mergeOffender(prev: Offender | undefined, next: Offender): Offender {
+  if (!prev || prev.firstSeen >= next.firstSeen) return next;
+  return { ...next, firstSeen: prev.firstSeen };
+}
+
+/** The offender a ban implies, for a source the window had not listed yet (a manual ban, a list capped by size). */
+function offenderFromBan(ban: BanRecord, prev: Offender | undefined): Offender {
+  const r = ban.reason;
+  const base: Offender = prev ?? {
+    ip: ban.ip,
+    hits: r.hits,
+    distinctPorts: r.ports.length,
+    ports: r.ports,
+    firstSeen: r.hits > 0 ? r.firstSeen : ban.at,
+    lastSeen: r.hits > 0 ? r.lastSeen : ban.at,
+    scanType: r.scanType ?? 'OTHER',
+    state: 'banned',
+    strikes: ban.strikes,
+  };
+  return { ...base, state: 'banned', strikes: ban.strikes, bannedUntil: ban.until };
+}
+
+export function reduceEvents(s: AppState, events: ApiEvent[], now: number): Partial<AppState> {
+  const patch: Partial<AppState> = {};
+  let packets = s.packets;
+  let held = s.heldPackets;
+  let received = s.packetsReceived;
+  let missing = s.packetsMissing;
+  let skippedUpTo = s.packetsSkippedUpTo;
+  let offenders: Map<string, Offender> | null = null;
+  let active = s.bans.active;
+  let history = s.bans.history;
+  let notices = s.notices;
+  const touchOffenders = () => (offenders ??= new Map(s.offenders));
+  for (const ev of events) {
+    switch (ev.type) {
+      case 'packets': {
+        if (ev.rows.length === 0) break;
+        received += ev.rows.length;
+        const tail = held.length ? held[held.length - 1] : packets[packets.length - 1];
+        const first = ev.rows[0]!.id;
+        // The service sheds live rows when a burst outruns the stream: a jump in ids is a hole
+        // (not counted again when a packetsSkipped event already announced it).
+        const seen = Math.max(tail?.id ?? 0, skippedUpTo);
+        if (tail && first > seen + 1) missing += first - seen - 1;
+        if (tail && first <= tail.id) {
+          // Out of order or repeated (e.g. after a reconnect): keep ids unique and sorted.
+          const known = new Set((held.length ? held : packets).slice(-ev.rows.length * 2).map((r: PacketRow) => r.id));
+          const fresh = ev.rows.filter((r) => !known.has(r.id));
+          if (s.packetsPaused) held = appendBounded(held, fresh, MAX_PACKET_ROWS).sort((a, b) => a.id - b.id);
+          else packets = appendBounded(packets, fresh, MAX_PACKET_ROWS).sort((a, b) => a.id - b.id);
+          break;
+        }
+        if (s.packetsPaused) held = appendBounded(held, ev.rows, MAX_PACKET_ROWS);
+        else packets = appendBounded(packets, ev.rows, MAX_PACKET_ROWS);
+        break;
+      }
+      case 'offenders': {
+        const m = touchOffenders();
+        for (const o of ev.offenders) m.set(o.ip, mergeOffender(m.get(o.ip), o));
+        break;
+      }
+      case 'ban': {
+        active = [...active.filter((b) => b.ip !== ev.ban.ip), ev.ban];
+        // Every active ban has its offender row, so "banned" counts the same on every screen.
+        const m = touchOffenders();
+        m.set(ev.ban.ip, offenderFromBan(ev.ban, m.get(ev.ban.ip)));
+        break;
+      }
+      case 'unban': {
+        const ended = active.find((b) => b.ip === ev.ip);
+        active = active.filter((b) => b.ip !== ev.ip);
+        // The history row says when and why it ended, not the expiry it no longer reached.
+        if (ended) history = [{ ...ended, ended: { at: ev.why === 'expired' && ended.until !== null ? Math.min(ended.until, now) : now, why: ev.why } }, ...history].slice(0, MAX_BAN_HISTORY);
+        const m = touchOffenders();
+        // The source stays listed (its ban is over), also when only the ban list knew it.
+        const o = m.get(ev.ip) ?? (ended ? offenderFromBan(ended, undefined) : undefined);
+        if (o && o.state === 'banned') m.set(ev.ip, { ...o, state: 'expired', bannedUntil: null });
+        break;
+      }
+      case 'state':
+        patch.state = ev.state;
+        break;
+      case 'notice':
+        notices = withNotice(notices, ev.level, ev.message);
+        break;
+      case 'packetsSkipped': {
+        const tail = held.length ? held[held.length - 1] : packets[packets.length - 1];
+        const seen = Math.max(tail?.id ?? 0, skippedUpTo);
+        if (ev.upToId > seen) {
+          missing += ev.upToId - seen;
+          skippedUpTo = ev.upToId;
+        }
+        break;
+      }
+    }
+  }
+  if (packets !== s.packets) patch.packets = packets;
+  if (held !== s.heldPackets) patch.heldPackets = held;
+  if (received !== s.packetsReceived) patch.packetsReceived = received;
+  if (missing !== s.packetsMissing) patch.packetsMissing = missing;
+  if (skippedUpTo !== s.packetsSkippedUpTo) patch.packetsSkippedUpTo = skippedUpTo;
+  if (offenders) patch.offenders = offenders;
+  if (active !== s.bans.active || history !== s.bans.history) patch.bans = { active, history };
+  if (notices !== s.notices) patch.notices = notices;
+  return patch;
+}

@@ -1,0 +1,89 @@
+/** Settings, the whitelist and "test against my recent log": validated here with the one SettingsSchema before the service sees them. */
+import type { StateCreator } from 'zustand/vanilla';
+import type { ThresholdTest } from '../../electron/shared/api.ts';
+import { type Settings, SettingsSchema, describeZodError } from '../../electron/shared/settings.ts';
+import type { RendererApi } from '../api/index.ts';
+import { act, deepMerge, load, parseCidrText, pushNotice } from './actions.ts';
+import type { AppState, Result } from './store.ts';
+
+export interface SettingsSlice {
+  settings: Settings | null;
+  thresholdTest: ThresholdTest | null;
+  loadSettings(): Promise<void>;
+  whitelistAdd(text: string): Promise<Result>;
+  whitelistRemove(cidr: string): Promise<Result>;
+  /** Validated locally (the one SettingsSchema) before the service sees it. */
+  updateSettings(patch: Record<string, unknown>): Promise<Result>;
+  testThresholds(patch: Record<string, unknown>, minutes?: number): Promise<Result>;
+  /** "Test against my recent log" with the whitelist plus `candidate` (typed, not yet added; '' for none). */
+  testWhitelist(candidate: string): Promise<Result>;
+  setPerSourceLogging(installed: boolean): Promise<Result>;
+}
+
+export const createSettingsSlice =
+  (api: RendererApi): StateCreator<AppState, [], [], SettingsSlice> =>
+  (set, get) => {
+  const checkPatch = (patch: Record<string, unknown>): Result => {
+    const current = get().settings;
+    if (!current) return { ok: true };
+    const r = SettingsSchema.safeParse(deepMerge(current, patch));
+    return r.success ? { ok: true } : { ok: false, error: describeZodError(r.error) };
+  };
+  return {
+    settings: null,
+    thresholdTest: null,
+    loadSettings: () => load(set, 'settings', () => api.call('getSettings', {}), (settings) => ({ settings })),
+    async whitelistAdd(text) {
+      const parsed = parseCidrText(text);
+      if (!parsed.ok) return parsed;
+      if (get().settings?.whitelist.entries.includes(parsed.data)) return { ok: false, error: `${parsed.data} is already whitelisted` };
+      const r = await act(set, 'whitelist', () => api.call('whitelistAdd', { cidr: parsed.data }));
+      if (!r.ok) return r;
+      set({ settings: r.value });
+      pushNotice(set, 'info', `${parsed.data} whitelisted`);
+      return { ok: true };
+    },
+    async whitelistRemove(cidr) {
+      const r = await act(set, `whitelist:${cidr}`, () => api.call('whitelistRemove', { cidr }));
+      if (!r.ok) return r;
+      set({ settings: r.value });
+      return { ok: true };
+    },
+    async updateSettings(patch) {
+      const local = checkPatch(patch);
+      if (!local.ok) return local;
+      const r = await act(set, 'settings', () => api.call('updateSettings', { patch }));
+      if (!r.ok) return r;
+      set({ settings: r.value });
+      void get().loadState();
+      return { ok: true };
+    },
+    async testThresholds(patch, minutes = 1440) {
+      const local = checkPatch(patch);
+      if (!local.ok) return local;
+      set({ thresholdTest: null });
+      const r = await act(set, 'thresholdTest', () => api.call('testThresholds', { patch, minutes }));
+      if (!r.ok) return r;
+      set({ thresholdTest: r.value });
+      return { ok: true };
+    },
+    async testWhitelist(candidate) {
+      const settings = get().settings;
+      if (!settings) return { ok: false, error: 'the settings are not loaded yet' };
+      const entries = [...settings.whitelist.entries];
+      if (candidate.trim() !== '') {
+        const parsed = parseCidrText(candidate);
+        if (!parsed.ok) return parsed;
+        if (!entries.includes(parsed.data)) entries.push(parsed.data);
+      }
+      return get().testThresholds({ whitelist: { entries } });
+    },
+    async setPerSourceLogging(installed) {
+      const r = await act(set, 'perSourceLogging', () => api.call('setPerSourceLogging', { installed }));
+      if (!r.ok) return r;
+      set({ state: r.value });
+      void get().loadDoctor();
+      return { ok: true };
+    },
+  };
+}
