@@ -41,6 +41,8 @@ import { ALWAYS_WHITELISTED, Whitelist } from '../engine/detect/whitelist.ts';
 import type { EngineFactory, EngineLike, HelperOpsPort, LineParser, ServiceStore, SettingsRepo } from './contracts.ts';
 import { EventBatcher, type EventListener } from './events.ts';
 import type { HostInfo } from './hostinfo.ts';
+import { FleetBridge, type FleetEnv } from './fleet.ts';
+import { redactFleet, unredactFleet } from '../shared/fleet.ts';
 
 export const VERSION = '0.1.0';
 
@@ -79,6 +81,8 @@ export interface ServiceOptions {
    * 'skip' ones are dropped. Default: every record is 'live'.
    */
   recordMode?: (p: PacketEvent) => 'live' | 'replay' | 'skip';
+  /** The fleet link's network and queue (headless/fleet.ts); absent = no fleet. */
+  fleet?: FleetEnv;
 }
 
 type Protection = 'on' | 'off' | 'paused';
@@ -237,6 +241,7 @@ export class PortcullisService {
   private readonly suppressUnban = new Set<string>();
   private restoring = false;
   private blockedPackets = 0;
+  private fleet: FleetBridge | null = null;
 
   constructor(opts: ServiceOptions) {
     this.o = opts;
@@ -278,6 +283,10 @@ export class PortcullisService {
     }
     for (const b of active) this.lastBanAt = Math.max(this.lastBanAt ?? 0, b.at);
     await this.reconcile(now);
+    if (this.o.fleet) {
+      this.fleet = new FleetBridge(this.o.fleet, this.fleetPort(), this.settings);
+      this.fleet.start();
+    }
 
     this.started = true;
     if (this.o.source) await this.o.source.start((lines) => this.ingestLines(lines));
@@ -289,6 +298,7 @@ export class PortcullisService {
     if (this.tickTimer) clearInterval(this.tickTimer);
     this.tickTimer = null;
     if (this.o.source) await this.o.source.stop().catch(() => undefined);
+    await this.fleet?.stop();
     await this.fwTail;
     this.events.close();
     try {
@@ -333,12 +343,13 @@ export class PortcullisService {
 
   /** Validates a whole new settings object; refuses (ApiError invalid) with the reason, changes nothing then. */
   private applySettings(candidate: unknown): Settings {
-    const r = SettingsSchema.safeParse(candidate);
+    const r = SettingsSchema.safeParse(isPlainObject(candidate) ? { ...candidate, fleet: unredactFleet(candidate.fleet, this.settings.fleet) } : candidate);
     if (!r.success) throw new ApiError('invalid', describeZodError(r.error));
     const before = this.settings;
     this.settings = r.data;
     this.o.settingsRepo.save(r.data);
     this.engine.updateSettings(r.data);
+    void this.fleet?.updateSettings(r.data);
     if (before.ban.backend !== r.data.ban.backend) {
       this.notice('warn', `The ban backend changes to "${r.data.ban.backend}" at the next start; running bans stay where they are.`);
     }
@@ -347,7 +358,8 @@ export class PortcullisService {
       if (this.engine.isWhitelisted(b.ip)) this.unbanNow(b.ip);
     }
     if (before.protectionEnabled !== r.data.protectionEnabled) this.pushState();
-    return r.data;
+    // What goes back to a caller never carries the fleet's secrets.
+    return { ...r.data, fleet: redactFleet(r.data.fleet) };
   }
 
   // ------------------------------------------------------------------ protection
@@ -441,6 +453,7 @@ export class PortcullisService {
   private applyBan(ban: BanRecord): void {
     const decidedAt = performance.now();
     this.o.store.recordBan(ban);
+    this.fleet?.onBan(ban);
     this.lastBanAt = ban.at;
     const off = this.engine.offender(ban.ip);
     if (off) this.o.store.upsertOffenders([off]);
@@ -466,6 +479,7 @@ export class PortcullisService {
 
   private applyUnban(ip: string, at: number, why: 'expired' | 'manual'): void {
     this.o.store.recordUnban(ip, at, why);
+    this.fleet?.onUnban(ip, why);
     const off = this.engine.offender(ip);
     if (off) this.o.store.upsertOffenders([off]);
     this.events.push({ type: 'unban', ip, why });
@@ -640,6 +654,24 @@ export class PortcullisService {
     return result;
   }
 
+  /** The service as the fleet bridge sees it: fleet bans take the same pipeline as local ones. */
+  private fleetPort(): ConstructorParameters<typeof FleetBridge>[1] {
+    return {
+      now: () => this.o.clock.now(),
+      protecting: () => this.protecting(),
+      isWhitelisted: (ip) => this.engine.isWhitelisted(ip),
+      isBanned: (ip) => this.engine.isBanned(ip),
+      activeBans: () => this.engine.activeBans(),
+      ban: (ip, durationSec, origin, note) => {
+        const out = this.withCapture(() => this.engine.ban(ip, { durationSec, note, origin, at: this.o.clock.now() }));
+        if (!out.events.some((e) => e.type === 'ban' && e.ban.ip === out.value.ip)) this.applyBan(out.value);
+      },
+      unban: (ip) => void this.unbanNow(ip),
+      log: (level, message) => this.log(level, message),
+      notice: (level, message) => this.notice(level, message),
+    };
+  }
+
   // ------------------------------------------------------------------ views
 
   private sourceHealth(): SourceHealthDto | null {
@@ -671,6 +703,7 @@ export class PortcullisService {
       source: this.sourceHealth(),
       lastBanAt: this.lastBanAt,
       alwaysWhitelisted: this.alwaysWhitelisted(),
+      ...(this.fleet ? { fleet: this.fleet.health() } : {}),
       version: VERSION,
     };
   }
@@ -861,7 +894,7 @@ export class PortcullisService {
           ? { id: 'last-record', title: 'Last log record', level: 'warn', detail: `${age} s ago${SILENT_HINT}` }
           : { id: 'last-record', title: 'Last log record', level: 'ok', detail: `${age} s ago` },
     );
-    return [...helperChecks, ...checks];
+    return [...helperChecks, ...checks, ...(this.fleet?.doctorChecks() ?? [])];
   }
 
   private async doctor(): Promise<DoctorCheck[]> {
@@ -944,7 +977,7 @@ export class PortcullisService {
       },
       getBans: async () => ({ active: this.engine.activeBans(), history: this.o.store.banHistory(1000) }),
       getRules: async () => this.rules(),
-      getSettings: async () => this.settings,
+      getSettings: async () => ({ ...this.settings, fleet: redactFleet(this.settings.fleet) }),
       getDoctor: async () => this.doctor(),
 
       setProtection: async ({ enabled }) => {

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { canonicalCidr, CidrSchema, IpSchema, type Cidr } from './domain.ts';
 import { BanRecordSchema, OffenderSchema, OffenderStateSchema, ScanTypeSchema } from './model.ts';
 import { SettingsSchema } from './settings.ts';
+import { FleetHealthSchema } from './fleet.ts';
 
 // ---------------------------------------------------------------- shapes
 
@@ -52,6 +53,8 @@ export const StateSchema = z.object({
   version: z.string(),
   /** Whitelist entries the engine always adds (loopback, own addresses, gateway), with why; shown read-only in the UI. */
   alwaysWhitelisted: z.array(z.object({ cidr: z.string(), why: z.string() })).optional(),
+  /** The CrowdSec fleet link's health (absent when the service runs without one). */
+  fleet: FleetHealthSchema.optional(),
 });
 export type State = z.infer<typeof StateSchema>;
 
