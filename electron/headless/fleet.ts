@@ -32,6 +32,9 @@ export interface FleetEnv {
   version: string;
   /** Full resync period (default 5 min). */
   resyncMs?: number;
+  /** Tests: no timers (they drive the link handed to onLink). */
+  manual?: boolean;
+  onLink?: (link: FleetLink) => void;
 }
 
 /** The service as the bridge sees it. */
@@ -110,8 +113,10 @@ export class FleetBridge implements FleetSink {
       sink: this,
       log: (l, m) => this.port.log(l, m),
       ...(this.env.resyncMs !== undefined ? { resyncMs: this.env.resyncMs } : {}),
+      ...(this.env.manual ? { manual: true } : {}),
     });
     this.link.start();
+    this.env.onLink?.(this.link);
     this.port.log('info', `fleet: linked to the CrowdSec LAPI at ${cs.url}${this.link.origin ? ` as ${this.link.origin}` : ''} (share ${cs.share}, apply ${cs.apply})`);
   }
 
