@@ -16,6 +16,7 @@ const COMMANDS: Record<string, () => Promise<CliCommand>> = {
   ban: async () => (await import('./commands.ts')).banCommand,
   unban: async () => (await import('./commands.ts')).unbanCommand,
   doctor: async () => (await import('./commands.ts')).doctorCommand,
+  fleet: async () => (await import('./fleet-command.ts')).fleetCommand,
 };
 
 export async function usage(): Promise<string> {

@@ -92,6 +92,8 @@ export class FleetLink {
   private pumping: Promise<void> | null = null;
   private readonly inFlight = new Set<number>();
   private pushFailures = 0;
+  /** The last push may have reached the LAPI though no answer came back (connection cut mid-request). */
+  private pushUncertain = false;
   private readonly refusals = new Map<number, number>();
   private pullFailures = 0;
   private needFull = true;
@@ -202,6 +204,7 @@ export class FleetLink {
     } catch (e) {
       this.pushFailures++;
       const msg = errText(e);
+      if (first.kind === 'push' && e instanceof LapiError && e.kind === 'unreachable' && !/ECONNREFUSED|EHOSTUNREACH|ENETUNREACH/.test(e.message)) this.pushUncertain = true;
       this.h.push = { ...this.h.push, ok: false, error: msg };
       if (e instanceof LapiError && e.kind === 'auth') this.h.login = { ok: false, error: msg };
       // A refusal that is not "down / busy / credentials": count it, and drop the item after a few.
@@ -230,6 +233,14 @@ export class FleetLink {
       const ban = JSON.parse(item.body) as PushedBan;
       // A ban that ended while it waited needs no decision.
       if (ban.until === null || ban.until > now + 1000) live.push({ item, ban });
+    }
+    if (this.pushUncertain) {
+      // Pushed already if the LAPI holds a decision of ours for it: never push a ban twice.
+      for (let i = live.length - 1; i >= 0; i--) {
+        const mine = (await this.client.decisionsFor(live[i]!.ban.ip)).some((d) => d.origin === this.origin);
+        if (mine) live.splice(i, 1);
+      }
+      this.pushUncertain = false;
     }
     if (live.length === 0) return;
     const ids = await this.client.pushAlerts(live.map((l) => alertBody(l.ban, this.origin!, now)));
