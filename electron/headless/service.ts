@@ -41,8 +41,8 @@ import { ALWAYS_WHITELISTED, Whitelist } from '../engine/detect/whitelist.ts';
 import type { EngineFactory, EngineLike, HelperOpsPort, LineParser, ServiceStore, SettingsRepo } from './contracts.ts';
 import { EventBatcher, type EventListener } from './events.ts';
 import type { HostInfo } from './hostinfo.ts';
-import { FleetBridge, type FleetEnv } from './fleet.ts';
-import { redactFleet, unredactFleet } from '../shared/fleet.ts';
+import { FleetBridge, testFleetConnection, type FleetEnv } from './fleet.ts';
+import { CrowdsecSettingsSchema, redactFleet, unredactFleet } from '../shared/fleet.ts';
 
 export const VERSION = '0.1.0';
 
@@ -1032,6 +1032,12 @@ export class PortcullisService {
       },
       updateSettings: async ({ patch }) => this.applySettings(mergePatch(this.settings, patch)),
       testThresholds: async ({ patch, minutes }) => this.testThresholds(patch, minutes),
+      testFleet: async ({ crowdsec }) => {
+        if (!this.o.fleet) throw new ApiError('unavailable', 'this Portcullis runs without a fleet link (dry run)');
+        const r = CrowdsecSettingsSchema.safeParse((unredactFleet({ crowdsec }, this.settings.fleet) as { crowdsec: unknown }).crowdsec);
+        if (!r.success) throw new ApiError('invalid', describeZodError(r.error));
+        return testFleetConnection(r.data, this.o.fleet, () => this.o.clock.now());
+      },
       previewRule: async ({ op }) => {
         if (!this.rulesView || op.kind !== 'add') await this.rules().catch(() => undefined);
         return this.preview(this.retarget(op));
