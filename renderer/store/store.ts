@@ -21,6 +21,7 @@ import {
 } from '../../electron/shared/api.ts';
 import type { Cidr } from '../../electron/shared/domain.ts';
 import type { BanRecord, Offender } from '../../electron/shared/model.ts';
+import type { FleetTestResult } from '../../electron/shared/fleet.ts';
 import { type Settings, SettingsSchema, WhitelistEntrySchema, describeZodError } from '../../electron/shared/settings.ts';
 import type { ConnectionStatus, RendererApi } from '../api/index.ts';
 import { EMPTY_FILTER, type PacketFilterInput, packetsToCsv } from './packetFilter.ts';
@@ -130,6 +131,9 @@ export interface SettingsSlice {
   /** "Test against my recent log" with the whitelist plus `candidate` (typed, not yet added; '' for none). */
   testWhitelist(candidate: string): Promise<Result>;
   setPerSourceLogging(installed: boolean): Promise<Result>;
+  /** Settings → Fleet → "Test connection": the result for the candidate fleet.crowdsec. */
+  fleetTest: FleetTestResult | null;
+  testFleet(crowdsec: Record<string, unknown>): Promise<Result>;
 }
 
 export interface DoctorSlice {
@@ -517,6 +521,7 @@ function settingsSlice(set: Set, get: Get, api: RendererApi): SettingsSlice {
   return {
     settings: null,
     thresholdTest: null,
+    fleetTest: null,
     loadSettings: () => load(set, 'settings', () => api.call('getSettings', {}), (settings) => ({ settings })),
     async whitelistAdd(text) {
       const parsed = parseCidrText(text);
@@ -541,6 +546,13 @@ function settingsSlice(set: Set, get: Get, api: RendererApi): SettingsSlice {
       if (!r.ok) return r;
       set({ settings: r.value });
       void get().loadState();
+      return { ok: true };
+    },
+    async testFleet(crowdsec) {
+      set({ fleetTest: null });
+      const r = await act(set, 'fleetTest', () => api.call('testFleet', { crowdsec }));
+      if (!r.ok) return r;
+      set({ fleetTest: r.value });
       return { ok: true };
     },
     async testThresholds(patch, minutes = 1440) {

@@ -3,6 +3,7 @@ import { selectIsBusy, selectReadOnlyReason } from '../../store/selectors.ts';
 import { useActions, useApp } from '../context.ts';
 import { fmtAge, fmtCount, fmtTime, useNow } from '../format.ts';
 import { StateBadge } from './common.tsx';
+import { FleetCard } from './FleetCard.tsx';
 
 function ProtectionCard() {
   const state = useApp((s) => s.state);
@@ -281,6 +282,7 @@ export function Dashboard() {
         <ProtectionCard />
         <FirewallCard />
         <SourceHealth />
+        <FleetCard />
       </div>
       <Counts />
       <PerMinuteChart />
