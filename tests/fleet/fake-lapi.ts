@@ -80,7 +80,19 @@ export class FakeLapi {
     return [...by.values()];
   }
 
+  /** The next POST /v1/alerts is committed but its answer is lost (connection cut mid-reply). */
+  loseNextPushReply = false;
+
   readonly fetch: FetchLike = async (url, init) => {
+    const r = await this.serve(url, init);
+    if (this.loseNextPushReply && init.method === 'POST' && url.endsWith('/v1/alerts') && r.status === 201) {
+      this.loseNextPushReply = false;
+      throw Object.assign(new TypeError('fetch failed'), { cause: { code: 'UND_ERR_SOCKET', message: 'other side closed' } });
+    }
+    return r;
+  };
+
+  private serve: FetchLike = async (url, init) => {
     const u = new URL(url);
     const key = `${init.method} ${u.pathname}`;
     this.log.push(key);

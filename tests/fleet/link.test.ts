@@ -109,6 +109,17 @@ describe('FleetLink: push', () => {
     expect(t.lapi.log).not.toContain('DELETE /v1/decisions');
   });
 
+  it('a push whose answer was lost is not sent twice (the LAPI already holds the decision)', async () => {
+    const t = setup();
+    t.lapi.loseNextPushReply = true;
+    t.link.enqueueBan(ban('198.51.100.7', t.clock.now() + 3_600_000));
+    t.link.enqueueBan(ban('198.51.100.8', t.clock.now() + 3_600_000));
+    expect(await t.link.pumpOnce()).toBe('failed');
+    expect(t.queue.size()).toBe(2);
+    await drain(t.link);
+    expect(t.lapi.active().map((d) => d.value).sort()).toEqual(['198.51.100.7', '198.51.100.8']);
+  });
+
   it('a ban lifted before its push went out is never sent at all', async () => {
     const t = setup();
     t.lapi.down = true;
