@@ -25,7 +25,7 @@ import { SqliteStore } from '../engine/store/sqlite.ts';
 import { readInboundSessions, serviceStoreOf, StoreSettingsRepo } from '../headless/adapters.ts';
 import { firewallPortOf, helperOpsOf } from '../headless/helper-adapter.ts';
 import { readHostInfo } from '../headless/hostinfo.ts';
-import { PortcullisService } from '../headless/service.ts';
+import { PortcullisService, VERSION } from '../headless/service.ts';
 import { applyAutostart, autostartPath, launchCommand } from './autostart.ts';
 import {
   cleanupHelperSession,
@@ -129,6 +129,8 @@ async function main(): Promise<void> {
     hostInfo: () => readHostInfo(),
     inboundSessions: () => readInboundSessions(),
     log: (level, message) => log(`${level}: ${message}`),
+    // Sharing bans through a CrowdSec LAPI when Settings → Fleet is set up (the queue lives in the same database).
+    fleet: { fetch: globalThis.fetch, queuePath: dbPath, version: VERSION },
   });
   await service.start();
   let supervisor: HelperSupervisor<Link> | null = null;
