@@ -81,6 +81,7 @@ export class FleetBridge implements FleetSink {
   private readonly refused = { whitelisted: 0, overLimit: 0, unsupported: 0 };
   private lastRefusals: string[] = [];
   private lifting = false;
+  private restarting: Promise<void> = Promise.resolve();
 
   constructor(env: FleetEnv, port: FleetServicePort, settings: Settings) {
     this.env = env;
@@ -128,14 +129,19 @@ export class FleetBridge implements FleetSink {
   }
 
   /** New settings: the link restarts when its own settings changed; fleet bans of now-unwanted origins go at the next resync. */
-  async updateSettings(next: Settings): Promise<void> {
+  updateSettings(next: Settings): Promise<void> {
     const before = JSON.stringify(this.settings.fleet.crowdsec);
     this.settings = next;
-    if (JSON.stringify(next.fleet.crowdsec) === before) return;
-    await this.link?.stop();
-    this.link = null;
-    if (!next.fleet.crowdsec || !next.fleet.crowdsec.apply) for (const ip of [...this.applied.keys()]) this.remove(ip);
-    this.startLink();
+    if (JSON.stringify(next.fleet.crowdsec) === before) return this.restarting;
+    // One restart at a time: two quick saves must not leave two links running.
+    this.restarting = this.restarting.then(async () => {
+      await this.link?.stop();
+      this.link = null;
+      const cs = this.settings.fleet.crowdsec;
+      if (!cs || !cs.apply) for (const ip of [...this.applied.keys()]) this.remove(ip);
+      this.startLink();
+    });
+    return this.restarting;
   }
 
   // ------------------------------------------------------------------ local bans → the fleet

@@ -262,6 +262,19 @@ describe('fleet in the service', () => {
     expect(t.notices.join('\n')).not.toMatch(/pw-A|key-A/);
   });
 
+  it('turning the fleet off lifts the fleet bans and stops the link; local bans stay', async () => {
+    const t = await build({ settings: withFleet() });
+    t.lapi.add('203.0.113.5', 'portcullis@hostB');
+    await t.link().pullOnce();
+    scan(t, '198.51.100.7');
+    await t.service.idle();
+    expect([...t.firewall.bans.keys()].sort()).toEqual(['198.51.100.7', '203.0.113.5']);
+    await t.call('updateSettings', { patch: { fleet: { crowdsec: null } } });
+    await t.service.idle();
+    expect([...t.firewall.bans.keys()]).toEqual(['198.51.100.7']);
+    expect((await t.call('getState')).fleet?.status).toBe('off');
+  });
+
   it('refuses invalid fleet settings with the field and the reason', async () => {
     const t = await build();
     await expect(t.call('updateSettings', { patch: { fleet: { crowdsec: { url: 'http://x:1', bouncerKey: 'k', pullIntervalMs: 50 } } } })).rejects.toThrow(
