@@ -29,6 +29,7 @@ export const LAYERS: LayerRule[] = [
   // Engine adapters live beside their I/O: they may use Node, but never Electron or the helper's code.
   { name: 'engine-adapters', dir: 'electron/engine/logs', mayImportLayers: ['shared', 'engine'], nodeBuiltins: true, packages: PURE_LIBS },
   { name: 'engine-adapters', dir: 'electron/engine/store', mayImportLayers: ['shared', 'engine'], nodeBuiltins: true, packages: PURE_LIBS },
+  { name: 'engine-adapters', dir: 'electron/engine/fleet', mayImportLayers: ['shared', 'engine'], nodeBuiltins: true, packages: PURE_LIBS },
   { name: 'engine-adapters', dir: 'electron/engine/helperclient', mayImportLayers: ['shared', 'engine'], nodeBuiltins: true, packages: PURE_LIBS },
   { name: 'engine', dir: 'electron/engine', mayImportLayers: ['shared'], nodeBuiltins: false, packages: PURE_LIBS },
   { name: 'helper', dir: 'electron/helper', mayImportLayers: ['shared'], nodeBuiltins: true, packages: PURE_LIBS },

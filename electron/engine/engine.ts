@@ -350,14 +350,15 @@ export class ScanEngine {
    * escalated policy duration applies; durationSec Infinity = permanent. Extends an active ban.
    * Throws for text that is not an address and for whitelisted addresses.
    */
-  ban(ip: string, opts: { durationSec?: number; note?: string; at?: number } = {}): BanRecord {
+  ban(ip: string, opts: { durationSec?: number; note?: string; at?: number; origin?: string } = {}): BanRecord {
     const addr = canonicalIp(String(ip).trim());
     if (addr === null) throw new Error(`"${ip}" is not an IPv4 or IPv6 address`);
     if (this.whitelist.has(addr)) throw new Error(`${addr} is whitelisted (loopback, this host, its gateway or a whitelist entry); remove it from the whitelist first`);
     const d = opts.durationSec;
     if (d !== undefined && !(d > 0)) throw new Error(`ban duration must be more than 0 seconds (got ${d})`);
     const at = opts.at ?? this.clock.now();
-    const struck = this.policy.strike(addr, at);
+    // A fleet ban (origin: another host's decision) is no strike of this host's: it never escalates a later local ban.
+    const struck = opts.origin === undefined ? this.policy.strike(addr, at) : { strikes: 0, until: at };
     const until = d === undefined ? struck.until : d === Infinity ? null : at + Math.round(d * 1000);
     const w = this.tracker.get(addr);
     const s = w !== NO_SLOT ? this.tracker.summary(w, REASON_PORT_LIMIT) : null;
@@ -370,6 +371,7 @@ export class ScanEngine {
     };
     if (s) reason.scanType = s.scanType;
     if (opts.note !== undefined) reason.note = opts.note;
+    if (opts.origin !== undefined) reason.origin = opts.origin;
     this.policy.cancelDeferred(addr);
     const { record } = this.book.add({ ip: addr, at, until, strikes: struck.strikes, reason });
     this.tracker.delete(addr);

@@ -17,6 +17,7 @@ const COMMANDS: Record<string, () => Promise<CliCommand>> = {
   unban: async () => (await import('./commands.ts')).unbanCommand,
   doctor: async () => (await import('./commands.ts')).doctorCommand,
   uninstall: async () => (await import('./uninstall.ts')).uninstallCommand,
+  fleet: async () => (await import('./fleet-command.ts')).fleetCommand,
 };
 
 export async function usage(): Promise<string> {

@@ -18,7 +18,7 @@ import type { BanCapState } from '../engine/detect/policy.ts';
 export interface EngineLike {
   ingestPacket(p: PacketEvent): 'counted' | IgnoreReason;
   tick(now?: number): void;
-  ban(ip: string, opts?: { durationSec?: number; note?: string; at?: number }): BanRecord;
+  ban(ip: string, opts?: { durationSec?: number; note?: string; at?: number; origin?: string }): BanRecord;
   unban(ip: string, at?: number, why?: 'manual' | 'whitelisted'): boolean;
   updateSettings(s: Settings): void;
   setAllowedPorts(fn: (proto: 'tcp' | 'udp', port: number) => boolean): void;

@@ -26,7 +26,8 @@ import { prepareStateDir, serveControlSocket } from './control.ts';
 import { callViaDispatcher, firewallPortOf, helperOpsOf } from './helper-adapter.ts';
 import { readHostInfo } from './hostinfo.ts';
 import { KmsgSource, kmsgBootTimeMs, liveLineParser, newestKmsgSeq } from '../engine/logs/kmsg.ts';
-import { PortcullisService } from './service.ts';
+import { PortcullisService, VERSION } from './service.ts';
+import { secretsFileRefusal } from './fleet-config.ts';
 
 export const DEFAULT_STATE_DIR = '/var/lib/portcullis';
 const KMSG_SEQ_KEY = 'kmsg.lastSeq';
@@ -267,6 +268,10 @@ async function startLocked(o: RunOptions, out: Out, err: Out, isRoot: boolean): 
     const merged = SettingsSchema.safeParse(overrides(parsed.data));
     if (!merged.success) throw new StartError(`invalid option:\n${describeZodError(merged.error)}`);
     effective = merged.data;
+    if (o.config) {
+      const refusal = secretsFileRefusal(o.config, effective);
+      if (refusal) throw new StartError(refusal);
+    }
   } catch (e) {
     raw.close();
     throw e instanceof StartError ? e : new StartError((e as Error).message);
@@ -354,6 +359,8 @@ async function startLocked(o: RunOptions, out: Out, err: Out, isRoot: boolean): 
 
   const service = new PortcullisService({
     ...(recordMode ? { recordMode } : {}),
+    // The fleet link (CrowdSec LAPI) when configured; a dry run shares and applies nothing.
+    ...(o.dryRun ? {} : { fleet: { fetch: globalThis.fetch, queuePath: dbPath, version: VERSION } }),
     clock: systemClock,
     settingsRepo,
     overrides,

@@ -44,6 +44,8 @@ import type { EngineFactory, EngineLike, HelperOpsPort, LineParser, ServiceStore
 import { EventBatcher, type EventListener } from './events.ts';
 import type { HostInfo } from './hostinfo.ts';
 import { forgedRecordsCheck, type ReadSysctl } from './userns-check.ts';
+import { FleetBridge, testFleetConnection, type FleetEnv } from './fleet.ts';
+import { CrowdsecSettingsSchema, redactFleet, unredactFleet } from '../shared/fleet.ts';
 
 export const VERSION = '0.1.0';
 
@@ -84,6 +86,8 @@ export interface ServiceOptions {
    * 'skip' ones are dropped. Default: every record is 'live'.
    */
   recordMode?: (p: PacketEvent) => 'live' | 'replay' | 'skip';
+  /** The fleet link's network and queue (headless/fleet.ts); absent = no fleet. */
+  fleet?: FleetEnv;
 }
 
 type Protection = 'on' | 'off' | 'paused';
@@ -254,6 +258,7 @@ export class PortcullisService {
   private readonly suppressUnban = new Set<string>();
   private restoring = false;
   private blockedPackets = 0;
+  private fleet: FleetBridge | null = null;
 
   constructor(opts: ServiceOptions) {
     this.o = opts;
@@ -306,6 +311,10 @@ export class PortcullisService {
     // Not awaited: putting 10,000 bans back after a reboot must not hold up log reading, the control
     // socket or the ready line; a scan seen meanwhile is banned between two restore batches.
     this.reconciling = this.reconcile(now).catch((e) => this.log('error', `reconcile: ${errText(e)}`));
+    if (this.o.fleet) {
+      this.fleet = new FleetBridge(this.o.fleet, this.fleetPort(), this.settings);
+      this.fleet.start();
+    }
 
     this.started = true;
     if (this.o.source) await this.o.source.start((lines) => this.ingestLines(lines));
@@ -317,6 +326,7 @@ export class PortcullisService {
     if (this.tickTimer) clearInterval(this.tickTimer);
     this.tickTimer = null;
     if (this.o.source) await this.o.source.stop().catch(() => undefined);
+    await this.fleet?.stop();
     await this.idle();
     this.events.close();
     try {
@@ -368,20 +378,22 @@ export class PortcullisService {
 
   /** Validates a whole new settings object; refuses (ApiError invalid) with the reason, changes nothing then. */
   private applySettings(candidate: unknown, save = true): Settings {
-    const r = SettingsSchema.safeParse(candidate);
+    const r = SettingsSchema.safeParse(isPlainObject(candidate) ? { ...candidate, fleet: unredactFleet(candidate.fleet, this.settings.fleet) } : candidate);
     if (!r.success) throw new ApiError('invalid', describeZodError(r.error));
     const before = this.settings;
     // Saved first: a refused save (the config file was edited by hand meanwhile) changes nothing.
     if (save) this.o.settingsRepo.save(r.data);
     this.settings = r.data;
     this.engine.updateSettings(r.data);
+    void this.fleet?.updateSettings(r.data);
     if (before.ban.backend !== r.data.ban.backend) {
       this.notice('warn', `The ban backend changes to "${r.data.ban.backend}" at the next start; running bans stay where they are.`);
     }
     // A host that is whitelisted now must not stay banned.
     this.liftWhitelistedBans();
     if (before.protectionEnabled !== r.data.protectionEnabled) this.pushState();
-    return r.data;
+    // What goes back to a caller never carries the fleet's secrets.
+    return { ...r.data, fleet: redactFleet(r.data.fleet) };
   }
 
   /**
@@ -505,6 +517,7 @@ export class PortcullisService {
     this.o.store.recordBan(ban);
     const done = this.banInFirewall(ban, decidedAt);
     this.lastBanDone = done;
+    this.fleet?.onBan(ban);
     this.lastBanAt = ban.at;
     const off = this.engine.offender(ban.ip);
     if (off) this.o.store.upsertOffenders([off]);
@@ -540,6 +553,7 @@ export class PortcullisService {
 
   private applyUnban(ip: string, at: number, why: UnbanReason): void {
     this.o.store.recordUnban(ip, at, why);
+    this.fleet?.onUnban(ip, why);
     const off = this.engine.offender(ip);
     if (off) this.o.store.upsertOffenders([off]);
     this.events.push({ type: 'unban', ip, why });
@@ -596,6 +610,8 @@ export class PortcullisService {
     if (this.o.store.recordBans) this.o.store.recordBans(bans);
     else for (const b of bans) this.o.store.recordBan(b);
     this.lastBanAt = now;
+    // Shared with the fleet like any local ban (each is one alert in the push queue).
+    for (const b of bans) this.fleet?.onBan(b);
     const fw = this.o.firewall;
     let firewallDone: Promise<void> = Promise.resolve();
     if (this.o.dryRun || !fw) {
@@ -814,6 +830,24 @@ export class PortcullisService {
     return result;
   }
 
+  /** The service as the fleet bridge sees it: fleet bans take the same pipeline as local ones. */
+  private fleetPort(): ConstructorParameters<typeof FleetBridge>[1] {
+    return {
+      now: () => this.o.clock.now(),
+      protecting: () => this.protecting(),
+      isWhitelisted: (ip) => this.engine.isWhitelisted(ip),
+      isBanned: (ip) => this.engine.isBanned(ip),
+      activeBans: () => this.engine.activeBans(),
+      ban: (ip, durationSec, origin, note) => {
+        const out = this.withCapture(() => this.engine.ban(ip, { durationSec, note, origin, at: this.o.clock.now() }));
+        if (!out.events.some((e) => e.type === 'ban' && e.ban.ip === out.value.ip)) this.applyBan(out.value);
+      },
+      unban: (ip) => void this.unbanNow(ip),
+      log: (level, message) => this.log(level, message),
+      notice: (level, message) => this.notice(level, message),
+    };
+  }
+
   // ------------------------------------------------------------------ views
 
   private foreignRateOf: MinuteRate | null = null;
@@ -850,6 +884,7 @@ export class PortcullisService {
       source: this.sourceHealth(),
       lastBanAt: this.lastBanAt,
       alwaysWhitelisted: this.alwaysWhitelisted(),
+      ...(this.fleet ? { fleet: this.fleet.health() } : {}),
       version: VERSION,
     };
   }
@@ -1082,7 +1117,7 @@ export class PortcullisService {
           : { id: 'last-record', title: 'Last log record', level: 'ok', detail: `${age} s ago` },
     );
     checks.push(forgedRecordsCheck(this.o.readSysctl));
-    return [...helperChecks, ...checks];
+    return [...helperChecks, ...checks, ...(this.fleet?.doctorChecks() ?? [])];
   }
 
   private async doctor(): Promise<DoctorCheck[]> {
@@ -1166,7 +1201,7 @@ export class PortcullisService {
       },
       getBans: async () => ({ active: this.engine.activeBans(), history: this.o.store.banHistory(1000) }),
       getRules: async () => this.rules(),
-      getSettings: async () => this.settings,
+      getSettings: async () => ({ ...this.settings, fleet: redactFleet(this.settings.fleet) }),
       getDoctor: async () => this.doctor(),
 
       setProtection: async ({ enabled }) => {
@@ -1223,6 +1258,12 @@ export class PortcullisService {
       },
       updateSettings: async ({ patch }) => this.applySettings(mergePatch(this.settings, patch)),
       testThresholds: async ({ patch, minutes }) => this.testThresholds(patch, minutes),
+      testFleet: async ({ crowdsec }) => {
+        if (!this.o.fleet) throw new ApiError('unavailable', 'this Portcullis runs without a fleet link (dry run)');
+        const r = CrowdsecSettingsSchema.safeParse((unredactFleet({ crowdsec }, this.settings.fleet) as { crowdsec: unknown }).crowdsec);
+        if (!r.success) throw new ApiError('invalid', describeZodError(r.error));
+        return testFleetConnection(r.data, this.o.fleet, () => this.o.clock.now());
+      },
       previewRule: async ({ op }) => {
         if (!this.rulesView || op.kind !== 'add') await this.rules().catch(() => undefined);
         return this.preview(this.retarget(op));

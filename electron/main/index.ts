@@ -26,7 +26,7 @@ import { readInboundSessions, serviceStoreOf, StoreSettingsRepo } from '../headl
 import { firewallPortOf, helperOpsOf } from '../headless/helper-adapter.ts';
 import { readHostInfo } from '../headless/hostinfo.ts';
 import { auditedHandlers, fileAuditLog } from '../headless/api-audit.ts';
-import { PortcullisService } from '../headless/service.ts';
+import { PortcullisService, VERSION } from '../headless/service.ts';
 import { applyAutostart, autostartPath, launchCommand } from './autostart.ts';
 import {
   cleanupHelperSession,
@@ -130,6 +130,8 @@ async function main(): Promise<void> {
     hostInfo: () => readHostInfo(),
     inboundSessions: () => readInboundSessions(),
     log: (level, message) => log(`${level}: ${message}`),
+    // Sharing bans through a CrowdSec LAPI when Settings → Fleet is set up (the queue lives in the same database).
+    fleet: { fetch: globalThis.fetch, queuePath: dbPath, version: VERSION },
   });
   await service.start();
   let supervisor: HelperSupervisor<Link> | null = null;

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { canonicalCidr, CidrSchema, IpSchema, type Cidr } from './domain.ts';
 import { BanRecordSchema, OffenderSchema, OffenderStateSchema, ScanTypeSchema, UNBAN_REASONS } from './model.ts';
 import { SettingsSchema } from './settings.ts';
+import { FleetHealthSchema, FleetTestResultSchema } from './fleet.ts';
 
 // ---------------------------------------------------------------- shapes
 
@@ -56,6 +57,8 @@ export const StateSchema = z.object({
   version: z.string(),
   /** Whitelist entries the engine always adds (loopback, own addresses, gateway), with why; shown read-only in the UI. */
   alwaysWhitelisted: z.array(z.object({ cidr: z.string(), why: z.string() })).optional(),
+  /** The CrowdSec fleet link's health (absent when the service runs without one). */
+  fleet: FleetHealthSchema.optional(),
 });
 export type State = z.infer<typeof StateSchema>;
 
@@ -341,6 +344,8 @@ export const API = {
     params: z.object({ patch: z.record(z.string(), z.unknown()), minutes: z.number().int().min(1).max(7 * 1440).default(1440) }).strict(),
     result: ThresholdTestSchema,
   },
+  /** "Test connection" of the Fleet settings: the candidate fleet.crowdsec (secrets may be the redacted placeholder). */
+  testFleet: { params: z.object({ crowdsec: z.record(z.string(), z.unknown()) }).strict(), result: FleetTestResultSchema },
   previewRule: { params: z.object({ op: RuleOpSchema }).strict(), result: RulePreviewSchema },
   applyRule: { params: z.object({ op: RuleOpSchema, confirm: z.boolean().default(false) }).strict(), result: RulesViewSchema },
   setUfwEnabled: { params: z.object({ enabled: z.boolean(), confirm: z.boolean().default(false) }).strict(), result: StateSchema },

@@ -20,6 +20,8 @@ export const BanReasonSchema = z.object({
   firstSeen: z.number(),
   lastSeen: z.number(),
   note: z.string().optional(),
+  /** Where a fleet ban came from (a CrowdSec decision's origin, e.g. portcullis@hostA); absent = this host. */
+  origin: z.string().optional(),
 });
 export type BanReason = z.infer<typeof BanReasonSchema>;
 

@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { CidrSchema, PortSchema } from './domain.ts';
+import { FleetSettingsSchema } from './fleet.ts';
 
 const seconds = (what: string) => z.number().int(`${what} is a whole number of seconds`).positive(`${what} must be more than 0 seconds`);
 
@@ -138,6 +139,8 @@ export const SettingsSchema = z
     logs: LogSettingsSchema.default(() => LogSettingsSchema.parse({})),
     notifications: NotificationSettingsSchema.default(() => NotificationSettingsSchema.parse({})),
     ui: UiSettingsSchema.default(() => UiSettingsSchema.parse({})),
+    /** Sharing bans with other hosts through CrowdSec's LAPI (shared/fleet.ts). */
+    fleet: FleetSettingsSchema.default(() => FleetSettingsSchema.parse({})),
   })
   .strict();
 

@@ -1,6 +1,7 @@
 /** Settings, the whitelist and "test against my recent log": validated here with the one SettingsSchema before the service sees them. */
 import type { StateCreator } from 'zustand/vanilla';
 import type { ThresholdTest } from '../../electron/shared/api.ts';
+import type { FleetTestResult } from '../../electron/shared/fleet.ts';
 import { type Settings, SettingsSchema, describeZodError } from '../../electron/shared/settings.ts';
 import type { RendererApi } from '../api/index.ts';
 import { act, deepMerge, load, parseCidrText, pushNotice } from './actions.ts';
@@ -18,6 +19,9 @@ export interface SettingsSlice {
   /** "Test against my recent log" with the whitelist plus `candidate` (typed, not yet added; '' for none). */
   testWhitelist(candidate: string): Promise<Result>;
   setPerSourceLogging(installed: boolean): Promise<Result>;
+  /** Settings → Fleet → "Test connection": the result for the candidate fleet.crowdsec. */
+  fleetTest: FleetTestResult | null;
+  testFleet(crowdsec: Record<string, unknown>): Promise<Result>;
 }
 
 export const createSettingsSlice =
@@ -32,6 +36,7 @@ export const createSettingsSlice =
   return {
     settings: null,
     thresholdTest: null,
+    fleetTest: null,
     loadSettings: () => load(set, 'settings', () => api.call('getSettings', {}), (settings) => ({ settings })),
     async whitelistAdd(text) {
       const parsed = parseCidrText(text);
@@ -56,6 +61,13 @@ export const createSettingsSlice =
       if (!r.ok) return r;
       set({ settings: r.value });
       void get().loadState();
+      return { ok: true };
+    },
+    async testFleet(crowdsec) {
+      set({ fleetTest: null });
+      const r = await act(set, 'fleetTest', () => api.call('testFleet', { crowdsec }));
+      if (!r.ok) return r;
+      set({ fleetTest: r.value });
       return { ok: true };
     },
     async testThresholds(patch, minutes = 1440) {

@@ -268,6 +268,10 @@ export function createFakeApi(opts: { now?: () => number; packets?: number } = {
       data.settings = r.data;
       return structuredClone(data.settings);
     },
+    testFleet: async ({ crowdsec }) =>
+      crowdsec.bouncerKey === 'good-key'
+        ? { ok: true, checks: [{ what: 'bouncer key', ok: true, detail: `${String(crowdsec.url)} answers and accepts the bouncer key` }] }
+        : { ok: false, checks: [{ what: 'bouncer key', ok: false, detail: 'bouncer key refused: check fleet.crowdsec.bouncerKey (cscli bouncers list)' }] },
     testThresholds: async ({ patch }) => {
       const r = SettingsSchema.safeParse(merge(data.settings, patch));
       if (!r.success) throw new ApiError('invalid', describeZodError(r.error));

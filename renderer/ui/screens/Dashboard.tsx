@@ -3,6 +3,7 @@ import { selectCounts, selectIsBusy, selectProtection, selectReadOnlyReason, sel
 import { useActions, useApp } from '../context.ts';
 import { fmtAge, fmtCount, fmtTime, useNow } from '../format.ts';
 import { OffenderStateBadge } from './common.tsx';
+import { FleetCard } from './FleetCard.tsx';
 
 /** What the switch means now; "nobody is banned" only when that is true (bans made before stay until they end). */
 export function protectionText(state: { pausedUntil: number | null } | null, paused: boolean, on: boolean, activeBans: number): string {
@@ -304,6 +305,7 @@ export function Dashboard() {
         <ProtectionCard />
         <FirewallCard />
         <SourceHealth />
+        <FleetCard />
       </div>
       <Counts />
       <PerMinuteChart />

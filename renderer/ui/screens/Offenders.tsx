@@ -5,6 +5,7 @@ import { useActions, useApp } from '../context.ts';
 import { fmtCount, fmtDateTime, fmtDuration } from '../format.ts';
 import { type Column, OffenderStateBadge, VirtualTable } from './common.tsx';
 import { useNarrow } from '../useNarrow.ts';
+import { banSource } from './fleet-view.ts';
 
 function OffenderLink({ ip }: { ip: string }) {
   const { openOffender } = useActions();
@@ -93,7 +94,7 @@ function Detail() {
                 <li key={b.at}>
                   {b.ended && b.ended.why !== 'expired' ? (
                     <>
-                      {fmtDateTime(b.at)} → ended {fmtDateTime(b.ended.at)} ({b.ended.why === 'manual' ? 'lifted' : b.ended.why}) · strike {b.strikes} · {b.reason.kind}
+                      {fmtDateTime(b.at)} → ended {fmtDateTime(b.ended.at)} ({b.ended.why === 'manual' ? 'lifted' : b.ended.why}) · strike {b.strikes} · {banSource(b.reason)}
                       {b.reason.note ? ` (${b.reason.note})` : ''}
                       <span className="muted">
                         {' '}
@@ -102,7 +103,7 @@ function Detail() {
                     </>
                   ) : (
                     <>
-                      {fmtDateTime(b.at)} → {b.until === null ? 'permanent' : fmtDateTime(b.until)} · strike {b.strikes} · {b.reason.kind}
+                      {fmtDateTime(b.at)} → {b.until === null ? 'permanent' : fmtDateTime(b.until)} · strike {b.strikes} · {banSource(b.reason)}
                       {b.reason.note ? ` (${b.reason.note})` : ''}
                       {b.until !== null && <span className="muted"> · {fmtDuration(Math.round((b.until - b.at) / 1000))}</span>}
                     </>

@@ -1,6 +1,7 @@
 import type { FieldSpec } from '../../store/settingsForm.ts';
 import { useApp } from '../context.ts';
 import { SettingsForm } from './SettingsForm.tsx';
+import { FleetSettings } from './FleetSettings.tsx';
 
 const GENERAL: FieldSpec[] = [
   { path: 'notifications.onBan', label: 'Notify me when a scanner is banned', kind: 'bool' },
@@ -47,6 +48,7 @@ export function SettingsScreen() {
         <>
           <SettingsForm settings={settings} fields={general} title="Notifications and appearance" id="gen" />
           <SettingsForm settings={settings} fields={LOGS} title="Log source and retention" id="logs" />
+          <FleetSettings settings={settings} />
         </>
       )}
     </div>

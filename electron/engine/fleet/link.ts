@@ -1,0 +1,411 @@
+/**
+ * FleetLink: this host's link to a CrowdSec LAPI. Two loops, each independent of local protection
+ * (a LAPI that is down, refuses the credentials or answers garbage only shows in `health()`):
+ *
+ * - push: drains the durable FleetQueue in order — batches of consecutive "push" items as one
+ *   POST /v1/alerts, a "delete" as DELETE /v1/decisions/{id} of exactly this host's decisions (the
+ *   ids of the alert it pushed). Transient failures (down, 500 "database is locked") retry with
+ *   exponential backoff forever; an item the LAPI keeps refusing otherwise is dropped after
+ *   MAX_REFUSALS tries and reported, so one bad item cannot block the queue.
+ * - pull: the bouncer stream. startup=true at start, after any failure, every RESYNC_MS, and shortly
+ *   after a busy delta (the delta stream loses decisions under load; startup=true recovers them);
+ *   deltas every pullIntervalMs in between. State is keyed by value (address or range), so repeats
+ *   (deletions repeat for ~2 s) and reorderings are harmless. A deletion is checked against
+ *   GET /v1/decisions?ip= because the stream keeps one decision per value: another host's may still
+ *   stand. Decisions whose origin is this host's own, or not in `origins`, are never applied.
+ *
+ * What the fleet wants banned goes to a FleetSink (the service's bridge), which owns the ban
+ * pipeline: whitelist, maxBans, firewall.
+ */
+import { readFileSync } from 'node:fs';
+import { originMatches, ownOrigin, type CrowdsecSettings, type FleetHealth } from '../../shared/fleet.ts';
+import { LapiClient, LapiError, type FetchLike } from './client.ts';
+import { alertBody, parseGoDuration, type Decision, type PushedBan } from './lapi.ts';
+import { FleetQueue, type QueueItem } from './queue.ts';
+
+export interface FleetDecision {
+  value: string;
+  scope: string;
+  origin: string;
+  scenario: string;
+  id: number;
+  /** Local time the decision ends (now + its remaining duration: immune to clock skew between hosts). */
+  until: number;
+}
+
+export interface FleetSink {
+  upsert(d: FleetDecision): void;
+  remove(value: string): void;
+  /** The whole picture after a startup=true pull: what is not in `all` is lifted. */
+  replaceAll(all: FleetDecision[]): void;
+}
+
+export interface FleetLinkOptions {
+  settings: CrowdsecSettings;
+  queue: FleetQueue;
+  fetch: FetchLike;
+  now: () => number;
+  version: string;
+  sink: FleetSink;
+  log?: (level: 'info' | 'warn' | 'error', message: string) => void;
+  /** Full resync period (default 5 min). */
+  resyncMs?: number;
+  /** Timers off: tests drive pullOnce/pumpOnce. */
+  manual?: boolean;
+}
+
+const BATCH = 50;
+const MAX_REFUSALS = 8;
+const BACKOFF_MAX_MS = 10_000;
+const RESYNC_MS = 5 * 60_000;
+/** A delta with at least this many changes was a burst: resync shortly after it. */
+const BURST = 10;
+const BURST_RESYNC_MS = 3000;
+
+/** The machine credentials: given inline, or read from the YAML `cscli machines add -f` writes. */
+export function machineCredentials(s: CrowdsecSettings, read: (p: string) => string = (p) => readFileSync(p, 'utf8')): { machineId: string | null; password: string | null; error: string | null } {
+  if (s.credentialsFile === undefined) return { machineId: s.machineId ?? null, password: s.password ?? null, error: null };
+  let text: string;
+  try {
+    text = read(s.credentialsFile);
+  } catch (e) {
+    return { machineId: null, password: null, error: `cannot read credentialsFile ${s.credentialsFile}: ${(e as Error).message}` };
+  }
+  const field = (k: string) => {
+    const m = new RegExp(`^\\s*${k}\\s*:\\s*(.*?)\\s*$`, 'm').exec(text);
+    return m ? m[1]!.replace(/^(['"])(.*)\1$/, '$2') : null;
+  };
+  const login = field('login');
+  const password = field('password');
+  if (!login || !password) return { machineId: null, password: null, error: `${s.credentialsFile} has no login and password (expected the file \`cscli machines add -f\` writes)` };
+  return { machineId: s.machineId ?? login, password, error: null };
+}
+
+export class FleetLink {
+  private readonly o: FleetLinkOptions;
+  readonly client: LapiClient;
+  readonly origin: string | null;
+  private readonly credError: string | null;
+  private running = false;
+  private pullTimer: ReturnType<typeof setTimeout> | null = null;
+  private pushTimer: ReturnType<typeof setTimeout> | null = null;
+  private pumping: Promise<void> | null = null;
+  private readonly inFlight = new Set<number>();
+  private pushFailures = 0;
+  /** The last push may have reached the LAPI though no answer came back (connection cut mid-request). */
+  private pushUncertain = false;
+  private readonly refusals = new Map<number, number>();
+  private pullFailures = 0;
+  private needFull = true;
+  private lastFullAt = -Infinity;
+  private burstResyncAt: number | null = null;
+  /** The decision applied per value (best allowed one), as last seen. */
+  private readonly remote = new Map<string, FleetDecision>();
+  private readonly h = {
+    login: { ok: null as boolean | null, error: null as string | null },
+    pull: { ok: null as boolean | null, error: null as string | null, lastAt: null as number | null, lastFullAt: null as number | null },
+    push: { ok: null as boolean | null, error: null as string | null, lastAt: null as number | null },
+  };
+
+  constructor(opts: FleetLinkOptions) {
+    this.o = opts;
+    const cred = machineCredentials(opts.settings);
+    this.credError = cred.error;
+    if (cred.error) this.h.login = { ok: false, error: cred.error };
+    this.origin = cred.machineId ? ownOrigin(cred.machineId) : null;
+    this.client = new LapiClient({
+      url: opts.settings.url,
+      machineId: cred.machineId,
+      password: cred.password,
+      bouncerKey: opts.settings.bouncerKey,
+      userAgent: `portcullis/${opts.version}`,
+      fetch: opts.fetch,
+      now: opts.now,
+    });
+  }
+
+  start(): void {
+    this.running = true;
+    if (this.o.manual) return;
+    this.schedulePull(0);
+    this.kickPush(0);
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    if (this.pullTimer) clearTimeout(this.pullTimer);
+    if (this.pushTimer) clearTimeout(this.pushTimer);
+    this.pullTimer = this.pushTimer = null;
+    await this.pumping?.catch(() => undefined);
+  }
+
+  // ------------------------------------------------------------------ push
+
+  /** A local ban to share (only this host's own bans come here: never a fleet ban). */
+  enqueueBan(ban: PushedBan): void {
+    if (!this.o.settings.share) return;
+    this.o.queue.add('push', ban.ip, ban);
+    this.kickPush(0);
+  }
+
+  /** A local ban lifted by hand: delete this host's decision for it (or never push it at all). */
+  enqueueUnban(ip: string): void {
+    if (!this.o.settings.share) return;
+    if (this.o.queue.dropPendingPush(ip, this.inFlight)) return;
+    this.o.queue.add('delete', ip, {});
+    this.kickPush(0);
+  }
+
+  private kickPush(delayMs: number): void {
+    if (!this.running || this.o.manual || this.pushTimer || this.pumping) return;
+    this.pushTimer = setTimeout(() => {
+      this.pushTimer = null;
+      void this.pumpAll();
+    }, delayMs);
+    this.pushTimer.unref?.();
+  }
+
+  private async pumpAll(): Promise<void> {
+    if (this.pumping) return;
+    const run = (async () => {
+      while (this.running) {
+        const r = await this.pumpOnce();
+        if (r === 'empty') return;
+        if (r === 'failed') {
+          this.pumping = null;
+          this.kickPush(Math.min(BACKOFF_MAX_MS, 250 * 2 ** Math.min(this.pushFailures, 10)));
+          return;
+        }
+      }
+    })();
+    this.pumping = run;
+    try {
+      await run;
+    } finally {
+      if (this.pumping === run) this.pumping = null;
+    }
+  }
+
+  /** Sends the head of the queue (one batch of pushes, or one delete). */
+  async pumpOnce(): Promise<'empty' | 'sent' | 'failed'> {
+    const items = this.o.queue.head(BATCH);
+    if (items.length === 0) return 'empty';
+    const first = items[0]!;
+    const batch = first.kind === 'push' ? items.slice(0, (items.findIndex((i) => i.kind !== 'push') + 1 || items.length + 1) - 1) : [first];
+    for (const i of batch) this.inFlight.add(i.id);
+    try {
+      if (first.kind === 'push') await this.sendPushes(batch);
+      else await this.sendDelete(first);
+      this.o.queue.remove(batch.map((i) => i.id));
+      this.pushFailures = 0;
+      this.h.push = { ok: true, error: null, lastAt: this.o.now() };
+      if (first.kind === 'push' && this.h.login.ok !== true) this.h.login = { ok: true, error: null };
+      return 'sent';
+    } catch (e) {
+      this.pushFailures++;
+      const msg = errText(e);
+      if (first.kind === 'push' && e instanceof LapiError && e.kind === 'unreachable' && !/ECONNREFUSED|EHOSTUNREACH|ENETUNREACH/.test(e.message)) this.pushUncertain = true;
+      this.h.push = { ...this.h.push, ok: false, error: msg };
+      if (e instanceof LapiError && e.kind === 'auth') this.h.login = { ok: false, error: msg };
+      // A refusal that is not "down / busy / credentials": count it, and drop the item after a few.
+      const permanent = e instanceof LapiError && (e.kind === 'client' || e.kind === 'reply' || (e.kind === 'server' && !/locked|busy|timeout/i.test(e.message) && batch.length === 1));
+      if (permanent) {
+        const n = (this.refusals.get(first.id) ?? 0) + 1;
+        this.refusals.set(first.id, n);
+        if (n >= MAX_REFUSALS) {
+          this.o.queue.remove([first.id]);
+          this.refusals.delete(first.id);
+          this.log('error', `fleet: dropped "${first.kind} ${first.ip}" after ${n} refusals: ${msg}`);
+        }
+      }
+      if (this.pushFailures === 1 || this.pushFailures % 20 === 0) this.log('warn', `fleet push: ${msg} (will retry; nothing is lost)`);
+      return 'failed';
+    } finally {
+      for (const i of batch) this.inFlight.delete(i.id);
+    }
+  }
+
+  private async sendPushes(batch: QueueItem[]): Promise<void> {
+    if (this.credError) throw new LapiError('auth', null, this.credError);
+    const now = this.o.now();
+    const live: { item: QueueItem; ban: PushedBan }[] = [];
+    for (const item of batch) {
+      const ban = JSON.parse(item.body) as PushedBan;
+      // A ban that ended while it waited needs no decision.
+      if (ban.until === null || ban.until > now + 1000) live.push({ item, ban });
+    }
+    if (this.pushUncertain) {
+      // Pushed already if the LAPI holds a decision of ours for it: never push a ban twice.
+      for (let i = live.length - 1; i >= 0; i--) {
+        const mine = (await this.client.decisionsFor(live[i]!.ban.ip)).some((d) => d.origin === this.origin);
+        if (mine) live.splice(i, 1);
+      }
+      this.pushUncertain = false;
+    }
+    if (live.length === 0) return;
+    const ids = await this.client.pushAlerts(live.map((l) => alertBody(l.ban, this.origin!, now)));
+    live.forEach((l, i) => this.o.queue.setAlert(l.ban.ip, ids[i]!));
+  }
+
+  private async sendDelete(item: QueueItem): Promise<void> {
+    const alertId = this.o.queue.alertOf(item.ip);
+    let ids: number[];
+    if (alertId !== null) ids = await this.client.alertDecisionIds(alertId);
+    // Pushed by an earlier database, or the alert is gone: this host's own decisions for the address.
+    else ids = (await this.client.decisionsFor(item.ip)).filter((d) => d.origin === this.origin).map((d) => d.id);
+    for (const id of ids) await this.client.deleteDecision(id);
+    this.o.queue.forgetAlert(item.ip);
+  }
+
+  // ------------------------------------------------------------------ pull
+
+  private schedulePull(delayMs: number): void {
+    if (!this.running || this.o.manual) return;
+    this.pullTimer = setTimeout(() => {
+      this.pullTimer = null;
+      void this.pullOnce().finally(() => {
+        const interval = this.o.settings.pullIntervalMs;
+        const backoff = this.pullFailures === 0 ? interval : Math.min(BACKOFF_MAX_MS, Math.max(interval, 500 * 2 ** Math.min(this.pullFailures, 5)));
+        this.schedulePull(backoff);
+      });
+    }, delayMs);
+    this.pullTimer.unref?.();
+  }
+
+  /** One pull: the full picture when due, else the delta. */
+  async pullOnce(): Promise<'full' | 'delta' | 'failed'> {
+    if (!this.o.settings.apply) return 'delta';
+    const now = this.o.now();
+    const full =
+      this.needFull ||
+      now - this.lastFullAt >= (this.o.resyncMs ?? RESYNC_MS) ||
+      now < this.lastFullAt ||
+      (this.burstResyncAt !== null && now >= this.burstResyncAt);
+    try {
+      const reply = await this.client.stream(full);
+      if (full) {
+        this.applyFull(reply.new ?? []);
+        this.lastFullAt = now;
+        this.needFull = false;
+        this.burstResyncAt = null;
+        this.h.pull.lastFullAt = now;
+      } else {
+        const changes = (reply.new?.length ?? 0) + (reply.deleted?.length ?? 0);
+        await this.applyDelta(reply.new ?? [], reply.deleted ?? []);
+        if (changes >= BURST) this.burstResyncAt = now + BURST_RESYNC_MS;
+      }
+      if (this.pullFailures > 0) this.log('info', 'fleet: the LAPI answers again');
+      // The watcher credentials are checked even while there is nothing to push (the Doctor shows them).
+      if (full && this.h.login.ok !== true && this.client.canWatch && this.o.settings.share && !this.credError) await this.checkLogin();
+      this.pullFailures = 0;
+      this.h.pull = { ok: true, error: null, lastAt: now, lastFullAt: this.h.pull.lastFullAt };
+      return full ? 'full' : 'delta';
+    } catch (e) {
+      this.pullFailures++;
+      // What happened while we could not pull is unknown: the next success takes the whole picture.
+      this.needFull = true;
+      const msg = errText(e);
+      this.h.pull = { ...this.h.pull, ok: false, error: msg };
+      if (this.pullFailures === 1 || this.pullFailures % 60 === 0) this.log('warn', `fleet pull: ${msg}`);
+      return 'failed';
+    }
+  }
+
+  private async checkLogin(): Promise<void> {
+    try {
+      await this.client.login();
+      this.h.login = { ok: true, error: null };
+    } catch (e) {
+      this.h.login = { ok: false, error: errText(e) };
+    }
+  }
+
+  /** A decision this host applies: a ban, still running, from an allowed origin that is not this host. */
+  private usable(d: Decision, now: number): FleetDecision | null {
+    if (d.type !== 'ban' || d.simulated === true) return null;
+    if (this.origin !== null && d.origin === this.origin) return null;
+    if (!originMatches(d.origin, this.o.settings.origins)) return null;
+    const ms = parseGoDuration(d.duration);
+    if (ms === null || ms <= 0) return null;
+    return { value: d.value, scope: d.scope, origin: d.origin, scenario: d.scenario, id: d.id, until: now + ms };
+  }
+
+  private best(ds: readonly Decision[], now: number): Map<string, FleetDecision> {
+    const out = new Map<string, FleetDecision>();
+    for (const d of ds) {
+      const u = this.usable(d, now);
+      if (!u) continue;
+      const cur = out.get(u.value);
+      if (!cur || u.until > cur.until) out.set(u.value, u);
+    }
+    return out;
+  }
+
+  private applyFull(ds: readonly Decision[]): void {
+    const next = this.best(ds, this.o.now());
+    this.remote.clear();
+    for (const [v, d] of next) this.remote.set(v, d);
+    this.o.sink.replaceAll([...next.values()]);
+  }
+
+  private async applyDelta(added: readonly Decision[], deleted: readonly Decision[]): Promise<void> {
+    const now = this.o.now();
+    for (const d of deleted) {
+      const cur = this.remote.get(d.value);
+      if (!cur || (cur.id !== d.id && cur.origin !== d.origin)) continue;
+      // The stream keeps one decision per value: another host's may still stand for this address.
+      let still: FleetDecision | null = null;
+      try {
+        still = this.best(await this.client.decisionsFor(d.value), now).get(d.value) ?? null;
+      } catch {
+        still = null; // the next full resync corrects it
+      }
+      if (still) {
+        this.remote.set(d.value, still);
+        this.o.sink.upsert(still);
+      } else {
+        this.remote.delete(d.value);
+        this.o.sink.remove(d.value);
+      }
+    }
+    for (const [v, d] of this.best(added, now)) {
+      const cur = this.remote.get(v);
+      if (cur && cur.id === d.id && Math.abs(cur.until - d.until) < 5000) continue;
+      if (cur && cur.until > d.until && cur.id !== d.id) continue;
+      this.remote.set(v, d);
+      this.o.sink.upsert(d);
+    }
+  }
+
+  /** The fleet's decision for a value, if one stands (applied when a local ban of it ends). */
+  remoteFor(value: string): FleetDecision | null {
+    const d = this.remote.get(value);
+    return d && d.until > this.o.now() ? d : null;
+  }
+
+  // ------------------------------------------------------------------ health
+
+  health(): Omit<FleetHealth, 'fleetBans' | 'refused' | 'lastRefusals'> {
+    const s = this.o.settings;
+    const any = this.h.pull.ok !== null || this.h.push.ok !== null;
+    const bad = this.h.pull.ok === false || this.h.push.ok === false || this.h.login.ok === false;
+    return {
+      status: bad ? 'error' : any ? 'ok' : 'connecting',
+      url: s.url,
+      machineId: this.origin ? this.origin.slice('portcullis@'.length) : null,
+      share: s.share,
+      apply: s.apply,
+      login: { ...this.h.login },
+      pull: { ...this.h.pull },
+      push: { ...this.h.push, queued: this.o.queue.size() },
+    };
+  }
+
+  private log(level: 'info' | 'warn' | 'error', message: string): void {
+    this.o.log?.(level, message);
+  }
+}
+
+function errText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

@@ -1,0 +1,299 @@
+/**
+ * FleetBridge: the one object between PortcullisService and the fleet link (engine/fleet). The
+ * service calls it from a few lines (start/stop, each ban and unban, settings, state, doctor); it
+ * owns the FleetLink and decides what a fleet decision does here:
+ *
+ * - it goes through the service's own ban pipeline (store, firewall, events), marked with its origin;
+ * - the whitelist and the always-whitelisted addresses win: a fleet ban of this host, its gateway or
+ *   a whitelisted address is refused and reported (once per decision);
+ * - fleet bans do not count against the new-bans-per-minute cap (they are not this host's
+ *   detections) but at most `fleet.maxBans` of them stand at once;
+ * - a local ban of the same address wins (the fleet's is applied when the local one ends);
+ * - fleet bans are never pushed back; only this host's own bans are, and a local unban deletes only
+ *   this host's decision;
+ * - a fleet ban lifted here by hand stays lifted for that decision (the next resync does not bring it back).
+ *
+ * Local protection never waits for or depends on the LAPI: every link failure only shows in health().
+ */
+import { canonicalIp } from '../shared/domain.ts';
+import { type CrowdsecSettings, type FleetHealth, type FleetTestResult } from '../shared/fleet.ts';
+import type { DoctorCheck } from '../shared/api.ts';
+import type { BanRecord } from '../shared/model.ts';
+import type { Settings } from '../shared/settings.ts';
+import type { FetchLike } from '../engine/fleet/client.ts';
+import { FleetLink, machineCredentials, type FleetDecision, type FleetSink } from '../engine/fleet/link.ts';
+import { FleetQueue } from '../engine/fleet/queue.ts';
+
+/** What the runner (or a test) provides for the fleet: how to reach the network and where the queue lives. */
+export interface FleetEnv {
+  fetch: FetchLike;
+  /** SQLite file of the push queue (the store's file), or ':memory:'. */
+  queuePath: string;
+  version: string;
+  /** Full resync period (default 5 min). */
+  resyncMs?: number;
+  /** Tests: no timers (they drive the link handed to onLink). */
+  manual?: boolean;
+  onLink?: (link: FleetLink) => void;
+}
+
+/** The service as the bridge sees it. */
+export interface FleetServicePort {
+  now(): number;
+  protecting(): boolean;
+  isWhitelisted(ip: string): boolean;
+  isBanned(ip: string): boolean;
+  activeBans(): BanRecord[];
+  /** Ban through the service's pipeline (store first, then the firewall), marked with the origin. */
+  ban(ip: string, durationSec: number, origin: string, note: string): void;
+  /** Lift a ban through the service's pipeline. */
+  unban(ip: string): void;
+  log(level: 'info' | 'warn' | 'error', message: string): void;
+  /** A message for the user (UI toast, runner stderr). */
+  notice(level: 'info' | 'warn' | 'error', message: string): void;
+}
+
+const OFF_HEALTH: FleetHealth = {
+  status: 'off',
+  url: null,
+  machineId: null,
+  share: false,
+  apply: false,
+  login: { ok: null, error: null },
+  pull: { ok: null, error: null, lastAt: null, lastFullAt: null },
+  push: { ok: null, error: null, lastAt: null, queued: 0 },
+  fleetBans: 0,
+  refused: { whitelisted: 0, overLimit: 0, unsupported: 0 },
+  lastRefusals: [],
+};
+
+export class FleetBridge implements FleetSink {
+  private readonly env: FleetEnv;
+  private readonly port: FleetServicePort;
+  private settings: Settings;
+  private queue: FleetQueue | null = null;
+  private link: FleetLink | null = null;
+  /** Fleet bans applied here: address → the decision. */
+  private readonly applied = new Map<string, { origin: string; until: number; id: number }>();
+  /** Fleet bans lifted here by hand: address → decision id not to apply again. */
+  private readonly dismissed = new Map<string, number>();
+  private readonly reported = new Set<string>();
+  private readonly refused = { whitelisted: 0, overLimit: 0, unsupported: 0 };
+  private lastRefusals: string[] = [];
+  private lifting = false;
+  private restarting: Promise<void> = Promise.resolve();
+
+  constructor(env: FleetEnv, port: FleetServicePort, settings: Settings) {
+    this.env = env;
+    this.port = port;
+    this.settings = settings;
+  }
+
+  start(): void {
+    for (const b of this.port.activeBans()) {
+      if (b.reason.origin !== undefined) this.applied.set(b.ip, { origin: b.reason.origin, until: b.until ?? Infinity, id: -1 });
+    }
+    this.startLink();
+  }
+
+  private startLink(): void {
+    const cs = this.settings.fleet.crowdsec;
+    if (!cs) return;
+    try {
+      this.queue ??= new FleetQueue(this.env.queuePath);
+    } catch (e) {
+      this.port.log('error', `fleet: cannot open the push queue in ${this.env.queuePath}: ${(e as Error).message}`);
+      return;
+    }
+    this.link = new FleetLink({
+      settings: cs,
+      queue: this.queue,
+      fetch: this.env.fetch,
+      now: () => this.port.now(),
+      version: this.env.version,
+      sink: this,
+      log: (l, m) => this.port.log(l, m),
+      ...(this.env.resyncMs !== undefined ? { resyncMs: this.env.resyncMs } : {}),
+      ...(this.env.manual ? { manual: true } : {}),
+    });
+    this.link.start();
+    this.env.onLink?.(this.link);
+    this.port.log('info', `fleet: linked to the CrowdSec LAPI at ${cs.url}${this.link.origin ? ` as ${this.link.origin}` : ''} (share ${cs.share}, apply ${cs.apply})`);
+  }
+
+  async stop(): Promise<void> {
+    await this.link?.stop();
+    this.link = null;
+    this.queue?.close();
+    this.queue = null;
+  }
+
+  /** New settings: the link restarts when its own settings changed; fleet bans of now-unwanted origins go at the next resync. */
+  updateSettings(next: Settings): Promise<void> {
+    const before = JSON.stringify(this.settings.fleet.crowdsec);
+    this.settings = next;
+    if (JSON.stringify(next.fleet.crowdsec) === before) return this.restarting;
+    // One restart at a time: two quick saves must not leave two links running.
+    this.restarting = this.restarting.then(async () => {
+      await this.link?.stop();
+      this.link = null;
+      const cs = this.settings.fleet.crowdsec;
+      if (!cs || !cs.apply) for (const ip of [...this.applied.keys()]) this.remove(ip);
+      this.startLink();
+    });
+    return this.restarting;
+  }
+
+  // ------------------------------------------------------------------ local bans → the fleet
+
+  onBan(ban: BanRecord): void {
+    if (ban.reason.origin !== undefined) return; // a fleet ban: never pushed back
+    // A local ban of an address the fleet had banned here: it is this host's ban now.
+    this.applied.delete(ban.ip);
+    this.link?.enqueueBan({ ip: ban.ip, until: ban.until, ports: ban.reason.ports, hits: ban.reason.hits, kind: ban.reason.kind, ...(ban.reason.scanType ? { scanType: ban.reason.scanType } : {}) });
+  }
+
+  onUnban(ip: string, why: 'expired' | 'manual' | 'whitelisted'): void {
+    const fleetBan = this.applied.get(ip);
+    if (fleetBan) {
+      this.applied.delete(ip);
+      if (!this.lifting && why === 'manual') this.dismissed.set(ip, fleetBan.id);
+      return;
+    }
+    if (this.lifting) return;
+    // This host's own ban ended. Lifted by hand, or because the address is whitelisted here now: delete
+    // our decision (an expired one expires at the LAPI too).
+    if (why !== 'expired') this.link?.enqueueUnban(ip);
+    // The fleet may still want it banned.
+    const remote = this.link?.remoteFor(ip);
+    if (remote) queueMicrotask(() => this.upsert(remote));
+  }
+
+  // ------------------------------------------------------------------ the fleet → this host (FleetSink)
+
+  upsert(d: FleetDecision): void {
+    const cs = this.settings.fleet.crowdsec;
+    if (!cs?.apply) return;
+    const ip = d.scope.toLowerCase() === 'ip' ? canonicalIp(d.value) : null;
+    if (ip === null) {
+      this.refuse('unsupported', `${d.value}`, d, `${d.scope} decisions are not applied (addresses only)`);
+      return;
+    }
+    // Paused or off: nothing is banned; the next resync applies what still stands.
+    if (!this.port.protecting()) return;
+    if (this.port.isWhitelisted(ip)) {
+      this.refuse('whitelisted', ip, d, 'whitelisted here (this host, its gateway, loopback or a whitelist entry)');
+      return;
+    }
+    if (this.dismissed.get(ip) === d.id) return;
+    const cur = this.applied.get(ip);
+    if (!cur && this.port.isBanned(ip)) return; // this host's own ban stands
+    if (cur && cur.origin === d.origin && Math.abs(cur.until - d.until) < 5000) {
+      cur.id = d.id;
+      return;
+    }
+    if (!cur && this.applied.size >= this.settings.fleet.maxBans) {
+      this.refuse('overLimit', ip, d, `fleet.maxBans (${this.settings.fleet.maxBans}) fleet bans already stand`);
+      return;
+    }
+    const durationSec = (d.until - this.port.now()) / 1000;
+    if (!(durationSec > 0)) return;
+    this.applied.set(ip, { origin: d.origin, until: d.until, id: d.id });
+    try {
+      this.port.ban(ip, durationSec, d.origin, d.scenario ? `fleet: ${d.scenario}` : 'fleet');
+    } catch (e) {
+      this.applied.delete(ip);
+      this.port.log('warn', `fleet: cannot apply the ban of ${ip} from ${d.origin}: ${(e as Error).message}`);
+    }
+  }
+
+  remove(value: string): void {
+    const ip = canonicalIp(value);
+    if (ip === null || !this.applied.has(ip)) return;
+    this.lifting = true;
+    try {
+      this.port.unban(ip);
+    } finally {
+      this.lifting = false;
+      this.applied.delete(ip);
+    }
+  }
+
+  replaceAll(all: FleetDecision[]): void {
+    const wanted = new Set(all.map((d) => canonicalIp(d.value) ?? d.value));
+    for (const ip of [...this.applied.keys()]) if (!wanted.has(ip)) this.remove(ip);
+    for (const ip of [...this.dismissed.keys()]) if (!wanted.has(ip)) this.dismissed.delete(ip);
+    for (const d of all) this.upsert(d);
+  }
+
+  private refuse(kind: 'whitelisted' | 'overLimit' | 'unsupported', what: string, d: FleetDecision, why: string): void {
+    const key = `${kind}|${what}|${d.id}`;
+    if (this.reported.has(key)) return;
+    if (this.reported.size > 10_000) this.reported.clear();
+    this.reported.add(key);
+    this.refused[kind]++;
+    const line = `${what} from ${d.origin}: ${why}`;
+    this.lastRefusals = [line, ...this.lastRefusals].slice(0, 10);
+    if (kind === 'whitelisted') this.port.notice('warn', `Fleet ban refused: ${line}`);
+    else this.port.log('warn', `fleet: not applied: ${line}`);
+  }
+
+  // ------------------------------------------------------------------ views
+
+  health(): FleetHealth {
+    if (!this.link) {
+      const cs = this.settings.fleet.crowdsec;
+      return cs ? { ...OFF_HEALTH, status: 'error', url: cs.url, share: cs.share, apply: cs.apply, pull: { ...OFF_HEALTH.pull, error: 'the fleet link did not start (see the log)' } } : OFF_HEALTH;
+    }
+    return { ...this.link.health(), fleetBans: this.applied.size, refused: { ...this.refused }, lastRefusals: [...this.lastRefusals] };
+  }
+
+  doctorChecks(): DoctorCheck[] {
+    const h = this.health();
+    if (h.status === 'off') return [];
+    const checks: DoctorCheck[] = [];
+    const ago = (t: number | null) => (t === null ? 'never' : `${Math.max(0, Math.round((this.port.now() - t) / 1000))} s ago`);
+    if (h.apply) {
+      checks.push(
+        h.pull.ok === true
+          ? { id: 'fleet-pull', title: 'Fleet: decisions from the LAPI', level: 'ok', detail: `${h.url}: bouncer key valid, last pull ${ago(h.pull.lastAt)}, ${h.fleetBans} fleet bans applied` }
+          : { id: 'fleet-pull', title: 'Fleet: decisions from the LAPI', level: h.pull.ok === null ? 'warn' : 'error', detail: `${h.url}: ${h.pull.error ?? 'no pull yet'} (last successful pull ${ago(h.pull.lastAt)}; local protection is not affected)` },
+      );
+    }
+    if (h.share) {
+      const queued = `${h.push.queued} ban change${h.push.queued === 1 ? '' : 's'} queued`;
+      const bad = h.login.ok === false || h.push.ok === false;
+      checks.push(
+        bad
+          ? { id: 'fleet-push', title: 'Fleet: sharing this host\'s bans', level: 'error', detail: `${h.login.error ?? h.push.error ?? 'push failed'}; ${queued} (kept until the LAPI takes them)` }
+          : { id: 'fleet-push', title: 'Fleet: sharing this host\'s bans', level: h.login.ok === true || h.push.ok === true ? 'ok' : 'warn', detail: `${h.login.ok === true ? `logged in as ${h.machineId}` : 'not logged in yet'}; ${queued}; last push ${ago(h.push.lastAt)}` },
+      );
+    }
+    return checks;
+  }
+}
+
+/** "Test connection": reachability, the machine login and the bouncer key, without changing anything. */
+export async function testFleetConnection(cs: CrowdsecSettings, env: Pick<FleetEnv, 'fetch' | 'version'>, now: () => number): Promise<FleetTestResult> {
+  const checks: FleetTestResult['checks'] = [];
+  const cred = machineCredentials(cs);
+  const { LapiClient } = await import('../engine/fleet/client.ts');
+  const client = new LapiClient({ url: cs.url, machineId: cred.machineId, password: cred.password, bouncerKey: cs.bouncerKey, userAgent: `portcullis/${env.version}`, fetch: env.fetch, now });
+  try {
+    await client.checkBouncerKey();
+    checks.push({ what: 'bouncer key', ok: true, detail: `${cs.url} answers and accepts the bouncer key` });
+  } catch (e) {
+    checks.push({ what: 'bouncer key', ok: false, detail: (e as Error).message });
+  }
+  if (cred.error) checks.push({ what: 'machine login', ok: false, detail: cred.error });
+  else if (client.canWatch) {
+    try {
+      await client.login();
+      checks.push({ what: 'machine login', ok: true, detail: `logged in as ${cred.machineId}` });
+    } catch (e) {
+      checks.push({ what: 'machine login', ok: false, detail: (e as Error).message });
+    }
+  }
+  return { ok: checks.every((c) => c.ok), checks };
+}
+

@@ -1,0 +1,285 @@
+/**
+ * The fleet inside the service: the REAL engine, parser and SQLite store, a recording firewall and
+ * the fake LAPI. Fleet bans take the same pipeline as local ones (store, firewall, origin shown),
+ * the whitelist wins, maxBans bounds them, they are never pushed back, they leave when the decision
+ * does; secrets never leave the service; local protection never depends on the LAPI.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { dispatch, type ApiMethod, type ApiResult } from '../../electron/shared/api.ts';
+import { ManualClock } from '../../electron/shared/domain.ts';
+import { REDACTED } from '../../electron/shared/fleet.ts';
+import { ScanEngine } from '../../electron/engine/engine.ts';
+import type { FleetLink } from '../../electron/engine/fleet/link.ts';
+import { parseRecord } from '../../electron/engine/parse/index.ts';
+import { SqliteStore } from '../../electron/engine/store/sqlite.ts';
+import { serviceStoreOf, StoreSettingsRepo } from '../../electron/headless/adapters.ts';
+import { PortcullisService } from '../../electron/headless/service.ts';
+import { FakeFirewall, FakeHelper, Journal, PushSource } from '../headless/fakes.ts';
+import { FakeLapi } from './fake-lapi.ts';
+
+const BOOT = 1_800_000_000_000;
+const HOST = '192.0.2.10';
+const GATEWAY = '192.0.2.1';
+let seq = 100;
+
+function kmsg(src: string, dpt: number, ms: number): string {
+  return `4,${seq++},${ms * 1000},-;[UFW BLOCK] IN=eth0 OUT= MAC=52:54:00:12:34:56:52:54:00:65:43:21:08:00 SRC=${src} DST=${HOST} LEN=44 TOS=0x00 PREC=0x00 TTL=241 ID=1 PROTO=TCP SPT=40000 DPT=${dpt} WINDOW=1024 RES=0x00 SYN URGP=0`;
+}
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+const FLEET = { url: 'http://lapi.test:8080', machineId: 'hostA', password: 'pw-A', bouncerKey: 'key-A', pullIntervalMs: 1000 };
+
+async function build(opts: { settings?: Record<string, unknown>; dir?: string; lapi?: FakeLapi; clock?: ManualClock } = {}) {
+  const dir = opts.dir ?? mkdtempSync(path.join(tmpdir(), 'pc-fleet-'));
+  if (!opts.dir) dirs.push(dir);
+  const dbFile = path.join(dir, 'p.db');
+  const clock = opts.clock ?? new ManualClock(BOOT + 10_000);
+  const lapi = opts.lapi ?? new FakeLapi(() => clock.now());
+  lapi.machines.set('hostA', 'pw-A');
+  lapi.bouncers.add('key-A');
+  const raw = new SqliteStore({ path: dbFile, clock });
+  const store = serviceStoreOf(raw, clock);
+  const repo = new StoreSettingsRepo(store, dbFile);
+  if (opts.settings) repo.save(opts.settings as never);
+  const firewall = new FakeFirewall(new Journal());
+  const source = new PushSource();
+  const parseOpts = { framing: 'kmsg' as const, bootTimeMs: BOOT };
+  const notices: string[] = [];
+  let link: FleetLink | null = null;
+  const service = new PortcullisService({
+    clock,
+    settingsRepo: repo,
+    createEngine: (o, sink) => new ScanEngine({ ...o, parse: parseOpts }, sink),
+    parseLine: (l) => parseRecord(l, parseOpts),
+    store,
+    source,
+    firewall,
+    helper: new FakeHelper(),
+    hostInfo: async () => ({ addresses: [HOST], interfaces: ['eth0'], gateways: [GATEWAY] }),
+    tickMs: 3_600_000,
+    log: (level, m) => notices.push(`${level} ${m}`),
+    fleet: { fetch: lapi.fetch, queuePath: dbFile, version: '0.1.0', manual: true, onLink: (l) => (link = l) },
+  });
+  service.onEvents((events) => {
+    for (const e of events) if (e.type === 'notice') notices.push(`notice ${e.message}`);
+  });
+  await service.start();
+  const h = service.handlers();
+  const call = async <M extends ApiMethod>(m: M, p: unknown = {}): Promise<ApiResult<M>> => {
+    const r = await dispatch(h, m, p);
+    if (!r.ok) throw new Error(`${m}: ${r.error.code} ${r.error.message}`);
+    return r.result as ApiResult<M>;
+  };
+  const theLink = () => {
+    if (!link) throw new Error('no fleet link');
+    return link;
+  };
+  return { service, source, firewall, clock, lapi, call, link: theLink, notices, repo, dir };
+}
+
+const withFleet = (extra: Record<string, unknown> = {}, fleetExtra: Record<string, unknown> = {}) => ({ fleet: { crowdsec: { ...FLEET, ...fleetExtra }, ...extra } });
+
+/** A 5-port scan from `src`, in event time just before the clock. */
+function scan(t: { source: PushSource; clock: ManualClock }, src: string): void {
+  const ms = t.clock.now() - BOOT - 500;
+  t.source.push(...[21, 23, 25, 80, 110].map((p, i) => kmsg(src, p, ms + i)));
+}
+
+describe('fleet in the service', () => {
+  it('pushes a local scan ban, named after this host; a fleet ban from another host is applied through the firewall with its origin and never pushed back', async () => {
+    const t = await build({ settings: withFleet() });
+    scan(t, '198.51.100.7');
+    await t.service.idle();
+    expect(t.firewall.bans.has('198.51.100.7')).toBe(true);
+    await t.link().pumpOnce();
+    expect(t.lapi.active().map((d) => [d.value, d.origin])).toEqual([['198.51.100.7', 'portcullis@hostA']]);
+
+    t.lapi.add('203.0.113.5', 'portcullis@hostB');
+    await t.link().pullOnce();
+    await t.service.idle();
+    expect(t.firewall.bans.has('203.0.113.5')).toBe(true);
+    const bans = await t.call('getBans');
+    expect(bans.active.find((b) => b.ip === '203.0.113.5')?.reason.origin).toBe('portcullis@hostB');
+    expect(bans.active.find((b) => b.ip === '198.51.100.7')?.reason.origin).toBeUndefined();
+    expect(await t.link().pumpOnce()).toBe('empty'); // nothing queued for the fleet ban
+    expect(t.lapi.active().filter((d) => d.origin === 'portcullis@hostA')).toHaveLength(1);
+    expect((await t.call('getState')).fleet).toMatchObject({ status: 'ok', fleetBans: 1 });
+  });
+
+  it('a fleet ban of this host\'s gateway or a whitelisted address is refused and reported', async () => {
+    const t = await build({ settings: { ...withFleet(), whitelist: { entries: ['203.0.113.0/24'] } } });
+    t.lapi.add(GATEWAY, 'portcullis@hostB');
+    t.lapi.add('203.0.113.9', 'cscli');
+    await t.link().pullOnce();
+    await t.service.idle();
+    expect(t.firewall.bans.size).toBe(0);
+    const st = (await t.call('getState')).fleet!;
+    expect(st.refused.whitelisted).toBe(2);
+    expect(st.lastRefusals.join('\n')).toContain(`${GATEWAY} from portcullis@hostB: whitelisted`);
+    expect(t.notices.join('\n')).toContain(`Fleet ban refused: ${GATEWAY}`);
+    // Reported once, not at every resync.
+    t.clock.advance(6 * 60_000);
+    await t.link().pullOnce();
+    expect((await t.call('getState')).fleet!.refused.whitelisted).toBe(2);
+  });
+
+  it('fleet bans are bounded by fleet.maxBans and do not use the new-bans-per-minute budget', async () => {
+    const t = await build({ settings: { ...withFleet({ maxBans: 3 }), ban: { maxNewBansPerMinute: 1 } } });
+    for (let i = 1; i <= 5; i++) t.lapi.add(`203.0.113.${i}`, 'portcullis@hostB');
+    await t.link().pullOnce();
+    await t.service.idle();
+    expect([...t.firewall.bans.keys()].filter((ip) => ip.startsWith('203.0.113.'))).toHaveLength(3);
+    expect((await t.call('getState')).fleet!.refused.overLimit).toBe(2);
+    scan(t, '198.51.100.7'); // the one local ban this minute still goes through at once
+    await t.service.idle();
+    expect(t.firewall.bans.has('198.51.100.7')).toBe(true);
+    expect((await t.call('getState')).counts.deferredBans).toBe(0);
+  });
+
+  it('a deleted decision lifts the fleet ban; a local unban deletes this host\'s decision only', async () => {
+    const t = await build({ settings: withFleet() });
+    await t.link().pullOnce();
+    const b = t.lapi.add('203.0.113.5', 'portcullis@hostB');
+    t.clock.advance(1000);
+    await t.link().pullOnce();
+    await t.service.idle();
+    expect(t.firewall.bans.has('203.0.113.5')).toBe(true);
+    t.lapi.remove(b.id);
+    t.clock.advance(1000);
+    await t.link().pullOnce();
+    await t.service.idle();
+    expect(t.firewall.bans.has('203.0.113.5')).toBe(false);
+
+    scan(t, '198.51.100.7');
+    await t.service.idle();
+    const other = t.lapi.add('198.51.100.7', 'portcullis@hostC');
+    await t.link().pumpOnce();
+    await t.call('unban', { ip: '198.51.100.7' });
+    await t.link().pumpOnce();
+    expect(t.lapi.active().map((d) => d.id)).toEqual([other.id]);
+  });
+
+  it('a fleet ban lifted here by hand stays lifted at the next resync, and the LAPI keeps the other host\'s decision', async () => {
+    const t = await build({ settings: withFleet() });
+    t.lapi.add('203.0.113.5', 'portcullis@hostB');
+    await t.link().pullOnce();
+    await t.service.idle();
+    await t.call('unban', { ip: '203.0.113.5' });
+    expect(await t.link().pumpOnce()).toBe('empty');
+    t.clock.advance(6 * 60_000);
+    expect(await t.link().pullOnce()).toBe('full');
+    await t.service.idle();
+    expect(t.firewall.bans.has('203.0.113.5')).toBe(false);
+    expect(t.lapi.active()).toHaveLength(1);
+  });
+
+  it('a fleet ban expires with its decision', async () => {
+    const t = await build({ settings: withFleet() });
+    t.lapi.add('203.0.113.5', 'cscli', 60_000);
+    await t.link().pullOnce();
+    await t.service.idle();
+    expect(t.firewall.bans.has('203.0.113.5')).toBe(true);
+    t.clock.advance(61_000);
+    await t.service.tick();
+    await t.service.idle();
+    expect(t.firewall.bans.has('203.0.113.5')).toBe(false);
+  });
+
+  it('LAPI down at start and wrong credentials: local protection goes on; state and doctor say what is wrong; it converges when the LAPI returns', async () => {
+    const clock = new ManualClock(BOOT + 10_000);
+    const lapi = new FakeLapi(() => clock.now());
+    lapi.down = true;
+    const t = await build({ settings: withFleet(), lapi, clock });
+    await t.link().pullOnce();
+    scan(t, '198.51.100.7');
+    await t.service.idle();
+    expect(t.firewall.bans.has('198.51.100.7')).toBe(true);
+    expect(await t.link().pumpOnce()).toBe('failed');
+    const st = (await t.call('getState')).fleet!;
+    expect(st).toMatchObject({ status: 'error', push: { queued: 1 } });
+    const doctor = await t.call('getDoctor');
+    expect(doctor.find((c) => c.id === 'fleet-pull')).toMatchObject({ level: 'error' });
+    expect(doctor.find((c) => c.id === 'fleet-pull')!.detail).toMatch(/unreachable.*local protection is not affected/);
+    lapi.add('203.0.113.5', 'portcullis@hostB');
+    lapi.down = false;
+    await t.link().pullOnce();
+    await t.link().pumpOnce();
+    await t.service.idle();
+    expect(t.firewall.bans.has('203.0.113.5')).toBe(true);
+    expect(lapi.active().map((d) => d.value).sort()).toEqual(['198.51.100.7', '203.0.113.5']);
+    expect((await t.call('getState')).fleet).toMatchObject({ status: 'ok', push: { queued: 0 } });
+  });
+
+  it('a wrong bouncer key shows as a clear doctor error', async () => {
+    const t = await build({ settings: withFleet({}, { bouncerKey: 'wrong-key' }) });
+    await t.link().pullOnce();
+    const check = (await t.call('getDoctor')).find((c) => c.id === 'fleet-pull')!;
+    expect(check.level).toBe('error');
+    expect(check.detail).toMatch(/bouncer key refused/);
+  });
+
+  it('restart: fleet bans come back from the store with their origin, and a resync lifts those deleted meanwhile', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'pc-fleet-'));
+    dirs.push(dir);
+    const clock = new ManualClock(BOOT + 10_000);
+    const lapi = new FakeLapi(() => clock.now());
+    const a = await build({ settings: withFleet(), dir, lapi, clock });
+    const d1 = lapi.add('203.0.113.5', 'portcullis@hostB');
+    lapi.add('203.0.113.6', 'portcullis@hostB');
+    await a.link().pullOnce();
+    await a.service.idle();
+    await a.service.stop();
+    lapi.remove(d1.id);
+    clock.advance(5000);
+    const b = await build({ dir, lapi, clock });
+    expect((await b.call('getBans')).active.map((x) => [x.ip, x.reason.origin]).sort()).toEqual([
+      ['203.0.113.5', 'portcullis@hostB'],
+      ['203.0.113.6', 'portcullis@hostB'],
+    ]);
+    await b.link().pullOnce();
+    await b.service.idle();
+    expect((await b.call('getBans')).active.map((x) => x.ip)).toEqual(['203.0.113.6']);
+    await b.service.stop();
+  });
+
+  it('secrets never leave the service; a redacted secret sent back keeps the saved one', async () => {
+    const t = await build({ settings: withFleet() });
+    const shown = await t.call('getSettings');
+    expect(shown.fleet.crowdsec).toMatchObject({ password: REDACTED, bouncerKey: REDACTED, machineId: 'hostA' });
+    expect(JSON.stringify(await t.call('getState'))).not.toMatch(/pw-A|key-A/);
+    expect(JSON.stringify(await t.call('getDoctor'))).not.toMatch(/pw-A|key-A/);
+    const back = await t.call('updateSettings', { patch: { fleet: { crowdsec: { ...shown.fleet.crowdsec, pullIntervalMs: 500 } } } });
+    expect(back.fleet.crowdsec).toMatchObject({ password: REDACTED, pullIntervalMs: 500 });
+    const saved = t.repo.load() as { fleet: { crowdsec: { password: string; bouncerKey: string } } };
+    expect(saved.fleet.crowdsec).toMatchObject({ password: 'pw-A', bouncerKey: 'key-A' });
+    expect(t.notices.join('\n')).not.toMatch(/pw-A|key-A/);
+  });
+
+  it('turning the fleet off lifts the fleet bans and stops the link; local bans stay', async () => {
+    const t = await build({ settings: withFleet() });
+    t.lapi.add('203.0.113.5', 'portcullis@hostB');
+    await t.link().pullOnce();
+    scan(t, '198.51.100.7');
+    await t.service.idle();
+    expect([...t.firewall.bans.keys()].sort()).toEqual(['198.51.100.7', '203.0.113.5']);
+    await t.call('updateSettings', { patch: { fleet: { crowdsec: null } } });
+    await t.service.idle();
+    expect([...t.firewall.bans.keys()]).toEqual(['198.51.100.7']);
+    expect((await t.call('getState')).fleet?.status).toBe('off');
+  });
+
+  it('refuses invalid fleet settings with the field and the reason', async () => {
+    const t = await build();
+    await expect(t.call('updateSettings', { patch: { fleet: { crowdsec: { url: 'http://x:1', bouncerKey: 'k', pullIntervalMs: 50 } } } })).rejects.toThrow(
+      /fleet\.crowdsec\.pullIntervalMs: pullIntervalMs is a whole number from 200/,
+    );
+    await expect(t.call('updateSettings', { patch: { fleet: { crowdsec: { url: 'http://x:1', bouncerKey: 'k' } } } })).rejects.toThrow(/machineId: give machineId and password, or credentialsFile/);
+  });
+});
