@@ -14,6 +14,7 @@ export const CHANGING_METHODS: ReadonlySet<ApiMethod> = new Set<ApiMethod>([
   'pauseProtection',
   'ban',
   'unban',
+  'banMany',
   'whitelistAdd',
   'whitelistRemove',
   'updateSettings',

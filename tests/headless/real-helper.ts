@@ -36,7 +36,17 @@ export const HOME: HostInfoFn = async () => ({ addresses: [HOST], interfaces: ['
 export class FakeIpset {
   sets = new Map<string, Map<string, number>>();
   argv: string[][] = [];
-  exec: Exec = async (bin, args) => {
+  exec: Exec = async (bin, args, opts) => {
+    if (bin === 'ipset' && args[0] === 'restore') {
+      // One batch (`ipset restore -exist`, lines on stdin): each line runs as its own command would,
+      // in order, and the first failure stops the rest, as ipset restore does.
+      const lines = String(opts?.input ?? '').split('\n').filter((l) => l.trim() !== '');
+      for (const [i, line] of lines.entries()) {
+        const r = await this.exec('ipset', line.split(' '));
+        if (r.code !== 0) return { code: 1, stdout: '', stderr: `${r.stderr}\nError in line ${i + 1}: ${r.stderr}` };
+      }
+      return { code: 0, stdout: '', stderr: '' };
+    }
     this.argv.push([bin, ...args]);
     if (bin !== 'ipset') return { code: 0, stdout: '', stderr: '' };
     const [cmd, ...rest] = args;
@@ -79,7 +89,9 @@ export function build(db: string, clock: ManualClock, ipset: FakeIpset, settings
   const audit = memoryAuditLog();
   const dispatcher = createHelperDispatcher({
     exec: ipset.exec,
-    firewall: firewallModule,
+    // No long-lived `ipset restore` coprocess: it would run the real ipset in this (the machine's own)
+    // network namespace. Without it the set backend sends each batch through exec, i.e. this fake.
+    firewall: { ...firewallModule, ipsetRestoreSession: undefined },
     audit,
     readConfig: async () => null,
     exists: async () => true,

@@ -303,9 +303,11 @@ describe('replay CLI basics', () => {
   it('the human report: held-back list capped, expiries counted, prefixes it did not count named', () => {
     // 300 scanners in one minute under a cap of 1 new ban per minute; 60 s bans; and records of a prefix not counted.
     // A last record five minutes on: bans made by then expire, held-back ones are released one a minute.
+    // findtime 10 h: the held-back queue holds what the cap can release while the evidence is fresh
+    // (1 a minute × 600 minutes), so all 295 stay queued and the report has more than its 200 to list.
     const late = scanners(1, 'UFW BLOCK', 999)[0]!.replace(/^Nov 22 \S+/, 'Nov 22 10:05:00');
     const lines = [...scanners(300, 'UFW BLOCK'), ...scanners(3, 'FW DROP', 200), late];
-    const r = spawnSync(NODE, [CLI, 'replay', '-', '--year', '2026', '--max-bans-per-minute', '1', '--bantime', '60', '--prefix', 'UFW BLOCK'], { encoding: 'utf8', input: lines.join('\n') + '\n' });
+    const r = spawnSync(NODE, [CLI, 'replay', '-', '--year', '2026', '--max-bans-per-minute', '1', '--findtime', '36000', '--bantime', '60', '--prefix', 'UFW BLOCK'], { encoding: 'utf8', input: lines.join('\n') + '\n' });
     expect(r.status, r.stderr).toBe(0);
     const held = r.stdout.split('\n').find((l) => l.startsWith('Still held back'))!;
     expect(held.split(', ').length).toBe(200);
