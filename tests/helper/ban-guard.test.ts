@@ -18,6 +18,20 @@ describe('helper: addresses it never bans', () => {
     });
   }
 
+  it('refuses a banMany batch whole when one entry is unbannable, naming it; runs nothing', async () => {
+    const { deps, fwCalls, calls, audit } = fakeDeps();
+    deps.ownAddresses = () => ['10.1.2.3'];
+    const bans = [
+      { ip: '203.0.113.7', timeoutSec: 600, comment: 'x' },
+      { ip: '10.1.2.3', timeoutSec: 600, comment: 'x' },
+    ];
+    const r = await createHelperDispatcher(deps).handle({ id: 5, op: 'banMany', args: { bans, backend: 'set' } });
+    expect(r).toMatchObject({ ok: false, error: { code: 'invalid', message: expect.stringMatching(/^refusing to ban: 10\.1\.2\.3 is an address of this host/) } });
+    expect(fwCalls).toEqual([]);
+    expect(calls).toEqual([]);
+    expect(audit.entries).toEqual([]);
+  });
+
   it('still bans an ordinary address', async () => {
     const { deps, fwCalls } = fakeDeps();
     deps.ownAddresses = () => ['10.1.2.3'];
