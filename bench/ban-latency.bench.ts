@@ -83,8 +83,9 @@ async function reachable(lab: Lab, dst: string): Promise<void> {
 async function ufwLab(): Promise<Lab> {
   const lab = await createLab({ scanners: 1 });
   // One log line per probe, per-source budget: no reload needed between trials.
-  await installPerSourceLogging(lab.fwExec, { etcDir: lab.ufwDir, ratePerMinute: 10_000, burst: 1_000 });
+  // ufw's own logging off FIRST: `ufw logging off` left the block's LOG rule unloaded until the next reload.
   await lab.ufw('logging', 'off');
+  await installPerSourceLogging(lab.fwExec, { etcDir: lab.ufwDir, ratePerMinute: 10_000, burst: 1_000 });
   return lab;
 }
 
@@ -321,7 +322,10 @@ async function apiBans(stateDir: string, n: number, offset: number): Promise<num
 const started = performance.now();
 const rows: string[][] = [];
 const latency: Record<string, number> = {};
-const row = (...r: string[]) => rows.push(r);
+const row = (...r: string[]) => {
+  rows.push(r);
+  console.log(`  ${r.filter(Boolean).join(' | ')}`); // as it comes: a later failure keeps the figures so far
+};
 const only = process.env.BAN_LATENCY_ONLY ?? ''; // e.g. "set", "ufw", "f2b", "scale": run one part
 
 if (!only || only === 'set') {

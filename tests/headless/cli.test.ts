@@ -108,7 +108,7 @@ describe('CLI arguments', () => {
     } finally {
       await server.close();
     }
-  });
+  }, 90_000); // three CLI starts
 
   it('status without a running instance says so (exit 1)', async () => {
     const r = await cli(['status', '--state-dir', tmp()]);
