@@ -117,7 +117,8 @@ async function portcullisLatency(lab: Lab, backend: 'set' | 'ufw', family: 4 | 6
       await fifth;
       if (!Number.isFinite(blocked)) throw new Error(`trial ${i}: the scanner was never blocked (runner output: ${JSON.stringify(cli.lines.slice(-3))} ${cli.stderr.slice(-3).join(' | ')})`);
       e2e.push(blocked - t5);
-      const banLine = await cli.waitFor((l) => l.type === 'ban' && cli.lines.filter((x) => x.type === 'ban').length === i + 1, 15_000, `ban line ${i + 1}`);
+      await cli.waitFor(() => cli.lines.filter((x) => x.type === 'ban').length === i + 1, 15_000, `ban line ${i + 1}`);
+      const banLine = cli.lines.filter((x) => x.type === 'ban')[i]!;
       if (typeof banLine.latencyMs === 'number') runnerMs.push(banLine.latencyMs);
       const scannerIp = cli.lines.filter((l) => l.type === 'ban').at(-1)!.ip!;
       const r = await cliOnce(lab, ['unban', scannerIp, '--state-dir', stateDir]);

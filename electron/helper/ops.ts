@@ -124,7 +124,15 @@ export function createHelperDispatcher(deps: HelperDeps): HelperDispatcher {
   const backends = new Map<'ufw' | 'set', BanBackend>();
   const backend = (kind: 'ufw' | 'set') => {
     let b = backends.get(kind);
-    if (!b) backends.set(kind, (b = deps.firewall.createBanBackend(kind, exec, { cutConnections: false, ipsetSession: recordedSession })));
+    if (!b) {
+      backends.set(kind, (b = deps.firewall.createBanBackend(kind, exec, { cutConnections: false, ipsetSession: recordedSession })));
+      // Start the coprocess now (an empty batch: just the marker), not with the first ban: starting
+      // it cost the first ban ~100 ms on a busy host. A failure here is reported by that ban.
+      if (kind === 'set' && deps.firewall.ipsetRestoreSession) {
+        session ??= deps.firewall.ipsetRestoreSession();
+        session.run([]).catch(() => undefined);
+      }
+    }
     return b;
   };
   const emit = (e: HelperEvent) => {
