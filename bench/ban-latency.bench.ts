@@ -83,8 +83,9 @@ async function reachable(lab: Lab, dst: string): Promise<void> {
 async function ufwLab(): Promise<Lab> {
   const lab = await createLab({ scanners: 1 });
   // One log line per probe, per-source budget: no reload needed between trials.
-  await installPerSourceLogging(lab.fwExec, { etcDir: lab.ufwDir, ratePerMinute: 10_000, burst: 1_000 });
+  // ufw's own logging off FIRST: `ufw logging off` left the block's LOG rule unloaded until the next reload.
   await lab.ufw('logging', 'off');
+  await installPerSourceLogging(lab.fwExec, { etcDir: lab.ufwDir, ratePerMinute: 10_000, burst: 1_000 });
   return lab;
 }
 
@@ -116,7 +117,8 @@ async function portcullisLatency(lab: Lab, backend: 'set' | 'ufw', family: 4 | 6
       await fifth;
       if (!Number.isFinite(blocked)) throw new Error(`trial ${i}: the scanner was never blocked (runner output: ${JSON.stringify(cli.lines.slice(-3))} ${cli.stderr.slice(-3).join(' | ')})`);
       e2e.push(blocked - t5);
-      const banLine = await cli.waitFor((l) => l.type === 'ban' && cli.lines.filter((x) => x.type === 'ban').length === i + 1, 15_000, `ban line ${i + 1}`);
+      await cli.waitFor(() => cli.lines.filter((x) => x.type === 'ban').length === i + 1, 15_000, `ban line ${i + 1}`);
+      const banLine = cli.lines.filter((x) => x.type === 'ban')[i]!;
       if (typeof banLine.latencyMs === 'number') runnerMs.push(banLine.latencyMs);
       const scannerIp = cli.lines.filter((l) => l.type === 'ban').at(-1)!.ip!;
       const r = await cliOnce(lab, ['unban', scannerIp, '--state-dir', stateDir]);
@@ -321,7 +323,10 @@ async function apiBans(stateDir: string, n: number, offset: number): Promise<num
 const started = performance.now();
 const rows: string[][] = [];
 const latency: Record<string, number> = {};
-const row = (...r: string[]) => rows.push(r);
+const row = (...r: string[]) => {
+  rows.push(r);
+  console.log(`  ${r.filter(Boolean).join(' | ')}`); // as it comes: a later failure keeps the figures so far
+};
 const only = process.env.BAN_LATENCY_ONLY ?? ''; // e.g. "set", "ufw", "f2b", "scale": run one part
 
 if (!only || only === 'set') {

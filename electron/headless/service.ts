@@ -257,6 +257,7 @@ export class PortcullisService {
   /** Unban events the service itself provoked (protection paused): not real unbans. */
   private readonly suppressUnban = new Set<string>();
   private restoring = false;
+  private stopping = false;
   private blockedPackets = 0;
   private fleet: FleetBridge | null = null;
 
@@ -323,6 +324,7 @@ export class PortcullisService {
   }
 
   async stop(): Promise<void> {
+    this.stopping = true; // a restore in progress stops after its batch: the next start resumes it
     if (this.tickTimer) clearInterval(this.tickTimer);
     this.tickTimer = null;
     if (this.o.source) await this.o.source.stop().catch(() => undefined);
@@ -802,7 +804,7 @@ export class PortcullisService {
     // batch there is a few rules): a live ban waits for one batch at most, never for the whole restore.
     const missing = [...wanted.values()].filter((b) => !count.has(b.ip));
     const batch = this.settings.ban.backend === 'set' ? RESTORE_BATCH_SET : RESTORE_BATCH_UFW;
-    for (let i = 0; i < missing.length; i += batch) {
+    for (let i = 0; i < missing.length && !this.stopping; i += batch) {
       const chunk = missing.slice(i, i + batch);
       await this.enqueue(async () => {
         const current = new Map(this.engine.activeBans().map((b) => [b.ip, b]));

@@ -4,6 +4,7 @@
  * Order for every request: decode + validate (anything invalid runs NOTHING) → firewall-changing
  * ops through the FirewallQueue (ufw is not safe concurrently) → audit entry with the exact argv.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { findExpectedRule, type RuleExpect, type RuleOp, type UfwRule } from '../shared/api.ts';
 import type { Ip } from '../shared/domain.ts';
 import {
@@ -98,19 +99,25 @@ export function createHelperDispatcher(deps: HelperDeps): HelperDispatcher {
   const queue = deps.queue ?? new FirewallQueue();
   const listeners = new Set<(e: HelperEvent) => void>();
   let kmsg: KmsgStream | null = null;
-  // The argv of the change being made; the queue runs one change at a time, so one slot is enough.
-  let recording: string[][] | null = null;
+  // The argv of the change being made, per change: set-backend bans run beside the ufw queue.
+  const recorder = new AsyncLocalStorage<string[][]>();
   const exec: Exec = (bin, args, opts) => {
-    recording?.push([BINARIES[bin], ...args]);
+    recorder.getStore()?.push([BINARIES[bin], ...args]);
     return deps.exec(bin, args, opts);
   };
+  /**
+   * Set-backend bans touch only the kernel sets, never ufw: they get their own queue, so a ban does
+   * not wait behind a `ufw status` (the service re-reads it every 30 s; 0.3–1 s under load) or a
+   * rule edit. The ipset session runs their batches in order.
+   */
+  const setQueue = new FirewallQueue();
   // One coprocess for the set backend's commands, started with the first one; its lines are audited
   // like an argv (stdin of `ipset restore -exist`).
   let session: IpsetSessionLike | null = null;
   const recordedSession: IpsetSessionLike | null = deps.firewall.ipsetRestoreSession
     ? {
         run: (lines) => {
-          recording?.push([BINARIES.ipset, 'restore', '-exist', '(stdin)', ...lines]);
+          recorder.getStore()?.push([BINARIES.ipset, 'restore', '-exist', '(stdin)', ...lines]);
           session ??= deps.firewall.ipsetRestoreSession!();
           return session.run(lines);
         },
@@ -120,7 +127,15 @@ export function createHelperDispatcher(deps: HelperDeps): HelperDispatcher {
   const backends = new Map<'ufw' | 'set', BanBackend>();
   const backend = (kind: 'ufw' | 'set') => {
     let b = backends.get(kind);
-    if (!b) backends.set(kind, (b = deps.firewall.createBanBackend(kind, exec, { cutConnections: false, ipsetSession: recordedSession })));
+    if (!b) {
+      backends.set(kind, (b = deps.firewall.createBanBackend(kind, exec, { cutConnections: false, ipsetSession: recordedSession })));
+      // Start the coprocess now (an empty batch: just the marker), not with the first ban: starting
+      // it cost the first ban ~100 ms on a busy host. A failure here is reported by that ban.
+      if (kind === 'set' && deps.firewall.ipsetRestoreSession) {
+        session ??= deps.firewall.ipsetRestoreSession();
+        session.run([]).catch(() => undefined);
+      }
+    }
     return b;
   };
   const emit = (e: HelperEvent) => {
@@ -388,17 +403,16 @@ export function createHelperDispatcher(deps: HelperDeps): HelperDispatcher {
       }
     }
     if (req.op === 'cutConnections') return cutOutsideQueue(req);
-    return queue.run(async () => {
+    const setBan = (req.op === 'ban' || req.op === 'unban' || req.op === 'banMany' || req.op === 'unbanMany') && req.args.backend === 'set';
+    return (setBan ? setQueue : queue).run(async () => {
       const started = Date.now();
-      recording = [];
+      const argv: string[][] = [];
       let response: HelperResponse;
       try {
-        response = { id: req.id, ok: true, result: await perform(req) };
+        response = { id: req.id, ok: true, result: await recorder.run(argv, () => perform(req)) };
       } catch (e) {
         response = { id: req.id, ok: false, error: errorOf(e) };
       }
-      const argv = recording;
-      recording = null;
       if (changing) {
         await deps.audit.append({
           time: new Date(started).toISOString(),
@@ -422,13 +436,9 @@ export function createHelperDispatcher(deps: HelperDeps): HelperDispatcher {
   async function cutOutsideQueue(req: DecodedRequest & { op: 'cutConnections' }): Promise<HelperResponse> {
     const started = Date.now();
     const argv: string[][] = [];
-    const cutExec: Exec = (bin, args, opts) => {
-      argv.push([BINARIES[bin], ...args]);
-      return deps.exec(bin, args, opts);
-    };
     let response: HelperResponse;
     try {
-      await deps.firewall.cutConnections(req.args.ip, cutExec);
+      await recorder.run(argv, () => deps.firewall.cutConnections(req.args.ip, exec));
       response = { id: req.id, ok: true, result: { ok: true } };
     } catch (e) {
       response = { id: req.id, ok: false, error: errorOf(e) };

@@ -82,6 +82,34 @@ describe('CLI arguments', () => {
     expect(await cli(['unban'])).toMatchObject({ code: 2 });
   });
 
+  it('ban --from FILE: the whole list in banMany calls; a bad line refuses the file and sends nothing', async () => {
+    const state = tmp();
+    const calls: unknown[] = [];
+    const handlers = {
+      banMany: async (p: { ips: string[] }) => {
+        calls.push(p);
+        return { banned: p.ips.length - 1, refused: [{ ip: p.ips[0], reason: 'whitelisted' }] };
+      },
+    } as unknown as ApiHandlers;
+    const server = await serveControlSocket(state, handlers);
+    try {
+      const list = path.join(state, 'list.txt');
+      writeFileSync(list, '# blocklist\n192.0.2.1\n2001:DB8::7 # v6\n\n198.51.100.3\n');
+      const ok = await cli(['ban', '--from', list, '--duration', '2h', '--state-dir', state]);
+      expect(calls).toEqual([{ ips: ['192.0.2.1', '2001:db8::7', '198.51.100.3'], durationSec: 7200 }]);
+      expect(ok.stdout).toContain('banned 2 of 3 addresses');
+      expect(ok.stdout).toContain('not banned: 192.0.2.1: whitelisted');
+      expect(ok.code).toBe(1); // something was refused
+      writeFileSync(list, '192.0.2.1\n192.0.2.999\n');
+      const bad = await cli(['ban', '--from', list, '--state-dir', state]);
+      expect(bad).toMatchObject({ code: 2, stderr: expect.stringContaining('line 2: "192.0.2.999" is not an IPv4 or IPv6 address') });
+      expect(await cli(['ban', '192.0.2.1', '--from', list, '--state-dir', state])).toMatchObject({ code: 2 });
+      expect(calls).toHaveLength(1);
+    } finally {
+      await server.close();
+    }
+  }, 90_000); // three CLI starts
+
   it('status without a running instance says so (exit 1)', async () => {
     const r = await cli(['status', '--state-dir', tmp()]);
     expect(r.code).toBe(1);

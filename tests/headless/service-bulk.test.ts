@@ -138,4 +138,20 @@ describe('restore after a reboot', () => {
     expect(fw.log).toEqual(['banMany 500', 'ban 203.0.113.77', 'banMany 500', 'banMany 200']);
     await t.service.stop();
   });
+
+  it('stop during a restore ends after the batch in progress (the next start resumes it)', async () => {
+    const fw = new BatchFirewall(new Journal());
+    let open!: () => void;
+    fw.gate = new Promise<void>((r) => (open = r));
+    const t = build(fw, (raw, now) =>
+      raw.recordBans(
+        Array.from({ length: 1500 }, (_, i) => ({ ip: filler(i), at: now - 1000, until: now + 3_600_000, strikes: 1, reason: { kind: 'manual' as const, ports: [], hits: 0, firstSeen: now, lastSeen: now } })),
+      ),
+    );
+    await t.service.start();
+    const stopped = t.service.stop();
+    open();
+    await stopped;
+    expect(fw.log).toEqual(['banMany 500']);
+  });
 });

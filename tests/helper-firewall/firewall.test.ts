@@ -143,6 +143,18 @@ describe('ufw backend argv', () => {
     expect(deletes).toEqual(['delete deny from 192.0.2.5']);
   });
 
+  it('unbanMany lists ufw once for the whole batch and deletes only tagged rules; banMany checks every entry first', async () => {
+    const { exec, calls } = fakeExec((c) => (c.args[0] === 'show' ? { stdout: showAdded } : {}));
+    const b = createBanBackend('ufw', exec, { cutConnections: false, now: () => 1_000_000_000 });
+    await b.unbanMany([ip('192.0.2.5'), ip('192.0.2.6'), ip('192.0.2.8')]);
+    expect(calls.map((c) => c.args.join(' '))).toEqual(['show added', 'delete deny from 192.0.2.5']);
+    calls.length = 0;
+    await expect(b.banMany([{ ip: ip('192.0.2.9'), timeoutSec: 60, comment: '' }, { ip: ip('192.0.2.10'), timeoutSec: 60, comment: "it's" }])).rejects.toMatchObject({ code: 'bad-comment' });
+    expect(calls).toEqual([]);
+    await b.banMany([{ ip: ip('192.0.2.9'), timeoutSec: 60, comment: '' }, { ip: ip('2001:db8::9'), timeoutSec: null, comment: 'x' }]);
+    expect(calls.map((c) => c.args.join(' '))).toEqual(['prepend deny from 192.0.2.9 comment portcullis-ban exp:1000060', 'prepend deny from 2001:db8::9 comment portcullis-ban x']);
+  });
+
   it('lists tagged rules with the time left', async () => {
     const { exec } = fakeExec(() => ({ stdout: showAdded }));
     const b = createBanBackend('ufw', exec, { now: () => 1_000_000_000 });

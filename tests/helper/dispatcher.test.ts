@@ -189,6 +189,28 @@ describe('helper dispatcher: valid requests', () => {
     expect((await ban).ok).toBe(true);
   });
 
+  it('a set-backend ban does not wait behind a slow ufw read (the 30 s status refresh); a ufw ban does', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const { deps, fwCalls, audit } = fakeDeps();
+    const inner = deps.exec;
+    deps.exec = async (bin, args, opts) => {
+      if (bin === 'ufw' && args[0] === 'status') await held;
+      return inner(bin, args, opts);
+    };
+    const d = createHelperDispatcher(deps);
+    const status = d.handle({ id: 1, op: 'status', args: {} });
+    const ufwBan = d.handle({ id: 2, op: 'ban', args: { ip: '192.0.2.2', timeoutSec: 60, backend: 'ufw' } });
+    const setBan = await d.handle({ id: 3, op: 'ban', args: { ip: '192.0.2.3', timeoutSec: 60, backend: 'set' } });
+    expect(setBan.ok).toBe(true);
+    expect(fwCalls).toEqual(['set.ban 192.0.2.3 60 ']);
+    expect(audit.entries[0]!.argv).toEqual([['/usr/sbin/ipset', 'add', 'x', '192.0.2.3']]);
+    release();
+    expect((await status).ok).toBe(true);
+    expect((await ufwBan).ok).toBe(true);
+    expect(fwCalls).toEqual(['set.ban 192.0.2.3 60 ', 'ufw.ban 192.0.2.2 60 ']);
+  });
+
   it('deleting a Portcullis ban rule through the rule editor is refused', async () => {
     const { deps, calls } = fakeDeps();
     const r = await createHelperDispatcher(deps).handle({ id: 3, op: 'deleteRule', args: { number: 3 } });

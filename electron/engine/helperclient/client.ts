@@ -12,6 +12,7 @@ import {
   HelperError,
   HelperServerLineSchema,
   MAX_BAN_SEC,
+  MAX_BATCH,
   MAX_LINE_BYTES,
   type HelperArgs,
   type HelperEvent,
@@ -275,6 +276,20 @@ export function helperFirewall(client: HelperClient, backend: 'ufw' | 'set', clo
     },
     async cutConnections(ip) {
       await client.call('cutConnections', { ip });
+    },
+    // Restore after a reboot and bulk bans: MAX_BATCH per request (one ipset batch each for the set backend).
+    async banMany(bans) {
+      const now = clock.now();
+      const entries = bans
+        .filter((b) => b.until === null || b.until > now)
+        .map((b) => {
+          const sec = b.until === null ? null : Math.ceil((b.until - now) / 1000);
+          return { ip: b.ip, timeoutSec: sec !== null && sec > MAX_BAN_SEC ? null : sec, comment: banComment(b.comment) };
+        });
+      for (let i = 0; i < entries.length; i += MAX_BATCH) await client.call('banMany', { bans: entries.slice(i, i + MAX_BATCH), backend });
+    },
+    async unbanMany(ips) {
+      for (let i = 0; i < ips.length; i += MAX_BATCH) await client.call('unbanMany', { ips: ips.slice(i, i + MAX_BATCH), backend });
     },
   };
 }
