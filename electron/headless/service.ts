@@ -917,13 +917,31 @@ export class PortcullisService {
         if (e.type === 'ban') wouldBan.push({ ip: e.ban.ip, at: e.ban.at, ports: e.ban.reason.ports, scanType: e.ban.reason.scanType ?? 'OTHER' });
       },
     );
-    const sources = new Set<string>();
+    const sources = new Map<string, { probes: number; ports: Set<number>; whitelisted: boolean }>();
     for (const p of packets) {
       clock.t = p.time;
-      sources.add(p.src);
-      trial.ingestPacket(p);
+      const src = sources.get(p.src) ?? { probes: 0, ports: new Set<number>(), whitelisted: false };
+      sources.set(p.src, src);
+      const verdict = trial.ingestPacket(p);
+      if (verdict === 'counted') {
+        src.probes++;
+        if (p.dpt !== null && p.dpt !== undefined) src.ports.add(p.dpt);
+      } else if (verdict === 'whitelisted') src.whitelisted = true;
     }
-    return { packets: packets.length, sources: sources.size, wouldBan };
+    // Why the others would not be banned, most active first.
+    const banned = new Set(wouldBan.map((b) => b.ip));
+    const d = r.data.detection;
+    const notBanned: NonNullable<ThresholdTest['notBanned']> = [...sources]
+      .filter(([ip]) => !banned.has(ip))
+      .sort((a, b) => b[1].probes - a[1].probes || (a[0] < b[0] ? -1 : 1))
+      .slice(0, 20)
+      .map(([ip, x]) => ({
+        ip,
+        probes: x.probes,
+        ports: x.ports.size,
+        reason: x.whitelisted && x.probes === 0 ? 'whitelisted' : x.probes === 0 ? 'not-probes' : x.probes >= d.maxretry && x.ports.size >= d.minDistinctPorts ? 'spread-out' : 'under-threshold',
+      }));
+    return { packets: packets.length, sources: sources.size, wouldBan, notBanned };
   }
 
   // ------------------------------------------------------------------ the API

@@ -295,7 +295,7 @@ describe('App', () => {
     });
     await act(async () => fireEvent.click(nav('Thresholds')));
     await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Test against my recent log' })));
-    const before = within(screen.getByTestId('threshold-test')).getAllByRole('row').slice(1).map((r) => r.querySelector('td')!.textContent);
+    const before = within(screen.getByTestId('threshold-test-proposed')).getAllByRole('row').slice(1).map((r) => r.querySelector('td')!.textContent);
     expect(before).toContain('203.0.113.10');
 
     await act(async () => fireEvent.click(nav('Whitelist')));
@@ -308,7 +308,7 @@ describe('App', () => {
 
     fireEvent.change(screen.getByLabelText('Address or CIDR'), { target: { value: '203.0.113.0/24' } });
     await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Test against my recent log' })));
-    const after = within(screen.getByTestId('threshold-test')).queryAllByRole('row').slice(1).map((r) => r.querySelector('td')!.textContent);
+    const after = within(screen.getByTestId('threshold-test-proposed')).queryAllByRole('row').slice(1).map((r) => r.querySelector('td')!.textContent);
     expect(after).not.toContain('203.0.113.10');
     expect(after).toContain('198.51.100.20');
     expect(after.length).toBe(before.filter((ip) => !ip!.startsWith('203.0.113.')).length);
