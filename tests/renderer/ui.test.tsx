@@ -235,6 +235,9 @@ describe('App', () => {
       a.data.doctor[1] = { id: 'ufw-enabled', title: 'ufw enabled', level: 'error', detail: 'ufw is not enabled', fix: { id: 'enable-ufw', label: 'Enable ufw' } };
     });
     await act(async () => fireEvent.click(nav('Doctor')));
+    // The fix says what it will do first, then runs.
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Enable ufw…' })));
+    expect(screen.getByTestId('fix-preview').textContent).toContain('Runs `ufw enable`');
     await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Enable ufw' })));
     expect(api.data.state.firewall.enabled).toBe(false);
     const ask = screen.getByTestId('doctor-confirm');
@@ -369,18 +372,26 @@ describe('App', () => {
       ];
     });
     await act(async () => fireEvent.click(nav('Doctor')));
-    expect((screen.getByRole('button', { name: 'Install per-source logging' }) as HTMLButtonElement).disabled).toBe(true);
-    const connect = screen.getByRole('button', { name: 'Connect helper' }) as HTMLButtonElement;
+    expect((screen.getByRole('button', { name: 'Install per-source logging…' }) as HTMLButtonElement).disabled).toBe(true);
+    const connect = screen.getByRole('button', { name: 'Connect helper…' }) as HTMLButtonElement;
     expect(connect.disabled).toBe(false);
     await act(async () => fireEvent.click(connect));
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Connect helper' })));
     expect(api.calls.filter((c) => c.method === 'runDoctorFix').map((c) => (c.params as { fixId: string }).fixId)).toEqual(['connect-helper']);
   });
 
   it('doctor: a fix button runs the fix', async () => {
     const { api } = await renderApp();
     await act(async () => fireEvent.click(nav('Doctor')));
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Install per-source logging…' })));
+    // What it will write, before it runs; nothing ran yet.
+    expect(screen.getByTestId('fix-preview').textContent).toContain('/etc/ufw/after.rules and after6.rules');
+    expect(api.data.state.firewall.perSourceLogging).toBe(false);
     await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Install per-source logging' })));
     expect(api.data.state.firewall.perSourceLogging).toBe(true);
-    expect(screen.queryByRole('button', { name: 'Install per-source logging' })).toBeNull();
+    expect(screen.queryByRole('button', { name: 'Install per-source logging…' })).toBeNull();
+    // …and confirms after.
+    expect(screen.getByTestId('fix-done').textContent).toBe('Done: Install per-source logging. The check passes now.');
+    expect(screen.getByTestId('doctor-summary').textContent).toBe('All 4 checks pass.');
   });
 });
