@@ -117,7 +117,21 @@ function fixFor(id: string): { id: string; label: string } | undefined {
  */
 const WARN_ONLY = new Set(['per-source-logging', 'set-block', 'ipset', 'conntrack']);
 
+/** What each helper check is about, in words for people ("Ufw installed", "Kmsg", "Set block" read machine-made). */
+const TITLES: Record<string, string> = {
+  'ufw-installed': 'ufw is installed',
+  'ufw-status': 'ufw answers',
+  'ufw-enabled': 'The firewall is on',
+  'ufw-logging': 'ufw logs blocked packets',
+  kmsg: 'The kernel log can be read',
+  'per-source-logging': 'Every scanner gets logged (per-source logging)',
+  'set-block': 'Ready for fast bans (ipset block in ufw)',
+  ipset: 'ipset is installed (fast bans)',
+  conntrack: 'conntrack is installed (cuts a banned host\'s open connections)',
+};
+
 function titleOf(id: string): string {
+  if (TITLES[id]) return TITLES[id];
   const t = id.replace(/[-_]+/g, ' ');
   return t.charAt(0).toUpperCase() + t.slice(1);
 }

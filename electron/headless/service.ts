@@ -1072,38 +1072,38 @@ export class PortcullisService {
     if (!has('ufw-installed'))
       checks.push(
         fw.installed
-          ? { id: 'ufw-installed', title: 'ufw installed', level: 'ok', detail: 'ufw is installed' }
-          : { id: 'ufw-installed', title: 'ufw installed', level: 'error', detail: this.o.helper ? 'ufw is not installed: apt-get install ufw' : 'unknown: the root helper is not running' },
+          ? { id: 'ufw-installed', title: 'ufw is installed', level: 'ok', detail: 'ufw is installed' }
+          : { id: 'ufw-installed', title: 'ufw is installed', level: 'error', detail: this.o.helper ? 'ufw is not installed: apt-get install ufw' : 'unknown: the root helper is not running' },
       );
     if (!has('ufw-enabled'))
       checks.push(
         fw.enabled
-          ? { id: 'ufw-enabled', title: 'ufw enabled', level: 'ok', detail: 'the firewall is active' }
-          : { id: 'ufw-enabled', title: 'ufw enabled', level: 'error', detail: 'ufw is not enabled: bans have no effect (ufw enable)', fix: { id: 'enable-ufw', label: 'Enable ufw' } },
+          ? { id: 'ufw-enabled', title: 'The firewall is on', level: 'ok', detail: 'the firewall is active' }
+          : { id: 'ufw-enabled', title: 'The firewall is on', level: 'error', detail: 'ufw is not enabled: bans have no effect (ufw enable)', fix: { id: 'enable-ufw', label: 'Enable ufw' } },
       );
     if (!has('logging') && !has('ufw-logging'))
       checks.push(
         fw.loggingLevel && fw.loggingLevel !== 'off'
-          ? { id: 'logging', title: 'ufw logging', level: 'ok', detail: `logging level ${fw.loggingLevel}` }
-          : { id: 'logging', title: 'ufw logging', level: 'error', detail: 'ufw logging is off: no blocked packet is ever seen (ufw logging low)', fix: { id: 'logging-low', label: 'Turn logging on (low)' } },
+          ? { id: 'logging', title: 'ufw logs blocked packets', level: 'ok', detail: `logging level ${fw.loggingLevel}` }
+          : { id: 'logging', title: 'ufw logs blocked packets', level: 'error', detail: 'ufw logging is off: no blocked packet is ever seen (ufw logging low)', fix: { id: 'logging-low', label: 'Turn logging on (low)' } },
       );
     const src = this.sourceHealth();
     checks.push(
       !src
-        ? { id: 'log-source', title: 'Log source', level: 'error', detail: 'no log source: nothing is watched (start with --source journal, or --source file:/var/log/kern.log)' }
+        ? { id: 'log-source', title: 'Where Portcullis reads the firewall log', level: 'error', detail: 'no log source: nothing is watched (start with --source journal, or --source file:/var/log/kern.log)' }
         : src.error
-          ? { id: 'log-source', title: 'Log source', level: 'error', detail: `${src.description}: ${src.error} (if it persists, restart Portcullis or choose another source: --source journal | file:PATH)` }
+          ? { id: 'log-source', title: 'Where Portcullis reads the firewall log', level: 'error', detail: `${src.description}: ${src.error} (if it persists, restart Portcullis or choose another source: --source journal | file:PATH)` }
           : src.kernelTrusted
-            ? { id: 'log-source', title: 'Log source', level: 'ok', detail: `${src.description} (kernel records only)` }
-            : { id: 'log-source', title: 'Log source', level: 'warn', detail: `${src.description} is SPOOFABLE: any local user can write lines into it; run as root to read /dev/kmsg` },
+            ? { id: 'log-source', title: 'Where Portcullis reads the firewall log', level: 'ok', detail: `${src.description} (kernel records only)` }
+            : { id: 'log-source', title: 'Where Portcullis reads the firewall log', level: 'warn', detail: `${src.description} is SPOOFABLE: any local user can write lines into it; run as root to read /dev/kmsg` },
     );
     if (!has('per-source-logging'))
       checks.push(
         fw.perSourceLogging
-          ? { id: 'per-source-logging', title: 'Per-source logging', level: 'ok', detail: 'every scanner is logged with its own budget' }
+          ? { id: 'per-source-logging', title: 'Every scanner gets logged (per-source logging)', level: 'ok', detail: 'every scanner is logged with its own budget' }
           : {
               id: 'per-source-logging',
-              title: 'Per-source logging',
+              title: 'Every scanner gets logged (per-source logging)',
               level: 'warn',
               detail: "ufw logs all sources through one budget (3/min, burst 10): on a busy host most scanners are never seen",
               fix: { id: 'install-per-source-logging', label: 'Install per-source logging' },
@@ -1113,10 +1113,10 @@ export class PortcullisService {
     const age = last === null ? null : Math.max(0, Math.round((this.o.clock.now() - last) / 1000));
     checks.push(
       age === null
-        ? { id: 'last-record', title: 'Last log record', level: 'warn', detail: `no firewall record read yet${SILENT_HINT}` }
+        ? { id: 'last-record', title: 'The firewall log is being written', level: 'warn', detail: `no firewall record read yet${SILENT_HINT}` }
         : age > this.settings.notifications.warnWhenSilentSec
-          ? { id: 'last-record', title: 'Last log record', level: 'warn', detail: `${age} s ago${SILENT_HINT}` }
-          : { id: 'last-record', title: 'Last log record', level: 'ok', detail: `${age} s ago` },
+          ? { id: 'last-record', title: 'The firewall log is being written', level: 'warn', detail: `${age} s ago${SILENT_HINT}` }
+          : { id: 'last-record', title: 'The firewall log is being written', level: 'ok', detail: `${age} s ago` },
     );
     checks.push(forgedRecordsCheck(this.o.readSysctl));
     return [...helperChecks, ...checks, ...(this.fleet?.doctorChecks() ?? [])];
@@ -1127,10 +1127,10 @@ export class PortcullisService {
     if (this.o.helper) {
       await this.refreshStatus(false);
       helperChecks = await this.o.helper.doctor().catch((e) => [
-        { id: 'helper', title: 'Root helper', level: 'error' as const, detail: `the helper failed: ${errText(e)}` },
+        { id: 'helper', title: 'The root helper is running', level: 'error' as const, detail: `the helper failed: ${errText(e)}` },
       ]);
     } else {
-      helperChecks = [{ id: 'helper', title: 'Root helper', level: 'error', detail: this.o.readOnlyReason ?? 'the root helper is not running' }];
+      helperChecks = [{ id: 'helper', title: 'The root helper is running', level: 'error', detail: this.o.readOnlyReason ?? 'the root helper is not running' }];
     }
     return this.doctorChecks(helperChecks);
   }
@@ -1157,13 +1157,31 @@ export class PortcullisService {
         if (e.type === 'ban') wouldBan.push({ ip: e.ban.ip, at: e.ban.at, ports: e.ban.reason.ports, scanType: e.ban.reason.scanType ?? 'OTHER' });
       },
     );
-    const sources = new Set<string>();
+    const sources = new Map<string, { probes: number; ports: Set<number>; whitelisted: boolean }>();
     for (const p of packets) {
       clock.t = p.time;
-      sources.add(p.src);
-      trial.ingestPacket(p);
+      const src = sources.get(p.src) ?? { probes: 0, ports: new Set<number>(), whitelisted: false };
+      sources.set(p.src, src);
+      const verdict = trial.ingestPacket(p);
+      if (verdict === 'counted') {
+        src.probes++;
+        if (p.dpt !== null && p.dpt !== undefined) src.ports.add(p.dpt);
+      } else if (verdict === 'whitelisted') src.whitelisted = true;
     }
-    return { packets: packets.length, sources: sources.size, wouldBan };
+    // Why the others would not be banned, most active first.
+    const banned = new Set(wouldBan.map((b) => b.ip));
+    const d = r.data.detection;
+    const notBanned: NonNullable<ThresholdTest['notBanned']> = [...sources]
+      .filter(([ip]) => !banned.has(ip))
+      .sort((a, b) => b[1].probes - a[1].probes || (a[0] < b[0] ? -1 : 1))
+      .slice(0, 20)
+      .map(([ip, x]) => ({
+        ip,
+        probes: x.probes,
+        ports: x.ports.size,
+        reason: x.whitelisted && x.probes === 0 ? 'whitelisted' : x.probes === 0 ? 'not-probes' : x.probes >= d.maxretry && x.ports.size >= d.minDistinctPorts ? 'spread-out' : 'under-threshold',
+      }));
+    return { packets: packets.length, sources: sources.size, wouldBan, notBanned };
   }
 
   // ------------------------------------------------------------------ the API

@@ -286,6 +286,10 @@ export const ThresholdTestSchema = z.object({
   packets: z.number().int(),
   sources: z.number().int(),
   wouldBan: z.array(z.object({ ip: z.string(), at: z.number(), ports: z.array(z.number().int()), scanType: ScanTypeSchema })),
+  /** The most active sources that would not be banned, and why (the UI says "nobody" with reasons). */
+  notBanned: z
+    .array(z.object({ ip: z.string(), probes: z.number().int(), ports: z.number().int(), reason: z.enum(['whitelisted', 'under-threshold', 'spread-out', 'not-probes']) }))
+    .optional(),
 });
 export type ThresholdTest = z.infer<typeof ThresholdTestSchema>;
 

@@ -5,11 +5,18 @@ import type { FleetTestResult } from '../../electron/shared/fleet.ts';
 import { type Settings, SettingsSchema, describeZodError } from '../../electron/shared/settings.ts';
 import type { RendererApi } from '../api/index.ts';
 import { act, deepMerge, load, parseCidrText, pushNotice } from './actions.ts';
+import { coveringEntry } from './cidrCover.ts';
+import { selectBuiltInWhitelist } from './selectors.ts';
 import type { AppState, Result } from './store.ts';
 
 export interface SettingsSlice {
   settings: Settings | null;
+  /** The last "test against my recent log" with the proposed change (null: none, or stale). */
   thresholdTest: ThresholdTest | null;
+  /** The same log with the settings in force, shown beside it (only while thresholdTest is set). */
+  thresholdBaseline: ThresholdTest | null;
+  /** The input changed: the result no longer answers it. */
+  clearThresholdTest(): void;
   loadSettings(): Promise<void>;
   whitelistAdd(text: string): Promise<Result>;
   whitelistRemove(cidr: string): Promise<Result>;
@@ -37,11 +44,17 @@ export const createSettingsSlice =
     settings: null,
     thresholdTest: null,
     fleetTest: null,
+    thresholdBaseline: null,
+    clearThresholdTest: () => set({ thresholdTest: null, thresholdBaseline: null }),
     loadSettings: () => load(set, 'settings', () => api.call('getSettings', {}), (settings) => ({ settings })),
     async whitelistAdd(text) {
       const parsed = parseCidrText(text);
       if (!parsed.ok) return parsed;
-      if (get().settings?.whitelist.entries.includes(parsed.data)) return { ok: false, error: `${parsed.data} is already whitelisted` };
+      const entries = get().settings?.whitelist.entries ?? [];
+      if (entries.includes(parsed.data)) return { ok: false, error: `${parsed.data} is already whitelisted` };
+      // An entry inside another changes nothing, and removing the wider one later would leave a surprise behind.
+      const cover = coveringEntry(parsed.data, [...entries.map((cidr) => ({ cidr, why: 'your entry' })), ...selectBuiltInWhitelist(get())]);
+      if (cover) return { ok: false, error: `${parsed.data} is already covered by ${cover.cidr} (${cover.why})` };
       const r = await act(set, 'whitelist', () => api.call('whitelistAdd', { cidr: parsed.data }));
       if (!r.ok) return r;
       set({ settings: r.value });
@@ -52,6 +65,7 @@ export const createSettingsSlice =
       const r = await act(set, `whitelist:${cidr}`, () => api.call('whitelistRemove', { cidr }));
       if (!r.ok) return r;
       set({ settings: r.value });
+      pushNotice(set, 'info', `${cidr} removed from the whitelist`, { label: 'Undo', run: () => void get().whitelistAdd(cidr) });
       return { ok: true };
     },
     async updateSettings(patch) {
@@ -73,8 +87,13 @@ export const createSettingsSlice =
     async testThresholds(patch, minutes = 1440) {
       const local = checkPatch(patch);
       if (!local.ok) return local;
-      set({ thresholdTest: null });
-      const r = await act(set, 'thresholdTest', () => api.call('testThresholds', { patch, minutes }));
+      set({ thresholdTest: null, thresholdBaseline: null });
+      // Current settings and the change, over the same log, side by side.
+      const r = await act(set, 'thresholdTest', async () => {
+        const [proposed, current] = await Promise.all([api.call('testThresholds', { patch, minutes }), api.call('testThresholds', { patch: {}, minutes })]);
+        set({ thresholdBaseline: current });
+        return proposed;
+      });
       if (!r.ok) return r;
       set({ thresholdTest: r.value });
       return { ok: true };

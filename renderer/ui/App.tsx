@@ -3,6 +3,7 @@ import logoUrl from '../../assets/ui/portcullis.svg';
 import { type MouseEvent, useEffect, useRef } from 'react';
 import { BanAlerts } from './BanAlerts.tsx';
 import { initialTheme, rememberTheme } from './theme.ts';
+import { confirmLeave } from './unsaved.ts';
 import type { ScreenId } from '../store/store.ts';
 import { selectProtection, selectReadOnlyReason } from '../store/selectors.ts';
 import { useActions, useApp } from './context.ts';
@@ -133,7 +134,7 @@ export function App() {
           <ul>
             {NAV.map((n) => (
               <li key={n.id}>
-                <button type="button" className="nav-item" title={n.label} aria-current={screen === n.id ? 'page' : undefined} onClick={() => navigate(n.id)}>
+                <button type="button" className="nav-item" title={n.label} aria-current={screen === n.id ? 'page' : undefined} onClick={() => n.id !== screen && confirmLeave() && navigate(n.id)}>
                   <span className="nav-icon" aria-hidden="true">
                     <NavIcon id={n.id} />
                   </span>

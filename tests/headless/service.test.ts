@@ -319,7 +319,7 @@ describe('PortcullisService: rules and helper', () => {
     expect(silent.detail).toMatch(/^3600 s ago: .*ufw logging low.*per-source logging/);
 
     health = { ...health, lastRecordAt: clock.now() - 1000 };
-    expect((await doctor()).find((c) => c.id === 'last-record')).toEqual({ id: 'last-record', title: 'Last log record', level: 'ok', detail: '1 s ago' });
+    expect((await doctor()).find((c) => c.id === 'last-record')).toEqual({ id: 'last-record', title: 'The firewall log is being written', level: 'ok', detail: '1 s ago' });
 
     health = { ...health, error: 'reading /dev/kmsg: EIO' };
     expect((await doctor()).find((c) => c.id === 'log-source')!.detail).toMatch(/EIO .*--source journal/);

@@ -235,6 +235,9 @@ describe('App', () => {
       a.data.doctor[1] = { id: 'ufw-enabled', title: 'ufw enabled', level: 'error', detail: 'ufw is not enabled', fix: { id: 'enable-ufw', label: 'Enable ufw' } };
     });
     await act(async () => fireEvent.click(nav('Doctor')));
+    // The fix says what it will do first, then runs.
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Enable ufw…' })));
+    expect(screen.getByTestId('fix-preview').textContent).toContain('Runs `ufw enable`');
     await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Enable ufw' })));
     expect(api.data.state.firewall.enabled).toBe(false);
     const ask = screen.getByTestId('doctor-confirm');
@@ -295,7 +298,7 @@ describe('App', () => {
     });
     await act(async () => fireEvent.click(nav('Thresholds')));
     await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Test against my recent log' })));
-    const before = within(screen.getByTestId('threshold-test')).getAllByRole('row').slice(1).map((r) => r.querySelector('td')!.textContent);
+    const before = within(screen.getByTestId('threshold-test-proposed')).getAllByRole('row').slice(1).map((r) => r.querySelector('td')!.textContent);
     expect(before).toContain('203.0.113.10');
 
     await act(async () => fireEvent.click(nav('Whitelist')));
@@ -308,7 +311,7 @@ describe('App', () => {
 
     fireEvent.change(screen.getByLabelText('Address or CIDR'), { target: { value: '203.0.113.0/24' } });
     await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Test against my recent log' })));
-    const after = within(screen.getByTestId('threshold-test')).queryAllByRole('row').slice(1).map((r) => r.querySelector('td')!.textContent);
+    const after = within(screen.getByTestId('threshold-test-proposed')).queryAllByRole('row').slice(1).map((r) => r.querySelector('td')!.textContent);
     expect(after).not.toContain('203.0.113.10');
     expect(after).toContain('198.51.100.20');
     expect(after.length).toBe(before.filter((ip) => !ip!.startsWith('203.0.113.')).length);
@@ -369,18 +372,26 @@ describe('App', () => {
       ];
     });
     await act(async () => fireEvent.click(nav('Doctor')));
-    expect((screen.getByRole('button', { name: 'Install per-source logging' }) as HTMLButtonElement).disabled).toBe(true);
-    const connect = screen.getByRole('button', { name: 'Connect helper' }) as HTMLButtonElement;
+    expect((screen.getByRole('button', { name: 'Install per-source logging…' }) as HTMLButtonElement).disabled).toBe(true);
+    const connect = screen.getByRole('button', { name: 'Connect helper…' }) as HTMLButtonElement;
     expect(connect.disabled).toBe(false);
     await act(async () => fireEvent.click(connect));
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Connect helper' })));
     expect(api.calls.filter((c) => c.method === 'runDoctorFix').map((c) => (c.params as { fixId: string }).fixId)).toEqual(['connect-helper']);
   });
 
   it('doctor: a fix button runs the fix', async () => {
     const { api } = await renderApp();
     await act(async () => fireEvent.click(nav('Doctor')));
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Install per-source logging…' })));
+    // What it will write, before it runs; nothing ran yet.
+    expect(screen.getByTestId('fix-preview').textContent).toContain('/etc/ufw/after.rules and after6.rules');
+    expect(api.data.state.firewall.perSourceLogging).toBe(false);
     await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Install per-source logging' })));
     expect(api.data.state.firewall.perSourceLogging).toBe(true);
-    expect(screen.queryByRole('button', { name: 'Install per-source logging' })).toBeNull();
+    expect(screen.queryByRole('button', { name: 'Install per-source logging…' })).toBeNull();
+    // …and confirms after.
+    expect(screen.getByTestId('fix-done').textContent).toBe('Done: Install per-source logging. The check passes now.');
+    expect(screen.getByTestId('doctor-summary').textContent).toBe('All 4 checks pass.');
   });
 });

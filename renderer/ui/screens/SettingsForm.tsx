@@ -4,12 +4,21 @@ import type { Settings } from '../../../electron/shared/settings.ts';
 import { type Draft, type FieldSpec, draftFrom, patchFrom } from '../../store/settingsForm.ts';
 import { selectReadOnlyReason } from '../../store/selectors.ts';
 import { useActions, useApp } from '../context.ts';
+import { setUnsaved } from '../unsaved.ts';
+import { fmtDuration } from '../format.ts';
 
 /** The draft on new saved values: untouched fields (still equal to the old base) take the new ones, edited fields stay. */
 export function rebaseDraft(draft: Draft, oldBase: Draft, next: Draft): Draft {
   const out: Draft = { ...next };
   for (const k of Object.keys(next)) if (k in draft && draft[k] !== oldBase[k]) out[k] = draft[k]!;
   return out;
+}
+
+/** A seconds field also says what its number means ("604800" is 7 d). */
+function secondsText(path: string, value: unknown): string | null {
+  if (!path.endsWith('Sec') || !/^\d+$/.test(String(value).trim())) return null;
+  const n = Number(String(value).trim());
+  return n > 0 ? `= ${fmtDuration(n)}` : null;
 }
 
 export function SettingsForm({ settings, fields, title, id, extraButtons }: { settings: Settings; fields: FieldSpec[]; title: string; id: string; extraButtons?: (check: ReturnType<typeof patchFrom>) => ReactNode }) {
@@ -33,6 +42,17 @@ export function SettingsForm({ settings, fields, title, id, extraButtons }: { se
   }, [settings, fields]);
   const check = useMemo(() => patchFrom(settings, fields, draft), [settings, fields, draft]);
   const valid = Object.keys(check.errors).length === 0;
+  // Typed and not saved: the navigation asks before leaving, and the form says so.
+  useEffect(() => {
+    setUnsaved(id, title, check.changed);
+    return () => setUnsaved(id, title, false);
+  }, [id, title, check.changed]);
+  useEffect(() => {
+    if (!check.changed) return;
+    const onUnload = (e: BeforeUnloadEvent) => e.preventDefault();
+    window.addEventListener('beforeunload', onUnload);
+    return () => window.removeEventListener('beforeunload', onUnload);
+  }, [check.changed]);
   return (
     <section className="card" aria-labelledby={`${id}-title`}>
       <div className="card-head">
@@ -53,6 +73,8 @@ export function SettingsForm({ settings, fields, title, id, extraButtons }: { se
           const value = draft[f.path];
           const onChange = (v: string | boolean) => {
             setSaved(null);
+            // The service's refusal was about the value before this edit.
+            setServerError(null);
             setDraft({ ...draft, [f.path]: v });
           };
           if (f.kind === 'bool') {
@@ -90,14 +112,24 @@ export function SettingsForm({ settings, fields, title, id, extraButtons }: { se
                 />
               )}
               <div className={`field-msg ${err ? 'error-text' : ''}`} id={`${fid}-msg`} role={err ? 'alert' : undefined}>
-                {err ?? f.hint ?? ''}
+                {err ?? [f.hint, secondsText(f.path, value)].filter(Boolean).join(' · ')}
               </div>
             </div>
           );
         })}
         <div className="form-foot">
           <div className="field-msg" role="status">
-            {check.errors._form ? <span className="error-text">{check.errors._form}</span> : serverError ? <span className="error-text">{serverError}</span> : saved}
+            {check.errors._form ? (
+              <span className="error-text">{check.errors._form}</span>
+            ) : serverError ? (
+              <span className="error-text">{serverError}</span>
+            ) : check.changed ? (
+              <span className="warn-text" data-testid={`${id}-unsaved`}>
+                Unsaved changes
+              </span>
+            ) : (
+              saved
+            )}
           </div>
           <div className="row gap">
             {extraButtons?.(check)}

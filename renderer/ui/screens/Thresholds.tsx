@@ -1,6 +1,7 @@
 import type { FieldSpec } from '../../store/settingsForm.ts';
 import { selectIsBusy } from '../../store/selectors.ts';
 import { useActions, useApp } from '../context.ts';
+import type { ThresholdTest } from '../../../electron/shared/api.ts';
 import { fmtCount, fmtDateTime } from '../format.ts';
 import { SettingsForm } from './SettingsForm.tsx';
 
@@ -23,41 +24,84 @@ const FIELDS: FieldSpec[] = [
   },
 ];
 
-/** The last "test against my recent log" (Thresholds and Whitelist share it). */
+const plural = (n: number, one: string, many = `${one}s`) => `${fmtCount(n)} ${n === 1 ? one : many}`;
+
+const REASON: Record<NonNullable<ThresholdTest['notBanned']>[number]['reason'], string> = {
+  whitelisted: 'whitelisted',
+  'under-threshold': 'under the threshold',
+  'spread-out': 'enough probes, but never within the find time',
+  'not-probes': 'no probes counted (allowed ports, replies, not inbound)',
+};
+
+function WouldBan({ result, title, testId }: { result: ThresholdTest; title: string; testId: string }) {
+  return (
+    <div data-testid={testId}>
+      <h3>
+        {title}: {result.wouldBan.length === 0 ? 'nobody banned' : `${plural(result.wouldBan.length, 'host')} banned`}
+      </h3>
+      {result.wouldBan.length > 0 && (
+        <div className="table-scroll">
+          <table className="table compact">
+            <thead>
+              <tr>
+                <th scope="col">Source</th>
+                <th scope="col">At</th>
+                <th scope="col">Scan</th>
+                <th scope="col">Ports</th>
+              </tr>
+            </thead>
+            <tbody>
+              {result.wouldBan.map((b) => (
+                <tr key={`${b.ip}-${b.at}`}>
+                  <td className="mono">{b.ip}</td>
+                  <td>{fmtDateTime(b.at)}</td>
+                  <td>{b.scanType}</td>
+                  <td>{b.ports.slice(0, 12).join(', ') + (b.ports.length > 12 ? ` … (+${b.ports.length - 12})` : '')}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </div>
+  );
+}
+
+/** The last "test against my recent log" (Thresholds and Whitelist share it): now and with the change, side by side, and why the others are not banned. */
 export function TestResult() {
   const result = useApp((s) => s.thresholdTest);
+  const baseline = useApp((s) => s.thresholdBaseline);
   if (!result) return null;
+  const notBanned = result.notBanned ?? [];
   return (
     <section className="card" aria-labelledby="tt-title" data-testid="threshold-test">
       <div className="card-head">
         <h2 id="tt-title">Against your recent log</h2>
         <span className="muted">
-          {fmtCount(result.packets)} packets from {fmtCount(result.sources)} sources
+          {plural(result.packets, 'packet')} from {plural(result.sources, 'source')}, last 24 h
         </span>
       </div>
-      {result.wouldBan.length === 0 ? (
-        <p>No host would have been banned.</p>
-      ) : (
-        <table className="table compact">
-          <thead>
-            <tr>
-              <th scope="col">Would ban</th>
-              <th scope="col">At</th>
-              <th scope="col">Scan</th>
-              <th scope="col">Ports</th>
-            </tr>
-          </thead>
-          <tbody>
-            {result.wouldBan.map((b) => (
-              <tr key={`${b.ip}-${b.at}`}>
-                <td className="mono">{b.ip}</td>
-                <td>{fmtDateTime(b.at)}</td>
-                <td>{b.scanType}</td>
-                <td>{b.ports.slice(0, 12).join(', ') + (b.ports.length > 12 ? ` … (+${b.ports.length - 12})` : '')}</td>
-              </tr>
+      <div className="two-col">
+        {baseline && <WouldBan result={baseline} title="Now" testId="threshold-test-current" />}
+        <WouldBan result={result} title="With your change" testId="threshold-test-proposed" />
+      </div>
+      {notBanned.length > 0 && (
+        <>
+          <h3>Not banned with your change, and why</h3>
+          <ul className="plain" data-testid="threshold-test-reasons">
+            {notBanned.slice(0, 10).map((n) => (
+              <li key={n.ip}>
+                <span className="mono">{n.ip}</span> — {REASON[n.reason]}
+                {n.reason !== 'whitelisted' && n.reason !== 'not-probes' && (
+                  <span className="muted">
+                    {' '}
+                    ({plural(n.probes, 'probe')} on {plural(n.ports, 'port')})
+                  </span>
+                )}
+              </li>
             ))}
-          </tbody>
-        </table>
+          </ul>
+        </>
       )}
     </section>
   );

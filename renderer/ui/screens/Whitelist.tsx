@@ -9,7 +9,7 @@ export function Whitelist() {
   const readOnly = useApp(selectReadOnlyReason) !== null;
   const busy = useApp((s) => 'whitelist' in s.busy);
   const testing = useApp(selectIsBusy('thresholdTest'));
-  const { whitelistAdd, whitelistRemove, updateSettings, testWhitelist } = useActions();
+  const { whitelistAdd, whitelistRemove, updateSettings, testWhitelist, clearThresholdTest } = useActions();
   const [text, setText] = useState('');
   const [error, setError] = useState<string | null>(null);
   return (
@@ -43,6 +43,8 @@ export function Whitelist() {
               onChange={(e) => {
                 setText(e.target.value);
                 if (error) setError(null);
+                // A result for what was typed before no longer answers anything.
+                clearThresholdTest();
               }}
             />
             <div className="field-msg error-text" id="wl-cidr-msg" role={error ? 'alert' : undefined} data-testid="whitelist-error">
