@@ -395,6 +395,8 @@ export async function directDoctor(fixId: string | null, confirm = false, inboun
       : { id: 'log-source', title: 'Log source', level: 'error', detail: '/dev/kmsg cannot be read: run as root, or use --source file:/var/log/kern.log (spoofable)' },
   );
   checks.push({ id: 'last-record', title: 'Last log record', level: 'warn', detail: 'unknown without a running instance' });
+  const { serverChecks } = await import('./server-doctor.ts');
+  checks.push(...(await serverChecks(process.getuid?.() === 0 ? (await import('../helper/exec.ts')).execArgv : null)));
   return checks;
 }
 

@@ -338,6 +338,7 @@ async function startLocked(o: RunOptions, out: Out, err: Out, isRoot: boolean): 
     helper,
     ...(helper ? {} : { readOnlyReason: 'not running as root: watching only' }),
     hostInfo: () => readHostInfo(execArgv),
+    serverChecks: async () => (await import('./server-doctor.ts')).serverChecks(isRoot ? execArgv : null),
     dryRun: o.dryRun,
     // The kernel log is shared by every namespace: act only on our own records. A log FILE in a dry
     // run is an analysis of a recording (maybe from another host): take it whole.

@@ -41,10 +41,13 @@ import { ALWAYS_WHITELISTED, Whitelist } from '../engine/detect/whitelist.ts';
 import type { EngineFactory, EngineLike, HelperOpsPort, LineParser, ServiceStore, SettingsRepo } from './contracts.ts';
 import { EventBatcher, type EventListener } from './events.ts';
 import type { HostInfo } from './hostinfo.ts';
+import { PrefixTally, uncountedPrefixesCheck } from './server-doctor.ts';
 
 export const VERSION = '0.1.0';
 
 export interface ServiceOptions {
+  /** Doctor checks of the machine the service runs on (server-doctor.ts: IPv6 in ufw, forwarded traffic). */
+  serverChecks?: () => Promise<DoctorCheck[]>;
   clock: Clock;
   settingsRepo: SettingsRepo;
   /** Settings overrides from the command line (--backend, --source), applied over the saved ones. */
@@ -235,6 +238,8 @@ export class PortcullisService {
   private captured: EngineEvent[] | null = null;
   /** Unban events the service itself provoked (protection paused): not real unbans. */
   private readonly suppressUnban = new Set<string>();
+  /** Prefixes of live records not counted as blocked, for the Doctor. */
+  private readonly uncountedPrefixes = new PrefixTally();
   private restoring = false;
   private blockedPackets = 0;
 
@@ -401,6 +406,7 @@ export class PortcullisService {
       const mode = this.o.recordMode ? this.o.recordMode(p) : 'live';
       if (mode === 'skip') continue;
       const verdict = this.engine.ingestPacket(p);
+      if (verdict === 'prefix-not-counted') this.uncountedPrefixes.note(p.prefix);
       if (mode === 'replay' || NOT_STORED.has(verdict)) continue;
       stored.push(p);
       this.blockedPackets++;
@@ -887,7 +893,8 @@ export class PortcullisService {
     } else {
       helperChecks = [{ id: 'helper', title: 'Root helper', level: 'error', detail: this.o.readOnlyReason ?? 'the root helper is not running' }];
     }
-    return this.doctorChecks(helperChecks);
+    const server = this.o.serverChecks ? await this.o.serverChecks().catch(() => []) : [];
+    return [...this.doctorChecks(helperChecks), uncountedPrefixesCheck(this.uncountedPrefixes, this.settings.detection.prefixes), ...server];
   }
 
   /** "Test against my recent log": a fresh engine over the stored packets with the patched settings. */
