@@ -12,8 +12,10 @@ import { ApiError, type DoctorCheck } from '../shared/api.ts';
 import type { BanRecord } from '../shared/model.ts';
 import { canonicalIp } from '../shared/domain.ts';
 import type { CliCommand } from './cli.ts';
-import { ControlClient, controlSocketPath } from './control.ts';
-import { DEFAULT_STATE_DIR, StartError, startRunner, type RunOptions } from './runner.ts';
+import { ControlClient, controlSocketPath, DEFAULT_STATE_DIR } from './control.ts';
+// Loaded by run/serve only: status, bans, ban, unban and --help start without the engine, the
+// store and the helper (issue 11.3: the installed command answers as fast as fail2ban-client).
+import type { RunOptions } from './runner.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const print = (line: string): void => void process.stdout.write(line + '\n');
@@ -89,6 +91,7 @@ async function foreground(o: RunOptions, name: string): Promise<number> {
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   let runner;
+  const { startRunner, StartError } = await import('./runner.ts');
   try {
     runner = await startRunner(o, print, printErr);
   } catch (e) {

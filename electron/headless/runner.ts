@@ -28,7 +28,8 @@ import { readHostInfo } from './hostinfo.ts';
 import { KmsgSource, kmsgBootTimeMs, liveLineParser, newestKmsgSeq } from '../engine/logs/kmsg.ts';
 import { PortcullisService } from './service.ts';
 
-export const DEFAULT_STATE_DIR = '/var/lib/portcullis';
+// Here for its importers; it lives in control.ts, which `status` and the other clients load without the runner.
+export { DEFAULT_STATE_DIR } from './control.ts';
 const KMSG_SEQ_KEY = 'kmsg.lastSeq';
 const JOURNAL_CURSOR_KEY = 'journal.cursor';
 const FILE_POS_KEY = 'file.position';
