@@ -107,9 +107,13 @@ async function foreground(o: RunOptions, name: string): Promise<number> {
     else printErr(`portcullis ${name}: ${r.error}`);
   };
   process.on('SIGHUP', reload);
-  // Under systemd (Type=notify): ready now, not when the process started.
-  const notified = await (await import('./sd-notify.ts')).notifyReady();
-  if (notified !== 'sent' && notified !== 'not-under-systemd') printErr(`portcullis ${name}: ${notified}`);
+  // Under systemd (Type=notify): ready now, not when the process started. Not awaited: nothing
+  // here needs to wait for systemd-notify's barrier.
+  void import('./sd-notify.ts')
+    .then((m) => m.notifyReady())
+    .then((notified) => {
+      if (notified !== 'sent' && notified !== 'not-under-systemd') printErr(`portcullis ${name}: ${notified}`);
+    });
   await stopped;
   process.removeListener('SIGHUP', reload);
   await runner.close();
