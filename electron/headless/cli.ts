@@ -7,24 +7,27 @@ export interface CliCommand {
   run(argv: string[]): Promise<number>;
 }
 
-const COMMANDS: Record<string, () => Promise<CliCommand>> = {
-  replay: async () => (await import('./replay.ts')).replayCommand,
-  run: async () => (await import('./commands.ts')).runCommand,
-  serve: async () => (await import('./commands.ts')).serveCommand,
-  status: async () => (await import('./commands.ts')).statusCommand,
-  bans: async () => (await import('./commands.ts')).bansCommand,
-  ban: async () => (await import('./commands.ts')).banCommand,
-  unban: async () => (await import('./commands.ts')).unbanCommand,
-  doctor: async () => (await import('./commands.ts')).doctorCommand,
-  uninstall: async () => (await import('./uninstall.ts')).uninstallCommand,
-  fleet: async () => (await import('./fleet-command.ts')).fleetCommand,
+/**
+ * Each command's summary is here as well as in its module, so that `portcullis --help` lists them
+ * without loading every command (the whole engine, the store, the replay); a unit test keeps the
+ * two equal.
+ */
+export const COMMANDS: Record<string, { summary: string; load: () => Promise<CliCommand> }> = {
+  replay: { summary: 'What would have been detected and banned in a log (the fail2ban-regex of Portcullis)', load: async () => (await import('./replay.ts')).replayCommand },
+  run: { summary: 'Protect this network namespace: watch the kernel log and ban scanners (root, foreground)', load: async () => (await import('./commands.ts')).runCommand },
+  serve: { summary: 'Like run, plus the Portcullis UI over HTTP on 127.0.0.1 (token in the URL)', load: async () => (await import('./commands.ts')).serveCommand },
+  status: { summary: 'State of the running instance', load: async () => (await import('./commands.ts')).statusCommand },
+  bans: { summary: 'Active bans of the running instance', load: async () => (await import('./commands.ts')).bansCommand },
+  ban: { summary: 'Ban an address now', load: async () => (await import('./commands.ts')).banCommand },
+  unban: { summary: 'Lift a ban', load: async () => (await import('./commands.ts')).unbanCommand },
+  doctor: { summary: 'Check ufw, logging, log source and helper, with the fix for each problem', load: async () => (await import('./commands.ts')).doctorCommand },
+  uninstall: { summary: "Remove everything Portcullis added to this namespace's firewall (the package's prerm runs it)", load: async () => (await import('./uninstall.ts')).uninstallCommand },
+  fleet: { summary: 'Fleet (CrowdSec LAPI) link of the running instance: fleet status', load: async () => (await import('./fleet-command.ts')).fleetCommand },
 };
 
-export async function usage(): Promise<string> {
+export function usage(): string {
   const lines = ['Usage: portcullis <command> [options]', '', 'Commands:'];
-  for (const [name, load] of Object.entries(COMMANDS)) {
-    lines.push(`  ${name.padEnd(8)} ${(await load()).summary}`);
-  }
+  for (const [name, c] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(9)} ${c.summary}`);
   lines.push('', 'Run `portcullis <command> --help` for the options of a command.');
   return lines.join('\n');
 }
@@ -32,13 +35,13 @@ export async function usage(): Promise<string> {
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
-    console.log(await usage());
+    console.log(usage());
     return 0;
   }
-  const load = COMMANDS[command];
-  if (!load) {
-    console.error(`portcullis: unknown command "${command}"\n\n${await usage()}`);
+  const entry = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
+  if (!entry) {
+    console.error(`portcullis: unknown command "${command}"\n\n${usage()}`);
     return 2;
   }
-  return (await load()).run(rest);
+  return (await entry.load()).run(rest);
 }

@@ -13,8 +13,10 @@ import { parseBanList } from './ban-list.ts';
 import type { BanRecord } from '../shared/model.ts';
 import { canonicalIp } from '../shared/domain.ts';
 import type { CliCommand } from './cli.ts';
-import { ControlClient, controlSocketPath } from './control.ts';
-import { DEFAULT_STATE_DIR, StartError, startRunner, type RunOptions } from './runner.ts';
+import { ControlClient, controlSocketPath, DEFAULT_STATE_DIR } from './control.ts';
+// Loaded by run/serve only: status, bans, ban, unban and --help start without the engine, the
+// store and the helper (issue 11.3: the installed command answers as fast as fail2ban-client).
+import type { RunOptions } from './runner.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const print = (line: string): void => void process.stdout.write(line + '\n');
@@ -90,6 +92,7 @@ async function foreground(o: RunOptions, name: string): Promise<number> {
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   let runner;
+  const { startRunner, StartError } = await import('./runner.ts');
   try {
     runner = await startRunner(o, print, printErr);
   } catch (e) {
@@ -105,9 +108,13 @@ async function foreground(o: RunOptions, name: string): Promise<number> {
     else printErr(`portcullis ${name}: ${r.error}`);
   };
   process.on('SIGHUP', reload);
-  // Under systemd (Type=notify): ready now, not when the process started.
-  const notified = await (await import('./sd-notify.ts')).notifyReady();
-  if (notified !== 'sent' && notified !== 'not-under-systemd') printErr(`portcullis ${name}: ${notified}`);
+  // Under systemd (Type=notify): ready now, not when the process started. Not awaited: nothing
+  // here needs to wait for systemd-notify's barrier.
+  void import('./sd-notify.ts')
+    .then((m) => m.notifyReady())
+    .then((notified) => {
+      if (notified !== 'sent' && notified !== 'not-under-systemd') printErr(`portcullis ${name}: ${notified}`);
+    });
   await stopped;
   process.removeListener('SIGHUP', reload);
   await runner.close();
@@ -431,6 +438,8 @@ export async function directDoctor(fixId: string | null, confirm = false, inboun
       : { id: 'log-source', title: 'Log source', level: 'error', detail: '/dev/kmsg cannot be read: run as root, or use --source file:/var/log/kern.log (spoofable)' },
   );
   checks.push({ id: 'last-record', title: 'Last log record', level: 'warn', detail: 'unknown without a running instance' });
+  const { serverChecks } = await import('./server-doctor.ts');
+  checks.push(...(await serverChecks(process.getuid?.() === 0 ? (await import('../helper/exec.ts')).execArgv : null)));
   return checks;
 }
 

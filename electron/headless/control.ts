@@ -12,6 +12,9 @@ import { auditedHandlers } from './api-audit.ts';
 import { unixPeerIdentity } from './peer-identity.ts';
 import { dispatch, type ApiHandlers, type ApiMethod, type ApiParams, type ApiResult, unwrapReply, WsClientFrameSchema } from '../shared/api.ts';
 
+/** Where `run`/`serve` keep their database, control socket and audit log, and where the other commands look. */
+export const DEFAULT_STATE_DIR = '/var/lib/portcullis';
+
 export const CONTROL_SOCKET_NAME = 'control.sock';
 const MAX_LINE = 1024 * 1024;
 

@@ -29,7 +29,8 @@ import { KmsgSource, kmsgBootTimeMs, liveLineParser, newestKmsgSeq } from '../en
 import { PortcullisService, VERSION } from './service.ts';
 import { secretsFileRefusal } from './fleet-config.ts';
 
-export const DEFAULT_STATE_DIR = '/var/lib/portcullis';
+// Here for its importers; it lives in control.ts, which `status` and the other clients load without the runner.
+export { DEFAULT_STATE_DIR } from './control.ts';
 const KMSG_SEQ_KEY = 'kmsg.lastSeq';
 /** The boot the stored kmsg position belongs to: the kernel numbers records from 0 again at every boot. */
 const KMSG_BOOT_KEY = 'kmsg.bootId';
@@ -372,6 +373,7 @@ async function startLocked(o: RunOptions, out: Out, err: Out, isRoot: boolean): 
     helper,
     ...(helper ? {} : { readOnlyReason: 'not running as root: watching only' }),
     hostInfo: () => readHostInfo(execArgv),
+    serverChecks: async () => (await import('./server-doctor.ts')).serverChecks(isRoot ? execArgv : null),
     dryRun: o.dryRun,
     // The kernel log is shared by every namespace: act only on our own records. A log FILE in a dry
     // run is an analysis of a recording (maybe from another host): take it whole.

@@ -46,10 +46,13 @@ import type { HostInfo } from './hostinfo.ts';
 import { forgedRecordsCheck, type ReadSysctl } from './userns-check.ts';
 import { FleetBridge, testFleetConnection, type FleetEnv } from './fleet.ts';
 import { CrowdsecSettingsSchema, redactFleet, unredactFleet } from '../shared/fleet.ts';
+import { PrefixTally, uncountedPrefixesCheck } from './server-doctor.ts';
 
 export const VERSION = '0.1.0';
 
 export interface ServiceOptions {
+  /** Doctor checks of the machine the service runs on (server-doctor.ts: IPv6 in ufw, forwarded traffic). */
+  serverChecks?: () => Promise<DoctorCheck[]>;
   clock: Clock;
   /** Reads a sysctl (doctor's forged-records check); default /proc/sys. */
   readSysctl?: ReadSysctl;
@@ -256,6 +259,8 @@ export class PortcullisService {
   private captured: EngineEvent[] | null = null;
   /** Unban events the service itself provoked (protection paused): not real unbans. */
   private readonly suppressUnban = new Set<string>();
+  /** Prefixes of live records not counted as blocked, for the Doctor. */
+  private readonly uncountedPrefixes = new PrefixTally();
   private restoring = false;
   private stopping = false;
   private blockedPackets = 0;
@@ -450,6 +455,7 @@ export class PortcullisService {
       if (mode === 'skip') continue;
       const verdict = this.engine.ingestPacket(p);
       if (verdict === 'not-for-this-host') foreign++;
+      if (verdict === 'prefix-not-counted') this.uncountedPrefixes.note(p.prefix);
       if (mode === 'replay' || NOT_STORED.has(verdict)) continue;
       stored.push(p);
       this.blockedPackets++;
@@ -1132,7 +1138,8 @@ export class PortcullisService {
     } else {
       helperChecks = [{ id: 'helper', title: 'The root helper is running', level: 'error', detail: this.o.readOnlyReason ?? 'the root helper is not running' }];
     }
-    return this.doctorChecks(helperChecks);
+    const server = this.o.serverChecks ? await this.o.serverChecks().catch(() => []) : [];
+    return [...this.doctorChecks(helperChecks), uncountedPrefixesCheck(this.uncountedPrefixes, this.settings.detection.prefixes), ...server];
   }
 
   /** "Test against my recent log": a fresh engine over the stored packets with the patched settings. */

@@ -173,6 +173,7 @@ describe.runIf(enabled)('the server .deb: build, install, run as the unit would,
     expect(execFileSync('dpkg-query', ['-W', '-f=${Conffiles}', 'portcullis'], { encoding: 'utf8' })).toContain(`${ETC}/portcullis.json`);
     expect(execFileSync('/usr/lib/portcullis/node', ['--version'], { encoding: 'utf8' })).toMatch(/^v24\./);
     expect(await inNs(['/usr/bin/portcullis', '--help'])).toMatch(/uninstall/);
+    expect(existsSync('/var/cache/portcullis'), 'the compile cache directory').toBe(true);
     await execFileP('logrotate', ['-d', '/etc/logrotate.d/portcullis']);
 
     // --- the unit: systemd accepts it; its exposure score goes in the report
@@ -228,7 +229,7 @@ describe.runIf(enabled)('the server .deb: build, install, run as the unit would,
     // --- purge: the state goes too
     await inNs(['dpkg', '--purge', 'portcullis']);
     expect(known()).toBe(false);
-    for (const f of [STATE, ETC, '/usr/lib/portcullis', UNIT, '/etc/logrotate.d/portcullis']) expect(existsSync(f), `${f} after purge`).toBe(false);
+    for (const f of [STATE, ETC, '/var/cache/portcullis', '/usr/lib/portcullis', UNIT, '/etc/logrotate.d/portcullis']) expect(existsSync(f), `${f} after purge`).toBe(false);
 
     // The machine's own firewall files: untouched throughout.
     expect(hostFirewallFiles()).toEqual(hostBefore);

@@ -1,0 +1,99 @@
+/**
+ * How fast `portcullis` answers (issue 11.3): the installed command (the server package's layout:
+ * its sh wrapper, its Node 24, the bundle with a "packaged" manifest) against `fail2ban-client
+ * --version`, in the same run, interleaved, median of N (its compile cache warmed by the first
+ * run, as on a server); and from a checkout, bin/portcullis.js
+ * (the bundle, checked by size and mtime of its 171 sources) — with the cost of the check itself,
+ * then and now (a SHA-256 over every source, as before; a stat of each, as now).
+ *
+ *   flock /tmp/portcullis-system.lock npm run bench -- startup
+ * Target: installed --help and status ≤ 1.5× fail2ban-client --version.
+ */
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { freshBundle, MANIFEST } from '../bin/cli-bundle.js';
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+const RUNS = Number(process.env.STARTUP_RUNS ?? 15);
+const NODE = path.join(ROOT, 'node_modules/node/bin/node');
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+}
+
+/** The package's /usr/lib/portcullis and /usr/bin/portcullis, in a temp dir (Node linked, not copied). */
+function stageInstalled(): { dir: string; wrapper: string } {
+  const dir = mkdtempSync(path.join(tmpdir(), 'pc-startup-'));
+  const lib = path.join(dir, 'usr/lib/portcullis');
+  mkdirSync(path.join(lib, 'bin'), { recursive: true });
+  symlinkSync(NODE, path.join(lib, 'node'));
+  writeFileSync(path.join(lib, 'package.json'), '{"type":"module"}\n');
+  for (const f of ['portcullis.js', 'cli-bundle.js']) copyFileSync(path.join(ROOT, 'bin', f), path.join(lib, 'bin', f));
+  cpSync(path.join(ROOT, 'dist/cli'), path.join(lib, 'dist/cli'), { recursive: true });
+  writeFileSync(path.join(lib, 'dist/cli', MANIFEST), '{"packaged":true}\n');
+  const wrapper = path.join(dir, 'usr/bin/portcullis');
+  mkdirSync(path.dirname(wrapper), { recursive: true });
+  const cache = path.join(dir, 'var/cache/portcullis');
+  mkdirSync(cache, { recursive: true, mode: 0o700 });
+  writeFileSync(wrapper, readFileSync(path.join(ROOT, 'build/server/portcullis'), 'utf8').replaceAll('/usr/lib/portcullis', lib).replaceAll('/var/cache/portcullis', cache));
+  chmodSync(wrapper, 0o755);
+  return { dir, wrapper };
+}
+
+function timeOnce(argv: string[]): number {
+  const t = performance.now();
+  const r = spawnSync(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'ignore'] });
+  const ms = performance.now() - t;
+  if (r.error) throw r.error;
+  return ms;
+}
+
+if (!existsSync(path.join(ROOT, 'dist/cli/cli.mjs')) || freshBundle(ROOT) === null) throw new Error('dist/cli is missing or stale: npm run build:cli');
+const fail2ban = ['/usr/bin/fail2ban-client', '/usr/local/bin/fail2ban-client'].find((p) => existsSync(p));
+const { dir, wrapper } = stageInstalled();
+const stateDir = path.join(dir, 'state');
+try {
+  const cases: Record<string, string[]> = {
+    ...(fail2ban ? { 'fail2ban-client --version': [fail2ban, '--version'] } : {}),
+    'portcullis --help (installed)': [wrapper, '--help'],
+    'portcullis status (installed, no instance)': [wrapper, 'status', '--state-dir', stateDir],
+    'checkout: node bin/portcullis.js --help': [NODE, path.join(ROOT, 'bin/portcullis.js'), '--help'],
+    'checkout: node -e 0 (Node alone)': [NODE, '-e', '0'],
+  };
+  const times: Record<string, number[]> = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
+  for (const argv of Object.values(cases)) timeOnce(argv); // warm the page cache
+  for (let i = 0; i < RUNS; i++) for (const [k, argv] of Object.entries(cases)) times[k]!.push(timeOnce(argv));
+  console.log(`start-up, median of ${RUNS} interleaved runs (ms):`);
+  for (const [k, xs] of Object.entries(times)) console.log(`  ${k.padEnd(46)} ${median(xs).toFixed(1).padStart(7)}  (min ${Math.min(...xs).toFixed(1)}, max ${Math.max(...xs).toFixed(1)})`);
+  if (fail2ban) {
+    const base = median(times['fail2ban-client --version']!);
+    for (const k of ['portcullis --help (installed)', 'portcullis status (installed, no instance)']) {
+      const ratio = median(times[k]!) / base;
+      console.log(`  ${k} / fail2ban-client --version = ${ratio.toFixed(2)}×  (target ≤ 1.5×: ${ratio <= 1.5 ? 'met' : 'NOT met'})`);
+    }
+  } else console.log('  fail2ban-client is not installed: no baseline (apt-get install fail2ban)');
+
+  // The checkout's bundle check, then and now.
+  const files = (JSON.parse(readFileSync(path.join(ROOT, 'dist/cli', MANIFEST), 'utf8')) as { sources: { file: string }[] }).sources.map((s) => s.file);
+  const hashAll = (): string => {
+    const h = createHash('sha256');
+    for (const f of files) h.update(f).update('\0').update(readFileSync(path.join(ROOT, f))).update('\0');
+    return h.digest('hex');
+  };
+  const check = (fn: () => unknown): number => {
+    const xs: number[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      const t = performance.now();
+      fn();
+      xs.push(performance.now() - t);
+    }
+    return median(xs);
+  };
+  console.log(`bundle check over ${files.length} sources: SHA-256 of every byte (before) ${check(hashAll).toFixed(2)} ms; size+mtime stat (now) ${check(() => freshBundle(ROOT)).toFixed(2)} ms`);
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,122 @@
+/**
+ * Issue 11.5: Doctor checks for servers — IPV6=no in /etc/default/ufw, log prefixes seen in the live
+ * log that are not counted, and forwarded traffic (Docker's DNAT) that ufw's INPUT rules never see —
+ * each with its fix.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { dispatch, type DoctorCheck } from '../../electron/shared/api.ts';
+import { ManualClock } from '../../electron/shared/domain.ts';
+import type { PacketEvent } from '../../electron/shared/packet.ts';
+import type { Exec } from '../../electron/helper/exec.ts';
+import { PortcullisService } from '../../electron/headless/service.ts';
+import { forwardedTraffic, forwardedTrafficCheck, ipv6Check, PrefixTally, ufwIpv6Setting, uncountedPrefixesCheck } from '../../electron/headless/server-doctor.ts';
+import { FakeEngine, FakeFirewall, FakeHelper, fakeParser, Journal, MemorySettings, MemoryStore, PushSource } from './fakes.ts';
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+// `iptables -S` / `iptables -t nat -S PREROUTING` as Docker leaves them (docker run -p 8080:80).
+const DOCKER_NAT = '-P PREROUTING ACCEPT\n-A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER\n';
+const DOCKER_FILTER = '-P INPUT DROP\n-N DOCKER\n-N DOCKER-USER\n-A FORWARD -j DOCKER-USER\n-A DOCKER -d 172.17.0.2/32 ! -i docker0 -o docker0 -p tcp -m tcp --dport 80 -j ACCEPT\n-A DOCKER-USER -j RETURN\n';
+
+function execOf(nat: string, filter: string): Exec {
+  return async (bin, args) => {
+    expect(bin).toBe('iptables');
+    expect(args).toContain('-S'); // read only
+    return { code: 0, stdout: args.includes('nat') ? nat : filter, stderr: '' };
+  };
+}
+
+describe('IPv6 in ufw', () => {
+  it('reads IPV6= with or without quotes', () => {
+    expect(ufwIpv6Setting('# comment\nIPV6=no\n')).toBe(false);
+    expect(ufwIpv6Setting('IPV6="yes"\n')).toBe(true);
+    expect(ufwIpv6Setting('DEFAULT_INPUT_POLICY="DROP"\n')).toBeNull();
+  });
+  it('warns on IPV6=no with the fix', async () => {
+    const d = mkdtempSync(path.join(tmpdir(), 'pc-doc-'));
+    dirs.push(d);
+    writeFileSync(path.join(d, 'ufw'), 'IPV6=no\n');
+    const c = await ipv6Check(path.join(d, 'ufw'));
+    expect(c).toMatchObject({ id: 'ipv6', level: 'warn' });
+    expect(c.detail).toMatch(/never logged or banned.*Fix: set IPV6=yes/);
+    writeFileSync(path.join(d, 'ufw'), 'IPV6=yes\n');
+    expect((await ipv6Check(path.join(d, 'ufw'))).level).toBe('ok');
+  });
+});
+
+describe('forwarded traffic', () => {
+  it("sees Docker's DNAT and says bans do not reach published ports, with the fix", async () => {
+    expect(forwardedTraffic(DOCKER_NAT, DOCKER_FILTER)).toMatchObject({ dockerChains: true, dockerUserBan: false });
+    const c = await forwardedTrafficCheck(execOf(DOCKER_NAT, DOCKER_FILTER));
+    expect(c).toMatchObject({ id: 'forwarded-traffic', level: 'warn' });
+    expect(c.detail).toMatch(/bypass ufw's INPUT rules/);
+    expect(c.detail).toMatch(/DOCKER-USER -m set --match-set portcullis-ban4 src -j DROP/);
+  });
+  it('a plain DNAT rule counts too; a DOCKER-USER ban match is acknowledged', async () => {
+    const nat = '-P PREROUTING ACCEPT\n-A PREROUTING -i eth0 -p tcp --dport 2222 -j DNAT --to-destination 10.0.0.5:22\n';
+    expect(forwardedTraffic(nat, '').dnat).toHaveLength(1);
+    const filter = DOCKER_FILTER + '-A DOCKER-USER -m set --match-set portcullis-ban4 src -j DROP\n';
+    expect((await forwardedTrafficCheck(execOf(DOCKER_NAT, filter))).detail).toMatch(/bans do reach them/);
+  });
+  it('no DNAT: ok', async () => {
+    expect((await forwardedTrafficCheck(execOf('-P PREROUTING ACCEPT\n', '-P INPUT DROP\n'))).level).toBe('ok');
+  });
+});
+
+describe('log prefixes not counted (live)', () => {
+  it('tallies at most cap distinct prefixes, most frequent first', () => {
+    const t = new PrefixTally(2);
+    for (const p of ['UFW AUDIT', 'UFW ALLOW', 'UFW AUDIT', 'MY DROP']) t.note(p);
+    expect(t.top()).toEqual([
+      { prefix: 'UFW AUDIT', records: 2 },
+      { prefix: 'UFW ALLOW', records: 1 },
+    ]);
+    expect(uncountedPrefixesCheck(new PrefixTally(), ['UFW BLOCK']).level).toBe('ok');
+  });
+
+  it("the running service's Doctor reports prefixes of live records it did not count, with the fix", async () => {
+    const journal = new Journal();
+    const clock = new ManualClock(1_700_000_000_000);
+    const base = fakeParser(clock);
+    // "src dst port iface PREFIX…": the fake parser plus a prefix.
+    const parseLine = (line: string) => {
+      const r = base(line);
+      const prefix = line.trim().split(/\s+/).slice(4).join(' ');
+      return r.ok && prefix ? { ...r, packet: { ...r.packet, prefix } } : r;
+    };
+    class PrefixAwareEngine extends FakeEngine {
+      override ingestPacket(p: PacketEvent) {
+        return this.settings.detection.prefixes.includes(p.prefix) ? super.ingestPacket(p) : ('prefix-not-counted' as const);
+      }
+    }
+    const source = new PushSource();
+    const service = new PortcullisService({
+      clock,
+      settingsRepo: new MemorySettings({}),
+      createEngine: (o, sink) => new PrefixAwareEngine(o, sink),
+      parseLine,
+      store: new MemoryStore(journal),
+      source,
+      firewall: new FakeFirewall(journal),
+      helper: new FakeHelper(),
+      hostInfo: async () => ({ addresses: ['10.0.0.1'], interfaces: ['eth0'], gateways: [] }),
+      tickMs: 3_600_000,
+      serverChecks: async () => [{ id: 'ipv6', title: 'IPv6 in ufw', level: 'ok', detail: 'test' }],
+    });
+    await service.start();
+    source.push('203.0.113.9 10.0.0.1 22 eth0 MY DROP', '203.0.113.9 10.0.0.1 23 eth0 MY DROP', '203.0.113.9 10.0.0.1 24 eth0 UFW BLOCK');
+    const r = (await dispatch(service.handlers(), 'getDoctor', {})) as { ok: true; result: DoctorCheck[] };
+    const check = r.result.find((c) => c.id === 'uncounted-prefixes')!;
+    expect(check.level).toBe('warn');
+    expect(check.detail).toMatch(/"MY DROP" ×2/);
+    expect(check.detail).toMatch(/add it to detection\.prefixes/);
+    expect(r.result.some((c) => c.id === 'ipv6')).toBe(true);
+    await service.stop();
+  });
+});
