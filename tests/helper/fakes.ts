@@ -58,6 +58,9 @@ export function fakeDeps(execOverrides?: Parameters<typeof recordingExec>[0]) {
     readConfig: async (p) => (p.endsWith('ufw.conf') ? 'ENABLED=yes\nLOGLEVEL=medium\n' : 'IPV6=yes\nDEFAULT_INPUT_POLICY="DROP"\nDEFAULT_OUTPUT_POLICY="ACCEPT"\nDEFAULT_FORWARD_POLICY="REJECT"\n'),
     exists: async () => true,
     who: 'test',
+    // Fixed, not this machine's: the ban guard refuses the host's own addresses, and tests ban
+    // documentation addresses (192.0.2.x) that a test machine may well have on its own interface.
+    ownAddresses: () => ['10.255.255.254'],
   };
   return { deps, calls: rec.calls, fwCalls: fw.calls, audit };
 }
