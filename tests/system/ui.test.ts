@@ -264,7 +264,7 @@ describe.runIf(requireSystem('chromium', 'root', 'netns', 'ufw'))('the UI in Chr
       await preview.getByRole('button', { name: 'Apply' }).click();
       await eventually(async () => expect(await v4Ports()).toEqual([...want]), 20_000);
       // The next click must be on the list as it is now (a click on a stale row acts on the rule it showed).
-      await eventually(async () => expect(await table.getByRole('row').nth(1).innerText()).toContain(want[0]), 20_000);
+      await eventually(async () => expect(await table.getByRole('row').nth(2).innerText()).toContain(want[1]), 20_000);
       await eventually(async () => expect(await page.getByTestId('rule-preview').count()).toBe(0), 20_000);
     }
     await screenshot(page, 'serve-light-rules-moved');
