@@ -85,6 +85,8 @@ export interface HelperDispatcher {
 
 const UFW_DEFAULTS = '/etc/default/ufw';
 const UFW_CONF = '/etc/ufw/ufw.conf';
+const IP_FORWARD_V4 = '/proc/sys/net/ipv4/ip_forward';
+const IP_FORWARD_V6 = '/proc/sys/net/ipv6/conf/default/forwarding';
 
 function errorOf(e: unknown): { code: HelperError['code']; message: string } {
   if (e instanceof HelperError) return { code: e.code, message: e.message };
@@ -231,6 +233,19 @@ export function createHelperDispatcher(deps: HelperDeps): HelperDispatcher {
     return { ran };
   }
 
+  /**
+   * ufw reports the routed policy as "disabled" while the kernel forwards nothing (net.ipv4.ip_forward
+   * and, with IPv6, net.ipv6.conf.default.forwarding both 0), whatever /etc/default/ufw says: say what
+   * ufw says. Unreadable counts as on (never claim "disabled" without knowing).
+   */
+  async function forwardingOff(ipv6: boolean): Promise<boolean> {
+    const off = async (path: string) => {
+      const v = await deps.readConfig(path);
+      return v !== null && v.trim() === '0';
+    };
+    return (await off(IP_FORWARD_V4)) && (!ipv6 || (await off(IP_FORWARD_V6)));
+  }
+
   async function status(): Promise<HelperStatus> {
     const blocks = await deps.firewall.managedBlocksStatus().catch(() => ({ setBlock: false, perSourceLogging: false }));
     const installed = await deps.exists(BINARIES.ufw);
@@ -241,11 +256,12 @@ export function createHelperDispatcher(deps: HelperDeps): HelperDispatcher {
     const defaults = parseUfwDefaults((await deps.readConfig(UFW_DEFAULTS)) ?? '');
     const conf = parseUfwConf((await deps.readConfig(UFW_CONF)) ?? '');
     const { active, rules } = await numberedRules();
+    const routed = (await forwardingOff(defaults.ipv6)) ? 'disabled' : defaults.routed;
     const appProfiles = parseAppList(await ufw(['app', 'list']).catch(() => ''));
     return {
       installed,
       enabled: active,
-      defaults: { incoming: defaults.incoming, outgoing: defaults.outgoing, routed: defaults.routed },
+      defaults: { incoming: defaults.incoming, outgoing: defaults.outgoing, routed },
       logging: conf.logging,
       rules: rules.filter((r) => !r.portcullis),
       portcullisRules: rules.filter((r) => r.portcullis),

@@ -4,7 +4,7 @@
  * Every request, response and event has a zod schema here; both ends validate with them.
  */
 import { z } from 'zod';
-import { canonicalCidr, CidrSchema, IpSchema, type Cidr } from './domain.ts';
+import { canonicalCidr, cidrRefusal, CidrSchema, IpSchema, type Cidr } from './domain.ts';
 import { BanRecordSchema, OffenderSchema, OffenderStateSchema, ScanTypeSchema, UNBAN_REASONS } from './model.ts';
 import { SettingsSchema } from './settings.ts';
 import { FleetHealthSchema, FleetTestResultSchema } from './fleet.ts';
@@ -179,7 +179,7 @@ const RuleAddressSchema = z.string().transform((s, ctx): Cidr | 'any' => {
   if (t === '' || t.toLowerCase() === 'any') return 'any';
   const cidr = canonicalCidr(t);
   if (!cidr) {
-    ctx.addIssue({ code: 'custom', message: `"${s}" is not an address or CIDR (e.g. 192.168.1.0/24 or 2001:db8::/32), or "any"` });
+    ctx.addIssue({ code: 'custom', message: cidrRefusal(s, true) });
     return z.NEVER;
   }
   return cidr;
@@ -194,7 +194,7 @@ export const RuleSpecSchema = z
     to: RuleAddressSchema.default('any'),
     port: z
       .string()
-      .regex(PORT_SPEC, 'port is a number, a range like 8000:8100, or a comma list')
+      .regex(PORT_SPEC, { error: (i) => (/^\d+-\d+$/.test(String(i.input)) ? `ufw writes a range with a colon: use ${String(i.input).replace('-', ':')}` : 'port is a number, a range like 8000:8100, or a comma list') })
       .refine(
         (p) => p.split(/[,:]/).every((n) => Number(n) >= 1 && Number(n) <= 65535),
         'ports run from 1 to 65535',

@@ -40,6 +40,23 @@ export function canonicalCidr(text: string): Cidr | null {
   return `${network}/${bits}` as Cidr;
 }
 
+/**
+ * Why `text` is not a CIDR, in words a user can act on: a valid address with a prefix longer than
+ * its family allows says so ("/33 is too long") instead of "not an address". `orAny` adds the
+ * rule editor's third choice to the example.
+ */
+export function cidrRefusal(text: string, orAny = false): string {
+  const t = text.trim();
+  const slash = t.indexOf('/');
+  const ip = slash < 0 ? null : canonicalIp(t.slice(0, slash));
+  const bits = slash < 0 ? '' : t.slice(slash + 1);
+  if (ip && /^\d+$/.test(bits)) {
+    const max = ipFamily(ip) === 4 ? 32 : 128;
+    if (Number(bits) > max) return `the prefix /${bits} is too long: an IPv${max === 32 ? 4 : 6} prefix is at most /${max}`;
+  }
+  return `"${text}" is not an address or CIDR (e.g. 192.168.1.0/24 or 2001:db8::/32)${orAny ? ', or "any"' : ''}`;
+}
+
 export function isPort(n: number): n is Port {
   return Number.isInteger(n) && n >= 1 && n <= 65535;
 }
@@ -56,7 +73,7 @@ export const IpSchema = z.string().transform((s, ctx) => {
 export const CidrSchema = z.string().transform((s, ctx) => {
   const cidr = canonicalCidr(s);
   if (!cidr) {
-    ctx.addIssue({ code: 'custom', message: `"${s}" is not an address or CIDR (e.g. 192.168.1.0/24 or 2001:db8::/32)` });
+    ctx.addIssue({ code: 'custom', message: cidrRefusal(s) });
     return z.NEVER;
   }
   return cidr;

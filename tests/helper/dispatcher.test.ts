@@ -327,6 +327,16 @@ describe('helper dispatcher: valid requests', () => {
     ]);
   });
 
+  it('status: the routed policy is "disabled" while the kernel forwards nothing, as ufw reports it (it showed the file\'s policy)', async () => {
+    for (const [v4, v6, routed] of [['0\n', '0\n', 'disabled'], ['1\n', '0\n', 'reject'], ['0\n', '1\n', 'reject'], [null, null, 'reject']] as const) {
+      const { deps } = fakeDeps();
+      const files = deps.readConfig;
+      deps.readConfig = async (p) => (p === '/proc/sys/net/ipv4/ip_forward' ? v4 : p === '/proc/sys/net/ipv6/conf/default/forwarding' ? v6 : files(p));
+      const r = await createHelperDispatcher(deps).handle({ id: 1, op: 'status', args: {} });
+      expect(r, `${v4} ${v6}`).toMatchObject({ ok: true, result: { defaults: { routed } } });
+    }
+  });
+
   it('changes never overlap: ufw runs one at a time', async () => {
     let running = 0;
     let maxRunning = 0;

@@ -92,7 +92,8 @@ describe('App', () => {
     await act(async () => fireEvent.click(nav('Whitelist')));
     fireEvent.change(screen.getByLabelText('Address or CIDR'), { target: { value: '10.1.2.3/33' } });
     await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Add' })));
-    expect(screen.getByTestId('whitelist-error').textContent).toMatch(/not an address or CIDR/);
+    // A valid address with too long a prefix says so (it said "not an address").
+    expect(screen.getByTestId('whitelist-error').textContent).toMatch(/prefix \/33 is too long: an IPv4 prefix is at most \/32/);
     expect(api.data.settings.whitelist.entries).toEqual([]);
     fireEvent.change(screen.getByLabelText('Address or CIDR'), { target: { value: '10.1.2.0/24' } });
     await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Add' })));
@@ -202,11 +203,13 @@ describe('App', () => {
     expect(screen.queryByTestId('policy-confirm')).toBeNull();
 
     await act(async () => fireEvent.change(screen.getByLabelText('Default incoming'), { target: { value: 'reject' } }));
+    await act(async () => fireEvent.click(within(screen.getByTestId('firewall-change')).getByRole('button', { name: 'Apply' })));
     expect(api.data.state.firewall.defaultIncoming).toBe('deny');
     await act(async () => fireEvent.click(within(screen.getByTestId('policy-confirm')).getByRole('button', { name: 'Cancel' })));
     expect(screen.queryByTestId('policy-confirm')).toBeNull();
     expect(api.data.state.firewall.defaultIncoming).toBe('deny');
     await act(async () => fireEvent.change(screen.getByLabelText('Default incoming'), { target: { value: 'reject' } }));
+    await act(async () => fireEvent.click(within(screen.getByTestId('firewall-change')).getByRole('button', { name: 'Apply' })));
     await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Set incoming to reject anyway' })));
     expect(api.data.state.firewall.defaultIncoming).toBe('reject');
   });
@@ -215,6 +218,7 @@ describe('App', () => {
     const { api } = await renderApp();
     await act(async () => fireEvent.click(nav('Rules')));
     await act(async () => fireEvent.change(screen.getByLabelText('Default incoming'), { target: { value: 'allow' } }));
+    await act(async () => fireEvent.click(within(screen.getByTestId('firewall-change')).getByRole('button', { name: 'Apply' })));
     expect(api.data.state.firewall.defaultIncoming).toBe('deny');
     expect(screen.getByTestId('policy-confirm').textContent).toContain('every closed port opens');
     await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Set incoming to allow anyway' })));
@@ -222,6 +226,7 @@ describe('App', () => {
 
     const level = api.data.state.firewall.loggingLevel;
     await act(async () => fireEvent.change(screen.getByLabelText('Logging'), { target: { value: 'off' } }));
+    await act(async () => fireEvent.click(within(screen.getByTestId('firewall-change')).getByRole('button', { name: 'Apply' })));
     expect(api.data.state.firewall.loggingLevel).toBe(level);
     expect(screen.getByTestId('policy-confirm').textContent).toContain('Portcullis sees no scanners');
     await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Turn logging off anyway' })));

@@ -67,6 +67,9 @@ describe.runIf(requireSystem('root', 'netns', 'ufw'))('helper + real ufw in a ne
     expect(s.installed).toBe(true);
     expect(s.enabled).toBe(true);
     expect(s.defaults.incoming).toBe('deny');
+    // A fresh namespace forwards nothing: ufw says the routed policy is disabled, and so does the helper.
+    expect(await lab.ufw('status', 'verbose')).toContain('disabled (routed)');
+    expect(s.defaults.routed).toBe('disabled');
     expect(s.logging).toBe('low');
     expect(s.rules.map((r) => [r.port, r.proto, r.action, r.v6])).toEqual([['22', 'tcp', 'allow', false], ['22', 'tcp', 'allow', true]]);
     expect(s.appProfiles.length).toBeGreaterThan(0);

@@ -225,6 +225,51 @@ describe.runIf(requireSystem('chromium', 'root', 'netns', 'ufw'))('the UI in Chr
     expect(await ufwStatus()).not.toContain('ui test web');
   });
 
+  it('Rules: ArrowDown on a firewall dropdown runs nothing until Apply (focus stays); ↑ moves a rule through a preview beside it, and ufw agrees', async () => {
+    await openScreen(page, 'Rules');
+    const verbose = () => lab.ufw('status', 'verbose');
+    const before = await verbose();
+    const outgoing = page.getByLabel('Default outgoing');
+    await outgoing.focus();
+    await page.keyboard.press('ArrowDown');
+    await page.getByTestId('firewall-change').waitFor();
+    expect(await textOf(page.getByTestId('firewall-command'))).toMatch(/^ufw default (deny|reject) outgoing$/);
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('policy-outgoing');
+    expect(await verbose()).toBe(before);
+    await page.getByTestId('firewall-change').getByRole('button', { name: 'Cancel' }).click();
+    expect(await verbose()).toBe(before);
+    // Routed: what ufw says (a fresh namespace forwards nothing).
+    expect(before).toContain('disabled (routed)');
+    expect(await page.getByLabel('Default routed').inputValue()).toBe('disabled');
+
+    // Three IPv4 rules: 22 (the lab's), then two added here; move the third to the top and back.
+    for (const port of ['8081', '8082']) await lab.ufw('allow', `${port}/tcp`);
+    await page.reload();
+    await openScreen(page, 'Rules');
+    const v4Ports = async () => (await lab.ufw('status', 'numbered')).split('\n').filter((l) => /^\[ ?\d+\]/.test(l) && !l.includes('(v6)')).map((l) => l.match(/(\d+)\/tcp/)?.[1]);
+    expect(await v4Ports()).toEqual(['22', '8081', '8082']);
+    const table = page.getByTestId('rules-table');
+    for (const [button, want] of [['Move rule 3 up', ['22', '8082', '8081']], ['Move rule 2 up', ['8082', '22', '8081']]] as const) {
+      await table.getByRole('button', { name: button }).click();
+      const preview = page.getByTestId('rule-preview');
+      await preview.waitFor();
+      // Beside the row, in view, focused.
+      expect(await table.locator('[data-testid="rule-preview"]').count()).toBe(1);
+      expect(await preview.isVisible()).toBe(true);
+      // The focus moves in an effect after the preview is painted.
+      await eventually(async () => expect(await page.evaluate(() => document.activeElement?.getAttribute('data-testid') ?? document.activeElement?.tagName)).toBe('rule-preview'), 5_000);
+      const box = (await preview.boundingBox())!;
+      expect(box.y).toBeGreaterThanOrEqual(0);
+      expect(box.y + Math.min(box.height, 100)).toBeLessThanOrEqual(800);
+      await preview.getByRole('button', { name: 'Apply' }).click();
+      await eventually(async () => expect(await v4Ports()).toEqual([...want]), 20_000);
+      // The next click must be on the list as it is now (a click on a stale row acts on the rule it showed).
+      await eventually(async () => expect(await table.getByRole('row').nth(2).innerText()).toContain(want[1]), 20_000);
+      await eventually(async () => expect(await page.getByTestId('rule-preview').count()).toBe(0), 20_000);
+    }
+    await screenshot(page, 'serve-light-rules-moved');
+  });
+
   it('is usable from the keyboard alone: Tab reaches every screen of the navigation, Enter opens it, Space flips the switch', async () => {
     // A fresh page: sequential focus navigation starts at the document's start (after a blur()
     // Chromium would go on from the element that last had focus, somewhere in the content).

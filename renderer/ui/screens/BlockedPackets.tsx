@@ -14,7 +14,8 @@ const COLUMNS: Column<PacketRow>[] = [
   { key: 'dpt', label: 'Dst port', width: '76px', className: 'num', render: (r) => r.dpt ?? '' },
   { key: 'flags', label: 'Flags', width: '90px', render: (r) => r.flags },
   { key: 'in', label: 'In', width: '70px', render: (r) => r.in },
-  { key: 'prefix', label: 'Prefix', width: 'minmax(110px, 1fr)', render: (r) => r.prefix },
+  // Wide enough for the longest prefix Portcullis counts ("PORTCULLIS BLOCK"; it was cut at 110px); the title shows any longer one whole.
+  { key: 'prefix', label: 'Prefix', width: 'minmax(150px, 1fr)', render: (r) => <span title={r.prefix}>{r.prefix}</span> },
 ];
 
 export function BlockedPackets() {
