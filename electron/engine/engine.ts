@@ -52,6 +52,8 @@ export interface ScanEngineOptions {
   gatewayAddresses?: string[];
   /** The name servers this host uses: whitelisted unless settings.whitelist.includeNameservers is off. */
   nameserverAddresses?: string[];
+  /** This host's subnets (its LAN): whitelisted when settings.whitelist.includeLanSubnets. */
+  lanSubnets?: string[];
   /** Ports the firewall allows (probes to them are not evidence when settings.detection.ignoreAllowedPorts). */
   isAllowedPort?: (proto: 'tcp' | 'udp', port: number) => boolean;
   /** Live mode on a shared kernel log: act only on this host's records (see HostFilter). null = act on all. */
@@ -107,6 +109,7 @@ export class ScanEngine {
   private hostAddresses: string[];
   private gatewayAddresses: string[];
   private nameserverAddresses: string[];
+  private lanSubnets: string[];
   private isAllowedPort: (proto: 'tcp' | 'udp', port: number) => boolean;
   private hostFilterAddresses: Set<string> | null = null;
   private hostFilterInterfaces: Set<string> | null = null;
@@ -139,6 +142,7 @@ export class ScanEngine {
     this.hostAddresses = opts.hostAddresses ?? [];
     this.gatewayAddresses = opts.gatewayAddresses ?? [];
     this.nameserverAddresses = opts.nameserverAddresses ?? [];
+    this.lanSubnets = opts.lanSubnets ?? [];
     this.isAllowedPort = opts.isAllowedPort ?? noAllowedPorts;
     if (opts.hostFilter) {
       this.hostFilterAddresses = new Set(opts.hostFilter.addresses.map((a) => canonicalIp(a.trim()) ?? a));
@@ -415,8 +419,9 @@ export class ScanEngine {
    * when records are filtered by host — the records addressed to the NEW addresses (or arriving on
    * the given interfaces, `macs` as in HostFilter) are this host's from now on, those to the old ones no longer.
    */
-  setHostAddresses(addrs: string[], gateways?: string[], interfaces?: string[], macs?: Record<string, string>, nameservers?: string[]): void {
+  setHostAddresses(addrs: string[], gateways?: string[], interfaces?: string[], macs?: Record<string, string>, nameservers?: string[], lanSubnets?: string[]): void {
     this.hostAddresses = [...addrs];
+    if (lanSubnets !== undefined) this.lanSubnets = [...lanSubnets];
     if (gateways !== undefined) this.gatewayAddresses = [...gateways];
     if (nameservers !== undefined) this.nameserverAddresses = [...nameservers];
     if (this.hostFilterAddresses !== null) {
@@ -478,7 +483,8 @@ export class ScanEngine {
       ...(this.settings.whitelist.includeGateway ? this.gatewayAddresses : []),
       ...(this.settings.whitelist.includeNameservers ? this.nameserverAddresses : []),
     ];
-    this.whitelist = Whitelist.from({ host: this.hostAddresses, gateways, user: this.settings.whitelist.entries });
+    const user = this.settings.whitelist.includeLanSubnets ? [...this.settings.whitelist.entries, ...this.lanSubnets] : this.settings.whitelist.entries;
+    this.whitelist = Whitelist.from({ host: this.hostAddresses, gateways, user });
     const now = this.tracker.slots().map((slot) => this.tracker.ipOf(slot)).filter((ip) => this.whitelist.has(ip));
     for (const ip of now) {
       this.tracker.delete(ip);

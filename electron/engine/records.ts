@@ -63,7 +63,9 @@ export const TAG_REJECTED = 2;
 /** A packet the columns cannot hold (a number out of their range): sides[C_AUX] is the PacketEvent. */
 export const TAG_SIDE_PACKET = 3;
 
-const FRAMINGS: readonly Framing[] = ['syslog', 'kmsg', 'journal', 'dmesg'];
+const FRAMINGS: readonly Framing[] = ['syslog', 'kmsg', 'journal', 'dmesg', 'pve', 'logread'];
+/** Third bit of the framing's index (bits 0-1 hold the first two; the fast lane writes only syslog, 0). */
+const BITS_FRAMING_HIGH = 1 << 8;
 const BITS_KERNEL = 1 << 2;
 const BITS_V6 = 1 << 3;
 const DF_SHIFT = 4; // 0 undefined, 1 false, 2 true
@@ -150,7 +152,7 @@ export function writePacket(p: PacketEvent, srcV4: number, ints: Int32Array, f64
   ints[o + C_TAG] = TAG_PACKET;
   f64[o / 2 + 1] = p.time;
   f64[o / 2 + 2] = p.seq ?? Number.NaN;
-  ints[o + C_BITS] = framing | (p.trust === 'kernel' ? BITS_KERNEL : 0) | (p.family === 6 ? BITS_V6 : 0) | (triState(p.df) << DF_SHIFT) | (triState(p.fragment) << FRAGMENT_SHIFT);
+  ints[o + C_BITS] = (framing & 3) | (framing & 4 ? BITS_FRAMING_HIGH : 0) | (p.trust === 'kernel' ? BITS_KERNEL : 0) | (p.family === 6 ? BITS_V6 : 0) | (triState(p.df) << DF_SHIFT) | (triState(p.fragment) << FRAGMENT_SHIFT);
   ints[o + C_HOST] = optString(p.host, ids, index, news);
   ints[o + C_PREFIX] = ids.id(p.prefix, index, news);
   ints[o + C_IN] = ids.id(p.in, index, news);
@@ -307,7 +309,7 @@ export class RecordReader {
     const df = (bits >> DF_SHIFT) & 3;
     const fragment = (bits >> FRAGMENT_SHIFT) & 3;
     into.time = f64[o / 2 + 1]!;
-    into.framing = FRAMINGS[bits & 3]!;
+    into.framing = FRAMINGS[(bits & 3) | (bits & BITS_FRAMING_HIGH ? 4 : 0)]!;
     into.trust = bits & BITS_KERNEL ? 'kernel' : 'spoofable';
     into.seq = Number.isNaN(seq) ? undefined : seq;
     into.host = host < 0 ? undefined : S[host];

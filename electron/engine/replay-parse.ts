@@ -17,6 +17,8 @@ export interface ReplayParseOptions {
   framing?: Framing | 'auto';
   year?: number;
   bootTimeMs?: number;
+  /** Count firewall lines other programs wrote (ParseOptions.anyProgram): logs forwarded from routers. */
+  anyProgram?: boolean;
 }
 
 /** Lines the splitter hands out as bytes while the framing is still being recognised (mid-input: a BOM is a character). */
@@ -77,6 +79,7 @@ export class ReplayParser {
     // Year-less syslog stamps: from --year (or the year that keeps the first stamp out of the future), rolling over at New Year.
     this.parseOptions.syslogYear = new SyslogYear(opts.year);
     if (opts.bootTimeMs !== undefined) this.parseOptions.bootTimeMs = opts.bootTimeMs;
+    if (opts.anyProgram === true) this.parseOptions.anyProgram = true;
     this.fast = fastLane ? FastLine.create() : null;
     if (this.fast !== null) {
       this.ints = this.fast.records;
@@ -252,8 +255,11 @@ export class ReplayParser {
         } else this.slowBytes(fast.bytes, fast.lineAt(), fast.lineTo());
       } else if (r === RUN_REJECTED) {
         // Another program's line, or a kernel line not from the firewall, in a new second: dated
-        // as the JavaScript parser dates every line (the syslog year follows the log).
-        if (this.dated(fast.fields[F_STAMP]!)) this.rejected(REJECT_REASONS[fast.fields[F_REASON]!]!);
+        // as the JavaScript parser dates every line (the syslog year follows the log). With
+        // anyProgram another program's firewall line is a packet: the JavaScript parser reads it.
+        const reason = REJECT_REASONS[fast.fields[F_REASON]!]!;
+        if (reason === 'untrusted-transport' && this.parseOptions.anyProgram === true) this.slowBytes(fast.bytes, fast.lineAt(), fast.lineTo());
+        else if (this.dated(fast.fields[F_STAMP]!)) this.rejected(reason);
         else this.slowBytes(fast.bytes, fast.lineAt(), fast.lineTo());
       } else if (r === RUN_DECLINED) this.slowBytes(fast.bytes, fast.lineAt(), fast.lineTo());
       else return p - at; // RUN_LONG: LineSplitter's text path

@@ -147,7 +147,7 @@ export class ReplaySession {
 
   constructor(opts: ReplayOptions) {
     const settings: Settings = { ...opts.settings, detection: { ...opts.settings.detection, requireKernelTrust: false } };
-    this.parseOptions = { ...(opts.framing !== undefined ? { framing: opts.framing } : {}), ...(opts.year !== undefined ? { year: opts.year } : {}), ...(opts.bootTimeMs !== undefined ? { bootTimeMs: opts.bootTimeMs } : {}) };
+    this.parseOptions = { ...(opts.framing !== undefined ? { framing: opts.framing } : {}), ...(opts.year !== undefined ? { year: opts.year } : {}), ...(opts.bootTimeMs !== undefined ? { bootTimeMs: opts.bootTimeMs } : {}), ...(opts.anyProgram === true ? { anyProgram: true } : {}) };
     this.framing = opts.framing === undefined || opts.framing === 'auto' ? null : opts.framing;
     this.rejected = Object.fromEntries(REJECT_REASONS.map((r) => [r, 0])) as Record<RejectReason, number>;
     // Manual operations never happen in a replay; the clock only answers "now" as the last event time.

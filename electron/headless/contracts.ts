@@ -22,7 +22,7 @@ export interface EngineLike {
   unban(ip: string, at?: number, why?: 'manual' | 'whitelisted'): boolean;
   updateSettings(s: Settings): void;
   setAllowedPorts(fn: (proto: 'tcp' | 'udp', port: number) => boolean): void;
-  setHostAddresses(addrs: string[], gateways?: string[], interfaces?: string[], macs?: Record<string, string>, nameservers?: string[]): void;
+  setHostAddresses(addrs: string[], gateways?: string[], interfaces?: string[], macs?: Record<string, string>, nameservers?: string[], lanSubnets?: string[]): void;
   restore(bans: BanRecord[], strikes: { ip: string; strikes: number; lastBanAt: number }[]): void;
   activeBans(): BanRecord[];
   offenders(limit?: number): Offender[];
@@ -41,6 +41,7 @@ export interface EngineFactoryOptions {
   hostAddresses?: string[];
   gatewayAddresses?: string[];
   nameserverAddresses?: string[];
+  lanSubnets?: string[];
   isAllowedPort?: (proto: 'tcp' | 'udp', port: number) => boolean;
   hostFilter?: HostFilter | null;
 }

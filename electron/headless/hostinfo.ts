@@ -7,6 +7,7 @@
 import { networkInterfaces } from 'node:os';
 import { canonicalIp } from '../shared/domain.ts';
 import { execArgv, type Exec } from '../helper/exec.ts';
+import { parseLanSubnets } from './lan-subnets.ts';
 import { readNameservers } from './nameservers.ts';
 
 export interface HostInfo {
@@ -15,6 +16,8 @@ export interface HostInfo {
   gateways: string[];
   /** The name servers this host uses (nameservers.ts); whitelisted like the gateway. */
   nameservers?: string[];
+  /** The subnets of this host's global addresses (lan-subnets.ts); whitelisted when includeLanSubnets. */
+  lanSubnets?: string[];
   /**
    * Ethernet address of each interface that has one (lower case, `52:54:00:12:34:56`). Interface
    * names repeat across namespaces (every container has an `eth0`) but a kernel record's MAC= begins
@@ -113,5 +116,6 @@ export async function readHostInfo(exec: Exec = execArgv, nameservers: () => str
     const r = await exec('ip', ['-j', fam, 'route', 'show']);
     if (r.code === 0) for (const g of parseIpRouteGateways(r.stdout)) gateways.add(g);
   }
-  return { addresses, interfaces, gateways: [...gateways], macs, nameservers: nameservers() };
+  const lanSubnets = addr.code === 0 ? parseLanSubnets(addr.stdout) : [];
+  return { addresses, interfaces, gateways: [...gateways], macs, nameservers: nameservers(), lanSubnets };
 }

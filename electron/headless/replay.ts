@@ -32,7 +32,7 @@ import { ReplaySession, type ReplaySummary } from '../engine/replay.ts';
 import type { CliCommand } from './cli.ts';
 import { ParseWorkerError, ReplayPipeline } from './replay-pipeline.ts';
 
-const FORMATS = ['auto', 'syslog', 'kmsg', 'journal', 'dmesg'] as const;
+const FORMATS = ['auto', 'syslog', 'kmsg', 'journal', 'dmesg', 'pve', 'logread'] as const;
 const CHUNK_BYTES = 1 << 20;
 /** Bans listed one per line in the human report; --json always has them all. */
 const HUMAN_BAN_LINES = 200;
@@ -44,7 +44,11 @@ have detected and banned. Nothing is banned: this only reads the file ("-" reads
 A gzip-compressed log (ufw.log.2.gz) is read as it is.
 
 Options:
-  --format F           auto (default), syslog, kmsg, journal or dmesg
+  --format F           auto (default), syslog, kmsg, journal, dmesg, pve (Proxmox VE
+                       /var/log/pve-firewall.log) or logread (OpenWrt's logread)
+  --any-program        count firewall lines (IN= … SRC= …) whatever program wrote them: a router's
+                       netfilter log forwarded to a syslog server under its own tag (by default
+                       only the kernel's lines count; others are rejected as untrusted-transport)
   --maxretry N         probes within the window that make a scan (default ${DEFAULT_SETTINGS.detection.maxretry})
   --findtime SEC       sliding window in seconds (default ${DEFAULT_SETTINGS.detection.findtimeSec})
   --min-ports N        distinct destination ports those probes must touch (default ${DEFAULT_SETTINGS.detection.minDistinctPorts})
@@ -83,6 +87,7 @@ type Flags = {
   'boot-time'?: string;
   json?: boolean;
   'single-thread'?: boolean;
+  'any-program'?: boolean;
   help?: boolean;
 };
 
@@ -101,7 +106,7 @@ const FLAG_OF_PATH: [string, string][] = [
 export type ReplayArgs =
   | { ok: true; help: true }
   | { ok: false; error: string }
-  | { ok: true; help: false; input: string; framing: Framing | 'auto'; year?: number; bootTimeMs?: number; json: boolean; singleThread: boolean; settings: Settings; openPorts: string[] };
+  | { ok: true; help: false; input: string; framing: Framing | 'auto'; year?: number; bootTimeMs?: number; json: boolean; singleThread: boolean; settings: Settings; openPorts: string[]; anyProgram?: boolean };
 
 function wholeNumber(flag: string, text: string | undefined, out: string[]): number | undefined {
   if (text === undefined) return undefined;
@@ -140,6 +145,7 @@ export function parseReplayArgs(argv: string[]): ReplayArgs {
         'boot-time': { type: 'string' },
         json: { type: 'boolean' },
         'single-thread': { type: 'boolean' },
+        'any-program': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -205,6 +211,7 @@ export function parseReplayArgs(argv: string[]): ReplayArgs {
   }
   const out: ReplayArgs = { ok: true, help: false, input: parsed.positionals[0]!, framing: format as Framing | 'auto', json: !!f.json, singleThread: !!f['single-thread'], settings: check.settings, openPorts };
   if (year !== undefined) out.year = year;
+  if (f['any-program']) out.anyProgram = true;
   if (bootTimeMs !== undefined) out.bootTimeMs = bootTimeMs;
   return out;
 }
@@ -298,6 +305,9 @@ export function humanReport(input: string, s: ReplaySummary, settings: Settings,
   out.push(`Lines:             ${num(s.lines)}`);
   out.push(`Packet records:    ${num(s.packets)}`);
   out.push(`Rejected lines:    ${num(rejectedTotal)}${rejected.length ? ` (${rejected.map(([r, n]) => `${r} ${num(n)}`).join(', ')})` : ''}`);
+  if (s.rejected['untrusted-transport'] > 0) {
+    out.push(`  (untrusted-transport: firewall lines another program wrote; --any-program counts them, e.g. a router's log forwarded to a syslog server)`);
+  }
   out.push(`Distinct sources:  ${num(s.distinctSources)}`);
   out.push(`Counted probes:    ${num(s.counted)}`);
   out.push('');
@@ -540,6 +550,7 @@ export const replayCommand: CliCommand = {
       framing: args.framing,
       ...(args.year !== undefined ? { year: args.year } : {}),
       ...(args.bootTimeMs !== undefined ? { bootTimeMs: args.bootTimeMs } : {}),
+      ...(args.anyProgram ? { anyProgram: true } : {}),
       ...(json
         ? {
             onEvent: (e: EngineEvent) => {

@@ -291,6 +291,7 @@ export class PortcullisService {
         hostAddresses: this.host.addresses,
         gatewayAddresses: this.host.gateways,
         nameserverAddresses: this.host.nameservers ?? [],
+        lanSubnets: this.host.lanSubnets ?? [],
         isAllowedPort: this.allowedPorts,
         hostFilter: filter ? { addresses: this.host.addresses, interfaces: this.host.interfaces, macs: this.host.macs ?? {} } : null,
       },
@@ -722,10 +723,10 @@ export class PortcullisService {
       this.log('warn', `host addresses: ${errText(e)}`);
       return;
     }
-    const key = (h: HostInfo) => `${[...h.addresses].sort().join(',')}|${[...h.gateways].sort().join(',')}|${[...(h.nameservers ?? [])].sort().join(',')}`;
+    const key = (h: HostInfo) => `${[...h.addresses].sort().join(',')}|${[...h.gateways].sort().join(',')}|${[...(h.nameservers ?? [])].sort().join(',')}|${[...(h.lanSubnets ?? [])].sort().join(',')}`;
     if (next.addresses.length === 0 || key(next) === key(this.host)) return;
     this.host = { ...next, interfaces: [...new Set([...this.host.interfaces, ...next.interfaces])], macs: { ...this.host.macs, ...next.macs } };
-    this.engine.setHostAddresses(next.addresses, next.gateways, this.host.interfaces, this.host.macs, next.nameservers ?? []);
+    this.engine.setHostAddresses(next.addresses, next.gateways, this.host.interfaces, this.host.macs, next.nameservers ?? [], next.lanSubnets ?? []);
     this.liftWhitelistedBans();
     this.log('info', `this host's addresses changed: ${next.addresses.join(', ')}; gateway ${next.gateways.join(', ') || 'none'}`);
   }
@@ -941,6 +942,7 @@ export class PortcullisService {
       ...this.host.addresses.filter((ip) => !LOOPBACK.matches(ip)).map((ip) => ({ cidr: hostCidr(ip), why: 'this host' })),
       ...(this.settings.whitelist.includeGateway ? this.host.gateways.map((ip) => ({ cidr: hostCidr(ip), why: 'default gateway' })) : []),
       ...(this.settings.whitelist.includeNameservers ? (this.host.nameservers ?? []).map((ip) => ({ cidr: hostCidr(ip), why: 'name server' })) : []),
+      ...(this.settings.whitelist.includeLanSubnets ? (this.host.lanSubnets ?? []).map((cidr) => ({ cidr, why: 'LAN subnet' })) : []),
     ];
   }
 
@@ -1157,6 +1159,7 @@ export class PortcullisService {
         hostAddresses: this.host.addresses,
         gatewayAddresses: this.host.gateways,
         nameserverAddresses: this.host.nameservers ?? [],
+        lanSubnets: this.host.lanSubnets ?? [],
         isAllowedPort: this.allowedPorts,
         hostFilter: null,
       },

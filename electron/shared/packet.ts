@@ -8,7 +8,8 @@ import type { Ip } from './domain.ts';
 export type Trust = 'kernel' | 'spoofable';
 
 /** How the record was framed. */
-export type Framing = 'syslog' | 'kmsg' | 'journal' | 'dmesg';
+/** pve: the Proxmox VE firewall log; logread: OpenWrt's `logread` (both only ever read by replay). */
+export type Framing = 'syslog' | 'kmsg' | 'journal' | 'dmesg' | 'pve' | 'logread';
 
 /** TCP flag bits as they appear in netfilter LOG lines. */
 export const TcpFlag = {

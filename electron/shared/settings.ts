@@ -96,6 +96,8 @@ export const WhitelistSettingsSchema = z
     includeGateway: z.boolean().default(true),
     /** Also whitelist the name servers this host uses (resolv.conf, systemd-resolved's upstreams). */
     includeNameservers: z.boolean().default(true),
+    /** Also whitelist the subnets this host is on (its LAN). Off by default: a compromised LAN device should still be caught. */
+    includeLanSubnets: z.boolean().default(false),
   })
   .strict();
 

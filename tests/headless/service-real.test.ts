@@ -254,3 +254,35 @@ describe('PortcullisService with the real engine and SQLite store', () => {
     await t.service.stop();
   });
 });
+
+describe('PortcullisService: whitelist my LAN subnet(s) (issue 12 part 4)', () => {
+  it('off by default; when on, the LAN subnets are listed as always whitelisted and followed as the network changes', async () => {
+    let info = { ...(await HOME_NETWORK()), lanSubnets: ['192.0.2.0/24'] };
+    const { clock, fw, a: t } = await firstRun(async () => info);
+    await t.call('updateSettings', { patch: { detection: { maxretry: 5, minDistinctPorts: 3 }, ban: { bantimeSec: 600 } } });
+    const lan = async () => (await t.call('getState')).alwaysWhitelisted?.filter((w) => w.why === 'LAN subnet');
+    // Off: a LAN device that scans is caught, and no LAN subnet is listed.
+    expect(await lan()).toEqual([]);
+    t.source.push(...[21, 23, 25, 80, 110].map((p, i) => kmsg('192.0.2.77', p, 9000 + i)));
+    await t.service.idle();
+    expect([...fw.bans.keys()]).toEqual(['192.0.2.77']);
+    // On: listed, and another LAN device scanning is not banned.
+    await t.call('updateSettings', { patch: { whitelist: { includeLanSubnets: true } } });
+    expect(await lan()).toEqual([{ cidr: '192.0.2.0/24', why: 'LAN subnet' }]);
+    t.source.push(...[21, 23, 25, 80, 110, 143].map((p, i) => kmsg('192.0.2.78', p, 20_000 + i)));
+    await t.service.idle();
+    expect([...fw.bans.keys()]).not.toContain('192.0.2.78');
+    // The host moves to another network: the new subnet is whitelisted, the old one is not any more.
+    info = { addresses: ['198.51.100.20'], interfaces: ['eth0'], gateways: ['198.51.100.1'], lanSubnets: ['198.51.100.0/24'] };
+    clock.advance(60_000);
+    await t.service.tick();
+    await t.service.idle();
+    expect(await lan()).toEqual([{ cidr: '198.51.100.0/24', why: 'LAN subnet' }]);
+    t.source.push(...[21, 23, 25, 80, 110].map((p, i) => kmsg('198.51.100.66', p, 90_000 + i, '198.51.100.20')));
+    t.source.push(...[21, 23, 25, 80, 110].map((p, i) => kmsg('192.0.2.79', p, 91_000 + i, '198.51.100.20')));
+    await t.service.idle();
+    expect([...fw.bans.keys()]).not.toContain('198.51.100.66');
+    expect([...fw.bans.keys()]).toContain('192.0.2.79');
+    await t.service.stop();
+  });
+});

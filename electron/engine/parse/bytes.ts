@@ -485,7 +485,7 @@ function parseCommonBytes(b: Uint8Array, start: number, end: number, opts: Parse
   if (hostEnd >= e || hostEnd === p) return null;
   const hostStart = p;
   p = hostEnd + 1;
-  if (!at(b, p, e, 'kernel:')) return otherProgram(b, start, p, e);
+  if (!at(b, p, e, 'kernel:')) return opts?.anyProgram === true ? null : otherProgram(b, start, p, e);
   p += 7;
 
   // --- message (parseMessage) ---

@@ -15,7 +15,7 @@
 import type { Ip } from '../../shared/ip.ts';
 import { TcpFlag, type Framing, type PacketEvent, type ParseResult, type RejectReason, type Trust } from '../../shared/packet.ts';
 import { canonicalAddress, keepSlice, keepString } from './address.ts';
-import { parseBsdStamp, parseCtimeStamp, parseIsoStamp, parseSecondsMs, SyslogYear, timeEnd } from './time.ts';
+import { parseBsdStamp, parseClfStamp, parseCtimeStamp, parseIsoStamp, parseSecondsMs, SyslogYear, timeEnd } from './time.ts';
 
 export interface ParseOptions {
   /** Framing of the source; 'auto' (default) recognises it per line. A line of another framing is 'bad-framing'. */
@@ -29,6 +29,14 @@ export interface ParseOptions {
   syslogYear?: SyslogYear;
   /** Wall-clock ms of boot, to date kmsg/dmesg monotonic stamps. Without it those times are ms since boot. */
   bootTimeMs?: number;
+  /**
+   * Replay only (`portcullis replay --any-program`): a record another program wrote (syslog tag or
+   * RFC 5424 app-name other than the kernel, a kmsg/journald record of another facility) that
+   * carries netfilter LOG fields is read as a packet of trust 'spoofable' instead of refused as
+   * 'untrusted-transport' — routers forward their netfilter log to a syslog server under tags of
+   * their own. The live engine never sets it: there such a line is a forgery by a local user.
+   */
+  anyProgram?: boolean;
 }
 
 /** Longest record looked at; longer lines are refused before any scanning. */
@@ -72,6 +80,8 @@ let hHost: string | undefined;
 let hSeq: number | undefined;
 /** For journald the message is not a slice of the line: it is decoded from JSON. */
 let hText = '';
+/** ParseOptions.anyProgram of the record being read. */
+let hAnyProgram = false;
 
 const NOT_KERNEL = -2; // the record is not from the kernel (syslog tag, kmsg facility, journald transport)
 const BAD_FRAMING = -1;
@@ -90,15 +100,19 @@ export function sniffFraming(line: string): Framing | null {
     const next = line.charCodeAt(p);
     if (next === 44) return 'kmsg'; // prio,seq,usec,flags;msg
     if (next === 45 && p === 4) return 'syslog'; // 2026-11-22T…
+    if (next === 32 && isDigit(line.charCodeAt(p + 1))) return 'pve'; // VMID LEVEL CHAIN DD/Mon/YYYY:…
     return null;
   }
-  if (c >= 65 && c <= 90 && line.charCodeAt(3) === 32) return 'syslog'; // Nov 22 …
+  if (c >= 65 && c <= 90 && line.charCodeAt(3) === 32) {
+    const d = line.charCodeAt(4);
+    return d >= 65 && d <= 90 ? 'logread' : 'syslog'; // Sun Dec  6 … 2026 kern.warn  |  Nov 22 …
+  }
   return null;
 }
 
 /** The framing most sample lines have (empty lines ignored), or null when none is recognised. */
 export function detectFraming(sampleLines: string[]): Framing | null {
-  const counts: Record<Framing, number> = { syslog: 0, kmsg: 0, journal: 0, dmesg: 0 };
+  const counts: Record<Framing, number> = { syslog: 0, kmsg: 0, journal: 0, dmesg: 0, pve: 0, logread: 0 };
   let best: Framing | null = null;
   for (const line of sampleLines) {
     if (typeof line !== 'string' || line.length === 0 || line.length > MAX_RECORD_LENGTH) continue;
@@ -119,9 +133,15 @@ function looksLikeFirewall(s: string, p: number): boolean {
   return s.indexOf('SRC=', p) >= 0 || s.indexOf('IN=', p) >= 0;
 }
 
-/** Untrusted record: 'untrusted-transport' when it imitates a firewall line, else just another program's line. */
+/**
+ * Untrusted record: 'untrusted-transport' when it imitates a firewall line, else just another
+ * program's line. With anyProgram a line carrying LOG fields is read from `p` on, as 'spoofable'.
+ */
 function untrusted(s: string, p: number): number {
-  return looksLikeFirewall(s, p) ? NOT_KERNEL : NOT_FIREWALL;
+  if (!looksLikeFirewall(s, p)) return NOT_FIREWALL;
+  if (!hAnyProgram) return NOT_KERNEL;
+  hTrust = 'spoofable';
+  return p;
 }
 
 function readSyslog(s: string, end: number, year: number | SyslogYear): number {
@@ -183,7 +203,68 @@ function readSyslog(s: string, end: number, year: number | SyslogYear): number {
     return p;
   }
   // BSD: the program tag must be exactly "kernel:" — anything else could be `logger`.
-  if (!isWord(s, p, 'kernel:') || facility !== 0) return untrusted(s, p);
+  if (!isWord(s, p, 'kernel:') || facility !== 0) return untrusted(s, hAnyProgram ? afterTag(s, p, end) : p);
+  return p + 7;
+}
+
+/**
+ * Where the message starts after a BSD syslog tag (`firewall:`, `fw[123]:`, `kernel:`) at p — a
+ * word ending in ':' with no '=' in it; a line without a tag (some routers send none) starts at p.
+ */
+function afterTag(s: string, p: number, end: number): number {
+  for (let i = p; i < end && i < p + 48; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 32 || c === 61) return p;
+    if (c === 58 && (i + 1 === end || s.charCodeAt(i + 1) === 32)) return i + 1;
+  }
+  return p;
+}
+
+/**
+ * Proxmox VE firewall log (/var/log/pve-firewall.log, written by pvefw-logger):
+ * `VMID LEVEL CHAIN DD/Mon/YYYY:HH:MM:SS +ZZZZ policy DROP: IN=… SRC=…` (VMID 0 is the host, the
+ * chain `-` for a policy). Written by a daemon from NFLOG, not the kernel ring: 'spoofable'.
+ */
+function readPve(s: string, end: number): number {
+  let p = 0;
+  while (p < 10 && isDigit(s.charCodeAt(p))) p++;
+  if (p === 0 || s.charCodeAt(p) !== 32) return BAD_FRAMING;
+  p++;
+  const levelStart = p;
+  while (p < levelStart + 2 && isDigit(s.charCodeAt(p))) p++;
+  if (p === levelStart || s.charCodeAt(p) !== 32) return BAD_FRAMING;
+  p++;
+  const chainEnd = s.indexOf(' ', p);
+  if (chainEnd <= p || chainEnd >= end) return BAD_FRAMING;
+  p = chainEnd + 1;
+  hTime = parseClfStamp(s, p);
+  if (Number.isNaN(hTime)) return BAD_FRAMING;
+  p = timeEnd;
+  if (s.charCodeAt(p) !== 32) return BAD_FRAMING;
+  hHost = undefined;
+  hTrust = 'spoofable';
+  return p + 1;
+}
+
+/**
+ * OpenWrt `logread` (its ring buffer as the router prints it):
+ * `Sun Dec  6 05:00:00 2026 kern.warn kernel: [12345.678901] DROP wan in: IN=…` — a ctime stamp
+ * with the year, the facility.level, then the tag. Text copied off a router: 'spoofable'; the tag
+ * must be the kernel's unless anyProgram.
+ */
+function readLogread(s: string, end: number): number {
+  hTime = parseCtimeStamp(s, 0);
+  if (Number.isNaN(hTime)) return BAD_FRAMING;
+  let p = timeEnd;
+  if (s.charCodeAt(p) !== 32) return BAD_FRAMING;
+  p++;
+  const levelEnd = s.indexOf(' ', p);
+  if (levelEnd <= p || levelEnd >= end || s.indexOf('.', p) > levelEnd || s.indexOf('.', p) < 0) return BAD_FRAMING;
+  const kern = levelEnd - p > 5 && isWord(s, p, 'kern.');
+  p = levelEnd + 1;
+  hHost = undefined;
+  hTrust = 'spoofable';
+  if (!kern || !isWord(s, p, 'kernel:')) return untrusted(s, hAnyProgram ? afterTag(s, p, end) : p);
   return p + 7;
 }
 
@@ -343,6 +424,7 @@ export function parseRecord(line: string, opts?: ParseOptions): ParseResult {
   const bootTimeMs = opts?.bootTimeMs ?? 0;
   hSeq = undefined;
   hHost = undefined;
+  hAnyProgram = opts?.anyProgram === true;
   let text = line;
   let start: number;
   switch (framing) {
@@ -363,6 +445,12 @@ export function parseRecord(line: string, opts?: ParseOptions): ParseResult {
         end = text.length;
         while (end > 0 && (text.charCodeAt(end - 1) <= 32)) end--;
       }
+      break;
+    case 'pve':
+      start = readPve(line, end);
+      break;
+    case 'logread':
+      start = readLogread(line, end);
       break;
     default:
       framing = null;

@@ -232,3 +232,26 @@ function fractionMicros(s: string, p: number, end: number): number {
   fracMicros = value;
   return p;
 }
+
+/**
+ * Common Log Format stamp `06/Dec/2026:05:00:00 +0100` at `p` (the Proxmox VE firewall log,
+ * /var/log/pve-firewall.log): day/month/year, clock, then the numeric zone it was written in.
+ * Sets timeEnd.
+ */
+export function parseClfStamp(s: string, p: number): number {
+  const day = digitsAt(s, p, 2);
+  const month = monthAt(s, p + 3);
+  const year = digitsAt(s, p + 7, 4);
+  if (day < 1 || day > 31 || month < 0 || year < 0 || s.charCodeAt(p + 2) !== 47 || s.charCodeAt(p + 6) !== 47 || s.charCodeAt(p + 11) !== 58) return NaN;
+  if (Number.isNaN(parseClock(s, p + 12))) return NaN;
+  if (clockH > 23 || clockM > 59 || clockS > 60 || s.charCodeAt(p + 20) !== 32) return NaN;
+  const sign = s.charCodeAt(p + 21);
+  const zh = digitsAt(s, p + 22, 2);
+  const zm = digitsAt(s, p + 24, 2);
+  if ((sign !== 43 && sign !== 45) || zh < 0 || zh > 23 || zm < 0 || zm > 59) return NaN;
+  const utc = Date.UTC(year, month, day, clockH, clockM, clockS);
+  // No such day (31/Nov): Date.UTC would roll it into the next month.
+  if (new Date(utc).getUTCDate() !== day) return NaN;
+  timeEnd = p + 26;
+  return utc - (sign === 43 ? 1 : -1) * (zh * 60 + zm) * 60_000;
+}

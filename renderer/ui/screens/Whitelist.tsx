@@ -119,6 +119,17 @@ export function Whitelist() {
             Also whitelist this host&apos;s name servers
           </label>
         )}
+        {settings && (
+          <label className="check" title="Off by default: a compromised device on your LAN should still be caught">
+            <input
+              type="checkbox"
+              checked={settings.whitelist.includeLanSubnets}
+              disabled={readOnly}
+              onChange={(e) => void updateSettings({ whitelist: { includeLanSubnets: e.target.checked } })}
+            />
+            Also whitelist my LAN subnet(s) (followed as the network changes)
+          </label>
+        )}
       </section>
     </div>
   );

@@ -1,0 +1,64 @@
+/**
+ * Firewall logs from other devices (issue 12 part 3): the parser's anyProgram option (replay only)
+ * and the Proxmox VE / OpenWrt logread framings. The live engine's trust rule is unchanged: without
+ * anyProgram another program's firewall line stays 'untrusted-transport'.
+ */
+import { describe, expect, it } from 'vitest';
+import { parseRecordBytes } from '../../../electron/engine/parse/bytes.ts';
+import { parseRecord, sniffFraming } from '../../../electron/engine/parse/index.ts';
+
+const FIELDS = 'IN=eth0 OUT= MAC=52:54:00:12:34:56:52:54:00:ab:cd:ef:08:00 SRC=203.0.113.5 DST=192.0.2.10 LEN=44 TOS=0x00 PREC=0x00 TTL=49 ID=7 PROTO=TCP SPT=40000 DPT=22 WINDOW=1024 RES=0x00 SYN URGP=0';
+const bytes = (s: string) => new TextEncoder().encode(s);
+
+describe('anyProgram: a firewall line another program wrote', () => {
+  const forwarded = `Dec  6 05:00:01 gw firewall: [WAN DROP] ${FIELDS}`;
+
+  it('is refused without it (the live engine never sets it), read as spoofable with it, by both parsers', () => {
+    expect(parseRecord(forwarded, { year: 2026 })).toEqual({ ok: false, reason: 'untrusted-transport' });
+    const b = bytes(forwarded);
+    expect(parseRecordBytes(b, 0, b.length, { year: 2026 })).toEqual({ ok: false, reason: 'untrusted-transport' });
+    const r = parseRecord(forwarded, { year: 2026, anyProgram: true });
+    expect(r).toMatchObject({ ok: true, packet: { src: '203.0.113.5', dpt: 22, prefix: 'WAN DROP', host: 'gw', trust: 'spoofable' } });
+    expect(parseRecordBytes(b, 0, b.length, { year: 2026, anyProgram: true })).toEqual(r);
+  });
+
+  it('a tag with a pid, no tag at all, an RFC 5424 app-name, a kmsg record of the user facility', () => {
+    for (const line of [`Dec  6 05:00:01 gw fw[12]: [WAN DROP] ${FIELDS}`, `Dec  6 05:00:01 gw [WAN DROP] ${FIELDS}`, `<4>1 2026-12-06T05:00:01Z gw firewall - - - [WAN DROP] ${FIELDS}`]) {
+      expect(parseRecord(line, { year: 2026, anyProgram: true }), line).toMatchObject({ ok: true, packet: { prefix: 'WAN DROP', trust: 'spoofable' } });
+    }
+    const kmsg = `12,5,1000,-;[WAN DROP] ${FIELDS}`;
+    expect(parseRecord(kmsg)).toEqual({ ok: false, reason: 'untrusted-transport' });
+    expect(parseRecord(kmsg, { anyProgram: true })).toMatchObject({ ok: true, packet: { trust: 'spoofable', framing: 'kmsg' } });
+  });
+
+  it('a kernel line keeps its trust with anyProgram; another program line without LOG fields stays not-firewall', () => {
+    expect(parseRecord(`Dec  6 05:00:01 gw kernel: [WAN DROP] ${FIELDS}`, { year: 2026, anyProgram: true })).toMatchObject({ ok: true, packet: { trust: 'spoofable', prefix: 'WAN DROP' } });
+    expect(parseRecord('Dec  6 05:00:01 gw dnsmasq[3]: query[A] example.org', { year: 2026, anyProgram: true })).toEqual({ ok: false, reason: 'not-firewall' });
+  });
+});
+
+describe('Proxmox VE firewall log', () => {
+  it('is sniffed, dated in its own zone, and read as spoofable', () => {
+    const line = `0 5 - 06/Dec/2026:06:00:01 +0100 policy DROP: ${FIELDS}`;
+    expect(sniffFraming(line)).toBe('pve');
+    expect(parseRecord(line)).toMatchObject({ ok: true, packet: { framing: 'pve', trust: 'spoofable', prefix: 'policy DROP:', time: Date.UTC(2026, 11, 6, 5, 0, 1) } });
+    expect(parseRecord(`101 6 tap101i0-IN 06/Dec/2026:06:00:01 -0230 ACCEPT: ${FIELDS}`)).toMatchObject({ ok: true, packet: { time: Date.UTC(2026, 11, 6, 8, 30, 1) } });
+  });
+
+  it('a stamp that is not one is bad-framing', () => {
+    for (const stamp of ['31/Nov/2026:06:00:01 +0100', '06/Dez/2026:06:00:01 +0100', '06/Dec/2026:24:00:01 +0100', '06/Dec/2026:06:00:01 0100', '06/Dec/2026:06:00:01']) {
+      expect(parseRecord(`0 5 - ${stamp} policy DROP: ${FIELDS}`), stamp).toEqual({ ok: false, reason: 'bad-framing' });
+    }
+  });
+});
+
+describe('OpenWrt logread', () => {
+  it('is sniffed and read; a user line imitating the kernel is untrusted-transport unless anyProgram', () => {
+    const line = `Sun Dec  6 05:00:01 2026 kern.warn kernel: [12345.678901] drop wan in: ${FIELDS}`;
+    expect(sniffFraming(line)).toBe('logread');
+    expect(parseRecord(line)).toMatchObject({ ok: true, packet: { framing: 'logread', prefix: 'drop wan in:', trust: 'spoofable' } });
+    const user = `Sun Dec  6 05:00:01 2026 user.notice root: drop wan in: ${FIELDS}`;
+    expect(parseRecord(user)).toEqual({ ok: false, reason: 'untrusted-transport' });
+    expect(parseRecord(user, { anyProgram: true })).toMatchObject({ ok: true, packet: { prefix: 'drop wan in:' } });
+  });
+});
