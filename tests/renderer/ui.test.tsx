@@ -282,6 +282,10 @@ describe('App', () => {
     expect(port.getAttribute('aria-invalid')).toBe('false');
     expect(screen.getByTestId('rule-port-error').textContent).toBe('');
     expect(from.getAttribute('aria-invalid')).toBe('true');
+    // The summary names what is still marked, and goes once nothing is.
+    expect(screen.getByTestId('rule-error').textContent).toBe('Check the marked field: From.');
+    fireEvent.change(from, { target: { value: '10.0.0.0/8' } });
+    expect(screen.getByTestId('rule-error').textContent).toBe('');
     expect(api.calls.some((c) => c.method === 'previewRule')).toBe(false);
   });
 

@@ -7,6 +7,13 @@ import { RulePreview } from './RulePreview.tsx';
 /** Names of the editor's fields, as the schema's paths and the labels say them. */
 const FIELD_LABELS: Record<string, string> = { action: 'Action', direction: 'Direction', from: 'From', to: 'To', app: 'App profile', port: 'Port', proto: 'Protocol', comment: 'Comment', position: 'Position' };
 
+/** The form's summary of refused fields that are shown at their place: null when none is left. */
+function markedMessage(fields: readonly string[]): string | null {
+  const named = fields.filter((f) => FIELD_LABELS[f] !== undefined);
+  if (named.length === 0) return null;
+  return `Check the marked ${named.length === 1 ? 'field' : 'fields'}: ${named.map((f) => FIELD_LABELS[f]).join(', ')}.`;
+}
+
 /** A field's reason, under it (empty when none); the input names it with aria-describedby. */
 function FieldError({ id, message }: { id: string; message: string | undefined }) {
   return (
@@ -27,7 +34,12 @@ export function RuleEditor({ draft, setDraft, appProfiles }: { draft: Draft; set
   const upd = (patch: Partial<Draft>) => {
     setDraft({ ...draft, ...patch });
     const touched = Object.keys(patch).filter((k) => fieldErrors[k] !== undefined);
-    if (touched.length) setFieldErrors(Object.fromEntries(Object.entries(fieldErrors).filter(([k]) => !touched.includes(k))));
+    if (touched.length) {
+      const left = Object.entries(fieldErrors).filter(([k]) => !touched.includes(k));
+      setFieldErrors(Object.fromEntries(left));
+      // "Check the marked fields: …" names the fields still marked, and goes with the last of them.
+      if (error !== null && error.startsWith('Check the marked')) setError(markedMessage(left.map(([k]) => k)));
+    }
   };
   /** The class of the field's box: marked invalid while it has a reason. */
   const fieldClass = (field: string, extra = '') => ['field', extra, fieldErrors[field] !== undefined ? 'field-invalid' : ''].filter(Boolean).join(' ');
@@ -57,7 +69,7 @@ export function RuleEditor({ draft, setDraft, appProfiles }: { draft: Draft; set
           // An edit's new position is the op's `to`, a name the To field's reason also has: say it here.
           if (draft.number !== null && draft.position.trim() && !/^[1-9]\d*$/.test(draft.position.trim())) {
             setFieldErrors({ position: 'position is a rule number: 1, 2, …' });
-            setError('Check the marked field: Position.');
+            setError(markedMessage(['position']));
             return;
           }
           const r = await previewRule(opFromDraft(draft), 'editor');
@@ -65,7 +77,7 @@ export function RuleEditor({ draft, setDraft, appProfiles }: { draft: Draft; set
           setFieldErrors(fields);
           // Reasons shown at their fields are only named here; others (from the service) are said in full.
           const named = Object.keys(fields).filter((f) => FIELD_LABELS[f] !== undefined);
-          setError(r.ok ? null : named.length && named.length === Object.keys(fields).length ? `Check the marked ${named.length === 1 ? 'field' : 'fields'}: ${named.map((f) => FIELD_LABELS[f]).join(', ')}.` : r.error);
+          setError(r.ok ? null : named.length && named.length === Object.keys(fields).length ? markedMessage(named) : r.error);
         }}
       >
         <div className="field">
