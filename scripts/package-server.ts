@@ -9,7 +9,7 @@
  *
  * What goes in:
  *   /usr/lib/portcullis/node                 Node 24 (the `node` npm package's binary; Debian 12's nodejs is 18)
- *   /usr/lib/portcullis/bin/portcullis.js    the checkout's entry, unchanged (+ cli-bundle.js)
+ *   /usr/lib/portcullis/bin/portcullis.js    the checkout's entry, unchanged (+ cli-bundle.js, parent-watch.js)
  *   /usr/lib/portcullis/dist/cli/            the CLI bundle (scripts/build-cli.ts), manifest "packaged"
  *   /usr/lib/portcullis/renderer/dist/       the UI `portcullis serve` serves
  *   /usr/bin/portcullis                      sh wrapper: that Node, that entry
@@ -109,7 +109,7 @@ export async function packageServer(opts: { outDir?: string; skipBuild?: boolean
   chmodSync(path.join(lib, 'node'), 0o755);
   // The entry and the bundle check are plain ES modules.
   writeFileSync(path.join(lib, 'package.json'), JSON.stringify({ name: 'portcullis', version, type: 'module', private: true }, null, 1) + '\n');
-  for (const f of ['portcullis.js', 'cli-bundle.js']) copyFileSync(path.join(ROOT, 'bin', f), path.join(lib, 'bin', f));
+  for (const f of ['portcullis.js', 'cli-bundle.js', 'parent-watch.js']) copyFileSync(path.join(ROOT, 'bin', f), path.join(lib, 'bin', f));
   cpSync(path.join(ROOT, 'dist/cli'), path.join(lib, 'dist/cli'), { recursive: true, filter: (src) => !src.endsWith('.map') });
   // No sources beside an installed bundle, and dpkg owns its files: the bundle runs as is.
   writeFileSync(path.join(lib, 'dist/cli', MANIFEST), JSON.stringify({ packaged: true, version }) + '\n');

@@ -8,6 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BAN_SET_NAMES, installSetBlock } from '../../electron/helper/firewall/index.ts';
 import * as firewallModule from '../../electron/helper/firewall/index.ts';
 import { memoryAuditLog } from '../../electron/helper/audit.ts';
+import { createIpsetSession } from '../../electron/helper/firewall/ipset-session.ts';
+import { spawn } from 'node:child_process';
 import { createHelperDispatcher } from '../../electron/helper/ops.ts';
 import { callViaDispatcher, firewallPortOf } from '../../electron/headless/helper-adapter.ts';
 import { createLab, type Lab } from '../support/netns.ts';
@@ -23,7 +25,14 @@ describe.runIf(requireSystem('root', 'netns', 'ufw', 'ipset'))('a ban longer tha
     await installSetBlock(lab.fwExec, { etcDir: lab.ufwDir });
     dispatcher = createHelperDispatcher({
       exec: lab.fwExec,
-      firewall: firewallModule,
+      // The helper's long-lived `ipset restore`, started INSIDE the firewall namespace (the real helper
+      // runs in the namespace it protects; firewallModule's own would start in this test's namespace,
+      // the machine's, where it must never touch a set).
+      firewall: {
+        ...firewallModule,
+        ipsetRestoreSession: () =>
+          createIpsetSession(() => spawn('ip', ['netns', 'exec', lab.fwNs, 'stdbuf', '-oL', 'ipset', 'restore', '-exist'], { stdio: ['pipe', 'pipe', 'pipe'] })),
+      },
       audit: memoryAuditLog(),
       readConfig: async () => null,
       exists: async () => true,
