@@ -95,6 +95,40 @@ export function unredactFleet(candidate: unknown, saved: FleetSettings): unknown
   return { ...(candidate as Record<string, unknown>), crowdsec: next };
 }
 
+const normalUrl = (u: unknown): string | null => (typeof u === 'string' ? u.trim().replace(/\/$/, '') : null);
+
+/**
+ * A settings patch (deep-merged over the saved settings, which hold the real secrets) that moves
+ * the link to another LAPI url must not carry the saved secrets there: password, bouncerKey and
+ * credentialsFile are then dropped unless the patch itself gives them as real values (REDACTED or
+ * absent = inherited = dropped). Returns the patch to merge; the schema then asks for what is missing.
+ */
+export function guardFleetPatch(patch: unknown, saved: FleetSettings): unknown {
+  if (!isRecord(patch) || !isRecord(patch.fleet)) return patch;
+  const c = patch.fleet.crowdsec;
+  if (!isRecord(c) || !saved.crowdsec || !('url' in c) || normalUrl(c.url) === saved.crowdsec.url) return patch;
+  const next: Record<string, unknown> = { ...c };
+  for (const k of [...SECRET_KEYS, 'credentialsFile'] as const) if (next[k] === undefined || next[k] === REDACTED) next[k] = undefined;
+  return { ...patch, fleet: { ...patch.fleet, crowdsec: next } };
+}
+
+/**
+ * The LAPI settings `testFleet` tries: REDACTED secrets come back only for the saved url, and a
+ * credentialsFile (read as root) is only sent to the saved url, so a test cannot carry a file's
+ * password to another server. Returns the candidate, or why it is refused.
+ */
+export function fleetTestCandidate(crowdsec: unknown, saved: FleetSettings): { ok: true; candidate: unknown } | { ok: false; error: string } {
+  const candidate = (unredactFleet({ crowdsec }, saved) as { crowdsec: unknown }).crowdsec;
+  if (isRecord(candidate) && candidate.credentialsFile !== undefined && normalUrl(candidate.url) !== (saved.crowdsec?.url ?? null)) {
+    return { ok: false, error: 'credentialsFile: a credentials file is only tested against the saved LAPI url; give machineId and password to test another url' };
+  }
+  return { ok: true, candidate };
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
 /** Does a decision's origin match one of the configured origins (`*` = any text)? */
 export function originMatches(origin: string, patterns: readonly string[]): boolean {
   return patterns.some((p) => {

@@ -262,6 +262,31 @@ describe('fleet in the service', () => {
     expect(t.notices.join('\n')).not.toMatch(/pw-A|key-A/);
   });
 
+  it('a settings update that moves the link to another LAPI url never takes the saved secrets along (F1)', async () => {
+    const t = await build({ settings: withFleet() });
+    // Only the url changes: the saved password and bouncer key stay behind, so the settings are incomplete.
+    await expect(t.call('updateSettings', { patch: { fleet: { crowdsec: { url: 'http://127.0.0.1:9999' } } } })).rejects.toThrow(/fleet\.crowdsec\.(bouncerKey|machineId)/);
+    // The placeholder sent back with another url is no secret either.
+    await expect(t.call('updateSettings', { patch: { fleet: { crowdsec: { url: 'http://127.0.0.1:9999', password: REDACTED, bouncerKey: REDACTED } } } })).rejects.toThrow(/fleet\.crowdsec\./);
+    expect((t.repo.load() as { fleet: { crowdsec: { url: string } } }).fleet.crowdsec.url).toBe('http://lapi.test:8080');
+    // Real values given with the new url are taken.
+    const moved = await t.call('updateSettings', { patch: { fleet: { crowdsec: { url: 'http://127.0.0.1:9999', password: 'pw-new', bouncerKey: 'key-new' } } } });
+    expect(moved.fleet.crowdsec).toMatchObject({ url: 'http://127.0.0.1:9999', password: REDACTED });
+    expect((t.repo.load() as { fleet: { crowdsec: { password: string } } }).fleet.crowdsec.password).toBe('pw-new');
+    // Unchanged url: the saved secrets stay.
+    const same = await t.call('updateSettings', { patch: { fleet: { crowdsec: { url: 'http://127.0.0.1:9999/', pullIntervalMs: 500 } } } });
+    expect(same.fleet.crowdsec).toMatchObject({ pullIntervalMs: 500 });
+    expect((t.repo.load() as { fleet: { crowdsec: { bouncerKey: string } } }).fleet.crowdsec.bouncerKey).toBe('key-new');
+  });
+
+  it('testFleet sends a credentials file only to the saved LAPI url (F1)', async () => {
+    const t = await build({ settings: withFleet() });
+    await expect(t.call('testFleet', { crowdsec: { url: 'http://127.0.0.1:9999', credentialsFile: '/etc/portcullis/x.yaml', bouncerKey: 'k' } })).rejects.toThrow(
+      /credentialsFile: a credentials file is only tested against the saved LAPI url/,
+    );
+    await expect(t.call('testFleet', { crowdsec: { url: 'http://127.0.0.1:9999', machineId: 'hostA', password: REDACTED, bouncerKey: REDACTED } })).rejects.toThrow(/invalid|password|bouncerKey/);
+  });
+
   it('turning the fleet off lifts the fleet bans and stops the link; local bans stay', async () => {
     const t = await build({ settings: withFleet() });
     t.lapi.add('203.0.113.5', 'portcullis@hostB');
