@@ -406,11 +406,14 @@ export class PortcullisService {
   /**
    * Loads the settings again from where they are kept (`systemctl reload`, SIGHUP): a hand-edited
    * config file takes effect without a restart. Invalid settings are refused with the field and the
-   * reason, and the running ones stay.
+   * reason, and the running ones stay. `refuse` says why valid settings are still refused (the
+   * start-time check of a config file holding secrets that others can read).
    */
-  reloadSettings(): { ok: true } | { ok: false; error: string } {
+  reloadSettings(refuse?: (s: Settings) => string | null): { ok: true } | { ok: false; error: string } {
     const loaded = this.loadSettings();
     if (!loaded.ok) return { ok: false, error: `invalid settings in ${this.o.settingsRepo.describe()}, kept the running ones:\n${loaded.error}` };
+    const refusal = refuse?.(loaded.settings);
+    if (refusal) return { ok: false, error: `${refusal}; kept the running settings` };
     this.applySettings(loaded.settings, false);
     return { ok: true };
   }
