@@ -16,6 +16,9 @@ const count = (what: string, min: number, max: number) => {
 /** What getSettings and every log line show in place of a secret. Sent back unchanged, it keeps the saved secret. */
 export const REDACTED = '••••••';
 
+/** The only directory a credentialsFile may be in: the service reads it as root. */
+export const CREDENTIALS_DIR = '/etc/portcullis/';
+
 /** Default origins applied: the other Portcullis hosts, the CrowdSec agents and cscli (never CAPI's community lists unless added). */
 export const DEFAULT_FLEET_ORIGINS = ['portcullis@*', 'crowdsec', 'cscli'];
 
@@ -31,7 +34,10 @@ export const CrowdsecSettingsSchema = z
     machineId: z.string().trim().min(1, 'machineId cannot be empty').max(128).regex(/^[A-Za-z0-9._-]+$/, 'machineId is letters, digits, dot, dash or underscore').optional(),
     password: z.string().min(1, 'password cannot be empty').max(512).optional(),
     /** Or the YAML `cscli machines add -f FILE` writes (login, password; its url is ignored in favour of `url`). */
-    credentialsFile: z.string().regex(/^\//, 'credentialsFile is an absolute path').optional(),
+    credentialsFile: z
+      .string()
+      .refine((p) => p.startsWith(CREDENTIALS_DIR) && !p.split('/').includes('..'), `credentialsFile is a file in ${CREDENTIALS_DIR} (read as root, so no other place)`)
+      .optional(),
     /** Bouncer key (`cscli bouncers add NAME`): pulls the fleet's decisions. One key per host. */
     bouncerKey: z.string().min(1, 'bouncerKey cannot be empty').max(512),
     pullIntervalMs: count('pullIntervalMs', 200, 3_600_000).default(1000),

@@ -180,6 +180,26 @@ describe('fleet in the service', () => {
     expect(t.lapi.active()).toHaveLength(1);
   });
 
+  it('fleet bans lifted by hand are remembered at most maxBans at once, the oldest forgotten first (F6)', async () => {
+    const t = await build({ settings: withFleet({ maxBans: 2 }) });
+    const ips = ['203.0.113.1', '203.0.113.2', '203.0.113.3'];
+    for (const ip of ips) t.lapi.add(ip, 'portcullis@hostB');
+    const resync = async () => {
+      t.clock.advance(6 * 60_000);
+      expect(await t.link().pullOnce()).toBe('full');
+      await t.service.idle();
+    };
+    await t.link().pullOnce();
+    await t.service.idle();
+    await t.call('unban', { ip: '203.0.113.1' });
+    await t.call('unban', { ip: '203.0.113.2' });
+    await resync(); // .1 and .2 stay lifted; .3 fits under maxBans now
+    expect([...t.firewall.bans.keys()]).toEqual(['203.0.113.3']);
+    await t.call('unban', { ip: '203.0.113.3' });
+    await resync(); // three dismissals do not fit in maxBans 2: the oldest (.1) is forgotten and applies again
+    expect([...t.firewall.bans.keys()]).toEqual(['203.0.113.1']);
+  });
+
   it('a fleet ban expires with its decision', async () => {
     const t = await build({ settings: withFleet() });
     t.lapi.add('203.0.113.5', 'cscli', 60_000);
