@@ -39,7 +39,7 @@ export const CrowdsecSettingsSchema = z
       .refine((p) => p.startsWith(CREDENTIALS_DIR) && !p.split('/').includes('..'), `credentialsFile is a file in ${CREDENTIALS_DIR} (read as root, so no other place)`)
       .optional(),
     /** Bouncer key (`cscli bouncers add NAME`): pulls the fleet's decisions. One key per host. */
-    bouncerKey: z.string().min(1, 'bouncerKey cannot be empty').max(512),
+    bouncerKey: z.string({ error: 'bouncerKey is required (give it again when the LAPI url changes: saved secrets never follow a new url)' }).min(1, 'bouncerKey cannot be empty').max(512),
     pullIntervalMs: count('pullIntervalMs', 200, 3_600_000).default(1000),
     /** Push this host's bans to the LAPI. */
     share: z.boolean().default(true),
