@@ -7,6 +7,7 @@
  */
 import type { AuditLog } from '../helper/audit.ts';
 import { API, type ApiHandlers, type ApiMethod } from '../shared/api.ts';
+import { REDACTED } from '../shared/fleet.ts';
 
 /** The calls that change something: protection, bans, whitelist, settings (thresholds included), rules, firewall. */
 export const CHANGING_METHODS: ReadonlySet<ApiMethod> = new Set<ApiMethod>([
@@ -37,6 +38,21 @@ export interface ClientIdentity {
   client: string;
 }
 
+/** Keys whose values are secrets wherever they sit in a call's arguments (fleet.crowdsec's password and bouncerKey). */
+const SECRET_ARG_KEYS: ReadonlySet<string> = new Set(['password', 'bouncerKey']);
+
+/**
+ * The arguments as the audit log keeps them (12 weeks, readable by whoever reads the logs): every
+ * secret replaced by REDACTED, at any depth (updateSettings' patch.fleet.crowdsec, testFleet's crowdsec).
+ */
+export function redactSecrets(v: unknown, depth = 0): unknown {
+  if (depth > 32 || typeof v !== 'object' || v === null) return v;
+  if (Array.isArray(v)) return v.map((x) => redactSecrets(x, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) out[k] = SECRET_ARG_KEYS.has(k) && x !== undefined && x !== null ? REDACTED : redactSecrets(x, depth + 1);
+  return out;
+}
+
 /** The handlers with every changing call recorded after it ran (success or refusal, with the reason). */
 export function auditedHandlers(handlers: ApiHandlers, audit: AuditLog, identify: () => ClientIdentity | Promise<ClientIdentity>, now: () => number = Date.now): ApiHandlers {
   const out = { ...handlers } as Record<ApiMethod, (p: unknown) => Promise<unknown>>;
@@ -53,7 +69,7 @@ export function auditedHandlers(handlers: ApiHandlers, audit: AuditLog, identify
           transport: who.transport,
           client: who.client,
           op: `api.${method}`,
-          args: params,
+          args: redactSecrets(params),
           argv: [],
           result,
           ...(error ? { error } : {}),

@@ -103,7 +103,7 @@ async function foreground(o: RunOptions, name: string): Promise<number> {
   }
   // `systemctl reload portcullis` (ExecReload sends SIGHUP): load the settings file again.
   const reload = (): void => {
-    const r = runner.service.reloadSettings();
+    const r = runner.reloadSettings();
     if (r.ok) printErr(`portcullis ${name}: settings reloaded`);
     else printErr(`portcullis ${name}: ${r.error}`);
   };

@@ -115,6 +115,7 @@ export class FleetBridge implements FleetSink {
       log: (l, m) => this.port.log(l, m),
       ...(this.env.resyncMs !== undefined ? { resyncMs: this.env.resyncMs } : {}),
       ...(this.env.manual ? { manual: true } : {}),
+      maxDecisions: () => this.settings.fleet.maxBans,
     });
     this.link.start();
     this.env.onLink?.(this.link);
@@ -157,7 +158,11 @@ export class FleetBridge implements FleetSink {
     const fleetBan = this.applied.get(ip);
     if (fleetBan) {
       this.applied.delete(ip);
-      if (!this.lifting && why === 'manual') this.dismissed.set(ip, fleetBan.id);
+      if (!this.lifting && why === 'manual') {
+        // Bounded like the fleet bans: the oldest dismissal goes first.
+        if (!this.dismissed.has(ip) && this.dismissed.size >= this.settings.fleet.maxBans) this.dismissed.delete(this.dismissed.keys().next().value!);
+        this.dismissed.set(ip, fleetBan.id);
+      }
       return;
     }
     if (this.lifting) return;

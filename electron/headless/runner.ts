@@ -65,6 +65,8 @@ export interface RunOptions {
 export interface Runner {
   service: PortcullisService;
   url: string | null;
+  /** `systemctl reload` (SIGHUP): the settings again, with the start's refusal of a config file holding secrets others can read. */
+  reloadSettings(): { ok: true } | { ok: false; error: string };
   close(): Promise<void>;
 }
 
@@ -440,6 +442,10 @@ async function startLocked(o: RunOptions, out: Out, err: Out, isRoot: boolean): 
   return {
     service,
     url: web?.url ?? null,
+    reloadSettings: () => {
+      const config = o.config;
+      return service.reloadSettings(config ? (s) => secretsFileRefusal(config, s) : undefined);
+    },
     close: async () => {
       if (closed) return;
       closed = true;

@@ -45,7 +45,7 @@ import { EventBatcher, type EventListener } from './events.ts';
 import type { HostInfo } from './hostinfo.ts';
 import { forgedRecordsCheck, type ReadSysctl } from './userns-check.ts';
 import { FleetBridge, testFleetConnection, type FleetEnv } from './fleet.ts';
-import { CrowdsecSettingsSchema, redactFleet, unredactFleet } from '../shared/fleet.ts';
+import { CrowdsecSettingsSchema, fleetTestCandidate, guardFleetPatch, redactFleet, unredactFleet } from '../shared/fleet.ts';
 import { PrefixTally, uncountedPrefixesCheck } from './server-doctor.ts';
 
 export const VERSION = '0.1.0';
@@ -407,11 +407,14 @@ export class PortcullisService {
   /**
    * Loads the settings again from where they are kept (`systemctl reload`, SIGHUP): a hand-edited
    * config file takes effect without a restart. Invalid settings are refused with the field and the
-   * reason, and the running ones stay.
+   * reason, and the running ones stay. `refuse` says why valid settings are still refused (the
+   * start-time check of a config file holding secrets that others can read).
    */
-  reloadSettings(): { ok: true } | { ok: false; error: string } {
+  reloadSettings(refuse?: (s: Settings) => string | null): { ok: true } | { ok: false; error: string } {
     const loaded = this.loadSettings();
     if (!loaded.ok) return { ok: false, error: `invalid settings in ${this.o.settingsRepo.describe()}, kept the running ones:\n${loaded.error}` };
+    const refusal = refuse?.(loaded.settings);
+    if (refusal) return { ok: false, error: `${refusal}; kept the running settings` };
     this.applySettings(loaded.settings, false);
     return { ok: true };
   }
@@ -1286,11 +1289,13 @@ export class PortcullisService {
         const entries = this.settings.whitelist.entries.filter((e) => e !== cidr);
         return this.applySettings({ ...this.settings, whitelist: { ...this.settings.whitelist, entries } });
       },
-      updateSettings: async ({ patch }) => this.applySettings(mergePatch(this.settings, patch)),
+      updateSettings: async ({ patch }) => this.applySettings(mergePatch(this.settings, guardFleetPatch(patch, this.settings.fleet))),
       testThresholds: async ({ patch, minutes }) => this.testThresholds(patch, minutes),
       testFleet: async ({ crowdsec }) => {
         if (!this.o.fleet) throw new ApiError('unavailable', 'this Portcullis runs without a fleet link (dry run)');
-        const r = CrowdsecSettingsSchema.safeParse((unredactFleet({ crowdsec }, this.settings.fleet) as { crowdsec: unknown }).crowdsec);
+        const t = fleetTestCandidate(crowdsec, this.settings.fleet);
+        if (!t.ok) throw new ApiError('invalid', t.error);
+        const r = CrowdsecSettingsSchema.safeParse(t.candidate);
         if (!r.success) throw new ApiError('invalid', describeZodError(r.error));
         return testFleetConnection(r.data, this.o.fleet, () => this.o.clock.now());
       },

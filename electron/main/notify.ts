@@ -11,6 +11,7 @@ import type { Clock } from '../shared/domain.ts';
 import type { NavigateTarget } from '../shared/ipc.ts';
 import type { BanRecord } from '../shared/model.ts';
 import type { Settings } from '../shared/settings.ts';
+import { originLabel } from '../shared/fleet.ts';
 
 export type NotificationSettings = Settings['notifications'];
 
@@ -117,7 +118,7 @@ export class NotificationPlanner {
   private summarise(bans: BanRecord[]): PlannedNotification {
     if (bans.length === 1) {
       const b = bans[0]!;
-      const what = b.reason.kind === 'manual' ? 'banned by hand' : `${b.reason.scanType ?? ''} scan of ${b.reason.ports.length} port${b.reason.ports.length === 1 ? '' : 's'}`.trim();
+      const what = b.reason.origin !== undefined ? `banned by the fleet (${originLabel(b.reason.origin)})` : b.reason.kind === 'manual' ? 'banned by hand' : `${b.reason.scanType ?? ''} scan of ${b.reason.ports.length} port${b.reason.ports.length === 1 ? '' : 's'}`.trim();
       const until = b.until === null ? 'permanently' : `for ${durationPhrase(b.until - b.at)}`;
       return { kind: 'ban', title: `Scanner ${b.ip} banned`, body: `${what} — banned ${until}. Click to see it.`, target: { screen: 'offender', ip: b.ip } };
     }

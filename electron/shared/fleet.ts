@@ -16,6 +16,9 @@ const count = (what: string, min: number, max: number) => {
 /** What getSettings and every log line show in place of a secret. Sent back unchanged, it keeps the saved secret. */
 export const REDACTED = '••••••';
 
+/** The only directory a credentialsFile may be in: the service reads it as root. */
+export const CREDENTIALS_DIR = '/etc/portcullis/';
+
 /** Default origins applied: the other Portcullis hosts, the CrowdSec agents and cscli (never CAPI's community lists unless added). */
 export const DEFAULT_FLEET_ORIGINS = ['portcullis@*', 'crowdsec', 'cscli'];
 
@@ -31,9 +34,12 @@ export const CrowdsecSettingsSchema = z
     machineId: z.string().trim().min(1, 'machineId cannot be empty').max(128).regex(/^[A-Za-z0-9._-]+$/, 'machineId is letters, digits, dot, dash or underscore').optional(),
     password: z.string().min(1, 'password cannot be empty').max(512).optional(),
     /** Or the YAML `cscli machines add -f FILE` writes (login, password; its url is ignored in favour of `url`). */
-    credentialsFile: z.string().regex(/^\//, 'credentialsFile is an absolute path').optional(),
+    credentialsFile: z
+      .string()
+      .refine((p) => p.startsWith(CREDENTIALS_DIR) && !p.split('/').includes('..'), `credentialsFile is a file in ${CREDENTIALS_DIR} (read as root, so no other place)`)
+      .optional(),
     /** Bouncer key (`cscli bouncers add NAME`): pulls the fleet's decisions. One key per host. */
-    bouncerKey: z.string().min(1, 'bouncerKey cannot be empty').max(512),
+    bouncerKey: z.string({ error: 'bouncerKey is required (give it again when the LAPI url changes: saved secrets never follow a new url)' }).min(1, 'bouncerKey cannot be empty').max(512),
     pullIntervalMs: count('pullIntervalMs', 200, 3_600_000).default(1000),
     /** Push this host's bans to the LAPI. */
     share: z.boolean().default(true),
@@ -93,6 +99,40 @@ export function unredactFleet(candidate: unknown, saved: FleetSettings): unknown
     else delete next[k];
   }
   return { ...(candidate as Record<string, unknown>), crowdsec: next };
+}
+
+const normalUrl = (u: unknown): string | null => (typeof u === 'string' ? u.trim().replace(/\/$/, '') : null);
+
+/**
+ * A settings patch (deep-merged over the saved settings, which hold the real secrets) that moves
+ * the link to another LAPI url must not carry the saved secrets there: password, bouncerKey and
+ * credentialsFile are then dropped unless the patch itself gives them as real values (REDACTED or
+ * absent = inherited = dropped). Returns the patch to merge; the schema then asks for what is missing.
+ */
+export function guardFleetPatch(patch: unknown, saved: FleetSettings): unknown {
+  if (!isRecord(patch) || !isRecord(patch.fleet)) return patch;
+  const c = patch.fleet.crowdsec;
+  if (!isRecord(c) || !saved.crowdsec || !('url' in c) || normalUrl(c.url) === saved.crowdsec.url) return patch;
+  const next: Record<string, unknown> = { ...c };
+  for (const k of [...SECRET_KEYS, 'credentialsFile'] as const) if (next[k] === undefined || next[k] === REDACTED) next[k] = undefined;
+  return { ...patch, fleet: { ...patch.fleet, crowdsec: next } };
+}
+
+/**
+ * The LAPI settings `testFleet` tries: REDACTED secrets come back only for the saved url, and a
+ * credentialsFile (read as root) is only sent to the saved url, so a test cannot carry a file's
+ * password to another server. Returns the candidate, or why it is refused.
+ */
+export function fleetTestCandidate(crowdsec: unknown, saved: FleetSettings): { ok: true; candidate: unknown } | { ok: false; error: string } {
+  const candidate = (unredactFleet({ crowdsec }, saved) as { crowdsec: unknown }).crowdsec;
+  if (isRecord(candidate) && candidate.credentialsFile !== undefined && normalUrl(candidate.url) !== (saved.crowdsec?.url ?? null)) {
+    return { ok: false, error: 'credentialsFile: a credentials file is only tested against the saved LAPI url; give machineId and password to test another url' };
+  }
+  return { ok: true, candidate };
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /** Does a decision's origin match one of the configured origins (`*` = any text)? */

@@ -3,10 +3,14 @@
  * and outages, deleting only this host's decision, token expiry, and the pull side's lost deltas,
  * merged decisions and repeated deletions. Timers are off: each test drives pumpOnce/pullOnce.
  */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../electron/shared/domain.ts';
 import { CrowdsecSettingsSchema, type CrowdsecSettings } from '../../electron/shared/fleet.ts';
-import { FleetLink, machineCredentials, type FleetDecision, type FleetSink } from '../../electron/engine/fleet/link.ts';
+import { FleetLink, machineCredentials, MAX_FLEET_BAN_MS, readCredentialsFile, type FleetDecision, type FleetSink } from '../../electron/engine/fleet/link.ts';
 import { FleetQueue } from '../../electron/engine/fleet/queue.ts';
 import { parseGoDuration } from '../../electron/engine/fleet/lapi.ts';
 import { FakeLapi } from './fake-lapi.ts';
@@ -26,14 +30,14 @@ class RecordingSink implements FleetSink {
   }
 }
 
-function setup(over: Partial<CrowdsecSettings> = {}, queue = new FleetQueue(':memory:')) {
+function setup(over: Partial<CrowdsecSettings> = {}, queue = new FleetQueue(':memory:'), maxDecisions?: number) {
   const clock = new ManualClock(1_700_000_000_000);
   const lapi = new FakeLapi(() => clock.now());
   lapi.machines.set('hostA', 'pw-A');
   lapi.bouncers.add('key-A');
   const settings = CrowdsecSettingsSchema.parse({ url: 'http://lapi.test:8080', machineId: 'hostA', password: 'pw-A', bouncerKey: 'key-A', ...over });
   const sink = new RecordingSink();
-  const link = new FleetLink({ settings, queue, fetch: lapi.fetch, now: () => clock.now(), version: '0.1.0', sink, manual: true });
+  const link = new FleetLink({ settings, queue, fetch: lapi.fetch, now: () => clock.now(), version: '0.1.0', sink, manual: true, ...(maxDecisions ? { maxDecisions: () => maxDecisions } : {}) });
   link.start();
   return { clock, lapi, sink, link, queue };
 }
@@ -159,7 +163,7 @@ describe('FleetLink: push', () => {
   });
 
   it('reads the machine credentials from the file cscli writes', () => {
-    const s = CrowdsecSettingsSchema.parse({ url: 'http://x:1', credentialsFile: '/etc/x.yaml', bouncerKey: 'k' });
+    const s = CrowdsecSettingsSchema.parse({ url: 'http://x:1', credentialsFile: '/etc/portcullis/x.yaml', bouncerKey: 'k' });
     const c = machineCredentials(s, () => 'url: http://127.0.0.1:8080\nlogin: hostA\npassword: s3cr3t\n');
     expect(c).toEqual({ machineId: 'hostA', password: 's3cr3t', error: null });
     expect(machineCredentials(s, () => 'url: x\n').error).toMatch(/no login and password/);
@@ -260,5 +264,50 @@ describe('LAPI wire helpers', () => {
     expect(parseGoDuration('-191.034257ms')).toBeCloseTo(-191.034257);
     expect(parseGoDuration('168h')).toBe(168 * 3_600_000);
     expect(parseGoDuration('soon')).toBeNull();
+  });
+});
+
+describe('FleetLink: bounds (F6)', () => {
+  it('a credentialsFile is a file in /etc/portcullis/; read without following a symlink, blocking on a FIFO or reading past 64 KiB', () => {
+    expect(CrowdsecSettingsSchema.safeParse({ url: 'http://x:1', credentialsFile: '/dev/zero', bouncerKey: 'k' }).error?.issues[0]?.message).toMatch(/credentialsFile is a file in \/etc\/portcullis\//);
+    expect(CrowdsecSettingsSchema.safeParse({ url: 'http://x:1', credentialsFile: '/etc/portcullis/../shadow', bouncerKey: 'k' }).success).toBe(false);
+    const d = mkdtempSync(path.join(tmpdir(), 'pc-cred-'));
+    const dir = `${d}/`;
+    try {
+      writeFileSync(`${d}/ok.yaml`, 'login: hostA\npassword: s3cr3t\n');
+      expect(readCredentialsFile(`${d}/ok.yaml`, dir)).toMatch(/password: s3cr3t/);
+      symlinkSync('/dev/zero', `${d}/zero.yaml`);
+      expect(() => readCredentialsFile(`${d}/zero.yaml`, dir)).toThrow(/ELOOP|symbolic link/);
+      execFileSync('mkfifo', [`${d}/fifo.yaml`]);
+      expect(() => readCredentialsFile(`${d}/fifo.yaml`, dir)).toThrow(/not a regular file/);
+      writeFileSync(`${d}/big.yaml`, 'x'.repeat(64 * 1024 + 1));
+      expect(() => readCredentialsFile(`${d}/big.yaml`, dir)).toThrow(/larger than 64 KiB/);
+      expect(() => readCredentialsFile('/etc/passwd', dir)).toThrow(/not in/);
+      // The default reader keeps to /etc/portcullis/ even for settings that skipped the schema.
+      expect(machineCredentials({ url: 'http://x:1', credentialsFile: '/dev/zero', bouncerKey: 'k' } as CrowdsecSettings).error).toMatch(/cannot read credentialsFile \/dev\/zero: not in \/etc\/portcullis\//);
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+
+  it('a fleet decision lasting "99999999999h" is clamped to 3,650 days', async () => {
+    const t = setup();
+    t.lapi.add('203.0.113.9', 'portcullis@hostB', 99_999_999_999 * 3_600_000);
+    await t.link.pullOnce();
+    const d = t.sink.wanted.get('203.0.113.9')!;
+    expect(d.until - t.clock.now()).toBe(MAX_FLEET_BAN_MS);
+    expect(() => new Date(d.until).toISOString()).not.toThrow();
+  });
+
+  it('remembers at most maxBans fleet decisions, and a deletion it did not remember still lifts the ban', async () => {
+    const t = setup({}, undefined, 2);
+    const ds = ['203.0.113.1', '203.0.113.2', '203.0.113.3', '203.0.113.4'].map((ip) => t.lapi.add(ip, 'portcullis@hostB'));
+    await t.link.pullOnce();
+    expect(t.sink.wanted.size).toBe(4); // the sink applies what fleet.maxBans allows
+    expect((t.link as unknown as { remote: Map<string, unknown> }).remote.size).toBe(2);
+    t.clock.advance(1000);
+    t.lapi.remove(ds[3]!.id);
+    await t.link.pullOnce();
+    expect(t.sink.wanted.has('203.0.113.4')).toBe(false);
   });
 });

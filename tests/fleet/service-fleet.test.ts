@@ -180,6 +180,26 @@ describe('fleet in the service', () => {
     expect(t.lapi.active()).toHaveLength(1);
   });
 
+  it('fleet bans lifted by hand are remembered at most maxBans at once, the oldest forgotten first (F6)', async () => {
+    const t = await build({ settings: withFleet({ maxBans: 2 }) });
+    const ips = ['203.0.113.1', '203.0.113.2', '203.0.113.3'];
+    for (const ip of ips) t.lapi.add(ip, 'portcullis@hostB');
+    const resync = async () => {
+      t.clock.advance(6 * 60_000);
+      expect(await t.link().pullOnce()).toBe('full');
+      await t.service.idle();
+    };
+    await t.link().pullOnce();
+    await t.service.idle();
+    await t.call('unban', { ip: '203.0.113.1' });
+    await t.call('unban', { ip: '203.0.113.2' });
+    await resync(); // .1 and .2 stay lifted; .3 fits under maxBans now
+    expect([...t.firewall.bans.keys()]).toEqual(['203.0.113.3']);
+    await t.call('unban', { ip: '203.0.113.3' });
+    await resync(); // three dismissals do not fit in maxBans 2: the oldest (.1) is forgotten and applies again
+    expect([...t.firewall.bans.keys()]).toEqual(['203.0.113.1']);
+  });
+
   it('a fleet ban expires with its decision', async () => {
     const t = await build({ settings: withFleet() });
     t.lapi.add('203.0.113.5', 'cscli', 60_000);
@@ -260,6 +280,31 @@ describe('fleet in the service', () => {
     const saved = t.repo.load() as { fleet: { crowdsec: { password: string; bouncerKey: string } } };
     expect(saved.fleet.crowdsec).toMatchObject({ password: 'pw-A', bouncerKey: 'key-A' });
     expect(t.notices.join('\n')).not.toMatch(/pw-A|key-A/);
+  });
+
+  it('a settings update that moves the link to another LAPI url never takes the saved secrets along (F1)', async () => {
+    const t = await build({ settings: withFleet() });
+    // Only the url changes: the saved password and bouncer key stay behind, so the settings are incomplete.
+    await expect(t.call('updateSettings', { patch: { fleet: { crowdsec: { url: 'http://127.0.0.1:9999' } } } })).rejects.toThrow(/fleet\.crowdsec\.bouncerKey: bouncerKey is required \(give it again when the LAPI url changes/);
+    // The placeholder sent back with another url is no secret either.
+    await expect(t.call('updateSettings', { patch: { fleet: { crowdsec: { url: 'http://127.0.0.1:9999', password: REDACTED, bouncerKey: REDACTED } } } })).rejects.toThrow(/fleet\.crowdsec\./);
+    expect((t.repo.load() as { fleet: { crowdsec: { url: string } } }).fleet.crowdsec.url).toBe('http://lapi.test:8080');
+    // Real values given with the new url are taken.
+    const moved = await t.call('updateSettings', { patch: { fleet: { crowdsec: { url: 'http://127.0.0.1:9999', password: 'pw-new', bouncerKey: 'key-new' } } } });
+    expect(moved.fleet.crowdsec).toMatchObject({ url: 'http://127.0.0.1:9999', password: REDACTED });
+    expect((t.repo.load() as { fleet: { crowdsec: { password: string } } }).fleet.crowdsec.password).toBe('pw-new');
+    // Unchanged url: the saved secrets stay.
+    const same = await t.call('updateSettings', { patch: { fleet: { crowdsec: { url: 'http://127.0.0.1:9999/', pullIntervalMs: 500 } } } });
+    expect(same.fleet.crowdsec).toMatchObject({ pullIntervalMs: 500 });
+    expect((t.repo.load() as { fleet: { crowdsec: { bouncerKey: string } } }).fleet.crowdsec.bouncerKey).toBe('key-new');
+  });
+
+  it('testFleet sends a credentials file only to the saved LAPI url (F1)', async () => {
+    const t = await build({ settings: withFleet() });
+    await expect(t.call('testFleet', { crowdsec: { url: 'http://127.0.0.1:9999', credentialsFile: '/etc/portcullis/x.yaml', bouncerKey: 'k' } })).rejects.toThrow(
+      /credentialsFile: a credentials file is only tested against the saved LAPI url/,
+    );
+    await expect(t.call('testFleet', { crowdsec: { url: 'http://127.0.0.1:9999', machineId: 'hostA', password: REDACTED, bouncerKey: REDACTED } })).rejects.toThrow(/invalid|password|bouncerKey/);
   });
 
   it('turning the fleet off lifts the fleet bans and stops the link; local bans stay', async () => {

@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { auditedHandlers, CHANGING_METHODS } from '../../electron/headless/api-audit.ts';
+import { auditedHandlers, CHANGING_METHODS, redactSecrets } from '../../electron/headless/api-audit.ts';
+import { REDACTED } from '../../electron/shared/fleet.ts';
 import { ControlClient, serveControlSocket } from '../../electron/headless/control.ts';
 import { startWebServer } from '../../electron/headless/http.ts';
 import { parseSsUnix, tcpPeerUid } from '../../electron/headless/peer-identity.ts';
@@ -51,6 +52,19 @@ describe('api audit', () => {
     // The list names every API method that is not a read.
     const reads = (Object.keys(API) as ApiMethod[]).filter((m) => !CHANGING_METHODS.has(m));
     expect(reads.every((m) => /^(get|test|preview)/.test(m))).toBe(true);
+  });
+
+  it('keeps no fleet secret in the audit log (F3): updateSettings patch and testFleet args are redacted', async () => {
+    const audit = memoryAuditLog();
+    const h = auditedHandlers(fakeHandlers(), audit, () => ({ transport: 'http', client: '127.0.0.1:5000 uid 0' }));
+    const crowdsec = { url: 'http://10.0.0.5:8080', machineId: 'web1', password: 'REAL-PW', bouncerKey: 'REAL-KEY' };
+    const patch = { fleet: { crowdsec } };
+    await h.updateSettings({ patch } as never);
+    expect(JSON.stringify(audit.entries)).not.toMatch(/REAL-PW|REAL-KEY/);
+    expect(audit.entries[0]!.args).toEqual({ patch: { fleet: { crowdsec: { ...crowdsec, password: REDACTED, bouncerKey: REDACTED } } } });
+    // The call itself still gets the real values.
+    expect(patch.fleet.crowdsec.password).toBe('REAL-PW');
+    expect(redactSecrets({ crowdsec })).toEqual({ crowdsec: { ...crowdsec, password: REDACTED, bouncerKey: REDACTED } });
   });
 
   it('control socket: the peer uid and pid come from the kernel (ss / sock_diag), not from the client', async () => {

@@ -91,6 +91,13 @@ describe('ban notifications', () => {
     p.ban(makeBan('192.0.2.2', T0, { reason: { kind: 'manual', ports: [], hits: 0, firstSeen: T0, lastSeen: T0 } }));
     expect(p.take()[0]!.body).toMatch(/^banned by hand — banned for 1 h/);
   });
+
+  it('a fleet ban says which host it came from, not "by hand"', () => {
+    const clock = new ManualClock(T0);
+    const p = new NotificationPlanner(settings({ aggregateWindowSec: 1 }), clock);
+    p.ban(makeBan('192.0.2.3', T0, { reason: { kind: 'manual', ports: [], hits: 0, firstSeen: T0, lastSeen: T0, origin: 'portcullis@web2' } }));
+    expect(p.take()[0]!.body).toMatch(/^banned by the fleet \(web2\) — banned for 1 h/);
+  });
 });
 
 describe('warnings', () => {

@@ -22,10 +22,22 @@ import {
   type StreamReply,
 } from './lapi.ts';
 
-export type FetchLike = (url: string, init: { method: string; headers: Record<string, string>; body?: string; signal?: AbortSignal }) => Promise<{
+export type FetchLike = (
+  url: string,
+  init: { method: string; headers: Record<string, string>; body?: string; signal?: AbortSignal; redirect: 'error' },
+) => Promise<{
   status: number;
   text(): Promise<string>;
+  /** Read chunk by chunk when there (global fetch), so an endless reply is cut at the cap instead of filling memory. */
+  body?: ReadableStream<Uint8Array> | null;
 }>;
+
+/**
+ * The largest LAPI reply read. Measured: a startup stream of 100,000 decisions is 20 MB (~200 bytes
+ * each, uuid included; tests/fleet/client.test.ts); 64 MiB leaves room for ~330,000 (a CAPI
+ * community list included) and stops a broken or hostile server there.
+ */
+export const MAX_REPLY_BYTES = 64 * 1024 * 1024;
 
 export interface LapiClientOptions {
   url: string;
@@ -36,6 +48,8 @@ export interface LapiClientOptions {
   fetch: FetchLike;
   now: () => number;
   timeoutMs?: number;
+  /** MAX_REPLY_BYTES unless given (tests). */
+  maxReplyBytes?: number;
 }
 
 /** unreachable: no answer; auth: credentials refused; server: a 5xx (1.4.6 answers validation and DB errors alike); reply: an answer that does not parse. */
@@ -57,6 +71,30 @@ export class LapiError extends Error {
 }
 
 const TOKEN_RENEW_MS = 50 * 60_000;
+
+/** The reply's text, or null when it passes `cap` bytes (the rest is not read). */
+async function readCapped(res: Awaited<ReturnType<FetchLike>>, cap: number): Promise<string | null> {
+  if (!res.body) {
+    const text = await res.text();
+    return new TextEncoder().encode(text).byteLength > cap ? null : text;
+  }
+  const reader = res.body.getReader();
+  const decoder = new TextDecoder();
+  const parts: string[] = [];
+  let bytes = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    bytes += value.byteLength;
+    if (bytes > cap) {
+      await reader.cancel().catch(() => undefined);
+      return null;
+    }
+    parts.push(decoder.decode(value, { stream: true }));
+  }
+  parts.push(decoder.decode());
+  return parts.join('');
+}
 
 export class LapiClient {
   private readonly o: LapiClientOptions;
@@ -80,12 +118,18 @@ export class LapiClient {
         headers: { 'User-Agent': this.o.userAgent, Accept: 'application/json', ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}), ...headers },
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
         signal: AbortSignal.timeout(this.o.timeoutMs ?? 5000),
+        // Never follow a redirect: it would carry the bouncer key and the login body to another origin.
+        redirect: 'error',
       });
     } catch (e) {
       const cause = (e as { cause?: { code?: string; message?: string } }).cause;
       throw new LapiError('unreachable', null, `LAPI ${this.o.url} unreachable: ${cause?.code ?? cause?.message ?? (e as Error).message}`);
     }
-    const text = await res.text().catch(() => '');
+    const text = await readCapped(res, this.o.maxReplyBytes ?? MAX_REPLY_BYTES).catch((e: unknown) => {
+      if (e instanceof LapiError) throw e;
+      return '';
+    });
+    if (text === null) throw new LapiError('reply', res.status, `LAPI ${method} ${path.split('?')[0]}: reply larger than ${Math.round((this.o.maxReplyBytes ?? MAX_REPLY_BYTES) / 1024)} KiB, refused`);
     let json: unknown = null;
     try {
       json = text ? JSON.parse(text) : null;

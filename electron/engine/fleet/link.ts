@@ -17,8 +17,8 @@
  * What the fleet wants banned goes to a FleetSink (the service's bridge), which owns the ban
  * pipeline: whitelist, maxBans, firewall.
  */
-import { readFileSync } from 'node:fs';
-import { originMatches, ownOrigin, type CrowdsecSettings, type FleetHealth } from '../../shared/fleet.ts';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import { CREDENTIALS_DIR, originMatches, ownOrigin, type CrowdsecSettings, type FleetHealth } from '../../shared/fleet.ts';
 import { LapiClient, LapiError, type FetchLike } from './client.ts';
 import { alertBody, parseGoDuration, type Decision, type PushedBan } from './lapi.ts';
 import { FleetQueue, type QueueItem } from './queue.ts';
@@ -52,6 +52,8 @@ export interface FleetLinkOptions {
   resyncMs?: number;
   /** Timers off: tests drive pullOnce/pumpOnce. */
   manual?: boolean;
+  /** At most this many fleet decisions remembered (fleet.maxBans); unbounded unless given. */
+  maxDecisions?: () => number;
 }
 
 const BATCH = 50;
@@ -62,8 +64,34 @@ const RESYNC_MS = 5 * 60_000;
 const BURST = 10;
 const BURST_RESYNC_MS = 3000;
 
+/** A credentials file is a few lines; anything bigger is not one. */
+export const CREDENTIALS_MAX_BYTES = 64 * 1024;
+/** Fleet decisions last at most this long here (a far larger duration from the LAPI is clamped). */
+export const MAX_FLEET_BAN_MS = 3650 * 86_400_000;
+
+/**
+ * Reads a credentials file as root without being led astray: only in `dir`, not through a final
+ * symlink (O_NOFOLLOW), never blocking on a FIFO (O_NONBLOCK), a regular file of at most 64 KiB
+ * (/dev/zero would fill memory).
+ */
+export function readCredentialsFile(p: string, dir: string = CREDENTIALS_DIR): string {
+  if (!p.startsWith(dir) || p.split('/').includes('..')) throw new Error(`not in ${dir}`);
+  const fd = openSync(p, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new Error('not a regular file');
+    if (st.size > CREDENTIALS_MAX_BYTES) throw new Error(`larger than ${CREDENTIALS_MAX_BYTES / 1024} KiB`);
+    const buf = Buffer.alloc(CREDENTIALS_MAX_BYTES + 1);
+    const n = readSync(fd, buf, 0, buf.length, 0);
+    if (n > CREDENTIALS_MAX_BYTES) throw new Error(`larger than ${CREDENTIALS_MAX_BYTES / 1024} KiB`);
+    return buf.subarray(0, n).toString('utf8');
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** The machine credentials: given inline, or read from the YAML `cscli machines add -f` writes. */
-export function machineCredentials(s: CrowdsecSettings, read: (p: string) => string = (p) => readFileSync(p, 'utf8')): { machineId: string | null; password: string | null; error: string | null } {
+export function machineCredentials(s: CrowdsecSettings, read: (p: string) => string = (p) => readCredentialsFile(p)): { machineId: string | null; password: string | null; error: string | null } {
   if (s.credentialsFile === undefined) return { machineId: s.machineId ?? null, password: s.password ?? null, error: null };
   let text: string;
   try {
@@ -327,7 +355,7 @@ export class FleetLink {
     if (!originMatches(d.origin, this.o.settings.origins)) return null;
     const ms = parseGoDuration(d.duration);
     if (ms === null || ms <= 0) return null;
-    return { value: d.value, scope: d.scope, origin: d.origin, scenario: d.scenario, id: d.id, until: now + ms };
+    return { value: d.value, scope: d.scope, origin: d.origin, scenario: d.scenario, id: d.id, until: now + Math.min(ms, MAX_FLEET_BAN_MS) };
   }
 
   private best(ds: readonly Decision[], now: number): Map<string, FleetDecision> {
@@ -341,10 +369,19 @@ export class FleetLink {
     return out;
   }
 
+  private remoteFull(): boolean {
+    return this.remote.size >= (this.o.maxDecisions?.() ?? Infinity);
+  }
+
+  /** Remembers a fleet decision unless maxBans of them are remembered already (a LAPI with millions cannot fill memory). */
+  private remember(v: string, d: FleetDecision): void {
+    if (this.remote.has(v) || !this.remoteFull()) this.remote.set(v, d);
+  }
+
   private applyFull(ds: readonly Decision[]): void {
     const next = this.best(ds, this.o.now());
     this.remote.clear();
-    for (const [v, d] of next) this.remote.set(v, d);
+    for (const [v, d] of next) this.remember(v, d);
     this.o.sink.replaceAll([...next.values()]);
   }
 
@@ -352,7 +389,8 @@ export class FleetLink {
     const now = this.o.now();
     for (const d of deleted) {
       const cur = this.remote.get(d.value);
-      if (!cur || (cur.id !== d.id && cur.origin !== d.origin)) continue;
+      // Not remembered: ignored, unless the map is full (then it may be applied here all the same).
+      if (cur ? cur.id !== d.id && cur.origin !== d.origin : !this.remoteFull()) continue;
       // The stream keeps one decision per value: another host's may still stand for this address.
       let still: FleetDecision | null = null;
       try {
@@ -361,7 +399,7 @@ export class FleetLink {
         still = null; // the next full resync corrects it
       }
       if (still) {
-        this.remote.set(d.value, still);
+        this.remember(d.value, still);
         this.o.sink.upsert(still);
       } else {
         this.remote.delete(d.value);
@@ -372,7 +410,7 @@ export class FleetLink {
       const cur = this.remote.get(v);
       if (cur && cur.id === d.id && Math.abs(cur.until - d.until) < 5000) continue;
       if (cur && cur.until > d.until && cur.id !== d.id) continue;
-      this.remote.set(v, d);
+      this.remember(v, d);
       this.o.sink.upsert(d);
     }
   }
