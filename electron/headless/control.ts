@@ -63,7 +63,7 @@ export async function serveControlSocket(stateDir: string, handlers: ApiHandlers
     let buf = '';
     // Who is asking (kernel's word: the peer's uid and pid), looked up once per connection, only if it changes something.
     let identity: Promise<string> | null = null;
-    const connHandlers = audit ? auditedHandlers(handlers, audit, async () => ({ transport: 'control-socket', client: await (identity ??= unixPeerIdentity(sock)) })) : handlers;
+    const connHandlers = audit ? auditedHandlers(handlers, audit, async () => ({ transport: 'control-socket', client: await (identity ??= unixPeerIdentity(sock, sockPath)) })) : handlers;
     sock.setEncoding('utf8');
     sock.on('error', () => undefined);
     sock.on('data', (chunk: string) => {
