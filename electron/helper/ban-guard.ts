@@ -30,6 +30,12 @@ export function unbannableReason(ip: string, ownAddresses: readonly string[]): s
   return null;
 }
 
+/** Cutting a host's connections (ss -K) is refused for the same addresses: it would cut this host's own sessions. */
+export function refuseUncuttable(ip: string, ownAddresses: readonly string[]): void {
+  const why = unbannableReason(ip, ownAddresses);
+  if (why) throw new HelperError('invalid', `refusing to cut connections: ${why}; the helper never cuts loopback, unspecified, multicast or this host's own addresses`);
+}
+
 export function refuseUnbannable(ip: string, ownAddresses: readonly string[]): void {
   const why = unbannableReason(ip, ownAddresses);
   if (why) throw new HelperError('invalid', `refusing to ban: ${why}; the helper never bans loopback, unspecified, multicast or this host's own addresses`);
