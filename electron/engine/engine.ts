@@ -32,6 +32,7 @@ import { canonicalIp, type Clock, type Ip } from '../shared/domain.ts';
 import { IGNORE_REASONS, type BanReason, type BanRecord, type EngineEvent, type IgnoreReason, type Offender, type ScanType } from '../shared/model.ts';
 import { REJECT_REASONS, type Framing, type PacketEvent, type RejectReason } from '../shared/packet.ts';
 import type { Settings } from '../shared/settings.ts';
+import { neverBanReason } from '../shared/never-ban.ts';
 import { BanBook } from './detect/banbook.ts';
 import { classify, isScanType, normalisePrefix } from './detect/classify.ts';
 import { capacityFor, type DeferredBan } from './detect/deferred.ts';
@@ -357,6 +358,8 @@ export class ScanEngine {
   ban(ip: string, opts: { durationSec?: number; note?: string; at?: number; origin?: string } = {}): BanRecord {
     const addr = canonicalIp(String(ip).trim());
     if (addr === null) throw new Error(`"${ip}" is not an IPv4 or IPv6 address`);
+    const never = neverBanReason(addr);
+    if (never) throw new Error(`refusing to ban: ${never}; loopback, unspecified, multicast and broadcast addresses are never banned`);
     if (this.whitelist.has(addr)) throw new Error(`${addr} is whitelisted (loopback, this host, its gateway or a whitelist entry); remove it from the whitelist first`);
     const d = opts.durationSec;
     if (d !== undefined && !(d > 0)) throw new Error(`ban duration must be more than 0 seconds (got ${d})`);

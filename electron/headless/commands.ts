@@ -367,7 +367,13 @@ function readable(p: string): boolean {
 }
 
 /** Checks without a running instance: the helper's own checks in-process (root), plus the log source. */
-export async function directDoctor(fixId: string | null, confirm = false, inboundSessions?: () => { localPort: number; remote: string }[]): Promise<DoctorCheck[]> {
+export async function directDoctor(
+  fixId: string | null,
+  confirm = false,
+  inboundSessions?: () => { localPort: number; remote: string }[],
+  /** Where a fix is audited (cli-audit.ts); checks change nothing and audit nothing. */
+  audit?: import('../helper/audit.ts').AuditLog,
+): Promise<DoctorCheck[]> {
   const { acquireFirewallLock, FirewallLockedError, lockHolder } = await import('../helper/instance-lock.ts');
   // Another instance may protect this namespace with another --state-dir (or be the desktop helper).
   const holder = process.getuid?.() === 0 ? lockHolder() : null;
@@ -393,7 +399,7 @@ export async function directDoctor(fixId: string | null, confirm = false, inboun
     const d = createHelperDispatcher({
       exec: execArgv,
       firewall,
-      audit: memoryAuditLog(),
+      audit: audit ?? memoryAuditLog(),
       readConfig: (p) => readFile(p, 'utf8').catch(() => null),
       exists: async (p) => readable(p),
       who: 'portcullis doctor',
@@ -472,7 +478,8 @@ export const doctorCommand: CliCommand = {
       }
     }
     try {
-      return printChecks(await directDoctor(fixId, p.values.yes === true), p.values.json === true);
+      const audit = fixId ? (await import('./cli-audit.ts')).cliAuditLog(stateDirOf(p.values)) : undefined;
+      return printChecks(await directDoctor(fixId, p.values.yes === true, undefined, audit), p.values.json === true);
     } catch (e) {
       printErr(`portcullis doctor: ${(e as Error).message}`);
       return 1;

@@ -98,14 +98,19 @@ export function subprotocolToken(header: string | undefined): string | null {
   return null;
 }
 
+/*
+ * Only 127.0.0.1:PORT, where we listen. Not [::1]:PORT (we do not listen there: another local user
+ * could, and its page would carry an "allowed" origin) and not localhost:PORT (it may resolve to ::1
+ * first, which is that same other listener).
+ */
 export function hostAllowed(host: string | undefined, port: number): boolean {
   if (!host) return false;
-  return [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`].includes(host.toLowerCase());
+  return host.toLowerCase() === `127.0.0.1:${port}`;
 }
 
 export function originAllowed(origin: string | undefined, port: number): boolean {
   if (origin === undefined) return true; // non-browser clients (curl, ws) send none
-  return [`http://127.0.0.1:${port}`, `http://localhost:${port}`, `http://[::1]:${port}`].includes(origin.toLowerCase());
+  return origin.toLowerCase() === `http://127.0.0.1:${port}`;
 }
 
 /**

@@ -36,9 +36,10 @@ import { canonicalCidr, canonicalIp, type Clock } from '../shared/domain.ts';
 import type { BanRecord, EngineEvent, Offender, OffenderState, UnbanReason } from '../shared/model.ts';
 import { TcpFlag, type PacketEvent, type RejectReason } from '../shared/packet.ts';
 import { describeZodError, SettingsSchema, type Settings } from '../shared/settings.ts';
+import { NEVER_BAN_RANGES, neverBanReason } from '../shared/never-ban.ts';
 import type { FirewallPort, LogSourcePort } from '../engine/ports.ts';
 import { MinuteRate } from '../engine/logs/stats.ts';
-import { ALWAYS_WHITELISTED, Whitelist } from '../engine/detect/whitelist.ts';
+import { Whitelist } from '../engine/detect/whitelist.ts';
 import { BAN_CAP_KEY, banCapText, loadBanCap } from '../engine/store/bancap.ts';
 import type { EngineFactory, EngineLike, HelperOpsPort, LineParser, ServiceStore, SettingsRepo } from './contracts.ts';
 import { EventBatcher, type EventListener } from './events.ts';
@@ -601,7 +602,7 @@ export class PortcullisService {
     this.bulkBans = decided;
     try {
       for (const ip of ips) {
-        if (this.engine.isWhitelisted(ip)) {
+        if (!neverBanReason(ip) && this.engine.isWhitelisted(ip)) {
           refused.push({ ip, reason: 'whitelisted (this host, its gateway, loopback or a whitelist entry)' });
           continue;
         }
@@ -829,7 +830,17 @@ export class PortcullisService {
           else for (const b of todo) await fw.ban(b.ip, b.until, banComment(b));
           result.restored.push(...todo.map((b) => b.ip));
         } catch (e) {
-          this.log('error', `reconcile: cannot restore ${todo.length} bans (${todo[0]!.ip}…): ${errText(e)}`);
+          // One bad entry (e.g. an address the helper refuses) fails the whole batch: retry them one
+          // by one so it never drops the others, and name the ones that still fail.
+          this.log('warn', `reconcile: restoring ${todo.length} bans as one batch failed (${errText(e)}); retrying one by one`);
+          for (const b of todo) {
+            try {
+              await fw.ban(b.ip, b.until, banComment(b));
+              result.restored.push(b.ip);
+            } catch (e1) {
+              this.log('error', `reconcile: cannot restore the ban of ${b.ip}: ${errText(e1)}`);
+            }
+          }
         }
       });
     }
@@ -940,7 +951,7 @@ export class PortcullisService {
   private alwaysWhitelisted(): { cidr: string; why: string }[] {
     const hostCidr = (ip: string) => `${ip}/${ip.includes(':') ? 128 : 32}`;
     return [
-      ...ALWAYS_WHITELISTED.map((cidr) => ({ cidr, why: 'loopback' })),
+      ...NEVER_BAN_RANGES.map((r) => ({ cidr: r.cidr, why: r.label })),
       // Loopback addresses are covered by the loopback entries already.
       ...this.host.addresses.filter((ip) => !LOOPBACK.matches(ip)).map((ip) => ({ cidr: hostCidr(ip), why: 'this host' })),
       ...(this.settings.whitelist.includeGateway ? this.host.gateways.map((ip) => ({ cidr: hostCidr(ip), why: 'default gateway' })) : []),
@@ -1252,7 +1263,8 @@ export class PortcullisService {
         return this.state();
       },
       ban: async ({ ip, durationSec, note }) => {
-        if (this.engine.isWhitelisted(ip)) throw new ApiError('invalid', `${ip} is whitelisted (this host, its gateway, loopback or a whitelist entry): it is never banned`);
+        // A never-ban address (multicast, broadcast, …) is also whitelisted; engine.ban says which it is.
+        if (!neverBanReason(ip) && this.engine.isWhitelisted(ip)) throw new ApiError('invalid', `${ip} is whitelisted (this host, its gateway, loopback or a whitelist entry): it is never banned`);
         let out;
         try {
           out = this.withCapture(() => this.engine.ban(ip, { durationSec, note, at: now() }));

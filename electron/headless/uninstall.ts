@@ -16,6 +16,7 @@ import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Exec } from '../helper/exec.ts';
+import type { AuditLog } from '../helper/audit.ts';
 import type { CliCommand } from './cli.ts';
 
 export interface UninstallOptions {
@@ -25,6 +26,8 @@ export interface UninstallOptions {
   /** Where the firewall lock lives (default /run/portcullis; tests). */
   lockDir?: string;
   out: (line: string) => void;
+  /** Where the removal is audited (one entry with every command run); cli-audit.ts picks the file. */
+  audit?: AuditLog;
 }
 
 const TAG_HEX = Buffer.from('portcullis-ban').toString('hex');
@@ -70,6 +73,11 @@ export async function uninstallFirewall(o: UninstallOptions): Promise<number> {
   const { acquireFirewallLock } = await import('../helper/instance-lock.ts');
   const lock = acquireFirewallLock('portcullis uninstall', o.lockDir ? { dir: o.lockDir } : {});
   let removed = 0;
+  const started = Date.now();
+  const argv: string[][] = [];
+  const userExec = o.exec;
+  o = { ...o, exec: (bin, args, opts) => (argv.push([bin, ...args]), userExec(bin, args, opts)) };
+  let failure: Error | null = null;
   try {
     const managed = await import('../helper/firewall/managed.ts');
     if (found.setBlock) {
@@ -95,8 +103,21 @@ export async function uninstallFirewall(o: UninstallOptions): Promise<number> {
       rmSync(path.join(etcDir, f), { force: true });
       removed++;
     }
+  } catch (e) {
+    failure = e as Error;
+    throw e;
   } finally {
     lock.release();
+    await o.audit?.append({
+      time: new Date(started).toISOString(),
+      who: 'portcullis uninstall',
+      op: 'uninstall',
+      args: { etcDir, found },
+      argv,
+      result: failure ? 'error' : 'ok',
+      ...(failure ? { error: { code: 'failed', message: failure.message } } : {}),
+      ms: Date.now() - started,
+    });
   }
   return removed;
 }
@@ -128,7 +149,9 @@ export const uninstallCommand: CliCommand = {
     }
     const { execArgv } = await import('../helper/exec.ts');
     try {
-      await uninstallFirewall({ exec: execArgv, ...(etcDir ? { etcDir } : {}), out: (l) => console.log(l) });
+      const { cliAuditLog } = await import('./cli-audit.ts');
+      const { DEFAULT_STATE_DIR } = await import('./control.ts');
+      await uninstallFirewall({ exec: execArgv, ...(etcDir ? { etcDir } : {}), out: (l) => console.log(l), audit: cliAuditLog(DEFAULT_STATE_DIR) });
       return 0;
     } catch (e) {
       console.error(`portcullis uninstall: ${(e as Error).message}`);

@@ -5,16 +5,9 @@
  * address or one of this host's own addresses would cut the host off from itself.
  */
 import { networkInterfaces } from 'node:os';
-import ipaddr from 'ipaddr.js';
 import { canonicalIp } from '../shared/domain.ts';
 import { HelperError } from '../shared/helper-protocol.ts';
-
-const NEVER: Record<string, string> = {
-  loopback: 'a loopback address',
-  unspecified: 'the unspecified address (it means "any")',
-  multicast: 'a multicast address',
-  broadcast: 'the broadcast address',
-};
+import { neverBanReason } from '../shared/never-ban.ts';
 
 /** This network namespace's own addresses, canonical (the helper runs in the namespace it protects). */
 export function hostAddresses(): string[] {
@@ -30,12 +23,17 @@ export function hostAddresses(): string[] {
 export function unbannableReason(ip: string, ownAddresses: readonly string[]): string | null {
   const canonical = canonicalIp(ip);
   if (!canonical) return null; // not an address: the backend's own check refuses it with its reason
-  let parsed = ipaddr.parse(canonical);
-  if (parsed.kind() === 'ipv6' && (parsed as ipaddr.IPv6).isIPv4MappedAddress()) parsed = (parsed as ipaddr.IPv6).toIPv4Address();
-  const why = NEVER[parsed.range()];
-  if (why) return `${canonical} is ${why}`;
+  // The same ranges the engine refuses (shared/never-ban.ts), so the two cannot drift apart.
+  const why = neverBanReason(canonical);
+  if (why) return why;
   if (ownAddresses.includes(canonical)) return `${canonical} is an address of this host`;
   return null;
+}
+
+/** Cutting a host's connections (ss -K) is refused for the same addresses: it would cut this host's own sessions. */
+export function refuseUncuttable(ip: string, ownAddresses: readonly string[]): void {
+  const why = unbannableReason(ip, ownAddresses);
+  if (why) throw new HelperError('invalid', `refusing to cut connections: ${why}; the helper never cuts loopback, unspecified, multicast or this host's own addresses`);
 }
 
 export function refuseUnbannable(ip: string, ownAddresses: readonly string[]): void {

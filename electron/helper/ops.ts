@@ -22,7 +22,7 @@ import {
   type HelperStatus,
 } from '../shared/helper-protocol.ts';
 import type { AuditLog } from './audit.ts';
-import { hostAddresses, refuseUnbannable } from './ban-guard.ts';
+import { hostAddresses, refuseUncuttable, refuseUnbannable } from './ban-guard.ts';
 import { BINARIES, FirewallQueue, type Exec } from './exec.ts';
 import type { KmsgStart, KmsgStream } from './kmsg.ts';
 import { displayCommand, planRuleOp, ruleBody, specFromRule, UfwRuleBuilder } from './rules.ts';
@@ -395,6 +395,7 @@ export function createHelperDispatcher(deps: HelperDeps): HelperDispatcher {
     // refused every move: "there is no rule N".)
     if (req.op === 'previewRule' && (req.args.op.kind === 'add' || req.args.op.kind === 'edit')) ruleBody(req.args.op.rule);
     if (req.op === 'ban') refuseUnbannable(req.args.ip, (deps.ownAddresses ?? hostAddresses)());
+    if (req.op === 'cutConnections') refuseUncuttable(req.args.ip, (deps.ownAddresses ?? hostAddresses)());
     // A batch is refused whole: one unbannable entry means the caller is wrong about all of it.
     if (req.op === 'banMany') {
       const own = (deps.ownAddresses ?? hostAddresses)();

@@ -39,7 +39,7 @@ export function checkSocketDir(dir: string, uid: number): string | null {
 }
 
 /** checkSocketDir's rules on a directory's stat (of the descriptor the helper keeps, in the end). */
-function checkDirStat(dir: string, st: { isDirectory(): boolean; uid: number; mode: number }, uid: number): string | null {
+export function checkDirStat(dir: string, st: { isDirectory(): boolean; uid: number; mode: number }, uid: number): string | null {
   if (!st.isDirectory()) return `${dir} is not a directory`;
   if (st.uid !== uid) return `${dir} is owned by uid ${st.uid}, not by uid ${uid} who started the helper`;
   if ((st.mode & 0o077) !== 0) return `${dir} is accessible to other users (mode ${(st.mode & 0o777).toString(8)}; must be 700)`;

@@ -261,7 +261,9 @@ describe('ScanEngine manual ban/unban and restore', () => {
     expect(engine.ban('2001:DB8::0005', { durationSec: Infinity }).until).toBeNull();
     expect(engine.isBanned('2001:db8::5')).toBe(true);
     expect(() => engine.ban('192.0.2.10')).toThrow(/whitelisted/);
-    expect(() => engine.ban('127.0.0.1')).toThrow(/whitelisted/);
+    expect(() => engine.ban('127.0.0.1')).toThrow(/127\.0\.0\.1 is a loopback address/);
+    for (const ip of ['0.0.0.0', '0.1.2.3', '224.0.0.251', '255.255.255.255', 'ff02::1', '::']) expect(() => engine.ban(ip), ip).toThrow(/^refusing to ban: .* is (the unspecified|a multicast|the broadcast)/);
+    expect(() => engine.ban('224.0.0.251', { origin: 'crowdsec' }), 'a fleet ban too').toThrow(/multicast/);
     expect(() => engine.ban('not-an-ip')).toThrow(/not an IPv4 or IPv6 address/);
     expect(() => engine.ban('198.51.100.6', { durationSec: 0 })).toThrow(/more than 0 seconds/);
     expect(engine.unban('198.51.100.5', T0 + 5)).toBe(true);

@@ -13,7 +13,6 @@ import { auditedHandlers, CHANGING_METHODS, redactSecrets } from '../../electron
 import { REDACTED } from '../../electron/shared/fleet.ts';
 import { ControlClient, serveControlSocket } from '../../electron/headless/control.ts';
 import { startWebServer } from '../../electron/headless/http.ts';
-import { parseSsUnix, tcpPeerUid } from '../../electron/headless/peer-identity.ts';
 import { memoryAuditLog } from '../../electron/helper/audit.ts';
 import { API, type ApiHandlers, type ApiMethod } from '../../electron/shared/api.ts';
 
@@ -114,19 +113,5 @@ describe('api audit', () => {
       ['api.whitelistAdd', 'websocket'],
     ]);
     for (const e of audit.entries) expect(e.client).toMatch(new RegExp(`^127\\.0\\.0\\.1:\\d+ uid ${uid}$`));
-  });
-
-  it('reads ss output and /proc/net/tcp', () => {
-    const ss = `Netid State Recv-Q Send-Q Local Address:Port Peer Address:Port Process
-u_str ESTAB 0 0 /var/lib/portcullis/control.sock 1001 * 1002 users:(("portcullis",pid=10,fd=9))
-u_str ESTAB 0 0 * 1002 * 1001 users:(("node",pid=4242,fd=3),("node",pid=4243,fd=3))`;
-    const t = parseSsUnix(ss);
-    expect(t.get(1001)).toEqual({ peer: 1002, users: [{ comm: 'portcullis', pid: 10 }] });
-    expect(t.get(1002)?.users.map((u) => u.pid)).toEqual([4242, 4243]);
-    const tcp = `  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
-   0: 0100007F:2253 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1 0
-   1: 0100007F:C350 0100007F:2253 01 00000000:00000000 00:00000000 00000000  1000        0 2 1 0`;
-    expect(tcpPeerUid(0xc350, 0x2253, (f) => (f.endsWith('tcp') ? tcp : ''))).toBe(1000);
-    expect(tcpPeerUid(0xc351, 0x2253, (f) => (f.endsWith('tcp') ? tcp : ''))).toBeNull();
   });
 });

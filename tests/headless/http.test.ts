@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { type ApiEvent, type ApiHandlers, type ApiReply, WsServerFrameSchema } from '../../electron/shared/api.ts';
-import { apiCallRefusal, isJsonContentType, startWebServer, subprotocolToken, tokenMatches, withoutPacketRows, type WebServer } from '../../electron/headless/http.ts';
+import { apiCallRefusal, hostAllowed, isJsonContentType, startWebServer, subprotocolToken, tokenMatches, withoutPacketRows, type WebServer } from '../../electron/headless/http.ts';
 import { ManualClock } from '../../electron/shared/domain.ts';
 import { PortcullisService } from '../../electron/headless/service.ts';
 import { FakeEngine, FakeFirewall, FakeHelper, fakeParser, Journal, MemorySettings, MemoryStore, PushSource } from './fakes.ts';
@@ -140,7 +140,12 @@ describe('portcullis serve: HTTP + WebSocket', () => {
   it('the HTTP checks, one by one', () => {
     expect(apiCallRefusal({}, 8787)).toBeNull();
     expect(apiCallRefusal({ origin: 'http://127.0.0.1:8787', 'sec-fetch-site': 'same-origin' }, 8787)).toBeNull();
-    expect(apiCallRefusal({ origin: 'http://localhost:8787' }, 8787)).toBeNull();
+    // Audit F8: we listen on 127.0.0.1 only; [::1]:PORT may be another local user's listener, and localhost may resolve there.
+    expect(apiCallRefusal({ origin: 'http://localhost:8787' }, 8787)?.status).toBe(403);
+    expect(apiCallRefusal({ origin: 'http://[::1]:8787' }, 8787)?.status).toBe(403);
+    expect(hostAllowed('127.0.0.1:8787', 8787)).toBe(true);
+    expect(hostAllowed('localhost:8787', 8787)).toBe(false);
+    expect(hostAllowed('[::1]:8787', 8787)).toBe(false);
     expect(apiCallRefusal({ 'sec-fetch-site': 'none' }, 8787)).toBeNull();
     expect(apiCallRefusal({ origin: 'http://127.0.0.1:8788' }, 8787)?.status).toBe(403);
     expect(apiCallRefusal({ 'sec-fetch-site': 'same-site' }, 8787)?.status).toBe(403);

@@ -18,6 +18,7 @@ import { serviceStoreOf, StoreSettingsRepo } from '../../electron/headless/adapt
 import { PortcullisService } from '../../electron/headless/service.ts';
 import { FakeFirewall, FakeHelper, Journal, PushSource } from './fakes.ts';
 import { parseBanList } from '../../electron/headless/ban-list.ts';
+import { neverBanReason } from '../../electron/shared/never-ban.ts';
 
 const BOOT = 1_800_000_000_000;
 const HOST = '192.0.2.10';
@@ -101,6 +102,27 @@ describe('bulk ban', () => {
     await t.service.stop();
   });
 
+  const NEVER = ['0.0.0.0', '0.1.2.3', '224.0.0.251', '239.255.255.250', '255.255.255.255', 'ff02::1', '::'];
+
+  it('never-ban addresses (unspecified, multicast, broadcast — what the helper refuses) are refused by the engine, listed in `refused`, never recorded (audit F2)', async () => {
+    const fw = new BatchFirewall(new Journal());
+    const t = build(fw);
+    await t.service.start();
+    await t.service.idle();
+    const r = await t.call('banMany', { ips: ['198.51.100.1', ...NEVER, '198.51.100.2'], durationSec: 3600 });
+    expect(r.banned).toBe(2);
+    expect(r.refused).toEqual(NEVER.map((ip) => ({ ip, reason: expect.stringMatching(/^refusing to ban: .* is (the unspecified|a multicast|the broadcast)/) })));
+    expect(fw.log).toEqual(['banMany 2']);
+    expect(t.raw.activeBans(t.clock.now()).map((b) => b.ip).sort()).toEqual(['198.51.100.1', '198.51.100.2']);
+    // The single-ban API says why too, and a "scan" from such a source is never counted nor banned.
+    const one = await dispatch(t.service.handlers(), 'ban', { ip: '224.0.0.251' });
+    expect(one).toMatchObject({ ok: false, error: { code: 'invalid', message: expect.stringMatching(/224\.0\.0\.251 is a multicast address/) } });
+    t.source.push(...[21, 23, 25, 80, 110, 143].map((p, i) => kmsg('0.0.0.0', p, 10_000 + i)));
+    await t.service.idle();
+    expect((await t.call('getBans')).active.map((b) => b.ip)).not.toContain('0.0.0.0');
+    await t.service.stop();
+  });
+
   it('parseBanList: one address a line, comments and blanks skipped, duplicates once; a bad line refuses the whole list', () => {
     expect(parseBanList('# blocklist\n192.0.2.1\n\n  2001:DB8::1  # v6\n192.0.2.1\n')).toEqual({ ok: true, ips: ['192.0.2.1', '2001:db8::1'] });
     const bad = parseBanList('192.0.2.1\n192.0.2.300\nrm -rf /\n');
@@ -136,6 +158,29 @@ describe('restore after a reboot', () => {
     expect(fw.bans.size).toBe(n + 1);
     // The live ban ran after the batch in progress and before the rest of the restore.
     expect(fw.log).toEqual(['banMany 500', 'ban 203.0.113.77', 'banMany 500', 'banMany 200']);
+    await t.service.stop();
+  });
+
+  it('a stored never-ban address (from an older version) does not keep its batch out of the firewall (audit F2)', async () => {
+    // Refuses a batch whole when one entry is unbannable, as the root helper's ban guard does.
+    class GuardedFirewall extends BatchFirewall {
+      override async banMany(bans: readonly { ip: string; until: number | null }[]): Promise<void> {
+        const bad = bans.find((b) => neverBanReason(b.ip));
+        if (bad) throw new Error(`refusing to ban: ${neverBanReason(bad.ip)}`);
+        await super.banMany(bans);
+      }
+      override async ban(ip: string, until: number | null): Promise<void> {
+        if (neverBanReason(ip)) throw new Error(`refusing to ban: ${neverBanReason(ip)}`);
+        await super.ban(ip, until);
+      }
+    }
+    const fw = new GuardedFirewall(new Journal());
+    const manual = (ip: string, now: number): BanRecord => ({ ip, at: now - 1000, until: now + 3_600_000, strikes: 1, reason: { kind: 'manual', ports: [], hits: 0, firstSeen: now, lastSeen: now } });
+    const t = build(fw, (raw, now) => raw.recordBans([manual('198.51.100.1', now), manual('224.0.0.251', now), manual('198.51.100.2', now)]));
+    await t.service.start();
+    await t.service.idle();
+    expect([...fw.bans.keys()].sort()).toEqual(['198.51.100.1', '198.51.100.2']);
+    expect((await t.call('getBans')).active.map((b) => b.ip)).not.toContain('224.0.0.251');
     await t.service.stop();
   });
 

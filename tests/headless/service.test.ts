@@ -155,6 +155,30 @@ describe('PortcullisService: reconcile on start', () => {
     ]);
   });
 
+  it('a restore batch the firewall refuses is retried one by one: one bad entry never drops the others (audit F2)', async () => {
+    const t = setup();
+    const now = t.clock.now();
+    // A firewall that refuses a whole batch when one entry is bad, as the helper's ban guard does.
+    const batches: string[][] = [];
+    Object.assign(t.firewall, {
+      banMany: async (bans: { ip: string; until: number | null }[]) => {
+        batches.push(bans.map((b) => b.ip));
+        if (bans.some((b) => b.ip === '192.0.2.66')) throw new Error('refusing to ban: 192.0.2.66 is an address of this host');
+        for (const b of bans) t.firewall.bans.set(b.ip, b.until);
+      },
+    });
+    const realBan = t.firewall.ban.bind(t.firewall);
+    t.firewall.ban = async (ip, until) => {
+      if (ip === '192.0.2.66') throw new Error('refusing to ban: 192.0.2.66 is an address of this host');
+      return realBan(ip, until);
+    };
+    for (const ip of ['192.0.2.10', '192.0.2.66', '192.0.2.11']) t.store.recordBan(ban(ip, now - 1000, now + 50_000));
+    await t.service.start();
+    await t.service.idle();
+    expect(batches.length).toBeGreaterThan(0);
+    expect([...t.firewall.bans.keys()].sort()).toEqual(['192.0.2.10', '192.0.2.11']);
+  });
+
   it('a second start with nothing to do changes nothing (idempotent)', async () => {
     const t = setup();
     await t.service.start();
@@ -448,6 +472,11 @@ describe('PortcullisService: rules and helper', () => {
     expect(await always()).toEqual([
       { cidr: '127.0.0.0/8', why: 'loopback' },
       { cidr: '::1/128', why: 'loopback' },
+      { cidr: '0.0.0.0/8', why: 'unspecified' },
+      { cidr: '::/128', why: 'unspecified' },
+      { cidr: '224.0.0.0/4', why: 'multicast' },
+      { cidr: 'ff00::/8', why: 'multicast' },
+      { cidr: '255.255.255.255/32', why: 'broadcast' },
       { cidr: '10.0.0.1/32', why: 'this host' },
       { cidr: '2001:db8::1/128', why: 'this host' },
       { cidr: '10.0.0.254/32', why: 'default gateway' },

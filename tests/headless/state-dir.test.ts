@@ -65,4 +65,23 @@ describe('prepareStateDir', () => {
       expect(() => prepareStateDir(other)).toThrow(/owned by uid 65534/);
     }
   });
+
+  it('refuses a parent writable by others without the sticky bit, and creates nothing under it (audit F10c)', () => {
+    const parent = path.join(tmp(), 'open');
+    mkdirSync(parent);
+    chmodSync(parent, 0o777);
+    expect(() => prepareStateDir(path.join(parent, 'state'))).toThrow(/mode 0777: writable by others without the sticky bit/);
+    expect(() => statSync(path.join(parent, 'state'))).toThrow(/ENOENT/);
+    // Sticky (as /tmp): others cannot rename or delete what is ours there.
+    chmodSync(parent, 0o1777);
+    expect(() => prepareStateDir(path.join(parent, 'state'))).not.toThrow();
+  });
+
+  it.runIf(process.getuid?.() === 0)("refuses a parent owned by another user, even a grandparent (audit F10c)", () => {
+    const grand = path.join(tmp(), 'users');
+    mkdirSync(path.join(grand, 'inner'), { recursive: true, mode: 0o755 });
+    chownSync(grand, 65534, 65534);
+    expect(() => prepareStateDir(path.join(grand, 'inner', 'state'))).toThrow(/owned by uid 65534, not root or this user/);
+    expect(() => statSync(path.join(grand, 'inner', 'state'))).toThrow(/ENOENT/);
+  });
 });

@@ -10,6 +10,8 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Exec } from '../../electron/helper/exec.ts';
 import { traces, uninstallFirewall } from '../../electron/headless/uninstall.ts';
+import { cliAuditPath } from '../../electron/headless/cli-audit.ts';
+import { DEFAULT_AUDIT_PATH, memoryAuditLog } from '../../electron/helper/audit.ts';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -35,6 +37,27 @@ function recordingExec(): { exec: Exec; calls: string[] } {
 }
 
 describe('portcullis uninstall', () => {
+  it('is audited: one entry with every command it ran; nothing when there was nothing to remove (audit F10b)', async () => {
+    const { etcDir, lockDir } = ufwDir();
+    const { exec } = recordingExec();
+    const audit = memoryAuditLog();
+    await uninstallFirewall({ exec, etcDir, lockDir, out: () => undefined, audit });
+    expect(audit.entries).toEqual([]);
+    const { installSetBlock } = await import('../../electron/helper/firewall/managed.ts');
+    await installSetBlock(exec, { etcDir });
+    await uninstallFirewall({ exec, etcDir, lockDir, out: () => undefined, audit });
+    expect(audit.entries).toHaveLength(1);
+    expect(audit.entries[0]).toMatchObject({ who: 'portcullis uninstall', op: 'uninstall', result: 'ok' });
+    expect(audit.entries[0]!.argv).toEqual(expect.arrayContaining([['ipset', 'destroy', 'portcullis-ban4']]));
+  });
+
+  it('one-shot commands audit to the state directory when it exists, else to the helper default log (audit F10b)', () => {
+    const d = mkdtempSync(path.join(tmpdir(), 'pc-cliaudit-'));
+    dirs.push(d);
+    expect(cliAuditPath(d)).toBe(path.join(d, 'audit.log'));
+    expect(cliAuditPath(path.join(d, 'missing'))).toBe(DEFAULT_AUDIT_PATH);
+  });
+
   it('finds nothing in a firewall Portcullis never touched, and runs no command', async () => {
     const { etcDir, lockDir } = ufwDir();
     const { exec, calls } = recordingExec();

@@ -32,6 +32,26 @@ describe('helper: addresses it never bans', () => {
     expect(audit.entries).toEqual([]);
   });
 
+  for (const ip of ['127.0.0.1', '::1', '0.0.0.0', '10.1.2.3']) {
+    it(`cutConnections refuses ${ip} (loopback or this host's own): runs nothing, audits nothing (audit F10a)`, async () => {
+      const { deps, fwCalls, calls, audit } = fakeDeps();
+      deps.ownAddresses = () => ['10.1.2.3'];
+      const r = await createHelperDispatcher(deps).handle({ id: 6, op: 'cutConnections', args: { ip } });
+      expect(r).toMatchObject({ ok: false, error: { code: 'invalid', message: expect.stringMatching(/^refusing to cut connections: /) } });
+      expect(fwCalls).toEqual([]);
+      expect(calls).toEqual([]);
+      expect(audit.entries).toEqual([]);
+    });
+  }
+
+  it('cutConnections of an ordinary address still runs', async () => {
+    const { deps, fwCalls } = fakeDeps();
+    deps.ownAddresses = () => ['10.1.2.3'];
+    const r = await createHelperDispatcher(deps).handle({ id: 7, op: 'cutConnections', args: { ip: '203.0.113.7' } });
+    expect(r).toMatchObject({ ok: true });
+    expect(fwCalls).toContain('cut 203.0.113.7');
+  });
+
   it('still bans an ordinary address', async () => {
     const { deps, fwCalls } = fakeDeps();
     deps.ownAddresses = () => ['10.1.2.3'];

@@ -59,6 +59,7 @@ describe('readSecretFile', () => {
 
   it.runIf(uid === 0)('refuses a file of another owner, such as a hard link to a root file when serving a user', () => {
     const dir = tmp();
+    chownSync(dir, 1000, 1000); // the user's own directory (mode 700), as the helper requires
     const rootFile = path.join(dir, 'root-only');
     writeFileSync(rootFile, SECRET, { mode: 0o600 });
     linkSync(rootFile, path.join(dir, 'secret'));
@@ -68,6 +69,35 @@ describe('readSecretFile', () => {
     writeFileSync(path.join(dir, 'secret'), SECRET, { mode: 0o600 });
     chownSync(path.join(dir, 'secret'), 1000, 1000);
     expect(readSecretFile(dir, 1000)).toEqual({ ok: true, secret: SECRET });
+  });
+});
+
+describe('readSecretFile pins the directory (audit F9)', () => {
+  it('refuses a directory that is a symbolic link (to a directory that would pass), and leaves the file there', () => {
+    const real = tmp();
+    writeFileSync(path.join(real, 'secret'), SECRET, { mode: 0o600 });
+    const link = path.join(tmp(), 'runtime');
+    symlinkSync(real, link);
+    expect(readSecretFile(link, uid)).toMatchObject({ ok: false, missing: false, reason: expect.stringContaining('symbolic link') });
+    expect(existsSync(path.join(real, 'secret'))).toBe(true);
+  });
+
+  it('refuses a directory open to other users, or not owned by the user served', () => {
+    const dir = tmp();
+    writeFileSync(path.join(dir, 'secret'), SECRET, { mode: 0o600 });
+    chmodSync(dir, 0o755);
+    expect(readSecretFile(dir, uid)).toMatchObject({ ok: false, missing: false, reason: expect.stringContaining('accessible to other users') });
+    chmodSync(dir, 0o700);
+    expect(readSecretFile(dir, uid + 1)).toMatchObject({ ok: false, missing: false, reason: expect.stringContaining(`owned by uid ${uid}`) });
+    expect(existsSync(path.join(dir, 'secret'))).toBe(true);
+  });
+
+  it('reads and unlinks through the directory it opened, whatever the path names by then', () => {
+    // Same descriptor throughout: the happy path still deletes the file it read.
+    const dir = tmp();
+    writeFileSync(path.join(dir, 'secret'), SECRET, { mode: 0o600 });
+    expect(readSecretFile(dir, uid)).toEqual({ ok: true, secret: SECRET });
+    expect(existsSync(path.join(dir, 'secret'))).toBe(false);
   });
 });
 

@@ -11,9 +11,14 @@
  */
 import ipaddr from 'ipaddr.js';
 import { canonicalCidr, canonicalIp } from '../../shared/domain.ts';
+import { NEVER_BAN_RANGES } from '../../shared/never-ban.ts';
 
-/** Always whitelisted, whatever the settings say. */
-export const ALWAYS_WHITELISTED = ['127.0.0.0/8', '::1/128'] as const;
+/**
+ * Always whitelisted, whatever the settings say: the ranges the root helper refuses to ban
+ * (loopback, unspecified, multicast, broadcast; shared/never-ban.ts), so the engine never counts
+ * such a source nor books a ban the helper would refuse.
+ */
+export const ALWAYS_WHITELISTED: readonly string[] = NEVER_BAN_RANGES.map((r) => r.cidr);
 
 export interface WhitelistSources {
   /** User entries (settings.whitelist.entries); CIDRs or bare addresses. */

@@ -2,15 +2,19 @@ import fc from 'fast-check';
 import ipaddr from 'ipaddr.js';
 import { describe, expect, it } from 'vitest';
 import { canonicalIp } from '../../../electron/shared/domain.ts';
-import { v4ToInt, v6ToWords, Whitelist } from '../../../electron/engine/detect/whitelist.ts';
+import { ALWAYS_WHITELISTED, v4ToInt, v6ToWords, Whitelist } from '../../../electron/engine/detect/whitelist.ts';
 
 describe('Whitelist IPv4', () => {
-  it('always holds loopback, whatever the entries', () => {
+  it('always holds loopback and the other never-ban ranges, whatever the entries', () => {
     const w = new Whitelist();
     expect(w.has('127.0.0.1')).toBe(true);
     expect(w.has('127.255.255.254')).toBe(true);
     expect(w.has('128.0.0.1')).toBe(false);
-    expect(w.entries()).toEqual(['127.0.0.0/8', '::1/128']);
+    expect(w.has('0.1.2.3')).toBe(true);
+    expect(w.has('224.0.0.251')).toBe(true);
+    expect(w.has('255.255.255.255')).toBe(true);
+    expect(w.has('223.255.255.255')).toBe(false);
+    expect(w.entries()).toEqual(['127.0.0.0/8', '::1/128', '0.0.0.0/8', '::/128', '224.0.0.0/4', 'ff00::/8', '255.255.255.255/32']);
   });
 
   it('matches a /24 from its first to its last address and nothing around it', () => {
@@ -34,9 +38,10 @@ describe('Whitelist IPv4', () => {
   });
 
   it('addresses with the high bit set (unsigned arithmetic)', () => {
-    const w = new Whitelist(['240.0.0.0/4']);
-    expect(w.has('255.255.255.255')).toBe(true);
-    expect(w.has('239.255.255.255')).toBe(false);
+    const w = new Whitelist(['200.0.0.0/5']);
+    expect(w.has('207.255.255.255')).toBe(true);
+    expect(w.has('208.0.0.0')).toBe(false);
+    expect(w.has('199.255.255.255')).toBe(false);
     expect(v4ToInt('255.255.255.255')).toBe(0xffffffff);
   });
 
@@ -57,10 +62,12 @@ describe('Whitelist IPv4', () => {
 });
 
 describe('Whitelist IPv6', () => {
-  it('always holds ::1 and nothing else of ::/127', () => {
+  it('always holds ::1 and :: (never banned) and nothing else around them', () => {
     const w = new Whitelist();
     expect(w.has('::1')).toBe(true);
-    expect(w.has('::')).toBe(false);
+    expect(w.has('::')).toBe(true);
+    expect(w.has('ff02::1')).toBe(true);
+    expect(w.has('fe80::1')).toBe(false);
     expect(w.has('::2')).toBe(false);
   });
 
@@ -123,7 +130,7 @@ describe('Whitelist agrees with ipaddr.js matching (property)', () => {
         (cidrs, addrs) => {
           const entries = cidrs.map(([a, b]) => `${a}/${b}`);
           const w = new Whitelist(entries);
-          const ranges = [...entries, '127.0.0.0/8', '::1/128'].map((c) => ipaddr.parseCIDR(c));
+          const ranges = [...entries, ...ALWAYS_WHITELISTED].map((c) => ipaddr.parseCIDR(c));
           for (const a of addrs) {
             const ip = canonicalIp(a)!;
             const parsed = ipaddr.parse(ip);
