@@ -1,12 +1,7 @@
 /** The settings file with the fleet's secrets must be 0600; `portcullis fleet status` prints no secret. */
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { ManualClock } from '../../electron/shared/domain.ts';
-import { FileSettingsRepo } from '../../electron/headless/adapters.ts';
-import { PortcullisService } from '../../electron/headless/service.ts';
-import { FakeEngine, FakeFirewall, FakeHelper, fakeParser, Journal, MemoryStore, PushSource } from '../headless/fakes.ts';
+import { chmodSync, writeFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { serviceOnSettingsFile } from '../headless/settings-file-service.ts';
 import { SettingsSchema } from '../../electron/shared/settings.ts';
 import { secretsFileRefusal } from '../../electron/headless/fleet-config.ts';
 import { fleetStatusLines } from '../../electron/headless/fleet-command.ts';
@@ -14,31 +9,9 @@ import { originMatches, redactFleet, REDACTED } from '../../electron/shared/flee
 
 const withSecrets = SettingsSchema.parse({ fleet: { crowdsec: { url: 'http://10.0.0.5:8080', machineId: 'web1', password: 'pw', bouncerKey: 'key' } } });
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-
 describe('fleet settings file', () => {
   it('a reload (SIGHUP) refuses a config file with secrets that others can read and keeps the running settings (F4)', async () => {
-    const d = mkdtempSync(path.join(tmpdir(), 'pc-reload-'));
-    dirs.push(d);
-    const file = path.join(d, 'portcullis.json');
-    writeFileSync(file, JSON.stringify({ detection: { maxretry: 4 } }));
-    const journal = new Journal();
-    const clock = new ManualClock(1_700_000_000_000);
-    const service = new PortcullisService({
-      clock,
-      settingsRepo: new FileSettingsRepo(file),
-      createEngine: (o, sink) => new FakeEngine(o, sink),
-      parseLine: fakeParser(clock),
-      store: new MemoryStore(journal),
-      source: new PushSource(),
-      firewall: new FakeFirewall(journal),
-      helper: new FakeHelper(),
-      hostInfo: async () => ({ addresses: ['10.0.0.1'], interfaces: ['eth0'], gateways: [] }),
-      tickMs: 3_600_000,
-    });
+    const { file, service } = serviceOnSettingsFile({ detection: { maxretry: 4 } }, 'pc-reload-');
     await service.start();
     const refuse = (s: Parameters<typeof secretsFileRefusal>[1]) => secretsFileRefusal(file, s);
     writeFileSync(file, JSON.stringify({ detection: { maxretry: 9 }, fleet: { crowdsec: { url: 'http://10.0.0.5:8080', machineId: 'web1', password: 'pw', bouncerKey: 'key' } } }));

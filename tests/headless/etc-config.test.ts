@@ -4,41 +4,12 @@
  * written over it), and `systemctl reload` (SIGHUP → reloadSettings) loads a hand edit without a
  * restart — or refuses an invalid one with the field and the reason, keeping the running settings.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { dispatch } from '../../electron/shared/api.ts';
-import { ManualClock } from '../../electron/shared/domain.ts';
-import { FileSettingsRepo } from '../../electron/headless/adapters.ts';
-import { PortcullisService } from '../../electron/headless/service.ts';
-import { FakeEngine, FakeFirewall, FakeHelper, fakeParser, Journal, MemoryStore, PushSource } from './fakes.ts';
-
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+import { readFileSync, writeFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { serviceOnSettingsFile } from './settings-file-service.ts';
 
 function setup(initial: unknown) {
-  const d = mkdtempSync(path.join(tmpdir(), 'pc-etc-'));
-  dirs.push(d);
-  const file = path.join(d, 'portcullis.json');
-  writeFileSync(file, JSON.stringify(initial));
-  const journal = new Journal();
-  const clock = new ManualClock(1_700_000_000_000);
-  const service = new PortcullisService({
-    clock,
-    settingsRepo: new FileSettingsRepo(file),
-    createEngine: (o, sink) => new FakeEngine(o, sink),
-    parseLine: fakeParser(clock),
-    store: new MemoryStore(journal),
-    source: new PushSource(),
-    firewall: new FakeFirewall(journal),
-    helper: new FakeHelper(),
-    hostInfo: async () => ({ addresses: ['10.0.0.1'], interfaces: ['eth0'], gateways: [] }),
-    tickMs: 3_600_000,
-  });
-  const call = (method: string, params: unknown = {}) => dispatch(service.handlers(), method, params);
+  const { file, service, call } = serviceOnSettingsFile(initial, 'pc-etc-');
   const onDisk = () => JSON.parse(readFileSync(file, 'utf8')) as { detection?: { maxretry?: number } };
   return { file, service, call, onDisk };
 }

@@ -4,24 +4,12 @@
  * go on saying "Protected"; a token the service refuses (it restarted with a new one) says to open
  * the new URL instead of "reconnecting…" forever.
  */
-import { act, cleanup, render, screen } from '@testing-library/react';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { act, screen } from '@testing-library/react';
+import { describe, expect, it } from 'vitest';
 import type { ConnectionStatus } from '../../renderer/api/index.ts';
 import { httpAuthProbe } from '../../renderer/api/index.ts';
 import { type SocketLike, WsApiClient } from '../../renderer/api/wsClient.ts';
-import { createAppStore } from '../../renderer/store/store.ts';
-import { App } from '../../renderer/ui/App.tsx';
-import { StoreContext } from '../../renderer/ui/context.ts';
-import { createFakeApi } from './fakeApi.ts';
-
-beforeAll(() => {
-  globalThis.ResizeObserver ??= class {
-    observe() {}
-    unobserve() {}
-    disconnect() {}
-  } as unknown as typeof ResizeObserver;
-});
-afterEach(cleanup);
+import { renderApp } from './render-app.tsx';
 
 class FakeSocket implements SocketLike {
   readyState = 0;
@@ -106,24 +94,16 @@ describe('the WebSocket client tells a refused token from a service that is down
 
 /** The fake service plus a connection status the test drives. */
 async function renderConnected() {
-  const api = createFakeApi();
   let push: (s: ConnectionStatus) => void = () => undefined;
-  const connAware = Object.assign(api, {
-    onConnection(l: (s: ConnectionStatus) => void) {
-      push = l;
-      l('open');
-      return () => undefined;
-    },
-  });
-  const store = createAppStore({ api: connAware, setInterval: () => 0, clearInterval: () => undefined });
-  render(
-    <StoreContext.Provider value={store}>
-      <App />
-    </StoreContext.Provider>,
+  await renderApp((api) =>
+    Object.assign(api, {
+      onConnection(l: (s: ConnectionStatus) => void) {
+        push = l;
+        l('open');
+        return () => undefined;
+      },
+    }),
   );
-  await act(async () => {
-    await new Promise((r) => setTimeout(r, 10));
-  });
   return { set: (s: ConnectionStatus) => act(async () => push(s)) };
 }
 

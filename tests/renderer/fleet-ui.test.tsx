@@ -1,37 +1,10 @@
 // @vitest-environment jsdom
 /** Settings → Fleet (save, Test connection, secrets shown redacted) and the Dashboard's fleet card. */
-import { act, cleanup, fireEvent, render, screen, within } from '@testing-library/react';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createAppStore } from '../../renderer/store/store.ts';
-import { App } from '../../renderer/ui/App.tsx';
-import { StoreContext } from '../../renderer/ui/context.ts';
+import { act, fireEvent, screen, within } from '@testing-library/react';
+import { describe, expect, it } from 'vitest';
 import { REDACTED, type FleetHealth } from '../../electron/shared/fleet.ts';
-import { createFakeApi } from './fakeApi.ts';
+import { nav, renderApp } from './render-app.tsx';
 
-beforeAll(() => {
-  globalThis.ResizeObserver ??= class {
-    observe() {}
-    unobserve() {}
-    disconnect() {}
-  } as unknown as typeof ResizeObserver;
-});
-afterEach(cleanup);
-
-async function renderApp(tweak?: (api: ReturnType<typeof createFakeApi>) => void) {
-  const api = createFakeApi();
-  tweak?.(api);
-  const store = createAppStore({ api, setInterval: () => 0, clearInterval: () => undefined });
-  render(
-    <StoreContext.Provider value={store}>
-      <App />
-    </StoreContext.Provider>,
-  );
-  await act(async () => {
-    await new Promise((r) => setTimeout(r, 10));
-  });
-  return { api, store };
-}
-const nav = (name: string) => within(screen.getByRole('navigation', { name: 'Main' })).getByRole('button', { name });
 const type = (label: string, value: string) => fireEvent.change(screen.getByLabelText(label), { target: { value } });
 
 const HEALTH: FleetHealth = {

@@ -3,22 +3,16 @@
  * One definition per number: the Dashboard and the Offenders screen, rendered on the same data,
  * show the same hits for a source, and counts that agree with each other (issue 15, item 6).
  */
-import { act, cleanup, fireEvent, render, screen, within } from '@testing-library/react';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { act, fireEvent, screen, within } from '@testing-library/react';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { BanRecord, Offender } from '../../electron/shared/model.ts';
 import { reduceEvents } from '../../renderer/store/events.ts';
 import { selectCounts, selectOffenderStateCounts, selectTopOffenders } from '../../renderer/store/selectors.ts';
 import { createAppStore } from '../../renderer/store/store.ts';
-import { App } from '../../renderer/ui/App.tsx';
-import { StoreContext } from '../../renderer/ui/context.ts';
 import { createFakeApi } from './fakeApi.ts';
+import { type FakeApi, nav, renderApp } from './render-app.tsx';
 
 beforeAll(() => {
-  globalThis.ResizeObserver ??= class {
-    observe() {}
-    unobserve() {}
-    disconnect() {}
-  } as unknown as typeof ResizeObserver;
   // The virtualised tables render the rows that fit their box; jsdom lays nothing out, so give every box a size.
   Element.prototype.getBoundingClientRect = function () {
     return { x: 0, y: 0, top: 0, left: 0, width: 1200, height: 800, right: 1200, bottom: 800, toJSON: () => ({}) } as DOMRect;
@@ -27,7 +21,6 @@ beforeAll(() => {
     Object.defineProperty(HTMLElement.prototype, prop, { configurable: true, get: () => v });
   }
 });
-afterEach(cleanup);
 
 const T0 = 1_700_000_000_000;
 const off = (ip: string, over: Partial<Offender> = {}): Offender => ({
@@ -52,8 +45,10 @@ const ban = (ip: string, over: Partial<BanRecord> = {}): BanRecord => ({
 });
 
 /** The data the issue was filed with: the service's dashboard counted 28 packets where the engine counted 6 probes, and reported 0 scanners beside 2 bans. */
-async function renderOnIssueData() {
-  const api = createFakeApi({ now: () => T0 + 10_000 });
+function renderOnIssueData() {
+  return renderApp({ fakeApi: { now: () => T0 + 10_000 }, tweak: issueData, store: { now: () => T0 + 20_000 } });
+}
+function issueData(api: FakeApi) {
   api.data.offenders.set('203.0.113.5', off('203.0.113.5', { state: 'banned', strikes: 1, bannedUntil: T0 + 3_605_000 }));
   api.data.offenders.set('198.51.100.9', off('198.51.100.9', { hits: 2, distinctPorts: 2 }));
   // A manual ban of a source the offender list does not hold (banned from the CLI, say).
@@ -66,19 +61,8 @@ async function renderOnIssueData() {
     if (method === 'getDashboard') return { ...(r as object), topOffenders: [{ ip: '203.0.113.5', hits: 28, state: 'banned' }] };
     return r;
   }) as typeof api.call;
-  const store = createAppStore({ api, setInterval: () => 0, clearInterval: () => undefined, now: () => T0 + 20_000 });
-  render(
-    <StoreContext.Provider value={store}>
-      <App />
-    </StoreContext.Provider>,
-  );
-  await act(async () => {
-    await new Promise((r) => setTimeout(r, 10));
-  });
-  return { api, store };
 }
 
-const nav = (name: string) => within(screen.getByRole('navigation', { name: 'Main' })).getByRole('button', { name });
 const dashTopRow = (ip: string) => within(screen.getByRole('region', { name: 'Top offenders' })).getByRole('button', { name: ip }).closest('tr')!;
 const offendersRow = (ip: string) => screen.getByRole('button', { name: `Details of ${ip}` }).closest('[role="row"]')!;
 

@@ -1,41 +1,18 @@
 // @vitest-environment jsdom
 /** The smaller things a careful user notices (issue 15, low items outside the Rules screen). */
-import { act, cleanup, fireEvent, render, screen, within } from '@testing-library/react';
-import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { act, cleanup, fireEvent, screen, within } from '@testing-library/react';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Cidr } from '../../electron/shared/domain.ts';
-import { createAppStore } from '../../renderer/store/store.ts';
-import { App } from '../../renderer/ui/App.tsx';
-import { StoreContext } from '../../renderer/ui/context.ts';
 import { protectionText } from '../../renderer/ui/screens/Dashboard.tsx';
-import { createFakeApi } from './fakeApi.ts';
+import { type FakeApi, nav, renderApp as renderWindow } from './render-app.tsx';
 
-beforeAll(() => {
-  globalThis.ResizeObserver ??= class {
-    observe() {}
-    unobserve() {}
-    disconnect() {}
-  } as unknown as typeof ResizeObserver;
-});
 afterEach(() => {
-  cleanup();
+  cleanup(); // render-app.tsx cleans up too; done here first so mocks are restored after the unmount, as before
   vi.restoreAllMocks();
 });
 
-async function renderApp(tweak?: (api: ReturnType<typeof createFakeApi>) => void) {
-  const api = createFakeApi();
-  tweak?.(api);
-  const store = createAppStore({ api, setInterval: () => 0, clearInterval: () => undefined, setTimeout: () => 0 });
-  render(
-    <StoreContext.Provider value={store}>
-      <App />
-    </StoreContext.Provider>,
-  );
-  await act(async () => {
-    await new Promise((r) => setTimeout(r, 10));
-  });
-  return { api, store };
-}
-const nav = (name: string) => within(screen.getByRole('navigation', { name: 'Main' })).getByRole('button', { name });
+/** As everywhere here, but the store's own setTimeout never fires either. */
+const renderApp = (tweak?: (api: FakeApi) => void) => renderWindow({ tweak, store: { setTimeout: () => 0 } });
 
 describe('whitelist', () => {
   it('refuses an entry already covered by another (yours or a built-in one), saying which', async () => {

@@ -5,39 +5,16 @@
  * takes the focus; the editor moves a rule through its position field; "Default routed" shows what
  * ufw says; the rule draft model (store/ruleDraft.ts) turns the form into the right op.
  */
-import { act, cleanup, fireEvent, render, screen, within } from '@testing-library/react';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { act, fireEvent, screen, within } from '@testing-library/react';
+import { describe, expect, it } from 'vitest';
 import type { UfwRule } from '../../electron/shared/api.ts';
 import { draftFromRule, opFromDraft } from '../../renderer/store/ruleDraft.ts';
-import { createAppStore } from '../../renderer/store/store.ts';
-import { App } from '../../renderer/ui/App.tsx';
-import { StoreContext } from '../../renderer/ui/context.ts';
-import { createFakeApi } from './fakeApi.ts';
+import { type FakeApi, nav, renderApp } from './render-app.tsx';
 
-beforeAll(() => {
-  globalThis.ResizeObserver ??= class {
-    observe() {}
-    unobserve() {}
-    disconnect() {}
-  } as unknown as typeof ResizeObserver;
-});
-
-afterEach(cleanup);
-
-async function renderRules(tweak?: (api: ReturnType<typeof createFakeApi>) => void) {
-  const api = createFakeApi();
-  tweak?.(api);
-  const store = createAppStore({ api, setInterval: () => 0, clearInterval: () => undefined });
-  render(
-    <StoreContext.Provider value={store}>
-      <App />
-    </StoreContext.Provider>,
-  );
-  await act(async () => {
-    await new Promise((r) => setTimeout(r, 10));
-  });
-  await act(async () => fireEvent.click(within(screen.getByRole('navigation', { name: 'Main' })).getByRole('button', { name: 'Rules' })));
-  return { api, store };
+async function renderRules(tweak?: (api: FakeApi) => void) {
+  const rendered = await renderApp(tweak);
+  await act(async () => fireEvent.click(nav('Rules')));
+  return rendered;
 }
 
 const RULE: UfwRule = { number: 3, v6: false, action: 'allow', direction: 'in', from: 'Anywhere', to: 'Anywhere', port: '443', proto: 'tcp', comment: 'web' } as UfwRule;

@@ -1,38 +1,7 @@
 // @vitest-environment jsdom
-import { act, cleanup, fireEvent, render, screen, within } from '@testing-library/react';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createAppStore } from '../../renderer/store/store.ts';
-import { App } from '../../renderer/ui/App.tsx';
-import { StoreContext } from '../../renderer/ui/context.ts';
-import { createFakeApi } from './fakeApi.ts';
-
-beforeAll(() => {
-  // jsdom lacks these; recharts and the virtualiser only need them to exist.
-  globalThis.ResizeObserver ??= class {
-    observe() {}
-    unobserve() {}
-    disconnect() {}
-  } as unknown as typeof ResizeObserver;
-});
-
-afterEach(cleanup);
-
-async function renderApp(tweak?: (api: ReturnType<typeof createFakeApi>) => void) {
-  const api = createFakeApi();
-  tweak?.(api);
-  const store = createAppStore({ api, setInterval: () => 0, clearInterval: () => undefined });
-  render(
-    <StoreContext.Provider value={store}>
-      <App />
-    </StoreContext.Provider>,
-  );
-  await act(async () => {
-    await new Promise((r) => setTimeout(r, 10));
-  });
-  return { api, store };
-}
-
-const nav = (name: string) => within(screen.getByRole('navigation', { name: 'Main' })).getByRole('button', { name });
+import { act, cleanup, fireEvent, screen, within } from '@testing-library/react';
+import { describe, expect, it } from 'vitest';
+import { nav, renderApp } from './render-app.tsx';
 
 describe('App', () => {
   it('has one navigation item per screen, labelled exactly', async () => {
