@@ -419,57 +419,35 @@ export function createHelperDispatcher(deps: HelperDeps): HelperDispatcher {
         return { id: req.id, ok: false, error: errorOf(e) };
       }
     }
-    if (req.op === 'cutConnections') return cutOutsideQueue(req);
+    // conntrack never touches ufw's rules or the sets, so a cut (two conntrack runs that walk the
+    // connection table, 20–50 ms) runs beside the queues: the next ban does not wait for it.
+    if (req.op === 'cutConnections') return performRecorded(req, true);
     const setBan = (req.op === 'ban' || req.op === 'unban' || req.op === 'banMany' || req.op === 'unbanMany') && req.args.backend === 'set';
-    return (setBan ? setQueue : queue).run(async () => {
-      const started = Date.now();
-      const argv: string[][] = [];
-      let response: HelperResponse;
-      try {
-        response = { id: req.id, ok: true, result: await recorder.run(argv, () => perform(req)) };
-      } catch (e) {
-        response = { id: req.id, ok: false, error: errorOf(e) };
-      }
-      if (changing) {
-        await deps.audit.append({
-          time: new Date(started).toISOString(),
-          who: deps.who,
-          op: req.op,
-          args: req.args,
-          argv,
-          result: response.ok ? 'ok' : 'error',
-          ...(response.ok ? {} : { error: response.error }),
-          ms: Date.now() - started,
-        });
-      }
-      return response;
-    });
+    return (setBan ? setQueue : queue).run(() => performRecorded(req, changing));
   }
 
-  /**
-   * conntrack never touches ufw's rules or the sets, so a cut (two conntrack runs that walk the
-   * connection table, 20–50 ms) runs beside the queue: the next ban does not wait for it. Audited.
-   */
-  async function cutOutsideQueue(req: DecodedRequest & { op: 'cutConnections' }): Promise<HelperResponse> {
+  /** Performs `req`, recording the argv it runs; a change is written to the audit log, done or refused. */
+  async function performRecorded(req: DecodedRequest, audited: boolean): Promise<HelperResponse> {
     const started = Date.now();
     const argv: string[][] = [];
     let response: HelperResponse;
     try {
-      await recorder.run(argv, () => deps.firewall.cutConnections(req.args.ip, exec));
-      response = { id: req.id, ok: true, result: { ok: true } };
+      response = { id: req.id, ok: true, result: await recorder.run(argv, () => perform(req)) };
     } catch (e) {
       response = { id: req.id, ok: false, error: errorOf(e) };
     }
-    await deps.audit.append({
-      time: new Date(started).toISOString(),
-      who: deps.who,
-      op: req.op,
-      args: req.args,
-      argv,
-      result: response.ok ? 'ok' : 'error',
-      ...(response.ok ? {} : { error: response.error }),
-      ms: Date.now() - started,
-    });
+    if (audited) {
+      await deps.audit.append({
+        time: new Date(started).toISOString(),
+        who: deps.who,
+        op: req.op,
+        args: req.args,
+        argv,
+        result: response.ok ? 'ok' : 'error',
+        ...(response.ok ? {} : { error: response.error }),
+        ms: Date.now() - started,
+      });
+    }
     return response;
   }
 
