@@ -137,6 +137,18 @@ describe('kmsg record handling', () => {
     feed.push([rec(40), rec(41), rec(42)]);
     expect(lines.map((l) => parseKmsgHeader(l)!.seq)).toEqual([42]);
   });
+
+  it("startAt 'now' asks the feed for its newest record, so records overwritten before the feed's first read count as lost", async () => {
+    const feed = new PushKmsgFeed('feed that can look', { prefiltered: false });
+    Object.assign(feed, { newestSeq: () => 41 });
+    const lines: string[] = [];
+    const src = new KmsgSource({ feed });
+    await src.start((l) => lines.push(...l));
+    // The reader came up late: the ring's oldest survivor is 50, so 42..49 were written and overwritten.
+    feed.push([rec(50), rec(51)]);
+    expect(lines).toHaveLength(2);
+    expect(src.lost).toBe(8);
+  });
 });
 
 describe('kmsg time base across a suspend', () => {

@@ -66,6 +66,8 @@ export interface KmsgFeed {
    * expected and not counted as records lost to ring overwrite.
    */
   readonly prefiltered?: boolean;
+  /** Seq of the newest record now, for startAt 'now' (feeds that can look; others need resumeAfterSeq). */
+  newestSeq?(): number | null;
   start(sink: KmsgFeedSink): Promise<void>;
   stop(): Promise<void>;
 }
@@ -88,6 +90,10 @@ export class DevKmsgFeed implements KmsgFeed {
     this.path = path;
     this.ringBytes = opts.ringBytes;
     this.description = `kernel ring buffer (${path})`;
+  }
+
+  newestSeq(): number | null {
+    return newestKmsgSeq(this.path);
   }
 
   async start(sink: KmsgFeedSink): Promise<void> {
@@ -246,7 +252,9 @@ export class KmsgSource implements LogSourcePort {
   async start(onLines: (lines: string[]) => void): Promise<void> {
     this.onLines = onLines;
     if (this.afterSeq === null && (this.opts.startAt ?? 'now') === 'now') {
-      const newest = this.opts.newestSeq ?? (this.opts.feed ? () => null : () => newestKmsgSeq());
+      // Any feed that can tell its newest record gives 'now' a start position, so that records
+      // overwritten between start() and the feed's first read count as lost, not as never written.
+      const newest = this.opts.newestSeq ?? (() => this.feed.newestSeq?.() ?? null);
       try {
         this.afterSeq = newest();
       } catch (e) {
