@@ -8,6 +8,7 @@
 import type { AuditLog } from '../helper/audit.ts';
 import { API, type ApiHandlers, type ApiMethod } from '../shared/api.ts';
 import { REDACTED } from '../shared/fleet.ts';
+import { errorText } from '../shared/errors.ts';
 
 /** The calls that change something: protection, bans, whitelist, settings (thresholds included), rules, firewall. */
 export const CHANGING_METHODS: ReadonlySet<ApiMethod> = new Set<ApiMethod>([
@@ -81,7 +82,7 @@ export function auditedHandlers(handlers: ApiHandlers, audit: AuditLog, identify
         return value;
       } catch (e) {
         const code = typeof (e as { code?: unknown })?.code === 'string' ? (e as { code: string }).code : 'failed';
-        await entry('error', { code, message: e instanceof Error ? e.message : String(e) });
+        await entry('error', { code, message: errorText(e) });
         throw e;
       }
     };

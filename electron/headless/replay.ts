@@ -31,6 +31,7 @@ import { kmsgBootTimeMs } from '../engine/logs/kmsg.ts';
 import { ReplaySession, type ReplaySummary } from '../engine/replay.ts';
 import type { CliCommand } from './cli.ts';
 import { ParseWorkerError, ReplayPipeline } from './replay-pipeline.ts';
+import { errorText } from '../shared/errors.ts';
 
 const FORMATS = ['auto', 'syslog', 'kmsg', 'journal', 'dmesg', 'pve', 'logread'] as const;
 const CHUNK_BYTES = 1 << 20;
@@ -150,7 +151,7 @@ export function parseReplayArgs(argv: string[]): ReplayArgs {
       },
     });
   } catch (e) {
-    return { ok: false, error: e instanceof Error ? e.message : String(e) };
+    return { ok: false, error: errorText(e) };
   }
   const f = parsed.values as Flags;
   if (f.help) return { ok: true, help: true };
@@ -508,9 +509,9 @@ function readError(input: string, e: unknown): string {
   }
   const code = (e as NodeJS.ErrnoException | undefined)?.code;
   // A read or gzip error carries a code (ENOENT, EIO, Z_DATA_ERROR…); anything else is ours, not the input's.
-  if (typeof code !== 'string') return `portcullis replay: internal error while replaying ${inputName(input)}: ${e instanceof Error ? e.message : String(e)}`;
+  if (typeof code !== 'string') return `portcullis replay: internal error while replaying ${inputName(input)}: ${errorText(e)}`;
   const why =
-    code === 'ENOENT' ? 'no such file' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : e instanceof Error ? e.message : String(e);
+    code === 'ENOENT' ? 'no such file' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : errorText(e);
   return `portcullis replay: cannot read ${inputName(input)}: ${why}`;
 }
 

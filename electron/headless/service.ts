@@ -48,6 +48,7 @@ import { forgedRecordsCheck, type ReadSysctl } from './userns-check.ts';
 import { FleetBridge, testFleetConnection, type FleetEnv } from './fleet.ts';
 import { CrowdsecSettingsSchema, fleetTestCandidate, guardFleetPatch, redactFleet, unredactFleet } from '../shared/fleet.ts';
 import { PrefixTally, uncountedPrefixesCheck } from './server-doctor.ts';
+import { errorText } from '../shared/errors.ts';
 
 export const VERSION = '0.1.0';
 
@@ -318,7 +319,7 @@ export class PortcullisService {
     if (cap && this.engine.restoreBanCap) this.engine.restoreBanCap(cap, now);
     // Not awaited: putting 10,000 bans back after a reboot must not hold up log reading, the control
     // socket or the ready line; a scan seen meanwhile is banned between two restore batches.
-    this.reconciling = this.reconcile(now).catch((e) => this.log('error', `reconcile: ${errText(e)}`));
+    this.reconciling = this.reconcile(now).catch((e) => this.log('error', `reconcile: ${errorText(e)}`));
     if (this.o.fleet) {
       this.fleet = new FleetBridge(this.o.fleet, this.fleetPort(), this.settings);
       this.fleet.start();
@@ -372,7 +373,7 @@ export class PortcullisService {
     try {
       raw = this.o.settingsRepo.load();
     } catch (e) {
-      return { ok: false, error: e instanceof Error ? e.message : String(e) };
+      return { ok: false, error: errorText(e) };
     }
     const r = SettingsSchema.safeParse(raw ?? {});
     if (!r.success) return { ok: false, error: describeZodError(r.error) };
@@ -551,8 +552,8 @@ export class PortcullisService {
         if (this.settings.ban.cutConnections) this.cutLater(ban.ip);
         this.o.onBan?.(ban, { latencyMs, dryRun: false });
       } catch (e) {
-        this.o.onBan?.(ban, { latencyMs: null, dryRun: false, error: errText(e) });
-        this.notice('error', `Could not ban ${ban.ip} in the firewall: ${errText(e)}`);
+        this.o.onBan?.(ban, { latencyMs: null, dryRun: false, error: errorText(e) });
+        this.notice('error', `Could not ban ${ban.ip} in the firewall: ${errorText(e)}`);
       }
     });
   }
@@ -561,7 +562,7 @@ export class PortcullisService {
   private cutLater(ip: string): void {
     const fw = this.o.firewall;
     if (!fw) return;
-    this.cutTail = this.cutTail.then(() => fw.cutConnections(ip).catch((e) => this.log('warn', `cutting connections of ${ip}: ${errText(e)}`)));
+    this.cutTail = this.cutTail.then(() => fw.cutConnections(ip).catch((e) => this.log('warn', `cutting connections of ${ip}: ${errorText(e)}`)));
   }
 
   private applyUnban(ip: string, at: number, why: UnbanReason): void {
@@ -577,7 +578,7 @@ export class PortcullisService {
       try {
         await fw.unban(ip, why);
       } catch (e) {
-        this.notice('error', `Could not lift the ban of ${ip} in the firewall: ${errText(e)}`);
+        this.notice('error', `Could not lift the ban of ${ip} in the firewall: ${errorText(e)}`);
       }
     });
   }
@@ -609,7 +610,7 @@ export class PortcullisService {
         try {
           this.engine.ban(ip, { ...(durationSec ? { durationSec } : {}), ...(note !== undefined ? { note } : {}), at: now });
         } catch (e) {
-          refused.push({ ip, reason: errText(e) });
+          refused.push({ ip, reason: errorText(e) });
         }
       }
     } finally {
@@ -638,8 +639,8 @@ export class PortcullisService {
           if (this.settings.ban.cutConnections && this.settings.ban.backend === 'ufw') for (const b of bans) this.cutLater(b.ip);
           for (const b of bans) this.o.onBan?.(b, { latencyMs, dryRun: false });
         } catch (e) {
-          for (const b of bans) this.o.onBan?.(b, { latencyMs: null, dryRun: false, error: errText(e) });
-          this.notice('error', `Could not ban ${bans.length} addresses in the firewall: ${errText(e)}`);
+          for (const b of bans) this.o.onBan?.(b, { latencyMs: null, dryRun: false, error: errorText(e) });
+          this.notice('error', `Could not ban ${bans.length} addresses in the firewall: ${errorText(e)}`);
         }
       });
     }
@@ -691,19 +692,19 @@ export class PortcullisService {
     try {
       this.engine.tick(now);
     } catch (e) {
-      this.log('error', `engine tick: ${errText(e)}`);
+      this.log('error', `engine tick: ${errorText(e)}`);
     }
     this.warnDeferred();
     try {
       this.saveBanCap();
     } catch (e) {
-      this.log('error', `store: ${errText(e)}`);
+      this.log('error', `store: ${errorText(e)}`);
     }
     try {
       this.o.store.flush();
       this.o.store.prune(now, this.settings.logs.retentionDays, this.settings.logs.maxStoredPackets);
     } catch (e) {
-      this.log('error', `store: ${errText(e)}`);
+      this.log('error', `store: ${errorText(e)}`);
     }
     // A live dashboard: the state (counts, source health) at most once a tick, coalesced by the batcher.
     if (this.events.listenerCount > 0) this.pushState();
@@ -724,7 +725,7 @@ export class PortcullisService {
     try {
       next = await this.o.hostInfo();
     } catch (e) {
-      this.log('warn', `host addresses: ${errText(e)}`);
+      this.log('warn', `host addresses: ${errorText(e)}`);
       return;
     }
     const key = (h: HostInfo) => `${[...h.addresses].sort().join(',')}|${[...h.gateways].sort().join(',')}|${[...(h.nameservers ?? [])].sort().join(',')}|${[...(h.lanSubnets ?? [])].sort().join(',')}`;
@@ -753,7 +754,7 @@ export class PortcullisService {
       if (!initial && wasEnabled && !firewall.enabled) this.notice('warn', 'The firewall (ufw) was turned off: bans have no effect');
       if (!initial && wasEnabled !== firewall.enabled) this.pushState();
     } catch (e) {
-      this.log('warn', `firewall status: ${errText(e)}`);
+      this.log('warn', `firewall status: ${errorText(e)}`);
     }
   }
 
@@ -779,7 +780,7 @@ export class PortcullisService {
     try {
       present = await fw.listBans();
     } catch (e) {
-      this.log('error', `reconcile: cannot list the firewall's bans: ${errText(e)}`);
+      this.log('error', `reconcile: cannot list the firewall's bans: ${errorText(e)}`);
       return result;
     }
     const count = new Map<string, number>();
@@ -798,7 +799,7 @@ export class PortcullisService {
           else for (const ip of ips) await fw.unban(ip);
           result.removed.push(...ips);
         } catch (e) {
-          this.log('warn', `reconcile: cannot remove ${ips.length} stale bans: ${errText(e)}`);
+          this.log('warn', `reconcile: cannot remove ${ips.length} stale bans: ${errorText(e)}`);
         }
       });
     }
@@ -807,7 +808,7 @@ export class PortcullisService {
       if (!want || n <= 1) continue;
       await this.enqueue(async () => {
         for (let i = 0; i < n; i++) await fw.unban(ip).catch(() => undefined);
-        await fw.ban(ip, want.until, banComment(want)).catch((e) => this.log('warn', `reconcile ban ${ip}: ${errText(e)}`));
+        await fw.ban(ip, want.until, banComment(want)).catch((e) => this.log('warn', `reconcile ban ${ip}: ${errorText(e)}`));
         result.deduplicated.push(ip);
       });
     }
@@ -832,13 +833,13 @@ export class PortcullisService {
         } catch (e) {
           // One bad entry (e.g. an address the helper refuses) fails the whole batch: retry them one
           // by one so it never drops the others, and name the ones that still fail.
-          this.log('warn', `reconcile: restoring ${todo.length} bans as one batch failed (${errText(e)}); retrying one by one`);
+          this.log('warn', `reconcile: restoring ${todo.length} bans as one batch failed (${errorText(e)}); retrying one by one`);
           for (const b of todo) {
             try {
               await fw.ban(b.ip, b.until, banComment(b));
               result.restored.push(b.ip);
             } catch (e1) {
-              this.log('error', `reconcile: cannot restore the ban of ${b.ip}: ${errText(e1)}`);
+              this.log('error', `reconcile: cannot restore the ban of ${b.ip}: ${errorText(e1)}`);
             }
           }
         }
@@ -883,7 +884,7 @@ export class PortcullisService {
     try {
       return { ...this.o.source.health(), foreignPerMinute: this.foreignRate.perMinute() };
     } catch (e) {
-      return { kind: this.o.source.kind, description: 'log source', kernelTrusted: false, lastRecordAt: null, linesPerMinute: 0, rejectsPerMinute: 0, error: errText(e) };
+      return { kind: this.o.source.kind, description: 'log source', kernelTrusted: false, lastRecordAt: null, linesPerMinute: 0, rejectsPerMinute: 0, error: errorText(e) };
     }
   }
 
@@ -1149,7 +1150,7 @@ export class PortcullisService {
     if (this.o.helper) {
       await this.refreshStatus(false);
       helperChecks = await this.o.helper.doctor().catch((e) => [
-        { id: 'helper', title: 'The root helper is running', level: 'error' as const, detail: `the helper failed: ${errText(e)}` },
+        { id: 'helper', title: 'The root helper is running', level: 'error' as const, detail: `the helper failed: ${errorText(e)}` },
       ]);
     } else {
       helperChecks = [{ id: 'helper', title: 'The root helper is running', level: 'error', detail: this.o.readOnlyReason ?? 'the root helper is not running' }];
@@ -1269,7 +1270,7 @@ export class PortcullisService {
         try {
           out = this.withCapture(() => this.engine.ban(ip, { durationSec, note, at: now() }));
         } catch (e) {
-          throw new ApiError('invalid', errText(e));
+          throw new ApiError('invalid', errorText(e));
         }
         const ban = out.value;
         // The engine's 'ban' event applied it already (onBanDecision); else apply it here.
@@ -1384,10 +1385,6 @@ export class PortcullisService {
       },
     };
   }
-}
-
-function errText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }
 
 /** Every API method has a handler (checked at compile time by ApiHandlers; this is for runtime callers). */

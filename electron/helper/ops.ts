@@ -27,6 +27,7 @@ import { BINARIES, FirewallQueue, type Exec } from './exec.ts';
 import type { KmsgStart, KmsgStream } from './kmsg.ts';
 import { displayCommand, planRuleOp, ruleBody, specFromRule, UfwRuleBuilder } from './rules.ts';
 import { parseAppList, parseUfwConf, parseUfwDefaults, parseUfwStatus } from './ufw-status.ts';
+import { errorText } from '../shared/errors.ts';
 
 /** The colleague's ban backends (electron/helper/firewall/index.ts), injected so tests can fake them. */
 export interface BanBackend {
@@ -92,7 +93,7 @@ function errorOf(e: unknown): { code: HelperError['code']; message: string } {
   if (e instanceof HelperError) return { code: e.code, message: e.message };
   // FirewallError (colleague's module): bad-* are refusals of input, the rest are failures.
   const code = (e as { code?: unknown })?.code;
-  const message = e instanceof Error ? e.message : String(e);
+  const message = errorText(e);
   if (typeof code === 'string' && code.startsWith('bad-')) return { code: 'invalid', message };
   return { code: 'failed', message };
 }

@@ -13,6 +13,7 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { lstat, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { errorText } from '../shared/errors.ts';
 
 export interface HelperSession {
   socketDir: string;
@@ -139,12 +140,12 @@ export class HelperSupervisor<L extends HelperLink> {
         } catch (e) {
           // No prompt will come (the runtime directory is not writable, a path cannot be quoted for
           // the launcher): say so and stay read-only, instead of "waiting for the password" for ever.
-          this.set({ phase: 'read-only', connected: false, readOnlyReason: `the root helper could not be started: ${e instanceof Error ? e.message : String(e)}` });
+          this.set({ phase: 'read-only', connected: false, readOnlyReason: `the root helper could not be started: ${errorText(e)}` });
           return;
         }
         this.running = run.ended.then(
           (end) => end,
-          (e: unknown) => ({ declined: false, message: e instanceof Error ? e.message : String(e) }),
+          (e: unknown) => ({ declined: false, message: errorText(e) }),
         );
         void this.running.then((end) => {
           this.runEnd = end;
@@ -182,7 +183,7 @@ export class HelperSupervisor<L extends HelperLink> {
       } catch (e) {
         if (this.stopped) return;
         if (everConnected) {
-          this.set({ phase: 'reconnecting', connected: false, readOnlyReason: `the connection to the helper was lost; reconnecting (${e instanceof Error ? e.message : String(e)})` });
+          this.set({ phase: 'reconnecting', connected: false, readOnlyReason: `the connection to the helper was lost; reconnecting (${errorText(e)})` });
         }
         // Waiting is cut short if the root side ends meanwhile (e.g. the prompt was declined).
         await Promise.race([this.o.sleep(delay), this.running ?? Promise.resolve()]);

@@ -46,6 +46,7 @@ import { bindApiIpc, EventBatcher } from './ipc.ts';
 import { NotificationPlanner, Notifier } from './notify.ts';
 import { applyBanEvents, TrayController, type TrayIconState } from './tray.ts';
 import { claimSingleInstance, DeferredShow, keepRunningInTray, MainWindow } from './window.ts';
+import { errorText } from '../shared/errors.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const KMSG_SEQ_KEY = 'desktop.kmsg.lastSeq';
@@ -168,7 +169,7 @@ async function main(): Promise<void> {
   // A tray action that fails is answered with a notification (the user clicked and waits for it), not only on stderr.
   const call = (what: string, p: Promise<unknown>) =>
     void p.catch((e: unknown) => {
-      const why = e instanceof Error ? e.message : String(e);
+      const why = errorText(e);
       log(`could not ${what}: ${why}`);
       planner.actionFailed(what, why);
       notifier.show(planner.take());
@@ -291,6 +292,6 @@ main().catch(async (e: unknown) => {
   log(`failed to start: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
   // A desktop user started us from a menu: say why in a window, not only on stderr (e.g. invalid settings).
   await app.whenReady().catch(() => undefined);
-  dialog.showErrorBox('Portcullis cannot start', e instanceof Error ? e.message : String(e));
+  dialog.showErrorBox('Portcullis cannot start', errorText(e));
   app.exit(1);
 });

@@ -8,6 +8,7 @@ import { canonicalCidr, cidrRefusal, CidrSchema, IpSchema, type Cidr } from './d
 import { BanRecordSchema, OffenderSchema, OffenderStateSchema, ScanTypeSchema, UNBAN_REASONS } from './model.ts';
 import { SettingsSchema } from './settings.ts';
 import { FleetHealthSchema, FleetTestResultSchema } from './fleet.ts';
+import { errorText } from './errors.ts';
 
 // ---------------------------------------------------------------- shapes
 
@@ -458,7 +459,7 @@ export async function dispatch(handlers: ApiHandlers, method: unknown, rawParams
     return { ok: true, result: await handler(parsed.data) };
   } catch (e) {
     if (e instanceof ApiError) return { ok: false, error: { code: e.code, message: e.message } };
-    return { ok: false, error: { code: 'failed', message: e instanceof Error ? e.message : String(e) } };
+    return { ok: false, error: { code: 'failed', message: errorText(e) } };
   }
 }
 

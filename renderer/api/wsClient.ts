@@ -16,6 +16,7 @@ import {
   ApiEventSchema,
   unwrapReply,
 } from '../../electron/shared/api.ts';
+import { errorText } from '../../electron/shared/errors.ts';
 
 /** 'refused': the service is there but does not take this page's token (it restarted with a new one). */
 export type ConnectionStatus = 'connecting' | 'open' | 'closed' | 'refused';
@@ -243,7 +244,7 @@ export class WsApiClient implements PortcullisApi, ConnectionAware {
       try {
         p.resolve(unwrapReply(p.method, (raw as { reply: unknown }).reply));
       } catch (e) {
-        p.reject(e instanceof ApiError ? e : new ApiError('failed', `bad reply to ${p.method}: ${e instanceof Error ? e.message : String(e)}`));
+        p.reject(e instanceof ApiError ? e : new ApiError('failed', `bad reply to ${p.method}: ${errorText(e)}`));
       }
       return;
     }

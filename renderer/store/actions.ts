@@ -8,13 +8,14 @@ import type { Cidr } from '../../electron/shared/domain.ts';
 import { WhitelistEntrySchema } from '../../electron/shared/settings.ts';
 import { type Notice, withNotice } from './notices.ts';
 import type { AppState } from './store.ts';
+import { errorText } from '../../electron/shared/errors.ts';
 
 export type Set = StoreApi<AppState>['setState'];
 export type Get = StoreApi<AppState>['getState'];
 
 export function messageOf(e: unknown): string {
   if (e instanceof ApiError) return e.message;
-  return e instanceof Error ? e.message : String(e);
+  return errorText(e);
 }
 
 export function pushNotice(set: Set, level: Notice['level'], message: string, action?: Notice['action']): void {

@@ -22,6 +22,7 @@ import { CREDENTIALS_DIR, originMatches, ownOrigin, type CrowdsecSettings, type 
 import { LapiClient, LapiError, type FetchLike } from './client.ts';
 import { alertBody, parseGoDuration, type Decision, type PushedBan } from './lapi.ts';
 import { FleetQueue, type QueueItem } from './queue.ts';
+import { errorText } from '../../shared/errors.ts';
 
 export interface FleetDecision {
   value: string;
@@ -231,7 +232,7 @@ export class FleetLink {
       return 'sent';
     } catch (e) {
       this.pushFailures++;
-      const msg = errText(e);
+      const msg = errorText(e);
       if (first.kind === 'push' && e instanceof LapiError && e.kind === 'unreachable' && !/ECONNREFUSED|EHOSTUNREACH|ENETUNREACH/.test(e.message)) this.pushUncertain = true;
       this.h.push = { ...this.h.push, ok: false, error: msg };
       if (e instanceof LapiError && e.kind === 'auth') this.h.login = { ok: false, error: msg };
@@ -332,7 +333,7 @@ export class FleetLink {
       this.pullFailures++;
       // What happened while we could not pull is unknown: the next success takes the whole picture.
       this.needFull = true;
-      const msg = errText(e);
+      const msg = errorText(e);
       this.h.pull = { ...this.h.pull, ok: false, error: msg };
       if (this.pullFailures === 1 || this.pullFailures % 60 === 0) this.log('warn', `fleet pull: ${msg}`);
       return 'failed';
@@ -344,7 +345,7 @@ export class FleetLink {
       await this.client.login();
       this.h.login = { ok: true, error: null };
     } catch (e) {
-      this.h.login = { ok: false, error: errText(e) };
+      this.h.login = { ok: false, error: errorText(e) };
     }
   }
 
@@ -442,8 +443,4 @@ export class FleetLink {
   private log(level: 'info' | 'warn' | 'error', message: string): void {
     this.o.log?.(level, message);
   }
-}
-
-function errText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }

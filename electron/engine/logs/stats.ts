@@ -74,7 +74,4 @@ export class SourceStats {
   }
 }
 
-export function errorText(e: unknown): string {
-  if (e && typeof e === 'object' && 'code' in e && 'message' in e) return String((e as { message: unknown }).message);
-  return e instanceof Error ? e.message : String(e);
-}
+export { errorText } from '../../shared/errors.ts';
