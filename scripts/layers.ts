@@ -1,6 +1,7 @@
 /**
  * The layer rules of DESIGN.md, enforced on every import (static, re-export, dynamic, require):
- *   shared ← engine ← main/headless;  shared ← helper;  shared ← preload;  shared ← renderer.
+ *   shared ← engine ← app ← main/headless;  shared ← helper;  shared ← preload;  shared ← renderer.
+ * `app` is the core both the desktop (main) and the server (headless) run: it never imports them.
  * `npm test` runs this before the test suite, so a wrong import fails the build, not a review.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -33,17 +34,26 @@ export const LAYERS: LayerRule[] = [
   { name: 'engine-adapters', dir: 'electron/engine/helperclient', mayImportLayers: ['shared', 'engine'], nodeBuiltins: true, packages: PURE_LIBS },
   { name: 'engine', dir: 'electron/engine', mayImportLayers: ['shared'], nodeBuiltins: false, packages: PURE_LIBS },
   { name: 'helper', dir: 'electron/helper', mayImportLayers: ['shared'], nodeBuiltins: true, packages: PURE_LIBS },
+  // The app core (PortcullisService and what it is made of). It reaches the helper's code only for
+  // types and the argv runner (hostinfo's `ip` calls, the audit log's file), as headless did.
+  {
+    name: 'app',
+    dir: 'electron/app',
+    mayImportLayers: ['shared', 'engine', 'engine-adapters', 'helper'],
+    nodeBuiltins: true,
+    packages: PURE_LIBS,
+  },
   {
     name: 'headless',
     dir: 'electron/headless',
-    mayImportLayers: ['shared', 'engine', 'engine-adapters', 'helper'],
+    mayImportLayers: ['shared', 'engine', 'engine-adapters', 'helper', 'app'],
     nodeBuiltins: true,
     packages: [...PURE_LIBS, 'ws'],
   },
   {
     name: 'main',
     dir: 'electron/main',
-    mayImportLayers: ['shared', 'engine', 'engine-adapters', 'headless'],
+    mayImportLayers: ['shared', 'engine', 'engine-adapters', 'app'],
     nodeBuiltins: true,
     packages: [...PURE_LIBS, 'ws', 'electron', 'sudo-prompt'],
   },

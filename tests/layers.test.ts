@@ -24,6 +24,12 @@ describe('layer rules (DESIGN.md "Import rules")', () => {
     ['renderer/App.tsx', "export { x } from '../electron/main/tray.ts';", 'may not import layer "main"'],
     ['electron/preload/index.ts', "import { readFileSync } from 'fs';", 'pure'],
     ['electron/engine/logs/kmsg.ts', "import { app } from 'electron';", 'package "electron"'],
+    // The app core sits below both of its shells: it never reaches up into them.
+    ['electron/app/service.ts', "import { startRunner } from '../headless/runner.ts';", 'may not import layer "headless"'],
+    ['electron/app/service.ts', "import { TrayController } from '../main/tray.ts';", 'may not import layer "main"'],
+    ['electron/app/service.ts', "import { app } from 'electron';", 'package "electron"'],
+    ['electron/main/index.ts', "import { startRunner } from '../headless/runner.ts';", 'may not import layer "headless"'],
+    ['electron/engine/engine.ts', "import { PortcullisService } from '../app/service.ts';", 'may not import layer "app"'],
   ])('%s: %s is refused', (file, line, why) => {
     const v = checkFile(root, file, `${line}\nexport const x = 1;\n`);
     expect(v).toHaveLength(1);
@@ -34,6 +40,8 @@ describe('layer rules (DESIGN.md "Import rules")', () => {
     ['electron/engine/detect.ts', "import { z } from 'zod';\nimport type { Ip } from '../shared/domain.ts';"],
     ['electron/engine/logs/kmsg.ts', "import { open } from 'node:fs/promises';\nimport { parseLine } from '../parse/line.ts';"],
     ['electron/main/tray.ts', "import { Tray } from 'electron';"],
+    ['electron/main/index.ts', "import { PortcullisService } from '../app/service.ts';"],
+    ['electron/headless/runner.ts', "import { PortcullisService } from '../app/service.ts';"],
     ['electron/preload/index.ts', "import { contextBridge } from 'electron';"],
     ['renderer/App.tsx', "import { create } from 'zustand';\nimport { SettingsSchema } from '../electron/shared/settings.ts';"],
   ])('%s: allowed imports pass', (file, src) => {

@@ -12,8 +12,8 @@ import { systemClock } from '../../electron/shared/domain.ts';
 import { ScanEngine } from '../../electron/engine/engine.ts';
 import { KmsgSource, kmsgBootTimeMs, liveLineParser, PushKmsgFeed } from '../../electron/engine/logs/kmsg.ts';
 import { SqliteStore } from '../../electron/engine/store/sqlite.ts';
-import { serviceStoreOf, StoreSettingsRepo } from '../../electron/headless/adapters.ts';
-import { PortcullisService } from '../../electron/headless/service.ts';
+import { serviceStoreOf, StoreSettingsRepo } from '../../electron/app/adapters.ts';
+import { PortcullisService } from '../../electron/app/service.ts';
 import { FakeFirewall, FakeHelper, Journal } from '../../tests/headless/fakes.ts';
 
 const N = Number(process.argv[2] ?? 200_000);

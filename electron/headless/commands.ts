@@ -394,7 +394,7 @@ export async function directDoctor(
     const firewall = await import('../helper/firewall/index.ts');
     const { createHelperDispatcher } = await import('../helper/ops.ts');
     const { memoryAuditLog } = await import('../helper/audit.ts');
-    const { callViaDispatcher, helperOpsOf } = await import('./helper-adapter.ts');
+    const { callViaDispatcher, helperOpsOf } = await import('../app/helper-adapter.ts');
     const { readFile } = await import('node:fs/promises');
     const d = createHelperDispatcher({
       exec: execArgv,
@@ -419,8 +419,8 @@ export async function directDoctor(
         if (fixId === 'enable-ufw') {
           // The same question the running service asks: ufw's rules are unknown while it is off.
           if (!confirm) {
-            const { enableUfwRefusal } = await import('./service.ts');
-            const sessions = inboundSessions ?? (await import('./adapters.ts')).readInboundSessions;
+            const { enableUfwRefusal } = await import('../app/service.ts');
+            const sessions = inboundSessions ?? (await import('../app/adapters.ts')).readInboundSessions;
             const refusal = enableUfwRefusal((await ops.status()).firewall, sessions());
             if (refusal) throw new Error(`${refusal} (add --yes to apply it anyway)`);
           }
@@ -444,7 +444,7 @@ export async function directDoctor(
       : { id: 'log-source', title: 'Log source', level: 'error', detail: '/dev/kmsg cannot be read: run as root, or use --source file:/var/log/kern.log (spoofable)' },
   );
   checks.push({ id: 'last-record', title: 'Last log record', level: 'warn', detail: 'unknown without a running instance' });
-  const { serverChecks } = await import('./server-doctor.ts');
+  const { serverChecks } = await import('../app/server-doctor.ts');
   checks.push(...(await serverChecks(process.getuid?.() === 0 ? (await import('../helper/exec.ts')).execArgv : null)));
   return checks;
 }

@@ -8,7 +8,7 @@ import { chmodSync, existsSync, lstatSync, mkdirSync, realpathSync, statSync, un
 import net from 'node:net';
 import path from 'node:path';
 import type { AuditLog } from '../helper/audit.ts';
-import { auditedHandlers } from './api-audit.ts';
+import { auditedHandlers } from '../app/api-audit.ts';
 import { unixPeerIdentity } from './peer-identity.ts';
 import { dispatch, type ApiHandlers, type ApiMethod, type ApiParams, type ApiResult, unwrapReply, WsClientFrameSchema } from '../shared/api.ts';
 

@@ -26,7 +26,7 @@ import path from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { dispatch, type ApiEvent, type ApiHandlers, WsClientFrameSchema } from '../shared/api.ts';
 import type { AuditLog } from '../helper/audit.ts';
-import { auditedHandlers, type Transport } from './api-audit.ts';
+import { auditedHandlers, type Transport } from '../app/api-audit.ts';
 import { tcpPeerIdentity } from './peer-identity.ts';
 
 export interface WebServerOptions {

@@ -18,15 +18,15 @@ import { SqliteStore } from '../engine/store/sqlite.ts';
 import { fileAuditLog } from '../helper/audit.ts';
 import { BINARIES, execArgv } from '../helper/exec.ts';
 import { acquireFirewallLock, FirewallLockedError, type FirewallLock } from '../helper/instance-lock.ts';
-import type { HelperOpsPort } from './contracts.ts';
+import type { HelperOpsPort } from '../app/contracts.ts';
 import * as firewallModule from '../helper/firewall/index.ts';
 import { createHelperDispatcher } from '../helper/ops.ts';
-import { FileSettingsRepo, readInboundSessions, serviceStoreOf, StoreSettingsRepo } from './adapters.ts';
+import { FileSettingsRepo, readInboundSessions, serviceStoreOf, StoreSettingsRepo } from '../app/adapters.ts';
 import { prepareStateDir, serveControlSocket } from './control.ts';
-import { callViaDispatcher, firewallPortOf, helperOpsOf } from './helper-adapter.ts';
-import { readHostInfo } from './hostinfo.ts';
+import { callViaDispatcher, firewallPortOf, helperOpsOf } from '../app/helper-adapter.ts';
+import { readHostInfo } from '../app/hostinfo.ts';
 import { KmsgSource, kmsgBootTimeMs, liveLineParser, newestKmsgSeq } from '../engine/logs/kmsg.ts';
-import { PortcullisService, VERSION } from './service.ts';
+import { PortcullisService, VERSION } from '../app/service.ts';
 import { secretsFileRefusal } from './fleet-config.ts';
 
 // Here for its importers; it lives in control.ts, which `status` and the other clients load without the runner.
@@ -375,7 +375,7 @@ async function startLocked(o: RunOptions, out: Out, err: Out, isRoot: boolean): 
     helper,
     ...(helper ? {} : { readOnlyReason: 'not running as root: watching only' }),
     hostInfo: () => readHostInfo(execArgv),
-    serverChecks: async () => (await import('./server-doctor.ts')).serverChecks(isRoot ? execArgv : null),
+    serverChecks: async () => (await import('../app/server-doctor.ts')).serverChecks(isRoot ? execArgv : null),
     dryRun: o.dryRun,
     // The kernel log is shared by every namespace: act only on our own records. A log FILE in a dry
     // run is an analysis of a recording (maybe from another host): take it whole.

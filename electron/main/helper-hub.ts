@@ -6,7 +6,7 @@
  */
 import { API_METHODS, ApiError, CONNECT_HELPER_FIX_ID, type ApiEvent, type ApiHandlers, type ApiMethod, type DoctorCheck, type State } from '../shared/api.ts';
 import type { HelperArgs, HelperOp, HelperResult } from '../shared/helper-protocol.ts';
-import type { HelperCall } from '../headless/helper-adapter.ts';
+import type { HelperCall } from '../app/helper-adapter.ts';
 import path from 'node:path';
 import { HelperClient } from '../engine/helperclient/client.ts';
 import type { HelperLink, HelperSession, HelperStatus } from './elevation.ts';

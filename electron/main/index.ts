@@ -22,11 +22,11 @@ import { ScanEngine } from '../engine/engine.ts';
 import { HelperClient } from '../engine/helperclient/client.ts';
 import { KmsgSource, liveLineParser, PushKmsgFeed } from '../engine/logs/kmsg.ts';
 import { SqliteStore } from '../engine/store/sqlite.ts';
-import { readInboundSessions, serviceStoreOf, StoreSettingsRepo } from '../headless/adapters.ts';
-import { firewallPortOf, helperOpsOf } from '../headless/helper-adapter.ts';
-import { readHostInfo } from '../headless/hostinfo.ts';
-import { auditedHandlers, fileAuditLog } from '../headless/api-audit.ts';
-import { PortcullisService, VERSION } from '../headless/service.ts';
+import { readInboundSessions, serviceStoreOf, StoreSettingsRepo } from '../app/adapters.ts';
+import { firewallPortOf, helperOpsOf } from '../app/helper-adapter.ts';
+import { readHostInfo } from '../app/hostinfo.ts';
+import { auditedHandlers, fileAuditLog } from '../app/api-audit.ts';
+import { PortcullisService, VERSION } from '../app/service.ts';
 import { applyAutostart, autostartPath, launchCommand } from './autostart.ts';
 import {
   cleanupHelperSession,

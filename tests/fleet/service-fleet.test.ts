@@ -15,8 +15,8 @@ import { ScanEngine } from '../../electron/engine/engine.ts';
 import type { FleetLink } from '../../electron/engine/fleet/link.ts';
 import { parseRecord } from '../../electron/engine/parse/index.ts';
 import { SqliteStore } from '../../electron/engine/store/sqlite.ts';
-import { serviceStoreOf, StoreSettingsRepo } from '../../electron/headless/adapters.ts';
-import { PortcullisService } from '../../electron/headless/service.ts';
+import { serviceStoreOf, StoreSettingsRepo } from '../../electron/app/adapters.ts';
+import { PortcullisService } from '../../electron/app/service.ts';
 import { FakeFirewall, FakeHelper, Journal, PushSource } from '../headless/fakes.ts';
 import { FakeLapi } from './fake-lapi.ts';
 

@@ -3,7 +3,7 @@ import { ManualClock } from '../../electron/shared/domain.ts';
 import type { Offender } from '../../electron/shared/model.ts';
 import type { PacketEvent } from '../../electron/shared/packet.ts';
 import { SqliteStore } from '../../electron/engine/store/sqlite.ts';
-import { serviceStoreOf } from '../../electron/headless/adapters.ts';
+import { serviceStoreOf } from '../../electron/app/adapters.ts';
 
 const T0 = 1_700_000_000_000;
 

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { auditedHandlers, CHANGING_METHODS, redactSecrets } from '../../electron/headless/api-audit.ts';
+import { auditedHandlers, CHANGING_METHODS, redactSecrets } from '../../electron/app/api-audit.ts';
 import { REDACTED } from '../../electron/shared/fleet.ts';
 import { ControlClient, serveControlSocket } from '../../electron/headless/control.ts';
 import { startWebServer } from '../../electron/headless/http.ts';

@@ -5,9 +5,9 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ApiHandlers } from '../../electron/shared/api.ts';
 import { ControlClient, controlSocketPath, serveControlSocket } from '../../electron/headless/control.ts';
-import { parseIpAddr, parseIpRouteGateways } from '../../electron/headless/hostinfo.ts';
-import { callViaDispatcher, firewallPortOf } from '../../electron/headless/helper-adapter.ts';
-import { FileSettingsRepo, readInboundSessions } from '../../electron/headless/adapters.ts';
+import { parseIpAddr, parseIpRouteGateways } from '../../electron/app/hostinfo.ts';
+import { callViaDispatcher, firewallPortOf } from '../../electron/app/helper-adapter.ts';
+import { FileSettingsRepo, readInboundSessions } from '../../electron/app/adapters.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const NODE = existsSync(path.join(ROOT, 'node_modules/.bin/node')) ? path.join(ROOT, 'node_modules/.bin/node') : process.execPath;

@@ -1,6 +1,6 @@
 /** Doctor titles read as written for people, not as ids with a capital letter ("Ufw installed", "Kmsg", "Set block"). */
 import { describe, expect, it } from 'vitest';
-import { helperOpsOf } from '../../electron/headless/helper-adapter.ts';
+import { helperOpsOf } from '../../electron/app/helper-adapter.ts';
 
 describe('doctor titles', () => {
   it('every check the helper reports gets a title written for people', async () => {

@@ -5,7 +5,7 @@
  * ufw-backend host passes.
  */
 import { describe, expect, it } from 'vitest';
-import { callViaDispatcher, helperOpsOf } from '../../electron/headless/helper-adapter.ts';
+import { callViaDispatcher, helperOpsOf } from '../../electron/app/helper-adapter.ts';
 import { createHelperDispatcher } from '../../electron/helper/ops.ts';
 import { fakeDeps } from '../helper/fakes.ts';
 

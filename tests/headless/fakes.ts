@@ -9,8 +9,8 @@ import type { BanRecord, EngineEvent, IgnoreReason, Offender } from '../../elect
 import type { PacketEvent, ParseResult } from '../../electron/shared/packet.ts';
 import type { Settings } from '../../electron/shared/settings.ts';
 import type { FirewallPort, LogSourcePort, SourceHealth } from '../../electron/engine/ports.ts';
-import type { EngineFactoryOptions, EngineLike, HelperOpsPort, ServiceStore, SettingsRepo } from '../../electron/headless/contracts.ts';
-import { packetRow } from '../../electron/headless/service.ts';
+import type { EngineFactoryOptions, EngineLike, HelperOpsPort, ServiceStore, SettingsRepo } from '../../electron/app/contracts.ts';
+import { packetRow } from '../../electron/app/service.ts';
 
 export class Journal {
   entries: string[] = [];

@@ -3,7 +3,7 @@
  * what a rule change from the UI becomes at the root boundary.
  */
 import { describe, expect, it } from 'vitest';
-import { callViaDispatcher, helperOpsOf } from '../../electron/headless/helper-adapter.ts';
+import { callViaDispatcher, helperOpsOf } from '../../electron/app/helper-adapter.ts';
 import { createHelperDispatcher } from '../../electron/helper/ops.ts';
 import { fakeDeps } from '../helper/fakes.ts';
 

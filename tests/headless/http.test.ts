@@ -7,7 +7,7 @@ import WebSocket from 'ws';
 import { type ApiEvent, type ApiHandlers, type ApiReply, WsServerFrameSchema } from '../../electron/shared/api.ts';
 import { apiCallRefusal, hostAllowed, isJsonContentType, startWebServer, subprotocolToken, tokenMatches, withoutPacketRows, type WebServer } from '../../electron/headless/http.ts';
 import { ManualClock } from '../../electron/shared/domain.ts';
-import { PortcullisService } from '../../electron/headless/service.ts';
+import { PortcullisService } from '../../electron/app/service.ts';
 import { FakeEngine, FakeFirewall, FakeHelper, fakeParser, Journal, MemorySettings, MemoryStore, PushSource } from './fakes.ts';
 
 interface Res {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ScanEngine } from '../../electron/engine/engine.ts';
-import { parseLanSubnets } from '../../electron/headless/lan-subnets.ts';
+import { parseLanSubnets } from '../../electron/app/lan-subnets.ts';
 import { ManualClock } from '../../electron/shared/domain.ts';
 import type { EngineEvent } from '../../electron/shared/model.ts';
 import { SettingsSchema, type SettingsInput } from '../../electron/shared/settings.ts';

@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../electron/shared/domain.ts';
 import { MAX_BAN_SEC } from '../../electron/shared/helper-protocol.ts';
 import { validateSettings } from '../../electron/shared/settings.ts';
-import { firewallTimeoutSec } from '../../electron/headless/helper-adapter.ts';
+import { firewallTimeoutSec } from '../../electron/app/helper-adapter.ts';
 import { BOOT, build, DAY, FakeIpset, kmsg, removeTempDbs, tempDb } from './real-helper.ts';
 
 afterEach(removeTempDbs);

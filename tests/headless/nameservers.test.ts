@@ -1,7 +1,7 @@
 /** Issue 9 item 7: the name servers this host uses, read from resolv.conf and systemd-resolved's upstream list. */
 import { describe, expect, it } from 'vitest';
-import { parseResolvConf, readNameservers } from '../../electron/headless/nameservers.ts';
-import { readHostInfo } from '../../electron/headless/hostinfo.ts';
+import { parseResolvConf, readNameservers } from '../../electron/app/nameservers.ts';
+import { readHostInfo } from '../../electron/app/hostinfo.ts';
 
 describe('name servers', () => {
   it('reads nameserver lines, canonical, without loopback (the systemd-resolved stub) and comments', () => {

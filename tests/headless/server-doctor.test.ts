@@ -11,8 +11,8 @@ import { dispatch, type DoctorCheck } from '../../electron/shared/api.ts';
 import { ManualClock } from '../../electron/shared/domain.ts';
 import type { PacketEvent } from '../../electron/shared/packet.ts';
 import type { Exec } from '../../electron/helper/exec.ts';
-import { PortcullisService } from '../../electron/headless/service.ts';
-import { forwardedTraffic, forwardedTrafficCheck, ipv6Check, PrefixTally, ufwIpv6Setting, uncountedPrefixesCheck } from '../../electron/headless/server-doctor.ts';
+import { PortcullisService } from '../../electron/app/service.ts';
+import { forwardedTraffic, forwardedTrafficCheck, ipv6Check, PrefixTally, ufwIpv6Setting, uncountedPrefixesCheck } from '../../electron/app/server-doctor.ts';
 import { FakeEngine, FakeFirewall, FakeHelper, fakeParser, Journal, MemorySettings, MemoryStore, PushSource } from './fakes.ts';
 
 const dirs: string[] = [];

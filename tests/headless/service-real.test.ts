@@ -12,8 +12,8 @@ import { ManualClock } from '../../electron/shared/domain.ts';
 import { ScanEngine } from '../../electron/engine/engine.ts';
 import { parseRecord } from '../../electron/engine/parse/index.ts';
 import { SqliteStore } from '../../electron/engine/store/sqlite.ts';
-import { serviceStoreOf, StoreSettingsRepo } from '../../electron/headless/adapters.ts';
-import { PortcullisService } from '../../electron/headless/service.ts';
+import { serviceStoreOf, StoreSettingsRepo } from '../../electron/app/adapters.ts';
+import { PortcullisService } from '../../electron/app/service.ts';
 import { FakeFirewall, FakeHelper, Journal, PushSource } from './fakes.ts';
 
 const BOOT = 1_800_000_000_000;

@@ -3,7 +3,7 @@ import { dispatch, type ApiEvent, type DoctorCheck } from '../../electron/shared
 import type { SourceHealth } from '../../electron/engine/ports.ts';
 import { ManualClock } from '../../electron/shared/domain.ts';
 import type { BanRecord } from '../../electron/shared/model.ts';
-import { PortcullisService, type ServiceOptions, allowedPortsFrom, mergePatch } from '../../electron/headless/service.ts';
+import { PortcullisService, type ServiceOptions, allowedPortsFrom, mergePatch } from '../../electron/app/service.ts';
 import { FakeEngine, FakeFirewall, FakeHelper, fakeParser, Journal, MemorySettings, MemoryStore, PushSource } from './fakes.ts';
 
 const HOST = '10.0.0.1';

@@ -1,6 +1,6 @@
 /** Issue 9 item 7: doctor warns when other namespaces' LOG records reach our log while any user can make a namespace. */
 import { describe, expect, it } from 'vitest';
-import { forgedRecordsCheck } from '../../electron/headless/userns-check.ts';
+import { forgedRecordsCheck } from '../../electron/app/userns-check.ts';
 
 const sysctls = (v: Record<string, string>) => (name: string) => v[name] ?? null;
 

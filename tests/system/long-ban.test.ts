@@ -11,7 +11,7 @@ import { memoryAuditLog } from '../../electron/helper/audit.ts';
 import { createIpsetSession } from '../../electron/helper/firewall/ipset-session.ts';
 import { spawn } from 'node:child_process';
 import { createHelperDispatcher } from '../../electron/helper/ops.ts';
-import { callViaDispatcher, firewallPortOf } from '../../electron/headless/helper-adapter.ts';
+import { callViaDispatcher, firewallPortOf } from '../../electron/app/helper-adapter.ts';
 import { createLab, type Lab } from '../support/netns.ts';
 import { requireSystem } from '../support/system.ts';
 

@@ -91,7 +91,7 @@ export interface ServiceOptions {
    * 'skip' ones are dropped. Default: every record is 'live'.
    */
   recordMode?: (p: PacketEvent) => 'live' | 'replay' | 'skip';
-  /** The fleet link's network and queue (headless/fleet.ts); absent = no fleet. */
+  /** The fleet link's network and queue (app/fleet.ts); absent = no fleet. */
   fleet?: FleetEnv;
 }
 
