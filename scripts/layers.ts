@@ -1,6 +1,7 @@
 /**
  * The layer rules of DESIGN.md, enforced on every import (static, re-export, dynamic, require):
- *   shared ← engine ← main/headless;  shared ← helper;  shared ← preload;  shared ← renderer.
+ *   shared ← engine ← main/headless;  shared ← helper;  shared ← preload;  shared ← renderer;
+ *   shared ← node (Node-only code) ← helper, engine adapters.
  * `npm test` runs this before the test suite, so a wrong import fails the build, not a review.
  * It also refuses any import circle among our files (`checkCircles`).
  */
@@ -27,13 +28,15 @@ const PURE_LIBS = ['zod', 'ipaddr.js'];
 /** Most specific directory first: a file belongs to the first rule whose dir contains it. */
 export const LAYERS: LayerRule[] = [
   { name: 'shared', dir: 'electron/shared', mayImportLayers: [], nodeBuiltins: false, packages: PURE_LIBS },
+  // Node-only code both the helper and the engine adapters need (VS Code's base/node): shared + Node, nothing else.
+  { name: 'node', dir: 'electron/node', mayImportLayers: ['shared'], nodeBuiltins: true, packages: PURE_LIBS },
   // Engine adapters live beside their I/O: they may use Node, but never Electron or the helper's code.
-  { name: 'engine-adapters', dir: 'electron/engine/logs', mayImportLayers: ['shared', 'engine'], nodeBuiltins: true, packages: PURE_LIBS },
-  { name: 'engine-adapters', dir: 'electron/engine/store', mayImportLayers: ['shared', 'engine'], nodeBuiltins: true, packages: PURE_LIBS },
-  { name: 'engine-adapters', dir: 'electron/engine/fleet', mayImportLayers: ['shared', 'engine'], nodeBuiltins: true, packages: PURE_LIBS },
-  { name: 'engine-adapters', dir: 'electron/engine/helperclient', mayImportLayers: ['shared', 'engine'], nodeBuiltins: true, packages: PURE_LIBS },
+  { name: 'engine-adapters', dir: 'electron/engine/logs', mayImportLayers: ['shared', 'engine', 'node'], nodeBuiltins: true, packages: PURE_LIBS },
+  { name: 'engine-adapters', dir: 'electron/engine/store', mayImportLayers: ['shared', 'engine', 'node'], nodeBuiltins: true, packages: PURE_LIBS },
+  { name: 'engine-adapters', dir: 'electron/engine/fleet', mayImportLayers: ['shared', 'engine', 'node'], nodeBuiltins: true, packages: PURE_LIBS },
+  { name: 'engine-adapters', dir: 'electron/engine/helperclient', mayImportLayers: ['shared', 'engine', 'node'], nodeBuiltins: true, packages: PURE_LIBS },
   { name: 'engine', dir: 'electron/engine', mayImportLayers: ['shared'], nodeBuiltins: false, packages: PURE_LIBS },
-  { name: 'helper', dir: 'electron/helper', mayImportLayers: ['shared'], nodeBuiltins: true, packages: PURE_LIBS },
+  { name: 'helper', dir: 'electron/helper', mayImportLayers: ['shared', 'node'], nodeBuiltins: true, packages: PURE_LIBS },
   {
     name: 'headless',
     dir: 'electron/headless',

@@ -24,6 +24,12 @@ describe('layer rules (DESIGN.md "Import rules")', () => {
     ['renderer/App.tsx', "export { x } from '../electron/main/tray.ts';", 'may not import layer "main"'],
     ['electron/preload/index.ts', "import { readFileSync } from 'fs';", 'pure'],
     ['electron/engine/logs/kmsg.ts', "import { app } from 'electron';", 'package "electron"'],
+    // electron/node: Node-only code shared by the helper and the engine adapters; shared + Node only.
+    ['electron/node/kmsg-ring.ts', "import { ScanEngine } from '../engine/engine.ts';", 'layer "node" may not import layer "engine"'],
+    ['electron/node/kmsg-ring.ts', "import { audit } from '../helper/audit.ts';", 'layer "node" may not import layer "helper"'],
+    ['electron/node/kmsg-ring.ts', "import { app } from 'electron';", 'package "electron"'],
+    ['electron/engine/detect.ts', "import { newestKmsgSeq } from '../node/kmsg-ring.ts';", 'layer "engine" may not import layer "node"'],
+    ['renderer/App.tsx', "import { newestKmsgSeq } from '../electron/node/kmsg-ring.ts';", 'layer "renderer" may not import layer "node"'],
   ])('%s: %s is refused', (file, line, why) => {
     const v = checkFile(root, file, `${line}\nexport const x = 1;\n`);
     expect(v).toHaveLength(1);
@@ -34,6 +40,9 @@ describe('layer rules (DESIGN.md "Import rules")', () => {
     ['electron/engine/detect.ts', "import { z } from 'zod';\nimport type { Ip } from '../shared/domain.ts';"],
     ['electron/engine/logs/kmsg.ts', "import { open } from 'node:fs/promises';\nimport { parseLine } from '../parse/line.ts';"],
     ['electron/main/tray.ts', "import { Tray } from 'electron';"],
+    ['electron/node/kmsg-ring.ts', "import { readSync } from 'node:fs';\nimport { parseKmsgHeader } from '../shared/kmsg-header.ts';"],
+    ['electron/helper/kmsg.ts', "import { newestKmsgSeq } from '../node/kmsg-ring.ts';"],
+    ['electron/engine/logs/kmsg.ts', "import { newestKmsgSeq } from '../../node/kmsg-ring.ts';"],
     ['electron/preload/index.ts', "import { contextBridge } from 'electron';"],
     ['renderer/App.tsx', "import { create } from 'zustand';\nimport { SettingsSchema } from '../electron/shared/settings.ts';"],
   ])('%s: allowed imports pass', (file, src) => {
