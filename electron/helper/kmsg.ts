@@ -5,10 +5,10 @@
  * Only kernel-facility records are passed on: userspace may write to /dev/kmsg, but the kernel
  * never lets it claim facility 0, so facility 0 is proof a record came from the kernel.
  */
-import { closeSync, openSync, read, writeFileSync } from 'node:fs';
+import { closeSync, openSync, read } from 'node:fs';
 import { MAX_KMSG_RECORDS_PER_EVENT, MAX_KMSG_RECORD_CHARS } from '../shared/helper-protocol.ts';
 import { parseKmsgHeader } from '../shared/kmsg-header.ts';
-import { DEV_KMSG, newestKmsgSeq } from '../node/kmsg-ring.ts';
+import { DEV_KMSG, newestKmsgSeq, wakeKmsgReaders } from '../node/kmsg-ring.ts';
 
 /** Where a stream starts: after a seq (resume), from the oldest record in the ring (null), or from now. */
 export type KmsgStart = number | null | 'now';
@@ -116,13 +116,8 @@ export function openDevKmsg(
   return {
     stop() {
       stream.stop();
-      // The last read stays parked until the next kernel record, and holds the process at exit
-      // (libuv joins its threadpool): log one user-facility line to wake it.
-      try {
-        writeFileSync(DEV_KMSG, `<14>portcullis-helper[${process.pid}]: kernel log reader stopped\n`);
-      } catch {
-        /* nothing parked that we could wake */
-      }
+      // The last read stays parked until the next kernel record: wake it.
+      wakeKmsgReaders(DEV_KMSG, 'portcullis-helper');
     },
   };
 }

@@ -4,7 +4,7 @@
  * layer for Node-only code that both of them use (like VS Code's base/node): it may import shared
  * and Node built-ins, nothing else of ours (`npm run layers`).
  */
-import { closeSync, constants, openSync, readSync } from 'node:fs';
+import { closeSync, constants, openSync, readSync, statSync, writeFileSync } from 'node:fs';
 import { parseKmsgHeader } from '../shared/kmsg-header.ts';
 
 export const DEV_KMSG = '/dev/kmsg';
@@ -37,4 +37,17 @@ export function newestKmsgSeq(path = DEV_KMSG): number | null {
     closeSync(fd);
   }
   return last;
+}
+
+/**
+ * Wakes reads parked on a kmsg device by logging one user-facility line as `tag` (root only; a
+ * no-op on a plain file). A parked read holds the process at exit (libuv joins its threadpool)
+ * until the next kernel record.
+ */
+export function wakeKmsgReaders(path = DEV_KMSG, tag = 'portcullis'): void {
+  try {
+    if (statSync(path).isCharacterDevice()) writeFileSync(path, `<14>${tag}[${process.pid}]: kernel log reader stopped\n`);
+  } catch {
+    /* not root, or no such device: nothing parked that we could wake */
+  }
 }

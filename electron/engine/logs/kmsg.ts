@@ -17,7 +17,7 @@
  *   is therefore Date.now() − CLOCK_MONOTONIC (process.hrtime), recomputed on every call, so it
  *   stays right after a suspend or a wall-clock step.
  */
-import { closeSync, constants, openSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, openSync } from 'node:fs';
 import { startKmsgThread, type KmsgThread } from './kmsg-thread.ts';
 import { systemClock, type Clock } from '../../shared/domain.ts';
 import type { LogSourcePort, SourceHealth } from '../ports.ts';
@@ -25,10 +25,10 @@ import { errorText, SourceStats } from './stats.ts';
 import { parseRecord, type ParseOptions } from '../parse/index.ts';
 import type { ParseResult } from '../../shared/packet.ts';
 import { parseKmsgHeader, type KmsgRecord } from '../../shared/kmsg-header.ts';
-import { newestKmsgSeq } from '../../node/kmsg-ring.ts';
+import { newestKmsgSeq, wakeKmsgReaders } from '../../node/kmsg-ring.ts';
 
 export { MAX_KMSG_LINE, parseKmsgHeader, type KmsgRecord } from '../../shared/kmsg-header.ts';
-export { newestKmsgSeq };
+export { newestKmsgSeq, wakeKmsgReaders };
 
 /** CLOCK_MONOTONIC in ms — the time base of kmsg stamps (Node's hrtime reads it on Linux). */
 export const monotonicNowMs = (): number => Number(process.hrtime.bigint() / 1000n) / 1000;
@@ -115,14 +115,6 @@ export class DevKmsgFeed implements KmsgFeed {
   }
 }
 
-/** Wakes reads parked on a kmsg device by logging one user-facility line (root only; no-op on a plain file). */
-export function wakeKmsgReaders(path: string): void {
-  try {
-    if (statSync(path).isCharacterDevice()) writeFileSync(path, `<14>portcullis[${process.pid}]: kernel log reader stopped\n`);
-  } catch {
-    /* not root, or no such device: nothing parked that we could wake */
-  }
-}
 
 /** A feed the owner pushes raw records into (e.g. the helper client, as records arrive on its socket). */
 export class PushKmsgFeed implements KmsgFeed {
