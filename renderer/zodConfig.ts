@@ -3,6 +3,6 @@
  * with `new Function` unless told not to; under that CSP it would fail and report violations.
  * Imported first by the entry so it is set before any schema runs.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 z.config({ jitless: true });

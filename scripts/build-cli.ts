@@ -13,7 +13,7 @@ import { MANIFEST, stampSources } from '../bin/cli-bundle.js';
 const ROOT = path.resolve(import.meta.dirname, '..');
 export const CLI_DIR = path.join(ROOT, 'dist/cli');
 
-export async function buildCli(outDir = CLI_DIR): Promise<{ files: string[] }> {
+export async function buildCli(outDir = CLI_DIR): Promise<{ files: string[]; metafile: import('esbuild').Metafile }> {
   const startedAt = Date.now();
   rmSync(outDir, { recursive: true, force: true });
   // Imported here: an install without devDependencies has no esbuild, and the CLI then simply runs its sources.
@@ -42,7 +42,7 @@ export async function buildCli(outDir = CLI_DIR): Promise<{ files: string[] }> {
   // A source saved while esbuild read it may not be what the bundle holds: no manifest then, so
   // `portcullis` runs the sources until the next build.
   if (sources.every((s) => s.mtimeMs < startedAt)) writeFileSync(path.join(outDir, MANIFEST), JSON.stringify({ sources }, null, 1) + '\n');
-  return { files };
+  return { files, metafile: result.metafile };
 }
 
 if (import.meta.main) {

@@ -30,6 +30,12 @@ describe('layer rules (DESIGN.md "Import rules")', () => {
     ['electron/app/service.ts', "import { app } from 'electron';", 'package "electron"'],
     ['electron/main/index.ts', "import { startRunner } from '../headless/runner.ts';", 'may not import layer "headless"'],
     ['electron/engine/engine.ts', "import { PortcullisService } from '../app/service.ts';", 'may not import layer "app"'],
+    // electron/node: Node-only code shared by the helper and the engine adapters; shared + Node only.
+    ['electron/node/kmsg-ring.ts', "import { ScanEngine } from '../engine/engine.ts';", 'layer "node" may not import layer "engine"'],
+    ['electron/node/kmsg-ring.ts', "import { audit } from '../helper/audit.ts';", 'layer "node" may not import layer "helper"'],
+    ['electron/node/kmsg-ring.ts', "import { app } from 'electron';", 'package "electron"'],
+    ['electron/engine/detect.ts', "import { newestKmsgSeq } from '../node/kmsg-ring.ts';", 'layer "engine" may not import layer "node"'],
+    ['renderer/App.tsx', "import { newestKmsgSeq } from '../electron/node/kmsg-ring.ts';", 'layer "renderer" may not import layer "node"'],
   ])('%s: %s is refused', (file, line, why) => {
     const v = checkFile(root, file, `${line}\nexport const x = 1;\n`);
     expect(v).toHaveLength(1);
@@ -42,6 +48,9 @@ describe('layer rules (DESIGN.md "Import rules")', () => {
     ['electron/main/tray.ts', "import { Tray } from 'electron';"],
     ['electron/main/index.ts', "import { PortcullisService } from '../app/service.ts';"],
     ['electron/headless/runner.ts', "import { PortcullisService } from '../app/service.ts';"],
+    ['electron/node/kmsg-ring.ts', "import { readSync } from 'node:fs';\nimport { parseKmsgHeader } from '../shared/kmsg-header.ts';"],
+    ['electron/helper/kmsg.ts', "import { newestKmsgSeq } from '../node/kmsg-ring.ts';"],
+    ['electron/engine/logs/kmsg.ts', "import { newestKmsgSeq } from '../../node/kmsg-ring.ts';"],
     ['electron/preload/index.ts', "import { contextBridge } from 'electron';"],
     ['renderer/App.tsx', "import { create } from 'zustand';\nimport { SettingsSchema } from '../electron/shared/settings.ts';"],
   ])('%s: allowed imports pass', (file, src) => {

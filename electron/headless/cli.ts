@@ -2,10 +2,7 @@
  * The `portcullis` command line. This file only routes: each command lives in its own module,
  * loaded lazily so `portcullis replay` never pays for the HTTP server and vice versa.
  */
-export interface CliCommand {
-  summary: string;
-  run(argv: string[]): Promise<number>;
-}
+import type { CliCommand } from './cli-command.ts';
 
 /**
  * Each command's summary is here as well as in its module, so that `portcullis --help` lists them
@@ -16,7 +13,7 @@ export const COMMANDS: Record<string, { summary: string; load: () => Promise<Cli
   replay: { summary: 'What would have been detected and banned in a log (the fail2ban-regex of Portcullis)', load: async () => (await import('./replay.ts')).replayCommand },
   run: { summary: 'Protect this network namespace: watch the kernel log and ban scanners (root, foreground)', load: async () => (await import('./commands.ts')).runCommand },
   serve: { summary: 'Like run, plus the Portcullis UI over HTTP on 127.0.0.1 (token in the URL)', load: async () => (await import('./commands.ts')).serveCommand },
-  status: { summary: 'State of the running instance', load: async () => (await import('./commands.ts')).statusCommand },
+  status: { summary: 'State of the running instance', load: async () => (await import('./status-command.ts')).statusCommand },
   bans: { summary: 'Active bans of the running instance', load: async () => (await import('./commands.ts')).bansCommand },
   ban: { summary: 'Ban an address now (or every address of a file: --from FILE)', load: async () => (await import('./commands.ts')).banCommand },
   unban: { summary: 'Lift a ban', load: async () => (await import('./commands.ts')).unbanCommand },

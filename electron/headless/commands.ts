@@ -12,8 +12,8 @@ import { ApiError, MAX_BULK_BANS, type DoctorCheck } from '../shared/api.ts';
 import { parseBanList } from './ban-list.ts';
 import type { BanRecord } from '../shared/model.ts';
 import { canonicalIp } from '../shared/domain.ts';
-import type { CliCommand } from './cli.ts';
-import { ControlClient, controlSocketPath, DEFAULT_STATE_DIR } from './control.ts';
+import type { CliCommand } from './cli-command.ts';
+import { ControlClient, controlSocketPath, DEFAULT_STATE_DIR } from './control-client.ts';
 // Loaded by run/serve only: status, bans, ban, unban and --help start without the engine, the
 // store and the helper (issue 11.3: the installed command answers as fast as fail2ban-client).
 import type { RunOptions } from './runner.ts';
@@ -206,29 +206,6 @@ function banLine(b: BanRecord): string {
   const why = b.reason.kind === 'manual' ? `manual${b.reason.note ? ` (${b.reason.note})` : ''}` : `${b.reason.scanType ?? 'scan'} ${b.reason.ports.length} ports`;
   return `${b.ip.padEnd(39)} until ${iso(b.until).padEnd(20)} strike ${String(b.strikes).padEnd(3)} ${why}`;
 }
-
-export const statusCommand: CliCommand = {
-  summary: 'State of the running instance',
-  async run(argv) {
-    const p = parse(argv, COMMON, 'status');
-    if (typeof p === 'number') return p;
-    if (p.values.help) return print('Usage: portcullis status [--state-dir DIR] [--json]'), 0;
-    const r = await withClient(p.values, 'status', async (c) => {
-      const s = await c.call('getState', {});
-      if (p.values.json) print(JSON.stringify(s));
-      else {
-        print(`protection   ${s.protection}${s.pausedUntil ? ` until ${iso(s.pausedUntil)}` : ''}`);
-        print(`firewall     ufw ${s.firewall.enabled ? 'enabled' : 'DISABLED'}, logging ${s.firewall.loggingLevel ?? '?'}, per-source logging ${s.firewall.perSourceLogging ? 'yes' : 'no'}`);
-        print(`backend      ${s.backend}${s.helper.connected ? '' : ` (read-only: ${s.helper.readOnlyReason ?? ''})`}`);
-        print(`source       ${s.source ? `${s.source.description}${s.source.kernelTrusted ? '' : ' (SPOOFABLE)'}, last record ${iso(s.source.lastRecordAt)}${s.source.recordsLost ? `, ${s.source.recordsLost} records lost` : ''}` : 'none'}`);
-        print(`counts       ${s.counts.blockedPackets} blocked packets, ${s.counts.scanners} sources watched, ${s.counts.activeBans} active bans, ${s.counts.deferredBans} deferred`);
-        print(`last ban     ${iso(s.lastBanAt)}`);
-      }
-      return 0;
-    });
-    return r;
-  },
-};
 
 export const bansCommand: CliCommand = {
   summary: 'Active bans of the running instance',

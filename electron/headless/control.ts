@@ -10,17 +10,13 @@ import path from 'node:path';
 import type { AuditLog } from '../helper/audit.ts';
 import { auditedHandlers } from '../app/api-audit.ts';
 import { unixPeerIdentity } from './peer-identity.ts';
-import { dispatch, type ApiHandlers, type ApiMethod, type ApiParams, type ApiResult, unwrapReply, WsClientFrameSchema } from '../shared/api.ts';
+import { dispatch, type ApiHandlers, WsClientFrameSchema } from '../shared/api.ts';
+import { controlSocketPath } from './control-client.ts';
 
-/** Where `run`/`serve` keep their database, control socket and audit log, and where the other commands look. */
-export const DEFAULT_STATE_DIR = '/var/lib/portcullis';
+// The client side (and where the socket is) is in control-client.ts: the CLI's commands load only that.
+export { ControlClient, CONTROL_SOCKET_NAME, controlSocketPath, DEFAULT_STATE_DIR } from './control-client.ts';
 
-export const CONTROL_SOCKET_NAME = 'control.sock';
 const MAX_LINE = 1024 * 1024;
-
-export function controlSocketPath(stateDir: string): string {
-  return path.join(stateDir, CONTROL_SOCKET_NAME);
-}
 
 /**
  * Refuses a state directory under a parent that someone else could swap: each directory from / down
@@ -154,62 +150,4 @@ function isAlive(sockPath: string): Promise<boolean> {
       resolve(false);
     });
   });
-}
-
-export class ControlClient {
-  private readonly sock: net.Socket;
-  private readonly pending = new Map<number, (reply: unknown) => void>();
-  private nextId = 1;
-  private buf = '';
-  private readonly ready: Promise<void>;
-
-  constructor(sockPath: string) {
-    this.sock = net.connect(sockPath);
-    this.sock.setEncoding('utf8');
-    this.ready = new Promise((resolve, reject) => {
-      this.sock.once('connect', () => resolve());
-      this.sock.once('error', (e: NodeJS.ErrnoException) => {
-        reject(
-          e.code === 'ENOENT' || e.code === 'ECONNREFUSED'
-            ? new Error(`no running Portcullis instance (no control socket at ${sockPath}); start one with \`portcullis run\``)
-            : e.code === 'EACCES'
-              ? new Error(`permission denied on ${sockPath}: the control socket is root-only (use sudo)`)
-              : e,
-        );
-      });
-    });
-    this.sock.on('data', (chunk: string) => {
-      this.buf += chunk;
-      let nl: number;
-      while ((nl = this.buf.indexOf('\n')) >= 0) {
-        const line = this.buf.slice(0, nl);
-        this.buf = this.buf.slice(nl + 1);
-        try {
-          const msg = JSON.parse(line) as { id: number; reply: unknown };
-          this.pending.get(msg.id)?.(msg.reply);
-          this.pending.delete(msg.id);
-        } catch {
-          /* ignore a garbled line */
-        }
-      }
-    });
-    this.sock.on('close', () => {
-      for (const r of this.pending.values()) r({ ok: false, error: { code: 'unavailable', message: 'the instance closed the connection' } });
-      this.pending.clear();
-    });
-  }
-
-  async call<M extends ApiMethod>(method: M, params: ApiParams<M>): Promise<ApiResult<M>> {
-    await this.ready;
-    const id = this.nextId++;
-    const reply = await new Promise<unknown>((resolve) => {
-      this.pending.set(id, resolve);
-      this.sock.write(JSON.stringify({ id, method, params }) + '\n');
-    });
-    return unwrapReply(method, reply);
-  }
-
-  close(): void {
-    this.sock.end();
-  }
 }

@@ -6,9 +6,8 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { FleetHealth } from '../shared/fleet.ts';
-import type { CliCommand } from './cli.ts';
-import { ControlClient, controlSocketPath } from './control.ts';
-import { DEFAULT_STATE_DIR } from './runner.ts';
+import type { CliCommand } from './cli-command.ts';
+import { ControlClient, controlSocketPath, DEFAULT_STATE_DIR } from './control-client.ts';
 
 const print = (line: string): void => void process.stdout.write(line + '\n');
 const iso = (t: number | null): string => (t === null ? 'never' : new Date(t).toISOString().replace(/\.\d{3}Z$/, 'Z'));

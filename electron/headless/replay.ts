@@ -29,7 +29,7 @@ import { DEFAULT_SETTINGS, validateSettings, type Settings } from '../shared/set
 import { normalisePrefix } from '../engine/detect/classify.ts';
 import { kmsgBootTimeMs } from '../engine/logs/kmsg.ts';
 import { ReplaySession, type ReplaySummary } from '../engine/replay.ts';
-import type { CliCommand } from './cli.ts';
+import type { CliCommand } from './cli-command.ts';
 import { ParseWorkerError, ReplayPipeline } from './replay-pipeline.ts';
 import { errorText } from '../shared/errors.ts';
 

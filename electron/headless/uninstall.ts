@@ -17,7 +17,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Exec } from '../helper/exec.ts';
 import type { AuditLog } from '../helper/audit.ts';
-import type { CliCommand } from './cli.ts';
+import type { CliCommand } from './cli-command.ts';
 
 export interface UninstallOptions {
   exec: Exec;
@@ -150,7 +150,7 @@ export const uninstallCommand: CliCommand = {
     const { execArgv } = await import('../helper/exec.ts');
     try {
       const { cliAuditLog } = await import('./cli-audit.ts');
-      const { DEFAULT_STATE_DIR } = await import('./control.ts');
+      const { DEFAULT_STATE_DIR } = await import('./control-client.ts');
       await uninstallFirewall({ exec: execArgv, ...(etcDir ? { etcDir } : {}), out: (l) => console.log(l), audit: cliAuditLog(DEFAULT_STATE_DIR) });
       return 0;
     } catch (e) {

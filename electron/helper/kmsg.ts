@@ -5,9 +5,10 @@
  * Only kernel-facility records are passed on: userspace may write to /dev/kmsg, but the kernel
  * never lets it claim facility 0, so facility 0 is proof a record came from the kernel.
  */
-import { closeSync, constants, openSync, read, readSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, read } from 'node:fs';
 import { MAX_KMSG_RECORDS_PER_EVENT, MAX_KMSG_RECORD_CHARS } from '../shared/helper-protocol.ts';
 import { parseKmsgHeader } from '../shared/kmsg-header.ts';
+import { DEV_KMSG, newestKmsgSeq, wakeKmsgReaders } from '../node/kmsg-ring.ts';
 
 /** Where a stream starts: after a seq (resume), from the oldest record in the ring (null), or from now. */
 export type KmsgStart = number | null | 'now';
@@ -76,7 +77,6 @@ export function streamKmsg(
   };
 }
 
-const DEV_KMSG = '/dev/kmsg';
 
 /**
  * The real device, blocking reads on the libuv threadpool (zero added latency; a record is
@@ -104,32 +104,6 @@ export function devKmsgSource(path = DEV_KMSG): KmsgSource {
   };
 }
 
-/** Seq of the newest record in the ring right now (reads without blocking), or null when empty. */
-export function lastKmsgSeq(path = DEV_KMSG): number | null {
-  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
-  const buf = Buffer.alloc(16 * 1024);
-  let last: number | null = null;
-  try {
-    for (;;) {
-      let n: number;
-      try {
-        n = readSync(fd, buf, 0, buf.length, null);
-      } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        if (code === 'EPIPE') continue;
-        if (code === 'EAGAIN') break;
-        throw e;
-      }
-      if (n === 0) break;
-      const head = parseKmsgHeader(buf.toString('utf8', 0, n));
-      if (head) last = head.seq;
-    }
-  } finally {
-    closeSync(fd);
-  }
-  return last;
-}
-
 /** Opens /dev/kmsg and streams kernel records, starting as asked. */
 export function openDevKmsg(
   start: KmsgStart,
@@ -137,18 +111,13 @@ export function openDevKmsg(
   onError: (message: string) => void,
   onUntrusted?: () => void,
 ): KmsgStream {
-  const afterSeq = start === 'now' ? lastKmsgSeq() : start;
+  const afterSeq = start === 'now' ? newestKmsgSeq() : start;
   const stream = streamKmsg(devKmsgSource(), afterSeq, onRecords, onError, onUntrusted);
   return {
     stop() {
       stream.stop();
-      // The last read stays parked until the next kernel record, and holds the process at exit
-      // (libuv joins its threadpool): log one user-facility line to wake it.
-      try {
-        writeFileSync(DEV_KMSG, `<14>portcullis-helper[${process.pid}]: kernel log reader stopped\n`);
-      } catch {
-        /* nothing parked that we could wake */
-      }
+      // The last read stays parked until the next kernel record: wake it.
+      wakeKmsgReaders(DEV_KMSG, 'portcullis-helper');
     },
   };
 }

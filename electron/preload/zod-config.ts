@@ -3,6 +3,6 @@
  * unless told not to. The preload validates every reply and event with zod, so it must be jitless
  * like the renderer (renderer/zodConfig.ts). Imported first by the preload entry.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 z.config({ jitless: true });

@@ -3,65 +3,20 @@
  * (preload ⇄ main) on the desktop, HTTP + WebSocket in headless `portcullis serve`.
  * Every request, response and event has a zod schema here; both ends validate with them.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { canonicalCidr, cidrRefusal, CidrSchema, IpSchema, type Cidr } from './domain.ts';
 import { BanRecordSchema, OffenderSchema, OffenderStateSchema, ScanTypeSchema, UNBAN_REASONS } from './model.ts';
 import { SettingsSchema } from './settings.ts';
-import { FleetHealthSchema, FleetTestResultSchema } from './fleet.ts';
+import { FleetTestResultSchema } from './fleet.ts';
 import { errorText } from './errors.ts';
+import { StateSchema } from './api-state.ts';
+import { ApiError, ApiReplySchema, unwrapResult, type ApiReply } from './api-reply.ts';
+
+// The state and the reply's wire form live in small zod/mini modules (a CLI client loads only them).
+export * from './api-state.ts';
+export * from './api-reply.ts';
 
 // ---------------------------------------------------------------- shapes
-
-export const SourceHealthSchema = z.object({
-  kind: z.enum(['kmsg', 'journal', 'file', 'replay']),
-  description: z.string(),
-  kernelTrusted: z.boolean(),
-  lastRecordAt: z.number().nullable(),
-  linesPerMinute: z.number(),
-  rejectsPerMinute: z.number(),
-  recordsRead: z.number().optional(),
-  recordsLost: z.number().optional(),
-  /** Of linesPerMinute, firewall records addressed to another host (another namespace or container sharing the kernel log), read and dropped. */
-  foreignPerMinute: z.number().optional(),
-  error: z.string().optional(),
-});
-export type SourceHealthDto = z.infer<typeof SourceHealthSchema>;
-
-export const ProtectionSchema = z.enum(['on', 'off', 'paused']);
-
-export const FirewallStateSchema = z.object({
-  installed: z.boolean(),
-  enabled: z.boolean(),
-  defaultIncoming: z.string().nullable(),
-  defaultOutgoing: z.string().nullable(),
-  defaultRouted: z.string().nullable(),
-  loggingLevel: z.string().nullable(),
-  perSourceLogging: z.boolean(),
-});
-export type FirewallState = z.infer<typeof FirewallStateSchema>;
-
-export const StateSchema = z.object({
-  protection: ProtectionSchema,
-  pausedUntil: z.number().nullable(),
-  firewall: FirewallStateSchema,
-  /** The root helper: without it the UI is read-only, and `readOnlyReason` says why. */
-  helper: z.object({ connected: z.boolean(), readOnlyReason: z.string().optional() }),
-  backend: z.enum(['ufw', 'set']),
-  counts: z.object({
-    blockedPackets: z.number().int(),
-    scanners: z.number().int(),
-    activeBans: z.number().int(),
-    deferredBans: z.number().int(),
-  }),
-  source: SourceHealthSchema.nullable(),
-  lastBanAt: z.number().nullable(),
-  version: z.string(),
-  /** Whitelist entries the engine always adds (loopback, own addresses, gateway), with why; shown read-only in the UI. */
-  alwaysWhitelisted: z.array(z.object({ cidr: z.string(), why: z.string() })).optional(),
-  /** The CrowdSec fleet link's health (absent when the service runs without one). */
-  fleet: FleetHealthSchema.optional(),
-});
-export type State = z.infer<typeof StateSchema>;
 
 export const PacketRowSchema = z.object({
   id: z.number().int(),
@@ -404,27 +359,6 @@ export function loggingChangeQuestion(level: 'off' | 'low' | 'medium' | 'high' |
   return 'with ufw logging off the kernel logs no blocked packets, so Portcullis sees no scanners (unless you install its per-source logging rule, on the Doctor screen)';
 }
 
-/** `conflict`: the request was about something that changed meanwhile (a rule the user saw is gone). */
-export const ApiErrorCodeSchema = z.enum(['invalid', 'unknown-method', 'read-only', 'needs-confirmation', 'conflict', 'unavailable', 'failed']);
-export type ApiErrorCode = z.infer<typeof ApiErrorCodeSchema>;
-export const ApiErrorSchema = z.object({ code: ApiErrorCodeSchema, message: z.string() });
-
-export class ApiError extends Error {
-  readonly code: ApiErrorCode;
-  constructor(code: ApiErrorCode, message: string) {
-    super(message);
-    this.code = code;
-    this.name = 'ApiError';
-  }
-}
-
-/** Wire form of a reply, the same over IPC and WebSocket. */
-export const ApiReplySchema = z.union([
-  z.object({ ok: z.literal(true), result: z.unknown() }),
-  z.object({ ok: z.literal(false), error: ApiErrorSchema }),
-]);
-export type ApiReply = z.infer<typeof ApiReplySchema>;
-
 /** WebSocket frames. */
 export const WsClientFrameSchema = z.object({ id: z.number().int().nonnegative(), method: z.string().max(64), params: z.unknown() }).strict();
 export const WsServerFrameSchema = z.union([
@@ -465,7 +399,5 @@ export async function dispatch(handlers: ApiHandlers, method: unknown, rawParams
 
 /** Client side: turn a wire reply into a result or a thrown ApiError. */
 export function unwrapReply<M extends ApiMethod>(method: M, reply: unknown): ApiResult<M> {
-  const r = ApiReplySchema.parse(reply);
-  if (!r.ok) throw new ApiError(r.error.code, r.error.message);
-  return API[method].result.parse(r.result) as ApiResult<M>;
+  return unwrapResult<unknown>(reply, API[method].result as { parse(v: unknown): unknown }) as ApiResult<M>;
 }

@@ -5,7 +5,7 @@
  * ufw comments and UI filters all agree.
  */
 import ipaddr from 'ipaddr.js';
-import { z } from 'zod';
+import * as z from 'zod';
 import { canonicalIp, type Ip } from './ip.ts';
 
 export { canonicalIp, type Ip } from './ip.ts';

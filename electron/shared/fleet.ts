@@ -6,7 +6,7 @@
  * Portcullis is a CrowdSec *watcher* (machineId + password: pushes its own bans as alerts) and a
  * *bouncer* (bouncerKey: pulls the fleet's decisions and applies them).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 const count = (what: string, min: number, max: number) => {
   const msg = `${what} is a whole number from ${min.toLocaleString('en-US')} to ${max.toLocaleString('en-US')}`;
@@ -156,25 +156,8 @@ export function originLabel(origin: string | undefined): string {
   return `CrowdSec (${origin})`;
 }
 
-export const FleetHealthSchema = z.object({
-  /** off: not configured; connecting: no successful exchange yet; ok; error: the last exchange failed. */
-  status: z.enum(['off', 'connecting', 'ok', 'error']),
-  url: z.string().nullable(),
-  machineId: z.string().nullable(),
-  share: z.boolean(),
-  apply: z.boolean(),
-  /** Watcher login (push side) and bouncer key (pull side), each with its last error. */
-  login: z.object({ ok: z.boolean().nullable(), error: z.string().nullable() }),
-  pull: z.object({ ok: z.boolean().nullable(), error: z.string().nullable(), lastAt: z.number().nullable(), lastFullAt: z.number().nullable() }),
-  push: z.object({ ok: z.boolean().nullable(), error: z.string().nullable(), lastAt: z.number().nullable(), queued: z.number().int() }),
-  /** Fleet bans applied here now. */
-  fleetBans: z.number().int(),
-  /** Fleet decisions not applied, by reason (whitelisted, over maxBans, unsupported scope, origin not applied). */
-  refused: z.object({ whitelisted: z.number().int(), overLimit: z.number().int(), unsupported: z.number().int() }),
-  /** The last few refusals, newest first ("198.51.100.1 from portcullis@a: whitelisted (gateway)"). */
-  lastRefusals: z.array(z.string()),
-});
-export type FleetHealth = z.infer<typeof FleetHealthSchema>;
+// The link's health is part of the state: its schema lives with the state's (a CLI client loads only those).
+export { FleetHealthSchema, type FleetHealth } from './api-state.ts';
 
 export const FleetTestResultSchema = z.object({
   ok: z.boolean(),

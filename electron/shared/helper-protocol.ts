@@ -4,7 +4,7 @@
  * with a CLOSED set of ops; every op's args and result have a zod schema here, and the helper
  * decodes with them before anything runs. Anything the schemas do not describe is refused.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { IpSchema } from './domain.ts';
 import { RuleExpectSchema, RuleOpSchema, RuleSpecSchema, RulesViewSchema, UfwRuleSchema } from './api.ts';
 

@@ -4,7 +4,7 @@
  * plus one main → renderer channel for "show this screen" (a notification or tray click).
  * The preload exposes exactly one object, `window.portcullis`, described by `PortcullisWindow`.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { PortcullisApi } from './api.ts';
 
 export const IPC_CALL_CHANNEL = 'portcullis:call';

@@ -2,7 +2,7 @@
  * Records the engine produces and every outer layer shows or stores: offenders, bans, engine
  * events. zod schemas because they cross the IPC/WebSocket boundary and the SQLite store.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const ScanTypeSchema = z.enum(['SYN', 'UDP', 'FIN', 'NULL', 'XMAS', 'MIXED', 'OTHER']);
 export type ScanType = z.infer<typeof ScanTypeSchema>;

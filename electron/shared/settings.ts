@@ -4,7 +4,7 @@
  * an invalid value is refused with the field's path and the reason (seed mistake 7: a typo must
  * never leave Portcullis half-configured).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { CidrSchema, PortSchema } from './domain.ts';
 import { FleetSettingsSchema } from './fleet.ts';
 

@@ -1,17 +1,23 @@
 /**
  * What every slice's actions share: a service call with its busy flag (failures become a notice
- * and a Result), a load that records its error per area, notices, and the settings deep merge.
+ * and a Result), a load that records its error per area, notices, and the store's timers.
  */
-import type { StoreApi } from 'zustand/vanilla';
 import { ApiError } from '../../electron/shared/api.ts';
 import type { Cidr } from '../../electron/shared/domain.ts';
 import { WhitelistEntrySchema } from '../../electron/shared/settings.ts';
 import { type Notice, withNotice } from './notices.ts';
-import type { AppState } from './store.ts';
+import type { AppState, SetState, StoreDeps } from './appState.ts';
 import { errorText } from '../../electron/shared/errors.ts';
 
-export type Set = StoreApi<AppState>['setState'];
-export type Get = StoreApi<AppState>['getState'];
+type Set = SetState;
+
+/** The store's timers: the injected ones (tests), else the global ones. */
+export function timersOf(deps: StoreDeps): { later: (fn: () => void, ms: number) => unknown; cancel: (h: unknown) => void } {
+  return {
+    later: deps.setTimeout ?? ((fn: () => void, ms: number) => globalThis.setTimeout(fn, ms)),
+    cancel: deps.clearTimeout ?? ((h: unknown) => globalThis.clearTimeout(h as ReturnType<typeof setTimeout>)),
+  };
+}
 
 export function messageOf(e: unknown): string {
   if (e instanceof ApiError) return e.message;
@@ -60,16 +66,4 @@ export async function load<T>(set: Set, area: string, fn: () => Promise<T>, appl
   } catch (e) {
     set((s) => ({ loadErrors: { ...s.loadErrors, [area]: messageOf(e) } }));
   }
-}
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/** The same deep merge the service applies to updateSettings, so the local check sees what it will see. */
-export function deepMerge(base: unknown, patch: unknown): unknown {
-  if (!isPlainObject(base) || !isPlainObject(patch)) return patch;
-  const out: Record<string, unknown> = { ...base };
-  for (const [k, v] of Object.entries(patch)) out[k] = k in base ? deepMerge(base[k], v) : v;
-  return out;
 }

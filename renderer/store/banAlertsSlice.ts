@@ -4,35 +4,12 @@
  * Only bans the detector made: a ban the user just made by hand needs no alert.
  */
 import type { StateCreator } from 'zustand/vanilla';
-import type { BanRecord } from '../../electron/shared/model.ts';
-import type { AppState } from './store.ts';
+import type { AppState, BanAlertsSlice, BanThreshold } from './appState.ts';
 
-/** The thresholds in force when the alert was raised (what "crossed the threshold" refers to). */
-export interface BanThreshold {
-  maxretry: number;
-  minDistinctPorts: number;
-  findtimeSec: number;
-}
-
-export interface BanAlert {
-  id: number;
-  ban: BanRecord;
-  threshold: BanThreshold | null;
-}
+export type { BanAlert, BanAlertsSlice, BanThreshold } from './appState.ts';
 
 /** Alerts shown at once; more bans in a burst are summed up in one line, never a flood. */
 export const MAX_BAN_ALERTS = 3;
-
-export interface BanAlertsSlice {
-  /** Newest last, at most MAX_BAN_ALERTS. */
-  banAlerts: BanAlert[];
-  /** Bans of the current burst not shown one by one (the line "and N more"). */
-  banAlertsHidden: number;
-  /** Called with every ban event; raises alerts when the setting asks for them. */
-  noteBans(bans: readonly BanRecord[]): void;
-  dismissBanAlert(id: number): void;
-  dismissAllBanAlerts(): void;
-}
 
 let alertSeq = 0;
 

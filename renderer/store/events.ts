@@ -6,7 +6,7 @@
 import type { ApiEvent, PacketRow } from '../../electron/shared/api.ts';
 import type { BanRecord, Offender } from '../../electron/shared/model.ts';
 import { withNotice } from './notices.ts';
-import type { AppState } from './store.ts';
+import type { AppState } from './appState.ts';
 
 /** Rows kept in memory for the live table (older ones remain in the service's store). */
 export const MAX_PACKET_ROWS = 100_000;

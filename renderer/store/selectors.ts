@@ -6,7 +6,7 @@
 import type { PacketRow } from '../../electron/shared/api.ts';
 import type { BanRecord, Offender, OffenderState } from '../../electron/shared/model.ts';
 import { compilePacketFilter, type PacketFilterInput } from './packetFilter.ts';
-import type { AppState } from './store.ts';
+import type { AppState } from './appState.ts';
 
 /** Memoise a function of a few reference-compared inputs (last call only). */
 export function memoLast<A extends unknown[], R>(fn: (...args: A) => R): (...args: A) => R {

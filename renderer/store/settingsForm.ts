@@ -3,7 +3,7 @@
  * one SettingsSchema, giving each field its own reason (e.g. "bantime must be more than 0 seconds").
  */
 import { type Settings, SettingsSchema } from '../../electron/shared/settings.ts';
-import { deepMerge } from './store.ts';
+import { mergePatch } from '../../electron/shared/merge-patch.ts';
 
 export type FieldKind = 'int' | 'bool' | 'select' | 'text';
 export interface FieldSpec {
@@ -58,7 +58,7 @@ export function patchFrom(settings: Settings, fields: FieldSpec[], draft: Draft)
     for (const k of keys.slice(0, -1)) o = (o[k] ??= {}) as Record<string, unknown>;
     o[keys[keys.length - 1]!] = value;
   }
-  const r = SettingsSchema.safeParse(deepMerge(settings, patch));
+  const r = SettingsSchema.safeParse(mergePatch(settings, patch));
   if (!r.success) {
     for (const issue of r.error.issues) {
       const path = issue.path.join('.');

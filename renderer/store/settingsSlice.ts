@@ -1,35 +1,12 @@
 /** Settings, the whitelist and "test against my recent log": validated here with the one SettingsSchema before the service sees them. */
 import type { StateCreator } from 'zustand/vanilla';
-import type { ThresholdTest } from '../../electron/shared/api.ts';
-import type { FleetTestResult } from '../../electron/shared/fleet.ts';
-import { type Settings, SettingsSchema, describeZodError } from '../../electron/shared/settings.ts';
+import { mergePatch } from '../../electron/shared/merge-patch.ts';
+import { SettingsSchema, describeZodError } from '../../electron/shared/settings.ts';
 import type { RendererApi } from '../api/index.ts';
-import { act, deepMerge, load, parseCidrText, pushNotice } from './actions.ts';
+import { act, load, parseCidrText, pushNotice } from './actions.ts';
 import { coveringEntry } from './cidrCover.ts';
 import { selectBuiltInWhitelist } from './selectors.ts';
-import type { AppState, Result } from './store.ts';
-
-export interface SettingsSlice {
-  settings: Settings | null;
-  /** The last "test against my recent log" with the proposed change (null: none, or stale). */
-  thresholdTest: ThresholdTest | null;
-  /** The same log with the settings in force, shown beside it (only while thresholdTest is set). */
-  thresholdBaseline: ThresholdTest | null;
-  /** The input changed: the result no longer answers it. */
-  clearThresholdTest(): void;
-  loadSettings(): Promise<void>;
-  whitelistAdd(text: string): Promise<Result>;
-  whitelistRemove(cidr: string): Promise<Result>;
-  /** Validated locally (the one SettingsSchema) before the service sees it. */
-  updateSettings(patch: Record<string, unknown>): Promise<Result>;
-  testThresholds(patch: Record<string, unknown>, minutes?: number): Promise<Result>;
-  /** "Test against my recent log" with the whitelist plus `candidate` (typed, not yet added; '' for none). */
-  testWhitelist(candidate: string): Promise<Result>;
-  setPerSourceLogging(installed: boolean): Promise<Result>;
-  /** Settings → Fleet → "Test connection": the result for the candidate fleet.crowdsec. */
-  fleetTest: FleetTestResult | null;
-  testFleet(crowdsec: Record<string, unknown>): Promise<Result>;
-}
+import type { AppState, Result, SettingsSlice } from './appState.ts';
 
 export const createSettingsSlice =
   (api: RendererApi): StateCreator<AppState, [], [], SettingsSlice> =>
@@ -37,7 +14,7 @@ export const createSettingsSlice =
   const checkPatch = (patch: Record<string, unknown>): Result => {
     const current = get().settings;
     if (!current) return { ok: true };
-    const r = SettingsSchema.safeParse(deepMerge(current, patch));
+    const r = SettingsSchema.safeParse(mergePatch(current, patch));
     return r.success ? { ok: true } : { ok: false, error: describeZodError(r.error) };
   };
   return {

@@ -9,7 +9,7 @@
  * The User-Agent must look like `name/version`: with Node's default one, 1.4.6 answers a
  * misleading 401 "incorrect Username or Password".
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import {
   AlertDetailSchema,
   AlertIdsSchema,

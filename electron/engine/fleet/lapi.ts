@@ -3,7 +3,7 @@
  * that does not fit is an error with the reason, never a half-read object), and the alert body it
  * pushes. Every field of the alert body is required by 1.4.6 (notes/crowdsec-lapi.md).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const LoginReplySchema = z.object({ code: z.number().optional(), expire: z.string().optional(), token: z.string().min(1) });
 

@@ -17,7 +17,7 @@
  *   is therefore Date.now() − CLOCK_MONOTONIC (process.hrtime), recomputed on every call, so it
  *   stays right after a suspend or a wall-clock step.
  */
-import { closeSync, constants, openSync, readSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, openSync } from 'node:fs';
 import { startKmsgThread, type KmsgThread } from './kmsg-thread.ts';
 import { systemClock, type Clock } from '../../shared/domain.ts';
 import type { LogSourcePort, SourceHealth } from '../ports.ts';
@@ -25,8 +25,10 @@ import { errorText, SourceStats } from './stats.ts';
 import { parseRecord, type ParseOptions } from '../parse/index.ts';
 import type { ParseResult } from '../../shared/packet.ts';
 import { parseKmsgHeader, type KmsgRecord } from '../../shared/kmsg-header.ts';
+import { newestKmsgSeq, wakeKmsgReaders } from '../../node/kmsg-ring.ts';
 
 export { MAX_KMSG_LINE, parseKmsgHeader, type KmsgRecord } from '../../shared/kmsg-header.ts';
+export { newestKmsgSeq, wakeKmsgReaders };
 
 /** CLOCK_MONOTONIC in ms — the time base of kmsg stamps (Node's hrtime reads it on Linux). */
 export const monotonicNowMs = (): number => Number(process.hrtime.bigint() / 1000n) / 1000;
@@ -113,40 +115,6 @@ export class DevKmsgFeed implements KmsgFeed {
   }
 }
 
-/** Wakes reads parked on a kmsg device by logging one user-facility line (root only; no-op on a plain file). */
-export function wakeKmsgReaders(path: string): void {
-  try {
-    if (statSync(path).isCharacterDevice()) writeFileSync(path, `<14>portcullis[${process.pid}]: kernel log reader stopped\n`);
-  } catch {
-    /* not root, or no such device: nothing parked that we could wake */
-  }
-}
-
-/** Seq of the newest record in the ring now (non-blocking reads to the end), or null when empty. */
-export function newestKmsgSeq(path = '/dev/kmsg'): number | null {
-  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
-  const buf = Buffer.alloc(16 * 1024);
-  let last: number | null = null;
-  try {
-    for (;;) {
-      let n: number;
-      try {
-        n = readSync(fd, buf, 0, buf.length, null);
-      } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        if (code === 'EPIPE') continue;
-        if (code === 'EAGAIN') break;
-        throw e;
-      }
-      if (n === 0) break;
-      const h = parseKmsgHeader(buf.toString('utf8', 0, n));
-      if (h) last = h.seq;
-    }
-  } finally {
-    closeSync(fd);
-  }
-  return last;
-}
 
 /** A feed the owner pushes raw records into (e.g. the helper client, as records arrive on its socket). */
 export class PushKmsgFeed implements KmsgFeed {

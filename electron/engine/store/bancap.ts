@@ -6,7 +6,7 @@
  * zero (50 new bans within a minute of a restart). Kept as one JSON value in the store's key/value
  * table: it is small (the queue is bounded, detect/deferred.ts) and always read and written whole.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { BanReasonSchema } from '../../shared/model.ts';
 import { MAX_DEFERRED_CAPACITY } from '../detect/deferred.ts';
 import type { BanCapState } from '../detect/policy.ts';

@@ -1,0 +1,52 @@
+/**
+ * `portcullis status`: the running instance's state, over its control socket. A module of its own
+ * that loads only the control client and the small state schema (zod/mini): the command answers
+ * about as fast as `fail2ban-client` (issue 11.3; `npm run bench -- startup`), where loading the
+ * whole API (zod classic, the settings and rule schemas) was half of its start-up.
+ */
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { StateSchema } from '../shared/api-state.ts';
+import type { CliCommand } from './cli-command.ts';
+import { ControlClient, controlSocketPath, DEFAULT_STATE_DIR } from './control-client.ts';
+
+const print = (line: string): void => void process.stdout.write(line + '\n');
+const iso = (t: number | null): string => (t === null ? 'never' : new Date(t).toISOString().replace('.000Z', 'Z'));
+
+export const statusCommand: CliCommand = {
+  summary: 'State of the running instance',
+  async run(argv) {
+    let values: { 'state-dir'?: string; json?: boolean; help?: boolean };
+    try {
+      values = parseArgs({
+        args: argv,
+        options: { 'state-dir': { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } },
+        allowPositionals: true,
+        strict: true,
+      }).values;
+    } catch (e) {
+      process.stderr.write(`portcullis status: ${(e as Error).message}\nRun \`portcullis status --help\`.\n`);
+      return 2;
+    }
+    if (values.help) return print('Usage: portcullis status [--state-dir DIR] [--json]'), 0;
+    const client = new ControlClient(controlSocketPath(path.resolve(values['state-dir'] ?? DEFAULT_STATE_DIR)));
+    try {
+      const s = await client.call('getState', {}, StateSchema);
+      if (values.json) print(JSON.stringify(s));
+      else {
+        print(`protection   ${s.protection}${s.pausedUntil ? ` until ${iso(s.pausedUntil)}` : ''}`);
+        print(`firewall     ufw ${s.firewall.enabled ? 'enabled' : 'DISABLED'}, logging ${s.firewall.loggingLevel ?? '?'}, per-source logging ${s.firewall.perSourceLogging ? 'yes' : 'no'}`);
+        print(`backend      ${s.backend}${s.helper.connected ? '' : ` (read-only: ${s.helper.readOnlyReason ?? ''})`}`);
+        print(`source       ${s.source ? `${s.source.description}${s.source.kernelTrusted ? '' : ' (SPOOFABLE)'}, last record ${iso(s.source.lastRecordAt)}${s.source.recordsLost ? `, ${s.source.recordsLost} records lost` : ''}` : 'none'}`);
+        print(`counts       ${s.counts.blockedPackets} blocked packets, ${s.counts.scanners} sources watched, ${s.counts.activeBans} active bans, ${s.counts.deferredBans} deferred`);
+        print(`last ban     ${iso(s.lastBanAt)}`);
+      }
+      return 0;
+    } catch (e) {
+      process.stderr.write(`portcullis status: ${(e as Error).message}\n`);
+      return 1;
+    } finally {
+      client.close();
+    }
+  },
+};

@@ -1,0 +1,40 @@
+/**
+ * The wire form of an API reply and its error, shared by every transport, and the client-side
+ * step that turns a reply into a result or a thrown ApiError. In `zod/mini` for the same reason as
+ * `api-state.ts`: a CLI client (`portcullis status`) checks its reply without loading zod's whole
+ * classic API. `api.ts` re-exports everything here.
+ */
+import * as z from 'zod/mini';
+import en from 'zod/v4/locales/en.js';
+
+// zod's readable English messages ("expected number, received string"); zod classic sets the same
+// when it loads, mini alone does not.
+z.config(en());
+
+/** `conflict`: the request was about something that changed meanwhile (a rule the user saw is gone). */
+export const ApiErrorCodeSchema = z.enum(['invalid', 'unknown-method', 'read-only', 'needs-confirmation', 'conflict', 'unavailable', 'failed']);
+export type ApiErrorCode = z.infer<typeof ApiErrorCodeSchema>;
+export const ApiErrorSchema = z.object({ code: ApiErrorCodeSchema, message: z.string() });
+
+export class ApiError extends Error {
+  readonly code: ApiErrorCode;
+  constructor(code: ApiErrorCode, message: string) {
+    super(message);
+    this.code = code;
+    this.name = 'ApiError';
+  }
+}
+
+/** Wire form of a reply, the same over IPC and WebSocket. */
+export const ApiReplySchema = z.union([
+  z.object({ ok: z.literal(true), result: z.unknown() }),
+  z.object({ ok: z.literal(false), error: ApiErrorSchema }),
+]);
+export type ApiReply = z.infer<typeof ApiReplySchema>;
+
+/** Client side: a wire reply checked against the method's result schema, or a thrown ApiError. */
+export function unwrapResult<T>(reply: unknown, result: { parse(v: unknown): T }): T {
+  const r = ApiReplySchema.parse(reply);
+  if (!r.ok) throw new ApiError(r.error.code, r.error.message);
+  return result.parse(r.result);
+}

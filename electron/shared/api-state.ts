@@ -1,0 +1,84 @@
+/**
+ * The service's state (the API's `getState` result and `state` event): the one schema both the UI
+ * and `portcullis status` validate it with. Written with `zod/mini` (the same zod core, functional
+ * form, ~35 KB bundled) so that `portcullis status` can check its reply without loading zod's whole
+ * classic API (~750 KB) and every other API schema: that was half of its start-up (issue 11.3).
+ * `api.ts` re-exports everything here; mini schemas nest in classic ones and parse the same.
+ */
+import * as z from 'zod/mini';
+
+export const SourceHealthSchema = z.object({
+  kind: z.enum(['kmsg', 'journal', 'file', 'replay']),
+  description: z.string(),
+  kernelTrusted: z.boolean(),
+  lastRecordAt: z.nullable(z.number()),
+  linesPerMinute: z.number(),
+  rejectsPerMinute: z.number(),
+  recordsRead: z.optional(z.number()),
+  recordsLost: z.optional(z.number()),
+  /** Of linesPerMinute, firewall records addressed to another host (another namespace or container sharing the kernel log), read and dropped. */
+  foreignPerMinute: z.optional(z.number()),
+  error: z.optional(z.string()),
+});
+export type SourceHealthDto = z.infer<typeof SourceHealthSchema>;
+
+export const ProtectionSchema = z.enum(['on', 'off', 'paused']);
+
+export const FirewallStateSchema = z.object({
+  installed: z.boolean(),
+  enabled: z.boolean(),
+  defaultIncoming: z.nullable(z.string()),
+  defaultOutgoing: z.nullable(z.string()),
+  defaultRouted: z.nullable(z.string()),
+  loggingLevel: z.nullable(z.string()),
+  perSourceLogging: z.boolean(),
+});
+export type FirewallState = z.infer<typeof FirewallStateSchema>;
+
+const nullableBool = z.nullable(z.boolean());
+const nullableText = z.nullable(z.string());
+const nullableTime = z.nullable(z.number());
+
+/** The CrowdSec fleet link's health (fleet.ts re-exports it beside the fleet settings). */
+export const FleetHealthSchema = z.object({
+  /** off: not configured; connecting: no successful exchange yet; ok; error: the last exchange failed. */
+  status: z.enum(['off', 'connecting', 'ok', 'error']),
+  url: nullableText,
+  machineId: nullableText,
+  share: z.boolean(),
+  apply: z.boolean(),
+  /** Watcher login (push side) and bouncer key (pull side), each with its last error. */
+  login: z.object({ ok: nullableBool, error: nullableText }),
+  pull: z.object({ ok: nullableBool, error: nullableText, lastAt: nullableTime, lastFullAt: nullableTime }),
+  push: z.object({ ok: nullableBool, error: nullableText, lastAt: nullableTime, queued: z.int() }),
+  /** Fleet bans applied here now. */
+  fleetBans: z.int(),
+  /** Fleet decisions not applied, by reason (whitelisted, over maxBans, unsupported scope, origin not applied). */
+  refused: z.object({ whitelisted: z.int(), overLimit: z.int(), unsupported: z.int() }),
+  /** The last few refusals, newest first ("198.51.100.1 from portcullis@a: whitelisted (gateway)"). */
+  lastRefusals: z.array(z.string()),
+});
+export type FleetHealth = z.infer<typeof FleetHealthSchema>;
+
+export const StateSchema = z.object({
+  protection: ProtectionSchema,
+  pausedUntil: z.nullable(z.number()),
+  firewall: FirewallStateSchema,
+  /** The root helper: without it the UI is read-only, and `readOnlyReason` says why. */
+  helper: z.object({ connected: z.boolean(), readOnlyReason: z.optional(z.string()) }),
+  backend: z.enum(['ufw', 'set']),
+  counts: z.object({
+    blockedPackets: z.int(),
+    scanners: z.int(),
+    activeBans: z.int(),
+    deferredBans: z.int(),
+  }),
+  source: z.nullable(SourceHealthSchema),
+  lastBanAt: z.nullable(z.number()),
+  version: z.string(),
+  /** Whitelist entries the engine always adds (loopback, own addresses, gateway), with why; shown read-only in the UI. */
+  alwaysWhitelisted: z.optional(z.array(z.object({ cidr: z.string(), why: z.string() }))),
+  /** The CrowdSec fleet link's health (absent when the service runs without one). */
+  fleet: z.optional(FleetHealthSchema),
+});
+export type State = z.infer<typeof StateSchema>;

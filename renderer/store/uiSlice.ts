@@ -1,0 +1,71 @@
+/**
+ * The window itself: which screen, the link, notices, busy flags and load errors; live events
+ * applied one delivered batch at a time (the reducer is events.ts), and start() (bootstrap.ts).
+ */
+import type { StateCreator } from 'zustand/vanilla';
+import { timersOf } from './actions.ts';
+import type { AppState, StoreDeps, UiSlice } from './appState.ts';
+import { startFollowing } from './bootstrap.ts';
+import { reduceEvents } from './events.ts';
+import { packetsToCsv } from './packetFilter.ts';
+
+/** After the last hole in the live rows, wait this long (the burst is over) before fetching them back. */
+const BACKFILL_QUIET_MS = 1000;
+
+function browserDownload(filename: string, text: string, mime: string): void {
+  const url = URL.createObjectURL(new Blob([text], { type: mime }));
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = filename;
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+export const createUiSlice =
+  (deps: StoreDeps): StateCreator<AppState, [], [], UiSlice> =>
+  (set, get) => {
+    const { api } = deps;
+    const { later, cancel } = timersOf(deps);
+    let backfillTimer: unknown = null;
+    const now = deps.now ?? (() => Date.now());
+    return {
+      screen: 'dashboard',
+      connection: api.onConnection ? 'connecting' : 'open',
+      shell: api.onNavigate ? 'desktop' : 'browser',
+      notices: [],
+      busy: {},
+      loadErrors: {},
+      navigate: (screen) => {
+        // A test result belongs to the screen that asked for it.
+        set({ screen, thresholdTest: null });
+        const s = get();
+        // Screens whose data is not pushed by events are refreshed when shown.
+        if (screen === 'rules') void s.loadRules();
+        else if (screen === 'doctor') void s.loadDoctor();
+        else if (screen === 'dashboard') void s.loadDashboard();
+        else if (screen === 'offenders') void s.loadBans();
+      },
+      dismissNotice: (id) => set((s) => ({ notices: s.notices.filter((n) => n.id !== id) })),
+      applyEvents(events) {
+        if (events.length === 0) return;
+        const missingBefore = get().packetsMissing;
+        set((s) => reduceEvents(s, events, now()));
+        get().noteBans(events.flatMap((e) => (e.type === 'ban' ? [e.ban] : [])));
+        if (get().packetsMissing > missingBefore) {
+          // Fetch the skipped rows once the burst is over, not while it is still shedding.
+          if (backfillTimer !== null) cancel(backfillTimer);
+          backfillTimer = later(() => {
+            backfillTimer = null;
+            void get().backfillPackets();
+          }, BACKFILL_QUIET_MS);
+        }
+      },
+      start: () => startFollowing(set, get, deps),
+      exportPacketsCsv(rows) {
+        const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+        (deps.download ?? browserDownload)(`portcullis-blocked-packets-${stamp}.csv`, packetsToCsv(rows), 'text/csv');
+      },
+    };
+  };
