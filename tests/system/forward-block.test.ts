@@ -21,6 +21,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { removeForwardBlock } from '../../electron/helper/firewall/forward.ts';
+import { removeSetBlock } from '../../electron/helper/firewall/managed.ts';
 import { requireSystem } from '../support/system.ts';
 import { createLab, type Lab } from '../support/netns.ts';
 import { cliOnce, removeDir, setMembers, startCli, taggedUfwRules, tempStateDir, until, writeConfig, type RunningCli } from './runner-support.ts';
@@ -105,80 +106,85 @@ describe.runIf(enabled)('forward block: routed and container (DNAT) traffic (iss
     stateDir = null;
   });
 
-  it('probes of unpublished container ports are logged and counted, the scanner is banned (ufw backend) and loses the published port; removal leaves nothing', async () => {
-    const lab = await createLab();
-    router = await buildRouter(lab);
-    const s = lab.scanner;
-    const originals = Object.fromEntries(FILES.map((f) => [f, readFileSync(`${lab.ufwDir}/${f}`, 'utf8')]));
-    const before = { v4: await iptablesSave(lab, 'iptables-save'), v6: await iptablesSave(lab, 'ip6tables-save') };
+  for (const backend of ['ufw', 'set'] as const) {
+    it(`${backend} backend: probes of unpublished container ports are logged and counted, the scanner is banned and loses the published port; removal leaves nothing`, async () => {
+      const lab = await createLab();
+      router = await buildRouter(lab);
+      const s = lab.scanner;
+      const originals = Object.fromEntries(FILES.map((f) => [f, readFileSync(`${lab.ufwDir}/${f}`, 'utf8')]));
+      const before = { v4: await iptablesSave(lab, 'iptables-save'), v6: await iptablesSave(lab, 'ip6tables-save') };
 
-    // Before: the published port answers through DNAT, an unpublished one is dropped (Docker 28).
-    expect(await lab.canConnect(s.ns, s.fwV4, PUBLISHED, 1000)).toBe(true);
-    expect(await lab.probe(s.ns, router.ctIp, UNPUBLISHED[0]!, { timeoutMs: 300 })).toBe('timeout');
+      // Before: the published port answers through DNAT, an unpublished one is dropped (Docker 28).
+      expect(await lab.canConnect(s.ns, s.fwV4, PUBLISHED, 1000)).toBe(true);
+      expect(await lab.probe(s.ns, router.ctIp, UNPUBLISHED[0]!, { timeoutMs: 300 })).toBe('timeout');
 
-    // One click: the Doctor's fix, without a running instance (the direct doctor, holding the lock).
-    const fix = await cliOnce(lab, ['doctor', '--fix', 'install-forward-block', '--json']);
-    const checks = JSON.parse(fix.stdout) as { id: string; level: string; detail: string }[];
-    expect(checks.find((c) => c.id === 'forward-block'), fix.stdout + fix.stderr).toMatchObject({ level: 'ok' });
-    const dockerUser = await lab.run(lab.fwNs, ['iptables', '-w', '-S', 'DOCKER-USER']);
-    expect(dockerUser.split('\n').filter((l) => l.startsWith('-A DOCKER-USER'))).toEqual([
-      '-A DOCKER-USER -m comment --comment portcullis-forward -j portcullis-forward',
-      '-A DOCKER-USER -m comment --comment portcullis-forward -j portcullis-docker-log',
-      '-A DOCKER-USER -j RETURN',
-    ]);
+      // One click: the Doctor's fix, without a running instance (the direct doctor, holding the lock).
+      const fix = await cliOnce(lab, ['doctor', '--fix', 'install-forward-block', '--json']);
+      const checks = JSON.parse(fix.stdout) as { id: string; level: string; detail: string }[];
+      expect(checks.find((c) => c.id === 'forward-block'), fix.stdout + fix.stderr).toMatchObject({ level: 'ok' });
+      const dockerUser = await lab.run(lab.fwNs, ['iptables', '-w', '-S', 'DOCKER-USER']);
+      expect(dockerUser.split('\n').filter((l) => l.startsWith('-A DOCKER-USER'))).toEqual([
+        '-A DOCKER-USER -m comment --comment portcullis-forward -j portcullis-forward',
+        '-A DOCKER-USER -m comment --comment portcullis-forward -j portcullis-docker-log',
+        '-A DOCKER-USER -j RETURN',
+      ]);
 
-    stateDir = tempStateDir();
-    const cfg = writeConfig(stateDir, {
-      detection: { findtimeSec: 60, maxretry: 5, minDistinctPorts: 3 },
-      ban: { backend: 'ufw', bantimeSec: 600, maxbantimeSec: 3600, increment: false },
-      logs: { source: 'kmsg' },
+      stateDir = tempStateDir();
+      const cfg = writeConfig(stateDir, {
+        detection: { findtimeSec: 60, maxretry: 5, minDistinctPorts: 3 },
+        ban: { backend, bantimeSec: 600, maxbantimeSec: 3600, increment: false },
+        logs: { source: 'kmsg' },
+      });
+      cli = await startCli(lab, ['run', '--source', 'kmsg', '--backend', backend, '--config', cfg], stateDir);
+      const kmsg = lab.kmsg();
+
+      // Published: connections (each a new DNATed one) are not evidence, however many.
+      for (let i = 0; i < 6; i++) expect(await lab.canConnect(s.ns, s.fwV4, PUBLISHED, 1000)).toBe(true);
+      const held = await lab.connect(s.ns, s.fwV4, PUBLISHED);
+      expect(await held.alive()).toBe(true);
+
+      // Unpublished ports of the container, routed: logged by the block, counted, banned.
+      await lab.probeMany(s.ns, router.ctIp, UNPUBLISHED, { timeoutMs: 300 });
+      const ban = await cli.waitFor((l) => l.type === 'ban' && l.ip === s.v4, 15_000, `the ban of ${s.v4}`);
+      const reason = ban.reason as { kind: string; ports: number[] };
+      expect(reason.kind).toBe('scan');
+      expect(reason.ports.every((p) => UNPUBLISHED.includes(p))).toBe(true);
+
+      const forwarded = kmsg.lines().filter((l) => l.includes('[PORTCULLIS FORWARD]'));
+      expect(forwarded.length).toBeGreaterThanOrEqual(5);
+      for (const l of forwarded) {
+        expect(l).toContain(`IN=${s.fwIface} OUT=docker0 `);
+        expect(l).toContain(`SRC=${s.v4} DST=${router.ctIp} `);
+      }
+      // Nothing of the published port was logged: the DNATed connections reach the container's port 80.
+      expect(forwarded.filter((l) => l.includes(`DPT=${CONTAINER_PORT} `))).toEqual([]);
+
+      // ufw backend: the ban is a ufw rule AND (the forward block being installed) an element of the
+      // ban set; set backend: an element, which the block matches as the set block does.
+      expect((await taggedUfwRules(lab)).filter((r) => r.includes(s.v4))).toHaveLength(backend === 'ufw' ? 1 : 0);
+      expect(await setMembers(lab, 4)).toContain(s.v4);
+      // The published port: no new connection, and the open one is dropped too.
+      expect(await lab.canConnect(s.ns, s.fwV4, PUBLISHED, 700)).toBe(false);
+      expect(await held.alive(1500)).toBe(false);
+      kmsg.stop();
+      await cli.stop();
+      cli = null;
+
+      // Removal: the files byte for byte (the set backend's run added the set block: removed first, as
+      // `portcullis uninstall` would after the forward block), no chain, jump, rule or set left.
+      await removeForwardBlock(lab.fwExec, { etcDir: lab.ufwDir });
+      if (backend === 'set') await removeSetBlock(lab.fwExec, { etcDir: lab.ufwDir });
+      for (const f of FILES) expect(readFileSync(`${lab.ufwDir}/${f}`, 'utf8'), f).toBe(originals[f]);
+      for (const bin of ['iptables-save', 'ip6tables-save'] as const) {
+        const text = await iptablesSave(lab, bin);
+        expect(text).not.toMatch(/portcullis-forward|portcullis-docker-log|PORTCULLIS FORWARD|portcullis-ban[46]/);
+      }
+      expect((await lab.run(lab.fwNs, ['iptables', '-w', '-S', 'DOCKER-USER'])).trim().split('\n')).toEqual(['-N DOCKER-USER', '-A DOCKER-USER -j RETURN']);
+      expect((await lab.exec(lab.fwNs, ['ipset', 'list', '-n'])).stdout.trim()).toBe('');
+      // The chains ufw itself has are those it had before (the ban rule of the ufw backend aside).
+      const chains = (t: string) => t.split('\n').filter((l) => l.startsWith(':')).map((l) => l.split(' ')[0]).sort();
+      expect(chains(await iptablesSave(lab, 'iptables-save'))).toEqual(chains(before.v4));
+      expect(chains(await iptablesSave(lab, 'ip6tables-save'))).toEqual(chains(before.v6));
     });
-    cli = await startCli(lab, ['run', '--source', 'kmsg', '--backend', 'ufw', '--config', cfg], stateDir);
-    const kmsg = lab.kmsg();
-
-    // Published: connections (each a new DNATed one) are not evidence, however many.
-    for (let i = 0; i < 6; i++) expect(await lab.canConnect(s.ns, s.fwV4, PUBLISHED, 1000)).toBe(true);
-    const held = await lab.connect(s.ns, s.fwV4, PUBLISHED);
-    expect(await held.alive()).toBe(true);
-
-    // Unpublished ports of the container, routed: logged by the block, counted, banned.
-    await lab.probeMany(s.ns, router.ctIp, UNPUBLISHED, { timeoutMs: 300 });
-    const ban = await cli.waitFor((l) => l.type === 'ban' && l.ip === s.v4, 15_000, `the ban of ${s.v4}`);
-    const reason = ban.reason as { kind: string; ports: number[] };
-    expect(reason.kind).toBe('scan');
-    expect(reason.ports.every((p) => UNPUBLISHED.includes(p))).toBe(true);
-
-    const forwarded = kmsg.lines().filter((l) => l.includes('[PORTCULLIS FORWARD]'));
-    expect(forwarded.length).toBeGreaterThanOrEqual(5);
-    for (const l of forwarded) {
-      expect(l).toContain(`IN=${s.fwIface} OUT=docker0 `);
-      expect(l).toContain(`SRC=${s.v4} DST=${router.ctIp} `);
-    }
-    // Nothing of the published port was logged: the DNATed connections reach the container's port 80.
-    expect(forwarded.filter((l) => l.includes(`DPT=${CONTAINER_PORT} `))).toEqual([]);
-
-    // The ban is a ufw rule AND (the forward block being installed) an element of the ban set.
-    expect((await taggedUfwRules(lab)).filter((r) => r.includes(s.v4))).toHaveLength(1);
-    expect(await setMembers(lab, 4)).toContain(s.v4);
-    // The published port: no new connection, and the open one is dropped too.
-    expect(await lab.canConnect(s.ns, s.fwV4, PUBLISHED, 700)).toBe(false);
-    expect(await held.alive(1500)).toBe(false);
-    kmsg.stop();
-    await cli.stop();
-    cli = null;
-
-    // Removal: the files byte for byte, no chain, jump, rule or set of the block left in the kernel.
-    await removeForwardBlock(lab.fwExec, { etcDir: lab.ufwDir });
-    for (const f of FILES) expect(readFileSync(`${lab.ufwDir}/${f}`, 'utf8'), f).toBe(originals[f]);
-    for (const bin of ['iptables-save', 'ip6tables-save'] as const) {
-      const text = await iptablesSave(lab, bin);
-      expect(text).not.toMatch(/portcullis-forward|portcullis-docker-log|PORTCULLIS FORWARD|portcullis-ban[46]/);
-    }
-    expect((await lab.run(lab.fwNs, ['iptables', '-w', '-S', 'DOCKER-USER'])).trim().split('\n')).toEqual(['-N DOCKER-USER', '-A DOCKER-USER -j RETURN']);
-    expect((await lab.exec(lab.fwNs, ['ipset', 'list', '-n'])).stdout.trim()).toBe('');
-    // The chains ufw itself has are those it had before (the ban rule of the ufw backend aside).
-    const chains = (t: string) => t.split('\n').filter((l) => l.startsWith(':')).map((l) => l.split(' ')[0]).sort();
-    expect(chains(await iptablesSave(lab, 'iptables-save'))).toEqual(chains(before.v4));
-    expect(chains(await iptablesSave(lab, 'ip6tables-save'))).toEqual(chains(before.v6));
-  });
+  }
 });
