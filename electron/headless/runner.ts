@@ -305,6 +305,12 @@ async function startLocked(o: RunOptions, out: Out, err: Out, isRoot: boolean): 
         }
       }
     }
+    // The forward block's DOCKER-USER jumps are gone after Docker restarts or a reboot: put them back.
+    const { forwardBlockNeedsRefresh } = await import('../helper/forward-check.ts');
+    if (forwardBlockNeedsRefresh(await call!('forwardStatus', {}).catch(() => null))) {
+      out('re-adding the forward block\'s jumps to Docker\'s DOCKER-USER chain');
+      await helper.setForwardBlock(true).catch((e: Error) => out(`cannot refresh the forward block: ${e.message} (portcullis doctor says more)`));
+    }
   }
 
   const opened = await openSource(

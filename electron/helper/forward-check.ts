@@ -48,3 +48,8 @@ export function forwardBlockCheck(status: ForwardBlockStatusView | null, forward
     detail: `forward block installed: banned sources are dropped and new connections logged in routed traffic${docker ? ' and in DOCKER-USER' : ' (no DOCKER-USER chain: no Docker)'}`,
   };
 }
+
+/** Installed, loaded, and DOCKER-USER exists without our jumps: installing again (idempotent) puts them back. */
+export function forwardBlockNeedsRefresh(status: ForwardBlockStatusView | null): boolean {
+  return !!status && status.installed && status.loaded.v4 && (status.dockerUser.v4 === 'missing-jump' || status.dockerUser.v6 === 'missing-jump');
+}

@@ -13,7 +13,7 @@ import { createBanBackend, installSetBlock, managedBlocksStatus } from '../../el
 import { FORWARD_BEFORE_ANCHOR, forwardAfterRules, forwardBeforeRules } from '../../electron/helper/firewall/forward-blocks.ts';
 import { forwardBlockStatus, installForwardBlock, removeForwardBlock } from '../../electron/helper/firewall/forward.ts';
 import { mirrorRequests } from '../../electron/helper/firewall/forward-mirror.ts';
-import { forwardBlockCheck } from '../../electron/helper/forward-check.ts';
+import { forwardBlockCheck, forwardBlockNeedsRefresh } from '../../electron/helper/forward-check.ts';
 import { createHelperDispatcher } from '../../electron/helper/ops.ts';
 import type { Ip } from '../../electron/shared/domain.ts';
 import { decodeHelperRequest } from '../../electron/shared/helper-protocol.ts';
@@ -286,6 +286,13 @@ describe("the Doctor's forward check", () => {
     expect(forwardBlockCheck(st({ installed: false, dockerUser: { v4: 'missing-jump', v6: 'absent' } }), true).detail).toMatch(/DOCKER-USER chain exists/);
     expect(forwardBlockCheck(st({ loaded: { v4: false, v6: false } }), false).ok).toBe(false);
     expect(forwardBlockCheck(null, false).ok).toBe(false);
+  });
+  it('the runner refreshes the block only when it is loaded and a DOCKER-USER lacks its jumps', () => {
+    expect(forwardBlockNeedsRefresh(st({ dockerUser: { v4: 'jumped', v6: 'missing-jump' } }))).toBe(true);
+    expect(forwardBlockNeedsRefresh(st())).toBe(false);
+    expect(forwardBlockNeedsRefresh(st({ installed: false, dockerUser: { v4: 'missing-jump', v6: 'absent' } }))).toBe(false);
+    expect(forwardBlockNeedsRefresh(st({ loaded: { v4: false, v6: false }, dockerUser: { v4: 'missing-jump', v6: 'absent' } }))).toBe(false);
+    expect(forwardBlockNeedsRefresh(null)).toBe(false);
   });
 });
 

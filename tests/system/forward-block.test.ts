@@ -129,6 +129,9 @@ describe.runIf(enabled)('forward block: routed and container (DNAT) traffic (iss
         '-A DOCKER-USER -j RETURN',
       ]);
 
+      // Docker restarts: DOCKER-USER starts empty again (but for its RETURN); the runner puts the jumps back.
+      await lab.run(lab.fwNs, ['iptables', '-w', '-F', 'DOCKER-USER']);
+      await lab.run(lab.fwNs, ['iptables', '-w', '-A', 'DOCKER-USER', '-j', 'RETURN']);
       stateDir = tempStateDir();
       const cfg = writeConfig(stateDir, {
         detection: { findtimeSec: 60, maxretry: 5, minDistinctPorts: 3 },
@@ -136,6 +139,11 @@ describe.runIf(enabled)('forward block: routed and container (DNAT) traffic (iss
         logs: { source: 'kmsg' },
       });
       cli = await startCli(lab, ['run', '--source', 'kmsg', '--backend', backend, '--config', cfg], stateDir);
+      expect((await lab.run(lab.fwNs, ['iptables', '-w', '-S', 'DOCKER-USER'])).split('\n').filter((l) => l.startsWith('-A DOCKER-USER'))).toEqual([
+        '-A DOCKER-USER -m comment --comment portcullis-forward -j portcullis-forward',
+        '-A DOCKER-USER -m comment --comment portcullis-forward -j portcullis-docker-log',
+        '-A DOCKER-USER -j RETURN',
+      ]);
       const kmsg = lab.kmsg();
 
       // Published: connections (each a new DNATed one) are not evidence, however many.
