@@ -195,4 +195,49 @@ describe.runIf(enabled)('forward block: routed and container (DNAT) traffic (iss
       expect(chains(await iptablesSave(lab, 'ip6tables-save'))).toEqual(chains(before.v6));
     });
   }
+  it('a routed host behind the router (no Docker, no NAT): probes of its closed ports are logged in ufw-after-forward and counted; the ban stops a route rule\'s open port', async () => {
+    const lab = await createLab();
+    const s = lab.scanner;
+    // A LAN host on a plain veth (not a container bridge), reached by routing; ufw's routed policy is
+    // deny, with one route rule opening its port 80.
+    const lan = `pc-ct-${lab.id}`;
+    const net = `10.${randomInt(1, 250)}.${randomInt(1, 250)}`;
+    const lanIp = `${net}.2`;
+    await ipHost('netns', 'add', lan);
+    const echo = spawn('/usr/sbin/ip', ['netns', 'exec', lan, 'socat', `TCP-LISTEN:${CONTAINER_PORT},fork,reuseaddr`, 'EXEC:/bin/cat'], { stdio: 'ignore' });
+    router = { lab, ct: lan, ctIp: lanIp, echo };
+    await ipHost('link', 'add', `pc${lab.id}l`, 'netns', lab.fwNs, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', lan);
+    await lab.run(lab.fwNs, ['ip', 'addr', 'add', `${net}.1/24`, 'dev', `pc${lab.id}l`]);
+    await lab.run(lab.fwNs, ['ip', 'link', 'set', `pc${lab.id}l`, 'up']);
+    await lab.run(lan, ['ip', 'link', 'set', 'lo', 'up']);
+    await lab.run(lan, ['ip', 'addr', 'add', `${lanIp}/24`, 'dev', 'eth0']);
+    await lab.run(lan, ['ip', 'link', 'set', 'eth0', 'up']);
+    await lab.run(lan, ['ip', 'route', 'add', 'default', 'via', `${net}.1`]);
+    await lab.run(lab.fwNs, ['sysctl', '-qw', 'net.ipv4.ip_forward=1']);
+    await lab.run(s.ns, ['ip', 'route', 'add', `${net}.0/24`, 'via', s.fwV4]);
+    await lab.ufw('route', 'allow', 'proto', 'tcp', 'to', lanIp, 'port', String(CONTAINER_PORT));
+    await until(async () => (await lab.exec(lan, ['ss', '-Htln', `sport = :${CONTAINER_PORT}`])).stdout.trim() !== '', 5000, 'the LAN host to listen');
+    expect(await lab.canConnect(s.ns, lanIp, CONTAINER_PORT, 1000)).toBe(true);
+
+    const fix = await cliOnce(lab, ['doctor', '--fix', 'install-forward-block', '--json']);
+    expect((JSON.parse(fix.stdout) as { id: string; level: string }[]).find((c) => c.id === 'forward-block'), fix.stdout + fix.stderr).toMatchObject({ level: 'ok' });
+    stateDir = tempStateDir();
+    const cfg = writeConfig(stateDir, {
+      detection: { findtimeSec: 60, maxretry: 5, minDistinctPorts: 3 },
+      ban: { backend: 'ufw', bantimeSec: 600, maxbantimeSec: 3600, increment: false },
+      logs: { source: 'kmsg' },
+    });
+    cli = await startCli(lab, ['run', '--source', 'kmsg', '--backend', 'ufw', '--config', cfg], stateDir);
+    const kmsg = lab.kmsg();
+    // The route rule's open port: accepted before ufw-after-forward, never logged.
+    for (let i = 0; i < 6; i++) expect(await lab.canConnect(s.ns, lanIp, CONTAINER_PORT, 1000)).toBe(true);
+    await lab.probeMany(s.ns, lanIp, UNPUBLISHED, { timeoutMs: 300 });
+    await cli.waitFor((l) => l.type === 'ban' && l.ip === s.v4, 15_000, `the ban of ${s.v4}`);
+    const forwarded = kmsg.lines().filter((l) => l.includes('[PORTCULLIS FORWARD]'));
+    expect(forwarded.length).toBeGreaterThanOrEqual(5);
+    for (const l of forwarded) expect(l).toContain(`IN=${s.fwIface} OUT=pc${lab.id}l `);
+    expect(forwarded.filter((l) => l.includes(`DPT=${CONTAINER_PORT} `))).toEqual([]);
+    expect(await lab.canConnect(s.ns, lanIp, CONTAINER_PORT, 700)).toBe(false);
+    kmsg.stop();
+  });
 });
