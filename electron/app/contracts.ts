@@ -77,6 +77,8 @@ export interface HelperOpsPort {
   setLogging(level: 'off' | 'low' | 'medium' | 'high' | 'full'): Promise<void>;
   setPerSourceLogging(installed: boolean): Promise<void>;
   setSetBlock(installed: boolean): Promise<void>;
+  /** The forward block: routed and container traffic (issue 12.2). */
+  setForwardBlock(installed: boolean): Promise<void>;
   /** The helper's own checks (ufw installed/enabled, blocks, set backend). */
   doctor(): Promise<DoctorCheck[]>;
 }

@@ -4,6 +4,7 @@
  * a single `call(op, args)` function: the in-process dispatcher for `portcullis run`/`serve` (already
  * root), or the helper socket client in the desktop app.
  */
+import { FORWARD_CHECK_ID, FORWARD_CHECK_TITLE, FORWARD_FIX } from '../helper/forward-check.ts';
 import type { DoctorCheck, FirewallState, RuleOp, RulesView } from '../shared/api.ts';
 import { MAX_BAN_SEC, MAX_BATCH, type HelperArgs, type HelperOp, type HelperResult, type HelperStatus } from '../shared/helper-protocol.ts';
 import type { FirewallPort } from '../engine/ports.ts';
@@ -98,6 +99,7 @@ const FIXES: Record<string, { id: string; label: string }> = {
   logging: { id: 'logging-low', label: 'Turn logging on (low)' },
   'per-source-logging': { id: 'install-per-source-logging', label: 'Install per-source logging' },
   'set-block': { id: 'install-set-block', label: 'Install the set-backend block' },
+  [FORWARD_CHECK_ID]: FORWARD_FIX,
 };
 
 function fixFor(id: string): { id: string; label: string } | undefined {
@@ -115,7 +117,7 @@ function fixFor(id: string): { id: string; label: string } | undefined {
  * to start the set backend without them, with its own message). Reported as warnings, so `doctor`
  * exits 0 on a host that works.
  */
-const WARN_ONLY = new Set(['per-source-logging', 'set-block', 'ipset', 'conntrack']);
+const WARN_ONLY = new Set(['per-source-logging', 'set-block', 'ipset', 'conntrack', FORWARD_CHECK_ID]);
 
 /** What each helper check is about, in words for people ("Ufw installed", "Kmsg", "Set block" read machine-made). */
 const TITLES: Record<string, string> = {
@@ -128,6 +130,7 @@ const TITLES: Record<string, string> = {
   'set-block': 'Ready for fast bans (ipset block in ufw)',
   ipset: 'ipset is installed (fast bans)',
   conntrack: 'conntrack is installed (cuts a banned host\'s open connections)',
+  [FORWARD_CHECK_ID]: FORWARD_CHECK_TITLE,
 };
 
 function titleOf(id: string): string {
@@ -177,6 +180,9 @@ export function helperOpsOf(call: HelperCall): HelperOpsPort {
     },
     async setSetBlock(installed) {
       await call(installed ? 'installBlocks' : 'removeBlocks', { block: 'set' });
+    },
+    async setForwardBlock(installed) {
+      await call(installed ? 'installBlocks' : 'removeBlocks', { block: 'forward' });
     },
     async doctor(): Promise<DoctorCheck[]> {
       const r = await call('doctor', {});

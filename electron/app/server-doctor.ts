@@ -7,7 +7,7 @@
  *  - forwarded-traffic: published container ports (Docker's DNAT in nat PREROUTING, its DOCKER chains):
  *    forwarded packets go through FORWARD, never through ufw's INPUT rules, so scans of them are not
  *    logged by ufw's input policy and a ban (a rule or the set match in ufw-before-input) does not
- *    stop them.
+ *    stop them — unless the forward block (issue 12.2) is loaded, whose fix it offers.
  * The Doctor's checks live in three places today (helper/ops.ts, headless/service.ts, the direct
  * doctor in headless/commands.ts; issue 13 makes one table): these are added where a server runs
  * them — the running service and the direct doctor.
@@ -15,6 +15,7 @@
 import { readFile } from 'node:fs/promises';
 import type { DoctorCheck } from '../shared/api.ts';
 import type { Exec } from '../helper/exec.ts';
+import { FORWARD_FIX } from '../helper/forward-check.ts';
 
 /** Counts the prefixes of records the engine did not count (bounded: at most `cap` distinct prefixes). */
 export class PrefixTally {
@@ -73,11 +74,16 @@ export async function ipv6Check(defaultsFile = '/etc/default/ufw'): Promise<Doct
 }
 
 /** What of container forwarding the nat table's PREROUTING and the filter table's chains show (`iptables -S` output). */
-export function forwardedTraffic(natPrerouting: string, filterChains: string): { dnat: string[]; dockerChains: boolean; dockerUserBan: boolean } {
+export function forwardedTraffic(
+  natPrerouting: string,
+  filterChains: string,
+): { dnat: string[]; dockerChains: boolean; dockerUserBan: boolean; forwardBlock: boolean } {
   const dnat = natPrerouting.split('\n').filter((l) => /^-A PREROUTING\b/.test(l) && /-j (DNAT|DOCKER)\b/.test(l));
   const dockerChains = /^-N DOCKER\b/m.test(filterChains) || /-j DOCKER\b/.test(natPrerouting);
-  const dockerUserBan = /^-A DOCKER-USER\b.*--match-set portcullis-ban4 src/m.test(filterChains);
-  return { dnat, dockerChains, dockerUserBan };
+  // A ban match of the user's own, or the forward block's jump (helper/firewall/forward-blocks.ts).
+  const dockerUserBan = /^-A DOCKER-USER\b.*(--match-set portcullis-ban4 src|-j portcullis-forward$)/m.test(filterChains);
+  const forwardBlock = /^-A ufw-before-forward -j portcullis-forward$/m.test(filterChains);
+  return { dnat, dockerChains, dockerUserBan, forwardBlock };
 }
 
 export async function forwardedTrafficCheck(exec: Exec): Promise<DoctorCheck> {
@@ -91,15 +97,18 @@ export async function forwardedTrafficCheck(exec: Exec): Promise<DoctorCheck> {
     return { id: 'forwarded-traffic', title: 'Forwarded traffic', level: 'ok', detail: 'no DNAT in nat PREROUTING: every inbound packet meets ufw\'s INPUT rules' };
   }
   const what = f.dockerChains ? "Docker's published container ports (DOCKER chains, DNAT in nat PREROUTING)" : `DNAT in nat PREROUTING (${f.dnat.length} rule(s))`;
+  if (f.forwardBlock && (!f.dockerChains || f.dockerUserBan)) {
+    return { id: 'forwarded-traffic', title: 'Forwarded traffic', level: 'ok', detail: `${what}: the forward block drops banned sources and logs probes in the forward path${f.dockerChains ? ' (DOCKER-USER included)' : ''}` };
+  }
   return {
     id: 'forwarded-traffic',
     title: 'Forwarded traffic',
     level: 'warn',
     detail:
       `${what}: forwarded packets bypass ufw's INPUT rules, so scans of those ports are not logged by ufw and bans do not stop them` +
-      (f.dockerUserBan
-        ? '; DOCKER-USER matches the ban set, so bans do reach them'
-        : '. Fix: Portcullis has no managed forward block yet; add `iptables -I DOCKER-USER -m set --match-set portcullis-ban4 src -j DROP` (and ip6tables with portcullis-ban6), or publish container ports on 127.0.0.1 only'),
+      (f.dockerUserBan ? '; DOCKER-USER matches the ban set, so bans do reach them' : '') +
+      '. Fix: portcullis doctor --fix install-forward-block (drops banned sources and logs probes in ufw-before-forward and DOCKER-USER), or publish container ports on 127.0.0.1 only',
+    fix: FORWARD_FIX,
   };
 }
 

@@ -1378,6 +1378,9 @@ export class PortcullisService {
           case 'install-set-block':
             await h.setSetBlock(true);
             break;
+          case 'install-forward-block': // helper/forward-check.ts FORWARD_FIX
+            await h.setForwardBlock(true);
+            break;
           default:
             throw new ApiError('invalid', `unknown fix "${fixId}"`);
         }

@@ -220,7 +220,8 @@ export class ScanEngine {
     if (dpt !== undefined && (p.proto === 'TCP' || p.proto === 'UDP')) {
       port = dpt;
       if (this.ignoredPorts.size !== 0 && this.ignoredPorts.has(dpt)) return this.ignore('ignored-port');
-      if (this.settings.detection.ignoreAllowedPorts && this.isAllowedPort(p.proto === 'TCP' ? 'tcp' : 'udp', dpt)) {
+      // ufw's allow rules are this host's own ports: a forwarded probe (OUT= set) is for a host behind it.
+      if (this.settings.detection.ignoreAllowedPorts && p.out === '' && this.isAllowedPort(p.proto === 'TCP' ? 'tcp' : 'udp', dpt)) {
         return this.ignore('allowed-port');
       }
     }

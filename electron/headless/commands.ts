@@ -320,6 +320,7 @@ const FIX_HINTS: Record<string, string> = {
   'logging-low': 'ufw logging low   (or: portcullis doctor --fix logging-low)',
   'install-per-source-logging': 'portcullis doctor --fix install-per-source-logging',
   'install-set-block': 'portcullis doctor --fix install-set-block (portcullis run installs it for the set backend)',
+  'install-forward-block': 'portcullis doctor --fix install-forward-block (again after Docker starts, if its jumps are missing)',
 };
 
 function printChecks(checks: DoctorCheck[], json: boolean): number {
@@ -406,6 +407,7 @@ export async function directDoctor(
         else if (fixId === 'logging-low') await ops.setLogging('low');
         else if (fixId === 'install-per-source-logging') await ops.setPerSourceLogging(true);
         else if (fixId === 'install-set-block') await ops.setSetBlock(true);
+        else if (fixId === 'install-forward-block') await ops.setForwardBlock(true); // helper/forward-check.ts
         else throw new Error(`unknown fix "${fixId}"`);
       }
       checks.push(...(await ops.doctor()));

@@ -169,7 +169,7 @@ function readOnlyHelper(h: HelperOpsPort): HelperOpsPort {
   const refuse = async (): Promise<never> => {
     throw new ApiError('read-only', 'dry run: Portcullis never touches the firewall');
   };
-  return { status: () => h.status(), previewRule: (op) => h.previewRule(op), doctor: () => h.doctor(), applyRule: refuse, setEnabled: refuse, setDefault: refuse, setLogging: refuse, setPerSourceLogging: refuse, setSetBlock: refuse };
+  return { status: () => h.status(), previewRule: (op) => h.previewRule(op), doctor: () => h.doctor(), applyRule: refuse, setEnabled: refuse, setDefault: refuse, setLogging: refuse, setPerSourceLogging: refuse, setSetBlock: refuse, setForwardBlock: refuse };
 }
 
 export async function startRunner(o: RunOptions, out: Out, err: Out): Promise<Runner> {
@@ -304,6 +304,12 @@ async function startLocked(o: RunOptions, out: Out, err: Out, isRoot: boolean): 
           throw new StartError(`cannot install the set-backend block: ${(e as Error).message}. Use --backend ufw, or run \`portcullis doctor\``);
         }
       }
+    }
+    // The forward block's DOCKER-USER jumps are gone after Docker restarts or a reboot: put them back.
+    const { forwardBlockNeedsRefresh } = await import('../helper/forward-check.ts');
+    if (forwardBlockNeedsRefresh(await call!('forwardStatus', {}).catch(() => null))) {
+      out('re-adding the forward block\'s jumps to Docker\'s DOCKER-USER chain');
+      await helper.setForwardBlock(true).catch((e: Error) => out(`cannot refresh the forward block: ${e.message} (portcullis doctor says more)`));
     }
   }
 

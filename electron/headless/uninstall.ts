@@ -41,8 +41,10 @@ function read(file: string): string {
 }
 
 /** What of Portcullis is in ufw's files (read only: no command runs). */
-export function traces(etcDir: string): { setBlock: boolean; logging: boolean; taggedRules: boolean; leftovers: string[] } {
-  const has = (f: string): boolean => read(path.join(etcDir, f)).includes('# BEGIN PORTCULLIS');
+export function traces(etcDir: string): { setBlock: boolean; logging: boolean; forward: boolean; taggedRules: boolean; leftovers: string[] } {
+  // The forward block is named (`# BEGIN PORTCULLIS-FORWARD`): told apart from the unnamed blocks.
+  const has = (f: string): boolean => read(path.join(etcDir, f)).split('\n').some((l) => /^\s*# BEGIN PORTCULLIS(?: |$)/.test(l));
+  const hasForward = (f: string): boolean => read(path.join(etcDir, f)).includes('# BEGIN PORTCULLIS-FORWARD');
   // ufw keeps a rule's comment hex-encoded in user.rules (`comment=706f72…`).
   const tagged = (f: string): boolean => {
     const t = read(path.join(etcDir, f));
@@ -57,6 +59,7 @@ export function traces(etcDir: string): { setBlock: boolean; logging: boolean; t
   return {
     setBlock: has('before.rules') || has('before6.rules') || has('before.init'),
     logging: has('after.rules') || has('after6.rules'),
+    forward: ['before.rules', 'before6.rules', 'after.rules', 'after6.rules', 'before.init'].some(hasForward),
     taggedRules: tagged('user.rules') || tagged('user6.rules'),
     leftovers,
   };
@@ -66,7 +69,7 @@ export function traces(etcDir: string): { setBlock: boolean; logging: boolean; t
 export async function uninstallFirewall(o: UninstallOptions): Promise<number> {
   const etcDir = o.etcDir ?? '/etc/ufw';
   const found = traces(etcDir);
-  if (!found.setBlock && !found.logging && !found.taggedRules && found.leftovers.length === 0) {
+  if (!found.setBlock && !found.logging && !found.forward && !found.taggedRules && found.leftovers.length === 0) {
     o.out('portcullis uninstall: nothing of Portcullis in this firewall; nothing to remove');
     return 0;
   }
@@ -80,6 +83,12 @@ export async function uninstallFirewall(o: UninstallOptions): Promise<number> {
   let failure: Error | null = null;
   try {
     const managed = await import('../helper/firewall/managed.ts');
+    // First: its chains match the ban sets, which the set block's removal destroys.
+    if (found.forward) {
+      await (await import('../helper/firewall/forward.ts')).removeForwardBlock(o.exec, { etcDir });
+      o.out('removed the forward block (before/after rules, before.init, DOCKER-USER jumps, its chains)');
+      removed++;
+    }
     if (found.setBlock) {
       await managed.removeSetBlock(o.exec, { etcDir });
       o.out('removed the set block (before.rules, before6.rules, before.init) and the ban sets');

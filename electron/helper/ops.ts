@@ -25,6 +25,7 @@ import type { AuditLog } from './audit.ts';
 import { hostAddresses, refuseUncuttable, refuseUnbannable } from './ban-guard.ts';
 import { BINARIES, FirewallQueue, type Exec } from './exec.ts';
 import type { KmsgStart, KmsgStream } from './kmsg.ts';
+import { forwardBlockCheck } from './forward-check.ts';
 import { displayCommand, planRuleOp, ruleBody, specFromRule, UfwRuleBuilder } from './rules.ts';
 import { parseAppList, parseUfwConf, parseUfwDefaults, parseUfwStatus } from './ufw-status.ts';
 import { errorText } from '../shared/errors.ts';
@@ -53,7 +54,10 @@ export interface FirewallModule {
   removeSetBlock(exec: Exec): Promise<void>;
   installPerSourceLogging(exec: Exec): Promise<void>;
   removePerSourceLogging(exec: Exec): Promise<void>;
-  managedBlocksStatus(): Promise<{ setBlock: boolean; perSourceLogging: boolean }>;
+  installForwardBlock(exec: Exec): Promise<void>;
+  removeForwardBlock(exec: Exec): Promise<void>;
+  forwardBlockStatus(exec: Exec): Promise<HelperResult<'forwardStatus'>>;
+  managedBlocksStatus(): Promise<{ setBlock: boolean; perSourceLogging: boolean; forward: boolean }>;
 }
 
 export interface HelperDeps {
@@ -248,7 +252,7 @@ export function createHelperDispatcher(deps: HelperDeps): HelperDispatcher {
   }
 
   async function status(): Promise<HelperStatus> {
-    const blocks = await deps.firewall.managedBlocksStatus().catch(() => ({ setBlock: false, perSourceLogging: false }));
+    const blocks = await deps.firewall.managedBlocksStatus().catch(() => ({ setBlock: false, perSourceLogging: false, forward: false }));
     const installed = await deps.exists(BINARIES.ufw);
     const empty = { rules: [], portcullisRules: [], all: [], appProfiles: [] };
     if (!installed)
@@ -299,6 +303,7 @@ export function createHelperDispatcher(deps: HelperDeps): HelperDispatcher {
     });
     checks.push({ id: 'per-source-logging', ok: !!s?.blocks.perSourceLogging, detail: s?.blocks.perSourceLogging ? 'per-source logging block installed' : 'ufw logs through one shared budget: busy hosts miss scanners (install the per-source logging block)' });
     checks.push({ id: 'set-block', ok: !!s?.blocks.setBlock, detail: s?.blocks.setBlock ? 'set backend block installed' : 'set backend block not installed: needed only by the set backend (install it, or `portcullis run --backend set` does)' });
+    checks.push(forwardBlockCheck(await deps.firewall.forwardBlockStatus(exec).catch(() => null), await forwardingOff(true).catch(() => false)));
     for (const bin of ['ipset', 'conntrack'] as const) {
       const ok = await deps.exists(BINARIES[bin]);
       checks.push({ id: bin, ok, detail: ok ? `${bin} is installed` : `${bin} is not installed (apt-get install ${bin})` });
@@ -374,12 +379,18 @@ export function createHelperDispatcher(deps: HelperDeps): HelperDispatcher {
       case 'cutConnections':
         await deps.firewall.cutConnections(req.args.ip, exec);
         return { ok: true };
-      case 'installBlocks':
-        await (req.args.block === 'set' ? deps.firewall.installSetBlock(exec) : deps.firewall.installPerSourceLogging(exec));
+      case 'installBlocks': {
+        const b = req.args.block;
+        await (b === 'set' ? deps.firewall.installSetBlock(exec) : b === 'forward' ? deps.firewall.installForwardBlock(exec) : deps.firewall.installPerSourceLogging(exec));
         return deps.firewall.managedBlocksStatus();
-      case 'removeBlocks':
-        await (req.args.block === 'set' ? deps.firewall.removeSetBlock(exec) : deps.firewall.removePerSourceLogging(exec));
+      }
+      case 'removeBlocks': {
+        const b = req.args.block;
+        await (b === 'set' ? deps.firewall.removeSetBlock(exec) : b === 'forward' ? deps.firewall.removeForwardBlock(exec) : deps.firewall.removePerSourceLogging(exec));
         return deps.firewall.managedBlocksStatus();
+      }
+      case 'forwardStatus':
+        return deps.firewall.forwardBlockStatus(exec);
     }
   }
 
@@ -412,7 +423,7 @@ export function createHelperDispatcher(deps: HelperDeps): HelperDispatcher {
     }
     const changing = CHANGING_OPS.has(req.op as HelperOp);
     // Reads of ufw go through the queue too: a status taken mid-change would show half a move.
-    const readsUfw = req.op === 'status' || req.op === 'doctor' || req.op === 'listBans' || req.op === 'previewRule';
+    const readsUfw = req.op === 'status' || req.op === 'doctor' || req.op === 'listBans' || req.op === 'previewRule' || req.op === 'forwardStatus';
     if (!changing && !readsUfw) {
       try {
         return { id: req.id, ok: true, result: await perform(req) };

@@ -27,7 +27,8 @@ export const SafeCommentSchema = z
 /** ipset's largest per-element timeout (~24.8 days); longer bans are permanent (null) and expired by Portcullis. */
 export const MAX_BAN_SEC = 2_147_483;
 const BackendSchema = z.enum(['ufw', 'set']);
-const BlockSchema = z.enum(['set', 'perSourceLogging']);
+/** `forward`: routed and container traffic (helper/firewall/forward-blocks.ts). */
+const BlockSchema = z.enum(['set', 'perSourceLogging', 'forward']);
 const RuleNumberSchema = z.number().int().min(1).max(100_000);
 /** The rule as the client saw it: lets the helper find it again if numbers shifted (bans are prepended). */
 const ExpectSchema = RuleExpectSchema.optional();
@@ -57,7 +58,16 @@ const BanEntrySchema = z
 /** Entries per banMany/unbanMany request: 500 bans stay well under MAX_LINE_BYTES on the socket. */
 export const MAX_BATCH = 500;
 
-export const BlocksStatusSchema = z.object({ setBlock: z.boolean(), perSourceLogging: z.boolean() });
+export const BlocksStatusSchema = z.object({ setBlock: z.boolean(), perSourceLogging: z.boolean(), forward: z.boolean() });
+
+const DockerUserStateSchema = z.enum(['absent', 'jumped', 'missing-jump']);
+/** The forward block in the kernel: files, chains loaded by ufw, and Docker's DOCKER-USER jumps per family. */
+export const ForwardBlockStatusSchema = z.object({
+  installed: z.boolean(),
+  loaded: z.object({ v4: z.boolean(), v6: z.boolean() }),
+  dockerUser: z.object({ v4: DockerUserStateSchema, v6: DockerUserStateSchema }),
+});
+export type ForwardBlockStatusView = z.infer<typeof ForwardBlockStatusSchema>;
 
 export const HelperStatusSchema = RulesViewSchema.extend({
   installed: z.boolean(),
@@ -113,6 +123,8 @@ export const HELPER_OPS = {
   cutConnections: { args: z.object({ ip: StrictIpSchema }).strict(), result: z.object({ ok: z.literal(true) }) },
   installBlocks: { args: z.object({ block: BlockSchema }).strict(), result: BlocksStatusSchema },
   removeBlocks: { args: z.object({ block: BlockSchema }).strict(), result: BlocksStatusSchema },
+  /** Read-only: the forward block's state in the kernel (runs `iptables -L/-C`, changes nothing). */
+  forwardStatus: { args: none, result: ForwardBlockStatusSchema },
   streamKmsg: {
     /**
      * Records with seq ≤ afterSeq are skipped (resume without duplicates); null streams from the oldest

@@ -18,6 +18,12 @@ const count = (what: string, min: number, max: number) => {
 
 /** Portcullis's own LOG prefix, used by its per-source logging block in after.rules. */
 export const PORTCULLIS_LOG_PREFIX = 'PORTCULLIS BLOCK';
+/**
+ * The forward block's LOG prefix (helper/firewall/forward-blocks.ts): new connections routed through
+ * this host (a container's unpublished port, a routed host's closed one). Its records carry IN= and
+ * OUT= both; the classifier counts them as inbound, where every other prefix with OUT= is not.
+ */
+export const PORTCULLIS_FORWARD_PREFIX = 'PORTCULLIS FORWARD';
 
 export const DetectionSettingsSchema = z
   .object({
@@ -31,7 +37,7 @@ export const DetectionSettingsSchema = z
     prefixes: z
       .array(z.string().trim().min(1, 'a prefix cannot be empty').max(64, 'a log prefix is at most 64 characters'))
       .min(1, 'at least one prefix must count as blocked')
-      .default(['UFW BLOCK', 'UFW LIMIT BLOCK', PORTCULLIS_LOG_PREFIX]),
+      .default(['UFW BLOCK', 'UFW LIMIT BLOCK', PORTCULLIS_LOG_PREFIX, PORTCULLIS_FORWARD_PREFIX]),
     /** Probes to ports the firewall allows are not evidence of a scan (seed comment). */
     ignoreAllowedPorts: z.boolean().default(true),
     /** Extra ports never counted as probes (e.g. a service behind port knocking). */

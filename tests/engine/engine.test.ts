@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ScanEngine, type ScanEngineOptions } from '../../electron/engine/engine.ts';
-import { ManualClock } from '../../electron/shared/domain.ts';
+import { ManualClock, type Ip } from '../../electron/shared/domain.ts';
 import type { EngineEvent } from '../../electron/shared/model.ts';
 import { SettingsSchema, type Settings, type SettingsInput } from '../../electron/shared/settings.ts';
 import { pkt, sweep, syn, T0, udp } from './detect/packets.ts';
@@ -147,6 +147,13 @@ describe('ScanEngine verdicts', () => {
     expect(engine.ingestPacket(syn('198.51.100.1', 22, T0))).toBe('counted');
     const off = make({ isAllowedPort: () => true }, { detection: { ignoreAllowedPorts: false } });
     expect(off.engine.ingestPacket(syn('198.51.100.1', 22, T0))).toBe('counted');
+  });
+
+  it("a forwarded probe counts on a port this host allows: ufw's allow rules are the host's own ports (issue 12.2)", () => {
+    const { engine } = make({ isAllowedPort: (proto, port) => proto === 'tcp' && port === 22 });
+    const fwd = { in: 'eth0', out: 'docker0', prefix: 'PORTCULLIS FORWARD', dst: '172.17.0.2' as Ip };
+    expect(engine.ingestPacket(syn('198.51.100.1', 22, T0, fwd))).toBe('counted');
+    expect(engine.ingestPacket(syn('198.51.100.1', 22, T0 + 1))).toBe('allowed-port');
   });
 
   it('reports each classifier reason', () => {

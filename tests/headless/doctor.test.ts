@@ -34,13 +34,15 @@ describe('doctor (helper checks as the CLI and the UI see them)', () => {
     expect(checks.filter((c) => c.level === 'error')).toEqual([]);
     expect(checks.find((c) => c.id === 'per-source-logging')).toMatchObject({ level: 'warn', fix: { id: 'install-per-source-logging' } });
     expect(checks.find((c) => c.id === 'set-block')).toMatchObject({ level: 'warn', fix: { id: 'install-set-block' } });
+    expect(checks.find((c) => c.id === 'forward-block')).toMatchObject({ level: 'warn', fix: { id: 'install-forward-block' } });
     for (const id of ['ufw-installed', 'ufw-enabled', 'ufw-logging', 'kmsg']) expect(checks.find((c) => c.id === id)).toMatchObject({ level: 'ok' });
   });
 
   it('every failing check says how to fix it: a fix the service applies, or the command in its detail', async () => {
     const checks = await doctorWith({ missing: ['/dev/kmsg', '/usr/sbin/ipset', '/usr/sbin/conntrack'], conf: 'ENABLED=yes\nLOGLEVEL=off\n' });
     const failing = checks.filter((c) => c.level !== 'ok');
-    expect(failing.map((c) => c.id).sort()).toEqual(['conntrack', 'ipset', 'kmsg', 'per-source-logging', 'set-block', 'ufw-logging']);
+    // forward-block: the fake host's /proc/sys/net/ipv4/ip_forward does not read 0, so it forwards.
+    expect(failing.map((c) => c.id).sort()).toEqual(['conntrack', 'forward-block', 'ipset', 'kmsg', 'per-source-logging', 'set-block', 'ufw-logging']);
     for (const c of failing) {
       const remedy = c.fix !== undefined || /\(.*(apt-get|ufw |--source|install).*\)/.test(c.detail);
       expect(remedy, `${c.id}: ${c.detail}`).toBe(true);

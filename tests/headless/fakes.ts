@@ -310,6 +310,7 @@ export class FakeHelper implements HelperOpsPort {
     this.calls.push(`perSource ${i}`);
   }
   async setSetBlock() {}
+  async setForwardBlock() {}
   async doctor() {
     return [];
   }

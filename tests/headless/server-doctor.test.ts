@@ -56,7 +56,17 @@ describe('forwarded traffic', () => {
     const c = await forwardedTrafficCheck(execOf(DOCKER_NAT, DOCKER_FILTER));
     expect(c).toMatchObject({ id: 'forwarded-traffic', level: 'warn' });
     expect(c.detail).toMatch(/bypass ufw's INPUT rules/);
-    expect(c.detail).toMatch(/DOCKER-USER -m set --match-set portcullis-ban4 src -j DROP/);
+    expect(c.detail).toMatch(/doctor --fix install-forward-block/);
+    expect(c.fix).toMatchObject({ id: 'install-forward-block' });
+  });
+  it('the forward block loaded (and jumped from DOCKER-USER) is ok; loaded without the DOCKER-USER jump is not (issue 12.2)', async () => {
+    const block = '-N portcullis-forward\n-A ufw-before-forward -j portcullis-forward\n';
+    const jumped = DOCKER_FILTER + block + '-A DOCKER-USER -m comment --comment portcullis-forward -j portcullis-forward\n';
+    expect(forwardedTraffic(DOCKER_NAT, jumped)).toMatchObject({ dockerUserBan: true, forwardBlock: true });
+    expect(await forwardedTrafficCheck(execOf(DOCKER_NAT, jumped))).toMatchObject({ level: 'ok' });
+    expect(await forwardedTrafficCheck(execOf(DOCKER_NAT, DOCKER_FILTER + block))).toMatchObject({ level: 'warn', fix: { id: 'install-forward-block' } });
+    const nat = '-P PREROUTING ACCEPT\n-A PREROUTING -i eth0 -p tcp --dport 2222 -j DNAT --to-destination 10.0.0.5:22\n';
+    expect(await forwardedTrafficCheck(execOf(nat, block))).toMatchObject({ level: 'ok' });
   });
   it('a plain DNAT rule counts too; a DOCKER-USER ban match is acknowledged', async () => {
     const nat = '-P PREROUTING ACCEPT\n-A PREROUTING -i eth0 -p tcp --dport 2222 -j DNAT --to-destination 10.0.0.5:22\n';

@@ -58,6 +58,26 @@ describe('portcullis uninstall', () => {
     expect(cliAuditPath(path.join(d, 'missing'))).toBe(DEFAULT_AUDIT_PATH);
   });
 
+  it('removes the forward block (issue 12.2) before the set block, each file back byte for byte', async () => {
+    const { etcDir, lockDir } = ufwDir();
+    const { exec, calls } = recordingExec();
+    const { installSetBlock } = await import('../../electron/helper/firewall/managed.ts');
+    const { installForwardBlock } = await import('../../electron/helper/firewall/forward.ts');
+    await installForwardBlock(exec, { etcDir });
+    expect(traces(etcDir)).toMatchObject({ setBlock: false, logging: false, forward: true });
+    await installSetBlock(exec, { etcDir });
+    expect(traces(etcDir)).toMatchObject({ setBlock: true, forward: true });
+    calls.length = 0;
+    const lines: string[] = [];
+    await uninstallFirewall({ exec, etcDir, lockDir, out: (l) => lines.push(l) });
+    expect(lines[0]).toMatch(/forward block/);
+    expect(traces(etcDir)).toEqual({ setBlock: false, logging: false, forward: false, taggedRules: false, leftovers: [] });
+    for (const f of ['before.rules', 'before6.rules', 'after.rules', 'after6.rules', 'before.init']) {
+      expect(readFileSync(path.join(etcDir, f), 'utf8'), f).toBe(readFileSync(path.join(import.meta.dirname, '../helper-firewall/fixtures', f), 'utf8'));
+    }
+    expect(calls.filter((c) => c.startsWith('ipset destroy'))).toEqual(['ipset destroy portcullis-ban4', 'ipset destroy portcullis-ban6']);
+  });
+
   it('finds nothing in a firewall Portcullis never touched, and runs no command', async () => {
     const { etcDir, lockDir } = ufwDir();
     const { exec, calls } = recordingExec();
@@ -77,7 +97,7 @@ describe('portcullis uninstall', () => {
     expect(traces(etcDir).leftovers.length).toBeGreaterThan(0);
     calls.length = 0;
     await uninstallFirewall({ exec, etcDir, lockDir, out: () => undefined });
-    expect(traces(etcDir)).toEqual({ setBlock: false, logging: false, taggedRules: false, leftovers: [] });
+    expect(traces(etcDir)).toEqual({ setBlock: false, logging: false, forward: false, taggedRules: false, leftovers: [] });
     expect(calls).toEqual(expect.arrayContaining(['ipset destroy portcullis-ban4', 'ipset destroy portcullis-ban6']));
     for (const f of ['before.rules', 'before6.rules', 'before.init']) expect(readFileSync(path.join(etcDir, f), 'utf8')).not.toContain('PORTCULLIS');
   });

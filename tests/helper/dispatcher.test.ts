@@ -59,6 +59,12 @@ function hostileCorpus(): { name: string; req: unknown }[] {
   add('app and port', { id: 1, op: 'addRule', args: { rule: rule({ app: 'OpenSSH' }) } });
   add('range without proto', { id: 1, op: 'addRule', args: { rule: rule({ port: '8000:8100', proto: 'any' }) } });
   add('mixed families', { id: 1, op: 'addRule', args: { rule: rule({ from: '10.0.0.1', to: '2001:db8::1' }) } });
+  // the forward block (issue 12.2): a closed enum of blocks, a status op without arguments, no raw chain names
+  for (const block of ['docker-user', 'DOCKER-USER', 'forward ', 'Forward', 'nat', '']) add(`block ${block}`, { id: 1, op: 'installBlocks', args: { block } });
+  add('removeBlocks extra field', { id: 1, op: 'removeBlocks', args: { block: 'forward', chain: 'DOCKER-USER' } });
+  add('forwardStatus with args', { id: 1, op: 'forwardStatus', args: { family: 4 } });
+  add('forward chain option', { id: 1, op: 'installBlocks', args: { block: '-F' } });
+  for (const op of ['installForwardBlock', 'dockerUser', 'iptables']) add(`op ${op}`, { id: 1, op, args: {} });
   // unknown ops, envelopes, extra fields, prototype pollution
   for (const op of ['exec', 'shell', 'reset', 'reload', '__proto__', 'constructor', 'toString', 'hasOwnProperty', '']) {
     add(`op ${op}`, { id: 1, op, args: {} });

@@ -42,7 +42,10 @@ export function fakeFirewall() {
     removeSetBlock: async () => void calls.push('removeSetBlock'),
     installPerSourceLogging: async () => void calls.push('installPerSourceLogging'),
     removePerSourceLogging: async () => void calls.push('removePerSourceLogging'),
-    managedBlocksStatus: async () => ({ setBlock: calls.includes('installSetBlock'), perSourceLogging: false }),
+    installForwardBlock: async () => void calls.push('installForwardBlock'),
+    removeForwardBlock: async () => void calls.push('removeForwardBlock'),
+    forwardBlockStatus: async () => ({ installed: calls.includes('installForwardBlock'), loaded: { v4: true, v6: true }, dockerUser: { v4: 'absent', v6: 'absent' } }),
+    managedBlocksStatus: async () => ({ setBlock: calls.includes('installSetBlock'), perSourceLogging: false, forward: calls.includes('installForwardBlock') }),
   };
   return { firewall, calls };
 }

@@ -2,7 +2,9 @@
  * Is one blocked packet a probe (and of which kind), or why not. psad-like signatures:
  *
  * - Only inbound blocked connection attempts count: IN set, OUT empty (a forwarded or outgoing
- *   packet is not someone scanning this host), and only records whose log prefix counts as blocked.
+ *   packet is not someone scanning this host) — except the forward block's records (IN and OUT set,
+ *   prefix PORTCULLIS FORWARD): probes of hosts behind this one — and only records whose log prefix
+ *   counts as blocked.
  * - TCP: SYN without ACK = 'SYN' (ECE/CWR allowed: an ECN-setup SYN is still a SYN); FIN alone =
  *   'FIN'; no flag = 'NULL'; FIN+PSH+URG = 'XMAS'. SYN-ACK (backscatter of someone spoofing us),
  *   RST, and anything carrying ACK (late packets of a closed connection, ACK/Maimon scans that
@@ -23,6 +25,7 @@
  */
 import type { IgnoreReason, ScanType } from '../../shared/model.ts';
 import type { PacketEvent } from '../../shared/packet.ts';
+import { PORTCULLIS_FORWARD_PREFIX } from '../../shared/settings.ts';
 
 const FIN = 0x01;
 const SYN = 0x02;
@@ -91,7 +94,9 @@ export function classifyPacket(p: PacketEvent): Verdict {
  */
 export function classify(p: PacketEvent, prefixes: ReadonlySet<string>): Verdict {
   if (!prefixes.has(p.prefix)) return 'prefix-not-counted';
-  if (p.in === '' || p.out !== '') return 'not-inbound';
+  // A forwarded record (OUT= set) counts only from Portcullis's forward block, whose rules log nothing
+  // but new connections coming in from outside (helper/firewall/forward-blocks.ts).
+  if (p.in === '' || (p.out !== '' && p.prefix !== PORTCULLIS_FORWARD_PREFIX)) return 'not-inbound';
   return classifyPacket(p);
 }
 

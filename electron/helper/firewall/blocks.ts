@@ -10,7 +10,19 @@ import { PORTCULLIS_LOG_PREFIX } from '../../shared/settings.ts';
 
 export const BLOCK_BEGIN = '# BEGIN PORTCULLIS';
 export const BLOCK_END = '# END PORTCULLIS';
-const BEGIN_LINE = `${BLOCK_BEGIN} (managed by Portcullis; it rewrites or removes this block, edit outside it)`;
+const MANAGED_NOTE = '(managed by Portcullis; it rewrites or removes this block, edit outside it)';
+
+/**
+ * Which managed block: the first blocks have no name (`# BEGIN PORTCULLIS`); a file that holds two
+ * blocks (before.rules: the set block and the forward block) tells them apart by a name joined with a
+ * dash (`# BEGIN PORTCULLIS-FORWARD`). A dash, not a space: `# BEGIN PORTCULLIS-FORWARD` is neither a
+ * begin line nor an end line of the unnamed block, so each is found, replaced and removed alone — also
+ * by an older Portcullis that knows only the unnamed one.
+ */
+export type BlockName = '' | 'FORWARD';
+function delimiters(name: BlockName): { begin: string; end: string } {
+  return name === '' ? { begin: BLOCK_BEGIN, end: BLOCK_END } : { begin: `${BLOCK_BEGIN}-${name}`, end: `${BLOCK_END}-${name}` };
+}
 
 export type TextResult = { ok: true; text: string } | { ok: false; reason: string };
 
@@ -29,7 +41,7 @@ export const ESTABLISHED_MARKER = '# quickly process packets for which we alread
 export type Family = 4 | 6;
 export const BAN_SET_NAMES = { 4: 'portcullis-ban4', 6: 'portcullis-ban6' } as const;
 /** ufw names its IPv6 chains ufw6-… (ufw-before-input / ufw6-before-input). */
-const chainPrefix = (family: Family): string => (family === 4 ? 'ufw' : 'ufw6');
+export const chainPrefix = (family: Family): string => (family === 4 ? 'ufw' : 'ufw6');
 
 /**
  * `ipset create` arguments for a ban set: hash:ip of one family, per-element timeouts allowed with a
@@ -55,42 +67,43 @@ function joinLines(lines: string[], trailingNewline: boolean): string {
   return lines.join('\n') + (trailingNewline ? '\n' : '');
 }
 
-function findSpan(lines: string[]): { ok: true; span: BlockSpan | null } | { ok: false; reason: string } {
+function findSpan(lines: string[], name: BlockName = ''): { ok: true; span: BlockSpan | null } | { ok: false; reason: string } {
+  const { begin, end } = delimiters(name);
   const begins: number[] = [];
   const ends: number[] = [];
   lines.forEach((l, i) => {
     const t = l.trim();
-    if (t === BLOCK_BEGIN || t.startsWith(`${BLOCK_BEGIN} `)) begins.push(i);
-    else if (t === BLOCK_END) ends.push(i);
+    if (t === begin || t.startsWith(`${begin} `)) begins.push(i);
+    else if (t === end) ends.push(i);
   });
   if (begins.length === 0 && ends.length === 0) return { ok: true, span: null };
   if (begins.length !== 1 || ends.length !== 1 || ends[0]! < begins[0]!) {
     return {
       ok: false,
-      reason: `the file has a damaged Portcullis block (${begins.length} "${BLOCK_BEGIN}" and ${ends.length} "${BLOCK_END}" lines); fix it by hand`,
+      reason: `the file has a damaged Portcullis block (${begins.length} "${begin}" and ${ends.length} "${end}" lines); fix it by hand`,
     };
   }
   return { ok: true, span: { start: begins[0]!, end: ends[0]! } };
 }
 
 /** True when the text holds a (well-formed) Portcullis block. */
-export function hasBlock(text: string): boolean {
-  const r = findSpan(splitLines(text).lines);
+export function hasBlock(text: string, name: BlockName = ''): boolean {
+  const r = findSpan(splitLines(text).lines, name);
   return r.ok && r.span !== null;
 }
 
 /** The lines inside the block (without the delimiters), or null when there is none. */
-export function blockBody(text: string): string[] | null {
+export function blockBody(text: string, name: BlockName = ''): string[] | null {
   const { lines } = splitLines(text);
-  const r = findSpan(lines);
+  const r = findSpan(lines, name);
   if (!r.ok || !r.span) return null;
   return lines.slice(r.span.start + 1, r.span.end);
 }
 
 /** The text without its Portcullis block (unchanged when there is none). */
-export function withoutBlock(text: string): TextResult {
+export function withoutBlock(text: string, name: BlockName = ''): TextResult {
   const { lines, trailingNewline } = splitLines(text);
-  const r = findSpan(lines);
+  const r = findSpan(lines, name);
   if (!r.ok) return r;
   if (!r.span) return { ok: true, text };
   lines.splice(r.span.start, r.span.end - r.span.start + 1);
@@ -132,13 +145,14 @@ function describeAnchor(anchor: Anchor): string {
  * removed first, so applying twice is the same as applying once). `indent` prefixes the delimiters
  * (for shell scripts).
  */
-export function withBlock(text: string, body: readonly string[], anchor: Anchor, indent = ''): TextResult {
-  const stripped = withoutBlock(text);
+export function withBlock(text: string, body: readonly string[], anchor: Anchor, indent = '', name: BlockName = ''): TextResult {
+  const stripped = withoutBlock(text, name);
   if (!stripped.ok) return stripped;
   const { lines, trailingNewline } = splitLines(stripped.text);
   const at = anchorIndex(lines, anchor);
   if (at === null) return { ok: false, reason: `cannot place the Portcullis block: ${describeAnchor(anchor)} is not in the file` };
-  lines.splice(at, 0, `${indent}${BEGIN_LINE}`, ...body, `${indent}${BLOCK_END}`);
+  const { begin, end } = delimiters(name);
+  lines.splice(at, 0, `${indent}${begin} ${MANAGED_NOTE}`, ...body, `${indent}${end}`);
   return { ok: true, text: joinLines(lines, trailingNewline) };
 }
 

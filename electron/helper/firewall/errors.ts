@@ -10,7 +10,8 @@ export type FirewallErrorCode =
   | 'reload-failed'
   | 'ipset'
   | 'ufw'
-  | 'conntrack';
+  | 'conntrack'
+  | 'iptables';
 
 export class FirewallError extends Error {
   readonly code: FirewallErrorCode;

@@ -9,6 +9,9 @@ import { createIpsetSession, type IpsetSession } from './ipset-session.ts';
 import { createSetBackend } from './set-backend.ts';
 import type { BanBackend } from './types.ts';
 import { createUfwBackend } from './ufw-backend.ts';
+import { forwardBlockInstalled } from './forward.ts';
+import { withForwardMirror } from './forward-mirror.ts';
+import { managedBlocksStatus as fileBlocksStatus, type ManagedOptions } from './managed.ts';
 
 export type { BanBackend, BanEntry, BanRequest } from './types.ts';
 export type { IpsetSession } from './ipset-session.ts';
@@ -20,11 +23,16 @@ export {
   removeSetBlock,
   installPerSourceLogging,
   removePerSourceLogging,
-  managedBlocksStatus,
   DEFAULT_ETC_DIR,
   type ManagedOptions,
 } from './managed.ts';
 export { BAN_SET_NAMES, type PerSourceLoggingOptions } from './blocks.ts';
+export { installForwardBlock, removeForwardBlock, forwardBlockStatus, forwardBlockInstalled, type ForwardBlockStatus } from './forward.ts';
+
+/** Which managed blocks are in ufw's files (the forward block: in all five of its files). */
+export async function managedBlocksStatus(opts: ManagedOptions = {}): Promise<{ setBlock: boolean; perSourceLogging: boolean; forward: boolean }> {
+  return { ...(await fileBlocksStatus(opts)), forward: forwardBlockInstalled(opts) };
+}
 
 export interface BanBackendOptions {
   /**
@@ -37,10 +45,18 @@ export interface BanBackendOptions {
   now?: () => number;
   /** The set backend's long-lived `ipset restore` (ipsetRestoreSession()); without it, one process per batch. */
   ipsetSession?: IpsetSession | null;
+  /**
+   * ufw backend: also put each ban into the ban sets while this says true (default: while the forward
+   * block is in /etc/ufw), so forwarded traffic is dropped too (forward-mirror.ts says why).
+   */
+  forwardMirror?: () => boolean;
 }
 
 export function createBanBackend(kind: 'ufw' | 'set', exec: Exec, opts: BanBackendOptions = {}): BanBackend {
-  const inner = kind === 'ufw' ? createUfwBackend(exec, opts.now) : createSetBackend(exec, opts.ipsetSession ?? null);
+  const inner =
+    kind === 'ufw'
+      ? withForwardMirror(createUfwBackend(exec, opts.now), exec, opts.forwardMirror ?? (() => forwardBlockInstalled()), opts.now)
+      : createSetBackend(exec, opts.ipsetSession ?? null);
   if (opts.cutConnections === false) return inner;
   return {
     ...inner,

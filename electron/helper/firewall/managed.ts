@@ -36,7 +36,7 @@ export interface ManagedOptions {
 
 export const DEFAULT_ETC_DIR = '/etc/ufw';
 
-interface FileEdit {
+export interface FileEdit {
   path: string;
   /** Checked with this restore binary before swapping in; null for the shell hook. */
   check: 'iptablesRestore' | 'ip6tablesRestore' | null;
@@ -46,12 +46,12 @@ interface FileEdit {
   makeExecutable?: boolean;
 }
 
-function unwrap(r: TextResult, file: string): string {
+export function unwrap(r: TextResult, file: string): string {
   if (!r.ok) throw new FirewallError('bad-file', `${file}: ${r.reason}`);
   return r.text;
 }
 
-function readOrThrow(path: string): { text: string; mode: number } {
+export function readOrThrow(path: string): { text: string; mode: number } {
   if (!existsSync(path)) throw new FirewallError('missing-file', `${path} does not exist — is ufw installed?`);
   return { text: readFileSync(path, 'utf8'), mode: statSync(path).mode & 0o7777 };
 }
@@ -72,7 +72,7 @@ export async function ufwIsActive(exec: Exec): Promise<boolean> {
  * Validates, swaps in and reloads a set of edits as one unit: either all new files are in place and
  * ufw reloaded them, or the previous files are back (and reloaded) and this throws.
  */
-async function applyEdits(exec: Exec, edits: FileEdit[]): Promise<{ reloaded: boolean }> {
+export async function applyEdits(exec: Exec, edits: FileEdit[]): Promise<{ reloaded: boolean }> {
   const changed = edits.filter((e) => e.next !== e.prev || (e.makeExecutable && (e.mode & 0o100) === 0));
   if (changed.length === 0) return { reloaded: false };
   for (const e of changed) {
@@ -99,7 +99,7 @@ async function applyEdits(exec: Exec, edits: FileEdit[]): Promise<{ reloaded: bo
   );
 }
 
-async function createBanSets(exec: Exec): Promise<void> {
+export async function createBanSets(exec: Exec): Promise<void> {
   for (const family of [4, 6] as Family[]) {
     const r = await exec('ipset', ['-exist', 'create', ...banSetCreateArgs(family)]);
     if (r.code !== 0) {

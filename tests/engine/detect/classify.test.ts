@@ -83,6 +83,15 @@ describe('classify: prefix and direction', () => {
     expect(classify(pkt({ in: '', out: 'eth0' }), counted)).toBe('not-inbound');
     expect(classify(pkt({ in: 'eth0', out: 'eth1' }), counted)).toBe('not-inbound');
   });
+  it("forwarded packets count from the forward block's prefix only (issue 12.2)", () => {
+    const withForward = new Set([...counted, 'PORTCULLIS FORWARD']);
+    expect(classify(pkt({ in: 'eth0', out: 'docker0', prefix: 'PORTCULLIS FORWARD' }), withForward)).toBe('SYN');
+    // ufw's own forward records log both directions (a LAN host's blocked outbound too): not evidence.
+    expect(classify(pkt({ in: 'eth0', out: 'docker0', prefix: 'UFW BLOCK' }), withForward)).toBe('not-inbound');
+    // Outgoing (no IN=) stays outgoing, whatever the prefix; a prefix not counted stays not counted.
+    expect(classify(pkt({ in: '', out: 'eth0', prefix: 'PORTCULLIS FORWARD' }), withForward)).toBe('not-inbound');
+    expect(classify(pkt({ in: 'eth0', out: 'docker0', prefix: 'PORTCULLIS FORWARD' }), counted)).toBe('prefix-not-counted');
+  });
   it('isScanType tells probes from reasons; normalisePrefix strips brackets and blanks', () => {
     expect(isScanType('SYN')).toBe(true);
     expect(isScanType('late-reply')).toBe(false);

@@ -1,0 +1,84 @@
+/**
+ * How a ban of the `ufw` backend reaches forwarded traffic: while the forward block is installed, each
+ * ufw ban is ALSO an element of the ban set (same timeout), which the block matches in
+ * ufw-before-forward and DOCKER-USER. Why the set and not a second ufw rule (`ufw route prepend deny`):
+ * see forward-blocks.ts — route rules never see Docker's published traffic, and they would double the
+ * ufw backend's slowest step.
+ *
+ * The ufw rules are the book of record (they survive a reboot; set elements do not), so the sets are
+ * filled from them when the block is installed and once per helper session, on the backend's first
+ * use (the runner lists or restores its bans right at start).
+ */
+import type { Ip } from '../../shared/domain.ts';
+import type { Exec } from '../exec.ts';
+import { createSetBackend } from './set-backend.ts';
+import type { BanBackend, BanRequest } from './types.ts';
+import { parseTaggedRules } from './ufw-backend.ts';
+import { MAX_TIMEOUT_SEC } from './validate.ts';
+import { FirewallError } from './errors.ts';
+
+/** Comment of a mirrored element (the set backend prefixes its tag): says where the ban lives. */
+export const MIRROR_COMMENT = 'ufw-backend';
+
+/** The ufw backend's tagged bans that are still due, as set-backend requests (remaining seconds). */
+export function mirrorRequests(showAdded: string, nowMs: number): BanRequest[] {
+  const nowSec = Math.floor(nowMs / 1000);
+  const out: BanRequest[] = [];
+  for (const t of parseTaggedRules(showAdded)) {
+    const left = t.expiresAtSec === null ? null : t.expiresAtSec - nowSec;
+    if (left !== null && left <= 0) continue; // due: the runner unbans it; do not revive it in the set
+    out.push({ ip: t.ip, timeoutSec: left !== null && left > MAX_TIMEOUT_SEC ? null : left, comment: MIRROR_COMMENT });
+  }
+  return out;
+}
+
+/** Copies the ufw backend's current bans into the sets (one ipset batch). */
+export async function syncUfwBansToSets(exec: Exec, now: () => number): Promise<number> {
+  const r = await exec('ufw', ['show', 'added']);
+  if (r.code !== 0) throw new FirewallError('ufw', `ufw show added failed: ${(r.stderr || r.stdout).trim()}`);
+  const reqs = mirrorRequests(r.stdout, now());
+  if (reqs.length > 0) await createSetBackend(exec).banMany(reqs);
+  return reqs.length;
+}
+
+/**
+ * The ufw backend with its bans mirrored into the sets while `mirroring()` says the forward block is
+ * installed (read per operation: installing or removing the block takes effect at the next ban).
+ * The ufw rule comes first: the mirror never holds a ban that ufw refused.
+ */
+export function withForwardMirror(inner: BanBackend, exec: Exec, mirroring: () => boolean, now: () => number = Date.now): BanBackend {
+  const sets = createSetBackend(exec);
+  let synced = false;
+  /** Once per session: the sets are empty after a reboot while the ufw rules are not. */
+  const syncOnce = async (): Promise<boolean> => {
+    if (!mirroring()) return false;
+    if (!synced) {
+      synced = true;
+      await syncUfwBansToSets(exec, now);
+    }
+    return true;
+  };
+  return {
+    kind: inner.kind,
+    async ban(ip, timeoutSec, comment) {
+      await inner.ban(ip, timeoutSec, comment);
+      if (await syncOnce()) await sets.ban(ip, timeoutSec, MIRROR_COMMENT);
+    },
+    async unban(ip: Ip) {
+      await inner.unban(ip);
+      if (await syncOnce()) await sets.unban(ip);
+    },
+    async banMany(bans) {
+      await inner.banMany(bans);
+      if (await syncOnce()) await sets.banMany(bans.map((b) => ({ ...b, comment: MIRROR_COMMENT })));
+    },
+    async unbanMany(ips) {
+      await inner.unbanMany(ips);
+      if (await syncOnce()) await sets.unbanMany(ips);
+    },
+    async list() {
+      await syncOnce();
+      return inner.list();
+    },
+  };
+}

@@ -1,0 +1,165 @@
+/**
+ * Installs and removes the forward block (forward-blocks.ts says what it holds and why), the same way
+ * as the other managed blocks (managed.ts: `--test` first, swap by rename, roll back on a failed
+ * reload), plus what ufw's files cannot hold: the jumps from Docker's DOCKER-USER chain, kept by argv
+ * (`iptables -I/-C/-D`), and our chains left in the kernel once the block is gone.
+ *
+ * DOCKER-USER is dockerd's: it exists only while Docker runs, and starts empty at every boot. The
+ * jumps are added when it exists and ufw has loaded our chains; `forwardBlockStatus` says when they are
+ * missing (Docker started after Portcullis), and installing again (`doctor --fix install-forward-block`,
+ * idempotent) adds them.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { BINARIES, type Exec } from '../exec.ts';
+import { BAN_SET_NAMES, BEFORE_INIT_ANCHOR, beforeInitBlock, hasBlock, withBlock, withoutBlock, type Family, type PerSourceLoggingOptions } from './blocks.ts';
+import { FirewallError } from './errors.ts';
+import {
+  DOCKER_JUMPS,
+  forwardAfterAnchor,
+  FORWARD_BEFORE_ANCHOR,
+  FORWARD_BLOCK_NAME,
+  FORWARD_CHAIN,
+  FORWARD_CHAINS,
+  chainDeleteArgv,
+  chainExistsArgv,
+  chainFlushArgv,
+  dockerJumpCheckArgv,
+  dockerJumpDeleteArgv,
+  dockerJumpInsertArgv,
+  dockerUserExistsArgv,
+  forwardAfterRules,
+  forwardBeforeRules,
+  iptablesOf,
+} from './forward-blocks.ts';
+import { applyEdits, createBanSets, DEFAULT_ETC_DIR, readOrThrow, ufwIsActive, unwrap, type FileEdit, type ManagedOptions } from './managed.ts';
+import { syncUfwBansToSets } from './forward-mirror.ts';
+
+const FAMILIES: Family[] = [4, 6];
+const FILES = {
+  before: { 4: 'before.rules', 6: 'before6.rules' },
+  after: { 4: 'after.rules', 6: 'after6.rules' },
+} as const;
+const CHECK = { 4: 'iptablesRestore', 6: 'ip6tablesRestore' } as const;
+
+/** State of DOCKER-USER for one family: no such chain (no Docker), both jumps in it, or some missing. */
+export type DockerUserState = 'absent' | 'jumped' | 'missing-jump';
+
+export interface ForwardBlockStatus {
+  /** The block is in all five files. */
+  installed: boolean;
+  /** ufw has loaded our chains (per family): false while ufw is off, or before a reload. */
+  loaded: Record<'v4' | 'v6', boolean>;
+  dockerUser: Record<'v4' | 'v6', DockerUserState>;
+}
+
+function fileHasForward(path: string): boolean {
+  try {
+    return hasBlock(readFileSync(path, 'utf8'), FORWARD_BLOCK_NAME);
+  } catch {
+    return false;
+  }
+}
+
+/** Is the forward block in ufw's files (all five)? Cheap: reads files, runs nothing. */
+export function forwardBlockInstalled(opts: ManagedOptions = {}): boolean {
+  const dir = opts.etcDir ?? DEFAULT_ETC_DIR;
+  return ['before.init', ...Object.values(FILES.before), ...Object.values(FILES.after)].every((f) => fileHasForward(join(dir, f)));
+}
+
+async function dockerUserState(exec: Exec, family: Family): Promise<DockerUserState> {
+  const bin = iptablesOf(family);
+  if ((await exec(bin, dockerUserExistsArgv())).code !== 0) return 'absent';
+  for (const target of DOCKER_JUMPS) if ((await exec(bin, dockerJumpCheckArgv(target))).code !== 0) return 'missing-jump';
+  return 'jumped';
+}
+
+/** Puts both jumps first in DOCKER-USER, in order, where the chain exists and our chains are loaded. */
+async function ensureDockerJumps(exec: Exec, family: Family): Promise<void> {
+  const bin = iptablesOf(family);
+  if ((await exec(bin, dockerUserExistsArgv())).code !== 0) return; // no Docker: nothing to join
+  if ((await exec(bin, chainExistsArgv(FORWARD_CHAIN))).code !== 0) return; // ufw off: nothing to jump to yet
+  if ((await dockerUserState(exec, family)) === 'jumped') return;
+  await removeDockerJumps(exec, family); // a half set (one jump, or out of order): start clean
+  for (const [i, target] of DOCKER_JUMPS.entries()) {
+    const r = await exec(bin, dockerJumpInsertArgv(target, i + 1));
+    if (r.code !== 0) throw new FirewallError('iptables', `cannot add the jump to ${target} in DOCKER-USER: ${(r.stderr || r.stdout).trim()}`);
+  }
+}
+
+/** Deletes every copy of our jumps from DOCKER-USER (bounded: a copy per try). */
+async function removeDockerJumps(exec: Exec, family: Family): Promise<void> {
+  const bin = iptablesOf(family);
+  for (const target of DOCKER_JUMPS) {
+    for (let i = 0; i < 16; i++) {
+      if ((await exec(bin, dockerJumpCheckArgv(target))).code !== 0) break;
+      const r = await exec(bin, dockerJumpDeleteArgv(target));
+      if (r.code !== 0) throw new FirewallError('iptables', `cannot remove the jump to ${target} from DOCKER-USER: ${(r.stderr || r.stdout).trim()}`);
+    }
+  }
+}
+
+function edits(dir: string, next: (text: string, file: string, family: Family | null, part: 'init' | 'before' | 'after') => string): FileEdit[] {
+  const out: FileEdit[] = [];
+  const init = readOrThrow(join(dir, 'before.init'));
+  out.push({ path: join(dir, 'before.init'), check: null, prev: init.text, next: next(init.text, 'before.init', null, 'init'), mode: init.mode, makeExecutable: true });
+  for (const part of ['before', 'after'] as const) {
+    for (const family of FAMILIES) {
+      const file = FILES[part][family];
+      const cur = readOrThrow(join(dir, file));
+      out.push({ path: join(dir, file), check: CHECK[family], prev: cur.text, next: next(cur.text, file, family, part), mode: cur.mode });
+    }
+  }
+  return out;
+}
+
+/**
+ * Installs (or refreshes) the forward block: the ban sets, the blocks in before.init, before(6).rules
+ * and after(6).rules, ufw reloaded; then the DOCKER-USER jumps where that chain exists, and the ufw
+ * backend's current bans copied into the sets. Idempotent: installing again only re-adds what is missing.
+ */
+export async function installForwardBlock(exec: Exec, opts: ManagedOptions & PerSourceLoggingOptions & { now?: () => number } = {}): Promise<void> {
+  const dir = opts.etcDir ?? DEFAULT_ETC_DIR;
+  await createBanSets(exec); // before the --test: the rules reference the sets
+  const fileEdits = edits(dir, (text, file, family, part) => {
+    if (part === 'init') return unwrap(withBlock(text, beforeInitBlock(BINARIES.ipset), BEFORE_INIT_ANCHOR, '    ', FORWARD_BLOCK_NAME), file);
+    const rules = part === 'before' ? forwardBeforeRules(family!, opts) : forwardAfterRules(family!, opts);
+    if (!rules.ok) throw new FirewallError('bad-option', rules.reason);
+    const anchor = part === 'before' ? FORWARD_BEFORE_ANCHOR : forwardAfterAnchor(family!);
+    return unwrap(withBlock(text, rules.rules, anchor, '', FORWARD_BLOCK_NAME), file);
+  });
+  await applyEdits(exec, fileEdits);
+  if (await ufwIsActive(exec)) for (const family of FAMILIES) await ensureDockerJumps(exec, family);
+  await syncUfwBansToSets(exec, opts.now ?? Date.now);
+}
+
+/**
+ * Removes the forward block: the DOCKER-USER jumps, the blocks (ufw reloaded), then our chains, which
+ * ufw's reload leaves behind (they are not ufw's). The sets are destroyed unless the set block still
+ * uses them (ipset refuses to destroy a set a rule matches: that failure is harmless).
+ */
+export async function removeForwardBlock(exec: Exec, opts: ManagedOptions = {}): Promise<void> {
+  const dir = opts.etcDir ?? DEFAULT_ETC_DIR;
+  for (const family of FAMILIES) await removeDockerJumps(exec, family);
+  await applyEdits(exec, edits(dir, (text, file) => unwrap(withoutBlock(text, FORWARD_BLOCK_NAME), file)));
+  for (const family of FAMILIES) {
+    const bin = iptablesOf(family);
+    for (const chain of FORWARD_CHAINS) {
+      if ((await exec(bin, chainExistsArgv(chain))).code !== 0) continue;
+      await exec(bin, chainFlushArgv(chain));
+      const r = await exec(bin, chainDeleteArgv(chain));
+      if (r.code !== 0) throw new FirewallError('iptables', `cannot delete the chain ${chain}: ${(r.stderr || r.stdout).trim()} (is something else jumping to it?)`);
+    }
+  }
+  const setBlockInstalled = existsSync(join(dir, 'before.rules')) && hasBlock(readFileSync(join(dir, 'before.rules'), 'utf8'));
+  if (!setBlockInstalled) for (const name of Object.values(BAN_SET_NAMES)) await exec('ipset', ['destroy', name]);
+}
+
+export async function forwardBlockStatus(exec: Exec, opts: ManagedOptions = {}): Promise<ForwardBlockStatus> {
+  const loaded = async (family: Family) => (await exec(iptablesOf(family), chainExistsArgv(FORWARD_CHAIN))).code === 0;
+  return {
+    installed: forwardBlockInstalled(opts),
+    loaded: { v4: await loaded(4), v6: await loaded(6) },
+    dockerUser: { v4: await dockerUserState(exec, 4), v6: await dockerUserState(exec, 6) },
+  };
+}

@@ -1,0 +1,55 @@
+/**
+ * The Doctor's check of the forward block (issue 12.2), and its fix id. The logic lives here, apart
+ * from the places that list checks today (helper/ops.ts doctor, headless/helper-adapter.ts FIXES, the
+ * service's and the direct doctor's fix switches), so it moves into one Doctor table as it is.
+ */
+import type { ForwardBlockStatusView } from '../shared/helper-protocol.ts';
+
+export const FORWARD_CHECK_ID = 'forward-block';
+/** `portcullis doctor --fix install-forward-block`: installs the block, or re-adds missing DOCKER-USER jumps. */
+export const FORWARD_FIX = { id: 'install-forward-block', label: 'Install the forward block (routed and container traffic)' } as const;
+export const FORWARD_CHECK_TITLE = 'Routed and container traffic is watched (forward block)';
+
+export interface HelperCheck {
+  id: string;
+  ok: boolean;
+  detail: string;
+}
+
+/**
+ * `status`: the helper's forwardStatus (null when it could not be read). `forwardingOff`: the kernel
+ * forwards nothing (ip_forward and IPv6 forwarding both 0) — then only Docker would need the block.
+ */
+export function forwardBlockCheck(status: ForwardBlockStatusView | null, forwardingOff: boolean): HelperCheck {
+  const id = FORWARD_CHECK_ID;
+  if (!status) return { id, ok: false, detail: 'cannot read the forward block state (iptables -L failed)' };
+  const docker = status.dockerUser.v4 !== 'absent' || status.dockerUser.v6 !== 'absent';
+  if (!status.installed) {
+    if (forwardingOff && !docker) return { id, ok: true, detail: 'not needed: this host forwards no packets (ip_forward off, no DOCKER-USER chain)' };
+    const why = docker ? "Docker's DOCKER-USER chain exists" : 'this host forwards packets (ip_forward on)';
+    return {
+      id,
+      ok: false,
+      detail: `${why}, but the forward block is not installed: forwarded traffic (published container ports, routed hosts) never meets ufw's INPUT rules, so its scans are not logged and bans do not stop them (install the forward block)`,
+    };
+  }
+  const missing = (['v4', 'v6'] as const).filter((f) => status.dockerUser[f] === 'missing-jump');
+  if (missing.length > 0) {
+    return {
+      id,
+      ok: false,
+      detail: `DOCKER-USER (${missing.join(', ')}) lacks Portcullis's jumps (Docker started after the block was installed, or it was flushed): banned scanners still reach published container ports (install the forward block again: it adds them)`,
+    };
+  }
+  if (!status.loaded.v4) return { id, ok: false, detail: 'the forward block is in ufw\'s files but not loaded (ufw is off, or was not reloaded since)' };
+  return {
+    id,
+    ok: true,
+    detail: `forward block installed: banned sources are dropped and new connections logged in routed traffic${docker ? ' and in DOCKER-USER' : ' (no DOCKER-USER chain: no Docker)'}`,
+  };
+}
+
+/** Installed, loaded, and DOCKER-USER exists without our jumps: installing again (idempotent) puts them back. */
+export function forwardBlockNeedsRefresh(status: ForwardBlockStatusView | null): boolean {
+  return !!status && status.installed && status.loaded.v4 && (status.dockerUser.v4 === 'missing-jump' || status.dockerUser.v6 === 'missing-jump');
+}

@@ -1,0 +1,330 @@
+/**
+ * The forward block (issue 12.2) without root: its rule text, the named blocks beside the set block,
+ * the exact argv it runs (install, DOCKER-USER jumps, removal), the ufw backend's mirror into the
+ * sets, the Doctor's check, and the helper refusing anything outside its closed operations.
+ */
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { BINARIES, type Exec, type ExecResult } from '../../electron/helper/exec.ts';
+import { hasBlock, setBlockRules, SET_BLOCK_ANCHOR, withBlock, withoutBlock } from '../../electron/helper/firewall/blocks.ts';
+import { createBanBackend, installSetBlock, managedBlocksStatus } from '../../electron/helper/firewall/index.ts';
+import { FORWARD_BEFORE_ANCHOR, forwardAfterRules, forwardBeforeRules } from '../../electron/helper/firewall/forward-blocks.ts';
+import { forwardBlockStatus, installForwardBlock, removeForwardBlock } from '../../electron/helper/firewall/forward.ts';
+import { mirrorRequests } from '../../electron/helper/firewall/forward-mirror.ts';
+import { forwardBlockCheck, forwardBlockNeedsRefresh } from '../../electron/helper/forward-check.ts';
+import { createHelperDispatcher } from '../../electron/helper/ops.ts';
+import type { Ip } from '../../electron/shared/domain.ts';
+import { decodeHelperRequest } from '../../electron/shared/helper-protocol.ts';
+import { fakeDeps } from '../helper/fakes.ts';
+
+type Call = { bin: string; args: string[]; input?: string };
+function fakeExec(answer: (c: Call) => Partial<ExecResult> | undefined = () => undefined): { exec: Exec; calls: Call[] } {
+  const calls: Call[] = [];
+  const exec: Exec = async (bin, args, opts) => {
+    // The helper's Exec takes a binary NAME from the fixed table and an argv array: there is no shell string to build.
+    expect(Object.keys(BINARIES)).toContain(bin);
+    expect(Array.isArray(args) && args.every((a) => typeof a === 'string')).toBe(true);
+    const c: Call = { bin, args: [...args], ...(opts?.input !== undefined ? { input: opts.input } : {}) };
+    calls.push(c);
+    return { code: 0, stdout: '', stderr: '', ...answer(c) };
+  };
+  return { exec, calls };
+}
+const line = (c: Call) => [c.bin, ...c.args].join(' ');
+const SHOW_ADDED = [
+  'Added user rules (see \'ufw status\' for running firewall):',
+  "ufw deny from 192.0.2.5 comment 'portcullis-ban exp:1000000600 scan'",
+  "ufw deny from 192.0.2.6 comment 'portcullis-ban exp:999999000'", // due: not revived in the set
+  "ufw deny from 2001:db8::5 comment 'portcullis-ban'",
+  "ufw deny from 198.51.100.1 comment 'my own rule'",
+  'ufw allow 22/tcp',
+].join('\n');
+
+describe('forward block rule text', () => {
+  it('v4: drops banned sources in ufw-before-forward, logs only new, not DNATed, not-from-a-container connections, per source', () => {
+    const before = forwardBeforeRules(4);
+    const after = forwardAfterRules(4);
+    if (!before.ok || !after.ok) throw new Error('refused');
+    expect(before.rules.filter((l) => !l.startsWith('#'))).toEqual([
+      ':portcullis-forward - [0:0]',
+      ':portcullis-docker-log - [0:0]',
+      '-A portcullis-forward -m set --match-set portcullis-ban4 src -j DROP',
+      '-A ufw-before-forward -j portcullis-forward',
+      '-A portcullis-docker-log -m conntrack ! --ctstate NEW -j RETURN',
+      '-A portcullis-docker-log -m conntrack --ctstate DNAT -j RETURN',
+      '-A portcullis-docker-log -i docker0 -j RETURN',
+      '-A portcullis-docker-log -i br-+ -j RETURN',
+      '-A portcullis-docker-log -o docker0 -m hashlimit --hashlimit-mode srcip --hashlimit-upto 10/min --hashlimit-burst 20 --hashlimit-name portcullis-fwd4 -j LOG --log-prefix "[PORTCULLIS FORWARD] "',
+      '-A portcullis-docker-log -o br-+ -m hashlimit --hashlimit-mode srcip --hashlimit-upto 10/min --hashlimit-burst 20 --hashlimit-name portcullis-fwd4 -j LOG --log-prefix "[PORTCULLIS FORWARD] "',
+    ]);
+    const body = after.rules.filter((l) => !l.startsWith('#'));
+    // Everything that is not evidence returns BEFORE the LOG; container bridges are DOCKER-USER's (logged once).
+    const log = body.findIndex((l) => l.includes('-j LOG'));
+    for (const skip of ['! --ctstate NEW', '--ctstate DNAT', '-i docker0', '-i br-+', '-o docker0', '-o br-+']) {
+      const i = body.findIndex((l) => l.includes(skip) && l.endsWith('-j RETURN'));
+      expect(i, skip).toBeGreaterThan(0);
+      expect(i, skip).toBeLessThan(log);
+    }
+    expect(body.at(-1)).toBe('-A ufw-after-forward -j portcullis-forward-log');
+  });
+
+  it("v6: ufw6-'s chains and the v6 set; a bad budget is refused with the reason", () => {
+    const before = forwardBeforeRules(6, { ratePerMinute: 30, burst: 5 });
+    const after = forwardAfterRules(6);
+    if (!before.ok || !after.ok) throw new Error('refused');
+    expect(before.rules).toContain('-A portcullis-forward -m set --match-set portcullis-ban6 src -j DROP');
+    expect(before.rules).toContain('-A ufw6-before-forward -j portcullis-forward');
+    expect(before.rules.join('\n')).toContain('--hashlimit-upto 30/min --hashlimit-burst 5 --hashlimit-name portcullis-fwd6');
+    expect(after.rules).toContain('-A ufw6-after-forward -j portcullis-forward-log');
+    expect(forwardBeforeRules(4, { burst: 0 })).toEqual({ ok: false, reason: 'burst must be a whole number from 1 to 10000' });
+    expect(forwardAfterRules(6, { ratePerMinute: 1.5 }).ok).toBe(false);
+  });
+
+  it('the named FORWARD block and the unnamed set block share before.rules, each added and removed alone', () => {
+    const original = readFileSync(new URL('./fixtures/before.rules', import.meta.url), 'utf8');
+    const rules = forwardBeforeRules(4);
+    if (!rules.ok) throw new Error('refused');
+    const withSet = withBlock(original, setBlockRules(4), SET_BLOCK_ANCHOR);
+    if (!withSet.ok) throw new Error(withSet.reason);
+    const both = withBlock(withSet.text, rules.rules, FORWARD_BEFORE_ANCHOR, '', 'FORWARD');
+    if (!both.ok) throw new Error(both.reason);
+    expect(hasBlock(both.text)).toBe(true);
+    expect(hasBlock(both.text, 'FORWARD')).toBe(true);
+    // Applying the forward block again replaces it (once), and removing it gives back the set-block file.
+    const again = withBlock(both.text, rules.rules, FORWARD_BEFORE_ANCHOR, '', 'FORWARD');
+    expect(again).toEqual(both);
+    expect(withoutBlock(both.text, 'FORWARD')).toEqual({ ok: true, text: withSet.text });
+    const noSet = withoutBlock(both.text);
+    if (!noSet.ok) throw new Error(noSet.reason);
+    expect(hasBlock(noSet.text)).toBe(false);
+    expect(withoutBlock(noSet.text, 'FORWARD')).toEqual({ ok: true, text: original });
+    // Both blocks sit before ufw's ESTABLISHED accept: a banned host's established flow is dropped too.
+    const lines = both.text.split('\n');
+    const established = lines.indexOf('# quickly process packets for which we already have a connection');
+    expect(lines.findIndex((l) => l.includes('-j portcullis-forward'))).toBeLessThan(established);
+  });
+});
+
+describe('forward block install/remove (temp etcDir, fake exec)', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'pc-fwd-'));
+    cpSync(new URL('./fixtures/', import.meta.url).pathname, dir, { recursive: true });
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+  const read = (f: string) => readFileSync(join(dir, f), 'utf8');
+  const fixture = (f: string) => readFileSync(new URL(`./fixtures/${f}`, import.meta.url), 'utf8');
+  const FILES = ['before.rules', 'before6.rules', 'after.rules', 'after6.rules', 'before.init'];
+
+  /** A namespace with ufw active; `docker`: DOCKER-USER exists; `jumped`: our jumps are in it. */
+  const kernel = (o: { docker: boolean; jumped: boolean; chains?: boolean }) =>
+    fakeExec((c) => {
+      if (c.bin === 'ufw' && c.args[0] === 'status') return { stdout: 'Status: active\n' };
+      if (c.bin === 'ufw' && c.args.join(' ') === 'show added') return { stdout: SHOW_ADDED };
+      if (c.bin === 'iptables' || c.bin === 'ip6tables') {
+        const a = c.args.join(' ');
+        if (a === '-w -n -L DOCKER-USER') return { code: o.docker ? 0 : 1 };
+        if (a.startsWith('-w -n -L portcullis-')) return { code: o.chains === false ? 1 : 0 };
+        if (a.startsWith('-w -C DOCKER-USER')) return { code: o.docker && o.jumped ? 0 : 1 };
+      }
+      return undefined;
+    });
+
+  it('install: sets, four files checked by the right restore binary, reload, DOCKER-USER jumps in order, the ufw bans copied into the sets', async () => {
+    const { exec, calls } = kernel({ docker: true, jumped: false });
+    await installForwardBlock(exec, { etcDir: dir, now: () => 1_000_000_000_000 });
+    expect(calls.filter((c) => c.bin === 'ipset' && c.args[1] === 'create').map((c) => c.args[2])).toEqual(['portcullis-ban4', 'portcullis-ban6']);
+    const tests = calls.filter((c) => c.args[0] === '--test');
+    expect(tests.map((c) => c.bin).sort()).toEqual(['ip6tablesRestore', 'ip6tablesRestore', 'iptablesRestore', 'iptablesRestore']);
+    expect(calls.filter((c) => c.bin === 'ufw' && c.args[0] === 'reload')).toHaveLength(1);
+    for (const f of FILES) expect(hasBlock(read(f), 'FORWARD'), f).toBe(true);
+    expect(read('before.init')).toContain('-exist create portcullis-ban4 hash:ip');
+    const inserts = calls.filter((c) => c.args[1] === '-I').map(line);
+    expect(inserts).toEqual([
+      'iptables -w -I DOCKER-USER 1 -m comment --comment portcullis-forward -j portcullis-forward',
+      'iptables -w -I DOCKER-USER 2 -m comment --comment portcullis-forward -j portcullis-docker-log',
+      'ip6tables -w -I DOCKER-USER 1 -m comment --comment portcullis-forward -j portcullis-forward',
+      'ip6tables -w -I DOCKER-USER 2 -m comment --comment portcullis-forward -j portcullis-docker-log',
+    ]);
+    // The ufw backend's live bans, with the time they have left; the due one and the user's rule are not copied.
+    const restore = calls.filter((c) => c.bin === 'ipset' && c.args[0] === 'restore');
+    expect(restore).toHaveLength(1);
+    expect(restore[0]!.input).toBe(
+      'add -exist portcullis-ban4 192.0.2.5 timeout 600 comment "portcullis-ban ufw-backend"\n' +
+        'add -exist portcullis-ban6 2001:db8::5 timeout 0 comment "portcullis-ban ufw-backend"\n',
+    );
+    expect(await managedBlocksStatus({ etcDir: dir })).toEqual({ setBlock: false, perSourceLogging: false, forward: true });
+  });
+
+  it('install again: nothing reloaded, no jump added twice; without Docker no DOCKER-USER change at all', async () => {
+    await installForwardBlock(kernel({ docker: true, jumped: false }).exec, { etcDir: dir });
+    const again = kernel({ docker: true, jumped: true });
+    await installForwardBlock(again.exec, { etcDir: dir });
+    expect(again.calls.some((c) => c.args[0] === 'reload')).toBe(false);
+    expect(again.calls.some((c) => c.args[1] === '-I' || c.args[1] === '-D')).toBe(false);
+    const noDocker = kernel({ docker: false, jumped: false });
+    await installForwardBlock(noDocker.exec, { etcDir: dir });
+    expect(noDocker.calls.filter((c) => c.bin === 'iptables' || c.bin === 'ip6tables').map(line)).toEqual([
+      'iptables -w -n -L DOCKER-USER',
+      'ip6tables -w -n -L DOCKER-USER',
+    ]);
+  });
+
+  it('a missing jump (Docker restarted) is reported by the status and put back by installing again', async () => {
+    await installForwardBlock(kernel({ docker: false, jumped: false }).exec, { etcDir: dir });
+    const st = await forwardBlockStatus(kernel({ docker: true, jumped: false }).exec, { etcDir: dir });
+    expect(st).toEqual({ installed: true, loaded: { v4: true, v6: true }, dockerUser: { v4: 'missing-jump', v6: 'missing-jump' } });
+    expect(forwardBlockCheck(st, false)).toMatchObject({ id: 'forward-block', ok: false });
+    const fix = kernel({ docker: true, jumped: false });
+    await installForwardBlock(fix.exec, { etcDir: dir });
+    expect(fix.calls.some((c) => c.args[0] === 'reload')).toBe(false); // files unchanged
+    expect(fix.calls.filter((c) => c.args[1] === '-I')).toHaveLength(4);
+  });
+
+  it('remove: jumps deleted while present, files byte for byte, our chains flushed and deleted, the sets destroyed', async () => {
+    await installForwardBlock(kernel({ docker: true, jumped: false }).exec, { etcDir: dir });
+    // The kernel's DOCKER-USER: both jumps in both families, until their -D ran.
+    const present = new Set(['iptables portcullis-forward', 'iptables portcullis-docker-log', 'ip6tables portcullis-forward', 'ip6tables portcullis-docker-log']);
+    const { exec, calls } = fakeExec((c) => {
+      if (c.bin === 'ufw' && c.args[0] === 'status') return { stdout: 'Status: active\n' };
+      const key = `${c.bin} ${c.args.at(-1)}`;
+      if (c.args[1] === '-C') return { code: present.has(key) ? 0 : 1 };
+      if (c.args[1] === '-D') present.delete(key);
+      return undefined;
+    });
+    await removeForwardBlock(exec, { etcDir: dir });
+    for (const f of FILES) expect(read(f), f).toBe(fixture(f));
+    const deletes = calls.filter((c) => c.args[1] === '-D').map(line);
+    expect(deletes).toHaveLength(4);
+    expect(deletes).toContain('iptables -w -D DOCKER-USER -m comment --comment portcullis-forward -j portcullis-forward');
+    expect(deletes).toContain('ip6tables -w -D DOCKER-USER -m comment --comment portcullis-forward -j portcullis-docker-log');
+    expect(present.size).toBe(0);
+    for (const bin of ['iptables', 'ip6tables']) {
+      for (const chain of ['portcullis-forward', 'portcullis-docker-log', 'portcullis-forward-log']) {
+        expect(calls.map(line)).toContain(`${bin} -w -F ${chain}`);
+        expect(calls.map(line)).toContain(`${bin} -w -X ${chain}`);
+      }
+    }
+    // Chains go after the reload that unhooks them from ufw's chains.
+    const reload = calls.findIndex((c) => c.args[0] === 'reload');
+    expect(calls.findIndex((c) => c.args[1] === '-X')).toBeGreaterThan(reload);
+    expect(calls.filter((c) => c.args[0] === 'destroy').map((c) => c.args[1])).toEqual(['portcullis-ban4', 'portcullis-ban6']);
+  });
+
+  it('remove keeps the sets while the set block uses them', async () => {
+    const active = kernel({ docker: false, jumped: false });
+    await installSetBlock(active.exec, { etcDir: dir });
+    await installForwardBlock(active.exec, { etcDir: dir });
+    const rm = kernel({ docker: false, jumped: false, chains: false });
+    await removeForwardBlock(rm.exec, { etcDir: dir });
+    expect(rm.calls.some((c) => c.args[0] === 'destroy')).toBe(false);
+    expect(await managedBlocksStatus({ etcDir: dir })).toEqual({ setBlock: true, perSourceLogging: false, forward: false });
+    expect(read('before.init')).toContain('# BEGIN PORTCULLIS (managed');
+    expect(read('before.init')).not.toContain('PORTCULLIS-FORWARD');
+  });
+});
+
+describe('the ufw backend mirrored into the sets (forward-mirror.ts)', () => {
+  const ip = (s: string) => s as Ip;
+  const ufwAnswers = () =>
+    fakeExec((c) => (c.bin === 'ufw' && c.args.join(' ') === 'show added' ? { stdout: SHOW_ADDED } : undefined));
+
+  it('while the block is installed: ufw first, then the set; the sets are filled from the ufw rules once per session', async () => {
+    const { exec, calls } = ufwAnswers();
+    const b = createBanBackend('ufw', exec, { cutConnections: false, forwardMirror: () => true, now: () => 1_000_000_000_000 });
+    await b.ban(ip('203.0.113.9'), 300, 'scan');
+    await b.ban(ip('203.0.113.10'), null, '');
+    await b.unban(ip('192.0.2.5'));
+    expect(calls.map((c) => `${line(c)}${c.input ? ` | ${c.input.trim()}` : ''}`)).toEqual([
+      'ufw prepend deny from 203.0.113.9 comment portcullis-ban exp:1000000300 scan',
+      'ufw show added',
+      'ipset restore -exist | add -exist portcullis-ban4 192.0.2.5 timeout 600 comment "portcullis-ban ufw-backend"\nadd -exist portcullis-ban6 2001:db8::5 timeout 0 comment "portcullis-ban ufw-backend"',
+      'ipset restore -exist | add -exist portcullis-ban4 203.0.113.9 timeout 300 comment "portcullis-ban ufw-backend"',
+      'ufw prepend deny from 203.0.113.10 comment portcullis-ban',
+      'ipset restore -exist | add -exist portcullis-ban4 203.0.113.10 timeout 0 comment "portcullis-ban ufw-backend"',
+      'ufw show added',
+      'ufw delete deny from 192.0.2.5',
+      'ipset restore -exist | del -exist portcullis-ban4 192.0.2.5',
+    ]);
+  });
+
+  it('without the block: no ipset command at all; a ban ufw refuses never reaches the set', async () => {
+    const off = ufwAnswers();
+    const b = createBanBackend('ufw', off.exec, { cutConnections: false, forwardMirror: () => false });
+    await b.ban(ip('203.0.113.9'), 300, '');
+    await b.unban(ip('192.0.2.5'));
+    expect(off.calls.some((c) => c.bin === 'ipset')).toBe(false);
+    const refused = fakeExec((c) => (c.bin === 'ufw' ? { code: 1, stderr: 'ERROR: no' } : undefined));
+    const r = createBanBackend('ufw', refused.exec, { cutConnections: false, forwardMirror: () => true });
+    await expect(r.ban(ip('203.0.113.9'), 300, '')).rejects.toMatchObject({ code: 'ufw' });
+    expect(refused.calls.some((c) => c.bin === 'ipset')).toBe(false);
+  });
+
+  it('mirrorRequests: the time left, nothing due, beyond what a set counts down = permanent', () => {
+    const now = 1_000_000_000_000;
+    expect(mirrorRequests(SHOW_ADDED, now)).toEqual([
+      { ip: '192.0.2.5', timeoutSec: 600, comment: 'ufw-backend' },
+      { ip: '2001:db8::5', timeoutSec: null, comment: 'ufw-backend' },
+    ]);
+    expect(mirrorRequests("ufw deny from 192.0.2.1 comment 'portcullis-ban exp:1099999999'", now)).toEqual([{ ip: '192.0.2.1', timeoutSec: null, comment: 'ufw-backend' }]);
+  });
+});
+
+describe("the Doctor's forward check", () => {
+  const st = (over: Partial<Parameters<typeof forwardBlockCheck>[0] & object> = {}) => ({
+    installed: true,
+    loaded: { v4: true, v6: true },
+    dockerUser: { v4: 'jumped' as const, v6: 'absent' as const },
+    ...over,
+  });
+  it('ok when installed and jumped, or when nothing is forwarded; a fix otherwise', () => {
+    expect(forwardBlockCheck(st(), false).ok).toBe(true);
+    expect(forwardBlockCheck(st({ installed: false, dockerUser: { v4: 'absent', v6: 'absent' } }), true)).toMatchObject({ ok: true });
+    expect(forwardBlockCheck(st({ installed: false, dockerUser: { v4: 'absent', v6: 'absent' } }), false).detail).toMatch(/ip_forward on/);
+    expect(forwardBlockCheck(st({ installed: false, dockerUser: { v4: 'missing-jump', v6: 'absent' } }), true).detail).toMatch(/DOCKER-USER chain exists/);
+    expect(forwardBlockCheck(st({ loaded: { v4: false, v6: false } }), false).ok).toBe(false);
+    expect(forwardBlockCheck(null, false).ok).toBe(false);
+  });
+  it('the runner refreshes the block only when it is loaded and a DOCKER-USER lacks its jumps', () => {
+    expect(forwardBlockNeedsRefresh(st({ dockerUser: { v4: 'jumped', v6: 'missing-jump' } }))).toBe(true);
+    expect(forwardBlockNeedsRefresh(st())).toBe(false);
+    expect(forwardBlockNeedsRefresh(st({ installed: false, dockerUser: { v4: 'missing-jump', v6: 'absent' } }))).toBe(false);
+    expect(forwardBlockNeedsRefresh(st({ loaded: { v4: false, v6: false }, dockerUser: { v4: 'missing-jump', v6: 'absent' } }))).toBe(false);
+    expect(forwardBlockNeedsRefresh(null)).toBe(false);
+  });
+});
+
+describe('helper protocol and dispatcher: the forward block is a closed operation', () => {
+  it('decodes block "forward" and a forwardStatus without arguments; refuses anything else', () => {
+    expect(decodeHelperRequest({ id: 1, op: 'installBlocks', args: { block: 'forward' } }).ok).toBe(true);
+    expect(decodeHelperRequest({ id: 1, op: 'forwardStatus' }).ok).toBe(true);
+    for (const req of [
+      { id: 1, op: 'installBlocks', args: { block: 'DOCKER-USER' } },
+      { id: 1, op: 'removeBlocks', args: { block: 'forward', chain: 'FORWARD' } },
+      { id: 1, op: 'forwardStatus', args: { family: 4 } },
+      { id: 1, op: 'installBlocks', args: { block: '-F' } },
+    ]) {
+      const r = decodeHelperRequest(req);
+      expect(r.ok, JSON.stringify(req)).toBe(false);
+      if (!r.ok) expect(r.error.code).toBe('invalid');
+    }
+    const unknown = decodeHelperRequest({ id: 1, op: 'installForwardBlock', args: {} });
+    expect(!unknown.ok && unknown.error.code).toBe('unknown-op');
+  });
+
+  it('install/remove go through the firewall module and the audit log; forwardStatus reads and audits nothing; doctor has the check', async () => {
+    const { deps, fwCalls, audit } = fakeDeps();
+    const d = createHelperDispatcher(deps);
+    const inst = await d.handle({ id: 1, op: 'installBlocks', args: { block: 'forward' } });
+    expect(inst).toMatchObject({ ok: true, result: { forward: true } });
+    const st = await d.handle({ id: 2, op: 'forwardStatus', args: {} });
+    expect(st).toMatchObject({ ok: true, result: { installed: true } });
+    await d.handle({ id: 3, op: 'removeBlocks', args: { block: 'forward' } });
+    expect(fwCalls).toEqual(['installForwardBlock', 'removeForwardBlock']);
+    expect(audit.entries.map((e) => e.op)).toEqual(['installBlocks', 'removeBlocks']);
+    const doc = await d.handle({ id: 4, op: 'doctor', args: {} });
+    expect(doc.ok && (doc.result as { checks: { id: string }[] }).checks.map((c) => c.id)).toContain('forward-block');
+  });
+});

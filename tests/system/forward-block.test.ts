@@ -1,0 +1,243 @@
+/**
+ * Issue 12.2, for real: a router namespace (the lab's firewall namespace, running ufw) publishes a
+ * "container" port through DNAT, as Docker does, and the forward block makes the forwarded traffic
+ * seen and bannable.
+ *
+ *   pc-scan-…  [s0] ──── [f0]  pc-fw-… (ufw; ip_forward on; bridge docker0 10.x.y.1/24)
+ *                                 nat PREROUTING: DST=f0 tcp/8080 → DNAT 10.x.y.2:80
+ *                                 filter FORWARD: DOCKER-USER, then Docker's accepts/drops, then ufw's chains
+ *                               [docker0] ── [veth] ──── [eth0]  pc-ct-… (echo server on :80)
+ *
+ * Docker itself is not installed on this machine: the test builds what dockerd would (the bridge,
+ * the DNAT rule, a DOCKER-USER chain jumped first from FORWARD with its trailing RETURN, a DOCKER
+ * chain accepting the published port and — as Docker 28 does — dropping the rest into the bridge).
+ * The block is installed by `portcullis doctor --fix install-forward-block`, and `portcullis run`
+ * (the ufw backend: its bans must reach the forward path through the set mirror) reads /dev/kmsg.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { randomInt } from 'node:crypto';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { afterEach, describe, expect, it } from 'vitest';
+import { removeForwardBlock } from '../../electron/helper/firewall/forward.ts';
+import { removeSetBlock } from '../../electron/helper/firewall/managed.ts';
+import { requireSystem } from '../support/system.ts';
+import { createLab, type Lab } from '../support/netns.ts';
+import { cliOnce, removeDir, setMembers, startCli, taggedUfwRules, tempStateDir, until, writeConfig, type RunningCli } from './runner-support.ts';
+
+const enabled = requireSystem('root', 'netns', 'ufw', 'ipset', 'conntrack');
+const execFileP = promisify(execFile);
+/** `ip …` in the machine's own namespace: only to add and delete namespaces and veth links, never its firewall. */
+const ipHost = (...args: string[]) => execFileP('/usr/sbin/ip', args);
+
+const PUBLISHED = 8080;
+const CONTAINER_PORT = 80;
+/** Ports of the container that nobody published: Docker 28 drops routed connections to them. */
+const UNPUBLISHED = [1001, 1002, 1003, 1004, 1005, 1006, 1007, 1008];
+const FILES = ['before.rules', 'before6.rules', 'after.rules', 'after6.rules', 'before.init'];
+
+interface Router {
+  lab: Lab;
+  ct: string;
+  ctIp: string;
+  echo: ChildProcess;
+}
+
+/** What dockerd would build in the router namespace, and the "container" behind it. */
+async function buildRouter(lab: Lab): Promise<Router> {
+  const ct = `pc-ct-${lab.id}`;
+  const net = `10.${randomInt(1, 250)}.${randomInt(1, 250)}`;
+  const ctIp = `${net}.2`;
+  const fw = (...argv: string[]) => lab.run(lab.fwNs, argv);
+  await ipHost('netns', 'add', ct);
+  await lab.run(ct, ['ip', 'link', 'set', 'lo', 'up']);
+  await fw('ip', 'link', 'add', 'docker0', 'type', 'bridge');
+  await fw('ip', 'addr', 'add', `${net}.1/24`, 'dev', 'docker0');
+  await fw('ip', 'link', 'set', 'docker0', 'up');
+  await ipHost('link', 'add', `pc${lab.id}v`, 'netns', lab.fwNs, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ct);
+  await fw('ip', 'link', 'set', `pc${lab.id}v`, 'master', 'docker0');
+  await fw('ip', 'link', 'set', `pc${lab.id}v`, 'up');
+  await lab.run(ct, ['ip', 'addr', 'add', `${ctIp}/24`, 'dev', 'eth0']);
+  await lab.run(ct, ['ip', 'link', 'set', 'eth0', 'up']);
+  await lab.run(ct, ['ip', 'route', 'add', 'default', 'via', `${net}.1`]);
+  await fw('sysctl', '-qw', 'net.ipv4.ip_forward=1'); // this namespace's own value
+  // The scanner is the router's LAN neighbour: it can also route to the container network directly.
+  await lab.run(lab.scanner.ns, ['ip', 'route', 'add', `${net}.0/24`, 'via', lab.scanner.fwV4]);
+  // Docker's rules, as `docker run -p 8080:80` leaves them (ufw's own chains were there first).
+  await fw('iptables', '-w', '-t', 'nat', '-A', 'PREROUTING', '-d', lab.scanner.fwV4, '-p', 'tcp', '--dport', String(PUBLISHED), '-j', 'DNAT', '--to-destination', `${ctIp}:${CONTAINER_PORT}`);
+  for (const chain of ['DOCKER-USER', 'DOCKER']) await fw('iptables', '-w', '-N', chain);
+  await fw('iptables', '-w', '-A', 'DOCKER-USER', '-j', 'RETURN');
+  await fw('iptables', '-w', '-A', 'DOCKER', '-d', `${ctIp}/32`, '!', '-i', 'docker0', '-o', 'docker0', '-p', 'tcp', '--dport', String(CONTAINER_PORT), '-j', 'ACCEPT');
+  await fw('iptables', '-w', '-A', 'DOCKER', '!', '-i', 'docker0', '-o', 'docker0', '-j', 'DROP');
+  const forward = [
+    ['-j', 'DOCKER-USER'],
+    ['-o', 'docker0', '-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', '-j', 'ACCEPT'],
+    ['-o', 'docker0', '-j', 'DOCKER'],
+    ['-i', 'docker0', '!', '-o', 'docker0', '-j', 'ACCEPT'],
+  ];
+  for (const [i, spec] of forward.entries()) await fw('iptables', '-w', '-I', 'FORWARD', String(i + 1), ...spec);
+  const echo = spawn('/usr/sbin/ip', ['netns', 'exec', ct, 'socat', `TCP-LISTEN:${CONTAINER_PORT},fork,reuseaddr`, 'EXEC:/bin/cat'], { stdio: 'ignore' });
+  await until(async () => (await lab.exec(ct, ['ss', '-Htln', `sport = :${CONTAINER_PORT}`])).stdout.trim() !== '', 5000, 'the container to listen');
+  return { lab, ct, ctIp, echo };
+}
+
+async function destroyRouter(r: Router): Promise<void> {
+  r.echo.kill('SIGKILL');
+  await ipHost('netns', 'delete', r.ct).catch(() => undefined);
+}
+
+const iptablesSave = async (lab: Lab, bin: 'iptables-save' | 'ip6tables-save') => lab.run(lab.fwNs, [bin]);
+
+describe.runIf(enabled)('forward block: routed and container (DNAT) traffic (issue 12.2; Docker emulated, not installed)', () => {
+  let router: Router | null = null;
+  let cli: RunningCli | null = null;
+  let stateDir: string | null = null;
+
+  afterEach(async () => {
+    await cli?.stop('SIGKILL');
+    cli = null;
+    if (router) {
+      await destroyRouter(router);
+      await router.lab.cleanup();
+    }
+    router = null;
+    if (stateDir) removeDir(stateDir);
+    stateDir = null;
+  });
+
+  for (const backend of ['ufw', 'set'] as const) {
+    it(`${backend} backend: probes of unpublished container ports are logged and counted, the scanner is banned and loses the published port; removal leaves nothing`, async () => {
+      const lab = await createLab();
+      router = await buildRouter(lab);
+      const s = lab.scanner;
+      const originals = Object.fromEntries(FILES.map((f) => [f, readFileSync(`${lab.ufwDir}/${f}`, 'utf8')]));
+      const before = { v4: await iptablesSave(lab, 'iptables-save'), v6: await iptablesSave(lab, 'ip6tables-save') };
+
+      // Before: the published port answers through DNAT, an unpublished one is dropped (Docker 28).
+      expect(await lab.canConnect(s.ns, s.fwV4, PUBLISHED, 1000)).toBe(true);
+      expect(await lab.probe(s.ns, router.ctIp, UNPUBLISHED[0]!, { timeoutMs: 300 })).toBe('timeout');
+
+      // One click: the Doctor's fix, without a running instance (the direct doctor, holding the lock).
+      const fix = await cliOnce(lab, ['doctor', '--fix', 'install-forward-block', '--json']);
+      const checks = JSON.parse(fix.stdout) as { id: string; level: string; detail: string }[];
+      expect(checks.find((c) => c.id === 'forward-block'), fix.stdout + fix.stderr).toMatchObject({ level: 'ok' });
+      const dockerUser = await lab.run(lab.fwNs, ['iptables', '-w', '-S', 'DOCKER-USER']);
+      expect(dockerUser.split('\n').filter((l) => l.startsWith('-A DOCKER-USER'))).toEqual([
+        '-A DOCKER-USER -m comment --comment portcullis-forward -j portcullis-forward',
+        '-A DOCKER-USER -m comment --comment portcullis-forward -j portcullis-docker-log',
+        '-A DOCKER-USER -j RETURN',
+      ]);
+
+      // Docker restarts: DOCKER-USER starts empty again (but for its RETURN); the runner puts the jumps back.
+      await lab.run(lab.fwNs, ['iptables', '-w', '-F', 'DOCKER-USER']);
+      await lab.run(lab.fwNs, ['iptables', '-w', '-A', 'DOCKER-USER', '-j', 'RETURN']);
+      stateDir = tempStateDir();
+      const cfg = writeConfig(stateDir, {
+        detection: { findtimeSec: 60, maxretry: 5, minDistinctPorts: 3 },
+        ban: { backend, bantimeSec: 600, maxbantimeSec: 3600, increment: false },
+        logs: { source: 'kmsg' },
+      });
+      cli = await startCli(lab, ['run', '--source', 'kmsg', '--backend', backend, '--config', cfg], stateDir);
+      expect((await lab.run(lab.fwNs, ['iptables', '-w', '-S', 'DOCKER-USER'])).split('\n').filter((l) => l.startsWith('-A DOCKER-USER'))).toEqual([
+        '-A DOCKER-USER -m comment --comment portcullis-forward -j portcullis-forward',
+        '-A DOCKER-USER -m comment --comment portcullis-forward -j portcullis-docker-log',
+        '-A DOCKER-USER -j RETURN',
+      ]);
+      const kmsg = lab.kmsg();
+
+      // Published: connections (each a new DNATed one) are not evidence, however many.
+      for (let i = 0; i < 6; i++) expect(await lab.canConnect(s.ns, s.fwV4, PUBLISHED, 1000)).toBe(true);
+      const held = await lab.connect(s.ns, s.fwV4, PUBLISHED);
+      expect(await held.alive()).toBe(true);
+
+      // Unpublished ports of the container, routed: logged by the block, counted, banned.
+      await lab.probeMany(s.ns, router.ctIp, UNPUBLISHED, { timeoutMs: 300 });
+      const ban = await cli.waitFor((l) => l.type === 'ban' && l.ip === s.v4, 15_000, `the ban of ${s.v4}`);
+      const reason = ban.reason as { kind: string; ports: number[] };
+      expect(reason.kind).toBe('scan');
+      expect(reason.ports.every((p) => UNPUBLISHED.includes(p))).toBe(true);
+
+      const forwarded = kmsg.lines().filter((l) => l.includes('[PORTCULLIS FORWARD]'));
+      expect(forwarded.length).toBeGreaterThanOrEqual(5);
+      for (const l of forwarded) {
+        expect(l).toContain(`IN=${s.fwIface} OUT=docker0 `);
+        expect(l).toContain(`SRC=${s.v4} DST=${router.ctIp} `);
+      }
+      // Nothing of the published port was logged: the DNATed connections reach the container's port 80.
+      expect(forwarded.filter((l) => l.includes(`DPT=${CONTAINER_PORT} `))).toEqual([]);
+
+      // ufw backend: the ban is a ufw rule AND (the forward block being installed) an element of the
+      // ban set; set backend: an element, which the block matches as the set block does.
+      expect((await taggedUfwRules(lab)).filter((r) => r.includes(s.v4))).toHaveLength(backend === 'ufw' ? 1 : 0);
+      expect(await setMembers(lab, 4)).toContain(s.v4);
+      // The published port: no new connection, and the open one is dropped too.
+      expect(await lab.canConnect(s.ns, s.fwV4, PUBLISHED, 700)).toBe(false);
+      expect(await held.alive(1500)).toBe(false);
+      kmsg.stop();
+      await cli.stop();
+      cli = null;
+
+      // Removal: the files byte for byte (the set backend's run added the set block: removed first, as
+      // `portcullis uninstall` would after the forward block), no chain, jump, rule or set left.
+      await removeForwardBlock(lab.fwExec, { etcDir: lab.ufwDir });
+      if (backend === 'set') await removeSetBlock(lab.fwExec, { etcDir: lab.ufwDir });
+      for (const f of FILES) expect(readFileSync(`${lab.ufwDir}/${f}`, 'utf8'), f).toBe(originals[f]);
+      for (const bin of ['iptables-save', 'ip6tables-save'] as const) {
+        const text = await iptablesSave(lab, bin);
+        expect(text).not.toMatch(/portcullis-forward|portcullis-docker-log|PORTCULLIS FORWARD|portcullis-ban[46]/);
+      }
+      expect((await lab.run(lab.fwNs, ['iptables', '-w', '-S', 'DOCKER-USER'])).trim().split('\n')).toEqual(['-N DOCKER-USER', '-A DOCKER-USER -j RETURN']);
+      expect((await lab.exec(lab.fwNs, ['ipset', 'list', '-n'])).stdout.trim()).toBe('');
+      // The chains ufw itself has are those it had before (the ban rule of the ufw backend aside).
+      const chains = (t: string) => t.split('\n').filter((l) => l.startsWith(':')).map((l) => l.split(' ')[0]).sort();
+      expect(chains(await iptablesSave(lab, 'iptables-save'))).toEqual(chains(before.v4));
+      expect(chains(await iptablesSave(lab, 'ip6tables-save'))).toEqual(chains(before.v6));
+    });
+  }
+  it('a routed host behind the router (no Docker, no NAT): probes of its closed ports are logged in ufw-after-forward and counted; the ban stops a route rule\'s open port', async () => {
+    const lab = await createLab();
+    const s = lab.scanner;
+    // A LAN host on a plain veth (not a container bridge), reached by routing; ufw's routed policy is
+    // deny, with one route rule opening its port 80.
+    const lan = `pc-ct-${lab.id}`;
+    const net = `10.${randomInt(1, 250)}.${randomInt(1, 250)}`;
+    const lanIp = `${net}.2`;
+    await ipHost('netns', 'add', lan);
+    const echo = spawn('/usr/sbin/ip', ['netns', 'exec', lan, 'socat', `TCP-LISTEN:${CONTAINER_PORT},fork,reuseaddr`, 'EXEC:/bin/cat'], { stdio: 'ignore' });
+    router = { lab, ct: lan, ctIp: lanIp, echo };
+    await ipHost('link', 'add', `pc${lab.id}l`, 'netns', lab.fwNs, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', lan);
+    await lab.run(lab.fwNs, ['ip', 'addr', 'add', `${net}.1/24`, 'dev', `pc${lab.id}l`]);
+    await lab.run(lab.fwNs, ['ip', 'link', 'set', `pc${lab.id}l`, 'up']);
+    await lab.run(lan, ['ip', 'link', 'set', 'lo', 'up']);
+    await lab.run(lan, ['ip', 'addr', 'add', `${lanIp}/24`, 'dev', 'eth0']);
+    await lab.run(lan, ['ip', 'link', 'set', 'eth0', 'up']);
+    await lab.run(lan, ['ip', 'route', 'add', 'default', 'via', `${net}.1`]);
+    await lab.run(lab.fwNs, ['sysctl', '-qw', 'net.ipv4.ip_forward=1']);
+    await lab.run(s.ns, ['ip', 'route', 'add', `${net}.0/24`, 'via', s.fwV4]);
+    await lab.ufw('route', 'allow', 'proto', 'tcp', 'to', lanIp, 'port', String(CONTAINER_PORT));
+    await until(async () => (await lab.exec(lan, ['ss', '-Htln', `sport = :${CONTAINER_PORT}`])).stdout.trim() !== '', 5000, 'the LAN host to listen');
+    expect(await lab.canConnect(s.ns, lanIp, CONTAINER_PORT, 1000)).toBe(true);
+
+    const fix = await cliOnce(lab, ['doctor', '--fix', 'install-forward-block', '--json']);
+    expect((JSON.parse(fix.stdout) as { id: string; level: string }[]).find((c) => c.id === 'forward-block'), fix.stdout + fix.stderr).toMatchObject({ level: 'ok' });
+    stateDir = tempStateDir();
+    const cfg = writeConfig(stateDir, {
+      detection: { findtimeSec: 60, maxretry: 5, minDistinctPorts: 3 },
+      ban: { backend: 'ufw', bantimeSec: 600, maxbantimeSec: 3600, increment: false },
+      logs: { source: 'kmsg' },
+    });
+    cli = await startCli(lab, ['run', '--source', 'kmsg', '--backend', 'ufw', '--config', cfg], stateDir);
+    const kmsg = lab.kmsg();
+    // The route rule's open port: accepted before ufw-after-forward, never logged.
+    for (let i = 0; i < 6; i++) expect(await lab.canConnect(s.ns, lanIp, CONTAINER_PORT, 1000)).toBe(true);
+    await lab.probeMany(s.ns, lanIp, UNPUBLISHED, { timeoutMs: 300 });
+    await cli.waitFor((l) => l.type === 'ban' && l.ip === s.v4, 15_000, `the ban of ${s.v4}`);
+    const forwarded = kmsg.lines().filter((l) => l.includes('[PORTCULLIS FORWARD]'));
+    expect(forwarded.length).toBeGreaterThanOrEqual(5);
+    for (const l of forwarded) expect(l).toContain(`IN=${s.fwIface} OUT=pc${lab.id}l `);
+    expect(forwarded.filter((l) => l.includes(`DPT=${CONTAINER_PORT} `))).toEqual([]);
+    expect(await lab.canConnect(s.ns, lanIp, CONTAINER_PORT, 700)).toBe(false);
+    kmsg.stop();
+  });
+});
