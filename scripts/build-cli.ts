@@ -9,6 +9,7 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { MANIFEST, stampSources } from '../bin/cli-bundle.js';
+import { errorText } from '../electron/shared/errors.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 export const CLI_DIR = path.join(ROOT, 'dist/cli');
@@ -54,7 +55,7 @@ if (import.meta.main) {
     (e: unknown) => {
       // Without the bundle `portcullis` runs its TypeScript sources (slower to start, more memory):
       // worth saying, not worth failing `npm install` for.
-      console.error(`build-cli: no CLI bundle (${e instanceof Error ? e.message : String(e)}); portcullis will run its sources`);
+      console.error(`build-cli: no CLI bundle (${errorText(e)}); portcullis will run its sources`);
       if (process.argv.includes('--strict')) process.exitCode = 1;
     },
   );

@@ -6,11 +6,10 @@
  * serve both transports.
  */
 import type { Dashboard, DoctorCheck, FirewallState, PacketFilter, PacketRow, RuleOp, RulesView } from '../shared/api.ts';
-import type { Clock } from '../shared/domain.ts';
 import type { BanRecord, EngineEvent, IgnoreReason, Offender } from '../shared/model.ts';
 import type { PacketEvent, ParseResult, RejectReason } from '../shared/packet.ts';
 import type { Settings } from '../shared/settings.ts';
-import type { HostFilter } from '../engine/engine.ts';
+import type { ScanEngineOptions } from '../engine/engine.ts';
 import type { FirewallPort, LogSourcePort, StorePort } from '../engine/ports.ts';
 import type { BanCapState } from '../engine/detect/policy.ts';
 
@@ -35,16 +34,8 @@ export interface EngineLike {
   restoreBanCap?(state: BanCapState, now?: number): void;
 }
 
-export interface EngineFactoryOptions {
-  settings: Settings;
-  clock: Clock;
-  hostAddresses?: string[];
-  gatewayAddresses?: string[];
-  nameserverAddresses?: string[];
-  lanSubnets?: string[];
-  isAllowedPort?: (proto: 'tcp' | 'udp', port: number) => boolean;
-  hostFilter?: HostFilter | null;
-}
+/** What the service gives an engine factory: the ScanEngine's options, less those only a replay sets (line parsing, probe events). */
+export type EngineFactoryOptions = Omit<ScanEngineOptions, 'parse' | 'probeEvents'>;
 export type EngineFactory = (opts: EngineFactoryOptions, sink: (e: EngineEvent) => void) => EngineLike;
 
 /** The store: the engine's StorePort plus the queries the UI needs. */

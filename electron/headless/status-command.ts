@@ -7,6 +7,7 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { StateSchema } from '../shared/api-state.ts';
+import { errorText } from '../shared/errors.ts';
 import type { CliCommand } from './cli-command.ts';
 import { ControlClient, controlSocketPath, DEFAULT_STATE_DIR } from './control-client.ts';
 
@@ -25,7 +26,7 @@ export const statusCommand: CliCommand = {
         strict: true,
       }).values;
     } catch (e) {
-      process.stderr.write(`portcullis status: ${(e as Error).message}\nRun \`portcullis status --help\`.\n`);
+      process.stderr.write(`portcullis status: ${errorText(e)}\nRun \`portcullis status --help\`.\n`);
       return 2;
     }
     if (values.help) return print('Usage: portcullis status [--state-dir DIR] [--json]'), 0;
@@ -43,7 +44,7 @@ export const statusCommand: CliCommand = {
       }
       return 0;
     } catch (e) {
-      process.stderr.write(`portcullis status: ${(e as Error).message}\n`);
+      process.stderr.write(`portcullis status: ${errorText(e)}\n`);
       return 1;
     } finally {
       client.close();

@@ -30,7 +30,7 @@ import { displayCommand, planRuleOp, ruleBody, specFromRule, UfwRuleBuilder } fr
 import { parseAppList, parseUfwConf, parseUfwDefaults, parseUfwStatus } from './ufw-status.ts';
 import { errorText } from '../shared/errors.ts';
 
-/** The colleague's ban backends (electron/helper/firewall/index.ts), injected so tests can fake them. */
+/** The ban backends of the firewall module (ufw rules or a kernel set, electron/helper/firewall/index.ts), injected so tests can fake them. */
 export interface BanBackend {
   kind: 'ufw' | 'set';
   ban(ip: Ip, timeoutSec: number | null, comment: string): Promise<void>;
@@ -95,7 +95,7 @@ const IP_FORWARD_V6 = '/proc/sys/net/ipv6/conf/default/forwarding';
 
 function errorOf(e: unknown): { code: HelperError['code']; message: string } {
   if (e instanceof HelperError) return { code: e.code, message: e.message };
-  // FirewallError (colleague's module): bad-* are refusals of input, the rest are failures.
+  // FirewallError (electron/helper/firewall/errors.ts): bad-* are refusals of input, the rest are failures.
   const code = (e as { code?: unknown })?.code;
   const message = errorText(e);
   if (typeof code === 'string' && code.startsWith('bad-')) return { code: 'invalid', message };

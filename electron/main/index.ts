@@ -42,7 +42,7 @@ import {
   type HelperSession,
 } from './elevation.ts';
 import { connectHelperClient, eventsWithHelperStatus, HelperHub, withHelperFix, withHelperStatus, type HelperClientLink } from './helper-hub.ts';
-import { bindApiIpc, EventBatcher } from './ipc.ts';
+import { bindApiIpc } from './ipc.ts';
 import { NotificationPlanner, Notifier } from './notify.ts';
 import { applyBanEvents, TrayController, type TrayIconState } from './tray.ts';
 import { claimSingleInstance, DeferredShow, keepRunningInTray, MainWindow } from './window.ts';
@@ -153,7 +153,8 @@ async function main(): Promise<void> {
   };
 
   // ---------------------------------------------------------------- window, IPC, events
-  const batcher = new EventBatcher({ clock: systemClock, deliver: (batch) => window.send(IPC_EVENTS_CHANNEL, batch) });
+  // The service's event batches (at most MAX_EVENT_DELIVERIES_PER_SEC a second, coalesced) go to the window as they are.
+  const toWindow = (batch: ApiEvent[]) => window.send(IPC_EVENTS_CHANNEL, batch);
   // Every changing call is audited with its transport and the desktop user (the helper's root log keeps the firewall commands).
   const apiAudit = fileAuditLog(path.join(dataDir, 'audit.log'));
   const me = `uid ${process.getuid?.() ?? '?'} pid ${process.pid}`;
@@ -210,7 +211,7 @@ async function main(): Promise<void> {
       refreshTray();
     }
     notifier.show(planner.take());
-    batcher.push(out);
+    toWindow(out);
   };
   const unsubscribe = service.onEvents(onServiceEvents);
   onState(await handlers.getState({}));
@@ -258,7 +259,7 @@ async function main(): Promise<void> {
       const refreshed = status.connected ? handlers.getDoctor({}).then(() => handlers.getState({})) : handlers.getState({});
       call('state', refreshed.then((s) => {
         onState(s);
-        batcher.push([{ type: 'state', state: s }]);
+        toWindow([{ type: 'state', state: s }]);
       }));
     },
   });
@@ -279,7 +280,6 @@ async function main(): Promise<void> {
   keepRunningInTray(app, window, () => {
     clearInterval(ticker);
     unsubscribe();
-    batcher.close();
     tray.destroy();
     // Removing the socket directory makes the root-side keeper stop the helper; quitting waits for it.
     return Promise.all([supervisor?.stop(), service.stop()]);

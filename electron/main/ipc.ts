@@ -1,12 +1,13 @@
 /**
- * The IPC binding of the main process: one `handle` for every API call, and a batcher that forwards
- * the service's events to the window at most MAX_EVENT_DELIVERIES_PER_SEC times a second.
+ * The IPC binding of the main process: one `handle` for every API call. (Events need no batcher
+ * here: the service's own EventBatcher, electron/headless/events.ts, already delivers at most
+ * MAX_EVENT_DELIVERIES_PER_SEC batches a second, coalesced and bounded; a second one stacked on it
+ * only added up to one more interval of delay.)
  * A call is answered only when it comes from OUR window's main frame showing OUR page: an iframe,
  * a navigated-away page or another window gets a refusal, never the service.
  */
 import type { IpcMain, IpcMainInvokeEvent } from 'electron';
-import { dispatch, MAX_EVENT_DELIVERIES_PER_SEC, type ApiEvent, type ApiHandlers, type ApiReply } from '../shared/api.ts';
-import type { Clock } from '../shared/domain.ts';
+import { dispatch, type ApiHandlers, type ApiReply } from '../shared/api.ts';
 import { IPC_CALL_CHANNEL } from '../shared/ipc.ts';
 
 /** The parts of a WebFrameMain the check reads. */
@@ -78,85 +79,4 @@ export async function answerCall(deps: ApiIpcDeps, event: InvokeEventLike, args:
 export function bindApiIpc(ipcMain: Pick<IpcMain, 'handle' | 'removeHandler'>, deps: ApiIpcDeps): () => void {
   ipcMain.handle(IPC_CALL_CHANNEL, (event: IpcMainInvokeEvent, ...args: unknown[]) => answerCall(deps, event, args));
   return () => ipcMain.removeHandler(IPC_CALL_CHANNEL);
-}
-
-export interface Timers {
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-export const realTimers: Timers = {
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
-};
-
-/**
- * Coalesces events into deliveries at most `maxPerSec` a second, whatever rate the service emits at.
- * The first batch after a quiet spell goes out at once; later ones wait for the interval. The queue is
- * bounded: past `maxQueued`, the oldest packet rows are dropped (the table is a live view; the store
- * keeps every packet), never bans, unbans or state.
- */
-export class EventBatcher {
-  private readonly deliver: (batch: ApiEvent[]) => void;
-  private readonly clock: Clock;
-  private readonly timers: Timers;
-  private readonly intervalMs: number;
-  private readonly maxQueued: number;
-  private queue: ApiEvent[] = [];
-  private lastDelivery = Number.NEGATIVE_INFINITY;
-  private timer: unknown = null;
-  private closed = false;
-
-  constructor(opts: { deliver: (batch: ApiEvent[]) => void; clock: Clock; timers?: Timers; maxPerSec?: number; maxQueued?: number }) {
-    this.deliver = opts.deliver;
-    this.clock = opts.clock;
-    this.timers = opts.timers ?? realTimers;
-    this.intervalMs = 1000 / (opts.maxPerSec ?? MAX_EVENT_DELIVERIES_PER_SEC);
-    this.maxQueued = opts.maxQueued ?? 20_000;
-  }
-
-  push(events: ApiEvent[]): void {
-    if (this.closed || events.length === 0) return;
-    this.queue.push(...events);
-    this.bound();
-    if (this.timer !== null) return;
-    const wait = this.lastDelivery + this.intervalMs - this.clock.now();
-    if (wait <= 0) this.flush();
-    else this.timer = this.timers.setTimeout(() => this.flush(), wait);
-  }
-
-  /** Events waiting for the next delivery. */
-  get pending(): number {
-    return this.queue.length;
-  }
-
-  close(): void {
-    this.closed = true;
-    if (this.timer !== null) this.timers.clearTimeout(this.timer);
-    this.timer = null;
-    this.queue = [];
-  }
-
-  private flush(): void {
-    this.timer = null;
-    if (this.queue.length === 0) return;
-    const batch = this.queue;
-    this.queue = [];
-    this.lastDelivery = this.clock.now();
-    this.deliver(batch);
-  }
-
-  private bound(): void {
-    let excess = this.queue.reduce((n, e) => n + (e.type === 'packets' ? e.rows.length : 1), 0) - this.maxQueued;
-    if (excess <= 0) return;
-    const kept: ApiEvent[] = [];
-    for (const e of this.queue) {
-      if (excess > 0 && e.type === 'packets') {
-        const drop = Math.min(excess, e.rows.length);
-        excess -= drop;
-        if (drop < e.rows.length) kept.push({ type: 'packets', rows: e.rows.slice(drop) });
-      } else kept.push(e);
-    }
-    this.queue = kept;
-  }
 }

@@ -4,27 +4,16 @@
  * reboot runs in batches BEHIND log reading (start resolves first, a scan seen meanwhile is banned
  * between two batches).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { dispatch, type ApiMethod, type ApiResult } from '../../electron/shared/api.ts';
+import { describe, expect, it } from 'vitest';
+import { dispatch } from '../../electron/shared/api.ts';
 import { ManualClock } from '../../electron/shared/domain.ts';
 import type { BanRecord } from '../../electron/shared/model.ts';
-import { ScanEngine } from '../../electron/engine/engine.ts';
-import { parseRecord } from '../../electron/engine/parse/index.ts';
-import { SqliteStore } from '../../electron/engine/store/sqlite.ts';
-import { serviceStoreOf, StoreSettingsRepo } from '../../electron/app/adapters.ts';
-import { PortcullisService } from '../../electron/app/service.ts';
-import { FakeFirewall, FakeHelper, Journal, PushSource } from './fakes.ts';
+import type { SqliteStore } from '../../electron/engine/store/sqlite.ts';
+import { FakeFirewall, Journal } from './fakes.ts';
 import { parseBanList } from '../../electron/headless/ban-list.ts';
 import { neverBanReason } from '../../electron/shared/never-ban.ts';
-
-const BOOT = 1_800_000_000_000;
-const HOST = '192.0.2.10';
-let seq = 100;
-const kmsg = (src: string, dpt: number, ms: number) =>
-  `4,${seq++},${ms * 1000},-;[UFW BLOCK] IN=eth0 OUT= MAC=52:54:00:12:34:56:52:54:00:65:43:21:08:00 SRC=${src} DST=${HOST} LEN=44 TOS=0x00 PREC=0x00 TTL=241 ID=1 PROTO=TCP SPT=40000 DPT=${dpt} WINDOW=1024 RES=0x00 SYN URGP=0`;
+import { BOOT, buildRealService, HOST, kmsg, tempDirsPerTest } from './real-service.ts';
 
 /** A firewall that takes batches (as the helper adapter does) and records each call in order. */
 class BatchFirewall extends FakeFirewall {
@@ -46,40 +35,10 @@ class BatchFirewall extends FakeFirewall {
   }
 }
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+const tempDir = tempDirsPerTest('pc-bulk-');
 
 function build(firewall: BatchFirewall, seed?: (raw: SqliteStore, now: number) => void) {
-  const dir = mkdtempSync(path.join(tmpdir(), 'pc-bulk-'));
-  dirs.push(dir);
-  const db = path.join(dir, 'db.sqlite');
-  const clock = new ManualClock(BOOT + 10_000);
-  const raw = new SqliteStore({ path: db, clock });
-  seed?.(raw, clock.now());
-  const store = serviceStoreOf(raw, clock);
-  const parseOpts = { framing: 'kmsg' as const, bootTimeMs: BOOT };
-  const source = new PushSource();
-  const service = new PortcullisService({
-    clock,
-    settingsRepo: new StoreSettingsRepo(store, db),
-    createEngine: (o, sink) => new ScanEngine({ ...o, parse: parseOpts }, sink),
-    parseLine: (l) => parseRecord(l, parseOpts),
-    store,
-    source,
-    firewall,
-    helper: new FakeHelper(),
-    hostInfo: async () => ({ addresses: [HOST], interfaces: ['eth0'], gateways: ['192.0.2.1'] }),
-    tickMs: 3_600_000,
-  });
-  const h = service.handlers();
-  const call = async <M extends ApiMethod>(m: M, p: unknown = {}): Promise<ApiResult<M>> => {
-    const r = await dispatch(h, m, p);
-    if (!r.ok) throw new Error(`${m}: ${r.error.code} ${r.error.message}`);
-    return r.result as ApiResult<M>;
-  };
-  return { service, source, raw, clock, call };
+  return buildRealService({ dbFile: path.join(tempDir(), 'db.sqlite'), clock: new ManualClock(BOOT + 10_000), firewall, seed });
 }
 
 const filler = (i: number) => `100.${64 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`;

@@ -3,65 +3,21 @@
  * records; only the firewall is a recording fake. Covers what the system tests cannot without root:
  * stored packets and offenders, the UI queries, test-against-my-log, restart with reconcile.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { dispatch, type ApiMethod, type ApiResult } from '../../electron/shared/api.ts';
+import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../electron/shared/domain.ts';
-import { ScanEngine } from '../../electron/engine/engine.ts';
-import { parseRecord } from '../../electron/engine/parse/index.ts';
-import { SqliteStore } from '../../electron/engine/store/sqlite.ts';
-import { serviceStoreOf, StoreSettingsRepo } from '../../electron/app/adapters.ts';
-import { PortcullisService } from '../../electron/app/service.ts';
-import { FakeFirewall, FakeHelper, Journal, PushSource } from './fakes.ts';
+import { FakeFirewall, Journal, PushSource } from './fakes.ts';
+import { BOOT, buildRealService, HOME_NETWORK, HOST, kmsg, tempDirsPerTest, type HostInfoFn } from './real-service.ts';
 
-const BOOT = 1_800_000_000_000;
-const HOST = '192.0.2.10';
-let seq = 100;
+const tempDir = tempDirsPerTest('pc-svc-');
 
-/** A kernel LOG record as /dev/kmsg gives it, `ms` after boot. */
-function kmsg(src: string, dpt: number, ms: number, dst = HOST, iface = 'eth0', dstMac = '52:54:00:12:34:56'): string {
-  return `4,${seq++},${ms * 1000},-;[UFW BLOCK] IN=${iface} OUT= MAC=${dstMac}:52:54:00:65:43:21:08:00 SRC=${src} DST=${dst} LEN=44 TOS=0x00 PREC=0x00 TTL=241 ID=1 PROTO=TCP SPT=40000 DPT=${dpt} WINDOW=1024 RES=0x00 SYN URGP=0`;
-}
-
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-
-type HostInfoFn = () => Promise<{ addresses: string[]; interfaces: string[]; gateways: string[]; macs?: Record<string, string> }>;
-const HOME_NETWORK: HostInfoFn = async () => ({ addresses: [HOST], interfaces: ['eth0'], gateways: ['192.0.2.1'] });
-
-function build(dbFile: string, clock: ManualClock, firewall: FakeFirewall, source = new PushSource(), hostInfo: HostInfoFn = HOME_NETWORK) {
-  const raw = new SqliteStore({ path: dbFile, clock });
-  const store = serviceStoreOf(raw, clock);
-  const parseOpts = { framing: 'kmsg' as const, bootTimeMs: BOOT };
-  const service = new PortcullisService({
-    clock,
-    settingsRepo: new StoreSettingsRepo(store, dbFile),
-    createEngine: (o, sink) => new ScanEngine({ ...o, parse: parseOpts }, sink),
-    parseLine: (l) => parseRecord(l, parseOpts),
-    store,
-    source,
-    firewall,
-    helper: new FakeHelper(),
-    hostInfo,
-    tickMs: 3_600_000,
-  });
-  const h = service.handlers();
-  const call = async <M extends ApiMethod>(m: M, p: unknown = {}): Promise<ApiResult<M>> => {
-    const r = await dispatch(h, m, p);
-    if (!r.ok) throw new Error(`${m}: ${r.error.code} ${r.error.message}`);
-    return r.result as ApiResult<M>;
-  };
-  return { service, source, store, raw, call };
+function build(dbFile: string, clock: ManualClock, firewall: FakeFirewall, source = new PushSource(), hostInfo?: HostInfoFn) {
+  return buildRealService({ dbFile, clock, firewall, source, hostInfo });
 }
 
 /** A service on a fresh database, started; restart tests build a second one on the same `db`. */
 async function firstRun(hostInfo: HostInfoFn = HOME_NETWORK) {
-  const dir = mkdtempSync(path.join(tmpdir(), 'pc-svc-'));
-  dirs.push(dir);
+  const dir = tempDir();
   const db = path.join(dir, 'db.sqlite');
   const clock = new ManualClock(BOOT + 10_000);
   const fw = new FakeFirewall(new Journal());
@@ -72,8 +28,7 @@ async function firstRun(hostInfo: HostInfoFn = HOME_NETWORK) {
 
 describe('PortcullisService with the real engine and SQLite store', () => {
   it('detects a scan in kmsg records, stores packets and the ban, answers the UI queries', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'pc-svc-'));
-    dirs.push(dir);
+    const dir = tempDir();
     const clock = new ManualClock(BOOT + 10_000);
     const fw = new FakeFirewall(new Journal());
     const t = build(path.join(dir, 'db.sqlite'), clock, fw);

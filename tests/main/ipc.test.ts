@@ -1,7 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { answerCall, bindApiIpc, EventBatcher, senderProblem, type ApiIpcDeps, type FrameLike, type Timers } from '../../electron/main/ipc.ts';
-import type { ApiEvent } from '../../electron/shared/api.ts';
-import { ManualClock } from '../../electron/shared/domain.ts';
+import { answerCall, bindApiIpc, senderProblem, type ApiIpcDeps, type FrameLike } from '../../electron/main/ipc.ts';
 import { IPC_CALL_CHANNEL } from '../../electron/shared/ipc.ts';
 import { recordingHandlers } from './fixtures.ts';
 
@@ -90,102 +88,5 @@ describe('IPC call answering', () => {
     expect(calls).toEqual([{ method: 'setProtection', params: { enabled: false } }]);
     unbind();
     expect(removeHandler).toHaveBeenCalledWith(IPC_CALL_CHANNEL);
-  });
-});
-
-/** Timers driven by a ManualClock: run() fires everything due. */
-function manualTimers(clock: ManualClock): Timers & { advance(ms: number): void; count(): number } {
-  let pending: { at: number; fn: () => void; id: number }[] = [];
-  let next = 0;
-  return {
-    setTimeout(fn, ms) {
-      const id = next++;
-      pending.push({ at: clock.now() + ms, fn, id });
-      return id;
-    },
-    clearTimeout(h) {
-      pending = pending.filter((p) => p.id !== h);
-    },
-    advance(ms) {
-      const until = clock.now() + ms;
-      for (;;) {
-        pending.sort((a, b) => a.at - b.at);
-        const due = pending[0];
-        if (!due || due.at > until) break;
-        pending.shift();
-        clock.set(due.at);
-        due.fn();
-      }
-      clock.set(until);
-    },
-    count: () => pending.length,
-  };
-}
-
-const notice = (n: number): ApiEvent => ({ type: 'notice', level: 'info', message: `n${n}` });
-
-describe('event batching', () => {
-  it('delivers at most 10 batches a second however fast events arrive, losing none', () => {
-    const clock = new ManualClock(1_000_000);
-    const timers = manualTimers(clock);
-    const deliveries: { at: number; batch: ApiEvent[] }[] = [];
-    const b = new EventBatcher({ deliver: (batch) => deliveries.push({ at: clock.now(), batch }), clock, timers });
-    // 1000 events spread over 2 s, one every 2 ms.
-    for (let i = 0; i < 1000; i++) {
-      b.push([notice(i)]);
-      timers.advance(2);
-    }
-    timers.advance(1000);
-    expect(deliveries.flatMap((d) => d.batch)).toHaveLength(1000);
-    for (let i = 1; i < deliveries.length; i++) expect(deliveries[i]!.at - deliveries[i - 1]!.at).toBeGreaterThanOrEqual(100);
-    // In any one-second window there are at most 10 deliveries.
-    for (const d of deliveries) expect(deliveries.filter((x) => x.at >= d.at && x.at < d.at + 1000).length).toBeLessThanOrEqual(10);
-    expect(deliveries.length).toBeGreaterThanOrEqual(19);
-  });
-
-  it('delivers the first batch after a quiet spell at once', () => {
-    const clock = new ManualClock(0);
-    const timers = manualTimers(clock);
-    const got: ApiEvent[][] = [];
-    const b = new EventBatcher({ deliver: (x) => got.push(x), clock, timers });
-    timers.advance(5000);
-    b.push([notice(1)]);
-    expect(got).toHaveLength(1);
-    b.push([notice(2)]);
-    expect(got).toHaveLength(1);
-    timers.advance(100);
-    expect(got).toEqual([[notice(1)], [notice(2)]]);
-  });
-
-  it('bounds the queue by dropping the oldest packet rows, never bans or state', () => {
-    const clock = new ManualClock(0);
-    const timers = manualTimers(clock);
-    const got: ApiEvent[][] = [];
-    const b = new EventBatcher({ deliver: (x) => got.push(x), clock, timers, maxQueued: 10 });
-    b.push([notice(0)]); // delivered at once; the rest waits
-    const row = (id: number) => ({ id, time: id, src: '192.0.2.1', dst: '192.0.2.2', proto: 'TCP', spt: 1, dpt: 2, prefix: 'UFW BLOCK', in: 'eth0', flags: 'SYN' });
-    b.push([{ type: 'packets', rows: Array.from({ length: 8 }, (_, i) => row(i)) }]);
-    b.push([{ type: 'unban', ip: '192.0.2.9', why: 'manual' }]);
-    b.push([{ type: 'packets', rows: Array.from({ length: 8 }, (_, i) => row(100 + i)) }]);
-    timers.advance(100);
-    const batch = got[1]!;
-    expect(batch.some((e) => e.type === 'unban')).toBe(true);
-    const ids = batch.flatMap((e) => (e.type === 'packets' ? e.rows.map((r) => r.id) : []));
-    expect(ids).toHaveLength(9); // 10 minus the unban
-    expect(ids.at(-1)).toBe(107); // newest kept
-    expect(ids[0]).toBe(7);
-  });
-
-  it('close() cancels the pending delivery', () => {
-    const clock = new ManualClock(0);
-    const timers = manualTimers(clock);
-    const got: ApiEvent[][] = [];
-    const b = new EventBatcher({ deliver: (x) => got.push(x), clock, timers });
-    b.push([notice(1)]);
-    b.push([notice(2)]);
-    b.close();
-    timers.advance(1000);
-    expect(got).toHaveLength(1);
-    expect(timers.count()).toBe(0);
   });
 });

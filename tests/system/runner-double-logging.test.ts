@@ -4,33 +4,18 @@
  * blocked SYN is logged twice — "[PORTCULLIS BLOCK]" by the block, "[UFW BLOCK]" by ufw's own rule.
  * A host that sends ONE SYN to each of 3 closed ports made 6 probes and was banned (threshold 5).
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { requireSystem } from '../support/system.ts';
-import { createLab, type Lab } from '../support/netns.ts';
-import { cliOnce, removeDir, startCli, tempStateDir, until, writeConfig, type RunningCli } from './runner-support.ts';
+import { cliOnce, labPerTest, until } from './runner-support.ts';
 
 const enabled = requireSystem('root', 'netns', 'ufw', 'ipset', 'conntrack');
 const CLOSED = [6101, 6102, 6103];
 
 describe.runIf(enabled)('per-source logging installed: a packet logged by two rules is one probe', () => {
-  let lab: Lab | null = null;
-  let cli: RunningCli | null = null;
-  let stateDir: string | null = null;
-
-  afterEach(async () => {
-    await cli?.stop('SIGKILL');
-    await lab?.cleanup();
-    if (stateDir) removeDir(stateDir);
-    lab = null;
-    cli = null;
-    stateDir = null;
-  });
+  const t = labPerTest();
 
   it('3 single SYNs to 3 closed ports, each logged twice: no ban, 3 blocked packets', async () => {
-    lab = await createLab({ scanners: 1 });
-    stateDir = tempStateDir();
-    const cfg = writeConfig(stateDir, { detection: { maxretry: 5, minDistinctPorts: 3 }, ban: { backend: 'set', bantimeSec: 600 } });
-    cli = await startCli(lab, ['run', '--source', 'kmsg', '--config', cfg], stateDir);
+    const { lab, stateDir, cli } = await t.run(['run', '--source', 'kmsg'], { detection: { maxretry: 5, minDistinctPorts: 3 }, ban: { backend: 'set', bantimeSec: 600 } }, { scanners: 1 });
     const fix = await cliOnce(lab, ['doctor', '--fix', 'install-per-source-logging', '--state-dir', stateDir, '--json']);
     expect(fix.stderr).toBe('');
     expect(JSON.parse(fix.stdout)).toContainEqual(expect.objectContaining({ id: 'per-source-logging', level: 'ok' }));

@@ -4,36 +4,22 @@
  * never banned. With Portcullis's per-source logging block (installed through the running instance,
  * `portcullis doctor --fix install-per-source-logging`) both are logged and both are banned.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { canonicalIp } from '../../electron/shared/domain.ts';
 import { requireSystem } from '../support/system.ts';
-import { createLab, type Lab } from '../support/netns.ts';
-import { cliOnce, removeDir, startCli, tempStateDir, writeConfig, type RunningCli } from './runner-support.ts';
+import type { Lab } from '../support/netns.ts';
+import { cliOnce, labPerTest } from './runner-support.ts';
 
 const enabled = requireSystem('root', 'netns', 'ufw', 'ipset', 'conntrack');
 const BUSY = Array.from({ length: 30 }, (_, i) => 4001 + i);
 const SECOND = [5001, 5002, 5003, 5004, 5005, 5006, 5007, 5008];
 
 describe.runIf(enabled)('two scanners: ufw’s shared log budget vs per-source logging', () => {
-  let lab: Lab | null = null;
-  let cli: RunningCli | null = null;
-  let stateDir: string | null = null;
-
-  afterEach(async () => {
-    await cli?.stop('SIGKILL');
-    await lab?.cleanup();
-    if (stateDir) removeDir(stateDir);
-    lab = null;
-    cli = null;
-    stateDir = null;
-  });
+  const t = labPerTest();
 
   for (const perSource of [false, true]) {
     it(perSource ? 'with the per-source block both scanners are logged and banned' : 'without it the second scanner is not seen', async () => {
-      lab = await createLab({ scanners: 2 });
-      stateDir = tempStateDir();
-      const cfg = writeConfig(stateDir, { detection: { maxretry: 5, minDistinctPorts: 3 }, ban: { backend: 'set', bantimeSec: 600 } });
-      cli = await startCli(lab, ['run', '--source', 'kmsg', '--config', cfg], stateDir);
+      const { lab, stateDir, cli } = await t.run(['run', '--source', 'kmsg'], { detection: { maxretry: 5, minDistinctPorts: 3 }, ban: { backend: 'set', bantimeSec: 600 } }, { scanners: 2 });
       if (perSource) {
         const fix = await cliOnce(lab, ['doctor', '--fix', 'install-per-source-logging', '--state-dir', stateDir, '--json']);
         expect(fix.stderr).toBe('');

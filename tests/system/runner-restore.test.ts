@@ -4,13 +4,12 @@
  * in batches, is ready and reading the log without waiting for that, and bans a scan sent right away.
  */
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { systemClock } from '../../electron/shared/domain.ts';
 import type { BanRecord } from '../../electron/shared/model.ts';
 import { SqliteStore } from '../../electron/engine/store/sqlite.ts';
 import { requireSystem } from '../support/system.ts';
-import { createLab, type Lab } from '../support/netns.ts';
-import { removeDir, setMembers, startCli, tempStateDir, until, writeConfig, type RunningCli } from './runner-support.ts';
+import { labPerTest, setMembers, until } from './runner-support.ts';
 
 const enabled = requireSystem('root', 'netns', 'ufw', 'ipset', 'conntrack');
 const N4 = 1900;
@@ -20,33 +19,20 @@ const v4 = (i: number) => `100.${64 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`;
 const v6 = (i: number) => `2001:db8:ffff::${(i + 1).toString(16)}`;
 
 describe.runIf(enabled)('portcullis run restores many bans after a reboot (real ipset)', () => {
-  let lab: Lab | null = null;
-  let cli: RunningCli | null = null;
-  let stateDir: string | null = null;
-
-  afterEach(async () => {
-    await cli?.stop('SIGKILL');
-    cli = null;
-    await lab?.cleanup();
-    lab = null;
-    if (stateDir) removeDir(stateDir);
-    stateDir = null;
-  });
+  const t = labPerTest();
 
   it(`${N4 + N6} stored bans go back into the empty sets; a scan right after the ready line is banned too`, async () => {
-    lab = await createLab();
-    stateDir = tempStateDir();
+    const { lab, stateDir } = await t.lab();
     const now = Date.now();
     const store = new SqliteStore({ path: path.join(stateDir, 'portcullis.db'), clock: systemClock });
     const ban = (ip: string): BanRecord => ({ ip, at: now - 60_000, until: now + 3_600_000, strikes: 1, reason: { kind: 'manual', ports: [], hits: 0, firstSeen: now - 60_000, lastSeen: now - 60_000 } });
     store.recordBans([...Array.from({ length: N4 }, (_, i) => ban(v4(i))), ...Array.from({ length: N6 }, (_, i) => ban(v6(i)))]);
     store.close();
-    const cfg = writeConfig(stateDir, {
+    const cli = await t.start(['run', '--source', 'kmsg', '--backend', 'set'], {
       detection: { findtimeSec: 60, maxretry: 5, minDistinctPorts: 3 },
       ban: { backend: 'set', bantimeSec: 600, maxbantimeSec: 3600, increment: false },
       logs: { source: 'kmsg' },
     });
-    cli = await startCli(lab, ['run', '--source', 'kmsg', '--backend', 'set', '--config', cfg], stateDir);
     expect(cli.lines.find((l) => l.type === 'ready')?.activeBans).toBe(N4 + N6);
 
     // Scan at once: the restore must not stand in front of log reading.

@@ -8,7 +8,8 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import type { Lab } from '../support/netns.ts';
+import { afterEach } from 'vitest';
+import { createLab, type Lab, type LabOptions } from '../support/netns.ts';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
 /** Node 24 (type stripping): the project's own, whatever node runs vitest. */
@@ -142,4 +143,43 @@ export async function until(pred: () => Promise<boolean> | boolean, timeoutMs: n
 
 export function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
+}
+
+/**
+ * One lab, its state directory and the CLI running in it, per test (what the runner and serve
+ * system tests all set up the same way): `lab()` creates the lab and a state directory, `start()`
+ * writes the settings file there and starts the CLI in the lab with `--config` on it, `run()` does
+ * both. After each test the CLI is killed (SIGKILL), the lab cleaned up and the state dir removed.
+ * Call it at the top of a describe block.
+ */
+export function labPerTest() {
+  let lab: Lab | null = null;
+  let stateDir: string | null = null;
+  let cli: RunningCli | null = null;
+  afterEach(async () => {
+    await cli?.stop('SIGKILL');
+    cli = null;
+    await lab?.cleanup();
+    lab = null;
+    if (stateDir) removeDir(stateDir);
+    stateDir = null;
+  });
+  const t = {
+    async lab(opts?: LabOptions): Promise<{ lab: Lab; stateDir: string }> {
+      lab = await createLab(opts);
+      stateDir = tempStateDir();
+      return { lab, stateDir };
+    },
+    /** Starts `argv` plus `--config FILE` (the settings written to the state dir) in the lab of lab(). */
+    async start(argv: string[], settings: unknown): Promise<RunningCli> {
+      if (!lab || !stateDir) throw new Error('labPerTest: lab() first');
+      cli = await startCli(lab, [...argv, '--config', writeConfig(stateDir, settings)], stateDir);
+      return cli;
+    },
+    async run(argv: string[], settings: unknown, opts?: LabOptions): Promise<{ lab: Lab; stateDir: string; cli: RunningCli }> {
+      const made = await t.lab(opts);
+      return { ...made, cli: await t.start(argv, settings) };
+    },
+  };
+  return t;
 }

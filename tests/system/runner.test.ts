@@ -4,11 +4,11 @@
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { canonicalIp } from '../../electron/shared/domain.ts';
 import { requireSystem } from '../support/system.ts';
-import { createLab, type Lab } from '../support/netns.ts';
-import { removeDir, setMembers, startCli, taggedUfwRules, tempStateDir, until, writeConfig, type RunningCli } from './runner-support.ts';
+import type { Lab } from '../support/netns.ts';
+import { labPerTest, setMembers, taggedUfwRules, until, type RunningCli } from './runner-support.ts';
 
 const enabled = requireSystem('root', 'netns', 'ufw', 'ipset', 'conntrack');
 const execFileP = promisify(execFile);
@@ -28,26 +28,13 @@ function config(backend: 'ufw' | 'set', extra: { bantimeSec?: number; whitelist?
 }
 
 describe.runIf(enabled)('portcullis run in a network namespace (real ufw, real packets, /dev/kmsg)', () => {
-  let lab: Lab | null = null;
-  let cli: RunningCli | null = null;
-  let stateDir: string | null = null;
-
-  afterEach(async () => {
-    await cli?.stop('SIGKILL');
-    cli = null;
-    await lab?.cleanup();
-    lab = null;
-    if (stateDir) removeDir(stateDir);
-    stateDir = null;
-  });
+  const t = labPerTest();
 
   type Extra = Parameters<typeof config>[1];
-  async function boot(backend: 'ufw' | 'set', extra: Extra | ((lab: Lab) => Extra) = {}): Promise<{ lab: Lab; cli: RunningCli }> {
-    lab = await createLab();
-    stateDir = tempStateDir();
-    const cfg = writeConfig(stateDir, config(backend, typeof extra === 'function' ? extra(lab) : extra));
-    cli = await startCli(lab, ['run', '--source', 'kmsg', '--backend', backend, '--config', cfg], stateDir);
-    return { lab, cli };
+  async function boot(backend: 'ufw' | 'set', extra: Extra | ((lab: Lab) => Extra) = {}): Promise<{ lab: Lab; cli: RunningCli; stateDir: string }> {
+    const { lab, stateDir } = await t.lab();
+    const cli = await t.start(['run', '--source', 'kmsg', '--backend', backend], config(backend, typeof extra === 'function' ? extra(lab) : extra));
+    return { lab, cli, stateDir };
   }
 
   for (const backend of ['ufw', 'set'] as const) {
@@ -82,7 +69,7 @@ describe.runIf(enabled)('portcullis run in a network namespace (real ufw, real p
   }
 
   it('a whitelisted scanner and probes only to the open port never cause a ban', async () => {
-    const { lab, cli: cli2 } = await boot('set', (l) => ({ whitelist: [l.scanner.v4] }));
+    const { lab, cli: cli2, stateDir } = await boot('set', (l) => ({ whitelist: [l.scanner.v4] }));
     const s = lab.scanner;
     const kmsg = lab.kmsg();
     await lab.probeMany(s.ns, s.fwV4, CLOSED, { timeoutMs: 300 });

@@ -12,7 +12,6 @@
  * `serve --dry-run` on a file source never touches the firewall, so this runs in the machine's own
  * namespace, like ui-virtual.test.ts.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -21,18 +20,15 @@ import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { requireSystem } from '../support/system.ts';
-import { ROOT, buildRenderer, launchChromium } from '../renderer/browser/chromium.ts';
-
-const NODE = path.join(ROOT, 'node_modules/.bin/node');
-const URL_LINE = /^(http:\/\/127\.0\.0\.1:\d+\/\?token=\S+)$/m;
+import { buildRenderer, launchChromium } from '../renderer/browser/chromium.ts';
+import { type DryServe, startDryServe } from '../support/dry-serve.ts';
 
 const ATTACK_PAGE = `<!doctype html><meta charset="utf-8"><title>not portcullis</title>
 <iframe name="sink" id="sink"></iframe>`;
 
 describe.runIf(requireSystem('chromium'))('serve from another origin (real Chromium)', () => {
   let tmp: string;
-  let child: ChildProcess;
-  let output = '';
+  let serve: DryServe | undefined;
   let url = '';
   let token = '';
   let base = '';
@@ -60,24 +56,8 @@ describe.runIf(requireSystem('chromium'))('serve from another origin (real Chrom
     tmp = mkdtempSync(path.join(os.tmpdir(), 'portcullis-origin-'));
     const logFile = path.join(tmp, 'kern.log');
     writeFileSync(logFile, '');
-    child = spawn(NODE, [path.join(ROOT, 'bin/portcullis.js'), 'serve', '--port', '0', '--dry-run', '--source', `file:${logFile}`, '--state-dir', path.join(tmp, 'state')], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    url = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`serve printed no URL:\n${output}`)), 60_000);
-      const on = (d: Buffer) => {
-        output += d.toString();
-        const m = URL_LINE.exec(output);
-        if (m) {
-          clearTimeout(timer);
-          resolve(m[1]!);
-        }
-      };
-      child.stdout!.on('data', on);
-      child.stderr!.on('data', on);
-      child.on('exit', (code) => reject(new Error(`serve exited with ${code}:\n${output}`)));
-    });
+    serve = await startDryServe({ logFile, stateDir: path.join(tmp, 'state') });
+    url = serve.url;
     token = new URL(url).searchParams.get('token')!;
     base = url.split('/?')[0]!;
     // "Another local user's" server on another loopback port: it logs every request's headers.
@@ -96,12 +76,7 @@ describe.runIf(requireSystem('chromium'))('serve from another origin (real Chrom
   afterAll(async () => {
     await browser?.close().catch(() => undefined);
     await new Promise((r) => (evil ? evil.close(() => r(null)) : r(null)));
-    if (child && child.exitCode === null) {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
-      if (child.exitCode === null) child.kill('SIGKILL');
-    }
+    await serve?.stop();
     if (tmp) rmSync(tmp, { recursive: true, force: true });
   });
 

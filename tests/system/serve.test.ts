@@ -3,12 +3,11 @@
  * UI/API is on that namespace's 127.0.0.1 only, behind the printed token. Clients run inside the
  * namespace (curl, and a node WebSocket client) because that is where its loopback is.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import path from 'node:path';
 import { canonicalIp } from '../../electron/shared/domain.ts';
 import { requireSystem } from '../support/system.ts';
-import { createLab, type Lab } from '../support/netns.ts';
-import { NODE, ROOT, removeDir, startCli, tempStateDir, writeConfig, type RunningCli } from './runner-support.ts';
+import { labPerTest, NODE, ROOT } from './runner-support.ts';
 
 const enabled = requireSystem('root', 'netns', 'ufw', 'ipset', 'conntrack');
 
@@ -24,24 +23,10 @@ setTimeout(() => process.exit(3), 5000);
 `;
 
 describe.runIf(enabled)('portcullis serve in a network namespace', () => {
-  let lab: Lab | null = null;
-  let cli: RunningCli | null = null;
-  let stateDir: string | null = null;
-
-  afterEach(async () => {
-    await cli?.stop('SIGKILL');
-    await lab?.cleanup();
-    if (stateDir) removeDir(stateDir);
-    lab = null;
-    cli = null;
-    stateDir = null;
-  });
+  const t = labPerTest();
 
   it('prints the tokened URL, refuses API requests without the token, and bans a scanner of its namespace', async () => {
-    lab = await createLab();
-    stateDir = tempStateDir();
-    const cfg = writeConfig(stateDir, { detection: { maxretry: 5, minDistinctPorts: 3 }, ban: { backend: 'set', bantimeSec: 600 } });
-    cli = await startCli(lab, ['serve', '--source', 'kmsg', '--port', '0', '--config', cfg], stateDir);
+    const { lab, cli } = await t.run(['serve', '--source', 'kmsg', '--port', '0'], { detection: { maxretry: 5, minDistinctPorts: 3 }, ban: { backend: 'set', bantimeSec: 600 } });
     const ready = cli.lines.find((l) => l.type === 'ready')!;
     const url = String(ready.url);
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/\?token=[A-Za-z0-9_-]{32}$/);

@@ -13,10 +13,10 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { requireSystem } from '../support/system.ts';
 import { ROOT, buildRenderer, launchChromium, openScreen, screenshot } from '../renderer/browser/chromium.ts';
+import { type DryServe, startDryServe } from '../support/dry-serve.ts';
 
 const NODE = path.join(ROOT, 'node_modules/.bin/node');
 const ROWS = 100_000;
-const URL_LINE = /^(http:\/\/127\.0\.0\.1:\d+\/\?token=\S+)$/m;
 
 /** A syslog-framed ufw BLOCK line as rsyslog writes it to kern.log. */
 function logLine(i: number, at: Date): string {
@@ -32,10 +32,9 @@ const vitestWait = (check: () => Promise<void>, timeout: number) => vi.waitFor(c
 describe.runIf(requireSystem('chromium'))('100k blocked packets in the live table (serve --dry-run on a recorded log)', () => {
   let tmp: string;
   let logFile: string;
-  let child: ChildProcess;
+  let serve: DryServe | undefined;
   let browser: Browser;
   let page: Page;
-  let output = '';
 
   let hogs: ChildProcess[] = [];
   const stopHogs = () => {
@@ -54,24 +53,8 @@ describe.runIf(requireSystem('chromium'))('100k blocked packets in the live tabl
     // explicit choice in the settings; the UI then says SPOOFABLE). Dry run: nobody is banned anyway.
     const config = path.join(tmp, 'settings.json');
     writeFileSync(config, JSON.stringify({ detection: { requireKernelTrust: false }, logs: { maxStoredPackets: 1_000_000 } }));
-    child = spawn(NODE, [path.join(ROOT, 'bin/portcullis.js'), 'serve', '--port', '0', '--dry-run', '--source', `file:${logFile}`, '--state-dir', path.join(tmp, 'state'), '--config', config], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const url = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`serve printed no URL:\n${output}`)), 60_000);
-      const on = (d: Buffer) => {
-        output += d.toString();
-        const m = URL_LINE.exec(output);
-        if (m) {
-          clearTimeout(timer);
-          resolve(m[1]!);
-        }
-      };
-      child.stdout!.on('data', on);
-      child.stderr!.on('data', on);
-      child.on('exit', (code) => reject(new Error(`serve exited with ${code}:\n${output}`)));
-    });
+    serve = await startDryServe({ logFile, stateDir: path.join(tmp, 'state'), config });
+    const url = serve.url;
     browser = await launchChromium();
     const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 }, acceptDownloads: true });
     page = await ctx.newPage();
@@ -82,12 +65,7 @@ describe.runIf(requireSystem('chromium'))('100k blocked packets in the live tabl
   afterAll(async () => {
     stopHogs();
     await browser?.close().catch(() => undefined);
-    if (child && child.exitCode === null) {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
-      if (child.exitCode === null) child.kill('SIGKILL');
-    }
+    await serve?.stop();
     if (tmp) rmSync(tmp, { recursive: true, force: true });
   });
 

@@ -1,0 +1,83 @@
+/**
+ * A PortcullisService on the REAL engine, parser and SQLite store (a temp file), fed
+ * /dev/kmsg-format records through a PushSource; the firewall is the test's (a recording fake),
+ * the helper a fake. What service-real and service-bulk tests share.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach } from 'vitest';
+import { dispatch, type ApiMethod, type ApiResult } from '../../electron/shared/api.ts';
+import type { ManualClock } from '../../electron/shared/domain.ts';
+import { ScanEngine } from '../../electron/engine/engine.ts';
+import { parseRecord } from '../../electron/engine/parse/index.ts';
+import { SqliteStore } from '../../electron/engine/store/sqlite.ts';
+import { serviceStoreOf, StoreSettingsRepo } from '../../electron/app/adapters.ts';
+import { PortcullisService } from '../../electron/app/service.ts';
+import { type FakeFirewall, FakeHelper, PushSource } from './fakes.ts';
+
+/** The kernel's boot time in these tests: kmsg stamps count from it. */
+export const BOOT = 1_800_000_000_000;
+/** This host's address. */
+export const HOST = '192.0.2.10';
+
+let seq = 100;
+/** A kernel LOG record as /dev/kmsg gives it, `ms` after boot. */
+export function kmsg(src: string, dpt: number, ms: number, dst = HOST, iface = 'eth0', dstMac = '52:54:00:12:34:56'): string {
+  return `4,${seq++},${ms * 1000},-;[UFW BLOCK] IN=${iface} OUT= MAC=${dstMac}:52:54:00:65:43:21:08:00 SRC=${src} DST=${dst} LEN=44 TOS=0x00 PREC=0x00 TTL=241 ID=1 PROTO=TCP SPT=40000 DPT=${dpt} WINDOW=1024 RES=0x00 SYN URGP=0`;
+}
+
+export type HostInfoFn = () => Promise<{ addresses: string[]; interfaces: string[]; gateways: string[]; macs?: Record<string, string> }>;
+export const HOME_NETWORK: HostInfoFn = async () => ({ addresses: [HOST], interfaces: ['eth0'], gateways: ['192.0.2.1'] });
+
+/** A temp directory per call, removed after each test of the file that calls this at its top level. */
+export function tempDirsPerTest(prefix: string): () => string {
+  const dirs: string[] = [];
+  afterEach(() => {
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
+  return () => {
+    const dir = mkdtempSync(path.join(tmpdir(), prefix));
+    dirs.push(dir);
+    return dir;
+  };
+}
+
+export interface RealServiceOptions {
+  dbFile: string;
+  clock: ManualClock;
+  firewall: FakeFirewall;
+  source?: PushSource;
+  hostInfo?: HostInfoFn;
+  /** Writes into the store before the service opens it (e.g. bans left by an earlier run). */
+  seed?: (raw: SqliteStore, now: number) => void;
+}
+
+export function buildRealService(o: RealServiceOptions) {
+  const { dbFile, clock, firewall } = o;
+  const raw = new SqliteStore({ path: dbFile, clock });
+  o.seed?.(raw, clock.now());
+  const store = serviceStoreOf(raw, clock);
+  const parseOpts = { framing: 'kmsg' as const, bootTimeMs: BOOT };
+  const source = o.source ?? new PushSource();
+  const service = new PortcullisService({
+    clock,
+    settingsRepo: new StoreSettingsRepo(store, dbFile),
+    createEngine: (opts, sink) => new ScanEngine({ ...opts, parse: parseOpts }, sink),
+    parseLine: (l) => parseRecord(l, parseOpts),
+    store,
+    source,
+    firewall,
+    helper: new FakeHelper(),
+    hostInfo: o.hostInfo ?? HOME_NETWORK,
+    tickMs: 3_600_000,
+  });
+  const h = service.handlers();
+  /** Calls the API as a transport does (params validated), throwing on an error reply. */
+  const call = async <M extends ApiMethod>(m: M, p: unknown = {}): Promise<ApiResult<M>> => {
+    const r = await dispatch(h, m, p);
+    if (!r.ok) throw new Error(`${m}: ${r.error.code} ${r.error.message}`);
+    return r.result as ApiResult<M>;
+  };
+  return { service, source, store, raw, clock, call };
+}
