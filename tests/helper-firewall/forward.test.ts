@@ -274,6 +274,18 @@ describe('the ufw backend mirrored into the sets (forward-mirror.ts)', () => {
     expect(refused.calls.some((c) => c.bin === 'ipset')).toBe(false);
   });
 
+  it('an unban whose set is gone is done (nothing left to remove); a ban whose set is gone fails', async () => {
+    const gone = fakeExec((c) => {
+      if (c.bin === 'ufw' && c.args.join(' ') === 'show added') return { stdout: SHOW_ADDED };
+      if (c.bin === 'ipset') return { code: 1, stderr: "ipset v7.17: Error in line 1: The set with the given name does not exist" };
+      return undefined;
+    });
+    const b = createBanBackend('ufw', gone.exec, { cutConnections: false, forwardMirror: () => true });
+    await expect(b.ban(ip('203.0.113.9'), 300, '')).rejects.toMatchObject({ code: 'ipset' });
+    await expect(b.unban(ip('192.0.2.5'))).resolves.toBeUndefined();
+    await expect(b.unbanMany([ip('192.0.2.5')])).resolves.toBeUndefined();
+  });
+
   it('mirrorRequests: the time left, nothing due, beyond what a set counts down = permanent', () => {
     const now = 1_000_000_000_000;
     expect(mirrorRequests(SHOW_ADDED, now)).toEqual([
