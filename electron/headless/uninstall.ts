@@ -139,7 +139,7 @@ export const uninstallCommand: CliCommand = {
       const { values } = parseArgs({ args: argv, options: { help: { type: 'boolean', short: 'h' }, 'ufw-dir': { type: 'string' } }, strict: true });
       if (values.help) {
         console.log(
-          "Usage: portcullis uninstall [--ufw-dir DIR]\n\nRemoves Portcullis's managed blocks from ufw's files (set block, before.init hook, per-source\nlogging), destroys its ban sets and deletes its tagged ufw rules, in the network namespace it runs\nin. Runs no firewall command where none of these exist. Stop the running instance first.",
+          "Usage: portcullis uninstall [--ufw-dir DIR]\n\nRemoves Portcullis's managed blocks from ufw's files (forward block and its DOCKER-USER jumps, set\nblock, before.init hook, per-source logging), destroys its ban sets and deletes its tagged ufw rules, in the network namespace it runs\nin. Runs no firewall command where none of these exist. Stop the running instance first.",
         );
         return 0;
       }

@@ -19,8 +19,9 @@ export interface HelperCheck {
 /**
  * `status`: the helper's forwardStatus (null when it could not be read). `forwardingOff`: the kernel
  * forwards nothing (ip_forward and IPv6 forwarding both 0) — then only Docker would need the block.
+ * `routed`: ufw's routed policy now ('allow', 'deny', 'reject', 'disabled'; '' unknown).
  */
-export function forwardBlockCheck(status: ForwardBlockStatusView | null, forwardingOff: boolean): HelperCheck {
+export function forwardBlockCheck(status: ForwardBlockStatusView | null, forwardingOff: boolean, routed = ''): HelperCheck {
   const id = FORWARD_CHECK_ID;
   if (!status) return { id, ok: false, detail: 'cannot read the forward block state (iptables -L failed)' };
   const docker = status.dockerUser.v4 !== 'absent' || status.dockerUser.v6 !== 'absent';
@@ -40,6 +41,12 @@ export function forwardBlockCheck(status: ForwardBlockStatusView | null, forward
       ok: false,
       detail: `DOCKER-USER (${missing.join(', ')}) lacks Portcullis's jumps (Docker started after the block was installed, or it was flushed): banned scanners still reach published container ports (install the forward block again: it adds them)`,
     };
+  }
+  if (status.logsRouted && routed === 'allow') {
+    return { id, ok: false, detail: "ufw's routed policy is allow now, so the forward block logs routed connections it lets through as probes (install the forward block again: it then logs no routed traffic)" };
+  }
+  if (!status.logsRouted && (routed === 'deny' || routed === 'reject')) {
+    return { id, ok: false, detail: `ufw's routed policy is ${routed} now, but the forward block was installed while it was allow and logs no routed probes (install the forward block again)` };
   }
   if (!status.loaded.v4) return { id, ok: false, detail: 'the forward block is in ufw\'s files but not loaded (ufw is off, or was not reloaded since)' };
   return {

@@ -303,7 +303,7 @@ export function createHelperDispatcher(deps: HelperDeps): HelperDispatcher {
     });
     checks.push({ id: 'per-source-logging', ok: !!s?.blocks.perSourceLogging, detail: s?.blocks.perSourceLogging ? 'per-source logging block installed' : 'ufw logs through one shared budget: busy hosts miss scanners (install the per-source logging block)' });
     checks.push({ id: 'set-block', ok: !!s?.blocks.setBlock, detail: s?.blocks.setBlock ? 'set backend block installed' : 'set backend block not installed: needed only by the set backend (install it, or `portcullis run --backend set` does)' });
-    checks.push(forwardBlockCheck(await deps.firewall.forwardBlockStatus(exec).catch(() => null), await forwardingOff(true).catch(() => false)));
+    checks.push(forwardBlockCheck(await deps.firewall.forwardBlockStatus(exec).catch(() => null), await forwardingOff(true).catch(() => false), s?.defaults.routed));
     for (const bin of ['ipset', 'conntrack'] as const) {
       const ok = await deps.exists(BINARIES[bin]);
       checks.push({ id: bin, ok, detail: ok ? `${bin} is installed` : `${bin} is not installed (apt-get install ${bin})` });

@@ -64,6 +64,7 @@ const DockerUserStateSchema = z.enum(['absent', 'jumped', 'missing-jump']);
 /** The forward block in the kernel: files, chains loaded by ufw, and Docker's DOCKER-USER jumps per family. */
 export const ForwardBlockStatusSchema = z.object({
   installed: z.boolean(),
+  logsRouted: z.boolean(),
   loaded: z.object({ v4: z.boolean(), v6: z.boolean() }),
   dockerUser: z.object({ v4: DockerUserStateSchema, v6: DockerUserStateSchema }),
 });

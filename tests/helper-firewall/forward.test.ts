@@ -3,7 +3,7 @@
  * the exact argv it runs (install, DOCKER-USER jumps, removal), the ufw backend's mirror into the
  * sets, the Doctor's check, and the helper refusing anything outside its closed operations.
  */
-import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -175,7 +175,7 @@ describe('forward block install/remove (temp etcDir, fake exec)', () => {
   it('a missing jump (Docker restarted) is reported by the status and put back by installing again', async () => {
     await installForwardBlock(kernel({ docker: false, jumped: false }).exec, { etcDir: dir });
     const st = await forwardBlockStatus(kernel({ docker: true, jumped: false }).exec, { etcDir: dir });
-    expect(st).toEqual({ installed: true, loaded: { v4: true, v6: true }, dockerUser: { v4: 'missing-jump', v6: 'missing-jump' } });
+    expect(st).toEqual({ installed: true, logsRouted: true, loaded: { v4: true, v6: true }, dockerUser: { v4: 'missing-jump', v6: 'missing-jump' } });
     expect(forwardBlockCheck(st, false)).toMatchObject({ id: 'forward-block', ok: false });
     const fix = kernel({ docker: true, jumped: false });
     await installForwardBlock(fix.exec, { etcDir: dir });
@@ -211,6 +211,18 @@ describe('forward block install/remove (temp etcDir, fake exec)', () => {
     const reload = calls.findIndex((c) => c.args[0] === 'reload');
     expect(calls.findIndex((c) => c.args[1] === '-X')).toBeGreaterThan(reload);
     expect(calls.filter((c) => c.args[0] === 'destroy').map((c) => c.args[1])).toEqual(['portcullis-ban4', 'portcullis-ban6']);
+  });
+
+  it("ufw's routed policy allow: the after.rules part logs nothing (routed traffic reaching it is accepted)", async () => {
+    writeFileSync(join(dir, 'default-ufw'), 'IPV6=yes\nDEFAULT_FORWARD_POLICY="ACCEPT"\n');
+    await installForwardBlock(kernel({ docker: false, jumped: false }).exec, { etcDir: dir, defaultsFile: join(dir, 'default-ufw') });
+    expect(read('after.rules')).not.toContain('-j LOG');
+    expect(read('after.rules')).toContain('-A ufw-after-forward -j portcullis-forward-log');
+    expect(read('before.rules')).toContain('-j LOG --log-prefix "[PORTCULLIS FORWARD] "'); // DOCKER-USER's part stays: Docker drops those
+    expect((await forwardBlockStatus(kernel({ docker: false, jumped: false }).exec, { etcDir: dir })).logsRouted).toBe(false);
+    writeFileSync(join(dir, 'default-ufw'), 'DEFAULT_FORWARD_POLICY="DROP"\n');
+    await installForwardBlock(kernel({ docker: false, jumped: false }).exec, { etcDir: dir, defaultsFile: join(dir, 'default-ufw') });
+    expect(read('after6.rules')).toContain('-j LOG --log-prefix "[PORTCULLIS FORWARD] "');
   });
 
   it('remove keeps the sets while the set block uses them', async () => {
@@ -262,6 +274,18 @@ describe('the ufw backend mirrored into the sets (forward-mirror.ts)', () => {
     expect(refused.calls.some((c) => c.bin === 'ipset')).toBe(false);
   });
 
+  it('an unban whose set is gone is done (nothing left to remove); a ban whose set is gone fails', async () => {
+    const gone = fakeExec((c) => {
+      if (c.bin === 'ufw' && c.args.join(' ') === 'show added') return { stdout: SHOW_ADDED };
+      if (c.bin === 'ipset') return { code: 1, stderr: "ipset v7.17: Error in line 1: The set with the given name does not exist" };
+      return undefined;
+    });
+    const b = createBanBackend('ufw', gone.exec, { cutConnections: false, forwardMirror: () => true });
+    await expect(b.ban(ip('203.0.113.9'), 300, '')).rejects.toMatchObject({ code: 'ipset' });
+    await expect(b.unban(ip('192.0.2.5'))).resolves.toBeUndefined();
+    await expect(b.unbanMany([ip('192.0.2.5')])).resolves.toBeUndefined();
+  });
+
   it('mirrorRequests: the time left, nothing due, beyond what a set counts down = permanent', () => {
     const now = 1_000_000_000_000;
     expect(mirrorRequests(SHOW_ADDED, now)).toEqual([
@@ -275,6 +299,7 @@ describe('the ufw backend mirrored into the sets (forward-mirror.ts)', () => {
 describe("the Doctor's forward check", () => {
   const st = (over: Partial<Parameters<typeof forwardBlockCheck>[0] & object> = {}) => ({
     installed: true,
+    logsRouted: true,
     loaded: { v4: true, v6: true },
     dockerUser: { v4: 'jumped' as const, v6: 'absent' as const },
     ...over,
@@ -286,6 +311,12 @@ describe("the Doctor's forward check", () => {
     expect(forwardBlockCheck(st({ installed: false, dockerUser: { v4: 'missing-jump', v6: 'absent' } }), true).detail).toMatch(/DOCKER-USER chain exists/);
     expect(forwardBlockCheck(st({ loaded: { v4: false, v6: false } }), false).ok).toBe(false);
     expect(forwardBlockCheck(null, false).ok).toBe(false);
+  });
+  it("ufw's routed policy changed since the install: say so, the fix re-installs", () => {
+    expect(forwardBlockCheck(st(), false, 'deny').ok).toBe(true);
+    expect(forwardBlockCheck(st(), false, 'allow')).toMatchObject({ ok: false, detail: expect.stringMatching(/routed policy is allow/) });
+    expect(forwardBlockCheck(st({ logsRouted: false }), false, 'allow').ok).toBe(true);
+    expect(forwardBlockCheck(st({ logsRouted: false }), false, 'reject')).toMatchObject({ ok: false, detail: expect.stringMatching(/logs no routed probes/) });
   });
   it('the runner refreshes the block only when it is loaded and a DOCKER-USER lacks its jumps', () => {
     expect(forwardBlockNeedsRefresh(st({ dockerUser: { v4: 'jumped', v6: 'missing-jump' } }))).toBe(true);

@@ -44,7 +44,7 @@ export function fakeFirewall() {
     removePerSourceLogging: async () => void calls.push('removePerSourceLogging'),
     installForwardBlock: async () => void calls.push('installForwardBlock'),
     removeForwardBlock: async () => void calls.push('removeForwardBlock'),
-    forwardBlockStatus: async () => ({ installed: calls.includes('installForwardBlock'), loaded: { v4: true, v6: true }, dockerUser: { v4: 'absent', v6: 'absent' } }),
+    forwardBlockStatus: async () => ({ installed: calls.includes('installForwardBlock'), logsRouted: true, loaded: { v4: true, v6: true }, dockerUser: { v4: 'absent', v6: 'absent' } }),
     managedBlocksStatus: async () => ({ setBlock: calls.includes('installSetBlock'), perSourceLogging: false, forward: calls.includes('installForwardBlock') }),
   };
   return { firewall, calls };

@@ -16,7 +16,7 @@ describe('replay flags', () => {
   it('maps flags onto the settings schema, requireKernelTrust off, prefixes added to the defaults', () => {
     const r = ok(['x.log', '--maxretry', '3', '--findtime', '60', '--min-ports', '2', '--prefix', 'PORT DENIED:', '--whitelist', '10.1.2.3/8', '--whitelist', '2001:db8::1', '--format', 'kmsg', '--year', '2024', '--open-port', '22/tcp', '--open-port', '53']);
     expect(r.settings.detection).toMatchObject({ maxretry: 3, findtimeSec: 60, minDistinctPorts: 2, requireKernelTrust: false });
-    expect(r.settings.detection.prefixes).toEqual(['UFW BLOCK', 'UFW LIMIT BLOCK', 'PORTCULLIS BLOCK', 'PORT DENIED:']);
+    expect(r.settings.detection.prefixes).toEqual(['UFW BLOCK', 'UFW LIMIT BLOCK', 'PORTCULLIS BLOCK', 'PORTCULLIS FORWARD', 'PORT DENIED:']);
     expect(r.settings.whitelist.entries).toEqual(['10.0.0.0/8', '2001:db8::1/128']);
     expect(r).toMatchObject({ input: 'x.log', framing: 'kmsg', year: 2024, json: false, openPorts: ['tcp/22', 'tcp/53', 'udp/53'] });
   });

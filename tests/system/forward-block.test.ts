@@ -20,6 +20,7 @@ import { randomInt } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
+import { canonicalIp } from '../../electron/shared/domain.ts';
 import { removeForwardBlock } from '../../electron/helper/firewall/forward.ts';
 import { removeSetBlock } from '../../electron/helper/firewall/managed.ts';
 import { requireSystem } from '../support/system.ts';
@@ -40,46 +41,61 @@ const FILES = ['before.rules', 'before6.rules', 'after.rules', 'after6.rules', '
 interface Router {
   lab: Lab;
   ct: string;
+  /** The container's address per family. */
   ctIp: string;
+  ctIp6: string;
   echo: ChildProcess;
 }
 
-/** What dockerd would build in the router namespace, and the "container" behind it. */
+/** What dockerd would build in the router namespace (both families, as with Docker's ip6tables on), and the "container" behind it. */
 async function buildRouter(lab: Lab): Promise<Router> {
   const ct = `pc-ct-${lab.id}`;
   const net = `10.${randomInt(1, 250)}.${randomInt(1, 250)}`;
+  const net6 = `fd${randomInt(16, 255).toString(16)}:${(0x1000 + randomInt(0xf000)).toString(16)}:d0c::`;
   const ctIp = `${net}.2`;
+  const ctIp6 = `${net6}2`;
   const fw = (...argv: string[]) => lab.run(lab.fwNs, argv);
   await ipHost('netns', 'add', ct);
   await lab.run(ct, ['ip', 'link', 'set', 'lo', 'up']);
   await fw('ip', 'link', 'add', 'docker0', 'type', 'bridge');
   await fw('ip', 'addr', 'add', `${net}.1/24`, 'dev', 'docker0');
+  await fw('ip', '-6', 'addr', 'add', `${net6}1/64`, 'dev', 'docker0', 'nodad');
   await fw('ip', 'link', 'set', 'docker0', 'up');
   await ipHost('link', 'add', `pc${lab.id}v`, 'netns', lab.fwNs, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ct);
   await fw('ip', 'link', 'set', `pc${lab.id}v`, 'master', 'docker0');
   await fw('ip', 'link', 'set', `pc${lab.id}v`, 'up');
   await lab.run(ct, ['ip', 'addr', 'add', `${ctIp}/24`, 'dev', 'eth0']);
+  await lab.run(ct, ['ip', '-6', 'addr', 'add', `${ctIp6}/64`, 'dev', 'eth0', 'nodad']);
   await lab.run(ct, ['ip', 'link', 'set', 'eth0', 'up']);
   await lab.run(ct, ['ip', 'route', 'add', 'default', 'via', `${net}.1`]);
-  await fw('sysctl', '-qw', 'net.ipv4.ip_forward=1'); // this namespace's own value
+  await lab.run(ct, ['ip', '-6', 'route', 'add', 'default', 'via', `${net6}1`]);
+  // This namespace's own values.
+  await fw('sysctl', '-qw', 'net.ipv4.ip_forward=1');
+  await fw('sysctl', '-qw', 'net.ipv6.conf.all.forwarding=1');
   // The scanner is the router's LAN neighbour: it can also route to the container network directly.
   await lab.run(lab.scanner.ns, ['ip', 'route', 'add', `${net}.0/24`, 'via', lab.scanner.fwV4]);
+  await lab.run(lab.scanner.ns, ['ip', '-6', 'route', 'add', `${net6}/64`, 'via', lab.scanner.fwV6]);
   // Docker's rules, as `docker run -p 8080:80` leaves them (ufw's own chains were there first).
-  await fw('iptables', '-w', '-t', 'nat', '-A', 'PREROUTING', '-d', lab.scanner.fwV4, '-p', 'tcp', '--dport', String(PUBLISHED), '-j', 'DNAT', '--to-destination', `${ctIp}:${CONTAINER_PORT}`);
-  for (const chain of ['DOCKER-USER', 'DOCKER']) await fw('iptables', '-w', '-N', chain);
-  await fw('iptables', '-w', '-A', 'DOCKER-USER', '-j', 'RETURN');
-  await fw('iptables', '-w', '-A', 'DOCKER', '-d', `${ctIp}/32`, '!', '-i', 'docker0', '-o', 'docker0', '-p', 'tcp', '--dport', String(CONTAINER_PORT), '-j', 'ACCEPT');
-  await fw('iptables', '-w', '-A', 'DOCKER', '!', '-i', 'docker0', '-o', 'docker0', '-j', 'DROP');
-  const forward = [
-    ['-j', 'DOCKER-USER'],
-    ['-o', 'docker0', '-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', '-j', 'ACCEPT'],
-    ['-o', 'docker0', '-j', 'DOCKER'],
-    ['-i', 'docker0', '!', '-o', 'docker0', '-j', 'ACCEPT'],
-  ];
-  for (const [i, spec] of forward.entries()) await fw('iptables', '-w', '-I', 'FORWARD', String(i + 1), ...spec);
-  const echo = spawn('/usr/sbin/ip', ['netns', 'exec', ct, 'socat', `TCP-LISTEN:${CONTAINER_PORT},fork,reuseaddr`, 'EXEC:/bin/cat'], { stdio: 'ignore' });
+  for (const [bin, hostIp, ctAddr, dest] of [
+    ['iptables', lab.scanner.fwV4, `${ctIp}/32`, `${ctIp}:${CONTAINER_PORT}`],
+    ['ip6tables', lab.scanner.fwV6, `${ctIp6}/128`, `[${ctIp6}]:${CONTAINER_PORT}`],
+  ] as const) {
+    await fw(bin, '-w', '-t', 'nat', '-A', 'PREROUTING', '-d', hostIp, '-p', 'tcp', '--dport', String(PUBLISHED), '-j', 'DNAT', '--to-destination', dest);
+    for (const chain of ['DOCKER-USER', 'DOCKER']) await fw(bin, '-w', '-N', chain);
+    await fw(bin, '-w', '-A', 'DOCKER-USER', '-j', 'RETURN');
+    await fw(bin, '-w', '-A', 'DOCKER', '-d', ctAddr, '!', '-i', 'docker0', '-o', 'docker0', '-p', 'tcp', '--dport', String(CONTAINER_PORT), '-j', 'ACCEPT');
+    await fw(bin, '-w', '-A', 'DOCKER', '!', '-i', 'docker0', '-o', 'docker0', '-j', 'DROP');
+    const forward = [
+      ['-j', 'DOCKER-USER'],
+      ['-o', 'docker0', '-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', '-j', 'ACCEPT'],
+      ['-o', 'docker0', '-j', 'DOCKER'],
+      ['-i', 'docker0', '!', '-o', 'docker0', '-j', 'ACCEPT'],
+    ];
+    for (const [i, spec] of forward.entries()) await fw(bin, '-w', '-I', 'FORWARD', String(i + 1), ...spec);
+  }
+  const echo = spawn('/usr/sbin/ip', ['netns', 'exec', ct, 'socat', `TCP6-LISTEN:${CONTAINER_PORT},fork,reuseaddr,ipv6only=0`, 'EXEC:/bin/cat'], { stdio: 'ignore' });
   await until(async () => (await lab.exec(ct, ['ss', '-Htln', `sport = :${CONTAINER_PORT}`])).stdout.trim() !== '', 5000, 'the container to listen');
-  return { lab, ct, ctIp, echo };
+  return { lab, ct, ctIp, ctIp6, echo };
 }
 
 async function destroyRouter(r: Router): Promise<void> {
@@ -106,23 +122,29 @@ describe.runIf(enabled)('forward block: routed and container (DNAT) traffic (iss
     stateDir = null;
   });
 
-  for (const backend of ['ufw', 'set'] as const) {
-    it(`${backend} backend: probes of unpublished container ports are logged and counted, the scanner is banned and loses the published port; removal leaves nothing`, async () => {
+  // The ufw backend in both families (its bans reach the forward path through the set mirror); the set backend in IPv4.
+  for (const [backend, family] of [['ufw', 4], ['set', 4], ['ufw', 6]] as const) {
+    it(`${backend} backend, IPv${family}: probes of unpublished container ports are logged and counted, the scanner is banned and loses the published port; removal leaves nothing`, async () => {
       const lab = await createLab();
       router = await buildRouter(lab);
       const s = lab.scanner;
+      const host = family === 4 ? s.fwV4 : s.fwV6;
+      const ctIp = family === 4 ? router.ctIp : router.ctIp6;
+      const scannerIp = canonicalIp(family === 4 ? s.v4 : s.v6)!;
+      const iptables = family === 4 ? 'iptables' : 'ip6tables';
       const originals = Object.fromEntries(FILES.map((f) => [f, readFileSync(`${lab.ufwDir}/${f}`, 'utf8')]));
       const before = { v4: await iptablesSave(lab, 'iptables-save'), v6: await iptablesSave(lab, 'ip6tables-save') };
 
       // Before: the published port answers through DNAT, an unpublished one is dropped (Docker 28).
-      expect(await lab.canConnect(s.ns, s.fwV4, PUBLISHED, 1000)).toBe(true);
-      expect(await lab.probe(s.ns, router.ctIp, UNPUBLISHED[0]!, { timeoutMs: 300 })).toBe('timeout');
+      // (Retried: a fresh IPv6 link answers once neighbour discovery has run on both hops.)
+      await until(() => lab.canConnect(s.ns, host, PUBLISHED, 1000), 15_000, 'the published port to answer');
+      expect(await lab.probe(s.ns, ctIp, UNPUBLISHED[0]!, { timeoutMs: 300 })).toBe('timeout');
 
       // One click: the Doctor's fix, without a running instance (the direct doctor, holding the lock).
       const fix = await cliOnce(lab, ['doctor', '--fix', 'install-forward-block', '--json']);
       const checks = JSON.parse(fix.stdout) as { id: string; level: string; detail: string }[];
       expect(checks.find((c) => c.id === 'forward-block'), fix.stdout + fix.stderr).toMatchObject({ level: 'ok' });
-      const dockerUser = await lab.run(lab.fwNs, ['iptables', '-w', '-S', 'DOCKER-USER']);
+      const dockerUser = await lab.run(lab.fwNs, [iptables, '-w', '-S', 'DOCKER-USER']);
       expect(dockerUser.split('\n').filter((l) => l.startsWith('-A DOCKER-USER'))).toEqual([
         '-A DOCKER-USER -m comment --comment portcullis-forward -j portcullis-forward',
         '-A DOCKER-USER -m comment --comment portcullis-forward -j portcullis-docker-log',
@@ -130,8 +152,8 @@ describe.runIf(enabled)('forward block: routed and container (DNAT) traffic (iss
       ]);
 
       // Docker restarts: DOCKER-USER starts empty again (but for its RETURN); the runner puts the jumps back.
-      await lab.run(lab.fwNs, ['iptables', '-w', '-F', 'DOCKER-USER']);
-      await lab.run(lab.fwNs, ['iptables', '-w', '-A', 'DOCKER-USER', '-j', 'RETURN']);
+      await lab.run(lab.fwNs, [iptables, '-w', '-F', 'DOCKER-USER']);
+      await lab.run(lab.fwNs, [iptables, '-w', '-A', 'DOCKER-USER', '-j', 'RETURN']);
       stateDir = tempStateDir();
       const cfg = writeConfig(stateDir, {
         detection: { findtimeSec: 60, maxretry: 5, minDistinctPorts: 3 },
@@ -139,7 +161,7 @@ describe.runIf(enabled)('forward block: routed and container (DNAT) traffic (iss
         logs: { source: 'kmsg' },
       });
       cli = await startCli(lab, ['run', '--source', 'kmsg', '--backend', backend, '--config', cfg], stateDir);
-      expect((await lab.run(lab.fwNs, ['iptables', '-w', '-S', 'DOCKER-USER'])).split('\n').filter((l) => l.startsWith('-A DOCKER-USER'))).toEqual([
+      expect((await lab.run(lab.fwNs, [iptables, '-w', '-S', 'DOCKER-USER'])).split('\n').filter((l) => l.startsWith('-A DOCKER-USER'))).toEqual([
         '-A DOCKER-USER -m comment --comment portcullis-forward -j portcullis-forward',
         '-A DOCKER-USER -m comment --comment portcullis-forward -j portcullis-docker-log',
         '-A DOCKER-USER -j RETURN',
@@ -147,13 +169,13 @@ describe.runIf(enabled)('forward block: routed and container (DNAT) traffic (iss
       const kmsg = lab.kmsg();
 
       // Published: connections (each a new DNATed one) are not evidence, however many.
-      for (let i = 0; i < 6; i++) expect(await lab.canConnect(s.ns, s.fwV4, PUBLISHED, 1000)).toBe(true);
-      const held = await lab.connect(s.ns, s.fwV4, PUBLISHED);
+      for (let i = 0; i < 6; i++) expect(await lab.canConnect(s.ns, host, PUBLISHED, 1000)).toBe(true);
+      const held = await lab.connect(s.ns, host, PUBLISHED);
       expect(await held.alive()).toBe(true);
 
       // Unpublished ports of the container, routed: logged by the block, counted, banned.
-      await lab.probeMany(s.ns, router.ctIp, UNPUBLISHED, { timeoutMs: 300 });
-      const ban = await cli.waitFor((l) => l.type === 'ban' && l.ip === s.v4, 15_000, `the ban of ${s.v4}`);
+      await lab.probeMany(s.ns, ctIp, UNPUBLISHED, { timeoutMs: 300 });
+      const ban = await cli.waitFor((l) => l.type === 'ban' && l.ip === scannerIp, 15_000, `the ban of ${scannerIp}`);
       const reason = ban.reason as { kind: string; ports: number[] };
       expect(reason.kind).toBe('scan');
       expect(reason.ports.every((p) => UNPUBLISHED.includes(p))).toBe(true);
@@ -162,17 +184,18 @@ describe.runIf(enabled)('forward block: routed and container (DNAT) traffic (iss
       expect(forwarded.length).toBeGreaterThanOrEqual(5);
       for (const l of forwarded) {
         expect(l).toContain(`IN=${s.fwIface} OUT=docker0 `);
-        expect(l).toContain(`SRC=${s.v4} DST=${router.ctIp} `);
+        // The kernel writes IPv6 addresses in full (fd12:3456:…:0002): compare IPv4 only as text.
+        if (family === 4) expect(l).toContain(`SRC=${s.v4} DST=${ctIp} `);
       }
       // Nothing of the published port was logged: the DNATed connections reach the container's port 80.
       expect(forwarded.filter((l) => l.includes(`DPT=${CONTAINER_PORT} `))).toEqual([]);
 
       // ufw backend: the ban is a ufw rule AND (the forward block being installed) an element of the
       // ban set; set backend: an element, which the block matches as the set block does.
-      expect((await taggedUfwRules(lab)).filter((r) => r.includes(s.v4))).toHaveLength(backend === 'ufw' ? 1 : 0);
-      expect(await setMembers(lab, 4)).toContain(s.v4);
+      expect((await taggedUfwRules(lab)).filter((r) => r.includes(scannerIp))).toHaveLength(backend === 'ufw' ? 1 : 0);
+      expect(await setMembers(lab, family)).toContain(scannerIp);
       // The published port: no new connection, and the open one is dropped too.
-      expect(await lab.canConnect(s.ns, s.fwV4, PUBLISHED, 700)).toBe(false);
+      expect(await lab.canConnect(s.ns, host, PUBLISHED, 700)).toBe(false);
       expect(await held.alive(1500)).toBe(false);
       kmsg.stop();
       await cli.stop();
@@ -187,7 +210,9 @@ describe.runIf(enabled)('forward block: routed and container (DNAT) traffic (iss
         const text = await iptablesSave(lab, bin);
         expect(text).not.toMatch(/portcullis-forward|portcullis-docker-log|PORTCULLIS FORWARD|portcullis-ban[46]/);
       }
-      expect((await lab.run(lab.fwNs, ['iptables', '-w', '-S', 'DOCKER-USER'])).trim().split('\n')).toEqual(['-N DOCKER-USER', '-A DOCKER-USER -j RETURN']);
+      for (const bin of ['iptables', 'ip6tables']) {
+        expect((await lab.run(lab.fwNs, [bin, '-w', '-S', 'DOCKER-USER'])).trim().split('\n'), bin).toEqual(['-N DOCKER-USER', '-A DOCKER-USER -j RETURN']);
+      }
       expect((await lab.exec(lab.fwNs, ['ipset', 'list', '-n'])).stdout.trim()).toBe('');
       // The chains ufw itself has are those it had before (the ban rule of the ufw backend aside).
       const chains = (t: string) => t.split('\n').filter((l) => l.startsWith(':')).map((l) => l.split(' ')[0]).sort();
@@ -205,7 +230,7 @@ describe.runIf(enabled)('forward block: routed and container (DNAT) traffic (iss
     const lanIp = `${net}.2`;
     await ipHost('netns', 'add', lan);
     const echo = spawn('/usr/sbin/ip', ['netns', 'exec', lan, 'socat', `TCP-LISTEN:${CONTAINER_PORT},fork,reuseaddr`, 'EXEC:/bin/cat'], { stdio: 'ignore' });
-    router = { lab, ct: lan, ctIp: lanIp, echo };
+    router = { lab, ct: lan, ctIp: lanIp, ctIp6: '', echo };
     await ipHost('link', 'add', `pc${lab.id}l`, 'netns', lab.fwNs, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', lan);
     await lab.run(lab.fwNs, ['ip', 'addr', 'add', `${net}.1/24`, 'dev', `pc${lab.id}l`]);
     await lab.run(lab.fwNs, ['ip', 'link', 'set', `pc${lab.id}l`, 'up']);

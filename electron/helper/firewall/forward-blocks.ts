@@ -94,18 +94,29 @@ export function forwardBeforeRules(family: Family, opts: PerSourceLoggingOptions
   };
 }
 
-/** after.rules / after6.rules: log what no route rule accepted, not DNATed, not to or from a container bridge. */
-export function forwardAfterRules(family: Family, opts: PerSourceLoggingOptions = {}): LoggingRulesResult {
+/**
+ * after.rules / after6.rules: log what no route rule accepted, not DNATed, not to or from a container
+ * bridge. `logRouted: false` (ufw's routed policy is allow) logs nothing here: what reaches
+ * ufw-after-forward is then ACCEPTED by the policy, and a LAN host's own outbound connections would
+ * count as probes.
+ */
+export function forwardAfterRules(family: Family, opts: PerSourceLoggingOptions & { logRouted?: boolean } = {}): LoggingRulesResult {
   const r = rateOptions(opts);
   if (!r.ok) return r;
+  const log =
+    opts.logRouted === false
+      ? ['# ufw\'s routed policy was allow when this was written: nothing routed is dropped, so nothing is logged.']
+      : [
+          ...notEvidence(FORWARD_LOG_CHAIN),
+          ...CONTAINER_BRIDGES.map((b) => `-A ${FORWARD_LOG_CHAIN} -o ${b} -j RETURN`),
+          `-A ${FORWARD_LOG_CHAIN} ${logTail(family, r.rate, r.burst)}`,
+        ];
   return {
     ok: true,
     rules: [
       "# Log new forwarded connections no route rule accepted, with a per-source budget (containers: DOCKER-USER's chain).",
       `:${FORWARD_LOG_CHAIN} - [0:0]`,
-      ...notEvidence(FORWARD_LOG_CHAIN),
-      ...CONTAINER_BRIDGES.map((b) => `-A ${FORWARD_LOG_CHAIN} -o ${b} -j RETURN`),
-      `-A ${FORWARD_LOG_CHAIN} ${logTail(family, r.rate, r.burst)}`,
+      ...log,
       `-A ${chainPrefix(family)}-after-forward -j ${FORWARD_LOG_CHAIN}`,
     ],
   };

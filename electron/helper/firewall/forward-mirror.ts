@@ -7,7 +7,7 @@
  *
  * The ufw rules are the book of record (they survive a reboot; set elements do not), so the sets are
  * filled from them when the block is installed and once per helper session, on the backend's first
- * use (the runner lists or restores its bans right at start).
+ * list or ban (the runner lists or restores its bans right at start).
  */
 import type { Ip } from '../../shared/domain.ts';
 import type { Exec } from '../exec.ts';
@@ -16,6 +16,14 @@ import type { BanBackend, BanRequest } from './types.ts';
 import { parseTaggedRules } from './ufw-backend.ts';
 import { MAX_TIMEOUT_SEC } from './validate.ts';
 import { FirewallError } from './errors.ts';
+
+/**
+ * An unban whose set is gone has nothing left to remove (and the ufw rule is already deleted): not
+ * an error, or the caller would retry an unban that can never succeed. Anything else is.
+ */
+function unlessSetMissing(e: unknown): void {
+  if (!/does not exist/.test(String((e as Error)?.message))) throw e;
+}
 
 /** Comment of a mirrored element (the set backend prefixes its tag): says where the ban lives. */
 export const MIRROR_COMMENT = 'ufw-backend';
@@ -53,8 +61,8 @@ export function withForwardMirror(inner: BanBackend, exec: Exec, mirroring: () =
   const syncOnce = async (): Promise<boolean> => {
     if (!mirroring()) return false;
     if (!synced) {
+      await syncUfwBansToSets(exec, now); // a failure is retried by the next operation
       synced = true;
-      await syncUfwBansToSets(exec, now);
     }
     return true;
   };
@@ -66,7 +74,8 @@ export function withForwardMirror(inner: BanBackend, exec: Exec, mirroring: () =
     },
     async unban(ip: Ip) {
       await inner.unban(ip);
-      if (await syncOnce()) await sets.unban(ip);
+      // No sync here: an unban needs none, and must not fail for one.
+      if (mirroring()) await sets.unban(ip).catch(unlessSetMissing);
     },
     async banMany(bans) {
       await inner.banMany(bans);
@@ -74,7 +83,7 @@ export function withForwardMirror(inner: BanBackend, exec: Exec, mirroring: () =
     },
     async unbanMany(ips) {
       await inner.unbanMany(ips);
-      if (await syncOnce()) await sets.unbanMany(ips);
+      if (mirroring()) await sets.unbanMany(ips).catch(unlessSetMissing);
     },
     async list() {
       await syncOnce();

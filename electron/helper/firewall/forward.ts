@@ -12,7 +12,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BINARIES, type Exec } from '../exec.ts';
-import { BAN_SET_NAMES, BEFORE_INIT_ANCHOR, beforeInitBlock, hasBlock, withBlock, withoutBlock, type Family, type PerSourceLoggingOptions } from './blocks.ts';
+import { BAN_SET_NAMES, BEFORE_INIT_ANCHOR, beforeInitBlock, blockBody, hasBlock, withBlock, withoutBlock, type Family, type PerSourceLoggingOptions } from './blocks.ts';
 import { FirewallError } from './errors.ts';
 import {
   DOCKER_JUMPS,
@@ -32,6 +32,7 @@ import {
   forwardBeforeRules,
   iptablesOf,
 } from './forward-blocks.ts';
+import { parseUfwDefaults } from '../ufw-status.ts';
 import { applyEdits, createBanSets, DEFAULT_ETC_DIR, readOrThrow, ufwIsActive, unwrap, type FileEdit, type ManagedOptions } from './managed.ts';
 import { syncUfwBansToSets } from './forward-mirror.ts';
 
@@ -48,6 +49,8 @@ export type DockerUserState = 'absent' | 'jumped' | 'missing-jump';
 export interface ForwardBlockStatus {
   /** The block is in all five files. */
   installed: boolean;
+  /** after.rules' part logs routed connections (it does not when ufw's routed policy was allow at install). */
+  logsRouted: boolean;
   /** ufw has loaded our chains (per family): false while ufw is off, or before a reload. */
   loaded: Record<'v4' | 'v6', boolean>;
   dockerUser: Record<'v4' | 'v6', DockerUserState>;
@@ -118,12 +121,16 @@ function edits(dir: string, next: (text: string, file: string, family: Family | 
  * and after(6).rules, ufw reloaded; then the DOCKER-USER jumps where that chain exists, and the ufw
  * backend's current bans copied into the sets. Idempotent: installing again only re-adds what is missing.
  */
-export async function installForwardBlock(exec: Exec, opts: ManagedOptions & PerSourceLoggingOptions & { now?: () => number } = {}): Promise<void> {
+export async function installForwardBlock(
+  exec: Exec,
+  opts: ManagedOptions & PerSourceLoggingOptions & { now?: () => number; /** Default /etc/default/ufw. */ defaultsFile?: string } = {},
+): Promise<void> {
   const dir = opts.etcDir ?? DEFAULT_ETC_DIR;
+  const logRouted = routedPolicy(opts.defaultsFile) !== 'allow';
   await createBanSets(exec); // before the --test: the rules reference the sets
   const fileEdits = edits(dir, (text, file, family, part) => {
     if (part === 'init') return unwrap(withBlock(text, beforeInitBlock(BINARIES.ipset), BEFORE_INIT_ANCHOR, '    ', FORWARD_BLOCK_NAME), file);
-    const rules = part === 'before' ? forwardBeforeRules(family!, opts) : forwardAfterRules(family!, opts);
+    const rules = part === 'before' ? forwardBeforeRules(family!, opts) : forwardAfterRules(family!, { ...opts, logRouted });
     if (!rules.ok) throw new FirewallError('bad-option', rules.reason);
     const anchor = part === 'before' ? FORWARD_BEFORE_ANCHOR : forwardAfterAnchor(family!);
     return unwrap(withBlock(text, rules.rules, anchor, '', FORWARD_BLOCK_NAME), file);
@@ -155,10 +162,27 @@ export async function removeForwardBlock(exec: Exec, opts: ManagedOptions = {}):
   if (!setBlockInstalled) for (const name of Object.values(BAN_SET_NAMES)) await exec('ipset', ['destroy', name]);
 }
 
+/** ufw's routed policy as /etc/default/ufw says ('allow', 'deny', 'reject'; '' when unreadable). */
+export function routedPolicy(defaultsFile = '/etc/default/ufw'): string {
+  try {
+    return parseUfwDefaults(readFileSync(defaultsFile, 'utf8')).routed;
+  } catch {
+    return '';
+  }
+}
+
 export async function forwardBlockStatus(exec: Exec, opts: ManagedOptions = {}): Promise<ForwardBlockStatus> {
   const loaded = async (family: Family) => (await exec(iptablesOf(family), chainExistsArgv(FORWARD_CHAIN))).code === 0;
+  const dir = opts.etcDir ?? DEFAULT_ETC_DIR;
+  let afterText = '';
+  try {
+    afterText = readFileSync(join(dir, 'after.rules'), 'utf8');
+  } catch {
+    afterText = '';
+  }
   return {
     installed: forwardBlockInstalled(opts),
+    logsRouted: (blockBody(afterText, FORWARD_BLOCK_NAME) ?? []).some((l) => l.includes('-j LOG')),
     loaded: { v4: await loaded(4), v6: await loaded(6) },
     dockerUser: { v4: await dockerUserState(exec, 4), v6: await dockerUserState(exec, 6) },
   };
