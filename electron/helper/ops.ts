@@ -21,6 +21,7 @@ import {
   type HelperResult,
   type HelperStatus,
 } from '../shared/helper-protocol.ts';
+import type { HelperDoctorCheckId } from '../shared/doctor.ts';
 import type { AuditLog } from './audit.ts';
 import { hostAddresses, refuseUncuttable, refuseUnbannable } from './ban-guard.ts';
 import { BINARIES, FirewallQueue, type Exec } from './exec.ts';
@@ -272,8 +273,9 @@ export function createHelperDispatcher(deps: HelperDeps): HelperDispatcher {
     };
   }
 
+  /** The helper's side of the Doctor table (shared/doctor.ts): only ids the table declares as the helper's. */
   async function doctor(): Promise<HelperResult<'doctor'>> {
-    const checks: HelperResult<'doctor'>['checks'] = [];
+    const checks: { id: HelperDoctorCheckId; ok: boolean; detail: string }[] = [];
     let statusError: string | null = null;
     const s = await status().catch((e: unknown) => {
       statusError = errorOf(e).message;

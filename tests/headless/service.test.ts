@@ -3,7 +3,9 @@ import { dispatch, type ApiEvent, type DoctorCheck } from '../../electron/shared
 import type { SourceHealth } from '../../electron/engine/ports.ts';
 import { ManualClock } from '../../electron/shared/domain.ts';
 import type { BanRecord } from '../../electron/shared/model.ts';
-import { PortcullisService, type ServiceOptions, allowedPortsFrom, mergePatch } from '../../electron/app/service.ts';
+import { PortcullisService, type ServiceOptions } from '../../electron/app/service.ts';
+import { allowedPortsFrom } from '../../electron/app/rule-safety.ts';
+import { mergePatch } from '../../electron/app/settings-load.ts';
 import { FakeEngine, FakeFirewall, FakeHelper, fakeParser, Journal, MemorySettings, MemoryStore, PushSource } from './fakes.ts';
 
 const HOST = '10.0.0.1';
