@@ -288,7 +288,8 @@ async function restoreRun(lab: Lab, backend: 'set' | 'ufw', n: number, waitAll: 
   seedStore(stateDir, n);
   const config = writeConfig(stateDir, runnerConfig(backend));
   const t0 = performance.now();
-  const cli = await startCli(lab, ['run', '--source', 'kmsg', '--backend', backend, '--config', config], stateDir);
+  const prof = process.env.BAN_LATENCY_CPU_PROF; // the runner's CPU profile (where the API ban's time goes)
+  const cli = await startCli(lab, ['run', '--source', 'kmsg', '--backend', backend, '--config', config], stateDir, prof ? ['--cpu-prof', '--cpu-prof-dir', prof] : []);
   const readyMs = performance.now() - t0;
   let allInMs = NaN;
   if (waitAll) {
@@ -410,6 +411,7 @@ if (!only || only === 'scale') {
     row(`API ban over the control socket at ${N} active bans (200 in a row)`, `${fmt(median(api), 2)} ms`, `${spread(api)}; ${fmt(1000 / (api.reduce((a, b) => a + b, 0) / api.length), 0)} bans/s`, '≤ 5 ms');
     row(`API banMany of 1,000 at ${N + 200} active bans (one firewall batch)`, `${fmt(bulk)} ms`, `${fmt(bulk / 1000, 3)} ms per ban`, '');
     await run.cli.stop();
+    if (process.env.BAN_LATENCY_DEBUG) (await import('node:fs')).copyFileSync(`${run.stateDir}/audit.log`, `${process.env.BAN_LATENCY_DEBUG}/audit-scale.log`);
     removeDir(run.stateDir);
     // (c) the backend's own ban/unban at 10k+ active: the session (product path) and one fork per op (before).
     const agent = startAgent(lab);

@@ -90,7 +90,8 @@ export class BanPipeline {
    * orphan rule. The store's record is the write-ahead (one small WAL commit, tens of µs); the firewall
    * call is queued right after it, and everything else (offender row, UI event) comes behind — nothing
    * slow stands between the decision and the block. Connections are cut after the block, on their own
-   * queue: the next ban never waits for conntrack. Resolves when the ban is in the firewall.
+   * queue (the next ban never waits for conntrack), and only where the block leaves established
+   * sessions alive (the ufw backend). Resolves when the ban is in the firewall.
    */
   applyBan(ban: BanRecord): Promise<void> {
     if (this.bulkBans) {
@@ -119,7 +120,7 @@ export class BanPipeline {
       try {
         await fw.ban(ban.ip, ban.until, banComment(ban));
         const latencyMs = performance.now() - decidedAt;
-        if (this.h.settings().ban.cutConnections) this.cutLater(ban.ip);
+        if (this.h.settings().ban.cutConnections && !fw.blocksEstablished) this.cutLater(ban.ip);
         this.h.onBan?.(ban, { latencyMs, dryRun: false });
       } catch (e) {
         this.h.onBan?.(ban, { latencyMs: null, dryRun: false, error: errorText(e) });
@@ -168,8 +169,8 @@ export class BanPipeline {
   /**
    * Bulk ban (`portcullis ban --from FILE`): the engine decides each ban as for `ban`, then the store
    * records them in ONE transaction and the firewall gets them as one batch (the set backend: one
-   * ipset batch per 500). Established sessions: the set backend drops them already (its match comes
-   * before ufw's ESTABLISHED accept); with the ufw backend each host's connections are cut, as for a ban.
+   * ipset batch per 500). Established sessions: as for a ban, cut unless the block drops them itself
+   * (the set backend's match comes before ufw's ESTABLISHED accept).
    */
   async banMany(ips: string[], durationSec: number | undefined, note: string | undefined): Promise<{ banned: number; refused: { ip: string; reason: string }[] }> {
     const h = this.h;
@@ -213,8 +214,7 @@ export class BanPipeline {
           if (fw.banMany) await fw.banMany(bans.map((b) => ({ ip: b.ip, until: b.until, comment: banComment(b) })));
           else for (const b of bans) await fw.ban(b.ip, b.until, banComment(b));
           const latencyMs = performance.now() - decidedAt;
-          const s = h.settings();
-          if (s.ban.cutConnections && s.ban.backend === 'ufw') for (const b of bans) this.cutLater(b.ip);
+          if (h.settings().ban.cutConnections && !fw.blocksEstablished) for (const b of bans) this.cutLater(b.ip);
           for (const b of bans) h.onBan?.(b, { latencyMs, dryRun: false });
         } catch (e) {
           for (const b of bans) h.onBan?.(b, { latencyMs: null, dryRun: false, error: errorText(e) });

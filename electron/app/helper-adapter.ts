@@ -40,6 +40,8 @@ export function firewallTimeoutSec(until: number | null, now: number): number | 
 
 export function firewallPortOf(call: HelperCall, backend: 'ufw' | 'set', now: () => number = Date.now): FirewallPort {
   return {
+    // The set block is matched before ufw's ESTABLISHED accept (DESIGN field notes); a ufw deny rule is not.
+    blocksEstablished: backend === 'set',
     async ban(ip, until, comment) {
       await call('ban', { ip, timeoutSec: firewallTimeoutSec(until, now()), comment, backend });
     },

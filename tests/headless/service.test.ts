@@ -6,6 +6,7 @@ import type { BanRecord } from '../../electron/shared/model.ts';
 import { PortcullisService, type ServiceOptions } from '../../electron/app/service.ts';
 import { allowedPortsFrom } from '../../electron/app/rule-safety.ts';
 import { mergePatch } from '../../electron/app/settings-load.ts';
+import { firewallPortOf } from '../../electron/app/helper-adapter.ts';
 import { FakeEngine, FakeFirewall, FakeHelper, fakeParser, Journal, MemorySettings, MemoryStore, PushSource } from './fakes.ts';
 
 const HOST = '10.0.0.1';
@@ -53,6 +54,27 @@ describe('PortcullisService: bans', () => {
     expect(j.indexOf('store.ban 203.0.113.9')).toBeLessThan(j.indexOf('fw.ban 203.0.113.9'));
     expect(j.indexOf('fw.ban 203.0.113.9')).toBeLessThan(j.indexOf('fw.cut 203.0.113.9'));
     expect(t.firewall.bans.has('203.0.113.9')).toBe(true);
+  });
+
+  it('no conntrack cut where the block already drops established sessions (set backend): a cut spawns two processes per ban (issue 14)', async () => {
+    for (const blocksEstablished of [true, false]) {
+      const journal = new Journal();
+      const firewall = Object.assign(new FakeFirewall(journal), { blocksEstablished });
+      const t = setup({ firewall });
+      await t.service.start();
+      expect((await t.call('ban', { ip: '203.0.113.7' })).ok).toBe(true);
+      expect((await t.call('banMany', { ips: ['203.0.113.8', '203.0.113.9'] })).ok).toBe(true);
+      t.source.push(...scan('203.0.113.10', [21, 23, 25]));
+      await t.service.idle();
+      const cuts = firewall.calls.filter((c) => c.startsWith('cut '));
+      expect(firewall.calls.filter((c) => c.startsWith('ban ')).length + firewall.calls.filter((c) => c.startsWith('banMany')).length).toBeGreaterThan(0);
+      expect(cuts, `blocksEstablished ${blocksEstablished}`).toEqual(blocksEstablished ? [] : ['cut 203.0.113.7', 'cut 203.0.113.8', 'cut 203.0.113.9', 'cut 203.0.113.10']);
+      await t.service.stop();
+    }
+    // What the helper's ports say: the set backend's match comes before ufw's ESTABLISHED accept.
+    const call = (async () => ({})) as never;
+    expect(firewallPortOf(call, 'set').blocksEstablished).toBe(true);
+    expect(firewallPortOf(call, 'ufw').blocksEstablished).toBe(false);
   });
 
   it('acts only on records addressed to this host (the kernel log is shared by all namespaces)', async () => {
