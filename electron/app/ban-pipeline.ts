@@ -6,8 +6,8 @@
  *   ban   → store FIRST (a kill -9 after this loses nothing) → firewall.ban → cut connections
  *   unban → store → firewall.unban
  *
- * Firewall changes run one at a time, in decision order (a ban then an unban of one host never swap);
- * connection cuts run on a queue of their own beside it.
+ * Firewall changes of one address run in decision order (a ban then an unban never swap); changes
+ * of different addresses run side by side (FirewallOrder); connection cuts on a queue of their own.
  */
 import type { BanRecord, Offender, UnbanReason } from '../shared/model.ts';
 import type { Settings } from '../shared/settings.ts';
@@ -49,11 +49,58 @@ export function banComment(ban: BanRecord): string {
   return what.replace(/[^A-Za-z0-9 _.,:@()/+=-]/g, '').slice(0, 60);
 }
 
+/**
+ * The order firewall changes run in: the changes of ONE address in decision order, those of different
+ * addresses side by side — a ban never waits behind another address's slow change (one `ufw prepend`
+ * costs 0.3–7 s; the helper serialises ufw itself and puts each ufw ban's block in force first) — and
+ * whole-firewall work (a restore batch, a bulk ban, reconcile's removals) after everything queued
+ * before it and before everything queued after it.
+ */
+export class FirewallOrder {
+  private readonly perIp = new Map<string, Promise<void>>();
+  private barrier: Promise<void> = Promise.resolve();
+  private readonly pending = new Set<Promise<void>>();
+
+  /** A change of one address; resolves when it has run (it never rejects). */
+  forIp(ip: string, op: () => Promise<void>): Promise<void> {
+    const prev = this.perIp.get(ip);
+    const run = (prev ? Promise.all([this.barrier, prev]) : this.barrier).then(op).catch(() => undefined);
+    this.perIp.set(ip, run);
+    this.track(run);
+    void run.then(() => {
+      if (this.perIp.get(ip) === run) this.perIp.delete(ip);
+    });
+    return run;
+  }
+
+  /** Whole-firewall work; resolves when it has run (it never rejects). */
+  forAll(op: () => Promise<void>): Promise<void> {
+    // Nothing pending: start on the barrier alone (as soon as a plain queue would).
+    const run = (this.pending.size ? Promise.all([...this.pending]) : this.barrier).then(op).catch(() => undefined);
+    this.barrier = run;
+    this.track(run);
+    return run;
+  }
+
+  get idle(): boolean {
+    return this.pending.size === 0;
+  }
+
+  /** Resolves once nothing is queued or running. */
+  async settled(): Promise<void> {
+    while (this.pending.size) await Promise.all([...this.pending]);
+  }
+
+  private track(run: Promise<void>): void {
+    this.pending.add(run);
+    void run.then(() => this.pending.delete(run));
+  }
+}
+
 export class BanPipeline {
   private readonly h: BanPipelineHost;
-  /** Firewall changes, one at a time and in decision order (ban then unban of one host never swap). */
-  private fwTail: Promise<void> = Promise.resolve();
-  /** Connection cuts, after their bans, beside fwTail (conntrack is slow and touches no rule). */
+  private readonly order = new FirewallOrder();
+  /** Connection cuts, after their bans, beside the firewall changes (conntrack is slow and touches no rule). */
   private cutTail: Promise<void> = Promise.resolve();
   /** The start-up reconcile (restore after a reboot), running behind log reading, not in front of it. */
   private reconciling: Promise<unknown> = Promise.resolve();
@@ -72,17 +119,14 @@ export class BanPipeline {
 
   /** Waits for pending firewall changes (tests, shutdown). */
   async idle(): Promise<void> {
-    let tail: Promise<void>;
-    let cuts: Promise<void>;
-    let rec: Promise<unknown>;
-    do {
-      tail = this.fwTail;
-      cuts = this.cutTail;
-      rec = this.reconciling;
+    for (;;) {
+      const cuts = this.cutTail;
+      const rec = this.reconciling;
       await rec;
-      await tail;
+      await this.order.settled();
       await cuts;
-    } while (tail !== this.fwTail || cuts !== this.cutTail || rec !== this.reconciling);
+      if (cuts === this.cutTail && rec === this.reconciling && this.order.idle) return;
+    }
   }
 
   /**
@@ -116,7 +160,7 @@ export class BanPipeline {
       this.h.onBan?.(ban, { latencyMs: null, dryRun: true });
       return Promise.resolve();
     }
-    return this.enqueue(async () => {
+    return this.order.forIp(ban.ip, async () => {
       try {
         await fw.ban(ban.ip, ban.until, banComment(ban));
         const latencyMs = performance.now() - decidedAt;
@@ -145,7 +189,7 @@ export class BanPipeline {
     this.h.onUnban?.(ip, why);
     const fw = this.h.firewall;
     if (this.h.dryRun || !fw) return;
-    this.enqueue(async () => {
+    void this.order.forIp(ip, async () => {
       try {
         await fw.unban(ip, why);
       } catch (e) {
@@ -156,14 +200,7 @@ export class BanPipeline {
 
   /** Lifts a ban found in the firewall only (an orphan the engine does not hold), behind the queue. */
   unbanOrphan(fw: FirewallPort, ip: string): void {
-    this.enqueue(() => fw.unban(ip));
-  }
-
-  /** Queues a firewall change behind the others; resolves when it has run (it never rejects). */
-  private enqueue(op: () => Promise<void>): Promise<void> {
-    const run = this.fwTail.then(op, op);
-    this.fwTail = run.catch(() => undefined);
-    return this.fwTail;
+    void this.order.forIp(ip, () => fw.unban(ip));
   }
 
   /**
@@ -209,7 +246,7 @@ export class BanPipeline {
     if (h.dryRun || !fw) {
       for (const b of bans) h.onBan?.(b, { latencyMs: null, dryRun: true });
     } else {
-      firewallDone = this.enqueue(async () => {
+      firewallDone = this.order.forAll(async () => {
         try {
           if (fw.banMany) await fw.banMany(bans.map((b) => ({ ip: b.ip, until: b.until, comment: banComment(b) })));
           else for (const b of bans) await fw.ban(b.ip, b.until, banComment(b));
@@ -269,7 +306,7 @@ export class BanPipeline {
     // meanwhile, and a host banned (or unbanned) since must keep its newer state.
     const stale = [...count].filter(([ip]) => !wanted.has(ip)).map(([ip]) => ip);
     if (stale.length) {
-      await this.enqueue(async () => {
+      await this.order.forAll(async () => {
         const ips = stale.filter((ip) => !h.engine().isBanned(ip));
         try {
           if (fw.unbanMany) await fw.unbanMany(ips);
@@ -283,7 +320,7 @@ export class BanPipeline {
     for (const [ip, n] of count) {
       const want = wanted.get(ip);
       if (!want || n <= 1) continue;
-      await this.enqueue(async () => {
+      await this.order.forAll(async () => {
         for (let i = 0; i < n; i++) await fw.unban(ip).catch(() => undefined);
         await fw.ban(ip, want.until, banComment(want)).catch((e) => h.log('warn', `reconcile ban ${ip}: ${errorText(e)}`));
         result.deduplicated.push(ip);
@@ -295,7 +332,7 @@ export class BanPipeline {
     const batch = h.settings().ban.backend === 'set' ? RESTORE_BATCH_SET : RESTORE_BATCH_UFW;
     for (let i = 0; i < missing.length && !this.stopping; i += batch) {
       const chunk = missing.slice(i, i + batch);
-      await this.enqueue(async () => {
+      await this.order.forAll(async () => {
         const current = new Map(h.engine().activeBans().map((b) => [b.ip, b]));
         const todo = chunk.flatMap((b) => {
           const now2 = h.now();

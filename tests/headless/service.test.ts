@@ -77,6 +77,31 @@ describe('PortcullisService: bans', () => {
     expect(firewallPortOf(call, 'ufw').blocksEstablished).toBe(false);
   });
 
+  it("a ban does not wait behind another address's slow firewall change; one address's ban and unban keep their order (issue 14)", async () => {
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    class SlowFirewall extends FakeFirewall {
+      override async ban(ip: string, until: number | null): Promise<void> {
+        if (ip === '203.0.113.1') await held; // a ufw rule change behind a slow `ufw prepend`
+        return super.ban(ip, until);
+      }
+    }
+    const firewall = new SlowFirewall(new Journal());
+    const t = setup({ firewall });
+    await t.service.start();
+    const first = t.call('ban', { ip: '203.0.113.1' });
+    // Answered while the first address's change still runs (it waited for it before: hung here).
+    expect((await t.call('ban', { ip: '203.0.113.2' })).ok).toBe(true);
+    expect(firewall.calls).toContain('ban 203.0.113.2');
+    expect(firewall.calls.some((c) => c === 'ban 203.0.113.1')).toBe(false);
+    const unban = t.call('unban', { ip: '203.0.113.1' });
+    release();
+    expect((await first).ok).toBe(true);
+    expect((await unban).ok).toBe(true);
+    expect(firewall.calls.filter((c) => c.endsWith(' 203.0.113.1') && !c.startsWith('cut'))).toEqual(['ban 203.0.113.1', 'unban 203.0.113.1']);
+    await t.service.stop();
+  });
+
   it('acts only on records addressed to this host (the kernel log is shared by all namespaces)', async () => {
     const t = setup();
     await t.service.start();
