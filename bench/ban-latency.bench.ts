@@ -11,6 +11,8 @@
  *       start → ready and → every ban back in the kernel; the ufw backend's rate (ufw has no batch).
  * Prints medians and spreads, asserts nothing. `npm run bench -- ban-latency` (under the system lock).
  *
+ * `BAN_LATENCY_DEBUG=DIR` keeps each runner's audit log and output lines there (where a ban's time went).
+ *
  * Lab hygiene (each of these made an earlier version of this bench report 2.5 s for ufw where a host
  * sees ~250 ms): every backend gets a FRESH lab (no set block while measuring ufw, no rules left by
  * another backend); no `ufw reload` between Portcullis trials — ufw's own log budget (one for all
@@ -126,6 +128,11 @@ async function portcullisLatency(lab: Lab, backend: 'set' | 'ufw', family: 4 | 6
     }
   } finally {
     await cli.stop();
+    if (process.env.BAN_LATENCY_DEBUG) {
+      const fs = await import('node:fs');
+      fs.copyFileSync(`${stateDir}/audit.log`, `${process.env.BAN_LATENCY_DEBUG}/audit-${backend}.log`);
+      fs.writeFileSync(`${process.env.BAN_LATENCY_DEBUG}/lines-${backend}.json`, JSON.stringify({ lines: cli.lines, stderr: cli.stderr, e2e, runnerMs }, null, 1));
+    }
     removeDir(stateDir);
   }
   return { e2e, runnerMs };
@@ -281,7 +288,8 @@ async function restoreRun(lab: Lab, backend: 'set' | 'ufw', n: number, waitAll: 
   seedStore(stateDir, n);
   const config = writeConfig(stateDir, runnerConfig(backend));
   const t0 = performance.now();
-  const cli = await startCli(lab, ['run', '--source', 'kmsg', '--backend', backend, '--config', config], stateDir);
+  const prof = process.env.BAN_LATENCY_CPU_PROF; // the runner's CPU profile (where the API ban's time goes)
+  const cli = await startCli(lab, ['run', '--source', 'kmsg', '--backend', backend, '--config', config], stateDir, prof ? ['--cpu-prof', '--cpu-prof-dir', prof] : []);
   const readyMs = performance.now() - t0;
   let allInMs = NaN;
   if (waitAll) {
@@ -360,6 +368,22 @@ if (!only || only === 'ufw' || only === 'f2b') {
       }
       for (let i = 0; i < 5; i++) await lab.ufw('delete', 'deny', 'from', `203.0.113.${10 + i}`);
       row('  the ufw CLI alone: ufw prepend deny (ip netns exec included)', `${fmt(median(cliCost))} ms`, spread(cliCost), '');
+      // The same command while the scanner keeps probing the open port, as during a trial (blockedAt):
+      // what the product's ban pays when it runs the ufw CLI (issue 14: ~30 iptables forks each).
+      const busyCost: number[] = [];
+      let probing = true;
+      const loop = (async () => {
+        while (probing) await lab.probe(lab.scanner.ns, lab.scanner.fwV4, 22, { timeoutMs: BLOCK_TIMEOUT_MS });
+      })();
+      for (let i = 0; i < 5; i++) {
+        const t = performance.now();
+        await lab.ufw('prepend', 'deny', 'from', `203.0.113.${10 + i}`, 'comment', 'portcullis-ban bench');
+        busyCost.push(performance.now() - t);
+      }
+      probing = false;
+      await loop;
+      for (let i = 0; i < 5; i++) await lab.ufw('delete', 'deny', 'from', `203.0.113.${10 + i}`);
+      row('  the same while the scanner probes the open port (as in a trial)', `${fmt(median(busyCost))} ms`, spread(busyCost), '');
     }
     if (!only || only === 'f2b') {
       // fail2ban reads ufw's own [UFW BLOCK] lines: ufw logging back on (budget refilled by a reload per trial).
@@ -387,6 +411,7 @@ if (!only || only === 'scale') {
     row(`API ban over the control socket at ${N} active bans (200 in a row)`, `${fmt(median(api), 2)} ms`, `${spread(api)}; ${fmt(1000 / (api.reduce((a, b) => a + b, 0) / api.length), 0)} bans/s`, '≤ 5 ms');
     row(`API banMany of 1,000 at ${N + 200} active bans (one firewall batch)`, `${fmt(bulk)} ms`, `${fmt(bulk / 1000, 3)} ms per ban`, '');
     await run.cli.stop();
+    if (process.env.BAN_LATENCY_DEBUG) (await import('node:fs')).copyFileSync(`${run.stateDir}/audit.log`, `${process.env.BAN_LATENCY_DEBUG}/audit-scale.log`);
     removeDir(run.stateDir);
     // (c) the backend's own ban/unban at 10k+ active: the session (product path) and one fork per op (before).
     const agent = startAgent(lab);

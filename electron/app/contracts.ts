@@ -6,12 +6,17 @@
  * serve both transports.
  */
 import type { Dashboard, DoctorCheck, FirewallState, PacketFilter, PacketRow, RuleOp, RulesView } from '../shared/api.ts';
+import type { Clock } from '../shared/domain.ts';
 import type { BanRecord, EngineEvent, IgnoreReason, Offender } from '../shared/model.ts';
 import type { PacketEvent, ParseResult, RejectReason } from '../shared/packet.ts';
 import type { Settings } from '../shared/settings.ts';
 import type { ScanEngineOptions } from '../engine/engine.ts';
 import type { FirewallPort, LogSourcePort, StorePort } from '../engine/ports.ts';
 import type { BanCapState } from '../engine/detect/policy.ts';
+import type { UnbanReason } from '../shared/model.ts';
+import type { HostInfo } from './hostinfo.ts';
+import type { ReadSysctl } from './userns-check.ts';
+import type { FleetEnv } from './fleet.ts';
 
 /** The ScanEngine facade (electron/engine/engine.ts), as far as the service uses it. */
 export interface EngineLike {
@@ -85,3 +90,47 @@ export interface SettingsRepo {
 export type LineParser = (line: string) => ParseResult;
 
 export type { RejectReason };
+
+/** Everything the service is built from: what main, the runner and the tests wire. */
+export interface ServiceOptions {
+  /** Doctor checks of the machine the service runs on (server-doctor.ts: IPv6 in ufw, forwarded traffic). */
+  serverChecks?: () => Promise<DoctorCheck[]>;
+  clock: Clock;
+  /** Reads a sysctl (doctor's forged-records check); default /proc/sys. */
+  readSysctl?: ReadSysctl;
+  settingsRepo: SettingsRepo;
+  /** Settings overrides from the command line (--backend, --source), applied over the saved ones. */
+  overrides?: (s: Settings) => Settings;
+  createEngine: EngineFactory;
+  parseLine: LineParser;
+  store: ServiceStore;
+  source: LogSourcePort | null;
+  /** The ban backend; null = read-only (no helper). */
+  firewall: FirewallPort | null;
+  helper: HelperOpsPort | null;
+  /** Why there is no helper (shown by the UI's read-only banner). */
+  readOnlyReason?: string;
+  hostInfo: () => Promise<HostInfo>;
+  /** Detect and report, never touch the firewall. */
+  dryRun?: boolean;
+  /** Act only on records for this namespace (live kernel log). Default true. */
+  hostFilter?: boolean;
+  tickMs?: number;
+  /** How often the firewall status (allowed ports, enabled) is re-read. */
+  statusRefreshMs?: number;
+  /** Established inbound TCP sessions (local port, remote address), for rule-change warnings. */
+  inboundSessions?: () => { localPort: number; remote: string }[];
+  /** Called for each applied ban / unban (the runner logs them to stdout). */
+  onBan?: (ban: BanRecord, info: { latencyMs: number | null; dryRun: boolean; error?: string }) => void;
+  onUnban?: (ip: string, why: UnbanReason) => void;
+  log?: (level: 'info' | 'warn' | 'error', message: string) => void;
+  maxEventsPerSec?: number;
+  /**
+   * After a restart the source may hand back records already handled before (to rebuild the
+   * detection windows a crash lost): 'replay' ones feed the engine only (not stored again, not shown),
+   * 'skip' ones are dropped. Default: every record is 'live'.
+   */
+  recordMode?: (p: PacketEvent) => 'live' | 'replay' | 'skip';
+  /** The fleet link's network and queue (app/fleet.ts); absent = no fleet. */
+  fleet?: FleetEnv;
+}

@@ -18,6 +18,7 @@
 import { canonicalIp } from '../shared/domain.ts';
 import { type CrowdsecSettings, type FleetHealth, type FleetTestResult } from '../shared/fleet.ts';
 import type { DoctorCheck } from '../shared/api.ts';
+import { doctorCheck } from '../shared/doctor.ts';
 import type { BanRecord } from '../shared/model.ts';
 import type { Settings } from '../shared/settings.ts';
 import type { FetchLike } from '../engine/fleet/client.ts';
@@ -261,8 +262,8 @@ export class FleetBridge implements FleetSink {
     if (h.apply) {
       checks.push(
         h.pull.ok === true
-          ? { id: 'fleet-pull', title: 'Fleet: decisions from the LAPI', level: 'ok', detail: `${h.url}: bouncer key valid, last pull ${ago(h.pull.lastAt)}, ${h.fleetBans} fleet bans applied` }
-          : { id: 'fleet-pull', title: 'Fleet: decisions from the LAPI', level: h.pull.ok === null ? 'warn' : 'error', detail: `${h.url}: ${h.pull.error ?? 'no pull yet'} (last successful pull ${ago(h.pull.lastAt)}; local protection is not affected)` },
+          ? doctorCheck('fleet-pull', 'ok', `${h.url}: bouncer key valid, last pull ${ago(h.pull.lastAt)}, ${h.fleetBans} fleet bans applied`)
+          : doctorCheck('fleet-pull', h.pull.ok === null ? 'warn' : 'error', `${h.url}: ${h.pull.error ?? 'no pull yet'} (last successful pull ${ago(h.pull.lastAt)}; local protection is not affected)`),
       );
     }
     if (h.share) {
@@ -270,8 +271,8 @@ export class FleetBridge implements FleetSink {
       const bad = h.login.ok === false || h.push.ok === false;
       checks.push(
         bad
-          ? { id: 'fleet-push', title: 'Fleet: sharing this host\'s bans', level: 'error', detail: `${h.login.error ?? h.push.error ?? 'push failed'}; ${queued} (kept until the LAPI takes them)` }
-          : { id: 'fleet-push', title: 'Fleet: sharing this host\'s bans', level: h.login.ok === true || h.push.ok === true ? 'ok' : 'warn', detail: `${h.login.ok === true ? `logged in as ${h.machineId}` : 'not logged in yet'}; ${queued}; last push ${ago(h.push.lastAt)}` },
+          ? doctorCheck('fleet-push', 'error', `${h.login.error ?? h.push.error ?? 'push failed'}; ${queued} (kept until the LAPI takes them)`)
+          : doctorCheck('fleet-push', h.login.ok === true || h.push.ok === true ? 'ok' : 'warn', `${h.login.ok === true ? `logged in as ${h.machineId}` : 'not logged in yet'}; ${queued}; last push ${ago(h.push.lastAt)}`),
       );
     }
     return checks;

@@ -4,9 +4,9 @@
  * a single `call(op, args)` function: the in-process dispatcher for `portcullis run`/`serve` (already
  * root), or the helper socket client in the desktop app.
  */
-import { FORWARD_CHECK_ID, FORWARD_CHECK_TITLE, FORWARD_FIX } from '../helper/forward-check.ts';
 import type { DoctorCheck, FirewallState, RuleOp, RulesView } from '../shared/api.ts';
 import { MAX_BAN_SEC, MAX_BATCH, type HelperArgs, type HelperOp, type HelperResult, type HelperStatus } from '../shared/helper-protocol.ts';
+import { doctorCheckOf } from '../shared/doctor.ts';
 import type { FirewallPort } from '../engine/ports.ts';
 import type { HelperOpsPort } from './contracts.ts';
 
@@ -40,6 +40,8 @@ export function firewallTimeoutSec(until: number | null, now: number): number | 
 
 export function firewallPortOf(call: HelperCall, backend: 'ufw' | 'set', now: () => number = Date.now): FirewallPort {
   return {
+    // The set block is matched before ufw's ESTABLISHED accept (DESIGN field notes); a ufw deny rule is not.
+    blocksEstablished: backend === 'set',
     async ban(ip, until, comment) {
       await call('ban', { ip, timeoutSec: firewallTimeoutSec(until, now()), comment, backend });
     },
@@ -94,51 +96,6 @@ export function rulesViewOf(s: HelperStatus): RulesView {
   };
 }
 
-const FIXES: Record<string, { id: string; label: string }> = {
-  'ufw-enabled': { id: 'enable-ufw', label: 'Enable ufw' },
-  logging: { id: 'logging-low', label: 'Turn logging on (low)' },
-  'per-source-logging': { id: 'install-per-source-logging', label: 'Install per-source logging' },
-  'set-block': { id: 'install-set-block', label: 'Install the set-backend block' },
-  [FORWARD_CHECK_ID]: FORWARD_FIX,
-};
-
-function fixFor(id: string): { id: string; label: string } | undefined {
-  if (FIXES[id]) return FIXES[id];
-  if (/enabl/.test(id)) return FIXES['ufw-enabled'];
-  if (/per-?source/i.test(id)) return FIXES['per-source-logging'];
-  if (/logging/.test(id)) return FIXES.logging;
-  if (/set/.test(id) && /block/.test(id)) return FIXES['set-block'];
-  return undefined;
-}
-
-/**
- * Helper checks that are not failures when they are off: per-source logging is an improvement, and the
- * set block, ipset and conntrack matter only to the set backend / cutting sessions (the runner refuses
- * to start the set backend without them, with its own message). Reported as warnings, so `doctor`
- * exits 0 on a host that works.
- */
-const WARN_ONLY = new Set(['per-source-logging', 'set-block', 'ipset', 'conntrack', FORWARD_CHECK_ID]);
-
-/** What each helper check is about, in words for people ("Ufw installed", "Kmsg", "Set block" read machine-made). */
-const TITLES: Record<string, string> = {
-  'ufw-installed': 'ufw is installed',
-  'ufw-status': 'ufw answers',
-  'ufw-enabled': 'The firewall is on',
-  'ufw-logging': 'ufw logs blocked packets',
-  kmsg: 'The kernel log can be read',
-  'per-source-logging': 'Every scanner gets logged (per-source logging)',
-  'set-block': 'Ready for fast bans (ipset block in ufw)',
-  ipset: 'ipset is installed (fast bans)',
-  conntrack: 'conntrack is installed (cuts a banned host\'s open connections)',
-  [FORWARD_CHECK_ID]: FORWARD_CHECK_TITLE,
-};
-
-function titleOf(id: string): string {
-  if (TITLES[id]) return TITLES[id];
-  const t = id.replace(/[-_]+/g, ' ');
-  return t.charAt(0).toUpperCase() + t.slice(1);
-}
-
 export function helperOpsOf(call: HelperCall): HelperOpsPort {
   return {
     async status() {
@@ -185,12 +142,9 @@ export function helperOpsOf(call: HelperCall): HelperOpsPort {
       await call(installed ? 'installBlocks' : 'removeBlocks', { block: 'forward' });
     },
     async doctor(): Promise<DoctorCheck[]> {
+      // Titles, levels (optional checks only warn) and fixes come from the Doctor table.
       const r = await call('doctor', {});
-      return r.checks.map((c) => {
-        const fix = c.ok ? undefined : fixFor(c.id);
-        const level = c.ok ? ('ok' as const) : WARN_ONLY.has(c.id) ? ('warn' as const) : ('error' as const);
-        return { id: c.id, title: titleOf(c.id), level, detail: c.detail, ...(fix ? { fix } : {}) };
-      });
+      return r.checks.map(doctorCheckOf);
     },
   };
 }

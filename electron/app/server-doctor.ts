@@ -8,14 +8,13 @@
  *    forwarded packets go through FORWARD, never through ufw's INPUT rules, so scans of them are not
  *    logged by ufw's input policy and a ban (a rule or the set match in ufw-before-input) does not
  *    stop them — unless the forward block (issue 12.2) is loaded, whose fix it offers.
- * The Doctor's checks live in three places today (helper/ops.ts, headless/service.ts, the direct
- * doctor in headless/commands.ts; issue 13 makes one table): these are added where a server runs
- * them — the running service and the direct doctor.
+ * Declared in the Doctor table (shared/doctor.ts) with the app's other checks; the running service
+ * and `portcullis doctor` without an instance both run them.
  */
 import { readFile } from 'node:fs/promises';
 import type { DoctorCheck } from '../shared/api.ts';
+import { doctorCheck } from '../shared/doctor.ts';
 import type { Exec } from '../helper/exec.ts';
-import { FORWARD_FIX } from '../helper/forward-check.ts';
 
 /** Counts the prefixes of records the engine did not count (bounded: at most `cap` distinct prefixes). */
 export class PrefixTally {
@@ -37,17 +36,15 @@ export class PrefixTally {
 export function uncountedPrefixesCheck(tally: PrefixTally, counted: readonly string[]): DoctorCheck {
   const top = tally.top();
   if (top.length === 0) {
-    return { id: 'uncounted-prefixes', title: 'Log prefixes', level: 'ok', detail: `every firewall record seen has a counted prefix (${counted.join(', ')})` };
+    return doctorCheck('uncounted-prefixes', 'ok', `every firewall record seen has a counted prefix (${counted.join(', ')})`);
   }
-  return {
-    id: 'uncounted-prefixes',
-    title: 'Log prefixes',
-    level: 'warn',
-    detail:
-      `records with prefixes that are not counted as blocked: ${top.map((t) => `"${t.prefix}" ×${t.records}`).join(', ')}. ` +
+  return doctorCheck(
+    'uncounted-prefixes',
+    'warn',
+    `records with prefixes that are not counted as blocked: ${top.map((t) => `"${t.prefix}" ×${t.records}`).join(', ')}. ` +
       'Fix: if one marks dropped packets (a rule of your own with --log-prefix), add it to detection.prefixes ' +
       '(Thresholds, or /etc/portcullis/portcullis.json and systemctl reload portcullis); UFW ALLOW and UFW AUDIT are right to stay out',
-  };
+  );
 }
 
 /** IPV6= of /etc/default/ufw (null when the file or the key is missing). */
@@ -61,16 +58,15 @@ export async function ipv6Check(defaultsFile = '/etc/default/ufw'): Promise<Doct
   const text = await readFile(defaultsFile, 'utf8').catch(() => null);
   const v6 = text === null ? null : ufwIpv6Setting(text);
   if (v6 === false) {
-    return {
-      id: 'ipv6',
-      title: 'IPv6 in ufw',
-      level: 'warn',
-      detail: `IPV6=no in ${defaultsFile}: ufw loads no IPv6 rules, so IPv6 scanners are never logged or banned. Fix: set IPV6=yes there, then ufw reload`,
-    };
+    return doctorCheck(
+      'ipv6',
+      'warn',
+      `IPV6=no in ${defaultsFile}: ufw loads no IPv6 rules, so IPv6 scanners are never logged or banned. Fix: set IPV6=yes there, then ufw reload`,
+    );
   }
   return v6 === true
-    ? { id: 'ipv6', title: 'IPv6 in ufw', level: 'ok', detail: 'ufw filters (and logs) IPv6 too' }
-    : { id: 'ipv6', title: 'IPv6 in ufw', level: 'warn', detail: `cannot read IPV6= in ${defaultsFile} (ufw's default is yes)` };
+    ? doctorCheck('ipv6', 'ok', 'ufw filters (and logs) IPv6 too')
+    : doctorCheck('ipv6', 'warn', `cannot read IPV6= in ${defaultsFile} (ufw's default is yes)`);
 }
 
 /** What of container forwarding the nat table's PREROUTING and the filter table's chains show (`iptables -S` output). */
@@ -90,31 +86,28 @@ export async function forwardedTrafficCheck(exec: Exec): Promise<DoctorCheck> {
   const nat = await exec('iptables', ['-w', '-t', 'nat', '-S', 'PREROUTING']);
   const filter = await exec('iptables', ['-w', '-S']);
   if (nat.code !== 0 && filter.code !== 0) {
-    return { id: 'forwarded-traffic', title: 'Forwarded traffic', level: 'warn', detail: `cannot read the nat table: ${(nat.stderr || nat.stdout).trim()}` };
+    return doctorCheck('forwarded-traffic', 'warn', `cannot read the nat table: ${(nat.stderr || nat.stdout).trim()}`);
   }
   const f = forwardedTraffic(nat.code === 0 ? nat.stdout : '', filter.code === 0 ? filter.stdout : '');
   if (f.dnat.length === 0 && !f.dockerChains) {
-    return { id: 'forwarded-traffic', title: 'Forwarded traffic', level: 'ok', detail: 'no DNAT in nat PREROUTING: every inbound packet meets ufw\'s INPUT rules' };
+    return doctorCheck('forwarded-traffic', 'ok', 'no DNAT in nat PREROUTING: every inbound packet meets ufw\'s INPUT rules');
   }
   const what = f.dockerChains ? "Docker's published container ports (DOCKER chains, DNAT in nat PREROUTING)" : `DNAT in nat PREROUTING (${f.dnat.length} rule(s))`;
   if (f.forwardBlock && (!f.dockerChains || f.dockerUserBan)) {
-    return { id: 'forwarded-traffic', title: 'Forwarded traffic', level: 'ok', detail: `${what}: the forward block drops banned sources and logs probes in the forward path${f.dockerChains ? ' (DOCKER-USER included)' : ''}` };
+    return doctorCheck('forwarded-traffic', 'ok', `${what}: the forward block drops banned sources and logs probes in the forward path${f.dockerChains ? ' (DOCKER-USER included)' : ''}`);
   }
-  return {
-    id: 'forwarded-traffic',
-    title: 'Forwarded traffic',
-    level: 'warn',
-    detail:
-      `${what}: forwarded packets bypass ufw's INPUT rules, so scans of those ports are not logged by ufw and bans do not stop them` +
+  return doctorCheck(
+    'forwarded-traffic',
+    'warn',
+    `${what}: forwarded packets bypass ufw's INPUT rules, so scans of those ports are not logged by ufw and bans do not stop them` +
       (f.dockerUserBan ? '; DOCKER-USER matches the ban set, so bans do reach them' : '') +
       '. Fix: portcullis doctor --fix install-forward-block (drops banned sources and logs probes in ufw-before-forward and DOCKER-USER), or publish container ports on 127.0.0.1 only',
-    fix: FORWARD_FIX,
-  };
+  );
 }
 
 /** The server checks a root process can run without the service: IPv6 setting and forwarded traffic. */
 export async function serverChecks(exec: Exec | null, defaultsFile?: string): Promise<DoctorCheck[]> {
   const checks = [await ipv6Check(defaultsFile)];
-  if (exec) checks.push(await forwardedTrafficCheck(exec).catch((e: Error) => ({ id: 'forwarded-traffic', title: 'Forwarded traffic', level: 'warn' as const, detail: `cannot check: ${e.message}` })));
+  if (exec) checks.push(await forwardedTrafficCheck(exec).catch((e: Error) => (doctorCheck('forwarded-traffic', 'warn', `cannot check: ${e.message}`))));
   return checks;
 }

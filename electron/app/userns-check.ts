@@ -10,6 +10,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { DoctorCheck } from '../shared/api.ts';
+import { doctorCheck } from '../shared/doctor.ts';
 
 export type ReadSysctl = (name: string) => string | null;
 
@@ -34,19 +35,17 @@ export function unprivilegedUserns(read: ReadSysctl): { enabled: boolean; why: s
 }
 
 export function forgedRecordsCheck(read: ReadSysctl = readSysctl): DoctorCheck {
-  const base = { id: 'nf-log-all-netns', title: 'Forged kernel records' } as const;
   const allNetns = read('net.netfilter.nf_log_all_netns');
-  if (allNetns !== '1') return { ...base, level: 'ok', detail: allNetns === null ? 'net.netfilter.nf_log_all_netns is not visible here (another namespace): only this namespace logs to us' : 'net.netfilter.nf_log_all_netns=0: other network namespaces cannot log into the kernel log Portcullis reads' };
+  if (allNetns !== '1') return doctorCheck('nf-log-all-netns', 'ok', allNetns === null ? 'net.netfilter.nf_log_all_netns is not visible here (another namespace): only this namespace logs to us' : 'net.netfilter.nf_log_all_netns=0: other network namespaces cannot log into the kernel log Portcullis reads');
   const userns = unprivilegedUserns(read);
-  if (!userns.enabled) return { ...base, level: 'ok', detail: `net.netfilter.nf_log_all_netns=1, but unprivileged user namespaces are off (${userns.why}): only root can create a namespace that logs here` };
-  return {
-    ...base,
-    level: 'warn',
-    detail:
+  if (!userns.enabled) return doctorCheck('nf-log-all-netns', 'ok', `net.netfilter.nf_log_all_netns=1, but unprivileged user namespaces are off (${userns.why}): only root can create a namespace that logs here`);
+  return doctorCheck(
+    'nf-log-all-netns',
+    'warn',
       `net.netfilter.nf_log_all_netns=1 while unprivileged user namespaces are enabled (${userns.why}): any local user can create a network namespace that writes ` +
       `genuine-looking "[UFW BLOCK] SRC=<any address> DST=<this host>" kernel records into the log Portcullis reads, and get any address banned (yours too). ` +
       `Fix: \`sysctl -w net.netfilter.nf_log_all_netns=0\` (and remove it from /etc/sysctl.d) unless you run Portcullis for another namespace, which needs it; ` +
       `otherwise forbid unprivileged user namespaces (\`sysctl -w kernel.unprivileged_userns_clone=0\` on Debian, or user.max_user_namespaces=0), ` +
       `and keep the whitelist holding the addresses you must never lose.`,
-  };
+  );
 }

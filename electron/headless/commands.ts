@@ -9,6 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ApiError, MAX_BULK_BANS, type DoctorCheck } from '../shared/api.ts';
+import { DOCTOR_FIXES, isDoctorFixId } from '../shared/doctor.ts';
 import { parseBanList } from './ban-list.ts';
 import type { BanRecord } from '../shared/model.ts';
 import { canonicalIp } from '../shared/domain.ts';
@@ -315,21 +316,13 @@ export const unbanCommand: CliCommand = {
 
 // ------------------------------------------------------------------ doctor
 
-const FIX_HINTS: Record<string, string> = {
-  'enable-ufw': 'ufw enable   (or: portcullis doctor --fix enable-ufw)',
-  'logging-low': 'ufw logging low   (or: portcullis doctor --fix logging-low)',
-  'install-per-source-logging': 'portcullis doctor --fix install-per-source-logging',
-  'install-set-block': 'portcullis doctor --fix install-set-block (portcullis run installs it for the set backend)',
-  'install-forward-block': 'portcullis doctor --fix install-forward-block (again after Docker starts, if its jumps are missing)',
-};
-
 function printChecks(checks: DoctorCheck[], json: boolean): number {
   if (json) print(JSON.stringify(checks));
   else {
     for (const c of checks) {
       const mark = c.level === 'ok' ? 'ok   ' : c.level === 'warn' ? 'WARN ' : 'FAIL ';
       print(`${mark} ${c.title}: ${c.detail}`);
-      if (c.level !== 'ok' && c.fix) print(`      fix: ${FIX_HINTS[c.fix.id] ?? c.fix.label}`);
+      if (c.level !== 'ok' && c.fix) print(`      fix: ${isDoctorFixId(c.fix.id) ? DOCTOR_FIXES[c.fix.id].hint : c.fix.label}`);
     }
   }
   return checks.some((c) => c.level === 'error') ? 1 : 0;
@@ -344,7 +337,11 @@ function readable(p: string): boolean {
   }
 }
 
-/** Checks without a running instance: the helper's own checks in-process (root), plus the log source. */
+/**
+ * The Doctor without a running instance: the same table (shared/doctor.ts) as the service's — the
+ * helper's checks in-process (root), the app's own, and the instance's checks reported as unknown.
+ * A fix runs through the same switch as the service's (app/doctor.ts).
+ */
 export async function directDoctor(
   fixId: string | null,
   confirm = false,
@@ -352,80 +349,67 @@ export async function directDoctor(
   /** Where a fix is audited (cli-audit.ts); checks change nothing and audit nothing. */
   audit?: import('../helper/audit.ts').AuditLog,
 ): Promise<DoctorCheck[]> {
+  const { checkFixId, doctorWithoutInstance, runFix } = await import('../app/doctor.ts');
+  // A fix the table does not know is refused before anything runs, naming the ones it knows.
+  if (fixId) checkFixId(fixId);
   const { acquireFirewallLock, FirewallLockedError, lockHolder } = await import('../helper/instance-lock.ts');
   // Another instance may protect this namespace with another --state-dir (or be the desktop helper).
   const holder = process.getuid?.() === 0 ? lockHolder() : null;
-  const checks: DoctorCheck[] = [
-    holder
-      ? { id: 'instance', title: 'Running instance', level: 'warn', detail: `${holder.who} (pid ${holder.pid}) protects this network namespace, but has no control socket in this state directory (pass its --state-dir, or use the desktop app)` }
-      : { id: 'instance', title: 'Running instance', level: 'warn', detail: 'no running Portcullis instance: nothing is being watched (start `portcullis run`)' },
-  ];
-  if (process.getuid?.() !== 0) {
-    checks.push({ id: 'root', title: 'Root', level: 'error', detail: 'not root: firewall checks need root (sudo portcullis doctor)' });
-    checks.push(
-      existsSync('/usr/sbin/ufw')
-        ? { id: 'ufw-installed', title: 'ufw installed', level: 'ok', detail: '/usr/sbin/ufw' }
-        : { id: 'ufw-installed', title: 'ufw installed', level: 'error', detail: 'ufw is not installed: apt-get install ufw' },
-    );
-  } else {
-    const { execArgv } = await import('../helper/exec.ts');
-    const firewall = await import('../helper/firewall/index.ts');
-    const { createHelperDispatcher } = await import('../helper/ops.ts');
-    const { memoryAuditLog } = await import('../helper/audit.ts');
-    const { callViaDispatcher, helperOpsOf } = await import('../app/helper-adapter.ts');
-    const { readFile } = await import('node:fs/promises');
-    const d = createHelperDispatcher({
-      exec: execArgv,
-      firewall,
-      audit: audit ?? memoryAuditLog(),
-      readConfig: (p) => readFile(p, 'utf8').catch(() => null),
-      exists: async (p) => readable(p),
-      who: 'portcullis doctor',
-    });
-    const ops = helperOpsOf(callViaDispatcher((r) => d.handle(r)));
-    // A fix changes the firewall: like any instance, it holds the namespace's lock while it does
-    // (FirewallLockedError names the instance to ask instead). Checks only read: no lock.
-    let lock = null;
-    try {
-      if (fixId) lock = acquireFirewallLock('portcullis doctor --fix');
-    } catch (e) {
-      d.close();
-      throw e instanceof FirewallLockedError ? new Error(`${e.message}: ask it for the fix (portcullis doctor --state-dir ITS_STATE_DIR --fix …, or the desktop app's Doctor)`) : e;
-    }
-    try {
-      if (fixId) {
-        if (fixId === 'enable-ufw') {
-          // The same question the running service asks: ufw's rules are unknown while it is off.
-          if (!confirm) {
-            const { enableUfwRefusal } = await import('../app/service.ts');
-            const sessions = inboundSessions ?? (await import('../app/adapters.ts')).readInboundSessions;
-            const refusal = enableUfwRefusal((await ops.status()).firewall, sessions());
-            if (refusal) throw new Error(`${refusal} (add --yes to apply it anyway)`);
-          }
-          await ops.setEnabled(true);
-        }
-        else if (fixId === 'logging-low') await ops.setLogging('low');
-        else if (fixId === 'install-per-source-logging') await ops.setPerSourceLogging(true);
-        else if (fixId === 'install-set-block') await ops.setSetBlock(true);
-        else if (fixId === 'install-forward-block') await ops.setForwardBlock(true); // helper/forward-check.ts
-        else throw new Error(`unknown fix "${fixId}"`);
-      }
-      checks.push(...(await ops.doctor()));
-    } finally {
-      d.close();
-      lock?.release();
-    }
-  }
-  const kmsg = readable('/dev/kmsg');
-  checks.push(
-    kmsg
-      ? { id: 'log-source', title: 'Log source', level: 'ok', detail: '/dev/kmsg is readable (kernel records only: trusted)' }
-      : { id: 'log-source', title: 'Log source', level: 'error', detail: '/dev/kmsg cannot be read: run as root, or use --source file:/var/log/kern.log (spoofable)' },
-  );
-  checks.push({ id: 'last-record', title: 'Last log record', level: 'warn', detail: 'unknown without a running instance' });
+  const isRoot = process.getuid?.() === 0;
   const { serverChecks } = await import('../app/server-doctor.ts');
-  checks.push(...(await serverChecks(process.getuid?.() === 0 ? (await import('../helper/exec.ts')).execArgv : null)));
-  return checks;
+  const env = {
+    holder,
+    helper: null as import('../app/contracts.ts').HelperOpsPort | null,
+    // The helper's checks run in-process, as root.
+    missingHelper: 'not root: firewall checks need root (sudo portcullis doctor)',
+    ufwInstalled: () => existsSync('/usr/sbin/ufw'),
+    kmsgReadable: readable('/dev/kmsg'),
+    serverChecks: async () => serverChecks(isRoot ? (await import('../helper/exec.ts')).execArgv : null),
+  };
+  if (!isRoot) return doctorWithoutInstance(env);
+  const { execArgv } = await import('../helper/exec.ts');
+  const firewall = await import('../helper/firewall/index.ts');
+  const { createHelperDispatcher } = await import('../helper/ops.ts');
+  const { memoryAuditLog } = await import('../helper/audit.ts');
+  const { callViaDispatcher, helperOpsOf } = await import('../app/helper-adapter.ts');
+  const { readFile } = await import('node:fs/promises');
+  const d = createHelperDispatcher({
+    exec: execArgv,
+    firewall,
+    audit: audit ?? memoryAuditLog(),
+    readConfig: (p) => readFile(p, 'utf8').catch(() => null),
+    exists: async (p) => readable(p),
+    who: 'portcullis doctor',
+  });
+  const ops = helperOpsOf(callViaDispatcher((r) => d.handle(r)));
+  // A fix changes the firewall: like any instance, it holds the namespace's lock while it does
+  // (FirewallLockedError names the instance to ask instead). Checks only read: no lock.
+  let lock = null;
+  try {
+    if (fixId) lock = acquireFirewallLock('portcullis doctor --fix');
+  } catch (e) {
+    d.close();
+    throw e instanceof FirewallLockedError ? new Error(`${e.message}: ask it for the fix (portcullis doctor --state-dir ITS_STATE_DIR --fix …, or the desktop app's Doctor)`) : e;
+  }
+  try {
+    if (fixId) {
+      await runFix(fixId, {
+        ops,
+        // The same question the running service asks: ufw's rules are unknown while it is off.
+        guardEnable: async () => {
+          if (confirm) return;
+          const { enableUfwRefusal } = await import('../app/rule-safety.ts');
+          const sessions = inboundSessions ?? (await import('../app/adapters.ts')).readInboundSessions;
+          const refusal = enableUfwRefusal((await ops.status()).firewall, sessions());
+          if (refusal) throw new Error(`${refusal} (add --yes to apply it anyway)`);
+        },
+      });
+    }
+    return await doctorWithoutInstance({ ...env, helper: ops });
+  } finally {
+    d.close();
+    lock?.release();
+  }
 }
 
 export const doctorCommand: CliCommand = {

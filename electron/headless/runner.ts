@@ -28,6 +28,7 @@ import { readHostInfo } from '../app/hostinfo.ts';
 import { KmsgSource, kmsgBootTimeMs, liveLineParser, newestKmsgSeq } from '../engine/logs/kmsg.ts';
 import { PortcullisService, VERSION } from '../app/service.ts';
 import { secretsFileRefusal } from './fleet-config.ts';
+import { loadSettings } from '../app/settings-load.ts';
 
 // Here for its importers; it lives in control.ts, which `status` and the other clients load without the runner.
 export { DEFAULT_STATE_DIR } from './control.ts';
@@ -264,13 +265,13 @@ async function startLocked(o: RunOptions, out: Out, err: Out, isRoot: boolean): 
   // Read the effective backend/source before building the firewall port and the source.
   let effective: Settings;
   try {
-    const loaded = settingsRepo.load();
-    const { SettingsSchema, describeZodError } = await import('../shared/settings.ts');
-    const parsed = SettingsSchema.safeParse(loaded ?? {});
-    if (!parsed.success) throw new StartError(`invalid settings in ${settingsRepo.describe()}:\n${describeZodError(parsed.error)}`);
-    const merged = SettingsSchema.safeParse(overrides(parsed.data));
-    if (!merged.success) throw new StartError(`invalid option:\n${describeZodError(merged.error)}`);
-    effective = merged.data;
+    // The one settings load (app/settings-load.ts) the service repeats at its start.
+    const loaded = loadSettings(settingsRepo, overrides);
+    if (!loaded.ok) {
+      if (loaded.stage === 'unreadable') throw new StartError(loaded.error);
+      throw new StartError(loaded.stage === 'saved' ? `invalid settings in ${settingsRepo.describe()}:\n${loaded.error}` : `invalid option:\n${loaded.error}`);
+    }
+    effective = loaded.settings;
     if (o.config) {
       const refusal = secretsFileRefusal(o.config, effective);
       if (refusal) throw new StartError(refusal);

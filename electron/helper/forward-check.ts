@@ -1,17 +1,15 @@
 /**
- * The Doctor's check of the forward block (issue 12.2), and its fix id. The logic lives here, apart
- * from the places that list checks today (helper/ops.ts doctor, headless/helper-adapter.ts FIXES, the
- * service's and the direct doctor's fix switches), so it moves into one Doctor table as it is.
+ * The Doctor's check of the forward block (issue 12.2), run by the helper's `doctor` operation. Its
+ * title and its fix (`install-forward-block`, which also re-adds missing DOCKER-USER jumps) are
+ * declared in the Doctor table, shared/doctor.ts.
  */
+import type { HelperDoctorCheckId } from '../shared/doctor.ts';
 import type { ForwardBlockStatusView } from '../shared/helper-protocol.ts';
 
-export const FORWARD_CHECK_ID = 'forward-block';
-/** `portcullis doctor --fix install-forward-block`: installs the block, or re-adds missing DOCKER-USER jumps. */
-export const FORWARD_FIX = { id: 'install-forward-block', label: 'Install the forward block (routed and container traffic)' } as const;
-export const FORWARD_CHECK_TITLE = 'Routed and container traffic is watched (forward block)';
+export const FORWARD_CHECK_ID = 'forward-block' satisfies HelperDoctorCheckId;
 
 export interface HelperCheck {
-  id: string;
+  id: HelperDoctorCheckId;
   ok: boolean;
   detail: string;
 }

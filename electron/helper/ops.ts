@@ -21,6 +21,7 @@ import {
   type HelperResult,
   type HelperStatus,
 } from '../shared/helper-protocol.ts';
+import type { HelperDoctorCheckId } from '../shared/doctor.ts';
 import type { AuditLog } from './audit.ts';
 import { hostAddresses, refuseUncuttable, refuseUnbannable } from './ban-guard.ts';
 import { BINARIES, FirewallQueue, type Exec } from './exec.ts';
@@ -38,6 +39,8 @@ export interface BanBackend {
   list(): Promise<{ ip: Ip; expiresInSec: number | null }[]>;
   banMany(bans: readonly { ip: Ip; timeoutSec: number | null; comment: string }[]): Promise<void>;
   unbanMany(ips: readonly Ip[]): Promise<void>;
+  /** In force now, beside the ufw queue (firewall/types.ts); `ban` then makes it the backend's own. */
+  blockNow?(ip: Ip): Promise<void>;
 }
 /** The set backend's long-lived `ipset restore` (firewall/ipset-session.ts). */
 export interface IpsetSessionLike {
@@ -276,8 +279,9 @@ export function createHelperDispatcher(deps: HelperDeps): HelperDispatcher {
     };
   }
 
+  /** The helper's side of the Doctor table (shared/doctor.ts): only ids the table declares as the helper's. */
   async function doctor(): Promise<HelperResult<'doctor'>> {
-    const checks: HelperResult<'doctor'>['checks'] = [];
+    const checks: { id: HelperDoctorCheckId; ok: boolean; detail: string }[] = [];
     let statusError: string | null = null;
     const s = await status().catch((e: unknown) => {
       statusError = errorOf(e).message;
@@ -435,13 +439,22 @@ export function createHelperDispatcher(deps: HelperDeps): HelperDispatcher {
     // connection table, 20–50 ms) runs beside the queues: the next ban does not wait for it.
     if (req.op === 'cutConnections') return performRecorded(req, true);
     const setBan = (req.op === 'ban' || req.op === 'unban' || req.op === 'banMany' || req.op === 'unbanMany') && req.args.backend === 'set';
+    if (req.op === 'ban' && req.args.backend === 'ufw') {
+      // The block in force first, beside the queue (one iptables call): a ban never waits behind a
+      // `ufw status` read (the 30 s refresh, 0.3–1 s) or another change. ufw's own rule follows in
+      // the queue; the answer comes when that is written too. One audit entry holds both.
+      const argv: string[][] = [];
+      const started = Date.now();
+      const b = backend('ufw');
+      const ip = req.args.ip as Ip;
+      if (b.blockNow) await recorder.run(argv, () => b.blockNow!(ip)).catch(() => undefined);
+      return queue.run(() => performRecorded(req, changing, argv, started));
+    }
     return (setBan ? setQueue : queue).run(() => performRecorded(req, changing));
   }
 
   /** Performs `req`, recording the argv it runs; a change is written to the audit log, done or refused. */
-  async function performRecorded(req: DecodedRequest, audited: boolean): Promise<HelperResponse> {
-    const started = Date.now();
-    const argv: string[][] = [];
+  async function performRecorded(req: DecodedRequest, audited: boolean, argv: string[][] = [], started = Date.now()): Promise<HelperResponse> {
     let response: HelperResponse;
     try {
       response = { id: req.id, ok: true, result: await recorder.run(argv, () => perform(req)) };

@@ -6,6 +6,7 @@
  */
 import { API_METHODS, ApiError, CONNECT_HELPER_FIX_ID, type ApiEvent, type ApiHandlers, type ApiMethod, type DoctorCheck, type State } from '../shared/api.ts';
 import type { HelperArgs, HelperOp, HelperResult } from '../shared/helper-protocol.ts';
+import { DOCTOR_FIXES, doctorCheck } from '../shared/doctor.ts';
 import type { HelperCall } from '../app/helper-adapter.ts';
 import path from 'node:path';
 import { HelperClient } from '../engine/helperclient/client.ts';
@@ -94,7 +95,7 @@ export async function connectHelperClient(session: HelperSession, log: (line: st
   return { client, closed, close: () => client.close() };
 }
 
-export const CONNECT_HELPER_FIX = { id: CONNECT_HELPER_FIX_ID, label: 'Connect helper (asks for your password)' } as const;
+export const CONNECT_HELPER_FIX = { id: CONNECT_HELPER_FIX_ID, label: DOCTOR_FIXES[CONNECT_HELPER_FIX_ID].label } as const;
 
 /**
  * The desktop's Doctor offers what the tray offers: while no helper is connected its check carries
@@ -108,7 +109,7 @@ export function withHelperFix(handlers: ApiHandlers, helper: () => State['helper
     if (h.connected) return checks;
     const detail = h.readOnlyReason ?? 'the root helper is not connected';
     const i = checks.findIndex((c) => c.id === 'helper');
-    const check: DoctorCheck = { id: 'helper', title: 'Root helper', level: 'error', detail, fix: { ...CONNECT_HELPER_FIX } };
+    const check: DoctorCheck = { ...doctorCheck('helper', 'error', detail), fix: { ...CONNECT_HELPER_FIX } };
     return i < 0 ? [check, ...checks] : checks.map((c, j) => (j === i ? { ...c, fix: { ...CONNECT_HELPER_FIX } } : c));
   };
   return wrapHandlers(handlers, (method, call) => {

@@ -17,7 +17,7 @@ import type { ApiEvent, ApiHandlers, State } from '../shared/api.ts';
 import { systemClock } from '../shared/domain.ts';
 import { IPC_EVENTS_CHANNEL } from '../shared/ipc.ts';
 import type { BanRecord } from '../shared/model.ts';
-import { DEFAULT_SETTINGS, validateSettings, type Settings } from '../shared/settings.ts';
+import { DEFAULT_SETTINGS, type Settings } from '../shared/settings.ts';
 import { ScanEngine } from '../engine/engine.ts';
 import { HelperClient } from '../engine/helperclient/client.ts';
 import { KmsgSource, liveLineParser, PushKmsgFeed } from '../engine/logs/kmsg.ts';
@@ -27,6 +27,7 @@ import { firewallPortOf, helperOpsOf } from '../app/helper-adapter.ts';
 import { readHostInfo } from '../app/hostinfo.ts';
 import { auditedHandlers, fileAuditLog } from '../app/api-audit.ts';
 import { PortcullisService, VERSION } from '../app/service.ts';
+import { loadSettings } from '../app/settings-load.ts';
 import { applyAutostart, autostartPath, launchCommand } from './autostart.ts';
 import {
   cleanupHelperSession,
@@ -103,14 +104,8 @@ async function main(): Promise<void> {
   const settingsRepo = new StoreSettingsRepo(store, dbPath);
   // The ban backend is fixed for the session (as in `portcullis run`); the service itself refuses
   // invalid saved settings with the reason when it starts.
-  const savedSettings: Settings = (() => {
-    try {
-      const r = validateSettings(settingsRepo.load() ?? {});
-      return r.ok ? r.settings : DEFAULT_SETTINGS;
-    } catch {
-      return DEFAULT_SETTINGS;
-    }
-  })();
+  const saved = loadSettings(settingsRepo);
+  const savedSettings: Settings = saved.ok ? saved.settings : DEFAULT_SETTINGS;
   const backend = savedSettings.ban.backend;
   const helperOps = helperOpsOf(hub.call);
 

@@ -10,7 +10,7 @@ import type { PacketEvent, ParseResult } from '../../electron/shared/packet.ts';
 import type { Settings } from '../../electron/shared/settings.ts';
 import type { FirewallPort, LogSourcePort, SourceHealth } from '../../electron/engine/ports.ts';
 import type { EngineFactoryOptions, EngineLike, HelperOpsPort, ServiceStore, SettingsRepo } from '../../electron/app/contracts.ts';
-import { packetRow } from '../../electron/app/service.ts';
+import { packetRow } from '../../electron/app/views.ts';
 
 export class Journal {
   entries: string[] = [];

@@ -3,7 +3,10 @@ import { dispatch, type ApiEvent, type DoctorCheck } from '../../electron/shared
 import type { SourceHealth } from '../../electron/engine/ports.ts';
 import { ManualClock } from '../../electron/shared/domain.ts';
 import type { BanRecord } from '../../electron/shared/model.ts';
-import { PortcullisService, type ServiceOptions, allowedPortsFrom, mergePatch } from '../../electron/app/service.ts';
+import { PortcullisService, type ServiceOptions } from '../../electron/app/service.ts';
+import { allowedPortsFrom } from '../../electron/app/rule-safety.ts';
+import { mergePatch } from '../../electron/app/settings-load.ts';
+import { firewallPortOf } from '../../electron/app/helper-adapter.ts';
 import { FakeEngine, FakeFirewall, FakeHelper, fakeParser, Journal, MemorySettings, MemoryStore, PushSource } from './fakes.ts';
 
 const HOST = '10.0.0.1';
@@ -51,6 +54,52 @@ describe('PortcullisService: bans', () => {
     expect(j.indexOf('store.ban 203.0.113.9')).toBeLessThan(j.indexOf('fw.ban 203.0.113.9'));
     expect(j.indexOf('fw.ban 203.0.113.9')).toBeLessThan(j.indexOf('fw.cut 203.0.113.9'));
     expect(t.firewall.bans.has('203.0.113.9')).toBe(true);
+  });
+
+  it('no conntrack cut where the block already drops established sessions (set backend): a cut spawns two processes per ban (issue 14)', async () => {
+    for (const blocksEstablished of [true, false]) {
+      const journal = new Journal();
+      const firewall = Object.assign(new FakeFirewall(journal), { blocksEstablished });
+      const t = setup({ firewall });
+      await t.service.start();
+      expect((await t.call('ban', { ip: '203.0.113.7' })).ok).toBe(true);
+      expect((await t.call('banMany', { ips: ['203.0.113.8', '203.0.113.9'] })).ok).toBe(true);
+      t.source.push(...scan('203.0.113.10', [21, 23, 25]));
+      await t.service.idle();
+      const cuts = firewall.calls.filter((c) => c.startsWith('cut '));
+      expect(firewall.calls.filter((c) => c.startsWith('ban ')).length + firewall.calls.filter((c) => c.startsWith('banMany')).length).toBeGreaterThan(0);
+      expect(cuts, `blocksEstablished ${blocksEstablished}`).toEqual(blocksEstablished ? [] : ['cut 203.0.113.7', 'cut 203.0.113.8', 'cut 203.0.113.9', 'cut 203.0.113.10']);
+      await t.service.stop();
+    }
+    // What the helper's ports say: the set backend's match comes before ufw's ESTABLISHED accept.
+    const call = (async () => ({})) as never;
+    expect(firewallPortOf(call, 'set').blocksEstablished).toBe(true);
+    expect(firewallPortOf(call, 'ufw').blocksEstablished).toBe(false);
+  });
+
+  it("a ban does not wait behind another address's slow firewall change; one address's ban and unban keep their order (issue 14)", async () => {
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    class SlowFirewall extends FakeFirewall {
+      override async ban(ip: string, until: number | null): Promise<void> {
+        if (ip === '203.0.113.1') await held; // a ufw rule change behind a slow `ufw prepend`
+        return super.ban(ip, until);
+      }
+    }
+    const firewall = new SlowFirewall(new Journal());
+    const t = setup({ firewall });
+    await t.service.start();
+    const first = t.call('ban', { ip: '203.0.113.1' });
+    // Answered while the first address's change still runs (it waited for it before: hung here).
+    expect((await t.call('ban', { ip: '203.0.113.2' })).ok).toBe(true);
+    expect(firewall.calls).toContain('ban 203.0.113.2');
+    expect(firewall.calls.some((c) => c === 'ban 203.0.113.1')).toBe(false);
+    const unban = t.call('unban', { ip: '203.0.113.1' });
+    release();
+    expect((await first).ok).toBe(true);
+    expect((await unban).ok).toBe(true);
+    expect(firewall.calls.filter((c) => c.endsWith(' 203.0.113.1') && !c.startsWith('cut'))).toEqual(['ban 203.0.113.1', 'unban 203.0.113.1']);
+    await t.service.stop();
   });
 
   it('acts only on records addressed to this host (the kernel log is shared by all namespaces)', async () => {

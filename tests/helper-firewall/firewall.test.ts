@@ -155,6 +155,33 @@ describe('ufw backend argv', () => {
     expect(calls.map((c) => c.args.join(' '))).toEqual(['prepend deny from 192.0.2.9 comment portcullis-ban exp:1000060', 'prepend deny from 2001:db8::9 comment portcullis-ban x']);
   });
 
+  it('blockNow puts in force, with one iptables call, the very rule ufw writes for the ban (v4 and v6)', async () => {
+    const { exec, calls } = fakeExec();
+    const b = createBanBackend('ufw', exec, { cutConnections: false, now: () => 1_000_000_000 });
+    await b.blockNow!(ip('192.0.2.5'));
+    await b.blockNow!(ip('2001:db8::5'));
+    expect(calls.map((c) => [c.bin, ...c.args].join(' '))).toEqual([
+      'iptables -w -I ufw-user-input 1 -s 192.0.2.5 -j DROP',
+      'ip6tables -w -I ufw6-user-input 1 -s 2001:db8::5 -j DROP',
+    ]);
+    await expect(b.blockNow!(ip('192.0.2.5; reboot'))).rejects.toMatchObject({ code: 'bad-address' });
+  });
+
+  it('a ban ufw refuses takes back the block blockNow put in force; without one it removes nothing', async () => {
+    const { exec, calls } = fakeExec((c) => (c.args[0] === 'prepend' ? { code: 1, stderr: 'ERROR: could not load' } : {}));
+    const b = createBanBackend('ufw', exec, { cutConnections: false, now: () => 1_000_000_000 });
+    await b.blockNow!(ip('192.0.2.5'));
+    await expect(b.ban(ip('192.0.2.5'), 600, 'scan')).rejects.toThrow(/could not ban 192\.0\.2\.5/);
+    expect(calls.map((c) => [c.bin, ...c.args].join(' '))).toEqual([
+      'iptables -w -I ufw-user-input 1 -s 192.0.2.5 -j DROP',
+      'ufw prepend deny from 192.0.2.5 comment portcullis-ban exp:1000600 scan',
+      'iptables -w -D ufw-user-input -s 192.0.2.5 -j DROP',
+    ]);
+    calls.length = 0;
+    await expect(b.ban(ip('192.0.2.5'), 600, 'scan')).rejects.toThrow();
+    expect(calls.map((c) => c.bin)).toEqual(['ufw']);
+  });
+
   it('lists tagged rules with the time left', async () => {
     const { exec } = fakeExec(() => ({ stdout: showAdded }));
     const b = createBanBackend('ufw', exec, { now: () => 1_000_000_000 });

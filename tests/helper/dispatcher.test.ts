@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createHelperDispatcher } from '../../electron/helper/ops.ts';
+import { createBanBackend } from '../../electron/helper/firewall/index.ts';
 import { MAX_BATCH, MAX_LINE_BYTES } from '../../electron/shared/helper-protocol.ts';
 import type { UfwRule } from '../../electron/shared/api.ts';
 import { fakeDeps } from './fakes.ts';
@@ -215,6 +216,42 @@ describe('helper dispatcher: valid requests', () => {
     expect((await status).ok).toBe(true);
     expect((await ufwBan).ok).toBe(true);
     expect(fwCalls).toEqual(['set.ban 192.0.2.3 60 ', 'ufw.ban 192.0.2.2 60 ']);
+  });
+
+  it('a ufw-backend ban is in force before a slow `ufw status` read ends; ufw\'s own rule follows in the queue (issue 14)', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const { deps, calls, audit } = fakeDeps();
+    const inner = deps.exec;
+    let blocked!: () => void;
+    const sawBlock = new Promise<void>((r) => (blocked = r));
+    deps.exec = async (bin, args, opts) => {
+      if (bin === 'ufw' && args[0] === 'status') await held;
+      const r = await inner(bin, args, opts);
+      if (bin === 'iptables') blocked();
+      return r;
+    };
+    // The real ufw backend (argv through the recording exec), not the fake one.
+    deps.firewall.createBanBackend = (kind, exec) => createBanBackend(kind, exec, { cutConnections: false, now: () => 1_000_000_000 });
+    const d = createHelperDispatcher(deps);
+    const status = d.handle({ id: 1, op: 'status', args: {} });
+    const ban = d.handle({ id: 2, op: 'ban', args: { ip: '192.0.2.2', timeoutSec: 60, backend: 'ufw', comment: 'scan' } });
+    await sawBlock; // never resolves on a helper that makes the ban wait for the status read
+    // In force while the status read still holds ufw's queue; ufw's rule waits its turn.
+    const lines = () => calls.map((c) => [c.bin, ...c.args].join(' '));
+    expect(lines()).toContain('iptables -w -I ufw-user-input 1 -s 192.0.2.2 -j DROP');
+    expect(lines().some((l) => l.startsWith('ufw prepend'))).toBe(false);
+    release();
+    expect((await status).ok).toBe(true);
+    expect((await ban).ok).toBe(true);
+    const after = lines();
+    expect(after.indexOf('ufw prepend deny from 192.0.2.2 comment portcullis-ban exp:1000060 scan')).toBeGreaterThan(after.indexOf('iptables -w -I ufw-user-input 1 -s 192.0.2.2 -j DROP'));
+    // One audit entry with both commands.
+    const entry = audit.entries.find((e) => e.op === 'ban')!;
+    expect(entry.argv.map((a) => a.join(' '))).toEqual([
+      '/usr/sbin/iptables -w -I ufw-user-input 1 -s 192.0.2.2 -j DROP',
+      '/usr/sbin/ufw prepend deny from 192.0.2.2 comment portcullis-ban exp:1000060 scan',
+    ]);
   });
 
   it('deleting a Portcullis ban rule through the rule editor is refused', async () => {

@@ -27,6 +27,13 @@ export interface BanBackend {
    */
   banMany(bans: readonly BanRequest[]): Promise<void>;
   unbanMany(ips: readonly Ip[]): Promise<void>;
+  /**
+   * Puts the block in force NOW, ahead of `ban` (which makes it the backend's own: the ufw rule in
+   * user.rules). Safe beside ufw's queue — the kernel rule it adds is the one `ban` writes, and ufw
+   * rebuilds its chain from user.rules at every change — so a ban does not wait behind a `ufw status`
+   * read or the ufw CLI's own start-up (2–7 s under a scan's load). Absent: `ban` is already fast (set).
+   */
+  blockNow?(ip: Ip): Promise<void>;
 }
 
 /** Every rule/element Portcullis creates carries this tag; nothing without it is ever removed. */

@@ -1,21 +1,11 @@
 import { useState } from 'react';
 import { CONNECT_HELPER_FIX_ID } from '../../../electron/shared/api.ts';
+import { DOCTOR_FIXES, isDoctorFixId } from '../../../electron/shared/doctor.ts';
 import { selectReadOnlyReason } from '../../store/selectors.ts';
 import { useActions, useApp } from '../context.ts';
 import { ConfirmAsk, useConfirmable } from './common.tsx';
 
 const ICON = { ok: '✓', warn: '!', error: '✕' } as const;
-
-/** What each fix will do to this machine, shown before it runs. */
-export const FIX_PREVIEW: Record<string, string> = {
-  'enable-ufw': 'Runs `ufw enable`: the firewall starts refusing what your rules do not allow (you are asked first if that would cut a connection open now).',
-  'logging-low': 'Runs `ufw logging low`: ufw logs the packets it blocks, which is what Portcullis watches.',
-  'install-per-source-logging':
-    'Adds a block marked as Portcullis\'s to /etc/ufw/after.rules and after6.rules: one LOG rule with a budget per source address (hashlimit, prefix "PORTCULLIS BLOCK"). The new files are checked with iptables-restore --test, then `ufw reload`; on failure the old files are put back.',
-  'install-set-block':
-    'Adds a block marked as Portcullis\'s to /etc/ufw/before.rules and before6.rules that drops addresses in the portcullis-ban4/6 kernel sets, creates the sets from /etc/ufw/before.init at boot, then `ufw reload` (rolled back if it fails).',
-  'connect-helper': 'Starts the root helper: you are asked for your password.',
-};
 
 /** "All 7 checks pass" or "2 problems, 1 to look at, 4 fine". */
 export function doctorSummary(checks: readonly { level: 'ok' | 'warn' | 'error' }[]): string {
@@ -82,7 +72,7 @@ export function Doctor() {
               {c.fix && previewing === c.id && (
                 <div className="fix-preview" role="group" aria-label={`${c.fix.label}: what it will do`} data-testid="fix-preview">
                   <p>
-                    <strong>This will:</strong> {FIX_PREVIEW[c.fix.id] ?? c.fix.label}
+                    <strong>This will:</strong> {isDoctorFixId(c.fix.id) ? DOCTOR_FIXES[c.fix.id].preview : c.fix.label}
                   </p>
                   <div className="row gap">
                     <button type="button" className="primary" autoFocus onClick={() => run(c.id, c.fix!)}>

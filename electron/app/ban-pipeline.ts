@@ -1,0 +1,367 @@
+/**
+ * The ban pipeline: an engine decision becomes a ban in the store, then in the firewall, then cut
+ * connections; unbans and expiry the same way back; `banMany` as one store transaction and one
+ * firewall batch; and the start-up reconcile (restore after a reboot, stale and duplicate entries).
+ *
+ *   ban   → store FIRST (a kill -9 after this loses nothing) → firewall.ban → cut connections
+ *   unban → store → firewall.unban
+ *
+ * Firewall changes of one address run in decision order (a ban then an unban never swap); changes
+ * of different addresses run side by side (FirewallOrder); connection cuts on a queue of their own.
+ */
+import type { BanRecord, Offender, UnbanReason } from '../shared/model.ts';
+import type { Settings } from '../shared/settings.ts';
+import { canonicalIp } from '../shared/domain.ts';
+import { neverBanReason } from '../shared/never-ban.ts';
+import { errorText } from '../shared/errors.ts';
+import type { FirewallPort } from '../engine/ports.ts';
+import type { EngineLike, ServiceStore } from './contracts.ts';
+import type { EventBatcher } from './events.ts';
+import type { FleetBridge } from './fleet.ts';
+
+/** Bans per restore batch: an ipset batch of 500 takes ~20–40 ms; one ufw rule change 0.3–1.4 s. */
+const RESTORE_BATCH_SET = 500;
+const RESTORE_BATCH_UFW = 1;
+
+type Level = 'info' | 'warn' | 'error';
+export type BanInfo = { latencyMs: number | null; dryRun: boolean; error?: string };
+
+/** What the pipeline needs of the service around it. */
+export interface BanPipelineHost {
+  store: ServiceStore;
+  /** The ban backend; null = read-only (no helper). */
+  firewall: FirewallPort | null;
+  dryRun: boolean;
+  now(): number;
+  engine(): EngineLike;
+  settings(): Settings;
+  fleet(): FleetBridge | null;
+  events: EventBatcher;
+  onBan?: (ban: BanRecord, info: BanInfo) => void;
+  onUnban?: (ip: string, why: UnbanReason) => void;
+  notice(level: Level, message: string): void;
+  log(level: Level, message: string): void;
+}
+
+/** A short comment for the firewall rule/element, within the helper's safe character set. */
+export function banComment(ban: BanRecord): string {
+  const what = ban.reason.kind === 'manual' ? 'manual' : `scan ${ban.reason.scanType ?? ''}`.trim();
+  return what.replace(/[^A-Za-z0-9 _.,:@()/+=-]/g, '').slice(0, 60);
+}
+
+/**
+ * The order firewall changes run in: the changes of ONE address in decision order, those of different
+ * addresses side by side — a ban never waits behind another address's slow change (one `ufw prepend`
+ * costs 0.3–7 s; the helper serialises ufw itself and puts each ufw ban's block in force first) — and
+ * whole-firewall work (a restore batch, a bulk ban, reconcile's removals) after everything queued
+ * before it and before everything queued after it.
+ */
+export class FirewallOrder {
+  private readonly perIp = new Map<string, Promise<void>>();
+  private barrier: Promise<void> = Promise.resolve();
+  private readonly pending = new Set<Promise<void>>();
+
+  /** A change of one address; resolves when it has run (it never rejects). */
+  forIp(ip: string, op: () => Promise<void>): Promise<void> {
+    const prev = this.perIp.get(ip);
+    const run = (prev ? Promise.all([this.barrier, prev]) : this.barrier).then(op).catch(() => undefined);
+    this.perIp.set(ip, run);
+    this.track(run);
+    void run.then(() => {
+      if (this.perIp.get(ip) === run) this.perIp.delete(ip);
+    });
+    return run;
+  }
+
+  /** Whole-firewall work; resolves when it has run (it never rejects). */
+  forAll(op: () => Promise<void>): Promise<void> {
+    // Nothing pending: start on the barrier alone (as soon as a plain queue would).
+    const run = (this.pending.size ? Promise.all([...this.pending]) : this.barrier).then(op).catch(() => undefined);
+    this.barrier = run;
+    this.track(run);
+    return run;
+  }
+
+  get idle(): boolean {
+    return this.pending.size === 0;
+  }
+
+  /** Resolves once nothing is queued or running. */
+  async settled(): Promise<void> {
+    while (this.pending.size) await Promise.all([...this.pending]);
+  }
+
+  private track(run: Promise<void>): void {
+    this.pending.add(run);
+    void run.then(() => this.pending.delete(run));
+  }
+}
+
+export class BanPipeline {
+  private readonly h: BanPipelineHost;
+  private readonly order = new FirewallOrder();
+  /** Connection cuts, after their bans, beside the firewall changes (conntrack is slow and touches no rule). */
+  private cutTail: Promise<void> = Promise.resolve();
+  /** The start-up reconcile (restore after a reboot), running behind log reading, not in front of it. */
+  private reconciling: Promise<unknown> = Promise.resolve();
+  /** While banMany runs: the engine's ban decisions, applied as one batch instead of one by one. */
+  private bulkBans: BanRecord[] | null = null;
+  /** The firewall promise of the latest applyBan (an API call waits for its own ban, not for every queued one). */
+  lastBanDone: Promise<void> = Promise.resolve();
+  /** When the latest ban was made (the state's "last ban"). */
+  lastBanAt: number | null = null;
+  /** Set at stop: a restore in progress stops after its batch (the next start resumes it). */
+  stopping = false;
+
+  constructor(host: BanPipelineHost) {
+    this.h = host;
+  }
+
+  /** Waits for pending firewall changes (tests, shutdown). */
+  async idle(): Promise<void> {
+    for (;;) {
+      const cuts = this.cutTail;
+      const rec = this.reconciling;
+      await rec;
+      await this.order.settled();
+      await cuts;
+      if (cuts === this.cutTail && rec === this.reconciling && this.order.idle) return;
+    }
+  }
+
+  /**
+   * Store first, then the firewall: a crash in between leaves a ban that reconcile restores, never an
+   * orphan rule. The store's record is the write-ahead (one small WAL commit, tens of µs); the firewall
+   * call is queued right after it, and everything else (offender row, UI event) comes behind — nothing
+   * slow stands between the decision and the block. Connections are cut after the block, on their own
+   * queue (the next ban never waits for conntrack), and only where the block leaves established
+   * sessions alive (the ufw backend). Resolves when the ban is in the firewall.
+   */
+  applyBan(ban: BanRecord): Promise<void> {
+    if (this.bulkBans) {
+      this.bulkBans.push(ban); // banMany applies them together
+      return Promise.resolve();
+    }
+    const decidedAt = performance.now();
+    this.h.store.recordBan(ban);
+    const done = this.banInFirewall(ban, decidedAt);
+    this.lastBanDone = done;
+    this.h.fleet()?.onBan(ban);
+    this.lastBanAt = ban.at;
+    const off = this.h.engine().offender(ban.ip);
+    if (off) this.h.store.upsertOffenders([off]);
+    this.h.events.push({ type: 'ban', ban });
+    return done;
+  }
+
+  private banInFirewall(ban: BanRecord, decidedAt: number): Promise<void> {
+    const fw = this.h.firewall;
+    if (this.h.dryRun || !fw) {
+      this.h.onBan?.(ban, { latencyMs: null, dryRun: true });
+      return Promise.resolve();
+    }
+    return this.order.forIp(ban.ip, async () => {
+      try {
+        await fw.ban(ban.ip, ban.until, banComment(ban));
+        const latencyMs = performance.now() - decidedAt;
+        if (this.h.settings().ban.cutConnections && !fw.blocksEstablished) this.cutLater(ban.ip);
+        this.h.onBan?.(ban, { latencyMs, dryRun: false });
+      } catch (e) {
+        this.h.onBan?.(ban, { latencyMs: null, dryRun: false, error: errorText(e) });
+        this.h.notice('error', `Could not ban ${ban.ip} in the firewall: ${errorText(e)}`);
+      }
+    });
+  }
+
+  /** Cuts a banned host's open connections after its block is in place, one cut at a time, beside the ban queue. */
+  private cutLater(ip: string): void {
+    const fw = this.h.firewall;
+    if (!fw) return;
+    this.cutTail = this.cutTail.then(() => fw.cutConnections(ip).catch((e) => this.h.log('warn', `cutting connections of ${ip}: ${errorText(e)}`)));
+  }
+
+  applyUnban(ip: string, at: number, why: UnbanReason): void {
+    this.h.store.recordUnban(ip, at, why);
+    this.h.fleet()?.onUnban(ip, why);
+    const off = this.h.engine().offender(ip);
+    if (off) this.h.store.upsertOffenders([off]);
+    this.h.events.push({ type: 'unban', ip, why });
+    this.h.onUnban?.(ip, why);
+    const fw = this.h.firewall;
+    if (this.h.dryRun || !fw) return;
+    void this.order.forIp(ip, async () => {
+      try {
+        await fw.unban(ip, why);
+      } catch (e) {
+        this.h.notice('error', `Could not lift the ban of ${ip} in the firewall: ${errorText(e)}`);
+      }
+    });
+  }
+
+  /** Lifts a ban found in the firewall only (an orphan the engine does not hold), behind the queue. */
+  unbanOrphan(fw: FirewallPort, ip: string): void {
+    void this.order.forIp(ip, () => fw.unban(ip));
+  }
+
+  /**
+   * Bulk ban (`portcullis ban --from FILE`): the engine decides each ban as for `ban`, then the store
+   * records them in ONE transaction and the firewall gets them as one batch (the set backend: one
+   * ipset batch per 500). Established sessions: as for a ban, cut unless the block drops them itself
+   * (the set backend's match comes before ufw's ESTABLISHED accept).
+   */
+  async banMany(ips: string[], durationSec: number | undefined, note: string | undefined): Promise<{ banned: number; refused: { ip: string; reason: string }[] }> {
+    const h = this.h;
+    const engine = h.engine();
+    const now = h.now();
+    const refused: { ip: string; reason: string }[] = [];
+    const decided: BanRecord[] = [];
+    this.bulkBans = decided;
+    try {
+      for (const ip of ips) {
+        if (!neverBanReason(ip) && engine.isWhitelisted(ip)) {
+          refused.push({ ip, reason: 'whitelisted (this host, its gateway, loopback or a whitelist entry)' });
+          continue;
+        }
+        try {
+          engine.ban(ip, { ...(durationSec ? { durationSec } : {}), ...(note !== undefined ? { note } : {}), at: now });
+        } catch (e) {
+          refused.push({ ip, reason: errorText(e) });
+        }
+      }
+    } finally {
+      this.bulkBans = null;
+    }
+    // An address listed twice was extended by the engine: its latest record stands.
+    const byIp = new Map(decided.map((b) => [b.ip, b]));
+    const bans = [...byIp.values()];
+    if (bans.length === 0) return { banned: 0, refused };
+    const decidedAt = performance.now();
+    if (h.store.recordBans) h.store.recordBans(bans);
+    else for (const b of bans) h.store.recordBan(b);
+    this.lastBanAt = now;
+    // Shared with the fleet like any local ban (each is one alert in the push queue).
+    for (const b of bans) h.fleet()?.onBan(b);
+    const fw = h.firewall;
+    let firewallDone: Promise<void> = Promise.resolve();
+    if (h.dryRun || !fw) {
+      for (const b of bans) h.onBan?.(b, { latencyMs: null, dryRun: true });
+    } else {
+      firewallDone = this.order.forAll(async () => {
+        try {
+          if (fw.banMany) await fw.banMany(bans.map((b) => ({ ip: b.ip, until: b.until, comment: banComment(b) })));
+          else for (const b of bans) await fw.ban(b.ip, b.until, banComment(b));
+          const latencyMs = performance.now() - decidedAt;
+          if (h.settings().ban.cutConnections && !fw.blocksEstablished) for (const b of bans) this.cutLater(b.ip);
+          for (const b of bans) h.onBan?.(b, { latencyMs, dryRun: false });
+        } catch (e) {
+          for (const b of bans) h.onBan?.(b, { latencyMs: null, dryRun: false, error: errorText(e) });
+          h.notice('error', `Could not ban ${bans.length} addresses in the firewall: ${errorText(e)}`);
+        }
+      });
+    }
+    const offenders = bans.map((b) => engine.offender(b.ip)).filter((x): x is Offender => x !== null);
+    if (offenders.length) h.store.upsertOffenders(offenders);
+    for (const ban of bans) h.events.push({ type: 'ban', ban });
+    await firewallDone;
+    return { banned: bans.length, refused };
+  }
+
+  /** The start-up reconcile, not awaited by the start (see reconcile); idle() waits for it. */
+  startReconcile(now: number): void {
+    this.reconciling = this.reconcile(now).catch((e) => this.h.log('error', `reconcile: ${errorText(e)}`));
+  }
+
+  /**
+   * Makes the firewall agree with the store: bans that expired are removed, bans missing from the
+   * firewall (crash between store and firewall, reboot emptied the set) are restored, duplicates are
+   * collapsed. Only what FirewallPort.listBans reports is touched, and that lists Portcullis's own
+   * tagged rules / set elements, never the user's rules.
+   */
+  async reconcile(now = this.h.now()): Promise<{ restored: string[]; removed: string[]; deduplicated: string[] }> {
+    const h = this.h;
+    const result = { restored: [] as string[], removed: [] as string[], deduplicated: [] as string[] };
+    const fw = h.firewall;
+    if (!fw || h.dryRun) return result;
+    // Bans whose time ran out while nobody was running: close them in the store (history stays right).
+    for (const b of h.store.openBans?.() ?? []) {
+      if (b.until !== null && b.until <= now) h.store.recordUnban(b.ip, b.until, 'expired');
+    }
+    const wanted = new Map<string, BanRecord>();
+    for (const b of h.store.activeBans(now)) {
+      if (b.until === null || b.until > now) wanted.set(b.ip, b);
+    }
+    let present: { ip: string; until: number | null }[];
+    try {
+      present = await fw.listBans();
+    } catch (e) {
+      h.log('error', `reconcile: cannot list the firewall's bans: ${errorText(e)}`);
+      return result;
+    }
+    const count = new Map<string, number>();
+    for (const p of present) {
+      const ip = canonicalIp(p.ip) ?? p.ip;
+      count.set(ip, (count.get(ip) ?? 0) + 1);
+    }
+    // What the engine holds when a batch RUNS decides, not this snapshot: log reading goes on
+    // meanwhile, and a host banned (or unbanned) since must keep its newer state.
+    const stale = [...count].filter(([ip]) => !wanted.has(ip)).map(([ip]) => ip);
+    if (stale.length) {
+      await this.order.forAll(async () => {
+        const ips = stale.filter((ip) => !h.engine().isBanned(ip));
+        try {
+          if (fw.unbanMany) await fw.unbanMany(ips);
+          else for (const ip of ips) await fw.unban(ip);
+          result.removed.push(...ips);
+        } catch (e) {
+          h.log('warn', `reconcile: cannot remove ${ips.length} stale bans: ${errorText(e)}`);
+        }
+      });
+    }
+    for (const [ip, n] of count) {
+      const want = wanted.get(ip);
+      if (!want || n <= 1) continue;
+      await this.order.forAll(async () => {
+        for (let i = 0; i < n; i++) await fw.unban(ip).catch(() => undefined);
+        await fw.ban(ip, want.until, banComment(want)).catch((e) => h.log('warn', `reconcile ban ${ip}: ${errorText(e)}`));
+        result.deduplicated.push(ip);
+      });
+    }
+    // Missing bans go back in batches (one ipset batch each for the set backend; ufw has no batch, so a
+    // batch there is a few rules): a live ban waits for one batch at most, never for the whole restore.
+    const missing = [...wanted.values()].filter((b) => !count.has(b.ip));
+    const batch = h.settings().ban.backend === 'set' ? RESTORE_BATCH_SET : RESTORE_BATCH_UFW;
+    for (let i = 0; i < missing.length && !this.stopping; i += batch) {
+      const chunk = missing.slice(i, i + batch);
+      await this.order.forAll(async () => {
+        const current = new Map(h.engine().activeBans().map((b) => [b.ip, b]));
+        const todo = chunk.flatMap((b) => {
+          const now2 = h.now();
+          const c = current.get(b.ip);
+          return c && (c.until === null || c.until > now2) ? [c] : [];
+        });
+        if (todo.length === 0) return;
+        try {
+          if (fw.banMany) await fw.banMany(todo.map((b) => ({ ip: b.ip, until: b.until, comment: banComment(b) })));
+          else for (const b of todo) await fw.ban(b.ip, b.until, banComment(b));
+          result.restored.push(...todo.map((b) => b.ip));
+        } catch (e) {
+          // One bad entry (e.g. an address the helper refuses) fails the whole batch: retry them one
+          // by one so it never drops the others, and name the ones that still fail.
+          h.log('warn', `reconcile: restoring ${todo.length} bans as one batch failed (${errorText(e)}); retrying one by one`);
+          for (const b of todo) {
+            try {
+              await fw.ban(b.ip, b.until, banComment(b));
+              result.restored.push(b.ip);
+            } catch (e1) {
+              h.log('error', `reconcile: cannot restore the ban of ${b.ip}: ${errorText(e1)}`);
+            }
+          }
+        }
+      });
+    }
+    if (result.removed.length || result.restored.length || result.deduplicated.length) {
+      h.log('info', `reconciled: ${result.restored.length} restored, ${result.removed.length} removed, ${result.deduplicated.length} de-duplicated`);
+    }
+    return result;
+  }
+}

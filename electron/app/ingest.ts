@@ -1,0 +1,97 @@
+/**
+ * The packet path: raw log lines from the source → parse → engine → stored packets, offender rows and
+ * UI rows. Ban decisions leave the engine as events (the service hands them to the ban pipeline);
+ * this only counts, stores and shows. Never throws: a bad line is a counted reject.
+ */
+import type { PacketRow } from '../shared/api.ts';
+import type { Clock } from '../shared/domain.ts';
+import type { Offender } from '../shared/model.ts';
+import type { PacketEvent, RejectReason } from '../shared/packet.ts';
+import type { LogSourcePort } from '../engine/ports.ts';
+import { MinuteRate } from '../engine/logs/stats.ts';
+import type { EngineLike, LineParser, ServiceStore } from './contracts.ts';
+import type { EventBatcher } from './events.ts';
+import { PrefixTally } from './server-doctor.ts';
+import { packetRow } from './views.ts';
+
+/** Packets whose engine verdict is one of these are not blocked traffic of this host: not stored. */
+const NOT_STORED = new Set(['not-for-this-host', 'prefix-not-counted', 'untrusted', 'not-inbound', 'duplicate-record']);
+/** Parser refusals that are not rejects: the kernel log carries every other kernel message too. */
+const IGNORED_REJECTS: ReadonlySet<RejectReason> = new Set<RejectReason>(['not-firewall', 'empty']);
+
+export interface IntakeDeps {
+  clock: Clock;
+  parseLine: LineParser;
+  store: ServiceStore;
+  source: LogSourcePort | null;
+  events: EventBatcher;
+  engine(): EngineLike;
+  recordMode?: (p: PacketEvent) => 'live' | 'replay' | 'skip';
+}
+
+export class PacketIntake {
+  private readonly d: IntakeDeps;
+  private nextRowId = 1;
+  /** Blocked packets seen by this run (the count shown when the store cannot answer). */
+  blockedPackets = 0;
+  /** Prefixes of live records not counted as blocked, for the Doctor. */
+  readonly uncountedPrefixes = new PrefixTally();
+  private foreignRateOf: MinuteRate | null = null;
+
+  constructor(deps: IntakeDeps) {
+    this.d = deps;
+  }
+
+  /** Records per minute that were another namespace's (the shared kernel log). */
+  get foreignRate(): MinuteRate {
+    return (this.foreignRateOf ??= new MinuteRate(this.d.clock));
+  }
+
+  /** One chunk of raw log lines from the source. */
+  ingestLines(lines: string[]): void {
+    const d = this.d;
+    const engine = d.engine();
+    const stored: PacketEvent[] = [];
+    const rows: PacketRow[] = [];
+    const touched = new Set<string>();
+    const wantRows = d.events.listenerCount > 0;
+    let rejects = 0;
+    let foreign = 0;
+    for (const line of lines) {
+      let res;
+      try {
+        res = d.parseLine(line);
+      } catch {
+        rejects++;
+        continue;
+      }
+      if (!res.ok) {
+        // Other kernel messages (a USB device, a driver) are not firewall lines: not rejects.
+        if (!IGNORED_REJECTS.has(res.reason)) rejects++;
+        continue;
+      }
+      const p = res.packet;
+      const mode = d.recordMode ? d.recordMode(p) : 'live';
+      if (mode === 'skip') continue;
+      const verdict = engine.ingestPacket(p);
+      if (verdict === 'not-for-this-host') foreign++;
+      if (verdict === 'prefix-not-counted') this.uncountedPrefixes.note(p.prefix);
+      if (mode === 'replay' || NOT_STORED.has(verdict)) continue;
+      stored.push(p);
+      this.blockedPackets++;
+      if (wantRows) rows.push(packetRow(p, this.nextRowId++));
+      if (verdict === 'counted') touched.add(p.src);
+    }
+    // The source's health shows rejects per minute: lines that looked like firewall records but were refused.
+    if (rejects) d.source?.noteRejects?.(rejects);
+    // Lines / min counts every record of the shared kernel log; the UI says how many were this host's.
+    if (foreign) this.foreignRate.add(foreign);
+    if (stored.length) d.store.addPackets(stored);
+    if (rows.length) d.events.push({ type: 'packets', rows });
+    if (touched.size) {
+      const offenders = [...touched].map((ip) => engine.offender(ip)).filter((x): x is Offender => x !== null);
+      d.store.upsertOffenders(offenders);
+      if (wantRows && offenders.length) d.events.push({ type: 'offenders', offenders });
+    }
+  }
+}

@@ -1,0 +1,105 @@
+/**
+ * Rule safety: would a firewall change lock out someone connected now? The rule editor's warnings
+ * (an edit or delete that cuts an open session), the refusal to turn ufw on or to set a deny incoming
+ * policy that would refuse a connected user's port, and which ports the rules let in (probes to them
+ * are not scan evidence). Pure functions over ufw's rules and the host's inbound sessions; used by the
+ * service's API handlers and by `portcullis doctor --fix` without a running instance.
+ */
+import type { RuleOp, RulePreview, UfwRule } from '../shared/api.ts';
+import { canonicalCidr, canonicalIp } from '../shared/domain.ts';
+import { Whitelist } from '../engine/detect/whitelist.ts';
+
+export type InboundSession = { localPort: number; remote: string };
+
+/** Loopback only: ufw accepts everything on lo before any rule, so a loopback session is never cut. */
+export const LOOPBACK = new Whitelist();
+
+/**
+ * Why a firewall-wide change would lock out someone connected now (null when it would not): the
+ * sessions from outside (loopback excluded) whose port `admitted` says is no longer let in. Used by
+ * the service and by `portcullis doctor --fix` without a running instance.
+ */
+export function lockoutRefusal(what: string, sessions: readonly InboundSession[], admitted: (s: InboundSession) => boolean): string | null {
+  const cut = sessions.filter((s) => !LOOPBACK.matches(s.remote) && !admitted(s));
+  if (cut.length === 0) return null;
+  const ports = [...new Set(cut.map((s) => s.localPort))].sort((a, b) => a - b);
+  const from = [...new Set(cut.map((s) => s.remote))].slice(0, 3).join(', ');
+  return `${what} refuses new connections to port ${ports.join(', ')}, which ${from} ${cut.length === 1 ? 'is' : 'are'} connected through now, unless a rule allows it`;
+}
+
+/**
+ * Turning ufw on. While it is off `ufw status` lists no rules, so which ports its rules would let in
+ * is unknown: like `ufw enable` itself ("may disrupt existing ssh connections"), refuse whenever
+ * someone is connected from outside and the incoming policy is not allow. Null when it may go ahead.
+ */
+export function enableUfwRefusal(fw: { enabled: boolean; defaultIncoming: string | null }, sessions: readonly InboundSession[]): string | null {
+  if (fw.enabled) return null;
+  return lockoutRefusal('turning ufw on', sessions, () => fw.defaultIncoming === 'allow');
+}
+
+/** "22", "8000:8100", "80,443" → does it contain `port`? */
+export function portSpecHas(spec: string, port: number): boolean {
+  for (const part of spec.split(',')) {
+    const [a, b] = part.split(':').map(Number);
+    if (a === undefined || Number.isNaN(a)) continue;
+    if (b === undefined ? port === a : port >= a && port <= b) return true;
+  }
+  return false;
+}
+
+/**
+ * Does an inbound rule (a ufw status line or a rule being added) admit — or deny — an established
+ * TCP session? Conservative where the rule cannot be read: a source it cannot parse, an application
+ * profile (no port given) count as matching, so the user is asked rather than cut off.
+ */
+export function ruleTouches(
+  rule: { action: string; direction: string; from: string; port?: string; proto: string; family?: 4 | 6 },
+  session: InboundSession,
+  how: 'admits' | 'denies',
+): boolean {
+  const admitting = rule.action === 'allow' || rule.action === 'limit';
+  if ((how === 'admits') !== admitting || rule.direction !== 'in') return false;
+  if (rule.proto !== 'any' && rule.proto !== 'tcp') return false;
+  if (rule.port && !portSpecHas(rule.port, session.localPort)) return false;
+  const remote = canonicalIp(session.remote);
+  if (!remote) return true;
+  if (rule.family && (remote.includes(':') ? 6 : 4) !== rule.family) return false;
+  const from = rule.from.replace(/\s*\(v6\)$/, '').trim();
+  if (from === '' || /^(any|anywhere)$/i.test(from)) return true;
+  const cidr = canonicalCidr(from);
+  return cidr === null || new Whitelist([cidr]).has(remote);
+}
+
+/** Ports the firewall lets in: probes to them are not scan evidence (seed comment). */
+export function allowedPortsFrom(rules: UfwRule[]): (proto: 'tcp' | 'udp', port: number) => boolean {
+  const allow = rules.filter((r) => (r.action === 'allow' || r.action === 'limit') && r.direction === 'in' && r.port !== '');
+  return (proto, port) => allow.some((r) => (r.proto === 'any' || r.proto === proto) && portSpecHas(r.port, port));
+}
+
+/** Would the user's current rules (and the incoming policy) still let this session's port in? */
+export function admittedByRules(rules: readonly UfwRule[], policyIncoming: string | null): (s: InboundSession) => boolean {
+  return (s) => policyIncoming === 'allow' || rules.some((r) => ruleTouches({ ...r, family: r.v6 ? 6 : 4 }, s, 'admits'));
+}
+
+/**
+ * Warnings for a rule change (`op` already retargeted at the rule the user saw): the open inbound
+ * sessions it may cut. An edit replaces the rule in place: what the old one let in and the new one
+ * does not, and whatever the new one denies.
+ */
+export function ruleChangeWarnings(op: RuleOp, rules: readonly UfwRule[], allSessions: readonly InboundSession[]): RulePreview['warnings'] {
+  // ufw accepts everything on lo before any rule: a loopback session (the browser's own socket to
+  // `serve`, an SSH tunnel's end) is never cut by a rule change.
+  const sessions = allSessions.filter((s) => !LOOPBACK.matches(s.remote));
+  let affected: InboundSession[] = [];
+  if (op.kind === 'delete' || op.kind === 'edit') {
+    const old = rules.find((r) => r.number === op.number);
+    const oldRule = old ? { ...old, family: (old.v6 ? 6 : 4) as 4 | 6 } : null;
+    const next = op.kind === 'edit' ? op.rule : null;
+    affected = sessions.filter(
+      (s) => (oldRule !== null && ruleTouches(oldRule, s, 'admits') && !(next && ruleTouches(next, s, 'admits'))) || (next !== null && ruleTouches(next, s, 'denies')),
+    );
+  } else if (op.kind === 'add') {
+    affected = sessions.filter((s) => ruleTouches(op.rule, s, 'denies'));
+  }
+  return affected.map((s) => ({ kind: 'cuts-session' as const, detail: `an open connection from ${s.remote} to port ${s.localPort} may be cut` }));
+}
