@@ -3,40 +3,34 @@
  * scripts/build-wasm.ts into electron/engine/parse/fastline-wasm.ts; a test rebuilds it and compares).
  *
  * It reads one line of a BSD syslog firewall log (`Nov 22 10:00:00 host kernel: [UFW BLOCK] IN=…`)
- * from this module's memory and writes the record of the packet (electron/engine/records.ts) — the
- * same walk and the same checks as parseCommonBytes in electron/engine/parse/bytes.ts, line for
- * line, so that it answers exactly when that one does and otherwise declines (returns 0) and the
- * JavaScript parser decides. Why WebAssembly: the same walk in JavaScript costs ~1.1 µs a line (every
- * byte read is a bounds-checked typed-array load); here ~0.3 µs, which is what lets a replay reach
- * a million lines a second.
+ * from this module's memory and writes the record of the packet (layout.ts) — the same fields and
+ * the same checks as parseRecord (electron/engine/parse/message.ts) for the layouts it knows (IPv4 or
+ * IPv6 header without options, TCP/UDP/ICMP), so that it answers exactly what parseRecord answers
+ * and otherwise declines (PARSE_DECLINED) and JavaScript decides (tests/engine/replay-parse.test.ts
+ * compares them line for line). Words, characters, record columns and codes are the names of
+ * wasm/vocabulary.ts, generated from parse/grammar.ts and parse/layout.ts. Why WebAssembly: a walk
+ * over bytes in JavaScript costs ~1.1 µs a line (every byte read is a bounds-checked typed-array
+ * load); here ~0.3 µs, which is what lets a replay reach a million lines a second.
  *
- * Strings are not made here: the values that repeat line after line (host, prefix, IN, OUT, MAC,
- * DST) are kept in small per-field tables of recent values, and the record names the JavaScript
- * string of a value by the id JavaScript gave it (slotIds). A value not in its table takes a slot
- * and is reported in NEW_MASK; JavaScript then makes its string and writes its id into the record.
- *
- * Memory (fixed size, never grown, so JavaScript's views of it stay valid): see the constants.
+ * Strings are not made here: the values that repeat line after line are kept in recent.ts, and the
+ * record names the JavaScript string of a value by the id JavaScript gave it.
  */
+import {
+  BITS_DF_FALSE, BITS_DF_TRUE, BITS_FRAGMENT_FALSE, BITS_V6, C_AUX, C_BITS, C_DPT, C_DST, C_FLAGS, C_HOST, C_ICMPCODE, C_ICMPTYPE, C_ID, C_IN, C_INNERDST, C_INNERSRC, C_LEN, C_MAC, C_OUT,
+  C_PHYSIN, C_PHYSOUT, C_PREFIX, C_PROTO, C_SEQ, C_SPT, C_SRC, C_SRCV4, C_TAG, C_TIME, C_TTL, C_WINDOW, CH_0, CH_9, CH_COLON, CH_CR, CH_DOT, CH_EQUALS, CH_LBRACKET, CH_LF, CH_RBRACKET, CH_SPACE, CH_TAB,
+  CH_TILDE, CH_UPPER_A, CH_UPPER_Z, F_IDST_A, F_IDST_E, F_ISRC_A, F_ISRC_E, F_NEW, F_REASON, F_SRC6, F_SRC_A, F_SRC_E, F_STAMP, F_V4, HEX_LEAD, HEX_LEAD_LEN, ID_ICMP, ID_ICMPV6, ID_TCP, ID_UDP,
+  KEY_CODE, KEY_CODE_LEN, KEY_DPT, KEY_DPT_LEN, KEY_DST, KEY_DST_LEN, KEY_FLOWLBL, KEY_FLOWLBL_LEN, KEY_HOPLIMIT, KEY_HOPLIMIT_HI, KEY_HOPLIMIT_LEN, KEY_ID, KEY_ID_LEN, KEY_IN, KEY_IN_LEN, KEY_LEN,
+  KEY_LEN_LEN, KEY_MAC, KEY_MAC_LEN, KEY_OUT, KEY_OUT_LEN, KEY_PREC, KEY_PREC_LEN, KEY_PROTO, KEY_PROTO_LEN, KEY_RES, KEY_RES_LEN, KEY_SEQ, KEY_SEQ_LEN, KEY_SPT, KEY_SPT_LEN, KEY_SRC, KEY_SRC_LEN,
+  KEY_TC, KEY_TC_LEN, KEY_TOS, KEY_TOS_LEN, KEY_TTL, KEY_TTL_LEN, KEY_TYPE, KEY_TYPE_LEN, KEY_URGP, KEY_URGP_LEN, KEY_WINDOW, KEY_WINDOW_LEN, KIND_DST, KIND_HOST, KIND_IN, KIND_MAC, KIND_OUT,
+  KIND_PREFIX, MAX_RECORD_LENGTH, PROTO_ICMP, PROTO_ICMP_LEN, PROTO_ICMPV6, PROTO_ICMPV6_LEN, PROTO_TCP, PROTO_TCP_LEN, PROTO_UDP, PROTO_UDP_LEN, QUOTE_OPEN, QUOTE_OPEN_LEN,
+  REASON_NOT_FIREWALL, REASON_UNTRUSTED_TRANSPORT, RECORD_INTS, RUN_DECLINED, RUN_DONE, RUN_FULL, RUN_GLUE, RUN_LONG, RUN_REJECTED, SRC_IN_GROUPS, TAG_PACKET, TAG_REJECTED, WORD_CE, WORD_CE_LEN,
+  WORD_DF, WORD_DF_LEN, WORD_KERNEL_TAG, WORD_KERNEL_TAG_LEN,
+} from './vocabulary';
+import { field, fieldAt, FIELDS, INPUT, INPUT_MAX, RECORDS, RECORDS_MAX, VALUE_MAX } from './memory';
+import { keepInto, recentSpan } from './recent';
+import { addressEnd, at, atWord, b, dottedQuad, find, flagBit, isDigit, isHex, monthAt, plainAscii, sixGroups, spaces, two } from './scan';
 
-// ---- layout (bytes) --------------------------------------------------------------------------
-/** Offsets of the fields of the last line (i32 each), the new-value mask and the stamp. */
-const FIELDS: i32 = 65536;
-/** Recent values: KINDS × SLOTS values of at most VALUE_MAX bytes, their lengths and their string ids. */
-const VALUES: i32 = FIELDS + 256;
-const KINDS: i32 = 6;
-const SLOTS: i32 = 8;
-const VALUE_MAX: i32 = 64;
-const LENS: i32 = VALUES + KINDS * SLOTS * VALUE_MAX;
-const IDS: i32 = LENS + KINDS * SLOTS * 4;
-const LAST: i32 = IDS + KINDS * SLOTS * 4;
-const NEXT: i32 = LAST + KINDS * 4;
-/** Records, RECORD_INTS i32 each. */
-const RECORDS: i32 = 131072;
-const RECORD_INTS: i32 = 34;
-const RECORDS_MAX: i32 = 4096;
-/** The input: lines are read from here (INPUT_MAX bytes, and 16 bytes of slack after it). */
-const INPUT: i32 = RECORDS + RECORDS_MAX * RECORD_INTS * 4;
-const INPUT_MAX: i32 = 1 << 20;
+export { drop, forget, setId } from './recent';
 
 export function fieldsAt(): i32 { return FIELDS; }
 export function recordsAt(): i32 { return RECORDS; }
@@ -45,116 +39,27 @@ export function recordsMax(): i32 { return RECORDS_MAX; }
 export function inputAt(): i32 { return INPUT; }
 export function inputMax(): i32 { return INPUT_MAX; }
 
-// Field offsets (i32 index into FIELDS).
-const F_STAMP = 0; // month << 28 | day << 21 | hour << 14 | minute << 7 | second (7 bits each: two digits)
-const F_NEW = 1; // bit k: the value of kind k took a new slot (its string is to be made)
-const F_V4 = 2;
-const F_KIND_A = 3; // start of kind k's value: 3 + 2k, end: 4 + 2k (k = 0 … 5)
-const F_SRC_A = 15;
-const F_SRC_E = 16;
-const F_ISRC_A = 17; // quoted header of an ICMP error: -1 when none
-const F_ISRC_E = 18;
-const F_IDST_A = 19;
-const F_IDST_E = 20;
-const F_SRC6 = 21; // 1: an IPv6 source is in C_SRC6 (eight full groups, not IPv4-mapped)
-const F_REASON = 22; // parse() returned PARSE_REJECTED: the index of the reason
-
-// Kinds of recent values, and the record column each one's string id goes to.
-const K_HOST = 0;
-const K_PREFIX = 1;
-const K_IN = 2;
-const K_OUT = 3;
-const K_MAC = 4;
-const K_DST = 5;
-
-// Record columns (i32 index within a record; electron/engine/records.ts has the same table).
-const C_TAG = 0;
-const C_SEQ = 4; // f64 at ints 4-5 (the time, ints 2-3, is written by JavaScript)
-const C_BITS = 6;
-const C_HOST = 7;
-const C_PREFIX = 8;
-const C_IN = 9;
-const C_OUT = 10;
-const C_PHYSIN = 11;
-const C_PHYSOUT = 12;
-const C_MAC = 13;
-const C_DST = 14;
-const C_PROTO = 15;
-const C_SRC = 16;
-const C_SRCV4 = 17;
-const C_INNERSRC = 18;
-const C_INNERDST = 19;
-const C_LEN = 20;
-const C_TTL = 21;
-const C_ID = 22;
-const C_SPT = 23;
-const C_DPT = 24;
-const C_ICMPTYPE = 25;
-const C_ICMPCODE = 26;
-const C_FLAGS = 27;
-const C_WINDOW = 28;
-const C_SRC6 = 30; // four i32: the eight 16-bit groups of an IPv6 source, two per column
-/** C_SRC when the source is in C_SRC6. */
-const SRC_IN_GROUPS = -2;
-/** Ids of the protocol names, which records.ts puts first in every string table. */
-const PROTO_TCP = 0;
-const PROTO_UDP = 1;
-const PROTO_ICMP = 2;
-const PROTO_ICMPV6 = 3;
-const TAG_PACKET = 1;
-const TAG_REJECTED = 2;
-/** Indexes in REJECT_REASONS (electron/shared/packet.ts) of the two rejections answered here. */
-const REASON_NOT_FIREWALL = 3;
-const REASON_UNTRUSTED_TRANSPORT = 8;
-const BITS_V6 = 1 << 3;
-const BITS_DF_FALSE = 1 << 4;
-const BITS_DF_TRUE = 2 << 4;
-const BITS_FRAGMENT_FALSE = 1 << 6;
-
-// ---- bytes -----------------------------------------------------------------------------------
-@inline function b(p: i32): i32 { return <i32>load<u8>(p); }
-@inline function field(i: i32, v: i32): void { store<i32>(FIELDS + (i << 2), v); }
-@inline function isDigit(c: i32): bool { return <u32>(c - 48) <= 9; }
-@inline function isHex(c: i32): bool { return <u32>(c - 48) <= 9 || <u32>(c - 97) <= 5 || <u32>(c - 65) <= 5; }
-/**
- * Are the n (1–8) bytes at p the word w (its bytes packed little-endian), within e? One load: the
- * input has slack after its end, so reading up to 8 bytes past e stays inside it.
- */
-@inline function at(p: i32, e: i32, w: u64, n: i32): bool {
-  return p + n <= e && (load<u64>(p) & (<u64>-1 >> <u64>(64 - n * 8))) == w;
-}
-
 /** Scratch of kv: the value of the last number read. */
 let num: i32 = 0;
 
-function two(p: i32): i32 {
-  const x = b(p) - 48;
-  const y = b(p + 1) - 48;
-  return <u32>x <= 9 && <u32>y <= 9 ? x * 10 + y : -1;
-}
-
-/** One or more spaces at p: index after them, or -1. */
-function spaces(p: i32, e: i32): i32 {
-  if (p >= e || b(p) != 32) return -1;
-  p++;
-  while (p < e && b(p) == 32) p++;
-  return p;
-}
-
-/** bytes.ts kv(): [spaces] KEY digits (≤ maxDigits, value in num) then a space or the end [spaces]. Inlined: ten calls a line. */
+/**
+ * One `KEY=digits` field: with `lead`, one or more spaces first; the key (a vocabulary word); at
+ * most maxDigits digits (value in `num`), followed by a space or the end; with `trail`, the spaces
+ * after it are skipped too (and required). Index after, or -1. Inlined: ten calls a line.
+ */
 @inline function kv(q: i32, e: i32, key: u64, kn: i32, maxDigits: i32, lead: bool, trail: bool): i32 {
   if (q < 0) return -1;
   if (lead) {
-    if (q >= e || b(q) != 32) return -1;
+    if (q >= e || b(q) != CH_SPACE) return -1;
     q++;
-    while (q < e && b(q) == 32) q++;
+    while (q < e && b(q) == CH_SPACE) q++;
   }
   if (!at(q, e, key, kn)) return -1;
   q += kn;
   const p = q;
   let v = 0;
   while (q < e) {
-    const c = b(q) - 48;
+    const c = b(q) - CH_0;
     if (<u32>c > 9) break;
     if (q - p >= maxDigits) return -1; // more digits than allowed (and no int32 overflow)
     v = v * 10 + c;
@@ -163,222 +68,32 @@ function spaces(p: i32, e: i32): i32 {
   if (q == p) return -1;
   num = v;
   if (q == e) return trail ? -1 : q;
-  if (b(q) != 32) return -1;
+  if (b(q) != CH_SPACE) return -1;
   if (trail) {
     q++;
-    while (q < e && b(q) == 32) q++;
+    while (q < e && b(q) == CH_SPACE) q++;
   }
   return q;
-}
-
-/**
- * Where the run of an address's characters starting at p ends: digits and dots (`v4`), or hex
- * digits and colons. The parsers try the IPv4 class first, then the IPv6 one (bytes.ts addressEnd).
- */
-function addressEnd(p: i32, e: i32, v4: bool): i32 {
-  if (v4) while (p < e && (isDigit(b(p)) || b(p) == 46)) p++;
-  else while (p < e && (isHex(b(p)) || b(p) == 58)) p++;
-  return p;
 }
 
 /** Scratch of portPair: the source port it read (the destination port is in num). */
 let sptNum: i32 = 0;
 
-/** bytes.ts portPair(): ` SPT=n DPT=n` at q, as TCP and UDP both have them; index after, or -1. */
+/** `KEY=0x..` at q (KEY a vocabulary word): two hex digits after the 0x. */
+@inline function hexField(q: i32, e: i32, key: u64, kn: i32): bool {
+  return at(q, e, key, kn) && at(q + kn, e, HEX_LEAD, HEX_LEAD_LEN) && isHex(b(q + kn + HEX_LEAD_LEN)) && isHex(b(q + kn + HEX_LEAD_LEN + 1));
+}
+
+/** ` SPT=n DPT=n` at q, as TCP and UDP both have them (the source port in sptNum, the destination port in num); index after, or -1. */
 function portPair(q: i32, e: i32): i32 {
-  q = kv(q, e, 0x3d545053, 4, 5, true, false); // SPT=
+  q = kv(q, e, KEY_SPT, KEY_SPT_LEN, 5, true, false);
   if (q < 0) return -1;
   sptNum = num;
-  return kv(q, e, 0x3d545044, 4, 5, true, false); // DPT=
-}
-
-/** bytes.ts dottedQuadBytes(): the 32-bit value of a dotted quad without leading zeros, or -1. */
-function dottedQuad(start: i32, end: i32): i64 {
-  let parts = 0;
-  let key: i64 = 0;
-  let p = start;
-  while (p < end) {
-    const first = b(p);
-    if (!isDigit(first)) return -1;
-    let value = first - 48;
-    let q = p + 1;
-    while (q < end) {
-      const c = b(q);
-      if (c == 46) break;
-      if (!isDigit(c) || value == 0 || q - p >= 3) return -1;
-      value = value * 10 + (c - 48);
-      q++;
-    }
-    if (value > 255) return -1;
-    key = key * 256 + value;
-    parts++;
-    if (q == end) return parts == 4 ? key : -1;
-    if (parts == 4) return -1;
-    p = q + 1;
-    if (p == end) return -1;
-  }
-  return -1;
-}
-
-/** Hex digit value, or -1. */
-@inline function hexValue(c: i32): i32 {
-  if (<u32>(c - 48) <= 9) return c - 48;
-  if (<u32>(c - 97) <= 5) return c - 87;
-  if (<u32>(c - 65) <= 5) return c - 55;
-  return -1;
-}
-
-/**
- * An IPv6 address as the kernel prints it — eight groups of four hex digits, 39 characters — into
- * the four C_SRC6 columns of the record at `rec` (two groups each): true, or false for any other
- * form and for an IPv4-mapped address (JavaScript canonicalises those).
- */
-function sixGroups(a: i32, e: i32, rec: i32): bool {
-  if (e - a != 39) return false;
-  let zeros = 0;
-  for (let g = 0; g < 8; g++) {
-    const o = a + g * 5;
-    if (g < 7 && b(o + 4) != 58) return false;
-    const d0 = hexValue(b(o));
-    const d1 = hexValue(b(o + 1));
-    const d2 = hexValue(b(o + 2));
-    const d3 = hexValue(b(o + 3));
-    if ((d0 | d1 | d2 | d3) < 0) return false;
-    const v = (d0 << 12) | (d1 << 8) | (d2 << 4) | d3;
-    if (g < 5 && v == 0) zeros++;
-    if (g == 5 && zeros == 5 && v == 0xffff) return false;
-    const at = rec + ((C_SRC6 + (g >> 1)) << 2);
-    if (g & 1) store<i32>(at, load<i32>(at) | v);
-    else store<i32>(at, v << 16);
-  }
-  return true;
-}
-
-/** Month 0–11 of the three letters at p, or -1. */
-function monthAt(p: i32): i32 {
-  switch (b(p) | (b(p + 1) << 8) | (b(p + 2) << 16)) {
-    case 0x6e614a: return 0; // Jan
-    case 0x626546: return 1;
-    case 0x72614d: return 2;
-    case 0x727041: return 3;
-    case 0x79614d: return 4;
-    case 0x6e754a: return 5;
-    case 0x6c754a: return 6;
-    case 0x677541: return 7;
-    case 0x706553: return 8;
-    case 0x74634f: return 9;
-    case 0x766f4e: return 10;
-    case 0x636544: return 11; // Dec
-  }
-  return -1;
-}
-
-/** TcpFlag bit of a three-letter flag word, or 0. */
-function flagBit(x: i32, y: i32, z: i32): i32 {
-  switch (x) {
-    case 83: return y == 89 && z == 78 ? 0x02 : 0; // SYN
-    case 65: return y == 67 && z == 75 ? 0x10 : 0; // ACK
-    case 70: return y == 73 && z == 78 ? 0x01 : 0; // FIN
-    case 82: return y == 83 && z == 84 ? 0x04 : 0; // RST
-    case 80: return y == 83 && z == 72 ? 0x08 : 0; // PSH
-    case 85: return y == 82 && z == 71 ? 0x20 : 0; // URG
-    case 67: return y == 87 && z == 82 ? 0x80 : 0; // CWR
-    case 69: return y == 67 && z == 69 ? 0x40 : 0; // ECE
-  }
-  return 0;
-}
-
-// ---- recent values ---------------------------------------------------------------------------
-/** Forget every recent value: at the start, and when JavaScript's string table was reset. */
-export function forget(): void {
-  for (let k = 0; k < KINDS * SLOTS; k++) store<i32>(LENS + (k << 2), -1);
-}
-
-/** Forget kind k's value just kept (JavaScript found its string unusable: the next line meets it as new again). */
-export function drop(k: i32): void {
-  store<i32>(LENS + ((k * SLOTS + load<i32>(LAST + (k << 2))) << 2), -1);
-}
-
-/** Does value slot `slot` hold the n bytes at a (its length already known to be n)? Eight at a time. */
-@inline function holds(slot: i32, a: i32, n: i32): bool {
-  const v = VALUES + slot * VALUE_MAX;
-  let j = 0;
-  while (j + 8 <= n && load<u64>(v + j) == load<u64>(a + j)) j += 8;
-  while (j < n && load<u8>(v + j) == load<u8>(a + j)) j++;
-  return j == n;
-}
-
-/**
- * The slot of kind k's recent values (most recently matched first) holding the bytes at a: exactly
- * b[a, e) when `whole`, else a value b[a…] starts with and that is followed there by a space.
- * The slot number (k × SLOTS + s), or -1.
- */
-function recentSlot(k: i32, a: i32, e: i32, whole: bool): i32 {
-  const first = k * SLOTS;
-  const last = load<i32>(LAST + (k << 2));
-  for (let i = 0; i < SLOTS; i++) {
-    let s = last + i;
-    if (s >= SLOTS) s -= SLOTS;
-    const slot = first + s;
-    const n = load<i32>(LENS + (slot << 2));
-    if (whole ? n != e - a : n < 0 || a + n >= e || b(a + n) != 32) continue;
-    if (holds(slot, a, n)) return slot;
-  }
-  return -1;
-}
-
-/**
- * Kind k's value b[a, e) in its table: the slot (k × SLOTS + s) holding it; a value not there takes
- * the next slot in turn, and its bit goes into F_NEW.
- */
-function keep(k: i32, a: i32, e: i32): i32 {
-  const found = recentSlot(k, a, e, true);
-  if (found >= 0) {
-    store<i32>(LAST + (k << 2), found - k * SLOTS);
-    return found;
-  }
-  const s = load<i32>(NEXT + (k << 2));
-  store<i32>(NEXT + (k << 2), s + 1 == SLOTS ? 0 : s + 1);
-  store<i32>(LAST + (k << 2), s);
-  const slot = k * SLOTS + s;
-  const n = e - a;
-  memory.copy(VALUES + slot * VALUE_MAX, a, n);
-  store<i32>(LENS + (slot << 2), n);
-  store<i32>(FIELDS + (F_NEW << 2), load<i32>(FIELDS + (F_NEW << 2)) | (1 << k));
-  return slot;
-}
-
-/** Keep kind k's value b[a, e) (at most VALUE_MAX bytes) and write its string id (-1 while new) into column c. */
-function keepInto(rec: i32, c: i32, k: i32, a: i32, e: i32): void {
-  field(F_KIND_A + 2 * k, a);
-  field(F_KIND_A + 2 * k + 1, e);
-  const slot = keep(k, a, e);
-  store<i32>(rec + (c << 2), (load<i32>(FIELDS + (F_NEW << 2)) >> k) & 1 ? -1 : load<i32>(IDS + (slot << 2)));
-}
-
-/**
- * A recent value of kind k that b[a…] starts with, followed there by a space: the index after it,
- * or -1 (bytes.ts Recent.spanAt).
- */
-function recentSpan(k: i32, a: i32, e: i32): i32 {
-  const slot = recentSlot(k, a, e, false);
-  return slot < 0 ? -1 : a + load<i32>(LENS + (slot << 2));
-}
-
-/** JavaScript gave the new value of kind k its string id. */
-export function setId(k: i32, id: i32): void {
-  store<i32>(IDS + ((k * SLOTS + load<i32>(LAST + (k << 2))) << 2), id);
+  return kv(q, e, KEY_DPT, KEY_DPT_LEN, 5, true, false);
 }
 
 // ---- a run of lines --------------------------------------------------------------------------
-/** What run() stopped for. */
-const RUN_DONE = 0; // every line up to `end` is done
-const RUN_FULL = 1; // the records are full: hand them out, then run on from runPos
-const RUN_GLUE = 2; // the line [lineStart, lineEnd) is written as record runCount but needs JavaScript to finish it
-const RUN_DECLINED = 3; // the line [lineStart, lineEnd) is for the JavaScript parser (as record runCount)
-const RUN_LONG = 4; // the line at runPos is longer than maxLine bytes: for LineSplitter's text path
-const RUN_REJECTED = 5; // the line [lineStart, lineEnd) is rejected (F_REASON) in a second JavaScript has not dated yet
-
+// What run() stopped for: RUN_* (layout.ts). The line it stopped at is [lineStart, lineEnd), record runCount.
 let runCount: i32 = 0;
 let runPos: i32 = 0;
 let lineStart: i32 = 0;
@@ -413,7 +128,7 @@ export function run(start: i32, end: i32, auto: bool, index: i32, max: i32, maxL
     // The newline: eight bytes at a time (a zero byte of w ^ 0x0a… is a newline).
     let nl = p;
     while (nl + 8 <= end) {
-      const x = load<u64>(nl) ^ 0x0a0a0a0a0a0a0a0a;
+      const x = load<u64>(nl) ^ (<u64>CH_LF * 0x0101010101010101);
       const t = (x - 0x0101010101010101) & ~x & 0x8080808080808080;
       if (t != 0) {
         nl += <i32>(ctz<u64>(t) >> 3);
@@ -421,10 +136,10 @@ export function run(start: i32, end: i32, auto: bool, index: i32, max: i32, maxL
       }
       nl += 8;
     }
-    while (nl < end && b(nl) != 10) nl++;
+    while (nl < end && b(nl) != CH_LF) nl++;
     if (nl >= end) break;
     let e = nl;
-    if (e > p && b(e - 1) == 13) e--;
+    if (e > p && b(e - 1) == CH_CR) e--;
     runCount = index;
     if (e - p > maxLine) {
       runPos = p;
@@ -438,15 +153,15 @@ export function run(start: i32, end: i32, auto: bool, index: i32, max: i32, maxL
     if (parsed == PARSE_REJECTED) {
       // The JavaScript parser dates every line it reads, which moves the syslog year at New Year:
       // answered here only in a second JavaScript has dated (so the year cannot move).
-      if (load<i32>(FIELDS + (F_STAMP << 2)) != knownStamp) return RUN_REJECTED;
+      if (fieldAt(F_STAMP) != knownStamp) return RUN_REJECTED;
       const rec = RECORDS + index * RECORD_INTS * 4;
       store<i32>(rec + (C_TAG << 2), TAG_REJECTED);
-      store<i32>(rec + 4, load<i32>(FIELDS + (F_REASON << 2)));
+      store<i32>(rec + (C_AUX << 2), fieldAt(F_REASON));
     } else {
-      if (load<i32>(FIELDS + (F_NEW << 2)) != 0 || load<i32>(FIELDS + (F_ISRC_A << 2)) >= 0) return RUN_GLUE;
-      if (load<i32>(FIELDS + (F_V4 << 2)) == 0 && load<i32>(FIELDS + (F_SRC6 << 2)) == 0) return RUN_GLUE;
-      if (load<i32>(FIELDS + (F_STAMP << 2)) != knownStamp) return RUN_GLUE;
-      store<f64>(RECORDS + index * RECORD_INTS * 4 + 8, knownTime);
+      if (fieldAt(F_NEW) != 0 || fieldAt(F_ISRC_A) >= 0) return RUN_GLUE;
+      if (fieldAt(F_V4) == 0 && fieldAt(F_SRC6) == 0) return RUN_GLUE;
+      if (fieldAt(F_STAMP) != knownStamp) return RUN_GLUE;
+      store<f64>(RECORDS + index * RECORD_INTS * 4 + (C_TIME << 2), knownTime);
     }
     index++;
     p = nl + 1;
@@ -461,27 +176,16 @@ export function run(start: i32, end: i32, auto: bool, index: i32, max: i32, maxL
   return RUN_DONE;
 }
 
+const MAX_PORT = 65535;
+const MAX_BYTE = 255;
+/** An IP datagram's LEN= is at most 65535; the kernel's IPv6 LEN= adds the 40-byte header. */
+const MAX_IP_LEN = 65535 + 40;
+
 // ---- the line --------------------------------------------------------------------------------
 /** What parse() made of the line. */
 const PARSE_DECLINED = 0;
 const PARSE_PACKET = 1;
 const PARSE_REJECTED = 2; // F_REASON says why
-
-/** Printable text only (no NUL, no byte beyond ASCII): bytes.ts plainAscii(). */
-function plainAscii(a: i32, e: i32): bool {
-  for (let i = a; i < e; i++) {
-    const c = b(i);
-    if (c == 0 || c > 127) return false;
-  }
-  return true;
-}
-
-/** Index of `word` (n ≤ 8 bytes, packed) in [p, e), or -1: bytes.ts find(). */
-function find(p: i32, e: i32, w: u64, n: i32): i32 {
-  const first = <i32>(w & 0xff);
-  for (let i = p; i + n <= e; i++) if (b(i) == first && at(i, e, w, n)) return i;
-  return -1;
-}
 
 function rejected(reason: i32): i32 {
   field(F_REASON, reason);
@@ -494,166 +198,168 @@ function rejected(reason: i32): i32 {
  * F_NEW), 0 when the JavaScript parser is to decide.
  */
 export function parse(start: i32, end: i32, auto: bool, index: i32): i32 {
-  store<i32>(FIELDS + (F_NEW << 2), 0);
+  field(F_NEW, 0);
   const n = end - start;
-  if (n == 0 || n > 8192) return 0;
+  if (n == 0 || n > MAX_RECORD_LENGTH) return PARSE_DECLINED;
   let e = end;
   while (e > start) {
     const c = b(e - 1);
-    if (c == 10 || c == 13 || c == 32 || c == 9) e--;
+    if (c == CH_LF || c == CH_CR || c == CH_SPACE || c == CH_TAB) e--;
     else break;
   }
-  if (e - start < 17) return 0;
-  if (auto && !(b(start) >= 65 && b(start) <= 90 && b(start + 3) == 32)) return 0;
+  if (e - start < 17) return PARSE_DECLINED; // shorter than a stamp, a host and a tag
+  if (auto && !(b(start) >= CH_UPPER_A && b(start) <= CH_UPPER_Z && b(start + 3) == CH_SPACE)) return PARSE_DECLINED;
 
   // --- framing: `Nov 22 10:00:00 host kernel:` ---
   let p = start;
   const month = monthAt(p);
-  if (month < 0 || b(p + 3) != 32) return 0;
+  if (month < 0 || b(p + 3) != CH_SPACE) return PARSE_DECLINED;
   const d1 = b(p + 4);
   const d2 = b(p + 5);
-  if (!isDigit(d2)) return 0;
-  const day = d1 == 32 ? d2 - 48 : isDigit(d1) ? (d1 - 48) * 10 + (d2 - 48) : -1;
-  if (day < 1 || b(p + 6) != 32) return 0;
+  if (!isDigit(d2)) return PARSE_DECLINED;
+  const day = d1 == CH_SPACE ? d2 - CH_0 : isDigit(d1) ? (d1 - CH_0) * 10 + (d2 - CH_0) : -1;
+  if (day < 1 || b(p + 6) != CH_SPACE) return PARSE_DECLINED;
   const hh = two(p + 7);
   const mm = two(p + 10);
   const ss = two(p + 13);
-  if (hh < 0 || mm < 0 || ss < 0 || b(p + 9) != 58 || b(p + 12) != 58) return 0;
+  if (hh < 0 || mm < 0 || ss < 0 || b(p + 9) != CH_COLON || b(p + 12) != CH_COLON) return PARSE_DECLINED;
   // Hours above 23 and the like: JavaScript's localTime refuses them (NaN) and then declines itself.
   field(F_STAMP, (month << 28) | (day << 21) | (hh << 14) | (mm << 7) | ss);
   p += 15;
-  if (b(p) != 32) return 0;
+  if (b(p) != CH_SPACE) return PARSE_DECLINED;
   p++;
   let hostEnd = p;
   while (hostEnd < e) {
     const c = b(hostEnd);
-    if (c == 32) break;
-    if (c < 33 || c > 126) return 0;
+    if (c == CH_SPACE) break;
+    if (c <= CH_SPACE || c > CH_TILDE) return PARSE_DECLINED;
     hostEnd++;
   }
-  if (hostEnd >= e || hostEnd == p) return 0;
+  if (hostEnd >= e || hostEnd == p) return PARSE_DECLINED;
   const hostStart = p;
   p = hostEnd + 1;
-  if (!at(p, e, 0x3a6c656e72656b, 7)) {
-    // Another program's line (bytes.ts otherProgram): one that names a packet is spoofing one.
+  if (!at(p, e, WORD_KERNEL_TAG, WORD_KERNEL_TAG_LEN)) {
+    // Another program's line: one that names a packet is spoofing one.
     if (!plainAscii(start, e)) return PARSE_DECLINED;
-    return rejected(find(p, e, 0x3d435253, 4) >= 0 || find(p, e, 0x3d4e49, 3) >= 0 ? REASON_UNTRUSTED_TRANSPORT : REASON_NOT_FIREWALL); // SRC=, IN=
+    return rejected(find(p, e, KEY_SRC, KEY_SRC_LEN) >= 0 || find(p, e, KEY_IN, KEY_IN_LEN) >= 0 ? REASON_UNTRUSTED_TRANSPORT : REASON_NOT_FIREWALL);
   }
-  p += 7;
+  p += WORD_KERNEL_TAG_LEN;
 
   // --- message ---
-  while (p < e && b(p) == 32) p++;
-  if (p < e && b(p) == 91) {
+  while (p < e && b(p) == CH_SPACE) p++;
+  if (p < e && b(p) == CH_LBRACKET) {
     // kernel timestamp `[ 12345.678901] `
     let q = p + 1;
     let nd = 0;
     for (; q < e; q++) {
       const c = b(q);
       if (isDigit(c)) nd++;
-      else if (c != 32 && c != 46) break;
+      else if (c != CH_SPACE && c != CH_DOT) break;
     }
-    if (nd > 0 && q < e && b(q) == 93) {
+    if (nd > 0 && q < e && b(q) == CH_RBRACKET) {
       p = q + 1;
-      while (p < e && b(p) == 32) p++;
+      while (p < e && b(p) == CH_SPACE) p++;
     }
   }
   // Prefix: up to the first '=', which must end `IN=`.
   let q = p;
   while (q < e) {
     const c = b(q);
-    if (c < 32 || c > 126 || c == 61) break;
+    if (c < CH_SPACE || c > CH_TILDE || c == CH_EQUALS) break;
     q++;
   }
   if (q >= e) {
-    // A kernel line without '=' (bytes.ts kernelNotFirewall): not from the firewall, unless it holds
+    // A kernel line without '=': not from the firewall, unless it holds
     // what the full parser calls binary.
     return plainAscii(start, end) ? rejected(REASON_NOT_FIREWALL) : PARSE_DECLINED;
   }
-  if (b(q) != 61) return 0;
-  if (q - 2 < p || b(q - 2) != 73 || b(q - 1) != 78) {
+  if (b(q) != CH_EQUALS) return PARSE_DECLINED;
+  // The first '=' must end `IN=`.
+  if (q - (KEY_IN_LEN - 1) < p || !at(q - (KEY_IN_LEN - 1), e, KEY_IN, KEY_IN_LEN)) {
     // A kernel line with fields but no IN= anywhere in its message (audit, apparmor…): the full
     // parser finds no LOG field and calls it not from the firewall (parse/index.ts notFirewall).
-    return find(p, e, 0x3d4e49, 3) < 0 && plainAscii(start, end) ? rejected(REASON_NOT_FIREWALL) : PARSE_DECLINED; // IN=
+    return find(p, e, KEY_IN, KEY_IN_LEN) < 0 && plainAscii(start, end) ? rejected(REASON_NOT_FIREWALL) : PARSE_DECLINED;
   }
-  const inAt = q - 2;
+  const inAt = q - (KEY_IN_LEN - 1);
   const inStart = q + 1;
   q = inStart;
-  while (q < e && b(q) > 32 && b(q) < 127 && b(q) != 61) q++;
+  while (q < e && b(q) > CH_SPACE && b(q) <= CH_TILDE && b(q) != CH_EQUALS) q++;
   const inEnd = q;
-  if (!at(q, e, 0x3d54554f20, 5)) return 0; // " OUT="
-  const outStart = q + 5;
+  if (q >= e || b(q) != CH_SPACE || !at(q + 1, e, KEY_OUT, KEY_OUT_LEN)) return PARSE_DECLINED;
+  const outStart = q + 1 + KEY_OUT_LEN;
   q = outStart;
-  while (q < e && b(q) > 32 && b(q) < 127 && b(q) != 61) q++;
+  while (q < e && b(q) > CH_SPACE && b(q) <= CH_TILDE && b(q) != CH_EQUALS) q++;
   const outEnd = q;
   q = spaces(q, e);
-  if (q < 0) return 0;
+  if (q < 0) return PARSE_DECLINED;
   let macStart = -1;
   let macEnd = -1;
-  if (at(q, e, 0x3d43414d, 4)) { // MAC=
-    macStart = q + 4;
+  if (at(q, e, KEY_MAC, KEY_MAC_LEN)) {
+    macStart = q + KEY_MAC_LEN;
     // Usually the MAC of the line before (or one of the recent ones): its end is known, and it was
     // checked ([0-9a-fA-F:]) when it was first met.
-    q = recentSpan(K_MAC, macStart, e);
+    q = recentSpan(KIND_MAC, macStart, e);
     if (q < 0) {
       q = macStart;
-      while (q < e && (isHex(b(q)) || b(q) == 58)) q++;
+      while (q < e && (isHex(b(q)) || b(q) == CH_COLON)) q++;
     }
     macEnd = q;
     q = spaces(q, e);
-    if (q < 0) return 0;
+    if (q < 0) return PARSE_DECLINED;
   }
-  if (!at(q, e, 0x3d435253, 4)) return 0; // SRC=
-  const srcStart = q + 4;
+  if (!at(q, e, KEY_SRC, KEY_SRC_LEN)) return PARSE_DECLINED;
+  const srcStart = q + KEY_SRC_LEN;
   q = addressEnd(srcStart, e, true);
-  const v4 = q >= e || b(q) == 32;
+  const v4 = q >= e || b(q) == CH_SPACE;
   if (!v4) q = addressEnd(srcStart, e, false);
   const srcEnd = q;
   // ([0-9.]{7,15}) +DST=([0-9.]{7,15}) +LEN=n + for IPv4, ([0-9a-fA-F:]{2,39}) … for IPv6
   const minLen = v4 ? 7 : 2;
   const maxLen = v4 ? 15 : 39;
-  if (srcEnd - srcStart < minLen || srcEnd - srcStart > maxLen) return 0;
+  if (srcEnd - srcStart < minLen || srcEnd - srcStart > maxLen) return PARSE_DECLINED;
   q = spaces(q, e);
-  if (q < 0 || !at(q, e, 0x3d545344, 4)) return 0; // DST=
-  const dstStart = q + 4;
+  if (q < 0 || !at(q, e, KEY_DST, KEY_DST_LEN)) return PARSE_DECLINED;
+  const dstStart = q + KEY_DST_LEN;
   const dstEnd = addressEnd(dstStart, e, v4);
-  if (dstEnd - dstStart < minLen || dstEnd - dstStart > maxLen) return 0;
-  q = kv(dstEnd, e, 0x3d4e454c, 4, 5, true, true); // LEN=
-  if (q < 0) return 0;
+  if (dstEnd - dstStart < minLen || dstEnd - dstStart > maxLen) return PARSE_DECLINED;
+  q = kv(dstEnd, e, KEY_LEN, KEY_LEN_LEN, 5, true, true);
+  if (q < 0) return PARSE_DECLINED;
   const len = num;
   let ttl: i32;
   let id = -1;
   let bits = BITS_FRAGMENT_FALSE;
   let srcKey: i64 = -1;
   if (v4) {
-    if (!at(q, e, 0x78303d534f54, 6) || !isHex(b(q + 6)) || !isHex(b(q + 7))) return 0; // TOS=0x..
-    q = spaces(q + 8, e);
-    if (q < 0 || !at(q, e, 0x78303d43455250, 7) || !isHex(b(q + 7)) || !isHex(b(q + 8))) return 0; // PREC=0x..
-    q = kv(q + 9, e, 0x3d4c5454, 4, 3, true, true); // TTL=
-    if (q < 0) return 0;
+    if (!hexField(q, e, KEY_TOS, KEY_TOS_LEN)) return PARSE_DECLINED; // TOS=0x..
+    q = spaces(q + KEY_TOS_LEN + HEX_LEAD_LEN + 2, e);
+    if (q < 0 || !hexField(q, e, KEY_PREC, KEY_PREC_LEN)) return PARSE_DECLINED; // PREC=0x..
+    q = kv(q + KEY_PREC_LEN + HEX_LEAD_LEN + 2, e, KEY_TTL, KEY_TTL_LEN, 3, true, true);
+    if (q < 0) return PARSE_DECLINED;
     ttl = num;
-    q = kv(q, e, 0x3d4449, 3, 5, false, true); // ID=
-    if (q < 0) return 0;
+    q = kv(q, e, KEY_ID, KEY_ID_LEN, 5, false, true);
+    if (q < 0) return PARSE_DECLINED;
     id = num;
-    if (at(q, e, 0x204543, 3)) q = spaces(q + 2, e); // "CE "
+    if (atWord(q, e, WORD_CE, WORD_CE_LEN)) q = spaces(q + WORD_CE_LEN, e);
     bits |= BITS_DF_FALSE;
-    if (at(q, e, 0x204644, 3)) { // "DF "
+    if (atWord(q, e, WORD_DF, WORD_DF_LEN)) {
       bits = (bits & ~BITS_DF_FALSE) | BITS_DF_TRUE;
-      q = spaces(q + 2, e);
+      q = spaces(q + WORD_DF_LEN, e);
     }
     srcKey = dottedQuad(srcStart, srcEnd);
-    if (srcKey < 0 || dottedQuad(dstStart, dstEnd) < 0) return 0;
+    if (srcKey < 0 || dottedQuad(dstStart, dstEnd) < 0) return PARSE_DECLINED;
   } else {
-    q = kv(q, e, 0x3d4354, 3, 3, false, true); // TC=
-    if (q < 0 || !at(q, e, 0x54494d494c504f48, 8)) return 0; // HOPLIMIT
-    q = kv(q + 8, e, 0x3d, 1, 3, false, true); // =
-    if (q < 0) return 0;
+    q = kv(q, e, KEY_TC, KEY_TC_LEN, 3, false, true);
+    // HOPLIMIT= is nine bytes: its first eight, then kv() of the ninth ('=') and the digits.
+    if (q < 0 || !at(q, e, KEY_HOPLIMIT, 8)) return PARSE_DECLINED;
+    q = kv(q + 8, e, KEY_HOPLIMIT_HI, KEY_HOPLIMIT_LEN - 8, 3, false, true);
+    if (q < 0) return PARSE_DECLINED;
     ttl = num;
-    q = kv(q, e, 0x3d4c424c574f4c46, 8, 7, false, true); // FLOWLBL=
-    if (q < 0) return 0;
+    q = kv(q, e, KEY_FLOWLBL, KEY_FLOWLBL_LEN, 7, false, true);
+    if (q < 0) return PARSE_DECLINED;
     bits |= BITS_V6;
   }
-  if (!at(q, e, 0x3d4f544f5250, 6)) return 0; // PROTO=
-  q += 6;
+  if (!at(q, e, KEY_PROTO, KEY_PROTO_LEN)) return PARSE_DECLINED;
+  q += KEY_PROTO_LEN;
   let proto: i32;
   let spt = -1;
   let dpt = -1;
@@ -662,107 +368,107 @@ export function parse(start: i32, end: i32, auto: bool, index: i32): i32 {
   let flags = -1;
   let win = -1;
   field(F_ISRC_A, -1);
-  if (at(q, e, 0x20504354, 4)) { // "TCP "
-    proto = PROTO_TCP;
-    q = portPair(q + 3, e);
-    if (q < 0) return 0;
+  if (atWord(q, e, PROTO_TCP, PROTO_TCP_LEN)) {
+    proto = ID_TCP;
+    q = portPair(q + PROTO_TCP_LEN, e);
+    if (q < 0) return PARSE_DECLINED;
     spt = sptNum;
     dpt = num;
-    q = kv(q, e, 0x3d574f444e4957, 7, 5, true, false); // WINDOW=
-    if (q < 0) return 0;
+    q = kv(q, e, KEY_WINDOW, KEY_WINDOW_LEN, 5, true, false);
+    if (q < 0) return PARSE_DECLINED;
     win = num;
     q = spaces(q, e);
-    if (q < 0 || !at(q, e, 0x78303d534552, 6) || !isHex(b(q + 6)) || !isHex(b(q + 7))) return 0; // RES=0x..
-    q = spaces(q + 8, e);
-    if (q < 0) return 0;
+    if (q < 0 || !hexField(q, e, KEY_RES, KEY_RES_LEN)) return PARSE_DECLINED; // RES=0x..
+    q = spaces(q + KEY_RES_LEN + HEX_LEAD_LEN + 2, e);
+    if (q < 0) return PARSE_DECLINED;
     flags = 0;
     for (;;) {
-      const bit = q + 3 < e && b(q + 3) == 32 ? flagBit(b(q), b(q + 1), b(q + 2)) : 0;
+      const bit = q + 3 < e && b(q + 3) == CH_SPACE ? flagBit(q) : 0;
       if (bit == 0) break;
-      if (flags & bit) return 0; // a repeated flag: a spliced line
+      if (flags & bit) return PARSE_DECLINED; // a repeated flag: a spliced line
       flags |= bit;
       q = spaces(q + 3, e);
     }
-    q = kv(q, e, 0x3d50475255, 5, 5, false, false); // URGP=
-    if (q < 0 || spt > 65535 || dpt > 65535 || win > 65535 || num > 65535) return 0;
-  } else if (at(q, e, 0x20504455, 4)) { // "UDP "
-    proto = PROTO_UDP;
-    q = portPair(q + 3, e);
-    if (q < 0) return 0;
+    q = kv(q, e, KEY_URGP, KEY_URGP_LEN, 5, false, false);
+    if (q < 0 || spt > MAX_PORT || dpt > MAX_PORT || win > MAX_PORT || num > MAX_PORT) return PARSE_DECLINED;
+  } else if (atWord(q, e, PROTO_UDP, PROTO_UDP_LEN)) {
+    proto = ID_UDP;
+    q = portPair(q + PROTO_UDP_LEN, e);
+    if (q < 0) return PARSE_DECLINED;
     spt = sptNum;
     dpt = num;
-    q = kv(q, e, 0x3d4e454c, 4, 5, true, false); // LEN=
-    if (q < 0 || spt > 65535 || dpt > 65535 || num > 65535) return 0;
-  } else if (at(q, e, 0x504d4349, 4)) { // ICMP
-    if (at(q + 4, e, 0x203676, 3)) { // "v6 "
-      proto = PROTO_ICMPV6;
-      q += 6;
+    q = kv(q, e, KEY_LEN, KEY_LEN_LEN, 5, true, false);
+    if (q < 0 || spt > MAX_PORT || dpt > MAX_PORT || num > MAX_PORT) return PARSE_DECLINED;
+  } else if (at(q, e, PROTO_ICMP, PROTO_ICMP_LEN)) {
+    if (atWord(q, e, PROTO_ICMPV6, PROTO_ICMPV6_LEN)) {
+      proto = ID_ICMPV6;
+      q += PROTO_ICMPV6_LEN;
     } else {
-      proto = PROTO_ICMP;
-      q += 4;
+      proto = ID_ICMP;
+      q += PROTO_ICMP_LEN;
     }
-    q = kv(q, e, 0x3d45505954, 5, 3, true, false); // TYPE=
-    if (q < 0) return 0;
+    q = kv(q, e, KEY_TYPE, KEY_TYPE_LEN, 3, true, false);
+    if (q < 0) return PARSE_DECLINED;
     icmpType = num;
-    q = kv(q, e, 0x3d45444f43, 5, 3, true, false); // CODE=
-    if (q < 0) return 0;
+    q = kv(q, e, KEY_CODE, KEY_CODE_LEN, 3, true, false);
+    if (q < 0) return PARSE_DECLINED;
     icmpCode = num;
     if (q < e) {
       const sq = spaces(q, e);
-      if (sq >= 0 && at(sq, e, 0x3d4352535b, 5)) { // [SRC=
+      if (sq >= 0 && at(sq, e, QUOTE_OPEN, QUOTE_OPEN_LEN)) {
         // The quoted header must end the line, without brackets inside, in printable ASCII.
-        if (b(e - 1) != 93) return 0;
+        if (b(e - 1) != CH_RBRACKET) return PARSE_DECLINED;
         const close = e - 1;
         for (let i = sq + 1; i < close; i++) {
           const c = b(i);
-          if (c < 32 || c > 126 || c == 91 || c == 93) return 0;
+          if (c < CH_SPACE || c > CH_TILDE || c == CH_LBRACKET || c == CH_RBRACKET) return PARSE_DECLINED;
         }
-        const sa = sq + 5;
+        const sa = sq + QUOTE_OPEN_LEN;
         let se = sa;
-        while (se < close && b(se) != 32) se++;
-        if (se >= close || !at(se, close, 0x3d54534420, 5)) return 0; // " DST="
-        const da = se + 5;
+        while (se < close && b(se) != CH_SPACE) se++;
+        if (se >= close || !at(se + 1, close, KEY_DST, KEY_DST_LEN)) return PARSE_DECLINED; // ` DST=`
+        const da = se + 1 + KEY_DST_LEN;
         let de = da;
-        while (de < close && b(de) != 32) de++;
+        while (de < close && b(de) != CH_SPACE) de++;
         field(F_ISRC_A, sa);
         field(F_ISRC_E, se);
         field(F_IDST_A, da);
         field(F_IDST_E, de);
         q = e;
       } else {
-        q = kv(q, e, 0x3d4449, 3, 5, true, false); // ID=
-        q = kv(q, e, 0x3d514553, 4, 5, true, false); // SEQ=
-        if (q < 0) return 0;
+        q = kv(q, e, KEY_ID, KEY_ID_LEN, 5, true, false);
+        q = kv(q, e, KEY_SEQ, KEY_SEQ_LEN, 5, true, false);
+        if (q < 0) return PARSE_DECLINED;
       }
     }
-    if (icmpType > 255 || icmpCode > 255) return 0;
-  } else return 0;
-  if (q != e) return 0;
-  if (len > 65535 + 40 || ttl > 255 || id > 65535) return 0;
+    if (icmpType > MAX_BYTE || icmpCode > MAX_BYTE) return PARSE_DECLINED;
+  } else return PARSE_DECLINED;
+  if (q != e) return PARSE_DECLINED;
+  if (len > MAX_IP_LEN || ttl > MAX_BYTE || id > MAX_PORT) return PARSE_DECLINED;
 
   // Prefix as the parser trims it: blanks, then one pair of brackets, then blanks inside.
   let a = p;
   let z = inAt;
-  while (z > a && b(z - 1) == 32) z--;
-  if (z > a && b(a) == 91 && b(z - 1) == 93) {
+  while (z > a && b(z - 1) == CH_SPACE) z--;
+  if (z > a && b(a) == CH_LBRACKET && b(z - 1) == CH_RBRACKET) {
     a++;
     z--;
-    while (a < z && b(a) == 32) a++;
-    while (z > a && b(z - 1) == 32) z--;
+    while (a < z && b(a) == CH_SPACE) a++;
+    while (z > a && b(z - 1) == CH_SPACE) z--;
   }
 
   // A value too long for its table is left to JavaScript (checked before any is kept: a kept value
   // must get its string id, which only a line that is answered here gives it).
-  if (hostEnd - hostStart > VALUE_MAX || z - a > VALUE_MAX || inEnd - inStart > VALUE_MAX || outEnd - outStart > VALUE_MAX) return 0;
-  if (macEnd - macStart > VALUE_MAX || dstEnd - dstStart > VALUE_MAX) return 0;
+  if (hostEnd - hostStart > VALUE_MAX || z - a > VALUE_MAX || inEnd - inStart > VALUE_MAX || outEnd - outStart > VALUE_MAX) return PARSE_DECLINED;
+  if (macEnd - macStart > VALUE_MAX || dstEnd - dstStart > VALUE_MAX) return PARSE_DECLINED;
   const rec = RECORDS + index * RECORD_INTS * 4;
-  keepInto(rec, C_HOST, K_HOST, hostStart, hostEnd);
-  keepInto(rec, C_PREFIX, K_PREFIX, a, z);
-  keepInto(rec, C_IN, K_IN, inStart, inEnd);
-  keepInto(rec, C_OUT, K_OUT, outStart, outEnd);
-  if (macStart >= 0) keepInto(rec, C_MAC, K_MAC, macStart, macEnd);
+  keepInto(rec, C_HOST, KIND_HOST, hostStart, hostEnd);
+  keepInto(rec, C_PREFIX, KIND_PREFIX, a, z);
+  keepInto(rec, C_IN, KIND_IN, inStart, inEnd);
+  keepInto(rec, C_OUT, KIND_OUT, outStart, outEnd);
+  if (macStart >= 0) keepInto(rec, C_MAC, KIND_MAC, macStart, macEnd);
   else store<i32>(rec + (C_MAC << 2), -1);
-  keepInto(rec, C_DST, K_DST, dstStart, dstEnd);
+  keepInto(rec, C_DST, KIND_DST, dstStart, dstEnd);
   field(F_SRC_A, srcStart);
   field(F_SRC_E, srcEnd);
   field(F_V4, v4 ? 1 : 0);
@@ -787,5 +493,5 @@ export function parse(start: i32, end: i32, auto: bool, index: i32): i32 {
   store<i32>(rec + (C_ICMPCODE << 2), icmpCode);
   store<i32>(rec + (C_FLAGS << 2), flags);
   store<i32>(rec + (C_WINDOW << 2), win);
-  return 1;
+  return PARSE_PACKET;
 }

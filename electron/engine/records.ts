@@ -13,66 +13,24 @@
  * An IPv6 source as the kernel prints it is its eight groups: the reader makes its text once per
  * address (so the same source is the same string, whose hash the engine's maps keep). Other
  * sources, and the addresses quoted by an ICMP error, are strings in the batch's `sides`.
- * Column order is wasm/fastline.ts's (C_*), which writes the same layout.
+ * The columns are declared once in parse/layout.ts, which wasm/fastline.ts writes too.
  */
 import type { Framing, PacketEvent, RejectReason } from '../shared/packet.ts';
 import { REJECT_REASONS } from '../shared/packet.ts';
 import type { Ip } from '../shared/ip.ts';
 import { v6TextOfGroups } from './parse/bytes.ts';
+import { PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP } from './parse/grammar.ts';
+import {
+  BITS_FRAMING_HIGH, BITS_KERNEL, BITS_V6, C_AUX, C_BITS, C_DST, C_FLAGS, C_HOST, C_ICMPCODE, C_ICMPTYPE, C_ID, C_IN, C_INNERDST, C_INNERSRC, C_LEN, C_MAC, C_OUT, C_PHYSIN, C_PHYSOUT, C_PREFIX, C_PROTO, C_SPT, C_DPT,
+  C_SRC, C_SRC6, C_SRCV4, C_TAG, C_TTL, C_WINDOW, DF_SHIFT, FRAGMENT_SHIFT, RECORD_INTS, SRC_IN_GROUPS, SRC_V4, TAG_PACKET, TAG_REJECTED, TAG_SIDE_PACKET,
+} from './parse/layout.ts';
 
-export const RECORD_INTS = 34;
-export const C_TAG = 0;
-export const C_AUX = 1;
-/** f64 (ints 2-3 and 4-5). */
-export const C_TIME = 2;
-export const C_SEQ = 4;
-export const C_BITS = 6;
-export const C_HOST = 7;
-export const C_PREFIX = 8;
-export const C_IN = 9;
-export const C_OUT = 10;
-export const C_PHYSIN = 11;
-export const C_PHYSOUT = 12;
-export const C_MAC = 13;
-export const C_DST = 14;
-export const C_PROTO = 15;
-export const C_SRC = 16;
-export const C_SRCV4 = 17;
-export const C_INNERSRC = 18;
-export const C_INNERDST = 19;
-export const C_LEN = 20;
-export const C_TTL = 21;
-export const C_ID = 22;
-export const C_SPT = 23;
-export const C_DPT = 24;
-export const C_ICMPTYPE = 25;
-export const C_ICMPCODE = 26;
-export const C_FLAGS = 27;
-export const C_WINDOW = 28;
-/** Four columns: the eight 16-bit groups of an IPv6 source (C_SRC = SRC_IN_GROUPS), two per column. */
-export const C_SRC6 = 30;
-/** C_SRC: the source is IPv4, its value in C_SRCV4. */
-export const SRC_V4 = -1;
-/** C_SRC: the source is IPv6, its groups in C_SRC6 (the reader keeps one string per address). */
-export const SRC_IN_GROUPS = -2;
-
-/** A packet in the columns; C_AUX unused. */
-export const TAG_PACKET = 1;
-/** A rejected line: C_AUX is the index of its reason in REJECT_REASONS. */
-export const TAG_REJECTED = 2;
-/** A packet the columns cannot hold (a number out of their range): sides[C_AUX] is the PacketEvent. */
-export const TAG_SIDE_PACKET = 3;
+/** The record layout (parse/layout.ts), for the readers of records. */
+export { C_TAG, C_AUX, C_TIME, C_SEQ, RECORD_INTS, TAG_PACKET, TAG_REJECTED, TAG_SIDE_PACKET } from './parse/layout.ts';
 
 const FRAMINGS: readonly Framing[] = ['syslog', 'kmsg', 'journal', 'dmesg', 'pve', 'logread'];
-/** Third bit of the framing's index (bits 0-1 hold the first two; the fast lane writes only syslog, 0). */
-const BITS_FRAMING_HIGH = 1 << 8;
-const BITS_KERNEL = 1 << 2;
-const BITS_V6 = 1 << 3;
-const DF_SHIFT = 4; // 0 undefined, 1 false, 2 true
-const FRAGMENT_SHIFT = 6; // the same
-
-/** Strings every table starts with, at these ids (wasm/fastline.ts writes PROTO ids 0-3). */
-const FIXED_STRINGS = ['TCP', 'UDP', 'ICMP', 'ICMPv6'];
+/** Strings every table starts with, at the ids layout.ts names ID_TCP … ID_ICMPV6 (the fast lane writes those). */
+const FIXED_STRINGS = [PROTO_TCP, PROTO_UDP, PROTO_ICMP, PROTO_ICMPV6];
 /** Strings a table holds before it starts again (a FORWARD-chain log can have many DST values). */
 const STRING_IDS_MAX = 4096;
 const REASON_INDEX = new Map<RejectReason, number>(REJECT_REASONS.map((r, i) => [r, i]));

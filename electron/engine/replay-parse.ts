@@ -4,13 +4,17 @@
  * loads the parser and nothing of the engine.
  */
 import { REJECT_REASONS, type Framing, type PacketEvent, type RejectReason } from '../shared/packet.ts';
-import { ipv4Key } from './detect/tracker.ts';
-import { decodeAscii, newPacket, parsedSourceV4, parsePacketBytes, quotedAddress, v6Address } from './parse/bytes.ts';
-import { F_ISRC_A, F_ISRC_E, F_IDST_A, F_IDST_E, F_KIND_A, F_NEW, F_REASON, F_SRC6, F_SRC_A, F_SRC_E, F_STAMP, F_V4, FastLine, KIND_DST, KINDS, RUN_DECLINED, RUN_DONE, RUN_FULL, RUN_GLUE, RUN_REJECTED } from './parse/fastline.ts';
+import { ipv4Value } from './parse/address.ts';
+import { decodeAscii, decodeLine, quotedAddress, v6Address } from './parse/bytes.ts';
+import { FastLine } from './parse/fastline.ts';
 import { detectFraming, parseRecord, syslogYearOf, type ParseOptions } from './parse/index.ts';
+import {
+  C_DST, C_HOST, C_IN, C_INNERDST, C_INNERSRC, C_MAC, C_OUT, C_PREFIX, C_SRC, F_IDST_A, F_IDST_E, F_ISRC_A, F_ISRC_E, F_KIND_A, F_NEW, F_REASON, F_SRC6, F_SRC_A, F_SRC_E, F_STAMP, F_V4, KIND_DST, KINDS, RECORD_INTS,
+  RUN_DECLINED, RUN_DONE, RUN_FULL, RUN_GLUE, RUN_REJECTED,
+} from './parse/layout.ts';
 import { LineSplitter, type LineSink } from './parse/lines.ts';
 import { localTime, SyslogYear } from './parse/time.ts';
-import { C_DST, C_HOST, C_IN, C_INNERDST, C_INNERSRC, C_MAC, C_OUT, C_PREFIX, C_SRC, RECORD_INTS, StringIds, writePacket, writeRejected, type RecordBatch } from './records.ts';
+import { StringIds, writePacket, writeRejected, type RecordBatch } from './records.ts';
 
 /** How the parse stage reads the input. */
 export interface ReplayParseOptions {
@@ -27,7 +31,7 @@ const lineDecoder = new TextDecoder('utf-8', { ignoreBOM: true });
 /** Lines looked at to recognise the framing. */
 const SNIFF_LINES = 64;
 
-/** Record column of each kind of recent value of the fast lane (fastline.ts KIND_*). */
+/** Record column of each kind of recent value of the fast lane (layout.ts KIND_*). */
 const KIND_COLUMN = [C_HOST, C_PREFIX, C_IN, C_OUT, C_MAC, C_DST];
 /** Records per batch when the fast lane is not available. */
 const RECORDS_WITHOUT_FAST_LANE = 4096;
@@ -35,9 +39,8 @@ const RECORDS_WITHOUT_FAST_LANE = 4096;
 /**
  * The parse stage of a replay: byte chunks in, batches of records (records.ts) out, in line order.
  * Lines are cut by LineSplitter; a BSD syslog firewall line goes through the fast lane
- * (WebAssembly, fastline.ts) when it takes it, anything else through the JavaScript parser
- * (parsePacketBytes / parseRecord), which answers the same for the lines both take (a property test
- * compares them). A batch is handed out when it is full and at the end of every push() and of end();
+ * (WebAssembly, fastline.ts) when it takes it, anything else is decoded for parseRecord, which
+ * answers the same for the lines both take (tests/engine/replay-parse.test.ts compares them). A batch is handed out when it is full and at the end of every push() and of end();
  * its `ints` are valid only during the call (the consumer copies them to keep them).
  */
 export class ReplayParser {
@@ -57,8 +60,6 @@ export class ReplayParser {
   private news: (number | string)[] = [];
   private sides: unknown[] = [];
   private readonly strings = new StringIds();
-  /** The packet the JavaScript lane parses bytes into. */
-  private readonly scratch: PacketEvent = newPacket();
   private readonly sink: LineSink;
   /** Stamp of the last fast-lane line and its time (forgotten after a JavaScript-lane line: it may have moved the year). */
   private lastStamp = -1;
@@ -190,7 +191,7 @@ export class ReplayParser {
     }
     this.forgetStamp();
     const r = parseRecord(text, this.parseOptions);
-    if (r.ok) this.packet(r.packet, ipv4Key(r.packet.src));
+    if (r.ok) this.packet(r.packet, ipv4Value(r.packet.src));
     else this.rejected(r.reason);
   }
 
@@ -215,14 +216,9 @@ export class ReplayParser {
     }
   }
 
+  /** A line the fast lane does not take: decoded, for parseRecord. */
   private slowBytes(buf: Uint8Array, start: number, end: number): void {
-    this.forgetStamp();
-    const r = parsePacketBytes(buf, start, end, this.parseOptions, this.scratch);
-    if (typeof r === 'string') this.rejected(r);
-    else {
-      const v4 = parsedSourceV4();
-      this.packet(r, v4 >= 0 ? v4 : ipv4Key(r.src));
-    }
+    this.line(decodeLine(buf, start, end));
   }
 
   /**
@@ -326,8 +322,8 @@ export class ReplayParser {
       I[o + C_SRC] = this.sides.push(src) - 1;
     }
     if (F[F_ISRC_A]! >= 0) {
-      const innerSrc = quotedAddress(b, F[F_ISRC_A]!, F[F_ISRC_E]!, true);
-      const innerDst = innerSrc === null ? null : quotedAddress(b, F[F_IDST_A]!, F[F_IDST_E]!, false);
+      const innerSrc = quotedAddress(b, F[F_ISRC_A]!, F[F_ISRC_E]!);
+      const innerDst = innerSrc === null ? null : quotedAddress(b, F[F_IDST_A]!, F[F_IDST_E]!);
       if (innerDst === null) return false;
       I[o + C_INNERSRC] = this.sides.push(innerSrc) - 1;
       I[o + C_INNERDST] = this.sides.push(innerDst) - 1;

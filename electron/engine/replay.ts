@@ -16,7 +16,7 @@ import { REJECT_REASONS, type Framing, type PacketEvent, type RejectReason } fro
 import type { Settings } from '../shared/settings.ts';
 import { ipv4Key } from './detect/tracker.ts';
 import { ScanEngine } from './engine.ts';
-import { newPacket } from './parse/bytes.ts';
+import { newPacket } from './parse/index.ts';
 import { C_TAG, RECORD_INTS, RecordReader, TAG_REJECTED, type RecordBatch } from './records.ts';
 import { ReplayParser, type ReplayParseOptions } from './replay-parse.ts';
 

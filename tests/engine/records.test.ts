@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ipv4Key } from '../../electron/engine/detect/tracker.ts';
-import { newPacket } from '../../electron/engine/parse/bytes.ts';
+import { newPacket } from '../../electron/engine/parse/index.ts';
 import { C_TAG, RECORD_INTS, RecordReader, StringIds, TAG_REJECTED, TAG_SIDE_PACKET, writePacket, writeRejected, type RecordBatch } from '../../electron/engine/records.ts';
 import type { Ip } from '../../electron/shared/ip.ts';
 import { REJECT_REASONS, type PacketEvent } from '../../electron/shared/packet.ts';

@@ -11,6 +11,7 @@
  * parent (the whole decoded read chunk) alive, and the detector keeps addresses for a long time.
  */
 import { canonicalIp, type Ip } from '../../shared/ip.ts';
+import { CH_0, CH_9, CH_COLON, CH_DOT, CH_LOWER_A, CH_LOWER_F, CH_UPPER_A, CH_UPPER_F } from './grammar.ts';
 
 /**
  * Bound of the IPv6 cache: when full it is simply cleared (cheap, and bounded). Kept small on
@@ -72,28 +73,43 @@ export function canonicalAddress(text: string, start: number, end: number): Ip |
 
 /** Four decimal parts 0–255 without leading zeros (what the kernel prints, what canonicalIp accepts). */
 export function isDottedQuad(s: string, start: number, end: number): boolean {
+  return dottedQuadValue(s, start, end) >= 0;
+}
+
+/**
+ * The 32-bit value of the dotted quad `s[start, end)` (isDottedQuad's form), or -1: what the
+ * tracker's IPv4 table is keyed by, and what a replay record carries for an IPv4 source.
+ */
+export function dottedQuadValue(s: string, start: number, end: number): number {
   let parts = 0;
+  let key = 0;
   let p = start;
   while (p < end) {
     const first = s.charCodeAt(p);
-    if (first < 48 || first > 57) return false;
-    let value = first - 48;
+    if (first < CH_0 || first > CH_9) return -1;
+    let value = first - CH_0;
     let q = p + 1;
     while (q < end) {
       const c = s.charCodeAt(q);
-      if (c === 46) break;
-      if (c < 48 || c > 57 || value === 0 || q - p >= 3) return false;
-      value = value * 10 + (c - 48);
+      if (c === CH_DOT) break;
+      if (c < CH_0 || c > CH_9 || value === 0 || q - p >= 3) return -1;
+      value = value * 10 + (c - CH_0);
       q++;
     }
-    if (value > 255) return false;
+    if (value > 255) return -1;
+    key = key * 256 + value;
     parts++;
-    if (q === end) return parts === 4;
-    if (parts === 4) return false;
+    if (q === end) return parts === 4 ? key : -1;
+    if (parts === 4) return -1;
     p = q + 1;
-    if (p === end) return false; // trailing dot
+    if (p === end) return -1; // trailing dot
   }
-  return false;
+  return -1;
+}
+
+/** The 32-bit value of an IPv4 address's text, or -1 for anything else (IPv6 included). */
+export function ipv4Value(ip: string): number {
+  return dottedQuadValue(ip, 0, ip.length);
 }
 
 const groups = new Uint16Array(8); // scratch, never escapes
@@ -106,8 +122,8 @@ export function canonicalIpv6(s: string): Ip | null {
   let count = 0;
   let gap = -1; // index in groups where '::' stands
   let p = 0;
-  if (s.charCodeAt(0) === 58) {
-    if (s.charCodeAt(1) !== 58) return null;
+  if (s.charCodeAt(0) === CH_COLON) {
+    if (s.charCodeAt(1) !== CH_COLON) return null;
     gap = 0;
     p = 2;
     if (p === n) return '::' as Ip;
@@ -118,9 +134,9 @@ export function canonicalIpv6(s: string): Ip | null {
     while (p < n) {
       const c = s.charCodeAt(p);
       let d: number;
-      if (c >= 48 && c <= 57) d = c - 48;
-      else if (c >= 97 && c <= 102) d = c - 87;
-      else if (c >= 65 && c <= 70) d = c - 55;
+      if (c >= CH_0 && c <= CH_9) d = c - CH_0;
+      else if (c >= CH_LOWER_A && c <= CH_LOWER_F) d = c - CH_LOWER_A + 10;
+      else if (c >= CH_UPPER_A && c <= CH_UPPER_F) d = c - CH_UPPER_A + 10;
       else break;
       value = (value << 4) | d;
       digits++;
@@ -129,9 +145,9 @@ export function canonicalIpv6(s: string): Ip | null {
     if (digits === 0 || digits > 4 || count === 8) return slowCanonical(s);
     groups[count++] = value;
     if (p === n) break;
-    if (s.charCodeAt(p) !== 58) return slowCanonical(s); // '.', '%' or garbage: let ipaddr.js decide
+    if (s.charCodeAt(p) !== CH_COLON) return slowCanonical(s); // '.', '%' or garbage: let ipaddr.js decide
     p++;
-    if (p < n && s.charCodeAt(p) === 58) {
+    if (p < n && s.charCodeAt(p) === CH_COLON) {
       if (gap >= 0) return null;
       gap = count;
       p++;
@@ -193,7 +209,7 @@ function formatIpv6(): Ip {
       i += bestLen - 1;
       continue;
     }
-    if (out.length > 0 && out.charCodeAt(out.length - 1) !== 58) out += ':';
+    if (out.length > 0 && out.charCodeAt(out.length - 1) !== CH_COLON) out += ':';
     out += g[i]!.toString(16);
   }
   return out as Ip;

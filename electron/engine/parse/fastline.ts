@@ -1,7 +1,8 @@
 /**
  * The replay parser's fast lane: wasm/fastline.ts compiled to WebAssembly (fastline-wasm.ts). It
- * answers the common BSD syslog firewall line exactly as parseCommonBytes (bytes.ts) does and
- * writes it as a record (records.ts); any other line it declines, for the JavaScript parser.
+ * answers the common BSD syslog firewall line exactly as parseRecord does and writes it as a record
+ * (records.ts); any other line it declines, for parseRecord. What its fields and run codes mean:
+ * layout.ts.
  *
  * One instance per parse stage (its memory holds the input, the records and the recent values).
  * The memory never grows, so the views below stay valid for the instance's life.
@@ -26,40 +27,6 @@ interface FastLineExports {
   inputAt(): number;
   inputMax(): number;
 }
-
-/** Offsets (i32 index) in the fields of the last line, as wasm/fastline.ts writes them. */
-export const F_STAMP = 0;
-export const F_NEW = 1;
-export const F_V4 = 2;
-/** Kind k's value: [F_KIND_A + 2k, F_KIND_A + 2k + 1). */
-export const F_KIND_A = 3;
-export const F_SRC_A = 15;
-export const F_SRC_E = 16;
-export const F_ISRC_A = 17;
-export const F_ISRC_E = 18;
-export const F_IDST_A = 19;
-export const F_IDST_E = 20;
-/** 1: the IPv6 source is in the record's C_SRC6 columns. */
-export const F_SRC6 = 21;
-/** RUN_REJECTED: the index in REJECT_REASONS of the line's rejection. */
-export const F_REASON = 22;
-
-/** What FastLine.run() stopped for (wasm/fastline.ts RUN_*). */
-export const RUN_DONE = 0;
-export const RUN_FULL = 1;
-export const RUN_GLUE = 2;
-export const RUN_DECLINED = 3;
-export const RUN_LONG = 4;
-export const RUN_REJECTED = 5;
-
-/** Kinds of recent values (wasm/fastline.ts K_*), in order. */
-export const KIND_HOST = 0;
-export const KIND_PREFIX = 1;
-export const KIND_IN = 2;
-export const KIND_OUT = 3;
-export const KIND_MAC = 4;
-export const KIND_DST = 5;
-export const KINDS = 6;
 
 let compiled: WebAssembly.Module | null | undefined;
 
@@ -124,7 +91,7 @@ export class FastLine {
   /**
    * The whole lines of bytes[start, end) (absolute; `end` just after a newline) into records from
    * `index` on, until the records reach `max`, a line needs JavaScript, or a line is longer than
-   * maxLine bytes: returns RUN_*; count(), pos(), lineAt() and lineTo() say where it stopped.
+   * maxLine bytes: returns RUN_* (layout.ts); count(), pos(), lineAt() and lineTo() say where it stopped.
    */
   run(start: number, end: number, auto: boolean, index: number, max: number, maxLine: number): number {
     return this.x.run(start, end, auto ? 1 : 0, index, max, maxLine);
@@ -149,7 +116,7 @@ export class FastLine {
     return this.x.lineTo();
   }
 
-  /** The time of `stamp` (fields[F_STAMP]), which run() then writes itself; -1 forgets it. */
+  /** The time of `stamp` (fields[F_STAMP], layout.ts), which run() then writes itself; -1 forgets it. */
   setTime(stamp: number, time: number): void {
     this.x.setTime(stamp, time);
   }

@@ -14,7 +14,7 @@
  * the next newline and the sink is told (the caller counts it as 'too-long'), so a file without
  * newlines cannot make the tail grow without limit.
  */
-import { MAX_RECORD_LENGTH } from './index.ts';
+import { CH_CR, CH_LF, MAX_RECORD_LENGTH } from './grammar.ts';
 
 export interface LineSink {
   line(text: string): void;
@@ -87,7 +87,7 @@ export class LineSplitter {
     let p = 0;
     if (!this.atRest) {
       // What continues the pending text (or starts the input) goes through the decoder up to the first newline.
-      const nl = chunk.indexOf(10);
+      const nl = chunk.indexOf(CH_LF);
       if (nl < 0) {
         this.take(this.decoder.decode(chunk, { stream: true }), sink);
         return;
@@ -98,7 +98,7 @@ export class LineSplitter {
     }
     const max = this.maxLineLength;
     const block = sink.block;
-    const lastNl = block === undefined ? -1 : chunk.lastIndexOf(10);
+    const lastNl = block === undefined ? -1 : chunk.lastIndexOf(CH_LF);
     while (p < n) {
       if (p <= lastNl) {
         const q = block!.call(sink, chunk, p, lastNl + 1);
@@ -107,7 +107,7 @@ export class LineSplitter {
           continue;
         }
       }
-      const nl = chunk.indexOf(10, p);
+      const nl = chunk.indexOf(CH_LF, p);
       if (nl < 0) {
         // A partial last line: kept as text (or dropped when too long) by the decoder path.
         this.take(this.decoder.decode(chunk.subarray(p), { stream: true }), sink);
@@ -115,7 +115,7 @@ export class LineSplitter {
         return;
       }
       let e = nl;
-      if (e > p && chunk[e - 1] === 13) e--; // CRLF
+      if (e > p && chunk[e - 1] === CH_CR) e--; // CRLF
       if (e - p > max) {
         // Over the cap in bytes, perhaps not in characters: the text path decides.
         this.take(this.decoder.decode(chunk.subarray(p, nl + 1), { stream: true }), sink);
@@ -182,7 +182,7 @@ export class LineSplitter {
         this.emitChecked(whole, sink);
       } else {
         let e = nl;
-        if (e > p && text.charCodeAt(e - 1) === 13) e--; // CRLF
+        if (e > p && text.charCodeAt(e - 1) === CH_CR) e--; // CRLF
         if (e - p > max) {
           this.dropped = e - p;
           this.reportTooLong(sink);
@@ -196,7 +196,7 @@ export class LineSplitter {
   }
 
   private emitChecked(whole: string, sink: LineSink): void {
-    if (whole.length > 0 && whole.charCodeAt(whole.length - 1) === 13) whole = whole.slice(0, -1);
+    if (whole.length > 0 && whole.charCodeAt(whole.length - 1) === CH_CR) whole = whole.slice(0, -1);
     if (whole.length > this.maxLineLength) {
       this.dropped = whole.length;
       this.reportTooLong(sink);
@@ -204,7 +204,7 @@ export class LineSplitter {
   }
 
   private emit(text: string, sink: LineSink): void {
-    if (text.length > 0 && text.charCodeAt(text.length - 1) === 13) text = text.slice(0, -1);
+    if (text.length > 0 && text.charCodeAt(text.length - 1) === CH_CR) text = text.slice(0, -1);
     this.lines++;
     sink.line(text);
   }

@@ -1,4 +1,4 @@
-/** Line mutations shared by the parser property tests (fast path vs reference, bytes vs text). */
+/** Line mutations shared by the parser property tests (the fast lane against parseRecord, lines against random edits). */
 
 export interface LineEdit {
   kind: 'replace' | 'insert' | 'dropToken' | 'repeatToken' | 'widen';

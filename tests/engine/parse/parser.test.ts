@@ -5,7 +5,7 @@ import ipaddr from 'ipaddr.js';
 import { describe, expect, it } from 'vitest';
 import { canonicalIp } from '../../../electron/shared/domain.ts';
 import { REJECT_REASONS, TcpFlag, type PacketEvent, type ParseResult } from '../../../electron/shared/packet.ts';
-import { canonicalAddress } from '../../../electron/engine/parse/address.ts';
+import { canonicalAddress, isDottedQuad } from '../../../electron/engine/parse/address.ts';
 import { detectFraming, MAX_RECORD_LENGTH, parseRecord, type ParseOptions } from '../../../electron/engine/parse/index.ts';
 
 const FIXTURES = path.join(import.meta.dirname, '../../fixtures/parse');
@@ -301,6 +301,12 @@ describe('address fast path agrees with canonicalIp', () => {
   it('on near-addresses', () => {
     fc.assert(fc.property(fc.stringMatching(/^[0-9a-fA-F:.]{1,45}$/), check), { numRuns: 5000 });
     for (const t of ['1.2.3', '1.2.3.4.', '01.2.3.4', '256.1.1.1', '::', '::1', '1::', ':1', '1:2:3:4:5:6:7:8:9', '::ffff:1.2.3.4', '0:0:0:0:0:ffff:102:304', 'fe80::1%eth0', '']) check(t);
+  });
+  it('a dotted quad is its own canonical text (what engine.offender() relies on to skip ipaddr.js)', () => {
+    const own = (t: string) => {
+      if (isDottedQuad(t, 0, t.length)) expect(canonicalIp(t), t).toBe(t);
+    };
+    fc.assert(fc.property(fc.oneof(fc.ipV4(), fc.ipV4Extended(), fc.stringMatching(/^[0-9.]{1,16}$/)), own), { numRuns: 5000 });
   });
   it('returns strings that do not keep the line alive (detached, equal text)', () => {
     const line = 'x'.repeat(1000) + ' SRC=203.113.100.200 ';

@@ -11,7 +11,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseRecord } from '../../../electron/engine/parse/index.ts';
-import { parseRecordBytes } from '../../../electron/engine/parse/bytes.ts';
 import { FastLine } from '../../../electron/engine/parse/fastline.ts';
 
 const SYSLOG = 'Nov 22 10:00:00 host kernel: [UFW BLOCK] ';
@@ -28,13 +27,6 @@ type Lane = { name: string; prepare(line: string): () => void };
 const LANES: Lane[] = [
   { name: 'string (parseRecord, syslog)', prepare: (l) => () => void parseRecord(SYSLOG + l, { year: 2026 }) },
   { name: 'string (parseRecord, kmsg)', prepare: (l) => () => void parseRecord(KMSG + l, { framing: 'kmsg', bootTimeMs: 0 }) },
-  {
-    name: 'bytes (parseRecordBytes)',
-    prepare: (l) => {
-      const b = enc.encode(SYSLOG + l);
-      return () => void parseRecordBytes(b, 0, b.length, { year: 2026 });
-    },
-  },
 ];
 if (wasm) {
   LANES.push({
