@@ -68,6 +68,8 @@ export function withForwardMirror(inner: BanBackend, exec: Exec, mirroring: () =
   };
   return {
     kind: inner.kind,
+    // The ufw backend's fast block (issue 14) passes through: the mirror follows with `ban`.
+    ...(inner.blockNow ? { blockNow: (ip: Ip) => inner.blockNow!(ip) } : {}),
     async ban(ip, timeoutSec, comment) {
       await inner.ban(ip, timeoutSec, comment);
       if (await syncOnce()) await sets.ban(ip, timeoutSec, MIRROR_COMMENT);
