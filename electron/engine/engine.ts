@@ -28,7 +28,8 @@
  *   lifts those (isWhitelisted + unban), so the lifting goes through its firewall path.
  * - Events are emitted synchronously from inside the call that caused them.
  */
-import { canonicalIp, type Clock, type Ip } from '../shared/domain.ts';
+import { canonicalCidr, canonicalIp, type Clock, type Ip } from '../shared/domain.ts';
+import { cidrContains, isPrefixText } from '../shared/prefix.ts';
 import { IGNORE_REASONS, type BanReason, type BanRecord, type EngineEvent, type IgnoreReason, type Offender, type ScanType } from '../shared/model.ts';
 import { REJECT_REASONS, type Framing, type PacketEvent, type RejectReason } from '../shared/packet.ts';
 import type { Settings } from '../shared/settings.ts';
@@ -38,6 +39,7 @@ import { classify, isScanType, normalisePrefix } from './detect/classify.ts';
 import { capacityFor, type DeferredBan } from './detect/deferred.ts';
 import { DuplicateRecords } from './detect/duplicates.ts';
 import { BanPolicy, type BanCapState } from './detect/policy.ts';
+import { PrefixWatch } from './detect/prefix-watch.ts';
 import { ipv4Text, NO_SLOT, SourceTracker } from './detect/tracker.ts';
 import { Whitelist } from './detect/whitelist.ts';
 import { newPacket, parsedSourceV4, parsePacketBytes } from './parse/bytes.ts';
@@ -124,6 +126,8 @@ export class ScanEngine {
   private prefixes!: Set<string>;
   private ignoredPorts!: Set<number>;
   private readonly tracker: SourceTracker;
+  /** The same probes counted by network (IPv6 /64 by default): prefix scans. */
+  private readonly networks: PrefixWatch;
   private readonly policy: BanPolicy;
   private readonly book = new BanBook();
   private readonly duplicates = new DuplicateRecords();
@@ -158,6 +162,7 @@ export class ScanEngine {
     this.ignored = Object.fromEntries(IGNORE_REASONS.map((r) => [r, 0])) as Record<IgnoreReason, number>;
     this.tracker = new SourceTracker(opts.settings.detection);
     this.tracker.onEvict = (ip, time) => this.sink({ type: 'evicted', ip, time });
+    this.networks = new PrefixWatch(opts.settings.detection);
     this.policy = new BanPolicy(opts.settings.ban, capacityFor(opts.settings.ban.maxNewBansPerMinute, opts.settings.detection.findtimeSec));
     this.applyDetectionSettings();
   }
@@ -233,13 +238,17 @@ export class ScanEngine {
       // A record of the replay leaves an IPv4 source's text to be made here, for a new source only.
       if (src === '') src = ipv4Text(srcV4) as Ip;
       if (this.whitelist.has(src)) return this.ignore('whitelisted');
-      if (this.book.size !== 0 && this.book.has(src)) return this.ignore('already-banned');
+      if (this.book.size !== 0 && (this.book.has(src) || this.book.covering(src) !== null)) return this.ignore('already-banned');
     }
 
     const scanType = verdict as ScanType;
     if (this.probeEvents) this.sink({ type: 'probe', ip: src === '' ? this.tracker.ipOf(known) : src, port, time, scanType });
     const crossed = this.tracker.probe(src, time, port, scanType, known);
     if (crossed !== NO_SLOT) this.scanDetected(crossed, time);
+    else if (this.networks.active) {
+      const net = this.networks.probe(src, srcV4, time, port, scanType);
+      if (net !== null) this.networkScanDetected(net, time);
+    }
     return 'counted';
   }
 
@@ -280,20 +289,51 @@ export class ScanEngine {
 
   private scanDetected(slot: number, time: number): void {
     const ip = this.tracker.ipOf(slot);
-    if (this.policy.isDeferred(ip)) {
-      // Already waiting for budget: its evidence grew, and it climbs the queue.
-      this.policy.refreshDeferred(ip, this.tracker.portCount(slot), time);
+    // A source inside a banned network (tracked before the network's ban) needs no ban of its own.
+    if (this.book.covering(ip) !== null) return void this.tracker.delete(ip);
+    this.banOrDefer(ip, time, this.tracker.portCount(slot), () => this.reasonOf(slot), () => this.tracker.setPending(slot, true));
+  }
+
+  /**
+   * A network met the scan rule: banned whole — unless it holds a whitelisted address, one of this
+   * host's or of its gateways', or only one address was seen: then its members are banned one by one.
+   */
+  private networkScanDetected(net: string, time: number): void {
+    const members = this.networks.membersOf(net);
+    const s = this.networks.summary(net, REASON_PORT_LIMIT)!;
+    const reason: BanReason = { kind: 'scan', scanType: s.scanType, ports: s.ports, hits: s.hits, firstSeen: s.firstSeen, lastSeen: s.lastSeen };
+    if (members.length > 1 && !this.holdsProtected(net)) {
+      this.banOrDefer(net, time, this.networks.portCount(net), () => ({ ...reason, members }), () => this.networks.setPending(net, true));
       return;
     }
-    const reason = this.reasonOf(slot);
+    this.networks.forget(net);
+    for (const ip of members) {
+      if (this.whitelist.has(ip) || this.book.has(ip) || neverBanReason(ip)) continue;
+      this.banOrDefer(ip, time, s.distinctPorts, () => ({ ...reason, note: `scan from its network ${net}, which holds a protected address` }), () => {});
+    }
+  }
+
+  /** Does a network hold a whitelisted address, or one of this host's or its gateways' (whitelisted or not)? */
+  private holdsProtected(net: string): boolean {
+    return this.whitelist.overlaps(net) || [...this.hostAddresses, ...this.gatewayAddresses].some((a) => cidrContains(net, a));
+  }
+
+  /** A scan ban of `target` (address or network) within budget, else queued behind the per-minute cap. */
+  private banOrDefer(target: string, time: number, ports: number, reasonOf: () => BanReason, markPending: () => void): void {
+    if (this.policy.isDeferred(target)) {
+      // Already waiting for budget: its evidence grew, and it climbs the queue.
+      this.policy.refreshDeferred(target, ports, time);
+      return;
+    }
+    const reason = reasonOf();
     if (this.policy.hasBudget(time)) {
-      this.newBan(ip, time, reason);
+      this.newBan(target, time, reason);
     } else {
-      const out = this.policy.defer({ ip, queuedAt: time, reason, ports: this.tracker.portCount(slot), lastSeen: time }, time, this.findtimeMs(), this.leftQueue);
+      const out = this.policy.defer({ ip: target, queuedAt: time, reason, ports, lastSeen: time }, time, this.findtimeMs(), this.leftQueue);
       if (out !== null) this.leftQueue(out);
-      if (out === null || out.ip !== ip) {
-        this.tracker.setPending(slot, true);
-        this.sink({ type: 'ban-deferred', ip, time, queued: this.policy.deferredCount });
+      if (out === null || out.ip !== target) {
+        markPending();
+        this.sink({ type: 'ban-deferred', ip: target, time, queued: this.policy.deferredCount });
       }
     }
   }
@@ -306,6 +346,7 @@ export class ScanEngine {
   private readonly leftQueue = (d: DeferredBan): void => {
     const w = this.tracker.get(d.ip);
     if (w !== NO_SLOT) this.tracker.setPending(w, false);
+    this.networks.setPending(d.ip, false);
   };
 
   /** A new scan ban within budget: spend, strike, book, tell. */
@@ -314,6 +355,9 @@ export class ScanEngine {
     const { strikes, until } = this.policy.strike(ip, at);
     const { record } = this.book.add({ ip, at, until, strikes, reason });
     this.tracker.delete(ip);
+    // A network's ban: its members' own windows and the network's are done with.
+    this.networks.forget(ip);
+    for (const m of reason.members ?? []) this.tracker.delete(m);
     this.refreshNextExpiry();
     this.sink({ type: 'ban', ban: record });
     return record;
@@ -330,7 +374,8 @@ export class ScanEngine {
       if (d === null) break;
       const w = this.tracker.get(d.ip);
       if (w !== NO_SLOT) this.tracker.setPending(w, false);
-      if (this.whitelist.has(d.ip) || this.book.has(d.ip)) continue;
+      this.networks.setPending(d.ip, false);
+      if (this.whitelist.has(d.ip) || this.book.has(d.ip) || (isPrefixText(d.ip) && this.holdsProtected(d.ip))) continue;
       // The evidence may have grown while it waited: ban with what is known now.
       const reason = w !== NO_SLOT ? this.reasonOf(w) : d.reason;
       this.newBan(d.ip, Math.max(now, d.queuedAt), reason);
@@ -392,7 +437,7 @@ export class ScanEngine {
    * `why`: 'whitelisted' when the caller lifts it because the whitelist covers it now.
    */
   unban(ip: string, at: number = this.clock.now(), why: 'manual' | 'whitelisted' = 'manual'): boolean {
-    const addr = canonicalIp(String(ip).trim());
+    const addr = canonicalTarget(ip);
     if (addr === null) return false;
     const cancelled = this.policy.cancelDeferred(addr);
     const removed = this.book.remove(addr);
@@ -408,6 +453,7 @@ export class ScanEngine {
   updateSettings(s: Settings): void {
     this.settings = s;
     this.tracker.configure(s.detection);
+    this.networks.configure(s.detection);
     this.policy.configure(s.ban);
     for (const d of this.policy.setDeferredCapacity(capacityFor(s.ban.maxNewBansPerMinute, s.detection.findtimeSec))) this.leftQueue(d);
     this.applyDetectionSettings();
@@ -439,7 +485,7 @@ export class ScanEngine {
   restore(bans: BanRecord[], strikes: { ip: string; strikes: number; lastBanAt: number }[]): void {
     this.policy.restoreStrikes(strikes);
     for (const b of bans) {
-      const ip = canonicalIp(String(b.ip).trim());
+      const ip = canonicalTarget(b.ip);
       if (ip === null || !Number.isFinite(b.at)) continue;
       this.book.add({ ...b, ip, reason: { ...b.reason, ports: [...b.reason.ports] } });
       this.tracker.delete(ip);
@@ -461,8 +507,8 @@ export class ScanEngine {
    */
   restoreBanCap(state: BanCapState, now: number = this.clock.now()): void {
     const deferred = state.deferred.filter((d) => {
-      const ip = canonicalIp(String(d.ip).trim());
-      return ip !== null && ip === d.ip && !this.book.has(ip) && !this.whitelist.has(ip);
+      const ip = canonicalTarget(d.ip);
+      return ip !== null && ip === d.ip && !this.book.has(ip) && !this.whitelist.has(ip) && !(isPrefixText(ip) && this.holdsProtected(ip));
     });
     this.policy.restoreCap({ recent: state.recent, deferred }, now, this.findtimeMs());
   }
@@ -502,11 +548,16 @@ export class ScanEngine {
   }
 
   isBanned(ip: string): boolean {
-    const addr = canonicalIp(String(ip).trim());
+    const addr = canonicalTarget(ip);
     return addr !== null && this.book.has(addr);
   }
 
+  /** For a network (a prefix ban): whether it holds a whitelisted or otherwise protected address. */
   isWhitelisted(ip: string): boolean {
+    if (isPrefixText(String(ip))) {
+      const net = canonicalTarget(ip);
+      return net !== null && this.holdsProtected(net);
+    }
     return this.whitelist.matches(String(ip));
   }
 
@@ -521,10 +572,11 @@ export class ScanEngine {
   }
 
   offender(ip: string): Offender | null {
-    const addr = canonicalIp(String(ip).trim());
+    const addr = canonicalTarget(ip);
     if (addr === null) return null;
     const ban = this.book.get(addr);
     if (ban) return this.offenderFromBan(ban);
+    if (isPrefixText(addr)) return null;
     const w = this.tracker.get(addr);
     if (w !== NO_SLOT) return this.offenderFromWindow(w);
     const rec = this.policy.strikeRecord(addr);
@@ -564,6 +616,7 @@ export class ScanEngine {
       state: 'banned',
       strikes: b.strikes,
       bannedUntil: b.until,
+      ...(r.members ? { members: [...r.members] } : {}),
     };
   }
 
@@ -597,4 +650,10 @@ export class ScanEngine {
       evicted: this.tracker.evictedCount,
     };
   }
+}
+
+/** The canonical form of a ban target: an address, or a network (CIDR text) as prefix bans name it; null for anything else. */
+function canonicalTarget(text: string): string | null {
+  const t = String(text).trim();
+  return isPrefixText(t) ? canonicalCidr(t) : canonicalIp(t);
 }
