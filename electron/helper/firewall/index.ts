@@ -24,7 +24,7 @@ export {
   DEFAULT_ETC_DIR,
   type ManagedOptions,
 } from './managed.ts';
-export { BAN_SET_NAMES, type PerSourceLoggingOptions } from './blocks.ts';
+export { BAN_NET_SET_NAMES, BAN_SET_NAMES, type PerSourceLoggingOptions } from './blocks.ts';
 
 export interface BanBackendOptions {
   /**
