@@ -20,6 +20,9 @@
  *   over the cap it is queued ('ban-deferred') in a bounded queue and made later, strongest and
  *   freshest evidence first (detect/deferred.ts); entries whose evidence aged past findtime, or
  *   that a full queue pushed out, are dropped and counted (stats().deferredDropped).
+ * - Prefix scans: every counted probe is also counted under its network (IPv6 /64 by default,
+ *   detect/prefix-watch.ts); a network meeting the rule is banned as its CIDR with the members seen,
+ *   unless it holds a protected address (whitelist, this host, its gateways): then member by member.
  * - banCapState() / restoreBanCap(): the cap's window and the queue, for the store across restarts.
  * - Manual ban(): not limited by the cap; also a strike (escalation applies when no duration is
  *   given); `durationSec: Infinity` is permanent. Throws (with the reason) for an address that is
@@ -40,11 +43,15 @@ import { capacityFor, type DeferredBan } from './detect/deferred.ts';
 import { DuplicateRecords } from './detect/duplicates.ts';
 import { BanPolicy, type BanCapState } from './detect/policy.ts';
 import { PrefixWatch } from './detect/prefix-watch.ts';
+import { type HostFilter, HostRecords } from './host-filter.ts';
+import { OFFENDER_PORT_LIMIT, offenderFromBan } from './offender-view.ts';
 import { ipv4Text, NO_SLOT, SourceTracker } from './detect/tracker.ts';
 import { Whitelist } from './detect/whitelist.ts';
 import { newPacket, parsedSourceV4, parsePacketBytes } from './parse/bytes.ts';
 import { parseRecord, type ParseOptions } from './parse/index.ts';
 import { SyslogYear } from './parse/time.ts';
+
+export type { HostFilter } from './host-filter.ts';
 
 export interface ScanEngineOptions {
   settings: Settings;
@@ -69,21 +76,6 @@ export interface ScanEngineOptions {
   probeEvents?: boolean;
 }
 
-/**
- * Which records of a kernel log shared by every network namespace are this host's: those that
- * arrived on one of `interfaces` — and, for an interface with an Ethernet address in `macs`, whose
- * MAC= begins with that address — whatever their DST (between an address change and the next
- * refresh it may not be one of ours yet). A DST among `addresses` decides only for a record without
- * IN=: names and even addresses repeat across namespaces (a container's own `eth0`, a lab's copy of
- * our address), the receiving interface's MAC does not.
- */
-export interface HostFilter {
-  addresses: string[];
-  interfaces: string[];
-  /** Interface name → its own Ethernet address, lower case. */
-  macs?: Record<string, string>;
-}
-
 export interface EngineStats {
   lines: number;
   packets: number;
@@ -97,9 +89,8 @@ export interface EngineStats {
   evicted: number;
 }
 
-/** Ports listed in a ban reason / offender (ascending / most targeted first). */
+/** Ports listed in a ban reason (ascending). */
 const REASON_PORT_LIMIT = 64;
-const OFFENDER_PORT_LIMIT = 20;
 /** How often (event time) forgotten strikes are dropped from memory. */
 const STRIKE_SWEEP_MS = 3600_000;
 
@@ -114,9 +105,8 @@ export class ScanEngine {
   private nameserverAddresses: string[];
   private lanSubnets: string[];
   private isAllowedPort: (proto: 'tcp' | 'udp', port: number) => boolean;
-  private hostFilterAddresses: Set<string> | null = null;
-  private hostFilterInterfaces: Set<string> | null = null;
-  private hostFilterMacs = new Map<string, string>();
+  /** Live mode on a shared kernel log: which records are this host's (null: all). */
+  private hostRecords: HostRecords | null = null;
   private readonly parseOptions: ParseOptions;
   private readonly probeEvents: boolean;
   /** The packet ingestBytes parses into (ingest keeps no packet, so one is enough). */
@@ -149,11 +139,7 @@ export class ScanEngine {
     this.nameserverAddresses = opts.nameserverAddresses ?? [];
     this.lanSubnets = opts.lanSubnets ?? [];
     this.isAllowedPort = opts.isAllowedPort ?? noAllowedPorts;
-    if (opts.hostFilter) {
-      this.hostFilterAddresses = new Set(opts.hostFilter.addresses.map((a) => canonicalIp(a.trim()) ?? a));
-      this.hostFilterInterfaces = new Set(opts.hostFilter.interfaces);
-      this.hostFilterMacs = new Map(Object.entries(opts.hostFilter.macs ?? {}));
-    }
+    if (opts.hostFilter) this.hostRecords = new HostRecords(opts.hostFilter);
     this.parseOptions = { ...(opts.parse ?? {}) };
     // A live syslog file: year-less stamps take the clock's year and roll over at New Year.
     this.parseOptions.syslogYear ??= new SyslogYear(this.parseOptions.year, () => this.clock.now());
@@ -213,7 +199,7 @@ export class ScanEngine {
     const time = p.time;
     if (time >= this.nextExpiry || this.policy.deferredCount > 0) this.advance(time);
 
-    if (this.hostFilterAddresses !== null && !this.isThisHosts(p)) return this.ignore('not-for-this-host');
+    if (this.hostRecords !== null && !this.hostRecords.isThisHosts(p)) return this.ignore('not-for-this-host');
     if (p.trust !== 'kernel' && this.settings.detection.requireKernelTrust) return this.ignore('untrusted');
     const verdict = classify(p, this.prefixes);
     // One packet, one probe: the per-source logging block and ufw's own rule both log a blocked packet.
@@ -250,28 +236,6 @@ export class ScanEngine {
       if (net !== null) this.networkScanDetected(net, time);
     }
     return 'counted';
-  }
-
-  /**
-   * HostFilter: a record that names the interface it arrived on is this host's only when that
-   * interface is (name, and MAC where both are known) — whatever its DST says: another namespace
-   * may give its own interface one of our addresses, and our name (a soak lab did), and its
-   * records must not ban anyone here. Only a record without IN= (or a host whose interfaces are
-   * unknown) is judged by its destination address alone.
-   */
-  private isThisHosts(p: PacketEvent): boolean {
-    if (p.in && this.hostFilterInterfaces!.size !== 0) return this.arrivedHere(p);
-    return this.hostFilterAddresses!.has(p.dst);
-  }
-
-  /** Did a record arrive on one of this host's interfaces (HostFilter)? */
-  private arrivedHere(p: PacketEvent): boolean {
-    if (!this.hostFilterInterfaces!.has(p.in)) return false;
-    const own = this.hostFilterMacs.get(p.in);
-    // No link-layer address to compare (tun, wireguard, ppp; or a record without MAC=): the name decides.
-    if (own === undefined || p.mac === undefined) return true;
-    // MAC= is destination, source, EtherType: the destination must be the interface's own address.
-    return p.mac.length > own.length && p.mac.charCodeAt(own.length) === 58 && p.mac.toLowerCase().startsWith(own);
   }
 
   private ignore(reason: IgnoreReason): IgnoreReason {
@@ -473,11 +437,7 @@ export class ScanEngine {
     if (lanSubnets !== undefined) this.lanSubnets = [...lanSubnets];
     if (gateways !== undefined) this.gatewayAddresses = [...gateways];
     if (nameservers !== undefined) this.nameserverAddresses = [...nameservers];
-    if (this.hostFilterAddresses !== null) {
-      this.hostFilterAddresses = new Set(addrs.map((a) => canonicalIp(a.trim()) ?? a));
-      if (interfaces !== undefined) this.hostFilterInterfaces = new Set(interfaces);
-      if (macs !== undefined) this.hostFilterMacs = new Map(Object.entries(macs));
-    }
+    this.hostRecords?.update(addrs, interfaces, macs);
     this.rebuildWhitelist();
   }
 
@@ -575,7 +535,7 @@ export class ScanEngine {
     const addr = canonicalTarget(ip);
     if (addr === null) return null;
     const ban = this.book.get(addr);
-    if (ban) return this.offenderFromBan(ban);
+    if (ban) return offenderFromBan(ban);
     if (isPrefixText(addr)) return null;
     const w = this.tracker.get(addr);
     if (w !== NO_SLOT) return this.offenderFromWindow(w);
@@ -592,7 +552,7 @@ export class ScanEngine {
     const bans = this.book.list().reverse();
     for (const b of bans) {
       if (out.length >= limit) return out;
-      out.push(this.offenderFromBan(b));
+      out.push(offenderFromBan(b));
     }
     const left = limit - out.length;
     if (left <= 0) return out;
@@ -601,23 +561,6 @@ export class ScanEngine {
     watched.sort((a, b) => b.hits - a.hits || b.lastSeen - a.lastSeen || (a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : 0));
     for (let i = 0; i < watched.length && i < left; i++) out.push(this.offenderFromWindow(watched[i]!.slot));
     return out;
-  }
-
-  private offenderFromBan(b: BanRecord): Offender {
-    const r = b.reason;
-    return {
-      ip: b.ip,
-      hits: r.hits,
-      distinctPorts: r.ports.length,
-      ports: r.ports.slice(0, OFFENDER_PORT_LIMIT),
-      firstSeen: r.firstSeen,
-      lastSeen: r.lastSeen,
-      scanType: r.scanType ?? 'OTHER',
-      state: 'banned',
-      strikes: b.strikes,
-      bannedUntil: b.until,
-      ...(r.members ? { members: [...r.members] } : {}),
-    };
   }
 
   private offenderFromWindow(w: number): Offender {
