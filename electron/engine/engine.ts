@@ -148,7 +148,7 @@ export class ScanEngine {
     this.ignored = Object.fromEntries(IGNORE_REASONS.map((r) => [r, 0])) as Record<IgnoreReason, number>;
     this.tracker = new SourceTracker(opts.settings.detection);
     this.tracker.onEvict = (ip, time) => this.sink({ type: 'evicted', ip, time });
-    this.networks = new PrefixWatch(opts.settings.detection);
+    this.networks = new PrefixWatch(opts.settings.detection, this.tracker);
     this.policy = new BanPolicy(opts.settings.ban, capacityFor(opts.settings.ban.maxNewBansPerMinute, opts.settings.detection.findtimeSec));
     this.applyDetectionSettings();
   }
@@ -232,7 +232,7 @@ export class ScanEngine {
     const crossed = this.tracker.probe(src, time, port, scanType, known);
     if (crossed !== NO_SLOT) this.scanDetected(crossed, time);
     else if (this.networks.active) {
-      const net = this.networks.probe(src, srcV4, time, port, scanType);
+      const net = this.networks.probe(src, srcV4, this.tracker.lastSlot, time, port, scanType);
       if (net !== null) this.networkScanDetected(net, time);
     }
     return 'counted';

@@ -17,13 +17,22 @@ import { v6ToWords } from './whitelist.ts';
 
 export class PrefixWatch {
   readonly tracker: SourceTracker;
+  private readonly addresses: SourceTracker;
   private v6Bits = 128;
   private v4Bits: number | null = null;
-  /** Network → member addresses seen while it is tracked, first seen first. */
-  private readonly members = new Map<string, string[]>();
+  /**
+   * Network → member addresses seen while it is tracked, first seen first: the one address itself
+   * while it is the only one (most networks; an array each cost a replay of 100k sources megabytes).
+   */
+  private readonly members = new Map<string, string | string[]>();
   private readonly words = new Uint32Array(4);
 
-  constructor(s: DetectionSettings) {
+  /**
+   * `addresses`: the engine's address tracker, whose slots cache each source's network (a tag), so
+   * a known source's network is not parsed and written out again on every probe.
+   */
+  constructor(s: DetectionSettings, addresses: SourceTracker) {
+    this.addresses = addresses;
     this.tracker = new SourceTracker(s);
     this.tracker.onEvict = (net) => this.members.delete(net);
     this.configure(s);
@@ -39,7 +48,10 @@ export class PrefixWatch {
     this.v6Bits = s.ipv6PrefixLength;
     this.v4Bits = s.ipv4PrefixLength === 32 ? null : s.ipv4PrefixLength;
     this.tracker.configure(s);
-    if (changed) this.clear(); // windows of networks of another length say nothing about the new ones
+    if (changed) {
+      this.clear(); // windows of networks of another length say nothing about the new ones
+      this.addresses.clearTags();
+    }
   }
 
   clear(): void {
@@ -62,16 +74,23 @@ export class PrefixWatch {
   }
 
   /**
-   * Counts one probe of `ip` (as for networkOf) under its network. Returns the network when it now
-   * meets the scan rule, else null.
+   * Counts one probe of `ip` (as for networkOf) under its network; `slot`: the source's slot in the
+   * address tracker. Returns the network when it now meets the scan rule, else null.
    */
-  probe(ip: string, v4: number, time: number, port: number | null, type: ScanType): string | null {
-    const net = this.networkOf(ip, v4);
-    if (net === null) return null;
+  probe(ip: string, v4: number, slot: number, time: number, port: number | null, type: ScanType): string | null {
+    let net = this.addresses.tagOf(slot) ?? null;
+    if (net === null) {
+      net = this.networkOf(ip, v4);
+      this.addresses.setTag(slot, net ?? '');
+    }
+    if (net === null || net === '') return null;
     const crossed = this.tracker.probe(net, time, port, type);
-    let seen = this.members.get(net);
-    if (seen === undefined) this.members.set(net, (seen = []));
-    if (seen.length < MAX_MEMBERS) {
+    const seen = this.members.get(net);
+    if (seen === undefined) this.members.set(net, ip === '' ? ipv4Text(v4) : ip);
+    else if (typeof seen === 'string') {
+      const addr = ip === '' ? ipv4Text(v4) : ip;
+      if (addr !== seen) this.members.set(net, [seen, addr]);
+    } else if (seen.length < MAX_MEMBERS) {
       const addr = ip === '' ? ipv4Text(v4) : ip;
       if (!seen.includes(addr)) seen.push(addr);
     }
@@ -80,7 +99,8 @@ export class PrefixWatch {
 
   /** Member addresses seen of a tracked network (empty when it is not tracked). */
   membersOf(net: string): string[] {
-    return [...(this.members.get(net) ?? [])];
+    const seen = this.members.get(net);
+    return seen === undefined ? [] : typeof seen === 'string' ? [seen] : [...seen];
   }
 
   /** The window of a tracked network, or null. */
