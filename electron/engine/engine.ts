@@ -32,7 +32,7 @@
  * - Events are emitted synchronously from inside the call that caused them.
  */
 import { canonicalCidr, canonicalIp, type Clock, type Ip } from '../shared/domain.ts';
-import { cidrContains, isPrefixText } from '../shared/prefix.ts';
+import { cidrContains, isPrefixText, V4_PREFIX_MIN, V6_PREFIX_MIN } from '../shared/prefix.ts';
 import { IGNORE_REASONS, type BanReason, type BanRecord, type EngineEvent, type IgnoreReason, type Offender, type ScanType } from '../shared/model.ts';
 import { REJECT_REASONS, type Framing, type PacketEvent, type RejectReason } from '../shared/packet.ts';
 import type { Settings } from '../shared/settings.ts';
@@ -365,8 +365,13 @@ export class ScanEngine {
    * Throws for text that is not an address and for whitelisted addresses.
    */
   ban(ip: string, opts: { durationSec?: number; note?: string; at?: number; origin?: string } = {}): BanRecord {
-    const addr = canonicalIp(String(ip).trim());
-    if (addr === null) throw new Error(`"${ip}" is not an IPv4 or IPv6 address`);
+    const addr = canonicalTarget(ip);
+    if (addr === null) throw new Error(`"${ip}" is not an IPv4 or IPv6 address, nor a network (CIDR)`);
+    // A network (a fleet Range decision): as wide as the firewall takes, and holding nothing protected.
+    const bits = isPrefixText(addr) ? Number(addr.slice(addr.indexOf('/') + 1)) : null;
+    const min = addr.includes(':') ? V6_PREFIX_MIN : V4_PREFIX_MIN;
+    if (bits !== null && bits < min) throw new Error(`refusing to ban ${addr}: a banned network is at most a /${min}`);
+    if (bits !== null && this.holdsProtected(addr)) throw new Error(`${addr} holds a whitelisted address, this host's or its gateway's: it is never banned whole`);
     const never = neverBanReason(addr);
     if (never) throw new Error(`refusing to ban: ${never}; loopback, unspecified, multicast and broadcast addresses are never banned`);
     if (this.whitelist.has(addr)) throw new Error(`${addr} is whitelisted (loopback, this host, its gateway or a whitelist entry); remove it from the whitelist first`);
@@ -391,6 +396,7 @@ export class ScanEngine {
     this.policy.cancelDeferred(addr);
     const { record } = this.book.add({ ip: addr, at, until, strikes: struck.strikes, reason });
     this.tracker.delete(addr);
+    this.networks.forget(addr);
     this.refreshNextExpiry();
     this.sink({ type: 'ban', ban: record });
     return record;
@@ -598,5 +604,8 @@ export class ScanEngine {
 /** The canonical form of a ban target: an address, or a network (CIDR text) as prefix bans name it; null for anything else. */
 function canonicalTarget(text: string): string | null {
   const t = String(text).trim();
-  return isPrefixText(t) ? canonicalCidr(t) : canonicalIp(t);
+  if (!isPrefixText(t)) return canonicalIp(t);
+  const net = canonicalCidr(t);
+  // A /32 or /128 is one address: named as the address, as every ban of it is.
+  return net !== null && (net.endsWith('/32') && !net.includes(':') || net.endsWith('/128')) ? net.slice(0, net.indexOf('/')) : net;
 }
