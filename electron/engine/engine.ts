@@ -22,7 +22,7 @@
  *   that a full queue pushed out, are dropped and counted (stats().deferredDropped).
  * - Prefix scans: every counted probe is also counted under its network (IPv6 /64 by default,
  *   detect/prefix-watch.ts); a network meeting the rule is banned as its CIDR with the members seen,
- *   unless it holds a protected address (whitelist, this host, its gateways): then member by member.
+ *   unless it holds a protected address (whitelist, this host, its gateways): then address by address.
  * - banCapState() / restoreBanCap(): the cap's window and the queue, for the store across restarts.
  * - Manual ban(): not limited by the cap; also a strike (escalation applies when no duration is
  *   given); `durationSec: Infinity` is permanent. Throws (with the reason) for an address that is
@@ -260,21 +260,18 @@ export class ScanEngine {
 
   /**
    * A network met the scan rule: banned whole — unless it holds a whitelisted address, one of this
-   * host's or of its gateways', or only one address was seen: then its members are banned one by one.
+   * host's or of its gateways', or only one address was seen: then its addresses are judged one by
+   * one, by the address rule, as without prefix tracking (banning every member seen would ban LAN
+   * devices that each touched one closed port).
    */
   private networkScanDetected(net: string, time: number): void {
     const members = this.networks.membersOf(net);
-    const s = this.networks.summary(net, REASON_PORT_LIMIT)!;
-    const reason: BanReason = { kind: 'scan', scanType: s.scanType, ports: s.ports, hits: s.hits, firstSeen: s.firstSeen, lastSeen: s.lastSeen };
-    if (members.length > 1 && !this.holdsProtected(net)) {
-      this.banOrDefer(net, time, this.networks.portCount(net), () => ({ ...reason, members }), () => this.networks.setPending(net, true));
-      return;
-    }
-    this.networks.forget(net);
-    for (const ip of members) {
-      if (this.whitelist.has(ip) || this.book.has(ip) || neverBanReason(ip)) continue;
-      this.banOrDefer(ip, time, s.distinctPorts, () => ({ ...reason, note: `scan from its network ${net}, which holds a protected address` }), () => {});
-    }
+    if (members.length < 2 || this.holdsProtected(net)) return void this.networks.forget(net);
+    const reasonOf = (): BanReason => {
+      const s = this.networks.summary(net, REASON_PORT_LIMIT)!;
+      return { kind: 'scan', scanType: s.scanType, ports: s.ports, hits: s.hits, firstSeen: s.firstSeen, lastSeen: s.lastSeen, members };
+    };
+    this.banOrDefer(net, time, this.networks.portCount(net), reasonOf, () => this.networks.setPending(net, true));
   }
 
   /** Does a network hold a whitelisted address, or one of this host's or its gateways' (whitelisted or not)? */
