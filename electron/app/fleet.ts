@@ -15,7 +15,6 @@
  *
  * Local protection never waits for or depends on the LAPI: every link failure only shows in health().
  */
-import { canonicalIp } from '../shared/domain.ts';
 import { type CrowdsecSettings, type FleetHealth, type FleetTestResult } from '../shared/fleet.ts';
 import type { DoctorCheck } from '../shared/api.ts';
 import { doctorCheck } from '../shared/doctor.ts';
@@ -24,6 +23,7 @@ import type { Settings } from '../shared/settings.ts';
 import type { FetchLike } from '../engine/fleet/client.ts';
 import { FleetLink, machineCredentials, type FleetDecision, type FleetSink } from '../engine/fleet/link.ts';
 import { FleetQueue } from '../engine/fleet/queue.ts';
+import { fleetTarget, rangeTooWide } from '../engine/fleet/target.ts';
 
 /** What the runner (or a test) provides for the fleet: how to reach the network and where the queue lives. */
 export interface FleetEnv {
@@ -180,9 +180,14 @@ export class FleetBridge implements FleetSink {
   upsert(d: FleetDecision): void {
     const cs = this.settings.fleet.crowdsec;
     if (!cs?.apply) return;
-    const ip = d.scope.toLowerCase() === 'ip' ? canonicalIp(d.value) : null;
+    const ip = fleetTarget(d.scope, d.value);
     if (ip === null) {
-      this.refuse('unsupported', `${d.value}`, d, `${d.scope} decisions are not applied (addresses only)`);
+      this.refuse('unsupported', `${d.value}`, d, `${d.scope} decisions are not applied (addresses and ranges only)`);
+      return;
+    }
+    const wide = rangeTooWide(ip);
+    if (wide) {
+      this.refuse('unsupported', ip, d, wide);
       return;
     }
     // Paused or off: nothing is banned; the next resync applies what still stands.
@@ -214,7 +219,7 @@ export class FleetBridge implements FleetSink {
   }
 
   remove(value: string): void {
-    const ip = canonicalIp(value);
+    const ip = fleetTarget(value.includes('/') ? 'range' : 'ip', value);
     if (ip === null || !this.applied.has(ip)) return;
     this.lifting = true;
     try {
@@ -226,7 +231,7 @@ export class FleetBridge implements FleetSink {
   }
 
   replaceAll(all: FleetDecision[]): void {
-    const wanted = new Set(all.map((d) => canonicalIp(d.value) ?? d.value));
+    const wanted = new Set(all.map((d) => fleetTarget(d.scope, d.value) ?? d.value));
     for (const ip of [...this.applied.keys()]) if (!wanted.has(ip)) this.remove(ip);
     for (const ip of [...this.dismissed.keys()]) if (!wanted.has(ip)) this.dismissed.delete(ip);
     for (const d of all) this.upsert(d);

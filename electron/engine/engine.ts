@@ -20,6 +20,9 @@
  *   over the cap it is queued ('ban-deferred') in a bounded queue and made later, strongest and
  *   freshest evidence first (detect/deferred.ts); entries whose evidence aged past findtime, or
  *   that a full queue pushed out, are dropped and counted (stats().deferredDropped).
+ * - Prefix scans: every counted probe is also counted under its network (IPv6 /64 by default,
+ *   detect/prefix-watch.ts); a network meeting the rule is banned as its CIDR with the members seen,
+ *   unless it holds a protected address (whitelist, this host, its gateways): then address by address.
  * - banCapState() / restoreBanCap(): the cap's window and the queue, for the store across restarts.
  * - Manual ban(): not limited by the cap; also a strike (escalation applies when no duration is
  *   given); `durationSec: Infinity` is permanent. Throws (with the reason) for an address that is
@@ -28,7 +31,8 @@
  *   lifts those (isWhitelisted + unban), so the lifting goes through its firewall path.
  * - Events are emitted synchronously from inside the call that caused them.
  */
-import { canonicalIp, type Clock, type Ip } from '../shared/domain.ts';
+import { canonicalCidr, canonicalIp, type Clock, type Ip } from '../shared/domain.ts';
+import { cidrContains, isPrefixText, V4_PREFIX_MIN, V6_PREFIX_MIN } from '../shared/prefix.ts';
 import { IGNORE_REASONS, type BanReason, type BanRecord, type EngineEvent, type IgnoreReason, type Offender, type ScanType } from '../shared/model.ts';
 import { REJECT_REASONS, type Framing, type PacketEvent, type RejectReason } from '../shared/packet.ts';
 import type { Settings } from '../shared/settings.ts';
@@ -38,12 +42,17 @@ import { classify, isScanType, normalisePrefix } from './detect/classify.ts';
 import { capacityFor, type DeferredBan } from './detect/deferred.ts';
 import { DuplicateRecords } from './detect/duplicates.ts';
 import { BanPolicy, type BanCapState } from './detect/policy.ts';
+import { PrefixWatch } from './detect/prefix-watch.ts';
+import { type HostFilter, HostRecords } from './host-filter.ts';
+import { OFFENDER_PORT_LIMIT, offenderFromBan } from './offender-view.ts';
 import { ipv4Text, NO_SLOT, SourceTracker } from './detect/tracker.ts';
 import { Whitelist } from './detect/whitelist.ts';
 import { isDottedQuad } from './parse/address.ts';
 import { decodeLine } from './parse/bytes.ts';
 import { parseRecord, type ParseOptions } from './parse/index.ts';
 import { SyslogYear } from './parse/time.ts';
+
+export type { HostFilter } from './host-filter.ts';
 
 export interface ScanEngineOptions {
   settings: Settings;
@@ -68,21 +77,6 @@ export interface ScanEngineOptions {
   probeEvents?: boolean;
 }
 
-/**
- * Which records of a kernel log shared by every network namespace are this host's: those that
- * arrived on one of `interfaces` — and, for an interface with an Ethernet address in `macs`, whose
- * MAC= begins with that address — whatever their DST (between an address change and the next
- * refresh it may not be one of ours yet). A DST among `addresses` decides only for a record without
- * IN=: names and even addresses repeat across namespaces (a container's own `eth0`, a lab's copy of
- * our address), the receiving interface's MAC does not.
- */
-export interface HostFilter {
-  addresses: string[];
-  interfaces: string[];
-  /** Interface name → its own Ethernet address, lower case. */
-  macs?: Record<string, string>;
-}
-
 export interface EngineStats {
   lines: number;
   packets: number;
@@ -96,9 +90,8 @@ export interface EngineStats {
   evicted: number;
 }
 
-/** Ports listed in a ban reason / offender (ascending / most targeted first). */
+/** Ports listed in a ban reason (ascending). */
 const REASON_PORT_LIMIT = 64;
-const OFFENDER_PORT_LIMIT = 20;
 /** How often (event time) forgotten strikes are dropped from memory. */
 const STRIKE_SWEEP_MS = 3600_000;
 
@@ -113,9 +106,8 @@ export class ScanEngine {
   private nameserverAddresses: string[];
   private lanSubnets: string[];
   private isAllowedPort: (proto: 'tcp' | 'udp', port: number) => boolean;
-  private hostFilterAddresses: Set<string> | null = null;
-  private hostFilterInterfaces: Set<string> | null = null;
-  private hostFilterMacs = new Map<string, string>();
+  /** Live mode on a shared kernel log: which records are this host's (null: all). */
+  private hostRecords: HostRecords | null = null;
   private readonly parseOptions: ParseOptions;
   private readonly probeEvents: boolean;
   /** The packet ingestBytes parses into (ingest keeps no packet, so one is enough). */
@@ -124,6 +116,8 @@ export class ScanEngine {
   private prefixes!: Set<string>;
   private ignoredPorts!: Set<number>;
   private readonly tracker: SourceTracker;
+  /** The same probes counted by network (IPv6 /64 by default): prefix scans. */
+  private readonly networks: PrefixWatch;
   private readonly policy: BanPolicy;
   private readonly book = new BanBook();
   private readonly duplicates = new DuplicateRecords();
@@ -145,11 +139,7 @@ export class ScanEngine {
     this.nameserverAddresses = opts.nameserverAddresses ?? [];
     this.lanSubnets = opts.lanSubnets ?? [];
     this.isAllowedPort = opts.isAllowedPort ?? noAllowedPorts;
-    if (opts.hostFilter) {
-      this.hostFilterAddresses = new Set(opts.hostFilter.addresses.map((a) => canonicalIp(a.trim()) ?? a));
-      this.hostFilterInterfaces = new Set(opts.hostFilter.interfaces);
-      this.hostFilterMacs = new Map(Object.entries(opts.hostFilter.macs ?? {}));
-    }
+    if (opts.hostFilter) this.hostRecords = new HostRecords(opts.hostFilter);
     this.parseOptions = { ...(opts.parse ?? {}) };
     // A live syslog file: year-less stamps take the clock's year and roll over at New Year.
     this.parseOptions.syslogYear ??= new SyslogYear(this.parseOptions.year, () => this.clock.now());
@@ -158,6 +148,7 @@ export class ScanEngine {
     this.ignored = Object.fromEntries(IGNORE_REASONS.map((r) => [r, 0])) as Record<IgnoreReason, number>;
     this.tracker = new SourceTracker(opts.settings.detection);
     this.tracker.onEvict = (ip, time) => this.sink({ type: 'evicted', ip, time });
+    this.networks = new PrefixWatch(opts.settings.detection, this.tracker);
     this.policy = new BanPolicy(opts.settings.ban, capacityFor(opts.settings.ban.maxNewBansPerMinute, opts.settings.detection.findtimeSec));
     this.applyDetectionSettings();
   }
@@ -205,7 +196,7 @@ export class ScanEngine {
     const time = p.time;
     if (time >= this.nextExpiry || this.policy.deferredCount > 0) this.advance(time);
 
-    if (this.hostFilterAddresses !== null && !this.isThisHosts(p)) return this.ignore('not-for-this-host');
+    if (this.hostRecords !== null && !this.hostRecords.isThisHosts(p)) return this.ignore('not-for-this-host');
     if (p.trust !== 'kernel' && this.settings.detection.requireKernelTrust) return this.ignore('untrusted');
     const verdict = classify(p, this.prefixes);
     // One packet, one probe: the per-source logging block and ufw's own rule both log a blocked packet.
@@ -231,36 +222,18 @@ export class ScanEngine {
       // A record of the replay leaves an IPv4 source's text to be made here, for a new source only.
       if (src === '') src = ipv4Text(srcV4) as Ip;
       if (this.whitelist.has(src)) return this.ignore('whitelisted');
-      if (this.book.size !== 0 && this.book.has(src)) return this.ignore('already-banned');
+      if (this.book.size !== 0 && (this.book.has(src) || this.book.covering(src) !== null)) return this.ignore('already-banned');
     }
 
     const scanType = verdict as ScanType;
     if (this.probeEvents) this.sink({ type: 'probe', ip: src === '' ? this.tracker.ipOf(known) : src, port, time, scanType });
     const crossed = this.tracker.probe(src, time, port, scanType, known);
     if (crossed !== NO_SLOT) this.scanDetected(crossed, time);
+    else if (this.networks.active) {
+      const net = this.networks.probe(src, srcV4, this.tracker.lastSlot, time, port, scanType);
+      if (net !== null) this.networkScanDetected(net, time);
+    }
     return 'counted';
-  }
-
-  /**
-   * HostFilter: a record that names the interface it arrived on is this host's only when that
-   * interface is (name, and MAC where both are known) — whatever its DST says: another namespace
-   * may give its own interface one of our addresses, and our name (a soak lab did), and its
-   * records must not ban anyone here. Only a record without IN= (or a host whose interfaces are
-   * unknown) is judged by its destination address alone.
-   */
-  private isThisHosts(p: PacketEvent): boolean {
-    if (p.in && this.hostFilterInterfaces!.size !== 0) return this.arrivedHere(p);
-    return this.hostFilterAddresses!.has(p.dst);
-  }
-
-  /** Did a record arrive on one of this host's interfaces (HostFilter)? */
-  private arrivedHere(p: PacketEvent): boolean {
-    if (!this.hostFilterInterfaces!.has(p.in)) return false;
-    const own = this.hostFilterMacs.get(p.in);
-    // No link-layer address to compare (tun, wireguard, ppp; or a record without MAC=): the name decides.
-    if (own === undefined || p.mac === undefined) return true;
-    // MAC= is destination, source, EtherType: the destination must be the interface's own address.
-    return p.mac.length > own.length && p.mac.charCodeAt(own.length) === 58 && p.mac.toLowerCase().startsWith(own);
   }
 
   private ignore(reason: IgnoreReason): IgnoreReason {
@@ -278,20 +251,48 @@ export class ScanEngine {
 
   private scanDetected(slot: number, time: number): void {
     const ip = this.tracker.ipOf(slot);
-    if (this.policy.isDeferred(ip)) {
+    // A source inside a banned network (tracked before the network's ban) needs no ban of its own.
+    if (this.book.covering(ip) !== null) return void this.tracker.delete(ip);
+    this.banOrDefer(ip, time, this.tracker.portCount(slot), () => this.reasonOf(slot), () => this.tracker.setPending(slot, true));
+  }
+
+  /**
+   * A network met the scan rule: banned whole — unless it holds a whitelisted address, one of this
+   * host's or of its gateways', or only one address was seen: then its addresses are judged one by
+   * one, by the address rule, as without prefix tracking (banning every member seen would ban LAN
+   * devices that each touched one closed port).
+   */
+  private networkScanDetected(net: string, time: number): void {
+    const members = this.networks.membersOf(net);
+    if (members.length < 2 || this.holdsProtected(net)) return void this.networks.forget(net);
+    const reasonOf = (): BanReason => {
+      const s = this.networks.summary(net, REASON_PORT_LIMIT)!;
+      return { kind: 'scan', scanType: s.scanType, ports: s.ports, hits: s.hits, firstSeen: s.firstSeen, lastSeen: s.lastSeen, members };
+    };
+    this.banOrDefer(net, time, this.networks.portCount(net), reasonOf, () => this.networks.setPending(net, true));
+  }
+
+  /** Does a network hold a whitelisted address, or one of this host's or its gateways' (whitelisted or not)? */
+  private holdsProtected(net: string): boolean {
+    return this.whitelist.overlaps(net) || [...this.hostAddresses, ...this.gatewayAddresses].some((a) => cidrContains(net, a));
+  }
+
+  /** A scan ban of `target` (address or network) within budget, else queued behind the per-minute cap. */
+  private banOrDefer(target: string, time: number, ports: number, reasonOf: () => BanReason, markPending: () => void): void {
+    if (this.policy.isDeferred(target)) {
       // Already waiting for budget: its evidence grew, and it climbs the queue.
-      this.policy.refreshDeferred(ip, this.tracker.portCount(slot), time);
+      this.policy.refreshDeferred(target, ports, time);
       return;
     }
-    const reason = this.reasonOf(slot);
+    const reason = reasonOf();
     if (this.policy.hasBudget(time)) {
-      this.newBan(ip, time, reason);
+      this.newBan(target, time, reason);
     } else {
-      const out = this.policy.defer({ ip, queuedAt: time, reason, ports: this.tracker.portCount(slot), lastSeen: time }, time, this.findtimeMs(), this.leftQueue);
+      const out = this.policy.defer({ ip: target, queuedAt: time, reason, ports, lastSeen: time }, time, this.findtimeMs(), this.leftQueue);
       if (out !== null) this.leftQueue(out);
-      if (out === null || out.ip !== ip) {
-        this.tracker.setPending(slot, true);
-        this.sink({ type: 'ban-deferred', ip, time, queued: this.policy.deferredCount });
+      if (out === null || out.ip !== target) {
+        markPending();
+        this.sink({ type: 'ban-deferred', ip: target, time, queued: this.policy.deferredCount });
       }
     }
   }
@@ -304,6 +305,7 @@ export class ScanEngine {
   private readonly leftQueue = (d: DeferredBan): void => {
     const w = this.tracker.get(d.ip);
     if (w !== NO_SLOT) this.tracker.setPending(w, false);
+    this.networks.setPending(d.ip, false);
   };
 
   /** A new scan ban within budget: spend, strike, book, tell. */
@@ -312,6 +314,9 @@ export class ScanEngine {
     const { strikes, until } = this.policy.strike(ip, at);
     const { record } = this.book.add({ ip, at, until, strikes, reason });
     this.tracker.delete(ip);
+    // A network's ban: its members' own windows and the network's are done with.
+    this.networks.forget(ip);
+    for (const m of reason.members ?? []) this.tracker.delete(m);
     this.refreshNextExpiry();
     this.sink({ type: 'ban', ban: record });
     return record;
@@ -328,7 +333,8 @@ export class ScanEngine {
       if (d === null) break;
       const w = this.tracker.get(d.ip);
       if (w !== NO_SLOT) this.tracker.setPending(w, false);
-      if (this.whitelist.has(d.ip) || this.book.has(d.ip)) continue;
+      this.networks.setPending(d.ip, false);
+      if (this.whitelist.has(d.ip) || this.book.has(d.ip) || (isPrefixText(d.ip) && this.holdsProtected(d.ip))) continue;
       // The evidence may have grown while it waited: ban with what is known now.
       const reason = w !== NO_SLOT ? this.reasonOf(w) : d.reason;
       this.newBan(d.ip, Math.max(now, d.queuedAt), reason);
@@ -354,8 +360,13 @@ export class ScanEngine {
    * Throws for text that is not an address and for whitelisted addresses.
    */
   ban(ip: string, opts: { durationSec?: number; note?: string; at?: number; origin?: string } = {}): BanRecord {
-    const addr = canonicalIp(String(ip).trim());
-    if (addr === null) throw new Error(`"${ip}" is not an IPv4 or IPv6 address`);
+    const addr = canonicalTarget(ip);
+    if (addr === null) throw new Error(`"${ip}" is not an IPv4 or IPv6 address, nor a network (CIDR)`);
+    // A network (a fleet Range decision): as wide as the firewall takes, and holding nothing protected.
+    const bits = isPrefixText(addr) ? Number(addr.slice(addr.indexOf('/') + 1)) : null;
+    const min = addr.includes(':') ? V6_PREFIX_MIN : V4_PREFIX_MIN;
+    if (bits !== null && bits < min) throw new Error(`refusing to ban ${addr}: a banned network is at most a /${min}`);
+    if (bits !== null && this.holdsProtected(addr)) throw new Error(`${addr} holds a whitelisted address, this host's or its gateway's: it is never banned whole`);
     const never = neverBanReason(addr);
     if (never) throw new Error(`refusing to ban: ${never}; loopback, unspecified, multicast and broadcast addresses are never banned`);
     if (this.whitelist.has(addr)) throw new Error(`${addr} is whitelisted (loopback, this host, its gateway or a whitelist entry); remove it from the whitelist first`);
@@ -380,6 +391,7 @@ export class ScanEngine {
     this.policy.cancelDeferred(addr);
     const { record } = this.book.add({ ip: addr, at, until, strikes: struck.strikes, reason });
     this.tracker.delete(addr);
+    this.networks.forget(addr);
     this.refreshNextExpiry();
     this.sink({ type: 'ban', ban: record });
     return record;
@@ -390,7 +402,7 @@ export class ScanEngine {
    * `why`: 'whitelisted' when the caller lifts it because the whitelist covers it now.
    */
   unban(ip: string, at: number = this.clock.now(), why: 'manual' | 'whitelisted' = 'manual'): boolean {
-    const addr = canonicalIp(String(ip).trim());
+    const addr = canonicalTarget(ip);
     if (addr === null) return false;
     const cancelled = this.policy.cancelDeferred(addr);
     const removed = this.book.remove(addr);
@@ -406,6 +418,7 @@ export class ScanEngine {
   updateSettings(s: Settings): void {
     this.settings = s;
     this.tracker.configure(s.detection);
+    this.networks.configure(s.detection);
     this.policy.configure(s.ban);
     for (const d of this.policy.setDeferredCapacity(capacityFor(s.ban.maxNewBansPerMinute, s.detection.findtimeSec))) this.leftQueue(d);
     this.applyDetectionSettings();
@@ -425,11 +438,7 @@ export class ScanEngine {
     if (lanSubnets !== undefined) this.lanSubnets = [...lanSubnets];
     if (gateways !== undefined) this.gatewayAddresses = [...gateways];
     if (nameservers !== undefined) this.nameserverAddresses = [...nameservers];
-    if (this.hostFilterAddresses !== null) {
-      this.hostFilterAddresses = new Set(addrs.map((a) => canonicalIp(a.trim()) ?? a));
-      if (interfaces !== undefined) this.hostFilterInterfaces = new Set(interfaces);
-      if (macs !== undefined) this.hostFilterMacs = new Map(Object.entries(macs));
-    }
+    this.hostRecords?.update(addrs, interfaces, macs);
     this.rebuildWhitelist();
   }
 
@@ -437,7 +446,7 @@ export class ScanEngine {
   restore(bans: BanRecord[], strikes: { ip: string; strikes: number; lastBanAt: number }[]): void {
     this.policy.restoreStrikes(strikes);
     for (const b of bans) {
-      const ip = canonicalIp(String(b.ip).trim());
+      const ip = canonicalTarget(b.ip);
       if (ip === null || !Number.isFinite(b.at)) continue;
       this.book.add({ ...b, ip, reason: { ...b.reason, ports: [...b.reason.ports] } });
       this.tracker.delete(ip);
@@ -459,8 +468,8 @@ export class ScanEngine {
    */
   restoreBanCap(state: BanCapState, now: number = this.clock.now()): void {
     const deferred = state.deferred.filter((d) => {
-      const ip = canonicalIp(String(d.ip).trim());
-      return ip !== null && ip === d.ip && !this.book.has(ip) && !this.whitelist.has(ip);
+      const ip = canonicalTarget(d.ip);
+      return ip !== null && ip === d.ip && !this.book.has(ip) && !this.whitelist.has(ip) && !(isPrefixText(ip) && this.holdsProtected(ip));
     });
     this.policy.restoreCap({ recent: state.recent, deferred }, now, this.findtimeMs());
   }
@@ -500,11 +509,16 @@ export class ScanEngine {
   }
 
   isBanned(ip: string): boolean {
-    const addr = canonicalIp(String(ip).trim());
+    const addr = canonicalTarget(ip);
     return addr !== null && this.book.has(addr);
   }
 
+  /** For a network (a prefix ban): whether it holds a whitelisted or otherwise protected address. */
   isWhitelisted(ip: string): boolean {
+    if (isPrefixText(String(ip))) {
+      const net = canonicalTarget(ip);
+      return net !== null && this.holdsProtected(net);
+    }
     return this.whitelist.matches(String(ip));
   }
 
@@ -519,10 +533,11 @@ export class ScanEngine {
   }
 
   offender(ip: string): Offender | null {
-    const addr = canonicalSource(ip);
+    const addr = canonicalTarget(ip);
     if (addr === null) return null;
     const ban = this.book.get(addr);
-    if (ban) return this.offenderFromBan(ban);
+    if (ban) return offenderFromBan(ban);
+    if (isPrefixText(addr)) return null;
     const w = this.tracker.get(addr);
     if (w !== NO_SLOT) return this.offenderFromWindow(w);
     const rec = this.policy.strikeRecord(addr);
@@ -538,7 +553,7 @@ export class ScanEngine {
     const bans = this.book.list().reverse();
     for (const b of bans) {
       if (out.length >= limit) return out;
-      out.push(this.offenderFromBan(b));
+      out.push(offenderFromBan(b));
     }
     const left = limit - out.length;
     if (left <= 0) return out;
@@ -547,22 +562,6 @@ export class ScanEngine {
     watched.sort((a, b) => b.hits - a.hits || b.lastSeen - a.lastSeen || (a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : 0));
     for (let i = 0; i < watched.length && i < left; i++) out.push(this.offenderFromWindow(watched[i]!.slot));
     return out;
-  }
-
-  private offenderFromBan(b: BanRecord): Offender {
-    const r = b.reason;
-    return {
-      ip: b.ip,
-      hits: r.hits,
-      distinctPorts: r.ports.length,
-      ports: r.ports.slice(0, OFFENDER_PORT_LIMIT),
-      firstSeen: r.firstSeen,
-      lastSeen: r.lastSeen,
-      scanType: r.scanType ?? 'OTHER',
-      state: 'banned',
-      strikes: b.strikes,
-      bannedUntil: b.until,
-    };
   }
 
   private offenderFromWindow(w: number): Offender {
@@ -597,13 +596,15 @@ export class ScanEngine {
   }
 }
 
-/**
- * canonicalIp for an address the engine is asked about. The service asks for every source a batch
- * of records touched (20k a second under a flood), and those are the parser's canonical dotted
- * quads: one pass over the text answers them (the same text canonicalIp gives back), where ipaddr.js
- * cost ~2.6 µs each (a fifth of the runner's parse-and-detect CPU in the soak profile).
- */
-function canonicalSource(ip: string): Ip | null {
-  const s = String(ip).trim();
-  return isDottedQuad(s, 0, s.length) ? (s as Ip) : canonicalIp(s);
+/** The canonical form of a ban target: an address, or a network (CIDR text) as prefix bans name it; null for anything else. */
+function canonicalTarget(text: string): string | null {
+  const t = String(text).trim();
+  // Addresses the service asks about (every source a batch of records touched, 20k a second under a
+  // flood) are mostly the parser's canonical dotted quads: one pass over the text answers them (the
+  // text canonicalIp gives back), where ipaddr.js cost ~2.6 µs each in the soak profile.
+  if (isDottedQuad(t, 0, t.length)) return t;
+  if (!isPrefixText(t)) return canonicalIp(t);
+  const net = canonicalCidr(t);
+  // A /32 or /128 is one address: named as the address, as every ban of it is.
+  return net !== null && (net.endsWith('/32') && !net.includes(':') || net.endsWith('/128')) ? net.slice(0, net.indexOf('/')) : net;
 }

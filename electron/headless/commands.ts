@@ -12,7 +12,7 @@ import { ApiError, MAX_BULK_BANS, type DoctorCheck } from '../shared/api.ts';
 import { DOCTOR_FIXES, isDoctorFixId } from '../shared/doctor.ts';
 import { parseBanList } from './ban-list.ts';
 import type { BanRecord } from '../shared/model.ts';
-import { canonicalIp } from '../shared/domain.ts';
+import { BanTargetSchema, canonicalIp } from '../shared/domain.ts';
 import type { CliCommand } from './cli-command.ts';
 import { ControlClient, controlSocketPath, DEFAULT_STATE_DIR } from './control-client.ts';
 // Loaded by run/serve only: status, bans, ban, unban and --help start without the engine, the
@@ -205,7 +205,10 @@ const iso = (t: number | null): string => (t === null ? 'never' : new Date(t).to
 
 function banLine(b: BanRecord): string {
   const why = b.reason.kind === 'manual' ? `manual${b.reason.note ? ` (${b.reason.note})` : ''}` : `${b.reason.scanType ?? 'scan'} ${b.reason.ports.length} ports`;
-  return `${b.ip.padEnd(39)} until ${iso(b.until).padEnd(20)} strike ${String(b.strikes).padEnd(3)} ${why}`;
+  // A prefix ban (its ip is a network) says so, with the member addresses seen.
+  const m = b.reason.members;
+  const members = m ? `; network ban, ${m.length} address${m.length === 1 ? '' : 'es'} seen: ${m.slice(0, 3).join(' ')}${m.length > 3 ? ' …' : ''}` : '';
+  return `${b.ip.padEnd(39)} until ${iso(b.until).padEnd(20)} strike ${String(b.strikes).padEnd(3)} ${why}${members}`;
 }
 
 export const bansCommand: CliCommand = {
@@ -301,11 +304,12 @@ export const unbanCommand: CliCommand = {
   async run(argv) {
     const p = parse(argv, COMMON, 'unban');
     if (typeof p === 'number') return p;
-    if (p.values.help) return print('Usage: portcullis unban IP [--state-dir DIR]'), 0;
+    if (p.values.help) return print('Usage: portcullis unban IP|PREFIX [--state-dir DIR]   (PREFIX: a banned network, e.g. 2001:db8:1:2::/64)'), 0;
     const [ipText, extra] = p.positionals;
-    if (!ipText || extra) return usageError('unban', 'give exactly one address');
-    const ip = canonicalIp(ipText);
-    if (!ip) return usageError('unban', `"${ipText}" is not an IPv4 or IPv6 address`);
+    if (!ipText || extra) return usageError('unban', 'give exactly one address or network');
+    const target = BanTargetSchema.safeParse(ipText);
+    if (!target.success) return usageError('unban', target.error.issues[0]!.message);
+    const ip = target.data;
     return withClient(p.values, 'unban', async (c) => {
       await c.call('unban', { ip });
       print(p.values.json ? JSON.stringify({ ok: true, ip }) : `unbanned ${ip}`);

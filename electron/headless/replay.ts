@@ -53,6 +53,9 @@ Options:
   --maxretry N         probes within the window that make a scan (default ${DEFAULT_SETTINGS.detection.maxretry})
   --findtime SEC       sliding window in seconds (default ${DEFAULT_SETTINGS.detection.findtimeSec})
   --min-ports N        distinct destination ports those probes must touch (default ${DEFAULT_SETTINGS.detection.minDistinctPorts})
+  --ipv6-prefix N      IPv6 sources are also tracked by their /N network (48-128, default ${DEFAULT_SETTINGS.detection.ipv6PrefixLength};
+                       128: addresses only); a network that scans is banned whole, with the addresses seen
+  --ipv4-prefix N      the same for IPv4 /N networks (16-32, e.g. 24; default: addresses only)
   --whitelist CIDR     never count or ban these sources (repeatable; loopback always is)
   --open-port P[/tcp|/udp]  a port the firewall allows (repeatable): probes to it are not scan evidence,
                        like live mode, which asks ufw (default: both protocols)
@@ -79,6 +82,8 @@ type Flags = {
   maxretry?: string;
   findtime?: string;
   'min-ports'?: string;
+  'ipv6-prefix'?: string;
+  'ipv4-prefix'?: string;
   whitelist?: string[];
   prefix?: string[];
   bantime?: string;
@@ -97,6 +102,8 @@ const FLAG_OF_PATH: [string, string][] = [
   ['detection.maxretry', '--maxretry'],
   ['detection.findtimeSec', '--findtime'],
   ['detection.minDistinctPorts', '--min-ports'],
+  ['detection.ipv6PrefixLength', '--ipv6-prefix'],
+  ['detection.ipv4PrefixLength', '--ipv4-prefix'],
   ['detection.prefixes', '--prefix'],
   ['whitelist.entries', '--whitelist'],
   ['ban.bantimeSec', '--bantime'],
@@ -137,6 +144,8 @@ export function parseReplayArgs(argv: string[]): ReplayArgs {
         maxretry: { type: 'string' },
         findtime: { type: 'string' },
         'min-ports': { type: 'string' },
+        'ipv6-prefix': { type: 'string' },
+        'ipv4-prefix': { type: 'string' },
         whitelist: { type: 'string', multiple: true },
         prefix: { type: 'string', multiple: true },
         bantime: { type: 'string' },
@@ -163,6 +172,8 @@ export function parseReplayArgs(argv: string[]): ReplayArgs {
   const maxretry = wholeNumber('--maxretry', f.maxretry, errors);
   const findtime = wholeNumber('--findtime', f.findtime, errors);
   const minPorts = wholeNumber('--min-ports', f['min-ports'], errors);
+  const v6Prefix = wholeNumber('--ipv6-prefix', f['ipv6-prefix'], errors);
+  const v4Prefix = wholeNumber('--ipv4-prefix', f['ipv4-prefix'], errors);
   const bantime = wholeNumber('--bantime', f.bantime, errors);
   const maxBans = wholeNumber('--max-bans-per-minute', f['max-bans-per-minute'], errors);
   const year = wholeNumber('--year', f.year, errors);
@@ -191,6 +202,8 @@ export function parseReplayArgs(argv: string[]): ReplayArgs {
       ...(maxretry !== undefined ? { maxretry } : {}),
       ...(findtime !== undefined ? { findtimeSec: findtime } : {}),
       ...(minPorts !== undefined ? { minDistinctPorts: minPorts } : {}),
+      ...(v6Prefix !== undefined ? { ipv6PrefixLength: v6Prefix } : {}),
+      ...(v4Prefix !== undefined ? { ipv4PrefixLength: v4Prefix } : {}),
       // As the engine reads them (no brackets, no outer blanks), each once.
       prefixes: [...new Set([...d.detection.prefixes, ...(f.prefix ?? [])].map(normalisePrefix))],
       requireKernelTrust: false,
@@ -230,6 +243,8 @@ function banJson(b: BanRecord): Record<string, unknown> {
     hits: b.reason.hits,
     firstSeen: iso(b.reason.firstSeen),
     lastSeen: iso(b.reason.lastSeen),
+    // A prefix ban: its ip is the network, and these are the addresses seen probing from it.
+    ...(b.reason.members ? { prefix: true, members: b.reason.members } : {}),
   };
 }
 
@@ -322,7 +337,8 @@ export function humanReport(input: string, s: ReplaySummary, settings: Settings,
       const shown = ports.length > 12 ? `${ports.slice(0, 12).join(',')},…` : ports.join(',');
       out.push(
         `  ${b.ip.padEnd(w)}  at ${when(b.at)} ${duration(b.until === null ? null : b.until - b.at)}  ${b.reason.scanType ?? ''}  ` +
-          `${ports.length} ports (${shown}), ${b.reason.hits} probes, strike ${b.strikes}`,
+          `${ports.length} ports (${shown}), ${b.reason.hits} probes, strike ${b.strikes}` +
+          (b.reason.members ? `; network ban, ${b.reason.members.length} addresses seen` : ''),
       );
     }
     if (s.bans.length > shownBans.length) out.push(`  … and ${num(s.bans.length - shownBans.length)} more (--json lists them all)`);

@@ -5,9 +5,10 @@
  * address or one of this host's own addresses would cut the host off from itself.
  */
 import { networkInterfaces } from 'node:os';
-import { canonicalIp } from '../shared/domain.ts';
+import { canonicalCidr, canonicalIp } from '../shared/domain.ts';
 import { HelperError } from '../shared/helper-protocol.ts';
-import { neverBanReason } from '../shared/never-ban.ts';
+import { NEVER_BAN_RANGES, neverBanReason } from '../shared/never-ban.ts';
+import { cidrContains, cidrsOverlap, isPrefixText } from '../shared/prefix.ts';
 
 /** This network namespace's own addresses, canonical (the helper runs in the namespace it protects). */
 export function hostAddresses(): string[] {
@@ -19,8 +20,18 @@ export function hostAddresses(): string[] {
   return out;
 }
 
-/** Why `ip` must never be banned, or null if it may be. */
+/** Why `ip` (an address, or a network: a prefix ban) must never be banned, or null if it may be. */
 export function unbannableReason(ip: string, ownAddresses: readonly string[]): string | null {
+  if (isPrefixText(ip)) {
+    const net = canonicalCidr(ip);
+    if (!net) return null; // the backend's own check refuses it with its reason
+    // A network is refused when it shares any address with a never-banned range or holds one of ours.
+    const range = NEVER_BAN_RANGES.find((r) => cidrsOverlap(r.cidr, net));
+    if (range) return `${net} overlaps ${range.cidr}`;
+    const own = ownAddresses.find((a) => cidrContains(net, a));
+    if (own) return `${net} holds ${own}, an address of this host`;
+    return null;
+  }
   const canonical = canonicalIp(ip);
   if (!canonical) return null; // not an address: the backend's own check refuses it with its reason
   // The same ranges the engine refuses (shared/never-ban.ts), so the two cannot drift apart.

@@ -6,7 +6,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { findExpectedRule, type RuleExpect, type RuleOp, type UfwRule } from '../shared/api.ts';
-import type { Ip } from '../shared/domain.ts';
+import type { BanTarget, Ip } from '../shared/domain.ts';
 import {
   CHANGING_OPS,
   decodeHelperRequest,
@@ -34,13 +34,13 @@ import { errorText } from '../shared/errors.ts';
 /** The ban backends of the firewall module (ufw rules or a kernel set, electron/helper/firewall/index.ts), injected so tests can fake them. */
 export interface BanBackend {
   kind: 'ufw' | 'set';
-  ban(ip: Ip, timeoutSec: number | null, comment: string): Promise<void>;
-  unban(ip: Ip): Promise<void>;
-  list(): Promise<{ ip: Ip; expiresInSec: number | null }[]>;
-  banMany(bans: readonly { ip: Ip; timeoutSec: number | null; comment: string }[]): Promise<void>;
-  unbanMany(ips: readonly Ip[]): Promise<void>;
+  ban(ip: BanTarget, timeoutSec: number | null, comment: string): Promise<void>;
+  unban(ip: BanTarget): Promise<void>;
+  list(): Promise<{ ip: BanTarget; expiresInSec: number | null }[]>;
+  banMany(bans: readonly { ip: BanTarget; timeoutSec: number | null; comment: string }[]): Promise<void>;
+  unbanMany(ips: readonly BanTarget[]): Promise<void>;
   /** In force now, beside the ufw queue (firewall/types.ts); `ban` then makes it the backend's own. */
-  blockNow?(ip: Ip): Promise<void>;
+  blockNow?(ip: BanTarget): Promise<void>;
 }
 /** The set backend's long-lived `ipset restore` (firewall/ipset-session.ts). */
 export interface IpsetSessionLike {
@@ -52,7 +52,7 @@ export interface FirewallModule {
   createBanBackend(kind: 'ufw' | 'set', exec: Exec, opts: { cutConnections: false; ipsetSession?: IpsetSessionLike | null }): BanBackend;
   /** Starts the set backend's coprocess; absent = one ipset process per batch. */
   ipsetRestoreSession?(): IpsetSessionLike;
-  cutConnections(ip: Ip, exec: Exec): Promise<void>;
+  cutConnections(ip: BanTarget, exec: Exec): Promise<void>;
   installSetBlock(exec: Exec): Promise<void>;
   removeSetBlock(exec: Exec): Promise<void>;
   installPerSourceLogging(exec: Exec): Promise<void>;

@@ -120,6 +120,8 @@ export class NotificationPlanner {
       const b = bans[0]!;
       const what = b.reason.origin !== undefined ? `banned by the fleet (${originLabel(b.reason.origin)})` : b.reason.kind === 'manual' ? 'banned by hand' : `${b.reason.scanType ?? ''} scan of ${b.reason.ports.length} port${b.reason.ports.length === 1 ? '' : 's'}`.trim();
       const until = b.until === null ? 'permanently' : `for ${durationPhrase(b.until - b.at)}`;
+      const m = b.reason.members;
+      if (m) return { kind: 'ban', title: `Scanning network ${b.ip} banned`, body: `${what} from ${m.length} addresses — the whole network banned ${until}. Click to see it.`, target: { screen: 'offender', ip: b.ip } };
       return { kind: 'ban', title: `Scanner ${b.ip} banned`, body: `${what} — banned ${until}. Click to see it.`, target: { screen: 'offender', ip: b.ip } };
     }
     const shown = bans.slice(-3).map((b) => b.ip).reverse();

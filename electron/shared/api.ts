@@ -4,7 +4,7 @@
  * Every request, response and event has a zod schema here; both ends validate with them.
  */
 import * as z from 'zod';
-import { canonicalCidr, cidrRefusal, CidrSchema, IpSchema, type Cidr } from './domain.ts';
+import { BanTargetSchema, canonicalCidr, cidrRefusal, CidrSchema, IpSchema, type Cidr } from './domain.ts';
 import { BanRecordSchema, OffenderSchema, OffenderStateSchema, ScanTypeSchema, UNBAN_REASONS } from './model.ts';
 import { SettingsSchema } from './settings.ts';
 import { FleetTestResultSchema } from './fleet.ts';
@@ -278,7 +278,7 @@ export const API = {
     params: z.object({ state: OffenderStateSchema.optional(), limit: z.number().int().min(1).max(100_000).default(5000) }).strict(),
     result: z.array(OffenderSchema),
   },
-  getOffender: { params: z.object({ ip: IpSchema }).strict(), result: OffenderDetailSchema },
+  getOffender: { params: z.object({ ip: BanTargetSchema }).strict(), result: OffenderDetailSchema },
   getBans: { params: none, result: z.object({ active: z.array(BanRecordSchema), history: z.array(BanRecordSchema) }) },
   getRules: { params: none, result: RulesViewSchema },
   getSettings: { params: none, result: SettingsSchema },
@@ -290,7 +290,8 @@ export const API = {
     params: z.object({ ip: IpSchema, durationSec: z.number().int().positive().max(3650 * 86400, 'a ban lasts at most 3,650 days').optional(), note: z.string().max(200).optional() }).strict(),
     result: BanRecordSchema,
   },
-  unban: { params: z.object({ ip: IpSchema }).strict(), result: ok },
+  /** `ip`: an address, or a banned network (a prefix ban, any spelling of its CIDR). */
+  unban: { params: z.object({ ip: BanTargetSchema }).strict(), result: ok },
   /** Many bans at once (`portcullis ban --from FILE`): one store transaction, one firewall batch. */
   banMany: {
     params: z.object({ ips: z.array(IpSchema).min(1).max(MAX_BULK_BANS), durationSec: z.number().int().positive().optional(), note: z.string().max(200).optional() }).strict(),

@@ -11,6 +11,8 @@ import { canonicalIp, type Ip } from './ip.ts';
 export { canonicalIp, type Ip } from './ip.ts';
 export type Cidr = string & { readonly __brand: 'Cidr' };
 export type Port = number & { readonly __brand: 'Port' };
+/** What a ban names: one address, or a network (a prefix ban, canonical CIDR). */
+export type BanTarget = Ip | Cidr;
 export type IpFamily = 4 | 6;
 
 export function ipFamily(ip: Ip): IpFamily {
@@ -77,6 +79,17 @@ export const CidrSchema = z.string().transform((s, ctx) => {
     return z.NEVER;
   }
   return cidr;
+});
+
+/** What a ban names, as a user or the UI gives it: an address, or a network (CIDR text), canonicalised. */
+export const BanTargetSchema = z.string().transform((s, ctx): string => {
+  const t = s.trim();
+  const target = t.includes('/') ? canonicalCidr(t) : canonicalIp(t);
+  if (!target) {
+    ctx.addIssue({ code: 'custom', message: t.includes('/') ? cidrRefusal(t) : `"${s}" is not an IPv4 or IPv6 address, nor a network (CIDR)` });
+    return z.NEVER;
+  }
+  return target;
 });
 
 export const PortSchema = z

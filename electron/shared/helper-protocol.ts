@@ -5,7 +5,8 @@
  * decodes with them before anything runs. Anything the schemas do not describe is refused.
  */
 import * as z from 'zod';
-import { IpSchema } from './domain.ts';
+import { type BanTarget, canonicalCidr, IpSchema } from './domain.ts';
+import { V4_PREFIX_MIN, V6_PREFIX_MIN } from './prefix.ts';
 import { RuleExpectSchema, RuleOpSchema, RuleSpecSchema, RulesViewSchema, UfwRuleSchema } from './api.ts';
 
 export const HELPER_PROTOCOL_VERSION = 1;
@@ -35,13 +36,39 @@ const ExpectSchema = RuleExpectSchema.optional();
 
 /** At the root boundary, an address is exactly an address: no surrounding whitespace, nothing else. */
 const StrictIpSchema = z.string().max(45).regex(/^[0-9A-Fa-f:.]+$/, 'not an IPv4 or IPv6 address').pipe(IpSchema);
+/**
+ * A network as a ban target (a prefix ban), strictly: already in canonical form (its network address,
+ * lower-case, RFC 5952), IPv4 /16–/31 or IPv6 /48–/127 (a /32 or /128 is an address: send the address).
+ * No other spelling is rewritten here: what the helper bans is exactly what was asked.
+ */
+const StrictPrefixSchema = z
+  .string()
+  .max(49)
+  .regex(/^[0-9a-f:.]+\/\d{1,3}$/, 'not a network (CIDR) in canonical form, e.g. 2001:db8:1:2::/64')
+  .superRefine((s, ctx) => {
+    const canonical = canonicalCidr(s);
+    if (canonical === null) return void ctx.addIssue({ code: 'custom', message: `"${s}" is not a network (CIDR)` });
+    if (canonical !== s) return void ctx.addIssue({ code: 'custom', message: `"${s}" is not in canonical form (${canonical}): host bits set or another spelling` });
+    const bits = Number(s.slice(s.indexOf('/') + 1));
+    const v6 = s.includes(':');
+    const [min, max] = v6 ? [V6_PREFIX_MIN, 127] : [V4_PREFIX_MIN, 31];
+    if (bits < min || bits > max) ctx.addIssue({ code: 'custom', message: `a banned IPv${v6 ? 6 : 4} network is /${min} to /${max} (got /${bits})` });
+  });
+/** What a ban names: one address, or one network (a prefix ban). */
+const BanTargetSchema = z.string().max(49).transform((s, ctx): BanTarget => {
+  // A '/' decides which it must be, so a refusal names the reason of that kind (a union's would not).
+  const r = (s.includes('/') ? StrictPrefixSchema : StrictIpSchema).safeParse(s);
+  if (r.success) return r.data as BanTarget;
+  for (const issue of r.error.issues) ctx.addIssue({ code: 'custom', message: issue.message });
+  return z.NEVER;
+});
 const none = z.object({}).strict().default({});
 const done = z.object({ ran: z.array(z.string()) });
 
 /** One ban as the helper takes it (`ban`, and each entry of `banMany`). */
 const BanEntrySchema = z
   .object({
-    ip: StrictIpSchema,
+    ip: BanTargetSchema,
     /** null: permanent. */
     timeoutSec: z.number().int().min(1).max(MAX_BAN_SEC).nullable(),
     /** Narrower than rule comments: it ends up in ufw's files and in ipset/ufw argv. */
@@ -105,7 +132,7 @@ export const HELPER_OPS = {
   },
   unban: {
     /** `reason` changes nothing the helper does: it is written to the audit log with the op. */
-    args: z.object({ ip: StrictIpSchema, backend: BackendSchema, reason: z.enum(['expired', 'manual', 'whitelisted']).optional() }).strict(),
+    args: z.object({ ip: BanTargetSchema, backend: BackendSchema, reason: z.enum(['expired', 'manual', 'whitelisted']).optional() }).strict(),
     result: z.object({ ok: z.literal(true) }),
   },
   /** Many bans as one firewall batch (restore after reboot, bulk ban); each entry as `ban`'s, without the backend. */
@@ -114,14 +141,14 @@ export const HELPER_OPS = {
     result: z.object({ ok: z.literal(true) }),
   },
   unbanMany: {
-    args: z.object({ ips: z.array(StrictIpSchema).min(1).max(MAX_BATCH), backend: BackendSchema }).strict(),
+    args: z.object({ ips: z.array(BanTargetSchema).min(1).max(MAX_BATCH), backend: BackendSchema }).strict(),
     result: z.object({ ok: z.literal(true) }),
   },
   listBans: {
     args: z.object({ backend: BackendSchema }).strict(),
     result: z.object({ bans: z.array(z.object({ ip: z.string(), expiresInSec: z.number().nullable() })) }),
   },
-  cutConnections: { args: z.object({ ip: StrictIpSchema }).strict(), result: z.object({ ok: z.literal(true) }) },
+  cutConnections: { args: z.object({ ip: BanTargetSchema }).strict(), result: z.object({ ok: z.literal(true) }) },
   installBlocks: { args: z.object({ block: BlockSchema }).strict(), result: BlocksStatusSchema },
   removeBlocks: { args: z.object({ block: BlockSchema }).strict(), result: BlocksStatusSchema },
   /** Read-only: the forward block's state in the kernel (runs `iptables -L/-C`, changes nothing). */

@@ -22,6 +22,8 @@ export const BanReasonSchema = z.object({
   note: z.string().optional(),
   /** Where a fleet ban came from (a CrowdSec decision's origin, e.g. portcullis@hostA); absent = this host. */
   origin: z.string().optional(),
+  /** A prefix ban (its ip is a CIDR): the member addresses seen probing (capped). */
+  members: z.array(z.string()).optional(),
 });
 export type BanReason = z.infer<typeof BanReasonSchema>;
 
@@ -55,6 +57,8 @@ export const OffenderSchema = z.object({
   state: OffenderStateSchema,
   strikes: z.number().int(),
   bannedUntil: z.number().nullable().optional(),
+  /** A prefix (its ip is a CIDR): the member addresses seen probing (capped). */
+  members: z.array(z.string()).optional(),
 });
 export type Offender = z.infer<typeof OffenderSchema>;
 

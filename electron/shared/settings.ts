@@ -7,6 +7,7 @@
 import * as z from 'zod';
 import { CidrSchema, PortSchema } from './domain.ts';
 import { FleetSettingsSchema } from './fleet.ts';
+import { V4_PREFIX_MIN, V6_PREFIX_MIN } from './prefix.ts';
 
 const seconds = (what: string) => z.number().int(`${what} is a whole number of seconds`).positive(`${what} must be more than 0 seconds`);
 
@@ -46,6 +47,14 @@ export const DetectionSettingsSchema = z
     maxTrackedSources: count('maxTrackedSources', 100, 10_000_000).default(100_000),
     /** Act only on kernel-trusted records (kmsg, journald _TRANSPORT=kernel). */
     requireKernelTrust: z.boolean().default(true),
+    /**
+     * IPv6 sources are also tracked by their network of this length, and a network that meets the
+     * scan rule is banned whole (a scanner on a cloud /64 can use a new address for every probe).
+     * 128: addresses only.
+     */
+    ipv6PrefixLength: count('ipv6PrefixLength', V6_PREFIX_MIN, 128).default(64),
+    /** The same for IPv4 networks of this length (e.g. 24); null: IPv4 sources are tracked by address only. */
+    ipv4PrefixLength: count('ipv4PrefixLength', V4_PREFIX_MIN, 32).nullable().default(null),
   })
   .strict();
 

@@ -75,7 +75,7 @@ describe('portcullis uninstall', () => {
     for (const f of ['before.rules', 'before6.rules', 'after.rules', 'after6.rules', 'before.init']) {
       expect(readFileSync(path.join(etcDir, f), 'utf8'), f).toBe(readFileSync(path.join(import.meta.dirname, '../helper-firewall/fixtures', f), 'utf8'));
     }
-    expect(calls.filter((c) => c.startsWith('ipset destroy'))).toEqual(['ipset destroy portcullis-ban4', 'ipset destroy portcullis-ban6']);
+    expect(calls.filter((c) => c.startsWith('ipset destroy'))).toEqual(['ipset destroy portcullis-ban4', 'ipset destroy portcullis-ban6', 'ipset destroy portcullis-net4', 'ipset destroy portcullis-net6']);
   });
 
   it('finds nothing in a firewall Portcullis never touched, and runs no command', async () => {

@@ -219,10 +219,15 @@ describe('managed blocks on files (temp etcDir, fake ufw)', () => {
     expect(calls.filter((c) => c.bin === 'ipset').map((c) => c.args.slice(0, 3).join(' '))).toEqual([
       '-exist create portcullis-ban4',
       '-exist create portcullis-ban6',
+      '-exist create portcullis-net4',
+      '-exist create portcullis-net6',
     ]);
     const tests = calls.filter((c) => c.args[0] === '--test');
     expect(tests.map((c) => c.bin)).toEqual(['iptablesRestore', 'ip6tablesRestore']);
     expect(tests[0]!.input).toContain('--match-set portcullis-ban4 src -j DROP');
+    expect(tests[0]!.input).toContain('--match-set portcullis-net4 src -j DROP');
+    expect(tests[1]!.input).toContain('--match-set portcullis-net6 src -j DROP');
+    expect(read('before.init')).toContain('create portcullis-net6 hash:net family inet6');
     expect(calls.some((c) => c.bin === 'ufw' && c.args[0] === 'reload')).toBe(true);
     expect(read('before.rules')).toContain('--match-set portcullis-ban4');
     expect(read('before6.rules')).toContain('--match-set portcullis-ban6');
@@ -236,8 +241,16 @@ describe('managed blocks on files (temp etcDir, fake ufw)', () => {
     const rm = activeUfw();
     await removeSetBlock(rm.exec, { etcDir: dir });
     expect(read('before.rules')).toBe(readFileSync(new URL('./fixtures/before.rules', import.meta.url), 'utf8'));
-    expect(rm.calls.filter((c) => c.args[0] === 'destroy').map((c) => c.args[1])).toEqual(['portcullis-ban4', 'portcullis-ban6']);
+    expect(rm.calls.filter((c) => c.args[0] === 'destroy').map((c) => c.args[1])).toEqual(['portcullis-ban4', 'portcullis-ban6', 'portcullis-net4', 'portcullis-net6']);
     expect(await managedBlocksStatus({ etcDir: dir })).toEqual({ setBlock: false, perSourceLogging: false, forward: false });
+  });
+
+  it('a set block of an older version (without the prefix-ban sets) reads as not installed, so the start installs it again', async () => {
+    await installSetBlock(activeUfw().exec, { etcDir: dir });
+    writeFileSync(join(dir, 'before.rules'), read('before.rules').split('\n').filter((l) => !l.includes('portcullis-net4')).join('\n'));
+    expect((await managedBlocksStatus({ etcDir: dir })).setBlock).toBe(false);
+    await installSetBlock(activeUfw().exec, { etcDir: dir });
+    expect((await managedBlocksStatus({ etcDir: dir })).setBlock).toBe(true);
   });
 
   it('a file that fails --test is never swapped in, and ufw is not reloaded', async () => {

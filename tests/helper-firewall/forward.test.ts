@@ -51,6 +51,7 @@ describe('forward block rule text', () => {
       ':portcullis-forward - [0:0]',
       ':portcullis-docker-log - [0:0]',
       '-A portcullis-forward -m set --match-set portcullis-ban4 src -j DROP',
+      '-A portcullis-forward -m set --match-set portcullis-net4 src -j DROP',
       '-A ufw-before-forward -j portcullis-forward',
       '-A portcullis-docker-log -m conntrack ! --ctstate NEW -j RETURN',
       '-A portcullis-docker-log -m conntrack --ctstate DNAT -j RETURN',
@@ -135,7 +136,7 @@ describe('forward block install/remove (temp etcDir, fake exec)', () => {
   it('install: sets, four files checked by the right restore binary, reload, DOCKER-USER jumps in order, the ufw bans copied into the sets', async () => {
     const { exec, calls } = kernel({ docker: true, jumped: false });
     await installForwardBlock(exec, { etcDir: dir, now: () => 1_000_000_000_000 });
-    expect(calls.filter((c) => c.bin === 'ipset' && c.args[1] === 'create').map((c) => c.args[2])).toEqual(['portcullis-ban4', 'portcullis-ban6']);
+    expect(calls.filter((c) => c.bin === 'ipset' && c.args[1] === 'create').map((c) => c.args[2])).toEqual(['portcullis-ban4', 'portcullis-ban6', 'portcullis-net4', 'portcullis-net6']);
     const tests = calls.filter((c) => c.args[0] === '--test');
     expect(tests.map((c) => c.bin).sort()).toEqual(['ip6tablesRestore', 'ip6tablesRestore', 'iptablesRestore', 'iptablesRestore']);
     expect(calls.filter((c) => c.bin === 'ufw' && c.args[0] === 'reload')).toHaveLength(1);
@@ -210,7 +211,7 @@ describe('forward block install/remove (temp etcDir, fake exec)', () => {
     // Chains go after the reload that unhooks them from ufw's chains.
     const reload = calls.findIndex((c) => c.args[0] === 'reload');
     expect(calls.findIndex((c) => c.args[1] === '-X')).toBeGreaterThan(reload);
-    expect(calls.filter((c) => c.args[0] === 'destroy').map((c) => c.args[1])).toEqual(['portcullis-ban4', 'portcullis-ban6']);
+    expect(calls.filter((c) => c.args[0] === 'destroy').map((c) => c.args[1])).toEqual(['portcullis-ban4', 'portcullis-ban6', 'portcullis-net4', 'portcullis-net6']);
   });
 
   it("ufw's routed policy allow: the after.rules part logs nothing (routed traffic reaching it is accepted)", async () => {

@@ -8,7 +8,7 @@
  *   expect?: { lines, packets, counted, distinctSources, framing, deferredEvents, deferred,
  *              rejected: {reason: n}  (every reason not listed must be 0),
  *              ignored: {reason: n}   (same),
- *              bans: [{ ip, at?, scanType?, ports? }]  (exactly these, in this order) },
+ *              bans: [{ ip, at?, scanType?, ports?, prefix?, members? }]  (exactly these, in this order) },
  *   jsonEvents?: ["ban", "ban-deferred", …]  (types of the lines before the summary),
  *   humanContains?: string[] }
  */
@@ -44,7 +44,7 @@ interface Case {
     deferred?: string[];
     rejected?: Record<string, number>;
     ignored?: Record<string, number>;
-    bans: { ip: string; at?: string; scanType?: string; ports?: number[] }[];
+    bans: { ip: string; at?: string; scanType?: string; ports?: number[]; prefix?: boolean; members?: string[] }[];
   };
   jsonEvents?: string[];
   humanContains?: string[];

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Ip } from '../../electron/shared/domain.ts';
 import {
+  BAN_NET_SET_NAMES,
   BAN_SET_NAMES,
   createBanBackend,
   installSetBlock,
@@ -154,10 +155,10 @@ describe.runIf(requireSystem('root', 'netns', 'ufw', 'ipset', 'conntrack'))('ban
 
         it('ufw starts even when the sets are gone (boot): before.init recreates them', async () => {
           await lab.ufw('disable');
-          for (const name of Object.values(BAN_SET_NAMES)) await lab.run(lab.fwNs, ['ipset', 'destroy', name]);
+          for (const name of [...Object.values(BAN_SET_NAMES), ...Object.values(BAN_NET_SET_NAMES)]) await lab.run(lab.fwNs, ['ipset', 'destroy', name]);
           await lab.ufw('--force', 'enable');
           expect(await lab.ufw('status')).toMatch(/Status: active/);
-          expect(await lab.run(lab.fwNs, ['ipset', 'list', '-n'])).toMatch(/portcullis-ban4\nportcullis-ban6/);
+          expect(await lab.run(lab.fwNs, ['ipset', 'list', '-n'])).toMatch(/portcullis-ban4\nportcullis-ban6\nportcullis-net4\nportcullis-net6/);
           const s = lab.scanner;
           await backend.ban(ip(s.v4), null, 'after boot');
           expect(await lab.canConnect(s.ns, s.fwV4)).toBe(false);

@@ -5,6 +5,7 @@
  * of 200 bans; B's whitelist wins; a wrong bouncer key leaves local protection on.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { prefixOf } from '../../electron/shared/prefix.ts';
 import { requireSystem } from '../support/system.ts';
 import { crowdsecInstalled } from '../support/lapi.ts';
 import { cliOnce, setMembers, until } from './runner-support.ts';
@@ -50,6 +51,24 @@ describe.runIf(enabled)('fleet: bans shared through a real CrowdSec LAPI between
     expect(status.code, status.stderr).toBe(0);
     expect(status.stdout).toMatch(/link\s+ok/);
     expect(status.stdout).not.toContain(b.bouncerKey);
+  });
+
+  it('a Range decision (cscli decisions add --range) is applied on B as a prefix ban: the scanner is blocked on B\'s open port until it is deleted', async () => {
+    fl = await createFleetLab();
+    const { b, scannerIp, scannerNs } = fl;
+    const cliB = await startHost(b, hostConfig(b));
+    expect(await b.lab.canConnect(scannerNs, b.target, 22)).toBe(true);
+    // The scanner's /31: never one of B's addresses (theirs end in 1 mod 4 in the lab's /30s).
+    const range = prefixOf(scannerIp, 31)!;
+    await fl.lapi.cscli('decisions', 'add', '--range', range, '--duration', '1h', '--reason', 'portcullis range test');
+    const onB = await cliB.waitFor((l) => l.type === 'ban' && l.ip === range, 15_000, `B applying the range ${range}`);
+    expect(onB).toMatchObject({ reason: { origin: 'cscli' } });
+    expect((await b.lab.exec(b.lab.fwNs, ['ipset', 'list', 'portcullis-net4'])).stdout).toContain(range);
+    expect(await b.lab.canConnect(scannerNs, b.target, 22, 700)).toBe(false);
+
+    await fl.lapi.cscli('decisions', 'delete', '--range', range);
+    await cliB.waitFor((l) => l.type === 'unban' && l.ip === range, 15_000, `B lifting ${range}`);
+    expect(await b.lab.canConnect(scannerNs, b.target, 22, 1500)).toBe(true);
   });
 
   it('the LAPI killed during a burst of 200 bans and restarted: B ends with all 200, A\'s queue empties, no duplicates', async () => {

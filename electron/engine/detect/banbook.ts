@@ -8,6 +8,12 @@
  * Permanent bans (until null) never enter the heap.
  */
 import type { BanReason, BanRecord } from '../../shared/model.ts';
+import { isPrefixText, v4PrefixText, v6PrefixText } from '../../shared/prefix.ts';
+import { ipv4Key } from './tracker.ts';
+import { v6ToWords } from './whitelist.ts';
+
+/** Member addresses a prefix ban keeps (the evidence shown, not a bound on what it blocks). */
+export const MAX_MEMBERS = 64;
 
 export type AddResult = { record: BanRecord; extended: boolean };
 
@@ -15,6 +21,9 @@ export class BanBook {
   private readonly active = new Map<string, BanRecord>();
   private heapUntil: number[] = [];
   private heapIp: string[] = [];
+  /** Prefix bans by length ("4/24", "6/64") → how many: the lengths covering() tries. */
+  private readonly prefixLengths = new Map<string, number>();
+  private readonly words = new Uint32Array(4);
 
   get size(): number {
     return this.active.size;
@@ -43,6 +52,7 @@ export class BanBook {
     if (!cur) {
       const record = { ...ban, reason: { ...ban.reason, ports: [...ban.reason.ports] } };
       this.active.set(ban.ip, record);
+      this.countPrefix(ban.ip, 1);
       if (record.until !== null) this.push(record.until, record.ip);
       return { record, extended: false };
     }
@@ -61,7 +71,10 @@ export class BanBook {
 
   remove(ip: string): BanRecord | undefined {
     const cur = this.active.get(ip);
-    if (cur) this.active.delete(ip);
+    if (cur) {
+      this.active.delete(ip);
+      this.countPrefix(ip, -1);
+    }
     if (this.heapUntil.length > 64 && this.heapUntil.length > 2 * this.active.size) this.rebuild();
     return cur;
   }
@@ -82,12 +95,39 @@ export class BanBook {
       this.pop();
       const rec = this.active.get(ip)!;
       this.active.delete(ip);
+      this.countPrefix(ip, -1);
       out.push(rec);
     }
     return out;
   }
 
+  /**
+   * The active prefix ban that holds address `ip` (canonical, as the parser emits it), or null.
+   * Costs nothing while there is no prefix ban; else one lookup per prefix length in use.
+   */
+  covering(ip: string): string | null {
+    if (this.prefixLengths.size === 0) return null;
+    const v4 = ip.indexOf(':') < 0 ? ipv4Key(ip) : -1;
+    if (v4 < 0 && !v6ToWords(ip, this.words)) return null;
+    for (const length of this.prefixLengths.keys()) {
+      const bits = Number(length.slice(2));
+      if ((length[0] === '4') !== v4 >= 0) continue;
+      const net = v4 >= 0 ? v4PrefixText(v4, bits) : v6PrefixText(this.words, bits);
+      if (this.active.has(net)) return net;
+    }
+    return null;
+  }
+
+  private countPrefix(target: string, by: 1 | -1): void {
+    if (!isPrefixText(target)) return;
+    const key = `${target.indexOf(':') < 0 ? 4 : 6}/${target.slice(target.indexOf('/') + 1)}`;
+    const n = (this.prefixLengths.get(key) ?? 0) + by;
+    if (n > 0) this.prefixLengths.set(key, n);
+    else this.prefixLengths.delete(key);
+  }
+
   clear(): void {
+    this.prefixLengths.clear();
     this.active.clear();
     this.heapUntil = [];
     this.heapIp = [];
@@ -169,5 +209,6 @@ function mergeReasons(a: BanReason, b: BanReason): BanReason {
   if (scanType !== undefined) merged.scanType = scanType;
   const note = b.note ?? a.note;
   if (note !== undefined) merged.note = note;
+  if (a.members !== undefined || b.members !== undefined) merged.members = [...new Set([...(a.members ?? []), ...(b.members ?? [])])].slice(0, MAX_MEMBERS);
   return merged;
 }

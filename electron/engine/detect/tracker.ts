@@ -59,6 +59,10 @@ export class SourceTracker {
   private readonly rule: ScanRule;
   private readonly table: SourceTable;
   private readonly windows = new SourceWindows();
+  /** Per slot: a caller's note about the source (PrefixWatch: its network), dropped with the source. */
+  private tags: (string | undefined)[] = [];
+  /** The slot the last probe() counted into (valid until the next change of the tracker). */
+  lastSlot = NO_SLOT;
   evictedCount = 0;
 
   /** Called with every source evicted by the LRU bound (ip, event time of the probe that pushed it out). */
@@ -114,6 +118,20 @@ export class SourceTracker {
   clear(): void {
     this.table.clear();
     this.windows.layout(this.rule.maxretry, this.rule.portCap);
+    this.tags = [];
+  }
+
+  tagOf(slot: number): string | undefined {
+    return this.tags[slot];
+  }
+
+  setTag(slot: number, tag: string): void {
+    this.tags[slot] = tag;
+  }
+
+  /** Forgets every tag (what they said no longer holds). */
+  clearTags(): void {
+    this.tags = [];
   }
 
   /** Slots of all tracked sources (no particular order). */
@@ -173,6 +191,7 @@ export class SourceTracker {
       // Everything it did before has left the window: start afresh (the common case of a slow source).
       if (this.rule.isQuiet(w.lastSeenOf(slot), time) && !w.isPending(slot)) w.restart(slot, time);
     }
+    this.lastSlot = slot;
     const probes = w.record(slot, time, port, type);
     // Most probes stop at the rule's first question (fewer than maxretry probes in the window).
     if (probes < this.rule.maxretry) return NO_SLOT;
@@ -190,6 +209,7 @@ export class SourceTracker {
   }
 
   private release(slot: number): void {
+    this.tags[slot] = undefined;
     this.windows.release(slot);
     this.table.remove(slot);
   }

@@ -12,6 +12,7 @@
 import ipaddr from 'ipaddr.js';
 import { canonicalCidr, canonicalIp } from '../../shared/domain.ts';
 import { NEVER_BAN_RANGES } from '../../shared/never-ban.ts';
+import { cidrsOverlap } from '../../shared/prefix.ts';
 
 /**
  * Always whitelisted, whatever the settings say: the ranges the root helper refuses to ban
@@ -242,6 +243,11 @@ export class Whitelist {
   matches(text: string): boolean {
     const ip = canonicalIp(text.trim());
     return ip !== null && this.has(ip);
+  }
+
+  /** Whether a CIDR shares any address with an entry (a prefix ban must hold no whitelisted address). Off the hot path. */
+  overlaps(cidr: string): boolean {
+    return this.cidrs.some((entry) => cidrsOverlap(entry, cidr));
   }
 
   /** Canonical CIDRs of every entry, loopback first. */

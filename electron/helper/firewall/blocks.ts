@@ -40,6 +40,8 @@ export const ESTABLISHED_MARKER = '# quickly process packets for which we alread
 
 export type Family = 4 | 6;
 export const BAN_SET_NAMES = { 4: 'portcullis-ban4', 6: 'portcullis-ban6' } as const;
+/** Prefix bans (a scanner rotating its address within a network): hash:net sets beside the address sets. */
+export const BAN_NET_SET_NAMES = { 4: 'portcullis-net4', 6: 'portcullis-net6' } as const;
 /** ufw names its IPv6 chains ufw6-… (ufw-before-input / ufw6-before-input). */
 export const chainPrefix = (family: Family): string => (family === 4 ? 'ufw' : 'ufw6');
 
@@ -50,6 +52,11 @@ export const chainPrefix = (family: Family): string => (family === 4 ? 'ufw' : '
  */
 export function banSetCreateArgs(family: Family): string[] {
   return [BAN_SET_NAMES[family], 'hash:ip', 'family', family === 4 ? 'inet' : 'inet6', 'timeout', '0', 'maxelem', '1048576', 'comment'];
+}
+
+/** The same for a prefix-ban set: hash:net (networks of any length in one set). */
+export function netSetCreateArgs(family: Family): string[] {
+  return [BAN_NET_SET_NAMES[family], 'hash:net', 'family', family === 4 ? 'inet' : 'inet6', 'timeout', '0', 'maxelem', '65536', 'comment'];
 }
 
 interface BlockSpan {
@@ -164,6 +171,7 @@ export function setBlockRules(family: Family): string[] {
     '# Drop every packet from a source in the Portcullis ban set, new or established (this runs before',
     "# ufw's ESTABLISHED accept below). Elements carry their own timeouts, so bans expire in the kernel.",
     `-A ${chainPrefix(family)}-before-input -m set --match-set ${BAN_SET_NAMES[family]} src -j DROP`,
+    `-A ${chainPrefix(family)}-before-input -m set --match-set ${BAN_NET_SET_NAMES[family]} src -j DROP`,
   ];
 }
 
@@ -176,6 +184,8 @@ export function beforeInitBlock(ipsetPath: string): string[] {
     "    # '|| true': a set that already exists (with any type) must never stop ufw from starting.",
     `    ${ipsetPath} -exist create ${banSetCreateArgs(4).join(' ')} || true`,
     `    ${ipsetPath} -exist create ${banSetCreateArgs(6).join(' ')} || true`,
+    `    ${ipsetPath} -exist create ${netSetCreateArgs(4).join(' ')} || true`,
+    `    ${ipsetPath} -exist create ${netSetCreateArgs(6).join(' ')} || true`,
   ];
 }
 

@@ -32,7 +32,7 @@
  * Docker's names: `docker0` and `br-+` (user-defined networks).
  */
 import { PORTCULLIS_FORWARD_PREFIX } from '../../shared/settings.ts';
-import { BAN_SET_NAMES, ESTABLISHED_MARKER, chainPrefix, type Anchor, type Family, type LoggingRulesResult, type PerSourceLoggingOptions } from './blocks.ts';
+import { BAN_NET_SET_NAMES, BAN_SET_NAMES, ESTABLISHED_MARKER, chainPrefix, type Anchor, type Family, type LoggingRulesResult, type PerSourceLoggingOptions } from './blocks.ts';
 
 export const FORWARD_BLOCK_NAME = 'FORWARD' as const;
 /** Our chains (iptables and ip6tables have separate tables: the same names in both). */
@@ -87,6 +87,8 @@ export function forwardBeforeRules(family: Family, opts: PerSourceLoggingOptions
       `:${FORWARD_CHAIN} - [0:0]`,
       `:${DOCKER_LOG_CHAIN} - [0:0]`,
       `-A ${FORWARD_CHAIN} -m set --match-set ${BAN_SET_NAMES[family]} src -j DROP`,
+      // Prefix bans (a scanning network) live in the hash:net set beside it.
+      `-A ${FORWARD_CHAIN} -m set --match-set ${BAN_NET_SET_NAMES[family]} src -j DROP`,
       `-A ${chainPrefix(family)}-before-forward -j ${FORWARD_CHAIN}`,
       ...notEvidence(DOCKER_LOG_CHAIN),
       ...CONTAINER_BRIDGES.map((b) => `-A ${DOCKER_LOG_CHAIN} -o ${b} ${logTail(family, r.rate, r.burst)}`),

@@ -12,7 +12,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BINARIES, type Exec } from '../exec.ts';
-import { BAN_SET_NAMES, BEFORE_INIT_ANCHOR, beforeInitBlock, blockBody, hasBlock, withBlock, withoutBlock, type Family, type PerSourceLoggingOptions } from './blocks.ts';
+import { BAN_NET_SET_NAMES, BAN_SET_NAMES, BEFORE_INIT_ANCHOR, beforeInitBlock, blockBody, hasBlock, withBlock, withoutBlock, type Family, type PerSourceLoggingOptions } from './blocks.ts';
 import { FirewallError } from './errors.ts';
 import {
   DOCKER_JUMPS,
@@ -159,7 +159,7 @@ export async function removeForwardBlock(exec: Exec, opts: ManagedOptions = {}):
     }
   }
   const setBlockInstalled = existsSync(join(dir, 'before.rules')) && hasBlock(readFileSync(join(dir, 'before.rules'), 'utf8'));
-  if (!setBlockInstalled) for (const name of Object.values(BAN_SET_NAMES)) await exec('ipset', ['destroy', name]);
+  if (!setBlockInstalled) for (const name of [...Object.values(BAN_SET_NAMES), ...Object.values(BAN_NET_SET_NAMES)]) await exec('ipset', ['destroy', name]);
 }
 
 /** ufw's routed policy as /etc/default/ufw says ('allow', 'deny', 'reject'; '' when unreadable). */

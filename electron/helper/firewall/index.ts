@@ -26,7 +26,7 @@ export {
   DEFAULT_ETC_DIR,
   type ManagedOptions,
 } from './managed.ts';
-export { BAN_SET_NAMES, type PerSourceLoggingOptions } from './blocks.ts';
+export { BAN_NET_SET_NAMES, BAN_SET_NAMES, type PerSourceLoggingOptions } from './blocks.ts';
 export { installForwardBlock, removeForwardBlock, forwardBlockStatus, forwardBlockInstalled, type ForwardBlockStatus } from './forward.ts';
 
 /** Which managed blocks are in ufw's files (the forward block: in all five of its files). */

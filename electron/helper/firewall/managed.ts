@@ -12,12 +12,15 @@ import { chmodSync, existsSync, readFileSync, renameSync, statSync, writeFileSyn
 import { join } from 'node:path';
 import { BINARIES, type Exec } from '../exec.ts';
 import {
+  BAN_NET_SET_NAMES,
   BAN_SET_NAMES,
   BEFORE_INIT_ANCHOR,
   SET_BLOCK_ANCHOR,
   banSetCreateArgs,
   beforeInitBlock,
+  blockBody,
   hasBlock,
+  netSetCreateArgs,
   loggingAnchor,
   perSourceLoggingRules,
   setBlockRules,
@@ -100,10 +103,10 @@ export async function applyEdits(exec: Exec, edits: FileEdit[]): Promise<{ reloa
 }
 
 export async function createBanSets(exec: Exec): Promise<void> {
-  for (const family of [4, 6] as Family[]) {
-    const r = await exec('ipset', ['-exist', 'create', ...banSetCreateArgs(family)]);
+  for (const args of [banSetCreateArgs(4), banSetCreateArgs(6), netSetCreateArgs(4), netSetCreateArgs(6)]) {
+    const r = await exec('ipset', ['-exist', 'create', ...args]);
     if (r.code !== 0) {
-      throw new FirewallError('ipset', `cannot create the ban set ${BAN_SET_NAMES[family]}: ${(r.stderr || r.stdout).trim()} (a set of that name with another type may exist)`);
+      throw new FirewallError('ipset', `cannot create the ban set ${args[0]}: ${(r.stderr || r.stdout).trim()} (a set of that name with another type may exist)`);
     }
   }
 }
@@ -149,7 +152,7 @@ export async function removeSetBlock(exec: Exec, opts: ManagedOptions = {}): Pro
     edits.push({ path: join(dir, file), check, prev: cur.text, next: unwrap(withoutBlock(cur.text), file), mode: cur.mode });
   }
   await applyEdits(exec, edits);
-  for (const name of Object.values(BAN_SET_NAMES)) {
+  for (const name of [...Object.values(BAN_SET_NAMES), ...Object.values(BAN_NET_SET_NAMES)]) {
     // Fails harmlessly when the set is absent, or still referenced because ufw is not reloaded yet.
     await exec('ipset', ['destroy', name]);
   }
@@ -183,9 +186,13 @@ export async function removePerSourceLogging(exec: Exec, opts: ManagedOptions = 
   await applyEdits(exec, edits);
 }
 
-function fileHasBlock(path: string): boolean {
+/** `body`: the block must hold exactly these lines (an older block, e.g. without the prefix-ban set's rule, is not installed). */
+function fileHasBlock(path: string, body?: readonly string[]): boolean {
   try {
-    return hasBlock(readFileSync(path, 'utf8'));
+    const text = readFileSync(path, 'utf8');
+    if (body === undefined) return hasBlock(text);
+    const cur = blockBody(text);
+    return cur !== null && cur.length === body.length && cur.every((l, i) => l === body[i]);
   } catch {
     return false;
   }
@@ -195,7 +202,8 @@ function fileHasBlock(path: string): boolean {
 export async function managedBlocksStatus(opts: ManagedOptions = {}): Promise<{ setBlock: boolean; perSourceLogging: boolean }> {
   const dir = opts.etcDir ?? DEFAULT_ETC_DIR;
   return {
-    setBlock: fileHasBlock(join(dir, 'before.rules')) && fileHasBlock(join(dir, 'before6.rules')) && fileHasBlock(join(dir, 'before.init')),
+    // The rules as this version writes them: after an upgrade that added a set, the block is installed again.
+    setBlock: fileHasBlock(join(dir, 'before.rules'), setBlockRules(4)) && fileHasBlock(join(dir, 'before6.rules'), setBlockRules(6)) && fileHasBlock(join(dir, 'before.init'), beforeInitBlock(BINARIES.ipset)),
     perSourceLogging: fileHasBlock(join(dir, 'after.rules')) && fileHasBlock(join(dir, 'after6.rules')),
   };
 }

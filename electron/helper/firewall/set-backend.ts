@@ -1,5 +1,6 @@
 /**
- * The `set` backend: bans are elements of two kernel ipsets (hash:ip, IPv4 and IPv6) that a managed
+ * The `set` backend: bans are elements of two kernel ipsets (hash:ip, IPv4 and IPv6) — prefix bans of
+ * two more (hash:net: portcullis-net4/-net6) — that a managed
  * block in before.rules drops ahead of ufw's ESTABLISHED accept. A ban or unban is one ipset command
  * whose cost does not grow with the number of bans (where a ufw rule change costs 266 ms at 0 rules
  * and 1.4 s at 10k), and each element carries its own timeout, so a ban expires in the kernel even
@@ -8,13 +9,14 @@
  * way many bans (a restore after reboot, a bulk ban) are ONE batch, not one process each.
  * Set contents do not survive a reboot: list() tells the caller what is there, to restore the rest.
  */
-import { canonicalIp, ipFamily, type Ip } from '../../shared/domain.ts';
+import { type BanTarget, canonicalCidr, canonicalIp, ipFamily, type Ip } from '../../shared/domain.ts';
+import { isPrefixText } from '../../shared/prefix.ts';
 import type { Exec } from '../exec.ts';
-import { BAN_SET_NAMES, type Family } from './blocks.ts';
+import { BAN_NET_SET_NAMES, BAN_SET_NAMES, type Family } from './blocks.ts';
 import { FirewallError } from './errors.ts';
 import type { IpsetSession } from './ipset-session.ts';
 import { BAN_TAG, type BanBackend, type BanEntry, type BanRequest } from './types.ts';
-import { checkComment, checkIp, checkTimeout } from './validate.ts';
+import { checkComment, checkTarget, checkTimeout } from './validate.ts';
 
 function fail(what: string, r: { stderr: string; stdout: string }): never {
   const msg = (r.stderr || r.stdout).trim();
@@ -28,7 +30,8 @@ export function parseIpsetSave(text: string, setName: string): BanEntry[] {
   for (const line of text.split('\n')) {
     const m = /^add (\S+) (\S+)(.*)$/.exec(line.trim());
     if (!m || m[1] !== setName) continue;
-    const ip = canonicalIp(m[2]!);
+    // A hash:net set lists a network as CIDR text (and a /32 or /128 as a bare address).
+    const ip = isPrefixText(m[2]!) ? canonicalCidr(m[2]!) : canonicalIp(m[2]!);
     if (!ip) continue;
     const t = /\btimeout (\d+)/.exec(m[3]!);
     const timeout = t ? Number(t[1]) : 0;
@@ -39,15 +42,17 @@ export function parseIpsetSave(text: string, setName: string): BanEntry[] {
 
 /** The restore line of a ban (checked input only: the comment is quoted, its characters are safe). */
 function addLine(req: BanRequest): string {
-  const ip = checkIp(req.ip);
+  const ip = checkTarget(req.ip);
   const timeout = checkTimeout(req.timeoutSec);
   const text = checkComment(req.comment);
   // -exist: banning again refreshes the timeout instead of failing; timeout 0 = no expiry.
   return `add -exist ${setOf(ip)} ${ip} timeout ${timeout ?? 0} comment "${text ? `${BAN_TAG} ${text}` : BAN_TAG}"`;
 }
 
-function setOf(ip: Ip): string {
-  return BAN_SET_NAMES[ipFamily(ip) as Family];
+/** The set a target goes in: an address in hash:ip, a network in hash:net, of its family. */
+function setOf(target: BanTarget): string {
+  const family = ipFamily(target as Ip) as Family;
+  return isPrefixText(target) ? BAN_NET_SET_NAMES[family] : BAN_SET_NAMES[family];
 }
 
 export function createSetBackend(exec: Exec, session: IpsetSession | null = null): BanBackend {
@@ -69,21 +74,21 @@ export function createSetBackend(exec: Exec, session: IpsetSession | null = null
     kind: 'set',
     async ban(ip, timeoutSec, comment) {
       const line = addLine({ ip, timeoutSec, comment });
-      await runLines([line], `cannot ban ${checkIp(ip)}`);
+      await runLines([line], `cannot ban ${checkTarget(ip)}`);
     },
     async unban(ipIn) {
-      const ip = checkIp(ipIn);
+      const ip = checkTarget(ipIn);
       await runLines([`del -exist ${setOf(ip)} ${ip}`], `cannot unban ${ip}`);
     },
     async banMany(reqs) {
       await runLines(reqs.map(addLine), `cannot ban ${reqs.length} addresses`);
     },
     async unbanMany(ips) {
-      await runLines(ips.map((x) => checkIp(x)).map((ip) => `del -exist ${setOf(ip)} ${ip}`), `cannot unban ${ips.length} addresses`);
+      await runLines(ips.map((x) => checkTarget(x)).map((ip) => `del -exist ${setOf(ip)} ${ip}`), `cannot unban ${ips.length} addresses`);
     },
     async list() {
       const out: BanEntry[] = [];
-      for (const name of Object.values(BAN_SET_NAMES)) {
+      for (const name of [...Object.values(BAN_SET_NAMES), ...Object.values(BAN_NET_SET_NAMES)]) {
         const r = await exec('ipset', ['save', name]);
         if (r.code !== 0) fail(`cannot list ${name}`, r);
         out.push(...parseIpsetSave(r.stdout, name));

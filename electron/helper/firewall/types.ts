@@ -1,14 +1,15 @@
-import type { Ip } from '../../shared/domain.ts';
+import type { BanTarget } from '../../shared/domain.ts';
 
 export interface BanEntry {
-  ip: Ip;
+  /** An address, or a network (a prefix ban). */
+  ip: BanTarget;
   /** Seconds until the ban expires; null when it never expires (or the backend cannot tell). */
   expiresInSec: number | null;
 }
 
 /** One ban of a batch. */
 export interface BanRequest {
-  ip: Ip;
+  ip: BanTarget;
   timeoutSec: number | null;
   comment: string;
 }
@@ -16,9 +17,9 @@ export interface BanRequest {
 export interface BanBackend {
   kind: 'ufw' | 'set';
   /** Idempotent: banning a banned address refreshes its ban. timeoutSec null = no expiry. */
-  ban(ip: Ip, timeoutSec: number | null, comment: string): Promise<void>;
+  ban(ip: BanTarget, timeoutSec: number | null, comment: string): Promise<void>;
   /** Idempotent: unbanning an address that is not banned does nothing. Never touches untagged rules. */
-  unban(ip: Ip): Promise<void>;
+  unban(ip: BanTarget): Promise<void>;
   list(): Promise<BanEntry[]>;
   /**
    * Many bans as one firewall batch (restore after a reboot, bulk ban): every entry is checked before
@@ -26,14 +27,14 @@ export interface BanBackend {
    * as ufw has no batch of its own.
    */
   banMany(bans: readonly BanRequest[]): Promise<void>;
-  unbanMany(ips: readonly Ip[]): Promise<void>;
+  unbanMany(ips: readonly BanTarget[]): Promise<void>;
   /**
    * Puts the block in force NOW, ahead of `ban` (which makes it the backend's own: the ufw rule in
    * user.rules). Safe beside ufw's queue — the kernel rule it adds is the one `ban` writes, and ufw
    * rebuilds its chain from user.rules at every change — so a ban does not wait behind a `ufw status`
    * read or the ufw CLI's own start-up (2–7 s under a scan's load). Absent: `ban` is already fast (set).
    */
-  blockNow?(ip: Ip): Promise<void>;
+  blockNow?(ip: BanTarget): Promise<void>;
 }
 
 /** Every rule/element Portcullis creates carries this tag; nothing without it is ever removed. */

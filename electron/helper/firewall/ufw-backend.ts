@@ -15,14 +15,16 @@
  * (`blockNow`): the very rule ufw writes for `deny from <ip>` (`-s <ip> -j DROP` at the top of
  * ufw-user-input / ufw6-user-input), which ufw's own reload then replaces by its copy from user.rules.
  */
-import { canonicalIp, type Ip } from '../../shared/domain.ts';
+import { type BanTarget, canonicalCidr, canonicalIp } from '../../shared/domain.ts';
+import { isPrefixText } from '../../shared/prefix.ts';
 import type { Exec } from '../exec.ts';
 import { FirewallError } from './errors.ts';
 import { BAN_TAG, type BanBackend, type BanEntry, type BanRequest } from './types.ts';
-import { checkComment, checkIp, checkTimeout } from './validate.ts';
+import { checkComment, checkTarget, checkTimeout } from './validate.ts';
 
 export interface TaggedRule {
-  ip: Ip;
+  /** An address, or a network (a prefix ban: `ufw prepend deny from 2001:db8:1:2::/64`). */
+  ip: BanTarget;
   comment: string;
   expiresAtSec: number | null;
 }
@@ -35,7 +37,7 @@ export function parseTaggedRules(showAdded: string): TaggedRule[] {
     if (!m) continue;
     const comment = m[2]!;
     if (comment !== BAN_TAG && !comment.startsWith(`${BAN_TAG} `)) continue;
-    const ip = canonicalIp(m[1]!);
+    const ip = isPrefixText(m[1]!) ? canonicalCidr(m[1]!) : canonicalIp(m[1]!);
     if (!ip) continue;
     const exp = /(?:^| )exp:(\d+)(?: |$)/.exec(comment);
     out.push({ ip, comment, expiresAtSec: exp ? Number(exp[1]) : null });
@@ -49,32 +51,32 @@ export function createUfwBackend(exec: Exec, now: () => number = Date.now): BanB
     if (r.code !== 0) throw new FirewallError('ufw', `ufw show added failed: ${(r.stderr || r.stdout).trim()}`);
     return parseTaggedRules(r.stdout);
   };
-  const planBan = (req: BanRequest): { ip: Ip; tag: string } => {
-    const ip = checkIp(req.ip);
+  const planBan = (req: BanRequest): { ip: BanTarget; tag: string } => {
+    const ip = checkTarget(req.ip);
     const timeout = checkTimeout(req.timeoutSec);
     const text = checkComment(req.comment);
     const tag = [BAN_TAG, timeout === null ? null : `exp:${Math.floor(now() / 1000) + timeout}`, text || null].filter(Boolean).join(' ');
     return { ip, tag };
   };
-  const prepend = async ({ ip, tag }: { ip: Ip; tag: string }): Promise<void> => {
+  const prepend = async ({ ip, tag }: { ip: BanTarget; tag: string }): Promise<void> => {
     const r = await exec('ufw', ['prepend', 'deny', 'from', ip, 'comment', tag]);
     if (r.code !== 0) throw new FirewallError('ufw', `ufw could not ban ${ip}: ${(r.stderr || r.stdout).trim()}`);
   };
   /** The user chain ufw keeps its `deny from` rules in (only while ufw is active does it exist). */
-  const fastRule = (ip: Ip, op: '-I' | '-D'): [bin: 'iptables' | 'ip6tables', args: string[]] => {
+  const fastRule = (ip: BanTarget, op: '-I' | '-D'): [bin: 'iptables' | 'ip6tables', args: string[]] => {
     const v6 = ip.includes(':');
     return [v6 ? 'ip6tables' : 'iptables', ['-w', op, v6 ? 'ufw6-user-input' : 'ufw-user-input', ...(op === '-I' ? ['1'] : []), '-s', ip, '-j', 'DROP']];
   };
   /** Addresses blocked by blockNow whose ufw rule is not written yet. */
-  const fastOnly = new Set<Ip>();
-  const remove = async (ip: Ip): Promise<void> => {
+  const fastOnly = new Set<BanTarget>();
+  const remove = async (ip: BanTarget): Promise<void> => {
     const r = await exec('ufw', ['delete', 'deny', 'from', ip]);
     if (r.code !== 0) throw new FirewallError('ufw', `ufw could not unban ${ip}: ${(r.stderr || r.stdout).trim()}`);
   };
   return {
     kind: 'ufw',
     async blockNow(ipIn) {
-      const ip = checkIp(ipIn);
+      const ip = checkTarget(ipIn);
       const [bin, args] = fastRule(ip, '-I');
       // ufw inactive (no user chain): nothing to do here; `ban` writes the rule ufw loads when enabled.
       if ((await exec(bin, args)).code === 0) fastOnly.add(ip);
@@ -92,7 +94,7 @@ export function createUfwBackend(exec: Exec, now: () => number = Date.now): BanB
       }
     },
     async unban(ipIn) {
-      const ip = checkIp(ipIn);
+      const ip = checkTarget(ipIn);
       if (!(await tagged()).some((t) => t.ip === ip)) return; // not ours (or not there): touch nothing
       await remove(ip);
     },
@@ -101,7 +103,7 @@ export function createUfwBackend(exec: Exec, now: () => number = Date.now): BanB
       for (const p of plans) await prepend(p);
     },
     async unbanMany(ipsIn) {
-      const ips = ipsIn.map((x) => checkIp(x));
+      const ips = ipsIn.map((x) => checkTarget(x));
       const ours = new Set((await tagged()).map((t) => t.ip)); // one listing for the whole batch
       for (const ip of ips) if (ours.has(ip)) await remove(ip);
     },
