@@ -23,20 +23,19 @@ import { stat } from 'node:fs/promises';
 import { pipeline, Readable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { createGunzip } from 'node:zlib';
-import type { BanRecord, EngineEvent, IgnoreReason } from '../shared/model.ts';
-import type { Framing, RejectReason } from '../shared/packet.ts';
+import type { EngineEvent } from '../shared/model.ts';
+import type { Framing } from '../shared/packet.ts';
 import { DEFAULT_SETTINGS, validateSettings, type Settings } from '../shared/settings.ts';
 import { normalisePrefix } from '../engine/detect/classify.ts';
 import { kmsgBootTimeMs } from '../engine/logs/kmsg.ts';
-import { ReplaySession, type ReplaySummary } from '../engine/replay.ts';
+import { ReplaySession } from '../engine/replay.ts';
 import type { CliCommand } from './cli-command.ts';
 import { ParseWorkerError, ReplayPipeline } from './replay-pipeline.ts';
+import { eventJson, humanReport, inputName, num, summaryJson } from './replay-report.ts';
 import { errorText } from '../shared/errors.ts';
 
 const FORMATS = ['auto', 'syslog', 'kmsg', 'journal', 'dmesg', 'pve', 'logread'] as const;
 const CHUNK_BYTES = 1 << 20;
-/** Bans listed one per line in the human report; --json always has them all. */
-const HUMAN_BAN_LINES = 200;
 
 const HELP = `Usage: portcullis replay <file|-> [options]
 
@@ -230,171 +229,6 @@ export function parseReplayArgs(argv: string[]): ReplayArgs {
   return out;
 }
 
-const iso = (t: number | null): string | null => (t === null ? null : Number.isFinite(t) ? new Date(t).toISOString() : null);
-
-function banJson(b: BanRecord): Record<string, unknown> {
-  return {
-    ip: b.ip,
-    at: iso(b.at),
-    until: iso(b.until),
-    strikes: b.strikes,
-    scanType: b.reason.scanType ?? null,
-    ports: b.reason.ports,
-    hits: b.reason.hits,
-    firstSeen: iso(b.reason.firstSeen),
-    lastSeen: iso(b.reason.lastSeen),
-    // A prefix ban: its ip is the network, and these are the addresses seen probing from it.
-    ...(b.reason.members ? { prefix: true, members: b.reason.members } : {}),
-  };
-}
-
-function eventJson(e: EngineEvent): Record<string, unknown> | null {
-  switch (e.type) {
-    case 'ban':
-      return { type: 'ban', ...banJson(e.ban) };
-    case 'ban-deferred':
-      return { type: 'ban-deferred', ip: e.ip, at: iso(e.time), queued: e.queued };
-    case 'unban':
-      return { type: 'unban', ip: e.ip, at: iso(e.time), why: e.why };
-    default:
-      return null;
-  }
-}
-
-function nonZero<K extends string>(counts: Record<K, number>): [K, number][] {
-  return (Object.entries(counts) as [K, number][]).filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1]);
-}
-
-const num = (n: number): string => n.toLocaleString('en-US');
-
-function duration(ms: number | null): string {
-  if (ms === null) return 'permanently';
-  const s = Math.round(ms / 1000);
-  if (s % 86400 === 0) return `for ${s / 86400} d`;
-  if (s % 3600 === 0) return `for ${s / 3600} h`;
-  if (s % 60 === 0) return `for ${s / 60} min`;
-  return `for ${s} s`;
-}
-
-const IGNORE_TEXT: Record<IgnoreReason, string> = {
-  'prefix-not-counted': 'log prefix not counted as blocked (e.g. UFW ALLOW/AUDIT)',
-  'not-inbound': 'not inbound (OUT set or IN empty)',
-  'not-a-probe': 'not a probe (SYN-ACK backscatter, RST, ACK, echo replies, other protocols)',
-  'late-reply': 'late UDP reply from a service port to an ephemeral port',
-  'icmp-error': 'ICMP error quoting another packet',
-  fragment: 'IP fragment (no ports)',
-  'allowed-port': 'to a port the firewall allows',
-  'ignored-port': 'to an ignored port',
-  whitelisted: 'from a whitelisted source',
-  untrusted: 'not provably from the kernel',
-  'not-for-this-host': 'addressed to another host',
-  'already-banned': 'from a source banned by then (the ban would have dropped them before they were logged)',
-  'duplicate-record': 'a second log line of a packet already counted (ufw and the per-source logging block both log it)',
-};
-
-/** Event times below this are kmsg/dmesg stamps counted from boot (no --boot-time): no uptime reaches 20 years. */
-const SINCE_BOOT_BELOW_MS = 20 * 365 * 86_400_000;
-
-/** `boot + 2 d 03:25:46`: a time counted from boot. */
-function sinceBoot(ms: number): string {
-  const s = Math.floor(ms / 1000);
-  const days = Math.floor(s / 86400);
-  const hms = [Math.floor((s % 86400) / 3600), Math.floor((s % 3600) / 60), s % 60].map((n) => String(n).padStart(2, '0')).join(':');
-  return `boot + ${days > 0 ? `${days} d ` : ''}${hms}`;
-}
-
-export function humanReport(input: string, s: ReplaySummary, settings: Settings, whitelist: string[], openPorts: string[] = []): string {
-  const out: string[] = [];
-  const d = settings.detection;
-  const fromBoot = s.firstTime !== null && s.firstTime < SINCE_BOOT_BELOW_MS;
-  const when = (t: number | null): string | null => (t !== null && fromBoot ? sinceBoot(t) : iso(t));
-  const span = s.firstTime !== null ? `, event time ${when(s.firstTime)} → ${when(s.lastTime)}` : '';
-  out.push(`Replay of ${inputName(input)} (framing: ${s.framing ?? 'not recognised'}${span})`);
-  if (fromBoot) out.push('The stamps count from boot: times are shown after boot (--boot-time ISO-TIME, or now for this machine, dates them).');
-  out.push('Kernel trust not required: a replayed file is analysed, and lines any local user could have written count too (the live engine refuses those).');
-  out.push(`Scan rule: ${d.maxretry} probes on ≥ ${d.minDistinctPorts} distinct ports within ${d.findtimeSec} s; counted prefixes: ${d.prefixes.join(', ')}`);
-  out.push(`Whitelist: ${whitelist.join(', ')}`);
-  if (openPorts.length) out.push(`Open ports (probes to them are not evidence): ${openPorts.join(', ')}`);
-  out.push('');
-  const rejected = nonZero<RejectReason>(s.rejected);
-  const rejectedTotal = rejected.reduce((a, [, n]) => a + n, 0);
-  out.push(`Lines:             ${num(s.lines)}`);
-  out.push(`Packet records:    ${num(s.packets)}`);
-  out.push(`Rejected lines:    ${num(rejectedTotal)}${rejected.length ? ` (${rejected.map(([r, n]) => `${r} ${num(n)}`).join(', ')})` : ''}`);
-  if (s.rejected['untrusted-transport'] > 0) {
-    out.push(`  (untrusted-transport: firewall lines another program wrote; --any-program counts them, e.g. a router's log forwarded to a syslog server)`);
-  }
-  out.push(`Distinct sources:  ${num(s.distinctSources)}`);
-  out.push(`Counted probes:    ${num(s.counted)}`);
-  out.push('');
-  if (s.bans.length === 0) out.push('Would ban nobody.');
-  else {
-    out.push(`Would ban ${s.bans.length} time(s):`);
-    const shownBans = s.bans.slice(0, HUMAN_BAN_LINES);
-    const w = Math.max(...shownBans.map((b) => b.ip.length));
-    for (const b of shownBans) {
-      const ports = b.reason.ports;
-      const shown = ports.length > 12 ? `${ports.slice(0, 12).join(',')},…` : ports.join(',');
-      out.push(
-        `  ${b.ip.padEnd(w)}  at ${when(b.at)} ${duration(b.until === null ? null : b.until - b.at)}  ${b.reason.scanType ?? ''}  ` +
-          `${ports.length} ports (${shown}), ${b.reason.hits} probes, strike ${b.strikes}` +
-          (b.reason.members ? `; network ban, ${b.reason.members.length} addresses seen` : ''),
-      );
-    }
-    if (s.bans.length > shownBans.length) out.push(`  … and ${num(s.bans.length - shownBans.length)} more (--json lists them all)`);
-  }
-  if (s.deferredEvents > 0) {
-    out.push(`The new-bans-per-minute cap (${settings.ban.maxNewBansPerMinute}) delayed ${s.deferredEvents} ban(s).`);
-  }
-  if (s.deferred.length > 0) {
-    const shown = s.deferred.slice(0, HUMAN_BAN_LINES);
-    const more = s.deferred.length > shown.length ? ` … and ${num(s.deferred.length - shown.length)} more (--json lists them all)` : '';
-    out.push(`Still held back by the cap at the end of the log (would be banned as the budget frees): ${shown.join(', ')}${more}`);
-  }
-  if (s.expired > 0) out.push(`${num(s.expired)} of these bans would have expired within the log's time span.`);
-  const ignored = nonZero<IgnoreReason>(s.ignored);
-  if (ignored.length) {
-    out.push('');
-    out.push('Ignored packet records:');
-    for (const [r, n] of ignored) out.push(`  ${num(n).padStart(10)}  ${r} — ${IGNORE_TEXT[r]}`);
-  }
-  if (s.uncountedPrefixes.length) {
-    out.push(`Prefixes of the records not counted (add one with --prefix if it marks blocked packets): ${s.uncountedPrefixes.map((u) => `"${u.prefix}" ×${num(u.records)}`).join(', ')}`);
-  }
-  return out.join('\n');
-}
-
-export function summaryJson(s: ReplaySummary, settings: Settings, whitelist: string[], openPorts: string[] = []): Record<string, unknown> {
-  return {
-    type: 'summary',
-    lines: s.lines,
-    packets: s.packets,
-    rejected: s.rejected,
-    ignored: s.ignored,
-    counted: s.counted,
-    distinctSources: s.distinctSources,
-    bans: s.bans.map(banJson),
-    deferred: s.deferred,
-    deferredEvents: s.deferredEvents,
-    expired: s.expired,
-    uncountedPrefixes: s.uncountedPrefixes,
-    framing: s.framing,
-    firstTime: iso(s.firstTime),
-    lastTime: iso(s.lastTime),
-    requireKernelTrust: false,
-    settings: {
-      maxretry: settings.detection.maxretry,
-      findtimeSec: settings.detection.findtimeSec,
-      minDistinctPorts: settings.detection.minDistinctPorts,
-      prefixes: settings.detection.prefixes,
-      bantimeSec: settings.ban.bantimeSec,
-      maxNewBansPerMinute: settings.ban.maxNewBansPerMinute,
-      whitelist,
-      openPorts,
-    },
-  };
-}
-
 /** What the first bytes of the input say it is: gzip (read through zlib), another compressor (refused with its name), or plain. */
 export function compressionOf(head: Uint8Array): 'gzip' | 'plain' | { other: string; tool: string } {
   const is = (...magic: number[]) => head.length >= magic.length && magic.every((b, i) => head[i] === b);
@@ -413,9 +247,6 @@ function unsupported(input: string, c: { other: string; tool: string }): Unsuppo
 }
 
 /** How the input is named in messages. */
-function inputName(input: string): string {
-  return input === '-' ? 'standard input' : input;
-}
 
 /**
  * A plain regular file (isPlainFile) read into ONE reused buffer (the splitter copies what it keeps
