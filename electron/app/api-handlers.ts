@@ -15,7 +15,7 @@ import type { BanPipeline } from './ban-pipeline.ts';
 import { runFix, UnknownFixError } from './doctor.ts';
 import { testFleetConnection } from './fleet.ts';
 import { admittedByRules, enableUfwRefusal, lockoutRefusal, ruleChangeWarnings } from './rule-safety.ts';
-import { mergePatch } from './settings-load.ts';
+import { mergePatch } from '../shared/merge-patch.ts';
 import { offenderDetail, offenderList, testThresholds, type ThresholdTestEnv } from './views.ts';
 
 /** What the handlers use of the service (PortcullisService implements it). */

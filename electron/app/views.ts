@@ -15,7 +15,7 @@ import type { LogSourcePort } from '../engine/ports.ts';
 import type { EngineFactory, EngineLike, ServiceStore } from './contracts.ts';
 import type { HostInfo } from './hostinfo.ts';
 import { LOOPBACK } from './rule-safety.ts';
-import { mergePatch } from './settings-load.ts';
+import { mergePatch } from '../shared/merge-patch.ts';
 
 export function flagsText(bits: number | undefined): string {
   if (bits === undefined) return '';

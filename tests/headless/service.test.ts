@@ -5,7 +5,7 @@ import { ManualClock } from '../../electron/shared/domain.ts';
 import type { BanRecord } from '../../electron/shared/model.ts';
 import { PortcullisService, type ServiceOptions } from '../../electron/app/service.ts';
 import { allowedPortsFrom } from '../../electron/app/rule-safety.ts';
-import { mergePatch } from '../../electron/app/settings-load.ts';
+import { mergePatch } from '../../electron/shared/merge-patch.ts';
 import { firewallPortOf } from '../../electron/app/helper-adapter.ts';
 import { FakeEngine, FakeFirewall, FakeHelper, fakeParser, Journal, MemorySettings, MemoryStore, PushSource } from './fakes.ts';
 
