@@ -103,7 +103,7 @@ export function humanReport(input: string, s: ReplaySummary, settings: Settings,
   out.push(`Packet records:    ${num(s.packets)}`);
   out.push(`Rejected lines:    ${num(rejectedTotal)}${rejected.length ? ` (${rejected.map(([r, n]) => `${r} ${num(n)}`).join(', ')})` : ''}`);
   if (s.rejected['untrusted-transport'] > 0) {
-    out.push(`  (untrusted-transport: firewall lines another program wrote; --any-program counts them, e.g. a router's log forwarded to a syslog server)`);
+    out.push(`  (untrusted-transport: firewall lines another program wrote, refused by --kernel-only; without it they count, e.g. a router's log forwarded to a syslog server)`);
   }
   out.push(`Distinct sources:  ${num(s.distinctSources)}`);
   out.push(`Counted probes:    ${num(s.counted)}`);

@@ -46,9 +46,11 @@ A gzip-compressed log (ufw.log.2.gz) is read as it is.
 Options:
   --format F           auto (default), syslog, kmsg, journal, dmesg, pve (Proxmox VE
                        /var/log/pve-firewall.log) or logread (OpenWrt's logread)
-  --any-program        count firewall lines (IN= … SRC= …) whatever program wrote them: a router's
-                       netfilter log forwarded to a syslog server under its own tag (by default
-                       only the kernel's lines count; others are rejected as untrusted-transport)
+  --kernel-only        count only the kernel's firewall lines, as the live engine does; others
+                       are rejected as untrusted-transport. By default a replay counts every line
+                       carrying netfilter LOG fields (IN= … SRC= …) whatever program wrote it: a
+                       router's log forwarded to a syslog server under its own tag is the usual case
+                       (--any-program, the old switch for that, is still accepted)
   --maxretry N         probes within the window that make a scan (default ${DEFAULT_SETTINGS.detection.maxretry})
   --findtime SEC       sliding window in seconds (default ${DEFAULT_SETTINGS.detection.findtimeSec})
   --min-ports N        distinct destination ports those probes must touch (default ${DEFAULT_SETTINGS.detection.minDistinctPorts})
@@ -155,6 +157,7 @@ export function parseReplayArgs(argv: string[]): ReplayArgs {
         json: { type: 'boolean' },
         'single-thread': { type: 'boolean' },
         'any-program': { type: 'boolean' },
+        'kernel-only': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -224,7 +227,9 @@ export function parseReplayArgs(argv: string[]): ReplayArgs {
   }
   const out: ReplayArgs = { ok: true, help: false, input: parsed.positionals[0]!, framing: format as Framing | 'auto', json: !!f.json, singleThread: !!f['single-thread'], settings: check.settings, openPorts };
   if (year !== undefined) out.year = year;
-  if (f['any-program']) out.anyProgram = true;
+  // A replay analyses a file: lines any program wrote count (issue 12.3) unless --kernel-only.
+  if (f['any-program'] && f['kernel-only']) return { ok: false, error: '--any-program and --kernel-only contradict each other' };
+  if (!f['kernel-only']) out.anyProgram = true;
   if (bootTimeMs !== undefined) out.bootTimeMs = bootTimeMs;
   return out;
 }

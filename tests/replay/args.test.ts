@@ -21,6 +21,13 @@ describe('replay flags', () => {
     expect(r).toMatchObject({ input: 'x.log', framing: 'kmsg', year: 2024, json: false, openPorts: ['tcp/22', 'tcp/53', 'udp/53'] });
   });
 
+  it("counts any program's firewall lines by default (issue 12.3); --kernel-only keeps the live engine's rule", () => {
+    expect(ok(['x.log']).anyProgram).toBe(true);
+    expect(ok(['x.log', '--any-program']).anyProgram).toBe(true);
+    expect(ok(['x.log', '--kernel-only']).anyProgram).toBeUndefined();
+    expect(refused(['x.log', '--kernel-only', '--any-program'])).toMatch(/contradict/);
+  });
+
   it('refuses with the flag name and the reason, all problems at once', () => {
     const e = refused(['x.log', '--maxretry', '0', '--min-ports', '0', '--whitelist', '300.1.1.1', '--bantime', '0']);
     expect(e.split('\n')).toEqual(

@@ -37,7 +37,7 @@ export interface ParseOptions {
   /** Wall-clock ms of boot, to date kmsg/dmesg monotonic stamps. Without it those times are ms since boot. */
   bootTimeMs?: number;
   /**
-   * Replay only (`portcullis replay --any-program`): a record another program wrote (syslog tag or
+   * Replay only (`portcullis replay`, unless --kernel-only): a record another program wrote (syslog tag or
    * RFC 5424 app-name other than the kernel, a kmsg/journald record of another facility) that
    * carries netfilter LOG fields is read as a packet of trust 'spoofable' instead of refused as
    * 'untrusted-transport' — routers forward their netfilter log to a syslog server under tags of
