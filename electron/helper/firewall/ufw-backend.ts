@@ -12,8 +12,10 @@
  * The ufw CLI is slow on the ban path: one `ufw prepend` forks ~30 iptables processes (capability
  * tests, chain listings, a reload of the user chains) — 0.3–0.6 s on a quiet host, 3–7 s measured
  * while the scanner keeps probing an open port. So a ban is put in force first with ONE iptables call
- * (`blockNow`): the very rule ufw writes for `deny from <ip>` (`-s <ip> -j DROP` at the top of
+ * (`blockNow`): the rule ufw writes for `deny from <ip>` (`-s <ip> -j DROP` at the top of
  * ufw-user-input / ufw6-user-input), which ufw's own reload then replaces by its copy from user.rules.
+ * It carries a comment (FAST_TAG) so that taking it back can never delete ufw's own copy of the rule:
+ * a reload between blockNow and `ufw prepend` (another change in the queue) leaves only ufw's copy.
  */
 import { canonicalIp, type Ip } from '../../shared/domain.ts';
 import type { Exec } from '../exec.ts';
@@ -43,6 +45,9 @@ export function parseTaggedRules(showAdded: string): TaggedRule[] {
   return out;
 }
 
+/** Comment on blockNow's rule: only a rule with it is ever taken back (ufw's own copy has none). */
+export const FAST_TAG = 'portcullis-fast';
+
 export function createUfwBackend(exec: Exec, now: () => number = Date.now): BanBackend {
   const tagged = async (): Promise<TaggedRule[]> => {
     const r = await exec('ufw', ['show', 'added']);
@@ -56,17 +61,26 @@ export function createUfwBackend(exec: Exec, now: () => number = Date.now): BanB
     const tag = [BAN_TAG, timeout === null ? null : `exp:${Math.floor(now() / 1000) + timeout}`, text || null].filter(Boolean).join(' ');
     return { ip, tag };
   };
-  const prepend = async ({ ip, tag }: { ip: Ip; tag: string }): Promise<void> => {
+  /** True when ufw wrote (and reloaded) the rule; false when it skipped it as one it already has. */
+  const prepend = async ({ ip, tag }: { ip: Ip; tag: string }): Promise<boolean> => {
     const r = await exec('ufw', ['prepend', 'deny', 'from', ip, 'comment', tag]);
     if (r.code !== 0) throw new FirewallError('ufw', `ufw could not ban ${ip}: ${(r.stderr || r.stdout).trim()}`);
+    return !/Skipping inserting existing rule/.test(r.stdout);
   };
   /** The user chain ufw keeps its `deny from` rules in (only while ufw is active does it exist). */
   const fastRule = (ip: Ip, op: '-I' | '-D'): [bin: 'iptables' | 'ip6tables', args: string[]] => {
     const v6 = ip.includes(':');
-    return [v6 ? 'ip6tables' : 'iptables', ['-w', op, v6 ? 'ufw6-user-input' : 'ufw-user-input', ...(op === '-I' ? ['1'] : []), '-s', ip, '-j', 'DROP']];
+    return [
+      v6 ? 'ip6tables' : 'iptables',
+      ['-w', op, v6 ? 'ufw6-user-input' : 'ufw-user-input', ...(op === '-I' ? ['1'] : []), '-s', ip, '-m', 'comment', '--comment', FAST_TAG, '-j', 'DROP'],
+    ];
   };
-  /** Addresses blocked by blockNow whose ufw rule is not written yet. */
-  const fastOnly = new Set<Ip>();
+  /** Deletes blockNow's rule for `ip` if it is still there (a reload removed it, or there is none: fails harmlessly). */
+  const takeBack = async (ip: Ip): Promise<void> => {
+    await exec(...fastRule(ip, '-D'));
+  };
+  /** Per address: blockNow rules inserted whose ban has not run yet (two bans of one address can overlap). */
+  const fastOnly = new Map<Ip, number>();
   const remove = async (ip: Ip): Promise<void> => {
     const r = await exec('ufw', ['delete', 'deny', 'from', ip]);
     if (r.code !== 0) throw new FirewallError('ufw', `ufw could not unban ${ip}: ${(r.stderr || r.stdout).trim()}`);
@@ -77,23 +91,34 @@ export function createUfwBackend(exec: Exec, now: () => number = Date.now): BanB
       const ip = checkIp(ipIn);
       const [bin, args] = fastRule(ip, '-I');
       // ufw inactive (no user chain): nothing to do here; `ban` writes the rule ufw loads when enabled.
-      if ((await exec(bin, args)).code === 0) fastOnly.add(ip);
+      if ((await exec(bin, args)).code === 0) fastOnly.set(ip, (fastOnly.get(ip) ?? 0) + 1);
     },
     async ban(ipIn, timeoutSec, comment) {
-      const plan = planBan({ ip: ipIn, timeoutSec, comment });
+      const ip = checkIp(ipIn);
+      const n = fastOnly.get(ip) ?? 0;
+      if (n > 1) fastOnly.set(ip, n - 1);
+      else fastOnly.delete(ip);
+      const fast = n > 0;
+      let written: boolean;
       try {
-        await prepend(plan);
+        written = await prepend(planBan({ ip, timeoutSec, comment }));
       } catch (e) {
         // ufw refused it: the kernel must not keep a block ufw does not know (nothing would lift it).
-        if (fastOnly.has(plan.ip)) await exec(...fastRule(plan.ip, '-D'));
+        if (fast) await takeBack(ip);
         throw e;
-      } finally {
-        fastOnly.delete(plan.ip);
       }
+      // ufw skipped it (the address already has a `from <ip>` rule: ours from an earlier ban, or the
+      // user's): no reload ran, so blockNow's rule would stay in the kernel beside it, unknown to ufw.
+      if (fast && !written) await takeBack(ip);
     },
     async unban(ipIn) {
       const ip = checkIp(ipIn);
-      if (!(await tagged()).some((t) => t.ip === ip)) return; // not ours (or not there): touch nothing
+      if (!(await tagged()).some((t) => t.ip === ip)) {
+        // Not ours in ufw: touch none of ufw's rules. A blockNow rule whose ban never reached ufw (the
+        // helper stopped in between) is ours by its tag, and nothing else would lift it before a reload.
+        await takeBack(ip);
+        return;
+      }
       await remove(ip);
     },
     async banMany(reqs) {
