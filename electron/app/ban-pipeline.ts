@@ -200,7 +200,11 @@ export class BanPipeline {
 
   /** Lifts a ban found in the firewall only (an orphan the engine does not hold), behind the queue. */
   unbanOrphan(fw: FirewallPort, ip: string): void {
-    void this.order.forIp(ip, () => fw.unban(ip));
+    // What the engine holds when it RUNS decides (as in reconcile): the caller listed the firewall
+    // before queueing this, and a ban decided since then must keep its rule.
+    void this.order.forIp(ip, async () => {
+      if (!this.h.engine().isBanned(ip)) await fw.unban(ip);
+    });
   }
 
   /**
