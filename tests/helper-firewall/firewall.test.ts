@@ -182,7 +182,7 @@ describe('ufw backend argv', () => {
     expect(calls.map((c) => c.bin)).toEqual(['ufw']);
   });
 
-  it('a ban ufw skips (the address already has a rule) takes back the block blockNow added, never ufw\'s own copy (v4 and v6)', async () => {
+  it('after a ban ufw skips (the address already has a rule) or appends, the block blockNow added is taken back, never ufw\'s own copy (v4 and v6)', async () => {
     // ufw answers "Skipping inserting existing rule" (exit 0) and reloads nothing: blockNow's rule would
     // otherwise stay in the kernel, unknown to ufw. The take-back names the fast rule's tag, so a reload
     // in between (which leaves only ufw's identical-looking copy) cannot make it delete ufw's rule.
@@ -208,12 +208,19 @@ describe('ufw backend argv', () => {
     await b.ban(ip('192.0.2.7'), 600, 'scan');
     await b.ban(ip('192.0.2.7'), 600, 'scan');
     expect(calls.filter((c) => c.args.includes('-D')).length).toBe(2);
-    // A ban ufw wrote (it reloaded its chain: blockNow's rule is gone with it) takes back nothing.
-    const wrote = fakeExec((c) => (c.args[0] === 'prepend' ? { stdout: 'Rule inserted\n' } : {}));
+    // A ban ufw wrote: if it reloaded, blockNow's rule went with it (the take-back fails harmlessly);
+    // if it appended (no rule of that family yet: `-A`, no reload), the take-back removes it.
+    const wrote = fakeExec((c) => (c.args[0] === 'prepend' ? { stdout: 'Rule added\n' } : {}));
     const w = createBanBackend('ufw', wrote.exec, { cutConnections: false });
     await w.blockNow!(ip('192.0.2.5'));
     await w.ban(ip('192.0.2.5'), 600, 'scan');
-    expect(wrote.calls.filter((c) => c.args.includes('-D'))).toEqual([]);
+    expect(wrote.calls.filter((c) => c.args.includes('-D')).map((c) => c.args.join(' '))).toEqual([
+      '-w -D ufw-user-input -s 192.0.2.5 -m comment --comment portcullis-fast -j DROP',
+    ]);
+    // Without a blockNow first (restore, banMany): nothing to take back.
+    wrote.calls.length = 0;
+    await w.ban(ip('192.0.2.6'), 600, 'scan');
+    expect(wrote.calls.map((c) => c.bin)).toEqual(['ufw']);
   });
 
   it('an unban of an address ufw has no tagged rule for removes a leftover blockNow rule (helper stopped before ufw wrote the ban), never ufw\'s rules', async () => {

@@ -246,11 +246,12 @@ describe('helper dispatcher: valid requests', () => {
     expect((await ban).ok).toBe(true);
     const after = lines();
     expect(after.indexOf('ufw prepend deny from 192.0.2.2 comment portcullis-ban exp:1000060 scan')).toBeGreaterThan(after.indexOf('iptables -w -I ufw-user-input 1 -s 192.0.2.2 -m comment --comment portcullis-fast -j DROP'));
-    // One audit entry with both commands.
+    // One audit entry with every command: the block, ufw's rule, the block taken back behind it.
     const entry = audit.entries.find((e) => e.op === 'ban')!;
     expect(entry.argv.map((a) => a.join(' '))).toEqual([
       '/usr/sbin/iptables -w -I ufw-user-input 1 -s 192.0.2.2 -m comment --comment portcullis-fast -j DROP',
       '/usr/sbin/ufw prepend deny from 192.0.2.2 comment portcullis-ban exp:1000060 scan',
+      '/usr/sbin/iptables -w -D ufw-user-input -s 192.0.2.2 -m comment --comment portcullis-fast -j DROP',
     ]);
   });
 

@@ -61,11 +61,9 @@ export function createUfwBackend(exec: Exec, now: () => number = Date.now): BanB
     const tag = [BAN_TAG, timeout === null ? null : `exp:${Math.floor(now() / 1000) + timeout}`, text || null].filter(Boolean).join(' ');
     return { ip, tag };
   };
-  /** True when ufw wrote (and reloaded) the rule; false when it skipped it as one it already has. */
-  const prepend = async ({ ip, tag }: { ip: Ip; tag: string }): Promise<boolean> => {
+  const prepend = async ({ ip, tag }: { ip: Ip; tag: string }): Promise<void> => {
     const r = await exec('ufw', ['prepend', 'deny', 'from', ip, 'comment', tag]);
     if (r.code !== 0) throw new FirewallError('ufw', `ufw could not ban ${ip}: ${(r.stderr || r.stdout).trim()}`);
-    return !/Skipping inserting existing rule/.test(r.stdout);
   };
   /** The user chain ufw keeps its `deny from` rules in (only while ufw is active does it exist). */
   const fastRule = (ip: Ip, op: '-I' | '-D'): [bin: 'iptables' | 'ip6tables', args: string[]] => {
@@ -99,17 +97,19 @@ export function createUfwBackend(exec: Exec, now: () => number = Date.now): BanB
       if (n > 1) fastOnly.set(ip, n - 1);
       else fastOnly.delete(ip);
       const fast = n > 0;
-      let written: boolean;
       try {
-        written = await prepend(planBan({ ip, timeoutSec, comment }));
+        await prepend(planBan({ ip, timeoutSec, comment }));
       } catch (e) {
         // ufw refused it: the kernel must not keep a block ufw does not know (nothing would lift it).
         if (fast) await takeBack(ip);
         throw e;
       }
-      // ufw skipped it (the address already has a `from <ip>` rule: ours from an earlier ban, or the
-      // user's): no reload ran, so blockNow's rule would stay in the kernel beside it, unknown to ufw.
-      if (fast && !written) await takeBack(ip);
+      // ufw's rule is in force now, but blockNow's is gone only if ufw reloaded its chain: it does not
+      // when it SKIPS the rule (the address already has a `from <ip>` rule: ours from an earlier ban,
+      // or the user's) nor when a prepend becomes an append (no rule of that family yet: one `-A`).
+      // Taking it back always (one iptables call; fails harmlessly when gone) never depends on
+      // ufw's wording.
+      if (fast) await takeBack(ip);
     },
     async unban(ipIn) {
       const ip = checkIp(ipIn);
