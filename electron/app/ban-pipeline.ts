@@ -200,7 +200,11 @@ export class BanPipeline {
 
   /** Lifts a ban found in the firewall only (an orphan the engine does not hold), behind the queue. */
   unbanOrphan(fw: FirewallPort, ip: string): void {
-    void this.order.forIp(ip, () => fw.unban(ip));
+    // What the engine holds when it RUNS decides (as in reconcile): the caller listed the firewall
+    // before queueing this, and a ban decided since then must keep its rule.
+    void this.order.forIp(ip, async () => {
+      if (!this.h.engine().isBanned(ip)) await fw.unban(ip);
+    });
   }
 
   /**
@@ -322,7 +326,13 @@ export class BanPipeline {
       if (!want || n <= 1) continue;
       await this.order.forAll(async () => {
         for (let i = 0; i < n; i++) await fw.unban(ip).catch(() => undefined);
-        await fw.ban(ip, want.until, banComment(want)).catch((e) => h.log('warn', `reconcile ban ${ip}: ${errorText(e)}`));
+        // Put back the ban the engine holds NOW (as the restore below does): one lifted since the
+        // listing must not come back from the snapshot.
+        const now2 = h.now();
+        const cur = h.engine().activeBans().find((b) => b.ip === ip);
+        if (cur && (cur.until === null || cur.until > now2)) {
+          await fw.ban(ip, cur.until, banComment(cur)).catch((e) => h.log('warn', `reconcile ban ${ip}: ${errorText(e)}`));
+        }
         result.deduplicated.push(ip);
       });
     }

@@ -95,6 +95,7 @@ type Flags = {
   json?: boolean;
   'single-thread'?: boolean;
   'any-program'?: boolean;
+  'kernel-only'?: boolean;
   help?: boolean;
 };
 

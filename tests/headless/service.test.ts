@@ -102,6 +102,32 @@ describe('PortcullisService: bans', () => {
     await t.service.stop();
   });
 
+  it("lifting an orphan never lifts a ban of the same address decided while the firewall was listed", async () => {
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let hold = false;
+    class SlowListFirewall extends FakeFirewall {
+      override async listBans(): Promise<{ ip: string; until: number | null }[]> {
+        const list = await super.listBans();
+        if (hold) await held; // a `ufw show added` under load
+        return list;
+      }
+    }
+    const firewall = new SlowListFirewall(new Journal());
+    const t = setup({ firewall });
+    await t.service.start();
+    firewall.bans.set('203.0.113.5', null); // tagged, unknown to the engine: an orphan
+    hold = true;
+    const unban = t.call('unban', { ip: '203.0.113.5' });
+    await new Promise((r) => setTimeout(r, 0));
+    expect((await t.call('ban', { ip: '203.0.113.5' })).ok).toBe(true); // decided meanwhile
+    release();
+    expect((await unban).ok).toBe(true);
+    await t.service.idle();
+    expect(firewall.bans.has('203.0.113.5')).toBe(true);
+    await t.service.stop();
+  });
+
   it('acts only on records addressed to this host (the kernel log is shared by all namespaces)', async () => {
     const t = setup();
     await t.service.start();
@@ -202,6 +228,33 @@ describe('PortcullisService: reconcile on start', () => {
       '192.0.2.10',
       '192.0.2.12',
     ]);
+  });
+
+  it('collapsing duplicates puts back the ban the engine holds when it runs: one lifted during the listing stays lifted', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    class SlowListFirewall extends FakeFirewall {
+      override async listBans(): Promise<{ ip: string; until: number | null }[]> {
+        const list = await super.listBans();
+        await held; // `ufw show added` under load, at start
+        return list;
+      }
+    }
+    const firewall = new SlowListFirewall(new Journal());
+    const t = setup({ firewall });
+    const now = t.clock.now();
+    t.store.recordBan(ban('192.0.2.12', now - 1000, now + 50_000)); // active, present twice
+    firewall.bans.set('192.0.2.12', now + 50_000);
+    firewall.duplicates.push('192.0.2.12');
+    await t.service.start();
+    const unban = t.call('unban', { ip: '192.0.2.12' }); // while reconcile lists the firewall
+    await new Promise((r) => setTimeout(r, 0));
+    release();
+    expect((await unban).ok).toBe(true);
+    await t.service.idle();
+    expect(firewall.calls).toEqual(['unban 192.0.2.12', 'unban 192.0.2.12', 'unban 192.0.2.12']);
+    expect((await firewall.listBans()).map((b) => b.ip)).toEqual([]);
+    await t.service.stop();
   });
 
   it('a restore batch the firewall refuses is retried one by one: one bad entry never drops the others (audit F2)', async () => {

@@ -161,8 +161,8 @@ describe('ufw backend argv', () => {
     await b.blockNow!(ip('192.0.2.5'));
     await b.blockNow!(ip('2001:db8::5'));
     expect(calls.map((c) => [c.bin, ...c.args].join(' '))).toEqual([
-      'iptables -w -I ufw-user-input 1 -s 192.0.2.5 -j DROP',
-      'ip6tables -w -I ufw6-user-input 1 -s 2001:db8::5 -j DROP',
+      'iptables -w -I ufw-user-input 1 -s 192.0.2.5 -m comment --comment portcullis-fast -j DROP',
+      'ip6tables -w -I ufw6-user-input 1 -s 2001:db8::5 -m comment --comment portcullis-fast -j DROP',
     ]);
     await expect(b.blockNow!(ip('192.0.2.5; reboot'))).rejects.toMatchObject({ code: 'bad-address' });
   });
@@ -173,13 +173,64 @@ describe('ufw backend argv', () => {
     await b.blockNow!(ip('192.0.2.5'));
     await expect(b.ban(ip('192.0.2.5'), 600, 'scan')).rejects.toThrow(/could not ban 192\.0\.2\.5/);
     expect(calls.map((c) => [c.bin, ...c.args].join(' '))).toEqual([
-      'iptables -w -I ufw-user-input 1 -s 192.0.2.5 -j DROP',
+      'iptables -w -I ufw-user-input 1 -s 192.0.2.5 -m comment --comment portcullis-fast -j DROP',
       'ufw prepend deny from 192.0.2.5 comment portcullis-ban exp:1000600 scan',
-      'iptables -w -D ufw-user-input -s 192.0.2.5 -j DROP',
+      'iptables -w -D ufw-user-input -s 192.0.2.5 -m comment --comment portcullis-fast -j DROP',
     ]);
     calls.length = 0;
     await expect(b.ban(ip('192.0.2.5'), 600, 'scan')).rejects.toThrow();
     expect(calls.map((c) => c.bin)).toEqual(['ufw']);
+  });
+
+  it('after a ban ufw skips (the address already has a rule) or appends, the block blockNow added is taken back, never ufw\'s own copy (v4 and v6)', async () => {
+    // ufw answers "Skipping inserting existing rule" (exit 0) and reloads nothing: blockNow's rule would
+    // otherwise stay in the kernel, unknown to ufw. The take-back names the fast rule's tag, so a reload
+    // in between (which leaves only ufw's identical-looking copy) cannot make it delete ufw's rule.
+    const { exec, calls } = fakeExec((c) =>
+      c.args[0] === 'prepend' ? { stdout: `Skipping inserting existing rule${c.args[3]!.includes(':') ? ' (v6)' : ''}\n` } : {},
+    );
+    const b = createBanBackend('ufw', exec, { cutConnections: false, now: () => 1_000_000_000 });
+    for (const a of ['192.0.2.5', '2001:db8::5']) {
+      await b.blockNow!(ip(a));
+      await b.ban(ip(a), 600, 'scan');
+    }
+    const kernel = calls.filter((c) => c.bin !== 'ufw').map((c) => [c.bin, ...c.args].join(' '));
+    expect(kernel).toEqual([
+      'iptables -w -I ufw-user-input 1 -s 192.0.2.5 -m comment --comment portcullis-fast -j DROP',
+      'iptables -w -D ufw-user-input -s 192.0.2.5 -m comment --comment portcullis-fast -j DROP',
+      'ip6tables -w -I ufw6-user-input 1 -s 2001:db8::5 -m comment --comment portcullis-fast -j DROP',
+      'ip6tables -w -D ufw6-user-input -s 2001:db8::5 -m comment --comment portcullis-fast -j DROP',
+    ]);
+    // Two overlapping bans of one address: each takes back its own block, no more.
+    calls.length = 0;
+    await b.blockNow!(ip('192.0.2.7'));
+    await b.blockNow!(ip('192.0.2.7'));
+    await b.ban(ip('192.0.2.7'), 600, 'scan');
+    await b.ban(ip('192.0.2.7'), 600, 'scan');
+    expect(calls.filter((c) => c.args.includes('-D')).length).toBe(2);
+    // A ban ufw wrote: if it reloaded, blockNow's rule went with it (the take-back fails harmlessly);
+    // if it appended (no rule of that family yet: `-A`, no reload), the take-back removes it.
+    const wrote = fakeExec((c) => (c.args[0] === 'prepend' ? { stdout: 'Rule added\n' } : {}));
+    const w = createBanBackend('ufw', wrote.exec, { cutConnections: false });
+    await w.blockNow!(ip('192.0.2.5'));
+    await w.ban(ip('192.0.2.5'), 600, 'scan');
+    expect(wrote.calls.filter((c) => c.args.includes('-D')).map((c) => c.args.join(' '))).toEqual([
+      '-w -D ufw-user-input -s 192.0.2.5 -m comment --comment portcullis-fast -j DROP',
+    ]);
+    // Without a blockNow first (restore, banMany): nothing to take back.
+    wrote.calls.length = 0;
+    await w.ban(ip('192.0.2.6'), 600, 'scan');
+    expect(wrote.calls.map((c) => c.bin)).toEqual(['ufw']);
+  });
+
+  it('an unban of an address ufw has no tagged rule for removes a leftover blockNow rule (helper stopped before ufw wrote the ban), never ufw\'s rules', async () => {
+    const { exec, calls } = fakeExec((c) => (c.args[0] === 'show' ? { stdout: showAdded } : {}));
+    const b = createBanBackend('ufw', exec, { cutConnections: false });
+    await b.unban(ip('192.0.2.8')); // the user's own untagged deny: ufw's rule stays
+    expect(calls.map((c) => [c.bin, ...c.args].join(' '))).toEqual([
+      'ufw show added',
+      'iptables -w -D ufw-user-input -s 192.0.2.8 -m comment --comment portcullis-fast -j DROP',
+    ]);
   });
 
   it('lists tagged rules with the time left', async () => {

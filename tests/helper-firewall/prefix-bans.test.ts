@@ -51,9 +51,13 @@ describe('prefix bans: ufw backend', () => {
     await b.ban(t('2001:db8:1:2::/64'), 600, '');
     await b.unban(t('2001:db8:1:2::/64'));
     await b.unban(t('2001:db8:9::/64')); // the user's own rule: untouched
-    expect(calls.filter((c) => c.args[0] !== 'show').map((c) => c.args)).toEqual([
+    expect(calls.filter((c) => c.bin === 'ufw' && c.args[0] !== 'show').map((c) => c.args)).toEqual([
       ['prepend', 'deny', 'from', '2001:db8:1:2::/64', 'comment', 'portcullis-ban exp:1000600'],
       ['delete', 'deny', 'from', '2001:db8:1:2::/64'],
+    ]);
+    // Beside ufw, only a fast block of ours (by its tag) may be taken back for the user's network: never ufw's rule.
+    expect(calls.filter((c) => c.bin !== 'ufw').map((c) => [c.bin, ...c.args].join(' '))).toEqual([
+      'ip6tables -w -D ufw6-user-input -s 2001:db8:9::/64 -m comment --comment portcullis-fast -j DROP',
     ]);
     expect(parseTaggedRules(showAdded)).toEqual([{ ip: '2001:db8:1:2::/64', comment: 'portcullis-ban exp:1000600', expiresAtSec: 1000600 }]);
   });

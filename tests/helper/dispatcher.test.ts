@@ -239,18 +239,19 @@ describe('helper dispatcher: valid requests', () => {
     await sawBlock; // never resolves on a helper that makes the ban wait for the status read
     // In force while the status read still holds ufw's queue; ufw's rule waits its turn.
     const lines = () => calls.map((c) => [c.bin, ...c.args].join(' '));
-    expect(lines()).toContain('iptables -w -I ufw-user-input 1 -s 192.0.2.2 -j DROP');
+    expect(lines()).toContain('iptables -w -I ufw-user-input 1 -s 192.0.2.2 -m comment --comment portcullis-fast -j DROP');
     expect(lines().some((l) => l.startsWith('ufw prepend'))).toBe(false);
     release();
     expect((await status).ok).toBe(true);
     expect((await ban).ok).toBe(true);
     const after = lines();
-    expect(after.indexOf('ufw prepend deny from 192.0.2.2 comment portcullis-ban exp:1000060 scan')).toBeGreaterThan(after.indexOf('iptables -w -I ufw-user-input 1 -s 192.0.2.2 -j DROP'));
-    // One audit entry with both commands.
+    expect(after.indexOf('ufw prepend deny from 192.0.2.2 comment portcullis-ban exp:1000060 scan')).toBeGreaterThan(after.indexOf('iptables -w -I ufw-user-input 1 -s 192.0.2.2 -m comment --comment portcullis-fast -j DROP'));
+    // One audit entry with every command: the block, ufw's rule, the block taken back behind it.
     const entry = audit.entries.find((e) => e.op === 'ban')!;
     expect(entry.argv.map((a) => a.join(' '))).toEqual([
-      '/usr/sbin/iptables -w -I ufw-user-input 1 -s 192.0.2.2 -j DROP',
+      '/usr/sbin/iptables -w -I ufw-user-input 1 -s 192.0.2.2 -m comment --comment portcullis-fast -j DROP',
       '/usr/sbin/ufw prepend deny from 192.0.2.2 comment portcullis-ban exp:1000060 scan',
+      '/usr/sbin/iptables -w -D ufw-user-input -s 192.0.2.2 -m comment --comment portcullis-fast -j DROP',
     ]);
   });
 

@@ -122,6 +122,24 @@ describe.runIf(requireSystem('root', 'netns', 'ufw', 'ipset', 'conntrack'))('ban
           }
         });
 
+        it('blockNow then a ban ufw skips (the address is banned already) leaves no rule in the kernel that ufw does not know (v4 and v6)', async () => {
+          const o = lab.scanners[1]!;
+          const userInput = async (v6: boolean) =>
+            (await lab.run(lab.fwNs, [v6 ? 'ip6tables' : 'iptables', '-w', '-S', v6 ? 'ufw6-user-input' : 'ufw-user-input'])).split('\n').filter((l) => l.startsWith('-A'));
+          for (const addr of [o.v4, o.v6]) {
+            const v6 = addr.includes(':');
+            await backend.ban(ip(addr), 600, 'first');
+            const before = await userInput(v6);
+            await backend.blockNow!(ip(addr));
+            expect((await userInput(v6)).length).toBe(before.length + 1);
+            await backend.ban(ip(addr), 600, 'again'); // ufw: "Skipping inserting existing rule"
+            expect(await userInput(v6)).toEqual(before);
+            expect(await lab.canConnect(o.ns, v6 ? o.fwV6 : o.fwV4)).toBe(false);
+            await backend.unban(ip(addr));
+            expect(await eventually(() => lab.canConnect(o.ns, v6 ? o.fwV6 : o.fwV4))).toBe(true);
+          }
+        });
+
         it('records the expiry in the tag so list() reports the time left', async () => {
           const o = lab.scanners[1]!;
           await backend.ban(ip(o.v4), 600, 'expiring');
@@ -133,6 +151,19 @@ describe.runIf(requireSystem('root', 'netns', 'ufw', 'ipset', 'conntrack'))('ban
       }
 
       if (kind === 'set') {
+        it('without a conntrack cut, a ban still kills an established session (the set match is ahead of ufw\'s ESTABLISHED accept), v4 and v6', async () => {
+          const uncut = createBanBackend('set', lab.fwExec, { cutConnections: false });
+          const s = lab.scanner;
+          for (const [addr, dst] of [[s.v4, s.fwV4], [s.v6, s.fwV6]] as const) {
+            const session = await lab.connect(s.ns, dst, 22);
+            expect(await session.alive()).toBe(true);
+            await uncut.ban(ip(addr), null, 'no cut');
+            expect(await session.alive(1000)).toBe(false);
+            await uncut.unban(ip(addr));
+            session.close();
+          }
+        });
+
         it('an element with a timeout expires in the kernel: the scanner gets through again without any unban', async () => {
           const s = lab.scanner;
           await backend.ban(ip(s.v4), 2, 'short');

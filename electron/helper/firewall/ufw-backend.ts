@@ -12,8 +12,10 @@
  * The ufw CLI is slow on the ban path: one `ufw prepend` forks ~30 iptables processes (capability
  * tests, chain listings, a reload of the user chains) — 0.3–0.6 s on a quiet host, 3–7 s measured
  * while the scanner keeps probing an open port. So a ban is put in force first with ONE iptables call
- * (`blockNow`): the very rule ufw writes for `deny from <ip>` (`-s <ip> -j DROP` at the top of
+ * (`blockNow`): the rule ufw writes for `deny from <ip>` (`-s <ip> -j DROP` at the top of
  * ufw-user-input / ufw6-user-input), which ufw's own reload then replaces by its copy from user.rules.
+ * It carries a comment (FAST_TAG) so that taking it back can never delete ufw's own copy of the rule:
+ * a reload between blockNow and `ufw prepend` (another change in the queue) leaves only ufw's copy.
  */
 import { type BanTarget, canonicalCidr, canonicalIp } from '../../shared/domain.ts';
 import { isPrefixText } from '../../shared/prefix.ts';
@@ -45,6 +47,9 @@ export function parseTaggedRules(showAdded: string): TaggedRule[] {
   return out;
 }
 
+/** Comment on blockNow's rule: only a rule with it is ever taken back (ufw's own copy has none). */
+export const FAST_TAG = 'portcullis-fast';
+
 export function createUfwBackend(exec: Exec, now: () => number = Date.now): BanBackend {
   const tagged = async (): Promise<TaggedRule[]> => {
     const r = await exec('ufw', ['show', 'added']);
@@ -65,10 +70,17 @@ export function createUfwBackend(exec: Exec, now: () => number = Date.now): BanB
   /** The user chain ufw keeps its `deny from` rules in (only while ufw is active does it exist). */
   const fastRule = (ip: BanTarget, op: '-I' | '-D'): [bin: 'iptables' | 'ip6tables', args: string[]] => {
     const v6 = ip.includes(':');
-    return [v6 ? 'ip6tables' : 'iptables', ['-w', op, v6 ? 'ufw6-user-input' : 'ufw-user-input', ...(op === '-I' ? ['1'] : []), '-s', ip, '-j', 'DROP']];
+    return [
+      v6 ? 'ip6tables' : 'iptables',
+      ['-w', op, v6 ? 'ufw6-user-input' : 'ufw-user-input', ...(op === '-I' ? ['1'] : []), '-s', ip, '-m', 'comment', '--comment', FAST_TAG, '-j', 'DROP'],
+    ];
   };
-  /** Addresses blocked by blockNow whose ufw rule is not written yet. */
-  const fastOnly = new Set<BanTarget>();
+  /** Deletes blockNow's rule for `ip` if it is still there (a reload removed it, or there is none: fails harmlessly). */
+  const takeBack = async (ip: BanTarget): Promise<void> => {
+    await exec(...fastRule(ip, '-D'));
+  };
+  /** Per address: blockNow rules inserted whose ban has not run yet (two bans of one address can overlap). */
+  const fastOnly = new Map<BanTarget, number>();
   const remove = async (ip: BanTarget): Promise<void> => {
     const r = await exec('ufw', ['delete', 'deny', 'from', ip]);
     if (r.code !== 0) throw new FirewallError('ufw', `ufw could not unban ${ip}: ${(r.stderr || r.stdout).trim()}`);
@@ -79,23 +91,36 @@ export function createUfwBackend(exec: Exec, now: () => number = Date.now): BanB
       const ip = checkTarget(ipIn);
       const [bin, args] = fastRule(ip, '-I');
       // ufw inactive (no user chain): nothing to do here; `ban` writes the rule ufw loads when enabled.
-      if ((await exec(bin, args)).code === 0) fastOnly.add(ip);
+      if ((await exec(bin, args)).code === 0) fastOnly.set(ip, (fastOnly.get(ip) ?? 0) + 1);
     },
     async ban(ipIn, timeoutSec, comment) {
-      const plan = planBan({ ip: ipIn, timeoutSec, comment });
+      const ip = checkTarget(ipIn);
+      const n = fastOnly.get(ip) ?? 0;
+      if (n > 1) fastOnly.set(ip, n - 1);
+      else fastOnly.delete(ip);
+      const fast = n > 0;
       try {
-        await prepend(plan);
+        await prepend(planBan({ ip, timeoutSec, comment }));
       } catch (e) {
         // ufw refused it: the kernel must not keep a block ufw does not know (nothing would lift it).
-        if (fastOnly.has(plan.ip)) await exec(...fastRule(plan.ip, '-D'));
+        if (fast) await takeBack(ip);
         throw e;
-      } finally {
-        fastOnly.delete(plan.ip);
       }
+      // ufw's rule is in force now, but blockNow's is gone only if ufw reloaded its chain: it does not
+      // when it SKIPS the rule (the address already has a `from <ip>` rule: ours from an earlier ban,
+      // or the user's) nor when a prepend becomes an append (no rule of that family yet: one `-A`).
+      // Taking it back always (one iptables call; fails harmlessly when gone) never depends on
+      // ufw's wording.
+      if (fast) await takeBack(ip);
     },
     async unban(ipIn) {
       const ip = checkTarget(ipIn);
-      if (!(await tagged()).some((t) => t.ip === ip)) return; // not ours (or not there): touch nothing
+      if (!(await tagged()).some((t) => t.ip === ip)) {
+        // Not ours in ufw: touch none of ufw's rules. A blockNow rule whose ban never reached ufw (the
+        // helper stopped in between) is ours by its tag, and nothing else would lift it before a reload.
+        await takeBack(ip);
+        return;
+      }
       await remove(ip);
     },
     async banMany(reqs) {
