@@ -6,7 +6,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } fr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Exec, ExecResult } from '../../electron/helper/exec.ts';
+import type { ExecResult } from '../../electron/helper/exec.ts';
 import {
   createBanBackend,
   cutConnections,
@@ -19,17 +19,8 @@ import {
 import { parseIpsetSave } from '../../electron/helper/firewall/set-backend.ts';
 import { parseTaggedRules } from '../../electron/helper/firewall/ufw-backend.ts';
 import type { Ip } from '../../electron/shared/domain.ts';
+import { type Call, fakeExec } from './fake-exec.ts';
 
-type Call = { bin: string; args: string[]; input?: string };
-function fakeExec(answer: (c: Call) => Partial<ExecResult> = () => ({})): { exec: Exec; calls: Call[] } {
-  const calls: Call[] = [];
-  const exec: Exec = async (bin, args, opts) => {
-    const c: Call = { bin, args: [...args], ...(opts?.input !== undefined ? { input: opts.input } : {}) };
-    calls.push(c);
-    return { code: 0, stdout: '', stderr: '', ...answer(c) };
-  };
-  return { exec, calls };
-}
 const ip = (s: string) => s as Ip;
 
 describe('input refused before anything runs', () => {

@@ -7,7 +7,6 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { BINARIES, type Exec, type ExecResult } from '../../electron/helper/exec.ts';
 import { hasBlock, setBlockRules, SET_BLOCK_ANCHOR, withBlock, withoutBlock } from '../../electron/helper/firewall/blocks.ts';
 import { createBanBackend, installSetBlock, managedBlocksStatus } from '../../electron/helper/firewall/index.ts';
 import { FORWARD_BEFORE_ANCHOR, forwardAfterRules, forwardBeforeRules } from '../../electron/helper/firewall/forward-blocks.ts';
@@ -18,20 +17,8 @@ import { createHelperDispatcher } from '../../electron/helper/ops.ts';
 import type { Ip } from '../../electron/shared/domain.ts';
 import { decodeHelperRequest } from '../../electron/shared/helper-protocol.ts';
 import { fakeDeps } from '../helper/fakes.ts';
+import { type Call, fakeExec } from './fake-exec.ts';
 
-type Call = { bin: string; args: string[]; input?: string };
-function fakeExec(answer: (c: Call) => Partial<ExecResult> | undefined = () => undefined): { exec: Exec; calls: Call[] } {
-  const calls: Call[] = [];
-  const exec: Exec = async (bin, args, opts) => {
-    // The helper's Exec takes a binary NAME from the fixed table and an argv array: there is no shell string to build.
-    expect(Object.keys(BINARIES)).toContain(bin);
-    expect(Array.isArray(args) && args.every((a) => typeof a === 'string')).toBe(true);
-    const c: Call = { bin, args: [...args], ...(opts?.input !== undefined ? { input: opts.input } : {}) };
-    calls.push(c);
-    return { code: 0, stdout: '', stderr: '', ...answer(c) };
-  };
-  return { exec, calls };
-}
 const line = (c: Call) => [c.bin, ...c.args].join(' ');
 const SHOW_ADDED = [
   'Added user rules (see \'ufw status\' for running firewall):',

@@ -1,21 +1,11 @@
 /** Prefix bans (issue 12.1) in both backends: argv, the hash:net sets, listing, and what is refused. */
 import { describe, expect, it } from 'vitest';
-import type { Exec, ExecResult } from '../../electron/helper/exec.ts';
 import { createBanBackend, cutConnections } from '../../electron/helper/firewall/index.ts';
 import { parseIpsetSave } from '../../electron/helper/firewall/set-backend.ts';
 import { parseTaggedRules } from '../../electron/helper/firewall/ufw-backend.ts';
 import type { BanTarget } from '../../electron/shared/domain.ts';
+import { fakeExec } from './fake-exec.ts';
 
-type Call = { bin: string; args: string[]; input?: string };
-function fakeExec(answer: (c: Call) => Partial<ExecResult> = () => ({})): { exec: Exec; calls: Call[] } {
-  const calls: Call[] = [];
-  const exec: Exec = async (bin, args, opts) => {
-    const c: Call = { bin, args: [...args], ...(opts?.input !== undefined ? { input: opts.input } : {}) };
-    calls.push(c);
-    return { code: 0, stdout: '', stderr: '', ...answer(c) };
-  };
-  return { exec, calls };
-}
 const t = (s: string) => s as BanTarget;
 
 describe('prefix bans: set backend', () => {
