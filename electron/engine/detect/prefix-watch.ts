@@ -27,6 +27,12 @@ export class PrefixWatch {
   private v6Bits = 128;
   private v4Bits: number | null = null;
   private readonly words = new Uint32Array(4);
+  /**
+   * Per address slot: the slot its network had at its last probe — a guess, checked against the
+   * network tracker's key for that slot (a network's slot changes when it is forgotten and tracked
+   * again, or on a re-layout), so a known source's network is found without a lookup by its text.
+   */
+  private netSlots = new Int32Array(0);
 
   /**
    * `addresses`: the engine's address tracker, whose slots cache each source's network (a tag), so
@@ -85,8 +91,12 @@ export class PrefixWatch {
       this.addresses.setTag(slot, net ?? '');
     }
     if (net === null || net === '') return null;
-    const crossed = this.tracker.probe(net, time, port, type);
+    const guess = slot < this.netSlots.length ? this.netSlots[slot]! : NO_SLOT;
+    const known = guess !== NO_SLOT && this.tracker.ipOf(guess) === net ? guess : this.tracker.get(net);
+    const crossed = this.tracker.probe(net, time, port, type, known);
     const at = this.tracker.lastSlot;
+    if (slot >= this.netSlots.length) this.growNetSlots(slot);
+    this.netSlots[slot] = at;
     const seen = this.tracker.tagOf(at);
     if (seen === undefined) this.tracker.setTag(at, ip === '' ? ipv4Text(v4) : ip);
     else if (typeof seen === 'string') {
@@ -97,6 +107,12 @@ export class PrefixWatch {
       if (!seen.includes(addr)) seen.push(addr);
     }
     return crossed === NO_SLOT ? null : net;
+  }
+
+  private growNetSlots(slot: number): void {
+    const grown = new Int32Array(Math.max(64, 2 * this.netSlots.length, slot + 1)).fill(NO_SLOT);
+    grown.set(this.netSlots);
+    this.netSlots = grown;
   }
 
   /** Member addresses seen of a tracked network (empty when it is not tracked). */

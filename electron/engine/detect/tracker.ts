@@ -133,6 +133,8 @@ export class SourceTracker<Tag = string> {
   }
 
   setTag(slot: number, tag: Tag | undefined): void {
+    // Kept dense (a write far past the end would turn the array into a slow dictionary when few slots have tags).
+    while (this.tags.length < slot) this.tags.push(undefined);
     this.tags[slot] = tag;
   }
 
@@ -216,7 +218,7 @@ export class SourceTracker<Tag = string> {
   }
 
   private release(slot: number): void {
-    this.tags[slot] = undefined;
+    if (slot < this.tags.length) this.tags[slot] = undefined;
     this.windows.release(slot);
     this.table.remove(slot);
   }
