@@ -4,7 +4,8 @@
  * counted probe of an IPv6 source (of an IPv4 source too when `ipv4PrefixLength` is set) is also
  * counted under its network — `2001:db8:1:2::/64` — by a tracker of its own, under the same scan
  * rule; a network that meets it is a prefix scan, banned whole unless it holds a protected address
- * (the engine decides). The member addresses seen are kept (at most MAX_MEMBERS) as the evidence.
+ * (the engine decides). The member addresses seen are kept (at most MAX_MEMBERS) as the evidence,
+ * as the tag of the network's slot (no second lookup by network text per probe).
  *
  * Pure, like the address tracker: times are event times.
  */
@@ -16,16 +17,22 @@ import { ipv4Key, ipv4Text, NO_SLOT, SourceTracker, type WindowSummary } from '.
 import { v6ToWords } from './whitelist.ts';
 
 export class PrefixWatch {
-  readonly tracker: SourceTracker;
+  /**
+   * Networks, each tagged with its member addresses seen while it is tracked, first seen first: the
+   * one address itself while it is the only one (most networks; an array each cost a replay of 100k
+   * sources megabytes).
+   */
+  readonly tracker: SourceTracker<string | string[]>;
   private readonly addresses: SourceTracker;
   private v6Bits = 128;
   private v4Bits: number | null = null;
-  /**
-   * Network → member addresses seen while it is tracked, first seen first: the one address itself
-   * while it is the only one (most networks; an array each cost a replay of 100k sources megabytes).
-   */
-  private readonly members = new Map<string, string | string[]>();
   private readonly words = new Uint32Array(4);
+  /**
+   * Per address slot: the slot its network had at its last probe — a guess, checked against the
+   * network tracker's key for that slot (a network's slot changes when it is forgotten and tracked
+   * again, or on a re-layout), so a known source's network is found without a lookup by its text.
+   */
+  private netSlots = new Int32Array(0);
 
   /**
    * `addresses`: the engine's address tracker, whose slots cache each source's network (a tag), so
@@ -33,8 +40,7 @@ export class PrefixWatch {
    */
   constructor(s: DetectionSettings, addresses: SourceTracker) {
     this.addresses = addresses;
-    this.tracker = new SourceTracker(s);
-    this.tracker.onEvict = (net) => this.members.delete(net);
+    this.tracker = new SourceTracker<string | string[]>(s);
     this.configure(s);
   }
 
@@ -56,7 +62,6 @@ export class PrefixWatch {
 
   clear(): void {
     this.tracker.clear();
-    this.members.clear();
   }
 
   /**
@@ -78,18 +83,25 @@ export class PrefixWatch {
    * address tracker. Returns the network when it now meets the scan rule, else null.
    */
   probe(ip: string, v4: number, slot: number, time: number, port: number | null, type: ScanType): string | null {
+    // Most sources of a busy host are IPv4 ones, tracked by address only unless IPv4 aggregation is on.
+    if (v4 >= 0 && this.v4Bits === null) return null;
     let net = this.addresses.tagOf(slot) ?? null;
     if (net === null) {
       net = this.networkOf(ip, v4);
       this.addresses.setTag(slot, net ?? '');
     }
     if (net === null || net === '') return null;
-    const crossed = this.tracker.probe(net, time, port, type);
-    const seen = this.members.get(net);
-    if (seen === undefined) this.members.set(net, ip === '' ? ipv4Text(v4) : ip);
+    const guess = slot < this.netSlots.length ? this.netSlots[slot]! : NO_SLOT;
+    const known = guess !== NO_SLOT && this.tracker.ipOf(guess) === net ? guess : this.tracker.get(net);
+    const crossed = this.tracker.probe(net, time, port, type, known);
+    const at = this.tracker.lastSlot;
+    if (slot >= this.netSlots.length) this.growNetSlots(slot);
+    this.netSlots[slot] = at;
+    const seen = this.tracker.tagOf(at);
+    if (seen === undefined) this.tracker.setTag(at, ip === '' ? ipv4Text(v4) : ip);
     else if (typeof seen === 'string') {
       const addr = ip === '' ? ipv4Text(v4) : ip;
-      if (addr !== seen) this.members.set(net, [seen, addr]);
+      if (addr !== seen) this.tracker.setTag(at, [seen, addr]);
     } else if (seen.length < MAX_MEMBERS) {
       const addr = ip === '' ? ipv4Text(v4) : ip;
       if (!seen.includes(addr)) seen.push(addr);
@@ -97,9 +109,16 @@ export class PrefixWatch {
     return crossed === NO_SLOT ? null : net;
   }
 
+  private growNetSlots(slot: number): void {
+    const grown = new Int32Array(Math.max(64, 2 * this.netSlots.length, slot + 1)).fill(NO_SLOT);
+    grown.set(this.netSlots);
+    this.netSlots = grown;
+  }
+
   /** Member addresses seen of a tracked network (empty when it is not tracked). */
   membersOf(net: string): string[] {
-    const seen = this.members.get(net);
+    const slot = this.tracker.get(net);
+    const seen = slot === NO_SLOT ? undefined : this.tracker.tagOf(slot);
     return seen === undefined ? [] : typeof seen === 'string' ? [seen] : [...seen];
   }
 
@@ -123,6 +142,5 @@ export class PrefixWatch {
   forget(net: string): void {
     if (!isPrefixText(net)) return;
     this.tracker.delete(net);
-    this.members.delete(net);
   }
 }

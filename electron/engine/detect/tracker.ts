@@ -55,12 +55,13 @@ export function ipv4Text(key: number): string {
   return `${key >>> 24}.${(key >>> 16) & 255}.${(key >>> 8) & 255}.${key & 255}`;
 }
 
-export class SourceTracker {
+/** `Tag`: what a caller notes per tracked source (the engine's addresses: their network; PrefixWatch's networks: their members). */
+export class SourceTracker<Tag = string> {
   private readonly rule: ScanRule;
   private readonly table: SourceTable;
   private readonly windows = new SourceWindows();
-  /** Per slot: a caller's note about the source (PrefixWatch: its network), dropped with the source. */
-  private tags: (string | undefined)[] = [];
+  /** Per slot: a caller's note about the source, dropped with the source, kept through a re-layout. */
+  private tags: (Tag | undefined)[] = [];
   /** The slot the last probe() counted into (valid until the next change of the tracker). */
   lastSlot = NO_SLOT;
   evictedCount = 0;
@@ -82,9 +83,15 @@ export class SourceTracker {
     this.windows.setWindow(this.rule.findtimeMs);
     if (this.rule.maxretry !== maxretry || this.rule.portCap !== portCap) {
       // Re-layout: copy every window out, least recently seen first, and back in the new layout.
-      const copies = this.table.inLruOrder().map((slot) => this.windows.copyOut(slot, this.table.keyOf(slot)));
+      const order = this.table.inLruOrder();
+      const copies = order.map((slot) => this.windows.copyOut(slot, this.table.keyOf(slot)));
+      const tags = order.map((slot) => this.tags[slot]);
       this.clear();
-      for (const c of copies) this.windows.copyIn(this.table.add(c.ip, ipv4Key(c.ip)), c);
+      copies.forEach((c, i) => {
+        const slot = this.table.add(c.ip, ipv4Key(c.ip));
+        this.windows.copyIn(slot, c);
+        this.tags[slot] = tags[i];
+      });
     }
     while (this.size > s.maxTrackedSources) this.evictOldest(Number.NaN);
   }
@@ -121,11 +128,13 @@ export class SourceTracker {
     this.tags = [];
   }
 
-  tagOf(slot: number): string | undefined {
+  tagOf(slot: number): Tag | undefined {
     return this.tags[slot];
   }
 
-  setTag(slot: number, tag: string): void {
+  setTag(slot: number, tag: Tag | undefined): void {
+    // Kept dense (a write far past the end would turn the array into a slow dictionary when few slots have tags).
+    while (this.tags.length < slot) this.tags.push(undefined);
     this.tags[slot] = tag;
   }
 
@@ -209,7 +218,7 @@ export class SourceTracker {
   }
 
   private release(slot: number): void {
-    this.tags[slot] = undefined;
+    if (slot < this.tags.length) this.tags[slot] = undefined;
     this.windows.release(slot);
     this.table.remove(slot);
   }
