@@ -8,6 +8,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { unwrapResult } from '../shared/api-reply.ts';
 import type { ApiMethod, ApiParams, ApiResult } from '../shared/api.ts';
+import { checkControlSocket, noInstanceError, permissionDeniedError } from './control-socket-trust.ts';
 
 /** Where `run`/`serve` keep their database, control socket and audit log, and where the other commands look. */
 export const DEFAULT_STATE_DIR = '/var/lib/portcullis';
@@ -25,17 +26,26 @@ export class ControlClient {
   private buf = '';
   private readonly ready: Promise<void>;
 
+  /** Checks the socket before connecting (control-socket-trust.ts); a refusal rejects every call, saying why. */
   constructor(sockPath: string) {
-    this.sock = net.connect(sockPath);
+    this.sock = new net.Socket();
+    try {
+      checkControlSocket(sockPath);
+    } catch (e) {
+      this.ready = Promise.reject(e as Error);
+      this.ready.catch(() => undefined); // seen by call(); unobserved when no call is made
+      return;
+    }
+    this.sock.connect(sockPath);
     this.sock.setEncoding('utf8');
     this.ready = new Promise((resolve, reject) => {
       this.sock.once('connect', () => resolve());
       this.sock.once('error', (e: NodeJS.ErrnoException) => {
         reject(
           e.code === 'ENOENT' || e.code === 'ECONNREFUSED'
-            ? new Error(`no running Portcullis instance (no control socket at ${sockPath}); start one with \`portcullis run\``)
+            ? noInstanceError(sockPath)
             : e.code === 'EACCES'
-              ? new Error(`permission denied on ${sockPath}: the control socket is root-only (use sudo)`)
+              ? permissionDeniedError(sockPath)
               : e,
         );
       });

@@ -4,7 +4,7 @@
  * same API as the UI — newline-delimited JSON `{id, method, params}` → `{id, reply}` — so
  * `portcullis status | bans | ban | unban | doctor` reuse dispatch() and the API schemas.
  */
-import { chmodSync, existsSync, lstatSync, mkdirSync, realpathSync, statSync, unlinkSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import type { AuditLog } from '../helper/audit.ts';
@@ -12,31 +12,12 @@ import { auditedHandlers } from '../app/api-audit.ts';
 import { unixPeerIdentity } from './peer-identity.ts';
 import { dispatch, type ApiHandlers, WsClientFrameSchema } from '../shared/api.ts';
 import { controlSocketPath } from './control-client.ts';
+import { refuseUnsafeParents } from './control-socket-trust.ts';
 
 // The client side (and where the socket is) is in control-client.ts: the CLI's commands load only that.
 export { ControlClient, CONTROL_SOCKET_NAME, controlSocketPath, DEFAULT_STATE_DIR } from './control-client.ts';
 
 const MAX_LINE = 1024 * 1024;
-
-/**
- * Refuses a state directory under a parent that someone else could swap: each directory from / down
- * to the parent (symlinks resolved) must belong to root or to this user, and must not be writable by
- * group or others unless it is sticky (as /tmp: there others cannot rename or delete our directory).
- * Checking the last component alone let the owner of a parent replace the whole state directory.
- */
-export function refuseUnsafeParents(parent: string): void {
-  const uid = process.getuid?.();
-  let at = realpathSync(parent);
-  for (;;) {
-    const st = statSync(at);
-    if (st.uid !== 0 && st.uid !== uid) throw new Error(`${at} (a parent of the state directory) is owned by uid ${st.uid}, not root or this user: it could swap the state directory; refusing to use it`);
-    if ((st.mode & 0o022) !== 0 && (st.mode & 0o1000) === 0)
-      throw new Error(`${at} (a parent of the state directory) has mode ${(st.mode & 0o7777).toString(8).padStart(4, '0')}: writable by others without the sticky bit, so they could swap the state directory; refusing to use it`);
-    const up = path.dirname(at);
-    if (up === at) return;
-    at = up;
-  }
-}
 
 /**
  * Creates the state directory (0700) if it does not exist, and otherwise refuses one that is not

@@ -1,0 +1,150 @@
+/**
+ * The CLI must not talk to a control socket someone else planted: before connecting it checks
+ * (lstat, no link followed) that the socket is a socket, owned like its state directory by root (or
+ * by the user running the CLI), in a directory nobody else can write, under parents nobody else can
+ * swap. Each refusal is tried against a live "planted" server that would answer with lies: it must
+ * never see a connection.
+ */
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ControlClient, controlSocketPath } from '../../electron/headless/control-client.ts';
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+function tmp(): string {
+  const d = mkdtempSync(path.join(tmpdir(), 'pc-trust-'));
+  cleanups.push(() => rmSync(d, { recursive: true, force: true }));
+  return d;
+}
+
+/** A server at `sockPath` that answers every call with a lie, and counts who connected. */
+async function plant(sockPath: string): Promise<{ connections: () => number }> {
+  let n = 0;
+  const server = net.createServer((sock) => {
+    n++;
+    sock.setEncoding('utf8');
+    sock.on('data', (chunk: string) => {
+      for (const line of chunk.split('\n').filter(Boolean)) {
+        const { id } = JSON.parse(line) as { id: number };
+        sock.write(JSON.stringify({ id, reply: { ok: true, result: 'a lie' } }) + '\n');
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(sockPath, resolve));
+  cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  return { connections: () => n };
+}
+
+const anyResult = { parse: (v: unknown) => v as never };
+
+/** A state directory as the runner makes it: this user's, mode 0700. */
+function stateDir(parent = tmp()): string {
+  const dir = path.join(parent, 'state');
+  mkdirSync(dir, { mode: 0o700 });
+  chmodSync(dir, 0o700);
+  return dir;
+}
+
+async function refused(sockPath: string, why: RegExp): Promise<void> {
+  const c = new ControlClient(sockPath);
+  try {
+    await expect(c.call('getState', {}, anyResult)).rejects.toThrow(why);
+  } finally {
+    c.close();
+  }
+}
+
+describe('ControlClient checks the socket before it connects', () => {
+  it('talks to a socket of its own user in a 0700 directory of that user (the runner\'s layout)', async () => {
+    const sock = controlSocketPath(stateDir());
+    const planted = await plant(sock);
+    const c = new ControlClient(sock);
+    try {
+      await expect(c.call('getState', {}, anyResult)).resolves.toBe('a lie');
+    } finally {
+      c.close();
+    }
+    expect(planted.connections()).toBe(1);
+  });
+
+  it('refuses a state directory others can write (someone could have put the socket there first)', async () => {
+    const dir = stateDir();
+    const sock = controlSocketPath(dir);
+    const planted = await plant(sock);
+    chmodSync(dir, 0o777);
+    await refused(sock, /mode 0777.*refusing to talk to it/);
+    chmodSync(dir, 0o1777); // sticky does not help: the planter owns its socket
+    await refused(sock, /mode 1777.*refusing to talk to it/);
+    chmodSync(dir, 0o720);
+    await refused(sock, /mode 0720.*refusing to talk to it/);
+    expect(planted.connections()).toBe(0);
+  });
+
+  it('refuses a symbolic link to a socket, and a symbolic link as the state directory (no link is followed)', async () => {
+    const base = tmp();
+    const real = stateDir(base);
+    const planted = await plant(path.join(real, 'elsewhere.sock'));
+    symlinkSync(path.join(real, 'elsewhere.sock'), controlSocketPath(real));
+    await refused(controlSocketPath(real), /is a symbolic link.*refusing to talk to it/);
+    const linkDir = path.join(base, 'link');
+    symlinkSync(real, linkDir);
+    await refused(path.join(linkDir, 'elsewhere.sock'), /is a symbolic link.*refusing to talk to it/);
+    expect(planted.connections()).toBe(0);
+  });
+
+  it('refuses something that is not a socket', async () => {
+    const dir = stateDir();
+    writeFileSync(controlSocketPath(dir), '');
+    await refused(controlSocketPath(dir), /not a socket/);
+  });
+
+  it('refuses a state directory under a parent others can write (they could swap the whole directory)', async () => {
+    const open = path.join(tmp(), 'open');
+    mkdirSync(open);
+    const sock = controlSocketPath(stateDir(open));
+    const planted = await plant(sock);
+    chmodSync(open, 0o777);
+    await refused(sock, /mode 0777: writable by others without the sticky bit/);
+    expect(planted.connections()).toBe(0);
+  });
+
+  it('still says "no running instance" when there is no socket, so `doctor` falls back to checking directly', async () => {
+    await refused(controlSocketPath(stateDir()), /no running Portcullis instance/);
+    await refused(path.join(tmp(), 'missing', 'control.sock'), /no running Portcullis instance/);
+  });
+
+  describe.runIf(process.getuid?.() === 0)('as root, with another user (uid 65534)', () => {
+    it('refuses a socket that user owns, even in root\'s own 0700 directory', async () => {
+      const sock = controlSocketPath(stateDir());
+      const planted = await plant(sock);
+      chownSync(sock, 65534, 65534);
+      await refused(sock, /owned by uid 65534.*refusing to talk to it/);
+      expect(planted.connections()).toBe(0);
+    });
+
+    it('refuses a state directory that user owns, even holding a socket of root\'s', async () => {
+      const dir = stateDir();
+      const sock = controlSocketPath(dir);
+      const planted = await plant(sock);
+      chownSync(dir, 65534, 65534);
+      await refused(sock, /owned by uid 65534.*refusing to talk to it/);
+      expect(planted.connections()).toBe(0);
+    });
+
+    it('refuses a state directory under a parent that user owns', async () => {
+      const theirs = path.join(tmp(), 'theirs');
+      mkdirSync(theirs, { mode: 0o755 });
+      const sock = controlSocketPath(stateDir(theirs));
+      const planted = await plant(sock);
+      chownSync(theirs, 65534, 65534);
+      await refused(sock, /owned by uid 65534, not root or this user/);
+      expect(planted.connections()).toBe(0);
+    });
+  });
+});
