@@ -3,77 +3,13 @@
  * prefix bans (within the bounds the firewall takes, never over a protected address), and this
  * host's own prefix bans are pushed as alerts with a `Range` decision.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { dispatch, type ApiMethod, type ApiResult } from '../../electron/shared/api.ts';
-import { ManualClock } from '../../electron/shared/domain.ts';
-import { ScanEngine } from '../../electron/engine/engine.ts';
-import type { FleetLink } from '../../electron/engine/fleet/link.ts';
+import { describe, expect, it } from 'vitest';
 import { fleetTarget, rangeTooWide } from '../../electron/engine/fleet/target.ts';
-import { parseRecord } from '../../electron/engine/parse/index.ts';
-import { SqliteStore } from '../../electron/engine/store/sqlite.ts';
-import { serviceStoreOf, StoreSettingsRepo } from '../../electron/app/adapters.ts';
-import { PortcullisService } from '../../electron/app/service.ts';
-import { FakeFirewall, FakeHelper, Journal, PushSource } from '../headless/fakes.ts';
-import { FakeLapi } from './fake-lapi.ts';
+import { BOOT, fleetServiceBuilder, probe, withFleet } from './fleet-service.ts';
 
-const BOOT = 1_800_000_000_000;
-const HOST = '192.0.2.10';
-const GATEWAY = '192.0.2.1';
-let seq = 100;
-
-function kmsg(src: string, dpt: number, ms: number): string {
-  const dst = src.includes(':') ? '2001:db8::10' : HOST;
-  return `4,${seq++},${ms * 1000},-;[UFW BLOCK] IN=eth0 OUT= MAC=52:54:00:12:34:56:52:54:00:65:43:21:08:00 SRC=${src} DST=${dst} LEN=44 TOS=0x00 PREC=0x00 TTL=241 ID=1 PROTO=TCP SPT=40000 DPT=${dpt} WINDOW=1024 RES=0x00 SYN URGP=0`;
-}
-
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-
-const FLEET = { url: 'http://lapi.test:8080', machineId: 'hostA', password: 'pw-A', bouncerKey: 'key-A', pullIntervalMs: 1000 };
-
-async function build(settings: Record<string, unknown> = {}) {
-  const dir = mkdtempSync(path.join(tmpdir(), 'pc-fleet-range-'));
-  dirs.push(dir);
-  const dbFile = path.join(dir, 'p.db');
-  const clock = new ManualClock(BOOT + 10_000);
-  const lapi = new FakeLapi(() => clock.now());
-  lapi.machines.set('hostA', 'pw-A');
-  lapi.bouncers.add('key-A');
-  const store = serviceStoreOf(new SqliteStore({ path: dbFile, clock }), clock);
-  const repo = new StoreSettingsRepo(store, dbFile);
-  repo.save({ fleet: { crowdsec: FLEET }, ...settings } as never);
-  const firewall = new FakeFirewall(new Journal());
-  const source = new PushSource();
-  const parseOpts = { framing: 'kmsg' as const, bootTimeMs: BOOT };
-  let link: FleetLink | null = null;
-  const service = new PortcullisService({
-    clock,
-    settingsRepo: repo,
-    createEngine: (o, sink) => new ScanEngine({ ...o, parse: parseOpts }, sink),
-    parseLine: (l) => parseRecord(l, parseOpts),
-    store,
-    source,
-    firewall,
-    helper: new FakeHelper(),
-    hostInfo: async () => ({ addresses: [HOST], interfaces: ['eth0'], gateways: [GATEWAY] }),
-    tickMs: 3_600_000,
-    log: () => undefined,
-    fleet: { fetch: lapi.fetch, queuePath: dbFile, version: '0.1.0', manual: true, onLink: (l) => (link = l) },
-  });
-  await service.start();
-  const h = service.handlers();
-  const call = async <M extends ApiMethod>(m: M, p: unknown = {}): Promise<ApiResult<M>> => {
-    const r = await dispatch(h, m, p);
-    if (!r.ok) throw new Error(`${m}: ${r.error.code} ${r.error.message}`);
-    return r.result as ApiResult<M>;
-  };
-  return { service, source, firewall, clock, lapi, call, link: () => link! };
-}
+const buildService = fleetServiceBuilder();
+/** The fleet on, with `settings` beside it. */
+const build = (settings: Record<string, unknown> = {}) => buildService({ settings: { ...withFleet(), ...settings } });
 
 describe('fleet Range decisions', () => {
   it('a Range decision is applied as a prefix ban with its origin, and lifted when the decision is deleted', async () => {
@@ -89,7 +25,7 @@ describe('fleet Range decisions', () => {
     const bans = await t.call('getBans');
     expect(bans.active.find((b) => b.ip === '2001:db8:bad:1::/64')?.reason.origin).toBe('portcullis@hostB');
     // The network's addresses count as banned here: a probe from one is not a new source.
-    t.source.push(kmsg('2001:db8:bad:1::77', 22, t.clock.now() - BOOT - 100));
+    t.source.push(probe('2001:db8:bad:1::77', 22, t.clock.now() - BOOT - 100));
     await t.service.idle();
     expect((await t.call('getState')).counts.scanners).toBe(0);
 
@@ -115,7 +51,7 @@ describe('fleet Range decisions', () => {
   it("this host's prefix ban is pushed as an alert with one Range decision", async () => {
     const t = await build();
     const ms = t.clock.now() - BOOT - 500;
-    t.source.push(...[21, 23, 25, 80, 110].map((p, i) => kmsg(`2001:db8:bad:7::${i + 1}`, p, ms + i)));
+    t.source.push(...[21, 23, 25, 80, 110].map((p, i) => probe(`2001:db8:bad:7::${i + 1}`, p, ms + i)));
     await t.service.idle();
     expect(t.firewall.bans.has('2001:db8:bad:7::/64')).toBe(true);
     await t.link().pumpOnce();

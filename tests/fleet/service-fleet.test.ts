@@ -4,93 +4,13 @@
  * the whitelist wins, maxBans bounds them, they are never pushed back, they leave when the decision
  * does; secrets never leave the service; local protection never depends on the LAPI.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { dispatch, type ApiMethod, type ApiResult } from '../../electron/shared/api.ts';
+import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../electron/shared/domain.ts';
 import { REDACTED } from '../../electron/shared/fleet.ts';
-import { ScanEngine } from '../../electron/engine/engine.ts';
-import type { FleetLink } from '../../electron/engine/fleet/link.ts';
-import { parseRecord } from '../../electron/engine/parse/index.ts';
-import { SqliteStore } from '../../electron/engine/store/sqlite.ts';
-import { serviceStoreOf, StoreSettingsRepo } from '../../electron/app/adapters.ts';
-import { PortcullisService } from '../../electron/app/service.ts';
-import { FakeFirewall, FakeHelper, Journal, PushSource } from '../headless/fakes.ts';
 import { FakeLapi } from './fake-lapi.ts';
+import { BOOT, fleetServiceBuilder, GATEWAY, scan, withFleet } from './fleet-service.ts';
 
-const BOOT = 1_800_000_000_000;
-const HOST = '192.0.2.10';
-const GATEWAY = '192.0.2.1';
-let seq = 100;
-
-function kmsg(src: string, dpt: number, ms: number): string {
-  return `4,${seq++},${ms * 1000},-;[UFW BLOCK] IN=eth0 OUT= MAC=52:54:00:12:34:56:52:54:00:65:43:21:08:00 SRC=${src} DST=${HOST} LEN=44 TOS=0x00 PREC=0x00 TTL=241 ID=1 PROTO=TCP SPT=40000 DPT=${dpt} WINDOW=1024 RES=0x00 SYN URGP=0`;
-}
-
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-
-const FLEET = { url: 'http://lapi.test:8080', machineId: 'hostA', password: 'pw-A', bouncerKey: 'key-A', pullIntervalMs: 1000 };
-
-async function build(opts: { settings?: Record<string, unknown>; dir?: string; lapi?: FakeLapi; clock?: ManualClock } = {}) {
-  const dir = opts.dir ?? mkdtempSync(path.join(tmpdir(), 'pc-fleet-'));
-  if (!opts.dir) dirs.push(dir);
-  const dbFile = path.join(dir, 'p.db');
-  const clock = opts.clock ?? new ManualClock(BOOT + 10_000);
-  const lapi = opts.lapi ?? new FakeLapi(() => clock.now());
-  lapi.machines.set('hostA', 'pw-A');
-  lapi.bouncers.add('key-A');
-  const raw = new SqliteStore({ path: dbFile, clock });
-  const store = serviceStoreOf(raw, clock);
-  const repo = new StoreSettingsRepo(store, dbFile);
-  if (opts.settings) repo.save(opts.settings as never);
-  const firewall = new FakeFirewall(new Journal());
-  const source = new PushSource();
-  const parseOpts = { framing: 'kmsg' as const, bootTimeMs: BOOT };
-  const notices: string[] = [];
-  let link: FleetLink | null = null;
-  const service = new PortcullisService({
-    clock,
-    settingsRepo: repo,
-    createEngine: (o, sink) => new ScanEngine({ ...o, parse: parseOpts }, sink),
-    parseLine: (l) => parseRecord(l, parseOpts),
-    store,
-    source,
-    firewall,
-    helper: new FakeHelper(),
-    hostInfo: async () => ({ addresses: [HOST], interfaces: ['eth0'], gateways: [GATEWAY] }),
-    tickMs: 3_600_000,
-    log: (level, m) => notices.push(`${level} ${m}`),
-    fleet: { fetch: lapi.fetch, queuePath: dbFile, version: '0.1.0', manual: true, onLink: (l) => (link = l) },
-  });
-  service.onEvents((events) => {
-    for (const e of events) if (e.type === 'notice') notices.push(`notice ${e.message}`);
-  });
-  await service.start();
-  const h = service.handlers();
-  const call = async <M extends ApiMethod>(m: M, p: unknown = {}): Promise<ApiResult<M>> => {
-    const r = await dispatch(h, m, p);
-    if (!r.ok) throw new Error(`${m}: ${r.error.code} ${r.error.message}`);
-    return r.result as ApiResult<M>;
-  };
-  const theLink = () => {
-    if (!link) throw new Error('no fleet link');
-    return link;
-  };
-  return { service, source, firewall, clock, lapi, call, link: theLink, notices, repo, dir };
-}
-
-const withFleet = (extra: Record<string, unknown> = {}, fleetExtra: Record<string, unknown> = {}) => ({ fleet: { crowdsec: { ...FLEET, ...fleetExtra }, ...extra } });
-
-/** A 5-port scan from `src`, in event time just before the clock. */
-function scan(t: { source: PushSource; clock: ManualClock }, src: string): void {
-  const ms = t.clock.now() - BOOT - 500;
-  t.source.push(...[21, 23, 25, 80, 110].map((p, i) => kmsg(src, p, ms + i)));
-}
+const build = fleetServiceBuilder();
 
 describe('fleet in the service', () => {
   it('pushes a local scan ban, named after this host; a fleet ban from another host is applied through the firewall with its origin and never pushed back', async () => {
@@ -246,11 +166,9 @@ describe('fleet in the service', () => {
   });
 
   it('restart: fleet bans come back from the store with their origin, and a resync lifts those deleted meanwhile', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'pc-fleet-'));
-    dirs.push(dir);
     const clock = new ManualClock(BOOT + 10_000);
     const lapi = new FakeLapi(() => clock.now());
-    const a = await build({ settings: withFleet(), dir, lapi, clock });
+    const a = await build({ settings: withFleet(), lapi, clock });
     const d1 = lapi.add('203.0.113.5', 'portcullis@hostB');
     lapi.add('203.0.113.6', 'portcullis@hostB');
     await a.link().pullOnce();
@@ -258,7 +176,7 @@ describe('fleet in the service', () => {
     await a.service.stop();
     lapi.remove(d1.id);
     clock.advance(5000);
-    const b = await build({ dir, lapi, clock });
+    const b = await build({ dir: a.dir, lapi, clock });
     expect((await b.call('getBans')).active.map((x) => [x.ip, x.reason.origin]).sort()).toEqual([
       ['203.0.113.5', 'portcullis@hostB'],
       ['203.0.113.6', 'portcullis@hostB'],

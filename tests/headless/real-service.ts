@@ -14,6 +14,7 @@ import { parseRecord } from '../../electron/engine/parse/index.ts';
 import { SqliteStore } from '../../electron/engine/store/sqlite.ts';
 import { serviceStoreOf, StoreSettingsRepo } from '../../electron/app/adapters.ts';
 import { PortcullisService } from '../../electron/app/service.ts';
+import type { ServiceOptions } from '../../electron/app/contracts.ts';
 import { type FakeFirewall, FakeHelper, PushSource } from './fakes.ts';
 
 /** The kernel's boot time in these tests: kmsg stamps count from it. */
@@ -51,6 +52,9 @@ export interface RealServiceOptions {
   hostInfo?: HostInfoFn;
   /** Writes into the store before the service opens it (e.g. bans left by an earlier run). */
   seed?: (raw: SqliteStore, now: number) => void;
+  log?: ServiceOptions['log'];
+  /** The fleet link (tests/fleet/fleet-service.ts); absent = no fleet. */
+  fleet?: ServiceOptions['fleet'];
 }
 
 export function buildRealService(o: RealServiceOptions) {
@@ -60,9 +64,10 @@ export function buildRealService(o: RealServiceOptions) {
   const store = serviceStoreOf(raw, clock);
   const parseOpts = { framing: 'kmsg' as const, bootTimeMs: BOOT };
   const source = o.source ?? new PushSource();
+  const settingsRepo = new StoreSettingsRepo(store, dbFile);
   const service = new PortcullisService({
     clock,
-    settingsRepo: new StoreSettingsRepo(store, dbFile),
+    settingsRepo,
     createEngine: (opts, sink) => new ScanEngine({ ...opts, parse: parseOpts }, sink),
     parseLine: (l) => parseRecord(l, parseOpts),
     store,
@@ -71,6 +76,8 @@ export function buildRealService(o: RealServiceOptions) {
     helper: new FakeHelper(),
     hostInfo: o.hostInfo ?? HOME_NETWORK,
     tickMs: 3_600_000,
+    ...(o.log ? { log: o.log } : {}),
+    ...(o.fleet ? { fleet: o.fleet } : {}),
   });
   const h = service.handlers();
   /** Calls the API as a transport does (params validated), throwing on an error reply. */
@@ -79,5 +86,5 @@ export function buildRealService(o: RealServiceOptions) {
     if (!r.ok) throw new Error(`${m}: ${r.error.code} ${r.error.message}`);
     return r.result as ApiResult<M>;
   };
-  return { service, source, store, raw, clock, call };
+  return { service, source, store, raw, clock, call, settingsRepo };
 }
