@@ -4,32 +4,20 @@
  * `portcullis run` reading /dev/kmsg, and then no address of that network — not even one it never
  * used — reaches the open port; an address of another network still does.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { requireSystem } from '../support/system.ts';
-import { createLab, type Lab } from '../support/netns.ts';
-import { removeDir, startCli, taggedUfwRules, tempStateDir, writeConfig, type RunningCli } from './runner-support.ts';
+import { labPerTest, taggedUfwRules } from './runner-support.ts';
 
 const enabled = requireSystem('root', 'netns', 'ufw', 'ipset', 'conntrack');
 
 const CLOSED = [1001, 1002, 1003, 1004, 1005, 1006, 1007, 1008];
 
 describe.runIf(enabled)('prefix bans in a network namespace (real ufw, real packets, /dev/kmsg)', () => {
-  let lab: Lab | null = null;
-  let cli: RunningCli | null = null;
-  let stateDir: string | null = null;
-
-  afterEach(async () => {
-    await cli?.stop('SIGKILL');
-    cli = null;
-    await lab?.cleanup();
-    lab = null;
-    if (stateDir) removeDir(stateDir);
-    stateDir = null;
-  });
+  const t = labPerTest();
 
   for (const backend of ['set', 'ufw'] as const) {
     it(`${backend} backend: a scanner rotating its address within a /64 is banned as the /64 and blocked on the open port`, async () => {
-      lab = await createLab();
+      const { lab } = await t.lab();
       const s = lab.scanner;
       // The lab's link /64 holds the firewall's own address (never banned whole): the scanner's
       // rotating addresses come from a /64 of their own, routed to it.
@@ -41,15 +29,13 @@ describe.runIf(enabled)('prefix bans in a network namespace (real ufw, real pack
       await lab.run(lab.fwNs, ['ip', '-6', 'route', 'add', `${net}::/64`, 'via', s.v6, 'dev', s.fwIface]);
       /** A TCP connection from source `from` to the firewall's port: true when it is answered. */
       const connectFrom = async (from: string, port: number, timeoutSec = 1.5) =>
-        (await lab!.exec(s.ns, ['socat', '-u', 'OPEN:/dev/null', `TCP6:[${s.fwV6}]:${port},bind=[${from}],connect-timeout=${timeoutSec}`], { timeoutMs: timeoutSec * 1000 + 2000 })).code === 0;
+        (await lab.exec(s.ns, ['socat', '-u', 'OPEN:/dev/null', `TCP6:[${s.fwV6}]:${port},bind=[${from}],connect-timeout=${timeoutSec}`], { timeoutMs: timeoutSec * 1000 + 2000 })).code === 0;
 
-      stateDir = tempStateDir();
-      const cfg = writeConfig(stateDir, {
+      const cli = await t.start(['run', '--source', 'kmsg', '--backend', backend], {
         detection: { findtimeSec: 60, maxretry: 5, minDistinctPorts: 3, ipv6PrefixLength: 64 },
         ban: { backend, bantimeSec: 600, maxbantimeSec: 3600, increment: false },
         logs: { source: 'kmsg' },
       });
-      cli = await startCli(lab, ['run', '--source', 'kmsg', '--backend', backend, '--config', cfg], stateDir);
 
       // Before: the open port answers an address of that network.
       expect(await connectFrom(addr(0x98), 22, 3)).toBe(true);
