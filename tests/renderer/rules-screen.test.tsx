@@ -106,3 +106,19 @@ describe('rule draft model', () => {
     expect(opFromDraft({ ...d, position: '3' })).toMatchObject({ kind: 'edit', number: 3 });
   });
 });
+
+describe("Rules: Portcullis's ban rules", () => {
+  it('lists each ban rule (number, source, action, comment) with an Unban that lifts its address; with none, says where set bans are', async () => {
+    const { api } = await renderRules((a) => {
+      a.data.state.backend = 'ufw';
+      void a.call('ban', { ip: '203.0.113.9' } as never);
+    });
+    const table = screen.getByTestId('ban-rules');
+    expect(within(table).getAllByRole('columnheader').map((h) => h.textContent)).toEqual(['#', 'From', 'Action', 'Comment', 'Actions']);
+    const row = within(table).getAllByRole('row')[1]!;
+    expect(within(row).getAllByRole('cell').map((c) => c.textContent)).toEqual(['1', '203.0.113.9', 'deny', 'portcullis ban', 'Unban']);
+    await act(async () => fireEvent.click(within(row).getByRole('button', { name: 'Unban' })));
+    expect(api.calls.filter((c) => c.method === 'unban').map((c) => c.params)).toEqual([{ ip: '203.0.113.9' }]);
+    expect(within(screen.getByTestId('ban-rules')).getByRole('cell').textContent).toBe('No ban rules in ufw (with the ipset backend, bans are listed under Offenders)');
+  });
+});

@@ -1,18 +1,15 @@
 import { useEffect, useRef, useState } from 'react';
 import { findExpectedRule, type UfwRule } from '../../../electron/shared/api.ts';
-import { addrOf, draftFromRule, EMPTY_DRAFT, expectOf, type Draft } from '../../store/ruleDraft.ts';
-import { selectReadOnlyReason } from '../../store/selectors.ts';
-import { useActions, useApp } from '../context.ts';
+import { draftFromRule, EMPTY_DRAFT, expectOf, type Draft } from '../../store/ruleDraft.ts';
+import { useApp } from '../context.ts';
 import { FirewallCard } from './rules/FirewallCard.tsx';
 import { RuleEditor } from './rules/RuleEditor.tsx';
 import { RulePreview } from './rules/RulePreview.tsx';
-import { RulesTable } from './rules/RulesTable.tsx';
+import { BanRulesTable, RulesTable } from './rules/RulesTable.tsx';
 
 export function Rules() {
   const rules = useApp((s) => s.rules);
   const err = useApp((s) => s.loadErrors.rules);
-  const { unban } = useActions();
-  const readOnly = useApp(selectReadOnlyReason) !== null;
   const [draft, setDraft] = useState<Draft>(EMPTY_DRAFT);
   const [editorNote, setEditorNote] = useState<string | null>(null);
   const applied = useApp((s) => s.ruleApplied);
@@ -90,46 +87,8 @@ export function Rules() {
               <h2 id="bans-title">Portcullis ban rules</h2>
               <span className="muted">managed by Portcullis; they expire by themselves</span>
             </div>
-<div className="table-scroll">
-            <table className="table compact" data-testid="ban-rules">
-              <thead>
-                <tr>
-                  <th scope="col" className="num">
-                    #
-                  </th>
-                  <th scope="col">From</th>
-                  <th scope="col">Action</th>
-                  <th scope="col">Comment</th>
-                  <th scope="col">
-                    <span className="sr-only">Actions</span>
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {rules.portcullisRules.map((r) => (
-                  <tr key={r.number}>
-                    <td className="num">{r.number}</td>
-                    <td className="mono">{r.from}</td>
-                    <td>{r.action}</td>
-                    <td>{r.comment}</td>
-                    <td>
-                      <button type="button" className="small" disabled={readOnly} onClick={() => void unban(addrOf(r.from).replace(/\/(32|128)$/, ''))}>
-                        Unban
-                      </button>
-                    </td>
-                  </tr>
-                ))}
-                {rules.portcullisRules.length === 0 && (
-                  <tr>
-                    <td colSpan={5} className="muted">
-                      No ban rules in ufw{' '}
-                      {/* With the ipset backend, bans live in a set, not in ufw rules. */}
-                      (with the ipset backend, bans are listed under Offenders)
-                    </td>
-                  </tr>
-                )}
-              </tbody>
-            </table>
+            <div className="table-scroll">
+              <BanRulesTable rules={rules.portcullisRules} />
             </div>
           </section>
         </>
