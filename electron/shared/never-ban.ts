@@ -10,6 +10,7 @@
  */
 import ipaddr from 'ipaddr.js';
 import { canonicalIp } from './ip.ts';
+import { covers, parseCidr, type ParsedCidr } from './prefix.ts';
 
 export interface NeverBanRange {
   cidr: string;
@@ -29,15 +30,14 @@ export const NEVER_BAN_RANGES: readonly NeverBanRange[] = [
   { cidr: '255.255.255.255/32', what: 'the broadcast address', label: 'broadcast' },
 ];
 
-const PARSED = NEVER_BAN_RANGES.map((r) => ({ range: ipaddr.parseCIDR(r.cidr), what: r.what }));
+const PARSED = NEVER_BAN_RANGES.map((r) => ({ range: parseCidr(r.cidr)!, what: r.what }));
 
 /** Why `ip` may never be banned ("224.0.0.251 is a multicast address"), or null; null for text that is not an address. */
 export function neverBanReason(ip: string): string | null {
   const canonical = canonicalIp(ip);
   if (!canonical) return null;
-  const addr = ipaddr.parse(canonical);
-  for (const { range, what } of PARSED) {
-    if (addr.kind() === range[0].kind() && addr.match(range)) return `${canonical} is ${what}`;
-  }
-  return null;
+  const a = ipaddr.parse(canonical);
+  const addr: ParsedCidr = [a, a.kind() === 'ipv4' ? 32 : 128];
+  const hit = PARSED.find((p) => covers(p.range, addr));
+  return hit ? `${canonical} is ${hit.what}` : null;
 }

@@ -81,8 +81,11 @@ export function prefixOf(ip: string, bits: number): string | null {
   return v6PrefixText(words, bits);
 }
 
-/** [address, bits] of a CIDR text, or null. */
-function parseCidr(cidr: string): [ipaddr.IPv4 | ipaddr.IPv6, number] | null {
+/** A CIDR parsed once: its address and prefix length. */
+export type ParsedCidr = [ipaddr.IPv4 | ipaddr.IPv6, number];
+
+/** [address, bits] of a CIDR text (an address alone: /32 or /128), or null. */
+export function parseCidr(cidr: string): ParsedCidr | null {
   try {
     const slash = cidr.indexOf('/');
     if (slash < 0) {
@@ -112,6 +115,22 @@ export function cidrContains(cidr: string, ip: string): boolean {
   if (c === null || canonical === null) return false;
   const a = ipaddr.parse(canonical);
   return a.kind() === c[0].kind() && a.match(c[0], c[1]);
+}
+
+/**
+ * Whether `outer` holds every address of `inner`: the same family, a prefix no longer than inner's,
+ * and inner's network inside. The one range check for "already covered" (the whitelist form) and
+ * "is one of these ranges" (never-ban.ts, which parses its ranges once).
+ */
+export function covers(outer: ParsedCidr, inner: ParsedCidr): boolean {
+  return outer[0].kind() === inner[0].kind() && outer[1] <= inner[1] && inner[0].match(outer[0], outer[1]);
+}
+
+/** covers() on texts: false when either is not a CIDR or an address. */
+export function cidrCovers(outer: string, inner: string): boolean {
+  const o = parseCidr(outer);
+  const i = parseCidr(inner);
+  return o !== null && i !== null && covers(o, i);
 }
 
 /** Whether two CIDRs (or addresses) share any address: one holds the other's network. */
