@@ -6,6 +6,7 @@
  */
 import * as z from 'zod/mini';
 import en from 'zod/v4/locales/en.js';
+import { CodedError, replyEnvelope } from './reply-envelope.ts';
 
 // zod's readable English messages ("expected number, received string"); zod classic sets the same
 // when it loads, mini alone does not.
@@ -14,22 +15,15 @@ z.config(en());
 /** `conflict`: the request was about something that changed meanwhile (a rule the user saw is gone). */
 export const ApiErrorCodeSchema = z.enum(['invalid', 'unknown-method', 'read-only', 'needs-confirmation', 'conflict', 'unavailable', 'failed']);
 export type ApiErrorCode = z.infer<typeof ApiErrorCodeSchema>;
-export const ApiErrorSchema = z.object({ code: ApiErrorCodeSchema, message: z.string() });
+const envelope = replyEnvelope(ApiErrorCodeSchema);
+export const ApiErrorSchema = envelope.error;
 
-export class ApiError extends Error {
-  readonly code: ApiErrorCode;
-  constructor(code: ApiErrorCode, message: string) {
-    super(message);
-    this.code = code;
-    this.name = 'ApiError';
-  }
+export class ApiError extends CodedError<ApiErrorCode> {
+  override readonly name = 'ApiError';
 }
 
 /** Wire form of a reply, the same over IPC and WebSocket. */
-export const ApiReplySchema = z.union([
-  z.object({ ok: z.literal(true), result: z.unknown() }),
-  z.object({ ok: z.literal(false), error: ApiErrorSchema }),
-]);
+export const ApiReplySchema = envelope.reply;
 export type ApiReply = z.infer<typeof ApiReplySchema>;
 
 /** Client side: a wire reply checked against the method's result schema, or a thrown ApiError. */

@@ -5,9 +5,11 @@
  * decodes with them before anything runs. Anything the schemas do not describe is refused.
  */
 import * as z from 'zod';
+import * as zm from 'zod/mini';
 import { type BanTarget, canonicalCidr, IpSchema } from './domain.ts';
 import { V4_PREFIX_MIN, V6_PREFIX_MIN } from './prefix.ts';
 import { RuleExpectSchema, RuleOpSchema, RuleSpecSchema, RulesViewSchema, UfwRuleSchema } from './api.ts';
+import { CodedError, replyEnvelope } from './reply-envelope.ts';
 
 export const HELPER_PROTOCOL_VERSION = 1;
 /** A request line longer than this is refused before JSON.parse (a hostile peer must not make root parse megabytes). */
@@ -182,16 +184,14 @@ export const HelperErrorCodeSchema = z.enum([
   'invalid', 'unknown-op', 'too-large', 'unauthenticated', 'not-found', 'conflict', 'unavailable', 'failed',
 ]);
 export type HelperErrorCode = z.infer<typeof HelperErrorCodeSchema>;
-export const HelperErrorSchema = z.object({ code: HelperErrorCodeSchema, message: z.string() });
+const envelope = replyEnvelope(HelperErrorCodeSchema, { extra: { id: zm.nullable(zm.int()) }, strict: true });
+export const HelperErrorSchema = envelope.error;
 
 export const HelperRequestEnvelopeSchema = z
   .object({ id: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER), op: z.string().max(32), args: z.unknown().optional() })
   .strict();
 
-export const HelperResponseSchema = z.union([
-  z.object({ id: z.number().int().nullable(), ok: z.literal(true), result: z.unknown() }).strict(),
-  z.object({ id: z.number().int().nullable(), ok: z.literal(false), error: HelperErrorSchema }).strict(),
-]);
+export const HelperResponseSchema = envelope.reply;
 export type HelperResponse = z.infer<typeof HelperResponseSchema>;
 
 export const KmsgEventSchema = z
@@ -207,13 +207,8 @@ export type HelperEvent = z.infer<typeof HelperEventSchema>;
 /** One line from the helper: a response or an event. */
 export const HelperServerLineSchema = z.union([HelperResponseSchema, HelperEventSchema]);
 
-export class HelperError extends Error {
-  readonly code: HelperErrorCode;
-  constructor(code: HelperErrorCode, message: string) {
-    super(message);
-    this.code = code;
-    this.name = 'HelperError';
-  }
+export class HelperError extends CodedError<HelperErrorCode> {
+  override readonly name = 'HelperError';
 }
 
 function describeIssues(error: z.ZodError): string {
