@@ -15,6 +15,21 @@ afterEach(() => {
 const renderApp = (tweak?: (api: FakeApi) => void) => renderWindow({ tweak, store: { setTimeout: () => 0 } });
 
 describe('whitelist', () => {
+  it("the network switches (gateway, name servers, LAN subnets) each show and change their own setting", async () => {
+    const { api } = await renderApp();
+    await act(async () => fireEvent.click(nav('Whitelist')));
+    const box = (name: RegExp) => screen.getByLabelText(name) as HTMLInputElement;
+    expect([box(/default gateway/).checked, box(/name servers/).checked, box(/LAN subnet/).checked]).toEqual([true, true, false]);
+    expect(box(/LAN subnet/).closest('label')!.title).toMatch(/compromised device/);
+    for (const name of [/default gateway/, /name servers/, /LAN subnet/]) await act(async () => fireEvent.click(box(name)));
+    expect(api.calls.filter((c) => c.method === 'updateSettings').map((c) => c.params)).toEqual([
+      { patch: { whitelist: { includeGateway: false } } },
+      { patch: { whitelist: { includeNameservers: false } } },
+      { patch: { whitelist: { includeLanSubnets: true } } },
+    ]);
+    expect([box(/default gateway/).checked, box(/name servers/).checked, box(/LAN subnet/).checked]).toEqual([false, false, true]);
+  });
+
   it('refuses an entry already covered by another (yours or a built-in one), saying which', async () => {
     const { api } = await renderApp((a) => (a.data.settings.whitelist.entries = ['10.20.0.0/16' as Cidr]));
     await act(async () => fireEvent.click(nav('Whitelist')));

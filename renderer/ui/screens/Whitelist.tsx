@@ -3,6 +3,13 @@ import { selectBuiltInWhitelist, selectIsBusy, selectReadOnlyReason } from '../.
 import { useActions, useApp } from '../context.ts';
 import { TestResult } from './Thresholds.tsx';
 
+/** The switches that whitelist what this host's network is made of, followed as it changes. */
+const INCLUDES: { key: 'includeGateway' | 'includeNameservers' | 'includeLanSubnets'; label: string; title?: string }[] = [
+  { key: 'includeGateway', label: 'Also whitelist the default gateway' },
+  { key: 'includeNameservers', label: "Also whitelist this host's name servers" },
+  { key: 'includeLanSubnets', label: 'Also whitelist my LAN subnet(s) (followed as the network changes)', title: 'Off by default: a compromised device on your LAN should still be caught' },
+];
+
 export function Whitelist() {
   const settings = useApp((s) => s.settings);
   const builtIn = useApp(selectBuiltInWhitelist);
@@ -97,39 +104,13 @@ export function Whitelist() {
             </li>
           ))}
         </ul>
-        {settings && (
-          <label className="check">
-            <input
-              type="checkbox"
-              checked={settings.whitelist.includeGateway}
-              disabled={readOnly}
-              onChange={(e) => void updateSettings({ whitelist: { includeGateway: e.target.checked } })}
-            />
-            Also whitelist the default gateway
-          </label>
-        )}
-        {settings && (
-          <label className="check">
-            <input
-              type="checkbox"
-              checked={settings.whitelist.includeNameservers}
-              disabled={readOnly}
-              onChange={(e) => void updateSettings({ whitelist: { includeNameservers: e.target.checked } })}
-            />
-            Also whitelist this host&apos;s name servers
-          </label>
-        )}
-        {settings && (
-          <label className="check" title="Off by default: a compromised device on your LAN should still be caught">
-            <input
-              type="checkbox"
-              checked={settings.whitelist.includeLanSubnets}
-              disabled={readOnly}
-              onChange={(e) => void updateSettings({ whitelist: { includeLanSubnets: e.target.checked } })}
-            />
-            Also whitelist my LAN subnet(s) (followed as the network changes)
-          </label>
-        )}
+        {settings &&
+          INCLUDES.map((i) => (
+            <label key={i.key} className="check" title={i.title}>
+              <input type="checkbox" checked={settings.whitelist[i.key]} disabled={readOnly} onChange={(e) => void updateSettings({ whitelist: { [i.key]: e.target.checked } })} />
+              {i.label}
+            </label>
+          ))}
       </section>
     </div>
   );
