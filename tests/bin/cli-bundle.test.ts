@@ -3,20 +3,16 @@
  * sources: the bundle only while every file it was built from keeps the size and mtime it had
  * (a stat per file, not a hash of every byte on every start), or when it is an installed package.
  */
-import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { freshBundle, MANIFEST, stampSources } from '../../bin/cli-bundle.js';
+import { tempDirsPerTest } from '../support/temp-dirs.ts';
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+const projectTemp = tempDirsPerTest('portcullis-bundle-');
 
 function project(): { root: string; bundle: string } {
-  const root = mkdtempSync(path.join(tmpdir(), 'portcullis-bundle-'));
-  dirs.push(root);
+  const root = projectTemp();
   mkdirSync(path.join(root, 'src'));
   writeFileSync(path.join(root, 'src/a.ts'), 'export const a = 1;\n');
   writeFileSync(path.join(root, 'src/b.ts'), 'export const b = 2;\n');

@@ -7,7 +7,8 @@ import path from 'node:path';
 import { ManualClock } from '../../electron/shared/domain.ts';
 import type { FleetLink } from '../../electron/engine/fleet/link.ts';
 import { FakeFirewall, Journal, type PushSource } from '../headless/fakes.ts';
-import { BOOT, buildRealService, HOST, kmsg, tempDirsPerTest } from '../headless/real-service.ts';
+import { BOOT, buildRealService, HOST, kmsg } from '../headless/real-service.ts';
+import { tempDirsPerTest } from '../support/temp-dirs.ts';
 import { FakeLapi } from './fake-lapi.ts';
 
 export { BOOT, HOST };

@@ -3,11 +3,9 @@
  * transport and the client's identity (the kernel's word: peer uid/pid on the control socket, the
  * loopback socket's owner uid over HTTP and WebSocket).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { auditedHandlers, CHANGING_METHODS, redactSecrets } from '../../electron/app/api-audit.ts';
 import { REDACTED } from '../../electron/shared/fleet.ts';
@@ -15,11 +13,9 @@ import { ControlClient, serveControlSocket } from '../../electron/headless/contr
 import { startWebServer } from '../../electron/headless/http.ts';
 import { memoryAuditLog } from '../../electron/helper/audit.ts';
 import { API, type ApiHandlers, type ApiMethod } from '../../electron/shared/api.ts';
+import { tempDirsPerTest } from '../support/temp-dirs.ts';
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+const tempDir = tempDirsPerTest('pc-audit-');
 
 /** Handlers that answer every method; `ban` of 192.0.2.66 is refused. */
 function fakeHandlers(): ApiHandlers {
@@ -67,8 +63,7 @@ describe('api audit', () => {
   });
 
   it('control socket: the peer uid and pid come from the kernel (ss / sock_diag), not from the client', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'pc-audit-'));
-    dirs.push(dir);
+    const dir = tempDir();
     const audit = memoryAuditLog();
     const server = await serveControlSocket(path.join(dir, 'state'), fakeHandlers(), audit);
     try {

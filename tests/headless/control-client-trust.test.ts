@@ -5,23 +5,19 @@
  * swap. Each refusal is tried against a live "planted" server that would answer with lies: it must
  * never see a connection.
  */
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ControlClient, controlSocketPath } from '../../electron/headless/control-client.ts';
+import { tempDirsPerTest } from '../support/temp-dirs.ts';
 
-const cleanups: (() => Promise<void> | void)[] = [];
+const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-function tmp(): string {
-  const d = mkdtempSync(path.join(tmpdir(), 'pc-trust-'));
-  cleanups.push(() => rmSync(d, { recursive: true, force: true }));
-  return d;
-}
+const tmp = tempDirsPerTest('pc-trust-');
 
 /** A server at `sockPath` that answers every call with a lie, and counts who connected. */
 async function plant(sockPath: string): Promise<{ connections: () => number }> {

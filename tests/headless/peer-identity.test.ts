@@ -3,17 +3,15 @@
  * in full (address and port), ESTABLISHED, a real inode; on the control socket only our own
  * socket's line of `ss` is read (its peer inode), and who holds that inode comes from /proc.
  */
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { holdersOfSocket, peerInodeFromSs, procNetAddress, tcpPeerUid, unixPeerIdentity } from '../../electron/headless/peer-identity.ts';
+import { tempDirsPerTest } from '../support/temp-dirs.ts';
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+const procTemp = tempDirsPerTest('pc-proc-');
+const sockTemp = tempDirsPerTest('pc-sock-');
 
 const HEAD = '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode';
 const row = (local: string, remote: string, st: string, uid: number, inode: number) => `   0: ${local} ${remote} ${st} 00000000:00000000 00:00000000 00000000  ${uid}        0 ${inode} 1 0`;
@@ -73,8 +71,7 @@ u_str ESTAB 0 0 /var/lib/port cullis/control.sock 1001 * 1002`;
   });
 
   it('asks ss about our socket path only, and finds the holder of the peer inode in /proc (never from ss text)', async () => {
-    const proc = mkdtempSync(path.join(tmpdir(), 'pc-proc-'));
-    dirs.push(proc);
+    const proc = procTemp();
     const fake = (pid: number, comm: string, uid: number, links: string[]) => {
       mkdirSync(path.join(proc, String(pid), 'fd'), { recursive: true });
       writeFileSync(path.join(proc, String(pid), 'comm'), `${comm}\n`);
@@ -86,8 +83,7 @@ u_str ESTAB 0 0 /var/lib/port cullis/control.sock 1001 * 1002`;
     expect(holdersOfSocket(1002, proc)).toEqual([{ pid: 4242, comm: 'portcullis' }]);
 
     // A real accepted connection, so our side's inode is real; ss is faked to name its peer 1002.
-    const dir = mkdtempSync(path.join(tmpdir(), 'pc-sock-'));
-    dirs.push(dir);
+    const dir = sockTemp();
     const sockPath = path.join(dir, 'control.sock');
     const srv = net.createServer();
     await new Promise<void>((r) => srv.listen(sockPath, r));
@@ -113,8 +109,7 @@ u_str ESTAB 0 0 /var/lib/port cullis/control.sock 1001 * 1002`;
   });
 
   it('names this very process as the peer of a real connection (real ss and /proc)', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'pc-sock-'));
-    dirs.push(dir);
+    const dir = sockTemp();
     const sockPath = path.join(dir, 'control.sock');
     const srv = net.createServer();
     await new Promise<void>((r) => srv.listen(sockPath, r));

@@ -3,10 +3,6 @@
  * /dev/kmsg-format records through a PushSource; the firewall is the test's (a recording fake),
  * the helper a fake. What service-real and service-bulk tests share.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { afterEach } from 'vitest';
 import { dispatch, type ApiMethod, type ApiResult } from '../../electron/shared/api.ts';
 import type { ManualClock } from '../../electron/shared/domain.ts';
 import { ScanEngine } from '../../electron/engine/engine.ts';
@@ -16,6 +12,8 @@ import { serviceStoreOf, StoreSettingsRepo } from '../../electron/app/adapters.t
 import { PortcullisService } from '../../electron/app/service.ts';
 import type { ServiceOptions } from '../../electron/app/contracts.ts';
 import { type FakeFirewall, FakeHelper, PushSource } from './fakes.ts';
+
+export { tempDirsPerTest } from '../support/temp-dirs.ts';
 
 /** The kernel's boot time in these tests: kmsg stamps count from it. */
 export const BOOT = 1_800_000_000_000;
@@ -30,19 +28,6 @@ export function kmsg(src: string, dpt: number, ms: number, dst = HOST, iface = '
 
 export type HostInfoFn = () => Promise<{ addresses: string[]; interfaces: string[]; gateways: string[]; macs?: Record<string, string> }>;
 export const HOME_NETWORK: HostInfoFn = async () => ({ addresses: [HOST], interfaces: ['eth0'], gateways: ['192.0.2.1'] });
-
-/** A temp directory per call, removed after each test of the file that calls this at its top level. */
-export function tempDirsPerTest(prefix: string): () => string {
-  const dirs: string[] = [];
-  afterEach(() => {
-    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-  });
-  return () => {
-    const dir = mkdtempSync(path.join(tmpdir(), prefix));
-    dirs.push(dir);
-    return dir;
-  };
-}
 
 export interface RealServiceOptions {
   dbFile: string;

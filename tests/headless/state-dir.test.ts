@@ -1,19 +1,11 @@
 /** Issue 9 item 6: `--state-dir` is created 0700, or refused with the reason — an existing directory is never chmodded. */
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, chownSync, mkdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { prepareStateDir } from '../../electron/headless/control.ts';
+import { tempDirsPerTest } from '../support/temp-dirs.ts';
 
-const dirs: string[] = [];
-const tmp = () => {
-  const d = mkdtempSync(path.join(tmpdir(), 'pc-statedir-'));
-  dirs.push(d);
-  return d;
-};
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+const tmp = tempDirsPerTest('pc-statedir-');
 
 describe('prepareStateDir', () => {
   it('creates a missing directory (and its parents) with mode 0700', () => {

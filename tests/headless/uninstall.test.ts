@@ -4,23 +4,20 @@
  * package removal on a host that never ran Portcullis (or the package's system test) from touching
  * its firewall.
  */
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Exec } from '../../electron/helper/exec.ts';
 import { traces, uninstallFirewall } from '../../electron/headless/uninstall.ts';
 import { cliAuditPath } from '../../electron/headless/cli-audit.ts';
 import { DEFAULT_AUDIT_PATH, memoryAuditLog } from '../../electron/helper/audit.ts';
+import { tempDirsPerTest } from '../support/temp-dirs.ts';
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+const ufwTemp = tempDirsPerTest('pc-uninstall-');
+const auditTemp = tempDirsPerTest('pc-cliaudit-');
 
 function ufwDir(): { etcDir: string; lockDir: string } {
-  const d = mkdtempSync(path.join(tmpdir(), 'pc-uninstall-'));
-  dirs.push(d);
+  const d = ufwTemp();
   const etcDir = path.join(d, 'ufw');
   cpSync(path.join(import.meta.dirname, '../helper-firewall/fixtures'), etcDir, { recursive: true });
   return { etcDir, lockDir: path.join(d, 'locks') };
@@ -52,8 +49,7 @@ describe('portcullis uninstall', () => {
   });
 
   it('one-shot commands audit to the state directory when it exists, else to the helper default log (audit F10b)', () => {
-    const d = mkdtempSync(path.join(tmpdir(), 'pc-cliaudit-'));
-    dirs.push(d);
+    const d = auditTemp();
     expect(cliAuditPath(d)).toBe(path.join(d, 'audit.log'));
     expect(cliAuditPath(path.join(d, 'missing'))).toBe(DEFAULT_AUDIT_PATH);
   });

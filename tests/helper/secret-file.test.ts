@@ -4,22 +4,14 @@
  * symlink, a FIFO or a hard link put there cannot make root read (or hang on) another file.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, linkSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, chownSync, existsSync, linkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readSecretFile } from '../../electron/helper/secret-file.ts';
+import { tempDirsPerTest } from '../support/temp-dirs.ts';
 
 const uid = process.getuid!();
-const dirs: string[] = [];
-const tmp = () => {
-  const d = mkdtempSync(path.join(tmpdir(), 'pc-secret-'));
-  dirs.push(d);
-  return d;
-};
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+const tmp = tempDirsPerTest('pc-secret-');
 const SECRET = 'a'.repeat(64);
 
 describe('readSecretFile', () => {
