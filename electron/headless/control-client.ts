@@ -6,7 +6,7 @@
  */
 import net from 'node:net';
 import path from 'node:path';
-import { unwrapResult } from '../shared/api-reply.ts';
+import { apiFailure, unwrapResult } from '../shared/api-reply.ts';
 import type { ApiMethod, ApiParams, ApiResult } from '../shared/api.ts';
 import { checkControlSocket, noInstanceError, permissionDeniedError } from './control-socket-trust.ts';
 
@@ -66,7 +66,7 @@ export class ControlClient {
       }
     });
     this.sock.on('close', () => {
-      for (const r of this.pending.values()) r({ ok: false, error: { code: 'unavailable', message: 'the instance closed the connection' } });
+      for (const r of this.pending.values()) r(apiFailure('unavailable', 'the instance closed the connection'));
       this.pending.clear();
     });
   }

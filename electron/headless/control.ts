@@ -10,7 +10,7 @@ import path from 'node:path';
 import type { AuditLog } from '../helper/audit.ts';
 import { auditedHandlers } from '../app/api-audit.ts';
 import { unixPeerIdentity } from './peer-identity.ts';
-import { dispatch, type ApiHandlers, WsClientFrameSchema } from '../shared/api.ts';
+import { apiFailure, dispatch, type ApiHandlers, WsClientFrameSchema } from '../shared/api.ts';
 import { controlSocketPath } from './control-client.ts';
 import { refuseUnsafeParents } from './control-socket-trust.ts';
 
@@ -67,7 +67,7 @@ export async function serveControlSocket(stateDir: string, handlers: ApiHandlers
     sock.on('data', (chunk: string) => {
       buf += chunk;
       if (buf.length > MAX_LINE && buf.indexOf('\n') < 0) {
-        sock.end(JSON.stringify({ id: 0, reply: { ok: false, error: { code: 'invalid', message: 'request too large' } } }) + '\n');
+        sock.end(JSON.stringify({ id: 0, reply: apiFailure('invalid', 'request too large') }) + '\n');
         sock.destroy();
         return;
       }
@@ -84,10 +84,10 @@ export async function serveControlSocket(stateDir: string, handlers: ApiHandlers
     try {
       raw = JSON.parse(line);
     } catch {
-      return JSON.stringify({ id: 0, reply: { ok: false, error: { code: 'invalid', message: 'not JSON' } } });
+      return JSON.stringify({ id: 0, reply: apiFailure('invalid', 'not JSON') });
     }
     const frame = WsClientFrameSchema.safeParse(raw);
-    if (!frame.success) return JSON.stringify({ id: 0, reply: { ok: false, error: { code: 'invalid', message: 'expected {id, method, params}' } } });
+    if (!frame.success) return JSON.stringify({ id: 0, reply: apiFailure('invalid', 'expected {id, method, params}') });
     return JSON.stringify({ id: frame.data.id, reply: await dispatch(handlers, frame.data.method, frame.data.params) });
   };
   const oldMask = process.umask(0o177);

@@ -24,7 +24,7 @@ import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import path from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { dispatch, type ApiEvent, type ApiHandlers, WsClientFrameSchema } from '../shared/api.ts';
+import { apiFailure, dispatch, type ApiEvent, type ApiHandlers, WsClientFrameSchema } from '../shared/api.ts';
 import type { AuditLog } from '../helper/audit.ts';
 import { auditedHandlers, type Transport } from '../app/api-audit.ts';
 import { tcpPeerIdentity } from './peer-identity.ts';
@@ -226,9 +226,9 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
         try {
           body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as typeof body;
         } catch {
-          return send(res, 400, JSON.stringify({ ok: false, error: { code: 'invalid', message: 'body is not JSON' } }), TYPES['.json']);
+          return send(res, 400, JSON.stringify(apiFailure('invalid', 'body is not JSON')), TYPES['.json']);
         }
-        if (!body || typeof body !== 'object') return send(res, 400, JSON.stringify({ ok: false, error: { code: 'invalid', message: 'expected {method, params}' } }), TYPES['.json']);
+        if (!body || typeof body !== 'object') return send(res, 400, JSON.stringify(apiFailure('invalid', 'expected {method, params}')), TYPES['.json']);
         void dispatch(handlersFor('http', req.socket), body.method, body.params).then((reply) => send(res, 200, JSON.stringify(reply), TYPES['.json']));
       });
       return;
@@ -277,12 +277,12 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
       try {
         raw = JSON.parse(String(data));
       } catch {
-        return ws.send(JSON.stringify({ id: 0, reply: { ok: false, error: { code: 'invalid', message: 'frame is not JSON' } } }));
+        return ws.send(JSON.stringify({ id: 0, reply: apiFailure('invalid', 'frame is not JSON') }));
       }
       const frame = WsClientFrameSchema.safeParse(raw);
       if (!frame.success) {
         const id = typeof (raw as { id?: unknown })?.id === 'number' ? (raw as { id: number }).id : 0;
-        return ws.send(JSON.stringify({ id, reply: { ok: false, error: { code: 'invalid', message: 'expected {id, method, params}' } } }));
+        return ws.send(JSON.stringify({ id, reply: apiFailure('invalid', 'expected {id, method, params}') }));
       }
       void dispatch(handlers, frame.data.method, frame.data.params).then((reply) => {
         if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ id: frame.data.id, reply }));

@@ -6,7 +6,7 @@
  */
 import * as z from 'zod/mini';
 import en from 'zod/v4/locales/en.js';
-import { CodedError, replyEnvelope } from './reply-envelope.ts';
+import { CodedError, failure, replyEnvelope } from './reply-envelope.ts';
 
 // zod's readable English messages ("expected number, received string"); zod classic sets the same
 // when it loads, mini alone does not.
@@ -25,6 +25,11 @@ export class ApiError extends CodedError<ApiErrorCode> {
 /** Wire form of a reply, the same over IPC and WebSocket. */
 export const ApiReplySchema = envelope.reply;
 export type ApiReply = z.infer<typeof ApiReplySchema>;
+
+/** A refused call's reply, its code checked against the API's. */
+export function apiFailure(code: ApiErrorCode, message: string): ApiReply {
+  return failure(code, message);
+}
 
 /** Client side: a wire reply checked against the method's result schema, or a thrown ApiError. */
 export function unwrapResult<T>(reply: unknown, result: { parse(v: unknown): T }): T {

@@ -10,7 +10,7 @@ import { SettingsSchema } from './settings.ts';
 import { FleetTestResultSchema } from './fleet.ts';
 import { errorText } from './errors.ts';
 import { StateSchema } from './api-state.ts';
-import { ApiError, ApiReplySchema, unwrapResult, type ApiReply } from './api-reply.ts';
+import { ApiError, apiFailure, ApiReplySchema, unwrapResult, type ApiReply } from './api-reply.ts';
 
 // The state and the reply's wire form live in small zod/mini modules (a CLI client loads only them).
 export * from './api-state.ts';
@@ -384,17 +384,17 @@ function formatIssues(error: z.ZodError): string {
 /** Validates a raw call and runs its handler; never throws, always answers in wire form. */
 export async function dispatch(handlers: ApiHandlers, method: unknown, rawParams: unknown): Promise<ApiReply> {
   if (typeof method !== 'string' || !Object.hasOwn(API, method)) {
-    return { ok: false, error: { code: 'unknown-method', message: `unknown method ${JSON.stringify(method)}` } };
+    return apiFailure('unknown-method', `unknown method ${JSON.stringify(method)}`);
   }
   const m = method as ApiMethod;
   const parsed = API[m].params.safeParse(rawParams ?? {});
-  if (!parsed.success) return { ok: false, error: { code: 'invalid', message: formatIssues(parsed.error) } };
+  if (!parsed.success) return apiFailure('invalid', formatIssues(parsed.error));
   try {
     const handler = handlers[m] as (p: unknown) => Promise<unknown>;
     return { ok: true, result: await handler(parsed.data) };
   } catch (e) {
-    if (e instanceof ApiError) return { ok: false, error: { code: e.code, message: e.message } };
-    return { ok: false, error: { code: 'failed', message: errorText(e) } };
+    if (e instanceof ApiError) return apiFailure(e.code, e.message);
+    return apiFailure('failed', errorText(e));
   }
 }
 

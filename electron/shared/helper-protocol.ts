@@ -9,7 +9,7 @@ import * as zm from 'zod/mini';
 import { type BanTarget, canonicalCidr, IpSchema } from './domain.ts';
 import { V4_PREFIX_MIN, V6_PREFIX_MIN } from './prefix.ts';
 import { RuleExpectSchema, RuleOpSchema, RuleSpecSchema, RulesViewSchema, UfwRuleSchema } from './api.ts';
-import { CodedError, replyEnvelope } from './reply-envelope.ts';
+import { CodedError, failure, replyEnvelope } from './reply-envelope.ts';
 
 export const HELPER_PROTOCOL_VERSION = 1;
 /** A request line longer than this is refused before JSON.parse (a hostile peer must not make root parse megabytes). */
@@ -255,22 +255,22 @@ export function decodeHelperRequest(input: string | unknown):
   let raw: unknown = input;
   if (typeof input === 'string') {
     if (overBytes(input, MAX_LINE_BYTES))
-      return { ok: false, id: null, error: { code: 'too-large', message: `request line over ${MAX_LINE_BYTES} bytes` } };
+      return { id: null, ...failure('too-large', `request line over ${MAX_LINE_BYTES} bytes`) };
     try {
       raw = JSON.parse(input);
     } catch {
-      return { ok: false, id: null, error: { code: 'invalid', message: 'request is not valid JSON' } };
+      return { id: null, ...failure('invalid', 'request is not valid JSON') };
     }
   }
   const env = HelperRequestEnvelopeSchema.safeParse(raw);
   const rawId = (raw as { id?: unknown } | null)?.id;
   const id = typeof rawId === 'number' && Number.isSafeInteger(rawId) && rawId >= 0 ? rawId : null;
-  if (!env.success) return { ok: false, id, error: { code: 'invalid', message: `bad request: ${describeIssues(env.error)}` } };
+  if (!env.success) return { id, ...failure('invalid', `bad request: ${describeIssues(env.error)}`) };
   const { op, args } = env.data;
-  if (!Object.hasOwn(HELPER_OPS, op)) return { ok: false, id, error: { code: 'unknown-op', message: `unknown op ${JSON.stringify(op)}` } };
+  if (!Object.hasOwn(HELPER_OPS, op)) return { id, ...failure('unknown-op', `unknown op ${JSON.stringify(op)}`) };
   const dash = findOptionLike(args, '');
-  if (dash) return { ok: false, id, error: { code: 'invalid', message: `${dash}: arguments may not start with '-'` } };
+  if (dash) return { id, ...failure('invalid', `${dash}: arguments may not start with '-'`) };
   const parsed = HELPER_OPS[op as HelperOp].args.safeParse(args ?? {});
-  if (!parsed.success) return { ok: false, id, error: { code: 'invalid', message: `${op}: ${describeIssues(parsed.error)}` } };
+  if (!parsed.success) return { id, ...failure('invalid', `${op}: ${describeIssues(parsed.error)}`) };
   return { ok: true, request: { id: env.data.id, op, args: parsed.data } as DecodedRequest };
 }

@@ -22,6 +22,11 @@ export function replyEnvelope<Codes extends z.core.$ZodType<string>, Extra exten
   return { error, reply };
 }
 
+/** A refusal as the envelope carries it (the helper adds its `id`). */
+export function failure<Code extends string>(code: Code, message: string): { ok: false; error: { code: Code; message: string } } {
+  return { ok: false, error: { code, message } };
+}
+
 /**
  * A refused call as a client throws it: the protocol's code and the message, as the envelope carried
  * them. Each protocol's subclass sets its `name` as a literal (a minified bundle renames classes).

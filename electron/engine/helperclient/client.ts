@@ -20,6 +20,7 @@ import {
   type HelperResponse,
   type HelperResult,
 } from '../../shared/helper-protocol.ts';
+import { failure } from '../../shared/reply-envelope.ts';
 import type { FirewallPort } from '../ports.ts';
 
 /** What an in-process dispatcher offers (electron/helper/ops.ts satisfies it; no import across layers). */
@@ -124,7 +125,7 @@ export class HelperClient {
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
-        resolve({ id, ok: false, error: { code: 'unavailable', message: `the helper did not answer ${op} within ${timeoutMs} ms` } });
+        resolve({ id, ...failure('unavailable', `the helper did not answer ${op} within ${timeoutMs} ms`) });
       }, timeoutMs);
       this.pending.set(id, { resolve, timer });
       socket.write(JSON.stringify({ id, op, args }) + '\n');
@@ -234,7 +235,7 @@ export class HelperClient {
   private failPending(message: string): void {
     for (const [id, p] of this.pending) {
       clearTimeout(p.timer);
-      p.resolve({ id, ok: false, error: { code: 'unavailable', message } });
+      p.resolve({ id, ...failure('unavailable', message) });
     }
     this.pending.clear();
   }
@@ -246,7 +247,7 @@ export function banComment(text: string): string {
 }
 
 function unavailable(message: string): HelperResponse {
-  return { id: null, ok: false, error: { code: 'unavailable', message } };
+  return { id: null, ...failure('unavailable', message) };
 }
 
 /**
