@@ -13,6 +13,25 @@ import { tempDirsPerTest } from '../support/temp-dirs.ts';
 const procTemp = tempDirsPerTest('pc-proc-');
 const sockTemp = tempDirsPerTest('pc-sock-');
 
+/** A real connection of this process to itself (loopback TCP, or a unix socket at `sockPath`): `s` is the server's side of it. */
+async function acceptedConnection(kind: 'tcp' | 'unix'): Promise<{ sockPath: string; s: net.Socket; close(): void }> {
+  const sockPath = kind === 'unix' ? path.join(sockTemp(), 'control.sock') : '';
+  const srv = net.createServer();
+  await new Promise<void>((r) => (kind === 'unix' ? srv.listen(sockPath, r) : srv.listen(0, '127.0.0.1', r)));
+  const accepted = new Promise<net.Socket>((r) => srv.once('connection', r));
+  const c = kind === 'unix' ? net.connect(sockPath) : net.connect((srv.address() as net.AddressInfo).port, '127.0.0.1');
+  const s = await accepted;
+  return {
+    sockPath,
+    s,
+    close: () => {
+      c.destroy();
+      s.destroy();
+      srv.close();
+    },
+  };
+}
+
 const HEAD = '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode';
 const row = (local: string, remote: string, st: string, uid: number, inode: number) => `   0: ${local} ${remote} ${st} 00000000:00000000 00:00000000 00000000  ${uid}        0 ${inode} 1 0`;
 
@@ -45,17 +64,11 @@ describe('tcpPeerUid', () => {
   });
 
   it('finds a real loopback connection of this process', async () => {
-    const srv = net.createServer();
-    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-    const accepted = new Promise<net.Socket>((r) => srv.once('connection', r));
-    const c = net.connect((srv.address() as net.AddressInfo).port, '127.0.0.1');
-    const s = await accepted;
+    const { s, close } = await acceptedConnection('tcp');
     try {
       expect(tcpPeerUid({ address: s.remoteAddress!, port: s.remotePort! }, { address: s.localAddress!, port: s.localPort! })).toBe(process.getuid!());
     } finally {
-      c.destroy();
-      s.destroy();
-      srv.close();
+      close();
     }
   });
 });
@@ -83,13 +96,7 @@ u_str ESTAB 0 0 /var/lib/port cullis/control.sock 1001 * 1002`;
     expect(holdersOfSocket(1002, proc)).toEqual([{ pid: 4242, comm: 'portcullis' }]);
 
     // A real accepted connection, so our side's inode is real; ss is faked to name its peer 1002.
-    const dir = sockTemp();
-    const sockPath = path.join(dir, 'control.sock');
-    const srv = net.createServer();
-    await new Promise<void>((r) => srv.listen(sockPath, r));
-    const accepted = new Promise<net.Socket>((r) => srv.once('connection', r));
-    const c = net.connect(sockPath);
-    const s = await accepted;
+    const { sockPath, s, close } = await acceptedConnection('unix');
     const { readlinkSync } = await import('node:fs');
     const ours = Number(/\d+/.exec(readlinkSync(`/proc/self/fd/${(s as unknown as { _handle: { fd: number } })._handle.fd}`))![0]);
     const asked: string[][] = [];
@@ -102,26 +109,16 @@ u_str ESTAB 0 0 /var/lib/port cullis/control.sock 1001 * 1002`;
       expect(await unixPeerIdentity(s, sockPath, exec, proc)).toBe('uid 1000 pid 4242 (portcullis)');
       expect(asked).toEqual([['ss', '-xn', 'src', sockPath]]);
     } finally {
-      c.destroy();
-      s.destroy();
-      srv.close();
+      close();
     }
   });
 
   it('names this very process as the peer of a real connection (real ss and /proc)', async () => {
-    const dir = sockTemp();
-    const sockPath = path.join(dir, 'control.sock');
-    const srv = net.createServer();
-    await new Promise<void>((r) => srv.listen(sockPath, r));
-    const accepted = new Promise<net.Socket>((r) => srv.once('connection', r));
-    const c = net.connect(sockPath);
-    const s = await accepted;
+    const { sockPath, s, close } = await acceptedConnection('unix');
     try {
       expect(await unixPeerIdentity(s, sockPath)).toMatch(new RegExp(`^uid ${process.getuid!()} pid ${process.pid} \\(`));
     } finally {
-      c.destroy();
-      s.destroy();
-      srv.close();
+      close();
     }
   });
 });
