@@ -1,3 +1,4 @@
+import type { ReactNode } from 'react';
 import { Bar, BarChart, CartesianGrid, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import { selectCounts, selectIsBusy, selectProtection, selectReadOnlyReason, selectTopOffenders } from '../../store/selectors.ts';
 import { useActions, useApp } from '../context.ts';
@@ -147,6 +148,45 @@ function PerMinuteChart() {
   );
 }
 
+/** A "top N" card: a compact table of two columns and the hit count, and a line when there is nothing yet. */
+function TopCard(p: { id: string; title: string; note?: string; heads: [string, string]; rows: { key: string; cells: [ReactNode, ReactNode]; hits: number }[]; empty: string | null }) {
+  return (
+    <section className="card" aria-labelledby={p.id}>
+      <div className="card-head">
+        <h2 id={p.id}>{p.title}</h2>
+        {p.note && <span className="muted">{p.note}</span>}
+      </div>
+      <table className="table compact">
+        <thead>
+          <tr>
+            <th scope="col">{p.heads[0]}</th>
+            <th scope="col">{p.heads[1]}</th>
+            <th scope="col" className="num">
+              Hits
+            </th>
+          </tr>
+        </thead>
+        <tbody>
+          {p.rows.map((r) => (
+            <tr key={r.key}>
+              <td>{r.cells[0]}</td>
+              <td>{r.cells[1]}</td>
+              <td className="num">{fmtCount(r.hits)}</td>
+            </tr>
+          ))}
+          {p.empty !== null && (
+            <tr>
+              <td colSpan={3} className="muted">
+                {p.empty}
+              </td>
+            </tr>
+          )}
+        </tbody>
+      </table>
+    </section>
+  );
+}
+
 function TopLists() {
   const dash = useApp((s) => s.dashboard);
   const top = useApp(selectTopOffenders(8));
@@ -154,84 +194,37 @@ function TopLists() {
   const { navigate, openOffender } = useActions();
   return (
     <div className="two-col">
-      <section className="card" aria-labelledby="ports-title">
-        <div className="card-head">
-          <h2 id="ports-title">Top targeted ports</h2>
-        </div>
-        <table className="table compact">
-          <thead>
-            <tr>
-              <th scope="col">Port</th>
-              <th scope="col">Proto</th>
-              <th scope="col" className="num">
-                Hits
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {(dash?.topPorts ?? []).slice(0, 8).map((p) => (
-              <tr key={`${p.proto}/${p.port}`}>
-                <td>{p.port}</td>
-                <td>{p.proto}</td>
-                <td className="num">{fmtCount(p.hits)}</td>
-              </tr>
-            ))}
-            {dash && dash.topPorts.length === 0 && (
-              <tr>
-                <td colSpan={3} className="muted">
-                  No blocked packets yet
-                </td>
-              </tr>
-            )}
-          </tbody>
-        </table>
-      </section>
-      <section className="card" aria-labelledby="offenders-title">
-        <div className="card-head">
-          <h2 id="offenders-title">Top offenders</h2>
-          <span className="muted">probes counted, as on Offenders</span>
-        </div>
-        <table className="table compact">
-          <thead>
-            <tr>
-              <th scope="col">Source</th>
-              <th scope="col">State</th>
-              <th scope="col" className="num">
-                Hits
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {top.map((o) => (
-              <tr key={o.ip}>
-                <td>
-                  <button
-                    type="button"
-                    className="link"
-                    onClick={() => {
-                      navigate('offenders');
-                      void openOffender(o.ip);
-                    }}
-                  >
-                    {o.ip}
-                  </button>
-                </td>
-                <td>
-                  <OffenderStateBadge o={o} />
-                </td>
-                <td className="num">{fmtCount(o.hits)}</td>
-              </tr>
-            ))}
-            {offendersLoaded && top.length === 0 && (
-              <tr>
-                <td colSpan={3} className="muted">
-                  No offenders yet
-                </td>
-              </tr>
-            )}
-          </tbody>
-        </table>
-      </section>
+      <TopCard
+        id="ports-title"
+        title="Top targeted ports"
+        heads={['Port', 'Proto']}
+        rows={(dash?.topPorts ?? []).slice(0, 8).map((p) => ({ key: `${p.proto}/${p.port}`, cells: [p.port, p.proto], hits: p.hits }))}
+        empty={dash && dash.topPorts.length === 0 ? 'No blocked packets yet' : null}
+      />
+      <TopCard
+        id="offenders-title"
+        title="Top offenders"
+        note="probes counted, as on Offenders"
+        heads={['Source', 'State']}
+        rows={top.map((o) => ({
+          key: o.ip,
+          cells: [
+            <button
+              type="button"
+              className="link"
+              onClick={() => {
+                navigate('offenders');
+                void openOffender(o.ip);
+              }}
+            >
+              {o.ip}
+            </button>,
+            <OffenderStateBadge o={o} />,
+          ],
+          hits: o.hits,
+        }))}
+        empty={offendersLoaded && top.length === 0 ? 'No offenders yet' : null}
+      />
     </div>
   );
 }
