@@ -16,6 +16,13 @@ import path from 'node:path';
 
 const modeText = (st: Stats): string => (st.mode & 0o7777).toString(8).padStart(4, '0');
 
+/** Throws unless directory `at` (a parent of the state directory) is root's or this user's, and others cannot rename what is in it. */
+function refuseUnsafeParent(at: string, st: Stats, uid: number | undefined): void {
+  if (st.uid !== 0 && st.uid !== uid) throw new Error(`${at} (a parent of the state directory) is owned by uid ${st.uid}, not root or this user: it could swap the state directory; refusing to use it`);
+  if ((st.mode & 0o022) !== 0 && (st.mode & 0o1000) === 0)
+    throw new Error(`${at} (a parent of the state directory) has mode ${modeText(st)}: writable by others without the sticky bit, so they could swap the state directory; refusing to use it`);
+}
+
 /**
  * Refuses a state directory under a parent that someone else could swap: each directory from / down
  * to the parent (symlinks resolved) must belong to root or to this user, and must not be writable by
@@ -24,15 +31,23 @@ const modeText = (st: Stats): string => (st.mode & 0o7777).toString(8).padStart(
  */
 export function refuseUnsafeParents(parent: string): void {
   const uid = process.getuid?.();
-  let at = realpathSync(parent);
-  for (;;) {
-    const st = statSync(at);
-    if (st.uid !== 0 && st.uid !== uid) throw new Error(`${at} (a parent of the state directory) is owned by uid ${st.uid}, not root or this user: it could swap the state directory; refusing to use it`);
-    if ((st.mode & 0o022) !== 0 && (st.mode & 0o1000) === 0)
-      throw new Error(`${at} (a parent of the state directory) has mode ${modeText(st)}: writable by others without the sticky bit, so they could swap the state directory; refusing to use it`);
-    const up = path.dirname(at);
-    if (up === at) return;
-    at = up;
+  for (let at = realpathSync(parent); ; at = path.dirname(at)) {
+    refuseUnsafeParent(at, statSync(at), uid);
+    if (path.dirname(at) === at) return;
+  }
+}
+
+/**
+ * refuseUnsafeParents, and the same of each directory on the path as written: a link among the
+ * parents lives in a directory of that path, whose owner could point it elsewhere (the resolved
+ * path alone never shows that directory).
+ */
+function refuseUnsafeParentsAsWritten(parent: string): void {
+  refuseUnsafeParents(parent);
+  const uid = process.getuid?.();
+  for (let at = path.resolve(parent); ; at = path.dirname(at)) {
+    refuseUnsafeParent(at, statSync(at), uid);
+    if (path.dirname(at) === at) return;
   }
 }
 
@@ -72,7 +87,7 @@ export function checkControlSocket(sockPath: string): void {
   if (!d.isDirectory()) refuse(`${dir} (the state directory) is not a directory`);
   if (d.uid !== 0 && d.uid !== me) refuse(`${dir} (the state directory) is owned by uid ${d.uid}, not ${whoMayOwn}`);
   if ((d.mode & 0o022) !== 0) refuse(`${dir} (the state directory) has mode ${modeText(d)}: others could have put a socket there first`);
-  refuseUnsafeParents(path.dirname(dir));
+  refuseUnsafeParentsAsWritten(path.dirname(dir));
   const s = lstatOrExplain(abs, abs);
   if (s.isSymbolicLink()) refuse(`${abs} is a symbolic link`);
   if (!s.isSocket()) refuse(`${abs} is not a socket`);

@@ -110,6 +110,18 @@ describe('ControlClient checks the socket before it connects', () => {
     expect(planted.connections()).toBe(0);
   });
 
+  it('refuses a state directory reached through a link that lives in a directory others can write (they could point it elsewhere)', async () => {
+    const base = tmp();
+    const sock = controlSocketPath(stateDir(base));
+    const planted = await plant(sock);
+    const open = path.join(base, 'open');
+    mkdirSync(open);
+    chmodSync(open, 0o777);
+    symlinkSync(base, path.join(open, 'link'));
+    await refused(path.join(open, 'link', 'state', 'control.sock'), /open \(a parent of the state directory\) has mode 0777/);
+    expect(planted.connections()).toBe(0);
+  });
+
   it('still says "no running instance" when there is no socket, so `doctor` falls back to checking directly', async () => {
     await refused(controlSocketPath(stateDir()), /no running Portcullis instance/);
     await refused(path.join(tmp(), 'missing', 'control.sock'), /no running Portcullis instance/);
