@@ -5,7 +5,8 @@
  * swap. Each refusal is tried against a live "planted" server that would answer with lies: it must
  * never see a connection.
  */
-import { chmodSync, chownSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { chmodSync, existsSync, chownSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -18,6 +19,16 @@ afterEach(async () => {
 });
 
 const tmp = tempDirsPerTest('pc-trust-');
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const NODE = existsSync(path.join(ROOT, 'node_modules/.bin/node')) ? path.join(ROOT, 'node_modules/.bin/node') : process.execPath;
+function cli(args: string[]): Promise<{ code: number; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(NODE, [path.join(ROOT, 'bin/portcullis.js'), ...args], { timeout: 20_000 }, (err, _stdout, stderr) => {
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stderr: String(stderr) });
+    });
+  });
+}
 
 /** A server at `sockPath` that answers every call with a lie, and counts who connected. */
 async function plant(sockPath: string): Promise<{ connections: () => number }> {
@@ -154,5 +165,17 @@ describe('ControlClient checks the socket before it connects', () => {
       await refused(sock, /owned by uid 65534, not root or this user/);
       expect(planted.connections()).toBe(0);
     });
+  });
+
+  it('the CLI (unban, status) refuses such a socket with the reason and exit code 1, sending nothing', async () => {
+    const dir = stateDir();
+    const planted = await plant(controlSocketPath(dir));
+    chmodSync(dir, 0o777);
+    for (const args of [['unban', '192.0.2.1'], ['status']]) {
+      const r = await cli([...args, '--state-dir', dir]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/mode 0777: others could have put a socket there first: it may not be Portcullis's; refusing to talk to it/);
+    }
+    expect(planted.connections()).toBe(0);
   });
 });
