@@ -27,6 +27,7 @@ export {
   type ManagedOptions,
 } from './managed.ts';
 export { BAN_NET_SET_NAMES, BAN_SET_NAMES, type PerSourceLoggingOptions } from './blocks.ts';
+export { enableUfwIpv6, withIpv6Yes, UFW_DEFAULTS_FILE } from './ufw-ipv6.ts';
 export { installForwardBlock, removeForwardBlock, forwardBlockStatus, forwardBlockInstalled, type ForwardBlockStatus } from './forward.ts';
 
 /** Which managed blocks are in ufw's files (the forward block: in all five of its files). */
