@@ -86,6 +86,10 @@ export async function applyEdits(exec: Exec, edits: FileEdit[]): Promise<{ reloa
     }
   }
   const active = await ufwIsActive(exec);
+  // A file written by someone else since it was read (ufw run by hand, an editor): theirs stays.
+  for (const e of changed) {
+    if (readFileSync(e.path, 'utf8') !== e.prev) throw new FirewallError('bad-file', `${e.path} changed while Portcullis was editing it; nothing was changed, try again`);
+  }
   for (const e of changed) {
     writeFileSync(`${e.path}.portcullis-prev`, e.prev, { mode: e.mode & 0o777 });
     writeAtomically(e.path, e.next, e.makeExecutable ? e.mode | 0o100 : e.mode);
