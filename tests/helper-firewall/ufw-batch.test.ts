@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { BanTarget } from '../../electron/shared/domain.ts';
+import type { ExecResult } from '../../electron/helper/exec.ts';
 import { createBanBackend } from '../../electron/helper/firewall/index.ts';
 import { banManyInUfwFiles, deniedSources, ufwDenyEntry, withDenyEntries, type PlannedBan } from '../../electron/helper/firewall/ufw-batch.ts';
 import { type Call, fakeExec } from './fake-exec.ts';
@@ -43,7 +44,7 @@ function showAdded(): string {
   return `Added user rules (see 'ufw status' for running firewall):\n${lines.join('\n')}\n`;
 }
 /** ufw active, every command fine; `show added` answers from the files. */
-const ufwOk = (more: (c: Call) => ReturnType<Parameters<typeof fakeExec>[0]> = () => undefined) =>
+const ufwOk = (more: (c: Call) => Partial<ExecResult> | undefined = () => undefined) =>
   fakeExec((c) => {
     const m = more(c);
     if (m) return m;
