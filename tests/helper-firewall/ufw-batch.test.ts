@@ -2,8 +2,9 @@
  * The ufw backend's batch (firewall/ufw-batch.ts) on temp copies of ufw's user rules files: the deny
  * entries are written in ufw's own form at the top of the rules, nothing of the user's changes, a
  * source with a deny rule already is skipped, the new files are checked before they replace the old
- * ones, ufw reloads once, and every failure (--test, reload, ufw not listing what was written, a file
- * changed meanwhile) leaves the previous files in place.
+ * ones and loaded once per family as ufw loads them (`iptables-restore -n`), and every failure
+ * (--test, the load, ufw not listing what was written, a file changed meanwhile) leaves the previous
+ * files in place (and in the kernel).
  */
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -86,39 +87,41 @@ describe('ufw rules file text', () => {
 describe('banManyInUfwFiles', () => {
   const bans = [ban('192.0.2.7'), ban('192.0.2.8'), ban('2001:db8::7'), ban('2001:db8:1::/64')];
 
-  it('checks both files, swaps them in, reloads ufw ONCE, and checks that ufw lists every ban', async () => {
+  it('checks both files, swaps them in, loads each ONCE as ufw does, and checks that ufw lists every ban', async () => {
     const { exec, calls } = ufwOk();
     const r = await banManyInUfwFiles(exec, bans, listTagged, { etcDir: dir, defaultsFile: defaults });
-    expect(r).toEqual({ added: 4, reloaded: true, notTaken: [] });
+    expect(r).toEqual({ added: 4, loaded: true, notTaken: [] });
     expect(calls.map((c) => [c.bin, ...c.args].join(' '))).toEqual([
       'iptablesRestore --test',
       'ip6tablesRestore --test',
       'ufw status',
-      'ufw reload',
-      'ufw status',
+      'iptablesRestore -n',
+      'ip6tablesRestore -n',
     ]);
     expect(calls[0]!.input).toBe(read('user.rules'));
+    expect(calls[3]!.input).toBe(read('user.rules'));
+    expect(calls[4]!.input).toBe(read('user6.rules'));
     expect(read('user.rules')).toContain('-A ufw-user-input -s 192.0.2.8 -j DROP');
     expect(read('user6.rules')).toContain('-A ufw6-user-input -s 2001:db8:1::/64 -j DROP');
     expect(read('user.rules.portcullis-prev')).toBe(USER4);
     expect(read('user6.rules.portcullis-prev')).toBe(USER6);
   });
 
-  it('a file that fails --test replaces nothing and reloads nothing', async () => {
+  it('a file that fails --test replaces nothing and loads nothing', async () => {
     const { exec, calls } = ufwOk((c) => (c.bin === 'ip6tablesRestore' ? { code: 2, stderr: 'line 20 failed' } : undefined));
     await expect(banManyInUfwFiles(exec, bans, listTagged, { etcDir: dir, defaultsFile: defaults })).rejects.toMatchObject({ code: 'rejected-rules' });
     expect(read('user.rules')).toBe(USER4);
     expect(read('user6.rules')).toBe(USER6);
-    expect(calls.some((c) => c.args[0] === 'reload')).toBe(false);
+    expect(calls.some((c) => c.args[0] === '-n')).toBe(false);
   });
 
-  it('a failed reload puts the previous files back and reloads them', async () => {
-    let reloads = 0;
-    const { exec } = ufwOk((c) => (c.args[0] === 'reload' && ++reloads === 1 ? { code: 1, stderr: 'ERROR: problem running ufw-init' } : undefined));
-    await expect(banManyInUfwFiles(exec, bans, listTagged, { etcDir: dir, defaultsFile: defaults })).rejects.toMatchObject({ code: 'reload-failed' });
-    expect(reloads).toBe(2);
+  it('a failed load puts the previous files back, and into the kernel for the family already loaded', async () => {
+    const { exec, calls } = ufwOk((c) => (c.bin === 'ip6tablesRestore' && c.args[0] === '-n' ? { code: 1, stderr: 'ip6tables-restore: line 25 failed' } : undefined));
+    await expect(banManyInUfwFiles(exec, bans, listTagged, { etcDir: dir, defaultsFile: defaults })).rejects.toMatchObject({ code: 'reload-failed', message: expect.stringMatching(/line 25 failed.*previous files were put back$/) });
     expect(read('user.rules')).toBe(USER4);
     expect(read('user6.rules')).toBe(USER6);
+    const loads = calls.filter((c) => c.args[0] === '-n');
+    expect(loads.map((c) => [c.bin, c.input === USER4 || c.input === USER6 ? 'prev' : 'next'].join(' '))).toEqual(['iptablesRestore next', 'ip6tablesRestore next', 'iptablesRestore prev']);
   });
 
   it('ufw not listing a ban written puts the previous files back (and reloads)', async () => {
@@ -127,7 +130,7 @@ describe('banManyInUfwFiles', () => {
     await expect(banManyInUfwFiles(exec, bans, partial, { etcDir: dir, defaultsFile: defaults })).rejects.toThrow(/did not list 1 of the 4 bans.*put back/);
     expect(read('user.rules')).toBe(USER4);
     expect(read('user6.rules')).toBe(USER6);
-    expect(calls.filter((c) => c.args[0] === 'reload')).toHaveLength(2);
+    expect(calls.filter((c) => c.args[0] === '-n').map((c) => c.input)).toEqual([expect.stringContaining('192.0.2.8'), expect.stringContaining('2001:db8::7'), USER4, USER6]);
   });
 
   it('a rules file changed by someone else meanwhile: theirs stays, the batch is refused', async () => {
@@ -139,14 +142,14 @@ describe('banManyInUfwFiles', () => {
     await expect(banManyInUfwFiles(exec, bans, listTagged, { etcDir: dir, defaultsFile: defaults })).rejects.toMatchObject({ code: 'bad-file', message: expect.stringMatching(/changed while/) });
     expect(read('user.rules')).toBe(theirs);
     expect(read('user6.rules')).toBe(USER6);
-    expect(calls.some((c) => c.args[0] === 'reload')).toBe(false);
+    expect(calls.some((c) => c.args[0] === '-n')).toBe(false);
   });
 
-  it('IPV6=no: the IPv6 bans are handed back (ufw answers for them), user6.rules is untouched; ufw inactive: no reload', async () => {
+  it('IPV6=no: the IPv6 bans are handed back (ufw answers for them), user6.rules is untouched; ufw inactive: nothing loaded', async () => {
     writeFileSync(defaults, 'IPV6=no\n');
     const { exec, calls } = fakeExec((c) => (c.bin === 'ufw' && c.args[0] === 'status' ? { stdout: 'Status: inactive\n' } : undefined));
     const r = await banManyInUfwFiles(exec, bans, listTagged, { etcDir: dir, defaultsFile: defaults });
-    expect(r).toEqual({ added: 2, reloaded: false, notTaken: [bans[2], bans[3]] });
+    expect(r).toEqual({ added: 2, loaded: false, notTaken: [bans[2], bans[3]] });
     expect(read('user6.rules')).toBe(USER6);
     expect(calls.map((c) => [c.bin, ...c.args].join(' '))).toEqual(['iptablesRestore --test', 'ufw status']);
   });
@@ -159,7 +162,7 @@ describe('the ufw backend\'s banMany', () => {
     const b = createBanBackend('ufw', exec, { cutConnections: false, now: () => 1_000_000_000, forwardMirror: () => false, ufwFiles: { etcDir: dir, defaultsFile: defaults } });
     await b.banMany(['192.0.2.1', '192.0.2.2', '192.0.2.3', '2001:db8::3'].map((ip) => ({ ip: t(ip), timeoutSec: 60, comment: 'scan' })));
     expect(calls.filter((c) => c.args[0] === 'prepend').map((c) => c.args.join(' '))).toEqual(['prepend deny from 2001:db8::3 comment portcullis-ban exp:1000060 scan']);
-    expect(calls.filter((c) => c.args[0] === 'reload')).toHaveLength(1);
+    expect(calls.filter((c) => c.args[0] === '-n').map((c) => c.bin)).toEqual(['iptablesRestore']);
     expect(read('user.rules')).toContain(`comment=${Buffer.from('portcullis-ban exp:1000060 scan').toString('hex')}\n-A ufw-user-input -s 192.0.2.3 -j DROP`);
   });
 });

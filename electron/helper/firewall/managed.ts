@@ -59,7 +59,7 @@ export function readOrThrow(path: string): { text: string; mode: number } {
   return { text: readFileSync(path, 'utf8'), mode: statSync(path).mode & 0o7777 };
 }
 
-function writeAtomically(path: string, text: string, mode: number): void {
+export function writeAtomically(path: string, text: string, mode: number): void {
   const tmp = `${path}.portcullis-new`;
   writeFileSync(tmp, text, { mode });
   chmodSync(tmp, mode); // writeFileSync's mode is filtered by the umask

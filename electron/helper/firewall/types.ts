@@ -24,7 +24,7 @@ export interface BanBackend {
   /**
    * Many bans as one firewall batch (restore after a reboot, bulk ban): every entry is checked before
    * anything runs. The set backend runs one ipset batch; the ufw backend writes ufw's rules files and
-   * reloads once (ufw-batch.ts; a batch of 1–3 is that many `ufw prepend`s).
+   * loads them once (ufw-batch.ts; a batch of 1–3 is that many `ufw prepend`s).
    */
   banMany(bans: readonly BanRequest[]): Promise<void>;
   unbanMany(ips: readonly BanTarget[]): Promise<void>;

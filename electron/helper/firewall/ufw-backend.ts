@@ -6,7 +6,7 @@
  * Rules are tagged with a comment `portcullis-ban exp:<unix seconds> <comment>`: the tag keeps the
  * user's own rules untouchable, and the expiry lets list() report what is due even though ufw itself
  * cannot expire a rule (the caller unbans at expiry).
- * Many bans at once (banMany: restore, bulk ban) go into ufw's rules files with ONE reload (ufw-batch.ts).
+ * Many bans at once (banMany: restore, bulk ban) go into ufw's rules files, loaded once (ufw-batch.ts).
  * ufw treats rules that differ only by comment as the same rule ("Skipping inserting existing rule"),
  * so at most one `deny from <ip>` exists: deleting by rule spec is exact once its tag is checked.
  *
@@ -53,9 +53,9 @@ export function parseTaggedRules(showAdded: string): TaggedRule[] {
 export const FAST_TAG = 'portcullis-fast';
 
 /**
- * From this many bans on, banMany writes ufw's rules files and reloads once (ufw-batch.ts) instead of
- * one `ufw prepend` each: the file path costs a few ufw runs (status, reload, show added) and one
- * iptables-restore --test whatever the count, about what 3–4 prepends cost.
+ * From this many bans on, banMany writes ufw's rules files and loads them once (ufw-batch.ts) instead
+ * of one `ufw prepend` each: the file path costs two ufw runs (status, show added) and two
+ * iptables-restore runs per family whatever the count, about what 2–3 prepends cost.
  */
 export const FILE_BATCH_MIN = 4;
 
