@@ -30,6 +30,7 @@ beforeEach(() => {
   cpSync(new URL('user6.rules', FIXTURES), join(dir, 'user6.rules'));
   defaults = join(dir, 'default-ufw');
   writeFileSync(defaults, '# /etc/default/ufw\nIPV6=yes\n');
+  writeFileSync(join(dir, 'ufw.conf'), '# /etc/ufw/ufw.conf\nENABLED=yes\nLOGLEVEL=low\n');
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 const read = (f: string) => readFileSync(join(dir, f), 'utf8');
@@ -44,7 +45,7 @@ function showAdded(): string {
   }
   return `Added user rules (see 'ufw status' for running firewall):\n${lines.join('\n')}\n`;
 }
-/** ufw active, every command fine; `show added` answers from the files. */
+/** Every command fine; `show added` answers from the files (ufw.conf says ENABLED=yes). */
 const ufwOk = (more: (c: Call) => Partial<ExecResult> | undefined = () => undefined) =>
   fakeExec((c) => {
     const m = more(c);
@@ -94,13 +95,12 @@ describe('banManyInUfwFiles', () => {
     expect(calls.map((c) => [c.bin, ...c.args].join(' '))).toEqual([
       'iptablesRestore --test',
       'ip6tablesRestore --test',
-      'ufw status',
       'iptablesRestore -n',
       'ip6tablesRestore -n',
     ]);
     expect(calls[0]!.input).toBe(read('user.rules'));
-    expect(calls[3]!.input).toBe(read('user.rules'));
-    expect(calls[4]!.input).toBe(read('user6.rules'));
+    expect(calls[2]!.input).toBe(read('user.rules'));
+    expect(calls[3]!.input).toBe(read('user6.rules'));
     expect(read('user.rules')).toContain('-A ufw-user-input -s 192.0.2.8 -j DROP');
     expect(read('user6.rules')).toContain('-A ufw6-user-input -s 2001:db8:1::/64 -j DROP');
     expect(read('user.rules.portcullis-prev')).toBe(USER4);
@@ -136,7 +136,7 @@ describe('banManyInUfwFiles', () => {
   it('a rules file changed by someone else meanwhile: theirs stays, the batch is refused', async () => {
     const theirs = USER4.replace('### END RULES ###', '### tuple ### allow tcp 80 0.0.0.0/0 any 0.0.0.0/0 in\n-A ufw-user-input -p tcp --dport 80 -j ACCEPT\n\n### END RULES ###');
     const { exec, calls } = ufwOk((c) => {
-      if (c.bin === 'ufw' && c.args[0] === 'status') writeFileSync(join(dir, 'user.rules'), theirs); // `ufw allow 80` typed meanwhile
+      if (c.args[0] === '--test') writeFileSync(join(dir, 'user.rules'), theirs); // `ufw allow 80` typed meanwhile
       return undefined;
     });
     await expect(banManyInUfwFiles(exec, bans, listTagged, { etcDir: dir, defaultsFile: defaults })).rejects.toMatchObject({ code: 'bad-file', message: expect.stringMatching(/changed while/) });
@@ -147,11 +147,12 @@ describe('banManyInUfwFiles', () => {
 
   it('IPV6=no: the IPv6 bans are handed back (ufw answers for them), user6.rules is untouched; ufw inactive: nothing loaded', async () => {
     writeFileSync(defaults, 'IPV6=no\n');
-    const { exec, calls } = fakeExec((c) => (c.bin === 'ufw' && c.args[0] === 'status' ? { stdout: 'Status: inactive\n' } : undefined));
+    writeFileSync(join(dir, 'ufw.conf'), 'ENABLED=no\nLOGLEVEL=low\n'); // what ufw itself reads to decide whether to load
+    const { exec, calls } = fakeExec();
     const r = await banManyInUfwFiles(exec, bans, listTagged, { etcDir: dir, defaultsFile: defaults });
     expect(r).toEqual({ added: 2, loaded: false, notTaken: [bans[2], bans[3]] });
     expect(read('user6.rules')).toBe(USER6);
-    expect(calls.map((c) => [c.bin, ...c.args].join(' '))).toEqual(['iptablesRestore --test', 'ufw status']);
+    expect(calls.map((c) => [c.bin, ...c.args].join(' '))).toEqual(['iptablesRestore --test']);
   });
 });
 
