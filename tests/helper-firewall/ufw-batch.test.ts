@@ -166,4 +166,22 @@ describe('the ufw backend\'s banMany', () => {
     expect(calls.filter((c) => c.args[0] === '-n').map((c) => c.bin)).toEqual(['iptablesRestore']);
     expect(read('user.rules')).toContain(`comment=${Buffer.from('portcullis-ban exp:1000060 scan').toString('hex')}\n-A ufw-user-input -s 192.0.2.3 -j DROP`);
   });
+
+  it("a live ban's fast block, waiting for its `ufw prepend` behind the batch, is put back after the load replaced ufw's user chain", async () => {
+    const { exec, calls } = ufwOk();
+    const b = createBanBackend('ufw', exec, { cutConnections: false, now: () => 1_000_000_000, forwardMirror: () => false, ufwFiles: { etcDir: dir, defaultsFile: defaults } });
+    await b.blockNow!(t('203.0.113.50'));
+    calls.length = 0;
+    await b.banMany(['192.0.2.1', '192.0.2.2', '192.0.2.3', '192.0.2.4'].map((ip) => ({ ip: t(ip), timeoutSec: 60, comment: '' })));
+    const ran = calls.map((c) => [c.bin, ...c.args].join(' '));
+    expect(ran.slice(ran.indexOf('iptablesRestore -n'))).toEqual([
+      'iptablesRestore -n',
+      'ufw show added',
+      'iptables -w -I ufw-user-input 1 -s 203.0.113.50 -m comment --comment portcullis-fast -j DROP',
+    ]);
+    // Its ban then takes the fast block back as always.
+    calls.length = 0;
+    await b.ban(t('203.0.113.50'), 60, '');
+    expect(calls.map((c) => [c.bin, c.args[0], c.args[1]].join(' '))).toEqual(['ufw prepend deny', 'iptables -w -D']);
+  });
 });

@@ -138,7 +138,10 @@ export function createUfwBackend(exec: Exec, now: () => number = Date.now, files
         for (const p of plans) await prepend(p);
         return;
       }
-      const { notTaken } = await banManyInUfwFiles(exec, plans, tagged, files);
+      const { loaded, notTaken } = await banManyInUfwFiles(exec, plans, tagged, files);
+      // Loading ufw's user chains replaced their content: a live ban's block (blockNow) whose `ufw
+      // prepend` is still queued behind this batch would be gone until then. Put those back.
+      if (loaded) for (const ip of fastOnly.keys()) await exec(...fastRule(ip, '-I'));
       for (const p of notTaken) await prepend(p); // IPv6 while ufw has IPV6=no: ufw answers for itself
     },
     async unbanMany(ipsIn) {
