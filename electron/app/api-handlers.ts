@@ -38,6 +38,8 @@ export interface AppCore {
   rules(): Promise<RulesView>;
   refreshStatus(initial: boolean): Promise<void>;
   doctor(): Promise<DoctorCheck[]>;
+  /** Prefixes of live records not counted as blocked that the count-seen-prefixes fix would add (server-doctor.ts). */
+  seenUncountedPrefixes(): string[];
   thresholdEnv(): ThresholdTestEnv;
 }
 
@@ -209,9 +211,18 @@ export function apiHandlers(c: AppCore): ApiHandlers {
       return c.state();
     },
     runDoctorFix: async ({ fixId, confirm }) => {
-      const ops = c.needHelper();
       try {
-        await runFix(fixId, { ops, guardEnable: () => guardEnable(c, confirm) });
+        await runFix(fixId, {
+          helper: () => c.needHelper(),
+          guardEnable: () => guardEnable(c, confirm),
+          countSeenPrefixes: () => {
+            const add = c.seenUncountedPrefixes();
+            if (add.length === 0) throw new ApiError('invalid', 'no uncounted log prefix was seen in the live log (UFW ALLOW and UFW AUDIT are never added): nothing to add');
+            const s = c.settings;
+            c.applySettings({ ...s, detection: { ...s.detection, prefixes: [...s.detection.prefixes, ...add] } });
+            return add;
+          },
+        });
       } catch (e) {
         if (e instanceof UnknownFixError) throw new ApiError('invalid', e.message);
         throw e;

@@ -19,9 +19,12 @@ import type { EngineLike, ServiceStore } from './contracts.ts';
 import type { EventBatcher } from './events.ts';
 import type { FleetBridge } from './fleet.ts';
 
-/** Bans per restore batch: an ipset batch of 500 takes ~20–40 ms; one ufw rule change 0.3–1.4 s. */
+/**
+ * Bans per restore batch: an ipset batch of 500 takes ~20–40 ms; the ufw backend writes a batch into
+ * ufw's rules files and loads them once (helper/firewall/ufw-batch.ts), ~0.7 s at 500 on few rules.
+ */
 const RESTORE_BATCH_SET = 500;
-const RESTORE_BATCH_UFW = 1;
+const RESTORE_BATCH_UFW = 500;
 
 type Level = 'info' | 'warn' | 'error';
 export type BanInfo = { latencyMs: number | null; dryRun: boolean; error?: string };
@@ -336,8 +339,8 @@ export class BanPipeline {
         result.deduplicated.push(ip);
       });
     }
-    // Missing bans go back in batches (one ipset batch each for the set backend; ufw has no batch, so a
-    // batch there is a few rules): a live ban waits for one batch at most, never for the whole restore.
+    // Missing bans go back in batches (one ipset batch each for the set backend; one write and load of
+    // ufw's rules files for ufw): a live ban waits for one batch at most, never for the whole restore.
     const missing = [...wanted.values()].filter((b) => !count.has(b.ip));
     const batch = h.settings().ban.backend === 'set' ? RESTORE_BATCH_SET : RESTORE_BATCH_UFW;
     for (let i = 0; i < missing.length && !this.stopping; i += batch) {

@@ -75,6 +75,8 @@ export interface HelperOpsPort {
   setSetBlock(installed: boolean): Promise<void>;
   /** The forward block: routed and container traffic (issue 12.2). */
   setForwardBlock(installed: boolean): Promise<void>;
+  /** IPV6=yes in /etc/default/ufw, then ufw reload (the Doctor's enable-ufw-ipv6 fix). */
+  enableUfwIpv6(): Promise<void>;
   /** The helper's own checks (ufw installed/enabled, blocks, set backend). */
   doctor(): Promise<DoctorCheck[]>;
 }

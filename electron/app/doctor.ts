@@ -120,22 +120,35 @@ export class UnknownFixError extends Error {
   }
 }
 
-/** What running a fix needs: the helper's operations, and the lockout question for turning ufw on. */
+/** What running a fix needs: the helper's operations, the lockout question for turning ufw on, the instance's settings. */
 export interface FixContext {
-  ops: HelperOpsPort;
+  /** The helper's operations (throws when there is none: a read-only instance). */
+  helper(): HelperOpsPort;
   /** Throws (needs confirmation) when turning ufw on would lock out someone connected now. */
   guardEnable(): Promise<void>;
+  /**
+   * Adds the prefixes the live log showed uncounted to detection.prefixes (a settings change) and
+   * returns them; absent without a running instance, whose live log is where they were seen.
+   */
+  countSeenPrefixes?(): string[];
 }
 
 const FIX_RUNS: Record<Exclude<DoctorFixId, 'connect-helper'>, (c: FixContext) => Promise<void>> = {
   'enable-ufw': async (c) => {
     await c.guardEnable();
-    await c.ops.setEnabled(true);
+    await c.helper().setEnabled(true);
   },
-  'logging-low': (c) => c.ops.setLogging('low'),
-  'install-per-source-logging': (c) => c.ops.setPerSourceLogging(true),
-  'install-set-block': (c) => c.ops.setSetBlock(true),
-  'install-forward-block': (c) => c.ops.setForwardBlock(true),
+  'logging-low': (c) => c.helper().setLogging('low'),
+  'install-per-source-logging': (c) => c.helper().setPerSourceLogging(true),
+  'install-set-block': (c) => c.helper().setSetBlock(true),
+  'install-forward-block': (c) => c.helper().setForwardBlock(true),
+  'enable-ufw-ipv6': (c) => c.helper().enableUfwIpv6(),
+  'count-seen-prefixes': async (c) => {
+    if (!c.countSeenPrefixes) {
+      throw new Error('count-seen-prefixes needs the running instance: its live log is where the prefixes are seen (start `portcullis run`, then run this again)');
+    }
+    c.countSeenPrefixes();
+  },
 };
 
 /** The id a `--fix` or `runDoctorFix` names, if this process runs it. */

@@ -141,6 +141,9 @@ export function helperOpsOf(call: HelperCall): HelperOpsPort {
     async setForwardBlock(installed) {
       await call(installed ? 'installBlocks' : 'removeBlocks', { block: 'forward' });
     },
+    async enableUfwIpv6() {
+      await call('enableUfwIpv6', {});
+    },
     async doctor(): Promise<DoctorCheck[]> {
       // Titles, levels (optional checks only warn) and fixes come from the Doctor table.
       const r = await call('doctor', {});

@@ -33,17 +33,39 @@ export class PrefixTally {
   }
 }
 
+/** ufw's prefixes of ACCEPTED packets (logging medium and up): never scan evidence, never counted by the fix. */
+export function logsAcceptedTraffic(prefix: string): boolean {
+  return /^UFW (ALLOW|AUDIT)\b/.test(prefix);
+}
+
+/**
+ * What the `count-seen-prefixes` fix adds: the prefixes seen in the live log that are not counted yet,
+ * most frequent first, except ufw's prefixes of accepted packets. Empty: nothing to add.
+ */
+export function prefixesToCount(tally: PrefixTally, counted: readonly string[]): string[] {
+  const have = new Set(counted);
+  return tally.top(Number.MAX_SAFE_INTEGER).map((t) => t.prefix).filter((p) => !have.has(p) && !logsAcceptedTraffic(p));
+}
+
 export function uncountedPrefixesCheck(tally: PrefixTally, counted: readonly string[]): DoctorCheck {
-  const top = tally.top();
-  if (top.length === 0) {
-    return doctorCheck('uncounted-prefixes', 'ok', `every firewall record seen has a counted prefix (${counted.join(', ')})`);
+  // A prefix counted since it was tallied (the fix ran, or the settings changed) is not reported.
+  const top = tally.top(Number.MAX_SAFE_INTEGER).filter((t) => !counted.includes(t.prefix));
+  const addable = top.filter((t) => !logsAcceptedTraffic(t.prefix)).slice(0, 5);
+  const accepted = top.filter((t) => logsAcceptedTraffic(t.prefix)).map((t) => `"${t.prefix}"`);
+  if (addable.length === 0) {
+    return doctorCheck(
+      'uncounted-prefixes',
+      'ok',
+      `every firewall record seen has a counted prefix (${counted.join(', ')})` + (accepted.length ? `, or logs accepted packets (${accepted.join(', ')}: rightly not counted)` : ''),
+    );
   }
   return doctorCheck(
     'uncounted-prefixes',
     'warn',
-    `records with prefixes that are not counted as blocked: ${top.map((t) => `"${t.prefix}" ×${t.records}`).join(', ')}. ` +
-      'Fix: if one marks dropped packets (a rule of your own with --log-prefix), add it to detection.prefixes ' +
-      '(Thresholds, or /etc/portcullis/portcullis.json and systemctl reload portcullis); UFW ALLOW and UFW AUDIT are right to stay out',
+    `records with prefixes that are not counted as blocked: ${addable.map((t) => `"${t.prefix}" ×${t.records}`).join(', ')}. ` +
+      'Fix: if they mark dropped packets (a rule of your own with --log-prefix), add them to detection.prefixes ' +
+      '(portcullis doctor --fix count-seen-prefixes, Thresholds, or /etc/portcullis/portcullis.json and systemctl reload portcullis)' +
+      (accepted.length ? `; ${accepted.join(', ')} log accepted packets and are right to stay out` : ''),
   );
 }
 
@@ -61,7 +83,7 @@ export async function ipv6Check(defaultsFile = '/etc/default/ufw'): Promise<Doct
     return doctorCheck(
       'ipv6',
       'warn',
-      `IPV6=no in ${defaultsFile}: ufw loads no IPv6 rules, so IPv6 scanners are never logged or banned. Fix: set IPV6=yes there, then ufw reload`,
+      `IPV6=no in ${defaultsFile}: ufw loads no IPv6 rules, so IPv6 scanners are never logged or banned. Fix: set IPV6=yes there, then ufw reload (portcullis doctor --fix enable-ufw-ipv6)`,
     );
   }
   return v6 === true

@@ -24,7 +24,7 @@ import { EventBatcher, type EventListener } from './events.ts';
 import type { HostInfo } from './hostinfo.ts';
 import { forgedRecordsCheck } from './userns-check.ts';
 import { FleetBridge } from './fleet.ts';
-import { uncountedPrefixesCheck } from './server-doctor.ts';
+import { prefixesToCount, uncountedPrefixesCheck } from './server-doctor.ts';
 import { BanPipeline } from './ban-pipeline.ts';
 import { PacketIntake } from './ingest.ts';
 import { apiHandlers, type AppCore } from './api-handlers.ts';
@@ -471,6 +471,10 @@ export class PortcullisService implements AppCore {
       [uncountedPrefixesCheck(this.intake.uncountedPrefixes, this.settings.detection.prefixes)],
       server,
     );
+  }
+
+  seenUncountedPrefixes(): string[] {
+    return prefixesToCount(this.intake.uncountedPrefixes, this.settings.detection.prefixes);
   }
 
   pushState(): void {

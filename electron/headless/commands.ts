@@ -398,7 +398,7 @@ export async function directDoctor(
   try {
     if (fixId) {
       await runFix(fixId, {
-        ops,
+        helper: () => ops,
         // The same question the running service asks: ufw's rules are unknown while it is off.
         guardEnable: async () => {
           if (confirm) return;

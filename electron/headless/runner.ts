@@ -170,7 +170,7 @@ function readOnlyHelper(h: HelperOpsPort): HelperOpsPort {
   const refuse = async (): Promise<never> => {
     throw new ApiError('read-only', 'dry run: Portcullis never touches the firewall');
   };
-  return { status: () => h.status(), previewRule: (op) => h.previewRule(op), doctor: () => h.doctor(), applyRule: refuse, setEnabled: refuse, setDefault: refuse, setLogging: refuse, setPerSourceLogging: refuse, setSetBlock: refuse, setForwardBlock: refuse };
+  return { status: () => h.status(), previewRule: (op) => h.previewRule(op), doctor: () => h.doctor(), applyRule: refuse, setEnabled: refuse, setDefault: refuse, setLogging: refuse, setPerSourceLogging: refuse, setSetBlock: refuse, setForwardBlock: refuse, enableUfwIpv6: refuse };
 }
 
 export async function startRunner(o: RunOptions, out: Out, err: Out): Promise<Runner> {

@@ -60,6 +60,8 @@ export interface FirewallModule {
   installForwardBlock(exec: Exec): Promise<void>;
   removeForwardBlock(exec: Exec): Promise<void>;
   forwardBlockStatus(exec: Exec): Promise<HelperResult<'forwardStatus'>>;
+  /** IPV6=yes in /etc/default/ufw, then ufw reload (firewall/ufw-ipv6.ts). */
+  enableUfwIpv6(exec: Exec): Promise<{ changed: boolean; reloaded: boolean }>;
   managedBlocksStatus(): Promise<{ setBlock: boolean; perSourceLogging: boolean; forward: boolean }>;
 }
 
@@ -395,6 +397,8 @@ export function createHelperDispatcher(deps: HelperDeps): HelperDispatcher {
       }
       case 'forwardStatus':
         return deps.firewall.forwardBlockStatus(exec);
+      case 'enableUfwIpv6':
+        return deps.firewall.enableUfwIpv6(exec);
     }
   }
 

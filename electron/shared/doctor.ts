@@ -69,6 +69,20 @@ export const DOCTOR_FIXES = {
     hint: 'portcullis doctor --fix install-forward-block (again after Docker starts, if its jumps are missing)',
     runs: 'app',
   },
+  'enable-ufw-ipv6': {
+    label: 'Turn on IPv6 in ufw',
+    preview:
+      'Sets IPV6=yes in /etc/default/ufw (only that line: every other line of the file stays as it is), then `ufw reload` when ufw is active: ufw filters, logs and bans IPv6 too (until now it dropped all IPv6 but loopback). If the reload fails, the old file is put back. Rules added while IPV6 was no exist for IPv4 only: add the ones you need again (`ufw allow 22/tcp` adds the IPv6 twin).',
+    hint: 'portcullis doctor --fix enable-ufw-ipv6   (or: set IPV6=yes in /etc/default/ufw, then ufw reload)',
+    runs: 'app',
+  },
+  'count-seen-prefixes': {
+    label: 'Count these prefixes as blocked',
+    preview:
+      'Adds the log prefixes the check names (seen in the live log, not counted; never UFW ALLOW or UFW AUDIT, which log accepted packets) to the settings\' detection.prefixes, saved where the settings live (the config file or the store): records with them count as probes from then on. Needs the running instance (its live log is where they were seen).',
+    hint: 'portcullis doctor --fix count-seen-prefixes   (or add them to detection.prefixes: Thresholds, or /etc/portcullis/portcullis.json and systemctl reload portcullis)',
+    runs: 'app',
+  },
   'connect-helper': {
     label: 'Connect helper (asks for your password)',
     preview: 'Starts the root helper: you are asked for your password.',
@@ -98,8 +112,8 @@ export const DOCTOR_CHECKS = {
   'nf-log-all-netns': { title: 'Forged kernel records', side: 'app' },
   'fleet-pull': { title: 'Fleet: decisions from the LAPI', side: 'app', instance: true },
   'fleet-push': { title: "Fleet: sharing this host's bans", side: 'app', instance: true },
-  'uncounted-prefixes': { title: 'Log prefixes', side: 'app', instance: true },
-  ipv6: { title: 'IPv6 in ufw', side: 'app' },
+  'uncounted-prefixes': { title: 'Log prefixes', side: 'app', instance: true, fix: 'count-seen-prefixes' },
+  ipv6: { title: 'IPv6 in ufw', side: 'app', fix: 'enable-ufw-ipv6' },
   'forwarded-traffic': { title: 'Forwarded traffic', side: 'app', fix: 'install-forward-block' },
 } as const satisfies Record<string, DoctorCheckSpec>;
 export type DoctorCheckId = keyof typeof DOCTOR_CHECKS;

@@ -153,6 +153,11 @@ export const HELPER_OPS = {
   cutConnections: { args: z.object({ ip: BanTargetSchema }).strict(), result: z.object({ ok: z.literal(true) }) },
   installBlocks: { args: z.object({ block: BlockSchema }).strict(), result: BlocksStatusSchema },
   removeBlocks: { args: z.object({ block: BlockSchema }).strict(), result: BlocksStatusSchema },
+  /**
+   * The Doctor's IPv6 fix: IPV6=yes in /etc/default/ufw (that one key only), then `ufw reload` when ufw
+   * is active (firewall/ufw-ipv6.ts). No arguments: it can do nothing else.
+   */
+  enableUfwIpv6: { args: none, result: z.object({ changed: z.boolean(), reloaded: z.boolean() }) },
   /** Read-only: the forward block's state in the kernel (runs `iptables -L/-C`, changes nothing). */
   forwardStatus: { args: none, result: ForwardBlockStatusSchema },
   streamKmsg: {
@@ -175,7 +180,7 @@ export type HelperResult<O extends HelperOp> = z.output<(typeof HELPER_OPS)[O]['
 /** Ops that change the firewall: serialised by the queue and written to the audit log. */
 export const CHANGING_OPS: ReadonlySet<HelperOp> = new Set<HelperOp>([
   'enable', 'disable', 'addRule', 'insertRule', 'editRule', 'deleteRule', 'moveRule', 'setDefault', 'setLogging',
-  'ban', 'unban', 'banMany', 'unbanMany', 'cutConnections', 'installBlocks', 'removeBlocks',
+  'ban', 'unban', 'banMany', 'unbanMany', 'cutConnections', 'installBlocks', 'removeBlocks', 'enableUfwIpv6',
 ]);
 
 // ---------------------------------------------------------------- envelopes

@@ -311,6 +311,9 @@ export class FakeHelper implements HelperOpsPort {
   }
   async setSetBlock() {}
   async setForwardBlock() {}
+  async enableUfwIpv6() {
+    this.calls.push('enableUfwIpv6');
+  }
   async doctor() {
     return [];
   }

@@ -12,7 +12,8 @@ import { ManualClock } from '../../electron/shared/domain.ts';
 import type { PacketEvent } from '../../electron/shared/packet.ts';
 import type { Exec } from '../../electron/helper/exec.ts';
 import { PortcullisService } from '../../electron/app/service.ts';
-import { forwardedTraffic, forwardedTrafficCheck, ipv6Check, PrefixTally, ufwIpv6Setting, uncountedPrefixesCheck } from '../../electron/app/server-doctor.ts';
+import { forwardedTraffic, forwardedTrafficCheck, ipv6Check, PrefixTally, prefixesToCount, ufwIpv6Setting, uncountedPrefixesCheck } from '../../electron/app/server-doctor.ts';
+import { runFix } from '../../electron/app/doctor.ts';
 import { FakeEngine, FakeFirewall, FakeHelper, fakeParser, Journal, MemorySettings, MemoryStore, PushSource } from './fakes.ts';
 
 const dirs: string[] = [];
@@ -91,42 +92,111 @@ describe('log prefixes not counted (live)', () => {
   });
 
   it("the running service's Doctor reports prefixes of live records it did not count, with the fix", async () => {
-    const journal = new Journal();
-    const clock = new ManualClock(1_700_000_000_000);
-    const base = fakeParser(clock);
-    // "src dst port iface PREFIX…": the fake parser plus a prefix.
-    const parseLine = (line: string) => {
-      const r = base(line);
-      const prefix = line.trim().split(/\s+/).slice(4).join(' ');
-      return r.ok && prefix ? { ...r, packet: { ...r.packet, prefix } } : r;
-    };
-    class PrefixAwareEngine extends FakeEngine {
-      override ingestPacket(p: PacketEvent) {
-        return this.settings.detection.prefixes.includes(p.prefix) ? super.ingestPacket(p) : ('prefix-not-counted' as const);
-      }
-    }
-    const source = new PushSource();
-    const service = new PortcullisService({
-      clock,
-      settingsRepo: new MemorySettings({}),
-      createEngine: (o, sink) => new PrefixAwareEngine(o, sink),
-      parseLine,
-      store: new MemoryStore(journal),
-      source,
-      firewall: new FakeFirewall(journal),
-      helper: new FakeHelper(),
-      hostInfo: async () => ({ addresses: ['10.0.0.1'], interfaces: ['eth0'], gateways: [] }),
-      tickMs: 3_600_000,
-      serverChecks: async () => [{ id: 'ipv6', title: 'IPv6 in ufw', level: 'ok', detail: 'test' }],
-    });
-    await service.start();
+    const { service, source } = await prefixService();
     source.push('203.0.113.9 10.0.0.1 22 eth0 MY DROP', '203.0.113.9 10.0.0.1 23 eth0 MY DROP', '203.0.113.9 10.0.0.1 24 eth0 UFW BLOCK');
     const r = (await dispatch(service.handlers(), 'getDoctor', {})) as { ok: true; result: DoctorCheck[] };
     const check = r.result.find((c) => c.id === 'uncounted-prefixes')!;
     expect(check.level).toBe('warn');
     expect(check.detail).toMatch(/"MY DROP" ×2/);
-    expect(check.detail).toMatch(/add it to detection\.prefixes/);
+    expect(check.detail).toMatch(/add them to detection\.prefixes/);
+    expect(check.fix).toEqual({ id: 'count-seen-prefixes', label: 'Count these prefixes as blocked' });
     expect(r.result.some((c) => c.id === 'ipv6')).toBe(true);
     await service.stop();
   });
+
+  it('ufw\'s prefixes of accepted packets alone are no problem, and are never offered', () => {
+    const t = new PrefixTally();
+    for (const p of ['UFW ALLOW', 'UFW AUDIT', 'UFW AUDIT INVALID']) t.note(p);
+    const c = uncountedPrefixesCheck(t, ['UFW BLOCK']);
+    expect(c).toMatchObject({ level: 'ok' });
+    expect(c.fix).toBeUndefined();
+    expect(c.detail).toMatch(/"UFW ALLOW".*rightly not counted/);
+    expect(prefixesToCount(t, ['UFW BLOCK'])).toEqual([]);
+    t.note('MY DROP');
+    expect(prefixesToCount(t, ['UFW BLOCK'])).toEqual(['MY DROP']);
+    expect(prefixesToCount(t, ['UFW BLOCK', 'MY DROP'])).toEqual([]);
+  });
+
+  it('the fix count-seen-prefixes adds the seen prefixes to the settings (saved), and their records count from then on', async () => {
+    const { service, source, settings, engines } = await prefixService();
+    source.push('203.0.113.9 10.0.0.1 22 eth0 MY DROP', '203.0.113.9 10.0.0.1 23 eth0 MY DROP', '203.0.113.9 10.0.0.1 24 eth0 UFW ALLOW');
+    const r = (await dispatch(service.handlers(), 'runDoctorFix', { fixId: 'count-seen-prefixes' })) as { ok: true; result: DoctorCheck[] };
+    expect(r.ok).toBe(true);
+    expect(r.result.find((c) => c.id === 'uncounted-prefixes')).toMatchObject({ level: 'ok' });
+    const prefixes = (settings.saved as { detection: { prefixes: string[] } }).detection.prefixes;
+    expect(prefixes).toContain('MY DROP');
+    expect(prefixes).not.toContain('UFW ALLOW');
+    expect(prefixes).toContain('UFW BLOCK'); // added to, not replaced
+    expect(engines.at(-1)!.settings.detection.prefixes).toContain('MY DROP');
+    expect(engines.at(-1)!.ingestPacket({ ...packet(), prefix: 'MY DROP' })).not.toBe('prefix-not-counted');
+    // Nothing left to add: refused with the reason, settings unchanged.
+    const again = (await dispatch(service.handlers(), 'runDoctorFix', { fixId: 'count-seen-prefixes' })) as { ok: false; error: { code: string; message: string } };
+    expect(again).toMatchObject({ ok: false, error: { code: 'invalid', message: expect.stringMatching(/nothing to add/) } });
+    await service.stop();
+  });
+
+  it('count-seen-prefixes without a running instance says it needs one', async () => {
+    const helper = new FakeHelper();
+    await expect(runFix('count-seen-prefixes', { helper: () => helper, guardEnable: async () => undefined })).rejects.toThrow(/needs the running instance/);
+  });
 });
+
+describe('the fix enable-ufw-ipv6', () => {
+  it('the service runs it through the helper, offered by the ipv6 check', async () => {
+    const { service, helper } = await prefixService();
+    const r = (await dispatch(service.handlers(), 'runDoctorFix', { fixId: 'enable-ufw-ipv6' })) as { ok: boolean };
+    expect(r.ok).toBe(true);
+    expect(helper.calls).toContain('enableUfwIpv6');
+    const d = mkdtempSync(path.join(tmpdir(), 'pc-doc-'));
+    dirs.push(d);
+    writeFileSync(path.join(d, 'ufw'), 'IPV6=no\n');
+    expect((await ipv6Check(path.join(d, 'ufw'))).fix).toEqual({ id: 'enable-ufw-ipv6', label: 'Turn on IPv6 in ufw' });
+    await service.stop();
+  });
+});
+
+function packet(): PacketEvent {
+  const r = fakeParser(new ManualClock(1_700_000_000_000))('203.0.113.9 10.0.0.1 22 eth0');
+  if (!r.ok) throw new Error('fake parser');
+  return r.packet;
+}
+
+/** A service whose engine counts only the settings' prefixes (the fake parser, plus a prefix after the 4th word). */
+async function prefixService() {
+  const journal = new Journal();
+  const clock = new ManualClock(1_700_000_000_000);
+  const base = fakeParser(clock);
+  const parseLine = (line: string) => {
+    const r = base(line);
+    const prefix = line.trim().split(/\s+/).slice(4).join(' ');
+    return r.ok && prefix ? { ...r, packet: { ...r.packet, prefix } } : r;
+  };
+  class PrefixAwareEngine extends FakeEngine {
+    override ingestPacket(p: PacketEvent) {
+      return this.settings.detection.prefixes.includes(p.prefix) ? super.ingestPacket(p) : ('prefix-not-counted' as const);
+    }
+  }
+  const engines: PrefixAwareEngine[] = [];
+  const source = new PushSource();
+  const settings = new MemorySettings({});
+  const helper = new FakeHelper();
+  const service = new PortcullisService({
+    clock,
+    settingsRepo: settings,
+    createEngine: (o, sink) => {
+      const e = new PrefixAwareEngine(o, sink);
+      engines.push(e);
+      return e;
+    },
+    parseLine,
+    store: new MemoryStore(journal),
+    source,
+    firewall: new FakeFirewall(journal),
+    helper,
+    hostInfo: async () => ({ addresses: ['10.0.0.1'], interfaces: ['eth0'], gateways: [] }),
+    tickMs: 3_600_000,
+    serverChecks: async () => [{ id: 'ipv6', title: 'IPv6 in ufw', level: 'ok', detail: 'test' }],
+  });
+  await service.start();
+  return { service, source, settings, helper, engines };
+}

@@ -325,6 +325,21 @@ describe('managed blocks on files (temp etcDir, fake ufw)', () => {
     expect(read('after6.rules')).toBe(readFileSync(new URL('./fixtures/after6.rules', import.meta.url), 'utf8'));
   });
 
+  it('a file changed by someone else while it was edited keeps their change; nothing is swapped in or reloaded', async () => {
+    const theirs = `${read('after.rules')}# edited by hand meanwhile\n`;
+    const { exec, calls } = fakeExec((c) => {
+      if (c.bin === 'ufw' && c.args[0] === 'status') {
+        writeFileSync(join(dir, 'after.rules'), theirs);
+        return { stdout: 'Status: active\n' };
+      }
+      return {};
+    });
+    await expect(installPerSourceLogging(exec, { etcDir: dir })).rejects.toMatchObject({ code: 'bad-file', message: expect.stringMatching(/changed while/) });
+    expect(read('after.rules')).toBe(theirs);
+    expect(read('after6.rules')).not.toContain('PORTCULLIS');
+    expect(calls.some((c) => c.args[0] === 'reload')).toBe(false);
+  });
+
   it('refuses bad budgets and a missing file with a clear reason', async () => {
     const { exec } = activeUfw();
     await expect(installPerSourceLogging(exec, { etcDir: dir, burst: 0 })).rejects.toMatchObject({ code: 'bad-option' });

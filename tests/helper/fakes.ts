@@ -44,6 +44,10 @@ export function fakeFirewall() {
     removePerSourceLogging: async () => void calls.push('removePerSourceLogging'),
     installForwardBlock: async () => void calls.push('installForwardBlock'),
     removeForwardBlock: async () => void calls.push('removeForwardBlock'),
+    enableUfwIpv6: async () => {
+      calls.push('enableUfwIpv6');
+      return { changed: true, reloaded: true };
+    },
     forwardBlockStatus: async () => ({ installed: calls.includes('installForwardBlock'), logsRouted: true, loaded: { v4: true, v6: true }, dockerUser: { v4: 'absent', v6: 'absent' } }),
     managedBlocksStatus: async () => ({ setBlock: calls.includes('installSetBlock'), perSourceLogging: false, forward: calls.includes('installForwardBlock') }),
   };

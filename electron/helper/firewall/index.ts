@@ -9,6 +9,7 @@ import { createIpsetSession, type IpsetSession } from './ipset-session.ts';
 import { createSetBackend } from './set-backend.ts';
 import type { BanBackend } from './types.ts';
 import { createUfwBackend } from './ufw-backend.ts';
+import type { UfwFilesOptions } from './ufw-batch.ts';
 import { forwardBlockInstalled } from './forward.ts';
 import { withForwardMirror } from './forward-mirror.ts';
 import { managedBlocksStatus as fileBlocksStatus, type ManagedOptions } from './managed.ts';
@@ -27,6 +28,7 @@ export {
   type ManagedOptions,
 } from './managed.ts';
 export { BAN_NET_SET_NAMES, BAN_SET_NAMES, type PerSourceLoggingOptions } from './blocks.ts';
+export { enableUfwIpv6, withIpv6Yes, UFW_DEFAULTS_FILE } from './ufw-ipv6.ts';
 export { installForwardBlock, removeForwardBlock, forwardBlockStatus, forwardBlockInstalled, type ForwardBlockStatus } from './forward.ts';
 
 /** Which managed blocks are in ufw's files (the forward block: in all five of its files). */
@@ -50,12 +52,14 @@ export interface BanBackendOptions {
    * block is in /etc/ufw), so forwarded traffic is dropped too (forward-mirror.ts says why).
    */
   forwardMirror?: () => boolean;
+  /** ufw backend: where ufw's files are (tests: a temp dir); default /etc/ufw and /etc/default/ufw. */
+  ufwFiles?: UfwFilesOptions;
 }
 
 export function createBanBackend(kind: 'ufw' | 'set', exec: Exec, opts: BanBackendOptions = {}): BanBackend {
   const inner =
     kind === 'ufw'
-      ? withForwardMirror(createUfwBackend(exec, opts.now), exec, opts.forwardMirror ?? (() => forwardBlockInstalled()), opts.now)
+      ? withForwardMirror(createUfwBackend(exec, opts.now, opts.ufwFiles), exec, opts.forwardMirror ?? (() => forwardBlockInstalled()), opts.now)
       : createSetBackend(exec, opts.ipsetSession ?? null);
   if (opts.cutConnections === false) return inner;
   return {

@@ -59,7 +59,7 @@ export function readOrThrow(path: string): { text: string; mode: number } {
   return { text: readFileSync(path, 'utf8'), mode: statSync(path).mode & 0o7777 };
 }
 
-function writeAtomically(path: string, text: string, mode: number): void {
+export function writeAtomically(path: string, text: string, mode: number): void {
   const tmp = `${path}.portcullis-new`;
   writeFileSync(tmp, text, { mode });
   chmodSync(tmp, mode); // writeFileSync's mode is filtered by the umask
@@ -86,6 +86,10 @@ export async function applyEdits(exec: Exec, edits: FileEdit[]): Promise<{ reloa
     }
   }
   const active = await ufwIsActive(exec);
+  // A file written by someone else since it was read (ufw run by hand, an editor): theirs stays.
+  for (const e of changed) {
+    if (readFileSync(e.path, 'utf8') !== e.prev) throw new FirewallError('bad-file', `${e.path} changed while Portcullis was editing it; nothing was changed, try again`);
+  }
   for (const e of changed) {
     writeFileSync(`${e.path}.portcullis-prev`, e.prev, { mode: e.mode & 0o777 });
     writeAtomically(e.path, e.next, e.makeExecutable ? e.mode | 0o100 : e.mode);

@@ -23,8 +23,8 @@ export interface BanBackend {
   list(): Promise<BanEntry[]>;
   /**
    * Many bans as one firewall batch (restore after a reboot, bulk ban): every entry is checked before
-   * anything runs. The set backend runs one ipset batch; the ufw backend one ufw rule change each,
-   * as ufw has no batch of its own.
+   * anything runs. The set backend runs one ipset batch; the ufw backend writes ufw's rules files and
+   * loads them once (ufw-batch.ts; a batch of 1–3 is that many `ufw prepend`s).
    */
   banMany(bans: readonly BanRequest[]): Promise<void>;
   unbanMany(ips: readonly BanTarget[]): Promise<void>;

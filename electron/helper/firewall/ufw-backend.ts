@@ -6,6 +6,7 @@
  * Rules are tagged with a comment `portcullis-ban exp:<unix seconds> <comment>`: the tag keeps the
  * user's own rules untouchable, and the expiry lets list() report what is due even though ufw itself
  * cannot expire a rule (the caller unbans at expiry).
+ * Many bans at once (banMany: restore, bulk ban) go into ufw's rules files, loaded once (ufw-batch.ts).
  * ufw treats rules that differ only by comment as the same rule ("Skipping inserting existing rule"),
  * so at most one `deny from <ip>` exists: deleting by rule spec is exact once its tag is checked.
  *
@@ -23,6 +24,7 @@ import type { Exec } from '../exec.ts';
 import { FirewallError } from './errors.ts';
 import { BAN_TAG, type BanBackend, type BanEntry, type BanRequest } from './types.ts';
 import { checkComment, checkTarget, checkTimeout } from './validate.ts';
+import { banManyInUfwFiles, type UfwFilesOptions } from './ufw-batch.ts';
 
 export interface TaggedRule {
   /** An address, or a network (a prefix ban: `ufw prepend deny from 2001:db8:1:2::/64`). */
@@ -50,7 +52,14 @@ export function parseTaggedRules(showAdded: string): TaggedRule[] {
 /** Comment on blockNow's rule: only a rule with it is ever taken back (ufw's own copy has none). */
 export const FAST_TAG = 'portcullis-fast';
 
-export function createUfwBackend(exec: Exec, now: () => number = Date.now): BanBackend {
+/**
+ * From this many bans on, banMany writes ufw's rules files and loads them once (ufw-batch.ts) instead
+ * of one `ufw prepend` each: the file path costs two ufw runs (status, show added) and two
+ * iptables-restore runs per family whatever the count, about what 2–3 prepends cost.
+ */
+export const FILE_BATCH_MIN = 4;
+
+export function createUfwBackend(exec: Exec, now: () => number = Date.now, files: UfwFilesOptions = {}): BanBackend {
   const tagged = async (): Promise<TaggedRule[]> => {
     const r = await exec('ufw', ['show', 'added']);
     if (r.code !== 0) throw new FirewallError('ufw', `ufw show added failed: ${(r.stderr || r.stdout).trim()}`);
@@ -125,7 +134,15 @@ export function createUfwBackend(exec: Exec, now: () => number = Date.now): BanB
     },
     async banMany(reqs) {
       const plans = reqs.map(planBan); // every entry checked before the first rule changes
-      for (const p of plans) await prepend(p);
+      if (plans.length < FILE_BATCH_MIN) {
+        for (const p of plans) await prepend(p);
+        return;
+      }
+      const { loaded, notTaken } = await banManyInUfwFiles(exec, plans, tagged, files);
+      // Loading ufw's user chains replaced their content: a live ban's block (blockNow) whose `ufw
+      // prepend` is still queued behind this batch would be gone until then. Put those back.
+      if (loaded) for (const ip of fastOnly.keys()) await exec(...fastRule(ip, '-I'));
+      for (const p of notTaken) await prepend(p); // IPv6 while ufw has IPV6=no: ufw answers for itself
     },
     async unbanMany(ipsIn) {
       const ips = ipsIn.map((x) => checkTarget(x));

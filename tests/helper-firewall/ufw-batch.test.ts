@@ -1,0 +1,187 @@
+/**
+ * The ufw backend's batch (firewall/ufw-batch.ts) on temp copies of ufw's user rules files: the deny
+ * entries are written in ufw's own form at the top of the rules, nothing of the user's changes, a
+ * source with a deny rule already is skipped, the new files are checked before they replace the old
+ * ones and loaded once per family as ufw loads them (`iptables-restore -n`), and every failure
+ * (--test, the load, ufw not listing what was written, a file changed meanwhile) leaves the previous
+ * files in place (and in the kernel).
+ */
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { BanTarget } from '../../electron/shared/domain.ts';
+import type { ExecResult } from '../../electron/helper/exec.ts';
+import { createBanBackend } from '../../electron/helper/firewall/index.ts';
+import { banManyInUfwFiles, deniedSources, ufwDenyEntry, withDenyEntries, type PlannedBan } from '../../electron/helper/firewall/ufw-batch.ts';
+import { type Call, fakeExec } from './fake-exec.ts';
+
+const FIXTURES = new URL('./fixtures/', import.meta.url);
+const USER4 = readFileSync(new URL('user.rules', FIXTURES), 'utf8');
+const USER6 = readFileSync(new URL('user6.rules', FIXTURES), 'utf8');
+const t = (s: string) => s as BanTarget;
+const ban = (ip: string, tag = 'portcullis-ban exp:1900000000 scan'): PlannedBan => ({ ip: t(ip), tag });
+
+let dir: string;
+let defaults: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'pc-ufwbatch-'));
+  cpSync(new URL('user.rules', FIXTURES), join(dir, 'user.rules'));
+  cpSync(new URL('user6.rules', FIXTURES), join(dir, 'user6.rules'));
+  defaults = join(dir, 'default-ufw');
+  writeFileSync(defaults, '# /etc/default/ufw\nIPV6=yes\n');
+  writeFileSync(join(dir, 'ufw.conf'), '# /etc/ufw/ufw.conf\nENABLED=yes\nLOGLEVEL=low\n');
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+const read = (f: string) => readFileSync(join(dir, f), 'utf8');
+
+/** `ufw show added` as ufw prints it for the tagged deny rules in the files now. */
+function showAdded(): string {
+  const lines: string[] = [];
+  for (const f of ['user.rules', 'user6.rules']) {
+    for (const m of read(f).matchAll(/^### tuple ### deny any any \S+ any (\S+) in comment=([0-9a-f]+)$/gm)) {
+      lines.push(`ufw deny from ${m[1]} comment '${Buffer.from(m[2]!, 'hex').toString('utf8')}'`);
+    }
+  }
+  return `Added user rules (see 'ufw status' for running firewall):\n${lines.join('\n')}\n`;
+}
+/** Every command fine; `show added` answers from the files (ufw.conf says ENABLED=yes). */
+const ufwOk = (more: (c: Call) => Partial<ExecResult> | undefined = () => undefined) =>
+  fakeExec((c) => {
+    const m = more(c);
+    if (m) return m;
+    if (c.bin === 'ufw' && c.args[0] === 'status') return { stdout: 'Status: active\n' };
+    if (c.bin === 'ufw' && c.args[0] === 'show') return { stdout: showAdded() };
+    return undefined;
+  });
+/** The tagged list the backend reads (ufw show added, parsed). */
+const listTagged = async () => [...showAdded().matchAll(/^ufw deny from (\S+) comment 'portcullis-ban/gm)].map((m) => ({ ip: t(m[1]!) }));
+
+describe('ufw rules file text', () => {
+  it('an entry is what `ufw prepend deny from IP comment TAG` writes (ufw 0.36: comment hex-encoded)', () => {
+    // Captured from real ufw (tests/system/ufw-batch.test.ts compares whole files with ufw's own).
+    expect(ufwDenyEntry(ban('100.64.0.1', 'portcullis-ban exp:1900000000 scan syn'))).toBe(
+      '\n### tuple ### deny any any 0.0.0.0/0 any 100.64.0.1 in comment=706f727463756c6c69732d62616e206578703a31393030303030303030207363616e2073796e\n-A ufw-user-input -s 100.64.0.1 -j DROP\n',
+    );
+    expect(ufwDenyEntry(ban('2001:db8:1::/64', 'portcullis-ban'))).toBe(
+      '\n### tuple ### deny any any ::/0 any 2001:db8:1::/64 in comment=706f727463756c6c69732d62616e\n-A ufw6-user-input -s 2001:db8:1::/64 -j DROP\n',
+    );
+  });
+
+  it('entries go first in the rules (before every allow); the user\'s lines all stay; sources already denied are skipped', () => {
+    const r = withDenyEntries(USER4, [ban('192.0.2.7'), ban('198.51.100.5'), ban('192.0.2.7', 'portcullis-ban other'), ban('192.0.2.0/24')]);
+    if (!r.ok) throw new Error(r.reason);
+    expect(r.added.map((b) => b.ip)).toEqual(['192.0.2.7', '192.0.2.0/24']); // the user's own deny of .5 stays the only one
+    const rules = r.text.slice(r.text.indexOf('### RULES ###'));
+    expect(rules.indexOf('-s 192.0.2.7 -j DROP')).toBeLessThan(rules.indexOf('--dport 22 -j ACCEPT'));
+    // Taking the added entries out gives back the file, byte for byte.
+    expect(r.text.replace(r.added.map(ufwDenyEntry).join(''), '')).toBe(USER4);
+    expect(deniedSources(r.text)).toEqual(new Set(['192.0.2.7', '192.0.2.0/24', '198.51.100.5']));
+  });
+
+  it('refuses a file without ufw\'s markers, or with two', () => {
+    expect(withDenyEntries('*filter\nCOMMIT\n', [ban('192.0.2.7')])).toMatchObject({ ok: false });
+    expect(withDenyEntries(USER4 + USER4, [ban('192.0.2.7')])).toMatchObject({ ok: false });
+  });
+});
+
+describe('banManyInUfwFiles', () => {
+  const bans = [ban('192.0.2.7'), ban('192.0.2.8'), ban('2001:db8::7'), ban('2001:db8:1::/64')];
+
+  it('checks both files, swaps them in, loads each ONCE as ufw does, and checks that ufw lists every ban', async () => {
+    const { exec, calls } = ufwOk();
+    const r = await banManyInUfwFiles(exec, bans, listTagged, { etcDir: dir, defaultsFile: defaults });
+    expect(r).toEqual({ added: 4, loaded: true, notTaken: [] });
+    expect(calls.map((c) => [c.bin, ...c.args].join(' '))).toEqual([
+      'iptablesRestore --test',
+      'ip6tablesRestore --test',
+      'iptablesRestore -n',
+      'ip6tablesRestore -n',
+    ]);
+    expect(calls[0]!.input).toBe(read('user.rules'));
+    expect(calls[2]!.input).toBe(read('user.rules'));
+    expect(calls[3]!.input).toBe(read('user6.rules'));
+    expect(read('user.rules')).toContain('-A ufw-user-input -s 192.0.2.8 -j DROP');
+    expect(read('user6.rules')).toContain('-A ufw6-user-input -s 2001:db8:1::/64 -j DROP');
+    expect(read('user.rules.portcullis-prev')).toBe(USER4);
+    expect(read('user6.rules.portcullis-prev')).toBe(USER6);
+  });
+
+  it('a file that fails --test replaces nothing and loads nothing', async () => {
+    const { exec, calls } = ufwOk((c) => (c.bin === 'ip6tablesRestore' ? { code: 2, stderr: 'line 20 failed' } : undefined));
+    await expect(banManyInUfwFiles(exec, bans, listTagged, { etcDir: dir, defaultsFile: defaults })).rejects.toMatchObject({ code: 'rejected-rules' });
+    expect(read('user.rules')).toBe(USER4);
+    expect(read('user6.rules')).toBe(USER6);
+    expect(calls.some((c) => c.args[0] === '-n')).toBe(false);
+  });
+
+  it('a failed load puts the previous files back, and into the kernel for the family already loaded', async () => {
+    const { exec, calls } = ufwOk((c) => (c.bin === 'ip6tablesRestore' && c.args[0] === '-n' ? { code: 1, stderr: 'ip6tables-restore: line 25 failed' } : undefined));
+    await expect(banManyInUfwFiles(exec, bans, listTagged, { etcDir: dir, defaultsFile: defaults })).rejects.toMatchObject({ code: 'reload-failed', message: expect.stringMatching(/line 25 failed.*previous files were put back$/) });
+    expect(read('user.rules')).toBe(USER4);
+    expect(read('user6.rules')).toBe(USER6);
+    const loads = calls.filter((c) => c.args[0] === '-n');
+    expect(loads.map((c) => [c.bin, c.input === USER4 || c.input === USER6 ? 'prev' : 'next'].join(' '))).toEqual(['iptablesRestore next', 'ip6tablesRestore next', 'iptablesRestore prev']);
+  });
+
+  it('ufw not listing a ban written puts the previous files back (and reloads)', async () => {
+    const { exec, calls } = ufwOk();
+    const partial = async () => (await listTagged()).filter((x) => x.ip !== '2001:db8::7');
+    await expect(banManyInUfwFiles(exec, bans, partial, { etcDir: dir, defaultsFile: defaults })).rejects.toThrow(/did not list 1 of the 4 bans.*put back/);
+    expect(read('user.rules')).toBe(USER4);
+    expect(read('user6.rules')).toBe(USER6);
+    expect(calls.filter((c) => c.args[0] === '-n').map((c) => c.input)).toEqual([expect.stringContaining('192.0.2.8'), expect.stringContaining('2001:db8::7'), USER4, USER6]);
+  });
+
+  it('a rules file changed by someone else meanwhile: theirs stays, the batch is refused', async () => {
+    const theirs = USER4.replace('### END RULES ###', '### tuple ### allow tcp 80 0.0.0.0/0 any 0.0.0.0/0 in\n-A ufw-user-input -p tcp --dport 80 -j ACCEPT\n\n### END RULES ###');
+    const { exec, calls } = ufwOk((c) => {
+      if (c.args[0] === '--test') writeFileSync(join(dir, 'user.rules'), theirs); // `ufw allow 80` typed meanwhile
+      return undefined;
+    });
+    await expect(banManyInUfwFiles(exec, bans, listTagged, { etcDir: dir, defaultsFile: defaults })).rejects.toMatchObject({ code: 'bad-file', message: expect.stringMatching(/changed while/) });
+    expect(read('user.rules')).toBe(theirs);
+    expect(read('user6.rules')).toBe(USER6);
+    expect(calls.some((c) => c.args[0] === '-n')).toBe(false);
+  });
+
+  it('IPV6=no: the IPv6 bans are handed back (ufw answers for them), user6.rules is untouched; ufw inactive: nothing loaded', async () => {
+    writeFileSync(defaults, 'IPV6=no\n');
+    writeFileSync(join(dir, 'ufw.conf'), 'ENABLED=no\nLOGLEVEL=low\n'); // what ufw itself reads to decide whether to load
+    const { exec, calls } = fakeExec();
+    const r = await banManyInUfwFiles(exec, bans, listTagged, { etcDir: dir, defaultsFile: defaults });
+    expect(r).toEqual({ added: 2, loaded: false, notTaken: [bans[2], bans[3]] });
+    expect(read('user6.rules')).toBe(USER6);
+    expect(calls.map((c) => [c.bin, ...c.args].join(' '))).toEqual(['iptablesRestore --test']);
+  });
+});
+
+describe('the ufw backend\'s banMany', () => {
+  it('4 or more bans: one file batch, no `ufw prepend`; IPv6 while IPV6=no goes through `ufw prepend`', async () => {
+    writeFileSync(defaults, 'IPV6=no\n');
+    const { exec, calls } = ufwOk();
+    const b = createBanBackend('ufw', exec, { cutConnections: false, now: () => 1_000_000_000, forwardMirror: () => false, ufwFiles: { etcDir: dir, defaultsFile: defaults } });
+    await b.banMany(['192.0.2.1', '192.0.2.2', '192.0.2.3', '2001:db8::3'].map((ip) => ({ ip: t(ip), timeoutSec: 60, comment: 'scan' })));
+    expect(calls.filter((c) => c.args[0] === 'prepend').map((c) => c.args.join(' '))).toEqual(['prepend deny from 2001:db8::3 comment portcullis-ban exp:1000060 scan']);
+    expect(calls.filter((c) => c.args[0] === '-n').map((c) => c.bin)).toEqual(['iptablesRestore']);
+    expect(read('user.rules')).toContain(`comment=${Buffer.from('portcullis-ban exp:1000060 scan').toString('hex')}\n-A ufw-user-input -s 192.0.2.3 -j DROP`);
+  });
+
+  it("a live ban's fast block, waiting for its `ufw prepend` behind the batch, is put back after the load replaced ufw's user chain", async () => {
+    const { exec, calls } = ufwOk();
+    const b = createBanBackend('ufw', exec, { cutConnections: false, now: () => 1_000_000_000, forwardMirror: () => false, ufwFiles: { etcDir: dir, defaultsFile: defaults } });
+    await b.blockNow!(t('203.0.113.50'));
+    calls.length = 0;
+    await b.banMany(['192.0.2.1', '192.0.2.2', '192.0.2.3', '192.0.2.4'].map((ip) => ({ ip: t(ip), timeoutSec: 60, comment: '' })));
+    const ran = calls.map((c) => [c.bin, ...c.args].join(' '));
+    expect(ran.slice(ran.indexOf('iptablesRestore -n'))).toEqual([
+      'iptablesRestore -n',
+      'ufw show added',
+      'iptables -w -I ufw-user-input 1 -s 203.0.113.50 -m comment --comment portcullis-fast -j DROP',
+    ]);
+    // Its ban then takes the fast block back as always.
+    calls.length = 0;
+    await b.ban(t('203.0.113.50'), 60, '');
+    expect(calls.map((c) => [c.bin, c.args[0], c.args[1]].join(' '))).toEqual(['ufw prepend deny', 'iptables -w -D']);
+  });
+});

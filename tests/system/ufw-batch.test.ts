@@ -1,0 +1,99 @@
+/**
+ * The ufw backend's batch against real ufw in a namespace (private /etc/ufw and /etc/default through
+ * `ip netns exec`): the rules files it writes are byte for byte what `ufw prepend` writes for the same
+ * bans, and 500 bans (v4 and v6, one with the lab scanner's address) go in with ONE load per family
+ * (`iptables-restore -n` of the file, as ufw loads it after a rule change) — all in
+ * `ufw show added` and in the kernel, before the user's allow rule (the scanner cannot reach the
+ * open port), the user's rules untouched, and a batch-written ban unbans through `ufw delete`.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { BanTarget } from '../../electron/shared/domain.ts';
+import { createBanBackend } from '../../electron/helper/firewall/index.ts';
+import { createUfwBackend, parseTaggedRules } from '../../electron/helper/firewall/ufw-backend.ts';
+import { banManyInUfwFiles } from '../../electron/helper/firewall/ufw-batch.ts';
+import { createLab, type Lab } from '../support/netns.ts';
+import { requireSystem } from '../support/system.ts';
+
+const enabled = requireSystem('root', 'netns', 'ufw');
+const t = (s: string) => s as BanTarget;
+
+describe.runIf(enabled)('ufw backend batch with real ufw (namespace)', () => {
+  let lab: Lab | null = null;
+  afterEach(async () => {
+    await lab?.cleanup();
+    lab = null;
+  });
+  const files = (l: Lab) => ({ etcDir: l.ufwDir, defaultsFile: `/etc/netns/${l.fwNs}/default/ufw` });
+
+  it("writes user.rules and user6.rules exactly as `ufw prepend` does", async () => {
+    lab = await createLab({ listen: false, kernelLog: false });
+    const l = lab;
+    const read = () => ['user.rules', 'user6.rules'].map((f) => readFileSync(`${l.ufwDir}/${f}`, 'utf8'));
+    const before = read();
+    const bans = [
+      { ip: '100.64.0.1', tag: 'portcullis-ban exp:1900000000 scan syn' },
+      { ip: '100.64.0.0/24', tag: 'portcullis-ban manual' },
+      { ip: '2001:db8::1', tag: 'portcullis-ban exp:1900000000' },
+      { ip: '2001:db8:1::/64', tag: 'portcullis-ban' },
+    ];
+    for (const b of bans) await l.ufw('prepend', 'deny', 'from', b.ip, 'comment', b.tag);
+    const byUfw = read();
+    ['user.rules', 'user6.rules'].forEach((f, i) => writeFileSync(`${l.ufwDir}/${f}`, before[i]!));
+    await l.ufw('reload');
+    const ufwBackend = createUfwBackend(l.fwExec);
+    // ufw prepends each on top of the last: the batch in reverse order gives the same file.
+    const r = await banManyInUfwFiles(l.fwExec, [...bans].reverse().map((b) => ({ ip: t(b.ip), tag: b.tag })), () => ufwBackend.list(), files(l));
+    expect(r).toMatchObject({ added: 4, loaded: true });
+    // And the kernel holds what ufw's own prepends loaded: each ban once, the user's allow once.
+    const chain = (await l.exec(l.fwNs, ['iptables', '-w', '-S', 'ufw-user-input'])).stdout;
+    expect(chain.split('\n').filter((x) => x.startsWith('-A'))).toEqual(['-A ufw-user-input -s 100.64.0.0/24 -j DROP', '-A ufw-user-input -s 100.64.0.1/32 -j DROP', '-A ufw-user-input -p tcp -m tcp --dport 22 -j ACCEPT']);
+    expect(read()).toEqual(byUfw);
+  }, 120_000);
+
+  it('500 bans: one load per family, all listed by ufw and in the kernel before the allow rule; user rules untouched; unban works', async () => {
+    lab = await createLab({ kernelLog: false });
+    const l = lab;
+    const v4 = Array.from({ length: 449 }, (_, i) => `100.64.${i >> 7}.${(i & 127) + 1}`);
+    const v6 = Array.from({ length: 50 }, (_, i) => `2001:db8:ffff::${(i + 1).toString(16)}`);
+    const targets = [...v4, ...v6, l.scanner.v4];
+    const userRulesBefore = (await l.ufw('status')).split('\n').filter((x) => /ALLOW/.test(x));
+    expect(await l.canConnect(l.scanner.ns, l.scanner.fwV4, 22, 1000)).toBe(true);
+
+    const calls: string[] = [];
+    const exec: typeof l.fwExec = (bin, args, o) => {
+      calls.push(`${bin} ${args[0]}`);
+      return l.fwExec(bin, args, o);
+    };
+    const b = createBanBackend('ufw', exec, { cutConnections: false, forwardMirror: () => false, ufwFiles: files(l) });
+    const t0 = performance.now();
+    await b.banMany(targets.map((ip) => ({ ip: t(ip), timeoutSec: 3600, comment: 'restore test' })));
+    const ms = performance.now() - t0;
+    console.log(`ufw batch of ${targets.length} bans: ${Math.round(ms)} ms`);
+    expect(calls.filter((c) => c === 'ufw reload')).toHaveLength(0);
+    expect(calls.filter((c) => c === 'iptablesRestore -n' || c === 'ip6tablesRestore -n')).toEqual(['iptablesRestore -n', 'ip6tablesRestore -n']);
+    expect(calls.some((c) => c === 'ufw prepend')).toBe(false);
+
+    const listed = parseTaggedRules(await l.ufw('show', 'added'));
+    expect(new Set(listed.map((x) => x.ip))).toEqual(new Set(targets));
+    expect(listed.every((x) => x.comment.startsWith('portcullis-ban exp:') && x.comment.endsWith(' restore test'))).toBe(true);
+    const chain4 = (await l.exec(l.fwNs, ['iptables', '-w', '-S', 'ufw-user-input'])).stdout.split('\n');
+    const chain6 = (await l.exec(l.fwNs, ['ip6tables', '-w', '-S', 'ufw6-user-input'])).stdout.split('\n');
+    expect(chain4.filter((x) => / -j DROP$/.test(x))).toHaveLength(450);
+    expect(chain6.filter((x) => / -j DROP$/.test(x))).toHaveLength(50);
+    // Every deny comes before the user's allow of 22/tcp, which is still there.
+    const allowAt = chain4.findIndex((x) => /--dport 22 -j ACCEPT/.test(x));
+    expect(allowAt).toBeGreaterThan(chain4.findLastIndex((x) => / -j DROP$/.test(x)));
+    expect(chain4.filter((x) => /--dport 22 -j ACCEPT/.test(x))).toHaveLength(1);
+    // A full reload afterwards (a boot, any rule change) keeps them: they are ufw's own rules.
+    await l.ufw('reload');
+    expect((await l.exec(l.fwNs, ['iptables', '-w', '-S', 'ufw-user-input'])).stdout.split('\n').filter((x) => / -j DROP$/.test(x))).toHaveLength(450);
+    expect((await l.ufw('status')).split('\n').filter((x) => /ALLOW/.test(x))).toEqual(userRulesBefore);
+    expect(await l.canConnect(l.scanner.ns, l.scanner.fwV4, 22, 1000)).toBe(false);
+
+    // ufw owns them now: the ordinary unban (`ufw delete deny from`) takes one away.
+    await b.unban(t(l.scanner.v4));
+    expect(await l.canConnect(l.scanner.ns, l.scanner.fwV4, 22, 1000)).toBe(true);
+    expect(parseTaggedRules(await l.ufw('show', 'added'))).toHaveLength(499);
+  }, 300_000);
+});
