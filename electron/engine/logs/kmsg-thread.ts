@@ -22,7 +22,7 @@ import { Worker } from 'node:worker_threads';
  * padding to 4), ~330 bytes for a firewall record, so 8 MB hold ~25k records — over a second at
  * 20k records/s. The kernel's own ring holds far fewer (here ~560 records, 128 KB): this ring is what
  * rides out a main thread held up by a SQLite checkpoint, a process spawn or a busy machine.
- * Its pages are only touched (resident) as far as a backlog ever reached.
+ * Its pages are only touched (resident) as far as a backlog ever reached (see RESTART_AT).
  */
 export const KMSG_RING_BYTES = 8 << 20;
 /** A kmsg record's text is at most ~1000 bytes (LOG_LINE_MAX) plus its header: longer lines are cut. */
@@ -35,6 +35,12 @@ export const KMSG_MAX_RECORD = 2048;
  * reading itself.
  */
 const READER_NICE = -10;
+/**
+ * The writer goes back to the ring's start whenever it finds the ring empty past this offset: the
+ * 8 MB were all resident after the first 25k records of a flood (the position went round them),
+ * where a backlog rarely passes a few hundred KB.
+ */
+const RESTART_AT = 64 << 10;
 /** Records handed to the sink at once; the rest wait for the next event-loop turn. */
 const MAX_BATCH = 2048;
 /** Length word of a skip to the ring's start (the next record did not fit before its end). */
@@ -48,7 +54,7 @@ const STOP = 2;
 const READER_THREAD = `
 const { workerData, parentPort } = require('node:worker_threads');
 const fs = require('node:fs');
-const { path, ring, control, max, nice } = workerData;
+const { path, ring, control, max, nice, restartAt } = workerData;
 const data = Buffer.from(ring);
 const size = data.length;
 const ctl = new Int32Array(control);
@@ -88,7 +94,10 @@ for (;;) {
   if (len > max) len = max;
   const need = 4 + ((len + 3) & ~3);
   let off = written & (size - 1);
-  const skip = size - off < need ? size - off : 0;
+  let skip = size - off < need ? size - off : 0;
+  // The consumer has taken everything: start again at the ring's start, so that only as much of the
+  // ring as a backlog ever reached is touched (resident), not all of it as the position goes round.
+  if (skip === 0 && off >= restartAt && Atomics.load(ctl, ${CONSUMED}) === written) skip = size - off;
   for (;;) {
     const consumed = Atomics.load(ctl, ${CONSUMED});
     if (((written - consumed) | 0) + skip + need <= size) break;
@@ -131,7 +140,7 @@ export function startKmsgThread(path: string, sink: KmsgThreadSink, ringBytes = 
   let consumed = 0;
   const worker = new Worker(`(() => {${READER_THREAD}})()`, {
     eval: true,
-    workerData: { path, ring, control, max: KMSG_MAX_RECORD, nice: READER_NICE },
+    workerData: { path, ring, control, max: KMSG_MAX_RECORD, nice: READER_NICE, restartAt: Math.min(RESTART_AT, ringBytes / 4) },
     // A small thread: it allocates one 16 KB buffer and nothing per record.
     resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 8 },
     stdout: false,
