@@ -87,6 +87,7 @@ interface LoopLag {
   heapTotal: number;
   external: number;
   arrayBuffers: number;
+  resident?: Record<string, number>;
 }
 
 /** Asks the runner's preloaded loop-lag.mjs for its figures since the last ask (and starts a new window). */
@@ -152,7 +153,8 @@ async function runRate(lab: Lab, gen: string, rate: number): Promise<string> {
     });
     const before = await status(lab, stateDir);
     const logged0 = await loggedPackets(lab);
-    const cpu0 = usage(pid).cpuS;
+    const u0 = usage(pid);
+    const cpu0 = u0.cpuS;
     const idle = await loopLag(pid);
 
     const { crossedAt, sent } = await flood(lab, gen, rate);
@@ -176,10 +178,10 @@ async function runRate(lab: Lab, gen: string, rate: number): Promise<string> {
       `(${((lost / Math.max(1, produced)) * 100).toFixed(1)}% of produced) | scanners banned ${banned.length}/${crossedAt.size}` +
       (banned.length ? ` in ${banned[0]}–${banned.at(-1)} ms (median ${banned[banned.length >> 1]})` : '') +
       (missed.length ? ` missed ${missed.join(',')}` : '') +
-      ` | ${cpuPerM.toFixed(1)} CPU-s/M (${(((u.cpuS - cpu0) / SECONDS) * 100).toFixed(0)}% of a core) | RSS peak ${u.hwmMb.toFixed(0)} MB` +
+      ` | ${cpuPerM.toFixed(1)} CPU-s/M (${(((u.cpuS - cpu0) / SECONDS) * 100).toFixed(0)}% of a core) | RSS before ${u0.rssMb.toFixed(0)} MB, peak ${u.hwmMb.toFixed(0)} MB` +
       (lag ? ` | event-loop delay p99 ${lag.p99} ms, max ${lag.max} ms (start-up: p99 ${idle?.p99 ?? '?'} ms)` : '') +
       ` | RSS ${AFTER_S} s after the flood ${later.rssMb.toFixed(0)} MB` +
-      (mem ? ` (heap ${mb(mem.heapUsed)}/${mb(mem.heapTotal)} MB, external ${mb(mem.external)} MB, array buffers ${mb(mem.arrayBuffers)} MB)` : '')
+      (mem ? ` (heap ${mb(mem.heapUsed)}/${mb(mem.heapTotal)} MB, external ${mb(mem.external)} MB, array buffers ${mb(mem.arrayBuffers)} MB; resident MB by mapping: ${Object.entries(mem.resident ?? {}).map(([k, v]) => `${k} ${v}`).join(', ')})` : '')
     );
   } finally {
     await cli?.stop('SIGTERM');
@@ -224,6 +226,9 @@ async function fail2banRate(lab: Lab, gen: string, copier: string, rate: number)
     path.join(conf, 'jail.local'),
     `[DEFAULT]\nignoreip = 127.0.0.1/8 ::1\n\n[portscan]\nenabled = true\nfilter = portscan\naction = note-ban\nlogpath = ${logpath}\nbackend = pyinotify\nmaxretry = 5\nbantime = 600\n`,
   );
+  // The same flood has the same scanners, and Portcullis's run before this one left them in its ban
+  // sets (in this bench's firewall namespace): empty them, or their probes are dropped before any LOG rule.
+  for (const set of ['portcullis-ban4', 'portcullis-ban6', 'portcullis-net4', 'portcullis-net6']) await lab.exec(lab.fwNs, ['ipset', 'flush', set]);
   let server: ChildProcess | null = null;
   let copy: ChildProcess | null = null;
   const client = (...args: string[]) => lab.exec(lab.fwNs, ['fail2ban-client', '-c', conf, '-s', `${dir}/f2b.sock`, ...args]);
@@ -282,7 +287,8 @@ async function fail2banRate(lab: Lab, gen: string, copier: string, rate: number)
     copy?.kill('SIGKILL');
     await client('stop').catch(() => undefined);
     server?.kill('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
+    if (process.env.SOAK_KEEP) console.log(`fail2ban's files kept in ${dir}`);
+    else rmSync(dir, { recursive: true, force: true });
   }
 }
 

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { UfwRule } from '../../electron/shared/api.ts';
 import { allowedPortsFrom, portSpecHas } from '../../electron/app/rule-safety.ts';
 
-const rule = (over: Partial<UfwRule>): UfwRule => ({ number: 1, v6: false, action: 'allow', direction: 'in', from: 'Anywhere', to: 'Anywhere', port: '22', proto: 'tcp', ...over });
+const rule = (over: Pick<UfwRule, 'port' | 'proto'> & Partial<Pick<UfwRule, 'action' | 'direction'>>): UfwRule => ({ number: 1, v6: false, action: 'allow', direction: 'in', from: 'Anywhere', to: 'Anywhere', comment: '', portcullis: false, ...over });
 
 describe('allowedPortsFrom', () => {
   it('agrees with the rules read one by one, for every port and both protocols', () => {
