@@ -179,7 +179,7 @@ async function runRate(lab: Lab, gen: string, rate: number): Promise<string> {
       (banned.length ? ` in ${banned[0]}–${banned.at(-1)} ms (median ${banned[banned.length >> 1]})` : '') +
       (missed.length ? ` missed ${missed.join(',')}` : '') +
       ` | ${cpuPerM.toFixed(1)} CPU-s/M (${(((u.cpuS - cpu0) / SECONDS) * 100).toFixed(0)}% of a core) | RSS before ${u0.rssMb.toFixed(0)} MB, peak ${u.hwmMb.toFixed(0)} MB` +
-      (lag ? ` | event-loop delay p99 ${lag.p99} ms, max ${lag.max} ms (start-up: p99 ${idle?.p99 ?? '?'} ms)` : '') +
+      (lag ? ` | event-loop delay p99 ${lag.p99} ms, max ${lag.max} ms (start-up: p99 ${idle?.p99 ?? '?'} ms; resident MB before the flood: ${Object.entries(idle?.resident ?? {}).map(([k, v]) => `${k} ${v}`).join(', ')})` : '') +
       ` | RSS ${AFTER_S} s after the flood ${later.rssMb.toFixed(0)} MB` +
       (mem ? ` (heap ${mb(mem.heapUsed)}/${mb(mem.heapTotal)} MB, external ${mb(mem.external)} MB, array buffers ${mb(mem.arrayBuffers)} MB; resident MB by mapping: ${Object.entries(mem.resident ?? {}).map(([k, v]) => `${k} ${v}`).join(', ')})` : '')
     );
