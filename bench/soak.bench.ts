@@ -153,6 +153,9 @@ async function runRate(lab: Lab, gen: string, rate: number): Promise<string> {
     });
     const before = await status(lab, stateDir);
     const logged0 = await loggedPackets(lab);
+    // SOAK_MAIN_NICE=N: the runner's main thread at nice N (renice of a pid on Linux changes that one
+    // thread), as a systemd unit's Nice= would set for the whole service: a what-if for busy machines.
+    if (process.env.SOAK_MAIN_NICE) execFileSync('renice', ['-n', process.env.SOAK_MAIN_NICE, '-p', String(pid)], { stdio: 'ignore' });
     const u0 = usage(pid);
     const cpu0 = u0.cpuS;
     const idle = await loopLag(pid);
