@@ -14,11 +14,19 @@
  * - read / lost: the runner's own count of kernel records read and of sequence gaps (ring overwrites);
  * - scanners banned, and time to ban: from the generator sending a scanner's 5th probe to the
  *   runner printing its ban (after the set holds it);
- * - CPU-s per million records (the runner's utime+stime over the run / produced) and peak RSS (VmHWM).
+ * - CPU-s per million records (the runner's utime+stime over the run / produced) and peak RSS (VmHWM);
+ * - event-loop delay p99 over the flood and its drain (bench/soak/loop-lag.mjs, preloaded), and RSS
+ *   SOAK_AFTER_S seconds after the flood (issue 14 item 4: back under 100 MB).
+ * Then, unless SOAK_FAIL2BAN=0, fail2ban on the same flood (same generator arguments, run after
+ * Portcullis's so the two never compete for the CPU): bench/soak/kmsg-to-file.c copies the kernel's
+ * firewall records to a file as rsyslog writes ufw.log, and fail2ban-server (the seed's portscan
+ * jail: `UFW BLOCK.* SRC=<HOST>`, maxretry 5, pyinotify) reads it; its action only notes the time of
+ * each ban (deciding, not ufw's own ~0.3 s, is measured). Printed: records copied, scanners banned and
+ * time to ban, the last scanner's lag, CPU-s per million and peak RSS of fail2ban-server.
  * Prints figures, asserts nothing. Traffic stays between the namespaces this bench creates.
  */
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -33,6 +41,12 @@ const SLOW = Number(process.env.SOAK_SLOW ?? 2);
 const SLOW_GAP_MS = Number(process.env.SOAK_SLOW_GAP_MS ?? 3000);
 /** After the generator stops: how long the runner gets to catch up before it is measured. */
 const DRAIN_MS = 3000;
+/** RSS is read again this long after the flood (issue 14 item 4: back under 100 MB). */
+const AFTER_S = Number(process.env.SOAK_AFTER_S ?? 10);
+/** How long fail2ban gets after the flood to catch up with its file before it is measured. */
+const F2B_WAIT_S = Number(process.env.SOAK_F2B_WAIT_S ?? 30);
+const WITH_FAIL2BAN = process.env.SOAK_FAIL2BAN !== '0' && existsSync('/usr/bin/fail2ban-server');
+const LOOP_LAG = path.join(import.meta.dirname, 'soak/loop-lag.mjs');
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const CLK_TCK = 100;
@@ -54,14 +68,45 @@ async function loggedPackets(lab: Lab): Promise<number> {
   return sum;
 }
 
-/** CPU seconds (all threads) and peak RSS (MB) of a process. */
-function usage(pid: number): { cpuS: number; hwmMb: number } {
+/** CPU seconds (all threads), peak and current RSS (MB) of a process. */
+function usage(pid: number): { cpuS: number; hwmMb: number; rssMb: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const cpuS = (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
-  const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return { cpuS, hwmMb: hwm ? Number(hwm[1]) / 1024 : NaN };
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+) kB`).exec(status)?.[1] ?? NaN) / 1024;
+  return { cpuS, hwmMb: kb('VmHWM'), rssMb: kb('VmRSS') };
 }
+
+interface LoopLag {
+  p50: number;
+  p99: number;
+  max: number;
+  rss: number;
+  heapUsed: number;
+  heapTotal: number;
+  external: number;
+  arrayBuffers: number;
+  resident?: Record<string, number>;
+}
+
+/** Asks the runner's preloaded loop-lag.mjs for its figures since the last ask (and starts a new window). */
+async function loopLag(pid: number): Promise<LoopLag | null> {
+  const file = `/tmp/pc-soak-lag-${pid}.json`;
+  rmSync(file, { force: true });
+  process.kill(pid, 'SIGUSR2');
+  for (let i = 0; i < 50; i++) {
+    await sleep(20);
+    try {
+      return JSON.parse(readFileSync(file, 'utf8')) as LoopLag;
+    } catch {
+      /* not yet */
+    }
+  }
+  return null;
+}
+
+const mb = (bytes: number) => (bytes / 1048576).toFixed(0);
 
 interface Status {
   source?: { recordsRead?: number; recordsLost?: number; error?: string };
@@ -95,7 +140,7 @@ async function runRate(lab: Lab, gen: string, rate: number): Promise<string> {
     // SOAK_CPU_PROF=DIR: the runner writes a V8 CPU profile there (node --cpu-prof) when it stops.
     const prof = process.env.SOAK_CPU_PROF;
     // --max-semi-space-size=1 as bin/portcullis.js's own #! line runs it (startCli starts node itself).
-    cli = await startCli(lab, ['run', '--source', 'kmsg', '--config', cfg], stateDir, ['--max-semi-space-size=1', ...(prof ? ['--cpu-prof', '--cpu-prof-dir', prof] : [])]);
+    cli = await startCli(lab, ['run', '--source', 'kmsg', '--config', cfg], stateDir, ['--max-semi-space-size=1', '--import', LOOP_LAG, ...(prof ? ['--cpu-prof', '--cpu-prof-dir', prof] : [])]);
     const pid = cli.child.pid!;
     const banAt = new Map<string, number>();
     createInterface({ input: cli.child.stdout! }).on('line', (l) => {
@@ -108,20 +153,16 @@ async function runRate(lab: Lab, gen: string, rate: number): Promise<string> {
     });
     const before = await status(lab, stateDir);
     const logged0 = await loggedPackets(lab);
-    const cpu0 = usage(pid).cpuS;
+    // SOAK_MAIN_NICE=N: the runner's main thread at nice N (renice of a pid on Linux changes that one
+    // thread), as a systemd unit's Nice= would set for the whole service: a what-if for busy machines.
+    if (process.env.SOAK_MAIN_NICE) execFileSync('renice', ['-n', process.env.SOAK_MAIN_NICE, '-p', String(pid)], { stdio: 'ignore' });
+    const u0 = usage(pid);
+    const cpu0 = u0.cpuS;
+    const idle = await loopLag(pid);
 
-    const child = spawn('/usr/sbin/ip', ['netns', 'exec', lab.scanner.ns, gen, lab.scanner.fwV4, String(Math.round(rate / 2)), String(SECONDS), String(FAST), String(SLOW), String(SLOW_GAP_MS)], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    const crossedAt = new Map<string, number>();
-    let sent = 0;
-    createInterface({ input: child.stdout! }).on('line', (l) => {
-      const [kind, a, b] = l.split(' ');
-      if (kind === 'SCAN') crossedAt.set(a!, Number(b));
-      if (kind === 'SENT') sent = Number(a);
-    });
-    await new Promise((r) => child.on('exit', r));
+    const { crossedAt, sent } = await flood(lab, gen, rate);
     await sleep(DRAIN_MS);
+    const lag = await loopLag(pid);
 
     const produced = (await loggedPackets(lab)) - logged0;
     const after = await status(lab, stateDir);
@@ -132,16 +173,125 @@ async function runRate(lab: Lab, gen: string, rate: number): Promise<string> {
     const banned = times.filter((t): t is number => t !== null).sort((x, y) => x - y);
     const missed = [...crossedAt.keys()].filter((ip) => !banAt.has(ip));
     const cpuPerM = ((u.cpuS - cpu0) / Math.max(1, produced)) * 1e6;
+    await sleep(Math.max(0, AFTER_S * 1000 - DRAIN_MS));
+    const later = usage(pid);
+    const mem = await loopLag(pid);
     return (
       `${String(rate).padStart(6)} records/s × ${SECONDS} s | SYNs sent ${sent} | records produced ${produced} (${Math.round(produced / SECONDS)}/s) | read ${read} | lost ${lost} ` +
       `(${((lost / Math.max(1, produced)) * 100).toFixed(1)}% of produced) | scanners banned ${banned.length}/${crossedAt.size}` +
       (banned.length ? ` in ${banned[0]}–${banned.at(-1)} ms (median ${banned[banned.length >> 1]})` : '') +
       (missed.length ? ` missed ${missed.join(',')}` : '') +
-      ` | ${cpuPerM.toFixed(1)} CPU-s/M | RSS peak ${u.hwmMb.toFixed(0)} MB`
+      ` | ${cpuPerM.toFixed(1)} CPU-s/M (${(((u.cpuS - cpu0) / SECONDS) * 100).toFixed(0)}% of a core) | RSS before ${u0.rssMb.toFixed(0)} MB, peak ${u.hwmMb.toFixed(0)} MB` +
+      (lag ? ` | event-loop delay p99 ${lag.p99} ms, max ${lag.max} ms (start-up: p99 ${idle?.p99 ?? '?'} ms; resident MB before the flood: ${Object.entries(idle?.resident ?? {}).map(([k, v]) => `${k} ${v}`).join(', ')})` : '') +
+      ` | RSS ${AFTER_S} s after the flood ${later.rssMb.toFixed(0)} MB` +
+      (mem ? ` (heap ${mb(mem.heapUsed)}/${mb(mem.heapTotal)} MB, external ${mb(mem.external)} MB, array buffers ${mb(mem.arrayBuffers)} MB; resident MB by mapping: ${Object.entries(mem.resident ?? {}).map(([k, v]) => `${k} ${v}`).join(', ')})` : '')
     );
   } finally {
     await cli?.stop('SIGTERM');
     removeDir(stateDir);
+  }
+}
+
+/** Runs the generator in the scanner namespace; resolves when it has sent everything. */
+async function flood(lab: Lab, gen: string, rate: number): Promise<{ crossedAt: Map<string, number>; sent: number }> {
+  const child = spawn('/usr/sbin/ip', ['netns', 'exec', lab.scanner.ns, gen, lab.scanner.fwV4, String(Math.round(rate / 2)), String(SECONDS), String(FAST), String(SLOW), String(SLOW_GAP_MS)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const crossedAt = new Map<string, number>();
+  let sent = 0;
+  createInterface({ input: child.stdout! }).on('line', (l) => {
+    const [kind, a, b] = l.split(' ');
+    if (kind === 'SCAN') crossedAt.set(a!, Number(b));
+    if (kind === 'SENT') sent = Number(a);
+  });
+  await new Promise((r) => child.on('exit', r));
+  return { crossedAt, sent };
+}
+
+/** fail2ban (the seed's jail) on the same flood, fed by kmsg-to-file; one row. */
+async function fail2banRate(lab: Lab, gen: string, copier: string, rate: number): Promise<string> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'pc-soak-f2b-'));
+  const conf = path.join(dir, 'conf');
+  cpSync('/etc/fail2ban', conf, { recursive: true });
+  rmSync(path.join(conf, 'jail.d'), { recursive: true, force: true }); // Debian enables sshd there
+  const logpath = path.join(dir, 'ufw.log');
+  const bansFile = path.join(dir, 'bans');
+  writeFileSync(logpath, '');
+  writeFileSync(bansFile, '');
+  const note = path.join(dir, 'ban-note.sh');
+  writeFileSync(note, `#!/bin/sh\necho "$1 $(date +%s%3N)" >> ${bansFile}\n`);
+  chmodSync(note, 0o755);
+  writeFileSync(path.join(conf, 'fail2ban.local'), `[Definition]\nloglevel = INFO\nlogtarget = ${dir}/fail2ban.log\nsocket = ${dir}/f2b.sock\npidfile = ${dir}/f2b.pid\ndbfile = ${dir}/f2b.sqlite3\n`);
+  // The seed's filter and jail (maxretry 5, fail2ban's default findtime); the action notes the time of the ban.
+  writeFileSync(path.join(conf, 'filter.d', 'portscan.conf'), '[Definition]\nfailregex = UFW BLOCK.* SRC=<HOST>\nignoreregex =\n');
+  writeFileSync(path.join(conf, 'action.d', 'note-ban.conf'), `[Definition]\nactionstart =\nactionstop =\nactioncheck =\nactionban = ${note} <ip>\nactionunban =\n`);
+  writeFileSync(
+    path.join(conf, 'jail.local'),
+    `[DEFAULT]\nignoreip = 127.0.0.1/8 ::1\n\n[portscan]\nenabled = true\nfilter = portscan\naction = note-ban\nlogpath = ${logpath}\nbackend = pyinotify\nmaxretry = 5\nbantime = 600\n`,
+  );
+  // The same flood has the same scanners, and Portcullis's run before this one left them in its ban
+  // sets (in this bench's firewall namespace): empty them, or their probes are dropped before any LOG rule.
+  for (const set of ['portcullis-ban4', 'portcullis-ban6', 'portcullis-net4', 'portcullis-net6']) await lab.exec(lab.fwNs, ['ipset', 'flush', set]);
+  let server: ChildProcess | null = null;
+  let copy: ChildProcess | null = null;
+  const client = (...args: string[]) => lab.exec(lab.fwNs, ['fail2ban-client', '-c', conf, '-s', `${dir}/f2b.sock`, ...args]);
+  try {
+    server = spawn('/usr/sbin/ip', ['netns', 'exec', lab.fwNs, 'fail2ban-server', '-f', '-x', '-c', conf, '-s', `${dir}/f2b.sock`, '-p', `${dir}/f2b.pid`], { stdio: 'ignore' });
+    let up = false;
+    for (let i = 0; i < 100 && !up; i++) {
+      up = (await client('status', 'portscan')).code === 0;
+      if (!up) await sleep(100);
+    }
+    if (!up) return `fail2ban did not start: ${readFileSync(`${dir}/fail2ban.log`, 'utf8').slice(-300)}`;
+    const pid = server.pid!;
+    copy = spawn(copier, [logpath, lab.fwNs], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let copied = '';
+    createInterface({ input: copy.stdout! }).on('line', (l) => (copied = l));
+    await sleep(200);
+    const logged0 = await loggedPackets(lab);
+    const cpu0 = usage(pid).cpuS;
+    const { crossedAt } = await flood(lab, gen, rate);
+    const produced = (await loggedPackets(lab)) - logged0;
+    const floodEnd = Date.now();
+    const banAt = new Map<string, number>();
+    const readBans = () => {
+      for (const l of readFileSync(bansFile, 'utf8').split('\n')) {
+        const [ip, t] = l.split(' ');
+        if (ip && t && !banAt.has(ip)) banAt.set(ip, Number(t));
+      }
+    };
+    // fail2ban lags under a flood: give it F2B_WAIT_S to ban every scanner.
+    while (Date.now() - floodEnd < F2B_WAIT_S * 1000) {
+      readBans();
+      if ([...crossedAt.keys()].every((ip) => banAt.has(ip))) break;
+      await sleep(250);
+    }
+    readBans();
+    const u = usage(pid);
+    // How far fail2ban got: the BLOCK lines it has matched so far, of those in its file.
+    const failed = /Total failed:\s+(\d+)/.exec((await client('status', 'portscan')).stdout)?.[1] ?? '?';
+    const blockLines = Number(execFileSync('grep', ['-c', 'UFW BLOCK', logpath], { encoding: 'utf8' }).trim());
+    copy.kill('SIGTERM');
+    await new Promise((r) => copy!.on('exit', r));
+    const times = [...crossedAt].map(([ip, t]) => (banAt.has(ip) ? banAt.get(ip)! - t : null));
+    const banned = times.filter((t): t is number => t !== null).sort((x, y) => x - y);
+    const missed = [...crossedAt.keys()].filter((ip) => !banAt.has(ip));
+    const lastScanner = [...crossedAt].sort((a, b) => a[1] - b[1]).at(-1);
+    const lastLag = lastScanner && banAt.has(lastScanner[0]) ? `${banAt.get(lastScanner[0])! - lastScanner[1]} ms` : `> ${F2B_WAIT_S} s after the flood`;
+    return (
+      `${String(rate).padStart(6)} records/s × ${SECONDS} s | fail2ban (seed jail, fed by a file) | records produced ${produced} | copied to its file: ${copied.replace('COPIED ', '').replace(' LOST ', ' (ring lost ')})` +
+      ` | scanners banned ${banned.length}/${crossedAt.size}` +
+      (banned.length ? ` in ${banned[0]}–${banned.at(-1)} ms (median ${banned[banned.length >> 1]})` : '') +
+      (missed.length ? ` missed ${missed.join(',')}` : '') +
+      ` | last scanner banned after ${lastLag} | BLOCK lines matched by then ${failed} of ${blockLines}` +
+      ` | fail2ban-server ${(((u.cpuS - cpu0) / Math.max(1, produced)) * 1e6).toFixed(1)} CPU-s/M | RSS peak ${u.hwmMb.toFixed(0)} MB`
+    );
+  } finally {
+    copy?.kill('SIGKILL');
+    await client('stop').catch(() => undefined);
+    server?.kill('SIGKILL');
+    if (process.env.SOAK_KEEP) console.log(`fail2ban's files kept in ${dir}`);
+    else rmSync(dir, { recursive: true, force: true });
   }
 }
 
@@ -154,13 +304,18 @@ async function main(): Promise<void> {
   const work = mkdtempSync(path.join(tmpdir(), 'pc-soak-'));
   const gen = path.join(work, 'syn-flood');
   execFileSync('/usr/bin/gcc', ['-O2', '-o', gen, path.join(import.meta.dirname, 'soak/syn-flood.c')]);
+  const copier = path.join(work, 'kmsg-to-file');
+  execFileSync('/usr/bin/gcc', ['-O2', '-o', copier, path.join(import.meta.dirname, 'soak/kmsg-to-file.c')]);
   const lab = await createLab({ scanners: 1 });
   try {
     await lab.ufw('logging', 'full');
     // Spoofed sources have no route back: reverse-path filtering would drop them before the firewall.
     for (const k of ['all', 'default', lab.scanner.fwIface]) await lab.run(lab.fwNs, ['sysctl', '-qw', `net.ipv4.conf.${k}.rp_filter=0`]);
     console.log(`soak: ${FAST} fast + ${SLOW} slow scanners (5 probes ${SLOW_GAP_MS} ms apart) in a spoofed SYN flood; ufw logging full`);
-    for (const rate of RATES) console.log(await runRate(lab, gen, rate));
+    for (const rate of RATES) {
+      console.log(await runRate(lab, gen, rate));
+      if (WITH_FAIL2BAN) console.log(await fail2banRate(lab, gen, copier, rate));
+    }
   } finally {
     await lab.cleanup();
     rmSync(work, { recursive: true, force: true });

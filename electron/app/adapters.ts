@@ -53,6 +53,8 @@ export function serviceStoreOf(store: SqliteStore, clock: Clock): ServiceStore &
       return store.bans(clock.now(), limit).history;
     },
     packetCount: () => store.packetCountTotal() + store.pendingPackets(),
+    countNotStored: (byMinute) => store.countNotStored(byMinute),
+    packetsNotStored: () => store.packetsNotStored(),
     prune: (now, retentionDays, maxRows) => {
       const since = now - lastPrune;
       const overCap = store.packetCountTotal() + store.pendingPackets() > maxRows * OVER_CAP || offendersWritten > store.maxOffenders * (OVER_CAP - 1);

@@ -58,6 +58,10 @@ export interface ServiceStore extends StorePort {
   storedOffenders?(limit: number): Offender[];
   banHistory(limit: number, ip?: string): BanRecord[];
   packetCount(): number;
+  /** Blocked packets over logs.maxStoredPacketsPerSecond, by minute (ms of its start): counted, not stored. */
+  countNotStored?(byMinute: Iterable<[number, number]>): void;
+  /** Blocked packets counted but not stored, within the retention. */
+  packetsNotStored?(): number;
   /** Retention by age and row cap. */
   prune(now: number, retentionDays: number, maxRows: number): void;
 }

@@ -13,6 +13,7 @@ import type { EngineLike, LineParser, ServiceStore } from './contracts.ts';
 import type { EventBatcher } from './events.ts';
 import { PrefixTally } from './server-doctor.ts';
 import { packetRow } from './views.ts';
+import { NotStoredTally, PacketStorageCap } from './packet-cap.ts';
 
 /** Packets whose engine verdict is one of these are not blocked traffic of this host: not stored. */
 const NOT_STORED = new Set(['not-for-this-host', 'prefix-not-counted', 'untrusted', 'not-inbound', 'duplicate-record']);
@@ -27,6 +28,8 @@ export interface IntakeDeps {
   events: EventBatcher;
   engine(): EngineLike;
   recordMode?: (p: PacketEvent) => 'live' | 'replay' | 'skip';
+  /** Packet rows stored per second at most (logs.maxStoredPacketsPerSecond); the rest are counted. */
+  storedPerSecond?: () => number;
 }
 
 export class PacketIntake {
@@ -34,9 +37,12 @@ export class PacketIntake {
   private nextRowId = 1;
   /** Blocked packets seen by this run (the count shown when the store cannot answer). */
   blockedPackets = 0;
+  /** Of those, the ones over the storage cap (counted, not stored) by this run. */
+  packetsNotStored = 0;
   /** Prefixes of live records not counted as blocked, for the Doctor. */
   readonly uncountedPrefixes = new PrefixTally();
   private foreignRateOf: MinuteRate | null = null;
+  private readonly cap = new PacketStorageCap();
 
   constructor(deps: IntakeDeps) {
     this.d = deps;
@@ -54,6 +60,10 @@ export class PacketIntake {
     const stored: PacketEvent[] = [];
     const rows: PacketRow[] = [];
     const touched = new Set<string>();
+    /** Counted sources whose record was over the storage cap (not stored). */
+    let touchedUnstored: Set<string> | null = null;
+    let notStored: NotStoredTally | null = null;
+    const perSecond = d.storedPerSecond?.() ?? Infinity;
     const wantRows = d.events.listenerCount > 0;
     let rejects = 0;
     let foreign = 0;
@@ -77,8 +87,14 @@ export class PacketIntake {
       if (verdict === 'not-for-this-host') foreign++;
       if (verdict === 'prefix-not-counted') this.uncountedPrefixes.note(p.prefix);
       if (mode === 'replay' || NOT_STORED.has(verdict)) continue;
-      stored.push(p);
       this.blockedPackets++;
+      if (!this.cap.admit(p.time, perSecond)) {
+        (notStored ??= new NotStoredTally()).add(p.time);
+        this.packetsNotStored++;
+        if (verdict === 'counted') (touchedUnstored ??= new Set()).add(p.src);
+        continue;
+      }
+      stored.push(p);
       if (wantRows) rows.push(packetRow(p, this.nextRowId++));
       if (verdict === 'counted') touched.add(p.src);
     }
@@ -87,7 +103,18 @@ export class PacketIntake {
     // Lines / min counts every record of the shared kernel log; the UI says how many were this host's.
     if (foreign) this.foreignRate.add(foreign);
     if (stored.length) d.store.addPackets(stored);
+    if (notStored) d.store.countNotStored?.(notStored.entries());
     if (rows.length) d.events.push({ type: 'packets', rows });
+    if (touchedUnstored) {
+      // A source seen once, in a record over the cap, is not written either: a spoofed flood makes
+      // every record a new source, and its offender row would cost the B-tree writes the cap saves.
+      // It is counted with the packets not stored; from its second record (or a ban) on it is written.
+      for (const ip of touchedUnstored) {
+        if (touched.has(ip)) continue;
+        const o = engine.offender(ip);
+        if (o && (o.hits > 1 || o.state !== 'watching' || o.strikes > 0)) touched.add(ip);
+      }
+    }
     if (touched.size) {
       const offenders = [...touched].map((ip) => engine.offender(ip)).filter((x): x is Offender => x !== null);
       d.store.upsertOffenders(offenders);

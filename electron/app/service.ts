@@ -98,6 +98,7 @@ export class PortcullisService implements AppCore {
       events: this.events,
       engine: () => this.engine,
       recordMode: opts.recordMode,
+      storedPerSecond: () => this.settings.logs.maxStoredPacketsPerSecond,
     });
   }
 
@@ -428,6 +429,7 @@ export class PortcullisService implements AppCore {
       backend: this.settings.ban.backend,
       counts: {
         blockedPackets: this.safeCount(),
+        packetsNotStored: this.safeNotStored(),
         scanners: stats.trackedSources,
         activeBans: stats.activeBans,
         deferredBans: stats.deferredBans,
@@ -442,6 +444,15 @@ export class PortcullisService implements AppCore {
 
   private sourceHealth() {
     return sourceHealthOf(this.o.source, () => this.intake.foreignRate.perMinute());
+  }
+
+  /** Blocked packets over the per-second storage cap: counted, not stored (the store's count, or this run's). */
+  private safeNotStored(): number {
+    try {
+      return this.o.store.packetsNotStored?.() ?? this.intake.packetsNotStored;
+    } catch {
+      return this.intake.packetsNotStored;
+    }
   }
 
   private safeCount(): number {

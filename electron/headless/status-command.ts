@@ -39,7 +39,8 @@ export const statusCommand: CliCommand = {
         print(`firewall     ufw ${s.firewall.enabled ? 'enabled' : 'DISABLED'}, logging ${s.firewall.loggingLevel ?? '?'}, per-source logging ${s.firewall.perSourceLogging ? 'yes' : 'no'}`);
         print(`backend      ${s.backend}${s.helper.connected ? '' : ` (read-only: ${s.helper.readOnlyReason ?? ''})`}`);
         print(`source       ${s.source ? `${s.source.description}${s.source.kernelTrusted ? '' : ' (SPOOFABLE)'}, last record ${iso(s.source.lastRecordAt)}${s.source.recordsLost ? `, ${s.source.recordsLost} records lost` : ''}` : 'none'}`);
-        print(`counts       ${s.counts.blockedPackets} blocked packets, ${s.counts.scanners} sources watched, ${s.counts.activeBans} active bans, ${s.counts.deferredBans} deferred`);
+        const notStored = s.counts.packetsNotStored ? ` (and ${s.counts.packetsNotStored} not stored during a flood: over logs.maxStoredPacketsPerSecond, counted)` : '';
+        print(`counts       ${s.counts.blockedPackets} blocked packets stored${notStored}, ${s.counts.scanners} sources watched, ${s.counts.activeBans} active bans, ${s.counts.deferredBans} deferred`);
         print(`last ban     ${iso(s.lastBanAt)}`);
       }
       return 0;

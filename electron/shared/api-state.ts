@@ -68,7 +68,10 @@ export const StateSchema = z.object({
   helper: z.object({ connected: z.boolean(), readOnlyReason: z.optional(z.string()) }),
   backend: z.enum(['ufw', 'set']),
   counts: z.object({
+    /** Stored blocked packets (rows of the packet log). */
     blockedPackets: z.int(),
+    /** Blocked packets over logs.maxStoredPacketsPerSecond during a flood: counted, not stored (absent from older services). */
+    packetsNotStored: z.optional(z.int()),
     scanners: z.int(),
     activeBans: z.int(),
     deferredBans: z.int(),

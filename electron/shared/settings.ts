@@ -125,6 +125,14 @@ export const LogSettingsSchema = z
     /** Blocked packets kept in the database. */
     retentionDays: count('retentionDays', 1, 365).default(7),
     maxStoredPackets: count('maxStoredPackets', 1000, 50_000_000).default(1_000_000),
+    /**
+     * Blocked packets stored as rows per second at most; the rest of a flood is counted (per minute),
+     * not stored. Detection still sees every record: only the packet log is capped. 500/s is far
+     * above what a host sees without a flood (journald's default budget is ~333 messages/s a
+     * service; ufw's own LOG rule allows 3/min), and at 20k records/s it turns ~16 µs of SQLite per
+     * record into a fortieth of that.
+     */
+    maxStoredPacketsPerSecond: count('maxStoredPacketsPerSecond', 10, 100_000).default(500),
   })
   .strict();
 

@@ -600,7 +600,8 @@ describe('PortcullisService: rules and helper', () => {
 describe('PortcullisService: event stream', () => {
   it('delivers at most 10 batches a second however many lines arrive, and loses no ban', async () => {
     vi.useFakeTimers({ now: 1_700_000_000_000 });
-    const t = setup({ settings: { detection: { maxretry: 1000 } } });
+    // The fake parser dates every packet alike: the storage cap at its most, so every packet is a stored (and shown) row.
+    const t = setup({ settings: { detection: { maxretry: 1000 }, logs: { maxStoredPacketsPerSecond: 100_000 } } });
     await t.service.start();
     const deliveries: { at: number; events: ApiEvent[] }[] = [];
     t.service.onEvents((events) => deliveries.push({ at: Date.now(), events }));

@@ -66,7 +66,7 @@ describe('schema and pragmas', () => {
     expect((db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version).toBe(SCHEMA_VERSION);
     expect((db.prepare('PRAGMA journal_mode').get() as { journal_mode: string }).journal_mode).toBe('wal');
     const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name").all() as { name: string }[]).map((r) => r.name);
-    expect(tables).toEqual(['bans', 'offenders', 'packets', 'settings', 'state']);
+    expect(tables).toEqual(['bans', 'offenders', 'packets', 'packets_not_stored', 'settings', 'state']);
     db.close();
   });
 

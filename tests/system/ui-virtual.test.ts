@@ -52,7 +52,8 @@ describe.runIf(requireSystem('chromium'))('100k blocked packets in the live tabl
     // A log file is spoofable, so records from it are ignored unless kernel trust is waived (the user's
     // explicit choice in the settings; the UI then says SPOOFABLE). Dry run: nobody is banned anyway.
     const config = path.join(tmp, 'settings.json');
-    writeFileSync(config, JSON.stringify({ detection: { requireKernelTrust: false }, logs: { maxStoredPackets: 1_000_000 } }));
+    // All 100k lines carry the same second: the per-second storage cap at its most (100,000) stores them all.
+    writeFileSync(config, JSON.stringify({ detection: { requireKernelTrust: false }, logs: { maxStoredPackets: 1_000_000, maxStoredPacketsPerSecond: 100_000 } }));
     serve = await startDryServe({ logFile, stateDir: path.join(tmp, 'state'), config });
     const url = serve.url;
     browser = await launchChromium();

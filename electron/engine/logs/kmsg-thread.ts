@@ -22,13 +22,33 @@ import { Worker } from 'node:worker_threads';
  * padding to 4), ~330 bytes for a firewall record, so 8 MB hold ~25k records — over a second at
  * 20k records/s. The kernel's own ring holds far fewer (here ~560 records, 128 KB): this ring is what
  * rides out a main thread held up by a SQLite checkpoint, a process spawn or a busy machine.
- * Its pages are only touched (resident) as far as a backlog ever reached.
+ * Its pages are only touched (resident) as far as a backlog ever reached (see RESTART_AT).
  */
 export const KMSG_RING_BYTES = 8 << 20;
 /** A kmsg record's text is at most ~1000 bytes (LOG_LINE_MAX) plus its header: longer lines are cut. */
 export const KMSG_MAX_RECORD = 2048;
-/** Records handed to the sink at once; the rest wait for the next event-loop turn. */
-const MAX_BATCH = 2048;
+/**
+ * The reading thread's nice value. The kernel's ring holds ~560 firewall records here (28 ms at 20k
+ * records/s): a reader kept off the CPU that long by other processes loses records, which the soak
+ * bench saw as 1–2% lost at 20k/s on a shared 2-core machine with the main thread far from busy. The
+ * thread blocks in read() whenever the ring is drained, so its priority costs others nothing but the
+ * reading itself.
+ */
+const READER_NICE = -10;
+/**
+ * The writer goes back to the ring's start whenever it finds the ring empty past this offset: the
+ * 8 MB were all resident after the first 25k records of a flood (the position went round them),
+ * where a backlog rarely passes a few hundred KB.
+ */
+const RESTART_AT = 64 << 10;
+/**
+ * Records handed to the sink at once; the rest wait for the next event-loop turn. Small enough that
+ * a batch in flight (its raw lines, then its packets) stays well inside the 1 MB young generation
+ * (`--max-semi-space-size=1`): at 2048 (~700 KB of lines alone) a scavenge in the middle of a batch
+ * promoted it to the old generation, and under a 20k records/s flood the GC took 2.6 s of the main
+ * thread's CPU per 400k records; at 256, 1.0 s (soak bench profile).
+ */
+const MAX_BATCH = 256;
 /** Length word of a skip to the ring's start (the next record did not fit before its end). */
 const WRAP = 0xffffffff;
 
@@ -40,11 +60,19 @@ const STOP = 2;
 const READER_THREAD = `
 const { workerData, parentPort } = require('node:worker_threads');
 const fs = require('node:fs');
-const { path, ring, control, max } = workerData;
+const { path, ring, control, max, nice, restartAt } = workerData;
 const data = Buffer.from(ring);
 const size = data.length;
 const ctl = new Int32Array(control);
 const buf = Buffer.alloc(16384);
+// This thread only reads: raise its own priority (a thread is a task of its own to the scheduler)
+// so that a busy machine cannot keep it off the CPU while the kernel's small ring wraps. Needs
+// CAP_SYS_NICE (root); without it the thread keeps the process's priority.
+if (nice !== 0) {
+  try {
+    require('node:os').setPriority(Number(fs.readlinkSync('/proc/thread-self').split('/').pop()), nice);
+  } catch {}
+}
 let fd;
 try {
   fd = fs.openSync(path, 'r');
@@ -72,7 +100,10 @@ for (;;) {
   if (len > max) len = max;
   const need = 4 + ((len + 3) & ~3);
   let off = written & (size - 1);
-  const skip = size - off < need ? size - off : 0;
+  let skip = size - off < need ? size - off : 0;
+  // The consumer has taken everything: start again at the ring's start, so that only as much of the
+  // ring as a backlog ever reached is touched (resident), not all of it as the position goes round.
+  if (skip === 0 && off >= restartAt && Atomics.load(ctl, ${CONSUMED}) === written) skip = size - off;
   for (;;) {
     const consumed = Atomics.load(ctl, ${CONSUMED});
     if (((written - consumed) | 0) + skip + need <= size) break;
@@ -115,7 +146,7 @@ export function startKmsgThread(path: string, sink: KmsgThreadSink, ringBytes = 
   let consumed = 0;
   const worker = new Worker(`(() => {${READER_THREAD}})()`, {
     eval: true,
-    workerData: { path, ring, control, max: KMSG_MAX_RECORD },
+    workerData: { path, ring, control, max: KMSG_MAX_RECORD, nice: READER_NICE, restartAt: Math.min(RESTART_AT, ringBytes / 4) },
     // A small thread: it allocates one 16 KB buffer and nothing per record.
     resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 8 },
     stdout: false,

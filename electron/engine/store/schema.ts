@@ -75,6 +75,11 @@ export const MIGRATIONS: readonly string[] = [
   -- small machine state that is not a user setting.
   CREATE TABLE state (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
   `,
+  // 2: blocked packets over logs.maxStoredPacketsPerSecond are counted, not stored: one row per
+  // minute (ms of its start) of their time, so the totals and the per-minute chart stay true.
+  `
+  CREATE TABLE packets_not_stored (minute INTEGER PRIMARY KEY, count INTEGER NOT NULL);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -25,6 +25,7 @@ export function BlockedPackets() {
   const held = useApp((s) => s.heldPackets.length);
   const inMemory = useApp((s) => s.packets.length);
   const total = useApp((s) => s.state?.counts.blockedPackets ?? null);
+  const notStored = useApp((s) => s.state?.counts.packetsNotStored ?? 0);
   const loadError = useApp((s) => s.loadErrors.packets);
   const missing = useApp((s) => s.packetsMissing);
   const { setPacketFilter, clearPacketFilter, setPacketsPaused, exportPacketsCsv } = useActions();
@@ -84,6 +85,7 @@ export function BlockedPackets() {
               // While paused the new rows are held back, not dropped: say so, rather than blaming the window's size.
               <> ({fmtCount(total)} recorded; {paused ? 'the newer ones show when you resume' : `the window keeps the last ${fmtCount(MAX_PACKET_ROWS)}`})</>
             )}
+            {notStored > 0 && <span data-testid="packets-not-stored"> · {fmtCount(notStored)} packets not stored during a flood (counted; over the per-second cap in Settings)</span>}
             {paused && <strong> · paused</strong>}
             {missing > 0 && <span className="warn-text"> · {fmtCount(missing)} rows skipped by the live stream, fetching them…</span>}
             {loadError && <span className="error-text"> · {loadError}</span>}

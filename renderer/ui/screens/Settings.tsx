@@ -25,6 +25,7 @@ const LOGS: FieldSpec[] = [
   { path: 'logs.source', label: 'Log source', kind: 'text', hint: 'auto, kmsg, journal or file:/absolute/path' },
   { path: 'logs.retentionDays', label: 'Keep blocked packets for (days)', kind: 'int' },
   { path: 'logs.maxStoredPackets', label: 'Stored packets at most', kind: 'int' },
+  { path: 'logs.maxStoredPacketsPerSecond', label: 'Stored packets per second at most (a flood beyond it is counted, not stored)', kind: 'int' },
 ];
 
 /** The same list every render (a new array each time made the form start its draft again). */
