@@ -40,5 +40,7 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`portcullis: unknown command "${command}"\n\n${usage()}`);
     return 2;
   }
+  // The replay's parse worker boots on another core while this one loads the command (replay-start.ts).
+  if (command === 'replay') (await import('./replay-start.ts')).startParseWorkerEarly(rest);
   return (await entry.load()).run(rest);
 }

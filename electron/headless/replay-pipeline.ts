@@ -10,10 +10,11 @@
  * for a free slot), and at most IN_FLIGHT chunks of a streamed input are with the worker at once
  * (push() waits for one to come back), so neither side can queue the input up in memory.
  */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { ReplaySession } from '../engine/replay.ts';
 import { RECORD_INTS, type RecordBatch } from '../engine/records.ts';
 import { RING_SLOTS, type FromParseWorker, type ParseWorkerData, type ToParseWorker } from './replay-protocol.ts';
+import { newParseWorker, takeEarlyParseWorker } from './replay-start.ts';
 
 /** Chunks of a streamed input handed to the worker and not yet parsed. */
 const IN_FLIGHT = 3;
@@ -57,8 +58,9 @@ export class ReplayPipeline {
   private readonly afterBatch: () => void;
 
   /**
-   * Starts the worker. With `file` (a regular file) the worker reads it and end(false) waits for
-   * the last record; without, push() the input and then end().
+   * Starts the worker (or takes the one started early, replay-start.ts). With `file` (a regular
+   * file) the worker reads it and end(false) waits for the last record; without, push() the input
+   * and then end().
    */
   constructor(session: ReplaySession, file?: string, afterBatch: () => void = () => {}) {
     this.session = session;
@@ -69,7 +71,7 @@ export class ReplayPipeline {
     const control = new SharedArrayBuffer(4);
     this.control = new Int32Array(control);
     const workerData: ParseWorkerData = { parse: session.parseStageOptions, ring, slotInts, control, ...(file !== undefined ? { file } : {}) };
-    this.worker = new Worker(new URL(import.meta.url.endsWith('.ts') ? './replay-worker.ts' : './replay-worker.mjs', import.meta.url), { workerData });
+    this.worker = takeEarlyParseWorker() ?? newParseWorker();
     this.worker.on('message', (m: FromParseWorker) => {
       try {
         if (m.type === 'batch') {
@@ -97,6 +99,7 @@ export class ReplayPipeline {
     this.worker.on('exit', (code) => {
       if (!this.done) this.fail(new Error(`the parse worker stopped (exit code ${code})`));
     });
+    this.post({ type: 'start', data: workerData });
   }
 
   /**

@@ -15,7 +15,8 @@ export interface ParseWorkerData {
 
 export const RING_SLOTS = 4;
 
-export type ToParseWorker = { type: 'chunk'; buf: ArrayBuffer; length: number } | { type: 'end' };
+/** 'start' comes first (the worker may have been started before the command knew its flags: replay-start.ts). */
+export type ToParseWorker = { type: 'start'; data: ParseWorkerData } | { type: 'chunk'; buf: ArrayBuffer; length: number } | { type: 'end' };
 export type BatchMessage = Omit<RecordBatch, 'ints'> & { type: 'batch'; slot: number };
 export type FromParseWorker = BatchMessage | { type: 'parsed'; buf: ArrayBuffer } | { type: 'ended' } | { type: 'failed'; message: string; code?: string };
 

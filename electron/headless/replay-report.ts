@@ -7,6 +7,7 @@ import type { BanRecord, EngineEvent, IgnoreReason } from '../shared/model.ts';
 import type { RejectReason } from '../shared/packet.ts';
 import type { Settings } from '../shared/settings.ts';
 import type { ReplaySummary } from '../engine/replay.ts';
+import { groupDigits } from '../shared/digits.ts';
 
 /** Bans listed one per line in the human report; --json always has them all. */
 const HUMAN_BAN_LINES = 200;
@@ -46,7 +47,8 @@ function nonZero<K extends string>(counts: Record<K, number>): [K, number][] {
   return (Object.entries(counts) as [K, number][]).filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1]);
 }
 
-export const num = (n: number): string => n.toLocaleString('en-US');
+/** A count as the report writes it (3,600,000). */
+export const num = groupDigits;
 
 function duration(ms: number | null): string {
   if (ms === null) return 'permanently';

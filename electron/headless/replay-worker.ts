@@ -9,12 +9,15 @@
  * allocated or transferred per batch. The message of a batch carries what is not numbers: the
  * strings the table gained and the side values.
  *
- * Messages in:  { type: 'chunk', buf, length } (the buffer comes back in 'parsed') | { type: 'end' }
+ * Messages in:  { type: 'start', data } (first: the worker may start before the flags are known,
+ *               replay-start.ts) | { type: 'chunk', buf, length } (the buffer comes back in 'parsed')
+ *               | { type: 'end' }
  * Messages out: { type: 'batch', slot, count, news, sides, framing? } | { type: 'parsed', buf }
  *               | { type: 'ended' } | { type: 'failed', message, code? }
  */
 import { closeSync, openSync, readSync } from 'node:fs';
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort } from 'node:worker_threads';
+import { compileFastLine } from '../engine/parse/fastline.ts';
 import { ReplayParser } from '../engine/replay-parse.ts';
 import { RECORD_INTS } from '../engine/records.ts';
 import { RING_SLOTS, type BatchMessage, type FromParseWorker, type ParseWorkerData, type ToParseWorker } from './replay-protocol.ts';
@@ -23,58 +26,68 @@ import { RING_SLOTS, type BatchMessage, type FromParseWorker, type ParseWorkerDa
 const READ_BYTES = 1 << 20;
 
 const port = parentPort!;
-const data = workerData as ParseWorkerData;
-const control = new Int32Array(data.control);
-let produced = 0;
-
-const parser = new ReplayParser(data.parse, (batch) => {
-  // Wait for the slot: the detect stage must have read the batch that used it last.
-  for (;;) {
-    const read = Atomics.load(control, 0);
-    if (produced - read < RING_SLOTS) break;
-    Atomics.wait(control, 0, read);
-  }
-  const slot = produced % RING_SLOTS;
-  new Int32Array(data.ring, slot * data.slotInts * 4, data.slotInts).set(batch.ints.subarray(0, batch.count * RECORD_INTS));
-  const m: BatchMessage = { type: 'batch', slot, count: batch.count, news: batch.news, sides: batch.sides };
-  if (batch.framing !== undefined) m.framing = batch.framing;
-  port.postMessage(m);
-  produced++;
-});
+let parser: ReplayParser | null = null;
 
 function failed(e: unknown): void {
   const err = e as NodeJS.ErrnoException;
   port.postMessage({ type: 'failed', message: err instanceof Error ? err.message : String(e), ...(err?.code ? { code: err.code } : {}) } satisfies FromParseWorker);
 }
 
-if (data.file !== undefined) {
+/** The parser writing batches into the ring of `data`. */
+function parserFor(data: ParseWorkerData): ReplayParser {
+  const control = new Int32Array(data.control);
+  let produced = 0;
+  return new ReplayParser(data.parse, (batch) => {
+    // Wait for the slot: the detect stage must have read the batch that used it last.
+    for (;;) {
+      const read = Atomics.load(control, 0);
+      if (produced - read < RING_SLOTS) break;
+      Atomics.wait(control, 0, read);
+    }
+    const slot = produced % RING_SLOTS;
+    new Int32Array(data.ring, slot * data.slotInts * 4, data.slotInts).set(batch.ints.subarray(0, batch.count * RECORD_INTS));
+    const m: BatchMessage = { type: 'batch', slot, count: batch.count, news: batch.news, sides: batch.sides };
+    if (batch.framing !== undefined) m.framing = batch.framing;
+    port.postMessage(m);
+    produced++;
+  });
+}
+
+/** A regular file, read here to the end. */
+function replayFile(p: ReplayParser, file: string): void {
   try {
-    const fd = openSync(data.file, 'r');
+    const fd = openSync(file, 'r');
     try {
       const buf = new Uint8Array(READ_BYTES);
-      for (let n = readSync(fd, buf, 0, READ_BYTES, null); n > 0; n = readSync(fd, buf, 0, READ_BYTES, null)) parser.push(buf.subarray(0, n));
+      for (let n = readSync(fd, buf, 0, READ_BYTES, null); n > 0; n = readSync(fd, buf, 0, READ_BYTES, null)) p.push(buf.subarray(0, n));
     } finally {
       closeSync(fd);
     }
-    parser.end();
+    p.end();
     port.postMessage({ type: 'ended' } satisfies FromParseWorker);
   } catch (e) {
     // What was read is parsed and handed out; the summary says the input was cut short.
-    parser.end();
+    p.end();
     failed(e);
   }
-} else {
-  port.on('message', (m: ToParseWorker) => {
-    try {
-      if (m.type === 'chunk') {
-        parser.push(new Uint8Array(m.buf, 0, m.length));
-        port.postMessage({ type: 'parsed', buf: m.buf } satisfies FromParseWorker, [m.buf]);
-      } else {
-        parser.end();
-        port.postMessage({ type: 'ended' } satisfies FromParseWorker);
-      }
-    } catch (e) {
-      failed(e);
-    }
-  });
 }
+
+port.on('message', (m: ToParseWorker) => {
+  try {
+    if (m.type === 'start') {
+      parser = parserFor(m.data);
+      if (m.data.file !== undefined) replayFile(parser, m.data.file);
+    } else if (m.type === 'chunk') {
+      parser!.push(new Uint8Array(m.buf, 0, m.length));
+      port.postMessage({ type: 'parsed', buf: m.buf } satisfies FromParseWorker, [m.buf]);
+    } else {
+      parser!.end();
+      port.postMessage({ type: 'ended' } satisfies FromParseWorker);
+    }
+  } catch (e) {
+    failed(e);
+  }
+});
+// Started early (replay-start.ts), this worker compiles the fast lane while the main thread still
+// loads the command; the 'start' message waits in the queue meanwhile.
+compileFastLine();

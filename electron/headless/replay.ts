@@ -32,6 +32,7 @@ import { ReplaySession } from '../engine/replay.ts';
 import type { CliCommand } from './cli-command.ts';
 import { ParseWorkerError, ReplayPipeline } from './replay-pipeline.ts';
 import { eventJson, humanReport, inputName, num, summaryJson } from './replay-report.ts';
+import { compressionOf, discardEarlyParseWorker, isPlainFile, MAGIC_BYTES, REPLAY_OPTIONS } from './replay-start.ts';
 import { errorText } from '../shared/errors.ts';
 
 const FORMATS = ['auto', 'syslog', 'kmsg', 'journal', 'dmesg', 'pve', 'logread'] as const;
@@ -113,6 +114,8 @@ const FLAG_OF_PATH: [string, string][] = [
   ['ban.maxNewBansPerMinute', '--max-bans-per-minute'],
 ];
 
+export { compressionOf } from './replay-start.ts';
+
 export type ReplayArgs =
   | { ok: true; help: true }
   | { ok: false; error: string }
@@ -141,26 +144,7 @@ export function parseReplayArgs(argv: string[]): ReplayArgs {
       args: argv,
       allowPositionals: true,
       strict: true,
-      options: {
-        format: { type: 'string' },
-        maxretry: { type: 'string' },
-        findtime: { type: 'string' },
-        'min-ports': { type: 'string' },
-        'ipv6-prefix': { type: 'string' },
-        'ipv4-prefix': { type: 'string' },
-        whitelist: { type: 'string', multiple: true },
-        prefix: { type: 'string', multiple: true },
-        bantime: { type: 'string' },
-        'max-bans-per-minute': { type: 'string' },
-        'open-port': { type: 'string', multiple: true },
-        year: { type: 'string' },
-        'boot-time': { type: 'string' },
-        json: { type: 'boolean' },
-        'single-thread': { type: 'boolean' },
-        'any-program': { type: 'boolean' },
-        'kernel-only': { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
+      options: REPLAY_OPTIONS,
     });
   } catch (e) {
     return { ok: false, error: errorText(e) };
@@ -235,16 +219,6 @@ export function parseReplayArgs(argv: string[]): ReplayArgs {
   return out;
 }
 
-/** What the first bytes of the input say it is: gzip (read through zlib), another compressor (refused with its name), or plain. */
-export function compressionOf(head: Uint8Array): 'gzip' | 'plain' | { other: string; tool: string } {
-  const is = (...magic: number[]) => head.length >= magic.length && magic.every((b, i) => head[i] === b);
-  if (is(0x1f, 0x8b)) return 'gzip';
-  if (is(0x42, 0x5a, 0x68)) return { other: 'bzip2', tool: 'bzcat' };
-  if (is(0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00)) return { other: 'xz', tool: 'xzcat' };
-  if (is(0x28, 0xb5, 0x2f, 0xfd)) return { other: 'zstd', tool: 'zstdcat' };
-  return 'plain';
-}
-
 class UnsupportedCompression extends Error {}
 
 function unsupported(input: string, c: { other: string; tool: string }): UnsupportedCompression {
@@ -277,24 +251,9 @@ function stdinIsRegularFile(): boolean {
   }
 }
 
-/** Does the regular file start as plain text (not a compressor's magic number)? */
-function isPlainFile(input: string): boolean {
-  const fd = openSync(input, 'r');
-  try {
-    const head = Buffer.alloc(MAGIC_BYTES);
-    const n = readSync(fd, head, 0, MAGIC_BYTES, 0);
-    return compressionOf(head.subarray(0, n)) === 'plain';
-  } finally {
-    closeSync(fd);
-  }
-}
-
 async function* stdinChunks(): AsyncGenerator<Uint8Array> {
   for await (const chunk of process.stdin) yield typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Uint8Array);
 }
-
-/** Bytes that compressionOf needs to see (the longest magic, xz's). */
-const MAGIC_BYTES = 6;
 
 /**
  * The input's bytes in chunks: gunzipped when they start as gzip, refused when another compressor
@@ -371,114 +330,123 @@ function readError(input: string, e: unknown): string {
 export const replayCommand: CliCommand = {
   summary: 'What would have been detected and banned in a log (the fail2ban-regex of Portcullis)',
   async run(argv: string[]): Promise<number> {
-    const args = parseReplayArgs(argv);
-    if (!args.ok) {
-      console.error(`portcullis replay: ${args.error.split('\n').join('\nportcullis replay: ')}\nRun \`portcullis replay --help\` for the options.`);
-      return 2;
-    }
-    if (args.help) {
-      console.log(HELP);
-      return 0;
-    }
-    const { input, json } = args;
-    let regularFile = false;
-    if (input !== '-') {
-      try {
-        const st = await stat(input);
-        if (st.isDirectory()) throw Object.assign(new Error('directory'), { code: 'EISDIR' });
-        regularFile = st.isFile();
-      } catch (e) {
-        console.error(readError(input, e));
-        return 1;
-      }
-    }
-    // Standard input redirected from a file (`< ufw.log`) is read as that file, by the worker (its
-    // stream of 64 KiB reads through the thread pool made it the slowest way in).
-    const stdinFile = input === '-' && stdinIsRegularFile();
-    const readPath = stdinFile ? '/dev/stdin' : input;
-    const pending: string[] = [];
-    const open = new Set(args.openPorts);
-    const session = new ReplaySession({
-      settings: args.settings,
-      ...(open.size ? { isAllowedPort: (proto: 'tcp' | 'udp', port: number) => open.has(`${proto}/${port}`) } : {}),
-      framing: args.framing,
-      ...(args.year !== undefined ? { year: args.year } : {}),
-      ...(args.bootTimeMs !== undefined ? { bootTimeMs: args.bootTimeMs } : {}),
-      ...(args.anyProgram ? { anyProgram: true } : {}),
-      ...(json
-        ? {
-            onEvent: (e: EngineEvent) => {
-              const j = eventJson(e);
-              if (j) pending.push(JSON.stringify(j));
-            },
-          }
-        : {}),
-    });
-    const flushEvents = () => {
-      if (pending.length) {
-        // Bans are printed as they happen (per chunk), not held until the end.
-        process.stdout.write(pending.join('\n') + '\n');
-        pending.length = 0;
-      }
-    };
-    let failure: unknown = null;
-    const pushNow = (chunk: Uint8Array) => {
-      session.push(chunk);
-      flushEvents();
-    };
-    const pushHere = async (chunk: Uint8Array) => pushNow(chunk);
-    // (set inside the stream's consumer too, hence not narrowed to null)
-    let pipeline = null as ReplayPipeline | null;
     try {
-      if ((regularFile || stdinFile) && isPlainFile(readPath)) {
-        if (args.singleThread) pushRegularFile(readPath, pushNow);
-        else {
-          // A worker thread reads and parses the file while this one runs the engine
-          // (replay-pipeline.ts); bans are printed as the records reach the engine.
-          pipeline = new ReplayPipeline(session, readPath, flushEvents);
-          await pipeline.end(false);
-        }
-      } else {
-        // A stream, or a compressed file. A plain stream is parsed by a worker too (this thread
-        // reads it and runs the engine). Gunzipping is this thread's, and with it the engine alone
-        // keeps it busy: a gzip input stays on one thread (measured: as fast, ~30 MB less memory).
-        let inputFailure: unknown = null;
-        try {
-          await streamInput(input, (gzip) => {
-            if (gzip || args.singleThread) return pushHere;
-            const p = (pipeline = new ReplayPipeline(session, undefined, flushEvents));
-            return (chunk) => p.push(chunk);
-          });
-        } catch (e) {
-          inputFailure = e;
-        }
-        // What was read before a failure is still parsed and counted.
-        await pipeline?.end();
-        if (inputFailure !== null) throw inputFailure;
-      }
-    } catch (e) {
-      failure = e;
-      await pipeline?.abort();
+      return await replay(argv);
+    } finally {
+      // A parse worker started early (replay-start.ts) that this replay did not take.
+      await discardEarlyParseWorker();
     }
-    const summary = session.end();
-    const message = failure === null ? null : readError(input, failure);
-    if (message !== null && summary.lines === 0) {
-      console.error(message);
-      return 1;
-    }
-    // Input that fails part-way (a cut gzip, a read error): what was read is still reported, and said to be partial.
-    if (json) {
-      const s = summaryJson(summary, args.settings, session.whitelist(), args.openPorts);
-      if (message !== null) s['error'] = message.replace(/^portcullis replay: /, '');
-      pending.push(JSON.stringify(s));
-      process.stdout.write(pending.join('\n') + '\n');
-    } else {
-      process.stdout.write(humanReport(input, summary, args.settings, session.whitelist(), args.openPorts) + '\n');
-    }
-    if (message !== null) {
-      console.error(`${message}\nportcullis replay: the summary covers the ${num(summary.lines)} line(s) read before that.`);
-      return 1;
-    }
-    return 0;
   },
 };
+
+async function replay(argv: string[]): Promise<number> {
+  const args = parseReplayArgs(argv);
+  if (!args.ok) {
+    console.error(`portcullis replay: ${args.error.split('\n').join('\nportcullis replay: ')}\nRun \`portcullis replay --help\` for the options.`);
+    return 2;
+  }
+  if (args.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const { input, json } = args;
+  let regularFile = false;
+  if (input !== '-') {
+    try {
+      const st = await stat(input);
+      if (st.isDirectory()) throw Object.assign(new Error('directory'), { code: 'EISDIR' });
+      regularFile = st.isFile();
+    } catch (e) {
+      console.error(readError(input, e));
+      return 1;
+    }
+  }
+  // Standard input redirected from a file (`< ufw.log`) is read as that file, by the worker (its
+  // stream of 64 KiB reads through the thread pool made it the slowest way in).
+  const stdinFile = input === '-' && stdinIsRegularFile();
+  const readPath = stdinFile ? '/dev/stdin' : input;
+  const pending: string[] = [];
+  const open = new Set(args.openPorts);
+  const session = new ReplaySession({
+    settings: args.settings,
+    ...(open.size ? { isAllowedPort: (proto: 'tcp' | 'udp', port: number) => open.has(`${proto}/${port}`) } : {}),
+    framing: args.framing,
+    ...(args.year !== undefined ? { year: args.year } : {}),
+    ...(args.bootTimeMs !== undefined ? { bootTimeMs: args.bootTimeMs } : {}),
+    ...(args.anyProgram ? { anyProgram: true } : {}),
+    ...(json
+      ? {
+          onEvent: (e: EngineEvent) => {
+            const j = eventJson(e);
+            if (j) pending.push(JSON.stringify(j));
+          },
+        }
+      : {}),
+  });
+  const flushEvents = () => {
+    if (pending.length) {
+      // Bans are printed as they happen (per chunk), not held until the end.
+      process.stdout.write(pending.join('\n') + '\n');
+      pending.length = 0;
+    }
+  };
+  let failure: unknown = null;
+  const pushNow = (chunk: Uint8Array) => {
+    session.push(chunk);
+    flushEvents();
+  };
+  const pushHere = async (chunk: Uint8Array) => pushNow(chunk);
+  // (set inside the stream's consumer too, hence not narrowed to null)
+  let pipeline = null as ReplayPipeline | null;
+  try {
+    if ((regularFile || stdinFile) && isPlainFile(readPath)) {
+      if (args.singleThread) pushRegularFile(readPath, pushNow);
+      else {
+        // A worker thread reads and parses the file while this one runs the engine
+        // (replay-pipeline.ts); bans are printed as the records reach the engine.
+        pipeline = new ReplayPipeline(session, readPath, flushEvents);
+        await pipeline.end(false);
+      }
+    } else {
+      // A stream, or a compressed file. A plain stream is parsed by a worker too (this thread
+      // reads it and runs the engine). Gunzipping is this thread's, and with it the engine alone
+      // keeps it busy: a gzip input stays on one thread (measured: as fast, ~30 MB less memory).
+      let inputFailure: unknown = null;
+      try {
+        await streamInput(input, (gzip) => {
+          if (gzip || args.singleThread) return pushHere;
+          const p = (pipeline = new ReplayPipeline(session, undefined, flushEvents));
+          return (chunk) => p.push(chunk);
+        });
+      } catch (e) {
+        inputFailure = e;
+      }
+      // What was read before a failure is still parsed and counted.
+      await pipeline?.end();
+      if (inputFailure !== null) throw inputFailure;
+    }
+  } catch (e) {
+    failure = e;
+    await pipeline?.abort();
+  }
+  const summary = session.end();
+  const message = failure === null ? null : readError(input, failure);
+  if (message !== null && summary.lines === 0) {
+    console.error(message);
+    return 1;
+  }
+  // Input that fails part-way (a cut gzip, a read error): what was read is still reported, and said to be partial.
+  if (json) {
+    const s = summaryJson(summary, args.settings, session.whitelist(), args.openPorts);
+    if (message !== null) s['error'] = message.replace(/^portcullis replay: /, '');
+    pending.push(JSON.stringify(s));
+    process.stdout.write(pending.join('\n') + '\n');
+  } else {
+    process.stdout.write(humanReport(input, summary, args.settings, session.whitelist(), args.openPorts) + '\n');
+  }
+  if (message !== null) {
+    console.error(`${message}\nportcullis replay: the summary covers the ${num(summary.lines)} line(s) read before that.`);
+    return 1;
+  }
+  return 0;
+}

@@ -7,9 +7,10 @@
  * *bouncer* (bouncerKey: pulls the fleet's decisions and applies them).
  */
 import * as z from 'zod';
+import { groupDigits } from './digits.ts';
 
 const count = (what: string, min: number, max: number) => {
-  const msg = `${what} is a whole number from ${min.toLocaleString('en-US')} to ${max.toLocaleString('en-US')}`;
+  const msg = `${what} is a whole number from ${groupDigits(min)} to ${groupDigits(max)}`;
   return z.number({ error: msg }).int(msg).min(min, msg).max(max, msg);
 };
 

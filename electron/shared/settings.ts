@@ -5,6 +5,7 @@
  * never leave Portcullis half-configured).
  */
 import * as z from 'zod';
+import { groupDigits } from './digits.ts';
 import { CidrSchema, PortSchema } from './domain.ts';
 import { FleetSettingsSchema } from './fleet.ts';
 import { V4_PREFIX_MIN, V6_PREFIX_MIN } from './prefix.ts';
@@ -13,7 +14,7 @@ const seconds = (what: string) => z.number().int(`${what} is a whole number of s
 
 /** A whole number in [min, max], refused in words ("maxNewBansPerMinute is a whole number from 1 to 10,000") rather than zod's "Too small: expected number to be >=1". */
 const count = (what: string, min: number, max: number) => {
-  const msg = `${what} is a whole number from ${min.toLocaleString('en-US')} to ${max.toLocaleString('en-US')}`;
+  const msg = `${what} is a whole number from ${groupDigits(min)} to ${groupDigits(max)}`;
   return z.number({ error: msg }).int(msg).min(min, msg).max(max, msg);
 };
 
@@ -95,7 +96,7 @@ export const WhitelistEntrySchema = CidrSchema.superRefine((cidr, ctx) => {
   const v6 = cidr.includes(':');
   const min = v6 ? 16 : 8;
   if (bits < min) {
-    const size = v6 ? `2^${128 - bits}` : (2 ** (32 - bits)).toLocaleString('en-US');
+    const size = v6 ? `2^${128 - bits}` : groupDigits(2 ** (32 - bits));
     ctx.addIssue({
       code: 'custom',
       message: `${cidr} covers ${size} addresses: a whitelist that wide switches protection off for much of the ${v6 ? 'IPv6' : 'IPv4'} internet (at most /${min}); to pause protection, use the protection switch`,

@@ -332,6 +332,19 @@ describe('replay CLI basics', () => {
     expect(bad.stderr).toContain('--boot-time: "yesterday" is not an ISO 8601 time');
   });
 
+  it('a plain file with flags refused after the parse worker was started early: the command still ends, with the refusal', async () => {
+    // The worker boots before the flags are validated (replay-start.ts); one the replay never takes
+    // must be ended, or it would keep the process alive. spawn with a timeout: a hang fails, not stalls.
+    const input = path.join(CASES, 'slow-scan/input.log');
+    const child = spawn(NODE, [CLI, 'replay', input, '--maxretry', '0'], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 20_000 });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += String(d)));
+    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('close', (c, s) => resolve([c, s])));
+    expect(signal).toBeNull();
+    expect(code).toBe(2);
+    expect(stderr).toContain('--maxretry');
+  });
+
   it('no input file is refused', () => {
     const r = spawnSync(NODE, [CLI, 'replay'], { encoding: 'utf8' });
     expect(r.status).toBe(2);

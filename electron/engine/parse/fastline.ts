@@ -45,6 +45,11 @@ function moduleOnce(): WebAssembly.Module | null {
   return compiled;
 }
 
+/** Compiles the module now (a worker waiting for its input does it while the main thread loads). */
+export function compileFastLine(): void {
+  moduleOnce();
+}
+
 export class FastLine {
   /** The whole memory, and the views of its parts. */
   readonly bytes: Uint8Array;

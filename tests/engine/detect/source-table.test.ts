@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { NO_SLOT, SourceTable } from '../../../electron/engine/detect/source-table.ts';
 import { ipv4Key } from '../../../electron/engine/detect/tracker.ts';
@@ -47,5 +48,41 @@ describe('SourceTable', () => {
     expect(t.size).toBe(0);
     expect(t.oldest()).toBe(NO_SLOT);
     expect(t.getName('a')).toBe(NO_SLOT);
+  });
+
+  it('least-recently-seen order matches a plain list through long runs of adds, touches, removals and evictions', () => {
+    // Long enough that the touch queue is compacted and grown many times over (it starts at 1024 entries).
+    const op = fc.oneof(fc.record({ kind: fc.constant('add' as const) }), fc.record({ kind: fc.constantFrom('touch' as const, 'remove' as const), pick: fc.nat() }), fc.record({ kind: fc.constant('evict' as const) }));
+    fc.assert(
+      fc.property(fc.array(op, { minLength: 4000, maxLength: 8000 }), fc.integer({ min: 1, max: 300 }), (ops, bound) => {
+        const t = new SourceTable(bound);
+        const order: number[] = []; // the reference: slots, least recently seen first
+        let next = 0;
+        for (const o of ops) {
+          if (o.kind === 'add') {
+            const key = (0x0b000000 + next++) >>> 0;
+            const slot = t.add(`k${key}`, key);
+            order.push(slot);
+            if (order.length > bound) {
+              const oldest = t.oldest();
+              if (oldest !== order[0]) return false;
+              t.remove(oldest);
+              order.shift();
+            }
+          } else if (o.kind === 'evict') {
+            if (t.oldest() !== (order[0] ?? NO_SLOT)) return false;
+          } else if (order.length > 0) {
+            const slot = order[o.pick % order.length]!;
+            order.splice(order.indexOf(slot), 1);
+            if (o.kind === 'touch') {
+              t.touch(slot);
+              order.push(slot);
+            } else t.remove(slot);
+          }
+        }
+        return t.size === order.length && t.inLruOrder().join() === order.join();
+      }),
+      { numRuns: 30 },
+    );
   });
 });
