@@ -17,11 +17,14 @@
  *       JS pass that reads every byte of each line — what a replay in JavaScript pays before it
  *       parses a field
  *   (h) fail2ban-regex on a 100k-line slice with the seed's `UFW BLOCK.* SRC=<HOST>` (if installed)
+ *   (i) what IPv6 prefix tracking costs (issue 12): whole `portcullis replay FILE --json` processes,
+ *       default /64 against --ipv6-prefix 128, alternated (bench/prefix-cost.ts); --prefix-pairs N
+ *       (default 5) pairs, --only-prefix-cost to measure only that
  * Targets: replay ≥ 1,000,000 lines/s, RSS ≤ 150 MB. The machine's load average is printed too:
  * the figures are only comparable between runs on an idle machine; the ratios are measured
  * side by side and say more.
  *
- *   ./node_modules/.bin/node bench/engine.bench.ts [--lines N]
+ *   ./node_modules/.bin/node bench/engine.bench.ts [--lines N] [--prefix-pairs N] [--only-prefix-cost]
  */
 import { spawnSync } from 'node:child_process';
 import { closeSync, createReadStream, existsSync, mkdirSync, openSync, readFileSync, readSync, renameSync, statSync, writeSync } from 'node:fs';
@@ -31,6 +34,7 @@ import { createInterface } from 'node:readline';
 import { LineSplitter, type LineSink } from '../electron/engine/parse/lines.ts';
 import { ReplayParser } from '../electron/engine/replay-parse.ts';
 import { TAG_REJECTED, RECORD_INTS } from '../electron/engine/records.ts';
+import { measurePrefixCost } from './prefix-cost.ts';
 
 const READ_CHUNK = 1 << 20; // what the fast lane's input holds
 const YEAR = 2026;
@@ -214,6 +218,12 @@ async function main(): Promise<void> {
 
   // Warm the page cache so the first phase does not pay the disk.
   spawnSync('cat', [file], { stdio: ['ignore', 'ignore', 'ignore'] }); // not through a pipe into this process: that made it ~64 MB bigger
+  const pairsArg = argv.indexOf('--prefix-pairs');
+  const pairs = pairsArg >= 0 ? Number(argv[pairsArg + 1]) : 5;
+  const prefixCost = () => {
+    for (const r of measurePrefixCost(file, ['--format', 'syslog', '--year', String(YEAR)], pairs).rows) console.log(r);
+  };
+  if (argv.includes('--only-prefix-cost')) return prefixCost();
   const replay = runPhase('replay', file);
   const replay1 = runPhase('replay1', file);
   const parse = runPhase('parse', file);
@@ -247,6 +257,7 @@ async function main(): Promise<void> {
   for (const r of rows) console.log(r.map((c, i) => (i === 0 || i === 5 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  '));
   console.log(`targets: replay ≥ 1,000,000 lines/s → ${replayRate >= 1e6 ? 'met' : 'NOT met'}; RSS ≤ 150 MB (whole-process peak) → ${replay.maxRssMB <= 150 ? 'met' : 'NOT met'}`);
   console.log('peak RSS = VmHWM of the phase\'s own process (both threads); (+N over M) = peak minus the RSS just before the timed part (Node and the modules loaded)');
+  prefixCost();
   console.log(`load average after: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 }
 
