@@ -152,6 +152,14 @@ export class PrefixWatch {
   probe(ip: string, v4: number, slot: number, time: number, port: number | null, type: ScanType): string | null {
     // Most sources of a busy host are IPv4 ones, tracked by address only unless IPv4 aggregation is on.
     if (v4 >= 0 && this.v4Bits === null) return null;
+    const guess = slot < this.netSlots.length ? this.netSlots[slot]! : NO_SLOT;
+    if (guess === IN_MEMBER) {
+      // Its network's window is this address's own, which has just counted the probe (and found no
+      // scan). Decided before the network's text is read: most probes of IPv6 sources end here.
+      this.memberSeq[slot] = ++this.seq;
+      if (this.addresses.probesOf(slot) + 1 >= this.maxretry) this.ownWindow(this.addresses.tagOf(slot)!, slot);
+      return null;
+    }
     let net = this.addresses.tagOf(slot) ?? null;
     if (net === null) {
       net = this.networkOf(ip, v4);
@@ -160,13 +168,6 @@ export class PrefixWatch {
     if (net === null || net === '') return null;
     const seq = ++this.seq;
     if (slot >= this.netSlots.length) this.growNetSlots(slot);
-    const guess = this.netSlots[slot]!;
-    if (guess === IN_MEMBER) {
-      // Its network's window is this address's own, which has just counted the probe (and found no scan).
-      this.memberSeq[slot] = seq;
-      if (this.addresses.probesOf(slot) + 1 >= this.maxretry) this.ownWindow(net, slot);
-      return null;
-    }
     let known = guess !== NO_SLOT && this.tracker.ipOf(guess) === net ? guess : NO_SLOT;
     if (known === NO_SLOT) {
       const member = this.inMember.size === 0 ? undefined : this.inMember.get(net);
