@@ -69,13 +69,14 @@ export class PrefixWatch {
 
   /**
    * `addresses`: the engine's address tracker, whose slots cache each source's network (a tag), so
-   * a known source's network is not parsed and written out again on every probe.
+   * a known source's network is not parsed and written out again on every probe (an address that
+   * holds its network needs no tag: IN_MEMBER says all its probes need).
    */
   constructor(s: DetectionSettings, addresses: SourceTracker) {
     this.addresses = addresses;
     this.tracker = new SourceTracker<string | string[]>(s);
     addresses.onWindowGone = (slot) => {
-      if (slot < this.netSlots.length && this.netSlots[slot] === IN_MEMBER) this.ownWindow(addresses.tagOf(slot)!, slot);
+      if (slot < this.netSlots.length && this.netSlots[slot] === IN_MEMBER) this.ownWindow(this.networkOf(addresses.ipOf(slot), -1)!, slot);
     };
     this.configure(s);
   }
@@ -157,15 +158,18 @@ export class PrefixWatch {
       // Its network's window is this address's own, which has just counted the probe (and found no
       // scan). Decided before the network's text is read: most probes of IPv6 sources end here.
       this.memberSeq[slot] = ++this.seq;
-      if (this.addresses.probesOf(slot) + 1 >= this.maxretry) this.ownWindow(this.addresses.tagOf(slot)!, slot);
+      if (this.addresses.probesOf(slot) + 1 >= this.maxretry) this.ownWindow(this.networkOf(ip, v4)!, slot);
       return null;
     }
+    // The address's tag caches its network's text (an address that holds its network has none: it
+    // is written out again in the rare case that it is needed, rather than stored for every source).
     let net = this.addresses.tagOf(slot) ?? null;
-    if (net === null) {
-      net = this.networkOf(ip, v4);
-      this.addresses.setTag(slot, net ?? '');
+    const cached = net !== null;
+    if (net === null) net = this.networkOf(ip, v4);
+    if (net === null || net === '') {
+      if (!cached) this.addresses.setTag(slot, '');
+      return null;
     }
-    if (net === null || net === '') return null;
     const seq = ++this.seq;
     if (slot >= this.netSlots.length) this.growNetSlots(slot);
     let known = guess !== NO_SLOT && this.tracker.ipOf(guess) === net ? guess : NO_SLOT;
@@ -186,6 +190,7 @@ export class PrefixWatch {
         }
       }
     }
+    if (!cached) this.addresses.setTag(slot, net);
     const crossed = this.tracker.probe(net, time, port, type, known);
     const at = this.tracker.lastSlot;
     this.netSlots[slot] = at;
