@@ -21,12 +21,15 @@
  *       to exit (Node's start, module loading, the worker, the output: all of it), WHOLE_RUNS times
  *       (median, min, max), its peak RSS (ru_maxrss of the child, through python3's wait4), and
  *       fail2ban-regex on the SAME whole file once, in between (~35 s; BENCH_F2B_WHOLE=0 skips it)
+ *   (j) what IPv6 prefix tracking costs (issue 12): whole `portcullis replay FILE --json` processes,
+ *       default /64 against --ipv6-prefix 128, alternated (bench/prefix-cost.ts); --prefix-pairs N
+ *       (default 5) pairs, --only-prefix-cost to measure only that
  * Targets: replay ≥ 1,000,000 lines/s, RSS ≤ 150 MB; whole process ≥ 1,000,000 lines/s, ≥ 50×
  * fail2ban-regex, peak RSS ≤ 100 MB. The machine's load average is printed too:
  * the figures are only comparable between runs on an idle machine; the ratios are measured
  * side by side and say more.
  *
- *   ./node_modules/.bin/node bench/engine.bench.ts [--lines N]
+ *   ./node_modules/.bin/node bench/engine.bench.ts [--lines N] [--prefix-pairs N] [--only-prefix-cost]
  */
 import { spawnSync } from 'node:child_process';
 import { closeSync, createReadStream, existsSync, mkdirSync, openSync, readFileSync, readSync, renameSync, statSync, writeSync } from 'node:fs';
@@ -36,6 +39,7 @@ import { createInterface } from 'node:readline';
 import { LineSplitter, type LineSink } from '../electron/engine/parse/lines.ts';
 import { ReplayParser } from '../electron/engine/replay-parse.ts';
 import { TAG_REJECTED, RECORD_INTS } from '../electron/engine/records.ts';
+import { measurePrefixCost } from './prefix-cost.ts';
 
 const READ_CHUNK = 1 << 20; // what the fast lane's input holds
 const YEAR = 2026;
@@ -249,6 +253,12 @@ async function main(): Promise<void> {
 
   // Warm the page cache so the first phase does not pay the disk.
   spawnSync('cat', [file], { stdio: ['ignore', 'ignore', 'ignore'] }); // not through a pipe into this process: that made it ~64 MB bigger
+  const pairsArg = argv.indexOf('--prefix-pairs');
+  const pairs = pairsArg >= 0 ? Number(argv[pairsArg + 1]) : 5;
+  const prefixCost = () => {
+    for (const r of measurePrefixCost(file, ['--format', 'syslog', '--year', String(YEAR)], pairs).rows) console.log(r);
+  };
+  if (argv.includes('--only-prefix-cost')) return prefixCost();
   const replay = runPhase('replay', file);
   const replay1 = runPhase('replay1', file);
   const parse = runPhase('parse', file);
@@ -313,6 +323,7 @@ async function main(): Promise<void> {
       `peak RSS ≤ 100 MB → ${median(wholeRss)} MB, ${median(wholeRss) <= 100 ? 'met' : 'NOT met'}`,
   );
   console.log('peak RSS = VmHWM of the phase\'s own process (both threads); (+N over M) = peak minus the RSS just before the timed part (Node and the modules loaded)');
+  prefixCost();
   console.log(`load average after: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 }
 

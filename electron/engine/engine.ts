@@ -461,18 +461,14 @@ export class ScanEngine {
     return this.policy.capState();
   }
 
-  /**
-   * Takes back a saved cap window and queue: held-back scanners are banned after a restart (the
-   * kernel ring may have been overwritten meanwhile) and the cap does not start from zero. Entries
-   * that are banned or whitelisted now are skipped; aged ones leave at their turn.
-   */
+  /** Takes back a saved cap window and queue (BanPolicy.restoreCap): entries banned or whitelisted now are skipped. */
   restoreBanCap(state: BanCapState, now: number = this.clock.now()): void {
-    const deferred = state.deferred.filter((d) => {
-      const ip = canonicalTarget(d.ip);
-      return ip !== null && ip === d.ip && !this.book.has(ip) && !this.whitelist.has(ip) && !(isPrefixText(ip) && this.holdsProtected(ip));
-    });
-    this.policy.restoreCap({ recent: state.recent, deferred }, now, this.findtimeMs());
+    this.policy.restoreCap(state, now, this.findtimeMs(), this.mayWaitForBudget);
   }
+
+  /** Whether a saved held-back ban may wait again: in canonical form, not banned, not whitelisted, not a network holding a protected address. */
+  private readonly mayWaitForBudget = (ip: string): boolean =>
+    canonicalTarget(ip) === ip && !this.book.has(ip) && !this.whitelist.has(ip) && !(isPrefixText(ip) && this.holdsProtected(ip));
 
   private applyDetectionSettings(): void {
     const prefixes = new Set<string>();

@@ -185,13 +185,19 @@ export class BanPolicy {
     return { recent: [...this.recent.slice(this.recentPos), ...this.recent.slice(0, this.recentPos)], deferred: this.queue.list().map((d) => ({ ...d })) };
   }
 
-  /** Takes back a saved window and queue (after a restart); entries already waiting are kept. */
-  restoreCap(state: BanCapState, now: number, findtimeMs: number): void {
+  /**
+   * Takes back a saved window and queue (after a restart): held-back scanners are banned after a
+   * restart (the kernel ring may have been overwritten meanwhile) and the cap does not start from
+   * zero. Entries already waiting are kept; saved entries that `admissible` refuses (the engine:
+   * not in canonical form, banned or whitelisted now, a network holding a protected address) are
+   * skipped; aged ones leave at their turn.
+   */
+  restoreCap(state: BanCapState, now: number, findtimeMs: number, admissible: (ip: string) => boolean = () => true): void {
     const cap = this.settings.maxNewBansPerMinute;
     const times = state.recent.filter((t) => Number.isFinite(t)).sort((a, b) => a - b);
     const merged = [...this.capState().recent, ...times].sort((a, b) => a - b);
     this.recent = merged.slice(Math.max(0, merged.length - cap));
     this.recentPos = 0;
-    for (const d of state.deferred) this.queue.add(d, now, findtimeMs);
+    for (const d of state.deferred) if (admissible(d.ip)) this.queue.add(d, now, findtimeMs);
   }
 }

@@ -7,6 +7,25 @@
  * (the engine decides). The member addresses seen are kept (at most MAX_MEMBERS) as the evidence,
  * as the tag of the network's slot (no second lookup by network text per probe).
  *
+ * Lazily: most networks only ever hold one address (a busy host's IPv6 sources are scattered over
+ * as many /64s), and such a network's window holds exactly what its member's own window holds —
+ * the same probes, the same restarts — until one of a few things tells them apart. So a network is
+ * first kept "in its member": no window, no slot in the network tracker, just its text → the
+ * member's address slot, and it gets a window of its own (a copy of the member's) when:
+ * - a second distinct address of it is seen (the copy, then that address's probe, as before);
+ * - the member's next probe could meet the rule (its ring holds maxretry - 1 probes): the address
+ *   tracker counts a crossing probe and the network does not, so they would differ from then on;
+ * - the member's window is dropped or renumbered (ban, whitelist, eviction, re-layout): the
+ *   network keeps what it had;
+ * - the network is asked for anything but its members and summary (pending), or the settings change.
+ * A network starts in its member only when both windows start at the same probe (the member's holds
+ * that one probe, and the network was not tracked). The source table's bound counts networks kept
+ * in their members too, and its least-recently-seen order runs over both kinds: each probe gets a
+ * sequence number (kept per member's slot, per network slot), so when the bound is reached (or a
+ * setting changes) every network gets its window and the tracker its true order, and from then on
+ * (at the bound) every network is tracked as before. Decisions are the same as tracking every
+ * network's window from its first probe (tests/engine/prefix-lazy.property.test.ts).
+ *
  * Pure, like the address tracker: times are event times.
  */
 import type { ScanType } from '../../shared/model.ts';
@@ -16,31 +35,49 @@ import { MAX_MEMBERS } from './banbook.ts';
 import { ipv4Key, ipv4Text, NO_SLOT, SourceTracker, type WindowSummary } from './tracker.ts';
 import { v6ToWords } from './whitelist.ts';
 
+/** In PrefixWatch.netSlots: this address is the only member of its network, which is kept in it. */
+const IN_MEMBER = -2;
+
 export class PrefixWatch {
   /**
-   * Networks, each tagged with its member addresses seen while it is tracked, first seen first: the
-   * one address itself while it is the only one (most networks; an array each cost a replay of 100k
-   * sources megabytes).
+   * Networks with a window of their own, each tagged with its member addresses seen while it is
+   * tracked, first seen first: the one address itself while it is the only one (an array each cost
+   * a replay of 100k sources megabytes). Networks kept in their member are not here (`size`, `has`).
    */
   readonly tracker: SourceTracker<string | string[]>;
   private readonly addresses: SourceTracker;
   private v6Bits = 128;
   private v4Bits: number | null = null;
+  private maxretry = 1;
+  private bound = 0;
   private readonly words = new Uint32Array(4);
   /**
    * Per address slot: the slot its network had at its last probe — a guess, checked against the
    * network tracker's key for that slot (a network's slot changes when it is forgotten and tracked
-   * again, or on a re-layout), so a known source's network is found without a lookup by its text.
+   * again, or on a re-layout), so a known source's network is found without a lookup by its text;
+   * or IN_MEMBER (exact, not a guess): its network is kept in this address's window.
    */
   private netSlots = new Int32Array(0);
+  /** Networks kept in their only member: network text → the member's address slot. */
+  private readonly inMember = new Map<string, number>();
+  /** Sequence number of the last probe: of a member per address slot (for IN_MEMBER slots), of a network per network slot. */
+  private memberSeq = new Float64Array(0);
+  private netSeq = new Float64Array(0);
+  private seq = 0;
+  /** The bound was reached: every network has its window, in the tracker's own order (until clear()). */
+  private full = false;
 
   /**
    * `addresses`: the engine's address tracker, whose slots cache each source's network (a tag), so
-   * a known source's network is not parsed and written out again on every probe.
+   * a known source's network is not parsed and written out again on every probe (an address that
+   * holds its network needs no tag: IN_MEMBER says all its probes need).
    */
   constructor(s: DetectionSettings, addresses: SourceTracker) {
     this.addresses = addresses;
     this.tracker = new SourceTracker<string | string[]>(s);
+    addresses.onWindowGone = (slot) => {
+      if (slot < this.netSlots.length && this.netSlots[slot] === IN_MEMBER) this.ownWindow(this.networkOf(addresses.ipOf(slot), -1)!, slot);
+    };
     this.configure(s);
   }
 
@@ -49,19 +86,49 @@ export class PrefixWatch {
     return this.v6Bits < 128 || this.v4Bits !== null;
   }
 
+  /** Networks tracked (with a window of their own or kept in their member). */
+  get size(): number {
+    return this.tracker.size + this.inMember.size;
+  }
+
+  /** Whether a network is tracked. */
+  has(net: string): boolean {
+    return this.inMember.has(net) || this.tracker.get(net) !== NO_SLOT;
+  }
+
   configure(s: DetectionSettings): void {
     const changed = s.ipv6PrefixLength !== this.v6Bits || s.ipv4PrefixLength !== this.v4Bits;
     this.v6Bits = s.ipv6PrefixLength;
     this.v4Bits = s.ipv4PrefixLength === 32 ? null : s.ipv4PrefixLength;
-    this.tracker.configure(s);
     if (changed) {
+      this.tracker.configure(s);
+      this.maxretry = s.maxretry;
+      this.bound = s.maxTrackedSources;
       this.clear(); // windows of networks of another length say nothing about the new ones
       this.addresses.clearTags();
+      return;
     }
+    // A re-layout renumbers slots in the tracker's order, a smaller bound evicts by it: every network
+    // in its true place first, with a window of its own where the new settings could tell it from its member's.
+    if (s.maxretry !== this.maxretry || this.size > s.maxTrackedSources) for (const [net, member] of [...this.inMember]) this.ownWindow(net, member);
+    const seqs = this.putInOrder().map((slot) => this.netSeq[slot]!);
+    this.maxretry = s.maxretry;
+    this.bound = s.maxTrackedSources;
+    this.tracker.configure(s);
+    // The same networks in the same order (less the oldest, evicted), maybe under other slots.
+    const order = this.tracker.inLruOrder();
+    const evicted = seqs.length - order.length;
+    order.forEach((slot, i) => {
+      this.growNetSeq(slot + 1);
+      this.netSeq[slot] = seqs[evicted + i]!;
+    });
   }
 
   clear(): void {
     this.tracker.clear();
+    this.inMember.clear();
+    this.netSlots.fill(NO_SLOT);
+    this.full = false;
   }
 
   /**
@@ -80,23 +147,55 @@ export class PrefixWatch {
 
   /**
    * Counts one probe of `ip` (as for networkOf) under its network; `slot`: the source's slot in the
-   * address tracker. Returns the network when it now meets the scan rule, else null.
+   * address tracker, which has just counted this probe (and found no scan). Returns the network
+   * when it now meets the scan rule, else null.
    */
   probe(ip: string, v4: number, slot: number, time: number, port: number | null, type: ScanType): string | null {
     // Most sources of a busy host are IPv4 ones, tracked by address only unless IPv4 aggregation is on.
     if (v4 >= 0 && this.v4Bits === null) return null;
-    let net = this.addresses.tagOf(slot) ?? null;
-    if (net === null) {
-      net = this.networkOf(ip, v4);
-      this.addresses.setTag(slot, net ?? '');
-    }
-    if (net === null || net === '') return null;
     const guess = slot < this.netSlots.length ? this.netSlots[slot]! : NO_SLOT;
-    const known = guess !== NO_SLOT && this.tracker.ipOf(guess) === net ? guess : this.tracker.get(net);
+    if (guess === IN_MEMBER) {
+      // Its network's window is this address's own, which has just counted the probe (and found no
+      // scan). Decided before the network's text is read: most probes of IPv6 sources end here.
+      this.memberSeq[slot] = ++this.seq;
+      if (this.addresses.probesOf(slot) + 1 >= this.maxretry) this.ownWindow(this.networkOf(ip, v4)!, slot);
+      return null;
+    }
+    // The address's tag caches its network's text (an address that holds its network has none: it
+    // is written out again in the rare case that it is needed, rather than stored for every source).
+    let net = this.addresses.tagOf(slot) ?? null;
+    const cached = net !== null;
+    if (net === null) net = this.networkOf(ip, v4);
+    if (net === null || net === '') {
+      if (!cached) this.addresses.setTag(slot, '');
+      return null;
+    }
+    const seq = ++this.seq;
+    if (slot >= this.netSlots.length) this.growNetSlots(slot);
+    let known = guess !== NO_SLOT && this.tracker.ipOf(guess) === net ? guess : NO_SLOT;
+    if (known === NO_SLOT) {
+      const member = this.inMember.size === 0 ? undefined : this.inMember.get(net);
+      if (member !== undefined) known = this.ownWindow(net, member); // its second address
+      else {
+        known = this.tracker.get(net);
+        if (known === NO_SLOT && !this.full) {
+          // A network not tracked: its window would start with this probe, as the address's did when it holds one probe.
+          if (this.size >= this.bound) this.fill();
+          else if (this.addresses.hitsOf(slot) === 1 && this.maxretry > 2) {
+            this.inMember.set(net, slot);
+            this.netSlots[slot] = IN_MEMBER;
+            this.memberSeq[slot] = seq;
+            return null;
+          }
+        }
+      }
+    }
+    if (!cached) this.addresses.setTag(slot, net);
     const crossed = this.tracker.probe(net, time, port, type, known);
     const at = this.tracker.lastSlot;
-    if (slot >= this.netSlots.length) this.growNetSlots(slot);
     this.netSlots[slot] = at;
+    if (at >= this.netSeq.length) this.growNetSeq(at + 1);
+    this.netSeq[at] = seq;
     const seen = this.tracker.tagOf(at);
     if (seen === undefined) this.tracker.setTag(at, ip === '' ? ipv4Text(v4) : ip);
     else if (typeof seen === 'string') {
@@ -109,14 +208,53 @@ export class PrefixWatch {
     return crossed === NO_SLOT ? null : net;
   }
 
+  /** Gives a network kept in its member (address slot `member`) a window of its own: a copy of the member's. Returns its slot. */
+  private ownWindow(net: string, member: number): number {
+    const at = this.tracker.adopt(net, this.addresses.windowOf(member));
+    this.tracker.setTag(at, this.addresses.ipOf(member));
+    if (at >= this.netSeq.length) this.growNetSeq(at + 1);
+    this.netSeq[at] = this.memberSeq[member]!;
+    this.netSlots[member] = at;
+    this.inMember.delete(net);
+    return at;
+  }
+
+  /** The tracker in the order of the networks' last probes (networks that got their window late were filed last). */
+  private putInOrder(): number[] {
+    const seqs = this.netSeq;
+    const order = this.tracker.slots().sort((a, b) => seqs[a]! - seqs[b]!);
+    for (const slot of order) this.tracker.touch(slot);
+    return order;
+  }
+
+  /** The bound is reached: every network gets its window, in its true place, so that the tracker evicts as it would have. */
+  private fill(): void {
+    for (const [net, member] of [...this.inMember]) this.ownWindow(net, member);
+    this.putInOrder();
+    this.full = true;
+  }
+
   private growNetSlots(slot: number): void {
-    const grown = new Int32Array(Math.max(64, 2 * this.netSlots.length, slot + 1)).fill(NO_SLOT);
+    const n = Math.max(64, 2 * this.netSlots.length, slot + 1);
+    const grown = new Int32Array(n).fill(NO_SLOT);
     grown.set(this.netSlots);
     this.netSlots = grown;
+    const seqs = new Float64Array(n);
+    seqs.set(this.memberSeq);
+    this.memberSeq = seqs;
+  }
+
+  private growNetSeq(n: number): void {
+    if (n <= this.netSeq.length) return;
+    const grown = new Float64Array(Math.max(64, 2 * this.netSeq.length, n));
+    grown.set(this.netSeq);
+    this.netSeq = grown;
   }
 
   /** Member addresses seen of a tracked network (empty when it is not tracked). */
   membersOf(net: string): string[] {
+    const member = this.inMember.get(net);
+    if (member !== undefined) return [this.addresses.ipOf(member)];
     const slot = this.tracker.get(net);
     const seen = slot === NO_SLOT ? undefined : this.tracker.tagOf(slot);
     return seen === undefined ? [] : typeof seen === 'string' ? [seen] : [...seen];
@@ -124,23 +262,32 @@ export class PrefixWatch {
 
   /** The window of a tracked network, or null. */
   summary(net: string, limit: number): WindowSummary | null {
+    const member = this.inMember.get(net);
+    if (member !== undefined) return this.addresses.summary(member, limit);
     const slot = this.tracker.get(net);
     return slot === NO_SLOT ? null : this.tracker.summary(slot, limit);
   }
 
   portCount(net: string): number {
+    const member = this.inMember.get(net);
+    if (member !== undefined) return this.addresses.portCount(member);
     const slot = this.tracker.get(net);
     return slot === NO_SLOT ? 0 : this.tracker.portCount(slot);
   }
 
   setPending(net: string, pending: boolean): void {
-    const slot = this.tracker.get(net);
+    const member = this.inMember.get(net);
+    const slot = member !== undefined ? this.ownWindow(net, member) : this.tracker.get(net);
     if (slot !== NO_SLOT) this.tracker.setPending(slot, pending);
   }
 
   /** Stops tracking a network (banned, or judged address by address). */
   forget(net: string): void {
     if (!isPrefixText(net)) return;
-    this.tracker.delete(net);
+    const member = this.inMember.get(net);
+    if (member !== undefined) {
+      this.inMember.delete(net);
+      this.netSlots[member] = NO_SLOT;
+    } else this.tracker.delete(net);
   }
 }

@@ -15,7 +15,7 @@
  * Pure: no clock of its own, times are the packets' event times (ms).
  */
 import type { ScanType } from '../../shared/model.ts';
-import { ScanRule, summarize, topPorts, type TrackerSettings, type WindowSummary } from './scan-rule.ts';
+import { ScanRule, summarize, topPorts, type TrackerSettings, type WindowCopy, type WindowSummary } from './scan-rule.ts';
 import { NO_SLOT, SourceTable } from './source-table.ts';
 import { SourceWindows } from './source-windows.ts';
 
@@ -68,6 +68,13 @@ export class SourceTracker<Tag = string> {
 
   /** Called with every source evicted by the LRU bound (ip, event time of the probe that pushed it out). */
   onEvict: ((ip: string, time: number) => void) | null = null;
+
+  /**
+   * Called with a slot whose window is about to be dropped (delete, eviction, clear) or moved to
+   * another slot (re-layout), while it can still be read: PrefixWatch copies out a network's
+   * window that it keeps in its only member's.
+   */
+  onWindowGone: ((slot: number) => void) | null = null;
 
   constructor(settings: TrackerSettings) {
     this.rule = new ScanRule(settings);
@@ -123,6 +130,7 @@ export class SourceTracker<Tag = string> {
   }
 
   clear(): void {
+    if (this.onWindowGone !== null) for (const slot of this.table.inLruOrder()) this.onWindowGone(slot);
     this.table.clear();
     this.windows.layout(this.rule.maxretry, this.rule.portCap);
     this.tags = [];
@@ -173,6 +181,11 @@ export class SourceTracker<Tag = string> {
     this.windows.setPending(slot, pending);
   }
 
+  /** Probes in the ring (at most maxretry): the rule's first question. */
+  probesOf(slot: number): number {
+    return this.windows.probesOf(slot);
+  }
+
   /** Distinct ports a source has on record (pruned to the window when it matters). */
   portCount(slot: number): number {
     return this.windows.portCount(slot);
@@ -207,6 +220,26 @@ export class SourceTracker<Tag = string> {
     return this.rule.isScan(w, slot, time, probes) ? slot : NO_SLOT;
   }
 
+  /** A source's window as plain values. */
+  windowOf(slot: number): WindowCopy {
+    return this.windows.copyOut(slot, this.table.keyOf(slot));
+  }
+
+  /**
+   * Files a source with a window copied from elsewhere (windowOf; same settings) as the most
+   * recently seen; returns its slot. Never evicts: the caller keeps within the bound.
+   */
+  adopt(ip: string, window: WindowCopy): number {
+    const slot = this.table.add(ip, ipv4Key(ip));
+    this.windows.copyIn(slot, window);
+    return slot;
+  }
+
+  /** Marks a source the most recently seen (touching all, least recent first, puts them in that order). */
+  touch(slot: number): void {
+    this.table.touch(slot);
+  }
+
   /** Ban-reason / offender view of a source. `limit` caps the port list (ascending). */
   summary(slot: number, limit = 64): WindowSummary {
     return summarize(this.windows.copyOut(slot, this.table.keyOf(slot)), limit);
@@ -218,6 +251,7 @@ export class SourceTracker<Tag = string> {
   }
 
   private release(slot: number): void {
+    this.onWindowGone?.(slot);
     if (slot < this.tags.length) this.tags[slot] = undefined;
     this.windows.release(slot);
     this.table.remove(slot);

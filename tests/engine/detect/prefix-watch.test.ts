@@ -63,4 +63,31 @@ describe('PrefixWatch', () => {
     expect(w.membersOf('2001:db8:3:4::/64')).toEqual(['2001:db8:3:4::c']);
     expect(w.portCount('2001:db8:1:2::/64')).toBe(3);
   });
+
+  it('a network of one address is kept in that address: no window of its own until a second address, then a copy of the first one\'s', () => {
+    const { w, probe } = watch();
+    probe('2001:db8:1:2::a', 1000, 22);
+    probe('2001:db8:1:2::a', 1001, 23);
+    expect(w.has('2001:db8:1:2::/64')).toBe(true);
+    expect(w.tracker.size).toBe(0);
+    expect(w.size).toBe(1);
+    expect(w.summary('2001:db8:1:2::/64', 64)).toMatchObject({ hits: 2, ports: [22, 23] });
+    probe('2001:db8:1:2::b', 1002, 24);
+    expect(w.tracker.size).toBe(1);
+    expect(w.summary('2001:db8:1:2::/64', 64)).toMatchObject({ hits: 3, ports: [22, 23, 24], firstSeen: 1000, lastSeen: 1002 });
+    expect(w.membersOf('2001:db8:1:2::/64')).toEqual(['2001:db8:1:2::a', '2001:db8:1:2::b']);
+  });
+
+  it('a network kept in its address gets its window before a probe that could meet the rule, and when the address is dropped', () => {
+    const { addresses, w, probe } = watch(); // maxretry 5
+    for (let i = 0; i < 3; i++) probe('2001:db8:1:2::a', 1000 + i, 22 + i);
+    expect(w.tracker.size).toBe(0);
+    probe('2001:db8:1:2::a', 1003, 25); // 4 probes: the 5th could make a scan of the address, which the network would not count
+    expect(w.tracker.size).toBe(1);
+    probe('2001:db8:3:4::c', 1004, 22);
+    expect(w.tracker.size).toBe(1);
+    addresses.delete('2001:db8:3:4::c'); // banned, whitelisted or evicted: the network keeps what it had
+    expect(w.tracker.size).toBe(2);
+    expect(w.summary('2001:db8:3:4::/64', 64)).toMatchObject({ hits: 1, ports: [22] });
+  });
 });
