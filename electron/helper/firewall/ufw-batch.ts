@@ -22,7 +22,8 @@
  * previous files back. After the load, `ufw show added` must list every ban written (ufw parsed our
  * lines as its own), or the previous files go back and are loaded again. Only deny rules for the
  * batch's sources are added: no line of the user's is changed or removed, and a source that already
- * has a deny rule (ours or the user's) is skipped, as `ufw prepend` skips it.
+ * has a rule of its own (our deny, the user's deny, or the user's `allow from` it) is skipped, as
+ * `ufw prepend` skips it.
  */
 import { join } from 'node:path';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -58,12 +59,15 @@ export function ufwDenyEntry(b: PlannedBan): string {
 }
 
 /**
- * Sources that already have a plain `deny from <src>` rule in a user rules file (any comment): ufw
- * counts a rule that differs only by its comment as the same rule, and skips it.
+ * Sources that already have a plain `<action> from <src>` input rule in a user rules file (deny, allow,
+ * reject or limit, logged or not, any comment): `ufw prepend deny from <src>` skips such a source
+ * ("Skipping inserting existing rule": ufw's UFWRule.match counts a rule that differs only by action,
+ * log type or comment as the same rule), so a user's own `ufw allow from <src>` is never overridden by
+ * a ban. Route rules (`route:…`) are another rule to ufw and do not count.
  */
-export function deniedSources(text: string): Set<string> {
+export function sourcesWithRule(text: string): Set<string> {
   const out = new Set<string>();
-  for (const m of text.matchAll(/^### tuple ### deny any any (?:0\.0\.0\.0\/0|::\/0) any (\S+) in(?: comment=[0-9a-f]*)?$/gm)) {
+  for (const m of text.matchAll(/^### tuple ### (?:allow|deny|reject|limit)(?:_log|_log-all)? any any (?:0\.0\.0\.0\/0|::\/0) any (\S+) in(?: comment=[0-9a-f]*)?$/gm)) {
     const src = m[1]!;
     const c = src.includes('/') ? canonicalCidr(src) : canonicalIp(src);
     out.add(c ?? src);
@@ -73,7 +77,7 @@ export function deniedSources(text: string): Set<string> {
 
 /**
  * The file's text with deny entries for `bans` at the top of its rules (where `ufw prepend` puts them:
- * before every allow rule), those whose source already has a deny rule left out. Refused (reason) when
+ * before every allow rule), those whose source already has a rule of its own left out (sourcesWithRule). Refused (reason) when
  * the file does not have ufw's markers exactly once: not a file this code understands.
  */
 export function withDenyEntries(text: string, bans: readonly PlannedBan[]): { ok: true; text: string; added: PlannedBan[] } | { ok: false; reason: string } {
@@ -81,7 +85,7 @@ export function withDenyEntries(text: string, bans: readonly PlannedBan[]): { ok
   if (at < 0 || text.indexOf(RULES_MARK, at + 1) >= 0 || (at > 0 && text[at - 1] !== '\n')) return { ok: false, reason: 'does not hold ufw\'s "### RULES ###" line exactly once' };
   const end = text.indexOf(END_MARK, at);
   if (end < 0) return { ok: false, reason: 'has no "### END RULES ###" after "### RULES ###"' };
-  const have = deniedSources(text);
+  const have = sourcesWithRule(text);
   const added: PlannedBan[] = [];
   for (const b of bans) {
     if (have.has(b.ip)) continue;
@@ -92,26 +96,38 @@ export function withDenyEntries(text: string, bans: readonly PlannedBan[]): { ok
   return { ok: true, text: text.slice(0, head) + added.map(ufwDenyEntry).join('') + text.slice(head), added };
 }
 
-/** IPV6=yes in ufw's defaults (ufw then loads user6.rules); unreadable counts as no. */
-function ufwFiltersIpv6(defaultsFile: string): boolean {
+/**
+ * A key's value as ufw reads its defaults and ufw.conf (backend._get_defaults): lines `KEY=value` from
+ * the first column, key and value lower-cased, quotes stripped, the last such line winning. Read any
+ * other way (a `yes` on an indented line, `ENABLED=YES` taken for no) the batch would load rules ufw
+ * does not, or not load rules ufw does.
+ */
+export function ufwConfValue(text: string, key: string): string | null {
+  let value: string | null = null;
+  for (const line of text.split('\n')) {
+    if (!/^\w+="?\w+"?/.test(line)) continue;
+    const [k, v = ''] = line.trim().split('=');
+    if (k!.toLowerCase() === key.toLowerCase()) value = v.toLowerCase().replace(/^["']+|["']+$/g, '');
+  }
+  return value;
+}
+
+function confSaysYes(file: string, key: string): boolean {
   try {
-    return /^\s*IPV6\s*=\s*"?yes"?\s*$/m.test(readFileSync(defaultsFile, 'utf8'));
+    return ufwConfValue(readFileSync(file, 'utf8'), key) === 'yes';
   } catch {
     return false;
   }
 }
 
+/** IPV6=yes in ufw's defaults (ufw then loads user6.rules); unreadable counts as no. */
+const ufwFiltersIpv6 = (defaultsFile: string): boolean => confSaysYes(defaultsFile, 'IPV6');
+
 /**
  * ufw's own test before it loads its user rules after a change (backend.is_enabled: ENABLED=yes in
  * ufw.conf), not `ufw status`, which lists every rule (0.1–0.6 s per batch at 10k).
  */
-function ufwEnabled(dir: string): boolean {
-  try {
-    return /^\s*ENABLED\s*=\s*"?yes"?\s*$/m.test(readFileSync(join(dir, 'ufw.conf'), 'utf8'));
-  } catch {
-    return false;
-  }
-}
+const ufwEnabled = (dir: string): boolean => confSaysYes(join(dir, 'ufw.conf'), 'ENABLED');
 
 interface RulesEdit {
   path: string;
