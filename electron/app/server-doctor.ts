@@ -14,6 +14,7 @@
 import { readFile } from 'node:fs/promises';
 import type { DoctorCheck } from '../shared/api.ts';
 import { doctorCheck } from '../shared/doctor.ts';
+import { ufwConfValue } from '../shared/ufw-conf.ts';
 import type { Exec } from '../helper/exec.ts';
 
 /** Counts the prefixes of records the engine did not count (bounded: at most `cap` distinct prefixes). */
@@ -69,11 +70,10 @@ export function uncountedPrefixesCheck(tally: PrefixTally, counted: readonly str
   );
 }
 
-/** IPV6= of /etc/default/ufw (null when the file or the key is missing). */
+/** IPV6= of /etc/default/ufw as ufw reads it (shared/ufw-conf.ts); null when no line sets it. */
 export function ufwIpv6Setting(text: string): boolean | null {
-  const m = /^\s*IPV6\s*=\s*"?(\w+)"?\s*$/m.exec(text);
-  if (!m) return null;
-  return m[1]!.toLowerCase() === 'yes';
+  const v = ufwConfValue(text, 'IPV6');
+  return v === null ? null : v === 'yes';
 }
 
 export async function ipv6Check(defaultsFile = '/etc/default/ufw'): Promise<DoctorCheck> {
@@ -88,7 +88,9 @@ export async function ipv6Check(defaultsFile = '/etc/default/ufw'): Promise<Doct
   }
   return v6 === true
     ? doctorCheck('ipv6', 'ok', 'ufw filters (and logs) IPv6 too')
-    : doctorCheck('ipv6', 'warn', `cannot read IPV6= in ${defaultsFile} (ufw's default is yes)`);
+    : text === null
+      ? doctorCheck('ipv6', 'warn', `cannot read ${defaultsFile}`)
+      : doctorCheck('ipv6', 'warn', `no IPV6= line in ${defaultsFile}: ufw then loads no IPv6 rules (it filters IPv6 only with IPV6=yes). Fix: add IPV6=yes there, then ufw reload`);
 }
 
 /** What of container forwarding the nat table's PREROUTING and the filter table's chains show (`iptables -S` output). */

@@ -39,6 +39,18 @@ describe('IPv6 in ufw', () => {
     expect(ufwIpv6Setting('IPV6="yes"\n')).toBe(true);
     expect(ufwIpv6Setting('DEFAULT_INPUT_POLICY="DROP"\n')).toBeNull();
   });
+  it('reads IPV6= as ufw does: the last first-column line wins, an indented one does not count', () => {
+    expect(ufwIpv6Setting('IPV6=yes\nIPV6=no\n')).toBe(false); // ufw: no IPv6 rules loaded
+    expect(ufwIpv6Setting('  IPV6=yes\n')).toBeNull(); // ufw skips the line
+  });
+  it('no IPV6= line: says ufw then loads no IPv6 rules (not "ufw\'s default is yes")', async () => {
+    const d = mkdtempSync(path.join(tmpdir(), 'pc-doc-'));
+    dirs.push(d);
+    writeFileSync(path.join(d, 'ufw'), 'DEFAULT_INPUT_POLICY="DROP"\n');
+    const c = await ipv6Check(path.join(d, 'ufw'));
+    expect(c).toMatchObject({ id: 'ipv6', level: 'warn' });
+    expect(c.detail).toMatch(/no IPV6= line.*loads no IPv6 rules/);
+  });
   it('warns on IPV6=no with the fix', async () => {
     const d = mkdtempSync(path.join(tmpdir(), 'pc-doc-'));
     dirs.push(d);

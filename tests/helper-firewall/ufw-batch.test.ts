@@ -13,7 +13,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { BanTarget } from '../../electron/shared/domain.ts';
 import type { ExecResult } from '../../electron/helper/exec.ts';
 import { createBanBackend } from '../../electron/helper/firewall/index.ts';
-import { banManyInUfwFiles, sourcesWithRule, ufwConfValue, ufwDenyEntry, withDenyEntries, type PlannedBan } from '../../electron/helper/firewall/ufw-batch.ts';
+import { banManyInUfwFiles, sourcesWithRule, ufwDenyEntry, withDenyEntries, type PlannedBan } from '../../electron/helper/firewall/ufw-batch.ts';
+import { ufwConfValue } from '../../electron/shared/ufw-conf.ts';
 import { type Call, fakeExec } from './fake-exec.ts';
 
 const FIXTURES = new URL('./fixtures/', import.meta.url);

@@ -32,6 +32,7 @@ import type { Exec } from '../exec.ts';
 import { FirewallError } from './errors.ts';
 import { DEFAULT_ETC_DIR, readOrThrow, writeAtomically } from './managed.ts';
 import { UFW_DEFAULTS_FILE } from './ufw-ipv6.ts';
+import { ufwConfValue } from '../../shared/ufw-conf.ts';
 
 /** One planned ban: its target and the full comment (tag) ufw keeps for it. */
 export interface PlannedBan {
@@ -94,22 +95,6 @@ export function withDenyEntries(text: string, bans: readonly PlannedBan[]): { ok
   }
   const head = at + RULES_MARK.length;
   return { ok: true, text: text.slice(0, head) + added.map(ufwDenyEntry).join('') + text.slice(head), added };
-}
-
-/**
- * A key's value as ufw reads its defaults and ufw.conf (backend._get_defaults): lines `KEY=value` from
- * the first column, key and value lower-cased, quotes stripped, the last such line winning. Read any
- * other way (a `yes` on an indented line, `ENABLED=YES` taken for no) the batch would load rules ufw
- * does not, or not load rules ufw does.
- */
-export function ufwConfValue(text: string, key: string): string | null {
-  let value: string | null = null;
-  for (const line of text.split('\n')) {
-    if (!/^\w+="?\w+"?/.test(line)) continue;
-    const [k, v = ''] = line.trim().split('=');
-    if (k!.toLowerCase() === key.toLowerCase()) value = v.toLowerCase().replace(/^["']+|["']+$/g, '');
-  }
-  return value;
 }
 
 function confSaysYes(file: string, key: string): boolean {

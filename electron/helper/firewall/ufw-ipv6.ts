@@ -29,7 +29,7 @@ export function withIpv6Yes(text: string): { ok: true; text: string; changed: bo
     found = true;
     return `${head}${q1}yes${q2}${tail}`;
   });
-  if (!found) return { ok: false, reason: 'has no IPV6= line (ufw then uses its default, yes); nothing was changed' };
+  if (!found) return { ok: false, reason: 'has no IPV6= line (ufw then loads no IPv6 rules; adding the key is left to you); nothing was changed' };
   return { ok: true, text: next, changed: next !== text };
 }
 
