@@ -129,6 +129,23 @@ describe('log prefixes not counted (live)', () => {
     expect(prefixesToCount(t, ['UFW BLOCK', 'MY DROP'])).toEqual([]);
   });
 
+  it('the fix never offers a prefix whose name says it logs accepted packets (an own `LOG --log-prefix "SSH ACCEPT"`)', () => {
+    // Counted, such a prefix makes every accepted connection (the admin's own SSH) a probe.
+    const t = new PrefixTally();
+    for (const p of ['SSH ACCEPT', 'ALLOWED-IN', 'nft accept ', 'MY DROP']) t.note(p);
+    expect(prefixesToCount(t, ['UFW BLOCK'])).toEqual(['MY DROP']);
+    expect(uncountedPrefixesCheck(t, ['UFW BLOCK']).detail).toMatch(/"SSH ACCEPT".*right to stay out/);
+  });
+
+  it('the fix adds only the prefixes the check names (at most five), not every one seen', () => {
+    const t = new PrefixTally();
+    for (let i = 0; i < 8; i++) for (let n = 0; n <= i; n++) t.note(`DROP ${i}`);
+    const named = uncountedPrefixesCheck(t, ['UFW BLOCK']).detail;
+    const added = prefixesToCount(t, ['UFW BLOCK']);
+    expect(added).toHaveLength(5);
+    for (const p of added) expect(named).toContain(`"${p}"`);
+  });
+
   it('the fix count-seen-prefixes adds the seen prefixes to the settings (saved), and their records count from then on', async () => {
     const { service, source, settings, engines } = await prefixService();
     source.push('203.0.113.9 10.0.0.1 22 eth0 MY DROP', '203.0.113.9 10.0.0.1 23 eth0 MY DROP', '203.0.113.9 10.0.0.1 24 eth0 UFW ALLOW');
