@@ -229,4 +229,18 @@ describe('the ufw backend\'s banMany', () => {
     await b.ban(t('203.0.113.50'), 60, '');
     expect(calls.map((c) => [c.bin, c.args[0], c.args[1]].join(' '))).toEqual(['ufw prepend deny', 'iptables -w -D']);
   });
+
+  it("a batch that fails after a load (its put-back reloads ufw's chain) still puts the fast blocks back, of that family only", async () => {
+    const { exec, calls } = ufwOk((c) => (c.bin === 'ip6tablesRestore' && c.args[0] === '-n' ? { code: 1, stderr: 'line 25 failed' } : undefined));
+    const b = createBanBackend('ufw', exec, { cutConnections: false, now: () => 1_000_000_000, forwardMirror: () => false, ufwFiles: { etcDir: dir, defaultsFile: defaults } });
+    await b.blockNow!(t('203.0.113.50'));
+    await b.blockNow!(t('2001:db8:ffff::50'));
+    calls.length = 0;
+    await expect(b.banMany(['192.0.2.1', '192.0.2.2', '2001:db8::3', '2001:db8::4'].map((ip) => ({ ip: t(ip), timeoutSec: 60, comment: '' })))).rejects.toMatchObject({ code: 'reload-failed' });
+    const ran = calls.map((c) => [c.bin, ...c.args].join(' '));
+    // ufw-user-input was loaded twice (the batch, then the put-back): its fast block must be back;
+    // ufw6-user-input's load failed (one transaction: nothing changed), so its block is still there.
+    expect(ran.filter((x) => x.includes('portcullis-fast'))).toEqual(['iptables -w -I ufw-user-input 1 -s 203.0.113.50 -m comment --comment portcullis-fast -j DROP']);
+    expect(ran.at(-1)).toMatch(/^iptables -w -I ufw-user-input 1 -s 203.0.113.50/);
+  });
 });

@@ -47,6 +47,9 @@ export interface UfwFilesOptions {
   defaultsFile?: string;
 }
 
+/** Told each time a family's user chains were replaced in the kernel (a load that succeeded, the batch's or a put-back's). */
+export type ChainsReplaced = (family: 4 | 6) => void;
+
 const RULES_MARK = '### RULES ###\n';
 const END_MARK = '\n### END RULES ###\n';
 
@@ -123,17 +126,18 @@ interface RulesEdit {
 }
 
 /** Loads a user rules file's text into the kernel as ufw does after a rule change (its user chains, one transaction). */
-async function loadUserRules(exec: Exec, e: RulesEdit, text: string): Promise<string | null> {
+async function loadUserRules(exec: Exec, e: RulesEdit, text: string, replaced?: ChainsReplaced): Promise<string | null> {
   const r = await exec(e.restore, ['-n'], { input: text, timeoutMs: 120_000 });
+  if (r.code === 0) replaced?.(e.restore === 'iptablesRestore' ? 4 : 6);
   return r.code === 0 ? null : (r.stderr || r.stdout).trim() || `exit code ${r.code}`;
 }
 
 /** Puts the previous files back, and into the kernel for those already loaded; says what failed, if anything. */
-async function putBack(exec: Exec, edits: readonly RulesEdit[], loaded: readonly RulesEdit[]): Promise<string> {
+async function putBack(exec: Exec, edits: readonly RulesEdit[], loaded: readonly RulesEdit[], replaced?: ChainsReplaced): Promise<string> {
   for (const e of edits) writeAtomically(e.path, e.prev, e.mode);
   const failed: string[] = [];
   for (const e of loaded) {
-    const why = await loadUserRules(exec, e, e.prev);
+    const why = await loadUserRules(exec, e, e.prev, replaced);
     if (why) failed.push(`${e.path}: ${why}`);
   }
   return failed.length ? ` but loading them failed too (${failed.join('; ')}): run ufw reload` : '';
@@ -149,6 +153,7 @@ export async function banManyInUfwFiles(
   bans: readonly PlannedBan[],
   listTagged: () => Promise<{ ip: BanTarget }[]>,
   opts: UfwFilesOptions = {},
+  replaced?: ChainsReplaced,
 ): Promise<{ added: number; loaded: boolean; notTaken: PlannedBan[] }> {
   const dir = opts.etcDir ?? DEFAULT_ETC_DIR;
   const v6ok = ufwFiltersIpv6(opts.defaultsFile ?? UFW_DEFAULTS_FILE);
@@ -187,9 +192,9 @@ export async function banManyInUfwFiles(
   const loaded: RulesEdit[] = [];
   if (active) {
     for (const e of edits) {
-      const why = await loadUserRules(exec, e, e.next);
+      const why = await loadUserRules(exec, e, e.next, replaced);
       if (why) {
-        const also = await putBack(exec, edits, loaded);
+        const also = await putBack(exec, edits, loaded, replaced);
         throw new FirewallError('reload-failed', `loading the new ${e.path} failed (${why}); the previous files were put back${also}`);
       }
       loaded.push(e);
@@ -199,7 +204,7 @@ export async function banManyInUfwFiles(
   const listed = new Set((await listTagged().catch(() => [])).map((t) => t.ip));
   const missing = added.filter((b) => !listed.has(b.ip));
   if (missing.length > 0) {
-    const also = await putBack(exec, edits, loaded);
+    const also = await putBack(exec, edits, loaded, replaced);
     throw new FirewallError('ufw', `ufw did not list ${missing.length} of the ${added.length} bans written to its rules files (e.g. ${missing[0]!.ip}); the previous files were put back${also}`);
   }
   return { added: added.length, loaded: active, notTaken };
