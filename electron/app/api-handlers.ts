@@ -217,7 +217,7 @@ export function apiHandlers(c: AppCore): ApiHandlers {
           guardEnable: () => guardEnable(c, confirm),
           countSeenPrefixes: () => {
             const add = c.seenUncountedPrefixes();
-            if (add.length === 0) throw new ApiError('invalid', 'no uncounted log prefix was seen in the live log (UFW ALLOW and UFW AUDIT are never added): nothing to add');
+            if (add.length === 0) throw new ApiError('invalid', 'no uncounted log prefix was seen in the live log (prefixes of accepted packets, UFW ALLOW, UFW AUDIT or named allow/accept/permit/pass, are never added): nothing to add');
             const s = c.settings;
             c.applySettings({ ...s, detection: { ...s.detection, prefixes: [...s.detection.prefixes, ...add] } });
             return add;

@@ -14,6 +14,7 @@
 import { readFile } from 'node:fs/promises';
 import type { DoctorCheck } from '../shared/api.ts';
 import { doctorCheck } from '../shared/doctor.ts';
+import { ufwConfValue } from '../shared/ufw-conf.ts';
 import type { Exec } from '../helper/exec.ts';
 
 /** Counts the prefixes of records the engine did not count (bounded: at most `cap` distinct prefixes). */
@@ -33,24 +34,32 @@ export class PrefixTally {
   }
 }
 
-/** ufw's prefixes of ACCEPTED packets (logging medium and up): never scan evidence, never counted by the fix. */
+/**
+ * Prefixes of ACCEPTED packets: ufw's (logging medium and up), and any whose name says so (a word
+ * starting allow/accept/permit/pass: a rule of the user's own such as `-j LOG --log-prefix "SSH ACCEPT "`).
+ * Never scan evidence, never added by the fix: counted, every accepted connection (the admin's own
+ * SSH) would be a probe. A LOG record does not say what the rule after it did, so the name is all there is.
+ */
 export function logsAcceptedTraffic(prefix: string): boolean {
-  return /^UFW (ALLOW|AUDIT)\b/.test(prefix);
+  return /^UFW (ALLOW|AUDIT)\b/.test(prefix) || /(?:^|[^a-z])(?:allow|accept|permit|pass)/i.test(prefix);
 }
 
+/** Prefixes the check names, and so the fix adds, at most. */
+const NAMED_PREFIXES = 5;
+
 /**
- * What the `count-seen-prefixes` fix adds: the prefixes seen in the live log that are not counted yet,
- * most frequent first, except ufw's prefixes of accepted packets. Empty: nothing to add.
+ * What the `count-seen-prefixes` fix adds: the prefixes the check names — seen in the live log, not
+ * counted yet, most frequent first, at most NAMED_PREFIXES, never one of accepted packets. Empty: nothing to add.
  */
 export function prefixesToCount(tally: PrefixTally, counted: readonly string[]): string[] {
   const have = new Set(counted);
-  return tally.top(Number.MAX_SAFE_INTEGER).map((t) => t.prefix).filter((p) => !have.has(p) && !logsAcceptedTraffic(p));
+  return tally.top(Number.MAX_SAFE_INTEGER).map((t) => t.prefix).filter((p) => !have.has(p) && !logsAcceptedTraffic(p)).slice(0, NAMED_PREFIXES);
 }
 
 export function uncountedPrefixesCheck(tally: PrefixTally, counted: readonly string[]): DoctorCheck {
   // A prefix counted since it was tallied (the fix ran, or the settings changed) is not reported.
   const top = tally.top(Number.MAX_SAFE_INTEGER).filter((t) => !counted.includes(t.prefix));
-  const addable = top.filter((t) => !logsAcceptedTraffic(t.prefix)).slice(0, 5);
+  const addable = top.filter((t) => !logsAcceptedTraffic(t.prefix)).slice(0, NAMED_PREFIXES);
   const accepted = top.filter((t) => logsAcceptedTraffic(t.prefix)).map((t) => `"${t.prefix}"`);
   if (addable.length === 0) {
     return doctorCheck(
@@ -69,11 +78,10 @@ export function uncountedPrefixesCheck(tally: PrefixTally, counted: readonly str
   );
 }
 
-/** IPV6= of /etc/default/ufw (null when the file or the key is missing). */
+/** IPV6= of /etc/default/ufw as ufw reads it (shared/ufw-conf.ts); null when no line sets it. */
 export function ufwIpv6Setting(text: string): boolean | null {
-  const m = /^\s*IPV6\s*=\s*"?(\w+)"?\s*$/m.exec(text);
-  if (!m) return null;
-  return m[1]!.toLowerCase() === 'yes';
+  const v = ufwConfValue(text, 'IPV6');
+  return v === null ? null : v === 'yes';
 }
 
 export async function ipv6Check(defaultsFile = '/etc/default/ufw'): Promise<DoctorCheck> {
@@ -88,7 +96,9 @@ export async function ipv6Check(defaultsFile = '/etc/default/ufw'): Promise<Doct
   }
   return v6 === true
     ? doctorCheck('ipv6', 'ok', 'ufw filters (and logs) IPv6 too')
-    : doctorCheck('ipv6', 'warn', `cannot read IPV6= in ${defaultsFile} (ufw's default is yes)`);
+    : text === null
+      ? doctorCheck('ipv6', 'warn', `cannot read ${defaultsFile}`)
+      : doctorCheck('ipv6', 'warn', `no IPV6= line in ${defaultsFile}: ufw then loads no IPv6 rules (it filters IPv6 only with IPV6=yes). Fix: add IPV6=yes there, then ufw reload`);
 }
 
 /** What of container forwarding the nat table's PREROUTING and the filter table's chains show (`iptables -S` output). */

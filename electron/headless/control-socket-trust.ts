@@ -40,12 +40,16 @@ export function refuseUnsafeParents(parent: string): void {
 /**
  * refuseUnsafeParents, and the same of each directory on the path as written: a link among the
  * parents lives in a directory of that path, whose owner could point it elsewhere (the resolved
- * path alone never shows that directory).
+ * path alone never shows that directory). The link itself must be root's or this user's too: in a
+ * sticky directory (/tmp) no one else can rename it, but its owner can point it anywhere.
  */
 function refuseUnsafeParentsAsWritten(parent: string): void {
   refuseUnsafeParents(parent);
   const uid = process.getuid?.();
   for (let at = path.resolve(parent); ; at = path.dirname(at)) {
+    const link = lstatSync(at);
+    if (link.isSymbolicLink() && link.uid !== 0 && link.uid !== uid)
+      throw new Error(`${at} (a link on the path to the state directory) is owned by uid ${link.uid}, not root or this user: it could point it elsewhere; refusing to use it`);
     refuseUnsafeParent(at, statSync(at), uid);
     if (path.dirname(at) === at) return;
   }

@@ -79,7 +79,7 @@ export const DOCTOR_FIXES = {
   'count-seen-prefixes': {
     label: 'Count these prefixes as blocked',
     preview:
-      'Adds the log prefixes the check names (seen in the live log, not counted; never UFW ALLOW or UFW AUDIT, which log accepted packets) to the settings\' detection.prefixes, saved where the settings live (the config file or the store): records with them count as probes from then on. Needs the running instance (its live log is where they were seen).',
+      'Adds the log prefixes the check names (at most five, seen in the live log, not counted; never UFW ALLOW, UFW AUDIT or a prefix whose name says allow, accept, permit or pass: those log accepted packets) to the settings\' detection.prefixes, saved where the settings live (the config file or the store): records with them count as probes from then on. Needs the running instance (its live log is where they were seen).',
     hint: 'portcullis doctor --fix count-seen-prefixes   (or add them to detection.prefixes: Thresholds, or /etc/portcullis/portcullis.json and systemctl reload portcullis)',
     runs: 'app',
   },

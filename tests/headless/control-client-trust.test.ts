@@ -6,7 +6,7 @@
  * never see a connection.
  */
 import { execFile } from 'node:child_process';
-import { chmodSync, existsSync, chownSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, chownSync, lchownSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -153,6 +153,20 @@ describe('ControlClient checks the socket before it connects', () => {
       const planted = await plant(sock);
       chownSync(dir, 65534, 65534);
       await refused(sock, /owned by uid 65534.*refusing to talk to it/);
+      expect(planted.connections()).toBe(0);
+    });
+
+    it('refuses a state directory reached through a link that user owns, even in a sticky directory (its owner can repoint it)', async () => {
+      const base = tmp();
+      const sock = controlSocketPath(stateDir(base));
+      const planted = await plant(sock);
+      const sticky = path.join(base, 'sticky');
+      mkdirSync(sticky);
+      chmodSync(sticky, 0o1777); // as /tmp: others cannot rename the link, but its owner can
+      const link = path.join(sticky, 'link');
+      symlinkSync(base, link);
+      lchownSync(link, 65534, 65534);
+      await refused(path.join(link, 'state', 'control.sock'), /link.*owned by uid 65534/);
       expect(planted.connections()).toBe(0);
     });
 

@@ -39,6 +39,18 @@ describe('IPv6 in ufw', () => {
     expect(ufwIpv6Setting('IPV6="yes"\n')).toBe(true);
     expect(ufwIpv6Setting('DEFAULT_INPUT_POLICY="DROP"\n')).toBeNull();
   });
+  it('reads IPV6= as ufw does: the last first-column line wins, an indented one does not count', () => {
+    expect(ufwIpv6Setting('IPV6=yes\nIPV6=no\n')).toBe(false); // ufw: no IPv6 rules loaded
+    expect(ufwIpv6Setting('  IPV6=yes\n')).toBeNull(); // ufw skips the line
+  });
+  it('no IPV6= line: says ufw then loads no IPv6 rules (not "ufw\'s default is yes")', async () => {
+    const d = mkdtempSync(path.join(tmpdir(), 'pc-doc-'));
+    dirs.push(d);
+    writeFileSync(path.join(d, 'ufw'), 'DEFAULT_INPUT_POLICY="DROP"\n');
+    const c = await ipv6Check(path.join(d, 'ufw'));
+    expect(c).toMatchObject({ id: 'ipv6', level: 'warn' });
+    expect(c.detail).toMatch(/no IPV6= line.*loads no IPv6 rules/);
+  });
   it('warns on IPV6=no with the fix', async () => {
     const d = mkdtempSync(path.join(tmpdir(), 'pc-doc-'));
     dirs.push(d);
@@ -115,6 +127,23 @@ describe('log prefixes not counted (live)', () => {
     t.note('MY DROP');
     expect(prefixesToCount(t, ['UFW BLOCK'])).toEqual(['MY DROP']);
     expect(prefixesToCount(t, ['UFW BLOCK', 'MY DROP'])).toEqual([]);
+  });
+
+  it('the fix never offers a prefix whose name says it logs accepted packets (an own `LOG --log-prefix "SSH ACCEPT"`)', () => {
+    // Counted, such a prefix makes every accepted connection (the admin's own SSH) a probe.
+    const t = new PrefixTally();
+    for (const p of ['SSH ACCEPT', 'ALLOWED-IN', 'nft accept ', 'MY DROP']) t.note(p);
+    expect(prefixesToCount(t, ['UFW BLOCK'])).toEqual(['MY DROP']);
+    expect(uncountedPrefixesCheck(t, ['UFW BLOCK']).detail).toMatch(/"SSH ACCEPT".*right to stay out/);
+  });
+
+  it('the fix adds only the prefixes the check names (at most five), not every one seen', () => {
+    const t = new PrefixTally();
+    for (let i = 0; i < 8; i++) for (let n = 0; n <= i; n++) t.note(`DROP ${i}`);
+    const named = uncountedPrefixesCheck(t, ['UFW BLOCK']).detail;
+    const added = prefixesToCount(t, ['UFW BLOCK']);
+    expect(added).toHaveLength(5);
+    for (const p of added) expect(named).toContain(`"${p}"`);
   });
 
   it('the fix count-seen-prefixes adds the seen prefixes to the settings (saved), and their records count from then on', async () => {

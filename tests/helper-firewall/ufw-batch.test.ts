@@ -13,7 +13,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { BanTarget } from '../../electron/shared/domain.ts';
 import type { ExecResult } from '../../electron/helper/exec.ts';
 import { createBanBackend } from '../../electron/helper/firewall/index.ts';
-import { banManyInUfwFiles, deniedSources, ufwDenyEntry, withDenyEntries, type PlannedBan } from '../../electron/helper/firewall/ufw-batch.ts';
+import { banManyInUfwFiles, sourcesWithRule, ufwDenyEntry, withDenyEntries, type PlannedBan } from '../../electron/helper/firewall/ufw-batch.ts';
+import { ufwConfValue } from '../../electron/shared/ufw-conf.ts';
 import { type Call, fakeExec } from './fake-exec.ts';
 
 const FIXTURES = new URL('./fixtures/', import.meta.url);
@@ -76,7 +77,31 @@ describe('ufw rules file text', () => {
     expect(rules.indexOf('-s 192.0.2.7 -j DROP')).toBeLessThan(rules.indexOf('--dport 22 -j ACCEPT'));
     // Taking the added entries out gives back the file, byte for byte.
     expect(r.text.replace(r.added.map(ufwDenyEntry).join(''), '')).toBe(USER4);
-    expect(deniedSources(r.text)).toEqual(new Set(['192.0.2.7', '192.0.2.0/24', '198.51.100.5']));
+    expect(sourcesWithRule(r.text)).toEqual(new Set(['192.0.2.7', '192.0.2.0/24', '198.51.100.5']));
+  });
+
+  it("a source the user allows (`ufw allow from IP`), or denies with logging, is skipped as `ufw prepend` skips it; a route rule does not count", () => {
+    // ufw's UFWRule.match: a rule differing only by action, log type or comment is the same rule, and
+    // `ufw prepend deny from IP` then answers "Skipping inserting existing rule": the user's allow stays in force.
+    const user = USER4.replace(
+      '### END RULES ###',
+      '### tuple ### allow any any 0.0.0.0/0 any 203.0.113.9 in comment=6f6666696365\n-A ufw-user-input -s 203.0.113.9 -j ACCEPT\n\n' +
+        '### tuple ### deny_log any any 0.0.0.0/0 any 203.0.113.10 in\n-A ufw-user-input -s 203.0.113.10 -j DROP\n\n' +
+        '### tuple ### route:deny any any 0.0.0.0/0 any 203.0.113.11 in\n-A ufw-user-forward -s 203.0.113.11 -j DROP\n\n### END RULES ###',
+    );
+    const r = withDenyEntries(user, [ban('203.0.113.9'), ban('203.0.113.10'), ban('203.0.113.11')]);
+    if (!r.ok) throw new Error(r.reason);
+    expect(r.added.map((b) => b.ip)).toEqual(['203.0.113.11']);
+    expect(r.text).not.toContain('-s 203.0.113.9 -j DROP');
+  });
+
+  it("ufw's defaults are read as ufw reads them: first-column KEY=value, any case, the last line wins", () => {
+    expect(ufwConfValue('ENABLED=YES\n', 'ENABLED')).toBe('yes');
+    expect(ufwConfValue('IPV6="yes"\n', 'IPV6')).toBe('yes');
+    expect(ufwConfValue('IPV6=yes\nIPV6=no\n', 'IPV6')).toBe('no');
+    expect(ufwConfValue('  IPV6=yes\n', 'IPV6')).toBeNull(); // ufw ignores an indented line
+    expect(ufwConfValue('IPV6 = yes\n', 'IPV6')).toBeNull();
+    expect(ufwConfValue('# IPV6=yes\nLOGLEVEL=low\n', 'IPV6')).toBeNull();
   });
 
   it('refuses a file without ufw\'s markers, or with two', () => {
@@ -156,6 +181,26 @@ describe('banManyInUfwFiles', () => {
   });
 });
 
+describe('banManyInUfwFiles reads ufw.conf and the defaults as ufw does', () => {
+  const bans = [ban('192.0.2.7'), ban('192.0.2.8'), ban('2001:db8::7'), ban('2001:db8:1::/64')];
+
+  it('ENABLED=YES (ufw: enabled) loads the files: the bans are in the kernel, not only in the file', async () => {
+    writeFileSync(join(dir, 'ufw.conf'), 'ENABLED=YES\nLOGLEVEL=low\n');
+    const { exec, calls } = ufwOk();
+    const r = await banManyInUfwFiles(exec, bans, listTagged, { etcDir: dir, defaultsFile: defaults });
+    expect(r.loaded).toBe(true);
+    expect(calls.filter((c) => c.args[0] === '-n').map((c) => c.bin)).toEqual(['iptablesRestore', 'ip6tablesRestore']);
+  });
+
+  it('IPV6=yes then IPV6=no (ufw: no): the IPv6 bans are handed back, user6.rules untouched', async () => {
+    writeFileSync(defaults, 'IPV6=yes\nIPV6=no\n');
+    const { exec } = ufwOk();
+    const r = await banManyInUfwFiles(exec, bans, listTagged, { etcDir: dir, defaultsFile: defaults });
+    expect(r.notTaken.map((b) => b.ip)).toEqual(['2001:db8::7', '2001:db8:1::/64']);
+    expect(read('user6.rules')).toBe(USER6);
+  });
+});
+
 describe('the ufw backend\'s banMany', () => {
   it('4 or more bans: one file batch, no `ufw prepend`; IPv6 while IPV6=no goes through `ufw prepend`', async () => {
     writeFileSync(defaults, 'IPV6=no\n');
@@ -183,5 +228,19 @@ describe('the ufw backend\'s banMany', () => {
     calls.length = 0;
     await b.ban(t('203.0.113.50'), 60, '');
     expect(calls.map((c) => [c.bin, c.args[0], c.args[1]].join(' '))).toEqual(['ufw prepend deny', 'iptables -w -D']);
+  });
+
+  it("a batch that fails after a load (its put-back reloads ufw's chain) still puts the fast blocks back, of that family only", async () => {
+    const { exec, calls } = ufwOk((c) => (c.bin === 'ip6tablesRestore' && c.args[0] === '-n' ? { code: 1, stderr: 'line 25 failed' } : undefined));
+    const b = createBanBackend('ufw', exec, { cutConnections: false, now: () => 1_000_000_000, forwardMirror: () => false, ufwFiles: { etcDir: dir, defaultsFile: defaults } });
+    await b.blockNow!(t('203.0.113.50'));
+    await b.blockNow!(t('2001:db8:ffff::50'));
+    calls.length = 0;
+    await expect(b.banMany(['192.0.2.1', '192.0.2.2', '2001:db8::3', '2001:db8::4'].map((ip) => ({ ip: t(ip), timeoutSec: 60, comment: '' })))).rejects.toMatchObject({ code: 'reload-failed' });
+    const ran = calls.map((c) => [c.bin, ...c.args].join(' '));
+    // ufw-user-input was loaded twice (the batch, then the put-back): its fast block must be back;
+    // ufw6-user-input's load failed (one transaction: nothing changed), so its block is still there.
+    expect(ran.filter((x) => x.includes('portcullis-fast'))).toEqual(['iptables -w -I ufw-user-input 1 -s 203.0.113.50 -m comment --comment portcullis-fast -j DROP']);
+    expect(ran.at(-1)).toMatch(/^iptables -w -I ufw-user-input 1 -s 203.0.113.50/);
   });
 });

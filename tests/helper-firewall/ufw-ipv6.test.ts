@@ -54,7 +54,9 @@ describe('withIpv6Yes: the one value, nothing else', () => {
     expect(r).toMatchObject({ ok: true, changed: true });
     if (!r.ok) return;
     expect(r.text).toBe(DEFAULTS.replace('\nIPV6=no\n', '\nIPV6=yes\n'));
-    expect(withIpv6Yes('A=1\n  IPV6 = "no"  \nB=2')).toEqual({ ok: true, changed: true, text: 'A=1\n  IPV6 = "yes"  \nB=2' });
+    expect(withIpv6Yes('A=1\nIPV6="no"  \nB=2')).toEqual({ ok: true, changed: true, text: 'A=1\nIPV6="yes"  \nB=2' });
+    // ufw reads KEY=value from the first column only: editing a line it skips would change nothing for ufw.
+    expect(withIpv6Yes('A=1\n  IPV6 = "no"  \nB=2')).toMatchObject({ ok: false, reason: expect.stringMatching(/no IPV6= line ufw reads/) });
   });
   it('already yes: unchanged; no IPV6= line: refused, not added', () => {
     expect(withIpv6Yes('IPV6=yes\n')).toEqual({ ok: true, changed: false, text: 'IPV6=yes\n' });

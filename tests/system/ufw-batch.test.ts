@@ -96,4 +96,23 @@ describe.runIf(enabled)('ufw backend batch with real ufw (namespace)', () => {
     expect(await l.canConnect(l.scanner.ns, l.scanner.fwV4, 22, 1000)).toBe(true);
     expect(parseTaggedRules(await l.ufw('show', 'added'))).toHaveLength(499);
   }, 300_000);
+
+  it("skips a source the user allows, as `ufw prepend deny from` does (ufw: \"Skipping inserting existing rule\")", async () => {
+    lab = await createLab({ listen: false, kernelLog: false });
+    const l = lab;
+    await l.ufw('allow', 'from', '100.64.9.9');
+    // What ufw itself does with the same ban: the user's allow stays, no deny is added.
+    expect(await l.ufw('prepend', 'deny', 'from', '100.64.9.9', 'comment', 'portcullis-ban')).toMatch(/Skipping inserting existing rule/);
+    const before = readFileSync(`${l.ufwDir}/user.rules`, 'utf8');
+    const ufwBackend = createUfwBackend(l.fwExec);
+    const bans = ['100.64.9.9', '100.64.9.10', '100.64.9.11', '100.64.9.12'].map((ip) => ({ ip: t(ip), tag: 'portcullis-ban' }));
+    const r = await banManyInUfwFiles(l.fwExec, bans, () => ufwBackend.list(), files(l));
+    expect(r).toMatchObject({ added: 3, loaded: true });
+    const after = readFileSync(`${l.ufwDir}/user.rules`, 'utf8');
+    expect(after).not.toContain('-s 100.64.9.9 -j DROP');
+    expect(after).toContain(before.slice(before.indexOf('### tuple ### allow any any 0.0.0.0/0 any 100.64.9.9 in')).split('\n')[0]!);
+    const chain = (await l.exec(l.fwNs, ['iptables', '-w', '-S', 'ufw-user-input'])).stdout;
+    expect(chain).toContain('-A ufw-user-input -s 100.64.9.9/32 -j ACCEPT');
+    expect(chain).not.toContain('-s 100.64.9.9/32 -j DROP');
+  }, 120_000);
 });

@@ -138,10 +138,16 @@ export function createUfwBackend(exec: Exec, now: () => number = Date.now, files
         for (const p of plans) await prepend(p);
         return;
       }
-      const { loaded, notTaken } = await banManyInUfwFiles(exec, plans, tagged, files);
-      // Loading ufw's user chains replaced their content: a live ban's block (blockNow) whose `ufw
-      // prepend` is still queued behind this batch would be gone until then. Put those back.
-      if (loaded) for (const ip of fastOnly.keys()) await exec(...fastRule(ip, '-I'));
+      // Loading ufw's user chains replaces their content: a live ban's block (blockNow) whose `ufw
+      // prepend` is still queued behind this batch would be gone until then. Put those back, for each
+      // family whose chains were replaced — also when the batch failed and its put-back reloaded them.
+      const replaced = new Set<4 | 6>();
+      let notTaken: typeof plans = [];
+      try {
+        ({ notTaken } = await banManyInUfwFiles(exec, plans, tagged, files, (family) => replaced.add(family)));
+      } finally {
+        for (const ip of fastOnly.keys()) if (replaced.has(ip.includes(':') ? 6 : 4)) await exec(...fastRule(ip, '-I'));
+      }
       for (const p of notTaken) await prepend(p); // IPv6 while ufw has IPV6=no: ufw answers for itself
     },
     async unbanMany(ipsIn) {

@@ -22,7 +22,8 @@
  * previous files back. After the load, `ufw show added` must list every ban written (ufw parsed our
  * lines as its own), or the previous files go back and are loaded again. Only deny rules for the
  * batch's sources are added: no line of the user's is changed or removed, and a source that already
- * has a deny rule (ours or the user's) is skipped, as `ufw prepend` skips it.
+ * has a rule of its own (our deny, the user's deny, or the user's `allow from` it) is skipped, as
+ * `ufw prepend` skips it.
  */
 import { join } from 'node:path';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -31,6 +32,7 @@ import type { Exec } from '../exec.ts';
 import { FirewallError } from './errors.ts';
 import { DEFAULT_ETC_DIR, readOrThrow, writeAtomically } from './managed.ts';
 import { UFW_DEFAULTS_FILE } from './ufw-ipv6.ts';
+import { ufwConfValue } from '../../shared/ufw-conf.ts';
 
 /** One planned ban: its target and the full comment (tag) ufw keeps for it. */
 export interface PlannedBan {
@@ -45,6 +47,9 @@ export interface UfwFilesOptions {
   defaultsFile?: string;
 }
 
+/** Told each time a family's user chains were replaced in the kernel (a load that succeeded, the batch's or a put-back's). */
+export type ChainsReplaced = (family: 4 | 6) => void;
+
 const RULES_MARK = '### RULES ###\n';
 const END_MARK = '\n### END RULES ###\n';
 
@@ -58,12 +63,15 @@ export function ufwDenyEntry(b: PlannedBan): string {
 }
 
 /**
- * Sources that already have a plain `deny from <src>` rule in a user rules file (any comment): ufw
- * counts a rule that differs only by its comment as the same rule, and skips it.
+ * Sources that already have a plain `<action> from <src>` input rule in a user rules file (deny, allow,
+ * reject or limit, logged or not, any comment): `ufw prepend deny from <src>` skips such a source
+ * ("Skipping inserting existing rule": ufw's UFWRule.match counts a rule that differs only by action,
+ * log type or comment as the same rule), so a user's own `ufw allow from <src>` is never overridden by
+ * a ban. Route rules (`route:…`) are another rule to ufw and do not count.
  */
-export function deniedSources(text: string): Set<string> {
+export function sourcesWithRule(text: string): Set<string> {
   const out = new Set<string>();
-  for (const m of text.matchAll(/^### tuple ### deny any any (?:0\.0\.0\.0\/0|::\/0) any (\S+) in(?: comment=[0-9a-f]*)?$/gm)) {
+  for (const m of text.matchAll(/^### tuple ### (?:allow|deny|reject|limit)(?:_log|_log-all)? any any (?:0\.0\.0\.0\/0|::\/0) any (\S+) in(?: comment=[0-9a-f]*)?$/gm)) {
     const src = m[1]!;
     const c = src.includes('/') ? canonicalCidr(src) : canonicalIp(src);
     out.add(c ?? src);
@@ -73,7 +81,7 @@ export function deniedSources(text: string): Set<string> {
 
 /**
  * The file's text with deny entries for `bans` at the top of its rules (where `ufw prepend` puts them:
- * before every allow rule), those whose source already has a deny rule left out. Refused (reason) when
+ * before every allow rule), those whose source already has a rule of its own left out (sourcesWithRule). Refused (reason) when
  * the file does not have ufw's markers exactly once: not a file this code understands.
  */
 export function withDenyEntries(text: string, bans: readonly PlannedBan[]): { ok: true; text: string; added: PlannedBan[] } | { ok: false; reason: string } {
@@ -81,7 +89,7 @@ export function withDenyEntries(text: string, bans: readonly PlannedBan[]): { ok
   if (at < 0 || text.indexOf(RULES_MARK, at + 1) >= 0 || (at > 0 && text[at - 1] !== '\n')) return { ok: false, reason: 'does not hold ufw\'s "### RULES ###" line exactly once' };
   const end = text.indexOf(END_MARK, at);
   if (end < 0) return { ok: false, reason: 'has no "### END RULES ###" after "### RULES ###"' };
-  const have = deniedSources(text);
+  const have = sourcesWithRule(text);
   const added: PlannedBan[] = [];
   for (const b of bans) {
     if (have.has(b.ip)) continue;
@@ -92,26 +100,22 @@ export function withDenyEntries(text: string, bans: readonly PlannedBan[]): { ok
   return { ok: true, text: text.slice(0, head) + added.map(ufwDenyEntry).join('') + text.slice(head), added };
 }
 
-/** IPV6=yes in ufw's defaults (ufw then loads user6.rules); unreadable counts as no. */
-function ufwFiltersIpv6(defaultsFile: string): boolean {
+function confSaysYes(file: string, key: string): boolean {
   try {
-    return /^\s*IPV6\s*=\s*"?yes"?\s*$/m.test(readFileSync(defaultsFile, 'utf8'));
+    return ufwConfValue(readFileSync(file, 'utf8'), key) === 'yes';
   } catch {
     return false;
   }
 }
 
+/** IPV6=yes in ufw's defaults (ufw then loads user6.rules); unreadable counts as no. */
+const ufwFiltersIpv6 = (defaultsFile: string): boolean => confSaysYes(defaultsFile, 'IPV6');
+
 /**
  * ufw's own test before it loads its user rules after a change (backend.is_enabled: ENABLED=yes in
  * ufw.conf), not `ufw status`, which lists every rule (0.1–0.6 s per batch at 10k).
  */
-function ufwEnabled(dir: string): boolean {
-  try {
-    return /^\s*ENABLED\s*=\s*"?yes"?\s*$/m.test(readFileSync(join(dir, 'ufw.conf'), 'utf8'));
-  } catch {
-    return false;
-  }
-}
+const ufwEnabled = (dir: string): boolean => confSaysYes(join(dir, 'ufw.conf'), 'ENABLED');
 
 interface RulesEdit {
   path: string;
@@ -122,17 +126,18 @@ interface RulesEdit {
 }
 
 /** Loads a user rules file's text into the kernel as ufw does after a rule change (its user chains, one transaction). */
-async function loadUserRules(exec: Exec, e: RulesEdit, text: string): Promise<string | null> {
+async function loadUserRules(exec: Exec, e: RulesEdit, text: string, replaced?: ChainsReplaced): Promise<string | null> {
   const r = await exec(e.restore, ['-n'], { input: text, timeoutMs: 120_000 });
+  if (r.code === 0) replaced?.(e.restore === 'iptablesRestore' ? 4 : 6);
   return r.code === 0 ? null : (r.stderr || r.stdout).trim() || `exit code ${r.code}`;
 }
 
 /** Puts the previous files back, and into the kernel for those already loaded; says what failed, if anything. */
-async function putBack(exec: Exec, edits: readonly RulesEdit[], loaded: readonly RulesEdit[]): Promise<string> {
+async function putBack(exec: Exec, edits: readonly RulesEdit[], loaded: readonly RulesEdit[], replaced?: ChainsReplaced): Promise<string> {
   for (const e of edits) writeAtomically(e.path, e.prev, e.mode);
   const failed: string[] = [];
   for (const e of loaded) {
-    const why = await loadUserRules(exec, e, e.prev);
+    const why = await loadUserRules(exec, e, e.prev, replaced);
     if (why) failed.push(`${e.path}: ${why}`);
   }
   return failed.length ? ` but loading them failed too (${failed.join('; ')}): run ufw reload` : '';
@@ -148,6 +153,7 @@ export async function banManyInUfwFiles(
   bans: readonly PlannedBan[],
   listTagged: () => Promise<{ ip: BanTarget }[]>,
   opts: UfwFilesOptions = {},
+  replaced?: ChainsReplaced,
 ): Promise<{ added: number; loaded: boolean; notTaken: PlannedBan[] }> {
   const dir = opts.etcDir ?? DEFAULT_ETC_DIR;
   const v6ok = ufwFiltersIpv6(opts.defaultsFile ?? UFW_DEFAULTS_FILE);
@@ -186,9 +192,9 @@ export async function banManyInUfwFiles(
   const loaded: RulesEdit[] = [];
   if (active) {
     for (const e of edits) {
-      const why = await loadUserRules(exec, e, e.next);
+      const why = await loadUserRules(exec, e, e.next, replaced);
       if (why) {
-        const also = await putBack(exec, edits, loaded);
+        const also = await putBack(exec, edits, loaded, replaced);
         throw new FirewallError('reload-failed', `loading the new ${e.path} failed (${why}); the previous files were put back${also}`);
       }
       loaded.push(e);
@@ -198,7 +204,7 @@ export async function banManyInUfwFiles(
   const listed = new Set((await listTagged().catch(() => [])).map((t) => t.ip));
   const missing = added.filter((b) => !listed.has(b.ip));
   if (missing.length > 0) {
-    const also = await putBack(exec, edits, loaded);
+    const also = await putBack(exec, edits, loaded, replaced);
     throw new FirewallError('ufw', `ufw did not list ${missing.length} of the ${added.length} bans written to its rules files (e.g. ${missing[0]!.ip}); the previous files were put back${also}`);
   }
   return { added: added.length, loaded: active, notTaken };

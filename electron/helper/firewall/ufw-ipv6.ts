@@ -12,6 +12,7 @@ import { chmodSync, chownSync, closeSync, fsyncSync, lstatSync, openSync, readFi
 import type { Exec } from '../exec.ts';
 import { FirewallError } from './errors.ts';
 import { ufwIsActive } from './managed.ts';
+import { ufwConfValue } from '../../shared/ufw-conf.ts';
 
 export const UFW_DEFAULTS_FILE = '/etc/default/ufw';
 
@@ -29,7 +30,10 @@ export function withIpv6Yes(text: string): { ok: true; text: string; changed: bo
     found = true;
     return `${head}${q1}yes${q2}${tail}`;
   });
-  if (!found) return { ok: false, reason: 'has no IPV6= line (ufw then uses its default, yes); nothing was changed' };
+  if (!found) return { ok: false, reason: 'has no IPV6= line (ufw then loads no IPv6 rules; adding the key is left to you); nothing was changed' };
+  // An indented line or spaces around = are not read by ufw (shared/ufw-conf.ts): such an edit would
+  // report success while ufw still loads no IPv6 rules.
+  if (ufwConfValue(next, 'IPV6') !== 'yes') return { ok: false, reason: 'has no IPV6= line ufw reads (KEY=value from the first column, no spaces around =); nothing was changed' };
   return { ok: true, text: next, changed: next !== text };
 }
 
