@@ -55,6 +55,7 @@ export function serviceStoreOf(store: SqliteStore, clock: Clock): ServiceStore &
     packetCount: () => store.packetCountTotal() + store.pendingPackets(),
     countNotStored: (byMinute) => store.countNotStored(byMinute),
     packetsNotStored: () => store.packetsNotStored(),
+    packetsNotStoredSince: (now, minutes) => store.packetsNotStoredSince(now, minutes),
     prune: (now, retentionDays, maxRows) => {
       const since = now - lastPrune;
       const overCap = store.packetCountTotal() + store.pendingPackets() > maxRows * OVER_CAP || offendersWritten > store.maxOffenders * (OVER_CAP - 1);

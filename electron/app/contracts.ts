@@ -62,6 +62,8 @@ export interface ServiceStore extends StorePort {
   countNotStored?(byMinute: Iterable<[number, number]>): void;
   /** Blocked packets counted but not stored, within the retention. */
   packetsNotStored?(): number;
+  /** Of those, the ones of the minutes overlapping the last `minutes` before `now` ("test thresholds"). */
+  packetsNotStoredSince?(now: number, minutes: number): number;
   /** Retention by age and row cap. */
   prune(now: number, retentionDays: number, maxRows: number): void;
 }

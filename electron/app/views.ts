@@ -182,5 +182,6 @@ export function testThresholds(env: ThresholdTestEnv, patch: Record<string, unkn
       ports: x.ports.size,
       reason: x.whitelisted && x.probes === 0 ? 'whitelisted' : x.probes === 0 ? 'not-probes' : x.probes >= d.maxretry && x.ports.size >= d.minDistinctPorts ? 'spread-out' : 'under-threshold',
     }));
-  return { packets: packets.length, sources: sources.size, wouldBan, notBanned };
+  const packetsNotStored = env.store.packetsNotStoredSince?.(now, minutes) ?? 0;
+  return { packets: packets.length, ...(packetsNotStored > 0 ? { packetsNotStored } : {}), sources: sources.size, wouldBan, notBanned };
 }

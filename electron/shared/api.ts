@@ -240,6 +240,11 @@ export type DoctorCheck = z.infer<typeof DoctorCheckSchema>;
 
 export const ThresholdTestSchema = z.object({
   packets: z.number().int(),
+  /**
+   * Blocked packets of the same window that a flood kept out of the store (logs.maxStoredPacketsPerSecond):
+   * the test could not replay them, so a scanner among them may be missing from wouldBan.
+   */
+  packetsNotStored: z.number().int().optional(),
   sources: z.number().int(),
   wouldBan: z.array(z.object({ ip: z.string(), at: z.number(), ports: z.array(z.number().int()), scanType: ScanTypeSchema })),
   /** The most active sources that would not be banned, and why (the UI says "nobody" with reasons). */

@@ -126,3 +126,26 @@ describe('SqliteStore: counts of packets not stored', () => {
     s.close();
   });
 });
+
+describe('"test against my recent log" after a flood', () => {
+  it('says how many packets of its window were not stored, so a missing scanner is explained rather than hidden', async () => {
+    const dir = tempDir();
+    const clock = new ManualClock(BOOT + 10_000);
+    const source = new PushSource();
+    const a = buildRealService({ dbFile: path.join(dir, 'db.sqlite'), clock, firewall: new FakeFirewall(new Journal()), source });
+    await a.service.start();
+    await a.call('updateSettings', { patch: { logs: { maxStoredPacketsPerSecond: 100 } } });
+    source.push(...Array.from({ length: 250 }, (_, i) => spoofed(i, 5000 + i * 2)));
+    await a.service.idle();
+    await a.service.tick();
+    const test = await a.call('testThresholds', { patch: {}, minutes: 60 });
+    expect(test.packets).toBe(100);
+    expect(test.packetsNotStored).toBe(150);
+    // Below the cap nothing is said.
+    const quiet = buildRealService({ dbFile: path.join(dir, 'quiet.sqlite'), clock, firewall: new FakeFirewall(new Journal()), source: new PushSource() });
+    await quiet.service.start();
+    expect((await quiet.call('testThresholds', { patch: {}, minutes: 60 })).packetsNotStored).toBeUndefined();
+    await quiet.service.stop();
+    await a.service.stop();
+  });
+});

@@ -285,7 +285,9 @@ export function createFakeApi(opts: { now?: () => number; packets?: number } = {
       const wouldBan = [...data.offenders.values()]
         .filter((o) => o.hits >= d.maxretry && o.distinctPorts >= d.minDistinctPorts && !whitelisted(o.ip))
         .map((o) => ({ ip: o.ip, at: o.lastSeen, ports: o.ports, scanType: o.scanType }));
-      return { packets: data.packets.length, sources: data.offenders.size, wouldBan };
+      // As the service: the window's packets a flood kept out of the store (here: all the state counts).
+      const notStored = data.state.counts.packetsNotStored ?? 0;
+      return { packets: data.packets.length, ...(notStored > 0 ? { packetsNotStored: notStored } : {}), sources: data.offenders.size, wouldBan };
     },
     previewRule: async ({ op: asked }) => {
       // Aimed at the rule the user saw, as the service does (refused when it is gone).

@@ -205,6 +205,16 @@ export class SqliteStore implements StorePort {
     return this.notStoredCount;
   }
 
+  /**
+   * Blocked packets not stored in the minutes that overlap [now − minutes, now]: counted per minute,
+   * so a minute the window only partly covers counts whole (the answer errs towards "some are missing").
+   */
+  packetsNotStoredSince(now: number, minutes: number): number {
+    this.flush();
+    const since = Math.floor((now - minutes * 60_000) / 60_000) * 60_000;
+    return (this.db.prepare('SELECT COALESCE(SUM(count), 0) AS c FROM packets_not_stored WHERE minute >= ? AND minute <= ?').get(since, now) as { c: number }).c;
+  }
+
   /** Queues a resume position (or other state) to be committed atomically with the next flush. */
   queueState(key: string, value: string): void {
     this.noteBuffered();

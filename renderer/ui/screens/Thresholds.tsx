@@ -81,6 +81,12 @@ export function TestResult() {
           {plural(result.packets, 'packet')} from {plural(result.sources, 'source')}, last 24 h
         </span>
       </div>
+      {(result.packetsNotStored ?? 0) > 0 && (
+        <p className="muted" data-testid="threshold-test-not-stored">
+          Not tested: {plural(result.packetsNotStored ?? 0, 'more blocked packet')} of this window, kept out of the store during a flood (over
+          the stored-packets cap). The live engine saw them, but this test cannot replay them: a scanner among them may be missing here.
+        </p>
+      )}
       <div className="two-col">
         {baseline && <WouldBan result={baseline} title="Now" testId="threshold-test-current" />}
         <WouldBan result={result} title="With your change" testId="threshold-test-proposed" />
