@@ -21,6 +21,8 @@ export const BINARIES = {
   ss: '/usr/bin/ss',
   /** Only to run `ipset restore` line-buffered as a long-lived coprocess (firewall/ipset-session.ts). */
   stdbuf: '/usr/bin/stdbuf',
+  /** Only to hold ufw's own lock (fcntl.lockf on /run/ufw.lock) while its rules files are edited (firewall/ufw-lock.ts). */
+  python3: '/usr/bin/python3',
 } as const;
 export type BinaryName = keyof typeof BINARIES;
 

@@ -13,6 +13,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { BanTarget } from '../../electron/shared/domain.ts';
 import type { ExecResult } from '../../electron/helper/exec.ts';
 import { createBanBackend } from '../../electron/helper/firewall/index.ts';
+import type { UfwLock } from '../../electron/helper/firewall/ufw-lock.ts';
 import { banManyInUfwFiles, sourcesWithRule, ufwDenyEntry, withDenyEntries, type PlannedBan } from '../../electron/helper/firewall/ufw-batch.ts';
 import { ufwConfValue } from '../../electron/shared/ufw-conf.ts';
 import { type Call, fakeExec } from './fake-exec.ts';
@@ -110,12 +111,36 @@ describe('ufw rules file text', () => {
   });
 });
 
+/** ufw's lock, as a no-op: these tests edit temp copies; tests/helper-firewall/ufw-lock.test.ts takes the real one. */
+const noLock: UfwLock = async () => async () => {};
+
 describe('banManyInUfwFiles', () => {
   const bans = [ban('192.0.2.7'), ban('192.0.2.8'), ban('2001:db8::7'), ban('2001:db8:1::/64')];
 
+  it('holds ufw\'s lock from reading the files to loading them, and lets go before asking ufw (which takes it too)', async () => {
+    const { exec, calls } = ufwOk();
+    const order: string[] = [];
+    const lock: UfwLock = async () => {
+      order.push(`lock (commands run so far: ${calls.length})`);
+      return async () => void order.push(`release after ${calls.map((c) => `${c.bin} ${c.args.join(' ')}`).join(', ')}`);
+    };
+    const listed = async () => (order.push('ufw show added'), listTagged());
+    await banManyInUfwFiles(exec, bans, listed, { etcDir: dir, defaultsFile: defaults, lock });
+    expect(order).toEqual([
+      'lock (commands run so far: 0)',
+      'release after iptablesRestore --test, ip6tablesRestore --test, iptablesRestore -n, ip6tablesRestore -n',
+      'ufw show added',
+    ]);
+    // A failure under the lock still lets go of it.
+    order.length = 0;
+    const { exec: failing } = ufwOk((c) => (c.args[0] === '--test' ? { code: 2, stderr: 'line 9 failed' } : undefined));
+    await expect(banManyInUfwFiles(failing, [ban('192.0.2.9'), ...bans.slice(1)], listed, { etcDir: dir, defaultsFile: defaults, lock })).rejects.toThrow();
+    expect(order.map((o) => o.split(' ')[0])).toEqual(['lock', 'release']);
+  });
+
   it('checks both files, swaps them in, loads each ONCE as ufw does, and checks that ufw lists every ban', async () => {
     const { exec, calls } = ufwOk();
-    const r = await banManyInUfwFiles(exec, bans, listTagged, { etcDir: dir, defaultsFile: defaults });
+    const r = await banManyInUfwFiles(exec, bans, listTagged, { etcDir: dir, defaultsFile: defaults, lock: noLock });
     expect(r).toEqual({ added: 4, loaded: true, notTaken: [] });
     expect(calls.map((c) => [c.bin, ...c.args].join(' '))).toEqual([
       'iptablesRestore --test',
@@ -134,7 +159,7 @@ describe('banManyInUfwFiles', () => {
 
   it('a file that fails --test replaces nothing and loads nothing', async () => {
     const { exec, calls } = ufwOk((c) => (c.bin === 'ip6tablesRestore' ? { code: 2, stderr: 'line 20 failed' } : undefined));
-    await expect(banManyInUfwFiles(exec, bans, listTagged, { etcDir: dir, defaultsFile: defaults })).rejects.toMatchObject({ code: 'rejected-rules' });
+    await expect(banManyInUfwFiles(exec, bans, listTagged, { etcDir: dir, defaultsFile: defaults, lock: noLock })).rejects.toMatchObject({ code: 'rejected-rules' });
     expect(read('user.rules')).toBe(USER4);
     expect(read('user6.rules')).toBe(USER6);
     expect(calls.some((c) => c.args[0] === '-n')).toBe(false);
@@ -142,7 +167,7 @@ describe('banManyInUfwFiles', () => {
 
   it('a failed load puts the previous files back, and into the kernel for the family already loaded', async () => {
     const { exec, calls } = ufwOk((c) => (c.bin === 'ip6tablesRestore' && c.args[0] === '-n' ? { code: 1, stderr: 'ip6tables-restore: line 25 failed' } : undefined));
-    await expect(banManyInUfwFiles(exec, bans, listTagged, { etcDir: dir, defaultsFile: defaults })).rejects.toMatchObject({ code: 'reload-failed', message: expect.stringMatching(/line 25 failed.*previous files were put back$/) });
+    await expect(banManyInUfwFiles(exec, bans, listTagged, { etcDir: dir, defaultsFile: defaults, lock: noLock })).rejects.toMatchObject({ code: 'reload-failed', message: expect.stringMatching(/line 25 failed.*previous files were put back$/) });
     expect(read('user.rules')).toBe(USER4);
     expect(read('user6.rules')).toBe(USER6);
     const loads = calls.filter((c) => c.args[0] === '-n');
@@ -152,7 +177,7 @@ describe('banManyInUfwFiles', () => {
   it('ufw not listing a ban written puts the previous files back (and reloads)', async () => {
     const { exec, calls } = ufwOk();
     const partial = async () => (await listTagged()).filter((x) => x.ip !== '2001:db8::7');
-    await expect(banManyInUfwFiles(exec, bans, partial, { etcDir: dir, defaultsFile: defaults })).rejects.toThrow(/did not list 1 of the 4 bans.*put back/);
+    await expect(banManyInUfwFiles(exec, bans, partial, { etcDir: dir, defaultsFile: defaults, lock: noLock })).rejects.toThrow(/did not list 1 of the 4 bans.*put back/);
     expect(read('user.rules')).toBe(USER4);
     expect(read('user6.rules')).toBe(USER6);
     expect(calls.filter((c) => c.args[0] === '-n').map((c) => c.input)).toEqual([expect.stringContaining('192.0.2.8'), expect.stringContaining('2001:db8::7'), USER4, USER6]);
@@ -164,7 +189,7 @@ describe('banManyInUfwFiles', () => {
       if (c.args[0] === '--test') writeFileSync(join(dir, 'user.rules'), theirs); // `ufw allow 80` typed meanwhile
       return undefined;
     });
-    await expect(banManyInUfwFiles(exec, bans, listTagged, { etcDir: dir, defaultsFile: defaults })).rejects.toMatchObject({ code: 'bad-file', message: expect.stringMatching(/changed while/) });
+    await expect(banManyInUfwFiles(exec, bans, listTagged, { etcDir: dir, defaultsFile: defaults, lock: noLock })).rejects.toMatchObject({ code: 'bad-file', message: expect.stringMatching(/changed while/) });
     expect(read('user.rules')).toBe(theirs);
     expect(read('user6.rules')).toBe(USER6);
     expect(calls.some((c) => c.args[0] === '-n')).toBe(false);
@@ -174,7 +199,7 @@ describe('banManyInUfwFiles', () => {
     writeFileSync(defaults, 'IPV6=no\n');
     writeFileSync(join(dir, 'ufw.conf'), 'ENABLED=no\nLOGLEVEL=low\n'); // what ufw itself reads to decide whether to load
     const { exec, calls } = fakeExec();
-    const r = await banManyInUfwFiles(exec, bans, listTagged, { etcDir: dir, defaultsFile: defaults });
+    const r = await banManyInUfwFiles(exec, bans, listTagged, { etcDir: dir, defaultsFile: defaults, lock: noLock });
     expect(r).toEqual({ added: 2, loaded: false, notTaken: [bans[2], bans[3]] });
     expect(read('user6.rules')).toBe(USER6);
     expect(calls.map((c) => [c.bin, ...c.args].join(' '))).toEqual(['iptablesRestore --test']);
@@ -187,7 +212,7 @@ describe('banManyInUfwFiles reads ufw.conf and the defaults as ufw does', () => 
   it('ENABLED=YES (ufw: enabled) loads the files: the bans are in the kernel, not only in the file', async () => {
     writeFileSync(join(dir, 'ufw.conf'), 'ENABLED=YES\nLOGLEVEL=low\n');
     const { exec, calls } = ufwOk();
-    const r = await banManyInUfwFiles(exec, bans, listTagged, { etcDir: dir, defaultsFile: defaults });
+    const r = await banManyInUfwFiles(exec, bans, listTagged, { etcDir: dir, defaultsFile: defaults, lock: noLock });
     expect(r.loaded).toBe(true);
     expect(calls.filter((c) => c.args[0] === '-n').map((c) => c.bin)).toEqual(['iptablesRestore', 'ip6tablesRestore']);
   });
@@ -195,7 +220,7 @@ describe('banManyInUfwFiles reads ufw.conf and the defaults as ufw does', () => 
   it('IPV6=yes then IPV6=no (ufw: no): the IPv6 bans are handed back, user6.rules untouched', async () => {
     writeFileSync(defaults, 'IPV6=yes\nIPV6=no\n');
     const { exec } = ufwOk();
-    const r = await banManyInUfwFiles(exec, bans, listTagged, { etcDir: dir, defaultsFile: defaults });
+    const r = await banManyInUfwFiles(exec, bans, listTagged, { etcDir: dir, defaultsFile: defaults, lock: noLock });
     expect(r.notTaken.map((b) => b.ip)).toEqual(['2001:db8::7', '2001:db8:1::/64']);
     expect(read('user6.rules')).toBe(USER6);
   });
@@ -205,7 +230,7 @@ describe('the ufw backend\'s banMany', () => {
   it('4 or more bans: one file batch, no `ufw prepend`; IPv6 while IPV6=no goes through `ufw prepend`', async () => {
     writeFileSync(defaults, 'IPV6=no\n');
     const { exec, calls } = ufwOk();
-    const b = createBanBackend('ufw', exec, { cutConnections: false, now: () => 1_000_000_000, forwardMirror: () => false, ufwFiles: { etcDir: dir, defaultsFile: defaults } });
+    const b = createBanBackend('ufw', exec, { cutConnections: false, now: () => 1_000_000_000, forwardMirror: () => false, ufwFiles: { etcDir: dir, defaultsFile: defaults, lock: noLock } });
     await b.banMany(['192.0.2.1', '192.0.2.2', '192.0.2.3', '2001:db8::3'].map((ip) => ({ ip: t(ip), timeoutSec: 60, comment: 'scan' })));
     expect(calls.filter((c) => c.args[0] === 'prepend').map((c) => c.args.join(' '))).toEqual(['prepend deny from 2001:db8::3 comment portcullis-ban exp:1000060 scan']);
     expect(calls.filter((c) => c.args[0] === '-n').map((c) => c.bin)).toEqual(['iptablesRestore']);
@@ -214,7 +239,7 @@ describe('the ufw backend\'s banMany', () => {
 
   it("a live ban's fast block, waiting for its `ufw prepend` behind the batch, is put back after the load replaced ufw's user chain", async () => {
     const { exec, calls } = ufwOk();
-    const b = createBanBackend('ufw', exec, { cutConnections: false, now: () => 1_000_000_000, forwardMirror: () => false, ufwFiles: { etcDir: dir, defaultsFile: defaults } });
+    const b = createBanBackend('ufw', exec, { cutConnections: false, now: () => 1_000_000_000, forwardMirror: () => false, ufwFiles: { etcDir: dir, defaultsFile: defaults, lock: noLock } });
     await b.blockNow!(t('203.0.113.50'));
     calls.length = 0;
     await b.banMany(['192.0.2.1', '192.0.2.2', '192.0.2.3', '192.0.2.4'].map((ip) => ({ ip: t(ip), timeoutSec: 60, comment: '' })));
@@ -232,7 +257,7 @@ describe('the ufw backend\'s banMany', () => {
 
   it("a batch that fails after a load (its put-back reloads ufw's chain) still puts the fast blocks back, of that family only", async () => {
     const { exec, calls } = ufwOk((c) => (c.bin === 'ip6tablesRestore' && c.args[0] === '-n' ? { code: 1, stderr: 'line 25 failed' } : undefined));
-    const b = createBanBackend('ufw', exec, { cutConnections: false, now: () => 1_000_000_000, forwardMirror: () => false, ufwFiles: { etcDir: dir, defaultsFile: defaults } });
+    const b = createBanBackend('ufw', exec, { cutConnections: false, now: () => 1_000_000_000, forwardMirror: () => false, ufwFiles: { etcDir: dir, defaultsFile: defaults, lock: noLock } });
     await b.blockNow!(t('203.0.113.50'));
     await b.blockNow!(t('2001:db8:ffff::50'));
     calls.length = 0;

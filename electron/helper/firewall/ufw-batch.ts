@@ -27,6 +27,7 @@
  */
 import { join } from 'node:path';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { ufwLock, type UfwLock } from './ufw-lock.ts';
 import { canonicalCidr, canonicalIp, type BanTarget } from '../../shared/domain.ts';
 import type { Exec } from '../exec.ts';
 import { FirewallError } from './errors.ts';
@@ -45,6 +46,8 @@ export interface UfwFilesOptions {
   etcDir?: string;
   /** ufw's defaults (IPV6=), default /etc/default/ufw. */
   defaultsFile?: string;
+  /** ufw's own lock, held from reading the files to loading them (default: the real one, ufw-lock.ts). */
+  lock?: UfwLock;
 }
 
 /** Told each time a family's user chains were replaced in the kernel (a load that succeeded, the batch's or a put-back's). */
@@ -160,11 +163,43 @@ export async function banManyInUfwFiles(
   const v4 = bans.filter((b) => !b.ip.includes(':'));
   const v6 = bans.filter((b) => b.ip.includes(':'));
   const notTaken = v6ok ? [] : v6;
+  // ufw's lock from the read to the load, so a ufw run by hand meanwhile either finishes before we
+  // read or starts after we loaded (it then reads our files). Released before `ufw show added`,
+  // which takes the same lock.
+  const release = await (opts.lock ?? ufwLock())();
+  let edits: RulesEdit[];
+  let added: PlannedBan[];
+  let active: boolean;
+  let loaded: RulesEdit[];
+  try {
+    ({ edits, added, active, loaded } = await writeAndLoad(exec, dir, v4, v6ok ? v6 : [], replaced));
+  } finally {
+    await release();
+  }
+  if (edits.length === 0) return { added: 0, loaded: false, notTaken };
+  // ufw must read every line written as its own rule; if not, nothing of this batch stays.
+  const listed = new Set((await listTagged().catch(() => [])).map((t) => t.ip));
+  const missing = added.filter((b) => !listed.has(b.ip));
+  if (missing.length > 0) {
+    const also = await putBack(exec, edits, loaded, replaced);
+    throw new FirewallError('ufw', `ufw did not list ${missing.length} of the ${added.length} bans written to its rules files (e.g. ${missing[0]!.ip}); the previous files were put back${also}`);
+  }
+  return { added: added.length, loaded: active, notTaken };
+}
+
+/** The part under ufw's lock: check, swap in and load the files (each step's failure puts back what it changed). */
+async function writeAndLoad(
+  exec: Exec,
+  dir: string,
+  v4: readonly PlannedBan[],
+  v6: readonly PlannedBan[],
+  replaced?: ChainsReplaced,
+): Promise<{ edits: RulesEdit[]; added: PlannedBan[]; active: boolean; loaded: RulesEdit[] }> {
   const edits: RulesEdit[] = [];
   const added: PlannedBan[] = [];
   for (const [file, family, restore] of [
     ['user.rules', v4, 'iptablesRestore'],
-    ['user6.rules', v6ok ? v6 : [], 'ip6tablesRestore'],
+    ['user6.rules', v6, 'ip6tablesRestore'],
   ] as const) {
     if (family.length === 0) continue;
     const path = join(dir, file);
@@ -175,7 +210,7 @@ export async function banManyInUfwFiles(
     added.push(...next.added);
     edits.push({ path, restore, prev: cur.text, next: next.text, mode: cur.mode });
   }
-  if (edits.length === 0) return { added: 0, loaded: false, notTaken };
+  if (edits.length === 0) return { edits, added, active: false, loaded: [] };
   for (const e of edits) {
     const r = await exec(e.restore, ['--test'], { input: e.next, timeoutMs: 120_000 });
     if (r.code !== 0) throw new FirewallError('rejected-rules', `the new ${e.path} would not load, nothing was changed: ${(r.stderr || r.stdout).trim()}`);
@@ -200,12 +235,5 @@ export async function banManyInUfwFiles(
       loaded.push(e);
     }
   }
-  // ufw must read every line written as its own rule; if not, nothing of this batch stays.
-  const listed = new Set((await listTagged().catch(() => [])).map((t) => t.ip));
-  const missing = added.filter((b) => !listed.has(b.ip));
-  if (missing.length > 0) {
-    const also = await putBack(exec, edits, loaded, replaced);
-    throw new FirewallError('ufw', `ufw did not list ${missing.length} of the ${added.length} bans written to its rules files (e.g. ${missing[0]!.ip}); the previous files were put back${also}`);
-  }
-  return { added: added.length, loaded: active, notTaken };
+  return { edits, added, active, loaded };
 }
