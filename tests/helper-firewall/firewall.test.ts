@@ -173,12 +173,28 @@ describe('ufw backend argv', () => {
     expect(calls.map((c) => c.bin)).toEqual(['ufw']);
   });
 
+  it('a ban ufw skips because the user has a rule of their own for the address (e.g. allow from it) is refused, not reported as a ban, and the fast block goes', async () => {
+    const { exec, calls } = fakeExec((c) =>
+      c.args[0] === 'prepend' ? { stdout: 'Skipping inserting existing rule\n' }
+      : c.args[0] === 'show' ? { stdout: "Added user rules (see 'ufw status' for running firewall):\nufw allow from 192.0.2.9\n" }
+      : {},
+    );
+    const b = createBanBackend('ufw', exec, { cutConnections: false, now: () => 1_000_000_000 });
+    await b.blockNow!(ip('192.0.2.9'));
+    await expect(b.ban(ip('192.0.2.9'), 600, 'scan')).rejects.toMatchObject({ code: 'ufw', message: expect.stringMatching(/^ufw did not ban 192\.0\.2\.9: it keeps a rule of yours for it/) });
+    expect(calls.at(-1)!.args.join(' ')).toBe('-w -D ufw-user-input -s 192.0.2.9 -m comment --comment portcullis-fast -j DROP');
+  });
+
   it('after a ban ufw skips (the address already has a rule) or appends, the block blockNow added is taken back, never ufw\'s own copy (v4 and v6)', async () => {
     // ufw answers "Skipping inserting existing rule" (exit 0) and reloads nothing: blockNow's rule would
     // otherwise stay in the kernel, unknown to ufw. The take-back names the fast rule's tag, so a reload
     // in between (which leaves only ufw's identical-looking copy) cannot make it delete ufw's rule.
+    // The rule ufw keeps is ours (`ufw show added` lists it tagged): the ban stands.
+    const ours = ['192.0.2.5', '2001:db8::5', '192.0.2.7'].map((a) => `ufw deny from ${a} comment 'portcullis-ban exp:1000600 scan'`).join('\n');
     const { exec, calls } = fakeExec((c) =>
-      c.args[0] === 'prepend' ? { stdout: `Skipping inserting existing rule${c.args[3]!.includes(':') ? ' (v6)' : ''}\n` } : {},
+      c.args[0] === 'prepend' ? { stdout: `Skipping inserting existing rule${c.args[3]!.includes(':') ? ' (v6)' : ''}\n` }
+      : c.args[0] === 'show' ? { stdout: `Added user rules (see 'ufw status' for running firewall):\n${ours}\n` }
+      : {},
     );
     const b = createBanBackend('ufw', exec, { cutConnections: false, now: () => 1_000_000_000 });
     for (const a of ['192.0.2.5', '2001:db8::5']) {

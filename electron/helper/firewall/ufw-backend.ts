@@ -75,6 +75,15 @@ export function createUfwBackend(exec: Exec, now: () => number = Date.now, files
   const prepend = async ({ ip, tag }: { ip: BanTarget; tag: string }): Promise<void> => {
     const r = await exec('ufw', ['prepend', 'deny', 'from', ip, 'comment', tag]);
     if (r.code !== 0) throw new FirewallError('ufw', `ufw could not ban ${ip}: ${(r.stderr || r.stdout).trim()}`);
+    // ufw skips a rule for a source that has one already, whatever its action (exit 0, LANG=C wording).
+    // Ours from an earlier ban: still in force. The user's (`ufw allow from IP`): nothing was banned,
+    // and saying "banned" would be a lie.
+    if (/Skipping inserting existing rule/.test(r.stdout) && !(await tagged()).some((t) => t.ip === ip)) {
+      throw new FirewallError(
+        'ufw',
+        `ufw did not ban ${ip}: it keeps a rule of yours for it ("Skipping inserting existing rule"), so ${ip} is not blocked; delete that rule (ufw status numbered) to let Portcullis ban it, or whitelist it`,
+      );
+    }
   };
   /** The user chain ufw keeps its `deny from` rules in (only while ufw is active does it exist). */
   const fastRule = (ip: BanTarget, op: '-I' | '-D'): [bin: 'iptables' | 'ip6tables', args: string[]] => {
