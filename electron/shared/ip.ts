@@ -36,3 +36,45 @@ function embeddedV4AsHex(text: string): string | null {
   const [a, b, c, d] = tail.split('.').map(Number) as [number, number, number, number];
   return `${text.slice(0, colon + 1)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
 }
+
+/**
+ * RFC 5952: the longest run of two or more zero groups (the first one on a tie) becomes '::'.
+ * Returns (start << 4) | length, or -1 when there is none (no allocation: both IPv6 formatters,
+ * text and bytes, call it per address).
+ */
+export function longestZeroRun(g: ArrayLike<number>): number {
+  let bestStart = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    if (g[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && g[j] === 0) j++;
+    if (j - i > bestLen) {
+      bestStart = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  return bestStart < 0 ? -1 : (bestStart << 4) | bestLen;
+}
+
+/** Eight 16-bit groups as RFC 5952 text: lower-case hex, no leading zeros, longestZeroRun as '::'. */
+export function ipv6GroupsText(g: ArrayLike<number>): string {
+  const run = longestZeroRun(g);
+  const bestStart = run < 0 ? -1 : run >> 4;
+  const bestLen = run & 15;
+  let out = '';
+  for (let i = 0; i < 8; i++) {
+    if (i === bestStart) {
+      out += '::';
+      i += bestLen - 1;
+      continue;
+    }
+    if (out.length > 0 && out.charCodeAt(out.length - 1) !== 58 /* ':' */) out += ':';
+    out += g[i]!.toString(16);
+  }
+  return out;
+}

@@ -5,7 +5,7 @@
  * and the replay worker load it), ipaddr.js only off the hot path.
  */
 import ipaddr from 'ipaddr.js';
-import { canonicalIp } from './ip.ts';
+import { canonicalIp, ipv6GroupsText } from './ip.ts';
 
 /** Prefix lengths a prefix ban may have: IPv6 /48 to /128, IPv4 /16 to /32 (wider is not a scanner's network but an ISP's). */
 export const V6_PREFIX_MIN = 48;
@@ -37,32 +37,7 @@ export function v6PrefixText(words: ArrayLike<number>, bits: number): string {
     groups[2 * w] = word >>> 16;
     groups[2 * w + 1] = word & 0xffff;
   }
-  let bestAt = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestAt = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  let s = '';
-  for (let i = 0; i < 8; i++) {
-    if (i === bestAt) {
-      s += '::';
-      i += bestLen - 1;
-      continue;
-    }
-    if (s !== '' && !s.endsWith(':')) s += ':';
-    s += groups[i]!.toString(16);
-  }
-  return `${s}/${bits}`;
+  return `${ipv6GroupsText(groups)}/${bits}`;
 }
 
 /** The /bits network of an address (any spelling), as canonical CIDR text; null for a non-address. */

@@ -10,7 +10,7 @@
  * line it came from: V8 makes substrings of 13+ characters "sliced strings" that keep their
  * parent (the whole decoded read chunk) alive, and the detector keeps addresses for a long time.
  */
-import { canonicalIp, type Ip } from '../../shared/ip.ts';
+import { canonicalIp, ipv6GroupsText, type Ip } from '../../shared/ip.ts';
 import { CH_0, CH_9, CH_COLON, CH_DOT, CH_LOWER_A, CH_LOWER_F, CH_UPPER_A, CH_UPPER_F } from './grammar.ts';
 
 /**
@@ -169,29 +169,6 @@ function slowCanonical(s: string): Ip | null {
   return canonicalIp(s);
 }
 
-/**
- * RFC 5952: the longest run of two or more zero groups (the first one on a tie) becomes '::'.
- * Returns (start << 4) | length, or -1 when there is none (no allocation: both IPv6 formatters,
- * text and bytes, call it per address).
- */
-export function longestZeroRun(g: ArrayLike<number>): number {
-  let bestStart = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (g[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  return bestStart < 0 ? -1 : (bestStart << 4) | bestLen;
-}
 
 function formatIpv6(): Ip {
   const g = groups;
@@ -199,18 +176,5 @@ function formatIpv6(): Ip {
   if (g[0] === 0 && g[1] === 0 && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0xffff) {
     return `${g[6]! >> 8}.${g[6]! & 255}.${g[7]! >> 8}.${g[7]! & 255}` as Ip;
   }
-  const run = longestZeroRun(g);
-  const bestStart = run < 0 ? -1 : run >> 4;
-  const bestLen = run & 15;
-  let out = '';
-  for (let i = 0; i < 8; i++) {
-    if (i === bestStart) {
-      out += '::';
-      i += bestLen - 1;
-      continue;
-    }
-    if (out.length > 0 && out.charCodeAt(out.length - 1) !== CH_COLON) out += ':';
-    out += g[i]!.toString(16);
-  }
-  return out as Ip;
+  return ipv6GroupsText(g) as Ip;
 }

@@ -8,7 +8,8 @@
  * The buffer is only read during a call: every string returned is a copy.
  */
 import type { Ip } from '../../shared/ip.ts';
-import { canonicalAddress, longestZeroRun } from './address.ts';
+import { longestZeroRun } from '../../shared/ip.ts';
+import { canonicalAddress } from './address.ts';
 import { CH_0, CH_9, CH_COLON, CH_DEL, CH_DOT, CH_LOWER_A, CH_LOWER_F, CH_UPPER_A, CH_UPPER_F } from './grammar.ts';
 
 /** Decodes what is not short ASCII. A BOM inside the stream is a character, as for LineSplitter's decoder. */
