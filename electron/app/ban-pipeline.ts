@@ -15,6 +15,7 @@ import { canonicalIp } from '../shared/domain.ts';
 import { neverBanReason } from '../shared/never-ban.ts';
 import { errorText } from '../shared/errors.ts';
 import type { FirewallPort } from '../engine/ports.ts';
+import type { SkippedBan } from '../shared/helper-protocol.ts';
 import type { EngineLike, ServiceStore } from './contracts.ts';
 import type { EventBatcher } from './events.ts';
 import type { FleetBridge } from './fleet.ts';
@@ -250,16 +251,28 @@ export class BanPipeline {
     for (const b of bans) h.fleet()?.onBan(b);
     const fw = h.firewall;
     let firewallDone: Promise<void> = Promise.resolve();
+    // Bans the firewall did not take (the ufw backend: a source the user has a rule of their own for):
+    // refused with the reason, never counted as banned.
+    let skipped: SkippedBan[] = [];
     if (h.dryRun || !fw) {
       for (const b of bans) h.onBan?.(b, { latencyMs: null, dryRun: true });
     } else {
       firewallDone = this.order.forAll(async () => {
         try {
-          if (fw.banMany) await fw.banMany(bans.map((b) => ({ ip: b.ip, until: b.until, comment: banComment(b) })));
+          if (fw.banMany) skipped = await fw.banMany(bans.map((b) => ({ ip: b.ip, until: b.until, comment: banComment(b) })));
           else for (const b of bans) await fw.ban(b.ip, b.until, banComment(b));
           const latencyMs = performance.now() - decidedAt;
-          if (h.settings().ban.cutConnections && !fw.blocksEstablished) for (const b of bans) this.cutLater(b.ip);
-          for (const b of bans) h.onBan?.(b, { latencyMs, dryRun: false });
+          const notBanned = new Map(skipped.map((s) => [s.ip, s.reason]));
+          for (const b of bans) {
+            const why = notBanned.get(b.ip);
+            if (why !== undefined) {
+              h.onBan?.(b, { latencyMs: null, dryRun: false, error: why });
+              continue;
+            }
+            if (h.settings().ban.cutConnections && !fw.blocksEstablished) this.cutLater(b.ip);
+            h.onBan?.(b, { latencyMs, dryRun: false });
+          }
+          if (skipped.length) h.notice('warn', `${skipped.length} of ${bans.length} addresses were not banned in the firewall: ${skipped[0]!.reason}${skipped.length > 1 ? ` (and ${skipped.length - 1} more)` : ''}`);
         } catch (e) {
           for (const b of bans) h.onBan?.(b, { latencyMs: null, dryRun: false, error: errorText(e) });
           h.notice('error', `Could not ban ${bans.length} addresses in the firewall: ${errorText(e)}`);
@@ -270,7 +283,8 @@ export class BanPipeline {
     if (offenders.length) h.store.upsertOffenders(offenders);
     for (const ban of bans) h.events.push({ type: 'ban', ban });
     await firewallDone;
-    return { banned: bans.length, refused };
+    refused.push(...skipped.map((s) => ({ ip: s.ip, reason: s.reason })));
+    return { banned: bans.length - skipped.length, refused };
   }
 
   /** The start-up reconcile, not awaited by the start (see reconcile); idle() waits for it. */
@@ -354,9 +368,11 @@ export class BanPipeline {
         });
         if (todo.length === 0) return;
         try {
-          if (fw.banMany) await fw.banMany(todo.map((b) => ({ ip: b.ip, until: b.until, comment: banComment(b) })));
-          else for (const b of todo) await fw.ban(b.ip, b.until, banComment(b));
-          result.restored.push(...todo.map((b) => b.ip));
+          const skipped = fw.banMany ? await fw.banMany(todo.map((b) => ({ ip: b.ip, until: b.until, comment: banComment(b) }))) : [];
+          if (!fw.banMany) for (const b of todo) await fw.ban(b.ip, b.until, banComment(b));
+          const notBanned = new Set(skipped.map((s) => s.ip));
+          result.restored.push(...todo.filter((b) => !notBanned.has(b.ip)).map((b) => b.ip));
+          for (const s of skipped) h.log('warn', `reconcile: not restored: ${s.reason}`);
         } catch (e) {
           // One bad entry (e.g. an address the helper refuses) fails the whole batch: retry them one
           // by one so it never drops the others, and name the ones that still fail.

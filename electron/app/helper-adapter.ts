@@ -5,7 +5,7 @@
  * root), or the helper socket client in the desktop app.
  */
 import type { DoctorCheck, FirewallState, RuleOp, RulesView } from '../shared/api.ts';
-import { MAX_BAN_SEC, MAX_BATCH, type HelperArgs, type HelperOp, type HelperResult, type HelperStatus } from '../shared/helper-protocol.ts';
+import { MAX_BAN_SEC, MAX_BATCH, type HelperArgs, type HelperOp, type HelperResult, type HelperStatus, type SkippedBan } from '../shared/helper-protocol.ts';
 import { doctorCheckOf } from '../shared/doctor.ts';
 import type { FirewallPort } from '../engine/ports.ts';
 import type { HelperOpsPort } from './contracts.ts';
@@ -65,7 +65,9 @@ export function firewallPortOf(call: HelperCall, backend: 'ufw' | 'set', now: ()
           // Beyond what a kernel set counts down: permanent in the firewall, lifted by Portcullis.
           return { ip: b.ip, timeoutSec: sec !== null && sec > MAX_BAN_SEC ? null : sec, comment: b.comment };
         });
-      for (let i = 0; i < entries.length; i += MAX_BATCH) await call('banMany', { bans: entries.slice(i, i + MAX_BATCH), backend });
+      const skipped: SkippedBan[] = [];
+      for (let i = 0; i < entries.length; i += MAX_BATCH) skipped.push(...(await call('banMany', { bans: entries.slice(i, i + MAX_BATCH), backend })).skipped);
+      return skipped;
     },
     async unbanMany(ips) {
       for (let i = 0; i < ips.length; i += MAX_BATCH) await call('unbanMany', { ips: ips.slice(i, i + MAX_BATCH), backend });

@@ -4,6 +4,7 @@
  */
 import type { BanRecord, Offender, UnbanReason } from '../shared/model.ts';
 import type { PacketEvent } from '../shared/packet.ts';
+import type { SkippedBan } from '../shared/helper-protocol.ts';
 
 /** The firewall as the engine sees it: the helper's ban backends (ufw rules or a kernel set). */
 export interface FirewallPort {
@@ -21,8 +22,12 @@ export interface FirewallPort {
    * fork blocks the event loop ~10 ms each (issue 14: most of an API ban's 18–29 ms at 10k bans).
    */
   readonly blocksEstablished?: boolean;
-  /** Many bans as few firewall batches as the helper allows (restore, bulk ban); absent = ban() each. */
-  banMany?(bans: readonly { ip: string; until: number | null; comment: string }[]): Promise<void>;
+  /**
+   * Many bans as few firewall batches as the helper allows (restore, bulk ban); absent = ban() each.
+   * Resolves with the bans the firewall did not take, each with its reason (the ufw backend: the
+   * source has a rule of the user's own); the others are in force.
+   */
+  banMany?(bans: readonly { ip: string; until: number | null; comment: string }[]): Promise<SkippedBan[]>;
   unbanMany?(ips: readonly string[]): Promise<void>;
 }
 

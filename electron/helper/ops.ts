@@ -20,6 +20,7 @@ import {
   type HelperResponse,
   type HelperResult,
   type HelperStatus,
+  type SkippedBan,
 } from '../shared/helper-protocol.ts';
 import type { HelperDoctorCheckId } from '../shared/doctor.ts';
 import type { AuditLog } from './audit.ts';
@@ -37,7 +38,8 @@ export interface BanBackend {
   ban(ip: BanTarget, timeoutSec: number | null, comment: string): Promise<void>;
   unban(ip: BanTarget): Promise<void>;
   list(): Promise<{ ip: BanTarget; expiresInSec: number | null }[]>;
-  banMany(bans: readonly { ip: BanTarget; timeoutSec: number | null; comment: string }[]): Promise<void>;
+  /** Resolves with the entries the firewall did not take, each with its reason (firewall/types.ts). */
+  banMany(bans: readonly { ip: BanTarget; timeoutSec: number | null; comment: string }[]): Promise<SkippedBan[]>;
   unbanMany(ips: readonly BanTarget[]): Promise<void>;
   /** In force now, beside the ufw queue (firewall/types.ts); `ban` then makes it the backend's own. */
   blockNow?(ip: BanTarget): Promise<void>;
@@ -377,8 +379,7 @@ export function createHelperDispatcher(deps: HelperDeps): HelperDispatcher {
         await backend(req.args.backend).unban(req.args.ip);
         return { ok: true };
       case 'banMany':
-        await backend(req.args.backend).banMany(req.args.bans);
-        return { ok: true };
+        return { ok: true, skipped: await backend(req.args.backend).banMany(req.args.bans) };
       case 'unbanMany':
         await backend(req.args.backend).unbanMany(req.args.ips);
         return { ok: true };

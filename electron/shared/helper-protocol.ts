@@ -87,6 +87,13 @@ const BanEntrySchema = z
 /** Entries per banMany/unbanMany request: 500 bans stay well under MAX_LINE_BYTES on the socket. */
 export const MAX_BATCH = 500;
 
+/**
+ * A ban of a banMany the firewall did not take, with the reason (the ufw backend: the source has a
+ * rule of the user's own, e.g. `ufw allow from IP`, and ufw skips ours): the rest of the batch is in force.
+ */
+export const SkippedBanSchema = z.object({ ip: z.string().max(49), reason: z.string().max(500) }).strict();
+export type SkippedBan = z.infer<typeof SkippedBanSchema>;
+
 export const BlocksStatusSchema = z.object({ setBlock: z.boolean(), perSourceLogging: z.boolean(), forward: z.boolean() });
 
 const DockerUserStateSchema = z.enum(['absent', 'jumped', 'missing-jump']);
@@ -140,7 +147,7 @@ export const HELPER_OPS = {
   /** Many bans as one firewall batch (restore after reboot, bulk ban); each entry as `ban`'s, without the backend. */
   banMany: {
     args: z.object({ bans: z.array(BanEntrySchema).min(1).max(MAX_BATCH), backend: BackendSchema }).strict(),
-    result: z.object({ ok: z.literal(true) }),
+    result: z.object({ ok: z.literal(true), skipped: z.array(SkippedBanSchema).max(MAX_BATCH).default([]) }),
   },
   unbanMany: {
     args: z.object({ ips: z.array(BanTargetSchema).min(1).max(MAX_BATCH), backend: BackendSchema }).strict(),

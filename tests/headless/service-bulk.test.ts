@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { dispatch } from '../../electron/shared/api.ts';
 import { ManualClock } from '../../electron/shared/domain.ts';
 import type { BanRecord } from '../../electron/shared/model.ts';
+import type { SkippedBan } from '../../electron/shared/helper-protocol.ts';
 import type { SqliteStore } from '../../electron/engine/store/sqlite.ts';
 import { FakeFirewall, Journal } from './fakes.ts';
 import { parseBanList } from '../../electron/headless/ban-list.ts';
@@ -20,10 +21,18 @@ class BatchFirewall extends FakeFirewall {
   log: string[] = [];
   /** While set, a batch waits for it (a slow restore). */
   gate: Promise<void> | null = null;
-  async banMany(bans: readonly { ip: string; until: number | null }[]): Promise<void> {
+  /** Sources the firewall skips, with its reason (the ufw backend: a rule of the user's own for them). */
+  usersRules = new Map<string, string>();
+  async banMany(bans: readonly { ip: string; until: number | null }[]): Promise<SkippedBan[]> {
     this.log.push(`banMany ${bans.length}`);
     if (this.gate) await this.gate;
-    for (const b of bans) this.bans.set(b.ip, b.until);
+    const skipped: SkippedBan[] = [];
+    for (const b of bans) {
+      const reason = this.usersRules.get(b.ip);
+      if (reason !== undefined) skipped.push({ ip: b.ip, reason });
+      else this.bans.set(b.ip, b.until);
+    }
+    return skipped;
   }
   async unbanMany(ips: readonly string[]): Promise<void> {
     this.log.push(`unbanMany ${ips.length}`);
@@ -38,7 +47,10 @@ class BatchFirewall extends FakeFirewall {
 const tempDir = tempDirsPerTest('pc-bulk-');
 
 function build(firewall: BatchFirewall, seed?: (raw: SqliteStore, now: number) => void) {
-  return buildRealService({ dbFile: path.join(tempDir(), 'db.sqlite'), clock: new ManualClock(BOOT + 10_000), firewall, seed });
+  /** What the service logged (its notices included), in order. */
+  const logs: { level: string; message: string }[] = [];
+  const log = (level: string, message: string) => void logs.push({ level, message });
+  return { ...buildRealService({ dbFile: path.join(tempDir(), 'db.sqlite'), clock: new ManualClock(BOOT + 10_000), firewall, seed, log }), logs };
 }
 
 const filler = (i: number) => `100.${64 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`;
@@ -120,13 +132,42 @@ describe('restore after a reboot', () => {
     await t.service.stop();
   });
 
+  it('a source the firewall skips (the user has a rule of their own for it) is refused with the reason, never counted as banned', async () => {
+    const fw = new BatchFirewall(new Journal());
+    const why = "ufw did not ban 100.64.0.2: it keeps a rule of yours for it";
+    fw.usersRules.set(filler(2), why);
+    const t = build(fw);
+    await t.service.start();
+    await t.service.idle();
+    const r = await t.call('banMany', { ips: [filler(1), filler(2), filler(3)], durationSec: 3600 });
+    expect(r.banned).toBe(2);
+    expect(r.refused).toEqual([{ ip: filler(2), reason: why }]);
+    expect([...fw.bans.keys()].sort()).toEqual([filler(1), filler(3)]);
+    expect(t.logs.some((n) => n.level === 'warn' && n.message.includes('1 of 3 addresses were not banned in the firewall') && n.message.includes(why))).toBe(true);
+    await t.service.stop();
+  });
+
+  it('a restore does not count a source the firewall skips as restored', async () => {
+    const fw = new BatchFirewall(new Journal());
+    fw.usersRules.set(filler(7), 'yours');
+    const t = build(fw, (raw, now) => {
+      raw.recordBans([6, 7, 8].map((i): BanRecord => ({ ip: filler(i), at: now - 1000, until: now + 600_000, strikes: 1, reason: { kind: 'manual', ports: [], hits: 0, firstSeen: now, lastSeen: now } })));
+    });
+    await t.service.start();
+    await t.service.idle();
+    expect([...fw.bans.keys()].sort()).toEqual([filler(6), filler(8)]);
+    expect(t.logs.some((l) => l.level === 'warn' && l.message === 'reconcile: not restored: yours')).toBe(true);
+    expect(t.logs.some((l) => l.message.startsWith('reconciled: 2 restored'))).toBe(true);
+    await t.service.stop();
+  });
+
   it('a stored never-ban address (from an older version) does not keep its batch out of the firewall (audit F2)', async () => {
     // Refuses a batch whole when one entry is unbannable, as the root helper's ban guard does.
     class GuardedFirewall extends BatchFirewall {
-      override async banMany(bans: readonly { ip: string; until: number | null }[]): Promise<void> {
+      override async banMany(bans: readonly { ip: string; until: number | null }[]): Promise<SkippedBan[]> {
         const bad = bans.find((b) => neverBanReason(b.ip));
         if (bad) throw new Error(`refusing to ban: ${neverBanReason(bad.ip)}`);
-        await super.banMany(bans);
+        return super.banMany(bans);
       }
       override async ban(ip: string, until: number | null): Promise<void> {
         if (neverBanReason(ip)) throw new Error(`refusing to ban: ${neverBanReason(ip)}`);

@@ -267,6 +267,7 @@ describe('PortcullisService: reconcile on start', () => {
         batches.push(bans.map((b) => b.ip));
         if (bans.some((b) => b.ip === '192.0.2.66')) throw new Error('refusing to ban: 192.0.2.66 is an address of this host');
         for (const b of bans) t.firewall.bans.set(b.ip, b.until);
+        return [];
       },
     });
     const realBan = t.firewall.ban.bind(t.firewall);

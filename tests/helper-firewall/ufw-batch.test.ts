@@ -78,7 +78,9 @@ describe('ufw rules file text', () => {
     expect(rules.indexOf('-s 192.0.2.7 -j DROP')).toBeLessThan(rules.indexOf('--dport 22 -j ACCEPT'));
     // Taking the added entries out gives back the file, byte for byte.
     expect(r.text.replace(r.added.map(ufwDenyEntry).join(''), '')).toBe(USER4);
-    expect(sourcesWithRule(r.text)).toEqual(new Set(['192.0.2.7', '192.0.2.0/24', '198.51.100.5']));
+    // Ours (a plain deny tagged portcullis-ban) against the user's (198.51.100.5's deny has no tag).
+    expect(sourcesWithRule(r.text)).toEqual(new Map([['192.0.2.7', 'ban'], ['192.0.2.0/24', 'ban'], ['198.51.100.5', 'user']]));
+    expect(r.skipped.map((b) => b.ip)).toEqual(['198.51.100.5']);
   });
 
   it("a source the user allows (`ufw allow from IP`), or denies with logging, is skipped as `ufw prepend` skips it; a route rule does not count", () => {
@@ -93,7 +95,16 @@ describe('ufw rules file text', () => {
     const r = withDenyEntries(user, [ban('203.0.113.9'), ban('203.0.113.10'), ban('203.0.113.11')]);
     if (!r.ok) throw new Error(r.reason);
     expect(r.added.map((b) => b.ip)).toEqual(['203.0.113.11']);
+    expect(r.skipped.map((b) => b.ip)).toEqual(['203.0.113.9', '203.0.113.10']); // not banned: the caller must say so
     expect(r.text).not.toContain('-s 203.0.113.9 -j DROP');
+    // A second batch over the result: our own earlier deny of .11 is ours (still in force), not skipped.
+    const again = withDenyEntries(r.text, [ban('203.0.113.11')]);
+    if (!again.ok) throw new Error(again.reason);
+    expect([again.added, again.skipped]).toEqual([[], []]);
+    // A deny with our tag but logged, or another tag, is not ours: ufw show added would not list it as a ban.
+    const logged = withDenyEntries(USER4.replace('### END RULES ###', `### tuple ### deny_log any any 0.0.0.0/0 any 203.0.113.12 in comment=${Buffer.from('portcullis-ban').toString('hex')}\n-A ufw-user-input -s 203.0.113.12 -j DROP\n\n### END RULES ###`), [ban('203.0.113.12')]);
+    if (!logged.ok) throw new Error(logged.reason);
+    expect(logged.skipped.map((b) => b.ip)).toEqual(['203.0.113.12']);
   });
 
   it("ufw's defaults are read as ufw reads them: first-column KEY=value, any case, the last line wins", () => {
@@ -141,7 +152,7 @@ describe('banManyInUfwFiles', () => {
   it('checks both files, swaps them in, loads each ONCE as ufw does, and checks that ufw lists every ban', async () => {
     const { exec, calls } = ufwOk();
     const r = await banManyInUfwFiles(exec, bans, listTagged, { etcDir: dir, defaultsFile: defaults, lock: noLock });
-    expect(r).toEqual({ added: 4, loaded: true, notTaken: [] });
+    expect(r).toEqual({ added: 4, loaded: true, notTaken: [], skipped: [] });
     expect(calls.map((c) => [c.bin, ...c.args].join(' '))).toEqual([
       'iptablesRestore --test',
       'ip6tablesRestore --test',
@@ -200,7 +211,7 @@ describe('banManyInUfwFiles', () => {
     writeFileSync(join(dir, 'ufw.conf'), 'ENABLED=no\nLOGLEVEL=low\n'); // what ufw itself reads to decide whether to load
     const { exec, calls } = fakeExec();
     const r = await banManyInUfwFiles(exec, bans, listTagged, { etcDir: dir, defaultsFile: defaults, lock: noLock });
-    expect(r).toEqual({ added: 2, loaded: false, notTaken: [bans[2], bans[3]] });
+    expect(r).toEqual({ added: 2, loaded: false, notTaken: [bans[2], bans[3]], skipped: [] });
     expect(read('user6.rules')).toBe(USER6);
     expect(calls.map((c) => [c.bin, ...c.args].join(' '))).toEqual(['iptablesRestore --test']);
   });
@@ -227,6 +238,22 @@ describe('banManyInUfwFiles reads ufw.conf and the defaults as ufw does', () => 
 });
 
 describe('the ufw backend\'s banMany', () => {
+  it("answers with the sources ufw skips for a rule of the user's own, on the file path and the `ufw prepend` path, and cuts only the others", async () => {
+    writeFileSync(join(dir, 'user.rules'), USER4.replace('### END RULES ###', '### tuple ### allow any any 0.0.0.0/0 any 192.0.2.2 in\n-A ufw-user-input -s 192.0.2.2 -j ACCEPT\n\n### END RULES ###'));
+    // `ufw prepend` answers as ufw does for a source with a rule (exit 0); `show added` reads the files.
+    const { exec, calls } = ufwOk((c) => (c.bin === 'ufw' && c.args[0] === 'prepend' && c.args[3] === '192.0.2.2' ? { stdout: 'Skipping inserting existing rule\n' } : undefined));
+    const files = { etcDir: dir, defaultsFile: defaults, lock: noLock };
+    const b = createBanBackend('ufw', exec, { now: () => 1_000_000_000, forwardMirror: () => false, ufwFiles: files });
+    const reqs = (ips: string[]) => ips.map((ip) => ({ ip: t(ip), timeoutSec: 60, comment: '' }));
+    const yours = /^ufw did not ban 192\.0\.2\.2: it keeps a rule of yours for it/;
+    expect(await b.banMany(reqs(['192.0.2.1', '192.0.2.2', '192.0.2.3', '192.0.2.4']))).toEqual([{ ip: '192.0.2.2', reason: expect.stringMatching(yours) }]);
+    expect(read('user.rules')).not.toContain('-s 192.0.2.2 -j DROP');
+    expect(calls.filter((c) => c.bin === 'conntrack').map((c) => c.args.join(' ')).join('\n')).not.toContain('192.0.2.2');
+    expect(calls.filter((c) => c.bin === 'conntrack').map((c) => c.args.join(' ')).join('\n')).toContain('192.0.2.3');
+    // Fewer than FILE_BATCH_MIN: one `ufw prepend` each, the skipped one named the same way.
+    expect(await b.banMany(reqs(['192.0.2.2', '192.0.2.5']))).toEqual([{ ip: '192.0.2.2', reason: expect.stringMatching(yours) }]);
+  });
+
   it('4 or more bans: one file batch, no `ufw prepend`; IPv6 while IPV6=no goes through `ufw prepend`', async () => {
     writeFileSync(defaults, 'IPV6=no\n');
     const { exec, calls } = ufwOk();

@@ -183,7 +183,7 @@ describe('helper dispatcher: valid requests', () => {
       ban: async () => held,
       unban: async () => undefined,
       list: async () => [],
-      banMany: async () => undefined,
+      banMany: async () => [],
       unbanMany: async () => undefined,
     });
     const d = createHelperDispatcher(deps);

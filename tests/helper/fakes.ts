@@ -34,6 +34,7 @@ export function fakeFirewall() {
       banMany: async (bans) => {
         calls.push(`${kind}.banMany ${bans.map((b) => `${b.ip} ${b.timeoutSec} ${b.comment}`).join(', ')}`);
         await exec('ipset', ['restore', '-exist']);
+        return [];
       },
       unbanMany: async (ips) => void calls.push(`${kind}.unbanMany ${ips.join(', ')}`),
     }),

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createHelperDispatcher } from '../../electron/helper/ops.ts';
 import { checkSocketDir, secretsEqual, startHelperServer, type HelperServer } from '../../electron/helper/server.ts';
-import { banComment, helperFirewall, HelperClient } from '../../electron/engine/helperclient/client.ts';
+import { HelperClient } from '../../electron/engine/helperclient/client.ts';
+import { firewallPortOf } from '../../electron/app/helper-adapter.ts';
 import { ManualClock } from '../../electron/shared/domain.ts';
 import { MAX_LINE_BYTES } from '../../electron/shared/helper-protocol.ts';
 import { fakeDeps } from './fakes.ts';
@@ -254,23 +255,40 @@ describe('helper socket server and client', () => {
 });
 
 describe('in-process client and the FirewallPort adapter', () => {
-  it('converts absolute ban ends to timeouts and back, folds comments into the safe set', async () => {
-    const fake = fakeDeps();
+  const portOver = (fake: ReturnType<typeof fakeDeps>, clock: ManualClock) => {
     const client = new HelperClient({ inProcess: createHelperDispatcher(fake.deps) });
+    return firewallPortOf((op, args) => client.call(op, args), 'set', () => clock.now());
+  };
+
+  it('converts absolute ban ends to timeouts and back, and the helper refuses what is not an address', async () => {
+    const fake = fakeDeps();
     const clock = new ManualClock(1_000_000);
-    const fw = helperFirewall(client, 'set', clock);
-    await fw.ban('203.0.113.9', 1_000_000 + 90_500, 'SYN scan: 12 ports, "fast"');
+    const fw = portOver(fake, clock);
+    await fw.ban('203.0.113.9', 1_000_000 + 90_500, 'scan syn');
     await fw.ban('203.0.113.10', null, 'manual');
-    await fw.ban('203.0.113.11', 999_000, 'already over');
-    expect(fake.fwCalls).toEqual(['set.ban 203.0.113.9 91 SYN scan: 12 ports fast', 'set.ban 203.0.113.10 null manual']);
+    expect(fake.fwCalls).toEqual(['set.ban 203.0.113.9 91 scan syn', 'set.ban 203.0.113.10 null manual']);
     expect(await fw.listBans()).toEqual([{ ip: '203.0.113.7', until: 1_000_000 + 60_000 }]);
     await fw.cutConnections('203.0.113.9');
     expect(fake.fwCalls.at(-1)).toBe('cut 203.0.113.9');
     await expect(fw.ban('not an ip', null, 'x')).rejects.toMatchObject({ code: 'invalid' });
   });
 
-  it('banComment never yields an option-like or unsafe comment', () => {
-    expect(banComment('--force; rm -rf /')).toBe('force rm -rf /');
-    expect(banComment("a'b\nc")).toBe('a b c');
+  it("banMany answers with the bans the backend skipped, with their reasons, over every request of the batch", async () => {
+    const fake = fakeDeps();
+    const inner = fake.deps.firewall.createBanBackend;
+    // The ufw backend skips a source with a rule of the user's own (ufw-batch.ts); this fake skips every .13.
+    fake.deps.firewall.createBanBackend = (kind, exec, opts) => ({
+      ...inner(kind, exec, opts),
+      banMany: async (bans) => bans.filter((b) => b.ip.endsWith('.13')).map((b) => ({ ip: b.ip, reason: `yours: ${b.ip}` })),
+    });
+    const clock = new ManualClock(1_000_000);
+    const fw = portOver(fake, clock);
+    // 1,200 bans: three requests of MAX_BATCH at most; the skipped of each come back together.
+    const bans = Array.from({ length: 1200 }, (_, i) => ({ ip: `10.${Math.floor(i / 250)}.${i % 250}.13`.replace(/\.13$/, i % 600 === 0 ? '.13' : '.14'), until: null, comment: 'manual' }));
+    const skipped = await fw.banMany!(bans);
+    expect(skipped).toEqual([
+      { ip: '10.0.0.13', reason: 'yours: 10.0.0.13' },
+      { ip: '10.2.100.13', reason: 'yours: 10.2.100.13' },
+    ]);
   });
 });

@@ -108,6 +108,7 @@ describe.runIf(enabled)('ufw backend batch with real ufw (namespace)', () => {
     const bans = ['100.64.9.9', '100.64.9.10', '100.64.9.11', '100.64.9.12'].map((ip) => ({ ip: t(ip), tag: 'portcullis-ban' }));
     const r = await banManyInUfwFiles(l.fwExec, bans, () => ufwBackend.list(), files(l));
     expect(r).toMatchObject({ added: 3, loaded: true });
+    expect(r.skipped.map((b) => b.ip)).toEqual(['100.64.9.9']); // named, so the caller never calls it banned
     const after = readFileSync(`${l.ufwDir}/user.rules`, 'utf8');
     expect(after).not.toContain('-s 100.64.9.9 -j DROP');
     expect(after).toContain(before.slice(before.indexOf('### tuple ### allow any any 0.0.0.0/0 any 100.64.9.9 in')).split('\n')[0]!);
@@ -120,5 +121,13 @@ describe.runIf(enabled)('ufw backend batch with real ufw (namespace)', () => {
     // A ban of its own ufw skips again (a second ban of a banned source) still stands.
     await ufwBackend.ban(t('100.64.9.10'), 600, 'again');
     expect((await l.exec(l.fwNs, ['iptables', '-w', '-S', 'ufw-user-input'])).stdout).toContain('-A ufw-user-input -s 100.64.9.10/32 -j DROP');
+    // The backend's banMany, on both of its paths (file batch of 4+, `ufw prepend` below), names the skipped source.
+    const many = (ips: string[]) => ips.map((ip) => ({ ip: t(ip), timeoutSec: 600, comment: 'bulk' }));
+    const batchBackend = createUfwBackend(l.fwExec, Date.now, files(l));
+    expect((await batchBackend.banMany(many(['100.64.9.9', '100.64.9.20', '100.64.9.21', '100.64.9.22']))).map((x) => x.ip)).toEqual(['100.64.9.9']);
+    expect((await batchBackend.banMany(many(['100.64.9.9', '100.64.9.23']))).map((x) => x.ip)).toEqual(['100.64.9.9']);
+    const chain2 = (await l.exec(l.fwNs, ['iptables', '-w', '-S', 'ufw-user-input'])).stdout;
+    for (const ip of ['100.64.9.20', '100.64.9.23']) expect(chain2).toContain(`-A ufw-user-input -s ${ip}/32 -j DROP`);
+    expect(chain2).not.toContain('-s 100.64.9.9/32 -j DROP');
   }, 120_000);
 });

@@ -2,17 +2,14 @@
  * The engine's side of the root helper: typed calls over the helper's Unix socket (desktop) or
  * straight into an in-process dispatcher (headless runner, already root), kmsg event subscription,
  * reconnect with backoff (re-hello, and the kmsg stream resumed after the last seq delivered, so
- * nothing is lost or repeated), and a FirewallPort adapter for the engine.
+ * nothing is lost or repeated). The service's FirewallPort over these calls is app/helper-adapter.ts.
  */
 import { connect, type Socket } from 'node:net';
-import type { Clock } from '../../shared/domain.ts';
 import {
   HELPER_OPS,
   HELPER_PROTOCOL_VERSION,
   HelperError,
   HelperServerLineSchema,
-  MAX_BAN_SEC,
-  MAX_BATCH,
   MAX_LINE_BYTES,
   type HelperArgs,
   type HelperEvent,
@@ -21,7 +18,6 @@ import {
   type HelperResult,
 } from '../../shared/helper-protocol.ts';
 import { failure } from '../../shared/reply-envelope.ts';
-import type { FirewallPort } from '../ports.ts';
 
 /** What an in-process dispatcher offers (electron/helper/ops.ts satisfies it; no import across layers). */
 export interface InProcessHelper {
@@ -241,56 +237,6 @@ export class HelperClient {
   }
 }
 
-/** The helper refuses comments outside a small character set; the engine's free text is folded into it. */
-export function banComment(text: string): string {
-  return text.replace(/[^A-Za-z0-9 ._:/-]+/g, ' ').replace(/\s+/g, ' ').replace(/^[\s-]+/, '').trim().slice(0, 80).trim();
-}
-
 function unavailable(message: string): HelperResponse {
   return { id: null, ...failure('unavailable', message) };
-}
-
-/**
- * The engine's FirewallPort on top of the helper. The engine thinks in absolute times (`until`,
- * ms); the helper in relative timeouts (the kernel counts them down), converted with the clock.
- */
-export function helperFirewall(client: HelperClient, backend: 'ufw' | 'set', clock: Clock): FirewallPort {
-  return {
-    async ban(ip, until, comment) {
-      let timeoutSec: number | null = null;
-      if (until !== null) {
-        const remainingMs = until - clock.now();
-        if (remainingMs <= 0) return; // already over: nothing to enforce
-        const sec = Math.ceil(remainingMs / 1000);
-        // Beyond what a kernel set can count down: permanent in the firewall, lifted by Portcullis.
-        timeoutSec = sec > MAX_BAN_SEC ? null : sec;
-      }
-      await client.call('ban', { ip, timeoutSec, comment: banComment(comment), backend });
-    },
-    async unban(ip, why) {
-      await client.call('unban', { ip, backend, ...(why ? { reason: why } : {}) });
-    },
-    async listBans() {
-      const { bans } = await client.call('listBans', { backend });
-      const now = clock.now();
-      return bans.map((b) => ({ ip: b.ip, until: b.expiresInSec === null ? null : now + b.expiresInSec * 1000 }));
-    },
-    async cutConnections(ip) {
-      await client.call('cutConnections', { ip });
-    },
-    // Restore after a reboot and bulk bans: MAX_BATCH per request (one ipset batch each for the set backend).
-    async banMany(bans) {
-      const now = clock.now();
-      const entries = bans
-        .filter((b) => b.until === null || b.until > now)
-        .map((b) => {
-          const sec = b.until === null ? null : Math.ceil((b.until - now) / 1000);
-          return { ip: b.ip, timeoutSec: sec !== null && sec > MAX_BAN_SEC ? null : sec, comment: banComment(b.comment) };
-        });
-      for (let i = 0; i < entries.length; i += MAX_BATCH) await client.call('banMany', { bans: entries.slice(i, i + MAX_BATCH), backend });
-    },
-    async unbanMany(ips) {
-      for (let i = 0; i < ips.length; i += MAX_BATCH) await client.call('unbanMany', { ips: ips.slice(i, i + MAX_BATCH), backend });
-    },
-  };
 }

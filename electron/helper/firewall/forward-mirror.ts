@@ -80,8 +80,12 @@ export function withForwardMirror(inner: BanBackend, exec: Exec, mirroring: () =
       if (mirroring()) await sets.unban(ip).catch(unlessSetMissing);
     },
     async banMany(bans) {
-      await inner.banMany(bans);
-      if (await syncOnce()) await sets.banMany(bans.map((b) => ({ ...b, comment: MIRROR_COMMENT })));
+      const skipped = await inner.banMany(bans);
+      // The forward path follows the input path: a source ufw did not ban (the user's own rule) is not mirrored.
+      const notBanned = new Set(skipped.map((s) => s.ip));
+      const mirrored = bans.filter((b) => !notBanned.has(b.ip));
+      if ((await syncOnce()) && mirrored.length) await sets.banMany(mirrored.map((b) => ({ ...b, comment: MIRROR_COMMENT })));
+      return skipped;
     },
     async unbanMany(ips) {
       await inner.unbanMany(ips);

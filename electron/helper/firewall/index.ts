@@ -69,8 +69,10 @@ export function createBanBackend(kind: 'ufw' | 'set', exec: Exec, opts: BanBacke
       await cutConnections(ip, exec);
     },
     async banMany(bans) {
-      await inner.banMany(bans);
-      for (const b of bans) await cutConnections(b.ip, exec);
+      const skipped = await inner.banMany(bans);
+      const notBanned = new Set(skipped.map((s) => s.ip));
+      for (const b of bans) if (!notBanned.has(b.ip)) await cutConnections(b.ip, exec);
+      return skipped;
     },
   };
 }

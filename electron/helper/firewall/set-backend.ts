@@ -82,6 +82,7 @@ export function createSetBackend(exec: Exec, session: IpsetSession | null = null
     },
     async banMany(reqs) {
       await runLines(reqs.map(addLine), `cannot ban ${reqs.length} addresses`);
+      return []; // a set takes every address it is given
     },
     async unbanMany(ips) {
       await runLines(ips.map((x) => checkTarget(x)).map((ip) => `del -exist ${setOf(ip)} ${ip}`), `cannot unban ${ips.length} addresses`);

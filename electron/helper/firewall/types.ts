@@ -7,6 +7,12 @@ export interface BanEntry {
   expiresInSec: number | null;
 }
 
+/** A ban of a batch the firewall did not take, with the reason (shown to the user as it is). */
+export interface SkippedBan {
+  ip: BanTarget;
+  reason: string;
+}
+
 /** One ban of a batch. */
 export interface BanRequest {
   ip: BanTarget;
@@ -24,9 +30,11 @@ export interface BanBackend {
   /**
    * Many bans as one firewall batch (restore after a reboot, bulk ban): every entry is checked before
    * anything runs. The set backend runs one ipset batch; the ufw backend writes ufw's rules files and
-   * loads them once (ufw-batch.ts; a batch of 1–3 is that many `ufw prepend`s).
+   * loads them once (ufw-batch.ts; a batch of 1–3 is that many `ufw prepend`s). Resolves with the
+   * entries it did not ban (the ufw backend: a source with a rule of the user's own, which ufw skips);
+   * the rest are in force.
    */
-  banMany(bans: readonly BanRequest[]): Promise<void>;
+  banMany(bans: readonly BanRequest[]): Promise<SkippedBan[]>;
   unbanMany(ips: readonly BanTarget[]): Promise<void>;
   /**
    * Puts the block in force NOW, ahead of `ban` (which makes it the backend's own: the ufw rule in

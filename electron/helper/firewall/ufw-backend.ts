@@ -22,9 +22,9 @@ import { type BanTarget, canonicalCidr, canonicalIp } from '../../shared/domain.
 import { isPrefixText } from '../../shared/prefix.ts';
 import type { Exec } from '../exec.ts';
 import { FirewallError } from './errors.ts';
-import { BAN_TAG, type BanBackend, type BanEntry, type BanRequest } from './types.ts';
+import { BAN_TAG, type BanBackend, type BanEntry, type BanRequest, type SkippedBan } from './types.ts';
 import { checkComment, checkTarget, checkTimeout } from './validate.ts';
-import { banManyInUfwFiles, type UfwFilesOptions } from './ufw-batch.ts';
+import { banManyInUfwFiles, type PlannedBan, type UfwFilesOptions } from './ufw-batch.ts';
 
 export interface TaggedRule {
   /** An address, or a network (a prefix ban: `ufw prepend deny from 2001:db8:1:2::/64`). */
@@ -49,6 +49,10 @@ export function parseTaggedRules(showAdded: string): TaggedRule[] {
   return out;
 }
 
+/** Why a ban of `ip` was not made: the user has a rule of their own for it, which ufw keeps (and skips ours for). */
+const usersRuleReason = (ip: string) =>
+  `ufw did not ban ${ip}: it keeps a rule of yours for it ("Skipping inserting existing rule"), so ${ip} is not blocked; delete that rule (ufw status numbered) to let Portcullis ban it, or whitelist it`;
+
 /** Comment on blockNow's rule: only a rule with it is ever taken back (ufw's own copy has none). */
 export const FAST_TAG = 'portcullis-fast';
 
@@ -72,18 +76,17 @@ export function createUfwBackend(exec: Exec, now: () => number = Date.now, files
     const tag = [BAN_TAG, timeout === null ? null : `exp:${Math.floor(now() / 1000) + timeout}`, text || null].filter(Boolean).join(' ');
     return { ip, tag };
   };
-  const prepend = async ({ ip, tag }: { ip: BanTarget; tag: string }): Promise<void> => {
+  /**
+   * One `ufw prepend`; resolves with the reason when ufw skipped the ban for a rule of the user's own.
+   * ufw skips a rule for a source that has one already, whatever its action (exit 0, LANG=C wording).
+   * Ours from an earlier ban: still in force. The user's (`ufw allow from IP`): nothing was banned,
+   * and saying "banned" would be a lie.
+   */
+  const prepend = async ({ ip, tag }: { ip: BanTarget; tag: string }): Promise<string | null> => {
     const r = await exec('ufw', ['prepend', 'deny', 'from', ip, 'comment', tag]);
     if (r.code !== 0) throw new FirewallError('ufw', `ufw could not ban ${ip}: ${(r.stderr || r.stdout).trim()}`);
-    // ufw skips a rule for a source that has one already, whatever its action (exit 0, LANG=C wording).
-    // Ours from an earlier ban: still in force. The user's (`ufw allow from IP`): nothing was banned,
-    // and saying "banned" would be a lie.
-    if (/Skipping inserting existing rule/.test(r.stdout) && !(await tagged()).some((t) => t.ip === ip)) {
-      throw new FirewallError(
-        'ufw',
-        `ufw did not ban ${ip}: it keeps a rule of yours for it ("Skipping inserting existing rule"), so ${ip} is not blocked; delete that rule (ufw status numbered) to let Portcullis ban it, or whitelist it`,
-      );
-    }
+    if (/Skipping inserting existing rule/.test(r.stdout) && !(await tagged()).some((t) => t.ip === ip)) return usersRuleReason(ip);
+    return null;
   };
   /** The user chain ufw keeps its `deny from` rules in (only while ufw is active does it exist). */
   const fastRule = (ip: BanTarget, op: '-I' | '-D'): [bin: 'iptables' | 'ip6tables', args: string[]] => {
@@ -118,7 +121,8 @@ export function createUfwBackend(exec: Exec, now: () => number = Date.now, files
       else fastOnly.delete(ip);
       const fast = n > 0;
       try {
-        await prepend(planBan({ ip, timeoutSec, comment }));
+        const skipped = await prepend(planBan({ ip, timeoutSec, comment }));
+        if (skipped) throw new FirewallError('ufw', skipped);
       } catch (e) {
         // ufw refused it: the kernel must not keep a block ufw does not know (nothing would lift it).
         if (fast) await takeBack(ip);
@@ -143,21 +147,31 @@ export function createUfwBackend(exec: Exec, now: () => number = Date.now, files
     },
     async banMany(reqs) {
       const plans = reqs.map(planBan); // every entry checked before the first rule changes
+      const skipped: SkippedBan[] = [];
+      const prependEach = async (list: readonly PlannedBan[]) => {
+        for (const p of list) {
+          const reason = await prepend(p);
+          if (reason) skipped.push({ ip: p.ip, reason });
+        }
+      };
       if (plans.length < FILE_BATCH_MIN) {
-        for (const p of plans) await prepend(p);
-        return;
+        await prependEach(plans);
+        return skipped;
       }
       // Loading ufw's user chains replaces their content: a live ban's block (blockNow) whose `ufw
       // prepend` is still queued behind this batch would be gone until then. Put those back, for each
       // family whose chains were replaced — also when the batch failed and its put-back reloaded them.
       const replaced = new Set<4 | 6>();
-      let notTaken: typeof plans = [];
+      let notTaken: PlannedBan[] = [];
       try {
-        ({ notTaken } = await banManyInUfwFiles(exec, plans, tagged, files, (family) => replaced.add(family)));
+        const r = await banManyInUfwFiles(exec, plans, tagged, files, (family) => replaced.add(family));
+        notTaken = r.notTaken;
+        for (const p of r.skipped) skipped.push({ ip: p.ip, reason: usersRuleReason(p.ip) });
       } finally {
         for (const ip of fastOnly.keys()) if (replaced.has(ip.includes(':') ? 6 : 4)) await exec(...fastRule(ip, '-I'));
       }
-      for (const p of notTaken) await prepend(p); // IPv6 while ufw has IPV6=no: ufw answers for itself
+      await prependEach(notTaken); // IPv6 while ufw has IPV6=no: ufw answers for itself
+      return skipped;
     },
     async unbanMany(ipsIn) {
       const ips = ipsIn.map((x) => checkTarget(x));

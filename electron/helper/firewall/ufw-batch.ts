@@ -34,6 +34,7 @@ import { FirewallError } from './errors.ts';
 import { DEFAULT_ETC_DIR, readOrThrow, writeAtomically } from './managed.ts';
 import { UFW_DEFAULTS_FILE } from './ufw-ipv6.ts';
 import { ufwConfValue } from '../../shared/ufw-conf.ts';
+import { BAN_TAG } from './types.ts';
 
 /** One planned ban: its target and the full comment (tag) ufw keeps for it. */
 export interface PlannedBan {
@@ -67,40 +68,52 @@ export function ufwDenyEntry(b: PlannedBan): string {
 
 /**
  * Sources that already have a plain `<action> from <src>` input rule in a user rules file (deny, allow,
- * reject or limit, logged or not, any comment): `ufw prepend deny from <src>` skips such a source
- * ("Skipping inserting existing rule": ufw's UFWRule.match counts a rule that differs only by action,
- * log type or comment as the same rule), so a user's own `ufw allow from <src>` is never overridden by
- * a ban. Route rules (`route:…`) are another rule to ufw and do not count.
+ * reject or limit, logged or not, any comment), each with whose rule it is: `'ban'` for Portcullis's
+ * own deny (what `ufw show added` lists as `deny from <src> comment 'portcullis-ban…'`), `'user'` for
+ * any other. `ufw prepend deny from <src>` skips such a source ("Skipping inserting existing rule":
+ * ufw's UFWRule.match counts a rule that differs only by action, log type or comment as the same
+ * rule), so a user's own `ufw allow from <src>` is never overridden by a ban. Route rules
+ * (`route:…`) are another rule to ufw and do not count.
  */
-export function sourcesWithRule(text: string): Set<string> {
-  const out = new Set<string>();
-  for (const m of text.matchAll(/^### tuple ### (?:allow|deny|reject|limit)(?:_log|_log-all)? any any (?:0\.0\.0\.0\/0|::\/0) any (\S+) in(?: comment=[0-9a-f]*)?$/gm)) {
-    const src = m[1]!;
+export function sourcesWithRule(text: string): Map<string, 'ban' | 'user'> {
+  const out = new Map<string, 'ban' | 'user'>();
+  for (const m of text.matchAll(/^### tuple ### (allow|deny|reject|limit)((?:_log|_log-all)?) any any (?:0\.0\.0\.0\/0|::\/0) any (\S+) in(?: comment=([0-9a-f]*))?$/gm)) {
+    const src = m[3]!;
     const c = src.includes('/') ? canonicalCidr(src) : canonicalIp(src);
-    out.add(c ?? src);
+    const comment = Buffer.from(m[4] ?? '', 'hex').toString('utf8');
+    const ours = m[1] === 'deny' && m[2] === '' && (comment === BAN_TAG || comment.startsWith(`${BAN_TAG} `));
+    // A source with both: ours counts, as for a single ban (ufw-backend.ts: our earlier rule still stands).
+    if (out.get(c ?? src) !== 'ban') out.set(c ?? src, ours ? 'ban' : 'user');
   }
   return out;
 }
 
 /**
  * The file's text with deny entries for `bans` at the top of its rules (where `ufw prepend` puts them:
- * before every allow rule), those whose source already has a rule of its own left out (sourcesWithRule). Refused (reason) when
+ * before every allow rule), those whose source already has a rule of its own left out (sourcesWithRule):
+ * `skipped` names those whose rule is the user's (nothing of ours blocks them). Refused (reason) when
  * the file does not have ufw's markers exactly once: not a file this code understands.
  */
-export function withDenyEntries(text: string, bans: readonly PlannedBan[]): { ok: true; text: string; added: PlannedBan[] } | { ok: false; reason: string } {
+export function withDenyEntries(
+  text: string,
+  bans: readonly PlannedBan[],
+): { ok: true; text: string; added: PlannedBan[]; skipped: PlannedBan[] } | { ok: false; reason: string } {
   const at = text.indexOf(RULES_MARK);
   if (at < 0 || text.indexOf(RULES_MARK, at + 1) >= 0 || (at > 0 && text[at - 1] !== '\n')) return { ok: false, reason: 'does not hold ufw\'s "### RULES ###" line exactly once' };
   const end = text.indexOf(END_MARK, at);
   if (end < 0) return { ok: false, reason: 'has no "### END RULES ###" after "### RULES ###"' };
   const have = sourcesWithRule(text);
   const added: PlannedBan[] = [];
+  const skipped: PlannedBan[] = [];
   for (const b of bans) {
-    if (have.has(b.ip)) continue;
-    have.add(b.ip);
+    const rule = have.get(b.ip);
+    if (rule === 'user') skipped.push(b);
+    if (rule) continue;
+    have.set(b.ip, 'ban');
     added.push(b);
   }
   const head = at + RULES_MARK.length;
-  return { ok: true, text: text.slice(0, head) + added.map(ufwDenyEntry).join('') + text.slice(head), added };
+  return { ok: true, text: text.slice(0, head) + added.map(ufwDenyEntry).join('') + text.slice(head), added, skipped };
 }
 
 function confSaysYes(file: string, key: string): boolean {
@@ -149,7 +162,8 @@ async function putBack(exec: Exec, edits: readonly RulesEdit[], loaded: readonly
 /**
  * Writes the bans into ufw's user rules files and loads them (see the top of this file).
  * Returns what it did not take: IPv6 bans while ufw has IPV6=no (the caller sends those through
- * `ufw prepend`, which answers as ufw does).
+ * `ufw prepend`, which answers as ufw does), and `skipped`, the sources with a rule of the user's own
+ * (ufw would skip them too; nothing of ours blocks them, and the caller must not call them banned).
  */
 export async function banManyInUfwFiles(
   exec: Exec,
@@ -157,7 +171,7 @@ export async function banManyInUfwFiles(
   listTagged: () => Promise<{ ip: BanTarget }[]>,
   opts: UfwFilesOptions = {},
   replaced?: ChainsReplaced,
-): Promise<{ added: number; loaded: boolean; notTaken: PlannedBan[] }> {
+): Promise<{ added: number; loaded: boolean; notTaken: PlannedBan[]; skipped: PlannedBan[] }> {
   const dir = opts.etcDir ?? DEFAULT_ETC_DIR;
   const v6ok = ufwFiltersIpv6(opts.defaultsFile ?? UFW_DEFAULTS_FILE);
   const v4 = bans.filter((b) => !b.ip.includes(':'));
@@ -169,14 +183,15 @@ export async function banManyInUfwFiles(
   const release = await (opts.lock ?? ufwLock())();
   let edits: RulesEdit[];
   let added: PlannedBan[];
+  let skipped: PlannedBan[];
   let active: boolean;
   let loaded: RulesEdit[];
   try {
-    ({ edits, added, active, loaded } = await writeAndLoad(exec, dir, v4, v6ok ? v6 : [], replaced));
+    ({ edits, added, skipped, active, loaded } = await writeAndLoad(exec, dir, v4, v6ok ? v6 : [], replaced));
   } finally {
     await release();
   }
-  if (edits.length === 0) return { added: 0, loaded: false, notTaken };
+  if (edits.length === 0) return { added: 0, loaded: false, notTaken, skipped };
   // ufw must read every line written as its own rule; if not, nothing of this batch stays.
   const listed = new Set((await listTagged().catch(() => [])).map((t) => t.ip));
   const missing = added.filter((b) => !listed.has(b.ip));
@@ -184,7 +199,7 @@ export async function banManyInUfwFiles(
     const also = await putBack(exec, edits, loaded, replaced);
     throw new FirewallError('ufw', `ufw did not list ${missing.length} of the ${added.length} bans written to its rules files (e.g. ${missing[0]!.ip}); the previous files were put back${also}`);
   }
-  return { added: added.length, loaded: active, notTaken };
+  return { added: added.length, loaded: active, notTaken, skipped };
 }
 
 /** The part under ufw's lock: check, swap in and load the files (each step's failure puts back what it changed). */
@@ -194,9 +209,10 @@ async function writeAndLoad(
   v4: readonly PlannedBan[],
   v6: readonly PlannedBan[],
   replaced?: ChainsReplaced,
-): Promise<{ edits: RulesEdit[]; added: PlannedBan[]; active: boolean; loaded: RulesEdit[] }> {
+): Promise<{ edits: RulesEdit[]; added: PlannedBan[]; skipped: PlannedBan[]; active: boolean; loaded: RulesEdit[] }> {
   const edits: RulesEdit[] = [];
   const added: PlannedBan[] = [];
+  const skipped: PlannedBan[] = [];
   for (const [file, family, restore] of [
     ['user.rules', v4, 'iptablesRestore'],
     ['user6.rules', v6, 'ip6tablesRestore'],
@@ -206,11 +222,12 @@ async function writeAndLoad(
     const cur = readOrThrow(path);
     const next = withDenyEntries(cur.text, family);
     if (!next.ok) throw new FirewallError('bad-file', `${path} ${next.reason}; nothing was changed`);
+    skipped.push(...next.skipped);
     if (next.added.length === 0) continue;
     added.push(...next.added);
     edits.push({ path, restore, prev: cur.text, next: next.text, mode: cur.mode });
   }
-  if (edits.length === 0) return { edits, added, active: false, loaded: [] };
+  if (edits.length === 0) return { edits, added, skipped, active: false, loaded: [] };
   for (const e of edits) {
     const r = await exec(e.restore, ['--test'], { input: e.next, timeoutMs: 120_000 });
     if (r.code !== 0) throw new FirewallError('rejected-rules', `the new ${e.path} would not load, nothing was changed: ${(r.stderr || r.stdout).trim()}`);
@@ -235,5 +252,5 @@ async function writeAndLoad(
       loaded.push(e);
     }
   }
-  return { edits, added, active, loaded };
+  return { edits, added, skipped, active, loaded };
 }
