@@ -7,37 +7,20 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { systemClock } from '../../electron/shared/domain.ts';
-import type { BanRecord } from '../../electron/shared/model.ts';
-import { SqliteStore } from '../../electron/engine/store/sqlite.ts';
 import { parseTaggedRules } from '../../electron/helper/firewall/ufw-backend.ts';
 import { requireSystem } from '../support/system.ts';
-import { labPerTest, until } from './runner-support.ts';
+import { labPerTest, startOnStoredBans, storedBanV4 as v4, storedBanV6 as v6, until } from './runner-support.ts';
 
 const enabled = requireSystem('root', 'netns', 'ufw', 'conntrack');
 const N4 = 560;
 const N6 = 40;
-/** 100.64.0.0/10 and 2001:db8:ffff::/48: never the lab's addresses. */
-const v4 = (i: number) => `100.${64 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`;
-const v6 = (i: number) => `2001:db8:ffff::${(i + 1).toString(16)}`;
 
 describe.runIf(enabled)('portcullis run restores many bans with the ufw backend (real ufw)', () => {
   const t = labPerTest();
 
   it(`${N4 + N6} stored bans ufw lacks go into ufw's rules files; the user's rule stays; a scan right after the ready line is banned too`, async () => {
-    const { lab, stateDir } = await t.lab();
-    const now = Date.now();
-    const store = new SqliteStore({ path: path.join(stateDir, 'portcullis.db'), clock: systemClock });
-    const ban = (ip: string): BanRecord => ({ ip, at: now - 60_000, until: now + 3_600_000, strikes: 1, reason: { kind: 'manual', ports: [], hits: 0, firstSeen: now - 60_000, lastSeen: now - 60_000 } });
-    store.recordBans([...Array.from({ length: N4 }, (_, i) => ban(v4(i))), ...Array.from({ length: N6 }, (_, i) => ban(v6(i)))]);
-    store.close();
+    const { lab, stateDir, cli } = await startOnStoredBans(t, 'ufw', N4, N6);
     const userRules = (await lab.ufw('status')).split('\n').filter((l) => /ALLOW/.test(l));
-    const cli = await t.start(['run', '--source', 'kmsg', '--backend', 'ufw'], {
-      detection: { findtimeSec: 60, maxretry: 5, minDistinctPorts: 3 },
-      ban: { backend: 'ufw', bantimeSec: 600, maxbantimeSec: 3600, increment: false },
-      logs: { source: 'kmsg' },
-    });
-    expect(cli.lines.find((l) => l.type === 'ready')?.activeBans).toBe(N4 + N6);
 
     const s = lab.scanner;
     await lab.probeMany(s.ns, s.fwV4, [1001, 1002, 1003, 1004, 1005, 1006], { timeoutMs: 200 });

@@ -3,37 +3,19 @@
  * active bans while the kernel sets are empty (as after a reboot) puts every one back into the kernel
  * in batches, is ready and reading the log without waiting for that, and bans a scan sent right away.
  */
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { systemClock } from '../../electron/shared/domain.ts';
-import type { BanRecord } from '../../electron/shared/model.ts';
-import { SqliteStore } from '../../electron/engine/store/sqlite.ts';
 import { requireSystem } from '../support/system.ts';
-import { labPerTest, setMembers, until } from './runner-support.ts';
+import { labPerTest, setMembers, startOnStoredBans, storedBanV4 as v4, until } from './runner-support.ts';
 
 const enabled = requireSystem('root', 'netns', 'ufw', 'ipset', 'conntrack');
 const N4 = 1900;
 const N6 = 100;
-/** 100.64.0.0/10 and 2001:db8:ffff::/48: never the lab's addresses. */
-const v4 = (i: number) => `100.${64 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`;
-const v6 = (i: number) => `2001:db8:ffff::${(i + 1).toString(16)}`;
 
 describe.runIf(enabled)('portcullis run restores many bans after a reboot (real ipset)', () => {
   const t = labPerTest();
 
   it(`${N4 + N6} stored bans go back into the empty sets; a scan right after the ready line is banned too`, async () => {
-    const { lab, stateDir } = await t.lab();
-    const now = Date.now();
-    const store = new SqliteStore({ path: path.join(stateDir, 'portcullis.db'), clock: systemClock });
-    const ban = (ip: string): BanRecord => ({ ip, at: now - 60_000, until: now + 3_600_000, strikes: 1, reason: { kind: 'manual', ports: [], hits: 0, firstSeen: now - 60_000, lastSeen: now - 60_000 } });
-    store.recordBans([...Array.from({ length: N4 }, (_, i) => ban(v4(i))), ...Array.from({ length: N6 }, (_, i) => ban(v6(i)))]);
-    store.close();
-    const cli = await t.start(['run', '--source', 'kmsg', '--backend', 'set'], {
-      detection: { findtimeSec: 60, maxretry: 5, minDistinctPorts: 3 },
-      ban: { backend: 'set', bantimeSec: 600, maxbantimeSec: 3600, increment: false },
-      logs: { source: 'kmsg' },
-    });
-    expect(cli.lines.find((l) => l.type === 'ready')?.activeBans).toBe(N4 + N6);
+    const { lab, cli } = await startOnStoredBans(t, 'set', N4, N6);
 
     // Scan at once: the restore must not stand in front of log reading.
     const s = lab.scanner;

@@ -10,6 +10,9 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterEach } from 'vitest';
 import { createLab, type Lab, type LabOptions } from '../support/netns.ts';
+import { systemClock } from '../../electron/shared/domain.ts';
+import type { BanRecord } from '../../electron/shared/model.ts';
+import { SqliteStore } from '../../electron/engine/store/sqlite.ts';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
 /** Node 24 (type stripping): the project's own, whatever node runs vitest. */
@@ -182,4 +185,30 @@ export function labPerTest() {
     },
   };
   return t;
+}
+
+/** Addresses for stored bans: 100.64.0.0/10 and 2001:db8:ffff::/48, never the lab's. */
+export const storedBanV4 = (i: number) => `100.${64 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`;
+export const storedBanV6 = (i: number) => `2001:db8:ffff::${(i + 1).toString(16)}`;
+
+/**
+ * The restore tests' start: `n4` + `n6` active manual bans written into the state dir's store (as an
+ * earlier run left them, while the firewall lacks them: a reboot, a crash), then `portcullis run`
+ * with `backend` and fast detection; the ready line must count every stored ban.
+ */
+export async function startOnStoredBans(t: ReturnType<typeof labPerTest>, backend: 'set' | 'ufw', n4: number, n6: number): Promise<{ lab: Lab; stateDir: string; cli: RunningCli }> {
+  const { lab, stateDir } = await t.lab();
+  const now = Date.now();
+  const store = new SqliteStore({ path: path.join(stateDir, 'portcullis.db'), clock: systemClock });
+  const ban = (ip: string): BanRecord => ({ ip, at: now - 60_000, until: now + 3_600_000, strikes: 1, reason: { kind: 'manual', ports: [], hits: 0, firstSeen: now - 60_000, lastSeen: now - 60_000 } });
+  store.recordBans([...Array.from({ length: n4 }, (_, i) => ban(storedBanV4(i))), ...Array.from({ length: n6 }, (_, i) => ban(storedBanV6(i)))]);
+  store.close();
+  const cli = await t.start(['run', '--source', 'kmsg', '--backend', backend], {
+    detection: { findtimeSec: 60, maxretry: 5, minDistinctPorts: 3 },
+    ban: { backend, bantimeSec: 600, maxbantimeSec: 3600, increment: false },
+    logs: { source: 'kmsg' },
+  });
+  const ready = cli.lines.find((l) => l.type === 'ready');
+  if (ready?.activeBans !== n4 + n6) throw new Error(`the ready line counted ${String(ready?.activeBans)} active bans, not the ${n4 + n6} stored`);
+  return { lab, stateDir, cli };
 }
