@@ -24,7 +24,8 @@ import {
 } from '../shared/helper-protocol.ts';
 import type { HelperDoctorCheckId } from '../shared/doctor.ts';
 import type { AuditLog } from './audit.ts';
-import { hostAddresses, refuseUncuttable, refuseUnbannable } from './ban-guard.ts';
+import { refuseUncuttable, refuseUnbannable } from './ban-guard.ts';
+import { ownAddressCache, type OwnAddresses } from './own-addresses.ts';
 import { BINARIES, FirewallQueue, type Exec } from './exec.ts';
 import type { KmsgStart, KmsgStream } from './kmsg.ts';
 import { forwardBlockCheck } from './forward-check.ts';
@@ -81,7 +82,7 @@ export interface HelperDeps {
   who: string;
   /** ufw runs can take seconds with many rules (1.4 s at 10k measured): generous, but bounded. */
   ufwTimeoutMs?: number;
-  /** This host's own addresses, never banned (default: os.networkInterfaces() of this namespace). */
+  /** This host's own addresses, never banned (default: this namespace's, kept by own-addresses.ts). */
   ownAddresses?(): string[];
 }
 
@@ -111,6 +112,8 @@ function errorOf(e: unknown): { code: HelperError['code']; message: string } {
 
 export function createHelperDispatcher(deps: HelperDeps): HelperDispatcher {
   const queue = deps.queue ?? new FirewallQueue();
+  // Read on every ban ahead of the firewall call: kept, not re-read each time (own-addresses.ts).
+  const ownAddresses: OwnAddresses = deps.ownAddresses ? { get: deps.ownAddresses, close: () => undefined } : ownAddressCache();
   const listeners = new Set<(e: HelperEvent) => void>();
   let kmsg: KmsgStream | null = null;
   // The argv of the change being made, per change: set-backend bans run beside the ufw queue.
@@ -415,11 +418,11 @@ export function createHelperDispatcher(deps: HelperDeps): HelperDispatcher {
     // needs none: the rule words of an add or an edit. (Planning a move here, without the rules,
     // refused every move: "there is no rule N".)
     if (req.op === 'previewRule' && (req.args.op.kind === 'add' || req.args.op.kind === 'edit')) ruleBody(req.args.op.rule);
-    if (req.op === 'ban') refuseUnbannable(req.args.ip, (deps.ownAddresses ?? hostAddresses)());
-    if (req.op === 'cutConnections') refuseUncuttable(req.args.ip, (deps.ownAddresses ?? hostAddresses)());
+    if (req.op === 'ban') refuseUnbannable(req.args.ip, ownAddresses.get());
+    if (req.op === 'cutConnections') refuseUncuttable(req.args.ip, ownAddresses.get());
     // A batch is refused whole: one unbannable entry means the caller is wrong about all of it.
     if (req.op === 'banMany') {
-      const own = (deps.ownAddresses ?? hostAddresses)();
+      const own = ownAddresses.get();
       for (const b of req.args.bans) refuseUnbannable(b.ip, own);
     }
   }
@@ -493,6 +496,7 @@ export function createHelperDispatcher(deps: HelperDeps): HelperDispatcher {
       return () => void listeners.delete(listener);
     },
     close() {
+      ownAddresses.close();
       kmsg?.stop();
       kmsg = null;
       session?.close();

@@ -1,0 +1,72 @@
+/**
+ * The ban guard's address list with the real `ip -o monitor address`, in a network namespace of its
+ * own: an address added there is seen by the next check without waiting for the list's age, and the
+ * monitor dies with a helper killed by SIGKILL (setpriv --pdeathsig), never left behind.
+ */
+import { spawn, execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { afterEach, describe, expect, it } from 'vitest';
+import { requireSystem } from '../support/system.ts';
+import { NODE, ROOT, until } from './runner-support.ts';
+
+const enabled = requireSystem('root', 'netns');
+const NS = `pc-own-${process.pid}`;
+const ip = (...args: string[]) => execFileSync('ip', args, { encoding: 'utf8' });
+
+/** A stand-in helper in NS: one check per "get" line on stdin, answered as JSON; first the monitor's pid. */
+const HELPER = `
+import { createInterface } from 'node:readline';
+import { ownAddressCache } from ${JSON.stringify(path.join(ROOT, 'electron/helper/own-addresses.ts'))};
+const cache = ownAddressCache({ maxAgeMs: 3_600_000 });
+cache.get();
+const { execFileSync } = await import('node:child_process');
+const kids = execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(process.pid)], { encoding: 'utf8' });
+console.log(JSON.stringify({ monitor: kids }));
+createInterface({ input: process.stdin }).on('line', () => console.log(JSON.stringify({ addresses: cache.get() })));
+`;
+
+describe.runIf(enabled)('own addresses, with the real ip monitor (namespace)', () => {
+  afterEach(() => {
+    try {
+      ip('netns', 'del', NS);
+    } catch {
+      /* not there */
+    }
+  });
+
+  it('sees an address added after the first check at once, and its monitor dies with a killed helper', async () => {
+    ip('netns', 'add', NS);
+    ip('-n', NS, 'link', 'set', 'lo', 'up');
+    const child = spawn('ip', ['netns', 'exec', NS, NODE, '--input-type=module', '-e', HELPER], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const answers: { monitor?: string; addresses?: string[] }[] = [];
+    createInterface({ input: child.stdout! }).on('line', (l) => answers.push(JSON.parse(l)));
+    try {
+      await until(() => answers.length >= 1, 20_000, 'the helper to start');
+      // setpriv set the parent-death signal and exec'd ip: the helper's child is ip itself.
+      const m = /^\s*(\d+)\s+\/usr\/sbin\/ip -o monitor address$/m.exec(answers[0]!.monitor!);
+      expect(m, answers[0]!.monitor).not.toBeNull();
+      const monitorPid = Number(m![1]);
+      const ask = async () => {
+        const n = answers.length;
+        child.stdin!.write('get\n');
+        await until(() => answers.length > n, 10_000, 'an answer');
+        return answers.at(-1)!.addresses!;
+      };
+      expect(await ask()).toContain('127.0.0.1');
+      expect(await ask()).not.toContain('192.0.2.55');
+      ip('-n', NS, 'addr', 'add', '192.0.2.55/32', 'dev', 'lo');
+      // The monitor's line arrives a moment later: the check sees the address from then on.
+      let seen = false;
+      for (let i = 0; i < 100 && !seen; i++) seen = (await ask()).includes('192.0.2.55');
+      expect(seen).toBe(true);
+      // SIGKILL to the node process: no exit handler runs, the kernel's parent-death signal kills the monitor.
+      const helperPid = Number(execFileSync('ps', ['-o', 'ppid=', '-p', String(monitorPid)], { encoding: 'utf8' }).trim());
+      process.kill(helperPid, 'SIGKILL');
+      await until(() => !existsSync(`/proc/${monitorPid}`), 10_000, 'the monitor to die with its helper');
+    } finally {
+      child.kill('SIGKILL');
+    }
+  }, 60_000);
+});
