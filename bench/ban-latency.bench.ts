@@ -348,7 +348,7 @@ if (!only || only === 'set') {
       const r = await portcullisLatency(lab, 'set', family, 15);
       latency[`set${family}`] = median(r.e2e);
       row(`5th probe → blocked on :22, portcullis run, set, IPv${family}`, `${fmt(median(r.e2e))} ms`, spread(r.e2e), '≤ 10 ms');
-      row(`  runner's own decision → ban in kernel, set, IPv${family}`, `${fmt(median(r.runnerMs))} ms`, spread(r.runnerMs), '');
+      row(`  runner's BAN line: decision → block confirmed (ipset's answer), set, IPv${family}`, `${fmt(median(r.runnerMs))} ms`, spread(r.runnerMs), '');
     }
   } finally {
     await lab.cleanup();
@@ -362,7 +362,7 @@ if (!only || only === 'ufw' || only === 'f2b') {
       const r = await portcullisLatency(lab, 'ufw', 4, 7);
       latency.ufw = median(r.e2e);
       row('5th probe → blocked on :22, portcullis run, ufw, IPv4', `${fmt(median(r.e2e))} ms`, spread(r.e2e), '≤ 300 ms');
-      row("  runner's own decision → ban in ufw", `${fmt(median(r.runnerMs))} ms`, spread(r.runnerMs), '');
+      row("  runner's BAN line: decision → ufw's rule written", `${fmt(median(r.runnerMs))} ms`, spread(r.runnerMs), '');
       const cliCost: number[] = [];
       for (let i = 0; i < 5; i++) {
         const t = performance.now();

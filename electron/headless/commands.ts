@@ -412,6 +412,7 @@ export async function directDoctor(
     return await doctorWithoutInstance({ ...env, helper: ops });
   } finally {
     d.close();
+    await d.auditWritten();
     lock?.release();
   }
 }

@@ -240,7 +240,8 @@ async function startLocked(o: RunOptions, out: Out, err: Out, isRoot: boolean): 
   const auditLog = fileAuditLog(path.join(o.stateDir, 'audit.log'));
   // The helper, in-process: the same closed, validated op set the desktop app reaches over a socket.
   let call: ReturnType<typeof callViaDispatcher> | null = null;
-  let closeDispatcher = (): void => undefined;
+  /** Stops the in-process helper; resolves once its audit entries are written. */
+  let closeDispatcher = async (): Promise<void> => undefined;
   if (isRoot) {
     const dispatcher = createHelperDispatcher({
       exec: execArgv,
@@ -257,7 +258,10 @@ async function startLocked(o: RunOptions, out: Out, err: Out, isRoot: boolean): 
       who: `portcullis ${o.web ? 'serve' : 'run'} (pid ${process.pid})`,
     });
     call = callViaDispatcher((req) => dispatcher.handle(req));
-    closeDispatcher = () => dispatcher.close();
+    closeDispatcher = () => {
+      dispatcher.close();
+      return dispatcher.auditWritten();
+    };
   }
   const helper = call ? (o.dryRun ? readOnlyHelper(helperOpsOf(call)) : helperOpsOf(call)) : null;
 
@@ -404,7 +408,7 @@ async function startLocked(o: RunOptions, out: Out, err: Out, isRoot: boolean): 
   } catch (e) {
     await opened.source.stop().catch(() => undefined);
     raw.close();
-    closeDispatcher();
+    await closeDispatcher();
     throw new StartError((e as Error).message);
   }
 
@@ -413,7 +417,7 @@ async function startLocked(o: RunOptions, out: Out, err: Out, isRoot: boolean): 
     control = await serveControlSocket(o.stateDir, service.handlers(), auditLog);
   } catch (e) {
     await service.stop();
-    closeDispatcher();
+    await closeDispatcher();
     throw new StartError((e as Error).message);
   }
 
@@ -425,7 +429,7 @@ async function startLocked(o: RunOptions, out: Out, err: Out, isRoot: boolean): 
     } catch (e) {
       await control.close();
       await service.stop();
-      closeDispatcher();
+      await closeDispatcher();
       throw new StartError(`cannot listen on 127.0.0.1:${o.web.port}: ${(e as Error).message}`);
     }
   }
@@ -466,7 +470,7 @@ async function startLocked(o: RunOptions, out: Out, err: Out, isRoot: boolean): 
       await web?.close();
       await control.close();
       await service.stop();
-      closeDispatcher();
+      await closeDispatcher();
     },
   };
 }

@@ -114,6 +114,7 @@ async function main(): Promise<number> {
     process.once('SIGHUP', stop);
   });
   dispatcher.close();
+  await dispatcher.auditWritten();
   await server.close();
   lock.release();
   log('stopped');

@@ -23,7 +23,7 @@ import {
   type SkippedBan,
 } from '../shared/helper-protocol.ts';
 import type { HelperDoctorCheckId } from '../shared/doctor.ts';
-import type { AuditLog } from './audit.ts';
+import type { AuditEntry, AuditLog } from './audit.ts';
 import { refuseUncuttable, refuseUnbannable } from './ban-guard.ts';
 import { ownAddressCache, type OwnAddresses } from './own-addresses.ts';
 import { BINARIES, FirewallQueue, type Exec } from './exec.ts';
@@ -92,6 +92,8 @@ export interface HelperDispatcher {
   /** An already-decoded request (the socket server decodes first to gate on `hello`). */
   run(request: DecodedRequest): Promise<HelperResponse>;
   onEvent(listener: (event: HelperEvent) => void): () => void;
+  /** Resolves once every audit entry of a change answered so far is written (shutdown waits for it). */
+  auditWritten(): Promise<void>;
   /** Stops the kmsg stream. */
   close(): void;
 }
@@ -112,6 +114,8 @@ function errorOf(e: unknown): { code: HelperError['code']; message: string } {
 
 export function createHelperDispatcher(deps: HelperDeps): HelperDispatcher {
   const queue = deps.queue ?? new FirewallQueue();
+  /** The audit entries' writes, in order (performRecorded). */
+  let auditTail: Promise<void> = Promise.resolve();
   // Read on every ban ahead of the firewall call: kept, not re-read each time (own-addresses.ts).
   const ownAddresses: OwnAddresses = deps.ownAddresses ? { get: deps.ownAddresses, close: () => undefined } : ownAddressCache();
   const listeners = new Set<(e: HelperEvent) => void>();
@@ -461,7 +465,13 @@ export function createHelperDispatcher(deps: HelperDeps): HelperDispatcher {
     return (setBan ? setQueue : queue).run(() => performRecorded(req, changing));
   }
 
-  /** Performs `req`, recording the argv it runs; a change is written to the audit log, done or refused. */
+  /**
+   * Performs `req`, recording the argv it runs; a change is written to the audit log, done or refused.
+   * The answer does not wait for the entry's write: the change is already in force (a ban's block
+   * before its answer), and the append — a file write on libuv's pool, 1–130 ms on a busy disk in the
+   * ban-latency lab — only delayed the caller's news of it. Entries are written in order, one after
+   * another (auditTail); auditWritten() waits for them at shutdown.
+   */
   async function performRecorded(req: DecodedRequest, audited: boolean, argv: string[][] = [], started = Date.now()): Promise<HelperResponse> {
     let response: HelperResponse;
     try {
@@ -470,7 +480,7 @@ export function createHelperDispatcher(deps: HelperDeps): HelperDispatcher {
       response = { id: req.id, ok: false, error: errorOf(e) };
     }
     if (audited) {
-      await deps.audit.append({
+      const entry: AuditEntry = {
         time: new Date(started).toISOString(),
         who: deps.who,
         op: req.op,
@@ -479,7 +489,8 @@ export function createHelperDispatcher(deps: HelperDeps): HelperDispatcher {
         result: response.ok ? 'ok' : 'error',
         ...(response.ok ? {} : { error: response.error }),
         ms: Date.now() - started,
-      });
+      };
+      auditTail = auditTail.then(() => deps.audit.append(entry)).catch(() => undefined); // the log reports its own failures
     }
     return response;
   }
@@ -495,6 +506,7 @@ export function createHelperDispatcher(deps: HelperDeps): HelperDispatcher {
       listeners.add(listener);
       return () => void listeners.delete(listener);
     },
+    auditWritten: () => auditTail,
     close() {
       ownAddresses.close();
       kmsg?.stop();

@@ -174,6 +174,31 @@ describe('helper dispatcher: valid requests', () => {
     expect(fwCalls).toHaveLength(1);
   });
 
+  it('answers a ban once it is in force, not after its audit entry is written; entries stay in order and auditWritten waits for them', async () => {
+    const { deps, fwCalls } = fakeDeps();
+    const written: string[] = [];
+    const gates: (() => void)[] = [];
+    // A slow disk: each append waits until the test lets it finish.
+    deps.audit = { append: (e) => new Promise<void>((r) => gates.push(() => (written.push(`${e.op} ${(e.args as { ip: string }).ip}`), r()))) };
+    const d = createHelperDispatcher(deps);
+    const a = await d.handle({ id: 1, op: 'ban', args: { ip: '192.0.2.1', timeoutSec: 60, backend: 'set' } });
+    const b = await d.handle({ id: 2, op: 'unban', args: { ip: '192.0.2.1', backend: 'set' } });
+    expect([a.ok, b.ok]).toEqual([true, true]);
+    expect(fwCalls).toEqual(['set.ban 192.0.2.1 60 ', 'set.unban 192.0.2.1']);
+    expect(written).toEqual([]); // answered with both appends still pending
+    let flushed = false;
+    void d.auditWritten().then(() => (flushed = true));
+    await new Promise((r) => setImmediate(r));
+    expect(gates).toHaveLength(1); // one write at a time, in order
+    gates.shift()!();
+    await new Promise((r) => setImmediate(r));
+    expect(flushed).toBe(false);
+    gates.shift()!();
+    await d.auditWritten();
+    expect(written).toEqual(['ban 192.0.2.1', 'unban 192.0.2.1']);
+    expect(flushed).toBe(true);
+  });
+
   it('a connection cut does not wait behind a slow firewall change (conntrack touches no rule), and is audited', async () => {
     let release!: () => void;
     const held = new Promise<void>((r) => (release = r));

@@ -182,8 +182,11 @@ describe.runIf(requireSystem('root', 'netns', 'ufw'))('helper + real ufw in a ne
     expect((await client.call('status', {})).enabled).toBe(true);
   });
 
-  it('every change is in the audit log with its argv', () => {
-    const entries = readFileSync(join(dir, 'audit.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  it('every change is in the audit log with its argv', async () => {
+    // The helper answers a change once it is in force and writes its entry right behind (ops.ts): wait for the last.
+    const read = () => readFileSync(join(dir, 'audit.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    for (let i = 0; i < 100 && read().length < 12; i++) await new Promise((r) => setTimeout(r, 50));
+    const entries = read();
     expect(entries.map((e) => e.op)).toEqual(['addRule', 'insertRule', 'moveRule', 'insertRule', 'insertRule', 'deleteRule', 'addRule', 'addRule', 'setDefault', 'setLogging', 'moveRule', 'moveRule']);
     expect(entries.every((e) => e.result === 'ok' && e.who === 'uid 0 over socket')).toBe(true);
     // The move: numbers re-read, delete, then the deny re-added at the end of the IPv4 rules (an append).
