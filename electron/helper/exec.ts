@@ -23,7 +23,7 @@ export const BINARIES = {
   stdbuf: '/usr/bin/stdbuf',
   /** Only to hold ufw's own lock (fcntl.lockf on /run/ufw.lock) while its rules files are edited (firewall/ufw-lock.ts). */
   python3: '/usr/bin/python3',
-  /** Only to start `ip monitor address` with a parent-death signal, so it never outlives the helper (own-addresses.ts). */
+  /** Only to start `ip monitor link address` with a parent-death signal, so it never outlives the helper (own-addresses.ts). */
   setpriv: '/usr/bin/setpriv',
 } as const;
 export type BinaryName = keyof typeof BINARIES;

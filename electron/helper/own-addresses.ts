@@ -6,11 +6,13 @@
  * cost 0.3–0.5 ms a ban, and 5–10 ms in one ban of six: the slowest step between the decision and
  * the `ipset add`.
  *
- * How it stays true: the list is read once and kept while a long-lived `ip -o monitor address`
- * (the kernel's own address-change notifications, argv-only; started through `setpriv --pdeathsig
+ * How it stays true: the list is read once and kept while a long-lived `ip -o monitor link address`
+ * (the kernel's own change notifications, argv-only; started through `setpriv --pdeathsig
  * KILL` so that it dies with the helper, even a helper killed with SIGKILL) runs and has printed nothing since;
- * any line it prints (an address added or removed) drops the list, and the next check reads it
- * again. Without the monitor (not started, exited, failed) every check reads the list, as before.
+ * any line it prints drops the list, and the next check reads it again. Links as well as addresses:
+ * os.networkInterfaces() lists only the addresses of interfaces that are up and running, and bringing
+ * an interface up (or its carrier) changes that list with a link event alone — its IPv4 address was
+ * configured earlier, and an interface without IPv6 gets no new address either. Without the monitor (not started, exited, failed) every check reads the list, as before.
  * A bounded age covers the monitor's first moments, before it has subscribed.
  */
 import type { ChildProcess } from 'node:child_process';
@@ -27,7 +29,7 @@ export interface OwnAddresses {
 export interface OwnAddressesOptions {
   /** Reads the addresses (default: os.networkInterfaces() of this namespace). */
   read?: () => string[];
-  /** Starts the change monitor (default: `ip -o monitor address`); null = none. */
+  /** Starts the change monitor (default: `ip -o monitor link address`); null = none. */
   monitor?: (() => ChildProcess) | null;
   /** A list older than this is read again even without a change seen (ms). */
   maxAgeMs?: number;
@@ -36,7 +38,7 @@ export interface OwnAddressesOptions {
 
 export function ownAddressCache(opts: OwnAddressesOptions = {}): OwnAddresses {
   const read = opts.read ?? hostAddresses;
-  const startMonitor = opts.monitor === undefined ? () => spawnArgv('setpriv', ['--pdeathsig', 'KILL', '--', BINARIES.ip, '-o', 'monitor', 'address']) : opts.monitor;
+  const startMonitor = opts.monitor === undefined ? () => spawnArgv('setpriv', ['--pdeathsig', 'KILL', '--', BINARIES.ip, '-o', 'monitor', 'link', 'address']) : opts.monitor;
   const maxAgeMs = opts.maxAgeMs ?? 10_000;
   const now = opts.now ?? Date.now;
   let list: string[] | null = null;

@@ -1,5 +1,5 @@
 /**
- * The ban guard's address list with the real `ip -o monitor address`, in a network namespace of its
+ * The ban guard's address list with the real `ip -o monitor link address`, in a network namespace of its
  * own: an address added there is seen by the next check without waiting for the list's age, and the
  * monitor dies with a helper killed by SIGKILL (setpriv --pdeathsig), never left behind.
  */
@@ -45,7 +45,7 @@ describe.runIf(enabled)('own addresses, with the real ip monitor (namespace)', (
     try {
       await until(() => answers.length >= 1, 20_000, 'the helper to start');
       // setpriv set the parent-death signal and exec'd ip: the helper's child is ip itself.
-      const m = /^\s*(\d+)\s+\/usr\/sbin\/ip -o monitor address$/m.exec(answers[0]!.monitor!);
+      const m = /^\s*(\d+)\s+\/usr\/sbin\/ip -o monitor link address$/m.exec(answers[0]!.monitor!);
       expect(m, answers[0]!.monitor).not.toBeNull();
       const monitorPid = Number(m![1]);
       const ask = async () => {
@@ -65,6 +65,37 @@ describe.runIf(enabled)('own addresses, with the real ip monitor (namespace)', (
       const helperPid = Number(execFileSync('ps', ['-o', 'ppid=', '-p', String(monitorPid)], { encoding: 'utf8' }).trim());
       process.kill(helperPid, 'SIGKILL');
       await until(() => !existsSync(`/proc/${monitorPid}`), 10_000, 'the monitor to die with its helper');
+    } finally {
+      child.kill('SIGKILL');
+    }
+  }, 60_000);
+
+  it('sees the address of an interface brought up after the first check: no address event, only a link event', async () => {
+    // os.networkInterfaces() lists only interfaces that are up and running. Bringing one up whose IPv4
+    // address was configured earlier sends no address event (nor an IPv6 one: IPv6 is off on it), so a
+    // monitor of address events alone kept a list without it for maxAgeMs — a ban of it passed the guard.
+    ip('netns', 'add', NS);
+    ip('-n', NS, 'link', 'set', 'lo', 'up');
+    ip('-n', NS, 'link', 'add', 'pcva', 'type', 'veth', 'peer', 'name', 'pcvb');
+    execFileSync('ip', ['netns', 'exec', NS, 'sysctl', '-qw', 'net.ipv6.conf.pcva.disable_ipv6=1', 'net.ipv6.conf.pcvb.disable_ipv6=1']);
+    ip('-n', NS, 'addr', 'add', '192.0.2.66/32', 'dev', 'pcva');
+    ip('-n', NS, 'link', 'set', 'pcvb', 'up');
+    const child = spawn('ip', ['netns', 'exec', NS, NODE, '--input-type=module', '-e', HELPER], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const answers: { monitor?: string; addresses?: string[] }[] = [];
+    createInterface({ input: child.stdout! }).on('line', (l) => answers.push(JSON.parse(l)));
+    try {
+      await until(() => answers.length >= 1, 20_000, 'the helper to start');
+      const ask = async () => {
+        const n = answers.length;
+        child.stdin!.write('get\n');
+        await until(() => answers.length > n, 10_000, 'an answer');
+        return answers.at(-1)!.addresses!;
+      };
+      expect(await ask()).not.toContain('192.0.2.66'); // pcva is down: not listed
+      ip('-n', NS, 'link', 'set', 'pcva', 'up');
+      let seen = false;
+      for (let i = 0; i < 100 && !seen; i++) seen = (await ask()).includes('192.0.2.66');
+      expect(seen).toBe(true);
     } finally {
       child.kill('SIGKILL');
     }
