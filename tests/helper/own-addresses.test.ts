@@ -30,6 +30,7 @@ function setup(maxAgeMs = 60_000) {
   let addresses = ['127.0.0.1', '192.0.2.10'];
   let reads = 0;
   let t = 0;
+  let subscribed = true;
   const monitors: ReturnType<typeof fakeMonitor>[] = [];
   const cache = ownAddressCache({
     read: () => (reads++, [...addresses]),
@@ -38,6 +39,7 @@ function setup(maxAgeMs = 60_000) {
       monitors.push(m);
       return m as unknown as ChildProcess;
     },
+    subscribed: () => subscribed,
     maxAgeMs,
     now: () => t,
   });
@@ -49,6 +51,9 @@ function setup(maxAgeMs = 60_000) {
     },
     set addresses(a: string[]) {
       addresses = a;
+    },
+    set subscribed(v: boolean) {
+      subscribed = v;
     },
     advance: (ms: number) => void (t += ms),
   };
@@ -118,5 +123,42 @@ describe('ownAddressCache', () => {
     none.get();
     none.get();
     expect(reads).toBe(2);
+  });
+
+  it('reads every time until the monitor has joined the kernel\'s groups, then keeps the list read after that', () => {
+    // A change between the first read and the monitor's subscription would never be printed: the
+    // list read then could stay wrong for maxAgeMs, and a ban of a new address of this host pass.
+    const s = setup();
+    s.subscribed = false;
+    s.cache.get();
+    s.cache.get();
+    expect(s.reads).toBe(2);
+    s.subscribed = true;
+    s.addresses = ['127.0.0.1', '192.0.2.10', '198.51.100.7'];
+    expect(s.cache.get()).toContain('198.51.100.7'); // read once subscribed
+    s.cache.get();
+    expect(s.reads).toBe(3);
+  });
+
+  it('anything the monitor writes to stderr (a netlink overrun: changes lost) drops the list', async () => {
+    const s = setup();
+    s.cache.get();
+    s.addresses = ['127.0.0.1', '192.0.2.10', '198.51.100.8'];
+    s.monitors[0]!.stderr.write('netlink receive error No buffer space available (105)\n');
+    await tick();
+    expect(s.cache.get()).toContain('198.51.100.8');
+    expect(s.reads).toBe(2);
+  });
+
+  it('after close (the socket helper closes the dispatcher whenever its client leaves) the next check starts a new monitor and keeps its list again', () => {
+    const s = setup();
+    s.cache.get();
+    s.cache.close();
+    expect(s.monitors[0]!.killed).toBe(true);
+    s.cache.get();
+    s.cache.get();
+    s.cache.get();
+    expect(s.monitors).toHaveLength(2);
+    expect(s.reads).toBe(2);
   });
 });

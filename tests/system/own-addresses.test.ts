@@ -10,6 +10,7 @@ import { createInterface } from 'node:readline';
 import { afterEach, describe, expect, it } from 'vitest';
 import { requireSystem } from '../support/system.ts';
 import { NODE, ROOT, until } from './runner-support.ts';
+import { netlinkSubscribed } from '../../electron/helper/own-addresses.ts';
 
 const enabled = requireSystem('root', 'netns');
 const NS = `pc-own-${process.pid}`;
@@ -19,12 +20,14 @@ const ip = (...args: string[]) => execFileSync('ip', args, { encoding: 'utf8' })
 const HELPER = `
 import { createInterface } from 'node:readline';
 import { ownAddressCache } from ${JSON.stringify(path.join(ROOT, 'electron/helper/own-addresses.ts'))};
-const cache = ownAddressCache({ maxAgeMs: 3_600_000 });
+import { hostAddresses } from ${JSON.stringify(path.join(ROOT, 'electron/helper/ban-guard.ts'))};
+let reads = 0;
+const cache = ownAddressCache({ maxAgeMs: 3_600_000, read: () => (reads++, hostAddresses()) });
 cache.get();
 const { execFileSync } = await import('node:child_process');
 const kids = execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(process.pid)], { encoding: 'utf8' });
 console.log(JSON.stringify({ monitor: kids }));
-createInterface({ input: process.stdin }).on('line', () => console.log(JSON.stringify({ addresses: cache.get() })));
+createInterface({ input: process.stdin }).on('line', () => console.log(JSON.stringify({ addresses: cache.get(), reads })));
 `;
 
 describe.runIf(enabled)('own addresses, with the real ip monitor (namespace)', () => {
@@ -40,7 +43,7 @@ describe.runIf(enabled)('own addresses, with the real ip monitor (namespace)', (
     ip('netns', 'add', NS);
     ip('-n', NS, 'link', 'set', 'lo', 'up');
     const child = spawn('ip', ['netns', 'exec', NS, NODE, '--input-type=module', '-e', HELPER], { stdio: ['pipe', 'pipe', 'inherit'] });
-    const answers: { monitor?: string; addresses?: string[] }[] = [];
+    const answers: { monitor?: string; addresses?: string[]; reads?: number }[] = [];
     createInterface({ input: child.stdout! }).on('line', (l) => answers.push(JSON.parse(l)));
     try {
       await until(() => answers.length >= 1, 20_000, 'the helper to start');
@@ -61,6 +64,14 @@ describe.runIf(enabled)('own addresses, with the real ip monitor (namespace)', (
       let seen = false;
       for (let i = 0; i < 100 && !seen; i++) seen = (await ask()).includes('192.0.2.55');
       expect(seen).toBe(true);
+      // The monitor has joined the kernel's groups (as /proc/net/netlink shows it), so the list is kept:
+      // without that the guard would read it on every check, which the cache is for.
+      expect(netlinkSubscribed(monitorPid, `/proc/${monitorPid}/net/netlink`)).toBe(true);
+      await ask();
+      const kept = answers.at(-1)!.reads!;
+      await ask();
+      await ask();
+      expect(answers.at(-1)!.reads).toBe(kept);
       // SIGKILL to the node process: no exit handler runs, the kernel's parent-death signal kills the monitor.
       const helperPid = Number(execFileSync('ps', ['-o', 'ppid=', '-p', String(monitorPid)], { encoding: 'utf8' }).trim());
       process.kill(helperPid, 'SIGKILL');
@@ -81,7 +92,7 @@ describe.runIf(enabled)('own addresses, with the real ip monitor (namespace)', (
     ip('-n', NS, 'addr', 'add', '192.0.2.66/32', 'dev', 'pcva');
     ip('-n', NS, 'link', 'set', 'pcvb', 'up');
     const child = spawn('ip', ['netns', 'exec', NS, NODE, '--input-type=module', '-e', HELPER], { stdio: ['pipe', 'pipe', 'inherit'] });
-    const answers: { monitor?: string; addresses?: string[] }[] = [];
+    const answers: { monitor?: string; addresses?: string[]; reads?: number }[] = [];
     createInterface({ input: child.stdout! }).on('line', (l) => answers.push(JSON.parse(l)));
     try {
       await until(() => answers.length >= 1, 20_000, 'the helper to start');
