@@ -114,8 +114,10 @@ async function main(): Promise<number> {
     process.once('SIGHUP', stop);
   });
   dispatcher.close();
-  await dispatcher.auditWritten();
+  // No new request first, then the changes under way finished and every audit entry written, and only
+  // then the namespace's firewall lock let go.
   await server.close();
+  await dispatcher.auditWritten();
   lock.release();
   log('stopped');
   return 0;

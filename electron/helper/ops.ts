@@ -92,7 +92,7 @@ export interface HelperDispatcher {
   /** An already-decoded request (the socket server decodes first to gate on `hello`). */
   run(request: DecodedRequest): Promise<HelperResponse>;
   onEvent(listener: (event: HelperEvent) => void): () => void;
-  /** Resolves once every audit entry of a change answered so far is written (shutdown waits for it). */
+  /** Resolves once every change under way is done and every audit entry is written (shutdown waits for it). */
   auditWritten(): Promise<void>;
   /** Stops the kmsg stream. */
   close(): void;
@@ -116,6 +116,8 @@ export function createHelperDispatcher(deps: HelperDeps): HelperDispatcher {
   const queue = deps.queue ?? new FirewallQueue();
   /** The audit entries' writes, in order (performRecorded). */
   let auditTail: Promise<void> = Promise.resolve();
+  /** Changes under way (their entries not yet queued): auditWritten waits for them too. */
+  const changesInFlight = new Set<Promise<unknown>>();
   // Read on every ban ahead of the firewall call: kept, not re-read each time (own-addresses.ts).
   const ownAddresses: OwnAddresses = deps.ownAddresses ? { get: deps.ownAddresses, close: () => undefined } : ownAddressCache();
   const listeners = new Set<(e: HelperEvent) => void>();
@@ -432,6 +434,14 @@ export function createHelperDispatcher(deps: HelperDeps): HelperDispatcher {
   }
 
   async function run(req: DecodedRequest): Promise<HelperResponse> {
+    if (!CHANGING_OPS.has(req.op as HelperOp)) return runChecked(req);
+    const p = runChecked(req);
+    changesInFlight.add(p);
+    void p.finally(() => changesInFlight.delete(p)).catch(() => undefined);
+    return p;
+  }
+
+  async function runChecked(req: DecodedRequest): Promise<HelperResponse> {
     try {
       precheck(req);
     } catch (e) {
@@ -506,7 +516,16 @@ export function createHelperDispatcher(deps: HelperDeps): HelperDispatcher {
       listeners.add(listener);
       return () => void listeners.delete(listener);
     },
-    auditWritten: () => auditTail,
+    async auditWritten() {
+      // Until nothing is under way and no entry was queued meanwhile: a change answered during the
+      // wait queues its entry behind the tail awaited.
+      for (;;) {
+        if (changesInFlight.size) await Promise.allSettled([...changesInFlight]);
+        const tail = auditTail;
+        await tail;
+        if (tail === auditTail && changesInFlight.size === 0) return;
+      }
+    },
     close() {
       ownAddresses.close();
       kmsg?.stop();

@@ -199,6 +199,33 @@ describe('helper dispatcher: valid requests', () => {
     expect(flushed).toBe(true);
   });
 
+  it('auditWritten (shutdown) also waits for a change still in progress, so its entry is written before the helper exits', async () => {
+    // SIGTERM while a ufw ban runs (its block already in force by blockNow): main() awaited auditWritten,
+    // which resolved at once, and exited before the ban's entry was queued — a change with no audit entry.
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const { deps, audit } = fakeDeps();
+    deps.firewall.createBanBackend = (kind) => ({
+      kind,
+      ban: async () => held,
+      unban: async () => undefined,
+      list: async () => [],
+      banMany: async () => [],
+      unbanMany: async () => undefined,
+    });
+    const d = createHelperDispatcher(deps);
+    const ban = d.handle({ id: 1, op: 'ban', args: { ip: '192.0.2.1', timeoutSec: 60, backend: 'ufw' } });
+    await new Promise((r) => setImmediate(r));
+    let flushed = false;
+    const written = d.auditWritten().then(() => (flushed = true));
+    await new Promise((r) => setImmediate(r));
+    expect(flushed).toBe(false);
+    release();
+    await written;
+    expect(audit.entries.map((e) => `${e.op} ${e.result}`)).toEqual(['ban ok']);
+    expect((await ban).ok).toBe(true);
+  });
+
   it('a connection cut does not wait behind a slow firewall change (conntrack touches no rule), and is audited', async () => {
     let release!: () => void;
     const held = new Promise<void>((r) => (release = r));
