@@ -250,6 +250,22 @@ describe('the ufw backend mirrored into the sets (forward-mirror.ts)', () => {
     ]);
   });
 
+  it("a bulk ban's source ufw skipped (a rule of the user's own) is not mirrored into the forward set; the others are", async () => {
+    // `ufw prepend` of 203.0.113.7 answers as ufw does for a source with a rule that is not ours (exit 0).
+    const { exec, calls } = fakeExec((c) => {
+      if (c.bin === 'ufw' && c.args.join(' ') === 'show added') return { stdout: SHOW_ADDED };
+      if (c.bin === 'ufw' && c.args[0] === 'prepend' && c.args[3] === '203.0.113.7') return { stdout: 'Skipping inserting existing rule\n' };
+      return undefined;
+    });
+    const b = createBanBackend('ufw', exec, { cutConnections: true, forwardMirror: () => true, now: () => 1_000_000_000_000 });
+    const skipped = await b.banMany([ip('203.0.113.7'), ip('203.0.113.8')].map((x) => ({ ip: x, timeoutSec: 300, comment: '' })));
+    expect(skipped.map((x) => x.ip)).toEqual(['203.0.113.7']);
+    const ipset = calls.filter((c) => c.bin === 'ipset').map((c) => c.input ?? '').join('\n');
+    expect(ipset).toContain('add -exist portcullis-ban4 203.0.113.8 timeout 300');
+    expect(ipset).not.toContain('203.0.113.7');
+    expect(calls.filter((c) => c.bin === 'conntrack').map((c) => c.args.join(' ')).join('\n')).not.toContain('203.0.113.7');
+  });
+
   it('without the block: no ipset command at all; a ban ufw refuses never reaches the set', async () => {
     const off = ufwAnswers();
     const b = createBanBackend('ufw', off.exec, { cutConnections: false, forwardMirror: () => false });
