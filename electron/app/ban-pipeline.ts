@@ -15,7 +15,7 @@ import { canonicalIp } from '../shared/domain.ts';
 import { neverBanReason } from '../shared/never-ban.ts';
 import { errorText } from '../shared/errors.ts';
 import type { FirewallPort } from '../engine/ports.ts';
-import type { SkippedBan } from '../shared/helper-protocol.ts';
+import { skippedBanText, type SkippedBan } from '../shared/helper-protocol.ts';
 import type { EngineLike, ServiceStore } from './contracts.ts';
 import type { EventBatcher } from './events.ts';
 import type { FleetBridge } from './fleet.ts';
@@ -262,7 +262,7 @@ export class BanPipeline {
           if (fw.banMany) skipped = await fw.banMany(bans.map((b) => ({ ip: b.ip, until: b.until, comment: banComment(b) })));
           else for (const b of bans) await fw.ban(b.ip, b.until, banComment(b));
           const latencyMs = performance.now() - decidedAt;
-          const notBanned = new Map(skipped.map((s) => [s.ip, s.reason]));
+          const notBanned = new Map(skipped.map((s) => [s.ip, skippedBanText(s)]));
           for (const b of bans) {
             const why = notBanned.get(b.ip);
             if (why !== undefined) {
@@ -272,7 +272,7 @@ export class BanPipeline {
             if (h.settings().ban.cutConnections && !fw.blocksEstablished) this.cutLater(b.ip);
             h.onBan?.(b, { latencyMs, dryRun: false });
           }
-          if (skipped.length) h.notice('warn', `${skipped.length} of ${bans.length} addresses were not banned in the firewall: ${skipped[0]!.reason}${skipped.length > 1 ? ` (and ${skipped.length - 1} more)` : ''}`);
+          if (skipped.length) h.notice('warn', `${skipped.length} of ${bans.length} addresses were not banned in the firewall: ${skippedBanText(skipped[0]!)}${skipped.length > 1 ? ` (and ${skipped.length - 1} more)` : ''}`);
         } catch (e) {
           for (const b of bans) h.onBan?.(b, { latencyMs: null, dryRun: false, error: errorText(e) });
           h.notice('error', `Could not ban ${bans.length} addresses in the firewall: ${errorText(e)}`);
@@ -283,7 +283,7 @@ export class BanPipeline {
     if (offenders.length) h.store.upsertOffenders(offenders);
     for (const ban of bans) h.events.push({ type: 'ban', ban });
     await firewallDone;
-    refused.push(...skipped.map((s) => ({ ip: s.ip, reason: s.reason })));
+    refused.push(...skipped.map((s) => ({ ip: s.ip, reason: skippedBanText(s) })));
     return { banned: bans.length - skipped.length, refused };
   }
 
@@ -372,7 +372,7 @@ export class BanPipeline {
           if (!fw.banMany) for (const b of todo) await fw.ban(b.ip, b.until, banComment(b));
           const notBanned = new Set(skipped.map((s) => s.ip));
           result.restored.push(...todo.filter((b) => !notBanned.has(b.ip)).map((b) => b.ip));
-          for (const s of skipped) h.log('warn', `reconcile: not restored: ${s.reason}`);
+          for (const s of skipped) h.log('warn', `reconcile: not restored: ${skippedBanText(s)}`);
         } catch (e) {
           // One bad entry (e.g. an address the helper refuses) fails the whole batch: retry them one
           // by one so it never drops the others, and name the ones that still fail.

@@ -84,15 +84,23 @@ const BanEntrySchema = z
       .default(''),
   })
   .strict();
-/** Entries per banMany/unbanMany request: 500 bans stay well under MAX_LINE_BYTES on the socket. */
+/** Entries per banMany/unbanMany request: 500 bans (or 500 skipped, answered) stay well under MAX_LINE_BYTES on the socket. */
 export const MAX_BATCH = 500;
 
 /**
- * A ban of a banMany the firewall did not take, with the reason (the ufw backend: the source has a
- * rule of the user's own, e.g. `ufw allow from IP`, and ufw skips ours): the rest of the batch is in force.
+ * A ban of a banMany the firewall did not take, and why, from a closed set — the text is written on
+ * the caller's side (skippedBanText), so a batch of 500 skipped bans stays a short answer line:
+ * - `users-rule`: the ufw backend; the source has a rule of the user's own (`ufw allow from IP`, or
+ *   their own deny), and ufw skips a second rule for the same source.
+ * The rest of the batch is in force.
  */
-export const SkippedBanSchema = z.object({ ip: z.string().max(49), reason: z.string().max(500) }).strict();
+export const SkippedBanSchema = z.object({ ip: z.string().max(49), why: z.enum(['users-rule']) }).strict();
 export type SkippedBan = z.infer<typeof SkippedBanSchema>;
+
+/** What a skipped ban means, for the user (notices, a bulk ban's refused list, the single ban's error). */
+export function skippedBanText(s: SkippedBan): string {
+  return `ufw did not add Portcullis's ban of ${s.ip}: it keeps a rule of yours for ${s.ip} ("Skipping inserting existing rule"), and that rule decides what happens to its traffic; delete it (ufw status numbered) to let Portcullis ban ${s.ip}, or whitelist ${s.ip}`;
+}
 
 export const BlocksStatusSchema = z.object({ setBlock: z.boolean(), perSourceLogging: z.boolean(), forward: z.boolean() });
 

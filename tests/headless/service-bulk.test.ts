@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { dispatch } from '../../electron/shared/api.ts';
 import { ManualClock } from '../../electron/shared/domain.ts';
 import type { BanRecord } from '../../electron/shared/model.ts';
-import type { SkippedBan } from '../../electron/shared/helper-protocol.ts';
+import { skippedBanText, type SkippedBan } from '../../electron/shared/helper-protocol.ts';
 import type { SqliteStore } from '../../electron/engine/store/sqlite.ts';
 import { FakeFirewall, Journal } from './fakes.ts';
 import { parseBanList } from '../../electron/headless/ban-list.ts';
@@ -21,15 +21,14 @@ class BatchFirewall extends FakeFirewall {
   log: string[] = [];
   /** While set, a batch waits for it (a slow restore). */
   gate: Promise<void> | null = null;
-  /** Sources the firewall skips, with its reason (the ufw backend: a rule of the user's own for them). */
-  usersRules = new Map<string, string>();
+  /** Sources the firewall skips (the ufw backend: a rule of the user's own for them). */
+  usersRules = new Set<string>();
   async banMany(bans: readonly { ip: string; until: number | null }[]): Promise<SkippedBan[]> {
     this.log.push(`banMany ${bans.length}`);
     if (this.gate) await this.gate;
     const skipped: SkippedBan[] = [];
     for (const b of bans) {
-      const reason = this.usersRules.get(b.ip);
-      if (reason !== undefined) skipped.push({ ip: b.ip, reason });
+      if (this.usersRules.has(b.ip)) skipped.push({ ip: b.ip, why: 'users-rule' });
       else this.bans.set(b.ip, b.until);
     }
     return skipped;
@@ -134,8 +133,8 @@ describe('restore after a reboot', () => {
 
   it('a source the firewall skips (the user has a rule of their own for it) is refused with the reason, never counted as banned', async () => {
     const fw = new BatchFirewall(new Journal());
-    const why = "ufw did not ban 100.64.0.2: it keeps a rule of yours for it";
-    fw.usersRules.set(filler(2), why);
+    const why = skippedBanText({ ip: filler(2), why: 'users-rule' });
+    fw.usersRules.add(filler(2));
     const t = build(fw);
     await t.service.start();
     await t.service.idle();
@@ -149,14 +148,14 @@ describe('restore after a reboot', () => {
 
   it('a restore does not count a source the firewall skips as restored', async () => {
     const fw = new BatchFirewall(new Journal());
-    fw.usersRules.set(filler(7), 'yours');
+    fw.usersRules.add(filler(7));
     const t = build(fw, (raw, now) => {
       raw.recordBans([6, 7, 8].map((i): BanRecord => ({ ip: filler(i), at: now - 1000, until: now + 600_000, strikes: 1, reason: { kind: 'manual', ports: [], hits: 0, firstSeen: now, lastSeen: now } })));
     });
     await t.service.start();
     await t.service.idle();
     expect([...fw.bans.keys()].sort()).toEqual([filler(6), filler(8)]);
-    expect(t.logs.some((l) => l.level === 'warn' && l.message === 'reconcile: not restored: yours')).toBe(true);
+    expect(t.logs.some((l) => l.level === 'warn' && l.message === `reconcile: not restored: ${skippedBanText({ ip: filler(7), why: 'users-rule' })}`)).toBe(true);
     expect(t.logs.some((l) => l.message.startsWith('reconciled: 2 restored'))).toBe(true);
     await t.service.stop();
   });

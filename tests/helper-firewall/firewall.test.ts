@@ -181,7 +181,7 @@ describe('ufw backend argv', () => {
     );
     const b = createBanBackend('ufw', exec, { cutConnections: false, now: () => 1_000_000_000 });
     await b.blockNow!(ip('192.0.2.9'));
-    await expect(b.ban(ip('192.0.2.9'), 600, 'scan')).rejects.toMatchObject({ code: 'ufw', message: expect.stringMatching(/^ufw did not ban 192\.0\.2\.9: it keeps a rule of yours for it/) });
+    await expect(b.ban(ip('192.0.2.9'), 600, 'scan')).rejects.toMatchObject({ code: 'ufw', message: expect.stringMatching(/^ufw did not add Portcullis's ban of 192\.0\.2\.9: it keeps a rule of yours for 192\.0\.2\.9/) });
     expect(calls.at(-1)!.args.join(' ')).toBe('-w -D ufw-user-input -s 192.0.2.9 -m comment --comment portcullis-fast -j DROP');
   });
 

@@ -273,13 +273,13 @@ describe('in-process client and the FirewallPort adapter', () => {
     await expect(fw.ban('not an ip', null, 'x')).rejects.toMatchObject({ code: 'invalid' });
   });
 
-  it("banMany answers with the bans the backend skipped, with their reasons, over every request of the batch", async () => {
+  it("banMany answers with the bans the backend skipped, and why, over every request of the batch", async () => {
     const fake = fakeDeps();
     const inner = fake.deps.firewall.createBanBackend;
     // The ufw backend skips a source with a rule of the user's own (ufw-batch.ts); this fake skips every .13.
     fake.deps.firewall.createBanBackend = (kind, exec, opts) => ({
       ...inner(kind, exec, opts),
-      banMany: async (bans) => bans.filter((b) => b.ip.endsWith('.13')).map((b) => ({ ip: b.ip, reason: `yours: ${b.ip}` })),
+      banMany: async (bans) => bans.filter((b) => b.ip.endsWith('.13')).map((b) => ({ ip: b.ip, why: 'users-rule' as const })),
     });
     const clock = new ManualClock(1_000_000);
     const fw = portOver(fake, clock);
@@ -287,8 +287,8 @@ describe('in-process client and the FirewallPort adapter', () => {
     const bans = Array.from({ length: 1200 }, (_, i) => ({ ip: `10.${Math.floor(i / 250)}.${i % 250}.13`.replace(/\.13$/, i % 600 === 0 ? '.13' : '.14'), until: null, comment: 'manual' }));
     const skipped = await fw.banMany!(bans);
     expect(skipped).toEqual([
-      { ip: '10.0.0.13', reason: 'yours: 10.0.0.13' },
-      { ip: '10.2.100.13', reason: 'yours: 10.2.100.13' },
+      { ip: '10.0.0.13', why: 'users-rule' },
+      { ip: '10.2.100.13', why: 'users-rule' },
     ]);
   });
 });

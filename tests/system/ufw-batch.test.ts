@@ -117,7 +117,7 @@ describe.runIf(enabled)('ufw backend batch with real ufw (namespace)', () => {
     expect(chain).not.toContain('-s 100.64.9.9/32 -j DROP');
     // One ban through `ufw prepend` of that source: ufw skips it the same way, and the backend says so
     // instead of reporting a ban that is not in force.
-    await expect(ufwBackend.ban(t('100.64.9.9'), 600, 'scan')).rejects.toThrow(/^ufw did not ban 100\.64\.9\.9: it keeps a rule of yours for it/);
+    await expect(ufwBackend.ban(t('100.64.9.9'), 600, 'scan')).rejects.toThrow(/^ufw did not add Portcullis's ban of 100\.64\.9\.9: it keeps a rule of yours for 100\.64\.9\.9/);
     // A ban of its own ufw skips again (a second ban of a banned source) still stands.
     await ufwBackend.ban(t('100.64.9.10'), 600, 'again');
     expect((await l.exec(l.fwNs, ['iptables', '-w', '-S', 'ufw-user-input'])).stdout).toContain('-A ufw-user-input -s 100.64.9.10/32 -j DROP');

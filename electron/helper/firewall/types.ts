@@ -1,4 +1,5 @@
 import type { BanTarget } from '../../shared/domain.ts';
+import type { SkippedBan } from '../../shared/helper-protocol.ts';
 
 export interface BanEntry {
   /** An address, or a network (a prefix ban). */
@@ -7,11 +8,8 @@ export interface BanEntry {
   expiresInSec: number | null;
 }
 
-/** A ban of a batch the firewall did not take, with the reason (shown to the user as it is). */
-export interface SkippedBan {
-  ip: BanTarget;
-  reason: string;
-}
+/** A ban of a batch the firewall did not take, and why (shared/helper-protocol.ts). */
+export type { SkippedBan };
 
 /** One ban of a batch. */
 export interface BanRequest {

@@ -20,6 +20,7 @@
  */
 import { type BanTarget, canonicalCidr, canonicalIp } from '../../shared/domain.ts';
 import { isPrefixText } from '../../shared/prefix.ts';
+import { skippedBanText } from '../../shared/helper-protocol.ts';
 import type { Exec } from '../exec.ts';
 import { FirewallError } from './errors.ts';
 import { BAN_TAG, type BanBackend, type BanEntry, type BanRequest, type SkippedBan } from './types.ts';
@@ -49,10 +50,6 @@ export function parseTaggedRules(showAdded: string): TaggedRule[] {
   return out;
 }
 
-/** Why a ban of `ip` was not made: the user has a rule of their own for it, which ufw keeps (and skips ours for). */
-const usersRuleReason = (ip: string) =>
-  `ufw did not ban ${ip}: it keeps a rule of yours for it ("Skipping inserting existing rule"), so ${ip} is not blocked; delete that rule (ufw status numbered) to let Portcullis ban it, or whitelist it`;
-
 /** Comment on blockNow's rule: only a rule with it is ever taken back (ufw's own copy has none). */
 export const FAST_TAG = 'portcullis-fast';
 
@@ -77,16 +74,15 @@ export function createUfwBackend(exec: Exec, now: () => number = Date.now, files
     return { ip, tag };
   };
   /**
-   * One `ufw prepend`; resolves with the reason when ufw skipped the ban for a rule of the user's own.
+   * One `ufw prepend`; resolves with false when ufw skipped the ban for a rule of the user's own.
    * ufw skips a rule for a source that has one already, whatever its action (exit 0, LANG=C wording).
    * Ours from an earlier ban: still in force. The user's (`ufw allow from IP`): nothing was banned,
    * and saying "banned" would be a lie.
    */
-  const prepend = async ({ ip, tag }: { ip: BanTarget; tag: string }): Promise<string | null> => {
+  const prepend = async ({ ip, tag }: { ip: BanTarget; tag: string }): Promise<boolean> => {
     const r = await exec('ufw', ['prepend', 'deny', 'from', ip, 'comment', tag]);
     if (r.code !== 0) throw new FirewallError('ufw', `ufw could not ban ${ip}: ${(r.stderr || r.stdout).trim()}`);
-    if (/Skipping inserting existing rule/.test(r.stdout) && !(await tagged()).some((t) => t.ip === ip)) return usersRuleReason(ip);
-    return null;
+    return !(/Skipping inserting existing rule/.test(r.stdout) && !(await tagged()).some((t) => t.ip === ip));
   };
   /** The user chain ufw keeps its `deny from` rules in (only while ufw is active does it exist). */
   const fastRule = (ip: BanTarget, op: '-I' | '-D'): [bin: 'iptables' | 'ip6tables', args: string[]] => {
@@ -121,8 +117,7 @@ export function createUfwBackend(exec: Exec, now: () => number = Date.now, files
       else fastOnly.delete(ip);
       const fast = n > 0;
       try {
-        const skipped = await prepend(planBan({ ip, timeoutSec, comment }));
-        if (skipped) throw new FirewallError('ufw', skipped);
+        if (!(await prepend(planBan({ ip, timeoutSec, comment })))) throw new FirewallError('ufw', skippedBanText({ ip, why: 'users-rule' }));
       } catch (e) {
         // ufw refused it: the kernel must not keep a block ufw does not know (nothing would lift it).
         if (fast) await takeBack(ip);
@@ -150,8 +145,7 @@ export function createUfwBackend(exec: Exec, now: () => number = Date.now, files
       const skipped: SkippedBan[] = [];
       const prependEach = async (list: readonly PlannedBan[]) => {
         for (const p of list) {
-          const reason = await prepend(p);
-          if (reason) skipped.push({ ip: p.ip, reason });
+          if (!(await prepend(p))) skipped.push({ ip: p.ip, why: 'users-rule' });
         }
       };
       if (plans.length < FILE_BATCH_MIN) {
@@ -166,7 +160,7 @@ export function createUfwBackend(exec: Exec, now: () => number = Date.now, files
       try {
         const r = await banManyInUfwFiles(exec, plans, tagged, files, (family) => replaced.add(family));
         notTaken = r.notTaken;
-        for (const p of r.skipped) skipped.push({ ip: p.ip, reason: usersRuleReason(p.ip) });
+        for (const p of r.skipped) skipped.push({ ip: p.ip, why: 'users-rule' });
       } finally {
         for (const ip of fastOnly.keys()) if (replaced.has(ip.includes(':') ? 6 : 4)) await exec(...fastRule(ip, '-I'));
       }
