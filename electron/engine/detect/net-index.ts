@@ -144,10 +144,11 @@ export class NetIndex {
     const old = this.table;
     this.bits = bits;
     this.table = new Int32Array(STRIDE << bits);
+    const t = this.table;
     for (let at = 0; at < old.length; at += STRIDE) {
       if (old[at + 4] === 0) continue;
       const to = this.emptyFor(old[at]!, old[at + 1]!, old[at + 2]!, old[at + 3]!);
-      this.table.set(old.subarray(at, at + STRIDE), to);
+      for (let k = 0; k < STRIDE; k++) t[to + k] = old[at + k]!;
     }
   }
 }

@@ -42,8 +42,11 @@ import { NET_ABSENT, NetIndex } from './net-index.ts';
 import { ipv4Key, ipv4Text, NO_SLOT, SourceTracker, type WindowSummary } from './tracker.ts';
 import { v6ToWords } from './whitelist.ts';
 
-/** In PrefixWatch.netSlots: this address is the only member of its network, which is kept in it. */
-const IN_MEMBER = -2;
+/**
+ * An address's note (SourceTracker.noteOf) at or below this: its network is kept in it (it is the
+ * network's only member), and its last probe's sequence number is -note - 2 (sequence numbers start at 1).
+ */
+const IN_MEMBER = -3;
 
 export class PrefixWatch {
   /**
@@ -64,15 +67,13 @@ export class PrefixWatch {
   private readonly index = new NetIndex();
   /** Per network tracker slot: its NetIndex key (four words), to take it out of the index when its window goes. */
   private netKeys = new Uint32Array(0);
-  /**
-   * Per address slot: the slot its network had at its last probe — a guess, checked against the
-   * network tracker's key for that slot (a network's slot changes when it is forgotten and tracked
-   * again, or on a re-layout), so a known source's network is found without a lookup by its text;
-   * or IN_MEMBER (exact, not a guess): its network is kept in this address's window.
-   */
-  private netSlots = new Int32Array(0);
-  /** Sequence number of the last probe: of a member per address slot (for IN_MEMBER slots), of a network per network slot. */
-  private memberSeq = new Float64Array(0);
+  // Per address, in its note (the address tracker keeps it in the address's window record, which
+  // the probe has just read, so an IPv6 probe pays no cache miss for it): the slot its network had
+  // at its last probe — a guess, checked against the network tracker's key for that slot (a
+  // network's slot changes when it is forgotten and tracked again, or on a re-layout), so a known
+  // source's network is found without a lookup; -1: none; or ≤ IN_MEMBER (exact, not a guess): its
+  // network is kept in this address's window, with the sequence number of the address's last probe.
+  /** Sequence number of the last probe of a network, per network slot. */
   private netSeq = new Float64Array(0);
   private seq = 0;
   /** The bound was reached: every network has its window, in the tracker's own order (until clear()). */
@@ -87,7 +88,7 @@ export class PrefixWatch {
     this.addresses = addresses;
     this.tracker = new SourceTracker<string | string[]>(s);
     addresses.onWindowGone = (slot) => {
-      if (slot < this.netSlots.length && this.netSlots[slot] === IN_MEMBER) this.ownWindow(slot);
+      if (addresses.noteOf(slot) <= IN_MEMBER) this.ownWindow(slot);
     };
     this.tracker.onWindowGone = (slot) => {
       if (4 * slot < this.netKeys.length) this.index.remove(this.netKeys, 4 * slot, slot);
@@ -142,7 +143,7 @@ export class PrefixWatch {
   clear(): void {
     this.tracker.clear();
     this.index.clear();
-    this.netSlots.fill(NO_SLOT);
+    this.addresses.clearNotes();
     this.full = false;
   }
 
@@ -162,11 +163,11 @@ export class PrefixWatch {
   probe(ip: string, v4: number, slot: number, time: number, port: number | null, type: ScanType): string | null {
     // Most sources of a busy host are IPv4 ones, tracked by address only unless IPv4 aggregation is on.
     if (v4 >= 0 && this.v4Bits === null) return null;
-    const guess = slot < this.netSlots.length ? this.netSlots[slot]! : NO_SLOT;
-    if (guess === IN_MEMBER) {
+    const guess = this.addresses.noteOf(slot);
+    if (guess <= IN_MEMBER) {
       // Its network's window is this address's own, which has just counted the probe (and found no
       // scan). Decided before the network is looked at: most probes of IPv6 sources end here.
-      this.memberSeq[slot] = ++this.seq;
+      this.addresses.setNote(slot, -++this.seq - 2);
       if (this.addresses.probesOf(slot) + 1 >= this.maxretry) this.ownWindow(slot);
       return null;
     }
@@ -189,10 +190,8 @@ export class PrefixWatch {
           // A network not tracked: its window would start with this probe, as the address's did when it holds one probe.
           if (this.size >= this.bound) this.fill();
           else if (this.addresses.hitsOf(slot) === 1 && this.maxretry > 2) {
-            if (slot >= this.netSlots.length) this.growNetSlots(slot);
             this.index.set(key, -slot - 2);
-            this.netSlots[slot] = IN_MEMBER;
-            this.memberSeq[slot] = ++this.seq;
+            this.addresses.setNote(slot, -++this.seq - 2);
             return null;
           }
         }
@@ -202,11 +201,10 @@ export class PrefixWatch {
     }
     if (!cached) this.addresses.setTag(slot, net);
     const seq = ++this.seq;
-    if (slot >= this.netSlots.length) this.growNetSlots(slot);
     const crossed = this.tracker.probe(net, time, port, type, known);
     const at = this.tracker.lastSlot;
     if (known === NO_SLOT) this.fileNet(at, this.key);
-    this.netSlots[slot] = at;
+    this.addresses.setNote(slot, at);
     if (at >= this.netSeq.length) this.growNetSeq(at + 1);
     this.netSeq[at] = seq;
     const seen = this.tracker.tagOf(at);
@@ -283,8 +281,8 @@ export class PrefixWatch {
     const at = this.tracker.adopt(this.keyText(k), this.addresses.windowOf(member));
     this.tracker.setTag(at, ip);
     if (at >= this.netSeq.length) this.growNetSeq(at + 1);
-    this.netSeq[at] = this.memberSeq[member]!;
-    this.netSlots[member] = at;
+    this.netSeq[at] = -this.addresses.noteOf(member) - 2;
+    this.addresses.setNote(member, at);
     this.fileNet(at, k);
     return at;
   }
@@ -302,16 +300,6 @@ export class PrefixWatch {
     for (const member of this.index.memberSlots()) this.ownWindow(member);
     this.putInOrder();
     this.full = true;
-  }
-
-  private growNetSlots(slot: number): void {
-    const n = Math.max(64, 2 * this.netSlots.length, slot + 1);
-    const grown = new Int32Array(n).fill(NO_SLOT);
-    grown.set(this.netSlots);
-    this.netSlots = grown;
-    const seqs = new Float64Array(n);
-    seqs.set(this.memberSeq);
-    this.memberSeq = seqs;
   }
 
   private growNetSeq(n: number): void {
@@ -357,7 +345,7 @@ export class PrefixWatch {
     const member = this.memberOf(net);
     if (member !== NO_SLOT) {
       this.index.remove(this.spare);
-      this.netSlots[member] = NO_SLOT;
+      this.addresses.setNote(member, NO_SLOT);
     } else this.tracker.delete(net);
   }
 }

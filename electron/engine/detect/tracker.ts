@@ -132,6 +132,24 @@ export class SourceTracker<Tag = string> {
     return this.table.keyOf(slot);
   }
 
+  /**
+   * A caller's number about a tracked source (PrefixWatch: where its network is), kept in the
+   * source's window record so that reading it right after a probe costs no cache miss of its own;
+   * -1 for a new source, and after a re-layout. Unlike tags, numbers only.
+   */
+  noteOf(slot: number): number {
+    return this.windows.noteOf(slot);
+  }
+
+  setNote(slot: number, note: number): void {
+    this.windows.setNote(slot, note);
+  }
+
+  /** Sets every tracked source's note back to -1 (what they said no longer holds). */
+  clearNotes(): void {
+    for (const slot of this.table.slots()) this.windows.setNote(slot, -1);
+  }
+
   hitsOf(slot: number): number {
     return this.windows.hitsOf(slot);
   }
