@@ -11,7 +11,7 @@
  * by network), so the last bit of an IPv6 key is always 0.
  *
  * Value: what PrefixWatch says of the network — the slot of its own window in the network tracker
- * (≥ 0), or the address slot of the only member it is kept in (stored apart, see `member`).
+ * (≥ 0), or -m - 2 for a network kept in its only member, address slot m (`members` counts those).
  *
  * Storage: open addressing with linear probing in one Int32Array of entries [w0, w1, w2, w3,
  * value] (value stored + 1 for a tracker slot, -(slot + 1) for a member, 0 = empty), backward-shift
