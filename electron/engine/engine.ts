@@ -227,7 +227,7 @@ export class ScanEngine {
 
     const scanType = verdict as ScanType;
     if (this.probeEvents) this.sink({ type: 'probe', ip: src === '' ? this.tracker.ipOf(known) : src, port, time, scanType });
-    const crossed = this.tracker.probe(src, time, port, scanType, known);
+    const crossed = this.tracker.probe(src, time, port, scanType, known, srcV4);
     if (crossed !== NO_SLOT) this.scanDetected(crossed, time);
     else if (this.networks.active) {
       const net = this.networks.probe(src, srcV4, this.tracker.lastSlot, time, port, scanType);

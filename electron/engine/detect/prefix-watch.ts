@@ -26,17 +26,27 @@
  * (at the bound) every network is tracked as before. Decisions are the same as tracking every
  * network's window from its first probe (tests/engine/prefix-lazy.property.test.ts).
  *
+ * By number: every tracked network, kept in its member or with a window of its own, is found by
+ * its prefix's words in a NetIndex (`net-index.ts`), so a new address whose network is not tracked
+ * (most of them) costs a parse of its address and one hash probe: no CIDR text, no Map. A
+ * network's text is written only when it gets a window of its own (then the network tracker files
+ * it by text, as it is reported).
+ *
  * Pure, like the address tracker: times are event times.
  */
 import type { ScanType } from '../../shared/model.ts';
 import { isPrefixText, v4PrefixText, v6PrefixText } from '../../shared/prefix.ts';
 import type { DetectionSettings } from '../../shared/settings.ts';
 import { MAX_MEMBERS } from './banbook.ts';
+import { NET_ABSENT, NetIndex } from './net-index.ts';
 import { ipv4Key, ipv4Text, NO_SLOT, SourceTracker, type WindowSummary } from './tracker.ts';
 import { v6ToWords } from './whitelist.ts';
 
-/** In PrefixWatch.netSlots: this address is the only member of its network, which is kept in it. */
-const IN_MEMBER = -2;
+/**
+ * An address's note (SourceTracker.noteOf) at or below this: its network is kept in it (it is the
+ * network's only member), and its last probe's sequence number is -note - 2 (sequence numbers start at 1).
+ */
+const IN_MEMBER = -3;
 
 export class PrefixWatch {
   /**
@@ -50,18 +60,20 @@ export class PrefixWatch {
   private v4Bits: number | null = null;
   private maxretry = 1;
   private bound = 0;
-  private readonly words = new Uint32Array(4);
-  /**
-   * Per address slot: the slot its network had at its last probe — a guess, checked against the
-   * network tracker's key for that slot (a network's slot changes when it is forgotten and tracked
-   * again, or on a re-layout), so a known source's network is found without a lookup by its text;
-   * or IN_MEMBER (exact, not a guess): its network is kept in this address's window.
-   */
-  private netSlots = new Int32Array(0);
-  /** Networks kept in their only member: network text → the member's address slot. */
-  private readonly inMember = new Map<string, number>();
-  /** Sequence number of the last probe: of a member per address slot (for IN_MEMBER slots), of a network per network slot. */
-  private memberSeq = new Float64Array(0);
+  /** The network (NetIndex key) of the source a probe is about; `spare`: of a member getting its window, of a text. */
+  private readonly key = new Uint32Array(4);
+  private readonly spare = new Uint32Array(4);
+  /** Every tracked network by number: its tracker slot, or the member it is kept in. */
+  private readonly index = new NetIndex();
+  /** Per network tracker slot: its NetIndex key (four words), to take it out of the index when its window goes. */
+  private netKeys = new Uint32Array(0);
+  // Per address, in its note (the address tracker keeps it in the address's window record, which
+  // the probe has just read, so an IPv6 probe pays no cache miss for it): the slot its network had
+  // at its last probe — a guess, checked against the network tracker's key for that slot (a
+  // network's slot changes when it is forgotten and tracked again, or on a re-layout), so a known
+  // source's network is found without a lookup; -1: none; or ≤ IN_MEMBER (exact, not a guess): its
+  // network is kept in this address's window, with the sequence number of the address's last probe.
+  /** Sequence number of the last probe of a network, per network slot. */
   private netSeq = new Float64Array(0);
   private seq = 0;
   /** The bound was reached: every network has its window, in the tracker's own order (until clear()). */
@@ -76,7 +88,10 @@ export class PrefixWatch {
     this.addresses = addresses;
     this.tracker = new SourceTracker<string | string[]>(s);
     addresses.onWindowGone = (slot) => {
-      if (slot < this.netSlots.length && this.netSlots[slot] === IN_MEMBER) this.ownWindow(this.networkOf(addresses.ipOf(slot), -1)!, slot);
+      if (addresses.noteOf(slot) <= IN_MEMBER) this.ownWindow(slot);
+    };
+    this.tracker.onWindowGone = (slot) => {
+      if (4 * slot < this.netKeys.length) this.index.remove(this.netKeys, 4 * slot, slot);
     };
     this.configure(s);
   }
@@ -88,12 +103,12 @@ export class PrefixWatch {
 
   /** Networks tracked (with a window of their own or kept in their member). */
   get size(): number {
-    return this.tracker.size + this.inMember.size;
+    return this.tracker.size + this.index.members;
   }
 
   /** Whether a network is tracked. */
   has(net: string): boolean {
-    return this.inMember.has(net) || this.tracker.get(net) !== NO_SLOT;
+    return this.memberOf(net) !== NO_SLOT || this.tracker.get(net) !== NO_SLOT;
   }
 
   configure(s: DetectionSettings): void {
@@ -110,7 +125,7 @@ export class PrefixWatch {
     }
     // A re-layout renumbers slots in the tracker's order, a smaller bound evicts by it: every network
     // in its true place first, with a window of its own where the new settings could tell it from its member's.
-    if (s.maxretry !== this.maxretry || this.size > s.maxTrackedSources) for (const [net, member] of [...this.inMember]) this.ownWindow(net, member);
+    if (s.maxretry !== this.maxretry || this.size > s.maxTrackedSources) for (const member of this.index.memberSlots()) this.ownWindow(member);
     const seqs = this.putInOrder().map((slot) => this.netSeq[slot]!);
     this.maxretry = s.maxretry;
     this.bound = s.maxTrackedSources;
@@ -121,13 +136,14 @@ export class PrefixWatch {
     order.forEach((slot, i) => {
       this.growNetSeq(slot + 1);
       this.netSeq[slot] = seqs[evicted + i]!;
+      if (this.keyOfNet(this.tracker.ipOf(slot), this.spare)) this.fileNet(slot, this.spare);
     });
   }
 
   clear(): void {
     this.tracker.clear();
-    this.inMember.clear();
-    this.netSlots.fill(NO_SLOT);
+    this.index.clear();
+    this.addresses.clearNotes();
     this.full = false;
   }
 
@@ -136,13 +152,7 @@ export class PrefixWatch {
    * 32-bit IPv4 value when the caller has it (then `ip` may be ''), else -1.
    */
   networkOf(ip: string, v4: number): string | null {
-    if (v4 >= 0 || ip.indexOf(':') < 0) {
-      if (this.v4Bits === null) return null;
-      const key = v4 >= 0 ? v4 : ipv4Key(ip);
-      return key < 0 ? null : v4PrefixText(key, this.v4Bits);
-    }
-    if (this.v6Bits >= 128 || !v6ToWords(ip, this.words)) return null;
-    return v6PrefixText(this.words, this.v6Bits);
+    return this.keyOf(ip, v4, this.spare) ? this.keyText(this.spare) : null;
   }
 
   /**
@@ -153,47 +163,48 @@ export class PrefixWatch {
   probe(ip: string, v4: number, slot: number, time: number, port: number | null, type: ScanType): string | null {
     // Most sources of a busy host are IPv4 ones, tracked by address only unless IPv4 aggregation is on.
     if (v4 >= 0 && this.v4Bits === null) return null;
-    const guess = slot < this.netSlots.length ? this.netSlots[slot]! : NO_SLOT;
-    if (guess === IN_MEMBER) {
+    const guess = this.addresses.noteOf(slot);
+    if (guess <= IN_MEMBER) {
       // Its network's window is this address's own, which has just counted the probe (and found no
-      // scan). Decided before the network's text is read: most probes of IPv6 sources end here.
-      this.memberSeq[slot] = ++this.seq;
-      if (this.addresses.probesOf(slot) + 1 >= this.maxretry) this.ownWindow(this.networkOf(ip, v4)!, slot);
+      // scan). Decided before the network is looked at: most probes of IPv6 sources end here.
+      this.addresses.setNote(slot, -++this.seq - 2);
+      if (this.addresses.probesOf(slot) + 1 >= this.maxretry) this.ownWindow(slot);
       return null;
     }
-    // The address's tag caches its network's text (an address that holds its network has none: it
-    // is written out again in the rare case that it is needed, rather than stored for every source).
+    // The address's tag caches its network's text once the network has a window of its own (an
+    // address that holds its network has none; '': tracked by address only).
     let net = this.addresses.tagOf(slot) ?? null;
+    if (net === '') return null;
     const cached = net !== null;
-    if (net === null) net = this.networkOf(ip, v4);
-    if (net === null || net === '') {
-      if (!cached) this.addresses.setTag(slot, '');
-      return null;
-    }
-    const seq = ++this.seq;
-    if (slot >= this.netSlots.length) this.growNetSlots(slot);
-    let known = guess !== NO_SLOT && this.tracker.ipOf(guess) === net ? guess : NO_SLOT;
-    if (known === NO_SLOT) {
-      const member = this.inMember.size === 0 ? undefined : this.inMember.get(net);
-      if (member !== undefined) known = this.ownWindow(net, member); // its second address
-      else {
-        known = this.tracker.get(net);
-        if (known === NO_SLOT && !this.full) {
+    let known = NO_SLOT;
+    if (cached && guess !== NO_SLOT && this.tracker.ipOf(guess) === net) known = guess;
+    else {
+      const key = this.key;
+      if (!this.keyOf(ip, v4, key)) {
+        this.addresses.setTag(slot, '');
+        return null;
+      }
+      const found = this.index.get(key);
+      if (found === NET_ABSENT) {
+        if (!this.full) {
           // A network not tracked: its window would start with this probe, as the address's did when it holds one probe.
           if (this.size >= this.bound) this.fill();
           else if (this.addresses.hitsOf(slot) === 1 && this.maxretry > 2) {
-            this.inMember.set(net, slot);
-            this.netSlots[slot] = IN_MEMBER;
-            this.memberSeq[slot] = seq;
+            this.index.set(key, -slot - 2);
+            this.addresses.setNote(slot, -++this.seq - 2);
             return null;
           }
         }
-      }
+      } else if (found < 0) known = this.ownWindow(-found - 2); // its second address
+      else known = found;
+      if (net === null) net = this.keyText(key);
     }
     if (!cached) this.addresses.setTag(slot, net);
+    const seq = ++this.seq;
     const crossed = this.tracker.probe(net, time, port, type, known);
     const at = this.tracker.lastSlot;
-    this.netSlots[slot] = at;
+    if (known === NO_SLOT) this.fileNet(at, this.key);
+    this.addresses.setNote(slot, at);
     if (at >= this.netSeq.length) this.growNetSeq(at + 1);
     this.netSeq[at] = seq;
     const seen = this.tracker.tagOf(at);
@@ -208,14 +219,71 @@ export class PrefixWatch {
     return crossed === NO_SLOT ? null : net;
   }
 
+  /**
+   * Writes into `out` the NetIndex key of a source's network (`v4` as for networkOf); false when
+   * the source is tracked by address only.
+   */
+  private keyOf(ip: string, v4: number, out: Uint32Array): boolean {
+    if (v4 >= 0 || ip.indexOf(':') < 0) {
+      const bits = this.v4Bits;
+      if (bits === null) return false;
+      const a = v4 >= 0 ? v4 : ipv4Key(ip);
+      if (a < 0) return false;
+      out[0] = bits === 0 ? 0 : a & (0xffffffff << (32 - bits));
+      out[1] = out[2] = 0;
+      out[3] = 0xffffffff; // no IPv6 key ends so (net-index.ts)
+      return true;
+    }
+    const bits = this.v6Bits;
+    if (bits >= 128 || !v6ToWords(ip, out)) return false;
+    for (let w = 0; w < 4; w++) {
+      const left = bits - 32 * w;
+      if (left <= 0) out[w] = 0;
+      else if (left < 32) out[w] = out[w]! & (0xffffffff << (32 - left));
+    }
+    return true;
+  }
+
+  /** The CIDR text of a NetIndex key (made by keyOf under the current settings). */
+  private keyText(k: Uint32Array): string {
+    return k[3] === 0xffffffff ? v4PrefixText(k[0]!, this.v4Bits!) : v6PrefixText(k, this.v6Bits);
+  }
+
+  /** The key of a network given as text into `out`: false unless it is the exact text of a network of the current lengths. */
+  private keyOfNet(net: string, out: Uint32Array): boolean {
+    const slash = net.indexOf('/');
+    return slash > 0 && this.keyOf(net.slice(0, slash), -1, out) && this.keyText(out) === net;
+  }
+
+  /** The address slot a network is kept in, or NO_SLOT (not tracked, or with a window of its own). */
+  private memberOf(net: string): number {
+    if (this.index.members === 0 || !this.keyOfNet(net, this.spare)) return NO_SLOT;
+    const v = this.index.get(this.spare);
+    return v !== NET_ABSENT && v < 0 ? -v - 2 : NO_SLOT;
+  }
+
+  /** Files network slot `at` in the index under key `k`. */
+  private fileNet(at: number, k: Uint32Array): void {
+    this.index.set(k, at);
+    if (4 * at + 4 > this.netKeys.length) {
+      const grown = new Uint32Array(Math.max(256, 2 * this.netKeys.length, 4 * at + 4));
+      grown.set(this.netKeys);
+      this.netKeys = grown;
+    }
+    this.netKeys.set(k, 4 * at);
+  }
+
   /** Gives a network kept in its member (address slot `member`) a window of its own: a copy of the member's. Returns its slot. */
-  private ownWindow(net: string, member: number): number {
-    const at = this.tracker.adopt(net, this.addresses.windowOf(member));
-    this.tracker.setTag(at, this.addresses.ipOf(member));
+  private ownWindow(member: number): number {
+    const ip = this.addresses.ipOf(member);
+    const k = this.spare;
+    this.keyOf(ip, -1, k);
+    const at = this.tracker.adopt(this.keyText(k), this.addresses.windowOf(member));
+    this.tracker.setTag(at, ip);
     if (at >= this.netSeq.length) this.growNetSeq(at + 1);
-    this.netSeq[at] = this.memberSeq[member]!;
-    this.netSlots[member] = at;
-    this.inMember.delete(net);
+    this.netSeq[at] = -this.addresses.noteOf(member) - 2;
+    this.addresses.setNote(member, at);
+    this.fileNet(at, k);
     return at;
   }
 
@@ -229,19 +297,9 @@ export class PrefixWatch {
 
   /** The bound is reached: every network gets its window, in its true place, so that the tracker evicts as it would have. */
   private fill(): void {
-    for (const [net, member] of [...this.inMember]) this.ownWindow(net, member);
+    for (const member of this.index.memberSlots()) this.ownWindow(member);
     this.putInOrder();
     this.full = true;
-  }
-
-  private growNetSlots(slot: number): void {
-    const n = Math.max(64, 2 * this.netSlots.length, slot + 1);
-    const grown = new Int32Array(n).fill(NO_SLOT);
-    grown.set(this.netSlots);
-    this.netSlots = grown;
-    const seqs = new Float64Array(n);
-    seqs.set(this.memberSeq);
-    this.memberSeq = seqs;
   }
 
   private growNetSeq(n: number): void {
@@ -253,8 +311,8 @@ export class PrefixWatch {
 
   /** Member addresses seen of a tracked network (empty when it is not tracked). */
   membersOf(net: string): string[] {
-    const member = this.inMember.get(net);
-    if (member !== undefined) return [this.addresses.ipOf(member)];
+    const member = this.memberOf(net);
+    if (member !== NO_SLOT) return [this.addresses.ipOf(member)];
     const slot = this.tracker.get(net);
     const seen = slot === NO_SLOT ? undefined : this.tracker.tagOf(slot);
     return seen === undefined ? [] : typeof seen === 'string' ? [seen] : [...seen];
@@ -262,32 +320,32 @@ export class PrefixWatch {
 
   /** The window of a tracked network, or null. */
   summary(net: string, limit: number): WindowSummary | null {
-    const member = this.inMember.get(net);
-    if (member !== undefined) return this.addresses.summary(member, limit);
+    const member = this.memberOf(net);
+    if (member !== NO_SLOT) return this.addresses.summary(member, limit);
     const slot = this.tracker.get(net);
     return slot === NO_SLOT ? null : this.tracker.summary(slot, limit);
   }
 
   portCount(net: string): number {
-    const member = this.inMember.get(net);
-    if (member !== undefined) return this.addresses.portCount(member);
+    const member = this.memberOf(net);
+    if (member !== NO_SLOT) return this.addresses.portCount(member);
     const slot = this.tracker.get(net);
     return slot === NO_SLOT ? 0 : this.tracker.portCount(slot);
   }
 
   setPending(net: string, pending: boolean): void {
-    const member = this.inMember.get(net);
-    const slot = member !== undefined ? this.ownWindow(net, member) : this.tracker.get(net);
+    const member = this.memberOf(net);
+    const slot = member !== NO_SLOT ? this.ownWindow(member) : this.tracker.get(net);
     if (slot !== NO_SLOT) this.tracker.setPending(slot, pending);
   }
 
   /** Stops tracking a network (banned, or judged address by address). */
   forget(net: string): void {
     if (!isPrefixText(net)) return;
-    const member = this.inMember.get(net);
-    if (member !== undefined) {
-      this.inMember.delete(net);
-      this.netSlots[member] = NO_SLOT;
+    const member = this.memberOf(net);
+    if (member !== NO_SLOT) {
+      this.index.remove(this.spare);
+      this.addresses.setNote(member, NO_SLOT);
     } else this.tracker.delete(net);
   }
 }

@@ -14,7 +14,9 @@
  * 100k fresh address strings cost ~14% of a replay. A caller that already has the address as a
  * number (the byte parser computes it) looks up by that number and need not make or scan the text.
  * Other keys (IPv6 addresses, prefixes) use a Map<string, slot>. The caller says which kind a key is
- * (its IPv4 value, or -1): the table does not parse addresses.
+ * (its IPv4 value, or -1): the table does not parse addresses. An IPv4 source's text is not kept:
+ * it is written from its value when asked for (rarely: bans, evictions, views), where keeping it
+ * cost 100k strings (~2.4 MB of heap that every full GC marked) for a replay of 100k sources.
  *
  * LRU: slots are threaded on a doubly-linked list in order of last probe (head = least recently
  * seen), its links in their own small Int32Array (`links[2s]` toward the least, `links[2s+1]` toward
@@ -22,6 +24,39 @@
  * links sit in a cache line of links rather than in its whole record; touching a source is a few
  * writes, finding the least recently seen is O(1).
  */
+
+/** The 32-bit value of a canonical dotted quad (no leading zeros), or -1 for anything else. */
+export function ipv4Key(ip: string): number {
+  const n = ip.length;
+  if (n < 7 || n > 15) return -1;
+  let key = 0;
+  let parts = 0;
+  let p = 0;
+  while (p < n) {
+    const first = ip.charCodeAt(p) - 48;
+    if (first < 0 || first > 9) return -1;
+    let value = first;
+    let q = p + 1;
+    for (; q < n; q++) {
+      const c = ip.charCodeAt(q);
+      if (c === 46) break;
+      if (c < 48 || c > 57 || value === 0 || q - p >= 3) return -1;
+      value = value * 10 + (c - 48);
+    }
+    if (value > 255) return -1;
+    key = key * 256 + value;
+    parts++;
+    if (q === n) return parts === 4 ? key : -1;
+    if (parts === 4 || q + 1 === n) return -1;
+    p = q + 1;
+  }
+  return -1;
+}
+
+/** The canonical text (dotted quad) of a 32-bit IPv4 value: ipv4Key's inverse. */
+export function ipv4Text(key: number): string {
+  return `${key >>> 24}.${(key >>> 16) & 255}.${(key >>> 8) & 255}.${key & 255}`;
+}
 
 /** No slot (not tracked / not crossed). */
 export const NO_SLOT = -1;
@@ -35,8 +70,9 @@ export class SourceTable {
   private v4Table = new Int32Array(2 << V4_TABLE_MIN_BITS);
   private v4Bits = V4_TABLE_MIN_BITS;
   private v4Count = 0;
+  /** Per slot: the key of a source filed in `names` ('' for IPv4 sources and free slots). */
   private keys: string[] = [];
-  /** Per slot: the IPv4 value it is filed under in v4Table, or -1 (filed in `names`). */
+  /** Per slot: the IPv4 value it is filed under in v4Table, or -1 (filed in `names`, or free). */
   private v4Keys = new Float64Array(0);
   private links = new Int32Array(0);
   private capacity = 0;
@@ -98,7 +134,7 @@ export class SourceTable {
     }
     if (v4 < 0) this.names.set(key, slot);
     else this.v4Insert(v4 | 0, slot);
-    this.keys[slot] = key;
+    this.keys[slot] = v4 < 0 ? key : '';
     this.v4Keys[slot] = v4;
     this.append(slot);
     return slot;
@@ -111,11 +147,14 @@ export class SourceTable {
     else this.v4Remove(this.v4Find(v4 | 0));
     this.unlink(slot);
     this.keys[slot] = '';
+    this.v4Keys[slot] = -1;
     this.free.push(slot);
   }
 
+  /** The key a slot's source was filed under ('' for a free slot). */
   keyOf(slot: number): string {
-    return this.keys[slot]!;
+    const v4 = this.v4Keys[slot];
+    return v4 !== undefined && v4 >= 0 ? ipv4Text(v4) : (this.keys[slot] ?? '');
   }
 
   /** Marks a slot the most recently seen. */
@@ -154,7 +193,7 @@ export class SourceTable {
     const links = new Int32Array(2 * cap);
     links.set(this.links);
     this.links = links;
-    const v4Keys = new Float64Array(cap);
+    const v4Keys = new Float64Array(cap).fill(-1);
     v4Keys.set(this.v4Keys);
     this.v4Keys = v4Keys;
     this.capacity = cap;

@@ -7,7 +7,7 @@
  * ArrayBuffer seen both as a Float64Array (times, hits, first and last seen) and as an Int32Array
  * (counters, flags, port numbers, per-port hits). A record holds up to SMALL_PORTS ports; a source
  * that probes more (a few percent of them) moves its port list to a port record of the full length
- * in pages of their own. With the default settings a source costs 136 bytes, 360 with a port record
+ * in pages of their own. With the default settings a source costs 144 bytes, 368 with a port record
  * (440 when every record was all doubles and held the full list: ~44 MB for 100k sources, now
  * ~14 MB). Why pages rather than one array grown by doubling: the last doubling copied ~29 MB into a
  * new ~44 MB array while the old one was still alive (a replay of 100k sources peaked ~30 MB higher
@@ -33,7 +33,8 @@ import { type ProbeWindows, TYPE_BIT, type WindowCopy } from './scan-rule.ts';
 const FIRST = 0;
 const LAST = 1;
 const HITS = 2; // probes counted since the source started being tracked (or was quiet for a whole window)
-const F_HEADER = 3; // then (inline layout) the ring of maxretry times, then each small port list's last probe times
+const NOTE = 3; // the caller's note about the source (noteOf): kept in the record so that reading it next to the window costs no second cache miss
+const F_HEADER = 4; // then (inline layout) the ring of maxretry times, then each small port list's last probe times
 // Integers, indexes from the record's first integer:
 const NTIMES = 0; // ring slots in use
 const RINGPOS = 1; // next write position once the ring is full (then also the oldest entry)
@@ -46,15 +47,15 @@ const I_HEADER = 6; // then (inline layout) the small port list: the port number
 /**
  * Ports a record holds itself (inline layout). Most sources probe one or two ports; a source that
  * probes more moves its list to a port record of the full length (portCap + 1) in separate pages,
- * so a record of the default settings is 136 bytes and only the few busy sources pay 224 more.
+ * so a record of the default settings is 144 bytes and only the few busy sources pay 224 more.
  */
 const SMALL_PORTS = 3;
 
-/** Records per page (a page of the default settings is 136 KiB). */
+/** Records per page (a page of the default settings is 144 KiB). */
 const PAGE_BITS = 10;
 const PAGE_SLOTS = 1 << PAGE_BITS;
 const PAGE_MASK = PAGE_SLOTS - 1;
-/** Records whose ring and full port list would fit in this many bytes use the inline layout (the default settings: 312). */
+/** Records whose ring and full port list would fit in this many bytes use the inline layout (the default settings: 320). */
 const INLINE_RECORD_MAX_BYTES = 1280;
 /** First size of a slot's own arrays when they are not inline. */
 const OWN_ARRAY_MIN = 8;
@@ -160,6 +161,7 @@ export class SourceWindows implements ProbeWindows {
     F[bf + HITS] = 0;
     F[bf + FIRST] = time;
     F[bf + LAST] = time;
+    F[bf + NOTE] = -1;
     I[bi + NTIMES] = 0;
     I[bi + RINGPOS] = 0;
     I[bi + NPORTS] = 0;
@@ -192,6 +194,15 @@ export class SourceWindows implements ProbeWindows {
       this.ownPortTimes[slot] = null;
       this.ownPortHits[slot] = null;
     }
+  }
+
+  /** The caller's note about a slot's source: -1 until set (a new window, or one copied in); kept through restarts. */
+  noteOf(slot: number): number {
+    return this.pagesF[slot >>> PAGE_BITS]![(slot & PAGE_MASK) * this.strideD + NOTE]!;
+  }
+
+  setNote(slot: number, note: number): void {
+    this.pagesF[slot >>> PAGE_BITS]![(slot & PAGE_MASK) * this.strideD + NOTE] = note;
   }
 
   hitsOf(slot: number): number {
@@ -371,6 +382,7 @@ export class SourceWindows implements ProbeWindows {
     F[bf + HITS] = c.hits;
     F[bf + FIRST] = c.first;
     F[bf + LAST] = c.last;
+    F[bf + NOTE] = -1;
     I[bi + NTIMES] = times.length;
     I[bi + RINGPOS] = 0;
     I[bi + NPORTS] = nPorts;

@@ -16,44 +16,11 @@
  */
 import type { ScanType } from '../../shared/model.ts';
 import { ScanRule, summarize, topPorts, type TrackerSettings, type WindowCopy, type WindowSummary } from './scan-rule.ts';
-import { NO_SLOT, SourceTable } from './source-table.ts';
+import { ipv4Key, NO_SLOT, SourceTable } from './source-table.ts';
 import { SourceWindows } from './source-windows.ts';
 
-export { NO_SLOT } from './source-table.ts';
+export { ipv4Key, ipv4Text, NO_SLOT } from './source-table.ts';
 export { scanTypeOf, type TrackerSettings, type WindowSummary } from './scan-rule.ts';
-
-/** The 32-bit value of a canonical dotted quad (no leading zeros), or -1 for anything else. */
-export function ipv4Key(ip: string): number {
-  const n = ip.length;
-  if (n < 7 || n > 15) return -1;
-  let key = 0;
-  let parts = 0;
-  let p = 0;
-  while (p < n) {
-    const first = ip.charCodeAt(p) - 48;
-    if (first < 0 || first > 9) return -1;
-    let value = first;
-    let q = p + 1;
-    for (; q < n; q++) {
-      const c = ip.charCodeAt(q);
-      if (c === 46) break;
-      if (c < 48 || c > 57 || value === 0 || q - p >= 3) return -1;
-      value = value * 10 + (c - 48);
-    }
-    if (value > 255) return -1;
-    key = key * 256 + value;
-    parts++;
-    if (q === n) return parts === 4 ? key : -1;
-    if (parts === 4 || q + 1 === n) return -1;
-    p = q + 1;
-  }
-  return -1;
-}
-
-/** The canonical text (dotted quad) of a 32-bit IPv4 value: ipv4Key's inverse. */
-export function ipv4Text(key: number): string {
-  return `${key >>> 24}.${(key >>> 16) & 255}.${(key >>> 8) & 255}.${key & 255}`;
-}
 
 /** `Tag`: what a caller notes per tracked source (the engine's addresses: their network; PrefixWatch's networks: their members). */
 export class SourceTracker<Tag = string> {
@@ -165,6 +132,24 @@ export class SourceTracker<Tag = string> {
     return this.table.keyOf(slot);
   }
 
+  /**
+   * A caller's number about a tracked source (PrefixWatch: where its network is), kept in the
+   * source's window record so that reading it right after a probe costs no cache miss of its own;
+   * -1 for a new source, and after a re-layout. Unlike tags, numbers only.
+   */
+  noteOf(slot: number): number {
+    return this.windows.noteOf(slot);
+  }
+
+  setNote(slot: number, note: number): void {
+    this.windows.setNote(slot, note);
+  }
+
+  /** Sets every tracked source's note back to -1 (what they said no longer holds). */
+  clearNotes(): void {
+    for (const slot of this.table.slots()) this.windows.setNote(slot, -1);
+  }
+
   hitsOf(slot: number): number {
     return this.windows.hitsOf(slot);
   }
@@ -199,13 +184,14 @@ export class SourceTracker<Tag = string> {
   /**
    * Counts one probe. `port` null for probes without a port (pings). Returns the source's slot when
    * it now meets the scan rule, else NO_SLOT. The caller bans and then deletes the source.
-   * `known` is the caller's own lookup of `ip` (NO_SLOT: not tracked), to save a second one.
+   * `known` is the caller's own lookup of `ip` (NO_SLOT: not tracked), to save a second one;
+   * `v4`: ip's 32-bit IPv4 value when the caller has it, to save parsing it again (else -1).
    */
-  probe(ip: string, time: number, port: number | null, type: ScanType, known?: number): number {
+  probe(ip: string, time: number, port: number | null, type: ScanType, known?: number, v4 = -1): number {
     let slot = known === undefined ? this.get(ip) : known;
     const w = this.windows;
     if (slot === NO_SLOT) {
-      slot = this.table.add(ip, ipv4Key(ip));
+      slot = this.table.add(ip, v4 >= 0 ? v4 : ipv4Key(ip));
       w.start(slot, time);
       if (this.table.size > this.table.bound) this.evictOldest(time);
     } else {

@@ -224,3 +224,23 @@ describe('scanTypeOf', () => {
     expect(scanTypeOf(0)).toBe('OTHER');
   });
 });
+
+describe('SourceTracker notes (a caller number kept in the window record)', () => {
+  it('-1 for a new source; kept through a restart after a quiet window; -1 again for a new source in a reused slot and after a re-layout', () => {
+    const t = new SourceTracker(S);
+    t.probe('a', 0, 1, 'SYN');
+    const a = t.lastSlot;
+    expect(t.noteOf(a)).toBe(-1);
+    t.setNote(a, -12345678901);
+    t.probe('a', 11 * MIN, 2, 'SYN'); // quiet for a whole window: the window starts afresh
+    expect(t.hitsOf(a)).toBe(1);
+    expect(t.noteOf(a)).toBe(-12345678901);
+    t.delete('a');
+    t.probe('b', 12 * MIN, 1, 'SYN');
+    expect(t.lastSlot).toBe(a); // the freed slot, handed out again
+    expect(t.noteOf(a)).toBe(-1);
+    t.setNote(a, 7);
+    t.configure({ ...S, maxretry: 6 }); // a new layout: every window copied out and back in
+    expect(t.noteOf(t.get('b'))).toBe(-1);
+  });
+});
