@@ -14,14 +14,13 @@
  * The row "general entry" runs `status` as the wrapper did before status.cjs (bin/portcullis.js, the
  * ES module bundle), in the same run: the fast entry's gain.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { freshBundle, MANIFEST } from '../bin/cli-bundle.js';
 import { STATUS_ENTRY } from '../scripts/build-cli.ts';
-import { stageLib } from '../scripts/package-server.ts';
+import { startLiveInstance, stageInstalled } from '../tests/support/installed-package.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const RUNS = Number(process.env.STARTUP_RUNS ?? 15);
@@ -32,38 +31,6 @@ const NO_CACHE = ['/usr/bin/env', 'NODE_DISABLE_COMPILE_CACHE=1'];
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-}
-
-/** The package's /usr/lib/portcullis (as scripts/package-server.ts stages it, Node linked, not copied) and /usr/bin/portcullis, in a temp dir. */
-function stageInstalled(): { dir: string; lib: string; wrapper: string; cache: string } {
-  const dir = mkdtempSync(path.join(tmpdir(), 'pc-startup-'));
-  const lib = path.join(dir, 'usr/lib/portcullis');
-  stageLib(lib, 'bench', { linkNode: true, renderer: false });
-  const wrapper = path.join(dir, 'usr/bin/portcullis');
-  mkdirSync(path.dirname(wrapper), { recursive: true });
-  const cache = path.join(dir, 'var/cache/portcullis');
-  mkdirSync(cache, { recursive: true, mode: 0o700 });
-  writeFileSync(wrapper, readFileSync(path.join(ROOT, 'build/server/portcullis'), 'utf8').replaceAll('/usr/lib/portcullis', lib).replaceAll('/var/cache/portcullis', cache));
-  chmodSync(wrapper, 0o755);
-  return { dir, lib, wrapper, cache };
-}
-
-/** `portcullis run --dry-run` on an empty log file, with its control socket in `stateDir`; ready once it says where the socket is. */
-function startLiveInstance(stateDir: string): { child: ChildProcess; ready: Promise<void>; exited: Promise<void> } {
-  mkdirSync(stateDir, { mode: 0o700 });
-  writeFileSync(path.join(stateDir, 'fw.log'), '');
-  const child = spawn(NODE, [path.join(ROOT, 'bin/portcullis.js'), 'run', '--dry-run', '--source', `file:${path.join(stateDir, 'fw.log')}`, '--state-dir', stateDir], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const ready = new Promise<void>((resolve, reject) => {
-    let out = '';
-    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-      out += d;
-      if (out.includes('control socket')) resolve();
-    });
-    child.stderr!.resume();
-    void exited.then(() => reject(new Error(`the live instance exited before it was ready: ${out}`)));
-  });
-  return { child, ready, exited };
 }
 
 function timeOnce(argv: string[]): number {
@@ -81,7 +48,7 @@ const stateDir = path.join(dir, 'state');
 // A live instance for `status` to ask (dry run: it never touches the firewall), so the row times
 // the whole reply path: connect, getState, the reply checked by its zod schema, the printout.
 const liveDir = path.join(dir, 'live');
-const live = startLiveInstance(liveDir);
+const live = startLiveInstance(liveDir, { node: NODE });
 try {
   await live.ready;
   const cases: Record<string, string[]> = {

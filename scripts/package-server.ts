@@ -82,9 +82,10 @@ export function controlFile(version: string, arch: string, installedKb: number):
  * Writes the package's /usr/lib/portcullis into `lib`: the one list of what the command needs, used
  * by the package and by whatever stages an installed layout elsewhere (the start-up bench, the
  * packaging tests), so that those time and test what dpkg installs. `linkNode`: a symlink to the
- * Node binary instead of a 120 MB copy; `renderer: false`: without the UI (`serve` only needs it).
+ * Node binary instead of a 120 MB copy; `renderer: false`: without the UI (`serve` only needs it);
+ * `cliDir`: the CLI bundle from another build directory than dist/cli.
  */
-export function stageLib(lib: string, version: string, opts: { linkNode?: boolean; renderer?: boolean } = {}): void {
+export function stageLib(lib: string, version: string, opts: { linkNode?: boolean; renderer?: boolean; cliDir?: string } = {}): void {
   mkdirSync(path.join(lib, 'bin'), { recursive: true });
   if (opts.linkNode) symlinkSync(nodeBinary(), path.join(lib, 'node'));
   else {
@@ -94,7 +95,7 @@ export function stageLib(lib: string, version: string, opts: { linkNode?: boolea
   // The entry and the bundle check are plain ES modules (status.cjs says what it is by its name).
   writeFileSync(path.join(lib, 'package.json'), JSON.stringify({ name: 'portcullis', version, type: 'module', private: true }, null, 1) + '\n');
   for (const f of ['portcullis.js', 'cli-bundle.js', 'parent-watch.js']) copyFileSync(path.join(ROOT, 'bin', f), path.join(lib, 'bin', f));
-  cpSync(path.join(ROOT, 'dist/cli'), path.join(lib, 'dist/cli'), { recursive: true, filter: (src) => !src.endsWith('.map') });
+  cpSync(opts.cliDir ?? path.join(ROOT, 'dist/cli'), path.join(lib, 'dist/cli'), { recursive: true, filter: (src) => !src.endsWith('.map') });
   // No sources beside an installed bundle, and dpkg owns its files: the bundle runs as is.
   writeFileSync(path.join(lib, 'dist/cli', MANIFEST), JSON.stringify({ packaged: true, version }) + '\n');
   if (opts.renderer !== false) cpSync(path.join(ROOT, 'renderer/dist'), path.join(lib, 'renderer/dist'), { recursive: true });
