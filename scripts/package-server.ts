@@ -9,11 +9,12 @@
  *
  * What goes in:
  *   /usr/lib/portcullis/node                 Node 24 (the `node` npm package's binary; Debian 12's nodejs is 18)
- *   /usr/lib/portcullis/bin/portcullis.js    the checkout's entry, unchanged (+ cli-bundle.js, parent-watch.js)
+ *   /usr/lib/portcullis/bin/portcullis.js    the checkout's entry, unchanged (+ cli-bundle.js, parent-watch.js,
+ *                                            portcullis-status.cjs: the wrapper's entry for `status`)
  *   /usr/lib/portcullis/dist/cli/            the CLI bundle (scripts/build-cli.ts), manifest "packaged",
- *                                            and status.cjs, the wrapper's entry for `portcullis status`
+ *                                            and status.cjs, the status command alone (run by portcullis-status.cjs)
  *   /usr/lib/portcullis/renderer/dist/       the UI `portcullis serve` serves
- *   /usr/bin/portcullis                      sh wrapper: that Node, that entry (status.cjs for `status`)
+ *   /usr/bin/portcullis                      sh wrapper: that Node, that entry (portcullis-status.cjs for `status`)
  *   /lib/systemd/system/portcullis.service   the hardened unit
  *   /etc/portcullis/portcullis.json          the settings (a conffile; `{}` = all defaults)
  *   /etc/logrotate.d/portcullis              rotation of /var/lib/portcullis/audit.log
@@ -94,7 +95,7 @@ export function stageLib(lib: string, version: string, opts: { linkNode?: boolea
   }
   // The entry and the bundle check are plain ES modules (status.cjs says what it is by its name).
   writeFileSync(path.join(lib, 'package.json'), JSON.stringify({ name: 'portcullis', version, type: 'module', private: true }, null, 1) + '\n');
-  for (const f of ['portcullis.js', 'cli-bundle.js', 'parent-watch.js']) copyFileSync(path.join(ROOT, 'bin', f), path.join(lib, 'bin', f));
+  for (const f of ['portcullis.js', 'cli-bundle.js', 'parent-watch.js', 'portcullis-status.cjs']) copyFileSync(path.join(ROOT, 'bin', f), path.join(lib, 'bin', f));
   cpSync(opts.cliDir ?? path.join(ROOT, 'dist/cli'), path.join(lib, 'dist/cli'), { recursive: true, filter: (src) => !src.endsWith('.map') });
   // No sources beside an installed bundle, and dpkg owns its files: the bundle runs as is.
   writeFileSync(path.join(lib, 'dist/cli', MANIFEST), JSON.stringify({ packaged: true, version }) + '\n');

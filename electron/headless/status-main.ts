@@ -1,7 +1,8 @@
 /**
  * The installed `portcullis status`'s own entry (issue 11.3): the package's /usr/bin/portcullis
  * runs this, bundled alone as one CommonJS file (dist/cli/status.cjs, scripts/build-cli.ts), for
- * `status`; every other command (and `status` when that file is missing) goes through
+ * `status`, through bin/portcullis-status.cjs (its code cache); every other command (and `status`
+ * when those files are missing) goes through
  * bin/portcullis.js and the ES module bundle. Why a file of its own: the general entry is an ES
  * module that loads the bundle check, the router and the command's chunks through Node's ES module
  * loader, which cost ~15 ms of a ~120 ms start; one CommonJS script loads with none of that. It
