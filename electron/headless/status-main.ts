@@ -2,11 +2,11 @@
  * The installed `portcullis status`'s own entry (issue 11.3): the package's /usr/bin/portcullis
  * runs this, bundled alone as one CommonJS file (dist/cli/status.cjs, scripts/build-cli.ts), for
  * `status`, through bin/portcullis-status.cjs (its code cache); every other command (and `status`
- * when those files are missing) goes through
- * bin/portcullis.js and the ES module bundle. Why a file of its own: the general entry is an ES
- * module that loads the bundle check, the router and the command's chunks through Node's ES module
- * loader, which cost ~15 ms of a ~120 ms start; one CommonJS script loads with none of that. It
- * runs the same statusCommand, so the answer (text, --json, exit code, errors) is the same.
+ * when those files are missing) goes through bin/portcullis.js and the ES module bundle.
+ * Why a file of its own: the general entry is an ES module that loads the bundle check, the router
+ * and the command's chunks through Node's ES module loader, ~20 ms of a ~135 ms start (the start-up
+ * bench's "general entry" row); one CommonJS script loads with none of that. It runs the same
+ * statusCommand, so the answer (text, --json, exit code, errors) is the same.
  * Plain Node 24 only: no bundle check (a package's files are dpkg's), no Node version check (the
  * package brings its own Node).
  */
