@@ -1,9 +1,9 @@
 // The installed `portcullis status`'s entry (build/server/portcullis runs it; issue 11.3): runs
-// dist/cli/status.cjs (the status command alone, one CommonJS file) with a V8 code cache made
-// AFTER a first run. Why not only Node's compile cache (NODE_COMPILE_CACHE): Node writes its cache
-// right after compiling, so it holds only the code compiled before the script ran; every function
-// compiled lazily while it runs (most of zod's parsing, the printout) is compiled again on every
-// start. This cache, made at exit, holds those too: 160 KB instead of 70, ~5 ms of ~110 (the
+// dist/cli/status.cjs (the status command alone, one CommonJS file) with a V8 code cache made at
+// the end of a first run that answered. Why not only Node's compile cache (NODE_COMPILE_CACHE):
+// Node writes its cache right after compiling, so it holds only the code compiled before the
+// script ran; every function compiled lazily while it runs (most of zod's parsing, the printout)
+// is compiled again on every start. This cache, made at exit, holds those too: 160 KB instead of 70, ~5 ms of ~110 (the
 // start-up bench, A/B over 31 interleaved runs).
 // Where: `$NODE_COMPILE_CACHE/status.cjs.v8cache`, i.e. beside Node's own cache, under the same
 // switch: the wrapper sets NODE_COMPILE_CACHE to the package's root-only /var/cache/portcullis
@@ -49,8 +49,11 @@ const compiled = new vm.Script(`(function (exports, require, module, __filename,
   ...(cachedData ? { cachedData } : {}),
 });
 if (cacheFile && compiled.cachedDataRejected !== false) {
-  // At exit: the functions compiled while the command ran are in the cache too.
-  process.once('exit', () => {
+  // At exit: the functions compiled while the command ran are in the cache too. Only after an
+  // answer (exit code 0): a run that found no instance compiled half of them, and a cache, once
+  // made, stays until status.cjs changes.
+  process.once('exit', (code) => {
+    if (code !== 0) return;
     const tmp = `${cacheFile}.${process.pid}.tmp`;
     try {
       const fd = fs.openSync(tmp, 'w', 0o600);

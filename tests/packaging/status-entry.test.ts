@@ -121,8 +121,11 @@ describe('the installed portcullis status', () => {
       return a;
     };
     rmSync(cacheFile, { force: true });
+    const none = wrapper(['status', '--state-dir', noneDir]);
+    expect(none.status).toBe(1);
+    expect(existsSync(cacheFile), 'not made by a run that did not answer (half the code compiled)').toBe(false);
     expect(answer()).toEqual(want);
-    expect(existsSync(cacheFile), 'made at the first run').toBe(true);
+    expect(existsSync(cacheFile), 'made at the first run that answered').toBe(true);
     const made = readFileSync(cacheFile);
     const head = made.subarray(0, made.indexOf(10) + 1).toString();
     const st = statSync(bundle);
