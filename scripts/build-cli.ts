@@ -4,7 +4,8 @@
  * (bin/cli-bundle.js runs the bundle only while those are unchanged). Run by `npm install` (the "prepare" script) and by
  * `npm run build`. Commands are split into chunks, so `portcullis replay` still loads only what
  * it needs. Beside them, dist/cli/status.cjs: `portcullis status` alone, one CommonJS file, which
- * the server package's wrapper runs for `status` (electron/headless/status-main.ts says why).
+ * the server package's wrapper runs for `status` (electron/headless/status-main.ts says why), and
+ * no checkout entry does.
  * Usage: node scripts/build-cli.ts [--quiet] [--strict]   (--strict: a failed build fails the command)
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -15,7 +16,7 @@ import { errorText } from '../electron/shared/errors.ts';
 const ROOT = path.resolve(import.meta.dirname, '..');
 export const CLI_DIR = path.join(ROOT, 'dist/cli');
 
-/** The installed wrapper's entry for `portcullis status` (build/server/portcullis). */
+/** `portcullis status` alone, which the installed wrapper runs through bin/portcullis-status.cjs. */
 export const STATUS_ENTRY = 'status.cjs';
 
 export async function buildCli(outDir = CLI_DIR): Promise<{ files: string[]; metafile: import('esbuild').Metafile; statusMetafile: import('esbuild').Metafile }> {
@@ -42,8 +43,8 @@ export async function buildCli(outDir = CLI_DIR): Promise<{ files: string[]; met
     // Bundled CommonJS dependencies call require() for Node built-ins; an ES module has no `require`.
     banner: { js: "import { createRequire as __pcCreateRequire } from 'node:module'; const require = __pcCreateRequire(import.meta.url);" },
   });
-  // One script, no chunks, no ES module loader; minified: half the bytes to read and hash for
-  // V8's compile cache (its errors are messages, never stack traces, so names need not survive).
+  // One script, no chunks, no ES module loader; minified: half the bytes to read and compile (its
+  // errors are messages, never stack traces, so names need not survive).
   const status = await build({
     absWorkingDir: ROOT,
     entryPoints: ['electron/headless/status-main.ts'],
