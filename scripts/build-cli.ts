@@ -3,7 +3,9 @@
  * into dist/cli/, with a manifest of the sources it was built from, each with its size and mtime
  * (bin/cli-bundle.js runs the bundle only while those are unchanged). Run by `npm install` (the "prepare" script) and by
  * `npm run build`. Commands are split into chunks, so `portcullis replay` still loads only what
- * it needs.
+ * it needs. Beside them, dist/cli/status.cjs: `portcullis status` alone, one CommonJS file, which
+ * the server package's wrapper runs for `status` (electron/headless/status-main.ts says why), and
+ * no checkout entry does.
  * Usage: node scripts/build-cli.ts [--quiet] [--strict]   (--strict: a failed build fails the command)
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -14,7 +16,10 @@ import { errorText } from '../electron/shared/errors.ts';
 const ROOT = path.resolve(import.meta.dirname, '..');
 export const CLI_DIR = path.join(ROOT, 'dist/cli');
 
-export async function buildCli(outDir = CLI_DIR): Promise<{ files: string[]; metafile: import('esbuild').Metafile }> {
+/** `portcullis status` alone, which the installed wrapper runs through bin/portcullis-status.cjs. */
+export const STATUS_ENTRY = 'status.cjs';
+
+export async function buildCli(outDir = CLI_DIR): Promise<{ files: string[]; metafile: import('esbuild').Metafile; statusMetafile: import('esbuild').Metafile }> {
   const startedAt = Date.now();
   rmSync(outDir, { recursive: true, force: true });
   // Imported here: an install without devDependencies has no esbuild, and the CLI then simply runs its sources.
@@ -38,12 +43,27 @@ export async function buildCli(outDir = CLI_DIR): Promise<{ files: string[]; met
     // Bundled CommonJS dependencies call require() for Node built-ins; an ES module has no `require`.
     banner: { js: "import { createRequire as __pcCreateRequire } from 'node:module'; const require = __pcCreateRequire(import.meta.url);" },
   });
-  const files = Object.keys(result.metafile.inputs).sort();
+  // One script, no chunks, no ES module loader; minified: half the bytes to read and compile (its
+  // errors are messages, never stack traces, so names need not survive).
+  const status = await build({
+    absWorkingDir: ROOT,
+    entryPoints: ['electron/headless/status-main.ts'],
+    outfile: path.join(outDir, STATUS_ENTRY),
+    bundle: true,
+    format: 'cjs',
+    platform: 'node',
+    target: 'node24',
+    minify: true,
+    metafile: true,
+    logLevel: 'warning',
+    legalComments: 'none',
+  });
+  const files = [...new Set([...Object.keys(result.metafile.inputs), ...Object.keys(status.metafile.inputs)])].sort();
   const sources = stampSources(ROOT, files);
   // A source saved while esbuild read it may not be what the bundle holds: no manifest then, so
   // `portcullis` runs the sources until the next build.
   if (sources.every((s) => s.mtimeMs < startedAt)) writeFileSync(path.join(outDir, MANIFEST), JSON.stringify({ sources }, null, 1) + '\n');
-  return { files, metafile: result.metafile };
+  return { files, metafile: result.metafile, statusMetafile: status.metafile };
 }
 
 if (import.meta.main) {

@@ -9,10 +9,12 @@
  *
  * What goes in:
  *   /usr/lib/portcullis/node                 Node 24 (the `node` npm package's binary; Debian 12's nodejs is 18)
- *   /usr/lib/portcullis/bin/portcullis.js    the checkout's entry, unchanged (+ cli-bundle.js, parent-watch.js)
- *   /usr/lib/portcullis/dist/cli/            the CLI bundle (scripts/build-cli.ts), manifest "packaged"
+ *   /usr/lib/portcullis/bin/portcullis.js    the checkout's entry, unchanged (+ cli-bundle.js, parent-watch.js,
+ *                                            portcullis-status.cjs: the wrapper's entry for `status`)
+ *   /usr/lib/portcullis/dist/cli/            the CLI bundle (scripts/build-cli.ts), manifest "packaged",
+ *                                            and status.cjs, the status command alone (run by portcullis-status.cjs)
  *   /usr/lib/portcullis/renderer/dist/       the UI `portcullis serve` serves
- *   /usr/bin/portcullis                      sh wrapper: that Node, that entry
+ *   /usr/bin/portcullis                      sh wrapper: that Node, that entry (portcullis-status.cjs for `status`)
  *   /lib/systemd/system/portcullis.service   the hardened unit
  *   /etc/portcullis/portcullis.json          the settings (a conffile; `{}` = all defaults)
  *   /etc/logrotate.d/portcullis              rotation of /var/lib/portcullis/audit.log
@@ -20,9 +22,10 @@
  * Usage: node scripts/package-server.ts [--out DIR] [--skip-build]   (prints the .deb's path)
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { MANIFEST } from '../bin/cli-bundle.js';
+import { STATUS_ENTRY } from './build-cli.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const SERVER = path.join(ROOT, 'build/server');
@@ -76,6 +79,29 @@ export function controlFile(version: string, arch: string, installedKb: number):
   );
 }
 
+/**
+ * Writes the package's /usr/lib/portcullis into `lib`: the one list of what the command needs, used
+ * by the package and by whatever stages an installed layout elsewhere (the start-up bench, the
+ * packaging tests), so that those time and test what dpkg installs. `linkNode`: a symlink to the
+ * Node binary instead of a 120 MB copy; `renderer: false`: without the UI (`serve` only needs it);
+ * `cliDir`: the CLI bundle from another build directory than dist/cli.
+ */
+export function stageLib(lib: string, version: string, opts: { linkNode?: boolean; renderer?: boolean; cliDir?: string } = {}): void {
+  mkdirSync(path.join(lib, 'bin'), { recursive: true });
+  if (opts.linkNode) symlinkSync(nodeBinary(), path.join(lib, 'node'));
+  else {
+    copyFileSync(nodeBinary(), path.join(lib, 'node'));
+    chmodSync(path.join(lib, 'node'), 0o755);
+  }
+  // The entry and the bundle check are plain ES modules (status.cjs says what it is by its name).
+  writeFileSync(path.join(lib, 'package.json'), JSON.stringify({ name: 'portcullis', version, type: 'module', private: true }, null, 1) + '\n');
+  for (const f of ['portcullis.js', 'cli-bundle.js', 'parent-watch.js', 'portcullis-status.cjs']) copyFileSync(path.join(ROOT, 'bin', f), path.join(lib, 'bin', f));
+  cpSync(opts.cliDir ?? path.join(ROOT, 'dist/cli'), path.join(lib, 'dist/cli'), { recursive: true, filter: (src) => !src.endsWith('.map') });
+  // No sources beside an installed bundle, and dpkg owns its files: the bundle runs as is.
+  writeFileSync(path.join(lib, 'dist/cli', MANIFEST), JSON.stringify({ packaged: true, version }) + '\n');
+  if (opts.renderer !== false) cpSync(path.join(ROOT, 'renderer/dist'), path.join(lib, 'renderer/dist'), { recursive: true });
+}
+
 export interface PackageResult {
   deb: string;
   version: string;
@@ -95,25 +121,14 @@ export async function packageServer(opts: { outDir?: string; skipBuild?: boolean
     });
     if (vite.status !== 0) throw new Error('the UI build (vite) failed');
   }
-  for (const f of ['dist/cli/cli.mjs', 'dist/cli/replay-worker.mjs', 'renderer/dist/index.html']) {
+  for (const f of ['dist/cli/cli.mjs', 'dist/cli/replay-worker.mjs', `dist/cli/${STATUS_ENTRY}`, 'renderer/dist/index.html']) {
     if (!existsSync(path.join(ROOT, f))) throw new Error(`${f} is missing: build first (npm run package:server builds it)`);
   }
 
   const arch = debArch();
   const stage = path.join(ROOT, 'dist/deb-stage');
   rmSync(stage, { recursive: true, force: true });
-  const lib = path.join(stage, 'usr/lib/portcullis');
-  mkdirSync(path.join(lib, 'bin'), { recursive: true });
-
-  copyFileSync(nodeBinary(), path.join(lib, 'node'));
-  chmodSync(path.join(lib, 'node'), 0o755);
-  // The entry and the bundle check are plain ES modules.
-  writeFileSync(path.join(lib, 'package.json'), JSON.stringify({ name: 'portcullis', version, type: 'module', private: true }, null, 1) + '\n');
-  for (const f of ['portcullis.js', 'cli-bundle.js', 'parent-watch.js']) copyFileSync(path.join(ROOT, 'bin', f), path.join(lib, 'bin', f));
-  cpSync(path.join(ROOT, 'dist/cli'), path.join(lib, 'dist/cli'), { recursive: true, filter: (src) => !src.endsWith('.map') });
-  // No sources beside an installed bundle, and dpkg owns its files: the bundle runs as is.
-  writeFileSync(path.join(lib, 'dist/cli', MANIFEST), JSON.stringify({ packaged: true, version }) + '\n');
-  cpSync(path.join(ROOT, 'renderer/dist'), path.join(lib, 'renderer/dist'), { recursive: true });
+  stageLib(path.join(stage, 'usr/lib/portcullis'), version);
 
   const put = (src: string, dest: string, mode: number): void => {
     const to = path.join(stage, dest);

@@ -4,6 +4,7 @@
  * zod locale but English, and no other API or settings schema. The speed itself is a bench row
  * (`npm run bench -- startup`), not a timed test; this guards the cause.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -34,4 +35,17 @@ describe('the status command in the CLI bundle', () => {
     const ours = inputs.filter((f) => !f.includes('node_modules/'));
     expect(ours.filter((f) => /shared\/(api|settings|fleet|domain|model)\.ts$|electron\/engine\//.test(f))).toEqual([]);
   }, 60_000);
+
+  it('loads node:net only once there is a socket to talk to: "no running instance" answers without it', () => {
+    // A child Node (the project's 24, this test's own process), which has loaded nothing else yet.
+    const script = `
+      const { ControlClient } = await import(${JSON.stringify(path.resolve(import.meta.dirname, '../../electron/headless/control-client.ts'))});
+      const c = new ControlClient(${JSON.stringify(path.join(out, 'no-such-dir/control.sock'))});
+      const error = await c.call('getState', {}).then(() => 'answered', (e) => e.message);
+      c.close();
+      console.log(JSON.stringify({ error, net: process.moduleLoadList.includes('NativeModule net') }));`;
+    const r = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' })) as { error: string; net: boolean };
+    expect(r.error).toContain('no running Portcullis instance');
+    expect(r.net).toBe(false);
+  });
 });

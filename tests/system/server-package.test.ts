@@ -197,6 +197,14 @@ describe.runIf(enabled)('the server .deb: build, install, run as the unit would,
     await inNs(['/usr/bin/portcullis', 'ban', SCANNER_IP, '--duration', '1h']);
     expect(await inNs(['ipset', 'list', 'portcullis-ban4'])).toContain(SCANNER_IP);
     expect(await inNs(['/usr/bin/portcullis', 'status'])).toMatch(/1 active bans/);
+    // `status` has its own entry in the package (dist/cli/status.cjs, run by the wrapper): the same
+    // answer as the general entry (the lines a kernel record arriving meanwhile cannot change).
+    const stable = (text: string) => text.split('\n').filter((l) => !/^(source|counts) /.test(l));
+    const general = await inNs(['/usr/lib/portcullis/node', '/usr/lib/portcullis/bin/portcullis.js', 'status']);
+    expect(general).toMatch(/1 active bans/);
+    expect(stable(await inNs(['/usr/bin/portcullis', 'status']))).toEqual(stable(general));
+    expect(existsSync('/usr/lib/portcullis/dist/cli/status.cjs'), 'the status entry is installed').toBe(true);
+    expect(existsSync('/var/cache/portcullis/status.cjs.v8cache'), "status's code cache, made by its first answer").toBe(true);
     expect(await runner.stop(), runner.out.join('\n')).toBe(0);
     runner = null;
 
