@@ -29,6 +29,7 @@ import { readHostInfo } from '../app/hostinfo.ts';
 import { KmsgSource, kmsgBootTimeMs, liveLineParser, newestKmsgSeq } from '../engine/logs/kmsg.ts';
 import { PortcullisService, VERSION } from '../app/service.ts';
 import { startRestTrim } from './rest-trim.ts';
+import { hostFingerprint, ufwFingerprint, unlessChanged } from './unless-changed.ts';
 import { secretsFileRefusal } from './fleet-config.ts';
 import { loadSettings } from '../app/settings-load.ts';
 
@@ -167,6 +168,41 @@ async function openSource(
   return { error: file ? `${file} cannot be read` : 'no log source found: /dev/kmsg unreadable, no journald, no kernel log file' };
 }
 
+/** However unchanged their fingerprints, the refreshes read in full at least this often. */
+const FULL_REFRESH_MS = 5 * 60_000;
+
+/**
+ * The helper with its status (ufw's `status numbered` and `app list`, Python processes) read again only
+ * when ufw's files or the forwarding switches changed (unless-changed.ts), at least every
+ * FULL_REFRESH_MS, and always after a change made through the helper itself.
+ */
+function refreshedOnChange(h: HelperOpsPort): HelperOpsPort {
+  const status = unlessChanged(() => h.status(), () => ufwFingerprint(), { maxAgeMs: FULL_REFRESH_MS });
+  const changing =
+    <A extends unknown[]>(op: (...args: A) => Promise<void>) =>
+    async (...args: A): Promise<void> => {
+      status.invalidate();
+      try {
+        await op(...args);
+      } finally {
+        status.invalidate();
+      }
+    };
+  return {
+    status: () => status.get(),
+    previewRule: (op) => h.previewRule(op),
+    doctor: () => h.doctor(),
+    applyRule: changing((op) => h.applyRule(op)),
+    setEnabled: changing((on) => h.setEnabled(on)),
+    setDefault: changing((d, p) => h.setDefault(d, p)),
+    setLogging: changing((l) => h.setLogging(l)),
+    setPerSourceLogging: changing((on) => h.setPerSourceLogging(on)),
+    setSetBlock: changing((on) => h.setSetBlock(on)),
+    setForwardBlock: changing((on) => h.setForwardBlock(on)),
+    enableUfwIpv6: changing(() => h.enableUfwIpv6()),
+  };
+}
+
 /** In a dry run nothing may change the firewall: not bans, not the rule editor, not the blocks. */
 function readOnlyHelper(h: HelperOpsPort): HelperOpsPort {
   const refuse = async (): Promise<never> => {
@@ -268,7 +304,7 @@ async function startLocked(o: RunOptions, out: Out, err: Out, isRoot: boolean): 
     call = callViaDispatcher((req) => dispatcher.handle(req));
     closeDispatcher = () => dispatcher.close();
   }
-  const helper = call ? (o.dryRun ? readOnlyHelper(helperOpsOf(call)) : helperOpsOf(call)) : null;
+  const helper = call ? refreshedOnChange(o.dryRun ? readOnlyHelper(helperOpsOf(call)) : helperOpsOf(call)) : null;
 
   let settingsBackend: 'ufw' | 'set' = o.backend ?? 'set';
   const overrides = (s: Settings): Settings => {
@@ -398,6 +434,9 @@ async function startLocked(o: RunOptions, out: Out, err: Out, isRoot: boolean): 
     ...(inner.noteRejects ? { noteRejects: (count: number) => inner.noteRejects!(count) } : {}),
   };
 
+  // The 30 s refresh of this host's addresses: spawns `ip` only when the kernel's view changed.
+  const hostInfo = unlessChanged(() => readHostInfo(execArgv), hostFingerprint, { maxAgeMs: FULL_REFRESH_MS });
+
   const service = new PortcullisService({
     ...(recordMode ? { recordMode } : {}),
     // The fleet link (CrowdSec LAPI) when configured; a dry run shares and applies nothing.
@@ -412,7 +451,7 @@ async function startLocked(o: RunOptions, out: Out, err: Out, isRoot: boolean): 
     firewall: call && !o.dryRun ? firewallPortOf(call, settingsBackend) : null,
     helper,
     ...(helper ? {} : { readOnlyReason: 'not running as root: watching only' }),
-    hostInfo: () => readHostInfo(execArgv),
+    hostInfo: () => hostInfo.get(),
     serverChecks: async () => (await import('../app/server-doctor.ts')).serverChecks(isRoot ? execArgv : null),
     dryRun: o.dryRun,
     // The kernel log is shared by every namespace: act only on our own records. A log FILE in a dry
