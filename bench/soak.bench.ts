@@ -167,7 +167,7 @@ async function status(lab: Lab, stateDir: string): Promise<Status> {
   }
 }
 
-async function runRate(lab: Lab, gen: string, rate: number, checkout: { tag: string; cli?: string }): Promise<string> {
+async function runRate(lab: Lab, gen: string, rate: number, checkout: { tag: string; cli?: string; nice?: string; groupNice?: string }): Promise<string> {
   const stateDir = tempStateDir();
   const cfg = writeConfig(stateDir, {
     detection: { findtimeSec: 60, maxretry: 5, minDistinctPorts: 3 },
@@ -200,9 +200,18 @@ async function runRate(lab: Lab, gen: string, rate: number, checkout: { tag: str
     if (process.env.SOAK_MAIN_NICE) execFileSync('renice', ['-n', process.env.SOAK_MAIN_NICE, '-p', String(pid)], { stdio: 'ignore' });
     // SOAK_NICE=N: every thread of the runner at nice N, as a systemd unit's Nice= sets the whole
     // service (threads started later inherit it from the main thread).
-    if (process.env.SOAK_NICE) for (const tid of readdirSync(`/proc/${pid}/task`)) execFileSync('renice', ['-n', process.env.SOAK_NICE, '-p', tid], { stdio: 'ignore' });
+    // SOAK_NICES=0,-5: each rate runs once per value, alternated, so that they share the machine's state.
+    const niceValue = checkout.nice ?? process.env.SOAK_NICE;
+    if (niceValue) for (const tid of readdirSync(`/proc/${pid}/task`)) execFileSync('renice', ['-n', niceValue, '-p', tid], { stdio: 'ignore' });
     // SOAK_BUSY=N: N busy loops at normal priority during the flood (a busy machine: load ~N + the flood).
-    const busy = Array.from({ length: Number(process.env.SOAK_BUSY ?? 0) }, () => spawn('/bin/sh', ['-c', 'while :; do :; done'], { stdio: 'ignore' }));
+    // In a session of their own (detached: setsid), as a user's work would be: with the kernel's
+    // autogroups (sched_autogroup_enabled) or a unit's cgroup, CPU is shared between groups first and
+    // nice only orders the threads inside one.
+    const busy = Array.from({ length: Number(process.env.SOAK_BUSY ?? 0) }, () => spawn('/bin/sh', ['-c', 'while :; do :; done'], { stdio: 'ignore', detached: true }));
+    // SOAK_GROUP_NICES=0,-10: the runner's scheduling group (its autogroup: the bench's session) at
+    // that nice — what a unit's CPUWeight= does for its cgroup; alternated like SOAK_NICES.
+    const groupNice = checkout.groupNice;
+    if (groupNice !== undefined) writeFileSync(`/proc/${pid}/autogroup`, groupNice);
     const u0 = usage(pid);
     const cpu0 = u0.cpuS;
     const idle = await loopLag(pid);
@@ -213,6 +222,7 @@ async function runRate(lab: Lab, gen: string, rate: number, checkout: { tag: str
     const sched1 = threadSched(pid);
     const loadAtEnd = loadavg()[0]!;
     for (const b of busy) b.kill('SIGKILL');
+    if (groupNice !== undefined) writeFileSync(`/proc/${pid}/autogroup`, '0');
     await sleep(DRAIN_MS);
     const lag = await loopLag(pid);
 
@@ -229,7 +239,7 @@ async function runRate(lab: Lab, gen: string, rate: number, checkout: { tag: str
     const later = usage(pid);
     const mem = await loopLag(pid);
     return (
-      `${checkout.tag}${String(rate).padStart(6)} records/s × ${SECONDS} s | load at the flood's end ${loadAtEnd.toFixed(2)}${busy.length ? ` (${busy.length} busy loops)` : ''}${process.env.SOAK_NICE ? ` | runner at nice ${process.env.SOAK_NICE}` : ''} | SYNs sent ${sent} | records produced ${produced} (${Math.round(produced / SECONDS)}/s) | read ${read} | lost ${lost} ` +
+      `${checkout.tag}${String(rate).padStart(6)} records/s × ${SECONDS} s | load at the flood's end ${loadAtEnd.toFixed(2)}${busy.length ? ` (${busy.length} busy loops)` : ''}${niceValue ? ` | runner at nice ${niceValue}` : ''}${groupNice !== undefined ? ` | runner's group (autogroup) at nice ${groupNice}` : ''} | SYNs sent ${sent} | records produced ${produced} (${Math.round(produced / SECONDS)}/s) | read ${read} | lost ${lost} ` +
       `(${((lost / Math.max(1, produced)) * 100).toFixed(1)}% of produced) | scanners banned ${banned.length}/${crossedAt.size}` +
       (banned.length ? ` in ${banned[0]}–${banned.at(-1)} ms (median ${banned[banned.length >> 1]})` : '') +
       (missed.length ? ` missed ${missed.join(',')}` : '') +
@@ -366,7 +376,13 @@ async function main(): Promise<void> {
     for (const k of ['all', 'default', lab.scanner.fwIface]) await lab.run(lab.fwNs, ['sysctl', '-qw', `net.ipv4.conf.${k}.rp_filter=0`]);
     console.log(`soak: ${FAST} fast + ${SLOW} slow scanners (5 probes ${SLOW_GAP_MS} ms apart) in a spoofed SYN flood; ufw logging full`);
     for (const rate of RATES) {
-      for (const checkout of CHECKOUTS) console.log(await runRate(lab, gen, rate, checkout));
+      for (const checkout of CHECKOUTS) {
+        const nices = process.env.SOAK_NICES?.split(',') ?? [undefined];
+        const groupNices = process.env.SOAK_GROUP_NICES?.split(',') ?? [undefined];
+        for (const nice of nices)
+          for (const groupNice of groupNices)
+            console.log(await runRate(lab, gen, rate, { ...checkout, ...(nice !== undefined ? { nice } : {}), ...(groupNice !== undefined ? { groupNice } : {}) }));
+      }
       if (WITH_FAIL2BAN) console.log(await fail2banRate(lab, gen, copier, rate));
     }
   } finally {
