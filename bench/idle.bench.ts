@@ -20,7 +20,14 @@ import { createInterface } from 'node:readline';
 import { createLab, type Lab } from '../tests/support/netns.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
-const CLI = path.join(ROOT, 'bin/portcullis.js');
+/**
+ * IDLE_BASE=DIR: also run the checkout in DIR (its bundle built: `node scripts/build-cli.ts` there), alternated
+ * with this one run by run, so that a before/after comparison shares the machine's state.
+ */
+const CHECKOUTS: Array<{ tag: string; cli: string }> = [
+  ...(process.env.IDLE_BASE ? [{ tag: '[base] ', cli: path.join(path.resolve(process.env.IDLE_BASE), 'bin/portcullis.js') }] : []),
+  { tag: process.env.IDLE_BASE ? '[this] ' : '', cli: path.join(ROOT, 'bin/portcullis.js') },
+];
 const RUNS = Number(process.env.IDLE_RUNS ?? 3);
 const SETTLE_MS = Number(process.env.IDLE_SETTLE_MS ?? 8000);
 /** bin/portcullis.js's shebang: what a user's `portcullis` runs with. */
@@ -81,15 +88,18 @@ let lab: Lab | null = null;
 try {
   lab = await createLab({ listen: false });
   for (let i = 0; i < RUNS; i++) {
-    for (const cmd of ['run', 'serve'] as const) {
-      const state = mkdtempSync(path.join(tmpdir(), 'pc-idle-'));
-      try {
-        const extra = cmd === 'serve' ? ['--port', '0'] : [];
-        add(`portcullis ${cmd} (root, lab namespace: kmsg, set, ufw)`, await idleOf(['/usr/sbin/ip', 'netns', 'exec', lab.fwNs, node, ...SHEBANG_FLAGS, CLI, cmd, '--state-dir', state, '--json', ...extra], '"type":"ready"'));
-        writeFileSync(path.join(state, 'fw.log'), '');
-        add(`portcullis ${cmd} --dry-run --source file:…`, await idleOf([node, ...SHEBANG_FLAGS, CLI, cmd, '--dry-run', '--source', `file:${path.join(state, 'fw.log')}`, '--state-dir', path.join(state, 'd'), '--json', ...extra], '"type":"ready"'));
-      } finally {
-        rmSync(state, { recursive: true, force: true });
+    for (const { tag, cli: CLI } of CHECKOUTS) {
+      for (const cmd of ['run', 'serve'] as const) {
+        const state = mkdtempSync(path.join(tmpdir(), 'pc-idle-'));
+        try {
+          const extra = cmd === 'serve' ? ['--port', '0'] : [];
+          add(`${tag}portcullis ${cmd} (root, lab namespace: kmsg, set, ufw)`, await idleOf(['/usr/sbin/ip', 'netns', 'exec', lab.fwNs, node, ...SHEBANG_FLAGS, CLI, cmd, '--state-dir', state, '--json', ...extra], '"type":"ready"'));
+          if (process.env.IDLE_ONLY_ROOT === '1') continue;
+          writeFileSync(path.join(state, 'fw.log'), '');
+          add(`${tag}portcullis ${cmd} --dry-run --source file:…`, await idleOf([node, ...SHEBANG_FLAGS, CLI, cmd, '--dry-run', '--source', `file:${path.join(state, 'fw.log')}`, '--state-dir', path.join(state, 'd'), '--json', ...extra], '"type":"ready"'));
+        } finally {
+          rmSync(state, { recursive: true, force: true });
+        }
       }
     }
     add('node at rest (the floor)', await idleOf([node, ...SHEBANG_FLAGS, '-e', 'console.log("ready"); setInterval(() => {}, 1000)'], 'ready'));
@@ -105,6 +115,6 @@ for (const [k, xs] of rows) {
     `${k.padEnd(w)}  ${median(r).toFixed(1).padStart(7)}  ${`${Math.min(...r).toFixed(0)}–${Math.max(...r).toFixed(0)}`.padStart(11)}  ${median(xs.map((x) => x.anon)).toFixed(1).padStart(5)}  ${median(xs.map((x) => x.file)).toFixed(1).padStart(5)}  ${median(xs.map((x) => x.threads))}`,
   );
 }
-const run = median(rows.get('portcullis run (root, lab namespace: kmsg, set, ufw)')!.map((x) => x.rss));
+const run = median(rows.get(`${CHECKOUTS.at(-1)!.tag}portcullis run (root, lab namespace: kmsg, set, ufw)`)!.map((x) => x.rss));
 console.log(`target (issue 14.4): portcullis run idle RSS ≤ 60 MB → ${run.toFixed(1)} MB, ${run <= 60 ? 'met' : 'NOT met'}`);
 console.log(`load average after: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);

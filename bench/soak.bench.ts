@@ -26,8 +26,8 @@
  * Prints figures, asserts nothing. Traffic stays between the namespaces this bench creates.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { createLab, type Lab } from '../tests/support/netns.ts';
@@ -47,6 +47,16 @@ const AFTER_S = Number(process.env.SOAK_AFTER_S ?? 10);
 const F2B_WAIT_S = Number(process.env.SOAK_F2B_WAIT_S ?? 30);
 const WITH_FAIL2BAN = process.env.SOAK_FAIL2BAN !== '0' && existsSync('/usr/bin/fail2ban-server');
 const LOOP_LAG = path.join(import.meta.dirname, 'soak/loop-lag.mjs');
+/**
+ * SOAK_BASE=DIR: each rate also runs the checkout in DIR (its bundle built: `node scripts/build-cli.ts`
+ * there) right before this one, so that a before/after comparison shares the machine's state.
+ */
+const CHECKOUTS: Array<{ tag: string; cli?: string }> = [
+  ...(process.env.SOAK_BASE ? [{ tag: '[base] ', cli: path.join(path.resolve(process.env.SOAK_BASE), 'bin/portcullis.js') }] : []),
+  { tag: process.env.SOAK_BASE ? '[this] ' : '' },
+];
+/** As bin/portcullis.js's #! line and the systemd unit run it. */
+const RUNNER_ENV = { MALLOC_ARENA_MAX: '1' };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const CLK_TCK = 100;
@@ -76,6 +86,35 @@ function usage(pid: number): { cpuS: number; hwmMb: number; rssMb: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+) kB`).exec(status)?.[1] ?? NaN) / 1024;
   return { cpuS, hwmMb: kb('VmHWM'), rssMb: kb('VmRSS') };
+}
+
+/** Per thread of a process: name, CPU s and s waiting on a run queue (/proc/PID/task/TID/schedstat). */
+function threadSched(pid: number): Map<string, { name: string; cpuS: number; waitS: number }> {
+  const out = new Map<string, { name: string; cpuS: number; waitS: number }>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const [cpu, wait] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').trim().split(' ').map(Number);
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const nice = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16];
+      out.set(tid, { name: `${readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim()}(nice ${nice})`, cpuS: cpu! / 1e9, waitS: wait! / 1e9 });
+    } catch {
+      /* ended */
+    }
+  }
+  return out;
+}
+
+/** The threads that ran during the flood: CPU s / s waiting for a CPU (scheduling delay), busiest first. */
+function schedText(before: ReturnType<typeof threadSched>, after: ReturnType<typeof threadSched>): string {
+  const rows = [...after].map(([tid, a]) => {
+    const b = before.get(tid) ?? { cpuS: 0, waitS: 0 };
+    return { name: a.name, cpu: a.cpuS - b.cpuS, wait: a.waitS - b.waitS };
+  });
+  return rows
+    .filter((r) => r.cpu > 0.05)
+    .sort((x, y) => y.cpu - x.cpu)
+    .map((r) => `${r.name} ${r.cpu.toFixed(1)}/${r.wait.toFixed(2)}`)
+    .join(', ');
 }
 
 interface LoopLag {
@@ -128,7 +167,7 @@ async function status(lab: Lab, stateDir: string): Promise<Status> {
   }
 }
 
-async function runRate(lab: Lab, gen: string, rate: number): Promise<string> {
+async function runRate(lab: Lab, gen: string, rate: number, checkout: { tag: string; cli?: string; nice?: string; groupNice?: string }): Promise<string> {
   const stateDir = tempStateDir();
   const cfg = writeConfig(stateDir, {
     detection: { findtimeSec: 60, maxretry: 5, minDistinctPorts: 3 },
@@ -140,7 +179,10 @@ async function runRate(lab: Lab, gen: string, rate: number): Promise<string> {
     // SOAK_CPU_PROF=DIR: the runner writes a V8 CPU profile there (node --cpu-prof) when it stops.
     const prof = process.env.SOAK_CPU_PROF;
     // --max-semi-space-size=1 as bin/portcullis.js's own #! line runs it (startCli starts node itself).
-    cli = await startCli(lab, ['run', '--source', 'kmsg', '--config', cfg], stateDir, ['--max-semi-space-size=1', '--import', LOOP_LAG, ...(prof ? ['--cpu-prof', '--cpu-prof-dir', prof] : [])]);
+    cli = await startCli(lab, ['run', '--source', 'kmsg', '--config', cfg], stateDir, ['--max-semi-space-size=1', '--import', LOOP_LAG, ...(prof ? ['--cpu-prof', '--cpu-prof-dir', prof] : [])], {
+      env: RUNNER_ENV,
+      ...(checkout.cli ? { cli: checkout.cli } : {}),
+    });
     const pid = cli.child.pid!;
     const banAt = new Map<string, number>();
     createInterface({ input: cli.child.stdout! }).on('line', (l) => {
@@ -156,11 +198,31 @@ async function runRate(lab: Lab, gen: string, rate: number): Promise<string> {
     // SOAK_MAIN_NICE=N: the runner's main thread at nice N (renice of a pid on Linux changes that one
     // thread), as a systemd unit's Nice= would set for the whole service: a what-if for busy machines.
     if (process.env.SOAK_MAIN_NICE) execFileSync('renice', ['-n', process.env.SOAK_MAIN_NICE, '-p', String(pid)], { stdio: 'ignore' });
+    // SOAK_NICE=N: every thread of the runner at nice N, as a systemd unit's Nice= sets the whole
+    // service (threads started later inherit it from the main thread).
+    // SOAK_NICES=0,-5: each rate runs once per value, alternated, so that they share the machine's state.
+    const niceValue = checkout.nice ?? process.env.SOAK_NICE;
+    if (niceValue) for (const tid of readdirSync(`/proc/${pid}/task`)) execFileSync('renice', ['-n', niceValue, '-p', tid], { stdio: 'ignore' });
+    // SOAK_BUSY=N: N busy loops at normal priority during the flood (a busy machine: load ~N + the flood).
+    // In a session of their own (detached: setsid), as a user's work would be: with the kernel's
+    // autogroups (sched_autogroup_enabled) or a unit's cgroup, CPU is shared between groups first and
+    // nice only orders the threads inside one.
+    const busy = Array.from({ length: Number(process.env.SOAK_BUSY ?? 0) }, () => spawn('/bin/sh', ['-c', 'while :; do :; done'], { stdio: 'ignore', detached: true }));
+    // SOAK_GROUP_NICES=0,-10: the runner's scheduling group (its autogroup: the bench's session) at
+    // that nice — what a unit's CPUWeight= does for its cgroup; alternated like SOAK_NICES.
+    const groupNice = checkout.groupNice;
+    if (groupNice !== undefined) writeFileSync(`/proc/${pid}/autogroup`, groupNice);
     const u0 = usage(pid);
     const cpu0 = u0.cpuS;
     const idle = await loopLag(pid);
 
+    // Threads started during the flood (the reading thread) count from zero.
+    const sched0 = threadSched(pid);
     const { crossedAt, sent } = await flood(lab, gen, rate);
+    const sched1 = threadSched(pid);
+    const loadAtEnd = loadavg()[0]!;
+    for (const b of busy) b.kill('SIGKILL');
+    if (groupNice !== undefined) writeFileSync(`/proc/${pid}/autogroup`, '0');
     await sleep(DRAIN_MS);
     const lag = await loopLag(pid);
 
@@ -177,12 +239,13 @@ async function runRate(lab: Lab, gen: string, rate: number): Promise<string> {
     const later = usage(pid);
     const mem = await loopLag(pid);
     return (
-      `${String(rate).padStart(6)} records/s × ${SECONDS} s | SYNs sent ${sent} | records produced ${produced} (${Math.round(produced / SECONDS)}/s) | read ${read} | lost ${lost} ` +
+      `${checkout.tag}${String(rate).padStart(6)} records/s × ${SECONDS} s | load at the flood's end ${loadAtEnd.toFixed(2)}${busy.length ? ` (${busy.length} busy loops)` : ''}${niceValue ? ` | runner at nice ${niceValue}` : ''}${groupNice !== undefined ? ` | runner's group (autogroup) at nice ${groupNice}` : ''} | SYNs sent ${sent} | records produced ${produced} (${Math.round(produced / SECONDS)}/s) | read ${read} | lost ${lost} ` +
       `(${((lost / Math.max(1, produced)) * 100).toFixed(1)}% of produced) | scanners banned ${banned.length}/${crossedAt.size}` +
       (banned.length ? ` in ${banned[0]}–${banned.at(-1)} ms (median ${banned[banned.length >> 1]})` : '') +
       (missed.length ? ` missed ${missed.join(',')}` : '') +
       ` | ${cpuPerM.toFixed(1)} CPU-s/M (${(((u.cpuS - cpu0) / SECONDS) * 100).toFixed(0)}% of a core) | RSS before ${u0.rssMb.toFixed(0)} MB, peak ${u.hwmMb.toFixed(0)} MB` +
       (lag ? ` | event-loop delay p99 ${lag.p99} ms, max ${lag.max} ms (start-up: p99 ${idle?.p99 ?? '?'} ms; resident MB before the flood: ${Object.entries(idle?.resident ?? {}).map(([k, v]) => `${k} ${v}`).join(', ')})` : '') +
+      ` | threads during the flood, CPU s / s waiting for a CPU: ${schedText(sched0, sched1)}` +
       ` | RSS ${AFTER_S} s after the flood ${later.rssMb.toFixed(0)} MB` +
       (mem ? ` (heap ${mb(mem.heapUsed)}/${mb(mem.heapTotal)} MB, external ${mb(mem.external)} MB, array buffers ${mb(mem.arrayBuffers)} MB; resident MB by mapping: ${Object.entries(mem.resident ?? {}).map(([k, v]) => `${k} ${v}`).join(', ')})` : '')
     );
@@ -313,7 +376,13 @@ async function main(): Promise<void> {
     for (const k of ['all', 'default', lab.scanner.fwIface]) await lab.run(lab.fwNs, ['sysctl', '-qw', `net.ipv4.conf.${k}.rp_filter=0`]);
     console.log(`soak: ${FAST} fast + ${SLOW} slow scanners (5 probes ${SLOW_GAP_MS} ms apart) in a spoofed SYN flood; ufw logging full`);
     for (const rate of RATES) {
-      console.log(await runRate(lab, gen, rate));
+      for (const checkout of CHECKOUTS) {
+        const nices = process.env.SOAK_NICES?.split(',') ?? [undefined];
+        const groupNices = process.env.SOAK_GROUP_NICES?.split(',') ?? [undefined];
+        for (const nice of nices)
+          for (const groupNice of groupNices)
+            console.log(await runRate(lab, gen, rate, { ...checkout, ...(nice !== undefined ? { nice } : {}), ...(groupNice !== undefined ? { groupNice } : {}) }));
+      }
       if (WITH_FAIL2BAN) console.log(await fail2banRate(lab, gen, copier, rate));
     }
   } finally {

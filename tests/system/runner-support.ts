@@ -46,10 +46,10 @@ export function writeConfig(dir: string, config: unknown): string {
   return file;
 }
 
-/** `nodeArgs`: options for node itself (a bench's --cpu-prof). */
-export async function startCli(lab: Lab, args: string[], stateDir: string, nodeArgs: string[] = []): Promise<RunningCli> {
-  const child = spawn('/usr/sbin/ip', ['netns', 'exec', lab.fwNs, NODE, ...nodeArgs, CLI, ...args, '--state-dir', stateDir, '--json'], {
-    env: CLEAN_ENV,
+/** `nodeArgs`: options for node itself (a bench's --cpu-prof); `opts`: another checkout's bin/portcullis.js, more environment (benches). */
+export async function startCli(lab: Lab, args: string[], stateDir: string, nodeArgs: string[] = [], opts: { cli?: string; env?: Record<string, string> } = {}): Promise<RunningCli> {
+  const child = spawn('/usr/sbin/ip', ['netns', 'exec', lab.fwNs, NODE, ...nodeArgs, opts.cli ?? CLI, ...args, '--state-dir', stateDir, '--json'], {
+    env: { ...CLEAN_ENV, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: RunnerLine[] = [];

@@ -14,6 +14,12 @@
  * same from the TypeScript sources and from any bundle). It only reads: the device, and the ring.
  * When the ring is full it waits for room (the kernel ring then overwrites, which the source counts
  * as lost through the sequence numbers — never a silent drop here).
+ *
+ * The thread reads an fd it is given, not one of its own: /dev/kmsg keeps the read position per open
+ * file, so the thread takes over exactly where the owner's reads on the same fd stopped (kmsg-reader.ts
+ * starts it only while records come fast, and retires it after). It reads only once told to go (no
+ * other read may be in flight on the fd then), and a retired thread hands over every record it read
+ * before it ends: between the two readers no record is lost or read twice.
  */
 import { Worker } from 'node:worker_threads';
 
@@ -56,11 +62,15 @@ const WRAP = 0xffffffff;
 const WRITTEN = 0;
 const CONSUMED = 1;
 const STOP = 2;
+const GO = 3;
+/** STOP values: retire (hand over everything read, then end) and shut down (end now, hand over nothing more). */
+const RETIRE = 1;
+const SHUTDOWN = 2;
 
 const READER_THREAD = `
 const { workerData, parentPort } = require('node:worker_threads');
 const fs = require('node:fs');
-const { path, ring, control, max, nice, restartAt } = workerData;
+const { fd, ring, control, max, nice, restartAt } = workerData;
 const data = Buffer.from(ring);
 const size = data.length;
 const ctl = new Int32Array(control);
@@ -73,13 +83,9 @@ if (nice !== 0) {
     require('node:os').setPriority(Number(fs.readlinkSync('/proc/thread-self').split('/').pop()), nice);
   } catch {}
 }
-let fd;
-try {
-  fd = fs.openSync(path, 'r');
-} catch (e) {
-  parentPort.postMessage({ error: e.message });
-  return;
-}
+// Booted: wait until the owner has no read of its own in flight on the fd.
+parentPort.postMessage({ ready: true });
+while (Atomics.load(ctl, ${GO}) === 0 && Atomics.load(ctl, ${STOP}) === 0) Atomics.wait(ctl, ${GO}, 0, 1000);
 // Bytes written and consumed so far, as wrapping 32-bit counters (the ring is a power of two).
 let written = 0;
 for (;;) {
@@ -93,7 +99,7 @@ for (;;) {
     if (Atomics.load(ctl, ${STOP}) === 0) parentPort.postMessage({ error: e.message });
     break;
   }
-  if (n === 0 || Atomics.load(ctl, ${STOP}) !== 0) break;
+  if (n === 0 || Atomics.load(ctl, ${STOP}) === ${SHUTDOWN}) break;
   // Only the first line is the record (dictionary lines follow).
   let len = buf.indexOf(10);
   if (len < 0 || len > n) len = n;
@@ -107,10 +113,10 @@ for (;;) {
   for (;;) {
     const consumed = Atomics.load(ctl, ${CONSUMED});
     if (((written - consumed) | 0) + skip + need <= size) break;
-    if (Atomics.load(ctl, ${STOP}) !== 0) break;
+    if (Atomics.load(ctl, ${STOP}) === ${SHUTDOWN}) break;
     Atomics.wait(ctl, ${CONSUMED}, consumed, 100);
   }
-  if (Atomics.load(ctl, ${STOP}) !== 0) break;
+  if (Atomics.load(ctl, ${STOP}) === ${SHUTDOWN}) break;
   if (skip !== 0) {
     data.writeUInt32LE(${WRAP}, off);
     written = (written + skip) | 0;
@@ -122,7 +128,7 @@ for (;;) {
   Atomics.store(ctl, ${WRITTEN}, written);
   Atomics.notify(ctl, ${WRITTEN});
 }
-fs.closeSync(fd);
+// The fd is the owner's: it reads on from here (retire) or closes it (shutdown).
 `;
 
 export interface KmsgThreadSink {
@@ -131,12 +137,27 @@ export interface KmsgThreadSink {
 }
 
 export interface KmsgThread {
-  /** Asks the thread to end; it does after its current read() returns (see wakeKmsgReaders). */
+  /** Resolves once the thread has booted and waits for go() (rejects if it failed to start). */
+  readonly ready: Promise<void>;
+  /** Lets the thread read: call it only while no other read is in flight on the fd. */
+  go(): void;
+  /**
+   * Asks the thread to end after its current read() and hand over everything it read; `exited`
+   * resolves when it has ended and every record it read has reached the sink. Its read may be
+   * parked until the next kernel record (see wakeKmsgReaders).
+   */
+  retire(): void;
+  /** Ends the thread without handing over anything more (the source is stopping). */
   stop(): void;
+  /** Resolves when the thread has ended (after retire(): with every record handed over). */
+  readonly exited: Promise<void>;
 }
 
-/** Starts the reading thread on `path`; records reach `sink` in batches, in order. `ringBytes`: a power of two (tests use small ones). */
-export function startKmsgThread(path: string, sink: KmsgThreadSink, ringBytes = KMSG_RING_BYTES): KmsgThread {
+/**
+ * Starts the reading thread on the open `fd` (it reads only after go()); records reach `sink` in
+ * batches, in order. `ringBytes`: a power of two (tests use small ones).
+ */
+export function startKmsgThread(fd: number, sink: KmsgThreadSink, ringBytes = KMSG_RING_BYTES): KmsgThread {
   if (ringBytes < 2 * KMSG_MAX_RECORD || (ringBytes & (ringBytes - 1)) !== 0) throw new Error(`kmsg ring: ${ringBytes} bytes is not a power of two ≥ ${2 * KMSG_MAX_RECORD}`);
   const ring = new SharedArrayBuffer(ringBytes);
   const control = new SharedArrayBuffer(4 * 4);
@@ -146,7 +167,7 @@ export function startKmsgThread(path: string, sink: KmsgThreadSink, ringBytes = 
   let consumed = 0;
   const worker = new Worker(`(() => {${READER_THREAD}})()`, {
     eval: true,
-    workerData: { path, ring, control, max: KMSG_MAX_RECORD, nice: READER_NICE, restartAt: Math.min(RESTART_AT, ringBytes / 4) },
+    workerData: { fd, ring, control, max: KMSG_MAX_RECORD, nice: READER_NICE, restartAt: Math.min(RESTART_AT, ringBytes / 4) },
     // A small thread: it allocates one 16 KB buffer and nothing per record.
     resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 8 },
     stdout: false,
@@ -154,18 +175,27 @@ export function startKmsgThread(path: string, sink: KmsgThreadSink, ringBytes = 
   });
   // A read parked in the kernel must not hold the process at exit (stop() wakes it anyway).
   worker.unref();
-  worker.on('message', (m: { error?: string }) => {
+  let markReady!: () => void;
+  let failReady!: (e: Error) => void;
+  const ready = new Promise<void>((resolve, reject) => {
+    markReady = resolve;
+    failReady = reject;
+  });
+  ready.catch(() => undefined);
+  worker.on('message', (m: { error?: string; ready?: boolean }) => {
+    if (m.ready) markReady();
     if (!stopped && m.error !== undefined) sink.error(m.error);
   });
   worker.on('error', (e) => {
+    failReady(e);
     if (!stopped) sink.error(e.message);
   });
 
-  const drain = (): void => {
-    if (stopped) return;
+  /** Takes up to `max` records waiting in the ring. */
+  const take = (max: number): string[] => {
     const written = Atomics.load(ctl, WRITTEN);
     const out: string[] = [];
-    while (consumed !== written && out.length < MAX_BATCH) {
+    while (consumed !== written && out.length < max) {
       const off = consumed & (ringBytes - 1);
       const len = data.readUInt32LE(off);
       if (len === WRAP) {
@@ -177,6 +207,21 @@ export function startKmsgThread(path: string, sink: KmsgThreadSink, ringBytes = 
     }
     Atomics.store(ctl, CONSUMED, consumed);
     Atomics.notify(ctl, CONSUMED);
+    return out;
+  };
+  const exited = new Promise<void>((resolve) =>
+    worker.once('exit', () => {
+      failReady(new Error('the kmsg reading thread ended before it was ready'));
+      // Whatever the thread wrote before it ended, in order, before the owner reads on.
+      if (!stopped) for (let out = take(MAX_BATCH); out.length; out = take(MAX_BATCH)) sink.records(out);
+      stopped = true;
+      resolve();
+    }),
+  );
+
+  const drain = (): void => {
+    if (stopped) return;
+    const out = take(MAX_BATCH);
     if (out.length) sink.records(out);
     if (consumed !== Atomics.load(ctl, WRITTEN)) setImmediate(drain);
     else arm();
@@ -189,11 +234,23 @@ export function startKmsgThread(path: string, sink: KmsgThreadSink, ringBytes = 
   };
   arm();
 
+  const end = (how: number): void => {
+    if (Atomics.load(ctl, STOP) !== 0 && how === RETIRE) return;
+    Atomics.store(ctl, STOP, how);
+    Atomics.notify(ctl, GO);
+    Atomics.notify(ctl, CONSUMED);
+  };
   return {
+    ready,
+    exited,
+    go() {
+      Atomics.store(ctl, GO, 1);
+      Atomics.notify(ctl, GO);
+    },
+    retire: () => end(RETIRE),
     stop() {
       stopped = true;
-      Atomics.store(ctl, STOP, 1);
-      Atomics.notify(ctl, CONSUMED);
+      end(SHUTDOWN);
       // Let a waitAsync that is still pending settle (it holds nothing, but say we are done).
       Atomics.notify(ctl, WRITTEN);
     },

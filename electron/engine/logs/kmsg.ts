@@ -17,8 +17,8 @@
  *   is therefore Date.now() − CLOCK_MONOTONIC (process.hrtime), recomputed on every call, so it
  *   stays right after a suspend or a wall-clock step.
  */
-import { closeSync, constants, openSync } from 'node:fs';
-import { startKmsgThread, type KmsgThread } from './kmsg-thread.ts';
+import { constants, openSync } from 'node:fs';
+import { startKmsgReader, type KmsgReader, type KmsgReaderMode, type KmsgReaderTuning } from './kmsg-reader.ts';
 import { systemClock, type Clock } from '../../shared/domain.ts';
 import type { LogSourcePort, SourceHealth } from '../ports.ts';
 import { errorText, SourceStats } from './stats.ts';
@@ -75,22 +75,24 @@ export interface KmsgFeed {
 }
 
 /**
- * Reads /dev/kmsg on a thread of its own (kmsg-thread.ts): blocking reads in a tight loop, records
- * handed over in batches through shared memory — a record is handed over the moment the kernel
- * writes it, and under load one event-loop turn takes hundreds. After stop() the thread's parked
- * read stays until the next record arrives (a blocked read cannot be interrupted): stop() writes one
- * to wake it.
+ * Reads /dev/kmsg (kmsg-reader.ts): blocking reads on the libuv threadpool at rest, and on a thread
+ * of its own while records come fast — a record is handed over the moment the kernel writes it, and
+ * under load one event-loop turn takes hundreds. A read parked in the kernel cannot be interrupted:
+ * stop() (and retiring the thread after a flood) writes one user-facility record to wake it.
  */
 export class DevKmsgFeed implements KmsgFeed {
   readonly description: string;
   private readonly path: string;
-  private thread: KmsgThread | null = null;
-  private readonly ringBytes: number | undefined;
+  private reader: KmsgReader | null = null;
+  private readonly opts: { ringBytes?: number; tuning?: Partial<KmsgReaderTuning> };
 
-  /** `ringBytes`: the hand-over ring's size (default KMSG_RING_BYTES; tests use small ones to wrap it often). */
-  constructor(path = '/dev/kmsg', opts: { ringBytes?: number } = {}) {
+  /**
+   * `ringBytes`: the thread's hand-over ring (default KMSG_RING_BYTES; tests use small ones to wrap
+   * it often); `tuning`: when the thread starts and retires (tests switch often).
+   */
+  constructor(path = '/dev/kmsg', opts: { ringBytes?: number; tuning?: Partial<KmsgReaderTuning> } = {}) {
     this.path = path;
-    this.ringBytes = opts.ringBytes;
+    this.opts = opts;
     this.description = `kernel ring buffer (${path})`;
   }
 
@@ -98,20 +100,31 @@ export class DevKmsgFeed implements KmsgFeed {
     return newestKmsgSeq(this.path);
   }
 
+  /** How the feed reads right now, and how often it switched (tests, diagnostics). */
+  readerState(): { mode: KmsgReaderMode; threadStarts: number; threadRetires: number; threadRecords: number } {
+    return { mode: this.reader?.mode() ?? 'stopped', ...(this.reader?.counts ?? { threadStarts: 0, threadRetires: 0, threadRecords: 0 }) };
+  }
+
   async start(sink: KmsgFeedSink): Promise<void> {
-    // Open once here, so that a device we cannot read fails start() as before (the thread opens its own).
-    closeSync(openSync(this.path, constants.O_RDONLY));
-    this.thread = startKmsgThread(this.path, { records: (raw) => sink.records(raw), error: (m) => sink.error(`reading ${this.path}: ${m}`) }, this.ringBytes);
+    this.reader?.stop();
+    // Opened here, so that a device we cannot read fails start().
+    const fd = openSync(this.path, constants.O_RDONLY);
+    this.reader = startKmsgReader(
+      fd,
+      { records: (raw) => sink.records(raw), error: (m) => sink.error(`reading ${this.path}: ${m}`) },
+      {
+        ...(this.opts.ringBytes !== undefined ? { ringBytes: this.opts.ringBytes } : {}),
+        ...(this.opts.tuning ? { tuning: this.opts.tuning } : {}),
+        // The parked read would wait for the next kernel record: write one ourselves (user facility,
+        // never trusted as a firewall record by anyone).
+        wake: () => wakeKmsgReaders(this.path),
+      },
+    );
   }
 
   async stop(): Promise<void> {
-    if (this.thread === null) return;
-    this.thread.stop();
-    this.thread = null;
-    // The thread's read may be parked until the next kernel record, and holds the process at exit
-    // (Node joins its threads): write one record ourselves to wake it (user facility, never trusted
-    // as a firewall record by anyone).
-    wakeKmsgReaders(this.path);
+    // Kept after the stop: readerState() still tells how it read.
+    this.reader?.stop();
   }
 }
 

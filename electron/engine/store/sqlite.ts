@@ -345,6 +345,11 @@ export class SqliteStore implements StorePort {
     return packets;
   }
 
+  /** Hands the page cache's memory back (PRAGMA shrink_memory): a service at rest after a flood needs none of it. */
+  releaseMemory(): void {
+    this.db.exec('PRAGMA shrink_memory');
+  }
+
   close(): void {
     if (this.closed) return;
     this.flush();

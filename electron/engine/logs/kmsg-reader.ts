@@ -1,0 +1,262 @@
+/**
+ * Reads /dev/kmsg in the way the moment needs: at rest, one blocking read() at a time on the libuv
+ * threadpool; while records come fast, on a thread of its own (kmsg-thread.ts) that is started for
+ * the flood and retired after it.
+ *
+ * WHY: the reading thread is a second V8 isolate, ~15 MB of the service's resident memory
+ * (bench/idle.bench.ts: `run` idle 84 MB, of which the thread's isolate ~15). At rest a record
+ * comes every few seconds and a threadpool hop per record costs nothing worth a thread; under a
+ * flood (10k+ records/s) the hop per record is what fell behind the kernel's ring before the thread
+ * existed. So: pool reads until START_RECORDS arrive within WINDOW_MS, then the thread, until
+ * RETIRE_AFTER_MS pass with fewer than QUIET_RECORDS per second.
+ *
+ * No record is lost or doubled at a switch. Both readers use the SAME fd, whose read position the
+ * kernel keeps per open file, and never read at the same time:
+ * - to the thread: it boots while the pool reads go on, then waits; the next pool read's callback
+ *   issues no further read and lets the thread go;
+ * - back to the pool: the thread is asked to retire and woken (one user-facility record written to
+ *   /dev/kmsg, see wakeKmsgReaders); it hands over every record it read and ends; only then do the
+ *   pool reads resume.
+ * Records the kernel overwrote while nobody read are still counted by the source (sequence gaps).
+ */
+import { closeSync, read } from 'node:fs';
+import { KMSG_MAX_RECORD, KMSG_RING_BYTES, startKmsgThread, type KmsgThread, type KmsgThreadSink } from './kmsg-thread.ts';
+
+/** When the reader switches; tests use small values to switch often. */
+export interface KmsgReaderTuning {
+  /** Records within WINDOW_MS that start the thread. */
+  startRecords: number;
+  windowMs: number;
+  /** Records per second below which a second counts as quiet. */
+  quietRecords: number;
+  /** Quiet time after which the thread is retired. */
+  retireAfterMs: number;
+  /** After a thread failed to start: pool reads only, for this long. */
+  retryAfterMs: number;
+}
+
+/**
+ * 200 records in 100 ms (2k/s) start the thread: the kernel's ring holds ~560 firewall records here,
+ * so a flood has ~0.25 s of pool reads at that rate before records would be overwritten, and the
+ * thread boots in ~30 ms. A port scan of one source is a few dozen records: no thread. Retired after
+ * 10 s under 100 records/s: a flood that pauses for a moment keeps its thread.
+ */
+export const DEFAULT_TUNING: KmsgReaderTuning = { startRecords: 200, windowMs: 100, quietRecords: 100, retireAfterMs: 10_000, retryAfterMs: 60_000 };
+
+/** See fresh() below. */
+const FRESH_MS = 1000;
+/** CLOCK_MONOTONIC in ms, the time base of kmsg stamps. */
+const monotonicMs = (): number => Number(process.hrtime.bigint() / 1000n) / 1000;
+
+export type KmsgReaderMode = 'pool' | 'starting' | 'thread' | 'retiring' | 'stopped';
+
+export interface KmsgReader {
+  /** How it reads right now (tests, diagnostics). */
+  mode(): KmsgReaderMode;
+  /** Threads started and retired so far, and the records the threads read. */
+  readonly counts: { threadStarts: number; threadRetires: number; threadRecords: number };
+  /** Stops reading (a read parked in the kernel is woken through the `wake` option, and the fd closed after it). */
+  stop(): void;
+}
+
+export interface KmsgReaderOptions {
+  ringBytes?: number;
+  tuning?: Partial<KmsgReaderTuning>;
+  /** Makes a read parked in the kernel return (writes one record): to retire the thread, and at stop(). */
+  wake: () => void;
+  now?: () => number;
+}
+
+/** Reads the open kmsg `fd` until stop(); owns the fd (closes it once no read can be in flight). */
+export function startKmsgReader(fd: number, sink: KmsgThreadSink, opts: KmsgReaderOptions): KmsgReader {
+  const tuning = { ...DEFAULT_TUNING, ...opts.tuning };
+  const now = opts.now ?? Date.now;
+  const buf = Buffer.alloc(16 * 1024);
+  let mode: KmsgReaderMode = 'pool';
+  let poolReadInFlight = false;
+  let thread: KmsgThread | null = null;
+  /** The booted thread waits for the pool read in flight to come back. */
+  let handOver = false;
+  let windowStart = now();
+  let windowCount = 0;
+  let noThreadUntil = 0;
+  let quietSince: number | null = null;
+  let secondCount = 0;
+  let ticker: NodeJS.Timeout | null = null;
+  /** The thread was stopped before it took over (the burst ended while it booted). */
+  let abandoned = false;
+  let fdClosed = false;
+  const counts = { threadStarts: 0, threadRetires: 0, threadRecords: 0 };
+
+  /**
+   * After stop(): closes the fd once nothing can read it any more. A read queued on the pool or
+   * parked in the kernel still uses the fd NUMBER: closed under it, a new open() elsewhere could take
+   * the number and the read would read that file.
+   */
+  const closeFd = (): void => {
+    if (fdClosed || poolReadInFlight || thread !== null) return;
+    fdClosed = true;
+    closeSync(fd);
+  };
+
+  const poolRead = (): void => {
+    poolReadInFlight = true;
+    read(fd, buf, 0, buf.length, null, (err, n) => {
+      poolReadInFlight = false;
+      if (mode === 'stopped') return closeFd();
+      if (err) {
+        // EPIPE: records were overwritten before this read; the next read returns the oldest survivor.
+        if ((err as NodeJS.ErrnoException).code === 'EPIPE') return next();
+        sink.error(err.message);
+        return;
+      }
+      if (n === 0) return;
+      let len = buf.indexOf(10);
+      if (len < 0 || len > n) len = n;
+      if (len > KMSG_MAX_RECORD) len = KMSG_MAX_RECORD;
+      const record = buf.toString('utf8', 0, len);
+      sink.records([record]);
+      // The sink may have stopped us.
+      if ((mode as KmsgReaderMode) === 'stopped') return closeFd();
+      secondCount++;
+      if (fresh(record)) countForStart();
+      next();
+    });
+  };
+
+  /**
+   * Written within the last FRESH_MS: the records the ring already held at start (re-read from its
+   * oldest after a restart, hundreds at once) are a backlog read once, not a flood to start a thread for.
+   */
+  const fresh = (record: string): boolean => {
+    const a = record.indexOf(',');
+    const b = record.indexOf(',', a + 1);
+    const usec = Number(record.slice(b + 1, record.indexOf(',', b + 1)));
+    return !(monotonicMs() - usec / 1000 > FRESH_MS);
+  };
+
+  /** After a pool read: the next one, or the thread's turn. */
+  const next = (): void => {
+    if (handOver && thread !== null) {
+      handOver = false;
+      mode = 'thread';
+      thread.go();
+      return;
+    }
+    poolRead();
+  };
+
+  const countForStart = (): void => {
+    if (mode !== 'pool') return;
+    const t = now();
+    if (t - windowStart > tuning.windowMs) {
+      windowStart = t;
+      windowCount = 0;
+    }
+    if (++windowCount >= tuning.startRecords && t >= noThreadUntil) startThread();
+  };
+
+  const startThread = (): void => {
+    mode = 'starting';
+    counts.threadStarts++;
+    let t: KmsgThread;
+    try {
+      t = startKmsgThread(fd, { records: (raw) => onThreadRecords(raw), error: (m) => sink.error(m) }, opts.ringBytes ?? KMSG_RING_BYTES);
+    } catch (e) {
+      noThreadUntil = now() + tuning.retryAfterMs;
+      mode = 'pool';
+      sink.error(`cannot start the kmsg reading thread: ${(e as Error).message}`);
+      return;
+    }
+    thread = t;
+    t.ready.then(
+      () => {
+        if (thread !== t || mode !== 'starting' || abandoned) return;
+        // A pool read is in flight (pool mode always has one): its callback lets the thread go.
+        if (poolReadInFlight) handOver = true;
+        else next();
+      },
+      () => {
+        // It never read: the pool reads simply go on.
+        if (thread !== t) return;
+        thread = null;
+        if (mode === 'starting') mode = 'pool';
+        noThreadUntil = now() + tuning.retryAfterMs;
+      },
+    );
+    void t.exited.then(() => {
+      if (thread !== t) return;
+      thread = null;
+      stopTicker();
+      if (mode === 'stopped') return closeFd();
+      if (mode === 'starting') {
+        // Ended before it read: dropped because the burst was over before it could take over, or
+        // an error. The pool reads are still running.
+        mode = 'pool';
+        if (abandoned) counts.threadRetires++;
+        else noThreadUntil = now() + tuning.retryAfterMs;
+        return;
+      }
+      // Retired (or it ended on an error while reading): every record it read has been handed over.
+      if (mode === 'retiring') counts.threadRetires++;
+      else noThreadUntil = now() + tuning.retryAfterMs;
+      mode = 'pool';
+      windowStart = now();
+      windowCount = 0;
+      poolRead();
+    });
+    abandoned = false;
+    secondCount = 0;
+    quietSince = null;
+    ticker = setInterval(tick, 1000);
+    ticker.unref();
+  };
+
+  const onThreadRecords = (raw: string[]): void => {
+    secondCount += raw.length;
+    counts.threadRecords += raw.length;
+    sink.records(raw);
+  };
+
+  /**
+   * Once a second while a thread exists: retire it after RETIRE_AFTER_MS of quiet seconds. One that
+   * has not taken over yet (it waits for the pool read parked in the kernel, and the burst is over)
+   * just ends: it never read.
+   */
+  const tick = (): void => {
+    if (mode !== 'thread' && mode !== 'starting') return;
+    const t = now();
+    if (secondCount >= tuning.quietRecords) quietSince = null;
+    else if (quietSince === null) quietSince = t - 1000;
+    secondCount = 0;
+    if (quietSince === null || t - quietSince < tuning.retireAfterMs) return;
+    if (mode === 'starting') {
+      abandoned = true;
+      handOver = false;
+      thread?.stop();
+      return;
+    }
+    mode = 'retiring';
+    thread?.retire();
+    // Its read is parked in the kernel until a record comes: bring one.
+    opts.wake();
+  };
+  const stopTicker = (): void => {
+    if (ticker !== null) clearInterval(ticker);
+    ticker = null;
+  };
+
+  poolRead();
+  return {
+    mode: () => mode,
+    counts,
+    stop() {
+      if (mode === 'stopped') return;
+      mode = 'stopped';
+      stopTicker();
+      thread?.stop();
+      if (poolReadInFlight || thread !== null) opts.wake();
+      else closeFd();
+    },
+  };
+}
