@@ -5,6 +5,16 @@ import { MAX_BATCH, MAX_LINE_BYTES } from '../../electron/shared/helper-protocol
 import type { UfwRule } from '../../electron/shared/api.ts';
 import { fakeDeps } from './fakes.ts';
 
+/** Ban backends whose `ban` resolves only when `held` does (a slow ufw run). */
+const heldBans = (held: Promise<void>) => (kind: 'ufw' | 'set') => ({
+  kind,
+  ban: async () => held,
+  unban: async () => undefined,
+  list: async () => [],
+  banMany: async () => [],
+  unbanMany: async () => undefined,
+});
+
 const META = ['; rm -rf /', '| nc evil 1', '&& reboot', '$(id)', '`id`', "' or '1", '"', '\n', '${IFS}', '> /etc/passwd'];
 const rule = (over: Record<string, unknown>) => ({ action: 'allow', port: '22', proto: 'tcp', ...over });
 
@@ -205,14 +215,7 @@ describe('helper dispatcher: valid requests', () => {
     let release!: () => void;
     const held = new Promise<void>((r) => (release = r));
     const { deps, audit } = fakeDeps();
-    deps.firewall.createBanBackend = (kind) => ({
-      kind,
-      ban: async () => held,
-      unban: async () => undefined,
-      list: async () => [],
-      banMany: async () => [],
-      unbanMany: async () => undefined,
-    });
+    deps.firewall.createBanBackend = heldBans(held);
     const d = createHelperDispatcher(deps);
     const ban = d.handle({ id: 1, op: 'ban', args: { ip: '192.0.2.1', timeoutSec: 60, backend: 'ufw' } });
     await new Promise((r) => setImmediate(r));
@@ -230,14 +233,7 @@ describe('helper dispatcher: valid requests', () => {
     let release!: () => void;
     const held = new Promise<void>((r) => (release = r));
     const { deps, fwCalls, audit } = fakeDeps();
-    deps.firewall.createBanBackend = (kind) => ({
-      kind,
-      ban: async () => held,
-      unban: async () => undefined,
-      list: async () => [],
-      banMany: async () => [],
-      unbanMany: async () => undefined,
-    });
+    deps.firewall.createBanBackend = heldBans(held);
     const d = createHelperDispatcher(deps);
     const ban = d.handle({ id: 1, op: 'ban', args: { ip: '192.0.2.1', timeoutSec: 60, backend: 'ufw' } });
     const cut = await d.handle({ id: 2, op: 'cutConnections', args: { ip: '192.0.2.9' } });
