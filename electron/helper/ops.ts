@@ -20,10 +20,10 @@ import {
   type HelperResponse,
   type HelperResult,
   type HelperStatus,
-  type SkippedBan,
 } from '../shared/helper-protocol.ts';
 import type { HelperDoctorCheckId } from '../shared/doctor.ts';
 import type { AuditEntry, AuditLog } from './audit.ts';
+import type { BanBackend } from './firewall/types.ts';
 import { refuseUncuttable, refuseUnbannable } from './ban-guard.ts';
 import { ownAddressCache, type OwnAddresses } from './own-addresses.ts';
 import { BINARIES, FirewallQueue, type Exec } from './exec.ts';
@@ -34,17 +34,7 @@ import { parseAppList, parseUfwConf, parseUfwDefaults, parseUfwStatus } from './
 import { errorText } from '../shared/errors.ts';
 
 /** The ban backends of the firewall module (ufw rules or a kernel set, electron/helper/firewall/index.ts), injected so tests can fake them. */
-export interface BanBackend {
-  kind: 'ufw' | 'set';
-  ban(ip: BanTarget, timeoutSec: number | null, comment: string): Promise<void>;
-  unban(ip: BanTarget): Promise<void>;
-  list(): Promise<{ ip: BanTarget; expiresInSec: number | null }[]>;
-  /** Resolves with the entries the firewall did not take, each with its reason (firewall/types.ts). */
-  banMany(bans: readonly { ip: BanTarget; timeoutSec: number | null; comment: string }[]): Promise<SkippedBan[]>;
-  unbanMany(ips: readonly BanTarget[]): Promise<void>;
-  /** In force now, beside the ufw queue (firewall/types.ts); `ban` then makes it the backend's own. */
-  blockNow?(ip: BanTarget): Promise<void>;
-}
+export type { BanBackend };
 /** The set backend's long-lived `ipset restore` (firewall/ipset-session.ts). */
 export interface IpsetSessionLike {
   run(lines: readonly string[]): Promise<void>;
