@@ -368,8 +368,9 @@ export class BanPipeline {
         });
         if (todo.length === 0) return;
         try {
-          const skipped = fw.banMany ? await fw.banMany(todo.map((b) => ({ ip: b.ip, until: b.until, comment: banComment(b) }))) : [];
-          if (!fw.banMany) for (const b of todo) await fw.ban(b.ip, b.until, banComment(b));
+          let skipped: SkippedBan[] = [];
+          if (fw.banMany) skipped = await fw.banMany(todo.map((b) => ({ ip: b.ip, until: b.until, comment: banComment(b) })));
+          else for (const b of todo) await fw.ban(b.ip, b.until, banComment(b));
           const notBanned = new Set(skipped.map((s) => s.ip));
           result.restored.push(...todo.filter((b) => !notBanned.has(b.ip)).map((b) => b.ip));
           for (const s of skipped) h.log('warn', `reconcile: not restored: ${skippedBanText(s)}`);
