@@ -37,6 +37,11 @@ function embeddedV4AsHex(text: string): string | null {
   return `${text.slice(0, colon + 1)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
 }
 
+/** The dotted quad of a 32-bit IPv4 value. */
+export function ipv4Text(v4: number): string {
+  return `${v4 >>> 24}.${(v4 >>> 16) & 255}.${(v4 >>> 8) & 255}.${v4 & 255}`;
+}
+
 /**
  * RFC 5952: the longest run of two or more zero groups (the first one on a tie) becomes '::'.
  * Returns (start << 4) | length, or -1 when there is none (no allocation: both IPv6 formatters,

@@ -5,7 +5,7 @@
  * and the replay worker load it), ipaddr.js only off the hot path.
  */
 import ipaddr from 'ipaddr.js';
-import { canonicalIp, ipv6GroupsText } from './ip.ts';
+import { canonicalIp, ipv4Text, ipv6GroupsText } from './ip.ts';
 
 /** Prefix lengths a prefix ban may have: IPv6 /48 to /128, IPv4 /16 to /32 (wider is not a scanner's network but an ISP's). */
 export const V6_PREFIX_MIN = 48;
@@ -21,7 +21,7 @@ export function isPrefixText(target: string): boolean {
 /** The /bits network of a 32-bit IPv4 value, as CIDR text. */
 export function v4PrefixText(v4: number, bits: number): string {
   const n = (v4 & V4_MASKS[bits]!) >>> 0;
-  return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}/${bits}`;
+  return `${ipv4Text(n)}/${bits}`;
 }
 
 const groups = new Uint16Array(8);

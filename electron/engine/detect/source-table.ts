@@ -24,39 +24,15 @@
  * links sit in a cache line of links rather than in its whole record; touching a source is a few
  * writes, finding the least recently seen is O(1).
  */
+import { ipv4Value } from '../parse/address.ts';
+import { ipv4Text } from '../../shared/ip.ts';
 
-/** The 32-bit value of a canonical dotted quad (no leading zeros), or -1 for anything else. */
-export function ipv4Key(ip: string): number {
-  const n = ip.length;
-  if (n < 7 || n > 15) return -1;
-  let key = 0;
-  let parts = 0;
-  let p = 0;
-  while (p < n) {
-    const first = ip.charCodeAt(p) - 48;
-    if (first < 0 || first > 9) return -1;
-    let value = first;
-    let q = p + 1;
-    for (; q < n; q++) {
-      const c = ip.charCodeAt(q);
-      if (c === 46) break;
-      if (c < 48 || c > 57 || value === 0 || q - p >= 3) return -1;
-      value = value * 10 + (c - 48);
-    }
-    if (value > 255) return -1;
-    key = key * 256 + value;
-    parts++;
-    if (q === n) return parts === 4 ? key : -1;
-    if (parts === 4 || q + 1 === n) return -1;
-    p = q + 1;
-  }
-  return -1;
-}
-
-/** The canonical text (dotted quad) of a 32-bit IPv4 value: ipv4Key's inverse. */
-export function ipv4Text(key: number): string {
-  return `${key >>> 24}.${(key >>> 16) & 255}.${(key >>> 8) & 255}.${key & 255}`;
-}
+/**
+ * The 32-bit value of a canonical dotted quad (no leading zeros), or -1 for anything else: the
+ * parser's own (parse/address.ts), the value a replay record carries for an IPv4 source; and its
+ * inverse, the dotted quad of a value (shared/ip.ts).
+ */
+export { ipv4Value as ipv4Key, ipv4Text };
 
 /** No slot (not tracked / not crossed). */
 export const NO_SLOT = -1;
