@@ -26,6 +26,12 @@ import { BINARIES, spawnArgv } from './exec.ts';
 export interface OwnAddresses {
   /** The addresses now (canonical). */
   get(): string[];
+  /**
+   * Starts the monitor now, if none was tried yet, without reading the list. Its spawn (a fork on the
+   * main thread, 5–20 ms on a busy host) and the moments until it has joined the kernel's groups
+   * (every check reads meanwhile) then fall before the first ban, not inside it.
+   */
+  warm(): void;
   /** Stops the monitor; the next check starts another. */
   close(): void;
 }
@@ -104,6 +110,9 @@ export function ownAddressCache(opts: OwnAddressesOptions = {}): OwnAddresses {
   };
 
   return {
+    warm() {
+      if (!tried) watch();
+    },
     get() {
       if (!tried) watch();
       // The list is kept only once it was read after the monitor joined the groups.

@@ -69,6 +69,18 @@ describe('ownAddressCache', () => {
     expect(s.monitors).toHaveLength(1);
   });
 
+  it('warm starts the monitor without reading the list; the first check then starts no second one', () => {
+    const s = setup();
+    s.cache.warm();
+    expect(s.monitors).toHaveLength(1);
+    expect(s.reads).toBe(0);
+    s.cache.warm();
+    s.cache.get();
+    s.cache.get();
+    expect(s.monitors).toHaveLength(1);
+    expect(s.reads).toBe(1);
+  });
+
   it('an address change the monitor prints makes the next check read the new list', async () => {
     const s = setup();
     s.cache.get();
