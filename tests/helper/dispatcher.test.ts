@@ -209,6 +209,33 @@ describe('helper dispatcher: valid requests', () => {
     expect(flushed).toBe(true);
   });
 
+  it('an audit append that throws or rejects is reported with the entry\'s summary and counted, and the entries after it are still written', async () => {
+    const { deps } = fakeDeps();
+    const written: string[] = [];
+    const reports: string[] = [];
+    let n = 0;
+    deps.audit = {
+      append: (e) => {
+        n++;
+        if (n === 1) throw new Error('EROFS: read-only file system'); // a synchronous throw
+        if (n === 2) return Promise.reject(new Error('ENOSPC: no space left on device'));
+        written.push(`${e.op} ${(e.args as { ip: string }).ip}`);
+        return Promise.resolve();
+      },
+    };
+    deps.reportAuditFailure = (m) => reports.push(m);
+    const d = createHelperDispatcher(deps);
+    for (const [id, ip] of [[1, '192.0.2.1'], [2, '192.0.2.2'], [3, '192.0.2.3']] as const) {
+      expect((await d.handle({ id, op: 'ban', args: { ip, timeoutSec: 60, backend: 'set' } })).ok).toBe(true);
+    }
+    await d.auditWritten();
+    expect(written).toEqual(['ban 192.0.2.3']);
+    expect(d.auditFailures()).toBe(2);
+    expect(reports).toHaveLength(2);
+    expect(reports[0]).toMatch(/audit entry not written \(1 so far\): \S+ .*: ban \{"ip":"192\.0\.2\.1".*→ ok: EROFS: read-only file system$/);
+    expect(reports[1]).toMatch(/audit entry not written \(2 so far\): .*ban \{"ip":"192\.0\.2\.2".*ENOSPC/);
+  });
+
   it('auditWritten (shutdown) also waits for a change still in progress, so its entry is written before the helper exits', async () => {
     // SIGTERM while a ufw ban runs (its block already in force by blockNow): main() awaited auditWritten,
     // which resolved at once, and exited before the ban's entry was queued — a change with no audit entry.
