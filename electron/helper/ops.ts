@@ -377,8 +377,10 @@ export function createHelperDispatcher(deps: HelperDeps): HelperDispatcher {
       case 'ban': {
         // The backend tags the rule/element itself (portcullis-ban …). Cutting the host's connections
         // is the caller's own op, after the block: a new connection is refused from here on.
-        await backend(req.args.backend).ban(req.args.ip, req.args.timeoutSec, req.args.comment);
-        return { ok: true };
+        // A ban the firewall did not take (a rule of the user's own) is an answer, not an error: the
+        // caller ends it with that reason instead of keeping a ban that blocks nothing.
+        const skipped = await backend(req.args.backend).ban(req.args.ip, req.args.timeoutSec, req.args.comment);
+        return skipped ? { ok: true, skipped } : { ok: true };
       }
       case 'unban':
         await backend(req.args.backend).unban(req.args.ip);

@@ -8,7 +8,7 @@ import { fakeDeps } from './fakes.ts';
 /** Ban backends whose `ban` resolves only when `held` does (a slow ufw run). */
 const heldBans = (held: Promise<void>) => (kind: 'ufw' | 'set') => ({
   kind,
-  ban: async () => held,
+  ban: async () => (await held, null),
   unban: async () => undefined,
   list: async () => [],
   banMany: async () => [],
@@ -207,6 +207,23 @@ describe('helper dispatcher: valid requests', () => {
     await d.auditWritten();
     expect(written).toEqual(['ban 192.0.2.1', 'unban 192.0.2.1']);
     expect(flushed).toBe(true);
+  });
+
+  it("a ban the firewall skips (a rule of the user's own) is an answer, not an error: ok with `skipped`, audited as ok", async () => {
+    const { deps, audit } = fakeDeps();
+    deps.firewall.createBanBackend = (kind) => ({
+      kind,
+      ban: async (ip) => ({ ip, why: 'users-rule' as const }),
+      unban: async () => undefined,
+      list: async () => [],
+      banMany: async () => [],
+      unbanMany: async () => undefined,
+    });
+    const d = createHelperDispatcher(deps);
+    const r = await d.handle({ id: 1, op: 'ban', args: { ip: '192.0.2.9', timeoutSec: 60, backend: 'ufw' } });
+    expect(r).toEqual({ id: 1, ok: true, result: { ok: true, skipped: { ip: '192.0.2.9', why: 'users-rule' } } });
+    await d.auditWritten();
+    expect(audit.entries.map((e) => `${e.op} ${e.result}`)).toEqual(['ban ok']);
   });
 
   it('an audit append that throws or rejects is reported with the entry\'s summary and counted, and the entries after it are still written', async () => {
