@@ -92,6 +92,19 @@ export type IgnoreReason = (typeof IGNORE_REASONS)[number];
 export const UNBAN_REASONS = ['expired', 'manual', 'whitelisted', 'refused-users-rule'] as const;
 export type UnbanReason = (typeof UNBAN_REASONS)[number];
 
+/** How a ban's end reads for the user (the UI's ban history, `portcullis bans --history`, notifications). */
+export const UNBAN_REASON_TEXT: Record<UnbanReason, string> = {
+  expired: 'expired',
+  manual: 'lifted',
+  whitelisted: 'whitelisted',
+  'refused-users-rule': 'not banned: the firewall refused it, a rule of yours for this source decides its traffic',
+};
+
+/** UNBAN_REASON_TEXT for a stored reason (a string: another version may have written it). */
+export function unbanReasonText(why: string): string {
+  return Object.hasOwn(UNBAN_REASON_TEXT, why) ? UNBAN_REASON_TEXT[why as UnbanReason] : why;
+}
+
 /** What the engine tells the outer layers, in event-time order. */
 export type EngineEvent =
   | { type: 'probe'; ip: string; port: number | null; time: number; scanType: ScanType }
