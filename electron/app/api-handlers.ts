@@ -10,6 +10,7 @@ import { describeZodError, type Settings } from '../shared/settings.ts';
 import { neverBanReason } from '../shared/never-ban.ts';
 import { CrowdsecSettingsSchema, fleetTestCandidate, guardFleetPatch, redactFleet } from '../shared/fleet.ts';
 import { errorText } from '../shared/errors.ts';
+import { skippedBanText } from '../shared/helper-protocol.ts';
 import type { EngineLike, HelperOpsPort, ServiceOptions } from './contracts.ts';
 import type { BanPipeline } from './ban-pipeline.ts';
 import { runFix, UnknownFixError } from './doctor.ts';
@@ -31,7 +32,7 @@ export interface AppCore {
   applySettings(candidate: unknown, save?: boolean): Settings;
   pushState(): void;
   withCapture<T>(fn: () => T): { value: T; events: EngineEvent[] };
-  unbanNow(ip: string, why?: Extract<UnbanReason, 'manual' | 'whitelisted'>): boolean;
+  unbanNow(ip: string, why?: Exclude<UnbanReason, 'expired'>): boolean;
   idle(): Promise<void>;
   needHelper(): HelperOpsPort;
   /** Reads the firewall's status and rules anew. */
@@ -121,7 +122,10 @@ export function apiHandlers(c: AppCore): ApiHandlers {
       const ban = out.value;
       // The engine's 'ban' event applied it already (the service's decision handler); else apply it here.
       const done = out.events.some((e) => e.type === 'ban' && e.ban.ip === ip) ? c.pipeline.lastBanDone : c.pipeline.applyBan(ban);
-      await done;
+      const refused = await done;
+      // Refused by the firewall (a rule of the user's own for it): not banned, and the caller is told
+      // so — the ban is ended ('refused-users-rule'), not left standing as if it blocked anything.
+      if (refused) throw new ApiError('failed', `${ip} was not banned: ${skippedBanText(refused)} (the ban is ended: refused-users-rule)`);
       return ban;
     },
     banMany: async ({ ips, durationSec, note }) => c.pipeline.banMany(ips, durationSec, note),

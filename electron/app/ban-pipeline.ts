@@ -3,8 +3,14 @@
  * connections; unbans and expiry the same way back; `banMany` as one store transaction and one
  * firewall batch; and the start-up reconcile (restore after a reboot, stale and duplicate entries).
  *
- *   ban   → store FIRST (a kill -9 after this loses nothing) → firewall.ban → cut connections
+ *   ban   → store FIRST (a kill -9 after this loses nothing) → firewall.ban → cut connections → fleet
  *   unban → store → firewall.unban
+ *
+ * A ban the firewall REFUSES for a rule of the user's own (the ufw backend's `users-rule`: their
+ * `allow from IP`, or their own deny, decides that source's traffic) blocks nothing of ours: it is
+ * ended at once with the reason 'refused-users-rule' (store, API, UI history, never pushed to the
+ * fleet), and its source is held off (users-rule-holdoff.ts) so its next probes do not make the same
+ * refused ban again. A ban that FAILED (helper down, a ufw error) stays active: reconcile retries it.
  *
  * Firewall changes of one address run in decision order (a ban then an unban never swap); changes
  * of different addresses run side by side (FirewallOrder); connection cuts on a queue of their own.
@@ -19,6 +25,7 @@ import { skippedBanText, type SkippedBan } from '../shared/helper-protocol.ts';
 import type { EngineLike, ServiceStore } from './contracts.ts';
 import type { EventBatcher } from './events.ts';
 import type { FleetBridge } from './fleet.ts';
+import { UsersRuleHoldOff } from './users-rule-holdoff.ts';
 
 /**
  * Bans per restore batch: an ipset batch of 500 takes ~20–40 ms; the ufw backend writes a batch into
@@ -43,6 +50,8 @@ export interface BanPipelineHost {
   events: EventBatcher;
   onBan?: (ban: BanRecord, info: BanInfo) => void;
   onUnban?: (ip: string, why: UnbanReason) => void;
+  /** Ends an active ban through the service's unban path (engine, then applyUnban), with the reason. */
+  endBan(ip: string, why: 'refused-users-rule'): void;
   notice(level: Level, message: string): void;
   log(level: Level, message: string): void;
 }
@@ -110,12 +119,17 @@ export class BanPipeline {
   private reconciling: Promise<unknown> = Promise.resolve();
   /** While banMany runs: the engine's ban decisions, applied as one batch instead of one by one. */
   private bulkBans: BanRecord[] | null = null;
-  /** The firewall promise of the latest applyBan (an API call waits for its own ban, not for every queued one). */
-  lastBanDone: Promise<void> = Promise.resolve();
+  /**
+   * The firewall promise of the latest applyBan (an API call waits for its own ban, not for every
+   * queued one): resolves with why the firewall refused it (then the ban is ended), else undefined.
+   */
+  lastBanDone: Promise<SkippedBan | undefined> = Promise.resolve(undefined);
   /** When the latest ban was made (the state's "last ban"). */
   lastBanAt: number | null = null;
   /** Set at stop: a restore in progress stops after its batch (the next start resumes it). */
   stopping = false;
+  /** Sources whose ban the firewall refused for a rule of the user's: not scan-banned again before that ban's end. */
+  readonly holdOff = new UsersRuleHoldOff();
 
   constructor(host: BanPipelineHost) {
     this.h = host;
@@ -139,18 +153,18 @@ export class BanPipeline {
    * call is queued right after it, and everything else (offender row, UI event) comes behind — nothing
    * slow stands between the decision and the block. Connections are cut after the block, on their own
    * queue (the next ban never waits for conntrack), and only where the block leaves established
-   * sessions alive (the ufw backend). Resolves when the ban is in the firewall.
+   * sessions alive (the ufw backend). Resolves when the ban is in the firewall, with why the firewall
+   * refused it if it did (the ban is ended then).
    */
-  applyBan(ban: BanRecord): Promise<void> {
+  applyBan(ban: BanRecord): Promise<SkippedBan | undefined> {
     if (this.bulkBans) {
       this.bulkBans.push(ban); // banMany applies them together
-      return Promise.resolve();
+      return Promise.resolve(undefined);
     }
     const decidedAt = performance.now();
     this.h.store.recordBan(ban);
     const done = this.banInFirewall(ban, decidedAt);
     this.lastBanDone = done;
-    this.h.fleet()?.onBan(ban);
     this.lastBanAt = ban.at;
     const off = this.h.engine().offender(ban.ip);
     if (off) this.h.store.upsertOffenders([off]);
@@ -158,23 +172,55 @@ export class BanPipeline {
     return done;
   }
 
-  private banInFirewall(ban: BanRecord, decidedAt: number): Promise<void> {
+  private async banInFirewall(ban: BanRecord, decidedAt: number): Promise<SkippedBan | undefined> {
     const fw = this.h.firewall;
     if (this.h.dryRun || !fw) {
+      this.h.fleet()?.onBan(ban);
       this.h.onBan?.(ban, { latencyMs: null, dryRun: true });
-      return Promise.resolve();
+      return undefined;
     }
-    return this.order.forIp(ban.ip, async () => {
+    let refusal: SkippedBan | undefined;
+    await this.order.forIp(ban.ip, async () => {
       try {
-        await fw.ban(ban.ip, ban.until, banComment(ban));
+        const skipped = await fw.ban(ban.ip, ban.until, banComment(ban));
+        if (skipped) {
+          refusal = skipped;
+          const why = skippedBanText(skipped);
+          this.h.onBan?.(ban, { latencyMs: null, dryRun: false, error: why });
+          this.h.notice('warn', `Not banned: ${why}. ${this.refused(ban)}`);
+          return;
+        }
         const latencyMs = performance.now() - decidedAt;
         if (this.h.settings().ban.cutConnections && !fw.blocksEstablished) this.cutLater(ban.ip);
+        this.shareWithFleet(ban);
         this.h.onBan?.(ban, { latencyMs, dryRun: false });
       } catch (e) {
+        // Still an active ban (reconcile retries it at the next start): the fleet may have it.
+        this.shareWithFleet(ban);
         this.h.onBan?.(ban, { latencyMs: null, dryRun: false, error: errorText(e) });
         this.h.notice('error', `Could not ban ${ban.ip} in the firewall: ${errorText(e)}`);
       }
     });
+    return refusal;
+  }
+
+  /**
+   * A ban goes to the fleet once the firewall has answered, never before: a ban it refused must not
+   * stand as a decision at the LAPI. Not when the engine no longer holds it (lifted meanwhile).
+   */
+  private shareWithFleet(ban: BanRecord): void {
+    if (this.h.engine().isBanned(ban.ip)) this.h.fleet()?.onBan(ban);
+  }
+
+  /**
+   * The firewall refused `ban` for a rule of the user's own: the ban ends ('refused-users-rule') and
+   * its source is held off until the ban would have ended. Returns the sentence for the notice.
+   */
+  private refused(ban: { ip: string; until: number | null }): string {
+    this.holdOff.hold(ban.ip, ban.until);
+    this.h.endBan(ban.ip, 'refused-users-rule');
+    const until = ban.until === null ? 'while Portcullis runs' : `before ${new Date(ban.until).toISOString().replace('.000Z', 'Z')}`;
+    return `The ban is ended (refused-users-rule), and ${ban.ip}'s scans are not banned again ${until}.`;
   }
 
   /** Cuts a banned host's open connections after its block is in place, one cut at a time, beside the ban queue. */
@@ -247,14 +293,14 @@ export class BanPipeline {
     if (h.store.recordBans) h.store.recordBans(bans);
     else for (const b of bans) h.store.recordBan(b);
     this.lastBanAt = now;
-    // Shared with the fleet like any local ban (each is one alert in the push queue).
-    for (const b of bans) h.fleet()?.onBan(b);
     const fw = h.firewall;
     let firewallDone: Promise<void> = Promise.resolve();
     // Bans the firewall did not take (the ufw backend: a source the user has a rule of their own for):
     // refused with the reason, never counted as banned.
     let skipped: SkippedBan[] = [];
     if (h.dryRun || !fw) {
+      // Shared with the fleet like any local ban (each is one alert in the push queue).
+      for (const b of bans) h.fleet()?.onBan(b);
       for (const b of bans) h.onBan?.(b, { latencyMs: null, dryRun: true });
     } else {
       firewallDone = this.order.forAll(async () => {
@@ -263,17 +309,24 @@ export class BanPipeline {
           else for (const b of bans) await fw.ban(b.ip, b.until, banComment(b));
           const latencyMs = performance.now() - decidedAt;
           const notBanned = new Map(skipped.map((s) => [s.ip, skippedBanText(s)]));
+          let ended = '';
           for (const b of bans) {
             const why = notBanned.get(b.ip);
             if (why !== undefined) {
               h.onBan?.(b, { latencyMs: null, dryRun: false, error: why });
+              ended = this.refused(b);
               continue;
             }
             if (h.settings().ban.cutConnections && !fw.blocksEstablished) this.cutLater(b.ip);
+            this.shareWithFleet(b);
             h.onBan?.(b, { latencyMs, dryRun: false });
           }
-          if (skipped.length) h.notice('warn', `${skipped.length} of ${bans.length} addresses were not banned in the firewall: ${skippedBanText(skipped[0]!)}${skipped.length > 1 ? ` (and ${skipped.length - 1} more)` : ''}`);
+          if (skipped.length) {
+            const more = skipped.length > 1 ? ` (and ${skipped.length - 1} more; their bans are ended too: refused-users-rule)` : '';
+            h.notice('warn', `${skipped.length} of ${bans.length} addresses were not banned in the firewall: ${skippedBanText(skipped[0]!)}. ${ended}${more}`);
+          }
         } catch (e) {
+          for (const b of bans) this.shareWithFleet(b);
           for (const b of bans) h.onBan?.(b, { latencyMs: null, dryRun: false, error: errorText(e) });
           h.notice('error', `Could not ban ${bans.length} addresses in the firewall: ${errorText(e)}`);
         }
@@ -348,7 +401,8 @@ export class BanPipeline {
         const now2 = h.now();
         const cur = h.engine().activeBans().find((b) => b.ip === ip);
         if (cur && (cur.until === null || cur.until > now2)) {
-          await fw.ban(ip, cur.until, banComment(cur)).catch((e) => h.log('warn', `reconcile ban ${ip}: ${errorText(e)}`));
+          const skipped = await fw.ban(ip, cur.until, banComment(cur)).catch((e) => void h.log('warn', `reconcile ban ${ip}: ${errorText(e)}`));
+          if (skipped) h.notice('warn', `Not banned: ${skippedBanText(skipped)}. ${this.refused(cur)}`);
         }
         result.deduplicated.push(ip);
       });
@@ -374,13 +428,24 @@ export class BanPipeline {
           const notBanned = new Set(skipped.map((s) => s.ip));
           result.restored.push(...todo.filter((b) => !notBanned.has(b.ip)).map((b) => b.ip));
           for (const s of skipped) h.log('warn', `reconcile: not restored: ${skippedBanText(s)}`);
+          // Not restored for a rule of the user's: kept as active, it would be a ban that blocks nothing.
+          let ended = '';
+          for (const b of todo) if (notBanned.has(b.ip)) ended = this.refused(b);
+          if (skipped.length) {
+            const more = skipped.length > 1 ? ` (and ${skipped.length - 1} more; their bans are ended too: refused-users-rule)` : '';
+            h.notice('warn', `${skipped.length} stored ban${skipped.length === 1 ? ' was' : 's were'} not put back into the firewall: ${skippedBanText(skipped[0]!)}. ${ended}${more}`);
+          }
         } catch (e) {
           // One bad entry (e.g. an address the helper refuses) fails the whole batch: retry them one
           // by one so it never drops the others, and name the ones that still fail.
           h.log('warn', `reconcile: restoring ${todo.length} bans as one batch failed (${errorText(e)}); retrying one by one`);
           for (const b of todo) {
             try {
-              await fw.ban(b.ip, b.until, banComment(b));
+              const skipped = await fw.ban(b.ip, b.until, banComment(b));
+              if (skipped) {
+                h.notice('warn', `Not restored: ${skippedBanText(skipped)}. ${this.refused(b)}`);
+                continue;
+              }
               result.restored.push(b.ip);
             } catch (e1) {
               h.log('error', `reconcile: cannot restore the ban of ${b.ip}: ${errorText(e1)}`);

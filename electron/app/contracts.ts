@@ -23,7 +23,9 @@ export interface EngineLike {
   ingestPacket(p: PacketEvent): 'counted' | IgnoreReason;
   tick(now?: number): void;
   ban(ip: string, opts?: { durationSec?: number; note?: string; at?: number; origin?: string }): BanRecord;
-  unban(ip: string, at?: number, why?: 'manual' | 'whitelisted'): boolean;
+  unban(ip: string, at?: number, why?: Exclude<UnbanReason, 'expired'>): boolean;
+  /** Scan bans not to make now (engine.ts): the service's sources whose last ban the firewall refused. */
+  setBanHoldOff?(holdOff: ((target: string, time: number) => boolean) | null): void;
   updateSettings(s: Settings): void;
   setAllowedPorts(fn: (proto: 'tcp' | 'udp', port: number) => boolean): void;
   setHostAddresses(addrs: string[], gateways?: string[], interfaces?: string[], macs?: Record<string, string>, nameservers?: string[], lanSubnets?: string[]): void;

@@ -11,14 +11,16 @@
  * - a local ban of the same address wins (the fleet's is applied when the local one ends);
  * - fleet bans are never pushed back; only this host's own bans are, and a local unban deletes only
  *   this host's decision;
- * - a fleet ban lifted here by hand stays lifted for that decision (the next resync does not bring it back).
+ * - a fleet ban lifted here by hand, or refused by the firewall here (a rule of the user's own for the
+ *   address: 'refused-users-rule'), stays lifted for that decision (the next resync does not bring it back);
+ * - a local ban is pushed once the firewall has taken it (ban-pipeline.ts): a refused one never is.
  *
  * Local protection never waits for or depends on the LAPI: every link failure only shows in health().
  */
 import { type CrowdsecSettings, type FleetHealth, type FleetTestResult } from '../shared/fleet.ts';
 import type { DoctorCheck } from '../shared/api.ts';
 import { doctorCheck } from '../shared/doctor.ts';
-import type { BanRecord } from '../shared/model.ts';
+import type { BanRecord, UnbanReason } from '../shared/model.ts';
 import type { Settings } from '../shared/settings.ts';
 import type { FetchLike } from '../engine/fleet/client.ts';
 import { FleetLink, machineCredentials, type FleetDecision, type FleetSink } from '../engine/fleet/link.ts';
@@ -155,11 +157,13 @@ export class FleetBridge implements FleetSink {
     this.link?.enqueueBan({ ip: ban.ip, until: ban.until, ports: ban.reason.ports, hits: ban.reason.hits, kind: ban.reason.kind, ...(ban.reason.scanType ? { scanType: ban.reason.scanType } : {}) });
   }
 
-  onUnban(ip: string, why: 'expired' | 'manual' | 'whitelisted'): void {
+  onUnban(ip: string, why: UnbanReason): void {
     const fleetBan = this.applied.get(ip);
     if (fleetBan) {
       this.applied.delete(ip);
-      if (!this.lifting && why === 'manual') {
+      // Lifted by hand, or refused by the firewall here (a rule of the user's own for it): that
+      // decision is not applied again at the next resync, which would only be refused again.
+      if (!this.lifting && (why === 'manual' || why === 'refused-users-rule')) {
         // Bounded like the fleet bans: the oldest dismissal goes first.
         if (!this.dismissed.has(ip) && this.dismissed.size >= this.settings.fleet.maxBans) this.dismissed.delete(this.dismissed.keys().next().value!);
         this.dismissed.set(ip, fleetBan.id);
@@ -167,10 +171,12 @@ export class FleetBridge implements FleetSink {
       return;
     }
     if (this.lifting) return;
-    // This host's own ban ended. Lifted by hand, or because the address is whitelisted here now: delete
-    // our decision (an expired one expires at the LAPI too).
+    // This host's own ban ended. Lifted by hand, because the address is whitelisted here now, or
+    // refused by the firewall (never pushed, but an earlier run may have): delete our decision (an
+    // expired one expires at the LAPI too).
     if (why !== 'expired') this.link?.enqueueUnban(ip);
-    // The fleet may still want it banned.
+    // The fleet may still want it banned — unless the firewall refuses it here: it would be refused again.
+    if (why === 'refused-users-rule') return;
     const remote = this.link?.remoteFor(ip);
     if (remote) queueMicrotask(() => this.upsert(remote));
   }

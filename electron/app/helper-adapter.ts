@@ -43,7 +43,7 @@ export function firewallPortOf(call: HelperCall, backend: 'ufw' | 'set', now: ()
     // The set block is matched before ufw's ESTABLISHED accept (DESIGN field notes); a ufw deny rule is not.
     blocksEstablished: backend === 'set',
     async ban(ip, until, comment) {
-      await call('ban', { ip, timeoutSec: firewallTimeoutSec(until, now()), comment, backend });
+      return (await call('ban', { ip, timeoutSec: firewallTimeoutSec(until, now()), comment, backend })).skipped;
     },
     async unban(ip, why) {
       await call('unban', { ip, backend, ...(why ? { reason: why } : {}) });

@@ -76,6 +76,7 @@ export class PortcullisService implements AppCore {
       events: this.events,
       onBan: opts.onBan,
       onUnban: opts.onUnban,
+      endBan: (ip, why) => void this.unbanNow(ip, why),
       notice: (level, message) => this.notice(level, message),
       log: (level, message) => this.log(level, message),
     });
@@ -128,8 +129,18 @@ export class PortcullisService implements AppCore {
       },
       (e) => this.onEngineEvent(e),
     );
+    // Scans of a source whose ban the firewall refused (a rule of the user's) are not banned again
+    // before that ban's end; a refusal remembered from the last run counts too.
+    this.engine.setBanHoldOff?.((target, time) => this.pipeline.holdOff.holds(target, time));
 
     const now = this.o.clock.now();
+    try {
+      for (const b of this.o.store.banHistory(1000)) {
+        if (b.ended?.why === 'refused-users-rule' && b.until !== null && b.until > now) this.pipeline.holdOff.hold(b.ip, b.until);
+      }
+    } catch (e) {
+      this.log('warn', `store: ${errorText(e)}`);
+    }
     const active = this.o.store.activeBans(now);
     this.restoring = true;
     try {
@@ -301,7 +312,7 @@ export class PortcullisService implements AppCore {
     }
   }
 
-  unbanNow(ip: string, why: Extract<UnbanReason, 'manual' | 'whitelisted'> = 'manual'): boolean {
+  unbanNow(ip: string, why: Exclude<UnbanReason, 'expired'> = 'manual'): boolean {
     const { value, events } = this.withCapture(() => this.engine.unban(ip, this.o.clock.now(), why));
     if (value && !events.some((e) => e.type === 'unban' && e.ip === ip)) this.pipeline.applyUnban(ip, this.o.clock.now(), why);
     return value;

@@ -33,7 +33,7 @@
  */
 import { canonicalCidr, canonicalIp, type Clock, type Ip } from '../shared/domain.ts';
 import { cidrContains, isPrefixText, V4_PREFIX_MIN, V6_PREFIX_MIN } from '../shared/prefix.ts';
-import { IGNORE_REASONS, type BanReason, type BanRecord, type EngineEvent, type IgnoreReason, type Offender, type ScanType } from '../shared/model.ts';
+import { IGNORE_REASONS, type BanReason, type BanRecord, type EngineEvent, type IgnoreReason, type Offender, type ScanType, type UnbanReason } from '../shared/model.ts';
 import { REJECT_REASONS, type Framing, type PacketEvent, type RejectReason } from '../shared/packet.ts';
 import type { Settings } from '../shared/settings.ts';
 import { neverBanReason } from '../shared/never-ban.ts';
@@ -124,6 +124,11 @@ export class ScanEngine {
   /** End of the ban that expires first (Infinity when none): checked on every packet. */
   private nextExpiry = Infinity;
   private lastStrikeSweep = -Infinity;
+  /**
+   * Targets not to scan-ban now (setBanHoldOff): the firewall refused their last ban for a rule of the
+   * user's own, and banning again would only be refused again, every few probes.
+   */
+  private holdOff: ((target: string, time: number) => boolean) | null = null;
 
   private lines = 0;
   private packets = 0;
@@ -253,6 +258,7 @@ export class ScanEngine {
     const ip = this.tracker.ipOf(slot);
     // A source inside a banned network (tracked before the network's ban) needs no ban of its own.
     if (this.book.covering(ip) !== null) return void this.tracker.delete(ip);
+    if (this.holdOff !== null && this.holdOff(ip, time)) return void this.tracker.delete(ip);
     this.banOrDefer(ip, time, this.tracker.portCount(slot), () => this.reasonOf(slot), () => this.tracker.setPending(slot, true));
   }
 
@@ -264,7 +270,7 @@ export class ScanEngine {
    */
   private networkScanDetected(net: string, time: number): void {
     const members = this.networks.membersOf(net);
-    if (members.length < 2 || this.holdsProtected(net)) return void this.networks.forget(net);
+    if (members.length < 2 || this.holdsProtected(net) || (this.holdOff !== null && this.holdOff(net, time))) return void this.networks.forget(net);
     const reasonOf = (): BanReason => {
       const s = this.networks.summary(net, REASON_PORT_LIMIT)!;
       return { kind: 'scan', scanType: s.scanType, ports: s.ports, hits: s.hits, firstSeen: s.firstSeen, lastSeen: s.lastSeen, members };
@@ -334,7 +340,7 @@ export class ScanEngine {
       const w = this.tracker.get(d.ip);
       if (w !== NO_SLOT) this.tracker.setPending(w, false);
       this.networks.setPending(d.ip, false);
-      if (this.whitelist.has(d.ip) || this.book.has(d.ip) || (isPrefixText(d.ip) && this.holdsProtected(d.ip))) continue;
+      if (this.whitelist.has(d.ip) || this.book.has(d.ip) || (isPrefixText(d.ip) && this.holdsProtected(d.ip)) || this.holdOff?.(d.ip, now)) continue;
       // The evidence may have grown while it waited: ban with what is known now.
       const reason = w !== NO_SLOT ? this.reasonOf(w) : d.reason;
       this.newBan(d.ip, Math.max(now, d.queuedAt), reason);
@@ -398,10 +404,20 @@ export class ScanEngine {
   }
 
   /**
-   * Lifts a ban (or drops a ban still waiting for budget). False when the address was neither.
-   * `why`: 'whitelisted' when the caller lifts it because the whitelist covers it now.
+   * Scan bans the caller holds off (the service: sources whose last ban the firewall refused for a
+   * rule of the user's own, until that ban would have ended): their scans are counted as probes but
+   * not banned. Manual bans are not held off. null: none.
    */
-  unban(ip: string, at: number = this.clock.now(), why: 'manual' | 'whitelisted' = 'manual'): boolean {
+  setBanHoldOff(holdOff: ((target: string, time: number) => boolean) | null): void {
+    this.holdOff = holdOff;
+  }
+
+  /**
+   * Lifts a ban (or drops a ban still waiting for budget). False when the address was neither.
+   * `why`: 'whitelisted' when the caller lifts it because the whitelist covers it now,
+   * 'refused-users-rule' when the firewall refused it (a rule of the user's own for that source).
+   */
+  unban(ip: string, at: number = this.clock.now(), why: Exclude<UnbanReason, 'expired'> = 'manual'): boolean {
     const addr = canonicalTarget(ip);
     if (addr === null) return false;
     const cancelled = this.policy.cancelDeferred(addr);

@@ -8,8 +8,12 @@ import type { SkippedBan } from '../shared/helper-protocol.ts';
 
 /** The firewall as the engine sees it: the helper's ban backends (ufw rules or a kernel set). */
 export interface FirewallPort {
-  /** Make the ban effective; `until` null is permanent. Idempotent: banning a banned host extends it. */
-  ban(ip: string, until: number | null, comment: string): Promise<void>;
+  /**
+   * Make the ban effective; `until` null is permanent. Idempotent: banning a banned host extends it.
+   * Resolves with why the firewall did not take it (the ufw backend: a rule of the user's own decides
+   * that source's traffic), or nothing when it is in force; throws when it failed.
+   */
+  ban(ip: string, until: number | null, comment: string): Promise<SkippedBan | void>;
   /** `why` goes along to the helper's audit log. */
   unban(ip: string, why?: UnbanReason): Promise<void>;
   /** Addresses that Portcullis itself has banned in the firewall (never the user's own rules). */

@@ -11,7 +11,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ApiError, MAX_BULK_BANS, type DoctorCheck } from '../shared/api.ts';
 import { DOCTOR_FIXES, isDoctorFixId } from '../shared/doctor.ts';
 import { parseBanList } from './ban-list.ts';
-import type { BanRecord } from '../shared/model.ts';
+import { unbanReasonText, type BanRecord } from '../shared/model.ts';
 import { BanTargetSchema, canonicalIp } from '../shared/domain.ts';
 import type { CliCommand } from './cli-command.ts';
 import { ControlClient, controlSocketPath, DEFAULT_STATE_DIR } from './control-client.ts';
@@ -208,7 +208,9 @@ function banLine(b: BanRecord): string {
   // A prefix ban (its ip is a network) says so, with the member addresses seen.
   const m = b.reason.members;
   const members = m ? `; network ban, ${m.length} address${m.length === 1 ? '' : 'es'} seen: ${m.slice(0, 3).join(' ')}${m.length > 3 ? ' …' : ''}` : '';
-  return `${b.ip.padEnd(39)} until ${iso(b.until).padEnd(20)} strike ${String(b.strikes).padEnd(3)} ${why}${members}`;
+  // In the history: when and why it ended (a refused ban says it never blocked anything).
+  const ended = b.ended ? `; ended ${iso(b.ended.at)} (${unbanReasonText(b.ended.why)})` : '';
+  return `${b.ip.padEnd(39)} until ${iso(b.until).padEnd(20)} strike ${String(b.strikes).padEnd(3)} ${why}${members}${ended}`;
 }
 
 export const bansCommand: CliCommand = {

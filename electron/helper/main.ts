@@ -119,7 +119,8 @@ async function main(): Promise<number> {
   await server.close();
   await dispatcher.auditWritten();
   lock.release();
-  log('stopped');
+  const lost = dispatcher.auditFailures();
+  log(lost ? `stopped; ${lost} audit entr${lost === 1 ? 'y was' : 'ies were'} not written (each reported above)` : 'stopped');
   return 0;
 }
 

@@ -74,6 +74,8 @@ export interface HelperDeps {
   ufwTimeoutMs?: number;
   /** This host's own addresses, never banned (default: this namespace's, kept by own-addresses.ts). */
   ownAddresses?: (() => string[]) | OwnAddresses;
+  /** Where an audit entry that could not be written is reported (default: stderr, the journal under systemd). */
+  reportAuditFailure?(message: string): void;
 }
 
 export interface HelperDispatcher {
@@ -84,6 +86,8 @@ export interface HelperDispatcher {
   onEvent(listener: (event: HelperEvent) => void): () => void;
   /** Resolves once every change under way is done and every audit entry is written (shutdown waits for it). */
   auditWritten(): Promise<void>;
+  /** Audit entries whose append threw or rejected since start (each was reported with its summary). */
+  auditFailures(): number;
   /** Stops the kmsg stream. */
   close(): void;
 }
@@ -106,6 +110,8 @@ export function createHelperDispatcher(deps: HelperDeps): HelperDispatcher {
   const queue = deps.queue ?? new FirewallQueue();
   /** The audit entries' writes, in order (performRecorded). */
   let auditTail: Promise<void> = Promise.resolve();
+  let auditFailures = 0;
+  const reportAuditFailure = deps.reportAuditFailure ?? ((message: string) => void process.stderr.write(`${message}\n`));
   /** Changes under way (their entries not yet queued): auditWritten waits for them too. */
   const changesInFlight = new Set<Promise<unknown>>();
   // Read on every ban ahead of the firewall call: kept, not re-read each time (own-addresses.ts).
@@ -373,8 +379,10 @@ export function createHelperDispatcher(deps: HelperDeps): HelperDispatcher {
       case 'ban': {
         // The backend tags the rule/element itself (portcullis-ban …). Cutting the host's connections
         // is the caller's own op, after the block: a new connection is refused from here on.
-        await backend(req.args.backend).ban(req.args.ip, req.args.timeoutSec, req.args.comment);
-        return { ok: true };
+        // A ban the firewall did not take (a rule of the user's own) is an answer, not an error: the
+        // caller ends it with that reason instead of keeping a ban that blocks nothing.
+        const skipped = await backend(req.args.backend).ban(req.args.ip, req.args.timeoutSec, req.args.comment);
+        return skipped ? { ok: true, skipped } : { ok: true };
       }
       case 'unban':
         await backend(req.args.backend).unban(req.args.ip);
@@ -496,7 +504,18 @@ export function createHelperDispatcher(deps: HelperDeps): HelperDispatcher {
         ...(response.ok ? {} : { error: response.error }),
         ms: Date.now() - started,
       };
-      auditTail = auditTail.then(() => deps.audit.append(entry)).catch(() => undefined); // the log reports its own failures
+      // The change is made and answered: an append that fails must not lose the entry without a
+      // word, nor stop the entries behind it. Its summary goes to stderr (the journal), counted.
+      auditTail = auditTail
+        .then(() => deps.audit.append(entry))
+        .catch((e: unknown) => {
+          auditFailures++;
+          try {
+            reportAuditFailure(`portcullis-helper: audit entry not written (${auditFailures} so far): ${auditSummary(entry)}: ${errorText(e)}`);
+          } catch {
+            // nowhere left to report it; the count still says so
+          }
+        });
     }
     return response;
   }
@@ -522,6 +541,7 @@ export function createHelperDispatcher(deps: HelperDeps): HelperDispatcher {
         if (tail === auditTail && changesInFlight.size === 0) return;
       }
     },
+    auditFailures: () => auditFailures,
     close() {
       ownAddresses.close();
       kmsg?.stop();
@@ -530,6 +550,18 @@ export function createHelperDispatcher(deps: HelperDeps): HelperDispatcher {
       session = null;
     },
   };
+}
+
+/** One line for an audit entry that could not be written: when, who, the op and its arguments, the result. */
+export function auditSummary(e: AuditEntry): string {
+  let args: string;
+  try {
+    args = JSON.stringify(e.args) ?? '';
+  } catch {
+    args = '(arguments not printable)';
+  }
+  if (args.length > 300) args = `${args.slice(0, 300)}…`;
+  return `${e.time} ${e.who}: ${e.op} ${args} → ${e.result}${e.error ? ` (${e.error.code}: ${e.error.message})` : ''}`;
 }
 
 export type { HelperParsedArgs };

@@ -197,7 +197,7 @@ async function main(): Promise<void> {
         planner.ban(e.ban);
         banEvents.push(e);
       } else if (e.type === 'unban') {
-        planner.unban(e.ip);
+        planner.unban(e.ip, e.why);
         banEvents.push(e);
       } else if (e.type === 'state') onState(e.state);
     }

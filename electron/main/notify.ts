@@ -9,14 +9,14 @@ import type { NotificationConstructorOptions } from 'electron';
 import type { State } from '../shared/api.ts';
 import type { Clock } from '../shared/domain.ts';
 import type { NavigateTarget } from '../shared/ipc.ts';
-import type { BanRecord } from '../shared/model.ts';
+import { UNBAN_REASON_TEXT, type BanRecord, type UnbanReason } from '../shared/model.ts';
 import type { Settings } from '../shared/settings.ts';
 import { originLabel } from '../shared/fleet.ts';
 
 export type NotificationSettings = Settings['notifications'];
 
 export interface PlannedNotification {
-  kind: 'ban' | 'bans' | 'firewall-off' | 'silent' | 'action-failed';
+  kind: 'ban' | 'bans' | 'ban-refused' | 'firewall-off' | 'silent' | 'action-failed';
   title: string;
   body: string;
   /** What a click opens. */
@@ -67,9 +67,17 @@ export class NotificationPlanner {
     this.pendingBans = [...this.pendingBans.filter((b) => b.ip !== ban.ip), ban];
   }
 
-  /** An unbanned host is no news any more. */
-  unban(ip: string): void {
+  /**
+   * An unbanned host is no news any more. A ban the firewall refused for a rule of the user's own
+   * ('refused-users-rule') that was already announced as banned is corrected: it never blocked anything.
+   */
+  unban(ip: string, why?: UnbanReason): void {
+    const pending = this.pendingBans.some((b) => b.ip === ip);
     this.pendingBans = this.pendingBans.filter((b) => b.ip !== ip);
+    if (why === 'refused-users-rule' && !pending && this.settings.onBan) {
+      const text = UNBAN_REASON_TEXT[why];
+      this.warnings.push({ kind: 'ban-refused', title: `${ip} was not banned`, body: `${text.charAt(0).toUpperCase()}${text.slice(1)} (ufw status numbered). Click to see it.`, target: { screen: 'offender', ip } });
+    }
   }
 
   state(state: State): void {

@@ -10,6 +10,7 @@ import { type BanTarget, canonicalCidr, IpSchema } from './domain.ts';
 import { V4_PREFIX_MIN, V6_PREFIX_MIN } from './prefix.ts';
 import { RuleExpectSchema, RuleOpSchema, RuleSpecSchema, RulesViewSchema, UfwRuleSchema } from './api.ts';
 import { CodedError, failure, replyEnvelope } from './reply-envelope.ts';
+import { UNBAN_REASONS } from './model.ts';
 
 export const HELPER_PROTOCOL_VERSION = 1;
 /** A request line longer than this is refused before JSON.parse (a hostile peer must not make root parse megabytes). */
@@ -88,7 +89,7 @@ const BanEntrySchema = z
 export const MAX_BATCH = 500;
 
 /**
- * A ban of a banMany the firewall did not take, and why, from a closed set — the text is written on
+ * A ban (of a banMany, or a single ban) the firewall did not take, and why, from a closed set — the text is written on
  * the caller's side (skippedBanText), so a batch of 500 skipped bans stays a short answer line:
  * - `users-rule`: the ufw backend; the source has a rule of the user's own (`ufw allow from IP`, or
  *   their own deny), and ufw skips a second rule for the same source.
@@ -145,11 +146,12 @@ export const HELPER_OPS = {
   setLogging: { args: z.object({ level: z.enum(['off', 'on', 'low', 'medium', 'high', 'full']) }).strict(), result: done },
   ban: {
     args: BanEntrySchema.extend({ backend: BackendSchema }).strict(),
-    result: z.object({ ok: z.literal(true) }),
+    /** `skipped`: the firewall did not take this ban (as a banMany entry's), and why; absent = in force. */
+    result: z.object({ ok: z.literal(true), skipped: SkippedBanSchema.optional() }),
   },
   unban: {
     /** `reason` changes nothing the helper does: it is written to the audit log with the op. */
-    args: z.object({ ip: BanTargetSchema, backend: BackendSchema, reason: z.enum(['expired', 'manual', 'whitelisted']).optional() }).strict(),
+    args: z.object({ ip: BanTargetSchema, backend: BackendSchema, reason: z.enum(UNBAN_REASONS).optional() }).strict(),
     result: z.object({ ok: z.literal(true) }),
   },
   /** Many bans as one firewall batch (restore after reboot, bulk ban); each entry as `ban`'s, without the backend. */

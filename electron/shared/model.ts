@@ -37,9 +37,10 @@ export const BanRecordSchema = z.object({
   strikes: z.number().int(),
   reason: BanReasonSchema,
   /**
-   * In the ban history: when and why the ban ended ('expired': its time ran out; 'manual': lifted
-   * by an unban, a whitelist entry, …). Without it a ban lifted after a minute read as if it had
-   * lasted its full hour.
+   * In the ban history: when and why the ban ended (an UnbanReason: 'expired': its time ran out;
+   * 'manual': lifted by an unban; 'whitelisted'; 'refused-users-rule': never in force, the firewall
+   * refused it for a rule of the user's). Without it a ban lifted after a minute read as if it had
+   * lasted its full hour. A string, not the enum: rows written by other versions still read.
    */
   ended: z.object({ at: z.number(), why: z.string() }).optional(),
 });
@@ -82,11 +83,27 @@ export const IGNORE_REASONS = [
 export type IgnoreReason = (typeof IGNORE_REASONS)[number];
 
 /**
- * Why a ban ended: its time ran out, a user lifted it, or the whitelist covers the address now (an
- * entry added, a restart that restored a ban the whitelist forbids, a new gateway or host address).
+ * Why a ban ended: its time ran out, a user lifted it, the whitelist covers the address now (an
+ * entry added, a restart that restored a ban the whitelist forbids, a new gateway or host address),
+ * or 'refused-users-rule': the firewall refused it because a rule of the user's own decides that
+ * source's traffic (ufw keeps one rule per source: the user's `allow from IP` or their own deny), so
+ * nothing of Portcullis's blocks it and calling it banned would be a lie.
  */
-export const UNBAN_REASONS = ['expired', 'manual', 'whitelisted'] as const;
+export const UNBAN_REASONS = ['expired', 'manual', 'whitelisted', 'refused-users-rule'] as const;
 export type UnbanReason = (typeof UNBAN_REASONS)[number];
+
+/** How a ban's end reads for the user (the UI's ban history, `portcullis bans --history`, notifications). */
+export const UNBAN_REASON_TEXT: Record<UnbanReason, string> = {
+  expired: 'expired',
+  manual: 'lifted',
+  whitelisted: 'whitelisted',
+  'refused-users-rule': 'not banned: the firewall refused it, a rule of yours for this source decides its traffic',
+};
+
+/** UNBAN_REASON_TEXT for a stored reason (a string: another version may have written it). */
+export function unbanReasonText(why: string): string {
+  return Object.hasOwn(UNBAN_REASON_TEXT, why) ? UNBAN_REASON_TEXT[why as UnbanReason] : why;
+}
 
 /** What the engine tells the outer layers, in event-time order. */
 export type EngineEvent =

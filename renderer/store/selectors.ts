@@ -111,10 +111,14 @@ const endings = memoLast((history: BanRecord[]): Map<string, { at: number; why: 
   return m;
 });
 
-/** What the state badge says: "unbanned" for a ban that was lifted, "expired" for one that ran out. */
+/**
+ * What the state badge says: "unbanned" for a ban that was lifted, "expired" for one that ran out,
+ * "your rule" for one the firewall refused because a rule of the user's own decides that source.
+ */
 export const selectStateLabel = (o: Pick<Offender, 'ip' | 'state'>) => (s: AppState): string => {
   if (o.state !== 'expired') return o.state;
   const why = endings(s.bans.history).get(o.ip)?.why;
+  if (why === 'refused-users-rule') return 'your rule';
   return why && why !== 'expired' ? 'unbanned' : 'expired';
 };
 

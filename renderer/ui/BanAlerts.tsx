@@ -1,4 +1,5 @@
 /** A ban as it happens: who, why (scan type, ports, probes against the threshold), until when; Unban and Whitelist at hand. */
+import { UNBAN_REASON_TEXT } from '../../electron/shared/model.ts';
 import type { BanAlert } from '../store/banAlertsSlice.ts';
 import { selectReadOnlyReason } from '../store/selectors.ts';
 import { useActions, useApp } from './context.ts';
@@ -32,14 +33,16 @@ function Alert({ a }: { a: BanAlert }) {
   const busy = useApp((s) => `unban:${ip}` in s.busy || 'whitelist' in s.busy);
   const readOnly = useApp(selectReadOnlyReason) !== null;
   const stillBanned = useApp((s) => s.bans.active.some((b) => b.ip === ip));
+  // The firewall refused this ban (a rule of the user's own for the source): the alert must not go on saying "Banned".
+  const refused = useApp((s) => s.bans.history.some((b) => b.ip === ip && b.at === a.ban.at && b.ended?.why === 'refused-users-rule'));
   const { unban, whitelistIp, dismissBanAlert, navigate, openOffender } = useActions();
   return (
-    <div className="ban-alert" role="status" data-testid="ban-alert" aria-label={`Banned ${ip}`}>
+    <div className="ban-alert" role="status" data-testid="ban-alert" aria-label={`${refused ? 'Not banned' : 'Banned'} ${ip}`}>
       <div className="ban-alert-text">
         <strong>
-          Banned <span className="mono">{ip}</span>
+          {refused ? 'Not banned' : 'Banned'} <span className="mono">{ip}</span>
         </strong>{' '}
-        {untilText(a)}
+        {refused ? UNBAN_REASON_TEXT['refused-users-rule'].replace(/^not banned: /, '') : untilText(a)}
         <div className="muted">
           {banWhy(a)}
           {a.threshold && <> · {thresholdText(a)}</>}

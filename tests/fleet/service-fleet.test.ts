@@ -100,6 +100,29 @@ describe('fleet in the service', () => {
     expect(t.lapi.active()).toHaveLength(1);
   });
 
+  it("a local ban the firewall refuses (a rule of the user's own for the source) is never pushed as a decision; a refused fleet ban is not applied again at the next resync", async () => {
+    const t = await build({ settings: withFleet() });
+    t.firewall.usersRules.add('198.51.100.7');
+    scan(t, '198.51.100.7');
+    await t.service.idle();
+    expect(t.firewall.calls).toContain('ban 198.51.100.7');
+    while ((await t.link().pumpOnce()) === 'sent');
+    expect(t.lapi.active()).toEqual([]);
+    // Another host's decision for a source the user's rule here decides: refused and ended once,
+    // then left alone — not banned, refused and ended again at every resync.
+    t.firewall.usersRules.add('203.0.113.5');
+    t.lapi.add('203.0.113.5', 'portcullis@hostB');
+    await t.link().pullOnce();
+    await t.service.idle();
+    expect((await t.call('getBans')).history.find((b) => b.ip === '203.0.113.5')?.ended?.why).toBe('refused-users-rule');
+    t.clock.advance(6 * 60_000);
+    expect(await t.link().pullOnce()).toBe('full');
+    await t.service.idle();
+    expect(t.firewall.calls.filter((c) => c === 'ban 203.0.113.5')).toHaveLength(1);
+    expect((await t.call('getBans')).active.map((b) => b.ip)).not.toContain('203.0.113.5');
+    expect(t.lapi.active().map((d) => d.value)).toEqual(['203.0.113.5']); // the other host's decision stays theirs
+  });
+
   it('fleet bans lifted by hand are remembered at most maxBans at once, the oldest forgotten first (F6)', async () => {
     const t = await build({ settings: withFleet({ maxBans: 2 }) });
     const ips = ['203.0.113.1', '203.0.113.2', '203.0.113.3'];

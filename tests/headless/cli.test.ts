@@ -110,6 +110,31 @@ describe('CLI arguments', () => {
     }
   }, 90_000); // three CLI starts
 
+  it('bans --history says when and why each ban ended, a ban the firewall refused for the user\'s rule included', async () => {
+    const state = tmp();
+    const reason = { kind: 'scan' as const, scanType: 'SYN' as const, ports: [21, 23, 25], hits: 5, firstSeen: 0, lastSeen: 0 };
+    const at = Date.UTC(2026, 11, 6, 12, 0, 0);
+    const handlers = {
+      getBans: async () => ({
+        active: [],
+        history: [
+          { ip: '198.51.100.7', at, until: at + 3_600_000, strikes: 1, reason, ended: { at, why: 'refused-users-rule' } },
+          { ip: '203.0.113.5', at, until: at + 3_600_000, strikes: 1, reason, ended: { at: at + 60_000, why: 'manual' } },
+        ],
+      }),
+    } as unknown as ApiHandlers;
+    const server = await serveControlSocket(state, handlers);
+    try {
+      const r = await cli(['bans', '--history', '--state-dir', state]);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain('198.51.100.7');
+      expect(r.stdout).toMatch(/198\.51\.100\.7 .*; ended 2026-12-06T12:00:00Z \(not banned: the firewall refused it, a rule of yours for this source decides its traffic\)/);
+      expect(r.stdout).toMatch(/203\.0\.113\.5 .*; ended 2026-12-06T12:01:00Z \(lifted\)/);
+    } finally {
+      await server.close();
+    }
+  }, 60_000);
+
   it('status without a running instance says so (exit 1)', async () => {
     const r = await cli(['status', '--state-dir', tmp()]);
     expect(r.code).toBe(1);

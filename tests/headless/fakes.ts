@@ -11,6 +11,7 @@ import type { Settings } from '../../electron/shared/settings.ts';
 import type { FirewallPort, LogSourcePort, SourceHealth } from '../../electron/engine/ports.ts';
 import type { EngineFactoryOptions, EngineLike, HelperOpsPort, ServiceStore, SettingsRepo } from '../../electron/app/contracts.ts';
 import { packetRow } from '../../electron/app/views.ts';
+import type { SkippedBan } from '../../electron/shared/helper-protocol.ts';
 
 export class Journal {
   entries: string[] = [];
@@ -24,13 +25,16 @@ export class FakeFirewall implements FirewallPort {
   /** Extra (duplicate) entries, as ufw could hold after a crash. */
   duplicates: string[] = [];
   calls: string[] = [];
+  /** Sources the firewall skips (the ufw backend: a rule of the user's own for them): answered as skipped 'users-rule'. */
+  usersRules = new Set<string>();
   private readonly journal: Journal;
   constructor(journal: Journal) {
     this.journal = journal;
   }
-  async ban(ip: string, until: number | null): Promise<void> {
+  async ban(ip: string, until: number | null): Promise<SkippedBan | void> {
     this.calls.push(`ban ${ip}`);
     this.journal.add(`fw.ban ${ip}`);
+    if (this.usersRules.has(ip)) return { ip, why: 'users-rule' };
     this.bans.set(ip, until);
   }
   async unban(ip: string): Promise<void> {

@@ -21,8 +21,6 @@ class BatchFirewall extends FakeFirewall {
   log: string[] = [];
   /** While set, a batch waits for it (a slow restore). */
   gate: Promise<void> | null = null;
-  /** Sources the firewall skips (the ufw backend: a rule of the user's own for them). */
-  usersRules = new Set<string>();
   async banMany(bans: readonly { ip: string; until: number | null }[]): Promise<SkippedBan[]> {
     this.log.push(`banMany ${bans.length}`);
     if (this.gate) await this.gate;
@@ -37,9 +35,9 @@ class BatchFirewall extends FakeFirewall {
     this.log.push(`unbanMany ${ips.length}`);
     for (const ip of ips) this.bans.delete(ip);
   }
-  override async ban(ip: string, until: number | null): Promise<void> {
+  override async ban(ip: string, until: number | null): Promise<SkippedBan | void> {
     this.log.push(`ban ${ip}`);
-    await super.ban(ip, until);
+    return super.ban(ip, until);
   }
 }
 
@@ -131,7 +129,7 @@ describe('restore after a reboot', () => {
     await t.service.stop();
   });
 
-  it('a source the firewall skips (the user has a rule of their own for it) is refused with the reason, never counted as banned', async () => {
+  it('a source the firewall skips (the user has a rule of their own for it) is refused with the reason, never counted as banned, and its ban is ended (refused-users-rule)', async () => {
     const fw = new BatchFirewall(new Journal());
     const why = skippedBanText({ ip: filler(2), why: 'users-rule' });
     fw.usersRules.add(filler(2));
@@ -143,10 +141,13 @@ describe('restore after a reboot', () => {
     expect(r.refused).toEqual([{ ip: filler(2), reason: why }]);
     expect([...fw.bans.keys()].sort()).toEqual([filler(1), filler(3)]);
     expect(t.logs.some((n) => n.level === 'warn' && n.message.includes('1 of 3 addresses were not banned in the firewall') && n.message.includes(why))).toBe(true);
+    const bans = await t.call('getBans');
+    expect(bans.active.map((b) => b.ip).sort()).toEqual([filler(1), filler(3)]);
+    expect(bans.history.filter((b) => b.ended).map((b) => [b.ip, b.ended!.why])).toEqual([[filler(2), 'refused-users-rule']]);
     await t.service.stop();
   });
 
-  it('a restore does not count a source the firewall skips as restored', async () => {
+  it('a restore does not count a source the firewall skips as restored, and ends its stored ban (refused-users-rule)', async () => {
     const fw = new BatchFirewall(new Journal());
     fw.usersRules.add(filler(7));
     const t = build(fw, (raw, now) => {
@@ -157,6 +158,10 @@ describe('restore after a reboot', () => {
     expect([...fw.bans.keys()].sort()).toEqual([filler(6), filler(8)]);
     expect(t.logs.some((l) => l.level === 'warn' && l.message === `reconcile: not restored: ${skippedBanText({ ip: filler(7), why: 'users-rule' })}`)).toBe(true);
     expect(t.logs.some((l) => l.message.startsWith('reconciled: 2 restored'))).toBe(true);
+    const bans = await t.call('getBans');
+    expect(bans.active.map((b) => b.ip).sort()).toEqual([filler(6), filler(8)]);
+    expect(bans.history.find((b) => b.ip === filler(7))?.ended?.why).toBe('refused-users-rule');
+    expect(t.logs.some((l) => l.level === 'warn' && l.message.startsWith('1 stored ban was not put back into the firewall') && l.message.includes('refused-users-rule'))).toBe(true);
     await t.service.stop();
   });
 

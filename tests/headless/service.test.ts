@@ -8,6 +8,7 @@ import { allowedPortsFrom } from '../../electron/app/rule-safety.ts';
 import { mergePatch } from '../../electron/shared/merge-patch.ts';
 import { firewallPortOf } from '../../electron/app/helper-adapter.ts';
 import { FakeEngine, FakeFirewall, FakeHelper, fakeParser, Journal, MemorySettings, MemoryStore, PushSource } from './fakes.ts';
+import type { SkippedBan } from '../../electron/shared/helper-protocol.ts';
 
 const HOST = '10.0.0.1';
 
@@ -81,7 +82,7 @@ describe('PortcullisService: bans', () => {
     let release!: () => void;
     const held = new Promise<void>((r) => (release = r));
     class SlowFirewall extends FakeFirewall {
-      override async ban(ip: string, until: number | null): Promise<void> {
+      override async ban(ip: string, until: number | null): Promise<SkippedBan | void> {
         if (ip === '203.0.113.1') await held; // a ufw rule change behind a slow `ufw prepend`
         return super.ban(ip, until);
       }

@@ -173,7 +173,7 @@ describe('ufw backend argv', () => {
     expect(calls.map((c) => c.bin)).toEqual(['ufw']);
   });
 
-  it('a ban ufw skips because the user has a rule of their own for the address (e.g. allow from it) is refused, not reported as a ban, and the fast block goes', async () => {
+  it('a ban ufw skips because the user has a rule of their own for the address (e.g. allow from it) is answered as skipped (users-rule), not reported as a ban, and the fast block goes', async () => {
     const { exec, calls } = fakeExec((c) =>
       c.args[0] === 'prepend' ? { stdout: 'Skipping inserting existing rule\n' }
       : c.args[0] === 'show' ? { stdout: "Added user rules (see 'ufw status' for running firewall):\nufw allow from 192.0.2.9\n" }
@@ -181,7 +181,7 @@ describe('ufw backend argv', () => {
     );
     const b = createBanBackend('ufw', exec, { cutConnections: false, now: () => 1_000_000_000 });
     await b.blockNow!(ip('192.0.2.9'));
-    await expect(b.ban(ip('192.0.2.9'), 600, 'scan')).rejects.toMatchObject({ code: 'ufw', message: expect.stringMatching(/^ufw did not add Portcullis's ban of 192\.0\.2\.9: it keeps a rule of yours for 192\.0\.2\.9/) });
+    expect(await b.ban(ip('192.0.2.9'), 600, 'scan')).toEqual({ ip: '192.0.2.9', why: 'users-rule' });
     expect(calls.at(-1)!.args.join(' ')).toBe('-w -D ufw-user-input -s 192.0.2.9 -m comment --comment portcullis-fast -j DROP');
   });
 

@@ -264,6 +264,10 @@ describe('the ufw backend mirrored into the sets (forward-mirror.ts)', () => {
     expect(ipset).toContain('add -exist portcullis-ban4 203.0.113.8 timeout 300');
     expect(ipset).not.toContain('203.0.113.7');
     expect(calls.filter((c) => c.bin === 'conntrack').map((c) => c.args.join(' ')).join('\n')).not.toContain('203.0.113.7');
+    // A single ban ufw skips: answered as skipped, neither mirrored nor cut.
+    calls.length = 0;
+    expect(await b.ban(ip('203.0.113.7'), 300, '')).toEqual({ ip: '203.0.113.7', why: 'users-rule' });
+    expect(calls.filter((c) => c.bin === 'ipset' || c.bin === 'conntrack')).toEqual([]);
   });
 
   it('without the block: no ipset command at all; a ban ufw refuses never reaches the set', async () => {

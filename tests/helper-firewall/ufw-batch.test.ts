@@ -253,6 +253,39 @@ describe('the ufw backend\'s banMany', () => {
     expect(await b.banMany(reqs(['192.0.2.2', '192.0.2.5']))).toEqual([{ ip: '192.0.2.2', why: 'users-rule' }]);
   });
 
+  it("a source with both our deny and the user's allow: the first rule decides; the user's allow above ours means our ban does nothing, answered as skipped 'users-rule'", async () => {
+    const tag = Buffer.from('portcullis-ban exp:1900000000 scan').toString('hex');
+    const ours = (ip: string) => `### tuple ### deny any any 0.0.0.0/0 any ${ip} in comment=${tag}\n-A ufw-user-input -s ${ip} -j DROP\n\n`;
+    const allow = (ip: string) => `### tuple ### allow any any 0.0.0.0/0 any ${ip} in comment=${Buffer.from('office').toString('hex')}\n-A ufw-user-input -s ${ip} -j ACCEPT\n\n`;
+    // .20: the user's allow first (it matches first: .20 gets in); .21: our deny first (.21 is blocked).
+    const text = USER4.replace('### END RULES ###', `${allow('192.0.2.20')}${ours('192.0.2.20')}${ours('192.0.2.21')}${allow('192.0.2.21')}### END RULES ###`);
+    expect(sourcesWithRule(text)).toEqual(new Map([['198.51.100.5', 'user'], ['192.0.2.20', 'user'], ['192.0.2.21', 'ban']]));
+    const r = withDenyEntries(text, [ban('192.0.2.20'), ban('192.0.2.21')]);
+    if (!r.ok) throw new Error(r.reason);
+    expect([r.added, r.skipped.map((b) => b.ip)]).toEqual([[], ['192.0.2.20']]);
+
+    // The backend, on both paths: the file batch (4 or more) and `ufw prepend` (a single ban, a batch of 1–3),
+    // where ufw skips both sources and `ufw show added` (every user rule, in ufw's order) tells whose rule is first.
+    writeFileSync(join(dir, 'user.rules'), text);
+    const showAll = () => {
+      const lines = [...read('user.rules').matchAll(/^### tuple ### (allow|deny|reject|limit)(_log|_log-all)? any any 0\.0\.0\.0\/0 any (\S+) in(?: comment=([0-9a-f]+))?$/gm)].map(
+        (m) => `ufw ${m[1]}${m[2] ? ` ${m[2].slice(1)}` : ''} from ${m[3]}${m[4] ? ` comment '${Buffer.from(m[4], 'hex').toString('utf8')}'` : ''}`,
+      );
+      return `Added user rules (see 'ufw status' for running firewall):\nufw allow 22/tcp\n${lines.join('\n')}\n`;
+    };
+    const { exec } = ufwOk((c) => {
+      if (c.bin === 'ufw' && c.args[0] === 'show') return { stdout: showAll() };
+      if (c.bin === 'ufw' && c.args[0] === 'prepend' && ['192.0.2.20', '192.0.2.21'].includes(c.args[3]!)) return { stdout: 'Skipping inserting existing rule\n' };
+      return undefined;
+    });
+    const b = createBanBackend('ufw', exec, { cutConnections: false, now: () => 1_000_000_000, forwardMirror: () => false, ufwFiles: { etcDir: dir, defaultsFile: defaults, lock: noLock } });
+    const reqs = (ips: string[]) => ips.map((ip) => ({ ip: t(ip), timeoutSec: 60, comment: '' }));
+    expect(await b.banMany(reqs(['192.0.2.20', '192.0.2.21', '192.0.2.22', '192.0.2.23']))).toEqual([{ ip: '192.0.2.20', why: 'users-rule' }]);
+    expect(await b.banMany(reqs(['192.0.2.20', '192.0.2.21']))).toEqual([{ ip: '192.0.2.20', why: 'users-rule' }]);
+    expect(await b.ban(t('192.0.2.20'), 60, '')).toEqual({ ip: '192.0.2.20', why: 'users-rule' });
+    expect(await b.ban(t('192.0.2.21'), 60, '')).toBeNull();
+  });
+
   it('4 or more bans: one file batch, no `ufw prepend`; IPv6 while IPV6=no goes through `ufw prepend`', async () => {
     writeFileSync(defaults, 'IPV6=no\n');
     const { exec, calls } = ufwOk();

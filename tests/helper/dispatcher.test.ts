@@ -8,7 +8,7 @@ import { fakeDeps } from './fakes.ts';
 /** Ban backends whose `ban` resolves only when `held` does (a slow ufw run). */
 const heldBans = (held: Promise<void>) => (kind: 'ufw' | 'set') => ({
   kind,
-  ban: async () => held,
+  ban: async () => (await held, null),
   unban: async () => undefined,
   list: async () => [],
   banMany: async () => [],
@@ -220,6 +220,50 @@ describe('helper dispatcher: valid requests', () => {
     await d.auditWritten();
     expect(written).toEqual(['ban 192.0.2.1', 'unban 192.0.2.1']);
     expect(flushed).toBe(true);
+  });
+
+  it("a ban the firewall skips (a rule of the user's own) is an answer, not an error: ok with `skipped`, audited as ok", async () => {
+    const { deps, audit } = fakeDeps();
+    deps.firewall.createBanBackend = (kind) => ({
+      kind,
+      ban: async (ip) => ({ ip, why: 'users-rule' as const }),
+      unban: async () => undefined,
+      list: async () => [],
+      banMany: async () => [],
+      unbanMany: async () => undefined,
+    });
+    const d = createHelperDispatcher(deps);
+    const r = await d.handle({ id: 1, op: 'ban', args: { ip: '192.0.2.9', timeoutSec: 60, backend: 'ufw' } });
+    expect(r).toEqual({ id: 1, ok: true, result: { ok: true, skipped: { ip: '192.0.2.9', why: 'users-rule' } } });
+    await d.auditWritten();
+    expect(audit.entries.map((e) => `${e.op} ${e.result}`)).toEqual(['ban ok']);
+  });
+
+  it('an audit append that throws or rejects is reported with the entry\'s summary and counted, and the entries after it are still written', async () => {
+    const { deps } = fakeDeps();
+    const written: string[] = [];
+    const reports: string[] = [];
+    let n = 0;
+    deps.audit = {
+      append: (e) => {
+        n++;
+        if (n === 1) throw new Error('EROFS: read-only file system'); // a synchronous throw
+        if (n === 2) return Promise.reject(new Error('ENOSPC: no space left on device'));
+        written.push(`${e.op} ${(e.args as { ip: string }).ip}`);
+        return Promise.resolve();
+      },
+    };
+    deps.reportAuditFailure = (m) => reports.push(m);
+    const d = createHelperDispatcher(deps);
+    for (const [id, ip] of [[1, '192.0.2.1'], [2, '192.0.2.2'], [3, '192.0.2.3']] as const) {
+      expect((await d.handle({ id, op: 'ban', args: { ip, timeoutSec: 60, backend: 'set' } })).ok).toBe(true);
+    }
+    await d.auditWritten();
+    expect(written).toEqual(['ban 192.0.2.3']);
+    expect(d.auditFailures()).toBe(2);
+    expect(reports).toHaveLength(2);
+    expect(reports[0]).toMatch(/audit entry not written \(1 so far\): \S+ .*: ban \{"ip":"192\.0\.2\.1".*→ ok: EROFS: read-only file system$/);
+    expect(reports[1]).toMatch(/audit entry not written \(2 so far\): .*ban \{"ip":"192\.0\.2\.2".*ENOSPC/);
   });
 
   it('auditWritten (shutdown) also waits for a change still in progress, so its entry is written before the helper exits', async () => {

@@ -28,6 +28,7 @@ export function fakeFirewall() {
       ban: async (ip, t, c) => {
         calls.push(`${kind}.ban ${ip} ${t} ${c}`);
         await exec('ipset', ['add', 'x', ip]);
+        return null;
       },
       unban: async (ip) => void calls.push(`${kind}.unban ${ip}`),
       list: async () => [{ ip: '203.0.113.7' as never, expiresInSec: 60 }],

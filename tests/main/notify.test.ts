@@ -76,6 +76,27 @@ describe('ban notifications', () => {
     expect(p.take().map((n) => n.title)).toEqual(['Scanner 192.0.2.2 banned']);
   });
 
+  it("a ban announced, then refused by the firewall for the user's own rule, is corrected with why; one refused before its announcement is never announced", () => {
+    const clock = new ManualClock(T0);
+    const p = new NotificationPlanner(settings(), clock);
+    p.ban(makeBan('203.0.113.7', T0));
+    expect(p.take().map((n) => n.title)).toEqual(['Scanner 203.0.113.7 banned']);
+    p.unban('203.0.113.7', 'refused-users-rule');
+    expect(p.take()).toEqual([
+      {
+        kind: 'ban-refused',
+        title: '203.0.113.7 was not banned',
+        body: 'Not banned: the firewall refused it, a rule of yours for this source decides its traffic (ufw status numbered). Click to see it.',
+        target: { screen: 'offender', ip: '203.0.113.7' },
+      },
+    ]);
+    clock.advance(60_000);
+    p.ban(makeBan('203.0.113.8', clock.now()));
+    p.unban('203.0.113.8', 'refused-users-rule');
+    p.unban('203.0.113.7', 'manual');
+    expect(p.take()).toEqual([]);
+  });
+
   it('onBan=false shows no ban notification', () => {
     const p = new NotificationPlanner(settings({ onBan: false }), new ManualClock(T0));
     p.ban(makeBan('192.0.2.1', T0));

@@ -28,6 +28,18 @@ describe('ban alerts', () => {
     expect(api.data.settings.whitelist.entries).toContain('198.51.100.8/32');
   });
 
+  it("a ban the firewall then refused (a rule of the user's own for the source) stops saying \"Banned\" and says why", async () => {
+    const { api } = await renderWithBanAlerts();
+    await act(async () => api.simulateScan('198.51.100.7', [21, 23, 25, 80]));
+    expect(screen.getByTestId('ban-alert').textContent).toContain('Banned 198.51.100.7');
+    await act(async () => api.emit([{ type: 'unban', ip: '198.51.100.7', why: 'refused-users-rule' }]));
+    const alert = screen.getByTestId('ban-alert');
+    expect(alert.textContent).toContain('Not banned 198.51.100.7');
+    expect(alert.textContent).toContain('the firewall refused it, a rule of yours for this source decides its traffic');
+    expect(alert.textContent).not.toMatch(/until /);
+    expect((within(alert).getByRole('button', { name: 'Unban' }) as HTMLButtonElement).disabled).toBe(true);
+  });
+
   it('says nothing when "notify me when a scanner is banned" is off, or for a ban the user made', async () => {
     const off = await renderWithBanAlerts(false);
     await act(async () => off.api.simulateScan('198.51.100.7', [21, 23, 25, 80]));

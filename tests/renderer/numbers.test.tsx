@@ -117,4 +117,30 @@ describe('numbers agree across screens', () => {
     await act(async () => store.getState().applyEvents([{ type: 'unban', ip: '192.0.2.77', why: 'expired' }]));
     expect(within(offendersRow('192.0.2.77') as HTMLElement).getAllByRole('cell')[1]!.textContent).toBe('expired');
   });
+  it("a ban the firewall refused for the user's own rule leaves the active bans at once, reads \"your rule\", and its history row says why (no duration of a ban that never was)", async () => {
+    const { store } = await renderOnIssueData();
+    await act(async () => fireEvent.click(nav('Offenders')));
+    await act(async () => store.getState().applyEvents([{ type: 'unban', ip: '203.0.113.5', why: 'refused-users-rule' }]));
+    const s = store.getState();
+    expect(s.bans.active.map((b) => b.ip)).toEqual(['192.0.2.77']);
+    expect(selectCounts(s).activeBans).toBe(1);
+    expect(s.bans.history.find((b) => b.ip === '203.0.113.5')?.ended?.why).toBe('refused-users-rule');
+    expect(within(offendersRow('203.0.113.5') as HTMLElement).getAllByRole('cell')[1]!.textContent).toBe('your rule');
+  });
+
+  it("the offender's ban list says a refused ban was not banned, and why", async () => {
+    await renderApp({
+      fakeApi: { now: () => T0 + 10_000 },
+      tweak: (api) => {
+        api.data.offenders.set('203.0.113.5', off('203.0.113.5', { state: 'expired', strikes: 1 }));
+        api.data.history = [ban('203.0.113.5', { ended: { at: T0 + 5000, why: 'refused-users-rule' } })];
+      },
+      store: { now: () => T0 + 20_000 },
+    });
+    await act(async () => fireEvent.click(nav('Offenders')));
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Details of 203.0.113.5' })));
+    const text = document.body.textContent ?? '';
+    expect(text).toContain('not banned: the firewall refused it, a rule of yours for this source decides its traffic');
+    expect(text).not.toContain('(refused-users-rule)');
+  });
 });

@@ -117,9 +117,9 @@ describe.runIf(enabled)('ufw backend batch with real ufw (namespace)', () => {
     expect(chain).not.toContain('-s 100.64.9.9/32 -j DROP');
     // One ban through `ufw prepend` of that source: ufw skips it the same way, and the backend says so
     // instead of reporting a ban that is not in force.
-    await expect(ufwBackend.ban(t('100.64.9.9'), 600, 'scan')).rejects.toThrow(/^ufw did not add Portcullis's ban of 100\.64\.9\.9: it keeps a rule of yours for 100\.64\.9\.9/);
+    expect(await ufwBackend.ban(t('100.64.9.9'), 600, 'scan')).toEqual({ ip: '100.64.9.9', why: 'users-rule' });
     // A ban of its own ufw skips again (a second ban of a banned source) still stands.
-    await ufwBackend.ban(t('100.64.9.10'), 600, 'again');
+    expect(await ufwBackend.ban(t('100.64.9.10'), 600, 'again')).toBeNull();
     expect((await l.exec(l.fwNs, ['iptables', '-w', '-S', 'ufw-user-input'])).stdout).toContain('-A ufw-user-input -s 100.64.9.10/32 -j DROP');
     // The backend's banMany, on both of its paths (file batch of 4+, `ufw prepend` below), names the skipped source.
     const many = (ips: string[]) => ips.map((ip) => ({ ip: t(ip), timeoutSec: 600, comment: 'bulk' }));
@@ -130,4 +130,39 @@ describe.runIf(enabled)('ufw backend batch with real ufw (namespace)', () => {
     for (const ip of ['100.64.9.20', '100.64.9.23']) expect(chain2).toContain(`-A ufw-user-input -s ${ip}/32 -j DROP`);
     expect(chain2).not.toContain('-s 100.64.9.9/32 -j DROP');
   }, 120_000);
+
+  it("a source with both our deny and the user's allow: the first rule decides — the user's allow above ours lets it in, and every ban path answers skipped 'users-rule'; ours above theirs blocks it and stays ours", async () => {
+    lab = await createLab({ kernelLog: false });
+    const l = lab;
+    const src = l.scanner.v4;
+    const path = `${l.ufwDir}/user.rules`;
+    const tag = 'portcullis-ban exp:1900000000 scan';
+    // ufw's CLI never makes both (`ufw allow from IP` replaces our deny, `ufw insert 1 allow from IP`
+    // is skipped): a hand-edited user.rules does. Our deny as `ufw prepend` writes it, the user's allow
+    // above or below it, loaded by ufw itself.
+    await l.ufw('prepend', 'deny', 'from', src, 'comment', tag);
+    const withOurs = readFileSync(path, 'utf8');
+    const ours = withOurs.slice(withOurs.indexOf(`### tuple ### deny any any 0.0.0.0/0 any ${src} in`)).split('\n').slice(0, 2).join('\n');
+    const allow = `### tuple ### allow any any 0.0.0.0/0 any ${src} in\n-A ufw-user-input -s ${src} -j ACCEPT`;
+    const rulesWith = (first: string, second: string) => withOurs.replace(ours, `${first}\n\n${second}`);
+    const many = (ips: string[]) => ips.map((ip) => ({ ip: t(ip), timeoutSec: 600, comment: 'bulk' }));
+    const backend = createUfwBackend(l.fwExec, Date.now, files(l));
+
+    writeFileSync(path, rulesWith(allow, ours));
+    await l.ufw('reload');
+    expect(await l.canConnect(l.scanner.ns, l.scanner.fwV4, 22, 1000)).toBe(true); // ufw stops at the allow
+    expect(parseTaggedRules(await l.ufw('show', 'added')).map((x) => x.ip)).toContain(src); // ours is listed, and does nothing
+    expect(await backend.ban(t(src), 600, 'scan')).toEqual({ ip: src, why: 'users-rule' });
+    expect(await backend.banMany(many([src, '100.64.9.30']))).toEqual([{ ip: src, why: 'users-rule' }]);
+    expect(await backend.banMany(many([src, '100.64.9.31', '100.64.9.32', '100.64.9.33']))).toEqual([{ ip: src, why: 'users-rule' }]);
+    expect(await l.canConnect(l.scanner.ns, l.scanner.fwV4, 22, 1000)).toBe(true);
+
+    writeFileSync(path, rulesWith(ours, allow));
+    await l.ufw('reload');
+    expect(await l.canConnect(l.scanner.ns, l.scanner.fwV4, 22, 1000)).toBe(false); // ufw stops at our deny
+    expect(await backend.ban(t(src), 600, 'scan')).toBeNull();
+    expect(await backend.banMany(many([src, '100.64.9.34']))).toEqual([]);
+    expect(await backend.banMany(many([src, '100.64.9.35', '100.64.9.36', '100.64.9.37']))).toEqual([]);
+    expect(await l.canConnect(l.scanner.ns, l.scanner.fwV4, 22, 1000)).toBe(false);
+  }, 180_000);
 });

@@ -71,8 +71,11 @@ export function withForwardMirror(inner: BanBackend, exec: Exec, mirroring: () =
     // The ufw backend's fast block (issue 14) passes through: the mirror follows with `ban`.
     ...(inner.blockNow ? { blockNow: (ip: Ip) => inner.blockNow!(ip) } : {}),
     async ban(ip, timeoutSec, comment) {
-      await inner.ban(ip, timeoutSec, comment);
+      const skipped = await inner.ban(ip, timeoutSec, comment);
+      // As for banMany: a source ufw did not ban (the user's own rule) is not mirrored.
+      if (skipped) return skipped;
       if (await syncOnce()) await sets.ban(ip, timeoutSec, MIRROR_COMMENT);
+      return null;
     },
     async unban(ip: Ip) {
       await inner.unban(ip);

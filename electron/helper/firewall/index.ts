@@ -65,8 +65,9 @@ export function createBanBackend(kind: 'ufw' | 'set', exec: Exec, opts: BanBacke
   return {
     ...inner,
     async ban(ip, timeoutSec, comment) {
-      await inner.ban(ip, timeoutSec, comment); // block first: new packets are dropped from here on
-      await cutConnections(ip, exec);
+      const skipped = await inner.ban(ip, timeoutSec, comment); // block first: new packets are dropped from here on
+      if (!skipped) await cutConnections(ip, exec);
+      return skipped;
     },
     async banMany(bans) {
       const skipped = await inner.banMany(bans);

@@ -75,6 +75,7 @@ export function createSetBackend(exec: Exec, session: IpsetSession | null = null
     async ban(ip, timeoutSec, comment) {
       const line = addLine({ ip, timeoutSec, comment });
       await runLines([line], `cannot ban ${checkTarget(ip)}`);
+      return null; // a set takes every address it is given
     },
     async unban(ipIn) {
       const ip = checkTarget(ipIn);

@@ -20,8 +20,12 @@ export interface BanRequest {
 
 export interface BanBackend {
   kind: 'ufw' | 'set';
-  /** Idempotent: banning a banned address refreshes its ban. timeoutSec null = no expiry. */
-  ban(ip: BanTarget, timeoutSec: number | null, comment: string): Promise<void>;
+  /**
+   * Idempotent: banning a banned address refreshes its ban. timeoutSec null = no expiry. Resolves with
+   * null when the ban is in force, or with why the firewall did not take it (the ufw backend: a rule of
+   * the user's own decides that source's traffic, and ufw skips ours); throws when it failed.
+   */
+  ban(ip: BanTarget, timeoutSec: number | null, comment: string): Promise<SkippedBan | null>;
   /** Idempotent: unbanning an address that is not banned does nothing. Never touches untagged rules. */
   unban(ip: BanTarget): Promise<void>;
   list(): Promise<BanEntry[]>;

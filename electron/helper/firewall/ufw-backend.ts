@@ -20,7 +20,6 @@
  */
 import { type BanTarget, canonicalCidr, canonicalIp } from '../../shared/domain.ts';
 import { isPrefixText } from '../../shared/prefix.ts';
-import { skippedBanText } from '../../shared/helper-protocol.ts';
 import type { Exec } from '../exec.ts';
 import { FirewallError } from './errors.ts';
 import { BAN_TAG, type BanBackend, type BanEntry, type BanRequest, type SkippedBan } from './types.ts';
@@ -50,6 +49,25 @@ export function parseTaggedRules(showAdded: string): TaggedRule[] {
   return out;
 }
 
+/**
+ * Whose rule decides each source's traffic, from `ufw show added` (ufw's rule order, IPv4 rules then
+ * IPv6): the FIRST plain `<action> [log|log-all] from <src>` rule of that source — `'ban'` when it is
+ * Portcullis's tagged deny, `'user'` for any other (the user's allow, limit, deny or reject). Rules
+ * with ports, an interface or a direction other than in are other rules to ufw and do not count.
+ */
+export function sourceRuleOwners(showAdded: string): Map<string, 'ban' | 'user'> {
+  const out = new Map<string, 'ban' | 'user'>();
+  for (const line of showAdded.split('\n')) {
+    const m = /^ufw (allow|deny|reject|limit)( log| log-all)? from (\S+)(?: comment '([^']*)')?$/.exec(line.trim());
+    if (!m) continue;
+    const src = isPrefixText(m[3]!) ? canonicalCidr(m[3]!) : canonicalIp(m[3]!);
+    if (!src || out.has(src)) continue;
+    const comment = m[4] ?? '';
+    out.set(src, m[1] === 'deny' && !m[2] && (comment === BAN_TAG || comment.startsWith(`${BAN_TAG} `)) ? 'ban' : 'user');
+  }
+  return out;
+}
+
 /** Comment on blockNow's rule: only a rule with it is ever taken back (ufw's own copy has none). */
 export const FAST_TAG = 'portcullis-fast';
 
@@ -61,11 +79,12 @@ export const FAST_TAG = 'portcullis-fast';
 export const FILE_BATCH_MIN = 4;
 
 export function createUfwBackend(exec: Exec, now: () => number = Date.now, files: UfwFilesOptions = {}): BanBackend {
-  const tagged = async (): Promise<TaggedRule[]> => {
+  const showAdded = async (): Promise<string> => {
     const r = await exec('ufw', ['show', 'added']);
     if (r.code !== 0) throw new FirewallError('ufw', `ufw show added failed: ${(r.stderr || r.stdout).trim()}`);
-    return parseTaggedRules(r.stdout);
+    return r.stdout;
   };
+  const tagged = async (): Promise<TaggedRule[]> => parseTaggedRules(await showAdded());
   const planBan = (req: BanRequest): { ip: BanTarget; tag: string } => {
     const ip = checkTarget(req.ip);
     const timeout = checkTimeout(req.timeoutSec);
@@ -76,13 +95,13 @@ export function createUfwBackend(exec: Exec, now: () => number = Date.now, files
   /**
    * One `ufw prepend`; resolves with false when ufw skipped the ban for a rule of the user's own.
    * ufw skips a rule for a source that has one already, whatever its action (exit 0, LANG=C wording).
-   * Ours from an earlier ban: still in force. The user's (`ufw allow from IP`): nothing was banned,
-   * and saying "banned" would be a lie.
+   * Ours from an earlier ban, first for that source: still in force. The user's (`ufw allow from IP`),
+   * or the user's above ours (it matches first): our ban does nothing, and saying "banned" would be a lie.
    */
   const prepend = async ({ ip, tag }: { ip: BanTarget; tag: string }): Promise<boolean> => {
     const r = await exec('ufw', ['prepend', 'deny', 'from', ip, 'comment', tag]);
     if (r.code !== 0) throw new FirewallError('ufw', `ufw could not ban ${ip}: ${(r.stderr || r.stdout).trim()}`);
-    return !(/Skipping inserting existing rule/.test(r.stdout) && !(await tagged()).some((t) => t.ip === ip));
+    return !(/Skipping inserting existing rule/.test(r.stdout) && sourceRuleOwners(await showAdded()).get(ip) !== 'ban');
   };
   /** The user chain ufw keeps its `deny from` rules in (only while ufw is active does it exist). */
   const fastRule = (ip: BanTarget, op: '-I' | '-D'): [bin: 'iptables' | 'ip6tables', args: string[]] => {
@@ -116,12 +135,18 @@ export function createUfwBackend(exec: Exec, now: () => number = Date.now, files
       if (n > 1) fastOnly.set(ip, n - 1);
       else fastOnly.delete(ip);
       const fast = n > 0;
+      let taken: boolean;
       try {
-        if (!(await prepend(planBan({ ip, timeoutSec, comment })))) throw new FirewallError('ufw', skippedBanText({ ip, why: 'users-rule' }));
+        taken = await prepend(planBan({ ip, timeoutSec, comment }));
       } catch (e) {
         // ufw refused it: the kernel must not keep a block ufw does not know (nothing would lift it).
         if (fast) await takeBack(ip);
         throw e;
+      }
+      // Skipped for the user's own rule: not banned, and the answer says so (the caller ends the ban).
+      if (!taken) {
+        if (fast) await takeBack(ip);
+        return { ip, why: 'users-rule' };
       }
       // ufw's rule is in force now, but blockNow's is gone only if ufw reloaded its chain: it does not
       // when it SKIPS the rule (the address already has a `from <ip>` rule: ours from an earlier ban,
@@ -129,6 +154,7 @@ export function createUfwBackend(exec: Exec, now: () => number = Date.now, files
       // Taking it back always (one iptables call; fails harmlessly when gone) never depends on
       // ufw's wording.
       if (fast) await takeBack(ip);
+      return null;
     },
     async unban(ipIn) {
       const ip = checkTarget(ipIn);

@@ -68,11 +68,12 @@ export function ufwDenyEntry(b: PlannedBan): string {
 
 /**
  * Sources that already have a plain `<action> from <src>` input rule in a user rules file (deny, allow,
- * reject or limit, logged or not, any comment), each with whose rule it is: `'ban'` for Portcullis's
- * own deny (what `ufw show added` lists as `deny from <src> comment 'portcullis-ban…'`), `'user'` for
- * any other. `ufw prepend deny from <src>` skips such a source ("Skipping inserting existing rule":
- * ufw's UFWRule.match counts a rule that differs only by action, log type or comment as the same
- * rule), so a user's own `ufw allow from <src>` is never overridden by a ban. Route rules
+ * reject or limit, logged or not, any comment), each with whose rule decides its traffic: the FIRST
+ * such rule in the file (ufw's rule order: the kernel stops at the first match). `'ban'` when that is
+ * Portcullis's own deny (what `ufw show added` lists as `deny from <src> comment 'portcullis-ban…'`),
+ * `'user'` for any other. `ufw prepend deny from <src>` skips such a source ("Skipping inserting
+ * existing rule": ufw's UFWRule.match counts a rule that differs only by action, log type or comment
+ * as the same rule), so a user's own `ufw allow from <src>` is never overridden by a ban. Route rules
  * (`route:…`) are another rule to ufw and do not count.
  */
 export function sourcesWithRule(text: string): Map<string, 'ban' | 'user'> {
@@ -82,8 +83,9 @@ export function sourcesWithRule(text: string): Map<string, 'ban' | 'user'> {
     const c = src.includes('/') ? canonicalCidr(src) : canonicalIp(src);
     const comment = Buffer.from(m[4] ?? '', 'hex').toString('utf8');
     const ours = m[1] === 'deny' && m[2] === '' && (comment === BAN_TAG || comment.startsWith(`${BAN_TAG} `));
-    // A source with both: ours counts, as for a single ban (ufw-backend.ts: our earlier rule still stands).
-    if (out.get(c ?? src) !== 'ban') out.set(c ?? src, ours ? 'ban' : 'user');
+    // A source with both: the first decides. The user's `allow from` above our deny lets it in, and
+    // calling it banned would be a lie; our deny above the user's rule blocks it.
+    if (!out.has(c ?? src)) out.set(c ?? src, ours ? 'ban' : 'user');
   }
   return out;
 }

@@ -1,5 +1,5 @@
 import { useState } from 'react';
-import type { Offender, OffenderState } from '../../../electron/shared/model.ts';
+import { unbanReasonText, type Offender, type OffenderState } from '../../../electron/shared/model.ts';
 import { type OffenderSort, selectOffenderList, selectOffenderStateCounts, selectOffenders, selectReadOnlyReason } from '../../store/selectors.ts';
 import { useActions, useApp } from '../context.ts';
 import { fmtCount, fmtDateTime, fmtDuration } from '../format.ts';
@@ -92,9 +92,14 @@ function Detail() {
             <ul className="plain">
               {detail.bans.map((b) => (
                 <li key={b.at}>
-                  {b.ended && b.ended.why !== 'expired' ? (
+                  {b.ended?.why === 'refused-users-rule' ? (
                     <>
-                      {fmtDateTime(b.at)} → ended {fmtDateTime(b.ended.at)} ({b.ended.why === 'manual' ? 'lifted' : b.ended.why}) · strike {b.strikes} · {banSource(b.reason)}
+                      {fmtDateTime(b.at)} → {unbanReasonText(b.ended.why)} · strike {b.strikes} · {banSource(b.reason)}
+                      {b.reason.note ? ` (${b.reason.note})` : ''}
+                    </>
+                  ) : b.ended && b.ended.why !== 'expired' ? (
+                    <>
+                      {fmtDateTime(b.at)} → ended {fmtDateTime(b.ended.at)} ({unbanReasonText(b.ended.why)}) · strike {b.strikes} · {banSource(b.reason)}
                       {b.reason.note ? ` (${b.reason.note})` : ''}
                       <span className="muted">
                         {' '}

@@ -1,0 +1,127 @@
+/**
+ * A ban the firewall refuses because a rule of the user's own decides that source's traffic (the ufw
+ * backend's `users-rule`: the user's `allow from IP`, or their own deny): with the real engine and
+ * SQLite store, the ban is ENDED with the reason 'refused-users-rule' — not kept as an active ban
+ * that blocks nothing — the store, the API and the history say why, and the source's next scans are
+ * not banned (and refused) again before that ban would have ended. A ban that failed stays active.
+ */
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ManualClock } from '../../electron/shared/domain.ts';
+import { FakeFirewall, Journal } from './fakes.ts';
+import { BOOT, buildRealService, kmsg, tempDirsPerTest } from './real-service.ts';
+
+const tempDir = tempDirsPerTest('pc-usersrule-');
+const TRUSTED = '198.51.100.7';
+
+function build(firewall: FakeFirewall, dbFile = path.join(tempDir(), 'db.sqlite'), clock = new ManualClock(BOOT + 10_000)) {
+  const logs: { level: string; message: string }[] = [];
+  const t = buildRealService({ dbFile, clock, firewall, log: (level, message) => void logs.push({ level, message }) });
+  return { ...t, logs, dbFile };
+}
+
+/** A 5-port scan from `src`, in event time just before the clock. */
+function scan(t: { source: { push(...l: string[]): void }; clock: ManualClock }, src: string): void {
+  const ms = t.clock.now() - BOOT - 500;
+  t.source.push(...[21, 23, 25, 80, 110].map((p, i) => kmsg(src, p, ms + i)));
+}
+
+const banCalls = (fw: FakeFirewall, ip: string) => fw.calls.filter((c) => c === `ban ${ip}`).length;
+
+describe("a ban the firewall refuses for the user's own rule", () => {
+  it("is ended (refused-users-rule): not active in the engine, the store, the API or the counts; the history and a notice say why", async () => {
+    const fw = new FakeFirewall(new Journal());
+    fw.usersRules.add(TRUSTED);
+    const t = build(fw);
+    await t.service.start();
+    await t.service.idle();
+    scan(t, TRUSTED);
+    await t.service.idle();
+    expect(banCalls(fw, TRUSTED)).toBe(1);
+    const bans = await t.call('getBans');
+    expect(bans.active.map((b) => b.ip)).not.toContain(TRUSTED);
+    expect(bans.history.filter((b) => b.ip === TRUSTED).map((b) => b.ended?.why)).toEqual(['refused-users-rule']);
+    expect(t.store.activeBans(t.clock.now()).map((b) => b.ip)).not.toContain(TRUSTED);
+    expect((await t.call('getState')).counts.activeBans).toBe(0);
+    expect(t.service.engine.isBanned(TRUSTED)).toBe(false);
+    const notes = t.logs.filter((l) => l.level === 'warn' && l.message.startsWith(`Not banned: ufw did not add Portcullis's ban of ${TRUSTED}`));
+    expect(notes).toHaveLength(1);
+    expect(notes[0]!.message).toContain('The ban is ended (refused-users-rule)');
+    await t.service.stop();
+  });
+
+  it('is not made again at the next scans (no ban-and-refuse loop) until the refused ban would have ended; then one more try', async () => {
+    const fw = new FakeFirewall(new Journal());
+    fw.usersRules.add(TRUSTED);
+    const t = build(fw);
+    await t.service.start();
+    scan(t, TRUSTED);
+    await t.service.idle();
+    expect(banCalls(fw, TRUSTED)).toBe(1);
+    const until = (await t.call('getBans')).history.find((b) => b.ip === TRUSTED)!.until!;
+    // The source keeps scanning: counted, never banned (nor refused, nor noticed) again.
+    for (let i = 0; i < 5; i++) {
+      t.clock.advance(10_000);
+      scan(t, TRUSTED);
+      await t.service.idle();
+    }
+    expect(banCalls(fw, TRUSTED)).toBe(1);
+    expect((await t.call('getBans')).history.filter((b) => b.ip === TRUSTED)).toHaveLength(1);
+    expect(t.logs.filter((l) => l.message.startsWith('Not banned:'))).toHaveLength(1);
+    // Another scanner is banned as always meanwhile.
+    scan(t, '203.0.113.77');
+    await t.service.idle();
+    expect(fw.bans.has('203.0.113.77')).toBe(true);
+    // Once the refused ban's time is over, its source may be banned again (the user may have deleted
+    // their rule): one try, refused once more here.
+    t.clock.set(until + 1000);
+    scan(t, TRUSTED);
+    await t.service.idle();
+    expect(banCalls(fw, TRUSTED)).toBe(2);
+    await t.service.stop();
+  });
+
+  it('a manual ban (API, `portcullis ban`) that the firewall refuses is answered as not banned, and ended', async () => {
+    const fw = new FakeFirewall(new Journal());
+    fw.usersRules.add(TRUSTED);
+    const t = build(fw);
+    await t.service.start();
+    await expect(t.call('ban', { ip: TRUSTED })).rejects.toThrow(/failed 198\.51\.100\.7 was not banned: ufw did not add .*\(the ban is ended: refused-users-rule\)/);
+    const bans = await t.call('getBans');
+    expect(bans.active).toEqual([]);
+    expect(bans.history.map((b) => [b.ip, b.ended?.why])).toEqual([[TRUSTED, 'refused-users-rule']]);
+    await t.service.stop();
+  });
+
+  it('a ban that FAILED (a transient error) stays active: the next start restores it', async () => {
+    class DownFirewall extends FakeFirewall {
+      override async ban(): Promise<void> {
+        throw new Error('helper ban: the helper is not running (unavailable)');
+      }
+    }
+    const t = build(new DownFirewall(new Journal()));
+    await t.service.start();
+    scan(t, TRUSTED);
+    await t.service.idle();
+    expect((await t.call('getBans')).active.map((b) => b.ip)).toEqual([TRUSTED]);
+    await t.service.stop();
+  });
+
+  it('the hold-off survives a restart: a refusal in the ban history is remembered until that ban would have ended', async () => {
+    const fw = new FakeFirewall(new Journal());
+    fw.usersRules.add(TRUSTED);
+    const clock = new ManualClock(BOOT + 10_000);
+    const a = build(fw, undefined, clock);
+    await a.service.start();
+    scan(a, TRUSTED);
+    await a.service.idle();
+    await a.service.stop();
+    const b = build(fw, a.dbFile, clock);
+    await b.service.start();
+    clock.advance(60_000);
+    scan(b, TRUSTED);
+    await b.service.idle();
+    expect(banCalls(fw, TRUSTED)).toBe(1);
+    await b.service.stop();
+  });
+});
