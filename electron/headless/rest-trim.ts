@@ -18,6 +18,12 @@ import { runInNewContext } from 'node:vm';
 export interface RestTrimOptions {
   /** Log records read so far (monotonic). */
   activity: () => number;
+  /**
+   * True while something holds memory that only its end gives back (the kmsg reading thread, retired
+   * ~10 s after a flood): no trim until it has ended, then one — a trim while it still lived kept its
+   * ring and what its isolate left in the malloc heap until the next flood.
+   */
+  busy?: () => boolean;
   /** Gives memory back (e.g. SQLite's page cache); called before the collection. */
   release?: () => void;
   /** The collection itself (tests count calls). Default: V8's last-resort full GC. */
@@ -62,7 +68,7 @@ export function startRestTrim(o: RestTrimOptions): RestTrim {
     const now = o.activity();
     const records = now - last;
     last = now;
-    if (records >= quiet) {
+    if (records >= quiet || o.busy?.()) {
       busy = true;
       return;
     }

@@ -27,6 +27,7 @@ import { prepareStateDir, serveControlSocket } from './control.ts';
 import { callViaDispatcher, firewallPortOf, helperOpsOf } from '../app/helper-adapter.ts';
 import { readHostInfo } from '../app/hostinfo.ts';
 import { KmsgSource, kmsgBootTimeMs, liveLineParser, newestKmsgSeq } from '../engine/logs/kmsg.ts';
+import { liveKmsgThreads } from '../engine/logs/kmsg-reader.ts';
 import { PortcullisService, VERSION } from '../app/service.ts';
 import { startRestTrim } from './rest-trim.ts';
 import { hostFingerprint, ufwFingerprint, unlessChanged } from './unless-changed.ts';
@@ -520,7 +521,7 @@ async function startLocked(o: RunOptions, out: Out, err: Out, isRoot: boolean): 
   if (web) out(web.url);
 
   // Memory back to the system after the start and after every flood.
-  const restTrim = startRestTrim({ activity: () => linesSeen, release: () => raw.releaseMemory() });
+  const restTrim = startRestTrim({ activity: () => linesSeen, busy: () => liveKmsgThreads() > 0, release: () => raw.releaseMemory() });
 
   let closed = false;
   return {

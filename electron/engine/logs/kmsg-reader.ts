@@ -48,12 +48,21 @@ export interface KmsgReaderTuning {
 }
 
 /**
- * 200 records in 100 ms (2k/s) start the thread: the kernel's ring holds ~560 firewall records here,
- * so a flood has ~0.25 s of pool reads at that rate before records would be overwritten, and the
- * thread boots in ~30 ms. A port scan of one source is a few dozen records: no thread. Retired after
- * 10 s under 100 records/s: a flood that pauses for a moment keeps its thread.
+ * 64 records in 32 ms (2k/s) start the thread: the kernel's ring holds ~560 firewall records here
+ * (28 ms of a 20k/s flood), and a flood that starts at full speed outruns the pool reads at once:
+ * the sooner the start, the fewer records wait in the ring when the main thread's own reads begin
+ * (see above). A port scan of one source is a few dozen records over a fraction of
+ * a second: no thread. Retired after 10 s under 100 records/s: a flood that pauses for a moment
+ * keeps its thread.
  */
-export const DEFAULT_TUNING: KmsgReaderTuning = { startRecords: 200, windowMs: 100, quietRecords: 100, retireAfterMs: 10_000, retryAfterMs: 60_000 };
+export const DEFAULT_TUNING: KmsgReaderTuning = { startRecords: 64, windowMs: 32, quietRecords: 100, retireAfterMs: 10_000, retryAfterMs: 60_000 };
+
+/** Reading threads of every reader of this process that exist right now (started and not yet ended). */
+let threadsAlive = 0;
+/** How many reading threads exist right now: the service trims its memory only once they have ended (headless/rest-trim.ts). */
+export function liveKmsgThreads(): number {
+  return threadsAlive;
+}
 
 /** See fresh() below. */
 const FRESH_MS = 1000;
@@ -281,6 +290,8 @@ export function startKmsgReader(fd: number, sink: KmsgThreadSink, opts: KmsgRead
       return;
     }
     thread = t;
+    threadsAlive++;
+    void t.exited.then(() => threadsAlive--);
     if (opts.openNonBlocking && bootFd === null) {
       try {
         bootFd = opts.openNonBlocking();
