@@ -227,6 +227,9 @@ export function startKmsgThread(fd: number, sink: KmsgThreadSink, ringBytes = KM
       // Whatever the thread wrote before it ended, in order, before the owner reads on.
       if (!stopped) for (let out = take(MAX_BATCH); out.length; out = take(MAX_BATCH)) sink.records(out);
       stopped = true;
+      // Settle the pending waitAsync (it has no timeout): until it does, its callback holds the ring
+      // (the pages a flood's backlog touched stay resident) after the thread has ended.
+      Atomics.notify(ctl, WRITTEN);
       resolve();
     }),
   );
