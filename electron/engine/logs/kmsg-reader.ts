@@ -93,8 +93,14 @@ export interface KmsgReaderOptions {
   now?: () => number;
 }
 
-/** Records the main thread takes from the second fd in one event-loop turn (as the thread's hand-over, kmsg-thread.ts). */
+/** Records handed to the sink at once, one batch per event-loop turn (as the thread's hand-over, kmsg-thread.ts). */
 const BOOT_BATCH = 256;
+/**
+ * Records the main thread may hold, read from the second fd but not yet handed over (~3 MB): it
+ * empties the kernel's ring first in every turn and hands over one batch, so a turn's work never
+ * lets the ring overflow. Past this, it stops reading ahead (the kernel's ring overwrites, counted).
+ */
+const HOLD_MAX = 8192;
 
 /** The sequence number of a raw record ("prio,seq,usec,flags;…"), NaN if it has none. */
 function seqOf(record: string): number {
@@ -131,6 +137,28 @@ export function startKmsgReader(fd: number, sink: KmsgThreadSink, opts: KmsgRead
   let bootReading = false;
   let bootTimer: NodeJS.Timeout | NodeJS.Immediate | null = null;
   const bootBuf = Buffer.alloc(16 * 1024);
+  /** Records read but not yet handed to the sink, in order (batches); whatever is read later waits behind them. */
+  const held: string[][] = [];
+  let heldCount = 0;
+  let heldTimer: NodeJS.Immediate | null = null;
+  /** To the sink, behind anything still held. */
+  const deliver = (records: string[]): void => {
+    if (held.length === 0) sink.records(records);
+    else hold(records);
+  };
+  const hold = (records: string[]): void => {
+    held.push(records);
+    heldCount += records.length;
+  };
+  /** Hands over one held batch; then, in the next turn, the next one (while no boot read does it). */
+  const handHeld = (): void => {
+    heldTimer = null;
+    const batch = held.shift();
+    if (batch === undefined) return;
+    heldCount -= batch.length;
+    sink.records(batch);
+    if (held.length && !bootReading && (mode as KmsgReaderMode) !== 'stopped') heldTimer = setImmediate(handHeld);
+  };
 
   /**
    * After stop(): closes the fd once nothing can read it any more. A read queued on the pool or
@@ -168,7 +196,7 @@ export function startKmsgReader(fd: number, sink: KmsgThreadSink, opts: KmsgRead
         poolSkipTo = -1;
       }
       if (seq === seq) lastSeq = seq;
-      sink.records([record]);
+      deliver([record]);
       // The sink may have stopped us.
       if ((mode as KmsgReaderMode) === 'stopped') return closeFd();
       secondCount++;
@@ -219,9 +247,10 @@ export function startKmsgReader(fd: number, sink: KmsgThreadSink, opts: KmsgRead
   const bootRead = (): void => {
     bootTimer = null;
     if (!bootReading || bootFd === null) return;
-    const out: string[] = [];
+    let out: string[] = [];
+    let read = 0;
     let waiting = true;
-    while (out.length < BOOT_BATCH) {
+    while (heldCount + out.length < HOLD_MAX) {
       let n: number;
       try {
         n = readSync(bootFd, bootBuf, 0, bootBuf.length, null);
@@ -250,14 +279,22 @@ export function startKmsgReader(fd: number, sink: KmsgThreadSink, opts: KmsgRead
       if (seq <= lastSeq) continue;
       if (seq === seq) lastSeq = seq;
       out.push(record);
+      read++;
+      if (out.length === BOOT_BATCH) {
+        hold(out);
+        out = [];
+      }
     }
-    if (out.length) {
-      counts.bootRecords += out.length;
-      secondCount += out.length;
-      sink.records(out);
+    if (out.length) hold(out);
+    counts.bootRecords += read;
+    secondCount += read;
+    // The ring is empty (or the hold full): hand over one batch.
+    handHeld();
+    if (!bootReading) {
+      if (held.length && heldTimer === null && (mode as KmsgReaderMode) !== 'stopped') heldTimer = setImmediate(handHeld);
+      return;
     }
-    if (!bootReading) return;
-    bootTimer = waiting ? setImmediate(bootRead) : setTimeout(bootRead, 1);
+    bootTimer = waiting || held.length ? setImmediate(bootRead) : setTimeout(bootRead, 1);
   };
   const stopBootRead = (): void => {
     bootReading = false;
@@ -266,6 +303,8 @@ export function startKmsgReader(fd: number, sink: KmsgThreadSink, opts: KmsgRead
       clearImmediate(bootTimer as NodeJS.Immediate);
     }
     bootTimer = null;
+    // What it still holds goes first, a batch per turn; later records wait behind it (deliver()).
+    if (held.length && heldTimer === null && (mode as KmsgReaderMode) !== 'stopped') heldTimer = setImmediate(handHeld);
   };
   /** A thread that will not take over after all, while the main thread read the second fd: the pool reads resume, skipping what it handed over. */
   const backToPool = (): void => {
@@ -362,7 +401,7 @@ export function startKmsgReader(fd: number, sink: KmsgThreadSink, opts: KmsgRead
     counts.threadRecords += raw.length;
     const seq = seqOf(raw[raw.length - 1]!);
     if (seq === seq) lastSeq = seq;
-    sink.records(raw);
+    deliver(raw);
   };
 
   /**
@@ -402,6 +441,8 @@ export function startKmsgReader(fd: number, sink: KmsgThreadSink, opts: KmsgRead
       mode = 'stopped';
       stopTicker();
       stopBootRead();
+      if (heldTimer !== null) clearImmediate(heldTimer);
+      held.length = 0;
       thread?.stop();
       if (poolReadInFlight || thread !== null) opts.wake();
       else closeFd();
