@@ -12,10 +12,11 @@
  *
  * WHY the main thread reads while the thread boots: a Node worker takes 50–100 ms to boot on a quiet
  * machine, more on a busy one, and the kernel's ring holds ~28 ms of a 20k records/s flood. Pool
- * reads (a threadpool hop and an event-loop turn per record) fell behind in that time: ~2,300
+ * reads (a threadpool hop and an event-loop turn per record) fell behind in that time: 1,450–7,600
  * records of every 20k/s flood were overwritten at its start (soak bench). So while the thread
- * boots, the main thread drains a second, non-blocking fd on the same device itself (`readSync`
- * until EAGAIN, up to a batch per event-loop turn, then a 1 ms timer): no hop, no turn per record.
+ * boots, the main thread drains a second, non-blocking fd on the same device itself: every turn it
+ * reads with `readSync` until EAGAIN (the kernel's ring emptied first) and hands one batch on; a 1 ms
+ * timer when nothing was waiting. No hop, no turn per record.
  *
  * No record is lost or doubled at a switch. The pool reads and the thread use the SAME fd, whose
  * read position the kernel keeps per open file, and never read at the same time; the second fd has
@@ -223,7 +224,8 @@ export function startKmsgReader(fd: number, sink: KmsgThreadSink, opts: KmsgRead
     if (handOver && thread !== null) {
       handOver = false;
       mode = 'thread';
-      thread.go();
+      // Past anything the second fd handed over (its reads failed, and pool reads were still skipping).
+      thread.go(lastSeq);
       return;
     }
     poolRead();
@@ -250,6 +252,7 @@ export function startKmsgReader(fd: number, sink: KmsgThreadSink, opts: KmsgRead
     let out: string[] = [];
     let read = 0;
     let waiting = true;
+    let failed = false;
     while (heldCount + out.length < HOLD_MAX) {
       let n: number;
       try {
@@ -260,8 +263,8 @@ export function startKmsgReader(fd: number, sink: KmsgThreadSink, opts: KmsgRead
         if (code === 'EPIPE') continue;
         if (code !== 'EAGAIN') {
           sink.error(`reading the second fd: ${(e as Error).message}`);
-          // The thread may still come; if it does not, the pool reads resume (bootFailed).
-          bootReading = false;
+          // The pool reads resume (skipping what was handed over) until the thread comes.
+          failed = true;
         }
         waiting = false;
         break;
@@ -290,6 +293,7 @@ export function startKmsgReader(fd: number, sink: KmsgThreadSink, opts: KmsgRead
     secondCount += read;
     // The ring is empty (or the hold full): hand over one batch.
     handHeld();
+    if (failed) return backToPool();
     if (!bootReading) {
       if (held.length && heldTimer === null && (mode as KmsgReaderMode) !== 'stopped') heldTimer = setImmediate(handHeld);
       return;
