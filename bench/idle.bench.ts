@@ -18,21 +18,22 @@ import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { createLab, type Lab } from '../tests/support/netns.ts';
+import { launchText, serviceLaunch, thisServiceLaunch, type ServiceLaunch } from './service-launch.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 /**
  * IDLE_BASE=DIR: also run the checkout in DIR (its bundle built: `node scripts/build-cli.ts` there), alternated
  * with this one run by run, so that a before/after comparison shares the machine's state.
  */
-const CHECKOUTS: Array<{ tag: string; cli: string }> = [
-  ...(process.env.IDLE_BASE ? [{ tag: '[base] ', cli: path.join(path.resolve(process.env.IDLE_BASE), 'bin/portcullis.js') }] : []),
-  { tag: process.env.IDLE_BASE ? '[this] ' : '', cli: path.join(ROOT, 'bin/portcullis.js') },
+const CHECKOUTS: Array<{ tag: string; cli: string; launch: ServiceLaunch }> = [
+  ...(process.env.IDLE_BASE ? [{ tag: '[base] ', cli: path.join(path.resolve(process.env.IDLE_BASE), 'bin/portcullis.js'), launch: serviceLaunch(path.resolve(process.env.IDLE_BASE)) }] : []),
+  { tag: process.env.IDLE_BASE ? '[this] ' : '', cli: path.join(ROOT, 'bin/portcullis.js'), launch: thisServiceLaunch(ROOT) },
 ];
 const RUNS = Number(process.env.IDLE_RUNS ?? 3);
 const SETTLE_MS = Number(process.env.IDLE_SETTLE_MS ?? 8000);
-/** bin/portcullis.js's shebang: what a user's `portcullis` runs with. */
+/** bin/portcullis.js's shebang: what a user's `portcullis` runs with (the floor row). */
 const SHEBANG_FLAGS = ['--max-semi-space-size=1'];
-const ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C', MALLOC_ARENA_MAX: '1' };
+const BASE_ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C' };
 
 interface Sample {
   rss: number;
@@ -50,8 +51,8 @@ function sample(pid: number): Sample {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Starts argv, waits for its "ready" JSON line (or, without --json, `readyText`), settles, samples, stops. */
-async function idleOf(argv: string[], readyText: string): Promise<Sample> {
-  const child: ChildProcess = spawn(argv[0]!, argv.slice(1), { env: ENV, stdio: ['ignore', 'pipe', 'pipe'] });
+async function idleOf(argv: string[], readyText: string, env: Record<string, string> = { MALLOC_ARENA_MAX: '1' }): Promise<Sample> {
+  const child: ChildProcess = spawn(argv[0]!, argv.slice(1), { env: { ...BASE_ENV, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += String(d)));
   const exited = new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
@@ -84,19 +85,21 @@ const node = process.execPath;
 const rows = new Map<string, Sample[]>();
 const add = (k: string, s: Sample) => rows.set(k, [...(rows.get(k) ?? []), s]);
 console.log(`idle RSS after ${SETTLE_MS} ms at rest, median of ${RUNS} alternated runs; load average before: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+// The service rows run as the package's wrapper and unit run it (bench/service-launch.ts).
+for (const c of CHECKOUTS) console.log(`${c.tag || 'service '}runs as installed: ${launchText(c.launch)}`);
 let lab: Lab | null = null;
 try {
   lab = await createLab({ listen: false });
   for (let i = 0; i < RUNS; i++) {
-    for (const { tag, cli: CLI } of CHECKOUTS) {
-      for (const cmd of ['run', 'serve'] as const) {
+    for (const { tag, cli: CLI, launch } of CHECKOUTS) {
+      for (const cmd of (process.env.IDLE_CMDS?.split(',') ?? ['run', 'serve']) as Array<'run' | 'serve'>) {
         const state = mkdtempSync(path.join(tmpdir(), 'pc-idle-'));
         try {
           const extra = cmd === 'serve' ? ['--port', '0'] : [];
-          add(`${tag}portcullis ${cmd} (root, lab namespace: kmsg, set, ufw)`, await idleOf(['/usr/sbin/ip', 'netns', 'exec', lab.fwNs, node, ...SHEBANG_FLAGS, CLI, cmd, '--state-dir', state, '--json', ...extra], '"type":"ready"'));
+          add(`${tag}portcullis ${cmd} (root, lab namespace: kmsg, set, ufw)`, await idleOf(['/usr/sbin/ip', 'netns', 'exec', lab.fwNs, node, ...launch.flags, CLI, cmd, '--state-dir', state, '--json', ...extra], '"type":"ready"', launch.env));
           if (process.env.IDLE_ONLY_ROOT === '1') continue;
           writeFileSync(path.join(state, 'fw.log'), '');
-          add(`${tag}portcullis ${cmd} --dry-run --source file:…`, await idleOf([node, ...SHEBANG_FLAGS, CLI, cmd, '--dry-run', '--source', `file:${path.join(state, 'fw.log')}`, '--state-dir', path.join(state, 'd'), '--json', ...extra], '"type":"ready"'));
+          add(`${tag}portcullis ${cmd} --dry-run --source file:…`, await idleOf([node, ...launch.flags, CLI, cmd, '--dry-run', '--source', `file:${path.join(state, 'fw.log')}`, '--state-dir', path.join(state, 'd'), '--json', ...extra], '"type":"ready"', launch.env));
         } finally {
           rmSync(state, { recursive: true, force: true });
         }

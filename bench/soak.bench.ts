@@ -32,6 +32,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { createLab, type Lab } from '../tests/support/netns.ts';
 import { cliOnce, removeDir, startCli, tempStateDir, writeConfig, type RunningCli } from '../tests/system/runner-support.ts';
+import { launchText, serviceLaunch, thisServiceLaunch, type ServiceLaunch } from './service-launch.ts';
 
 /** Kernel records per second: with `logging full` each SYN is logged twice ([UFW AUDIT] and [UFW BLOCK]), so half as many SYNs. */
 const RATES = (process.env.SOAK_RATES ?? '5000,10000,20000').split(',').map(Number).filter((n) => n > 0);
@@ -51,12 +52,10 @@ const LOOP_LAG = path.join(import.meta.dirname, 'soak/loop-lag.mjs');
  * SOAK_BASE=DIR: each rate also runs the checkout in DIR (its bundle built: `node scripts/build-cli.ts`
  * there) right before this one, so that a before/after comparison shares the machine's state.
  */
-const CHECKOUTS: Array<{ tag: string; cli?: string }> = [
-  ...(process.env.SOAK_BASE ? [{ tag: '[base] ', cli: path.join(path.resolve(process.env.SOAK_BASE), 'bin/portcullis.js') }] : []),
-  { tag: process.env.SOAK_BASE ? '[this] ' : '' },
+const CHECKOUTS: Array<{ tag: string; cli?: string; launch: ServiceLaunch }> = [
+  ...(process.env.SOAK_BASE ? [{ tag: '[base] ', cli: path.join(path.resolve(process.env.SOAK_BASE), 'bin/portcullis.js'), launch: serviceLaunch(path.resolve(process.env.SOAK_BASE)) }] : []),
+  { tag: process.env.SOAK_BASE ? '[this] ' : '', launch: thisServiceLaunch(path.resolve(import.meta.dirname, '..')) },
 ];
-/** As bin/portcullis.js's #! line and the systemd unit run it. */
-const RUNNER_ENV = { MALLOC_ARENA_MAX: '1' };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const CLK_TCK = 100;
@@ -167,7 +166,7 @@ async function status(lab: Lab, stateDir: string): Promise<Status> {
   }
 }
 
-async function runRate(lab: Lab, gen: string, rate: number, checkout: { tag: string; cli?: string; nice?: string; groupNice?: string }): Promise<string> {
+async function runRate(lab: Lab, gen: string, rate: number, checkout: { tag: string; cli?: string; launch: ServiceLaunch; nice?: string; groupNice?: string }): Promise<string> {
   const stateDir = tempStateDir();
   const cfg = writeConfig(stateDir, {
     detection: { findtimeSec: 60, maxretry: 5, minDistinctPorts: 3 },
@@ -178,9 +177,9 @@ async function runRate(lab: Lab, gen: string, rate: number, checkout: { tag: str
   try {
     // SOAK_CPU_PROF=DIR: the runner writes a V8 CPU profile there (node --cpu-prof) when it stops.
     const prof = process.env.SOAK_CPU_PROF;
-    // --max-semi-space-size=1 as bin/portcullis.js's own #! line runs it (startCli starts node itself).
-    cli = await startCli(lab, ['run', '--source', 'kmsg', '--config', cfg], stateDir, ['--max-semi-space-size=1', '--import', LOOP_LAG, ...(prof ? ['--cpu-prof', '--cpu-prof-dir', prof] : [])], {
-      env: RUNNER_ENV,
+    // Node's flags and the environment as the package's wrapper and unit run the service (startCli starts node itself).
+    cli = await startCli(lab, ['run', '--source', 'kmsg', '--config', cfg], stateDir, [...checkout.launch.flags, '--import', LOOP_LAG, ...(prof ? ['--cpu-prof', '--cpu-prof-dir', prof] : [])], {
+      env: checkout.launch.env,
       ...(checkout.cli ? { cli: checkout.cli } : {}),
     });
     const pid = cli.child.pid!;
@@ -218,7 +217,10 @@ async function runRate(lab: Lab, gen: string, rate: number, checkout: { tag: str
 
     // Threads started during the flood (the reading thread) count from zero.
     const sched0 = threadSched(pid);
+    // Records lost in the flood's first 2 s: a reader that starts late loses them at the start (issue 16 item 1).
+    const early = sleep(2000).then(() => status(lab, stateDir));
     const { crossedAt, sent } = await flood(lab, gen, rate);
+    const lostEarly = lostOf(await early) - lostOf(before);
     const sched1 = threadSched(pid);
     const loadAtEnd = loadavg()[0]!;
     for (const b of busy) b.kill('SIGKILL');
@@ -240,7 +242,7 @@ async function runRate(lab: Lab, gen: string, rate: number, checkout: { tag: str
     const mem = await loopLag(pid);
     return (
       `${checkout.tag}${String(rate).padStart(6)} records/s × ${SECONDS} s | load at the flood's end ${loadAtEnd.toFixed(2)}${busy.length ? ` (${busy.length} busy loops)` : ''}${niceValue ? ` | runner at nice ${niceValue}` : ''}${groupNice !== undefined ? ` | runner's group (autogroup) at nice ${groupNice}` : ''} | SYNs sent ${sent} | records produced ${produced} (${Math.round(produced / SECONDS)}/s) | read ${read} | lost ${lost} ` +
-      `(${((lost / Math.max(1, produced)) * 100).toFixed(1)}% of produced) | scanners banned ${banned.length}/${crossedAt.size}` +
+      `(${((lost / Math.max(1, produced)) * 100).toFixed(1)}% of produced; ${lostEarly} of them in the first 2 s) | scanners banned ${banned.length}/${crossedAt.size}` +
       (banned.length ? ` in ${banned[0]}–${banned.at(-1)} ms (median ${banned[banned.length >> 1]})` : '') +
       (missed.length ? ` missed ${missed.join(',')}` : '') +
       ` | ${cpuPerM.toFixed(1)} CPU-s/M (${(((u.cpuS - cpu0) / SECONDS) * 100).toFixed(0)}% of a core) | RSS before ${u0.rssMb.toFixed(0)} MB, peak ${u.hwmMb.toFixed(0)} MB` +
@@ -374,8 +376,11 @@ async function main(): Promise<void> {
     await lab.ufw('logging', 'full');
     // Spoofed sources have no route back: reverse-path filtering would drop them before the firewall.
     for (const k of ['all', 'default', lab.scanner.fwIface]) await lab.run(lab.fwNs, ['sysctl', '-qw', `net.ipv4.conf.${k}.rp_filter=0`]);
-    console.log(`soak: ${FAST} fast + ${SLOW} slow scanners (5 probes ${SLOW_GAP_MS} ms apart) in a spoofed SYN flood; ufw logging full`);
+    console.log(`soak: ${FAST} fast + ${SLOW} slow scanners (5 probes ${SLOW_GAP_MS} ms apart) in a spoofed SYN flood; ufw logging full; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+    for (const c of CHECKOUTS) console.log(`${c.tag || 'runner '}runs as installed: ${launchText(c.launch)}`);
     for (const rate of RATES) {
+      // SOAK_REPEAT=N: each rate N times, the checkouts alternated each time (before/after in the same minutes).
+      for (let rep = 0; rep < Number(process.env.SOAK_REPEAT ?? 1); rep++)
       for (const checkout of CHECKOUTS) {
         const nices = process.env.SOAK_NICES?.split(',') ?? [undefined];
         const groupNices = process.env.SOAK_GROUP_NICES?.split(',') ?? [undefined];

@@ -12,12 +12,16 @@
  * "At rest": fewer than `quietRecords` log records in one `checkMs` interval. "Busy since": the start,
  * or an interval with more records. Each busy spell is followed by one trim, never more.
  */
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 
 export interface RestTrimOptions {
   /** Log records read so far (monotonic). */
   activity: () => number;
+  /**
+   * True while something holds memory that only its end gives back (the kmsg reading thread, retired
+   * ~10 s after a flood): no trim until it has ended, then one — a trim while it still lived kept its
+   * ring and what its isolate left in the malloc heap until the next flood.
+   */
+  busy?: () => boolean;
   /** Gives memory back (e.g. SQLite's page cache); called before the collection. */
   release?: () => void;
   /** The collection itself (tests count calls). Default: V8's last-resort full GC. */
@@ -37,15 +41,21 @@ export interface RestTrim {
 let gcFunction: ((opts?: object) => void) | null = null;
 
 /**
- * V8's gc() (the --expose-gc extension), got without starting node with the flag: a context made
- * while the flag is on has it. A full, compacting, "last resort" collection releases the pages
- * freed (what V8 does when the system is low on memory).
+ * V8's gc() (the --expose-gc extension): the global one when node was started with the flag (the
+ * installed service is: loading node:v8 to get it otherwise kept ~0.4 MB resident for good), else
+ * got without the flag, from a context made while the flag is on. A full, compacting, "last resort"
+ * collection releases the pages freed (what V8 does when the system is low on memory).
  */
 export function lastResortGc(): void {
   if (gcFunction === null) {
-    setFlagsFromString('--expose-gc');
-    gcFunction = runInNewContext('gc') as (opts?: object) => void;
-    setFlagsFromString('--no-expose-gc');
+    const global = (globalThis as { gc?: unknown }).gc;
+    if (typeof global === 'function') gcFunction = global as (opts?: object) => void;
+    else {
+      const { setFlagsFromString } = process.getBuiltinModule('node:v8');
+      setFlagsFromString('--expose-gc');
+      gcFunction = process.getBuiltinModule('node:vm').runInNewContext('gc') as (opts?: object) => void;
+      setFlagsFromString('--no-expose-gc');
+    }
   }
   gcFunction({ type: 'major', execution: 'sync', flavor: 'last-resort' });
 }
@@ -62,7 +72,7 @@ export function startRestTrim(o: RestTrimOptions): RestTrim {
     const now = o.activity();
     const records = now - last;
     last = now;
-    if (records >= quiet) {
+    if (records >= quiet || o.busy?.()) {
       busy = true;
       return;
     }

@@ -6,7 +6,6 @@
  */
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { setFlagsFromString } from 'node:v8';
 import { systemClock } from '../shared/domain.ts';
 import type { BanRecord } from '../shared/model.ts';
 import type { Framing, PacketEvent } from '../shared/packet.ts';
@@ -27,6 +26,7 @@ import { prepareStateDir, serveControlSocket } from './control.ts';
 import { callViaDispatcher, firewallPortOf, helperOpsOf } from '../app/helper-adapter.ts';
 import { readHostInfo } from '../app/hostinfo.ts';
 import { KmsgSource, kmsgBootTimeMs, liveLineParser, newestKmsgSeq } from '../engine/logs/kmsg.ts';
+import { liveKmsgThreads } from '../engine/logs/kmsg-reader.ts';
 import { PortcullisService, VERSION } from '../app/service.ts';
 import { startRestTrim } from './rest-trim.ts';
 import { hostFingerprint, ufwFingerprint, unlessChanged } from './unless-changed.ts';
@@ -211,21 +211,29 @@ function readOnlyHelper(h: HelperOpsPort): HelperOpsPort {
   return { status: () => h.status(), previewRule: (op) => h.previewRule(op), doctor: () => h.doctor(), applyRule: refuse, setEnabled: refuse, setDefault: refuse, setLogging: refuse, setPerSourceLogging: refuse, setSetBlock: refuse, setForwardBlock: refuse, enableUfwIpv6: refuse };
 }
 
+/** V8 flags of a long-running service (see startRunner); the installed wrapper passes the same ones to node (a packaging test compares). */
+export const SERVICE_V8_FLAGS = ['--heap-growing-percent=20', '--invocation-count-for-maglev=4000', '--invocation-count-for-turbofan=30000'];
+
 export async function startRunner(o: RunOptions, out: Out, err: Out): Promise<Runner> {
   // A long-running service: grow V8's old generation by 20% past what survived a GC, not by V8's
   // default (up to 2x). Under a 20k records/s flood the old generation filled with short-lived
   // garbage and every 256 KB page V8 took stayed resident: 225 → 175 MB peak RSS in the soak's
   // pipeline for the same CPU (bench/soak/pipeline-cost.ts; --optimize-for-size and memory-saver
   // mode went lower but cost 50-120% more CPU). Read by V8 at every GC, so setting it here works.
-  setFlagsFromString('--heap-growing-percent=20');
   // Optimise a function only after 10x V8's default calls (Maglev 400 → 4000, TurboFan 3000 →
   // 30000). Start-up code runs a few hundred times at most (settings, the store, the ring's old
   // records), and optimising any of it made the process touch ~6 MB more of the node binary's code
   // (the optimising compilers themselves, resident from then on): idle RSS 73 → 67 MB (node
   // binary pages 51 → 46 MB). A flood's hot paths run thousands of times a second and are
   // optimised within its first second all the same.
-  setFlagsFromString('--invocation-count-for-maglev=4000');
-  setFlagsFromString('--invocation-count-for-turbofan=30000');
+  // The installed service gets them on node's command line (build/server/portcullis: from the
+  // start, before the bundle loads); set here only when missing (a checkout's `npx portcullis run`),
+  // so that the service does not load node:v8 (~0.4 MB resident) for them.
+  const missing = SERVICE_V8_FLAGS.filter((f) => !process.execArgv.includes(f));
+  if (missing.length) {
+    const { setFlagsFromString } = process.getBuiltinModule('node:v8');
+    for (const f of missing) setFlagsFromString(f);
+  }
   const isRoot = process.getuid?.() === 0;
   if (!isRoot && !o.dryRun) {
     throw new StartError('root is needed: Portcullis changes the firewall and reads the kernel log. Try: sudo npx portcullis run (or --dry-run to only watch)');
@@ -520,7 +528,7 @@ async function startLocked(o: RunOptions, out: Out, err: Out, isRoot: boolean): 
   if (web) out(web.url);
 
   // Memory back to the system after the start and after every flood.
-  const restTrim = startRestTrim({ activity: () => linesSeen, release: () => raw.releaseMemory() });
+  const restTrim = startRestTrim({ activity: () => linesSeen, busy: () => liveKmsgThreads() > 0, release: () => raw.releaseMemory() });
 
   let closed = false;
   return {

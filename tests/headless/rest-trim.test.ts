@@ -29,6 +29,24 @@ describe('rest trim', () => {
     trim.stop();
   });
 
+  it('waits for what holds memory until its end (the kmsg reading thread, retired after a flood): one trim after it ended', () => {
+    vi.useFakeTimers();
+    let records = 0;
+    let threadAlive = true;
+    const collect = vi.fn();
+    const trim = startRestTrim({ activity: () => records, busy: () => threadAlive, collect, checkMs: 1000, quietRecords: 50 });
+    records += 5000; // a flood
+    vi.advanceTimersByTime(1000);
+    vi.advanceTimersByTime(5000); // quiet, but the thread lives on until its retirement
+    expect(collect).not.toHaveBeenCalled();
+    threadAlive = false;
+    vi.advanceTimersByTime(1000);
+    expect(collect).toHaveBeenCalledTimes(1);
+    vi.advanceTimersByTime(5000);
+    expect(collect).toHaveBeenCalledTimes(1);
+    trim.stop();
+  });
+
   it("V8's last-resort collection runs without --expose-gc and frees what nothing holds", () => {
     const before = process.memoryUsage().heapUsed;
     let garbage: unknown[] | null = Array.from({ length: 200_000 }, (_, i) => ({ i, s: `x${i}` }));

@@ -90,6 +90,54 @@ describe.runIf(requireSystem('root'))('the kmsg feed switches between pool reads
     expect(markers).toContain(next - 1);
   }, 90_000);
 
+  it('while the thread boots, the main thread reads the records waiting (a second fd): none read twice, every gap counted', async () => {
+    const feed = new DevKmsgFeed('/dev/kmsg', { tuning: { startRecords: 50, windowMs: 1000, quietRecords: 20, retireAfterMs: 1000 } });
+    const from = newestKmsgSeq()!;
+    const seqs: number[] = [from];
+    const markers: number[] = [];
+    const src = new KmsgSource({
+      feed,
+      resumeAfterSeq: from,
+      onUntrusted: (r) => {
+        seqs.push(r.seq);
+        const m = markerOf(r.line);
+        if (m !== null) markers.push(m);
+      },
+    });
+    await src.start((lines) => {
+      for (const l of lines) seqs.push(parseKmsgHeader(l)!.seq);
+    });
+    const total = 400;
+    // Records the source skips as already handled: the ring's records up to `from` (read from its
+    // oldest), then any record handed over twice.
+    let skippedBacklog = 0;
+    try {
+      mark(1);
+      await vi.waitFor(() => expect(markers).toContain(1), { timeout: 10_000 });
+      expect(feed.readerState()).toMatchObject({ mode: 'pool', threadStarts: 0 });
+      skippedBacklog = src.skipped;
+      // All written before the pool reads could take them: the 50th starts the thread, and the rest
+      // wait in the kernel's ring while it boots (tens of ms), for the main thread's reads.
+      for (let i = 2; i <= total; i++) mark(i);
+      await vi.waitFor(() => expect(feed.readerState().threadStarts).toBe(1), { timeout: 10_000 });
+      await vi.waitFor(() => expect(feed.readerState()).toMatchObject({ mode: 'pool', threadRetires: 1 }), { timeout: 15_000 });
+      expect(feed.readerState().bootRecords).toBeGreaterThan(0);
+      // After the retirement: the pool reads go on where the thread stopped.
+      mark(total + 1);
+      await vi.waitFor(() => expect(markers).toContain(total + 1), { timeout: 10_000 });
+    } finally {
+      await src.stop();
+      mark(0);
+    }
+    for (let i = 1; i < seqs.length; i++) expect(seqs[i]!).toBeGreaterThan(seqs[i - 1]!);
+    for (let i = 1; i < markers.length; i++) expect(markers[i]!).toBeGreaterThan(markers[i - 1]!);
+    let gaps = 0;
+    for (let i = 1; i < seqs.length; i++) gaps += seqs[i]! - seqs[i - 1]! - 1;
+    expect(src.lost).toBe(gaps);
+    expect(src.skipped).toBe(skippedBacklog);
+    expect(markers.length + src.lost).toBeGreaterThanOrEqual(total + 1);
+  }, 60_000);
+
   it('stops cleanly while the thread reads and while it boots', async () => {
     for (const startRecords of [1, 50]) {
       const feed = new DevKmsgFeed('/dev/kmsg', { tuning: { startRecords, windowMs: 1000 } });

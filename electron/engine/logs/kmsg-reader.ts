@@ -10,16 +10,29 @@
  * existed. So: pool reads until START_RECORDS arrive within WINDOW_MS, then the thread, until
  * RETIRE_AFTER_MS pass with fewer than QUIET_RECORDS per second.
  *
- * No record is lost or doubled at a switch. Both readers use the SAME fd, whose read position the
- * kernel keeps per open file, and never read at the same time:
- * - to the thread: it boots while the pool reads go on, then waits; the next pool read's callback
- *   issues no further read and lets the thread go;
+ * WHY the main thread reads while the thread boots: a Node worker takes 50–100 ms to boot on a quiet
+ * machine, more on a busy one, and the kernel's ring holds ~28 ms of a 20k records/s flood. Pool
+ * reads (a threadpool hop and an event-loop turn per record) fell behind in that time: 1,450–7,600
+ * records of every 20k/s flood were overwritten at its start (soak bench). So while the thread
+ * boots, the main thread drains a second, non-blocking fd on the same device itself: every turn it
+ * reads with `readSync` until EAGAIN (the kernel's ring emptied first) and hands one batch on; a 1 ms
+ * timer when nothing was waiting. No hop, no turn per record.
+ *
+ * No record is lost or doubled at a switch. The pool reads and the thread use the SAME fd, whose
+ * read position the kernel keeps per open file, and never read at the same time; the second fd has
+ * a position of its own, so what it reads is matched by sequence number:
+ * - to the thread: the pool reads stop at the start (the read that saw the burst issues no next
+ *   one), the second fd is read from its position on, records up to the last one handed over are
+ *   skipped (a new open starts at the ring's oldest); once the thread has booted the main thread's
+ *   reads stop, and the thread, on the first fd (still where the pool reads left it), skips every
+ *   record up to the last one the main thread handed over. Without a second fd (the option below),
+ *   the pool reads go on while it boots and the next pool read's callback lets the thread go;
  * - back to the pool: the thread is asked to retire and woken (one user-facility record written to
  *   /dev/kmsg, see wakeKmsgReaders); it hands over every record it read and ends; only then do the
  *   pool reads resume.
  * Records the kernel overwrote while nobody read are still counted by the source (sequence gaps).
  */
-import { closeSync, read } from 'node:fs';
+import { closeSync, read, readSync } from 'node:fs';
 import { KMSG_MAX_RECORD, KMSG_RING_BYTES, startKmsgThread, type KmsgThread, type KmsgThreadSink } from './kmsg-thread.ts';
 
 /** When the reader switches; tests use small values to switch often. */
@@ -36,12 +49,21 @@ export interface KmsgReaderTuning {
 }
 
 /**
- * 200 records in 100 ms (2k/s) start the thread: the kernel's ring holds ~560 firewall records here,
- * so a flood has ~0.25 s of pool reads at that rate before records would be overwritten, and the
- * thread boots in ~30 ms. A port scan of one source is a few dozen records: no thread. Retired after
- * 10 s under 100 records/s: a flood that pauses for a moment keeps its thread.
+ * 64 records in 32 ms (2k/s) start the thread: the kernel's ring holds ~560 firewall records here
+ * (28 ms of a 20k/s flood), and a flood that starts at full speed outruns the pool reads at once:
+ * the sooner the start, the fewer records wait in the ring when the main thread's own reads begin
+ * (see above). A port scan of one source is a few dozen records over a fraction of
+ * a second: no thread. Retired after 10 s under 100 records/s: a flood that pauses for a moment
+ * keeps its thread.
  */
-export const DEFAULT_TUNING: KmsgReaderTuning = { startRecords: 200, windowMs: 100, quietRecords: 100, retireAfterMs: 10_000, retryAfterMs: 60_000 };
+export const DEFAULT_TUNING: KmsgReaderTuning = { startRecords: 64, windowMs: 32, quietRecords: 100, retireAfterMs: 10_000, retryAfterMs: 60_000 };
+
+/** Reading threads of every reader of this process that exist right now (started and not yet ended). */
+let threadsAlive = 0;
+/** How many reading threads exist right now: the service trims its memory only once they have ended (headless/rest-trim.ts). */
+export function liveKmsgThreads(): number {
+  return threadsAlive;
+}
 
 /** See fresh() below. */
 const FRESH_MS = 1000;
@@ -53,8 +75,8 @@ export type KmsgReaderMode = 'pool' | 'starting' | 'thread' | 'retiring' | 'stop
 export interface KmsgReader {
   /** How it reads right now (tests, diagnostics). */
   mode(): KmsgReaderMode;
-  /** Threads started and retired so far, and the records the threads read. */
-  readonly counts: { threadStarts: number; threadRetires: number; threadRecords: number };
+  /** Threads started and retired so far, the records the threads read, and those the main thread read from the second fd while a thread booted. */
+  readonly counts: { threadStarts: number; threadRetires: number; threadRecords: number; bootRecords: number };
   /** Stops reading (a read parked in the kernel is woken through the `wake` option, and the fd closed after it). */
   stop(): void;
 }
@@ -64,7 +86,27 @@ export interface KmsgReaderOptions {
   tuning?: Partial<KmsgReaderTuning>;
   /** Makes a read parked in the kernel return (writes one record): to retire the thread, and at stop(). */
   wake: () => void;
+  /**
+   * Opens a second fd on the same device, O_NONBLOCK: the main thread reads it while the thread
+   * boots. Without it, pool reads go on during the boot (slower: a hop per record).
+   */
+  openNonBlocking?: () => number;
   now?: () => number;
+}
+
+/** Records handed to the sink at once, one batch per event-loop turn (as the thread's hand-over, kmsg-thread.ts). */
+const BOOT_BATCH = 256;
+/**
+ * Records the main thread may hold, read from the second fd but not yet handed over (~3 MB): it
+ * empties the kernel's ring first in every turn and hands over one batch, so a turn's work never
+ * lets the ring overflow. Past this, it stops reading ahead (the kernel's ring overwrites, counted).
+ */
+const HOLD_MAX = 8192;
+
+/** The sequence number of a raw record ("prio,seq,usec,flags;…"), NaN if it has none. */
+function seqOf(record: string): number {
+  const a = record.indexOf(',');
+  return Number(record.slice(a + 1, record.indexOf(',', a + 1)));
 }
 
 /** Reads the open kmsg `fd` until stop(); owns the fd (closes it once no read can be in flight). */
@@ -86,7 +128,38 @@ export function startKmsgReader(fd: number, sink: KmsgThreadSink, opts: KmsgRead
   /** The thread was stopped before it took over (the burst ended while it booted). */
   let abandoned = false;
   let fdClosed = false;
-  const counts = { threadStarts: 0, threadRetires: 0, threadRecords: 0 };
+  const counts = { threadStarts: 0, threadRetires: 0, threadRecords: 0, bootRecords: 0 };
+  /** Seq of the last record handed to the sink (-1: none yet): where any other reader's records start. */
+  let lastSeq = -1;
+  /** Pool reads skip records up to this seq (after main-thread reads of the second fd: a thread that never took over). */
+  let poolSkipTo = -1;
+  /** The second, non-blocking fd (opened at the first thread start), and the main thread's reads of it. */
+  let bootFd: number | null = null;
+  let bootReading = false;
+  let bootTimer: NodeJS.Timeout | NodeJS.Immediate | null = null;
+  const bootBuf = Buffer.alloc(16 * 1024);
+  /** Records read but not yet handed to the sink, in order (batches); whatever is read later waits behind them. */
+  const held: string[][] = [];
+  let heldCount = 0;
+  let heldTimer: NodeJS.Immediate | null = null;
+  /** To the sink, behind anything still held. */
+  const deliver = (records: string[]): void => {
+    if (held.length === 0) sink.records(records);
+    else hold(records);
+  };
+  const hold = (records: string[]): void => {
+    held.push(records);
+    heldCount += records.length;
+  };
+  /** Hands over one held batch; then, in the next turn, the next one (while no boot read does it). */
+  const handHeld = (): void => {
+    heldTimer = null;
+    const batch = held.shift();
+    if (batch === undefined) return;
+    heldCount -= batch.length;
+    sink.records(batch);
+    if (held.length && !bootReading && (mode as KmsgReaderMode) !== 'stopped') heldTimer = setImmediate(handHeld);
+  };
 
   /**
    * After stop(): closes the fd once nothing can read it any more. A read queued on the pool or
@@ -97,6 +170,8 @@ export function startKmsgReader(fd: number, sink: KmsgThreadSink, opts: KmsgRead
     if (fdClosed || poolReadInFlight || thread !== null) return;
     fdClosed = true;
     closeSync(fd);
+    if (bootFd !== null) closeSync(bootFd);
+    bootFd = null;
   };
 
   const poolRead = (): void => {
@@ -115,7 +190,14 @@ export function startKmsgReader(fd: number, sink: KmsgThreadSink, opts: KmsgRead
       if (len < 0 || len > n) len = n;
       if (len > KMSG_MAX_RECORD) len = KMSG_MAX_RECORD;
       const record = buf.toString('utf8', 0, len);
-      sink.records([record]);
+      const seq = seqOf(record);
+      if (poolSkipTo >= 0) {
+        // Already handed over from the second fd.
+        if (seq <= poolSkipTo) return next();
+        poolSkipTo = -1;
+      }
+      if (seq === seq) lastSeq = seq;
+      deliver([record]);
       // The sink may have stopped us.
       if ((mode as KmsgReaderMode) === 'stopped') return closeFd();
       secondCount++;
@@ -137,10 +219,13 @@ export function startKmsgReader(fd: number, sink: KmsgThreadSink, opts: KmsgRead
 
   /** After a pool read: the next one, or the thread's turn. */
   const next = (): void => {
+    // The main thread reads the second fd while the thread boots: no pool read meanwhile.
+    if (bootReading || bootTimer !== null) return;
     if (handOver && thread !== null) {
       handOver = false;
       mode = 'thread';
-      thread.go();
+      // Past anything the second fd handed over (its reads failed, and pool reads were still skipping).
+      thread.go(lastSeq);
       return;
     }
     poolRead();
@@ -156,6 +241,85 @@ export function startKmsgReader(fd: number, sink: KmsgThreadSink, opts: KmsgRead
     if (++windowCount >= tuning.startRecords && t >= noThreadUntil) startThread();
   };
 
+  /**
+   * The main thread's reads of the second fd while the thread boots: every record waiting, up to a
+   * batch per event-loop turn; when none is waiting, again in 1 ms (the kernel's ring holds ~28 ms of
+   * a 20k/s flood).
+   */
+  const bootRead = (): void => {
+    bootTimer = null;
+    if (!bootReading || bootFd === null) return;
+    let out: string[] = [];
+    let read = 0;
+    let waiting = true;
+    let failed = false;
+    while (heldCount + out.length < HOLD_MAX) {
+      let n: number;
+      try {
+        n = readSync(bootFd, bootBuf, 0, bootBuf.length, null);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        // EPIPE: records were overwritten before this read; the next read returns the oldest survivor.
+        if (code === 'EPIPE') continue;
+        if (code !== 'EAGAIN') {
+          sink.error(`reading the second fd: ${(e as Error).message}`);
+          // The pool reads resume (skipping what was handed over) until the thread comes.
+          failed = true;
+        }
+        waiting = false;
+        break;
+      }
+      if (n === 0) {
+        waiting = false;
+        break;
+      }
+      let len = bootBuf.indexOf(10);
+      if (len < 0 || len > n) len = n;
+      if (len > KMSG_MAX_RECORD) len = KMSG_MAX_RECORD;
+      const record = bootBuf.toString('utf8', 0, len);
+      const seq = seqOf(record);
+      // Handed over already (this fd starts at the ring's oldest, or where its last boot left it).
+      if (seq <= lastSeq) continue;
+      if (seq === seq) lastSeq = seq;
+      out.push(record);
+      read++;
+      if (out.length === BOOT_BATCH) {
+        hold(out);
+        out = [];
+      }
+    }
+    if (out.length) hold(out);
+    counts.bootRecords += read;
+    secondCount += read;
+    // The ring is empty (or the hold full): hand over one batch.
+    handHeld();
+    if (failed) return backToPool();
+    if (!bootReading) {
+      if (held.length && heldTimer === null && (mode as KmsgReaderMode) !== 'stopped') heldTimer = setImmediate(handHeld);
+      return;
+    }
+    bootTimer = waiting || held.length ? setImmediate(bootRead) : setTimeout(bootRead, 1);
+  };
+  const stopBootRead = (): void => {
+    bootReading = false;
+    if (bootTimer !== null) {
+      clearTimeout(bootTimer as NodeJS.Timeout);
+      clearImmediate(bootTimer as NodeJS.Immediate);
+    }
+    bootTimer = null;
+    // What it still holds goes first, a batch per turn; later records wait behind it (deliver()).
+    if (held.length && heldTimer === null && (mode as KmsgReaderMode) !== 'stopped') heldTimer = setImmediate(handHeld);
+  };
+  /** A thread that will not take over after all, while the main thread read the second fd: the pool reads resume, skipping what it handed over. */
+  const backToPool = (): void => {
+    const wasBootReading = bootReading || bootTimer !== null;
+    stopBootRead();
+    if (wasBootReading && !poolReadInFlight) {
+      poolSkipTo = lastSeq;
+      poolRead();
+    }
+  };
+
   const startThread = (): void => {
     mode = 'starting';
     counts.threadStarts++;
@@ -169,19 +333,42 @@ export function startKmsgReader(fd: number, sink: KmsgThreadSink, opts: KmsgRead
       return;
     }
     thread = t;
+    threadsAlive++;
+    void t.exited.then(() => threadsAlive--);
+    if (opts.openNonBlocking && bootFd === null) {
+      try {
+        bootFd = opts.openNonBlocking();
+      } catch (e) {
+        sink.error(`cannot open a second fd to read while the thread boots: ${(e as Error).message}`);
+      }
+    }
+    // Called from a pool read's callback: no pool read is in flight, and none is issued while the
+    // main thread reads the second fd (see startKmsgReader's caller, next()).
+    if (bootFd !== null && !poolReadInFlight) {
+      bootReading = true;
+      bootTimer = setImmediate(bootRead);
+    }
     t.ready.then(
       () => {
         if (thread !== t || mode !== 'starting' || abandoned) return;
+        if (bootReading || bootTimer !== null) {
+          // The main thread read the second fd up to lastSeq: the thread skips as far on the first.
+          stopBootRead();
+          mode = 'thread';
+          t.go(lastSeq);
+          return;
+        }
         // A pool read is in flight (pool mode always has one): its callback lets the thread go.
         if (poolReadInFlight) handOver = true;
         else next();
       },
       () => {
-        // It never read: the pool reads simply go on.
+        // It never read: the pool reads simply go on (or resume, after the main thread's reads).
         if (thread !== t) return;
         thread = null;
         if (mode === 'starting') mode = 'pool';
         noThreadUntil = now() + tuning.retryAfterMs;
+        backToPool();
       },
     );
     void t.exited.then(() => {
@@ -191,10 +378,11 @@ export function startKmsgReader(fd: number, sink: KmsgThreadSink, opts: KmsgRead
       if (mode === 'stopped') return closeFd();
       if (mode === 'starting') {
         // Ended before it read: dropped because the burst was over before it could take over, or
-        // an error. The pool reads are still running.
+        // an error. The pool reads are still running, or resume after the main thread's reads.
         mode = 'pool';
         if (abandoned) counts.threadRetires++;
         else noThreadUntil = now() + tuning.retryAfterMs;
+        backToPool();
         return;
       }
       // Retired (or it ended on an error while reading): every record it read has been handed over.
@@ -215,7 +403,9 @@ export function startKmsgReader(fd: number, sink: KmsgThreadSink, opts: KmsgRead
   const onThreadRecords = (raw: string[]): void => {
     secondCount += raw.length;
     counts.threadRecords += raw.length;
-    sink.records(raw);
+    const seq = seqOf(raw[raw.length - 1]!);
+    if (seq === seq) lastSeq = seq;
+    deliver(raw);
   };
 
   /**
@@ -254,6 +444,9 @@ export function startKmsgReader(fd: number, sink: KmsgThreadSink, opts: KmsgRead
       if (mode === 'stopped') return;
       mode = 'stopped';
       stopTicker();
+      stopBootRead();
+      if (heldTimer !== null) clearImmediate(heldTimer);
+      held.length = 0;
       thread?.stop();
       if (poolReadInFlight || thread !== null) opts.wake();
       else closeFd();

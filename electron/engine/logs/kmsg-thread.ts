@@ -70,7 +70,7 @@ const SHUTDOWN = 2;
 const READER_THREAD = `
 const { workerData, parentPort } = require('node:worker_threads');
 const fs = require('node:fs');
-const { fd, ring, control, max, nice, restartAt } = workerData;
+const { fd, ring, control, skip, max, nice, restartAt } = workerData;
 const data = Buffer.from(ring);
 const size = data.length;
 const ctl = new Int32Array(control);
@@ -86,6 +86,9 @@ if (nice !== 0) {
 // Booted: wait until the owner has no read of its own in flight on the fd.
 parentPort.postMessage({ ready: true });
 while (Atomics.load(ctl, ${GO}) === 0 && Atomics.load(ctl, ${STOP}) === 0) Atomics.wait(ctl, ${GO}, 0, 1000);
+// Records up to this seq were handed over by the owner's reads of another fd (while this thread
+// booted): skipped. Those after it come in order, so only the first records read need the check.
+let skipTo = new Float64Array(skip)[0];
 // Bytes written and consumed so far, as wrapping 32-bit counters (the ring is a power of two).
 let written = 0;
 for (;;) {
@@ -100,6 +103,11 @@ for (;;) {
     break;
   }
   if (n === 0 || Atomics.load(ctl, ${STOP}) === ${SHUTDOWN}) break;
+  if (skipTo >= 0) {
+    const a = buf.indexOf(44);
+    if (Number(buf.toString('latin1', a + 1, buf.indexOf(44, a + 1))) <= skipTo) continue;
+    skipTo = -1;
+  }
   // Only the first line is the record (dictionary lines follow).
   let len = buf.indexOf(10);
   if (len < 0 || len > n) len = n;
@@ -139,8 +147,11 @@ export interface KmsgThreadSink {
 export interface KmsgThread {
   /** Resolves once the thread has booted and waits for go() (rejects if it failed to start). */
   readonly ready: Promise<void>;
-  /** Lets the thread read: call it only while no other read is in flight on the fd. */
-  go(): void;
+  /**
+   * Lets the thread read: call it only while no other read is in flight on the fd. `skipTo`: the
+   * seq of the last record the owner handed over from another fd; the thread skips records up to it.
+   */
+  go(skipTo?: number): void;
   /**
    * Asks the thread to end after its current read() and hand over everything it read; `exited`
    * resolves when it has ended and every record it read has reached the sink. Its read may be
@@ -161,13 +172,14 @@ export function startKmsgThread(fd: number, sink: KmsgThreadSink, ringBytes = KM
   if (ringBytes < 2 * KMSG_MAX_RECORD || (ringBytes & (ringBytes - 1)) !== 0) throw new Error(`kmsg ring: ${ringBytes} bytes is not a power of two ≥ ${2 * KMSG_MAX_RECORD}`);
   const ring = new SharedArrayBuffer(ringBytes);
   const control = new SharedArrayBuffer(4 * 4);
+  const skip = new SharedArrayBuffer(8);
   const ctl = new Int32Array(control);
   const data = Buffer.from(ring);
   let stopped = false;
   let consumed = 0;
   const worker = new Worker(`(() => {${READER_THREAD}})()`, {
     eval: true,
-    workerData: { fd, ring, control, max: KMSG_MAX_RECORD, nice: READER_NICE, restartAt: Math.min(RESTART_AT, ringBytes / 4) },
+    workerData: { fd, ring, control, skip, max: KMSG_MAX_RECORD, nice: READER_NICE, restartAt: Math.min(RESTART_AT, ringBytes / 4) },
     // A small thread: it allocates one 16 KB buffer and nothing per record.
     resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 8 },
     stdout: false,
@@ -215,6 +227,9 @@ export function startKmsgThread(fd: number, sink: KmsgThreadSink, ringBytes = KM
       // Whatever the thread wrote before it ended, in order, before the owner reads on.
       if (!stopped) for (let out = take(MAX_BATCH); out.length; out = take(MAX_BATCH)) sink.records(out);
       stopped = true;
+      // Settle the pending waitAsync (it has no timeout): until it does, its callback holds the ring
+      // (the pages a flood's backlog touched stay resident) after the thread has ended.
+      Atomics.notify(ctl, WRITTEN);
       resolve();
     }),
   );
@@ -243,7 +258,8 @@ export function startKmsgThread(fd: number, sink: KmsgThreadSink, ringBytes = KM
   return {
     ready,
     exited,
-    go() {
+    go(skipTo = -1) {
+      new Float64Array(skip)[0] = skipTo;
       Atomics.store(ctl, GO, 1);
       Atomics.notify(ctl, GO);
     },

@@ -101,8 +101,8 @@ export class DevKmsgFeed implements KmsgFeed {
   }
 
   /** How the feed reads right now, and how often it switched (tests, diagnostics). */
-  readerState(): { mode: KmsgReaderMode; threadStarts: number; threadRetires: number; threadRecords: number } {
-    return { mode: this.reader?.mode() ?? 'stopped', ...(this.reader?.counts ?? { threadStarts: 0, threadRetires: 0, threadRecords: 0 }) };
+  readerState(): { mode: KmsgReaderMode; threadStarts: number; threadRetires: number; threadRecords: number; bootRecords: number } {
+    return { mode: this.reader?.mode() ?? 'stopped', ...(this.reader?.counts ?? { threadStarts: 0, threadRetires: 0, threadRecords: 0, bootRecords: 0 }) };
   }
 
   async start(sink: KmsgFeedSink): Promise<void> {
@@ -118,6 +118,8 @@ export class DevKmsgFeed implements KmsgFeed {
         // The parked read would wait for the next kernel record: write one ourselves (user facility,
         // never trusted as a firewall record by anyone).
         wake: () => wakeKmsgReaders(this.path),
+        // Read by the main thread while the reading thread boots (kmsg-reader.ts says why).
+        openNonBlocking: () => openSync(this.path, constants.O_RDONLY | constants.O_NONBLOCK),
       },
     );
   }
