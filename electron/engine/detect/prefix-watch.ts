@@ -285,7 +285,7 @@ export class PrefixWatch {
     const k = this.spare;
     this.keyOf(ip, -1, k, words);
     const net = this.keyText(k);
-    const at = this.tracker.adopt(net, this.addresses.windowOf(member));
+    const at = this.tracker.adoptFrom(net, this.addresses, member);
     this.tracker.setTag(at, ip);
     // The member's cache of its network's text (as probe() keeps it): its next probe finds the
     // network by the slot in its note, without parsing its address and writing the text again.
