@@ -20,7 +20,9 @@
  *   (i) issue 14.3, replay as a user runs it: `bin/portcullis.js replay FILE --json` timed from spawn
  *       to exit (Node's start, module loading, the worker, the output: all of it), WHOLE_RUNS times
  *       (median, min, max), its peak RSS (ru_maxrss of the child, through python3's wait4), and
- *       fail2ban-regex on the SAME whole file once, in between (~35 s; BENCH_F2B_WHOLE=0 skips it)
+ *       fail2ban-regex on the SAME whole file once, in between (~35 s; BENCH_F2B_WHOLE=0 skips it);
+ *       and where its time went (PORTCULLIS_REPLAY_TIMING: start-up, the worker's readiness, the
+ *       engine's work and waits, the worker's wait for the engine, the exit)
  *   (j) what IPv6 prefix tracking costs (issue 12): whole `portcullis replay FILE --json` processes,
  *       default /64 against --ipv6-prefix 128, alternated (bench/prefix-cost.ts); --prefix-pairs N
  *       (default 5) pairs, --only-prefix-cost to measure only that
@@ -185,22 +187,60 @@ const WHOLE_RUNS = Number(process.env.BENCH_WHOLE_RUNS ?? 5);
  * One command timed from spawn to exit, with the peak RSS of its own process: python3's os.wait4
  * gives the child's ru_maxrss (Node's spawnSync gives no rusage). Its stdout goes to `out`.
  */
-function timeWhole(argv: string[], out: string): { seconds: number; maxRssMB: number; status: number } {
+function timeWhole(argv: string[], out: string, env: NodeJS.ProcessEnv = {}): { seconds: number; maxRssMB: number; status: number; stderr: string } {
+  const err = `${out}.err`;
   const py = [
     'import os, sys, time',
     'out = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)',
+    'err = os.open(sys.argv[1] + ".err", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)',
     't = time.monotonic()',
     'pid = os.fork()',
     'if pid == 0:',
     '    os.dup2(out, 1)',
+    '    os.dup2(err, 2)',
     '    os.execv(sys.argv[2], sys.argv[2:])',
     '_, st, ru = os.wait4(pid, 0)',
     'print(time.monotonic() - t, ru.ru_maxrss, os.waitstatus_to_exitcode(st))',
   ].join('\n');
-  const r = spawnSync('python3', ['-c', py, out, ...argv], { encoding: 'utf8', env: { ...process.env, MALLOC_ARENA_MAX: '1' } });
+  const r = spawnSync('python3', ['-c', py, out, ...argv], { encoding: 'utf8', env: { ...process.env, MALLOC_ARENA_MAX: '1', ...env } });
   if (r.status !== 0) throw new Error(`timing ${argv.join(' ')} failed: ${r.stderr}`);
   const [seconds, rssKB, status] = r.stdout.trim().split(' ').map(Number);
-  return { seconds: seconds!, maxRssMB: Math.round(rssKB! / 1024), status: status! };
+  return { seconds: seconds!, maxRssMB: Math.round(rssKB! / 1024), status: status!, stderr: readFileSync(err, 'utf8') };
+}
+
+/** What PORTCULLIS_REPLAY_TIMING=1 makes `portcullis replay` print (electron/headless/replay.ts printTiming), ms since its start. */
+interface ReplayTiming {
+  outputAt: number;
+  startAt?: number;
+  parseReadyAt?: number;
+  firstBatchAt?: number;
+  detectMs?: number;
+  parseEndedAt?: number;
+  parseWaitedMs?: number;
+}
+
+function replayTiming(stderr: string): ReplayTiming | null {
+  const m = /^portcullis replay timing: (\{.*\})$/m.exec(stderr);
+  return m ? (JSON.parse(m[1]!) as ReplayTiming) : null;
+}
+
+/**
+ * Where the whole process's time went (medians over the runs): start-up until this thread has the
+ * command loaded, until the worker is ready and its first records reach the engine; the engine's
+ * work from then to the output (the rest of that span it waited for records); the worker's wait for
+ * the engine; the exit (spawn-to-exit minus the output's time).
+ */
+function timingRow(runs: { seconds: number; timing: ReplayTiming | null }[]): string {
+  const ok = runs.filter((r) => r.timing?.firstBatchAt != null);
+  if (ok.length === 0) return 'where the time went: not reported';
+  const med = (f: (r: { seconds: number; timing: ReplayTiming | null }) => number) => Math.round(median(ok.map(f)));
+  const span = med((r) => r.timing!.outputAt - r.timing!.firstBatchAt!);
+  const busy = med((r) => r.timing!.detectMs!);
+  return (
+    `where the whole process's time went (ms, medians of ${ok.length}): command loaded at ${med((r) => r.timing!.startAt!)}, worker ready at ${med((r) => r.timing!.parseReadyAt!)}, ` +
+    `first records at the engine ${med((r) => r.timing!.firstBatchAt!)}; then the engine worked ${busy} of ${span} ms (${Math.round((100 * busy) / span)}%) until the output at ${med((r) => r.timing!.outputAt)}; ` +
+    `the worker waited for it ${med((r) => r.timing!.parseWaitedMs!)} ms; exit ${med((r) => 1000 * r.seconds - r.timing!.outputAt)} ms`
+  );
 }
 
 function median(xs: number[]): number {
@@ -291,14 +331,15 @@ async function main(): Promise<void> {
   // (i) The whole command as a user runs it, with fail2ban-regex on the same whole file between runs.
   const cli = path.join(import.meta.dirname, '../bin/portcullis.js');
   const out = path.join(dir, 'whole-replay.out');
-  const whole: { seconds: number; maxRssMB: number }[] = [];
+  const whole: { seconds: number; maxRssMB: number; timing: ReplayTiming | null }[] = [];
   let wholeSummary: { lines: number; bans: unknown[]; distinctSources: number } | null = null;
   let f2bWhole: { seconds: number; matched: string } | null = null;
   for (let i = 0; i < WHOLE_RUNS; i++) {
     // Run as bin/portcullis.js runs itself (its shebang: node --max-semi-space-size=1, MALLOC_ARENA_MAX=1).
-    const r = timeWhole([process.execPath, '--max-semi-space-size=1', cli, 'replay', file, '--format', 'syslog', '--year', String(YEAR), '--json'], out);
-    if (r.status !== 0) throw new Error(`portcullis replay exited ${r.status}`);
-    whole.push(r);
+    // PORTCULLIS_REPLAY_TIMING: one line on its standard error saying where the time went (two clock readings a batch).
+    const r = timeWhole([process.execPath, '--max-semi-space-size=1', cli, 'replay', file, '--format', 'syslog', '--year', String(YEAR), '--json'], out, { PORTCULLIS_REPLAY_TIMING: '1' });
+    if (r.status !== 0) throw new Error(`portcullis replay exited ${r.status}: ${r.stderr}`);
+    whole.push({ ...r, timing: replayTiming(r.stderr) });
     wholeSummary ??= JSON.parse(readFileSync(out, 'utf8').trimEnd().split('\n').pop()!) as typeof wholeSummary;
     if (i === 0 && f2b.status === 0 && process.env.BENCH_F2B_WHOLE !== '0') {
       const t = timeCommand('fail2ban-regex', [file, 'UFW BLOCK.* SRC=<HOST>']);
@@ -322,6 +363,7 @@ async function main(): Promise<void> {
       `≥ 50× fail2ban-regex → ${vsF2b === null ? 'not measured' : `${vsF2b.toFixed(0)}×, ${vsF2b >= 50 ? 'met' : 'NOT met'}`}; ` +
       `peak RSS ≤ 100 MB → ${median(wholeRss)} MB, ${median(wholeRss) <= 100 ? 'met' : 'NOT met'}`,
   );
+  console.log(timingRow(whole));
   console.log('peak RSS = VmHWM of the phase\'s own process (both threads); (+N over M) = peak minus the RSS just before the timed part (Node and the modules loaded)');
   prefixCost();
   console.log(`load average after: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);

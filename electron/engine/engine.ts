@@ -193,9 +193,11 @@ export class ScanEngine {
    * keeps no reference to `p`. `srcV4`: the 32-bit value of p.src when the caller has it (the byte
    * replay's records carry it), so a known source is looked up without reading its text; else -1.
    * With srcV4 given, p.src may be '' (a replay record, records.ts): the engine then makes the text
-   * itself, and only for a source it does not track yet.
+   * itself, and only for a source it does not track yet. `src6`: the four 32-bit words of an IPv6
+   * p.src when the caller has them (the replay's records carry them; they must be p.src's), so that
+   * prefix tracking finds its network without parsing the text; else null.
    */
-  ingestPacket(p: PacketEvent, srcV4 = -1): 'counted' | IgnoreReason {
+  ingestPacket(p: PacketEvent, srcV4 = -1, src6: Uint32Array | null = null): 'counted' | IgnoreReason {
     this.packets++;
     this.sourceWasTracked = false;
     const time = p.time;
@@ -235,7 +237,7 @@ export class ScanEngine {
     const crossed = this.tracker.probe(src, time, port, scanType, known, srcV4);
     if (crossed !== NO_SLOT) this.scanDetected(crossed, time);
     else if (this.networks.active) {
-      const net = this.networks.probe(src, srcV4, this.tracker.lastSlot, time, port, scanType);
+      const net = this.networks.probe(src, srcV4, src6, this.tracker.lastSlot, time, port, scanType);
       if (net !== null) this.networkScanDetected(net, time);
     }
     return 'counted';

@@ -245,11 +245,12 @@ export class RecordReader {
   /**
    * Record `index` of `batch` written into `into` (every field; make it with newPacket()), or a
    * packet of its own for TAG_SIDE_PACKET. For an IPv4 source `src` is left empty: its 32-bit value
-   * is in lastSrcV4 (-1 otherwise).
+   * is in lastSrcV4 (-1 otherwise); for an IPv6 source in the columns, its words are in lastSrc6.
    */
   packet(batch: RecordBatch, f64: Float64Array, index: number, into: PacketEvent): PacketEvent {
     const I = batch.ints;
     const o = index * RECORD_INTS;
+    this.lastSrc6 = null;
     if (I[o + C_TAG] === TAG_SIDE_PACKET) {
       this.lastSrcV4 = -1;
       return batch.sides[I[o + C_AUX]!] as PacketEvent;
@@ -281,8 +282,14 @@ export class RecordReader {
       into.src = '' as Ip;
       this.lastSrcV4 = I[o + C_SRCV4]! >>> 0;
     } else if (src === SRC_IN_GROUPS) {
+      const w = this.src6;
+      w[0] = I[o + C_SRC6]!;
+      w[1] = I[o + C_SRC6 + 1]!;
+      w[2] = I[o + C_SRC6 + 2]!;
+      w[3] = I[o + C_SRC6 + 3]!;
       into.src = this.v6.name(I[o + C_SRC6]!, I[o + C_SRC6 + 1]!, I[o + C_SRC6 + 2]!, I[o + C_SRC6 + 3]!);
       this.lastSrcV4 = -1;
+      this.lastSrc6 = w;
     } else {
       into.src = batch.sides[src] as Ip;
       this.lastSrcV4 = -1;
@@ -308,4 +315,12 @@ export class RecordReader {
 
   /** The 32-bit value of the source of the record packet() last read, -1 when not IPv4 (then src holds it). */
   lastSrcV4 = -1;
+
+  /**
+   * The IPv6 source of the record packet() last read as four 32-bit words (the record's C_SRC6
+   * columns; src holds its text too), or null when the record carries no words. Valid until the
+   * next packet(): prefix tracking takes its network from them instead of parsing the text.
+   */
+  lastSrc6: Uint32Array | null = null;
+  private readonly src6 = new Uint32Array(4);
 }

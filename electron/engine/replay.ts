@@ -199,7 +199,7 @@ export class ReplaySession {
       }
       const p = reader.packet(batch, f64, i, this.scratch);
       const v4 = reader.lastSrcV4;
-      this.packet(p, v4 >= 0 ? v4 : ipv4Key(p.src));
+      this.packet(p, v4 >= 0 ? v4 : ipv4Key(p.src), reader.lastSrc6);
     }
   }
 
@@ -242,14 +242,17 @@ export class ReplaySession {
     return this.engine.whitelistEntries();
   }
 
-  /** A packet record; `srcV4` the 32-bit value of its source (then p.src may be ''), -1 when not IPv4. */
-  private packet(p: PacketEvent, srcV4: number): void {
+  /**
+   * A packet record; `srcV4` the 32-bit value of its source (then p.src may be ''), -1 when not
+   * IPv4; `src6` the words of an IPv6 source when the record carries them, else null.
+   */
+  private packet(p: PacketEvent, srcV4: number, src6: Uint32Array | null = null): void {
     this.packets++;
     // The span covered, earliest to latest: a log is not always in time order (files concatenated newest first).
     const t = p.time;
     if (this.firstTime === null || t < this.firstTime) this.firstTime = t;
     if (this.lastTime === null || t > this.lastTime) this.lastTime = t;
-    const verdict = this.engine.ingestPacket(p, srcV4);
+    const verdict = this.engine.ingestPacket(p, srcV4, src6);
     // A source the engine tracked already was counted when it was first seen (one lookup fewer a line).
     if (!this.engine.sourceWasTracked) {
       if (srcV4 >= 0) this.v4Sources.add(srcV4);

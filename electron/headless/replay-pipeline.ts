@@ -27,6 +27,24 @@ const HAND_OVER_WAIT_MS = 20;
 /** Records in a batch (ReplayParser's capacity: the fast lane's 4096). */
 const BATCH_RECORDS = 4096;
 
+/**
+ * Where a pipelined replay's time went, in ms of this thread's clock (performance.now(): from the
+ * process's start): when this thread had the command loaded and started the pipeline, when the
+ * worker was ready to parse (booted, modules loaded, fast lane compiled), when the first batch of
+ * records reached the detect stage, how long the detect stage worked on batches, when the parse
+ * stage finished and how long it slept waiting for a free ring slot. Which thread holds the other
+ * up: the one that never waits.
+ */
+export interface PipelineTiming {
+  startAt: number;
+  parseReadyAt: number | null;
+  firstBatchAt: number | null;
+  detectMs: number;
+  batches: number;
+  parseEndedAt: number | null;
+  parseWaitedMs: number | null;
+}
+
 /** The worker's failure: the message, and the errno code of a read error. */
 export class ParseWorkerError extends Error {
   readonly code: string | undefined;
@@ -57,6 +75,9 @@ export class ReplayPipeline {
   /** Called after each batch reached the engine (the CLI prints the bans it made). */
   private readonly afterBatch: () => void;
 
+  /** Where the time went (two clock readings a batch; PORTCULLIS_REPLAY_TIMING prints it). */
+  readonly timing: PipelineTiming = { startAt: 0, parseReadyAt: null, firstBatchAt: null, detectMs: 0, batches: 0, parseEndedAt: null, parseWaitedMs: null };
+
   /**
    * Starts the worker (or takes the one started early, replay-start.ts). With `file` (a regular
    * file) the worker reads it and end(false) waits for the last record; without, push() the input
@@ -80,7 +101,11 @@ export class ReplayPipeline {
           if (this.failure !== null) return;
           const batch: RecordBatch = { ints: this.slots[m.slot]!, count: m.count, news: m.news, sides: m.sides };
           if (m.framing !== undefined) batch.framing = m.framing;
+          const t0 = performance.now();
+          this.timing.firstBatchAt ??= t0;
           this.session.ingest(batch);
+          this.timing.detectMs += performance.now() - t0;
+          this.timing.batches++;
           Atomics.add(this.control, 0, 1);
           Atomics.notify(this.control, 0);
           this.afterBatch();
@@ -88,7 +113,12 @@ export class ReplayPipeline {
           this.inFlight--;
           this.free.push(m.buf);
           this.resume();
-        } else if (m.type === 'ended') this.finish();
+        } else if (m.type === 'ended') {
+          this.timing.parseReadyAt = m.readyAt - performance.timeOrigin;
+          this.timing.parseEndedAt = m.endedAt - performance.timeOrigin;
+          this.timing.parseWaitedMs = m.waitedMs;
+          this.finish();
+        }
         else this.fail(new ParseWorkerError(m.message, m.code));
       } catch (e) {
         this.fail(e);
@@ -99,6 +129,7 @@ export class ReplayPipeline {
     this.worker.on('exit', (code) => {
       if (!this.done) this.fail(new Error(`the parse worker stopped (exit code ${code})`));
     });
+    this.timing.startAt = performance.now();
     this.post({ type: 'start', data: workerData });
   }
 

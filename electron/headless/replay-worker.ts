@@ -13,7 +13,7 @@
  *               replay-start.ts) | { type: 'chunk', buf, length } (the buffer comes back in 'parsed')
  *               | { type: 'end' }
  * Messages out: { type: 'batch', slot, count, news, sides, framing? } | { type: 'parsed', buf }
- *               | { type: 'ended' } | { type: 'failed', message, code? }
+ *               | { type: 'ended', readyAt, endedAt, waitedMs } | { type: 'failed', message, code? }
  */
 import { closeSync, openSync, readSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
@@ -27,6 +27,12 @@ const READ_BYTES = 1 << 20;
 
 const port = parentPort!;
 let parser: ReplayParser | null = null;
+/** Time this thread slept waiting for a free ring slot (the detect stage was behind). */
+let waitedMs = 0;
+
+function ended(): void {
+  port.postMessage({ type: 'ended', readyAt, endedAt: performance.timeOrigin + performance.now(), waitedMs } satisfies FromParseWorker);
+}
 
 function failed(e: unknown): void {
   const err = e as NodeJS.ErrnoException;
@@ -42,7 +48,9 @@ function parserFor(data: ParseWorkerData): ReplayParser {
     for (;;) {
       const read = Atomics.load(control, 0);
       if (produced - read < RING_SLOTS) break;
+      const t0 = performance.now();
       Atomics.wait(control, 0, read);
+      waitedMs += performance.now() - t0;
     }
     const slot = produced % RING_SLOTS;
     new Int32Array(data.ring, slot * data.slotInts * 4, data.slotInts).set(batch.ints.subarray(0, batch.count * RECORD_INTS));
@@ -64,7 +72,7 @@ function replayFile(p: ReplayParser, file: string): void {
       closeSync(fd);
     }
     p.end();
-    port.postMessage({ type: 'ended' } satisfies FromParseWorker);
+    ended();
   } catch (e) {
     // What was read is parsed and handed out; the summary says the input was cut short.
     p.end();
@@ -82,7 +90,7 @@ port.on('message', (m: ToParseWorker) => {
       port.postMessage({ type: 'parsed', buf: m.buf } satisfies FromParseWorker, [m.buf]);
     } else {
       parser!.end();
-      port.postMessage({ type: 'ended' } satisfies FromParseWorker);
+      ended();
     }
   } catch (e) {
     failed(e);
@@ -91,3 +99,4 @@ port.on('message', (m: ToParseWorker) => {
 // Started early (replay-start.ts), this worker compiles the fast lane while the main thread still
 // loads the command; the 'start' message waits in the queue meanwhile.
 compileFastLine();
+const readyAt = performance.timeOrigin + performance.now();

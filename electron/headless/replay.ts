@@ -444,9 +444,29 @@ async function replay(argv: string[]): Promise<number> {
   } else {
     process.stdout.write(humanReport(input, summary, args.settings, session.whitelist(), args.openPorts) + '\n');
   }
+  if (process.env.PORTCULLIS_REPLAY_TIMING === '1') printTiming(pipeline);
   if (message !== null) {
     console.error(`${message}\nportcullis replay: the summary covers the ${num(summary.lines)} line(s) read before that.`);
     return 1;
   }
   return 0;
+}
+
+/**
+ * PORTCULLIS_REPLAY_TIMING=1 (the engine bench sets it): one line on standard error saying where
+ * the time went, in ms since the process started — when the output was written, and with a parse
+ * worker when this thread had loaded the command and started the pipeline, when its first records reached the engine, how long the engine worked on records, when
+ * the worker was done and how long it waited for the engine. The bench takes the rest (start-up,
+ * exit) from its own clock around the whole process.
+ */
+function printTiming(pipeline: ReplayPipeline | null): void {
+  const round = (n: number | null) => (n === null ? null : Math.round(n));
+  const t = pipeline?.timing;
+  const timing = {
+    outputAt: round(performance.now()),
+    ...(t
+      ? { startAt: round(t.startAt), firstBatchAt: round(t.firstBatchAt), parseReadyAt: round(t.parseReadyAt), detectMs: round(t.detectMs), batches: t.batches, parseEndedAt: round(t.parseEndedAt), parseWaitedMs: round(t.parseWaitedMs) }
+      : {}),
+  };
+  process.stderr.write(`portcullis replay timing: ${JSON.stringify(timing)}\n`);
 }

@@ -89,7 +89,7 @@ class EagerPrefixWatch {
    * Counts one probe of `ip` (as for networkOf) under its network; `slot`: the source's slot in the
    * address tracker. Returns the network when it now meets the scan rule, else null.
    */
-  probe(ip: string, v4: number, slot: number, time: number, port: number | null, type: ScanType): string | null {
+  probe(ip: string, v4: number, _src6: Uint32Array | null, slot: number, time: number, port: number | null, type: ScanType): string | null {
     // Most sources of a busy host are IPv4 ones, tracked by address only unless IPv4 aggregation is on.
     if (v4 >= 0 && this.v4Bits === null) return null;
     let net = this.addresses.tagOf(slot) ?? null;
@@ -289,7 +289,11 @@ function apply(sides: Side[], op: Op, clock: { t: number }, start: Start, state:
               ? pkt({ ...base, proto: src.includes(':') ? 'ICMPv6' : 'ICMP', icmpType: src.includes(':') ? 128 : 8, dpt: undefined, tcpFlags: undefined })
               : pkt(base);
       if (op.asV4 && v4 >= 0) p.family = 4;
-      return run((x) => x.engine.ingestPacket(p, op.asV4 ? v4 : -1));
+      // asV4 for an IPv6 source: its words given too, as a replay record gives them (the lazy watch
+      // then takes its network from them; the eager reference parses the text).
+      let words: Uint32Array | null = null;
+      if (op.asV4 && v4 < 0) expect(v6ToWords(src, (words = new Uint32Array(4)))).toBe(true);
+      return run((x) => x.engine.ingestPacket(p, op.asV4 ? v4 : -1, words));
     }
     case 'jump':
       clock.t += op.dt;

@@ -13,6 +13,7 @@ import { chunk } from './parse/chunks.ts';
 import { applyLineEdits } from './parse/mutate.ts';
 import { generateLines } from '../../bench/gen-log.ts';
 import { ipv4Text } from '../../electron/engine/detect/tracker.ts';
+import { v6ToWords } from '../../electron/engine/detect/whitelist.ts';
 import { detectFraming, newPacket, parseRecord, type ParseOptions } from '../../electron/engine/parse/index.ts';
 import { LineSplitter } from '../../electron/engine/parse/lines.ts';
 import { SyslogYear } from '../../electron/engine/parse/time.ts';
@@ -46,8 +47,10 @@ function expected(text: string, opts: ReplayParseOptions): ParseResult[] {
 }
 
 /** The parse stage's records for `chunks`, read back into results (an IPv4 source's text made from its value). */
-function parsed(chunks: Uint8Array[], opts: ReplayParseOptions, fastLane = true): { results: ParseResult[]; fastLines: number } {
+function parsed(chunks: Uint8Array[], opts: ReplayParseOptions, fastLane = true): { results: ParseResult[]; fastLines: number; wordsGiven: number } {
   const reader = new RecordReader();
+  const words = new Uint32Array(4);
+  let wordsGiven = 0;
   const results: ParseResult[] = [];
   const parser = new ReplayParser(
     opts,
@@ -62,6 +65,11 @@ function parsed(chunks: Uint8Array[], opts: ReplayParseOptions, fastLane = true)
         }
         const p = { ...reader.packet(batch, f64, i, newPacket()) };
         if (p.src === '') p.src = ipv4Text(reader.lastSrcV4) as typeof p.src;
+        // The words of an IPv6 source the record carries (prefix tracking takes its network from them) are its text's.
+        if (reader.lastSrc6 !== null) {
+          expect([...reader.lastSrc6], p.src).toEqual(v6ToWords(p.src, words) ? [...words] : 'not IPv6');
+          wordsGiven++;
+        }
         results.push(full({ ok: true, packet: p }));
       }
     },
@@ -69,10 +77,10 @@ function parsed(chunks: Uint8Array[], opts: ReplayParseOptions, fastLane = true)
   );
   for (const c of chunks) parser.push(c);
   parser.end();
-  return { results, fastLines: parser.fastLines };
+  return { results, fastLines: parser.fastLines, wordsGiven };
 }
 
-function sameAsParseRecord(lines: string[], opts: ReplayParseOptions, cuts: number[] = []): { fastLines: number } {
+function sameAsParseRecord(lines: string[], opts: ReplayParseOptions, cuts: number[] = []): { fastLines: number; wordsGiven: number } {
   const text = lines.map((l) => l + '\n').join('');
   const want = expected(text, opts);
   const got = parsed(chunk(enc.encode(text), cuts), opts);
@@ -85,8 +93,10 @@ const SYSLOG_2026: ReplayParseOptions = { framing: 'syslog', year: 2026 };
 
 describe('the parse stage agrees with parseRecord', () => {
   it('on a generated log, and the fast lane takes nearly every firewall line', () => {
-    const { fastLines } = sameAsParseRecord(generated, SYSLOG_2026);
+    const { fastLines, wordsGiven } = sameAsParseRecord(generated, SYSLOG_2026);
     expect(fastLines).toBeGreaterThan(firewallLines.length * 0.97);
+    // The kernel's IPv6 sources (eight full groups) come with their words.
+    expect(wordsGiven).toBeGreaterThan(firewallLines.filter((l) => / SRC=[0-9a-f]{4}:/.test(l)).length * 0.9);
   });
 
   it('with the framing detected, and with the fast lane off', () => {

@@ -52,6 +52,23 @@ describe('ReplayPipeline', () => {
     expect(s.end()).toStrictEqual(want);
   });
 
+  it('says where the time went: when it started, when the worker was ready and the first records came, the detect stage\'s work, the worker\'s end and wait', async () => {
+    const s = session();
+    const p = new ReplayPipeline(s, file);
+    await p.end(false);
+    const t = p.timing;
+    // 60,000 lines in batches of at most 4,096 records (a batch also ends with each 1 MiB read).
+    expect(t.batches).toBeGreaterThanOrEqual(Math.ceil(60_000 / 4096));
+    expect(t.firstBatchAt).toBeGreaterThanOrEqual(t.startAt);
+    expect(t.parseReadyAt).not.toBeNull();
+    expect(t.parseEndedAt).toBeGreaterThanOrEqual(t.firstBatchAt!);
+    // The worker's clock is read against this thread's: its end lies before now, and after its readiness.
+    expect(t.parseEndedAt).toBeLessThanOrEqual(performance.now());
+    expect(t.parseEndedAt).toBeGreaterThanOrEqual(t.parseReadyAt!);
+    expect(t.detectMs).toBeGreaterThan(0);
+    expect(t.parseWaitedMs).toBeGreaterThanOrEqual(0);
+  });
+
   it('fed chunks of any size: the same summary', async () => {
     const want = oneThread();
     const s = session();

@@ -157,10 +157,11 @@ export class PrefixWatch {
 
   /**
    * Counts one probe of `ip` (as for networkOf) under its network; `slot`: the source's slot in the
-   * address tracker, which has just counted this probe (and found no scan). Returns the network
-   * when it now meets the scan rule, else null.
+   * address tracker, which has just counted this probe (and found no scan). `src6`: the four words
+   * of an IPv6 `ip` when the caller has them (a replay record's), so its text is not parsed; else
+   * null. Returns the network when it now meets the scan rule, else null.
    */
-  probe(ip: string, v4: number, slot: number, time: number, port: number | null, type: ScanType): string | null {
+  probe(ip: string, v4: number, src6: Uint32Array | null, slot: number, time: number, port: number | null, type: ScanType): string | null {
     // Most sources of a busy host are IPv4 ones, tracked by address only unless IPv4 aggregation is on.
     if (v4 >= 0 && this.v4Bits === null) return null;
     const guess = this.addresses.noteOf(slot);
@@ -168,7 +169,7 @@ export class PrefixWatch {
       // Its network's window is this address's own, which has just counted the probe (and found no
       // scan). Decided before the network is looked at: most probes of IPv6 sources end here.
       this.addresses.setNote(slot, -++this.seq - 2);
-      if (this.addresses.probesOf(slot) + 1 >= this.maxretry) this.ownWindow(slot);
+      if (this.addresses.probesOf(slot) + 1 >= this.maxretry) this.ownWindow(slot, src6);
       return null;
     }
     // The address's tag caches its network's text once the network has a window of its own (an
@@ -180,7 +181,7 @@ export class PrefixWatch {
     if (cached && guess !== NO_SLOT && this.tracker.ipOf(guess) === net) known = guess;
     else {
       const key = this.key;
-      if (!this.keyOf(ip, v4, key)) {
+      if (!this.keyOf(ip, v4, key, src6)) {
         this.addresses.setTag(slot, '');
         return null;
       }
@@ -220,11 +221,11 @@ export class PrefixWatch {
   }
 
   /**
-   * Writes into `out` the NetIndex key of a source's network (`v4` as for networkOf); false when
-   * the source is tracked by address only.
+   * Writes into `out` the NetIndex key of a source's network (`v4` as for networkOf, `words` as
+   * probe()'s `src6`); false when the source is tracked by address only.
    */
-  private keyOf(ip: string, v4: number, out: Uint32Array): boolean {
-    if (v4 >= 0 || ip.indexOf(':') < 0) {
+  private keyOf(ip: string, v4: number, out: Uint32Array, words: Uint32Array | null = null): boolean {
+    if (v4 >= 0 || (words === null && ip.indexOf(':') < 0)) {
       const bits = this.v4Bits;
       if (bits === null) return false;
       const a = v4 >= 0 ? v4 : ipv4Key(ip);
@@ -235,7 +236,9 @@ export class PrefixWatch {
       return true;
     }
     const bits = this.v6Bits;
-    if (bits >= 128 || !v6ToWords(ip, out)) return false;
+    if (bits >= 128) return false;
+    if (words !== null) out.set(words);
+    else if (!v6ToWords(ip, out)) return false;
     for (let w = 0; w < 4; w++) {
       const left = bits - 32 * w;
       if (left <= 0) out[w] = 0;
@@ -273,13 +276,20 @@ export class PrefixWatch {
     this.netKeys.set(k, 4 * at);
   }
 
-  /** Gives a network kept in its member (address slot `member`) a window of its own: a copy of the member's. Returns its slot. */
-  private ownWindow(member: number): number {
+  /**
+   * Gives a network kept in its member (address slot `member`; `words`: the member's, when the
+   * caller has them) a window of its own: a copy of the member's. Returns its slot.
+   */
+  private ownWindow(member: number, words: Uint32Array | null = null): number {
     const ip = this.addresses.ipOf(member);
     const k = this.spare;
-    this.keyOf(ip, -1, k);
-    const at = this.tracker.adopt(this.keyText(k), this.addresses.windowOf(member));
+    this.keyOf(ip, -1, k, words);
+    const net = this.keyText(k);
+    const at = this.tracker.adoptFrom(net, this.addresses, member);
     this.tracker.setTag(at, ip);
+    // The member's cache of its network's text (as probe() keeps it): its next probe finds the
+    // network by the slot in its note, without parsing its address and writing the text again.
+    this.addresses.setTag(member, net);
     if (at >= this.netSeq.length) this.growNetSeq(at + 1);
     this.netSeq[at] = -this.addresses.noteOf(member) - 2;
     this.addresses.setNote(member, at);

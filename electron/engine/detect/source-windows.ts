@@ -401,6 +401,39 @@ export class SourceWindows implements ProbeWindows {
     }
   }
 
+  /**
+   * Stores in `slot` a copy of `other`'s window `from`, record for record, when both are laid out
+   * alike (the inline layout, the same ring and port cap); false (nothing done) otherwise, for
+   * copyOut + copyIn. As copyOut + copyIn would store it (the note starts again at -1; the ring's
+   * oldest time stays the next to be overwritten), without the two arrays and the object a copy
+   * through plain values makes: PrefixWatch copies a window for nearly every IPv6 source of 5+ probes.
+   */
+  copyFrom(slot: number, other: SourceWindows, from: number): boolean {
+    if (!this.inline || !other.inline || other.maxretry !== this.maxretry || other.portCap !== this.portCap || other.strideD !== this.strideD) return false;
+    addPageFor(slot, this.pagesF, this.pagesI, this.strideD);
+    const F = this.pagesF[slot >>> PAGE_BITS]!;
+    const OF = other.pagesF[from >>> PAGE_BITS]!;
+    const bf = (slot & PAGE_MASK) * this.strideD;
+    const of = (from & PAGE_MASK) * this.strideD;
+    // The whole record, its integers included (the same ArrayBuffer seen as doubles).
+    for (let k = 0; k < this.strideD; k++) F[bf + k] = OF[of + k]!;
+    F[bf + NOTE] = -1;
+    const I = this.pagesI[slot >>> PAGE_BITS]!;
+    const bi = this.intsOf(slot);
+    const oext = I[bi + EXT]!;
+    if (oext >= 0) {
+      // Its port record: one of this side's, a copy of the other's.
+      const ext = this.allocateExt();
+      const EF = this.extPagesF[ext >>> PAGE_BITS]!;
+      const OEF = other.extPagesF[oext >>> PAGE_BITS]!;
+      const et = (ext & PAGE_MASK) * this.extStrideD;
+      const ot = (oext & PAGE_MASK) * this.extStrideD;
+      for (let k = 0; k < this.extStrideD; k++) EF[et + k] = OEF[ot + k]!;
+      I[bi + EXT] = ext;
+    }
+    return true;
+  }
+
   // ------------------------------------------------------------------ storage
 
   /** Index of a slot's first integer in its page's Int32Array. */

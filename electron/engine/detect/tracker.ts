@@ -221,6 +221,16 @@ export class SourceTracker<Tag = string> {
     return slot;
   }
 
+  /**
+   * adopt() of `other`'s window of `from` (windowOf), copied record for record when both trackers
+   * lay windows out alike (the same settings), without the plain values in between.
+   */
+  adoptFrom(ip: string, other: SourceTracker<unknown>, from: number): number {
+    const slot = this.table.add(ip, ipv4Key(ip));
+    if (!this.windows.copyFrom(slot, other.windows, from)) this.windows.copyIn(slot, other.windowOf(from));
+    return slot;
+  }
+
   /** Marks a source the most recently seen (touching all, least recent first, puts them in that order). */
   touch(slot: number): void {
     this.table.touch(slot);

@@ -11,7 +11,7 @@ function watch(s: DetectionSettings = S) {
   const w = new PrefixWatch(s, addresses);
   const probe = (ip: string, time: number, port: number, v4 = -1): string | null => {
     addresses.probe(ip, time, port, 'SYN');
-    return w.probe(v4 >= 0 ? '' : ip, v4, addresses.lastSlot, time, port, 'SYN');
+    return w.probe(v4 >= 0 ? '' : ip, v4, null, addresses.lastSlot, time, port, 'SYN');
   };
   return { addresses, w, probe };
 }
