@@ -44,7 +44,7 @@ import { DuplicateRecords } from './detect/duplicates.ts';
 import { BanPolicy, type BanCapState } from './detect/policy.ts';
 import { PrefixWatch } from './detect/prefix-watch.ts';
 import { type HostFilter, HostRecords } from './host-filter.ts';
-import { OFFENDER_PORT_LIMIT, offenderFromBan } from './offender-view.ts';
+import { offenderFromBan, offenderFromWindow, watchedOffenders, type WatchedContext } from './offender-view.ts';
 import { ipv4Text, NO_SLOT, SourceTracker } from './detect/tracker.ts';
 import { Whitelist } from './detect/whitelist.ts';
 import { isDottedQuad } from './parse/address.ts';
@@ -553,7 +553,7 @@ export class ScanEngine {
     if (ban) return offenderFromBan(ban);
     if (isPrefixText(addr)) return null;
     const w = this.tracker.get(addr);
-    if (w !== NO_SLOT) return this.offenderFromWindow(w);
+    if (w !== NO_SLOT) return offenderFromWindow(this.tracker, w, this.watchedContext);
     const rec = this.policy.strikeRecord(addr);
     if (rec) {
       return { ip: addr, hits: 0, distinctPorts: 0, ports: [], firstSeen: rec.lastBanAt, lastSeen: rec.lastBanAt, scanType: 'OTHER', state: 'expired', strikes: rec.strikes, bannedUntil: null };
@@ -571,29 +571,15 @@ export class ScanEngine {
     }
     const left = limit - out.length;
     if (left <= 0) return out;
-    const t = this.tracker;
-    const watched = t.slots().map((slot) => ({ slot, ip: t.ipOf(slot), hits: t.hitsOf(slot), lastSeen: t.lastSeenOf(slot) }));
-    watched.sort((a, b) => b.hits - a.hits || b.lastSeen - a.lastSeen || (a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : 0));
-    for (let i = 0; i < watched.length && i < left; i++) out.push(this.offenderFromWindow(watched[i]!.slot));
+    out.push(...watchedOffenders(this.tracker, left, this.watchedContext));
     return out;
   }
 
-  private offenderFromWindow(w: number): Offender {
-    const s = this.tracker.summary(w, REASON_PORT_LIMIT);
-    const ip = this.tracker.ipOf(w);
-    return {
-      ip,
-      hits: s.hits,
-      distinctPorts: s.distinctPorts,
-      ports: this.tracker.topPorts(w, OFFENDER_PORT_LIMIT),
-      firstSeen: s.firstSeen,
-      lastSeen: s.lastSeen,
-      scanType: s.scanType,
-      state: this.whitelist.has(ip) ? 'whitelisted' : 'watching',
-      strikes: this.policy.strikeRecord(ip)?.strikes ?? 0,
-      bannedUntil: null,
-    };
-  }
+  private readonly watchedContext: WatchedContext = {
+    whitelisted: (ip) => this.whitelist.has(ip),
+    strikes: (ip) => this.policy.strikeRecord(ip)?.strikes ?? 0,
+    summaryPorts: REASON_PORT_LIMIT,
+  };
 
   stats(): EngineStats {
     return {
