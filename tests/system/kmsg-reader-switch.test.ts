@@ -28,25 +28,43 @@ function burst(from: number, count: number): Promise<void> {
   });
 }
 
+/**
+ * A KmsgSource on `feed` from the newest record on: every seq after it is either handed over or
+ * counted as lost. Collects the seqs handed over (or skipped as untrusted) and the markers seen.
+ */
+async function watchFeed(feed: DevKmsgFeed): Promise<{ seqs: number[]; markers: number[]; src: KmsgSource }> {
+  const from = newestKmsgSeq()!;
+  const seqs: number[] = [from];
+  const markers: number[] = [];
+  const src = new KmsgSource({
+    feed,
+    resumeAfterSeq: from,
+    onUntrusted: (r) => {
+      seqs.push(r.seq);
+      const m = markerOf(r.line);
+      if (m !== null) markers.push(m);
+    },
+  });
+  await src.start((lines) => {
+    for (const l of lines) seqs.push(parseKmsgHeader(l)!.seq);
+  });
+  return { seqs, markers, src };
+}
+
+/** No record handed over twice or out of order, and every gap in the sequence numbers counted as lost. */
+function expectEachOnceAndGapsCounted(seqs: number[], markers: number[], src: KmsgSource, skippedBacklog: number): void {
+  for (let i = 1; i < seqs.length; i++) expect(seqs[i]!).toBeGreaterThan(seqs[i - 1]!);
+  for (let i = 1; i < markers.length; i++) expect(markers[i]!).toBeGreaterThan(markers[i - 1]!);
+  let gaps = 0;
+  for (let i = 1; i < seqs.length; i++) gaps += seqs[i]! - seqs[i - 1]! - 1;
+  expect(src.lost).toBe(gaps);
+  expect(src.skipped).toBe(skippedBacklog);
+}
+
 describe.runIf(requireSystem('root'))('the kmsg feed switches between pool reads and its thread', () => {
   it('reads at rest without a thread, starts one for a burst, retires it after; no record read twice, every gap counted', async () => {
     const feed = new DevKmsgFeed('/dev/kmsg', { tuning: { startRecords: 50, windowMs: 1000, quietRecords: 20, retireAfterMs: 1000 } });
-    // From the newest record on: every seq after it is either handed over or counted as lost.
-    const from = newestKmsgSeq()!;
-    const seqs: number[] = [from];
-    const markers: number[] = [];
-    const src = new KmsgSource({
-      feed,
-      resumeAfterSeq: from,
-      onUntrusted: (r) => {
-        seqs.push(r.seq);
-        const m = markerOf(r.line);
-        if (m !== null) markers.push(m);
-      },
-    });
-    await src.start((lines) => {
-      for (const l of lines) seqs.push(parseKmsgHeader(l)!.seq);
-    });
+    const { seqs, markers, src } = await watchFeed(feed);
     let next = 1;
     const slowly = async (n: number) => {
       for (let i = 0; i < n; i++) {
@@ -79,12 +97,7 @@ describe.runIf(requireSystem('root'))('the kmsg feed switches between pool reads
       await src.stop();
       mark(0);
     }
-    for (let i = 1; i < seqs.length; i++) expect(seqs[i]!).toBeGreaterThan(seqs[i - 1]!);
-    for (let i = 1; i < markers.length; i++) expect(markers[i]!).toBeGreaterThan(markers[i - 1]!);
-    let gaps = 0;
-    for (let i = 1; i < seqs.length; i++) gaps += seqs[i]! - seqs[i - 1]! - 1;
-    expect(src.lost).toBe(gaps);
-    expect(src.skipped).toBe(skippedBacklog);
+    expectEachOnceAndGapsCounted(seqs, markers, src, skippedBacklog);
     expect(markers.length + src.lost).toBeGreaterThanOrEqual(next - 1);
     // The slow markers after each retirement came through the pool reads.
     expect(markers).toContain(next - 1);
@@ -92,21 +105,7 @@ describe.runIf(requireSystem('root'))('the kmsg feed switches between pool reads
 
   it('while the thread boots, the main thread reads the records waiting (a second fd): none read twice, every gap counted', async () => {
     const feed = new DevKmsgFeed('/dev/kmsg', { tuning: { startRecords: 50, windowMs: 1000, quietRecords: 20, retireAfterMs: 1000 } });
-    const from = newestKmsgSeq()!;
-    const seqs: number[] = [from];
-    const markers: number[] = [];
-    const src = new KmsgSource({
-      feed,
-      resumeAfterSeq: from,
-      onUntrusted: (r) => {
-        seqs.push(r.seq);
-        const m = markerOf(r.line);
-        if (m !== null) markers.push(m);
-      },
-    });
-    await src.start((lines) => {
-      for (const l of lines) seqs.push(parseKmsgHeader(l)!.seq);
-    });
+    const { seqs, markers, src } = await watchFeed(feed);
     const total = 400;
     // Records the source skips as already handled: the ring's records up to `from` (read from its
     // oldest), then any record handed over twice.
@@ -129,12 +128,7 @@ describe.runIf(requireSystem('root'))('the kmsg feed switches between pool reads
       await src.stop();
       mark(0);
     }
-    for (let i = 1; i < seqs.length; i++) expect(seqs[i]!).toBeGreaterThan(seqs[i - 1]!);
-    for (let i = 1; i < markers.length; i++) expect(markers[i]!).toBeGreaterThan(markers[i - 1]!);
-    let gaps = 0;
-    for (let i = 1; i < seqs.length; i++) gaps += seqs[i]! - seqs[i - 1]! - 1;
-    expect(src.lost).toBe(gaps);
-    expect(src.skipped).toBe(skippedBacklog);
+    expectEachOnceAndGapsCounted(seqs, markers, src, skippedBacklog);
     expect(markers.length + src.lost).toBeGreaterThanOrEqual(total + 1);
   }, 60_000);
 
