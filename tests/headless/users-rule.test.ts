@@ -8,7 +8,7 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../electron/shared/domain.ts';
-import { FakeFirewall, Journal } from './fakes.ts';
+import { FakeFirewall, type FakeHelper, Journal } from './fakes.ts';
 import { BOOT, buildRealService, kmsg, tempDirsPerTest } from './real-service.ts';
 
 const tempDir = tempDirsPerTest('pc-usersrule-');
@@ -78,6 +78,38 @@ describe("a ban the firewall refuses for the user's own rule", () => {
     scan(t, TRUSTED);
     await t.service.idle();
     expect(banCalls(fw, TRUSTED)).toBe(2);
+    await t.service.stop();
+  });
+
+  it("the user's rules changing ends the hold-off: a scanner whose trusting rule was deleted is banned at its next scan", async () => {
+    const fw = new FakeFirewall(new Journal());
+    fw.usersRules.add(TRUSTED);
+    const t = build(fw);
+    const helper = t.service.o.helper as FakeHelper;
+    const trusting = { number: 2, v6: false, action: 'allow', direction: 'in', from: TRUSTED, to: 'Anywhere', port: '', proto: 'any', comment: '', portcullis: false } as const;
+    helper.rules = [...helper.rules, trusting];
+    await t.service.start();
+    scan(t, TRUSTED);
+    await t.service.idle();
+    expect(banCalls(fw, TRUSTED)).toBe(1);
+    // A status read with the same rules (only the numbers moved) changes nothing: still held off.
+    helper.rules = helper.rules.map((r) => ({ ...r, number: r.number + 1 }));
+    await t.service.refreshStatus(false);
+    t.clock.advance(10_000);
+    scan(t, TRUSTED);
+    await t.service.idle();
+    expect(banCalls(fw, TRUSTED)).toBe(1);
+    // The user deletes their `allow from TRUSTED` (by hand with ufw, or in the rule editor): the
+    // firewall takes our ban now, and the service sees the rules change at its next status read.
+    fw.usersRules.delete(TRUSTED);
+    helper.rules = helper.rules.filter((r) => r.from !== TRUSTED);
+    await t.service.refreshStatus(false);
+    t.clock.advance(10_000);
+    scan(t, TRUSTED);
+    await t.service.idle();
+    expect(banCalls(fw, TRUSTED)).toBe(2);
+    expect(fw.bans.has(TRUSTED)).toBe(true);
+    expect((await t.call('getBans')).active.map((b) => b.ip)).toEqual([TRUSTED]);
     await t.service.stop();
   });
 
