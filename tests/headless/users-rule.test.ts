@@ -113,6 +113,35 @@ describe("a ban the firewall refuses for the user's own rule", () => {
     await t.service.stop();
   });
 
+  it('a refused ban is no strike: the first ban that takes effect later lasts bantime, not 2x (nor after a restart)', async () => {
+    const fw = new FakeFirewall(new Journal());
+    fw.usersRules.add(TRUSTED);
+    const clock = new ManualClock(BOOT + 10_000);
+    const a = build(fw, undefined, clock);
+    await a.service.start();
+    const bantimeMs = a.service.getSettingsNow().ban.bantimeSec * 1000;
+    scan(a, TRUSTED);
+    await a.service.idle();
+    expect(banCalls(fw, TRUSTED)).toBe(1);
+    // Refused twice (the hold-off over): strikes must not pile up either.
+    clock.advance(bantimeMs + 1000);
+    scan(a, TRUSTED);
+    await a.service.idle();
+    expect(banCalls(fw, TRUSTED)).toBe(2);
+    await a.service.stop();
+    // The user deleted their rule while the service was stopped; the refused ban is long over.
+    fw.usersRules.delete(TRUSTED);
+    clock.advance(2 * bantimeMs + 1000);
+    const b = build(fw, a.dbFile, clock);
+    await b.service.start();
+    scan(b, TRUSTED);
+    await b.service.idle();
+    const ban = (await b.call('getBans')).active.find((x) => x.ip === TRUSTED)!;
+    expect(ban.strikes).toBe(1);
+    expect(ban.until! - ban.at).toBe(bantimeMs);
+    await b.service.stop();
+  });
+
   it('a manual ban (API, `portcullis ban`) that the firewall refuses is answered as not banned, and ended', async () => {
     const fw = new FakeFirewall(new Journal());
     fw.usersRules.add(TRUSTED);
