@@ -306,7 +306,11 @@ export class BanPipeline {
       firewallDone = this.order.forAll(async () => {
         try {
           if (fw.banMany) skipped = await fw.banMany(bans.map((b) => ({ ip: b.ip, until: b.until, comment: banComment(b) })));
-          else for (const b of bans) await fw.ban(b.ip, b.until, banComment(b));
+          else
+            for (const b of bans) {
+              const one = await fw.ban(b.ip, b.until, banComment(b));
+              if (one) skipped.push(one); // refused: as a banMany entry's
+            }
           const latencyMs = performance.now() - decidedAt;
           const notBanned = new Map(skipped.map((s) => [s.ip, skippedBanText(s)]));
           let ended = '';
@@ -424,7 +428,11 @@ export class BanPipeline {
         try {
           let skipped: SkippedBan[] = [];
           if (fw.banMany) skipped = await fw.banMany(todo.map((b) => ({ ip: b.ip, until: b.until, comment: banComment(b) })));
-          else for (const b of todo) await fw.ban(b.ip, b.until, banComment(b));
+          else
+            for (const b of todo) {
+              const one = await fw.ban(b.ip, b.until, banComment(b));
+              if (one) skipped.push(one); // refused: as a banMany entry's
+            }
           const notBanned = new Set(skipped.map((s) => s.ip));
           result.restored.push(...todo.filter((b) => !notBanned.has(b.ip)).map((b) => b.ip));
           for (const s of skipped) h.log('warn', `reconcile: not restored: ${skippedBanText(s)}`);

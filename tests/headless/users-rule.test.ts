@@ -142,6 +142,29 @@ describe("a ban the firewall refuses for the user's own rule", () => {
     await b.service.stop();
   });
 
+  it('a firewall port without banMany (one ban at a time): a bulk ban and a restore it refuses are refused and ended too', async () => {
+    const fw = new FakeFirewall(new Journal()); // no banMany: the pipeline bans one by one
+    fw.usersRules.add(TRUSTED);
+    const clock = new ManualClock(BOOT + 10_000);
+    const a = build(fw, undefined, clock);
+    await a.service.start();
+    const r = await a.call('banMany', { ips: [TRUSTED, '203.0.113.9'] });
+    expect(r.banned).toBe(1);
+    expect(r.refused.map((x) => x.ip)).toEqual([TRUSTED]);
+    expect((await a.call('getBans')).active.map((b) => b.ip)).toEqual(['203.0.113.9']);
+    await a.service.stop();
+    // A stored active ban the firewall refuses at the restore (the user's rule came while stopped).
+    fw.bans.clear();
+    fw.usersRules.add('203.0.113.9');
+    const b = build(fw, a.dbFile, clock);
+    await b.service.start();
+    await b.service.idle();
+    const bans = await b.call('getBans');
+    expect(bans.active).toEqual([]);
+    expect(bans.history.find((x) => x.ip === '203.0.113.9')!.ended?.why).toBe('refused-users-rule');
+    await b.service.stop();
+  });
+
   it('a manual ban (API, `portcullis ban`) that the firewall refuses is answered as not banned, and ended', async () => {
     const fw = new FakeFirewall(new Journal());
     fw.usersRules.add(TRUSTED);
