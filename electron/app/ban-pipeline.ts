@@ -163,7 +163,8 @@ export class BanPipeline {
     }
     const decidedAt = performance.now();
     this.h.store.recordBan(ban);
-    const done = this.banInFirewall(ban, decidedAt);
+    const before = this.lastBanAt;
+    const done = this.banInFirewall(ban, decidedAt, before);
     this.lastBanDone = done;
     this.lastBanAt = ban.at;
     const off = this.h.engine().offender(ban.ip);
@@ -172,7 +173,7 @@ export class BanPipeline {
     return done;
   }
 
-  private async banInFirewall(ban: BanRecord, decidedAt: number): Promise<SkippedBan | undefined> {
+  private async banInFirewall(ban: BanRecord, decidedAt: number, lastBanBefore: number | null): Promise<SkippedBan | undefined> {
     const fw = this.h.firewall;
     if (this.h.dryRun || !fw) {
       this.h.fleet()?.onBan(ban);
@@ -185,6 +186,8 @@ export class BanPipeline {
         const skipped = await fw.ban(ban.ip, ban.until, banComment(ban));
         if (skipped) {
           refusal = skipped;
+          // Nothing was banned: the state's "last ban" (status, the tray's recent-ban icon) is the one before.
+          if (this.lastBanAt === ban.at) this.lastBanAt = lastBanBefore;
           const why = skippedBanText(skipped);
           this.h.onBan?.(ban, { latencyMs: null, dryRun: false, error: why });
           this.h.notice('warn', `Not banned: ${why}. ${this.refused(ban)}`);

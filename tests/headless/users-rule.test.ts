@@ -43,6 +43,8 @@ describe("a ban the firewall refuses for the user's own rule", () => {
     expect(bans.history.filter((b) => b.ip === TRUSTED).map((b) => b.ended?.why)).toEqual(['refused-users-rule']);
     expect(t.store.activeBans(t.clock.now()).map((b) => b.ip)).not.toContain(TRUSTED);
     expect((await t.call('getState')).counts.activeBans).toBe(0);
+    // Nor a "last ban" (`portcullis status`, the tray's recent-ban icon): nothing was banned.
+    expect((await t.call('getState')).lastBanAt).toBeNull();
     expect(t.service.engine.isBanned(TRUSTED)).toBe(false);
     const notes = t.logs.filter((l) => l.level === 'warn' && l.message.startsWith(`Not banned: ufw did not add Portcullis's ban of ${TRUSTED}`));
     expect(notes).toHaveLength(1);
