@@ -163,6 +163,7 @@ export class BanPipeline {
     }
     const decidedAt = performance.now();
     this.h.store.recordBan(ban);
+    this.h.fleet()?.onLocalBanDecided(ban);
     const before = this.lastBanAt;
     const done = this.banInFirewall(ban, decidedAt, before);
     this.lastBanDone = done;
@@ -295,6 +296,7 @@ export class BanPipeline {
     const decidedAt = performance.now();
     if (h.store.recordBans) h.store.recordBans(bans);
     else for (const b of bans) h.store.recordBan(b);
+    for (const b of bans) h.fleet()?.onLocalBanDecided(b);
     this.lastBanAt = now;
     const fw = h.firewall;
     let firewallDone: Promise<void> = Promise.resolve();
