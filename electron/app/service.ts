@@ -142,7 +142,11 @@ export class PortcullisService implements AppCore {
 
     const now = this.o.clock.now();
     try {
+      // Newest first: only a source whose latest ban was refused (one banned since has lost that rule).
+      const seen = new Set<string>();
       for (const b of this.o.store.banHistory(1000)) {
+        if (seen.has(b.ip)) continue;
+        seen.add(b.ip);
         if (b.ended?.why === 'refused-users-rule' && b.until !== null && b.until > now) this.pipeline.holdOff.hold(b.ip, b.until);
       }
     } catch (e) {

@@ -167,6 +167,40 @@ describe("a ban the firewall refuses for the user's own rule", () => {
     await b.service.stop();
   });
 
+  it("a restart holds off only a source whose LATEST ban was refused: one banned since (the user's rule gone) is banned again at its next scan", async () => {
+    const fw = new FakeFirewall(new Journal());
+    fw.usersRules.add(TRUSTED);
+    const clock = new ManualClock(BOOT + 10_000);
+    const a = build(fw, undefined, clock);
+    const helper = a.service.o.helper as FakeHelper;
+    const trusting = { number: 2, v6: false, action: 'allow', direction: 'in', from: TRUSTED, to: 'Anywhere', port: '', proto: 'any', comment: '', portcullis: false } as const;
+    helper.rules = [...helper.rules, trusting];
+    await a.service.start();
+    scan(a, TRUSTED);
+    await a.service.idle();
+    // The user deletes their rule; the next scan bans it (in force); the user lifts that ban by hand.
+    fw.usersRules.delete(TRUSTED);
+    helper.rules = helper.rules.filter((r) => r.from !== TRUSTED);
+    await a.service.refreshStatus(false);
+    clock.advance(10_000);
+    scan(a, TRUSTED);
+    await a.service.idle();
+    expect(fw.bans.has(TRUSTED)).toBe(true);
+    await a.call('unban', { ip: TRUSTED });
+    await a.service.idle();
+    await a.service.stop();
+    expect(banCalls(fw, TRUSTED)).toBe(2);
+    // Restarted while the first (refused) ban would still run: its refusal is no longer the latest word.
+    const b = build(fw, a.dbFile, clock);
+    await b.service.start();
+    clock.advance(10_000);
+    scan(b, TRUSTED);
+    await b.service.idle();
+    expect(banCalls(fw, TRUSTED)).toBe(3);
+    expect(fw.bans.has(TRUSTED)).toBe(true);
+    await b.service.stop();
+  });
+
   it('a manual ban (API, `portcullis ban`) that the firewall refuses is answered as not banned, and ended', async () => {
     const fw = new FakeFirewall(new Journal());
     fw.usersRules.add(TRUSTED);
