@@ -163,7 +163,9 @@ export class BanPipeline {
     }
     const decidedAt = performance.now();
     this.h.store.recordBan(ban);
-    const done = this.banInFirewall(ban, decidedAt);
+    this.h.fleet()?.onLocalBanDecided(ban);
+    const before = this.lastBanAt;
+    const done = this.banInFirewall(ban, decidedAt, before);
     this.lastBanDone = done;
     this.lastBanAt = ban.at;
     const off = this.h.engine().offender(ban.ip);
@@ -172,7 +174,7 @@ export class BanPipeline {
     return done;
   }
 
-  private async banInFirewall(ban: BanRecord, decidedAt: number): Promise<SkippedBan | undefined> {
+  private async banInFirewall(ban: BanRecord, decidedAt: number, lastBanBefore: number | null): Promise<SkippedBan | undefined> {
     const fw = this.h.firewall;
     if (this.h.dryRun || !fw) {
       this.h.fleet()?.onBan(ban);
@@ -185,6 +187,8 @@ export class BanPipeline {
         const skipped = await fw.ban(ban.ip, ban.until, banComment(ban));
         if (skipped) {
           refusal = skipped;
+          // Nothing was banned: the state's "last ban" (status, the tray's recent-ban icon) is the one before.
+          if (this.lastBanAt === ban.at) this.lastBanAt = lastBanBefore;
           const why = skippedBanText(skipped);
           this.h.onBan?.(ban, { latencyMs: null, dryRun: false, error: why });
           this.h.notice('warn', `Not banned: ${why}. ${this.refused(ban)}`);
@@ -292,6 +296,7 @@ export class BanPipeline {
     const decidedAt = performance.now();
     if (h.store.recordBans) h.store.recordBans(bans);
     else for (const b of bans) h.store.recordBan(b);
+    for (const b of bans) h.fleet()?.onLocalBanDecided(b);
     this.lastBanAt = now;
     const fw = h.firewall;
     let firewallDone: Promise<void> = Promise.resolve();
@@ -306,7 +311,11 @@ export class BanPipeline {
       firewallDone = this.order.forAll(async () => {
         try {
           if (fw.banMany) skipped = await fw.banMany(bans.map((b) => ({ ip: b.ip, until: b.until, comment: banComment(b) })));
-          else for (const b of bans) await fw.ban(b.ip, b.until, banComment(b));
+          else
+            for (const b of bans) {
+              const one = await fw.ban(b.ip, b.until, banComment(b));
+              if (one) skipped.push(one); // refused: as a banMany entry's
+            }
           const latencyMs = performance.now() - decidedAt;
           const notBanned = new Map(skipped.map((s) => [s.ip, skippedBanText(s)]));
           let ended = '';
@@ -424,7 +433,11 @@ export class BanPipeline {
         try {
           let skipped: SkippedBan[] = [];
           if (fw.banMany) skipped = await fw.banMany(todo.map((b) => ({ ip: b.ip, until: b.until, comment: banComment(b) })));
-          else for (const b of todo) await fw.ban(b.ip, b.until, banComment(b));
+          else
+            for (const b of todo) {
+              const one = await fw.ban(b.ip, b.until, banComment(b));
+              if (one) skipped.push(one); // refused: as a banMany entry's
+            }
           const notBanned = new Set(skipped.map((s) => s.ip));
           result.restored.push(...todo.filter((b) => !notBanned.has(b.ip)).map((b) => b.ip));
           for (const s of skipped) h.log('warn', `reconcile: not restored: ${skippedBanText(s)}`);

@@ -25,6 +25,8 @@ export interface FirewallStatusDeps {
   readOnlyReason?: string;
   /** ufw was turned off / on behind our back (not at the first read). */
   onEnabledChange(enabled: boolean): void;
+  /** The user's own rules differ from the last read (not at the first): added, deleted or edited, by us or by hand. */
+  onUserRulesChange?(): void;
   log(level: 'warn', message: string): void;
 }
 
@@ -35,6 +37,8 @@ export class FirewallStatus {
   /** When the status was last read (clock time). */
   readAt = 0;
   private allowedFn: (proto: 'tcp' | 'udp', port: number) => boolean = () => false;
+  /** The user's rules of the last read, without their numbers (our ban rules shift those): null before the first. */
+  private userRulesKey: string | null = null;
   /** Stable function handed to the engine; the rule set behind it is refreshed. */
   readonly allowedPorts = (proto: 'tcp' | 'udp', port: number): boolean => this.allowedFn(proto, port);
 
@@ -73,5 +77,8 @@ export class FirewallStatus {
     this.state = firewall;
     this.rules = rules;
     this.allowedFn = allowedPortsFrom(rules.rules);
+    const key = JSON.stringify(rules.rules.filter((r) => !r.portcullis).map(({ number: _, ...r }) => r));
+    if (this.userRulesKey !== null && key !== this.userRulesKey) this.d.onUserRulesChange?.();
+    this.userRulesKey = key;
   }
 }

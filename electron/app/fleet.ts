@@ -150,6 +150,15 @@ export class FleetBridge implements FleetSink {
 
   // ------------------------------------------------------------------ local bans → the fleet
 
+  /**
+   * A local ban was decided: from now on the address is this host's (the fleet's ban is applied when
+   * it ends) — at the decision, not once the firewall has answered (onBan): a fleet decision deleted
+   * meanwhile must not lift the local ban as if it were the fleet's.
+   */
+  onLocalBanDecided(ban: BanRecord): void {
+    if (ban.reason.origin === undefined) this.applied.delete(ban.ip);
+  }
+
   onBan(ban: BanRecord): void {
     if (ban.reason.origin !== undefined) return; // a fleet ban: never pushed back
     // A local ban of an address the fleet had banned here: it is this host's ban now.

@@ -88,6 +88,13 @@ export class PortcullisService implements AppCore {
         if (!enabled) this.notice('warn', 'The firewall (ufw) was turned off: bans have no effect');
         this.pushState();
       },
+      // A source held off because a rule of the user's decided its traffic may have lost that rule
+      // (deleted by hand or in the rule editor): its next scan is tried again now, not only once the
+      // refused ban would have ended (hours, days; never for a permanent one).
+      onUserRulesChange: () => {
+        const n = this.pipeline.holdOff.clear();
+        if (n) this.log('info', `the firewall's rules changed: ${n} source(s) whose ban it refused for a rule of the user's may be banned again`);
+      },
       log: (level, message) => this.log(level, message),
     });
     this.capNotes = new BanCapNotes(opts.clock, opts.store, (message) => this.notice('warn', message));
@@ -135,7 +142,11 @@ export class PortcullisService implements AppCore {
 
     const now = this.o.clock.now();
     try {
+      // Newest first: only a source whose latest ban was refused (one banned since has lost that rule).
+      const seen = new Set<string>();
       for (const b of this.o.store.banHistory(1000)) {
+        if (seen.has(b.ip)) continue;
+        seen.add(b.ip);
         if (b.ended?.why === 'refused-users-rule' && b.until !== null && b.until > now) this.pipeline.holdOff.hold(b.ip, b.until);
       }
     } catch (e) {

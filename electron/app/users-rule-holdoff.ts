@@ -4,8 +4,9 @@
  * already blocks it). Their ban is ended ('refused-users-rule'); this keeps the engine from deciding
  * it again at the next few probes — a ban made, refused and ended every few seconds, each with a
  * notice — until the refused ban would have ended: then one more try (the user may have deleted
- * their rule meanwhile). A permanent ban refused holds off while this process runs. Bounded: the
- * oldest entry goes first.
+ * their rule meanwhile), or until the user's rules change (the service's status read sees that
+ * within its refresh, firewall-status.ts): then too. A permanent ban refused holds off while this
+ * process runs or until then. Bounded: the oldest entry goes first.
  */
 export const MAX_HELD_OFF = 10_000;
 
@@ -27,6 +28,13 @@ export class UsersRuleHoldOff {
     if (end === null || end > time) return true;
     this.until.delete(target);
     return false;
+  }
+
+  /** Ends every hold-off (the user's rules changed: the rule that refused a ban may be gone); returns how many there were. */
+  clear(): number {
+    const n = this.until.size;
+    this.until.clear();
+    return n;
   }
 
   get size(): number {

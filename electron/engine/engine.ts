@@ -425,6 +425,8 @@ export class ScanEngine {
     const cancelled = this.policy.cancelDeferred(addr);
     const removed = this.book.remove(addr);
     if (!removed) return cancelled;
+    // Refused by the firewall: it never blocked anything, so it is no strike (a fleet ban never was one).
+    if (why === 'refused-users-rule' && removed.strikes > 0) this.policy.unstrike(addr, removed.strikes);
     this.tracker.delete(addr);
     this.refreshNextExpiry();
     this.sink({ type: 'unban', ip: addr, time: at, why });

@@ -44,4 +44,17 @@ describe('ScanEngine ban hold-off', () => {
     engine.ban('198.51.100.7', { at: T0 });
     expect(bans()).toEqual(['198.51.100.7']);
   });
+
+  it("a ban ended as refused by the firewall (refused-users-rule) is no strike: the next ban is the first again", () => {
+    const { engine } = make();
+    const first = engine.ban('198.51.100.7', { at: T0 });
+    expect(first.strikes).toBe(1);
+    expect(engine.unban('198.51.100.7', T0 + 1000, 'refused-users-rule')).toBe(true);
+    const next = engine.ban('198.51.100.7', { at: T0 + 2000 });
+    expect(next.strikes).toBe(1);
+    expect(next.until! - next.at).toBe(first.until! - first.at);
+    // A ban lifted by hand stays a strike.
+    engine.unban('198.51.100.7', T0 + 3000, 'manual');
+    expect(engine.ban('198.51.100.7', { at: T0 + 4000 }).strikes).toBe(2);
+  });
 });

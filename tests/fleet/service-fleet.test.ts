@@ -123,6 +123,34 @@ describe('fleet in the service', () => {
     expect(t.lapi.active().map((d) => d.value)).toEqual(['203.0.113.5']); // the other host's decision stays theirs
   });
 
+  it("a local ban of a fleet-banned address is this host's from its decision on: the fleet decision deleted while the firewall still applies the local ban does not lift it", async () => {
+    const t = await build({ settings: withFleet() });
+    const d = t.lapi.add('203.0.113.5', 'portcullis@hostB');
+    await t.link().pullOnce();
+    await t.service.idle();
+    expect(t.firewall.bans.has('203.0.113.5')).toBe(true);
+    // The local (manual) ban's firewall call takes a while (ufw: 0.3–1.4 s) ...
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const ban = t.firewall.ban.bind(t.firewall);
+    t.firewall.ban = async (ip: string, until: number | null) => {
+      await gate;
+      return ban(ip, until);
+    };
+    const banned = t.call('ban', { ip: '203.0.113.5', note: 'mine' });
+    await new Promise((r) => setTimeout(r, 0));
+    // ... and meanwhile the other host's decision is deleted at the LAPI.
+    t.lapi.remove(d.id);
+    t.clock.advance(6 * 60_000);
+    await t.link().pullOnce();
+    release();
+    await banned;
+    await t.service.idle();
+    const active = (await t.call('getBans')).active.find((b) => b.ip === '203.0.113.5');
+    expect(active?.reason.note).toBe('mine');
+    expect(t.firewall.bans.has('203.0.113.5')).toBe(true);
+  });
+
   it('fleet bans lifted by hand are remembered at most maxBans at once, the oldest forgotten first (F6)', async () => {
     const t = await build({ settings: withFleet({ maxBans: 2 }) });
     const ips = ['203.0.113.1', '203.0.113.2', '203.0.113.3'];

@@ -8,7 +8,7 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../electron/shared/domain.ts';
-import { FakeFirewall, Journal } from './fakes.ts';
+import { FakeFirewall, type FakeHelper, Journal } from './fakes.ts';
 import { BOOT, buildRealService, kmsg, tempDirsPerTest } from './real-service.ts';
 
 const tempDir = tempDirsPerTest('pc-usersrule-');
@@ -43,6 +43,8 @@ describe("a ban the firewall refuses for the user's own rule", () => {
     expect(bans.history.filter((b) => b.ip === TRUSTED).map((b) => b.ended?.why)).toEqual(['refused-users-rule']);
     expect(t.store.activeBans(t.clock.now()).map((b) => b.ip)).not.toContain(TRUSTED);
     expect((await t.call('getState')).counts.activeBans).toBe(0);
+    // Nor a "last ban" (`portcullis status`, the tray's recent-ban icon): nothing was banned.
+    expect((await t.call('getState')).lastBanAt).toBeNull();
     expect(t.service.engine.isBanned(TRUSTED)).toBe(false);
     const notes = t.logs.filter((l) => l.level === 'warn' && l.message.startsWith(`Not banned: ufw did not add Portcullis's ban of ${TRUSTED}`));
     expect(notes).toHaveLength(1);
@@ -79,6 +81,124 @@ describe("a ban the firewall refuses for the user's own rule", () => {
     await t.service.idle();
     expect(banCalls(fw, TRUSTED)).toBe(2);
     await t.service.stop();
+  });
+
+  it("the user's rules changing ends the hold-off: a scanner whose trusting rule was deleted is banned at its next scan", async () => {
+    const fw = new FakeFirewall(new Journal());
+    fw.usersRules.add(TRUSTED);
+    const t = build(fw);
+    const helper = t.service.o.helper as FakeHelper;
+    const trusting = { number: 2, v6: false, action: 'allow', direction: 'in', from: TRUSTED, to: 'Anywhere', port: '', proto: 'any', comment: '', portcullis: false } as const;
+    helper.rules = [...helper.rules, trusting];
+    await t.service.start();
+    scan(t, TRUSTED);
+    await t.service.idle();
+    expect(banCalls(fw, TRUSTED)).toBe(1);
+    // A status read with the same rules (only the numbers moved) changes nothing: still held off.
+    helper.rules = helper.rules.map((r) => ({ ...r, number: r.number + 1 }));
+    await t.service.refreshStatus(false);
+    t.clock.advance(10_000);
+    scan(t, TRUSTED);
+    await t.service.idle();
+    expect(banCalls(fw, TRUSTED)).toBe(1);
+    // The user deletes their `allow from TRUSTED` (by hand with ufw, or in the rule editor): the
+    // firewall takes our ban now, and the service sees the rules change at its next status read.
+    fw.usersRules.delete(TRUSTED);
+    helper.rules = helper.rules.filter((r) => r.from !== TRUSTED);
+    await t.service.refreshStatus(false);
+    t.clock.advance(10_000);
+    scan(t, TRUSTED);
+    await t.service.idle();
+    expect(banCalls(fw, TRUSTED)).toBe(2);
+    expect(fw.bans.has(TRUSTED)).toBe(true);
+    expect((await t.call('getBans')).active.map((b) => b.ip)).toEqual([TRUSTED]);
+    await t.service.stop();
+  });
+
+  it('a refused ban is no strike: the first ban that takes effect later lasts bantime, not 2x (nor after a restart)', async () => {
+    const fw = new FakeFirewall(new Journal());
+    fw.usersRules.add(TRUSTED);
+    const clock = new ManualClock(BOOT + 10_000);
+    const a = build(fw, undefined, clock);
+    await a.service.start();
+    const bantimeMs = a.service.getSettingsNow().ban.bantimeSec * 1000;
+    scan(a, TRUSTED);
+    await a.service.idle();
+    expect(banCalls(fw, TRUSTED)).toBe(1);
+    // Refused twice (the hold-off over): strikes must not pile up either.
+    clock.advance(bantimeMs + 1000);
+    scan(a, TRUSTED);
+    await a.service.idle();
+    expect(banCalls(fw, TRUSTED)).toBe(2);
+    await a.service.stop();
+    // The user deleted their rule while the service was stopped; the refused ban is long over.
+    fw.usersRules.delete(TRUSTED);
+    clock.advance(2 * bantimeMs + 1000);
+    const b = build(fw, a.dbFile, clock);
+    await b.service.start();
+    scan(b, TRUSTED);
+    await b.service.idle();
+    const ban = (await b.call('getBans')).active.find((x) => x.ip === TRUSTED)!;
+    expect(ban.strikes).toBe(1);
+    expect(ban.until! - ban.at).toBe(bantimeMs);
+    await b.service.stop();
+  });
+
+  it('a firewall port without banMany (one ban at a time): a bulk ban and a restore it refuses are refused and ended too', async () => {
+    const fw = new FakeFirewall(new Journal()); // no banMany: the pipeline bans one by one
+    fw.usersRules.add(TRUSTED);
+    const clock = new ManualClock(BOOT + 10_000);
+    const a = build(fw, undefined, clock);
+    await a.service.start();
+    const r = await a.call('banMany', { ips: [TRUSTED, '203.0.113.9'] });
+    expect(r.banned).toBe(1);
+    expect(r.refused.map((x) => x.ip)).toEqual([TRUSTED]);
+    expect((await a.call('getBans')).active.map((b) => b.ip)).toEqual(['203.0.113.9']);
+    await a.service.stop();
+    // A stored active ban the firewall refuses at the restore (the user's rule came while stopped).
+    fw.bans.clear();
+    fw.usersRules.add('203.0.113.9');
+    const b = build(fw, a.dbFile, clock);
+    await b.service.start();
+    await b.service.idle();
+    const bans = await b.call('getBans');
+    expect(bans.active).toEqual([]);
+    expect(bans.history.find((x) => x.ip === '203.0.113.9')!.ended?.why).toBe('refused-users-rule');
+    await b.service.stop();
+  });
+
+  it("a restart holds off only a source whose LATEST ban was refused: one banned since (the user's rule gone) is banned again at its next scan", async () => {
+    const fw = new FakeFirewall(new Journal());
+    fw.usersRules.add(TRUSTED);
+    const clock = new ManualClock(BOOT + 10_000);
+    const a = build(fw, undefined, clock);
+    const helper = a.service.o.helper as FakeHelper;
+    const trusting = { number: 2, v6: false, action: 'allow', direction: 'in', from: TRUSTED, to: 'Anywhere', port: '', proto: 'any', comment: '', portcullis: false } as const;
+    helper.rules = [...helper.rules, trusting];
+    await a.service.start();
+    scan(a, TRUSTED);
+    await a.service.idle();
+    // The user deletes their rule; the next scan bans it (in force); the user lifts that ban by hand.
+    fw.usersRules.delete(TRUSTED);
+    helper.rules = helper.rules.filter((r) => r.from !== TRUSTED);
+    await a.service.refreshStatus(false);
+    clock.advance(10_000);
+    scan(a, TRUSTED);
+    await a.service.idle();
+    expect(fw.bans.has(TRUSTED)).toBe(true);
+    await a.call('unban', { ip: TRUSTED });
+    await a.service.idle();
+    await a.service.stop();
+    expect(banCalls(fw, TRUSTED)).toBe(2);
+    // Restarted while the first (refused) ban would still run: its refusal is no longer the latest word.
+    const b = build(fw, a.dbFile, clock);
+    await b.service.start();
+    clock.advance(10_000);
+    scan(b, TRUSTED);
+    await b.service.idle();
+    expect(banCalls(fw, TRUSTED)).toBe(3);
+    expect(fw.bans.has(TRUSTED)).toBe(true);
+    await b.service.stop();
   });
 
   it('a manual ban (API, `portcullis ban`) that the firewall refuses is answered as not banned, and ended', async () => {

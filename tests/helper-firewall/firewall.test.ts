@@ -185,6 +185,15 @@ describe('ufw backend argv', () => {
     expect(calls.at(-1)!.args.join(' ')).toBe('-w -D ufw-user-input -s 192.0.2.9 -m comment --comment portcullis-fast -j DROP');
   });
 
+  it("the user's rule above ours decides even when its comment has a quote in it (ufw prints comments unescaped)", async () => {
+    // `ufw insert 1 allow from 192.0.2.9 comment "bob's laptop"` after an earlier ban of ours: ufw
+    // skips our prepend, and the user's allow (first) lets the address in: not banned.
+    const showAdded = "Added user rules (see 'ufw status' for running firewall):\nufw allow from 192.0.2.9 comment 'bob's laptop'\nufw deny from 192.0.2.9 comment 'portcullis-ban exp:1000000600'\n";
+    const { exec } = fakeExec((c) => (c.args[0] === 'prepend' ? { stdout: 'Skipping inserting existing rule\n' } : c.args[0] === 'show' ? { stdout: showAdded } : {}));
+    const b = createBanBackend('ufw', exec, { cutConnections: false, now: () => 1_000_000_000 });
+    expect(await b.ban(ip('192.0.2.9'), 600, 'scan')).toEqual({ ip: '192.0.2.9', why: 'users-rule' });
+  });
+
   it('after a ban ufw skips (the address already has a rule) or appends, the block blockNow added is taken back, never ufw\'s own copy (v4 and v6)', async () => {
     // ufw answers "Skipping inserting existing rule" (exit 0) and reloads nothing: blockNow's rule would
     // otherwise stay in the kernel, unknown to ufw. The take-back names the fast rule's tag, so a reload

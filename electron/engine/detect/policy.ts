@@ -89,6 +89,18 @@ export class BanPolicy {
     return { strikes, until: d === null ? null : at + d };
   }
 
+  /**
+   * Takes back the strike of a ban that never took effect (the firewall refused it: a rule of the
+   * user's own decides that source's traffic), when it is still the address's latest: a ban that
+   * blocked nothing must not make its next one longer, nor permanent.
+   */
+  unstrike(ip: string, strikes: number): void {
+    const r = this.strikeBook.get(ip);
+    if (!r || r.strikes !== strikes) return;
+    if (strikes <= 1) this.strikeBook.delete(ip);
+    else this.strikeBook.set(ip, { strikes: strikes - 1, lastBanAt: r.lastBanAt });
+  }
+
   restoreStrikes(list: { ip: string; strikes: number; lastBanAt: number }[]): void {
     for (const r of list) {
       if (!Number.isFinite(r.strikes) || r.strikes < 1 || !Number.isFinite(r.lastBanAt)) continue;

@@ -150,7 +150,8 @@ export class SqliteStore implements StorePort {
       insertBan: p('INSERT INTO bans (ip, at, until, strikes, reason) VALUES (?,?,?,?,?)'),
       activeBans: p('SELECT * FROM bans WHERE ended_at IS NULL AND (until IS NULL OR until > ?) ORDER BY at'),
       openBans: p('SELECT * FROM bans WHERE ended_at IS NULL ORDER BY at'),
-      strikes: p('SELECT ip, MAX(strikes) AS strikes, MAX(at) AS lastBanAt FROM bans GROUP BY ip'),
+      // A ban the firewall refused (a rule of the user's) never took effect: no strike (engine.ts unban).
+      strikes: p("SELECT ip, MAX(strikes) AS strikes, MAX(at) AS lastBanAt FROM bans WHERE end_why IS NOT 'refused-users-rule' GROUP BY ip"),
       getSetting: p('SELECT value FROM settings WHERE key = ?'),
       setSetting: p('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
       getState: p('SELECT value FROM state WHERE key = ?'),

@@ -58,7 +58,8 @@ export function parseTaggedRules(showAdded: string): TaggedRule[] {
 export function sourceRuleOwners(showAdded: string): Map<string, 'ban' | 'user'> {
   const out = new Map<string, 'ban' | 'user'>();
   for (const line of showAdded.split('\n')) {
-    const m = /^ufw (allow|deny|reject|limit)( log| log-all)? from (\S+)(?: comment '([^']*)')?$/.exec(line.trim());
+    // The comment is last, printed as ufw holds it (a quote in it is not escaped): everything to the end.
+    const m = /^ufw (allow|deny|reject|limit)( log| log-all)? from (\S+)(?: comment '(.*)')?$/.exec(line.trim());
     if (!m) continue;
     const src = isPrefixText(m[3]!) ? canonicalCidr(m[3]!) : canonicalIp(m[3]!);
     if (!src || out.has(src)) continue;
