@@ -49,3 +49,8 @@ export interface BanBackend {
 
 /** Every rule/element Portcullis creates carries this tag; nothing without it is ever removed. */
 export const BAN_TAG = 'portcullis-ban';
+
+/** Whether a ufw rule's comment is Portcullis's ban tag (the tag alone, or the tag then a space and more). */
+export function isBanTag(comment: string): boolean {
+  return comment === BAN_TAG || comment.startsWith(`${BAN_TAG} `);
+}

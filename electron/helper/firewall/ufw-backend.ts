@@ -22,7 +22,7 @@ import { type BanTarget, canonicalCidr, canonicalIp } from '../../shared/domain.
 import { isPrefixText } from '../../shared/prefix.ts';
 import type { Exec } from '../exec.ts';
 import { FirewallError } from './errors.ts';
-import { BAN_TAG, type BanBackend, type BanEntry, type BanRequest, type SkippedBan } from './types.ts';
+import { BAN_TAG, isBanTag, type BanBackend, type BanEntry, type BanRequest, type SkippedBan } from './types.ts';
 import { checkComment, checkTarget, checkTimeout } from './validate.ts';
 import { banManyInUfwFiles, type PlannedBan, type UfwFilesOptions } from './ufw-batch.ts';
 
@@ -40,7 +40,7 @@ export function parseTaggedRules(showAdded: string): TaggedRule[] {
     const m = /^ufw deny from (\S+) comment '([^']*)'$/.exec(line.trim());
     if (!m) continue;
     const comment = m[2]!;
-    if (comment !== BAN_TAG && !comment.startsWith(`${BAN_TAG} `)) continue;
+    if (!isBanTag(comment)) continue;
     const ip = isPrefixText(m[1]!) ? canonicalCidr(m[1]!) : canonicalIp(m[1]!);
     if (!ip) continue;
     const exp = /(?:^| )exp:(\d+)(?: |$)/.exec(comment);
@@ -64,7 +64,7 @@ export function sourceRuleOwners(showAdded: string): Map<string, 'ban' | 'user'>
     const src = isPrefixText(m[3]!) ? canonicalCidr(m[3]!) : canonicalIp(m[3]!);
     if (!src || out.has(src)) continue;
     const comment = m[4] ?? '';
-    out.set(src, m[1] === 'deny' && !m[2] && (comment === BAN_TAG || comment.startsWith(`${BAN_TAG} `)) ? 'ban' : 'user');
+    out.set(src, m[1] === 'deny' && !m[2] && isBanTag(comment) ? 'ban' : 'user');
   }
   return out;
 }

@@ -34,7 +34,7 @@ import { FirewallError } from './errors.ts';
 import { DEFAULT_ETC_DIR, readOrThrow, writeAtomically } from './managed.ts';
 import { UFW_DEFAULTS_FILE } from './ufw-ipv6.ts';
 import { ufwConfValue } from '../../shared/ufw-conf.ts';
-import { BAN_TAG } from './types.ts';
+import { isBanTag } from './types.ts';
 
 /** One planned ban: its target and the full comment (tag) ufw keeps for it. */
 export interface PlannedBan {
@@ -82,7 +82,7 @@ export function sourcesWithRule(text: string): Map<string, 'ban' | 'user'> {
     const src = m[3]!;
     const c = src.includes('/') ? canonicalCidr(src) : canonicalIp(src);
     const comment = Buffer.from(m[4] ?? '', 'hex').toString('utf8');
-    const ours = m[1] === 'deny' && m[2] === '' && (comment === BAN_TAG || comment.startsWith(`${BAN_TAG} `));
+    const ours = m[1] === 'deny' && m[2] === '' && isBanTag(comment);
     // A source with both: the first decides. The user's `allow from` above our deny lets it in, and
     // calling it banned would be a lie; our deny above the user's rule blocks it.
     if (!out.has(c ?? src)) out.set(c ?? src, ours ? 'ban' : 'user');
