@@ -103,6 +103,14 @@ const BOOT_BATCH = 256;
  */
 const HOLD_MAX = 8192;
 
+/** The record in the first `n` bytes one read returned: its first line only (dictionary lines follow), at most KMSG_MAX_RECORD. */
+function recordIn(buf: Buffer, n: number): string {
+  let len = buf.indexOf(10);
+  if (len < 0 || len > n) len = n;
+  if (len > KMSG_MAX_RECORD) len = KMSG_MAX_RECORD;
+  return buf.toString('utf8', 0, len);
+}
+
 /** The sequence number of a raw record ("prio,seq,usec,flags;…"), NaN if it has none. */
 function seqOf(record: string): number {
   const a = record.indexOf(',');
@@ -186,10 +194,7 @@ export function startKmsgReader(fd: number, sink: KmsgThreadSink, opts: KmsgRead
         return;
       }
       if (n === 0) return;
-      let len = buf.indexOf(10);
-      if (len < 0 || len > n) len = n;
-      if (len > KMSG_MAX_RECORD) len = KMSG_MAX_RECORD;
-      const record = buf.toString('utf8', 0, len);
+      const record = recordIn(buf, n);
       const seq = seqOf(record);
       if (poolSkipTo >= 0) {
         // Already handed over from the second fd.
@@ -273,10 +278,7 @@ export function startKmsgReader(fd: number, sink: KmsgThreadSink, opts: KmsgRead
         waiting = false;
         break;
       }
-      let len = bootBuf.indexOf(10);
-      if (len < 0 || len > n) len = n;
-      if (len > KMSG_MAX_RECORD) len = KMSG_MAX_RECORD;
-      const record = bootBuf.toString('utf8', 0, len);
+      const record = recordIn(bootBuf, n);
       const seq = seqOf(record);
       // Handed over already (this fd starts at the ring's oldest, or where its last boot left it).
       if (seq <= lastSeq) continue;
