@@ -159,10 +159,9 @@ export class FleetBridge implements FleetSink {
     if (ban.reason.origin === undefined) this.applied.delete(ban.ip);
   }
 
+  /** A local ban the firewall took (or failed transiently): pushed. Its take-over was recorded at the decision (onLocalBanDecided). */
   onBan(ban: BanRecord): void {
     if (ban.reason.origin !== undefined) return; // a fleet ban: never pushed back
-    // A local ban of an address the fleet had banned here: it is this host's ban now.
-    this.applied.delete(ban.ip);
     this.link?.enqueueBan({ ip: ban.ip, until: ban.until, ports: ban.reason.ports, hits: ban.reason.hits, kind: ban.reason.kind, ...(ban.reason.scanType ? { scanType: ban.reason.scanType } : {}) });
   }
 
