@@ -128,7 +128,7 @@ export class ScanEngine {
    * Targets not to scan-ban now (setBanHoldOff): the firewall refused their last ban for a rule of the
    * user's own, and banning again would only be refused again, every few probes.
    */
-  private holdOff: ((target: string, time: number) => boolean) | null = null;
+  private holdOff: (target: string, time: number) => boolean = neverHeldOff;
 
   private lines = 0;
   private packets = 0;
@@ -260,7 +260,7 @@ export class ScanEngine {
     const ip = this.tracker.ipOf(slot);
     // A source inside a banned network (tracked before the network's ban) needs no ban of its own.
     if (this.book.covering(ip) !== null) return void this.tracker.delete(ip);
-    if (this.holdOff !== null && this.holdOff(ip, time)) return void this.tracker.delete(ip);
+    if (this.holdOff(ip, time)) return void this.tracker.delete(ip);
     this.banOrDefer(ip, time, this.tracker.portCount(slot), () => this.reasonOf(slot), () => this.tracker.setPending(slot, true));
   }
 
@@ -272,7 +272,7 @@ export class ScanEngine {
    */
   private networkScanDetected(net: string, time: number): void {
     const members = this.networks.membersOf(net);
-    if (members.length < 2 || this.holdsProtected(net) || (this.holdOff !== null && this.holdOff(net, time))) return void this.networks.forget(net);
+    if (members.length < 2 || this.holdsProtected(net) || this.holdOff(net, time)) return void this.networks.forget(net);
     const reasonOf = (): BanReason => {
       const s = this.networks.summary(net, REASON_PORT_LIMIT)!;
       return { kind: 'scan', scanType: s.scanType, ports: s.ports, hits: s.hits, firstSeen: s.firstSeen, lastSeen: s.lastSeen, members };
@@ -342,7 +342,7 @@ export class ScanEngine {
       const w = this.tracker.get(d.ip);
       if (w !== NO_SLOT) this.tracker.setPending(w, false);
       this.networks.setPending(d.ip, false);
-      if (this.whitelist.has(d.ip) || this.book.has(d.ip) || (isPrefixText(d.ip) && this.holdsProtected(d.ip)) || this.holdOff?.(d.ip, now)) continue;
+      if (this.whitelist.has(d.ip) || this.book.has(d.ip) || (isPrefixText(d.ip) && this.holdsProtected(d.ip)) || this.holdOff(d.ip, now)) continue;
       // The evidence may have grown while it waited: ban with what is known now.
       const reason = w !== NO_SLOT ? this.reasonOf(w) : d.reason;
       this.newBan(d.ip, Math.max(now, d.queuedAt), reason);
@@ -411,7 +411,7 @@ export class ScanEngine {
    * not banned. Manual bans are not held off. null: none.
    */
   setBanHoldOff(holdOff: ((target: string, time: number) => boolean) | null): void {
-    this.holdOff = holdOff;
+    this.holdOff = holdOff ?? neverHeldOff;
   }
 
   /**
@@ -597,6 +597,9 @@ export class ScanEngine {
     };
   }
 }
+
+/** No scan ban held off (setBanHoldOff(null), and until a caller sets one). */
+const neverHeldOff = (): boolean => false;
 
 /** The canonical form of a ban target: an address, or a network (CIDR text) as prefix bans name it; null for anything else. */
 function canonicalTarget(text: string): string | null {
