@@ -31,7 +31,7 @@
  *   lifts those (isWhitelisted + unban), so the lifting goes through its firewall path.
  * - Events are emitted synchronously from inside the call that caused them.
  */
-import { canonicalCidr, canonicalIp, type Clock, type Ip } from '../shared/domain.ts';
+import type { Clock, Ip } from '../shared/domain.ts';
 import { cidrContains, isPrefixText, V4_PREFIX_MIN, V6_PREFIX_MIN } from '../shared/prefix.ts';
 import { IGNORE_REASONS, type BanReason, type BanRecord, type EngineEvent, type IgnoreReason, type Offender, type ScanType, type UnbanReason } from '../shared/model.ts';
 import { REJECT_REASONS, type Framing, type PacketEvent, type RejectReason } from '../shared/packet.ts';
@@ -47,7 +47,7 @@ import { type HostFilter, HostRecords } from './host-filter.ts';
 import { offenderFromBan, offenderFromWindow, watchedOffenders, type WatchedContext } from './offender-view.ts';
 import { ipv4Text, NO_SLOT, SourceTracker } from './detect/tracker.ts';
 import { Whitelist } from './detect/whitelist.ts';
-import { isDottedQuad } from './parse/address.ts';
+import { canonicalTarget } from './ban-target.ts';
 import { decodeLine } from './parse/bytes.ts';
 import { parseRecord, type ParseOptions } from './parse/index.ts';
 import { SyslogYear } from './parse/time.ts';
@@ -600,16 +600,3 @@ export class ScanEngine {
 
 /** No scan ban held off (setBanHoldOff(null), and until a caller sets one). */
 const neverHeldOff = (): boolean => false;
-
-/** The canonical form of a ban target: an address, or a network (CIDR text) as prefix bans name it; null for anything else. */
-function canonicalTarget(text: string): string | null {
-  const t = String(text).trim();
-  // Addresses the service asks about (every source a batch of records touched, 20k a second under a
-  // flood) are mostly the parser's canonical dotted quads: one pass over the text answers them (the
-  // text canonicalIp gives back), where ipaddr.js cost ~2.6 µs each in the soak profile.
-  if (isDottedQuad(t, 0, t.length)) return t;
-  if (!isPrefixText(t)) return canonicalIp(t);
-  const net = canonicalCidr(t);
-  // A /32 or /128 is one address: named as the address, as every ban of it is.
-  return net !== null && (net.endsWith('/32') && !net.includes(':') || net.endsWith('/128')) ? net.slice(0, net.indexOf('/')) : net;
-}
