@@ -297,6 +297,7 @@ export class BanPipeline {
     if (h.store.recordBans) h.store.recordBans(bans);
     else for (const b of bans) h.store.recordBan(b);
     for (const b of bans) h.fleet()?.onLocalBanDecided(b);
+    const lastBanBefore = this.lastBanAt;
     this.lastBanAt = now;
     const fw = h.firewall;
     let firewallDone: Promise<void> = Promise.resolve();
@@ -330,6 +331,8 @@ export class BanPipeline {
             this.shareWithFleet(b);
             h.onBan?.(b, { latencyMs, dryRun: false });
           }
+          // Nothing of the batch was banned: the state's "last ban" is the one before, as for a single ban.
+          if (skipped.length === bans.length && this.lastBanAt === now) this.lastBanAt = lastBanBefore;
           if (skipped.length) {
             const more = skipped.length > 1 ? ` (and ${skipped.length - 1} more; their bans are ended too: refused-users-rule)` : '';
             h.notice('warn', `${skipped.length} of ${bans.length} addresses were not banned in the firewall: ${skippedBanText(skipped[0]!)}. ${ended}${more}`);

@@ -154,6 +154,13 @@ describe("a ban the firewall refuses for the user's own rule", () => {
     expect(r.banned).toBe(1);
     expect(r.refused.map((x) => x.ip)).toEqual([TRUSTED]);
     expect((await a.call('getBans')).active.map((b) => b.ip)).toEqual(['203.0.113.9']);
+    const lastBan = (await a.call('getState')).lastBanAt;
+    expect(lastBan).not.toBeNull();
+    // A bulk ban refused whole banned nothing: the "last ban" stays the one before (status, tray icon).
+    clock.advance(60_000);
+    const whole = await a.call('banMany', { ips: [TRUSTED] });
+    expect(whole.banned).toBe(0);
+    expect((await a.call('getState')).lastBanAt).toBe(lastBan);
     await a.service.stop();
     // A stored active ban the firewall refuses at the restore (the user's rule came while stopped).
     fw.bans.clear();
