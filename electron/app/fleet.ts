@@ -12,7 +12,8 @@
  * - fleet bans are never pushed back; only this host's own bans are, and a local unban deletes only
  *   this host's decision;
  * - a fleet ban lifted here by hand, or refused by the firewall here (a rule of the user's own for the
- *   address: 'refused-users-rule'), stays lifted for that decision (the next resync does not bring it back);
+ *   address: 'refused-users-rule'), stays lifted for that decision (the next resync does not bring it back)
+ *   — a refused one only until the user's rules change (onUserRulesChange);
  * - a local ban is pushed once the firewall has taken it (ban-pipeline.ts): a refused one never is.
  *
  * Local protection never waits for or depends on the LAPI: every link failure only shows in health().
@@ -78,8 +79,11 @@ export class FleetBridge implements FleetSink {
   private link: FleetLink | null = null;
   /** Fleet bans applied here: address → the decision. */
   private readonly applied = new Map<string, { origin: string; until: number; id: number }>();
-  /** Fleet bans lifted here by hand: address → decision id not to apply again. */
-  private readonly dismissed = new Map<string, number>();
+  /**
+   * Fleet bans not to apply again: address → the decision's id, and whether it was lifted by hand or
+   * refused by the firewall for a rule of the user's (that one only while the user's rules stay as they were).
+   */
+  private readonly dismissed = new Map<string, { id: number; refused: boolean }>();
   private readonly reported = new Set<string>();
   private readonly refused = { whitelisted: 0, overLimit: 0, unsupported: 0 };
   private lastRefusals: string[] = [];
@@ -174,7 +178,7 @@ export class FleetBridge implements FleetSink {
       if (!this.lifting && (why === 'manual' || why === 'refused-users-rule')) {
         // Bounded like the fleet bans: the oldest dismissal goes first.
         if (!this.dismissed.has(ip) && this.dismissed.size >= this.settings.fleet.maxBans) this.dismissed.delete(this.dismissed.keys().next().value!);
-        this.dismissed.set(ip, fleetBan.id);
+        this.dismissed.set(ip, { id: fleetBan.id, refused: why === 'refused-users-rule' });
       }
       return;
     }
@@ -187,6 +191,20 @@ export class FleetBridge implements FleetSink {
     if (why === 'refused-users-rule') return;
     const remote = this.link?.remoteFor(ip);
     if (remote) queueMicrotask(() => this.upsert(remote));
+  }
+
+  /**
+   * The user's firewall rules changed (firewall-status.ts): the rule that made the firewall refuse a
+   * fleet ban may be gone, so those decisions are applied again now (refused once more if it is not)
+   * rather than never. Bans lifted by hand stay lifted.
+   */
+  onUserRulesChange(): void {
+    for (const [ip, why] of [...this.dismissed]) {
+      if (!why.refused) continue;
+      this.dismissed.delete(ip);
+      const remote = this.link?.remoteFor(ip);
+      if (remote) this.upsert(remote);
+    }
   }
 
   // ------------------------------------------------------------------ the fleet → this host (FleetSink)
@@ -210,7 +228,7 @@ export class FleetBridge implements FleetSink {
       this.refuse('whitelisted', ip, d, 'whitelisted here (this host, its gateway, loopback or a whitelist entry)');
       return;
     }
-    if (this.dismissed.get(ip) === d.id) return;
+    if (this.dismissed.get(ip)?.id === d.id) return;
     const cur = this.applied.get(ip);
     if (!cur && this.port.isBanned(ip)) return; // this host's own ban stands
     if (cur && cur.origin === d.origin && Math.abs(cur.until - d.until) < 5000) {

@@ -94,6 +94,7 @@ export class PortcullisService implements AppCore {
       onUserRulesChange: () => {
         const n = this.pipeline.holdOff.clear();
         if (n) this.log('info', `the firewall's rules changed: ${n} source(s) whose ban it refused for a rule of the user's may be banned again`);
+        this.fleet?.onUserRulesChange();
       },
       log: (level, message) => this.log(level, message),
     });

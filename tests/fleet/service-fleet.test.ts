@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../electron/shared/domain.ts';
 import { REDACTED } from '../../electron/shared/fleet.ts';
+import type { FakeHelper } from '../headless/fakes.ts';
 import { FakeLapi } from './fake-lapi.ts';
 import { BOOT, fleetServiceBuilder, GATEWAY, scan, withFleet } from './fleet-service.ts';
 
@@ -121,6 +122,34 @@ describe('fleet in the service', () => {
     expect(t.firewall.calls.filter((c) => c === 'ban 203.0.113.5')).toHaveLength(1);
     expect((await t.call('getBans')).active.map((b) => b.ip)).not.toContain('203.0.113.5');
     expect(t.lapi.active().map((d) => d.value)).toEqual(['203.0.113.5']); // the other host's decision stays theirs
+  });
+
+  it("a fleet ban refused for the user's rule is applied again once the user's rules change (the rule deleted); one lifted by hand stays lifted", async () => {
+    const t = await build({ settings: withFleet() });
+    const helper = t.service.o.helper as FakeHelper;
+    const trusting = { number: 2, v6: false, action: 'allow', direction: 'in', from: '203.0.113.5', to: 'Anywhere', port: '', proto: 'any', comment: '', portcullis: false } as const;
+    helper.rules = [...helper.rules, trusting];
+    await t.service.refreshStatus(false);
+    t.firewall.usersRules.add('203.0.113.5');
+    t.lapi.add('203.0.113.5', 'portcullis@hostB');
+    t.lapi.add('203.0.113.6', 'portcullis@hostB');
+    await t.link().pullOnce();
+    await t.service.idle();
+    await t.call('unban', { ip: '203.0.113.6' }); // lifted by hand
+    expect((await t.call('getBans')).active.map((b) => b.ip)).toEqual([]);
+    // The user deletes their `allow from 203.0.113.5`: the fleet's decision takes effect now.
+    t.firewall.usersRules.delete('203.0.113.5');
+    helper.rules = helper.rules.filter((r) => r.from !== '203.0.113.5');
+    await t.service.refreshStatus(false);
+    await t.service.idle();
+    expect(t.firewall.bans.has('203.0.113.5')).toBe(true);
+    expect((await t.call('getBans')).active.map((b) => [b.ip, b.reason.origin])).toEqual([['203.0.113.5', 'portcullis@hostB']]);
+    // And at the next resync nothing changes: .5 stays banned, .6 stays lifted.
+    t.clock.advance(6 * 60_000);
+    expect(await t.link().pullOnce()).toBe('full');
+    await t.service.idle();
+    expect(t.firewall.calls.filter((c) => c === 'ban 203.0.113.5')).toHaveLength(2);
+    expect(t.firewall.bans.has('203.0.113.6')).toBe(false);
   });
 
   it("a local ban of a fleet-banned address is this host's from its decision on: the fleet decision deleted while the firewall still applies the local ban does not lift it", async () => {
