@@ -227,6 +227,20 @@ export class BanPipeline {
     return `The ban is ended (refused-users-rule), and ${ban.ip}'s scans are not banned again ${until}.`;
   }
 
+  /**
+   * Active bans whose source a rule of the user's now decides (`sources`: the ufw backend's rules, read
+   * after the user changed them): the ban blocks nothing, so it is ended like a refused one
+   * ('refused-users-rule', held off), with one notice.
+   */
+  endDecidedByUser(sources: ReadonlySet<string>): void {
+    const ended = this.h.engine().activeBans().filter((b) => sources.has(b.ip));
+    let sentence = '';
+    for (const b of ended) sentence = this.refused(b);
+    if (!ended.length) return;
+    const more = ended.length > 1 ? ` (and ${ended.length - 1} more: ${ended.slice(1, 4).map((b) => b.ip).join(', ')}${ended.length > 4 ? ', …' : ''})` : '';
+    this.h.notice('warn', `A rule of yours now decides the traffic of ${ended[0]!.ip}${more}: Portcullis's ban of it blocks nothing. ${ended.length > 1 ? 'Their bans are ended (refused-users-rule).' : sentence}`);
+  }
+
   /** Cuts a banned host's open connections after its block is in place, one cut at a time, beside the ban queue. */
   private cutLater(ip: string): void {
     const fw = this.h.firewall;

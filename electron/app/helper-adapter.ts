@@ -42,6 +42,7 @@ export function firewallPortOf(call: HelperCall, backend: 'ufw' | 'set', now: ()
   return {
     // The set block is matched before ufw's ESTABLISHED accept (DESIGN field notes); a ufw deny rule is not.
     blocksEstablished: backend === 'set',
+    usersRulesDecide: backend === 'ufw',
     async ban(ip, until, comment) {
       return (await call('ban', { ip, timeoutSec: firewallTimeoutSec(until, now()), comment, backend })).skipped;
     },

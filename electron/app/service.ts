@@ -24,6 +24,7 @@ import { EventBatcher, type EventListener } from './events.ts';
 import type { HostInfo } from './hostinfo.ts';
 import { forgedRecordsCheck } from './userns-check.ts';
 import { FleetBridge } from './fleet.ts';
+import { sourcesDecidedByUser } from './users-rule-owners.ts';
 import { prefixesToCount, uncountedPrefixesCheck } from './server-doctor.ts';
 import { BanPipeline } from './ban-pipeline.ts';
 import { PacketIntake } from './ingest.ts';
@@ -95,6 +96,9 @@ export class PortcullisService implements AppCore {
         const n = this.pipeline.holdOff.clear();
         if (n) this.log('info', `the firewall's rules changed: ${n} source(s) whose ban it refused for a rule of the user's may be banned again`);
         this.fleet?.onUserRulesChange();
+        // And a ban whose rule the user replaced (`ufw allow from X` updates our `deny from X` in
+        // place) or put a rule of theirs ahead of blocks nothing now: ended, not shown as active.
+        if (this.o.firewall?.usersRulesDecide && this.fw.rules) this.pipeline.endDecidedByUser(sourcesDecidedByUser(this.fw.rules.rules));
       },
       log: (level, message) => this.log(level, message),
     });

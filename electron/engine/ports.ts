@@ -27,6 +27,11 @@ export interface FirewallPort {
    */
   readonly blocksEstablished?: boolean;
   /**
+   * A rule of the user's own for a source, ahead of the ban's, decides that source's traffic (the ufw
+   * backend: one rule list, first match wins); the set backend's block comes before every ufw rule.
+   */
+  readonly usersRulesDecide?: boolean;
+  /**
    * Many bans as few firewall batches as the helper allows (restore, bulk ban); absent = ban() each.
    * Resolves with the bans the firewall did not take, each with its reason (the ufw backend: the
    * source has a rule of the user's own); the others are in force.

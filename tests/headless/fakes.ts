@@ -27,6 +27,7 @@ export class FakeFirewall implements FirewallPort {
   calls: string[] = [];
   /** Sources the firewall skips (the ufw backend: a rule of the user's own for them): answered as skipped 'users-rule'. */
   usersRules = new Set<string>();
+  readonly usersRulesDecide = true;
   private readonly journal: Journal;
   constructor(journal: Journal) {
     this.journal = journal;

@@ -115,6 +115,41 @@ describe("a ban the firewall refuses for the user's own rule", () => {
     await t.service.stop();
   });
 
+  it("a ban whose rule the user replaced by their own (`ufw allow from X`: ufw updates our deny in place) is ended when the service sees the rules change; with the set backend it stands", async () => {
+    for (const usersRulesDecide of [true, false]) {
+      const fw = new FakeFirewall(new Journal());
+      Object.assign(fw, { usersRulesDecide });
+      const t = build(fw);
+      const helper = t.service.o.helper as FakeHelper;
+      await t.service.start();
+      scan(t, TRUSTED);
+      await t.service.idle();
+      expect((await t.call('getBans')).active.map((b) => b.ip)).toEqual([TRUSTED]);
+      // ufw: "Rule updated" — the source's one rule is the user's allow now, without our tag.
+      fw.usersRules.add(TRUSTED);
+      if (usersRulesDecide) fw.bans.delete(TRUSTED);
+      const trusting = { number: 1, v6: false, action: 'allow', direction: 'in', from: TRUSTED, to: 'any', port: '', proto: 'any', comment: 'mine', portcullis: false } as const;
+      helper.rules = [trusting, ...helper.rules.map((r) => ({ ...r, number: r.number + 1 }))];
+      await t.service.refreshStatus(false);
+      await t.service.idle();
+      const bans = await t.call('getBans');
+      if (!usersRulesDecide) {
+        expect(bans.active.map((b) => b.ip)).toEqual([TRUSTED]);
+        await t.service.stop();
+        continue;
+      }
+      expect(bans.active).toEqual([]);
+      expect(bans.history.map((b) => [b.ip, b.ended?.why])).toEqual([[TRUSTED, 'refused-users-rule']]);
+      expect(t.logs.filter((l) => l.level === 'warn' && l.message.startsWith(`A rule of yours now decides the traffic of ${TRUSTED}`))).toHaveLength(1);
+      // Held off like a refused ban: its next scans are not banned and refused again.
+      t.clock.advance(10_000);
+      scan(t, TRUSTED);
+      await t.service.idle();
+      expect(banCalls(fw, TRUSTED)).toBe(1);
+      await t.service.stop();
+    }
+  });
+
   it('a refused ban is no strike: the first ban that takes effect later lasts bantime, not 2x (nor after a restart)', async () => {
     const fw = new FakeFirewall(new Journal());
     fw.usersRules.add(TRUSTED);

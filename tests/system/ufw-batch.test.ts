@@ -12,6 +12,8 @@ import type { BanTarget } from '../../electron/shared/domain.ts';
 import { createBanBackend } from '../../electron/helper/firewall/index.ts';
 import { createUfwBackend, parseTaggedRules } from '../../electron/helper/firewall/ufw-backend.ts';
 import { banManyInUfwFiles } from '../../electron/helper/firewall/ufw-batch.ts';
+import { parseUfwStatus } from '../../electron/helper/ufw-status.ts';
+import { sourcesDecidedByUser } from '../../electron/app/users-rule-owners.ts';
 import { createLab, type Lab } from '../support/netns.ts';
 import { requireSystem } from '../support/system.ts';
 
@@ -165,4 +167,21 @@ describe.runIf(enabled)('ufw backend batch with real ufw (namespace)', () => {
     expect(await backend.banMany(many([src, '100.64.9.35', '100.64.9.36', '100.64.9.37']))).toEqual([]);
     expect(await l.canConnect(l.scanner.ns, l.scanner.fwV4, 22, 1000)).toBe(false);
   }, 180_000);
+
+  it("`ufw allow from IP` replaces our ban's deny in place (\"Rule updated\"): the rules view the service reads says the user's rule decides that source, the ban is no longer ours, and unbanning it leaves the user's rule", async () => {
+    lab = await createLab({ kernelLog: false });
+    const l = lab;
+    const src = l.scanner.v4;
+    const backend = createUfwBackend(l.fwExec, Date.now, files(l));
+    expect(await backend.ban(t(src), 600, 'scan')).toBeNull();
+    expect(await l.canConnect(l.scanner.ns, l.scanner.fwV4, 22, 1000)).toBe(false);
+    const view = async () => parseUfwStatus(await l.ufw('status', 'numbered')).rules;
+    expect(sourcesDecidedByUser(await view()).has(src)).toBe(false);
+    expect(await l.ufw('allow', 'from', src)).toMatch(/Rule updated/);
+    expect(sourcesDecidedByUser(await view()).has(src)).toBe(true);
+    expect((await backend.list()).map((b) => b.ip)).not.toContain(src);
+    expect(await l.canConnect(l.scanner.ns, l.scanner.fwV4, 22, 1000)).toBe(true);
+    await backend.unban(t(src));
+    expect((await view()).filter((r) => r.from === src).map((r) => r.action)).toEqual(['allow']);
+  }, 120_000);
 });
