@@ -17,6 +17,8 @@ export interface ServiceLaunch {
   /** Node's flags, before the entry. */
   flags: string[];
   env: Record<string, string>;
+  /** The unit's CPUWeight= (null: it sets none); the soak bench gives the runner a cgroup of that weight. */
+  cpuWeight: number | null;
 }
 
 /** Node flags of the wrapper's exec line for the service, and the environment of wrapper and unit. */
@@ -38,7 +40,8 @@ export function serviceLaunch(root: string): ServiceLaunch {
   if (!line) throw new Error(`${root}/build/server/portcullis: no exec line for the service`);
   const words = line.split(/\s+/);
   const flags = words.slice(2, words.findIndex((w) => w.endsWith('bin/portcullis.js')));
-  return { flags, env };
+  const weight = unit.find((l) => l.startsWith('CPUWeight='))?.slice('CPUWeight='.length);
+  return { flags, env, cpuWeight: weight ? Number(weight) : null };
 }
 
 /** serviceLaunch(root) plus BENCH_THIS_ENV / BENCH_THIS_FLAGS. */
@@ -56,5 +59,5 @@ export function thisServiceLaunch(root: string): ServiceLaunch {
 export function launchText(l: ServiceLaunch): string {
   return `node ${l.flags.join(' ')}; ${Object.entries(l.env)
     .map(([k, v]) => `${k}=${v}`)
-    .join(' ')}`;
+    .join(' ')}${l.cpuWeight !== null ? `; CPUWeight=${l.cpuWeight}` : ''}`;
 }
