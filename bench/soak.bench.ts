@@ -11,7 +11,8 @@
  * and unit (bench/service-launch.ts), and the unit's CPU weight (CPUWeight=) through a cgroup of
  * its own that this bench makes and removes (bench/soak/cgroup.ts; SOAK_CGROUP=0: without one, for
  * comparison). Only the runner and its children are in it: the generator and the busy loops
- * compete with it from the root group, as a host's other work competes with the unit.
+ * compete with it from the root group, as a host's other work competes with the unit. And under the
+ * unit's capability bounding set (setpriv; SOAK_CAPS=0: as plain root).
  *
  * Per rate, a fresh runner (fresh state dir) protects the firewall namespace while the generator, in
  * the scanner namespace, sends RATE SYNs/s from ever-new sources (one probe each: never a scan) and,
@@ -182,6 +183,16 @@ function groupFor(launch: ServiceLaunch, n: number): CpuGroup | string {
 }
 let groups = 0;
 
+/**
+ * setpriv with the unit's capability bounding set (as tests/system/server-package.test.ts runs the
+ * ExecStart line), unless SOAK_CAPS=0: run as plain root, the kmsg reading thread could raise its
+ * priority (CAP_SYS_NICE), which the installed service cannot.
+ */
+function capsWrap(launch: ServiceLaunch): string[] | null {
+  if (process.env.SOAK_CAPS === '0' || launch.capabilities === null || !existsSync('/usr/bin/setpriv')) return null;
+  return ['/usr/bin/setpriv', `--bounding-set=-all,${launch.capabilities.map((c) => `+${c}`).join(',')}`, '--inh-caps=-all', '--no-new-privs', '--'];
+}
+
 async function runRate(lab: Lab, gen: string, rate: number, checkout: { tag: string; cli?: string; launch: ServiceLaunch; nice?: string; busy: number }): Promise<string> {
   const stateDir = tempStateDir();
   const cfg = writeConfig(stateDir, {
@@ -198,6 +209,7 @@ async function runRate(lab: Lab, gen: string, rate: number, checkout: { tag: str
     cli = await startCli(lab, ['run', '--source', 'kmsg', '--config', cfg], stateDir, [...checkout.launch.flags, '--import', LOOP_LAG, ...(prof ? ['--cpu-prof', '--cpu-prof-dir', prof] : [])], {
       env: checkout.launch.env,
       ...(checkout.cli ? { cli: checkout.cli } : {}),
+      ...(capsWrap(checkout.launch) ? { wrap: capsWrap(checkout.launch)! } : {}),
     });
     const pid = cli.child.pid!;
     if (typeof group !== 'string') group.add(pid);
@@ -255,7 +267,7 @@ async function runRate(lab: Lab, gen: string, rate: number, checkout: { tag: str
     const later = usage(pid);
     const mem = await loopLag(pid);
     return (
-      `${checkout.tag}${String(rate).padStart(6)} records/s × ${SECONDS} s | ${busy.length ? `busy: ${busy.length} busy loops` : 'quiet'}, load average at the flood's start ${loadAtStart.toFixed(2)}, end ${loadAtEnd.toFixed(2)} | runner ${typeof group === 'string' ? group : group.text}${niceValue ? `, at nice ${niceValue}` : ''} | SYNs sent ${sent} (${late}) | records produced ${produced} (${Math.round(produced / SECONDS)}/s) | read ${read} | lost ${lost} ` +
+      `${checkout.tag}${String(rate).padStart(6)} records/s × ${SECONDS} s | ${busy.length ? `busy: ${busy.length} busy loops` : 'quiet'}, load average at the flood's start ${loadAtStart.toFixed(2)}, end ${loadAtEnd.toFixed(2)} | runner ${typeof group === 'string' ? group : group.text}, ${capsWrap(checkout.launch) ? "with the unit's capabilities" : 'as root with every capability'}${niceValue ? `, at nice ${niceValue}` : ''} | SYNs sent ${sent} (${late}) | records produced ${produced} (${Math.round(produced / SECONDS)}/s) | read ${read} | lost ${lost} ` +
       `(${((lost / Math.max(1, produced)) * 100).toFixed(1)}% of produced; ${lostEarly} of them in the first 2 s) | scanners banned ${banned.length}/${crossedAt.size}` +
       (banned.length ? ` in ${banned[0]}–${banned.at(-1)} ms (median ${banned[banned.length >> 1]})` : '') +
       (missed.length ? ` missed ${missed.join(',')}` : '') +
