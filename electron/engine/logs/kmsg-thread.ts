@@ -43,7 +43,8 @@ export const KMSG_MAX_RECORD = 2048;
  * records/s): a reader kept off the CPU that long by other processes loses records, which the soak
  * bench saw as 1–2% lost at 20k/s on a shared 2-core machine with the main thread far from busy. The
  * thread blocks in read() whenever the ring is drained, so its priority costs others nothing but the
- * reading itself.
+ * reading itself. It takes CAP_SYS_NICE, which the installed unit grants for this
+ * (build/server/portcullis.service); without it the thread reads at the process's priority.
  */
 const READER_NICE = -10;
 /**
