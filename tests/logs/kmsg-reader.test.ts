@@ -58,9 +58,12 @@ function fakeDevice() {
     io,
     events,
     threads: () => threads,
-    /** `n` records written `ageMs` ago (monotonic stamps, as the kernel's). */
-    write(n: number, ageMs = 0) {
-      for (let i = 0; i < n; i++) records.push(`4,${records.length + 1},${monotonicUs() - ageMs * 1000},-;UFW BLOCK IN=eth0 SRC=198.18.0.${i & 255} DPT=${i}`);
+    /** `n` records written `ageMs` ago (monotonic stamps, as the kernel's), or at `atMs`. */
+    write(n: number, ageMs = 0, atMs?: number) {
+      for (let i = 0; i < n; i++) {
+        const us = atMs === undefined ? monotonicUs() - ageMs * 1000 : Math.round(atMs * 1000);
+        records.push(`4,${records.length + 1},${us},-;UFW BLOCK IN=eth0 SRC=198.18.0.${i & 255} DPT=${i}`);
+      }
       const p = parked;
       parked = null;
       p?.();
@@ -69,7 +72,7 @@ function fakeDevice() {
   };
 }
 
-function reader(dev: ReturnType<typeof fakeDevice>, now?: () => number) {
+function reader(dev: ReturnType<typeof fakeDevice>, now?: () => number, monotonicNow?: () => number) {
   const batches: number[][] = [];
   const r = startKmsgReader(
     MAIN_FD,
@@ -82,7 +85,7 @@ function reader(dev: ReturnType<typeof fakeDevice>, now?: () => number) {
         throw new Error(m);
       },
     },
-    { wake: () => undefined, openNonBlocking: () => SECOND_FD, io: dev.io, ...(now ? { now } : {}) },
+    { wake: () => undefined, openNonBlocking: () => SECOND_FD, io: dev.io, ...(now ? { now } : {}), ...(monotonicNow ? { monotonicNow } : {}) },
   );
   return { r, batches, seqs: () => batches.flat() };
 }
@@ -92,19 +95,39 @@ async function settle(n = 50): Promise<void> {
 }
 
 describe('the kmsg reader at a flood start', () => {
-  it('starts its thread once the pool reads read records ever later after they were written, long before 64 of them', async () => {
+  it('starts its thread once the pool reads fall behind a flood, long before 64 records', async () => {
     const dev = fakeDevice();
-    const { r } = reader(dev);
+    // The kernel writes a record every 0.05 ms (20k/s); the pool reads one every 0.5 ms.
+    let mono = 1_000_000;
+    const { r } = reader(dev, undefined, () => mono);
     try {
-      // The i-th record read i ms later after it was written than the first: the reads fall behind.
-      for (let i = 0; i < 7; i++) {
-        dev.write(1, 1 + i);
+      for (let i = 0; i < 15; i++) {
+        mono = 1_000_001 + i * 0.5;
+        dev.write(1, 0, 1_000_000 + i * 0.05);
         await settle(3);
       }
       expect(dev.threads()).toBe(0);
-      dev.write(1, 1 + 7);
+      mono = 1_000_001 + 15 * 0.5;
+      dev.write(1, 0, 1_000_000 + 15 * 0.05);
       await settle(3);
       expect(dev.threads()).toBe(1);
+    } finally {
+      r.stop();
+    }
+  });
+
+  it('does not start a thread for records read ever later that were written slowly (a busy main thread, not a flood)', async () => {
+    const dev = fakeDevice();
+    // Written every 2 ms (500/s), read every 2.5 ms: later and later, but no flood.
+    let mono = 1_000_000;
+    const { r } = reader(dev, undefined, () => mono);
+    try {
+      for (let i = 0; i < 40; i++) {
+        mono = 1_000_001 + i * 2.5;
+        dev.write(1, 0, 1_000_000 + i * 2);
+        await settle(3);
+      }
+      expect(dev.threads()).toBe(0);
     } finally {
       r.stop();
     }

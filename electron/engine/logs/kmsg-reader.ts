@@ -42,8 +42,9 @@ export interface KmsgReaderTuning {
   startRecords: number;
   windowMs: number;
   /**
-   * Or: this many records within WINDOW_MS, the last of them read BEHIND_MS later after the kernel
-   * wrote it than the window's first was — the pool reads are falling behind (see DEFAULT_TUNING).
+   * Or: this many records within WINDOW_MS, written by the kernel at START_RECORDS per WINDOW_MS or
+   * faster (by their stamps), the last of them read BEHIND_MS later after it was written than the
+   * window's first was — a flood the pool reads are falling behind (see DEFAULT_TUNING).
    */
   behindRecords: number;
   behindMs: number;
@@ -63,16 +64,18 @@ export interface KmsgReaderTuning {
  * a second: no thread. Retired after 10 s under 100 records/s: a flood that pauses for a moment
  * keeps its thread.
  *
- * WHY the second trigger (8 records, the last one read 4 ms later after it was written than the
- * window's first): at a flood's start the pool reads run cold code, ~300 µs a record against one
- * every 50 µs at 20k/s; by the 64th record they read records 22 ms old, and the kernel's ring (28 ms)
- * overflowed before the main thread's own reads began — 65 records lost at one start of four (soak
- * bench, busy machine). Records read ever later after they were written say the reads are behind,
- * whatever the count; a scan the pool reads keep up with never starts a thread. Relative to the
- * window's first record, because the kernel's stamps (local_clock) and CLOCK_MONOTONIC differ by an
- * amount of their own on every host (1.4 ms here, after 15 hours up).
+ * WHY the second trigger (16 records written at 2k/s or faster, the last one read 4 ms later after
+ * it was written than the window's first): at a flood's start the pool reads run cold code, ~300 µs
+ * a record against one every 50 µs at 20k/s; by the 64th record they read records 22 ms old, and
+ * the kernel's ring (28 ms) overflowed before the main thread's own reads began — 65 records lost at
+ * one start of four (soak bench, busy machine). Records written fast and read ever later say the
+ * reads are behind a flood; a scan the pool reads keep up with never starts a thread, nor do a few
+ * records read late because the main thread was busy (at start-up: without the write rate, 8
+ * records did start a thread there, 30 MB resident for good). Relative to the window's first
+ * record, because the kernel's stamps (local_clock) and CLOCK_MONOTONIC differ by an amount of
+ * their own on every host (1.4 ms here, after 15 hours up).
  */
-export const DEFAULT_TUNING: KmsgReaderTuning = { startRecords: 64, windowMs: 32, behindRecords: 8, behindMs: 4, quietRecords: 100, retireAfterMs: 10_000, retryAfterMs: 60_000 };
+export const DEFAULT_TUNING: KmsgReaderTuning = { startRecords: 64, windowMs: 32, behindRecords: 16, behindMs: 4, quietRecords: 100, retireAfterMs: 10_000, retryAfterMs: 60_000 };
 
 /** Reading threads of every reader of this process that exist right now (started and not yet ended). */
 let threadsAlive = 0;
@@ -108,6 +111,8 @@ export interface KmsgReaderOptions {
    */
   openNonBlocking?: () => number;
   now?: () => number;
+  /** CLOCK_MONOTONIC in ms, the kernel stamps' time base (tests). */
+  monotonicNow?: () => number;
   /** The device's reads and the reading thread (tests inject a device and a thread they control). */
   io?: KmsgReaderIo;
 }
@@ -153,6 +158,7 @@ export function startKmsgReader(fd: number, sink: KmsgThreadSink, opts: KmsgRead
   const tuning = { ...DEFAULT_TUNING, ...opts.tuning };
   const now = opts.now ?? Date.now;
   const io = opts.io ?? NODE_IO;
+  const monotonicNow = opts.monotonicNow ?? monotonicMs;
   const buf = Buffer.alloc(16 * 1024);
   let mode: KmsgReaderMode = 'pool';
   let poolReadInFlight = false;
@@ -163,6 +169,8 @@ export function startKmsgReader(fd: number, sink: KmsgThreadSink, opts: KmsgRead
   let windowCount = 0;
   /** Age of the window's first record when it was read (ms). */
   let windowFirstAge = 0;
+  /** When the window's first record was written (its stamp, monotonic ms). */
+  let windowFirstWritten = 0;
   let noThreadUntil = 0;
   let quietSince: number | null = null;
   let secondCount = 0;
@@ -240,23 +248,23 @@ export function startKmsgReader(fd: number, sink: KmsgThreadSink, opts: KmsgRead
       // The sink may have stopped us.
       if ((mode as KmsgReaderMode) === 'stopped') return closeFd();
       secondCount++;
-      const age = ageMs(record);
-      if (age <= FRESH_MS) countForStart(age);
+      const written = writtenMs(record);
+      if (monotonicNow() - written <= FRESH_MS) countForStart(written);
       next();
     });
   };
 
   /**
-   * How long ago the kernel wrote the record, in ms (one without a stamp: 0). Only records written
-   * within the last FRESH_MS count for a start: the records the ring already held at start (re-read
-   * from its oldest after a restart, hundreds at once) are a backlog read once, not a flood to start
-   * a thread for.
+   * When the kernel wrote the record (its stamp, monotonic ms; one without a stamp: now). Only
+   * records written within the last FRESH_MS count for a start: the records the ring already held
+   * at start (re-read from its oldest after a restart, hundreds at once) are a backlog read once,
+   * not a flood to start a thread for.
    */
-  const ageMs = (record: string): number => {
+  const writtenMs = (record: string): number => {
     const a = record.indexOf(',');
     const b = record.indexOf(',', a + 1);
     const usec = Number(record.slice(b + 1, record.indexOf(',', b + 1)));
-    return usec === usec ? monotonicMs() - usec / 1000 : 0;
+    return usec === usec ? usec / 1000 : monotonicNow();
   };
 
   /** After a pool read: the next one, or the thread's turn. */
@@ -273,17 +281,21 @@ export function startKmsgReader(fd: number, sink: KmsgThreadSink, opts: KmsgRead
     poolRead();
   };
 
-  /** A fresh record read by the pool, `age` ms after the kernel wrote it: the thread's turn? */
-  const countForStart = (age: number): void => {
+  /** A fresh record, written at `written` (monotonic ms), read by the pool: the thread's turn? */
+  const countForStart = (written: number): void => {
     if (mode !== 'pool') return;
     const t = now();
+    const age = monotonicNow() - written;
     if (t - windowStart > tuning.windowMs || windowCount === 0) {
       windowStart = t;
       windowCount = 0;
       windowFirstAge = age;
+      windowFirstWritten = written;
     }
     windowCount++;
-    const burst = windowCount >= tuning.startRecords || (windowCount >= tuning.behindRecords && age - windowFirstAge >= tuning.behindMs);
+    const fast = written - windowFirstWritten <= (windowCount * tuning.windowMs) / tuning.startRecords;
+    const behind = windowCount >= tuning.behindRecords && fast && age - windowFirstAge >= tuning.behindMs;
+    const burst = windowCount >= tuning.startRecords || behind;
     if (burst && t >= noThreadUntil) startThread();
   };
 
