@@ -17,6 +17,14 @@ export interface ServiceLaunch {
   /** Node's flags, before the entry. */
   flags: string[];
   env: Record<string, string>;
+  /** The unit's CPUWeight= (null: it sets none); the soak bench gives the runner a cgroup of that weight. */
+  cpuWeight: number | null;
+  /**
+   * The unit's CapabilityBoundingSet= (null: it sets none), in setpriv's spelling (`net_admin`): the
+   * soak bench runs the runner under it, as the unit does. It decides, for one, whether the kmsg
+   * reading thread may raise its own priority (CAP_SYS_NICE).
+   */
+  capabilities: string[] | null;
 }
 
 /** Node flags of the wrapper's exec line for the service, and the environment of wrapper and unit. */
@@ -38,7 +46,14 @@ export function serviceLaunch(root: string): ServiceLaunch {
   if (!line) throw new Error(`${root}/build/server/portcullis: no exec line for the service`);
   const words = line.split(/\s+/);
   const flags = words.slice(2, words.findIndex((w) => w.endsWith('bin/portcullis.js')));
-  return { flags, env };
+  const weight = unit.find((l) => l.startsWith('CPUWeight='))?.slice('CPUWeight='.length);
+  const caps = unit.find((l) => l.startsWith('CapabilityBoundingSet='))?.slice('CapabilityBoundingSet='.length);
+  return {
+    flags,
+    env,
+    cpuWeight: weight ? Number(weight) : null,
+    capabilities: caps === undefined ? null : caps.split(/\s+/).filter(Boolean).map((c) => c.replace(/^CAP_/, '').toLowerCase()),
+  };
 }
 
 /** serviceLaunch(root) plus BENCH_THIS_ENV / BENCH_THIS_FLAGS. */
@@ -56,5 +71,5 @@ export function thisServiceLaunch(root: string): ServiceLaunch {
 export function launchText(l: ServiceLaunch): string {
   return `node ${l.flags.join(' ')}; ${Object.entries(l.env)
     .map(([k, v]) => `${k}=${v}`)
-    .join(' ')}`;
+    .join(' ')}${l.cpuWeight !== null ? `; CPUWeight=${l.cpuWeight}` : ''}${l.capabilities !== null ? `; capabilities ${l.capabilities.join(',')}` : ''}`;
 }

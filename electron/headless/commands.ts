@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { ParseArgsConfig } from 'node:util';
 import { ApiError, MAX_BULK_BANS, type DoctorCheck } from '../shared/api.ts';
 import { DOCTOR_FIXES, isDoctorFixId } from '../shared/doctor.ts';
 import { parseBanList } from './ban-list.ts';
@@ -18,6 +18,14 @@ import { ControlClient, controlSocketPath, DEFAULT_STATE_DIR } from './control-c
 // Loaded by run/serve only: status, bans, ban, unban and --help start without the engine, the
 // store and the helper (issue 11.3: the installed command answers as fast as fail2ban-client).
 import type { RunOptions } from './runner.ts';
+
+/**
+ * node:util's parseArgs taken from the module object, not through `import … from 'node:util'`: an ESM
+ * import of a built-in builds its namespace from every export, and util's lazy ones load their
+ * modules — its diff and colours, worker_threads and its message ports, trace_sigint — resident in
+ * the service for nothing (`run` idle RSS, bench/idle.bench.ts; issue 14 item 4).
+ */
+const { parseArgs } = process.getBuiltinModule('node:util');
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const print = (line: string): void => void process.stdout.write(line + '\n');

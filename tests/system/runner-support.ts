@@ -46,9 +46,10 @@ export function writeConfig(dir: string, config: unknown): string {
   return file;
 }
 
-/** `nodeArgs`: options for node itself (a bench's --cpu-prof); `opts`: another checkout's bin/portcullis.js, more environment (benches). */
-export async function startCli(lab: Lab, args: string[], stateDir: string, nodeArgs: string[] = [], opts: { cli?: string; env?: Record<string, string> } = {}): Promise<RunningCli> {
-  const child = spawn('/usr/sbin/ip', ['netns', 'exec', lab.fwNs, NODE, ...nodeArgs, opts.cli ?? CLI, ...args, '--state-dir', stateDir, '--json'], {
+/** `nodeArgs`: options for node itself (a bench's --cpu-prof); `opts`: another checkout's bin/portcullis.js, more environment, a wrapping command (benches). */
+export async function startCli(lab: Lab, args: string[], stateDir: string, nodeArgs: string[] = [], opts: { cli?: string; env?: Record<string, string>; wrap?: string[] } = {}): Promise<RunningCli> {
+  // `wrap`: a command that execs the rest (a bench's setpriv, to run node with the unit's capabilities).
+  const child = spawn('/usr/sbin/ip', ['netns', 'exec', lab.fwNs, ...(opts.wrap ?? []), NODE, ...nodeArgs, opts.cli ?? CLI, ...args, '--state-dir', stateDir, '--json'], {
     env: { ...CLEAN_ENV, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -14,9 +14,10 @@
  * machine, more on a busy one, and the kernel's ring holds ~28 ms of a 20k records/s flood. Pool
  * reads (a threadpool hop and an event-loop turn per record) fell behind in that time: 1,450–7,600
  * records of every 20k/s flood were overwritten at its start (soak bench). So while the thread
- * boots, the main thread drains a second, non-blocking fd on the same device itself: every turn it
- * reads with `readSync` until EAGAIN (the kernel's ring emptied first) and hands one batch on; a 1 ms
- * timer when nothing was waiting. No hop, no turn per record.
+ * boots, the main thread drains a second, non-blocking fd on the same device itself: once before the
+ * thread is made, then every turn it reads with `readSync` until EAGAIN (the kernel's ring emptied
+ * first) and hands one small batch on (BOOT_BATCH); a 1 ms timer when nothing was waiting. No hop,
+ * no turn per record.
  *
  * No record is lost or doubled at a switch. The pool reads and the thread use the SAME fd, whose
  * read position the kernel keeps per open file, and never read at the same time; the second fd has
@@ -40,6 +41,13 @@ export interface KmsgReaderTuning {
   /** Records within WINDOW_MS that start the thread. */
   startRecords: number;
   windowMs: number;
+  /**
+   * Or: this many records within WINDOW_MS, written by the kernel at START_RECORDS per WINDOW_MS or
+   * faster (by their stamps), the last of them read BEHIND_MS later after it was written than the
+   * window's first was — a flood the pool reads are falling behind (see DEFAULT_TUNING).
+   */
+  behindRecords: number;
+  behindMs: number;
   /** Records per second below which a second counts as quiet. */
   quietRecords: number;
   /** Quiet time after which the thread is retired. */
@@ -55,8 +63,19 @@ export interface KmsgReaderTuning {
  * (see above). A port scan of one source is a few dozen records over a fraction of
  * a second: no thread. Retired after 10 s under 100 records/s: a flood that pauses for a moment
  * keeps its thread.
+ *
+ * WHY the second trigger (16 records written at 2k/s or faster, the last one read 4 ms later after
+ * it was written than the window's first): at a flood's start the pool reads run cold code, ~300 µs
+ * a record against one every 50 µs at 20k/s; by the 64th record they read records 22 ms old, and
+ * the kernel's ring (28 ms) overflowed before the main thread's own reads began — 65 records lost at
+ * one start of four (soak bench, busy machine). Records written fast and read ever later say the
+ * reads are behind a flood; a scan the pool reads keep up with never starts a thread, nor do a few
+ * records read late because the main thread was busy (at start-up: without the write rate, 8
+ * records did start a thread there, 30 MB resident for good). Relative to the window's first
+ * record, because the kernel's stamps (local_clock) and CLOCK_MONOTONIC differ by an amount of
+ * their own on every host (1.4 ms here, after 15 hours up).
  */
-export const DEFAULT_TUNING: KmsgReaderTuning = { startRecords: 64, windowMs: 32, quietRecords: 100, retireAfterMs: 10_000, retryAfterMs: 60_000 };
+export const DEFAULT_TUNING: KmsgReaderTuning = { startRecords: 64, windowMs: 32, behindRecords: 16, behindMs: 4, quietRecords: 100, retireAfterMs: 10_000, retryAfterMs: 60_000 };
 
 /** Reading threads of every reader of this process that exist right now (started and not yet ended). */
 let threadsAlive = 0;
@@ -92,10 +111,27 @@ export interface KmsgReaderOptions {
    */
   openNonBlocking?: () => number;
   now?: () => number;
+  /** CLOCK_MONOTONIC in ms, the kernel stamps' time base (tests). */
+  monotonicNow?: () => number;
+  /** The device's reads and the reading thread (tests inject a device and a thread they control). */
+  io?: KmsgReaderIo;
 }
 
-/** Records handed to the sink at once, one batch per event-loop turn (as the thread's hand-over, kmsg-thread.ts). */
-const BOOT_BATCH = 256;
+export interface KmsgReaderIo {
+  read: typeof read;
+  readSync: typeof readSync;
+  closeSync: typeof closeSync;
+  startThread: typeof startKmsgThread;
+}
+const NODE_IO: KmsgReaderIo = { read, readSync, closeSync, startThread: startKmsgThread };
+
+/**
+ * Records handed to the sink at once while the main thread reads the second fd, one batch per
+ * event-loop turn, the ring read again before each. The time between two reads of the ring is one
+ * batch's handling (and whatever else the turn runs): at a flood's start, on cold code and a busy
+ * machine, 256 records took 3–29 ms, and the ring holds 28 ms at 20k records/s (soak bench trace).
+ */
+export const BOOT_BATCH = 32;
 /**
  * Records the main thread may hold, read from the second fd but not yet handed over (~3 MB): it
  * empties the kernel's ring first in every turn and hands over one batch, so a turn's work never
@@ -121,6 +157,8 @@ function seqOf(record: string): number {
 export function startKmsgReader(fd: number, sink: KmsgThreadSink, opts: KmsgReaderOptions): KmsgReader {
   const tuning = { ...DEFAULT_TUNING, ...opts.tuning };
   const now = opts.now ?? Date.now;
+  const io = opts.io ?? NODE_IO;
+  const monotonicNow = opts.monotonicNow ?? monotonicMs;
   const buf = Buffer.alloc(16 * 1024);
   let mode: KmsgReaderMode = 'pool';
   let poolReadInFlight = false;
@@ -129,6 +167,10 @@ export function startKmsgReader(fd: number, sink: KmsgThreadSink, opts: KmsgRead
   let handOver = false;
   let windowStart = now();
   let windowCount = 0;
+  /** Age of the window's first record when it was read (ms). */
+  let windowFirstAge = 0;
+  /** When the window's first record was written (its stamp, monotonic ms). */
+  let windowFirstWritten = 0;
   let noThreadUntil = 0;
   let quietSince: number | null = null;
   let secondCount = 0;
@@ -177,14 +219,14 @@ export function startKmsgReader(fd: number, sink: KmsgThreadSink, opts: KmsgRead
   const closeFd = (): void => {
     if (fdClosed || poolReadInFlight || thread !== null) return;
     fdClosed = true;
-    closeSync(fd);
-    if (bootFd !== null) closeSync(bootFd);
+    io.closeSync(fd);
+    if (bootFd !== null) io.closeSync(bootFd);
     bootFd = null;
   };
 
   const poolRead = (): void => {
     poolReadInFlight = true;
-    read(fd, buf, 0, buf.length, null, (err, n) => {
+    io.read(fd, buf, 0, buf.length, null, (err, n) => {
       poolReadInFlight = false;
       if (mode === 'stopped') return closeFd();
       if (err) {
@@ -206,20 +248,23 @@ export function startKmsgReader(fd: number, sink: KmsgThreadSink, opts: KmsgRead
       // The sink may have stopped us.
       if ((mode as KmsgReaderMode) === 'stopped') return closeFd();
       secondCount++;
-      if (fresh(record)) countForStart();
+      const written = writtenMs(record);
+      if (monotonicNow() - written <= FRESH_MS) countForStart(written);
       next();
     });
   };
 
   /**
-   * Written within the last FRESH_MS: the records the ring already held at start (re-read from its
-   * oldest after a restart, hundreds at once) are a backlog read once, not a flood to start a thread for.
+   * When the kernel wrote the record (its stamp, monotonic ms; one without a stamp: now). Only
+   * records written within the last FRESH_MS count for a start: the records the ring already held
+   * at start (re-read from its oldest after a restart, hundreds at once) are a backlog read once,
+   * not a flood to start a thread for.
    */
-  const fresh = (record: string): boolean => {
+  const writtenMs = (record: string): number => {
     const a = record.indexOf(',');
     const b = record.indexOf(',', a + 1);
     const usec = Number(record.slice(b + 1, record.indexOf(',', b + 1)));
-    return !(monotonicMs() - usec / 1000 > FRESH_MS);
+    return usec === usec ? usec / 1000 : monotonicNow();
   };
 
   /** After a pool read: the next one, or the thread's turn. */
@@ -236,14 +281,22 @@ export function startKmsgReader(fd: number, sink: KmsgThreadSink, opts: KmsgRead
     poolRead();
   };
 
-  const countForStart = (): void => {
+  /** A fresh record, written at `written` (monotonic ms), read by the pool: the thread's turn? */
+  const countForStart = (written: number): void => {
     if (mode !== 'pool') return;
     const t = now();
-    if (t - windowStart > tuning.windowMs) {
+    const age = monotonicNow() - written;
+    if (t - windowStart > tuning.windowMs || windowCount === 0) {
       windowStart = t;
       windowCount = 0;
+      windowFirstAge = age;
+      windowFirstWritten = written;
     }
-    if (++windowCount >= tuning.startRecords && t >= noThreadUntil) startThread();
+    windowCount++;
+    const fast = written - windowFirstWritten <= (windowCount * tuning.windowMs) / tuning.startRecords;
+    const behind = windowCount >= tuning.behindRecords && fast && age - windowFirstAge >= tuning.behindMs;
+    const burst = windowCount >= tuning.startRecords || behind;
+    if (burst && t >= noThreadUntil) startThread();
   };
 
   /**
@@ -254,28 +307,39 @@ export function startKmsgReader(fd: number, sink: KmsgThreadSink, opts: KmsgRead
   const bootRead = (): void => {
     bootTimer = null;
     if (!bootReading || bootFd === null) return;
+    const ring = readRing(bootFd);
+    // The ring is empty (or the hold full): hand over one batch.
+    handHeld();
+    // The pool reads resume (skipping what was handed over) until the thread comes.
+    if (ring === 'failed') return backToPool();
+    if (!bootReading) {
+      if (held.length && heldTimer === null && (mode as KmsgReaderMode) !== 'stopped') heldTimer = setImmediate(handHeld);
+      return;
+    }
+    bootTimer = ring === 'full' || held.length ? setImmediate(bootRead) : setTimeout(bootRead, 1);
+  };
+  /** Reads the second fd until the kernel's ring is empty, or the hold full, into `held`. */
+  const readRing = (from: number): 'empty' | 'full' | 'failed' => {
     let out: string[] = [];
     let read = 0;
-    let waiting = true;
-    let failed = false;
+    let result: 'empty' | 'full' | 'failed' = 'full';
     while (heldCount + out.length < HOLD_MAX) {
       let n: number;
       try {
-        n = readSync(bootFd, bootBuf, 0, bootBuf.length, null);
+        n = io.readSync(from, bootBuf, 0, bootBuf.length, null);
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
         // EPIPE: records were overwritten before this read; the next read returns the oldest survivor.
         if (code === 'EPIPE') continue;
+        result = 'empty';
         if (code !== 'EAGAIN') {
           sink.error(`reading the second fd: ${(e as Error).message}`);
-          // The pool reads resume (skipping what was handed over) until the thread comes.
-          failed = true;
+          result = 'failed';
         }
-        waiting = false;
         break;
       }
       if (n === 0) {
-        waiting = false;
+        result = 'empty';
         break;
       }
       const record = recordIn(bootBuf, n);
@@ -293,14 +357,7 @@ export function startKmsgReader(fd: number, sink: KmsgThreadSink, opts: KmsgRead
     if (out.length) hold(out);
     counts.bootRecords += read;
     secondCount += read;
-    // The ring is empty (or the hold full): hand over one batch.
-    handHeld();
-    if (failed) return backToPool();
-    if (!bootReading) {
-      if (held.length && heldTimer === null && (mode as KmsgReaderMode) !== 'stopped') heldTimer = setImmediate(handHeld);
-      return;
-    }
-    bootTimer = waiting || held.length ? setImmediate(bootRead) : setTimeout(bootRead, 1);
+    return result;
   };
   const stopBootRead = (): void => {
     bootReading = false;
@@ -322,21 +379,20 @@ export function startKmsgReader(fd: number, sink: KmsgThreadSink, opts: KmsgRead
     }
   };
 
+  /**
+   * Called from a pool read's callback: no pool read is in flight, and none is issued while the main
+   * thread reads the second fd (next()); when this returns without a boot read going on, the
+   * callback's next() resumes the pool reads.
+   */
+  /** In startThread: no boot reads after all; the pool reads resume past what they handed over (the caller's next()). */
+  const leaveBootRead = (): void => {
+    if (!bootReading) return;
+    stopBootRead();
+    poolSkipTo = lastSeq;
+  };
   const startThread = (): void => {
     mode = 'starting';
     counts.threadStarts++;
-    let t: KmsgThread;
-    try {
-      t = startKmsgThread(fd, { records: (raw) => onThreadRecords(raw), error: (m) => sink.error(m) }, opts.ringBytes ?? KMSG_RING_BYTES);
-    } catch (e) {
-      noThreadUntil = now() + tuning.retryAfterMs;
-      mode = 'pool';
-      sink.error(`cannot start the kmsg reading thread: ${(e as Error).message}`);
-      return;
-    }
-    thread = t;
-    threadsAlive++;
-    void t.exited.then(() => threadsAlive--);
     if (opts.openNonBlocking && bootFd === null) {
       try {
         bootFd = opts.openNonBlocking();
@@ -344,12 +400,26 @@ export function startKmsgReader(fd: number, sink: KmsgThreadSink, opts: KmsgRead
         sink.error(`cannot open a second fd to read while the thread boots: ${(e as Error).message}`);
       }
     }
-    // Called from a pool read's callback: no pool read is in flight, and none is issued while the
-    // main thread reads the second fd (see startKmsgReader's caller, next()).
+    // The ring is read once before the thread is made: making it holds the main thread 3–7 ms (soak
+    // bench trace, busy machine), a quarter of what the kernel's ring holds at 20k records/s.
     if (bootFd !== null && !poolReadInFlight) {
       bootReading = true;
-      bootTimer = setImmediate(bootRead);
+      if (readRing(bootFd) === 'failed') leaveBootRead();
     }
+    let t: KmsgThread;
+    try {
+      t = io.startThread(fd, { records: (raw) => onThreadRecords(raw), error: (m) => sink.error(m) }, opts.ringBytes ?? KMSG_RING_BYTES);
+    } catch (e) {
+      noThreadUntil = now() + tuning.retryAfterMs;
+      mode = 'pool';
+      sink.error(`cannot start the kmsg reading thread: ${(e as Error).message}`);
+      leaveBootRead();
+      return;
+    }
+    thread = t;
+    threadsAlive++;
+    void t.exited.then(() => threadsAlive--);
+    if (bootReading) bootTimer = setImmediate(bootRead);
     t.ready.then(
       () => {
         if (thread !== t || mode !== 'starting' || abandoned) return;

@@ -21,7 +21,12 @@
  * other read may be in flight on the fd then), and a retired thread hands over every record it read
  * before it ends: between the two readers no record is lost or read twice.
  */
-import { Worker } from 'node:worker_threads';
+/**
+ * node:worker_threads is loaded at the first thread start, not with this module: the service at rest
+ * has no thread, and the module and what it loads (internal/worker, its message ports, locks) cost
+ * ~1.9 MB of resident memory in a bare Node (bench/idle.bench.ts: `run` idle, issue 14 item 4).
+ */
+const workerThreads = () => process.getBuiltinModule('node:worker_threads');
 
 /**
  * Bytes of the ring (a power of two): records are packed (a 4-byte length, the record's first line,
@@ -38,7 +43,8 @@ export const KMSG_MAX_RECORD = 2048;
  * records/s): a reader kept off the CPU that long by other processes loses records, which the soak
  * bench saw as 1–2% lost at 20k/s on a shared 2-core machine with the main thread far from busy. The
  * thread blocks in read() whenever the ring is drained, so its priority costs others nothing but the
- * reading itself.
+ * reading itself. It takes CAP_SYS_NICE, which the installed unit grants for this
+ * (build/server/portcullis.service); without it the thread reads at the process's priority.
  */
 const READER_NICE = -10;
 /**
@@ -177,7 +183,7 @@ export function startKmsgThread(fd: number, sink: KmsgThreadSink, ringBytes = KM
   const data = Buffer.from(ring);
   let stopped = false;
   let consumed = 0;
-  const worker = new Worker(`(() => {${READER_THREAD}})()`, {
+  const worker = new (workerThreads().Worker)(`(() => {${READER_THREAD}})()`, {
     eval: true,
     workerData: { fd, ring, control, skip, max: KMSG_MAX_RECORD, nice: READER_NICE, restartAt: Math.min(RESTART_AT, ringBytes / 4) },
     // A small thread: it allocates one 16 KB buffer and nothing per record.

@@ -1,0 +1,214 @@
+/**
+ * How the kmsg reader starts its thread at a flood's start (electron/engine/logs/kmsg-reader.ts), on
+ * an injected device with /dev/kmsg's semantics (one record per read, a read position per fd, a
+ * non-blocking fd says EAGAIN when the ring is empty) and a thread that never finishes booting: the
+ * window in which the main thread alone must keep the kernel's ring from overflowing.
+ */
+import { describe, expect, it } from 'vitest';
+import { startKmsgReader, type KmsgReaderIo } from '../../electron/engine/logs/kmsg-reader.ts';
+import type { KmsgThread } from '../../electron/engine/logs/kmsg-thread.ts';
+
+const MAIN_FD = 101;
+const SECOND_FD = 102;
+const monotonicUs = () => Number(process.hrtime.bigint() / 1000n);
+const tick = () => new Promise<void>((r) => setImmediate(r));
+
+/** A kernel ring that never overwrites; events in the order they happened. */
+function fakeDevice() {
+  const records: string[] = [];
+  const pos = new Map<number, number>([
+    [MAIN_FD, 0],
+    [SECOND_FD, 0],
+  ]);
+  let parked: (() => void) | null = null;
+  const events: string[] = [];
+  const take = (fd: number, buf: Buffer): number | null => {
+    const at = pos.get(fd)!;
+    if (at >= records.length) return null;
+    pos.set(fd, at + 1);
+    return buf.write(`${records[at]}\n`);
+  };
+  let threads = 0;
+  const io: KmsgReaderIo = {
+    read: ((fd: number, buf: Buffer, _o: number, _l: number, _p: null, cb: (err: Error | null, n: number) => void) => {
+      const attempt = () => {
+        const n = take(fd, buf);
+        if (n === null) parked = attempt;
+        else setImmediate(() => cb(null, n));
+      };
+      attempt();
+    }) as unknown as KmsgReaderIo['read'],
+    readSync: ((fd: number, buf: Buffer) => {
+      const n = take(fd, buf);
+      events.push(n === null ? 'read-empty' : 'read');
+      if (n === null) throw Object.assign(new Error('EAGAIN: resource temporarily unavailable'), { code: 'EAGAIN' });
+      return n;
+    }) as unknown as KmsgReaderIo['readSync'],
+    closeSync: () => undefined,
+    startThread: () => {
+      threads++;
+      events.push(`thread made, second fd at ${pos.get(SECOND_FD)}`);
+      let ended!: () => void;
+      const exited = new Promise<void>((r) => (ended = r));
+      const thread: KmsgThread = { ready: new Promise(() => undefined), exited, go: () => undefined, retire: () => ended(), stop: () => ended() };
+      return thread;
+    },
+  };
+  return {
+    io,
+    events,
+    threads: () => threads,
+    /** `n` records written `ageMs` ago (monotonic stamps, as the kernel's), or at `atMs`. */
+    write(n: number, ageMs = 0, atMs?: number) {
+      for (let i = 0; i < n; i++) {
+        const us = atMs === undefined ? monotonicUs() - ageMs * 1000 : Math.round(atMs * 1000);
+        records.push(`4,${records.length + 1},${us},-;UFW BLOCK IN=eth0 SRC=198.18.0.${i & 255} DPT=${i}`);
+      }
+      const p = parked;
+      parked = null;
+      p?.();
+    },
+    written: () => records.length,
+  };
+}
+
+function reader(dev: ReturnType<typeof fakeDevice>, now?: () => number, monotonicNow?: () => number) {
+  const batches: number[][] = [];
+  const r = startKmsgReader(
+    MAIN_FD,
+    {
+      records: (raw) => {
+        dev.events.push(`handed ${raw.length}`);
+        batches.push(raw.map((l) => Number(l.split(',')[1])));
+      },
+      error: (m) => {
+        throw new Error(m);
+      },
+    },
+    { wake: () => undefined, openNonBlocking: () => SECOND_FD, io: dev.io, ...(now ? { now } : {}), ...(monotonicNow ? { monotonicNow } : {}) },
+  );
+  return { r, batches, seqs: () => batches.flat() };
+}
+
+async function settle(n = 50): Promise<void> {
+  for (let i = 0; i < n; i++) await tick();
+}
+
+describe('the kmsg reader at a flood start', () => {
+  it('starts its thread once the pool reads fall behind a flood, long before 64 records', async () => {
+    const dev = fakeDevice();
+    // The kernel writes a record every 0.05 ms (20k/s); the pool reads one every 0.5 ms.
+    let mono = 1_000_000;
+    const { r } = reader(dev, undefined, () => mono);
+    try {
+      for (let i = 0; i < 15; i++) {
+        mono = 1_000_001 + i * 0.5;
+        dev.write(1, 0, 1_000_000 + i * 0.05);
+        await settle(3);
+      }
+      expect(dev.threads()).toBe(0);
+      mono = 1_000_001 + 15 * 0.5;
+      dev.write(1, 0, 1_000_000 + 15 * 0.05);
+      await settle(3);
+      expect(dev.threads()).toBe(1);
+    } finally {
+      r.stop();
+    }
+  });
+
+  it('does not start a thread for records read ever later that were written slowly (a busy main thread, not a flood)', async () => {
+    const dev = fakeDevice();
+    // Written every 2 ms (500/s), read every 2.5 ms: later and later, but no flood.
+    let mono = 1_000_000;
+    const { r } = reader(dev, undefined, () => mono);
+    try {
+      for (let i = 0; i < 40; i++) {
+        mono = 1_000_001 + i * 2.5;
+        dev.write(1, 0, 1_000_000 + i * 2);
+        await settle(3);
+      }
+      expect(dev.threads()).toBe(0);
+    } finally {
+      r.stop();
+    }
+  });
+
+  it('does not start a thread for a burst the pool reads keep up with, however old its records when read', async () => {
+    const dev = fakeDevice();
+    const { r } = reader(dev);
+    try {
+      // Each record read 30 ms after it was written (the kernel's stamps and CLOCK_MONOTONIC differ
+      // by an amount of their own on every host), none later than the first.
+      for (let i = 0; i < 40; i++) {
+        dev.write(1, 30);
+        await settle(3);
+      }
+      expect(dev.threads()).toBe(0);
+    } finally {
+      r.stop();
+    }
+  });
+
+  it('does not start a thread for late records that come one at a time', async () => {
+    const dev = fakeDevice();
+    let clock = 0;
+    const { r } = reader(dev, () => clock);
+    try {
+      // Ever older when read, but 40 ms apart: one per window.
+      for (let i = 0; i < 20; i++) {
+        dev.write(1, 10 + 5 * i);
+        await settle(3);
+        clock += 40;
+      }
+      expect(dev.threads()).toBe(0);
+    } finally {
+      r.stop();
+    }
+  });
+
+  it('does not start a thread for the records the ring held when it started', async () => {
+    const dev = fakeDevice();
+    // A burst just before the start, read oldest first.
+    for (let i = 0; i < 40; i++) dev.write(1, 40 - i);
+    const { r, seqs } = reader(dev);
+    try {
+      await settle(150);
+      expect(seqs()).toHaveLength(40);
+      expect(dev.threads()).toBe(0);
+    } finally {
+      r.stop();
+    }
+  });
+
+  it('reads the ring before it makes the thread, and reads it again after every 32 records it hands over while the thread boots', async () => {
+    const dev = fakeDevice();
+    const { r, batches, seqs } = reader(dev);
+    try {
+      // A flood arrives faster than the pool reads: 600 records wait when the 64th is read.
+      dev.write(600);
+      await settle(200);
+      expect(dev.threads()).toBe(1);
+      // When the thread was made, the second fd had been read to the ring's end.
+      expect(dev.events).toContain(`thread made, second fd at 600`);
+      dev.write(1000);
+      await settle(400);
+      // Every record handed over once, in order.
+      expect(seqs()).toEqual(Array.from({ length: dev.written() }, (_, i) => i + 1));
+      // While the thread boots: between two hand-overs the ring is read, and a hand-over is at most
+      // 32 records (the time between two reads of the ring is one batch's handling).
+      const madeAt = dev.events.findIndex((e) => e.startsWith('thread made'));
+      const after = dev.events.slice(madeAt + 1);
+      let handedSinceRead = 0;
+      for (const e of after) {
+        if (e.startsWith('read')) handedSinceRead = 0;
+        else if (e.startsWith('handed')) {
+          expect(Number(e.split(' ')[1])).toBeLessThanOrEqual(32);
+          expect(++handedSinceRead).toBe(1);
+        }
+      }
+      expect(batches.length).toBeGreaterThan(1000 / 32);
+    } finally {
+      r.stop();
+    }
+  });
+});
