@@ -151,7 +151,8 @@ export class ScanEngine {
     this.probeEvents = opts.probeEvents ?? true;
     this.rejected = Object.fromEntries(REJECT_REASONS.map((r) => [r, 0])) as Record<RejectReason, number>;
     this.ignored = Object.fromEntries(IGNORE_REASONS.map((r) => [r, 0])) as Record<IgnoreReason, number>;
-    this.tracker = new SourceTracker(opts.settings.detection);
+    // Sparse tags: only PrefixWatch tags addresses, and few of them (the IPv6 ones whose network has a window of its own).
+    this.tracker = new SourceTracker(opts.settings.detection, { sparseTags: true });
     this.tracker.onEvict = (ip, time) => this.sink({ type: 'evicted', ip, time });
     this.networks = new PrefixWatch(opts.settings.detection, this.tracker);
     this.policy = new BanPolicy(opts.settings.ban, capacityFor(opts.settings.ban.maxNewBansPerMinute, opts.settings.detection.findtimeSec));
