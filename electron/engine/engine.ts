@@ -237,7 +237,9 @@ export class ScanEngine {
     if (this.probeEvents) this.sink({ type: 'probe', ip: src === '' ? this.tracker.ipOf(known) : src, port, time, scanType });
     const crossed = this.tracker.probe(src, time, port, scanType, known, srcV4);
     if (crossed !== NO_SLOT) this.scanDetected(crossed, time);
-    else if (this.networks.active) {
+    // An IPv4 source without IPv4 aggregation (most sources of a busy host) is not even passed to
+    // PrefixWatch: the call alone boxed the event time into a new heap number for each of them.
+    else if (this.networks.active && (srcV4 < 0 || this.networks.tracksV4)) {
       const net = this.networks.probe(src, srcV4, src6, this.tracker.lastSlot, time, port, scanType);
       if (net !== null) this.networkScanDetected(net, time);
     }

@@ -56,6 +56,10 @@ class EagerPrefixWatch {
     return this.v6Bits < 128 || this.v4Bits !== null;
   }
 
+  get tracksV4(): boolean {
+    return this.v4Bits !== null;
+  }
+
   configure(s: DetectionSettings): void {
     const changed = s.ipv6PrefixLength !== this.v6Bits || s.ipv4PrefixLength !== this.v4Bits;
     this.v6Bits = s.ipv6PrefixLength;

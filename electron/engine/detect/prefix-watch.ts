@@ -101,6 +101,11 @@ export class PrefixWatch {
     return this.v6Bits < 128 || this.v4Bits !== null;
   }
 
+  /** Whether IPv4 sources are tracked by network too (aggregation on): else probe() has nothing to do for them. */
+  get tracksV4(): boolean {
+    return this.v4Bits !== null;
+  }
+
   /** Networks tracked (with a window of their own or kept in their member). */
   get size(): number {
     return this.tracker.size + this.index.members;
