@@ -211,7 +211,7 @@ export class SourceTracker<Tag = string> {
     } else {
       this.table.touch(slot);
       // Everything it did before has left the window: start afresh (the common case of a slow source).
-      if (this.rule.isQuiet(w.lastSeenOf(slot), time) && !w.isPending(slot)) w.restart(slot, time);
+      w.restartIfQuiet(slot, time);
     }
     this.lastSlot = slot;
     const probes = w.record(slot, time, port, type);

@@ -293,3 +293,23 @@ describe('SourceTracker tags, in an array or (sparseTags) in a Map', () => {
     expect(dense.filter((x) => x === undefined).length).toBeGreaterThan(3);
   });
 });
+
+describe('SourceTracker quiet restart', () => {
+  it('a source quiet for a whole window starts afresh, unless a ban of it is pending', () => {
+    const t = new SourceTracker(S);
+    for (const ip of ['calm', 'queued']) {
+      t.probe(ip, 0, 1, 'SYN');
+      t.probe(ip, MIN, 2, 'SYN');
+    }
+    t.setPending(t.get('queued'), true);
+    t.probe('calm', MIN + 10 * MIN, 3, 'SYN'); // findtime (10 min) after its last probe
+    t.probe('queued', MIN + 10 * MIN, 3, 'SYN');
+    expect(t.hitsOf(t.get('calm'))).toBe(1);
+    expect(t.portCount(t.get('calm'))).toBe(1);
+    expect(t.hitsOf(t.get('queued'))).toBe(3);
+    expect(t.portCount(t.get('queued'))).toBe(3);
+    // A probe less than a whole window later keeps the window.
+    t.probe('calm', MIN + 20 * MIN - 1, 4, 'SYN');
+    expect(t.hitsOf(t.get('calm'))).toBe(2);
+  });
+});
