@@ -237,9 +237,10 @@ export class ScanEngine {
     if (this.probeEvents) this.sink({ type: 'probe', ip: src === '' ? this.tracker.ipOf(known) : src, port, time, scanType });
     const crossed = this.tracker.probe(src, time, port, scanType, known, srcV4);
     if (crossed !== NO_SLOT) this.scanDetected(crossed, time);
-    // An IPv4 source without IPv4 aggregation (most sources of a busy host) is not even passed to
-    // PrefixWatch: the call alone boxed the event time into a new heap number for each of them.
-    else if (this.networks.active && (srcV4 < 0 || this.networks.tracksV4)) {
+    // By network too. An IPv4 source without IPv4 aggregation (most sources of a busy host) is not
+    // even passed to PrefixWatch, and a source whose network is kept in it (most IPv6 ones) only to
+    // countedInMember: passing the event time to probe() boxed it into a new heap number each call.
+    else if (this.networks.active && (srcV4 < 0 || this.networks.tracksV4) && !this.networks.countedInMember(this.tracker.lastSlot, src6)) {
       const net = this.networks.probe(src, srcV4, src6, this.tracker.lastSlot, time, port, scanType);
       if (net !== null) this.networkScanDetected(net, time);
     }
