@@ -228,8 +228,8 @@ export class ScanEngine {
     this.sourceWasTracked = known !== NO_SLOT;
     if (known === NO_SLOT) {
       // A record of the replay leaves an IPv4 source's text to be made here, for a new source only.
+      if (srcV4 >= 0 ? this.whitelist.hasV4(srcV4) : this.whitelist.has(src)) return this.ignore('whitelisted');
       if (src === '') src = ipv4Text(srcV4) as Ip;
-      if (this.whitelist.has(src)) return this.ignore('whitelisted');
       if (this.book.size !== 0 && (this.book.has(src) || this.book.covering(src) !== null)) return this.ignore('already-banned');
     }
 
