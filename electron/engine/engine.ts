@@ -151,7 +151,8 @@ export class ScanEngine {
     this.probeEvents = opts.probeEvents ?? true;
     this.rejected = Object.fromEntries(REJECT_REASONS.map((r) => [r, 0])) as Record<RejectReason, number>;
     this.ignored = Object.fromEntries(IGNORE_REASONS.map((r) => [r, 0])) as Record<IgnoreReason, number>;
-    this.tracker = new SourceTracker(opts.settings.detection);
+    // Sparse tags: only PrefixWatch tags addresses, and few of them (the IPv6 ones whose network has a window of its own).
+    this.tracker = new SourceTracker(opts.settings.detection, { sparseTags: true });
     this.tracker.onEvict = (ip, time) => this.sink({ type: 'evicted', ip, time });
     this.networks = new PrefixWatch(opts.settings.detection, this.tracker);
     this.policy = new BanPolicy(opts.settings.ban, capacityFor(opts.settings.ban.maxNewBansPerMinute, opts.settings.detection.findtimeSec));
@@ -227,8 +228,8 @@ export class ScanEngine {
     this.sourceWasTracked = known !== NO_SLOT;
     if (known === NO_SLOT) {
       // A record of the replay leaves an IPv4 source's text to be made here, for a new source only.
+      if (srcV4 >= 0 ? this.whitelist.hasV4(srcV4) : this.whitelist.has(src)) return this.ignore('whitelisted');
       if (src === '') src = ipv4Text(srcV4) as Ip;
-      if (this.whitelist.has(src)) return this.ignore('whitelisted');
       if (this.book.size !== 0 && (this.book.has(src) || this.book.covering(src) !== null)) return this.ignore('already-banned');
     }
 
@@ -236,7 +237,10 @@ export class ScanEngine {
     if (this.probeEvents) this.sink({ type: 'probe', ip: src === '' ? this.tracker.ipOf(known) : src, port, time, scanType });
     const crossed = this.tracker.probe(src, time, port, scanType, known, srcV4);
     if (crossed !== NO_SLOT) this.scanDetected(crossed, time);
-    else if (this.networks.active) {
+    // By network too. An IPv4 source without IPv4 aggregation (most sources of a busy host) is not
+    // even passed to PrefixWatch, and a source whose network is kept in it (most IPv6 ones) only to
+    // countedInMember: passing the event time to probe() boxed it into a new heap number each call.
+    else if (this.networks.active && (srcV4 < 0 || this.networks.tracksV4) && !this.networks.countedInMember(this.tracker.lastSlot, src6)) {
       const net = this.networks.probe(src, srcV4, src6, this.tracker.lastSlot, time, port, scanType);
       if (net !== null) this.networkScanDetected(net, time);
     }

@@ -56,6 +56,15 @@ class EagerPrefixWatch {
     return this.v6Bits < 128 || this.v4Bits !== null;
   }
 
+  get tracksV4(): boolean {
+    return this.v4Bits !== null;
+  }
+
+  /** No network is ever kept in its member here. */
+  countedInMember(): boolean {
+    return false;
+  }
+
   configure(s: DetectionSettings): void {
     const changed = s.ipv6PrefixLength !== this.v6Bits || s.ipv4PrefixLength !== this.v4Bits;
     this.v6Bits = s.ipv6PrefixLength;
@@ -353,6 +362,19 @@ describe('prefix tracking, lazy (a network kept in its only member) against eage
   it('the same events, offenders, stats and network windows at every step of random probe streams', () => {
     fc.assert(fc.property(startArb, fc.array(opArb, { minLength: 20, maxLength: 200 }), differential), { numRuns: 150 });
   }, 120_000);
+
+  it('a lone IPv6 address meets the rule: its network (kept in it) keeps the window without the crossing probe', () => {
+    // The network gets a window of its own before the probe that could cross (its member's ring
+    // holds maxretry - 1 probes); found by the random streams only now and then, so pinned here.
+    for (const maxretry of [3, 5]) {
+      const start: Start = { maxretry, minDistinctPorts: 1, findtimeSec: 5, maxTrackedSources: 4, maxNewBansPerMinute: 1, bantimeSec: 10, v4: false };
+      const lone = SOURCES.indexOf(SINGLES[0]!);
+      expect(lone).toBeGreaterThanOrEqual(0);
+      const ops: Op[] = [];
+      for (let i = 0; i < maxretry + 2; i++) ops.push({ op: 'probe', src: lone, dt: 0, port: 1, kind: 'SYN', asV4: false });
+      differential(start, ops);
+    }
+  });
 
   it('a rotating /64 among many single-address /64s, under a bound of a few sources', () => {
     const start: Start = { maxretry: 4, minDistinctPorts: 3, findtimeSec: 30, maxTrackedSources: 6, maxNewBansPerMinute: 2, bantimeSec: 60, v4: false };

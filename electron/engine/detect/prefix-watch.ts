@@ -101,6 +101,11 @@ export class PrefixWatch {
     return this.v6Bits < 128 || this.v4Bits !== null;
   }
 
+  /** Whether IPv4 sources are tracked by network too (aggregation on): else probe() has nothing to do for them. */
+  get tracksV4(): boolean {
+    return this.v4Bits !== null;
+  }
+
   /** Networks tracked (with a window of their own or kept in their member). */
   get size(): number {
     return this.tracker.size + this.index.members;
@@ -164,14 +169,8 @@ export class PrefixWatch {
   probe(ip: string, v4: number, src6: Uint32Array | null, slot: number, time: number, port: number | null, type: ScanType): string | null {
     // Most sources of a busy host are IPv4 ones, tracked by address only unless IPv4 aggregation is on.
     if (v4 >= 0 && this.v4Bits === null) return null;
+    if (this.countedInMember(slot, src6)) return null;
     const guess = this.addresses.noteOf(slot);
-    if (guess <= IN_MEMBER) {
-      // Its network's window is this address's own, which has just counted the probe (and found no
-      // scan). Decided before the network is looked at: most probes of IPv6 sources end here.
-      this.addresses.setNote(slot, -++this.seq - 2);
-      if (this.addresses.probesOf(slot) + 1 >= this.maxretry) this.ownWindow(slot, src6);
-      return null;
-    }
     // The address's tag caches its network's text once the network has a window of its own (an
     // address that holds its network has none; '': tracked by address only).
     let net = this.addresses.tagOf(slot) ?? null;
@@ -218,6 +217,20 @@ export class PrefixWatch {
       if (!seen.includes(addr)) seen.push(addr);
     }
     return crossed === NO_SLOT ? null : net;
+  }
+
+  /**
+   * probe()'s common case, which needs neither the address nor the time: when the source's network
+   * is kept in it (its window is this address's own, which has just counted the probe and found no
+   * scan), counts the probe for the network and returns true; else false (then probe() it). Most
+   * probes of IPv6 sources end here. The engine asks this first: passing the event time to probe()
+   * boxed it into a new heap number on every call.
+   */
+  countedInMember(slot: number, src6: Uint32Array | null): boolean {
+    if (this.addresses.noteOf(slot) > IN_MEMBER) return false;
+    this.addresses.setNote(slot, -++this.seq - 2);
+    if (this.addresses.probesOf(slot) + 1 >= this.maxretry) this.ownWindow(slot, src6);
+    return true;
   }
 
   /**

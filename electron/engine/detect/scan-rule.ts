@@ -11,7 +11,8 @@
  *   left the window no longer count, and the list is capped at `portCap` (least recently probed
  *   port dropped first), so one source costs O(maxretry + minDistinctPorts) whatever it sends;
  * - hits, first/last seen and the kinds of probe seen (the evidence).
- * A source quiet for a whole window starts afresh.
+ * A source quiet for a whole window (last seen findtime or more before a probe) starts afresh,
+ * unless a ban of it is pending (SourceWindows.restartIfQuiet, which the tracker calls per probe).
  *
  * Pure: times are the packets' event times (ms).
  */
@@ -92,11 +93,6 @@ export class ScanRule {
     this.maxretry = s.maxretry;
     this.minPorts = s.minDistinctPorts;
     this.portCap = Math.max(s.maxretry, s.minDistinctPorts) + 8;
-  }
-
-  /** Everything a source did before `time` has left the window (last seen a whole window ago). */
-  isQuiet(lastSeen: number, time: number): boolean {
-    return time - lastSeen >= this.findtimeMs;
   }
 
   /**

@@ -27,8 +27,15 @@ export class SourceTracker<Tag = string> {
   private readonly rule: ScanRule;
   private readonly table: SourceTable;
   private readonly windows = new SourceWindows();
-  /** Per slot: a caller's note about the source, dropped with the source, kept through a re-layout. */
+  /**
+   * Per slot: a caller's note about the source, dropped with the source, kept through a re-layout.
+   * In an array when most sources have one (PrefixWatch's networks: their members), else (`sparseTags`)
+   * in a Map: the engine's addresses, of which a few IPv6 ones cache their network's text. An
+   * array then had to be filled up to the slot of the first such address, ~100k pushes (~10–30 ms
+   * of a 1M-line replay, in code run too rarely to be optimised, and its copies for the GC).
+   */
   private tags: (Tag | undefined)[] = [];
+  private readonly sparse: Map<number, Tag> | null;
   /** The slot the last probe() counted into (valid until the next change of the tracker). */
   lastSlot = NO_SLOT;
   evictedCount = 0;
@@ -43,7 +50,8 @@ export class SourceTracker<Tag = string> {
    */
   onWindowGone: ((slot: number) => void) | null = null;
 
-  constructor(settings: TrackerSettings) {
+  constructor(settings: TrackerSettings, opts: { sparseTags?: boolean } = {}) {
+    this.sparse = opts.sparseTags === true ? new Map() : null;
     this.rule = new ScanRule(settings);
     this.table = new SourceTable(settings.maxTrackedSources);
     this.windows.setWindow(this.rule.findtimeMs);
@@ -59,12 +67,12 @@ export class SourceTracker<Tag = string> {
       // Re-layout: copy every window out, least recently seen first, and back in the new layout.
       const order = this.table.inLruOrder();
       const copies = order.map((slot) => this.windows.copyOut(slot, this.table.keyOf(slot)));
-      const tags = order.map((slot) => this.tags[slot]);
+      const tags = order.map((slot) => this.tagOf(slot));
       this.clear();
       copies.forEach((c, i) => {
         const slot = this.table.add(c.ip, ipv4Key(c.ip));
         this.windows.copyIn(slot, c);
-        this.tags[slot] = tags[i];
+        if (tags[i] !== undefined) this.setTag(slot, tags[i]);
       });
     }
     while (this.size > s.maxTrackedSources) this.evictOldest(Number.NaN);
@@ -100,14 +108,19 @@ export class SourceTracker<Tag = string> {
     if (this.onWindowGone !== null) for (const slot of this.table.inLruOrder()) this.onWindowGone(slot);
     this.table.clear();
     this.windows.layout(this.rule.maxretry, this.rule.portCap);
-    this.tags = [];
+    this.clearTags();
   }
 
   tagOf(slot: number): Tag | undefined {
-    return this.tags[slot];
+    return this.sparse !== null ? this.sparse.get(slot) : this.tags[slot];
   }
 
   setTag(slot: number, tag: Tag | undefined): void {
+    if (this.sparse !== null) {
+      if (tag === undefined) this.sparse.delete(slot);
+      else this.sparse.set(slot, tag);
+      return;
+    }
     // Kept dense (a write far past the end would turn the array into a slow dictionary when few slots have tags).
     while (this.tags.length < slot) this.tags.push(undefined);
     this.tags[slot] = tag;
@@ -116,6 +129,7 @@ export class SourceTracker<Tag = string> {
   /** Forgets every tag (what they said no longer holds). */
   clearTags(): void {
     this.tags = [];
+    this.sparse?.clear();
   }
 
   /** Slots of all tracked sources (no particular order). */
@@ -197,7 +211,7 @@ export class SourceTracker<Tag = string> {
     } else {
       this.table.touch(slot);
       // Everything it did before has left the window: start afresh (the common case of a slow source).
-      if (this.rule.isQuiet(w.lastSeenOf(slot), time) && !w.isPending(slot)) w.restart(slot, time);
+      w.restartIfQuiet(slot, time);
     }
     this.lastSlot = slot;
     const probes = w.record(slot, time, port, type);
@@ -248,7 +262,9 @@ export class SourceTracker<Tag = string> {
 
   private release(slot: number): void {
     this.onWindowGone?.(slot);
-    if (slot < this.tags.length) this.tags[slot] = undefined;
+    if (this.sparse !== null) {
+      if (this.sparse.size !== 0) this.sparse.delete(slot);
+    } else if (slot < this.tags.length) this.tags[slot] = undefined;
     this.windows.release(slot);
     this.table.remove(slot);
   }

@@ -147,6 +147,8 @@ function v6Key(words: Uint32Array, bits: number): string {
 
 export class Whitelist {
   private readonly exact = new Set<string>();
+  /** The IPv4 entries of `exact` as 32-bit values (hasV4). */
+  private readonly exactV4 = new Set<number>();
   /** Prefix length → masked IPv4 networks of that length (only lengths < 32; /32 live in `exact`). */
   private readonly v4: Map<number, Set<number>> = new Map();
   private v4Lengths: number[] = [];
@@ -182,6 +184,7 @@ export class Whitelist {
     if (net.indexOf(':') < 0) {
       if (bits === 32) {
         this.exact.add(net);
+        this.exactV4.add(v4ToInt(net));
         return true;
       }
       let set = this.v4.get(bits);
@@ -235,6 +238,21 @@ export class Whitelist {
     for (let i = 0; i < lengths.length; i++) {
       const bits = lengths[i]!;
       if (this.v6.get(bits)!.has(v6Key(words, bits))) return true;
+    }
+    return false;
+  }
+
+  /**
+   * `has` of an IPv4 address given as its 32-bit value (0 … 2^32 - 1), without its text: a replay
+   * record carries the value, and a new source's text was made, hashed and parsed again only for
+   * this (~40 ms of a replay of 100k sources).
+   */
+  hasV4(n: number): boolean {
+    if (this.exactV4.size !== 0 && this.exactV4.has(n)) return true;
+    const lengths = this.v4Lengths;
+    for (let i = 0; i < lengths.length; i++) {
+      const bits = lengths[i]!;
+      if (this.v4.get(bits)!.has((n & V4_MASKS[bits]!) >>> 0)) return true;
     }
     return false;
   }

@@ -244,3 +244,72 @@ describe('SourceTracker notes (a caller number kept in the window record)', () =
     expect(t.noteOf(t.get('b'))).toBe(-1);
   });
 });
+
+describe('SourceTracker tags, in an array or (sparseTags) in a Map', () => {
+  // The engine's address tracker keeps its few tags in a Map (a far slot's tag no longer fills an
+  // array up to it); both kinds must answer alike through probes, deletes, evictions, re-layouts and clears.
+  function script(t: SourceTracker): (string | undefined)[] {
+    const seen: (string | undefined)[] = [];
+    const look = () => {
+      for (const ip of ['a', 'b', 'c', 'd', 'e']) {
+        const slot = t.get(ip);
+        seen.push(slot === NO_SLOT ? '-' : t.tagOf(slot));
+      }
+    };
+    for (let i = 0; i < 60; i++) t.probe(`filler${i}`, i, 1, 'SYN');
+    t.probe('a', 100, 1, 'SYN');
+    t.setTag(t.lastSlot, 'net-a');
+    t.probe('b', 101, 1, 'SYN');
+    t.setTag(t.lastSlot, '');
+    t.probe('c', 102, 1, 'SYN');
+    look();
+    t.setTag(t.get('c'), 'net-c');
+    t.setTag(t.get('c'), undefined);
+    look();
+    t.delete('a'); // its tag goes with it
+    t.probe('d', 103, 1, 'SYN'); // may reuse a's slot: no tag
+    look();
+    t.setTag(t.get('d'), 'net-d');
+    t.configure({ ...S, maxretry: 6 }); // re-layout: tags follow their sources to new slots
+    look();
+    t.configure({ ...S, maxretry: 6, maxTrackedSources: 3 }); // evicts all but the 3 most recent
+    look();
+    t.probe('e', 104, 1, 'SYN');
+    t.setTag(t.lastSlot, 'net-e');
+    t.clearTags();
+    look();
+    t.setTag(t.get('e'), 'net-e2');
+    t.clear();
+    look();
+    return seen;
+  }
+
+  it('a Map answers as the array does', () => {
+    const dense = script(new SourceTracker(S));
+    expect(script(new SourceTracker(S, { sparseTags: true }))).toEqual(dense);
+    // The script sees tags (not only "none"): it can tell a lost or a stale tag.
+    expect(dense).toContain('net-a');
+    expect(dense).toContain('net-d');
+    expect(dense.filter((x) => x === undefined).length).toBeGreaterThan(3);
+  });
+});
+
+describe('SourceTracker quiet restart', () => {
+  it('a source quiet for a whole window starts afresh, unless a ban of it is pending', () => {
+    const t = new SourceTracker(S);
+    for (const ip of ['calm', 'queued']) {
+      t.probe(ip, 0, 1, 'SYN');
+      t.probe(ip, MIN, 2, 'SYN');
+    }
+    t.setPending(t.get('queued'), true);
+    t.probe('calm', MIN + 10 * MIN, 3, 'SYN'); // findtime (10 min) after its last probe
+    t.probe('queued', MIN + 10 * MIN, 3, 'SYN');
+    expect(t.hitsOf(t.get('calm'))).toBe(1);
+    expect(t.portCount(t.get('calm'))).toBe(1);
+    expect(t.hitsOf(t.get('queued'))).toBe(3);
+    expect(t.portCount(t.get('queued'))).toBe(3);
+    // A probe less than a whole window later keeps the window.
+    t.probe('calm', MIN + 20 * MIN - 1, 4, 'SYN');
+    expect(t.hitsOf(t.get('calm'))).toBe(2);
+  });
+});

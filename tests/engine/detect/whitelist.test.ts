@@ -136,6 +136,8 @@ describe('Whitelist agrees with ipaddr.js matching (property)', () => {
             const parsed = ipaddr.parse(ip);
             const expected = ranges.some(([net, bits]) => net.kind() === parsed.kind() && parsed.match(net, bits));
             expect(w.has(ip), `${ip} in ${entries.join(' ')}`).toBe(expected);
+            // The same answer from an IPv4 address's 32-bit value (a replay record's).
+            if (parsed.kind() === 'ipv4') expect(w.hasV4(v4ToInt(ip)), `${ip} (value) in ${entries.join(' ')}`).toBe(expected);
           }
           // The network address and the broadcast/last address of every range match.
           for (const c of entries) {
@@ -144,6 +146,7 @@ describe('Whitelist agrees with ipaddr.js matching (property)', () => {
             const last = net.kind() === 'ipv4' ? ipaddr.IPv4.broadcastAddressFromCIDR(c).toString() : (ipaddr.IPv6.broadcastAddressFromCIDR(c) as ipaddr.IPv6).toRFC5952String();
             expect(w.has(canonicalIp(first)!), `${first} in ${c}`).toBe(true);
             expect(w.has(canonicalIp(last)!), `${last} in ${c} /${bits}`).toBe(true);
+            if (net.kind() === 'ipv4') expect(w.hasV4(v4ToInt(first)) && w.hasV4(v4ToInt(last)), `${first}, ${last} (values) in ${c}`).toBe(true);
           }
         },
       ),
