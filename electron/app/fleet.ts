@@ -195,12 +195,13 @@ export class FleetBridge implements FleetSink {
 
   /**
    * The user's firewall rules changed (firewall-status.ts): the rule that made the firewall refuse a
-   * fleet ban may be gone, so those decisions are applied again now (refused once more if it is not)
-   * rather than never. Bans lifted by hand stay lifted.
+   * fleet ban may be gone, so those decisions are applied again now rather than never — but not
+   * for `decidedByUser`, the sources a rule of the user's still decides (it would be refused again).
+   * Bans lifted by hand stay lifted.
    */
-  onUserRulesChange(): void {
+  onUserRulesChange(decidedByUser: ReadonlySet<string>): void {
     for (const [ip, why] of [...this.dismissed]) {
-      if (!why.refused) continue;
+      if (!why.refused || decidedByUser.has(ip)) continue;
       this.dismissed.delete(ip);
       const remote = this.link?.remoteFor(ip);
       if (remote) this.upsert(remote);

@@ -93,12 +93,15 @@ export class PortcullisService implements AppCore {
       // (deleted by hand or in the rule editor): its next scan is tried again now, not only once the
       // refused ban would have ended (hours, days; never for a permanent one).
       onUserRulesChange: () => {
-        const n = this.pipeline.holdOff.clear();
+        // Sources whose traffic a rule of the user's decides now (the ufw backend; none with the set
+        // backend, whose block comes first): they stay held off.
+        const decided = this.o.firewall?.usersRulesDecide && this.fw.rules ? sourcesDecidedByUser(this.fw.rules.rules) : new Set<string>();
+        const n = this.pipeline.holdOff.clear(decided);
         if (n) this.log('info', `the firewall's rules changed: ${n} source(s) whose ban it refused for a rule of the user's may be banned again`);
-        this.fleet?.onUserRulesChange();
-        // And a ban whose rule the user replaced (`ufw allow from X` updates our `deny from X` in
-        // place) or put a rule of theirs ahead of blocks nothing now: ended, not shown as active.
-        if (this.o.firewall?.usersRulesDecide && this.fw.rules) this.pipeline.endDecidedByUser(sourcesDecidedByUser(this.fw.rules.rules));
+        // A ban whose rule the user replaced (`ufw allow from X` updates our `deny from X` in place)
+        // or put a rule of theirs ahead of blocks nothing now: ended, not shown as active.
+        this.pipeline.endDecidedByUser(decided);
+        this.fleet?.onUserRulesChange(decided);
       },
       log: (level, message) => this.log(level, message),
     });

@@ -5,7 +5,8 @@
  * it again at the next few probes — a ban made, refused and ended every few seconds, each with a
  * notice — until the refused ban would have ended: then one more try (the user may have deleted
  * their rule meanwhile), or until the user's rules change (the service's status read sees that
- * within its refresh, firewall-status.ts): then too. A permanent ban refused holds off while this
+ * within its refresh, firewall-status.ts): then too, unless a rule of the user's still decides that
+ * source (users-rule-owners.ts). A permanent ban refused holds off while this
  * process runs or until then. Bounded: the oldest entry goes first.
  */
 export const MAX_HELD_OFF = 10_000;
@@ -30,10 +31,17 @@ export class UsersRuleHoldOff {
     return false;
   }
 
-  /** Ends every hold-off (the user's rules changed: the rule that refused a ban may be gone); returns how many there were. */
-  clear(): number {
-    const n = this.until.size;
-    this.until.clear();
+  /**
+   * Ends every hold-off but those of `keep` (the user's rules changed: the rule that refused a ban
+   * may be gone; `keep`: sources a rule of the user's still decides); returns how many ended.
+   */
+  clear(keep: ReadonlySet<string> = new Set()): number {
+    let n = 0;
+    for (const target of [...this.until.keys()]) {
+      if (keep.has(target)) continue;
+      this.until.delete(target);
+      n++;
+    }
     return n;
   }
 

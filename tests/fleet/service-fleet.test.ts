@@ -127,12 +127,14 @@ describe('fleet in the service', () => {
   it("a fleet ban refused for the user's rule is applied again once the user's rules change (the rule deleted); one lifted by hand stays lifted", async () => {
     const t = await build({ settings: withFleet() });
     const helper = t.service.o.helper as FakeHelper;
-    const trusting = { number: 2, v6: false, action: 'allow', direction: 'in', from: '203.0.113.5', to: 'Anywhere', port: '', proto: 'any', comment: '', portcullis: false } as const;
-    helper.rules = [...helper.rules, trusting];
+    const trusting = { number: 2, v6: false, action: 'allow', direction: 'in', from: '203.0.113.5', to: 'any', port: '', proto: 'any', comment: '', portcullis: false } as const;
+    helper.rules = [...helper.rules, trusting, { ...trusting, number: 3, from: '203.0.113.7' }];
     await t.service.refreshStatus(false);
     t.firewall.usersRules.add('203.0.113.5');
+    t.firewall.usersRules.add('203.0.113.7'); // and its rule stays
     t.lapi.add('203.0.113.5', 'portcullis@hostB');
     t.lapi.add('203.0.113.6', 'portcullis@hostB');
+    t.lapi.add('203.0.113.7', 'portcullis@hostB');
     await t.link().pullOnce();
     await t.service.idle();
     await t.call('unban', { ip: '203.0.113.6' }); // lifted by hand
@@ -150,6 +152,8 @@ describe('fleet in the service', () => {
     await t.service.idle();
     expect(t.firewall.calls.filter((c) => c === 'ban 203.0.113.5')).toHaveLength(2);
     expect(t.firewall.bans.has('203.0.113.6')).toBe(false);
+    // The decision a rule of the user's still decides was not tried again: it would be refused again.
+    expect(t.firewall.calls.filter((c) => c === 'ban 203.0.113.7')).toHaveLength(1);
   });
 
   it("a local ban of a fleet-banned address is this host's from its decision on: the fleet decision deleted while the firewall still applies the local ban does not lift it", async () => {

@@ -88,7 +88,7 @@ describe("a ban the firewall refuses for the user's own rule", () => {
     fw.usersRules.add(TRUSTED);
     const t = build(fw);
     const helper = t.service.o.helper as FakeHelper;
-    const trusting = { number: 2, v6: false, action: 'allow', direction: 'in', from: TRUSTED, to: 'Anywhere', port: '', proto: 'any', comment: '', portcullis: false } as const;
+    const trusting = { number: 2, v6: false, action: 'allow', direction: 'in', from: TRUSTED, to: 'any', port: '', proto: 'any', comment: '', portcullis: false } as const;
     helper.rules = [...helper.rules, trusting];
     await t.service.start();
     scan(t, TRUSTED);
@@ -96,6 +96,13 @@ describe("a ban the firewall refuses for the user's own rule", () => {
     expect(banCalls(fw, TRUSTED)).toBe(1);
     // A status read with the same rules (only the numbers moved) changes nothing: still held off.
     helper.rules = helper.rules.map((r) => ({ ...r, number: r.number + 1 }));
+    await t.service.refreshStatus(false);
+    t.clock.advance(10_000);
+    scan(t, TRUSTED);
+    await t.service.idle();
+    expect(banCalls(fw, TRUSTED)).toBe(1);
+    // Another rule of the user's changes while theirs for TRUSTED stays first: still held off.
+    helper.rules = [...helper.rules, { ...trusting, number: helper.rules.length + 1, from: '192.0.2.77' }];
     await t.service.refreshStatus(false);
     t.clock.advance(10_000);
     scan(t, TRUSTED);
