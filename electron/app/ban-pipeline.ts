@@ -189,6 +189,9 @@ export class BanPipeline {
           refusal = skipped;
           // Nothing was banned: the state's "last ban" (status, the tray's recent-ban icon) is the one before.
           if (this.lastBanAt === ban.at) this.lastBanAt = lastBanBefore;
+          // Ended already while its rule was being added (the status read saw the user's rule decide
+          // its source: endDecidedByUser, with its own notice): nothing more to end or say.
+          if (!this.h.engine().isBanned(ban.ip)) return;
           const why = skippedBanText(skipped);
           this.h.onBan?.(ban, { latencyMs: null, dryRun: false, error: why });
           this.h.notice('warn', `Not banned: ${why}. ${this.refused(ban)}`);

@@ -77,6 +77,10 @@ export class FirewallStatus {
     this.state = firewall;
     this.rules = rules;
     this.allowedFn = allowedPortsFrom(rules.rules);
+    // ufw off lists no rules (`Status: inactive` only), though its rules files keep them all: that is
+    // not the user's rules changing (it would end every hold-off and re-apply refused fleet bans, each
+    // refused again once ufw is back). They are compared again once ufw is on.
+    if (!firewall.enabled) return;
     const key = JSON.stringify(rules.rules.filter((r) => !r.portcullis).map(({ number: _, ...r }) => r));
     if (this.userRulesKey !== null && key !== this.userRulesKey) this.d.onUserRulesChange?.();
     this.userRulesKey = key;

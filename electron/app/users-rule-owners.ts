@@ -32,7 +32,8 @@ export function sourcesDecidedByUser(rules: readonly UfwRule[]): Set<string> {
   for (const r of [...rules].sort((a, b) => a.number - b.number)) {
     if (!isWholeSourceRule(r)) continue;
     const src = isPrefixText(r.from) ? canonicalCidr(r.from) : canonicalIp(r.from);
-    if (!src || first.has(src)) continue;
+    // An IPv6 rule for an IPv4-mapped address (`::ffff:1.2.3.4`, canonical as 1.2.3.4) never meets IPv4 packets.
+    if (!src || first.has(src) || (r.v6 && !src.includes(':'))) continue;
     first.set(src, !r.portcullis);
   }
   return new Set([...first].filter(([, user]) => user).map(([src]) => src));

@@ -38,6 +38,10 @@ describe('sourcesDecidedByUser: the first whole-source rule of a source decides,
     expect([...sourcesDecidedByUser([...partial, rule(8, src, { action: 'deny', comment: 'mine' })])]).toEqual([src]);
   });
 
+  it('an IPv6 rule for an IPv4-mapped address does not decide the IPv4 address (it never meets IPv4 packets)', () => {
+    expect(sourcesDecidedByUser([rule(1, '::ffff:198.51.100.7', { v6: true })]).size).toBe(0);
+  });
+
   it('addresses and networks are compared in canonical form', () => {
     const got = sourcesDecidedByUser([rule(1, '2001:DB8:0::7'), rule(2, '2001:db8:1::/64'), ours(3, '2001:db8::7')]);
     expect([...got].sort()).toEqual(['2001:db8:1::/64', '2001:db8::7']);

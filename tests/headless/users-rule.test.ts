@@ -101,6 +101,18 @@ describe("a ban the firewall refuses for the user's own rule", () => {
     scan(t, TRUSTED);
     await t.service.idle();
     expect(banCalls(fw, TRUSTED)).toBe(1);
+    // ufw turned off and on (off, it lists no rules at all): not the user's rules changing.
+    const rulesOn = helper.rules;
+    helper.enabled = false;
+    helper.rules = [];
+    await t.service.refreshStatus(false);
+    helper.enabled = true;
+    helper.rules = rulesOn;
+    await t.service.refreshStatus(false);
+    t.clock.advance(10_000);
+    scan(t, TRUSTED);
+    await t.service.idle();
+    expect(banCalls(fw, TRUSTED)).toBe(1);
     // Another rule of the user's changes while theirs for TRUSTED stays first: still held off.
     helper.rules = [...helper.rules, { ...trusting, number: helper.rules.length + 1, from: '192.0.2.77' }];
     await t.service.refreshStatus(false);
@@ -155,6 +167,34 @@ describe("a ban the firewall refuses for the user's own rule", () => {
       expect(banCalls(fw, TRUSTED)).toBe(1);
       await t.service.stop();
     }
+  });
+
+  it("a ban ended by the status read while its rule was still being added is not ended and announced a second time when the firewall then refuses it", async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    class SlowFirewall extends FakeFirewall {
+      override async ban(ip: string, until: number | null) {
+        await gate;
+        return super.ban(ip, until);
+      }
+    }
+    const fw = new SlowFirewall(new Journal());
+    const t = build(fw);
+    const helper = t.service.o.helper as FakeHelper;
+    await t.service.start();
+    scan(t, TRUSTED);
+    await Promise.resolve();
+    // Meanwhile the user's `ufw allow from TRUSTED`, seen by the status read before our rule is in.
+    fw.usersRules.add(TRUSTED);
+    helper.rules = [{ number: 1, v6: false, action: 'allow', direction: 'in', from: TRUSTED, to: 'any', port: '', proto: 'any', comment: '', portcullis: false }, ...helper.rules.map((r) => ({ ...r, number: r.number + 1 }))];
+    await t.service.refreshStatus(false);
+    release();
+    await t.service.idle();
+    expect(banCalls(fw, TRUSTED)).toBe(1);
+    expect((await t.call('getBans')).history.map((b) => [b.ip, b.ended?.why])).toEqual([[TRUSTED, 'refused-users-rule']]);
+    expect(t.logs.filter((l) => l.message.startsWith(`A rule of yours now decides the traffic of ${TRUSTED}`))).toHaveLength(1);
+    expect(t.logs.filter((l) => l.message.startsWith('Not banned:'))).toHaveLength(0);
+    await t.service.stop();
   });
 
   it('a refused ban is no strike: the first ban that takes effect later lasts bantime, not 2x (nor after a restart)', async () => {
