@@ -20,6 +20,14 @@ function make(over: Partial<ScanEngineOptions> = {}, s: SettingsInput = {}) {
   return { engine, events, clock, bans, of };
 }
 
+describe('prefix tracking leaves IPv4 sources alone', () => {
+  it('live IPv4 sources (by text) get no tag in the address tracker while only IPv6 is tracked by network', () => {
+    const { engine } = make();
+    for (let i = 1; i <= 40; i++) engine.ingestPacket(syn(`203.0.113.${i}`, 22 + i, T0 + i));
+    expect((engine as unknown as { tracker: { taggedCount: number } }).tracker.taggedCount).toBe(0);
+  });
+});
+
 describe('ScanEngine: a scan is detected and banned in event time', () => {
   it('bans on the 5th probe over ≥3 ports, with the reason', () => {
     const { engine, bans } = make();

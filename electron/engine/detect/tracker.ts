@@ -50,6 +50,11 @@ export class SourceTracker<Tag = string> {
    */
   onWindowGone: ((slot: number) => void) | null = null;
 
+  /** Sources with a tag (tests: the sparse Map stays as small as its callers say). */
+  get taggedCount(): number {
+    return this.sparse ? this.sparse.size : this.tags.filter((t) => t !== undefined).length;
+  }
+
   constructor(settings: TrackerSettings, opts: { sparseTags?: boolean } = {}) {
     this.sparse = opts.sparseTags === true ? new Map() : null;
     this.rule = new ScanRule(settings);
