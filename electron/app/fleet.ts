@@ -13,7 +13,7 @@
  *   this host's decision;
  * - a fleet ban lifted here by hand, or refused by the firewall here (a rule of the user's own for the
  *   address: 'refused-users-rule'), stays lifted for that decision (the next resync does not bring it back)
- *   — a refused one only until the user's rules change (onUserRulesChange);
+ *   — a refused one only until the user's rules change and none of theirs decides the address (onUserRulesChange);
  * - a local ban is pushed once the firewall has taken it (ban-pipeline.ts): a refused one never is.
  *
  * Local protection never waits for or depends on the LAPI: every link failure only shows in health().

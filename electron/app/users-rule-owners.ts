@@ -3,8 +3,9 @@
  * ufw backend: ufw stops at the first rule that matches). The helper asks the same question of
  * `ufw show added` when it adds a ban (`sourceRuleOwners` in helper/firewall/ufw-backend.ts); this is
  * the service's side, for a change the user made afterwards — `ufw allow from X` replaces our
- * `deny from X` in place ("Rule updated"), `ufw insert 1 allow from X` puts theirs ahead — after which
- * our ban blocks nothing though it would still be shown as active.
+ * `deny from X` in place ("Rule updated"), a hand-edited `user.rules` puts theirs ahead (ufw's CLI
+ * skips `ufw insert 1 allow from X` while ours is there) — after which our ban blocks nothing though
+ * it would still be shown as active.
  */
 import type { UfwRule } from '../shared/api.ts';
 import { canonicalCidr } from '../shared/domain.ts';
