@@ -379,17 +379,17 @@ export function startKmsgReader(fd: number, sink: KmsgThreadSink, opts: KmsgRead
     }
   };
 
-  /**
-   * Called from a pool read's callback: no pool read is in flight, and none is issued while the main
-   * thread reads the second fd (next()); when this returns without a boot read going on, the
-   * callback's next() resumes the pool reads.
-   */
   /** In startThread: no boot reads after all; the pool reads resume past what they handed over (the caller's next()). */
   const leaveBootRead = (): void => {
     if (!bootReading) return;
     stopBootRead();
     poolSkipTo = lastSeq;
   };
+  /**
+   * Called from a pool read's callback: no pool read is in flight, and none is issued while the main
+   * thread reads the second fd (next()); when this returns without a boot read going on, the
+   * callback's next() resumes the pool reads.
+   */
   const startThread = (): void => {
     mode = 'starting';
     counts.threadStarts++;
