@@ -72,7 +72,7 @@ function fakeDevice() {
   };
 }
 
-function reader(dev: ReturnType<typeof fakeDevice>, now?: () => number, monotonicNow?: () => number) {
+function reader(dev: ReturnType<typeof fakeDevice>, now?: () => number, monotonicNow?: () => number, backlogUpToSeq?: number) {
   const batches: number[][] = [];
   const r = startKmsgReader(
     MAIN_FD,
@@ -85,7 +85,7 @@ function reader(dev: ReturnType<typeof fakeDevice>, now?: () => number, monotoni
         throw new Error(m);
       },
     },
-    { wake: () => undefined, openNonBlocking: () => SECOND_FD, io: dev.io, ...(now ? { now } : {}), ...(monotonicNow ? { monotonicNow } : {}) },
+    { wake: () => undefined, openNonBlocking: () => SECOND_FD, io: dev.io, ...(now ? { now } : {}), ...(monotonicNow ? { monotonicNow } : {}), ...(backlogUpToSeq !== undefined ? { backlogUpToSeq } : {}) },
   );
   return { r, batches, seqs: () => batches.flat() };
 }
@@ -95,19 +95,25 @@ async function settle(n = 50): Promise<void> {
 }
 
 describe('the kmsg reader at a flood start', () => {
-  it('starts its thread once the pool reads fall behind a flood, long before 64 records', async () => {
+  // The kernel's stamps (local_clock) and CLOCK_MONOTONIC (NTP-disciplined) drift apart with uptime:
+  // 10 ppm is 1 s after ~28 hours; a day or a week up, any offset.
+  it.each([
+    ['agree', 0],
+    ['are 5 s apart (stamps behind: days up)', 5000],
+    ['are 5 s apart (stamps ahead)', -5000],
+  ])('starts its thread once the pool reads fall behind a flood, long before 64 records, when the stamps and CLOCK_MONOTONIC %s', async (_, offsetMs) => {
     const dev = fakeDevice();
     // The kernel writes a record every 0.05 ms (20k/s); the pool reads one every 0.5 ms.
-    let mono = 1_000_000;
+    let mono = 1_000_000 + offsetMs;
     const { r } = reader(dev, undefined, () => mono);
     try {
       for (let i = 0; i < 15; i++) {
-        mono = 1_000_001 + i * 0.5;
+        mono = 1_000_001 + offsetMs + i * 0.5;
         dev.write(1, 0, 1_000_000 + i * 0.05);
         await settle(3);
       }
       expect(dev.threads()).toBe(0);
-      mono = 1_000_001 + 15 * 0.5;
+      mono = 1_000_001 + offsetMs + 15 * 0.5;
       dev.write(1, 0, 1_000_000 + 15 * 0.05);
       await settle(3);
       expect(dev.threads()).toBe(1);
@@ -166,15 +172,19 @@ describe('the kmsg reader at a flood start', () => {
     }
   });
 
-  it('does not start a thread for the records the ring held when it started', async () => {
+  it('does not start a thread for a backlog written as fast as a flood (a restart after one), then does for the flood that follows', async () => {
     const dev = fakeDevice();
-    // A burst just before the start, read oldest first.
-    for (let i = 0; i < 40; i++) dev.write(1, 40 - i);
-    const { r, seqs } = reader(dev);
+    // 200 records the ring held at start, written at 20k/s just before it, stamps as fresh as can be.
+    for (let i = 0; i < 200; i++) dev.write(1, 0, 1_000_000 + i * 0.05);
+    const mono = 1_000_010;
+    const { r, seqs } = reader(dev, () => 0, () => mono, 200);
     try {
-      await settle(150);
-      expect(seqs()).toHaveLength(40);
+      await settle(600);
+      expect(seqs()).toHaveLength(200);
       expect(dev.threads()).toBe(0);
+      for (let i = 0; i < 70; i++) dev.write(1, 0, 1_000_010 + i * 0.05);
+      await settle(300);
+      expect(dev.threads()).toBe(1);
     } finally {
       r.stop();
     }

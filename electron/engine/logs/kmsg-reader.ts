@@ -84,8 +84,6 @@ export function liveKmsgThreads(): number {
   return threadsAlive;
 }
 
-/** See fresh() below. */
-const FRESH_MS = 1000;
 /** CLOCK_MONOTONIC in ms, the time base of kmsg stamps. */
 const monotonicMs = (): number => Number(process.hrtime.bigint() / 1000n) / 1000;
 
@@ -111,6 +109,12 @@ export interface KmsgReaderOptions {
    */
   openNonBlocking?: () => number;
   now?: () => number;
+  /**
+   * Seq of the newest record the ring held when the fd was opened (null: it was empty): records up
+   * to it are a backlog (re-read from the ring's oldest at every start, hundreds at once after a
+   * restart), read once, never a flood to start a thread for.
+   */
+  backlogUpToSeq?: number | null;
   /** CLOCK_MONOTONIC in ms, the kernel stamps' time base (tests). */
   monotonicNow?: () => number;
   /** The device's reads and the reading thread (tests inject a device and a thread they control). */
@@ -159,6 +163,7 @@ export function startKmsgReader(fd: number, sink: KmsgThreadSink, opts: KmsgRead
   const now = opts.now ?? Date.now;
   const io = opts.io ?? NODE_IO;
   const monotonicNow = opts.monotonicNow ?? monotonicMs;
+  const backlogUpToSeq = opts.backlogUpToSeq ?? -1;
   const buf = Buffer.alloc(16 * 1024);
   let mode: KmsgReaderMode = 'pool';
   let poolReadInFlight = false;
@@ -248,17 +253,18 @@ export function startKmsgReader(fd: number, sink: KmsgThreadSink, opts: KmsgRead
       // The sink may have stopped us.
       if ((mode as KmsgReaderMode) === 'stopped') return closeFd();
       secondCount++;
-      const written = writtenMs(record);
-      if (monotonicNow() - written <= FRESH_MS) countForStart(written);
+      // By seq, not by stamp: the kernel's stamps (local_clock) and CLOCK_MONOTONIC (NTP-disciplined)
+      // drift apart by uptime × the clock's correction, past any fixed "written within the last
+      // second" after hours to a day (then no flood ever started a thread, or a backlog did).
+      if (!(seq <= backlogUpToSeq)) countForStart(writtenMs(record));
       next();
     });
   };
 
   /**
-   * When the kernel wrote the record (its stamp, monotonic ms; one without a stamp: now). Only
-   * records written within the last FRESH_MS count for a start: the records the ring already held
-   * at start (re-read from its oldest after a restart, hundreds at once) are a backlog read once,
-   * not a flood to start a thread for.
+   * When the kernel wrote the record (its stamp, monotonic ms; one without a stamp: now). Only ever
+   * compared with other records' stamps and ages (countForStart): the offset between the stamps'
+   * clock and CLOCK_MONOTONIC cancels out.
    */
   const writtenMs = (record: string): number => {
     const a = record.indexOf(',');
@@ -281,7 +287,7 @@ export function startKmsgReader(fd: number, sink: KmsgThreadSink, opts: KmsgRead
     poolRead();
   };
 
-  /** A fresh record, written at `written` (monotonic ms), read by the pool: the thread's turn? */
+  /** A record written after the start (not the backlog), written at `written` (monotonic ms), read by the pool: the thread's turn? */
   const countForStart = (written: number): void => {
     if (mode !== 'pool') return;
     const t = now();

@@ -109,6 +109,8 @@ export class DevKmsgFeed implements KmsgFeed {
     this.reader?.stop();
     // Opened here, so that a device we cannot read fails start().
     const fd = openSync(this.path, constants.O_RDONLY);
+    // After the open: a record written in between is at worst taken for backlog (never a flood's).
+    const backlogUpToSeq = newestKmsgSeq(this.path);
     this.reader = startKmsgReader(
       fd,
       { records: (raw) => sink.records(raw), error: (m) => sink.error(`reading ${this.path}: ${m}`) },
@@ -118,6 +120,7 @@ export class DevKmsgFeed implements KmsgFeed {
         // The parked read would wait for the next kernel record: write one ourselves (user facility,
         // never trusted as a firewall record by anyone).
         wake: () => wakeKmsgReaders(this.path),
+        backlogUpToSeq,
         // Read by the main thread while the reading thread boots (kmsg-reader.ts says why).
         openNonBlocking: () => openSync(this.path, constants.O_RDONLY | constants.O_NONBLOCK),
       },
