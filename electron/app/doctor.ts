@@ -54,6 +54,7 @@ export function firewallStatusChecks(fw: FirewallState, listed: readonly DoctorC
 export function logSourceCheck(src: SourceHealthDto | null): DoctorCheck {
   if (!src) return doctorCheck('log-source', 'error', 'no log source: nothing is watched (start with --source journal, or --source file:/var/log/kern.log)');
   if (src.error) return doctorCheck('log-source', 'error', `${src.description}: ${src.error} (if it persists, restart Portcullis or choose another source: --source journal | file:PATH)`);
+  if (src.warning) return doctorCheck('log-source', 'warn', `${src.description}${src.kernelTrusted ? '' : ' (SPOOFABLE)'} reads on, after: ${src.warning}`);
   return src.kernelTrusted
     ? doctorCheck('log-source', 'ok', `${src.description} (kernel records only)`)
     : doctorCheck('log-source', 'warn', `${src.description} is SPOOFABLE: any local user can write lines into it; run as root to read /dev/kmsg`);

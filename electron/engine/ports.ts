@@ -54,7 +54,13 @@ export interface SourceHealth {
   recordsRead?: number;
   /** Records the source knows it never read (kmsg: overwritten in the ring, also while stopped). */
   recordsLost?: number;
+  /** Reading stopped or failed: a fault, until the source is restarted. */
   error?: string;
+  /**
+   * The last problem the source read on past, more slowly (kmsg: no reading thread or second fd for
+   * a while): worth a look if it repeats, not a fault.
+   */
+  warning?: string;
 }
 
 /** A stream of raw log records (one framed line each) with a resumable position. */

@@ -5,7 +5,7 @@
  * window in which the main thread alone must keep the kernel's ring from overflowing.
  */
 import { describe, expect, it } from 'vitest';
-import { startKmsgReader, type KmsgReaderIo } from '../../electron/engine/logs/kmsg-reader.ts';
+import { startKmsgReader, type KmsgReaderIo, type KmsgReaderOptions } from '../../electron/engine/logs/kmsg-reader.ts';
 import type { KmsgThread } from '../../electron/engine/logs/kmsg-thread.ts';
 
 const MAIN_FD = 101;
@@ -72,8 +72,9 @@ function fakeDevice() {
   };
 }
 
-function reader(dev: ReturnType<typeof fakeDevice>, now?: () => number, monotonicNow?: () => number, backlogUpToSeq?: number) {
+function reader(dev: ReturnType<typeof fakeDevice>, now?: () => number, monotonicNow?: () => number, backlogUpToSeq?: number, extra: Partial<KmsgReaderOptions> = {}) {
   const batches: number[][] = [];
+  const warnings: string[] = [];
   const r = startKmsgReader(
     MAIN_FD,
     {
@@ -84,10 +85,11 @@ function reader(dev: ReturnType<typeof fakeDevice>, now?: () => number, monotoni
       error: (m) => {
         throw new Error(m);
       },
+      warning: (m) => warnings.push(m),
     },
-    { wake: () => undefined, openNonBlocking: () => SECOND_FD, io: dev.io, ...(now ? { now } : {}), ...(monotonicNow ? { monotonicNow } : {}), ...(backlogUpToSeq !== undefined ? { backlogUpToSeq } : {}) },
+    { wake: () => undefined, openNonBlocking: () => SECOND_FD, io: dev.io, ...(now ? { now } : {}), ...(monotonicNow ? { monotonicNow } : {}), ...(backlogUpToSeq !== undefined ? { backlogUpToSeq } : {}), ...extra },
   );
-  return { r, batches, seqs: () => batches.flat() };
+  return { r, batches, warnings, seqs: () => batches.flat() };
 }
 
 async function settle(n = 50): Promise<void> {
@@ -217,6 +219,38 @@ describe('the kmsg reader at a flood start', () => {
         }
       }
       expect(batches.length).toBeGreaterThan(1000 / 32);
+    } finally {
+      r.stop();
+    }
+  });
+});
+
+describe('the kmsg reader when its faster ways fail', () => {
+  it('reads on with pool reads, every record once and in order, when neither a second fd nor a thread can be had — a warning, not an error', async () => {
+    const dev = fakeDevice();
+    const io: KmsgReaderIo = {
+      ...dev.io,
+      startThread: () => {
+        throw new Error('ERR_WORKER_INIT_FAILED');
+      },
+    };
+    const { r, seqs, warnings } = reader(dev, undefined, undefined, undefined, {
+      io,
+      openNonBlocking: () => {
+        throw Object.assign(new Error('EMFILE: too many open files'), { code: 'EMFILE' });
+      },
+    });
+    try {
+      dev.write(600);
+      await settle(1500);
+      dev.write(100);
+      await settle(300);
+      expect(seqs()).toEqual(Array.from({ length: 700 }, (_, i) => i + 1));
+      expect(r.mode()).toBe('pool');
+      expect(warnings).toEqual([
+        expect.stringContaining('cannot open a second fd to read while the thread boots: EMFILE'),
+        expect.stringMatching(/cannot start the kmsg reading thread: ERR_WORKER_INIT_FAILED \(read on without it; tried again in 60 s\)/),
+      ]);
     } finally {
       r.stop();
     }

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../electron/shared/domain.ts';
 import type { ParseResult } from '../../electron/shared/packet.ts';
 import { parseRecord } from '../../electron/engine/parse/index.ts';
-import { KmsgSource, kmsgBootTimeMs, liveLineParser, monotonicNowMs, parseKmsgHeader, PushKmsgFeed, type KmsgRecord } from '../../electron/engine/logs/kmsg.ts';
+import { KmsgSource, kmsgBootTimeMs, liveLineParser, monotonicNowMs, parseKmsgHeader, PushKmsgFeed, type KmsgFeed, type KmsgFeedSink, type KmsgRecord } from '../../electron/engine/logs/kmsg.ts';
 
 const FW = '[UFW BLOCK] IN=eth0 OUT= SRC=203.0.113.7 DST=198.51.100.1 LEN=60 PROTO=TCP SPT=4000 DPT=22 SYN URGP=0';
 /** A raw record as read() returns it: kernel facility unless told otherwise, with a dictionary line. */
@@ -106,6 +106,21 @@ describe('kmsg record handling', () => {
     expect(lines).toHaveLength(3);
     expect(src.lost).toBe(0);
     expect(src.health().error).toBeUndefined();
+  });
+
+  it("a problem the feed read on past is the health's warning, not its error; a failure to read is the error", async () => {
+    let sink!: KmsgFeedSink;
+    const feed: KmsgFeed = { description: 'test feed', start: async (s) => void (sink = s), stop: async () => undefined };
+    const lines: string[] = [];
+    const src = new KmsgSource({ feed, resumeAfterSeq: 0 });
+    await src.start((l) => lines.push(...l));
+    sink.warning('cannot start the kmsg reading thread: x');
+    sink.records([rec(1)]);
+    expect(lines).toHaveLength(1);
+    expect(src.health()).toMatchObject({ warning: 'cannot start the kmsg reading thread: x' });
+    expect(src.health().error).toBeUndefined();
+    sink.error('EIO');
+    expect(src.health()).toMatchObject({ error: 'EIO', warning: 'cannot start the kmsg reading thread: x' });
   });
 
   it('refuses malformed records without stopping', async () => {

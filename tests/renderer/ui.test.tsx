@@ -56,6 +56,12 @@ describe('App', () => {
     expect(screen.getByTestId('source-health').textContent).toContain('SPOOFABLE');
   });
 
+  it('shows a problem the log source read on past as such, not as an error', async () => {
+    await renderApp((api) => (api.data.state.source = { kind: 'kmsg', description: 'kernel ring buffer (/dev/kmsg)', kernelTrusted: true, lastRecordAt: null, linesPerMinute: 0, rejectsPerMinute: 0, warning: 'reading /dev/kmsg: cannot start the kmsg reading thread: x' }));
+    expect(screen.getByTestId('source-warning').textContent).toBe('reading /dev/kmsg: cannot start the kmsg reading thread: x');
+    expect(screen.getByTestId('source-health').querySelector('.error-text')).toBeNull();
+  });
+
   it('whitelist: an invalid CIDR shows the reason inline and changes nothing', async () => {
     const { api } = await renderApp();
     await act(async () => fireEvent.click(nav('Whitelist')));

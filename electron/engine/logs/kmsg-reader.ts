@@ -158,7 +158,16 @@ function seqOf(record: string): number {
 }
 
 /** Reads the open kmsg `fd` until stop(); owns the fd (closes it once no read can be in flight). */
-export function startKmsgReader(fd: number, sink: KmsgThreadSink, opts: KmsgReaderOptions): KmsgReader {
+/** What the reader tells its owner. */
+export interface KmsgReaderSink extends KmsgThreadSink {
+  /**
+   * A problem it read on past, in a slower way (no second fd, no thread for now): the source's
+   * health shows it as a warning, not as the fault `error` is (reading stopped).
+   */
+  warning(message: string): void;
+}
+
+export function startKmsgReader(fd: number, sink: KmsgReaderSink, opts: KmsgReaderOptions): KmsgReader {
   const tuning = { ...DEFAULT_TUNING, ...opts.tuning };
   const now = opts.now ?? Date.now;
   const io = opts.io ?? NODE_IO;
@@ -339,7 +348,7 @@ export function startKmsgReader(fd: number, sink: KmsgThreadSink, opts: KmsgRead
         if (code === 'EPIPE') continue;
         result = 'empty';
         if (code !== 'EAGAIN') {
-          sink.error(`reading the second fd: ${(e as Error).message}`);
+          sink.warning(`reading the second fd: ${(e as Error).message} (read on without it)`);
           result = 'failed';
         }
         break;
@@ -403,7 +412,7 @@ export function startKmsgReader(fd: number, sink: KmsgThreadSink, opts: KmsgRead
       try {
         bootFd = opts.openNonBlocking();
       } catch (e) {
-        sink.error(`cannot open a second fd to read while the thread boots: ${(e as Error).message}`);
+        sink.warning(`cannot open a second fd to read while the thread boots: ${(e as Error).message} (read on without it)`);
       }
     }
     // The ring is read once before the thread is made: making it holds the main thread 3–7 ms (soak
@@ -418,7 +427,7 @@ export function startKmsgReader(fd: number, sink: KmsgThreadSink, opts: KmsgRead
     } catch (e) {
       noThreadUntil = now() + tuning.retryAfterMs;
       mode = 'pool';
-      sink.error(`cannot start the kmsg reading thread: ${(e as Error).message}`);
+      sink.warning(`cannot start the kmsg reading thread: ${(e as Error).message} (read on without it; tried again in ${Math.round(tuning.retryAfterMs / 1000)} s)`);
       leaveBootRead();
       return;
     }

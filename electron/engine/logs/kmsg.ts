@@ -57,7 +57,10 @@ export function liveLineParser(opts: ParseOptions, bootTimeMs: () => number = km
 /** What a feed tells the source. */
 export interface KmsgFeedSink {
   records(raw: string[]): void;
+  /** Reading stopped or failed (SourceHealth.error). */
   error(message: string): void;
+  /** A problem the feed read on past (SourceHealth.warning). */
+  warning(message: string): void;
 }
 
 /** Where raw records come from: /dev/kmsg, or the helper's stream. */
@@ -113,7 +116,7 @@ export class DevKmsgFeed implements KmsgFeed {
     const backlogUpToSeq = newestKmsgSeq(this.path);
     this.reader = startKmsgReader(
       fd,
-      { records: (raw) => sink.records(raw), error: (m) => sink.error(`reading ${this.path}: ${m}`) },
+      { records: (raw) => sink.records(raw), error: (m) => sink.error(`reading ${this.path}: ${m}`), warning: (m) => sink.warning(`reading ${this.path}: ${m}`) },
       {
         ...(this.opts.ringBytes !== undefined ? { ringBytes: this.opts.ringBytes } : {}),
         ...(this.opts.tuning ? { tuning: this.opts.tuning } : {}),
@@ -257,6 +260,9 @@ export class KmsgSource implements LogSourcePort {
         records: (raw) => this.handle(raw),
         error: (message) => {
           this.stats.error = message;
+        },
+        warning: (message) => {
+          this.stats.warning = message;
         },
       });
     } catch (e) {

@@ -39,6 +39,8 @@ export class SourceStats {
   readonly rejects: MinuteRate;
   lastRecordAt: number | null = null;
   error: string | undefined;
+  /** The last problem the source read on past (see SourceHealth.warning). */
+  warning: string | undefined;
   totalLines = 0;
   private readonly clock: Clock;
 
@@ -70,6 +72,7 @@ export class SourceStats {
       rejectsPerMinute: this.rejects.perMinute(),
     };
     if (this.error !== undefined) h.error = this.error;
+    if (this.warning !== undefined) h.warning = this.warning;
     return h;
   }
 }

@@ -276,6 +276,12 @@ function SourceHealth() {
               <dd className="error-text">{source.error}</dd>
             </>
           )}
+          {source.warning && (
+            <>
+              <dt>Read on after</dt>
+              <dd className="warn-text" data-testid="source-warning">{source.warning}</dd>
+            </>
+          )}
         </dl>
       )}
     </section>
