@@ -34,7 +34,7 @@
  * Prints figures, asserts nothing. Traffic stays between the namespaces this bench creates.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -96,6 +96,63 @@ function usage(pid: number): { cpuS: number; hwmMb: number; rssMb: number } {
   return { cpuS, hwmMb: kb('VmHWM'), rssMb: kb('VmRSS') };
 }
 
+/**
+ * Resident MB of a process by kind of mapping, read from /proc/PID/smaps by the bench (the runner does
+ * nothing for it): the node binary, V8's heap pages (256 KB anonymous maps, of every isolate), malloc's
+ * main heap ([heap]; the service runs with MALLOC_ARENA_MAX=1, so every thread allocates there or in
+ * mmaps of its own), other anonymous maps (large allocations: typed arrays, the reading thread's ring,
+ * thread stacks), other files.
+ */
+function residentOf(pid: number): Record<string, number> {
+  const kinds: Record<string, number> = { node: 0, v8Pages: 0, mallocHeap: 0, otherAnon: 0, files: 0 };
+  let kind = 'files';
+  let exe = '';
+  try {
+    exe = readlinkSync(`/proc/${pid}/exe`);
+    for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+      const head = /^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+      if (head) {
+        const name = head[3]!;
+        const size = parseInt(head[2]!, 16) - parseInt(head[1]!, 16);
+        kind = name === exe ? 'node' : name === '[heap]' ? 'mallocHeap' : name === '' ? (size === 262144 ? 'v8Pages' : 'otherAnon') : 'files';
+        continue;
+      }
+      const rss = /^Rss:\s+(\d+) kB/.exec(line);
+      if (rss) kinds[kind]! += Number(rss[1]) / 1024;
+    }
+  } catch {
+    /* ended */
+  }
+  for (const k of Object.keys(kinds)) kinds[k] = Math.round(kinds[k]!);
+  return kinds;
+}
+
+/**
+ * While `until` is pending: the runner's RSS every second, and where its memory is (residentOf) at
+ * the highest RSS seen, with when that was (s into the flood). What makes the peak (issue 16 item 1:
+ * peak RSS ≤ 120 MB).
+ */
+async function peakSampler(pid: number, until: Promise<unknown>): Promise<string> {
+  let done = false;
+  void until.finally(() => (done = true));
+  const t0 = Date.now();
+  let best = 0;
+  let at = '';
+  while (!done) {
+    await Promise.race([sleep(1000), until]);
+    try {
+      const rss = Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+      if (rss > best + 0.5) {
+        best = rss;
+        at = `${rss.toFixed(0)} MB at ${((Date.now() - t0) / 1000).toFixed(0)} s: ${Object.entries(residentOf(pid)).map(([k, v]) => `${k} ${v}`).join(', ')}, threads ${readdirSync(`/proc/${pid}/task`).length}; ${await memPeek(pid)}`;
+      }
+    } catch {
+      /* ended */
+    }
+  }
+  return at;
+}
+
 /** Per thread of a process: name, CPU s and s waiting on a run queue (/proc/PID/task/TID/schedstat). */
 function threadSched(pid: number): Map<string, { name: string; cpuS: number; waitS: number }> {
   const out = new Map<string, { name: string; cpuS: number; waitS: number }>();
@@ -154,6 +211,29 @@ async function loopLag(pid: number): Promise<LoopLag | null> {
 }
 
 const mb = (bytes: number) => (bytes / 1048576).toFixed(0);
+
+/** The runner's process.memoryUsage() now, without ending loop-lag's window (its peek). */
+async function memPeek(pid: number): Promise<string> {
+  const marker = `/tmp/pc-soak-peek-${pid}`;
+  const file = `/tmp/pc-soak-mem-${pid}.json`;
+  rmSync(file, { force: true });
+  writeFileSync(marker, '');
+  try {
+    process.kill(pid, 'SIGUSR2');
+    for (let i = 0; i < 50; i++) {
+      await sleep(20);
+      try {
+        const m = JSON.parse(readFileSync(file, 'utf8')) as LoopLag;
+        return `main isolate's heap ${mb(m.heapUsed)}/${mb(m.heapTotal)} MB, external ${mb(m.external)}, array buffers ${mb(m.arrayBuffers)}`;
+      } catch {
+        /* not yet */
+      }
+    }
+    return 'no answer';
+  } finally {
+    rmSync(marker, { force: true });
+  }
+}
 
 interface Status {
   source?: { recordsRead?: number; recordsLost?: number; error?: string };
@@ -246,7 +326,10 @@ async function runRate(lab: Lab, gen: string, rate: number, checkout: { tag: str
     const sched0 = threadSched(pid);
     // Records lost in the flood's first 2 s: a reader that starts late loses them at the start (issue 16 item 1).
     const early = sleep(2000).then(() => status(lab, stateDir));
-    const { crossedAt, sent, late } = await flood(lab, gen, rate);
+    const flooding = flood(lab, gen, rate);
+    const peakAt = peakSampler(pid, flooding);
+    const { crossedAt, sent, late } = await flooding;
+    const peakText = await peakAt;
     const lostEarly = lostOf(await early) - lostOf(before);
     const sched1 = threadSched(pid);
     const loadAtEnd = loadavg()[0]!;
@@ -271,7 +354,7 @@ async function runRate(lab: Lab, gen: string, rate: number, checkout: { tag: str
       `(${((lost / Math.max(1, produced)) * 100).toFixed(1)}% of produced; ${lostEarly} of them in the first 2 s) | scanners banned ${banned.length}/${crossedAt.size}` +
       (banned.length ? ` in ${banned[0]}–${banned.at(-1)} ms (median ${banned[banned.length >> 1]})` : '') +
       (missed.length ? ` missed ${missed.join(',')}` : '') +
-      ` | ${cpuPerM.toFixed(1)} CPU-s/M (${(((u.cpuS - cpu0) / SECONDS) * 100).toFixed(0)}% of a core) | RSS before ${u0.rssMb.toFixed(0)} MB, peak ${u.hwmMb.toFixed(0)} MB` +
+      ` | ${cpuPerM.toFixed(1)} CPU-s/M (${(((u.cpuS - cpu0) / SECONDS) * 100).toFixed(0)}% of a core) | RSS before ${u0.rssMb.toFixed(0)} MB, peak ${u.hwmMb.toFixed(0)} MB (highest RSS sampled during the flood: ${peakText})` +
       (lag ? ` | event-loop delay p99 ${lag.p99} ms, max ${lag.max} ms (start-up: p99 ${idle?.p99 ?? '?'} ms; resident MB before the flood: ${Object.entries(idle?.resident ?? {}).map(([k, v]) => `${k} ${v}`).join(', ')})` : '') +
       ` | threads during the flood, CPU s / s waiting for a CPU: ${schedText(sched0, sched1)}` +
       ` | RSS ${AFTER_S} s after the flood ${later.rssMb.toFixed(0)} MB` +

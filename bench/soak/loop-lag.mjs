@@ -27,6 +27,14 @@ const h = monitorEventLoopDelay({ resolution: 10 });
 h.enable();
 process.on('SIGUSR2', () => {
   const m = process.memoryUsage();
+  // A peek (the bench made /tmp/pc-soak-peek-<pid>): memory only, the lag window goes on.
+  try {
+    readFileSync(`/tmp/pc-soak-peek-${process.pid}`);
+    writeFileSync(`/tmp/pc-soak-mem-${process.pid}.json`, JSON.stringify({ rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, arrayBuffers: m.arrayBuffers }));
+    return;
+  } catch {
+    /* a window's end */
+  }
   const ms = (ns) => Math.round((ns / 1e6) * 10) / 10;
   writeFileSync(
     `/tmp/pc-soak-lag-${process.pid}.json`,

@@ -212,7 +212,7 @@ function readOnlyHelper(h: HelperOpsPort): HelperOpsPort {
 }
 
 /** V8 flags of a long-running service (see startRunner); the installed wrapper passes the same ones to node (a packaging test compares). */
-export const SERVICE_V8_FLAGS = ['--heap-growing-percent=20', '--invocation-count-for-maglev=4000', '--invocation-count-for-turbofan=30000'];
+export const SERVICE_V8_FLAGS = ['--heap-growing-percent=20', '--invocation-count-for-maglev=4000', '--max-opt=2'];
 
 export async function startRunner(o: RunOptions, out: Out, err: Out): Promise<Runner> {
   // A long-running service: grow V8's old generation by 20% past what survived a GC, not by V8's
@@ -226,6 +226,10 @@ export async function startRunner(o: RunOptions, out: Out, err: Out): Promise<Ru
   // (the optimising compilers themselves, resident from then on): idle RSS 73 → 67 MB (node
   // binary pages 51 → 46 MB). A flood's hot paths run thousands of times a second and are
   // optimised within its first second all the same.
+  // And never by TurboFan (--max-opt=2: Maglev is the top tier): a flood woke it, and its code in
+  // the node binary (~5 MB) stayed resident for good — soak bench, 20k records/s × 60 s as the
+  // package runs it: peak RSS 119–126 → 113–115 MB, 20 s after the flood 101–102 → 95–96 MB, for
+  // 14.5–17.1 CPU-s per million records (with TurboFan 13.6–17.8; issue 16's bound is 20).
   // The installed service gets them on node's command line (build/server/portcullis: from the
   // start, before the bundle loads); set here only when missing (a checkout's `npx portcullis run`),
   // so that the service does not load node:v8 (~0.4 MB resident) for them.

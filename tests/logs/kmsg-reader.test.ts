@@ -105,19 +105,25 @@ describe('the kmsg reader at a flood start', () => {
     ['are 5 s apart (stamps ahead)', -5000],
   ])('starts its thread once the pool reads fall behind a flood, long before 64 records, when the stamps and CLOCK_MONOTONIC %s', async (_, offsetMs) => {
     const dev = fakeDevice();
-    // The kernel writes a record every 0.05 ms (20k/s); the pool reads one every 0.5 ms.
+    // The kernel writes a record every 0.05 ms (20k/s); the pool reads one every 0.5 ms, so the
+    // records it has not read yet pile up in the ring (written here before each read).
     let mono = 1_000_000 + offsetMs;
-    const { r } = reader(dev, undefined, () => mono);
+    const { r, seqs } = reader(dev, undefined, () => mono);
+    const writeUpTo = (ms: number) => {
+      while (1_000_000 + dev.written() * 0.05 <= ms) dev.write(1, 0, 1_000_000 + dev.written() * 0.05);
+    };
     try {
       for (let i = 0; i < 15; i++) {
         mono = 1_000_001 + offsetMs + i * 0.5;
-        dev.write(1, 0, 1_000_000 + i * 0.05);
-        await settle(3);
+        writeUpTo(1_000_001 + i * 0.5);
+        await settle(1);
       }
+      expect(seqs()).toHaveLength(15);
       expect(dev.threads()).toBe(0);
       mono = 1_000_001 + offsetMs + 15 * 0.5;
-      dev.write(1, 0, 1_000_000 + 15 * 0.05);
-      await settle(3);
+      writeUpTo(1_000_001 + 15 * 0.5);
+      await settle(1);
+      expect(seqs().length).toBeLessThan(64);
       expect(dev.threads()).toBe(1);
     } finally {
       r.stop();
@@ -187,6 +193,30 @@ describe('the kmsg reader at a flood start', () => {
       for (let i = 0; i < 70; i++) dev.write(1, 0, 1_000_010 + i * 0.05);
       await settle(300);
       expect(dev.threads()).toBe(1);
+    } finally {
+      r.stop();
+    }
+  });
+
+  // Finding K2: the early trigger is a look ahead at "64 records within 32 ms", not a rule of its own.
+  it('does not start a thread for a short burst written fast and read ever later by a busy main thread, and hands every record over once', async () => {
+    const dev = fakeDevice();
+    // 40 records written within 2 ms (a boot burst, a fast scan), all in the ring before the first
+    // read; the main thread busy, so each read comes 0.5 ms after the one before: the 16th is read
+    // 7.5 ms later after it was written than the first was (behind by the early trigger's measure).
+    for (let i = 0; i < 40; i++) dev.write(1, 0, 1_000_000 + i * 0.05);
+    let reads = 0;
+    const { r, seqs } = reader(dev, () => 0, () => 1_000_001 + 0.5 * reads++);
+    try {
+      await settle(300);
+      // 40 records in all: under the 64 that make a flood, however late they were read.
+      expect(dev.threads()).toBe(0);
+      expect(seqs()).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+      expect(r.mode()).toBe('pool');
+      // The pool reads go on: a record written later is read and handed over once.
+      dev.write(1);
+      await settle(20);
+      expect(seqs()).toEqual(Array.from({ length: 41 }, (_, i) => i + 1));
     } finally {
       r.stop();
     }

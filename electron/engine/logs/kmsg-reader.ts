@@ -44,7 +44,8 @@ export interface KmsgReaderTuning {
   /**
    * Or: this many records within WINDOW_MS, written by the kernel at START_RECORDS per WINDOW_MS or
    * faster (by their stamps), the last of them read BEHIND_MS later after it was written than the
-   * window's first was — a flood the pool reads are falling behind (see DEFAULT_TUNING).
+   * window's first was — a flood the pool reads are falling behind (see DEFAULT_TUNING) — provided
+   * the kernel's ring, read at once, holds enough records after them to make START_RECORDS.
    */
   behindRecords: number;
   behindMs: number;
@@ -73,7 +74,12 @@ export interface KmsgReaderTuning {
  * records read late because the main thread was busy (at start-up: without the write rate, 8
  * records did start a thread there, 30 MB resident for good). Relative to the window's first
  * record, because the kernel's stamps (local_clock) and CLOCK_MONOTONIC differ by an amount of
- * their own on every host (1.4 ms here, after 15 hours up).
+ * their own on every host (1.4 ms here, after 15 hours up). The second trigger only looks ahead at
+ * the first: it reads the ring at once (as a start does anyway, before it makes the thread), and
+ * starts the thread only if the records read and those waiting make 64; a short burst read late by
+ * a busy main thread (a boot burst, a fast scan during a store commit: 16 records within 8 ms
+ * were enough) is handed over and the pool reads go on (finding K2: a thread, ~15 MB for 10 s or
+ * more, for nothing).
  */
 export const DEFAULT_TUNING: KmsgReaderTuning = { startRecords: 64, windowMs: 32, behindRecords: 16, behindMs: 4, quietRecords: 100, retireAfterMs: 10_000, retryAfterMs: 60_000 };
 
@@ -311,7 +317,7 @@ export function startKmsgReader(fd: number, sink: KmsgReaderSink, opts: KmsgRead
     const fast = written - windowFirstWritten <= (windowCount * tuning.windowMs) / tuning.startRecords;
     const behind = windowCount >= tuning.behindRecords && fast && age - windowFirstAge >= tuning.behindMs;
     const burst = windowCount >= tuning.startRecords || behind;
-    if (burst && t >= noThreadUntil) startThread();
+    if (burst && t >= noThreadUntil) startThread(windowCount < tuning.startRecords);
   };
 
   /**
@@ -405,9 +411,8 @@ export function startKmsgReader(fd: number, sink: KmsgReaderSink, opts: KmsgRead
    * thread reads the second fd (next()); when this returns without a boot read going on, the
    * callback's next() resumes the pool reads.
    */
-  const startThread = (): void => {
+  const startThread = (early: boolean): void => {
     mode = 'starting';
-    counts.threadStarts++;
     if (opts.openNonBlocking && bootFd === null) {
       try {
         bootFd = opts.openNonBlocking();
@@ -419,8 +424,22 @@ export function startKmsgReader(fd: number, sink: KmsgReaderSink, opts: KmsgRead
     // bench trace, busy machine), a quarter of what the kernel's ring holds at 20k records/s.
     if (bootFd !== null && !poolReadInFlight) {
       bootReading = true;
-      if (readRing(bootFd) === 'failed') leaveBootRead();
+      const before = counts.bootRecords;
+      const ring = readRing(bootFd);
+      if (ring === 'failed') leaveBootRead();
+      else if (early && ring === 'empty' && windowCount + counts.bootRecords - before < tuning.startRecords) {
+        // Started early (reads falling behind records written fast), but the ring held too few
+        // records after them to make the window's START_RECORDS: a short burst read late by a busy
+        // main thread (a boot burst, a fast scan during a store commit), over by now. It has been
+        // read: hand it over, and the pool reads go on past it; a thread (~15 MB while it lives,
+        // 10 s at least) is for a flood.
+        leaveBootRead();
+        mode = 'pool';
+        windowCount = 0;
+        return;
+      }
     }
+    counts.threadStarts++;
     let t: KmsgThread;
     try {
       t = io.startThread(fd, { records: (raw) => onThreadRecords(raw), error: (m) => sink.error(m) }, opts.ringBytes ?? KMSG_RING_BYTES);

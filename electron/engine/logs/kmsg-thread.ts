@@ -51,8 +51,36 @@ const READER_NICE = -10;
  * The writer goes back to the ring's start whenever it finds the ring empty past this offset: the
  * 8 MB were all resident after the first 25k records of a flood (the position went round them),
  * where a backlog rarely passes a few hundred KB.
+ *
+ * WHY 1 MB, not less: until the main thread has read the marker of a skip to the start, the writer
+ * may fill the ring's start only up to that marker (ringPlace). A restart at 64 KB left room for
+ * ~270 records (13 ms of a 20k/s flood) until the main thread's next turn; on a busy machine that
+ * turn came 30-40 ms later now and then, the writer waited for room and the kernel's ring
+ * overwrote 150-1,700 records (soak bench, 20k/s, two busy loops; a trace of the thread: it waited
+ * 31-44 ms with the ring counted full, 8 MB less the 64-78 KB before the marker). From 1 MB a
+ * restart leaves room for ~4,000 records (200 ms), for at most 1 MB more resident during a flood.
  */
-const RESTART_AT = 64 << 10;
+const RESTART_AT = 1 << 20;
+
+/**
+ * Where the writer puts a record of `need` bytes (bytes counted as wrapping 32-bit `written` and
+ * `consumed`): the bytes it first skips to the ring's start (0: none), or -1 when there is no room
+ * until the consumer takes more. It skips when the record would not fit before the ring's end, and
+ * when the ring is empty past `restartAt` (see RESTART_AT). Skipped bytes count as used until the
+ * consumer has passed the skip's marker. Pure: its source is also the reading thread's code, and
+ * tests call it.
+ */
+/** The offset past which the writer of a ring of `ringBytes` restarts at its start when it finds it empty. */
+export function ringRestartAt(ringBytes: number): number {
+  return Math.min(RESTART_AT, ringBytes / 4);
+}
+
+export function ringPlace(written: number, consumed: number, need: number, size: number, restartAt: number): number {
+  const off = written & (size - 1);
+  let skip = size - off < need ? size - off : 0;
+  if (skip === 0 && off >= restartAt && consumed === written) skip = size - off;
+  return ((written - consumed) | 0) + skip + need <= size ? skip : -1;
+}
 /**
  * Records handed to the sink at once; the rest wait for the next event-loop turn. Small enough that
  * a batch in flight (its raw lines, then its packets) stays well inside the 1 MB young generation
@@ -74,6 +102,7 @@ const RETIRE = 1;
 const SHUTDOWN = 2;
 
 const READER_THREAD = `
+const ringPlace = ${ringPlace.toString()};
 const { workerData, parentPort } = require('node:worker_threads');
 const fs = require('node:fs');
 const { fd, ring, control, skip, max, nice, restartAt } = workerData;
@@ -120,13 +149,14 @@ for (;;) {
   if (len > max) len = max;
   const need = 4 + ((len + 3) & ~3);
   let off = written & (size - 1);
-  let skip = size - off < need ? size - off : 0;
-  // The consumer has taken everything: start again at the ring's start, so that only as much of the
-  // ring as a backlog ever reached is touched (resident), not all of it as the position goes round.
-  if (skip === 0 && off >= restartAt && Atomics.load(ctl, ${CONSUMED}) === written) skip = size - off;
+  // Room for it (after a skip to the ring's start: when it would not fit before the end, or when
+  // the consumer has taken everything, so that only as much of the ring as a backlog ever reached
+  // is touched, resident, not all of it as the position goes round), or wait for the consumer.
+  let skip;
   for (;;) {
     const consumed = Atomics.load(ctl, ${CONSUMED});
-    if (((written - consumed) | 0) + skip + need <= size) break;
+    skip = ringPlace(written, consumed, need, size, restartAt);
+    if (skip >= 0) break;
     if (Atomics.load(ctl, ${STOP}) === ${SHUTDOWN}) break;
     Atomics.wait(ctl, ${CONSUMED}, consumed, 100);
   }
@@ -185,7 +215,7 @@ export function startKmsgThread(fd: number, sink: KmsgThreadSink, ringBytes = KM
   let consumed = 0;
   const worker = new (workerThreads().Worker)(`(() => {${READER_THREAD}})()`, {
     eval: true,
-    workerData: { fd, ring, control, skip, max: KMSG_MAX_RECORD, nice: READER_NICE, restartAt: Math.min(RESTART_AT, ringBytes / 4) },
+    workerData: { fd, ring, control, skip, max: KMSG_MAX_RECORD, nice: READER_NICE, restartAt: ringRestartAt(ringBytes) },
     // A small thread: it allocates one 16 KB buffer and nothing per record.
     resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 8 },
     stdout: false,
