@@ -228,8 +228,9 @@ export async function startRunner(o: RunOptions, out: Out, err: Out): Promise<Ru
   // optimised within its first second all the same.
   // And never by TurboFan (--max-opt=2: Maglev is the top tier): a flood woke it, and its code in
   // the node binary (~5 MB) stayed resident for good — soak bench, 20k records/s × 60 s as the
-  // package runs it: peak RSS 119–126 → 113–115 MB, 20 s after the flood 101–102 → 95–96 MB, for
-  // 14.5–17.1 CPU-s per million records (with TurboFan 13.6–17.8; issue 16's bound is 20).
+  // package runs it, alternated in one run: peak RSS 119–120 → 114–116 MB, 20 s after the flood
+  // 101 → 95–96 MB, for 13.4–17.6 CPU-s per million records (with TurboFan 11.7–13.8; issue 16's
+  // bound is 20).
   // The installed service gets them on node's command line (build/server/portcullis: from the
   // start, before the bundle loads); set here only when missing (a checkout's `npx portcullis run`),
   // so that the service does not load node:v8 (~0.4 MB resident) for them.
