@@ -24,14 +24,16 @@
  *       and where its time went (PORTCULLIS_REPLAY_TIMING: start-up, the worker's readiness, the
  *       engine's work and waits, the worker's wait for the engine, the exit)
  *   (j) what IPv6 prefix tracking costs (issue 12): whole `portcullis replay FILE --json` processes,
- *       default /64 against --ipv6-prefix 128, alternated (bench/prefix-cost.ts); --prefix-pairs N
- *       (default 5) pairs, --only-prefix-cost to measure only that
+ *       default /64 against --ipv6-prefix 128, with the noise floor of the same minutes (/128
+ *       against /128) and a verdict from their intervals (bench/prefix-cost.ts); --prefix-rounds N
+ *       (default 18) rounds of three processes, --prefix-root DIR to measure another checkout's
+ *       bin/portcullis.js, --only-prefix-cost to measure only that
  * Targets: replay ≥ 1,000,000 lines/s, RSS ≤ 150 MB; whole process ≥ 1,000,000 lines/s, ≥ 50×
  * fail2ban-regex, peak RSS ≤ 100 MB. The machine's load average is printed too:
  * the figures are only comparable between runs on an idle machine; the ratios are measured
  * side by side and say more.
  *
- *   ./node_modules/.bin/node bench/engine.bench.ts [--lines N] [--prefix-pairs N] [--only-prefix-cost]
+ *   ./node_modules/.bin/node bench/engine.bench.ts [--lines N] [--prefix-rounds N] [--prefix-root DIR] [--only-prefix-cost]
  */
 import { spawnSync } from 'node:child_process';
 import { closeSync, createReadStream, existsSync, mkdirSync, openSync, readFileSync, readSync, renameSync, statSync, writeSync } from 'node:fs';
@@ -293,10 +295,13 @@ async function main(): Promise<void> {
 
   // Warm the page cache so the first phase does not pay the disk.
   spawnSync('cat', [file], { stdio: ['ignore', 'ignore', 'ignore'] }); // not through a pipe into this process: that made it ~64 MB bigger
-  const pairsArg = argv.indexOf('--prefix-pairs');
-  const pairs = pairsArg >= 0 ? Number(argv[pairsArg + 1]) : 5;
+  // 18 rounds: each order of the three runs three times; on a shared 2-core machine the interval then spans a few percent.
+  const roundsArg = argv.findIndex((a) => a === '--prefix-rounds' || a === '--prefix-pairs');
+  const rounds = roundsArg >= 0 ? Number(argv[roundsArg + 1]) : 18;
+  const rootArg = argv.indexOf('--prefix-root');
+  const prefixRoot = rootArg >= 0 ? path.resolve(argv[rootArg + 1]!) : undefined;
   const prefixCost = () => {
-    for (const r of measurePrefixCost(file, ['--format', 'syslog', '--year', String(YEAR)], pairs).rows) console.log(r);
+    for (const r of measurePrefixCost(file, ['--format', 'syslog', '--year', String(YEAR)], rounds, prefixRoot).rows) console.log(r);
   };
   if (argv.includes('--only-prefix-cost')) return prefixCost();
   const replay = runPhase('replay', file);

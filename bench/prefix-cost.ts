@@ -1,13 +1,28 @@
 /**
  * What prefix tracking (issue 12: IPv6 sources also counted by their /64) costs a replay, measured
  * as a user runs it: whole `portcullis replay FILE --json` processes (bin/portcullis.js with its own
- * flags and bundle, module loading and the worker's start included), with the default /64 and with
- * `--ipv6-prefix 128` (tracking off), alternated on/off and off/on so that a change of the shared
- * machine's load falls on both. CPU time (user + system, both threads) of each process is read
- * from this process's children's times (/proc/self/stat), wall time around the spawn.
+ * flags and bundle, module loading, the worker's start and V8's compiler threads included), with
+ * the default /64 ("on") and with `--ipv6-prefix 128` ("off": tracking by address only).
  *
- * The ratio of the medians is the figure; the spread (min–max) and the median of the per-pair
- * ratios say how much of it is noise.
+ * "Beyond noise" is decided by a figure this prints, not by eye. Each round runs three processes
+ * back to back: on, off and off again (the same binary, the same arguments), in an order that
+ * rotates from round to round so that no setting always runs first or last. From each round come
+ *   - the cost pair: on ÷ off (the first off), and
+ *   - the noise pair: off ÷ off (the second ÷ the first): what two identical runs differ by in the
+ *     same minutes — the machine's noise floor, measured the same way as the cost.
+ * Both pairs share their denominator run, so they see the same load. CPU time (user + system, all
+ * threads) of each process is read from this process's children's times (/proc/self/stat); wall
+ * time around the spawn is printed too but is not the verdict (a shared 2-core machine's wall
+ * times move by tens of percent).
+ *
+ * Figures: the ratio of the medians, the median pair and a 95% interval of the median pair
+ * (percentile bootstrap over the rounds, fixed seed: the same runs give the same interval), and
+ * a sign test (how many pairs are above 1; two-sided p). The noise floor is the top of the noise
+ * pairs' interval: how far above 1 the median pair of two identical settings strays in these
+ * minutes. The verdict: a loss "beyond noise" when the cost's interval lies wholly above the noise
+ * floor; else "within noise" — and whether the cost is still detectable (its interval above 1) is
+ * said too. The noise pairs' own interval should hold 1: when it does not, the bench says the
+ * setup is biased.
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -24,7 +39,26 @@ export interface PrefixCostRun {
 
 export interface PrefixCost {
   runs: PrefixCostRun[];
+  /** Per round: on ÷ off, and off ÷ off (CPU time). */
+  costPairs: number[];
+  noisePairs: number[];
+  cost: RatioStats;
+  noise: RatioStats;
+  /** The cost's interval lies wholly above the noise floor (the top of the noise pairs' interval). */
+  beyondNoise: boolean;
   rows: string[];
+}
+
+export interface RatioStats {
+  /** Median pair. */
+  median: number;
+  /** 95% percentile-bootstrap interval of the median pair. */
+  low: number;
+  high: number;
+  /** Pairs above 1, of n; two-sided sign-test p. */
+  above: number;
+  n: number;
+  p: number;
 }
 
 const ROOT = path.join(import.meta.dirname, '..');
@@ -44,12 +78,12 @@ function childTimes(hz: number): [number, number] {
   return [Number(f[13]) / hz, Number(f[14]) / hz];
 }
 
-function runReplay(file: string, args: string[], tracking: boolean, hz: number): PrefixCostRun {
+function runReplay(root: string, file: string, args: string[], tracking: boolean, hz: number): PrefixCostRun {
   // bin/portcullis.js runs `node` from PATH through its shebang: this Node (24), as `npx portcullis` would.
   const env = { ...process.env, PATH: `${path.dirname(process.execPath)}${path.delimiter}${process.env.PATH ?? ''}` };
   const [u0, s0] = childTimes(hz);
   const t0 = performance.now();
-  const r = spawnSync(path.join(ROOT, 'bin', 'portcullis.js'), ['replay', file, ...args, '--json', ...(tracking ? [] : ['--ipv6-prefix', '128'])], {
+  const r = spawnSync(path.join(root, 'bin', 'portcullis.js'), ['replay', file, ...args, '--json', ...(tracking ? [] : ['--ipv6-prefix', '128'])], {
     encoding: 'utf8',
     maxBuffer: 256 << 20,
     env,
@@ -61,47 +95,114 @@ function runReplay(file: string, args: string[], tracking: boolean, hz: number):
   return { tracking, userS: u1 - u0, sysS: s1 - s0, wallS, bans: summary.bans.length };
 }
 
-const median = (xs: number[]): number => {
+export const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 
-/** `pairs` pairs of runs (on+off), alternating which goes first. */
-export function measurePrefixCost(file: string, args: string[], pairs: number): PrefixCost {
+/** A small seeded generator (mulberry32): the bootstrap's interval is the same for the same runs. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Two-sided sign test: the chance of a split at least this uneven when above and below are equally likely. */
+function signTestP(above: number, n: number): number {
+  const k = Math.min(above, n - above);
+  let tail = 0;
+  let c = 1; // C(n, 0)
+  for (let i = 0; i <= k; i++) {
+    tail += c;
+    c = (c * (n - i)) / (i + 1);
+  }
+  return Math.min(1, (2 * tail) / 2 ** n);
+}
+
+/** Median pair, its 95% percentile-bootstrap interval (2000 resamples of the pairs) and the sign test. */
+export function ratioStats(pairs: number[], seed = 1): RatioStats {
+  const next = rng(seed);
+  const meds: number[] = [];
+  const sample = new Array<number>(pairs.length);
+  for (let b = 0; b < 2000; b++) {
+    for (let i = 0; i < pairs.length; i++) sample[i] = pairs[Math.floor(next() * pairs.length)]!;
+    meds.push(median(sample));
+  }
+  meds.sort((a, b) => a - b);
+  const above = pairs.filter((r) => r > 1).length;
+  const ties = pairs.filter((r) => r === 1).length;
+  const n = pairs.length - ties;
+  return { median: median(pairs), low: meds[Math.floor(0.025 * meds.length)]!, high: meds[Math.ceil(0.975 * meds.length) - 1]!, above, n, p: signTestP(above, n) };
+}
+
+const pct = (x: number) => `${x >= 1 ? '+' : ''}${((x - 1) * 100).toFixed(1)}%`;
+
+function statsText(s: RatioStats): string {
+  return `median pair ${pct(s.median)}, 95% interval ${pct(s.low)} … ${pct(s.high)}; ${s.above} of ${s.n} pairs above 1 (sign test p = ${s.p.toFixed(3)})`;
+}
+
+/**
+ * `rounds` rounds of on, off, off (rotating order). `root`: the checkout whose bin/portcullis.js
+ * runs (default: this one).
+ */
+export function measurePrefixCost(file: string, args: string[], rounds: number, root = ROOT): PrefixCost {
   const hz = clockTicks();
   const runs: PrefixCostRun[] = [];
-  for (let i = 0; i < pairs; i++) {
-    const order = i % 2 === 0 ? [true, false] : [false, true];
-    for (const tracking of order) runs.push(runReplay(file, args, tracking, hz));
+  const costPairs: number[] = [];
+  const noisePairs: number[] = [];
+  const cpu = (r: PrefixCostRun) => r.userS + r.sysS;
+  // Positions of [on, off₁, off₂] in a round: every rotation and its mirror, so each run is first, middle and last equally often.
+  const orders = [
+    [0, 1, 2],
+    [1, 2, 0],
+    [2, 0, 1],
+    [2, 1, 0],
+    [0, 2, 1],
+    [1, 0, 2],
+  ];
+  for (let i = 0; i < rounds; i++) {
+    const round: PrefixCostRun[] = [];
+    for (const which of orders[i % orders.length]!) round[which] = runReplay(root, file, args, which === 0, hz);
+    runs.push(...round);
+    costPairs.push(cpu(round[0]!) / cpu(round[1]!));
+    noisePairs.push(cpu(round[2]!) / cpu(round[1]!));
   }
   const on = runs.filter((r) => r.tracking);
   const off = runs.filter((r) => !r.tracking);
-  const cpu = (r: PrefixCostRun) => r.userS + r.sysS;
   const line = (name: string, rs: PrefixCostRun[]): string => {
-    const u = rs.map((r) => r.userS);
     const c = rs.map(cpu);
+    const u = rs.map((r) => r.userS);
     const w = rs.map((r) => r.wallS);
-    return `${name}: user CPU median ${median(u).toFixed(2)} s (${Math.min(...u).toFixed(2)}–${Math.max(...u).toFixed(2)}), user+sys ${median(c).toFixed(2)} s, wall ${median(w).toFixed(2)} s (${Math.min(...w).toFixed(2)}–${Math.max(...w).toFixed(2)}); ${rs[0]!.bans} bans`;
+    return `${name}: CPU (user+sys) median ${median(c).toFixed(3)} s (${Math.min(...c).toFixed(2)}–${Math.max(...c).toFixed(2)}), user ${median(u).toFixed(3)} s, wall ${median(w).toFixed(2)} s (${Math.min(...w).toFixed(2)}–${Math.max(...w).toFixed(2)}); ${rs[0]!.bans} bans`;
   };
-  // Runs i (on) and its partner in the same pair ran back to back: their ratio sees the same load.
-  const pairRatios: number[] = [];
-  for (let i = 0; i < pairs; i++) {
-    const a = runs[2 * i]!;
-    const b = runs[2 * i + 1]!;
-    const [onRun, offRun] = a.tracking ? [a, b] : [b, a];
-    pairRatios.push(onRun.userS / offRun.userS);
-  }
-  const pct = (x: number) => `${x >= 1 ? '+' : ''}${((x - 1) * 100).toFixed(1)}%`;
-  const ratioUser = median(on.map((r) => r.userS)) / median(off.map((r) => r.userS));
+  const cost = ratioStats(costPairs);
+  const noise = ratioStats(noisePairs, 2);
+  const beyondNoise = cost.low > noise.high;
+  const detectable = cost.low > 1;
+  const biased = noise.low > 1 || noise.high < 1;
+  const ratioCpu = median(on.map(cpu)) / median(off.map(cpu));
   const ratioWall = median(on.map((r) => r.wallS)) / median(off.map((r) => r.wallS));
   return {
     runs,
+    costPairs,
+    noisePairs,
+    cost,
+    noise,
+    beyondNoise,
     rows: [
-      `prefix tracking cost — whole \`portcullis replay FILE --json\` processes, ${pairs} alternated pairs:`,
-      '  ' + line('on  (default /64)     ', on),
+      `prefix tracking cost — whole \`portcullis replay FILE --json\` processes, ${rounds} rounds of on, off, off (rotating order):`,
+      '  ' + line('on  (default /64)      ', on),
       '  ' + line('off (--ipv6-prefix 128)', off),
-      `  on ÷ off: user CPU ${pct(ratioUser)} (ratio of medians), per-pair ratios median ${pct(median(pairRatios))} (${pct(Math.min(...pairRatios))} … ${pct(Math.max(...pairRatios))}); wall ${pct(ratioWall)}`,
+      `  cost  on ÷ off:  CPU ratio of medians ${pct(ratioCpu)}; ${statsText(cost)}; wall ratio of medians ${pct(ratioWall)}`,
+      `  noise off ÷ off: ${statsText(noise)}${biased ? ' — BIASED: identical runs differ, the setup is not fair' : ''}`,
+      `  noise floor (top of the noise pairs' interval): ${pct(noise.high)}`,
+      `  verdict: ${beyondNoise ? 'a loss of replay speed BEYOND NOISE' : 'no loss of replay speed beyond noise'} (the cost's interval ${pct(cost.low)} … ${pct(cost.high)} ${beyondNoise ? 'lies above' : 'reaches down to or below'} the noise floor ${pct(noise.high)}; ${detectable ? 'a cost is still detectable: the interval lies above 1' : 'the interval holds 1: no cost detectable at all'})`,
     ],
   };
 }

@@ -237,11 +237,8 @@ export class ScanEngine {
     if (this.probeEvents) this.sink({ type: 'probe', ip: src === '' ? this.tracker.ipOf(known) : src, port, time, scanType });
     const crossed = this.tracker.probe(src, time, port, scanType, known, srcV4);
     if (crossed !== NO_SLOT) this.scanDetected(crossed, time);
-    // By network too. An IPv4 source without IPv4 aggregation (most sources of a busy host; a replay
-    // record's by its number, a live one by its text) is not even passed to PrefixWatch — which would
-    // only tag it "by address only", one tag per source — and a source whose network is kept in it
-    // (most IPv6 ones) only to countedInMember: passing the event time to probe() boxed it each call.
-    else if (this.networks.active && (this.networks.tracksV4 || (srcV4 < 0 && src.indexOf(':') >= 0)) && !this.networks.countedInMember(this.tracker.lastSlot, src6)) {
+    // By network too: needsProbe() settles most probes (sources tracked by address only, networks kept in their member) without the time.
+    else if (this.networks.needsProbe(src, srcV4, src6, this.tracker.lastSlot)) {
       const net = this.networks.probe(src, srcV4, src6, this.tracker.lastSlot, time, port, scanType);
       if (net !== null) this.networkScanDetected(net, time);
     }

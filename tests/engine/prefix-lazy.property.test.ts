@@ -60,9 +60,9 @@ class EagerPrefixWatch {
     return this.v4Bits !== null;
   }
 
-  /** No network is ever kept in its member here. */
-  countedInMember(): boolean {
-    return false;
+  /** Whether probe() has anything to do: the engine's gate before PrefixWatch had one (no network is ever kept in its member here). */
+  needsProbe(ip: string, v4: number): boolean {
+    return this.active && (this.tracksV4 || (v4 < 0 && ip.indexOf(':') >= 0));
   }
 
   configure(s: DetectionSettings): void {

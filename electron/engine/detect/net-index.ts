@@ -73,6 +73,40 @@ export class NetIndex {
     if (stored < 0) this.members++;
   }
 
+  /**
+   * get(k), and when `k` is absent, set(k, value) in the same walk (one hash, one probe run: most
+   * new IPv6 sources are alone in their network). Returns what get(k) returned before.
+   */
+  getOrSet(k: Uint32Array, value: number): number {
+    const w0 = k[0]! | 0;
+    const w1 = k[1]! | 0;
+    const w2 = k[2]! | 0;
+    const w3 = k[3]! | 0;
+    let t = this.table;
+    const mask = (1 << this.bits) - 1;
+    let i = this.home(w0, w1, w2, w3);
+    for (; ; i = (i + 1) & mask) {
+      const v = t[i * STRIDE + 4]!;
+      if (v === 0) break;
+      const at = i * STRIDE;
+      if (t[at] === w0 && t[at + 1] === w1 && t[at + 2] === w2 && t[at + 3] === w3) return v - 1;
+    }
+    let at = i * STRIDE;
+    if (2 * (this.count + 1) > 1 << this.bits) {
+      this.rehash(this.bits + 1);
+      t = this.table;
+      at = this.emptyFor(w0, w1, w2, w3);
+    }
+    t[at] = w0;
+    t[at + 1] = w1;
+    t[at + 2] = w2;
+    t[at + 3] = w3;
+    t[at + 4] = value + 1;
+    this.count++;
+    if (value < -1) this.members++;
+    return NET_ABSENT;
+  }
+
   /** Removes the key at k[o..o+3] when it holds `value` (as for set), or whatever it holds when `value` is undefined. */
   remove(k: ArrayLike<number>, o = 0, value?: number): void {
     const at = this.find(k[o]! | 0, k[o + 1]! | 0, k[o + 2]! | 0, k[o + 3]! | 0);

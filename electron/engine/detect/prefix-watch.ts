@@ -96,16 +96,6 @@ export class PrefixWatch {
     this.configure(s);
   }
 
-  /** Whether any source is tracked by network (IPv6 shorter than /128, or IPv4 aggregation on). */
-  get active(): boolean {
-    return this.v6Bits < 128 || this.v4Bits !== null;
-  }
-
-  /** Whether IPv4 sources are tracked by network too (aggregation on): else probe() has nothing to do for them. */
-  get tracksV4(): boolean {
-    return this.v4Bits !== null;
-  }
-
   /** Networks tracked (with a window of their own or kept in their member). */
   get size(): number {
     return this.tracker.size + this.index.members;
@@ -184,17 +174,16 @@ export class PrefixWatch {
         this.addresses.setTag(slot, '');
         return null;
       }
-      const found = this.index.get(key);
+      // A network not tracked is kept in this address when its window would start with this probe,
+      // as the address's did when it holds one probe: filed so in the same lookup that finds it absent.
+      const keep = !this.full && this.maxretry > 2 && this.addresses.hitsOf(slot) === 1 && this.size < this.bound;
+      const found = keep ? this.index.getOrSet(key, -slot - 2) : this.index.get(key);
       if (found === NET_ABSENT) {
-        if (!this.full) {
-          // A network not tracked: its window would start with this probe, as the address's did when it holds one probe.
-          if (this.size >= this.bound) this.fill();
-          else if (this.addresses.hitsOf(slot) === 1 && this.maxretry > 2) {
-            this.index.set(key, -slot - 2);
-            this.addresses.setNote(slot, -++this.seq - 2);
-            return null;
-          }
+        if (keep) {
+          this.addresses.setNote(slot, -++this.seq - 2);
+          return null;
         }
+        if (!this.full && this.size >= this.bound) this.fill();
       } else if (found < 0) known = this.ownWindow(-found - 2); // its second address
       else known = found;
       if (net === null) net = this.keyText(key);
@@ -220,11 +209,23 @@ export class PrefixWatch {
   }
 
   /**
+   * Whether a probe of `ip` (as for probe(); the address tracker has just counted it into `slot`
+   * and found no scan) must go on to probe(): false when the source is tracked by address only (an
+   * IPv4 source without IPv4 aggregation: most sources of a busy host, never tagged here) or when
+   * its network is kept in it, which countedInMember has then counted. The engine asks this first,
+   * for every counted probe: it needs neither the time (passing the event time to probe() boxed it
+   * into a new heap number each call) nor, for a replay record's IPv6 source (`src6`), the text.
+   */
+  needsProbe(ip: string, v4: number, src6: Uint32Array | null, slot: number): boolean {
+    if (this.v4Bits === null && (this.v6Bits >= 128 || v4 >= 0 || (src6 === null && ip.indexOf(':') < 0))) return false;
+    return !this.countedInMember(slot, src6);
+  }
+
+  /**
    * probe()'s common case, which needs neither the address nor the time: when the source's network
    * is kept in it (its window is this address's own, which has just counted the probe and found no
    * scan), counts the probe for the network and returns true; else false (then probe() it). Most
-   * probes of IPv6 sources end here. The engine asks this first: passing the event time to probe()
-   * boxed it into a new heap number on every call.
+   * probes of IPv6 sources end here.
    */
   countedInMember(slot: number, src6: Uint32Array | null): boolean {
     if (this.addresses.noteOf(slot) > IN_MEMBER) return false;

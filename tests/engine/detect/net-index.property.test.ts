@@ -1,6 +1,6 @@
 /**
  * NetIndex (open addressing over a network's four key words, backward-shift deletion) against a
- * Map: random sets, replacements and removals over a key space larger than the first table, so
+ * Map: random sets, get-or-sets, replacements and removals over a key space larger than the first table, so
  * probe runs, wrap-around, deletions inside runs and rehashes all happen.
  */
 import fc from 'fast-check';
@@ -12,10 +12,11 @@ function keyOf(n: number): Uint32Array {
   return n % 3 === 0 ? Uint32Array.of(0xc0a80000 + n * 256, 0, 0, 0xffffffff) : Uint32Array.of(0x20010db8, n >>> 2, (n & 3) << 30, 0);
 }
 
-type Op = { op: 'set'; k: number; v: number } | { op: 'remove'; k: number; only: boolean; v: number };
+type Op = { op: 'set'; k: number; v: number } | { op: 'getOrSet'; k: number; v: number } | { op: 'remove'; k: number; only: boolean; v: number };
 const valueArb = fc.oneof(fc.integer({ min: 0, max: 5000 }), fc.integer({ min: -5002, max: -2 }));
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 3, arbitrary: fc.record({ op: fc.constant('set' as const), k: fc.integer({ min: 0, max: 700 }), v: valueArb }) },
+  { weight: 2, arbitrary: fc.record({ op: fc.constant('getOrSet' as const), k: fc.integer({ min: 0, max: 700 }), v: valueArb }) },
   { weight: 2, arbitrary: fc.record({ op: fc.constant('remove' as const), k: fc.integer({ min: 0, max: 700 }), only: fc.boolean(), v: valueArb }) },
 );
 
@@ -30,6 +31,10 @@ describe('NetIndex', () => {
           if (o.op === 'set') {
             index.set(k, o.v);
             ref.set(o.k, o.v);
+          } else if (o.op === 'getOrSet') {
+            // What get() said before; files the value only when the key was absent.
+            expect(index.getOrSet(k, o.v)).toBe(ref.get(o.k) ?? NET_ABSENT);
+            if (!ref.has(o.k)) ref.set(o.k, o.v);
           } else {
             // Removing "only when it holds v" leaves another value in place.
             const held = ref.get(o.k);
