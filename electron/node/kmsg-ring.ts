@@ -9,15 +9,43 @@ import { parseKmsgHeader } from '../shared/kmsg-header.ts';
 
 export const DEV_KMSG = '/dev/kmsg';
 
+/** What one read of the whole ring tells. */
+export interface KmsgRingView {
+  /** Seq of its newest record, null when it is empty. */
+  newestSeq: number | null;
+  /**
+   * Once older records were overwritten (its oldest seq is not 0, the boot's first): what its records
+   * take (ringBlockBytes), i.e. about the ring's size (`log_buf_len`), and how many there are. Null
+   * before it first wrapped: its size is not known yet.
+   */
+  full: { bytes: number; records: number } | null;
+}
+
 /**
- * Seq of the newest record in the ring right now, or null when it is empty: reads every record
- * without blocking (O_NONBLOCK: EAGAIN at the end), skipping over records overwritten meanwhile
- * (EPIPE).
+ * The bytes a record takes in the kernel's text ring (printk_ringbuffer, Linux 5.10+): a block id
+ * (one unsigned long) and its text, aligned to an unsigned long. Its fields (SUBSYSTEM=, DEVICE=)
+ * live in a descriptor of their own.
  */
+export function ringBlockBytes(textBytes: number): number {
+  return 8 + ((textBytes + 7) & ~7);
+}
+
+/** Seq of the newest record in the ring right now, or null when it is empty (readKmsgRing). */
 export function newestKmsgSeq(path = DEV_KMSG): number | null {
+  return readKmsgRing(path).newestSeq;
+}
+
+/**
+ * Reads every record of the ring without blocking (O_NONBLOCK: EAGAIN at the end), skipping over
+ * records overwritten meanwhile (EPIPE).
+ */
+export function readKmsgRing(path = DEV_KMSG): KmsgRingView {
   const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
   const buf = Buffer.alloc(16 * 1024);
   let last: number | null = null;
+  let first: number | null = null;
+  let bytes = 0;
+  let records = 0;
   try {
     for (;;) {
       let n: number;
@@ -31,12 +59,19 @@ export function newestKmsgSeq(path = DEV_KMSG): number | null {
       }
       if (n === 0) break;
       const head = parseKmsgHeader(buf.toString('utf8', 0, n));
-      if (head) last = head.seq;
+      if (!head) continue;
+      last = head.seq;
+      first ??= head.seq;
+      // The text: after the header's ';', up to the first newline (kmsg escapes any in the text).
+      const semi = buf.indexOf(0x3b);
+      const nl = buf.indexOf(0x0a, semi);
+      bytes += ringBlockBytes((nl < 0 || nl > n ? n : nl) - semi - 1);
+      records++;
     }
   } finally {
     closeSync(fd);
   }
-  return last;
+  return { newestSeq: last, full: first !== null && first > 0 ? { bytes, records } : null };
 }
 
 /**

@@ -46,6 +46,21 @@ describe('kmsg record handling', () => {
     expect(src.health().error).toMatch(/4 kernel records were overwritten/);
   });
 
+  it("says with the loss how large the kernel's ring is, and what makes it larger, unless it is large already", async () => {
+    let ring: { bytes: number; records: number } | null = { bytes: 126_528, records: 571 };
+    const { feed, src, start } = setup({ resumeAfterSeq: 0 });
+    Object.assign(feed, { kernelRing: () => ring });
+    await start();
+    feed.push([rec(1), rec(3)]);
+    expect(src.health().error).toBe(
+      "1 kernel records were overwritten before they could be read; the kernel's log ring holds ~124 KB (~571 records like the ones in it now); a larger one rides out longer stalls of the reader: kernel parameter log_buf_len=4M (GRUB_CMDLINE_LINUX in /etc/default/grub, update-grub, reboot)",
+    );
+    ring = null;
+    expect(src.health().error).toMatch(/overwritten before they could be read; the kernel's log ring is a boot parameter; a larger one .*log_buf_len=4M/);
+    ring = { bytes: 8 << 20, records: 40_000 };
+    expect(src.health().error).toBe('1 kernel records were overwritten before they could be read');
+  });
+
   it("re-reading the ring after a restart (startAt 'oldest'): records between the stored position and the ring's oldest are counted as lost while stopped", async () => {
     const gone = setup({ startAt: 'oldest', handledUpToSeq: 40 });
     await gone.start();

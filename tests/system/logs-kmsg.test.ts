@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { describe, expect, it, vi } from 'vitest';
 import { DevKmsgFeed, KmsgSource, newestKmsgSeq, parseKmsgHeader, type KmsgRecord } from '../../electron/engine/logs/kmsg.ts';
+import { readKmsgRing } from '../../electron/node/kmsg-ring.ts';
 import { parseRecord } from '../../electron/engine/parse/index.ts';
 import { createLab } from '../support/netns.ts';
 import { requireSystem } from '../support/system.ts';
@@ -17,6 +18,22 @@ const mark = (n: number) => writeFileSync('/dev/kmsg', `<4>${tag} marker=${n} [U
 const markerOf = (r: KmsgRecord) => (r.line.includes(tag) ? Number(/marker=(\d+)/.exec(r.line)?.[1]) : null);
 
 describe.runIf(requireSystem('root'))('KmsgSource on /dev/kmsg', () => {
+  it("tells about how large the kernel's ring is once it is full: what its records take, close below a power of two (log_buf_len)", () => {
+    // Fill it (the test machine's ring wrapped long ago; a fresh one wraps here): user-facility lines.
+    const before = readKmsgRing();
+    if (!before.full) for (let i = 0; i < 20_000 && !readKmsgRing().full; i += 500) for (let j = 0; j < 500; j++) mark(-1);
+    const ring = readKmsgRing();
+    expect(ring.full).not.toBeNull();
+    const { bytes, records } = ring.full!;
+    expect(records).toBeGreaterThan(0);
+    expect(ring.newestSeq).toBeGreaterThanOrEqual(before.newestSeq ?? 0);
+    const pow2 = 2 ** Math.ceil(Math.log2(bytes));
+    expect(bytes).toBeLessThanOrEqual(pow2);
+    // Records of 32 bytes or more on average fill the text ring (shorter ones run out of descriptors
+    // first, one per 32 bytes): then all but the block left at the wrap is in use (without the blocks' id and alignment, ringBlockBytes, the estimate here was under 0.93 of it).
+    if (bytes / records >= 40) expect(bytes).toBeGreaterThan(pow2 * 0.95);
+  });
+
   it('refuses a root-written marker as untrusted (user facility) and passes real kernel records', async () => {
     const untrusted: KmsgRecord[] = [];
     const lines: string[] = [];

@@ -25,7 +25,7 @@ import { errorText, SourceStats } from './stats.ts';
 import { parseRecord, type ParseOptions } from '../parse/index.ts';
 import type { ParseResult } from '../../shared/packet.ts';
 import { parseKmsgHeader, type KmsgRecord } from '../../shared/kmsg-header.ts';
-import { newestKmsgSeq, wakeKmsgReaders } from '../../node/kmsg-ring.ts';
+import { newestKmsgSeq, readKmsgRing, wakeKmsgReaders, type KmsgRingView } from '../../node/kmsg-ring.ts';
 
 export { MAX_KMSG_LINE, parseKmsgHeader, type KmsgRecord } from '../../shared/kmsg-header.ts';
 export { newestKmsgSeq, wakeKmsgReaders };
@@ -73,6 +73,8 @@ export interface KmsgFeed {
   readonly prefiltered?: boolean;
   /** Seq of the newest record now, for startAt 'now' (feeds that can look; others need resumeAfterSeq). */
   newestSeq?(): number | null;
+  /** About how much the kernel's ring holds, once it was seen full (feeds that can look: /dev/kmsg at start). */
+  kernelRing?(): { bytes: number; records: number } | null;
   start(sink: KmsgFeedSink): Promise<void>;
   stop(): Promise<void>;
 }
@@ -88,6 +90,7 @@ export class DevKmsgFeed implements KmsgFeed {
   private readonly path: string;
   private reader: KmsgReader | null = null;
   private readonly opts: { ringBytes?: number; tuning?: Partial<KmsgReaderTuning> };
+  private ring: KmsgRingView['full'] = null;
 
   /**
    * `ringBytes`: the thread's hand-over ring (default KMSG_RING_BYTES; tests use small ones to wrap
@@ -103,6 +106,10 @@ export class DevKmsgFeed implements KmsgFeed {
     return newestKmsgSeq(this.path);
   }
 
+  kernelRing(): KmsgRingView['full'] {
+    return this.ring;
+  }
+
   /** How the feed reads right now, and how often it switched (tests, diagnostics). */
   readerState(): { mode: KmsgReaderMode; threadStarts: number; threadRetires: number; threadRecords: number; bootRecords: number } {
     return { mode: this.reader?.mode() ?? 'stopped', ...(this.reader?.counts ?? { threadStarts: 0, threadRetires: 0, threadRecords: 0, bootRecords: 0 }) };
@@ -113,7 +120,9 @@ export class DevKmsgFeed implements KmsgFeed {
     // Opened here, so that a device we cannot read fails start().
     const fd = openSync(this.path, constants.O_RDONLY);
     // After the open: a record written in between is at worst taken for backlog (never a flood's).
-    const backlogUpToSeq = newestKmsgSeq(this.path);
+    const ring = readKmsgRing(this.path);
+    const backlogUpToSeq = ring.newestSeq;
+    if (ring.full) this.ring = ring.full;
     this.reader = startKmsgReader(
       fd,
       { records: (raw) => sink.records(raw), error: (m) => sink.error(`reading ${this.path}: ${m}`), warning: (m) => sink.warning(`reading ${this.path}: ${m}`) },
@@ -136,6 +145,21 @@ export class DevKmsgFeed implements KmsgFeed {
   }
 }
 
+
+/** A kernel ring this large holds ~1 s of a 20k records/s flood: past any stall but a long one. */
+const LARGE_KERNEL_RING = 4 << 20;
+
+/**
+ * What to do about records lost to ring overwrite: the kernel's ring is all that holds records while
+ * the reader is held off (a busy host, a virtual CPU its hypervisor holds back, a stop), and its
+ * size is a boot parameter — nothing the service can set (soak bench: 128 KB here, ~28 ms of a
+ * 20k/s flood). Empty when the ring is large already.
+ */
+export function ringHint(ring: KmsgRingView['full']): string {
+  if (ring && ring.bytes >= LARGE_KERNEL_RING) return '';
+  const size = ring ? `holds ~${Math.round(ring.bytes / 1024)} KB (~${ring.records} records like the ones in it now); a larger one` : 'is a boot parameter; a larger one';
+  return `; the kernel's log ring ${size} rides out longer stalls of the reader: kernel parameter log_buf_len=4M (GRUB_CMDLINE_LINUX in /etc/default/grub, update-grub, reboot)`;
+}
 
 /** A feed the owner pushes raw records into (e.g. the helper client, as records arrive on its socket). */
 export class PushKmsgFeed implements KmsgFeed {
@@ -282,7 +306,7 @@ export class KmsgSource implements LogSourcePort {
     h.recordsLost = this.lost;
     if (this.lost > 0 && h.error === undefined) {
       const whileStopped = this.lostWhileStopped > 0 ? ` (${this.lostWhileStopped} of them while Portcullis was not running)` : '';
-      h.error = `${this.lost} kernel records were overwritten before they could be read${whileStopped}`;
+      h.error = `${this.lost} kernel records were overwritten before they could be read${whileStopped}${ringHint(this.feed.kernelRing?.() ?? null)}`;
     }
     return h;
   }
