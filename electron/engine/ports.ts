@@ -54,7 +54,7 @@ export interface SourceHealth {
   recordsRead?: number;
   /** Records the source knows it never read (kmsg: overwritten in the ring, also while stopped). */
   recordsLost?: number;
-  /** Reading stopped or failed: a fault, until the source is restarted. */
+  /** Reading stopped or failed, or records were lost (kmsg: overwritten unread): a fault, until the source is restarted. */
   error?: string;
   /**
    * The last problem the source read on past, more slowly (kmsg: no reading thread or second fd for

@@ -16,7 +16,8 @@ export interface KmsgRingView {
   /**
    * Once older records were overwritten (its oldest seq is not 0, the boot's first): what its records
    * take (ringBlockBytes), i.e. about the ring's size (`log_buf_len`), and how many there are. Null
-   * before it first wrapped: its size is not known yet.
+   * before it first wrapped (its size is not known yet), and when records were overwritten while
+   * it was read (they would add up to more than one ring).
    */
   full: { bytes: number; records: number } | null;
 }
@@ -46,6 +47,7 @@ export function readKmsgRing(path = DEV_KMSG): KmsgRingView {
   let first: number | null = null;
   let bytes = 0;
   let records = 0;
+  let overrun = false;
   try {
     for (;;) {
       let n: number;
@@ -53,7 +55,11 @@ export function readKmsgRing(path = DEV_KMSG): KmsgRingView {
         n = readSync(fd, buf, 0, buf.length, null);
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
-        if (code === 'EPIPE') continue;
+        if (code === 'EPIPE') {
+          // Overwritten while read: what was read no longer adds up to one ring.
+          overrun = true;
+          continue;
+        }
         if (code === 'EAGAIN') break;
         throw e;
       }
@@ -71,7 +77,7 @@ export function readKmsgRing(path = DEV_KMSG): KmsgRingView {
   } finally {
     closeSync(fd);
   }
-  return { newestSeq: last, full: first !== null && first > 0 ? { bytes, records } : null };
+  return { newestSeq: last, full: first !== null && first > 0 && !overrun ? { bytes, records } : null };
 }
 
 /**

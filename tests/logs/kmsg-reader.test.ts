@@ -29,8 +29,14 @@ function fakeDevice() {
     return buf.write(`${records[at]}\n`);
   };
   let threads = 0;
+  let epipeNext = false;
   const io: KmsgReaderIo = {
     read: ((fd: number, buf: Buffer, _o: number, _l: number, _p: null, cb: (err: Error | null, n: number) => void) => {
+      if (epipeNext && fd === MAIN_FD) {
+        epipeNext = false;
+        setImmediate(() => cb(Object.assign(new Error('EPIPE: broken pipe, read'), { code: 'EPIPE' }), 0));
+        return;
+      }
       const attempt = () => {
         const n = take(fd, buf);
         if (n === null) parked = attempt;
@@ -69,12 +75,16 @@ function fakeDevice() {
       p?.();
     },
     written: () => records.length,
+    /** The next pool read says EPIPE (the kernel overwrote records before it), as /dev/kmsg does. */
+    epipe() {
+      epipeNext = true;
+    },
   };
 }
 
 function reader(dev: ReturnType<typeof fakeDevice>, now?: () => number, monotonicNow?: () => number, backlogUpToSeq?: number, extra: Partial<KmsgReaderOptions> = {}) {
   const batches: number[][] = [];
-  const warnings: string[] = [];
+  const warnings: (string | null)[] = [];
   const r = startKmsgReader(
     MAIN_FD,
     {
@@ -281,6 +291,56 @@ describe('the kmsg reader when its faster ways fail', () => {
         expect.stringContaining('cannot open a second fd to read while the thread boots: EMFILE'),
         expect.stringMatching(/cannot start the kmsg reading thread: ERR_WORKER_INIT_FAILED \(read on without it; tried again in 60 s\)/),
       ]);
+    } finally {
+      r.stop();
+    }
+  });
+
+  it('goes on with pool reads when the thread fails after it was made (its error event): a warning, cleared once a thread takes over', async () => {
+    const dev = fakeDevice();
+    let made = 0;
+    const io: KmsgReaderIo = {
+      ...dev.io,
+      startThread: (_fd, threadSink) => {
+        made++;
+        if (made === 1) {
+          // As a Worker whose boot fails: 'error' (the sink's error), ready rejects, it exits.
+          setImmediate(() => threadSink.error('ERR_WORKER_OUT_OF_MEMORY'));
+          return { ready: Promise.reject(new Error('ERR_WORKER_OUT_OF_MEMORY')), exited: Promise.resolve(), go: () => undefined, retire: () => undefined, stop: () => undefined };
+        }
+        return { ready: Promise.resolve(), exited: new Promise<void>(() => undefined), go: () => undefined, retire: () => undefined, stop: () => undefined };
+      },
+    };
+    const { r, seqs, warnings } = reader(dev, undefined, undefined, undefined, { io, tuning: { retryAfterMs: 0 } });
+    try {
+      dev.write(300);
+      await settle(800);
+      expect(made).toBe(1);
+      expect(seqs()).toEqual(Array.from({ length: 300 }, (_, i) => i + 1));
+      expect(r.mode()).toBe('pool');
+      expect(warnings).toEqual(['the kmsg reading thread: ERR_WORKER_OUT_OF_MEMORY (read on without it)']);
+      dev.write(300);
+      await settle(800);
+      expect(made).toBe(2);
+      expect(r.mode()).toBe('thread');
+      expect(warnings.at(-1)).toBeNull();
+    } finally {
+      r.stop();
+    }
+  });
+});
+
+describe('the kmsg reader started in the middle of a flood', () => {
+  it('starts its thread at the first EPIPE (records overwritten before the pool reads got to them), though the backlog never counts', async () => {
+    const dev = fakeDevice();
+    for (let i = 0; i < 200; i++) dev.write(1, 0, 1_000_000 + i * 0.05);
+    const { r } = reader(dev, () => 0, () => 1_000_010, 200);
+    try {
+      await settle(20);
+      expect(dev.threads()).toBe(0);
+      dev.epipe();
+      await settle(20);
+      expect(dev.threads()).toBe(1);
     } finally {
       r.stop();
     }

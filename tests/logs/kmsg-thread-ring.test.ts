@@ -4,7 +4,7 @@
  * take() does (a length word, the record, padding to 4; a skip marker sends it to the ring's start).
  */
 import { describe, expect, it } from 'vitest';
-import { KMSG_RING_BYTES, ringPlace, ringRestartAt } from '../../electron/engine/logs/kmsg-thread.ts';
+import { KMSG_RING_BYTES, ringPlace, ringRestartAt, startKmsgThread } from '../../electron/engine/logs/kmsg-thread.ts';
 
 const WRAP = 0xffffffff;
 
@@ -87,5 +87,14 @@ describe('the kmsg reading thread ring', () => {
     let room = 0;
     while (r.write(tag++, 244)) room++;
     expect(room).toBeGreaterThanOrEqual(2000);
+  });
+
+  it('never leaves an empty ring without room for the next record', () => {
+    // Past restartAt, empty, but the record is larger than what lies before the offset: written
+    // where it is (a skip to the start would leave it no room, and nothing is left to consume).
+    expect(ringPlace(2048, 2048, 2052, 8192, 2048)).toBe(0);
+    expect(ringPlace(6144, 6144, 4096, 8192, 2048)).toBe(2048);
+    // Rings too small for a skip at the end to leave room are refused.
+    expect(() => startKmsgThread(-1, { records: () => undefined, error: () => undefined }, 8192)).toThrow(/not a power of two ≥ 8208/);
   });
 });

@@ -98,7 +98,7 @@ export type KmsgReaderMode = 'pool' | 'starting' | 'thread' | 'retiring' | 'stop
 export interface KmsgReader {
   /** How it reads right now (tests, diagnostics). */
   mode(): KmsgReaderMode;
-  /** Threads started and retired so far, the records the threads read, and those the main thread read from the second fd while a thread booted. */
+  /** Threads started and retired so far, the records the threads read, and those the main thread read from the second fd (while a thread booted, or looking ahead for one: K2's check). */
   readonly counts: { threadStarts: number; threadRetires: number; threadRecords: number; bootRecords: number };
   /** Stops reading (a read parked in the kernel is woken through the `wake` option, and the fd closed after it). */
   stop(): void;
@@ -163,16 +163,17 @@ function seqOf(record: string): number {
   return Number(record.slice(a + 1, record.indexOf(',', a + 1)));
 }
 
-/** Reads the open kmsg `fd` until stop(); owns the fd (closes it once no read can be in flight). */
 /** What the reader tells its owner. */
 export interface KmsgReaderSink extends KmsgThreadSink {
   /**
    * A problem it read on past, in a slower way (no second fd, no thread for now): the source's
-   * health shows it as a warning, not as the fault `error` is (reading stopped).
+   * health shows it as a warning, not as the fault `error` is (reading stopped). Null: over (a
+   * thread took over, with a second fd).
    */
-  warning(message: string): void;
+  warning(message: string | null): void;
 }
 
+/** Reads the open kmsg `fd` until stop(); owns the fd (closes it once no read can be in flight). */
 export function startKmsgReader(fd: number, sink: KmsgReaderSink, opts: KmsgReaderOptions): KmsgReader {
   const tuning = { ...DEFAULT_TUNING, ...opts.tuning };
   const now = opts.now ?? Date.now;
@@ -251,7 +252,12 @@ export function startKmsgReader(fd: number, sink: KmsgReaderSink, opts: KmsgRead
       if (mode === 'stopped') return closeFd();
       if (err) {
         // EPIPE: records were overwritten before this read; the next read returns the oldest survivor.
-        if ((err as NodeJS.ErrnoException).code === 'EPIPE') return next();
+        // The kernel wrote faster than the pool reads read: a flood, whatever the records' seqs (a
+        // start in the middle of one reads its backlog first, which never counts for a start).
+        if ((err as NodeJS.ErrnoException).code === 'EPIPE') {
+          if (mode === 'pool' && now() >= noThreadUntil) startThread(false);
+          return next();
+        }
         sink.error(err.message);
         return;
       }
@@ -288,6 +294,12 @@ export function startKmsgReader(fd: number, sink: KmsgReaderSink, opts: KmsgRead
     return usec === usec ? usec / 1000 : monotonicNow();
   };
 
+  /** A thread took over, with the second fd (if one is to be had): any earlier trouble with either is over. */
+  const tookOver = (): void => {
+    if (opts.openNonBlocking && bootFd === null) return;
+    sink.warning(null);
+  };
+
   /** After a pool read: the next one, or the thread's turn. */
   const next = (): void => {
     // The main thread reads the second fd while the thread boots: no pool read meanwhile.
@@ -297,6 +309,7 @@ export function startKmsgReader(fd: number, sink: KmsgReaderSink, opts: KmsgRead
       mode = 'thread';
       // Past anything the second fd handed over (its reads failed, and pool reads were still skipping).
       thread.go(lastSeq);
+      tookOver();
       return;
     }
     poolRead();
@@ -442,7 +455,9 @@ export function startKmsgReader(fd: number, sink: KmsgReaderSink, opts: KmsgRead
     counts.threadStarts++;
     let t: KmsgThread;
     try {
-      t = io.startThread(fd, { records: (raw) => onThreadRecords(raw), error: (m) => sink.error(m) }, opts.ringBytes ?? KMSG_RING_BYTES);
+      // Whatever goes wrong in the thread, the pool reads go on (ready's rejection, exited below): a
+      // warning, not the error of a source that stopped reading.
+      t = io.startThread(fd, { records: (raw) => onThreadRecords(raw), error: (m) => sink.warning(`the kmsg reading thread: ${m} (read on without it)`) }, opts.ringBytes ?? KMSG_RING_BYTES);
     } catch (e) {
       noThreadUntil = now() + tuning.retryAfterMs;
       mode = 'pool';
@@ -462,6 +477,7 @@ export function startKmsgReader(fd: number, sink: KmsgReaderSink, opts: KmsgRead
           stopBootRead();
           mode = 'thread';
           t.go(lastSeq);
+          tookOver();
           return;
         }
         // A pool read is in flight (pool mode always has one): its callback lets the thread go.

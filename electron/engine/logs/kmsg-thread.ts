@@ -62,23 +62,24 @@ const READER_NICE = -10;
  */
 const RESTART_AT = 1 << 20;
 
-/**
- * Where the writer puts a record of `need` bytes (bytes counted as wrapping 32-bit `written` and
- * `consumed`): the bytes it first skips to the ring's start (0: none), or -1 when there is no room
- * until the consumer takes more. It skips when the record would not fit before the ring's end, and
- * when the ring is empty past `restartAt` (see RESTART_AT). Skipped bytes count as used until the
- * consumer has passed the skip's marker. Pure: its source is also the reading thread's code, and
- * tests call it.
- */
 /** The offset past which the writer of a ring of `ringBytes` restarts at its start when it finds it empty. */
 export function ringRestartAt(ringBytes: number): number {
   return Math.min(RESTART_AT, ringBytes / 4);
 }
 
+/**
+ * Where the writer puts a record of `need` bytes (bytes counted as wrapping 32-bit `written` and
+ * `consumed`): the bytes it first skips to the ring's start (0: none), or -1 when there is no room
+ * until the consumer takes more. It skips when the record would not fit before the ring's end, and
+ * when the ring is empty past `restartAt` (see RESTART_AT) — only if the record fits before the
+ * current offset, or an empty ring would have no room for good. Skipped bytes count as used until
+ * the consumer has passed the skip's marker. Pure: its source is also the reading thread's code,
+ * and tests call it.
+ */
 export function ringPlace(written: number, consumed: number, need: number, size: number, restartAt: number): number {
   const off = written & (size - 1);
   let skip = size - off < need ? size - off : 0;
-  if (skip === 0 && off >= restartAt && consumed === written) skip = size - off;
+  if (skip === 0 && off >= restartAt && consumed === written && need <= off) skip = size - off;
   return ((written - consumed) | 0) + skip + need <= size ? skip : -1;
 }
 /**
@@ -205,7 +206,10 @@ export interface KmsgThread {
  * batches, in order. `ringBytes`: a power of two (tests use small ones).
  */
 export function startKmsgThread(fd: number, sink: KmsgThreadSink, ringBytes = KMSG_RING_BYTES): KmsgThread {
-  if (ringBytes < 2 * KMSG_MAX_RECORD || (ringBytes & (ringBytes - 1)) !== 0) throw new Error(`kmsg ring: ${ringBytes} bytes is not a power of two ≥ ${2 * KMSG_MAX_RECORD}`);
+  // At least 4 of the largest records: a skip to the start (a record not fitting before the end)
+  // then always leaves room for it in an empty ring (ringPlace).
+  const least = 4 * (KMSG_MAX_RECORD + 4);
+  if (ringBytes < least || (ringBytes & (ringBytes - 1)) !== 0) throw new Error(`kmsg ring: ${ringBytes} bytes is not a power of two ≥ ${least}`);
   const ring = new SharedArrayBuffer(ringBytes);
   const control = new SharedArrayBuffer(4 * 4);
   const skip = new SharedArrayBuffer(8);

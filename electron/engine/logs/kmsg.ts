@@ -59,8 +59,8 @@ export interface KmsgFeedSink {
   records(raw: string[]): void;
   /** Reading stopped or failed (SourceHealth.error). */
   error(message: string): void;
-  /** A problem the feed read on past (SourceHealth.warning). */
-  warning(message: string): void;
+  /** A problem the feed read on past (SourceHealth.warning); null: it is over. */
+  warning(message: string | null): void;
 }
 
 /** Where raw records come from: /dev/kmsg, or the helper's stream. */
@@ -118,14 +118,15 @@ export class DevKmsgFeed implements KmsgFeed {
   async start(sink: KmsgFeedSink): Promise<void> {
     this.reader?.stop();
     // Opened here, so that a device we cannot read fails start().
-    const fd = openSync(this.path, constants.O_RDONLY);
-    // After the open: a record written in between is at worst taken for backlog (never a flood's).
+    // Before the open (a failure here leaves no fd behind): a record written in between is read as
+    // new, as any after the open is.
     const ring = readKmsgRing(this.path);
     const backlogUpToSeq = ring.newestSeq;
     if (ring.full) this.ring = ring.full;
+    const fd = openSync(this.path, constants.O_RDONLY);
     this.reader = startKmsgReader(
       fd,
-      { records: (raw) => sink.records(raw), error: (m) => sink.error(`reading ${this.path}: ${m}`), warning: (m) => sink.warning(`reading ${this.path}: ${m}`) },
+      { records: (raw) => sink.records(raw), error: (m) => sink.error(`reading ${this.path}: ${m}`), warning: (m) => sink.warning(m === null ? null : `reading ${this.path}: ${m}`) },
       {
         ...(this.opts.ringBytes !== undefined ? { ringBytes: this.opts.ringBytes } : {}),
         ...(this.opts.tuning ? { tuning: this.opts.tuning } : {}),
@@ -286,7 +287,7 @@ export class KmsgSource implements LogSourcePort {
           this.stats.error = message;
         },
         warning: (message) => {
-          this.stats.warning = message;
+          this.stats.warning = message ?? undefined;
         },
       });
     } catch (e) {
