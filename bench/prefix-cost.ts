@@ -20,19 +20,22 @@
  * a sign test (how many pairs are above 1; two-sided p). The noise floor is the top of the noise
  * pairs' interval: how far above 1 the median pair of two identical settings strays in these
  * minutes. The verdict: a loss "beyond noise" when the cost's interval lies wholly above the noise
- * floor; else "within noise" — and whether the cost is still detectable (its interval above 1) is
+ * floor and above 1 (prefixVerdict); else "within noise" — and whether the cost is still detectable (its interval above 1) is
  * said too. The noise pairs' own interval should hold 1: when it does not, the bench says the
  * setup is biased.
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { prng } from './gen-log.ts';
 
 export interface PrefixCostRun {
   /** true: the default /64; false: --ipv6-prefix 128. */
   tracking: boolean;
   userS: number;
   sysS: number;
+  /** user + system in clock ticks: whole numbers, so that two runs of the same ticks make a pair of exactly 1 (a tie). */
+  cpuTicks: number;
   wallS: number;
   bans: number;
 }
@@ -70,18 +73,18 @@ function clockTicks(): number {
   return Number.isFinite(n) && n > 0 ? n : 100;
 }
 
-/** CPU seconds of the children this process waited for: [user, system]. */
-function childTimes(hz: number): [number, number] {
+/** CPU clock ticks of the children this process waited for: [user, system]. */
+function childTicks(): [number, number] {
   const stat = readFileSync('/proc/self/stat', 'utf8');
   // Fields after the command name (which may hold spaces), in parentheses: field 16 cutime, 17 cstime.
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return [Number(f[13]) / hz, Number(f[14]) / hz];
+  return [Number(f[13]), Number(f[14])];
 }
 
 function runReplay(root: string, file: string, args: string[], tracking: boolean, hz: number): PrefixCostRun {
   // bin/portcullis.js runs `node` from PATH through its shebang: this Node (24), as `npx portcullis` would.
   const env = { ...process.env, PATH: `${path.dirname(process.execPath)}${path.delimiter}${process.env.PATH ?? ''}` };
-  const [u0, s0] = childTimes(hz);
+  const [u0, s0] = childTicks();
   const t0 = performance.now();
   const r = spawnSync(path.join(root, 'bin', 'portcullis.js'), ['replay', file, ...args, '--json', ...(tracking ? [] : ['--ipv6-prefix', '128'])], {
     encoding: 'utf8',
@@ -89,10 +92,10 @@ function runReplay(root: string, file: string, args: string[], tracking: boolean
     env,
   });
   const wallS = (performance.now() - t0) / 1000;
-  const [u1, s1] = childTimes(hz);
+  const [u1, s1] = childTicks();
   if (r.status !== 0) throw new Error(`portcullis replay exited ${r.status ?? r.signal}: ${r.stderr}`);
   const summary = JSON.parse(r.stdout.trim().split('\n').pop()!) as { bans: unknown[] };
-  return { tracking, userS: u1 - u0, sysS: s1 - s0, wallS, bans: summary.bans.length };
+  return { tracking, userS: (u1 - u0) / hz, sysS: (s1 - s0) / hz, cpuTicks: u1 - u0 + (s1 - s0), wallS, bans: summary.bans.length };
 }
 
 export const median = (xs: number[]): number => {
@@ -101,17 +104,6 @@ export const median = (xs: number[]): number => {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 
-/** A small seeded generator (mulberry32): the bootstrap's interval is the same for the same runs. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Two-sided sign test: the chance of a split at least this uneven when above and below are equally likely. */
 function signTestP(above: number, n: number): number {
@@ -127,7 +119,8 @@ function signTestP(above: number, n: number): number {
 
 /** Median pair, its 95% percentile-bootstrap interval (2000 resamples of the pairs) and the sign test. */
 export function ratioStats(pairs: number[], seed = 1): RatioStats {
-  const next = rng(seed);
+  // Seeded: the bootstrap's interval is the same for the same runs.
+  const next = prng(seed);
   const meds: number[] = [];
   const sample = new Array<number>(pairs.length);
   for (let b = 0; b < 2000; b++) {
@@ -145,6 +138,23 @@ const pct = (x: number) => `${x >= 1 ? '+' : ''}${((x - 1) * 100).toFixed(1)}%`;
 
 function statsText(s: RatioStats): string {
   return `median pair ${pct(s.median)}, 95% interval ${pct(s.low)} … ${pct(s.high)}; ${s.above} of ${s.n} pairs above 1 (sign test p = ${s.p.toFixed(3)})`;
+}
+
+/**
+ * The verdict from the cost pairs' and the noise pairs' statistics: a loss beyond noise when the
+ * cost's interval lies wholly above both 1 and the noise floor (the top of the noise pairs'
+ * interval; a noise interval below 1 — identical runs differing — is no floor to measure against).
+ */
+export function prefixVerdict(cost: RatioStats, noise: RatioStats): { beyondNoise: boolean; detectable: boolean; biased: boolean; text: string } {
+  const floor = Math.max(1, noise.high);
+  const beyondNoise = cost.low > floor;
+  const detectable = cost.low > 1;
+  const biased = noise.low > 1 || noise.high < 1;
+  const text =
+    `${beyondNoise ? 'a loss of replay speed BEYOND NOISE' : 'no loss of replay speed beyond noise'} ` +
+    `(the cost's interval ${pct(cost.low)} … ${pct(cost.high)} ${beyondNoise ? 'lies above' : 'reaches down to or below'} the noise floor ${pct(floor)}; ` +
+    `${detectable ? 'a cost is still detectable: the interval lies above 1' : 'the interval holds 1: no cost detectable at all'})`;
+  return { beyondNoise, detectable, biased, text };
 }
 
 /**
@@ -170,8 +180,8 @@ export function measurePrefixCost(file: string, args: string[], rounds: number, 
     const round: PrefixCostRun[] = [];
     for (const which of orders[i % orders.length]!) round[which] = runReplay(root, file, args, which === 0, hz);
     runs.push(...round);
-    costPairs.push(cpu(round[0]!) / cpu(round[1]!));
-    noisePairs.push(cpu(round[2]!) / cpu(round[1]!));
+    costPairs.push(round[0]!.cpuTicks / round[1]!.cpuTicks);
+    noisePairs.push(round[2]!.cpuTicks / round[1]!.cpuTicks);
   }
   const on = runs.filter((r) => r.tracking);
   const off = runs.filter((r) => !r.tracking);
@@ -183,9 +193,7 @@ export function measurePrefixCost(file: string, args: string[], rounds: number, 
   };
   const cost = ratioStats(costPairs);
   const noise = ratioStats(noisePairs, 2);
-  const beyondNoise = cost.low > noise.high;
-  const detectable = cost.low > 1;
-  const biased = noise.low > 1 || noise.high < 1;
+  const { beyondNoise, biased, text } = prefixVerdict(cost, noise);
   const ratioCpu = median(on.map(cpu)) / median(off.map(cpu));
   const ratioWall = median(on.map((r) => r.wallS)) / median(off.map((r) => r.wallS));
   return {
@@ -202,7 +210,7 @@ export function measurePrefixCost(file: string, args: string[], rounds: number, 
       `  cost  on ÷ off:  CPU ratio of medians ${pct(ratioCpu)}; ${statsText(cost)}; wall ratio of medians ${pct(ratioWall)}`,
       `  noise off ÷ off: ${statsText(noise)}${biased ? ' — BIASED: identical runs differ, the setup is not fair' : ''}`,
       `  noise floor (top of the noise pairs' interval): ${pct(noise.high)}`,
-      `  verdict: ${beyondNoise ? 'a loss of replay speed BEYOND NOISE' : 'no loss of replay speed beyond noise'} (the cost's interval ${pct(cost.low)} … ${pct(cost.high)} ${beyondNoise ? 'lies above' : 'reaches down to or below'} the noise floor ${pct(noise.high)}; ${detectable ? 'a cost is still detectable: the interval lies above 1' : 'the interval holds 1: no cost detectable at all'})`,
+      `  verdict: ${text}`,
     ],
   };
 }

@@ -4,7 +4,7 @@
  * pairs whose answer is plain, so the printed verdict cannot drift from what the figures say.
  */
 import { describe, expect, it } from 'vitest';
-import { median, ratioStats } from '../../bench/prefix-cost.ts';
+import { median, prefixVerdict, ratioStats, type RatioStats } from '../../bench/prefix-cost.ts';
 
 describe('prefix-cost bench statistics', () => {
   it('sign test: two-sided binomial tails', () => {
@@ -39,5 +39,18 @@ describe('prefix-cost bench statistics', () => {
     expect(n.high).toBeGreaterThanOrEqual(1);
     // Seeded: the same pairs give the same interval.
     expect(ratioStats(noise)).toEqual(n);
+  });
+
+  it('the verdict: beyond noise only when the cost interval lies above both 1 and the noise floor', () => {
+    const stats = (low: number, high: number): RatioStats => ({ median: (low + high) / 2, low, high, above: 0, n: 18, p: 1 });
+    // The quiet run of 2026-12-06: +2.8 … +7.3% against a floor of +0.9%.
+    expect(prefixVerdict(stats(1.028, 1.073), stats(0.979, 1.009))).toMatchObject({ beyondNoise: true, detectable: true, biased: false });
+    expect(prefixVerdict(stats(1.028, 1.073), stats(0.979, 1.009)).text).toMatch(/^a loss of replay speed BEYOND NOISE \(the cost's interval \+2\.8% … \+7\.3% lies above the noise floor \+0\.9%; a cost is still detectable/);
+    // Detectable, but no larger than what identical runs differ by.
+    expect(prefixVerdict(stats(1.01, 1.05), stats(0.98, 1.03))).toMatchObject({ beyondNoise: false, detectable: true });
+    // Noise pairs all below 1 (biased) are no floor: a cost interval holding 1 is no loss.
+    const v = prefixVerdict(stats(0.995, 1.02), stats(0.97, 0.99));
+    expect(v).toMatchObject({ beyondNoise: false, detectable: false, biased: true });
+    expect(v.text).toMatch(/reaches down to or below the noise floor \+0\.0%; the interval holds 1/);
   });
 });
