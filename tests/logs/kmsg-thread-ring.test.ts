@@ -1,12 +1,15 @@
 /**
  * The reading thread's ring (electron/engine/logs/kmsg-thread.ts): where the writer puts each record
- * (ringPlace, the thread's own code), played against a consumer that reads as the main thread's
- * take() does (a length word, the record, padding to 4; a skip marker sends it to the ring's start).
+ * (ringPlace, the thread's own code), played against the main thread's reading of it (ringTake: a
+ * length word, the record, padding to 4; a skip marker sends it to the ring's start).
  */
 import { describe, expect, it } from 'vitest';
-import { KMSG_RING_BYTES, ringPlace, ringRestartAt, startKmsgThread } from '../../electron/engine/logs/kmsg-thread.ts';
+import { KMSG_RING_BYTES, ringPlace, ringRestartAt, ringTake, startKmsgThread } from '../../electron/engine/logs/kmsg-thread.ts';
 
 const WRAP = 0xffffffff;
+/** A record's every byte: its tag as a printable ASCII character (the reader decodes UTF-8). */
+const TAGS = 90;
+const TAG_CHAR = (tag: number) => 0x21 + (tag % TAGS);
 
 /** A ring of `size` bytes with the writer's and the consumer's sides, as the thread and take() run them. */
 function ring(size: number) {
@@ -26,26 +29,15 @@ function ring(size: number) {
         off = 0;
       }
       data.writeUInt32LE(len, off);
-      data.fill(tag & 255, off + 4, off + 4 + len);
+      data.fill(TAG_CHAR(tag), off + 4, off + 4 + len);
       written = (written + need) | 0;
       return true;
     },
-    /** Takes up to `max` records: their tags. */
+    /** Takes up to `max` records (ringTake): their tags, -1 for one not intact. */
     take(max: number): number[] {
-      const out: number[] = [];
-      while (consumed !== written && out.length < max) {
-        const off = consumed & (size - 1);
-        const len = data.readUInt32LE(off);
-        if (len === WRAP) {
-          consumed = (consumed + (size - off)) | 0;
-          continue;
-        }
-        // Intact: every byte of it carries its tag (-1 if not).
-        const first = data[off + 4]!;
-        out.push(data.subarray(off + 4, off + 4 + len).every((b) => b === first) ? first : -1);
-        consumed = (consumed + 4 + ((len + 3) & ~3)) | 0;
-      }
-      return out;
+      const taken = ringTake(data, consumed, written, max);
+      consumed = taken.consumed;
+      return taken.records.map((text) => (text.split('').every((c) => c === text[0]) ? text.charCodeAt(0) - 0x21 : -1));
     },
     offset: () => written & (size - 1),
   };
@@ -62,10 +54,10 @@ describe('the kmsg reading thread ring', () => {
       if (rand(3) !== 0) {
         if (r.write(next, 1 + rand(2048))) next++;
       } else {
-        for (const tag of r.take(1 + rand(64))) if (tag !== (expected++ & 255)) throw new Error(`record ${expected - 1}: tag ${tag}`);
+        for (const tag of r.take(1 + rand(64))) if (tag !== expected++ % TAGS) throw new Error(`record ${expected - 1}: tag ${tag}`);
       }
     }
-    for (const tag of r.take(1 << 30)) if (tag !== (expected++ & 255)) throw new Error(`record ${expected - 1}: tag ${tag}`);
+    for (const tag of r.take(1 << 30)) if (tag !== expected++ % TAGS) throw new Error(`record ${expected - 1}: tag ${tag}`);
     expect(expected).toBe(next);
     expect(next).toBeGreaterThan(50_000);
   });

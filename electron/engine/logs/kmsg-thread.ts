@@ -93,6 +93,27 @@ const MAX_BATCH = 256;
 /** Length word of a skip to the ring's start (the next record did not fit before its end). */
 const WRAP = 0xffffffff;
 
+/**
+ * The reader's side of ringPlace: up to `max` records from `consumed` on (a length word, the record,
+ * padding to 4; a WRAP marker sends it to the ring's start), and where it got to. Pure: tests play
+ * it against ringPlace.
+ */
+export function ringTake(data: Buffer, consumed: number, written: number, max: number): { records: string[]; consumed: number } {
+  const size = data.length;
+  const records: string[] = [];
+  while (consumed !== written && records.length < max) {
+    const off = consumed & (size - 1);
+    const len = data.readUInt32LE(off);
+    if (len === WRAP) {
+      consumed = (consumed + (size - off)) | 0;
+      continue;
+    }
+    records.push(data.toString('utf8', off + 4, off + 4 + len));
+    consumed = (consumed + 4 + ((len + 3) & ~3)) | 0;
+  }
+  return { records, consumed };
+}
+
 /** Indexes in the control words. */
 const WRITTEN = 0;
 const CONSUMED = 1;
@@ -245,18 +266,9 @@ export function startKmsgThread(fd: number, sink: KmsgThreadSink, ringBytes = KM
 
   /** Takes up to `max` records waiting in the ring. */
   const take = (max: number): string[] => {
-    const written = Atomics.load(ctl, WRITTEN);
-    const out: string[] = [];
-    while (consumed !== written && out.length < max) {
-      const off = consumed & (ringBytes - 1);
-      const len = data.readUInt32LE(off);
-      if (len === WRAP) {
-        consumed = (consumed + (ringBytes - off)) | 0;
-        continue;
-      }
-      out.push(data.toString('utf8', off + 4, off + 4 + len));
-      consumed = (consumed + 4 + ((len + 3) & ~3)) | 0;
-    }
+    const taken = ringTake(data, consumed, Atomics.load(ctl, WRITTEN), max);
+    const out = taken.records;
+    consumed = taken.consumed;
     Atomics.store(ctl, CONSUMED, consumed);
     Atomics.notify(ctl, CONSUMED);
     return out;
