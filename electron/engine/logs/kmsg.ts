@@ -117,12 +117,12 @@ export class DevKmsgFeed implements KmsgFeed {
 
   async start(sink: KmsgFeedSink): Promise<void> {
     this.reader?.stop();
-    // Opened here, so that a device we cannot read fails start().
-    // Before the open (a failure here leaves no fd behind): a record written in between is read as
-    // new, as any after the open is.
+    // The ring's backlog and size, before the open (a failure here leaves no fd behind): a record
+    // written in between is read as new, as any after the open is.
     const ring = readKmsgRing(this.path);
     const backlogUpToSeq = ring.newestSeq;
     if (ring.full) this.ring = ring.full;
+    // Opened here, so that a device we cannot read fails start().
     const fd = openSync(this.path, constants.O_RDONLY);
     this.reader = startKmsgReader(
       fd,
