@@ -133,8 +133,10 @@ async function portcullisLatency(lab: Lab, backend: 'set' | 'ufw', family: 4 | 6
     await cli.stop();
     if (process.env.BAN_LATENCY_DEBUG) {
       const fs = await import('node:fs');
-      fs.copyFileSync(`${stateDir}/audit.log`, `${process.env.BAN_LATENCY_DEBUG}/audit-${backend}.log`);
-      fs.writeFileSync(`${process.env.BAN_LATENCY_DEBUG}/lines-${backend}.json`, JSON.stringify({ lines: cli.lines, stderr: cli.stderr, e2e, runnerMs }, null, 1));
+      // One pair of files per runner (backend, family, the runner's pid): a later runner must not overwrite an earlier one's.
+      const tag = `${backend}${family}-${cli.lines.find((l) => l.type === 'ready')?.pid ?? 'x'}`;
+      fs.copyFileSync(`${stateDir}/audit.log`, `${process.env.BAN_LATENCY_DEBUG}/audit-${tag}.log`);
+      fs.writeFileSync(`${process.env.BAN_LATENCY_DEBUG}/lines-${tag}.json`, JSON.stringify({ lines: cli.lines, stderr: cli.stderr, e2e, runnerMs }, null, 1));
     }
     removeDir(stateDir);
   }
