@@ -220,8 +220,8 @@ export async function startRunner(o: RunOptions, out: Out, err: Out): Promise<Ru
   // garbage and every 256 KB page V8 took stayed resident: 225 → 175 MB peak RSS in the soak's
   // pipeline for the same CPU (bench/soak/pipeline-cost.ts; --optimize-for-size and memory-saver
   // mode went lower but cost 50-120% more CPU). Read by V8 at every GC, so setting it here works.
-  // Optimise a function only after 10x V8's default calls (Maglev 400 → 4000, TurboFan 3000 →
-  // 30000). Start-up code runs a few hundred times at most (settings, the store, the ring's old
+  // Optimise a function (Maglev) only after 10x V8's default calls (400 → 4000; TurboFan, once also
+  // delayed 10x, is off: below). Start-up code runs a few hundred times at most (settings, the store, the ring's old
   // records), and optimising any of it made the process touch ~6 MB more of the node binary's code
   // (the optimising compilers themselves, resident from then on): idle RSS 73 → 67 MB (node
   // binary pages 51 → 46 MB). A flood's hot paths run thousands of times a second and are
