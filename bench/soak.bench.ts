@@ -31,6 +31,29 @@
  * jail: `UFW BLOCK.* SRC=<HOST>`, maxretry 5, pyinotify) reads it; its action only notes the time of
  * each ban (deciding, not ufw's own ~0.3 s, is measured). Printed: records copied, scanners banned and
  * time to ban, the last scanner's lag, CPU-s per million and peak RSS of fail2ban-server.
+ * SOAK_NFLOG=GROUP (an experiment for issue 16 item 1: does NFLOG through netlink end the losses
+ * that the kernel's 128 KB printk ring causes when the host stalls a vCPU?): each LOG rule of the
+ * firewall namespace gets an NFLOG twin just before it (same match, `--nflog-group GROUP
+ * --nflog-size 128 --nflog-threshold 1`, same prefix), and bench/soak/nflog-count.c reads the group
+ * inside the namespace with a receive buffer of SOAK_NFLOG_BUF bytes (SO_RCVBUFFORCE; default 8 MiB,
+ * which the kernel doubles). Each row then also prints: the NFLOG rules' packet counters, messages
+ * received and lost (the instance's sequence numbers; ENOBUFS episodes), the reader's CPU-s per
+ * million messages, and its latency from the generator's send (a stamp in the SYN's TCP sequence
+ * number), plus the machine's softirq, system and steal time over the flood (/proc/stat; sampled at
+ * the tick, and its softirq share varied from 0.1 to 51 s between like runs here: the generator's own
+ * system time, printed with its lateness, is the steadier figure for the kernel's side).
+ * SOAK_NFLOG_PLAIN=1: rows without the runner: a plain /dev/kmsg counter (bench/soak/kmsg-count.c,
+ * nice -10, blocking reads) beside the NFLOG reader, and the latency to each (joined by SRC, DPT and IP ID).
+ * SOAK_NFLOG_ONLY=1 (implies PLAIN): the LOG rules replaced by their NFLOG twins, no kernel records
+ * at all; SOAK_NFLOG_LOGONLY=1 (implies PLAIN): no NFLOG twins. What each costs the kernel: the
+ * generator's system time (the packets' softirqs run in its context) against the rows with both.
+ * SOAK_NFLOG_READER=ulogd (with PLAIN): Debian's ulogd2 reads the group instead (its NFLOG input with the
+ * same buffer, the BASE/IFINDEX/IP2STR/HWHDR filters and JSON lines to a file: what a well-kept
+ * daemon costs against nflog-count; no latency figure).
+ * SOAK_NFLOG_READER=node (with PLAIN): nflog-count hands every message over a pipe to a Node process
+ * (bench/soak/nflog-node.mjs) that decodes the fields the engine needs: what a runner would spend.
+ * SOAK_NFLOG_STALL_MS=N (with PLAIN): both readers stopped (SIGSTOP) for N ms in the flood's middle,
+ * as a host that stalls the readers' vCPU would: what each buffer rides out.
  * Prints figures, asserts nothing. Traffic stays between the namespaces this bench creates.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -57,6 +80,14 @@ const AFTER_S = Number(process.env.SOAK_AFTER_S ?? 10);
 const F2B_WAIT_S = Number(process.env.SOAK_F2B_WAIT_S ?? 30);
 const WITH_FAIL2BAN = process.env.SOAK_FAIL2BAN !== '0' && existsSync('/usr/bin/fail2ban-server');
 const LOOP_LAG = path.join(import.meta.dirname, 'soak/loop-lag.mjs');
+const NFLOG_GROUP = Number(process.env.SOAK_NFLOG ?? 0);
+const NFLOG_BUF = Number(process.env.SOAK_NFLOG_BUF ?? 8 << 20);
+const NFLOG_ONLY = NFLOG_GROUP > 0 && process.env.SOAK_NFLOG_ONLY === '1';
+const NFLOG_LOGONLY = NFLOG_GROUP > 0 && process.env.SOAK_NFLOG_LOGONLY === '1';
+const NFLOG_PLAIN = NFLOG_GROUP > 0 && (process.env.SOAK_NFLOG_PLAIN === '1' || NFLOG_ONLY || NFLOG_LOGONLY);
+const NFLOG_STALL_MS = Number(process.env.SOAK_NFLOG_STALL_MS ?? 0);
+const NFLOG_ULOGD = NFLOG_PLAIN && process.env.SOAK_NFLOG_READER === 'ulogd';
+const NFLOG_NODE = NFLOG_PLAIN && process.env.SOAK_NFLOG_READER === 'node';
 /**
  * SOAK_BASE=DIR: each rate also runs the checkout in DIR (its bundle built: `node scripts/build-cli.ts`
  * there) right before this one, so that a before/after comparison shares the machine's state.
@@ -84,6 +115,226 @@ async function loggedPackets(lab: Lab): Promise<number> {
     if (m) sum += Number(m[1]);
   }
   return sum;
+}
+
+/** Sum of the packet counters of every NFLOG rule (filter table, v4) in the firewall namespace. */
+async function nflogPackets(lab: Lab): Promise<number> {
+  const out = await lab.run(lab.fwNs, ['iptables-save', '-c', '-t', 'filter']);
+  let sum = 0;
+  for (const line of out.split('\n')) {
+    const m = / -j NFLOG\b/.test(line) && /^\[(\d+):\d+\]/.exec(line);
+    if (m) sum += Number(m[1]);
+  }
+  return sum;
+}
+
+/**
+ * SOAK_NFLOG: an NFLOG twin before each LOG rule of the filter table (v4; the flood is v4), same
+ * match and prefix; with SOAK_NFLOG_ONLY the LOG rule itself goes. Again after each runner start
+ * (its set backend reloads ufw, which rewrites the rules); twins already there are kept as they are.
+ */
+async function addNflogRules(lab: Lab): Promise<number> {
+  if (NFLOG_LOGONLY) return 0;
+  const out = await lab.run(lab.fwNs, ['iptables-save', '-t', 'filter']);
+  if (/ -j NFLOG /.test(out)) return (out.match(/ -j NFLOG /g) ?? []).length;
+  let twins = 0;
+  const lines = out.split('\n').flatMap((line) => {
+    const m = /^(-A \S+.*?) -j LOG --log-prefix "([^"]*)"(.*)$/.exec(line);
+    if (!m) return [line];
+    twins++;
+    const twin = `${m[1]} -j NFLOG --nflog-prefix "${m[2]}" --nflog-group ${NFLOG_GROUP} --nflog-size 128 --nflog-threshold 1`;
+    return NFLOG_ONLY ? [twin] : [twin, line];
+  });
+  await lab.run(lab.fwNs, ['iptables-restore'], { input: lines.join('\n') });
+  return twins;
+}
+
+/** Machine-wide CPU seconds by kind (/proc/stat's first line). */
+function cpuStat(): { system: number; softirq: number; steal: number } {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  return { system: f[2]! / CLK_TCK, softirq: f[6]! / CLK_TCK, steal: f[7]! / CLK_TCK };
+}
+const cpuStatText = (a: ReturnType<typeof cpuStat>, b: ReturnType<typeof cpuStat>) =>
+  `machine over the flood: softirq ${(b.softirq - a.softirq).toFixed(1)} s, system ${(b.system - a.system).toFixed(1)} s, steal ${(b.steal - a.steal).toFixed(1)} s`;
+
+interface NflogReader {
+  /** SIGTERM, then its summary line parsed. */
+  stop(): Promise<{ msgs: number; lost: number; enobufs: number; text: string }>;
+  samples: string;
+  pid: number;
+}
+
+/** nflog-count inside the firewall namespace, started and bound before it resolves. */
+async function startNflog(lab: Lab, counter: string, dir: string): Promise<NflogReader> {
+  const samples = path.join(dir, `nflog-${Date.now()}.txt`);
+  const child = spawn('/usr/sbin/ip', ['netns', 'exec', lab.fwNs, counter, String(NFLOG_GROUP), String(NFLOG_BUF), samples], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += String(d)));
+  const ready = new Promise<void>((resolve, reject) => {
+    createInterface({ input: child.stderr! }).on('line', (l) => (l.startsWith('nflog-count: group') ? resolve() : process.stderr.write(`${l}\n`)));
+    child.on('exit', (code) => reject(new Error(`nflog-count exited (${code})`)));
+  });
+  await ready;
+  return {
+    samples,
+    pid: child.pid!,
+    stop: async () => {
+      const exited = new Promise((r) => child.on('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+      const m = /NFLOG msgs (\d+) lost (\d+) enobufs (\d+) seqgaps (\d+) prefixes (\S*) lat_us p50 (\S+) p99 (\S+) max (\S+) cpu_us (\d+) (\d+) rcvbuf (\d+)/.exec(out);
+      if (!m) return { msgs: NaN, lost: NaN, enobufs: NaN, text: `nflog-count said: ${out.trim()}` };
+      const [msgs, lost, enobufs, gaps] = [m[1], m[2], m[3], m[4]].map(Number) as [number, number, number, number];
+      const cpuS = (Number(m[9]) + Number(m[10])) / 1e6;
+      return {
+        msgs,
+        lost,
+        enobufs,
+        text:
+          `NFLOG (rcvbuf ${Number(m[11]) >= 1048576 ? `${(Number(m[11]) / 1048576).toFixed(0)} MiB` : `${(Number(m[11]) / 1024).toFixed(0)} KiB`}): received ${msgs} (${m[5]}), lost ${lost} in ${gaps} gaps, ENOBUFS ${enobufs}` +
+          ` | latency send→NFLOG reader p50 ${m[6]} µs, p99 ${m[7]} µs, max ${m[8]} µs | reader CPU ${cpuS.toFixed(2)} s (user ${(Number(m[9]) / 1e6).toFixed(2)}, sys ${(Number(m[10]) / 1e6).toFixed(2)}) = ${((cpuS / Math.max(1, msgs)) * 1e6).toFixed(2)} CPU-s/M`,
+      };
+    },
+  };
+}
+
+/** SOAK_NFLOG_READER=node: nflog-count piping the messages to bench/soak/nflog-node.mjs. */
+async function startNodePipe(lab: Lab, counter: string): Promise<NflogReader> {
+  const reader = spawn('/usr/sbin/ip', ['netns', 'exec', lab.fwNs, counter, String(NFLOG_GROUP), String(NFLOG_BUF), '-', 'pipe'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const consumer = spawn(process.execPath, [path.join(import.meta.dirname, 'soak/nflog-node.mjs')], { stdio: [reader.stdout!, 'pipe', 'inherit'] });
+  let readerOut = '';
+  let consumerOut = '';
+  consumer.stdout!.on('data', (d: Buffer) => (consumerOut += String(d)));
+  await new Promise<void>((resolve, reject) => {
+    createInterface({ input: reader.stderr! }).on('line', (l) => {
+      if (l.startsWith('nflog-count: group')) resolve();
+      else readerOut += `${l}\n`;
+    });
+    reader.on('exit', (code) => reject(new Error(`nflog-count exited (${code})`)));
+  });
+  return {
+    samples: '',
+    pid: reader.pid!,
+    stop: async () => {
+      const done = Promise.all([new Promise((r) => reader.on('exit', r)), new Promise((r) => consumer.on('exit', r))]);
+      reader.kill('SIGTERM');
+      await done;
+      const r = /NFLOG msgs (\d+) lost (\d+) enobufs (\d+) .* cpu_us (\d+) (\d+) rcvbuf (\d+)/.exec(readerOut);
+      const c = /NODE msgs (\d+) lost (\d+) prefixes (\S*) lat_us p50 (\S+) p99 (\S+) max (\S+) cpu_us (\d+) (\d+)/.exec(consumerOut);
+      if (!r || !c) return { msgs: NaN, lost: NaN, enobufs: NaN, text: `reader said: ${readerOut.trim()}; node said: ${consumerOut.trim()}` };
+      const msgs = Number(c[1]);
+      const readerS = (Number(r[4]) + Number(r[5])) / 1e6;
+      const nodeS = (Number(c[7]) + Number(c[8])) / 1e6;
+      const perM = (s: number) => ((s / Math.max(1, msgs)) * 1e6).toFixed(2);
+      return {
+        msgs,
+        lost: Number(c[2]),
+        enobufs: Number(r[3]),
+        text:
+          `NFLOG through a pipe to Node (rcvbuf ${(Number(r[6]) / 1048576).toFixed(0)} MiB): reader received ${r[1]}, Node decoded ${msgs} (${c[3]}), lost ${c[2]}, ENOBUFS ${r[3]}` +
+          ` | latency send→Node p50 ${c[4]} µs, p99 ${c[5]} µs, max ${c[6]} µs | CPU: reader ${readerS.toFixed(2)} s = ${perM(readerS)} CPU-s/M, Node ${nodeS.toFixed(2)} s (user ${(Number(c[7]) / 1e6).toFixed(2)}, sys ${(Number(c[8]) / 1e6).toFixed(2)}) = ${perM(nodeS)} CPU-s/M`,
+      };
+    },
+  };
+}
+
+/** SOAK_NFLOG_READER=ulogd: ulogd2 on the group inside the firewall namespace, JSON lines to a file. */
+async function startUlogd(lab: Lab, dir: string): Promise<NflogReader> {
+  const so = '/usr/lib/x86_64-linux-gnu/ulogd';
+  const json = path.join(dir, `ulogd-${Date.now()}.json`);
+  const conf = path.join(dir, 'ulogd.conf');
+  writeFileSync(
+    conf,
+    `[global]\nlogfile="${dir}/ulogd.log"\nloglevel=3\n` +
+      ['inppkt_NFLOG', 'raw2packet_BASE', 'filter_IFINDEX', 'filter_IP2STR', 'filter_HWHDR', 'output_JSON'].map((p) => `plugin="${so}/ulogd_${p}.so"\n`).join('') +
+      'stack=log1:NFLOG,base1:BASE,ifi1:IFINDEX,ip2str1:IP2STR,mac2str1:HWHDR,json1:JSON\n' +
+      `[log1]\ngroup=${NFLOG_GROUP}\nnetlink_socket_buffer_size=${NFLOG_BUF}\nnetlink_socket_buffer_maxsize=${NFLOG_BUF}\nnetlink_qthreshold=1\n` +
+      `[json1]\nsync=0\nfile="${json}"\n`,
+  );
+  const child = spawn('/usr/sbin/ip', ['netns', 'exec', lab.fwNs, '/usr/sbin/ulogd', '-c', conf], { stdio: 'ignore' });
+  await sleep(1000);
+  if (child.exitCode !== null) throw new Error(`ulogd exited: ${readFileSync(`${dir}/ulogd.log`, 'utf8').slice(-500)}`);
+  return {
+    samples: '',
+    pid: child.pid!,
+    stop: async () => {
+      const { cpuS } = usage(child.pid!);
+      const exited = new Promise((r) => child.on('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+      const lines = Number(execFileSync('wc', ['-l', json], { encoding: 'utf8' }).split(' ')[0]);
+      const nobufs = (readFileSync(`${dir}/ulogd.log`, 'utf8').match(/losing events|Maximum buffer size/gi) ?? []).length;
+      return {
+        msgs: lines,
+        lost: NaN,
+        enobufs: nobufs,
+        text: `ulogd2 (NFLOG→BASE→IFINDEX→IP2STR→HWHDR→JSON file, buffer ${NFLOG_BUF} bytes): wrote ${lines} JSON lines (those it had flushed at SIGTERM), "losing events" in its log ${nobufs} | ulogd CPU ${cpuS.toFixed(2)} s = ${((cpuS / Math.max(1, lines)) * 1e6).toFixed(2)} CPU-s/M`,
+      };
+    },
+  };
+}
+
+/**
+ * Latency from the generator's send to a kmsg-count read, per sampled "[UFW BLOCK]" record: the send
+ * time of the same packet (SRC and DPT) from nflog-count's sample (the generator's stamp).
+ */
+function kmsgLatency(nflogSamples: string, kmsgSamples: string): string {
+  const sent = new Map<string, number>();
+  for (const l of readFileSync(nflogSamples, 'utf8').split('\n')) {
+    const [src, dpt, id, s] = l.split(' ');
+    if (src && dpt && id && s) sent.set(`${src} ${dpt} ${id}`, Number(s));
+  }
+  const lat: number[] = [];
+  for (const l of readFileSync(kmsgSamples, 'utf8').split('\n')) {
+    const [src, dpt, id, r] = l.split(' ');
+    const s = sent.get(`${src} ${dpt} ${id}`);
+    if (s === undefined || !r) continue;
+    lat.push(Number((BigInt(r) - BigInt(s)) & 0xffffffffn));
+  }
+  lat.sort((x, y) => x - y);
+  if (lat.length === 0) return 'latency send→kmsg reader: no sample matched';
+  return `latency send→kmsg reader p50 ${lat[lat.length >> 1]} µs, p99 ${lat[Math.floor(lat.length * 0.99)]} µs, max ${lat.at(-1)} µs (${lat.length} samples)`;
+}
+
+/**
+ * SOAK_NFLOG_PLAIN: one flood with no runner: kmsg-count (the cheapest /dev/kmsg reader) beside
+ * nflog-count; what each lost, what each cost, and how late each got the records.
+ */
+async function plainRate(lab: Lab, gen: string, tools: { nflog: string; kmsg: string; dir: string }, rate: number, busy: number): Promise<string> {
+  const kmsgSamples = path.join(tools.dir, `kmsg-${Date.now()}.txt`);
+  const kmsg = spawn(tools.kmsg, [kmsgSamples], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let kmsgOut = '';
+  kmsg.stdout!.on('data', (d: Buffer) => (kmsgOut += String(d)));
+  const nflog = NFLOG_ULOGD ? await startUlogd(lab, tools.dir) : NFLOG_NODE ? await startNodePipe(lab, tools.nflog) : await startNflog(lab, tools.nflog, tools.dir);
+  await sleep(200);
+  const logged0 = await loggedPackets(lab);
+  const nflogged0 = await nflogPackets(lab);
+  const load = loadavg()[0]!;
+  const stat0 = cpuStat();
+  const flooding = flood(lab, gen, rate);
+  if (NFLOG_STALL_MS > 0) {
+    await sleep((SECONDS * 1000) / 2);
+    for (const pid of [kmsg.pid!, nflog.pid]) process.kill(pid, 'SIGSTOP');
+    await sleep(NFLOG_STALL_MS);
+    for (const pid of [kmsg.pid!, nflog.pid]) process.kill(pid, 'SIGCONT');
+  }
+  const { sent, late } = await flooding;
+  const stat1 = cpuStat();
+  await sleep(DRAIN_MS);
+  const kmsgExit = new Promise((r) => kmsg.on('exit', r));
+  kmsg.kill('SIGTERM');
+  await kmsgExit;
+  const n = await nflog.stop();
+  const logged = (await loggedPackets(lab)) - logged0;
+  const nflogged = (await nflogPackets(lab)) - nflogged0;
+  const k = /KMSG records (\d+) ufw (\d+) lost (\d+) cpu_us (\d+) (\d+)/.exec(kmsgOut);
+  const kmsgText = k
+    ? `kmsg-count: read ${k[2]} firewall records (${k[1]} in all), lost ${k[3]} (ring overwrites), CPU ${((Number(k[4]) + Number(k[5])) / 1e6).toFixed(2)} s = ${(((Number(k[4]) + Number(k[5])) / 1e6 / Math.max(1, Number(k[2]))) * 1e6).toFixed(2)} CPU-s/M`
+    : `kmsg-count said: ${kmsgOut.trim()}`;
+  return (
+    `${String(rate).padStart(6)} records/s × ${SECONDS} s | ${busy ? `busy: ${busy} busy loops` : 'quiet'}, plain readers${NFLOG_ONLY ? ', NFLOG rules only (no LOG rules)' : NFLOG_LOGONLY ? ', LOG rules only (no NFLOG twins)' : ''}${NFLOG_STALL_MS ? `, both stopped ${NFLOG_STALL_MS} ms mid-flood` : ''}, load average at the start ${load.toFixed(2)} | SYNs sent ${sent} (${late}) | LOG rules counted ${logged} | ${kmsgText} | ` +
+    `NFLOG rules counted ${nflogged} | ${n.text} | ${NFLOG_ONLY || NFLOG_LOGONLY || NFLOG_ULOGD || NFLOG_NODE ? 'no kmsg latency' : kmsgLatency(nflog.samples, kmsgSamples)} | ${cpuStatText(stat0, stat1)}`
+  );
 }
 
 /** CPU seconds (all threads), peak and current RSS (MB) of a process. */
@@ -273,7 +524,7 @@ function capsWrap(launch: ServiceLaunch): string[] | null {
   return ['/usr/bin/setpriv', `--bounding-set=-all,${launch.capabilities.map((c) => `+${c}`).join(',')}`, '--inh-caps=-all', '--no-new-privs', '--'];
 }
 
-async function runRate(lab: Lab, gen: string, rate: number, checkout: { tag: string; cli?: string; launch: ServiceLaunch; nice?: string; busy: number }): Promise<string> {
+async function runRate(lab: Lab, gen: string, rate: number, checkout: { tag: string; cli?: string; launch: ServiceLaunch; nice?: string; busy: number }, nflogTools?: { nflog: string; dir: string }): Promise<string> {
   const stateDir = tempStateDir();
   const cfg = writeConfig(stateDir, {
     detection: { findtimeSec: 60, maxretry: 5, minDistinctPorts: 3 },
@@ -281,6 +532,7 @@ async function runRate(lab: Lab, gen: string, rate: number, checkout: { tag: str
     logs: { source: 'kmsg' },
   });
   let cli: RunningCli | null = null;
+  let nflog: NflogReader | null = null;
   const group = groupFor(checkout.launch, groups++);
   try {
     // SOAK_CPU_PROF=DIR: the runner writes a V8 CPU profile there (node --cpu-prof) when it stops.
@@ -303,7 +555,10 @@ async function runRate(lab: Lab, gen: string, rate: number, checkout: { tag: str
       }
     });
     const before = await status(lab, stateDir);
+    if (nflogTools) await addNflogRules(lab);
     const logged0 = await loggedPackets(lab);
+    if (nflogTools) nflog = await startNflog(lab, nflogTools.nflog, nflogTools.dir);
+    const nflogged0 = nflog ? await nflogPackets(lab) : 0;
     // SOAK_MAIN_NICE=N: the runner's main thread at nice N (renice of a pid on Linux changes that one
     // thread), as a systemd unit's Nice= would set for the whole service: a what-if for busy machines.
     if (process.env.SOAK_MAIN_NICE) execFileSync('renice', ['-n', process.env.SOAK_MAIN_NICE, '-p', String(pid)], { stdio: 'ignore' });
@@ -326,9 +581,11 @@ async function runRate(lab: Lab, gen: string, rate: number, checkout: { tag: str
     const sched0 = threadSched(pid);
     // Records lost in the flood's first 2 s: a reader that starts late loses them at the start (issue 16 item 1).
     const early = sleep(2000).then(() => status(lab, stateDir));
+    const stat0 = cpuStat();
     const flooding = flood(lab, gen, rate);
     const peakAt = peakSampler(pid, flooding);
     const { crossedAt, sent, late } = await flooding;
+    const stat1 = cpuStat();
     const peakText = await peakAt;
     const lostEarly = lostOf(await early) - lostOf(before);
     const sched1 = threadSched(pid);
@@ -338,6 +595,8 @@ async function runRate(lab: Lab, gen: string, rate: number, checkout: { tag: str
     const lag = await loopLag(pid);
 
     const produced = (await loggedPackets(lab)) - logged0;
+    const nflogText = nflog ? `NFLOG rules counted ${(await nflogPackets(lab)) - nflogged0} | ${(await nflog.stop()).text} | ${cpuStatText(stat0, stat1)} | ` : '';
+    nflog = null;
     const after = await status(lab, stateDir);
     const u = usage(pid);
     const read = (after.source?.recordsRead ?? NaN) - (before.source?.recordsRead ?? 0);
@@ -351,7 +610,7 @@ async function runRate(lab: Lab, gen: string, rate: number, checkout: { tag: str
     const mem = await loopLag(pid);
     return (
       `${checkout.tag}${String(rate).padStart(6)} records/s × ${SECONDS} s | ${busy.length ? `busy: ${busy.length} busy loops` : 'quiet'}, load average at the flood's start ${loadAtStart.toFixed(2)}, end ${loadAtEnd.toFixed(2)} | runner ${typeof group === 'string' ? group : group.text}, ${capsWrap(checkout.launch) ? "with the unit's capabilities" : 'as root with every capability'}${niceValue ? `, at nice ${niceValue}` : ''} | SYNs sent ${sent} (${late}) | records produced ${produced} (${Math.round(produced / SECONDS)}/s) | read ${read} | lost ${lost} ` +
-      `(${((lost / Math.max(1, produced)) * 100).toFixed(1)}% of produced; ${lostEarly} of them in the first 2 s) | scanners banned ${banned.length}/${crossedAt.size}` +
+      `(${((lost / Math.max(1, produced)) * 100).toFixed(1)}% of produced; ${lostEarly} of them in the first 2 s) | ${nflogText}scanners banned ${banned.length}/${crossedAt.size}` +
       (banned.length ? ` in ${banned[0]}–${banned.at(-1)} ms (median ${banned[banned.length >> 1]})` : '') +
       (missed.length ? ` missed ${missed.join(',')}` : '') +
       ` | ${cpuPerM.toFixed(1)} CPU-s/M (${(((u.cpuS - cpu0) / SECONDS) * 100).toFixed(0)}% of a core) | RSS before ${u0.rssMb.toFixed(0)} MB, peak ${u.hwmMb.toFixed(0)} MB (highest RSS sampled during the flood: ${peakText})` +
@@ -361,9 +620,20 @@ async function runRate(lab: Lab, gen: string, rate: number, checkout: { tag: str
       (mem ? ` (heap ${mb(mem.heapUsed)}/${mb(mem.heapTotal)} MB, external ${mb(mem.external)} MB, array buffers ${mb(mem.arrayBuffers)} MB; resident MB by mapping: ${Object.entries(mem.resident ?? {}).map(([k, v]) => `${k} ${v}`).join(', ')})` : '')
     );
   } finally {
+    await nflog?.stop();
     await cli?.stop('SIGTERM');
     if (typeof group !== 'string') group.remove();
     removeDir(stateDir);
+  }
+}
+
+/** SOAK_BUSY's busy loops (as runRate starts them) around fn. */
+async function withBusy<T>(n: number, fn: () => Promise<T>): Promise<T> {
+  const busy = Array.from({ length: n }, () => spawn('/bin/sh', ['-c', 'while :; do :; done'], { stdio: 'ignore', detached: true }));
+  try {
+    return await fn();
+  } finally {
+    for (const b of busy) b.kill('SIGKILL');
   }
 }
 
@@ -380,14 +650,16 @@ async function flood(lab: Lab, gen: string, rate: number): Promise<{ crossedAt: 
   const crossedAt = new Map<string, number>();
   let sent = 0;
   let late = '?';
+  let genCpu = '';
   createInterface({ input: child.stdout! }).on('line', (l) => {
     const [kind, a, b] = l.split(' ');
     if (kind === 'SCAN') crossedAt.set(a!, Number(b));
     if (kind === 'SENT') sent = Number(a);
+    if (kind === 'CPU') genCpu = `, its CPU user ${(Number(a) / 1e6).toFixed(1)} s, system ${(Number(b) / 1e6).toFixed(1)} s (the packets' path through the kernel runs in its softirqs)`;
     if (kind === 'LATE') late = `generator${fifo.length ? ' (SCHED_FIFO)' : ''} late by at most ${a} ms, ${b} ticks over 5 ms late`;
   });
   await new Promise((r) => child.on('exit', r));
-  return { crossedAt, sent, late };
+  return { crossedAt, sent, late: late + genCpu };
 }
 
 /** fail2ban (the seed's jail) on the same flood, fed by kmsg-to-file; one row. */
@@ -488,11 +760,17 @@ async function main(): Promise<void> {
   execFileSync('/usr/bin/gcc', ['-O2', '-o', gen, path.join(import.meta.dirname, 'soak/syn-flood.c')]);
   const copier = path.join(work, 'kmsg-to-file');
   execFileSync('/usr/bin/gcc', ['-O2', '-o', copier, path.join(import.meta.dirname, 'soak/kmsg-to-file.c')]);
+  const nflogTools = NFLOG_GROUP > 0 ? { nflog: path.join(work, 'nflog-count'), kmsg: path.join(work, 'kmsg-count'), dir: work } : undefined;
+  if (nflogTools) {
+    execFileSync('/usr/bin/gcc', ['-O2', '-o', nflogTools.nflog, path.join(import.meta.dirname, 'soak/nflog-count.c')]);
+    execFileSync('/usr/bin/gcc', ['-O2', '-o', nflogTools.kmsg, path.join(import.meta.dirname, 'soak/kmsg-count.c')]);
+  }
   const lab = await createLab({ scanners: 1 });
   try {
     await lab.ufw('logging', 'full');
     // Spoofed sources have no route back: reverse-path filtering would drop them before the firewall.
     for (const k of ['all', 'default', lab.scanner.fwIface]) await lab.run(lab.fwNs, ['sysctl', '-qw', `net.ipv4.conf.${k}.rp_filter=0`]);
+    if (nflogTools) console.log(`soak: ${await addNflogRules(lab)} LOG rules ${NFLOG_ONLY ? 'replaced by' : 'each with'} an NFLOG twin (group ${NFLOG_GROUP}); reader's buffer ${NFLOG_BUF} bytes (SO_RCVBUFFORCE); kernel ${readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim()}`);
     console.log(`soak: ${FAST} fast + ${SLOW} slow scanners (5 probes ${SLOW_GAP_MS} ms apart) in a spoofed SYN flood; ufw logging full; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
     for (const c of CHECKOUTS) console.log(`${c.tag || 'runner '}runs as installed: ${launchText(c.launch)}`);
     for (const rate of RATES) {
@@ -500,11 +778,13 @@ async function main(): Promise<void> {
       // SOAK_BUSY=0,2: each rate quiet and with 2 busy loops, alternated the same way.
       for (let rep = 0; rep < Number(process.env.SOAK_REPEAT ?? 1); rep++)
         for (const busy of (process.env.SOAK_BUSY ?? '0').split(',').map(Number))
-          for (const checkout of CHECKOUTS) {
-            const nices = process.env.SOAK_NICES?.split(',') ?? [undefined];
-            for (const nice of nices) console.log(await runRate(lab, gen, rate, { ...checkout, busy, ...(nice !== undefined ? { nice } : {}) }));
-          }
-      if (WITH_FAIL2BAN) console.log(await fail2banRate(lab, gen, copier, rate));
+          if (NFLOG_PLAIN) console.log(await withBusy(busy, () => plainRate(lab, gen, nflogTools!, rate, busy)));
+          else
+            for (const checkout of CHECKOUTS) {
+              const nices = process.env.SOAK_NICES?.split(',') ?? [undefined];
+              for (const nice of nices) console.log(await runRate(lab, gen, rate, { ...checkout, busy, ...(nice !== undefined ? { nice } : {}) }, nflogTools));
+            }
+      if (WITH_FAIL2BAN && !NFLOG_PLAIN) console.log(await fail2banRate(lab, gen, copier, rate));
     }
   } finally {
     await lab.cleanup();

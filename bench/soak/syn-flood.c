@@ -11,7 +11,10 @@
  * - SLOW scanners (198.19.253.N): 5 ports SLOW_GAP_MS apart, starting in the first second.
  * For each scanner it prints "SCAN <ip> <ms>" with CLOCK_REALTIME ms of its 5th probe (the one that
  * makes it a scan with the default maxretry 5); at the end "LATE <max ms> <ticks over 5 ms late>"
- * (how far the scheduler kept it from its pace) and "SENT <n>".
+ * (how far the scheduler kept it from its pace), "SENT <n>" and "CPU <user µs> <system µs>" (its own;
+ * system time includes the softirqs that carry its packets through the firewall namespace).
+ * Each SYN's TCP sequence number is its send time (CLOCK_MONOTONIC µs, low 32 bits), for readers
+ * that see the packet (bench/soak/nflog-count.c) to measure latency.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -20,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -56,7 +60,11 @@ static void syn(uint32_t src, uint16_t port) {
   uint16_t sport = htons((uint16_t)(1024 + next_rand() % 60000)), dport = htons(port);
   memcpy(t, &sport, 2);
   memcpy(t + 2, &dport, 2);
-  uint32_t seq = next_rand();
+  /* The sequence number is the send time (CLOCK_MONOTONIC µs, low 32 bits): a reader that sees the
+     TCP header (nflog-count.c) measures packet-to-reader latency from it. */
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  uint32_t seq = htonl((uint32_t)((uint64_t)now.tv_sec * 1000000u + (uint64_t)now.tv_nsec / 1000u));
   memcpy(t + 4, &seq, 4);
   t[12] = 5 << 4;
   t[13] = 0x02; /* SYN */
@@ -141,5 +149,8 @@ int main(int argc, char **argv) {
   }
   printf("LATE %.1f %ld\n", late_max, late_ticks);
   printf("SENT %lu\n", sent);
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  printf("CPU %lld %lld\n", (long long)ru.ru_utime.tv_sec * 1000000 + ru.ru_utime.tv_usec, (long long)ru.ru_stime.tv_sec * 1000000 + ru.ru_stime.tv_usec);
   return 0;
 }
