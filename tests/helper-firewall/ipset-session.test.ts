@@ -94,6 +94,36 @@ describe('ipset session', () => {
     }
   });
 
+  it('runs each coprocess it starts at the nice value asked for (a ban waits for it to get a CPU), and works on where that is refused', async () => {
+    const f = fake();
+    const set: [number, number][] = [];
+    const s = createIpsetSession(f.start, { nice: -10, setPriority: (pid, n) => void set.push([pid, n]) });
+    try {
+      await s.run(['add a 1']);
+      expect(set).toEqual([[f.children[0]!.pid!, -10]]);
+      const exited = new Promise((r) => f.children[0]!.once('exit', r));
+      f.children[0]!.kill('SIGKILL');
+      await exited;
+      await s.run(['add a 2']); // the replacement too
+      expect(set).toEqual([[f.children[0]!.pid!, -10], [f.children[1]!.pid!, -10]]);
+    } finally {
+      s.close();
+    }
+    const refused = createIpsetSession(fake().start, { nice: -10, setPriority: () => { throw Object.assign(new Error('EACCES'), { code: 'EACCES' }); } });
+    try {
+      await expect(refused.run(['add a 1'])).resolves.toBeUndefined();
+    } finally {
+      refused.close();
+    }
+  });
+
+  it('the real session asks for the kmsg reading thread\'s nice -10', async () => {
+    const { IPSET_NICE } = await import('../../electron/helper/firewall/ipset-session.ts');
+    const { READER_NICE } = await import('../../electron/engine/logs/kmsg-thread.ts');
+    expect(IPSET_NICE).toBe(-10);
+    expect(IPSET_NICE).toBe(READER_NICE);
+  });
+
   it('refuses a command holding a newline (it would be two commands)', async () => {
     const f = fake();
     const s = createIpsetSession(f.start);

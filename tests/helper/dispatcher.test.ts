@@ -163,17 +163,22 @@ describe('helper dispatcher: valid requests', () => {
     expect(s.appProfiles).toContain('WWW Full');
   });
 
-  it('the first request of any kind starts the address cache\'s monitor, so the first ban does not pay its spawn', async () => {
-    const { deps } = fakeDeps();
+  it('the first request of any kind starts the address cache\'s monitor and rehearses the ban guard, so the first ban pays neither for the first time', async () => {
+    const { deps, fwCalls, audit } = fakeDeps();
     const warmed: string[] = [];
     let reads = 0;
     deps.ownAddresses = { get: () => (reads++, ['10.255.255.254']), warm: () => void warmed.push('warm'), close: () => undefined };
     const d = createHelperDispatcher(deps);
     await d.handle({ id: 1, op: 'status' });
     expect(warmed.length).toBeGreaterThan(0);
-    expect(reads).toBe(0); // a status reads no address list
-    await d.handle({ id: 2, op: 'ban', args: { backend: 'set', ip: '192.0.2.7', timeoutSec: 60, comment: 'test' } });
-    expect(reads).toBe(1);
+    expect(reads).toBe(2); // the guard's read, once per family, ahead of any ban
+    // The rehearsal changed nothing: no firewall call, no audit entry.
+    expect(fwCalls).toEqual([]);
+    expect(audit.entries).toEqual([]);
+    await d.handle({ id: 2, op: 'status' });
+    expect(reads).toBe(2); // once
+    await d.handle({ id: 3, op: 'ban', args: { backend: 'set', ip: '192.0.2.7', timeoutSec: 60, comment: 'test' } });
+    expect(reads).toBe(3);
   });
 
   it('ban goes to the chosen backend, canonical address, audited with the argv the backend ran', async () => {

@@ -3,6 +3,7 @@
  * namespace sending real packets, the kernel log read from /dev/kmsg. Issue 3 tests 1–4.
  */
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { canonicalIp } from '../../electron/shared/domain.ts';
@@ -67,6 +68,28 @@ describe.runIf(enabled)('portcullis run in a network namespace (real ufw, real p
       });
     }
   }
+
+  it('the main thread and its ipset coprocess run at nice -10: a ban waits for each of them to be woken', async () => {
+    const { cli } = await boot('set');
+    const niceOf = (pid: number | string) => Number(readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')[16]);
+    const pid = cli.child.pid!; // `ip netns exec` execs node: the runner itself
+    expect(niceOf(pid)).toBe(-10);
+    // The coprocess is started with the helper's first use of the set backend (the start's reconcile).
+    let coprocess = '';
+    await until(() => {
+      for (const c of readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean)) {
+        let argv = '';
+        try {
+          argv = readFileSync(`/proc/${c}/cmdline`, 'utf8').split('\0').slice(0, 2).join(' ');
+        } catch {
+          // a one-shot child (the reconcile's `ipset save`) that ended meanwhile
+        }
+        if (argv === '/usr/sbin/ipset restore') coprocess = c;
+      }
+      return coprocess !== '';
+    }, 5_000, 'the ipset coprocess');
+    expect(niceOf(coprocess)).toBe(-10);
+  });
 
   it('a whitelisted scanner and probes only to the open port never cause a ban', async () => {
     const { lab, cli: cli2, stateDir } = await boot('set', (l) => ({ whitelist: [l.scanner.v4] }));

@@ -46,7 +46,7 @@ export const KMSG_MAX_RECORD = 2048;
  * reading itself. It takes CAP_SYS_NICE, which the installed unit grants for this
  * (build/server/portcullis.service); without it the thread reads at the process's priority.
  */
-const READER_NICE = -10;
+export const READER_NICE = -10;
 /**
  * The writer goes back to the ring's start whenever it finds the ring empty past this offset: the
  * 8 MB were all resident after the first 25k records of a flood (the position went round them),

@@ -5,7 +5,7 @@
  */
 import { BINARIES, spawnArgv, type Exec } from '../exec.ts';
 import { cutConnections } from './conntrack.ts';
-import { createIpsetSession, type IpsetSession } from './ipset-session.ts';
+import { createIpsetSession, IPSET_NICE, type IpsetSession } from './ipset-session.ts';
 import { createSetBackend } from './set-backend.ts';
 import type { BanBackend } from './types.ts';
 import { createUfwBackend } from './ufw-backend.ts';
@@ -80,5 +80,5 @@ export function createBanBackend(kind: 'ufw' | 'set', exec: Exec, opts: BanBacke
 
 /** The real coprocess: `stdbuf -oL ipset restore -exist` (see ipset-session.ts for why stdbuf). */
 export function ipsetRestoreSession(): IpsetSession {
-  return createIpsetSession(() => spawnArgv('stdbuf', ['-oL', BINARIES.ipset, 'restore', '-exist']));
+  return createIpsetSession(() => spawnArgv('stdbuf', ['-oL', BINARIES.ipset, 'restore', '-exist']), { nice: IPSET_NICE });
 }

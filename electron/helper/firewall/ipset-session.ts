@@ -12,8 +12,15 @@
  * - ipset's stdout is a C stdio stream, fully buffered on a pipe: the marker would only show at exit.
  *   coreutils' `stdbuf -oL` makes it line-buffered.
  * A dead process is started again by the next batch; a batch with no answer in time kills it.
+ *
+ * Its priority: a ban is in force only once this process has run its `add`, and it sleeps until a
+ * batch comes. On a busy 2-core machine it waited 1–70 ms for a CPU after each write (perf sched,
+ * ban-latency lab: run time 0.1–0.7 ms a batch) — most of a ban's time. So it runs at the kmsg
+ * reading thread's nice -10 (engine/logs/kmsg-thread.ts, same reasoning: it blocks whenever idle, so
+ * its priority costs others nothing but its own work); without CAP_SYS_NICE it keeps the helper's.
  */
 import type { ChildProcess } from 'node:child_process';
+import { setPriority as osSetPriority } from 'node:os';
 import { BAN_SET_NAMES } from './blocks.ts';
 import { FirewallError } from './errors.ts';
 
@@ -39,8 +46,21 @@ interface Pending {
   timer: ReturnType<typeof setTimeout>;
 }
 
-export function createIpsetSession(spawnRestore: SpawnIpsetRestore, opts: { timeoutMs?: number } = {}): IpsetSession {
+export interface IpsetSessionOptions {
+  timeoutMs?: number;
+  /** The coprocess's nice value, set once it is started (0: left as it is). */
+  nice?: number;
+  /** Sets a process's nice value (os.setPriority; tests record it). Throws without the right (ignored). */
+  setPriority?: (pid: number, nice: number) => void;
+}
+
+/** The coprocess's nice value: the kmsg reading thread's (see the top of this file). */
+export const IPSET_NICE = -10;
+
+export function createIpsetSession(spawnRestore: SpawnIpsetRestore, opts: IpsetSessionOptions = {}): IpsetSession {
   const timeoutMs = opts.timeoutMs ?? 30_000;
+  const nice = opts.nice ?? 0;
+  const setPriority = opts.setPriority ?? osSetPriority;
   let child: ChildProcess | null = null;
   let linesWritten = 0;
   let pending: Pending[] = [];
@@ -71,6 +91,13 @@ export function createIpsetSession(spawnRestore: SpawnIpsetRestore, opts: { time
   const start = (): ChildProcess => {
     const c = spawnRestore();
     child = c;
+    if (nice !== 0 && c.pid !== undefined) {
+      try {
+        setPriority(c.pid, nice);
+      } catch {
+        // EACCES without CAP_SYS_NICE: it runs at the helper's priority, as before
+      }
+    }
     linesWritten = 0;
     stdoutBuf = '';
     stderrText = '';
