@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { createHelperDispatcher } from '../../electron/helper/ops.ts';
+import { createHelperDispatcher, REHEARSAL_BANS } from '../../electron/helper/ops.ts';
 import { createBanBackend } from '../../electron/helper/firewall/index.ts';
-import { MAX_BATCH, MAX_LINE_BYTES } from '../../electron/shared/helper-protocol.ts';
+import { decodeHelperRequest, MAX_BATCH, MAX_LINE_BYTES } from '../../electron/shared/helper-protocol.ts';
 import type { UfwRule } from '../../electron/shared/api.ts';
 import { fakeDeps } from './fakes.ts';
 
@@ -179,6 +179,27 @@ describe('helper dispatcher: valid requests', () => {
     expect(reads).toBe(2); // once
     await d.handle({ id: 3, op: 'ban', args: { backend: 'set', ip: '192.0.2.7', timeoutSec: 60, comment: 'test' } });
     expect(reads).toBe(3);
+  });
+
+  it('a rehearsal that throws (the address read fails) does not fail the request it runs ahead of', async () => {
+    const { deps } = fakeDeps();
+    let reads = 0;
+    deps.ownAddresses = {
+      get: () => {
+        reads++;
+        throw new Error('networkInterfaces failed');
+      },
+      warm: () => undefined,
+      close: () => undefined,
+    };
+    const d = createHelperDispatcher(deps);
+    expect((await d.handle({ id: 1, op: 'status' })).ok).toBe(true);
+    expect(reads).toBe(1);
+    expect((await d.handle({ id: 2, op: 'status' })).ok).toBe(true);
+  });
+
+  it('the rehearsal\'s ban request is one the protocol takes (else it would rehearse nothing)', () => {
+    expect(REHEARSAL_BANS.map((r) => decodeHelperRequest(r).ok)).toEqual([true, true]);
   });
 
   it('ban goes to the chosen backend, canonical address, audited with the argv the backend ran', async () => {
