@@ -12,11 +12,12 @@ import type { Framing, PacketEvent } from '../shared/packet.ts';
 import type { Settings } from '../shared/settings.ts';
 import type { LogSourcePort } from '../engine/ports.ts';
 import { ApiError } from '../shared/api.ts';
+import { errorText } from '../shared/errors.ts';
 import { ScanEngine } from '../engine/engine.ts';
 import { DEFAULT_LOG_FILES, FileTailSource, JournalSource, journalUsable, type FilePosition } from '../engine/logs/index.ts';
 import { SqliteStore } from '../engine/store/sqlite.ts';
 import { fileAuditLog } from '../helper/audit.ts';
-import { BINARIES, execArgv } from '../helper/exec.ts';
+import { BINARIES, execArgv, setChildNice } from '../helper/exec.ts';
 import { acquireFirewallLock, FirewallLockedError, type FirewallLock } from '../helper/instance-lock.ts';
 import type { HelperOpsPort } from '../app/contracts.ts';
 import * as firewallModule from '../helper/firewall/index.ts';
@@ -218,19 +219,27 @@ function readOnlyHelper(h: HelperOpsPort): HelperOpsPort {
  * record, then ipset's answer), and on a busy 2-core machine each wake-up waited for a CPU: the
  * ban-latency bench's set rows, alternated with the code before in one hour: 6.9–7.2 ms median
  * (IPv4) and 7.5–9.6 (IPv6) against 10.7–12.1 and 10.5–15.9; the first ban after a start 10–68 ms
- * against 28–200 (its BAN line 5–54 against 10–118). At rest it sleeps, so this
- * costs others nothing; under a flood the unit's CPUWeight already gives the service its share
- * against other groups, and this orders it only inside its own group (its V8 and libuv threads, and
- * the children it starts after this, which inherit it: the ipset coprocess, ufw's runs). Without
- * CAP_SYS_NICE it stays as it is. `setPriority(n)` with no pid sets the calling thread's (Linux).
+ * against 28–200 (its BAN line 5–54 against 10–118). At rest it sleeps, so this costs others
+ * nothing; under a flood the unit's CPUWeight already gives the service its share against other
+ * groups (from a terminal, `sudo portcullis run` outranks the session's other work by it). Only
+ * raised, never lowered (an admin's Nice= of -10 or less stays), and only this thread: the programs
+ * it starts inherit a thread's nice, so they are set back to the process's own (helper/exec.ts
+ * setChildNice) — all but the ipset coprocess, which sets its own. Returns why it was not raised,
+ * or null. `setPriority(n)` with no pid sets the calling thread's (Linux).
  */
-export function raiseMainThreadPriority(setPriority: (nice: number) => void = (n) => process.getBuiltinModule('node:os').setPriority(n)): boolean {
+export function raiseMainThreadPriority(
+  os: { getPriority: () => number; setPriority: (nice: number) => void } = process.getBuiltinModule('node:os'),
+  setChildren: (nice: number | null) => void = setChildNice,
+): string | null {
+  const own = os.getPriority();
+  if (own <= READER_NICE) return null;
   try {
-    setPriority(READER_NICE);
-    return true;
-  } catch {
-    return false;
+    os.setPriority(READER_NICE);
+  } catch (e) {
+    return `the main thread's priority was not raised (${errorText(e)}; CAP_SYS_NICE is needed): a ban may wait longer for a CPU`;
   }
+  setChildren(own);
+  return null;
 }
 
 /** V8 flags of a long-running service (see startRunner); the installed wrapper passes the same ones to node (a packaging test compares). */
@@ -266,10 +275,12 @@ export async function startRunner(o: RunOptions, out: Out, err: Out): Promise<Ru
     throw new StartError('root is needed: Portcullis changes the firewall and reads the kernel log. Try: sudo npx portcullis run (or --dry-run to only watch)');
   }
   if (!o.dryRun && !existsSync(BINARIES.ufw)) throw new StartError('ufw is not installed: apt-get install ufw (Portcullis bans through ufw)');
-  // Before anything is spawned (the ipset coprocess, the address monitor): they inherit it.
-  if (!o.dryRun) raiseMainThreadPriority();
+  if (!o.dryRun) {
+    const notRaised = raiseMainThreadPriority();
+    if (notRaised) err(`portcullis warn: ${notRaised}`);
+  }
   // One Portcullis per network namespace changes its firewall (ufw is not safe to drive
-  // concurrently). Taken before anything else, so a refused start leaves nothing behind (not even a
+  // concurrently). Taken before anything that lasts, so a refused start leaves nothing behind (not even a
   // control socket in a shared state dir). A dry run never changes the firewall: it takes no lock,
   // so it can watch next to the instance that protects the namespace.
   const lock = o.dryRun ? null : takeLock(`portcullis ${o.web ? 'serve' : 'run'}`, o.lockDir);

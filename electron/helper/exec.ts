@@ -4,6 +4,7 @@
  * through `FirewallQueue` so ufw never runs concurrently with itself.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { setPriority } from 'node:os';
 
 /** Absolute paths of every binary the helper may run. Nothing else can be executed. */
 export const BINARIES = {
@@ -45,6 +46,28 @@ export type Exec = (bin: BinaryName, args: readonly string[], opts?: ExecOptions
 // A minimal environment: no LD_PRELOAD, no PATH tricks, predictable (untranslated) output to parse.
 const CLEAN_ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C', LC_ALL: 'C' };
 
+/**
+ * The nice value every program started here is set to, or null: left as inherited. A child inherits
+ * the nice of the thread that starts it, and the runner raises its main thread to -10 so that a ban
+ * waits less for a CPU (headless/runner.ts, raiseMainThreadPriority); without this, ufw's Python, ip,
+ * ss, iptables… would all outrank the user's own work too. The runner sets it to the process's nice
+ * from before the raise. The ipset coprocess then sets its own (firewall/ipset-session.ts).
+ */
+let childNice: number | null = null;
+export function setChildNice(nice: number | null): void {
+  childNice = nice;
+}
+function atChildNice<T extends ChildProcess>(child: T): T {
+  if (childNice !== null && child.pid !== undefined) {
+    try {
+      setPriority(child.pid, childNice);
+    } catch {
+      // it has already exited, or lowering is refused: it runs at the thread's nice
+    }
+  }
+  return child;
+}
+
 export const execArgv: Exec = (bin, args, opts = {}) =>
   new Promise((resolve) => {
     const child = execFile(
@@ -56,12 +79,13 @@ export const execArgv: Exec = (bin, args, opts = {}) =>
         resolve({ code, stdout: String(stdout), stderr: String(stderr) || (err && code !== 0 && !stderr ? err.message : '') });
       },
     );
+    atChildNice(child);
     if (opts.input !== undefined) child.stdin?.end(opts.input);
   });
 
 /** A long-lived child with piped stdio: the same fixed binaries, argv and clean environment as execArgv. */
 export function spawnArgv(bin: BinaryName, args: readonly string[]): ChildProcess {
-  return spawn(BINARIES[bin], [...args], { env: CLEAN_ENV, stdio: ['pipe', 'pipe', 'pipe'], shell: false });
+  return atChildNice(spawn(BINARIES[bin], [...args], { env: CLEAN_ENV, stdio: ['pipe', 'pipe', 'pipe'], shell: false }));
 }
 
 /** Runs firewall operations one at a time, in arrival order (ufw is not safe to run concurrently). */

@@ -69,13 +69,14 @@ describe.runIf(enabled)('portcullis run in a network namespace (real ufw, real p
     }
   }
 
-  it('the main thread and its ipset coprocess run at nice -10: a ban waits for each of them to be woken', async () => {
+  it('the main thread and its ipset coprocess run at nice -10 (a ban waits for each of them to be woken); what else it starts, at the nice it had before', async () => {
     const { cli } = await boot('set');
     const niceOf = (pid: number | string) => Number(readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')[16]);
     const pid = cli.child.pid!; // `ip netns exec` execs node: the runner itself
     expect(niceOf(pid)).toBe(-10);
     // The coprocess is started with the helper's first use of the set backend (the start's reconcile).
     let coprocess = '';
+    let monitor = '';
     await until(() => {
       for (const c of readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean)) {
         let argv = '';
@@ -85,10 +86,13 @@ describe.runIf(enabled)('portcullis run in a network namespace (real ufw, real p
           // a one-shot child (the reconcile's `ipset save`) that ended meanwhile
         }
         if (argv === '/usr/sbin/ipset restore') coprocess = c;
+        if (argv === '/usr/sbin/ip -o') monitor = c;
       }
-      return coprocess !== '';
-    }, 5_000, 'the ipset coprocess');
+      return coprocess !== '' && monitor !== '';
+    }, 5_000, 'the ipset coprocess and the address monitor');
     expect(niceOf(coprocess)).toBe(-10);
+    // The address monitor (started by the helper's first request, like the coprocess) is no part of a ban.
+    expect(niceOf(monitor)).toBe(0);
   });
 
   it('a whitelisted scanner and probes only to the open port never cause a ban', async () => {
