@@ -64,7 +64,7 @@ import { createInterface } from 'node:readline';
 import { createLab, type Lab } from '../tests/support/netns.ts';
 import { cliOnce, removeDir, startCli, tempStateDir, writeConfig, type RunningCli } from '../tests/system/runner-support.ts';
 import { cpuGroup, type CpuGroup } from './soak/cgroup.ts';
-import { addNflogRules, kmsgLatency, NFLOG_BUF, NFLOG_GROUP, NFLOG_LOGONLY, NFLOG_NODE, NFLOG_ONLY, NFLOG_PLAIN, NFLOG_STALL_MS, NFLOG_ULOGD, nflogPackets, type NflogReader, startNflog, startNodePipe, startUlogd } from './soak/nflog.ts';
+import { addNflogRules, exitOf, kmsgLatency, NFLOG_BUF, NFLOG_GROUP, NFLOG_LOGONLY, NFLOG_NODE, NFLOG_ONLY, NFLOG_PLAIN, NFLOG_STALL_MS, NFLOG_ULOGD, nflogPackets, type NflogReader, startNflog, startNodePipe, startUlogd } from './soak/nflog.ts';
 import { cpuStat, cpuStatText, residentOf, schedText, threadSched, usage } from './soak/proc.ts';
 import { launchText, serviceLaunch, thisServiceLaunch, type ServiceLaunch } from './service-launch.ts';
 
@@ -119,26 +119,51 @@ async function plainRate(lab: Lab, gen: string, tools: { nflog: string; kmsg: st
   const kmsg = spawn(tools.kmsg, [kmsgSamples], { stdio: ['ignore', 'pipe', 'inherit'] });
   let kmsgOut = '';
   kmsg.stdout!.on('data', (d: Buffer) => (kmsgOut += String(d)));
-  const nflog = NFLOG_ULOGD ? await startUlogd(lab, tools.dir) : NFLOG_NODE ? await startNodePipe(lab, tools.nflog) : await startNflog(lab, tools.nflog, tools.dir);
-  await sleep(200);
-  const logged0 = await loggedPackets(lab);
-  const nflogged0 = await nflogPackets(lab);
-  const load = loadavg()[0]!;
-  const stat0 = cpuStat();
-  const flooding = flood(lab, gen, rate);
-  if (NFLOG_STALL_MS > 0) {
-    await sleep((SECONDS * 1000) / 2);
-    for (const pid of [kmsg.pid!, nflog.pid]) process.kill(pid, 'SIGSTOP');
-    await sleep(NFLOG_STALL_MS);
-    for (const pid of [kmsg.pid!, nflog.pid]) process.kill(pid, 'SIGCONT');
+  let nflog: NflogReader | null = null;
+  let stopped = false;
+  const measured = async () => {
+    nflog = NFLOG_ULOGD ? await startUlogd(lab, tools.dir) : NFLOG_NODE ? await startNodePipe(lab, tools.nflog) : await startNflog(lab, tools.nflog, tools.dir);
+    await sleep(200);
+    const logged0 = await loggedPackets(lab);
+    const nflogged0 = await nflogPackets(lab);
+    const load = loadavg()[0]!;
+    const stat0 = cpuStat();
+    const flooding = flood(lab, gen, rate);
+    if (NFLOG_STALL_MS > 0) {
+      await sleep((SECONDS * 1000) / 2);
+      for (const pid of [kmsg.pid!, nflog.pid]) process.kill(pid, 'SIGSTOP');
+      await sleep(NFLOG_STALL_MS);
+      for (const pid of [kmsg.pid!, nflog.pid]) process.kill(pid, 'SIGCONT');
+    }
+    const { sent, late } = await flooding;
+    const stat1 = cpuStat();
+    await sleep(DRAIN_MS);
+    const kmsgExit = exitOf(kmsg);
+    kmsg.kill('SIGTERM');
+    await kmsgExit;
+    const n = await nflog.stop();
+    stopped = true;
+    return { logged0, nflogged0, load, stat0, stat1, sent, late, n, samples: nflog.samples };
+  };
+  let r: Awaited<ReturnType<typeof measured>>;
+  try {
+    r = await measured();
+  } finally {
+    // A failure on the way (a reader that would not start, a flood that failed) leaves no reader
+    // behind, stopped or running: its pipes would keep this process alive.
+    if (!stopped) {
+      for (const pid of [kmsg.pid, (nflog as NflogReader | null)?.pid]) {
+        if (pid === undefined) continue;
+        try {
+          process.kill(pid, 'SIGCONT');
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      }
+    }
   }
-  const { sent, late } = await flooding;
-  const stat1 = cpuStat();
-  await sleep(DRAIN_MS);
-  const kmsgExit = new Promise((r) => kmsg.on('exit', r));
-  kmsg.kill('SIGTERM');
-  await kmsgExit;
-  const n = await nflog.stop();
+  const { logged0, nflogged0, load, stat0, stat1, sent, late, n } = r;
   const logged = (await loggedPackets(lab)) - logged0;
   const nflogged = (await nflogPackets(lab)) - nflogged0;
   const k = /KMSG records (\d+) ufw (\d+) lost (\d+) cpu_us (\d+) (\d+)/.exec(kmsgOut);
@@ -147,7 +172,7 @@ async function plainRate(lab: Lab, gen: string, tools: { nflog: string; kmsg: st
     : `kmsg-count said: ${kmsgOut.trim()}`;
   return (
     `${String(rate).padStart(6)} records/s × ${SECONDS} s | ${busy ? `busy: ${busy} busy loops` : 'quiet'}, plain readers${NFLOG_ONLY ? ', NFLOG rules only (no LOG rules)' : NFLOG_LOGONLY ? ', LOG rules only (no NFLOG twins)' : ''}${NFLOG_STALL_MS ? `, both stopped ${NFLOG_STALL_MS} ms mid-flood` : ''}, load average at the start ${load.toFixed(2)} | SYNs sent ${sent} (${late}) | LOG rules counted ${logged} | ${kmsgText} | ` +
-    `NFLOG rules counted ${nflogged} | ${n.text} | ${NFLOG_ONLY || NFLOG_LOGONLY || NFLOG_ULOGD || NFLOG_NODE ? 'no kmsg latency' : kmsgLatency(nflog.samples, kmsgSamples)} | ${cpuStatText(stat0, stat1)}`
+    `NFLOG rules counted ${nflogged} | ${n.text} | ${NFLOG_ONLY || NFLOG_LOGONLY || NFLOG_ULOGD || NFLOG_NODE ? 'no kmsg latency' : kmsgLatency(r.samples, kmsgSamples)} | ${cpuStatText(stat0, stat1)}`
   );
 }
 

@@ -3,7 +3,7 @@
  * twins of the LOG rules, the readers of the group (nflog-count.c, a pipe to Node, ulogd2), and the
  * latency join against kmsg-count.c's samples.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -19,6 +19,11 @@ export const NFLOG_PLAIN = NFLOG_GROUP > 0 && (process.env.SOAK_NFLOG_PLAIN === 
 export const NFLOG_STALL_MS = Number(process.env.SOAK_NFLOG_STALL_MS ?? 0);
 export const NFLOG_ULOGD = NFLOG_PLAIN && process.env.SOAK_NFLOG_READER === 'ulogd';
 export const NFLOG_NODE = NFLOG_PLAIN && process.env.SOAK_NFLOG_READER === 'node';
+
+/** Resolves when the child has exited — at once when it already has (a listener added then would wait for good). */
+export function exitOf(child: ChildProcess): Promise<unknown> {
+  return child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((r) => child.once('exit', r));
+}
 
 /** Sum of the packet counters of every NFLOG rule (filter table, v4) in the firewall namespace. */
 export async function nflogPackets(lab: Lab): Promise<number> {
@@ -75,7 +80,7 @@ export async function startNflog(lab: Lab, counter: string, dir: string): Promis
     samples,
     pid: child.pid!,
     stop: async () => {
-      const exited = new Promise((r) => child.on('exit', r));
+      const exited = exitOf(child);
       child.kill('SIGTERM');
       await exited;
       const m = /NFLOG msgs (\d+) lost (\d+) enobufs (\d+) seqgaps (\d+) prefixes (\S*) lat_us p50 (\S+) p99 (\S+) max (\S+) cpu_us (\d+) (\d+) rcvbuf (\d+)/.exec(out);
@@ -97,7 +102,7 @@ export async function startNflog(lab: Lab, counter: string, dir: string): Promis
 /** SOAK_NFLOG_READER=node: nflog-count piping the messages to bench/soak/nflog-node.mjs. */
 export async function startNodePipe(lab: Lab, counter: string): Promise<NflogReader> {
   const reader = spawn('/usr/sbin/ip', ['netns', 'exec', lab.fwNs, counter, String(NFLOG_GROUP), String(NFLOG_BUF), '-', 'pipe'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const consumer = spawn(process.execPath, [path.join(import.meta.dirname, 'soak/nflog-node.mjs')], { stdio: [reader.stdout!, 'pipe', 'inherit'] });
+  const consumer = spawn(process.execPath, [path.join(import.meta.dirname, 'nflog-node.mjs')], { stdio: [reader.stdout!, 'pipe', 'inherit'] });
   let readerOut = '';
   let consumerOut = '';
   consumer.stdout!.on('data', (d: Buffer) => (consumerOut += String(d)));
@@ -112,7 +117,7 @@ export async function startNodePipe(lab: Lab, counter: string): Promise<NflogRea
     samples: '',
     pid: reader.pid!,
     stop: async () => {
-      const done = Promise.all([new Promise((r) => reader.on('exit', r)), new Promise((r) => consumer.on('exit', r))]);
+      const done = Promise.all([exitOf(reader), exitOf(consumer)]);
       reader.kill('SIGTERM');
       await done;
       const r = /NFLOG msgs (\d+) lost (\d+) enobufs (\d+) .* cpu_us (\d+) (\d+) rcvbuf (\d+)/.exec(readerOut);
@@ -155,7 +160,7 @@ export async function startUlogd(lab: Lab, dir: string): Promise<NflogReader> {
     pid: child.pid!,
     stop: async () => {
       const { cpuS } = usage(child.pid!);
-      const exited = new Promise((r) => child.on('exit', r));
+      const exited = exitOf(child);
       child.kill('SIGTERM');
       await exited;
       const lines = Number(execFileSync('wc', ['-l', json], { encoding: 'utf8' }).split(' ')[0]);
