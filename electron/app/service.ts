@@ -185,7 +185,7 @@ export class PortcullisService implements AppCore {
     }
 
     this.started = true;
-    if (this.o.source) await this.o.source.start((lines) => this.ingestLines(lines));
+    if (this.o.source) await this.o.source.start((lines) => this.ingestLines(lines), (packets) => this.intake.ingestPackets(packets));
     this.tickTimer = setInterval(() => void this.tick(), this.o.tickMs ?? 1000);
     this.tickTimer.unref?.();
   }

@@ -26,6 +26,8 @@ import { prepareStateDir, serveControlSocket } from './control.ts';
 import { callViaDispatcher, firewallPortOf, helperOpsOf } from '../app/helper-adapter.ts';
 import { readHostInfo } from '../app/hostinfo.ts';
 import { KmsgSource, kmsgBootTimeMs, liveLineParser, newestKmsgSeq } from '../engine/logs/kmsg.ts';
+import { NflogSource } from '../engine/logs/nflog.ts';
+import { nflogReaderPath } from './nflog-reader-path.ts';
 import { liveKmsgThreads } from '../engine/logs/kmsg-reader.ts';
 import { PortcullisService, VERSION } from '../app/service.ts';
 import { startRestTrim } from './rest-trim.ts';
@@ -99,6 +101,14 @@ async function openSource(
   state: { get(key: string): string | null; set(key: string, value: string): void; queue(key: string, value: string): void },
   fromStart: boolean,
 ): Promise<{ source: LogSourcePort; framing: Framing | 'auto'; replayUpToSeq?: number | null } | { error: string }> {
+  if (spec === 'nflog') {
+    // Binding an NFLOG group and a socket buffer past rmem_max both need CAP_NET_ADMIN.
+    if (process.getuid?.() !== 0) return { error: 'nflog needs root (the reader binds an NFLOG group and forces its socket buffer: CAP_NET_ADMIN)' };
+    const reader = nflogReaderPath();
+    if ('error' in reader) return { error: reader.error };
+    // Nothing to resume: NFLOG keeps nothing while no reader is bound. 'nflog' framing: no text lines come.
+    return { source: new NflogSource({ readerPath: reader.path }), framing: 'nflog' };
+  }
   const kmsgOk = canRead('/dev/kmsg');
   if (spec === 'kmsg' || (spec === 'auto' && kmsgOk)) {
     if (!kmsgOk) return { error: '/dev/kmsg cannot be read (run as root)' };
@@ -441,11 +451,18 @@ async function startLocked(o: RunOptions, out: Out, err: Out, isRoot: boolean): 
   const inner = opened.source;
   const countedSource: LogSourcePort = {
     kind: inner.kind,
-    start: (onLines) =>
-      inner.start((lines) => {
-        linesSeen += lines.length;
-        onLines(lines);
-      }),
+    start: (onLines, onPackets) =>
+      inner.start(
+        (lines) => {
+          linesSeen += lines.length;
+          onLines(lines);
+        },
+        onPackets &&
+          ((packets) => {
+            linesSeen += packets.length;
+            onPackets(packets);
+          }),
+      ),
     stop: () => inner.stop(),
     health: () => inner.health(),
     ...(inner.noteRejects ? { noteRejects: (count: number) => inner.noteRejects!(count) } : {}),

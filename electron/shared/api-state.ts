@@ -8,7 +8,7 @@
 import * as z from 'zod/mini';
 
 export const SourceHealthSchema = z.object({
-  kind: z.enum(['kmsg', 'journal', 'file', 'replay']),
+  kind: z.enum(['kmsg', 'journal', 'file', 'replay', 'nflog']),
   description: z.string(),
   kernelTrusted: z.boolean(),
   lastRecordAt: z.nullable(z.number()),

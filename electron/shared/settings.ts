@@ -121,7 +121,9 @@ export const LogSettingsSchema = z
   .object({
     source: z
       .string()
-      .regex(/^(auto|kmsg|journal|file:\/.+)$/, 'source is auto, kmsg, journal or file:/absolute/path')
+      // nflog: the kernel's NFLOG messages of Portcullis's group over netlink (engine/logs/nflog.ts),
+      // never picked by auto: it sees only what the NFLOG rules log (the logging block's nflog variant).
+      .regex(/^(auto|kmsg|journal|nflog|file:\/.+)$/, 'source is auto, kmsg, journal, nflog or file:/absolute/path')
       .default('auto'),
     /** Blocked packets kept in the database. */
     retentionDays: count('retentionDays', 1, 365).default(7),

@@ -13,7 +13,7 @@
  *
  * What it does, and nothing else (plain netlink, libc and the kernel's headers; no library):
  * - binds NFLOG group GROUP in the network namespace it runs in (one reader per group: the kernel
- *   refuses a second with EBUSY);
+ *   refuses a second with EPERM);
  * - asks for the packet's first 128 bytes (the IP and transport headers LOG prints), one message per
  *   packet sent at once (queue threshold 1), and the group's sequence numbers (NFULA_SEQ): a gap in
  *   them is the exact count of messages the kernel could not queue;
@@ -174,7 +174,7 @@ int main(int argc, char **argv) {
   struct nfulnl_msg_config_cmd cmd = {NFULNL_CFG_CMD_BIND};
   int e = configure((uint16_t)group, NFULA_CFG_CMD, &cmd, sizeof cmd);
   if (e) {
-    fprintf(stderr, "portcullis-nflog: bind NFLOG group %ld: %s%s\n", group, strerror(-e), e == -EBUSY ? " (another program reads this group)" : "");
+    fprintf(stderr, "portcullis-nflog: bind NFLOG group %ld: %s%s\n", group, strerror(-e), e == -EPERM || e == -EBUSY ? " (another program reads this group)" : "");
     return 1;
   }
   struct nfulnl_msg_config_mode mode = {.copy_range = htonl(COPY_RANGE), .copy_mode = NFULNL_COPY_PACKET};
