@@ -206,7 +206,7 @@ function refreshedOnChange(h: HelperOpsPort): HelperOpsPort {
     setEnabled: changing((on) => h.setEnabled(on)),
     setDefault: changing((d, p) => h.setDefault(d, p)),
     setLogging: changing((l) => h.setLogging(l)),
-    setPerSourceLogging: changing((on) => h.setPerSourceLogging(on)),
+    setPerSourceLogging: changing((on, via) => h.setPerSourceLogging(on, via)),
     setSetBlock: changing((on) => h.setSetBlock(on)),
     setForwardBlock: changing((on) => h.setForwardBlock(on)),
     enableUfwIpv6: changing(() => h.enableUfwIpv6()),

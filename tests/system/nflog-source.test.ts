@@ -90,6 +90,28 @@ describe.runIf(enabled)('nflog log source (real reader, namespaces)', () => {
     }
   });
 
+  it("with the nflog source the Doctor says the logging block's NFLOG variant is missing; its fix installs it (ufw loads it), and a scanner is banned through it, IPv4 and IPv6", async () => {
+    const { lab, stateDir } = await t.lab({ scanners: 1 });
+    const cli = await t.start(['run', '--source', 'nflog'], { detection: { maxretry: 5, minDistinctPorts: 3 }, ban: { backend: 'set', bantimeSec: 600 } });
+    await cli.waitFor((l) => l.type === 'ready', 30_000, 'ready');
+    const doctor = async (args: string[] = []) => JSON.parse((await cliOnce(lab, ['doctor', ...args, '--state-dir', stateDir, '--json'])).stdout) as { id: string; level: string; detail: string }[];
+    expect((await doctor()).find((c) => c.id === 'per-source-logging')).toMatchObject({ level: 'error', detail: expect.stringMatching(/nflog source reads only NFLOG messages/) });
+    const fixed = await doctor(['--fix', 'install-per-source-logging']);
+    expect(fixed.find((c) => c.id === 'per-source-logging')).toMatchObject({ level: 'ok' });
+    for (const [tool, chain] of [['iptables-save', 'ufw-after-input'], ['ip6tables-save', 'ufw6-after-input']] as const) {
+      const rules = await lab.run(lab.fwNs, [tool, '-t', 'filter']);
+      expect(rules).toMatch(new RegExp(`-A ${chain} .* -j NFLOG --nflog-prefix "\\[PORTCULLIS BLOCK\\]" --nflog-group ${PORTCULLIS_NFLOG_GROUP} --nflog-size 128 --nflog-threshold 1`));
+      expect(rules).not.toMatch(/--log-prefix "\[PORTCULLIS BLOCK\] "/);
+    }
+    const s = lab.scanner;
+    for (const port of PROBED) await lab.probe(s.ns, s.fwV6, port, { timeoutMs: 300 });
+    await cli.waitFor((l) => l.type === 'ban' && l.ip === canonicalIp(s.v6), 10_000, 'the IPv6 scanner’s ban');
+    for (const port of PROBED) await lab.probe(s.ns, s.fwV4, port, { timeoutMs: 300 });
+    await cli.waitFor((l) => l.type === 'ban' && l.ip === canonicalIp(s.v4), 10_000, 'the IPv4 scanner’s ban');
+    const st = JSON.parse((await cliOnce(lab, ['status', '--state-dir', stateDir, '--json'])).stdout) as { source: { recordsLost: number } };
+    expect(st.source.recordsLost).toBe(0);
+  });
+
   it('the reader says READY once bound, and a second reader of the same group is refused by the kernel with its reason', async () => {
     const { lab } = await t.lab({ scanners: 1, ufw: false, listen: false });
     const first = spawn('/usr/sbin/ip', ['netns', 'exec', lab.fwNs, NFLOG_READER, '99', String(1 << 20)], { stdio: ['ignore', 'pipe', 'pipe'] });

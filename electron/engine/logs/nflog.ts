@@ -24,8 +24,9 @@ import type { LogSourcePort, SourceHealth } from '../ports.ts';
 import { NflogStreamDecoder } from '../parse/nflog.ts';
 import { errorText, SourceStats } from './stats.ts';
 
-/** The NFLOG group Portcullis's rules log to and its reader binds (one reader per group and namespace). */
-export const PORTCULLIS_NFLOG_GROUP = 5417;
+import { PORTCULLIS_NFLOG_GROUP } from '../../shared/settings.ts';
+/** The NFLOG group Portcullis's rules log to and its reader binds (shared/settings.ts: the helper's block writes it too). */
+export { PORTCULLIS_NFLOG_GROUP };
 /** The reader's socket buffer: ~0.5 M messages of ~220 bytes' worth of kernel memory each (25 s of a 20k/s flood). */
 export const NFLOG_BUFFER_BYTES = 32 << 20;
 /** How long the reader may take to bind its group before start() gives up. */
