@@ -403,6 +403,17 @@ async function startLocked(o: RunOptions, out: Out, err: Out, isRoot: boolean): 
     throw new StartError(`no log source: ${opened.error}`);
   }
   const framing = opened.framing;
+  // The nflog source reads only the logging block's NFLOG variant (ufw itself logs through LOG):
+  // said at the start, not only by the Doctor, since without it nothing at all is seen.
+  if (opened.source.kind === 'nflog' && call) {
+    const blocks = await call('status', {}).then((s) => s.blocks, () => null);
+    if (blocks && blocks.perSourceLoggingVia !== 'nflog') {
+      err(
+        `portcullis warn: the nflog source reads only what the per-source logging block's NFLOG variant logs, and it is ${blocks.perSourceLogging ? 'installed as LOG' : 'not installed'}: ` +
+          'nothing will be seen. Install it: portcullis doctor --fix install-per-source-logging',
+      );
+    }
+  }
   if (!opened.source.health().kernelTrusted && effective.detection.requireKernelTrust) {
     err(
       `portcullis warn: ${opened.source.health().description}: its records are ignored ` +

@@ -94,6 +94,7 @@ describe.runIf(enabled)('nflog log source (real reader, namespaces)', () => {
     const { lab, stateDir } = await t.lab({ scanners: 1 });
     const cli = await t.start(['run', '--source', 'nflog'], { detection: { maxretry: 5, minDistinctPorts: 3 }, ban: { backend: 'set', bantimeSec: 600 } });
     await cli.waitFor((l) => l.type === 'ready', 30_000, 'ready');
+    expect(cli.stderr.join('\n')).toMatch(/portcullis warn: the nflog source reads only what the per-source logging block's NFLOG variant logs, and it is not installed/);
     const doctor = async (args: string[] = []) => JSON.parse((await cliOnce(lab, ['doctor', ...args, '--state-dir', stateDir, '--json'])).stdout) as { id: string; level: string; detail: string }[];
     expect((await doctor()).find((c) => c.id === 'per-source-logging')).toMatchObject({ level: 'error', detail: expect.stringMatching(/nflog source reads only NFLOG messages/) });
     const fixed = await doctor(['--fix', 'install-per-source-logging']);
