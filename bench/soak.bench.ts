@@ -54,6 +54,11 @@
  * (bench/soak/nflog-node.mjs) that decodes the fields the engine needs: what a runner would spend.
  * SOAK_NFLOG_STALL_MS=N (with PLAIN): both readers stopped (SIGSTOP) for N ms in the flood's middle,
  * as a host that stalls the readers' vCPU would: what each buffer rides out.
+ * SOAK_SOURCE=nflog: the runner reads the `nflog` source (logs.source "nflog": its own reader,
+ * portcullis-nflog, on the NFLOG group the logging block's nflog variant logs to) and every LOG rule
+ * of the firewall namespace is replaced by its NFLOG twin in that group: records produced are the
+ * NFLOG rules' counters, read and lost the source's own counts (sequence gaps), CPU the runner's
+ * and its reader's together.
  * Prints figures, asserts nothing. Traffic stays between the namespaces this bench creates.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -64,7 +69,8 @@ import { createInterface } from 'node:readline';
 import { createLab, type Lab } from '../tests/support/netns.ts';
 import { cliOnce, removeDir, startCli, tempStateDir, writeConfig, type RunningCli } from '../tests/system/runner-support.ts';
 import { cpuGroup, type CpuGroup } from './soak/cgroup.ts';
-import { addNflogRules, exitOf, kmsgLatency, NFLOG_BUF, NFLOG_GROUP, NFLOG_LOGONLY, NFLOG_NODE, NFLOG_ONLY, NFLOG_PLAIN, NFLOG_STALL_MS, NFLOG_ULOGD, nflogPackets, type NflogReader, startNflog, startNodePipe, startUlogd } from './soak/nflog.ts';
+import { addNflogRules, exitOf, kmsgLatency, NFLOG_BUF, NFLOG_GROUP, NFLOG_LOGONLY, NFLOG_NODE, NFLOG_ONLY, NFLOG_PLAIN, NFLOG_STALL_MS, NFLOG_ULOGD, nflogPackets, nflogSourceRules, type NflogReader, readerPidOf, SOURCE_NFLOG, startNflog, startNodePipe, startUlogd } from './soak/nflog.ts';
+import { PORTCULLIS_NFLOG_GROUP } from '../electron/engine/logs/nflog.ts';
 import { cpuStat, cpuStatText, residentOf, schedText, threadSched, usage } from './soak/proc.ts';
 import { launchText, serviceLaunch, thisServiceLaunch, type ServiceLaunch } from './service-launch.ts';
 
@@ -298,7 +304,7 @@ async function runRate(lab: Lab, gen: string, rate: number, checkout: { tag: str
   const cfg = writeConfig(stateDir, {
     detection: { findtimeSec: 60, maxretry: 5, minDistinctPorts: 3 },
     ban: { backend: 'set', bantimeSec: 600, maxNewBansPerMinute: 100 },
-    logs: { source: 'kmsg' },
+    logs: { source: SOURCE_NFLOG ? 'nflog' : 'kmsg' },
   });
   let cli: RunningCli | null = null;
   let nflog: NflogReader | null = null;
@@ -307,7 +313,7 @@ async function runRate(lab: Lab, gen: string, rate: number, checkout: { tag: str
     // SOAK_CPU_PROF=DIR: the runner writes a V8 CPU profile there (node --cpu-prof) when it stops.
     const prof = process.env.SOAK_CPU_PROF;
     // Node's flags and the environment as the package's wrapper and unit run the service (startCli starts node itself).
-    cli = await startCli(lab, ['run', '--source', 'kmsg', '--config', cfg], stateDir, [...checkout.launch.flags, '--import', LOOP_LAG, ...(prof ? ['--cpu-prof', '--cpu-prof-dir', prof] : [])], {
+    cli = await startCli(lab, ['run', '--source', SOURCE_NFLOG ? 'nflog' : 'kmsg', '--config', cfg], stateDir, [...checkout.launch.flags, '--import', LOOP_LAG, ...(prof ? ['--cpu-prof', '--cpu-prof-dir', prof] : [])], {
       env: checkout.launch.env,
       ...(checkout.cli ? { cli: checkout.cli } : {}),
       ...(capsWrap(checkout.launch) ? { wrap: capsWrap(checkout.launch)! } : {}),
@@ -325,7 +331,13 @@ async function runRate(lab: Lab, gen: string, rate: number, checkout: { tag: str
     });
     const before = await status(lab, stateDir);
     if (nflogTools) await addNflogRules(lab);
-    const logged0 = await loggedPackets(lab);
+    // SOAK_SOURCE=nflog: the LOG rules become NFLOG rules of the runner's group; their counters are what was produced.
+    if (SOURCE_NFLOG) await nflogSourceRules(lab, PORTCULLIS_NFLOG_GROUP);
+    const producedSoFar = async (): Promise<number> => (SOURCE_NFLOG ? nflogPackets(lab) : loggedPackets(lab));
+    const reader = SOURCE_NFLOG ? readerPidOf(pid) : null;
+    if (SOURCE_NFLOG && reader === null) throw new Error('SOAK_SOURCE=nflog: the runner has no portcullis-nflog child');
+    const readerCpu = (): number => (reader === null ? 0 : usage(reader).cpuS);
+    const logged0 = await producedSoFar();
     if (nflogTools) nflog = await startNflog(lab, nflogTools.nflog, nflogTools.dir);
     const nflogged0 = nflog ? await nflogPackets(lab) : 0;
     // SOAK_MAIN_NICE=N: the runner's main thread at nice N (renice of a pid on Linux changes that one
@@ -343,7 +355,8 @@ async function runRate(lab: Lab, gen: string, rate: number, checkout: { tag: str
     const busy = Array.from({ length: checkout.busy }, () => spawn('/bin/sh', ['-c', 'while :; do :; done'], { stdio: 'ignore', detached: true }));
     const loadAtStart = loadavg()[0]!;
     const u0 = usage(pid);
-    const cpu0 = u0.cpuS;
+    // The runner's CPU with its reader's (SOAK_SOURCE=nflog): the service's whole cost.
+    const cpu0 = u0.cpuS + readerCpu();
     const idle = await loopLag(pid);
 
     // Threads started during the flood (the reading thread) count from zero.
@@ -363,7 +376,8 @@ async function runRate(lab: Lab, gen: string, rate: number, checkout: { tag: str
     await sleep(DRAIN_MS);
     const lag = await loopLag(pid);
 
-    const produced = (await loggedPackets(lab)) - logged0;
+    const produced = (await producedSoFar()) - logged0;
+    const readerCpuS = readerCpu();
     const nflogText = nflog ? `NFLOG rules counted ${(await nflogPackets(lab)) - nflogged0} | ${(await nflog.stop()).text} | ${cpuStatText(stat0, stat1)} | ` : '';
     nflog = null;
     const after = await status(lab, stateDir);
@@ -373,16 +387,16 @@ async function runRate(lab: Lab, gen: string, rate: number, checkout: { tag: str
     const times = [...crossedAt].map(([ip, t]) => (banAt.has(ip) ? banAt.get(ip)! - t : null));
     const banned = times.filter((t): t is number => t !== null).sort((x, y) => x - y);
     const missed = [...crossedAt.keys()].filter((ip) => !banAt.has(ip));
-    const cpuPerM = ((u.cpuS - cpu0) / Math.max(1, produced)) * 1e6;
+    const cpuPerM = ((u.cpuS + readerCpuS - cpu0) / Math.max(1, produced)) * 1e6;
     await sleep(Math.max(0, AFTER_S * 1000 - DRAIN_MS));
     const later = usage(pid);
     const mem = await loopLag(pid);
     return (
-      `${checkout.tag}${String(rate).padStart(6)} records/s × ${SECONDS} s | ${busy.length ? `busy: ${busy.length} busy loops` : 'quiet'}, load average at the flood's start ${loadAtStart.toFixed(2)}, end ${loadAtEnd.toFixed(2)} | runner ${typeof group === 'string' ? group : group.text}, ${capsWrap(checkout.launch) ? "with the unit's capabilities" : 'as root with every capability'}${niceValue ? `, at nice ${niceValue}` : ''} | SYNs sent ${sent} (${late}) | records produced ${produced} (${Math.round(produced / SECONDS)}/s) | read ${read} | lost ${lost} ` +
+      `${checkout.tag}${String(rate).padStart(6)} records/s × ${SECONDS} s${SOURCE_NFLOG ? ' (source nflog: NFLOG rules instead of LOG)' : ''} | ${busy.length ? `busy: ${busy.length} busy loops` : 'quiet'}, load average at the flood's start ${loadAtStart.toFixed(2)}, end ${loadAtEnd.toFixed(2)} | runner ${typeof group === 'string' ? group : group.text}, ${capsWrap(checkout.launch) ? "with the unit's capabilities" : 'as root with every capability'}${niceValue ? `, at nice ${niceValue}` : ''} | SYNs sent ${sent} (${late}) | records produced ${produced} (${Math.round(produced / SECONDS)}/s) | read ${read} | lost ${lost} ` +
       `(${((lost / Math.max(1, produced)) * 100).toFixed(1)}% of produced; ${lostEarly} of them in the first 2 s) | ${nflogText}scanners banned ${banned.length}/${crossedAt.size}` +
       (banned.length ? ` in ${banned[0]}–${banned.at(-1)} ms (median ${banned[banned.length >> 1]})` : '') +
       (missed.length ? ` missed ${missed.join(',')}` : '') +
-      ` | ${cpuPerM.toFixed(1)} CPU-s/M (${(((u.cpuS - cpu0) / SECONDS) * 100).toFixed(0)}% of a core) | RSS before ${u0.rssMb.toFixed(0)} MB, peak ${u.hwmMb.toFixed(0)} MB (highest RSS sampled during the flood: ${peakText})` +
+      ` | ${cpuPerM.toFixed(1)} CPU-s/M (${(((u.cpuS + readerCpuS - cpu0) / SECONDS) * 100).toFixed(0)}% of a core${reader !== null ? `; of it the reader ${(((readerCpuS - (cpu0 - u0.cpuS)) / Math.max(1, produced)) * 1e6).toFixed(1)} CPU-s/M, RSS ${usage(reader).rssMb.toFixed(1)} MB` : ''}) | RSS before ${u0.rssMb.toFixed(0)} MB, peak ${u.hwmMb.toFixed(0)} MB (highest RSS sampled during the flood: ${peakText})` +
       (lag ? ` | event-loop delay p99 ${lag.p99} ms, max ${lag.max} ms (start-up: p99 ${idle?.p99 ?? '?'} ms; resident MB before the flood: ${Object.entries(idle?.resident ?? {}).map(([k, v]) => `${k} ${v}`).join(', ')})` : '') +
       ` | threads during the flood, CPU s / s waiting for a CPU: ${schedText(sched0, sched1)}` +
       ` | RSS ${AFTER_S} s after the flood ${later.rssMb.toFixed(0)} MB` +

@@ -6,12 +6,14 @@
  * it needs. Beside them, dist/cli/status.cjs: `portcullis status` alone, one CommonJS file, which
  * the server package's wrapper runs for `status` (electron/headless/status-main.ts says why), and
  * no checkout entry does.
+ * It also compiles the native reader of the `nflog` log source into dist/native/ (build-native.ts).
  * Usage: node scripts/build-cli.ts [--quiet] [--strict]   (--strict: a failed build fails the command)
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { MANIFEST, stampSources } from '../bin/cli-bundle.js';
 import { errorText } from '../electron/shared/errors.ts';
+import { buildNflogReader } from './build-native.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 export const CLI_DIR = path.join(ROOT, 'dist/cli');
@@ -68,6 +70,15 @@ export async function buildCli(outDir = CLI_DIR): Promise<{ files: string[]; met
 
 if (import.meta.main) {
   const quiet = process.argv.includes('--quiet');
+  // The nflog source's reader (scripts/build-native.ts): without gcc, a message and no failure.
+  try {
+    const native = buildNflogReader();
+    if ('skipped' in native) console.error(`build-cli: ${native.skipped}`);
+    else if (!quiet && 'built' in native) console.log(`built ${path.relative(ROOT, native.built)}`);
+  } catch (e) {
+    console.error(`build-cli: ${errorText(e)}`);
+    if (process.argv.includes('--strict')) process.exitCode = 1;
+  }
   buildCli().then(
     ({ files }) => {
       if (!quiet) console.log(`built ${path.relative(ROOT, CLI_DIR)} from ${files.length} source files`);

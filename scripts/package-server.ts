@@ -13,6 +13,7 @@
  *                                            portcullis-status.cjs: the wrapper's entry for `status`)
  *   /usr/lib/portcullis/dist/cli/            the CLI bundle (scripts/build-cli.ts), manifest "packaged",
  *                                            and status.cjs, the status command alone (run by portcullis-status.cjs)
+ *   /usr/lib/portcullis/dist/native/         portcullis-nflog, the `nflog` log source's reader (scripts/build-native.ts)
  *   /usr/lib/portcullis/renderer/dist/       the UI `portcullis serve` serves
  *   /usr/bin/portcullis                      sh wrapper: that Node, that entry (portcullis-status.cjs for `status`)
  *   /lib/systemd/system/portcullis.service   the hardened unit
@@ -26,6 +27,7 @@ import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, re
 import path from 'node:path';
 import { MANIFEST } from '../bin/cli-bundle.js';
 import { STATUS_ENTRY } from './build-cli.ts';
+import { buildNflogReader, NATIVE_DIR, NFLOG_READER_NAME } from './build-native.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const SERVER = path.join(ROOT, 'build/server');
@@ -100,6 +102,14 @@ export function stageLib(lib: string, version: string, opts: { linkNode?: boolea
   // No sources beside an installed bundle, and dpkg owns its files: the bundle runs as is.
   writeFileSync(path.join(lib, 'dist/cli', MANIFEST), JSON.stringify({ packaged: true, version }) + '\n');
   if (opts.renderer !== false) cpSync(path.join(ROOT, 'renderer/dist'), path.join(lib, 'renderer/dist'), { recursive: true });
+  // The nflog source's reader, where the runner looks for it (dist/native beside dist/cli); a
+  // checkout built without gcc has none (packageServer requires it, staged layouts may go without).
+  const reader = path.join(NATIVE_DIR, NFLOG_READER_NAME);
+  if (existsSync(reader)) {
+    mkdirSync(path.join(lib, 'dist/native'), { recursive: true });
+    copyFileSync(reader, path.join(lib, 'dist/native', NFLOG_READER_NAME));
+    chmodSync(path.join(lib, 'dist/native', NFLOG_READER_NAME), 0o755);
+  }
 }
 
 export interface PackageResult {
@@ -115,13 +125,15 @@ export async function packageServer(opts: { outDir?: string; skipBuild?: boolean
     log('building the CLI bundle and the UI');
     const { buildCli } = await import('./build-cli.ts');
     await buildCli();
+    const native = buildNflogReader();
+    if ('skipped' in native) throw new Error(native.skipped);
     const vite = spawnSync(process.execPath, [path.join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', '--config', path.join(ROOT, 'renderer/vite.config.ts'), '--logLevel', 'warn'], {
       cwd: ROOT,
       stdio: ['ignore', 'ignore', 'inherit'],
     });
     if (vite.status !== 0) throw new Error('the UI build (vite) failed');
   }
-  for (const f of ['dist/cli/cli.mjs', 'dist/cli/replay-worker.mjs', `dist/cli/${STATUS_ENTRY}`, 'renderer/dist/index.html']) {
+  for (const f of ['dist/cli/cli.mjs', 'dist/cli/replay-worker.mjs', `dist/cli/${STATUS_ENTRY}`, `dist/native/${NFLOG_READER_NAME}`, 'renderer/dist/index.html']) {
     if (!existsSync(path.join(ROOT, f))) throw new Error(`${f} is missing: build first (npm run package:server builds it)`);
   }
 

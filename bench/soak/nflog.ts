@@ -4,7 +4,7 @@
  * latency join against kmsg-count.c's samples.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -19,6 +19,41 @@ export const NFLOG_PLAIN = NFLOG_GROUP > 0 && (process.env.SOAK_NFLOG_PLAIN === 
 export const NFLOG_STALL_MS = Number(process.env.SOAK_NFLOG_STALL_MS ?? 0);
 export const NFLOG_ULOGD = NFLOG_PLAIN && process.env.SOAK_NFLOG_READER === 'ulogd';
 export const NFLOG_NODE = NFLOG_PLAIN && process.env.SOAK_NFLOG_READER === 'node';
+/** SOAK_SOURCE=nflog: the runner reads its own NFLOG group (logs.source "nflog") instead of /dev/kmsg. */
+export const SOURCE_NFLOG = process.env.SOAK_SOURCE === 'nflog';
+
+/**
+ * SOAK_SOURCE=nflog: each LOG rule of the filter table (v4; the flood is v4) replaced by its NFLOG
+ * twin in the runner's group, as the logging block's nflog variant logs (same match and prefix,
+ * 128 bytes, threshold 1): no kernel records, the runner's reader gets them all. Again after each
+ * runner start (its set backend reloads ufw, which rewrites the rules). Returns the rules replaced.
+ */
+export async function nflogSourceRules(lab: Lab, group: number): Promise<number> {
+  const out = await lab.run(lab.fwNs, ['iptables-save', '-t', 'filter']);
+  let replaced = 0;
+  const lines = out.split('\n').map((line) => {
+    const m = /^(-A \S+.*?) -j LOG --log-prefix "([^"]*)"(.*)$/.exec(line);
+    if (!m) return line;
+    replaced++;
+    return `${m[1]} -j NFLOG --nflog-prefix "${m[2]!.trim()}" --nflog-group ${group} --nflog-size 128 --nflog-threshold 1`;
+  });
+  if (replaced) await lab.run(lab.fwNs, ['iptables-restore'], { input: lines.join('\n') });
+  return replaced;
+}
+
+/** The runner's NFLOG reader (its child portcullis-nflog): pid, or null. */
+export function readerPidOf(runnerPid: number): number | null {
+  try {
+    for (const tid of readdirSync(`/proc/${runnerPid}/task`)) {
+      for (const child of readFileSync(`/proc/${runnerPid}/task/${tid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean)) {
+        if (readFileSync(`/proc/${child}/comm`, 'utf8').trim() === 'portcullis-nflo') return Number(child);
+      }
+    }
+  } catch {
+    // the runner is gone
+  }
+  return null;
+}
 
 /** Resolves when the child has exited — at once when it already has (a listener added then would wait for good). */
 export function exitOf(child: ChildProcess): Promise<unknown> {

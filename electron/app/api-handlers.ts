@@ -6,7 +6,7 @@
  */
 import { ApiError, loggingChangeQuestion, policyChangeQuestion, retargetRuleOp, type ApiHandlers, type DoctorCheck, type FirewallState, type RuleOp, type RulePreview, type RulesView, type State } from '../shared/api.ts';
 import type { EngineEvent, UnbanReason } from '../shared/model.ts';
-import { describeZodError, type Settings } from '../shared/settings.ts';
+import { describeZodError, loggingViaFor, type Settings } from '../shared/settings.ts';
 import { neverBanReason } from '../shared/never-ban.ts';
 import { CrowdsecSettingsSchema, fleetTestCandidate, guardFleetPatch, redactFleet } from '../shared/fleet.ts';
 import { errorText } from '../shared/errors.ts';
@@ -209,7 +209,8 @@ export function apiHandlers(c: AppCore): ApiHandlers {
       return c.rules();
     },
     setPerSourceLogging: async ({ installed }) => {
-      await c.needHelper().setPerSourceLogging(installed);
+      // The block's variant follows the source: NFLOG rules for the nflog source, LOG for the others.
+      await c.needHelper().setPerSourceLogging(installed, loggingViaFor(c.settings.logs.source));
       await c.refreshStatus(false);
       c.pushState();
       return c.state();
@@ -218,6 +219,7 @@ export function apiHandlers(c: AppCore): ApiHandlers {
       try {
         await runFix(fixId, {
           helper: () => c.needHelper(),
+          loggingVia: () => loggingViaFor(c.settings.logs.source),
           guardEnable: () => guardEnable(c, confirm),
           countSeenPrefixes: () => {
             const add = c.seenUncountedPrefixes();

@@ -5,6 +5,7 @@
  * wire fakes. Keeping these here (and not importing the concrete classes) is what lets one service
  * serve both transports.
  */
+import type { LoggingVia } from '../shared/settings.ts';
 import type { Dashboard, DoctorCheck, FirewallState, PacketFilter, PacketRow, RuleOp, RulesView } from '../shared/api.ts';
 import type { Clock } from '../shared/domain.ts';
 import type { BanRecord, EngineEvent, IgnoreReason, Offender } from '../shared/model.ts';
@@ -79,7 +80,8 @@ export interface HelperOpsPort {
   setEnabled(enabled: boolean): Promise<void>;
   setDefault(direction: 'incoming' | 'outgoing' | 'routed', policy: 'allow' | 'deny' | 'reject'): Promise<void>;
   setLogging(level: 'off' | 'low' | 'medium' | 'high' | 'full'): Promise<void>;
-  setPerSourceLogging(installed: boolean): Promise<void>;
+  /** `via`: LOG records (default) or NFLOG messages (the nflog source); only an install uses it. */
+  setPerSourceLogging(installed: boolean, via?: LoggingVia): Promise<void>;
   setSetBlock(installed: boolean): Promise<void>;
   /** The forward block: routed and container traffic (issue 12.2). */
   setForwardBlock(installed: boolean): Promise<void>;

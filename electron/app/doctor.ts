@@ -8,6 +8,7 @@ import { DOCTOR_CHECKS, DOCTOR_FIXES, doctorCheck, inDoctorOrder, isDoctorFixId,
 import { errorText } from '../shared/errors.ts';
 import type { HelperOpsPort } from './contracts.ts';
 import { forgedRecordsCheck, type ReadSysctl } from './userns-check.ts';
+import type { LoggingVia } from '../shared/settings.ts';
 
 /** What to do about a silent log (the last-record check): how it can be normal, and how it is fixed when not. */
 const SILENT_HINT =
@@ -48,6 +49,23 @@ export function firewallStatusChecks(fw: FirewallState, listed: readonly DoctorC
         : doctorCheck('per-source-logging', 'warn', 'ufw logs all sources through one budget (3/min, burst 10): on a busy host most scanners are never seen'),
     );
   return checks;
+}
+
+/**
+ * The nflog source sees only what the logging block's NFLOG rules send (ufw itself logs through LOG):
+ * without the block, or with its LOG variant, it reads nothing — an error, where a missing block is
+ * only a warning for the other sources. Null for the other sources (the helper's check stands).
+ */
+export function nflogRulesCheck(source: string, fw: FirewallState): DoctorCheck | null {
+  if (source !== 'nflog') return null;
+  if (fw.perSourceLogging && fw.perSourceLoggingVia === 'nflog') return doctorCheck('per-source-logging', 'ok', 'the per-source logging block logs through NFLOG, which the nflog source reads');
+  return doctorCheck(
+    'per-source-logging',
+    'error',
+    fw.perSourceLogging
+      ? 'the per-source logging block logs through LOG, and the nflog source reads only NFLOG messages: it sees nothing (install the block again: its NFLOG variant)'
+      : 'the nflog source reads only NFLOG messages, which only the per-source logging block sends, and it is not installed: nothing is seen (install it)',
+  );
 }
 
 /** Where the running service reads the firewall log, and whether its records can be trusted. */
@@ -127,6 +145,8 @@ export interface FixContext {
   helper(): HelperOpsPort;
   /** Throws (needs confirmation) when turning ufw on would lock out someone connected now. */
   guardEnable(): Promise<void>;
+  /** How the logging block must log for the instance's source (absent without an instance: LOG). */
+  loggingVia?(): LoggingVia;
   /**
    * Adds the prefixes the live log showed uncounted to detection.prefixes (a settings change) and
    * returns them; absent without a running instance, whose live log is where they were seen.
@@ -140,7 +160,7 @@ const FIX_RUNS: Record<Exclude<DoctorFixId, 'connect-helper'>, (c: FixContext) =
     await c.helper().setEnabled(true);
   },
   'logging-low': (c) => c.helper().setLogging('low'),
-  'install-per-source-logging': (c) => c.helper().setPerSourceLogging(true),
+  'install-per-source-logging': (c) => c.helper().setPerSourceLogging(true, c.loggingVia?.() ?? 'log'),
   'install-set-block': (c) => c.helper().setSetBlock(true),
   'install-forward-block': (c) => c.helper().setForwardBlock(true),
   'enable-ufw-ipv6': (c) => c.helper().enableUfwIpv6(),

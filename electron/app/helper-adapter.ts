@@ -85,6 +85,7 @@ export function firewallStateOf(s: HelperStatus): FirewallState {
     defaultRouted: s.defaults.routed || null,
     loggingLevel: s.logging || null,
     perSourceLogging: s.blocks.perSourceLogging,
+    perSourceLoggingVia: s.blocks.perSourceLoggingVia ?? null,
   };
 }
 
@@ -135,8 +136,8 @@ export function helperOpsOf(call: HelperCall): HelperOpsPort {
     async setLogging(level) {
       await call('setLogging', { level });
     },
-    async setPerSourceLogging(installed) {
-      await call(installed ? 'installBlocks' : 'removeBlocks', { block: 'perSourceLogging' });
+    async setPerSourceLogging(installed, via) {
+      await call(installed ? 'installBlocks' : 'removeBlocks', { block: 'perSourceLogging', ...(installed && via ? { via } : {}) });
     },
     async setSetBlock(installed) {
       await call(installed ? 'installBlocks' : 'removeBlocks', { block: 'set' });

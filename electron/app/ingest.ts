@@ -55,6 +55,15 @@ export class PacketIntake {
 
   /** One chunk of raw log lines from the source. */
   ingestLines(lines: string[]): void {
+    this.ingest(lines, true);
+  }
+
+  /** One chunk of packets from a source that decodes its own records (nflog): the lines' path after the parse. */
+  ingestPackets(packets: PacketEvent[]): void {
+    this.ingest(packets, false);
+  }
+
+  private ingest(items: readonly (string | PacketEvent)[], parse: boolean): void {
     const d = this.d;
     const engine = d.engine();
     const stored: PacketEvent[] = [];
@@ -67,20 +76,23 @@ export class PacketIntake {
     const wantRows = d.events.listenerCount > 0;
     let rejects = 0;
     let foreign = 0;
-    for (const line of lines) {
-      let res;
-      try {
-        res = d.parseLine(line);
-      } catch {
-        rejects++;
-        continue;
-      }
-      if (!res.ok) {
-        // Other kernel messages (a USB device, a driver) are not firewall lines: not rejects.
-        if (!IGNORED_REJECTS.has(res.reason)) rejects++;
-        continue;
-      }
-      const p = res.packet;
+    for (const item of items) {
+      let p: PacketEvent;
+      if (parse) {
+        let res;
+        try {
+          res = d.parseLine(item as string);
+        } catch {
+          rejects++;
+          continue;
+        }
+        if (!res.ok) {
+          // Other kernel messages (a USB device, a driver) are not firewall lines: not rejects.
+          if (!IGNORED_REJECTS.has(res.reason)) rejects++;
+          continue;
+        }
+        p = res.packet;
+      } else p = item as PacketEvent;
       const mode = d.recordMode ? d.recordMode(p) : 'live';
       if (mode === 'skip') continue;
       const verdict = engine.ingestPacket(p);

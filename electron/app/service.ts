@@ -29,7 +29,7 @@ import { prefixesToCount, uncountedPrefixesCheck } from './server-doctor.ts';
 import { BanPipeline } from './ban-pipeline.ts';
 import { PacketIntake } from './ingest.ts';
 import { apiHandlers, type AppCore } from './api-handlers.ts';
-import { doctorList, firewallStatusChecks, helperChecks, lastRecordCheck, logSourceCheck } from './doctor.ts';
+import { doctorList, firewallStatusChecks, helperChecks, lastRecordCheck, logSourceCheck, nflogRulesCheck } from './doctor.ts';
 import { FirewallStatus } from './firewall-status.ts';
 import { BanCapNotes } from './ban-cap-notes.ts';
 import { isPlainObject, loadSettings } from './settings-load.ts';
@@ -185,7 +185,7 @@ export class PortcullisService implements AppCore {
     }
 
     this.started = true;
-    if (this.o.source) await this.o.source.start((lines) => this.ingestLines(lines));
+    if (this.o.source) await this.o.source.start((lines) => this.ingestLines(lines), (packets) => this.intake.ingestPackets(packets));
     this.tickTimer = setInterval(() => void this.tick(), this.o.tickMs ?? 1000);
     this.tickTimer.unref?.();
   }
@@ -503,8 +503,10 @@ export class PortcullisService implements AppCore {
     const fromHelper = await helperChecks(this.o.helper, this.o.readOnlyReason ?? 'the root helper is not running');
     const src = this.sourceHealth();
     const server = this.o.serverChecks ? await this.o.serverChecks().catch(() => []) : [];
+    // The nflog source needs the logging block's NFLOG variant: its check replaces the helper's.
+    const nflog = nflogRulesCheck(this.settings.logs.source, this.fw.state);
     return doctorList(
-      fromHelper,
+      nflog ? [...fromHelper.filter((c) => c.id !== 'per-source-logging'), nflog] : fromHelper,
       firewallStatusChecks(this.fw.state, fromHelper, this.o.helper !== null),
       [logSourceCheck(src), lastRecordCheck(src?.lastRecordAt ?? null, this.o.clock.now(), this.settings.notifications.warnWhenSilentSec)],
       [forgedRecordsCheck(this.o.readSysctl)],

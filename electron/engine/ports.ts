@@ -42,9 +42,9 @@ export interface FirewallPort {
 
 /** Health of a live log source, shown by the Doctor and the dashboard. */
 export interface SourceHealth {
-  kind: 'kmsg' | 'journal' | 'file' | 'replay';
+  kind: 'kmsg' | 'journal' | 'file' | 'replay' | 'nflog';
   description: string;
-  /** Records are provably from the kernel (kmsg facility 0, journald _TRANSPORT=kernel). */
+  /** Records are provably from the kernel (kmsg facility 0, journald _TRANSPORT=kernel, NFLOG: netlink from the kernel). */
   kernelTrusted: boolean;
   /** Event time (ms) of the last record read, or null when none yet. */
   lastRecordAt: number | null;
@@ -63,11 +63,15 @@ export interface SourceHealth {
   warning?: string;
 }
 
-/** A stream of raw log records (one framed line each) with a resumable position. */
+/**
+ * A stream of raw log records (one framed line each) with a resumable position — or, for a source
+ * whose records are not text (nflog: netlink messages, decoded by parse/nflog.ts), of the packets
+ * themselves, the same PacketEvent the text parser makes of a LOG line.
+ */
 export interface LogSourcePort {
   readonly kind: SourceHealth['kind'];
-  /** Starts delivering lines; resolves once reading has started. */
-  start(onLines: (lines: string[]) => void): Promise<void>;
+  /** Starts delivering lines (or packets, through onPackets); resolves once reading has started. */
+  start(onLines: (lines: string[]) => void, onPackets?: (packets: PacketEvent[]) => void): Promise<void>;
   stop(): Promise<void>;
   health(): SourceHealth;
   /** The consumer reports how many delivered lines the parser refused (for rejectsPerMinute). */

@@ -28,7 +28,7 @@ import {
 /** The record layout (parse/layout.ts), for the readers of records. */
 export { C_TAG, C_AUX, C_TIME, C_SEQ, RECORD_INTS, TAG_PACKET, TAG_REJECTED, TAG_SIDE_PACKET } from './parse/layout.ts';
 
-const FRAMINGS: readonly Framing[] = ['syslog', 'kmsg', 'journal', 'dmesg', 'pve', 'logread'];
+const FRAMINGS: readonly Framing[] = ['syslog', 'kmsg', 'journal', 'dmesg', 'pve', 'logread', 'nflog'];
 /** Strings every table starts with, at the ids layout.ts names ID_TCP … ID_ICMPV6 (the fast lane writes those). */
 const FIXED_STRINGS = [PROTO_TCP, PROTO_UDP, PROTO_ICMP, PROTO_ICMPV6];
 /** Strings a table holds before it starts again (a FORWARD-chain log can have many DST values). */

@@ -48,7 +48,9 @@ const RUN_OPTIONS = {
 } as const;
 
 const RUN_HELP = `Options:
-  --source auto|kmsg|journal|file:PATH   where to read the kernel firewall log (default: settings, auto)
+  --source auto|kmsg|journal|nflog|file:PATH
+                                         where to read the kernel firewall log (default: settings, auto;
+                                         nflog: NFLOG messages over netlink, needs the logging block's nflog rules)
   --backend ufw|set                      how to ban: tagged ufw rules, or a kernel set (default: settings, set)
   --dry-run                              detect and report, never touch the firewall (no root needed)
   --from-start                           file source: also read what the file already holds
@@ -77,8 +79,8 @@ function runOptionsOf(v: Parsed['values']): RunOptions | string {
   const backend = v.backend;
   if (backend !== undefined && backend !== 'ufw' && backend !== 'set') return `--backend is ufw or set (got "${String(backend)}")`;
   const source = v.source;
-  if (source !== undefined && !/^(auto|kmsg|journal|file:\/.+)$/.test(String(source))) {
-    return `--source is auto, kmsg, journal or file:/absolute/path (got "${String(source)}")`;
+  if (source !== undefined && !/^(auto|kmsg|journal|nflog|file:\/.+)$/.test(String(source))) {
+    return `--source is auto, kmsg, journal, nflog or file:/absolute/path (got "${String(source)}")`;
   }
   return {
     ...(typeof source === 'string' ? { source } : {}),

@@ -27,6 +27,8 @@ import { prepareStateDir, serveControlSocket } from './control.ts';
 import { callViaDispatcher, firewallPortOf, helperOpsOf } from '../app/helper-adapter.ts';
 import { readHostInfo } from '../app/hostinfo.ts';
 import { KmsgSource, kmsgBootTimeMs, liveLineParser, newestKmsgSeq } from '../engine/logs/kmsg.ts';
+import { NflogSource } from '../engine/logs/nflog.ts';
+import { nflogReaderPath } from './nflog-reader-path.ts';
 import { liveKmsgThreads } from '../engine/logs/kmsg-reader.ts';
 import { READER_NICE } from '../engine/logs/kmsg-thread.ts';
 import { PortcullisService, VERSION } from '../app/service.ts';
@@ -101,6 +103,14 @@ async function openSource(
   state: { get(key: string): string | null; set(key: string, value: string): void; queue(key: string, value: string): void },
   fromStart: boolean,
 ): Promise<{ source: LogSourcePort; framing: Framing | 'auto'; replayUpToSeq?: number | null } | { error: string }> {
+  if (spec === 'nflog') {
+    // Binding an NFLOG group and a socket buffer past rmem_max both need CAP_NET_ADMIN.
+    if (process.getuid?.() !== 0) return { error: 'nflog needs root (the reader binds an NFLOG group and forces its socket buffer: CAP_NET_ADMIN)' };
+    const reader = nflogReaderPath();
+    if ('error' in reader) return { error: reader.error };
+    // Nothing to resume: NFLOG keeps nothing while no reader is bound. 'nflog' framing: no text lines come.
+    return { source: new NflogSource({ readerPath: reader.path }), framing: 'nflog' };
+  }
   const kmsgOk = canRead('/dev/kmsg');
   if (spec === 'kmsg' || (spec === 'auto' && kmsgOk)) {
     if (!kmsgOk) return { error: '/dev/kmsg cannot be read (run as root)' };
@@ -198,7 +208,7 @@ function refreshedOnChange(h: HelperOpsPort): HelperOpsPort {
     setEnabled: changing((on) => h.setEnabled(on)),
     setDefault: changing((d, p) => h.setDefault(d, p)),
     setLogging: changing((l) => h.setLogging(l)),
-    setPerSourceLogging: changing((on) => h.setPerSourceLogging(on)),
+    setPerSourceLogging: changing((on, via) => h.setPerSourceLogging(on, via)),
     setSetBlock: changing((on) => h.setSetBlock(on)),
     setForwardBlock: changing((on) => h.setForwardBlock(on)),
     enableUfwIpv6: changing(() => h.enableUfwIpv6()),
@@ -428,6 +438,17 @@ async function startLocked(o: RunOptions, out: Out, err: Out, isRoot: boolean): 
     throw new StartError(`no log source: ${opened.error}`);
   }
   const framing = opened.framing;
+  // The nflog source reads only the logging block's NFLOG variant (ufw itself logs through LOG):
+  // said at the start, not only by the Doctor, since without it nothing at all is seen.
+  if (opened.source.kind === 'nflog' && call) {
+    const blocks = await call('status', {}).then((s) => s.blocks, () => null);
+    if (blocks && blocks.perSourceLoggingVia !== 'nflog') {
+      err(
+        `portcullis warn: the nflog source reads only what the per-source logging block's NFLOG variant logs, and it is ${blocks.perSourceLogging ? 'installed as LOG' : 'not installed'}: ` +
+          'nothing will be seen. Install it: portcullis doctor --fix install-per-source-logging',
+      );
+    }
+  }
   if (!opened.source.health().kernelTrusted && effective.detection.requireKernelTrust) {
     err(
       `portcullis warn: ${opened.source.health().description}: its records are ignored ` +
@@ -476,11 +497,18 @@ async function startLocked(o: RunOptions, out: Out, err: Out, isRoot: boolean): 
   const inner = opened.source;
   const countedSource: LogSourcePort = {
     kind: inner.kind,
-    start: (onLines) =>
-      inner.start((lines) => {
-        linesSeen += lines.length;
-        onLines(lines);
-      }),
+    start: (onLines, onPackets) =>
+      inner.start(
+        (lines) => {
+          linesSeen += lines.length;
+          onLines(lines);
+        },
+        onPackets &&
+          ((packets) => {
+            linesSeen += packets.length;
+            onPackets(packets);
+          }),
+      ),
     stop: () => inner.stop(),
     health: () => inner.health(),
     ...(inner.noteRejects ? { noteRejects: (count: number) => inner.noteRejects!(count) } : {}),

@@ -22,6 +22,7 @@ import {
   type HelperStatus,
 } from '../shared/helper-protocol.ts';
 import type { HelperDoctorCheckId } from '../shared/doctor.ts';
+import type { LoggingVia } from '../shared/settings.ts';
 import type { AuditEntry, AuditLog } from './audit.ts';
 import type { BanBackend } from './firewall/types.ts';
 import { refuseUncuttable, refuseUnbannable, unbannableReason } from './ban-guard.ts';
@@ -48,14 +49,14 @@ export interface FirewallModule {
   cutConnections(ip: BanTarget, exec: Exec): Promise<void>;
   installSetBlock(exec: Exec): Promise<void>;
   removeSetBlock(exec: Exec): Promise<void>;
-  installPerSourceLogging(exec: Exec): Promise<void>;
+  installPerSourceLogging(exec: Exec, opts?: { via?: LoggingVia }): Promise<void>;
   removePerSourceLogging(exec: Exec): Promise<void>;
   installForwardBlock(exec: Exec): Promise<void>;
   removeForwardBlock(exec: Exec): Promise<void>;
   forwardBlockStatus(exec: Exec): Promise<HelperResult<'forwardStatus'>>;
   /** IPV6=yes in /etc/default/ufw, then ufw reload (firewall/ufw-ipv6.ts). */
   enableUfwIpv6(exec: Exec): Promise<{ changed: boolean; reloaded: boolean }>;
-  managedBlocksStatus(): Promise<{ setBlock: boolean; perSourceLogging: boolean; forward: boolean }>;
+  managedBlocksStatus(): Promise<{ setBlock: boolean; perSourceLogging: boolean; perSourceLoggingVia: LoggingVia | null; forward: boolean }>;
 }
 
 export interface HelperDeps {
@@ -269,7 +270,7 @@ export function createHelperDispatcher(deps: HelperDeps): HelperDispatcher {
   }
 
   async function status(): Promise<HelperStatus> {
-    const blocks = await deps.firewall.managedBlocksStatus().catch(() => ({ setBlock: false, perSourceLogging: false, forward: false }));
+    const blocks = await deps.firewall.managedBlocksStatus().catch(() => ({ setBlock: false, perSourceLogging: false, perSourceLoggingVia: null, forward: false }));
     const installed = await deps.exists(BINARIES.ufw);
     const empty = { rules: [], portcullisRules: [], all: [], appProfiles: [] };
     if (!installed)
@@ -400,7 +401,9 @@ export function createHelperDispatcher(deps: HelperDeps): HelperDispatcher {
         return { ok: true };
       case 'installBlocks': {
         const b = req.args.block;
-        await (b === 'set' ? deps.firewall.installSetBlock(exec) : b === 'forward' ? deps.firewall.installForwardBlock(exec) : deps.firewall.installPerSourceLogging(exec));
+        // The logging block logs through LOG or, for the nflog source, NFLOG (`via`; the others have one form).
+        const via = req.args.via;
+        await (b === 'set' ? deps.firewall.installSetBlock(exec) : b === 'forward' ? deps.firewall.installForwardBlock(exec) : deps.firewall.installPerSourceLogging(exec, via ? { via } : {}));
         return deps.firewall.managedBlocksStatus();
       }
       case 'removeBlocks': {

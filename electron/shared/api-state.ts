@@ -8,7 +8,7 @@
 import * as z from 'zod/mini';
 
 export const SourceHealthSchema = z.object({
-  kind: z.enum(['kmsg', 'journal', 'file', 'replay']),
+  kind: z.enum(['kmsg', 'journal', 'file', 'replay', 'nflog']),
   description: z.string(),
   kernelTrusted: z.boolean(),
   lastRecordAt: z.nullable(z.number()),
@@ -34,6 +34,8 @@ export const FirewallStateSchema = z.object({
   defaultRouted: z.nullable(z.string()),
   loggingLevel: z.nullable(z.string()),
   perSourceLogging: z.boolean(),
+  /** How the per-source logging block logs: LOG records, or NFLOG messages for the nflog source (absent: unknown). */
+  perSourceLoggingVia: z.optional(z.nullable(z.enum(['log', 'nflog']))),
 });
 export type FirewallState = z.infer<typeof FirewallStateSchema>;
 

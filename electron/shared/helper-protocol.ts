@@ -103,7 +103,8 @@ export function skippedBanText(s: SkippedBan): string {
   return `ufw did not add Portcullis's ban of ${s.ip}: it keeps a rule of yours for ${s.ip} ("Skipping inserting existing rule"), and that rule decides what happens to its traffic; delete it (ufw status numbered) to let Portcullis ban ${s.ip}, or whitelist ${s.ip}`;
 }
 
-export const BlocksStatusSchema = z.object({ setBlock: z.boolean(), perSourceLogging: z.boolean(), forward: z.boolean() });
+/** perSourceLoggingVia: how the logging block logs (LOG, or NFLOG for the nflog source); null without one. */
+export const BlocksStatusSchema = z.object({ setBlock: z.boolean(), perSourceLogging: z.boolean(), perSourceLoggingVia: z.enum(['log', 'nflog']).nullable().optional(), forward: z.boolean() });
 
 const DockerUserStateSchema = z.enum(['absent', 'jumped', 'missing-jump']);
 /** The forward block in the kernel: files, chains loaded by ufw, and Docker's DOCKER-USER jumps per family. */
@@ -168,7 +169,7 @@ export const HELPER_OPS = {
     result: z.object({ bans: z.array(z.object({ ip: z.string(), expiresInSec: z.number().nullable() })) }),
   },
   cutConnections: { args: z.object({ ip: BanTargetSchema }).strict(), result: z.object({ ok: z.literal(true) }) },
-  installBlocks: { args: z.object({ block: BlockSchema }).strict(), result: BlocksStatusSchema },
+  installBlocks: { args: z.object({ block: BlockSchema, via: z.enum(['log', 'nflog']).optional() }).strict(), result: BlocksStatusSchema },
   removeBlocks: { args: z.object({ block: BlockSchema }).strict(), result: BlocksStatusSchema },
   /**
    * The Doctor's IPv6 fix: IPV6=yes in /etc/default/ufw (that one key only), then `ufw reload` when ufw

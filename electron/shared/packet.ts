@@ -8,8 +8,8 @@ import type { Ip } from './domain.ts';
 export type Trust = 'kernel' | 'spoofable';
 
 /** How the record was framed. */
-/** pve: the Proxmox VE firewall log; logread: OpenWrt's `logread` (both only ever read by replay). */
-export type Framing = 'syslog' | 'kmsg' | 'journal' | 'dmesg' | 'pve' | 'logread';
+/** pve: the Proxmox VE firewall log; logread: OpenWrt's `logread` (both only ever read by replay); nflog: not text at all, an NFLOG message decoded by parse/nflog.ts. */
+export type Framing = 'syslog' | 'kmsg' | 'journal' | 'dmesg' | 'pve' | 'logread' | 'nflog';
 
 /** TCP flag bits as they appear in netfilter LOG lines. */
 export const TcpFlag = {

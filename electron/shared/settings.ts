@@ -21,6 +21,17 @@ const count = (what: string, min: number, max: number) => {
 /** Portcullis's own LOG prefix, used by its per-source logging block in after.rules. */
 export const PORTCULLIS_LOG_PREFIX = 'PORTCULLIS BLOCK';
 /**
+ * The NFLOG group of the per-source logging block's nflog variant (logs.source "nflog"), which the
+ * source's reader binds (one reader per group and namespace). Unused by ufw and ulogd's defaults (0, 1).
+ */
+export const PORTCULLIS_NFLOG_GROUP = 5417;
+/** How the per-source logging block logs: kernel LOG records (kmsg, journald, files) or NFLOG messages (the nflog source). */
+export type LoggingVia = 'log' | 'nflog';
+/** How the per-source logging block must log for a `logs.source` setting: NFLOG for the nflog source, LOG for the others. */
+export function loggingViaFor(source: string): LoggingVia {
+  return source === 'nflog' ? 'nflog' : 'log';
+}
+/**
  * The forward block's LOG prefix (helper/firewall/forward-blocks.ts): new connections routed through
  * this host (a container's unpublished port, a routed host's closed one). Its records carry IN= and
  * OUT= both; the classifier counts them as inbound, where every other prefix with OUT= is not.
@@ -121,7 +132,9 @@ export const LogSettingsSchema = z
   .object({
     source: z
       .string()
-      .regex(/^(auto|kmsg|journal|file:\/.+)$/, 'source is auto, kmsg, journal or file:/absolute/path')
+      // nflog: the kernel's NFLOG messages of Portcullis's group over netlink (engine/logs/nflog.ts),
+      // never picked by auto: it sees only what the NFLOG rules log (the logging block's nflog variant).
+      .regex(/^(auto|kmsg|journal|nflog|file:\/.+)$/, 'source is auto, kmsg, journal, nflog or file:/absolute/path')
       .default('auto'),
     /** Blocked packets kept in the database. */
     retentionDays: count('retentionDays', 1, 365).default(7),

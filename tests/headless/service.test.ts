@@ -57,6 +57,33 @@ describe('PortcullisService: bans', () => {
     expect(t.firewall.bans.has('203.0.113.9')).toBe(true);
   });
 
+  it("a source that decodes its own records (nflog) hands packets, not lines: the same ban and the same stored packets as the parsed lines", async () => {
+    const lines = setup();
+    await lines.service.start();
+    lines.source.push(...scan('203.0.113.9', [21, 23, 25]));
+    await lines.service.idle();
+    // The same packets, handed over as packets (the parser's own records, so nothing differs but the path).
+    const parse = fakeParser(lines.clock);
+    const packets = scan('203.0.113.9', [21, 23, 25]).map((l) => {
+      const r = parse(l);
+      if (!r.ok) throw new Error('fake parser');
+      return { ...r.packet, framing: 'nflog' as const };
+    });
+    let give: ((p: typeof packets) => void) | undefined;
+    const source = Object.assign(new PushSource(), {
+      start: async (_l: (lines: string[]) => void, onPackets?: (p: typeof packets) => void) => void (give = onPackets),
+    });
+    const direct = setup({ source, parseLine: () => expect.fail('packets are not parsed again') });
+    await direct.service.start();
+    give!(packets);
+    await direct.service.idle();
+    expect(direct.firewall.bans.has('203.0.113.9')).toBe(true);
+    const stored = (t: ReturnType<typeof setup>) => [...t.store.packets, ...t.store.pending].map(({ framing: _f, ...p }) => p);
+    expect(stored(direct)).toHaveLength(3);
+    expect(stored(direct)).toEqual(stored(lines));
+    expect(direct.journal.entries.filter((e) => e.startsWith('store.ban') || e.startsWith('fw.ban'))).toEqual(lines.journal.entries.filter((e) => e.startsWith('store.ban') || e.startsWith('fw.ban')));
+  });
+
   it('no conntrack cut where the block already drops established sessions (set backend): a cut spawns two processes per ban (issue 14)', async () => {
     for (const blocksEstablished of [true, false]) {
       const journal = new Journal();

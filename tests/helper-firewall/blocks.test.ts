@@ -13,6 +13,7 @@ import {
   hasBlock,
   loggingAnchor,
   perSourceLoggingRules,
+  loggingViaOf,
   setBlockRules,
   withBlock,
   withoutBlock,
@@ -95,6 +96,22 @@ describe('per-source logging block in after.rules / after6.rules', () => {
     const l = lines(text);
     expect(l.findIndex((x) => x.includes('-j LOG'))).toBeLessThan(l.indexOf('COMMIT'));
     expect(l.findIndex((x) => x.includes('-j LOG'))).toBeGreaterThan(l.findIndex((x) => x.startsWith(':ufw6-after-input')));
+  });
+
+  it("the nflog variant logs the same packets through NFLOG to Portcullis's group (128 bytes, one message per packet), and is told apart from the LOG form", () => {
+    for (const family of [4, 6] as const) {
+      const log = perSourceLoggingRules(family);
+      const nflog = perSourceLoggingRules(family, { via: 'nflog' });
+      if (!log.ok || !nflog.ok) throw new Error('rules');
+      const rule = nflog.rules.find((l) => l.startsWith('-A '))!;
+      expect(rule).toMatch(/ -j NFLOG --nflog-group 5417 --nflog-prefix "\[PORTCULLIS BLOCK\]" --nflog-size 128 --nflog-threshold 1$/);
+      // The same match as the LOG form: only the target differs.
+      const logRule = log.rules.find((l) => l.startsWith('-A '))!;
+      expect(rule.slice(0, rule.indexOf(' -j '))).toBe(logRule.slice(0, logRule.indexOf(' -j ')));
+      expect(loggingViaOf(nflog.rules)).toBe('nflog');
+      expect(loggingViaOf(log.rules)).toBe('log');
+      expect(loggingViaOf(['# a comment only'])).toBe(null);
+    }
   });
 
   it('refuses out-of-range budgets', () => {

@@ -299,7 +299,7 @@ describe('managed blocks on files (temp etcDir, fake ufw)', () => {
     expect(read('before.rules')).toContain('--match-set portcullis-ban4');
     expect(read('before6.rules')).toContain('--match-set portcullis-ban6');
     expect(statSync(join(dir, 'before.init')).mode & 0o100).toBe(0o100);
-    expect(await managedBlocksStatus({ etcDir: dir })).toEqual({ setBlock: true, perSourceLogging: false, forward: false });
+    expect(await managedBlocksStatus({ etcDir: dir })).toEqual({ setBlock: true, perSourceLogging: false, perSourceLoggingVia: null, forward: false });
 
     const again = activeUfw();
     await installSetBlock(again.exec, { etcDir: dir });
@@ -309,7 +309,7 @@ describe('managed blocks on files (temp etcDir, fake ufw)', () => {
     await removeSetBlock(rm.exec, { etcDir: dir });
     expect(read('before.rules')).toBe(readFileSync(new URL('./fixtures/before.rules', import.meta.url), 'utf8'));
     expect(rm.calls.filter((c) => c.args[0] === 'destroy').map((c) => c.args[1])).toEqual(['portcullis-ban4', 'portcullis-ban6', 'portcullis-net4', 'portcullis-net6']);
-    expect(await managedBlocksStatus({ etcDir: dir })).toEqual({ setBlock: false, perSourceLogging: false, forward: false });
+    expect(await managedBlocksStatus({ etcDir: dir })).toEqual({ setBlock: false, perSourceLogging: false, perSourceLoggingVia: null, forward: false });
   });
 
   it('a set block of an older version (without the prefix-ban sets) reads as not installed, so the start installs it again', async () => {
@@ -348,6 +348,18 @@ describe('managed blocks on files (temp etcDir, fake ufw)', () => {
     expect(calls.some((c) => c.args[0] === 'reload')).toBe(false);
     await removePerSourceLogging(exec, { etcDir: dir });
     expect(read('after6.rules')).toBe(readFileSync(new URL('./fixtures/after6.rules', import.meta.url), 'utf8'));
+  });
+
+  it("the status tells the block's LOG form from its NFLOG variant (the nflog source's), and a reinstall swaps one for the other", async () => {
+    const { exec } = fakeExec((c) => (c.bin === 'ufw' && c.args[0] === 'status' ? { stdout: 'Status: inactive\n' } : {}));
+    await installPerSourceLogging(exec, { etcDir: dir });
+    expect(await managedBlocksStatus({ etcDir: dir })).toMatchObject({ perSourceLogging: true, perSourceLoggingVia: 'log' });
+    await installPerSourceLogging(exec, { etcDir: dir, via: 'nflog' });
+    expect(await managedBlocksStatus({ etcDir: dir })).toMatchObject({ perSourceLogging: true, perSourceLoggingVia: 'nflog' });
+    expect(read('after6.rules')).toContain('-j NFLOG --nflog-group 5417');
+    expect(read('after.rules')).not.toContain('-j LOG --log-prefix "[PORTCULLIS BLOCK] "');
+    await removePerSourceLogging(exec, { etcDir: dir });
+    expect(await managedBlocksStatus({ etcDir: dir })).toMatchObject({ perSourceLogging: false, perSourceLoggingVia: null });
   });
 
   it('a file changed by someone else while it was edited keeps their change; nothing is swapped in or reloaded', async () => {

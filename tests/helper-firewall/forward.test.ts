@@ -143,7 +143,7 @@ describe('forward block install/remove (temp etcDir, fake exec)', () => {
       'add -exist portcullis-ban4 192.0.2.5 timeout 600 comment "portcullis-ban ufw-backend"\n' +
         'add -exist portcullis-ban6 2001:db8::5 timeout 0 comment "portcullis-ban ufw-backend"\n',
     );
-    expect(await managedBlocksStatus({ etcDir: dir })).toEqual({ setBlock: false, perSourceLogging: false, forward: true });
+    expect(await managedBlocksStatus({ etcDir: dir })).toEqual({ setBlock: false, perSourceLogging: false, perSourceLoggingVia: null, forward: true });
   });
 
   it('install again: nothing reloaded, no jump added twice; without Docker no DOCKER-USER change at all', async () => {
@@ -220,7 +220,7 @@ describe('forward block install/remove (temp etcDir, fake exec)', () => {
     const rm = kernel({ docker: false, jumped: false, chains: false });
     await removeForwardBlock(rm.exec, { etcDir: dir });
     expect(rm.calls.some((c) => c.args[0] === 'destroy')).toBe(false);
-    expect(await managedBlocksStatus({ etcDir: dir })).toEqual({ setBlock: true, perSourceLogging: false, forward: false });
+    expect(await managedBlocksStatus({ etcDir: dir })).toEqual({ setBlock: true, perSourceLogging: false, perSourceLoggingVia: null, forward: false });
     expect(read('before.init')).toContain('# BEGIN PORTCULLIS (managed');
     expect(read('before.init')).not.toContain('PORTCULLIS-FORWARD');
   });

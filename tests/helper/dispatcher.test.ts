@@ -75,6 +75,8 @@ function hostileCorpus(): { name: string; req: unknown }[] {
   add('removeBlocks extra field', { id: 1, op: 'removeBlocks', args: { block: 'forward', chain: 'DOCKER-USER' } });
   add('forwardStatus with args', { id: 1, op: 'forwardStatus', args: { family: 4 } });
   add('forward chain option', { id: 1, op: 'installBlocks', args: { block: '-F' } });
+  // the logging block's variant: a closed enum too, never a target or a group of the client's
+  for (const via of ['NFLOG', 'ulog', '-j ACCEPT', 'nflog --nflog-group 1', '', 5417]) add(`logging via ${String(via)}`, { id: 1, op: 'installBlocks', args: { block: 'perSourceLogging', via } });
   for (const op of ['installForwardBlock', 'dockerUser', 'iptables']) add(`op ${op}`, { id: 1, op, args: {} });
   // unknown ops, envelopes, extra fields, prototype pollution
   for (const op of ['exec', 'shell', 'reset', 'reload', '__proto__', 'constructor', 'toString', 'hasOwnProperty', '']) {
@@ -139,6 +141,14 @@ describe('helper dispatcher: hostile corpus', () => {
 });
 
 describe('helper dispatcher: valid requests', () => {
+  it("installs the logging block's NFLOG variant when asked (via nflog), its LOG form otherwise", async () => {
+    const { deps, fwCalls } = fakeDeps();
+    const d = createHelperDispatcher(deps);
+    expect((await d.handle({ id: 1, op: 'installBlocks', args: { block: 'perSourceLogging', via: 'nflog' } })).ok).toBe(true);
+    expect((await d.handle({ id: 2, op: 'installBlocks', args: { block: 'perSourceLogging' } })).ok).toBe(true);
+    expect(fwCalls).toEqual(['installPerSourceLogging:nflog', 'installPerSourceLogging']);
+  });
+
   it('adds a rule with a fixed argv, comment as one element, audited', async () => {
     const { deps, calls, audit } = fakeDeps();
     const d = createHelperDispatcher(deps);

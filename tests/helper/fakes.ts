@@ -42,7 +42,7 @@ export function fakeFirewall() {
     cutConnections: async (ip) => void calls.push(`cut ${ip}`),
     installSetBlock: async () => void calls.push('installSetBlock'),
     removeSetBlock: async () => void calls.push('removeSetBlock'),
-    installPerSourceLogging: async () => void calls.push('installPerSourceLogging'),
+    installPerSourceLogging: async (_exec: unknown, opts?: { via?: 'log' | 'nflog' }) => void calls.push(opts?.via ? `installPerSourceLogging:${opts.via}` : 'installPerSourceLogging'),
     removePerSourceLogging: async () => void calls.push('removePerSourceLogging'),
     installForwardBlock: async () => void calls.push('installForwardBlock'),
     removeForwardBlock: async () => void calls.push('removeForwardBlock'),
@@ -51,7 +51,7 @@ export function fakeFirewall() {
       return { changed: true, reloaded: true };
     },
     forwardBlockStatus: async () => ({ installed: calls.includes('installForwardBlock'), logsRouted: true, loaded: { v4: true, v6: true }, dockerUser: { v4: 'absent', v6: 'absent' } }),
-    managedBlocksStatus: async () => ({ setBlock: calls.includes('installSetBlock'), perSourceLogging: false, forward: calls.includes('installForwardBlock') }),
+    managedBlocksStatus: async () => ({ setBlock: calls.includes('installSetBlock'), perSourceLogging: false, perSourceLoggingVia: null, forward: calls.includes('installForwardBlock') }),
   };
   return { firewall, calls };
 }

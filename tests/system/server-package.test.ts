@@ -204,6 +204,7 @@ describe.runIf(enabled)('the server .deb: build, install, run as the unit would,
     expect(general).toMatch(/1 active bans/);
     expect(stable(await inNs(['/usr/bin/portcullis', 'status']))).toEqual(stable(general));
     expect(existsSync('/usr/lib/portcullis/dist/cli/status.cjs'), 'the status entry is installed').toBe(true);
+    expect(existsSync('/usr/lib/portcullis/dist/native/portcullis-nflog'), "the nflog source's reader is installed").toBe(true);
     expect(existsSync('/var/cache/portcullis/status.cjs.v8cache'), "status's code cache, made by its first answer").toBe(true);
     expect(await runner.stop(), runner.out.join('\n')).toBe(0);
     runner = null;

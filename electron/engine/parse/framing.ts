@@ -107,7 +107,8 @@ export function sniffFraming(line: string): Framing | null {
 
 /** The framing most sample lines have (empty lines ignored), or null when none is recognised. */
 export function detectFraming(sampleLines: string[]): Framing | null {
-  const counts: Record<Framing, number> = { syslog: 0, kmsg: 0, journal: 0, dmesg: 0, pve: 0, logread: 0 };
+  // nflog: binary messages (parse/nflog.ts), never a text line: never sniffed.
+  const counts: Record<Framing, number> = { syslog: 0, kmsg: 0, journal: 0, dmesg: 0, pve: 0, logread: 0, nflog: 0 };
   let best: Framing | null = null;
   for (const line of sampleLines) {
     if (typeof line !== 'string' || line.length === 0 || line.length > MAX_RECORD_LENGTH) continue;

@@ -6,7 +6,7 @@
  * (leading whitespace allowed, for the shell hook), so it can be found, replaced and removed without
  * touching a single byte of the user's own lines. Applying the same block twice gives the same file.
  */
-import { PORTCULLIS_LOG_PREFIX } from '../../shared/settings.ts';
+import { PORTCULLIS_LOG_PREFIX, PORTCULLIS_NFLOG_GROUP, type LoggingVia } from '../../shared/settings.ts';
 
 export const BLOCK_BEGIN = '# BEGIN PORTCULLIS';
 export const BLOCK_END = '# END PORTCULLIS';
@@ -196,6 +196,25 @@ export interface PerSourceLoggingOptions {
   ratePerMinute?: number;
   /** Lines a source may produce at once before the rate applies. */
   burst?: number;
+  /** LOG (default: kernel records) or NFLOG to Portcullis's group (the nflog source reads it). */
+  via?: LoggingVia;
+}
+
+/**
+ * The block's target: LOG, or its NFLOG twin for the nflog source — the same prefix, the packet's
+ * first 128 bytes (all LOG prints), one message per packet sent at once (threshold 1).
+ */
+export function loggingTarget(via: LoggingVia = 'log'): string {
+  return via === 'nflog'
+    ? `-j NFLOG --nflog-group ${PORTCULLIS_NFLOG_GROUP} --nflog-prefix "[${PORTCULLIS_LOG_PREFIX}]" --nflog-size 128 --nflog-threshold 1`
+    : `-j LOG --log-prefix "[${PORTCULLIS_LOG_PREFIX}] "`;
+}
+
+/** Which target an installed block's lines log through (null: no logging rule in them). */
+export function loggingViaOf(body: readonly string[]): LoggingVia | null {
+  const rule = body.find((l) => l.startsWith('-A '));
+  if (!rule) return null;
+  return / -j NFLOG /.test(rule) ? 'nflog' : / -j LOG /.test(rule) ? 'log' : null;
 }
 
 export type LoggingRulesResult = { ok: true; rules: string[] } | { ok: false; reason: string };
@@ -218,7 +237,7 @@ export function perSourceLoggingRules(family: Family, opts: PerSourceLoggingOpti
     rules: [
       "# Log inbound packets about to be dropped with a per-source budget, so one noisy source cannot",
       "# use up the log budget of every other scanner (ufw's own LOG rule shares one budget).",
-      `-A ${chainPrefix(family)}-after-input -m conntrack --ctstate NEW -m addrtype --dst-type LOCAL -m hashlimit --hashlimit-mode srcip --hashlimit-upto ${rate}/min --hashlimit-burst ${burst} --hashlimit-name portcullis${family} -j LOG --log-prefix "[${PORTCULLIS_LOG_PREFIX}] "`,
+      `-A ${chainPrefix(family)}-after-input -m conntrack --ctstate NEW -m addrtype --dst-type LOCAL -m hashlimit --hashlimit-mode srcip --hashlimit-upto ${rate}/min --hashlimit-burst ${burst} --hashlimit-name portcullis${family} ${loggingTarget(opts.via)}`,
     ],
   };
 }

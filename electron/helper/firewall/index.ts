@@ -13,6 +13,7 @@ import type { UfwFilesOptions } from './ufw-batch.ts';
 import { forwardBlockInstalled } from './forward.ts';
 import { withForwardMirror } from './forward-mirror.ts';
 import { managedBlocksStatus as fileBlocksStatus, type ManagedOptions } from './managed.ts';
+import type { LoggingVia } from '../../shared/settings.ts';
 
 export type { BanBackend, BanEntry, BanRequest } from './types.ts';
 export type { IpsetSession } from './ipset-session.ts';
@@ -32,7 +33,7 @@ export { enableUfwIpv6, withIpv6Yes, UFW_DEFAULTS_FILE } from './ufw-ipv6.ts';
 export { installForwardBlock, removeForwardBlock, forwardBlockStatus, forwardBlockInstalled, type ForwardBlockStatus } from './forward.ts';
 
 /** Which managed blocks are in ufw's files (the forward block: in all five of its files). */
-export async function managedBlocksStatus(opts: ManagedOptions = {}): Promise<{ setBlock: boolean; perSourceLogging: boolean; forward: boolean }> {
+export async function managedBlocksStatus(opts: ManagedOptions = {}): Promise<{ setBlock: boolean; perSourceLogging: boolean; perSourceLoggingVia: LoggingVia | null; forward: boolean }> {
   return { ...(await fileBlocksStatus(opts)), forward: forwardBlockInstalled(opts) };
 }
 

@@ -23,6 +23,7 @@ import {
   netSetCreateArgs,
   loggingAnchor,
   perSourceLoggingRules,
+  loggingViaOf,
   setBlockRules,
   withBlock,
   withoutBlock,
@@ -31,6 +32,7 @@ import {
   type TextResult,
 } from './blocks.ts';
 import { FirewallError } from './errors.ts';
+import type { LoggingVia } from '../../shared/settings.ts';
 
 export interface ManagedOptions {
   /** ufw's configuration directory as this process sees it. Default /etc/ufw. */
@@ -202,10 +204,23 @@ function fileHasBlock(path: string, body?: readonly string[]): boolean {
   }
 }
 
+/** How the per-source logging block in `path` logs (null: no block, or none that logs). */
+function loggingViaIn(path: string): LoggingVia | null {
+  try {
+    const body = blockBody(readFileSync(path, 'utf8'));
+    return body === null ? null : loggingViaOf(body);
+  } catch {
+    return null;
+  }
+}
+
 /** Which managed blocks are present in ufw's files (both families must carry them). */
-export async function managedBlocksStatus(opts: ManagedOptions = {}): Promise<{ setBlock: boolean; perSourceLogging: boolean }> {
+export async function managedBlocksStatus(opts: ManagedOptions = {}): Promise<{ setBlock: boolean; perSourceLogging: boolean; perSourceLoggingVia: LoggingVia | null }> {
   const dir = opts.etcDir ?? DEFAULT_ETC_DIR;
+  const via4 = loggingViaIn(join(dir, 'after.rules'));
   return {
+    // LOG or NFLOG: the same in both files, else it is reinstalled (null, as a half-installed block).
+    perSourceLoggingVia: via4 !== null && via4 === loggingViaIn(join(dir, 'after6.rules')) ? via4 : null,
     // The rules as this version writes them: after an upgrade that added a set, the block is installed again.
     setBlock: fileHasBlock(join(dir, 'before.rules'), setBlockRules(4)) && fileHasBlock(join(dir, 'before6.rules'), setBlockRules(6)) && fileHasBlock(join(dir, 'before.init'), beforeInitBlock(BINARIES.ipset)),
     perSourceLogging: fileHasBlock(join(dir, 'after.rules')) && fileHasBlock(join(dir, 'after6.rules')),

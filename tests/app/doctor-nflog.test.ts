@@ -1,0 +1,44 @@
+/**
+ * The Doctor with the nflog source: it reads only NFLOG messages, which only the per-source logging
+ * block's NFLOG variant sends — no block, or the LOG variant, is an error (for the other sources a
+ * missing block is a warning and the helper's check stands), and the fix installs the variant the
+ * source needs.
+ */
+import { describe, expect, it } from 'vitest';
+import { nflogRulesCheck, runFix } from '../../electron/app/doctor.ts';
+import type { HelperOpsPort } from '../../electron/app/contracts.ts';
+import type { FirewallState } from '../../electron/shared/api.ts';
+import { loggingViaFor } from '../../electron/shared/settings.ts';
+
+const fw = (perSourceLogging: boolean, via: 'log' | 'nflog' | null): FirewallState => ({
+  installed: true,
+  enabled: true,
+  defaultIncoming: 'deny',
+  defaultOutgoing: 'allow',
+  defaultRouted: 'disabled',
+  loggingLevel: 'low',
+  perSourceLogging,
+  perSourceLoggingVia: via,
+});
+
+describe('Doctor: the nflog source and its rules', () => {
+  it('is an error without the block or with its LOG variant, ok with the NFLOG one; no opinion for other sources', () => {
+    expect(nflogRulesCheck('nflog', fw(false, null))).toMatchObject({ id: 'per-source-logging', level: 'error', detail: expect.stringMatching(/not installed: nothing is seen/) });
+    expect(nflogRulesCheck('nflog', fw(true, 'log'))).toMatchObject({ id: 'per-source-logging', level: 'error', detail: expect.stringMatching(/logs through LOG.*sees nothing/) });
+    expect(nflogRulesCheck('nflog', fw(true, 'nflog'))).toMatchObject({ id: 'per-source-logging', level: 'ok' });
+    for (const source of ['auto', 'kmsg', 'journal', 'file:/var/log/kern.log']) expect(nflogRulesCheck(source, fw(false, null))).toBeNull();
+  });
+
+  it("the fix installs the block's variant the source needs (LOG without an instance to ask)", async () => {
+    const calls: unknown[][] = [];
+    const helper = { setPerSourceLogging: async (...a: unknown[]) => void calls.push(a) } as unknown as HelperOpsPort;
+    await runFix('install-per-source-logging', { helper: () => helper, guardEnable: async () => undefined, loggingVia: () => loggingViaFor('nflog') });
+    await runFix('install-per-source-logging', { helper: () => helper, guardEnable: async () => undefined, loggingVia: () => loggingViaFor('kmsg') });
+    await runFix('install-per-source-logging', { helper: () => helper, guardEnable: async () => undefined });
+    expect(calls).toEqual([
+      [true, 'nflog'],
+      [true, 'log'],
+      [true, 'log'],
+    ]);
+  });
+});

@@ -1,0 +1,139 @@
+/**
+ * NflogSource with a fake reader process fed the kernel capture (tests/fixtures/nflog): argv, the
+ * start that waits for READY, packets to the consumer, health (trusted, counts, losses), and a
+ * reader that fails before or after the start. The real reader in a namespace:
+ * tests/system/nflog-source.test.ts.
+ */
+import { EventEmitter } from 'node:events';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { PassThrough } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { NFLOG_BUFFER_BYTES, NflogSource, PORTCULLIS_NFLOG_GROUP, sysfsInterfaceNames, type ReaderProcess } from '../../electron/engine/logs/nflog.ts';
+import type { PacketEvent } from '../../electron/shared/packet.ts';
+import { LogSettingsSchema } from '../../electron/shared/settings.ts';
+
+const capture = readFileSync(path.resolve(import.meta.dirname, '../fixtures/nflog/capture.bin'));
+const IFACE = /\bIN=(\S+)/.exec(readFileSync(path.resolve(import.meta.dirname, '../fixtures/nflog/capture.txt'), 'utf8'))![1]!;
+
+class FakeReader extends EventEmitter implements ReaderProcess {
+  stdout = new PassThrough();
+  stderr = new PassThrough();
+  killed: string[] = [];
+  kill(signal: NodeJS.Signals = 'SIGTERM'): boolean {
+    this.killed.push(signal);
+    setImmediate(() => this.emit('exit', null, signal));
+    return true;
+  }
+}
+
+function source(reader: FakeReader, calls: { file: string; args: string[] }[] = []) {
+  return new NflogSource({
+    readerPath: '/x/portcullis-nflog',
+    spawn: (file, args) => (calls.push({ file, args }), reader),
+    ifName: (i) => (i === 2 ? IFACE : null),
+  });
+}
+
+describe('NflogSource', () => {
+  it('is the setting logs.source "nflog" (and nothing like it)', () => {
+    expect(LogSettingsSchema.parse({ source: 'nflog' }).source).toBe('nflog');
+    for (const bad of ['nflog:5', 'NFLOG', 'nflog ']) expect(LogSettingsSchema.safeParse({ source: bad }).success, bad).toBe(false);
+  });
+
+  it('starts the reader with its group and buffer only, resolves once it said READY, and hands the decoded packets on', async () => {
+    const reader = new FakeReader();
+    const calls: { file: string; args: string[] }[] = [];
+    const src = source(reader, calls);
+    const got: PacketEvent[] = [];
+    let started = false;
+    const start = src.start(() => expect.fail('no lines from nflog'), (p) => got.push(...p)).then(() => (started = true));
+    await new Promise((r) => setImmediate(r));
+    expect(started).toBe(false);
+    reader.stdout.write(capture);
+    await start;
+    expect(calls).toEqual([{ file: '/x/portcullis-nflog', args: [String(PORTCULLIS_NFLOG_GROUP), String(NFLOG_BUFFER_BYTES)] }]);
+    expect(got).toHaveLength(8);
+    expect(got.every((p) => p.trust === 'kernel' && p.in === IFACE)).toBe(true);
+    const h = src.health();
+    expect(h).toMatchObject({ kind: 'nflog', kernelTrusted: true, recordsRead: 8, recordsLost: 0, linesPerMinute: 8 });
+    expect(h.error).toBeUndefined();
+    expect(h.description).toMatch(/^NFLOG group 5417 \(portcullis-nflog, \d+ MiB socket buffer\)$/);
+    await src.stop();
+    expect(reader.killed).toEqual(['SIGTERM']);
+    expect(src.health().error).toBeUndefined();
+  });
+
+  it('a reader that stops before READY fails the start with its own words; after the start, its exit is the source\'s error', async () => {
+    const early = new FakeReader();
+    const a = source(early);
+    const start = a.start(() => undefined, () => undefined);
+    early.stderr.write('portcullis-nflog: bind NFLOG group 5417: Device or resource busy (another program reads this group)\n');
+    await new Promise((r) => setImmediate(r));
+    early.emit('exit', 1, null);
+    await expect(start).rejects.toThrow(/stopped \(exit code 1\): portcullis-nflog: bind NFLOG group 5417: Device or resource busy/);
+    expect(a.health().error).toMatch(/another program reads this group/);
+
+    const late = new FakeReader();
+    const b = source(late);
+    const started = b.start(() => undefined, () => undefined);
+    late.stdout.write(capture);
+    await started;
+    late.emit('exit', null, 'SIGKILL');
+    expect(b.health().error).toMatch(/the NFLOG reader \(\/x\/portcullis-nflog\) stopped \(SIGKILL\)/);
+  });
+
+  it('messages the kernel dropped are the source\'s recordsLost and an error naming them', async () => {
+    const reader = new FakeReader();
+    const src = source(reader);
+    const started = src.start(() => undefined, () => undefined);
+    // The capture, then an OVERRUN frame and its first packet message again with its sequence number 10 past the last.
+    reader.stdout.write(capture);
+    await started;
+    const over = Buffer.alloc(8);
+    over.writeUInt32LE(3, 0);
+    reader.stdout.write(over);
+    const first = firstDatagramWithSeq(capture, src.counts.packets - 1 + 11);
+    reader.stdout.write(first);
+    await new Promise((r) => setImmediate(r));
+    expect(src.health()).toMatchObject({ recordsLost: 10, recordsRead: 9 });
+    expect(src.health().error).toMatch(/^10 NFLOG messages were dropped by the kernel: the reader's socket was full \(1 times\)/);
+  });
+
+  it('names interfaces from /sys/class/net and reads it again (at most once a second) for an index it does not know', () => {
+    const root = mkdtempSync(path.join(tmpdir(), 'portcullis-sysnet-'));
+    try {
+      mkdirSync(path.join(root, 'lo'));
+      writeFileSync(path.join(root, 'lo/ifindex'), '1\n');
+      let now = 0;
+      const names = sysfsInterfaceNames({ now: () => now }, root);
+      expect(names(1)).toBe('lo');
+      mkdirSync(path.join(root, 'eth0'));
+      writeFileSync(path.join(root, 'eth0/ifindex'), '2\n');
+      expect(names(2)).toBe(null); // read less than a second ago
+      now = 1000;
+      expect(names(2)).toBe('eth0');
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
+
+/** The capture's first DATAGRAM frame with its NFULA_SEQ set to `seq`. */
+function firstDatagramWithSeq(stream: Buffer, seq: number): Buffer {
+  for (let p = 0; p < stream.length; ) {
+    const len = stream.readUInt32LE(p + 4);
+    if (stream.readUInt32LE(p) === 2) {
+      const f = Buffer.from(stream.subarray(p, p + 8 + len));
+      for (let a = 8 + 20; a + 4 <= f.length; ) {
+        const alen = f.readUInt16LE(a);
+        if ((f.readUInt16LE(a + 2) & 0x3fff) === 12) f.writeUInt32BE(seq, a + 4);
+        a += (alen + 3) & ~3;
+      }
+      return f;
+    }
+    p += 8 + len;
+  }
+  throw new Error('no datagram');
+}

@@ -1,0 +1,133 @@
+/**
+ * The `nflog` log source end to end (root, namespaces): the real reader (dist/native/portcullis-nflog)
+ * started by `portcullis run --source nflog` in the lab's firewall namespace, fed by NFLOG rules
+ * twinned with LOG rules at the top of ufw-after-input (where the per-source logging block logs).
+ * - a scanner's 5 probes to closed ports are banned, and the source counts no loss;
+ * - the packets the runner stored from NFLOG are the ones the kmsg text parser makes of the LOG
+ *   twins' records of the same packets (the fields the store keeps);
+ * - the reader's own contract: one reader per group (a second is refused by the kernel), READY first.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { canonicalIp, systemClock } from '../../electron/shared/domain.ts';
+import type { PacketEvent } from '../../electron/shared/packet.ts';
+import { parseRecord } from '../../electron/engine/parse/index.ts';
+import { SqliteStore } from '../../electron/engine/store/sqlite.ts';
+import { PORTCULLIS_NFLOG_GROUP } from '../../electron/engine/logs/nflog.ts';
+import { NFLOG_READER } from '../../electron/headless/nflog-reader-path.ts';
+import { requireSystem } from '../support/system.ts';
+import type { Lab } from '../support/netns.ts';
+import { cliOnce, labPerTest, until } from './runner-support.ts';
+
+const enabled = requireSystem('root', 'netns', 'ufw', 'ipset', 'conntrack');
+const PROBED = [7101, 7102, 7103, 7104, 7105];
+const PREFIX = '[PORTCULLIS BLOCK]';
+
+/** The NFLOG rule of the logging block's nflog variant, and its LOG twin, first in ufw-after-input. */
+async function twinRules(lab: Lab): Promise<void> {
+  for (const [tool, chain] of [['iptables', 'ufw-after-input'], ['ip6tables', 'ufw6-after-input']] as const) {
+    const match = ['-m', 'conntrack', '--ctstate', 'NEW', '-m', 'addrtype', '--dst-type', 'LOCAL'];
+    await lab.run(lab.fwNs, [tool, '-I', chain, '1', ...match, '-j', 'NFLOG', '--nflog-group', String(PORTCULLIS_NFLOG_GROUP), '--nflog-prefix', PREFIX, '--nflog-size', '128', '--nflog-threshold', '1']);
+    await lab.run(lab.fwNs, [tool, '-I', chain, '1', ...match, '-j', 'LOG', '--log-prefix', `${PREFIX} `]);
+  }
+}
+
+/** What both records describe (the framing's own fields aside). */
+function fields(p: PacketEvent): Record<string, unknown> {
+  const { time: _t, framing: _f, seq: _s, trust: _r, host: _h, ...rest } = p;
+  return Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined && v !== null));
+}
+
+describe.runIf(enabled)('nflog log source (real reader, namespaces)', () => {
+  const t = labPerTest();
+
+  it('bans a scanner from NFLOG records (5 probes to closed ports), loses nothing, and stores what the kmsg parser makes of the LOG twins', async () => {
+    const { lab, stateDir } = await t.lab({ scanners: 1 });
+    const cli = await t.start(['run', '--source', 'nflog'], { detection: { maxretry: 5, minDistinctPorts: 3 }, ban: { backend: 'set', bantimeSec: 600 } });
+    const ready = await cli.waitFor((l) => l.type === 'ready', 30_000, 'ready');
+    // After the start: installing the set block reloads ufw, which rebuilds its chains from its files.
+    await twinRules(lab);
+    expect(ready.source).toMatch(/^NFLOG group 5417 \(portcullis-nflog, \d+ MiB socket buffer\)$/);
+    const s = lab.scanner;
+    const kmsg = lab.kmsg();
+    for (const port of PROBED) await lab.probe(s.ns, s.fwV4, port, { timeoutMs: 300 });
+    // IPv6 too: two probes, not enough for a ban of its own.
+    for (const port of PROBED.slice(0, 2)) await lab.probe(s.ns, s.fwV6, port, { timeoutMs: 300 });
+    await cli.waitFor((l) => l.type === 'ban' && l.ip === canonicalIp(s.v4), 10_000, 'the scanner’s ban');
+    expect(await lab.canConnect(s.ns, s.fwV4, 22, 700)).toBe(false);
+
+    const status = async () => JSON.parse((await cliOnce(lab, ['status', '--state-dir', stateDir, '--json'])).stdout) as { source: { kind: string; kernelTrusted: boolean; recordsRead: number; recordsLost: number; error?: string }; counts: { blockedPackets: number } };
+    await until(async () => (await status()).counts.blockedPackets >= PROBED.length + 2, 10_000, 'the runner to store the probes');
+    const st = await status();
+    expect(st.source).toMatchObject({ kind: 'nflog', kernelTrusted: true, recordsLost: 0 });
+    expect(st.source.recordsRead).toBeGreaterThanOrEqual(PROBED.length + 2);
+    expect(st.source.error).toBeUndefined();
+
+    const logLines = () => kmsg.lines().filter((l) => l.includes(PREFIX) && (l.includes(`SRC=${s.v4} `) || l.includes('PROTO=TCP') && l.includes(` DPT=${PROBED[0]} `) || l.includes(` DPT=${PROBED[1]} `)));
+    await until(() => logLines().filter((l) => / DPT=710\d /.test(l)).length >= PROBED.length + 2, 10_000, 'the LOG twins in the kernel log');
+    kmsg.stop();
+    expect(await cli.stop('SIGTERM')).toBe(0);
+
+    // dmesg --raw's `<4>[ s.us] text`: the text after the stamp is the LOG record.
+    const fromKmsg = logLines()
+      .filter((l) => / DPT=710\d /.test(l))
+      .map((l) => parseRecord(`4,0,0,-;${l.replace(/^<\d+>\[\s*[\d.]+\] /, '')}`, { framing: 'kmsg' }))
+      .map((r) => (r.ok ? fields(r.packet) : r.reason));
+    const store = new SqliteStore({ path: path.join(stateDir, 'portcullis.db'), clock: systemClock });
+    try {
+      const stored = store.packetsSince(Date.now(), 60).filter((p) => p.dpt !== undefined && p.dpt >= 7101 && p.dpt <= 7105);
+      expect(stored.every((p) => p.framing === 'nflog' && p.trust === 'kernel')).toBe(true);
+      // The store keeps a packet's columns, not MAC, IP ID, window or flags of the IP header: compared on
+      // those (every field is compared on kernel captures in tests/engine/parse/nflog.test.ts).
+      const storedKeys = Object.keys(fields(stored[0]!)).sort();
+      const key = (f: unknown) => (typeof f === 'string' ? f : JSON.stringify(Object.fromEntries(storedKeys.map((k) => [k, (f as Record<string, unknown>)[k]]))));
+      expect(storedKeys).toEqual(expect.arrayContaining(['dpt', 'dst', 'in', 'len', 'prefix', 'proto', 'spt', 'src', 'tcpFlags', 'ttl']));
+      expect(stored.map(fields).map(key).sort()).toEqual(fromKmsg.map(key).sort());
+      expect(new Set(stored.map((p) => p.family))).toEqual(new Set([4, 6]));
+    } finally {
+      store.close();
+    }
+  });
+
+  it("with the nflog source the Doctor says the logging block's NFLOG variant is missing; its fix installs it (ufw loads it), and a scanner is banned through it, IPv4 and IPv6", async () => {
+    const { lab, stateDir } = await t.lab({ scanners: 1 });
+    const cli = await t.start(['run', '--source', 'nflog'], { detection: { maxretry: 5, minDistinctPorts: 3 }, ban: { backend: 'set', bantimeSec: 600 } });
+    await cli.waitFor((l) => l.type === 'ready', 30_000, 'ready');
+    expect(cli.stderr.join('\n')).toMatch(/portcullis warn: the nflog source reads only what the per-source logging block's NFLOG variant logs, and it is not installed/);
+    const doctor = async (args: string[] = []) => JSON.parse((await cliOnce(lab, ['doctor', ...args, '--state-dir', stateDir, '--json'])).stdout) as { id: string; level: string; detail: string }[];
+    expect((await doctor()).find((c) => c.id === 'per-source-logging')).toMatchObject({ level: 'error', detail: expect.stringMatching(/nflog source reads only NFLOG messages/) });
+    const fixed = await doctor(['--fix', 'install-per-source-logging']);
+    expect(fixed.find((c) => c.id === 'per-source-logging')).toMatchObject({ level: 'ok' });
+    for (const [tool, chain] of [['iptables-save', 'ufw-after-input'], ['ip6tables-save', 'ufw6-after-input']] as const) {
+      const rules = await lab.run(lab.fwNs, [tool, '-t', 'filter']);
+      expect(rules).toMatch(new RegExp(`-A ${chain} .* -j NFLOG --nflog-prefix "\\[PORTCULLIS BLOCK\\]" --nflog-group ${PORTCULLIS_NFLOG_GROUP} --nflog-size 128 --nflog-threshold 1`));
+      expect(rules).not.toMatch(/--log-prefix "\[PORTCULLIS BLOCK\] "/);
+    }
+    const s = lab.scanner;
+    for (const port of PROBED) await lab.probe(s.ns, s.fwV6, port, { timeoutMs: 300 });
+    await cli.waitFor((l) => l.type === 'ban' && l.ip === canonicalIp(s.v6), 10_000, 'the IPv6 scanner’s ban');
+    for (const port of PROBED) await lab.probe(s.ns, s.fwV4, port, { timeoutMs: 300 });
+    await cli.waitFor((l) => l.type === 'ban' && l.ip === canonicalIp(s.v4), 10_000, 'the IPv4 scanner’s ban');
+    const st = JSON.parse((await cliOnce(lab, ['status', '--state-dir', stateDir, '--json'])).stdout) as { source: { recordsLost: number } };
+    expect(st.source.recordsLost).toBe(0);
+  });
+
+  it('the reader says READY once bound, and a second reader of the same group is refused by the kernel with its reason', async () => {
+    const { lab } = await t.lab({ scanners: 1, ufw: false, listen: false });
+    const first = spawn('/usr/sbin/ip', ['netns', 'exec', lab.fwNs, NFLOG_READER, '99', String(1 << 20)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      const head = await new Promise<Buffer>((resolve) => first.stdout.once('data', resolve));
+      expect(head.readUInt32LE(0)).toBe(1); // READY
+      expect(head.readUInt32LE(4)).toBe(4);
+      expect(head.readUInt32LE(8)).toBeGreaterThanOrEqual(1 << 20); // the kernel doubles what it grants
+      const second = spawnSync('/usr/sbin/ip', ['netns', 'exec', lab.fwNs, NFLOG_READER, '99', String(1 << 20)], { encoding: 'utf8', timeout: 10_000 });
+      expect(second.status).toBe(1);
+      expect(second.stderr).toMatch(/bind NFLOG group 99: Operation not permitted \(another program reads this group\)/);
+    } finally {
+      first.kill('SIGTERM');
+    }
+    const code = await new Promise((r) => first.once('exit', (c) => r(c)));
+    expect(code).toBe(0);
+  });
+});
