@@ -3,7 +3,7 @@
  * never lowered, and the programs it starts are set back to the nice it had (helper/exec.ts).
  */
 import { describe, expect, it } from 'vitest';
-import { raiseMainThreadPriority } from '../../electron/headless/runner.ts';
+import { raiseMainThreadPriority } from '../../electron/headless/main-thread-priority.ts';
 
 function fakeOs(nice: number, refuse = false) {
   const calls: number[] = [];
