@@ -5,8 +5,8 @@
  *
  * Why: LOG records go through the kernel's printk ring (128 KB by default, ~28 ms of a 20k/s
  * flood): a reader held off longer — a VM host stalling a vCPU — loses what was overwritten. NFLOG
- * messages wait in the reader's socket buffer, which root can make large (32 MiB here, ~0.5 M
- * messages; the soak bench's experiment lost none in 1.2 M, stalls of 1 s included).
+ * messages wait in the reader's socket buffer, which root can make large (NFLOG_BUFFER_BYTES: ~4 s
+ * of a 20k/s flood; the soak bench's experiment lost none in 1.2 M, stalls of 1 s included).
  * - Trusted like kmsg: only the kernel sends to the bound group (the reader drops datagrams from any
  *   other sender), and a namespace's NFLOG carries only that namespace's packets.
  * - Lost messages are exact: the group's sequence numbers (gaps) and the reader's ENOBUFS reports.
@@ -27,7 +27,11 @@ import { errorText, SourceStats } from './stats.ts';
 import { PORTCULLIS_NFLOG_GROUP } from '../../shared/settings.ts';
 /** The NFLOG group Portcullis's rules log to and its reader binds (shared/settings.ts: the helper's block writes it too). */
 export { PORTCULLIS_NFLOG_GROUP };
-/** The reader's socket buffer: ~0.5 M messages of ~220 bytes' worth of kernel memory each (25 s of a 20k/s flood). */
+/**
+ * The reader's socket buffer, asked for; the kernel grants twice as much (64 MiB). Each queued message
+ * takes ~850 bytes of it (its socket buffer's whole size, not the 128 bytes copied: the soak bench's
+ * experiment held ~19.8k messages in a 16 MiB buffer), so ~80k messages: ~4 s of a 20k/s flood.
+ */
 export const NFLOG_BUFFER_BYTES = 32 << 20;
 /** How long the reader may take to bind its group before start() gives up. */
 const READY_TIMEOUT_MS = 10_000;
