@@ -30,10 +30,12 @@ export function buildNflogReader(outDir = NATIVE_DIR, cc = 'gcc'): NativeBuild {
   }
   mkdirSync(outDir, { recursive: true });
   // -O2, warnings as errors: the program is small enough to keep warning-free; PIE and the
-  // hardening flags Debian builds with (the reader runs as root).
+  // hardening flags Debian builds with (the reader runs as root). Static: built on this glibc, a
+  // dynamic binary would need it at run time too (2.34's symbols), which the server package's
+  // libc6 dependency does not promise; it uses nothing of NSS.
   const r = spawnSync(
     cc,
-    ['-O2', '-std=gnu11', '-Wall', '-Wextra', '-Werror', '-fPIE', '-pie', '-D_FORTIFY_SOURCE=2', '-fstack-protector-strong', '-Wl,-z,relro,-z,now', '-o', out, NFLOG_READER_SOURCE],
+    ['-O2', '-std=gnu11', '-Wall', '-Wextra', '-Werror', '-fPIE', '-static-pie', '-D_FORTIFY_SOURCE=2', '-fstack-protector-strong', '-Wl,-z,relro,-z,now', '-o', out, NFLOG_READER_SOURCE],
     { encoding: 'utf8' },
   );
   if (r.status !== 0) throw new Error(`${cc} failed on ${path.relative(ROOT, NFLOG_READER_SOURCE)}:\n${r.stderr || r.error?.message || ''}`);

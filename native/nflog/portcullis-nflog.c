@@ -17,8 +17,8 @@
  * - asks for the packet's first 128 bytes (the IP and transport headers LOG prints), one message per
  *   packet sent at once (queue threshold 1), and the group's sequence numbers (NFULA_SEQ): a gap in
  *   them is the exact count of messages the kernel could not queue;
- * - keeps only datagrams from the kernel (sender port 0): any process of the namespace may send a
- *   netlink unicast to this socket, and a record it forged would be taken for a packet;
+ * - keeps only datagrams from the kernel (sender port 0): a record another process sent (netfilter
+ *   netlink takes unicasts only from CAP_NET_ADMIN, so root's) would be taken for a packet;
  * - writes frames to stdout: u32 type, u32 length (native byte order: the reader's machine is the
  *   decoder's), then `length` bytes:
  *     1 READY     u32: the receive buffer the kernel granted (written once, after the set-up)
@@ -46,9 +46,11 @@
 #include <unistd.h>
 
 enum { FRAME_READY = 1, FRAME_DATAGRAM = 2, FRAME_OVERRUN = 3 };
-/* LOG prints the IP header and the transport header's first fields: 128 bytes hold them (IPv6 with
-   its 40-byte header too), and copying less costs the kernel less per packet. */
-enum { COPY_RANGE = 128 };
+/* LOG prints the IP header and the transport header's first fields. 128 bytes hold them for IPv4
+   and a plain IPv6 header, but an IPv6 sender can put extension headers ahead of TCP and push its
+   ports out of a short copy (the probe would not count): 2048 holds a whole standard frame. The
+   kernel copies min(packet, range), so a bare SYN costs no more. */
+enum { COPY_RANGE = 2048 };
 /* Limits of BUFFER_BYTES: below 64 KiB a burst is lost at once; above 1 GiB is a typo. */
 #define MIN_BUFFER (64L * 1024)
 #define MAX_BUFFER (1024L * 1024 * 1024)
@@ -112,7 +114,7 @@ static int write_all(const char *p, size_t n) {
   return 1;
 }
 
-/* Frames of one batch, written with one write(): a pipe write of up to its size is not split. */
+/* Frames of one batch, written with one write() (write_all loops over partial writes; this is the only writer). */
 static char out[1 << 20];
 static size_t out_n = 0;
 
@@ -165,6 +167,10 @@ int main(int argc, char **argv) {
     perror("portcullis-nflog: SO_RCVBUFFORCE (needs CAP_NET_ADMIN)");
     return 1;
   }
+  /* recvmmsg wakes at least once a second: a SIGTERM that lands between the loop's check and the
+     call (no SA_RESTART, but it may come just before) is seen within a second, not at the next packet. */
+  struct timeval tick = {.tv_sec = 1, .tv_usec = 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tick, sizeof tick);
   int granted = 0;
   socklen_t gl = sizeof granted;
   getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &granted, &gl);
@@ -209,7 +215,7 @@ int main(int argc, char **argv) {
     }
     int n = recvmmsg(fd, msgs, VLEN, MSG_WAITFORONE, NULL);
     if (n < 0) {
-      if (errno == EINTR) continue;
+      if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) continue;
       if (errno == ENOBUFS) {
         /* Netlink says so once per overrun; the messages lost show as a sequence gap. */
         if (!put_frame(FRAME_OVERRUN, NULL, 0) || !write_all(out, out_n)) break;

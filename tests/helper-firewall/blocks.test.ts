@@ -104,7 +104,7 @@ describe('per-source logging block in after.rules / after6.rules', () => {
       const nflog = perSourceLoggingRules(family, { via: 'nflog' });
       if (!log.ok || !nflog.ok) throw new Error('rules');
       const rule = nflog.rules.find((l) => l.startsWith('-A '))!;
-      expect(rule).toMatch(/ -j NFLOG --nflog-group 5417 --nflog-prefix "\[PORTCULLIS BLOCK\]" --nflog-size 128 --nflog-threshold 1$/);
+      expect(rule).toMatch(/ -j NFLOG --nflog-group 5417 --nflog-prefix "\[PORTCULLIS BLOCK\]" --nflog-size 2048 --nflog-threshold 1$/);
       // The same match as the LOG form: only the target differs.
       const logRule = log.rules.find((l) => l.startsWith('-A '))!;
       expect(rule.slice(0, rule.indexOf(' -j '))).toBe(logRule.slice(0, logRule.indexOf(' -j ')));

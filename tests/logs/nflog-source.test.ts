@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { NFLOG_BUFFER_BYTES, NflogSource, PORTCULLIS_NFLOG_GROUP, sysfsInterfaceNames, type ReaderProcess } from '../../electron/engine/logs/nflog.ts';
 import type { PacketEvent } from '../../electron/shared/packet.ts';
 import { LogSettingsSchema } from '../../electron/shared/settings.ts';
@@ -82,6 +82,51 @@ describe('NflogSource', () => {
     await started;
     late.emit('exit', null, 'SIGKILL');
     expect(b.health().error).toMatch(/the NFLOG reader \(\/x\/portcullis-nflog\) stopped \(SIGKILL\)/);
+  });
+
+  it('stop() does not wait for an exit that will not come: after a failed spawn, or from a reader deaf to SIGTERM', async () => {
+    vi.useFakeTimers();
+    try {
+      // A spawn that failed emits 'error' and never 'exit'.
+      const failed = new FakeReader();
+      failed.kill = () => true;
+      const src = source(failed);
+      const start = src.start(() => undefined, () => undefined);
+      failed.emit('error', new Error('spawn /x/portcullis-nflog ENOENT'));
+      await expect(start).rejects.toThrow(/ENOENT/);
+      await src.stop(); // resolves at once: nothing to stop
+      // A reader that ignores SIGTERM is killed.
+      const deaf = new FakeReader();
+      deaf.kill = function (signal: NodeJS.Signals = 'SIGTERM') {
+        this.killed.push(signal);
+        if (signal === 'SIGKILL') setImmediate(() => this.emit('exit', null, signal));
+        return true;
+      };
+      const src2 = source(deaf);
+      const start2 = src2.start(() => undefined, () => undefined);
+      deaf.stdout.write(capture);
+      await start2;
+      const stopping = src2.stop();
+      await vi.advanceTimersByTimeAsync(5_000);
+      await stopping;
+      expect(deaf.killed).toEqual(['SIGTERM', 'SIGKILL']);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('a second start (a new reader: sequence numbers from 0 again) counts no loss from the first reader\'s numbers', async () => {
+    const readers = [new FakeReader(), new FakeReader()];
+    let n = 0;
+    const src = new NflogSource({ readerPath: '/x/portcullis-nflog', spawn: () => readers[n++]!, ifName: (i) => (i === 2 ? IFACE : null) });
+    const first = src.start(() => undefined, () => undefined);
+    readers[0]!.stdout.write(capture);
+    await first;
+    await src.stop();
+    const second = src.start(() => undefined, () => undefined);
+    readers[1]!.stdout.write(capture);
+    await second;
+    expect(src.health()).toMatchObject({ recordsRead: 8, recordsLost: 0 });
   });
 
   it('messages the kernel dropped are the source\'s recordsLost and an error naming them', async () => {

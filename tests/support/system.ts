@@ -5,10 +5,11 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { NFLOG_READER } from '../../electron/headless/nflog-reader-path.ts';
 
 export const systemTestsRequired = process.env.CI === 'true' || process.env.PORTCULLIS_REQUIRE_SYSTEM === '1';
 
-export type Requirement = 'root' | 'netns' | 'ufw' | 'ipset' | 'conntrack' | 'chromium' | 'fail2ban' | 'nft' | 'dpkg' | 'systemd';
+export type Requirement = 'root' | 'netns' | 'ufw' | 'ipset' | 'conntrack' | 'chromium' | 'fail2ban' | 'nft' | 'dpkg' | 'systemd' | 'nflog-reader';
 
 function has(cmd: string): boolean {
   return ['/usr/sbin', '/usr/bin', '/sbin', '/bin'].some((d) => existsSync(`${d}/${cmd}`));
@@ -43,6 +44,9 @@ function missing(req: Requirement): string | null {
       return has('systemd-analyze') && has('systemd-notify') && has('setpriv') ? null : 'systemd (systemd-analyze, systemd-notify) or setpriv is not installed (apt-get install systemd util-linux)';
     case 'fail2ban':
       return has('fail2ban-server') ? null : 'fail2ban is not installed (apt-get install fail2ban)';
+    case 'nflog-reader':
+      // Built by `npm install`/`npm test` (scripts/build-native.ts) when gcc is there.
+      return existsSync(NFLOG_READER) ? null : `the nflog reader was not built (${NFLOG_READER}: apt-get install gcc libc6-dev, then npm run build:cli)`;
   }
 }
 

@@ -20,7 +20,7 @@ import { requireSystem } from '../support/system.ts';
 import type { Lab } from '../support/netns.ts';
 import { cliOnce, labPerTest, until } from './runner-support.ts';
 
-const enabled = requireSystem('root', 'netns', 'ufw', 'ipset', 'conntrack');
+const enabled = requireSystem('root', 'netns', 'ufw', 'ipset', 'conntrack', 'nflog-reader');
 const PROBED = [7101, 7102, 7103, 7104, 7105];
 const PREFIX = '[PORTCULLIS BLOCK]';
 
@@ -64,7 +64,7 @@ describe.runIf(enabled)('nflog log source (real reader, namespaces)', () => {
     expect(st.source.recordsRead).toBeGreaterThanOrEqual(PROBED.length + 2);
     expect(st.source.error).toBeUndefined();
 
-    const logLines = () => kmsg.lines().filter((l) => l.includes(PREFIX) && (l.includes(`SRC=${s.v4} `) || l.includes('PROTO=TCP') && l.includes(` DPT=${PROBED[0]} `) || l.includes(` DPT=${PROBED[1]} `)));
+    const logLines = () => kmsg.lines().filter((l) => l.includes(PREFIX) && (l.includes(`SRC=${s.v4} `) || (l.includes('PROTO=TCP') && (l.includes(` DPT=${PROBED[0]} `) || l.includes(` DPT=${PROBED[1]} `)))));
     await until(() => logLines().filter((l) => / DPT=710\d /.test(l)).length >= PROBED.length + 2, 10_000, 'the LOG twins in the kernel log');
     kmsg.stop();
     expect(await cli.stop('SIGTERM')).toBe(0);
@@ -101,7 +101,7 @@ describe.runIf(enabled)('nflog log source (real reader, namespaces)', () => {
     expect(fixed.find((c) => c.id === 'per-source-logging')).toMatchObject({ level: 'ok' });
     for (const [tool, chain] of [['iptables-save', 'ufw-after-input'], ['ip6tables-save', 'ufw6-after-input']] as const) {
       const rules = await lab.run(lab.fwNs, [tool, '-t', 'filter']);
-      expect(rules).toMatch(new RegExp(`-A ${chain} .* -j NFLOG --nflog-prefix "\\[PORTCULLIS BLOCK\\]" --nflog-group ${PORTCULLIS_NFLOG_GROUP} --nflog-size 128 --nflog-threshold 1`));
+      expect(rules).toMatch(new RegExp(`-A ${chain} .* -j NFLOG --nflog-prefix "\\[PORTCULLIS BLOCK\\]" --nflog-group ${PORTCULLIS_NFLOG_GROUP} --nflog-size 2048 --nflog-threshold 1`));
       expect(rules).not.toMatch(/--log-prefix "\[PORTCULLIS BLOCK\] "/);
     }
     const s = lab.scanner;

@@ -29,12 +29,14 @@ import { PORTCULLIS_NFLOG_GROUP } from '../../shared/settings.ts';
 export { PORTCULLIS_NFLOG_GROUP };
 /**
  * The reader's socket buffer, asked for; the kernel grants twice as much (64 MiB). Each queued message
- * takes ~850 bytes of it (its socket buffer's whole size, not the 128 bytes copied: the soak bench's
+ * takes ~850 bytes of it (its socket buffer's whole size, not the bytes copied: the soak bench's
  * experiment held ~19.8k messages in a 16 MiB buffer), so ~80k messages: ~4 s of a 20k/s flood.
  */
 export const NFLOG_BUFFER_BYTES = 32 << 20;
 /** How long the reader may take to bind its group before start() gives up. */
 const READY_TIMEOUT_MS = 10_000;
+/** How long stop() waits after SIGTERM before SIGKILL. */
+const STOP_KILL_MS = 3_000;
 /** The reader's standard error kept for messages (its last words). */
 const STDERR_KEEP = 2048;
 
@@ -95,7 +97,8 @@ export class NflogSource implements LogSourcePort {
   private readonly group: number;
   private readonly bufferBytes: number;
   private readonly ifName: (index: number) => string | null;
-  private readonly decoder = new NflogStreamDecoder();
+  /** Per start: a new reader is a new kernel instance, whose sequence numbers start again at 0 (else a restart would count ~2^32 lost). */
+  private decoder = new NflogStreamDecoder();
   private reader: ReaderProcess | null = null;
   private stderrTail = '';
   private stopping = false;
@@ -118,6 +121,10 @@ export class NflogSource implements LogSourcePort {
   async start(_onLines: (lines: string[]) => void, onPackets?: (packets: PacketEvent[]) => void): Promise<void> {
     if (!onPackets) throw new Error('the nflog source delivers packets: its consumer must take them');
     this.stopping = false;
+    if (this.decoder.counts.receiveBuffer !== null) {
+      this.decoder = new NflogStreamDecoder();
+      this.rejectsNoted = 0;
+    }
     const spawn = this.o.spawn ?? ((file: string, args: string[]) => nodeSpawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], shell: false }));
     let reader: ReaderProcess;
     try {
@@ -154,7 +161,11 @@ export class NflogSource implements LogSourcePort {
           onPackets(packets);
         }
       });
-      reader.once('error', (e) => settle(new Error(`cannot start ${this.o.readerPath}: ${e.message}`)));
+      reader.once('error', (e) => {
+        // A failed spawn emits no 'exit': nothing to wait for in stop().
+        if (this.reader === reader) this.reader = null;
+        settle(new Error(`cannot start ${this.o.readerPath}: ${e.message}`));
+      });
       reader.once('exit', (code, signal) => {
         this.reader = null;
         const why = `${this.describeReader()} stopped (${signal ?? `exit code ${code}`})${this.stderrTail.trim() ? `: ${this.stderrTail.trim()}` : ''}`;
@@ -169,8 +180,14 @@ export class NflogSource implements LogSourcePort {
     this.stopping = true;
     const r = this.reader;
     if (!r) return;
+    // The reader ends within a second of SIGTERM (its recv wakes each second); one that does not is
+    // killed, so that a stop (a failed start's too) never waits for good.
     await new Promise<void>((resolve) => {
-      r.once('exit', () => resolve());
+      const kill = setTimeout(() => r.kill('SIGKILL'), STOP_KILL_MS);
+      r.once('exit', () => {
+        clearTimeout(kill);
+        resolve();
+      });
       r.kill('SIGTERM');
     });
   }

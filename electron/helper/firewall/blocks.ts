@@ -202,11 +202,11 @@ export interface PerSourceLoggingOptions {
 
 /**
  * The block's target: LOG, or its NFLOG twin for the nflog source — the same prefix, the packet's
- * first 128 bytes (all LOG prints), one message per packet sent at once (threshold 1).
+ * first 2048 bytes (all LOG prints, past any IPv6 extension headers: see the reader's COPY_RANGE), one message per packet sent at once (threshold 1).
  */
 export function loggingTarget(via: LoggingVia = 'log'): string {
   return via === 'nflog'
-    ? `-j NFLOG --nflog-group ${PORTCULLIS_NFLOG_GROUP} --nflog-prefix "[${PORTCULLIS_LOG_PREFIX}]" --nflog-size 128 --nflog-threshold 1`
+    ? `-j NFLOG --nflog-group ${PORTCULLIS_NFLOG_GROUP} --nflog-prefix "[${PORTCULLIS_LOG_PREFIX}]" --nflog-size 2048 --nflog-threshold 1`
     : `-j LOG --log-prefix "[${PORTCULLIS_LOG_PREFIX}] "`;
 }
 
