@@ -6,7 +6,7 @@
  */
 import { ApiError, loggingChangeQuestion, policyChangeQuestion, retargetRuleOp, type ApiHandlers, type DoctorCheck, type FirewallState, type RuleOp, type RulePreview, type RulesView, type State } from '../shared/api.ts';
 import type { EngineEvent, UnbanReason } from '../shared/model.ts';
-import { describeZodError, loggingViaFor, type Settings } from '../shared/settings.ts';
+import { describeZodError, loggingViaFor, type LoggingVia, type Settings } from '../shared/settings.ts';
 import { neverBanReason } from '../shared/never-ban.ts';
 import { CrowdsecSettingsSchema, fleetTestCandidate, guardFleetPatch, redactFleet } from '../shared/fleet.ts';
 import { errorText } from '../shared/errors.ts';
@@ -45,6 +45,11 @@ export interface AppCore {
 }
 
 const PAUSED_KEY = 'protection.pausedUntil';
+
+/** The logging block's variant the reading source needs (the desktop app's is always kmsg: LOG). */
+function runningVia(c: AppCore): LoggingVia {
+  return loggingViaFor(c.o.source?.health().kind ?? '');
+}
 
 /** Warnings for a rule change (the rule the user saw, at its number now): would it cut an open session? */
 async function preview(c: AppCore, op: RuleOp): Promise<RulePreview> {
@@ -209,8 +214,9 @@ export function apiHandlers(c: AppCore): ApiHandlers {
       return c.rules();
     },
     setPerSourceLogging: async ({ installed }) => {
-      // The block's variant follows the source: NFLOG rules for the nflog source, LOG for the others.
-      await c.needHelper().setPerSourceLogging(installed, loggingViaFor(c.settings.logs.source));
+      // The block's variant follows the source that is reading (not the settings, which a change
+      // reaches only at the next start): NFLOG rules for the nflog source, LOG for the others.
+      await c.needHelper().setPerSourceLogging(installed, runningVia(c));
       await c.refreshStatus(false);
       c.pushState();
       return c.state();
@@ -219,7 +225,7 @@ export function apiHandlers(c: AppCore): ApiHandlers {
       try {
         await runFix(fixId, {
           helper: () => c.needHelper(),
-          loggingVia: () => loggingViaFor(c.settings.logs.source),
+          loggingVia: () => runningVia(c),
           guardEnable: () => guardEnable(c, confirm),
           countSeenPrefixes: () => {
             const add = c.seenUncountedPrefixes();

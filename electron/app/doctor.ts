@@ -52,12 +52,22 @@ export function firewallStatusChecks(fw: FirewallState, listed: readonly DoctorC
 }
 
 /**
- * The nflog source sees only what the logging block's NFLOG rules send (ufw itself logs through LOG):
- * without the block, or with its LOG variant, it reads nothing — an error, where a missing block is
- * only a warning for the other sources. Null for the other sources (the helper's check stands).
+ * The block's variant against the source that is reading (its health's kind; null: none) — not the
+ * settings, which a change reaches only at the next start. The nflog source sees only what the
+ * logging block's NFLOG rules send (ufw itself logs through LOG): without the block, or with its LOG
+ * variant, it reads nothing — an error, where a missing block is only a warning for the other
+ * sources. The other way round, the NFLOG variant under another source sends the block's packets
+ * where nobody reads them: an error too. Null when the helper's check stands.
  */
-export function nflogRulesCheck(source: string, fw: FirewallState): DoctorCheck | null {
-  if (source !== 'nflog') return null;
+export function nflogRulesCheck(runningKind: string | null, fw: FirewallState): DoctorCheck | null {
+  if (runningKind !== 'nflog') {
+    if (!fw.perSourceLogging || fw.perSourceLoggingVia !== 'nflog') return null;
+    return doctorCheck(
+      'per-source-logging',
+      'error',
+      `the per-source logging block logs through NFLOG, which only the nflog source reads, and the ${runningKind ?? 'running'} source sees none of its packets (install the block again: its LOG variant)`,
+    );
+  }
   if (fw.perSourceLogging && fw.perSourceLoggingVia === 'nflog') return doctorCheck('per-source-logging', 'ok', 'the per-source logging block logs through NFLOG, which the nflog source reads');
   return doctorCheck(
     'per-source-logging',

@@ -503,8 +503,8 @@ export class PortcullisService implements AppCore {
     const fromHelper = await helperChecks(this.o.helper, this.o.readOnlyReason ?? 'the root helper is not running');
     const src = this.sourceHealth();
     const server = this.o.serverChecks ? await this.o.serverChecks().catch(() => []) : [];
-    // The nflog source needs the logging block's NFLOG variant: its check replaces the helper's.
-    const nflog = nflogRulesCheck(this.settings.logs.source, this.fw.state);
+    // The block's variant must be the reading source's (NFLOG for the nflog source): that check replaces the helper's.
+    const nflog = nflogRulesCheck(src?.kind ?? null, this.fw.state);
     return doctorList(
       nflog ? [...fromHelper.filter((c) => c.id !== 'per-source-logging'), nflog] : fromHelper,
       firewallStatusChecks(this.fw.state, fromHelper, this.o.helper !== null),

@@ -22,11 +22,20 @@ const fw = (perSourceLogging: boolean, via: 'log' | 'nflog' | null): FirewallSta
 });
 
 describe('Doctor: the nflog source and its rules', () => {
-  it('is an error without the block or with its LOG variant, ok with the NFLOG one; no opinion for other sources', () => {
+  it('is an error without the block or with its LOG variant, ok with the NFLOG one; no opinion for other sources and the LOG block', () => {
     expect(nflogRulesCheck('nflog', fw(false, null))).toMatchObject({ id: 'per-source-logging', level: 'error', detail: expect.stringMatching(/not installed: nothing is seen/) });
     expect(nflogRulesCheck('nflog', fw(true, 'log'))).toMatchObject({ id: 'per-source-logging', level: 'error', detail: expect.stringMatching(/logs through LOG.*sees nothing/) });
     expect(nflogRulesCheck('nflog', fw(true, 'nflog'))).toMatchObject({ id: 'per-source-logging', level: 'ok' });
-    for (const source of ['auto', 'kmsg', 'journal', 'file:/var/log/kern.log']) expect(nflogRulesCheck(source, fw(false, null))).toBeNull();
+    for (const kind of ['kmsg', 'journal', 'file', null]) {
+      expect(nflogRulesCheck(kind, fw(false, null))).toBeNull();
+      expect(nflogRulesCheck(kind, fw(true, 'log'))).toBeNull();
+    }
+  });
+
+  it('is an error, the other way round, when another source reads and the block logs through NFLOG (its packets reach nobody)', () => {
+    for (const kind of ['kmsg', 'journal', null]) {
+      expect(nflogRulesCheck(kind, fw(true, 'nflog'))).toMatchObject({ id: 'per-source-logging', level: 'error', detail: expect.stringMatching(/only the nflog source reads.*its LOG variant/) });
+    }
   });
 
   it("the fix installs the block's variant the source needs (LOG without an instance to ask)", async () => {
