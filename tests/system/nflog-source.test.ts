@@ -113,6 +113,36 @@ describe.runIf(enabled)('nflog log source (real reader, namespaces)', () => {
     expect(st.source.recordsLost).toBe(0);
   });
 
+  it('an IPv6 scanner whose SYNs carry 96 bytes of destination options ahead of TCP is still banned: its ports are within the copy', async () => {
+    const { lab, stateDir } = await t.lab({ scanners: 1 });
+    const cli = await t.start(['run', '--source', 'nflog'], { detection: { maxretry: 5, minDistinctPorts: 3 }, ban: { backend: 'set', bantimeSec: 600 } });
+    await cli.waitFor((l) => l.type === 'ready', 30_000, 'ready');
+    await cliOnce(lab, ['doctor', '--fix', 'install-per-source-logging', '--state-dir', stateDir, '--json']);
+    const s = lab.scanner;
+    // Raw IPv6 (IPPROTO_RAW: the header is ours): next header 60 (destination options, 96 bytes: a
+    // PadN of 92), then a TCP SYN with its checksum over the pseudo header. 40 + 96 bytes ahead of the
+    // TCP header: past a 128-byte copy, so the ports were not seen there.
+    const script = [
+      'import socket, struct, sys',
+      'src, dst = sys.argv[1], sys.argv[2]',
+      'sb, db = socket.inet_pton(socket.AF_INET6, src), socket.inet_pton(socket.AF_INET6, dst)',
+      'sock = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_RAW)',
+      'for port in map(int, sys.argv[3:]):',
+      '    tcp = struct.pack("!HHIIBBHHH", 40000 + port % 1000, port, 1, 0, 5 << 4, 0x02, 64240, 0, 0)',
+      '    data = sb + db + struct.pack("!IxxxB", len(tcp), 6) + tcp',
+      '    c = sum(struct.unpack("!%dH" % (len(data) // 2), data))',
+      '    while c >> 16: c = (c & 0xFFFF) + (c >> 16)',
+      '    tcp = tcp[:16] + struct.pack("!H", ~c & 0xFFFF) + tcp[18:]',
+      '    opts = bytes([6, 11, 1, 92]) + bytes(92)',
+      '    ip6 = struct.pack("!IHBB", 6 << 28, len(opts) + len(tcp), 60, 64) + sb + db',
+      '    sock.sendto(ip6 + opts + tcp, (dst, 0))',
+    ].join('\n');
+    await lab.run(s.ns, ['python3', '-c', script, s.v6, s.fwV6, ...PROBED.map(String)]);
+    await cli.waitFor((l) => l.type === 'ban' && l.ip === canonicalIp(s.v6), 10_000, 'the padded IPv6 scanner’s ban');
+    const st = JSON.parse((await cliOnce(lab, ['status', '--state-dir', stateDir, '--json'])).stdout) as { source: { recordsLost: number } };
+    expect(st.source.recordsLost).toBe(0);
+  });
+
   it('the reader says READY once bound, and a second reader of the same group is refused by the kernel with its reason', async () => {
     const { lab } = await t.lab({ scanners: 1, ufw: false, listen: false });
     const first = spawn('/usr/sbin/ip', ['netns', 'exec', lab.fwNs, NFLOG_READER, '99', String(1 << 20)], { stdio: ['ignore', 'pipe', 'pipe'] });
