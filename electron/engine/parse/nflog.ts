@@ -14,7 +14,8 @@
  *   namespace's own interfaces; NFLOG never carries another namespace's packets);
  * - MAC=: printed for packets with an input device, as the bytes of the link-layer header — NFLOG's
  *   NFULA_HWHEADER, the same bytes; "MAC=" alone (an empty string) when there is none;
- * - the IP and transport header fields: from the packet's first bytes (NFULA_PAYLOAD, 128 of them).
+ * - the IP and transport header fields: from the packet's first bytes (NFULA_PAYLOAD, up to 2048: the
+ *   reader's copy range, a whole standard frame, so IPv6 extension headers cannot push the ports out).
  * - the sequence number (NFULA_SEQ, asked for by the reader): consecutive per group, so a gap is the
  *   exact count of messages the kernel dropped (socket full).
  * Event time: NFULA_TIMESTAMP when the packet has one, else the caller's receive time (the message
