@@ -14,8 +14,9 @@
  * What it does, and nothing else (plain netlink, libc and the kernel's headers; no library):
  * - binds NFLOG group GROUP in the network namespace it runs in (one reader per group: the kernel
  *   refuses a second with EPERM);
- * - asks for the packet's first 128 bytes (the IP and transport headers LOG prints), one message per
- *   packet sent at once (queue threshold 1), and the group's sequence numbers (NFULA_SEQ): a gap in
+ * - asks for the packet's first COPY_RANGE bytes (the IP header, any IPv6 extension headers and the
+ *   transport header LOG prints), one message per packet sent at once (queue threshold 1), and the
+ *   group's sequence numbers (NFULA_SEQ): a gap in
  *   them is the exact count of messages the kernel could not queue;
  * - keeps only datagrams from the kernel (sender port 0): a record another process sent (netfilter
  *   netlink takes unicasts only from CAP_NET_ADMIN, so root's) would be taken for a packet;

@@ -98,7 +98,7 @@ describe('per-source logging block in after.rules / after6.rules', () => {
     expect(l.findIndex((x) => x.includes('-j LOG'))).toBeGreaterThan(l.findIndex((x) => x.startsWith(':ufw6-after-input')));
   });
 
-  it("the nflog variant logs the same packets through NFLOG to Portcullis's group (128 bytes, one message per packet), and is told apart from the LOG form", () => {
+  it("the nflog variant logs the same packets through NFLOG to Portcullis's group (2048 bytes, one message per packet), and is told apart from the LOG form", () => {
     for (const family of [4, 6] as const) {
       const log = perSourceLoggingRules(family);
       const nflog = perSourceLoggingRules(family, { via: 'nflog' });
