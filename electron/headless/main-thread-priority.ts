@@ -14,10 +14,13 @@ import { errorText } from '../shared/errors.ts';
  * against 28–200 (its BAN line 5–54 against 10–118). At rest it sleeps, so this costs others
  * nothing; under a flood the unit's CPUWeight already gives the service its share against other
  * groups (from a terminal, `sudo portcullis run` outranks the session's other work by it). Only
- * raised, never lowered (an admin's Nice= of -10 or less stays), and only this thread: the programs
- * it starts inherit a thread's nice, so they are set back to the process's own (helper/exec.ts
- * setChildNice) — all but the ipset coprocess, which sets its own. Returns why it was not raised,
- * or null. `setPriority(n)` with no pid sets the calling thread's (Linux).
+ * raised, never lowered (an admin's Nice= of -10 or less stays), and only this thread: a program
+ * inherits the nice of the thread that starts it, so those started through helper/exec.ts (ufw, ip,
+ * ss, iptables, the address monitor) are set back to the process's own (setChildNice), and the ipset
+ * coprocess then sets its own -10. The log readers the sources start themselves (journalctl,
+ * portcullis-nflog) keep -10, as the kmsg reading thread has it: they only read the log, blocking
+ * when it is drained. Returns why it was not raised, or null. `setPriority(n)` with no pid sets the
+ * calling thread's (Linux).
  */
 export function raiseMainThreadPriority(
   os: { getPriority: () => number; setPriority: (nice: number) => void } = process.getBuiltinModule('node:os'),
