@@ -208,6 +208,50 @@ describe('NflogSource', () => {
     expect(src.health()).toMatchObject({ recordsRead: 8, recordsLost: 0 });
   });
 
+  it('asks the ledger before every reader binds (start and restart), tells it each reader\'s account, and reports what it counted as lost while unbound', async () => {
+    vi.useFakeTimers();
+    try {
+      const events: string[] = [];
+      const readers: FakeReader[] = [];
+      const ledger = {
+        lost: 0,
+        unknown: null as string | null,
+        readerStarting: async () => {
+          events.push(`starting (readers so far: ${readers.length})`);
+          ledger.lost += 200;
+        },
+        accounted: (n: number) => void events.push(`accounted ${n}`),
+      };
+      const src = new NflogSource({
+        readerPath: '/x/portcullis-nflog',
+        spawn: () => (readers.push(new FakeReader()), readers[readers.length - 1]!),
+        ifName: (i) => (i === 2 ? IFACE : null),
+        log: () => undefined,
+        ledger,
+      });
+      const started = src.start(() => undefined, () => undefined);
+      await vi.advanceTimersByTimeAsync(0);
+      readers[0]!.stdout.write(capture);
+      await started;
+      expect(events).toEqual(['starting (readers so far: 0)', 'accounted 8']);
+      expect(src.health()).toMatchObject({ recordsRead: 8, recordsLost: 200 });
+      expect(src.health().error).toMatch(/^200 NFLOG messages were logged while no reader was bound \(Portcullis not running, or its reader restarting\): never read, counted from the logging rules' counters$/);
+      readers[0]!.emit('exit', null, 'SIGKILL');
+      await vi.advanceTimersByTimeAsync(500);
+      readers[1]!.stdout.write(capture);
+      await vi.advanceTimersByTimeAsync(0);
+      expect(events).toEqual(['starting (readers so far: 0)', 'accounted 8', 'starting (readers so far: 1)', 'accounted 8']);
+      expect(src.health()).toMatchObject({ recordsRead: 16, recordsLost: 400 });
+      ledger.unknown = 'unknown how many NFLOG messages were logged while no reader was bound: the logging rules\' counters went down';
+      expect(src.health().warning).toMatch(/^read on after .*; unknown how many NFLOG messages were logged while no reader was bound/);
+      const stopping = src.stop();
+      await vi.advanceTimersByTimeAsync(10);
+      await stopping;
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it('messages the kernel dropped are the source\'s recordsLost and an error naming them', async () => {
     const reader = new FakeReader();
     const src = source(reader);

@@ -28,6 +28,7 @@ import type { PacketEvent } from '../../shared/packet.ts';
 import type { LogSourcePort, SourceHealth } from '../ports.ts';
 import { NflogStreamDecoder } from '../parse/nflog.ts';
 import { errorText, SourceStats } from './stats.ts';
+import type { NflogLedgerPort } from './nflog-ledger.ts';
 
 import { PORTCULLIS_NFLOG_GROUP } from '../../shared/settings.ts';
 /** The NFLOG group Portcullis's rules log to and its reader binds (shared/settings.ts: the helper's block writes it too). */
@@ -68,6 +69,11 @@ export interface NflogSourceOptions {
   clock?: Clock;
   /** One line per restart of the reader (default: stderr). */
   log?: (line: string) => void;
+  /**
+   * Counts what the logging rules logged while no reader was bound (nflog-ledger.ts): asked before
+   * each reader starts, told each reader's account as it reads. Absent: not counted.
+   */
+  ledger?: NflogLedgerPort;
   /** Restart delays (default RESTART_BACKOFF). */
   backoff?: { firstMs: number; maxMs: number; healthyMs: number };
 }
@@ -165,6 +171,8 @@ export class NflogSource implements LogSourcePort {
     }
     this.stderrTail = '';
     this.readySince = null;
+    // Before the bind: a packet logged between the counters' read and the bind is no reader's (lost, counted).
+    if (this.o.ledger) await this.o.ledger.readerStarting();
     const spawn = this.o.spawn ?? ((file: string, args: string[]) => nodeSpawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], shell: false }));
     let reader: ReaderProcess;
     try {
@@ -201,6 +209,7 @@ export class NflogSource implements LogSourcePort {
         const packets = decoder.push(chunk, { ifName: this.ifName, now: this.clock.now() });
         if (decoder.counts.receiveBuffer !== null) settle(null);
         this.noteDecoderRejects();
+        this.o.ledger?.accounted(decoder.counts.accounted);
         if (packets.length) {
           this.stats.noteLines(packets.length, packets[packets.length - 1]!.time);
           this.onPackets?.(packets);
@@ -286,12 +295,18 @@ export class NflogSource implements LogSourcePort {
     const h = this.stats.health('nflog', description, true);
     const c = this.decoder.counts;
     h.recordsRead = this.carried.read + c.packets + malformedTotal(c);
-    const lost = this.carried.lost + c.lost;
-    h.recordsLost = lost;
+    const dropped = this.carried.lost + c.lost;
+    const unbound = this.o.ledger?.lost ?? 0;
+    h.recordsLost = dropped + unbound;
     if (this.decoder.corrupt && h.error === undefined) h.error = `the reader's stream lost its frames: ${description} reads nothing more until restarted`;
-    if (lost > 0 && h.error === undefined) {
-      h.error = `${lost} NFLOG messages were dropped by the kernel: the reader's socket was full (${this.carried.overruns + c.overruns} times); Portcullis fell behind a flood`;
+    if (h.error === undefined && (dropped > 0 || unbound > 0)) {
+      const parts: string[] = [];
+      if (dropped > 0) parts.push(`${dropped} NFLOG messages were dropped by the kernel: the reader's socket was full (${this.carried.overruns + c.overruns} times); Portcullis fell behind a flood`);
+      if (unbound > 0) parts.push(`${unbound} NFLOG messages were logged while no reader was bound (Portcullis not running, or its reader restarting): never read, counted from the logging rules' counters`);
+      h.error = parts.join('; ');
     }
+    const unknown = this.o.ledger?.unknown;
+    if (unknown) h.warning = h.warning ? `${h.warning}; ${unknown}` : unknown;
     return h;
   }
 

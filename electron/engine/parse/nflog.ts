@@ -72,11 +72,17 @@ export interface NflogCounts {
   malformed: Partial<Record<RejectReason, number>>;
   /** The receive buffer the kernel granted the reader, once it said READY. */
   receiveBuffer: number | null;
+  /**
+   * Messages the kernel built for this reader's instance: received (decoded or not) and lost in
+   * sequence gaps — the instance numbers them from 0, so a first number above 0 counts those before
+   * it as built too. What the logging rules' counters grew by while it was bound (nflog-ledger.ts).
+   */
+  accounted: number;
 }
 
 /** The decoder of one reader's stream: push its stdout's chunks, get packets. */
 export class NflogStreamDecoder {
-  readonly counts: NflogCounts = { packets: 0, lost: 0, overruns: 0, malformed: {}, receiveBuffer: null };
+  readonly counts: NflogCounts = { packets: 0, lost: 0, overruns: 0, malformed: {}, receiveBuffer: null, accounted: 0 };
   /** The last sequence number seen; null before the first. */
   private lastSeq: number | null = null;
   /** The bytes of a frame split across chunks. */
@@ -202,8 +208,11 @@ export class NflogStreamDecoder {
     // The sequence first: a message that does not decode still arrived (it is no loss).
     if (seq >= 0) {
       if (this.lastSeq !== null && seq !== ((this.lastSeq + 1) >>> 0)) this.counts.lost += (seq - this.lastSeq - 1) >>> 0;
+      // The instance numbers from 0: a first number above it follows messages dropped before it.
+      else if (this.lastSeq === null) this.counts.lost += seq;
+      this.counts.accounted += this.lastSeq === null ? seq + 1 : (seq - this.lastSeq) >>> 0;
       this.lastSeq = seq;
-    }
+    } else this.counts.accounted++;
     if (payloadAt < 0) return 'truncated';
     const prefix = prefixAt < 0 ? '' : prefixText(buf, prefixAt, prefixEnd);
     if (prefix === null) return 'binary';

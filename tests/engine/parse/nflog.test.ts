@@ -95,11 +95,22 @@ describe('NFLOG decoder (kernel captures)', () => {
     d.push(frame(FRAME_OVERRUN, new Uint8Array(0)), ctx());
     d.push(frame(FRAME_DATAGRAM, seqOf(dgs[3]!, 7)), ctx());
     expect(d.counts).toMatchObject({ packets: 4, lost: 4, overruns: 1 });
-    // Across the 32-bit wrap: 0xffffffff then 0 is no loss.
+    expect(d.counts.accounted).toBe(8);
+    // Across the 32-bit wrap: 0xffffffff then 0 is no loss (the first number counts the ones before it: the instance numbers from 0).
     const w = new NflogStreamDecoder();
     w.push(frame(FRAME_DATAGRAM, seqOf(dgs[0]!, 0xffffffff)), ctx());
+    const before = w.counts.lost;
     w.push(frame(FRAME_DATAGRAM, seqOf(dgs[1]!, 0)), ctx());
-    expect(w.counts.lost).toBe(0);
+    expect(w.counts.lost - before).toBe(0);
+  });
+
+  it('a first sequence number above 0 counts the messages before it as lost (a new instance numbers from 0); a message without one is accounted for too', () => {
+    const dgs = datagrams();
+    const d = new NflogStreamDecoder();
+    d.push(frame(FRAME_DATAGRAM, withoutAttribute(dgs[0]!, 12)), ctx());
+    d.push(frame(FRAME_DATAGRAM, withSeq(dgs[1]!, 3)), ctx());
+    d.push(frame(FRAME_DATAGRAM, withSeq(dgs[2]!, 4)), ctx());
+    expect(d.counts).toMatchObject({ packets: 3, lost: 3, accounted: 6 });
   });
 
   it('counts and skips malformed messages, and goes on with the next', () => {
