@@ -212,6 +212,32 @@ describe.runIf(enabled)('nflog log source (real reader, namespaces)', () => {
     expect(st.source.recordsLost).toBe(0);
   });
 
+  it('the reader binds its group and configures it in one request: started under a flood, its first message has sequence number 0 and no message lacks one', async () => {
+    const { lab } = await t.lab({ scanners: 1, ufw: false, listen: false });
+    const group = 98;
+    await lab.run(lab.fwNs, ['ip', 'link', 'set', 'lo', 'up']);
+    await lab.run(lab.fwNs, ['iptables', '-A', 'OUTPUT', '-o', 'lo', '-p', 'udp', '--dport', '9', '-j', 'NFLOG', '--nflog-group', String(group), '--nflog-size', '128']);
+    // A flood of datagrams to the namespace's own discard port, each one logged to the group.
+    const flood = spawn('/usr/sbin/ip', ['netns', 'exec', lab.fwNs, 'python3', '-c', 'import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\nwhile True: s.sendto(b"x", ("127.0.0.1", 9))'], { stdio: 'ignore' });
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      for (let i = 0; i < 8; i++) {
+        const reader = spawn('/usr/sbin/ip', ['netns', 'exec', lab.fwNs, NFLOG_READER, String(group), String(8 << 20)], { stdio: ['ignore', 'pipe', 'inherit'] });
+        const chunks: Buffer[] = [];
+        reader.stdout.on('data', (c: Buffer) => chunks.push(c));
+        await new Promise((r) => setTimeout(r, 150));
+        reader.kill('SIGTERM');
+        await new Promise((r) => reader.once('close', r));
+        const seqs = messageSeqs(Buffer.concat(chunks));
+        expect(seqs.length, `reader ${i}: messages`).toBeGreaterThan(0);
+        expect(seqs.filter((q) => q === null).length, `reader ${i}: messages without a sequence number`).toBe(0);
+        expect(seqs[0], `reader ${i}: the first sequence number`).toBe(0);
+      }
+    } finally {
+      flood.kill('SIGKILL');
+    }
+  });
+
   it('the reader says READY once bound, and a second reader of the same group is refused by the kernel with its reason', async () => {
     const { lab } = await t.lab({ scanners: 1, ufw: false, listen: false });
     const first = spawn('/usr/sbin/ip', ['netns', 'exec', lab.fwNs, NFLOG_READER, '99', String(1 << 20)], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -230,3 +256,32 @@ describe.runIf(enabled)('nflog log source (real reader, namespaces)', () => {
     expect(code).toBe(0);
   });
 });
+
+/** The NFULA_SEQ of every packet message in a reader's stream (null: the message has none). */
+function messageSeqs(stream: Buffer): (number | null)[] {
+  const out: (number | null)[] = [];
+  for (let p = 0; p + 8 <= stream.length; ) {
+    const type = stream.readUInt32LE(p);
+    const len = stream.readUInt32LE(p + 4);
+    if (p + 8 + len > stream.length) break;
+    if (type === 2) {
+      for (let m = p + 8; m + 16 <= p + 8 + len; ) {
+        const mlen = stream.readUInt32LE(m);
+        if (mlen < 16) break;
+        if (stream.readUInt16LE(m + 4) === 0x400) {
+          let seq: number | null = null;
+          for (let a = m + 20; a + 4 <= m + mlen; ) {
+            const alen = stream.readUInt16LE(a);
+            if (alen < 4) break;
+            if ((stream.readUInt16LE(a + 2) & 0x3fff) === 12) seq = stream.readUInt32BE(a + 4);
+            a += (alen + 3) & ~3;
+          }
+          out.push(seq);
+        }
+        m += (mlen + 3) & ~3;
+      }
+    }
+    p += 8 + len;
+  }
+  return out;
+}
