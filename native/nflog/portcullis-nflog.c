@@ -20,9 +20,10 @@
  *   them is the exact count of messages the kernel could not queue;
  * - keeps only datagrams from the kernel (sender port 0): a record another process sent (netfilter
  *   netlink takes unicasts only from CAP_NET_ADMIN, so root's) would be taken for a packet;
- * - writes frames to stdout: u32 type, u32 length (native byte order: the reader's machine is the
- *   decoder's), then `length` bytes:
- *     1 READY     u32: the receive buffer the kernel granted (written once, after the set-up)
+ * - writes frames to stdout: u32 type, u32 length (both LITTLE-ENDIAN on any machine; the datagram
+ *   inside is as the kernel sent it: netlink headers in this host's order, NFULA_* values in network
+ *   order — electron/engine/parse/nflog.ts reads them so), then `length` bytes:
+ *     1 READY     u32 (little-endian): the receive buffer the kernel granted (written once, after the set-up)
  *     2 DATAGRAM  one netlink datagram as the kernel sent it (one or more netlink messages)
  *     3 OVERRUN   empty: recv() said ENOBUFS, the socket was full and messages were dropped (the
  *                 sequence gap says how many)
@@ -32,6 +33,7 @@
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/netfilter/nfnetlink.h>
@@ -143,8 +145,9 @@ static int put_frame(uint32_t type, const void *data, uint32_t len) {
     if (!write_all(out, out_n)) return 0;
     out_n = 0;
   }
-  memcpy(out + out_n, &type, 4);
-  memcpy(out + out_n + 4, &len, 4);
+  uint32_t type_le = htole32(type), len_le = htole32(len);
+  memcpy(out + out_n, &type_le, 4);
+  memcpy(out + out_n + 4, &len_le, 4);
   if (len) memcpy(out + out_n + 8, data, len);
   out_n += 8 + len;
   return 1;
@@ -200,7 +203,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "portcullis-nflog: bind NFLOG group %ld: %s%s\n", group, strerror(-e), e == -EPERM || e == -EBUSY ? " (another program reads this group)" : "");
     return 1;
   }
-  uint32_t granted32 = (uint32_t)granted;
+  uint32_t granted32 = htole32((uint32_t)granted);
   if (!put_frame(FRAME_READY, &granted32, 4) || !write_all(out, out_n)) return 0;
   out_n = 0;
 

@@ -3,10 +3,16 @@
  * → the PacketEvent the kernel LOG text parser (message.ts) makes of the same packet, so that the
  * engine, its dedup and its trust rules see no difference between the two sources.
  *
- * The stream is frames: u32 type, u32 length (the machine's byte order: the reader runs beside the
- * decoder), then `length` bytes — READY (u32: the receive buffer granted), DATAGRAM (one netlink
- * datagram from the kernel: nlmsghdr, nfgenmsg, then NFULA_* attributes) or OVERRUN (the socket was
- * full: recv() said ENOBUFS). Frames may be split anywhere across the pipe's chunks.
+ * The stream is frames: u32 type, u32 length, then `length` bytes — READY (u32: the receive buffer
+ * granted), DATAGRAM (one netlink datagram from the kernel: nlmsghdr, nfgenmsg, then NFULA_*
+ * attributes) or OVERRUN (the socket was full: recv() said ENOBUFS). Frames may be split anywhere
+ * across the pipe's chunks. Byte order, decided on both sides:
+ * - the frame's own numbers (type, length, READY's value) are LITTLE-ENDIAN, whatever the machine
+ *   (the reader writes them with htole32);
+ * - a datagram is passed on as the kernel sent it: netlink's headers (nlmsghdr, nlattr) in the byte
+ *   order of the host whose kernel sent it — this host's, since the reader is this process's child
+ *   behind a pipe (HOST_LITTLE_ENDIAN; a decoder of another host's capture says which) — and the
+ *   NFULA_* values in network order, as nfnetlink_log defines them.
  *
  * What LOG prints and where NFLOG has it (net/netfilter/nf_log_syslog.c, nfnetlink_log.c):
  * - the prefix: NFULA_PREFIX (NUL-terminated), cut of blanks and brackets as the text parser does;
@@ -53,6 +59,9 @@ const NFULA_HWHEADER = 16;
 const AF_INET = 2;
 const AF_INET6 = 10;
 
+/** This host's byte order: the order of the netlink headers its kernel sends. */
+export const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 /** What the caller supplies: interface names by index (null: unknown), and the receive time. */
 export interface NflogContext {
   ifName(index: number): string | null;
@@ -82,6 +91,8 @@ export interface NflogCounts {
 
 /** The decoder of one reader's stream: push its stdout's chunks, get packets. */
 export class NflogStreamDecoder {
+  /** The byte order of the datagrams' netlink headers (the kernel's that sent them: this host's). */
+  private readonly le: boolean;
   readonly counts: NflogCounts = { packets: 0, lost: 0, overruns: 0, malformed: {}, receiveBuffer: null, accounted: 0 };
   /** The last sequence number seen; null before the first. */
   private lastSeq: number | null = null;
@@ -89,6 +100,10 @@ export class NflogStreamDecoder {
   private pending: Uint8Array = new Uint8Array(0);
   /** Frames can no longer be found (a frame header that makes no sense): everything after is refused. */
   corrupt = false;
+
+  constructor(opts: { netlinkLittleEndian?: boolean } = {}) {
+    this.le = opts.netlinkLittleEndian ?? HOST_LITTLE_ENDIAN;
+  }
 
   /** Decodes a chunk of the stream; returns the packets it completed, in order. */
   push(chunk: Uint8Array, ctx: NflogContext): PacketEvent[] {
@@ -131,8 +146,8 @@ export class NflogStreamDecoder {
     let p = start;
     if (end - p < NLMSG_HDRLEN) return this.malformed('truncated');
     while (end - p >= NLMSG_HDRLEN) {
-      const len = view.getUint32(p, true);
-      const type = view.getUint16(p + 4, true);
+      const len = view.getUint32(p, this.le);
+      const type = view.getUint16(p + 4, this.le);
       if (len < NLMSG_HDRLEN || len > end - p) return this.malformed('truncated');
       // Only packet messages: the kernel sends nothing else to a bound group but errors and acks.
       if (type === NFULNL_MSG_PACKET) {
@@ -165,8 +180,8 @@ export class NflogStreamDecoder {
     let time = ctx.now;
     let p = start + NFGENMSG_LEN;
     while (end - p >= 4) {
-      const alen = view.getUint16(p, true);
-      const type = view.getUint16(p + 2, true) & NLA_TYPE_MASK;
+      const alen = view.getUint16(p, this.le);
+      const type = view.getUint16(p + 2, this.le) & NLA_TYPE_MASK;
       if (alen < 4 || alen > end - p) return 'truncated';
       const d = p + 4;
       const dlen = alen - 4;

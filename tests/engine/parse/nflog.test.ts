@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FRAME_DATAGRAM, FRAME_OVERRUN, FRAME_READY, NflogStreamDecoder, type NflogContext } from '../../../electron/engine/parse/nflog.ts';
+import { FRAME_DATAGRAM, FRAME_OVERRUN, FRAME_READY, HOST_LITTLE_ENDIAN, NflogStreamDecoder, type NflogContext } from '../../../electron/engine/parse/nflog.ts';
 import { parseRecord } from '../../../electron/engine/parse/index.ts';
 import type { PacketEvent } from '../../../electron/shared/packet.ts';
 
@@ -72,6 +72,21 @@ describe('NFLOG decoder (kernel captures)', () => {
     const stripped = withoutAttribute(dg, 3);
     const [q] = new NflogStreamDecoder().push(frame(FRAME_DATAGRAM, stripped), ctx(123));
     expect(q!.time).toBe(123);
+  });
+
+  it('byte order: frame numbers little-endian; netlink headers in the order of the host that sent them (a big-endian host\'s datagram, decoded as such, gives the same packets)', () => {
+    expect(HOST_LITTLE_ENDIAN).toBe(new Uint8Array(new Uint32Array([1]).buffer)[0] === 1);
+    const le = datagrams().map((dg) => frame(FRAME_DATAGRAM, dg));
+    const want = le.flatMap((f) => new NflogStreamDecoder({ netlinkLittleEndian: true }).push(f, ctx())).map(fields);
+    expect(want).toHaveLength(lines.length);
+    const be = datagrams().map((dg) => frame(FRAME_DATAGRAM, netlinkHeadersSwapped(dg)));
+    expect(be.flatMap((f) => new NflogStreamDecoder({ netlinkLittleEndian: false }).push(f, ctx())).map(fields)).toEqual(want);
+    // The frame header is little-endian whatever the host: a big-endian one would read as corrupt.
+    const swappedFrame = frame(FRAME_DATAGRAM, datagrams()[0]!);
+    new DataView(swappedFrame.buffer).setUint32(0, FRAME_DATAGRAM, false);
+    const d = new NflogStreamDecoder();
+    expect(d.push(swappedFrame, ctx())).toEqual([]);
+    expect(d.corrupt).toBe(true);
   });
 
   it('gives the same packets whatever the chunks the stream arrives in (frames split anywhere)', () => {
@@ -166,6 +181,27 @@ function withSeq(dg: Uint8Array, seq: number): Uint8Array {
     const alen = v.getUint16(p, true);
     if ((v.getUint16(p + 2, true) & 0x3fff) === 12) v.setUint32(p + 4, seq, false);
     p += (alen + 3) & ~3;
+  }
+  return out;
+}
+
+/** A datagram of this (little-endian) host as a big-endian host's kernel would send it: nlmsghdr and nlattr headers swapped, NFULA_* values (network order) untouched. */
+function netlinkHeadersSwapped(dg: Uint8Array): Uint8Array {
+  const out = dg.slice();
+  const v = new DataView(out.buffer);
+  for (let m = 0; m + 16 <= out.length; ) {
+    const mlen = v.getUint32(m, true);
+    for (const [off, bytes] of [[0, 4], [4, 2], [6, 2], [8, 4], [12, 4]] as const) {
+      if (bytes === 4) v.setUint32(m + off, v.getUint32(m + off, true), false);
+      else v.setUint16(m + off, v.getUint16(m + off, true), false);
+    }
+    for (let a = m + 20; a + 4 <= m + mlen; ) {
+      const alen = v.getUint16(a, true);
+      v.setUint16(a, alen, false);
+      v.setUint16(a + 2, v.getUint16(a + 2, true), false);
+      a += (alen + 3) & ~3;
+    }
+    m += (mlen + 3) & ~3;
   }
   return out;
 }
