@@ -311,6 +311,8 @@ function ipv4ProtoName(n: number): string {
 
 /** ICMP types whose message quotes the offending packet (LOG prints its SRC= and DST= in brackets). */
 const ICMP_QUOTING = new Set([3, 4, 5, 11, 12]);
+/** The same for ICMPv6: destination unreachable, packet too big, time exceeded, parameter problem — not every type below 128 (100, 101 and 127 are not errors LOG dumps). */
+const ICMPV6_QUOTING = new Set([1, 2, 3, 4]);
 
 function ipv4(buf: Uint8Array, view: DataView, a: number, e: number, p: PacketEvent): PacketEvent | RejectReason {
   if (e - a < 20) return 'truncated';
@@ -333,10 +335,12 @@ function ipv4(buf: Uint8Array, view: DataView, a: number, e: number, p: PacketEv
   return transport(buf, view, a + ihl, e, p, protoNumber, 4);
 }
 
-/** IPv6 extension headers LOG walks past (nf_log_syslog.c: dump_ipv6_packet). */
+/** IPv6 extension headers LOG walks past (nf_log_syslog.c: dump_ipv6_packet, nf_ip6_ext_hdr). */
 const HOPOPTS = 0;
 const ROUTING = 43;
 const FRAGMENT = 44;
+const ESP = 50;
+const AH = 51;
 const DSTOPTS = 60;
 
 function ipv6ProtoName(n: number): string {
@@ -348,13 +352,21 @@ function ipv6(buf: Uint8Array, view: DataView, a: number, e: number, p: PacketEv
   p.family = 6;
   p.src = v6At(view, a + 8);
   p.dst = v6At(view, a + 24);
+  // An IPv4-mapped address in an IPv6 header (on the wire: forged) reads as IPv4 in the text parser,
+  // whose record then has addresses of two families: refused there, refused here — never banned as
+  // the IPv4 address it names.
+  if (p.src.includes(":") !== p.dst.includes(":")) return 'bad-address';
+  if (!p.src.includes(':')) p.family = 4;
   p.len = view.getUint16(a + 4, false) + 40;
   p.ttl = buf[a + 7]!;
   p.fragment = false;
   let next = buf[a + 6]!;
   let q = a + 40;
   let laterFragment = false;
-  while (next === HOPOPTS || next === ROUTING || next === DSTOPTS || next === FRAGMENT) {
+  while (next === HOPOPTS || next === ROUTING || next === DSTOPTS || next === FRAGMENT || next === AH || next === ESP) {
+    // ESP: LOG prints no PROTO= (what follows is encrypted); the text parser refuses such a line as
+    // cut short, or names no protocol in a fragment.
+    if (next === ESP) return p.fragment ? ((p.proto = ''), p) : 'truncated';
     if (e - q < 8) return 'truncated';
     const following = buf[q]!;
     if (next === FRAGMENT) {
@@ -362,8 +374,13 @@ function ipv6(buf: Uint8Array, view: DataView, a: number, e: number, p: PacketEv
       p.fragment = true;
       if ((view.getUint16(q + 2, false) & 0xfff8) !== 0) laterFragment = true;
       q += 8;
+    } else if (next === AH) {
+      // Walked past, fragment or not (LOG stops at AH in a fragment only when it prints IP options,
+      // which Portcullis's rules do not ask for): its length counts 4-byte words, less 2.
+      q += (buf[q + 1]! + 2) * 4;
     } else {
-      if (laterFragment) break;
+      // Options after a later fragment's header: LOG stops there, with no PROTO= (no protocol named).
+      if (laterFragment) return (p.proto = ''), p;
       q += (buf[q + 1]! + 1) * 8;
     }
     next = following;
@@ -396,7 +413,7 @@ function transport(buf: Uint8Array, view: DataView, t: number, e: number, p: Pac
     if (family === 4 && ICMP_QUOTING.has(p.icmpType) && e - inner >= 20 && buf[inner]! >> 4 === 4) {
       p.innerSrc = v4At(view, inner + 12);
       p.innerDst = v4At(view, inner + 16);
-    } else if (family === 6 && p.icmpType < 128 && e - inner >= 40 && buf[inner]! >> 4 === 6) {
+    } else if (family === 6 && ICMPV6_QUOTING.has(p.icmpType) && e - inner >= 40 && buf[inner]! >> 4 === 6) {
       p.innerSrc = v6At(view, inner + 8);
       p.innerDst = v6At(view, inner + 24);
     }

@@ -63,6 +63,35 @@ describe('NFLOG decoder (kernel captures)', () => {
     expect(d.counts.receiveBuffer).toBeGreaterThanOrEqual(4 << 20);
   });
 
+  it('corners, captured from the kernel (corners.bin/txt: tests/support/nflog-capture-corners.ts) — the decoder makes of each message what the text parser makes of its LOG twin, or refuses it for the same reason', () => {
+    const cornerLines = readFileSync(path.join(FIXTURES, 'corners.txt'), 'utf8').trim().split('\n');
+    const cornerIface = /\bIN=(\S+)/.exec(cornerLines[0]!)![1]!;
+    const d = new NflogStreamDecoder();
+    const got = d.push(new Uint8Array(readFileSync(path.join(FIXTURES, 'corners.bin'))), { ifName: (i) => (i === 2 ? cornerIface : null), now: 0 });
+    const parsed = cornerLines.map((l) => parseRecord(l, { framing: 'kmsg' }));
+    const accepted = parsed.flatMap((r) => (r.ok ? [fields(r.packet)] : []));
+    const refused: Record<string, number> = {};
+    for (const r of parsed) if (!r.ok) refused[r.reason] = (refused[r.reason] ?? 0) + 1;
+    expect(got.map(fields)).toEqual(accepted);
+    expect(d.counts.malformed).toEqual(refused);
+    expect(d.counts.accounted).toBe(cornerLines.length);
+    const by = (dpt: number) => got.find((p) => p.dpt === dpt);
+    // First fragments (IPv4 MF, IPv6 FRAG:0): LOG printed the whole TCP header, flags included (CWR ECE SYN).
+    expect(by(7201)).toMatchObject({ family: 4, fragment: true, tcpFlags: 0xc2 });
+    expect(by(7205)).toMatchObject({ family: 6, fragment: true, tcpFlags: 0xc2 });
+    // A later IPv4 fragment: PROTO=TCP and nothing of the transport.
+    expect(got.find((p) => p.family === 4 && p.fragment && p.dpt === undefined)).toMatchObject({ proto: 'TCP' });
+    // IPv4 AH and ESP by name; IPv6 walks past AH to the TCP it carries; IPv6 ESP names no protocol (refused as cut short, as its LOG line is).
+    expect(got.filter((p) => p.family === 4).map((p) => p.proto)).toEqual(expect.arrayContaining(['AH', 'ESP']));
+    expect(by(7204)).toMatchObject({ family: 6, proto: 'TCP', tcpFlags: 0x02 });
+    expect(refused).toEqual({ 'bad-address': 1, truncated: 1 });
+    // An IPv4-mapped source in an IPv6 header (bad-address above) is never the IPv4 address it names.
+    expect(got.some((p) => p.src === '198.51.100.7')).toBe(false);
+    // ICMPv6 errors that quote a packet (1, 2, 3) name its addresses; type 100 quotes nothing.
+    const icmp6 = got.filter((p) => p.proto === 'ICMPv6' && p.icmpType !== undefined && p.icmpType < 128);
+    expect(icmp6.map((p) => [p.icmpType, p.innerDst ?? null])).toEqual([[1, '2001:db8::77'], [2, '2001:db8::77'], [3, '2001:db8::77'], [100, null]]);
+  });
+
   it('the packet timestamp the kernel sent is the event time; without one, the receive time', () => {
     const [p] = new NflogStreamDecoder().push(stream, ctx(123));
     // The capture's packets carried NFULA_TIMESTAMP (wall clock of 2026).
