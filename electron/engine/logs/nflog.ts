@@ -11,7 +11,8 @@
  *   other sender), and a namespace's NFLOG carries only that namespace's packets.
  * - Lost messages are exact: the group's sequence numbers (gaps) and the reader's ENOBUFS reports.
  * - Nothing is kept while no reader is bound: what the rules logged while Portcullis was stopped
- *   is gone (no resume position, unlike kmsg's ring).
+ *   (or its reader restarting) is gone — no resume position, unlike kmsg's ring — but counted, from
+ *   the rules' packet counters, by the ledger asked before each reader binds (nflog-ledger.ts).
  * - The reader is started argv-only (no shell), with its stdout a pipe of frames; it dies with
  *   this process (PR_SET_PDEATHSIG) and is stopped with SIGTERM.
  * - A reader that stops on its own (killed, a failed system call) is started again, after 0.5 s
