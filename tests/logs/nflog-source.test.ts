@@ -208,6 +208,48 @@ describe('NflogSource', () => {
     expect(src.health()).toMatchObject({ recordsRead: 8, recordsLost: 0 });
   });
 
+  it('a restarted reader that never says READY is killed after 10 s and started again once (its exit is that start\'s failure, not a second restart); stop() while the counters are read starts no reader', async () => {
+    vi.useFakeTimers();
+    try {
+      const readers: FakeReader[] = [];
+      const logged: string[] = [];
+      let release: (() => void) | null = null;
+      const ledger = { lost: 0, unknown: null, accounted: () => undefined, readerStarting: () => (readers.length < 3 ? Promise.resolve() : new Promise<void>((r) => (release = r))) };
+      const src = new NflogSource({
+        readerPath: '/x/portcullis-nflog',
+        spawn: () => (readers.push(new FakeReader()), readers[readers.length - 1]!),
+        ifName: () => null,
+        log: (l) => logged.push(l),
+        ledger,
+      });
+      const started = src.start(() => undefined, () => undefined);
+      await vi.advanceTimersByTimeAsync(0);
+      readers[0]!.stdout.write(capture);
+      await started;
+      readers[0]!.emit('exit', null, 'SIGKILL');
+      await vi.advanceTimersByTimeAsync(500);
+      expect(readers).toHaveLength(2);
+      await vi.advanceTimersByTimeAsync(10_000); // no READY: killed, its exit follows
+      expect(readers[1]!.killed).toEqual(['SIGTERM']);
+      expect(logged).toHaveLength(2);
+      expect(logged[1]).toMatch(/starting the NFLOG reader again failed: .* did not bind NFLOG group 5417 within 10 s; starting it again in 1 s$/);
+      await vi.advanceTimersByTimeAsync(1000);
+      expect(readers).toHaveLength(3);
+      readers[2]!.emit('exit', 1, null);
+      await vi.advanceTimersByTimeAsync(2000); // the next restart is reading the counters…
+      expect(release).not.toBeNull();
+      const stopping = src.stop();
+      release!();
+      await vi.advanceTimersByTimeAsync(10);
+      await stopping;
+      expect(readers).toHaveLength(3); // …and starts no reader once stopped
+      await vi.advanceTimersByTimeAsync(60_000);
+      expect(readers).toHaveLength(3);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it('asks the ledger before every reader binds (start and restart), tells it each reader\'s account, and reports what it counted as lost while unbound', async () => {
     vi.useFakeTimers();
     try {

@@ -174,6 +174,8 @@ export class NflogSource implements LogSourcePort {
     this.readySince = null;
     // Before the bind: a packet logged between the counters' read and the bind is no reader's (lost, counted).
     if (this.o.ledger) await this.o.ledger.readerStarting();
+    // Stopped while the counters were read (a restart on its way): no reader to start.
+    if (this.stopping) throw new Error('the source was stopped');
     const spawn = this.o.spawn ?? ((file: string, args: string[]) => nodeSpawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], shell: false }));
     let reader: ReaderProcess;
     try {
@@ -189,6 +191,8 @@ export class NflogSource implements LogSourcePort {
     });
     await new Promise<void>((resolve, reject) => {
       let settled = false;
+      /** It said READY: its exit from then on is a reader that stopped reading (a start that failed is not). */
+      let read = false;
       const settle = (e: Error | null): void => {
         if (settled) return;
         settled = true;
@@ -197,6 +201,7 @@ export class NflogSource implements LogSourcePort {
           this.stats.error = e.message;
           reject(e);
         } else {
+          read = true;
           this.readySince = this.clock.now();
           resolve();
         }
@@ -225,8 +230,9 @@ export class NflogSource implements LogSourcePort {
         if (this.reader === reader) this.reader = null;
         const why = `${this.describeReader()} stopped (${signal ?? `exit code ${code}`})${this.stderrTail.trim() ? `: ${this.stderrTail.trim()}` : ''}`;
         if (!settled) return settle(new Error(why));
-        // After its READY: reading stopped — a fault until another reader reads.
-        if (!this.stopping) this.readerStopped(why);
+        // After its READY: reading stopped — a fault until another reader reads. (The exit of one
+        // that never said READY, killed by the timeout, is that start's failure, already answered.)
+        if (read && !this.stopping) this.readerStopped(why);
       });
     });
   }
