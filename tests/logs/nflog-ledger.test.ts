@@ -85,6 +85,21 @@ describe('NflogLedger', () => {
     expect(l.lost).toBe(17);
   });
 
+  it('an account still queued when a reader restarts is not written over the new start\'s 0', async () => {
+    const state = memoryState();
+    let counters: RuleCounts = { [A]: 0 };
+    const l = new NflogLedger(state, async () => counters);
+    await l.readerStarting();
+    counters = { [A]: 40 };
+    l.accounted(40); // queued
+    await l.readerStarting(); // the reader restarted: baseline 40, account 0
+    state.flush(); // the next batch; the new reader read nothing yet
+    counters = { [A]: 45 }; // 5 logged, then the service was killed
+    const next = new NflogLedger(state, async () => counters);
+    await next.readerStarting();
+    expect(next.lost).toBe(5);
+  });
+
   it('counters that went down or cannot be read: unknown, said (the next start cannot compare either)', async () => {
     const state = memoryState();
     let counters: RuleCounts | { error: string } = { [A]: 100 };

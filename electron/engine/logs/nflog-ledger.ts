@@ -109,7 +109,10 @@ export class NflogLedger implements NflogLedgerPort {
       else if (r.kind === 'unknown') this.unknown = `unknown how many NFLOG messages were logged while no reader was bound: ${r.why}`;
       this.state.set(NFLOG_COUNTERS_KEY, JSON.stringify(now));
     }
+    // Now, and in place of an earlier reader's account still waiting for the next batch (which would
+    // otherwise be written over this 0 and count against the new counters).
     this.state.set(NFLOG_ACCOUNTED_KEY, '0');
+    this.state.queue(NFLOG_ACCOUNTED_KEY, '0');
     this.live = 0;
   }
 
