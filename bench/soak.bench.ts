@@ -53,7 +53,8 @@
  * SOAK_NFLOG_READER=node (with PLAIN): nflog-count hands every message over a pipe to a Node process
  * (bench/soak/nflog-node.mjs) that decodes the fields the engine needs: what a runner would spend.
  * SOAK_NFLOG_STALL_MS=N (with PLAIN): both readers stopped (SIGSTOP) for N ms in the flood's middle,
- * as a host that stalls the readers' vCPU would: what each buffer rides out.
+ * as a host that stalls the readers' vCPU would: what each buffer rides out. With SOAK_SOURCE=nflog:
+ * the runner and its portcullis-nflog stopped so.
  * SOAK_SOURCE=nflog: the runner reads the `nflog` source (logs.source "nflog": its own reader,
  * portcullis-nflog, on the NFLOG group the logging block's nflog variant logs to) and every LOG rule
  * of the firewall namespace is replaced by its NFLOG twin in that group: records produced are the
@@ -366,6 +367,15 @@ async function runRate(lab: Lab, gen: string, rate: number, checkout: { tag: str
     const stat0 = cpuStat();
     const flooding = flood(lab, gen, rate);
     const peakAt = peakSampler(pid, flooding);
+    // SOAK_SOURCE=nflog with SOAK_NFLOG_STALL_MS=N: the runner and its reader stopped (SIGSTOP) for N ms
+    // in the flood's middle, as a host stalling the service's vCPU would: what the socket buffer rides out.
+    const stalled = SOURCE_NFLOG && NFLOG_STALL_MS > 0 && reader !== null;
+    if (stalled) {
+      await sleep((SECONDS * 1000) / 2);
+      for (const p of [pid, reader]) process.kill(p, 'SIGSTOP');
+      await sleep(NFLOG_STALL_MS);
+      for (const p of [pid, reader]) process.kill(p, 'SIGCONT');
+    }
     const { crossedAt, sent, late } = await flooding;
     const stat1 = cpuStat();
     const peakText = await peakAt;
@@ -392,7 +402,7 @@ async function runRate(lab: Lab, gen: string, rate: number, checkout: { tag: str
     const later = usage(pid);
     const mem = await loopLag(pid);
     return (
-      `${checkout.tag}${String(rate).padStart(6)} records/s × ${SECONDS} s${SOURCE_NFLOG ? ' (source nflog: NFLOG rules instead of LOG)' : ''} | ${busy.length ? `busy: ${busy.length} busy loops` : 'quiet'}, load average at the flood's start ${loadAtStart.toFixed(2)}, end ${loadAtEnd.toFixed(2)} | runner ${typeof group === 'string' ? group : group.text}, ${capsWrap(checkout.launch) ? "with the unit's capabilities" : 'as root with every capability'}${niceValue ? `, at nice ${niceValue}` : ''} | SYNs sent ${sent} (${late}) | records produced ${produced} (${Math.round(produced / SECONDS)}/s) | read ${read} | lost ${lost} ` +
+      `${checkout.tag}${String(rate).padStart(6)} records/s × ${SECONDS} s${SOURCE_NFLOG ? ` (source nflog: NFLOG rules instead of LOG${stalled ? `; runner and reader stopped ${NFLOG_STALL_MS} ms mid-flood` : ''})` : ''} | ${busy.length ? `busy: ${busy.length} busy loops` : 'quiet'}, load average at the flood's start ${loadAtStart.toFixed(2)}, end ${loadAtEnd.toFixed(2)} | runner ${typeof group === 'string' ? group : group.text}, ${capsWrap(checkout.launch) ? "with the unit's capabilities" : 'as root with every capability'}${niceValue ? `, at nice ${niceValue}` : ''} | SYNs sent ${sent} (${late}) | records produced ${produced} (${Math.round(produced / SECONDS)}/s) | read ${read} | lost ${lost} ` +
       `(${((lost / Math.max(1, produced)) * 100).toFixed(1)}% of produced; ${lostEarly} of them in the first 2 s) | ${nflogText}scanners banned ${banned.length}/${crossedAt.size}` +
       (banned.length ? ` in ${banned[0]}–${banned.at(-1)} ms (median ${banned[banned.length >> 1]})` : '') +
       (missed.length ? ` missed ${missed.join(',')}` : '') +

@@ -28,6 +28,7 @@ import { callViaDispatcher, firewallPortOf, helperOpsOf } from '../app/helper-ad
 import { readHostInfo } from '../app/hostinfo.ts';
 import { KmsgSource, kmsgBootTimeMs, liveLineParser, newestKmsgSeq } from '../engine/logs/kmsg.ts';
 import { NflogSource } from '../engine/logs/nflog.ts';
+import { NflogLedger, ruleCountsOf, type ReadCounters } from '../engine/logs/nflog-ledger.ts';
 import { nflogReaderPath } from './nflog-reader-path.ts';
 import { liveKmsgThreads } from '../engine/logs/kmsg-reader.ts';
 import { PortcullisService, VERSION } from '../app/service.ts';
@@ -101,14 +102,18 @@ async function openSource(
   spec: string,
   state: { get(key: string): string | null; set(key: string, value: string): void; queue(key: string, value: string): void },
   fromStart: boolean,
+  /** nflog: the logging rules' counters (the helper's nflogCounters), to count what was logged while no reader was bound. */
+  nflogCounters?: ReadCounters,
 ): Promise<{ source: LogSourcePort; framing: Framing | 'auto'; replayUpToSeq?: number | null } | { error: string }> {
   if (spec === 'nflog') {
     // Binding an NFLOG group and a socket buffer past rmem_max both need CAP_NET_ADMIN.
     if (process.getuid?.() !== 0) return { error: 'nflog needs root (the reader binds an NFLOG group and forces its socket buffer: CAP_NET_ADMIN)' };
     const reader = nflogReaderPath();
     if ('error' in reader) return { error: reader.error };
-    // Nothing to resume: NFLOG keeps nothing while no reader is bound. 'nflog' framing: no text lines come.
-    return { source: new NflogSource({ readerPath: reader.path }), framing: 'nflog' };
+    // Nothing to resume: NFLOG keeps nothing while no reader is bound — what the rules logged
+    // meanwhile is counted from their counters (nflog-ledger.ts). 'nflog' framing: no text lines come.
+    const ledger = new NflogLedger(state, nflogCounters ?? (async () => ({ error: 'no helper to read them' })));
+    return { source: new NflogSource({ readerPath: reader.path, ledger }), framing: 'nflog' };
   }
   const kmsgOk = canRead('/dev/kmsg');
   if (spec === 'kmsg' || (spec === 'auto' && kmsgOk)) {
@@ -402,6 +407,7 @@ async function startLocked(o: RunOptions, out: Out, err: Out, isRoot: boolean): 
     effective.logs.source,
     { get: (k) => raw.getState(k), set: (k, v) => raw.setState(k, v), queue: (k, v) => raw.queueState(k, v) },
     o.fromStart === true,
+    call ? async () => ruleCountsOf(await call!('nflogCounters', {})) : undefined,
   );
   if ('error' in opened) {
     raw.close();

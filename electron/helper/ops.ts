@@ -22,7 +22,7 @@ import {
   type HelperStatus,
 } from '../shared/helper-protocol.ts';
 import type { HelperDoctorCheckId } from '../shared/doctor.ts';
-import type { LoggingVia } from '../shared/settings.ts';
+import { PORTCULLIS_NFLOG_GROUP, type LoggingVia } from '../shared/settings.ts';
 import type { AuditEntry, AuditLog } from './audit.ts';
 import type { BanBackend } from './firewall/types.ts';
 import { refuseUncuttable, refuseUnbannable, unbannableReason } from './ban-guard.ts';
@@ -30,6 +30,7 @@ import { ownAddressCache, type OwnAddresses } from './own-addresses.ts';
 import { BINARIES, FirewallQueue, type Exec } from './exec.ts';
 import type { KmsgStart, KmsgStream } from './kmsg.ts';
 import { forwardBlockCheck } from './forward-check.ts';
+import { readNflogCounters } from './firewall/nflog-counters.ts';
 import { displayCommand, planRuleOp, ruleBody, specFromRule, UfwRuleBuilder } from './rules.ts';
 import { parseAppList, parseUfwConf, parseUfwDefaults, parseUfwStatus } from './ufw-status.ts';
 import { errorText } from '../shared/errors.ts';
@@ -413,6 +414,8 @@ export function createHelperDispatcher(deps: HelperDeps): HelperDispatcher {
       }
       case 'forwardStatus':
         return deps.firewall.forwardBlockStatus(exec);
+      case 'nflogCounters':
+        return readNflogCounters(exec, PORTCULLIS_NFLOG_GROUP);
       case 'enableUfwIpv6':
         return deps.firewall.enableUfwIpv6(exec);
     }
@@ -483,7 +486,7 @@ export function createHelperDispatcher(deps: HelperDeps): HelperDispatcher {
     }
     const changing = CHANGING_OPS.has(req.op as HelperOp);
     // Reads of ufw go through the queue too: a status taken mid-change would show half a move.
-    const readsUfw = req.op === 'status' || req.op === 'doctor' || req.op === 'listBans' || req.op === 'previewRule' || req.op === 'forwardStatus';
+    const readsUfw = req.op === 'status' || req.op === 'doctor' || req.op === 'listBans' || req.op === 'previewRule' || req.op === 'forwardStatus' || req.op === 'nflogCounters';
     if (!changing && !readsUfw) {
       try {
         return { id: req.id, ok: true, result: await perform(req) };

@@ -178,6 +178,19 @@ export const HELPER_OPS = {
   enableUfwIpv6: { args: none, result: z.object({ changed: z.boolean(), reloaded: z.boolean() }) },
   /** Read-only: the forward block's state in the kernel (runs `iptables -L/-C`, changes nothing). */
   forwardStatus: { args: none, result: ForwardBlockStatusSchema },
+  /**
+   * Read-only: the packet counters of the filter table's rules that log to Portcullis's NFLOG group,
+   * both families (firewall/nflog-counters.ts) — what the nflog source counts its unread messages from.
+   */
+  nflogCounters: {
+    args: none,
+    result: z.object({
+      rules: z
+        .array(z.object({ family: z.union([z.literal(4), z.literal(6)]), chain: z.string().max(64), rule: z.string().max(2000), packets: z.number().int().min(0) }))
+        .max(1000),
+      unreadable: z.array(z.object({ family: z.union([z.literal(4), z.literal(6)]), error: z.string().max(500) })).max(2),
+    }),
+  },
   streamKmsg: {
     /**
      * Records with seq ≤ afterSeq are skipped (resume without duplicates); null streams from the oldest

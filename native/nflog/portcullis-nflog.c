@@ -20,9 +20,10 @@
  *   them is the exact count of messages the kernel could not queue;
  * - keeps only datagrams from the kernel (sender port 0): a record another process sent (netfilter
  *   netlink takes unicasts only from CAP_NET_ADMIN, so root's) would be taken for a packet;
- * - writes frames to stdout: u32 type, u32 length (native byte order: the reader's machine is the
- *   decoder's), then `length` bytes:
- *     1 READY     u32: the receive buffer the kernel granted (written once, after the set-up)
+ * - writes frames to stdout: u32 type, u32 length (both LITTLE-ENDIAN on any machine; the datagram
+ *   inside is as the kernel sent it: netlink headers in this host's order, NFULA_* values in network
+ *   order — electron/engine/parse/nflog.ts reads them so), then `length` bytes:
+ *     1 READY     u32 (little-endian): the receive buffer the kernel granted (written once, after the set-up)
  *     2 DATAGRAM  one netlink datagram as the kernel sent it (one or more netlink messages)
  *     3 OVERRUN   empty: recv() said ENOBUFS, the socket was full and messages were dropped (the
  *                 sequence gap says how many)
@@ -32,6 +33,7 @@
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/netfilter/nfnetlink.h>
@@ -72,23 +74,42 @@ static long parse_number(const char *s, long min, long max) {
   return v < min || v > max ? -1 : v;
 }
 
-/* One NFULNL_MSG_CONFIG request with one attribute; returns the kernel's answer (0 or -errno). */
-static int configure(uint16_t group, uint16_t attr, const void *data, uint16_t len) {
+/* Appends one attribute to the request nh (its nlmsg_len grows). */
+static void put_attr(struct nlmsghdr *nh, uint16_t type, const void *data, uint16_t len) {
+  struct nlattr *a = (struct nlattr *)((char *)nh + NLMSG_ALIGN(nh->nlmsg_len));
+  a->nla_type = type;
+  a->nla_len = (uint16_t)(NLA_HDRLEN + len);
+  memcpy((char *)a + NLA_HDRLEN, data, len);
+  nh->nlmsg_len = NLMSG_ALIGN(nh->nlmsg_len) + NLA_ALIGN(a->nla_len);
+}
+
+/* Binds GROUP and configures it with ONE NFULNL_MSG_CONFIG request carrying every attribute: the
+   kernel creates the instance and applies the copy mode, queue threshold and flags in the same call
+   (nfulnl_recv_config), so the packets logged while it is set up are numbered like the rest. Sent
+   as four requests (as before), a flood's messages between the BIND and the FLAGS carried no
+   sequence number (tests/system/nflog-source.test.ts). Returns the kernel's answer (0 or -errno). */
+static int bind_and_configure(uint16_t group) {
   char buf[256];
   memset(buf, 0, sizeof buf);
   struct nlmsghdr *nh = (struct nlmsghdr *)buf;
   nh->nlmsg_type = (NFNL_SUBSYS_ULOG << 8) | NFULNL_MSG_CONFIG;
   nh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-  nh->nlmsg_seq = request_seq++;
+  nh->nlmsg_seq = request_seq;
   struct nfgenmsg *g = (struct nfgenmsg *)NLMSG_DATA(nh);
   g->nfgen_family = AF_UNSPEC;
   g->version = NFNETLINK_V0;
   g->res_id = htons(group);
-  struct nlattr *a = (struct nlattr *)((char *)g + NLMSG_ALIGN(sizeof *g));
-  a->nla_type = attr;
-  a->nla_len = (uint16_t)(NLA_HDRLEN + len);
-  memcpy((char *)a + NLA_HDRLEN, data, len);
-  nh->nlmsg_len = (uint32_t)(NLMSG_LENGTH(sizeof *g) + NLA_ALIGN(a->nla_len));
+  nh->nlmsg_len = NLMSG_LENGTH(sizeof *g);
+  /* No PF_BIND/PF_UNBIND: they are no-ops since Linux 3.17, and on an older kernel an UNBIND
+     would take NFLOG away from every other logger of the namespace. */
+  struct nfulnl_msg_config_cmd cmd = {NFULNL_CFG_CMD_BIND};
+  struct nfulnl_msg_config_mode mode = {.copy_range = htonl(COPY_RANGE), .copy_mode = NFULNL_COPY_PACKET};
+  uint32_t qthreshold = htonl(1);
+  uint16_t flags = htons(NFULNL_CFG_F_SEQ);
+  put_attr(nh, NFULA_CFG_CMD, &cmd, sizeof cmd);
+  put_attr(nh, NFULA_CFG_MODE, &mode, sizeof mode);
+  put_attr(nh, NFULA_CFG_QTHRESH, &qthreshold, sizeof qthreshold);
+  put_attr(nh, NFULA_CFG_FLAGS, &flags, sizeof flags);
   if (send(fd, buf, nh->nlmsg_len, 0) < 0) return -errno;
   for (;;) {
     struct sockaddr_nl from;
@@ -97,7 +118,7 @@ static int configure(uint16_t group, uint16_t attr, const void *data, uint16_t l
     if (r < 0) return -errno;
     struct nlmsghdr *m = (struct nlmsghdr *)buf;
     if (from.nl_pid != 0 || r < (ssize_t)NLMSG_LENGTH(sizeof(struct nlmsgerr))) continue;
-    if (m->nlmsg_type == NLMSG_ERROR && m->nlmsg_seq == nh->nlmsg_seq) return ((struct nlmsgerr *)NLMSG_DATA(m))->error;
+    if (m->nlmsg_type == NLMSG_ERROR && m->nlmsg_seq == request_seq) return ((struct nlmsgerr *)NLMSG_DATA(m))->error;
   }
 }
 
@@ -124,8 +145,9 @@ static int put_frame(uint32_t type, const void *data, uint32_t len) {
     if (!write_all(out, out_n)) return 0;
     out_n = 0;
   }
-  memcpy(out + out_n, &type, 4);
-  memcpy(out + out_n + 4, &len, 4);
+  uint32_t type_le = htole32(type), len_le = htole32(len);
+  memcpy(out + out_n, &type_le, 4);
+  memcpy(out + out_n + 4, &len_le, 4);
   if (len) memcpy(out + out_n + 8, data, len);
   out_n += 8 + len;
   return 1;
@@ -176,23 +198,12 @@ int main(int argc, char **argv) {
   socklen_t gl = sizeof granted;
   getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &granted, &gl);
 
-  /* No PF_BIND/PF_UNBIND: they are no-ops since Linux 3.17, and on an older kernel an UNBIND
-     would take NFLOG away from every other logger of the namespace. */
-  struct nfulnl_msg_config_cmd cmd = {NFULNL_CFG_CMD_BIND};
-  int e = configure((uint16_t)group, NFULA_CFG_CMD, &cmd, sizeof cmd);
+  int e = bind_and_configure((uint16_t)group);
   if (e) {
     fprintf(stderr, "portcullis-nflog: bind NFLOG group %ld: %s%s\n", group, strerror(-e), e == -EPERM || e == -EBUSY ? " (another program reads this group)" : "");
     return 1;
   }
-  struct nfulnl_msg_config_mode mode = {.copy_range = htonl(COPY_RANGE), .copy_mode = NFULNL_COPY_PACKET};
-  uint32_t qthreshold = htonl(1);
-  uint16_t flags = htons(NFULNL_CFG_F_SEQ);
-  if ((e = configure((uint16_t)group, NFULA_CFG_MODE, &mode, sizeof mode)) || (e = configure((uint16_t)group, NFULA_CFG_QTHRESH, &qthreshold, sizeof qthreshold)) ||
-      (e = configure((uint16_t)group, NFULA_CFG_FLAGS, &flags, sizeof flags))) {
-    fprintf(stderr, "portcullis-nflog: configure NFLOG group %ld: %s\n", group, strerror(-e));
-    return 1;
-  }
-  uint32_t granted32 = (uint32_t)granted;
+  uint32_t granted32 = htole32((uint32_t)granted);
   if (!put_frame(FRAME_READY, &granted32, 4) || !write_all(out, out_n)) return 0;
   out_n = 0;
 

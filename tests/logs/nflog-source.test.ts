@@ -33,6 +33,7 @@ function source(reader: FakeReader, calls: { file: string; args: string[] }[] = 
     readerPath: '/x/portcullis-nflog',
     spawn: (file, args) => (calls.push({ file, args }), reader),
     ifName: (i) => (i === 2 ? IFACE : null),
+    log: () => undefined,
   });
 }
 
@@ -82,6 +83,84 @@ describe('NflogSource', () => {
     await started;
     late.emit('exit', null, 'SIGKILL');
     expect(b.health().error).toMatch(/the NFLOG reader \(\/x\/portcullis-nflog\) stopped \(SIGKILL\)/);
+    await b.stop();
+  });
+
+  it('a reader that stops on its own is started again after 0.5 s doubling to 30 s, back to 0.5 s after a healthy minute: error while none reads, a warning naming the last words once one does, counts carried over', async () => {
+    vi.useFakeTimers();
+    try {
+      let now = 1_000_000;
+      const readers: FakeReader[] = [];
+      const logged: string[] = [];
+      const got: PacketEvent[] = [];
+      const src = new NflogSource({
+        readerPath: '/x/portcullis-nflog',
+        spawn: () => (readers.push(new FakeReader()), readers[readers.length - 1]!),
+        ifName: (i) => (i === 2 ? IFACE : null),
+        clock: { now: () => now },
+        log: (l) => logged.push(l),
+      });
+      const started = src.start(() => undefined, (p) => got.push(...p));
+      readers[0]!.stdout.write(capture);
+      await started;
+      expect(got).toHaveLength(8);
+      // It dies with its last words: error at once, one line, a new reader 0.5 s later.
+      readers[0]!.stderr.write('portcullis-nflog: recvmmsg: Bad address\n');
+      await vi.advanceTimersByTimeAsync(0);
+      readers[0]!.emit('exit', 1, null);
+      expect(src.health().error).toMatch(/stopped \(exit code 1\): portcullis-nflog: recvmmsg: Bad address — nothing is read until it is started again \(in 0.5 s\)/);
+      expect(logged).toEqual([expect.stringMatching(/^portcullis warn: the NFLOG reader \(\/x\/portcullis-nflog\) stopped \(exit code 1\): portcullis-nflog: recvmmsg: Bad address; starting it again in 0.5 s$/)]);
+      await vi.advanceTimersByTimeAsync(499);
+      expect(readers).toHaveLength(1);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(readers).toHaveLength(2);
+      // The new reader's sequence numbers start at 0 again: a new decoder, no loss counted.
+      readers[1]!.stdout.write(capture);
+      await vi.advanceTimersByTimeAsync(0);
+      expect(got).toHaveLength(16);
+      let h = src.health();
+      expect(h.error).toBeUndefined();
+      expect(h.warning).toMatch(/^read on after the NFLOG reader .* stopped \(exit code 1\): portcullis-nflog: recvmmsg: Bad address \(started again at .*; 1 restart since the start\)$/);
+      expect(h).toMatchObject({ recordsRead: 16, recordsLost: 0 });
+      // Dies again at once: 1 s; then a start that fails (no READY): 2 s, 4 s …, never more than 30 s.
+      readers[1]!.emit('exit', null, 'SIGSEGV');
+      expect(logged[1]).toMatch(/stopped \(SIGSEGV\); starting it again in 1 s$/);
+      await vi.advanceTimersByTimeAsync(1000);
+      expect(readers).toHaveLength(3);
+      readers[2]!.emit('exit', 1, null);
+      await vi.advanceTimersByTimeAsync(0);
+      expect(logged[2]).toMatch(/^portcullis warn: starting the NFLOG reader again failed: .* stopped \(exit code 1\); starting it again in 2 s$/);
+      expect(src.health().error).toMatch(/in 2 s\)$/);
+      const delays: number[] = [];
+      for (let i = 3; i < 10; i++) {
+        const before = readers.length;
+        let waited = 0;
+        while (readers.length === before) {
+          await vi.advanceTimersByTimeAsync(500);
+          waited += 500;
+        }
+        delays.push(waited);
+        readers[i]!.emit('exit', 1, null);
+        await vi.advanceTimersByTimeAsync(0);
+      }
+      expect(delays).toEqual([2000, 4000, 8000, 16000, 30000, 30000, 30000]);
+      // One that reads for a minute and then dies is started again after 0.5 s.
+      await vi.advanceTimersByTimeAsync(30_000);
+      readers[10]!.stdout.write(capture);
+      await vi.advanceTimersByTimeAsync(0);
+      expect(src.health().error).toBeUndefined();
+      now += 60_000;
+      readers[10]!.emit('exit', null, 'SIGKILL');
+      expect(logged[logged.length - 1]).toMatch(/starting it again in 0.5 s$/);
+      // stop() cancels a restart on its way.
+      await src.stop();
+      await vi.advanceTimersByTimeAsync(60_000);
+      expect(readers).toHaveLength(11);
+      h = src.health();
+      expect(h).toMatchObject({ recordsRead: 24, recordsLost: 0 });
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('stop() does not wait for an exit that will not come: after a failed spawn, or from a reader deaf to SIGTERM', async () => {
@@ -127,6 +206,92 @@ describe('NflogSource', () => {
     readers[1]!.stdout.write(capture);
     await second;
     expect(src.health()).toMatchObject({ recordsRead: 8, recordsLost: 0 });
+  });
+
+  it('a restarted reader that never says READY is killed after 10 s and started again once (its exit is that start\'s failure, not a second restart); stop() while the counters are read starts no reader', async () => {
+    vi.useFakeTimers();
+    try {
+      const readers: FakeReader[] = [];
+      const logged: string[] = [];
+      let release: (() => void) | null = null;
+      const ledger = { lost: 0, unknown: null, accounted: () => undefined, readerStarting: () => (readers.length < 3 ? Promise.resolve() : new Promise<void>((r) => (release = r))) };
+      const src = new NflogSource({
+        readerPath: '/x/portcullis-nflog',
+        spawn: () => (readers.push(new FakeReader()), readers[readers.length - 1]!),
+        ifName: () => null,
+        log: (l) => logged.push(l),
+        ledger,
+      });
+      const started = src.start(() => undefined, () => undefined);
+      await vi.advanceTimersByTimeAsync(0);
+      readers[0]!.stdout.write(capture);
+      await started;
+      readers[0]!.emit('exit', null, 'SIGKILL');
+      await vi.advanceTimersByTimeAsync(500);
+      expect(readers).toHaveLength(2);
+      await vi.advanceTimersByTimeAsync(10_000); // no READY: killed, its exit follows
+      expect(readers[1]!.killed).toEqual(['SIGTERM']);
+      expect(logged).toHaveLength(2);
+      expect(logged[1]).toMatch(/starting the NFLOG reader again failed: .* did not bind NFLOG group 5417 within 10 s; starting it again in 1 s$/);
+      await vi.advanceTimersByTimeAsync(1000);
+      expect(readers).toHaveLength(3);
+      readers[2]!.emit('exit', 1, null);
+      await vi.advanceTimersByTimeAsync(2000); // the next restart is reading the counters…
+      expect(release).not.toBeNull();
+      const stopping = src.stop();
+      release!();
+      await vi.advanceTimersByTimeAsync(10);
+      await stopping;
+      expect(readers).toHaveLength(3); // …and starts no reader once stopped
+      await vi.advanceTimersByTimeAsync(60_000);
+      expect(readers).toHaveLength(3);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('asks the ledger before every reader binds (start and restart), tells it each reader\'s account, and reports what it counted as lost while unbound', async () => {
+    vi.useFakeTimers();
+    try {
+      const events: string[] = [];
+      const readers: FakeReader[] = [];
+      const ledger = {
+        lost: 0,
+        unknown: null as string | null,
+        readerStarting: async () => {
+          events.push(`starting (readers so far: ${readers.length})`);
+          ledger.lost += 200;
+        },
+        accounted: (n: number) => void events.push(`accounted ${n}`),
+      };
+      const src = new NflogSource({
+        readerPath: '/x/portcullis-nflog',
+        spawn: () => (readers.push(new FakeReader()), readers[readers.length - 1]!),
+        ifName: (i) => (i === 2 ? IFACE : null),
+        log: () => undefined,
+        ledger,
+      });
+      const started = src.start(() => undefined, () => undefined);
+      await vi.advanceTimersByTimeAsync(0);
+      readers[0]!.stdout.write(capture);
+      await started;
+      expect(events).toEqual(['starting (readers so far: 0)', 'accounted 8']);
+      expect(src.health()).toMatchObject({ recordsRead: 8, recordsLost: 200 });
+      expect(src.health().error).toMatch(/^200 NFLOG messages were logged while no reader was bound \(Portcullis not running, or its reader restarting\): never read, counted from the logging rules' counters$/);
+      readers[0]!.emit('exit', null, 'SIGKILL');
+      await vi.advanceTimersByTimeAsync(500);
+      readers[1]!.stdout.write(capture);
+      await vi.advanceTimersByTimeAsync(0);
+      expect(events).toEqual(['starting (readers so far: 0)', 'accounted 8', 'starting (readers so far: 1)', 'accounted 8']);
+      expect(src.health()).toMatchObject({ recordsRead: 16, recordsLost: 400 });
+      ledger.unknown = 'unknown how many NFLOG messages were logged while no reader was bound: the logging rules\' counters went down';
+      expect(src.health().warning).toMatch(/^read on after .*; unknown how many NFLOG messages were logged while no reader was bound/);
+      const stopping = src.stop();
+      await vi.advanceTimersByTimeAsync(10);
+      await stopping;
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('messages the kernel dropped are the source\'s recordsLost and an error naming them', async () => {

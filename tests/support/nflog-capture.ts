@@ -41,7 +41,7 @@ else:
 `;
 
 /** dmesg --raw's `<P>[ S.U] text` as the /dev/kmsg record it was (`P,SEQ,USEC,-;text`; SEQ: its place in the capture). */
-function asKmsgRecord(line: string, i: number): string {
+export function asKmsgRecord(line: string, i: number): string {
   const m = /^<(\d+)>\[\s*(\d+)\.(\d+)\] (.*)$/.exec(line);
   if (!m) throw new Error(`not a dmesg --raw line: ${line}`);
   return `${m[1]},${i},${Number(m[2]) * 1_000_000 + Number(m[3])},-;${m[4]}`;
@@ -80,4 +80,4 @@ async function main(): Promise<void> {
   }
 }
 
-if (import.meta.main) await main();
+if (import.meta.main && !process.argv.includes('--corners')) await main();

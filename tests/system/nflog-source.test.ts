@@ -8,6 +8,7 @@
  * - the reader's own contract: one reader per group (a second is refused by the kernel), READY first.
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { canonicalIp, systemClock } from '../../electron/shared/domain.ts';
@@ -113,6 +114,84 @@ describe.runIf(enabled)('nflog log source (real reader, namespaces)', () => {
     expect(st.source.recordsLost).toBe(0);
   });
 
+  it('what the logging block logged while Portcullis was stopped is counted at the next start: 200 SYNs from 10 sources (20 each: the block\'s per-source burst) → recordsLost 200', async () => {
+    const { lab, stateDir } = await t.lab({ scanners: 1 });
+    const settings = { detection: { maxretry: 5, minDistinctPorts: 3 }, ban: { backend: 'set', bantimeSec: 600 } };
+    let cli = await t.start(['run', '--source', 'nflog'], settings);
+    await cliOnce(lab, ['doctor', '--fix', 'install-per-source-logging', '--state-dir', stateDir, '--json']);
+    const s = lab.scanner;
+    for (const port of PROBED) await lab.probe(s.ns, s.fwV4, port, { timeoutMs: 300 });
+    await cli.waitFor((l) => l.type === 'ban' && l.ip === canonicalIp(s.v4), 10_000, 'the scanner’s ban');
+    type Status = { source: { recordsRead: number; recordsLost: number; error?: string; warning?: string } };
+    const status = async () => JSON.parse((await cliOnce(lab, ['status', '--state-dir', stateDir, '--json'])).stdout) as Status;
+    await until(async () => (await status()).source.recordsRead >= PROBED.length, 10_000, 'the probes read');
+    expect((await status()).source.recordsLost).toBe(0);
+    expect(await cli.stop('SIGTERM')).toBe(0);
+
+    // Stopped: 10 new sources in the scanner's /64 (its own address is banned: the set block drops
+    // it before the logging rule), 20 SYNs each to closed ports. The block logs a source's first 20
+    // (--hashlimit-burst 20), then 10 a minute: all 200 are logged, within a second.
+    const base = s.v6.replace(/::2$/, '::');
+    const sources = Array.from({ length: 10 }, (_, i) => `${base}${(0x1000 + i).toString(16)}`);
+    for (const a of sources) await lab.run(s.ns, ['ip', '-6', 'addr', 'add', `${a}/64`, 'dev', s.iface, 'nodad']);
+    const counted = async () => {
+      const out = await lab.run(lab.fwNs, ['ip6tables', '-w', '-t', 'filter', '-S', '-v']);
+      return Number(/-A ufw6-after-input .* -c (\d+) \d+ -j NFLOG/.exec(out)?.[1] ?? NaN);
+    };
+    const before = await counted();
+    const syns = [
+      'import socket, sys',
+      'dst = sys.argv[1]',
+      'for i, src in enumerate(sys.argv[2:]):',
+      '    for j in range(20):',
+      '        c = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)',
+      '        c.setblocking(False)',
+      '        c.bind((src, 0))',
+      '        try: c.connect((dst, 20000 + 20 * i + j))',
+      '        except BlockingIOError: pass',
+      '        c.close()  # in SYN-SENT: no retransmission, nothing else sent',
+    ].join('\n');
+    await lab.run(s.ns, ['python3', '-c', syns, s.fwV6, ...sources]);
+    expect((await counted()) - before).toBe(200);
+
+    cli = await t.start(['run', '--source', 'nflog'], settings);
+    const st = await status();
+    expect(st.source.recordsLost).toBe(200);
+    expect(st.source.error).toMatch(/^200 NFLOG messages were logged while no reader was bound \(Portcullis not running, or its reader restarting\)/);
+    expect(st.source.warning).toBeUndefined();
+
+    // Stopped again, and ufw reloaded meanwhile: its chains are rebuilt, every counter from 0 — what
+    // was logged in between cannot be known, and the next start says so instead of a number.
+    expect(await cli.stop('SIGTERM')).toBe(0);
+    await lab.ufw('reload');
+    await lab.run(s.ns, ['python3', '-c', syns, s.fwV6, sources[0]!]);
+    cli = await t.start(['run', '--source', 'nflog'], settings);
+    const after = await status();
+    expect(after.source.recordsLost).toBe(0);
+    expect(after.source.warning).toMatch(/^unknown how many NFLOG messages were logged while no reader was bound: the logging rules' counters went down \(ufw reloaded its rules/);
+  });
+
+  it('a reader killed under the running service is started again: one stderr line with the reason, warning "read on after …", and a scanner is still banned', async () => {
+    const { lab, stateDir } = await t.lab({ scanners: 1 });
+    const cli = await t.start(['run', '--source', 'nflog'], { detection: { maxretry: 5, minDistinctPorts: 3 }, ban: { backend: 'set', bantimeSec: 600 } });
+    await cliOnce(lab, ['doctor', '--fix', 'install-per-source-logging', '--state-dir', stateDir, '--json']);
+    // The reader the runner started (its child in the lab's namespace).
+    const pids = (await lab.run(lab.fwNs, ['ip', 'netns', 'pids', lab.fwNs]).catch(() => '')).split(/\s+/).filter(Boolean);
+    const readerPid = Number(pids.find((p) => readFileSync(`/proc/${p}/comm`, 'utf8').trim() === 'portcullis-nflo'));
+    expect(readerPid).toBeGreaterThan(0);
+    process.kill(readerPid, 'SIGKILL');
+    await until(() => cli.stderr.some((l) => /^portcullis warn: the NFLOG reader \(.*\) stopped \(SIGKILL\); starting it again in 0\.5 s$/.test(l)), 10_000, 'the restart line');
+    type Status = { source: { error?: string; warning?: string; recordsLost: number } };
+    const status = async () => JSON.parse((await cliOnce(lab, ['status', '--state-dir', stateDir, '--json'])).stdout) as Status;
+    await until(async () => (await status()).source.warning !== undefined, 10_000, 'the reader read again');
+    const st = await status();
+    expect(st.source.warning).toMatch(/^read on after the NFLOG reader .* stopped \(SIGKILL\) \(started again at .*; 1 restart since the start\)$/);
+    expect(st.source.error).toBeUndefined();
+    const s = lab.scanner;
+    for (const port of PROBED) await lab.probe(s.ns, s.fwV4, port, { timeoutMs: 300 });
+    await cli.waitFor((l) => l.type === 'ban' && l.ip === canonicalIp(s.v4), 10_000, 'the scanner’s ban after the restart');
+  });
+
   it('an IPv6 scanner whose SYNs carry 96 bytes of destination options ahead of TCP is still banned: its ports are within the copy', async () => {
     const { lab, stateDir } = await t.lab({ scanners: 1 });
     const cli = await t.start(['run', '--source', 'nflog'], { detection: { maxretry: 5, minDistinctPorts: 3 }, ban: { backend: 'set', bantimeSec: 600 } });
@@ -143,6 +222,32 @@ describe.runIf(enabled)('nflog log source (real reader, namespaces)', () => {
     expect(st.source.recordsLost).toBe(0);
   });
 
+  it('the reader binds its group and configures it in one request: started under a flood, its first message has sequence number 0 and no message lacks one', async () => {
+    const { lab } = await t.lab({ scanners: 1, ufw: false, listen: false });
+    const group = 98;
+    await lab.run(lab.fwNs, ['ip', 'link', 'set', 'lo', 'up']);
+    await lab.run(lab.fwNs, ['iptables', '-A', 'OUTPUT', '-o', 'lo', '-p', 'udp', '--dport', '9', '-j', 'NFLOG', '--nflog-group', String(group), '--nflog-size', '128']);
+    // A flood of datagrams to the namespace's own discard port, each one logged to the group.
+    const flood = spawn('/usr/sbin/ip', ['netns', 'exec', lab.fwNs, 'python3', '-c', 'import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\nwhile True: s.sendto(b"x", ("127.0.0.1", 9))'], { stdio: 'ignore' });
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      for (let i = 0; i < 8; i++) {
+        const reader = spawn('/usr/sbin/ip', ['netns', 'exec', lab.fwNs, NFLOG_READER, String(group), String(8 << 20)], { stdio: ['ignore', 'pipe', 'inherit'] });
+        const chunks: Buffer[] = [];
+        reader.stdout.on('data', (c: Buffer) => chunks.push(c));
+        await new Promise((r) => setTimeout(r, 150));
+        reader.kill('SIGTERM');
+        await new Promise((r) => reader.once('close', r));
+        const seqs = messageSeqs(Buffer.concat(chunks));
+        expect(seqs.length, `reader ${i}: messages`).toBeGreaterThan(0);
+        expect(seqs.filter((q) => q === null).length, `reader ${i}: messages without a sequence number`).toBe(0);
+        expect(seqs[0], `reader ${i}: the first sequence number`).toBe(0);
+      }
+    } finally {
+      flood.kill('SIGKILL');
+    }
+  });
+
   it('the reader says READY once bound, and a second reader of the same group is refused by the kernel with its reason', async () => {
     const { lab } = await t.lab({ scanners: 1, ufw: false, listen: false });
     const first = spawn('/usr/sbin/ip', ['netns', 'exec', lab.fwNs, NFLOG_READER, '99', String(1 << 20)], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -161,3 +266,32 @@ describe.runIf(enabled)('nflog log source (real reader, namespaces)', () => {
     expect(code).toBe(0);
   });
 });
+
+/** The NFULA_SEQ of every packet message in a reader's stream (null: the message has none). */
+function messageSeqs(stream: Buffer): (number | null)[] {
+  const out: (number | null)[] = [];
+  for (let p = 0; p + 8 <= stream.length; ) {
+    const type = stream.readUInt32LE(p);
+    const len = stream.readUInt32LE(p + 4);
+    if (p + 8 + len > stream.length) break;
+    if (type === 2) {
+      for (let m = p + 8; m + 16 <= p + 8 + len; ) {
+        const mlen = stream.readUInt32LE(m);
+        if (mlen < 16) break;
+        if (stream.readUInt16LE(m + 4) === 0x400) {
+          let seq: number | null = null;
+          for (let a = m + 20; a + 4 <= m + mlen; ) {
+            const alen = stream.readUInt16LE(a);
+            if (alen < 4) break;
+            if ((stream.readUInt16LE(a + 2) & 0x3fff) === 12) seq = stream.readUInt32BE(a + 4);
+            a += (alen + 3) & ~3;
+          }
+          out.push(seq);
+        }
+        m += (mlen + 3) & ~3;
+      }
+    }
+    p += 8 + len;
+  }
+  return out;
+}

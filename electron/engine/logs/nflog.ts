@@ -11,9 +11,15 @@
  *   other sender), and a namespace's NFLOG carries only that namespace's packets.
  * - Lost messages are exact: the group's sequence numbers (gaps) and the reader's ENOBUFS reports.
  * - Nothing is kept while no reader is bound: what the rules logged while Portcullis was stopped
- *   is gone (no resume position, unlike kmsg's ring).
+ *   (or its reader restarting) is gone — no resume position, unlike kmsg's ring — but counted, from
+ *   the rules' packet counters, by the ledger asked before each reader binds (nflog-ledger.ts).
  * - The reader is started argv-only (no shell), with its stdout a pipe of frames; it dies with
  *   this process (PR_SET_PDEATHSIG) and is stopped with SIGTERM.
+ * - A reader that stops on its own (killed, a failed system call) is started again, after 0.5 s
+ *   doubling to 30 s (back to 0.5 s once one has read for a minute): one stderr line per restart
+ *   with the reader's last words; health `error` while none reads, `warning` ("read on after …")
+ *   once one reads again. Each new reader is a new kernel instance (sequence numbers from 0): a new
+ *   decoder, its counts added to those before it.
  */
 import { spawn as nodeSpawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -23,6 +29,7 @@ import type { PacketEvent } from '../../shared/packet.ts';
 import type { LogSourcePort, SourceHealth } from '../ports.ts';
 import { NflogStreamDecoder } from '../parse/nflog.ts';
 import { errorText, SourceStats } from './stats.ts';
+import type { NflogLedgerPort } from './nflog-ledger.ts';
 
 import { PORTCULLIS_NFLOG_GROUP } from '../../shared/settings.ts';
 /** The NFLOG group Portcullis's rules log to and its reader binds (shared/settings.ts: the helper's block writes it too). */
@@ -39,6 +46,8 @@ const READY_TIMEOUT_MS = 10_000;
 const STOP_KILL_MS = 3_000;
 /** The reader's standard error kept for messages (its last words). */
 const STDERR_KEEP = 2048;
+/** Restarts of a reader that stopped on its own: the first delay, doubled up to the last, back to the first after a healthy minute. */
+export const RESTART_BACKOFF = { firstMs: 500, maxMs: 30_000, healthyMs: 60_000 } as const;
 
 /** The part of a child process the source uses (tests fake it). */
 export interface ReaderProcess {
@@ -59,6 +68,15 @@ export interface NflogSourceOptions {
   /** Interface name of an index in this namespace (null: none); default: /sys/class/net, read again on a miss. */
   ifName?: (index: number) => string | null;
   clock?: Clock;
+  /** One line per restart of the reader (default: stderr). */
+  log?: (line: string) => void;
+  /**
+   * Counts what the logging rules logged while no reader was bound (nflog-ledger.ts): asked before
+   * each reader starts, told each reader's account as it reads. Absent: not counted.
+   */
+  ledger?: NflogLedgerPort;
+  /** Restart delays (default RESTART_BACKOFF). */
+  backoff?: { firstMs: number; maxMs: number; healthyMs: number };
 }
 
 /** Interface names by index from /sys/class/net, re-read when an index is not known (at most once a second). */
@@ -97,12 +115,25 @@ export class NflogSource implements LogSourcePort {
   private readonly group: number;
   private readonly bufferBytes: number;
   private readonly ifName: (index: number) => string | null;
-  /** Per start: a new reader is a new kernel instance, whose sequence numbers start again at 0 (else a restart would count ~2^32 lost). */
+  private readonly backoff: { firstMs: number; maxMs: number; healthyMs: number };
+  private readonly log: (line: string) => void;
+  /** Per reader: a new reader is a new kernel instance, whose sequence numbers start again at 0 (else a restart would count ~2^32 lost). */
   private decoder = new NflogStreamDecoder();
+  /** Records read and lost by the earlier readers of this start (restarts). */
+  private carried = { read: 0, lost: 0, overruns: 0 };
   private reader: ReaderProcess | null = null;
+  private onPackets: ((packets: PacketEvent[]) => void) | null = null;
   private stderrTail = '';
   private stopping = false;
   private rejectsNoted = 0;
+  /** When the running reader said READY (null: none reads). */
+  private readySince: number | null = null;
+  private restartTimer: ReturnType<typeof setTimeout> | null = null;
+  private nextDelayMs: number;
+  /** Readers started again since start(). */
+  private restarts = 0;
+  /** Why the last reader stopped on its own (the warning once another reads). */
+  private lastStop: string | null = null;
 
   constructor(o: NflogSourceOptions) {
     this.o = o;
@@ -111,9 +142,12 @@ export class NflogSource implements LogSourcePort {
     this.group = o.group ?? PORTCULLIS_NFLOG_GROUP;
     this.bufferBytes = o.bufferBytes ?? NFLOG_BUFFER_BYTES;
     this.ifName = o.ifName ?? sysfsInterfaceNames(this.clock);
+    this.backoff = o.backoff ?? RESTART_BACKOFF;
+    this.nextDelayMs = this.backoff.firstMs;
+    this.log = o.log ?? ((line) => void process.stderr.write(`${line}\n`));
   }
 
-  /** The decoder's counts (packets, lost, overruns, malformed, the buffer granted): tests, diagnostics. */
+  /** The running reader's decoder counts (packets, lost, overruns, malformed, the buffer granted): tests, diagnostics. */
   get counts(): NflogStreamDecoder['counts'] {
     return this.decoder.counts;
   }
@@ -121,10 +155,27 @@ export class NflogSource implements LogSourcePort {
   async start(_onLines: (lines: string[]) => void, onPackets?: (packets: PacketEvent[]) => void): Promise<void> {
     if (!onPackets) throw new Error('the nflog source delivers packets: its consumer must take them');
     this.stopping = false;
-    if (this.decoder.counts.receiveBuffer !== null) {
+    this.onPackets = onPackets;
+    this.carried = { read: 0, lost: 0, overruns: 0 };
+    this.restarts = 0;
+    this.lastStop = null;
+    this.nextDelayMs = this.backoff.firstMs;
+    this.stats.warning = undefined;
+    await this.startReader();
+  }
+
+  /** Starts one reader and resolves once it said READY; rejects (with stats.error set) when it could not. */
+  private async startReader(): Promise<void> {
+    if (this.decoder.counts.receiveBuffer !== null || this.decoder.counts.packets > 0) {
       this.decoder = new NflogStreamDecoder();
       this.rejectsNoted = 0;
     }
+    this.stderrTail = '';
+    this.readySince = null;
+    // Before the bind: a packet logged between the counters' read and the bind is no reader's (lost, counted).
+    if (this.o.ledger) await this.o.ledger.readerStarting();
+    // Stopped while the counters were read (a restart on its way): no reader to start.
+    if (this.stopping) throw new Error('the source was stopped');
     const spawn = this.o.spawn ?? ((file: string, args: string[]) => nodeSpawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], shell: false }));
     let reader: ReaderProcess;
     try {
@@ -134,11 +185,14 @@ export class NflogSource implements LogSourcePort {
       throw new Error(this.stats.error);
     }
     this.reader = reader;
+    const decoder = this.decoder;
     reader.stderr.on('data', (c: Buffer) => {
-      this.stderrTail = (this.stderrTail + c.toString('utf8')).slice(-STDERR_KEEP);
+      if (this.reader === reader) this.stderrTail = (this.stderrTail + c.toString('utf8')).slice(-STDERR_KEEP);
     });
     await new Promise<void>((resolve, reject) => {
       let settled = false;
+      /** It said READY: its exit from then on is a reader that stopped reading (a start that failed is not). */
+      let read = false;
       const settle = (e: Error | null): void => {
         if (settled) return;
         settled = true;
@@ -146,19 +200,25 @@ export class NflogSource implements LogSourcePort {
         if (e) {
           this.stats.error = e.message;
           reject(e);
-        } else resolve();
+        } else {
+          read = true;
+          this.readySince = this.clock.now();
+          resolve();
+        }
       };
       const timer = setTimeout(() => {
         reader.kill('SIGTERM');
         settle(new Error(`${this.describeReader()} did not bind NFLOG group ${this.group} within ${READY_TIMEOUT_MS / 1000} s`));
       }, READY_TIMEOUT_MS);
       reader.stdout.on('data', (chunk: Buffer) => {
-        const packets = this.decoder.push(chunk, { ifName: this.ifName, now: this.clock.now() });
-        if (this.decoder.counts.receiveBuffer !== null) settle(null);
+        if (decoder !== this.decoder) return;
+        const packets = decoder.push(chunk, { ifName: this.ifName, now: this.clock.now() });
+        if (decoder.counts.receiveBuffer !== null) settle(null);
         this.noteDecoderRejects();
+        this.o.ledger?.accounted(decoder.counts.accounted);
         if (packets.length) {
           this.stats.noteLines(packets.length, packets[packets.length - 1]!.time);
-          onPackets(packets);
+          this.onPackets?.(packets);
         }
       });
       reader.once('error', (e) => {
@@ -167,17 +227,61 @@ export class NflogSource implements LogSourcePort {
         settle(new Error(`cannot start ${this.o.readerPath}: ${e.message}`));
       });
       reader.once('exit', (code, signal) => {
-        this.reader = null;
+        if (this.reader === reader) this.reader = null;
         const why = `${this.describeReader()} stopped (${signal ?? `exit code ${code}`})${this.stderrTail.trim() ? `: ${this.stderrTail.trim()}` : ''}`;
-        settle(new Error(why));
-        // After the start: reading stopped, a fault until the source is started again.
-        if (!this.stopping) this.stats.error = why;
+        if (!settled) return settle(new Error(why));
+        // After its READY: reading stopped — a fault until another reader reads. (The exit of one
+        // that never said READY, killed by the timeout, is that start's failure, already answered.)
+        if (read && !this.stopping) this.readerStopped(why);
       });
     });
   }
 
+  /** A reader that had read stopped on its own: say so, and start another after the backoff. */
+  private readerStopped(why: string): void {
+    const ranFor = this.readySince === null ? 0 : this.clock.now() - this.readySince;
+    this.readySince = null;
+    if (ranFor >= this.backoff.healthyMs) this.nextDelayMs = this.backoff.firstMs;
+    this.lastStop = why;
+    this.scheduleRestart(why);
+  }
+
+  private scheduleRestart(why: string): void {
+    const delay = this.nextDelayMs;
+    this.nextDelayMs = Math.min(this.nextDelayMs * 2, this.backoff.maxMs);
+    this.stats.error = `${why} — nothing is read until it is started again (in ${delay / 1000} s)`;
+    this.log(`portcullis warn: ${why}; starting it again in ${delay / 1000} s`);
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = null;
+      void this.restart();
+    }, delay);
+  }
+
+  private async restart(): Promise<void> {
+    if (this.stopping) return;
+    const c = this.decoder.counts;
+    this.carried.read += c.packets + malformedTotal(c);
+    this.carried.lost += c.lost;
+    this.carried.overruns += c.overruns;
+    this.decoder = new NflogStreamDecoder();
+    this.rejectsNoted = 0;
+    this.restarts++;
+    try {
+      await this.startReader();
+    } catch (e) {
+      if (this.stopping) return;
+      this.scheduleRestart(`starting the NFLOG reader again failed: ${errorText(e)}`);
+      return;
+    }
+    if (this.stopping) return;
+    this.stats.error = undefined;
+    this.stats.warning = `read on after ${this.lastStop ?? 'the reader stopped'} (started again at ${new Date(this.clock.now()).toISOString()}; ${this.restarts} restart${this.restarts === 1 ? '' : 's'} since the start)`;
+  }
+
   async stop(): Promise<void> {
     this.stopping = true;
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.restartTimer = null;
     const r = this.reader;
     if (!r) return;
     // The reader ends within a second of SIGTERM (its recv wakes each second); one that does not is
@@ -197,12 +301,19 @@ export class NflogSource implements LogSourcePort {
     const description = `NFLOG group ${this.group} (${this.o.readerPath.split('/').pop()}${receive !== null ? `, ${Math.round(receive / (1 << 20))} MiB socket buffer` : ''})`;
     const h = this.stats.health('nflog', description, true);
     const c = this.decoder.counts;
-    h.recordsRead = c.packets + Object.values(c.malformed).reduce((a, b) => a + b, 0);
-    h.recordsLost = c.lost;
+    h.recordsRead = this.carried.read + c.packets + malformedTotal(c);
+    const dropped = this.carried.lost + c.lost;
+    const unbound = this.o.ledger?.lost ?? 0;
+    h.recordsLost = dropped + unbound;
     if (this.decoder.corrupt && h.error === undefined) h.error = `the reader's stream lost its frames: ${description} reads nothing more until restarted`;
-    if (c.lost > 0 && h.error === undefined) {
-      h.error = `${c.lost} NFLOG messages were dropped by the kernel: the reader's socket was full (${c.overruns} times); Portcullis fell behind a flood`;
+    if (h.error === undefined && (dropped > 0 || unbound > 0)) {
+      const parts: string[] = [];
+      if (dropped > 0) parts.push(`${dropped} NFLOG messages were dropped by the kernel: the reader's socket was full (${this.carried.overruns + c.overruns} times); Portcullis fell behind a flood`);
+      if (unbound > 0) parts.push(`${unbound} NFLOG messages were logged while no reader was bound (Portcullis not running, or its reader restarting): never read, counted from the logging rules' counters`);
+      h.error = parts.join('; ');
     }
+    const unknown = this.o.ledger?.unknown;
+    if (unknown) h.warning = h.warning ? `${h.warning}; ${unknown}` : unknown;
     return h;
   }
 
@@ -212,7 +323,7 @@ export class NflogSource implements LogSourcePort {
 
   /** The decoder's malformed messages, as rejects per minute. */
   private noteDecoderRejects(): void {
-    const total = Object.values(this.decoder.counts.malformed).reduce((a, b) => a + b, 0);
+    const total = malformedTotal(this.decoder.counts);
     if (total > this.rejectsNoted) this.stats.noteRejects(total - this.rejectsNoted);
     this.rejectsNoted = total;
   }
@@ -220,4 +331,8 @@ export class NflogSource implements LogSourcePort {
   private describeReader(): string {
     return `the NFLOG reader (${this.o.readerPath})`;
   }
+}
+
+function malformedTotal(c: NflogStreamDecoder['counts']): number {
+  return Object.values(c.malformed).reduce((a, b) => a + b, 0);
 }

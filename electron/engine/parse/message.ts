@@ -325,6 +325,9 @@ export function parseMessage(f: Frame, p: number, framing: Framing): ParseResult
     if (headerExpected) {
       if (!(seen & SEEN_SPT) || !(seen & SEEN_DPT) || !(seen & SEEN_URGP)) return reject('truncated');
       tcpFlags = flags;
+    } else if (seen & SEEN_URGP) {
+      // A first fragment (MF, or IPv6's FRAG:0): LOG printed its whole TCP header, flags included.
+      tcpFlags = flags;
     }
   } else if (proto === PROTO_UDP || proto === PROTO_UDPLITE) {
     if (headerExpected && (!(seen & SEEN_SPT) || !(seen & SEEN_DPT) || !(seen & SEEN_L4LEN))) return reject('truncated');

@@ -3,10 +3,16 @@
  * → the PacketEvent the kernel LOG text parser (message.ts) makes of the same packet, so that the
  * engine, its dedup and its trust rules see no difference between the two sources.
  *
- * The stream is frames: u32 type, u32 length (the machine's byte order: the reader runs beside the
- * decoder), then `length` bytes — READY (u32: the receive buffer granted), DATAGRAM (one netlink
- * datagram from the kernel: nlmsghdr, nfgenmsg, then NFULA_* attributes) or OVERRUN (the socket was
- * full: recv() said ENOBUFS). Frames may be split anywhere across the pipe's chunks.
+ * The stream is frames: u32 type, u32 length, then `length` bytes — READY (u32: the receive buffer
+ * granted), DATAGRAM (one netlink datagram from the kernel: nlmsghdr, nfgenmsg, then NFULA_*
+ * attributes) or OVERRUN (the socket was full: recv() said ENOBUFS). Frames may be split anywhere
+ * across the pipe's chunks. Byte order, decided on both sides:
+ * - the frame's own numbers (type, length, READY's value) are LITTLE-ENDIAN, whatever the machine
+ *   (the reader writes them with htole32);
+ * - a datagram is passed on as the kernel sent it: netlink's headers (nlmsghdr, nlattr) in the byte
+ *   order of the host whose kernel sent it — this host's, since the reader is this process's child
+ *   behind a pipe (HOST_LITTLE_ENDIAN; a decoder of another host's capture says which) — and the
+ *   NFULA_* values in network order, as nfnetlink_log defines them.
  *
  * What LOG prints and where NFLOG has it (net/netfilter/nf_log_syslog.c, nfnetlink_log.c):
  * - the prefix: NFULA_PREFIX (NUL-terminated), cut of blanks and brackets as the text parser does;
@@ -53,6 +59,9 @@ const NFULA_HWHEADER = 16;
 const AF_INET = 2;
 const AF_INET6 = 10;
 
+/** This host's byte order: the order of the netlink headers its kernel sends. */
+export const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 /** What the caller supplies: interface names by index (null: unknown), and the receive time. */
 export interface NflogContext {
   ifName(index: number): string | null;
@@ -72,17 +81,29 @@ export interface NflogCounts {
   malformed: Partial<Record<RejectReason, number>>;
   /** The receive buffer the kernel granted the reader, once it said READY. */
   receiveBuffer: number | null;
+  /**
+   * Messages the kernel built for this reader's instance: received (decoded or not) and lost in
+   * sequence gaps — the instance numbers them from 0, so a first number above 0 counts those before
+   * it as built too. What the logging rules' counters grew by while it was bound (nflog-ledger.ts).
+   */
+  accounted: number;
 }
 
 /** The decoder of one reader's stream: push its stdout's chunks, get packets. */
 export class NflogStreamDecoder {
-  readonly counts: NflogCounts = { packets: 0, lost: 0, overruns: 0, malformed: {}, receiveBuffer: null };
+  /** The byte order of the datagrams' netlink headers (the kernel's that sent them: this host's). */
+  private readonly le: boolean;
+  readonly counts: NflogCounts = { packets: 0, lost: 0, overruns: 0, malformed: {}, receiveBuffer: null, accounted: 0 };
   /** The last sequence number seen; null before the first. */
   private lastSeq: number | null = null;
   /** The bytes of a frame split across chunks. */
   private pending: Uint8Array = new Uint8Array(0);
   /** Frames can no longer be found (a frame header that makes no sense): everything after is refused. */
   corrupt = false;
+
+  constructor(opts: { netlinkLittleEndian?: boolean } = {}) {
+    this.le = opts.netlinkLittleEndian ?? HOST_LITTLE_ENDIAN;
+  }
 
   /** Decodes a chunk of the stream; returns the packets it completed, in order. */
   push(chunk: Uint8Array, ctx: NflogContext): PacketEvent[] {
@@ -125,8 +146,8 @@ export class NflogStreamDecoder {
     let p = start;
     if (end - p < NLMSG_HDRLEN) return this.malformed('truncated');
     while (end - p >= NLMSG_HDRLEN) {
-      const len = view.getUint32(p, true);
-      const type = view.getUint16(p + 4, true);
+      const len = view.getUint32(p, this.le);
+      const type = view.getUint16(p + 4, this.le);
       if (len < NLMSG_HDRLEN || len > end - p) return this.malformed('truncated');
       // Only packet messages: the kernel sends nothing else to a bound group but errors and acks.
       if (type === NFULNL_MSG_PACKET) {
@@ -159,8 +180,8 @@ export class NflogStreamDecoder {
     let time = ctx.now;
     let p = start + NFGENMSG_LEN;
     while (end - p >= 4) {
-      const alen = view.getUint16(p, true);
-      const type = view.getUint16(p + 2, true) & NLA_TYPE_MASK;
+      const alen = view.getUint16(p, this.le);
+      const type = view.getUint16(p + 2, this.le) & NLA_TYPE_MASK;
       if (alen < 4 || alen > end - p) return 'truncated';
       const d = p + 4;
       const dlen = alen - 4;
@@ -202,8 +223,11 @@ export class NflogStreamDecoder {
     // The sequence first: a message that does not decode still arrived (it is no loss).
     if (seq >= 0) {
       if (this.lastSeq !== null && seq !== ((this.lastSeq + 1) >>> 0)) this.counts.lost += (seq - this.lastSeq - 1) >>> 0;
+      // The instance numbers from 0: a first number above it follows messages dropped before it.
+      else if (this.lastSeq === null) this.counts.lost += seq;
+      this.counts.accounted += this.lastSeq === null ? seq + 1 : (seq - this.lastSeq) >>> 0;
       this.lastSeq = seq;
-    }
+    } else this.counts.accounted++;
     if (payloadAt < 0) return 'truncated';
     const prefix = prefixAt < 0 ? '' : prefixText(buf, prefixAt, prefixEnd);
     if (prefix === null) return 'binary';
@@ -287,6 +311,8 @@ function ipv4ProtoName(n: number): string {
 
 /** ICMP types whose message quotes the offending packet (LOG prints its SRC= and DST= in brackets). */
 const ICMP_QUOTING = new Set([3, 4, 5, 11, 12]);
+/** The same for ICMPv6: destination unreachable, packet too big, time exceeded, parameter problem — not every type below 128 (100, 101 and 127 are not errors LOG dumps). */
+const ICMPV6_QUOTING = new Set([1, 2, 3, 4]);
 
 function ipv4(buf: Uint8Array, view: DataView, a: number, e: number, p: PacketEvent): PacketEvent | RejectReason {
   if (e - a < 20) return 'truncated';
@@ -309,10 +335,12 @@ function ipv4(buf: Uint8Array, view: DataView, a: number, e: number, p: PacketEv
   return transport(buf, view, a + ihl, e, p, protoNumber, 4);
 }
 
-/** IPv6 extension headers LOG walks past (nf_log_syslog.c: dump_ipv6_packet). */
+/** IPv6 extension headers LOG walks past (nf_log_syslog.c: dump_ipv6_packet, nf_ip6_ext_hdr). */
 const HOPOPTS = 0;
 const ROUTING = 43;
 const FRAGMENT = 44;
+const ESP = 50;
+const AH = 51;
 const DSTOPTS = 60;
 
 function ipv6ProtoName(n: number): string {
@@ -324,13 +352,21 @@ function ipv6(buf: Uint8Array, view: DataView, a: number, e: number, p: PacketEv
   p.family = 6;
   p.src = v6At(view, a + 8);
   p.dst = v6At(view, a + 24);
+  // An IPv4-mapped address in an IPv6 header (on the wire: forged) reads as IPv4 in the text parser,
+  // whose record then has addresses of two families: refused there, refused here — never banned as
+  // the IPv4 address it names.
+  if (p.src.includes(":") !== p.dst.includes(":")) return 'bad-address';
+  if (!p.src.includes(':')) p.family = 4;
   p.len = view.getUint16(a + 4, false) + 40;
   p.ttl = buf[a + 7]!;
   p.fragment = false;
   let next = buf[a + 6]!;
   let q = a + 40;
   let laterFragment = false;
-  while (next === HOPOPTS || next === ROUTING || next === DSTOPTS || next === FRAGMENT) {
+  while (next === HOPOPTS || next === ROUTING || next === DSTOPTS || next === FRAGMENT || next === AH || next === ESP) {
+    // ESP: LOG prints no PROTO= (what follows is encrypted); the text parser refuses such a line as
+    // cut short, or names no protocol in a fragment.
+    if (next === ESP) return p.fragment ? ((p.proto = ''), p) : 'truncated';
     if (e - q < 8) return 'truncated';
     const following = buf[q]!;
     if (next === FRAGMENT) {
@@ -338,8 +374,13 @@ function ipv6(buf: Uint8Array, view: DataView, a: number, e: number, p: PacketEv
       p.fragment = true;
       if ((view.getUint16(q + 2, false) & 0xfff8) !== 0) laterFragment = true;
       q += 8;
+    } else if (next === AH) {
+      // Walked past, fragment or not (LOG stops at AH in a fragment only when it prints IP options,
+      // which Portcullis's rules do not ask for): its length counts 4-byte words, less 2.
+      q += (buf[q + 1]! + 2) * 4;
     } else {
-      if (laterFragment) break;
+      // Options after a later fragment's header: LOG stops there, with no PROTO= (no protocol named).
+      if (laterFragment) return (p.proto = ''), p;
       q += (buf[q + 1]! + 1) * 8;
     }
     next = following;
@@ -372,7 +413,7 @@ function transport(buf: Uint8Array, view: DataView, t: number, e: number, p: Pac
     if (family === 4 && ICMP_QUOTING.has(p.icmpType) && e - inner >= 20 && buf[inner]! >> 4 === 4) {
       p.innerSrc = v4At(view, inner + 12);
       p.innerDst = v4At(view, inner + 16);
-    } else if (family === 6 && p.icmpType < 128 && e - inner >= 40 && buf[inner]! >> 4 === 6) {
+    } else if (family === 6 && ICMPV6_QUOTING.has(p.icmpType) && e - inner >= 40 && buf[inner]! >> 4 === 6) {
       p.innerSrc = v6At(view, inner + 8);
       p.innerDst = v6At(view, inner + 24);
     }

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FRAME_DATAGRAM, FRAME_OVERRUN, FRAME_READY, NflogStreamDecoder, type NflogContext } from '../../../electron/engine/parse/nflog.ts';
+import { FRAME_DATAGRAM, FRAME_OVERRUN, FRAME_READY, HOST_LITTLE_ENDIAN, NflogStreamDecoder, type NflogContext } from '../../../electron/engine/parse/nflog.ts';
 import { parseRecord } from '../../../electron/engine/parse/index.ts';
 import type { PacketEvent } from '../../../electron/shared/packet.ts';
 
@@ -63,6 +63,35 @@ describe('NFLOG decoder (kernel captures)', () => {
     expect(d.counts.receiveBuffer).toBeGreaterThanOrEqual(4 << 20);
   });
 
+  it('corners, captured from the kernel (corners.bin/txt: tests/support/nflog-capture-corners.ts) — the decoder makes of each message what the text parser makes of its LOG twin, or refuses it for the same reason', () => {
+    const cornerLines = readFileSync(path.join(FIXTURES, 'corners.txt'), 'utf8').trim().split('\n');
+    const cornerIface = /\bIN=(\S+)/.exec(cornerLines[0]!)![1]!;
+    const d = new NflogStreamDecoder();
+    const got = d.push(new Uint8Array(readFileSync(path.join(FIXTURES, 'corners.bin'))), { ifName: (i) => (i === 2 ? cornerIface : null), now: 0 });
+    const parsed = cornerLines.map((l) => parseRecord(l, { framing: 'kmsg' }));
+    const accepted = parsed.flatMap((r) => (r.ok ? [fields(r.packet)] : []));
+    const refused: Record<string, number> = {};
+    for (const r of parsed) if (!r.ok) refused[r.reason] = (refused[r.reason] ?? 0) + 1;
+    expect(got.map(fields)).toEqual(accepted);
+    expect(d.counts.malformed).toEqual(refused);
+    expect(d.counts.accounted).toBe(cornerLines.length);
+    const by = (dpt: number) => got.find((p) => p.dpt === dpt);
+    // First fragments (IPv4 MF, IPv6 FRAG:0): LOG printed the whole TCP header, flags included (CWR ECE SYN).
+    expect(by(7201)).toMatchObject({ family: 4, fragment: true, tcpFlags: 0xc2 });
+    expect(by(7205)).toMatchObject({ family: 6, fragment: true, tcpFlags: 0xc2 });
+    // A later IPv4 fragment: PROTO=TCP and nothing of the transport.
+    expect(got.find((p) => p.family === 4 && p.fragment && p.dpt === undefined)).toMatchObject({ proto: 'TCP' });
+    // IPv4 AH and ESP by name; IPv6 walks past AH to the TCP it carries; IPv6 ESP names no protocol (refused as cut short, as its LOG line is).
+    expect(got.filter((p) => p.family === 4).map((p) => p.proto)).toEqual(expect.arrayContaining(['AH', 'ESP']));
+    expect(by(7204)).toMatchObject({ family: 6, proto: 'TCP', tcpFlags: 0x02 });
+    expect(refused).toEqual({ 'bad-address': 1, truncated: 1 });
+    // An IPv4-mapped source in an IPv6 header (bad-address above) is never the IPv4 address it names.
+    expect(got.some((p) => p.src === '198.51.100.7')).toBe(false);
+    // ICMPv6 errors that quote a packet (1, 2, 3) name its addresses; type 100 quotes nothing.
+    const icmp6 = got.filter((p) => p.proto === 'ICMPv6' && p.icmpType !== undefined && p.icmpType < 128);
+    expect(icmp6.map((p) => [p.icmpType, p.innerDst ?? null])).toEqual([[1, '2001:db8::77'], [2, '2001:db8::77'], [3, '2001:db8::77'], [100, null]]);
+  });
+
   it('the packet timestamp the kernel sent is the event time; without one, the receive time', () => {
     const [p] = new NflogStreamDecoder().push(stream, ctx(123));
     // The capture's packets carried NFULA_TIMESTAMP (wall clock of 2026).
@@ -72,6 +101,21 @@ describe('NFLOG decoder (kernel captures)', () => {
     const stripped = withoutAttribute(dg, 3);
     const [q] = new NflogStreamDecoder().push(frame(FRAME_DATAGRAM, stripped), ctx(123));
     expect(q!.time).toBe(123);
+  });
+
+  it('byte order: frame numbers little-endian; netlink headers in the order of the host that sent them (a big-endian host\'s datagram, decoded as such, gives the same packets)', () => {
+    expect(HOST_LITTLE_ENDIAN).toBe(new Uint8Array(new Uint32Array([1]).buffer)[0] === 1);
+    const le = datagrams().map((dg) => frame(FRAME_DATAGRAM, dg));
+    const want = le.flatMap((f) => new NflogStreamDecoder({ netlinkLittleEndian: true }).push(f, ctx())).map(fields);
+    expect(want).toHaveLength(lines.length);
+    const be = datagrams().map((dg) => frame(FRAME_DATAGRAM, netlinkHeadersSwapped(dg)));
+    expect(be.flatMap((f) => new NflogStreamDecoder({ netlinkLittleEndian: false }).push(f, ctx())).map(fields)).toEqual(want);
+    // The frame header is little-endian whatever the host: a big-endian one would read as corrupt.
+    const swappedFrame = frame(FRAME_DATAGRAM, datagrams()[0]!);
+    new DataView(swappedFrame.buffer).setUint32(0, FRAME_DATAGRAM, false);
+    const d = new NflogStreamDecoder();
+    expect(d.push(swappedFrame, ctx())).toEqual([]);
+    expect(d.corrupt).toBe(true);
   });
 
   it('gives the same packets whatever the chunks the stream arrives in (frames split anywhere)', () => {
@@ -95,11 +139,22 @@ describe('NFLOG decoder (kernel captures)', () => {
     d.push(frame(FRAME_OVERRUN, new Uint8Array(0)), ctx());
     d.push(frame(FRAME_DATAGRAM, seqOf(dgs[3]!, 7)), ctx());
     expect(d.counts).toMatchObject({ packets: 4, lost: 4, overruns: 1 });
-    // Across the 32-bit wrap: 0xffffffff then 0 is no loss.
+    expect(d.counts.accounted).toBe(8);
+    // Across the 32-bit wrap: 0xffffffff then 0 is no loss (the first number counts the ones before it: the instance numbers from 0).
     const w = new NflogStreamDecoder();
     w.push(frame(FRAME_DATAGRAM, seqOf(dgs[0]!, 0xffffffff)), ctx());
+    const before = w.counts.lost;
     w.push(frame(FRAME_DATAGRAM, seqOf(dgs[1]!, 0)), ctx());
-    expect(w.counts.lost).toBe(0);
+    expect(w.counts.lost - before).toBe(0);
+  });
+
+  it('a first sequence number above 0 counts the messages before it as lost (a new instance numbers from 0); a message without one is accounted for too', () => {
+    const dgs = datagrams();
+    const d = new NflogStreamDecoder();
+    d.push(frame(FRAME_DATAGRAM, withoutAttribute(dgs[0]!, 12)), ctx());
+    d.push(frame(FRAME_DATAGRAM, withSeq(dgs[1]!, 3)), ctx());
+    d.push(frame(FRAME_DATAGRAM, withSeq(dgs[2]!, 4)), ctx());
+    expect(d.counts).toMatchObject({ packets: 3, lost: 3, accounted: 6 });
   });
 
   it('counts and skips malformed messages, and goes on with the next', () => {
@@ -155,6 +210,27 @@ function withSeq(dg: Uint8Array, seq: number): Uint8Array {
     const alen = v.getUint16(p, true);
     if ((v.getUint16(p + 2, true) & 0x3fff) === 12) v.setUint32(p + 4, seq, false);
     p += (alen + 3) & ~3;
+  }
+  return out;
+}
+
+/** A datagram of this (little-endian) host as a big-endian host's kernel would send it: nlmsghdr and nlattr headers swapped, NFULA_* values (network order) untouched. */
+function netlinkHeadersSwapped(dg: Uint8Array): Uint8Array {
+  const out = dg.slice();
+  const v = new DataView(out.buffer);
+  for (let m = 0; m + 16 <= out.length; ) {
+    const mlen = v.getUint32(m, true);
+    for (const [off, bytes] of [[0, 4], [4, 2], [6, 2], [8, 4], [12, 4]] as const) {
+      if (bytes === 4) v.setUint32(m + off, v.getUint32(m + off, true), false);
+      else v.setUint16(m + off, v.getUint16(m + off, true), false);
+    }
+    for (let a = m + 20; a + 4 <= m + mlen; ) {
+      const alen = v.getUint16(a, true);
+      v.setUint16(a, alen, false);
+      v.setUint16(a + 2, v.getUint16(a + 2, true), false);
+      a += (alen + 3) & ~3;
+    }
+    m += (mlen + 3) & ~3;
   }
   return out;
 }

@@ -1,0 +1,127 @@
+/**
+ * NFLOG messages logged while no reader was bound, counted from the logging rules' counters
+ * (engine/logs/nflog-ledger.ts): the arithmetic, what is kept in the store's state between starts,
+ * a reader restart inside one run, and the cases where the count is unknown (said, not guessed).
+ */
+import { describe, expect, it } from 'vitest';
+import { lostWhileUnbound, NFLOG_ACCOUNTED_KEY, NFLOG_COUNTERS_KEY, NflogLedger, ruleCountsOf, type RuleCounts } from '../../electron/engine/logs/nflog-ledger.ts';
+
+const A = '4 -A ufw-after-input … -j NFLOG --nflog-group 5417';
+const B = '6 -A ufw6-after-input … -j NFLOG --nflog-group 5417';
+
+describe('lostWhileUnbound', () => {
+  it('counters now − (counters at the previous start + what that reader accounted for), over every rule', () => {
+    expect(lostWhileUnbound(null, { [A]: 10 })).toEqual({ kind: 'first' });
+    expect(lostWhileUnbound({ counters: { [A]: 10, [B]: 5 }, accounted: 7 }, { [A]: 15, [B]: 207 })).toEqual({ kind: 'lost', lost: 200 });
+    expect(lostWhileUnbound({ counters: { [A]: 10 }, accounted: 0 }, { [A]: 10 })).toEqual({ kind: 'lost', lost: 0 });
+    // A rule new since (the block installed while stopped): everything it counted was logged unread.
+    expect(lostWhileUnbound({ counters: { [A]: 10 }, accounted: 0 }, { [A]: 10, [B]: 30 })).toEqual({ kind: 'lost', lost: 30 });
+  });
+
+  it('a counter that went down (ufw reload), a rule gone, or fewer counted than read: unknown, with the reason', () => {
+    expect(lostWhileUnbound({ counters: { [A]: 10, [B]: 5 }, accounted: 0 }, { [A]: 3, [B]: 500 })).toMatchObject({ kind: 'unknown', why: expect.stringMatching(/went down \(ufw reloaded/) });
+    expect(lostWhileUnbound({ counters: { [A]: 10, [B]: 5 }, accounted: 0 }, { [A]: 30 })).toMatchObject({ kind: 'unknown', why: expect.stringMatching(/rule was removed/) });
+    expect(lostWhileUnbound({ counters: { [A]: 10 }, accounted: 50 }, { [A]: 20 })).toMatchObject({ kind: 'unknown', why: expect.stringMatching(/counted 10 packets, fewer than the 50 messages read/) });
+  });
+});
+
+function memoryState() {
+  const committed = new Map<string, string>();
+  const queued = new Map<string, string>();
+  return {
+    committed,
+    get: (k: string) => queued.get(k) ?? committed.get(k) ?? null,
+    set: (k: string, v: string) => void committed.set(k, v),
+    queue: (k: string, v: string) => void queued.set(k, v),
+    /** The store's flush (with a batch of packets). */
+    flush: () => {
+      for (const [k, v] of queued) committed.set(k, v);
+      queued.clear();
+    },
+    /** kill -9: what was queued is gone. */
+    crash: () => queued.clear(),
+  };
+}
+
+describe('NflogLedger', () => {
+  it('keeps the counters at each reader start and the account written with the batches; the next start (a new process) reports the difference', async () => {
+    const state = memoryState();
+    let counters: RuleCounts = { [A]: 100 };
+    const first = new NflogLedger(state, async () => counters);
+    await first.readerStarting();
+    expect(first.lost).toBe(0);
+    expect(state.committed.get(NFLOG_COUNTERS_KEY)).toBe(JSON.stringify({ [A]: 100 }));
+    expect(state.committed.get(NFLOG_ACCOUNTED_KEY)).toBe('0');
+    // 8 messages logged and read, stored; 2 more read but not stored when it was killed (-9).
+    counters = { [A]: 110 };
+    first.accounted(8);
+    state.flush();
+    first.accounted(10);
+    state.crash();
+    // Stopped: 200 probes logged with no reader bound.
+    counters = { [A]: 310 };
+    const second = new NflogLedger(state, async () => counters);
+    await second.readerStarting();
+    // 310 − (100 + 8): the 2 never stored are lost as well.
+    expect(second.lost).toBe(202);
+    expect(second.unknown).toBeNull();
+    expect(state.committed.get(NFLOG_COUNTERS_KEY)).toBe(JSON.stringify({ [A]: 310 }));
+    expect(state.committed.get(NFLOG_ACCOUNTED_KEY)).toBe('0');
+  });
+
+  it('a reader restart inside one run uses the account it kept (not the stored one), and adds to the run\'s loss', async () => {
+    const state = memoryState();
+    let counters: RuleCounts = { [A]: 0 };
+    const l = new NflogLedger(state, async () => counters);
+    await l.readerStarting();
+    counters = { [A]: 50 };
+    l.accounted(40); // queued, not yet written
+    counters = { [A]: 57 }; // 7 more while the reader was down
+    await l.readerStarting();
+    expect(l.lost).toBe(17);
+    counters = { [A]: 60 };
+    l.accounted(3);
+    await l.readerStarting();
+    expect(l.lost).toBe(17);
+  });
+
+  it('an account still queued when a reader restarts is not written over the new start\'s 0', async () => {
+    const state = memoryState();
+    let counters: RuleCounts = { [A]: 0 };
+    const l = new NflogLedger(state, async () => counters);
+    await l.readerStarting();
+    counters = { [A]: 40 };
+    l.accounted(40); // queued
+    await l.readerStarting(); // the reader restarted: baseline 40, account 0
+    state.flush(); // the next batch; the new reader read nothing yet
+    counters = { [A]: 45 }; // 5 logged, then the service was killed
+    const next = new NflogLedger(state, async () => counters);
+    await next.readerStarting();
+    expect(next.lost).toBe(5);
+  });
+
+  it('counters that went down or cannot be read: unknown, said (the next start cannot compare either)', async () => {
+    const state = memoryState();
+    let counters: RuleCounts | { error: string } = { [A]: 100 };
+    const l = new NflogLedger(state, async () => counters);
+    await l.readerStarting();
+    counters = { [A]: 4 };
+    await l.readerStarting();
+    expect(l.lost).toBe(0);
+    expect(l.unknown).toMatch(/^unknown how many NFLOG messages were logged while no reader was bound: the logging rules' counters went down/);
+    counters = { error: 'IPv6: ip6tables: no such table' };
+    const next = new NflogLedger(state, async () => counters);
+    await next.readerStarting();
+    expect(next.unknown).toMatch(/counters cannot be read \(IPv6: ip6tables: no such table\)/);
+    counters = { [A]: 10 };
+    const after = new NflogLedger(state, async () => counters);
+    await after.readerStarting();
+    expect(after.unknown).toMatch(/could not be read at the previous start/);
+    expect(after.lost).toBe(0);
+  });
+
+  it('takes the helper\'s answer by family and rule text; a family it could not list is an error', () => {
+    expect(ruleCountsOf({ rules: [{ family: 4, rule: '-A x -j NFLOG', packets: 3 }, { family: 6, rule: '-A x -j NFLOG', packets: 4 }], unreadable: [] })).toEqual({ '4 -A x -j NFLOG': 3, '6 -A x -j NFLOG': 4 });
+    expect(ruleCountsOf({ rules: [], unreadable: [{ family: 6, error: 'nope' }] })).toEqual({ error: 'IPv6: nope' });
+  });
+});
