@@ -50,7 +50,10 @@ const RUN_OPTIONS = {
 const RUN_HELP = `Options:
   --source auto|kmsg|journal|nflog|file:PATH
                                          where to read the kernel firewall log (default: settings, auto;
-                                         nflog: NFLOG messages over netlink, needs the logging block's nflog rules)
+                                         nflog: NFLOG messages over netlink, read through the logging blocks'
+                                         NFLOG rules; auto: nflog as root with the reader and the per-source
+                                         logging block installed, else kmsg, journal, file; the installed
+                                         logging blocks are switched to the variant the source reads)
   --backend ufw|set                      how to ban: tagged ufw rules, or a kernel set (default: settings, set)
   --dry-run                              detect and report, never touch the firewall (no root needed)
   --from-start                           file source: also read what the file already holds
