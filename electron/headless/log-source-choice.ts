@@ -125,7 +125,7 @@ export function switchLine(block: LoggingBlock, kind: string): string {
  * What is still wrong for the running source once the blocks were (or could not be) switched, per
  * family — said on stderr at the start. Null when nothing is.
  */
-export function loggingBlocksWarning(kind: string, b: LoggingBlocksState): string | null {
+export function loggingBlocksWarning(kind: string, b: LoggingBlocksState, dryRun = false): string | null {
   const via = loggingViaFor(kind);
   const fix = 'portcullis doctor --fix install-per-source-logging';
   if (!b.perSourceLogging) {
@@ -142,7 +142,9 @@ export function loggingBlocksWarning(kind: string, b: LoggingBlocksState): strin
     ...(forwardWrong ? [`the forward block (${b.forward!.via ? VARIANT[b.forward!.via] : 'mixed'})`] : []),
   ];
   const fixes = [...(wrong.length ? [fix] : []), ...(forwardWrong ? ['portcullis doctor --fix install-forward-block'] : [])];
-  return `the ${kind} source reads ${VARIANT[via]} only, but ${parts.join(' and ')} log otherwise: those records are not seen. Install again: ${fixes.join('; ')}`;
+  const what = `the ${kind} source reads ${VARIANT[via]} only, but ${parts.join(' and ')} log otherwise: those records are not seen`;
+  // A dry run watches beside the instance that protects the namespace, whose source the blocks may follow: no fix to suggest.
+  return dryRun ? `${what} by this dry run (it changes no block: they may be the protecting instance's)` : `${what}. Install again: ${fixes.join('; ')}`;
 }
 
 /**

@@ -46,6 +46,6 @@ export async function alignLoggingBlocks(o: {
     }
   }
   if (todo.length) state = await loggingBlocksState(o.call);
-  const w = state && loggingBlocksWarning(o.kind, state);
+  const w = state && loggingBlocksWarning(o.kind, state, o.helper === null);
   if (w) o.warn(w);
 }
