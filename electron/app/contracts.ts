@@ -83,8 +83,8 @@ export interface HelperOpsPort {
   /** `via`: LOG records (default) or NFLOG messages (the nflog source); only an install uses it. */
   setPerSourceLogging(installed: boolean, via?: LoggingVia): Promise<void>;
   setSetBlock(installed: boolean): Promise<void>;
-  /** The forward block: routed and container traffic (issue 12.2). */
-  setForwardBlock(installed: boolean): Promise<void>;
+  /** The forward block: routed and container traffic (issue 12.2); `via` as for the logging block (only an install uses it). */
+  setForwardBlock(installed: boolean, via?: LoggingVia): Promise<void>;
   /** IPV6=yes in /etc/default/ufw, then ufw reload (the Doctor's enable-ufw-ipv6 fix). */
   enableUfwIpv6(): Promise<void>;
   /** The helper's own checks (ufw installed/enabled, blocks, set backend). */

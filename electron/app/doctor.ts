@@ -155,7 +155,10 @@ export interface FixContext {
   helper(): HelperOpsPort;
   /** Throws (needs confirmation) when turning ufw on would lock out someone connected now. */
   guardEnable(): Promise<void>;
-  /** How the logging block must log for the instance's source (absent without an instance: LOG). */
+  /**
+   * How the logging blocks (per-source and forward) must log: for the instance's running source, or
+   * without an instance for the source its settings would resolve to (absent: LOG).
+   */
   loggingVia?(): LoggingVia;
   /**
    * Adds the prefixes the live log showed uncounted to detection.prefixes (a settings change) and
@@ -172,7 +175,7 @@ const FIX_RUNS: Record<Exclude<DoctorFixId, 'connect-helper'>, (c: FixContext) =
   'logging-low': (c) => c.helper().setLogging('low'),
   'install-per-source-logging': (c) => c.helper().setPerSourceLogging(true, c.loggingVia?.() ?? 'log'),
   'install-set-block': (c) => c.helper().setSetBlock(true),
-  'install-forward-block': (c) => c.helper().setForwardBlock(true),
+  'install-forward-block': (c) => c.helper().setForwardBlock(true, c.loggingVia?.() ?? 'log'),
   'enable-ufw-ipv6': (c) => c.helper().enableUfwIpv6(),
   'count-seen-prefixes': async (c) => {
     if (!c.countSeenPrefixes) {

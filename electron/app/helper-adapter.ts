@@ -142,8 +142,8 @@ export function helperOpsOf(call: HelperCall): HelperOpsPort {
     async setSetBlock(installed) {
       await call(installed ? 'installBlocks' : 'removeBlocks', { block: 'set' });
     },
-    async setForwardBlock(installed) {
-      await call(installed ? 'installBlocks' : 'removeBlocks', { block: 'forward' });
+    async setForwardBlock(installed, via) {
+      await call(installed ? 'installBlocks' : 'removeBlocks', { block: 'forward', ...(installed && via ? { via } : {}) });
     },
     async enableUfwIpv6() {
       await call('enableUfwIpv6', {});

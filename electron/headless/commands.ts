@@ -50,7 +50,10 @@ const RUN_OPTIONS = {
 const RUN_HELP = `Options:
   --source auto|kmsg|journal|nflog|file:PATH
                                          where to read the kernel firewall log (default: settings, auto;
-                                         nflog: NFLOG messages over netlink, needs the logging block's nflog rules)
+                                         nflog: NFLOG messages over netlink, read through the logging blocks'
+                                         NFLOG rules; auto: nflog as root with the reader and the per-source
+                                         logging block installed, else kmsg, journal, file; the installed
+                                         logging blocks are switched to the variant the source reads)
   --backend ufw|set                      how to ban: tagged ufw rules, or a kernel set (default: settings, set)
   --dry-run                              detect and report, never touch the firewall (no root needed)
   --from-start                           file source: also read what the file already holds
@@ -364,6 +367,8 @@ export async function directDoctor(
   inboundSessions?: () => { localPort: number; remote: string }[],
   /** Where a fix is audited (cli-audit.ts); checks change nothing and audit nothing. */
   audit?: import('../helper/audit.ts').AuditLog,
+  /** Where the settings a `run` would start with are (configured-source.ts): the logging blocks' fixes install the variant its source would read. */
+  settingsAt: { config?: string; stateDir: string; packageConfig?: string } = { stateDir: DEFAULT_STATE_DIR },
 ): Promise<DoctorCheck[]> {
   const { checkFixId, doctorWithoutInstance, runFix } = await import('../app/doctor.ts');
   // A fix the table does not know is refused before anything runs, naming the ones it knows.
@@ -407,10 +412,20 @@ export async function directDoctor(
     d.close();
     throw e instanceof FirewallLockedError ? new Error(`${e.message}: ask it for the fix (portcullis doctor --state-dir ITS_STATE_DIR --fix …, or the desktop app's Doctor)`) : e;
   }
+  const { configuredSourceSpec } = await import('./configured-source.ts');
+  const { variantForNextStart } = await import('./log-source-choice.ts');
+  const { nflogReaderPath } = await import('./nflog-reader-path.ts');
   try {
+    const perSourceInstalled = fixId === 'install-forward-block' ? (await ops.status()).firewall.perSourceLogging : false;
     if (fixId) {
       await runFix(fixId, {
         helper: () => ops,
+        // No running source to follow: the one the settings would resolve to at the next start
+        // (auto: nflog as root with the reader and the per-source block — which this fix installs).
+        loggingVia: () => {
+          const { spec } = configuredSourceSpec(settingsAt);
+          return variantForNextStart(spec, true, nflogReaderPath(), fixId === 'install-per-source-logging' || perSourceInstalled);
+        },
         // The same question the running service asks: ufw's rules are unknown while it is off.
         guardEnable: async () => {
           if (confirm) return;
@@ -432,11 +447,11 @@ export async function directDoctor(
 export const doctorCommand: CliCommand = {
   summary: 'Check ufw, logging, log source and helper, with the fix for each problem',
   async run(argv) {
-    const p = parse(argv, { ...COMMON, fix: { type: 'string' }, yes: { type: 'boolean' } }, 'doctor');
+    const p = parse(argv, { ...COMMON, fix: { type: 'string' }, yes: { type: 'boolean' }, config: { type: 'string' } }, 'doctor');
     if (typeof p === 'number') return p;
     if (p.values.help) {
       print(
-        'Usage: portcullis doctor [--fix ID [--yes]] [--state-dir DIR] [--json]\n\nTalks to the running instance when there is one, else checks directly.\n--yes applies a fix that would refuse new connections to a port someone is connected through (enable-ufw).',
+        'Usage: portcullis doctor [--fix ID [--yes]] [--state-dir DIR] [--config FILE] [--json]\n\nTalks to the running instance when there is one, else checks directly.\n--yes applies a fix that would refuse new connections to a port someone is connected through (enable-ufw).\n--config: without an instance, the settings `run` would start with (default: /etc/portcullis/portcullis.json when it exists, else the state directory\'s database): the logging blocks\' fixes install the variant (LOG or NFLOG) its log source would read.',
       );
       return 0;
     }
@@ -459,7 +474,8 @@ export const doctorCommand: CliCommand = {
     }
     try {
       const audit = fixId ? (await import('./cli-audit.ts')).cliAuditLog(stateDirOf(p.values)) : undefined;
-      return printChecks(await directDoctor(fixId, p.values.yes === true, undefined, audit), p.values.json === true);
+      const settingsAt = { stateDir: stateDirOf(p.values), ...(typeof p.values.config === 'string' ? { config: path.resolve(p.values.config) } : {}) };
+      return printChecks(await directDoctor(fixId, p.values.yes === true, undefined, audit, settingsAt), p.values.json === true);
     } catch (e) {
       printErr(`portcullis doctor: ${(e as Error).message}`);
       return 1;

@@ -30,11 +30,14 @@ import { KmsgSource, kmsgBootTimeMs, liveLineParser, newestKmsgSeq } from '../en
 import { NflogSource } from '../engine/logs/nflog.ts';
 import { NflogLedger, ruleCountsOf, type ReadCounters } from '../engine/logs/nflog-ledger.ts';
 import { nflogReaderPath } from './nflog-reader-path.ts';
+import { autoLabel, chooseLogSource, nflogReaderStarts } from './log-source-choice.ts';
+import { alignLoggingBlocks } from './logging-blocks-align.ts';
 import { liveKmsgThreads } from '../engine/logs/kmsg-reader.ts';
 import { PortcullisService, VERSION } from '../app/service.ts';
 import { startRestTrim } from './rest-trim.ts';
 import { hostFingerprint, ufwFingerprint, unlessChanged } from './unless-changed.ts';
 import { secretsFileRefusal } from './fleet-config.ts';
+import { loggingViaFor } from '../shared/settings.ts';
 import { loadSettings } from '../app/settings-load.ts';
 
 // Here for its importers; it lives in control.ts, which `status` and the other clients load without the runner.
@@ -214,7 +217,7 @@ function refreshedOnChange(h: HelperOpsPort): HelperOpsPort {
     setLogging: changing((l) => h.setLogging(l)),
     setPerSourceLogging: changing((on, via) => h.setPerSourceLogging(on, via)),
     setSetBlock: changing((on) => h.setSetBlock(on)),
-    setForwardBlock: changing((on) => h.setForwardBlock(on)),
+    setForwardBlock: changing((on, via) => h.setForwardBlock(on, via)),
     enableUfwIpv6: changing(() => h.enableUfwIpv6()),
   };
 }
@@ -370,6 +373,20 @@ async function startLocked(o: RunOptions, out: Out, err: Out, isRoot: boolean): 
     throw e instanceof StartError ? e : new StartError((e as Error).message);
   }
 
+  // auto prefers nflog where it can run (log-source-choice.ts says when and why); the managed logging
+  // blocks then follow the chosen source (below, alignLoggingBlocks).
+  const blocks = call ? await call('status', {}).then((s) => s.blocks, () => null) : null;
+  const chosen = await chooseLogSource(
+    { spec: effective.logs.source, isRoot, dryRun: o.dryRun, reader: nflogReaderPath(), blocks: blocks && { ...blocks, forward: null } },
+    nflogReaderStarts,
+  );
+  if ('error' in chosen.choice) {
+    raw.close();
+    throw new StartError(chosen.choice.error);
+  }
+  const choice = chosen.choice;
+  for (const w of chosen.warnings) err(`portcullis warn: ${w}`);
+
   if (helper && !o.dryRun) {
     const st = await helper.status().catch((e: Error) => {
       raw.close();
@@ -399,12 +416,12 @@ async function startLocked(o: RunOptions, out: Out, err: Out, isRoot: boolean): 
     const { forwardBlockNeedsRefresh } = await import('../helper/forward-check.ts');
     if (forwardBlockNeedsRefresh(await call!('forwardStatus', {}).catch(() => null))) {
       out('re-adding the forward block\'s jumps to Docker\'s DOCKER-USER chain');
-      await helper.setForwardBlock(true).catch((e: Error) => out(`cannot refresh the forward block: ${e.message} (portcullis doctor says more)`));
+      await helper.setForwardBlock(true, loggingViaFor(choice.spec)).catch((e: Error) => out(`cannot refresh the forward block: ${e.message} (portcullis doctor says more)`));
     }
   }
 
   const opened = await openSource(
-    effective.logs.source,
+    choice.spec,
     { get: (k) => raw.getState(k), set: (k, v) => raw.setState(k, v), queue: (k, v) => raw.queueState(k, v) },
     o.fromStart === true,
     call ? async () => ruleCountsOf(await call!('nflogCounters', {})) : undefined,
@@ -414,17 +431,11 @@ async function startLocked(o: RunOptions, out: Out, err: Out, isRoot: boolean): 
     throw new StartError(`no log source: ${opened.error}`);
   }
   const framing = opened.framing;
-  // The nflog source reads only the logging block's NFLOG variant (ufw itself logs through LOG):
-  // said at the start, not only by the Doctor, since without it nothing at all is seen.
-  if (opened.source.kind === 'nflog' && call) {
-    const blocks = await call('status', {}).then((s) => s.blocks, () => null);
-    if (blocks && blocks.perSourceLoggingVia !== 'nflog') {
-      err(
-        `portcullis warn: the nflog source reads only what the per-source logging block's NFLOG variant logs, and it is ${blocks.perSourceLogging ? 'installed as LOG' : 'not installed'}: ` +
-          'nothing will be seen. Install it: portcullis doctor --fix install-per-source-logging',
-      );
-    }
-  }
+  // The installed logging blocks log the way this source reads (NFLOG for nflog, LOG for the others);
+  // what is still wrong (a dry run, a failed switch, the nflog source without the block) is said here,
+  // not only by the Doctor, since those records are not seen at all.
+  if (call) await alignLoggingBlocks({ kind: opened.source.kind, call, blocks, helper: o.dryRun ? null : helper, out, warn: (w) => err(`portcullis warn: ${w}`) });
+  const sourceChoice = autoLabel(choice.why, opened.source.kind);
   if (!opened.source.health().kernelTrusted && effective.detection.requireKernelTrust) {
     err(
       `portcullis warn: ${opened.source.health().description}: its records are ignored ` +
@@ -486,7 +497,11 @@ async function startLocked(o: RunOptions, out: Out, err: Out, isRoot: boolean): 
           }),
       ),
     stop: () => inner.stop(),
-    health: () => inner.health(),
+    // auto names what it resolved to and why, in the status and the Doctor.
+    health: () => {
+      const h = inner.health();
+      return sourceChoice ? { ...h, description: `${h.description} [${sourceChoice}]` } : h;
+    },
     ...(inner.noteRejects ? { noteRejects: (count: number) => inner.noteRejects!(count) } : {}),
   };
 
@@ -553,7 +568,8 @@ async function startLocked(o: RunOptions, out: Out, err: Out, isRoot: boolean): 
   const ready = {
     type: 'ready',
     pid: process.pid,
-    source: opened.source.health().description,
+    source: countedSource.health().description,
+    ...(sourceChoice ? { sourceChoice } : {}),
     backend: effective.ban.backend,
     dryRun: o.dryRun,
     protection: st.protection,

@@ -52,12 +52,18 @@ export interface FirewallModule {
   removeSetBlock(exec: Exec): Promise<void>;
   installPerSourceLogging(exec: Exec, opts?: { via?: LoggingVia }): Promise<void>;
   removePerSourceLogging(exec: Exec): Promise<void>;
-  installForwardBlock(exec: Exec): Promise<void>;
+  installForwardBlock(exec: Exec, opts?: { via?: LoggingVia }): Promise<void>;
   removeForwardBlock(exec: Exec): Promise<void>;
   forwardBlockStatus(exec: Exec): Promise<HelperResult<'forwardStatus'>>;
   /** IPV6=yes in /etc/default/ufw, then ufw reload (firewall/ufw-ipv6.ts). */
   enableUfwIpv6(exec: Exec): Promise<{ changed: boolean; reloaded: boolean }>;
-  managedBlocksStatus(): Promise<{ setBlock: boolean; perSourceLogging: boolean; perSourceLoggingVia: LoggingVia | null; forward: boolean }>;
+  managedBlocksStatus(): Promise<{
+    setBlock: boolean;
+    perSourceLogging: boolean;
+    perSourceLoggingVia: LoggingVia | null;
+    perSourceLoggingByFamily?: { v4: LoggingVia | null; v6: LoggingVia | null };
+    forward: boolean;
+  }>;
 }
 
 export interface HelperDeps {
@@ -402,9 +408,10 @@ export function createHelperDispatcher(deps: HelperDeps): HelperDispatcher {
         return { ok: true };
       case 'installBlocks': {
         const b = req.args.block;
-        // The logging block logs through LOG or, for the nflog source, NFLOG (`via`; the others have one form).
-        const via = req.args.via;
-        await (b === 'set' ? deps.firewall.installSetBlock(exec) : b === 'forward' ? deps.firewall.installForwardBlock(exec) : deps.firewall.installPerSourceLogging(exec, via ? { via } : {}));
+        // The logging block and the forward block log through LOG or, for the nflog source, NFLOG
+        // (`via`, a closed enum; the set block logs nothing).
+        const opts = req.args.via ? { via: req.args.via } : {};
+        await (b === 'set' ? deps.firewall.installSetBlock(exec) : b === 'forward' ? deps.firewall.installForwardBlock(exec, opts) : deps.firewall.installPerSourceLogging(exec, opts));
         return deps.firewall.managedBlocksStatus();
       }
       case 'removeBlocks': {

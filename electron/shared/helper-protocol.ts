@@ -103,14 +103,26 @@ export function skippedBanText(s: SkippedBan): string {
   return `ufw did not add Portcullis's ban of ${s.ip}: it keeps a rule of yours for ${s.ip} ("Skipping inserting existing rule"), and that rule decides what happens to its traffic; delete it (ufw status numbered) to let Portcullis ban ${s.ip}, or whitelist ${s.ip}`;
 }
 
-/** perSourceLoggingVia: how the logging block logs (LOG, or NFLOG for the nflog source); null without one. */
-export const BlocksStatusSchema = z.object({ setBlock: z.boolean(), perSourceLogging: z.boolean(), perSourceLoggingVia: z.enum(['log', 'nflog']).nullable().optional(), forward: z.boolean() });
+const LoggingViaSchema = z.enum(['log', 'nflog']);
+/**
+ * perSourceLoggingVia: how the logging block logs (LOG, or NFLOG for the nflog source); null without
+ * one, or when its IPv4 and IPv6 rules differ — perSourceLoggingByFamily says which logs how.
+ */
+export const BlocksStatusSchema = z.object({
+  setBlock: z.boolean(),
+  perSourceLogging: z.boolean(),
+  perSourceLoggingVia: LoggingViaSchema.nullable().optional(),
+  perSourceLoggingByFamily: z.object({ v4: LoggingViaSchema.nullable(), v6: LoggingViaSchema.nullable() }).optional(),
+  forward: z.boolean(),
+});
 
 const DockerUserStateSchema = z.enum(['absent', 'jumped', 'missing-jump']);
 /** The forward block in the kernel: files, chains loaded by ufw, and Docker's DOCKER-USER jumps per family. */
 export const ForwardBlockStatusSchema = z.object({
   installed: z.boolean(),
   logsRouted: z.boolean(),
+  /** LOG, or NFLOG for the nflog source, in all four rules files; null: not installed, or they differ. */
+  via: LoggingViaSchema.nullable().optional(),
   loaded: z.object({ v4: z.boolean(), v6: z.boolean() }),
   dockerUser: z.object({ v4: DockerUserStateSchema, v6: DockerUserStateSchema }),
 });
@@ -169,7 +181,7 @@ export const HELPER_OPS = {
     result: z.object({ bans: z.array(z.object({ ip: z.string(), expiresInSec: z.number().nullable() })) }),
   },
   cutConnections: { args: z.object({ ip: BanTargetSchema }).strict(), result: z.object({ ok: z.literal(true) }) },
-  installBlocks: { args: z.object({ block: BlockSchema, via: z.enum(['log', 'nflog']).optional() }).strict(), result: BlocksStatusSchema },
+  installBlocks: { args: z.object({ block: BlockSchema, via: LoggingViaSchema.optional() }).strict(), result: BlocksStatusSchema },
   removeBlocks: { args: z.object({ block: BlockSchema }).strict(), result: BlocksStatusSchema },
   /**
    * The Doctor's IPv6 fix: IPV6=yes in /etc/default/ufw (that one key only), then `ufw reload` when ufw

@@ -50,4 +50,17 @@ describe('Doctor: the nflog source and its rules', () => {
       [true, 'log'],
     ]);
   });
+
+  it("the forward block's fix installs the variant the source needs too (NFLOG for nflog: the nflog source reads no LOG record)", async () => {
+    const calls: unknown[][] = [];
+    const helper = { setForwardBlock: async (...a: unknown[]) => void calls.push(a) } as unknown as HelperOpsPort;
+    await runFix('install-forward-block', { helper: () => helper, guardEnable: async () => undefined, loggingVia: () => loggingViaFor('nflog') });
+    await runFix('install-forward-block', { helper: () => helper, guardEnable: async () => undefined, loggingVia: () => loggingViaFor('journal') });
+    await runFix('install-forward-block', { helper: () => helper, guardEnable: async () => undefined });
+    expect(calls).toEqual([
+      [true, 'nflog'],
+      [true, 'log'],
+      [true, 'log'],
+    ]);
+  });
 });

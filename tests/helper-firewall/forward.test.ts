@@ -10,7 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { hasBlock, setBlockRules, SET_BLOCK_ANCHOR, withBlock, withoutBlock } from '../../electron/helper/firewall/blocks.ts';
 import { createBanBackend, installSetBlock, managedBlocksStatus } from '../../electron/helper/firewall/index.ts';
 import { FORWARD_BEFORE_ANCHOR, forwardAfterRules, forwardBeforeRules } from '../../electron/helper/firewall/forward-blocks.ts';
-import { forwardBlockStatus, installForwardBlock, removeForwardBlock } from '../../electron/helper/firewall/forward.ts';
+import { forwardBlockStatus, forwardLoggingVia, installForwardBlock, removeForwardBlock } from '../../electron/helper/firewall/forward.ts';
 import { mirrorRequests } from '../../electron/helper/firewall/forward-mirror.ts';
 import { forwardBlockCheck, forwardBlockNeedsRefresh } from '../../electron/helper/forward-check.ts';
 import { createHelperDispatcher } from '../../electron/helper/ops.ts';
@@ -143,7 +143,7 @@ describe('forward block install/remove (temp etcDir, fake exec)', () => {
       'add -exist portcullis-ban4 192.0.2.5 timeout 600 comment "portcullis-ban ufw-backend"\n' +
         'add -exist portcullis-ban6 2001:db8::5 timeout 0 comment "portcullis-ban ufw-backend"\n',
     );
-    expect(await managedBlocksStatus({ etcDir: dir })).toEqual({ setBlock: false, perSourceLogging: false, perSourceLoggingVia: null, forward: true });
+    expect(await managedBlocksStatus({ etcDir: dir })).toEqual({ setBlock: false, perSourceLogging: false, perSourceLoggingVia: null, perSourceLoggingByFamily: { v4: null, v6: null }, forward: true });
   });
 
   it('install again: nothing reloaded, no jump added twice; without Docker no DOCKER-USER change at all', async () => {
@@ -163,7 +163,7 @@ describe('forward block install/remove (temp etcDir, fake exec)', () => {
   it('a missing jump (Docker restarted) is reported by the status and put back by installing again', async () => {
     await installForwardBlock(kernel({ docker: false, jumped: false }).exec, { etcDir: dir });
     const st = await forwardBlockStatus(kernel({ docker: true, jumped: false }).exec, { etcDir: dir });
-    expect(st).toEqual({ installed: true, logsRouted: true, loaded: { v4: true, v6: true }, dockerUser: { v4: 'missing-jump', v6: 'missing-jump' } });
+    expect(st).toEqual({ installed: true, logsRouted: true, via: 'log', loaded: { v4: true, v6: true }, dockerUser: { v4: 'missing-jump', v6: 'missing-jump' } });
     expect(forwardBlockCheck(st, false)).toMatchObject({ id: 'forward-block', ok: false });
     const fix = kernel({ docker: true, jumped: false });
     await installForwardBlock(fix.exec, { etcDir: dir });
@@ -213,6 +213,37 @@ describe('forward block install/remove (temp etcDir, fake exec)', () => {
     expect(read('after6.rules')).toContain('-j LOG --log-prefix "[PORTCULLIS FORWARD] "');
   });
 
+  it('the NFLOG variant (the nflog source): every logging rule of both families sends to Portcullis\'s group with the forward prefix; the status tells the variant, and installing again switches it', async () => {
+    await installForwardBlock(kernel({ docker: false, jumped: false }).exec, { etcDir: dir, via: 'nflog' });
+    const nflog = '-j NFLOG --nflog-group 5417 --nflog-prefix "[PORTCULLIS FORWARD]" --nflog-size 2048 --nflog-threshold 1';
+    for (const f of ['before.rules', 'before6.rules', 'after.rules', 'after6.rules']) {
+      const logging = read(f).split('\n').filter((l) => / -j (LOG|NFLOG) /.test(l));
+      expect(logging.length, f).toBeGreaterThan(0);
+      expect(logging.every((l) => l.endsWith(nflog)), f).toBe(true);
+    }
+    const st = () => forwardBlockStatus(kernel({ docker: false, jumped: false }).exec, { etcDir: dir });
+    expect(await st()).toMatchObject({ installed: true, logsRouted: true, via: 'nflog' });
+    const back = kernel({ docker: false, jumped: false });
+    await installForwardBlock(back.exec, { etcDir: dir, via: 'log' });
+    expect(back.calls.filter((c) => c.bin === 'ufw' && c.args[0] === 'reload')).toHaveLength(1);
+    expect(read('after6.rules')).not.toContain('NFLOG');
+    expect(await st()).toMatchObject({ via: 'log' });
+    // One family switched by hand: mixed, null (the runner and the fix install it again).
+    writeFileSync(join(dir, 'before6.rules'), read('before6.rules').replaceAll('-j LOG --log-prefix "[PORTCULLIS FORWARD] "', nflog));
+    expect(await st()).toMatchObject({ installed: true, via: null });
+  });
+
+  it('forwardLoggingVia: before.rules decide, an after.rules without a logging rule (routed policy allow) says nothing, any disagreement is null', () => {
+    const LOGR = ['-A portcullis-docker-log -o docker0 -j LOG --log-prefix "[PORTCULLIS FORWARD] "'];
+    const NFR = ['-A portcullis-docker-log -o docker0 -j NFLOG --nflog-group 5417'];
+    const of = (m: Record<string, string[] | null>) => forwardLoggingVia((f) => m[f] ?? null);
+    expect(of({ 'before.rules': NFR, 'before6.rules': NFR, 'after.rules': [], 'after6.rules': [] })).toBe('nflog');
+    expect(of({ 'before.rules': LOGR, 'before6.rules': LOGR, 'after.rules': LOGR, 'after6.rules': LOGR })).toBe('log');
+    expect(of({ 'before.rules': NFR, 'before6.rules': NFR, 'after.rules': LOGR, 'after6.rules': NFR })).toBeNull();
+    expect(of({ 'before.rules': NFR, 'before6.rules': LOGR })).toBeNull();
+    expect(of({})).toBeNull();
+  });
+
   it('remove keeps the sets while the set block uses them', async () => {
     const active = kernel({ docker: false, jumped: false });
     await installSetBlock(active.exec, { etcDir: dir });
@@ -220,7 +251,7 @@ describe('forward block install/remove (temp etcDir, fake exec)', () => {
     const rm = kernel({ docker: false, jumped: false, chains: false });
     await removeForwardBlock(rm.exec, { etcDir: dir });
     expect(rm.calls.some((c) => c.args[0] === 'destroy')).toBe(false);
-    expect(await managedBlocksStatus({ etcDir: dir })).toEqual({ setBlock: true, perSourceLogging: false, perSourceLoggingVia: null, forward: false });
+    expect(await managedBlocksStatus({ etcDir: dir })).toEqual({ setBlock: true, perSourceLogging: false, perSourceLoggingVia: null, perSourceLoggingByFamily: { v4: null, v6: null }, forward: false });
     expect(read('before.init')).toContain('# BEGIN PORTCULLIS (managed');
     expect(read('before.init')).not.toContain('PORTCULLIS-FORWARD');
   });
@@ -365,5 +396,9 @@ describe('helper protocol and dispatcher: the forward block is a closed operatio
     expect(audit.entries.map((e) => e.op)).toEqual(['installBlocks', 'removeBlocks']);
     const doc = await d.handle({ id: 4, op: 'doctor', args: {} });
     expect(doc.ok && (doc.result as { checks: { id: string }[] }).checks.map((c) => c.id)).toContain('forward-block');
+    // Its variant, like the logging block's: a closed enum, passed on to the firewall module.
+    await d.handle({ id: 5, op: 'installBlocks', args: { block: 'forward', via: 'nflog' } });
+    expect(fwCalls.at(-1)).toBe('installForwardBlock:nflog');
+    expect(decodeHelperRequest({ id: 6, op: 'installBlocks', args: { block: 'forward', via: 'ulog' } }).ok).toBe(false);
   });
 });

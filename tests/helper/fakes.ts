@@ -44,14 +44,14 @@ export function fakeFirewall() {
     removeSetBlock: async () => void calls.push('removeSetBlock'),
     installPerSourceLogging: async (_exec: unknown, opts?: { via?: 'log' | 'nflog' }) => void calls.push(opts?.via ? `installPerSourceLogging:${opts.via}` : 'installPerSourceLogging'),
     removePerSourceLogging: async () => void calls.push('removePerSourceLogging'),
-    installForwardBlock: async () => void calls.push('installForwardBlock'),
+    installForwardBlock: async (_exec: unknown, opts?: { via?: 'log' | 'nflog' }) => void calls.push(opts?.via ? `installForwardBlock:${opts.via}` : 'installForwardBlock'),
     removeForwardBlock: async () => void calls.push('removeForwardBlock'),
     enableUfwIpv6: async () => {
       calls.push('enableUfwIpv6');
       return { changed: true, reloaded: true };
     },
-    forwardBlockStatus: async () => ({ installed: calls.includes('installForwardBlock'), logsRouted: true, loaded: { v4: true, v6: true }, dockerUser: { v4: 'absent', v6: 'absent' } }),
-    managedBlocksStatus: async () => ({ setBlock: calls.includes('installSetBlock'), perSourceLogging: false, perSourceLoggingVia: null, forward: calls.includes('installForwardBlock') }),
+    forwardBlockStatus: async () => ({ installed: calls.some((c) => c.startsWith('installForwardBlock')), logsRouted: true, loaded: { v4: true, v6: true }, dockerUser: { v4: 'absent', v6: 'absent' } }),
+    managedBlocksStatus: async () => ({ setBlock: calls.includes('installSetBlock'), perSourceLogging: false, perSourceLoggingVia: null, forward: calls.some((c) => c.startsWith('installForwardBlock')) }),
   };
   return { firewall, calls };
 }

@@ -28,6 +28,7 @@ import { createLab, type Lab } from '../support/netns.ts';
 import { cliOnce, removeDir, setMembers, startCli, taggedUfwRules, tempStateDir, until, writeConfig, type RunningCli } from './runner-support.ts';
 
 const enabled = requireSystem('root', 'netns', 'ufw', 'ipset', 'conntrack');
+const nflogEnabled = requireSystem('root', 'netns', 'ufw', 'ipset', 'conntrack', 'nflog-reader');
 const execFileP = promisify(execFile);
 /** `ip …` in the machine's own namespace: only to add and delete namespaces and veth links, never its firewall. */
 const ipHost = (...args: string[]) => execFileP('/usr/sbin/ip', args);
@@ -220,8 +221,8 @@ describe.runIf(enabled)('forward block: routed and container (DNAT) traffic (iss
       expect(chains(await iptablesSave(lab, 'ip6tables-save'))).toEqual(chains(before.v6));
     });
   }
-  it('a routed host behind the router (no Docker, no NAT): probes of its closed ports are logged in ufw-after-forward and counted; the ban stops a route rule\'s open port', async () => {
-    const lab = await createLab();
+  /** A LAN host on a plain veth behind the router, reached by routing; ufw's routed policy deny with one route rule opening its port 80. */
+  async function routedLan(lab: Lab): Promise<{ s: Lab['scanner']; lanIp: string }> {
     const s = lab.scanner;
     // A LAN host on a plain veth (not a container bridge), reached by routing; ufw's routed policy is
     // deny, with one route rule opening its port 80.
@@ -243,6 +244,12 @@ describe.runIf(enabled)('forward block: routed and container (DNAT) traffic (iss
     await lab.ufw('route', 'allow', 'proto', 'tcp', 'to', lanIp, 'port', String(CONTAINER_PORT));
     await until(async () => (await lab.exec(lan, ['ss', '-Htln', `sport = :${CONTAINER_PORT}`])).stdout.trim() !== '', 5000, 'the LAN host to listen');
     expect(await lab.canConnect(s.ns, lanIp, CONTAINER_PORT, 1000)).toBe(true);
+    return { s, lanIp };
+  }
+
+  it('a routed host behind the router (no Docker, no NAT): probes of its closed ports are logged in ufw-after-forward and counted; the ban stops a route rule\'s open port', async () => {
+    const lab = await createLab();
+    const { s, lanIp } = await routedLan(lab);
 
     const fix = await cliOnce(lab, ['doctor', '--fix', 'install-forward-block', '--json']);
     expect((JSON.parse(fix.stdout) as { id: string; level: string }[]).find((c) => c.id === 'forward-block'), fix.stdout + fix.stderr).toMatchObject({ level: 'ok' });
@@ -264,5 +271,35 @@ describe.runIf(enabled)('forward block: routed and container (DNAT) traffic (iss
     expect(forwarded.filter((l) => l.includes(`DPT=${CONTAINER_PORT} `))).toEqual([]);
     expect(await lab.canConnect(s.ns, lanIp, CONTAINER_PORT, 700)).toBe(false);
     kmsg.stop();
+  });
+  it.runIf(nflogEnabled)('auto with the per-source block: the forward block installed as LOG is switched to NFLOG at the start, and a routed scanner is seen through it (nflog source) and banned', async () => {
+    const lab = await createLab();
+    const { s, lanIp } = await routedLan(lab);
+    stateDir = tempStateDir();
+    const settings = {
+      detection: { findtimeSec: 60, maxretry: 5, minDistinctPorts: 3 },
+      ban: { backend: 'set', bantimeSec: 600, maxbantimeSec: 3600, increment: false },
+    };
+    // Both blocks in their LOG form (as for the kmsg source), then a runner with auto.
+    const kmsgCfg = writeConfig(stateDir, { ...settings, logs: { source: 'kmsg' } });
+    for (const fixId of ['install-forward-block', 'install-per-source-logging']) {
+      const fix = await cliOnce(lab, ['doctor', '--fix', fixId, '--state-dir', stateDir, '--config', kmsgCfg, '--json']);
+      expect(fix.code, fix.stderr).toBe(0);
+    }
+    const forwardLog = async () => (await iptablesSave(lab, 'iptables-save')).split('\n').filter((l) => l.startsWith('-A portcullis-forward-log ') && / -j (LOG|NFLOG) /.test(l));
+    expect((await forwardLog()).every((l) => l.includes('-j LOG --log-prefix "[PORTCULLIS FORWARD] "'))).toBe(true);
+    cli = await startCli(lab, ['run', '--config', writeConfig(stateDir, settings)], stateDir);
+    expect(cli.lines.find((l) => l.type === 'ready')).toMatchObject({ sourceChoice: 'auto → nflog (per-source logging block installed)' });
+    expect(cli.lines).toContainEqual({ type: 'text', text: 'switching the forward block to NFLOG: the nflog source reads NFLOG messages only' });
+    const nflogRules = await forwardLog();
+    expect(nflogRules.length).toBeGreaterThan(0);
+    for (const l of nflogRules) expect(l).toMatch(/ -j NFLOG --nflog-prefix "\[PORTCULLIS FORWARD\]" --nflog-group 5417 /);
+    expect(await lab.canConnect(s.ns, lanIp, CONTAINER_PORT, 1000)).toBe(true);
+    await lab.probeMany(s.ns, lanIp, UNPUBLISHED, { timeoutMs: 300 });
+    const ban = await cli.waitFor((l) => l.type === 'ban' && l.ip === s.v4, 15_000, `the ban of ${s.v4}`);
+    expect((ban.reason as { ports: number[] }).ports.every((p) => UNPUBLISHED.includes(p))).toBe(true);
+    expect(await lab.canConnect(s.ns, lanIp, CONTAINER_PORT, 700)).toBe(false);
+    const st = JSON.parse((await cliOnce(lab, ['status', '--state-dir', stateDir, '--json'])).stdout) as { source: { kind: string; recordsLost: number } };
+    expect(st.source).toMatchObject({ kind: 'nflog', recordsLost: 0 });
   });
 });

@@ -19,7 +19,7 @@ import { PORTCULLIS_NFLOG_GROUP } from '../../electron/engine/logs/nflog.ts';
 import { NFLOG_READER } from '../../electron/headless/nflog-reader-path.ts';
 import { requireSystem } from '../support/system.ts';
 import type { Lab } from '../support/netns.ts';
-import { cliOnce, labPerTest, until } from './runner-support.ts';
+import { cliOnce, labPerTest, until, writeConfig, type RunningCli } from './runner-support.ts';
 
 const enabled = requireSystem('root', 'netns', 'ufw', 'ipset', 'conntrack', 'nflog-reader');
 const PROBED = [7101, 7102, 7103, 7104, 7105];
@@ -246,6 +246,91 @@ describe.runIf(enabled)('nflog log source (real reader, namespaces)', () => {
     } finally {
       flood.kill('SIGKILL');
     }
+  });
+
+  /** How the per-source logging block logs in the kernel's loaded rules, per family (null: no rule of it). */
+  async function loadedVariant(lab: Lab): Promise<Record<'v4' | 'v6', 'LOG' | 'NFLOG' | null>> {
+    const of = async (tool: string, chain: string) => {
+      const rule = (await lab.run(lab.fwNs, [tool, '-t', 'filter'])).split('\n').find((l) => l.startsWith(`-A ${chain} `) && l.includes('portcullis') && /hashlimit-name portcullis[46] /.test(l));
+      return rule ? (/ -j NFLOG .*--nflog-group 5417 /.test(rule) ? 'NFLOG' : / -j LOG --log-prefix "\[PORTCULLIS BLOCK\] "/.test(rule) ? 'LOG' : null) : null;
+    };
+    return { v4: await of('iptables-save', 'ufw-after-input'), v6: await of('ip6tables-save', 'ufw6-after-input') };
+  }
+  const SETTINGS = { detection: { maxretry: 5, minDistinctPorts: 3 }, ban: { backend: 'set', bantimeSec: 600 } };
+  const scanAndBan = async (cli: RunningCli, lab: Lab, s: Lab['scanner']) => {
+    for (const port of PROBED) await lab.probe(s.ns, s.fwV4, port, { timeoutMs: 300 });
+    await cli.waitFor((l) => l.type === 'ban' && l.ip === canonicalIp(s.v4), 10_000, `the IPv4 scanner ${s.v4}'s ban`);
+    for (const port of PROBED) await lab.probe(s.ns, s.fwV6, port, { timeoutMs: 300 });
+    await cli.waitFor((l) => l.type === 'ban' && l.ip === canonicalIp(s.v6), 10_000, `the IPv6 scanner ${s.v6}'s ban`);
+  };
+
+  it('auto with the per-source block installed as LOG: the runner switches it to NFLOG and reads NFLOG (IPv4 and IPv6 scanners banned, nothing lost); restarted with --source kmsg it switches it back to LOG and still bans', async () => {
+    const { lab, stateDir } = await t.lab({ scanners: 2 });
+    const [a, b] = lab.scanners as [Lab['scanner'], Lab['scanner']];
+    // The LOG variant, as an admin of the kmsg source installed it (doctor without an instance follows the settings given).
+    const kmsgCfg = writeConfig(stateDir, { ...SETTINGS, logs: { source: 'kmsg' } });
+    const fix = await cliOnce(lab, ['doctor', '--fix', 'install-per-source-logging', '--state-dir', stateDir, '--config', kmsgCfg, '--json']);
+    expect(fix.code, fix.stderr).toBe(0);
+    expect(await loadedVariant(lab)).toEqual({ v4: 'LOG', v6: 'LOG' });
+
+    const auto = await t.start(['run'], SETTINGS);
+    const ready = await auto.waitFor((l) => l.type === 'ready', 30_000, 'ready');
+    expect(ready.sourceChoice).toBe('auto → nflog (per-source logging block installed)');
+    expect(ready.source).toMatch(/^NFLOG group 5417 \(portcullis-nflog, \d+ MiB socket buffer\) \[auto → nflog \(per-source logging block installed\)\]$/);
+    expect(auto.lines).toContainEqual({ type: 'text', text: 'switching the per-source logging block to NFLOG: the nflog source reads NFLOG messages only' });
+    expect(auto.stderr.filter((l) => l.startsWith('portcullis warn'))).toEqual([]);
+    expect(await loadedVariant(lab)).toEqual({ v4: 'NFLOG', v6: 'NFLOG' });
+    await scanAndBan(auto, lab, a);
+    const status = async () => JSON.parse((await cliOnce(lab, ['status', '--state-dir', stateDir, '--json'])).stdout) as { source: { kind: string; description: string; recordsLost: number } };
+    expect((await status()).source).toMatchObject({ kind: 'nflog', recordsLost: 0, description: expect.stringContaining('[auto → nflog (per-source logging block installed)]') });
+    const doctor = JSON.parse((await cliOnce(lab, ['doctor', '--state-dir', stateDir, '--json'])).stdout) as { id: string; level: string; detail: string }[];
+    expect(doctor.find((c) => c.id === 'log-source')).toMatchObject({ level: 'ok', detail: expect.stringContaining('auto → nflog') });
+    expect(doctor.find((c) => c.id === 'per-source-logging')).toMatchObject({ level: 'ok' });
+    expect(await auto.stop('SIGTERM')).toBe(0);
+
+    const kmsg = await t.start(['run', '--source', 'kmsg'], SETTINGS);
+    const again = await kmsg.waitFor((l) => l.type === 'ready', 30_000, 'ready');
+    expect(again.sourceChoice).toBeUndefined();
+    expect(kmsg.lines).toContainEqual({ type: 'text', text: 'switching the per-source logging block to LOG: the kmsg source reads kernel LOG records only' });
+    expect(await loadedVariant(lab)).toEqual({ v4: 'LOG', v6: 'LOG' });
+    await scanAndBan(kmsg, lab, b);
+    expect((await status()).source.kind).toBe('kmsg');
+
+    // A dry run never reads NFLOG (it would take the group from the protecting instance): an explicit
+    // nflog is refused, and nothing of the firewall changed.
+    const dry = await cliOnce(lab, ['run', '--dry-run', '--source', 'nflog', '--state-dir', `${stateDir}/dry`]);
+    expect(dry.code).toBe(1);
+    expect(dry.stderr).toMatch(/a dry run does not read NFLOG/);
+    expect(await loadedVariant(lab)).toEqual({ v4: 'LOG', v6: 'LOG' });
+  });
+
+  it('auto, when the NFLOG reader cannot start (another program reads the group): falls back to kmsg with a warning saying why, keeps the block in its LOG form, and bans', async () => {
+    const { lab, stateDir } = await t.lab({ scanners: 1 });
+    const kmsgCfg = writeConfig(stateDir, { ...SETTINGS, logs: { source: 'kmsg' } });
+    await cliOnce(lab, ['doctor', '--fix', 'install-per-source-logging', '--state-dir', stateDir, '--config', kmsgCfg, '--json']);
+    const squatter = spawn('/usr/sbin/ip', ['netns', 'exec', lab.fwNs, NFLOG_READER, String(PORTCULLIS_NFLOG_GROUP), String(1 << 20)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      await new Promise((resolve) => squatter.stdout.once('data', resolve));
+      const cli = await t.start(['run'], SETTINGS);
+      const ready = await cli.waitFor((l) => l.type === 'ready', 30_000, 'ready');
+      expect(cli.stderr.join('\n')).toMatch(/portcullis warn: auto: the NFLOG reader did not start, reading the kernel log instead .*another program reads this group/);
+      expect(ready.sourceChoice).toMatch(/^auto → kmsg \(not nflog: the NFLOG reader did not start \(.*another program reads this group/);
+      expect(cli.lines.some((l) => l.type === 'text' && String(l.text).startsWith('switching'))).toBe(false);
+      expect(await loadedVariant(lab)).toEqual({ v4: 'LOG', v6: 'LOG' });
+      await scanAndBan(cli, lab, lab.scanner);
+    } finally {
+      squatter.kill('SIGTERM');
+    }
+  });
+
+  it('doctor --fix install-per-source-logging without an instance installs the variant the settings resolve to: NFLOG for auto (root, reader built), LOG for kmsg', async () => {
+    const { lab, stateDir } = await t.lab({ scanners: 1, listen: false });
+    const autoCfg = writeConfig(stateDir, { logs: { source: 'auto' } });
+    await cliOnce(lab, ['doctor', '--fix', 'install-per-source-logging', '--state-dir', stateDir, '--config', autoCfg, '--json']);
+    expect(await loadedVariant(lab)).toEqual({ v4: 'NFLOG', v6: 'NFLOG' });
+    const kmsgCfg = writeConfig(stateDir, { logs: { source: 'kmsg' } });
+    await cliOnce(lab, ['doctor', '--fix', 'install-per-source-logging', '--state-dir', stateDir, '--config', kmsgCfg, '--json']);
+    expect(await loadedVariant(lab)).toEqual({ v4: 'LOG', v6: 'LOG' });
   });
 
   it('the reader says READY once bound, and a second reader of the same group is refused by the kernel with its reason', async () => {

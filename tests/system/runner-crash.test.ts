@@ -42,7 +42,8 @@ describe.runIf(enabled)('portcullis run: kill -9 during a scan, restart, reconci
       const sources = [canonicalIp(a.v4)!, canonicalIp(b.v4)!, canonicalIp(a.v6)!];
 
       // Doctor without a running instance: checks directly, applies the fix, reports it.
-      const doc = await cliOnce(lab, ['doctor', '--fix', 'install-per-source-logging', '--state-dir', stateDir, '--json']);
+      // --config: the variant its kmsg source reads (LOG; without settings, auto would resolve to nflog).
+      const doc = await cliOnce(lab, ['doctor', '--fix', 'install-per-source-logging', '--state-dir', stateDir, '--config', cfg, '--json']);
       const checks = JSON.parse(doc.stdout) as DoctorCheck[];
       expect(checks.find((c) => c.id === 'per-source-logging')).toMatchObject({ level: 'ok' });
       expect(checks.find((c) => c.id === 'instance')).toMatchObject({ level: 'warn' });

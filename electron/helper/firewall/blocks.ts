@@ -201,20 +201,21 @@ export interface PerSourceLoggingOptions {
 }
 
 /**
- * The block's target: LOG, or its NFLOG twin for the nflog source — the same prefix, the packet's
+ * The block's target: LOG, or its NFLOG twin for the nflog source — the same prefix (the per-source
+ * block's by default; the forward block passes its own), the packet's
  * first 2048 bytes (all LOG prints, past any IPv6 extension headers: see the reader's COPY_RANGE), one message per packet sent at once (threshold 1).
  */
-export function loggingTarget(via: LoggingVia = 'log'): string {
+export function loggingTarget(via: LoggingVia = 'log', prefix: string = PORTCULLIS_LOG_PREFIX): string {
   return via === 'nflog'
-    ? `-j NFLOG --nflog-group ${PORTCULLIS_NFLOG_GROUP} --nflog-prefix "[${PORTCULLIS_LOG_PREFIX}]" --nflog-size 2048 --nflog-threshold 1`
-    : `-j LOG --log-prefix "[${PORTCULLIS_LOG_PREFIX}] "`;
+    ? `-j NFLOG --nflog-group ${PORTCULLIS_NFLOG_GROUP} --nflog-prefix "[${prefix}]" --nflog-size 2048 --nflog-threshold 1`
+    : `-j LOG --log-prefix "[${prefix}] "`;
 }
 
 /** Which target an installed block's lines log through (null: no logging rule in them). */
 export function loggingViaOf(body: readonly string[]): LoggingVia | null {
-  const rule = body.find((l) => l.startsWith('-A '));
+  const rule = body.find((l) => l.startsWith('-A ') && / -j (NFLOG|LOG) /.test(l));
   if (!rule) return null;
-  return / -j NFLOG /.test(rule) ? 'nflog' : / -j LOG /.test(rule) ? 'log' : null;
+  return / -j NFLOG /.test(rule) ? 'nflog' : 'log';
 }
 
 export type LoggingRulesResult = { ok: true; rules: string[] } | { ok: false; reason: string };

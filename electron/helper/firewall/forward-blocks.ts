@@ -25,14 +25,15 @@
  * never see it; DOCKER-USER is not in ufw's files, so a ban there must be a fixed rule that matches
  * changing state — a set; and a ufw rule change costs 0.3–1.4 s where `ipset add` costs 1–4 ms.
  *
- * What is evidence: only records of the two LOG rules, prefix "PORTCULLIS FORWARD". A DNATed connection
+ * What is evidence: only records of the two logging rules (LOG, or NFLOG for the nflog source: `via`),
+ * prefix "PORTCULLIS FORWARD". A DNATed connection
  * (`--ctstate DNAT`: a published port) is never logged, so probes of published ports do not count,
  * as probes of ports ufw allows do not. Traffic coming FROM a container bridge is never logged (a
  * container's own outbound connections are not someone scanning us). Container bridges are known by
  * Docker's names: `docker0` and `br-+` (user-defined networks).
  */
-import { PORTCULLIS_FORWARD_PREFIX } from '../../shared/settings.ts';
-import { BAN_NET_SET_NAMES, BAN_SET_NAMES, ESTABLISHED_MARKER, chainPrefix, type Anchor, type Family, type LoggingRulesResult, type PerSourceLoggingOptions } from './blocks.ts';
+import { PORTCULLIS_FORWARD_PREFIX, type LoggingVia } from '../../shared/settings.ts';
+import { BAN_NET_SET_NAMES, BAN_SET_NAMES, ESTABLISHED_MARKER, chainPrefix, loggingTarget, type Anchor, type Family, type LoggingRulesResult, type PerSourceLoggingOptions } from './blocks.ts';
 
 export const FORWARD_BLOCK_NAME = 'FORWARD' as const;
 /** Our chains (iptables and ip6tables have separate tables: the same names in both). */
@@ -61,9 +62,14 @@ function rateOptions(opts: PerSourceLoggingOptions): { ok: true; rate: number; b
   return { ok: true, rate, burst };
 }
 
-/** The LOG target with a per-source budget; one hashlimit table per family, shared by both log chains. */
-function logTail(family: Family, rate: number, burst: number): string {
-  return `-m hashlimit --hashlimit-mode srcip --hashlimit-upto ${rate}/min --hashlimit-burst ${burst} --hashlimit-name portcullis-fwd${family} -j LOG --log-prefix "[${PORTCULLIS_FORWARD_PREFIX}] "`;
+/**
+ * The logging target with a per-source budget; one hashlimit table per family, shared by both log
+ * chains. LOG (kernel records: kmsg, journald, files) or, for the nflog source, its NFLOG twin in
+ * Portcullis's group with the same prefix (blocks.ts loggingTarget): the nflog source reads no LOG
+ * record, so a forward block logging through LOG under it would log for nobody.
+ */
+function logTail(family: Family, rate: number, burst: number, via: LoggingVia = 'log'): string {
+  return `-m hashlimit --hashlimit-mode srcip --hashlimit-upto ${rate}/min --hashlimit-burst ${burst} --hashlimit-name portcullis-fwd${family} ${loggingTarget(via, PORTCULLIS_FORWARD_PREFIX)}`;
 }
 
 /** RETURN for what is never evidence: not a new connection, a published (DNATed) port, a container's own traffic. */
@@ -91,7 +97,7 @@ export function forwardBeforeRules(family: Family, opts: PerSourceLoggingOptions
       `-A ${FORWARD_CHAIN} -m set --match-set ${BAN_NET_SET_NAMES[family]} src -j DROP`,
       `-A ${chainPrefix(family)}-before-forward -j ${FORWARD_CHAIN}`,
       ...notEvidence(DOCKER_LOG_CHAIN),
-      ...CONTAINER_BRIDGES.map((b) => `-A ${DOCKER_LOG_CHAIN} -o ${b} ${logTail(family, r.rate, r.burst)}`),
+      ...CONTAINER_BRIDGES.map((b) => `-A ${DOCKER_LOG_CHAIN} -o ${b} ${logTail(family, r.rate, r.burst, opts.via)}`),
     ],
   };
 }
@@ -111,7 +117,7 @@ export function forwardAfterRules(family: Family, opts: PerSourceLoggingOptions 
       : [
           ...notEvidence(FORWARD_LOG_CHAIN),
           ...CONTAINER_BRIDGES.map((b) => `-A ${FORWARD_LOG_CHAIN} -o ${b} -j RETURN`),
-          `-A ${FORWARD_LOG_CHAIN} ${logTail(family, r.rate, r.burst)}`,
+          `-A ${FORWARD_LOG_CHAIN} ${logTail(family, r.rate, r.burst, opts.via)}`,
         ];
   return {
     ok: true,

@@ -12,7 +12,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BINARIES, type Exec } from '../exec.ts';
-import { BAN_NET_SET_NAMES, BAN_SET_NAMES, BEFORE_INIT_ANCHOR, beforeInitBlock, blockBody, hasBlock, withBlock, withoutBlock, type Family, type PerSourceLoggingOptions } from './blocks.ts';
+import { BAN_NET_SET_NAMES, BAN_SET_NAMES, BEFORE_INIT_ANCHOR, beforeInitBlock, blockBody, hasBlock, loggingViaOf, withBlock, withoutBlock, type Family, type PerSourceLoggingOptions } from './blocks.ts';
+import type { LoggingVia } from '../../shared/settings.ts';
 import { FirewallError } from './errors.ts';
 import {
   DOCKER_JUMPS,
@@ -51,6 +52,11 @@ export interface ForwardBlockStatus {
   installed: boolean;
   /** after.rules' part logs routed connections (it does not when ufw's routed policy was allow at install). */
   logsRouted: boolean;
+  /**
+   * How the block logs: LOG, or NFLOG for the nflog source — the same in all four rules files
+   * (IPv4 and IPv6, before and after); null when not installed or mixed (installing again fixes it).
+   */
+  via: LoggingVia | null;
   /** ufw has loaded our chains (per family): false while ufw is off, or before a reload. */
   loaded: Record<'v4' | 'v6', boolean>;
   dockerUser: Record<'v4' | 'v6', DockerUserState>;
@@ -174,16 +180,33 @@ export function routedPolicy(defaultsFile = '/etc/default/ufw'): string {
 export async function forwardBlockStatus(exec: Exec, opts: ManagedOptions = {}): Promise<ForwardBlockStatus> {
   const loaded = async (family: Family) => (await exec(iptablesOf(family), chainExistsArgv(FORWARD_CHAIN))).code === 0;
   const dir = opts.etcDir ?? DEFAULT_ETC_DIR;
-  let afterText = '';
-  try {
-    afterText = readFileSync(join(dir, 'after.rules'), 'utf8');
-  } catch {
-    afterText = '';
-  }
+  const body = (file: string): string[] | null => {
+    try {
+      return blockBody(readFileSync(join(dir, file), 'utf8'), FORWARD_BLOCK_NAME);
+    } catch {
+      return null;
+    }
+  };
+  const installed = forwardBlockInstalled(opts);
   return {
-    installed: forwardBlockInstalled(opts),
-    logsRouted: (blockBody(afterText, FORWARD_BLOCK_NAME) ?? []).some((l) => l.includes('-j LOG')),
+    installed,
+    logsRouted: loggingViaOf(body('after.rules') ?? []) !== null,
+    via: installed ? forwardLoggingVia(body) : null,
     loaded: { v4: await loaded(4), v6: await loaded(6) },
     dockerUser: { v4: await dockerUserState(exec, 4), v6: await dockerUserState(exec, 6) },
   };
+}
+
+/**
+ * The variant of the forward block's logging rules across its four rules files: before(6).rules
+ * always log (DOCKER-USER's chain), after(6).rules only while ufw's routed policy drops (else no rule
+ * there, which says nothing). Null when the files disagree (one family switched by hand, a failed
+ * edit): the runner and the fix then install it again.
+ */
+export function forwardLoggingVia(body: (file: string) => string[] | null): LoggingVia | null {
+  const before = [FILES.before[4], FILES.before[6]].map((f) => loggingViaOf(body(f) ?? []));
+  const after = [FILES.after[4], FILES.after[6]].map((f) => loggingViaOf(body(f) ?? [])).filter((v) => v !== null);
+  const first = before[0] ?? null;
+  if (first === null || before[1] !== first || after.some((v) => v !== first)) return null;
+  return first;
 }

@@ -33,7 +33,13 @@ export { enableUfwIpv6, withIpv6Yes, UFW_DEFAULTS_FILE } from './ufw-ipv6.ts';
 export { installForwardBlock, removeForwardBlock, forwardBlockStatus, forwardBlockInstalled, type ForwardBlockStatus } from './forward.ts';
 
 /** Which managed blocks are in ufw's files (the forward block: in all five of its files). */
-export async function managedBlocksStatus(opts: ManagedOptions = {}): Promise<{ setBlock: boolean; perSourceLogging: boolean; perSourceLoggingVia: LoggingVia | null; forward: boolean }> {
+export async function managedBlocksStatus(opts: ManagedOptions = {}): Promise<{
+  setBlock: boolean;
+  perSourceLogging: boolean;
+  perSourceLoggingVia: LoggingVia | null;
+  perSourceLoggingByFamily: { v4: LoggingVia | null; v6: LoggingVia | null };
+  forward: boolean;
+}> {
   return { ...(await fileBlocksStatus(opts)), forward: forwardBlockInstalled(opts) };
 }
 

@@ -215,12 +215,19 @@ function loggingViaIn(path: string): LoggingVia | null {
 }
 
 /** Which managed blocks are present in ufw's files (both families must carry them). */
-export async function managedBlocksStatus(opts: ManagedOptions = {}): Promise<{ setBlock: boolean; perSourceLogging: boolean; perSourceLoggingVia: LoggingVia | null }> {
+export async function managedBlocksStatus(opts: ManagedOptions = {}): Promise<{
+  setBlock: boolean;
+  perSourceLogging: boolean;
+  perSourceLoggingVia: LoggingVia | null;
+  perSourceLoggingByFamily: { v4: LoggingVia | null; v6: LoggingVia | null };
+}> {
   const dir = opts.etcDir ?? DEFAULT_ETC_DIR;
   const via4 = loggingViaIn(join(dir, 'after.rules'));
+  const via6 = loggingViaIn(join(dir, 'after6.rules'));
   return {
     // LOG or NFLOG: the same in both files, else it is reinstalled (null, as a half-installed block).
-    perSourceLoggingVia: via4 !== null && via4 === loggingViaIn(join(dir, 'after6.rules')) ? via4 : null,
+    perSourceLoggingVia: via4 !== null && via4 === via6 ? via4 : null,
+    perSourceLoggingByFamily: { v4: via4, v6: via6 },
     // The rules as this version writes them: after an upgrade that added a set, the block is installed again.
     setBlock: fileHasBlock(join(dir, 'before.rules'), setBlockRules(4)) && fileHasBlock(join(dir, 'before6.rules'), setBlockRules(6)) && fileHasBlock(join(dir, 'before.init'), beforeInitBlock(BINARIES.ipset)),
     perSourceLogging: fileHasBlock(join(dir, 'after.rules')) && fileHasBlock(join(dir, 'after6.rules')),
