@@ -36,6 +36,13 @@ export function canRead(p: string): boolean {
   }
 }
 
+/** An opened (not yet started) source, how its lines are framed, and kmsg's replay position. */
+export interface OpenedSource {
+  source: LogSourcePort;
+  framing: Framing | 'auto';
+  replayUpToSeq?: number | null;
+}
+
 /** The log source to use for a `logs.source` setting; an error with the reason when none is usable. */
 export async function openSource(
   spec: string,
@@ -43,7 +50,7 @@ export async function openSource(
   fromStart: boolean,
   /** nflog: the logging rules' counters (the helper's nflogCounters), to count what was logged while no reader was bound. */
   nflogCounters?: ReadCounters,
-): Promise<{ source: LogSourcePort; framing: Framing | 'auto'; replayUpToSeq?: number | null } | { error: string }> {
+): Promise<OpenedSource | { error: string }> {
   if (spec === 'nflog') {
     // Binding an NFLOG group and a socket buffer past rmem_max both need CAP_NET_ADMIN.
     if (process.getuid?.() !== 0) return { error: 'nflog needs root (the reader binds an NFLOG group and forces its socket buffer: CAP_NET_ADMIN)' };

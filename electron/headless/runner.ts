@@ -27,16 +27,14 @@ import { callViaDispatcher, firewallPortOf, helperOpsOf } from '../app/helper-ad
 import { readHostInfo } from '../app/hostinfo.ts';
 import { kmsgBootTimeMs, liveLineParser } from '../engine/logs/kmsg.ts';
 import { ruleCountsOf } from '../engine/logs/nflog-ledger.ts';
-import { nflogReaderPath } from './nflog-reader-path.ts';
 import { canRead, openSource } from './open-source.ts';
-import { autoLabel, chooseLogSource, nflogReaderStarts } from './log-source-choice.ts';
-import { alignLoggingBlocks } from './logging-blocks-align.ts';
+import { autoLabel } from './log-source-choice.ts';
+import { FirewallStartRefusal, startFirewallAndSource, type FirewallStart } from './start-firewall.ts';
 import { liveKmsgThreads } from '../engine/logs/kmsg-reader.ts';
 import { PortcullisService, VERSION } from '../app/service.ts';
 import { startRestTrim } from './rest-trim.ts';
 import { hostFingerprint, ufwFingerprint, unlessChanged } from './unless-changed.ts';
 import { secretsFileRefusal } from './fleet-config.ts';
-import { loggingViaFor } from '../shared/settings.ts';
 import { loadSettings } from '../app/settings-load.ts';
 
 // Here for its importers; it lives in control.ts, which `status` and the other clients load without the runner.
@@ -262,69 +260,33 @@ async function startLocked(o: RunOptions, out: Out, err: Out, isRoot: boolean): 
     throw e instanceof StartError ? e : new StartError((e as Error).message);
   }
 
-  // auto prefers nflog where it can run (log-source-choice.ts says when and why); the managed logging
-  // blocks then follow the chosen source (below, alignLoggingBlocks).
-  const blocks = call ? await call('status', {}).then((s) => s.blocks, () => null) : null;
-  const chosen = await chooseLogSource(
-    { spec: effective.logs.source, isRoot, dryRun: o.dryRun, reader: nflogReaderPath(), blocks: blocks && { ...blocks, forward: null } },
-    nflogReaderStarts,
-  );
-  if ('error' in chosen.choice) {
-    raw.close();
-    throw new StartError(chosen.choice.error);
-  }
-  const choice = chosen.choice;
-  for (const w of chosen.warnings) err(`portcullis warn: ${w}`);
-
-  if (helper && !o.dryRun) {
-    const st = await helper.status().catch((e: Error) => {
-      raw.close();
-      throw new StartError(`cannot read the firewall status: ${e.message}`);
+  // ufw checked and the blocks the backend needs; the log source chosen (auto prefers nflog) and
+  // opened, and the installed logging blocks switched to what it reads (start-firewall.ts).
+  let started: FirewallStart;
+  try {
+    started = await startFirewallAndSource({
+      effective,
+      isRoot,
+      dryRun: o.dryRun,
+      call,
+      helper,
+      open: (spec) =>
+        openSource(
+          spec,
+          { get: (k) => raw.getState(k), set: (k, v) => raw.setState(k, v), queue: (k, v) => raw.queueState(k, v) },
+          o.fromStart === true,
+          call ? async () => ruleCountsOf(await call!('nflogCounters', {})) : undefined,
+        ),
+      out,
+      warn: (w) => err(`portcullis warn: ${w}`),
     });
-    if (!st.firewall.installed) {
-      raw.close();
-      throw new StartError('ufw is not installed: apt-get install ufw');
-    }
-    if (!st.firewall.enabled) {
-      raw.close();
-      throw new StartError('ufw is not enabled, so a ban would stop nothing. Enable it first: ufw enable (allow your SSH port before: ufw allow 22/tcp)');
-    }
-    if (effective.ban.backend === 'set') {
-      const blocks = await call!('status', {});
-      if (!blocks.blocks.setBlock) {
-        out('installing the set-backend block in ufw before.rules (ipset portcullis sets, matched before ESTABLISHED)');
-        try {
-          await helper.setSetBlock(true);
-        } catch (e) {
-          raw.close();
-          throw new StartError(`cannot install the set-backend block: ${(e as Error).message}. Use --backend ufw, or run \`portcullis doctor\``);
-        }
-      }
-    }
-    // The forward block's DOCKER-USER jumps are gone after Docker restarts or a reboot: put them back.
-    const { forwardBlockNeedsRefresh } = await import('../helper/forward-check.ts');
-    if (forwardBlockNeedsRefresh(await call!('forwardStatus', {}).catch(() => null))) {
-      out('re-adding the forward block\'s jumps to Docker\'s DOCKER-USER chain');
-      await helper.setForwardBlock(true, loggingViaFor(choice.spec)).catch((e: Error) => out(`cannot refresh the forward block: ${e.message} (portcullis doctor says more)`));
-    }
-  }
-
-  const opened = await openSource(
-    choice.spec,
-    { get: (k) => raw.getState(k), set: (k, v) => raw.setState(k, v), queue: (k, v) => raw.queueState(k, v) },
-    o.fromStart === true,
-    call ? async () => ruleCountsOf(await call!('nflogCounters', {})) : undefined,
-  );
-  if ('error' in opened) {
+  } catch (e) {
     raw.close();
-    throw new StartError(`no log source: ${opened.error}`);
+    throw e instanceof FirewallStartRefusal ? new StartError(e.message) : e;
   }
+  const opened = started.opened;
   const framing = opened.framing;
-  // The installed logging blocks log the way this source reads (NFLOG for nflog, LOG for the others);
-  // what is still wrong (a dry run, a failed switch, the nflog source without the block) is said here,
-  // not only by the Doctor, since those records are not seen at all.
-  if (call) await alignLoggingBlocks({ kind: opened.source.kind, call, blocks, helper: o.dryRun ? null : helper, out, warn: (w) => err(`portcullis warn: ${w}`) });
-  const sourceChoice = autoLabel(choice.why, opened.source.kind);
+  const sourceChoice = autoLabel(started.why, opened.source.kind);
   if (!opened.source.health().kernelTrusted && effective.detection.requireKernelTrust) {
     err(
       `portcullis warn: ${opened.source.health().description}: its records are ignored ` +
