@@ -194,9 +194,15 @@ describe('doctor --fix without an instance: the variant the settings would resol
     db.prepare('INSERT INTO settings VALUES (?, ?)').run('settings', JSON.stringify({ logs: { source: 'nflog' } }));
     db.close();
     expect(configuredSourceSpec({ stateDir: dir, packageConfig: nopkg })).toEqual({ spec: 'nflog', from: path.join(dir, 'portcullis.db') });
+    // A --config the admin named that cannot be read or names no source: an error, never "auto"
+    // (a typo would install the blocks for another source); the package file unreadable: the default.
     writeFileSync(cfg, '{ not json');
-    expect(configuredSourceSpec({ config: cfg, stateDir: dir, packageConfig: nopkg }).spec).toBe('auto');
+    expect(() => configuredSourceSpec({ config: cfg, stateDir: dir, packageConfig: nopkg })).toThrow(/--config .*c\.json: .*JSON/);
+    expect(configuredSourceSpec({ stateDir: dir, packageConfig: cfg })).toMatchObject({ spec: 'auto', from: expect.stringMatching(/unreadable: the default/) });
+    expect(() => configuredSourceSpec({ config: path.join(dir, 'typo.json'), stateDir: dir, packageConfig: nopkg })).toThrow(/typo\.json: ENOENT/);
     writeFileSync(cfg, JSON.stringify({ logs: { source: 'nflog; rm -rf /' } }));
+    expect(() => configuredSourceSpec({ config: cfg, stateDir: dir, packageConfig: nopkg })).toThrow(/logs\.source is auto, kmsg/);
+    writeFileSync(cfg, JSON.stringify({ ban: { backend: 'set' } }));
     expect(configuredSourceSpec({ config: cfg, stateDir: dir, packageConfig: nopkg }).spec).toBe('auto');
   });
 });
