@@ -78,6 +78,24 @@ export function nflogRulesCheck(runningKind: string | null, fw: FirewallState): 
   );
 }
 
+/**
+ * The forward block's variant against the reading source, as nflogRulesCheck does for the per-source
+ * block: the desktop app (kmsg) never switches the blocks, so a forward block a headless run left
+ * NFLOG logs forwarded probes for nobody. Null when the helper's check stands (not installed, the
+ * right variant, or nothing reads).
+ */
+export function forwardVariantCheck(runningKind: string | null, fw: FirewallState): DoctorCheck | null {
+  if (runningKind === null || !fw.forwardBlock || fw.forwardLoggingVia === undefined) return null;
+  const need = runningKind === 'nflog' ? 'nflog' : 'log';
+  if (fw.forwardLoggingVia === need) return null;
+  const has = fw.forwardLoggingVia === null ? 'logs through LOG in some of its files and NFLOG in others' : `logs through ${fw.forwardLoggingVia === 'nflog' ? 'NFLOG' : 'LOG'}`;
+  return doctorCheck(
+    'forward-block',
+    'error',
+    `the forward block ${has}, and the ${runningKind} source reads only ${need === 'nflog' ? 'NFLOG messages' : 'LOG records'}: forwarded probes are not seen (install the forward block again: its ${need === 'nflog' ? 'NFLOG' : 'LOG'} variant)`,
+  );
+}
+
 /** Where the running service reads the firewall log, and whether its records can be trusted. */
 export function logSourceCheck(src: SourceHealthDto | null): DoctorCheck {
   if (!src) return doctorCheck('log-source', 'error', 'no log source: nothing is watched (start with --source journal, or --source file:/var/log/kern.log)');

@@ -86,6 +86,8 @@ export function firewallStateOf(s: HelperStatus): FirewallState {
     loggingLevel: s.logging || null,
     perSourceLogging: s.blocks.perSourceLogging,
     perSourceLoggingVia: s.blocks.perSourceLoggingVia ?? null,
+    forwardBlock: s.blocks.forward,
+    forwardLoggingVia: s.blocks.forwardVia ?? null,
   };
 }
 

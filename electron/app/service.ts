@@ -29,7 +29,7 @@ import { prefixesToCount, uncountedPrefixesCheck } from './server-doctor.ts';
 import { BanPipeline } from './ban-pipeline.ts';
 import { PacketIntake } from './ingest.ts';
 import { apiHandlers, type AppCore } from './api-handlers.ts';
-import { doctorList, firewallStatusChecks, helperChecks, lastRecordCheck, logSourceCheck, nflogRulesCheck } from './doctor.ts';
+import { doctorList, firewallStatusChecks, forwardVariantCheck, helperChecks, lastRecordCheck, logSourceCheck, nflogRulesCheck } from './doctor.ts';
 import { FirewallStatus } from './firewall-status.ts';
 import { BanCapNotes } from './ban-cap-notes.ts';
 import { isPlainObject, loadSettings } from './settings-load.ts';
@@ -505,8 +505,10 @@ export class PortcullisService implements AppCore {
     const server = this.o.serverChecks ? await this.o.serverChecks().catch(() => []) : [];
     // The block's variant must be the reading source's (NFLOG for the nflog source): that check replaces the helper's.
     const nflog = nflogRulesCheck(src?.kind ?? null, this.fw.state);
+    const forward = forwardVariantCheck(src?.kind ?? null, this.fw.state);
+    const replaced = [...(nflog ? [nflog] : []), ...(forward ? [forward] : [])];
     return doctorList(
-      nflog ? [...fromHelper.filter((c) => c.id !== 'per-source-logging'), nflog] : fromHelper,
+      [...fromHelper.filter((c) => !replaced.some((r) => r.id === c.id)), ...replaced],
       firewallStatusChecks(this.fw.state, fromHelper, this.o.helper !== null),
       [logSourceCheck(src), lastRecordCheck(src?.lastRecordAt ?? null, this.o.clock.now(), this.settings.notifications.warnWhenSilentSec)],
       [forgedRecordsCheck(this.o.readSysctl)],

@@ -416,6 +416,8 @@ export async function directDoctor(
   const { variantForNextStart } = await import('./log-source-choice.ts');
   const { nflogReaderPath } = await import('./nflog-reader-path.ts');
   try {
+    // Read before any fix runs: a --config that cannot be read is an error, not "auto".
+    const configured = fixId ? configuredSourceSpec(settingsAt) : null;
     const perSourceInstalled = fixId === 'install-forward-block' ? (await ops.status()).firewall.perSourceLogging : false;
     if (fixId) {
       await runFix(fixId, {
@@ -423,8 +425,7 @@ export async function directDoctor(
         // No running source to follow: the one the settings would resolve to at the next start
         // (auto: nflog as root with the reader and the per-source block — which this fix installs).
         loggingVia: () => {
-          const { spec } = configuredSourceSpec(settingsAt);
-          return variantForNextStart(spec, true, nflogReaderPath(), fixId === 'install-per-source-logging' || perSourceInstalled);
+          return variantForNextStart(configured!.spec, true, nflogReaderPath(), fixId === 'install-per-source-logging' || perSourceInstalled);
         },
         // The same question the running service asks: ufw's rules are unknown while it is off.
         guardEnable: async () => {
@@ -461,6 +462,8 @@ export const doctorCommand: CliCommand = {
       const client = new ControlClient(sock);
       try {
         const checks = fixId ? await client.call('runDoctorFix', { fixId, confirm: p.values.yes === true }) : await client.call('getDoctor', {});
+        // The running instance's own source decides the logging blocks' variant, not a file.
+        if (typeof p.values.config === 'string') printErr(`portcullis doctor: --config ${p.values.config} is not used: a running instance answered, with the settings it runs with`);
         return printChecks(checks, p.values.json === true);
       } catch (e) {
         if (!/no running Portcullis instance/.test((e as Error).message)) {

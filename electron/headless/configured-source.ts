@@ -4,7 +4,9 @@
  * would read (log-source-choice.ts). Where the settings are: `--config FILE` when given, else the
  * server package's file (the unit runs `run --config /etc/portcullis/portcullis.json`) when it
  * exists, else the state directory's database (opened read-only; `run` without --config keeps them
- * there). Anything missing or unreadable is the default, auto.
+ * there). A `--config` the admin named that cannot be read, or names no valid source, is an error
+ * (a typo must not install the blocks for another source); the package file or database that cannot
+ * be read is the default, auto.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -18,7 +20,18 @@ function sourceOf(settings: unknown): string {
 }
 
 export function configuredSourceSpec(o: { config?: string; stateDir: string; packageConfig?: string }): { spec: string; from: string } {
-  const file = o.config ?? (existsSync(o.packageConfig ?? PACKAGE_CONFIG) ? (o.packageConfig ?? PACKAGE_CONFIG) : null);
+  if (o.config !== undefined) {
+    let settings: unknown;
+    try {
+      settings = JSON.parse(readFileSync(o.config, 'utf8'));
+    } catch (e) {
+      throw new Error(`--config ${o.config}: ${(e as Error).message}`);
+    }
+    const s = (settings as { logs?: { source?: unknown } } | null)?.logs?.source;
+    if (s !== undefined && (typeof s !== 'string' || !SOURCE_RE.test(s))) throw new Error(`--config ${o.config}: logs.source is auto, kmsg, journal, nflog or file:/absolute/path (got ${JSON.stringify(s)})`);
+    return { spec: sourceOf(settings), from: o.config };
+  }
+  const file = existsSync(o.packageConfig ?? PACKAGE_CONFIG) ? (o.packageConfig ?? PACKAGE_CONFIG) : null;
   if (file) {
     try {
       return { spec: sourceOf(JSON.parse(readFileSync(file, 'utf8'))), from: file };

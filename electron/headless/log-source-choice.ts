@@ -24,7 +24,8 @@
  * runner brings the I/O (the helper's status, the reader's path, a start of the reader).
  */
 import { loggingViaFor, type LoggingVia } from '../shared/settings.ts';
-import { NflogSource } from '../engine/logs/nflog.ts';
+import { readFileSync } from 'node:fs';
+import { NflogSource, PORTCULLIS_NFLOG_GROUP } from '../engine/logs/nflog.ts';
 
 /** The managed blocks as the helper's `status` reports them (blocks) and its `forwardStatus` (via). */
 export interface LoggingBlocksState {
@@ -41,8 +42,10 @@ export interface ChoiceInputs {
   dryRun: boolean;
   /** nflogReaderPath()'s answer. */
   reader: { path: string } | { error: string };
-  /** The managed blocks; null when unknown (no helper: not root). */
+  /** The managed blocks; null when unknown (no helper: not root; or its status could not be read). */
   blocks: LoggingBlocksState | null;
+  /** False when a helper was there but its status could not be read (blocks null for that reason). */
+  statusRead?: boolean;
 }
 
 export type SourceChoice =
@@ -68,6 +71,7 @@ export function resolveLogSource(i: ChoiceInputs): SourceChoice {
   if (i.dryRun) return { spec: 'auto', why: `${NOT_NFLOG}: a dry run leaves the NFLOG group to the instance that protects this namespace` };
   if (!i.isRoot) return { spec: 'auto', why: `${NOT_NFLOG}: not root (binding an NFLOG group needs CAP_NET_ADMIN)` };
   if ('error' in i.reader) return { spec: 'auto', why: `${NOT_NFLOG}: ${i.reader.error}` };
+  if (i.blocks === null && i.statusRead === false) return { spec: 'auto', why: `${NOT_NFLOG}: the firewall's status could not be read (is the per-source logging block installed?)` };
   if (!i.blocks?.perSourceLogging) {
     return {
       spec: 'auto',
@@ -77,11 +81,11 @@ export function resolveLogSource(i: ChoiceInputs): SourceChoice {
   return { spec: 'nflog', why: 'per-source logging block installed', readerPath: i.reader.path };
 }
 
-/** auto's fallback when the reader would not start: kmsg (then journal, file, as auto always did), and the warning saying why. */
-export function fallbackFromNflog(readerError: string): { choice: SourceChoice; warning: string } {
+/** auto's fallback when nflog cannot be read after all (the reader would not start, the block could not be switched): kmsg (then journal, file, as auto always did), and the warning saying why. */
+export function fallbackFromNflog(why: string): { choice: SourceChoice; warning: string } {
   return {
-    choice: { spec: 'auto', why: `${NOT_NFLOG}: the NFLOG reader did not start (${readerError})` },
-    warning: `auto: the NFLOG reader did not start, reading the kernel log instead (records can be lost when the kernel's ring overflows): ${readerError}`,
+    choice: { spec: 'auto', why: `${NOT_NFLOG}: ${why}` },
+    warning: `auto: not reading NFLOG, reading the kernel log instead (records can be lost when the kernel's ring overflows): ${why}`,
   };
 }
 
@@ -93,7 +97,7 @@ export function autoLabel(why: string | null, kind: string): string | null {
 export type LoggingBlock = 'perSourceLogging' | 'forward';
 
 /** Does the per-source block log through `via` in both families? */
-function perSourceIs(b: LoggingBlocksState, via: LoggingVia): boolean {
+export function perSourceLogsThrough(b: LoggingBlocksState, via: LoggingVia): boolean {
   if (b.perSourceLoggingByFamily) return b.perSourceLoggingByFamily.v4 === via && b.perSourceLoggingByFamily.v6 === via;
   return b.perSourceLoggingVia === via;
 }
@@ -105,7 +109,7 @@ function perSourceIs(b: LoggingBlocksState, via: LoggingVia): boolean {
 export function blocksToSwitch(kind: string, b: LoggingBlocksState): LoggingBlock[] {
   const via = loggingViaFor(kind);
   const out: LoggingBlock[] = [];
-  if (b.perSourceLogging && !perSourceIs(b, via)) out.push('perSourceLogging');
+  if (b.perSourceLogging && !perSourceLogsThrough(b, via)) out.push('perSourceLogging');
   if (b.forward?.installed && b.forward.via !== via) out.push('forward');
   return out;
 }
@@ -128,13 +132,12 @@ export function switchLine(block: LoggingBlock, kind: string): string {
 export function loggingBlocksWarning(kind: string, b: LoggingBlocksState, dryRun = false): string | null {
   const via = loggingViaFor(kind);
   const fix = 'portcullis doctor --fix install-per-source-logging';
-  if (!b.perSourceLogging) {
-    return via === 'nflog'
-      ? `the nflog source reads only what the per-source logging block's NFLOG variant logs, and it is not installed: nothing will be seen. Install it: ${fix}`
-      : null;
-  }
   const fam = b.perSourceLoggingByFamily ?? { v4: b.perSourceLoggingVia ?? null, v6: b.perSourceLoggingVia ?? null };
-  const wrong = (['v4', 'v6'] as const).filter((f) => fam[f] !== via).map((f) => `${f === 'v4' ? 'IPv4' : 'IPv6'} (${fam[f] ? VARIANT[fam[f]] : 'no logging rule'})`);
+  if (!b.perSourceLogging && via === 'nflog') {
+    return `the nflog source reads only what the per-source logging block's NFLOG variant logs, and it is not installed${fam.v4 || fam.v6 ? ' in both families' : ''}: nothing${fam.v4 || fam.v6 ? ' of the other family' : ''} will be seen. Install it: ${fix}`;
+  }
+  // A block installed in one family only is still checked there: left NFLOG under kmsg, its records go unseen.
+  const wrong = (['v4', 'v6'] as const).filter((f) => (b.perSourceLogging ? fam[f] !== via : fam[f] !== null && fam[f] !== via)).map((f) => `${f === 'v4' ? 'IPv4' : 'IPv6'} (${fam[f] ? VARIANT[fam[f]] : 'no logging rule'})`);
   const forwardWrong = b.forward?.installed && b.forward.via !== via;
   if (wrong.length === 0 && !forwardWrong) return null;
   const parts = [
@@ -157,12 +160,47 @@ export async function chooseLogSource(i: ChoiceInputs, tryReader: (readerPath: s
   if ('error' in choice || choice.spec !== 'nflog' || choice.why === null || !choice.readerPath) return { choice, warnings: [] };
   const failed = await tryReader(choice.readerPath);
   if (failed === null) return { choice, warnings: [] };
-  const fb = fallbackFromNflog(failed);
+  const fb = fallbackFromNflog(`the NFLOG reader did not start (${failed})`);
   return { choice: fb.choice, warnings: [fb.warning] };
 }
 
-/** Starts the real reader and stops it: null when it bound Portcullis's group, else its error. */
-export async function nflogReaderStarts(readerPath: string): Promise<string | null> {
+/** The kernel's list of bound NFLOG groups in this process's network namespace (nfnetlink_log's). */
+export const NFLOG_INSTANCES_FILE = '/proc/net/netfilter/nfnetlink_log';
+
+/**
+ * Who holds `group` by the kernel's list of bound NFLOG instances (one line per instance: group,
+ * the holder's netlink port id, queue length, copy mode, …): 'free', 'held' (with the port id), or
+ * null when the list does not exist (nfnetlink_log not loaded yet — then no NFLOG rule has logged
+ * either: loading an NFLOG rule loads it).
+ */
+export function nflogGroupHolder(listing: string | null, group: number): { kind: 'free' } | { kind: 'held'; portId: number } | null {
+  if (listing === null) return null;
+  for (const line of listing.split('\n')) {
+    const f = line.trim().split(/\s+/);
+    if (f.length >= 2 && Number(f[0]) === group) return { kind: 'held', portId: Number(f[1]) };
+  }
+  return { kind: 'free' };
+}
+
+/**
+ * Whether Portcullis's reader can bind its group: null when it can, else why not. Read from the
+ * kernel's list of bound groups when it exists — binding to find out would read (and drop) the
+ * messages the rules log meanwhile, evidence lost at every start; only when the list is not there
+ * (no NFLOG rule loaded yet, so nothing to drop) is the real reader started once and stopped.
+ */
+export async function nflogReaderStarts(
+  readerPath: string,
+  listing: () => string | null = () => {
+    try {
+      return readFileSync(NFLOG_INSTANCES_FILE, 'utf8');
+    } catch {
+      return null;
+    }
+  },
+): Promise<string | null> {
+  const holder = nflogGroupHolder(listing(), PORTCULLIS_NFLOG_GROUP);
+  if (holder?.kind === 'held') return `another program reads this group (NFLOG group ${PORTCULLIS_NFLOG_GROUP}, netlink port ${holder.portId})`;
+  if (holder?.kind === 'free') return null;
   const probe = new NflogSource({ readerPath });
   try {
     await probe.start(

@@ -8,7 +8,7 @@ import type { HelperOpsPort } from '../app/contracts.ts';
 import type { HelperCall } from '../app/helper-adapter.ts';
 import type { HelperResult } from '../shared/helper-protocol.ts';
 import { loggingViaFor } from '../shared/settings.ts';
-import { blocksToSwitch, loggingBlocksWarning, switchLine, type LoggingBlocksState } from './log-source-choice.ts';
+import { blocksToSwitch, loggingBlocksWarning, switchLine, type LoggingBlock, type LoggingBlocksState } from './log-source-choice.ts';
 
 /** The blocks' state from the helper's `status` and `forwardStatus` (null: unreadable). */
 export async function loggingBlocksState(call: HelperCall, known?: HelperResult<'status'>['blocks'] | null): Promise<LoggingBlocksState | null> {
@@ -21,31 +21,43 @@ export async function loggingBlocksState(call: HelperCall, known?: HelperResult<
   }
 }
 
+export interface AlignResult {
+  /** The blocks after the switches (null: their state could not be read). */
+  state: LoggingBlocksState | null;
+  /** The blocks switched (each rewrote its rules: their counters start from 0). */
+  switched: LoggingBlock[];
+  /** Why a switch failed (the last one), or null. */
+  failure: string | null;
+  /** What is still wrong for the source (loggingBlocksWarning), for the caller to say; null when nothing is. */
+  warning: string | null;
+}
+
 export async function alignLoggingBlocks(o: {
   /** The source that will read (its kind). */
   kind: string;
   call: HelperCall;
-  /** The blocks' status if just read (the runner's, for the source's choice): one `ufw status` less at the start. */
-  blocks?: HelperResult<'status'>['blocks'] | null;
   /** The helper's changing operations; null in a dry run (the firewall is never changed). */
   helper: HelperOpsPort | null;
   out: (line: string) => void;
-  warn: (line: string) => void;
-}): Promise<void> {
-  let state = await loggingBlocksState(o.call, o.blocks);
-  if (!state) return;
+}): Promise<AlignResult> {
+  let state = await loggingBlocksState(o.call);
+  if (!state) return { state: null, switched: [], failure: null, warning: null };
   const via = loggingViaFor(o.kind);
   const todo = o.helper ? blocksToSwitch(o.kind, state) : [];
+  const switched: LoggingBlock[] = [];
+  let failure: string | null = null;
   for (const block of todo) {
     o.out(switchLine(block, o.kind));
     try {
       if (block === 'forward') await o.helper!.setForwardBlock(true, via);
       else await o.helper!.setPerSourceLogging(true, via);
+      switched.push(block);
     } catch (e) {
-      o.warn(`cannot switch the ${block === 'forward' ? 'forward block' : 'per-source logging block'}: ${(e as Error).message}`);
+      failure = `cannot switch the ${block === 'forward' ? 'forward block' : 'per-source logging block'} to ${via === 'nflog' ? 'NFLOG' : 'LOG'}: ${(e as Error).message}`;
     }
   }
   if (todo.length) state = await loggingBlocksState(o.call);
-  const w = state && loggingBlocksWarning(o.kind, state, o.helper === null);
-  if (w) o.warn(w);
+  const stillWrong = state && loggingBlocksWarning(o.kind, state, o.helper === null);
+  const warning = [failure, stillWrong].filter((w): w is string => !!w).join('; ') || null;
+  return { state, switched, failure, warning };
 }

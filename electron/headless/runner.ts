@@ -4,16 +4,15 @@
  * SQLite store, kernel log source, ScanEngine, the helper dispatcher called in-process — hands them
  * to PortcullisService, opens the root-only control socket, and (serve) the web UI.
  */
-import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { systemClock } from '../shared/domain.ts';
 import type { BanRecord } from '../shared/model.ts';
-import type { Framing, PacketEvent } from '../shared/packet.ts';
+import type { PacketEvent } from '../shared/packet.ts';
 import type { Settings } from '../shared/settings.ts';
 import type { LogSourcePort } from '../engine/ports.ts';
 import { ApiError } from '../shared/api.ts';
 import { ScanEngine } from '../engine/engine.ts';
-import { DEFAULT_LOG_FILES, FileTailSource, JournalSource, journalUsable, type FilePosition } from '../engine/logs/index.ts';
 import { SqliteStore } from '../engine/store/sqlite.ts';
 import { fileAuditLog } from '../helper/audit.ts';
 import { BINARIES, execArgv } from '../helper/exec.ts';
@@ -26,36 +25,20 @@ import { FileSettingsRepo, readInboundSessions, serviceStoreOf, StoreSettingsRep
 import { prepareStateDir, serveControlSocket } from './control.ts';
 import { callViaDispatcher, firewallPortOf, helperOpsOf } from '../app/helper-adapter.ts';
 import { readHostInfo } from '../app/hostinfo.ts';
-import { KmsgSource, kmsgBootTimeMs, liveLineParser, newestKmsgSeq } from '../engine/logs/kmsg.ts';
-import { NflogSource } from '../engine/logs/nflog.ts';
-import { NflogLedger, ruleCountsOf, type ReadCounters } from '../engine/logs/nflog-ledger.ts';
-import { nflogReaderPath } from './nflog-reader-path.ts';
-import { autoLabel, chooseLogSource, nflogReaderStarts } from './log-source-choice.ts';
-import { alignLoggingBlocks } from './logging-blocks-align.ts';
+import { kmsgBootTimeMs, liveLineParser } from '../engine/logs/kmsg.ts';
+import { ruleCountsOf } from '../engine/logs/nflog-ledger.ts';
+import { canRead, openSource } from './open-source.ts';
+import { autoLabel } from './log-source-choice.ts';
+import { FirewallStartRefusal, startFirewallAndSource, type FirewallStart } from './start-firewall.ts';
 import { liveKmsgThreads } from '../engine/logs/kmsg-reader.ts';
 import { PortcullisService, VERSION } from '../app/service.ts';
 import { startRestTrim } from './rest-trim.ts';
 import { hostFingerprint, ufwFingerprint, unlessChanged } from './unless-changed.ts';
 import { secretsFileRefusal } from './fleet-config.ts';
-import { loggingViaFor } from '../shared/settings.ts';
 import { loadSettings } from '../app/settings-load.ts';
 
 // Here for its importers; it lives in control.ts, which `status` and the other clients load without the runner.
 export { DEFAULT_STATE_DIR } from './control.ts';
-const KMSG_SEQ_KEY = 'kmsg.lastSeq';
-/** The boot the stored kmsg position belongs to: the kernel numbers records from 0 again at every boot. */
-const KMSG_BOOT_KEY = 'kmsg.bootId';
-const BOOT_ID_FILE = '/proc/sys/kernel/random/boot_id';
-
-function currentBootId(): string | null {
-  try {
-    return readFileSync(BOOT_ID_FILE, 'utf8').trim() || null;
-  } catch {
-    return null;
-  }
-}
-const JOURNAL_CURSOR_KEY = 'journal.cursor';
-const FILE_POS_KEY = 'file.position';
 
 export interface RunOptions {
   source?: string;
@@ -90,102 +73,6 @@ export class StartError extends Error {
 }
 
 export type Out = (line: string) => void;
-
-function canRead(p: string): boolean {
-  try {
-    accessSync(p, constants.R_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** The log source to use for a `logs.source` setting; an error with the reason when none is usable. */
-async function openSource(
-  spec: string,
-  state: { get(key: string): string | null; set(key: string, value: string): void; queue(key: string, value: string): void },
-  fromStart: boolean,
-  /** nflog: the logging rules' counters (the helper's nflogCounters), to count what was logged while no reader was bound. */
-  nflogCounters?: ReadCounters,
-): Promise<{ source: LogSourcePort; framing: Framing | 'auto'; replayUpToSeq?: number | null } | { error: string }> {
-  if (spec === 'nflog') {
-    // Binding an NFLOG group and a socket buffer past rmem_max both need CAP_NET_ADMIN.
-    if (process.getuid?.() !== 0) return { error: 'nflog needs root (the reader binds an NFLOG group and forces its socket buffer: CAP_NET_ADMIN)' };
-    const reader = nflogReaderPath();
-    if ('error' in reader) return { error: reader.error };
-    // Nothing to resume: NFLOG keeps nothing while no reader is bound — what the rules logged
-    // meanwhile is counted from their counters (nflog-ledger.ts). 'nflog' framing: no text lines come.
-    const ledger = new NflogLedger(state, nflogCounters ?? (async () => ({ error: 'no helper to read them' })));
-    return { source: new NflogSource({ readerPath: reader.path, ledger }), framing: 'nflog' };
-  }
-  const kmsgOk = canRead('/dev/kmsg');
-  if (spec === 'kmsg' || (spec === 'auto' && kmsgOk)) {
-    if (!kmsgOk) return { error: '/dev/kmsg cannot be read (run as root)' };
-    let saved = Number(state.get(KMSG_SEQ_KEY) ?? NaN);
-    const boot = currentBootId();
-    const savedBoot = state.get(KMSG_BOOT_KEY);
-    if (boot !== null && savedBoot !== boot) {
-      state.set(KMSG_BOOT_KEY, boot);
-      // A position stored in another boot means nothing in this one: everything this boot logged
-      // is new (-1: before its first record), and a ring that wrapped since boot lost the rest.
-      // Databases from before the boot was stored (no key) keep their position.
-      if (savedBoot !== null && Number.isInteger(saved)) {
-        saved = -1;
-        state.set(KMSG_SEQ_KEY, '-1');
-      }
-    }
-    if (!Number.isInteger(saved)) {
-      // First run: start at the newest record, and write that position NOW (not with the first
-      // batch): if this run is killed before its first flush, the next one still resumes from here
-      // instead of from "now", which would lose what was logged in between.
-      const newest = newestKmsgSeq() ?? 0;
-      state.set(KMSG_SEQ_KEY, String(newest));
-      return {
-        source: new KmsgSource({ resumeAfterSeq: newest, onSeq: (seq) => state.queue(KMSG_SEQ_KEY, String(seq)) }),
-        framing: 'kmsg',
-        replayUpToSeq: null,
-      };
-    }
-    return {
-      // A saved position: read the whole ring. Records up to it rebuild the detection windows a
-      // restart lost (replayed, not stored twice: the position is committed with the packets), the
-      // rest are new.
-      // The saved position only moves forward: while the ring's old records are re-read, a kill -9
-      // must not leave a LOWER position behind (the records between would count as new twice).
-      // Records between the saved position and the ring's oldest were overwritten while no one read
-      // them: counted and reported (handledUpToSeq), not silently skipped.
-      source: new KmsgSource({ startAt: 'oldest', handledUpToSeq: saved, onSeq: (seq) => seq > saved && state.queue(KMSG_SEQ_KEY, String(seq)) }),
-      framing: 'kmsg',
-      replayUpToSeq: saved,
-    };
-  }
-  if (spec === 'journal' || spec === 'auto') {
-    const why = journalUsable();
-    if (why === null) {
-      return {
-        source: new JournalSource({ cursor: state.get(JOURNAL_CURSOR_KEY), onCursor: (c) => state.queue(JOURNAL_CURSOR_KEY, c) }),
-        framing: 'journal',
-      };
-    }
-    if (spec === 'journal') return { error: `journald: ${why}` };
-  }
-  const file = spec.startsWith('file:') ? spec.slice(5) : null;
-  for (const f of file ? [file] : DEFAULT_LOG_FILES) {
-    if (!canRead(f)) continue;
-    const key = `${FILE_POS_KEY}:${f}`;
-    let resume: FilePosition | null = null;
-    try {
-      resume = JSON.parse(state.get(key) ?? 'null') as FilePosition | null;
-    } catch {
-      resume = null;
-    }
-    return {
-      source: new FileTailSource({ path: f, resume, fromStart, onPosition: (pos) => state.queue(key, JSON.stringify(pos)) }),
-      framing: 'auto',
-    };
-  }
-  return { error: file ? `${file} cannot be read` : 'no log source found: /dev/kmsg unreadable, no journald, no kernel log file' };
-}
 
 /** However unchanged their fingerprints, the refreshes read in full at least this often. */
 const FULL_REFRESH_MS = 5 * 60_000;
@@ -373,69 +260,33 @@ async function startLocked(o: RunOptions, out: Out, err: Out, isRoot: boolean): 
     throw e instanceof StartError ? e : new StartError((e as Error).message);
   }
 
-  // auto prefers nflog where it can run (log-source-choice.ts says when and why); the managed logging
-  // blocks then follow the chosen source (below, alignLoggingBlocks).
-  const blocks = call ? await call('status', {}).then((s) => s.blocks, () => null) : null;
-  const chosen = await chooseLogSource(
-    { spec: effective.logs.source, isRoot, dryRun: o.dryRun, reader: nflogReaderPath(), blocks: blocks && { ...blocks, forward: null } },
-    nflogReaderStarts,
-  );
-  if ('error' in chosen.choice) {
-    raw.close();
-    throw new StartError(chosen.choice.error);
-  }
-  const choice = chosen.choice;
-  for (const w of chosen.warnings) err(`portcullis warn: ${w}`);
-
-  if (helper && !o.dryRun) {
-    const st = await helper.status().catch((e: Error) => {
-      raw.close();
-      throw new StartError(`cannot read the firewall status: ${e.message}`);
+  // ufw checked and the blocks the backend needs; the log source chosen (auto prefers nflog) and
+  // opened, and the installed logging blocks switched to what it reads (start-firewall.ts).
+  let started: FirewallStart;
+  try {
+    started = await startFirewallAndSource({
+      effective,
+      isRoot,
+      dryRun: o.dryRun,
+      call,
+      helper,
+      open: (spec) =>
+        openSource(
+          spec,
+          { get: (k) => raw.getState(k), set: (k, v) => raw.setState(k, v), queue: (k, v) => raw.queueState(k, v) },
+          o.fromStart === true,
+          call ? async () => ruleCountsOf(await call!('nflogCounters', {})) : undefined,
+        ),
+      out,
+      warn: (w) => err(`portcullis warn: ${w}`),
     });
-    if (!st.firewall.installed) {
-      raw.close();
-      throw new StartError('ufw is not installed: apt-get install ufw');
-    }
-    if (!st.firewall.enabled) {
-      raw.close();
-      throw new StartError('ufw is not enabled, so a ban would stop nothing. Enable it first: ufw enable (allow your SSH port before: ufw allow 22/tcp)');
-    }
-    if (effective.ban.backend === 'set') {
-      const blocks = await call!('status', {});
-      if (!blocks.blocks.setBlock) {
-        out('installing the set-backend block in ufw before.rules (ipset portcullis sets, matched before ESTABLISHED)');
-        try {
-          await helper.setSetBlock(true);
-        } catch (e) {
-          raw.close();
-          throw new StartError(`cannot install the set-backend block: ${(e as Error).message}. Use --backend ufw, or run \`portcullis doctor\``);
-        }
-      }
-    }
-    // The forward block's DOCKER-USER jumps are gone after Docker restarts or a reboot: put them back.
-    const { forwardBlockNeedsRefresh } = await import('../helper/forward-check.ts');
-    if (forwardBlockNeedsRefresh(await call!('forwardStatus', {}).catch(() => null))) {
-      out('re-adding the forward block\'s jumps to Docker\'s DOCKER-USER chain');
-      await helper.setForwardBlock(true, loggingViaFor(choice.spec)).catch((e: Error) => out(`cannot refresh the forward block: ${e.message} (portcullis doctor says more)`));
-    }
-  }
-
-  const opened = await openSource(
-    choice.spec,
-    { get: (k) => raw.getState(k), set: (k, v) => raw.setState(k, v), queue: (k, v) => raw.queueState(k, v) },
-    o.fromStart === true,
-    call ? async () => ruleCountsOf(await call!('nflogCounters', {})) : undefined,
-  );
-  if ('error' in opened) {
+  } catch (e) {
     raw.close();
-    throw new StartError(`no log source: ${opened.error}`);
+    throw e instanceof FirewallStartRefusal ? new StartError(e.message) : e;
   }
+  const opened = started.opened;
   const framing = opened.framing;
-  // The installed logging blocks log the way this source reads (NFLOG for nflog, LOG for the others);
-  // what is still wrong (a dry run, a failed switch, the nflog source without the block) is said here,
-  // not only by the Doctor, since those records are not seen at all.
-  if (call) await alignLoggingBlocks({ kind: opened.source.kind, call, blocks, helper: o.dryRun ? null : helper, out, warn: (w) => err(`portcullis warn: ${w}`) });
-  const sourceChoice = autoLabel(choice.why, opened.source.kind);
+  const sourceChoice = autoLabel(started.why, opened.source.kind);
   if (!opened.source.health().kernelTrusted && effective.detection.requireKernelTrust) {
     err(
       `portcullis warn: ${opened.source.health().description}: its records are ignored ` +

@@ -63,6 +63,7 @@ export interface FirewallModule {
     perSourceLoggingVia: LoggingVia | null;
     perSourceLoggingByFamily?: { v4: LoggingVia | null; v6: LoggingVia | null };
     forward: boolean;
+    forwardVia?: LoggingVia | null;
   }>;
 }
 

@@ -36,6 +36,9 @@ export const FirewallStateSchema = z.object({
   perSourceLogging: z.boolean(),
   /** How the per-source logging block logs: LOG records, or NFLOG messages for the nflog source (absent: unknown). */
   perSourceLoggingVia: z.optional(z.nullable(z.enum(['log', 'nflog']))),
+  /** The forward block: installed, and how it logs (null: its files differ; absent: unknown). */
+  forwardBlock: z.optional(z.boolean()),
+  forwardLoggingVia: z.optional(z.nullable(z.enum(['log', 'nflog']))),
 });
 export type FirewallState = z.infer<typeof FirewallStateSchema>;
 

@@ -114,6 +114,8 @@ export const BlocksStatusSchema = z.object({
   perSourceLoggingVia: LoggingViaSchema.nullable().optional(),
   perSourceLoggingByFamily: z.object({ v4: LoggingViaSchema.nullable(), v6: LoggingViaSchema.nullable() }).optional(),
   forward: z.boolean(),
+  /** How the forward block logs (LOG, or NFLOG for the nflog source); null: not installed, or its files differ. */
+  forwardVia: LoggingViaSchema.nullable().optional(),
 });
 
 const DockerUserStateSchema = z.enum(['absent', 'jumped', 'missing-jump']);

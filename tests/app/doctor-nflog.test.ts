@@ -5,7 +5,7 @@
  * source needs.
  */
 import { describe, expect, it } from 'vitest';
-import { nflogRulesCheck, runFix } from '../../electron/app/doctor.ts';
+import { forwardVariantCheck, nflogRulesCheck, runFix } from '../../electron/app/doctor.ts';
 import type { HelperOpsPort } from '../../electron/app/contracts.ts';
 import type { FirewallState } from '../../electron/shared/api.ts';
 import { loggingViaFor } from '../../electron/shared/settings.ts';
@@ -30,6 +30,18 @@ describe('Doctor: the nflog source and its rules', () => {
       expect(nflogRulesCheck(kind, fw(false, null))).toBeNull();
       expect(nflogRulesCheck(kind, fw(true, 'log'))).toBeNull();
     }
+  });
+
+  it("the forward block's variant against the reading source: an error when it logs for nobody (a headless run left it NFLOG under the desktop's kmsg), no opinion otherwise", () => {
+    const fwd = (via: 'log' | 'nflog' | null, installed = true): FirewallState => ({ ...fw(true, 'log'), forwardBlock: installed, forwardLoggingVia: via });
+    expect(forwardVariantCheck('kmsg', fwd('nflog'))).toMatchObject({ id: 'forward-block', level: 'error', detail: expect.stringMatching(/forward block logs through NFLOG, and the kmsg source reads only LOG records.*its LOG variant/) });
+    expect(forwardVariantCheck('nflog', fwd('log'))).toMatchObject({ id: 'forward-block', level: 'error', detail: expect.stringMatching(/logs through LOG, and the nflog source reads only NFLOG messages.*its NFLOG variant/) });
+    expect(forwardVariantCheck('nflog', fwd(null))).toMatchObject({ level: 'error', detail: expect.stringMatching(/LOG in some of its files and NFLOG in others/) });
+    expect(forwardVariantCheck('nflog', fwd('nflog'))).toBeNull();
+    expect(forwardVariantCheck('kmsg', fwd('log'))).toBeNull();
+    expect(forwardVariantCheck('kmsg', fwd('nflog', false))).toBeNull();
+    expect(forwardVariantCheck(null, fwd('nflog'))).toBeNull();
+    expect(forwardVariantCheck('kmsg', fw(true, 'log'))).toBeNull();
   });
 
   it('is an error, the other way round, when another source reads and the block logs through NFLOG (its packets reach nobody)', () => {

@@ -14,6 +14,8 @@ import {
   blocksToSwitch,
   chooseLogSource,
   loggingBlocksWarning,
+  nflogGroupHolder,
+  nflogReaderStarts,
   resolveLogSource,
   variantForNextStart,
   type ChoiceInputs,
@@ -21,6 +23,10 @@ import {
 } from '../../electron/headless/log-source-choice.ts';
 import { alignLoggingBlocks } from '../../electron/headless/logging-blocks-align.ts';
 import { configuredSourceSpec } from '../../electron/headless/configured-source.ts';
+import { startFirewallAndSource } from '../../electron/headless/start-firewall.ts';
+import type { OpenedSource } from '../../electron/headless/open-source.ts';
+import type { LogSourcePort } from '../../electron/engine/ports.ts';
+import { DEFAULT_SETTINGS } from '../../electron/shared/settings.ts';
 import type { HelperCall } from '../../electron/app/helper-adapter.ts';
 import type { HelperOpsPort } from '../../electron/app/contracts.ts';
 import type { LoggingVia } from '../../electron/shared/settings.ts';
@@ -73,7 +79,7 @@ describe('auto: nflog where it can run and would see something', () => {
     const fb = await chooseLogSource(base, fails);
     expect(tried).toEqual([READER.path]);
     expect(fb.choice).toMatchObject({ spec: 'auto', why: expect.stringMatching(/^not nflog: the NFLOG reader did not start \(.*another program reads this group\)\)$/) });
-    expect(fb.warnings).toEqual([expect.stringMatching(/^auto: the NFLOG reader did not start, reading the kernel log instead .*another program reads this group/)]);
+    expect(fb.warnings).toEqual([expect.stringMatching(/^auto: not reading NFLOG, reading the kernel log instead .*the NFLOG reader did not start \(.*another program reads this group/)]);
     expect(await chooseLogSource(base, async () => null)).toEqual({ choice: { spec: 'nflog', why: 'per-source logging block installed', readerPath: READER.path }, warnings: [] });
     tried.length = 0;
     expect((await chooseLogSource({ ...base, spec: 'nflog' }, fails)).choice).toMatchObject({ spec: 'nflog' });
@@ -135,9 +141,8 @@ describe('the blocks follow the source', () => {
   it('at the start: both installed blocks switched to NFLOG for nflog and back to LOG for kmsg, said on stdout; nothing installed that was not; a dry run only warns', async () => {
     const run = async (kind: string, h: ReturnType<typeof fakeHelper>, dry = false) => {
       const out: string[] = [];
-      const warn: string[] = [];
-      await alignLoggingBlocks({ kind, call: h.call, helper: dry ? null : h.helper, out: (l) => out.push(l), warn: (l) => warn.push(l) });
-      return { out, warn };
+      const r = await alignLoggingBlocks({ kind, call: h.call, helper: dry ? null : h.helper, out: (l) => out.push(l) });
+      return { out, warn: r.warning ? [r.warning] : [] };
     };
     const h = fakeHelper({ per: 'log', fwd: 'log' });
     expect(await run('nflog', h)).toEqual({
@@ -159,7 +164,7 @@ describe('the blocks follow the source', () => {
 
     const failing = fakeHelper({ per: 'log', fwd: null }, true);
     const r = await run('nflog', failing);
-    expect(r.warn).toEqual([expect.stringMatching(/^cannot switch the per-source logging block: iptables-restore --test failed/), expect.stringMatching(/reads NFLOG only, but the per-source logging block's IPv4 \(LOG\) and IPv6 \(LOG\) rules/)]);
+    expect(r.warn).toEqual([expect.stringMatching(/^cannot switch the per-source logging block to NFLOG: iptables-restore --test failed; .*reads NFLOG only, but the per-source logging block's IPv4 \(LOG\) and IPv6 \(LOG\) rules/)]);
   });
 });
 
@@ -189,9 +194,87 @@ describe('doctor --fix without an instance: the variant the settings would resol
     db.prepare('INSERT INTO settings VALUES (?, ?)').run('settings', JSON.stringify({ logs: { source: 'nflog' } }));
     db.close();
     expect(configuredSourceSpec({ stateDir: dir, packageConfig: nopkg })).toEqual({ spec: 'nflog', from: path.join(dir, 'portcullis.db') });
+    // A --config the admin named that cannot be read or names no source: an error, never "auto"
+    // (a typo would install the blocks for another source); the package file unreadable: the default.
     writeFileSync(cfg, '{ not json');
-    expect(configuredSourceSpec({ config: cfg, stateDir: dir, packageConfig: nopkg }).spec).toBe('auto');
+    expect(() => configuredSourceSpec({ config: cfg, stateDir: dir, packageConfig: nopkg })).toThrow(/--config .*c\.json: .*JSON/);
+    expect(configuredSourceSpec({ stateDir: dir, packageConfig: cfg })).toMatchObject({ spec: 'auto', from: expect.stringMatching(/unreadable: the default/) });
+    expect(() => configuredSourceSpec({ config: path.join(dir, 'typo.json'), stateDir: dir, packageConfig: nopkg })).toThrow(/typo\.json: ENOENT/);
     writeFileSync(cfg, JSON.stringify({ logs: { source: 'nflog; rm -rf /' } }));
+    expect(() => configuredSourceSpec({ config: cfg, stateDir: dir, packageConfig: nopkg })).toThrow(/logs\.source is auto, kmsg/);
+    writeFileSync(cfg, JSON.stringify({ ban: { backend: 'set' } }));
     expect(configuredSourceSpec({ config: cfg, stateDir: dir, packageConfig: nopkg }).spec).toBe('auto');
+  });
+});
+
+describe('review fixes: the choice at the start', () => {
+  it('a helper whose status cannot be read: auto stays off nflog and says so (not "the block is not installed")', () => {
+    const c = resolveLogSource({ ...base, blocks: null, statusRead: false });
+    expect(c).toEqual({ spec: 'auto', why: expect.stringMatching(/status could not be read/) });
+    expect(resolveLogSource({ ...base, blocks: null })).toEqual({ spec: 'auto', why: expect.stringMatching(/not installed/) });
+  });
+
+  it('a block left NFLOG in one family only is warned about under kmsg', () => {
+    const oneFamily: LoggingBlocksState = { perSourceLogging: false, perSourceLoggingVia: null, perSourceLoggingByFamily: { v4: null, v6: 'nflog' }, forward: null };
+    expect(loggingBlocksWarning('kmsg', oneFamily)).toMatch(/kmsg source reads LOG only, but the per-source logging block's IPv6 \(NFLOG\) rules/);
+    expect(loggingBlocksWarning('kmsg', { ...oneFamily, perSourceLoggingByFamily: { v4: 'log', v6: null } })).toBeNull();
+    expect(loggingBlocksWarning('nflog', oneFamily)).toMatch(/not installed in both families/);
+  });
+
+  it("who holds the group is read from the kernel's list of bound NFLOG instances, without binding (which would drop the messages logged meanwhile)", async () => {
+    const listing = ' 5417  32682     0 2  2048    100  1\n   99   4242     0 2  2048    100  1\n';
+    expect(nflogGroupHolder(listing, 5417)).toEqual({ kind: 'held', portId: 32682 });
+    expect(nflogGroupHolder(listing, 7)).toEqual({ kind: 'free' });
+    expect(nflogGroupHolder('', 5417)).toEqual({ kind: 'free' });
+    expect(nflogGroupHolder(null, 5417)).toBeNull();
+    // A free group answers without starting anything (the reader path does not even exist).
+    expect(await nflogReaderStarts('/nonexistent/portcullis-nflog', () => '')).toBeNull();
+    expect(await nflogReaderStarts('/nonexistent/portcullis-nflog', () => listing)).toMatch(/another program reads this group \(NFLOG group 5417, netlink port 32682\)/);
+    // No list (nfnetlink_log not loaded): the reader is started to find out — here it cannot be.
+    expect(await nflogReaderStarts('/nonexistent/portcullis-nflog', () => null)).not.toBeNull();
+  });
+
+  it('auto → nflog whose block switch fails falls back to kmsg (the nflog source would read nothing), warns why, and the blocks follow kmsg', async () => {
+    const st = { per: 'log' as LoggingVia };
+    const ops: string[] = [];
+    const call = (async (op: string) => {
+      if (op === 'status') return { blocks: { setBlock: true, perSourceLogging: true, perSourceLoggingVia: st.per, perSourceLoggingByFamily: { v4: st.per, v6: st.per }, forward: false } };
+      if (op === 'forwardStatus') return null;
+      throw new Error(op);
+    }) as unknown as HelperCall;
+    const helper = {
+      status: async () => ({ firewall: { installed: true, enabled: true } }),
+      setPerSourceLogging: async (_on: boolean, via: LoggingVia) => {
+        ops.push(via);
+        if (via === 'nflog') throw new Error('iptables-restore --test: Couldn\'t load target `NFLOG\'');
+        st.per = via;
+      },
+    } as unknown as HelperOpsPort;
+    const opened: string[] = [];
+    const fakeSource = (kind: string): OpenedSource => ({ source: { kind } as unknown as LogSourcePort, framing: 'auto' });
+    const out: string[] = [];
+    const warn: string[] = [];
+    const effective = { ...DEFAULT_SETTINGS, ban: { ...DEFAULT_SETTINGS.ban, backend: 'ufw' as const } };
+    const r = await startFirewallAndSource({
+      effective,
+      isRoot: true,
+      dryRun: false,
+      call,
+      helper,
+      open: async (spec) => {
+        opened.push(spec);
+        return fakeSource(spec === 'nflog' ? 'nflog' : 'kmsg');
+      },
+      out: (l) => out.push(l),
+      warn: (l) => warn.push(l),
+      readerStarts: async () => null,
+      readerPath: () => READER,
+    });
+    expect(r.opened.source.kind).toBe('kmsg');
+    expect(opened).toEqual(['nflog', 'auto']);
+    expect(r.why).toMatch(/^not nflog: .*cannot switch the per-source logging block to NFLOG: iptables-restore --test: Couldn't load target/);
+    expect(warn).toEqual([expect.stringMatching(/^auto: not reading NFLOG, reading the kernel log instead .*: cannot switch the per-source logging block to NFLOG/)]);
+    expect(st.per).toBe('log');
+    expect(ops).toEqual(['nflog']);
   });
 });

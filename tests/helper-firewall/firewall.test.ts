@@ -299,7 +299,7 @@ describe('managed blocks on files (temp etcDir, fake ufw)', () => {
     expect(read('before.rules')).toContain('--match-set portcullis-ban4');
     expect(read('before6.rules')).toContain('--match-set portcullis-ban6');
     expect(statSync(join(dir, 'before.init')).mode & 0o100).toBe(0o100);
-    expect(await managedBlocksStatus({ etcDir: dir })).toEqual({ setBlock: true, perSourceLogging: false, perSourceLoggingVia: null, perSourceLoggingByFamily: { v4: null, v6: null }, forward: false });
+    expect(await managedBlocksStatus({ etcDir: dir })).toEqual({ setBlock: true, perSourceLogging: false, perSourceLoggingVia: null, perSourceLoggingByFamily: { v4: null, v6: null }, forward: false, forwardVia: null });
 
     const again = activeUfw();
     await installSetBlock(again.exec, { etcDir: dir });
@@ -309,7 +309,7 @@ describe('managed blocks on files (temp etcDir, fake ufw)', () => {
     await removeSetBlock(rm.exec, { etcDir: dir });
     expect(read('before.rules')).toBe(readFileSync(new URL('./fixtures/before.rules', import.meta.url), 'utf8'));
     expect(rm.calls.filter((c) => c.args[0] === 'destroy').map((c) => c.args[1])).toEqual(['portcullis-ban4', 'portcullis-ban6', 'portcullis-net4', 'portcullis-net6']);
-    expect(await managedBlocksStatus({ etcDir: dir })).toEqual({ setBlock: false, perSourceLogging: false, perSourceLoggingVia: null, perSourceLoggingByFamily: { v4: null, v6: null }, forward: false });
+    expect(await managedBlocksStatus({ etcDir: dir })).toEqual({ setBlock: false, perSourceLogging: false, perSourceLoggingVia: null, perSourceLoggingByFamily: { v4: null, v6: null }, forward: false, forwardVia: null });
   });
 
   it('a set block of an older version (without the prefix-ban sets) reads as not installed, so the start installs it again', async () => {

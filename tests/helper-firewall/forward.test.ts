@@ -143,7 +143,7 @@ describe('forward block install/remove (temp etcDir, fake exec)', () => {
       'add -exist portcullis-ban4 192.0.2.5 timeout 600 comment "portcullis-ban ufw-backend"\n' +
         'add -exist portcullis-ban6 2001:db8::5 timeout 0 comment "portcullis-ban ufw-backend"\n',
     );
-    expect(await managedBlocksStatus({ etcDir: dir })).toEqual({ setBlock: false, perSourceLogging: false, perSourceLoggingVia: null, perSourceLoggingByFamily: { v4: null, v6: null }, forward: true });
+    expect(await managedBlocksStatus({ etcDir: dir })).toEqual({ setBlock: false, perSourceLogging: false, perSourceLoggingVia: null, perSourceLoggingByFamily: { v4: null, v6: null }, forward: true, forwardVia: 'log' });
   });
 
   it('install again: nothing reloaded, no jump added twice; without Docker no DOCKER-USER change at all', async () => {
@@ -251,7 +251,7 @@ describe('forward block install/remove (temp etcDir, fake exec)', () => {
     const rm = kernel({ docker: false, jumped: false, chains: false });
     await removeForwardBlock(rm.exec, { etcDir: dir });
     expect(rm.calls.some((c) => c.args[0] === 'destroy')).toBe(false);
-    expect(await managedBlocksStatus({ etcDir: dir })).toEqual({ setBlock: true, perSourceLogging: false, perSourceLoggingVia: null, perSourceLoggingByFamily: { v4: null, v6: null }, forward: false });
+    expect(await managedBlocksStatus({ etcDir: dir })).toEqual({ setBlock: true, perSourceLogging: false, perSourceLoggingVia: null, perSourceLoggingByFamily: { v4: null, v6: null }, forward: false, forwardVia: null });
     expect(read('before.init')).toContain('# BEGIN PORTCULLIS (managed');
     expect(read('before.init')).not.toContain('PORTCULLIS-FORWARD');
   });

@@ -313,7 +313,7 @@ describe.runIf(enabled)('nflog log source (real reader, namespaces)', () => {
       await new Promise((resolve) => squatter.stdout.once('data', resolve));
       const cli = await t.start(['run'], SETTINGS);
       const ready = await cli.waitFor((l) => l.type === 'ready', 30_000, 'ready');
-      expect(cli.stderr.join('\n')).toMatch(/portcullis warn: auto: the NFLOG reader did not start, reading the kernel log instead .*another program reads this group/);
+      expect(cli.stderr.join('\n')).toMatch(/portcullis warn: auto: not reading NFLOG, reading the kernel log instead .*the NFLOG reader did not start \(.*another program reads this group/);
       expect(ready.sourceChoice).toMatch(/^auto → kmsg \(not nflog: the NFLOG reader did not start \(.*another program reads this group/);
       expect(cli.lines.some((l) => l.type === 'text' && String(l.text).startsWith('switching'))).toBe(false);
       expect(await loadedVariant(lab)).toEqual({ v4: 'LOG', v6: 'LOG' });

@@ -177,16 +177,26 @@ export function routedPolicy(defaultsFile = '/etc/default/ufw'): string {
   }
 }
 
-export async function forwardBlockStatus(exec: Exec, opts: ManagedOptions = {}): Promise<ForwardBlockStatus> {
-  const loaded = async (family: Family) => (await exec(iptablesOf(family), chainExistsArgv(FORWARD_CHAIN))).code === 0;
+/** The forward block's lines in one of ufw's files (null: not there, or unreadable). */
+function forwardBodyIn(opts: ManagedOptions): (file: string) => string[] | null {
   const dir = opts.etcDir ?? DEFAULT_ETC_DIR;
-  const body = (file: string): string[] | null => {
+  return (file) => {
     try {
       return blockBody(readFileSync(join(dir, file), 'utf8'), FORWARD_BLOCK_NAME);
     } catch {
       return null;
     }
   };
+}
+
+/** How the installed forward block logs (forwardLoggingVia over its files); null when not installed or mixed. */
+export function forwardBlockVia(opts: ManagedOptions = {}): LoggingVia | null {
+  return forwardBlockInstalled(opts) ? forwardLoggingVia(forwardBodyIn(opts)) : null;
+}
+
+export async function forwardBlockStatus(exec: Exec, opts: ManagedOptions = {}): Promise<ForwardBlockStatus> {
+  const loaded = async (family: Family) => (await exec(iptablesOf(family), chainExistsArgv(FORWARD_CHAIN))).code === 0;
+  const body = forwardBodyIn(opts);
   const installed = forwardBlockInstalled(opts);
   return {
     installed,

@@ -10,7 +10,7 @@ import { createSetBackend } from './set-backend.ts';
 import type { BanBackend } from './types.ts';
 import { createUfwBackend } from './ufw-backend.ts';
 import type { UfwFilesOptions } from './ufw-batch.ts';
-import { forwardBlockInstalled } from './forward.ts';
+import { forwardBlockInstalled, forwardBlockVia } from './forward.ts';
 import { withForwardMirror } from './forward-mirror.ts';
 import { managedBlocksStatus as fileBlocksStatus, type ManagedOptions } from './managed.ts';
 import type { LoggingVia } from '../../shared/settings.ts';
@@ -30,7 +30,7 @@ export {
 } from './managed.ts';
 export { BAN_NET_SET_NAMES, BAN_SET_NAMES, type PerSourceLoggingOptions } from './blocks.ts';
 export { enableUfwIpv6, withIpv6Yes, UFW_DEFAULTS_FILE } from './ufw-ipv6.ts';
-export { installForwardBlock, removeForwardBlock, forwardBlockStatus, forwardBlockInstalled, type ForwardBlockStatus } from './forward.ts';
+export { installForwardBlock, removeForwardBlock, forwardBlockStatus, forwardBlockInstalled, forwardBlockVia, type ForwardBlockStatus } from './forward.ts';
 
 /** Which managed blocks are in ufw's files (the forward block: in all five of its files). */
 export async function managedBlocksStatus(opts: ManagedOptions = {}): Promise<{
@@ -39,8 +39,9 @@ export async function managedBlocksStatus(opts: ManagedOptions = {}): Promise<{
   perSourceLoggingVia: LoggingVia | null;
   perSourceLoggingByFamily: { v4: LoggingVia | null; v6: LoggingVia | null };
   forward: boolean;
+  forwardVia: LoggingVia | null;
 }> {
-  return { ...(await fileBlocksStatus(opts)), forward: forwardBlockInstalled(opts) };
+  return { ...(await fileBlocksStatus(opts)), forward: forwardBlockInstalled(opts), forwardVia: forwardBlockVia(opts) };
 }
 
 export interface BanBackendOptions {
