@@ -101,6 +101,7 @@ export class ReplayPipeline {
           if (this.failure !== null) return;
           const batch: RecordBatch = { ints: this.slots[m.slot]!, count: m.count, news: m.news, sides: m.sides };
           if (m.framing !== undefined) batch.framing = m.framing;
+          if (m.duplicates !== undefined) batch.duplicates = m.duplicates;
           const t0 = performance.now();
           this.timing.firstBatchAt ??= t0;
           this.session.ingest(batch);
