@@ -150,7 +150,8 @@ export class ReplayParser {
 
   private flush(): void {
     if (this.count === 0 && this.framingToTell === undefined) return;
-    const batch: RecordBatch = { ints: this.ints, count: this.count, news: this.news, sides: this.sides };
+    // Every batch with the same properties (one object shape for the code reading batches).
+    const batch: RecordBatch = { ints: this.ints, count: this.count, news: this.news, sides: this.sides, framing: undefined, duplicates: undefined };
     if (this.framingToTell !== undefined) {
       batch.framing = this.framingToTell;
       this.framingToTell = undefined;

@@ -118,6 +118,19 @@ class V4Set {
 }
 
 /**
+ * The packet records are read into: newPacket() with its time made a fractional number first. The
+ * reader writes event times with milliseconds' fractions; a time field that starts as a small
+ * integer changes the object's shape at the first such write, which deoptimized the code reading
+ * records (compiled again on the other core, during the replay's first batches).
+ */
+function scratchPacket(): PacketEvent {
+  const p = newPacket();
+  p.time = 0.5;
+  p.time = 0;
+  return p;
+}
+
+/**
  * A replay's detect stage and summary: records in (from its own ReplayParser through push(), or
  * from a parse stage elsewhere through ingest()), the engine run in event time, the summary out.
  */
@@ -134,7 +147,7 @@ export class ReplaySession {
   private readonly v4Sources = new V4Set();
   private readonly otherSources = new Set<string>();
   /** The packet records are read into (nothing here or in the engine keeps it). */
-  private readonly scratch: PacketEvent = newPacket();
+  private readonly scratch: PacketEvent = scratchPacket();
   private readonly rejected: Record<RejectReason, number>;
   private lines = 0;
   private packets = 0;
