@@ -15,6 +15,7 @@ import {
 import { LineSplitter, type LineSink } from './parse/lines.ts';
 import { localTime, SyslogYear } from './parse/time.ts';
 import { StringIds, writePacket, writeRejected, type RecordBatch } from './records.ts';
+import { RecordDuplicates, type DuplicateMarking } from './record-duplicates.ts';
 
 /** How the parse stage reads the input. */
 export interface ReplayParseOptions {
@@ -23,6 +24,8 @@ export interface ReplayParseOptions {
   bootTimeMs?: number;
   /** Count firewall lines other programs wrote (ParseOptions.anyProgram): logs forwarded from routers. */
   anyProgram?: boolean;
+  /** Mark duplicate records for an engine with these prefixes (record-duplicates.ts): its detect stage then need not find them. */
+  duplicates?: DuplicateMarking;
 }
 
 /** Lines the splitter hands out as bytes while the framing is still being recognised (mid-input: a BOM is a character). */
@@ -33,6 +36,8 @@ const SNIFF_LINES = 64;
 
 /** Record column of each kind of recent value of the fast lane (layout.ts KIND_*). */
 const KIND_COLUMN = [C_HOST, C_PREFIX, C_IN, C_OUT, C_MAC, C_DST];
+/** What pushRead() reads at a time without the fast lane. */
+const READ_BUFFER_BYTES = 1 << 20;
 /** Records per batch when the fast lane is not available. */
 const RECORDS_WITHOUT_FAST_LANE = 4096;
 
@@ -68,9 +73,12 @@ export class ReplayParser {
   fastLines = 0;
 
   private readonly onBatch: (batch: RecordBatch) => void;
+  /** Marks duplicate records in each batch (when asked to: ReplayParseOptions.duplicates). */
+  private readonly duplicates: RecordDuplicates | null;
 
   constructor(opts: ReplayParseOptions, onBatch: (batch: RecordBatch) => void, fastLane = true) {
     this.onBatch = onBatch;
+    this.duplicates = opts.duplicates !== undefined ? new RecordDuplicates(opts.duplicates) : null;
     const autoFraming = opts.framing === undefined || opts.framing === 'auto';
     this.framingKnown = autoFraming ? null : (opts.framing as Framing);
     this.framingToTell = autoFraming ? undefined : this.framingKnown;
@@ -129,6 +137,33 @@ export class ReplayParser {
     this.flush();
   }
 
+  /**
+   * Next chunk of the input, which `read` writes into the memory it is given (up to its length) and
+   * returns the length of (0: nothing more). With the fast lane that memory is the lane's own input,
+   * so the bytes are not copied there afterwards as push() copies them (a worker reading a file
+   * copied every byte once more: ~50 ms of a 257 MB replay). Returns what `read` returned.
+   */
+  pushRead(read: (into: Uint8Array) => number): number {
+    const fast = this.fast;
+    if (fast === null) {
+      this.readBuffer ??= new Uint8Array(READ_BUFFER_BYTES);
+      const n = read(this.readBuffer);
+      if (n > 0) this.push(this.readBuffer.subarray(0, n));
+      return n;
+    }
+    const n = read(fast.bytes.subarray(fast.inputAt, fast.inputAt + fast.inputMax));
+    if (n > 0) {
+      this.input = fast.bytes.subarray(fast.inputAt, fast.inputAt + n);
+      this.splitter.push(this.input, this.sink);
+      this.input = null;
+      this.flush();
+    }
+    return n;
+  }
+
+  /** pushRead()'s memory without the fast lane. */
+  private readBuffer: Uint8Array | null = null;
+
   /** One already-split line. */
   pushLine(text: string): void {
     this.line(text);
@@ -144,7 +179,8 @@ export class ReplayParser {
 
   private flush(): void {
     if (this.count === 0 && this.framingToTell === undefined) return;
-    const batch: RecordBatch = { ints: this.ints, count: this.count, news: this.news, sides: this.sides };
+    // Every batch with the same properties (one object shape for the code reading batches).
+    const batch: RecordBatch = { ints: this.ints, count: this.count, news: this.news, sides: this.sides, framing: undefined, duplicates: undefined };
     if (this.framingToTell !== undefined) {
       batch.framing = this.framingToTell;
       this.framingToTell = undefined;
@@ -152,6 +188,7 @@ export class ReplayParser {
     this.count = 0;
     this.news = [];
     this.sides = [];
+    this.duplicates?.mark(batch);
     this.onBatch(batch);
   }
 

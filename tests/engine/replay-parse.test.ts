@@ -47,7 +47,8 @@ function expected(text: string, opts: ReplayParseOptions): ParseResult[] {
 }
 
 /** The parse stage's records for `chunks`, read back into results (an IPv4 source's text made from its value). */
-function parsed(chunks: Uint8Array[], opts: ReplayParseOptions, fastLane = true): { results: ParseResult[]; fastLines: number; wordsGiven: number } {
+/** `viaRead`: each chunk through pushRead() (read straight into the parser's memory) instead of push(). */
+function parsed(chunks: Uint8Array[], opts: ReplayParseOptions, fastLane = true, viaRead = false): { results: ParseResult[]; fastLines: number; wordsGiven: number } {
   const reader = new RecordReader();
   const words = new Uint32Array(4);
   let wordsGiven = 0;
@@ -75,7 +76,19 @@ function parsed(chunks: Uint8Array[], opts: ReplayParseOptions, fastLane = true)
     },
     fastLane,
   );
-  for (const c of chunks) parser.push(c);
+  for (const c of chunks) {
+    if (!viaRead) parser.push(c);
+    else {
+      let at = 0;
+      const read = (into: Uint8Array): number => {
+        const n = Math.min(into.length, c.length - at);
+        into.set(c.subarray(at, at + n));
+        at += n;
+        return n;
+      };
+      while (parser.pushRead(read) > 0);
+    }
+  }
   parser.end();
   return { results, fastLines: parser.fastLines, wordsGiven };
 }
@@ -105,6 +118,17 @@ describe('the parse stage agrees with parseRecord', () => {
     const slow = parsed([text], SYSLOG_2026, false);
     expect(slow.fastLines).toBe(0);
     expect(slow.results).toStrictEqual(parsed([text], SYSLOG_2026).results);
+  });
+
+  it('read straight into its memory (pushRead, as the worker reads a file), in either lane and any chunking: as push()', () => {
+    const text = enc.encode(generated.slice(0, 5_000).join('\n') + '\n');
+    const whole = parsed([text], SYSLOG_2026).results;
+    for (const fastLane of [true, false]) {
+      const cuts = [0, 1, 777, 4096, 65_537, 300_000, text.length];
+      const chunks = cuts.slice(1).map((c, i) => text.subarray(cuts[i]!, c));
+      expect(parsed(chunks, SYSLOG_2026, fastLane, true).results).toStrictEqual(whole);
+      expect(parsed([text], SYSLOG_2026, fastLane, true).results).toStrictEqual(whole);
+    }
   });
 
   it('whatever the chunking', () => {
