@@ -103,7 +103,7 @@ function canRead(p: string): boolean {
 /** The log source to use for a `logs.source` setting; an error with the reason when none is usable. */
 async function openSource(
   spec: string,
-  state: { get(key: string): string | null; set(key: string, value: string): void; queue(key: string, value: string): void },
+  state: { get(key: string): string | null; set(key: string, value: string): void; setMany(entries: Record<string, string>): void; queue(key: string, value: string): void },
   fromStart: boolean,
   /** nflog: the logging rules' counters (the helper's nflogCounters), to count what was logged while no reader was bound. */
   nflogCounters?: ReadCounters,
@@ -422,7 +422,7 @@ async function startLocked(o: RunOptions, out: Out, err: Out, isRoot: boolean): 
 
   const opened = await openSource(
     choice.spec,
-    { get: (k) => raw.getState(k), set: (k, v) => raw.setState(k, v), queue: (k, v) => raw.queueState(k, v) },
+    { get: (k) => raw.getState(k), set: (k, v) => raw.setState(k, v), setMany: (e) => raw.setStates(e), queue: (k, v) => raw.queueState(k, v) },
     o.fromStart === true,
     call ? async () => ruleCountsOf(await call!('nflogCounters', {})) : undefined,
   );

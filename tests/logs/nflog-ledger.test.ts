@@ -28,10 +28,24 @@ describe('lostWhileUnbound', () => {
 function memoryState() {
   const committed = new Map<string, string>();
   const queued = new Map<string, string>();
+  /** Commits left before the process is killed (-9) at the next one (Infinity: never). */
+  let commitsLeft = Infinity;
+  const commit = (entries: Record<string, string>): void => {
+    if (commitsLeft <= 0) {
+      queued.clear();
+      throw new Error('killed');
+    }
+    commitsLeft--;
+    for (const [k, v] of Object.entries(entries)) committed.set(k, v);
+  };
   return {
     committed,
     get: (k: string) => queued.get(k) ?? committed.get(k) ?? null,
-    set: (k: string, v: string) => void committed.set(k, v),
+    set: (k: string, v: string) => commit({ [k]: v }),
+    setMany: (entries: Record<string, string>) => commit(entries),
+    /** kill -9 at the commit after the next `n`. */
+    killAfterCommits: (n: number) => void (commitsLeft = n),
+    revive: () => void (commitsLeft = Infinity),
     queue: (k: string, v: string) => void queued.set(k, v),
     /** The store's flush (with a batch of packets). */
     flush: () => {
@@ -118,6 +132,30 @@ describe('NflogLedger', () => {
     await after.readerStarting();
     expect(after.unknown).toMatch(/could not be read at the previous start/);
     expect(after.lost).toBe(0);
+  });
+
+  it('the counters and the account that goes with them are one commit: killed at any write of a start, the next start still counts exactly', async () => {
+    for (const killAt of [0, 1, 2]) {
+      const state = memoryState();
+      let counters: RuleCounts = { [A]: 100 };
+      const first = new NflogLedger(state, async () => counters);
+      await first.readerStarting();
+      counters = { [A]: 110 };
+      first.accounted(10);
+      state.flush();
+      // Stopped: 40 logged unbound; the next start is killed (-9) at one of its writes.
+      counters = { [A]: 150 };
+      state.killAfterCommits(killAt);
+      await new NflogLedger(state, async () => counters).readerStarting().catch(() => undefined);
+      state.revive();
+      const written = state.committed.get(NFLOG_COUNTERS_KEY) === JSON.stringify({ [A]: 150 });
+      // 10 more logged, nothing read: the start after that.
+      counters = { [A]: 160 };
+      const third = new NflogLedger(state, async () => counters);
+      await third.readerStarting();
+      // Either the killed start wrote nothing (160 − (100 + 10)) or all of it (160 − (150 + 0)).
+      expect({ killAt, lost: third.lost }).toEqual({ killAt, lost: written ? 10 : 50 });
+    }
   });
 
   it('takes the helper\'s answer by family and rule text; a family it could not list is an error', () => {

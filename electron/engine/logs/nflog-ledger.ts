@@ -58,8 +58,11 @@ const UNREADABLE = 'unreadable';
 
 export interface LedgerState {
   get(key: string): string | null;
-  /** Written now. */
-  set(key: string, value: string): void;
+  /**
+   * Written now, all in one commit: the counters and the account that goes with them (a kill -9
+   * between two commits would leave new counters with the previous reader's account).
+   */
+  setMany(entries: Record<string, string>): void;
   /** Written with the next batch of stored packets. */
   queue(key: string, value: string): void;
 }
@@ -100,18 +103,21 @@ export class NflogLedger implements NflogLedgerPort {
       now = { error: errorText(e) };
     }
     const prev = this.previous();
+    let counters: string;
     if ('error' in now) {
       this.unknown = `the NFLOG rules' counters cannot be read (${now.error}): messages logged while no reader was bound are not counted`;
-      this.state.set(NFLOG_COUNTERS_KEY, UNREADABLE);
+      counters = UNREADABLE;
     } else {
       const r = prev === UNREADABLE ? ({ kind: 'unknown', why: 'the counters could not be read at the previous start' } as const) : lostWhileUnbound(prev, now);
       if (r.kind === 'lost') this.lost += r.lost;
       else if (r.kind === 'unknown') this.unknown = `unknown how many NFLOG messages were logged while no reader was bound: ${r.why}`;
-      this.state.set(NFLOG_COUNTERS_KEY, JSON.stringify(now));
+      counters = JSON.stringify(now);
     }
-    // Now, and in place of an earlier reader's account still waiting for the next batch (which would
-    // otherwise be written over this 0 and count against the new counters).
-    this.state.set(NFLOG_ACCOUNTED_KEY, '0');
+    // The new counters and their account (0) in one commit: killed between two, the next start would
+    // measure the new counters against the previous reader's account. The 0 is queued too, in place
+    // of an earlier reader's account still waiting for the next batch (which would otherwise be
+    // written over it and count against the new counters).
+    this.state.setMany({ [NFLOG_COUNTERS_KEY]: counters, [NFLOG_ACCOUNTED_KEY]: '0' });
     this.state.queue(NFLOG_ACCOUNTED_KEY, '0');
     this.live = 0;
   }
