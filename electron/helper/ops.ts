@@ -493,7 +493,9 @@ export function createHelperDispatcher(deps: HelperDeps): HelperDispatcher {
     }
     const changing = CHANGING_OPS.has(req.op as HelperOp);
     // Reads of ufw go through the queue too: a status taken mid-change would show half a move.
-    const readsUfw = req.op === 'status' || req.op === 'doctor' || req.op === 'listBans' || req.op === 'previewRule' || req.op === 'forwardStatus' || req.op === 'nflogCounters';
+    // (nflogCounters does not: one `iptables -S -v` per family is an atomic read of the table, and a
+    // reader's start waits for it — behind queued ufw bans, 0.3–1 s each under a flood, nothing read.)
+    const readsUfw = req.op === 'status' || req.op === 'doctor' || req.op === 'listBans' || req.op === 'previewRule' || req.op === 'forwardStatus';
     if (!changing && !readsUfw) {
       try {
         return { id: req.id, ok: true, result: await perform(req) };

@@ -158,6 +158,18 @@ describe('NflogLedger', () => {
     }
   });
 
+  it('counters not answered within the timeout: the reader starts anyway, the window\'s count is unknown (said), and the next start cannot compare either', async () => {
+    const state = memoryState();
+    const l = new NflogLedger(state, () => new Promise(() => undefined), { readTimeoutMs: 20 });
+    const t0 = Date.now();
+    await l.readerStarting();
+    expect(Date.now() - t0).toBeLessThan(1000);
+    expect(l.unknown).toMatch(/counters cannot be read \(not answered within 0.02 s\)/);
+    const next = new NflogLedger(state, async () => ({ [A]: 5 }));
+    await next.readerStarting();
+    expect(next.unknown).toMatch(/could not be read at the previous start/);
+  });
+
   it('takes the helper\'s answer by family and rule text; a family it could not list is an error', () => {
     expect(ruleCountsOf({ rules: [{ family: 4, rule: '-A x -j NFLOG', packets: 3 }, { family: 6, rule: '-A x -j NFLOG', packets: 4 }], unreadable: [] })).toEqual({ '4 -A x -j NFLOG': 3, '6 -A x -j NFLOG': 4 });
     expect(ruleCountsOf({ rules: [], unreadable: [{ family: 6, error: 'nope' }] })).toEqual({ error: 'IPv6: nope' });

@@ -53,6 +53,8 @@ export function lostWhileUnbound(prev: LedgerEntry | null, now: RuleCounts): Unb
 /** The store's state keys (runner.ts hands them over): JSON LedgerEntry's counters, and the account written with the batches. */
 export const NFLOG_COUNTERS_KEY = 'nflog.counters';
 export const NFLOG_ACCOUNTED_KEY = 'nflog.accounted';
+/** How long a reader's start waits for the counters before it binds without them (the count: unknown). */
+export const COUNTERS_READ_TIMEOUT_MS = 2_000;
 /** Stored in place of counters that could not be read: the next start cannot compare either. */
 const UNREADABLE = 'unreadable';
 
@@ -90,17 +92,30 @@ export class NflogLedger implements NflogLedgerPort {
   private readonly state: LedgerState;
   private readonly read: ReadCounters;
 
-  constructor(state: LedgerState, read: ReadCounters) {
+  private readonly readTimeoutMs: number;
+
+  constructor(state: LedgerState, read: ReadCounters, opts: { readTimeoutMs?: number } = {}) {
     this.state = state;
     this.read = read;
+    this.readTimeoutMs = opts.readTimeoutMs ?? COUNTERS_READ_TIMEOUT_MS;
   }
 
   async readerStarting(): Promise<void> {
     let now: RuleCounts | { error: string };
+    let timer: ReturnType<typeof setTimeout> | undefined;
     try {
-      now = await this.read();
+      // Nothing is read until the reader binds: a read that takes longer makes this window's count
+      // unknown rather than the reader late (its late answer is dropped).
+      now = await Promise.race([
+        this.read(),
+        new Promise<{ error: string }>((resolve) => {
+          timer = setTimeout(() => resolve({ error: `not answered within ${this.readTimeoutMs / 1000} s` }), this.readTimeoutMs);
+        }),
+      ]);
     } catch (e) {
       now = { error: errorText(e) };
+    } finally {
+      clearTimeout(timer);
     }
     const prev = this.previous();
     let counters: string;
