@@ -115,7 +115,7 @@ async function openSource(
     if ('error' in reader) return { error: reader.error };
     // Nothing to resume: NFLOG keeps nothing while no reader is bound — what the rules logged
     // meanwhile is counted from their counters (nflog-ledger.ts). 'nflog' framing: no text lines come.
-    const ledger = new NflogLedger(state, nflogCounters ?? (async () => ({ error: 'no helper to read them' })));
+    const ledger = new NflogLedger(state, nflogCounters ?? (async () => ({ error: 'no helper to read them' })), { bootId: currentBootId() });
     return { source: new NflogSource({ readerPath: reader.path, ledger }), framing: 'nflog' };
   }
   const kmsgOk = canRead('/dev/kmsg');

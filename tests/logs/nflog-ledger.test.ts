@@ -170,6 +170,27 @@ describe('NflogLedger', () => {
     expect(next.unknown).toMatch(/could not be read at the previous start/);
   });
 
+  it('counters stored in another boot count from 0 in this one (its tables started empty): exact across a reboot, also once they regrew past the stored ones', async () => {
+    const state = memoryState();
+    const first = new NflogLedger(state, async () => ({ [A]: 100 }), { bootId: 'boot-1' });
+    await first.readerStarting();
+    first.accounted(30);
+    state.flush();
+    // Rebooted; the rules logged 150 before this start (more than the 100 + 30 stored).
+    const second = new NflogLedger(state, async () => ({ [A]: 150 }), { bootId: 'boot-2' });
+    await second.readerStarting();
+    expect(second.lost).toBe(150);
+    expect(second.unknown).toBeNull();
+    // Fewer than stored (the usual reboot): also counted from 0, not "unknown".
+    const third = new NflogLedger(state, async () => ({ [A]: 7 }), { bootId: 'boot-3' });
+    await third.readerStarting();
+    expect([third.lost, third.unknown]).toEqual([7, null]);
+    // The same boot: compared as before.
+    const fourth = new NflogLedger(state, async () => ({ [A]: 9 }), { bootId: 'boot-3' });
+    await fourth.readerStarting();
+    expect([fourth.lost, fourth.unknown]).toEqual([2, null]);
+  });
+
   it('takes the helper\'s answer by family and rule text; a family it could not list is an error', () => {
     expect(ruleCountsOf({ rules: [{ family: 4, rule: '-A x -j NFLOG', packets: 3 }, { family: 6, rule: '-A x -j NFLOG', packets: 4 }], unreadable: [] })).toEqual({ '4 -A x -j NFLOG': 3, '6 -A x -j NFLOG': 4 });
     expect(ruleCountsOf({ rules: [], unreadable: [{ family: 6, error: 'nope' }] })).toEqual({ error: 'IPv6: nope' });

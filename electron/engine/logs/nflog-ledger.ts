@@ -13,6 +13,10 @@
  * with the stored packets (the store's state, queued like kmsg's position): messages read but not
  * yet stored when the service was killed are counted as lost too — they are.
  *
+ * The boot is stored with the counters (/proc/sys/kernel/random/boot_id): counters stored in another
+ * boot count from 0 in this one (the kernel's tables start empty), and so does the account — exact
+ * across a reboot, where comparing with the old counters under-counted once they had grown past them.
+ *
  * A counter that went DOWN (ufw reload rebuilds its chains: every counter from 0) or a rule that is
  * gone makes the count unknown: said so, never guessed. A rule new since the last start counts from
  * 0 (everything it logged, it logged with no reader of ours to read it).
@@ -53,6 +57,8 @@ export function lostWhileUnbound(prev: LedgerEntry | null, now: RuleCounts): Unb
 /** The store's state keys (runner.ts hands them over): JSON LedgerEntry's counters, and the account written with the batches. */
 export const NFLOG_COUNTERS_KEY = 'nflog.counters';
 export const NFLOG_ACCOUNTED_KEY = 'nflog.accounted';
+/** The boot the stored counters were read in. */
+export const NFLOG_BOOT_KEY = 'nflog.bootId';
 /** How long a reader's start waits for the counters before it binds without them (the count: unknown). */
 export const COUNTERS_READ_TIMEOUT_MS = 2_000;
 /** Stored in place of counters that could not be read: the next start cannot compare either. */
@@ -93,11 +99,14 @@ export class NflogLedger implements NflogLedgerPort {
   private readonly read: ReadCounters;
 
   private readonly readTimeoutMs: number;
+  /** This boot's id (null: unknown — stored counters are then compared as they are). */
+  private readonly boot: string | null;
 
-  constructor(state: LedgerState, read: ReadCounters, opts: { readTimeoutMs?: number } = {}) {
+  constructor(state: LedgerState, read: ReadCounters, opts: { readTimeoutMs?: number; bootId?: string | null } = {}) {
     this.state = state;
     this.read = read;
     this.readTimeoutMs = opts.readTimeoutMs ?? COUNTERS_READ_TIMEOUT_MS;
+    this.boot = opts.bootId ?? null;
   }
 
   async readerStarting(): Promise<void> {
@@ -132,7 +141,7 @@ export class NflogLedger implements NflogLedgerPort {
     // measure the new counters against the previous reader's account. The 0 is queued too, in place
     // of an earlier reader's account still waiting for the next batch (which would otherwise be
     // written over it and count against the new counters).
-    this.state.setMany({ [NFLOG_COUNTERS_KEY]: counters, [NFLOG_ACCOUNTED_KEY]: '0' });
+    this.state.setMany({ [NFLOG_COUNTERS_KEY]: counters, [NFLOG_ACCOUNTED_KEY]: '0', ...(this.boot !== null ? { [NFLOG_BOOT_KEY]: this.boot } : {}) });
     this.state.queue(NFLOG_ACCOUNTED_KEY, '0');
     this.live = 0;
   }
@@ -146,6 +155,10 @@ export class NflogLedger implements NflogLedgerPort {
   private previous(): LedgerEntry | null | typeof UNREADABLE {
     const raw = this.state.get(NFLOG_COUNTERS_KEY);
     if (raw === null) return null;
+    // Stored in another boot: this boot's counters started at 0, and no reader of it read anything
+    // before this one (a reader of this process would have stored this boot's id).
+    const storedBoot = this.state.get(NFLOG_BOOT_KEY);
+    if (this.live === null && this.boot !== null && storedBoot !== null && storedBoot !== this.boot) return { counters: {}, accounted: 0 };
     if (raw === UNREADABLE) return UNREADABLE;
     let counters: RuleCounts;
     try {
