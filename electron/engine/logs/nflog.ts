@@ -54,7 +54,8 @@ export interface ReaderProcess {
   stdout: Readable;
   stderr: Readable;
   kill(signal?: NodeJS.Signals): boolean;
-  once(event: 'exit', listener: (code: number | null, signal: NodeJS.Signals | null) => void): unknown;
+  /** After it exited AND its stdout and stderr were drained ('exit' can come before their last bytes). */
+  once(event: 'close', listener: (code: number | null, signal: NodeJS.Signals | null) => void): unknown;
   once(event: 'error', listener: (e: Error) => void): unknown;
 }
 
@@ -222,11 +223,12 @@ export class NflogSource implements LogSourcePort {
         }
       });
       reader.once('error', (e) => {
-        // A failed spawn emits no 'exit': nothing to wait for in stop().
+        // A failed spawn: nothing to wait for in stop().
         if (this.reader === reader) this.reader = null;
         settle(new Error(`cannot start ${this.o.readerPath}: ${e.message}`));
       });
-      reader.once('exit', (code, signal) => {
+      // 'close', not 'exit': its last words (stderr) and last frames (stdout) are read by then.
+      reader.once('close', (code, signal) => {
         if (this.reader === reader) this.reader = null;
         const why = `${this.describeReader()} stopped (${signal ?? `exit code ${code}`})${this.stderrTail.trim() ? `: ${this.stderrTail.trim()}` : ''}`;
         if (!settled) return settle(new Error(why));
@@ -288,7 +290,7 @@ export class NflogSource implements LogSourcePort {
     // killed, so that a stop (a failed start's too) never waits for good.
     await new Promise<void>((resolve) => {
       const kill = setTimeout(() => r.kill('SIGKILL'), STOP_KILL_MS);
-      r.once('exit', () => {
+      r.once('close', () => {
         clearTimeout(kill);
         resolve();
       });
