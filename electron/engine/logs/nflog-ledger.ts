@@ -84,9 +84,11 @@ export interface NflogLedgerPort {
   readerStarting(): Promise<void>;
   /** The running reader's account so far (read + lost in gaps). */
   accounted(messages: number): void;
-  /** Messages lost while no reader was bound, summed over this service's starts and restarts. */
+  /** The source's start(): the counts below begin again (they belong to one start and its restarts). */
+  newRun(): void;
+  /** Messages lost while no reader was bound, summed over this start of the source and its restarts. */
   readonly lost: number;
-  /** Why a window's count is unknown (the last one), or null. */
+  /** Why a window's count is unknown (the last one; `lost` leaves that window out), or null. */
   readonly unknown: string | null;
 }
 
@@ -107,6 +109,11 @@ export class NflogLedger implements NflogLedgerPort {
     this.read = read;
     this.readTimeoutMs = opts.readTimeoutMs ?? COUNTERS_READ_TIMEOUT_MS;
     this.boot = opts.bootId ?? null;
+  }
+
+  newRun(): void {
+    this.lost = 0;
+    this.unknown = null;
   }
 
   async readerStarting(): Promise<void> {

@@ -18,7 +18,7 @@
  * - A reader that stops on its own (killed, a failed system call) is started again, after 0.5 s
  *   doubling to 30 s (back to 0.5 s once one has read for a minute): one stderr line per restart
  *   with the reader's last words; health `error` while none reads, `warning` ("read on after …")
- *   once one reads again. Each new reader is a new kernel instance (sequence numbers from 0): a new
+ *   once one reads again. What was logged while none was bound is a `warning` (over, counted). Each new reader is a new kernel instance (sequence numbers from 0): a new
  *   decoder, its counts added to those before it.
  */
 import { spawn as nodeSpawn } from 'node:child_process';
@@ -162,6 +162,7 @@ export class NflogSource implements LogSourcePort {
     this.lastStop = null;
     this.nextDelayMs = this.backoff.firstMs;
     this.stats.warning = undefined;
+    this.o.ledger?.newRun();
     await this.startReader();
   }
 
@@ -308,14 +309,19 @@ export class NflogSource implements LogSourcePort {
     const unbound = this.o.ledger?.lost ?? 0;
     h.recordsLost = dropped + unbound;
     if (this.decoder.corrupt && h.error === undefined) h.error = `the reader's stream lost its frames: ${description} reads nothing more until restarted`;
-    if (h.error === undefined && (dropped > 0 || unbound > 0)) {
-      const parts: string[] = [];
-      if (dropped > 0) parts.push(`${dropped} NFLOG messages were dropped by the kernel: the reader's socket was full (${this.carried.overruns + c.overruns} times); Portcullis fell behind a flood`);
-      if (unbound > 0) parts.push(`${unbound} NFLOG messages were logged while no reader was bound (Portcullis not running, or its reader restarting): never read, counted from the logging rules' counters`);
-      h.error = parts.join('; ');
+    // Dropped while a reader read (its socket full): a fault of this run, an error (as kmsg's records
+    // overwritten while it reads). Logged while none was bound: over when counted (at a reader's
+    // start), and no setting would have kept them — NFLOG keeps nothing without a reader, where
+    // kmsg's ring keeps what it has room for (its loss while stopped says the ring is too small: an
+    // error there). A warning, so a service restarted under traffic does not run in error.
+    if (h.error === undefined && dropped > 0) {
+      h.error = `${dropped} NFLOG messages were dropped by the kernel: the reader's socket was full (${this.carried.overruns + c.overruns} times); Portcullis fell behind a flood`;
     }
+    const warnings: string[] = h.warning ? [h.warning] : [];
+    if (unbound > 0) warnings.push(`${unbound} NFLOG messages were logged while no reader was bound (Portcullis not running, or its reader restarting): never read, counted from the logging rules' counters`);
     const unknown = this.o.ledger?.unknown;
-    if (unknown) h.warning = h.warning ? `${h.warning}; ${unknown}` : unknown;
+    if (unknown) warnings.push(unknown);
+    if (warnings.length) h.warning = warnings.join('; ');
     return h;
   }
 
