@@ -267,6 +267,53 @@ describe('NflogSource', () => {
     }
   });
 
+  it('stop() then start() while a restart reads the counters: the restart starts no reader (one reader, not two fighting for the group)', async () => {
+    vi.useFakeTimers();
+    try {
+      const readers: FakeReader[] = [];
+      const releases: (() => void)[] = [];
+      let hold = false;
+      const ledger = {
+        lost: 0,
+        unknown: null,
+        newRun: () => undefined,
+        accounted: () => undefined,
+        readerStarting: () => (hold ? new Promise<void>((r) => releases.push(r)) : Promise.resolve()),
+      };
+      const src = new NflogSource({
+        readerPath: '/x/portcullis-nflog',
+        spawn: () => (readers.push(new FakeReader()), readers[readers.length - 1]!),
+        ifName: () => null,
+        log: () => undefined,
+        ledger,
+      });
+      const first = src.start(() => undefined, () => undefined);
+      await vi.advanceTimersByTimeAsync(0);
+      readers[0]!.stdout.write(capture);
+      await first;
+      hold = true;
+      readers[0]!.emit('close', null, 'SIGKILL');
+      await vi.advanceTimersByTimeAsync(500); // the restart reads the counters (held)
+      expect(releases).toHaveLength(1);
+      await src.stop();
+      hold = false;
+      const second = src.start(() => undefined, () => undefined);
+      await vi.advanceTimersByTimeAsync(0);
+      expect(readers).toHaveLength(2);
+      readers[1]!.stdout.write(capture);
+      await second;
+      releases[0]!(); // the old restart's read answers now
+      await vi.advanceTimersByTimeAsync(10);
+      expect(readers).toHaveLength(2);
+      expect(src.health().error).toBeUndefined();
+      const stopping = src.stop();
+      await vi.advanceTimersByTimeAsync(10);
+      await stopping;
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it('asks the ledger before every reader binds (start and restart), tells it each reader\'s account, and reports what it counted as lost while unbound', async () => {
     vi.useFakeTimers();
     try {

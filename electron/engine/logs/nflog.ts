@@ -125,7 +125,12 @@ export class NflogSource implements LogSourcePort {
   private reader: ReaderProcess | null = null;
   private onPackets: ((packets: PacketEvent[]) => void) | null = null;
   private stderrTail = '';
-  private stopping = false;
+  /**
+   * Each start() and stop() begins a new generation: work of an older one (a restart reading the
+   * counters when stop() and start() came) starts no reader. (A `stopping` flag, cleared by the
+   * next start(), let that restart start a second reader beside the new one: EBUSY.)
+   */
+  private generation = 0;
   private rejectsNoted = 0;
   /** When the running reader said READY (null: none reads). */
   private readySince: number | null = null;
@@ -155,19 +160,20 @@ export class NflogSource implements LogSourcePort {
 
   async start(_onLines: (lines: string[]) => void, onPackets?: (packets: PacketEvent[]) => void): Promise<void> {
     if (!onPackets) throw new Error('the nflog source delivers packets: its consumer must take them');
-    this.stopping = false;
+    const gen = ++this.generation;
     this.onPackets = onPackets;
     this.carried = { read: 0, lost: 0, overruns: 0 };
     this.restarts = 0;
     this.lastStop = null;
     this.nextDelayMs = this.backoff.firstMs;
     this.stats.warning = undefined;
+    this.stats.error = undefined;
     this.o.ledger?.newRun();
-    await this.startReader();
+    await this.startReader(gen);
   }
 
   /** Starts one reader and resolves once it said READY; rejects (with stats.error set) when it could not. */
-  private async startReader(): Promise<void> {
+  private async startReader(gen: number): Promise<void> {
     if (this.decoder.counts.receiveBuffer !== null || this.decoder.counts.packets > 0) {
       this.decoder = new NflogStreamDecoder();
       this.rejectsNoted = 0;
@@ -176,8 +182,8 @@ export class NflogSource implements LogSourcePort {
     this.readySince = null;
     // Before the bind: a packet logged between the counters' read and the bind is no reader's (lost, counted).
     if (this.o.ledger) await this.o.ledger.readerStarting();
-    // Stopped while the counters were read (a restart on its way): no reader to start.
-    if (this.stopping) throw new Error('the source was stopped');
+    // Stopped (and maybe started again) while the counters were read: no reader to start.
+    if (gen !== this.generation) throw new Error('the source was stopped');
     const spawn = this.o.spawn ?? ((file: string, args: string[]) => nodeSpawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], shell: false }));
     let reader: ReaderProcess;
     try {
@@ -235,7 +241,7 @@ export class NflogSource implements LogSourcePort {
         if (!settled) return settle(new Error(why));
         // After its READY: reading stopped — a fault until another reader reads. (The exit of one
         // that never said READY, killed by the timeout, is that start's failure, already answered.)
-        if (read && !this.stopping) this.readerStopped(why);
+        if (read && gen === this.generation) this.readerStopped(why);
       });
     });
   }
@@ -254,14 +260,15 @@ export class NflogSource implements LogSourcePort {
     this.nextDelayMs = Math.min(this.nextDelayMs * 2, this.backoff.maxMs);
     this.stats.error = `${why} — nothing is read until it is started again (in ${delay / 1000} s)`;
     this.log(`portcullis warn: ${why}; starting it again in ${delay / 1000} s`);
+    const gen = this.generation;
     this.restartTimer = setTimeout(() => {
       this.restartTimer = null;
-      void this.restart();
+      void this.restart(gen);
     }, delay);
   }
 
-  private async restart(): Promise<void> {
-    if (this.stopping) return;
+  private async restart(gen: number): Promise<void> {
+    if (gen !== this.generation) return;
     const c = this.decoder.counts;
     this.carried.read += c.packets + malformedTotal(c);
     this.carried.lost += c.lost;
@@ -270,19 +277,19 @@ export class NflogSource implements LogSourcePort {
     this.rejectsNoted = 0;
     this.restarts++;
     try {
-      await this.startReader();
+      await this.startReader(gen);
     } catch (e) {
-      if (this.stopping) return;
+      if (gen !== this.generation) return;
       this.scheduleRestart(`starting the NFLOG reader again failed: ${errorText(e)}`);
       return;
     }
-    if (this.stopping) return;
+    if (gen !== this.generation) return;
     this.stats.error = undefined;
     this.stats.warning = `read on after ${this.lastStop ?? 'the reader stopped'} (started again at ${new Date(this.clock.now()).toISOString()}; ${this.restarts} restart${this.restarts === 1 ? '' : 's'} since the start)`;
   }
 
   async stop(): Promise<void> {
-    this.stopping = true;
+    this.generation++;
     if (this.restartTimer) clearTimeout(this.restartTimer);
     this.restartTimer = null;
     const r = this.reader;
