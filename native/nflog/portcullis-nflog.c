@@ -262,8 +262,10 @@ int main(int argc, char **argv) {
       return 1;
     }
     for (int i = 0; i < n; i++) {
-      /* A truncated datagram (larger than DATAGRAM_MAX: cannot happen with 128-byte copies) is passed
-         on as it is; the decoder refuses what does not parse. */
+      /* A datagram larger than DATAGRAM_MAX is passed on truncated; the decoder refuses what does not
+         parse. With qthreshold 1 each datagram is one message of at most COPY_RANGE (2048) bytes of
+         packet plus its attributes (~200), within 4096; only messages batched before the set-up
+         applied (the kernel's default threshold) could be larger. */
       if (from[i].nl_pid != 0) continue;
       if (!put_frame(FRAME_DATAGRAM, bufs[i], msgs[i].msg_len)) {
         stop = 1;
