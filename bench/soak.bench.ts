@@ -372,9 +372,24 @@ async function runRate(lab: Lab, gen: string, rate: number, checkout: { tag: str
     const stalled = SOURCE_NFLOG && NFLOG_STALL_MS > 0 && reader !== null;
     if (stalled) {
       await sleep((SECONDS * 1000) / 2);
-      for (const p of [pid, reader]) process.kill(p, 'SIGSTOP');
-      await sleep(NFLOG_STALL_MS);
-      for (const p of [pid, reader]) process.kill(p, 'SIGCONT');
+      // Each one stopped is continued, whatever fails: a kill that throws (the reader gone) must not
+      // leave the runner stopped for the rest of the bench.
+      const stopped: number[] = [];
+      try {
+        for (const p of [pid, reader]) {
+          process.kill(p, 'SIGSTOP');
+          stopped.push(p);
+        }
+        await sleep(NFLOG_STALL_MS);
+      } finally {
+        for (const p of stopped) {
+          try {
+            process.kill(p, 'SIGCONT');
+          } catch {
+            // gone: nothing to continue
+          }
+        }
+      }
     }
     const { crossedAt, sent, late } = await flooding;
     const stat1 = cpuStat();

@@ -52,13 +52,14 @@ export interface SourceHealth {
   rejectsPerMinute: number;
   /** Records read since start, of every kind (kmsg: each sequence number handled once). */
   recordsRead?: number;
-  /** Records the source knows it never read (kmsg: overwritten in the ring, also while stopped). */
+  /** Records the source knows it never read (kmsg: overwritten in the ring, also while stopped; nflog: dropped, and logged while no reader was bound). */
   recordsLost?: number;
-  /** Reading stopped or failed, or records were lost (kmsg: overwritten unread): a fault, until the source is restarted. */
+  /** Reading stopped or failed, or records were lost (kmsg: overwritten unread; nflog: dropped from a full socket): a fault, until the source is restarted. */
   error?: string;
   /**
    * The last problem the source read on past, more slowly (kmsg: no reading thread or second fd for
-   * a while): worth a look if it repeats, not a fault.
+   * a while): worth a look if it repeats, not a fault. nflog: also the messages logged while no
+   * reader was bound (over when counted; NFLOG keeps none without a reader, nothing to fix).
    */
   warning?: string;
 }

@@ -10,7 +10,7 @@ import type { LogSourcePort } from '../engine/ports.ts';
 import { DEFAULT_LOG_FILES, FileTailSource, JournalSource, journalUsable, type FilePosition } from '../engine/logs/index.ts';
 import { KmsgSource, newestKmsgSeq } from '../engine/logs/kmsg.ts';
 import { NflogSource } from '../engine/logs/nflog.ts';
-import { NflogLedger, type ReadCounters } from '../engine/logs/nflog-ledger.ts';
+import { NflogLedger, nflogRulesRebuilt, type LedgerState, type ReadCounters } from '../engine/logs/nflog-ledger.ts';
 import { nflogReaderPath } from './nflog-reader-path.ts';
 const KMSG_SEQ_KEY = 'kmsg.lastSeq';
 /** The boot the stored kmsg position belongs to: the kernel numbers records from 0 again at every boot. */
@@ -46,7 +46,7 @@ export interface OpenedSource {
 /** The log source to use for a `logs.source` setting; an error with the reason when none is usable. */
 export async function openSource(
   spec: string,
-  state: { get(key: string): string | null; set(key: string, value: string): void; queue(key: string, value: string): void },
+  state: { get(key: string): string | null; set(key: string, value: string): void; setMany(entries: Record<string, string>): void; queue(key: string, value: string): void },
   fromStart: boolean,
   /** nflog: the logging rules' counters (the helper's nflogCounters), to count what was logged while no reader was bound. */
   nflogCounters?: ReadCounters,
@@ -58,7 +58,7 @@ export async function openSource(
     if ('error' in reader) return { error: reader.error };
     // Nothing to resume: NFLOG keeps nothing while no reader is bound — what the rules logged
     // meanwhile is counted from their counters (nflog-ledger.ts). 'nflog' framing: no text lines come.
-    const ledger = new NflogLedger(state, nflogCounters ?? (async () => ({ error: 'no helper to read them' })));
+    const ledger = new NflogLedger(state, nflogCounters ?? (async () => ({ error: 'no helper to read them' })), { bootId: currentBootId() });
     return { source: new NflogSource({ readerPath: reader.path, ledger }), framing: 'nflog' };
   }
   const kmsgOk = canRead('/dev/kmsg');
@@ -128,4 +128,9 @@ export async function openSource(
     };
   }
   return { error: file ? `${file} cannot be read` : 'no log source found: /dev/kmsg unreadable, no journald, no kernel log file' };
+}
+
+/** The runner switched a logging block to NFLOG at this start: the NFLOG ledger's baseline is new rules (nflog-ledger.ts). */
+export function noteNflogRulesRebuilt(state: Pick<LedgerState, 'setMany'>): void {
+  nflogRulesRebuilt(state, currentBootId());
 }

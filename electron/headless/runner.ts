@@ -27,7 +27,7 @@ import { callViaDispatcher, firewallPortOf, helperOpsOf } from '../app/helper-ad
 import { readHostInfo } from '../app/hostinfo.ts';
 import { kmsgBootTimeMs, liveLineParser } from '../engine/logs/kmsg.ts';
 import { ruleCountsOf } from '../engine/logs/nflog-ledger.ts';
-import { canRead, openSource } from './open-source.ts';
+import { canRead, noteNflogRulesRebuilt, openSource } from './open-source.ts';
 import { autoLabel } from './log-source-choice.ts';
 import { FirewallStartRefusal, startFirewallAndSource, type FirewallStart } from './start-firewall.ts';
 import { liveKmsgThreads } from '../engine/logs/kmsg-reader.ts';
@@ -273,10 +273,11 @@ async function startLocked(o: RunOptions, out: Out, err: Out, isRoot: boolean): 
       open: (spec) =>
         openSource(
           spec,
-          { get: (k) => raw.getState(k), set: (k, v) => raw.setState(k, v), queue: (k, v) => raw.queueState(k, v) },
+          { get: (k) => raw.getState(k), set: (k, v) => raw.setState(k, v), setMany: (e) => raw.setStates(e), queue: (k, v) => raw.queueState(k, v) },
           o.fromStart === true,
           call ? async () => ruleCountsOf(await call!('nflogCounters', {})) : undefined,
         ),
+      nflogRulesRebuilt: () => noteNflogRulesRebuilt({ setMany: (e) => raw.setStates(e) }),
       out,
       warn: (w) => err(`portcullis warn: ${w}`),
     });

@@ -35,6 +35,8 @@ export interface FirewallStartOptions {
   out: (line: string) => void;
   /** A warning, said on stderr. */
   warn: (line: string) => void;
+  /** The logging blocks were switched to NFLOG (their rules rebuilt, counters from 0) before the nflog source's first read. */
+  nflogRulesRebuilt?: () => void;
   /** Whether Portcullis's NFLOG reader can bind its group (tests inject). */
   readerStarts?: (readerPath: string) => Promise<string | null>;
   /** Where the reader is (tests inject; default: beside the CLI bundle). */
@@ -106,6 +108,7 @@ export async function startFirewallAndSource(o: FirewallStartOptions): Promise<F
     opened = again;
     aligned = await align(opened.source.kind);
   }
+  if (opened.source.kind === 'nflog' && aligned && aligned.switched.length > 0) o.nflogRulesRebuilt?.();
   if (aligned?.warning) o.warn(aligned.warning);
   return { opened, why: choice.why, aligned };
 }

@@ -29,10 +29,10 @@ import { refuseUncuttable, refuseUnbannable, unbannableReason } from './ban-guar
 import { ownAddressCache, type OwnAddresses } from './own-addresses.ts';
 import { BINARIES, FirewallQueue, type Exec } from './exec.ts';
 import type { KmsgStart, KmsgStream } from './kmsg.ts';
-import { forwardBlockCheck } from './forward-check.ts';
 import { readNflogCounters } from './firewall/nflog-counters.ts';
 import { displayCommand, planRuleOp, ruleBody, specFromRule, UfwRuleBuilder } from './rules.ts';
-import { parseAppList, parseUfwConf, parseUfwDefaults, parseUfwStatus } from './ufw-status.ts';
+import { parseUfwStatus } from './ufw-status.ts';
+import { createReadOps } from './ops-read.ts';
 import { errorText } from '../shared/errors.ts';
 
 /** The ban backends of the firewall module (ufw rules or a kernel set, electron/helper/firewall/index.ts), injected so tests can fake them. */
@@ -100,11 +100,6 @@ export interface HelperDispatcher {
   /** Stops the kmsg stream. */
   close(): void;
 }
-
-const UFW_DEFAULTS = '/etc/default/ufw';
-const UFW_CONF = '/etc/ufw/ufw.conf';
-const IP_FORWARD_V4 = '/proc/sys/net/ipv4/ip_forward';
-const IP_FORWARD_V6 = '/proc/sys/net/ipv6/conf/default/forwarding';
 
 function errorOf(e: unknown): { code: HelperError['code']; message: string } {
   if (e instanceof HelperError) return { code: e.code, message: e.message };
@@ -195,6 +190,16 @@ export function createHelperDispatcher(deps: HelperDeps): HelperDispatcher {
     return { active: s.active, rules: s.rules };
   }
 
+  // The read-only reads: ufw's status (rules, defaults, blocks) and the helper's Doctor checks (ops-read.ts).
+  const { status, doctor } = createReadOps({
+    readConfig: (path) => deps.readConfig(path),
+    exists: (path) => deps.exists(path),
+    managedBlocksStatus: () => deps.firewall.managedBlocksStatus(),
+    forwardBlockStatus: () => deps.firewall.forwardBlockStatus(exec),
+    ufw,
+    numberedRules,
+  });
+
   /** Finds the rule the client meant: the same number if it still matches, else the nearest matching rule. */
   function resolveRule(rules: UfwRule[], number: number, expect: RuleExpect | undefined): UfwRule {
     if (!expect) {
@@ -262,80 +267,6 @@ export function createHelperDispatcher(deps: HelperDeps): HelperDispatcher {
       throw e;
     }
     return { ran };
-  }
-
-  /**
-   * ufw reports the routed policy as "disabled" while the kernel forwards nothing (net.ipv4.ip_forward
-   * and, with IPv6, net.ipv6.conf.default.forwarding both 0), whatever /etc/default/ufw says: say what
-   * ufw says. Unreadable counts as on (never claim "disabled" without knowing).
-   */
-  async function forwardingOff(ipv6: boolean): Promise<boolean> {
-    const off = async (path: string) => {
-      const v = await deps.readConfig(path);
-      return v !== null && v.trim() === '0';
-    };
-    return (await off(IP_FORWARD_V4)) && (!ipv6 || (await off(IP_FORWARD_V6)));
-  }
-
-  async function status(): Promise<HelperStatus> {
-    const blocks = await deps.firewall.managedBlocksStatus().catch(() => ({ setBlock: false, perSourceLogging: false, perSourceLoggingVia: null, forward: false }));
-    const installed = await deps.exists(BINARIES.ufw);
-    const empty = { rules: [], portcullisRules: [], all: [], appProfiles: [] };
-    if (!installed)
-      return { installed, enabled: false, defaults: { incoming: '', outgoing: '', routed: '' }, logging: '', ...empty, blocks };
-    // Defaults and logging from the files: `ufw status verbose` prints neither while ufw is inactive.
-    const defaults = parseUfwDefaults((await deps.readConfig(UFW_DEFAULTS)) ?? '');
-    const conf = parseUfwConf((await deps.readConfig(UFW_CONF)) ?? '');
-    const { active, rules } = await numberedRules();
-    const routed = (await forwardingOff(defaults.ipv6)) ? 'disabled' : defaults.routed;
-    const appProfiles = parseAppList(await ufw(['app', 'list']).catch(() => ''));
-    return {
-      installed,
-      enabled: active,
-      defaults: { incoming: defaults.incoming, outgoing: defaults.outgoing, routed },
-      logging: conf.logging,
-      rules: rules.filter((r) => !r.portcullis),
-      portcullisRules: rules.filter((r) => r.portcullis),
-      all: rules,
-      appProfiles,
-      blocks,
-    };
-  }
-
-  /** The helper's side of the Doctor table (shared/doctor.ts): only ids the table declares as the helper's. */
-  async function doctor(): Promise<HelperResult<'doctor'>> {
-    const checks: { id: HelperDoctorCheckId; ok: boolean; detail: string }[] = [];
-    let statusError: string | null = null;
-    const s = await status().catch((e: unknown) => {
-      statusError = errorOf(e).message;
-      return null;
-    });
-    const installed = s ? s.installed : await deps.exists(BINARIES.ufw);
-    checks.push({ id: 'ufw-installed', ok: installed, detail: installed ? 'ufw is installed' : 'ufw is not installed (apt-get install ufw)' });
-    // Installed but unreadable: say why, instead of reporting every check below as simply off.
-    if (statusError !== null) checks.push({ id: 'ufw-status', ok: false, detail: `ufw status failed: ${statusError} (run \`ufw status verbose\` as root to see why)` });
-    checks.push({ id: 'ufw-enabled', ok: !!s?.enabled, detail: s?.enabled ? 'ufw is active' : 'ufw is inactive: nothing is blocked (allow your SSH port first: ufw allow 22/tcp, then ufw enable)' });
-    checks.push({
-      id: 'ufw-logging',
-      ok: !!s && s.logging !== 'off' && s.logging !== '',
-      detail: s && s.logging !== 'off' && s.logging !== '' ? `ufw logging is ${s.logging}` : 'ufw logging is off: blocked packets are not logged, scans are invisible (ufw logging low)',
-    });
-    const kmsgOk = await deps.exists('/dev/kmsg');
-    checks.push({
-      id: 'kmsg',
-      ok: kmsgOk,
-      detail: kmsgOk
-        ? '/dev/kmsg is readable'
-        : '/dev/kmsg cannot be read (a container without it?): read the journal instead (--source journal), or a log file (--source file:/var/log/kern.log, spoofable)',
-    });
-    checks.push({ id: 'per-source-logging', ok: !!s?.blocks.perSourceLogging, detail: s?.blocks.perSourceLogging ? 'per-source logging block installed' : 'ufw logs through one shared budget: busy hosts miss scanners (install the per-source logging block)' });
-    checks.push({ id: 'set-block', ok: !!s?.blocks.setBlock, detail: s?.blocks.setBlock ? 'set backend block installed' : 'set backend block not installed: needed only by the set backend (install it, or `portcullis run --backend set` does)' });
-    checks.push(forwardBlockCheck(await deps.firewall.forwardBlockStatus(exec).catch(() => null), await forwardingOff(true).catch(() => false), s?.defaults.routed));
-    for (const bin of ['ipset', 'conntrack'] as const) {
-      const ok = await deps.exists(BINARIES[bin]);
-      checks.push({ id: bin, ok, detail: ok ? `${bin} is installed` : `${bin} is not installed (apt-get install ${bin})` });
-    }
-    return { checks };
   }
 
   function startKmsg(start: KmsgStart): HelperResult<'streamKmsg'> {
@@ -494,7 +425,9 @@ export function createHelperDispatcher(deps: HelperDeps): HelperDispatcher {
     }
     const changing = CHANGING_OPS.has(req.op as HelperOp);
     // Reads of ufw go through the queue too: a status taken mid-change would show half a move.
-    const readsUfw = req.op === 'status' || req.op === 'doctor' || req.op === 'listBans' || req.op === 'previewRule' || req.op === 'forwardStatus' || req.op === 'nflogCounters';
+    // (nflogCounters does not: one `iptables -S -v` per family is an atomic read of the table, and a
+    // reader's start waits for it — behind queued ufw bans, 0.3–1 s each under a flood, nothing read.)
+    const readsUfw = req.op === 'status' || req.op === 'doctor' || req.op === 'listBans' || req.op === 'previewRule' || req.op === 'forwardStatus';
     if (!changing && !readsUfw) {
       try {
         return { id: req.id, ok: true, result: await perform(req) };

@@ -237,6 +237,8 @@ describe('review fixes: the choice at the start', () => {
   it('auto → nflog whose block switch fails falls back to kmsg (the nflog source would read nothing), warns why, and the blocks follow kmsg', async () => {
     const st = { per: 'log' as LoggingVia };
     const ops: string[] = [];
+    let switchFails = true;
+    let rebuilt = 0;
     const call = (async (op: string) => {
       if (op === 'status') return { blocks: { setBlock: true, perSourceLogging: true, perSourceLoggingVia: st.per, perSourceLoggingByFamily: { v4: st.per, v6: st.per }, forward: false } };
       if (op === 'forwardStatus') return null;
@@ -246,7 +248,7 @@ describe('review fixes: the choice at the start', () => {
       status: async () => ({ firewall: { installed: true, enabled: true } }),
       setPerSourceLogging: async (_on: boolean, via: LoggingVia) => {
         ops.push(via);
-        if (via === 'nflog') throw new Error('iptables-restore --test: Couldn\'t load target `NFLOG\'');
+        if (via === 'nflog' && switchFails) throw new Error('iptables-restore --test: Couldn\'t load target `NFLOG\'');
         st.per = via;
       },
     } as unknown as HelperOpsPort;
@@ -255,7 +257,21 @@ describe('review fixes: the choice at the start', () => {
     const out: string[] = [];
     const warn: string[] = [];
     const effective = { ...DEFAULT_SETTINGS, ban: { ...DEFAULT_SETTINGS.ban, backend: 'ufw' as const } };
+    const opts = {
+      effective,
+      isRoot: true,
+      dryRun: false,
+      call,
+      helper,
+      open: async (spec: string) => fakeSource(spec),
+      out: (l: string) => out.push(l),
+      warn: (l: string) => warn.push(l),
+      readerStarts: async () => null,
+      readerPath: () => READER,
+      nflogRulesRebuilt: () => void rebuilt++,
+    };
     const r = await startFirewallAndSource({
+      ...opts,
       effective,
       isRoot: true,
       dryRun: false,
@@ -276,5 +292,16 @@ describe('review fixes: the choice at the start', () => {
     expect(warn).toEqual([expect.stringMatching(/^auto: not reading NFLOG, reading the kernel log instead .*: cannot switch the per-source logging block to NFLOG/)]);
     expect(st.per).toBe('log');
     expect(ops).toEqual(['nflog']);
+    expect(rebuilt).toBe(0);
+
+    // The switch succeeding: nflog kept, and the NFLOG ledger told its rules are new (counters from 0).
+    switchFails = false;
+    const ok = await startFirewallAndSource({ ...opts, open: async (spec) => fakeSource(spec === 'nflog' ? 'nflog' : 'kmsg') });
+    expect(ok.opened.source.kind).toBe('nflog');
+    expect(st.per).toBe('nflog');
+    expect(rebuilt).toBe(1);
+    // Nothing switched at the next start: the ledger's baseline stands.
+    await startFirewallAndSource({ ...opts, open: async (spec) => fakeSource(spec === 'nflog' ? 'nflog' : 'kmsg') });
+    expect(rebuilt).toBe(1);
   });
 });

@@ -359,6 +359,19 @@ describe('helper dispatcher: valid requests', () => {
     expect(fwCalls).toEqual(['set.ban 192.0.2.3 60 ', 'ufw.ban 192.0.2.2 60 ']);
   });
 
+  it('the NFLOG counters are read beside the ufw queue: a reader (re)start does not wait behind queued ufw bans', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const { deps } = fakeDeps();
+    deps.firewall.createBanBackend = heldBans(held);
+    const d = createHelperDispatcher(deps);
+    const ban = d.handle({ id: 1, op: 'ban', args: { ip: '192.0.2.1', timeoutSec: 60, backend: 'ufw' } });
+    const answered = await Promise.race([d.handle({ id: 2, op: 'nflogCounters', args: {} }), new Promise((r) => setTimeout(() => r('waited'), 500))]);
+    expect(answered).toMatchObject({ ok: true, result: { rules: [] } });
+    release();
+    expect((await ban).ok).toBe(true);
+  });
+
   it('a ufw-backend ban is in force before a slow `ufw status` read ends; ufw\'s own rule follows in the queue (issue 14)', async () => {
     let release!: () => void;
     const held = new Promise<void>((r) => (release = r));

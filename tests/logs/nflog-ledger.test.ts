@@ -4,7 +4,7 @@
  * a reader restart inside one run, and the cases where the count is unknown (said, not guessed).
  */
 import { describe, expect, it } from 'vitest';
-import { lostWhileUnbound, NFLOG_ACCOUNTED_KEY, NFLOG_COUNTERS_KEY, NflogLedger, ruleCountsOf, type RuleCounts } from '../../electron/engine/logs/nflog-ledger.ts';
+import { lostWhileUnbound, NFLOG_ACCOUNTED_KEY, NFLOG_COUNTERS_KEY, NflogLedger, nflogRulesRebuilt, ruleCountsOf, type RuleCounts } from '../../electron/engine/logs/nflog-ledger.ts';
 
 const A = '4 -A ufw-after-input … -j NFLOG --nflog-group 5417';
 const B = '6 -A ufw6-after-input … -j NFLOG --nflog-group 5417';
@@ -28,10 +28,24 @@ describe('lostWhileUnbound', () => {
 function memoryState() {
   const committed = new Map<string, string>();
   const queued = new Map<string, string>();
+  /** Commits left before the process is killed (-9) at the next one (Infinity: never). */
+  let commitsLeft = Infinity;
+  const commit = (entries: Record<string, string>): void => {
+    if (commitsLeft <= 0) {
+      queued.clear();
+      throw new Error('killed');
+    }
+    commitsLeft--;
+    for (const [k, v] of Object.entries(entries)) committed.set(k, v);
+  };
   return {
     committed,
     get: (k: string) => queued.get(k) ?? committed.get(k) ?? null,
-    set: (k: string, v: string) => void committed.set(k, v),
+    set: (k: string, v: string) => commit({ [k]: v }),
+    setMany: (entries: Record<string, string>) => commit(entries),
+    /** kill -9 at the commit after the next `n`. */
+    killAfterCommits: (n: number) => void (commitsLeft = n),
+    revive: () => void (commitsLeft = Infinity),
     queue: (k: string, v: string) => void queued.set(k, v),
     /** The store's flush (with a batch of packets). */
     flush: () => {
@@ -41,6 +55,13 @@ function memoryState() {
     /** kill -9: what was queued is gone. */
     crash: () => queued.clear(),
   };
+}
+
+/** Another store with the same committed state (to try one start without touching the first). */
+function memoryCopy(from: ReturnType<typeof memoryState>) {
+  const copy = memoryState();
+  for (const [k, v] of from.committed) copy.committed.set(k, v);
+  return copy;
 }
 
 describe('NflogLedger', () => {
@@ -67,6 +88,25 @@ describe('NflogLedger', () => {
     expect(second.unknown).toBeNull();
     expect(state.committed.get(NFLOG_COUNTERS_KEY)).toBe(JSON.stringify({ [A]: 310 }));
     expect(state.committed.get(NFLOG_ACCOUNTED_KEY)).toBe('0');
+  });
+
+  it('rules rebuilt by a switch to NFLOG at the start (ufw reloaded: counters from 0): what they logged before the reader bound is counted, not "unknown: counters went down"', async () => {
+    const state = memoryState();
+    let counters: RuleCounts = { [A]: 500 };
+    const earlier = new NflogLedger(state, async () => counters);
+    await earlier.readerStarting();
+    earlier.accounted(500);
+    state.flush();
+    // A kmsg run switched the block to LOG; this start switches it back: rules new, counters from 0.
+    counters = { [A]: 6 };
+    const without = new NflogLedger(memoryCopy(state), async () => counters);
+    await without.readerStarting();
+    expect(without.unknown).toMatch(/went down/);
+    nflogRulesRebuilt(state, null);
+    const next = new NflogLedger(state, async () => counters);
+    await next.readerStarting();
+    expect(next.unknown).toBeNull();
+    expect(next.lost).toBe(6);
   });
 
   it('a reader restart inside one run uses the account it kept (not the stored one), and adds to the run\'s loss', async () => {
@@ -118,6 +158,63 @@ describe('NflogLedger', () => {
     await after.readerStarting();
     expect(after.unknown).toMatch(/could not be read at the previous start/);
     expect(after.lost).toBe(0);
+  });
+
+  it('the counters and the account that goes with them are one commit: killed at any write of a start, the next start still counts exactly', async () => {
+    for (const killAt of [0, 1, 2]) {
+      const state = memoryState();
+      let counters: RuleCounts = { [A]: 100 };
+      const first = new NflogLedger(state, async () => counters);
+      await first.readerStarting();
+      counters = { [A]: 110 };
+      first.accounted(10);
+      state.flush();
+      // Stopped: 40 logged unbound; the next start is killed (-9) at one of its writes.
+      counters = { [A]: 150 };
+      state.killAfterCommits(killAt);
+      await new NflogLedger(state, async () => counters).readerStarting().catch(() => undefined);
+      state.revive();
+      const written = state.committed.get(NFLOG_COUNTERS_KEY) === JSON.stringify({ [A]: 150 });
+      // 10 more logged, nothing read: the start after that.
+      counters = { [A]: 160 };
+      const third = new NflogLedger(state, async () => counters);
+      await third.readerStarting();
+      // Either the killed start wrote nothing (160 − (100 + 10)) or all of it (160 − (150 + 0)).
+      expect({ killAt, lost: third.lost }).toEqual({ killAt, lost: written ? 10 : 50 });
+    }
+  });
+
+  it('counters not answered within the timeout: the reader starts anyway, the window\'s count is unknown (said), and the next start cannot compare either', async () => {
+    const state = memoryState();
+    const l = new NflogLedger(state, () => new Promise(() => undefined), { readTimeoutMs: 20 });
+    const t0 = Date.now();
+    await l.readerStarting();
+    expect(Date.now() - t0).toBeLessThan(1000);
+    expect(l.unknown).toMatch(/counters cannot be read \(not answered within 0.02 s\)/);
+    const next = new NflogLedger(state, async () => ({ [A]: 5 }));
+    await next.readerStarting();
+    expect(next.unknown).toMatch(/could not be read at the previous start/);
+  });
+
+  it('counters stored in another boot count from 0 in this one (its tables started empty): exact across a reboot, also once they regrew past the stored ones', async () => {
+    const state = memoryState();
+    const first = new NflogLedger(state, async () => ({ [A]: 100 }), { bootId: 'boot-1' });
+    await first.readerStarting();
+    first.accounted(30);
+    state.flush();
+    // Rebooted; the rules logged 150 before this start (more than the 100 + 30 stored).
+    const second = new NflogLedger(state, async () => ({ [A]: 150 }), { bootId: 'boot-2' });
+    await second.readerStarting();
+    expect(second.lost).toBe(150);
+    expect(second.unknown).toBeNull();
+    // Fewer than stored (the usual reboot): also counted from 0, not "unknown".
+    const third = new NflogLedger(state, async () => ({ [A]: 7 }), { bootId: 'boot-3' });
+    await third.readerStarting();
+    expect([third.lost, third.unknown]).toEqual([7, null]);
+    // The same boot: compared as before.
+    const fourth = new NflogLedger(state, async () => ({ [A]: 9 }), { bootId: 'boot-3' });
+    await fourth.readerStarting();
+    expect([fourth.lost, fourth.unknown]).toEqual([2, null]);
   });
 
   it('takes the helper\'s answer by family and rule text; a family it could not list is an error', () => {

@@ -23,7 +23,7 @@ class FakeReader extends EventEmitter implements ReaderProcess {
   killed: string[] = [];
   kill(signal: NodeJS.Signals = 'SIGTERM'): boolean {
     this.killed.push(signal);
-    setImmediate(() => this.emit('exit', null, signal));
+    setImmediate(() => this.emit('close', null, signal));
     return true;
   }
 }
@@ -72,7 +72,7 @@ describe('NflogSource', () => {
     const start = a.start(() => undefined, () => undefined);
     early.stderr.write('portcullis-nflog: bind NFLOG group 5417: Device or resource busy (another program reads this group)\n');
     await new Promise((r) => setImmediate(r));
-    early.emit('exit', 1, null);
+    early.emit('close', 1, null);
     await expect(start).rejects.toThrow(/stopped \(exit code 1\): portcullis-nflog: bind NFLOG group 5417: Device or resource busy/);
     expect(a.health().error).toMatch(/another program reads this group/);
 
@@ -81,9 +81,26 @@ describe('NflogSource', () => {
     const started = b.start(() => undefined, () => undefined);
     late.stdout.write(capture);
     await started;
-    late.emit('exit', null, 'SIGKILL');
+    late.emit('close', null, 'SIGKILL');
     expect(b.health().error).toMatch(/the NFLOG reader \(\/x\/portcullis-nflog\) stopped \(SIGKILL\)/);
     await b.stop();
+  });
+
+  it('a reader\'s stop is taken once its output is drained (\'close\', not \'exit\', which can come before the last of stderr and stdout)', async () => {
+    const reader = new FakeReader();
+    const got: PacketEvent[] = [];
+    const src = source(reader);
+    const started = src.start(() => undefined, (p) => got.push(...p));
+    reader.stdout.write(capture.subarray(0, 8 + 4)); // READY
+    await started;
+    reader.emit('exit', 1, null);
+    reader.stdout.write(capture.subarray(12));
+    reader.stderr.write('portcullis-nflog: recvmmsg: Bad address\n');
+    await new Promise((r) => setImmediate(r));
+    reader.emit('close', 1, null);
+    expect(got).toHaveLength(8);
+    expect(src.health().error).toMatch(/stopped \(exit code 1\): portcullis-nflog: recvmmsg: Bad address — nothing is read/);
+    await src.stop();
   });
 
   it('a reader that stops on its own is started again after 0.5 s doubling to 30 s, back to 0.5 s after a healthy minute: error while none reads, a warning naming the last words once one does, counts carried over', async () => {
@@ -107,7 +124,7 @@ describe('NflogSource', () => {
       // It dies with its last words: error at once, one line, a new reader 0.5 s later.
       readers[0]!.stderr.write('portcullis-nflog: recvmmsg: Bad address\n');
       await vi.advanceTimersByTimeAsync(0);
-      readers[0]!.emit('exit', 1, null);
+      readers[0]!.emit('close', 1, null);
       expect(src.health().error).toMatch(/stopped \(exit code 1\): portcullis-nflog: recvmmsg: Bad address — nothing is read until it is started again \(in 0.5 s\)/);
       expect(logged).toEqual([expect.stringMatching(/^portcullis warn: the NFLOG reader \(\/x\/portcullis-nflog\) stopped \(exit code 1\): portcullis-nflog: recvmmsg: Bad address; starting it again in 0.5 s$/)]);
       await vi.advanceTimersByTimeAsync(499);
@@ -123,11 +140,11 @@ describe('NflogSource', () => {
       expect(h.warning).toMatch(/^read on after the NFLOG reader .* stopped \(exit code 1\): portcullis-nflog: recvmmsg: Bad address \(started again at .*; 1 restart since the start\)$/);
       expect(h).toMatchObject({ recordsRead: 16, recordsLost: 0 });
       // Dies again at once: 1 s; then a start that fails (no READY): 2 s, 4 s …, never more than 30 s.
-      readers[1]!.emit('exit', null, 'SIGSEGV');
+      readers[1]!.emit('close', null, 'SIGSEGV');
       expect(logged[1]).toMatch(/stopped \(SIGSEGV\); starting it again in 1 s$/);
       await vi.advanceTimersByTimeAsync(1000);
       expect(readers).toHaveLength(3);
-      readers[2]!.emit('exit', 1, null);
+      readers[2]!.emit('close', 1, null);
       await vi.advanceTimersByTimeAsync(0);
       expect(logged[2]).toMatch(/^portcullis warn: starting the NFLOG reader again failed: .* stopped \(exit code 1\); starting it again in 2 s$/);
       expect(src.health().error).toMatch(/in 2 s\)$/);
@@ -140,7 +157,7 @@ describe('NflogSource', () => {
           waited += 500;
         }
         delays.push(waited);
-        readers[i]!.emit('exit', 1, null);
+        readers[i]!.emit('close', 1, null);
         await vi.advanceTimersByTimeAsync(0);
       }
       expect(delays).toEqual([2000, 4000, 8000, 16000, 30000, 30000, 30000]);
@@ -150,7 +167,7 @@ describe('NflogSource', () => {
       await vi.advanceTimersByTimeAsync(0);
       expect(src.health().error).toBeUndefined();
       now += 60_000;
-      readers[10]!.emit('exit', null, 'SIGKILL');
+      readers[10]!.emit('close', null, 'SIGKILL');
       expect(logged[logged.length - 1]).toMatch(/starting it again in 0.5 s$/);
       // stop() cancels a restart on its way.
       await src.stop();
@@ -166,7 +183,7 @@ describe('NflogSource', () => {
   it('stop() does not wait for an exit that will not come: after a failed spawn, or from a reader deaf to SIGTERM', async () => {
     vi.useFakeTimers();
     try {
-      // A spawn that failed emits 'error' and never 'exit'.
+      // A spawn that failed emits 'error' and no 'exit'.
       const failed = new FakeReader();
       failed.kill = () => true;
       const src = source(failed);
@@ -178,7 +195,7 @@ describe('NflogSource', () => {
       const deaf = new FakeReader();
       deaf.kill = function (signal: NodeJS.Signals = 'SIGTERM') {
         this.killed.push(signal);
-        if (signal === 'SIGKILL') setImmediate(() => this.emit('exit', null, signal));
+        if (signal === 'SIGKILL') setImmediate(() => this.emit('close', null, signal));
         return true;
       };
       const src2 = source(deaf);
@@ -214,7 +231,7 @@ describe('NflogSource', () => {
       const readers: FakeReader[] = [];
       const logged: string[] = [];
       let release: (() => void) | null = null;
-      const ledger = { lost: 0, unknown: null, accounted: () => undefined, readerStarting: () => (readers.length < 3 ? Promise.resolve() : new Promise<void>((r) => (release = r))) };
+      const ledger = { lost: 0, unknown: null, newRun: () => undefined, accounted: () => undefined, readerStarting: () => (readers.length < 3 ? Promise.resolve() : new Promise<void>((r) => (release = r))) };
       const src = new NflogSource({
         readerPath: '/x/portcullis-nflog',
         spawn: () => (readers.push(new FakeReader()), readers[readers.length - 1]!),
@@ -226,7 +243,7 @@ describe('NflogSource', () => {
       await vi.advanceTimersByTimeAsync(0);
       readers[0]!.stdout.write(capture);
       await started;
-      readers[0]!.emit('exit', null, 'SIGKILL');
+      readers[0]!.emit('close', null, 'SIGKILL');
       await vi.advanceTimersByTimeAsync(500);
       expect(readers).toHaveLength(2);
       await vi.advanceTimersByTimeAsync(10_000); // no READY: killed, its exit follows
@@ -235,7 +252,7 @@ describe('NflogSource', () => {
       expect(logged[1]).toMatch(/starting the NFLOG reader again failed: .* did not bind NFLOG group 5417 within 10 s; starting it again in 1 s$/);
       await vi.advanceTimersByTimeAsync(1000);
       expect(readers).toHaveLength(3);
-      readers[2]!.emit('exit', 1, null);
+      readers[2]!.emit('close', 1, null);
       await vi.advanceTimersByTimeAsync(2000); // the next restart is reading the counters…
       expect(release).not.toBeNull();
       const stopping = src.stop();
@@ -245,6 +262,53 @@ describe('NflogSource', () => {
       expect(readers).toHaveLength(3); // …and starts no reader once stopped
       await vi.advanceTimersByTimeAsync(60_000);
       expect(readers).toHaveLength(3);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('stop() then start() while a restart reads the counters: the restart starts no reader (one reader, not two fighting for the group)', async () => {
+    vi.useFakeTimers();
+    try {
+      const readers: FakeReader[] = [];
+      const releases: (() => void)[] = [];
+      let hold = false;
+      const ledger = {
+        lost: 0,
+        unknown: null,
+        newRun: () => undefined,
+        accounted: () => undefined,
+        readerStarting: () => (hold ? new Promise<void>((r) => releases.push(r)) : Promise.resolve()),
+      };
+      const src = new NflogSource({
+        readerPath: '/x/portcullis-nflog',
+        spawn: () => (readers.push(new FakeReader()), readers[readers.length - 1]!),
+        ifName: () => null,
+        log: () => undefined,
+        ledger,
+      });
+      const first = src.start(() => undefined, () => undefined);
+      await vi.advanceTimersByTimeAsync(0);
+      readers[0]!.stdout.write(capture);
+      await first;
+      hold = true;
+      readers[0]!.emit('close', null, 'SIGKILL');
+      await vi.advanceTimersByTimeAsync(500); // the restart reads the counters (held)
+      expect(releases).toHaveLength(1);
+      await src.stop();
+      hold = false;
+      const second = src.start(() => undefined, () => undefined);
+      await vi.advanceTimersByTimeAsync(0);
+      expect(readers).toHaveLength(2);
+      readers[1]!.stdout.write(capture);
+      await second;
+      releases[0]!(); // the old restart's read answers now
+      await vi.advanceTimersByTimeAsync(10);
+      expect(readers).toHaveLength(2);
+      expect(src.health().error).toBeUndefined();
+      const stopping = src.stop();
+      await vi.advanceTimersByTimeAsync(10);
+      await stopping;
     } finally {
       vi.useRealTimers();
     }
@@ -263,6 +327,7 @@ describe('NflogSource', () => {
           ledger.lost += 200;
         },
         accounted: (n: number) => void events.push(`accounted ${n}`),
+        newRun: () => void events.push('new run'),
       };
       const src = new NflogSource({
         readerPath: '/x/portcullis-nflog',
@@ -275,17 +340,20 @@ describe('NflogSource', () => {
       await vi.advanceTimersByTimeAsync(0);
       readers[0]!.stdout.write(capture);
       await started;
-      expect(events).toEqual(['starting (readers so far: 0)', 'accounted 8']);
+      expect(events).toEqual(['new run', 'starting (readers so far: 0)', 'accounted 8']);
       expect(src.health()).toMatchObject({ recordsRead: 8, recordsLost: 200 });
-      expect(src.health().error).toMatch(/^200 NFLOG messages were logged while no reader was bound \(Portcullis not running, or its reader restarting\): never read, counted from the logging rules' counters$/);
-      readers[0]!.emit('exit', null, 'SIGKILL');
+      // Over when counted: a warning, not the source's error for the whole run.
+      expect(src.health().error).toBeUndefined();
+      expect(src.health().warning).toMatch(/^200 NFLOG messages were logged while no reader was bound \(Portcullis not running, or its reader restarting\): never read, counted from the logging rules' counters$/);
+      readers[0]!.emit('close', null, 'SIGKILL');
       await vi.advanceTimersByTimeAsync(500);
       readers[1]!.stdout.write(capture);
       await vi.advanceTimersByTimeAsync(0);
-      expect(events).toEqual(['starting (readers so far: 0)', 'accounted 8', 'starting (readers so far: 1)', 'accounted 8']);
+      expect(events).toEqual(['new run', 'starting (readers so far: 0)', 'accounted 8', 'starting (readers so far: 1)', 'accounted 8']);
       expect(src.health()).toMatchObject({ recordsRead: 16, recordsLost: 400 });
       ledger.unknown = 'unknown how many NFLOG messages were logged while no reader was bound: the logging rules\' counters went down';
-      expect(src.health().warning).toMatch(/^read on after .*; unknown how many NFLOG messages were logged while no reader was bound/);
+      expect(src.health().error).toBeUndefined();
+      expect(src.health().warning).toMatch(/^read on after .*; 400 NFLOG messages were logged while no reader was bound .*; unknown how many NFLOG messages were logged while no reader was bound/);
       const stopping = src.stop();
       await vi.advanceTimersByTimeAsync(10);
       await stopping;

@@ -178,6 +178,19 @@ describe('batching', () => {
     s.close();
   });
 
+  it('setStates writes its values now, in one transaction (all or none)', () => {
+    const s = new SqliteStore({ path: dbPath });
+    s.setStates({ 'nflog.counters': '{"a":1}', 'nflog.accounted': '0' });
+    const reader = new DatabaseSync(dbPath);
+    const stored = (k: string) => (reader.prepare('SELECT value FROM state WHERE key=?').get(k) as { value: string } | undefined)?.value;
+    expect([stored('nflog.counters'), stored('nflog.accounted')]).toEqual(['{"a":1}', '0']);
+    // A failure inside the transaction rolls back the values before it.
+    expect(() => s.setStates({ 'nflog.counters': '{"a":2}', 'nflog.accounted': null as unknown as string })).toThrow();
+    expect([stored('nflog.counters'), stored('nflog.accounted')]).toEqual(['{"a":1}', '0']);
+    reader.close();
+    s.close();
+  });
+
   it('keeps only the latest picture of an offender in a batch and merges first-seen on upsert', () => {
     const s = new SqliteStore({ path: dbPath });
     s.upsertOffenders([offender('203.0.113.7', { hits: 1 }), offender('203.0.113.7', { hits: 9, firstSeen: T0 + 50 })]);

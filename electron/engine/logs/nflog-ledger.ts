@@ -13,6 +13,10 @@
  * with the stored packets (the store's state, queued like kmsg's position): messages read but not
  * yet stored when the service was killed are counted as lost too — they are.
  *
+ * The boot is stored with the counters (/proc/sys/kernel/random/boot_id): counters stored in another
+ * boot count from 0 in this one (the kernel's tables start empty), and so does the account — exact
+ * across a reboot, where comparing with the old counters under-counted once they had grown past them.
+ *
  * A counter that went DOWN (ufw reload rebuilds its chains: every counter from 0) or a rule that is
  * gone makes the count unknown: said so, never guessed. A rule new since the last start counts from
  * 0 (everything it logged, it logged with no reader of ours to read it).
@@ -53,13 +57,20 @@ export function lostWhileUnbound(prev: LedgerEntry | null, now: RuleCounts): Unb
 /** The store's state keys (runner.ts hands them over): JSON LedgerEntry's counters, and the account written with the batches. */
 export const NFLOG_COUNTERS_KEY = 'nflog.counters';
 export const NFLOG_ACCOUNTED_KEY = 'nflog.accounted';
+/** The boot the stored counters were read in. */
+export const NFLOG_BOOT_KEY = 'nflog.bootId';
+/** How long a reader's start waits for the counters before it binds without them (the count: unknown). */
+export const COUNTERS_READ_TIMEOUT_MS = 2_000;
 /** Stored in place of counters that could not be read: the next start cannot compare either. */
 const UNREADABLE = 'unreadable';
 
 export interface LedgerState {
   get(key: string): string | null;
-  /** Written now. */
-  set(key: string, value: string): void;
+  /**
+   * Written now, all in one commit: the counters and the account that goes with them (a kill -9
+   * between two commits would leave new counters with the previous reader's account).
+   */
+  setMany(entries: Record<string, string>): void;
   /** Written with the next batch of stored packets. */
   queue(key: string, value: string): void;
 }
@@ -73,9 +84,11 @@ export interface NflogLedgerPort {
   readerStarting(): Promise<void>;
   /** The running reader's account so far (read + lost in gaps). */
   accounted(messages: number): void;
-  /** Messages lost while no reader was bound, summed over this service's starts and restarts. */
+  /** The source's start(): the counts below begin again (they belong to one start and its restarts). */
+  newRun(): void;
+  /** Messages lost while no reader was bound, summed over this start of the source and its restarts. */
   readonly lost: number;
-  /** Why a window's count is unknown (the last one), or null. */
+  /** Why a window's count is unknown (the last one; `lost` leaves that window out), or null. */
   readonly unknown: string | null;
 }
 
@@ -87,31 +100,55 @@ export class NflogLedger implements NflogLedgerPort {
   private readonly state: LedgerState;
   private readonly read: ReadCounters;
 
-  constructor(state: LedgerState, read: ReadCounters) {
+  private readonly readTimeoutMs: number;
+  /** This boot's id (null: unknown — stored counters are then compared as they are). */
+  private readonly boot: string | null;
+
+  constructor(state: LedgerState, read: ReadCounters, opts: { readTimeoutMs?: number; bootId?: string | null } = {}) {
     this.state = state;
     this.read = read;
+    this.readTimeoutMs = opts.readTimeoutMs ?? COUNTERS_READ_TIMEOUT_MS;
+    this.boot = opts.bootId ?? null;
+  }
+
+  newRun(): void {
+    this.lost = 0;
+    this.unknown = null;
   }
 
   async readerStarting(): Promise<void> {
     let now: RuleCounts | { error: string };
+    let timer: ReturnType<typeof setTimeout> | undefined;
     try {
-      now = await this.read();
+      // Nothing is read until the reader binds: a read that takes longer makes this window's count
+      // unknown rather than the reader late (its late answer is dropped).
+      now = await Promise.race([
+        this.read(),
+        new Promise<{ error: string }>((resolve) => {
+          timer = setTimeout(() => resolve({ error: `not answered within ${this.readTimeoutMs / 1000} s` }), this.readTimeoutMs);
+        }),
+      ]);
     } catch (e) {
       now = { error: errorText(e) };
+    } finally {
+      clearTimeout(timer);
     }
     const prev = this.previous();
+    let counters: string;
     if ('error' in now) {
       this.unknown = `the NFLOG rules' counters cannot be read (${now.error}): messages logged while no reader was bound are not counted`;
-      this.state.set(NFLOG_COUNTERS_KEY, UNREADABLE);
+      counters = UNREADABLE;
     } else {
       const r = prev === UNREADABLE ? ({ kind: 'unknown', why: 'the counters could not be read at the previous start' } as const) : lostWhileUnbound(prev, now);
       if (r.kind === 'lost') this.lost += r.lost;
       else if (r.kind === 'unknown') this.unknown = `unknown how many NFLOG messages were logged while no reader was bound: ${r.why}`;
-      this.state.set(NFLOG_COUNTERS_KEY, JSON.stringify(now));
+      counters = JSON.stringify(now);
     }
-    // Now, and in place of an earlier reader's account still waiting for the next batch (which would
-    // otherwise be written over this 0 and count against the new counters).
-    this.state.set(NFLOG_ACCOUNTED_KEY, '0');
+    // The new counters and their account (0) in one commit: killed between two, the next start would
+    // measure the new counters against the previous reader's account. The 0 is queued too, in place
+    // of an earlier reader's account still waiting for the next batch (which would otherwise be
+    // written over it and count against the new counters).
+    this.state.setMany({ [NFLOG_COUNTERS_KEY]: counters, [NFLOG_ACCOUNTED_KEY]: '0', ...(this.boot !== null ? { [NFLOG_BOOT_KEY]: this.boot } : {}) });
     this.state.queue(NFLOG_ACCOUNTED_KEY, '0');
     this.live = 0;
   }
@@ -125,6 +162,10 @@ export class NflogLedger implements NflogLedgerPort {
   private previous(): LedgerEntry | null | typeof UNREADABLE {
     const raw = this.state.get(NFLOG_COUNTERS_KEY);
     if (raw === null) return null;
+    // Stored in another boot: this boot's counters started at 0, and no reader of it read anything
+    // before this one (a reader of this process would have stored this boot's id).
+    const storedBoot = this.state.get(NFLOG_BOOT_KEY);
+    if (this.live === null && this.boot !== null && storedBoot !== null && storedBoot !== this.boot) return { counters: {}, accounted: 0 };
     if (raw === UNREADABLE) return UNREADABLE;
     let counters: RuleCounts;
     try {
@@ -135,6 +176,15 @@ export class NflogLedger implements NflogLedgerPort {
     const accounted = this.live ?? Number(this.state.get(NFLOG_ACCOUNTED_KEY) ?? 0);
     return { counters, accounted: Number.isFinite(accounted) ? accounted : 0 };
   }
+}
+
+/**
+ * The logging rules were just rebuilt (the runner switched a block to NFLOG: ufw reloaded, every
+ * counter from 0) before any reader of them bound: the next start compares with nothing, so all they
+ * count until then is counted lost — exactly what it is — instead of "unknown: counters went down".
+ */
+export function nflogRulesRebuilt(state: Pick<LedgerState, 'setMany'>, bootId: string | null): void {
+  state.setMany({ [NFLOG_COUNTERS_KEY]: '{}', [NFLOG_ACCOUNTED_KEY]: '0', ...(bootId !== null ? { [NFLOG_BOOT_KEY]: bootId } : {}) });
 }
 
 /** The helper's answer as RuleCounts (a family it could not list: an error). */

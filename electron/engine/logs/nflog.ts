@@ -18,7 +18,7 @@
  * - A reader that stops on its own (killed, a failed system call) is started again, after 0.5 s
  *   doubling to 30 s (back to 0.5 s once one has read for a minute): one stderr line per restart
  *   with the reader's last words; health `error` while none reads, `warning` ("read on after …")
- *   once one reads again. Each new reader is a new kernel instance (sequence numbers from 0): a new
+ *   once one reads again. What was logged while none was bound is a `warning` (over, counted). Each new reader is a new kernel instance (sequence numbers from 0): a new
  *   decoder, its counts added to those before it.
  */
 import { spawn as nodeSpawn } from 'node:child_process';
@@ -54,7 +54,8 @@ export interface ReaderProcess {
   stdout: Readable;
   stderr: Readable;
   kill(signal?: NodeJS.Signals): boolean;
-  once(event: 'exit', listener: (code: number | null, signal: NodeJS.Signals | null) => void): unknown;
+  /** After it exited AND its stdout and stderr were drained ('exit' can come before their last bytes). */
+  once(event: 'close', listener: (code: number | null, signal: NodeJS.Signals | null) => void): unknown;
   once(event: 'error', listener: (e: Error) => void): unknown;
 }
 
@@ -124,7 +125,12 @@ export class NflogSource implements LogSourcePort {
   private reader: ReaderProcess | null = null;
   private onPackets: ((packets: PacketEvent[]) => void) | null = null;
   private stderrTail = '';
-  private stopping = false;
+  /**
+   * Each start() and stop() begins a new generation: work of an older one (a restart reading the
+   * counters when stop() and start() came) starts no reader. (A `stopping` flag, cleared by the
+   * next start(), let that restart start a second reader beside the new one: EBUSY.)
+   */
+  private generation = 0;
   private rejectsNoted = 0;
   /** When the running reader said READY (null: none reads). */
   private readySince: number | null = null;
@@ -154,18 +160,20 @@ export class NflogSource implements LogSourcePort {
 
   async start(_onLines: (lines: string[]) => void, onPackets?: (packets: PacketEvent[]) => void): Promise<void> {
     if (!onPackets) throw new Error('the nflog source delivers packets: its consumer must take them');
-    this.stopping = false;
+    const gen = ++this.generation;
     this.onPackets = onPackets;
     this.carried = { read: 0, lost: 0, overruns: 0 };
     this.restarts = 0;
     this.lastStop = null;
     this.nextDelayMs = this.backoff.firstMs;
     this.stats.warning = undefined;
-    await this.startReader();
+    this.stats.error = undefined;
+    this.o.ledger?.newRun();
+    await this.startReader(gen);
   }
 
   /** Starts one reader and resolves once it said READY; rejects (with stats.error set) when it could not. */
-  private async startReader(): Promise<void> {
+  private async startReader(gen: number): Promise<void> {
     if (this.decoder.counts.receiveBuffer !== null || this.decoder.counts.packets > 0) {
       this.decoder = new NflogStreamDecoder();
       this.rejectsNoted = 0;
@@ -174,8 +182,8 @@ export class NflogSource implements LogSourcePort {
     this.readySince = null;
     // Before the bind: a packet logged between the counters' read and the bind is no reader's (lost, counted).
     if (this.o.ledger) await this.o.ledger.readerStarting();
-    // Stopped while the counters were read (a restart on its way): no reader to start.
-    if (this.stopping) throw new Error('the source was stopped');
+    // Stopped (and maybe started again) while the counters were read: no reader to start.
+    if (gen !== this.generation) throw new Error('the source was stopped');
     const spawn = this.o.spawn ?? ((file: string, args: string[]) => nodeSpawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], shell: false }));
     let reader: ReaderProcess;
     try {
@@ -222,17 +230,18 @@ export class NflogSource implements LogSourcePort {
         }
       });
       reader.once('error', (e) => {
-        // A failed spawn emits no 'exit': nothing to wait for in stop().
+        // A failed spawn: nothing to wait for in stop().
         if (this.reader === reader) this.reader = null;
         settle(new Error(`cannot start ${this.o.readerPath}: ${e.message}`));
       });
-      reader.once('exit', (code, signal) => {
+      // 'close', not 'exit': its last words (stderr) and last frames (stdout) are read by then.
+      reader.once('close', (code, signal) => {
         if (this.reader === reader) this.reader = null;
         const why = `${this.describeReader()} stopped (${signal ?? `exit code ${code}`})${this.stderrTail.trim() ? `: ${this.stderrTail.trim()}` : ''}`;
         if (!settled) return settle(new Error(why));
         // After its READY: reading stopped — a fault until another reader reads. (The exit of one
         // that never said READY, killed by the timeout, is that start's failure, already answered.)
-        if (read && !this.stopping) this.readerStopped(why);
+        if (read && gen === this.generation) this.readerStopped(why);
       });
     });
   }
@@ -251,14 +260,15 @@ export class NflogSource implements LogSourcePort {
     this.nextDelayMs = Math.min(this.nextDelayMs * 2, this.backoff.maxMs);
     this.stats.error = `${why} — nothing is read until it is started again (in ${delay / 1000} s)`;
     this.log(`portcullis warn: ${why}; starting it again in ${delay / 1000} s`);
+    const gen = this.generation;
     this.restartTimer = setTimeout(() => {
       this.restartTimer = null;
-      void this.restart();
+      void this.restart(gen);
     }, delay);
   }
 
-  private async restart(): Promise<void> {
-    if (this.stopping) return;
+  private async restart(gen: number): Promise<void> {
+    if (gen !== this.generation) return;
     const c = this.decoder.counts;
     this.carried.read += c.packets + malformedTotal(c);
     this.carried.lost += c.lost;
@@ -267,19 +277,19 @@ export class NflogSource implements LogSourcePort {
     this.rejectsNoted = 0;
     this.restarts++;
     try {
-      await this.startReader();
+      await this.startReader(gen);
     } catch (e) {
-      if (this.stopping) return;
+      if (gen !== this.generation) return;
       this.scheduleRestart(`starting the NFLOG reader again failed: ${errorText(e)}`);
       return;
     }
-    if (this.stopping) return;
+    if (gen !== this.generation) return;
     this.stats.error = undefined;
     this.stats.warning = `read on after ${this.lastStop ?? 'the reader stopped'} (started again at ${new Date(this.clock.now()).toISOString()}; ${this.restarts} restart${this.restarts === 1 ? '' : 's'} since the start)`;
   }
 
   async stop(): Promise<void> {
-    this.stopping = true;
+    this.generation++;
     if (this.restartTimer) clearTimeout(this.restartTimer);
     this.restartTimer = null;
     const r = this.reader;
@@ -288,7 +298,7 @@ export class NflogSource implements LogSourcePort {
     // killed, so that a stop (a failed start's too) never waits for good.
     await new Promise<void>((resolve) => {
       const kill = setTimeout(() => r.kill('SIGKILL'), STOP_KILL_MS);
-      r.once('exit', () => {
+      r.once('close', () => {
         clearTimeout(kill);
         resolve();
       });
@@ -306,14 +316,19 @@ export class NflogSource implements LogSourcePort {
     const unbound = this.o.ledger?.lost ?? 0;
     h.recordsLost = dropped + unbound;
     if (this.decoder.corrupt && h.error === undefined) h.error = `the reader's stream lost its frames: ${description} reads nothing more until restarted`;
-    if (h.error === undefined && (dropped > 0 || unbound > 0)) {
-      const parts: string[] = [];
-      if (dropped > 0) parts.push(`${dropped} NFLOG messages were dropped by the kernel: the reader's socket was full (${this.carried.overruns + c.overruns} times); Portcullis fell behind a flood`);
-      if (unbound > 0) parts.push(`${unbound} NFLOG messages were logged while no reader was bound (Portcullis not running, or its reader restarting): never read, counted from the logging rules' counters`);
-      h.error = parts.join('; ');
+    // Dropped while a reader read (its socket full): a fault of this run, an error (as kmsg's records
+    // overwritten while it reads). Logged while none was bound: over when counted (at a reader's
+    // start), and no setting would have kept them — NFLOG keeps nothing without a reader, where
+    // kmsg's ring keeps what it has room for (its loss while stopped says the ring is too small: an
+    // error there). A warning, so a service restarted under traffic does not run in error.
+    if (h.error === undefined && dropped > 0) {
+      h.error = `${dropped} NFLOG messages were dropped by the kernel: the reader's socket was full (${this.carried.overruns + c.overruns} times); Portcullis fell behind a flood`;
     }
+    const warnings: string[] = h.warning ? [h.warning] : [];
+    if (unbound > 0) warnings.push(`${unbound} NFLOG messages were logged while no reader was bound (Portcullis not running, or its reader restarting): never read, counted from the logging rules' counters`);
     const unknown = this.o.ledger?.unknown;
-    if (unknown) h.warning = h.warning ? `${h.warning}; ${unknown}` : unknown;
+    if (unknown) warnings.push(unknown);
+    if (warnings.length) h.warning = warnings.join('; ');
     return h;
   }
 

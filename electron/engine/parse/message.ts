@@ -57,6 +57,22 @@ function flagBit(s: string, q: number): number {
   return 0;
 }
 
+/** headerAddress's answer for an IPv4-mapped address (::ffff:0:0/96) in an IPv6 header. */
+const MAPPED = 'mapped';
+
+/**
+ * The address in s[start, end) as canonicalAddress reads it; MAPPED for an IPv4-mapped address
+ * written as IPv6 (which canonicalAddress reads as the IPv4 address it names). The kernel prints
+ * the addresses of an IPv6 header in IPv6 form; no real IPv6 packet carries a mapped address (RFC
+ * 4291 2.5.5.2: they never appear on the wire), so one is forged — and would otherwise be taken as
+ * an IPv4 packet from the address it names, and that address banned.
+ */
+function headerAddress(s: string, start: number, end: number): Ip | typeof MAPPED | null {
+  const a = canonicalAddress(s, start, end);
+  if (a !== null && a.indexOf(':') < 0 && s.indexOf(':', start) >= 0 && s.indexOf(':', start) < end) return MAPPED;
+  return a;
+}
+
 /**
  * The packet of the LOG message in `f.text` from `p` to `f.end` (the header's fields from `f`), or
  * the reason it is not one.
@@ -145,15 +161,15 @@ export function parseMessage(f: Frame, p: number, framing: Framing): ParseResult
         let se = sa;
         while (se < close && s.charCodeAt(se) !== CH_SPACE) se++;
         if (se >= close) return reject('truncated');
-        const is = canonicalAddress(s, sa, se);
-        if (is === null) return reject('bad-address');
+        const is = headerAddress(s, sa, se);
+        if (is === null || is === MAPPED) return reject('bad-address');
         innerSrc = is;
         if (wordAt(s, se + 1, KEY_DST)) {
           const da = se + 1 + KEY_DST.length;
           let de = da;
           while (de < close && s.charCodeAt(de) !== CH_SPACE) de++;
-          const idst = canonicalAddress(s, da, de);
-          if (idst === null) return reject('bad-address');
+          const idst = headerAddress(s, da, de);
+          if (idst === null || idst === MAPPED) return reject('bad-address');
           innerDst = idst;
         }
       }
@@ -228,13 +244,17 @@ export function parseMessage(f: Frame, p: number, framing: Framing): ParseResult
       if (tokenIs(s, q, kl, KEY_SRC)) {
         if (seen & SEEN_SRC) return reject('bad-field');
         seen |= SEEN_SRC;
-        src = canonicalAddress(s, v, te);
-        if (src === null) return reject(te === end ? 'truncated' : 'bad-address');
+        const a = headerAddress(s, v, te);
+        if (a === MAPPED) return reject('bad-address');
+        if (a === null) return reject(te === end ? 'truncated' : 'bad-address');
+        src = a;
       } else if (tokenIs(s, q, kl, KEY_DST)) {
         if (seen & SEEN_DST) return reject('bad-field');
         seen |= SEEN_DST;
-        dst = canonicalAddress(s, v, te);
-        if (dst === null) return reject(te === end ? 'truncated' : 'bad-address');
+        const a = headerAddress(s, v, te);
+        if (a === MAPPED) return reject('bad-address');
+        if (a === null) return reject(te === end ? 'truncated' : 'bad-address');
+        dst = a;
         lastAddressAtEnd = te === end;
       } else if (tokenIs(s, q, kl, KEY_LEN)) {
         if (seen & SEEN_LEN) return reject('bad-field');
@@ -311,6 +331,7 @@ export function parseMessage(f: Frame, p: number, framing: Framing): ParseResult
   }
 
   if (src === null || dst === null) return reject('truncated');
+  // Both of one family: an IPv4 and an IPv6 address in one header is another record spliced in.
   const family = src.indexOf(':') >= 0 ? 6 : 4;
   if ((dst.indexOf(':') >= 0 ? 6 : 4) !== family) return reject('bad-address');
   if (proto === null) {

@@ -29,7 +29,7 @@
  * Pure: no I/O; a message that does not decode is counted by reason and skipped, never thrown.
  */
 import type { Ip } from '../../shared/ip.ts';
-import { canonicalIp, ipv4Text } from '../../shared/ip.ts';
+import { ipv4Text } from '../../shared/ip.ts';
 import type { PacketEvent, RejectReason } from '../../shared/packet.ts';
 import { v6TextOfGroups } from './bytes.ts';
 import { PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP, PROTO_UDPLITE } from './grammar.ts';
@@ -295,12 +295,14 @@ function v4At(view: DataView, p: number): Ip {
 }
 
 const groups = new Uint16Array(8);
-function v6At(view: DataView, p: number): Ip {
+/**
+ * The IPv6 address at p, or null for an IPv4-mapped one (::ffff:0:0/96): no real IPv6 packet
+ * carries one (RFC 4291 2.5.5.2), and it would read as the IPv4 address it names — a forged packet
+ * banning that address. The text parser refuses the same (message.ts: headerAddress).
+ */
+function v6At(view: DataView, p: number): Ip | null {
   for (let i = 0; i < 8; i++) groups[i] = view.getUint16(p + 2 * i, false);
-  // An IPv4-mapped address: the text parser's canonical form (canonicalIp) decides how it reads.
-  if (groups[0] === 0 && groups[1] === 0 && groups[2] === 0 && groups[3] === 0 && groups[4] === 0 && groups[5] === 0xffff) {
-    return (canonicalIp(`::ffff:${ipv4Text(view.getUint32(p + 12, false))}`) ?? '') as Ip;
-  }
+  if (groups[0] === 0 && groups[1] === 0 && groups[2] === 0 && groups[3] === 0 && groups[4] === 0 && groups[5] === 0xffff) return null;
   return v6TextOfGroups(groups);
 }
 
@@ -350,13 +352,13 @@ function ipv6ProtoName(n: number): string {
 function ipv6(buf: Uint8Array, view: DataView, a: number, e: number, p: PacketEvent): PacketEvent | RejectReason {
   if (e - a < 40) return 'truncated';
   p.family = 6;
-  p.src = v6At(view, a + 8);
-  p.dst = v6At(view, a + 24);
-  // An IPv4-mapped address in an IPv6 header (on the wire: forged) reads as IPv4 in the text parser,
-  // whose record then has addresses of two families: refused there, refused here — never banned as
-  // the IPv4 address it names.
-  if (p.src.includes(":") !== p.dst.includes(":")) return 'bad-address';
-  if (!p.src.includes(':')) p.family = 4;
+  const src = v6At(view, a + 8);
+  const dst = v6At(view, a + 24);
+  // An IPv4-mapped source or destination (on the wire: forged): refused, as the text parser refuses
+  // it — never taken as IPv4, its source never banned as the IPv4 address it names.
+  if (src === null || dst === null) return 'bad-address';
+  p.src = src;
+  p.dst = dst;
   p.len = view.getUint16(a + 4, false) + 40;
   p.ttl = buf[a + 7]!;
   p.fragment = false;
@@ -414,8 +416,11 @@ function transport(buf: Uint8Array, view: DataView, t: number, e: number, p: Pac
       p.innerSrc = v4At(view, inner + 12);
       p.innerDst = v4At(view, inner + 16);
     } else if (family === 6 && ICMPV6_QUOTING.has(p.icmpType) && e - inner >= 40 && buf[inner]! >> 4 === 6) {
-      p.innerSrc = v6At(view, inner + 8);
-      p.innerDst = v6At(view, inner + 24);
+      const is = v6At(view, inner + 8);
+      const id = v6At(view, inner + 24);
+      if (is === null || id === null) return 'bad-address';
+      p.innerSrc = is;
+      p.innerDst = id;
     }
   }
   return p;

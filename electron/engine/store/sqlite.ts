@@ -263,6 +263,13 @@ export class SqliteStore implements StorePort {
     this.immediate(() => this.st.setState.run(key, value));
   }
 
+  /** Immediate state writes, all in one transaction (values that are only right together). */
+  setStates(entries: Record<string, string>): void {
+    this.immediate(() => {
+      for (const [k, v] of Object.entries(entries)) this.st.setState.run(k, v);
+    });
+  }
+
   /** The committed value, or the queued one when a newer value waits for the next flush. */
   getState(key: string): string | null {
     const queued = this.stateBuf.get(key);

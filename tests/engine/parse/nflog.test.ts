@@ -185,6 +185,33 @@ describe('NFLOG decoder (kernel captures)', () => {
   });
 });
 
+describe('NFLOG decoder: IPv4-mapped addresses in an IPv6 header', () => {
+  /** The third captured message (IPv6 TCP) with the 16-byte source and destination of its IPv6 header replaced. */
+  function v6WithAddresses(src: number[], dst: number[]): Uint8Array {
+    const dg = datagrams()[2]!.slice();
+    const [p] = new NflogStreamDecoder().push(frame(FRAME_DATAGRAM, dg), ctx());
+    expect(p).toMatchObject({ family: 6, proto: 'TCP' });
+    const bytes = (ip: string) => ip.split(':').flatMap((g) => [parseInt(g, 16) >> 8, parseInt(g, 16) & 0xff]);
+    const full = (ip: string) => lines[2]!.match(new RegExp(`${ip}=(\\S+)`))![1]!;
+    const needle = [...bytes(full('SRC')), ...bytes(full('DST'))];
+    let at = -1;
+    for (let i = 0; i + 32 <= dg.length && at < 0; i++) if (needle.every((b, j) => dg[i + j] === b)) at = i;
+    expect(at).toBeGreaterThan(0);
+    dg.set([...src, ...dst], at);
+    return dg;
+  }
+  const mapped = (a: number, b: number, c: number, d: number) => [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, a, b, c, d];
+  const v6 = [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x09];
+
+  it('refuses one whose source AND destination are both mapped (a forged IPv6 packet is never banned as the IPv4 address it names), and one with either mapped', () => {
+    for (const [src, dst] of [[mapped(198, 51, 100, 7), mapped(192, 0, 2, 1)], [mapped(198, 51, 100, 7), v6], [v6, mapped(192, 0, 2, 1)]] as const) {
+      const d = new NflogStreamDecoder();
+      expect(d.push(frame(FRAME_DATAGRAM, v6WithAddresses([...src], [...dst])), ctx())).toEqual([]);
+      expect(d.counts.malformed).toEqual({ 'bad-address': 1 });
+    }
+  });
+});
+
 /** A copy of the netlink message `dg` (one message) without its attributes of `type`. */
 function withoutAttribute(dg: Uint8Array, type: number): Uint8Array {
   const v = new DataView(dg.buffer, dg.byteOffset, dg.byteLength);

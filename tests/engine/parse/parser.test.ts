@@ -287,6 +287,23 @@ describe('detectFraming', () => {
   });
 });
 
+describe('IPv4-mapped addresses in an IPv6 record', () => {
+  const v6Line =
+    '4,2,3075785260,-;[PORTCULLIS BLOCK] IN=eth0 OUT= MAC=0e:54:5a:81:78:82:0a:b0:18:ab:a3:14:86:dd SRC=fd80:86d6:8bcc:0001:0000:0000:0000:0002 DST=fd80:86d6:8bcc:0001:0000:0000:0000:0001 LEN=80 TC=0 HOPLIMIT=64 FLOWLBL=729579 PROTO=TCP SPT=45378 DPT=4445 WINDOW=64800 RES=0x00 SYN URGP=0 ';
+  const M1 = '0000:0000:0000:0000:0000:ffff:c633:6407'; // 198.51.100.7
+  const M2 = '0000:0000:0000:0000:0000:ffff:c000:0201'; // 192.0.2.1
+  const V6 = 'fd80:86d6:8bcc:0001:0000:0000:0000:0001';
+  const withAddresses = (src: string, dst: string) => v6Line.replace(/SRC=\S+/, `SRC=${src}`).replace(/DST=\S+/, `DST=${dst}`);
+  it('the line itself parses (IPv6)', () => {
+    expect(parseRecord(v6Line, { framing: 'kmsg' })).toMatchObject({ ok: true, packet: { family: 6 } });
+  });
+  it('refuses a record whose source AND destination are both mapped (never the IPv4 address it names), and one with either mapped', () => {
+    for (const [src, dst] of [[M1, M2], [M1, V6], [V6, M2], ['::ffff:198.51.100.7', '::ffff:192.0.2.1']]) {
+      expect(parseRecord(withAddresses(src!, dst!), { framing: 'kmsg' }), `${src} ${dst}`).toMatchObject({ ok: false, reason: 'bad-address' });
+    }
+  });
+});
+
 describe('address fast path agrees with canonicalIp', () => {
   const check = (text: string) => {
     const wrapped = `SRC=${text} `;
