@@ -151,9 +151,9 @@ export function loggingBlocksWarning(kind: string, b: LoggingBlocksState, dryRun
 }
 
 /**
- * The choice with auto's fallback: when auto resolved to nflog, the reader is started once (and
- * stopped) to see that it binds; if it does not, auto falls back with a warning. `tryReader` answers
- * null when it started, else why not (the runner's: nflogReaderStarts).
+ * The choice with auto's fallback: when auto resolved to nflog, `tryReader` (the runner's:
+ * nflogReaderStarts) answers null when the reader can bind the group, else why not; then auto falls
+ * back with a warning.
  */
 export async function chooseLogSource(i: ChoiceInputs, tryReader: (readerPath: string) => Promise<string | null>): Promise<{ choice: SourceChoice; warnings: string[] }> {
   const choice = resolveLogSource(i);
