@@ -87,7 +87,8 @@ export function firewallStateOf(s: HelperStatus): FirewallState {
     perSourceLogging: s.blocks.perSourceLogging,
     perSourceLoggingVia: s.blocks.perSourceLoggingVia ?? null,
     forwardBlock: s.blocks.forward,
-    forwardLoggingVia: s.blocks.forwardVia ?? null,
+    // Absent (a status without the field): unknown, not "its files differ".
+    ...(s.blocks.forwardVia !== undefined ? { forwardLoggingVia: s.blocks.forwardVia } : {}),
   };
 }
 

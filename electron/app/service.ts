@@ -506,7 +506,10 @@ export class PortcullisService implements AppCore {
     // The block's variant must be the reading source's (NFLOG for the nflog source): that check replaces the helper's.
     const nflog = nflogRulesCheck(src?.kind ?? null, this.fw.state);
     const forward = forwardVariantCheck(src?.kind ?? null, this.fw.state);
-    const replaced = [...(nflog ? [nflog] : []), ...(forward ? [forward] : [])];
+    // The helper's own finding about the forward block (missing jumps, the routed policy) is kept in the replacing check's words.
+    const helperForward = fromHelper.find((c) => c.id === 'forward-block');
+    const forwardCheck = forward && helperForward && helperForward.level !== 'ok' ? { ...forward, detail: `${forward.detail}; also: ${helperForward.detail}` } : forward;
+    const replaced = [...(nflog ? [nflog] : []), ...(forwardCheck ? [forwardCheck] : [])];
     return doctorList(
       [...fromHelper.filter((c) => !replaced.some((r) => r.id === c.id)), ...replaced],
       firewallStatusChecks(this.fw.state, fromHelper, this.o.helper !== null),

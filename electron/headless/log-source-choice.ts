@@ -182,26 +182,15 @@ export function nflogGroupHolder(listing: string | null, group: number): { kind:
   return { kind: 'free' };
 }
 
-/**
- * Whether Portcullis's reader can bind its group: null when it can, else why not. Read from the
- * kernel's list of bound groups when it exists — binding to find out would read (and drop) the
- * messages the rules log meanwhile, evidence lost at every start; only when the list is not there
- * (no NFLOG rule loaded yet, so nothing to drop) is the real reader started once and stopped.
- */
-export async function nflogReaderStarts(
-  readerPath: string,
-  listing: () => string | null = () => {
-    try {
-      return readFileSync(NFLOG_INSTANCES_FILE, 'utf8');
-    } catch {
-      return null;
-    }
-  },
-): Promise<string | null> {
-  const holder = nflogGroupHolder(listing(), PORTCULLIS_NFLOG_GROUP);
-  if (holder?.kind === 'held') return `another program reads this group (NFLOG group ${PORTCULLIS_NFLOG_GROUP}, netlink port ${holder.portId})`;
-  if (holder?.kind === 'free') return null;
-  const probe = new NflogSource({ readerPath });
+/** A group no one holds by the kernel's list, for a trial start of the reader: from the top of the range down. */
+export function spareNflogGroup(listing: string | null): number {
+  for (let g = 65535; g > PORTCULLIS_NFLOG_GROUP; g--) if (nflogGroupHolder(listing, g)?.kind !== 'held') return g;
+  return 65535;
+}
+
+/** Starts the real reader on `group` and stops it: null when it bound, else its error. */
+async function readerStartsOn(readerPath: string, group: number): Promise<string | null> {
+  const probe = new NflogSource({ readerPath, group });
   try {
     await probe.start(
       () => undefined,
@@ -213,6 +202,30 @@ export async function nflogReaderStarts(
   } finally {
     await probe.stop().catch(() => undefined);
   }
+}
+
+/**
+ * Whether Portcullis's reader can read its group: null when it can, else why not. Who holds the group
+ * is read from the kernel's list of bound groups; everything else the reader needs (the binary, the
+ * capability, a bind, the forced socket buffer) is tried by starting it once on a SPARE group —
+ * binding Portcullis's own to find out would read and drop the messages its rules log meanwhile,
+ * evidence lost at every start. (The real start can then still fail only by a race for the group.)
+ */
+export async function nflogReaderStarts(
+  readerPath: string,
+  listing: () => string | null = () => {
+    try {
+      return readFileSync(NFLOG_INSTANCES_FILE, 'utf8');
+    } catch {
+      return null;
+    }
+  },
+  tryOn: (readerPath: string, group: number) => Promise<string | null> = readerStartsOn,
+): Promise<string | null> {
+  const list = listing();
+  const holder = nflogGroupHolder(list, PORTCULLIS_NFLOG_GROUP);
+  if (holder?.kind === 'held') return `another program reads this group (NFLOG group ${PORTCULLIS_NFLOG_GROUP}, netlink port ${holder.portId})`;
+  return tryOn(readerPath, spareNflogGroup(list));
 }
 
 /**

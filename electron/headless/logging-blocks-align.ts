@@ -26,8 +26,8 @@ export interface AlignResult {
   state: LoggingBlocksState | null;
   /** The blocks switched (each rewrote its rules: their counters start from 0). */
   switched: LoggingBlock[];
-  /** Why a switch failed (the last one), or null. */
-  failure: string | null;
+  /** Why a block's switch failed, per block. */
+  failures: Partial<Record<LoggingBlock, string>>;
   /** What is still wrong for the source (loggingBlocksWarning), for the caller to say; null when nothing is. */
   warning: string | null;
 }
@@ -41,11 +41,11 @@ export async function alignLoggingBlocks(o: {
   out: (line: string) => void;
 }): Promise<AlignResult> {
   let state = await loggingBlocksState(o.call);
-  if (!state) return { state: null, switched: [], failure: null, warning: null };
+  if (!state) return { state: null, switched: [], failures: {}, warning: null };
   const via = loggingViaFor(o.kind);
   const todo = o.helper ? blocksToSwitch(o.kind, state) : [];
   const switched: LoggingBlock[] = [];
-  let failure: string | null = null;
+  const failures: Partial<Record<LoggingBlock, string>> = {};
   for (const block of todo) {
     o.out(switchLine(block, o.kind));
     try {
@@ -53,11 +53,11 @@ export async function alignLoggingBlocks(o: {
       else await o.helper!.setPerSourceLogging(true, via);
       switched.push(block);
     } catch (e) {
-      failure = `cannot switch the ${block === 'forward' ? 'forward block' : 'per-source logging block'} to ${via === 'nflog' ? 'NFLOG' : 'LOG'}: ${(e as Error).message}`;
+      failures[block] = `cannot switch the ${block === 'forward' ? 'forward block' : 'per-source logging block'} to ${via === 'nflog' ? 'NFLOG' : 'LOG'}: ${(e as Error).message}`;
     }
   }
   if (todo.length) state = await loggingBlocksState(o.call);
   const stillWrong = state && loggingBlocksWarning(o.kind, state, o.helper === null);
-  const warning = [failure, stillWrong].filter((w): w is string => !!w).join('; ') || null;
-  return { state, switched, failure, warning };
+  const warning = [...Object.values(failures), stillWrong].filter((w): w is string => !!w).join('; ') || null;
+  return { state, switched, failures, warning };
 }

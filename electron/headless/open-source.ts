@@ -134,3 +134,13 @@ export async function openSource(
 export function noteNflogRulesRebuilt(state: Pick<LedgerState, 'setMany'>): void {
   nflogRulesRebuilt(state, currentBootId());
 }
+
+/**
+ * The nflog source reads this run: kmsg's stored position stops moving, so a later kmsg start would
+ * count every record overwritten meanwhile as lost and take the ring's old records as new. Forgotten
+ * now: kmsg then starts as on a first run, at the ring's newest record (what the ring held from this
+ * period is not kmsg's to catch up on: the logging block sent it through NFLOG).
+ */
+export function forgetKmsgPosition(state: { set(key: string, value: string): void }): void {
+  state.set(KMSG_SEQ_KEY, 'none');
+}

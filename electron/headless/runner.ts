@@ -27,7 +27,7 @@ import { callViaDispatcher, firewallPortOf, helperOpsOf } from '../app/helper-ad
 import { readHostInfo } from '../app/hostinfo.ts';
 import { kmsgBootTimeMs, liveLineParser } from '../engine/logs/kmsg.ts';
 import { ruleCountsOf } from '../engine/logs/nflog-ledger.ts';
-import { canRead, noteNflogRulesRebuilt, openSource } from './open-source.ts';
+import { canRead, forgetKmsgPosition, noteNflogRulesRebuilt, openSource } from './open-source.ts';
 import { autoLabel } from './log-source-choice.ts';
 import { FirewallStartRefusal, startFirewallAndSource, type FirewallStart } from './start-firewall.ts';
 import { liveKmsgThreads } from '../engine/logs/kmsg-reader.ts';
@@ -286,6 +286,7 @@ async function startLocked(o: RunOptions, out: Out, err: Out, isRoot: boolean): 
     throw e instanceof FirewallStartRefusal ? new StartError(e.message) : e;
   }
   const opened = started.opened;
+  if (opened.source.kind === 'nflog') forgetKmsgPosition({ set: (k, v) => raw.setState(k, v) });
   const framing = opened.framing;
   const sourceChoice = autoLabel(started.why, opened.source.kind);
   if (!opened.source.health().kernelTrusted && effective.detection.requireKernelTrust) {

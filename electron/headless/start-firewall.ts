@@ -72,7 +72,14 @@ export async function startFirewallAndSource(o: FirewallStartOptions): Promise<F
       throw new FirewallStartRefusal('ufw is not enabled, so a ban would stop nothing. Enable it first: ufw enable (allow your SSH port before: ufw allow 22/tcp)');
     }
     if (o.effective.ban.backend === 'set') {
-      const setBlock = blocks?.setBlock ?? (await call!('status', {})).blocks.setBlock;
+      const setBlock =
+        blocks?.setBlock ??
+        (await call!('status', {}).then(
+          (s) => s.blocks.setBlock,
+          (e: Error) => {
+            throw new FirewallStartRefusal(`cannot read the firewall status: ${e.message}`);
+          },
+        ));
       if (!setBlock) {
         o.out('installing the set-backend block in ufw before.rules (ipset portcullis sets, matched before ESTABLISHED)');
         try {
@@ -81,14 +88,6 @@ export async function startFirewallAndSource(o: FirewallStartOptions): Promise<F
           throw new FirewallStartRefusal(`cannot install the set-backend block: ${(e as Error).message}. Use --backend ufw, or run \`portcullis doctor\``);
         }
       }
-    }
-    // The forward block's DOCKER-USER jumps are gone after Docker restarts or a reboot: put them back,
-    // logging the way the chosen source reads (the alignment below then has nothing left to switch).
-    const { forwardBlockNeedsRefresh } = await import('../helper/forward-check.ts');
-    if (forwardBlockNeedsRefresh(await call!('forwardStatus', {}).catch(() => null))) {
-      const via = loggingViaFor(choice.spec);
-      o.out(`re-adding the forward block's jumps to Docker's DOCKER-USER chain (logging through ${via === 'nflog' ? 'NFLOG' : 'LOG'})`);
-      await helper.setForwardBlock(true, via).catch((e: Error) => o.out(`cannot refresh the forward block: ${e.message} (portcullis doctor says more)`));
     }
   }
 
@@ -100,7 +99,7 @@ export async function startFirewallAndSource(o: FirewallStartOptions): Promise<F
   const align = (kind: string) => (call ? alignLoggingBlocks({ kind, call, helper: o.dryRun ? null : helper, out: o.out }) : Promise.resolve(null));
   let aligned = await align(opened.source.kind);
   if (choice.why !== null && opened.source.kind === 'nflog' && !(aligned?.state && perSourceLogsThrough(aligned.state, 'nflog'))) {
-    const fb = fallbackFromNflog(aligned?.failure ?? 'the per-source logging block does not log through NFLOG in both families');
+    const fb = fallbackFromNflog(aligned?.failures.perSourceLogging ?? 'the per-source logging block does not log through NFLOG in both families');
     o.warn(fb.warning);
     choice = fb.choice as Exclude<SourceChoice, { error: string }>;
     const again = await o.open(choice.spec);
@@ -108,7 +107,22 @@ export async function startFirewallAndSource(o: FirewallStartOptions): Promise<F
     opened = again;
     aligned = await align(opened.source.kind);
   }
-  if (opened.source.kind === 'nflog' && aligned && aligned.switched.length > 0) o.nflogRulesRebuilt?.();
+  // The forward block's DOCKER-USER jumps are gone after Docker restarts or a reboot: put them back,
+  // logging the way the source that will read does — after the choice is final, since a fallback to
+  // kmsg must not leave them missing behind a refused NFLOG install.
+  if (helper && !o.dryRun) {
+    const { forwardBlockNeedsRefresh } = await import('../helper/forward-check.ts');
+    if (forwardBlockNeedsRefresh(await call!('forwardStatus', {}).catch(() => null))) {
+      const via = loggingViaFor(opened.source.kind);
+      o.out(`re-adding the forward block's jumps to Docker's DOCKER-USER chain (logging through ${via === 'nflog' ? 'NFLOG' : 'LOG'})`);
+      await helper.setForwardBlock(true, via).catch((e: Error) => o.warn(`cannot refresh the forward block: ${e.message} (portcullis doctor says more)`));
+    }
+  }
+  // Switched to NFLOG from LOG: the rules are new and nothing of ours logged NFLOG before, so the
+  // ledger compares with nothing (exact). If a block already logged NFLOG, the reload wiped what it
+  // counted since the last stop: the ledger's "unknown" is then the truth, and stays.
+  const nflogBefore = !!blocks && (blocks.perSourceLoggingByFamily?.v4 === 'nflog' || blocks.perSourceLoggingByFamily?.v6 === 'nflog' || blocks.perSourceLoggingVia === 'nflog' || blocks.forwardVia === 'nflog');
+  if (opened.source.kind === 'nflog' && aligned && aligned.switched.length > 0 && !nflogBefore) o.nflogRulesRebuilt?.();
   if (aligned?.warning) o.warn(aligned.warning);
   return { opened, why: choice.why, aligned };
 }

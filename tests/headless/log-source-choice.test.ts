@@ -11,6 +11,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   autoLabel,
+  spareNflogGroup,
   blocksToSwitch,
   chooseLogSource,
   loggingBlocksWarning,
@@ -221,17 +222,24 @@ describe('review fixes: the choice at the start', () => {
     expect(loggingBlocksWarning('nflog', oneFamily)).toMatch(/not installed in both families/);
   });
 
-  it("who holds the group is read from the kernel's list of bound NFLOG instances, without binding (which would drop the messages logged meanwhile)", async () => {
+  it("who holds the group is read from the kernel's list of bound NFLOG instances, and the reader is tried on a spare group, never on Portcullis's (binding it would drop the messages logged meanwhile)", async () => {
+    expect(spareNflogGroup('65535 1 0 2 2048 100 1\n65534 2 0 2 2048 100 1\n')).toBe(65533);
     const listing = ' 5417  32682     0 2  2048    100  1\n   99   4242     0 2  2048    100  1\n';
     expect(nflogGroupHolder(listing, 5417)).toEqual({ kind: 'held', portId: 32682 });
     expect(nflogGroupHolder(listing, 7)).toEqual({ kind: 'free' });
     expect(nflogGroupHolder('', 5417)).toEqual({ kind: 'free' });
     expect(nflogGroupHolder(null, 5417)).toBeNull();
-    // A free group answers without starting anything (the reader path does not even exist).
-    expect(await nflogReaderStarts('/nonexistent/portcullis-nflog', () => '')).toBeNull();
-    expect(await nflogReaderStarts('/nonexistent/portcullis-nflog', () => listing)).toMatch(/another program reads this group \(NFLOG group 5417, netlink port 32682\)/);
-    // No list (nfnetlink_log not loaded): the reader is started to find out — here it cannot be.
-    expect(await nflogReaderStarts('/nonexistent/portcullis-nflog', () => null)).not.toBeNull();
+    // Free: the reader is tried on a spare group (never 5417, nor one the list shows held), and its answer stands.
+    const tried: number[] = [];
+    const tryOn = async (_p: string, g: number) => (tried.push(g), g === 65535 ? 'bind NFLOG group 65535: Operation not permitted' : null);
+    expect(await nflogReaderStarts('/r', () => '', tryOn)).toMatch(/Operation not permitted/);
+    expect(await nflogReaderStarts('/r', () => '65535 1 0 2 2048 100 1\n', tryOn)).toBeNull();
+    expect(await nflogReaderStarts('/r', () => null, tryOn)).toMatch(/Operation not permitted/);
+    expect(tried).toEqual([65535, 65534, 65535]);
+    expect(await nflogReaderStarts('/r', () => listing, tryOn)).toMatch(/another program reads this group \(NFLOG group 5417, netlink port 32682\)/);
+    expect(tried).toHaveLength(3);
+    // The real trial start: a reader that is not there is an answer, not a throw.
+    expect(await nflogReaderStarts('/nonexistent/portcullis-nflog', () => '')).not.toBeNull();
   });
 
   it('auto → nflog whose block switch fails falls back to kmsg (the nflog source would read nothing), warns why, and the blocks follow kmsg', async () => {
@@ -241,7 +249,8 @@ describe('review fixes: the choice at the start', () => {
     let rebuilt = 0;
     const call = (async (op: string) => {
       if (op === 'status') return { blocks: { setBlock: true, perSourceLogging: true, perSourceLoggingVia: st.per, perSourceLoggingByFamily: { v4: st.per, v6: st.per }, forward: false } };
-      if (op === 'forwardStatus') return null;
+      // Installed, Docker's jumps gone (Docker restarted): the start puts them back.
+      if (op === 'forwardStatus') return { installed: true, logsRouted: true, via: 'log', loaded: { v4: true, v6: true }, dockerUser: { v4: 'missing-jump', v6: 'absent' } };
       throw new Error(op);
     }) as unknown as HelperCall;
     const helper = {
@@ -251,6 +260,7 @@ describe('review fixes: the choice at the start', () => {
         if (via === 'nflog' && switchFails) throw new Error('iptables-restore --test: Couldn\'t load target `NFLOG\'');
         st.per = via;
       },
+      setForwardBlock: async (_on: boolean, via: LoggingVia) => void ops.push(`forward ${via}`),
     } as unknown as HelperOpsPort;
     const opened: string[] = [];
     const fakeSource = (kind: string): OpenedSource => ({ source: { kind } as unknown as LogSourcePort, framing: 'auto' });
@@ -291,7 +301,9 @@ describe('review fixes: the choice at the start', () => {
     expect(r.why).toMatch(/^not nflog: .*cannot switch the per-source logging block to NFLOG: iptables-restore --test: Couldn't load target/);
     expect(warn).toEqual([expect.stringMatching(/^auto: not reading NFLOG, reading the kernel log instead .*: cannot switch the per-source logging block to NFLOG/)]);
     expect(st.per).toBe('log');
-    expect(ops).toEqual(['nflog']);
+    // The jumps put back with the variant of the source that reads after the fallback (LOG): an NFLOG
+    // install, refused on this host, would have left them missing.
+    expect(ops).toEqual(['nflog', 'forward log']);
     expect(rebuilt).toBe(0);
 
     // The switch succeeding: nflog kept, and the NFLOG ledger told its rules are new (counters from 0).

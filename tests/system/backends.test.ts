@@ -200,10 +200,10 @@ describe.runIf(requireSystem('root', 'netns', 'ufw', 'ipset', 'conntrack'))('ban
           const before = await lab.run(lab.fwNs, ['cat', '/etc/ufw/before.rules']);
           await installSetBlock(lab.fwExec, { etcDir: lab.ufwDir });
           expect(await lab.run(lab.fwNs, ['cat', '/etc/ufw/before.rules'])).toBe(before);
-          expect(await managedBlocksStatus({ etcDir: lab.ufwDir })).toEqual({ setBlock: true, perSourceLogging: false, perSourceLoggingVia: null, perSourceLoggingByFamily: { v4: null, v6: null }, forward: false });
+          expect(await managedBlocksStatus({ etcDir: lab.ufwDir })).toEqual({ setBlock: true, perSourceLogging: false, perSourceLoggingVia: null, perSourceLoggingByFamily: { v4: null, v6: null }, forward: false, forwardVia: null });
 
           await removeSetBlock(lab.fwExec, { etcDir: lab.ufwDir });
-          expect(await managedBlocksStatus({ etcDir: lab.ufwDir })).toEqual({ setBlock: false, perSourceLogging: false, perSourceLoggingVia: null, perSourceLoggingByFamily: { v4: null, v6: null }, forward: false });
+          expect(await managedBlocksStatus({ etcDir: lab.ufwDir })).toEqual({ setBlock: false, perSourceLogging: false, perSourceLoggingVia: null, perSourceLoggingByFamily: { v4: null, v6: null }, forward: false, forwardVia: null });
           expect(await lab.run(lab.fwNs, ['iptables', '-S', 'ufw-before-input'])).not.toMatch(/match-set/);
           expect((await lab.run(lab.fwNs, ['ipset', 'list', '-n'])).trim()).toBe('');
           expect(await lab.ufw('status')).toMatch(/Status: active/);
