@@ -35,7 +35,7 @@ import type { Clock, Ip } from '../shared/domain.ts';
 import { cidrContains, isPrefixText, V4_PREFIX_MIN, V6_PREFIX_MIN } from '../shared/prefix.ts';
 import { IGNORE_REASONS, type BanReason, type BanRecord, type EngineEvent, type IgnoreReason, type Offender, type ScanType, type UnbanReason } from '../shared/model.ts';
 import { REJECT_REASONS, type Framing, type PacketEvent, type RejectReason } from '../shared/packet.ts';
-import { PORTCULLIS_FORWARD_PREFIX, type Settings } from '../shared/settings.ts';
+import type { Settings } from '../shared/settings.ts';
 import { neverBanReason } from '../shared/never-ban.ts';
 import { BanBook } from './detect/banbook.ts';
 import { classify, isScanType, normalisePrefix } from './detect/classify.ts';
@@ -50,7 +50,6 @@ import { Whitelist } from './detect/whitelist.ts';
 import { canonicalTarget } from './ban-target.ts';
 import { decodeLine } from './parse/bytes.ts';
 import { parseRecord, type ParseOptions } from './parse/index.ts';
-import type { DuplicateMarking } from './record-duplicates.ts';
 import { SyslogYear } from './parse/time.ts';
 
 export type { HostFilter } from './host-filter.ts';
@@ -197,12 +196,9 @@ export class ScanEngine {
    * With srcV4 given, p.src may be '' (a replay record, records.ts): the engine then makes the text
    * itself, and only for a source it does not track yet. `src6`: the four 32-bit words of an IPv6
    * p.src when the caller has them (the replay's records carry them; they must be p.src's), so that
-   * prefix tracking finds its network without parsing the text; else null. `duplicate`: whether
-   * the record is another LOG line of a packet already seen, when the caller found out itself (a
-   * replay's parse stage, record-duplicates.ts, on every record this engine takes, in order); else
-   * undefined, and the engine finds out.
+   * prefix tracking finds its network without parsing the text; else null.
    */
-  ingestPacket(p: PacketEvent, srcV4 = -1, src6: Uint32Array | null = null, duplicate?: boolean): 'counted' | IgnoreReason {
+  ingestPacket(p: PacketEvent, srcV4 = -1, src6: Uint32Array | null = null): 'counted' | IgnoreReason {
     this.packets++;
     this.sourceWasTracked = false;
     const time = p.time;
@@ -212,7 +208,7 @@ export class ScanEngine {
     if (p.trust !== 'kernel' && this.settings.detection.requireKernelTrust) return this.ignore('untrusted');
     const verdict = classify(p, this.prefixes);
     // One packet, one probe: the per-source logging block and ufw's own rule both log a blocked packet.
-    if (verdict !== 'prefix-not-counted' && verdict !== 'not-inbound' && (duplicate ?? this.duplicates.seen(p, srcV4))) return this.ignore('duplicate-record');
+    if (verdict !== 'prefix-not-counted' && verdict !== 'not-inbound' && this.duplicates.seen(p, srcV4)) return this.ignore('duplicate-record');
     if (!isScanType(verdict)) return this.ignore(verdict);
 
     let port: number | null = null;
@@ -247,15 +243,6 @@ export class ScanEngine {
       if (net !== null) this.networkScanDetected(net, time);
     }
     return 'counted';
-  }
-
-  /**
-   * The counted prefixes (as the settings give them, with and without a trailing colon) and those
-   * whose records count with OUT= set: what a replay's parse stage needs to mark duplicate records
-   * as this engine would find them (record-duplicates.ts).
-   */
-  duplicateMarking(): DuplicateMarking {
-    return { prefixes: [...this.prefixes], forwardPrefixes: [PORTCULLIS_FORWARD_PREFIX] };
   }
 
   private ignore(reason: IgnoreReason): IgnoreReason {

@@ -30,7 +30,7 @@ export { C_TAG, C_AUX, C_TIME, C_SEQ, RECORD_INTS, TAG_PACKET, TAG_REJECTED, TAG
 
 const FRAMINGS: readonly Framing[] = ['syslog', 'kmsg', 'journal', 'dmesg', 'pve', 'logread', 'nflog'];
 /** Strings every table starts with, at the ids layout.ts names ID_TCP … ID_ICMPV6 (the fast lane writes those). */
-export const FIXED_STRINGS: readonly string[] = [PROTO_TCP, PROTO_UDP, PROTO_ICMP, PROTO_ICMPV6];
+const FIXED_STRINGS = [PROTO_TCP, PROTO_UDP, PROTO_ICMP, PROTO_ICMPV6];
 /** Strings a table holds before it starts again (a FORWARD-chain log can have many DST values). */
 const STRING_IDS_MAX = 4096;
 const REASON_INDEX = new Map<RejectReason, number>(REJECT_REASONS.map((r, i) => [r, i]));
@@ -46,11 +46,6 @@ export interface RecordBatch {
   sides: unknown[];
   /** The input's framing once the parse stage knows it (null: none recognised). */
   framing?: Framing | null;
-  /**
-   * The parse stage marked which packet records are duplicates as the engine would find them
-   * (record-duplicates.ts: BITS_DUPLICATE in C_BITS); absent, the engine finds them itself.
-   */
-  duplicates?: boolean;
 }
 
 /** The parse stage's string table: ids for strings, and the news a batch carries. */

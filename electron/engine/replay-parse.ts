@@ -15,7 +15,6 @@ import {
 import { LineSplitter, type LineSink } from './parse/lines.ts';
 import { localTime, SyslogYear } from './parse/time.ts';
 import { StringIds, writePacket, writeRejected, type RecordBatch } from './records.ts';
-import { RecordDuplicates, type DuplicateMarking } from './record-duplicates.ts';
 
 /** How the parse stage reads the input. */
 export interface ReplayParseOptions {
@@ -24,8 +23,6 @@ export interface ReplayParseOptions {
   bootTimeMs?: number;
   /** Count firewall lines other programs wrote (ParseOptions.anyProgram): logs forwarded from routers. */
   anyProgram?: boolean;
-  /** Mark duplicate records for an engine with these prefixes (record-duplicates.ts): its detect stage then need not find them. */
-  duplicates?: DuplicateMarking;
 }
 
 /** Lines the splitter hands out as bytes while the framing is still being recognised (mid-input: a BOM is a character). */
@@ -73,12 +70,9 @@ export class ReplayParser {
   fastLines = 0;
 
   private readonly onBatch: (batch: RecordBatch) => void;
-  /** Marks duplicate records in each batch (when asked to: ReplayParseOptions.duplicates). */
-  private readonly duplicates: RecordDuplicates | null;
 
   constructor(opts: ReplayParseOptions, onBatch: (batch: RecordBatch) => void, fastLane = true) {
     this.onBatch = onBatch;
-    this.duplicates = opts.duplicates !== undefined ? new RecordDuplicates(opts.duplicates) : null;
     const autoFraming = opts.framing === undefined || opts.framing === 'auto';
     this.framingKnown = autoFraming ? null : (opts.framing as Framing);
     this.framingToTell = autoFraming ? undefined : this.framingKnown;
@@ -180,7 +174,7 @@ export class ReplayParser {
   private flush(): void {
     if (this.count === 0 && this.framingToTell === undefined) return;
     // Every batch with the same properties (one object shape for the code reading batches).
-    const batch: RecordBatch = { ints: this.ints, count: this.count, news: this.news, sides: this.sides, framing: undefined, duplicates: undefined };
+    const batch: RecordBatch = { ints: this.ints, count: this.count, news: this.news, sides: this.sides, framing: undefined };
     if (this.framingToTell !== undefined) {
       batch.framing = this.framingToTell;
       this.framingToTell = undefined;
@@ -188,7 +182,6 @@ export class ReplayParser {
     this.count = 0;
     this.news = [];
     this.sides = [];
-    this.duplicates?.mark(batch);
     this.onBatch(batch);
   }
 

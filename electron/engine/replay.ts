@@ -18,8 +18,6 @@ import { ipv4Key } from './detect/tracker.ts';
 import { ScanEngine } from './engine.ts';
 import { newPacket } from './parse/index.ts';
 import { C_TAG, RECORD_INTS, RecordReader, TAG_REJECTED, type RecordBatch } from './records.ts';
-import { C_BITS } from './parse/layout.ts';
-import { BITS_DUPLICATE } from './record-duplicates.ts';
 import { ReplayParser, type ReplayParseOptions } from './replay-parse.ts';
 
 export type { ReplayParseOptions } from './replay-parse.ts';
@@ -174,9 +172,6 @@ export class ReplaySession {
       else if (e.type === 'unban' && e.why === 'expired') this.expired++;
       onEvent?.(e);
     });
-    // The parse stage (this session's own parser, or the pipeline's worker, which is given these
-    // options) marks duplicate records, so that this thread — a pipelined replay's critical path — need not.
-    this.parseOptions.duplicates = this.engine.duplicateMarking();
   }
 
   /** The options a parse stage feeding ingest() is to use (those this session was given). */
@@ -207,7 +202,6 @@ export class ReplaySession {
     const reader = this.reader;
     const news = batch.news;
     let nextNews = 0;
-    const marked = batch.duplicates === true;
     for (let i = 0; i < batch.count; i++) {
       if (nextNews < news.length) nextNews = reader.news(batch, i, nextNews);
       this.lines++;
@@ -218,7 +212,7 @@ export class ReplaySession {
       }
       const p = reader.packet(batch, f64, i, this.scratch);
       const v4 = reader.lastSrcV4;
-      this.packet(p, v4 >= 0 ? v4 : ipv4Key(p.src), reader.lastSrc6, marked ? (I[o + C_BITS]! & BITS_DUPLICATE) !== 0 : undefined);
+      this.packet(p, v4 >= 0 ? v4 : ipv4Key(p.src), reader.lastSrc6);
     }
   }
 
@@ -265,13 +259,13 @@ export class ReplaySession {
    * A packet record; `srcV4` the 32-bit value of its source (then p.src may be ''), -1 when not
    * IPv4; `src6` the words of an IPv6 source when the record carries them, else null.
    */
-  private packet(p: PacketEvent, srcV4: number, src6: Uint32Array | null = null, duplicate?: boolean): void {
+  private packet(p: PacketEvent, srcV4: number, src6: Uint32Array | null = null): void {
     this.packets++;
     // The span covered, earliest to latest: a log is not always in time order (files concatenated newest first).
     const t = p.time;
     if (this.firstTime === null || t < this.firstTime) this.firstTime = t;
     if (this.lastTime === null || t > this.lastTime) this.lastTime = t;
-    const verdict = this.engine.ingestPacket(p, srcV4, src6, duplicate);
+    const verdict = this.engine.ingestPacket(p, srcV4, src6);
     // A source the engine tracked already was counted when it was first seen (one lookup fewer a line).
     if (!this.engine.sourceWasTracked) {
       if (srcV4 >= 0) this.v4Sources.add(srcV4);

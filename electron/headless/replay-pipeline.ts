@@ -99,9 +99,9 @@ export class ReplayPipeline {
           // After a failure the records are no longer read: the summary covers the lines up to it,
           // as in one thread (batches the worker had queued meanwhile would leave a hole).
           if (this.failure !== null) return;
-          // Every batch with the same properties (framing and duplicates undefined when absent): one
-          // object shape, where a batch with a property of its own deoptimized the code reading batches.
-          const batch: RecordBatch = { ints: this.slots[m.slot]!, count: m.count, news: m.news, sides: m.sides, framing: m.framing, duplicates: m.duplicates };
+          // Every batch with the same properties (framing undefined when absent): one object shape,
+          // where a batch with a property of its own deoptimized the code reading batches.
+          const batch: RecordBatch = { ints: this.slots[m.slot]!, count: m.count, news: m.news, sides: m.sides, framing: m.framing };
           const t0 = performance.now();
           this.timing.firstBatchAt ??= t0;
           this.session.ingest(batch);

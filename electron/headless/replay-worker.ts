@@ -53,7 +53,6 @@ function parserFor(data: ParseWorkerData): ReplayParser {
     new Int32Array(data.ring, slot * data.slotInts * 4, data.slotInts).set(batch.ints.subarray(0, batch.count * RECORD_INTS));
     const m: BatchMessage = { type: 'batch', slot, count: batch.count, news: batch.news, sides: batch.sides };
     if (batch.framing !== undefined) m.framing = batch.framing;
-    if (batch.duplicates !== undefined) m.duplicates = batch.duplicates;
     port.postMessage(m);
     produced++;
   });
