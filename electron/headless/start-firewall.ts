@@ -1,8 +1,9 @@
 /**
- * The firewall side of `portcullis run`'s start, and the log source that goes with it: ufw checked
- * (installed, enabled), the set block installed for the set backend, the forward block's DOCKER-USER
- * jumps put back, the log source chosen (log-source-choice.ts: auto prefers nflog) and opened, and the
- * installed logging blocks switched to the variant that source reads (logging-blocks-align.ts).
+ * The firewall side of `portcullis run`'s start, and the log source that goes with it, in this order:
+ * the log source chosen (log-source-choice.ts: auto prefers nflog), ufw checked (installed, enabled),
+ * the set block installed for the set backend, the source opened, the installed logging blocks
+ * switched to the variant it reads (logging-blocks-align.ts) — with auto's fallback below — and
+ * last, once the source is final, the forward block's DOCKER-USER jumps put back in its variant.
  *
  * auto → nflog is only kept when the per-source logging block then logs through NFLOG in both
  * families: a switch that failed (say a kernel with nfnetlink_log but without xt_NFLOG, whose rules
