@@ -36,11 +36,13 @@ export async function alignLoggingBlocks(o: {
   /** The source that will read (its kind). */
   kind: string;
   call: HelperCall;
+  /** The blocks' status if just read and unchanged since (the start's, read for the source's choice): one `ufw status` less. */
+  known?: HelperResult<'status'>['blocks'] | null;
   /** The helper's changing operations; null in a dry run (the firewall is never changed). */
   helper: HelperOpsPort | null;
   out: (line: string) => void;
 }): Promise<AlignResult> {
-  let state = await loggingBlocksState(o.call);
+  let state = await loggingBlocksState(o.call, o.known);
   if (!state) return { state: null, switched: [], failures: {}, warning: null };
   const via = loggingViaFor(o.kind);
   const todo = o.helper ? blocksToSwitch(o.kind, state) : [];

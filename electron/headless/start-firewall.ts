@@ -97,8 +97,11 @@ export async function startFirewallAndSource(o: FirewallStartOptions): Promise<F
   // The installed logging blocks log the way this source reads (NFLOG for nflog, LOG for the others);
   // what is still wrong (a dry run, a failed switch, the nflog source without the block) is said, not
   // only by the Doctor, since those records are not seen at all.
-  const align = (kind: string) => (call ? alignLoggingBlocks({ kind, call, helper: o.dryRun ? null : helper, out: o.out }) : Promise.resolve(null));
-  let aligned = await align(opened.source.kind);
+  const align = (kind: string, known: typeof blocks = null) =>
+    call ? alignLoggingBlocks({ kind, call, known, helper: o.dryRun ? null : helper, out: o.out }) : Promise.resolve(null);
+  // The logging blocks are as read for the choice (the set block's install touches neither); after a
+  // fallback they are read again, since the first alignment may have switched one.
+  let aligned = await align(opened.source.kind, blocks);
   if (choice.why !== null && opened.source.kind === 'nflog' && !(aligned?.state && perSourceLogsThrough(aligned.state, 'nflog'))) {
     const fb = fallbackFromNflog(aligned?.failures.perSourceLogging ?? 'the per-source logging block does not log through NFLOG in both families');
     o.warn(fb.warning);
