@@ -95,7 +95,7 @@ export interface Lab {
   probeMany(fromNs: string, dstIp: string, ports: readonly number[], opts?: ProbeOptions): Promise<ProbeResult[]>;
   /** Opens a TCP connection to an echo server and keeps it open. Rejects if it cannot connect. */
   connect(fromNs: string, dstIp: string, port?: number, timeoutMs?: number): Promise<HeldConnection>;
-  /** True when a NEW TCP connection from fromNs to dstIp:port succeeds. */
+  /** True when a NEW TCP connection from fromNs to dstIp:port succeeds (waits 3 s by default: pass a short timeout where no answer is expected). */
   canConnect(fromNs: string, dstIp: string, port?: number, timeoutMs?: number): Promise<boolean>;
   /** Starts collecting kernel log lines that concern this lab. */
   kmsg(): KmsgCapture;
@@ -435,7 +435,7 @@ export async function createLab(opts: LabOptions = {}): Promise<Lab> {
 
     if (opts.listen ?? true) {
       // One dual-stack echo server: a held connection proves it is alive by getting its line back.
-      const echo = spawn(IP, ['netns', 'exec', fwNs, 'socat', 'TCP6-LISTEN:22,fork,reuseaddr,ipv6only=0', 'EXEC:/bin/cat'], {
+      const echo = spawn(IP, ['netns', 'exec', fwNs, 'socat', 'TCP6-LISTEN:22,fork,reuseaddr,ipv6only=0,backlog=64', 'EXEC:/bin/cat'], {
         env: CLEAN_ENV,
         stdio: 'ignore',
       });
@@ -500,12 +500,15 @@ export async function createLab(opts: LabOptions = {}): Promise<Lab> {
     ufw: (...args) => run(fwNs, ['ufw', ...args]),
     probe,
     probeMany: (fromNs, dstIp, ports, o = {}) => Promise.all(ports.map((p) => probe(fromNs, dstIp, p, o))),
-    connect: async (fromNs, dstIp, port = 22, timeoutMs = 1000) => {
+    // Connections expected to succeed wait 3 s: a lost SYN (or SYN-ACK) is sent again after 1 s, so a
+    // shorter wait made a busy machine's one lost packet a failed test (once in CI). A test that
+    // expects no answer passes its own short timeout.
+    connect: async (fromNs, dstIp, port = 22, timeoutMs = 3000) => {
       const c = await holdConnection(fromNs, dstIp, port, timeoutMs);
       connections.add(c);
       return c;
     },
-    canConnect: async (fromNs, dstIp, port = 22, timeoutMs = 500) => (await probe(fromNs, dstIp, port, { timeoutMs })) === 'open',
+    canConnect: async (fromNs, dstIp, port = 22, timeoutMs = 3000) => (await probe(fromNs, dstIp, port, { timeoutMs })) === 'open',
     kmsg,
     cleanup,
   };

@@ -17,8 +17,8 @@ describe.runIf(requireSystem('root', 'netns', 'ufw'))('network-namespace lab', (
 
   it('reaches the allowed port 22 over IPv4 and IPv6 from both scanners, and ufw drops closed ports', async () => {
     for (const s of lab.scanners) {
-      expect(await lab.probe(s.ns, s.fwV4, 22)).toBe('open');
-      expect(await lab.probe(s.ns, s.fwV6, 22)).toBe('open');
+      expect(await lab.probe(s.ns, s.fwV4, 22, { timeoutMs: 3000 })).toBe('open');
+      expect(await lab.probe(s.ns, s.fwV6, 22, { timeoutMs: 3000 })).toBe('open');
       expect(await lab.probe(s.ns, s.fwV4, 2222)).toBe('timeout');
       expect(await lab.probe(s.ns, s.fwV6, 2222)).toBe('timeout');
     }

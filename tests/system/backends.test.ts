@@ -65,7 +65,7 @@ describe.runIf(requireSystem('root', 'netns', 'ufw', 'ipset', 'conntrack'))('ban
 
           await backend.ban(ip(scanner), null, 'system test');
 
-          expect(await lab.canConnect(s.ns, dst)).toBe(false);
+          expect(await lab.canConnect(s.ns, dst, 22, 700)).toBe(false);
           expect(await session.alive(1000)).toBe(false);
           expect(await shows(scanner)).toBe(true);
           expect((await backend.list()).map((b) => b.ip)).toContain(scanner);
@@ -100,7 +100,7 @@ describe.runIf(requireSystem('root', 'netns', 'ufw', 'ipset', 'conntrack'))('ban
             // …so prove prepend on the second scanner, whose address has no user rule.
             const o = lab.scanners[1]!;
             await backend.ban(ip(o.v4), null, 'prepend');
-            expect(await lab.canConnect(o.ns, o.fwV4)).toBe(false);
+            expect(await lab.canConnect(o.ns, o.fwV4, 22, 700)).toBe(false);
             const numbered = await lab.ufw('status', 'numbered');
             expect(numbered).toMatch(new RegExp(`\\[ 1\\] Anywhere\\s+DENY IN\\s+${o.v4.replace(/\./g, '\\.')}\\s+# portcullis-ban`));
             await backend.unban(ip(o.v4));
@@ -115,7 +115,7 @@ describe.runIf(requireSystem('root', 'netns', 'ufw', 'ipset', 'conntrack'))('ban
           try {
             await backend.unban(ip(o.v6));
             expect(await lab.ufw('status')).toMatch(/# mine/);
-            expect(await lab.canConnect(o.ns, o.fwV6)).toBe(false);
+            expect(await lab.canConnect(o.ns, o.fwV6, 22, 700)).toBe(false);
             expect((await backend.list()).map((b) => b.ip)).not.toContain(o.v6);
           } finally {
             await lab.ufw('delete', 'deny', 'from', o.v6);
@@ -134,7 +134,7 @@ describe.runIf(requireSystem('root', 'netns', 'ufw', 'ipset', 'conntrack'))('ban
             expect((await userInput(v6)).length).toBe(before.length + 1);
             await backend.ban(ip(addr), 600, 'again'); // ufw: "Skipping inserting existing rule"
             expect(await userInput(v6)).toEqual(before);
-            expect(await lab.canConnect(o.ns, v6 ? o.fwV6 : o.fwV4)).toBe(false);
+            expect(await lab.canConnect(o.ns, v6 ? o.fwV6 : o.fwV4, 22, 700)).toBe(false);
             await backend.unban(ip(addr));
             expect(await eventually(() => lab.canConnect(o.ns, v6 ? o.fwV6 : o.fwV4))).toBe(true);
           }
@@ -167,7 +167,7 @@ describe.runIf(requireSystem('root', 'netns', 'ufw', 'ipset', 'conntrack'))('ban
         it('an element with a timeout expires in the kernel: the scanner gets through again without any unban', async () => {
           const s = lab.scanner;
           await backend.ban(ip(s.v4), 2, 'short');
-          expect(await lab.canConnect(s.ns, s.fwV4)).toBe(false);
+          expect(await lab.canConnect(s.ns, s.fwV4, 22, 700)).toBe(false);
           const entry = (await backend.list()).find((b) => b.ip === s.v4);
           expect(entry?.expiresInSec).toBeGreaterThanOrEqual(1);
           expect(await eventually(() => lab.canConnect(s.ns, s.fwV4), 6000)).toBe(true);
@@ -178,7 +178,7 @@ describe.runIf(requireSystem('root', 'netns', 'ufw', 'ipset', 'conntrack'))('ban
           const s = lab.scanner;
           await backend.ban(ip(s.v6), null, 'reload');
           await lab.ufw('reload');
-          expect(await lab.canConnect(s.ns, s.fwV6)).toBe(false);
+          expect(await lab.canConnect(s.ns, s.fwV6, 22, 700)).toBe(false);
           expect(await lab.run(lab.fwNs, ['ip6tables', '-S', 'ufw6-before-input'])).toMatch(/--match-set portcullis-ban6 src -j DROP/);
           await backend.unban(ip(s.v6));
           expect(await lab.canConnect(s.ns, s.fwV6)).toBe(true);
@@ -192,7 +192,7 @@ describe.runIf(requireSystem('root', 'netns', 'ufw', 'ipset', 'conntrack'))('ban
           expect(await lab.run(lab.fwNs, ['ipset', 'list', '-n'])).toMatch(/portcullis-ban4\nportcullis-ban6\nportcullis-net4\nportcullis-net6/);
           const s = lab.scanner;
           await backend.ban(ip(s.v4), null, 'after boot');
-          expect(await lab.canConnect(s.ns, s.fwV4)).toBe(false);
+          expect(await lab.canConnect(s.ns, s.fwV4, 22, 700)).toBe(false);
           await backend.unban(ip(s.v4));
         });
 

@@ -44,7 +44,7 @@ describe.runIf(enabled)('fleet: bans shared through a real CrowdSec LAPI between
     expect(un.code, un.stderr).toBe(0);
     await cliB.waitFor((l) => l.type === 'unban' && l.ip === scannerIp, 10_000, `B lifting ${scannerIp}`);
     await until(async () => !(await setMembers(b.lab, 4)).includes(scannerIp), 5000, 'B\'s set without the scanner');
-    expect(await b.lab.canConnect(scannerNs, b.target, 22, 1000)).toBe(true);
+    expect(await b.lab.canConnect(scannerNs, b.target, 22, 3000)).toBe(true);
     expect((await fl.lapi.decisions()).filter((d) => d.value === scannerIp)).toEqual([]);
 
     const status = await cliOnce(b.lab, ['fleet', 'status', '--state-dir', b.stateDir]);
@@ -112,7 +112,7 @@ describe.runIf(enabled)('fleet: bans shared through a real CrowdSec LAPI between
     expect((await ctlB.call('getState', {})).fleet?.lastRefusals[0]).toContain(`${scannerIp} from portcullis@hostA: whitelisted`);
     expect(cliB.bans()).not.toContain(scannerIp);
     expect(await setMembers(b.lab, 4)).not.toContain(scannerIp);
-    expect(await b.lab.canConnect(scannerNs, b.target, 22, 1000)).toBe(true);
+    expect(await b.lab.canConnect(scannerNs, b.target, 22, 3000)).toBe(true);
   });
 
   it('a wrong bouncer key: doctor says so clearly, local protection still bans', async () => {

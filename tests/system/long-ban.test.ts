@@ -55,7 +55,7 @@ describe.runIf(requireSystem('root', 'netns', 'ufw', 'ipset'))('a ban longer tha
     const line = listed.split('\n').find((l) => l.startsWith(`${s.v4} `));
     expect(line, listed).toBeDefined();
     expect(line).toMatch(/ timeout 0\b/);
-    expect(await lab.canConnect(s.ns, s.fwV4)).toBe(false);
+    expect(await lab.canConnect(s.ns, s.fwV4, 22, 700)).toBe(false);
     expect((await fw.listBans()).find((b) => b.ip === s.v4)).toEqual({ ip: s.v4, until: null });
 
     await fw.unban(s.v4, 'expired');

@@ -60,7 +60,7 @@ describe.runIf(enabled)('ufw backend batch with real ufw (namespace)', () => {
     const v6 = Array.from({ length: 50 }, (_, i) => `2001:db8:ffff::${(i + 1).toString(16)}`);
     const targets = [...v4, ...v6, l.scanner.v4];
     const userRulesBefore = (await l.ufw('status')).split('\n').filter((x) => /ALLOW/.test(x));
-    expect(await l.canConnect(l.scanner.ns, l.scanner.fwV4, 22, 1000)).toBe(true);
+    expect(await l.canConnect(l.scanner.ns, l.scanner.fwV4, 22, 3000)).toBe(true);
 
     const calls: string[] = [];
     const exec: typeof l.fwExec = (bin, args, o) => {
@@ -95,7 +95,7 @@ describe.runIf(enabled)('ufw backend batch with real ufw (namespace)', () => {
 
     // ufw owns them now: the ordinary unban (`ufw delete deny from`) takes one away.
     await b.unban(t(l.scanner.v4));
-    expect(await l.canConnect(l.scanner.ns, l.scanner.fwV4, 22, 1000)).toBe(true);
+    expect(await l.canConnect(l.scanner.ns, l.scanner.fwV4, 22, 3000)).toBe(true);
     expect(parseTaggedRules(await l.ufw('show', 'added'))).toHaveLength(499);
   }, 300_000);
 
@@ -152,12 +152,12 @@ describe.runIf(enabled)('ufw backend batch with real ufw (namespace)', () => {
 
     writeFileSync(path, rulesWith(allow, ours));
     await l.ufw('reload');
-    expect(await l.canConnect(l.scanner.ns, l.scanner.fwV4, 22, 1000)).toBe(true); // ufw stops at the allow
+    expect(await l.canConnect(l.scanner.ns, l.scanner.fwV4, 22, 3000)).toBe(true); // ufw stops at the allow
     expect(parseTaggedRules(await l.ufw('show', 'added')).map((x) => x.ip)).toContain(src); // ours is listed, and does nothing
     expect(await backend.ban(t(src), 600, 'scan')).toEqual({ ip: src, why: 'users-rule' });
     expect(await backend.banMany(many([src, '100.64.9.30']))).toEqual([{ ip: src, why: 'users-rule' }]);
     expect(await backend.banMany(many([src, '100.64.9.31', '100.64.9.32', '100.64.9.33']))).toEqual([{ ip: src, why: 'users-rule' }]);
-    expect(await l.canConnect(l.scanner.ns, l.scanner.fwV4, 22, 1000)).toBe(true);
+    expect(await l.canConnect(l.scanner.ns, l.scanner.fwV4, 22, 3000)).toBe(true);
 
     writeFileSync(path, rulesWith(ours, allow));
     await l.ufw('reload');
@@ -180,7 +180,7 @@ describe.runIf(enabled)('ufw backend batch with real ufw (namespace)', () => {
     expect(await l.ufw('allow', 'from', src)).toMatch(/Rule updated/);
     expect(sourcesDecidedByUser(await view()).has(src)).toBe(true);
     expect((await backend.list()).map((b) => b.ip)).not.toContain(src);
-    expect(await l.canConnect(l.scanner.ns, l.scanner.fwV4, 22, 1000)).toBe(true);
+    expect(await l.canConnect(l.scanner.ns, l.scanner.fwV4, 22, 3000)).toBe(true);
     await backend.unban(t(src));
     expect((await view()).filter((r) => r.from === src).map((r) => r.action)).toEqual(['allow']);
   }, 120_000);
