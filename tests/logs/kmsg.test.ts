@@ -201,6 +201,6 @@ describe('kmsg time base across a suspend', () => {
 
   it('the live base is CLOCK_MONOTONIC: boot time now minus monotonic now', () => {
     const a = kmsgBootTimeMs();
-    expect(Math.abs(a - (Date.now() - monotonicNowMs()))).toBeLessThan(50);
+    expect(Math.abs(a - (Date.now() - monotonicNowMs()))).toBeLessThan(500); // two clock reads: a descheduled thread between them must not fail it
   });
 });

@@ -88,7 +88,7 @@ describe('store: loading and the event stream', () => {
     expect(s().packets).toHaveLength(250);
     // Debounced: the last gap re-arms the timer; the backfill runs when it fires.
     timeouts[timeouts.length - 1]!();
-    await vi.waitFor(() => expect(s().packetsMissing).toBe(0));
+    await vi.waitFor(() => expect(s().packetsMissing).toBe(0), { timeout: 10_000 });
     expect(s().packets.map((r) => r.id)).toEqual(rows.slice(0, 9050).map((r) => r.id));
     const pages = api.calls.filter((c) => c.method === 'getPackets');
     expect(pages.length).toBeGreaterThan(1);
@@ -109,7 +109,7 @@ describe('store: loading and the event stream', () => {
     s().applyEvents([{ type: 'packetsSkipped', upToId: rows[11_999]!.id, count: 11_900 }]);
     expect(s().packetsMissing).toBe(11_900);
     timeouts[timeouts.length - 1]!();
-    await vi.waitFor(() => expect(s().packetsMissing).toBe(0));
+    await vi.waitFor(() => expect(s().packetsMissing).toBe(0), { timeout: 10_000 });
     expect(s().packets.map((r) => r.id)).toEqual(rows.map((r) => r.id));
     // A live row right after the skipped range is not counted as a second hole.
     s().applyEvents([{ type: 'packets', rows: [row(rows[11_999]!.id + 1)] }]);
@@ -176,7 +176,7 @@ describe('store: loading and the event stream', () => {
     expect(retry).toHaveLength(1);
     api.data.packets = all; // now written
     retry[0]!.fn();
-    await vi.waitFor(() => expect(s().packetsMissing).toBe(0));
+    await vi.waitFor(() => expect(s().packetsMissing).toBe(0), { timeout: 10_000 });
     expect(s().packets).toHaveLength(300);
     // Rows that never come (e.g. already removed by retention) stop being asked for.
     api.data.packets = all.filter((r) => r.id !== 250);

@@ -52,7 +52,10 @@ describe.runIf(requireSystem('root', 'netns', 'ufw'))('per-source logging block 
     await Promise.all([lab.probe(a.ns, a.fwV4, 22), lab.probe(b.ns, b.fwV4, 22)]);
     // The first scanner starts first; the second follows while the first is still scanning.
     const first = lab.probeMany(a.ns, a.fwV4, ports1, { timeoutMs: 200 });
-    await sleep(20);
+    // The second starts once the kernel has logged the first's opening burst (ufw's budget is 10),
+    // not after a fixed 20 ms: a prober not scheduled within those let the second take the budget.
+    const fromFirst = () => cap.lines().filter((l) => l.includes(`SRC=${a.v4} `)).length;
+    for (const end = Date.now() + 3000; fromFirst() < 10 && Date.now() < end; ) await sleep(10);
     await Promise.all([first, lab.probeMany(b.ns, b.fwV4, ports2, { timeoutMs: 200 })]);
     await settle(cap);
   };
