@@ -6,6 +6,11 @@ import { defineConfig } from 'vitest/config';
 // cores made time-bound system checks (a ban within its deadline, a session cut) flaky in CI.
 export default defineConfig({
   test: {
+    // Local times in UTC whatever the machine's zone: a property test builds syslog stamps from local
+    // wall-clock times, and one inside a daylight-saving zone's repeated autumn hour parses back to its
+    // other occurrence (~6% of runs under Europe/Berlin).
+    env: { TZ: 'UTC' },
+    setupFiles: ['tests/support/fast-check-seed.ts'],
     projects: [
       {
         extends: true,

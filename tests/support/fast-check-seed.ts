@@ -1,0 +1,9 @@
+/**
+ * Property tests in CI run from one seed (FC_SEED, else a fixed one): a CI run decides whether a
+ * change lands, so it must not fail on a rare input no change of this commit made reachable. Off CI
+ * every run draws a new seed and so keeps exploring; a failure prints its seed and path, which
+ * FC_SEED (and fast-check's `path`) replays.
+ */
+import fc from 'fast-check';
+
+if (process.env.CI === 'true' || process.env.FC_SEED !== undefined) fc.configureGlobal({ seed: Number(process.env.FC_SEED ?? 20261207) });
