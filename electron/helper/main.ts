@@ -13,7 +13,7 @@ import { access, readFile } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import { fileAuditLog, DEFAULT_AUDIT_PATH } from './audit.ts';
 import { execArgv } from './exec.ts';
-import { acquireFirewallLock, FirewallLockedError } from './instance-lock.ts';
+import { acquireFirewallLock, FirewallLockedError, type FirewallLock } from './instance-lock.ts';
 import * as firewall from './firewall/index.ts';
 import { openDevKmsg } from './kmsg.ts';
 import { createHelperDispatcher, type HelperDeps } from './ops.ts';
@@ -24,6 +24,15 @@ export { SECRET_FILE } from './secret-file.ts';
 /** Exit code when another Portcullis manages this namespace's firewall: the keeper does not retry. */
 export const EXIT_LOCKED = 69; // sysexits EX_UNAVAILABLE
 export const SECRET_ENV = 'PORTCULLIS_HELPER_SECRET';
+/** Who the desktop helper is in the firewall lock. */
+const LOCK_WHO = 'desktop helper';
+/**
+ * How long a desktop helper holding the lock is given to let go: after a crash of the app, its next
+ * launch removes the earlier session's directory (elevation.ts, removeStaleSessions), whose keeper
+ * notices within a second and stops that helper — more on a busy machine. A `portcullis run`
+ * holding it is refused at once (it does not stop by itself).
+ */
+const DESKTOP_HOLDER_WAIT_MS = 10_000;
 
 /** The real dependencies: real exec, real files, the real kernel log. Also used by the headless runner. */
 export function realHelperDeps(who: string, auditPath = DEFAULT_AUDIT_PATH): HelperDeps {
@@ -65,6 +74,19 @@ function parseArgs(argv: string[], env: NodeJS.ProcessEnv): Args | string {
   return { socketDir, uid: Number(uidText), auditPath, readSecretOnly };
 }
 
+/** The firewall lock, waiting DESKTOP_HOLDER_WAIT_MS at most for another desktop helper to let go of it. */
+async function takeFirewallLock(): Promise<FirewallLock> {
+  const end = Date.now() + DESKTOP_HOLDER_WAIT_MS;
+  for (;;) {
+    try {
+      return acquireFirewallLock(LOCK_WHO);
+    } catch (e) {
+      if (!(e instanceof FirewallLockedError) || e.holder.who !== LOCK_WHO || Date.now() >= end) throw e;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
 function readSecret(dir: string, uid: number): string | string[] {
   const read = readSecretFile(dir, uid);
   if (read.ok) return read.secret;
@@ -97,7 +119,7 @@ async function main(): Promise<number> {
   // One Portcullis per network namespace changes its firewall (ufw is not safe to drive concurrently).
   let lock;
   try {
-    lock = acquireFirewallLock('desktop helper');
+    lock = await takeFirewallLock();
   } catch (e) {
     if (!(e instanceof FirewallLockedError)) return fail(`cannot take the firewall lock: ${(e as Error).message}`);
     fail(`${e.message}; stop it to use the desktop app`);

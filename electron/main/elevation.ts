@@ -314,12 +314,6 @@ export async function prepareHelperSession(runtimeDir: string, uid: number, prev
 /** Prefix of a session directory in the runtime dir (prepareHelperSession's mkdtemp). */
 const SESSION_DIR_PREFIX = 'portcullis-';
 /**
- * How long the keepers of removed session directories get to stop their helpers: a keeper looks
- * for its directory every second, then stops its helper (which lets go of the firewall lock).
- */
-export const STALE_SESSION_STOP_MS = 2500;
-
-/**
  * Removes the session directories a crashed earlier run of the app left in the runtime dir (ours:
  * owned by `uid`, real directories). Called once the single-instance lock is ours, so no running
  * app of this user owns one. Their root-side keepers see the directory gone and stop their

@@ -37,7 +37,6 @@ import {
   pkexecLauncher,
   prepareHelperSession,
   removeStaleSessions,
-  STALE_SESSION_STOP_MS,
   sudoPromptLauncher,
   type HelperLauncher,
   type HelperSession,
@@ -259,14 +258,14 @@ async function main(): Promise<void> {
     },
   });
   // A crashed earlier run left its session directory, and its helper holding the firewall lock:
-  // removing the directory makes that helper's keeper stop it; give it the time to.
+  // removing the directory makes that helper's keeper stop it, and the new helper waits for its lock
+  // (helper/main.ts) — however long the stop takes on a busy machine, up to a bound, not a fixed guess here.
   const startHelper = supervisor;
   call(
     'start the root helper',
     removeStaleSessions(runtimeDir, uid).then(async (stale) => {
       if (stale > 0) {
-        log(`removed ${stale} session director${stale === 1 ? 'y' : 'ies'} of an earlier run; waiting for its helper to stop`);
-        await new Promise((r) => setTimeout(r, STALE_SESSION_STOP_MS));
+        log(`removed ${stale} session director${stale === 1 ? 'y' : 'ies'} of an earlier run; its helper stops, the new one waits for it`);
       }
       await startHelper.start();
     }),

@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HelperSupervisor, prepareHelperSession, cleanupHelperSession, removeStaleSessions, STALE_SESSION_STOP_MS, type HelperLauncher, type HelperRunEnd } from '../../electron/main/elevation.ts';
+import { HelperSupervisor, prepareHelperSession, cleanupHelperSession, removeStaleSessions, type HelperLauncher, type HelperRunEnd } from '../../electron/main/elevation.ts';
 import { connectHelperClient, type HelperClientLink } from '../../electron/main/helper-hub.ts';
 import { buildElectron, OUT_DIR } from '../../scripts/build.ts';
 import { requireSystem } from '../support/system.ts';
@@ -19,20 +19,24 @@ import { requireSystem } from '../support/system.ts';
 const NODE = path.resolve('node_modules/node/bin/node');
 const KEEPER = path.resolve('build/helper/portcullis-helper');
 
-/** Pids of helper processes serving this socket directory. */
-function helperPids(socketDir: string): number[] {
+/** Pids of the processes serving this socket directory whose argv has an element ending so. */
+function pidsOf(socketDir: string, program: string): number[] {
   const pids: number[] = [];
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     try {
       const argv = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0');
-      if (argv.some((a) => a.endsWith('helper.mjs')) && argv.includes(socketDir)) pids.push(Number(name));
+      if (argv.some((a) => a.endsWith(program)) && argv.includes(socketDir)) pids.push(Number(name));
     } catch {
       /* gone */
     }
   }
   return pids;
 }
+/** Pids of helper processes serving this socket directory. */
+const helperPids = (socketDir: string) => pidsOf(socketDir, 'helper.mjs');
+/** Pids of the keeper (a shell running build/helper/portcullis-helper) of this socket directory. */
+const keeperPids = (socketDir: string) => pidsOf(socketDir, 'helper/portcullis-helper');
 
 async function until(cond: () => boolean, ms = 20_000): Promise<void> {
   const end = Date.now() + ms;
@@ -139,15 +143,26 @@ describe.runIf(requireSystem('root'))('desktop helper: keeper + bundled helper +
       expect(oldHelper).toBeGreaterThan(0);
       (crashed as unknown as { linkNow: HelperClientLink | null }).linkNow?.close();
 
-      // The relaunch, as the app does it: stale directories first, a moment for their keepers, then its own helper.
+      // The relaunch, as the app does it: stale directories first, then at once its own helper, which
+      // waits for the old one (its keeper looks every second, then stops it) to let go of the lock.
+      // The old keeper is held (SIGSTOP) meanwhile — a machine too busy to run it for seconds — so
+      // the new helper surely finds the lock held: it must wait, not give up (exit 69, read-only).
+      const [oldKeeper] = keeperPids(oldDir);
+      expect(oldKeeper).toBeGreaterThan(0);
+      process.kill(oldKeeper!, 'SIGSTOP');
       expect(await removeStaleSessions(base, 0)).toBe(1);
-      await new Promise((r) => setTimeout(r, STALE_SESSION_STOP_MS));
-      // The keeper looks every second, then stops its helper: ~1.2 s of the app's 2.5 s on an idle
-      // machine; a busy one may need longer (then the app's new helper finds the lock held and says so).
-      await until(() => helperPids(oldDir).length === 0, 10_000);
       const next = supervisor();
       void next.start();
+      await until(() => next.status().phase !== 'idle');
+      const newDir = (next as unknown as { session: { socketDir: string } }).session.socketDir;
+      await until(() => helperPids(newDir).length > 0);
+      await new Promise((r) => setTimeout(r, 2000));
+      expect(next.status().connected).toBe(false);
+      expect(next.status().phase).not.toBe('read-only');
+      expect(helperPids(newDir)).toHaveLength(1); // still there, waiting for the lock
+      process.kill(oldKeeper!, 'SIGCONT');
       await until(() => next.status().connected);
+      expect(helperPids(oldDir)).toEqual([]);
       expect(next.status().readOnlyReason).toBeUndefined();
       expect(ends).toEqual([0]); // the old keeper stopped cleanly; the new one runs
       await next.stop();
@@ -155,7 +170,10 @@ describe.runIf(requireSystem('root'))('desktop helper: keeper + bundled helper +
     } finally {
       // Whatever happened, no helper of this test outlives it.
       if (oldDir) rmSync(oldDir, { recursive: true, force: true });
-      for (const pid of oldDir ? helperPids(oldDir) : []) process.kill(pid, 'SIGKILL');
+      for (const pid of oldDir ? [...keeperPids(oldDir), ...helperPids(oldDir)] : []) {
+        process.kill(pid, 'SIGCONT');
+        process.kill(pid, 'SIGKILL');
+      }
       spawnSync('ip', ['netns', 'del', ns]);
     }
   });
