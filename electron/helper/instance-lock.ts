@@ -166,6 +166,27 @@ function sweep(dir: string, self: string): void {
 }
 
 /**
+ * acquireFirewallLock, except that a live holder who is `waitFor` gets `waitMs` (monotonic clock) to
+ * let go of the lock, checked every 100 ms, and `onWait` hears of it once. Other holders are refused
+ * at once. Why: the desktop helper of a crashed app is stopped by its keeper once the next launch
+ * removes its session directory, which takes a second or more (helper/main.ts).
+ */
+export async function acquireFirewallLockWaiting(who: string, o: LockOptions & { waitFor: string; waitMs: number; onWait?: (holder: LockHolder) => void }): Promise<FirewallLock> {
+  const end = performance.now() + o.waitMs;
+  let told = false;
+  for (;;) {
+    try {
+      return acquireFirewallLock(who, o);
+    } catch (e) {
+      if (!(e instanceof FirewallLockedError) || e.holder.who !== o.waitFor || performance.now() >= end) throw e;
+      if (!told) o.onWait?.(e.holder);
+      told = true;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+/**
  * Takes the firewall lock of this network namespace for `who` (e.g. "portcullis run"), or throws
  * FirewallLockedError naming the live holder. Released by release() or at process exit.
  */

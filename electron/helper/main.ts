@@ -13,7 +13,7 @@ import { access, readFile } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import { fileAuditLog, DEFAULT_AUDIT_PATH } from './audit.ts';
 import { execArgv } from './exec.ts';
-import { acquireFirewallLock, FirewallLockedError, type FirewallLock } from './instance-lock.ts';
+import { acquireFirewallLockWaiting, FirewallLockedError } from './instance-lock.ts';
 import * as firewall from './firewall/index.ts';
 import { openDevKmsg } from './kmsg.ts';
 import { createHelperDispatcher, type HelperDeps } from './ops.ts';
@@ -33,6 +33,8 @@ const LOCK_WHO = 'desktop helper';
  * holding it is refused at once (it does not stop by itself).
  */
 const DESKTOP_HOLDER_WAIT_MS = 10_000;
+/** What the helper says on stderr while it waits (tests look for it). */
+export const WAITING_FOR_HOLDER = 'waiting for the desktop helper of an earlier session';
 
 /** The real dependencies: real exec, real files, the real kernel log. Also used by the headless runner. */
 export function realHelperDeps(who: string, auditPath = DEFAULT_AUDIT_PATH): HelperDeps {
@@ -74,19 +76,6 @@ function parseArgs(argv: string[], env: NodeJS.ProcessEnv): Args | string {
   return { socketDir, uid: Number(uidText), auditPath, readSecretOnly };
 }
 
-/** The firewall lock, waiting DESKTOP_HOLDER_WAIT_MS at most for another desktop helper to let go of it. */
-async function takeFirewallLock(): Promise<FirewallLock> {
-  const end = Date.now() + DESKTOP_HOLDER_WAIT_MS;
-  for (;;) {
-    try {
-      return acquireFirewallLock(LOCK_WHO);
-    } catch (e) {
-      if (!(e instanceof FirewallLockedError) || e.holder.who !== LOCK_WHO || Date.now() >= end) throw e;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-}
-
 function readSecret(dir: string, uid: number): string | string[] {
   const read = readSecretFile(dir, uid);
   if (read.ok) return read.secret;
@@ -119,7 +108,11 @@ async function main(): Promise<number> {
   // One Portcullis per network namespace changes its firewall (ufw is not safe to drive concurrently).
   let lock;
   try {
-    lock = await takeFirewallLock();
+    lock = await acquireFirewallLockWaiting(LOCK_WHO, {
+      waitFor: LOCK_WHO,
+      waitMs: DESKTOP_HOLDER_WAIT_MS,
+      onWait: (h) => process.stderr.write(`portcullis-helper: ${WAITING_FOR_HOLDER} (pid ${h.pid}) to let go of the firewall lock, ${DESKTOP_HOLDER_WAIT_MS / 1000} s at most\n`),
+    });
   } catch (e) {
     if (!(e instanceof FirewallLockedError)) return fail(`cannot take the firewall lock: ${(e as Error).message}`);
     fail(`${e.message}; stop it to use the desktop app`);

@@ -9,7 +9,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { acquireFirewallLock, firewallLockPath, FirewallLockedError, lockHolder, processStartTime, type FirewallLock, type LockHolder } from '../../electron/helper/instance-lock.ts';
+import { acquireFirewallLock, acquireFirewallLockWaiting, firewallLockPath, FirewallLockedError, lockHolder, processStartTime, type FirewallLock, type LockHolder } from '../../electron/helper/instance-lock.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const NODE = existsSync(path.join(ROOT, 'node_modules/.bin/node')) ? path.join(ROOT, 'node_modules/.bin/node') : process.execPath;
@@ -247,5 +247,55 @@ describe('firewall instance lock', () => {
       );
       expect(existsSync(firewallLockPath({ dir }))).toBe(false); // the winner released it at exit
     }
+  });
+
+  describe('waiting for a holder that is stopping (a crashed app\'s desktop helper)', () => {
+    const desktop = async () => {
+      const c = await sleeper();
+      const holder = { pid: c.pid!, starttime: processStartTime(c.pid!)!, who: 'desktop helper', since: '2025-01-01T00:00:00.000Z' };
+      plant(holder);
+      return { c, holder };
+    };
+    const waiting = (waitMs: number, heard: LockHolder[]) =>
+      acquireFirewallLockWaiting('desktop helper', { dir, waitFor: 'desktop helper', waitMs, onWait: (h) => heard.push(h) }).then((l) => {
+        locks.push(l);
+        return l;
+      });
+
+    it('takes the lock once that holder is gone, and says once that it waits', async () => {
+      const { c, holder } = await desktop();
+      const heard: LockHolder[] = [];
+      const taking = waiting(10_000, heard);
+      await new Promise((r) => setTimeout(r, 400));
+      expect(heard).toEqual([holder]); // told once, though it checked several times
+      expect(onFile()).toEqual(holder); // still theirs
+      const exited = new Promise((r) => c.once('exit', r));
+      c.kill('SIGKILL');
+      await exited;
+      const l = await taking;
+      expect(l.holder.pid).toBe(process.pid);
+      expect(onFile()).toEqual(l.holder);
+    });
+
+    it('gives up after its time, refusing with the holder named, when that holder stays', async () => {
+      const { holder } = await desktop();
+      const heard: LockHolder[] = [];
+      const err = await waiting(300, heard).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(FirewallLockedError);
+      expect((err as FirewallLockedError).holder).toEqual(holder);
+      expect(heard).toEqual([holder]);
+      expect(onFile()).toEqual(holder);
+    });
+
+    it('refuses any other holder at once, without waiting', async () => {
+      const c = await sleeper();
+      const holder = { pid: c.pid!, starttime: processStartTime(c.pid!)!, who: 'portcullis run', since: '2025-01-01T00:00:00.000Z' };
+      plant(holder);
+      const heard: LockHolder[] = [];
+      const err = await waiting(60_000, heard).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(FirewallLockedError);
+      expect((err as FirewallLockedError).holder).toEqual(holder);
+      expect(heard).toEqual([]);
+    });
   });
 });

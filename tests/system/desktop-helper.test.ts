@@ -13,6 +13,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HelperSupervisor, prepareHelperSession, cleanupHelperSession, removeStaleSessions, type HelperLauncher, type HelperRunEnd } from '../../electron/main/elevation.ts';
 import { connectHelperClient, type HelperClientLink } from '../../electron/main/helper-hub.ts';
+import { WAITING_FOR_HOLDER } from '../../electron/helper/main.ts';
 import { buildElectron, OUT_DIR } from '../../scripts/build.ts';
 import { requireSystem } from '../support/system.ts';
 
@@ -26,7 +27,8 @@ function pidsOf(socketDir: string, program: string): number[] {
     if (!/^\d+$/.test(name)) continue;
     try {
       const argv = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0');
-      if (argv.some((a) => a.endsWith(program)) && argv.includes(socketDir)) pids.push(Number(name));
+      // Not the keeper's short `--read-secret` run of the helper: only what serves the directory.
+      if (argv.some((a) => a.endsWith(program)) && argv.includes(socketDir) && !argv.includes('--read-secret')) pids.push(Number(name));
     } catch {
       /* gone */
     }
@@ -51,7 +53,7 @@ async function until(cond: () => boolean, ms = 20_000): Promise<void> {
  * `wrap` (a network namespace: the helper takes the firewall lock of the namespace it runs in, and
  * these tests must neither wait for nor block a Portcullis protecting the host's). Exit codes go to `exits`.
  */
-function keeperLauncher(wrap: string[], exits: number[]): HelperLauncher {
+function keeperLauncher(wrap: string[], exits: number[], stderrOf: string[] = []): HelperLauncher {
   return {
     launch(session) {
       const child = spawn(wrap[0]!, [...wrap.slice(1), '/bin/sh', KEEPER, '--socket-dir', session.socketDir, '--uid', String(session.uid)], {
@@ -59,7 +61,11 @@ function keeperLauncher(wrap: string[], exits: number[]): HelperLauncher {
         stdio: ['ignore', 'ignore', 'pipe'],
       });
       let stderr = '';
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const run = stderrOf.push('') - 1;
+      child.stderr.on('data', (d: Buffer) => {
+        stderr += d.toString();
+        stderrOf[run] = stderr;
+      });
       const ended = new Promise<HelperRunEnd>((resolve) =>
         child.on('exit', (code) => {
           exits.push(code ?? -1);
@@ -132,7 +138,8 @@ describe.runIf(requireSystem('root'))('desktop helper: keeper + bundled helper +
     let oldDir = '';
     try {
       const ends: number[] = [];
-      const launcher = keeperLauncher(['ip', 'netns', 'exec', ns], ends);
+      const stderrs: string[] = [];
+      const launcher = keeperLauncher(['ip', 'netns', 'exec', ns], ends, stderrs);
       const supervisor = () => supervisorOf(launcher, base);
       // The first run connects; then the app "crashes": nothing stops it, its directory stays.
       const crashed = supervisor();
@@ -153,17 +160,19 @@ describe.runIf(requireSystem('root'))('desktop helper: keeper + bundled helper +
       expect(await removeStaleSessions(base, 0)).toBe(1);
       const next = supervisor();
       void next.start();
-      await until(() => next.status().phase !== 'idle');
+      // The new helper says it waits (its keeper's stderr, the second launch's), and keeps waiting.
+      await until(() => (stderrs[1] ?? '').includes(`${WAITING_FOR_HOLDER} (pid ${oldHelper})`));
+      await new Promise((r) => setTimeout(r, 1000));
       const newDir = (next as unknown as { session: { socketDir: string } }).session.socketDir;
-      await until(() => helperPids(newDir).length > 0);
-      await new Promise((r) => setTimeout(r, 2000));
       expect(next.status().connected).toBe(false);
       expect(next.status().phase).not.toBe('read-only');
-      expect(helperPids(newDir)).toHaveLength(1); // still there, waiting for the lock
+      expect(helperPids(newDir)).toHaveLength(1);
+      expect(helperPids(oldDir)).toEqual([oldHelper]);
       process.kill(oldKeeper!, 'SIGCONT');
       await until(() => next.status().connected);
       expect(helperPids(oldDir)).toEqual([]);
       expect(next.status().readOnlyReason).toBeUndefined();
+      await until(() => ends.length === 1);
       expect(ends).toEqual([0]); // the old keeper stopped cleanly; the new one runs
       await next.stop();
       await until(() => ends.length === 2);
@@ -171,8 +180,12 @@ describe.runIf(requireSystem('root'))('desktop helper: keeper + bundled helper +
       // Whatever happened, no helper of this test outlives it.
       if (oldDir) rmSync(oldDir, { recursive: true, force: true });
       for (const pid of oldDir ? [...keeperPids(oldDir), ...helperPids(oldDir)] : []) {
-        process.kill(pid, 'SIGCONT');
-        process.kill(pid, 'SIGKILL');
+        try {
+          process.kill(pid, 'SIGCONT');
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          /* gone meanwhile */
+        }
       }
       spawnSync('ip', ['netns', 'del', ns]);
     }
