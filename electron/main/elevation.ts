@@ -68,6 +68,12 @@ export interface SupervisorOptions<L extends HelperLink> {
   onChange(status: HelperStatus, link: L | null): void;
   initialBackoffMs?: number;
   maxBackoffMs?: number;
+  /**
+   * Until a launched helper is first reached, tries are at most this far apart (default 1 s): its
+   * start may take seconds (the password prompt; waiting for an earlier session's helper to let go
+   * of the firewall lock), and the full backoff would leave it unused for up to maxBackoffMs after.
+   */
+  firstConnectMaxBackoffMs?: number;
 }
 
 export class HelperSupervisor<L extends HelperLink> {
@@ -187,7 +193,7 @@ export class HelperSupervisor<L extends HelperLink> {
         }
         // Waiting is cut short if the root side ends meanwhile (e.g. the prompt was declined).
         await Promise.race([this.o.sleep(delay), this.running ?? Promise.resolve()]);
-        delay = Math.min(max, delay * 2);
+        delay = Math.min(everConnected ? max : Math.min(max, this.o.firstConnectMaxBackoffMs ?? 1000), delay * 2);
         continue;
       }
       if (this.stopped || this.runEnd) {

@@ -27,7 +27,7 @@ function deferred<T>() {
 }
 
 /** A fake helper world: the root side can end, connections can drop, connect can fail. */
-function world(opts: { launchThrows?: string } = {}) {
+function world(opts: { launchThrows?: string; firstConnectMaxBackoffMs?: number } = {}) {
   const runs: { end: ReturnType<typeof deferred<HelperRunEnd>> }[] = [];
   const links: (HelperLink & { drop(): void; closedByUs: boolean })[] = [];
   let connectable = true;
@@ -59,6 +59,7 @@ function world(opts: { launchThrows?: string } = {}) {
     onChange: (s) => statuses.push(s),
     initialBackoffMs: 100,
     maxBackoffMs: 1000,
+    ...(opts.firstConnectMaxBackoffMs !== undefined ? { firstConnectMaxBackoffMs: opts.firstConnectMaxBackoffMs } : {}),
   });
   return {
     sup, runs, links, statuses, sleeps, cleanups,
@@ -118,6 +119,16 @@ describe('helper supervisor', () => {
     expect(w.sup.launchCount).toBe(1);
     // Exponential backoff, capped.
     expect(w.sleeps.slice(0, 5)).toEqual([100, 200, 400, 800, 1000]);
+  });
+
+  it('until the launched helper is first reached, tries are at most firstConnectMaxBackoffMs apart (its start may take seconds)', async () => {
+    const w = world({ firstConnectMaxBackoffMs: 300 });
+    w.setConnectable(false);
+    void w.sup.start();
+    await until(() => w.sleeps.length >= 5);
+    expect(w.sleeps.slice(0, 5)).toEqual([100, 200, 300, 300, 300]);
+    w.setConnectable(true);
+    await until(() => w.sup.status().connected);
   });
 
   it('the root side giving up: read-only with its message; retry() prompts again and reconnects', async () => {
