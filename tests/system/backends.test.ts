@@ -73,7 +73,7 @@ describe.runIf(requireSystem('root', 'netns', 'ufw', 'ipset', 'conntrack'))('ban
           expect(await lab.canConnect(other.ns, family === 'v4' ? other.fwV4 : other.fwV6)).toBe(true);
 
           await backend.unban(ip(scanner));
-          expect(await eventually(() => lab.canConnect(s.ns, dst))).toBe(true);
+          expect(await eventually(() => lab.canConnect(s.ns, dst, 22, 1000))).toBe(true);
           expect(await shows(scanner)).toBe(false);
           expect((await backend.list()).map((b) => b.ip)).not.toContain(scanner);
           session.close();
@@ -136,7 +136,7 @@ describe.runIf(requireSystem('root', 'netns', 'ufw', 'ipset', 'conntrack'))('ban
             expect(await userInput(v6)).toEqual(before);
             expect(await lab.canConnect(o.ns, v6 ? o.fwV6 : o.fwV4, 22, 700)).toBe(false);
             await backend.unban(ip(addr));
-            expect(await eventually(() => lab.canConnect(o.ns, v6 ? o.fwV6 : o.fwV4))).toBe(true);
+            expect(await eventually(() => lab.canConnect(o.ns, v6 ? o.fwV6 : o.fwV4, 22, 1000))).toBe(true);
           }
         });
 
