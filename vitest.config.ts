@@ -6,7 +6,8 @@ import { defineConfig } from 'vitest/config';
 // cores made time-bound system checks (a ban within its deadline, a session cut) flaky in CI.
 export default defineConfig({
   test: {
-    // Local times in UTC whatever the machine's zone: a property test builds syslog stamps from local
+    // Local times in UTC in the test processes whatever the machine's zone (the programs the system
+    // tests start get their own environment): a property test builds syslog stamps from local
     // wall-clock times, and one inside a daylight-saving zone's repeated autumn hour parses back to its
     // other occurrence (~6% of runs under Europe/Berlin).
     env: { TZ: 'UTC' },

@@ -6,4 +6,6 @@
  */
 import fc from 'fast-check';
 
-if (process.env.CI === 'true' || process.env.FC_SEED !== undefined) fc.configureGlobal({ seed: Number(process.env.FC_SEED ?? 20261207) });
+const given = process.env.FC_SEED;
+if (given !== undefined && !/^-?\d+$/.test(given)) throw new Error(`FC_SEED must be a whole number, not ${JSON.stringify(given)}`);
+if (process.env.CI === 'true' || given !== undefined) fc.configureGlobal({ seed: given !== undefined ? Number(given) : 20261207 });
