@@ -106,7 +106,9 @@ describe.runIf(requireSystem('root', 'netns', 'ufw'))('one Portcullis per networ
     expect(kept.code).toBe(69);
     expect(kept.stderr.trim().split('\n').at(-1)).toContain(MESSAGE(holder.pid)); // what the app shows
     expect(kept.stderr).not.toMatch(/restarting/);
-    expect(kept.ms).toBeLessThan(10_000);
+    // At once: a `portcullis run` holder is not waited for (a desktop helper holder would be, 10 s).
+    expect(alone.ms).toBeLessThan(5_000);
+    expect(kept.ms).toBeLessThan(5_000);
   });
 
   it('doctor --fix refuses (checks still work and name the holder); a dry run watches alongside', async () => {
