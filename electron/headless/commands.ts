@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import type { ParseArgsConfig } from 'node:util';
 import { ApiError, MAX_BULK_BANS, type DoctorCheck } from '../shared/api.ts';
 import { DOCTOR_FIXES, isDoctorFixId } from '../shared/doctor.ts';
+import { LOG_SOURCE_PATTERN, LOG_SOURCE_VALUES } from '../shared/log-source.ts';
 import { parseBanList } from './ban-list.ts';
 import { unbanReasonText, type BanRecord } from '../shared/model.ts';
 import { BanTargetSchema, canonicalIp } from '../shared/domain.ts';
@@ -82,8 +83,8 @@ function runOptionsOf(v: Parsed['values']): RunOptions | string {
   const backend = v.backend;
   if (backend !== undefined && backend !== 'ufw' && backend !== 'set') return `--backend is ufw or set (got "${String(backend)}")`;
   const source = v.source;
-  if (source !== undefined && !/^(auto|kmsg|journal|nflog|file:\/.+)$/.test(String(source))) {
-    return `--source is auto, kmsg, journal, nflog or file:/absolute/path (got "${String(source)}")`;
+  if (source !== undefined && !LOG_SOURCE_PATTERN.test(String(source))) {
+    return `--source is ${LOG_SOURCE_VALUES} (got "${String(source)}")`;
   }
   return {
     ...(typeof source === 'string' ? { source } : {}),

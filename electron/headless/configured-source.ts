@@ -10,13 +10,13 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { LOG_SOURCE_PATTERN, LOG_SOURCE_VALUES } from '../shared/log-source.ts';
 
 export const PACKAGE_CONFIG = '/etc/portcullis/portcullis.json';
-const SOURCE_RE = /^(auto|kmsg|journal|nflog|file:\/.+)$/;
 
 function sourceOf(settings: unknown): string {
   const s = (settings as { logs?: { source?: unknown } } | null)?.logs?.source;
-  return typeof s === 'string' && SOURCE_RE.test(s) ? s : 'auto';
+  return typeof s === 'string' && LOG_SOURCE_PATTERN.test(s) ? s : 'auto';
 }
 
 export function configuredSourceSpec(o: { config?: string; stateDir: string; packageConfig?: string }): { spec: string; from: string } {
@@ -28,7 +28,7 @@ export function configuredSourceSpec(o: { config?: string; stateDir: string; pac
       throw new Error(`--config ${o.config}: ${(e as Error).message}`);
     }
     const s = (settings as { logs?: { source?: unknown } } | null)?.logs?.source;
-    if (s !== undefined && (typeof s !== 'string' || !SOURCE_RE.test(s))) throw new Error(`--config ${o.config}: logs.source is auto, kmsg, journal, nflog or file:/absolute/path (got ${JSON.stringify(s)})`);
+    if (s !== undefined && (typeof s !== 'string' || !LOG_SOURCE_PATTERN.test(s))) throw new Error(`--config ${o.config}: logs.source is ${LOG_SOURCE_VALUES} (got ${JSON.stringify(s)})`);
     return { spec: sourceOf(settings), from: o.config };
   }
   const file = existsSync(o.packageConfig ?? PACKAGE_CONFIG) ? (o.packageConfig ?? PACKAGE_CONFIG) : null;

@@ -6,6 +6,7 @@
  */
 import * as z from 'zod';
 import { groupDigits } from './digits.ts';
+import { LOG_SOURCE_PATTERN, LOG_SOURCE_VALUES } from './log-source.ts';
 import { CidrSchema, PortSchema } from './domain.ts';
 import { FleetSettingsSchema } from './fleet.ts';
 import { V4_PREFIX_MIN, V6_PREFIX_MIN } from './prefix.ts';
@@ -130,12 +131,7 @@ export const WhitelistSettingsSchema = z
 
 export const LogSettingsSchema = z
   .object({
-    source: z
-      .string()
-      // nflog: the kernel's NFLOG messages of Portcullis's group over netlink (engine/logs/nflog.ts),
-      // never picked by auto: it sees only what the NFLOG rules log (the logging block's nflog variant).
-      .regex(/^(auto|kmsg|journal|nflog|file:\/.+)$/, 'source is auto, kmsg, journal, nflog or file:/absolute/path')
-      .default('auto'),
+    source: z.string().regex(LOG_SOURCE_PATTERN, `source is ${LOG_SOURCE_VALUES}`).default('auto'),
     /** Blocked packets kept in the database. */
     retentionDays: count('retentionDays', 1, 365).default(7),
     maxStoredPackets: count('maxStoredPackets', 1000, 50_000_000).default(1_000_000),
