@@ -189,9 +189,13 @@ function forwardBodyIn(opts: ManagedOptions): (file: string) => string[] | null 
   };
 }
 
-/** How the installed forward block logs (forwardLoggingVia over its files); null when not installed or mixed. */
+/**
+ * How the forward block's rules files log (forwardLoggingVia over them); null when they hold no
+ * block or disagree. Whether it is installed whole is forwardBlockInstalled's question: the caller
+ * has asked it already.
+ */
 export function forwardBlockVia(opts: ManagedOptions = {}): LoggingVia | null {
-  return forwardBlockInstalled(opts) ? forwardLoggingVia(forwardBodyIn(opts)) : null;
+  return forwardLoggingVia(forwardBodyIn(opts));
 }
 
 export async function forwardBlockStatus(exec: Exec, opts: ManagedOptions = {}): Promise<ForwardBlockStatus> {

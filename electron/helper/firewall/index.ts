@@ -41,7 +41,8 @@ export async function managedBlocksStatus(opts: ManagedOptions = {}): Promise<{
   forward: boolean;
   forwardVia: LoggingVia | null;
 }> {
-  return { ...(await fileBlocksStatus(opts)), forward: forwardBlockInstalled(opts), forwardVia: forwardBlockVia(opts) };
+  const forward = forwardBlockInstalled(opts);
+  return { ...(await fileBlocksStatus(opts)), forward, forwardVia: forward ? forwardBlockVia(opts) : null };
 }
 
 export interface BanBackendOptions {
