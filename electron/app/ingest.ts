@@ -3,7 +3,6 @@
  * UI rows. Ban decisions leave the engine as events (the service hands them to the ban pipeline);
  * this only counts, stores and shows. Never throws: a bad line is a counted reject.
  */
-import type { PacketRow } from '../shared/api.ts';
 import type { Clock } from '../shared/domain.ts';
 import type { Offender } from '../shared/model.ts';
 import type { PacketEvent, RejectReason } from '../shared/packet.ts';
@@ -34,7 +33,6 @@ export interface IntakeDeps {
 
 export class PacketIntake {
   private readonly d: IntakeDeps;
-  private nextRowId = 1;
   /** Blocked packets seen by this run (the count shown when the store cannot answer). */
   blockedPackets = 0;
   /** Of those, the ones over the storage cap (counted, not stored) by this run. */
@@ -67,7 +65,6 @@ export class PacketIntake {
     const d = this.d;
     const engine = d.engine();
     const stored: PacketEvent[] = [];
-    const rows: PacketRow[] = [];
     const touched = new Set<string>();
     /** Counted sources whose record was over the storage cap (not stored). */
     let touchedUnstored: Set<string> | null = null;
@@ -107,16 +104,19 @@ export class PacketIntake {
         continue;
       }
       stored.push(p);
-      if (wantRows) rows.push(packetRow(p, this.nextRowId++));
       if (verdict === 'counted') touched.add(p.src);
     }
     // The source's health shows rejects per minute: lines that looked like firewall records but were refused.
     if (rejects) d.source?.noteRejects?.(rejects);
     // Lines / min counts every record of the shared kernel log; the UI says how many were this host's.
     if (foreign) this.foreignRate.add(foreign);
-    if (stored.length) d.store.addPackets(stored);
+    if (stored.length) {
+      // A live row carries its stored row's id: the window merges the rows it pages from the store
+      // (backfill, a reload) with the streamed ones by id, across restarts of the service too.
+      const first = d.store.addPackets(stored);
+      if (wantRows) d.events.push({ type: 'packets', rows: stored.map((p, i) => packetRow(p, first + i)) });
+    }
     if (notStored) d.store.countNotStored?.(notStored.entries());
-    if (rows.length) d.events.push({ type: 'packets', rows });
     if (touchedUnstored) {
       // A source seen once, in a record over the cap, is not written either: a spoofed flood makes
       // every record a new source, and its offender row would cost the B-tree writes the cap saves.

@@ -81,7 +81,11 @@ export interface LogSourcePort {
 
 /** Persistence of what the engine learnt. Writes may be batched by the adapter. */
 export interface StorePort {
-  addPackets(packets: PacketEvent[]): void;
+  /**
+   * Buffers packets as rows; returns the row id of the first (the others follow: first + 1, …), the
+   * id the UI's live row of each packet carries, so live and stored rows are one list.
+   */
+  addPackets(packets: PacketEvent[]): number;
   upsertOffenders(offenders: Offender[]): void;
   recordBan(ban: BanRecord): void;
   recordUnban(ip: string, at: number, why: UnbanReason): void;

@@ -64,8 +64,10 @@ export class MemoryStore implements ServiceStore {
   constructor(journal: Journal) {
     this.journal = journal;
   }
-  addPackets(p: PacketEvent[]): void {
+  addPackets(p: PacketEvent[]): number {
+    const first = this.pending.length + 1;
     this.pending.push(...p);
+    return first;
   }
   upsertOffenders(): void {}
   recordBan(ban: BanRecord): void {

@@ -141,6 +141,31 @@ describe('batching', () => {
     s.close();
   });
 
+  it('addPackets hands out the row ids the packets are stored under, never the same twice: across reopens, and after retention emptied the table', () => {
+    const s = new SqliteStore({ path: dbPath, retentionDays: 1 });
+    expect(s.addPackets([pkt({ dpt: 1 }), pkt({ dpt: 2 })])).toBe(1);
+    expect(s.addPackets([pkt({ dpt: 3 })])).toBe(3);
+    s.flush();
+    const ids = (st: SqliteStore) => Object.fromEntries(st.getPackets(0, 100).rows.map((r) => [r.dpt, r.id]));
+    expect(ids(s)).toEqual({ 1: 1, 2: 2, 3: 3 });
+    s.close();
+    // A restart goes on from the ids stored (an id counter restarting at 1 put a new run's live rows
+    // under the ids of the last run's stored rows: the window sorted them below older packets).
+    const again = new SqliteStore({ path: dbPath, retentionDays: 1 });
+    expect(again.addPackets([pkt({ dpt: 4 })])).toBe(4);
+    again.flush();
+    expect(ids(again)).toEqual({ 1: 1, 2: 2, 3: 3, 4: 4 });
+    // Retention deletes every row: the next ids still follow the last one handed out.
+    expect(again.prune(T0 + 3 * 86_400_000).byAge).toBe(4);
+    again.close();
+    const third = new SqliteStore({ path: dbPath, retentionDays: 1 });
+    expect(third.getPackets(0, 1).total).toBe(0);
+    expect(third.addPackets([pkt({ dpt: 5 })])).toBe(5);
+    third.flush();
+    expect(ids(third)).toEqual({ 5: 5 });
+    third.close();
+  });
+
   it('flushes by itself at batchRows', () => {
     const s = new SqliteStore({ path: dbPath, batchRows: 3 });
     s.addPackets([pkt(), pkt()]);

@@ -69,6 +69,8 @@ export type { PruneResult } from './prune.ts';
 export const DEFAULT_MAX_STORED_OFFENDERS = 100_000;
 
 const n = (v: number | undefined): number | null => (v === undefined ? null : v);
+/** State key of the id the next packet row gets (see nextPacketId). */
+const PACKET_NEXT_ID_KEY = 'packets.nextId';
 
 export class SqliteStore implements StorePort {
   readonly path: string;
@@ -86,6 +88,13 @@ export class SqliteStore implements StorePort {
   lastOffenderPrune: PruneResult = { byAge: 0, byCap: 0 };
 
   private packetBuf: PacketEvent[] = [];
+  /**
+   * The id the next packet gets (addPackets hands ids out as it buffers, the row is inserted with
+   * it): the live rows the UI streams carry the same id as the stored row it later pages, so the two
+   * merge and sort as one list. Never reused, even when retention has emptied the table: kept in
+   * the state table (PACKET_NEXT_ID_KEY) with each flush's packets.
+   */
+  private nextPacketId: number;
   private offenderBuf = new Map<string, Offender>();
   private stateBuf = new Map<string, string>();
   /** Packets over the per-second cap, by minute, waiting for the next flush. */
@@ -135,8 +144,8 @@ export class SqliteStore implements StorePort {
     migrate(this.db);
     const p = (sql: string) => this.db.prepare(sql);
     this.st = {
-      insertPacket: p(`INSERT INTO packets (time, src, dst, family, proto, spt, dpt, prefix, iface_in, iface_out, tcp_flags,
-        icmp_type, icmp_code, fragment, len, ttl, framing, trusted, seq) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`),
+      insertPacket: p(`INSERT INTO packets (id, time, src, dst, family, proto, spt, dpt, prefix, iface_in, iface_out, tcp_flags,
+        icmp_type, icmp_code, fragment, len, ttl, framing, trusted, seq) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`),
       upsertOffender: p(`INSERT INTO offenders (ip, hits, distinct_ports, ports, first_seen, last_seen, scan_type, state, strikes, banned_until)
         VALUES (?,?,?,?,?,?,?,?,?,?)
         ON CONFLICT(ip) DO UPDATE SET
@@ -159,16 +168,23 @@ export class SqliteStore implements StorePort {
       addNotStored: p('INSERT INTO packets_not_stored (minute, count) VALUES (?, ?) ON CONFLICT(minute) DO UPDATE SET count = count + excluded.count'),
     };
     this.packetCount = (p('SELECT COUNT(*) AS c FROM packets').get() as { c: number }).c;
+    const maxId = (p('SELECT MAX(id) AS m FROM packets').get() as { m: number | null }).m ?? 0;
+    const kept = Number((this.st.getState.get(PACKET_NEXT_ID_KEY) as { value: string } | undefined)?.value ?? 0);
+    this.nextPacketId = Math.max(maxId + 1, Number.isSafeInteger(kept) ? kept : 0, 1);
     this.notStoredCount = this.sumNotStored();
   }
 
   // ------------------------------------------------------------------ writes
 
-  addPackets(packets: PacketEvent[]): void {
-    if (packets.length === 0) return;
+  /** Buffers packets; returns the row id of the first (the others follow it: first + 1, …). */
+  addPackets(packets: PacketEvent[]): number {
+    const first = this.nextPacketId;
+    if (packets.length === 0) return first;
     this.noteBuffered();
     for (const pk of packets) this.packetBuf.push(pk);
+    this.nextPacketId += packets.length;
     if (this.packetBuf.length >= this.batchRows) this.flush();
+    return first;
   }
 
   upsertOffenders(offenders: Offender[]): void {
@@ -289,10 +305,13 @@ export class SqliteStore implements StorePort {
     const offenders = this.offenderBuf;
     const state = this.stateBuf;
     const notStored = this.notStoredBuf;
+    // The buffer's rows carry the ids addPackets handed out: the first is the next id less the rows.
+    let id = this.nextPacketId - packets.length;
     this.db.exec('BEGIN IMMEDIATE');
     try {
       for (const pk of packets) {
         this.st.insertPacket.run(
+          id++,
           // Whole ms: a fractional time would be stored as REAL and break the per-minute integer buckets.
           Math.round(pk.time), pk.src, pk.dst, pk.family, pk.proto, n(pk.spt), n(pk.dpt), pk.prefix, pk.in, pk.out,
           n(pk.tcpFlags), n(pk.icmpType), n(pk.icmpCode), pk.fragment ? 1 : 0, n(pk.len), n(pk.ttl),
@@ -307,6 +326,7 @@ export class SqliteStore implements StorePort {
       }
       for (const [minute, count] of notStored) this.st.addNotStored.run(minute, count);
       for (const [k, v] of state) this.st.setState.run(k, v);
+      if (packets.length !== 0) this.st.setState.run(PACKET_NEXT_ID_KEY, String(this.nextPacketId));
       this.db.exec('COMMIT');
     } catch (e) {
       this.db.exec('ROLLBACK');
