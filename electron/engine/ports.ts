@@ -57,6 +57,11 @@ export interface SourceHealth {
   /** Reading stopped or failed, or records were lost (kmsg: overwritten unread; nflog: dropped from a full socket): a fault, until the source is restarted. */
   error?: string;
   /**
+   * true while the source reads nothing at all (its feed failed; `error` says why) — not merely lost
+   * some records: nothing is being watched. The tray shows it as no protection. Absent: reading.
+   */
+  stopped?: boolean;
+  /**
    * The last problem the source read on past, more slowly (kmsg: no reading thread or second fd for
    * a while): worth a look if it repeats, not a fault. nflog: also the messages logged while no
    * reader was bound (over when counted; NFLOG keeps none without a reader, nothing to fix).

@@ -241,7 +241,8 @@ async function main(): Promise<void> {
         // Kernel records through the helper (resumed after the last one handled), then make the
         // firewall agree with the store.
         const after = source.position();
-        call('kmsg', link.client.streamKmsg(after ?? 'now', (records) => feed.push(records)));
+        // A failed stream is the source's error (Dashboard, tray) until the client's restart of it brings records.
+        call('kmsg', link.client.streamKmsg(after ?? 'now', (records) => feed.push(records), (message) => feed.fail(message)));
         call('reconcile', service.reconcile());
         // The set backend needs its managed block in ufw's before.rules (as `portcullis run` installs it).
         if (backend === 'set') {

@@ -34,14 +34,15 @@ export interface TrayActions {
 }
 
 /**
- * Worst news first: no protection at all (no helper, or the firewall off) outranks everything, a
- * pause outranks a recent ban. Without the root helper nothing is watched (the kernel log comes
- * through it) and nothing can be banned, whatever the last known firewall state says: the icon
- * stayed green "protected" after the helper was lost.
+ * Worst news first: no protection at all (no helper, the firewall off, or no kernel log being read)
+ * outranks everything, a pause outranks a recent ban. Without the root helper nothing is watched
+ * (the kernel log comes through it) and nothing can be banned, whatever the last known firewall
+ * state says: the icon stayed green "protected" after the helper was lost. Likewise when the
+ * helper's kernel-log stream failed: no scanner is seen until it runs again.
  */
 export function trayIconState(view: TrayView): TrayIconState {
   const s = view.state;
-  if (!s || !s.helper.connected || !s.firewall.installed || !s.firewall.enabled) return 'firewall-off';
+  if (!s || !s.helper.connected || !s.firewall.installed || !s.firewall.enabled || s.source?.stopped === true) return 'firewall-off';
   if (s.protection !== 'on') return 'paused';
   if (s.lastBanAt !== null && view.now - s.lastBanAt < RECENT_BAN_MS) return 'recent-ban';
   return 'protected';
@@ -68,6 +69,7 @@ export function trayStatusText(view: TrayView): string {
   if (!s.helper.connected) return `Portcullis — not protecting: ${s.helper.readOnlyReason ?? 'the root helper is not connected'}`;
   if (!s.firewall.installed) return 'Portcullis — ufw is not installed';
   if (!s.firewall.enabled) return 'Portcullis — the firewall (ufw) is off';
+  if (s.source?.stopped === true) return `Portcullis — not watching: ${s.source.error ?? 'the kernel log is not being read'}`;
   if (s.protection === 'off') return 'Portcullis — protection is off';
   if (s.protection === 'paused') {
     return s.pausedUntil !== null ? `Portcullis — paused, resumes in ${minutesText(s.pausedUntil - view.now)}` : 'Portcullis — paused';

@@ -19,6 +19,8 @@ export const SourceHealthSchema = z.object({
   /** Of linesPerMinute, firewall records addressed to another host (another namespace or container sharing the kernel log), read and dropped. */
   foreignPerMinute: z.optional(z.number()),
   error: z.optional(z.string()),
+  /** The source reads nothing at all now (engine/ports.ts SourceHealth.stopped): nothing is watched. */
+  stopped: z.optional(z.boolean()),
   /** The last problem the source read on past (engine/ports.ts SourceHealth.warning): not a fault. */
   warning: z.optional(z.string()),
 });

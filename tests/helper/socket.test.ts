@@ -3,10 +3,10 @@ import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createHelperDispatcher } from '../../electron/helper/ops.ts';
 import { checkSocketDir, secretsEqual, startHelperServer, type HelperServer } from '../../electron/helper/server.ts';
-import { HelperClient } from '../../electron/engine/helperclient/client.ts';
+import { HelperClient, KMSG_RESTART_MS } from '../../electron/engine/helperclient/client.ts';
 import { firewallPortOf } from '../../electron/app/helper-adapter.ts';
 import { ManualClock } from '../../electron/shared/domain.ts';
 import { MAX_LINE_BYTES } from '../../electron/shared/helper-protocol.ts';
@@ -251,6 +251,41 @@ describe('helper socket server and client', () => {
     expect(starts).toEqual([100, 102]);
     expect(got).toEqual(['4,101,1,-;a', '4,102,2,-;b']);
     client.close();
+  });
+});
+
+describe('a failed kernel-log stream', () => {
+  it('is reported to the subscriber and asked for again, resumed after the last record delivered', async () => {
+    vi.useFakeTimers();
+    try {
+      const f = fakeDeps();
+      const starts: (number | null | 'now')[] = [];
+      let emit: ((r: string[]) => void) | undefined;
+      let fail: ((m: string) => void) | undefined;
+      f.deps.openKmsg = (start, onRecords, onError) => {
+        starts.push(start);
+        emit = onRecords;
+        fail = onError;
+        return { stop() {} };
+      };
+      const client = new HelperClient({ inProcess: createHelperDispatcher(f.deps) });
+      const got: string[] = [];
+      const errors: string[] = [];
+      await client.streamKmsg(100, (r) => got.push(...r), (m) => errors.push(m));
+      emit!(['4,101,1,-;a']);
+      fail!('kmsg: EIO: i/o error, read');
+      expect(errors).toEqual(['kmsg: EIO: i/o error, read']);
+      // Before the restart nothing asks again; then once, after record 101.
+      await vi.advanceTimersByTimeAsync(KMSG_RESTART_MS - 1);
+      expect(starts).toEqual([100]);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(starts).toEqual([100, 101]);
+      emit!(['4,102,2,-;b']);
+      expect(got).toEqual(['4,101,1,-;a', '4,102,2,-;b']);
+      client.close();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
 

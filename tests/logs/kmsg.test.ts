@@ -182,6 +182,23 @@ describe('kmsg record handling', () => {
   });
 });
 
+describe('a feed that fails', () => {
+  it('makes the source stopped, with the reason, until records come again', async () => {
+    const { feed, lines, src, start } = setup({ resumeAfterSeq: 9 });
+    await start();
+    feed.push([rec(10)]);
+    expect(src.health().stopped).toBeUndefined();
+    feed.fail('kmsg: EIO: i/o error, read');
+    expect(src.health()).toMatchObject({ stopped: true, error: 'kmsg: EIO: i/o error, read' });
+    // The helper's stream restarted (resumed after 10): reading again, the error gone.
+    feed.push([rec(11)]);
+    const h = src.health();
+    expect(h.stopped).toBeUndefined();
+    expect(h.error).toBeUndefined();
+    expect(lines).toHaveLength(2);
+  });
+});
+
 describe('kmsg time base across a suspend', () => {
   const line = (usec: number) => `4,7,${usec},-;[UFW BLOCK] IN=eth0 OUT= MAC= SRC=203.0.113.9 DST=192.0.2.1 LEN=44 TTL=50 ID=1 PROTO=TCP SPT=4000 DPT=23 WINDOW=1024 RES=0x00 SYN URGP=0`;
   const time = (r: ParseResult) => (r.ok ? r.packet.time : NaN);

@@ -4,6 +4,9 @@ import { applyBanEvents, TrayController, trayIconState, trayMenuTemplate, traySt
 import { makeBan, makeState } from './fixtures.ts';
 
 const NOW = 1_700_000_000_000;
+/** The source after the helper's kernel-log stream failed (kmsg.ts: until records come again). */
+const stoppedSource = { ...makeState().source!, error: 'kmsg: EIO: i/o error, read', stopped: true };
+const { stopped: _stopped, ...readingSource } = stoppedSource;
 
 function recordingActions(): TrayActions & { log: string[] } {
   const log: string[] = [];
@@ -36,8 +39,14 @@ describe('tray icon state', () => {
     ['ufw disabled', { state: makeState({ firewall: { ...makeState().firewall, enabled: false }, lastBanAt: NOW }), recentBans: [], now: NOW }, 'firewall-off'],
     ['ufw missing', { state: makeState({ firewall: { ...makeState().firewall, installed: false } }), recentBans: [], now: NOW }, 'firewall-off'],
     ['no state yet', { state: null, recentBans: [], now: NOW }, 'firewall-off'],
+    ['kernel log stream failed', { state: makeState({ source: stoppedSource, lastBanAt: NOW }), recentBans: [], now: NOW }, 'firewall-off'],
+    ['records lost, still reading', { state: makeState({ source: { ...readingSource, error: '3 kernel records were overwritten before they could be read' } }), recentBans: [], now: NOW }, 'protected'],
   ])('%s', (_n, view, icon) => {
     expect(trayIconState(view)).toBe(icon);
+  });
+
+  it('says why nothing is watched when the kernel log stream failed', () => {
+    expect(trayStatusText({ state: makeState({ source: stoppedSource }), recentBans: [], now: NOW })).toBe('Portcullis — not watching: kmsg: EIO: i/o error, read');
   });
 });
 

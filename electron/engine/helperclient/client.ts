@@ -31,6 +31,13 @@ export type HelperClientOptions =
 
 type Pending = { resolve: (r: HelperResponse) => void; timer: ReturnType<typeof setTimeout> };
 
+/**
+ * After the helper said its kernel-log stream failed (a read error ends its read loop), the stream
+ * is asked for again this much later, resumed after the last record delivered: nothing else would
+ * restart it until the helper reconnects, and the app would watch nothing meanwhile.
+ */
+export const KMSG_RESTART_MS = 5_000;
+
 /** Seq of a raw kmsg record ("prio,seq,usec,flags;text"), or null. */
 function recordSeq(record: string): number | null {
   const m = /^\d+,(\d+),/.exec(record);
@@ -46,6 +53,8 @@ export class HelperClient {
   private closed = false;
   private backoffMs = 100;
   private readonly kmsgListeners = new Set<(records: string[]) => void>();
+  private readonly kmsgErrorListeners = new Set<(message: string) => void>();
+  private kmsgRestart: ReturnType<typeof setTimeout> | null = null;
   private readonly statusListeners = new Set<(connected: boolean, why?: string) => void>();
   private kmsgWanted = false;
   private lastSeq: number | null = null;
@@ -86,16 +95,22 @@ export class HelperClient {
 
   /**
    * Streams kernel records: after `afterSeq` (resume), from the oldest in the ring (null), or from now.
-   * After a reconnect the stream resumes after the last record delivered. Returns the unsubscribe.
+   * After a reconnect the stream resumes after the last record delivered. `onError` hears that the
+   * helper's stream failed; it is then restarted KMSG_RESTART_MS later (resumed the same way), until
+   * it runs again. Returns the unsubscribe.
    */
-  async streamKmsg(afterSeq: number | null | 'now', listener: (records: string[]) => void): Promise<() => void> {
+  async streamKmsg(afterSeq: number | null | 'now', listener: (records: string[]) => void, onError?: (message: string) => void): Promise<() => void> {
     await this.connect(); // so the (re)connect path does not start a second stream
     this.kmsgListeners.add(listener);
+    if (onError) this.kmsgErrorListeners.add(onError);
     this.kmsgWanted = true;
     this.kmsgStart = afterSeq;
     this.lastSeq = typeof afterSeq === 'number' ? afterSeq : null;
     await this.call('streamKmsg', { afterSeq });
-    return () => void this.kmsgListeners.delete(listener);
+    return () => {
+      this.kmsgListeners.delete(listener);
+      if (onError) this.kmsgErrorListeners.delete(onError);
+    };
   }
 
   /** Connection changes (socket mode): the UI shows "read-only" while the helper is away. */
@@ -106,6 +121,7 @@ export class HelperClient {
 
   close(): void {
     this.closed = true;
+    if (this.kmsgRestart !== null) clearTimeout(this.kmsgRestart);
     this.unsubscribeInProcess?.();
     this.socket?.destroy();
     this.failPending('the helper client was closed');
@@ -222,10 +238,29 @@ export class HelperClient {
   }
 
   private onEvent(e: HelperEvent): void {
+    if (e.event === 'kmsg-error') {
+      for (const l of this.kmsgErrorListeners) l(e.message);
+      this.restartKmsgLater();
+      return;
+    }
     if (e.event !== 'kmsg') return;
     const last = e.records.length ? recordSeq(e.records[e.records.length - 1]!) : null;
     if (last !== null) this.lastSeq = last;
     for (const l of this.kmsgListeners) l(e.records);
+  }
+
+  /** Asks for the kernel-log stream again after KMSG_RESTART_MS (see there); a failed ask tries again as late. */
+  private restartKmsgLater(): void {
+    if (this.kmsgRestart !== null || this.closed) return;
+    this.kmsgRestart = setTimeout(() => {
+      this.kmsgRestart = null;
+      if (this.closed || !this.kmsgWanted) return;
+      this.call('streamKmsg', { afterSeq: this.lastSeq ?? this.kmsgStart }).catch((e: Error) => {
+        for (const l of this.kmsgErrorListeners) l(`restarting the kernel log stream: ${e.message}`);
+        this.restartKmsgLater();
+      });
+    }, KMSG_RESTART_MS);
+    this.kmsgRestart.unref?.();
   }
 
   private failPending(message: string): void {

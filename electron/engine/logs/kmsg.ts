@@ -231,6 +231,8 @@ export class KmsgSource implements LogSourcePort {
   private lastSeq: number | null = null;
   private reportedSeq: number | null = null;
   private onLines: ((lines: string[]) => void) | null = null;
+  /** The feed said reading failed, and no record came since (health's `stopped`). */
+  private feedStopped = false;
   /** Records overwritten in the ring before they were read (seq gaps), lostWhileStopped included. */
   lost = 0;
   /** Of those, the records overwritten while no one was reading (between the stored position and the ring's oldest). */
@@ -282,9 +284,17 @@ export class KmsgSource implements LogSourcePort {
     this.reportedSeq = this.afterSeq;
     try {
       await this.feed.start({
-        records: (raw) => this.handle(raw),
+        records: (raw) => {
+          // Records again after the feed failed (the helper's stream restarted): reading again.
+          if (this.feedStopped) {
+            this.feedStopped = false;
+            this.stats.error = undefined;
+          }
+          this.handle(raw);
+        },
         error: (message) => {
           this.stats.error = message;
+          this.feedStopped = true;
         },
         warning: (message) => {
           this.stats.warning = message ?? undefined;
@@ -305,6 +315,7 @@ export class KmsgSource implements LogSourcePort {
     const h = this.stats.health('kmsg', this.feed.description, true);
     h.recordsRead = this.read;
     h.recordsLost = this.lost;
+    if (this.feedStopped) h.stopped = true;
     if (this.lost > 0 && h.error === undefined) {
       const whileStopped = this.lostWhileStopped > 0 ? ` (${this.lostWhileStopped} of them while Portcullis was not running)` : '';
       h.error = `${this.lost} kernel records were overwritten before they could be read${whileStopped}${ringHint(this.feed.kernelRing?.() ?? null)}`;
