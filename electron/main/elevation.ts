@@ -87,6 +87,8 @@ export class HelperSupervisor<L extends HelperLink> {
   private stopped = false;
   private launches = 0;
   private loop: Promise<void> | null = null;
+  /** retry() callers waiting for its outcome (connected, or read-only / stopped). */
+  private outcomeWaiters: (() => void)[] = [];
 
   constructor(options: SupervisorOptions<L>) {
     this.o = options;
@@ -111,12 +113,18 @@ export class HelperSupervisor<L extends HelperLink> {
     return this.loop ?? Promise.resolve();
   }
 
-  /** The user asked to connect again: relaunch (new prompt) only if the root side is gone. */
+  /**
+   * The user asked to connect again: relaunch (new prompt) only if the root side is gone. Resolves
+   * with the attempt's outcome — connected, or read-only (declined, failed) — not when the session
+   * ends: the Doctor's "Connect helper" fix waits on it, and the session loop of a connected helper
+   * runs until the helper goes away (the fix stayed busy for ever, its check still in error).
+   */
   retry(): Promise<void> {
     if (this.stopped) return Promise.resolve();
-    if (this.loop) return this.loop;
-    this.loop = this.session_();
-    return this.loop;
+    if (this.loop && this.current.connected) return Promise.resolve();
+    const outcome = new Promise<void>((resolve) => this.outcomeWaiters.push(resolve));
+    this.loop ??= this.session_();
+    return outcome;
   }
 
   async stop(): Promise<void> {
@@ -131,6 +139,13 @@ export class HelperSupervisor<L extends HelperLink> {
   private set(status: HelperStatus): void {
     this.current = status;
     this.o.onChange(status, this.linkNow);
+    if (status.connected || status.phase === 'read-only' || status.phase === 'stopped') this.settleOutcome();
+  }
+
+  private settleOutcome(): void {
+    const waiters = this.outcomeWaiters;
+    this.outcomeWaiters = [];
+    for (const w of waiters) w();
   }
 
   private async session_(): Promise<void> {
@@ -165,6 +180,7 @@ export class HelperSupervisor<L extends HelperLink> {
       await this.connectLoop();
     } finally {
       this.loop = null;
+      this.settleOutcome();
     }
   }
 

@@ -147,6 +147,33 @@ describe('helper supervisor', () => {
     expect(w.sup.launchCount).toBe(2);
   });
 
+  it("retry() answers with the attempt's outcome: once connected (the session goes on), or read-only when the prompt is declined", async () => {
+    const w = world();
+    void w.sup.start();
+    await until(() => w.sup.status().connected);
+    w.runs[0]!.end.resolve({ declined: false, message: 'stopped' });
+    await until(() => w.sup.status().phase === 'read-only');
+    // The Doctor's "Connect helper" fix awaits this: it waited for the whole session before, for ever.
+    let answered = false;
+    const connected = w.sup.retry().then(() => (answered = true));
+    await until(() => w.sup.status().connected);
+    await connected;
+    expect(answered).toBe(true);
+    expect(w.links.at(-1)!.closedByUs).toBe(false); // the session is still running
+    // A connected helper: retry() answers at once, without a prompt.
+    await w.sup.retry();
+    expect(w.sup.launchCount).toBe(2);
+    // Declined: read-only is the outcome (the helper never comes up to be reached).
+    w.runs[1]!.end.resolve({ declined: false, message: 'stopped again' });
+    await until(() => w.sup.status().phase === 'read-only');
+    w.setConnectable(false);
+    const declined = w.sup.retry();
+    await until(() => w.runs.length === 3);
+    w.runs[2]!.end.resolve({ declined: true, message: 'dismissed' });
+    await declined;
+    expect(w.sup.status().phase).toBe('read-only');
+  });
+
   it('retry() while the helper is still running only reconnects', async () => {
     const w = world();
     void w.sup.start();
