@@ -160,7 +160,23 @@ export class TrayController {
 
   constructor(electron: ElectronTrayApi, actions: TrayActions) {
     this.electron = electron;
-    this.actions = actions;
+    // Electron flips a checkbox item's check mark by itself when it is clicked. When the action then
+    // fails (or changes nothing), the menu the next update() builds looks the same as the last one
+    // and was not set again: the mark showed a state that was not. After any action the next
+    // update() sets the menu again, whatever its signature.
+    const then = <A extends unknown[]>(act: (...a: A) => void) => (...a: A): void => {
+      this.lastMenu = null;
+      act(...a);
+    };
+    this.actions = {
+      setProtection: then((on: boolean) => actions.setProtection(on)),
+      pauseOneHour: then(() => actions.pauseOneHour()),
+      openWindow: then(() => actions.openWindow()),
+      openOffender: then((ip: string) => actions.openOffender(ip)),
+      unban: then((ip: string) => actions.unban(ip)),
+      retryHelper: then(() => actions.retryHelper()),
+      quit: then(() => actions.quit()),
+    };
   }
 
   update(view: TrayView): void {

@@ -195,4 +195,24 @@ describe('TrayController', () => {
     expect(Tray).toHaveBeenCalledTimes(1);
     expect(tray.setContextMenu).toHaveBeenCalledTimes(3);
   });
+
+  it('sets the menu again after a click, though it looks the same (Electron has flipped the check mark itself)', () => {
+    const tray = { on: vi.fn(), setImage: vi.fn(), setToolTip: vi.fn(), setContextMenu: vi.fn(), destroy: vi.fn() };
+    const Tray = vi.fn(function () {
+      return tray;
+    });
+    const actions = recordingActions();
+    const c = new TrayController({ Tray: Tray as never, Menu: { buildFromTemplate: (t) => t as never }, icon: () => ({}) as never }, actions);
+    c.update({ state: makeState(), recentBans: [], now: NOW });
+    expect(tray.setContextMenu).toHaveBeenCalledTimes(1);
+    // The user unticks Protection; turning it off fails, so the state stays 'on'.
+    click(byLabel(tray.setContextMenu.mock.calls[0]![0] as MenuItemConstructorOptions[], /^Protection$/));
+    expect(actions.log).toEqual(['protection:false']);
+    c.update({ state: makeState(), recentBans: [], now: NOW + 1000 });
+    expect(tray.setContextMenu).toHaveBeenCalledTimes(2);
+    expect(byLabel(tray.setContextMenu.mock.calls[1]![0] as MenuItemConstructorOptions[], /^Protection$/).checked).toBe(true);
+    // Without a click in between, an unchanged menu is not set again.
+    c.update({ state: makeState(), recentBans: [], now: NOW + 2000 });
+    expect(tray.setContextMenu).toHaveBeenCalledTimes(2);
+  });
 });
