@@ -29,7 +29,7 @@ export interface AppCore {
   readonly rulesView: RulesView | null;
   state(): State;
   setPausedUntil(until: number | null): void;
-  applySettings(candidate: unknown, save?: boolean): Settings;
+  applySettings(candidate: unknown): Settings;
   pushState(): void;
   withCapture<T>(fn: () => T): { value: T; events: EngineEvent[] };
   unbanNow(ip: string, why?: Exclude<UnbanReason, 'expired'>): boolean;

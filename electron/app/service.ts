@@ -32,7 +32,7 @@ import { apiHandlers, type AppCore } from './api-handlers.ts';
 import { doctorList, firewallStatusChecks, forwardVariantCheck, helperChecks, lastRecordCheck, logSourceCheck, nflogRulesCheck } from './doctor.ts';
 import { FirewallStatus } from './firewall-status.ts';
 import { BanCapNotes } from './ban-cap-notes.ts';
-import { isPlainObject, loadSettings } from './settings-load.ts';
+import { isPlainObject, loadSettings, savedFormOf } from './settings-load.ts';
 import { alwaysWhitelisted, sourceHealthOf, type ThresholdTestEnv } from './views.ts';
 
 export const VERSION = '0.1.0';
@@ -49,6 +49,8 @@ export class PortcullisService implements AppCore {
   private readonly intake: PacketIntake;
   private readonly events: EventBatcher;
   settings!: Settings;
+  /** The settings as the repo holds them: `settings` less the command line's overrides (savedFormOf). */
+  private savedSettings!: Settings;
   engine!: EngineLike;
   private readonly fw: FirewallStatus;
   private readonly capNotes: BanCapNotes;
@@ -125,6 +127,7 @@ export class PortcullisService implements AppCore {
     const loaded = loadSettings(this.o.settingsRepo, this.o.overrides);
     if (!loaded.ok) throw new Error(`invalid settings in ${this.o.settingsRepo.describe()}:\n${loaded.error}`);
     this.settings = loaded.settings;
+    this.savedSettings = loaded.saved;
     const paused = Number(this.o.store.getSetting(PAUSED_KEY));
     this.pausedUntil = Number.isFinite(paused) && paused > this.o.clock.now() ? paused : null;
 
@@ -235,24 +238,40 @@ export class PortcullisService implements AppCore {
     return this.settings;
   }
 
-  /** Validates a whole new settings object; refuses (ApiError invalid) with the reason, changes nothing then. */
-  applySettings(candidate: unknown, save = true): Settings {
+  /**
+   * Validates a whole new settings object (the running settings changed); refuses (ApiError invalid)
+   * with the reason, changes nothing then. Saves it less the command line's overrides (savedFormOf),
+   * and runs what a restart would run: the saved settings with the overrides applied.
+   */
+  applySettings(candidate: unknown): Settings {
     const r = SettingsSchema.safeParse(isPlainObject(candidate) ? { ...candidate, fleet: unredactFleet(candidate.fleet, this.settings.fleet) } : candidate);
     if (!r.success) throw new ApiError('invalid', describeZodError(r.error));
+    const overrides = this.o.overrides;
+    if (!overrides) return this.useSettings(r.data, r.data, true);
+    const saved = SettingsSchema.safeParse(savedFormOf(this.savedSettings, this.settings, r.data));
+    if (!saved.success) throw new ApiError('invalid', describeZodError(saved.error));
+    const running = SettingsSchema.safeParse(overrides(saved.data));
+    if (!running.success) throw new ApiError('invalid', describeZodError(running.error));
+    return this.useSettings(saved.data, running.data, true);
+  }
+
+  /** `running` becomes the running settings, `saved` (written to the repo when `save`) what it holds. */
+  private useSettings(saved: Settings, running: Settings, save: boolean): Settings {
     const before = this.settings;
     // Saved first: a refused save (the config file was edited by hand meanwhile) changes nothing.
-    if (save) this.o.settingsRepo.save(r.data);
-    this.settings = r.data;
-    this.engine.updateSettings(r.data);
-    void this.fleet?.updateSettings(r.data);
-    if (before.ban.backend !== r.data.ban.backend) {
-      this.notice('warn', `The ban backend changes to "${r.data.ban.backend}" at the next start; running bans stay where they are.`);
+    if (save) this.o.settingsRepo.save(saved);
+    this.savedSettings = saved;
+    this.settings = running;
+    this.engine.updateSettings(running);
+    void this.fleet?.updateSettings(running);
+    if (before.ban.backend !== running.ban.backend) {
+      this.notice('warn', `The ban backend changes to "${running.ban.backend}" at the next start; running bans stay where they are.`);
     }
     // A host that is whitelisted now must not stay banned.
     this.liftWhitelistedBans();
-    if (before.protectionEnabled !== r.data.protectionEnabled) this.pushState();
+    if (before.protectionEnabled !== running.protectionEnabled) this.pushState();
     // What goes back to a caller never carries the fleet's secrets.
-    return { ...r.data, fleet: redactFleet(r.data.fleet) };
+    return { ...running, fleet: redactFleet(running.fleet) };
   }
 
   /**
@@ -266,7 +285,7 @@ export class PortcullisService implements AppCore {
     if (!loaded.ok) return { ok: false, error: `invalid settings in ${this.o.settingsRepo.describe()}, kept the running ones:\n${loaded.error}` };
     const refusal = refuse?.(loaded.settings);
     if (refusal) return { ok: false, error: `${refusal}; kept the running settings` };
-    this.applySettings(loaded.settings, false);
+    this.useSettings(loaded.saved, loaded.settings, false);
     return { ok: true };
   }
 

@@ -5,6 +5,8 @@ import { ManualClock } from '../../electron/shared/domain.ts';
 import type { BanRecord } from '../../electron/shared/model.ts';
 import { PortcullisService, type ServiceOptions } from '../../electron/app/service.ts';
 import { allowedPortsFrom } from '../../electron/app/rule-safety.ts';
+import { savedFormOf } from '../../electron/app/settings-load.ts';
+import type { Settings } from '../../electron/shared/settings.ts';
 import { mergePatch } from '../../electron/shared/merge-patch.ts';
 import { firewallPortOf } from '../../electron/app/helper-adapter.ts';
 import { FakeEngine, FakeFirewall, FakeHelper, fakeParser, Journal, MemorySettings, MemoryStore, PushSource } from './fakes.ts';
@@ -427,6 +429,33 @@ describe('PortcullisService: settings', () => {
     const loose = await t.call('testThresholds', { patch: { detection: { maxretry: 3 } } });
     expect(loose).toMatchObject({ ok: true, result: { wouldBan: [{ ip: '203.0.113.9' }] } });
     expect(t.firewall.calls).toEqual([]); // a test, not a ban
+  });
+
+  it("saves changes without the command line's overrides, which keep applying while they are given", async () => {
+    // What `portcullis serve --config F --backend ufw --source kmsg` passes (runner.ts).
+    const overrides = (s: Settings): Settings => ({ ...s, ban: { ...s.ban, backend: 'ufw' }, logs: { ...s.logs, source: 'kmsg' } });
+    const t = setup({ settings: { ban: { backend: 'set' }, logs: { source: 'auto' }, detection: { maxretry: 3 } }, overrides });
+    await t.service.start();
+    expect(t.service.settings.ban.backend).toBe('ufw');
+    expect((await t.call('whitelistAdd', { cidr: '203.0.113.0/24' })).ok).toBe(true);
+    const saved = () => t.settings.saved as Settings;
+    // Once the flags are left off, the file's own values apply again: they were not overwritten.
+    expect(saved().ban.backend).toBe('set');
+    expect(saved().logs.source).toBe('auto');
+    expect(saved().whitelist.entries).toContain('203.0.113.0/24');
+    // A value the user changes is saved, an overridden one included; the override still runs.
+    expect((await t.call('updateSettings', { patch: { ban: { backend: 'set', bantimeSec: 120 }, logs: { source: 'nflog' } } })).ok).toBe(true);
+    expect(saved().ban.bantimeSec).toBe(120);
+    expect(saved().logs.source).toBe('nflog');
+    expect(t.service.settings.logs.source).toBe('kmsg');
+    expect(t.service.settings.ban.bantimeSec).toBe(120);
+  });
+
+  it('savedFormOf keeps the saved value where the running one did not change, objects field by field', () => {
+    const saved = { a: { b: 'file', c: [1] }, d: 1 };
+    const running = { a: { b: 'flag', c: [1] }, d: 1 };
+    expect(savedFormOf(saved, running, { a: { b: 'flag', c: [1, 2] }, d: 2 })).toEqual({ a: { b: 'file', c: [1, 2] }, d: 2 });
+    expect(savedFormOf(saved, running, { a: { b: 'user', c: [1] }, d: 1 })).toEqual({ a: { b: 'user', c: [1] }, d: 1 });
   });
 
   it('mergePatch merges objects, replaces arrays, ignores prototype keys', () => {
