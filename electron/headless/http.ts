@@ -99,18 +99,23 @@ export function subprotocolToken(header: string | undefined): string | null {
 }
 
 /*
- * Only 127.0.0.1:PORT, where we listen. Not [::1]:PORT (we do not listen there: another local user
- * could, and its page would carry an "allowed" origin) and not localhost:PORT (it may resolve to ::1
- * first, which is that same other listener).
+ * Only 127.0.0.1, where we listen (no DNS name: a rebinding page's Host is its own name). Not
+ * [::1] (we do not listen there: another local user could, and its page would carry an "allowed"
+ * origin) and not localhost (it may resolve to ::1 first, which is that same other listener). Any
+ * port: an SSH tunnel (`ssh -L 9000:127.0.0.1:8787 server`) brings the browser to 127.0.0.1:9000,
+ * and the listening port was all it was refused for. The origin must then be the page's own.
  */
-export function hostAllowed(host: string | undefined, port: number): boolean {
-  if (!host) return false;
-  return host.toLowerCase() === `127.0.0.1:${port}`;
+const ALLOWED_HOST = /^127\.0\.0\.1:([1-9][0-9]{0,4})$/;
+
+export function hostAllowed(host: string | undefined): boolean {
+  const m = host === undefined ? null : ALLOWED_HOST.exec(host);
+  return m !== null && Number(m[1]) <= 65_535;
 }
 
-export function originAllowed(origin: string | undefined, port: number): boolean {
+/** A browser's Origin must be the page the request came from: http:// and the Host it was sent to (hostAllowed). */
+export function originAllowed(origin: string | undefined, host: string | undefined): boolean {
   if (origin === undefined) return true; // non-browser clients (curl, ws) send none
-  return origin.toLowerCase() === `http://127.0.0.1:${port}`;
+  return hostAllowed(host) && origin.toLowerCase() === `http://${host}`;
 }
 
 /**
@@ -118,9 +123,9 @@ export function originAllowed(origin: string | undefined, port: number): boolean
  * A browser always sends Origin on a cross-origin POST and Sec-Fetch-Site on every request; curl and
  * other non-browser clients send neither and are judged by their token alone.
  */
-export function apiCallRefusal(headers: http.IncomingHttpHeaders, port: number): { status: number; reason: string } | null {
+export function apiCallRefusal(headers: http.IncomingHttpHeaders): { status: number; reason: string } | null {
   const origin = headers.origin;
-  if (origin !== undefined && !originAllowed(origin, port)) return { status: 403, reason: `forbidden origin ${origin}` };
+  if (origin !== undefined && !originAllowed(origin, headers.host)) return { status: 403, reason: `forbidden origin ${origin}` };
   const site = String(headers['sec-fetch-site'] ?? '').toLowerCase();
   if (site === 'cross-site' || site === 'same-site') return { status: 403, reason: `forbidden: a ${site} request` };
   return null;
@@ -198,7 +203,7 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
   };
 
   const server = http.createServer((req, res) => {
-    if (!hostAllowed(req.headers.host, port)) return send(res, 403, 'forbidden host');
+    if (!hostAllowed(req.headers.host)) return send(res, 403, 'forbidden host');
     let url: URL;
     try {
       url = new URL(req.url ?? '/', `http://127.0.0.1:${port}`);
@@ -207,7 +212,7 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
     }
     if (url.pathname === '/api/call') {
       if (req.method !== 'POST') return send(res, 405, 'POST only', undefined, { Allow: 'POST' });
-      const refusal = apiCallRefusal(req.headers, port);
+      const refusal = apiCallRefusal(req.headers);
       if (refusal) return send(res, refusal.status, refusal.reason);
       if (!tokenMatches(bearerToken(req.headers.authorization), token)) return send(res, 401, 'unauthorized: send the token that `portcullis serve` printed as `Authorization: Bearer <token>`');
       if (!isJsonContentType(req.headers['content-type'])) return send(res, 415, 'Content-Type must be application/json');
@@ -254,7 +259,7 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
     } catch {
       return reject(socket, '400 Bad Request');
     }
-    if (!hostAllowed(req.headers.host, port) || !originAllowed(req.headers.origin, port)) return reject(socket, '403 Forbidden');
+    if (!hostAllowed(req.headers.host) || !originAllowed(req.headers.origin, req.headers.host)) return reject(socket, '403 Forbidden');
     if (url.pathname !== '/api/ws') return reject(socket, '404 Not Found');
     const given = subprotocolToken(req.headers['sec-websocket-protocol']) ?? url.searchParams.get('token');
     if (!tokenMatches(given, token)) return reject(socket, '401 Unauthorized');

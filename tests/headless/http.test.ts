@@ -138,18 +138,28 @@ describe('portcullis serve: HTTP + WebSocket', () => {
   });
 
   it('the HTTP checks, one by one', () => {
-    expect(apiCallRefusal({}, 8787)).toBeNull();
-    expect(apiCallRefusal({ origin: 'http://127.0.0.1:8787', 'sec-fetch-site': 'same-origin' }, 8787)).toBeNull();
+    const host = '127.0.0.1:8787';
+    expect(apiCallRefusal({ host })).toBeNull();
+    expect(apiCallRefusal({ host, origin: 'http://127.0.0.1:8787', 'sec-fetch-site': 'same-origin' })).toBeNull();
     // Audit F8: we listen on 127.0.0.1 only; [::1]:PORT may be another local user's listener, and localhost may resolve there.
-    expect(apiCallRefusal({ origin: 'http://localhost:8787' }, 8787)?.status).toBe(403);
-    expect(apiCallRefusal({ origin: 'http://[::1]:8787' }, 8787)?.status).toBe(403);
-    expect(hostAllowed('127.0.0.1:8787', 8787)).toBe(true);
-    expect(hostAllowed('localhost:8787', 8787)).toBe(false);
-    expect(hostAllowed('[::1]:8787', 8787)).toBe(false);
-    expect(apiCallRefusal({ 'sec-fetch-site': 'none' }, 8787)).toBeNull();
-    expect(apiCallRefusal({ origin: 'http://127.0.0.1:8788' }, 8787)?.status).toBe(403);
-    expect(apiCallRefusal({ 'sec-fetch-site': 'same-site' }, 8787)?.status).toBe(403);
-    expect(apiCallRefusal({ 'sec-fetch-site': 'Cross-Site' }, 8787)?.status).toBe(403);
+    expect(apiCallRefusal({ host, origin: 'http://localhost:8787' })?.status).toBe(403);
+    expect(apiCallRefusal({ host, origin: 'http://[::1]:8787' })?.status).toBe(403);
+    expect(hostAllowed('127.0.0.1:8787')).toBe(true);
+    expect(hostAllowed('localhost:8787')).toBe(false);
+    expect(hostAllowed('[::1]:8787')).toBe(false);
+    expect(hostAllowed('127.0.0.1')).toBe(false);
+    expect(hostAllowed('127.0.0.1:65536')).toBe(false);
+    expect(hostAllowed('127.0.0.1:8787.evil.example')).toBe(false);
+    expect(hostAllowed(undefined)).toBe(false);
+    // Through an SSH tunnel the browser is at another port of 127.0.0.1: allowed, with that page's own origin only.
+    expect(hostAllowed('127.0.0.1:9000')).toBe(true);
+    expect(apiCallRefusal({ host: '127.0.0.1:9000', origin: 'http://127.0.0.1:9000', 'sec-fetch-site': 'same-origin' })).toBeNull();
+    expect(apiCallRefusal({ host: '127.0.0.1:9000', origin: 'http://127.0.0.1:8787' })?.status).toBe(403);
+    expect(apiCallRefusal({ host, 'sec-fetch-site': 'none' })).toBeNull();
+    // Another local listener's page (127.0.0.1, another port) posting here: its origin is not this Host.
+    expect(apiCallRefusal({ host, origin: 'http://127.0.0.1:8788' })?.status).toBe(403);
+    expect(apiCallRefusal({ host, 'sec-fetch-site': 'same-site' })?.status).toBe(403);
+    expect(apiCallRefusal({ host, 'sec-fetch-site': 'Cross-Site' })?.status).toBe(403);
     expect(isJsonContentType('application/json')).toBe(true);
     expect(isJsonContentType('Application/JSON; charset=utf-8')).toBe(true);
     expect(isJsonContentType('text/plain')).toBe(false);
@@ -163,6 +173,15 @@ describe('portcullis serve: HTTP + WebSocket', () => {
   it('refuses a foreign Host header (DNS rebinding) even with the token', async () => {
     const r = await request(server.port, `/?token=${server.token}`, { headers: { Host: 'evil.example:' + server.port } });
     expect(r.status).toBe(403);
+  });
+
+  it('answers through an SSH tunnel (the browser at another port of 127.0.0.1), its own page only', async () => {
+    const tunnel = { Host: '127.0.0.1:9000', Origin: 'http://127.0.0.1:9000', 'Sec-Fetch-Site': 'same-origin' };
+    expect((await request(server.port, '/', { headers: { Host: tunnel.Host } })).status).toBe(200);
+    const call = (headers: Record<string, string>) =>
+      request(server.port, '/api/call', { method: 'POST', headers: { ...headers, Authorization: `Bearer ${server.token}`, 'Content-Type': 'application/json' }, body: JSON.stringify({ method: 'getSettings', params: {} }) });
+    expect((await call(tunnel)).status).toBe(200);
+    expect((await call({ ...tunnel, Origin: 'http://127.0.0.1:8788' })).status).toBe(403);
   });
 
   it('POST /api/call answers in wire form', async () => {
