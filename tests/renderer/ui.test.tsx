@@ -302,10 +302,11 @@ describe('App', () => {
     expect(api.data.settings.whitelist.entries).not.toContain('203.0.113.0/24'); // a test changes nothing
   });
 
-  it('settings: "Start Portcullis at login" is offered in the desktop window only, not under portcullis serve', async () => {
+  it('settings: "Start Portcullis at login" is offered in the desktop window only, not under portcullis serve; the log source under serve only', async () => {
     await renderApp();
     await act(async () => fireEvent.click(nav('Settings')));
     expect(screen.queryByLabelText('Start Portcullis at login')).toBeNull();
+    expect(screen.getByLabelText('Log source')).toBeTruthy();
     expect(screen.getByLabelText('Notify me when a scanner is banned')).toBeTruthy();
     // The silent-log warning delay is a setting too, validated by the schema (at least a minute).
     fireEvent.change(screen.getByLabelText('Warn when the kernel log is silent for (seconds)'), { target: { value: '10' } });
@@ -316,6 +317,9 @@ describe('App', () => {
     });
     await act(async () => fireEvent.click(nav('Settings')));
     expect(screen.getByLabelText('Start Portcullis at login')).toBeTruthy();
+    // The desktop app reads the kernel log through its helper whatever the setting says.
+    expect(screen.queryByLabelText('Log source')).toBeNull();
+    expect(screen.getByLabelText('Keep blocked packets for (days)')).toBeTruthy();
   });
 
   it('settings: what is typed and not saved survives saving another form and a change of protection state', async () => {

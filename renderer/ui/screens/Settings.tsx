@@ -22,7 +22,7 @@ const GENERAL: FieldSpec[] = [
 ];
 
 const LOGS: FieldSpec[] = [
-  { path: 'logs.source', label: 'Log source', kind: 'text', hint: 'auto, kmsg, journal or file:/absolute/path' },
+  { path: 'logs.source', label: 'Log source', kind: 'text', hint: 'auto, nflog, kmsg, journal or file:/absolute/path; applies at the next start of the service' },
   { path: 'logs.retentionDays', label: 'Keep blocked packets for (days)', kind: 'int' },
   { path: 'logs.maxStoredPackets', label: 'Stored packets at most', kind: 'int' },
   { path: 'logs.maxStoredPacketsPerSecond', label: 'Stored packets per second at most (a flood beyond it is counted, not stored)', kind: 'int' },
@@ -30,6 +30,11 @@ const LOGS: FieldSpec[] = [
 
 /** The same list every render (a new array each time made the form start its draft again). */
 const GENERAL_BROWSER = GENERAL.filter((f) => f.path !== 'ui.startAtLogin');
+/**
+ * The desktop app reads the kernel log through its root helper whatever logs.source says: the field
+ * was saved ("Saved") and then did nothing there. It is the service's (`portcullis run`/`serve`).
+ */
+const LOGS_DESKTOP = LOGS.filter((f) => f.path !== 'logs.source');
 
 export function SettingsScreen() {
   const settings = useApp((s) => s.settings);
@@ -37,6 +42,7 @@ export function SettingsScreen() {
   // Starting at login is the desktop app's business; under `portcullis serve` it would do nothing.
   const desktop = useApp((s) => s.shell === 'desktop');
   const general = desktop ? GENERAL : GENERAL_BROWSER;
+  const logs = desktop ? LOGS_DESKTOP : LOGS;
   return (
     <div className="screen">
       <header className="screen-head">
@@ -48,7 +54,7 @@ export function SettingsScreen() {
       ) : (
         <>
           <SettingsForm settings={settings} fields={general} title="Notifications and appearance" id="gen" />
-          <SettingsForm settings={settings} fields={LOGS} title="Log source and retention" id="logs" />
+          <SettingsForm settings={settings} fields={logs} title={desktop ? 'Blocked packets kept' : 'Log source and retention'} id="logs" />
           <FleetSettings settings={settings} />
         </>
       )}
