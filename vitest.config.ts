@@ -9,7 +9,8 @@ export default defineConfig({
     // Local times in UTC in the test processes whatever the machine's zone (the programs the system
     // tests start get their own environment): a property test builds syslog stamps from local
     // wall-clock times, and one inside a daylight-saving zone's repeated autumn hour parses back to its
-    // other occurrence (~6% of runs under Europe/Berlin).
+    // other occurrence (~6% of runs under Europe/Berlin). What the parser does in such a zone is
+    // tested on its own, in a child process in Europe/Berlin (tests/engine/parse/local-time-dst.test.ts).
     env: { TZ: 'UTC' },
     setupFiles: ['tests/support/fast-check-seed.ts'],
     projects: [
