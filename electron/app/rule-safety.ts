@@ -47,27 +47,44 @@ export function portSpecHas(spec: string, port: number): boolean {
   return false;
 }
 
+/** An inbound rule as the checks read it: a ufw status line (with its family) or a rule being added. */
+export type InboundRule = { action: string; direction: string; from: string; port?: string; proto: string; family?: 4 | 6; app?: string; iface?: string };
+
 /**
- * Does an inbound rule (a ufw status line or a rule being added) admit — or deny — an established
- * TCP session? Conservative where the rule cannot be read: a source it cannot parse, an application
- * profile (no port given) count as matching, so the user is asked rather than cut off.
+ * Does an inbound rule match an established TCP session? 'maybe' where the session cannot tell: an
+ * application profile's ports (ufw's status names the profile, not its ports, and Portcullis does
+ * not read them), the interface the rule is on (a session's interface is not known), a source that
+ * cannot be parsed. `given`: what is known to hold for the session (the profile and interface of the
+ * rule an edit replaces, when that rule let it in) — the same profile or interface is then no doubt.
  */
-export function ruleTouches(
-  rule: { action: string; direction: string; from: string; port?: string; proto: string; family?: 4 | 6 },
-  session: InboundSession,
-  how: 'admits' | 'denies',
-): boolean {
-  const admitting = rule.action === 'allow' || rule.action === 'limit';
-  if ((how === 'admits') !== admitting || rule.direction !== 'in') return false;
-  if (rule.proto !== 'any' && rule.proto !== 'tcp') return false;
-  if (rule.port && !portSpecHas(rule.port, session.localPort)) return false;
+function ruleMatch(rule: InboundRule, session: InboundSession, given?: Pick<InboundRule, 'app' | 'iface'>): 'yes' | 'no' | 'maybe' {
+  if (rule.direction !== 'in') return 'no';
+  if (rule.proto !== 'any' && rule.proto !== 'tcp') return 'no';
+  if (rule.port && !portSpecHas(rule.port, session.localPort)) return 'no';
+  const unknown = (!rule.port && rule.app !== undefined && rule.app !== given?.app) || (rule.iface !== undefined && rule.iface !== given?.iface);
   const remote = canonicalIp(session.remote);
-  if (!remote) return true;
-  if (rule.family && (remote.includes(':') ? 6 : 4) !== rule.family) return false;
+  if (!remote) return 'maybe';
+  if (rule.family && (remote.includes(':') ? 6 : 4) !== rule.family) return 'no';
   const from = rule.from.replace(/\s*\(v6\)$/, '').trim();
-  if (from === '' || /^(any|anywhere)$/i.test(from)) return true;
-  const cidr = canonicalCidr(from);
-  return cidr === null || new Whitelist([cidr]).has(remote);
+  if (from !== '' && !/^(any|anywhere)$/i.test(from)) {
+    const cidr = canonicalCidr(from);
+    if (cidr === null) return 'maybe';
+    if (!new Whitelist([cidr]).has(remote)) return 'no';
+  }
+  return unknown ? 'maybe' : 'yes';
+}
+
+/**
+ * Does an inbound rule admit — or deny — an established TCP session? Where the rule cannot be read
+ * (ruleMatch's 'maybe') the answer is the cautious one for the question: it 'denies' and 'may-admit'
+ * (so deleting or editing it asks), but it does not surely 'admit' (so it never vouches for a
+ * session: "allow Apache" says nothing about an SSH session on port 22).
+ */
+export function ruleTouches(rule: InboundRule, session: InboundSession, how: 'admits' | 'may-admit' | 'denies', given?: Pick<InboundRule, 'app' | 'iface'>): boolean {
+  const admitting = rule.action === 'allow' || rule.action === 'limit';
+  if ((how !== 'denies') !== admitting) return false;
+  const match = ruleMatch(rule, session, given);
+  return how === 'admits' ? match === 'yes' : match !== 'no';
 }
 
 /** Ports the firewall lets in: probes to them are not scan evidence (seed comment). */
@@ -111,8 +128,10 @@ export function ruleChangeWarnings(op: RuleOp, rules: readonly UfwRule[], allSes
     const old = rules.find((r) => r.number === op.number);
     const oldRule = old ? { ...old, family: (old.v6 ? 6 : 4) as 4 | 6 } : null;
     const next = op.kind === 'edit' ? op.rule : null;
+    // What the old rule may have let in, the new one must surely let in — given the old one did (its
+    // profile and interface, if the new rule keeps them, are then no doubt).
     affected = sessions.filter(
-      (s) => (oldRule !== null && ruleTouches(oldRule, s, 'admits') && !(next && ruleTouches(next, s, 'admits'))) || (next !== null && ruleTouches(next, s, 'denies')),
+      (s) => (oldRule !== null && ruleTouches(oldRule, s, 'may-admit') && !(next && ruleTouches(next, s, 'admits', oldRule))) || (next !== null && ruleTouches(next, s, 'denies')),
     );
   } else if (op.kind === 'add') {
     affected = sessions.filter((s) => ruleTouches(op.rule, s, 'denies'));

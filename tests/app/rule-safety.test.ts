@@ -1,0 +1,35 @@
+/**
+ * Rule safety's lockout checks over ufw rules and the host's inbound sessions: which changes ask
+ * first because they may cut someone connected now.
+ */
+import { describe, expect, it } from 'vitest';
+import type { RuleOp, UfwRule } from '../../electron/shared/api.ts';
+import { admittedByRules, lockoutRefusal, ruleChangeWarnings } from '../../electron/app/rule-safety.ts';
+
+const rule = (number: number, over: Partial<UfwRule>): UfwRule => ({ number, v6: false, action: 'allow', direction: 'in', from: 'Anywhere', to: 'Anywhere', port: '', proto: 'any', comment: '', portcullis: false, ...over });
+const SSH = [{ localPort: 22, remote: '203.0.113.5' }];
+const edit = (number: number, r: Record<string, unknown>): RuleOp => ({ kind: 'edit', number, rule: { action: 'allow', direction: 'in', from: 'any', to: 'any', proto: 'any', comment: '', ...r } }) as RuleOp;
+const cut = (op: RuleOp, rules: UfwRule[]) => ruleChangeWarnings(op, rules, SSH).map((w) => w.detail);
+const CUT_22 = ['an open connection from 203.0.113.5 to port 22 may be cut'];
+
+describe('an application profile rule (its ports unknown) never vouches for a session', () => {
+  it('editing "allow OpenSSH" or "allow 22/tcp" into "allow Apache" asks (Apache may not cover port 22); a comment-only edit does not', () => {
+    expect(cut(edit(1, { app: 'Apache' }), [rule(1, { app: 'OpenSSH' })])).toEqual(CUT_22);
+    expect(cut(edit(1, { app: 'Apache' }), [rule(1, { port: '22', proto: 'tcp' })])).toEqual(CUT_22);
+    // What let the session in stays: the same profile, the same interface.
+    expect(cut(edit(1, { app: 'OpenSSH', comment: 'ssh' }), [rule(1, { app: 'OpenSSH' })])).toEqual([]);
+    expect(cut(edit(1, { port: '22', proto: 'tcp', iface: 'wg0', comment: 'vpn' }), [rule(1, { port: '22', proto: 'tcp', iface: 'wg0' })])).toEqual([]);
+    // Deleting a profile rule still asks: it may be what lets the session in.
+    expect(cut({ kind: 'delete', number: 1 }, [rule(1, { app: 'OpenSSH' })])).toEqual(CUT_22);
+  });
+
+  it('narrowing a rule to one interface asks: the session may have come in on another', () => {
+    expect(cut(edit(1, { port: '22', proto: 'tcp', iface: 'wg0' }), [rule(1, { port: '22', proto: 'tcp' })])).toEqual(CUT_22);
+  });
+
+  it('a default incoming deny with only "allow Apache" asks; with "allow 22/tcp" it does not', () => {
+    const deny = (rules: UfwRule[]) => lockoutRefusal('a default incoming policy of deny', SSH, admittedByRules(rules, 'deny'));
+    expect(deny([rule(1, { app: 'Apache' })])).toMatch(/refuses new connections to port 22/);
+    expect(deny([rule(1, { port: '22', proto: 'tcp' })])).toBeNull();
+  });
+});
