@@ -1,6 +1,6 @@
 /**
  * Rule safety: would a firewall change lock out someone connected now? The rule editor's warnings
- * (an edit or delete that cuts an open session), the refusal to turn ufw on or to set a deny incoming
+ * (an edit, delete or move that cuts an open session), the refusal to turn ufw on or to set a deny incoming
  * policy that would refuse a connected user's port, and which ports the rules let in (probes to them
  * are not scan evidence). Pure functions over ufw's rules and the host's inbound sessions; used by the
  * service's API handlers and by `portcullis doctor --fix` without a running instance.
@@ -109,32 +109,58 @@ export function allowedPortsFrom(rules: UfwRule[]): (proto: 'tcp' | 'udp', port:
   return (proto, port) => (proto === 'tcp' ? tcp : udp)[port] === 1;
 }
 
+const withFamily = (r: UfwRule): InboundRule => ({ ...r, family: r.v6 ? 6 : 4 });
+
 /** Would the user's current rules (and the incoming policy) still let this session's port in? */
 export function admittedByRules(rules: readonly UfwRule[], policyIncoming: string | null): (s: InboundSession) => boolean {
-  return (s) => policyIncoming === 'allow' || rules.some((r) => ruleTouches({ ...r, family: r.v6 ? 6 : 4 }, s, 'admits'));
+  return (s) => policyIncoming === 'allow' || rules.some((r) => ruleTouches(withFamily(r), s, 'admits'));
+}
+
+/**
+ * May the first rule that matches this session deny it? ufw applies the first matching rule: a deny
+ * that may match ends the search, an allow only one that surely matches (one that may leaves the
+ * question to the rules after it).
+ */
+function firstMatchMayDeny(ordered: readonly InboundRule[], s: InboundSession): boolean {
+  for (const r of ordered) {
+    if (ruleTouches(r, s, 'denies')) return true;
+    if (ruleTouches(r, s, 'admits')) return false;
+  }
+  return false;
+}
+
+/** The rules in ufw order once rule `number` is deleted and `put` inserted as rule `to`: how a move or an edit runs. */
+function reinserted(ordered: readonly UfwRule[], number: number, to: number, put: InboundRule): InboundRule[] {
+  const rest = ordered.filter((r) => r.number !== number);
+  // After the delete, the rules below it are numbered one less.
+  const at = rest.filter((r) => (r.number > number ? r.number - 1 : r.number) < to).length;
+  return [...rest.slice(0, at).map(withFamily), put, ...rest.slice(at).map(withFamily)];
 }
 
 /**
  * Warnings for a rule change (`op` already retargeted at the rule the user saw): the open inbound
- * sessions it may cut. An edit replaces the rule in place: what the old one let in and the new one
- * does not, and whatever the new one denies.
+ * sessions it may cut. An edit replaces the rule: what the old one let in and the new one does not,
+ * and whatever the new one denies. A move (or an edit's new position) changes which rule matches a
+ * session first: one that no rule may deny before and a rule may deny after.
  */
 export function ruleChangeWarnings(op: RuleOp, rules: readonly UfwRule[], allSessions: readonly InboundSession[]): RulePreview['warnings'] {
   // ufw accepts everything on lo before any rule: a loopback session (the browser's own socket to
   // `serve`, an SSH tunnel's end) is never cut by a rule change.
   const sessions = allSessions.filter((s) => !LOOPBACK.matches(s.remote));
-  let affected: InboundSession[] = [];
-  if (op.kind === 'delete' || op.kind === 'edit') {
-    const old = rules.find((r) => r.number === op.number);
-    const oldRule = old ? { ...old, family: (old.v6 ? 6 : 4) as 4 | 6 } : null;
-    const next = op.kind === 'edit' ? op.rule : null;
+  const old = op.kind === 'add' ? undefined : rules.find((r) => r.number === op.number);
+  const next = op.kind === 'add' || op.kind === 'edit' ? op.rule : null;
+  // Which rule a session meets first, before and after: a move, or an edit given a new position.
+  const ordered = [...rules].sort((a, b) => a.number - b.number);
+  const reordered =
+    old && (op.kind === 'move' || op.kind === 'edit')
+      ? { before: ordered.map(withFamily), after: reinserted(ordered, old.number, op.to ?? old.number, next ?? withFamily(old)) }
+      : null;
+  const cut = (s: InboundSession): boolean => {
+    if (next && ruleTouches(next, s, 'denies')) return true;
     // What the old rule may have let in, the new one must surely let in — given the old one did (its
     // profile and interface, if the new rule keeps them, are then no doubt).
-    affected = sessions.filter(
-      (s) => (oldRule !== null && ruleTouches(oldRule, s, 'may-admit') && !(next && ruleTouches(next, s, 'admits', oldRule))) || (next !== null && ruleTouches(next, s, 'denies')),
-    );
-  } else if (op.kind === 'add') {
-    affected = sessions.filter((s) => ruleTouches(op.rule, s, 'denies'));
-  }
-  return affected.map((s) => ({ kind: 'cuts-session' as const, detail: `an open connection from ${s.remote} to port ${s.localPort} may be cut` }));
+    if (old && op.kind !== 'move' && ruleTouches(withFamily(old), s, 'may-admit') && !(next && ruleTouches(next, s, 'admits', old))) return true;
+    return reordered !== null && !firstMatchMayDeny(reordered.before, s) && firstMatchMayDeny(reordered.after, s);
+  };
+  return sessions.filter(cut).map((s) => ({ kind: 'cuts-session' as const, detail: `an open connection from ${s.remote} to port ${s.localPort} may be cut` }));
 }

@@ -33,3 +33,24 @@ describe('an application profile rule (its ports unknown) never vouches for a se
     expect(deny([rule(1, { port: '22', proto: 'tcp' })])).toBeNull();
   });
 });
+
+describe('a move changes which rule a session meets first', () => {
+  const allowAdmin = rule(1, { port: '22', proto: 'tcp', from: '203.0.113.5' });
+  const denyNet = rule(2, { action: 'deny', from: '203.0.113.0/24' });
+
+  it('putting "deny 203.0.113.0/24" ahead of "allow 22 from 203.0.113.5" asks, whichever of them moves; the other way round, or past rules that do not touch the session, does not', () => {
+    expect(cut({ kind: 'move', number: 2, to: 1 }, [allowAdmin, denyNet])).toEqual(CUT_22);
+    expect(cut({ kind: 'move', number: 1, to: 2 }, [allowAdmin, denyNet])).toEqual(CUT_22);
+    const denyFirst = [rule(1, { action: 'deny', from: '203.0.113.0/24' }), rule(2, { port: '22', proto: 'tcp', from: '203.0.113.5' })];
+    expect(cut({ kind: 'move', number: 2, to: 1 }, denyFirst)).toEqual([]);
+    expect(cut({ kind: 'move', number: 1, to: 2 }, denyFirst)).toEqual([]);
+    expect(cut({ kind: 'move', number: 3, to: 1 }, [allowAdmin, denyNet, rule(3, { action: 'deny', port: '25', proto: 'tcp' })])).toEqual([]);
+    // An allow that only may match (a profile) decides nothing: the deny after it may cut already.
+    const app = [rule(1, { app: 'OpenSSH' }), rule(2, { action: 'deny', from: '203.0.113.0/24' }), rule(3, { port: '80', proto: 'tcp' })];
+    expect(cut({ kind: 'move', number: 3, to: 1 }, app)).toEqual([]);
+  });
+
+  it('an edit given a new position below a deny asks, though the rule itself still lets the session in', () => {
+    expect(cut({ ...edit(1, { port: '22', proto: 'tcp', from: '203.0.113.5', comment: 'admin' }), to: 2 } as RuleOp, [allowAdmin, denyNet])).toEqual(CUT_22);
+  });
+});
