@@ -47,6 +47,9 @@ export function portSpecHas(spec: string, port: number): boolean {
   return false;
 }
 
+/** "any", "Anywhere", "Anywhere (v6)" (or nothing): a rule's side that is every address of the rule's family. */
+const isAnywhere = (side: string): boolean => /^(any|anywhere|)$/i.test(side.replace(/\s*\(v6\)$/, '').trim());
+
 /** An inbound rule as the checks read it: a ufw status line (with its family) or a rule being added. */
 export type InboundRule = { action: string; direction: string; from: string; port?: string; proto: string; family?: 4 | 6; app?: string; iface?: string };
 
@@ -65,9 +68,8 @@ function ruleMatch(rule: InboundRule, session: InboundSession, given?: Pick<Inbo
   const remote = canonicalIp(session.remote);
   if (!remote) return 'maybe';
   if (rule.family && (remote.includes(':') ? 6 : 4) !== rule.family) return 'no';
-  const from = rule.from.replace(/\s*\(v6\)$/, '').trim();
-  if (from !== '' && !/^(any|anywhere)$/i.test(from)) {
-    const cidr = canonicalCidr(from);
+  if (!isAnywhere(rule.from)) {
+    const cidr = canonicalCidr(rule.from.replace(/\s*\(v6\)$/, '').trim());
     if (cidr === null) return 'maybe';
     if (!new Whitelist([cidr]).has(remote)) return 'no';
   }
@@ -87,9 +89,13 @@ export function ruleTouches(rule: InboundRule, session: InboundSession, how: 'ad
   return how === 'admits' ? match === 'yes' : match !== 'no';
 }
 
-/** Ports the firewall lets in: probes to them are not scan evidence (seed comment). */
+/**
+ * Ports the firewall lets in from anywhere: probes to them are not scan evidence (seed comment). A
+ * port open only to some sources (`allow from 10.0.0.0/8 to any port 22`) is not one: a probe to it
+ * blocked from elsewhere is what a scanner's looks like.
+ */
 export function allowedPortsFrom(rules: UfwRule[]): (proto: 'tcp' | 'udp', port: number) => boolean {
-  const allow = rules.filter((r) => (r.action === 'allow' || r.action === 'limit') && r.direction === 'in' && r.port !== '');
+  const allow = rules.filter((r) => (r.action === 'allow' || r.action === 'limit') && r.direction === 'in' && r.port !== '' && isAnywhere(r.from));
   // One bitmap per protocol, built once per status read: the engine asks for every blocked packet
   // (20k a second in a flood), and reading the port specs each time allocated for every packet.
   const tcp = new Uint8Array(65536);

@@ -1,12 +1,13 @@
 /**
  * allowedPortsFrom answers from bitmaps built once per status read (the engine asks for every
- * blocked packet); it must answer exactly what reading the rules' port specs answers.
+ * blocked packet); it must answer exactly what reading the rules' port specs answers. Only rules open
+ * to every source count.
  */
 import { describe, expect, it } from 'vitest';
 import type { UfwRule } from '../../electron/shared/api.ts';
 import { allowedPortsFrom, portSpecHas } from '../../electron/app/rule-safety.ts';
 
-const rule = (over: Pick<UfwRule, 'port' | 'proto'> & Partial<Pick<UfwRule, 'action' | 'direction'>>): UfwRule => ({ number: 1, v6: false, action: 'allow', direction: 'in', from: 'Anywhere', to: 'Anywhere', comment: '', portcullis: false, ...over });
+const rule = (over: Pick<UfwRule, 'port' | 'proto'> & Partial<Pick<UfwRule, 'action' | 'direction' | 'from' | 'v6'>>): UfwRule => ({ number: 1, v6: false, action: 'allow', direction: 'in', from: 'Anywhere', to: 'Anywhere', comment: '', portcullis: false, ...over });
 
 describe('allowedPortsFrom', () => {
   it('agrees with the rules read one by one, for every port and both protocols', () => {
@@ -33,5 +34,17 @@ describe('allowedPortsFrom', () => {
       }
     }
     expect(yes).toBe(1 + 1 + 101 + 2 * (2 + 5536) + 2); // 22 and 7 (tcp), 8000-8100 (udp), 80/443/60000-65535 and 53 (both)
+  });
+
+  it('only a rule that lets in every source makes a port allowed: `allow from 10.0.0.0/8 to any port 22` does not', () => {
+    const allowed = allowedPortsFrom([
+      rule({ port: '22', proto: 'tcp', from: '10.0.0.0/8' }),
+      rule({ port: '443', proto: 'tcp', from: '2001:db8:1::/48', v6: true }),
+      rule({ port: '80', proto: 'tcp', from: 'Anywhere' }),
+      rule({ port: '8443', proto: 'tcp', from: 'Anywhere (v6)', v6: true }),
+      rule({ port: '53', proto: 'udp', from: 'any' }),
+    ]);
+    expect([22, 443, 80, 8443].map((p) => allowed('tcp', p))).toEqual([false, false, true, true]);
+    expect(allowed('udp', 53)).toBe(true);
   });
 });
