@@ -16,6 +16,7 @@ import type { BanPipeline } from './ban-pipeline.ts';
 import { runFix, UnknownFixError } from './doctor.ts';
 import { testFleetConnection } from './fleet.ts';
 import { admittedByRules, enableUfwRefusal, lockoutRefusal, ruleChangeWarnings } from './rule-safety.ts';
+import { rebuildRefusal } from '../shared/rule-rebuild.ts';
 import { mergePatch } from '../shared/merge-patch.ts';
 import { offenderDetail, offenderList, testThresholds, type ThresholdTestEnv } from './views.ts';
 
@@ -61,10 +62,15 @@ async function preview(c: AppCore, op: RuleOp): Promise<RulePreview> {
 /**
  * The change aimed at the rule the user saw (op.expect), at its number now; refused when that rule
  * is gone. Without this, an editor left open while another rule was deleted or moved changed
- * whatever rule had taken the old number (an SSH rule, say).
+ * whatever rule had taken the old number (an SSH rule, say). An edit or move of a rule the editor
+ * cannot re-create is refused here too, whatever client sent it (the helper refuses it as well).
  */
 function retarget(c: AppCore, op: RuleOp): RuleOp {
-  return retargetRuleOp(op, c.rulesView?.rules ?? []);
+  const target = retargetRuleOp(op, c.rulesView?.rules ?? []);
+  const rule = target.kind === 'edit' || target.kind === 'move' ? c.rulesView?.rules.find((r) => r.number === target.number) : undefined;
+  const refusal = rule ? rebuildRefusal(rule) : null;
+  if (refusal) throw new ApiError('invalid', refusal);
+  return target;
 }
 
 /** Turning ufw on asks first when it could lock someone out (enableUfwRefusal). */

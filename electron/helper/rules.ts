@@ -5,6 +5,7 @@
  */
 import type { RuleOp, RuleSpec, UfwRule } from '../shared/api.ts';
 import { HelperError, PORTCULLIS_TAG } from '../shared/helper-protocol.ts';
+import { rebuildRefusal } from '../shared/rule-rebuild.ts';
 
 export type Family = 4 | 6 | 'both';
 
@@ -96,18 +97,14 @@ export const UfwRuleBuilder = {
 
 /** Can this parsed rule be re-created from a RuleSpec (needed to move or edit it)? Returns the spec or why not. */
 export function specFromRule(rule: UfwRule): RuleSpec | string {
-  if (rule.portcullis) return `rule ${rule.number} is a Portcullis ban rule: unban the address instead`;
-  if (rule.fromPort || rule.fromApp) return `rule ${rule.number} has a source port, which the rule editor does not support`;
-  if (rule.log) return `rule ${rule.number} has per-rule logging, which the rule editor does not support`;
-  if (rule.ifaceOut) return `rule ${rule.number} routes to an outgoing interface, which the rule editor does not support`;
-  if (rule.proto !== 'tcp' && rule.proto !== 'udp' && rule.proto !== 'any')
-    return `rule ${rule.number} uses protocol ${rule.proto}, which the rule editor does not support`;
+  const refusal = rebuildRefusal(rule);
+  if (refusal) return refusal;
   const spec: RuleSpec = {
     action: rule.action,
     direction: rule.direction,
     from: rule.from as RuleSpec['from'],
     to: rule.to as RuleSpec['to'],
-    proto: rule.proto,
+    proto: rule.proto as RuleSpec['proto'], // rebuildRefusal let only tcp, udp and any through
     comment: rule.comment,
   };
   if (rule.port) spec.port = rule.port;
@@ -128,17 +125,20 @@ export function planRuleOp(op: RuleOp, rules?: readonly UfwRule[]): string[][] {
     case 'move': {
       // An edit stays where the rule was unless it is also given a new position (`to`).
       const target = op.kind === 'edit' ? op.to ?? op.number : op.to;
+      const deleted = rules?.find((r) => r.number === op.number);
+      // An edit is re-created from what the editor sends, a move from the rule: either would drop
+      // what a spec cannot say (per-rule logging, a source port, …), so such a rule is refused.
+      const refusal = deleted ? rebuildRefusal(deleted) : null;
+      if (refusal) throw new HelperError('invalid', refusal);
       let spec: RuleSpec;
       if (op.kind === 'edit') spec = op.rule;
       else {
-        const rule = rules?.find((r) => r.number === op.number);
-        if (!rule) throw new HelperError('not-found', `there is no rule ${op.number}`);
-        const s = specFromRule(rule);
+        if (!deleted) throw new HelperError('not-found', `there is no rule ${op.number}`);
+        const s = specFromRule(deleted);
         if (typeof s === 'string') throw new HelperError('invalid', s);
         spec = s;
       }
       // Validate the insertion against the counts AFTER the delete, before anything runs.
-      const deleted = rules?.find((r) => r.number === op.number);
       const after = counts && deleted ? { v4: counts.v4 - (deleted.v6 ? 0 : 1), total: counts.total - 1 } : counts;
       return [UfwRuleBuilder.delete(op.number), UfwRuleBuilder.insert(target, spec, after, deleted?.v6 ? 6 : 4)];
     }

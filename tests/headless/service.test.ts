@@ -549,6 +549,21 @@ describe('PortcullisService: rules and helper', () => {
     expect(t.helper.applied).toHaveLength(1);
   });
 
+  it('an edit of a rule the editor cannot re-create (per-rule logging) is refused by the service, whatever client sent it: the helper never sees it', async () => {
+    const t = setup();
+    t.helper.rules = [{ ...t.helper.rules[0]!, log: 'log' }];
+    await t.service.start();
+    const { number: _n, ...saw } = t.helper.rules[0]!;
+    const op = { kind: 'edit', number: 1, rule: { action: 'allow', port: '22', proto: 'tcp', comment: 'ssh' }, expect: saw };
+    for (const [method, params] of [['previewRule', { op }], ['applyRule', { op, confirm: true }]] as const) {
+      expect(await t.call(method, params)).toMatchObject({ ok: false, error: { code: 'invalid', message: expect.stringContaining('rule 1 has per-rule logging (log)') } });
+    }
+    expect([t.helper.previewed, t.helper.applied]).toEqual([[], []]);
+    // A move of it is refused the same way; a delete is not (nothing is re-created).
+    expect(await t.call('previewRule', { op: { kind: 'move', number: 1, to: 2, expect: saw } })).toMatchObject({ ok: false, error: { code: 'invalid' } });
+    expect(await t.call('previewRule', { op: { kind: 'delete', number: 1, expect: saw } })).toMatchObject({ ok: true });
+  });
+
   it('asks only about sessions the change can cut: not loopback ones (ufw never filters lo), not other sources, not a port the edited rule still allows', async () => {
     // The browser's own socket to `serve` (loopback) and an SSH session from 192.0.2.50.
     const t = setup({ inboundSessions: () => [{ localPort: 8787, remote: '127.0.0.1' }, { localPort: 22, remote: '192.0.2.50' }] });

@@ -478,6 +478,18 @@ describe('helper dispatcher: valid requests', () => {
     expect(calls.filter((c) => c.args[0] !== 'status')).toEqual([]);
   });
 
+  it('an edit of a rule with per-rule logging is refused at the helper whatever the client, in preview and apply alike: nothing runs', async () => {
+    const { deps, calls } = fakeDeps();
+    const d = createHelperDispatcher(deps);
+    const shown = await seenAs(d, (r) => r.port === '2200' && r.log === 'log' && !r.v6);
+    const op = { kind: 'edit', number: 14, rule: { action: 'allow', port: '2200', proto: 'tcp', comment: 'ssh' }, expect: shown };
+    expect(await d.handle({ id: 2, op: 'previewRule', args: { op } })).toMatchObject({ ok: false, error: { code: 'invalid', message: expect.stringContaining('per-rule logging') } });
+    const { kind: _k, ...args } = op;
+    expect(await d.handle({ id: 3, op: 'editRule', args })).toMatchObject({ ok: false, error: { code: 'invalid', message: expect.stringContaining('per-rule logging') } });
+    // Only reads (`status`, `app list`): no delete, no insert.
+    expect(calls.filter((c) => c.args[0] !== 'status' && c.args[0] !== 'app')).toEqual([]);
+  });
+
   it('move: when the re-insert fails, the original rule is put back', async () => {
     const { deps, calls } = fakeDeps((bin, args) => (args[0] === 'insert' && args[1] === '2' ? { code: 1, stdout: '', stderr: 'ERROR: boom' } : undefined));
     const r = await createHelperDispatcher(deps).handle({ id: 4, op: 'moveRule', args: { number: 7, to: 2 } });

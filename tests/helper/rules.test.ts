@@ -67,4 +67,15 @@ describe('UfwRuleBuilder', () => {
     for (const n of [3, 9, 13, 14, 17]) expect(typeof specFromRule(rules.find((r) => r.number === n)!)).toBe('string');
     expect(specFromRule(rules.find((r) => r.number === 2)!)).toMatchObject({ action: 'allow', port: '8080', proto: 'tcp', iface: 'lo', comment: 'local dev' });
   });
+
+  it('an edit of a rule the editor cannot re-create is refused, with the reason (it would drop the logging, source port, outgoing interface, protocol)', () => {
+    const rules = parseUfwStatus(fixture('ufw-status-numbered.txt')).rules;
+    const edit = (number: number) => () => planRuleOp({ kind: 'edit', number, rule: spec({ action: 'allow', port: '22', proto: 'tcp', comment: 'edited' }) }, rules);
+    expect(edit(14)).toThrow('rule 14 has per-rule logging (log), which the rule editor cannot re-create');
+    expect(edit(13)).toThrow('rule 13 has a source port (53)');
+    expect(edit(9)).toThrow('rule 9 has an outgoing interface (eth1)');
+    expect(edit(17)).toThrow('rule 17 has protocol esp');
+    // A rule on an interface is re-created with what the editor sends, the interface included.
+    expect(planRuleOp({ kind: 'edit', number: 2, rule: spec({ action: 'allow', port: '8080', proto: 'tcp', iface: 'lo', comment: 'dev' }) }, rules)[1]).toEqual(['insert', '2', 'allow', 'in', 'on', 'lo', 'proto', 'tcp', 'from', 'any', 'to', 'any', 'port', '8080', 'comment', 'dev']);
+  });
 });
