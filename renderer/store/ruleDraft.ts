@@ -20,12 +20,14 @@ export interface Draft {
   port: string;
   proto: Proto;
   app: string;
+  /** The interface the rule is on (`allow in on wg0 …`); empty = every interface. */
+  iface: string;
   comment: string;
   /** Where the rule goes: empty = at the end (a new rule) or where it is (an edited one). */
   position: string;
 }
 
-export const EMPTY_DRAFT: Draft = { number: null, original: null, action: 'allow', direction: 'in', from: '', to: '', port: '', proto: 'tcp', app: '', comment: '', position: '' };
+export const EMPTY_DRAFT: Draft = { number: null, original: null, action: 'allow', direction: 'in', from: '', to: '', port: '', proto: 'tcp', app: '', iface: '', comment: '', position: '' };
 
 export const PRESETS: { name: string; port: string; proto: Proto }[] = [
   { name: 'SSH', port: '22', proto: 'tcp' },
@@ -61,6 +63,7 @@ export function draftFromRule(r: UfwRule): Draft {
     port: r.app ? '' : r.port,
     proto: r.proto === 'tcp' || r.proto === 'udp' ? r.proto : 'any',
     app: r.app ?? '',
+    iface: r.iface ?? '',
     comment: r.comment,
     position: '',
   };
@@ -83,6 +86,7 @@ function ruleOf(d: Draft): Record<string, unknown> {
   };
   if (d.app) rule.app = d.app;
   else if (portOf(d.port)) rule.port = portOf(d.port);
+  if (d.iface.trim()) rule.iface = d.iface.trim();
   return rule;
 }
 

@@ -120,6 +120,7 @@ export function createFakeApi(opts: { now?: () => number; packets?: number } = {
       port: spec.port ?? '',
       proto: spec.proto,
       ...(spec.app ? { app: spec.app } : {}),
+      ...(spec.iface ? { iface: spec.iface } : {}),
       comment: spec.comment,
       portcullis,
     };

@@ -105,6 +105,42 @@ describe('rule draft model', () => {
     expect(opFromDraft({ ...d, comment: 'https' })).not.toHaveProperty('to');
     expect(opFromDraft({ ...d, position: '3' })).toMatchObject({ kind: 'edit', number: 3 });
   });
+
+  it("an edit sends the rule's interface: a comment-only edit of a rule on wg0 is a rule on wg0", () => {
+    const d = draftFromRule({ ...RULE, iface: 'wg0' });
+    expect(opFromDraft({ ...d, comment: 'vpn' })).toMatchObject({ kind: 'edit', rule: { iface: 'wg0', comment: 'vpn' } });
+    expect(opFromDraft({ ...d, iface: '' })).not.toHaveProperty('rule.iface');
+  });
+});
+
+describe('Rules: an edit keeps what the rule is, or is refused', () => {
+  const VPN: UfwRule = { number: 3, v6: false, action: 'allow', direction: 'in', from: 'Anywhere', to: 'Anywhere', port: '22', proto: 'tcp', iface: 'wg0', comment: 'ssh over vpn', portcullis: false };
+  const LOGGED: UfwRule = { ...VPN, number: 4, iface: undefined, port: '2200', log: 'log', comment: 'logged' } as UfwRule;
+  const withRules = (api: FakeApi) => {
+    api.data.rules.push(structuredClone(VPN), structuredClone(LOGGED));
+  };
+
+  it("the table shows a rule's interface; editing only its comment keeps the interface (it was dropped: the rule opened to every interface)", async () => {
+    const { api } = await renderRules(withRules);
+    const table = screen.getByTestId('rules-table');
+    const heads = within(table).getAllByRole('columnheader').map((h) => h.textContent);
+    const row = within(table).getAllByRole('row')[3]!;
+    expect(within(row).getAllByRole('cell')[heads.indexOf('Interface')]!.textContent).toBe('wg0');
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Edit rule 3' })));
+    expect((screen.getByLabelText('Interface') as HTMLInputElement).value).toBe('wg0');
+    fireEvent.change(screen.getByLabelText('Comment'), { target: { value: 'ssh over vpn only' } });
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Preview command' })));
+    expect(api.calls.filter((c) => c.method === 'previewRule').at(-1)!.params).toMatchObject({ op: { kind: 'edit', number: 3, rule: { port: '22', iface: 'wg0', comment: 'ssh over vpn only' } } });
+  });
+
+  it('Edit on a rule with per-rule logging says why it cannot be edited here, and loads nothing into the form', async () => {
+    const { api } = await renderRules(withRules);
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Edit rule 4' })));
+    expect(screen.getByTestId('editor-note').textContent).toMatch(/^Rule 4 has per-rule logging \(log\), which the rule editor cannot re-create/);
+    expect(screen.getByRole('heading', { name: 'Add a rule' })).toBeTruthy();
+    expect((screen.getByLabelText('Port') as HTMLInputElement).value).toBe('');
+    expect(api.calls.some((c) => c.method === 'previewRule')).toBe(false);
+  });
 });
 
 describe("Rules: Portcullis's ban rules", () => {

@@ -1,5 +1,6 @@
 import { useEffect, useRef, useState } from 'react';
 import { findExpectedRule, type UfwRule } from '../../../electron/shared/api.ts';
+import { rebuildRefusal } from '../../../electron/shared/rule-rebuild.ts';
 import { draftFromRule, EMPTY_DRAFT, expectOf, type Draft } from '../../store/ruleDraft.ts';
 import { useApp } from '../context.ts';
 import { FirewallCard } from './rules/FirewallCard.tsx';
@@ -39,6 +40,13 @@ export function Rules() {
   const editorRef = useRef<HTMLDivElement>(null);
   const [editClicks, setEditClicks] = useState(0);
   const startEdit = (r: UfwRule) => {
+    // A rule the editor cannot re-create is not loaded into it (the service refuses the edit too):
+    // the form would send it without what it cannot say (its logging, a source port, …).
+    const refusal = rebuildRefusal(r);
+    if (refusal) {
+      setEditorNote(`${refusal.charAt(0).toUpperCase()}${refusal.slice(1)}.`);
+      return;
+    }
     setDraft(draftFromRule(r));
     setEditorNote(null);
     setEditClicks((n) => n + 1);

@@ -5,7 +5,7 @@ import { useActions, useApp } from '../../context.ts';
 import { RulePreview } from './RulePreview.tsx';
 
 /** Names of the editor's fields, as the schema's paths and the labels say them. */
-const FIELD_LABELS: Record<string, string> = { action: 'Action', direction: 'Direction', from: 'From', to: 'To', app: 'App profile', port: 'Port', proto: 'Protocol', comment: 'Comment', position: 'Position' };
+const FIELD_LABELS: Record<string, string> = { action: 'Action', direction: 'Direction', from: 'From', to: 'To', app: 'App profile', port: 'Port', proto: 'Protocol', iface: 'Interface', comment: 'Comment', position: 'Position' };
 
 /** The form's summary of refused fields that are shown at their place: null when none is left. */
 function markedMessage(fields: readonly string[]): string | null {
@@ -132,6 +132,11 @@ export function RuleEditor({ draft, setDraft, appProfiles }: { draft: Draft; set
             <option value="any">any</option>
           </select>
           <FieldError id="rule-proto-error" message={fieldErrors.proto} />
+        </div>
+        <div className={fieldClass('iface')}>
+          <label htmlFor="rule-iface">Interface</label>
+          <input id="rule-iface" value={draft.iface} placeholder="any" spellCheck={false} {...invalid('iface')} onChange={(e) => upd({ iface: e.target.value })} />
+          <FieldError id="rule-iface-error" message={fieldErrors.iface} />
         </div>
         <div className={fieldClass('comment', 'wide')}>
           <label htmlFor="rule-comment">Comment</label>

@@ -87,6 +87,8 @@ const USER_COLUMNS: RuleColumn[] = [
   { head: 'To', cell: (r) => r.to, className: 'mono' },
   { head: 'Port', cell: (r) => r.app ?? (r.port || 'any') },
   { head: 'Proto', cell: (r) => r.proto },
+  // A route rule's outgoing interface after its incoming one.
+  { head: 'Interface', cell: (r) => (r.ifaceOut ? `${r.iface ?? 'any'} → ${r.ifaceOut}` : r.iface ?? 'any'), className: 'mono' },
   { head: 'Comment', cell: (r) => r.comment },
 ];
 
