@@ -12,7 +12,7 @@ import { ApiError, MAX_BULK_BANS, type DoctorCheck } from '../shared/api.ts';
 import { DOCTOR_FIXES, isDoctorFixId } from '../shared/doctor.ts';
 import { LOG_SOURCE_PATTERN, LOG_SOURCE_VALUES } from '../shared/log-source.ts';
 import { parseBanList } from './ban-list.ts';
-import { unbanReasonText, type BanRecord } from '../shared/model.ts';
+import { BanDurationSecSchema, unbanReasonText, type BanRecord } from '../shared/model.ts';
 import { BanTargetSchema, canonicalIp } from '../shared/domain.ts';
 import type { CliCommand } from './cli-command.ts';
 import { ControlClient, controlSocketPath, DEFAULT_STATE_DIR } from './control-client.ts';
@@ -249,11 +249,13 @@ export const bansCommand: CliCommand = {
   },
 };
 
-function parseDuration(text: string): number | null {
+/** `--duration`: seconds, or 30m/2h/1d; checked by the API's own schema, so its bound is refused here with the reason. */
+function parseDuration(text: string): { sec: number } | { error: string } {
   const m = /^(\d+)([smhd]?)$/.exec(text.trim());
-  if (!m) return null;
+  if (!m) return { error: `--duration is a number of seconds or 30m, 2h, 1d (got "${text}")` };
   const n = Number(m[1]) * ({ '': 1, s: 1, m: 60, h: 3600, d: 86400 } as Record<string, number>)[m[2]!]!;
-  return n > 0 ? n : null;
+  const d = BanDurationSecSchema.safeParse(n);
+  return d.success ? { sec: d.data } : { error: `--duration ${text}: ${d.error.issues[0]!.message}` };
 }
 
 export const banCommand: CliCommand = {
@@ -267,8 +269,8 @@ export const banCommand: CliCommand = {
     let durationSec: number | undefined;
     if (typeof p.values.duration === 'string') {
       const d = parseDuration(p.values.duration);
-      if (d === null) return usageError('ban', `--duration is a number of seconds or 30m, 2h, 1d (got "${p.values.duration}")`);
-      durationSec = d;
+      if ('error' in d) return usageError('ban', d.error);
+      durationSec = d.sec;
     }
     const opts = { ...(durationSec ? { durationSec } : {}), ...(typeof p.values.note === 'string' ? { note: p.values.note } : {}) };
     if (typeof p.values.from === 'string') {

@@ -5,7 +5,7 @@
  */
 import * as z from 'zod';
 import { BanTargetSchema, canonicalCidr, cidrRefusal, CidrSchema, IpSchema, type Cidr } from './domain.ts';
-import { BanRecordSchema, OffenderSchema, OffenderStateSchema, ScanTypeSchema, UNBAN_REASONS } from './model.ts';
+import { BanDurationSecSchema, BanRecordSchema, OffenderSchema, OffenderStateSchema, ScanTypeSchema, UNBAN_REASONS } from './model.ts';
 import { SettingsSchema } from './settings.ts';
 import { FleetTestResultSchema } from './fleet.ts';
 import { errorText } from './errors.ts';
@@ -292,14 +292,14 @@ export const API = {
   setProtection: { params: z.object({ enabled: z.boolean() }).strict(), result: StateSchema },
   pauseProtection: { params: z.object({ minutes: z.number().int().min(1).max(24 * 60) }).strict(), result: StateSchema },
   ban: {
-    params: z.object({ ip: IpSchema, durationSec: z.number().int().positive().max(3650 * 86400, 'a ban lasts at most 3,650 days').optional(), note: z.string().max(200).optional() }).strict(),
+    params: z.object({ ip: IpSchema, durationSec: BanDurationSecSchema.optional(), note: z.string().max(200).optional() }).strict(),
     result: BanRecordSchema,
   },
   /** `ip`: an address, or a banned network (a prefix ban, any spelling of its CIDR). */
   unban: { params: z.object({ ip: BanTargetSchema }).strict(), result: ok },
   /** Many bans at once (`portcullis ban --from FILE`): one store transaction, one firewall batch. */
   banMany: {
-    params: z.object({ ips: z.array(IpSchema).min(1).max(MAX_BULK_BANS), durationSec: z.number().int().positive().optional(), note: z.string().max(200).optional() }).strict(),
+    params: z.object({ ips: z.array(IpSchema).min(1).max(MAX_BULK_BANS), durationSec: BanDurationSecSchema.optional(), note: z.string().max(200).optional() }).strict(),
     result: z.object({ banned: z.number().int(), refused: z.array(z.object({ ip: z.string(), reason: z.string() })) }),
   },
   whitelistAdd: { params: z.object({ cidr: CidrSchema }).strict(), result: SettingsSchema },

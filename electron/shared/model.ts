@@ -27,6 +27,16 @@ export const BanReasonSchema = z.object({
 });
 export type BanReason = z.infer<typeof BanReasonSchema>;
 
+/**
+ * The longest ban anyone can ask for (API ban/banMany, `portcullis ban --duration`, fleet decisions).
+ * Without a bound a duration of ~1e13 s gave an `until` beyond 2^53 ms, which SQLite keeps as an
+ * integer that node:sqlite refuses to read back: every later read of the bans, and so every start,
+ * failed. Longer than this is what a permanent ban (ban.permanentAfterStrikes) is for.
+ */
+export const MAX_BAN_DURATION_SEC = 3650 * 86_400;
+/** A ban duration in whole seconds: the one schema every way of asking for one goes through. */
+export const BanDurationSecSchema = z.number().int().positive().max(MAX_BAN_DURATION_SEC, 'a ban lasts at most 3,650 days');
+
 export const BanRecordSchema = z.object({
   ip: z.string(),
   /** When the ban started (event time for scan bans). */

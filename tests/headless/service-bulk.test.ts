@@ -8,7 +8,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { dispatch } from '../../electron/shared/api.ts';
 import { ManualClock } from '../../electron/shared/domain.ts';
-import type { BanRecord } from '../../electron/shared/model.ts';
+import { MAX_BAN_DURATION_SEC, type BanRecord } from '../../electron/shared/model.ts';
 import { skippedBanText, type SkippedBan } from '../../electron/shared/helper-protocol.ts';
 import type { SqliteStore } from '../../electron/engine/store/sqlite.ts';
 import { FakeFirewall, Journal } from './fakes.ts';
@@ -67,6 +67,22 @@ describe('bulk ban', () => {
     expect(fw.bans.get('2001:db8::5')).toBe(t.clock.now() + 3_600_000);
     expect(t.raw.activeBans(t.clock.now())).toHaveLength(301);
     expect((await t.call('getBans')).active).toHaveLength(301);
+    await t.service.stop();
+  });
+
+  it('banMany refuses a duration beyond the bound of every ban (as ban does), records nothing, and the bans still read back', async () => {
+    const fw = new BatchFirewall(new Journal());
+    const t = build(fw);
+    await t.service.start();
+    await t.service.idle();
+    // `ban --from list --duration 115740741d`: its end was beyond what SQLite gives back, and getBans threw.
+    await expect(t.call('banMany', { ips: ['198.51.100.7'], durationSec: 115_740_741 * 86_400 })).rejects.toThrow(/invalid durationSec: a ban lasts at most 3,650 days/);
+    await expect(t.call('banMany', { ips: ['198.51.100.7'], durationSec: MAX_BAN_DURATION_SEC + 1 })).rejects.toThrow(/at most 3,650 days/);
+    expect(fw.log).toEqual([]);
+    expect((await t.call('getBans')).active).toEqual([]);
+    const r = await t.call('banMany', { ips: ['198.51.100.7'], durationSec: MAX_BAN_DURATION_SEC });
+    expect(r.banned).toBe(1);
+    expect((await t.call('getBans')).active.map((b) => b.until)).toEqual([t.clock.now() + MAX_BAN_DURATION_SEC * 1000]);
     await t.service.stop();
   });
 

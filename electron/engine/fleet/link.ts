@@ -23,6 +23,7 @@ import { LapiClient, LapiError, type FetchLike } from './client.ts';
 import { alertBody, parseGoDuration, type Decision, type PushedBan } from './lapi.ts';
 import { FleetQueue, type QueueItem } from './queue.ts';
 import { errorText } from '../../shared/errors.ts';
+import { MAX_BAN_DURATION_SEC } from '../../shared/model.ts';
 
 export interface FleetDecision {
   value: string;
@@ -67,8 +68,8 @@ const BURST_RESYNC_MS = 3000;
 
 /** A credentials file is a few lines; anything bigger is not one. */
 export const CREDENTIALS_MAX_BYTES = 64 * 1024;
-/** Fleet decisions last at most this long here (a far larger duration from the LAPI is clamped). */
-export const MAX_FLEET_BAN_MS = 3650 * 86_400_000;
+/** Fleet decisions last at most this long here (a far larger duration from the LAPI is clamped): the bound of every ban. */
+export const MAX_FLEET_BAN_MS = MAX_BAN_DURATION_SEC * 1000;
 
 /**
  * Reads a credentials file as root without being led astray: only in `dir`, not through a final
