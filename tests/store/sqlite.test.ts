@@ -300,6 +300,28 @@ describe('bans', () => {
   });
 });
 
+describe('a ban end that cannot be read back (written before durations were bounded)', () => {
+  it('becomes permanent at the next open: the bans and the offender read back, so a start does not fail forever', () => {
+    const s = new SqliteStore({ path: dbPath });
+    const reason = { kind: 'manual' as const, ports: [], hits: 0, firstSeen: T0, lastSeen: T0 };
+    // What banMany --duration 115740741d stored: an end beyond 2^53 ms, kept by SQLite as an integer.
+    const huge = T0 + 115_740_741 * 86_400_000;
+    s.recordBan({ ip: '198.51.100.7', at: T0, until: huge, strikes: 1, reason });
+    s.recordBan({ ip: '198.51.100.8', at: T0, until: T0 + 60 * MIN, strikes: 1, reason });
+    s.upsertOffenders([offender('198.51.100.7', { state: 'banned', strikes: 1, bannedUntil: huge })]);
+    s.flush();
+    expect(() => s.activeBans(T0)).toThrow(/too large/);
+    s.close();
+    const again = new SqliteStore({ path: dbPath });
+    expect(again.activeBans(T0).map((b) => [b.ip, b.until])).toEqual([
+      ['198.51.100.7', null],
+      ['198.51.100.8', T0 + 60 * MIN],
+    ]);
+    expect(again.offenders('banned').map((o) => [o.ip, o.bannedUntil])).toEqual([['198.51.100.7', null]]);
+    again.close();
+  });
+});
+
 describe('retention', () => {
   it('deletes by age, then the oldest beyond the row cap', () => {
     const s = new SqliteStore({ path: dbPath, retentionDays: 1, maxStoredPackets: 5 });

@@ -116,3 +116,16 @@ export function migrate(db: DatabaseSync, migrations: readonly string[] = MIGRAT
     }
   }
 }
+
+/**
+ * Ends of bans beyond 2^53 ms become permanent (NULL). Before ban durations were bounded, a bulk ban
+ * of ~1e13 s stored such an end; SQLite keeps it as an integer that node:sqlite refuses to read back
+ * ("too large to be represented"), so reading the bans threw and every start failed. Such an end was
+ * hundreds of thousands of years away: permanent is what it meant. Runs at every open (one scan of
+ * the bans and offenders tables: ~35 ms with 300k bans and 100k offenders), not as a migration, so
+ * a database is repaired whatever wrote it and an older Portcullis can still open it.
+ */
+export function repairUnreadableEnds(db: DatabaseSync): void {
+  db.prepare('UPDATE bans SET until = NULL WHERE until > ?').run(Number.MAX_SAFE_INTEGER);
+  db.prepare('UPDATE offenders SET banned_until = NULL WHERE banned_until > ?').run(Number.MAX_SAFE_INTEGER);
+}

@@ -26,7 +26,7 @@ import { OffenderStateSchema } from '../../shared/model.ts';
 import type { PacketEvent } from '../../shared/packet.ts';
 import type { Dashboard, PacketFilter, PacketRow } from '../../shared/api.ts';
 import type { StorePort } from '../ports.ts';
-import { migrate } from './schema.ts';
+import { migrate, repairUnreadableEnds } from './schema.ts';
 import { pruneOffenders, prunePackets, type PruneResult } from './prune.ts';
 import { toBan, toEvent, toOffender, toRow, type BanDbRow, type OffenderDbRow, type PacketDbRow } from './rows.ts';
 
@@ -142,6 +142,7 @@ export class SqliteStore implements StorePort {
     this.db.exec('PRAGMA cache_size = -8000');
     this.db.exec('PRAGMA foreign_keys = ON');
     migrate(this.db);
+    repairUnreadableEnds(this.db);
     const p = (sql: string) => this.db.prepare(sql);
     this.st = {
       insertPacket: p(`INSERT INTO packets (id, time, src, dst, family, proto, spt, dpt, prefix, iface_in, iface_out, tcp_flags,
