@@ -133,22 +133,27 @@ export function apiHandlers(c: AppCore): ApiHandlers {
       const ban = out.value;
       // The engine's 'ban' event applied it already (the service's decision handler); else apply it here.
       const done = out.events.some((e) => e.type === 'ban' && e.ban.ip === ip) ? c.pipeline.lastBanDone : c.pipeline.applyBan(ban);
-      const refused = await done;
+      const failure = await done;
       // Refused by the firewall (a rule of the user's own for it): not banned, and the caller is told
       // so — the ban is ended ('refused-users-rule'), not left standing as if it blocked anything.
-      if (refused) throw new ApiError('failed', `${ip} was not banned: ${skippedBanText(refused)} (the ban is ended: refused-users-rule)`);
+      if (failure && 'refused' in failure) throw new ApiError('failed', `${ip} was not banned: ${skippedBanText(failure.refused)} (the ban is ended: refused-users-rule)`);
+      // The firewall call failed (helper down, a ufw error): the caller must not read success.
+      if (failure) throw new ApiError('failed', `${ip} is not banned in the firewall: ${failure.error} (the ban stays recorded as active; the next start tries again)`);
       return ban;
     },
     banMany: async ({ ips, durationSec, note }) => c.pipeline.banMany(ips, durationSec, note),
     unban: async ({ ip }) => {
-      const was = c.unbanNow(ip);
-      if (!was) {
+      // An active ban: lifted in the firewall first, so a failed firewall call leaves it standing
+      // everywhere and fails this call ('failed', the firewall's reason), instead of a store that
+      // says lifted over a rule still blocking.
+      if (c.engine.isBanned(ip)) await c.pipeline.unbanRequested(ip, () => void c.unbanNow(ip));
+      else if (!c.unbanNow(ip)) {
         // Not banned in the engine: an orphan in the firewall can still be lifted.
         const fw = o.firewall;
         if (fw && !o.dryRun) {
           const listed = await fw.listBans().catch(() => []);
           if (!listed.some((b) => b.ip === ip)) throw new ApiError('invalid', `${ip} is not banned`);
-          c.pipeline.unbanOrphan(fw, ip);
+          await c.pipeline.unbanOrphan(fw, ip);
         } else throw new ApiError('invalid', `${ip} is not banned`);
       }
       await c.idle();

@@ -5,12 +5,15 @@
  *
  *   ban   → store FIRST (a kill -9 after this loses nothing) → firewall.ban → cut connections → fleet
  *   unban → store → firewall.unban
+ *   unban asked for (API unban) → firewall.unban FIRST → engine, store, fleet, UI: a failed firewall
+ *         call leaves the ban standing everywhere, as it stands in the firewall, and the caller is told
  *
  * A ban the firewall REFUSES for a rule of the user's own (the ufw backend's `users-rule`: their
  * `allow from IP`, or their own deny, decides that source's traffic) blocks nothing of ours: it is
  * ended at once with the reason 'refused-users-rule' (store, API, UI history, never pushed to the
  * fleet), and its source is held off (users-rule-holdoff.ts) so its next probes do not make the same
- * refused ban again. A ban that FAILED (helper down, a ufw error) stays active: reconcile retries it.
+ * refused ban again. A ban that FAILED (helper down, a ufw error) stays active: reconcile retries it;
+ * an API ban (one address or a list) is answered with the failure all the same.
  *
  * Firewall changes of one address run in decision order (a ban then an unban never swap); changes
  * of different addresses run side by side (FirewallOrder); connection cuts on a queue of their own.
@@ -36,6 +39,11 @@ const RESTORE_BATCH_UFW = 500;
 
 type Level = 'info' | 'warn' | 'error';
 export type BanInfo = { latencyMs: number | null; dryRun: boolean; error?: string };
+/**
+ * Why the firewall did not take a ban: it refused it for a rule of the user's own (the ban is ended),
+ * or its call failed (the ban stays active, for reconcile to retry).
+ */
+export type BanFailure = { refused: SkippedBan } | { error: string };
 
 /** What the pipeline needs of the service around it. */
 export interface BanPipelineHost {
@@ -121,11 +129,15 @@ export class BanPipeline {
   private bulkBans: BanRecord[] | null = null;
   /**
    * The firewall promise of the latest applyBan (an API call waits for its own ban, not for every
-   * queued one): resolves with why the firewall refused it (then the ban is ended), else undefined.
+   * queued one): resolves with why the firewall did not take it (BanFailure), else undefined.
    */
-  lastBanDone: Promise<SkippedBan | undefined> = Promise.resolve(undefined);
+  lastBanDone: Promise<BanFailure | undefined> = Promise.resolve(undefined);
   /** When the latest ban was made (the state's "last ban"). */
   lastBanAt: number | null = null;
+  /** Addresses whose firewall ban unbanRequested has just lifted: their applyUnban leaves the firewall alone. */
+  private readonly liftedFirst = new Set<string>();
+  /** Addresses unbanRequested is lifting in the firewall: true once a ban of theirs was decided meanwhile. */
+  private readonly lifting = new Map<string, boolean>();
   /** Set at stop: a restore in progress stops after its batch (the next start resumes it). */
   stopping = false;
   /** Sources whose ban the firewall refused for a rule of the user's: not scan-banned again before that ban's end. */
@@ -153,10 +165,11 @@ export class BanPipeline {
    * call is queued right after it, and everything else (offender row, UI event) comes behind — nothing
    * slow stands between the decision and the block. Connections are cut after the block, on their own
    * queue (the next ban never waits for conntrack), and only where the block leaves established
-   * sessions alive (the ufw backend). Resolves when the ban is in the firewall, with why the firewall
-   * refused it if it did (the ban is ended then).
+   * sessions alive (the ufw backend). Resolves when the firewall has answered, with why it did not
+   * take the ban if it did not (BanFailure); an automatic ban's caller ignores it (the notice says it).
    */
-  applyBan(ban: BanRecord): Promise<SkippedBan | undefined> {
+  applyBan(ban: BanRecord): Promise<BanFailure | undefined> {
+    if (this.lifting.has(ban.ip)) this.lifting.set(ban.ip, true);
     if (this.bulkBans) {
       this.bulkBans.push(ban); // banMany applies them together
       return Promise.resolve(undefined);
@@ -174,19 +187,19 @@ export class BanPipeline {
     return done;
   }
 
-  private async banInFirewall(ban: BanRecord, decidedAt: number, lastBanBefore: number | null): Promise<SkippedBan | undefined> {
+  private async banInFirewall(ban: BanRecord, decidedAt: number, lastBanBefore: number | null): Promise<BanFailure | undefined> {
     const fw = this.h.firewall;
     if (this.h.dryRun || !fw) {
       this.h.fleet()?.onBan(ban);
       this.h.onBan?.(ban, { latencyMs: null, dryRun: true });
       return undefined;
     }
-    let refusal: SkippedBan | undefined;
+    let failure: BanFailure | undefined;
     await this.order.forIp(ban.ip, async () => {
       try {
         const skipped = await fw.ban(ban.ip, ban.until, banComment(ban));
         if (skipped) {
-          refusal = skipped;
+          failure = { refused: skipped };
           // Nothing was banned: the state's "last ban" (status, the tray's recent-ban icon) is the one before.
           if (this.lastBanAt === ban.at) this.lastBanAt = lastBanBefore;
           // Ended already while its rule was being added (the status read saw the user's rule decide
@@ -203,12 +216,13 @@ export class BanPipeline {
         this.h.onBan?.(ban, { latencyMs, dryRun: false });
       } catch (e) {
         // Still an active ban (reconcile retries it at the next start): the fleet may have it.
+        failure = { error: errorText(e) };
         this.shareWithFleet(ban);
         this.h.onBan?.(ban, { latencyMs: null, dryRun: false, error: errorText(e) });
         this.h.notice('error', `Could not ban ${ban.ip} in the firewall: ${errorText(e)}`);
       }
     });
-    return refusal;
+    return failure;
   }
 
   /**
@@ -259,7 +273,7 @@ export class BanPipeline {
     this.h.events.push({ type: 'unban', ip, why });
     this.h.onUnban?.(ip, why);
     const fw = this.h.firewall;
-    if (this.h.dryRun || !fw) return;
+    if (this.h.dryRun || !fw || this.liftedFirst.has(ip)) return;
     void this.order.forIp(ip, async () => {
       try {
         await fw.unban(ip, why);
@@ -269,20 +283,63 @@ export class BanPipeline {
     });
   }
 
-  /** Lifts a ban found in the firewall only (an orphan the engine does not hold), behind the queue. */
-  unbanOrphan(fw: FirewallPort, ip: string): void {
+  /**
+   * An unban asked for (the API's): the firewall first, then `lift` (the engine's unban, whose event
+   * records it in the store and tells the fleet and the UI; applyUnban skips the firewall, done
+   * already). When the firewall call fails nothing is lifted: the ban stays active in the engine and
+   * the store, as it does in the firewall, and this rejects with the firewall's error. (Store first,
+   * as for a ban, would record a lift the firewall never made.) A crash between the two leaves a ban
+   * the store holds and the firewall does not: the next start's reconcile puts it back, as after any
+   * crash between a ban's store write and its firewall call.
+   */
+  async unbanRequested(ip: string, lift: () => void): Promise<void> {
+    const fw = this.h.firewall;
+    if (this.h.dryRun || !fw) return lift();
+    let error: string | null = null;
+    await this.order.forIp(ip, async () => {
+      this.lifting.set(ip, false);
+      try {
+        await fw.unban(ip, 'manual');
+      } catch (e) {
+        error = errorText(e);
+      }
+      const rebanned = this.lifting.get(ip) === true;
+      this.lifting.delete(ip);
+      if (error !== null) return this.h.log('error', `Could not lift the ban of ${ip} in the firewall: ${error}; it stays active`);
+      // In the same turn as the firewall's answer: nothing else changes this address in between. A ban
+      // decided while the firewall was lifting queued its firewall call behind this one: the lift then
+      // lifts it too, and its applyUnban queues its own firewall call after that ban's.
+      if (!rebanned) this.liftedFirst.add(ip);
+      try {
+        lift();
+      } finally {
+        this.liftedFirst.delete(ip);
+      }
+    });
+    if (error !== null) throw new Error(`the firewall did not lift the ban of ${ip}: ${error} (it stays active)`);
+  }
+
+  /**
+   * Lifts a ban found in the firewall only (an orphan the engine does not hold), behind the queue;
+   * rejects with the firewall's error.
+   */
+  async unbanOrphan(fw: FirewallPort, ip: string): Promise<void> {
+    let error: string | null = null;
     // What the engine holds when it RUNS decides (as in reconcile): the caller listed the firewall
     // before queueing this, and a ban decided since then must keep its rule.
-    void this.order.forIp(ip, async () => {
-      if (!this.h.engine().isBanned(ip)) await fw.unban(ip);
+    await this.order.forIp(ip, async () => {
+      if (this.h.engine().isBanned(ip)) return;
+      await fw.unban(ip).catch((e) => void (error = errorText(e)));
     });
+    if (error !== null) throw new Error(`the firewall did not lift the ban of ${ip}: ${error}`);
   }
 
   /**
    * Bulk ban (`portcullis ban --from FILE`): the engine decides each ban as for `ban`, then the store
    * records them in ONE transaction and the firewall gets them as one batch (the set backend: one
    * ipset batch per 500). Established sessions: as for a ban, cut unless the block drops them itself
-   * (the set backend's match comes before ufw's ESTABLISHED accept).
+   * (the set backend's match comes before ufw's ESTABLISHED accept). When the firewall call fails the
+   * bans stay active (reconcile retries them at the next start) and this rejects with its error.
    */
   async banMany(ips: string[], durationSec: number | undefined, note: string | undefined): Promise<{ banned: number; refused: { ip: string; reason: string }[] }> {
     const h = this.h;
@@ -321,6 +378,7 @@ export class BanPipeline {
     // Bans the firewall did not take (the ufw backend: a source the user has a rule of their own for):
     // refused with the reason, never counted as banned.
     let skipped: SkippedBan[] = [];
+    let failed: string | null = null;
     if (h.dryRun || !fw) {
       // Shared with the fleet like any local ban (each is one alert in the push queue).
       for (const b of bans) h.fleet()?.onBan(b);
@@ -355,9 +413,10 @@ export class BanPipeline {
             h.notice('warn', `${skipped.length} of ${bans.length} addresses were not banned in the firewall: ${skippedBanText(skipped[0]!)}. ${ended}${more}`);
           }
         } catch (e) {
+          failed = errorText(e);
           for (const b of bans) this.shareWithFleet(b);
-          for (const b of bans) h.onBan?.(b, { latencyMs: null, dryRun: false, error: errorText(e) });
-          h.notice('error', `Could not ban ${bans.length} addresses in the firewall: ${errorText(e)}`);
+          for (const b of bans) h.onBan?.(b, { latencyMs: null, dryRun: false, error: failed });
+          h.notice('error', `Could not ban ${bans.length} addresses in the firewall: ${failed}`);
         }
       });
     }
@@ -365,6 +424,7 @@ export class BanPipeline {
     if (offenders.length) h.store.upsertOffenders(offenders);
     for (const ban of bans) h.events.push({ type: 'ban', ban });
     await firewallDone;
+    if (failed !== null) throw new Error(`the firewall did not take the ${bans.length} bans: ${failed} (they stay recorded as active; the next start tries again)`);
     refused.push(...skipped.map((s) => ({ ip: s.ip, reason: skippedBanText(s) })));
     return { banned: bans.length - skipped.length, refused };
   }

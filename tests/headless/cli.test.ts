@@ -8,6 +8,9 @@ import { ControlClient, controlSocketPath, serveControlSocket } from '../../elec
 import { parseIpAddr, parseIpRouteGateways } from '../../electron/app/hostinfo.ts';
 import { callViaDispatcher, firewallPortOf } from '../../electron/app/helper-adapter.ts';
 import { FileSettingsRepo, readInboundSessions } from '../../electron/app/adapters.ts';
+import { ManualClock } from '../../electron/shared/domain.ts';
+import { FailingFirewall, Journal } from './fakes.ts';
+import { BOOT, buildRealService } from './real-service.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const NODE = existsSync(path.join(ROOT, 'node_modules/.bin/node')) ? path.join(ROOT, 'node_modules/.bin/node') : process.execPath;
@@ -128,6 +131,30 @@ describe('CLI arguments', () => {
       expect(calls).toEqual([]);
     } finally {
       await server.close();
+    }
+  }, 60_000);
+
+  it('ban and unban exit 1 with the firewall\'s reason when its call fails (they printed success), and the failed unban leaves the ban active', async () => {
+    const state = tmp();
+    const fw = new FailingFirewall(new Journal());
+    const t = buildRealService({ dbFile: path.join(tmp(), 'db.sqlite'), clock: new ManualClock(BOOT + 10_000), firewall: fw });
+    await t.service.start();
+    const server = await serveControlSocket(state, t.service.handlers());
+    try {
+      fw.failBan = true;
+      const ban = await cli(['ban', '198.51.100.8', '--state-dir', state]);
+      expect(ban).toMatchObject({ code: 1, stderr: expect.stringContaining('198.51.100.8 is not banned in the firewall: ERROR: Could not update running firewall') });
+      expect(ban.stdout).toBe('');
+      fw.failBan = false;
+      await t.call('ban', { ip: '198.51.100.9' });
+      fw.failUnban = true;
+      const unban = await cli(['unban', '198.51.100.9', '--state-dir', state]);
+      expect(unban).toMatchObject({ code: 1, stderr: expect.stringContaining('the firewall did not lift the ban of 198.51.100.9: ERROR: Could not delete rule') });
+      expect(fw.bans.has('198.51.100.9')).toBe(true);
+      expect(t.raw.activeBans(t.clock.now()).map((b) => b.ip)).toContain('198.51.100.9');
+    } finally {
+      await server.close();
+      await t.service.stop();
     }
   }, 60_000);
 

@@ -1,6 +1,6 @@
 /**
  * Small fakes for the service's ports: a firewall recording every call (and the order relative to
- * store writes), an in-memory store, a minimal engine (N distinct ports → ban), a pushable log
+ * store writes), one that can be made to fail, an in-memory store, a minimal engine (N distinct ports → ban), a pushable log
  * source, a settings repo in memory, and a trivial line parser ("SRC DST DPT" lines).
  */
 import type { Dashboard, PacketFilter, PacketRow, RuleOp, UfwRule } from '../../electron/shared/api.ts';
@@ -51,6 +51,20 @@ export class FakeFirewall implements FirewallPort {
   async cutConnections(ip: string): Promise<void> {
     this.calls.push(`cut ${ip}`);
     this.journal.add(`fw.cut ${ip}`);
+  }
+}
+
+/** A FakeFirewall whose calls throw while their switch is on, as ufw does when it cannot load its rules. */
+export class FailingFirewall extends FakeFirewall {
+  failBan = false;
+  failUnban = false;
+  override async ban(ip: string, until: number | null): Promise<SkippedBan | void> {
+    if (this.failBan) throw new Error('ERROR: Could not update running firewall');
+    return super.ban(ip, until);
+  }
+  override async unban(ip: string): Promise<void> {
+    if (this.failUnban) throw new Error('ERROR: Could not delete rule');
+    return super.unban(ip);
   }
 }
 
