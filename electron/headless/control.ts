@@ -48,15 +48,18 @@ export function prepareStateDir(dir: string): void {
     );
 }
 
+/** Throws when a live instance answers on the state directory's control socket; a stale socket of a killed one (kill -9) does not. */
+export async function refuseIfRunning(stateDir: string): Promise<void> {
+  const sockPath = controlSocketPath(stateDir);
+  if (existsSync(sockPath) && (await isAlive(sockPath))) throw new Error(`another Portcullis instance is running (control socket ${sockPath} answers)`);
+}
+
 /** Serves the API on the control socket; returns a close function. */
 export async function serveControlSocket(stateDir: string, handlers: ApiHandlers, audit?: AuditLog): Promise<{ path: string; close(): Promise<void> }> {
   prepareStateDir(stateDir);
   const sockPath = controlSocketPath(stateDir);
-  if (existsSync(sockPath)) {
-    // A live instance answers; a stale socket of a killed one (kill -9) does not.
-    if (await isAlive(sockPath)) throw new Error(`another Portcullis instance is running (control socket ${sockPath} answers)`);
-    unlinkSync(sockPath);
-  }
+  await refuseIfRunning(stateDir);
+  if (existsSync(sockPath)) unlinkSync(sockPath);
   const server = net.createServer((sock) => {
     let buf = '';
     // Who is asking (kernel's word: the peer's uid and pid), looked up once per connection, only if it changes something.

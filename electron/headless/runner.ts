@@ -22,7 +22,7 @@ import type { HelperOpsPort } from '../app/contracts.ts';
 import * as firewallModule from '../helper/firewall/index.ts';
 import { createHelperDispatcher } from '../helper/ops.ts';
 import { FileSettingsRepo, readInboundSessions, serviceStoreOf, StoreSettingsRepo } from '../app/adapters.ts';
-import { prepareStateDir, serveControlSocket } from './control.ts';
+import { prepareStateDir, refuseIfRunning, serveControlSocket } from './control.ts';
 import { callViaDispatcher, firewallPortOf, helperOpsOf } from '../app/helper-adapter.ts';
 import { readHostInfo } from '../app/hostinfo.ts';
 import { kmsgBootTimeMs, liveLineParser } from '../engine/logs/kmsg.ts';
@@ -188,6 +188,16 @@ async function startLocked(o: RunOptions, out: Out, err: Out, isRoot: boolean): 
     prepareStateDir(o.stateDir);
   } catch (e) {
     throw new StartError(`state directory ${o.stateDir}: ${(e as Error).message}`);
+  }
+  // A live instance of this state directory refuses the start BEFORE the store and the log source
+  // are opened. Refused only at its control socket (below), a dry run next to the service had already
+  // ingested into the service's database (whose next restart applied those bans), and a run in
+  // another network namespace had restored and reconciled this one's bans there. Two starts at the
+  // same moment can both pass here: the control socket still refuses the second, after its start.
+  try {
+    await refuseIfRunning(o.stateDir);
+  } catch (e) {
+    throw new StartError((e as Error).message);
   }
 
   const dbPath = o.db ?? path.join(o.stateDir, 'portcullis.db');

@@ -197,6 +197,26 @@ describe('CLI arguments', () => {
     expect(r.stderr).toContain('ban.bantimeSec');
   });
 
+  it('run --dry-run next to a live instance of the same state directory is refused before it opens the database or reads the log', async () => {
+    const d = tmp();
+    const state = path.join(d, 'state');
+    const live = await serveControlSocket(state, {} as ApiHandlers); // the service, running
+    try {
+      // A scan the dry run would detect (and, before, store as a ban in the service's database).
+      const scan = [20, 21, 22, 23, 24].map(
+        (p, i) => `Dec  7 08:17:3${i} myhost kernel: [41012.178430] [UFW BLOCK] IN=eth0 OUT= MAC=52:54:00:12:34:56:52:54:00:ab:cd:ef:08:00 SRC=203.0.113.90 DST=192.0.2.10 LEN=44 TOS=0x00 PREC=0x00 TTL=49 ID=${1000 + i} PROTO=TCP SPT=41234 DPT=${p} WINDOW=1024 RES=0x00 SYN URGP=0`,
+      );
+      writeFileSync(path.join(d, 'scan.log'), scan.join('\n') + '\n');
+      writeFileSync(path.join(d, 'c.json'), JSON.stringify({ detection: { requireKernelTrust: false } }));
+      const r = await cli(['run', '--dry-run', '--source', `file:${path.join(d, 'scan.log')}`, '--from-start', '--config', path.join(d, 'c.json'), '--state-dir', state]);
+      expect(r).toMatchObject({ code: 1, stderr: expect.stringContaining('another Portcullis instance is running') });
+      expect(r.stdout).not.toContain('BAN');
+      expect(existsSync(path.join(state, 'portcullis.db'))).toBe(false);
+    } finally {
+      await live.close();
+    }
+  }, 30_000);
+
   it('help lists every command', async () => {
     const r = await cli(['--help']);
     for (const c of ['run', 'serve', 'status', 'bans', 'ban', 'unban', 'doctor', 'replay']) expect(r.stdout).toContain(`  ${c}`);
