@@ -36,6 +36,7 @@ import { startRestTrim } from './rest-trim.ts';
 import { hostFingerprint, ufwFingerprint, unlessChanged } from './unless-changed.ts';
 import { secretsFileRefusal } from './fleet-config.ts';
 import { loadSettings } from '../app/settings-load.ts';
+import { announceServeUrl, stdoutIsJournal } from './serve-url.ts';
 
 // Here for its importers; it lives in control.ts, which `status` and the other clients load without the runner.
 export { DEFAULT_STATE_DIR } from './control.ts';
@@ -428,6 +429,8 @@ async function startLocked(o: RunOptions, out: Out, err: Out, isRoot: boolean): 
   }
 
   const st = service.state();
+  // Not into the journal: its readers are not root (serve-url.ts).
+  const toJournal = web !== null && stdoutIsJournal();
   const ready = {
     type: 'ready',
     pid: process.pid,
@@ -438,7 +441,7 @@ async function startLocked(o: RunOptions, out: Out, err: Out, isRoot: boolean): 
     protection: st.protection,
     control: control.path,
     activeBans: st.counts.activeBans,
-    ...(web ? { url: web.url } : {}),
+    ...(web && !toJournal ? { url: web.url } : {}),
   };
   if (o.json) out(JSON.stringify(ready));
   else {
@@ -447,8 +450,8 @@ async function startLocked(o: RunOptions, out: Out, err: Out, isRoot: boolean): 
         `protection ${ready.protection}, ${ready.activeBans} active bans; control socket ${control.path}`,
     );
   }
-  // On a line of its own, so scripts and tests can pick it up.
-  if (web) out(web.url);
+  // On a line of its own, so scripts and tests can pick it up (under systemd: where the file holding it is).
+  if (web) out(announceServeUrl(web.url, o.stateDir, toJournal));
 
   // Memory back to the system after the start and after every flood.
   const restTrim = startRestTrim({ activity: () => linesSeen, busy: () => liveKmsgThreads() > 0, release: () => raw.releaseMemory() });
