@@ -296,6 +296,9 @@ export class BanPipeline {
     const fw = this.h.firewall;
     if (this.h.dryRun || !fw) return lift();
     let error: string | null = null;
+    // The store's (or engine's) failure in lift(): the queue swallows what its tasks throw, and an
+    // unban whose store write failed would have answered ok while the next start bans it again.
+    let liftFailed: { e: unknown } | null = null;
     await this.order.forIp(ip, async () => {
       this.lifting.set(ip, false);
       try {
@@ -312,11 +315,14 @@ export class BanPipeline {
       if (!rebanned) this.liftedFirst.add(ip);
       try {
         lift();
+      } catch (e) {
+        liftFailed = { e };
       } finally {
         this.liftedFirst.delete(ip);
       }
     });
     if (error !== null) throw new Error(`the firewall did not lift the ban of ${ip}: ${error} (it stays active)`);
+    if (liftFailed !== null) throw (liftFailed as { e: unknown }).e;
   }
 
   /**

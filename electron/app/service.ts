@@ -6,7 +6,8 @@
  * parts together:
  *
  *   source lines → PacketIntake (ingest.ts) → engine → engine events
- *     ban / unban / expiry → BanPipeline (ban-pipeline.ts): store first, then the firewall
+ *     ban / unban / expiry → BanPipeline (ban-pipeline.ts): store first, then the firewall (an unban
+ *     the API asks for: the firewall first, so that a failed one leaves the ban active everywhere)
  *   tick timer → engine.tick (expiry, deferred bans), store flush + retention, end of a pause
  *   API → apiHandlers (api-handlers.ts) over views.ts, rule-safety.ts and the Doctor (doctor.ts)
  *

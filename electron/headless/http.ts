@@ -13,9 +13,9 @@
  * - `/api/call` takes only `Content-Type: application/json` (a form or a no-cors fetch cannot send
  *   it without a preflight we never answer), and refuses a present foreign `Origin` and
  *   `Sec-Fetch-Site: cross-site|same-site` (another loopback port is "same-site").
- * - Host header must name the loopback address and our port: a DNS-rebinding page served from
- *   evil.example resolving to 127.0.0.1 sends `Host: evil.example` and is refused.
- * - WebSocket Origin, when present, must be exactly our own origin (browsers always send it).
+ * - Host header must name 127.0.0.1 (any port: an SSH tunnel's local port): a DNS-rebinding page
+ *   served from evil.example resolving to 127.0.0.1 sends `Host: evil.example` and is refused.
+ * - Origin (API call and WebSocket), when present, must be the page's own: http:// and that Host.
  * - Referrer-Policy no-referrer: the token in the URL never leaks to another site.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';

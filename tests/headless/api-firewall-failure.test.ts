@@ -50,6 +50,16 @@ describe('an API request whose firewall call fails is answered with the failure'
     await t.service.stop();
   });
 
+  it('unban whose store write fails after the firewall lifted it: answered failed, not ok (the queue swallowed the error)', async () => {
+    const t = await started();
+    await t.call('ban', { ip: IP, durationSec: 3600 });
+    (t.raw as { recordUnban: unknown }).recordUnban = () => {
+      throw new Error('database is locked');
+    };
+    expect(await t.reply('unban', { ip: IP })).toEqual({ ok: false, error: { code: 'failed', message: expect.stringContaining('database is locked') } });
+    await t.service.stop();
+  });
+
   it('ban: failed with the reason (the ban stays recorded as active, for the next start to restore); a second ban that the firewall takes succeeds', async () => {
     const t = await started();
     t.fw.failBan = true;
