@@ -195,13 +195,15 @@ async function startLocked(o: RunOptions, out: Out, err: Out, isRoot: boolean): 
   // ingested into the service's database (whose next restart applied those bans), and a run in
   // another network namespace had restored and reconciled this one's bans there. Two starts at the
   // same moment can both pass here: the control socket still refuses the second, after its start.
+  const dbPath = o.db ?? path.join(o.stateDir, 'portcullis.db');
   try {
     await refuseIfRunning(o.stateDir);
+    // --db naming another state directory's database: that directory's instance is the one writing it.
+    if (path.resolve(path.dirname(dbPath)) !== path.resolve(o.stateDir)) await refuseIfRunning(path.dirname(dbPath));
   } catch (e) {
     throw new StartError((e as Error).message);
   }
 
-  const dbPath = o.db ?? path.join(o.stateDir, 'portcullis.db');
   let raw: SqliteStore;
   try {
     raw = new SqliteStore({ path: dbPath, clock: systemClock });

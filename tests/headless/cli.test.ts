@@ -202,6 +202,11 @@ describe('CLI arguments', () => {
       expect(r).toMatchObject({ code: 1, stderr: expect.stringContaining('another Portcullis instance is running') });
       expect(r.stdout).not.toContain('BAN');
       expect(existsSync(path.join(state, 'portcullis.db'))).toBe(false);
+      // A state directory of its own, but --db naming the live instance's database: refused too.
+      const viaDb = await cli(['run', '--dry-run', '--source', `file:${path.join(d, 'scan.log')}`, '--from-start', '--config', path.join(d, 'c.json'), '--state-dir', path.join(d, 'other'), '--db', path.join(state, 'portcullis.db')]);
+      expect(viaDb).toMatchObject({ code: 1, stderr: expect.stringContaining('another Portcullis instance is running') });
+      expect(viaDb.stdout).not.toContain('BAN');
+      expect(existsSync(path.join(state, 'portcullis.db'))).toBe(false);
     } finally {
       await live.close();
     }

@@ -166,6 +166,23 @@ describe('batching', () => {
     third.close();
   });
 
+  it('a second writer of the same file (a run given this database with --db) does not wedge the first: its rows go after the other\'s', () => {
+    const live = new SqliteStore({ path: dbPath });
+    const other = new SqliteStore({ path: dbPath });
+    expect(live.addPackets([pkt({ dpt: 1 })])).toBe(1);
+    expect(other.addPackets([pkt({ dpt: 2 })])).toBe(1); // both handed out id 1
+    other.flush();
+    // The first flush after that had failed (UNIQUE constraint), and every later one with it: the
+    // buffer kept its ids, so packets, offenders and the log's resume position were never written again.
+    live.upsertOffenders([offender('203.0.113.7')]);
+    live.flush();
+    live.addPackets([pkt({ dpt: 3 })]);
+    live.flush();
+    expect(live.getPackets(0, 10).rows.map((r) => [r.id, r.dpt])).toEqual([[3, 3], [2, 1], [1, 2]]);
+    other.close();
+    live.close();
+  });
+
   it('flushes by itself at batchRows', () => {
     const s = new SqliteStore({ path: dbPath, batchRows: 3 });
     s.addPackets([pkt(), pkt()]);

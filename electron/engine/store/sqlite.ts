@@ -119,6 +119,7 @@ export class SqliteStore implements StorePort {
     setSetting: StatementSync;
     getState: StatementSync;
     setState: StatementSync;
+    maxPacketId: StatementSync;
     addNotStored: StatementSync;
   };
 
@@ -165,11 +166,12 @@ export class SqliteStore implements StorePort {
       getSetting: p('SELECT value FROM settings WHERE key = ?'),
       setSetting: p('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
       getState: p('SELECT value FROM state WHERE key = ?'),
+      maxPacketId: p('SELECT MAX(id) AS m FROM packets'),
       setState: p('INSERT INTO state (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
       addNotStored: p('INSERT INTO packets_not_stored (minute, count) VALUES (?, ?) ON CONFLICT(minute) DO UPDATE SET count = count + excluded.count'),
     };
     this.packetCount = (p('SELECT COUNT(*) AS c FROM packets').get() as { c: number }).c;
-    const maxId = (p('SELECT MAX(id) AS m FROM packets').get() as { m: number | null }).m ?? 0;
+    const maxId = (this.st.maxPacketId.get() as { m: number | null }).m ?? 0;
     const kept = Number((this.st.getState.get(PACKET_NEXT_ID_KEY) as { value: string } | undefined)?.value ?? 0);
     this.nextPacketId = Math.max(maxId + 1, Number.isSafeInteger(kept) ? kept : 0, 1);
     this.notStoredCount = this.sumNotStored();
@@ -306,10 +308,15 @@ export class SqliteStore implements StorePort {
     const offenders = this.offenderBuf;
     const state = this.stateBuf;
     const notStored = this.notStoredBuf;
-    // The buffer's rows carry the ids addPackets handed out: the first is the next id less the rows.
-    let id = this.nextPacketId - packets.length;
     this.db.exec('BEGIN IMMEDIATE');
     try {
+      // The buffer's rows carry the ids addPackets handed out: the first is the next id less the rows.
+      // Another writer of this file (a run given this database with --db) may have taken them since:
+      // then the rows go after its last one (their live rows showed other ids: rare, and only those).
+      // Under the write lock BEGIN IMMEDIATE holds, so nobody takes ids between this look and the insert.
+      const taken = (this.st.maxPacketId.get() as { m: number | null }).m ?? 0;
+      if (packets.length !== 0 && taken >= this.nextPacketId - packets.length) this.nextPacketId = taken + 1 + packets.length;
+      let id = this.nextPacketId - packets.length;
       for (const pk of packets) {
         this.st.insertPacket.run(
           id++,
