@@ -51,20 +51,41 @@ export function portSpecHas(spec: string, port: number): boolean {
 const isAnywhere = (side: string): boolean => /^(any|anywhere|)$/i.test(side.replace(/\s*\(v6\)$/, '').trim());
 
 /** An inbound rule as the checks read it: a ufw status line (with its family) or a rule being added. */
-export type InboundRule = { action: string; direction: string; from: string; port?: string; proto: string; family?: 4 | 6; app?: string; iface?: string };
+export type InboundRule = {
+  action: string;
+  direction: string;
+  from: string;
+  port?: string;
+  proto: string;
+  family?: 4 | 6;
+  app?: string;
+  iface?: string;
+  /** The rule's destination address (a session's local address is not known), source port or source profile. */
+  to?: string;
+  fromPort?: string;
+  fromApp?: string;
+  /** ufw's rule number, where the rule is one of ufw's (which rule a session meets first). */
+  number?: number;
+};
 
 /**
  * Does an inbound rule match an established TCP session? 'maybe' where the session cannot tell: an
  * application profile's ports (ufw's status names the profile, not its ports, and Portcullis does
- * not read them), the interface the rule is on (a session's interface is not known), a source that
- * cannot be parsed. `given`: what is known to hold for the session (the profile and interface of the
+ * not read them), the interface the rule is on (a session's interface is not known), a destination
+ * address, source port or source profile (a session's local address and remote port are not kept),
+ * a source that cannot be parsed. `given`: what is known to hold for the session (the profile and interface of the
  * rule an edit replaces, when that rule let it in) — the same profile or interface is then no doubt.
  */
 function ruleMatch(rule: InboundRule, session: InboundSession, given?: Pick<InboundRule, 'app' | 'iface'>): 'yes' | 'no' | 'maybe' {
   if (rule.direction !== 'in') return 'no';
   if (rule.proto !== 'any' && rule.proto !== 'tcp') return 'no';
   if (rule.port && !portSpecHas(rule.port, session.localPort)) return 'no';
-  const unknown = (!rule.port && rule.app !== undefined && rule.app !== given?.app) || (rule.iface !== undefined && rule.iface !== given?.iface);
+  const unknown =
+    (!rule.port && rule.app !== undefined && rule.app !== given?.app) ||
+    (rule.iface !== undefined && rule.iface !== given?.iface) ||
+    (rule.to !== undefined && !isAnywhere(rule.to)) ||
+    rule.fromPort !== undefined ||
+    rule.fromApp !== undefined;
   const remote = canonicalIp(session.remote);
   if (!remote) return 'maybe';
   if (rule.family && (remote.includes(':') ? 6 : 4) !== rule.family) return 'no';
@@ -91,11 +112,22 @@ export function ruleTouches(rule: InboundRule, session: InboundSession, how: 'ad
 
 /**
  * Ports the firewall lets in from anywhere: probes to them are not scan evidence (seed comment). A
- * port open only to some sources (`allow from 10.0.0.0/8 to any port 22`) is not one: a probe to it
+ * port open only to some sources (`allow from 10.0.0.0/8 to any port 22`), on one interface (`allow
+ * in on wg0 to any port 22`), to one local address or from one source port is not one: a probe to it
  * blocked from elsewhere is what a scanner's looks like.
  */
 export function allowedPortsFrom(rules: UfwRule[]): (proto: 'tcp' | 'udp', port: number) => boolean {
-  const allow = rules.filter((r) => (r.action === 'allow' || r.action === 'limit') && r.direction === 'in' && r.port !== '' && isAnywhere(r.from));
+  const allow = rules.filter(
+    (r) =>
+      (r.action === 'allow' || r.action === 'limit') &&
+      r.direction === 'in' &&
+      r.port !== '' &&
+      isAnywhere(r.from) &&
+      isAnywhere(r.to) &&
+      r.iface === undefined &&
+      r.fromPort === undefined &&
+      r.fromApp === undefined,
+  );
   // One bitmap per protocol, built once per status read: the engine asks for every blocked packet
   // (20k a second in a flood), and reading the port specs each time allocated for every packet.
   const tcp = new Uint8Array(65536);
@@ -135,6 +167,25 @@ function firstMatchMayDeny(ordered: readonly InboundRule[], s: InboundSession): 
   return false;
 }
 
+/**
+ * Does reordering put a rule that may deny this open session ahead of the rule that let it in? The
+ * session is there, so in the rules as they are the first rule that may admit it, past the rules
+ * that may deny it (which did not, then), is taken as what let it in: "allow OpenSSH" (its ports
+ * unknown) ahead of "deny from 203.0.113.0/24" is what admits 203.0.113.5's SSH session, and moving
+ * the deny above it cuts that session. Without such a rule (the policy admits it), which rule is met
+ * first decides (firstMatchMayDeny).
+ */
+function reorderCuts(before: readonly InboundRule[], after: readonly InboundRule[], s: InboundSession): boolean {
+  const at = before.findIndex((r) => ruleTouches(r, s, 'may-admit'));
+  const admitter = at < 0 ? undefined : before[at]!;
+  if (admitter?.number === undefined) return !firstMatchMayDeny(before, s) && firstMatchMayDeny(after, s);
+  const atAfter = after.findIndex((r) => r.number === admitter.number);
+  if (atAfter < 0) return false; // not reached: the rule moved or edited keeps its number
+  const denying = (list: readonly InboundRule[], end: number) => new Set(list.slice(0, end).filter((r) => ruleTouches(r, s, 'denies')));
+  const ahead = denying(before, at);
+  return [...denying(after, atAfter)].some((r) => ![...ahead].some((b) => b.number === r.number));
+}
+
 /** The rules in ufw order once rule `number` is deleted and `put` inserted as rule `to`: how a move or an edit runs. */
 function reinserted(ordered: readonly UfwRule[], number: number, to: number, put: InboundRule): InboundRule[] {
   const rest = ordered.filter((r) => r.number !== number);
@@ -159,14 +210,14 @@ export function ruleChangeWarnings(op: RuleOp, rules: readonly UfwRule[], allSes
   const ordered = [...rules].sort((a, b) => a.number - b.number);
   const reordered =
     old && (op.kind === 'move' || op.kind === 'edit')
-      ? { before: ordered.map(withFamily), after: reinserted(ordered, old.number, op.to ?? old.number, next ?? withFamily(old)) }
+      ? { before: ordered.map(withFamily), after: reinserted(ordered, old.number, op.to ?? old.number, next ? { ...next, number: old.number } : withFamily(old)) }
       : null;
   const cut = (s: InboundSession): boolean => {
     if (next && ruleTouches(next, s, 'denies')) return true;
     // What the old rule may have let in, the new one must surely let in — given the old one did (its
     // profile and interface, if the new rule keeps them, are then no doubt).
     if (old && op.kind !== 'move' && ruleTouches(withFamily(old), s, 'may-admit') && !(next && ruleTouches(next, s, 'admits', old))) return true;
-    return reordered !== null && !firstMatchMayDeny(reordered.before, s) && firstMatchMayDeny(reordered.after, s);
+    return reordered !== null && reorderCuts(reordered.before, reordered.after, s);
   };
   return sessions.filter(cut).map((s) => ({ kind: 'cuts-session' as const, detail: `an open connection from ${s.remote} to port ${s.localPort} may be cut` }));
 }

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { RuleOp, UfwRule } from '../../electron/shared/api.ts';
-import { admittedByRules, lockoutRefusal, ruleChangeWarnings } from '../../electron/app/rule-safety.ts';
+import { admittedByRules, allowedPortsFrom, lockoutRefusal, ruleChangeWarnings } from '../../electron/app/rule-safety.ts';
 
 const rule = (number: number, over: Partial<UfwRule>): UfwRule => ({ number, v6: false, action: 'allow', direction: 'in', from: 'Anywhere', to: 'Anywhere', port: '', proto: 'any', comment: '', portcullis: false, ...over });
 const SSH = [{ localPort: 22, remote: '203.0.113.5' }];
@@ -52,5 +52,30 @@ describe('a move changes which rule a session meets first', () => {
 
   it('an edit given a new position below a deny asks, though the rule itself still lets the session in', () => {
     expect(cut({ ...edit(1, { port: '22', proto: 'tcp', from: '203.0.113.5', comment: 'admin' }), to: 2 } as RuleOp, [allowAdmin, denyNet])).toEqual(CUT_22);
+  });
+});
+
+describe('the rule that let an open session in, when its match cannot be told', () => {
+  it('moving a deny ahead of the profile or interface allow that admits the session asks (the session is there: that allow let it in)', () => {
+    const denyNet = rule(2, { action: 'deny', from: '203.0.113.0/24' });
+    expect(cut({ kind: 'move', number: 2, to: 1 }, [rule(1, { app: 'OpenSSH' }), denyNet])).toEqual(CUT_22);
+    expect(cut({ kind: 'move', number: 2, to: 1 }, [rule(1, { port: '22', proto: 'tcp', iface: 'eth0' }), denyNet])).toEqual(CUT_22);
+    // The deny was ahead already (the session came in anyway): moving the allow further down changes nothing for it.
+    expect(cut({ kind: 'move', number: 3, to: 2 }, [rule(1, { action: 'deny', from: '198.51.100.0/24' }), rule(2, { port: '80', proto: 'tcp' }), rule(3, { app: 'OpenSSH' })])).toEqual([]);
+  });
+
+  it('a rule with a source port, a source profile or one destination address does not vouch for a session', () => {
+    const deny = (rules: UfwRule[]) => lockoutRefusal('a default incoming policy of deny', SSH, admittedByRules(rules, 'deny'));
+    expect(deny([rule(1, { port: '22', proto: 'tcp', fromPort: '53' })])).toMatch(/port 22/);
+    expect(deny([rule(1, { port: '22', proto: 'tcp', fromApp: 'DNS' })])).toMatch(/port 22/);
+    expect(deny([rule(1, { port: '22', proto: 'tcp', to: '10.9.9.9' })])).toMatch(/port 22/);
+    expect(deny([rule(1, { port: '22', proto: 'tcp', to: 'Anywhere' })])).toBeNull();
+  });
+
+  it('a port allowed on one interface, to one address or from one source port is not "allowed": its blocked probes count', () => {
+    expect(allowedPortsFrom([rule(1, { port: '22', proto: 'tcp', iface: 'wg0' })])('tcp', 22)).toBe(false);
+    expect(allowedPortsFrom([rule(1, { port: '22', proto: 'tcp', to: '10.9.9.9' })])('tcp', 22)).toBe(false);
+    expect(allowedPortsFrom([rule(1, { port: '22', proto: 'tcp', fromPort: '53' })])('tcp', 22)).toBe(false);
+    expect(allowedPortsFrom([rule(1, { port: '22', proto: 'tcp' })])('tcp', 22)).toBe(true);
   });
 });
