@@ -25,12 +25,22 @@ export function stdoutIsJournal(env: NodeJS.ProcessEnv = process.env, stdoutStat
   }
 }
 
-/** Announces the UI's address: the line to print (the address itself, or where the root-only file holding it is). */
+/**
+ * Announces the UI's address: the line to print (the address itself, or where the root-only file
+ * holding it is). Never throws (the service and the web server run already): a file that cannot be
+ * written is said instead, and the address is still not printed into the journal.
+ */
 export function announceServeUrl(url: string, stateDir: string, toJournal: boolean): string {
-  if (!toJournal) return url;
   const file = path.join(stateDir, SERVE_URL_FILE);
-  // Written anew (not over a file that may have other modes), root only.
-  rmSync(file, { force: true });
-  writeFileSync(file, url + '\n', { mode: 0o600, flag: 'wx' });
+  try {
+    // Written anew (not over a file that may have other modes), root only; on a terminal, an earlier
+    // run's file (its token no longer valid) is removed.
+    rmSync(file, { force: true });
+    if (!toJournal) return url;
+    writeFileSync(file, url + '\n', { mode: 0o600, flag: 'wx' });
+  } catch (e) {
+    if (!toJournal) return url;
+    return `portcullis: the UI's address carries the API token and is not printed into the journal, but ${file} could not be written: ${(e as Error).message}`;
+  }
   return `portcullis: the UI's address (it carries the API token) is in ${file}, readable by root only — not printed into the journal`;
 }

@@ -242,7 +242,8 @@ async function main(): Promise<void> {
         // firewall agree with the store.
         const after = source.position();
         // A failed stream is the source's error (Dashboard, tray) until the client's restart of it brings records.
-        call('kmsg', link.client.streamKmsg(after ?? 'now', (records) => feed.push(records), (message) => feed.fail(message)));
+        // A new helper's stream runs: a failure of the last one's is over.
+        call('kmsg', link.client.streamKmsg(after ?? 'now', (records) => feed.push(records), (message) => (message === null ? feed.running() : feed.fail(message))).then(() => feed.running()));
         call('reconcile', service.reconcile());
         // The set backend needs its managed block in ufw's before.rules (as `portcullis run` installs it).
         if (backend === 'set') {

@@ -3,7 +3,7 @@
  * is read by adm and systemd-journal members, so it is not printed there but written to a file only
  * root reads, and the printed line says where.
  */
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -36,5 +36,14 @@ describe('where serve puts the UI address', () => {
     expect(line).toContain(path.join(dir, SERVE_URL_FILE));
     expect(readFileSync(path.join(dir, SERVE_URL_FILE), 'utf8')).toBe(URL + '\n');
     expect(statSync(path.join(dir, SERVE_URL_FILE)).mode & 0o777).toBe(0o600);
+    // A later run on a terminal prints it, and removes the file with the earlier run's token.
+    expect(announceServeUrl(URL, dir, false)).toBe(URL);
+    expect(existsSync(path.join(dir, SERVE_URL_FILE))).toBe(false);
+  });
+
+  it('a file that cannot be written is said, and the address still stays out of the journal', () => {
+    const line = announceServeUrl(URL, path.join(dir, 'missing-dir'), true);
+    expect(line).toMatch(/could not be written/);
+    expect(line).not.toContain('secret');
   });
 });

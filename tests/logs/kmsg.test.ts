@@ -197,6 +197,16 @@ describe('a feed that fails', () => {
     expect(h.error).toBeUndefined();
     expect(lines).toHaveLength(2);
   });
+
+  it('is reading again once the feed says its stream runs again, before any record comes', async () => {
+    const { feed, src, start } = setup({ resumeAfterSeq: 9 });
+    await start();
+    feed.fail('kmsg: EIO: i/o error, read');
+    expect(src.health().stopped).toBe(true);
+    feed.running();
+    expect(src.health().stopped).toBeUndefined();
+    expect(src.health().error).toBeUndefined();
+  });
 });
 
 describe('kmsg time base across a suspend', () => {

@@ -53,7 +53,7 @@ export class HelperClient {
   private closed = false;
   private backoffMs = 100;
   private readonly kmsgListeners = new Set<(records: string[]) => void>();
-  private readonly kmsgErrorListeners = new Set<(message: string) => void>();
+  private readonly kmsgErrorListeners = new Set<(message: string | null) => void>();
   private kmsgRestart: ReturnType<typeof setTimeout> | null = null;
   private readonly statusListeners = new Set<(connected: boolean, why?: string) => void>();
   private kmsgWanted = false;
@@ -96,10 +96,10 @@ export class HelperClient {
   /**
    * Streams kernel records: after `afterSeq` (resume), from the oldest in the ring (null), or from now.
    * After a reconnect the stream resumes after the last record delivered. `onError` hears that the
-   * helper's stream failed; it is then restarted KMSG_RESTART_MS later (resumed the same way), until
-   * it runs again. Returns the unsubscribe.
+   * helper's stream failed (a message), and that a restart of it took (null); it is restarted
+   * KMSG_RESTART_MS later (resumed the same way), until it runs again. Returns the unsubscribe.
    */
-  async streamKmsg(afterSeq: number | null | 'now', listener: (records: string[]) => void, onError?: (message: string) => void): Promise<() => void> {
+  async streamKmsg(afterSeq: number | null | 'now', listener: (records: string[]) => void, onError?: (message: string | null) => void): Promise<() => void> {
     await this.connect(); // so the (re)connect path does not start a second stream
     this.kmsgListeners.add(listener);
     if (onError) this.kmsgErrorListeners.add(onError);
@@ -255,10 +255,15 @@ export class HelperClient {
     this.kmsgRestart = setTimeout(() => {
       this.kmsgRestart = null;
       if (this.closed || !this.kmsgWanted) return;
-      this.call('streamKmsg', { afterSeq: this.lastSeq ?? this.kmsgStart }).catch((e: Error) => {
-        for (const l of this.kmsgErrorListeners) l(`restarting the kernel log stream: ${e.message}`);
-        this.restartKmsgLater();
-      });
+      this.call('streamKmsg', { afterSeq: this.lastSeq ?? this.kmsgStart }).then(
+        () => {
+          for (const l of this.kmsgErrorListeners) l(null);
+        },
+        (e: Error) => {
+          for (const l of this.kmsgErrorListeners) l(`restarting the kernel log stream: ${e.message}`);
+          this.restartKmsgLater();
+        },
+      );
     }, KMSG_RESTART_MS);
     this.kmsgRestart.unref?.();
   }

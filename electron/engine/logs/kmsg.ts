@@ -59,6 +59,8 @@ export interface KmsgFeedSink {
   records(raw: string[]): void;
   /** Reading stopped or failed (SourceHealth.error). */
   error(message: string): void;
+  /** Reading runs again after error() (the helper's stream was restarted), before any record comes. */
+  running?(): void;
   /** A problem the feed read on past (SourceHealth.warning); null: it is over. */
   warning(message: string | null): void;
 }
@@ -189,6 +191,11 @@ export class PushKmsgFeed implements KmsgFeed {
   fail(message: string): void {
     this.sink?.error(message);
   }
+
+  /** The stream runs again after fail() (restarted): no longer stopped, even before a record comes. */
+  running(): void {
+    this.sink?.running?.();
+  }
 }
 
 export interface KmsgSourceOptions {
@@ -295,6 +302,12 @@ export class KmsgSource implements LogSourcePort {
         error: (message) => {
           this.stats.error = message;
           this.feedStopped = true;
+        },
+        running: () => {
+          // A quiet host may send no record for hours: the restart itself says reading runs again.
+          if (!this.feedStopped) return;
+          this.feedStopped = false;
+          this.stats.error = undefined;
         },
         warning: (message) => {
           this.stats.warning = message ?? undefined;
