@@ -14,7 +14,7 @@ import type { BanTarget } from '../../electron/shared/domain.ts';
 import type { ExecResult } from '../../electron/helper/exec.ts';
 import { createBanBackend } from '../../electron/helper/firewall/index.ts';
 import type { UfwLock } from '../../electron/helper/firewall/ufw-lock.ts';
-import { banManyInUfwFiles, sourcesWithRule, ufwDenyEntry, withDenyEntries, type PlannedBan } from '../../electron/helper/firewall/ufw-batch.ts';
+import { banManyInUfwFiles, sourcesWithRule, ufwDenyEntry, unbanManyInUfwFiles, withDenyEntries, withoutDenyEntries, type PlannedBan } from '../../electron/helper/firewall/ufw-batch.ts';
 import { ufwConfValue } from '../../electron/shared/ufw-conf.ts';
 import { type Call, fakeExec } from './fake-exec.ts';
 
@@ -326,5 +326,72 @@ describe('the ufw backend\'s banMany', () => {
     // ufw6-user-input's load failed (one transaction: nothing changed), so its block is still there.
     expect(ran.filter((x) => x.includes('portcullis-fast'))).toEqual(['iptables -w -I ufw-user-input 1 -s 203.0.113.50 -m comment --comment portcullis-fast -j DROP']);
     expect(ran.at(-1)).toMatch(/^iptables -w -I ufw-user-input 1 -s 203.0.113.50/);
+  });
+});
+
+describe('many unbans through the files (reconcile\'s stale bans, uninstall)', () => {
+  const plus = (text: string, bans: PlannedBan[]): string => {
+    const r = withDenyEntries(text, bans);
+    if (!r.ok) throw new Error(r.reason);
+    return r.text;
+  };
+  const ours = [ban('192.0.2.7'), ban('192.0.2.0/24', 'portcullis-ban'), ban('192.0.2.9', 'portcullis-ban exp:1 manual')];
+
+  it('taking our entries out gives back the file byte for byte; the user\'s rules stay, whatever their tag', () => {
+    const r = withoutDenyEntries(plus(USER4, ours), [t('192.0.2.7'), t('192.0.2.0/24'), t('192.0.2.9'), t('198.51.100.5'), t('203.0.113.1')]);
+    if (!r.ok) throw new Error(r.reason);
+    expect(r.text).toBe(USER4); // the user's untagged deny of 198.51.100.5 is still there
+    expect([r.removed, r.leftOver]).toEqual([['192.0.2.7', '192.0.2.0/24', '192.0.2.9'], []]);
+    // A logged deny with our tag is not ours (ufw show added does not list it as a ban); an entry of
+    // ours with a rule line this code does not expect is left to `ufw delete`.
+    const odd = USER4.replace(
+      '### END RULES ###',
+      `### tuple ### deny_log any any 0.0.0.0/0 any 203.0.113.12 in comment=${Buffer.from('portcullis-ban').toString('hex')}\n-A ufw-user-input -s 203.0.113.12 -j DROP\n\n` +
+        `### tuple ### deny any any 0.0.0.0/0 any 203.0.113.13 in comment=${Buffer.from('portcullis-ban').toString('hex')}\n-A ufw-user-input -s 203.0.113.13 -j LOG\n-A ufw-user-input -s 203.0.113.13 -j DROP\n\n### END RULES ###`,
+    );
+    const o = withoutDenyEntries(odd, [t('203.0.113.12'), t('203.0.113.13')]);
+    if (!o.ok) throw new Error(o.reason);
+    expect([o.text, o.removed, o.leftOver]).toEqual([odd, [], ['203.0.113.13']]);
+    expect(withoutDenyEntries('*filter\nCOMMIT\n', [t('192.0.2.7')])).toMatchObject({ ok: false });
+  });
+
+  it("the ufw backend's unbanMany of 4 or more: one edit and one load per family, no `ufw delete`; fewer, or one unban: `ufw delete` each", async () => {
+    writeFileSync(join(dir, 'user.rules'), plus(USER4, [...ours, ban('192.0.2.10')]));
+    writeFileSync(join(dir, 'user6.rules'), plus(USER6, [ban('2001:db8::7')]));
+    const { exec, calls } = ufwOk();
+    const b = createBanBackend('ufw', exec, { cutConnections: false, forwardMirror: () => false, ufwFiles: { etcDir: dir, defaultsFile: defaults, lock: noLock } });
+    await b.blockNow!(t('203.0.113.50')); // a live ban's fast block, its `ufw prepend` still queued
+    calls.length = 0;
+    await b.unbanMany(['192.0.2.7', '192.0.2.0/24', '192.0.2.9', '2001:db8::7', '198.51.100.5'].map(t));
+    const ran = calls.map((c) => [c.bin, ...c.args].join(' '));
+    expect(ran).toEqual([
+      'ufw show added',
+      'iptablesRestore --test',
+      'ip6tablesRestore --test',
+      'iptablesRestore -n',
+      'ip6tablesRestore -n',
+      'ufw show added',
+      'iptables -w -I ufw-user-input 1 -s 203.0.113.50 -m comment --comment portcullis-fast -j DROP',
+    ]);
+    expect(read('user6.rules')).toBe(USER6);
+    expect(read('user.rules')).toBe(plus(USER4, [ban('192.0.2.10')]));
+    calls.length = 0;
+    await b.unbanMany([t('192.0.2.10')]);
+    await b.unban(t('192.0.2.10'));
+    expect(calls.filter((c) => c.bin === 'ufw' && c.args[0] === 'delete').map((c) => c.args.join(' '))).toEqual(['delete deny from 192.0.2.10', 'delete deny from 192.0.2.10']);
+  });
+
+  it('ufw still listing a ban taken out puts the previous files back (and loads them again); IPV6=no leaves IPv6 to `ufw delete`', async () => {
+    const withOurs = plus(USER4, ours);
+    writeFileSync(join(dir, 'user.rules'), withOurs);
+    const { exec, calls } = ufwOk();
+    const stale = async () => [{ ip: t('192.0.2.9') }];
+    await expect(unbanManyInUfwFiles(exec, ours.map((o) => o.ip), stale, { etcDir: dir, defaultsFile: defaults, lock: noLock })).rejects.toThrow(/still lists 1 of the 3 bans.*put back/);
+    expect(read('user.rules')).toBe(withOurs);
+    expect(calls.filter((c) => c.args[0] === '-n').map((c) => c.input)).toEqual([USER4, withOurs]);
+    writeFileSync(defaults, 'IPV6=no\n');
+    const r = await unbanManyInUfwFiles(exec, [...ours.map((o) => o.ip), t('2001:db8::7')], listTagged, { etcDir: dir, defaultsFile: defaults, lock: noLock });
+    expect(r).toEqual({ removed: 3, loaded: true, notTaken: ['2001:db8::7'] });
+    expect(read('user.rules')).toBe(USER4);
   });
 });

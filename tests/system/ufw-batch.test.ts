@@ -4,14 +4,15 @@
  * bans, and 500 bans (v4 and v6, one with the lab scanner's address) go in with ONE load per family
  * (`iptables-restore -n` of the file, as ufw loads it after a rule change) — all in
  * `ufw show added` and in the kernel, before the user's allow rule (the scanner cannot reach the
- * open port), the user's rules untouched, and a batch-written ban unbans through `ufw delete`.
+ * open port), the user's rules untouched, and a batch-written ban unbans through `ufw delete`. Many
+ * unbans come out of the files the same way: what `ufw delete` leaves, byte for byte, one load per family.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { BanTarget } from '../../electron/shared/domain.ts';
 import { createBanBackend } from '../../electron/helper/firewall/index.ts';
 import { createUfwBackend, parseTaggedRules } from '../../electron/helper/firewall/ufw-backend.ts';
-import { banManyInUfwFiles } from '../../electron/helper/firewall/ufw-batch.ts';
+import { banManyInUfwFiles, unbanManyInUfwFiles } from '../../electron/helper/firewall/ufw-batch.ts';
 import { parseUfwStatus } from '../../electron/helper/ufw-status.ts';
 import { sourcesDecidedByUser } from '../../electron/app/users-rule-owners.ts';
 import { createLab, type Lab } from '../support/netns.ts';
@@ -97,6 +98,48 @@ describe.runIf(enabled)('ufw backend batch with real ufw (namespace)', () => {
     await b.unban(t(l.scanner.v4));
     expect(await l.canConnect(l.scanner.ns, l.scanner.fwV4, 22, 3000)).toBe(true);
     expect(parseTaggedRules(await l.ufw('show', 'added'))).toHaveLength(499);
+  }, 300_000);
+
+  it('many unbans: the files are what `ufw delete` leaves, byte for byte; 500 go with one load per family and the scanner gets in again', async () => {
+    lab = await createLab({ kernelLog: false });
+    const l = lab;
+    const read = () => ['user.rules', 'user6.rules'].map((f) => readFileSync(`${l.ufwDir}/${f}`, 'utf8'));
+    const ufwBackend = createUfwBackend(l.fwExec);
+    const some = ['100.64.0.1', '100.64.0.0/24', '100.64.0.2', '2001:db8::1', '2001:db8:1::/64'];
+    for (const ip of some) await l.ufw('prepend', 'deny', 'from', ip, 'comment', `portcullis-ban exp:1900000000 ${ip.length}`);
+    const withBans = read();
+    for (const ip of some.slice(0, 4)) await l.ufw('delete', 'deny', 'from', ip);
+    const byUfw = read();
+    ['user.rules', 'user6.rules'].forEach((f, i) => writeFileSync(`${l.ufwDir}/${f}`, withBans[i]!));
+    await l.ufw('reload');
+    const r = await unbanManyInUfwFiles(l.fwExec, some.slice(0, 4).map(t), () => ufwBackend.list(), files(l));
+    expect(r).toEqual({ removed: 4, loaded: true, notTaken: [] });
+    expect(read()).toEqual(byUfw);
+    expect((await l.exec(l.fwNs, ['ip6tables', '-w', '-S', 'ufw6-user-input'])).stdout).toContain('-A ufw6-user-input -s 2001:db8:1::/64 -j DROP');
+    await ufwBackend.unban(t('2001:db8:1::/64'));
+
+    // 500 bans (the scanner's among them), then all out: one load per family, no `ufw delete`.
+    const targets = [...Array.from({ length: 449 }, (_, i) => `100.64.${i >> 7}.${(i & 127) + 1}`), ...Array.from({ length: 50 }, (_, i) => `2001:db8:ffff::${(i + 1).toString(16)}`), l.scanner.v4];
+    const calls: string[] = [];
+    const exec: typeof l.fwExec = (bin, args, o) => (calls.push(`${bin} ${args[0]}`), l.fwExec(bin, args, o));
+    const b = createBanBackend('ufw', exec, { cutConnections: false, forwardMirror: () => false, ufwFiles: files(l) });
+    await b.banMany(targets.map((ip) => ({ ip: t(ip), timeoutSec: 3600, comment: 'stale' })));
+    expect(await l.canConnect(l.scanner.ns, l.scanner.fwV4, 22, 1000)).toBe(false);
+    calls.length = 0;
+    const t0 = performance.now();
+    await b.unbanMany(targets.map(t));
+    console.log(`ufw unbanMany of ${targets.length} bans through the files: ${Math.round(performance.now() - t0)} ms`);
+    expect(calls.filter((c) => c === 'iptablesRestore -n' || c === 'ip6tablesRestore -n')).toEqual(['iptablesRestore -n', 'ip6tablesRestore -n']);
+    expect(calls.some((c) => c === 'ufw delete' || c === 'ufw reload')).toBe(false);
+    expect(parseTaggedRules(await l.ufw('show', 'added'))).toEqual([]);
+    expect((await l.exec(l.fwNs, ['iptables', '-w', '-S', 'ufw-user-input'])).stdout).not.toContain('-j DROP');
+    expect(await l.canConnect(l.scanner.ns, l.scanner.fwV4, 22, 3000)).toBe(true);
+
+    // What the same cost one `ufw delete` each (the path a single unban keeps), for the record.
+    await b.banMany(targets.slice(0, 20).map((ip) => ({ ip: t(ip), timeoutSec: 3600, comment: 'stale' })));
+    const t1 = performance.now();
+    for (const ip of targets.slice(0, 20)) await b.unban(t(ip));
+    console.log(`ufw delete of 20 bans one by one: ${Math.round(performance.now() - t1)} ms`);
   }, 300_000);
 
   it("skips a source the user allows, as `ufw prepend deny from` does (ufw: \"Skipping inserting existing rule\")", async () => {

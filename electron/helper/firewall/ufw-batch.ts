@@ -24,6 +24,10 @@
  * batch's sources are added: no line of the user's is changed or removed, and a source that already
  * has a rule of its own (our deny, the user's deny, or the user's `allow from` it) is skipped, as
  * `ufw prepend` skips it.
+ *
+ * Many unbans at once (reconcile's stale bans after a restart, an uninstall) take the same path back:
+ * the entries are taken out of the files and the files loaded once (unbanManyInUfwFiles), with the
+ * same checks, lock and put-back; only entries of Portcullis's own tagged deny rules are removed.
  */
 import { join } from 'node:path';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -174,62 +178,154 @@ export async function banManyInUfwFiles(
   opts: UfwFilesOptions = {},
   replaced?: ChainsReplaced,
 ): Promise<{ added: number; loaded: boolean; notTaken: PlannedBan[]; skipped: PlannedBan[] }> {
-  const dir = opts.etcDir ?? DEFAULT_ETC_DIR;
   const v6ok = ufwFiltersIpv6(opts.defaultsFile ?? UFW_DEFAULTS_FILE);
-  const v4 = bans.filter((b) => !b.ip.includes(':'));
-  const v6 = bans.filter((b) => b.ip.includes(':'));
-  const notTaken = v6ok ? [] : v6;
-  // ufw's lock from the read to the load, so a ufw run by hand meanwhile either finishes before we
-  // read or starts after we loaded (it then reads our files). Released before `ufw show added`,
-  // which takes the same lock.
-  const release = await (opts.lock ?? ufwLock())();
-  let edits: RulesEdit[];
-  let added: PlannedBan[];
-  let skipped: PlannedBan[];
-  let active: boolean;
-  let loaded: RulesEdit[];
-  try {
-    ({ edits, added, skipped, active, loaded } = await writeAndLoad(exec, dir, v4, v6ok ? v6 : [], replaced));
-  } finally {
-    await release();
-  }
-  if (edits.length === 0) return { added: 0, loaded: false, notTaken, skipped };
+  const notTaken = v6ok ? [] : bans.filter((b) => b.ip.includes(':'));
+  const added: PlannedBan[] = [];
+  const skipped: PlannedBan[] = [];
+  const edit = (family: readonly PlannedBan[]) => (text: string) => {
+    const next = withDenyEntries(text, family);
+    if (!next.ok) return next;
+    skipped.push(...next.skipped);
+    added.push(...next.added);
+    return { ok: true as const, text: next.text, changed: next.added.length > 0 };
+  };
+  const r = await editUserRules(exec, opts, { v4: bans.filter((b) => !b.ip.includes(':')), v6: v6ok ? bans.filter((b) => b.ip.includes(':')) : [] }, edit, replaced);
+  if (!r) return { added: 0, loaded: false, notTaken, skipped };
   // ufw must read every line written as its own rule; if not, nothing of this batch stays.
   const listed = new Set((await listTagged().catch(() => [])).map((t) => t.ip));
   const missing = added.filter((b) => !listed.has(b.ip));
   if (missing.length > 0) {
-    const also = await putBack(exec, edits, loaded, replaced);
+    const also = await putBack(exec, r.edits, r.loaded, replaced);
     throw new FirewallError('ufw', `ufw did not list ${missing.length} of the ${added.length} bans written to its rules files (e.g. ${missing[0]!.ip}); the previous files were put back${also}`);
   }
-  return { added: added.length, loaded: active, notTaken, skipped };
+  return { added: added.length, loaded: r.active, notTaken, skipped };
+}
+
+/**
+ * The file's text without Portcullis's deny entries for `ips` (what ufwDenyEntry, or `ufw prepend deny
+ * from <ip> comment <tag>`, wrote: the tuple line of a plain deny with our tag, then its rule lines):
+ * what `ufw delete deny from <ip>` leaves, since ufw writes the file again from its rules, each entry
+ * as one blank line, its tuple line and its rule lines. `removed` names the entries taken out;
+ * `leftOver` the sources whose entry has another shape (a rule line this code does not expect): the
+ * caller leaves those to `ufw delete`. A rule of the user's (another action, logged, without our tag)
+ * is never touched. Refused (reason) when the file does not have ufw's markers exactly once.
+ */
+export function withoutDenyEntries(
+  text: string,
+  ips: readonly BanTarget[],
+): { ok: true; text: string; removed: BanTarget[]; leftOver: BanTarget[] } | { ok: false; reason: string } {
+  const at = text.indexOf(RULES_MARK);
+  if (at < 0 || text.indexOf(RULES_MARK, at + 1) >= 0 || (at > 0 && text[at - 1] !== '\n')) return { ok: false, reason: 'does not hold ufw\'s "### RULES ###" line exactly once' };
+  const end = text.indexOf(END_MARK, at);
+  if (end < 0) return { ok: false, reason: 'has no "### END RULES ###" after "### RULES ###"' };
+  const wanted = new Set<string>(ips);
+  const removed: BanTarget[] = [];
+  const leftOver: BanTarget[] = [];
+  const head = at + RULES_MARK.length;
+  // Each entry: "\n### tuple ### …\n" then its rule lines ("-A …\n"), up to the next blank line.
+  const rules = text.slice(head, end).replace(
+    /\n### tuple ### deny any any (?:0\.0\.0\.0\/0|::\/0) any (\S+) in comment=([0-9a-f]*)\n((?:-A [^\n]*\n)*)/g,
+    (entry, src: string, hex: string, lines: string) => {
+      const c = (src.includes('/') ? canonicalCidr(src) : canonicalIp(src)) ?? src;
+      if (!wanted.has(c) || !isBanTag(Buffer.from(hex, 'hex').toString('utf8'))) return entry;
+      wanted.delete(c); // ufw keeps one `deny from <src>`: a second one would not be ours to guess at
+      if (lines !== `-A ${src.includes(':') ? 'ufw6' : 'ufw'}-user-input -s ${src} -j DROP\n`) {
+        leftOver.push(c as BanTarget);
+        return entry;
+      }
+      removed.push(c as BanTarget);
+      return '';
+    },
+  );
+  return { ok: true, text: text.slice(0, head) + rules + text.slice(end), removed, leftOver };
+}
+
+/**
+ * Removes Portcullis's deny rules for `ips` from ufw's user rules files and loads them once per family
+ * (the reverse of banManyInUfwFiles, with its checks, lock and put-back): N unbans cost what one
+ * `ufw delete` costs, where one `ufw delete` each took 0.23–1.4 s (a restart's stale bans, an
+ * uninstall of thousands). Returns the sources it left to the caller (`ufw delete deny from <ip>`):
+ * IPv6 while ufw has IPV6=no, and entries of a shape it does not expect. Sources without a rule of
+ * ours in the files are not touched.
+ */
+export async function unbanManyInUfwFiles(
+  exec: Exec,
+  ips: readonly BanTarget[],
+  listTagged: () => Promise<{ ip: BanTarget }[]>,
+  opts: UfwFilesOptions = {},
+  replaced?: ChainsReplaced,
+): Promise<{ removed: number; loaded: boolean; notTaken: BanTarget[] }> {
+  const v6ok = ufwFiltersIpv6(opts.defaultsFile ?? UFW_DEFAULTS_FILE);
+  const notTaken = v6ok ? [] : ips.filter((ip) => ip.includes(':'));
+  const removed: BanTarget[] = [];
+  const edit = (family: readonly BanTarget[]) => (text: string) => {
+    const next = withoutDenyEntries(text, family);
+    if (!next.ok) return next;
+    removed.push(...next.removed);
+    notTaken.push(...next.leftOver);
+    return { ok: true as const, text: next.text, changed: next.removed.length > 0 };
+  };
+  const r = await editUserRules(exec, opts, { v4: ips.filter((ip) => !ip.includes(':')), v6: v6ok ? ips.filter((ip) => ip.includes(':')) : [] }, edit, replaced);
+  if (!r) return { removed: 0, loaded: false, notTaken };
+  // ufw must no longer list any of them (it read the files as its own); if it does, nothing of this batch stays.
+  const listed = await listTagged().catch(() => null);
+  const still = listed === null ? removed : removed.filter((ip) => listed.some((t) => t.ip === ip));
+  if (still.length > 0) {
+    const also = await putBack(exec, r.edits, r.loaded, replaced);
+    throw new FirewallError('ufw', `ufw still lists ${still.length} of the ${removed.length} bans taken out of its rules files (e.g. ${still[0]}); the previous files were put back${also}`);
+  }
+  return { removed: removed.length, loaded: r.active, notTaken };
+}
+
+/** One family's change of its user rules file: the new text (changed: false = nothing to write), or why the file is refused. */
+type UserRulesEdit = (text: string) => { ok: true; text: string; changed: boolean } | { ok: false; reason: string };
+
+/**
+ * Edits user.rules/user6.rules (`edit(v4)`/`edit(v6)`, a family with no entries is not read) under
+ * ufw's lock and loads them (writeAndLoad); null when neither file changed. The lock is released
+ * before it returns: the caller's `ufw show added` takes it too.
+ */
+async function editUserRules<T>(
+  exec: Exec,
+  opts: UfwFilesOptions,
+  family: { v4: readonly T[]; v6: readonly T[] },
+  edit: (entries: readonly T[]) => UserRulesEdit,
+  replaced?: ChainsReplaced,
+): Promise<{ edits: RulesEdit[]; active: boolean; loaded: RulesEdit[] } | null> {
+  const dir = opts.etcDir ?? DEFAULT_ETC_DIR;
+  // ufw's lock from the read to the load, so a ufw run by hand meanwhile either finishes before we
+  // read or starts after we loaded (it then reads our files).
+  const release = await (opts.lock ?? ufwLock())();
+  try {
+    const files: [string, UserRulesEdit | null, RulesEdit['restore']][] = [
+      ['user.rules', family.v4.length ? edit(family.v4) : null, 'iptablesRestore'],
+      ['user6.rules', family.v6.length ? edit(family.v6) : null, 'ip6tablesRestore'],
+    ];
+    const r = await writeAndLoad(exec, dir, files, replaced);
+    return r.edits.length ? r : null;
+  } finally {
+    await release();
+  }
 }
 
 /** The part under ufw's lock: check, swap in and load the files (each step's failure puts back what it changed). */
 async function writeAndLoad(
   exec: Exec,
   dir: string,
-  v4: readonly PlannedBan[],
-  v6: readonly PlannedBan[],
+  files: readonly [file: string, edit: UserRulesEdit | null, restore: RulesEdit['restore']][],
   replaced?: ChainsReplaced,
-): Promise<{ edits: RulesEdit[]; added: PlannedBan[]; skipped: PlannedBan[]; active: boolean; loaded: RulesEdit[] }> {
+): Promise<{ edits: RulesEdit[]; active: boolean; loaded: RulesEdit[] }> {
   const edits: RulesEdit[] = [];
-  const added: PlannedBan[] = [];
-  const skipped: PlannedBan[] = [];
-  for (const [file, family, restore] of [
-    ['user.rules', v4, 'iptablesRestore'],
-    ['user6.rules', v6, 'ip6tablesRestore'],
-  ] as const) {
-    if (family.length === 0) continue;
+  for (const [file, edit, restore] of files) {
+    if (!edit) continue;
     const path = join(dir, file);
     const cur = readOrThrow(path);
-    const next = withDenyEntries(cur.text, family);
+    const next = edit(cur.text);
     if (!next.ok) throw new FirewallError('bad-file', `${path} ${next.reason}; nothing was changed`);
-    skipped.push(...next.skipped);
-    if (next.added.length === 0) continue;
-    added.push(...next.added);
+    if (!next.changed) continue;
     edits.push({ path, restore, prev: cur.text, next: next.text, mode: cur.mode });
   }
-  if (edits.length === 0) return { edits, added, skipped, active: false, loaded: [] };
+  if (edits.length === 0) return { edits, active: false, loaded: [] };
   for (const e of edits) {
     const r = await exec(e.restore, ['--test'], { input: e.next, timeoutMs: 120_000 });
     if (r.code !== 0) throw new FirewallError('rejected-rules', `the new ${e.path} would not load, nothing was changed: ${(r.stderr || r.stdout).trim()}`);
@@ -254,5 +350,5 @@ async function writeAndLoad(
       loaded.push(e);
     }
   }
-  return { edits, added, skipped, active, loaded };
+  return { edits, active, loaded };
 }
