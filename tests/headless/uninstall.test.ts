@@ -8,6 +8,7 @@ import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Exec } from '../../electron/helper/exec.ts';
+import type { BanTarget } from '../../electron/shared/domain.ts';
 import { traces, uninstallFirewall } from '../../electron/headless/uninstall.ts';
 import { cliAuditPath } from '../../electron/headless/cli-audit.ts';
 import { DEFAULT_AUDIT_PATH, memoryAuditLog } from '../../electron/helper/audit.ts';
@@ -113,6 +114,38 @@ describe('portcullis uninstall', () => {
     };
     await uninstallFirewall({ exec, etcDir, lockDir, out: () => undefined });
     expect(calls.filter((c) => c.startsWith('ufw delete'))).toEqual(['ufw delete deny from 203.0.113.7']);
+  });
+
+  it("many tagged rules go with one edit of ufw's rules files and one load per family, not one `ufw delete` each (audit: hours for thousands)", async () => {
+    const { etcDir, lockDir } = ufwDir();
+    const fixture = (f: string) => readFileSync(path.join(etcDir, f), 'utf8');
+    const user4 = fixture('user.rules');
+    const user6 = fixture('user6.rules');
+    const { ufwDenyEntry } = await import('../../electron/helper/firewall/ufw-batch.ts');
+    const entry = (ip: string) => ufwDenyEntry({ ip: ip as BanTarget, tag: 'portcullis-ban exp:1900000000 scan' });
+    const v4 = Array.from({ length: 300 }, (_, i) => `198.18.${i >> 7}.${(i & 127) + 1}`);
+    const withBans = (text: string, ips: string[]) => text.replace('### RULES ###\n', `### RULES ###\n${ips.map(entry).join('')}`);
+    writeFileSync(path.join(etcDir, 'user.rules'), withBans(user4, v4));
+    writeFileSync(path.join(etcDir, 'user6.rules'), withBans(user6, ['2001:db8::7']));
+    writeFileSync(path.join(etcDir, 'ufw.conf'), 'ENABLED=yes\n');
+    writeFileSync(path.join(etcDir, 'default-ufw'), 'IPV6=yes\n');
+    const calls: string[] = [];
+    const exec: Exec = async (bin, args) => {
+      calls.push([bin, ...args].join(' '));
+      if (bin === 'ufw' && args[0] === 'show') {
+        const listed = [fixture('user.rules'), fixture('user6.rules')].flatMap((t) => [...t.matchAll(/^### tuple ### deny any any \S+ any (\S+) in comment=([0-9a-f]+)$/gm)]);
+        const lines = listed.map((m) => `ufw deny from ${m[1]} comment '${Buffer.from(m[2]!, 'hex').toString('utf8')}'`);
+        return { code: 0, stdout: `Added user rules (see 'ufw status' for running firewall):\n${lines.join('\n')}\n`, stderr: '' };
+      }
+      return { code: 0, stdout: '', stderr: '' };
+    };
+    const lines: string[] = [];
+    await uninstallFirewall({ exec, etcDir, lockDir, out: (l) => lines.push(l), ufwFiles: { defaultsFile: path.join(etcDir, 'default-ufw'), lock: async () => async () => undefined } });
+    expect(calls.filter((c) => c.startsWith('ufw delete'))).toEqual([]);
+    expect(calls.filter((c) => / -n$/.test(c))).toEqual(['iptablesRestore -n', 'ip6tablesRestore -n']);
+    expect([fixture('user.rules'), fixture('user6.rules')]).toEqual([user4, user6]); // the user's deny of 198.51.100.5 stays
+    expect(lines).toContain('removed 301 tagged ufw ban rule(s)');
+    expect(traces(etcDir)).toMatchObject({ taggedRules: false, leftovers: [] });
   });
 
   it('refuses while another Portcullis manages this firewall (it would put its blocks back)', async () => {
