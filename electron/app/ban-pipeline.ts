@@ -471,21 +471,23 @@ export class BanPipeline {
       const ip = canonicalIp(p.ip) ?? p.ip;
       count.set(ip, (count.get(ip) ?? 0) + 1);
     }
+    const batch = h.settings().ban.backend === 'set' ? RESTORE_BATCH_SET : RESTORE_BATCH_UFW;
     // What the engine holds when a batch RUNS decides, not this snapshot: log reading goes on
-    // meanwhile, and a host banned (or unbanned) since must keep its newer state.
+    // meanwhile, and a host banned (or unbanned) since must keep its newer state. In batches, as the
+    // restore below: with the ufw backend a batch of stale rules costs one edit and load of ufw's
+    // rules files, and a live ban waits for one batch, not for all of them.
     const stale = [...count].filter(([ip]) => !wanted.has(ip)).map(([ip]) => ip);
-    if (stale.length) {
-      await this.order.forAll(async () => {
-        const ips = stale.filter((ip) => !h.engine().isBanned(ip));
-        try {
-          if (fw.unbanMany) await fw.unbanMany(ips);
-          else for (const ip of ips) await fw.unban(ip);
-          result.removed.push(...ips);
-        } catch (e) {
-          h.log('warn', `reconcile: cannot remove ${ips.length} stale bans: ${errorText(e)}`);
-        }
-      });
-    }
+    if (stale.length) await this.inBatches(stale, batch, async (chunk) => {
+      const ips = chunk.filter((ip) => !h.engine().isBanned(ip));
+      if (ips.length === 0) return;
+      try {
+        if (fw.unbanMany) await fw.unbanMany(ips);
+        else for (const ip of ips) await fw.unban(ip);
+        result.removed.push(...ips);
+      } catch (e) {
+        h.log('warn', `reconcile: cannot remove ${ips.length} stale bans: ${errorText(e)}`);
+      }
+    });
     for (const [ip, n] of count) {
       const want = wanted.get(ip);
       if (!want || n <= 1) continue;
@@ -505,57 +507,66 @@ export class BanPipeline {
     // Missing bans go back in batches (one ipset batch each for the set backend; one write and load of
     // ufw's rules files for ufw): a live ban waits for one batch at most, never for the whole restore.
     const missing = [...wanted.values()].filter((b) => !count.has(b.ip));
-    const batch = h.settings().ban.backend === 'set' ? RESTORE_BATCH_SET : RESTORE_BATCH_UFW;
-    for (let i = 0; i < missing.length && !this.stopping; i += batch) {
-      const chunk = missing.slice(i, i + batch);
-      await this.order.forAll(async () => {
-        const current = new Map(h.engine().activeBans().map((b) => [b.ip, b]));
-        const todo = chunk.flatMap((b) => {
-          const now2 = h.now();
-          const c = current.get(b.ip);
-          return c && (c.until === null || c.until > now2) ? [c] : [];
-        });
-        if (todo.length === 0) return;
-        try {
-          let skipped: SkippedBan[] = [];
-          if (fw.banMany) skipped = await fw.banMany(todo.map((b) => ({ ip: b.ip, until: b.until, comment: banComment(b) })));
-          else
-            for (const b of todo) {
-              const one = await fw.ban(b.ip, b.until, banComment(b));
-              if (one) skipped.push(one); // refused: as a banMany entry's
-            }
-          const notBanned = new Set(skipped.map((s) => s.ip));
-          result.restored.push(...todo.filter((b) => !notBanned.has(b.ip)).map((b) => b.ip));
-          for (const s of skipped) h.log('warn', `reconcile: not restored: ${skippedBanText(s)}`);
-          // Not restored for a rule of the user's: kept as active, it would be a ban that blocks nothing.
-          let ended = '';
-          for (const b of todo) if (notBanned.has(b.ip)) ended = this.refused(b);
-          if (skipped.length) {
-            const more = skipped.length > 1 ? ` (and ${skipped.length - 1} more; their bans are ended too: refused-users-rule)` : '';
-            h.notice('warn', `${skipped.length} stored ban${skipped.length === 1 ? ' was' : 's were'} not put back into the firewall: ${skippedBanText(skipped[0]!)}. ${ended}${more}`);
-          }
-        } catch (e) {
-          // One bad entry (e.g. an address the helper refuses) fails the whole batch: retry them one
-          // by one so it never drops the others, and name the ones that still fail.
-          h.log('warn', `reconcile: restoring ${todo.length} bans as one batch failed (${errorText(e)}); retrying one by one`);
+    await this.inBatches(missing, batch, async (chunk) => {
+      const current = new Map(h.engine().activeBans().map((b) => [b.ip, b]));
+      const todo = chunk.flatMap((b) => {
+        const now2 = h.now();
+        const c = current.get(b.ip);
+        return c && (c.until === null || c.until > now2) ? [c] : [];
+      });
+      if (todo.length === 0) return;
+      try {
+        let skipped: SkippedBan[] = [];
+        if (fw.banMany) skipped = await fw.banMany(todo.map((b) => ({ ip: b.ip, until: b.until, comment: banComment(b) })));
+        else
           for (const b of todo) {
-            try {
-              const skipped = await fw.ban(b.ip, b.until, banComment(b));
-              if (skipped) {
-                h.notice('warn', `Not restored: ${skippedBanText(skipped)}. ${this.refused(b)}`);
-                continue;
-              }
-              result.restored.push(b.ip);
-            } catch (e1) {
-              h.log('error', `reconcile: cannot restore the ban of ${b.ip}: ${errorText(e1)}`);
+            const one = await fw.ban(b.ip, b.until, banComment(b));
+            if (one) skipped.push(one); // refused: as a banMany entry's
+          }
+        const notBanned = new Set(skipped.map((s) => s.ip));
+        result.restored.push(...todo.filter((b) => !notBanned.has(b.ip)).map((b) => b.ip));
+        for (const s of skipped) h.log('warn', `reconcile: not restored: ${skippedBanText(s)}`);
+        // Not restored for a rule of the user's: kept as active, it would be a ban that blocks nothing.
+        let ended = '';
+        for (const b of todo) if (notBanned.has(b.ip)) ended = this.refused(b);
+        if (skipped.length) {
+          const more = skipped.length > 1 ? ` (and ${skipped.length - 1} more; their bans are ended too: refused-users-rule)` : '';
+          h.notice('warn', `${skipped.length} stored ban${skipped.length === 1 ? ' was' : 's were'} not put back into the firewall: ${skippedBanText(skipped[0]!)}. ${ended}${more}`);
+        }
+      } catch (e) {
+        // One bad entry (e.g. an address the helper refuses) fails the whole batch: retry them one
+        // by one so it never drops the others, and name the ones that still fail.
+        h.log('warn', `reconcile: restoring ${todo.length} bans as one batch failed (${errorText(e)}); retrying one by one`);
+        for (const b of todo) {
+          try {
+            const skipped = await fw.ban(b.ip, b.until, banComment(b));
+            if (skipped) {
+              h.notice('warn', `Not restored: ${skippedBanText(skipped)}. ${this.refused(b)}`);
+              continue;
             }
+            result.restored.push(b.ip);
+          } catch (e1) {
+            h.log('error', `reconcile: cannot restore the ban of ${b.ip}: ${errorText(e1)}`);
           }
         }
-      });
-    }
+      }
+    });
     if (result.removed.length || result.restored.length || result.deduplicated.length) {
       h.log('info', `reconciled: ${result.restored.length} restored, ${result.removed.length} removed, ${result.deduplicated.length} de-duplicated`);
     }
     return result;
+  }
+
+  /**
+   * Whole-firewall work on many entries, one batch at a time: each batch is its own step of the
+   * order, queued only once the one before has run, so a live ban decided meanwhile runs between
+   * two batches — it waits for one batch at most, never for the whole job. Stops after a batch at
+   * stop (the next start's reconcile resumes).
+   */
+  private async inBatches<T>(items: readonly T[], size: number, op: (batch: T[]) => Promise<void>): Promise<void> {
+    for (let i = 0; i < items.length && !this.stopping; i += size) {
+      const batch = items.slice(i, i + size);
+      await this.order.forAll(() => op(batch));
+    }
   }
 }

@@ -1,8 +1,8 @@
 /**
  * Many bans at once, with the real engine and SQLite store and a recording firewall that takes
  * batches: the bulk ban API is one store transaction and one firewall batch; the restore after a
- * reboot runs in batches BEHIND log reading (start resolves first, a scan seen meanwhile is banned
- * between two batches).
+ * reboot, and the removal of stale bans after downtime, run in batches BEHIND log reading (start
+ * resolves first, a scan seen meanwhile is banned between two batches).
  */
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -33,6 +33,7 @@ class BatchFirewall extends FakeFirewall {
   }
   async unbanMany(ips: readonly string[]): Promise<void> {
     this.log.push(`unbanMany ${ips.length}`);
+    if (this.gate) await this.gate;
     for (const ip of ips) this.bans.delete(ip);
   }
   override async ban(ip: string, until: number | null): Promise<SkippedBan | void> {
@@ -142,6 +143,23 @@ describe('restore after a reboot', () => {
     expect(fw.bans.size).toBe(n + 1);
     // The live ban ran after the batch in progress and before the rest of the restore.
     expect(fw.log).toEqual(['banMany 500', 'ban 203.0.113.77', 'banMany 500', 'banMany 200']);
+    await t.service.stop();
+  });
+
+  it('stale bans left in the firewall (expired while nobody ran) go in batches too: a scan meanwhile is banned after one batch, not after all of them', async () => {
+    const fw = new BatchFirewall(new Journal());
+    let open!: () => void;
+    fw.gate = new Promise<void>((r) => (open = r));
+    for (let i = 0; i < 1200; i++) fw.bans.set(filler(i), BOOT); // the store holds none of them as active
+    const t = build(fw);
+    await t.service.start();
+    expect(fw.log).toEqual(['unbanMany 500']); // the first batch is in progress, held by the gate
+    t.source.push(...[21, 23, 25, 80, 110, 143].map((p, i) => kmsg('203.0.113.77', p, 10_000 + i)));
+    expect((await t.call('getBans')).active.map((b) => b.ip)).toContain('203.0.113.77');
+    open();
+    await t.service.idle();
+    expect(fw.log).toEqual(['unbanMany 500', 'ban 203.0.113.77', 'unbanMany 500', 'unbanMany 200']);
+    expect([...fw.bans.keys()].filter((ip) => ip !== '203.0.113.77').filter((ip) => ip.startsWith('100.'))).toEqual([]);
     await t.service.stop();
   });
 
