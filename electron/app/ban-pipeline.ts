@@ -16,7 +16,7 @@
  * an API ban (one address or a list) is answered with the failure all the same.
  *
  * Firewall changes of one address run in decision order (a ban then an unban never swap); changes
- * of different addresses run side by side (FirewallOrder); connection cuts on a queue of their own.
+ * of different addresses run side by side (firewall-order.ts); connection cuts on a queue of their own.
  */
 import type { BanRecord, Offender, UnbanReason } from '../shared/model.ts';
 import type { Settings } from '../shared/settings.ts';
@@ -29,6 +29,7 @@ import type { EngineLike, ServiceStore } from './contracts.ts';
 import type { EventBatcher } from './events.ts';
 import type { FleetBridge } from './fleet.ts';
 import { UsersRuleHoldOff } from './users-rule-holdoff.ts';
+import { FirewallOrder } from './firewall-order.ts';
 
 /**
  * Bans per restore batch: an ipset batch of 500 takes ~20–40 ms; the ufw backend writes a batch into
@@ -68,54 +69,6 @@ export interface BanPipelineHost {
 export function banComment(ban: BanRecord): string {
   const what = ban.reason.kind === 'manual' ? 'manual' : `scan ${ban.reason.scanType ?? ''}`.trim();
   return what.replace(/[^A-Za-z0-9 _.,:@()/+=-]/g, '').slice(0, 60);
-}
-
-/**
- * The order firewall changes run in: the changes of ONE address in decision order, those of different
- * addresses side by side — a ban never waits behind another address's slow change (one `ufw prepend`
- * costs 0.3–7 s; the helper serialises ufw itself and puts each ufw ban's block in force first) — and
- * whole-firewall work (a restore batch, a bulk ban, reconcile's removals) after everything queued
- * before it and before everything queued after it.
- */
-export class FirewallOrder {
-  private readonly perIp = new Map<string, Promise<void>>();
-  private barrier: Promise<void> = Promise.resolve();
-  private readonly pending = new Set<Promise<void>>();
-
-  /** A change of one address; resolves when it has run (it never rejects). */
-  forIp(ip: string, op: () => Promise<void>): Promise<void> {
-    const prev = this.perIp.get(ip);
-    const run = (prev ? Promise.all([this.barrier, prev]) : this.barrier).then(op).catch(() => undefined);
-    this.perIp.set(ip, run);
-    this.track(run);
-    void run.then(() => {
-      if (this.perIp.get(ip) === run) this.perIp.delete(ip);
-    });
-    return run;
-  }
-
-  /** Whole-firewall work; resolves when it has run (it never rejects). */
-  forAll(op: () => Promise<void>): Promise<void> {
-    // Nothing pending: start on the barrier alone (as soon as a plain queue would).
-    const run = (this.pending.size ? Promise.all([...this.pending]) : this.barrier).then(op).catch(() => undefined);
-    this.barrier = run;
-    this.track(run);
-    return run;
-  }
-
-  get idle(): boolean {
-    return this.pending.size === 0;
-  }
-
-  /** Resolves once nothing is queued or running. */
-  async settled(): Promise<void> {
-    while (this.pending.size) await Promise.all([...this.pending]);
-  }
-
-  private track(run: Promise<void>): void {
-    this.pending.add(run);
-    void run.then(() => this.pending.delete(run));
-  }
 }
 
 export class BanPipeline {
