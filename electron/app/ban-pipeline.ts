@@ -51,6 +51,8 @@ export interface BanPipelineHost {
   store: ServiceStore;
   /** The ban backend; null = read-only (no helper). */
   firewall: FirewallPort | null;
+  /** The other ban backend, whose entries reconcile moves into `firewall` (ServiceOptions.otherFirewall). */
+  otherFirewall?: FirewallPort | null;
   dryRun: boolean;
   now(): number;
   engine(): EngineLike;
@@ -399,9 +401,9 @@ export class BanPipeline {
    * collapsed. Only what FirewallPort.listBans reports is touched, and that lists Portcullis's own
    * tagged rules / set elements, never the user's rules.
    */
-  async reconcile(now = this.h.now()): Promise<{ restored: string[]; removed: string[]; deduplicated: string[] }> {
+  async reconcile(now = this.h.now()): Promise<{ restored: string[]; removed: string[]; deduplicated: string[]; moved: string[] }> {
     const h = this.h;
-    const result = { restored: [] as string[], removed: [] as string[], deduplicated: [] as string[] };
+    const result = { restored: [] as string[], removed: [] as string[], deduplicated: [] as string[], moved: [] as string[] };
     const fw = h.firewall;
     if (!fw || h.dryRun) return result;
     // Bans whose time ran out while nobody was running: close them in the store (history stays right).
@@ -419,6 +421,9 @@ export class BanPipeline {
       h.log('error', `reconcile: cannot list the firewall's bans: ${errorText(e)}`);
       return result;
     }
+    // Listed after this backend's: listing the ufw backend copies its bans into the sets while the
+    // forward block is installed, as mirror elements the set backend does not list as its own.
+    const elsewhere = h.otherFirewall ? await this.listOther(h.otherFirewall) : [];
     const count = new Map<string, number>();
     for (const p of present) {
       const ip = canonicalIp(p.ip) ?? p.ip;
@@ -457,57 +462,91 @@ export class BanPipeline {
         result.deduplicated.push(ip);
       });
     }
+    // Bans in the other backend (ban.backend switched since): out of it, then those the engine holds
+    // back into this one in the same batch (the set and the ufw backend's mirror share the sets: the
+    // other's removal must come first), so each is unblocked for one batch's ban at most.
+    const other = h.otherFirewall;
+    const moving = new Set(elsewhere);
+    if (other && elsewhere.length) await this.inBatches(elsewhere, batch, async (chunk) => {
+      try {
+        if (other.unbanMany) await other.unbanMany(chunk);
+        else for (const ip of chunk) await other.unban(ip);
+        result.moved.push(...chunk);
+      } catch (e) {
+        h.log('warn', `reconcile: cannot remove ${chunk.length} bans from the other ban backend: ${errorText(e)}`);
+      }
+      await this.restoreBatch(fw, chunk.flatMap((ip) => wanted.get(ip) ?? []), result);
+    });
     // Missing bans go back in batches (one ipset batch each for the set backend; one write and load of
     // ufw's rules files for ufw): a live ban waits for one batch at most, never for the whole restore.
-    const missing = [...wanted.values()].filter((b) => !count.has(b.ip));
-    await this.inBatches(missing, batch, async (chunk) => {
-      const current = new Map(h.engine().activeBans().map((b) => [b.ip, b]));
-      const todo = chunk.flatMap((b) => {
-        const now2 = h.now();
-        const c = current.get(b.ip);
-        return c && (c.until === null || c.until > now2) ? [c] : [];
-      });
-      if (todo.length === 0) return;
-      try {
-        let skipped: SkippedBan[] = [];
-        if (fw.banMany) skipped = await fw.banMany(todo.map((b) => ({ ip: b.ip, until: b.until, comment: banComment(b) })));
-        else
-          for (const b of todo) {
-            const one = await fw.ban(b.ip, b.until, banComment(b));
-            if (one) skipped.push(one); // refused: as a banMany entry's
-          }
-        const notBanned = new Set(skipped.map((s) => s.ip));
-        result.restored.push(...todo.filter((b) => !notBanned.has(b.ip)).map((b) => b.ip));
-        for (const s of skipped) h.log('warn', `reconcile: not restored: ${skippedBanText(s)}`);
-        // Not restored for a rule of the user's: kept as active, it would be a ban that blocks nothing.
-        let ended = '';
-        for (const b of todo) if (notBanned.has(b.ip)) ended = this.refused(b);
-        if (skipped.length) {
-          const more = skipped.length > 1 ? ` (and ${skipped.length - 1} more; their bans are ended too: refused-users-rule)` : '';
-          h.notice('warn', `${skipped.length} stored ban${skipped.length === 1 ? ' was' : 's were'} not put back into the firewall: ${skippedBanText(skipped[0]!)}. ${ended}${more}`);
-        }
-      } catch (e) {
-        // One bad entry (e.g. an address the helper refuses) fails the whole batch: retry them one
-        // by one so it never drops the others, and name the ones that still fail.
-        h.log('warn', `reconcile: restoring ${todo.length} bans as one batch failed (${errorText(e)}); retrying one by one`);
-        for (const b of todo) {
-          try {
-            const skipped = await fw.ban(b.ip, b.until, banComment(b));
-            if (skipped) {
-              h.notice('warn', `Not restored: ${skippedBanText(skipped)}. ${this.refused(b)}`);
-              continue;
-            }
-            result.restored.push(b.ip);
-          } catch (e1) {
-            h.log('error', `reconcile: cannot restore the ban of ${b.ip}: ${errorText(e1)}`);
-          }
-        }
-      }
-    });
-    if (result.removed.length || result.restored.length || result.deduplicated.length) {
-      h.log('info', `reconciled: ${result.restored.length} restored, ${result.removed.length} removed, ${result.deduplicated.length} de-duplicated`);
+    const missing = [...wanted.values()].filter((b) => !count.has(b.ip) && !moving.has(b.ip));
+    await this.inBatches(missing, batch, (chunk) => this.restoreBatch(fw, chunk, result));
+    if (result.removed.length || result.restored.length || result.deduplicated.length || result.moved.length) {
+      const moved = result.moved.length ? `, ${result.moved.length} taken out of the other ban backend` : '';
+      h.log('info', `reconciled: ${result.restored.length} restored, ${result.removed.length} removed, ${result.deduplicated.length} de-duplicated${moved}`);
     }
     return result;
+  }
+
+  /**
+   * Puts a batch of stored bans into the firewall, as the engine holds them when it runs (a ban lifted
+   * since stays out, an extended one goes in with its new end); one whose source a rule of the user's
+   * decides is ended (refused-users-rule).
+   */
+  private async restoreBatch(fw: FirewallPort, chunk: readonly BanRecord[], result: { restored: string[] }): Promise<void> {
+    const h = this.h;
+    const current = new Map(h.engine().activeBans().map((b) => [b.ip, b]));
+    const todo = chunk.flatMap((b) => {
+      const now2 = h.now();
+      const c = current.get(b.ip);
+      return c && (c.until === null || c.until > now2) ? [c] : [];
+    });
+    if (todo.length === 0) return;
+    try {
+      let skipped: SkippedBan[] = [];
+      if (fw.banMany) skipped = await fw.banMany(todo.map((b) => ({ ip: b.ip, until: b.until, comment: banComment(b) })));
+      else
+        for (const b of todo) {
+          const one = await fw.ban(b.ip, b.until, banComment(b));
+          if (one) skipped.push(one); // refused: as a banMany entry's
+        }
+      const notBanned = new Set(skipped.map((s) => s.ip));
+      result.restored.push(...todo.filter((b) => !notBanned.has(b.ip)).map((b) => b.ip));
+      for (const s of skipped) h.log('warn', `reconcile: not restored: ${skippedBanText(s)}`);
+      // Not restored for a rule of the user's: kept as active, it would be a ban that blocks nothing.
+      let ended = '';
+      for (const b of todo) if (notBanned.has(b.ip)) ended = this.refused(b);
+      if (skipped.length) {
+        const more = skipped.length > 1 ? ` (and ${skipped.length - 1} more; their bans are ended too: refused-users-rule)` : '';
+        h.notice('warn', `${skipped.length} stored ban${skipped.length === 1 ? ' was' : 's were'} not put back into the firewall: ${skippedBanText(skipped[0]!)}. ${ended}${more}`);
+      }
+    } catch (e) {
+      // One bad entry (e.g. an address the helper refuses) fails the whole batch: retry them one
+      // by one so it never drops the others, and name the ones that still fail.
+      h.log('warn', `reconcile: restoring ${todo.length} bans as one batch failed (${errorText(e)}); retrying one by one`);
+      for (const b of todo) {
+        try {
+          const skipped = await fw.ban(b.ip, b.until, banComment(b));
+          if (skipped) {
+            h.notice('warn', `Not restored: ${skippedBanText(skipped)}. ${this.refused(b)}`);
+            continue;
+          }
+          result.restored.push(b.ip);
+        } catch (e1) {
+          h.log('error', `reconcile: cannot restore the ban of ${b.ip}: ${errorText(e1)}`);
+        }
+      }
+    }
+  }
+
+  /** Portcullis's entries in the other ban backend (none when it cannot list: its sets or ufw absent). */
+  private async listOther(other: FirewallPort): Promise<string[]> {
+    try {
+      return [...new Set((await other.listBans()).map((p) => canonicalIp(p.ip) ?? p.ip))];
+    } catch (e) {
+      this.h.log('info', `reconcile: the other ban backend lists nothing (${errorText(e)})`);
+      return [];
+    }
   }
 
   /**

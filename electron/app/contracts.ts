@@ -119,6 +119,12 @@ export interface ServiceOptions {
   source: LogSourcePort | null;
   /** The ban backend; null = read-only (no helper). */
   firewall: FirewallPort | null;
+  /**
+   * The other ban backend (ufw when `firewall` is the set backend, and the reverse), so that a switch
+   * of `ban.backend` strands nothing: the start's reconcile moves the bans the store holds as active
+   * out of it into `firewall`, and removes the rest of Portcullis's entries from it. Absent: not looked at.
+   */
+  otherFirewall?: FirewallPort | null;
   helper: HelperOpsPort | null;
   /** Why there is no helper (shown by the UI's read-only banner). */
   readOnlyReason?: string;

@@ -72,6 +72,7 @@ export class PortcullisService implements AppCore {
     this.pipeline = new BanPipeline({
       store: opts.store,
       firewall: opts.firewall,
+      otherFirewall: opts.otherFirewall ?? null,
       dryRun: opts.dryRun === true,
       now: () => opts.clock.now(),
       engine: () => this.engine,
@@ -266,7 +267,7 @@ export class PortcullisService implements AppCore {
     this.engine.updateSettings(running);
     void this.fleet?.updateSettings(running);
     if (before.ban.backend !== running.ban.backend) {
-      this.notice('warn', `The ban backend changes to "${running.ban.backend}" at the next start; running bans stay where they are.`);
+      this.notice('warn', `The ban backend changes to "${running.ban.backend}" at the next start, which moves the active bans there; until then they stay where they are.`);
     }
     // A host that is whitelisted now must not stay banned.
     this.liftWhitelistedBans();

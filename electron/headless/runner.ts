@@ -386,6 +386,8 @@ async function startLocked(o: RunOptions, out: Out, err: Out, isRoot: boolean): 
     store,
     source: countedSource,
     firewall: call && !o.dryRun ? firewallPortOf(call, settingsBackend) : null,
+    // Bans left in the other backend by an earlier run (ban.backend or --backend changed) move here at start.
+    otherFirewall: call && !o.dryRun ? firewallPortOf(call, settingsBackend === 'ufw' ? 'set' : 'ufw') : null,
     helper,
     ...(helper ? {} : { readOnlyReason: 'not running as root: watching only' }),
     hostInfo: () => hostInfo.get(),

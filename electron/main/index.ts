@@ -121,6 +121,7 @@ async function main(): Promise<void> {
     store,
     source,
     firewall: firewallPortOf(hub.call, backend),
+    otherFirewall: firewallPortOf(hub.call, backend === 'ufw' ? 'set' : 'ufw'),
     helper: helperOps,
     hostInfo: () => readHostInfo(),
     inboundSessions: () => readInboundSessions(),

@@ -54,6 +54,33 @@ export class FakeFirewall implements FirewallPort {
   }
 }
 
+/** A firewall that takes batches (as the helper adapter does) and records each call in order. */
+export class BatchFirewall extends FakeFirewall {
+  /** Every call in order; tests may share one array between two firewalls. */
+  log: string[] = [];
+  /** While set, a batch waits for it (a slow restore). */
+  gate: Promise<void> | null = null;
+  async banMany(bans: readonly { ip: string; until: number | null }[]): Promise<SkippedBan[]> {
+    this.log.push(`banMany ${bans.length}`);
+    if (this.gate) await this.gate;
+    const skipped: SkippedBan[] = [];
+    for (const b of bans) {
+      if (this.usersRules.has(b.ip)) skipped.push({ ip: b.ip, why: 'users-rule' });
+      else this.bans.set(b.ip, b.until);
+    }
+    return skipped;
+  }
+  async unbanMany(ips: readonly string[]): Promise<void> {
+    this.log.push(`unbanMany ${ips.length}`);
+    if (this.gate) await this.gate;
+    for (const ip of ips) this.bans.delete(ip);
+  }
+  override async ban(ip: string, until: number | null): Promise<SkippedBan | void> {
+    this.log.push(`ban ${ip}`);
+    return super.ban(ip, until);
+  }
+}
+
 /** A FakeFirewall whose calls throw while their switch is on, as ufw does when it cannot load its rules. */
 export class FailingFirewall extends FakeFirewall {
   failBan = false;

@@ -33,6 +33,8 @@ export interface RealServiceOptions {
   dbFile: string;
   clock: ManualClock;
   firewall: FakeFirewall;
+  /** The ban backend not in use (ServiceOptions.otherFirewall). */
+  otherFirewall?: FakeFirewall;
   source?: PushSource;
   hostInfo?: HostInfoFn;
   /** Writes into the store before the service opens it (e.g. bans left by an earlier run). */
@@ -58,6 +60,7 @@ export function buildRealService(o: RealServiceOptions) {
     store,
     source,
     firewall,
+    ...(o.otherFirewall ? { otherFirewall: o.otherFirewall } : {}),
     helper: new FakeHelper(),
     hostInfo: o.hostInfo ?? HOME_NETWORK,
     tickMs: 3_600_000,

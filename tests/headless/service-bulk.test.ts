@@ -11,36 +11,10 @@ import { ManualClock } from '../../electron/shared/domain.ts';
 import { MAX_BAN_DURATION_SEC, type BanRecord } from '../../electron/shared/model.ts';
 import { skippedBanText, type SkippedBan } from '../../electron/shared/helper-protocol.ts';
 import type { SqliteStore } from '../../electron/engine/store/sqlite.ts';
-import { FakeFirewall, Journal } from './fakes.ts';
+import { BatchFirewall, Journal } from './fakes.ts';
 import { parseBanList } from '../../electron/headless/ban-list.ts';
 import { neverBanReason } from '../../electron/shared/never-ban.ts';
 import { BOOT, buildRealService, HOST, kmsg, tempDirsPerTest } from './real-service.ts';
-
-/** A firewall that takes batches (as the helper adapter does) and records each call in order. */
-class BatchFirewall extends FakeFirewall {
-  log: string[] = [];
-  /** While set, a batch waits for it (a slow restore). */
-  gate: Promise<void> | null = null;
-  async banMany(bans: readonly { ip: string; until: number | null }[]): Promise<SkippedBan[]> {
-    this.log.push(`banMany ${bans.length}`);
-    if (this.gate) await this.gate;
-    const skipped: SkippedBan[] = [];
-    for (const b of bans) {
-      if (this.usersRules.has(b.ip)) skipped.push({ ip: b.ip, why: 'users-rule' });
-      else this.bans.set(b.ip, b.until);
-    }
-    return skipped;
-  }
-  async unbanMany(ips: readonly string[]): Promise<void> {
-    this.log.push(`unbanMany ${ips.length}`);
-    if (this.gate) await this.gate;
-    for (const ip of ips) this.bans.delete(ip);
-  }
-  override async ban(ip: string, until: number | null): Promise<SkippedBan | void> {
-    this.log.push(`ban ${ip}`);
-    return super.ban(ip, until);
-  }
-}
 
 const tempDir = tempDirsPerTest('pc-bulk-');
 

@@ -101,6 +101,14 @@ describe('set backend argv', () => {
       { ip: '192.0.2.10', expiresInSec: null },
     ]);
   });
+
+  it("does not list the ufw backend's mirrored elements as its own bans (a backend switch would take them out of the sets)", () => {
+    const save = [
+      'add portcullis-ban4 192.0.2.9 timeout 287 comment "portcullis-ban ufw-backend"',
+      'add portcullis-ban4 192.0.2.10 timeout 0 comment "portcullis-ban scan syn"',
+    ].join('\n');
+    expect(parseIpsetSave(save, 'portcullis-ban4')).toEqual([{ ip: '192.0.2.10', expiresInSec: null }]);
+  });
 });
 
 describe('ufw backend argv', () => {

@@ -11,7 +11,7 @@
  */
 import type { Ip } from '../../shared/domain.ts';
 import type { Exec } from '../exec.ts';
-import { createSetBackend } from './set-backend.ts';
+import { createSetBackend, MIRROR_COMMENT } from './set-backend.ts';
 import type { BanBackend, BanRequest } from './types.ts';
 import { parseTaggedRules } from './ufw-backend.ts';
 import { MAX_TIMEOUT_SEC } from './validate.ts';
@@ -24,9 +24,6 @@ import { FirewallError } from './errors.ts';
 function unlessSetMissing(e: unknown): void {
   if (!/does not exist/.test(String((e as Error)?.message))) throw e;
 }
-
-/** Comment of a mirrored element (the set backend prefixes its tag): says where the ban lives. */
-export const MIRROR_COMMENT = 'ufw-backend';
 
 /** The ufw backend's tagged bans that are still due, as set-backend requests (remaining seconds). */
 export function mirrorRequests(showAdded: string, nowMs: number): BanRequest[] {

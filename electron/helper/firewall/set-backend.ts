@@ -24,12 +24,22 @@ function fail(what: string, r: { stderr: string; stdout: string }): never {
   throw new FirewallError('ipset', `${what}: ${msg}${hint}`);
 }
 
-/** Parses `ipset save NAME` lines: `add NAME ADDR [timeout N] [comment "…"]`. */
+/**
+ * Comment of an element the ufw backend mirrors into the sets (forward-mirror.ts): the ban lives in
+ * ufw, so the set backend neither lists it as its own nor would a switch of backends move it.
+ */
+export const MIRROR_COMMENT = 'ufw-backend';
+
+/**
+ * Parses `ipset save NAME` lines: `add NAME ADDR [timeout N] [comment "…"]`. The ufw backend's mirrored
+ * elements (comment MIRROR_COMMENT) are not the set backend's bans and are left out.
+ */
 export function parseIpsetSave(text: string, setName: string): BanEntry[] {
   const out: BanEntry[] = [];
   for (const line of text.split('\n')) {
     const m = /^add (\S+) (\S+)(.*)$/.exec(line.trim());
     if (!m || m[1] !== setName) continue;
+    if (m[3]!.includes(` comment "${BAN_TAG} ${MIRROR_COMMENT}"`)) continue;
     // A hash:net set lists a network as CIDR text (and a /32 or /128 as a bare address).
     const ip = isPrefixText(m[2]!) ? canonicalCidr(m[2]!) : canonicalIp(m[2]!);
     if (!ip) continue;
