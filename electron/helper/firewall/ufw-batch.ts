@@ -94,6 +94,15 @@ export function sourcesWithRule(text: string): Map<string, 'ban' | 'user'> {
   return out;
 }
 
+/** Where ufw's rules are in a user rules file: after its "### RULES ###" line (head), up to "\n### END RULES ###" (end). */
+function rulesSection(text: string): { ok: true; head: number; end: number } | { ok: false; reason: string } {
+  const at = text.indexOf(RULES_MARK);
+  if (at < 0 || text.indexOf(RULES_MARK, at + 1) >= 0 || (at > 0 && text[at - 1] !== '\n')) return { ok: false, reason: 'does not hold ufw\'s "### RULES ###" line exactly once' };
+  const end = text.indexOf(END_MARK, at);
+  if (end < 0) return { ok: false, reason: 'has no "### END RULES ###" after "### RULES ###"' };
+  return { ok: true, head: at + RULES_MARK.length, end };
+}
+
 /**
  * The file's text with deny entries for `bans` at the top of its rules (where `ufw prepend` puts them:
  * before every allow rule), those whose source already has a rule of its own left out (sourcesWithRule):
@@ -104,10 +113,9 @@ export function withDenyEntries(
   text: string,
   bans: readonly PlannedBan[],
 ): { ok: true; text: string; added: PlannedBan[]; skipped: PlannedBan[] } | { ok: false; reason: string } {
-  const at = text.indexOf(RULES_MARK);
-  if (at < 0 || text.indexOf(RULES_MARK, at + 1) >= 0 || (at > 0 && text[at - 1] !== '\n')) return { ok: false, reason: 'does not hold ufw\'s "### RULES ###" line exactly once' };
-  const end = text.indexOf(END_MARK, at);
-  if (end < 0) return { ok: false, reason: 'has no "### END RULES ###" after "### RULES ###"' };
+  const section = rulesSection(text);
+  if (!section.ok) return section;
+  const { head, end } = section;
   const have = sourcesWithRule(text);
   const added: PlannedBan[] = [];
   const skipped: PlannedBan[] = [];
@@ -118,7 +126,6 @@ export function withDenyEntries(
     have.set(b.ip, 'ban');
     added.push(b);
   }
-  const head = at + RULES_MARK.length;
   return { ok: true, text: text.slice(0, head) + added.map(ufwDenyEntry).join('') + text.slice(head), added, skipped };
 }
 
@@ -214,14 +221,12 @@ export function withoutDenyEntries(
   text: string,
   ips: readonly BanTarget[],
 ): { ok: true; text: string; removed: BanTarget[]; leftOver: BanTarget[] } | { ok: false; reason: string } {
-  const at = text.indexOf(RULES_MARK);
-  if (at < 0 || text.indexOf(RULES_MARK, at + 1) >= 0 || (at > 0 && text[at - 1] !== '\n')) return { ok: false, reason: 'does not hold ufw\'s "### RULES ###" line exactly once' };
-  const end = text.indexOf(END_MARK, at);
-  if (end < 0) return { ok: false, reason: 'has no "### END RULES ###" after "### RULES ###"' };
+  const section = rulesSection(text);
+  if (!section.ok) return section;
+  const { head, end } = section;
   const wanted = new Set<string>(ips);
   const removed: BanTarget[] = [];
   const leftOver: BanTarget[] = [];
-  const head = at + RULES_MARK.length;
   // Each entry: "\n### tuple ### …\n" then its rule lines ("-A …\n"), up to the next blank line.
   const rules = text.slice(head, end).replace(
     /\n### tuple ### deny any any (?:0\.0\.0\.0\/0|::\/0) any (\S+) in comment=([0-9a-f]*)\n((?:-A [^\n]*\n)*)/g,
