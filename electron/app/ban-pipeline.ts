@@ -475,7 +475,10 @@ export class BanPipeline {
       } catch (e) {
         h.log('warn', `reconcile: cannot remove ${chunk.length} bans from the other ban backend: ${errorText(e)}`);
       }
-      await this.restoreBatch(fw, chunk.flatMap((ip) => wanted.get(ip) ?? []), result);
+      // Every address of the batch, not only those the store held as active when this began: a source
+      // banned live since (its old entry an expired ban) shares the old backend's removal when both
+      // use the same kernel sets (the ufw backend's forward mirror), and must go back in as well.
+      await this.restoreBatch(fw, chunk, result);
     });
     // Missing bans go back in batches (one ipset batch each for the set backend; one write and load of
     // ufw's rules files for ufw): a live ban waits for one batch at most, never for the whole restore.
@@ -493,12 +496,12 @@ export class BanPipeline {
    * since stays out, an extended one goes in with its new end); one whose source a rule of the user's
    * decides is ended (refused-users-rule).
    */
-  private async restoreBatch(fw: FirewallPort, chunk: readonly BanRecord[], result: { restored: string[] }): Promise<void> {
+  private async restoreBatch(fw: FirewallPort, chunk: readonly (BanRecord | string)[], result: { restored: string[] }): Promise<void> {
     const h = this.h;
     const current = new Map(h.engine().activeBans().map((b) => [b.ip, b]));
     const todo = chunk.flatMap((b) => {
       const now2 = h.now();
-      const c = current.get(b.ip);
+      const c = current.get(typeof b === 'string' ? b : b.ip);
       return c && (c.until === null || c.until > now2) ? [c] : [];
     });
     if (todo.length === 0) return;

@@ -50,6 +50,36 @@ describe('switching the ban backend', () => {
     await t.service.stop();
   });
 
+  it('a source banned live during the move (its entry in the old backend an expired ban) is in the backend in use afterwards, though the old one shares its kernel sets', async () => {
+    const current = new BatchFirewall(new Journal());
+    const old = new BatchFirewall(new Journal());
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    let calls = 0;
+    // The ufw backend's unbanMany also takes its forward mirror's entries out of the sets the set backend bans in.
+    old.unbanMany = async (ips) => {
+      if (calls++ === 0) await gate;
+      for (const ip of ips) {
+        old.bans.delete(ip);
+        current.bans.delete(ip);
+      }
+    };
+    const X = '203.0.113.77';
+    for (let i = 0; i < 500; i++) old.bans.set(`100.64.${i >> 8}.${i & 255}`, null);
+    old.bans.set(X, null); // its ban expired while nothing ran: the store holds it as ended
+    const t = build(current, old, (raw, now) => raw.recordBans([ban(X, now - 9000, now - 1000)]));
+    await t.service.start();
+    await vi.waitFor(() => expect(calls).toBe(1)); // the first batch of the move, held
+    t.source.push(...[21, 23, 25, 80, 110, 143].map((p, i) => kmsg(X, p, 10_000 + i)));
+    await new Promise((r) => setTimeout(r, 10));
+    open();
+    await t.service.idle();
+    expect(t.service.engine.isBanned(X)).toBe(true);
+    expect(current.bans.has(X)).toBe(true);
+    expect(old.bans.size).toBe(0);
+    await t.service.stop();
+  });
+
   it('the move runs in batches between live bans; an old backend that cannot list (its sets were never made) changes nothing', async () => {
     const log: string[] = [];
     const current = Object.assign(new BatchFirewall(new Journal()), { log });
