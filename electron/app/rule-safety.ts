@@ -169,21 +169,30 @@ function firstMatchMayDeny(ordered: readonly InboundRule[], s: InboundSession): 
 
 /**
  * Does reordering put a rule that may deny this open session ahead of the rule that let it in? The
- * session is there, so in the rules as they are the first rule that may admit it, past the rules
- * that may deny it (which did not, then), is taken as what let it in: "allow OpenSSH" (its ports
- * unknown) ahead of "deny from 203.0.113.0/24" is what admits 203.0.113.5's SSH session, and moving
- * the deny above it cuts that session. Without such a rule (the policy admits it), which rule is met
- * first decides (firstMatchMayDeny).
+ * session is there, so one of the rules that may admit it, up to the first that surely does, let it
+ * in (the rules that may deny it ahead of that one did not match). Which one is not known ("allow
+ * Apache" may or may not cover port 22), so each is checked: a deny that is now ahead of one of them
+ * and was not before may cut the session. "allow OpenSSH" ahead of "deny from 203.0.113.0/24" is what
+ * admits 203.0.113.5's SSH session, and moving the deny above it cuts that session. Without such a
+ * rule (the policy admits it), which rule is met first decides (firstMatchMayDeny).
  */
 function reorderCuts(before: readonly InboundRule[], after: readonly InboundRule[], s: InboundSession): boolean {
-  const at = before.findIndex((r) => ruleTouches(r, s, 'may-admit'));
-  const admitter = at < 0 ? undefined : before[at]!;
-  if (admitter?.number === undefined) return !firstMatchMayDeny(before, s) && firstMatchMayDeny(after, s);
-  const atAfter = after.findIndex((r) => r.number === admitter.number);
-  if (atAfter < 0) return false; // not reached: the rule moved or edited keeps its number
-  const denying = (list: readonly InboundRule[], end: number) => new Set(list.slice(0, end).filter((r) => ruleTouches(r, s, 'denies')));
-  const ahead = denying(before, at);
-  return [...denying(after, atAfter)].some((r) => ![...ahead].some((b) => b.number === r.number));
+  const candidates: InboundRule[] = [];
+  for (const r of before) {
+    if (!ruleTouches(r, s, 'may-admit')) continue;
+    candidates.push(r);
+    if (ruleTouches(r, s, 'admits')) break;
+  }
+  if (candidates.length === 0 || candidates.some((c) => c.number === undefined)) return !firstMatchMayDeny(before, s) && firstMatchMayDeny(after, s);
+  /** Numbers of the rules that may deny the session ahead of rule `number` in `list`. */
+  const denyingAhead = (list: readonly InboundRule[], number: number): Set<number | undefined> => {
+    const at = list.findIndex((r) => r.number === number);
+    return new Set(list.slice(0, at < 0 ? 0 : at).filter((r) => ruleTouches(r, s, 'denies')).map((r) => r.number));
+  };
+  return candidates.some((c) => {
+    const was = denyingAhead(before, c.number!);
+    return [...denyingAhead(after, c.number!)].some((n) => !was.has(n));
+  });
 }
 
 /** The rules in ufw order once rule `number` is deleted and `put` inserted as rule `to`: how a move or an edit runs. */

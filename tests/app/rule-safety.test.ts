@@ -60,6 +60,9 @@ describe('the rule that let an open session in, when its match cannot be told', 
     const denyNet = rule(2, { action: 'deny', from: '203.0.113.0/24' });
     expect(cut({ kind: 'move', number: 2, to: 1 }, [rule(1, { app: 'OpenSSH' }), denyNet])).toEqual(CUT_22);
     expect(cut({ kind: 'move', number: 2, to: 1 }, [rule(1, { port: '22', proto: 'tcp', iface: 'eth0' }), denyNet])).toEqual(CUT_22);
+    // "allow Apache" (ports unknown) ahead of the "allow 22/tcp" that surely lets it in: a deny moved between them cuts it.
+    expect(cut({ kind: 'move', number: 3, to: 2 }, [rule(1, { app: 'Apache' }), rule(2, { port: '22', proto: 'tcp' }), rule(3, { action: 'deny', from: '203.0.113.0/24' })])).toEqual(CUT_22);
+    expect(cut({ kind: 'move', number: 3, to: 2 }, [rule(1, { iface: 'wg0' }), rule(2, { port: '22', proto: 'tcp' }), rule(3, { action: 'deny', from: '203.0.113.0/24' })])).toEqual(CUT_22);
     // The deny was ahead already (the session came in anyway): moving the allow further down changes nothing for it.
     expect(cut({ kind: 'move', number: 3, to: 2 }, [rule(1, { action: 'deny', from: '198.51.100.0/24' }), rule(2, { port: '80', proto: 'tcp' }), rule(3, { app: 'OpenSSH' })])).toEqual([]);
   });
