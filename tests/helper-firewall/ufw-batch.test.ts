@@ -341,7 +341,9 @@ describe('many unbans through the files (reconcile\'s stale bans, uninstall)', (
     const r = withoutDenyEntries(plus(USER4, ours), [t('192.0.2.7'), t('192.0.2.0/24'), t('192.0.2.9'), t('198.51.100.5'), t('203.0.113.1')]);
     if (!r.ok) throw new Error(r.reason);
     expect(r.text).toBe(USER4); // the user's untagged deny of 198.51.100.5 is still there
-    expect([r.removed, r.leftOver]).toEqual([['192.0.2.7', '192.0.2.0/24', '192.0.2.9'], []]);
+    // Asked for but no entry of ours found: handed back (the backend asks only for what `ufw show
+    // added` lists as its bans, and leaves the rest to `ufw delete`), never silently dropped.
+    expect([r.removed, r.leftOver]).toEqual([['192.0.2.7', '192.0.2.0/24', '192.0.2.9'], ['198.51.100.5', '203.0.113.1']]);
     // A logged deny with our tag is not ours (ufw show added does not list it as a ban); an entry of
     // ours with a rule line this code does not expect is left to `ufw delete`.
     const odd = USER4.replace(
@@ -351,7 +353,7 @@ describe('many unbans through the files (reconcile\'s stale bans, uninstall)', (
     );
     const o = withoutDenyEntries(odd, [t('203.0.113.12'), t('203.0.113.13')]);
     if (!o.ok) throw new Error(o.reason);
-    expect([o.text, o.removed, o.leftOver]).toEqual([odd, [], ['203.0.113.13']]);
+    expect([o.text, o.removed, o.leftOver]).toEqual([odd, [], ['203.0.113.13', '203.0.113.12']]);
     expect(withoutDenyEntries('*filter\nCOMMIT\n', [t('192.0.2.7')])).toMatchObject({ ok: false });
   });
 
@@ -379,6 +381,21 @@ describe('many unbans through the files (reconcile\'s stale bans, uninstall)', (
     await b.unbanMany([t('192.0.2.10')]);
     await b.unban(t('192.0.2.10'));
     expect(calls.filter((c) => c.bin === 'ufw' && c.args[0] === 'delete').map((c) => c.args.join(' '))).toEqual(['delete deny from 192.0.2.10', 'delete deny from 192.0.2.10']);
+  });
+
+  it("an edit refused (here the --test of the load) falls back to one `ufw delete` each: the bans still come out", async () => {
+    const withOurs = plus(USER4, [...ours, ban('192.0.2.10')]);
+    writeFileSync(join(dir, 'user.rules'), withOurs);
+    const { exec, calls } = ufwOk((c) => (c.args[0] === '--test' ? { code: 2, stderr: 'line 9 failed' } : undefined));
+    const b = createBanBackend('ufw', exec, { cutConnections: false, forwardMirror: () => false, ufwFiles: { etcDir: dir, defaultsFile: defaults, lock: noLock } });
+    await b.unbanMany(['192.0.2.7', '192.0.2.0/24', '192.0.2.9', '192.0.2.10'].map(t));
+    expect(read('user.rules')).toBe(withOurs); // the refused edit changed nothing
+    expect(calls.filter((c) => c.bin === 'ufw' && c.args[0] === 'delete').map((c) => c.args.join(' '))).toEqual([
+      'delete deny from 192.0.2.7',
+      'delete deny from 192.0.2.0/24',
+      'delete deny from 192.0.2.9',
+      'delete deny from 192.0.2.10',
+    ]);
   });
 
   it('ufw still listing a ban taken out puts the previous files back (and loads them again); IPV6=no leaves IPv6 to `ufw delete`', async () => {

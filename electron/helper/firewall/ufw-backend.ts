@@ -204,8 +204,16 @@ export function createUfwBackend(exec: Exec, now: () => number = Date.now, files
       const ips = ipsIn.map((x) => checkTarget(x));
       const ours = new Set((await tagged()).map((t) => t.ip)); // one listing for the whole batch
       let each = ips.filter((ip) => ours.has(ip));
-      // Many: one edit of ufw's rules files and one load, not one `ufw delete` (0.23–1.4 s) each.
-      if (each.length >= FILE_BATCH_MIN) each = (await keepingFastBlocks((replaced) => unbanManyInUfwFiles(exec, each, tagged, files, replaced))).notTaken;
+      // Many: one edit of ufw's rules files and one load, not one `ufw delete` (0.23–1.4 s) each. An
+      // edit refused (the files not as expected, changed meanwhile, a load that failed and was put
+      // back) falls back to one `ufw delete` each, as before: slow, but the bans still come out.
+      if (each.length >= FILE_BATCH_MIN) {
+        const batch = each;
+        each = await keepingFastBlocks((replaced) => unbanManyInUfwFiles(exec, batch, tagged, files, replaced)).then(
+          (r) => r.notTaken,
+          () => batch,
+        );
+      }
       for (const ip of each) await remove(ip);
     },
     async list() {

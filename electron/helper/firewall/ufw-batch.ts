@@ -242,6 +242,8 @@ export function withoutDenyEntries(
       return '';
     },
   );
+  // Listed by `ufw show added` but no entry of this shape here: left to `ufw delete`, never dropped.
+  for (const c of wanted) leftOver.push(c as BanTarget);
   return { ok: true, text: text.slice(0, head) + rules + text.slice(end), removed, leftOver };
 }
 
