@@ -242,9 +242,9 @@ async function main(): Promise<void> {
         // Kernel records through the helper (resumed after the last one handled), then make the
         // firewall agree with the store.
         const after = source.position();
-        // A failed stream is the source's error (Dashboard, tray) until the client's restart of it brings records.
-        // A new helper's stream runs: a failure of the last one's is over.
-        call('kmsg', link.client.streamKmsg(after ?? 'now', (records) => feed.push(records), (message) => (message === null ? feed.running() : feed.fail(message))).then(() => feed.running()));
+        // A failed stream is the source's error (Dashboard, tray) until the client says a start of it took
+        // (its own restart, or this new helper's stream).
+        call('kmsg', link.client.streamKmsg(after ?? 'now', (records) => feed.push(records), (message) => (message === null ? feed.running() : feed.fail(message))));
         call('reconcile', service.reconcile());
         // The set backend needs its managed block in ufw's before.rules (as `portcullis run` installs it).
         if (backend === 'set') {

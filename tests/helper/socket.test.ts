@@ -272,22 +272,38 @@ describe('a failed kernel-log stream', () => {
       const got: string[] = [];
       const errors: (string | null)[] = [];
       await client.streamKmsg(100, (r) => got.push(...r), (m) => errors.push(m));
+      expect(errors).toEqual([null]); // the stream runs
       emit!(['4,101,1,-;a']);
       fail!('kmsg: EIO: i/o error, read');
-      expect(errors).toEqual(['kmsg: EIO: i/o error, read']);
+      expect(errors).toEqual([null, 'kmsg: EIO: i/o error, read']);
       // Before the restart nothing asks again; then once, after record 101.
       await vi.advanceTimersByTimeAsync(KMSG_RESTART_MS - 1);
       expect(starts).toEqual([100]);
       await vi.advanceTimersByTimeAsync(1);
       expect(starts).toEqual([100, 101]);
       // The restart took: said at once (a quiet host may send no record for hours).
-      expect(errors).toEqual(['kmsg: EIO: i/o error, read', null]);
+      expect(errors).toEqual([null, 'kmsg: EIO: i/o error, read', null]);
       emit!(['4,102,2,-;b']);
       expect(got).toEqual(['4,101,1,-;a', '4,102,2,-;b']);
       client.close();
     } finally {
       vi.useRealTimers();
     }
+  });
+});
+
+describe('a kernel-log stream that fails as it starts', () => {
+  it('is not said to run: the failure, arriving before the answer, stands', async () => {
+    const f = fakeDeps();
+    f.deps.openKmsg = (_start, _onRecords, onError) => {
+      onError('kmsg: EACCES: permission denied, read');
+      return { stop() {} };
+    };
+    const client = new HelperClient({ inProcess: createHelperDispatcher(f.deps) });
+    const errors: (string | null)[] = [];
+    await client.streamKmsg(100, () => undefined, (m) => errors.push(m));
+    expect(errors).toEqual(['kmsg: EACCES: permission denied, read']);
+    client.close();
   });
 });
 

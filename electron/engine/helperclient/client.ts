@@ -55,6 +55,11 @@ export class HelperClient {
   private readonly kmsgListeners = new Set<(records: string[]) => void>();
   private readonly kmsgErrorListeners = new Set<(message: string | null) => void>();
   private kmsgRestart: ReturnType<typeof setTimeout> | null = null;
+  /**
+   * kmsg-error events so far: a start of the stream that succeeded says "running" (null) only when
+   * no failure came meanwhile — the answer and a failure can arrive in one read, the failure first.
+   */
+  private kmsgErrors = 0;
   private readonly statusListeners = new Set<(connected: boolean, why?: string) => void>();
   private kmsgWanted = false;
   private lastSeq: number | null = null;
@@ -106,7 +111,10 @@ export class HelperClient {
     this.kmsgWanted = true;
     this.kmsgStart = afterSeq;
     this.lastSeq = typeof afterSeq === 'number' ? afterSeq : null;
+    const errors = this.kmsgErrors;
     await this.call('streamKmsg', { afterSeq });
+    // Running: a failure of an earlier stream (an earlier helper's) is over.
+    if (onError && this.kmsgErrors === errors) onError(null);
     return () => {
       this.kmsgListeners.delete(listener);
       if (onError) this.kmsgErrorListeners.delete(onError);
@@ -239,6 +247,7 @@ export class HelperClient {
 
   private onEvent(e: HelperEvent): void {
     if (e.event === 'kmsg-error') {
+      this.kmsgErrors++;
       for (const l of this.kmsgErrorListeners) l(e.message);
       this.restartKmsgLater();
       return;
@@ -255,8 +264,10 @@ export class HelperClient {
     this.kmsgRestart = setTimeout(() => {
       this.kmsgRestart = null;
       if (this.closed || !this.kmsgWanted) return;
+      const errors = this.kmsgErrors;
       this.call('streamKmsg', { afterSeq: this.lastSeq ?? this.kmsgStart }).then(
         () => {
+          if (this.kmsgErrors !== errors) return; // failed again meanwhile: that failure stands (its own restart follows)
           for (const l of this.kmsgErrorListeners) l(null);
         },
         (e: Error) => {

@@ -7,7 +7,7 @@
  * user's own rules untouchable, and the expiry lets list() report what is due even though ufw itself
  * cannot expire a rule (the caller unbans at expiry).
  * Many bans at once (banMany: restore, bulk ban) go into ufw's rules files, loaded once (ufw-batch.ts),
- * and many unbans (unbanMany: reconcile's stale bans, uninstall) come out of them the same way; a
+ * and many unbans (unbanMany: reconcile's stale bans, a switch of backend moving bans out, uninstall) come out of them the same way; a
  * single unban stays one `ufw delete`.
  * ufw treats rules that differ only by comment as the same rule ("Skipping inserting existing rule"),
  * so at most one `deny from <ip>` exists: deleting by rule spec is exact once its tag is checked.
