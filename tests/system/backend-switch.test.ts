@@ -4,11 +4,10 @@
  * as active (a ban that expired while nothing ran) is lifted from the old backend instead of being
  * stranded there for good, and the banned scanner stays blocked on the open port throughout.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { canonicalIp } from '../../electron/shared/domain.ts';
 import { requireSystem } from '../support/system.ts';
-import { createLab, type Lab } from '../support/netns.ts';
-import { cliOnce, removeDir, setMembers, startCli, taggedUfwRules, tempStateDir, until, writeConfig, type RunningCli } from './runner-support.ts';
+import { cliOnce, labPerTest, setMembers, taggedUfwRules, until } from './runner-support.ts';
 
 const enabled = requireSystem('root', 'netns', 'ufw', 'ipset', 'conntrack');
 const PORTS = Array.from({ length: 8 }, (_, i) => 3001 + i);
@@ -16,37 +15,24 @@ const EXPIRING = '203.0.113.78';
 const KEPT = '203.0.113.79';
 
 describe.runIf(enabled)('portcullis run: a switch of ban backend between runs', () => {
-  let lab: Lab | null = null;
-  const clis: RunningCli[] = [];
-  let stateDir: string | null = null;
-
-  afterEach(async () => {
-    for (const c of clis.splice(0)) await c.stop('SIGKILL');
-    await lab?.cleanup();
-    lab = null;
-    if (stateDir) removeDir(stateDir);
-    stateDir = null;
-  });
+  const t = labPerTest();
 
   for (const [from, to] of [['ufw', 'set'], ['set', 'ufw']] as const) {
     it(`${from} → ${to}: active bans move, an expired one is lifted from ${from}, the scanner stays blocked`, async () => {
-      lab = await createLab();
-      stateDir = tempStateDir();
-      const cfg = (backend: 'ufw' | 'set') =>
-        writeConfig(stateDir!, {
-          detection: { findtimeSec: 120, maxretry: 5, minDistinctPorts: 3 },
-          ban: { backend, bantimeSec: 600, maxbantimeSec: 3600, increment: false },
-          logs: { source: 'kmsg' },
-        });
+      const { lab, stateDir } = await t.lab();
+      const settings = (backend: 'ufw' | 'set') => ({
+        detection: { findtimeSec: 120, maxretry: 5, minDistinctPorts: 3 },
+        ban: { backend, bantimeSec: 600, maxbantimeSec: 3600, increment: false },
+        logs: { source: 'kmsg' },
+      });
       const s = lab.scanner;
       const scanner = canonicalIp(s.v4)!;
       const inBackend = async (backend: 'ufw' | 'set'): Promise<string[]> =>
         backend === 'ufw'
-          ? (await taggedUfwRules(lab!)).map((r) => [EXPIRING, KEPT, scanner].find((ip) => r.includes(ip)) ?? `other: ${r}`).sort()
-          : [...(await setMembers(lab!, 4)), ...(await setMembers(lab!, 6))].map((ip) => canonicalIp(ip) ?? ip).sort();
+          ? (await taggedUfwRules(lab)).map((r) => [EXPIRING, KEPT, scanner].find((ip) => r.includes(ip)) ?? `other: ${r}`).sort()
+          : [...(await setMembers(lab, 4)), ...(await setMembers(lab, 6))].map((ip) => canonicalIp(ip) ?? ip).sort();
 
-      const first = await startCli(lab, ['run', '--source', 'kmsg', '--backend', from, '--config', cfg(from)], stateDir);
-      clis.push(first);
+      const first = await t.start(['run', '--source', 'kmsg', '--backend', from], settings(from));
       for (const [ip, duration] of [[EXPIRING, '2'], [KEPT, '1h']] as const) {
         const r = await cliOnce(lab, ['ban', ip, '--duration', duration, '--state-dir', stateDir]);
         expect(r.code, r.stderr).toBe(0);
@@ -58,8 +44,7 @@ describe.runIf(enabled)('portcullis run: a switch of ban backend between runs', 
       await first.stop('SIGTERM');
       await new Promise((r) => setTimeout(r, 2500)); // the short ban's time runs out while nothing runs
 
-      const second = await startCli(lab, ['run', '--source', 'kmsg', '--backend', to, '--config', cfg(to)], stateDir);
-      clis.push(second);
+      await t.start(['run', '--source', 'kmsg', '--backend', to], settings(to));
       await until(async () => (await inBackend(from)).length === 0, 30_000, `nothing left in ${from}`);
       await until(async () => (await inBackend(to)).length === 2, 30_000, `the two active bans in ${to}`);
       expect(await inBackend(to)).toEqual([KEPT, scanner].sort());
