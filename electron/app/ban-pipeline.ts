@@ -482,7 +482,7 @@ export class BanPipeline {
     });
     // Missing bans go back in batches (one ipset batch each for the set backend; one write and load of
     // ufw's rules files for ufw): a live ban waits for one batch at most, never for the whole restore.
-    const missing = [...wanted.values()].filter((b) => !count.has(b.ip) && !moving.has(b.ip));
+    const missing = [...wanted.keys()].filter((ip) => !count.has(ip) && !moving.has(ip));
     await this.inBatches(missing, batch, (chunk) => this.restoreBatch(fw, chunk, result));
     if (result.removed.length || result.restored.length || result.deduplicated.length || result.moved.length) {
       const moved = result.moved.length ? `, ${result.moved.length} taken out of the other ban backend` : '';
@@ -492,16 +492,16 @@ export class BanPipeline {
   }
 
   /**
-   * Puts a batch of stored bans into the firewall, as the engine holds them when it runs (a ban lifted
-   * since stays out, an extended one goes in with its new end); one whose source a rule of the user's
-   * decides is ended (refused-users-rule).
+   * Puts the bans of a batch of addresses into the firewall, as the engine holds them when it runs (a
+   * ban lifted since stays out, an extended one goes in with its new end); one whose source a rule of
+   * the user's decides is ended (refused-users-rule).
    */
-  private async restoreBatch(fw: FirewallPort, chunk: readonly (BanRecord | string)[], result: { restored: string[] }): Promise<void> {
+  private async restoreBatch(fw: FirewallPort, ips: readonly string[], result: { restored: string[] }): Promise<void> {
     const h = this.h;
     const current = new Map(h.engine().activeBans().map((b) => [b.ip, b]));
-    const todo = chunk.flatMap((b) => {
+    const todo = ips.flatMap((ip) => {
       const now2 = h.now();
-      const c = current.get(typeof b === 'string' ? b : b.ip);
+      const c = current.get(ip);
       return c && (c.until === null || c.until > now2) ? [c] : [];
     });
     if (todo.length === 0) return;
