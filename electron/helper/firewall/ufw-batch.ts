@@ -185,8 +185,8 @@ export async function banManyInUfwFiles(
   opts: UfwFilesOptions = {},
   replaced?: ChainsReplaced,
 ): Promise<{ added: number; loaded: boolean; notTaken: PlannedBan[]; skipped: PlannedBan[] }> {
-  const v6ok = ufwFiltersIpv6(opts.defaultsFile ?? UFW_DEFAULTS_FILE);
-  const notTaken = v6ok ? [] : bans.filter((b) => b.ip.includes(':'));
+  const families = byFamily(bans, (b) => b.ip, opts);
+  const notTaken = families.notTaken;
   const added: PlannedBan[] = [];
   const skipped: PlannedBan[] = [];
   const edit = (family: readonly PlannedBan[]) => (text: string) => {
@@ -196,7 +196,7 @@ export async function banManyInUfwFiles(
     added.push(...next.added);
     return { ok: true as const, text: next.text, changed: next.added.length > 0 };
   };
-  const r = await editUserRules(exec, opts, { v4: bans.filter((b) => !b.ip.includes(':')), v6: v6ok ? bans.filter((b) => b.ip.includes(':')) : [] }, edit, replaced);
+  const r = await editUserRules(exec, opts, families, edit, replaced);
   if (!r) return { added: 0, loaded: false, notTaken, skipped };
   // ufw must read every line written as its own rule; if not, nothing of this batch stays.
   const listed = new Set((await listTagged().catch(() => [])).map((t) => t.ip));
@@ -262,8 +262,8 @@ export async function unbanManyInUfwFiles(
   opts: UfwFilesOptions = {},
   replaced?: ChainsReplaced,
 ): Promise<{ removed: number; loaded: boolean; notTaken: BanTarget[] }> {
-  const v6ok = ufwFiltersIpv6(opts.defaultsFile ?? UFW_DEFAULTS_FILE);
-  const notTaken = v6ok ? [] : ips.filter((ip) => ip.includes(':'));
+  const families = byFamily(ips, (ip) => ip, opts);
+  const notTaken = families.notTaken;
   const removed: BanTarget[] = [];
   const edit = (family: readonly BanTarget[]) => (text: string) => {
     const next = withoutDenyEntries(text, family);
@@ -272,7 +272,7 @@ export async function unbanManyInUfwFiles(
     notTaken.push(...next.leftOver);
     return { ok: true as const, text: next.text, changed: next.removed.length > 0 };
   };
-  const r = await editUserRules(exec, opts, { v4: ips.filter((ip) => !ip.includes(':')), v6: v6ok ? ips.filter((ip) => ip.includes(':')) : [] }, edit, replaced);
+  const r = await editUserRules(exec, opts, families, edit, replaced);
   if (!r) return { removed: 0, loaded: false, notTaken };
   // ufw must no longer list any of them (it read the files as its own); if it does, nothing of this batch stays.
   const listed = await listTagged().catch(() => null);
@@ -282,6 +282,16 @@ export async function unbanManyInUfwFiles(
     throw new FirewallError('ufw', `ufw still lists ${still.length} of the ${removed.length} bans taken out of its rules files (e.g. ${still[0]}); the previous files were put back${also}`);
   }
   return { removed: removed.length, loaded: r.active, notTaken };
+}
+
+/**
+ * Entries by the family of their address, for user.rules and user6.rules; IPv6 ones while ufw has
+ * IPV6=no go to notTaken (ufw answers for them itself, one `ufw` run each).
+ */
+function byFamily<T>(items: readonly T[], ipOf: (t: T) => string, opts: UfwFilesOptions): { v4: T[]; v6: T[]; notTaken: T[] } {
+  const v6ok = ufwFiltersIpv6(opts.defaultsFile ?? UFW_DEFAULTS_FILE);
+  const v6 = items.filter((t) => ipOf(t).includes(':'));
+  return { v4: items.filter((t) => !ipOf(t).includes(':')), v6: v6ok ? v6 : [], notTaken: v6ok ? [] : v6 };
 }
 
 /** One family's change of its user rules file: the new text (changed: false = nothing to write), or why the file is refused. */
