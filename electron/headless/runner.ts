@@ -17,7 +17,7 @@ import { SqliteStore } from '../engine/store/sqlite.ts';
 import { fileAuditLog } from '../helper/audit.ts';
 import { BINARIES, execArgv } from '../helper/exec.ts';
 import { raiseMainThreadPriority } from './main-thread-priority.ts';
-import { acquireFirewallLock, FirewallLockedError, type FirewallLock } from '../helper/instance-lock.ts';
+import { acquireFirewallLock, acquireStoreLock, FirewallLockedError, StoreLockedError, type FirewallLock, type HeldLock } from '../helper/instance-lock.ts';
 import type { HelperOpsPort } from '../app/contracts.ts';
 import * as firewallModule from '../helper/firewall/index.ts';
 import { createHelperDispatcher } from '../helper/ops.ts';
@@ -194,7 +194,7 @@ async function startLocked(o: RunOptions, out: Out, err: Out, isRoot: boolean): 
   // are opened. Refused only at its control socket (below), a dry run next to the service had already
   // ingested into the service's database (whose next restart applied those bans), and a run in
   // another network namespace had restored and reconciled this one's bans there. Two starts at the
-  // same moment can both pass here: the control socket still refuses the second, after its start.
+  // same moment can both pass here: the store lock below refuses the second.
   const dbPath = o.db ?? path.join(o.stateDir, 'portcullis.db');
   try {
     await refuseIfRunning(o.stateDir);
@@ -203,7 +203,32 @@ async function startLocked(o: RunOptions, out: Out, err: Out, isRoot: boolean): 
   } catch (e) {
     throw new StartError((e as Error).message);
   }
+  // One writer per database, whatever its state directory, dry runs included (instance-lock.ts):
+  // the check above asks the control sockets, which two starts at the same moment both pass, and
+  // which a `--db` run writing this directory's database does not answer on.
+  let storeLock: HeldLock;
+  try {
+    storeLock = acquireStoreLock(dbPath, `portcullis ${o.web ? 'serve' : 'run'}${o.dryRun ? ' --dry-run' : ''}`);
+  } catch (e) {
+    throw new StartError(e instanceof StoreLockedError ? `${e.message}. Stop it first` : `cannot open the database ${dbPath}: ${(e as Error).message}`);
+  }
+  try {
+    const runner = await startWithStore(o, out, err, isRoot, dbPath);
+    return {
+      ...runner,
+      close: async () => {
+        await runner.close();
+        storeLock.release();
+      },
+    };
+  } catch (e) {
+    storeLock.release();
+    throw e;
+  }
+}
 
+/** The start once no other Portcullis writes `dbPath`: the store, the helper, the firewall and the log source, the service, its sockets. */
+async function startWithStore(o: RunOptions, out: Out, err: Out, isRoot: boolean, dbPath: string): Promise<Runner> {
   let raw: SqliteStore;
   try {
     raw = new SqliteStore({ path: dbPath, clock: systemClock });

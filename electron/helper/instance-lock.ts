@@ -20,9 +20,12 @@
  *  - takeover: delete the stale holder file by its unique name (never anyone else's), which leaves
  *    an empty directory = a free lock; then race for it as above;
  *  - release: delete our own holder file by its unique name, then the empty directory.
+ *
+ * The same kind of lock, beside a database file, keeps a second writer (a dry run included) off a
+ * database another Portcullis writes: acquireStoreLock.
  */
-import { closeSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmdirSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, realpathSync, renameSync, rmdirSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 
 export const DEFAULT_LOCK_DIR = '/run/portcullis';
 
@@ -46,12 +49,16 @@ export class FirewallLockedError extends Error {
   }
 }
 
-export interface FirewallLock {
+/** A lock this process holds (the firewall lock of a network namespace, or the store lock of a database). */
+export interface HeldLock {
   readonly path: string;
   readonly holder: LockHolder;
   /** Deletes our holder file (and the then empty lock); true when it was still there. Idempotent. */
   release(): boolean;
 }
+
+/** The firewall lock of a network namespace. */
+export type FirewallLock = HeldLock;
 
 export interface LockOptions {
   /** Directory of the lock files (default /run/portcullis; created 0700). */
@@ -195,6 +202,72 @@ export function acquireFirewallLock(who: string, o: LockOptions = {}): FirewallL
   prepareDir(dir);
   const path = firewallLockPath(o);
   sweep(dir, path);
+  return takeLockAt(path, who, (holder) => new FirewallLockedError(path, holder));
+}
+
+/** Another live Portcullis writes this database (a run or serve, dry run included). */
+export class StoreLockedError extends Error {
+  readonly holder: LockHolder;
+  readonly path: string;
+  constructor(dbPath: string, path: string, holder: LockHolder) {
+    super(`another Portcullis (${holder.who}, pid ${holder.pid}) is writing the database ${dbPath} (since ${holder.since}; lock ${path})`);
+    this.name = 'StoreLockedError';
+    this.holder = holder;
+    this.path = path;
+  }
+}
+
+/** The store lock of a database file: a directory beside it (portcullis.db → portcullis.db.lock). */
+export function storeLockPath(dbPath: string): string {
+  return `${dbPath}.lock`;
+}
+
+/**
+ * One writer per database, dry runs included (they take no firewall lock): takes the lock beside
+ * `dbPath` for `who`, or throws StoreLockedError naming the live writer. Why a lock and not only the
+ * control-socket check: that check asks a state directory, so two starts at the same moment both
+ * passed it, and a `--db` naming another state directory's database was refused only while that
+ * directory's own instance ran first, not when it started second. Two writers of one database
+ * fight over its log position and its bans (the second's restart applies the first's dry-run bans).
+ * The same atomic, identity-safe steps as the firewall lock; a writer killed with -9 leaves a
+ * stale lock that the next start takes over.
+ */
+export function acquireStoreLock(dbPath: string, who: string): HeldLock {
+  // Beside the file itself, however it is named (a relative path, a symbolic link to it or to its directory).
+  const path = storeLockPath(realFile(dbPath));
+  sweepStarts(dirname(path), basename(path));
+  return takeLockAt(path, who, (holder) => new StoreLockedError(dbPath, path, holder));
+}
+
+/** `file`'s real path: the real path of its directory (which must exist) joined to its own name, or its real path when it is a symbolic link. */
+function realFile(file: string): string {
+  try {
+    return realpathSync(file);
+  } catch {
+    return join(realpathSync(dirname(file)), basename(file)); // not there yet: the store creates it
+  }
+}
+
+/** Private directories of starts killed half-way (`<lock>.<pid>.<hex>.new`) beside a store lock: removed when their pid is gone. */
+function sweepStarts(dir: string, lockName: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return; // no directory yet: the database's open will say why
+  }
+  for (const name of names) {
+    if (!name.startsWith(lockName + '.')) continue;
+    const leftover = /^\.(\d+)\.[0-9a-f]+\.new$/.exec(name.slice(lockName.length));
+    if (leftover && processStartTime(Number(leftover[1])) === null) rmSync(join(dir, name), { recursive: true, force: true });
+  }
+}
+
+/**
+ * The lock at `path` for `who`: prepares a private directory with our holder file, renames it onto
+ * `path` (exactly one contender wins), takes over a stale lock, and throws `refuse(holder)` for a live one.
+ */
+function takeLockAt(path: string, who: string, refuse: (holder: LockHolder) => Error): HeldLock {
   const starttime = processStartTime(process.pid);
   if (starttime === null) throw new Error(`cannot read /proc/${process.pid}/stat`);
   const me: LockHolder = { pid: process.pid, starttime, who, since: new Date().toISOString() };
@@ -216,7 +289,7 @@ export function acquireFirewallLock(who: string, o: LockOptions = {}): FirewallL
       const entries = look(path);
       if (!entries) continue; // released meanwhile: try again
       const live = entries.find((e) => e.holder && isAlive(e.holder));
-      if (live) throw new FirewallLockedError(path, live.holder!);
+      if (live) throw refuse(live.holder!);
       removeStale(path, entries); // dead holder, pid reused, or garbage
     }
     throw new Error(`${path}: could not take the lock (it keeps changing hands)`);
@@ -225,7 +298,7 @@ export function acquireFirewallLock(who: string, o: LockOptions = {}): FirewallL
   }
 }
 
-function ownLock(path: string, holderFile: string, holder: LockHolder): FirewallLock {
+function ownLock(path: string, holderFile: string, holder: LockHolder): HeldLock {
   let held = true;
   const release = (): boolean => {
     if (!held) return false;

@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -210,6 +210,32 @@ describe('CLI arguments', () => {
     } finally {
       await live.close();
     }
+  }, 30_000);
+
+  it("a state directory's own start is refused while a --db run of another directory already writes its database", async () => {
+    const d = tmp();
+    const state = path.join(d, 'state');
+    writeFileSync(path.join(d, 'scan.log'), '');
+    writeFileSync(path.join(d, 'c.json'), '{}');
+    const db = path.join(state, 'portcullis.db');
+    mkdirSync(state, { mode: 0o700 });
+    // The --db run first: it answers on ITS state directory's socket, not on `state`'s.
+    const first = spawn(NODE, [path.join(ROOT, 'bin/portcullis.js'), 'run', '--dry-run', '--source', `file:${path.join(d, 'scan.log')}`, '--config', path.join(d, 'c.json'), '--state-dir', path.join(d, 'other'), '--db', db], { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        let out = '';
+        first.stdout!.on('data', (b: Buffer) => (out += b.toString()).includes('protecting') && resolve());
+        first.once('exit', (code) => reject(new Error(`the --db run exited ${code}`)));
+      });
+      const second = await cli(['run', '--dry-run', '--source', `file:${path.join(d, 'scan.log')}`, '--config', path.join(d, 'c.json'), '--state-dir', state]);
+      expect(second).toMatchObject({ code: 1, stderr: expect.stringContaining(`(portcullis run --dry-run, pid ${first.pid}) is writing the database ${db}`) });
+      expect(second.stdout).not.toContain('protecting');
+    } finally {
+      first.kill('SIGTERM');
+      await new Promise((r) => (first.exitCode === null ? first.once('exit', r) : r(null)));
+    }
+    // Stopped, it let go of the database's lock.
+    expect(existsSync(`${db}.lock`)).toBe(false);
   }, 30_000);
 
   it('help lists every command', async () => {

@@ -5,11 +5,11 @@
  * several processes over one stale lock that exactly one wins.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { acquireFirewallLock, acquireFirewallLockWaiting, firewallLockPath, FirewallLockedError, lockHolder, processStartTime, type FirewallLock, type LockHolder } from '../../electron/helper/instance-lock.ts';
+import { acquireFirewallLock, acquireFirewallLockWaiting, acquireStoreLock, firewallLockPath, FirewallLockedError, lockHolder, processStartTime, StoreLockedError, storeLockPath, type FirewallLock, type LockHolder } from '../../electron/helper/instance-lock.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const NODE = existsSync(path.join(ROOT, 'node_modules/.bin/node')) ? path.join(ROOT, 'node_modules/.bin/node') : process.execPath;
@@ -297,5 +297,63 @@ describe('firewall instance lock', () => {
       expect((err as FirewallLockedError).holder).toEqual(holder);
       expect(heard).toEqual([]);
     });
+  });
+});
+
+describe('store lock (one writer per database)', () => {
+  /** A child process that takes the store lock of `db` and holds it until killed; resolves once it holds it. */
+  async function holder(db: string): Promise<ChildProcess> {
+    const c = spawn(NODE, ['--input-type=module', '-e', `import { acquireStoreLock } from ${JSON.stringify(LOCK_MODULE)};\nacquireStoreLock(${JSON.stringify(db)}, 'portcullis run --dry-run'); console.log('held'); setInterval(() => {}, 1000);`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    children.push(c);
+    await new Promise<void>((resolve, reject) => {
+      c.stdout!.on('data', (d: Buffer) => d.toString().includes('held') && resolve());
+      c.once('exit', (code) => reject(new Error(`holder exited ${code}`)));
+    });
+    return c;
+  }
+
+  it("refuses a second writer while the first lives, under any name of the file, and takes over once it is killed", async () => {
+    const state = path.join(base, 'state');
+    mkdirSync(state, { mode: 0o700 });
+    const db = path.join(state, 'portcullis.db');
+    const c = await holder(db);
+    let refusal: unknown;
+    try {
+      acquireStoreLock(db, 'portcullis run');
+    } catch (e) {
+      refusal = e;
+    }
+    expect(refusal).toBeInstanceOf(StoreLockedError);
+    expect((refusal as StoreLockedError).holder.pid).toBe(c.pid);
+    expect((refusal as StoreLockedError).message).toContain(`portcullis run --dry-run, pid ${c.pid}) is writing the database ${db}`);
+    // The same file by a relative path and through a symbolic link to its directory: the same lock.
+    symlinkSync(state, path.join(base, 'link'));
+    expect(() => acquireStoreLock(path.join(base, 'link', 'portcullis.db'), 'portcullis run')).toThrow(StoreLockedError);
+    expect(() => acquireStoreLock(path.relative(process.cwd(), db), 'portcullis run')).toThrow(StoreLockedError);
+    // Another database in the same directory is another lock.
+    const other = acquireStoreLock(path.join(state, 'other.db'), 'portcullis run');
+    expect(other.release()).toBe(true);
+
+    c.kill('SIGKILL');
+    await new Promise((r) => c.once('exit', r));
+    const mine = acquireStoreLock(db, 'portcullis run');
+    expect(mine.path).toBe(storeLockPath(db));
+    expect(mine.holder.pid).toBe(process.pid);
+    expect(mine.release()).toBe(true);
+    expect(existsSync(storeLockPath(db))).toBe(false);
+  });
+
+  it('sweeps the leftovers of starts killed half-way beside the database; a live start keeps its own', async () => {
+    const c = await sleeper();
+    const db = path.join(base, 'portcullis.db');
+    const dead = `${storeLockPath(db)}.999999999.00aa11bb22cc.new`;
+    const live = `${storeLockPath(db)}.${c.pid}.00aa11bb22cc.new`;
+    const unrelated = path.join(base, 'portcullis.db.lockfile.999999999.00aa11bb22cc.new');
+    for (const d of [dead, live, unrelated]) mkdirSync(d);
+    const l = acquireStoreLock(db, 'portcullis run');
+    l.release();
+    expect(existsSync(dead)).toBe(false);
+    expect(existsSync(live)).toBe(true);
+    expect(existsSync(unrelated)).toBe(true);
   });
 });
