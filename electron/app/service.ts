@@ -14,7 +14,7 @@
  * Every dependency is injected (contracts.ts), so the desktop app reaches the firewall through the
  * helper socket while the headless runner calls the helper dispatcher in-process.
  */
-import { ApiError, type ApiEvent, type ApiHandlers, type DoctorCheck, type FirewallState, type RulesView, type State } from '../shared/api.ts';
+import { ApiError, type ApiEvent, type ApiHandlers, type BanBackendName, type DoctorCheck, type FirewallState, type RulesView, type State } from '../shared/api.ts';
 import type { BanRecord, EngineEvent, UnbanReason } from '../shared/model.ts';
 import { describeZodError, SettingsSchema, type Settings } from '../shared/settings.ts';
 import { redactFleet, unredactFleet } from '../shared/fleet.ts';
@@ -52,6 +52,11 @@ export class PortcullisService implements AppCore {
   settings!: Settings;
   /** The settings as the repo holds them: `settings` less the command line's overrides (savedFormOf). */
   private savedSettings!: Settings;
+  /**
+   * The ban backend this run bans through: its settings' at the start, the same load the shells build
+   * the firewall port from (`firewall`). A later change of `ban.backend` takes over at the next start.
+   */
+  private backendInUse!: BanBackendName;
   engine!: EngineLike;
   private readonly fw: FirewallStatus;
   private readonly capNotes: BanCapNotes;
@@ -130,6 +135,7 @@ export class PortcullisService implements AppCore {
     if (!loaded.ok) throw new Error(`invalid settings in ${this.o.settingsRepo.describe()}:\n${loaded.error}`);
     this.settings = loaded.settings;
     this.savedSettings = loaded.saved;
+    this.backendInUse = loaded.settings.ban.backend;
     const paused = Number(this.o.store.getSetting(PAUSED_KEY));
     this.pausedUntil = Number.isFinite(paused) && paused > this.o.clock.now() ? paused : null;
 
@@ -267,11 +273,14 @@ export class PortcullisService implements AppCore {
     this.engine.updateSettings(running);
     void this.fleet?.updateSettings(running);
     if (before.ban.backend !== running.ban.backend) {
-      this.notice('warn', `The ban backend changes to "${running.ban.backend}" at the next start, which moves the active bans there; until then they stay where they are.`);
+      // Said against the backend in use: a switch back to it before a restart moves nothing.
+      if (running.ban.backend === this.backendInUse) this.notice('info', `The ban backend stays "${running.ban.backend}", the one in use: nothing moves at the next start.`);
+      else this.notice('warn', `The ban backend changes to "${running.ban.backend}" at the next start, which moves the active bans there; until then they stay in "${this.backendInUse}".`);
     }
     // A host that is whitelisted now must not stay banned.
     this.liftWhitelistedBans();
-    if (before.protectionEnabled !== running.protectionEnabled) this.pushState();
+    // The state carries both (protection; the backend after a restart): every window and the tray see the change.
+    if (before.protectionEnabled !== running.protectionEnabled || before.ban.backend !== running.ban.backend) this.pushState();
     // What goes back to a caller never carries the fleet's secrets.
     return { ...running, fleet: redactFleet(running.fleet) };
   }
@@ -477,7 +486,8 @@ export class PortcullisService implements AppCore {
       pausedUntil: this.protection() === 'paused' ? this.pausedUntil : null,
       firewall: this.fw.state,
       helper,
-      backend: this.settings.ban.backend,
+      backend: this.backendInUse,
+      ...(this.settings.ban.backend !== this.backendInUse ? { backendAfterRestart: this.settings.ban.backend } : {}),
       counts: {
         blockedPackets: this.safeCount(),
         packetsNotStored: this.safeNotStored(),

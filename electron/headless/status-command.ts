@@ -37,7 +37,9 @@ export const statusCommand: CliCommand = {
       else {
         print(`protection   ${s.protection}${s.pausedUntil ? ` until ${iso(s.pausedUntil)}` : ''}`);
         print(`firewall     ufw ${s.firewall.enabled ? 'enabled' : 'DISABLED'}, logging ${s.firewall.loggingLevel ?? '?'}, per-source logging ${s.firewall.perSourceLogging ? 'yes' : 'no'}`);
-        print(`backend      ${s.backend}${s.helper.connected ? '' : ` (read-only: ${s.helper.readOnlyReason ?? ''})`}`);
+        // The backend in use; a switch in the settings only takes over at the next start.
+        const after = s.backendAfterRestart ? ` (${s.backendAfterRestart} after the next start: ban.backend was changed)` : '';
+        print(`backend      ${s.backend}${after}${s.helper.connected ? '' : ` (read-only: ${s.helper.readOnlyReason ?? ''})`}`);
         print(`source       ${s.source ? `${s.source.description}${s.source.kernelTrusted ? '' : ' (SPOOFABLE)'}, last record ${iso(s.source.lastRecordAt)}${s.source.recordsLost ? `, ${s.source.recordsLost} records lost` : ''}` : 'none'}`);
         const notStored = s.counts.packetsNotStored ? ` (and ${s.counts.packetsNotStored} not stored during a flood: over logs.maxStoredPacketsPerSecond, counted)` : '';
         print(`counts       ${s.counts.blockedPackets} blocked packets stored${notStored}, ${s.counts.scanners} sources watched, ${s.counts.activeBans} active bans, ${s.counts.deferredBans} deferred`);

@@ -69,13 +69,23 @@ export const FleetHealthSchema = z.object({
 });
 export type FleetHealth = z.infer<typeof FleetHealthSchema>;
 
+/** How bans are made: tagged ufw rules, or kernel sets (settings' `ban.backend`). */
+export const BanBackendSchema = z.enum(['ufw', 'set']);
+export type BanBackendName = z.infer<typeof BanBackendSchema>;
+
 export const StateSchema = z.object({
   protection: ProtectionSchema,
   pausedUntil: z.nullable(z.number()),
   firewall: FirewallStateSchema,
   /** The root helper: without it the UI is read-only, and `readOnlyReason` says why. */
   helper: z.object({ connected: z.boolean(), readOnlyReason: z.optional(z.string()) }),
-  backend: z.enum(['ufw', 'set']),
+  /**
+   * The ban backend in use: the one this run bans through, fixed at its start (a switch in the
+   * settings takes over at the next start, which moves the active bans there).
+   */
+  backend: BanBackendSchema,
+  /** The backend the settings name when it is not the one in use: it takes over at the next start (absent: the same). */
+  backendAfterRestart: z.optional(BanBackendSchema),
   counts: z.object({
     /** Stored blocked packets (rows of the packet log). */
     blockedPackets: z.int(),

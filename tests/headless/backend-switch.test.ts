@@ -8,6 +8,7 @@ import path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { ManualClock } from '../../electron/shared/domain.ts';
 import type { BanRecord } from '../../electron/shared/model.ts';
+import type { ApiEvent } from '../../electron/shared/api.ts';
 import { BatchFirewall, Journal } from './fakes.ts';
 import { BOOT, buildRealService, kmsg, tempDirsPerTest } from './real-service.ts';
 
@@ -109,6 +110,39 @@ describe('switching the ban backend', () => {
     await t2.service.idle();
     expect(none.log).toEqual([]);
     expect(t2.logs).toContain('info: reconcile: the other ban backend lists nothing (ipset v7.19: The set with the given name does not exist)');
+    await t2.service.stop();
+  });
+
+  it('the state names the backend in use until the next start, and the one the settings switched to beside it (every window is told at once)', async () => {
+    const db = path.join(tempDir(), 'db.sqlite');
+    const build2 = () => buildRealService({ dbFile: db, clock: new ManualClock(BOOT + 10_000), firewall: new BatchFirewall(new Journal()), otherFirewall: new BatchFirewall(new Journal()) });
+    const t = build2();
+    await t.service.start();
+    const pushed: ApiEvent[] = [];
+    t.service.onEvents((batch) => void pushed.push(...batch));
+    expect(await t.call('getState')).toMatchObject({ backend: 'set' });
+    expect(await t.call('getState')).not.toHaveProperty('backendAfterRestart');
+
+    await t.call('updateSettings', { patch: { ban: { backend: 'ufw' } } });
+    // Still banning through the sets: this run's firewall port is the set backend's.
+    expect(await t.call('getState')).toMatchObject({ backend: 'set', backendAfterRestart: 'ufw' });
+    await vi.waitFor(() => expect(pushed).toContainEqual(expect.objectContaining({ type: 'state', state: expect.objectContaining({ backend: 'set', backendAfterRestart: 'ufw' }) })));
+    expect(pushed).toContainEqual({ type: 'notice', level: 'warn', message: 'The ban backend changes to "ufw" at the next start, which moves the active bans there; until then they stay in "set".' });
+
+    // Switched back before a restart: nothing is pending, and nothing will move.
+    pushed.length = 0;
+    await t.call('updateSettings', { patch: { ban: { backend: 'set' } } });
+    expect(await t.call('getState')).not.toHaveProperty('backendAfterRestart');
+    await vi.waitFor(() => expect(pushed).toContainEqual({ type: 'notice', level: 'info', message: 'The ban backend stays "set", the one in use: nothing moves at the next start.' }));
+    await t.call('updateSettings', { patch: { ban: { backend: 'ufw' } } });
+    await t.service.stop();
+
+    // The next start bans through the saved one.
+    const t2 = build2();
+    await t2.service.start();
+    const st = await t2.call('getState');
+    expect(st.backend).toBe('ufw');
+    expect(st).not.toHaveProperty('backendAfterRestart');
     await t2.service.stop();
   });
 });

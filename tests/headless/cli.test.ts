@@ -9,7 +9,7 @@ import { parseIpAddr, parseIpRouteGateways } from '../../electron/app/hostinfo.t
 import { callViaDispatcher, firewallPortOf } from '../../electron/app/helper-adapter.ts';
 import { FileSettingsRepo, readInboundSessions } from '../../electron/app/adapters.ts';
 import { ManualClock } from '../../electron/shared/domain.ts';
-import { FailingFirewall, Journal } from './fakes.ts';
+import { FailingFirewall, FakeFirewall, Journal } from './fakes.ts';
 import { BOOT, buildRealService } from './real-service.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -142,6 +142,24 @@ describe('CLI arguments', () => {
       expect(unban).toMatchObject({ code: 1, stderr: expect.stringContaining('the firewall did not lift the ban of 198.51.100.9: ERROR: Could not delete rule') });
       expect(fw.bans.has('198.51.100.9')).toBe(true);
       expect(t.raw.activeBans(t.clock.now()).map((b) => b.ip)).toContain('198.51.100.9');
+    } finally {
+      await server.close();
+      await t.service.stop();
+    }
+  }, 60_000);
+
+  it('status names the ban backend in use, and a switched ban.backend only as what the next start brings', async () => {
+    const state = tmp();
+    const t = buildRealService({ dbFile: path.join(tmp(), 'db.sqlite'), clock: new ManualClock(BOOT + 10_000), firewall: new FakeFirewall(new Journal()) });
+    await t.service.start();
+    const server = await serveControlSocket(state, t.service.handlers());
+    try {
+      await t.call('updateSettings', { patch: { ban: { backend: 'ufw' } } });
+      const r = await cli(['status', '--state-dir', state]);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/^backend {6}set \(ufw after the next start: ban\.backend was changed\)$/m);
+      const json = await cli(['status', '--json', '--state-dir', state]);
+      expect(JSON.parse(json.stdout)).toMatchObject({ backend: 'set', backendAfterRestart: 'ufw' });
     } finally {
       await server.close();
       await t.service.stop();
