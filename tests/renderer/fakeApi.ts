@@ -166,7 +166,8 @@ export function createFakeApi(opts: { now?: () => number; packets?: number } = {
     };
     data.active = [...data.active.filter((x) => x.ip !== ip), b];
     if (o) data.offenders.set(ip, { ...o, state: 'banned', strikes, bannedUntil: b.until });
-    if (data.state.backend === 'ufw' || data.settings.ban.backend === 'ufw') {
+    // The backend in use (the service's state), not the settings': a switch there takes over at the next start.
+    if (data.state.backend === 'ufw') {
       addRule({ action: 'deny', direction: 'in', from: ip as RuleSpec['from'], to: 'any', proto: 'any', comment: 'portcullis ban' }, 1, true);
     }
     data.state.lastBanAt = b.at;
@@ -267,6 +268,9 @@ export function createFakeApi(opts: { now?: () => number; packets?: number } = {
       const r = SettingsSchema.safeParse(merge(data.settings, patch));
       if (!r.success) throw new ApiError('invalid', describeZodError(r.error));
       data.settings = r.data;
+      // As the service: the backend in use stays until the next start; the state names the saved one beside it.
+      if (data.settings.ban.backend === data.state.backend) delete data.state.backendAfterRestart;
+      else data.state.backendAfterRestart = data.settings.ban.backend;
       return structuredClone(data.settings);
     },
     testFleet: async ({ crowdsec }) =>

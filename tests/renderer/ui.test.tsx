@@ -51,6 +51,25 @@ describe('App', () => {
     expect((screen.getByRole('switch', { name: 'Protection' }) as HTMLButtonElement).disabled).toBe(true);
   });
 
+  it('dashboard: names the ban backend in use, and a switch saved in Thresholds only as what the next start brings', async () => {
+    const { api } = await renderApp();
+    const backend = () => within(screen.getByRole('region', { name: 'Firewall' })).getByText('Ban backend').nextElementSibling!.textContent;
+    expect(backend()).toBe('ipset (fast)');
+    await act(async () => fireEvent.click(nav('Thresholds')));
+    fireEvent.change(screen.getByLabelText('Ban backend'), { target: { value: 'ufw' } });
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Save' })));
+    expect(api.data.settings.ban.backend).toBe('ufw');
+    await act(async () => fireEvent.click(nav('Dashboard')));
+    // The sets still ban until the next start: the Dashboard must not claim ufw already.
+    expect(backend()).toBe('ipset (fast) — switches to ufw rules at the next start of Portcullis (the saved setting)');
+    // Switched back before a restart: nothing pending.
+    await act(async () => fireEvent.click(nav('Thresholds')));
+    fireEvent.change(screen.getByLabelText('Ban backend'), { target: { value: 'set' } });
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Save' })));
+    await act(async () => fireEvent.click(nav('Dashboard')));
+    expect(backend()).toBe('ipset (fast)');
+  });
+
   it('warns when the log source is spoofable', async () => {
     await renderApp((api) => (api.data.state.source = { kind: 'file', description: '/var/log/ufw.log', kernelTrusted: false, lastRecordAt: null, linesPerMinute: 0, rejectsPerMinute: 0 }));
     expect(screen.getByTestId('source-health').textContent).toContain('SPOOFABLE');

@@ -66,9 +66,31 @@ function ProtectionCard() {
   );
 }
 
+const BACKEND_LABEL = { set: 'ipset (fast)', ufw: 'ufw rules' } as const;
+
+/**
+ * The backend bans go through NOW (the state's `backend`), and the one the settings switched to when
+ * that differs: a switch takes over only at the next start, so naming the saved one would be untrue.
+ */
+function BanBackend() {
+  const backend = useApp((s) => s.state?.backend ?? null);
+  const after = useApp((s) => s.state?.backendAfterRestart ?? null);
+  if (!backend) return <>—</>;
+  return (
+    <>
+      {BACKEND_LABEL[backend]}
+      {after && (
+        <span className="warn-text">
+          {' '}
+          — switches to {BACKEND_LABEL[after]} at the next start of Portcullis (the saved setting)
+        </span>
+      )}
+    </>
+  );
+}
+
 function FirewallCard() {
   const fw = useApp((s) => s.state?.firewall ?? null);
-  const backend = useApp((s) => s.state?.backend ?? null);
   return (
     <section className="card" aria-labelledby="fw-title">
       <div className="card-head">
@@ -89,7 +111,9 @@ function FirewallCard() {
           <dt>Per-source logging</dt>
           <dd>{fw.perSourceLogging ? 'installed' : <span className="warn-text">not installed</span>}</dd>
           <dt>Ban backend</dt>
-          <dd>{backend === 'set' ? 'ipset (fast)' : backend === 'ufw' ? 'ufw rules' : '—'}</dd>
+          <dd>
+            <BanBackend />
+          </dd>
         </dl>
       )}
     </section>

@@ -17,6 +17,7 @@ const FIELDS: FieldSpec[] = [
     path: 'ban.backend',
     label: 'Ban backend',
     kind: 'select',
+    hint: 'takes over at the next start of Portcullis, which moves the active bans (the Dashboard shows the one in use)',
     options: [
       { value: 'set', label: 'ipset (fast, scales)' },
       { value: 'ufw', label: 'ufw rules' },
