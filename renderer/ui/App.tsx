@@ -166,7 +166,7 @@ export function App() {
           )}
           {readOnly && (
             <div className="banner banner-warn" role="alert" data-testid="read-only-banner">
-              <strong>Read-only:</strong> {readOnly}. You can watch, but bans, rules and settings cannot be changed.
+              <strong>Read-only:</strong> {readOnly}. You can watch and change settings and protection, but bans and firewall rules cannot be changed: they need the root helper.
             </div>
           )}
           {/* In the flow under the banners, not floating over the page: a toast never covers a form field. */}

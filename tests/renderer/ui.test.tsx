@@ -1,6 +1,7 @@
 // @vitest-environment jsdom
 import { act, cleanup, fireEvent, screen, within } from '@testing-library/react';
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_SETTINGS } from '../../electron/shared/settings.ts';
 import { nav, renderApp } from './render-app.tsx';
 
 describe('App', () => {
@@ -45,10 +46,27 @@ describe('App', () => {
     expect(sw.getAttribute('aria-busy')).toBeNull();
   });
 
-  it('shows the read-only banner with the reason and disables changes', async () => {
-    await renderApp((api) => (api.data.state.helper = { connected: false, readOnlyReason: 'you declined the password prompt' }));
+  it('read-only (no root helper): the banner says why; protection and settings, which need no helper, can be changed as in the tray; firewall changes cannot', async () => {
+    const { api } = await renderApp((a) => (a.data.state.helper = { connected: false, readOnlyReason: 'you declined the password prompt' }));
     expect(screen.getByTestId('read-only-banner').textContent).toContain('you declined the password prompt');
-    expect((screen.getByRole('switch', { name: 'Protection' }) as HTMLButtonElement).disabled).toBe(true);
+    expect(screen.getByTestId('read-only-banner').textContent).toContain('bans and firewall rules cannot be changed');
+    // The tray's toggle turns protection off without the helper; the window's switch does the same.
+    const sw = screen.getByRole('switch', { name: 'Protection' }) as HTMLButtonElement;
+    expect(sw.disabled).toBe(false);
+    await act(async () => fireEvent.click(sw));
+    expect(api.data.state.protection).toBe('off');
+    await act(async () => fireEvent.click(nav('Settings')));
+    const gen = screen.getByRole('region', { name: 'Notifications and appearance' });
+    fireEvent.click(within(gen).getByLabelText('Notify me when a scanner is banned'));
+    await act(async () => fireEvent.click(within(gen).getByRole('button', { name: 'Save' })));
+    expect(api.data.settings.notifications.onBan).toBe(!DEFAULT_SETTINGS.notifications.onBan);
+    await act(async () => fireEvent.click(nav('Whitelist')));
+    fireEvent.change(screen.getByLabelText('Address or CIDR'), { target: { value: '10.1.2.0/24' } });
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Add' })));
+    expect(api.data.settings.whitelist.entries).toEqual(['10.1.2.0/24']);
+    // What the root helper does stays disabled: the firewall's rules.
+    await act(async () => fireEvent.click(nav('Rules')));
+    expect((screen.getByRole('button', { name: 'Edit rule 1' }) as HTMLButtonElement).disabled).toBe(true);
   });
 
   it('dashboard: names the ban backend in use, and a switch saved in Thresholds only as what the next start brings', async () => {

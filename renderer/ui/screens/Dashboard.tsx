@@ -1,6 +1,6 @@
 import type { ReactNode } from 'react';
 import { Bar, BarChart, CartesianGrid, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
-import { selectCounts, selectIsBusy, selectProtection, selectReadOnlyReason, selectTopOffenders } from '../../store/selectors.ts';
+import { selectCounts, selectIsBusy, selectProtection, selectTopOffenders } from '../../store/selectors.ts';
 import { useActions, useApp } from '../context.ts';
 import { fmtAge, fmtCount, fmtTime, useNow } from '../format.ts';
 import { OffenderStateBadge } from './common.tsx';
@@ -20,7 +20,8 @@ function ProtectionCard() {
   const activeBans = useApp((s) => selectCounts(s).activeBans);
   const unknown = useApp(selectProtection) === 'unknown';
   const busy = useApp(selectIsBusy('protection'));
-  const readOnly = useApp(selectReadOnlyReason) !== null;
+  // Not disabled while read-only (no root helper): protection is a setting the service keeps without
+  // the helper, as the tray's toggle does; the bans it leads to are made once the helper connects.
   const { setProtection, pauseProtection } = useActions();
   const on = state?.protection === 'on';
   const paused = state?.protection === 'paused';
@@ -38,7 +39,7 @@ function ProtectionCard() {
           className={`switch ${on ? 'switch-on' : ''}`}
           // While a change is in flight the switch says so (aria-busy/aria-disabled) but is NOT
           // disabled: a disabled button drops keyboard focus, and the next Space would go nowhere.
-          disabled={!state || readOnly || unknown}
+          disabled={!state || unknown}
           aria-disabled={busy || undefined}
           aria-busy={busy || undefined}
           onClick={() => {
@@ -53,11 +54,11 @@ function ProtectionCard() {
       </div>
       <div className="row gap">
         {paused ? (
-          <button type="button" disabled={busy || readOnly} onClick={() => void setProtection(true)}>
+          <button type="button" disabled={busy} onClick={() => void setProtection(true)}>
             Resume now
           </button>
         ) : (
-          <button type="button" disabled={!state || busy || readOnly || !on} onClick={() => void pauseProtection(60)}>
+          <button type="button" disabled={!state || busy || !on} onClick={() => void pauseProtection(60)}>
             Pause for 1 hour
           </button>
         )}

@@ -6,7 +6,6 @@
 import { useEffect, useMemo, useState } from 'react';
 import { CrowdsecSettingsSchema, DEFAULT_FLEET_ORIGINS, REDACTED } from '../../../electron/shared/fleet.ts';
 import { describeZodError, type Settings } from '../../../electron/shared/settings.ts';
-import { selectReadOnlyReason } from '../../store/selectors.ts';
 import { useActions, useApp } from '../context.ts';
 
 interface Draft {
@@ -62,7 +61,6 @@ export function FleetSettings({ settings }: { settings: Settings }) {
   const [draft, setDraft] = useState<Draft>(() => draftOf(settings));
   const [msg, setMsg] = useState<string | null>(null);
   useEffect(() => setDraft(draftOf(settings)), [settings]);
-  const readOnly = useApp(selectReadOnlyReason) !== null;
   const busy = useApp((s) => 'settings' in s.busy || 'fleetTest' in s.busy);
   const fleetTest = useApp((s) => s.fleetTest);
   const health = useApp((s) => s.state?.fleet);
@@ -84,7 +82,7 @@ export function FleetSettings({ settings }: { settings: Settings }) {
         value={String(draft[key])}
         spellCheck={false}
         autoComplete="off"
-        disabled={readOnly || !draft.enabled}
+        disabled={!draft.enabled}
         onChange={(e) => set({ [key]: e.target.value } as Partial<Draft>)}
       />
       <div className="field-msg">{secret && draft[key] === REDACTED ? 'saved (unchanged unless you type a new one)' : hint}</div>
@@ -93,7 +91,7 @@ export function FleetSettings({ settings }: { settings: Settings }) {
   const bool = (key: 'share' | 'apply', label: string) => (
     <div className="field field-bool">
       <label className="check" htmlFor={`fleet-${key}`}>
-        <input id={`fleet-${key}`} type="checkbox" checked={draft[key]} disabled={readOnly || !draft.enabled} onChange={(e) => set({ [key]: e.target.checked })} />
+        <input id={`fleet-${key}`} type="checkbox" checked={draft[key]} disabled={!draft.enabled} onChange={(e) => set({ [key]: e.target.checked })} />
         {label}
       </label>
     </div>
@@ -114,7 +112,7 @@ export function FleetSettings({ settings }: { settings: Settings }) {
       >
         <div className="field field-bool">
           <label className="check" htmlFor="fleet-enabled">
-            <input id="fleet-enabled" type="checkbox" checked={draft.enabled} disabled={readOnly} onChange={(e) => set({ enabled: e.target.checked })} />
+            <input id="fleet-enabled" type="checkbox" checked={draft.enabled} onChange={(e) => set({ enabled: e.target.checked })} />
             Share bans with other hosts through a CrowdSec Local API
           </label>
         </div>
@@ -141,10 +139,10 @@ export function FleetSettings({ settings }: { settings: Settings }) {
             {error ? <span className="error-text">{error}</span> : msg}
           </div>
           <div className="row gap">
-            <button type="button" disabled={readOnly || busy || !draft.enabled || check.error !== null} onClick={() => void testFleet(check.value ?? {})}>
+            <button type="button" disabled={busy || !draft.enabled || check.error !== null} onClick={() => void testFleet(check.value ?? {})}>
               Test connection
             </button>
-            <button type="submit" className="primary" disabled={readOnly || busy || error !== null}>
+            <button type="submit" className="primary" disabled={busy || error !== null}>
               Save
             </button>
           </div>

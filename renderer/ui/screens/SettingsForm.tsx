@@ -2,7 +2,6 @@
 import { useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
 import type { Settings } from '../../../electron/shared/settings.ts';
 import { type Draft, type FieldSpec, draftFrom, patchFrom } from '../../store/settingsForm.ts';
-import { selectReadOnlyReason } from '../../store/selectors.ts';
 import { useActions, useApp } from '../context.ts';
 import { setUnsaved } from '../unsaved.ts';
 import { fmtDuration } from '../format.ts';
@@ -28,8 +27,9 @@ export function SettingsForm({ settings, fields, title, id, extraButtons }: { se
   base.current ??= draftFrom(settings, fields);
   const [saved, setSaved] = useState<string | null>(null);
   const [serverError, setServerError] = useState<string | null>(null);
-  const readOnly = useApp(selectReadOnlyReason) !== null;
   const busy = useApp((s) => 'settings' in s.busy);
+  // Usable while read-only (no root helper): the service keeps its settings without the helper, and
+  // what they change in the firewall waits for it, as the tray's protection toggle does.
   const { updateSettings } = useActions();
   // Settings changed elsewhere (another form saved, another window, the service): fields the user
   // has not touched follow them; what the user typed and has not saved stays (it used to be thrown
@@ -81,7 +81,7 @@ export function SettingsForm({ settings, fields, title, id, extraButtons }: { se
             return (
               <div className="field field-bool" key={f.path}>
                 <label className="check" htmlFor={fid}>
-                  <input id={fid} type="checkbox" checked={value === true} disabled={readOnly} onChange={(e) => onChange(e.target.checked)} />
+                  <input id={fid} type="checkbox" checked={value === true} onChange={(e) => onChange(e.target.checked)} />
                   {f.label}
                 </label>
                 <div className="field-msg">{f.hint ?? ''}</div>
@@ -92,7 +92,7 @@ export function SettingsForm({ settings, fields, title, id, extraButtons }: { se
             <div className={`field ${err ? 'field-invalid' : ''}`} key={f.path}>
               <label htmlFor={fid}>{f.label}</label>
               {f.kind === 'select' ? (
-                <select id={fid} value={String(value)} disabled={readOnly} onChange={(e) => onChange(e.target.value)}>
+                <select id={fid} value={String(value)} onChange={(e) => onChange(e.target.value)}>
                   {f.options!.map((o) => (
                     <option key={o.value} value={o.value}>
                       {o.label}
@@ -105,7 +105,6 @@ export function SettingsForm({ settings, fields, title, id, extraButtons }: { se
                   value={String(value)}
                   inputMode={f.kind === 'int' ? 'numeric' : undefined}
                   spellCheck={false}
-                  disabled={readOnly}
                   aria-invalid={Boolean(err)}
                   aria-describedby={`${fid}-msg`}
                   onChange={(e) => onChange(e.target.value)}
@@ -133,7 +132,7 @@ export function SettingsForm({ settings, fields, title, id, extraButtons }: { se
           </div>
           <div className="row gap">
             {extraButtons?.(check)}
-            <button type="submit" className="primary" disabled={readOnly || busy || !valid || !check.changed}>
+            <button type="submit" className="primary" disabled={busy || !valid || !check.changed}>
               Save
             </button>
           </div>

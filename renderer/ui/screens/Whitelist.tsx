@@ -1,5 +1,5 @@
 import { useState } from 'react';
-import { selectBuiltInWhitelist, selectIsBusy, selectReadOnlyReason } from '../../store/selectors.ts';
+import { selectBuiltInWhitelist, selectIsBusy } from '../../store/selectors.ts';
 import { useActions, useApp } from '../context.ts';
 import { TestResult } from './Thresholds.tsx';
 
@@ -13,7 +13,6 @@ const INCLUDES: { key: 'includeGateway' | 'includeNameservers' | 'includeLanSubn
 export function Whitelist() {
   const settings = useApp((s) => s.settings);
   const builtIn = useApp(selectBuiltInWhitelist);
-  const readOnly = useApp(selectReadOnlyReason) !== null;
   const busy = useApp((s) => 'whitelist' in s.busy);
   const testing = useApp(selectIsBusy('thresholdTest'));
   const { whitelistAdd, whitelistRemove, updateSettings, testWhitelist, clearThresholdTest } = useActions();
@@ -58,7 +57,7 @@ export function Whitelist() {
               {error ?? ''}
             </div>
           </div>
-          <button type="submit" className="primary label-offset" disabled={readOnly || busy || text.trim() === ''}>
+          <button type="submit" className="primary label-offset" disabled={busy || text.trim() === ''}>
             Add
           </button>
           <button
@@ -84,7 +83,7 @@ export function Whitelist() {
           {(settings?.whitelist.entries ?? []).map((cidr) => (
             <li key={cidr} className="list-row">
               <span className="mono">{cidr}</span>
-              <button type="button" className="small" disabled={readOnly} aria-label={`Remove ${cidr}`} onClick={() => void whitelistRemove(cidr)}>
+              <button type="button" className="small" aria-label={`Remove ${cidr}`} onClick={() => void whitelistRemove(cidr)}>
                 Remove
               </button>
             </li>
@@ -107,7 +106,7 @@ export function Whitelist() {
         {settings &&
           INCLUDES.map((i) => (
             <label key={i.key} className="check" title={i.title}>
-              <input type="checkbox" checked={settings.whitelist[i.key]} disabled={readOnly} onChange={(e) => void updateSettings({ whitelist: { [i.key]: e.target.checked } })} />
+              <input type="checkbox" checked={settings.whitelist[i.key]} onChange={(e) => void updateSettings({ whitelist: { [i.key]: e.target.checked } })} />
               {i.label}
             </label>
           ))}
