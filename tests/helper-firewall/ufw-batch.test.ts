@@ -412,3 +412,75 @@ describe('many unbans through the files (reconcile\'s stale bans, uninstall)', (
     expect(read('user.rules')).toBe(USER4);
   });
 });
+
+describe("a put-back runs under ufw's lock and never undoes someone else's edit", () => {
+  const bans = [ban('192.0.2.7'), ban('192.0.2.8'), ban('2001:db8::7'), ban('2001:db8:1::/64')];
+  /** What `ufw allow 80/tcp` leaves: the file it read (ours, here) with the user's rule added. */
+  const withAllow80 = (text: string) => text.replace('\n### END RULES ###', '\n### tuple ### allow tcp 80 0.0.0.0/0 any 0.0.0.0/0 in\n-A ufw-user-input -p tcp --dport 80 -j ACCEPT\n\n### END RULES ###');
+  /** A lock that says whether it is held, and an exec that notes, per call, whether it ran under it. */
+  const recordingLock = () => {
+    let held = false;
+    const lock: UfwLock = async () => {
+      held = true;
+      return async () => void (held = false);
+    };
+    return { lock, held: () => held };
+  };
+
+  it("the put-back after `ufw show added` (it runs once the batch let go of the lock) takes ufw's lock again for its writes and loads", async () => {
+    const { lock, held } = recordingLock();
+    const underLock: string[] = [];
+    const { exec } = ufwOk((c) => void (c.args[0] === '-n' && underLock.push(`${c.bin} ${c.input === USER4 || c.input === USER6 ? 'prev' : 'next'} ${held() ? 'locked' : 'UNLOCKED'}`)));
+    const missing = async () => (await listTagged()).filter((x) => x.ip !== '2001:db8::7');
+    await expect(banManyInUfwFiles(exec, bans, missing, { etcDir: dir, defaultsFile: defaults, lock })).rejects.toThrow(/did not list 1 of the 4 bans.*previous files were put back$/);
+    expect(underLock).toEqual(['iptablesRestore next locked', 'ip6tablesRestore next locked', 'iptablesRestore prev locked', 'ip6tablesRestore prev locked']);
+    expect(held()).toBe(false);
+  });
+
+  it("a ban batch's put-back: a file changed since we wrote it (`ufw allow 80` typed while ufw listed our bans) stays theirs, in the file and the kernel, and the error says so", async () => {
+    const { exec, calls } = ufwOk();
+    let theirs = '';
+    const missing = async () => {
+      theirs = withAllow80(read('user.rules')); // ufw took its lock after ours was let go, and rewrote the file
+      writeFileSync(join(dir, 'user.rules'), theirs);
+      return (await listTagged()).filter((x) => x.ip !== '2001:db8::7');
+    };
+    const err = await banManyInUfwFiles(exec, bans, missing, { etcDir: dir, defaultsFile: defaults, lock: noLock }).catch((e: Error) => e);
+    expect((err as Error).message).toMatch(/the previous user6\.rules was put back; .*\/user\.rules changed since Portcullis wrote it \(someone else's edit.*not put back/);
+    expect(read('user.rules')).toBe(theirs);
+    expect(read('user6.rules')).toBe(USER6);
+    // user.rules's old text is not loaded over theirs; user6.rules's is.
+    expect(calls.filter((c) => c.args[0] === '-n').map((c) => c.input)).toEqual([expect.stringContaining('192.0.2.8'), expect.stringContaining('2001:db8::7'), USER6]);
+  });
+
+  it("an unban batch's put-back leaves a file changed since we wrote it as it is, and says so", async () => {
+    const ours = [ban('192.0.2.7'), ban('192.0.2.0/24'), ban('192.0.2.9')];
+    const withOurs = USER4.replace('### RULES ###\n', `### RULES ###\n${ours.map(ufwDenyEntry).join('')}`);
+    writeFileSync(join(dir, 'user.rules'), withOurs);
+    const { exec, calls } = ufwOk();
+    let theirs = '';
+    const stale = async () => {
+      theirs = withAllow80(read('user.rules'));
+      writeFileSync(join(dir, 'user.rules'), theirs);
+      return [{ ip: t('192.0.2.9') }];
+    };
+    await expect(unbanManyInUfwFiles(exec, ours.map((o) => o.ip), stale, { etcDir: dir, defaultsFile: defaults, lock: noLock })).rejects.toThrow(/still lists 1 of the 3 bans.*user\.rules changed since Portcullis wrote it.*not put back/);
+    expect(read('user.rules')).toBe(theirs);
+    expect(calls.filter((c) => c.args[0] === '-n').map((c) => c.input)).toEqual([USER4]);
+  });
+
+  it("a failed load's put-back (under the batch's lock) leaves a file an editor changed meanwhile as it is, and says so", async () => {
+    let theirs = '';
+    const { exec, calls } = ufwOk((c) => {
+      if (c.bin !== 'ip6tablesRestore' || c.args[0] !== '-n') return undefined;
+      theirs = withAllow80(read('user.rules')); // an editor, which takes no lock of ufw's
+      writeFileSync(join(dir, 'user.rules'), theirs);
+      return { code: 1, stderr: 'ip6tables-restore: line 25 failed' };
+    });
+    const err = await banManyInUfwFiles(exec, bans, listTagged, { etcDir: dir, defaultsFile: defaults, lock: noLock }).catch((e: Error) => e);
+    expect(err).toMatchObject({ code: 'reload-failed', message: expect.stringMatching(/line 25 failed.*the previous user6\.rules was put back; .*\/user\.rules changed since Portcullis wrote it.*not put back/) });
+    expect(read('user.rules')).toBe(theirs);
+    expect(read('user6.rules')).toBe(USER6);
+    expect(calls.filter((c) => c.args[0] === '-n').map((c) => c.input)).not.toContain(USER4);
+  });
+});

@@ -20,7 +20,10 @@
  * `<file>.portcullis-prev`; a file changed by someone else meanwhile (a `ufw allow` typed by hand)
  * refuses the batch; a load that fails (it changes nothing in the kernel: one transaction) puts the
  * previous files back. After the load, `ufw show added` must list every ban written (ufw parsed our
- * lines as its own), or the previous files go back and are loaded again. Only deny rules for the
+ * lines as its own), or the previous files go back and are loaded again. Every put-back runs under
+ * ufw's lock and puts back only a file that still holds what Portcullis wrote: a file changed since
+ * (a `ufw allow` typed between the load and the check, an editor) is someone else's, left as it is,
+ * and the error says so. Only deny rules for the
  * batch's sources are added: no line of the user's is changed or removed, and a source that already
  * has a rule of its own (our deny, the user's deny, or the user's `allow from` it) is skipped, as
  * `ufw prepend` skips it.
@@ -29,7 +32,7 @@
  * the entries are taken out of the files and the files loaded once (unbanManyInUfwFiles), with the
  * same checks, lock and put-back; only entries of Portcullis's own tagged deny rules are removed.
  */
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { ufwLock, type UfwLock } from './ufw-lock.ts';
 import { canonicalCidr, canonicalIp, type BanTarget } from '../../shared/domain.ts';
@@ -146,30 +149,75 @@ const ufwFiltersIpv6 = (defaultsFile: string): boolean => confSaysYes(defaultsFi
  */
 const ufwEnabled = (dir: string): boolean => confSaysYes(join(dir, 'ufw.conf'), 'ENABLED');
 
+/** ufw's user rules files, and the restore binary each is loaded with. */
+type RulesFile = 'user.rules' | 'user6.rules';
+const RESTORE_OF = { 'user.rules': 'iptablesRestore', 'user6.rules': 'ip6tablesRestore' } as const;
+
 interface RulesEdit {
+  file: RulesFile;
   path: string;
-  restore: 'iptablesRestore' | 'ip6tablesRestore';
   prev: string;
   next: string;
   mode: number;
 }
 
 /** Loads a user rules file's text into the kernel as ufw does after a rule change (its user chains, one transaction). */
-async function loadUserRules(exec: Exec, e: RulesEdit, text: string, replaced?: ChainsReplaced): Promise<string | null> {
-  const r = await exec(e.restore, ['-n'], { input: text, timeoutMs: 120_000 });
-  if (r.code === 0) replaced?.(e.restore === 'iptablesRestore' ? 4 : 6);
+async function loadUserRules(exec: Exec, file: RulesFile, text: string, replaced?: ChainsReplaced): Promise<string | null> {
+  const r = await exec(RESTORE_OF[file], ['-n'], { input: text, timeoutMs: 120_000 });
+  if (r.code === 0) replaced?.(file === 'user.rules' ? 4 : 6);
   return r.code === 0 ? null : (r.stderr || r.stdout).trim() || `exit code ${r.code}`;
 }
 
-/** Puts the previous files back, and into the kernel for those already loaded; says what failed, if anything. */
+/** A file's text now; null when it cannot be read. */
+function textNow(path: string): string | null {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Under ufw's lock (the caller holds it): puts the previous files back, and into the kernel for those
+ * already loaded — each only if it still holds what Portcullis wrote. One that changed since is
+ * someone else's edit (ufw run by hand between our lock and this one, an editor): putting ours back
+ * would undo theirs — a `ufw allow` lost can lock an admin out — so it is left as it is. Returns what
+ * happened, for the caller's error text.
+ */
 async function putBack(exec: Exec, edits: readonly RulesEdit[], loaded: readonly RulesEdit[], replaced?: ChainsReplaced): Promise<string> {
-  for (const e of edits) writeAtomically(e.path, e.prev, e.mode);
+  const mine = edits.filter((e) => textNow(e.path) === e.next);
+  const theirs = edits.filter((e) => !mine.includes(e));
+  for (const e of mine) writeAtomically(e.path, e.prev, e.mode);
   const failed: string[] = [];
   for (const e of loaded) {
-    const why = await loadUserRules(exec, e, e.prev, replaced);
+    if (!mine.includes(e)) continue;
+    const why = await loadUserRules(exec, e.file, e.prev, replaced);
     if (why) failed.push(`${e.path}: ${why}`);
   }
-  return failed.length ? ` but loading them failed too (${failed.join('; ')}): run ufw reload` : '';
+  const said: string[] = [];
+  if (mine.length) {
+    const what = mine.length === edits.length ? 'the previous files were' : `the previous ${mine.map((e) => basename(e.path)).join(' and ')} was`;
+    said.push(`${what} put back${failed.length ? ` but loading them failed too (${failed.join('; ')}): run ufw reload` : ''}`);
+  }
+  if (theirs.length) {
+    said.push(`${theirs.map((e) => e.path).join(' and ')} changed since Portcullis wrote ${theirs.length > 1 ? 'them' : 'it'} (someone else's edit: a ufw command or an editor), so ${theirs.length > 1 ? 'they were' : 'it was'} not put back; check ufw show added`);
+  }
+  return said.join('; ');
+}
+
+/** putBack after the batch's lock was let go (the caller's `ufw show added` takes it too): under the lock again. */
+async function putBackLocked(exec: Exec, opts: UfwFilesOptions, edits: readonly RulesEdit[], loaded: readonly RulesEdit[], replaced?: ChainsReplaced): Promise<string> {
+  let release: () => Promise<void>;
+  try {
+    release = await (opts.lock ?? ufwLock())();
+  } catch (e) {
+    return `the previous files could not be put back (${(e as Error).message}): the new ones stay`;
+  }
+  try {
+    return await putBack(exec, edits, loaded, replaced);
+  } finally {
+    await release();
+  }
 }
 
 /**
@@ -202,8 +250,8 @@ export async function banManyInUfwFiles(
   const listed = new Set((await listTagged().catch(() => [])).map((t) => t.ip));
   const missing = added.filter((b) => !listed.has(b.ip));
   if (missing.length > 0) {
-    const also = await putBack(exec, r.edits, r.loaded, replaced);
-    throw new FirewallError('ufw', `ufw did not list ${missing.length} of the ${added.length} bans written to its rules files (e.g. ${missing[0]!.ip}); the previous files were put back${also}`);
+    const back = await putBackLocked(exec, opts, r.edits, r.loaded, replaced);
+    throw new FirewallError('ufw', `ufw did not list ${missing.length} of the ${added.length} bans written to its rules files (e.g. ${missing[0]!.ip}); ${back}`);
   }
   return { added: added.length, loaded: r.active, notTaken, skipped };
 }
@@ -278,8 +326,8 @@ export async function unbanManyInUfwFiles(
   const listed = await listTagged().catch(() => null);
   const still = listed === null ? removed : removed.filter((ip) => listed.some((t) => t.ip === ip));
   if (still.length > 0) {
-    const also = await putBack(exec, r.edits, r.loaded, replaced);
-    throw new FirewallError('ufw', `ufw still lists ${still.length} of the ${removed.length} bans taken out of its rules files (e.g. ${still[0]}); the previous files were put back${also}`);
+    const back = await putBackLocked(exec, opts, r.edits, r.loaded, replaced);
+    throw new FirewallError('ufw', `ufw still lists ${still.length} of the ${removed.length} bans taken out of its rules files (e.g. ${still[0]}); ${back}`);
   }
   return { removed: removed.length, loaded: r.active, notTaken };
 }
@@ -300,7 +348,8 @@ type UserRulesEdit = (text: string) => { ok: true; text: string; changed: boolea
 /**
  * Edits user.rules/user6.rules (`edit(v4)`/`edit(v6)`, a family with no entries is not read) under
  * ufw's lock and loads them (writeAndLoad); null when neither file changed. The lock is released
- * before it returns: the caller's `ufw show added` takes it too.
+ * before it returns: the caller's `ufw show added` takes it too (a put-back after it takes the lock
+ * again: putBackLocked).
  */
 async function editUserRules<T>(
   exec: Exec,
@@ -314,9 +363,9 @@ async function editUserRules<T>(
   // read or starts after we loaded (it then reads our files).
   const release = await (opts.lock ?? ufwLock())();
   try {
-    const files: [string, UserRulesEdit | null, RulesEdit['restore']][] = [
-      ['user.rules', family.v4.length ? edit(family.v4) : null, 'iptablesRestore'],
-      ['user6.rules', family.v6.length ? edit(family.v6) : null, 'ip6tablesRestore'],
+    const files: [RulesFile, UserRulesEdit | null][] = [
+      ['user.rules', family.v4.length ? edit(family.v4) : null],
+      ['user6.rules', family.v6.length ? edit(family.v6) : null],
     ];
     const r = await writeAndLoad(exec, dir, files, replaced);
     return r.edits.length ? r : null;
@@ -329,22 +378,22 @@ async function editUserRules<T>(
 async function writeAndLoad(
   exec: Exec,
   dir: string,
-  files: readonly [file: string, edit: UserRulesEdit | null, restore: RulesEdit['restore']][],
+  files: readonly [file: RulesFile, edit: UserRulesEdit | null][],
   replaced?: ChainsReplaced,
 ): Promise<{ edits: RulesEdit[]; active: boolean; loaded: RulesEdit[] }> {
   const edits: RulesEdit[] = [];
-  for (const [file, edit, restore] of files) {
+  for (const [file, edit] of files) {
     if (!edit) continue;
     const path = join(dir, file);
     const cur = readOrThrow(path);
     const next = edit(cur.text);
     if (!next.ok) throw new FirewallError('bad-file', `${path} ${next.reason}; nothing was changed`);
     if (!next.changed) continue;
-    edits.push({ path, restore, prev: cur.text, next: next.text, mode: cur.mode });
+    edits.push({ file, path, prev: cur.text, next: next.text, mode: cur.mode });
   }
   if (edits.length === 0) return { edits, active: false, loaded: [] };
   for (const e of edits) {
-    const r = await exec(e.restore, ['--test'], { input: e.next, timeoutMs: 120_000 });
+    const r = await exec(RESTORE_OF[e.file], ['--test'], { input: e.next, timeoutMs: 120_000 });
     if (r.code !== 0) throw new FirewallError('rejected-rules', `the new ${e.path} would not load, nothing was changed: ${(r.stderr || r.stdout).trim()}`);
   }
   const active = ufwEnabled(dir);
@@ -359,10 +408,10 @@ async function writeAndLoad(
   const loaded: RulesEdit[] = [];
   if (active) {
     for (const e of edits) {
-      const why = await loadUserRules(exec, e, e.next, replaced);
+      const why = await loadUserRules(exec, e.file, e.next, replaced);
       if (why) {
-        const also = await putBack(exec, edits, loaded, replaced);
-        throw new FirewallError('reload-failed', `loading the new ${e.path} failed (${why}); the previous files were put back${also}`);
+        const back = await putBack(exec, edits, loaded, replaced);
+        throw new FirewallError('reload-failed', `loading the new ${e.path} failed (${why}); ${back}`);
       }
       loaded.push(e);
     }
