@@ -6,6 +6,7 @@
  * `ufw show added` and in the kernel, before the user's allow rule (the scanner cannot reach the
  * open port), the user's rules untouched, and a batch-written ban unbans through `ufw delete`. Many
  * unbans come out of the files the same way: what `ufw delete` leaves, byte for byte, one load per family.
+ * A put-back never undoes a `ufw allow` typed after the batch's load.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -226,5 +227,19 @@ describe.runIf(enabled)('ufw backend batch with real ufw (namespace)', () => {
     expect(await l.canConnect(l.scanner.ns, l.scanner.fwV4, 22, 3000)).toBe(true);
     await backend.unban(t(src));
     expect((await view()).filter((r) => r.from === src).map((r) => r.action)).toEqual(['allow']);
+  }, 120_000);
+  it("a put-back after `ufw show added` keeps the `ufw allow` the admin typed after the batch's load, in the file and the kernel", async () => {
+    lab = await createLab({ listen: false, kernelLog: false });
+    const l = lab;
+    const ufwBackend = createUfwBackend(l.fwExec);
+    const bans = ['100.64.7.1', '100.64.7.2', '100.64.7.3', '100.64.7.4'].map((ip) => ({ ip: t(ip), tag: 'portcullis-ban exp:1900000000' }));
+    const listed = async () => {
+      await l.ufw('allow', '8080/tcp'); // real ufw, under its own lock, between our load and our put-back
+      return (await ufwBackend.list()).filter((x) => x.ip !== '100.64.7.4'); // as if ufw had not read one of ours
+    };
+    const err = await banManyInUfwFiles(l.fwExec, bans, listed, files(l)).then(() => null, (e: Error) => e);
+    expect(readFileSync(`${l.ufwDir}/user.rules`, 'utf8')).toContain('-A ufw-user-input -p tcp --dport 8080 -j ACCEPT');
+    expect((await l.exec(l.fwNs, ['iptables', '-w', '-S', 'ufw-user-input'])).stdout).toContain('-A ufw-user-input -p tcp -m tcp --dport 8080 -j ACCEPT');
+    expect(err?.message).toMatch(/user\.rules changed since Portcullis wrote it.*not put back/);
   }, 120_000);
 });
