@@ -263,6 +263,12 @@ async function startWithStore(o: RunOptions, out: Out, err: Out, isRoot: boolean
       exists: async (p) => canRead(p),
       who: `portcullis ${o.web ? 'serve' : 'run'} (pid ${process.pid})`,
     });
+    // An earlier helper killed between writing ufw's rules files and loading them (ufw-batch.ts): loaded
+    // before anything reads the firewall. Only with the firewall lock, which a dry run does not take.
+    if (!o.dryRun) {
+      const finished = await dispatcher.finishInterruptedEdits();
+      if (finished) err(`portcullis warn: ${finished}`);
+    }
     call = callViaDispatcher((req) => dispatcher.handle(req));
     closeDispatcher = () => {
       dispatcher.close();

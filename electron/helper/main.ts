@@ -120,6 +120,9 @@ async function main(): Promise<number> {
   }
   const dispatcher = createHelperDispatcher(realHelperDeps(`uid ${args.uid} over socket`, args.auditPath));
   const log = (line: string) => process.stderr.write(`portcullis-helper: ${line}\n`);
+  // An earlier helper killed between writing ufw's rules files and loading them: loaded before serving.
+  const finished = await dispatcher.finishInterruptedEdits();
+  if (finished) log(finished);
   const server = await startHelperServer({ socketDir: args.socketDir, uid: args.uid, secret, dispatcher, log });
   process.stdout.write(`ready ${server.socketPath}\n`);
   await new Promise<void>((resolve) => {

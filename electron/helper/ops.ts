@@ -57,6 +57,11 @@ export interface FirewallModule {
   forwardBlockStatus(exec: Exec): Promise<HelperResult<'forwardStatus'>>;
   /** IPV6=yes in /etc/default/ufw, then ufw reload (firewall/ufw-ipv6.ts). */
   enableUfwIpv6(exec: Exec): Promise<{ changed: boolean; reloaded: boolean }>;
+  /**
+   * Loads ufw's user rules files an earlier helper was killed between writing and loading
+   * (firewall/ufw-batch.ts, "Interrupted"); null when there was nothing to finish. Absent: nothing to do.
+   */
+  finishInterruptedUfwEdit?(exec: Exec): Promise<{ loaded: string[] } | null>;
   managedBlocksStatus(): Promise<{
     setBlock: boolean;
     perSourceLogging: boolean;
@@ -97,6 +102,14 @@ export interface HelperDispatcher {
   auditWritten(): Promise<void>;
   /** Audit entries whose append threw or rejected since start (each was reported with its summary). */
   auditFailures(): number;
+  /**
+   * Run once at start, with the namespace's firewall lock held and before any request: loads ufw's
+   * rules files an earlier helper was killed between writing and loading (firewall/ufw-batch.ts,
+   * "Interrupted"), so the kernel holds what they say. In the queue, and audited (op
+   * `finishInterruptedUfwEdit`) when there was something to finish. Resolves with a line saying what it
+   * did, or null when there was nothing to do; never throws.
+   */
+  finishInterruptedEdits(): Promise<string | null>;
   /** Stops the kmsg stream. */
   close(): void;
 }
@@ -467,31 +480,55 @@ export function createHelperDispatcher(deps: HelperDeps): HelperDispatcher {
     } catch (e) {
       response = { id: req.id, ok: false, error: errorOf(e) };
     }
-    if (audited) {
-      const entry: AuditEntry = {
-        time: new Date(started).toISOString(),
-        who: deps.who,
-        op: req.op,
-        args: req.args,
-        argv,
-        result: response.ok ? 'ok' : 'error',
-        ...(response.ok ? {} : { error: response.error }),
-        ms: Date.now() - started,
-      };
-      // The change is made and answered: an append that fails must not lose the entry without a
-      // word, nor stop the entries behind it. Its summary goes to stderr (the journal), counted.
-      auditTail = auditTail
-        .then(() => deps.audit.append(entry))
-        .catch((e: unknown) => {
-          auditFailures++;
-          try {
-            reportAuditFailure(`portcullis-helper: audit entry not written (${auditFailures} so far): ${auditSummary(entry)}: ${errorText(e)}`);
-          } catch {
-            // nowhere left to report it; the count still says so
-          }
-        });
-    }
+    if (audited) recordAudit(req.op, req.args, argv, started, response.ok ? null : response.error);
     return response;
+  }
+
+  function recordAudit(op: string, args: unknown, argv: string[][], started: number, error: { code: string; message: string } | null): void {
+    const entry: AuditEntry = {
+      time: new Date(started).toISOString(),
+      who: deps.who,
+      op,
+      args,
+      argv,
+      result: error ? 'error' : 'ok',
+      ...(error ? { error } : {}),
+      ms: Date.now() - started,
+    };
+    // The change is made and answered: an append that fails must not lose the entry without a
+    // word, nor stop the entries behind it. Its summary goes to stderr (the journal), counted.
+    auditTail = auditTail
+      .then(() => deps.audit.append(entry))
+      .catch((e: unknown) => {
+        auditFailures++;
+        try {
+          reportAuditFailure(`portcullis-helper: audit entry not written (${auditFailures} so far): ${auditSummary(entry)}: ${errorText(e)}`);
+        } catch {
+          // nowhere left to report it; the count still says so
+        }
+      });
+  }
+
+  /** dispatcher.finishInterruptedEdits (see HelperDispatcher). */
+  async function finishInterruptedEdits(): Promise<string | null> {
+    const finish = deps.firewall.finishInterruptedUfwEdit;
+    if (!finish) return null;
+    return queue.run(async () => {
+      const argv: string[][] = [];
+      const started = Date.now();
+      try {
+        const r = await recorder.run(argv, () => finish(exec));
+        if (!r) return null;
+        recordAudit('finishInterruptedUfwEdit', {}, argv, started, null);
+        return r.loaded.length
+          ? `loaded ${r.loaded.join(' and ')}: an earlier helper stopped after writing them, before loading them`
+          : 'an earlier helper stopped after writing ufw\'s rules files, before loading them; ufw is disabled, so there was nothing to load';
+      } catch (e) {
+        const error = errorOf(e);
+        recordAudit('finishInterruptedUfwEdit', {}, argv, started, error);
+        return `ufw's rules files an earlier helper wrote are not all loaded: ${error.message}`;
+      }
+    });
   }
 
   return {
@@ -516,6 +553,7 @@ export function createHelperDispatcher(deps: HelperDeps): HelperDispatcher {
       }
     },
     auditFailures: () => auditFailures,
+    finishInterruptedEdits,
     close() {
       ownAddresses.close();
       kmsg?.stop();

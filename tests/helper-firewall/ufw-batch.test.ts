@@ -6,7 +6,7 @@
  * (--test, the load, ufw not listing what was written, a file changed meanwhile) leaves the previous
  * files in place (and in the kernel).
  */
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -14,7 +14,7 @@ import type { BanTarget } from '../../electron/shared/domain.ts';
 import type { ExecResult } from '../../electron/helper/exec.ts';
 import { createBanBackend } from '../../electron/helper/firewall/index.ts';
 import type { UfwLock } from '../../electron/helper/firewall/ufw-lock.ts';
-import { banManyInUfwFiles, sourcesWithRule, ufwDenyEntry, unbanManyInUfwFiles, withDenyEntries, withoutDenyEntries, type PlannedBan } from '../../electron/helper/firewall/ufw-batch.ts';
+import { banManyInUfwFiles, finishInterruptedEdit, PENDING_LOAD_FILE, sourcesWithRule, ufwDenyEntry, unbanManyInUfwFiles, withDenyEntries, withoutDenyEntries, type PlannedBan } from '../../electron/helper/firewall/ufw-batch.ts';
 import { ufwConfValue } from '../../electron/shared/ufw-conf.ts';
 import { type Call, fakeExec } from './fake-exec.ts';
 
@@ -482,5 +482,109 @@ describe("a put-back runs under ufw's lock and never undoes someone else's edit"
     expect(read('user.rules')).toBe(theirs);
     expect(read('user6.rules')).toBe(USER6);
     expect(calls.filter((c) => c.args[0] === '-n').map((c) => c.input)).not.toContain(USER4);
+  });
+});
+
+describe('a helper killed between writing ufw\'s files and loading them: the next start (or batch) loads them', () => {
+  const bans = [ban('192.0.2.7'), ban('192.0.2.8'), ban('2001:db8::7'), ban('2001:db8:1::/64')];
+  const opts = () => ({ etcDir: dir, defaultsFile: defaults, lock: noLock });
+  const pending = () => (existsSync(join(dir, PENDING_LOAD_FILE)) ? JSON.parse(read(PENDING_LOAD_FILE)) : null);
+  /** An exec that stops for good at the `n`th load (`-n`): the helper killed there runs nothing more. */
+  const killedAtLoad = (n: number) => {
+    let loads = 0;
+    return fakeExec((c) => {
+      if (c.args[0] === '-n' && ++loads === n) throw new Error('killed');
+      if (c.bin === 'ufw' && c.args[0] === 'show') return { stdout: showAdded() };
+      return undefined;
+    });
+  };
+  const loadsOf = (calls: Call[]) => calls.filter((c) => c.args[0] === '-n').map((c) => `${c.bin} ${c.input === read(c.bin === 'iptablesRestore' ? 'user.rules' : 'user6.rules') ? 'file as it is' : 'OTHER TEXT'}`);
+
+  it('a ban batch killed before its load: the marker names both files; finishing loads them as they are (the bans in force) and removes it', async () => {
+    await expect(banManyInUfwFiles(killedAtLoad(1).exec, bans, listTagged, opts())).rejects.toThrow('killed');
+    expect(read('user.rules')).toContain('-A ufw-user-input -s 192.0.2.8 -j DROP'); // swapped in, never loaded
+    expect(pending()).toEqual({ files: ['user.rules', 'user6.rules'] });
+    const { exec, calls } = fakeExec();
+    expect(await finishInterruptedEdit(exec, opts())).toEqual({ loaded: [join(dir, 'user.rules'), join(dir, 'user6.rules')] });
+    expect(loadsOf(calls)).toEqual(['iptablesRestore file as it is', 'ip6tablesRestore file as it is']);
+    expect(pending()).toBeNull();
+    // Nothing left to finish: no load, and ufw's lock (a python3 process) not even taken.
+    let locks = 0;
+    calls.length = 0;
+    expect(await finishInterruptedEdit(exec, { ...opts(), lock: async () => (locks++, async () => {}) })).toBeNull();
+    expect([calls.length, locks]).toEqual([0, 0]);
+  });
+
+  it('an unban batch killed before its load: finishing loads the files without our denies (the kernel stops dropping them)', async () => {
+    const ours = [ban('192.0.2.7'), ban('192.0.2.0/24'), ban('192.0.2.9'), ban('192.0.2.10')];
+    writeFileSync(join(dir, 'user.rules'), USER4.replace('### RULES ###\n', `### RULES ###\n${ours.map(ufwDenyEntry).join('')}`));
+    await expect(unbanManyInUfwFiles(killedAtLoad(1).exec, ours.map((o) => o.ip), listTagged, opts())).rejects.toThrow('killed');
+    expect(read('user.rules')).toBe(USER4);
+    expect(pending()).toEqual({ files: ['user.rules'] });
+    const { exec, calls } = fakeExec();
+    await finishInterruptedEdit(exec, opts());
+    expect(calls.filter((c) => c.args[0] === '-n').map((c) => [c.bin, c.input])).toEqual([['iptablesRestore', USER4]]);
+    expect(pending()).toBeNull();
+  });
+
+  it('the next batch loads first what an interrupted one left unloaded (here user6.rules, which it does not touch itself)', async () => {
+    await expect(banManyInUfwFiles(killedAtLoad(2).exec, bans, listTagged, opts())).rejects.toThrow('killed'); // user.rules loaded, user6.rules not
+    const { exec, calls } = ufwOk();
+    await banManyInUfwFiles(exec, [ban('192.0.2.20'), ban('192.0.2.21'), ban('192.0.2.22'), ban('192.0.2.23')], listTagged, opts());
+    const ran = calls.map((c) => `${c.bin} ${c.args[0]}`);
+    expect(ran).toEqual(['iptablesRestore -n', 'ip6tablesRestore -n', 'iptablesRestore --test', 'iptablesRestore -n']);
+    expect(calls[1]!.input).toBe(read('user6.rules'));
+    expect(calls[1]!.input).toContain('-A ufw6-user-input -s 2001:db8::7 -j DROP');
+    expect(pending()).toBeNull();
+  });
+
+  it('a put-back killed before its load: the marker names the files written back, and finishing loads them', async () => {
+    const missing = async () => (await listTagged()).filter((x) => x.ip !== '2001:db8::7');
+    await expect(banManyInUfwFiles(killedAtLoad(3).exec, bans, missing, opts())).rejects.toThrow('killed'); // both loaded, then the put-back's first load
+    expect([read('user.rules'), read('user6.rules')]).toEqual([USER4, USER6]);
+    expect(pending()).toEqual({ files: ['user.rules', 'user6.rules'] });
+    const { exec, calls } = fakeExec();
+    await finishInterruptedEdit(exec, opts());
+    expect(calls.filter((c) => c.args[0] === '-n').map((c) => c.input)).toEqual([USER4, USER6]);
+  });
+
+  it('no marker stays after a batch that loaded, one whose failed load was put back, or one while ufw is disabled (nothing to load)', async () => {
+    await banManyInUfwFiles(ufwOk().exec, bans, listTagged, opts());
+    expect(pending()).toBeNull();
+    const failing = ufwOk((c) => (c.bin === 'ip6tablesRestore' && c.args[0] === '-n' ? { code: 1, stderr: 'line 25 failed' } : undefined));
+    await expect(banManyInUfwFiles(failing.exec, [ban('192.0.2.30'), ban('192.0.2.31'), ban('2001:db8::30'), ban('2001:db8::31')], listTagged, opts())).rejects.toMatchObject({ code: 'reload-failed' });
+    expect(pending()).toBeNull();
+    writeFileSync(join(dir, 'ufw.conf'), 'ENABLED=no\n');
+    await banManyInUfwFiles(ufwOk().exec, [ban('192.0.2.40'), ban('192.0.2.41'), ban('192.0.2.42'), ban('192.0.2.43')], listTagged, opts());
+    expect(pending()).toBeNull();
+  });
+
+  it('a load that fails while finishing keeps the marker, and refuses the next batch before it changes anything', async () => {
+    await expect(banManyInUfwFiles(killedAtLoad(1).exec, bans, listTagged, opts())).rejects.toThrow('killed');
+    const swapped = read('user.rules');
+    const { exec, calls } = ufwOk((c) => (c.bin === 'iptablesRestore' && c.args[0] === '-n' ? { code: 1, stderr: 'line 3 failed' } : undefined));
+    await expect(finishInterruptedEdit(exec, opts())).rejects.toMatchObject({ code: 'reload-failed', message: expect.stringMatching(/interrupted edit.*line 3 failed.*run ufw reload/) });
+    expect(pending()).not.toBeNull();
+    calls.length = 0;
+    await expect(banManyInUfwFiles(exec, [ban('192.0.2.50'), ban('192.0.2.51'), ban('192.0.2.52'), ban('192.0.2.53')], listTagged, opts())).rejects.toMatchObject({ code: 'reload-failed' });
+    expect(calls.some((c) => c.args[0] === '--test')).toBe(false);
+    expect(read('user.rules')).toBe(swapped);
+  });
+
+  it('a marker cut short counts for both files, user6.rules only with IPV6=yes; with ufw disabled nothing is loaded and the marker goes', async () => {
+    writeFileSync(join(dir, PENDING_LOAD_FILE), '{"files":["user.ru');
+    const { exec, calls } = fakeExec();
+    await finishInterruptedEdit(exec, opts());
+    expect(calls.map((c) => c.bin)).toEqual(['iptablesRestore', 'ip6tablesRestore']);
+    writeFileSync(join(dir, PENDING_LOAD_FILE), '{"files":["user.rules","user6.rules"]}');
+    writeFileSync(defaults, 'IPV6=no\n');
+    calls.length = 0;
+    expect(await finishInterruptedEdit(exec, opts())).toEqual({ loaded: [join(dir, 'user.rules')] });
+    writeFileSync(join(dir, PENDING_LOAD_FILE), '{"files":["user.rules"]}');
+    writeFileSync(join(dir, 'ufw.conf'), 'ENABLED=no\n');
+    calls.length = 0;
+    expect(await finishInterruptedEdit(exec, opts())).toEqual({ loaded: [] });
+    expect(calls).toEqual([]);
+    expect(pending()).toBeNull();
   });
 });

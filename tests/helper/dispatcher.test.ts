@@ -570,6 +570,30 @@ describe('helper dispatcher: valid requests', () => {
     expect(maxRunning).toBe(1);
   });
 
+  it("at start, finishes an edit of ufw's rules files an earlier helper was killed in: in the queue, audited with the argv it ran; nothing to finish is neither run nor audited", async () => {
+    const { deps, calls, audit } = fakeDeps();
+    let pending = true;
+    deps.firewall.finishInterruptedUfwEdit = async (exec) => {
+      if (!pending) return null;
+      pending = false;
+      await exec('iptablesRestore', ['-n'], { input: '*filter\nCOMMIT\n' });
+      return { loaded: ['/etc/ufw/user.rules'] };
+    };
+    const d = createHelperDispatcher(deps);
+    expect(await d.finishInterruptedEdits()).toMatch(/^loaded \/etc\/ufw\/user\.rules: an earlier helper stopped/);
+    await d.auditWritten();
+    expect(calls).toEqual([{ bin: 'iptablesRestore', args: ['-n'] }]);
+    expect(audit.entries).toEqual([expect.objectContaining({ op: 'finishInterruptedUfwEdit', result: 'ok', argv: [['/usr/sbin/iptables-restore', '-n']] })]);
+    expect(await d.finishInterruptedEdits()).toBeNull();
+    await d.auditWritten();
+    expect(audit.entries).toHaveLength(1);
+    // A load that fails is said and audited, never thrown: the helper still starts.
+    deps.firewall.finishInterruptedUfwEdit = async () => {
+      throw Object.assign(new Error('loading failed: run ufw reload'), { code: 'reload-failed' });
+    };
+    expect(await createHelperDispatcher(deps).finishInterruptedEdits()).toMatch(/not all loaded: loading failed: run ufw reload/);
+  });
+
   it('streams kmsg records as events and stops on close', async () => {
     const { deps } = fakeDeps();
     let emit: ((r: string[]) => void) | null = null;

@@ -6,14 +6,15 @@
  * `ufw show added` and in the kernel, before the user's allow rule (the scanner cannot reach the
  * open port), the user's rules untouched, and a batch-written ban unbans through `ufw delete`. Many
  * unbans come out of the files the same way: what `ufw delete` leaves, byte for byte, one load per family.
- * A put-back never undoes a `ufw allow` typed after the batch's load.
+ * A put-back never undoes a `ufw allow` typed after the batch's load; a helper killed between writing the
+ * files and loading them leaves word of it, and finishing (the next start) puts the kernel in line.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { BanTarget } from '../../electron/shared/domain.ts';
 import { createBanBackend } from '../../electron/helper/firewall/index.ts';
 import { createUfwBackend, parseTaggedRules } from '../../electron/helper/firewall/ufw-backend.ts';
-import { banManyInUfwFiles, unbanManyInUfwFiles } from '../../electron/helper/firewall/ufw-batch.ts';
+import { banManyInUfwFiles, finishInterruptedEdit, PENDING_LOAD_FILE, unbanManyInUfwFiles } from '../../electron/helper/firewall/ufw-batch.ts';
 import { parseUfwStatus } from '../../electron/helper/ufw-status.ts';
 import { sourcesDecidedByUser } from '../../electron/app/users-rule-owners.ts';
 import { createLab, type Lab } from '../support/netns.ts';
@@ -242,4 +243,31 @@ describe.runIf(enabled)('ufw backend batch with real ufw (namespace)', () => {
     expect((await l.exec(l.fwNs, ['iptables', '-w', '-S', 'ufw-user-input'])).stdout).toContain('-A ufw-user-input -p tcp -m tcp --dport 8080 -j ACCEPT');
     expect(err?.message).toMatch(/user\.rules changed since Portcullis wrote it.*not put back/);
   }, 120_000);
+
+  it('a helper killed between writing the files and loading them: the kernel disagrees with ufw until finishing loads them (a ban batch, then an unban batch)', async () => {
+    lab = await createLab({ kernelLog: false });
+    const l = lab;
+    const ufwBackend = createUfwBackend(l.fwExec);
+    /** The helper killed at its first load: nothing after it runs (ufw's lock goes with the process). */
+    const killedAtLoad: typeof l.fwExec = async (bin, args, o) => {
+      if (args[0] === '-n') throw new Error('killed');
+      return l.fwExec(bin, args, o);
+    };
+    const targets = [l.scanner.v4, '100.64.8.1', '100.64.8.2', '100.64.8.3'].map(t);
+    expect(await l.canConnect(l.scanner.ns, l.scanner.fwV4, 22, 3000)).toBe(true);
+    await expect(banManyInUfwFiles(killedAtLoad, targets.map((ip) => ({ ip, tag: 'portcullis-ban' })), () => ufwBackend.list(), files(l))).rejects.toThrow('killed');
+    expect((await ufwBackend.list()).map((x) => x.ip)).toContain(l.scanner.v4); // ufw's files say banned…
+    expect(await l.canConnect(l.scanner.ns, l.scanner.fwV4, 22, 3000)).toBe(true); // …the kernel lets it in
+    expect(existsSync(`${l.ufwDir}/${PENDING_LOAD_FILE}`)).toBe(true);
+    expect(await finishInterruptedEdit(l.fwExec, files(l))).toEqual({ loaded: [`${l.ufwDir}/user.rules`] });
+    expect(await l.canConnect(l.scanner.ns, l.scanner.fwV4, 22, 1000)).toBe(false);
+
+    await expect(unbanManyInUfwFiles(killedAtLoad, targets, () => ufwBackend.list(), files(l))).rejects.toThrow('killed');
+    expect(await ufwBackend.list()).toEqual([]); // ufw's files say unbanned…
+    expect(await l.canConnect(l.scanner.ns, l.scanner.fwV4, 22, 1000)).toBe(false); // …the kernel still drops it
+    await finishInterruptedEdit(l.fwExec, files(l));
+    expect(await l.canConnect(l.scanner.ns, l.scanner.fwV4, 22, 3000)).toBe(true);
+    expect((await l.exec(l.fwNs, ['iptables', '-w', '-S', 'ufw-user-input'])).stdout).not.toContain('-j DROP');
+    expect(existsSync(`${l.ufwDir}/${PENDING_LOAD_FILE}`)).toBe(false);
+  }, 180_000);
 });

@@ -31,9 +31,20 @@
  * Many unbans at once (reconcile's stale bans after a restart, an uninstall) take the same path back:
  * the entries are taken out of the files and the files loaded once (unbanManyInUfwFiles), with the
  * same checks, lock and put-back; only entries of Portcullis's own tagged deny rules are removed.
+ *
+ * Interrupted: a helper killed between swapping a file in and loading it (or between putting one back
+ * and loading that) leaves the kernel holding other rules than ufw's files — an unban batch's denies
+ * still dropping in the kernel though no file lists them, a ban batch's listed but not in force — until
+ * ufw next reloads, which may be days. So before the first file is written a marker (PENDING_LOAD_FILE,
+ * beside the files, in the same namespace's /etc/ufw: whichever Portcullis comes next finds it) names
+ * the files, and it is removed once they are loaded. Found at the helper's start
+ * (finishInterruptedEdit) or at the next batch, the files it names are loaded as they are, under ufw's
+ * lock: the kernel then holds what the files say, as after ufw's own reload (the files are ufw's book
+ * of record, and what `ufw show added`, hence the caller's reconcile, reads).
  */
 import { basename, join } from 'node:path';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { z } from 'zod';
 import { ufwLock, type UfwLock } from './ufw-lock.ts';
 import { canonicalCidr, canonicalIp, type BanTarget } from '../../shared/domain.ts';
 import type { Exec } from '../exec.ts';
@@ -161,6 +172,72 @@ interface RulesEdit {
   mode: number;
 }
 
+/**
+ * The marker of files swapped in (or put back) but not yet loaded, in ufw's directory (see
+ * "Interrupted" at the top). Its text is read back by a later helper: decoded, never trusted.
+ */
+export const PENDING_LOAD_FILE = 'portcullis-pending-load.json';
+const PendingLoadSchema = z.object({ files: z.array(z.enum(['user.rules', 'user6.rules'])).min(1).max(2) }).strict();
+
+/** Written before the first of `files` is, so a helper killed before they are loaded leaves word of it. */
+function markPending(dir: string, files: readonly RulesFile[]): void {
+  writeAtomically(join(dir, PENDING_LOAD_FILE), `${JSON.stringify({ files: [...new Set(files)] })}\n`, 0o600);
+}
+
+function clearPending(dir: string): void {
+  rmSync(join(dir, PENDING_LOAD_FILE), { force: true });
+}
+
+/**
+ * Under ufw's lock: loads the files an interrupted edit left unloaded (its marker names them) as ufw
+ * would (only while ufw is enabled; user6.rules only with IPV6=yes), then removes the marker. Returns
+ * the files loaded; none when there is no marker. A load that fails throws and keeps the marker.
+ */
+async function loadPending(exec: Exec, dir: string, defaultsFile: string, replaced?: ChainsReplaced): Promise<RulesFile[]> {
+  let text: string;
+  try {
+    text = readFileSync(join(dir, PENDING_LOAD_FILE), 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw e;
+  }
+  let files: RulesFile[];
+  try {
+    files = PendingLoadSchema.parse(JSON.parse(text)).files;
+  } catch {
+    files = ['user.rules', 'user6.rules']; // a marker cut short: loading a file that needs none changes nothing
+  }
+  const toLoad = ufwEnabled(dir) ? files.filter((f) => f === 'user.rules' || ufwFiltersIpv6(defaultsFile)) : [];
+  const failed: string[] = [];
+  for (const f of toLoad) {
+    const path = join(dir, f);
+    const why = await loadUserRules(exec, f, readOrThrow(path).text, replaced);
+    if (why) failed.push(`${path}: ${why}`);
+  }
+  if (failed.length) {
+    throw new FirewallError('reload-failed', `ufw's rules files were left unloaded by an interrupted edit of Portcullis's, and loading them failed (${failed.join('; ')}): run ufw reload`);
+  }
+  clearPending(dir);
+  return toLoad;
+}
+
+/**
+ * At the helper's start: loads ufw's user rules files an earlier helper swapped in (or put back) and
+ * was stopped before loading (see "Interrupted" at the top), under ufw's lock. Null when there was
+ * nothing to finish (no marker: ufw's lock is not even taken); else the files loaded (none while ufw
+ * is disabled: it loads them itself when enabled). Throws when their load fails (the marker stays).
+ */
+export async function finishInterruptedEdit(exec: Exec, opts: UfwFilesOptions = {}, replaced?: ChainsReplaced): Promise<{ loaded: string[] } | null> {
+  const dir = opts.etcDir ?? DEFAULT_ETC_DIR;
+  if (!existsSync(join(dir, PENDING_LOAD_FILE))) return null;
+  const release = await (opts.lock ?? ufwLock())();
+  try {
+    return { loaded: (await loadPending(exec, dir, opts.defaultsFile ?? UFW_DEFAULTS_FILE, replaced)).map((f) => join(dir, f)) };
+  } finally {
+    await release();
+  }
+}
+
 /** Loads a user rules file's text into the kernel as ufw does after a rule change (its user chains, one transaction). */
 async function loadUserRules(exec: Exec, file: RulesFile, text: string, replaced?: ChainsReplaced): Promise<string | null> {
   const r = await exec(RESTORE_OF[file], ['-n'], { input: text, timeoutMs: 120_000 });
@@ -184,9 +261,11 @@ function textNow(path: string): string | null {
  * would undo theirs — a `ufw allow` lost can lock an admin out — so it is left as it is. Returns what
  * happened, for the caller's error text.
  */
-async function putBack(exec: Exec, edits: readonly RulesEdit[], loaded: readonly RulesEdit[], replaced?: ChainsReplaced): Promise<string> {
+async function putBack(exec: Exec, dir: string, edits: readonly RulesEdit[], loaded: readonly RulesEdit[], replaced?: ChainsReplaced): Promise<string> {
   const mine = edits.filter((e) => textNow(e.path) === e.next);
   const theirs = edits.filter((e) => !mine.includes(e));
+  // Marked before the first write: a file written back but not loaded is what an interrupted edit leaves.
+  if (mine.some((e) => loaded.includes(e))) markPending(dir, mine.map((e) => e.file));
   for (const e of mine) writeAtomically(e.path, e.prev, e.mode);
   const failed: string[] = [];
   for (const e of loaded) {
@@ -194,6 +273,8 @@ async function putBack(exec: Exec, edits: readonly RulesEdit[], loaded: readonly
     const why = await loadUserRules(exec, e.file, e.prev, replaced);
     if (why) failed.push(`${e.path}: ${why}`);
   }
+  // A load that failed leaves the marker: the next start or batch loads the files again.
+  if (failed.length === 0) clearPending(dir);
   const said: string[] = [];
   if (mine.length) {
     const what = mine.length === edits.length ? 'the previous files were' : `the previous ${mine.map((e) => basename(e.path)).join(' and ')} was`;
@@ -214,7 +295,7 @@ async function putBackLocked(exec: Exec, opts: UfwFilesOptions, edits: readonly 
     return `the previous files could not be put back (${(e as Error).message}): the new ones stay`;
   }
   try {
-    return await putBack(exec, edits, loaded, replaced);
+    return await putBack(exec, opts.etcDir ?? DEFAULT_ETC_DIR, edits, loaded, replaced);
   } finally {
     await release();
   }
@@ -349,7 +430,7 @@ type UserRulesEdit = (text: string) => { ok: true; text: string; changed: boolea
  * Edits user.rules/user6.rules (`edit(v4)`/`edit(v6)`, a family with no entries is not read) under
  * ufw's lock and loads them (writeAndLoad); null when neither file changed. The lock is released
  * before it returns: the caller's `ufw show added` takes it too (a put-back after it takes the lock
- * again: putBackLocked).
+ * again: putBackLocked). Files an interrupted edit left unloaded are loaded first (loadPending).
  */
 async function editUserRules<T>(
   exec: Exec,
@@ -363,6 +444,7 @@ async function editUserRules<T>(
   // read or starts after we loaded (it then reads our files).
   const release = await (opts.lock ?? ufwLock())();
   try {
+    await loadPending(exec, dir, opts.defaultsFile ?? UFW_DEFAULTS_FILE, replaced);
     const files: [RulesFile, UserRulesEdit | null][] = [
       ['user.rules', family.v4.length ? edit(family.v4) : null],
       ['user6.rules', family.v6.length ? edit(family.v6) : null],
@@ -401,6 +483,8 @@ async function writeAndLoad(
   for (const e of edits) {
     if (readFileSync(e.path, 'utf8') !== e.prev) throw new FirewallError('bad-file', `${e.path} changed while Portcullis was editing it; nothing was changed, try again`);
   }
+  // Disabled, ufw loads nothing now (it loads the files when enabled): nothing can be left unloaded.
+  if (active) markPending(dir, edits.map((e) => e.file));
   for (const e of edits) {
     writeFileSync(`${e.path}.portcullis-prev`, e.prev, { mode: e.mode & 0o777 });
     writeAtomically(e.path, e.next, e.mode);
@@ -410,11 +494,12 @@ async function writeAndLoad(
     for (const e of edits) {
       const why = await loadUserRules(exec, e.file, e.next, replaced);
       if (why) {
-        const back = await putBack(exec, edits, loaded, replaced);
+        const back = await putBack(exec, dir, edits, loaded, replaced);
         throw new FirewallError('reload-failed', `loading the new ${e.path} failed (${why}); ${back}`);
       }
       loaded.push(e);
     }
+    clearPending(dir);
   }
   return { edits, active, loaded };
 }
