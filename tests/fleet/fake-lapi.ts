@@ -2,7 +2,7 @@
  * An in-process fake of CrowdSec's Local API 1.4.6, as a `fetch`: the calls Portcullis makes, with
  * the behaviours measured on the real one (notes/crowdsec-lapi.md) that a client must survive —
  * a User-Agent that is not `name/version` gets 401, tokens expire, POSTs fail with 500 "database is
- * locked", the delta stream can lose decisions, the stream keeps one decision per value (the latest),
+ * locked", the delta stream can lose decisions, the stream keeps one decision per value (the longest),
  * deletions repeat. Switches let a test cause each of them.
  */
 import type { FetchLike } from '../../electron/engine/fleet/client.ts';
@@ -70,12 +70,12 @@ export class FakeLapi {
     return { id: d.id, origin: d.origin, scenario: d.scenario, scope: d.scope, type: d.type, value: d.value, duration: `${(ms / 1000).toFixed(3)}s` };
   }
 
-  /** One decision per value, the latest (what the stream shows). */
+  /** One decision per value, the longest (what the stream shows; measured on 1.4.6, notes/crowdsec-lapi.md). */
   private merged(ds: Dec[]): Dec[] {
     const by = new Map<string, Dec>();
     for (const d of ds) {
       const cur = by.get(d.value);
-      if (!cur || d.id > cur.id) by.set(d.value, d);
+      if (!cur || d.until > cur.until || (d.until === cur.until && d.id > cur.id)) by.set(d.value, d);
     }
     return [...by.values()];
   }

@@ -221,14 +221,14 @@ describe('FleetLink: pull', () => {
     expect(await t.link.pullOnce()).toBe('full');
   });
 
-  it('merged decisions: when the latest host\'s decision is deleted, another host\'s for the address still applies', async () => {
+  it('merged decisions: when the longest host\'s decision is deleted, another host\'s for the address still applies', async () => {
     const t = setup();
     await t.link.pullOnce();
     t.clock.advance(1000);
-    t.lapi.add('203.0.113.5', 'portcullis@hostB', 7_200_000);
-    const c = t.lapi.add('203.0.113.5', 'portcullis@hostC', 3_600_000);
+    t.lapi.add('203.0.113.5', 'portcullis@hostB', 3_600_000);
+    const c = t.lapi.add('203.0.113.5', 'portcullis@hostC', 7_200_000);
     await t.link.pullOnce();
-    expect(t.sink.wanted.get('203.0.113.5')!.origin).toBe('portcullis@hostC'); // the stream shows the latest only
+    expect(t.sink.wanted.get('203.0.113.5')!.origin).toBe('portcullis@hostC'); // the stream shows the longest only
     t.clock.advance(1000);
     t.lapi.remove(c.id);
     await t.link.pullOnce();
