@@ -3,8 +3,8 @@
  * (a LAPI that is down, refuses the credentials or answers garbage only shows in `health()`):
  *
  * - push: drains the durable FleetQueue in order — batches of consecutive "push" items as one
- *   POST /v1/alerts, a "delete" as DELETE /v1/decisions/{id} of exactly this host's decisions (the
- *   ids of the alert it pushed). Transient failures (down, 500 "database is locked") retry with
+ *   POST /v1/alerts, a "delete" as DELETE /v1/decisions/{id} of exactly this host's decisions (those
+ *   of every alert it pushed for the address, and any other of its origin the LAPI lists for it). Transient failures (down, 500 "database is locked") retry with
  *   exponential backoff forever; an item the LAPI keeps refusing otherwise is dropped after
  *   MAX_REFUSALS tries and reported, so one bad item cannot block the queue.
  * - pull: the bouncer stream. startup=true at start, after any failure, every RESYNC_MS, and shortly
@@ -56,6 +56,11 @@ export interface FleetLinkOptions {
   manual?: boolean;
   /** At most this many fleet decisions remembered (fleet.maxBans); unbounded unless given. */
   maxDecisions?: () => number;
+}
+
+/** A queued delete: all of this host's decisions for the address, but those of alert `keep` when given. */
+interface DeleteBody {
+  keep?: string;
 }
 
 const BATCH = 50;
@@ -181,7 +186,9 @@ export class FleetLink {
   /** A local ban lifted by hand: delete this host's decision for it (or never push it at all). */
   enqueueUnban(ip: string): void {
     if (!this.o.settings.share) return;
-    if (this.o.queue.dropPendingPush(ip, this.inFlight)) return;
+    // Nothing to delete only if that push was the address's one and only: an earlier push of it
+    // (sent, or still queued) left a decision of this host's at the LAPI.
+    if (this.o.queue.dropPendingPush(ip, this.inFlight) && !this.o.queue.has(ip) && this.o.queue.alertsOf(ip).length === 0) return;
     this.o.queue.add('delete', ip, {});
     this.kickPush(0);
   }
@@ -274,17 +281,36 @@ export class FleetLink {
     }
     if (live.length === 0) return;
     const ids = await this.client.pushAlerts(live.map((l) => alertBody(l.ban, this.origin!, now)));
-    live.forEach((l, i) => this.o.queue.setAlert(l.ban.ip, ids[i]!));
+    live.forEach((l, i) => {
+      const id = ids[i]!;
+      // A ban of an address already pushed (an extension, a re-ban): the new decision says how long
+      // the ban lasts now, so the older ones go — or they would hold it fleet-wide for their own time.
+      const older = this.o.queue.alertsOf(l.ban.ip);
+      this.o.queue.addAlert(l.ban.ip, id);
+      if (older.length > 0) this.o.queue.add('delete', l.ban.ip, { keep: id } satisfies DeleteBody);
+    });
   }
 
+  /**
+   * Deletes this host's decisions for the address (all but those of alert `keep`): the decisions of
+   * every alert it pushed for it, and any other decision of its origin the LAPI holds for the value
+   * (a push whose answer was lost, one of an earlier database). Never another host's: by id only.
+   */
   private async sendDelete(item: QueueItem): Promise<void> {
-    const alertId = this.o.queue.alertOf(item.ip);
-    let ids: number[];
-    if (alertId !== null) ids = await this.client.alertDecisionIds(alertId);
-    // Pushed by an earlier database, or the alert is gone: this host's own decisions for the address.
-    else ids = (await this.client.decisionsFor(item.ip)).filter((d) => d.origin === this.origin).map((d) => d.id);
+    const keep = (JSON.parse(item.body) as DeleteBody).keep ?? null;
+    const kept = new Set(keep === null ? [] : await this.client.alertDecisionIds(keep));
+    const ids = new Set<number>();
+    for (const alertId of this.o.queue.alertsOf(item.ip)) {
+      if (alertId !== keep) for (const id of await this.client.alertDecisionIds(alertId)) ids.add(id);
+    }
+    try {
+      for (const d of await this.client.decisionsFor(item.ip)) if (d.origin === this.origin && d.value === item.ip && !kept.has(d.id)) ids.add(d.id);
+    } catch (e) {
+      // A bouncer key the LAPI refuses (the pull says so) must not hold the unban: the alerts' ids do it.
+      if (!(e instanceof LapiError && e.kind === 'auth')) throw e;
+    }
     for (const id of ids) await this.client.deleteDecision(id);
-    this.o.queue.forgetAlert(item.ip);
+    this.o.queue.forgetAlerts(item.ip, keep);
   }
 
   // ------------------------------------------------------------------ pull

@@ -3,8 +3,9 @@
  * it needs no migration of the main schema): what this host still has to tell the LAPI, in order —
  * "push the ban of X", "delete my decision for X". An item leaves the queue only when the LAPI has
  * acknowledged it, so a LAPI that is down, restarting or answering 500 "database is locked" loses
- * nothing, and a kill -9 of Portcullis neither. Also remembers which alert id the LAPI gave each
- * pushed ban, so an unban deletes exactly this host's decision.
+ * nothing, and a kill -9 of Portcullis neither. Also remembers every alert id the LAPI gave the
+ * pushed bans of an address — an extension or a re-ban pushes another alert while the first one's
+ * decision still stands — so an unban deletes all of this host's decisions for it, and only those.
  */
 import { DatabaseSync } from 'node:sqlite';
 
@@ -32,11 +33,16 @@ export class FleetQueue {
         ip   TEXT    NOT NULL,
         body TEXT    NOT NULL
       );
-      CREATE TABLE IF NOT EXISTS fleet_alerts (
-        ip       TEXT PRIMARY KEY,
-        alert_id TEXT NOT NULL
+      CREATE TABLE IF NOT EXISTS fleet_alert_ids (
+        ip       TEXT NOT NULL,
+        alert_id TEXT NOT NULL,
+        PRIMARY KEY (ip, alert_id)
       ) WITHOUT ROWID;
     `);
+    // An earlier version kept one alert id per address (the latest): carried over, then dropped.
+    if (this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'fleet_alerts'").get()) {
+      this.db.exec('INSERT OR IGNORE INTO fleet_alert_ids (ip, alert_id) SELECT ip, alert_id FROM fleet_alerts; DROP TABLE fleet_alerts');
+    }
   }
 
   add(kind: QueueKind, ip: string, body: unknown): void {
@@ -76,21 +82,27 @@ export class FleetQueue {
     return true;
   }
 
+  /** Whether anything for the address waits in the queue. */
+  has(ip: string): boolean {
+    return this.db.prepare('SELECT 1 FROM fleet_queue WHERE ip = ? LIMIT 1').get(ip) !== undefined;
+  }
+
   size(): number {
     return (this.db.prepare('SELECT COUNT(*) AS n FROM fleet_queue').get() as { n: number }).n;
   }
 
-  setAlert(ip: string, alertId: string): void {
-    this.db.prepare('INSERT OR REPLACE INTO fleet_alerts (ip, alert_id) VALUES (?,?)').run(ip, alertId);
+  addAlert(ip: string, alertId: string): void {
+    this.db.prepare('INSERT OR IGNORE INTO fleet_alert_ids (ip, alert_id) VALUES (?,?)').run(ip, alertId);
   }
 
-  alertOf(ip: string): string | null {
-    const r = this.db.prepare('SELECT alert_id FROM fleet_alerts WHERE ip = ?').get(ip) as { alert_id: string } | undefined;
-    return r?.alert_id ?? null;
+  /** Every alert this host pushed for the address whose decisions may still stand. */
+  alertsOf(ip: string): string[] {
+    return (this.db.prepare('SELECT alert_id FROM fleet_alert_ids WHERE ip = ?').all(ip) as { alert_id: string }[]).map((r) => r.alert_id);
   }
 
-  forgetAlert(ip: string): void {
-    this.db.prepare('DELETE FROM fleet_alerts WHERE ip = ?').run(ip);
+  /** The address's alerts are deleted at the LAPI: forgotten (all but `keep`, the ban that stands). */
+  forgetAlerts(ip: string, keep: string | null = null): void {
+    this.db.prepare('DELETE FROM fleet_alert_ids WHERE ip = ? AND alert_id IS NOT ?').run(ip, keep);
   }
 
   close(): void {

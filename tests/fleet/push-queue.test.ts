@@ -1,0 +1,119 @@
+/**
+ * The push queue's bookkeeping of what this host pushed, against the fake LAPI: an address banned
+ * twice (an extension by hand, a re-ban) has two alerts at the LAPI — an unban deletes every decision
+ * of this host's for it, an extension does not leave the older one standing, and another host's
+ * decision for the address is never touched.
+ */
+import { DatabaseSync } from 'node:sqlite';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ManualClock } from '../../electron/shared/domain.ts';
+import { CrowdsecSettingsSchema } from '../../electron/shared/fleet.ts';
+import { FleetLink, type FleetSink } from '../../electron/engine/fleet/link.ts';
+import { FleetQueue } from '../../electron/engine/fleet/queue.ts';
+import { tempDirsPerTest } from '../support/temp-dirs.ts';
+import { FakeLapi } from './fake-lapi.ts';
+import { fleetServiceBuilder, scan, withFleet } from './fleet-service.ts';
+
+const build = fleetServiceBuilder();
+const tempDir = tempDirsPerTest('pc-fleet-queue-');
+const nullSink: FleetSink = { upsert: () => undefined, remove: () => undefined, replaceAll: () => undefined };
+
+function setup(queue = new FleetQueue(':memory:')) {
+  const clock = new ManualClock(1_700_000_000_000);
+  const lapi = new FakeLapi(() => clock.now());
+  lapi.machines.set('hostA', 'pw-A');
+  lapi.bouncers.add('key-A');
+  const settings = CrowdsecSettingsSchema.parse({ url: 'http://lapi.test:8080', machineId: 'hostA', password: 'pw-A', bouncerKey: 'key-A' });
+  const link = new FleetLink({ settings, queue, fetch: lapi.fetch, now: () => clock.now(), version: '0.1.0', sink: nullSink, manual: true });
+  link.start();
+  return { clock, lapi, link, queue };
+}
+
+const ban = (ip: string, until: number | null) => ({ ip, until, ports: [22, 23, 25], hits: 5, kind: 'scan', scanType: 'SYN' });
+const mine = (lapi: FakeLapi, ip: string) => lapi.active().filter((d) => d.value === ip && d.origin === 'portcullis@hostA');
+
+async function drain(link: FleetLink): Promise<void> {
+  for (let i = 0; i < 100; i++) if ((await link.pumpOnce()) === 'empty') return;
+  throw new Error('queue did not drain');
+}
+
+describe('fleet push queue: every decision of this host for an address', () => {
+  it('a scan ban extended by hand, then lifted: no decision of this host for the address is left at the LAPI', async () => {
+    const t = await build({ settings: withFleet() });
+    t.lapi.add('198.51.100.7', 'portcullis@hostB', 600_000);
+    scan(t, '198.51.100.7');
+    await t.service.idle();
+    await drain(t.link());
+    await t.call('ban', { ip: '198.51.100.7', durationSec: 7200 } as never);
+    await t.service.idle();
+    await drain(t.link());
+    expect(mine(t.lapi, '198.51.100.7')).toHaveLength(1);
+    await t.call('unban', { ip: '198.51.100.7' });
+    await t.service.idle();
+    await drain(t.link());
+    expect(mine(t.lapi, '198.51.100.7')).toEqual([]);
+    // Another host's decision for it is its own business.
+    expect(t.lapi.active().map((d) => d.origin)).toEqual(['portcullis@hostB']);
+  });
+
+  it('an extension replaces the older decision: only the new one stands, with the new end', async () => {
+    const t = setup();
+    t.link.enqueueBan(ban('198.51.100.7', t.clock.now() + 3_600_000));
+    await drain(t.link);
+    t.link.enqueueBan(ban('198.51.100.7', null)); // made permanent by hand
+    await drain(t.link);
+    const left = mine(t.lapi, '198.51.100.7');
+    expect(left).toHaveLength(1);
+    expect(left[0]!.until - t.clock.now()).toBeGreaterThan(365 * 86_400_000);
+    expect(t.queue.alertsOf('198.51.100.7')).toEqual([String(left[0]!.alertId)]);
+  });
+
+  it('two bans of one address in one batch, then an unban: none of this host\'s decisions stays', async () => {
+    const t = setup();
+    t.link.enqueueBan(ban('198.51.100.7', t.clock.now() + 3_600_000));
+    t.link.enqueueBan(ban('198.51.100.7', t.clock.now() + 7_200_000));
+    await drain(t.link);
+    expect(mine(t.lapi, '198.51.100.7')).toHaveLength(1);
+    t.link.enqueueUnban('198.51.100.7');
+    await drain(t.link);
+    expect(mine(t.lapi, '198.51.100.7')).toEqual([]);
+    expect(t.queue.alertsOf('198.51.100.7')).toEqual([]);
+  });
+
+  it('lifted while its extension still waits to be pushed: the extension is dropped and the decision already pushed is deleted', async () => {
+    const t = setup();
+    t.link.enqueueBan(ban('198.51.100.7', t.clock.now() + 3_600_000));
+    await drain(t.link);
+    t.link.enqueueBan(ban('198.51.100.7', t.clock.now() + 7_200_000));
+    t.link.enqueueUnban('198.51.100.7');
+    await drain(t.link);
+    expect(mine(t.lapi, '198.51.100.7')).toEqual([]);
+    expect(t.lapi.log.filter((l) => l === 'POST /v1/alerts')).toHaveLength(1);
+  });
+
+  it('a decision of this host the queue has no alert id for (its push answer was lost) is deleted all the same', async () => {
+    const t = setup();
+    t.link.enqueueBan(ban('198.51.100.7', t.clock.now() + 3_600_000));
+    await drain(t.link);
+    t.lapi.add('198.51.100.7', 'portcullis@hostA', 7_200_000); // pushed by an earlier database
+    t.lapi.add('198.51.100.7', 'portcullis@hostB', 7_200_000);
+    t.link.enqueueUnban('198.51.100.7');
+    await drain(t.link);
+    expect(mine(t.lapi, '198.51.100.7')).toEqual([]);
+    expect(t.lapi.active().map((d) => d.origin)).toEqual(['portcullis@hostB']);
+  });
+
+  it('a queue database of the earlier version (one alert id per address) is carried over', () => {
+    const file = path.join(tempDir(), 'q.db');
+    const old = new DatabaseSync(file);
+    old.exec("CREATE TABLE fleet_alerts (ip TEXT PRIMARY KEY, alert_id TEXT NOT NULL) WITHOUT ROWID; INSERT INTO fleet_alerts VALUES ('198.51.100.7', '12')");
+    old.close();
+    const q = new FleetQueue(file);
+    expect(q.alertsOf('198.51.100.7')).toEqual(['12']);
+    q.close();
+    const again = new FleetQueue(file);
+    expect(again.alertsOf('198.51.100.7')).toEqual(['12']);
+    again.close();
+  });
+});
