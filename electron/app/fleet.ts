@@ -25,7 +25,7 @@ import type { BanRecord, UnbanReason } from '../shared/model.ts';
 import type { Settings } from '../shared/settings.ts';
 import type { FetchLike } from '../engine/fleet/client.ts';
 import { FleetLink, machineCredentials, type FleetDecision, type FleetSink } from '../engine/fleet/link.ts';
-import { FleetQueue } from '../engine/fleet/queue.ts';
+import { FleetQueue, type Dismissal } from '../engine/fleet/queue.ts';
 import { fleetTarget, rangeTooWide } from '../engine/fleet/target.ts';
 
 /** What the runner (or a test) provides for the fleet: how to reach the network and where the queue lives. */
@@ -80,10 +80,11 @@ export class FleetBridge implements FleetSink {
   /** Fleet bans applied here: address → the decision. */
   private readonly applied = new Map<string, { origin: string; until: number; id: number }>();
   /**
-   * Fleet bans not to apply again: address → the decision's id, and whether it was lifted by hand or
-   * refused by the firewall for a rule of the user's (that one only while the user's rules stay as they were).
+   * Fleet bans not to apply again: address → the decision, and whether it was lifted by hand or
+   * refused by the firewall for a rule of the user's (that one only while the user's rules stay as
+   * they were). Kept in the queue's database too, so a restart does not bring them back.
    */
-  private readonly dismissed = new Map<string, { id: number; refused: boolean }>();
+  private readonly dismissed = new Map<string, Dismissal>();
   private readonly reported = new Set<string>();
   private readonly refused = { whitelisted: 0, overLimit: 0, unsupported: 0 };
   private lastRefusals: string[] = [];
@@ -107,7 +108,10 @@ export class FleetBridge implements FleetSink {
     const cs = this.settings.fleet.crowdsec;
     if (!cs) return;
     try {
-      this.queue ??= new FleetQueue(this.env.queuePath);
+      if (!this.queue) {
+        this.queue = new FleetQueue(this.env.queuePath);
+        for (const [ip, d] of this.queue.dismissals()) this.dismissed.set(ip, d);
+      }
     } catch (e) {
       this.port.log('error', `fleet: cannot open the push queue in ${this.env.queuePath}: ${(e as Error).message}`);
       return;
@@ -175,11 +179,7 @@ export class FleetBridge implements FleetSink {
       this.applied.delete(ip);
       // Lifted by hand, or refused by the firewall here (a rule of the user's own for it): that
       // decision is not applied again at the next resync, which would only be refused again.
-      if (!this.lifting && (why === 'manual' || why === 'refused-users-rule')) {
-        // Bounded like the fleet bans: the oldest dismissal goes first.
-        if (!this.dismissed.has(ip) && this.dismissed.size >= this.settings.fleet.maxBans) this.dismissed.delete(this.dismissed.keys().next().value!);
-        this.dismissed.set(ip, { id: fleetBan.id, refused: why === 'refused-users-rule' });
-      }
+      if (!this.lifting && (why === 'manual' || why === 'refused-users-rule')) this.dismiss(ip, { id: fleetBan.id, origin: fleetBan.origin, refused: why === 'refused-users-rule' });
       return;
     }
     if (this.lifting) return;
@@ -202,10 +202,40 @@ export class FleetBridge implements FleetSink {
   onUserRulesChange(decidedByUser: ReadonlySet<string>): void {
     for (const [ip, why] of [...this.dismissed]) {
       if (!why.refused || decidedByUser.has(ip)) continue;
-      this.dismissed.delete(ip);
+      this.undismiss(ip);
       const remote = this.link?.remoteFor(ip);
       if (remote) this.upsert(remote);
     }
+  }
+
+  /** Bounded like the fleet bans (the oldest dismissal goes first), and kept across restarts. */
+  private dismiss(ip: string, d: Dismissal): void {
+    const max = this.settings.fleet.maxBans;
+    this.dismissed.delete(ip);
+    while (this.dismissed.size >= max && this.dismissed.size > 0) this.dismissed.delete(this.dismissed.keys().next().value!);
+    this.dismissed.set(ip, d);
+    this.queue?.dismiss(ip, d, max);
+  }
+
+  private undismiss(ip: string): void {
+    if (this.dismissed.delete(ip)) this.queue?.undismiss(ip);
+  }
+
+  /**
+   * Whether `d` is the decision lifted here. One restored from the store before any pull named it
+   * (id -1) is known by its origin, and pinned to the first decision of that origin seen. Another
+   * decision for the address means the lifted one is gone or outlasted: the dismissal is forgotten.
+   */
+  private isDismissed(ip: string, d: FleetDecision): boolean {
+    const dis = this.dismissed.get(ip);
+    if (!dis) return false;
+    if (dis.id === d.id) return true;
+    if (dis.id === -1 && dis.origin === d.origin) {
+      this.dismiss(ip, { ...dis, id: d.id });
+      return true;
+    }
+    this.undismiss(ip);
+    return false;
   }
 
   // ------------------------------------------------------------------ the fleet → this host (FleetSink)
@@ -229,7 +259,7 @@ export class FleetBridge implements FleetSink {
       this.refuse('whitelisted', ip, d, 'whitelisted here (this host, its gateway, loopback or a whitelist entry)');
       return;
     }
-    if (this.dismissed.get(ip)?.id === d.id) return;
+    if (this.isDismissed(ip, d)) return;
     const cur = this.applied.get(ip);
     if (!cur && this.port.isBanned(ip)) return; // this host's own ban stands
     if (cur && cur.origin === d.origin && Math.abs(cur.until - d.until) < 5000) {
@@ -266,7 +296,8 @@ export class FleetBridge implements FleetSink {
   replaceAll(all: FleetDecision[]): void {
     const wanted = new Set(all.map((d) => fleetTarget(d.scope, d.value) ?? d.value));
     for (const ip of [...this.applied.keys()]) if (!wanted.has(ip)) this.remove(ip);
-    for (const ip of [...this.dismissed.keys()]) if (!wanted.has(ip)) this.dismissed.delete(ip);
+    // A dismissal lasts as long as its decision: gone at the LAPI, forgotten here.
+    for (const ip of [...this.dismissed.keys()]) if (!wanted.has(ip)) this.undismiss(ip);
     for (const d of all) this.upsert(d);
   }
 

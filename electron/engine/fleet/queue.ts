@@ -19,6 +19,13 @@ export interface QueueItem {
   body: string;
 }
 
+/** A fleet decision lifted here: its id (-1: a ban restored from the store before any pull named it), origin, and whether the firewall refused it. */
+export interface Dismissal {
+  id: number;
+  origin: string;
+  refused: boolean;
+}
+
 export class FleetQueue {
   private readonly db: DatabaseSync;
 
@@ -38,6 +45,12 @@ export class FleetQueue {
         alert_id TEXT NOT NULL,
         PRIMARY KEY (ip, alert_id)
       ) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS fleet_dismissed (
+        ip          TEXT PRIMARY KEY,
+        decision_id INTEGER NOT NULL,
+        origin      TEXT    NOT NULL,
+        refused     INTEGER NOT NULL
+      );
     `);
     // An earlier version kept one alert id per address (the latest): carried over, then dropped.
     if (this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'fleet_alerts'").get()) {
@@ -103,6 +116,30 @@ export class FleetQueue {
   /** The address's alerts are deleted at the LAPI: forgotten (all but `keep`, the ban that stands). */
   forgetAlerts(ip: string, keep: string | null = null): void {
     this.db.prepare('DELETE FROM fleet_alert_ids WHERE ip = ? AND alert_id IS NOT ?').run(ip, keep);
+  }
+
+  /**
+   * Fleet decisions not to apply again (lifted here by hand, or refused by the firewall): kept across
+   * restarts, at most `max` — the oldest dismissal goes first.
+   */
+  dismiss(ip: string, d: Dismissal, max: number): void {
+    this.db.prepare('INSERT OR REPLACE INTO fleet_dismissed (ip, decision_id, origin, refused) VALUES (?,?,?,?)').run(ip, d.id, d.origin, d.refused ? 1 : 0);
+    const over = this.dismissedCount() - max;
+    if (over > 0) this.db.prepare('DELETE FROM fleet_dismissed WHERE rowid IN (SELECT rowid FROM fleet_dismissed ORDER BY rowid LIMIT ?)').run(over);
+  }
+
+  undismiss(ip: string): void {
+    this.db.prepare('DELETE FROM fleet_dismissed WHERE ip = ?').run(ip);
+  }
+
+  /** The dismissals, oldest first. */
+  dismissals(): [string, Dismissal][] {
+    const rows = this.db.prepare('SELECT ip, decision_id, origin, refused FROM fleet_dismissed ORDER BY rowid').all() as { ip: string; decision_id: number; origin: string; refused: number }[];
+    return rows.map((r) => [r.ip, { id: r.decision_id, origin: r.origin, refused: r.refused === 1 }]);
+  }
+
+  private dismissedCount(): number {
+    return (this.db.prepare('SELECT COUNT(*) AS n FROM fleet_dismissed').get() as { n: number }).n;
   }
 
   close(): void {

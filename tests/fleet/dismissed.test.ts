@@ -1,0 +1,96 @@
+/**
+ * A fleet ban lifted here by hand stays lifted for that decision — across restarts too (the
+ * dismissals live in the fleet queue's database), bounded, and forgotten once the decision is gone.
+ */
+import { describe, expect, it } from 'vitest';
+import { ManualClock } from '../../electron/shared/domain.ts';
+import { FakeLapi } from './fake-lapi.ts';
+import { BOOT, fleetServiceBuilder, withFleet } from './fleet-service.ts';
+
+const build = fleetServiceBuilder();
+
+async function pulled(t: Awaited<ReturnType<typeof build>>): Promise<void> {
+  await t.link().pullOnce();
+  await t.service.idle();
+}
+
+describe('fleet bans lifted by hand, across restarts', () => {
+  it('a fleet ban lifted by hand does not come back after a restart; another decision for the address does apply', async () => {
+    const clock = new ManualClock(BOOT + 10_000);
+    const lapi = new FakeLapi(() => clock.now());
+    const t = await build({ settings: withFleet(), lapi, clock });
+    lapi.add('203.0.113.5', 'portcullis@hostB');
+    await pulled(t);
+    expect(t.firewall.bans.has('203.0.113.5')).toBe(true);
+    await t.call('unban', { ip: '203.0.113.5' });
+    await t.service.idle();
+    await t.service.stop();
+
+    const t2 = await build({ dir: t.dir, lapi, clock });
+    clock.advance(1000);
+    await pulled(t2);
+    expect((await t2.call('getBans')).active.map((b) => b.ip)).not.toContain('203.0.113.5');
+    expect(t2.firewall.bans.has('203.0.113.5')).toBe(false);
+    // A new, longer decision of another host is not the one lifted: it applies.
+    lapi.add('203.0.113.5', 'portcullis@hostC', 7_200_000);
+    clock.advance(1000);
+    await pulled(t2);
+    expect((await t2.call('getBans')).active.map((b) => [b.ip, b.reason.origin])).toEqual([['203.0.113.5', 'portcullis@hostC']]);
+  });
+
+  it('a restored fleet ban lifted before the first pull (no decision id known yet) stays lifted after a restart', async () => {
+    const clock = new ManualClock(BOOT + 10_000);
+    const lapi = new FakeLapi(() => clock.now());
+    const t = await build({ settings: withFleet(), lapi, clock });
+    lapi.add('203.0.113.5', 'portcullis@hostB');
+    await pulled(t);
+    await t.service.stop();
+    const t2 = await build({ dir: t.dir, lapi, clock });
+    await t2.service.idle();
+    await t2.call('unban', { ip: '203.0.113.5' }); // before t2 pulled anything
+    await t2.service.idle();
+    await t2.service.stop();
+    const t3 = await build({ dir: t.dir, lapi, clock });
+    clock.advance(1000);
+    await pulled(t3);
+    expect(t3.firewall.bans.has('203.0.113.5')).toBe(false);
+  });
+
+  it('a dismissal is forgotten once its decision is gone at the LAPI: a later decision for the address applies, also after a restart', async () => {
+    const clock = new ManualClock(BOOT + 10_000);
+    const lapi = new FakeLapi(() => clock.now());
+    const t = await build({ settings: withFleet(), lapi, clock });
+    const d = lapi.add('203.0.113.5', 'portcullis@hostB');
+    await pulled(t);
+    await t.call('unban', { ip: '203.0.113.5' });
+    await t.service.idle();
+    lapi.remove(d.id);
+    clock.advance(6 * 60_000);
+    await pulled(t); // full resync: the decision is gone
+    await t.service.stop();
+    const t2 = await build({ dir: t.dir, lapi, clock });
+    lapi.add('203.0.113.5', 'portcullis@hostB'); // the same host bans it again: a new decision
+    clock.advance(1000);
+    await pulled(t2);
+    expect(t2.firewall.bans.has('203.0.113.5')).toBe(true);
+  });
+
+  it('at most maxBans dismissals are kept across a restart, the oldest forgotten first', async () => {
+    const clock = new ManualClock(BOOT + 10_000);
+    const lapi = new FakeLapi(() => clock.now());
+    const t = await build({ settings: withFleet({ maxBans: 2 }), lapi, clock });
+    for (const ip of ['203.0.113.1', '203.0.113.2', '203.0.113.3']) lapi.add(ip, 'portcullis@hostB');
+    await pulled(t);
+    await t.call('unban', { ip: '203.0.113.1' });
+    await t.call('unban', { ip: '203.0.113.2' });
+    clock.advance(6 * 60_000);
+    await pulled(t); // a full resync: .3 fits now
+    await t.call('unban', { ip: '203.0.113.3' });
+    await t.service.idle();
+    await t.service.stop();
+    const t2 = await build({ dir: t.dir, lapi, clock });
+    clock.advance(1000);
+    await pulled(t2);
+    expect([...t2.firewall.bans.keys()]).toEqual(['203.0.113.1']);
+  });
+});
