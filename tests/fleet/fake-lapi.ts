@@ -39,6 +39,8 @@ export class FakeLapi {
   failOnly: RegExp | null = null;
   /** The next delta pulls drop the decisions they would have carried (they stay in the DB). */
   loseDeltas = 0;
+  /** A POST /v1/alerts with a decision for a value matching this is refused whole, as 1.4.6 refuses a batch with one invalid alert (HTTP 500). */
+  refuseValue: RegExp | null = null;
   /** Tokens issued from now on are valid this long. */
   tokenTtlMs = 3_600_000;
   userAgents = new Set<string>();
@@ -140,6 +142,8 @@ export class FakeLapi {
     if (exp === undefined || exp <= now) return reply(401, { code: 401, message: 'Token is expired' });
     if (key === 'POST /v1/alerts') {
       const alerts = JSON.parse(init.body ?? '[]') as { decisions: { value: string; origin: string; scenario: string; scope: string; type: string; duration: string }[] }[];
+      const bad = this.refuseValue && alerts.flatMap((a) => a.decisions).find((d) => this.refuseValue!.test(d.value));
+      if (bad) return reply(500, { message: `unable to create alerts: invalid addr/range ${bad.value}` });
       const ids: string[] = [];
       for (const a of alerts) {
         const alertId = this.nextAlert++;

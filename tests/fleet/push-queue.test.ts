@@ -116,4 +116,28 @@ describe('fleet push queue: every decision of this host for an address', () => {
     expect(again.alertsOf('198.51.100.7')).toEqual(['12']);
     again.close();
   });
+
+  it('one alert the LAPI refuses inside a batch: the others are shared, the bad one dropped with its reason, and what follows goes in batches again', async () => {
+    const logs: string[] = [];
+    const clock = new ManualClock(1_700_000_000_000);
+    const lapi = new FakeLapi(() => clock.now());
+    lapi.machines.set('hostA', 'pw-A');
+    lapi.bouncers.add('key-A');
+    const settings = CrowdsecSettingsSchema.parse({ url: 'http://lapi.test:8080', machineId: 'hostA', password: 'pw-A', bouncerKey: 'key-A' });
+    const queue = new FleetQueue(':memory:');
+    const link = new FleetLink({ settings, queue, fetch: lapi.fetch, now: () => clock.now(), version: '0.1.0', sink: nullSink, manual: true, log: (l, m) => logs.push(`${l} ${m}`) });
+    link.start();
+    lapi.refuseValue = /^198\.51\.100\.13$/;
+    const until = clock.now() + 3_600_000;
+    for (let i = 10; i < 20; i++) link.enqueueBan(ban(`198.51.100.${i}`, until));
+    await drain(link);
+    expect(lapi.active().map((d) => d.value).sort()).toEqual(['10', '11', '12', '14', '15', '16', '17', '18', '19'].map((n) => `198.51.100.${n}`));
+    expect(queue.size()).toBe(0);
+    expect(logs.some((l) => l.startsWith('error') && l.includes('dropped "push 198.51.100.13"') && l.includes('invalid addr/range'))).toBe(true);
+    // Back to batches: the next bans go in one POST.
+    const posts = lapi.log.filter((l) => l === 'POST /v1/alerts').length;
+    for (let i = 20; i < 25; i++) link.enqueueBan(ban(`198.51.100.${i}`, until));
+    await drain(link);
+    expect(lapi.log.filter((l) => l === 'POST /v1/alerts').length).toBe(posts + 1);
+  });
 });

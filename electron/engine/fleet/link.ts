@@ -4,9 +4,10 @@
  *
  * - push: drains the durable FleetQueue in order — batches of consecutive "push" items as one
  *   POST /v1/alerts, a "delete" as DELETE /v1/decisions/{id} of exactly this host's decisions (those
- *   of every alert it pushed for the address, and any other of its origin the LAPI lists for it). Transient failures (down, 500 "database is locked") retry with
- *   exponential backoff forever; an item the LAPI keeps refusing otherwise is dropped after
- *   MAX_REFUSALS tries and reported, so one bad item cannot block the queue.
+ *   of every alert it pushed for the address, and any other of its origin the LAPI lists for it).
+ *   Transient failures (down, 500 "database is locked") retry with exponential backoff forever; a
+ *   batch the LAPI refuses otherwise is sent again one item at a time, and an item it keeps
+ *   refusing is dropped after MAX_REFUSALS tries and reported, so one bad item cannot block the queue.
  * - pull: the bouncer stream. startup=true at start, after any failure, every RESYNC_MS, and shortly
  *   after a busy delta (the delta stream loses decisions under load; startup=true recovers them);
  *   deltas every pullIntervalMs in between. State is keyed by value (address or range), so repeats
@@ -130,6 +131,8 @@ export class FleetLink {
   /** The last push may have reached the LAPI though no answer came back (connection cut mid-request). */
   private pushUncertain = false;
   private readonly refusals = new Map<number, number>();
+  /** After a batch was refused: queue items up to this id are pushed one at a time. */
+  private oneByOneThrough: number | null = null;
   private pullFailures = 0;
   private needFull = true;
   private lastFullAt = -Infinity;
@@ -228,7 +231,9 @@ export class FleetLink {
     const items = this.o.queue.head(BATCH);
     if (items.length === 0) return 'empty';
     const first = items[0]!;
-    const batch = first.kind === 'push' ? items.slice(0, (items.findIndex((i) => i.kind !== 'push') + 1 || items.length + 1) - 1) : [first];
+    if (this.oneByOneThrough !== null && first.id > this.oneByOneThrough) this.oneByOneThrough = null;
+    const pushes = items.slice(0, (items.findIndex((i) => i.kind !== 'push') + 1 || items.length + 1) - 1);
+    const batch = first.kind === 'push' && this.oneByOneThrough === null ? pushes : [first];
     for (const i of batch) this.inFlight.add(i.id);
     try {
       if (first.kind === 'push') await this.sendPushes(batch);
@@ -244,9 +249,15 @@ export class FleetLink {
       if (first.kind === 'push' && e instanceof LapiError && e.kind === 'unreachable' && !/ECONNREFUSED|EHOSTUNREACH|ENETUNREACH/.test(e.message)) this.pushUncertain = true;
       this.h.push = { ...this.h.push, ok: false, error: msg };
       if (e instanceof LapiError && e.kind === 'auth') this.h.login = { ok: false, error: msg };
-      // A refusal that is not "down / busy / credentials": count it, and drop the item after a few.
-      const permanent = e instanceof LapiError && (e.kind === 'client' || e.kind === 'reply' || (e.kind === 'server' && !/locked|busy|timeout/i.test(e.message) && batch.length === 1));
-      if (permanent) {
+      // A refusal that is not "down / busy / credentials" (1.4.6 answers a validation error as a 500).
+      const refusal = e instanceof LapiError && (e.kind === 'client' || e.kind === 'reply' || (e.kind === 'server' && !/locked|busy|timeout/i.test(e.message)));
+      if (refusal && batch.length > 1) {
+        // The LAPI refuses a batch as a whole for one bad alert: its items go one by one, so the one
+        // refused is found and dropped (below) and the others are shared.
+        this.oneByOneThrough = batch[batch.length - 1]!.id;
+        this.log('warn', `fleet push: a batch of ${batch.length} refused (${msg}): sending them one by one`);
+      } else if (refusal) {
+        // Counted, and the item dropped after a few.
         const n = (this.refusals.get(first.id) ?? 0) + 1;
         this.refusals.set(first.id, n);
         if (n >= MAX_REFUSALS) {
