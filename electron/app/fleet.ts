@@ -191,6 +191,8 @@ export class FleetBridge implements FleetSink {
     if (why === 'refused-users-rule') return;
     const remote = this.link?.remoteFor(ip);
     if (remote) queueMicrotask(() => this.upsert(remote));
+    // The stream showed this host's decision for it, the longest: another host's may stand behind it.
+    else if (this.link?.showsOwn(ip)) void this.link.lookupRemote(ip).then((d) => d && this.upsert(d));
   }
 
   /**

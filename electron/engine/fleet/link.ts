@@ -139,6 +139,11 @@ export class FleetLink {
   private burstResyncAt: number | null = null;
   /** The decision applied per value (best allowed one), as last seen. */
   private readonly remote = new Map<string, FleetDecision>();
+  /**
+   * Values the stream last showed with a decision of this host's own. The stream keeps one decision
+   * per value, the longest: behind ours another host's may stand unseen (lookupRemote).
+   */
+  private readonly ownShown = new Set<string>();
   private readonly h = {
     login: { ok: null as boolean | null, error: null as string | null },
     pull: { ok: null as boolean | null, error: null as string | null, lastAt: null as number | null, lastFullAt: null as number | null },
@@ -417,8 +422,16 @@ export class FleetLink {
     if (this.remote.has(v) || !this.remoteFull()) this.remote.set(v, d);
   }
 
+  /** Notes the values the stream shows with this host's own decision (bounded like `remote`). */
+  private noteOwn(ds: readonly Decision[]): void {
+    if (this.origin === null) return;
+    for (const d of ds) if (d.origin === this.origin && this.ownShown.size < (this.o.maxDecisions?.() ?? Infinity)) this.ownShown.add(d.value);
+  }
+
   private applyFull(ds: readonly Decision[]): void {
     const next = this.best(ds, this.o.now());
+    this.ownShown.clear();
+    this.noteOwn(ds);
     this.remote.clear();
     for (const [v, d] of next) this.remember(v, d);
     this.o.sink.replaceAll([...next.values()]);
@@ -445,6 +458,7 @@ export class FleetLink {
         this.o.sink.remove(d.value);
       }
     }
+    this.noteOwn(added);
     for (const [v, d] of this.best(added, now)) {
       const cur = this.remote.get(v);
       if (cur && cur.id === d.id && Math.abs(cur.until - d.until) < 5000) continue;
@@ -458,6 +472,29 @@ export class FleetLink {
   remoteFor(value: string): FleetDecision | null {
     const d = this.remote.get(value);
     return d && d.until > this.o.now() ? d : null;
+  }
+
+  /** Whether the stream showed this host's own decision for the value, which may hide another host's. */
+  showsOwn(value: string): boolean {
+    return this.ownShown.has(value);
+  }
+
+  /**
+   * Another host's decision for a value the stream showed with this host's own (GET /v1/decisions
+   * lists every decision, not one per value): remembered and returned; null when there is none or
+   * the LAPI does not answer (the next full resync corrects it then).
+   */
+  async lookupRemote(value: string): Promise<FleetDecision | null> {
+    if (!this.o.settings.apply) return null;
+    let found: FleetDecision | null;
+    try {
+      found = this.best(await this.client.decisionsFor(value), this.o.now()).get(value) ?? null;
+    } catch {
+      return null;
+    }
+    this.ownShown.delete(value);
+    if (found) this.remember(value, found);
+    return found;
   }
 
   // ------------------------------------------------------------------ health
