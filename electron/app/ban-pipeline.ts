@@ -19,59 +19,16 @@
  * of different addresses run side by side (firewall-order.ts); connection cuts on a queue of their own.
  */
 import type { BanRecord, Offender, UnbanReason } from '../shared/model.ts';
-import type { Settings } from '../shared/settings.ts';
 import { canonicalIp } from '../shared/domain.ts';
 import { neverBanReason } from '../shared/never-ban.ts';
 import { errorText } from '../shared/errors.ts';
 import type { FirewallPort } from '../engine/ports.ts';
 import { skippedBanText, type SkippedBan } from '../shared/helper-protocol.ts';
-import type { EngineLike, ServiceStore } from './contracts.ts';
-import type { EventBatcher } from './events.ts';
-import type { FleetBridge } from './fleet.ts';
+import { banComment, RESTORE_BATCH_SET, RESTORE_BATCH_UFW, type BanFailure, type BanPipelineHost } from './ban-pipeline-host.ts';
 import { UsersRuleHoldOff } from './users-rule-holdoff.ts';
 import { FirewallOrder } from './firewall-order.ts';
 
-/**
- * Bans per restore batch: an ipset batch of 500 takes ~20–40 ms; the ufw backend writes a batch into
- * ufw's rules files and loads them once (helper/firewall/ufw-batch.ts), ~0.7 s at 500 on few rules.
- */
-const RESTORE_BATCH_SET = 500;
-const RESTORE_BATCH_UFW = 500;
-
-type Level = 'info' | 'warn' | 'error';
-export type BanInfo = { latencyMs: number | null; dryRun: boolean; error?: string };
-/**
- * Why the firewall did not take a ban: it refused it for a rule of the user's own (the ban is ended),
- * or its call failed (the ban stays active, for reconcile to retry).
- */
-export type BanFailure = { refused: SkippedBan } | { error: string };
-
-/** What the pipeline needs of the service around it. */
-export interface BanPipelineHost {
-  store: ServiceStore;
-  /** The ban backend; null = read-only (no helper). */
-  firewall: FirewallPort | null;
-  /** The other ban backend, whose entries reconcile moves into `firewall` (ServiceOptions.otherFirewall). */
-  otherFirewall?: FirewallPort | null;
-  dryRun: boolean;
-  now(): number;
-  engine(): EngineLike;
-  settings(): Settings;
-  fleet(): FleetBridge | null;
-  events: EventBatcher;
-  onBan?: (ban: BanRecord, info: BanInfo) => void;
-  onUnban?: (ip: string, why: UnbanReason) => void;
-  /** Ends an active ban through the service's unban path (engine, then applyUnban), with the reason. */
-  endBan(ip: string, why: 'refused-users-rule'): void;
-  notice(level: Level, message: string): void;
-  log(level: Level, message: string): void;
-}
-
-/** A short comment for the firewall rule/element, within the helper's safe character set. */
-export function banComment(ban: BanRecord): string {
-  const what = ban.reason.kind === 'manual' ? 'manual' : `scan ${ban.reason.scanType ?? ''}`.trim();
-  return what.replace(/[^A-Za-z0-9 _.,:@()/+=-]/g, '').slice(0, 60);
-}
+export { banComment, type BanFailure, type BanInfo, type BanPipelineHost } from './ban-pipeline-host.ts';
 
 export class BanPipeline {
   private readonly h: BanPipelineHost;
@@ -89,6 +46,8 @@ export class BanPipeline {
   lastBanDone: Promise<BanFailure | undefined> = Promise.resolve(undefined);
   /** When the latest ban was made (the state's "last ban"). */
   lastBanAt: number | null = null;
+  /** The batches of applyTogether still running. */
+  private together: Promise<void> = Promise.resolve();
   /** Addresses whose firewall ban unbanRequested has just lifted: their applyUnban leaves the firewall alone. */
   private readonly liftedFirst = new Set<string>();
   /** Addresses unbanRequested is lifting in the firewall: true once a ban of theirs was decided meanwhile. */
@@ -107,10 +66,12 @@ export class BanPipeline {
     for (;;) {
       const cuts = this.cutTail;
       const rec = this.reconciling;
+      const together = this.together;
       await rec;
+      await together;
       await this.order.settled();
       await cuts;
-      if (cuts === this.cutTail && rec === this.reconciling && this.order.idle) return;
+      if (cuts === this.cutTail && rec === this.reconciling && together === this.together && this.order.idle) return;
     }
   }
 
@@ -329,9 +290,7 @@ export class BanPipeline {
     const bans = [...byIp.values()];
     if (bans.length === 0) return { banned: 0, refused };
     const decidedAt = performance.now();
-    if (h.store.recordBans) h.store.recordBans(bans);
-    else for (const b of bans) h.store.recordBan(b);
-    for (const b of bans) h.fleet()?.onLocalBanDecided(b);
+    this.recordDecided(bans);
     const lastBanBefore = this.lastBanAt;
     this.lastBanAt = now;
     const fw = h.firewall;
@@ -381,13 +340,76 @@ export class BanPipeline {
         }
       });
     }
-    const offenders = bans.map((b) => engine.offender(b.ip)).filter((x): x is Offender => x !== null);
-    if (offenders.length) h.store.upsertOffenders(offenders);
-    for (const ban of bans) h.events.push({ type: 'ban', ban });
+    this.announce(bans);
     await firewallDone;
     if (failed !== null) throw new Error(`the firewall did not take the ${bans.length} bans: ${failed} (they stay recorded as active; the next start tries again)`);
     refused.push(...skipped.map((s) => ({ ip: s.ip, reason: skippedBanText(s) })));
     return { banned: bans.length - skipped.length, refused };
+  }
+
+  /** Bans decided together (banMany, a fleet pull): recorded in one store transaction, and the fleet told each is this host's. */
+  private recordDecided(bans: readonly BanRecord[]): void {
+    const h = this.h;
+    if (h.store.recordBans) h.store.recordBans(bans);
+    else for (const b of bans) h.store.recordBan(b);
+    for (const b of bans) h.fleet()?.onLocalBanDecided(b);
+  }
+
+  /** Their offender rows and UI events. */
+  private announce(bans: readonly BanRecord[]): void {
+    const offenders = bans.map((b) => this.h.engine().offender(b.ip)).filter((x): x is Offender => x !== null);
+    if (offenders.length) this.h.store.upsertOffenders(offenders);
+    for (const ban of bans) this.h.events.push({ type: 'ban', ban });
+  }
+
+  /**
+   * The bans `decide` makes (the fleet's decisions of one pull, through the engine) reach the
+   * firewall as batches of its bulk ban, as the reconcile restores (restoreBatch, between live bans)
+   * — not one call each: with the ufw backend one `ufw prepend` is 0.3–1.4 s, so a sync of thousands
+   * kept the ban queue busy for hours. Resolves once the firewall has taken them.
+   */
+  async applyTogether(decide: () => void): Promise<void> {
+    const h = this.h;
+    const decided: BanRecord[] = [];
+    const outer = this.bulkBans;
+    this.bulkBans = decided;
+    try {
+      decide();
+    } finally {
+      this.bulkBans = outer;
+    }
+    if (outer) {
+      outer.push(...decided); // inside a banMany: it applies them
+      return;
+    }
+    const bans = [...new Map(decided.map((b) => [b.ip, b])).values()];
+    if (bans.length === 0) return;
+    const decidedAt = performance.now();
+    this.recordDecided(bans);
+    for (const b of bans) if (this.lastBanAt === null || b.at > this.lastBanAt) this.lastBanAt = b.at;
+    this.announce(bans);
+    const fw = h.firewall;
+    if (h.dryRun || !fw) {
+      for (const b of bans) h.fleet()?.onBan(b);
+      for (const b of bans) h.onBan?.(b, { latencyMs: null, dryRun: true });
+      return;
+    }
+    const byIp = new Map(bans.map((b) => [b.ip, b]));
+    const size = h.settings().ban.backend === 'set' ? RESTORE_BATCH_SET : RESTORE_BATCH_UFW;
+    // idle() waits for every batch, not only the one queued now.
+    const run = this.inBatches([...byIp.keys()], size, async (chunk) => {
+      const result = { restored: [] as string[] };
+      await this.restoreBatch(fw, chunk, result);
+      const latencyMs = performance.now() - decidedAt;
+      for (const ip of result.restored) {
+        const b = byIp.get(ip)!;
+        if (h.settings().ban.cutConnections && !fw.blocksEstablished) this.cutLater(ip);
+        this.shareWithFleet(b);
+        h.onBan?.(b, { latencyMs, dryRun: false });
+      }
+    });
+    this.together = this.together.then(() => run);
+    await run;
   }
 
   /** The start-up reconcile, not awaited by the start (see reconcile); idle() waits for it. */

@@ -50,6 +50,8 @@ export interface FleetServicePort {
   activeBans(): BanRecord[];
   /** Ban through the service's pipeline (store first, then the firewall), marked with the origin. */
   ban(ip: string, durationSec: number, origin: string, note: string): void;
+  /** The bans `decide` makes (through `ban`) go to the firewall as batches of its bulk ban, not one call each. */
+  together(decide: () => void): void;
   /** Lift a ban through the service's pipeline. */
   unban(ip: string): void;
   log(level: 'info' | 'warn' | 'error', message: string): void;
@@ -283,6 +285,14 @@ export class FleetBridge implements FleetSink {
     }
   }
 
+  /** The decisions of one pull: applied together (one firewall batch, not one `ufw prepend` each). */
+  upsertMany(ds: readonly FleetDecision[]): void {
+    if (ds.length === 0) return;
+    this.port.together(() => {
+      for (const d of ds) this.upsert(d);
+    });
+  }
+
   remove(value: string): void {
     const ip = fleetTarget(value.includes('/') ? 'range' : 'ip', value);
     if (ip === null || !this.applied.has(ip)) return;
@@ -300,7 +310,7 @@ export class FleetBridge implements FleetSink {
     for (const ip of [...this.applied.keys()]) if (!wanted.has(ip)) this.remove(ip);
     // A dismissal lasts as long as its decision: gone at the LAPI, forgotten here.
     for (const ip of [...this.dismissed.keys()]) if (!wanted.has(ip)) this.undismiss(ip);
-    for (const d of all) this.upsert(d);
+    this.upsertMany(all);
   }
 
   private refuse(kind: 'whitelisted' | 'overLimit' | 'unsupported', what: string, d: FleetDecision, why: string): void {

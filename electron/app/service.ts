@@ -470,6 +470,7 @@ export class PortcullisService implements AppCore {
         const out = this.withCapture(() => this.engine.ban(ip, { durationSec, note, origin, at: this.o.clock.now() }));
         if (!out.events.some((e) => e.type === 'ban' && e.ban.ip === out.value.ip)) void this.pipeline.applyBan(out.value);
       },
+      together: (decide) => void this.pipeline.applyTogether(decide),
       unban: (ip) => void this.unbanNow(ip),
       log: (level, message) => this.log(level, message),
       notice: (level, message) => this.notice(level, message),

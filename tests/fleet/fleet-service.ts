@@ -38,6 +38,8 @@ export interface FleetServiceOptions {
   dir?: string;
   lapi?: FakeLapi;
   clock?: ManualClock;
+  /** The firewall (default: a FakeFirewall, which has no bulk ban). */
+  firewall?: FakeFirewall;
 }
 
 /** Call at a test file's top level: the builder, whose temp directories go after each test. */
@@ -50,7 +52,7 @@ export function fleetServiceBuilder() {
     const lapi = opts.lapi ?? new FakeLapi(() => clock.now());
     lapi.machines.set('hostA', 'pw-A');
     lapi.bouncers.add('key-A');
-    const firewall = new FakeFirewall(new Journal());
+    const firewall = opts.firewall ?? new FakeFirewall(new Journal());
     const notices: string[] = [];
     let link: FleetLink | null = null;
     const t = buildRealService({

@@ -21,6 +21,9 @@ class RecordingSink implements FleetSink {
   upsert(d: FleetDecision): void {
     this.wanted.set(d.value, d);
   }
+  upsertMany(ds: readonly FleetDecision[]): void {
+    for (const d of ds) this.upsert(d);
+  }
   remove(value: string): void {
     this.wanted.delete(value);
   }

@@ -38,6 +38,8 @@ export interface FleetDecision {
 
 export interface FleetSink {
   upsert(d: FleetDecision): void;
+  /** The new decisions of one pull, applied together. */
+  upsertMany(ds: readonly FleetDecision[]): void;
   remove(value: string): void;
   /** The whole picture after a startup=true pull: what is not in `all` is lifted. */
   replaceAll(all: FleetDecision[]): void;
@@ -459,13 +461,15 @@ export class FleetLink {
       }
     }
     this.noteOwn(added);
+    const apply: FleetDecision[] = [];
     for (const [v, d] of this.best(added, now)) {
       const cur = this.remote.get(v);
       if (cur && cur.id === d.id && Math.abs(cur.until - d.until) < 5000) continue;
       if (cur && cur.until > d.until && cur.id !== d.id) continue;
       this.remember(v, d);
-      this.o.sink.upsert(d);
+      apply.push(d);
     }
+    this.o.sink.upsertMany(apply);
   }
 
   /** The fleet's decision for a value, if one stands (applied when a local ban of it ends). */
