@@ -20,10 +20,30 @@ export const DecisionSchema = z.object({
 });
 export type Decision = z.infer<typeof DecisionSchema>;
 
-export const StreamReplySchema = z.object({
-  new: z.array(DecisionSchema).nullable().default(null),
-  deleted: z.array(DecisionSchema).nullable().default(null),
-});
+/**
+ * The stream's lists are checked item by item: one malformed decision (a `scenario: null`) is
+ * skipped and counted, not the reason every pull fails until it is gone.
+ */
+const DecisionItemsSchema = z
+  .array(z.unknown())
+  .nullable()
+  .default(null)
+  .transform((items) => {
+    if (items === null) return { ok: null, bad: 0 };
+    const ok: Decision[] = [];
+    for (const item of items) {
+      const r = DecisionSchema.safeParse(item);
+      if (r.success) ok.push(r.data);
+    }
+    return { ok, bad: items.length - ok.length };
+  });
+
+export const StreamReplySchema = z.object({ new: DecisionItemsSchema, deleted: DecisionItemsSchema }).transform((r) => ({
+  new: r.new.ok,
+  deleted: r.deleted.ok,
+  /** Items that were no decision Portcullis reads, skipped. */
+  skipped: r.new.bad + r.deleted.bad,
+}));
 export type StreamReply = z.infer<typeof StreamReplySchema>;
 
 /** GET /v1/decisions?ip=… answers null when there is none. */

@@ -136,6 +136,8 @@ export class FleetLink {
   /** After a batch was refused: queue items up to this id are pushed one at a time. */
   private oneByOneThrough: number | null = null;
   private pullFailures = 0;
+  /** Stream items skipped as malformed since the start. */
+  private skippedItems = 0;
   private needFull = true;
   private lastFullAt = -Infinity;
   private burstResyncAt: number | null = null;
@@ -357,6 +359,10 @@ export class FleetLink {
       (this.burstResyncAt !== null && now >= this.burstResyncAt);
     try {
       const reply = await this.client.stream(full);
+      if (reply.skipped > 0) {
+        this.skippedItems += reply.skipped;
+        this.log('warn', `fleet pull: ${reply.skipped} malformed decision${reply.skipped === 1 ? '' : 's'} skipped (${this.skippedItems} since the start)`);
+      }
       if (full) {
         this.applyFull(reply.new ?? []);
         this.lastFullAt = now;
