@@ -44,7 +44,7 @@ import {
 import { connectHelperClient, eventsWithHelperStatus, HelperHub, withHelperFix, withHelperStatus, type HelperClientLink } from './helper-hub.ts';
 import { bindApiIpc } from './ipc.ts';
 import { NotificationPlanner, Notifier } from './notify.ts';
-import { applyBanEvents, TrayController, type TrayIconState } from './tray.ts';
+import { applyBanEvents, TrayController, type TrayBanEvent, type TrayIconState } from './tray.ts';
 import { claimSingleInstance, DeferredShow, keepRunningInTray, MainWindow } from './window.ts';
 import { errorText } from '../shared/errors.ts';
 
@@ -191,7 +191,7 @@ async function main(): Promise<void> {
 
   const onServiceEvents = (events: ApiEvent[]) => {
     const out = eventsWithHelperStatus(events, () => hub.helperState());
-    const banEvents: ({ type: 'ban'; ban: BanRecord } | { type: 'unban'; ip: string })[] = [];
+    const banEvents: TrayBanEvent[] = [];
     for (const e of out) {
       if (e.type === 'ban') {
         planner.ban(e.ban);

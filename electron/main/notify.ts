@@ -3,7 +3,12 @@
  * bans and state changes into notifications — the first ban after a quiet spell at once, later ones
  * summed up once per aggregation window ("4 scanners banned in the last minute"), and never more
  * than `maxPerMinute` notifications in any 60 s. Warnings (firewall turned off, log source silent)
- * go through the same budget, ahead of ban summaries. `Notifier` shows them with Electron.
+ * go through the same budget, ahead of ban summaries. Bans from the fleet (CrowdSec) are summed up
+ * apart, once a sync has settled: a first full pull brings up to fleet.maxBans of them at once.
+ * `Notifier` shows them with Electron.
+ *
+ * Each ban costs the planner O(1): it keeps counts and the last few addresses, not every pending ban
+ * (a list copied on each ban made a 40,000-ban fleet sync take 97 s of the main process).
  */
 import type { NotificationConstructorOptions } from 'electron';
 import type { State } from '../shared/api.ts';
@@ -16,7 +21,7 @@ import { originLabel } from '../shared/fleet.ts';
 export type NotificationSettings = Settings['notifications'];
 
 export interface PlannedNotification {
-  kind: 'ban' | 'bans' | 'ban-refused' | 'firewall-off' | 'silent' | 'action-failed';
+  kind: 'ban' | 'bans' | 'fleet-bans' | 'ban-refused' | 'firewall-off' | 'silent' | 'action-failed';
   title: string;
   body: string;
   /** What a click opens. */
@@ -36,10 +41,67 @@ function durationPhrase(ms: number): string {
   return h < 48 ? `${h} h` : `${Math.round(h / 24)} days`;
 }
 
+/** Addresses a summary names ("a, b, c and 12 more"). */
+const NAMED_IN_SUMMARY = 3;
+/** A fleet sync is summed up once no fleet ban came for this long (or once an aggregation window passed). */
+export const FLEET_SETTLE_MS = 3000;
+
+/**
+ * Bans waiting for one notification, in O(1) per ban whatever their number: how many, and the last
+ * few (newest last, one per address) — what the notification names. An address banned again while
+ * among the last few counts once; one that left them counts again (a summary says how many bans were
+ * made, and it names the newest).
+ */
+export class BanTally {
+  count = 0;
+  /** Newest last, at most NAMED_IN_SUMMARY. */
+  readonly last: BanRecord[] = [];
+  /** clock time of the first and the latest ban counted since the last clear. */
+  firstAt = 0;
+  latestAt = 0;
+
+  add(ban: BanRecord, now: number): void {
+    const i = this.last.findIndex((b) => b.ip === ban.ip);
+    if (i >= 0) this.last.splice(i, 1);
+    else this.count++;
+    this.last.push(ban);
+    if (this.last.length > NAMED_IN_SUMMARY) this.last.shift();
+    if (this.count === 1 && i < 0) this.firstAt = now;
+    this.latestAt = now;
+  }
+
+  /** Drops `ip` when it is among the last few (true); an older one stays counted (it was banned). */
+  remove(ip: string): boolean {
+    const i = this.last.findIndex((b) => b.ip === ip);
+    if (i < 0) return false;
+    this.last.splice(i, 1);
+    this.count--;
+    return true;
+  }
+
+  clear(): void {
+    this.count = 0;
+    this.last.length = 0;
+  }
+
+  /** "a, b, c and 12 more" (newest first). */
+  named(): string {
+    const shown = this.last.map((b) => b.ip).reverse();
+    const more = this.count - shown.length;
+    if (!shown.length) return '';
+    return `${shown.join(', ')}${more > 0 ? ` and ${more.toLocaleString('en-US')} more` : ''}`;
+  }
+}
+
 export class NotificationPlanner {
   private settings: NotificationSettings;
   private readonly clock: Clock;
-  private pendingBans: BanRecord[] = [];
+  /** Bans this host made (its detector, by hand), waiting for their notification. */
+  private readonly pendingBans = new BanTally();
+  /** Bans from the fleet, waiting for their summary. */
+  private readonly fleetBans = new BanTally();
+  /** Who in the fleet they came from (a few named; a sync comes from one or two LAPI origins). */
+  private fleetOrigins = new Set<string>();
   private warnings: PlannedNotification[] = [];
   /** When the last ban notification went out (the aggregation window runs from there). */
   private lastBanNoticeAt = Number.NEGATIVE_INFINITY;
@@ -64,7 +126,11 @@ export class NotificationPlanner {
 
   ban(ban: BanRecord): void {
     if (!this.settings.onBan) return;
-    this.pendingBans = [...this.pendingBans.filter((b) => b.ip !== ban.ip), ban];
+    const now = this.clock.now();
+    if (ban.reason.origin !== undefined) {
+      this.fleetBans.add(ban, now);
+      if (this.fleetOrigins.size < NAMED_IN_SUMMARY + 1) this.fleetOrigins.add(originLabel(ban.reason.origin));
+    } else this.pendingBans.add(ban, now);
   }
 
   /**
@@ -72,8 +138,7 @@ export class NotificationPlanner {
    * ('refused-users-rule') that was already announced as banned is corrected: it never blocked anything.
    */
   unban(ip: string, why?: UnbanReason): void {
-    const pending = this.pendingBans.some((b) => b.ip === ip);
-    this.pendingBans = this.pendingBans.filter((b) => b.ip !== ip);
+    const pending = this.pendingBans.remove(ip) || this.fleetBans.remove(ip);
     if (why === 'refused-users-rule' && !pending && this.settings.onBan) {
       const text = UNBAN_REASON_TEXT[why];
       this.warnings.push({ kind: 'ban-refused', title: `${ip} was not banned`, body: `${text.charAt(0).toUpperCase()}${text.slice(1)} (ufw status numbered). Click to see it.`, target: { screen: 'offender', ip } });
@@ -114,33 +179,54 @@ export class NotificationPlanner {
     const budgetLeft = () => this.sentAt.length + out.length < this.settings.maxPerMinute;
     while (this.warnings.length && budgetLeft()) out.push(this.warnings.shift()!);
     const windowMs = this.settings.aggregateWindowSec * 1000;
-    if (this.pendingBans.length && budgetLeft() && now - this.lastBanNoticeAt >= windowMs) {
+    if (this.pendingBans.count > 0 && budgetLeft() && now - this.lastBanNoticeAt >= windowMs) {
       out.push(this.summarise(this.pendingBans));
-      this.pendingBans = [];
+      this.pendingBans.clear();
       this.lastBanNoticeAt = now;
+    }
+    // A fleet sync: one summary once it settled (or once a window passed, while it goes on).
+    const fleet = this.fleetBans;
+    if (fleet.count > 0 && budgetLeft() && (now - fleet.latestAt >= FLEET_SETTLE_MS || now - fleet.firstAt >= windowMs)) {
+      out.push(this.fleetSummary());
+      fleet.clear();
+      this.fleetOrigins = new Set();
     }
     for (const _ of out) this.sentAt.push(now);
     return out;
   }
 
-  private summarise(bans: BanRecord[]): PlannedNotification {
-    if (bans.length === 1) {
-      const b = bans[0]!;
-      const what = b.reason.origin !== undefined ? `banned by the fleet (${originLabel(b.reason.origin)})` : b.reason.kind === 'manual' ? 'banned by hand' : `${b.reason.scanType ?? ''} scan of ${b.reason.ports.length} port${b.reason.ports.length === 1 ? '' : 's'}`.trim();
-      const until = b.until === null ? 'permanently' : `for ${durationPhrase(b.until - b.at)}`;
-      const m = b.reason.members;
-      if (m) return { kind: 'ban', title: `Scanning network ${b.ip} banned`, body: `${what} from ${m.length} addresses — the whole network banned ${until}. Click to see it.`, target: { screen: 'offender', ip: b.ip } };
-      return { kind: 'ban', title: `Scanner ${b.ip} banned`, body: `${what} — banned ${until}. Click to see it.`, target: { screen: 'offender', ip: b.ip } };
-    }
-    const shown = bans.slice(-3).map((b) => b.ip).reverse();
-    const more = bans.length - shown.length;
+  private fleetSummary(): PlannedNotification {
+    const f = this.fleetBans;
+    if (f.count === 1 && f.last.length === 1) return this.single(f.last[0]!);
+    const origins = [...this.fleetOrigins];
+    const from = origins.length > NAMED_IN_SUMMARY ? `${origins.slice(0, NAMED_IN_SUMMARY).join(', ')} and others` : origins.join(', ');
+    const named = f.named();
+    return {
+      kind: 'fleet-bans',
+      title: `${f.count.toLocaleString('en-US')} bans from the fleet`,
+      body: `From ${from}${named ? `: ${named}` : ''}. Click to see them.`,
+      target: { screen: 'offenders' },
+    };
+  }
+
+  private summarise(bans: BanTally): PlannedNotification {
+    if (bans.count === 1 && bans.last.length === 1) return this.single(bans.last[0]!);
+    const named = bans.named();
     // The window is the aggregation window, or since the quiet spell began when that is shorter.
     return {
       kind: 'bans',
-      title: `${bans.length} scanners banned in ${windowPhrase(this.settings.aggregateWindowSec)}`,
-      body: `${shown.join(', ')}${more > 0 ? ` and ${more} more` : ''}. Click to see them.`,
+      title: `${bans.count.toLocaleString('en-US')} scanners banned in ${windowPhrase(this.settings.aggregateWindowSec)}`,
+      body: `${named ? `${named}. ` : ''}Click to see them.`,
       target: { screen: 'offenders' },
     };
+  }
+
+  private single(b: BanRecord): PlannedNotification {
+    const what = b.reason.origin !== undefined ? `banned by the fleet (${originLabel(b.reason.origin)})` : b.reason.kind === 'manual' ? 'banned by hand' : `${b.reason.scanType ?? ''} scan of ${b.reason.ports.length} port${b.reason.ports.length === 1 ? '' : 's'}`.trim();
+    const until = b.until === null ? 'permanently' : `for ${durationPhrase(b.until - b.at)}`;
+    const m = b.reason.members;
+    if (m) return { kind: 'ban', title: `Scanning network ${b.ip} banned`, body: `${what} from ${m.length} addresses — the whole network banned ${until}. Click to see it.`, target: { screen: 'offender', ip: b.ip } };
+    return { kind: 'ban', title: `Scanner ${b.ip} banned`, body: `${what} — banned ${until}. Click to see it.`, target: { screen: 'offender', ip: b.ip } };
   }
 
   private checkSilence(state: State): void {

@@ -120,14 +120,35 @@ export function trayMenuTemplate(view: TrayView, actions: TrayActions): MenuItem
   return items;
 }
 
-/** Keeps the recent-bans list from the event stream: newest first, one entry per address, bounded. */
-export function applyBanEvents(recent: BanRecord[], events: ({ type: 'ban'; ban: BanRecord } | { type: 'unban'; ip: string })[]): BanRecord[] {
-  let out = recent;
-  for (const e of events) {
-    if (e.type === 'ban') out = [e.ban, ...out.filter((b) => b.ip !== e.ban.ip)];
-    else out = out.filter((b) => b.ip !== e.ip);
+/** A ban or an unban event as the tray reads it. */
+export type TrayBanEvent = { type: 'ban'; ban: BanRecord } | { type: 'unban'; ip: string };
+
+/**
+ * Keeps the recent-bans list from the event stream: newest first, one entry per address, bounded.
+ * Linear in the events and stops once the list is full: walked newest first, the latest event
+ * of each address decides it (a fleet sync delivers up to 100,000 bans in one batch; filtering the
+ * list again on each one took seconds of the main process).
+ */
+export function applyBanEvents(recent: BanRecord[], events: readonly TrayBanEvent[]): BanRecord[] {
+  const out: BanRecord[] = [];
+  /** Addresses whose latest event has been read (listed, or unbanned). */
+  const decided = new Set<string>();
+  for (let i = events.length - 1; i >= 0 && out.length < MAX_RECENT_BANS_IN_MENU; i--) {
+    const e = events[i]!;
+    if (e.type === 'unban') decided.add(e.ip);
+    else if (!decided.has(e.ban.ip)) {
+      decided.add(e.ban.ip);
+      out.push(e.ban);
+    }
   }
-  return out.slice(0, MAX_RECENT_BANS_IN_MENU);
+  for (const b of recent) {
+    if (out.length >= MAX_RECENT_BANS_IN_MENU) break;
+    if (!decided.has(b.ip)) {
+      decided.add(b.ip);
+      out.push(b);
+    }
+  }
+  return out;
 }
 
 /** What the user can see of a menu (labels, kinds, checked and enabled states, submenus); click handlers are left out. */

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { MAX_LIVE_NOTIFICATIONS, NotificationPlanner, Notifier, type NotificationSettings } from '../../electron/main/notify.ts';
+import { FLEET_SETTLE_MS, MAX_LIVE_NOTIFICATIONS, NotificationPlanner, Notifier, type NotificationSettings } from '../../electron/main/notify.ts';
 import { ManualClock } from '../../electron/shared/domain.ts';
 import { DEFAULT_SETTINGS } from '../../electron/shared/settings.ts';
 import { makeBan, makeState } from './fixtures.ts';
@@ -117,6 +117,9 @@ describe('ban notifications', () => {
     const clock = new ManualClock(T0);
     const p = new NotificationPlanner(settings({ aggregateWindowSec: 1 }), clock);
     p.ban(makeBan('192.0.2.3', T0, { reason: { kind: 'manual', ports: [], hits: 0, firstSeen: T0, lastSeen: T0, origin: 'portcullis@web2' } }));
+    // A fleet ban may be the first of a sync: it is told once the sync has settled.
+    expect(p.take()).toEqual([]);
+    clock.advance(FLEET_SETTLE_MS);
     expect(p.take()[0]!.body).toMatch(/^banned by the fleet \(web2\) — banned for 1 h/);
   });
 });
