@@ -17,6 +17,11 @@
  *
  * Firewall changes of one address run in decision order (a ban then an unban never swap); changes
  * of different addresses run side by side (firewall-order.ts); connection cuts on a queue of their own.
+ *
+ * The UI's 'ban' event goes out once the firewall has answered, never before: the desktop's
+ * notifications and tray, and the window's ban alerts, said "banned" for a ban whose firewall call
+ * then failed. A failed one carries the firewall's error (`firewallError`): it is still recorded as
+ * active (reconcile retries it) but blocks nothing.
  */
 import type { BanRecord, Offender, UnbanReason } from '../shared/model.ts';
 import { canonicalIp } from '../shared/domain.ts';
@@ -78,8 +83,9 @@ export class BanPipeline {
   /**
    * Store first, then the firewall: a crash in between leaves a ban that reconcile restores, never an
    * orphan rule. The store's record is the write-ahead (one small WAL commit, tens of µs); the firewall
-   * call is queued right after it, and everything else (offender row, UI event) comes behind — nothing
-   * slow stands between the decision and the block. Connections are cut after the block, on their own
+   * call is queued right after it, and everything else (offender row) comes behind — nothing slow
+   * stands between the decision and the block. The UI event goes out when the firewall has answered
+   * (announce), saying whether it took the ban. Connections are cut after the block, on their own
    * queue (the next ban never waits for conntrack), and only where the block leaves established
    * sessions alive (the ufw backend). Resolves when the firewall has answered, with why it did not
    * take the ban if it did not (BanFailure); an automatic ban's caller ignores it (the notice says it).
@@ -99,13 +105,23 @@ export class BanPipeline {
     this.lastBanAt = ban.at;
     const off = this.h.engine().offender(ban.ip);
     if (off) this.h.store.upsertOffenders([off]);
-    this.h.events.push({ type: 'ban', ban });
     return done;
+  }
+
+  /**
+   * The UI's 'ban' event, once the firewall answered (`firewallError` when its call failed). Not for a
+   * ban the engine no longer holds: its 'unban' went out already (whitelisted, lifted meanwhile), and a
+   * 'ban' after it would list as active a ban that is not.
+   */
+  private announce(ban: BanRecord, firewallError?: string): void {
+    if (!this.h.engine().isBanned(ban.ip)) return;
+    this.h.events.push(firewallError === undefined ? { type: 'ban', ban } : { type: 'ban', ban, firewallError });
   }
 
   private async banInFirewall(ban: BanRecord, decidedAt: number, lastBanBefore: number | null): Promise<BanFailure | undefined> {
     const fw = this.h.firewall;
     if (this.h.dryRun || !fw) {
+      this.announce(ban);
       this.h.fleet()?.onBan(ban);
       this.h.onBan?.(ban, { latencyMs: null, dryRun: true });
       return undefined;
@@ -121,18 +137,24 @@ export class BanPipeline {
           // Ended already while its rule was being added (the status read saw the user's rule decide
           // its source: endDecidedByUser, with its own notice): nothing more to end or say.
           if (!this.h.engine().isBanned(ban.ip)) return;
+          // Announced, then ended at once with why (the UI's history shows it refused).
+          this.announce(ban);
           const why = skippedBanText(skipped);
           this.h.onBan?.(ban, { latencyMs: null, dryRun: false, error: why });
           this.h.notice('warn', `Not banned: ${why}. ${this.refused(ban)}`);
           return;
         }
         const latencyMs = performance.now() - decidedAt;
+        this.announce(ban);
         if (this.h.settings().ban.cutConnections && !fw.blocksEstablished) this.cutLater(ban.ip);
         this.shareWithFleet(ban);
         this.h.onBan?.(ban, { latencyMs, dryRun: false });
       } catch (e) {
         // Still an active ban (reconcile retries it at the next start): the fleet may have it.
         failure = { error: errorText(e) };
+        // Nothing was banned: the state's "last ban" (the tray's recent-ban icon) is the one before.
+        if (this.lastBanAt === ban.at) this.lastBanAt = lastBanBefore;
+        this.announce(ban, failure.error);
         this.shareWithFleet(ban);
         this.h.onBan?.(ban, { latencyMs: null, dryRun: false, error: errorText(e) });
         this.h.notice('error', `Could not ban ${ban.ip} in the firewall: ${errorText(e)}`);
@@ -301,6 +323,7 @@ export class BanPipeline {
     let failed: string | null = null;
     if (h.dryRun || !fw) {
       // Shared with the fleet like any local ban (each is one alert in the push queue).
+      for (const b of bans) this.announce(b);
       for (const b of bans) h.fleet()?.onBan(b);
       for (const b of bans) h.onBan?.(b, { latencyMs: null, dryRun: true });
     } else {
@@ -318,10 +341,12 @@ export class BanPipeline {
           for (const b of bans) {
             const why = notBanned.get(b.ip);
             if (why !== undefined) {
+              this.announce(b);
               h.onBan?.(b, { latencyMs: null, dryRun: false, error: why });
               ended = this.refused(b);
               continue;
             }
+            this.announce(b);
             if (h.settings().ban.cutConnections && !fw.blocksEstablished) this.cutLater(b.ip);
             this.shareWithFleet(b);
             h.onBan?.(b, { latencyMs, dryRun: false });
@@ -334,13 +359,15 @@ export class BanPipeline {
           }
         } catch (e) {
           failed = errorText(e);
+          if (this.lastBanAt === now) this.lastBanAt = lastBanBefore;
+          for (const b of bans) this.announce(b, failed);
           for (const b of bans) this.shareWithFleet(b);
           for (const b of bans) h.onBan?.(b, { latencyMs: null, dryRun: false, error: failed });
           h.notice('error', `Could not ban ${bans.length} addresses in the firewall: ${failed}`);
         }
       });
     }
-    this.announce(bans);
+    this.storeOffenders(bans);
     await firewallDone;
     if (failed !== null) throw new Error(`the firewall did not take the ${bans.length} bans: ${failed} (they stay recorded as active; the next start tries again)`);
     refused.push(...skipped.map((s) => ({ ip: s.ip, reason: skippedBanText(s) })));
@@ -355,11 +382,10 @@ export class BanPipeline {
     for (const b of bans) h.fleet()?.onLocalBanDecided(b);
   }
 
-  /** Their offender rows and UI events. */
-  private announce(bans: readonly BanRecord[]): void {
+  /** Their offender rows (their UI events go out once the firewall has answered: announce). */
+  private storeOffenders(bans: readonly BanRecord[]): void {
     const offenders = bans.map((b) => this.h.engine().offender(b.ip)).filter((x): x is Offender => x !== null);
     if (offenders.length) this.h.store.upsertOffenders(offenders);
-    for (const ban of bans) this.h.events.push({ type: 'ban', ban });
   }
 
   /**
@@ -387,9 +413,10 @@ export class BanPipeline {
     const decidedAt = performance.now();
     this.recordDecided(bans);
     for (const b of bans) if (this.lastBanAt === null || b.at > this.lastBanAt) this.lastBanAt = b.at;
-    this.announce(bans);
+    this.storeOffenders(bans);
     const fw = h.firewall;
     if (h.dryRun || !fw) {
+      for (const b of bans) this.announce(b);
       for (const b of bans) h.fleet()?.onBan(b);
       for (const b of bans) h.onBan?.(b, { latencyMs: null, dryRun: true });
       return;
@@ -401,8 +428,13 @@ export class BanPipeline {
       const result = { restored: [] as string[] };
       await this.restoreBatch(fw, chunk, result);
       const latencyMs = performance.now() - decidedAt;
+      // Not taken and still held (the call failed; restoreBatch logged why): announced as failed, never
+      // as banned. One a rule of the user's decided was ended by restoreBatch: announce skips it.
+      const taken = new Set(result.restored);
+      for (const ip of chunk) if (!taken.has(ip)) this.announce(byIp.get(ip)!, 'the firewall did not take it (see the log)');
       for (const ip of result.restored) {
         const b = byIp.get(ip)!;
+        this.announce(b);
         if (h.settings().ban.cutConnections && !fw.blocksEstablished) this.cutLater(ip);
         this.shareWithFleet(b);
         h.onBan?.(b, { latencyMs, dryRun: false });

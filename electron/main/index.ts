@@ -194,7 +194,8 @@ async function main(): Promise<void> {
     const banEvents: TrayBanEvent[] = [];
     for (const e of out) {
       if (e.type === 'ban') {
-        planner.ban(e.ban);
+        // A ban event comes once the firewall answered; a failed one is warned about, never announced.
+        planner.ban(e.ban, e.firewallError);
         banEvents.push(e);
       } else if (e.type === 'unban') {
         planner.unban(e.ip, e.why);

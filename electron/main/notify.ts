@@ -4,8 +4,9 @@
  * summed up once per aggregation window ("4 scanners banned in the last minute"), and never more
  * than `maxPerMinute` notifications in any 60 s. Warnings (firewall turned off, log source silent)
  * go through the same budget, ahead of ban summaries. Bans from the fleet (CrowdSec) are summed up
- * apart, once a sync has settled: a first full pull brings up to fleet.maxBans of them at once.
- * `Notifier` shows them with Electron.
+ * apart, once a sync has settled: a first full pull brings up to fleet.maxBans of them at once. Bans
+ * the firewall failed to make are never announced as bans: they are warned about, summed up the same
+ * way. `Notifier` shows them with Electron.
  *
  * Each ban costs the planner O(1): it keeps counts and the last few addresses, not every pending ban
  * (a list copied on each ban made a 40,000-ban fleet sync take 97 s of the main process).
@@ -21,7 +22,7 @@ import { originLabel } from '../shared/fleet.ts';
 export type NotificationSettings = Settings['notifications'];
 
 export interface PlannedNotification {
-  kind: 'ban' | 'bans' | 'fleet-bans' | 'ban-refused' | 'firewall-off' | 'silent' | 'action-failed';
+  kind: 'ban' | 'bans' | 'fleet-bans' | 'ban-failed' | 'ban-refused' | 'firewall-off' | 'silent' | 'action-failed';
   title: string;
   body: string;
   /** What a click opens. */
@@ -102,9 +103,14 @@ export class NotificationPlanner {
   private readonly fleetBans = new BanTally();
   /** Who in the fleet they came from (a few named; a sync comes from one or two LAPI origins). */
   private fleetOrigins = new Set<string>();
+  /** Bans the firewall failed to make, waiting for their warning, and the latest error. */
+  private readonly failedBans = new BanTally();
+  private failedError = '';
   private warnings: PlannedNotification[] = [];
   /** When the last ban notification went out (the aggregation window runs from there). */
   private lastBanNoticeAt = Number.NEGATIVE_INFINITY;
+  /** The same for the warnings about failed bans. */
+  private lastFailNoticeAt = Number.NEGATIVE_INFINITY;
   private sentAt: number[] = [];
   private firewallWasOn: boolean | null = null;
   /** lastRecordAt we already warned about (one warning per silence). */
@@ -124,9 +130,19 @@ export class NotificationPlanner {
     this.settings = settings;
   }
 
-  ban(ban: BanRecord): void {
-    if (!this.settings.onBan) return;
+  /**
+   * A ban event (sent once the firewall answered). With `firewallError` the firewall did not take it:
+   * it blocks nothing, so it is warned about — whatever `onBan` says, like a firewall turned off —
+   * and never announced as banned.
+   */
+  ban(ban: BanRecord, firewallError?: string): void {
     const now = this.clock.now();
+    if (firewallError !== undefined) {
+      this.failedBans.add(ban, now);
+      this.failedError = firewallError;
+      return;
+    }
+    if (!this.settings.onBan) return;
     if (ban.reason.origin !== undefined) {
       this.fleetBans.add(ban, now);
       if (this.fleetOrigins.size < NAMED_IN_SUMMARY + 1) this.fleetOrigins.add(originLabel(ban.reason.origin));
@@ -179,6 +195,12 @@ export class NotificationPlanner {
     const budgetLeft = () => this.sentAt.length + out.length < this.settings.maxPerMinute;
     while (this.warnings.length && budgetLeft()) out.push(this.warnings.shift()!);
     const windowMs = this.settings.aggregateWindowSec * 1000;
+    // Failed bans: the first at once, later ones summed up once per window (a helper gone fails them all).
+    if (this.failedBans.count > 0 && budgetLeft() && now - this.lastFailNoticeAt >= windowMs) {
+      out.push(this.failedNotice());
+      this.failedBans.clear();
+      this.lastFailNoticeAt = now;
+    }
     if (this.pendingBans.count > 0 && budgetLeft() && now - this.lastBanNoticeAt >= windowMs) {
       out.push(this.summarise(this.pendingBans));
       this.pendingBans.clear();
@@ -193,6 +215,22 @@ export class NotificationPlanner {
     }
     for (const _ of out) this.sentAt.push(now);
     return out;
+  }
+
+  private failedNotice(): PlannedNotification {
+    const f = this.failedBans;
+    const why = this.failedError.replace(/\.?$/, '');
+    if (f.count === 1 && f.last.length === 1) {
+      const ip = f.last[0]!.ip;
+      return { kind: 'ban-failed', title: `Could not ban ${ip}`, body: `The firewall did not take the ban (${why}): nothing blocks ${ip}. It is tried again at the next start, or when the root helper reconnects. Open the Doctor.`, target: { screen: 'doctor' } };
+    }
+    const named = f.named();
+    return {
+      kind: 'ban-failed',
+      title: `Could not ban ${f.count.toLocaleString('en-US')} addresses`,
+      body: `The firewall did not take the bans (${why})${named ? `: nothing blocks ${named}` : ''}. They are tried again at the next start, or when the root helper reconnects. Open the Doctor.`,
+      target: { screen: 'doctor' },
+    };
   }
 
   private fleetSummary(): PlannedNotification {
@@ -293,7 +331,7 @@ export class Notifier {
       const note = this.electron.create({
         title: n.title,
         body: n.body,
-        urgency: n.kind === 'firewall-off' || n.kind === 'silent' ? 'critical' : 'normal',
+        urgency: n.kind === 'firewall-off' || n.kind === 'silent' || n.kind === 'ban-failed' ? 'critical' : 'normal',
         ...(this.iconPath ? { icon: this.iconPath } : {}),
       });
       const forget = () => this.live.delete(note);

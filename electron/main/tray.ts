@@ -120,12 +120,13 @@ export function trayMenuTemplate(view: TrayView, actions: TrayActions): MenuItem
   return items;
 }
 
-/** A ban or an unban event as the tray reads it. */
-export type TrayBanEvent = { type: 'ban'; ban: BanRecord } | { type: 'unban'; ip: string };
+/** A ban or an unban event as the tray reads it (`firewallError`: the firewall did not take that ban). */
+export type TrayBanEvent = { type: 'ban'; ban: BanRecord; firewallError?: string } | { type: 'unban'; ip: string };
 
 /**
- * Keeps the recent-bans list from the event stream: newest first, one entry per address, bounded.
- * Linear in the events and stops once the list is full: walked newest first, the latest event
+ * Keeps the recent-bans list from the event stream: newest first, one entry per address, bounded. A
+ * ban the firewall failed to make is not listed (it blocks nothing); an earlier one of the address
+ * stays. Linear in the events and stops once the list is full: walked newest first, the latest event
  * of each address decides it (a fleet sync delivers up to 100,000 bans in one batch; filtering the
  * list again on each one took seconds of the main process).
  */
@@ -136,7 +137,7 @@ export function applyBanEvents(recent: BanRecord[], events: readonly TrayBanEven
   for (let i = events.length - 1; i >= 0 && out.length < MAX_RECENT_BANS_IN_MENU; i--) {
     const e = events[i]!;
     if (e.type === 'unban') decided.add(e.ip);
-    else if (!decided.has(e.ban.ip)) {
+    else if (e.firewallError === undefined && !decided.has(e.ban.ip)) {
       decided.add(e.ban.ip);
       out.push(e.ban);
     }

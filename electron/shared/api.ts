@@ -335,7 +335,11 @@ export type ApiResult<M extends ApiMethod> = z.output<(typeof API)[M]['result']>
 export const ApiEventSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('packets'), rows: z.array(PacketRowSchema) }),
   z.object({ type: z.literal('offenders'), offenders: z.array(OffenderSchema) }),
-  z.object({ type: z.literal('ban'), ban: BanRecordSchema }),
+  /**
+   * Sent once the firewall has answered. `firewallError`: its call failed — the ban is recorded as
+   * active (retried at the next start) but blocks nothing now, and must not be shown as a ban made.
+   */
+  z.object({ type: z.literal('ban'), ban: BanRecordSchema, firewallError: z.string().optional() }),
   z.object({ type: z.literal('unban'), ip: z.string(), why: z.enum(UNBAN_REASONS) }),
   z.object({ type: z.literal('state'), state: StateSchema }),
   z.object({ type: z.literal('notice'), level: z.enum(['info', 'warn', 'error']), message: z.string() }),

@@ -52,7 +52,8 @@ export const createUiSlice =
         if (events.length === 0) return;
         const missingBefore = get().packetsMissing;
         set((s) => reduceEvents(s, events, now()));
-        get().noteBans(events.flatMap((e) => (e.type === 'ban' ? [e.ban] : [])));
+        // A ban the firewall failed to make gets no "Banned" alert: the service's error notice says it.
+        get().noteBans(events.flatMap((e) => (e.type === 'ban' && e.firewallError === undefined ? [e.ban] : [])));
         if (get().packetsMissing > missingBefore) {
           // Fetch the skipped rows once the burst is over, not while it is still shedding.
           if (backfillTimer !== null) cancel(backfillTimer);
