@@ -106,12 +106,24 @@ const code = (e: unknown): string | undefined => (e as NodeJS.ErrnoException).co
 
 /** What the lock holds now: each holder file with its parsed content (null: not a holder), or null when free. */
 function look(path: string): { name: string; holder: LockHolder | null }[] | null {
+  let st: ReturnType<typeof lstatSync>;
+  try {
+    st = lstatSync(path);
+  } catch (e) {
+    if (code(e) === 'ENOENT') return null;
+    throw e;
+  }
+  // Never through a symbolic link, and never into a directory of someone else's: what a stale lock's
+  // takeover removes must be our own lock's files, not what a link planted in the lock's place names.
+  if (st.isSymbolicLink()) throw new Error(`${path} is a symbolic link, not a Portcullis lock: remove it if you did not make it`);
+  if (!st.isDirectory()) return [{ name: '', holder: null }]; // a stray file in its place
+  const uid = process.getuid?.();
+  if (uid !== undefined && st.uid !== uid) throw new Error(`${path} is owned by uid ${st.uid}, not by this user (uid ${uid}): not a lock of ours`);
   let names: string[];
   try {
     names = readdirSync(path);
   } catch (e) {
     if (code(e) === 'ENOENT') return null;
-    if (code(e) === 'ENOTDIR') return [{ name: '', holder: null }]; // a stray file in its place
     throw e;
   }
   return names.map((name) => {
@@ -235,8 +247,23 @@ export function storeLockPath(dbPath: string): string {
 export function acquireStoreLock(dbPath: string, who: string): HeldLock {
   // Beside the file itself, however it is named (a relative path, a symbolic link to it or to its directory).
   const path = storeLockPath(realFile(dbPath));
+  refuseSharedDir(dirname(path));
   sweepStarts(dirname(path), basename(path));
   return takeLockAt(path, who, (holder) => new StoreLockedError(dbPath, path, holder));
+}
+
+/**
+ * The database's directory must be this user's and writable by no one else (as a state directory):
+ * in /tmp, another local user could plant a symbolic link where the lock, the database or its
+ * journal is written, and a root Portcullis would write (or, taking over a "stale" lock, delete)
+ * through it.
+ */
+function refuseSharedDir(dir: string): void {
+  const st = statSync(dir);
+  const uid = process.getuid?.();
+  if (uid !== undefined && st.uid !== uid) throw new Error(`the database's directory ${dir} is owned by uid ${st.uid}, not by this user (uid ${uid}): use a directory of your own`);
+  if ((st.mode & 0o022) !== 0)
+    throw new Error(`the database's directory ${dir} is writable by others (mode ${(st.mode & 0o7777).toString(8).padStart(4, '0')}): a link planted there could redirect what Portcullis writes; use a directory of your own`);
 }
 
 /** `file`'s real path: the real path of its directory (which must exist) joined to its own name, or its real path when it is a symbolic link. */

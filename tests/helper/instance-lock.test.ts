@@ -5,7 +5,7 @@
  * several processes over one stale lock that exactly one wins.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -341,6 +341,35 @@ describe('store lock (one writer per database)', () => {
     expect(mine.holder.pid).toBe(process.pid);
     expect(mine.release()).toBe(true);
     expect(existsSync(storeLockPath(db))).toBe(false);
+  });
+
+  it('never goes through a link planted in the lock\'s place, and refuses a database directory others can write or own', () => {
+    const state = path.join(base, 'state');
+    const victim = path.join(base, 'victim');
+    mkdirSync(state, { mode: 0o700 });
+    mkdirSync(path.join(victim, 'sub'), { recursive: true });
+    writeFileSync(path.join(victim, 'keep.txt'), 'mine');
+    symlinkSync(victim, storeLockPath(path.join(state, 'x.db')));
+    expect(() => acquireStoreLock(path.join(state, 'x.db'), 'portcullis run')).toThrow(/is a symbolic link, not a Portcullis lock/);
+    // What the link names is untouched (a stale-lock takeover emptied it before).
+    expect(readdirSync(victim).sort()).toEqual(['keep.txt', 'sub']);
+
+    const shared = path.join(base, 'shared');
+    mkdirSync(shared);
+    chmodSync(shared, 0o1777); // as /tmp
+    expect(() => acquireStoreLock(path.join(shared, 'p.db'), 'portcullis run')).toThrow(/writable by others \(mode 1777\)/);
+    expect(existsSync(storeLockPath(path.join(shared, 'p.db')))).toBe(false);
+  });
+
+  it.runIf(process.getuid?.() === 0)("refuses a lock directory someone else owns (root: another user's directory in its place)", () => {
+    const state = path.join(base, 'state');
+    mkdirSync(state, { mode: 0o700 });
+    const lock = storeLockPath(path.join(state, 'x.db'));
+    mkdirSync(lock);
+    writeFileSync(path.join(lock, 'theirs'), 'not a holder');
+    chownSync(lock, 65534, 65534);
+    expect(() => acquireStoreLock(path.join(state, 'x.db'), 'portcullis run')).toThrow(/owned by uid 65534.*not a lock of ours/);
+    expect(readdirSync(lock)).toEqual(['theirs']);
   });
 
   it('sweeps the leftovers of starts killed half-way beside the database; a live start keeps its own', async () => {
