@@ -27,55 +27,32 @@
  * - Manual ban(): not limited by the cap; also a strike (escalation applies when no duration is
  *   given); `durationSec: Infinity` is permanent. Throws (with the reason) for an address that is
  *   not an address or is whitelisted: callers validate at their boundary and report the message.
- * - updateSettings() keeps active bans, even of addresses that are whitelisted now: the caller
- *   lifts those (isWhitelisted + unban), so the lifting goes through its firewall path.
+ * - Configuration — settings, this host's addresses, the ports the firewall allows — is applied in
+ *   configuration.ts (EngineConfiguration, which ScanEngine extends: what the per-packet checks read
+ *   stays in the engine's own fields). updateSettings() keeps active bans, even of addresses that
+ *   are whitelisted now: the caller lifts those (isWhitelisted + unban), so the lifting goes
+ *   through its firewall path.
  * - Events are emitted synchronously from inside the call that caused them.
  */
 import type { Clock, Ip } from '../shared/domain.ts';
-import { cidrContains, isPrefixText, V4_PREFIX_MIN, V6_PREFIX_MIN } from '../shared/prefix.ts';
+import { isPrefixText, V4_PREFIX_MIN, V6_PREFIX_MIN } from '../shared/prefix.ts';
 import { IGNORE_REASONS, type BanReason, type BanRecord, type EngineEvent, type IgnoreReason, type Offender, type ScanType, type UnbanReason } from '../shared/model.ts';
-import { REJECT_REASONS, type Framing, type PacketEvent, type RejectReason } from '../shared/packet.ts';
-import type { Settings } from '../shared/settings.ts';
+import { REJECT_REASONS, type PacketEvent, type RejectReason } from '../shared/packet.ts';
 import { neverBanReason } from '../shared/never-ban.ts';
 import { BanBook } from './detect/banbook.ts';
-import { classify, isScanType, normalisePrefix } from './detect/classify.ts';
-import { capacityFor, type DeferredBan } from './detect/deferred.ts';
+import { classify, isScanType } from './detect/classify.ts';
 import { DuplicateRecords } from './detect/duplicates.ts';
-import { BanPolicy, type BanCapState } from './detect/policy.ts';
-import { PrefixWatch } from './detect/prefix-watch.ts';
-import { type HostFilter, HostRecords } from './host-filter.ts';
+import type { BanCapState } from './detect/policy.ts';
+import { EngineConfiguration, type ScanEngineOptions } from './configuration.ts';
 import { offenderFromBan, offenderFromWindow, watchedOffenders, type WatchedContext } from './offender-view.ts';
-import { ipv4Text, NO_SLOT, SourceTracker } from './detect/tracker.ts';
-import { Whitelist } from './detect/whitelist.ts';
+import { ipv4Text, NO_SLOT } from './detect/tracker.ts';
 import { canonicalTarget } from './ban-target.ts';
 import { decodeLine } from './parse/bytes.ts';
 import { parseRecord, type ParseOptions } from './parse/index.ts';
 import { SyslogYear } from './parse/time.ts';
 
+export type { ScanEngineOptions } from './configuration.ts';
 export type { HostFilter } from './host-filter.ts';
-
-export interface ScanEngineOptions {
-  settings: Settings;
-  clock: Clock;
-  /** This host's own addresses: always whitelisted. */
-  hostAddresses?: string[];
-  /** Whitelisted when settings.whitelist.includeGateway. */
-  gatewayAddresses?: string[];
-  /** The name servers this host uses: whitelisted unless settings.whitelist.includeNameservers is off. */
-  nameserverAddresses?: string[];
-  /** This host's subnets (its LAN): whitelisted when settings.whitelist.includeLanSubnets. */
-  lanSubnets?: string[];
-  /** Ports the firewall allows (probes to them are not evidence when settings.detection.ignoreAllowedPorts). */
-  isAllowedPort?: (proto: 'tcp' | 'udp', port: number) => boolean;
-  /** Live mode on a shared kernel log: act only on this host's records (see HostFilter). null = act on all. */
-  hostFilter?: HostFilter | null;
-  parse?: { year?: number; bootTimeMs?: number; framing?: Framing | 'auto' };
-  /**
-   * Emit a 'probe' event for every counted probe (default true). A caller that ignores them (replay)
-   * says false: at one event object per counted line, they were a good part of a replay's garbage.
-   */
-  probeEvents?: boolean;
-}
 
 export interface EngineStats {
   lines: number;
@@ -95,30 +72,11 @@ const REASON_PORT_LIMIT = 64;
 /** How often (event time) forgotten strikes are dropped from memory. */
 const STRIKE_SWEEP_MS = 3600_000;
 
-const noAllowedPorts = (): boolean => false;
-
-export class ScanEngine {
-  private settings: Settings;
+export class ScanEngine extends EngineConfiguration {
   private readonly clock: Clock;
   private readonly sink: (e: EngineEvent) => void;
-  private hostAddresses: string[];
-  private gatewayAddresses: string[];
-  private nameserverAddresses: string[];
-  private lanSubnets: string[];
-  private isAllowedPort: (proto: 'tcp' | 'udp', port: number) => boolean;
-  /** Live mode on a shared kernel log: which records are this host's (null: all). */
-  private hostRecords: HostRecords | null = null;
   private readonly parseOptions: ParseOptions;
   private readonly probeEvents: boolean;
-  /** The packet ingestBytes parses into (ingest keeps no packet, so one is enough). */
-
-  private whitelist!: Whitelist;
-  private prefixes!: Set<string>;
-  private ignoredPorts!: Set<number>;
-  private readonly tracker: SourceTracker;
-  /** The same probes counted by network (IPv6 /64 by default): prefix scans. */
-  private readonly networks: PrefixWatch;
-  private readonly policy: BanPolicy;
   private readonly book = new BanBook();
   private readonly duplicates = new DuplicateRecords();
   /** End of the ban that expires first (Infinity when none): checked on every packet. */
@@ -136,27 +94,16 @@ export class ScanEngine {
   private readonly ignored: Record<IgnoreReason, number>;
 
   constructor(opts: ScanEngineOptions, sink: (e: EngineEvent) => void) {
-    this.settings = opts.settings;
+    super(opts);
     this.clock = opts.clock;
     this.sink = sink;
-    this.hostAddresses = opts.hostAddresses ?? [];
-    this.gatewayAddresses = opts.gatewayAddresses ?? [];
-    this.nameserverAddresses = opts.nameserverAddresses ?? [];
-    this.lanSubnets = opts.lanSubnets ?? [];
-    this.isAllowedPort = opts.isAllowedPort ?? noAllowedPorts;
-    if (opts.hostFilter) this.hostRecords = new HostRecords(opts.hostFilter);
     this.parseOptions = { ...(opts.parse ?? {}) };
     // A live syslog file: year-less stamps take the clock's year and roll over at New Year.
     this.parseOptions.syslogYear ??= new SyslogYear(this.parseOptions.year, () => this.clock.now());
     this.probeEvents = opts.probeEvents ?? true;
     this.rejected = Object.fromEntries(REJECT_REASONS.map((r) => [r, 0])) as Record<RejectReason, number>;
     this.ignored = Object.fromEntries(IGNORE_REASONS.map((r) => [r, 0])) as Record<IgnoreReason, number>;
-    // Sparse tags: only PrefixWatch tags addresses, and few of them (the IPv6 ones whose network has a window of its own).
-    this.tracker = new SourceTracker(opts.settings.detection, { sparseTags: true });
     this.tracker.onEvict = (ip, time) => this.sink({ type: 'evicted', ip, time });
-    this.networks = new PrefixWatch(opts.settings.detection, this.tracker);
-    this.policy = new BanPolicy(opts.settings.ban, capacityFor(opts.settings.ban.maxNewBansPerMinute, opts.settings.detection.findtimeSec));
-    this.applyDetectionSettings();
   }
 
   // ------------------------------------------------------------------ ingest
@@ -282,11 +229,6 @@ export class ScanEngine {
     this.banOrDefer(net, time, this.networks.portCount(net), reasonOf, () => this.networks.setPending(net, true));
   }
 
-  /** Does a network hold a whitelisted address, or one of this host's or its gateways' (whitelisted or not)? */
-  private holdsProtected(net: string): boolean {
-    return this.whitelist.overlaps(net) || [...this.hostAddresses, ...this.gatewayAddresses].some((a) => cidrContains(net, a));
-  }
-
   /** A scan ban of `target` (address or network) within budget, else queued behind the per-minute cap. */
   private banOrDefer(target: string, time: number, ports: number, reasonOf: () => BanReason, markPending: () => void): void {
     if (this.policy.isDeferred(target)) {
@@ -306,17 +248,6 @@ export class ScanEngine {
       }
     }
   }
-
-  private findtimeMs(): number {
-    return this.settings.detection.findtimeSec * 1000;
-  }
-
-  /** A held-back ban left the queue without a ban: its source is an ordinary tracked one again. */
-  private readonly leftQueue = (d: DeferredBan): void => {
-    const w = this.tracker.get(d.ip);
-    if (w !== NO_SLOT) this.tracker.setPending(w, false);
-    this.networks.setPending(d.ip, false);
-  };
 
   /** A new scan ban within budget: spend, strike, book, tell. */
   private newBan(ip: string, at: number, reason: BanReason): BanRecord {
@@ -435,34 +366,7 @@ export class ScanEngine {
     return true;
   }
 
-  // ------------------------------------------------------------------ configuration
-
-  updateSettings(s: Settings): void {
-    this.settings = s;
-    this.tracker.configure(s.detection);
-    this.networks.configure(s.detection);
-    this.policy.configure(s.ban);
-    for (const d of this.policy.setDeferredCapacity(capacityFor(s.ban.maxNewBansPerMinute, s.detection.findtimeSec))) this.leftQueue(d);
-    this.applyDetectionSettings();
-  }
-
-  setAllowedPorts(fn: (proto: 'tcp' | 'udp', port: number) => boolean): void {
-    this.isAllowedPort = fn;
-  }
-
-  /**
-   * This host's addresses changed (a laptop joined another network): they are whitelisted, and —
-   * when records are filtered by host — the records addressed to the NEW addresses (or arriving on
-   * the given interfaces, `macs` as in HostFilter) are this host's from now on, those to the old ones no longer.
-   */
-  setHostAddresses(addrs: string[], gateways?: string[], interfaces?: string[], macs?: Record<string, string>, nameservers?: string[], lanSubnets?: string[]): void {
-    this.hostAddresses = [...addrs];
-    if (lanSubnets !== undefined) this.lanSubnets = [...lanSubnets];
-    if (gateways !== undefined) this.gatewayAddresses = [...gateways];
-    if (nameservers !== undefined) this.nameserverAddresses = [...nameservers];
-    this.hostRecords?.update(addrs, interfaces, macs);
-    this.rebuildWhitelist();
-  }
+  // ------------------------------------------------------------------ saved state
 
   /** Loads persisted bans (expired ones leave at the next tick, with an 'unban' event) and strikes. */
   restore(bans: BanRecord[], strikes: { ip: string; strikes: number; lastBanAt: number }[]): void {
@@ -492,34 +396,6 @@ export class ScanEngine {
   private readonly mayWaitForBudget = (ip: string): boolean =>
     canonicalTarget(ip) === ip && !this.book.has(ip) && !this.whitelist.has(ip) && !(isPrefixText(ip) && this.holdsProtected(ip));
 
-  private applyDetectionSettings(): void {
-    const prefixes = new Set<string>();
-    for (const raw of this.settings.detection.prefixes) {
-      // The parser reports "PORT DENIED:" for `--log-prefix "PORT DENIED: "`; accept it with or without the colon.
-      const p = normalisePrefix(raw);
-      prefixes.add(p);
-      if (p.endsWith(':')) prefixes.add(p.slice(0, -1).trimEnd());
-      else prefixes.add(p + ':');
-    }
-    this.prefixes = prefixes;
-    this.ignoredPorts = new Set(this.settings.detection.ignoredPorts);
-    this.rebuildWhitelist();
-  }
-
-  private rebuildWhitelist(): void {
-    const gateways = [
-      ...(this.settings.whitelist.includeGateway ? this.gatewayAddresses : []),
-      ...(this.settings.whitelist.includeNameservers ? this.nameserverAddresses : []),
-    ];
-    const user = this.settings.whitelist.includeLanSubnets ? [...this.settings.whitelist.entries, ...this.lanSubnets] : this.settings.whitelist.entries;
-    this.whitelist = Whitelist.from({ host: this.hostAddresses, gateways, user });
-    const now = this.tracker.slots().map((slot) => this.tracker.ipOf(slot)).filter((ip) => this.whitelist.has(ip));
-    for (const ip of now) {
-      this.tracker.delete(ip);
-      this.policy.cancelDeferred(ip);
-    }
-  }
-
   // ------------------------------------------------------------------ questions
 
   activeBans(): BanRecord[] {
@@ -529,20 +405,6 @@ export class ScanEngine {
   isBanned(ip: string): boolean {
     const addr = canonicalTarget(ip);
     return addr !== null && this.book.has(addr);
-  }
-
-  /** For a network (a prefix ban): whether it holds a whitelisted or otherwise protected address. */
-  isWhitelisted(ip: string): boolean {
-    if (isPrefixText(String(ip))) {
-      const net = canonicalTarget(ip);
-      return net !== null && this.holdsProtected(net);
-    }
-    return this.whitelist.matches(String(ip));
-  }
-
-  /** The whitelist in force (loopback, host, gateways, user entries), canonical CIDRs. */
-  whitelistEntries(): string[] {
-    return this.whitelist.entries();
   }
 
   /** Addresses whose ban waits for the per-minute budget, in release order. */

@@ -1,0 +1,171 @@
+/**
+ * The engine's configuration: where a change of settings (updateSettings), of this host's addresses
+ * (setHostAddresses) or of the ports the firewall allows (setAllowedPorts) is applied, and what the
+ * per-packet checks read from it — the counted log prefixes, the ignored ports, the whitelist in
+ * force, the host filter — derived here once per change, not per packet.
+ *
+ * ScanEngine (engine.ts) extends it: the derived state stays in the engine's own fields, so ingest's
+ * per-packet path reads it with no object in between (the replay's hot path, bench/engine.bench.ts).
+ * The detectors the settings configure (tracker, prefix watch, ban policy) are made here, beside
+ * the updateSettings that reconfigures them; engine.ts drives them.
+ *
+ * - updateSettings() keeps active bans, even of addresses that are whitelisted now: the caller
+ *   lifts those (isWhitelisted + unban), so the lifting goes through its firewall path. Tracked
+ *   sources and held-back bans of addresses whitelisted now are dropped.
+ */
+import type { Clock } from '../shared/domain.ts';
+import { cidrContains, isPrefixText } from '../shared/prefix.ts';
+import type { Framing } from '../shared/packet.ts';
+import type { Settings } from '../shared/settings.ts';
+import { canonicalTarget } from './ban-target.ts';
+import { normalisePrefix } from './detect/classify.ts';
+import { capacityFor, type DeferredBan } from './detect/deferred.ts';
+import { BanPolicy } from './detect/policy.ts';
+import { PrefixWatch } from './detect/prefix-watch.ts';
+import { NO_SLOT, SourceTracker } from './detect/tracker.ts';
+import { Whitelist } from './detect/whitelist.ts';
+import { type HostFilter, HostRecords } from './host-filter.ts';
+
+export interface ScanEngineOptions {
+  settings: Settings;
+  clock: Clock;
+  /** This host's own addresses: always whitelisted. */
+  hostAddresses?: string[];
+  /** Whitelisted when settings.whitelist.includeGateway. */
+  gatewayAddresses?: string[];
+  /** The name servers this host uses: whitelisted unless settings.whitelist.includeNameservers is off. */
+  nameserverAddresses?: string[];
+  /** This host's subnets (its LAN): whitelisted when settings.whitelist.includeLanSubnets. */
+  lanSubnets?: string[];
+  /** Ports the firewall allows (probes to them are not evidence when settings.detection.ignoreAllowedPorts). */
+  isAllowedPort?: (proto: 'tcp' | 'udp', port: number) => boolean;
+  /** Live mode on a shared kernel log: act only on this host's records (see HostFilter). null = act on all. */
+  hostFilter?: HostFilter | null;
+  parse?: { year?: number; bootTimeMs?: number; framing?: Framing | 'auto' };
+  /**
+   * Emit a 'probe' event for every counted probe (default true). A caller that ignores them (replay)
+   * says false: at one event object per counted line, they were a good part of a replay's garbage.
+   */
+  probeEvents?: boolean;
+}
+
+const noAllowedPorts = (): boolean => false;
+
+export class EngineConfiguration {
+  protected settings: Settings;
+  private hostAddresses: string[];
+  private gatewayAddresses: string[];
+  private nameserverAddresses: string[];
+  private lanSubnets: string[];
+  protected isAllowedPort: (proto: 'tcp' | 'udp', port: number) => boolean;
+  /** Live mode on a shared kernel log: which records are this host's (null: all). */
+  protected hostRecords: HostRecords | null = null;
+
+  protected whitelist!: Whitelist;
+  protected prefixes!: Set<string>;
+  protected ignoredPorts!: Set<number>;
+  protected readonly tracker: SourceTracker;
+  /** The same probes counted by network (IPv6 /64 by default): prefix scans. */
+  protected readonly networks: PrefixWatch;
+  protected readonly policy: BanPolicy;
+
+  constructor(opts: ScanEngineOptions) {
+    this.settings = opts.settings;
+    this.hostAddresses = opts.hostAddresses ?? [];
+    this.gatewayAddresses = opts.gatewayAddresses ?? [];
+    this.nameserverAddresses = opts.nameserverAddresses ?? [];
+    this.lanSubnets = opts.lanSubnets ?? [];
+    this.isAllowedPort = opts.isAllowedPort ?? noAllowedPorts;
+    if (opts.hostFilter) this.hostRecords = new HostRecords(opts.hostFilter);
+    // Sparse tags: only PrefixWatch tags addresses, and few of them (the IPv6 ones whose network has a window of its own).
+    this.tracker = new SourceTracker(opts.settings.detection, { sparseTags: true });
+    this.networks = new PrefixWatch(opts.settings.detection, this.tracker);
+    this.policy = new BanPolicy(opts.settings.ban, capacityFor(opts.settings.ban.maxNewBansPerMinute, opts.settings.detection.findtimeSec));
+    this.applyDetectionSettings();
+  }
+
+  updateSettings(s: Settings): void {
+    this.settings = s;
+    this.tracker.configure(s.detection);
+    this.networks.configure(s.detection);
+    this.policy.configure(s.ban);
+    for (const d of this.policy.setDeferredCapacity(capacityFor(s.ban.maxNewBansPerMinute, s.detection.findtimeSec))) this.leftQueue(d);
+    this.applyDetectionSettings();
+  }
+
+  setAllowedPorts(fn: (proto: 'tcp' | 'udp', port: number) => boolean): void {
+    this.isAllowedPort = fn;
+  }
+
+  /**
+   * This host's addresses changed (a laptop joined another network): they are whitelisted, and —
+   * when records are filtered by host — the records addressed to the NEW addresses (or arriving on
+   * the given interfaces, `macs` as in HostFilter) are this host's from now on, those to the old ones no longer.
+   */
+  setHostAddresses(addrs: string[], gateways?: string[], interfaces?: string[], macs?: Record<string, string>, nameservers?: string[], lanSubnets?: string[]): void {
+    this.hostAddresses = [...addrs];
+    if (lanSubnets !== undefined) this.lanSubnets = [...lanSubnets];
+    if (gateways !== undefined) this.gatewayAddresses = [...gateways];
+    if (nameservers !== undefined) this.nameserverAddresses = [...nameservers];
+    this.hostRecords?.update(addrs, interfaces, macs);
+    this.rebuildWhitelist();
+  }
+
+  /** For a network (a prefix ban): whether it holds a whitelisted or otherwise protected address. */
+  isWhitelisted(ip: string): boolean {
+    if (isPrefixText(String(ip))) {
+      const net = canonicalTarget(ip);
+      return net !== null && this.holdsProtected(net);
+    }
+    return this.whitelist.matches(String(ip));
+  }
+
+  /** The whitelist in force (loopback, host, gateways, user entries), canonical CIDRs. */
+  whitelistEntries(): string[] {
+    return this.whitelist.entries();
+  }
+
+  /** Does a network hold a whitelisted address, or one of this host's or its gateways' (whitelisted or not)? */
+  protected holdsProtected(net: string): boolean {
+    return this.whitelist.overlaps(net) || [...this.hostAddresses, ...this.gatewayAddresses].some((a) => cidrContains(net, a));
+  }
+
+  protected findtimeMs(): number {
+    return this.settings.detection.findtimeSec * 1000;
+  }
+
+  /** A held-back ban left the queue without a ban: its source is an ordinary tracked one again. */
+  protected readonly leftQueue = (d: DeferredBan): void => {
+    const w = this.tracker.get(d.ip);
+    if (w !== NO_SLOT) this.tracker.setPending(w, false);
+    this.networks.setPending(d.ip, false);
+  };
+
+  private applyDetectionSettings(): void {
+    const prefixes = new Set<string>();
+    for (const raw of this.settings.detection.prefixes) {
+      // The parser reports "PORT DENIED:" for `--log-prefix "PORT DENIED: "`; accept it with or without the colon.
+      const p = normalisePrefix(raw);
+      prefixes.add(p);
+      if (p.endsWith(':')) prefixes.add(p.slice(0, -1).trimEnd());
+      else prefixes.add(p + ':');
+    }
+    this.prefixes = prefixes;
+    this.ignoredPorts = new Set(this.settings.detection.ignoredPorts);
+    this.rebuildWhitelist();
+  }
+
+  private rebuildWhitelist(): void {
+    const gateways = [
+      ...(this.settings.whitelist.includeGateway ? this.gatewayAddresses : []),
+      ...(this.settings.whitelist.includeNameservers ? this.nameserverAddresses : []),
+    ];
+    const user = this.settings.whitelist.includeLanSubnets ? [...this.settings.whitelist.entries, ...this.lanSubnets] : this.settings.whitelist.entries;
+    this.whitelist = Whitelist.from({ host: this.hostAddresses, gateways, user });
+    const now = this.tracker.slots().map((slot) => this.tracker.ipOf(slot)).filter((ip) => this.whitelist.has(ip));
+    for (const ip of now) {
+      this.tracker.delete(ip);
+      this.policy.cancelDeferred(ip);
+    }
+  }
+}
