@@ -12,7 +12,7 @@ import type { BanRecord, EngineEvent, IgnoreReason, Offender } from '../shared/m
 import type { PacketEvent, ParseResult, RejectReason } from '../shared/packet.ts';
 import type { Settings } from '../shared/settings.ts';
 import type { ScanEngineOptions } from '../engine/engine.ts';
-import type { FirewallPort, LogSourcePort, StorePort } from '../engine/ports.ts';
+import type { AllowedPorts, FirewallPort, LogSourcePort, StorePort } from '../engine/ports.ts';
 import type { BanCapState } from '../engine/detect/policy.ts';
 import type { UnbanReason } from '../shared/model.ts';
 import type { HostInfo } from './hostinfo.ts';
@@ -28,7 +28,7 @@ export interface EngineLike {
   /** Scan bans not to make now (engine.ts): the service's sources whose last ban the firewall refused. */
   setBanHoldOff?(holdOff: ((target: string, time: number) => boolean) | null): void;
   updateSettings(s: Settings): void;
-  setAllowedPorts(fn: (proto: 'tcp' | 'udp', port: number) => boolean): void;
+  setAllowedPorts(fn: AllowedPorts): void;
   setHostAddresses(addrs: string[], gateways?: string[], interfaces?: string[], macs?: Record<string, string>, nameservers?: string[], lanSubnets?: string[]): void;
   restore(bans: BanRecord[], strikes: { ip: string; strikes: number; lastBanAt: number }[]): void;
   activeBans(): BanRecord[];

@@ -6,6 +6,7 @@
 import { ApiError, type FirewallState, type RulesView } from '../shared/api.ts';
 import type { Clock } from '../shared/domain.ts';
 import { errorText } from '../shared/errors.ts';
+import type { AllowedPorts } from '../engine/ports.ts';
 import type { HelperOpsPort } from './contracts.ts';
 import { allowedPortsFrom } from './rule-safety.ts';
 
@@ -36,11 +37,11 @@ export class FirewallStatus {
   rules: RulesView | null = null;
   /** When the status was last read (clock time). */
   readAt = 0;
-  private allowedFn: (proto: 'tcp' | 'udp', port: number) => boolean = () => false;
+  private allowedFn: AllowedPorts = () => false;
   /** The user's rules of the last read, without their numbers (our ban rules shift those): null before the first. */
   private userRulesKey: string | null = null;
   /** Stable function handed to the engine; the rule set behind it is refreshed. */
-  readonly allowedPorts = (proto: 'tcp' | 'udp', port: number): boolean => this.allowedFn(proto, port);
+  readonly allowedPorts: AllowedPorts = (family, proto, port) => this.allowedFn(family, proto, port);
 
   constructor(deps: FirewallStatusDeps) {
     this.d = deps;

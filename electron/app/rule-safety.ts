@@ -8,6 +8,7 @@
 import type { RuleOp, RulePreview, UfwRule } from '../shared/api.ts';
 import { canonicalCidr, canonicalIp } from '../shared/domain.ts';
 import { Whitelist } from '../engine/detect/whitelist.ts';
+import type { AllowedPorts } from '../engine/ports.ts';
 
 export type InboundSession = { localPort: number; remote: string };
 
@@ -110,13 +111,23 @@ export function ruleTouches(rule: InboundRule, session: InboundSession, how: 'ad
   return how === 'admits' ? match === 'yes' : match !== 'no';
 }
 
+/** allowedPortsFrom's bits: TCP and UDP of IPv4, shifted by V6_SHIFT for IPv6. */
+const TCP_BIT = 1;
+const UDP_BIT = 2;
+const V6_SHIFT = 2;
+
 /**
  * Ports the firewall lets in from anywhere: probes to them are not scan evidence (seed comment). A
  * port open only to some sources (`allow from 10.0.0.0/8 to any port 22`), on one interface (`allow
  * in on wg0 to any port 22`), to one local address or from one source port is not one: a probe to it
  * blocked from elsewhere is what a scanner's looks like.
+ *
+ * Per address family: ufw lists a rule once per family it applies to (`allow 80/tcp` twice, the
+ * second "(v6)"; `allow from 0.0.0.0/0 to any port 80` or any rule while IPV6=no, once), and each
+ * status line opens the port to its own family only (UfwRule.v6) — a port open to IPv4 only is
+ * evidence when an IPv6 source probes it, and the reverse.
  */
-export function allowedPortsFrom(rules: UfwRule[]): (proto: 'tcp' | 'udp', port: number) => boolean {
+export function allowedPortsFrom(rules: UfwRule[]): AllowedPorts {
   const allow = rules.filter(
     (r) =>
       (r.action === 'allow' || r.action === 'limit') &&
@@ -128,23 +139,23 @@ export function allowedPortsFrom(rules: UfwRule[]): (proto: 'tcp' | 'udp', port:
       r.fromPort === undefined &&
       r.fromApp === undefined,
   );
-  // One bitmap per protocol, built once per status read: the engine asks for every blocked packet
-  // (20k a second in a flood), and reading the port specs each time allocated for every packet.
-  const tcp = new Uint8Array(65536);
-  const udp = new Uint8Array(65536);
+  // One bitmap by port, built once per status read, a bit per protocol and family: the engine asks
+  // for every blocked packet (20k a second in a flood), and reading the port specs each time
+  // allocated for every packet.
+  const open = new Uint8Array(65536);
   for (const r of allow) {
+    const shift = r.v6 ? V6_SHIFT : 0;
+    const bits = ((r.proto === 'any' || r.proto === 'tcp' ? TCP_BIT : 0) | (r.proto === 'any' || r.proto === 'udp' ? UDP_BIT : 0)) << shift;
+    if (bits === 0) continue;
     // The ranges portSpecHas reads: "22", "8000:8100", "80,443".
     for (const part of r.port.split(',')) {
       const [a, b] = part.split(':').map(Number);
       if (a === undefined || Number.isNaN(a)) continue;
       const last = Math.min(65535, b === undefined ? a : b);
-      for (let port = Math.max(0, a); port <= last; port++) {
-        if (r.proto === 'any' || r.proto === 'tcp') tcp[port] = 1;
-        if (r.proto === 'any' || r.proto === 'udp') udp[port] = 1;
-      }
+      for (let port = Math.max(0, a); port <= last; port++) open[port]! |= bits;
     }
   }
-  return (proto, port) => (proto === 'tcp' ? tcp : udp)[port] === 1;
+  return (family, proto, port) => (open[port]! & ((proto === 'tcp' ? TCP_BIT : UDP_BIT) << (family === 6 ? V6_SHIFT : 0))) !== 0;
 }
 
 const withFamily = (r: UfwRule): InboundRule => ({ ...r, family: r.v6 ? 6 : 4 });

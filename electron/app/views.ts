@@ -11,7 +11,7 @@ import { TcpFlag, type PacketEvent } from '../shared/packet.ts';
 import { describeZodError, SettingsSchema, type Settings } from '../shared/settings.ts';
 import { NEVER_BAN_RANGES } from '../shared/never-ban.ts';
 import { errorText } from '../shared/errors.ts';
-import type { LogSourcePort } from '../engine/ports.ts';
+import type { AllowedPorts, LogSourcePort } from '../engine/ports.ts';
 import type { EngineFactory, EngineLike, ServiceStore } from './contracts.ts';
 import type { HostInfo } from './hostinfo.ts';
 import { LOOPBACK } from './rule-safety.ts';
@@ -132,7 +132,7 @@ export interface ThresholdTestEnv {
   store: ServiceStore;
   createEngine: EngineFactory;
   host: HostInfo;
-  isAllowedPort: (proto: 'tcp' | 'udp', port: number) => boolean;
+  isAllowedPort: AllowedPorts;
 }
 
 /** "Test against my recent log": a fresh engine over the stored packets with the patched settings. */

@@ -25,6 +25,7 @@ import { PrefixWatch } from './detect/prefix-watch.ts';
 import { NO_SLOT, SourceTracker } from './detect/tracker.ts';
 import { Whitelist } from './detect/whitelist.ts';
 import { type HostFilter, HostRecords } from './host-filter.ts';
+import type { AllowedPorts } from './ports.ts';
 
 export interface ScanEngineOptions {
   settings: Settings;
@@ -37,8 +38,8 @@ export interface ScanEngineOptions {
   nameserverAddresses?: string[];
   /** This host's subnets (its LAN): whitelisted when settings.whitelist.includeLanSubnets. */
   lanSubnets?: string[];
-  /** Ports the firewall allows (probes to them are not evidence when settings.detection.ignoreAllowedPorts). */
-  isAllowedPort?: (proto: 'tcp' | 'udp', port: number) => boolean;
+  /** Ports the firewall allows, by address family (probes to them are not evidence when settings.detection.ignoreAllowedPorts). */
+  isAllowedPort?: AllowedPorts;
   /** Live mode on a shared kernel log: act only on this host's records (see HostFilter). null = act on all. */
   hostFilter?: HostFilter | null;
   parse?: { year?: number; bootTimeMs?: number; framing?: Framing | 'auto' };
@@ -57,7 +58,7 @@ export class EngineConfiguration {
   private gatewayAddresses: string[];
   private nameserverAddresses: string[];
   private lanSubnets: string[];
-  protected isAllowedPort: (proto: 'tcp' | 'udp', port: number) => boolean;
+  protected isAllowedPort: AllowedPorts;
   /** Live mode on a shared kernel log: which records are this host's (null: all). */
   protected hostRecords: HostRecords | null = null;
 
@@ -93,7 +94,7 @@ export class EngineConfiguration {
     this.applyDetectionSettings();
   }
 
-  setAllowedPorts(fn: (proto: 'tcp' | 'udp', port: number) => boolean): void {
+  setAllowedPorts(fn: AllowedPorts): void {
     this.isAllowedPort = fn;
   }
 

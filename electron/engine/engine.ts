@@ -164,7 +164,8 @@ export class ScanEngine extends EngineConfiguration {
       port = dpt;
       if (this.ignoredPorts.size !== 0 && this.ignoredPorts.has(dpt)) return this.ignore('ignored-port');
       // ufw's allow rules are this host's own ports: a forwarded probe (OUT= set) is for a host behind it.
-      if (this.settings.detection.ignoreAllowedPorts && p.out === '' && this.isAllowedPort(p.proto === 'TCP' ? 'tcp' : 'udp', dpt)) {
+      // Asked for the probe's own family: a port may be open to IPv4 only, or to IPv6 only.
+      if (this.settings.detection.ignoreAllowedPorts && p.out === '' && this.isAllowedPort(p.family, p.proto === 'TCP' ? 'tcp' : 'udp', dpt)) {
         return this.ignore('allowed-port');
       }
     }

@@ -6,6 +6,14 @@ import type { BanRecord, Offender, UnbanReason } from '../shared/model.ts';
 import type { PacketEvent } from '../shared/packet.ts';
 import type { SkippedBan } from '../shared/helper-protocol.ts';
 
+/**
+ * Does the firewall let every source in to this port of this host, over this address family? Probes
+ * to such a port are not scan evidence (settings.detection.ignoreAllowedPorts). The family is the
+ * probe's: a port open to IPv4 only (a ufw rule without its "(v6)" twin) is not open to IPv6 probes.
+ * Asked for every blocked packet: an answer must not allocate.
+ */
+export type AllowedPorts = (family: 4 | 6, proto: 'tcp' | 'udp', port: number) => boolean;
+
 /** The firewall as the engine sees it: the helper's ban backends (ufw rules or a kernel set). */
 export interface FirewallPort {
   /**

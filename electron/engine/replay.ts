@@ -18,14 +18,15 @@ import { ipv4Key } from './detect/tracker.ts';
 import { ScanEngine } from './engine.ts';
 import { newPacket } from './parse/index.ts';
 import { C_TAG, RECORD_INTS, RecordReader, TAG_REJECTED, type RecordBatch } from './records.ts';
+import type { AllowedPorts } from './ports.ts';
 import { ReplayParser, type ReplayParseOptions } from './replay-parse.ts';
 
 export type { ReplayParseOptions } from './replay-parse.ts';
 
 export interface ReplayOptions extends ReplayParseOptions {
   settings: Settings;
-  /** Ports the firewall allowed (probes to them are not evidence); none by default. */
-  isAllowedPort?: (proto: 'tcp' | 'udp', port: number) => boolean;
+  /** Ports the firewall allowed, by address family (probes to them are not evidence); none by default. */
+  isAllowedPort?: AllowedPorts;
   /** Every engine event except per-probe ones, as it happens (ban, ban-deferred, unban, evicted). */
   onEvent?: (e: EngineEvent) => void;
 }

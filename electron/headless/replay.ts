@@ -60,7 +60,7 @@ Options:
   --ipv4-prefix N      the same for IPv4 /N networks (16-32, e.g. 24; default: addresses only)
   --whitelist CIDR     never count or ban these sources (repeatable; loopback always is)
   --open-port P[/tcp|/udp]  a port the firewall allows (repeatable): probes to it are not scan evidence,
-                       like live mode, which asks ufw (default: both protocols)
+                       like live mode, which asks ufw (default: both protocols; always both IPv4 and IPv6)
   --prefix TEXT        also count records with this log prefix as blocked, e.g. "PORT DENIED:" (repeatable;
                        counted by default: ${DEFAULT_SETTINGS.detection.prefixes.join(', ')})
   --bantime SEC        ban length (default ${DEFAULT_SETTINGS.ban.bantimeSec})
@@ -369,7 +369,9 @@ async function replay(argv: string[]): Promise<number> {
   const open = new Set(args.openPorts);
   const session = new ReplaySession({
     settings: args.settings,
-    ...(open.size ? { isAllowedPort: (proto: 'tcp' | 'udp', port: number) => open.has(`${proto}/${port}`) } : {}),
+    // Open to IPv4 and IPv6 alike: the log of another host says nothing of its rules' families, and a
+    // port opened by hand is usually open to both (ufw's `allow 22` is); live mode asks per family.
+    ...(open.size ? { isAllowedPort: (_family: 4 | 6, proto: 'tcp' | 'udp', port: number) => open.has(`${proto}/${port}`) } : {}),
     framing: args.framing,
     ...(args.year !== undefined ? { year: args.year } : {}),
     ...(args.bootTimeMs !== undefined ? { bootTimeMs: args.bootTimeMs } : {}),

@@ -76,9 +76,9 @@ describe('the rule that let an open session in, when its match cannot be told', 
   });
 
   it('a port allowed on one interface, to one address or from one source port is not "allowed": its blocked probes count', () => {
-    expect(allowedPortsFrom([rule(1, { port: '22', proto: 'tcp', iface: 'wg0' })])('tcp', 22)).toBe(false);
-    expect(allowedPortsFrom([rule(1, { port: '22', proto: 'tcp', to: '10.9.9.9' })])('tcp', 22)).toBe(false);
-    expect(allowedPortsFrom([rule(1, { port: '22', proto: 'tcp', fromPort: '53' })])('tcp', 22)).toBe(false);
-    expect(allowedPortsFrom([rule(1, { port: '22', proto: 'tcp' })])('tcp', 22)).toBe(true);
+    expect(allowedPortsFrom([rule(1, { port: '22', proto: 'tcp', iface: 'wg0' })])(4, 'tcp', 22)).toBe(false);
+    expect(allowedPortsFrom([rule(1, { port: '22', proto: 'tcp', to: '10.9.9.9' })])(4, 'tcp', 22)).toBe(false);
+    expect(allowedPortsFrom([rule(1, { port: '22', proto: 'tcp', fromPort: '53' })])(4, 'tcp', 22)).toBe(false);
+    expect(allowedPortsFrom([rule(1, { port: '22', proto: 'tcp' })])(4, 'tcp', 22)).toBe(true);
   });
 });

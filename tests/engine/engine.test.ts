@@ -147,7 +147,7 @@ describe('ScanEngine verdicts', () => {
   });
 
   it('allowed ports (as the firewall says) and ignored ports are not evidence', () => {
-    const { engine } = make({ isAllowedPort: (proto, port) => proto === 'tcp' && port === 22 }, { detection: { ignoredPorts: [8080] } });
+    const { engine } = make({ isAllowedPort: (_family, proto, port) => proto === 'tcp' && port === 22 }, { detection: { ignoredPorts: [8080] } });
     expect(engine.ingestPacket(syn('198.51.100.1', 22, T0))).toBe('allowed-port');
     expect(engine.ingestPacket(udp('198.51.100.1', 22, T0))).toBe('counted');
     expect(engine.ingestPacket(syn('198.51.100.1', 8080, T0))).toBe('ignored-port');
@@ -157,8 +157,25 @@ describe('ScanEngine verdicts', () => {
     expect(off.engine.ingestPacket(syn('198.51.100.1', 22, T0))).toBe('counted');
   });
 
+  it("the firewall is asked about the probe's own address family: a port open to IPv4 only is evidence from an IPv6 source, and the reverse", () => {
+    const asked: unknown[][] = [];
+    const v4Only = make({ isAllowedPort: (family, proto, port) => (asked.push([family, proto, port]), family === 4 && proto === 'tcp' && port === 80) });
+    expect(v4Only.engine.ingestPacket(syn('198.51.100.1', 80, T0))).toBe('allowed-port');
+    // An IPv6 scanner probing the port three times and two closed ones: five probes over three ports, banned.
+    const v6 = ['2001:db8:5::9', 80, 80, 80, 21, 23] as const;
+    const verdicts = v6.slice(1).map((port, i) => v4Only.engine.ingestPacket(syn(v6[0], port as number, T0 + i * 1000)));
+    expect(verdicts).toEqual(['counted', 'counted', 'counted', 'counted', 'counted']);
+    expect(v4Only.bans().map((b) => b.ip)).toEqual(['2001:db8:5::9']);
+    expect(asked.slice(0, 2)).toEqual([[4, 'tcp', 80], [6, 'tcp', 80]]);
+    // Open to IPv6 only: an IPv4 scanner's probes there count, an IPv6 source's do not.
+    const v6Only = make({ isAllowedPort: (family, proto, port) => family === 6 && proto === 'tcp' && port === 80 });
+    expect(v6Only.engine.ingestPacket(syn('2001:db8:5::9', 80, T0))).toBe('allowed-port');
+    expect([80, 80, 80, 21, 23].map((port, i) => v6Only.engine.ingestPacket(syn('198.51.100.1', port, T0 + i * 1000)))).toEqual(['counted', 'counted', 'counted', 'counted', 'counted']);
+    expect(v6Only.bans().map((b) => b.ip)).toEqual(['198.51.100.1']);
+  });
+
   it("a forwarded probe counts on a port this host allows: ufw's allow rules are the host's own ports (issue 12.2)", () => {
-    const { engine } = make({ isAllowedPort: (proto, port) => proto === 'tcp' && port === 22 });
+    const { engine } = make({ isAllowedPort: (_family, proto, port) => proto === 'tcp' && port === 22 });
     const fwd = { in: 'eth0', out: 'docker0', prefix: 'PORTCULLIS FORWARD', dst: '172.17.0.2' as Ip };
     expect(engine.ingestPacket(syn('198.51.100.1', 22, T0, fwd))).toBe('counted');
     expect(engine.ingestPacket(syn('198.51.100.1', 22, T0 + 1))).toBe('allowed-port');

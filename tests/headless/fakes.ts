@@ -177,7 +177,7 @@ export class FakeEngine implements EngineLike {
     const hf = this.opts.hostFilter;
     if (hf && !hf.addresses.includes(p.dst) && !hf.interfaces.includes(p.in)) return 'not-for-this-host';
     if (this.isWhitelisted(p.src)) return 'whitelisted';
-    if (p.dpt !== undefined && this.opts.isAllowedPort?.('tcp', p.dpt)) return 'allowed-port';
+    if (p.dpt !== undefined && this.opts.isAllowedPort?.(p.family, 'tcp', p.dpt)) return 'allowed-port';
     if (this.active.has(p.src)) return 'already-banned';
     const set = this.ports.get(p.src) ?? new Set();
     set.add(p.dpt ?? 0);

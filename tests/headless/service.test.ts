@@ -469,8 +469,10 @@ describe('PortcullisService: settings', () => {
 describe('PortcullisService: rules and helper', () => {
   it('allowed ports come from the firewall rules: probes to them are not evidence', async () => {
     const allowed = allowedPortsFrom((await new FakeHelper().status()).rules.rules);
-    expect(allowed('tcp', 22)).toBe(true);
-    expect(allowed('udp', 22)).toBe(false);
+    expect(allowed(4, 'tcp', 22)).toBe(true);
+    expect(allowed(4, 'udp', 22)).toBe(false);
+    // The fake's ufw lists no "(v6)" twin of the rule: IPv6 probes to 22 are evidence.
+    expect(allowed(6, 'tcp', 22)).toBe(false);
     const t = setup();
     await t.service.start();
     t.source.push(...scan('203.0.113.9', [22, 22, 22, 22, 21, 23]));
