@@ -85,6 +85,12 @@ export interface HelperOpsPort {
   setSetBlock(installed: boolean): Promise<void>;
   /** The forward block: routed and container traffic (issue 12.2); `via` as for the logging block (only an install uses it). */
   setForwardBlock(installed: boolean, via?: LoggingVia): Promise<void>;
+  /**
+   * While the forward block is installed, puts back Docker's DOCKER-USER jumps that went missing (the
+   * service's periodic check); resolves with the families repaired. Absent: this helper may change
+   * nothing (a dry run).
+   */
+  repairForwardJumps?(): Promise<('v4' | 'v6')[]>;
   /** IPV6=yes in /etc/default/ufw, then ufw reload (the Doctor's enable-ufw-ipv6 fix). */
   enableUfwIpv6(): Promise<void>;
   /** The helper's own checks (ufw installed/enabled, blocks, set backend). */

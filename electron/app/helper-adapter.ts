@@ -151,6 +151,9 @@ export function helperOpsOf(call: HelperCall): HelperOpsPort {
     async enableUfwIpv6() {
       await call('enableUfwIpv6', {});
     },
+    async repairForwardJumps() {
+      return (await call('repairForwardJumps', {})).repaired;
+    },
     async doctor(): Promise<DoctorCheck[]> {
       // Titles, levels (optional checks only warn) and fixes come from the Doctor table.
       const r = await call('doctor', {});

@@ -8,7 +8,8 @@
  *   source lines → PacketIntake (ingest.ts) → engine → engine events
  *     ban / unban / expiry → BanPipeline (ban-pipeline.ts): store first, then the firewall (an unban
  *     the API asks for: the firewall first, so that a failed one leaves the ban active everywhere)
- *   tick timer → engine.tick (expiry, deferred bans), store flush + retention, end of a pause
+ *   tick timer → engine.tick (expiry, deferred bans), store flush + retention, end of a pause;
+ *     every statusRefreshMs the firewall status, this host's addresses, the DOCKER-USER jumps
  *   API → apiHandlers (api-handlers.ts) over views.ts, rule-safety.ts and the Doctor (doctor.ts)
  *
  * Every dependency is injected (contracts.ts), so the desktop app reaches the firewall through the
@@ -32,6 +33,7 @@ import { PacketIntake } from './ingest.ts';
 import { apiHandlers, type AppCore } from './api-handlers.ts';
 import { doctorList, firewallStatusChecks, forwardVariantCheck, helperChecks, lastRecordCheck, logSourceCheck, nflogRulesCheck } from './doctor.ts';
 import { FirewallStatus } from './firewall-status.ts';
+import { ForwardJumpsWatch } from './forward-jumps.ts';
 import { BanCapNotes } from './ban-cap-notes.ts';
 import { isPlainObject, loadSettings, savedFormOf } from './settings-load.ts';
 import { alwaysWhitelisted, sourceHealthOf, type ThresholdTestEnv } from './views.ts';
@@ -60,6 +62,7 @@ export class PortcullisService implements AppCore {
   engine!: EngineLike;
   private readonly fw: FirewallStatus;
   private readonly capNotes: BanCapNotes;
+  private readonly forwardJumps: ForwardJumpsWatch;
   private pausedUntil: number | null = null;
   private host: HostInfo = { addresses: [], interfaces: [], gateways: [] };
   private tickTimer: ReturnType<typeof setInterval> | null = null;
@@ -112,6 +115,11 @@ export class PortcullisService implements AppCore {
         this.pipeline.endDecidedByUser(decided);
         this.fleet?.onUserRulesChange(decided);
       },
+      log: (level, message) => this.log(level, message),
+    });
+    this.forwardJumps = new ForwardJumpsWatch({
+      helper: opts.helper,
+      notice: (level, message) => this.notice(level, message),
       log: (level, message) => this.log(level, message),
     });
     this.capNotes = new BanCapNotes(opts.clock, opts.store, (message) => this.notice('warn', message));
@@ -411,6 +419,9 @@ export class PortcullisService implements AppCore {
     if (now - this.fw.readAt >= (this.o.statusRefreshMs ?? 30_000)) {
       await this.refreshStatus(false);
       await this.refreshHost();
+      // DOCKER-USER loses the forward block's jumps whenever dockerd recreates it or a ufw reload
+      // flushes it: put back within one refresh, not at the next start (forward-jumps.ts).
+      await this.forwardJumps.check(this.fw.state.forwardBlock === true);
     }
   }
 

@@ -107,10 +107,12 @@ function refreshedOnChange(h: HelperOpsPort): HelperOpsPort {
     setSetBlock: changing((on) => h.setSetBlock(on)),
     setForwardBlock: changing((on, via) => h.setForwardBlock(on, via)),
     enableUfwIpv6: changing(() => h.enableUfwIpv6()),
+    // DOCKER-USER's jumps are not in ufw's files nor in its status: nothing cached to invalidate.
+    ...(h.repairForwardJumps ? { repairForwardJumps: () => h.repairForwardJumps!() } : {}),
   };
 }
 
-/** In a dry run nothing may change the firewall: not bans, not the rule editor, not the blocks. */
+/** In a dry run nothing may change the firewall: not bans, not the rule editor, not the blocks (nor DOCKER-USER's jumps: no repairForwardJumps). */
 function readOnlyHelper(h: HelperOpsPort): HelperOpsPort {
   const refuse = async (): Promise<never> => {
     throw new ApiError('read-only', 'dry run: Portcullis never touches the firewall');

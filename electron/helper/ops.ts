@@ -55,6 +55,8 @@ export interface FirewallModule {
   installForwardBlock(exec: Exec, opts?: { via?: LoggingVia }): Promise<void>;
   removeForwardBlock(exec: Exec): Promise<void>;
   forwardBlockStatus(exec: Exec): Promise<HelperResult<'forwardStatus'>>;
+  /** DOCKER-USER's missing jumps put back while the forward block is installed (firewall/forward.ts). */
+  repairForwardJumps(exec: Exec): Promise<HelperResult<'repairForwardJumps'>>;
   /** IPV6=yes in /etc/default/ufw, then ufw reload (firewall/ufw-ipv6.ts). */
   enableUfwIpv6(exec: Exec): Promise<{ changed: boolean; reloaded: boolean }>;
   /**
@@ -366,6 +368,8 @@ export function createHelperDispatcher(deps: HelperDeps): HelperDispatcher {
       }
       case 'forwardStatus':
         return deps.firewall.forwardBlockStatus(exec);
+      case 'repairForwardJumps':
+        return deps.firewall.repairForwardJumps(exec);
       case 'nflogCounters':
         return readNflogCounters(exec, PORTCULLIS_NFLOG_GROUP);
       case 'enableUfwIpv6':
@@ -423,7 +427,9 @@ export function createHelperDispatcher(deps: HelperDeps): HelperDispatcher {
     // and rehearses the ban path (above).
     ownAddresses.warm();
     if (!rehearsed) rehearseBan();
-    if (!CHANGING_OPS.has(req.op as HelperOp)) return runChecked(req);
+    // The jump check is not a CHANGING_OPS op (its entry is written only when it changed something),
+    // but when it does, shutdown must wait for that entry as for any change's.
+    if (!CHANGING_OPS.has(req.op as HelperOp) && req.op !== 'repairForwardJumps') return runChecked(req);
     const p = runChecked(req);
     changesInFlight.add(p);
     void p.finally(() => changesInFlight.delete(p)).catch(() => undefined);
@@ -435,6 +441,12 @@ export function createHelperDispatcher(deps: HelperDeps): HelperDispatcher {
       precheck(req);
     } catch (e) {
       return { id: req.id, ok: false, error: errorOf(e) };
+    }
+    // The periodic jump check runs every ~30 s and almost always changes nothing: in the queue (it may
+    // insert, and must not interleave with a block install's own jumps), but in the audit log only
+    // when it did change something, or failed.
+    if (req.op === 'repairForwardJumps') {
+      return queue.run(() => performRecorded(req, (r) => !r.ok || (r.result as HelperResult<'repairForwardJumps'>).repaired.length > 0));
     }
     const changing = CHANGING_OPS.has(req.op as HelperOp);
     // Reads of ufw go through the queue too: a status taken mid-change would show half a move.
@@ -473,14 +485,19 @@ export function createHelperDispatcher(deps: HelperDeps): HelperDispatcher {
    * ban-latency lab — only delayed the caller's news of it. Entries are written in order, one after
    * another (auditTail); auditWritten() waits for them at shutdown.
    */
-  async function performRecorded(req: DecodedRequest, audited: boolean, argv: string[][] = [], started = Date.now()): Promise<HelperResponse> {
+  async function performRecorded(
+    req: DecodedRequest,
+    audited: boolean | ((response: HelperResponse) => boolean),
+    argv: string[][] = [],
+    started = Date.now(),
+  ): Promise<HelperResponse> {
     let response: HelperResponse;
     try {
       response = { id: req.id, ok: true, result: await recorder.run(argv, () => perform(req)) };
     } catch (e) {
       response = { id: req.id, ok: false, error: errorOf(e) };
     }
-    if (audited) recordAudit(req.op, req.args, argv, started, response.ok ? null : response.error);
+    if (typeof audited === 'function' ? audited(response) : audited) recordAudit(req.op, req.args, argv, started, response.ok ? null : response.error);
     return response;
   }
 

@@ -193,6 +193,13 @@ export const HELPER_OPS = {
   /** Read-only: the forward block's state in the kernel (runs `iptables -L/-C`, changes nothing). */
   forwardStatus: { args: none, result: ForwardBlockStatusSchema },
   /**
+   * The service's periodic check: while the forward block is installed, puts back DOCKER-USER's jumps
+   * that are missing (dockerd recreated the chain, a ufw reload flushed it) — only those, with the
+   * argv installBlocks uses (firewall/forward.ts). No arguments. `repaired`: the families it re-added
+   * them in (empty: nothing was missing, or there is nothing to join: no Docker, ufw off).
+   */
+  repairForwardJumps: { args: none, result: z.object({ repaired: z.array(z.enum(['v4', 'v6'])).max(2) }) },
+  /**
    * Read-only: the packet counters of the filter table's rules that log to Portcullis's NFLOG group,
    * both families (firewall/nflog-counters.ts) — what the nflog source counts its unread messages from.
    */

@@ -10,7 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { hasBlock, setBlockRules, SET_BLOCK_ANCHOR, withBlock, withoutBlock } from '../../electron/helper/firewall/blocks.ts';
 import { createBanBackend, installSetBlock, managedBlocksStatus } from '../../electron/helper/firewall/index.ts';
 import { FORWARD_BEFORE_ANCHOR, forwardAfterRules, forwardBeforeRules } from '../../electron/helper/firewall/forward-blocks.ts';
-import { forwardBlockStatus, forwardLoggingVia, installForwardBlock, removeForwardBlock } from '../../electron/helper/firewall/forward.ts';
+import { forwardBlockStatus, forwardLoggingVia, installForwardBlock, removeForwardBlock, repairForwardJumps } from '../../electron/helper/firewall/forward.ts';
 import { mirrorRequests } from '../../electron/helper/firewall/forward-mirror.ts';
 import { forwardBlockCheck, forwardBlockNeedsRefresh } from '../../electron/helper/forward-check.ts';
 import { createHelperDispatcher } from '../../electron/helper/ops.ts';
@@ -169,6 +169,34 @@ describe('forward block install/remove (temp etcDir, fake exec)', () => {
     await installForwardBlock(fix.exec, { etcDir: dir });
     expect(fix.calls.some((c) => c.args[0] === 'reload')).toBe(false); // files unchanged
     expect(fix.calls.filter((c) => c.args[1] === '-I')).toHaveLength(4);
+  });
+
+  it("the periodic repair: one `iptables -C` per family while the jumps are there; both put back where dockerd or a ufw reload took them", async () => {
+    // Not installed: not a process run.
+    const none = kernel({ docker: true, jumped: false });
+    expect(await repairForwardJumps(none.exec, { etcDir: dir })).toEqual({ repaired: [] });
+    expect(none.calls).toEqual([]);
+    await installForwardBlock(kernel({ docker: true, jumped: true }).exec, { etcDir: dir });
+    const fine = kernel({ docker: true, jumped: true });
+    expect(await repairForwardJumps(fine.exec, { etcDir: dir })).toEqual({ repaired: [] });
+    expect(fine.calls.map(line)).toEqual([
+      'iptables -w -C DOCKER-USER -m comment --comment portcullis-forward -j portcullis-forward',
+      'ip6tables -w -C DOCKER-USER -m comment --comment portcullis-forward -j portcullis-forward',
+    ]);
+    // dockerd recreated DOCKER-USER (or a reload flushed it): both jumps again, first and in order.
+    const lost = kernel({ docker: true, jumped: false });
+    expect(await repairForwardJumps(lost.exec, { etcDir: dir })).toEqual({ repaired: ['v4', 'v6'] });
+    expect(lost.calls.filter((c) => c.args[1] === '-I').map(line)).toEqual([
+      'iptables -w -I DOCKER-USER 1 -m comment --comment portcullis-forward -j portcullis-forward',
+      'iptables -w -I DOCKER-USER 2 -m comment --comment portcullis-forward -j portcullis-docker-log',
+      'ip6tables -w -I DOCKER-USER 1 -m comment --comment portcullis-forward -j portcullis-forward',
+      'ip6tables -w -I DOCKER-USER 2 -m comment --comment portcullis-forward -j portcullis-docker-log',
+    ]);
+    // No Docker, or ufw off (our chains not loaded): nothing to join, nothing added, nothing repaired.
+    for (const k of [kernel({ docker: false, jumped: false }), kernel({ docker: true, jumped: false, chains: false })]) {
+      expect(await repairForwardJumps(k.exec, { etcDir: dir })).toEqual({ repaired: [] });
+      expect(k.calls.some((c) => c.args[1] === '-I' || c.args[1] === '-D')).toBe(false);
+    }
   });
 
   it('remove: jumps deleted while present, files byte for byte, our chains flushed and deleted, the sets destroyed', async () => {
@@ -382,6 +410,31 @@ describe('helper protocol and dispatcher: the forward block is a closed operatio
     }
     const unknown = decodeHelperRequest({ id: 1, op: 'installForwardBlock', args: {} });
     expect(!unknown.ok && unknown.error.code).toBe('unknown-op');
+  });
+
+  it('repairForwardJumps: no arguments; in the audit log only when it put jumps back (it runs every ~30 s)', async () => {
+    expect(decodeHelperRequest({ id: 1, op: 'repairForwardJumps' }).ok).toBe(true);
+    expect(decodeHelperRequest({ id: 1, op: 'repairForwardJumps', args: { family: 4 } }).ok).toBe(false);
+    const { deps, fwCalls, audit } = fakeDeps();
+    let answer: ('v4' | 'v6')[] = [];
+    deps.firewall.repairForwardJumps = async () => {
+      fwCalls.push('repairForwardJumps');
+      return { repaired: answer };
+    };
+    const d = createHelperDispatcher(deps);
+    expect(await d.handle({ id: 1, op: 'repairForwardJumps', args: {} })).toEqual({ id: 1, ok: true, result: { repaired: [] } });
+    answer = ['v6'];
+    expect(await d.handle({ id: 2, op: 'repairForwardJumps', args: {} })).toEqual({ id: 2, ok: true, result: { repaired: ['v6'] } });
+    deps.firewall.repairForwardJumps = async () => {
+      throw new Error('iptables: cannot add the jump');
+    };
+    expect(await d.handle({ id: 3, op: 'repairForwardJumps', args: {} })).toMatchObject({ id: 3, ok: false });
+    await d.auditWritten();
+    expect(fwCalls).toEqual(['repairForwardJumps', 'repairForwardJumps']);
+    expect(audit.entries.map((e) => [e.op, e.result])).toEqual([
+      ['repairForwardJumps', 'ok'],
+      ['repairForwardJumps', 'error'],
+    ]);
   });
 
   it('install/remove go through the firewall module and the audit log; forwardStatus reads and audits nothing; doctor has the check', async () => {

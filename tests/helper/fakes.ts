@@ -50,6 +50,10 @@ export function fakeFirewall() {
       calls.push('enableUfwIpv6');
       return { changed: true, reloaded: true };
     },
+    repairForwardJumps: async () => {
+      calls.push('repairForwardJumps');
+      return { repaired: [] };
+    },
     forwardBlockStatus: async () => ({ installed: calls.some((c) => c.startsWith('installForwardBlock')), logsRouted: true, loaded: { v4: true, v6: true }, dockerUser: { v4: 'absent', v6: 'absent' } }),
     managedBlocksStatus: async () => ({ setBlock: calls.includes('installSetBlock'), perSourceLogging: false, perSourceLoggingVia: null, forward: calls.some((c) => c.startsWith('installForwardBlock')) }),
   };

@@ -223,6 +223,38 @@ describe.runIf(enabled)('forward block: routed and container (DNAT) traffic (iss
       expect(chains(await iptablesSave(lab, 'ip6tables-save'))).toEqual(chains(before.v6));
     });
   }
+  it("Docker restarts while the runner runs: DOCKER-USER's jumps are back within one status refresh (~30 s), and the banned scanner loses the published port again", async () => {
+    const lab = await createLab();
+    router = await buildRouter(lab);
+    const s = lab.scanner;
+    await until(() => lab.canConnect(s.ns, s.fwV4, PUBLISHED, 1000), 15_000, 'the published port to answer');
+    const fix = await cliOnce(lab, ['doctor', '--fix', 'install-forward-block', '--json']);
+    expect(fix.code, fix.stdout + fix.stderr).toBe(0);
+    stateDir = tempStateDir();
+    const cfg = writeConfig(stateDir, { ban: { backend: 'ufw', bantimeSec: 600, maxbantimeSec: 3600, increment: false }, logs: { source: 'kmsg' } });
+    cli = await startCli(lab, ['run', '--source', 'kmsg', '--backend', 'ufw', '--config', cfg], stateDir);
+    const banned = await cliOnce(lab, ['ban', s.v4, '--duration', '600', '--state-dir', stateDir]);
+    expect(banned.code, banned.stdout + banned.stderr).toBe(0);
+    await until(async () => (await setMembers(lab, 4)).includes(s.v4), 10_000, 'the mirror element of the ban');
+    expect(await lab.canConnect(s.ns, s.fwV4, PUBLISHED, 700)).toBe(false);
+
+    // dockerd restarted: DOCKER-USER is new, with only its RETURN. The ban no longer reaches the container.
+    const ourJumps = async () => (await lab.run(lab.fwNs, ['iptables', '-w', '-S', 'DOCKER-USER'])).split('\n').filter((l) => l.includes('portcullis-forward'));
+    await lab.run(lab.fwNs, ['iptables', '-w', '-F', 'DOCKER-USER']);
+    await lab.run(lab.fwNs, ['iptables', '-w', '-A', 'DOCKER-USER', '-j', 'RETURN']);
+    expect(await lab.canConnect(s.ns, s.fwV4, PUBLISHED, 3000)).toBe(true);
+
+    // The service's next status refresh (every 30 s) puts them back, and says so.
+    await until(async () => (await ourJumps()).length === 2, 45_000, "the forward block's jumps back in DOCKER-USER");
+    expect((await lab.run(lab.fwNs, ['iptables', '-w', '-S', 'DOCKER-USER'])).split('\n').filter((l) => l.startsWith('-A DOCKER-USER'))).toEqual([
+      '-A DOCKER-USER -m comment --comment portcullis-forward -j portcullis-forward',
+      '-A DOCKER-USER -m comment --comment portcullis-forward -j portcullis-docker-log',
+      '-A DOCKER-USER -j RETURN',
+    ]);
+    expect(await lab.canConnect(s.ns, s.fwV4, PUBLISHED, 700)).toBe(false);
+    await until(() => cli!.stderr.some((l) => l.includes("DOCKER-USER chain had lost Portcullis's forward-block jumps (IPv4)")), 5000, 'the notice of the repair');
+  });
+
   /** A LAN host on a plain veth behind the router, reached by routing; ufw's routed policy deny with one route rule opening its port 80. */
   async function routedLan(lab: Lab): Promise<{ s: Lab['scanner']; lanIp: string }> {
     const s = lab.scanner;

@@ -6,8 +6,8 @@
  *
  * DOCKER-USER is dockerd's: it exists only while Docker runs, and starts empty at every boot. The
  * jumps are added when it exists and ufw has loaded our chains; `forwardBlockStatus` says when they are
- * missing (Docker started after Portcullis), and installing again (`doctor --fix install-forward-block`,
- * idempotent) adds them.
+ * missing (Docker started after Portcullis), installing again (`doctor --fix install-forward-block`,
+ * idempotent) adds them, and so does `repairForwardJumps`, the service's periodic check.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -83,17 +83,43 @@ async function dockerUserState(exec: Exec, family: Family): Promise<DockerUserSt
   return 'jumped';
 }
 
-/** Puts both jumps first in DOCKER-USER, in order, where the chain exists and our chains are loaded. */
-async function ensureDockerJumps(exec: Exec, family: Family): Promise<void> {
+/**
+ * Puts both jumps first in DOCKER-USER, in order, where the chain exists and our chains are loaded.
+ * Resolves with whether it added them (false: nothing to join, nothing to jump to, or both there).
+ */
+async function ensureDockerJumps(exec: Exec, family: Family): Promise<boolean> {
   const bin = iptablesOf(family);
-  if ((await exec(bin, dockerUserExistsArgv())).code !== 0) return; // no Docker: nothing to join
-  if ((await exec(bin, chainExistsArgv(FORWARD_CHAIN))).code !== 0) return; // ufw off: nothing to jump to yet
-  if ((await dockerUserState(exec, family)) === 'jumped') return;
+  if ((await exec(bin, dockerUserExistsArgv())).code !== 0) return false; // no Docker: nothing to join
+  if ((await exec(bin, chainExistsArgv(FORWARD_CHAIN))).code !== 0) return false; // ufw off: nothing to jump to yet
+  if ((await dockerUserState(exec, family)) === 'jumped') return false;
   await removeDockerJumps(exec, family); // a half set (one jump, or out of order): start clean
   for (const [i, target] of DOCKER_JUMPS.entries()) {
     const r = await exec(bin, dockerJumpInsertArgv(target, i + 1));
     if (r.code !== 0) throw new FirewallError('iptables', `cannot add the jump to ${target} in DOCKER-USER: ${(r.stderr || r.stdout).trim()}`);
   }
+  return true;
+}
+
+/**
+ * The service's periodic check (every status refresh, ~30 s): while the forward block is installed,
+ * puts back DOCKER-USER's jumps that went missing — dockerd creates the chain empty at each start
+ * (a Docker restart, a boot where Docker came up after Portcullis), and a `ufw reload` whose rules
+ * declare the chain (the ufw-docker recipe's `:DOCKER-USER - [0:0]` in after.rules) flushes it.
+ * Without them banned sources reach published container ports, and nothing else noticed.
+ *
+ * Cheap when all is well: the files are read (no process), then one `iptables -C` per family for the
+ * drop jump, the one bans depend on (dockerd and a reload take both jumps at once). Only when it is
+ * not there does it look further (no chain: no Docker; our chains not loaded: ufw off) and add both.
+ * Resolves with the families it repaired.
+ */
+export async function repairForwardJumps(exec: Exec, opts: ManagedOptions = {}): Promise<{ repaired: ('v4' | 'v6')[] }> {
+  const repaired: ('v4' | 'v6')[] = [];
+  if (!forwardBlockInstalled(opts)) return { repaired };
+  for (const family of FAMILIES) {
+    if ((await exec(iptablesOf(family), dockerJumpCheckArgv(DOCKER_JUMPS[0]))).code === 0) continue;
+    if (await ensureDockerJumps(exec, family)) repaired.push(family === 4 ? 'v4' : 'v6');
+  }
+  return { repaired };
 }
 
 /** Deletes every copy of our jumps from DOCKER-USER (bounded: a copy per try). */

@@ -32,7 +32,7 @@ export { BAN_NET_SET_NAMES, BAN_SET_NAMES, type PerSourceLoggingOptions } from '
 export { enableUfwIpv6, withIpv6Yes, UFW_DEFAULTS_FILE } from './ufw-ipv6.ts';
 /** At start: loads ufw's user rules files an earlier helper was killed between writing and loading (ufw-batch.ts). */
 export { finishInterruptedEdit as finishInterruptedUfwEdit } from './ufw-batch.ts';
-export { installForwardBlock, removeForwardBlock, forwardBlockStatus, forwardBlockInstalled, forwardBlockVia, type ForwardBlockStatus } from './forward.ts';
+export { installForwardBlock, removeForwardBlock, forwardBlockStatus, forwardBlockInstalled, forwardBlockVia, repairForwardJumps, type ForwardBlockStatus } from './forward.ts';
 
 /** Which managed blocks are in ufw's files (the forward block: in all five of its files). */
 export async function managedBlocksStatus(opts: ManagedOptions = {}): Promise<{
