@@ -465,14 +465,16 @@ export function createHelperDispatcher(deps: HelperDeps): HelperDispatcher {
     if (req.op === 'cutConnections') return performRecorded(req, true);
     const setBan = (req.op === 'ban' || req.op === 'unban' || req.op === 'banMany' || req.op === 'unbanMany') && req.args.backend === 'set';
     if (req.op === 'ban' && req.args.backend === 'ufw') {
-      // The block in force first, beside the queue (one iptables call): a ban never waits behind a
-      // `ufw status` read (the 30 s refresh, 0.3–1 s) or another change. ufw's own rule follows in
-      // the queue; the answer comes when that is written too. One audit entry holds both.
+      // The block in force first, beside the queue (one iptables call; with the forward block, one
+      // `ipset add` of the forward set too): a ban never waits behind a `ufw status` read (the 30 s
+      // refresh, 0.3–1 s) or another change. ufw's own rule follows in the queue; the answer comes
+      // when that is written too. One audit entry holds both.
       const argv: string[][] = [];
       const started = Date.now();
       const b = backend('ufw');
       const ip = req.args.ip as Ip;
-      if (b.blockNow) await recorder.run(argv, () => b.blockNow!(ip)).catch(() => undefined);
+      // The ban's timeout too: with the forward block installed, the forward set's element goes in here as well.
+      if (b.blockNow) await recorder.run(argv, () => b.blockNow!(ip, req.args.timeoutSec)).catch(() => undefined);
       return queue.run(() => performRecorded(req, changing, argv, started));
     }
     return (setBan ? setQueue : queue).run(() => performRecorded(req, changing));

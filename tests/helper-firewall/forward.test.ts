@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { hasBlock, setBlockRules, SET_BLOCK_ANCHOR, withBlock, withoutBlock } from '../../electron/helper/firewall/blocks.ts';
+import * as firewallModule from '../../electron/helper/firewall/index.ts';
 import { createBanBackend, installSetBlock, managedBlocksStatus } from '../../electron/helper/firewall/index.ts';
 import { FORWARD_BEFORE_ANCHOR, forwardAfterRules, forwardBeforeRules } from '../../electron/helper/firewall/forward-blocks.ts';
 import { forwardBlockStatus, forwardLoggingVia, installForwardBlock, removeForwardBlock, repairForwardJumps } from '../../electron/helper/firewall/forward.ts';
@@ -309,6 +310,59 @@ describe('the ufw backend mirrored into the sets (forward-mirror.ts)', () => {
     ]);
   });
 
+  it("a live ban's forward-set element goes in with its fast block (blockNow), before `ufw prepend`, with the ban's timeout", async () => {
+    const { exec, calls } = ufwAnswers();
+    const b = createBanBackend('ufw', exec, { cutConnections: false, forwardMirror: () => true, now: () => 1_000_000_000_000 });
+    await b.blockNow!(ip('203.0.113.9'), 300);
+    await b.blockNow!(ip('2001:db8::9'), null);
+    // Input and forward path both blocked, and not a ufw process run yet.
+    expect(calls.map(line)).toEqual([
+      'iptables -w -I ufw-user-input 1 -s 203.0.113.9 -m comment --comment portcullis-fast -j DROP',
+      'ipset add portcullis-ban4 203.0.113.9 timeout 300 comment portcullis-ban ufw-backend',
+      'ip6tables -w -I ufw6-user-input 1 -s 2001:db8::9 -m comment --comment portcullis-fast -j DROP',
+      'ipset add portcullis-ban6 2001:db8::9 timeout 0 comment portcullis-ban ufw-backend',
+    ]);
+    calls.length = 0;
+    // The ban then writes ufw's rule and (re)sets the element as before: nothing taken back.
+    expect(await b.ban(ip('203.0.113.9'), 300, 'scan')).toBeNull();
+    expect(calls.map((c) => `${line(c)}${c.input ? ` | ${c.input.trim()}` : ''}`)).toEqual([
+      'ufw prepend deny from 203.0.113.9 comment portcullis-ban exp:1000000300 scan',
+      'iptables -w -D ufw-user-input -s 203.0.113.9 -m comment --comment portcullis-fast -j DROP',
+      'ufw show added',
+      'ipset restore -exist | add -exist portcullis-ban4 192.0.2.5 timeout 600 comment "portcullis-ban ufw-backend"\nadd -exist portcullis-ban6 2001:db8::5 timeout 0 comment "portcullis-ban ufw-backend"',
+      'ipset restore -exist | add -exist portcullis-ban4 203.0.113.9 timeout 300 comment "portcullis-ban ufw-backend"',
+    ]);
+    // Without the block: blockNow adds no element.
+    const off = ufwAnswers();
+    await createBanBackend('ufw', off.exec, { cutConnections: false, forwardMirror: () => false }).blockNow!(ip('203.0.113.9'), 300);
+    expect(off.calls.some((c) => c.bin === 'ipset')).toBe(false);
+  });
+
+  it('what ufw then refuses (a rule of the user\'s, an error) takes back the element blockNow added, never one that was there before', async () => {
+    const userRule = "ufw allow from 203.0.113.7 comment 'mine'";
+    const { exec, calls } = fakeExec((c) => {
+      if (c.bin === 'ufw' && c.args.join(' ') === 'show added') return { stdout: `${SHOW_ADDED}\n${userRule}` };
+      if (c.bin === 'ufw' && c.args[0] === 'prepend' && c.args[3] === '203.0.113.7') return { stdout: 'Skipping inserting existing rule\n' };
+      if (c.bin === 'ufw' && c.args[0] === 'prepend' && (c.args[3] === '203.0.113.8' || c.args[3] === '203.0.113.5')) return { code: 1, stderr: 'ERROR: could not load' };
+      // 203.0.113.5 is in the set already (an earlier ban of it, still in ufw): `ipset add` refuses.
+      if (c.bin === 'ipset' && c.args[0] === 'add' && c.args[2] === '203.0.113.5') return { code: 1, stderr: "Element cannot be added to the set: it's already added" };
+      return undefined;
+    });
+    const b = createBanBackend('ufw', exec, { cutConnections: false, forwardMirror: () => true });
+    const dels = () => calls.filter((c) => c.bin === 'ipset' && (c.input ?? '').startsWith('del')).map((c) => c.input!.trim());
+    await b.blockNow!(ip('203.0.113.7'), 300);
+    expect(await b.ban(ip('203.0.113.7'), 300, '')).toEqual({ ip: '203.0.113.7', why: 'users-rule' });
+    expect(dels()).toEqual(['del -exist portcullis-ban4 203.0.113.7']);
+    await b.blockNow!(ip('203.0.113.8'), 300);
+    await expect(b.ban(ip('203.0.113.8'), 300, '')).rejects.toMatchObject({ code: 'ufw' });
+    expect(dels()).toEqual(['del -exist portcullis-ban4 203.0.113.7', 'del -exist portcullis-ban4 203.0.113.8']);
+    // Not blockNow's element: a refused re-ban leaves it (ufw's earlier rule still blocks the input path).
+    calls.length = 0;
+    await b.blockNow!(ip('203.0.113.5'), 300);
+    await expect(b.ban(ip('203.0.113.5'), 300, '')).rejects.toMatchObject({ code: 'ufw' });
+    expect(calls.filter((c) => c.bin === 'ipset').map(line)).toEqual(['ipset add portcullis-ban4 203.0.113.5 timeout 300 comment portcullis-ban ufw-backend']);
+  });
+
   it("a bulk ban's source ufw skipped (a rule of the user's own) is not mirrored into the forward set; the others are", async () => {
     // `ufw prepend` of 203.0.113.7 answers as ufw does for a source with a rule that is not ours (exit 0).
     const { exec, calls } = fakeExec((c) => {
@@ -410,6 +464,31 @@ describe('helper protocol and dispatcher: the forward block is a closed operatio
     }
     const unknown = decodeHelperRequest({ id: 1, op: 'installForwardBlock', args: {} });
     expect(!unknown.ok && unknown.error.code).toBe('unknown-op');
+  });
+
+  it('a ufw-backend ban with the forward block: the forward set has the scanner before `ufw prepend` is done, and one audit entry holds both', async () => {
+    const { deps, calls, audit } = fakeDeps();
+    // ufw's slow step, held: 3–7 s while a scanner keeps probing, longer behind a queue.
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    deps.exec = async (bin, args) => {
+      calls.push({ bin, args: [...args] });
+      if (bin === 'ufw' && args[0] === 'prepend') await held;
+      return { code: 0, stdout: '', stderr: '' };
+    };
+    deps.firewall = { ...firewallModule, createBanBackend: (kind, exec, o) => firewallModule.createBanBackend(kind, exec, { ...o, forwardMirror: () => true }) };
+    const d = createHelperDispatcher(deps);
+    const answer = d.handle({ id: 1, op: 'ban', args: { ip: '203.0.113.9', timeoutSec: 300, comment: 'scan', backend: 'ufw' } });
+    const argv = () => calls.map((c) => [c.bin, ...c.args].join(' '));
+    for (let i = 0; i < 50 && !argv().some((a) => a.startsWith('ufw prepend')); i++) await new Promise((r) => setTimeout(r, 5));
+    expect(argv()).toContain('ipset add portcullis-ban4 203.0.113.9 timeout 300 comment portcullis-ban ufw-backend');
+    expect(argv().findIndex((a) => a.startsWith('ipset add'))).toBeLessThan(argv().findIndex((a) => a.startsWith('ufw prepend')));
+    release();
+    expect(await answer).toMatchObject({ id: 1, ok: true });
+    await d.auditWritten();
+    expect(audit.entries).toHaveLength(1);
+    // (The audit's argv names each binary by its full path.)
+    expect(audit.entries[0]!.argv.map((a) => a.slice(1).join(' '))).toContain('add portcullis-ban4 203.0.113.9 timeout 300 comment portcullis-ban ufw-backend');
   });
 
   it('repairForwardJumps: no arguments; in the audit log only when it put jumps back (it runs every ~30 s)', async () => {

@@ -9,10 +9,10 @@
  * filled from them when the block is installed and once per helper session, on the backend's first
  * list or ban (the runner lists or restores its bans right at start).
  */
-import type { Ip } from '../../shared/domain.ts';
+import type { BanTarget } from '../../shared/domain.ts';
 import type { Exec } from '../exec.ts';
-import { createSetBackend, MIRROR_COMMENT } from './set-backend.ts';
-import type { BanBackend, BanRequest } from './types.ts';
+import { addOnceArgv, createSetBackend, MIRROR_COMMENT } from './set-backend.ts';
+import type { BanBackend, BanRequest, SkippedBan } from './types.ts';
 import { parseTaggedRules } from './ufw-backend.ts';
 import { MAX_TIMEOUT_SEC } from './validate.ts';
 import { FirewallError } from './errors.ts';
@@ -49,7 +49,14 @@ export async function syncUfwBansToSets(exec: Exec, now: () => number): Promise<
 /**
  * The ufw backend with its bans mirrored into the sets while `mirroring()` says the forward block is
  * installed (read per operation: installing or removing the block takes effect at the next ban).
- * The ufw rule comes first: the mirror never holds a ban that ufw refused.
+ *
+ * A live ban's element goes in with its fast block (blockNow), beside ufw's queue, as its input block
+ * does: added only after `ufw prepend` (3–7 s while the scanner keeps probing, longer behind a queue),
+ * the forward path trailed the input path and the scanner kept reaching published container ports.
+ * What ufw then refuses (a rule of the user's decides that source, or an error) takes that element
+ * back, as it takes back the input block: the mirror keeps no ban that ufw refused. Only an element
+ * blockNow itself added is taken back — one already there (an earlier ban of the address, still in
+ * ufw) is not blockNow's. Restores and bulk bans (no blockNow) mirror after ufw, as before.
  */
 export function withForwardMirror(inner: BanBackend, exec: Exec, mirroring: () => boolean, now: () => number = Date.now): BanBackend {
   const sets = createSetBackend(exec);
@@ -63,18 +70,50 @@ export function withForwardMirror(inner: BanBackend, exec: Exec, mirroring: () =
     }
     return true;
   };
+  /** Per address: elements blockNow added whose ban has not run yet (two bans of one address can overlap). */
+  const fastOnly = new Map<BanTarget, number>();
+  /** The ban of `ip` has run: true when an element blockNow added for it is still to account for. */
+  const fastAdded = (ip: BanTarget): boolean => {
+    const n = fastOnly.get(ip) ?? 0;
+    if (n > 1) fastOnly.set(ip, n - 1);
+    else fastOnly.delete(ip);
+    return n > 0;
+  };
+  const takeBack = (ip: BanTarget) => sets.unban(ip).catch(unlessSetMissing);
   return {
     kind: inner.kind,
-    // The ufw backend's fast block (issue 14) passes through: the mirror follows with `ban`.
-    ...(inner.blockNow ? { blockNow: (ip: Ip) => inner.blockNow!(ip) } : {}),
+    ...(inner.blockNow
+      ? {
+          async blockNow(ip: BanTarget, timeoutSec?: number | null) {
+            await inner.blockNow!(ip, timeoutSec); // the input path first
+            // No sync here (it runs `ufw show added`, beside ufw's queue): `ban` does it.
+            if (timeoutSec === undefined || !mirroring()) return;
+            // Fails when the element is there already (not ours to take back) or the set is gone (`ban` says so).
+            const r = await exec('ipset', addOnceArgv({ ip, timeoutSec, comment: MIRROR_COMMENT }));
+            if (r.code === 0) fastOnly.set(ip, (fastOnly.get(ip) ?? 0) + 1);
+          },
+        }
+      : {}),
     async ban(ip, timeoutSec, comment) {
-      const skipped = await inner.ban(ip, timeoutSec, comment);
+      const fast = fastAdded(ip);
+      let skipped: SkippedBan | null;
+      try {
+        skipped = await inner.ban(ip, timeoutSec, comment);
+      } catch (e) {
+        // ufw's failure is the answer; a failed take-back leaves an element that expires or goes at unban.
+        if (fast) await takeBack(ip).catch(() => undefined);
+        throw e;
+      }
       // As for banMany: a source ufw did not ban (the user's own rule) is not mirrored.
-      if (skipped) return skipped;
+      if (skipped) {
+        if (fast) await takeBack(ip);
+        return skipped;
+      }
+      // Also after blockNow's element: the sync, and the element's timeout as the ban's (it may be an extension).
       if (await syncOnce()) await sets.ban(ip, timeoutSec, MIRROR_COMMENT);
       return null;
     },
-    async unban(ip: Ip) {
+    async unban(ip: BanTarget) {
       await inner.unban(ip);
       // No sync here: an unban needs none, and must not fail for one.
       if (mirroring()) await sets.unban(ip).catch(unlessSetMissing);

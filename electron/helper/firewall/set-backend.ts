@@ -59,6 +59,18 @@ function addLine(req: BanRequest): string {
   return `add -exist ${setOf(ip)} ${ip} timeout ${timeout ?? 0} comment "${text ? `${BAN_TAG} ${text}` : BAN_TAG}"`;
 }
 
+/**
+ * argv of one `ipset add` WITHOUT -exist (checked input only): it fails when the element is there
+ * already, so the caller knows whether the element is its own to take back (forward-mirror.ts's
+ * blockNow). The comment is one argv word; no shell quoting.
+ */
+export function addOnceArgv(req: BanRequest): string[] {
+  const ip = checkTarget(req.ip);
+  const timeout = checkTimeout(req.timeoutSec);
+  const text = checkComment(req.comment);
+  return ['add', setOf(ip), ip, 'timeout', String(timeout ?? 0), 'comment', text ? `${BAN_TAG} ${text}` : BAN_TAG];
+}
+
 /** The set a target goes in: an address in hash:ip, a network in hash:net, of its family. */
 function setOf(target: BanTarget): string {
   const family = ipFamily(target as Ip) as Family;

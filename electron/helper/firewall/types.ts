@@ -43,8 +43,10 @@ export interface BanBackend {
    * user.rules). Safe beside ufw's queue — the kernel rule it adds is the one `ban` writes, and ufw
    * rebuilds its chain from user.rules at every change — so a ban does not wait behind a `ufw status`
    * read or the ufw CLI's own start-up (2–7 s under a scan's load). Absent: `ban` is already fast (set).
+   * `timeoutSec`: the ban's (as `ban` will get it), for what carries its own timeout — the forward
+   * set's element the ufw backend's mirror adds here too (forward-mirror.ts).
    */
-  blockNow?(ip: BanTarget): Promise<void>;
+  blockNow?(ip: BanTarget, timeoutSec?: number | null): Promise<void>;
 }
 
 /** Every rule/element Portcullis creates carries this tag; nothing without it is ever removed. */
