@@ -34,6 +34,12 @@ import { UsersRuleHoldOff } from './users-rule-holdoff.ts';
 import { FirewallOrder } from './firewall-order.ts';
 
 export { banComment, type BanFailure, type BanInfo, type BanPipelineHost } from './ban-pipeline-host.ts';
+/**
+ * How much later than the firewall's end the store's must be for reconcile to ban again: the ends the
+ * firewall lists are whole seconds counted from the listing (±2 s of the store's); an extension is
+ * minutes or more.
+ */
+const EXTENDED_SLACK_MS = 5_000;
 
 export class BanPipeline {
   private readonly h: BanPipelineHost;
@@ -455,9 +461,9 @@ export class BanPipeline {
    * collapsed. Only what FirewallPort.listBans reports is touched, and that lists Portcullis's own
    * tagged rules / set elements, never the user's rules.
    */
-  async reconcile(now = this.h.now()): Promise<{ restored: string[]; removed: string[]; deduplicated: string[]; moved: string[] }> {
+  async reconcile(now = this.h.now()): Promise<{ restored: string[]; removed: string[]; deduplicated: string[]; moved: string[]; extended: string[] }> {
     const h = this.h;
-    const result = { restored: [] as string[], removed: [] as string[], deduplicated: [] as string[], moved: [] as string[] };
+    const result = { restored: [] as string[], removed: [] as string[], deduplicated: [] as string[], moved: [] as string[], extended: [] as string[] };
     const fw = h.firewall;
     if (!fw || h.dryRun) return result;
     // Bans whose time ran out while nobody was running: close them in the store (history stays right).
@@ -479,9 +485,13 @@ export class BanPipeline {
     // forward block is installed, as mirror elements the set backend does not list as its own.
     const elsewhere = h.otherFirewall ? await this.listOther(h.otherFirewall) : [];
     const count = new Map<string, number>();
+    /** The earliest end the firewall lists per address (null: none, the entry never expires there). */
+    const listedEnd = new Map<string, number | null>();
     for (const p of present) {
       const ip = canonicalIp(p.ip) ?? p.ip;
       count.set(ip, (count.get(ip) ?? 0) + 1);
+      const was = listedEnd.get(ip);
+      listedEnd.set(ip, was === undefined ? p.until : was === null ? p.until : p.until === null ? was : Math.min(was, p.until));
     }
     const batch = h.settings().ban.backend === 'set' ? RESTORE_BATCH_SET : RESTORE_BATCH_UFW;
     // What the engine holds when a batch RUNS decides, not this snapshot: log reading goes on
@@ -538,9 +548,26 @@ export class BanPipeline {
     // ufw's rules files for ufw): a live ban waits for one batch at most, never for the whole restore.
     const missing = [...wanted.keys()].filter((ip) => !count.has(ip) && !moving.has(ip));
     await this.inBatches(missing, batch, (chunk) => this.restoreBatch(fw, chunk, result));
-    if (result.removed.length || result.restored.length || result.deduplicated.length || result.moved.length) {
+    // Bans the firewall ends earlier than the store: extended since they went in. The ufw backend's
+    // rule keeps the end it was written with (`exp:` in its comment: ufw skips a rule it already has),
+    // and the forward set's element is filled from that end after a restart — it expired at the old
+    // end while the ban and its input rule stood. Banned again with the end the store holds, which sets
+    // the element's timeout (the ufw rule, already there, is left as it is). Not for a duplicate (put
+    // back above as the engine holds it) nor for one moved in from the other backend.
+    const extended = [...wanted].filter(([ip, want]) => {
+      const end = listedEnd.get(ip);
+      if (end === undefined || end === null || count.get(ip)! > 1 || moving.has(ip)) return false;
+      return want.until === null || want.until - end > EXTENDED_SLACK_MS;
+    });
+    await this.inBatches(
+      extended.map(([ip]) => ip),
+      batch,
+      (chunk) => this.restoreBatch(fw, chunk, { restored: result.extended }),
+    );
+    if (result.removed.length || result.restored.length || result.deduplicated.length || result.moved.length || result.extended.length) {
       const moved = result.moved.length ? `, ${result.moved.length} taken out of the other ban backend` : '';
-      h.log('info', `reconciled: ${result.restored.length} restored, ${result.removed.length} removed, ${result.deduplicated.length} de-duplicated${moved}`);
+      const ext = result.extended.length ? `, ${result.extended.length} banned again with the later end the store holds` : '';
+      h.log('info', `reconciled: ${result.restored.length} restored, ${result.removed.length} removed, ${result.deduplicated.length} de-duplicated${moved}${ext}`);
     }
     return result;
   }

@@ -255,6 +255,37 @@ describe.runIf(enabled)('forward block: routed and container (DNAT) traffic (iss
     await until(() => cli!.stderr.some((l) => l.includes("DOCKER-USER chain had lost Portcullis's forward-block jumps (IPv4)")), 5000, 'the notice of the repair');
   });
 
+  it("ufw backend: a ban extended before a restart keeps its forward-set element until the extended end, not the ufw rule's first one", async () => {
+    const lab = await createLab();
+    const s = lab.scanner;
+    const fix = await cliOnce(lab, ['doctor', '--fix', 'install-forward-block', '--json']);
+    expect(fix.code, fix.stdout + fix.stderr).toBe(0);
+    stateDir = tempStateDir();
+    const cfg = writeConfig(stateDir, { ban: { backend: 'ufw', bantimeSec: 600, maxbantimeSec: 86_400, increment: false }, logs: { source: 'kmsg' } });
+    const start = () => startCli(lab, ['run', '--source', 'kmsg', '--backend', 'ufw', '--config', cfg], stateDir!);
+    /** The forward set element's seconds left (null: not in the set). */
+    const elementTimeout = async (): Promise<number | null> => {
+      const r = await lab.exec(lab.fwNs, ['ipset', 'list', 'portcullis-ban4']);
+      const m = new RegExp(`^${s.v4.replace(/\./g, '\\.')} timeout (\\d+)`, 'm').exec(r.stdout);
+      return m ? Number(m[1]) : null;
+    };
+    cli = await start();
+    for (const duration of ['120', '7200']) {
+      const r = await cliOnce(lab, ['ban', s.v4, '--duration', duration, '--state-dir', stateDir]);
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+    }
+    // While it runs the extension reaches the element; ufw's rule keeps its first end (ufw skips a rule it has).
+    await until(async () => ((await elementTimeout()) ?? 0) > 3600, 10_000, 'the extended element');
+    expect((await taggedUfwRules(lab)).filter((r) => r.includes(s.v4))).toHaveLength(1);
+    await cli.stop();
+    cli = null;
+    // A reboot: ufw's rules come back, the set elements do not.
+    await lab.run(lab.fwNs, ['ipset', 'flush', 'portcullis-ban4']);
+    cli = await start();
+    await until(async () => (await elementTimeout()) !== null, 10_000, 'the element back in the forward set');
+    await until(async () => ((await elementTimeout()) ?? 0) > 3600, 15_000, 'the element with the extended end (2 h), not the first one (2 min)');
+  });
+
   /** A LAN host on a plain veth behind the router, reached by routing; ufw's routed policy deny with one route rule opening its port 80. */
   async function routedLan(lab: Lab): Promise<{ s: Lab['scanner']; lanIp: string }> {
     const s = lab.scanner;

@@ -7,7 +7,10 @@
  *
  * The ufw rules are the book of record (they survive a reboot; set elements do not), so the sets are
  * filled from them when the block is installed and once per helper session, on the backend's first
- * list or ban (the runner lists or restores its bans right at start).
+ * list or ban (the runner lists or restores its bans right at start). Each element's timeout is the end
+ * in its rule's comment (`exp:`), which is the ban's FIRST end: a ban extended since is banned again
+ * (`ufw prepend` skips the rule it has, and the element takes the new timeout), and the service's
+ * start-up reconcile does that for every ban whose listed end is earlier than the store's.
  */
 import type { BanTarget } from '../../shared/domain.ts';
 import type { Exec } from '../exec.ts';
