@@ -11,6 +11,7 @@ import { ManualClock } from '../../electron/shared/domain.ts';
 import { CrowdsecSettingsSchema } from '../../electron/shared/fleet.ts';
 import { FleetLink, type FleetSink } from '../../electron/engine/fleet/link.ts';
 import { FleetQueue } from '../../electron/engine/fleet/queue.ts';
+import type { FetchLike } from '../../electron/engine/fleet/client.ts';
 import { tempDirsPerTest } from '../support/temp-dirs.ts';
 import { FakeLapi } from './fake-lapi.ts';
 import { fleetServiceBuilder, scan, withFleet } from './fleet-service.ts';
@@ -19,15 +20,37 @@ const build = fleetServiceBuilder();
 const tempDir = tempDirsPerTest('pc-fleet-queue-');
 const nullSink: FleetSink = { upsert: () => undefined, upsertMany: () => undefined, remove: () => undefined, replaceAll: () => undefined };
 
-function setup(queue = new FleetQueue(':memory:')) {
+function setup(queue = new FleetQueue(':memory:'), wrap: (f: FetchLike) => FetchLike = (f) => f) {
   const clock = new ManualClock(1_700_000_000_000);
   const lapi = new FakeLapi(() => clock.now());
   lapi.machines.set('hostA', 'pw-A');
   lapi.bouncers.add('key-A');
   const settings = CrowdsecSettingsSchema.parse({ url: 'http://lapi.test:8080', machineId: 'hostA', password: 'pw-A', bouncerKey: 'key-A' });
-  const link = new FleetLink({ settings, queue, fetch: lapi.fetch, now: () => clock.now(), version: '0.1.0', sink: nullSink, manual: true });
+  const link = new FleetLink({ settings, queue, fetch: wrap(lapi.fetch), now: () => clock.now(), version: '0.1.0', sink: nullSink, manual: true });
   link.start();
   return { clock, lapi, link, queue };
+}
+
+/** A fetch whose next POST /v1/alerts waits, once it has reached the LAPI, until `release()`: a push in flight. */
+function holdingPost() {
+  let release!: () => void;
+  let reached!: () => void;
+  const state = {
+    hold: false,
+    released: new Promise<void>((r) => (release = r)),
+    reached: new Promise<void>((r) => (reached = r)),
+    release: () => release(),
+  };
+  const wrap = (f: FetchLike): FetchLike => async (url, init) => {
+    const r = await f(url, init);
+    if (state.hold && init.method === 'POST' && url.endsWith('/v1/alerts')) {
+      state.hold = false;
+      reached();
+      await state.released;
+    }
+    return r;
+  };
+  return { state, wrap };
 }
 
 const ban = (ip: string, until: number | null) => ({ ip, until, ports: [22, 23, 25], hits: 5, kind: 'scan', scanType: 'SYN' });
@@ -139,5 +162,94 @@ describe('fleet push queue: every decision of this host for an address', () => {
     for (let i = 20; i < 25; i++) link.enqueueBan(ban(`198.51.100.${i}`, until));
     await drain(link);
     expect(lapi.log.filter((l) => l === 'POST /v1/alerts').length).toBe(posts + 1);
+  });
+});
+
+describe('fleet push queue: a ban pushed again supersedes only the alerts pushed before it', () => {
+  const ip = '198.51.100.7';
+  const HOUR = 3_600_000;
+
+  it('a re-ban and its extension pushed in one batch (after an outage): the newest decision stands, the older ones go', async () => {
+    const t = setup();
+    t.link.enqueueBan(ban(ip, t.clock.now() + HOUR));
+    await drain(t.link);
+    t.link.enqueueBan(ban(ip, t.clock.now() + 2 * HOUR));
+    t.link.enqueueBan(ban(ip, t.clock.now() + 4 * HOUR));
+    await drain(t.link);
+    const left = mine(t.lapi, ip);
+    expect(left).toHaveLength(1);
+    expect(left[0]!.until).toBe(t.clock.now() + 4 * HOUR);
+    expect(t.queue.alertsOf(ip)).toEqual([String(left[0]!.alertId)]);
+  });
+
+  it('an extension queued while the previous push is in flight: the extension\'s decision stands', async () => {
+    const h = holdingPost();
+    const t = setup(new FleetQueue(':memory:'), h.wrap);
+    t.link.enqueueBan(ban(ip, t.clock.now() + HOUR));
+    await drain(t.link);
+    t.link.enqueueBan(ban(ip, t.clock.now() + 2 * HOUR));
+    h.state.hold = true;
+    const sending = t.link.pumpOnce();
+    await h.state.reached;
+    t.link.enqueueBan(ban(ip, t.clock.now() + 4 * HOUR)); // extended while the LAPI answers
+    h.state.release();
+    expect(await sending).toBe('sent');
+    await drain(t.link);
+    const left = mine(t.lapi, ip);
+    expect(left).toHaveLength(1);
+    expect(left[0]!.until).toBe(t.clock.now() + 4 * HOUR);
+    expect(t.queue.alertsOf(ip)).toEqual([String(left[0]!.alertId)]);
+  });
+
+  it('lifted and banned again while an extension was in flight: the new ban\'s decision stands, the earlier ones are gone', async () => {
+    const h = holdingPost();
+    const t = setup(new FleetQueue(':memory:'), h.wrap);
+    t.link.enqueueBan(ban(ip, t.clock.now() + HOUR));
+    await drain(t.link);
+    t.link.enqueueBan(ban(ip, t.clock.now() + 2 * HOUR));
+    h.state.hold = true;
+    const sending = t.link.pumpOnce();
+    await h.state.reached;
+    t.link.enqueueUnban(ip);
+    t.link.enqueueBan(ban(ip, t.clock.now() + 3 * HOUR));
+    h.state.release();
+    expect(await sending).toBe('sent');
+    await drain(t.link);
+    const left = mine(t.lapi, ip);
+    expect(left).toHaveLength(1);
+    expect(left[0]!.until).toBe(t.clock.now() + 3 * HOUR);
+    expect(t.queue.alertsOf(ip)).toEqual([String(left[0]!.alertId)]);
+  });
+
+  it('a decision of this host pushed before the extension with no alert id known (its answer was lost) goes with the older ones; a newer one stays', async () => {
+    const t = setup();
+    t.link.enqueueBan(ban(ip, t.clock.now() + HOUR));
+    await drain(t.link);
+    const orphan = t.lapi.add(ip, 'portcullis@hostA', 8 * HOUR); // pushed by an earlier database
+    t.link.enqueueBan(ban(ip, t.clock.now() + 2 * HOUR));
+    await drain(t.link);
+    expect(mine(t.lapi, ip).map((d) => d.until)).toEqual([t.clock.now() + 2 * HOUR]);
+    expect(orphan.deletedAt).not.toBeNull();
+  });
+
+  it('deletes queued by the earlier version ({keep}: all but that alert) delete only the alerts older than the one they keep', async () => {
+    const file = path.join(tempDir(), 'q.db');
+    const old = new FleetQueue(file);
+    const t = setup(old);
+    const a1 = t.lapi.add(ip, 'portcullis@hostA', HOUR);
+    const a2 = t.lapi.add(ip, 'portcullis@hostA', 2 * HOUR);
+    const a3 = t.lapi.add(ip, 'portcullis@hostA', 4 * HOUR);
+    for (const a of [a1, a2, a3]) old.addAlert(ip, String(a.alertId));
+    // What the earlier version queued after pushing a2 and a3 in one batch.
+    old.add('delete', ip, { keep: String(a2.alertId) });
+    old.add('delete', ip, { keep: String(a3.alertId) });
+    old.close();
+    const q = new FleetQueue(file);
+    const link = new FleetLink({ settings: CrowdsecSettingsSchema.parse({ url: 'http://lapi.test:8080', machineId: 'hostA', password: 'pw-A', bouncerKey: 'key-A' }), queue: q, fetch: t.lapi.fetch, now: () => t.clock.now(), version: '0.1.0', sink: nullSink, manual: true });
+    link.start();
+    await drain(link);
+    expect(mine(t.lapi, ip).map((d) => d.id)).toEqual([a3.id]);
+    expect(q.alertsOf(ip)).toEqual([String(a3.alertId)]);
+    q.close();
   });
 });

@@ -9,6 +9,7 @@ import { CrowdsecSettingsSchema } from '../../electron/shared/fleet.ts';
 import { FleetLink, type FleetSink } from '../../electron/engine/fleet/link.ts';
 import { FleetQueue } from '../../electron/engine/fleet/queue.ts';
 import type { FetchLike } from '../../electron/engine/fleet/client.ts';
+import { parseGoDuration } from '../../electron/engine/fleet/lapi.ts';
 import { requireSystem } from '../support/system.ts';
 import { crowdsecInstalled, startLapi, type Lapi } from '../support/lapi.ts';
 
@@ -62,6 +63,24 @@ describe.runIf(enabled)('fleet link against a real CrowdSec LAPI', () => {
     a.enqueueUnban('198.51.100.7');
     await drain(a);
     expect(await decisionsOf('198.51.100.7')).toEqual(['portcullis@hostB']);
+  });
+
+  it("a re-ban and its extension pushed in one batch: A's newest decision stands, its older ones are gone, B's stays", async () => {
+    lapi = await startLapi();
+    const a = await host('hostA');
+    const b = await host('hostB');
+    b.enqueueBan(ban('198.51.100.9', 6));
+    await drain(b);
+    a.enqueueBan(ban('198.51.100.9', 1));
+    await drain(a);
+    a.enqueueBan(ban('198.51.100.9', 2)); // re-banned while the LAPI was away…
+    a.enqueueBan(ban('198.51.100.9', 12)); // …and extended: one batch
+    await drain(a);
+    const res = await fetch(`${lapi.url}/v1/decisions?ip=198.51.100.9`, { headers: { 'User-Agent': 'portcullis-test/1', 'X-Api-Key': 'key-hostA-0123456789' } });
+    const left = ((await res.json()) as { origin: string; duration: string }[]).filter((d) => d.origin === 'portcullis@hostA');
+    expect(left).toHaveLength(1);
+    expect(parseGoDuration(left[0]!.duration)).toBeGreaterThan(11 * 3_600_000); // the extension's 12 h
+    expect(await decisionsOf('198.51.100.9')).toEqual(['portcullis@hostA', 'portcullis@hostB']);
   });
 
   it("the stream shows A's own longer decision only; B's shorter one behind it is found by lookupRemote", async () => {

@@ -3,8 +3,10 @@
  * (a LAPI that is down, refuses the credentials or answers garbage only shows in `health()`):
  *
  * - push: drains the durable FleetQueue in order — batches of consecutive "push" items as one
- *   POST /v1/alerts, a "delete" as DELETE /v1/decisions/{id} of exactly this host's decisions (those
- *   of every alert it pushed for the address, and any other of its origin the LAPI lists for it).
+ *   POST /v1/alerts, a "delete" as DELETE /v1/decisions/{id} of exactly this host's decisions: on an
+ *   unban those of every alert it pushed for the address and any other of its origin the LAPI lists
+ *   for it; after a ban pushed again (an extension, a re-ban) only those of the alerts pushed before
+ *   it, named when it was pushed — never those of a ban pushed later (DeleteBody).
  *   Transient failures (down, 500 "database is locked") retry with exponential backoff forever; a
  *   batch the LAPI refuses otherwise is sent again one item at a time, and an item it keeps
  *   refusing is dropped after MAX_REFUSALS tries and reported, so one bad item cannot block the queue.
@@ -19,6 +21,7 @@
  * pipeline: whitelist, maxBans, firewall.
  */
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import * as z from 'zod';
 import { CREDENTIALS_DIR, originMatches, ownOrigin, type CrowdsecSettings, type FleetHealth } from '../../shared/fleet.ts';
 import { LapiClient, LapiError, type FetchLike } from './client.ts';
 import { alertBody, parseGoDuration, type Decision, type PushedBan } from './lapi.ts';
@@ -61,10 +64,17 @@ export interface FleetLinkOptions {
   maxDecisions?: () => number;
 }
 
-/** A queued delete: all of this host's decisions for the address, but those of alert `keep` when given. */
-interface DeleteBody {
-  keep?: string;
-}
+/**
+ * A queued delete, as the queue's database holds it:
+ * - `{}`: an unban — every decision of this host for the address.
+ * - `{drop, keep}`: a ban pushed again (an extension, a re-ban) as alert `keep` supersedes exactly the
+ *   alerts `drop` this host had pushed for the address before it. Never a newer alert: a push queued
+ *   or in flight meanwhile has its own delete, queued after it.
+ * - `{keep}` alone: written by an earlier version ("all of mine but `keep`"); read as the alerts older
+ *   than `keep` (the LAPI numbers alerts in order), which is what it meant.
+ */
+const DeleteBodySchema = z.object({ drop: z.array(z.string()).optional(), keep: z.string().optional() });
+type DeleteBody = z.infer<typeof DeleteBodySchema>;
 
 const BATCH = 50;
 const MAX_REFUSALS = 8;
@@ -117,6 +127,11 @@ export function machineCredentials(s: CrowdsecSettings, read: (p: string) => str
   const password = field('password');
   if (!login || !password) return { machineId: null, password: null, error: `${s.credentialsFile} has no login and password (expected the file \`cscli machines add -f\` writes)` };
   return { machineId: s.machineId ?? login, password, error: null };
+}
+
+/** Whether alert `a` was pushed before alert `b`: the LAPI numbers alerts in order (ids that are no numbers: never). */
+function olderAlert(a: string, b: string): boolean {
+  return /^\d+$/.test(a) && /^\d+$/.test(b) && BigInt(a) < BigInt(b);
 }
 
 export class FleetLink {
@@ -305,32 +320,55 @@ export class FleetLink {
       const id = ids[i]!;
       // A ban of an address already pushed (an extension, a re-ban): the new decision says how long
       // the ban lasts now, so the older ones go — or they would hold it fleet-wide for their own time.
+      // Exactly the alerts pushed before this one (named now: a push that follows has its own delete).
       const older = this.o.queue.alertsOf(l.ban.ip);
       this.o.queue.addAlert(l.ban.ip, id);
-      if (older.length > 0) this.o.queue.add('delete', l.ban.ip, { keep: id } satisfies DeleteBody);
+      if (older.length > 0) this.o.queue.add('delete', l.ban.ip, { drop: older, keep: id } satisfies DeleteBody);
     });
   }
 
   /**
-   * Deletes this host's decisions for the address (all but those of alert `keep`): the decisions of
-   * every alert it pushed for it, and any other decision of its origin the LAPI holds for the value
-   * (a push whose answer was lost, one of an earlier database). Never another host's: by id only.
+   * Deletes this host's decisions for the address, by id — never another host's. An unban: those of
+   * every alert it pushed for it, and any other decision of its origin the LAPI lists for the value
+   * (a push whose answer was lost, one of an earlier database). A ban pushed again: those of the
+   * alerts it supersedes, and of its origin only decisions older than the new alert's (LAPI ids grow),
+   * so a ban pushed after it is never touched.
    */
   private async sendDelete(item: QueueItem): Promise<void> {
-    const keep = (JSON.parse(item.body) as DeleteBody).keep ?? null;
-    const kept = new Set(keep === null ? [] : await this.client.alertDecisionIds(keep));
-    const ids = new Set<number>();
-    for (const alertId of this.o.queue.alertsOf(item.ip)) {
-      if (alertId !== keep) for (const id of await this.client.alertDecisionIds(alertId)) ids.add(id);
-    }
+    let raw: unknown = null;
     try {
-      for (const d of await this.client.decisionsFor(item.ip)) if (d.origin === this.origin && d.value === item.ip && !kept.has(d.id)) ids.add(d.id);
-    } catch (e) {
-      // A bouncer key the LAPI refuses (the pull says so) must not hold the unban: the alerts' ids do it.
-      if (!(e instanceof LapiError && e.kind === 'auth')) throw e;
+      raw = JSON.parse(item.body);
+    } catch {
+      // unreadable: below
+    }
+    const body = DeleteBodySchema.safeParse(raw);
+    if (!body.success) {
+      this.log('warn', `fleet: a queued delete for ${item.ip} is unreadable (${body.error.issues[0]?.message ?? 'invalid'}): skipped`);
+      return;
+    }
+    const known = this.o.queue.alertsOf(item.ip);
+    const unban = body.data.drop === undefined && body.data.keep === undefined;
+    const keep = body.data.keep ?? null;
+    const drop = unban ? known : (body.data.drop ?? known.filter((a) => olderAlert(a, keep!)));
+    const ids = new Set<number>();
+    for (const alertId of drop) for (const id of await this.client.alertDecisionIds(alertId)) ids.add(id);
+    // Unknown decisions of this host's: all of them on an unban; on a supersede only those older than
+    // the kept alert's (none when its decisions are gone: nothing tells older from newer then).
+    let below = unban ? Infinity : -Infinity;
+    if (keep !== null) {
+      const kept = await this.client.alertDecisionIds(keep);
+      if (kept.length > 0) below = Math.min(...kept);
+    }
+    if (below > -Infinity) {
+      try {
+        for (const d of await this.client.decisionsFor(item.ip)) if (d.origin === this.origin && d.value === item.ip && d.id < below) ids.add(d.id);
+      } catch (e) {
+        // A bouncer key the LAPI refuses (the pull says so) must not hold the delete: the alerts' ids do it.
+        if (!(e instanceof LapiError && e.kind === 'auth')) throw e;
+      }
     }
     for (const id of ids) await this.client.deleteDecision(id);
-    this.o.queue.forgetAlerts(item.ip, keep);
+    this.o.queue.forgetAlerts(item.ip, drop);
   }
 
   // ------------------------------------------------------------------ pull

@@ -15,7 +15,7 @@ export interface QueueItem {
   id: number;
   kind: QueueKind;
   ip: string;
-  /** push: the PushedBan (JSON); delete: {}. */
+  /** push: the PushedBan (JSON); delete: {} (an unban) or {drop, keep} (a ban pushed again; link.ts). */
   body: string;
 }
 
@@ -113,9 +113,10 @@ export class FleetQueue {
     return (this.db.prepare('SELECT alert_id FROM fleet_alert_ids WHERE ip = ?').all(ip) as { alert_id: string }[]).map((r) => r.alert_id);
   }
 
-  /** The address's alerts are deleted at the LAPI: forgotten (all but `keep`, the ban that stands). */
-  forgetAlerts(ip: string, keep: string | null = null): void {
-    this.db.prepare('DELETE FROM fleet_alert_ids WHERE ip = ? AND alert_id IS NOT ?').run(ip, keep);
+  /** These alerts of the address are deleted at the LAPI: forgotten (only these: a newer one stands). */
+  forgetAlerts(ip: string, alertIds: readonly string[]): void {
+    const del = this.db.prepare('DELETE FROM fleet_alert_ids WHERE ip = ? AND alert_id = ?');
+    for (const a of alertIds) del.run(ip, a);
   }
 
   /**
