@@ -41,6 +41,8 @@ export class FakeLapi {
   loseDeltas = 0;
   /** A POST /v1/alerts with a decision for a value matching this is refused whole, as 1.4.6 refuses a batch with one invalid alert (HTTP 500). */
   refuseValue: RegExp | null = null;
+  /** The message of that refusal (1.4.6: "unable to create alerts: invalid addr/range …", measured). */
+  refuseMessage = (value: string) => `unable to create alerts: invalid addr/range ${value}`;
   /** Tokens issued from now on are valid this long. */
   tokenTtlMs = 3_600_000;
   userAgents = new Set<string>();
@@ -143,7 +145,7 @@ export class FakeLapi {
     if (key === 'POST /v1/alerts') {
       const alerts = JSON.parse(init.body ?? '[]') as { decisions: { value: string; origin: string; scenario: string; scope: string; type: string; duration: string }[] }[];
       const bad = this.refuseValue && alerts.flatMap((a) => a.decisions).find((d) => this.refuseValue!.test(d.value));
-      if (bad) return reply(500, { message: `unable to create alerts: invalid addr/range ${bad.value}` });
+      if (bad) return reply(500, { message: this.refuseMessage(bad.value) });
       const ids: string[] = [];
       for (const a of alerts) {
         const alertId = this.nextAlert++;

@@ -7,9 +7,11 @@
  *   unban those of every alert it pushed for the address and any other of its origin the LAPI lists
  *   for it; after a ban pushed again (an extension, a re-ban) only those of the alerts pushed before
  *   it, named when it was pushed — never those of a ban pushed later (DeleteBody).
- *   Transient failures (down, 500 "database is locked") retry with exponential backoff forever; a
- *   batch the LAPI refuses otherwise is sent again one item at a time, and an item it keeps
- *   refusing is dropped after MAX_REFUSALS tries and reported, so one bad item cannot block the queue.
+ *   Transient failures (down, a proxy's 502/503/504, 500 "database is locked", a reply that is no
+ *   LAPI answer) retry with exponential backoff forever, counted against nothing. A batch the LAPI
+ *   refuses otherwise is sent again one item at a time, and an item it keeps refusing — with a
+ *   validation error, or with another error while others of its batch went through — is dropped
+ *   after MAX_REFUSALS tries and reported, so one bad item cannot block the queue (`failure`).
  * - pull: the bouncer stream. startup=true at start, after any failure, every RESYNC_MS, and shortly
  *   after a busy delta (the delta stream loses decisions under load; startup=true recovers them);
  *   deltas every pullIntervalMs in between. State is keyed by value (address or range), so repeats
@@ -129,6 +131,24 @@ export function machineCredentials(s: CrowdsecSettings, read: (p: string) => str
   return { machineId: s.machineId ?? login, password, error: null };
 }
 
+/**
+ * What a failed send says about the item. transient: the LAPI is away, busy or not itself — down,
+ * a proxy's 502/503/504, 500 "database is locked", 408/429, credentials, a reply that is no LAPI
+ * answer; retried forever. refused: a validation error — 400/422, or a 500 whose message says so
+ * (1.4.6, measured: "unable to create alerts: invalid addr/range …", "… invalid duration …",
+ * "validation failure list: …"). unknown: anything else (another 4xx or 5xx) — a refusal only once
+ * the LAPI shows it works.
+ */
+function failure(e: unknown): 'transient' | 'refused' | 'unknown' {
+  if (!(e instanceof LapiError)) return 'transient';
+  if (e.kind === 'unreachable' || e.kind === 'auth' || e.kind === 'reply') return 'transient';
+  if (e.status === 502 || e.status === 503 || e.status === 504 || e.status === 408 || e.status === 429) return 'transient';
+  if (/locked|busy|timeout/i.test(e.message)) return 'transient';
+  if (e.status === 400 || e.status === 422) return 'refused';
+  if (e.status === 500 && /invalid|validation|unable to parse/i.test(e.message)) return 'refused';
+  return 'unknown';
+}
+
 /** Whether alert `a` was pushed before alert `b`: the LAPI numbers alerts in order (ids that are no numbers: never). */
 function olderAlert(a: string, b: string): boolean {
   return /^\d+$/.test(a) && /^\d+$/.test(b) && BigInt(a) < BigInt(b);
@@ -150,6 +170,8 @@ export class FleetLink {
   private readonly refusals = new Map<number, number>();
   /** After a batch was refused: queue items up to this id are pushed one at a time. */
   private oneByOneThrough: number | null = null;
+  /** One of those went through: the LAPI works, so a failure of another is that item's. */
+  private oneByOneSent = false;
   private pullFailures = 0;
   /** Stream items skipped as malformed since the start. */
   private skippedItems = 0;
@@ -255,7 +277,10 @@ export class FleetLink {
     const items = this.o.queue.head(BATCH);
     if (items.length === 0) return 'empty';
     const first = items[0]!;
-    if (this.oneByOneThrough !== null && first.id > this.oneByOneThrough) this.oneByOneThrough = null;
+    if (this.oneByOneThrough !== null && first.id > this.oneByOneThrough) {
+      this.oneByOneThrough = null;
+      this.oneByOneSent = false;
+    }
     const pushes = items.slice(0, (items.findIndex((i) => i.kind !== 'push') + 1 || items.length + 1) - 1);
     const batch = first.kind === 'push' && this.oneByOneThrough === null ? pushes : [first];
     for (const i of batch) this.inFlight.add(i.id);
@@ -263,6 +288,7 @@ export class FleetLink {
       if (first.kind === 'push') await this.sendPushes(batch);
       else await this.sendDelete(first);
       this.o.queue.remove(batch.map((i) => i.id));
+      if (this.oneByOneThrough !== null) this.oneByOneSent = true;
       this.pushFailures = 0;
       this.h.push = { ok: true, error: null, lastAt: this.o.now() };
       if (first.kind === 'push' && this.h.login.ok !== true) this.h.login = { ok: true, error: null };
@@ -273,15 +299,16 @@ export class FleetLink {
       if (first.kind === 'push' && e instanceof LapiError && e.kind === 'unreachable' && !/ECONNREFUSED|EHOSTUNREACH|ENETUNREACH/.test(e.message)) this.pushUncertain = true;
       this.h.push = { ...this.h.push, ok: false, error: msg };
       if (e instanceof LapiError && e.kind === 'auth') this.h.login = { ok: false, error: msg };
-      // A refusal that is not "down / busy / credentials" (1.4.6 answers a validation error as a 500).
-      const refusal = e instanceof LapiError && (e.kind === 'client' || e.kind === 'reply' || (e.kind === 'server' && !/locked|busy|timeout/i.test(e.message)));
-      if (refusal && batch.length > 1) {
+      const how = failure(e);
+      if (how !== 'transient' && batch.length > 1) {
         // The LAPI refuses a batch as a whole for one bad alert: its items go one by one, so the one
         // refused is found and dropped (below) and the others are shared.
         this.oneByOneThrough = batch[batch.length - 1]!.id;
+        this.oneByOneSent = false;
         this.log('warn', `fleet push: a batch of ${batch.length} refused (${msg}): sending them one by one`);
-      } else if (refusal) {
-        // Counted, and the item dropped after a few.
+      } else if (how === 'refused' || (how === 'unknown' && this.oneByOneThrough !== null && this.oneByOneSent)) {
+        // Refused for what it is (the LAPI works: it said why, or took others of its batch): counted,
+        // and the item dropped after a few.
         const n = (this.refusals.get(first.id) ?? 0) + 1;
         this.refusals.set(first.id, n);
         if (n >= MAX_REFUSALS) {
