@@ -44,7 +44,7 @@
  */
 import { basename, join } from 'node:path';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ufwLock, type UfwLock } from './ufw-lock.ts';
 import { canonicalCidr, canonicalIp, type BanTarget } from '../../shared/domain.ts';
 import type { Exec } from '../exec.ts';
