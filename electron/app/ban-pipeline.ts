@@ -1,7 +1,8 @@
 /**
  * The ban pipeline: an engine decision becomes a ban in the store, then in the firewall, then cut
  * connections; unbans and expiry the same way back; `banMany` as one store transaction and one
- * firewall batch; and the start-up reconcile (restore after a reboot, stale and duplicate entries).
+ * firewall batch; a fleet pull's bans in batches (applyTogether); and it runs the start-up reconcile
+ * (reconcile.ts: restore after a reboot, stale and duplicate entries).
  *
  *   ban   → store FIRST (a kill -9 after this loses nothing) → firewall.ban → cut connections → fleet
  *   unban → store → firewall.unban
@@ -24,7 +25,6 @@
  * active (reconcile retries it) but blocks nothing.
  */
 import type { BanRecord, Offender, UnbanReason } from '../shared/model.ts';
-import { canonicalIp } from '../shared/domain.ts';
 import { neverBanReason } from '../shared/never-ban.ts';
 import { errorText } from '../shared/errors.ts';
 import type { FirewallPort } from '../engine/ports.ts';
@@ -32,14 +32,9 @@ import { skippedBanText, type SkippedBan } from '../shared/helper-protocol.ts';
 import { banComment, RESTORE_BATCH_SET, RESTORE_BATCH_UFW, type BanFailure, type BanPipelineHost } from './ban-pipeline-host.ts';
 import { UsersRuleHoldOff } from './users-rule-holdoff.ts';
 import { FirewallOrder } from './firewall-order.ts';
+import { Reconciler, type ReconcileResult } from './reconcile.ts';
 
 export { banComment, type BanFailure, type BanInfo, type BanPipelineHost } from './ban-pipeline-host.ts';
-/**
- * How much later than the firewall's end the store's must be for reconcile to ban again: the ends the
- * firewall lists are whole seconds counted from the listing (±2 s of the store's); an extension is
- * minutes or more.
- */
-const EXTENDED_SLACK_MS = 5_000;
 
 export class BanPipeline {
   private readonly h: BanPipelineHost;
@@ -67,9 +62,12 @@ export class BanPipeline {
   stopping = false;
   /** Sources whose ban the firewall refused for a rule of the user's: not scan-banned again before that ban's end. */
   readonly holdOff = new UsersRuleHoldOff();
+  /** The start-up reconcile, and the batch steps applyTogether shares with it. */
+  private readonly rec: Reconciler;
 
   constructor(host: BanPipelineHost) {
     this.h = host;
+    this.rec = new Reconciler({ host, order: this.order, stopped: () => this.stopping, refused: (ban) => this.refused(ban) });
   }
 
   /** Waits for pending firewall changes (tests, shutdown). */
@@ -430,9 +428,9 @@ export class BanPipeline {
     const byIp = new Map(bans.map((b) => [b.ip, b]));
     const size = h.settings().ban.backend === 'set' ? RESTORE_BATCH_SET : RESTORE_BATCH_UFW;
     // idle() waits for every batch, not only the one queued now.
-    const run = this.inBatches([...byIp.keys()], size, async (chunk) => {
+    const run = this.rec.inBatches([...byIp.keys()], size, async (chunk) => {
       const result = { restored: [] as string[] };
-      await this.restoreBatch(fw, chunk, result);
+      await this.rec.restoreBatch(fw, chunk, result);
       const latencyMs = performance.now() - decidedAt;
       // Not taken and still held (the call failed; restoreBatch logged why): announced as failed, never
       // as banned. One a rule of the user's decided was ended by restoreBatch: announce skips it.
@@ -456,193 +454,10 @@ export class BanPipeline {
   }
 
   /**
-   * Makes the firewall agree with the store: bans that expired are removed, bans missing from the
-   * firewall (crash between store and firewall, reboot emptied the set) are restored, duplicates are
-   * collapsed. Only what FirewallPort.listBans reports is touched, and that lists Portcullis's own
-   * tagged rules / set elements, never the user's rules.
+   * Makes the firewall agree with the store (reconcile.ts): expired bans closed, missing ones restored,
+   * stale and duplicate entries removed, the other backend's moved in, extended ones banned again.
    */
-  async reconcile(now = this.h.now()): Promise<{ restored: string[]; removed: string[]; deduplicated: string[]; moved: string[]; extended: string[] }> {
-    const h = this.h;
-    const result = { restored: [] as string[], removed: [] as string[], deduplicated: [] as string[], moved: [] as string[], extended: [] as string[] };
-    const fw = h.firewall;
-    if (!fw || h.dryRun) return result;
-    // Bans whose time ran out while nobody was running: close them in the store (history stays right).
-    for (const b of h.store.openBans?.() ?? []) {
-      if (b.until !== null && b.until <= now) h.store.recordUnban(b.ip, b.until, 'expired');
-    }
-    const wanted = new Map<string, BanRecord>();
-    for (const b of h.store.activeBans(now)) {
-      if (b.until === null || b.until > now) wanted.set(b.ip, b);
-    }
-    let present: { ip: string; until: number | null }[];
-    try {
-      present = await fw.listBans();
-    } catch (e) {
-      h.log('error', `reconcile: cannot list the firewall's bans: ${errorText(e)}`);
-      return result;
-    }
-    // Listed after this backend's: listing the ufw backend copies its bans into the sets while the
-    // forward block is installed, as mirror elements the set backend does not list as its own.
-    const elsewhere = h.otherFirewall ? await this.listOther(h.otherFirewall) : [];
-    const count = new Map<string, number>();
-    /** The earliest end the firewall lists per address (null: none, the entry never expires there). */
-    const listedEnd = new Map<string, number | null>();
-    for (const p of present) {
-      const ip = canonicalIp(p.ip) ?? p.ip;
-      count.set(ip, (count.get(ip) ?? 0) + 1);
-      const was = listedEnd.get(ip);
-      listedEnd.set(ip, was === undefined ? p.until : was === null ? p.until : p.until === null ? was : Math.min(was, p.until));
-    }
-    const batch = h.settings().ban.backend === 'set' ? RESTORE_BATCH_SET : RESTORE_BATCH_UFW;
-    // What the engine holds when a batch RUNS decides, not this snapshot: log reading goes on
-    // meanwhile, and a host banned (or unbanned) since must keep its newer state. In batches, as the
-    // restore below: with the ufw backend a batch of stale rules costs one edit and load of ufw's
-    // rules files, and a live ban waits for one batch, not for all of them.
-    const stale = [...count].filter(([ip]) => !wanted.has(ip)).map(([ip]) => ip);
-    if (stale.length) await this.inBatches(stale, batch, async (chunk) => {
-      const ips = chunk.filter((ip) => !h.engine().isBanned(ip));
-      if (ips.length === 0) return;
-      try {
-        if (fw.unbanMany) await fw.unbanMany(ips);
-        else for (const ip of ips) await fw.unban(ip);
-        result.removed.push(...ips);
-      } catch (e) {
-        h.log('warn', `reconcile: cannot remove ${ips.length} stale bans: ${errorText(e)}`);
-      }
-    });
-    for (const [ip, n] of count) {
-      const want = wanted.get(ip);
-      if (!want || n <= 1) continue;
-      await this.order.forAll(async () => {
-        for (let i = 0; i < n; i++) await fw.unban(ip).catch(() => undefined);
-        // Put back the ban the engine holds NOW (as the restore below does): one lifted since the
-        // listing must not come back from the snapshot.
-        const now2 = h.now();
-        const cur = h.engine().activeBans().find((b) => b.ip === ip);
-        if (cur && (cur.until === null || cur.until > now2)) {
-          const skipped = await fw.ban(ip, cur.until, banComment(cur)).catch((e) => void h.log('warn', `reconcile ban ${ip}: ${errorText(e)}`));
-          if (skipped) h.notice('warn', `Not banned: ${skippedBanText(skipped)}. ${this.refused(cur)}`);
-        }
-        result.deduplicated.push(ip);
-      });
-    }
-    // Bans in the other backend (ban.backend switched since): out of it, then those the engine holds
-    // back into this one in the same batch (the set and the ufw backend's mirror share the sets: the
-    // other's removal must come first), so each is unblocked for one batch's ban at most.
-    const other = h.otherFirewall;
-    const moving = new Set(elsewhere);
-    if (other && elsewhere.length) await this.inBatches(elsewhere, batch, async (chunk) => {
-      try {
-        if (other.unbanMany) await other.unbanMany(chunk);
-        else for (const ip of chunk) await other.unban(ip);
-        result.moved.push(...chunk);
-      } catch (e) {
-        h.log('warn', `reconcile: cannot remove ${chunk.length} bans from the other ban backend: ${errorText(e)}`);
-      }
-      // Every address of the batch, not only those the store held as active when this began: a source
-      // banned live since (its old entry an expired ban) shares the old backend's removal when both
-      // use the same kernel sets (the ufw backend's forward mirror), and must go back in as well.
-      await this.restoreBatch(fw, chunk, result);
-    });
-    // Missing bans go back in batches (one ipset batch each for the set backend; one write and load of
-    // ufw's rules files for ufw): a live ban waits for one batch at most, never for the whole restore.
-    const missing = [...wanted.keys()].filter((ip) => !count.has(ip) && !moving.has(ip));
-    await this.inBatches(missing, batch, (chunk) => this.restoreBatch(fw, chunk, result));
-    // Bans the firewall ends earlier than the store: extended since they went in. The ufw backend's
-    // rule keeps the end it was written with (`exp:` in its comment: ufw skips a rule it already has),
-    // and the forward set's element is filled from that end after a restart — it expired at the old
-    // end while the ban and its input rule stood. Banned again with the end the store holds, which sets
-    // the element's timeout (the ufw rule, already there, is left as it is). Not for a duplicate (put
-    // back above as the engine holds it) nor for one moved in from the other backend.
-    const extended = [...wanted].filter(([ip, want]) => {
-      const end = listedEnd.get(ip);
-      if (end === undefined || end === null || count.get(ip)! > 1 || moving.has(ip)) return false;
-      return want.until === null || want.until - end > EXTENDED_SLACK_MS;
-    });
-    await this.inBatches(
-      extended.map(([ip]) => ip),
-      batch,
-      (chunk) => this.restoreBatch(fw, chunk, { restored: result.extended }),
-    );
-    if (result.removed.length || result.restored.length || result.deduplicated.length || result.moved.length || result.extended.length) {
-      const moved = result.moved.length ? `, ${result.moved.length} taken out of the other ban backend` : '';
-      const ext = result.extended.length ? `, ${result.extended.length} banned again with the later end the store holds` : '';
-      h.log('info', `reconciled: ${result.restored.length} restored, ${result.removed.length} removed, ${result.deduplicated.length} de-duplicated${moved}${ext}`);
-    }
-    return result;
-  }
-
-  /**
-   * Puts the bans of a batch of addresses into the firewall, as the engine holds them when it runs (a
-   * ban lifted since stays out, an extended one goes in with its new end); one whose source a rule of
-   * the user's decides is ended (refused-users-rule).
-   */
-  private async restoreBatch(fw: FirewallPort, ips: readonly string[], result: { restored: string[] }): Promise<void> {
-    const h = this.h;
-    const current = new Map(h.engine().activeBans().map((b) => [b.ip, b]));
-    const todo = ips.flatMap((ip) => {
-      const now2 = h.now();
-      const c = current.get(ip);
-      return c && (c.until === null || c.until > now2) ? [c] : [];
-    });
-    if (todo.length === 0) return;
-    try {
-      let skipped: SkippedBan[] = [];
-      if (fw.banMany) skipped = await fw.banMany(todo.map((b) => ({ ip: b.ip, until: b.until, comment: banComment(b) })));
-      else
-        for (const b of todo) {
-          const one = await fw.ban(b.ip, b.until, banComment(b));
-          if (one) skipped.push(one); // refused: as a banMany entry's
-        }
-      const notBanned = new Set(skipped.map((s) => s.ip));
-      result.restored.push(...todo.filter((b) => !notBanned.has(b.ip)).map((b) => b.ip));
-      for (const s of skipped) h.log('warn', `reconcile: not restored: ${skippedBanText(s)}`);
-      // Not restored for a rule of the user's: kept as active, it would be a ban that blocks nothing.
-      let ended = '';
-      for (const b of todo) if (notBanned.has(b.ip)) ended = this.refused(b);
-      if (skipped.length) {
-        const more = skipped.length > 1 ? ` (and ${skipped.length - 1} more; their bans are ended too: refused-users-rule)` : '';
-        h.notice('warn', `${skipped.length} stored ban${skipped.length === 1 ? ' was' : 's were'} not put back into the firewall: ${skippedBanText(skipped[0]!)}. ${ended}${more}`);
-      }
-    } catch (e) {
-      // One bad entry (e.g. an address the helper refuses) fails the whole batch: retry them one
-      // by one so it never drops the others, and name the ones that still fail.
-      h.log('warn', `reconcile: restoring ${todo.length} bans as one batch failed (${errorText(e)}); retrying one by one`);
-      for (const b of todo) {
-        try {
-          const skipped = await fw.ban(b.ip, b.until, banComment(b));
-          if (skipped) {
-            h.notice('warn', `Not restored: ${skippedBanText(skipped)}. ${this.refused(b)}`);
-            continue;
-          }
-          result.restored.push(b.ip);
-        } catch (e1) {
-          h.log('error', `reconcile: cannot restore the ban of ${b.ip}: ${errorText(e1)}`);
-        }
-      }
-    }
-  }
-
-  /** Portcullis's entries in the other ban backend (none when it cannot list: its sets or ufw absent). */
-  private async listOther(other: FirewallPort): Promise<string[]> {
-    try {
-      return [...new Set((await other.listBans()).map((p) => canonicalIp(p.ip) ?? p.ip))];
-    } catch (e) {
-      this.h.log('info', `reconcile: the other ban backend lists nothing (${errorText(e)})`);
-      return [];
-    }
-  }
-
-  /**
-   * Whole-firewall work on many entries, one batch at a time: each batch is its own step of the
-   * order, queued only once the one before has run, so a live ban decided meanwhile runs between
-   * two batches — it waits for one batch at most, never for the whole job. Stops after a batch at
-   * stop (the next start's reconcile resumes).
-   */
-  private async inBatches<T>(items: readonly T[], size: number, op: (batch: T[]) => Promise<void>): Promise<void> {
-    for (let i = 0; i < items.length && !this.stopping; i += size) {
-      const batch = items.slice(i, i + size);
-      await this.order.forAll(() => op(batch));
-    }
+  reconcile(now = this.h.now()): Promise<ReconcileResult> {
+    return this.rec.reconcile(now);
   }
 }

@@ -243,7 +243,7 @@ export class PortcullisService implements AppCore {
     this.intake.ingestLines(lines);
   }
 
-  /** Makes the firewall agree with the store (ban-pipeline.ts); the start runs it behind log reading. */
+  /** Makes the firewall agree with the store (reconcile.ts); the start runs it behind log reading. */
   reconcile(now = this.o.clock.now()): ReturnType<BanPipeline['reconcile']> {
     return this.pipeline.reconcile(now);
   }
