@@ -22,7 +22,10 @@
  * The UI's 'ban' event goes out once the firewall has answered, never before: the desktop's
  * notifications and tray, and the window's ban alerts, said "banned" for a ban whose firewall call
  * then failed. A failed one carries the firewall's error (`firewallError`): it is still recorded as
- * active (reconcile retries it) but blocks nothing.
+ * active (reconcile retries it) but blocks nothing new — when it extended a ban the firewall holds
+ * (`stillStands`), that earlier ban still blocks until its own end. The state's "last ban" moves only
+ * when the firewall took a ban. A fleet pull's bans (applyTogether) are bracketed by 'fleetSync'
+ * events, so the desktop sums the whole pull up once, however long its firewall batches take.
  */
 import type { BanRecord, Offender, UnbanReason } from '../shared/model.ts';
 import { neverBanReason } from '../shared/never-ban.ts';
@@ -50,8 +53,19 @@ export class BanPipeline {
    * queued one): resolves with why the firewall did not take it (BanFailure), else undefined.
    */
   lastBanDone: Promise<BanFailure | undefined> = Promise.resolve(undefined);
-  /** When the latest ban was made (the state's "last ban"). */
+  /**
+   * When the latest ban the firewall took was made (the state's "last ban": the tray's recent-ban
+   * icon). Moved forward only once the firewall has taken a ban (at once in a dry run or without a
+   * firewall), never set early and put back: with two bans in flight the first one's "before" was
+   * the other's time, so failed bans left a "recent ban".
+   */
   lastBanAt: number | null = null;
+  /**
+   * Per address the engine holds a ban of: the end of the ban the firewall took last (this run's bans,
+   * or what reconcile found or put in). A later ban of it whose firewall call fails is an extension that
+   * did not happen: the earlier ban still stands, until this end.
+   */
+  private readonly inForce = new Map<string, number | null>();
   /** The batches of applyTogether still running. */
   private together: Promise<void> = Promise.resolve();
   /** Addresses whose firewall ban unbanRequested has just lifted: their applyUnban leaves the firewall alone. */
@@ -67,7 +81,13 @@ export class BanPipeline {
 
   constructor(host: BanPipelineHost) {
     this.h = host;
-    this.rec = new Reconciler({ host, order: this.order, stopped: () => this.stopping, refused: (ban) => this.refused(ban) });
+    this.rec = new Reconciler({
+      host,
+      order: this.order,
+      stopped: () => this.stopping,
+      refused: (ban) => this.refused(ban),
+      took: (ip, until) => this.took(ip, until),
+    });
   }
 
   /** Waits for pending firewall changes (tests, shutdown). */
@@ -103,10 +123,8 @@ export class BanPipeline {
     const decidedAt = performance.now();
     this.h.store.recordBan(ban);
     this.h.fleet()?.onLocalBanDecided(ban);
-    const before = this.lastBanAt;
-    const done = this.banInFirewall(ban, decidedAt, before);
+    const done = this.banInFirewall(ban, decidedAt);
     this.lastBanDone = done;
-    this.lastBanAt = ban.at;
     const off = this.h.engine().offender(ban.ip);
     if (off) this.h.store.upsertOffenders([off]);
     return done;
@@ -122,9 +140,35 @@ export class BanPipeline {
     this.h.events.push(firewallError === undefined ? { type: 'ban', ban } : { type: 'ban', ban, firewallError });
   }
 
-  private async banInFirewall(ban: BanRecord, decidedAt: number, lastBanBefore: number | null): Promise<BanFailure | undefined> {
+  /**
+   * A ban whose firewall call failed, announced with the error; `stillStands` when it extended a ban
+   * the firewall holds (that one blocks until its own end). Returns the sentence for the notice.
+   */
+  private announceFailed(ban: BanRecord, error: string): string {
+    const held = this.inForce.get(ban.ip);
+    const stands = held !== undefined && (held === null || held > this.h.now());
+    if (this.h.engine().isBanned(ban.ip)) {
+      this.h.events.push(stands ? { type: 'ban', ban, firewallError: error, stillStands: { until: held } } : { type: 'ban', ban, firewallError: error });
+    }
+    if (!stands) return `Could not ban ${ban.ip} in the firewall: ${error}`;
+    const until = held === null ? 'permanent ban' : `ban until ${new Date(held).toISOString().replace('.000Z', 'Z')}`;
+    return `Could not extend the ban of ${ban.ip} in the firewall: ${error}; the ${until} still stands`;
+  }
+
+  /** The firewall took a ban of `ip` ending at `until` (made at `at`): what stands, and the state's "last ban". */
+  private took(ip: string, until: number | null, at?: number): void {
+    if (at !== undefined) this.bannedAt(at);
+    if (this.h.engine().isBanned(ip)) this.inForce.set(ip, until);
+  }
+
+  private bannedAt(at: number): void {
+    if (this.lastBanAt === null || at > this.lastBanAt) this.lastBanAt = at;
+  }
+
+  private async banInFirewall(ban: BanRecord, decidedAt: number): Promise<BanFailure | undefined> {
     const fw = this.h.firewall;
     if (this.h.dryRun || !fw) {
+      this.took(ban.ip, ban.until, ban.at);
       this.announce(ban);
       this.h.fleet()?.onBan(ban);
       this.h.onBan?.(ban, { latencyMs: null, dryRun: true });
@@ -136,8 +180,6 @@ export class BanPipeline {
         const skipped = await fw.ban(ban.ip, ban.until, banComment(ban));
         if (skipped) {
           failure = { refused: skipped };
-          // Nothing was banned: the state's "last ban" (status, the tray's recent-ban icon) is the one before.
-          if (this.lastBanAt === ban.at) this.lastBanAt = lastBanBefore;
           // Ended already while its rule was being added (the status read saw the user's rule decide
           // its source: endDecidedByUser, with its own notice): nothing more to end or say.
           if (!this.h.engine().isBanned(ban.ip)) return;
@@ -149,19 +191,19 @@ export class BanPipeline {
           return;
         }
         const latencyMs = performance.now() - decidedAt;
+        this.took(ban.ip, ban.until, ban.at);
         this.announce(ban);
         if (this.h.settings().ban.cutConnections && !fw.blocksEstablished) this.cutLater(ban.ip);
         this.shareWithFleet(ban);
         this.h.onBan?.(ban, { latencyMs, dryRun: false });
       } catch (e) {
         // Still an active ban (reconcile retries it at the next start): the fleet may have it.
+        // Nothing new was banned: the state's "last ban" stays (the tray's recent-ban icon).
         failure = { error: errorText(e) };
-        // Nothing was banned: the state's "last ban" (the tray's recent-ban icon) is the one before.
-        if (this.lastBanAt === ban.at) this.lastBanAt = lastBanBefore;
-        this.announce(ban, failure.error);
+        const said = this.announceFailed(ban, failure.error);
         this.shareWithFleet(ban);
         this.h.onBan?.(ban, { latencyMs: null, dryRun: false, error: errorText(e) });
-        this.h.notice('error', `Could not ban ${ban.ip} in the firewall: ${errorText(e)}`);
+        this.h.notice('error', said);
       }
     });
     return failure;
@@ -208,6 +250,7 @@ export class BanPipeline {
   }
 
   applyUnban(ip: string, at: number, why: UnbanReason): void {
+    this.inForce.delete(ip);
     this.h.store.recordUnban(ip, at, why);
     this.h.fleet()?.onUnban(ip, why);
     const off = this.h.engine().offender(ip);
@@ -317,8 +360,6 @@ export class BanPipeline {
     if (bans.length === 0) return { banned: 0, refused };
     const decidedAt = performance.now();
     this.recordDecided(bans);
-    const lastBanBefore = this.lastBanAt;
-    this.lastBanAt = now;
     const fw = h.firewall;
     let firewallDone: Promise<void> = Promise.resolve();
     // Bans the firewall did not take (the ufw backend: a source the user has a rule of their own for):
@@ -327,6 +368,7 @@ export class BanPipeline {
     let failed: string | null = null;
     if (h.dryRun || !fw) {
       // Shared with the fleet like any local ban (each is one alert in the push queue).
+      for (const b of bans) this.took(b.ip, b.until, b.at);
       for (const b of bans) this.announce(b);
       for (const b of bans) h.fleet()?.onBan(b);
       for (const b of bans) h.onBan?.(b, { latencyMs: null, dryRun: true });
@@ -350,21 +392,19 @@ export class BanPipeline {
               ended = this.refused(b);
               continue;
             }
+            this.took(b.ip, b.until, b.at);
             this.announce(b);
             if (h.settings().ban.cutConnections && !fw.blocksEstablished) this.cutLater(b.ip);
             this.shareWithFleet(b);
             h.onBan?.(b, { latencyMs, dryRun: false });
           }
-          // Nothing of the batch was banned: the state's "last ban" is the one before, as for a single ban.
-          if (skipped.length === bans.length && this.lastBanAt === now) this.lastBanAt = lastBanBefore;
           if (skipped.length) {
             const more = skipped.length > 1 ? ` (and ${skipped.length - 1} more; their bans are ended too: refused-users-rule)` : '';
             h.notice('warn', `${skipped.length} of ${bans.length} addresses were not banned in the firewall: ${skippedBanText(skipped[0]!)}. ${ended}${more}`);
           }
         } catch (e) {
           failed = errorText(e);
-          if (this.lastBanAt === now) this.lastBanAt = lastBanBefore;
-          for (const b of bans) this.announce(b, failed);
+          for (const b of bans) this.announceFailed(b, failed);
           for (const b of bans) this.shareWithFleet(b);
           for (const b of bans) h.onBan?.(b, { latencyMs: null, dryRun: false, error: failed });
           h.notice('error', `Could not ban ${bans.length} addresses in the firewall: ${failed}`);
@@ -397,6 +437,12 @@ export class BanPipeline {
    * firewall as batches of its bulk ban, as the reconcile restores (restoreBatch, between live bans)
    * — not one call each: with the ufw backend one `ufw prepend` is 0.3–1.4 s, so a sync of thousands
    * kept the ban queue busy for hours. Resolves once the firewall has taken them.
+   *
+   * The UI hears of the pull as a whole: 'fleetSync' start before its first ban event, end after its
+   * last batch answered (a ufw batch takes seconds, and the desktop summed up each batch on its own).
+   * A batch the firewall failed is one error notice with the firewall's error, and each of its bans
+   * is announced with that error. A ban refused for a rule of the user's is announced, then ended (as
+   * a single ban is): the desktop sees both together and says nothing of a ban it never announced.
    */
   async applyTogether(decide: () => void): Promise<void> {
     const h = this.h;
@@ -416,34 +462,45 @@ export class BanPipeline {
     if (bans.length === 0) return;
     const decidedAt = performance.now();
     this.recordDecided(bans);
-    for (const b of bans) if (this.lastBanAt === null || b.at > this.lastBanAt) this.lastBanAt = b.at;
     this.storeOffenders(bans);
+    h.events.push({ type: 'fleetSync', phase: 'start' });
     const fw = h.firewall;
     if (h.dryRun || !fw) {
+      for (const b of bans) this.took(b.ip, b.until, b.at);
       for (const b of bans) this.announce(b);
       for (const b of bans) h.fleet()?.onBan(b);
       for (const b of bans) h.onBan?.(b, { latencyMs: null, dryRun: true });
+      h.events.push({ type: 'fleetSync', phase: 'end' });
       return;
     }
     const byIp = new Map(bans.map((b) => [b.ip, b]));
     const size = h.settings().ban.backend === 'set' ? RESTORE_BATCH_SET : RESTORE_BATCH_UFW;
     // idle() waits for every batch, not only the one queued now.
-    const run = this.rec.inBatches([...byIp.keys()], size, async (chunk) => {
-      const result = { restored: [] as string[] };
-      await this.rec.restoreBatch(fw, chunk, result);
-      const latencyMs = performance.now() - decidedAt;
-      // Not taken and still held (the call failed; restoreBatch logged why): announced as failed, never
-      // as banned. One a rule of the user's decided was ended by restoreBatch: announce skips it.
-      const taken = new Set(result.restored);
-      for (const ip of chunk) if (!taken.has(ip)) this.announce(byIp.get(ip)!, 'the firewall did not take it (see the log)');
-      for (const ip of result.restored) {
-        const b = byIp.get(ip)!;
-        this.announce(b);
-        if (h.settings().ban.cutConnections && !fw.blocksEstablished) this.cutLater(ip);
-        this.shareWithFleet(b);
-        h.onBan?.(b, { latencyMs, dryRun: false });
-      }
-    });
+    const run = this.rec
+      .inBatches([...byIp.keys()], size, async (chunk) => {
+        const result = { restored: [] as string[], failed: new Map<string, string>() };
+        // A refused one is announced before restoreBatch ends it: ban then unban, in one delivery.
+        await this.rec.restoreBatch(fw, chunk, result, (b) => this.announce(b));
+        const latencyMs = performance.now() - decidedAt;
+        // Not taken and still held (the call failed): announced as failed with the firewall's error,
+        // never as banned; one notice per failed batch.
+        let said = '';
+        for (const [ip, error] of result.failed) said = this.announceFailed(byIp.get(ip)!, error);
+        if (result.failed.size === 1) h.notice('error', `A ban from the fleet was not taken: ${said}`);
+        else if (result.failed.size > 1) {
+          const first = result.failed.values().next().value!;
+          h.notice('error', `Could not ban ${result.failed.size} of ${chunk.length} bans from the fleet in the firewall: ${first} (they stay recorded as active; the next start tries again)`);
+        }
+        for (const ip of result.restored) {
+          const b = byIp.get(ip)!;
+          this.bannedAt(b.at); // what stands: restoreBatch noted it
+          this.announce(b);
+          if (h.settings().ban.cutConnections && !fw.blocksEstablished) this.cutLater(ip);
+          this.shareWithFleet(b);
+          h.onBan?.(b, { latencyMs, dryRun: false });
+        }
+      })
+      .finally(() => h.events.push({ type: 'fleetSync', phase: 'end' }));
     this.together = this.together.then(() => run);
     await run;
   }

@@ -35,19 +35,26 @@ export interface ReconcilerParts {
   stopped(): boolean;
   /** Ends a ban the firewall refused for a rule of the user's (BanPipeline.refused); the notice's sentence. */
   refused(ban: { ip: string; until: number | null }): string;
+  /** The firewall holds a ban of `ip` ending at `until` (put in, or found there): see BanPipeline.inForce. */
+  took(ip: string, until: number | null): void;
 }
+
+/** What a batch of restoreBatch did: addresses put in, and (when asked for) those it could not, with the error. */
+export type RestoreResult = { restored: string[]; failed?: Map<string, string> };
 
 export class Reconciler {
   private readonly h: BanPipelineHost;
   private readonly order: FirewallOrder;
   private readonly stopped: () => boolean;
   private readonly refused: (ban: { ip: string; until: number | null }) => string;
+  private readonly took: (ip: string, until: number | null) => void;
 
   constructor(parts: ReconcilerParts) {
     this.h = parts.host;
     this.order = parts.order;
     this.stopped = parts.stopped;
     this.refused = parts.refused;
+    this.took = parts.took;
   }
 
   /**
@@ -87,6 +94,10 @@ export class Reconciler {
       count.set(ip, (count.get(ip) ?? 0) + 1);
       const was = listedEnd.get(ip);
       listedEnd.set(ip, was === undefined ? p.until : was === null ? p.until : p.until === null ? was : Math.min(was, p.until));
+    }
+    for (const ip of wanted.keys()) {
+      const end = listedEnd.get(ip);
+      if (end !== undefined) this.took(ip, end);
     }
     const batch = h.settings().ban.backend === 'set' ? RESTORE_BATCH_SET : RESTORE_BATCH_UFW;
     // What the engine holds when a batch RUNS decides, not this snapshot: log reading goes on
@@ -170,9 +181,10 @@ export class Reconciler {
   /**
    * Puts the bans of a batch of addresses into the firewall, as the engine holds them when it runs (a
    * ban lifted since stays out, an extended one goes in with its new end); one whose source a rule of
-   * the user's decides is ended (refused-users-rule).
+   * the user's decides is ended (refused-users-rule), after `beforeEnd` (a fleet pull announces it
+   * first). Those the firewall failed to take go into `result.failed` with the error, when given.
    */
-  async restoreBatch(fw: FirewallPort, ips: readonly string[], result: { restored: string[] }): Promise<void> {
+  async restoreBatch(fw: FirewallPort, ips: readonly string[], result: RestoreResult, beforeEnd?: (ban: BanRecord) => void): Promise<void> {
     const h = this.h;
     const current = new Map(h.engine().activeBans().map((b) => [b.ip, b]));
     const todo = ips.flatMap((ip) => {
@@ -190,11 +202,16 @@ export class Reconciler {
           if (one) skipped.push(one); // refused: as a banMany entry's
         }
       const notBanned = new Set(skipped.map((s) => s.ip));
+      for (const b of todo) if (!notBanned.has(b.ip)) this.took(b.ip, b.until);
       result.restored.push(...todo.filter((b) => !notBanned.has(b.ip)).map((b) => b.ip));
       for (const s of skipped) h.log('warn', `reconcile: not restored: ${skippedBanText(s)}`);
       // Not restored for a rule of the user's: kept as active, it would be a ban that blocks nothing.
       let ended = '';
-      for (const b of todo) if (notBanned.has(b.ip)) ended = this.refused(b);
+      for (const b of todo) {
+        if (!notBanned.has(b.ip)) continue;
+        beforeEnd?.(b);
+        ended = this.refused(b);
+      }
       if (skipped.length) {
         const more = skipped.length > 1 ? ` (and ${skipped.length - 1} more; their bans are ended too: refused-users-rule)` : '';
         h.notice('warn', `${skipped.length} stored ban${skipped.length === 1 ? ' was' : 's were'} not put back into the firewall: ${skippedBanText(skipped[0]!)}. ${ended}${more}`);
@@ -207,12 +224,15 @@ export class Reconciler {
         try {
           const skipped = await fw.ban(b.ip, b.until, banComment(b));
           if (skipped) {
+            beforeEnd?.(b);
             h.notice('warn', `Not restored: ${skippedBanText(skipped)}. ${this.refused(b)}`);
             continue;
           }
+          this.took(b.ip, b.until);
           result.restored.push(b.ip);
         } catch (e1) {
           h.log('error', `reconcile: cannot restore the ban of ${b.ip}: ${errorText(e1)}`);
+          result.failed?.set(b.ip, errorText(e1));
         }
       }
     }

@@ -195,12 +195,13 @@ async function main(): Promise<void> {
     for (const e of out) {
       if (e.type === 'ban') {
         // A ban event comes once the firewall answered; a failed one is warned about, never announced.
-        planner.ban(e.ban, e.firewallError);
+        planner.ban(e.ban, e.firewallError, e.stillStands);
         banEvents.push(e);
       } else if (e.type === 'unban') {
         planner.unban(e.ip, e.why);
         banEvents.push(e);
-      } else if (e.type === 'state') onState(e.state);
+      } else if (e.type === 'fleetSync') planner.fleetSync(e.phase);
+      else if (e.type === 'state') onState(e.state);
     }
     if (banEvents.length) {
       recentBans = applyBanEvents(recentBans, banEvents);

@@ -4,9 +4,12 @@
  * summed up once per aggregation window ("4 scanners banned in the last minute"), and never more
  * than `maxPerMinute` notifications in any 60 s. Warnings (firewall turned off, log source silent)
  * go through the same budget, ahead of ban summaries. Bans from the fleet (CrowdSec) are summed up
- * apart, once a sync has settled: a first full pull brings up to fleet.maxBans of them at once. Bans
- * the firewall failed to make are never announced as bans: they are warned about, summed up the same
- * way. `Notifier` shows them with Electron.
+ * apart, once a sync is done (the service's 'fleetSync' end; without one, once it settled): a first
+ * full pull brings up to fleet.maxBans of them, in firewall batches seconds apart. Bans the firewall
+ * failed to make are never announced as bans: they are warned about, summed up the same way (an
+ * extension that failed says the earlier ban still stands). Bans refused for a rule of the user's
+ * after they were announced are corrected, summed up the same way; one never announced needs no
+ * correction. `Notifier` shows them with Electron.
  *
  * Each ban costs the planner O(1): it keeps counts and the last few addresses, not every pending ban
  * (a list copied on each ban made a 40,000-ban fleet sync take 97 s of the main process).
@@ -35,6 +38,13 @@ function windowPhrase(sec: number): string {
   return `the last ${sec} seconds`;
 }
 
+/** A local date and time to the minute ("2027-01-15 08:00"). */
+function clockTime(ms: number): string {
+  const d = new Date(ms);
+  const two = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())} ${two(d.getHours())}:${two(d.getMinutes())}`;
+}
+
 function durationPhrase(ms: number): string {
   const min = Math.round(ms / 60_000);
   if (min < 60) return `${Math.max(1, min)} min`;
@@ -44,38 +54,45 @@ function durationPhrase(ms: number): string {
 
 /** Addresses a summary names ("a, b, c and 12 more"). */
 const NAMED_IN_SUMMARY = 3;
-/** A fleet sync is summed up once no fleet ban came for this long (or once an aggregation window passed). */
+/**
+ * Fleet bans outside a sync the service marks ('fleetSync') are summed up once no fleet ban came for
+ * this long (or once an aggregation window passed); a marked sync is summed up at its end.
+ */
 export const FLEET_SETTLE_MS = 3000;
 
 /**
- * Bans waiting for one notification, in O(1) per ban whatever their number: how many, and the last
- * few (newest last, one per address) — what the notification names. An address banned again while
+ * Bans waiting for one notification, in O(1) per ban whatever their number: how many, the last few
+ * (newest last, one per address) — what the notification names — and which addresses wait (so a ban
+ * ended before its notification is taken out whatever its place). An address banned again while
  * among the last few counts once; one that left them counts again (a summary says how many bans were
  * made, and it names the newest).
  */
-export class BanTally {
+export class BanTally<T extends { ip: string } = BanRecord> {
   count = 0;
   /** Newest last, at most NAMED_IN_SUMMARY. */
-  readonly last: BanRecord[] = [];
+  readonly last: T[] = [];
   /** clock time of the first and the latest ban counted since the last clear. */
   firstAt = 0;
   latestAt = 0;
+  private readonly waiting = new Set<string>();
 
-  add(ban: BanRecord, now: number): void {
-    const i = this.last.findIndex((b) => b.ip === ban.ip);
+  add(ban: T, now: number): void {
+    const ip = ban.ip;
+    const i = this.last.findIndex((b) => b.ip === ip);
     if (i >= 0) this.last.splice(i, 1);
     else this.count++;
+    this.waiting.add(ip);
     this.last.push(ban);
     if (this.last.length > NAMED_IN_SUMMARY) this.last.shift();
     if (this.count === 1 && i < 0) this.firstAt = now;
     this.latestAt = now;
   }
 
-  /** Drops `ip` when it is among the last few (true); an older one stays counted (it was banned). */
+  /** Takes `ip` out when it waits (true: it was never notified of). */
   remove(ip: string): boolean {
+    if (!this.waiting.delete(ip)) return false;
     const i = this.last.findIndex((b) => b.ip === ip);
-    if (i < 0) return false;
-    this.last.splice(i, 1);
+    if (i >= 0) this.last.splice(i, 1);
     this.count--;
     return true;
   }
@@ -83,6 +100,7 @@ export class BanTally {
   clear(): void {
     this.count = 0;
     this.last.length = 0;
+    this.waiting.clear();
   }
 
   /** "a, b, c and 12 more" (newest first). */
@@ -106,6 +124,15 @@ export class NotificationPlanner {
   /** Bans the firewall failed to make, waiting for their warning, and the latest error. */
   private readonly failedBans = new BanTally();
   private failedError = '';
+  /** Of them, extensions of a ban the firewall holds: when that one ends (null: permanent). */
+  private readonly failedStands = new Map<string, number | null>();
+  /** Announced bans the firewall then refused for a rule of the user's: their correction waits. */
+  private readonly refusedBans = new BanTally<{ ip: string }>();
+  private lastRefusedNoticeAt = Number.NEGATIVE_INFINITY;
+  /** Fleet syncs under way ('fleetSync' start without its end yet): their summary waits for the end. */
+  private fleetSyncs = 0;
+  /** A sync ended: its summary is due now. */
+  private fleetDone = false;
   private warnings: PlannedNotification[] = [];
   /** When the last ban notification went out (the aggregation window runs from there). */
   private lastBanNoticeAt = Number.NEGATIVE_INFINITY;
@@ -132,14 +159,17 @@ export class NotificationPlanner {
 
   /**
    * A ban event (sent once the firewall answered). With `firewallError` the firewall did not take it:
-   * it blocks nothing, so it is warned about — whatever `onBan` says, like a firewall turned off —
-   * and never announced as banned.
+   * it blocks nothing new, so it is warned about — whatever `onBan` says, like a firewall turned off —
+   * and never announced as banned. `stillStands`: it extended a ban the firewall holds, which still
+   * blocks until its own end.
    */
-  ban(ban: BanRecord, firewallError?: string): void {
+  ban(ban: BanRecord, firewallError?: string, stillStands?: { until: number | null }): void {
     const now = this.clock.now();
     if (firewallError !== undefined) {
       this.failedBans.add(ban, now);
       this.failedError = firewallError;
+      if (stillStands) this.failedStands.set(ban.ip, stillStands.until);
+      else this.failedStands.delete(ban.ip);
       return;
     }
     if (!this.settings.onBan) return;
@@ -155,10 +185,13 @@ export class NotificationPlanner {
    */
   unban(ip: string, why?: UnbanReason): void {
     const pending = this.pendingBans.remove(ip) || this.fleetBans.remove(ip);
-    if (why === 'refused-users-rule' && !pending && this.settings.onBan) {
-      const text = UNBAN_REASON_TEXT[why];
-      this.warnings.push({ kind: 'ban-refused', title: `${ip} was not banned`, body: `${text.charAt(0).toUpperCase()}${text.slice(1)} (ufw status numbered). Click to see it.`, target: { screen: 'offender', ip } });
-    }
+    if (why === 'refused-users-rule' && !pending && this.settings.onBan) this.refusedBans.add({ ip }, this.clock.now());
+  }
+
+  /** A fleet pull's bans begin ('start') or the firewall has answered for all of them ('end'). */
+  fleetSync(phase: 'start' | 'end'): void {
+    if (phase === 'start') this.fleetSyncs++;
+    else if (this.fleetSyncs > 0 && --this.fleetSyncs === 0) this.fleetDone = true;
   }
 
   state(state: State): void {
@@ -206,23 +239,62 @@ export class NotificationPlanner {
       this.pendingBans.clear();
       this.lastBanNoticeAt = now;
     }
-    // A fleet sync: one summary once it settled (or once a window passed, while it goes on).
+    // Corrections of announced bans refused for a user's rule: the first at once, then once per window.
+    if (this.refusedBans.count > 0 && budgetLeft() && now - this.lastRefusedNoticeAt >= windowMs) {
+      out.push(this.refusedNotice());
+      this.refusedBans.clear();
+      this.lastRefusedNoticeAt = now;
+    }
+    // A fleet sync: one summary at its end; fleet bans outside a marked sync once they settled (or once
+    // a window passed, while they go on).
     const fleet = this.fleetBans;
-    if (fleet.count > 0 && budgetLeft() && (now - fleet.latestAt >= FLEET_SETTLE_MS || now - fleet.firstAt >= windowMs)) {
+    const due = this.fleetSyncs === 0 && (this.fleetDone || now - fleet.latestAt >= FLEET_SETTLE_MS || now - fleet.firstAt >= windowMs);
+    if (fleet.count > 0 && budgetLeft() && due) {
       out.push(this.fleetSummary());
       fleet.clear();
       this.fleetOrigins = new Set();
     }
+    if (fleet.count === 0) this.fleetDone = false;
     for (const _ of out) this.sentAt.push(now);
     return out;
+  }
+
+  private refusedNotice(): PlannedNotification {
+    const r = this.refusedBans;
+    const text = UNBAN_REASON_TEXT['refused-users-rule'];
+    const sentence = `${text.charAt(0).toUpperCase()}${text.slice(1)} (ufw status numbered)`;
+    if (r.count === 1 && r.last.length === 1) {
+      const ip = r.last[0]!.ip;
+      return { kind: 'ban-refused', title: `${ip} was not banned`, body: `${sentence}. Click to see it.`, target: { screen: 'offender', ip } };
+    }
+    return { kind: 'ban-refused', title: `${r.count.toLocaleString('en-US')} bans were not made`, body: `${r.named()}: ${text} (ufw status numbered). Click to see them.`, target: { screen: 'offenders' } };
   }
 
   private failedNotice(): PlannedNotification {
     const f = this.failedBans;
     const why = this.failedError.replace(/\.?$/, '');
+    const stands = this.failedStands;
     if (f.count === 1 && f.last.length === 1) {
       const ip = f.last[0]!.ip;
+      const until = stands.get(ip);
+      stands.clear();
+      if (until !== undefined) {
+        const what = until === null ? 'the permanent ban still stands' : `the ban until ${clockTime(until)} still stands`;
+        return { kind: 'ban-failed', title: `Could not extend the ban of ${ip}`, body: `The firewall did not take the longer ban (${why}): ${ip}'s ban could not be extended; ${what}. It is tried again at the next start. Open the Doctor.`, target: { screen: 'doctor' } };
+      }
       return { kind: 'ban-failed', title: `Could not ban ${ip}`, body: `The firewall did not take the ban (${why}): nothing blocks ${ip}. It is tried again at the next start, or when the root helper reconnects. Open the Doctor.`, target: { screen: 'doctor' } };
+    }
+    if (stands.size > 0) {
+      // Some extended a ban that still stands: "nothing blocks" would be untrue of them.
+      const n = stands.size;
+      stands.clear();
+      const named = f.named();
+      return {
+        kind: 'ban-failed',
+        title: `Could not ban ${f.count.toLocaleString('en-US')} addresses`,
+        body: `The firewall did not take the bans (${why})${named ? `: ${named}` : ''}; ${n.toLocaleString('en-US')} of them extended a ban that still stands until its own end, nothing blocks the others. They are tried again at the next start, or when the root helper reconnects. Open the Doctor.`,
+        target: { screen: 'doctor' },
+      };
     }
     const named = f.named();
     return {

@@ -337,9 +337,22 @@ export const ApiEventSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('offenders'), offenders: z.array(OffenderSchema) }),
   /**
    * Sent once the firewall has answered. `firewallError`: its call failed — the ban is recorded as
-   * active (retried at the next start) but blocks nothing now, and must not be shown as a ban made.
+   * active (retried at the next start) but blocks nothing new, and must not be shown as a ban made.
+   * `stillStands` (with `firewallError` only): it extended a ban the firewall holds, which still
+   * blocks until its own end (`until`; null: permanent) — the extension is what failed.
    */
-  z.object({ type: z.literal('ban'), ban: BanRecordSchema, firewallError: z.string().optional() }),
+  z.object({
+    type: z.literal('ban'),
+    ban: BanRecordSchema,
+    firewallError: z.string().optional(),
+    stillStands: z.object({ until: z.number().nullable() }).optional(),
+  }),
+  /**
+   * A fleet pull's bans: 'start' before the first of its 'ban' events, 'end' once the firewall has
+   * answered for its last batch (with the ufw backend batches take seconds each). The desktop sums the
+   * pull up once, at its end.
+   */
+  z.object({ type: z.literal('fleetSync'), phase: z.enum(['start', 'end']) }),
   z.object({ type: z.literal('unban'), ip: z.string(), why: z.enum(UNBAN_REASONS) }),
   z.object({ type: z.literal('state'), state: StateSchema }),
   z.object({ type: z.literal('notice'), level: z.enum(['info', 'warn', 'error']), message: z.string() }),
