@@ -11,6 +11,13 @@ import { packetsToCsv } from './packetFilter.ts';
 
 /** After the last hole in the live rows, wait this long (the burst is over) before fetching them back. */
 const BACKFILL_QUIET_MS = 1000;
+/**
+ * After the last unban of a ban the window never listed, wait this long before fetching the bans. The
+ * service sends no 'ban' event for a ban lifted while its firewall call was pending (it would list as
+ * active a ban that is not), so its unban finds nothing here to move into the history: the service's
+ * store has the row.
+ */
+const BANS_RELOAD_QUIET_MS = 1000;
 
 function browserDownload(filename: string, text: string, mime: string): void {
   const url = URL.createObjectURL(new Blob([text], { type: mime }));
@@ -29,6 +36,7 @@ export const createUiSlice =
     const { api } = deps;
     const { later, cancel } = timersOf(deps);
     let backfillTimer: unknown = null;
+    let bansTimer: unknown = null;
     const now = deps.now ?? (() => Date.now());
     return {
       screen: 'dashboard',
@@ -51,7 +59,20 @@ export const createUiSlice =
       applyEvents(events) {
         if (events.length === 0) return;
         const missingBefore = get().packetsMissing;
+        const listed = new Set(get().bans.active.map((b) => b.ip));
+        let unlisted = false;
+        for (const e of events) {
+          if (e.type === 'ban') listed.add(e.ban.ip);
+          else if (e.type === 'unban' && !listed.has(e.ip)) unlisted = true;
+        }
         set((s) => reduceEvents(s, events, now()));
+        if (unlisted) {
+          if (bansTimer !== null) cancel(bansTimer);
+          bansTimer = later(() => {
+            bansTimer = null;
+            void get().loadBans();
+          }, BANS_RELOAD_QUIET_MS);
+        }
         // A ban the firewall failed to make gets no "Banned" alert: the service's error notice says it.
         get().noteBans(events.flatMap((e) => (e.type === 'ban' && e.firewallError === undefined ? [e.ban] : [])));
         if (get().packetsMissing > missingBefore) {
