@@ -87,6 +87,10 @@ export class BanPipeline {
       stopped: () => this.stopping,
       refused: (ban) => this.refused(ban),
       took: (ip, until) => this.took(ip, until),
+      listed: (ip, until) => {
+        if (!this.inForce.has(ip)) this.took(ip, until);
+      },
+      lost: (ip) => this.inForce.delete(ip),
     });
   }
 
@@ -466,11 +470,15 @@ export class BanPipeline {
     h.events.push({ type: 'fleetSync', phase: 'start' });
     const fw = h.firewall;
     if (h.dryRun || !fw) {
-      for (const b of bans) this.took(b.ip, b.until, b.at);
-      for (const b of bans) this.announce(b);
-      for (const b of bans) h.fleet()?.onBan(b);
-      for (const b of bans) h.onBan?.(b, { latencyMs: null, dryRun: true });
-      h.events.push({ type: 'fleetSync', phase: 'end' });
+      // The end in a finally, as on the firewall's path: a sync left open holds the desktop's fleet summaries back for good.
+      try {
+        for (const b of bans) this.took(b.ip, b.until, b.at);
+        for (const b of bans) this.announce(b);
+        for (const b of bans) h.fleet()?.onBan(b);
+        for (const b of bans) h.onBan?.(b, { latencyMs: null, dryRun: true });
+      } finally {
+        h.events.push({ type: 'fleetSync', phase: 'end' });
+      }
       return;
     }
     const byIp = new Map(bans.map((b) => [b.ip, b]));

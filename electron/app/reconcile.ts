@@ -37,6 +37,10 @@ export interface ReconcilerParts {
   refused(ban: { ip: string; until: number | null }): string;
   /** The firewall holds a ban of `ip` ending at `until` (put in, or found there): see BanPipeline.inForce. */
   took(ip: string, until: number | null): void;
+  /** As took, for an end read from the firewall's listing: never over one a ban of this run recorded (it may postdate the listing). */
+  listed(ip: string, until: number | null): void;
+  /** The firewall no longer holds what was recorded for `ip` (reconcile took its entries out and could not put one back). */
+  lost(ip: string): void;
 }
 
 /** What a batch of restoreBatch did: addresses put in, and (when asked for) those it could not, with the error. */
@@ -48,6 +52,8 @@ export class Reconciler {
   private readonly stopped: () => boolean;
   private readonly refused: (ban: { ip: string; until: number | null }) => string;
   private readonly took: (ip: string, until: number | null) => void;
+  private readonly listed: (ip: string, until: number | null) => void;
+  private readonly lost: (ip: string) => void;
 
   constructor(parts: ReconcilerParts) {
     this.h = parts.host;
@@ -55,6 +61,8 @@ export class Reconciler {
     this.stopped = parts.stopped;
     this.refused = parts.refused;
     this.took = parts.took;
+    this.listed = parts.listed;
+    this.lost = parts.lost;
   }
 
   /**
@@ -95,9 +103,13 @@ export class Reconciler {
       const was = listedEnd.get(ip);
       listedEnd.set(ip, was === undefined ? p.until : was === null ? p.until : p.until === null ? was : Math.min(was, p.until));
     }
+    // Only for addresses reconcile leaves as they are: a duplicate's entries are taken out below, and
+    // a moved address's entry may go with the other backend's (they share the forward sets); theirs
+    // are recorded once put back.
+    const moving = new Set(elsewhere);
     for (const ip of wanted.keys()) {
       const end = listedEnd.get(ip);
-      if (end !== undefined) this.took(ip, end);
+      if (end !== undefined && (count.get(ip) ?? 0) <= 1 && !moving.has(ip)) this.listed(ip, end);
     }
     const batch = h.settings().ban.backend === 'set' ? RESTORE_BATCH_SET : RESTORE_BATCH_UFW;
     // What the engine holds when a batch RUNS decides, not this snapshot: log reading goes on
@@ -125,10 +137,19 @@ export class Reconciler {
         // listing must not come back from the snapshot.
         const now2 = h.now();
         const cur = h.engine().activeBans().find((b) => b.ip === ip);
+        let back = false;
         if (cur && (cur.until === null || cur.until > now2)) {
-          const skipped = await fw.ban(ip, cur.until, banComment(cur)).catch((e) => void h.log('warn', `reconcile ban ${ip}: ${errorText(e)}`));
-          if (skipped) h.notice('warn', `Not banned: ${skippedBanText(skipped)}. ${this.refused(cur)}`);
+          const skipped = await fw.ban(ip, cur.until, banComment(cur)).then(
+            (r) => ({ r }),
+            (e) => void h.log('warn', `reconcile ban ${ip}: ${errorText(e)}`),
+          );
+          if (skipped?.r) h.notice('warn', `Not banned: ${skippedBanText(skipped.r)}. ${this.refused(cur)}`);
+          else if (skipped) {
+            back = true;
+            this.took(ip, cur.until);
+          }
         }
+        if (!back) this.lost(ip);
         result.deduplicated.push(ip);
       });
     }
@@ -136,7 +157,6 @@ export class Reconciler {
     // back into this one in the same batch (the set and the ufw backend's mirror share the sets: the
     // other's removal must come first), so each is unblocked for one batch's ban at most.
     const other = h.otherFirewall;
-    const moving = new Set(elsewhere);
     if (other && elsewhere.length) await this.inBatches(elsewhere, batch, async (chunk) => {
       try {
         if (other.unbanMany) await other.unbanMany(chunk);

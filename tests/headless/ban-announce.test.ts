@@ -77,7 +77,7 @@ function rig(opts: { backend?: Settings['ban']['backend']; dryRun?: boolean } = 
   };
   const fleetBan = (ip: string) => engine.ban(ip, { durationSec: 3600, origin: 'crowdsec' });
   const bans = () => events.flatMap((e) => (e.type === 'ban' ? [e] : []));
-  return { clock, fw, engine, p, events, notices, planner, shown, take, fleetBan, bans };
+  return { clock, fw, store, engine, p, events, notices, planner, shown, take, fleetBan, bans };
 }
 
 describe("the state's last ban moves only when the firewall took a ban", () => {
@@ -186,6 +186,48 @@ describe('an extension the firewall failed: the earlier ban still stands', () =>
     expect(t.take()[0]!.body).toContain('nothing blocks 198.51.100.9');
   });
 
+  it('not after reconcile took a duplicate out and could not put it back: the firewall holds nothing then', async () => {
+    const t = rig();
+    const ip = '198.51.100.9';
+    const ban = { ip, at: T0 - 60_000, until: T0 + 7_200_000, strikes: 1, reason: { kind: 'manual' as const, ports: [], hits: 0, firstSeen: T0, lastSeen: T0 } };
+    t.store.recordBan(ban);
+    t.engine.restore([ban], []);
+    t.fw.bans.set(ip, ban.until);
+    t.fw.duplicates = [ip]; // listed twice: reconcile takes both out and puts one back
+    t.fw.failBan = true; // …which fails
+    await t.p.reconcile();
+    await t.p.idle();
+    expect(t.fw.bans.has(ip)).toBe(false);
+    t.clock.advance(60_000);
+    t.engine.ban(ip, { durationSec: 14_400 });
+    await t.p.idle();
+    expect(t.bans().at(-1)!.stillStands).toBeUndefined();
+    expect(t.take()[0]!.body).toContain(`nothing blocks ${ip}`);
+  });
+
+  it("reconcile's listing does not replace the end of a ban this run put in meanwhile", async () => {
+    const t = rig();
+    const ip = '198.51.100.9';
+    const ban = { ip, at: T0 - 60_000, until: T0 + 600_000, strikes: 1, reason: { kind: 'manual' as const, ports: [], hits: 0, firstSeen: T0, lastSeen: T0 } };
+    t.store.recordBan(ban);
+    t.engine.restore([ban], []);
+    t.fw.bans.set(ip, ban.until);
+    // The listing is read, then (before reconcile records it) a live extension goes in.
+    const list = t.fw.listBans.bind(t.fw);
+    t.fw.listBans = async () => {
+      const listed = await list();
+      t.engine.ban(ip, { durationSec: 7200 });
+      await t.p.lastBanDone;
+      return listed;
+    };
+    await t.p.reconcile();
+    await t.p.idle();
+    t.fw.failBan = true;
+    t.engine.ban(ip, { durationSec: 14_400 });
+    await t.p.idle();
+    expect(t.bans().at(-1)!.stillStands).toEqual({ until: T0 + 7_200_000 });
+  });
+
   it('a fleet pull extending a local ban, its batch failed: the local ban still stands', async () => {
     const t = rig();
     t.engine.ban('198.51.100.9', { durationSec: 600 });
@@ -237,5 +279,16 @@ describe('a fleet pull in ufw batches seconds apart', () => {
       t.clock.advance(1000);
     }
     expect(t.shown.map((n) => n.title)).toEqual(['1,500 bans from the fleet']);
+  });
+});
+
+describe("a fleet pull's sync", () => {
+  it('ends even when announcing a ban throws (dry run, no firewall): a sync left open held the fleet summaries back for good', async () => {
+    const t = rig({ dryRun: true });
+    t.planner.ban = () => {
+      throw new Error('boom');
+    };
+    await expect(t.p.applyTogether(() => t.fleetBan('203.0.113.7'))).rejects.toThrow('boom');
+    expect(t.events.at(-1)).toEqual({ type: 'fleetSync', phase: 'end' });
   });
 });
