@@ -74,14 +74,17 @@ export class BanTally<T extends { ip: string } = BanRecord> {
   /** clock time of the first and the latest ban counted since the last clear. */
   firstAt = 0;
   latestAt = 0;
-  private readonly waiting = new Set<string>();
+  /** Per waiting address, how many of `count` are its bans (one banned again after leaving the last few counts twice). */
+  private readonly waiting = new Map<string, number>();
 
   add(ban: T, now: number): void {
     const ip = ban.ip;
     const i = this.last.findIndex((b) => b.ip === ip);
     if (i >= 0) this.last.splice(i, 1);
-    else this.count++;
-    this.waiting.add(ip);
+    else {
+      this.count++;
+      this.waiting.set(ip, (this.waiting.get(ip) ?? 0) + 1);
+    }
     this.last.push(ban);
     if (this.last.length > NAMED_IN_SUMMARY) this.last.shift();
     if (this.count === 1 && i < 0) this.firstAt = now;
@@ -90,10 +93,12 @@ export class BanTally<T extends { ip: string } = BanRecord> {
 
   /** Takes `ip` out when it waits (true: it was never notified of). */
   remove(ip: string): boolean {
-    if (!this.waiting.delete(ip)) return false;
+    const n = this.waiting.get(ip);
+    if (n === undefined) return false;
+    this.waiting.delete(ip);
     const i = this.last.findIndex((b) => b.ip === ip);
     if (i >= 0) this.last.splice(i, 1);
-    this.count--;
+    this.count -= n; // every ban of it counted: a summary of bans all lifted names no one
     return true;
   }
 

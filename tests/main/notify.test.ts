@@ -262,3 +262,20 @@ describe('Notifier', () => {
     expect(create).not.toHaveBeenCalled();
   });
 });
+
+describe('the ban summary after unbans', () => {
+  it('an address banned again after it left the named few, then every ban lifted: no summary naming no one', () => {
+    const clock = new ManualClock(T0);
+    const pl = new NotificationPlanner(DEFAULT_SETTINGS.notifications, clock);
+    pl.ban(makeBan('203.0.113.100', clock.now()));
+    pl.take(); // the first goes out at once; the aggregation window starts
+    for (const ip of ['203.0.113.1', '203.0.113.2', '203.0.113.3', '203.0.113.4', '203.0.113.1']) pl.ban(makeBan(ip, clock.now()));
+    for (const ip of ['203.0.113.1', '203.0.113.2', '203.0.113.3', '203.0.113.4']) pl.unban(ip, 'manual');
+    const out: string[] = [];
+    for (let s = 0; s < 120; s++) {
+      out.push(...pl.take().map((n) => `${n.title} | ${n.body}`));
+      clock.advance(1000);
+    }
+    expect(out).toEqual([]);
+  });
+});
