@@ -18,6 +18,12 @@ const BACKFILL_QUIET_MS = 1000;
  * store has the row.
  */
 const BANS_RELOAD_QUIET_MS = 1000;
+/**
+ * At most one such fetch per this long: each ships every active ban (a fleet's tens of thousands), and
+ * under a steady stream of unbans an event held in the service's batch past a fetch's snapshot would
+ * otherwise schedule the next fetch, and so on.
+ */
+const BANS_RELOAD_MIN_INTERVAL_MS = 10_000;
 
 function browserDownload(filename: string, text: string, mime: string): void {
   const url = URL.createObjectURL(new Blob([text], { type: mime }));
@@ -37,6 +43,7 @@ export const createUiSlice =
     const { later, cancel } = timersOf(deps);
     let backfillTimer: unknown = null;
     let bansTimer: unknown = null;
+    let bansReloadedAt = -Infinity;
     const now = deps.now ?? (() => Date.now());
     return {
       screen: 'dashboard',
@@ -59,19 +66,25 @@ export const createUiSlice =
       applyEvents(events) {
         if (events.length === 0) return;
         const missingBefore = get().packetsMissing;
-        const listed = new Set(get().bans.active.map((b) => b.ip));
+        // Known: listed as active, or already in the history (an unban this window made itself, whose
+        // service event comes after; one a fetch's snapshot already had): only a ban the window never
+        // saw at all needs the fetch.
+        const { active, history } = get().bans;
+        const known = new Set([...active.map((b) => b.ip), ...history.map((b) => b.ip)]);
         let unlisted = false;
         for (const e of events) {
-          if (e.type === 'ban') listed.add(e.ban.ip);
-          else if (e.type === 'unban' && !listed.has(e.ip)) unlisted = true;
+          if (e.type === 'ban') known.add(e.ban.ip);
+          else if (e.type === 'unban' && !known.has(e.ip)) unlisted = true;
         }
         set((s) => reduceEvents(s, events, now()));
         if (unlisted) {
           if (bansTimer !== null) cancel(bansTimer);
+          const wait = Math.max(BANS_RELOAD_QUIET_MS, bansReloadedAt + BANS_RELOAD_MIN_INTERVAL_MS - now());
           bansTimer = later(() => {
             bansTimer = null;
+            bansReloadedAt = now();
             void get().loadBans();
-          }, BANS_RELOAD_QUIET_MS);
+          }, wait);
         }
         // A ban the firewall failed to make gets no "Banned" alert: the service's error notice says it.
         get().noteBans(events.flatMap((e) => (e.type === 'ban' && e.firewallError === undefined ? [e.ban] : [])));
