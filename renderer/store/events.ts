@@ -45,6 +45,49 @@ function offenderFromBan(ban: BanRecord, prev: Offender | undefined): Offender {
   return { ...base, state: 'banned', strikes: ban.strikes, bannedUntil: ban.until };
 }
 
+/**
+ * The active-ban list as a batch changes it, at a constant cost per event: a first fleet pull
+ * delivers up to fleet.maxBans (100,000) 'ban' events in one batch, and filtering the list for each
+ * froze the window. The list is indexed once, when the batch's first ban or unban comes; `list()`
+ * gives what filtering per event gave: the bans the batch did not touch, in their order, then the
+ * ones it banned, each where its last ban put it.
+ */
+class ActiveBans {
+  /** The first listed ban of each address of the list before the batch (what `find` found). */
+  private readonly listed = new Map<string, BanRecord>();
+  /** Addresses the batch banned or unbanned: none of their bans before the batch stays. */
+  private readonly touched = new Set<string>();
+  /** The batch's bans, in the order of each address's last ban (a Map keeps insertion order). */
+  private readonly added = new Map<string, BanRecord>();
+
+  private readonly before: BanRecord[];
+
+  constructor(before: BanRecord[]) {
+    this.before = before;
+    for (const b of before) if (!this.listed.has(b.ip)) this.listed.set(b.ip, b);
+  }
+
+  ban(ban: BanRecord): void {
+    this.touched.add(ban.ip);
+    this.added.delete(ban.ip);
+    this.added.set(ban.ip, ban);
+  }
+
+  /** Takes the address's ban off the list; returns it (undefined when none was listed). */
+  unban(ip: string): BanRecord | undefined {
+    const ended = this.touched.has(ip) ? this.added.get(ip) : this.listed.get(ip);
+    this.touched.add(ip);
+    this.added.delete(ip);
+    return ended;
+  }
+
+  list(): BanRecord[] {
+    const kept = this.touched.size === 0 ? this.before.slice() : this.before.filter((b) => !this.touched.has(b.ip));
+    for (const b of this.added.values()) kept.push(b);
+    return kept;
+  }
+}
+
 export function reduceEvents(s: AppState, events: ApiEvent[], now: number): Partial<AppState> {
   const patch: Partial<AppState> = {};
   let packets = s.packets;
@@ -53,8 +96,9 @@ export function reduceEvents(s: AppState, events: ApiEvent[], now: number): Part
   let missing = s.packetsMissing;
   let skippedUpTo = s.packetsSkippedUpTo;
   let offenders: Map<string, Offender> | null = null;
-  let active = s.bans.active;
-  let history = s.bans.history;
+  let active: ActiveBans | null = null;
+  // The batch's history rows, oldest first: each goes on top of the history (see below).
+  const ended: BanRecord[] = [];
   let notices = s.notices;
   const touchOffenders = () => (offenders ??= new Map(s.offenders));
   for (const ev of events) {
@@ -86,20 +130,19 @@ export function reduceEvents(s: AppState, events: ApiEvent[], now: number): Part
         break;
       }
       case 'ban': {
-        active = [...active.filter((b) => b.ip !== ev.ban.ip), ev.ban];
+        (active ??= new ActiveBans(s.bans.active)).ban(ev.ban);
         // Every active ban has its offender row, so "banned" counts the same on every screen.
         const m = touchOffenders();
         m.set(ev.ban.ip, offenderFromBan(ev.ban, m.get(ev.ban.ip)));
         break;
       }
       case 'unban': {
-        const ended = active.find((b) => b.ip === ev.ip);
-        active = active.filter((b) => b.ip !== ev.ip);
+        const was = (active ??= new ActiveBans(s.bans.active)).unban(ev.ip);
         // The history row says when and why it ended, not the expiry it no longer reached.
-        if (ended) history = [{ ...ended, ended: { at: ev.why === 'expired' && ended.until !== null ? Math.min(ended.until, now) : now, why: ev.why } }, ...history].slice(0, MAX_BAN_HISTORY);
+        if (was) ended.push({ ...was, ended: { at: ev.why === 'expired' && was.until !== null ? Math.min(was.until, now) : now, why: ev.why } });
         const m = touchOffenders();
         // The source stays listed (its ban is over), also when only the ban list knew it.
-        const o = m.get(ev.ip) ?? (ended ? offenderFromBan(ended, undefined) : undefined);
+        const o = m.get(ev.ip) ?? (was ? offenderFromBan(was, undefined) : undefined);
         if (o && o.state === 'banned') m.set(ev.ip, { ...o, state: 'expired', bannedUntil: null });
         break;
       }
@@ -126,7 +169,12 @@ export function reduceEvents(s: AppState, events: ApiEvent[], now: number): Part
   if (missing !== s.packetsMissing) patch.packetsMissing = missing;
   if (skippedUpTo !== s.packetsSkippedUpTo) patch.packetsSkippedUpTo = skippedUpTo;
   if (offenders) patch.offenders = offenders;
-  if (active !== s.bans.active || history !== s.bans.history) patch.bans = { active, history };
+  if (active) {
+    // The newest ended ban first, as if each had been put on top in turn, and the cap once: keeping
+    // the first MAX_BAN_HISTORY after each row or only at the end keeps the same rows.
+    const history = ended.length === 0 ? s.bans.history : ended.slice(-MAX_BAN_HISTORY).reverse().concat(s.bans.history).slice(0, MAX_BAN_HISTORY);
+    patch.bans = { active: active.list(), history };
+  }
   if (notices !== s.notices) patch.notices = notices;
   return patch;
 }
