@@ -1,7 +1,8 @@
 /**
  * The ban pipeline: an engine decision becomes a ban in the store, then in the firewall, then cut
  * connections; unbans and expiry the same way back; `banMany` as one store transaction and one
- * firewall batch; a fleet pull's bans in batches (applyTogether); and it runs the start-up reconcile
+ * firewall batch; a fleet pull's bans and a resync's unbans in batches (applyTogether,
+ * unbanTogether); and it runs the start-up reconcile
  * (reconcile.ts: restore after a reboot, stale and duplicate entries).
  *
  *   ban   → store FIRST (a kill -9 after this loses nothing) → firewall.ban → cut connections → fleet
@@ -66,7 +67,9 @@ export class BanPipeline {
    * did not happen: the earlier ban still stands, until this end.
    */
   private readonly inForce = new Map<string, number | null>();
-  /** The batches of applyTogether still running. */
+  /** While unbanTogether runs: the addresses whose firewall ban applyUnban lifts, lifted as batches instead of one by one. */
+  private bulkUnbans: Map<string, UnbanReason> | null = null;
+  /** The batches of applyTogether and unbanTogether still running. */
   private together: Promise<void> = Promise.resolve();
   /** Addresses whose firewall ban unbanRequested has just lifted: their applyUnban leaves the firewall alone. */
   private readonly liftedFirst = new Set<string>();
@@ -263,6 +266,11 @@ export class BanPipeline {
     this.h.onUnban?.(ip, why);
     const fw = this.h.firewall;
     if (this.h.dryRun || !fw || this.liftedFirst.has(ip)) return;
+    if (this.bulkUnbans) {
+      this.bulkUnbans.delete(ip); // in the order of their last unban
+      this.bulkUnbans.set(ip, why);
+      return;
+    }
     void this.order.forIp(ip, async () => {
       try {
         await fw.unban(ip, why);
@@ -509,6 +517,58 @@ export class BanPipeline {
         }
       })
       .finally(() => h.events.push({ type: 'fleetSync', phase: 'end' }));
+    this.together = this.together.then(() => run);
+    await run;
+  }
+
+  /**
+   * The unbans `lift` makes (a fleet resync's decisions found gone, through the engine: applyUnban,
+   * engine and store first, events as for any unban) leave the firewall as batches of its bulk unban,
+   * as a pull's bans go in (applyTogether) — not one call each: with the ufw backend one `ufw delete`
+   * is ~0.3 s, so a resync finding thousands gone kept the ban queue busy for minutes. What the engine
+   * holds when a batch RUNS decides (liftBatch): an address banned again since keeps its entry. A
+   * batch the firewall failed is retried one by one, and what still fails is one error notice.
+   */
+  async unbanTogether(lift: () => void): Promise<void> {
+    const lifted = new Map<string, UnbanReason>();
+    const outer = this.bulkUnbans;
+    this.bulkUnbans = lifted;
+    try {
+      lift();
+    } finally {
+      this.bulkUnbans = outer;
+    }
+    if (outer) {
+      // Inside another: it lifts them.
+      for (const [ip, why] of lifted) {
+        outer.delete(ip);
+        outer.set(ip, why);
+      }
+      return;
+    }
+    const fw = this.h.firewall;
+    if (lifted.size === 0 || !fw) return;
+    const size = this.h.settings().ban.backend === 'set' ? RESTORE_BATCH_SET : RESTORE_BATCH_UFW;
+    const run = this.rec.inBatches([...lifted.keys()], size, async (chunk) => {
+      try {
+        await this.rec.liftBatch(fw, chunk);
+      } catch (e) {
+        this.h.log('warn', `lifting ${chunk.length} bans as one batch failed (${errorText(e)}); retrying one by one`);
+        const failed: string[] = [];
+        let error = '';
+        for (const ip of chunk) {
+          if (this.h.engine().isBanned(ip)) continue;
+          try {
+            await fw.unban(ip, lifted.get(ip));
+          } catch (e1) {
+            failed.push(ip);
+            error ||= errorText(e1);
+          }
+        }
+        if (failed.length === 1) this.h.notice('error', `Could not lift the ban of ${failed[0]} in the firewall: ${error}`);
+        else if (failed.length > 1) this.h.notice('error', `Could not lift the bans of ${failed.length} addresses in the firewall (${failed.slice(0, 3).join(', ')}${failed.length > 3 ? ', …' : ''}): ${error}`);
+      }
+    });
     this.together = this.together.then(() => run);
     await run;
   }

@@ -54,6 +54,8 @@ export interface FleetServicePort {
   together(decide: () => void): void;
   /** Lift a ban through the service's pipeline. */
   unban(ip: string): void;
+  /** The unbans `lift` makes (through `unban`) leave the firewall as batches of its bulk unban, not one call each. */
+  unbanTogether(lift: () => void): void;
   log(level: 'info' | 'warn' | 'error', message: string): void;
   /** A message for the user (UI toast, runner stderr). */
   notice(level: 'info' | 'warn' | 'error', message: string): void;
@@ -152,7 +154,7 @@ export class FleetBridge implements FleetSink {
       await this.link?.stop();
       this.link = null;
       const cs = this.settings.fleet.crowdsec;
-      if (!cs || !cs.apply) for (const ip of [...this.applied.keys()]) this.remove(ip);
+      if (!cs || !cs.apply) this.removeAll([...this.applied.keys()]);
       this.startLink();
     });
     return this.restarting;
@@ -305,9 +307,17 @@ export class FleetBridge implements FleetSink {
     }
   }
 
+  /** Fleet bans lifted together (a resync's decisions found gone): one firewall batch, not one `ufw delete` each. */
+  private removeAll(ips: readonly string[]): void {
+    if (ips.length === 0) return;
+    this.port.unbanTogether(() => {
+      for (const ip of ips) this.remove(ip);
+    });
+  }
+
   replaceAll(all: FleetDecision[]): void {
     const wanted = new Set(all.map((d) => fleetTarget(d.scope, d.value) ?? d.value));
-    for (const ip of [...this.applied.keys()]) if (!wanted.has(ip)) this.remove(ip);
+    this.removeAll([...this.applied.keys()].filter((ip) => !wanted.has(ip)));
     // A dismissal lasts as long as its decision: gone at the LAPI, forgotten here.
     for (const ip of [...this.dismissed.keys()]) if (!wanted.has(ip)) this.undismiss(ip);
     this.upsertMany(all);

@@ -3,8 +3,9 @@
  * whose time ran out while nobody ran are closed, bans missing from the firewall are restored, stale
  * and duplicate entries removed, bans left in the other ban backend moved into this one, and bans
  * extended since they went in banned again with the later end. The ban pipeline (ban-pipeline.ts)
- * owns it and runs it behind log reading (startReconcile); its batch steps, restoreBatch and
- * inBatches, are also how a fleet pull's bans reach the firewall (BanPipeline.applyTogether).
+ * owns it and runs it behind log reading (startReconcile); its batch steps, restoreBatch, liftBatch
+ * and inBatches, are also how a fleet pull's bans reach the firewall and its unbans leave it
+ * (BanPipeline.applyTogether, unbanTogether).
  *
  * Each batch is one step of the pipeline's FirewallOrder, so a live ban decided meanwhile runs
  * between two batches; what the engine holds when a batch RUNS decides, never the listing's snapshot.
@@ -118,14 +119,10 @@ export class Reconciler {
     // rules files, and a live ban waits for one batch, not for all of them.
     const stale = [...count].filter(([ip]) => !wanted.has(ip)).map(([ip]) => ip);
     if (stale.length) await this.inBatches(stale, batch, async (chunk) => {
-      const ips = chunk.filter((ip) => !h.engine().isBanned(ip));
-      if (ips.length === 0) return;
       try {
-        if (fw.unbanMany) await fw.unbanMany(ips);
-        else for (const ip of ips) await fw.unban(ip);
-        result.removed.push(...ips);
+        result.removed.push(...(await this.liftBatch(fw, chunk)));
       } catch (e) {
-        h.log('warn', `reconcile: cannot remove ${ips.length} stale bans: ${errorText(e)}`);
+        h.log('warn', `reconcile: cannot remove ${chunk.length} stale bans: ${errorText(e)}`);
       }
     });
     for (const [ip, n] of count) {
@@ -256,6 +253,19 @@ export class Reconciler {
         }
       }
     }
+  }
+
+  /**
+   * Takes the entries of a batch of addresses out of the firewall (its bulk unban), but not those the
+   * engine holds a ban of when the batch RUNS: banned again since, they must keep their entry. Returns
+   * the addresses taken out; rejects with the firewall's error (the whole batch, as one call).
+   */
+  async liftBatch(fw: FirewallPort, ips: readonly string[]): Promise<string[]> {
+    const todo = ips.filter((ip) => !this.h.engine().isBanned(ip));
+    if (todo.length === 0) return todo;
+    if (fw.unbanMany) await fw.unbanMany(todo);
+    else for (const ip of todo) await fw.unban(ip);
+    return todo;
   }
 
   /** Portcullis's entries in the other ban backend (none when it cannot list: its sets or ufw absent). */

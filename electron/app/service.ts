@@ -483,6 +483,7 @@ export class PortcullisService implements AppCore {
       },
       together: (decide) => void this.pipeline.applyTogether(decide),
       unban: (ip) => void this.unbanNow(ip),
+      unbanTogether: (lift) => void this.pipeline.unbanTogether(lift),
       log: (level, message) => this.log(level, message),
       notice: (level, message) => this.notice(level, message),
     };

@@ -1,8 +1,9 @@
 /**
  * The fleet's decisions of one pull reach the firewall as batches of its bulk ban (ufw: one edit of
- * its rules files per batch), not one `ufw prepend` (0.3–1.4 s) each.
+ * its rules files per batch), not one `ufw prepend` (0.3–1.4 s) each; and those a resync finds gone
+ * leave it as batches of its bulk unban, not one `ufw delete` (~0.3 s) each.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { BatchFirewall, Journal } from '../headless/fakes.ts';
 import { fleetServiceBuilder, scan, withFleet } from './fleet-service.ts';
 
@@ -50,5 +51,53 @@ describe('fleet decisions applied in batches', () => {
     expect(await t.link().pullOnce()).toBe('full');
     await t.service.idle();
     expect((await t.call('getBans')).active.map((b) => b.ip)).not.toContain(addr(3));
+  });
+
+  it('a resync that finds 1,100 decisions gone lifts them as three bulk unbans, no single unban; each is ended as today (history, events)', async () => {
+    const firewall = new BatchFirewall(new Journal());
+    const t = await build({ settings: withFleet(), firewall });
+    const unbanEvents: string[] = [];
+    t.service.onEvents((events) => {
+      for (const e of events) if (e.type === 'unban') unbanEvents.push(e.ip);
+    });
+    const ds = Array.from({ length: 1200 }, (_, i) => t.lapi.add(addr(i), 'portcullis@hostB', 4 * 3_600_000));
+    expect(await t.link().pullOnce()).toBe('full');
+    await t.service.idle();
+    expect(firewall.bans.size).toBe(1200);
+    for (const d of ds.slice(100)) t.lapi.remove(d.id);
+    t.clock.advance(6 * 60_000);
+    expect(await t.link().pullOnce()).toBe('full');
+    await t.service.idle();
+    expect(firewall.log.filter((l) => l.startsWith('unban'))).toEqual(['unbanMany 500', 'unbanMany 500', 'unbanMany 100']);
+    expect(firewall.calls.filter((c) => c.startsWith('unban'))).toEqual([]);
+    expect([...firewall.bans.keys()].sort()).toEqual(ds.slice(0, 100).map((d) => d.value).sort());
+    const bans = await t.call('getBans');
+    expect(bans.active).toHaveLength(100);
+    const gone = new Set(ds.slice(100).map((d) => d.value));
+    expect(bans.history.length).toBeGreaterThan(0); // the newest of them (the API lists a bounded history)
+    expect(bans.history.every((b) => gone.has(b.ip) && b.ended !== undefined)).toBe(true);
+    await vi.waitFor(() => expect(new Set(unbanEvents)).toEqual(gone)); // events go out in timed batches
+  });
+
+  it('an address banned again while its resync unban waits for its batch keeps its ban in the firewall', async () => {
+    const firewall = new BatchFirewall(new Journal());
+    const t = await build({ settings: withFleet(), firewall });
+    const ds = Array.from({ length: 600 }, (_, i) => t.lapi.add(addr(i), 'portcullis@hostB', 4 * 3_600_000));
+    await t.link().pullOnce();
+    await t.service.idle();
+    for (const d of ds) t.lapi.remove(d.id);
+    t.clock.advance(6 * 60_000);
+    let open!: () => void;
+    firewall.gate = new Promise((r) => (open = r));
+    // The pull's first batch of unbans is queued (and held by the gate) before its reply is handled.
+    await t.link().pullOnce();
+    // The last address, in the second batch, banned by hand meanwhile: its ban runs between the batches.
+    const banned = t.call('ban', { ip: addr(599) });
+    open();
+    firewall.gate = null;
+    await banned;
+    await t.service.idle();
+    expect([...firewall.bans.keys()]).toEqual([addr(599)]);
+    expect((await t.call('getBans')).active.map((b) => b.ip)).toEqual([addr(599)]);
   });
 });
