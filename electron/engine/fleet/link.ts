@@ -22,14 +22,17 @@
  * What the fleet wants banned goes to a FleetSink (the service's bridge), which owns the ban
  * pipeline: whitelist, maxBans, firewall.
  */
-import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import * as z from 'zod';
-import { CREDENTIALS_DIR, originMatches, ownOrigin, type CrowdsecSettings, type FleetHealth } from '../../shared/fleet.ts';
+import { originMatches, ownOrigin, type CrowdsecSettings, type FleetHealth } from '../../shared/fleet.ts';
+import { machineCredentials } from './credentials.ts';
 import { LapiClient, LapiError, type FetchLike } from './client.ts';
 import { alertBody, parseGoDuration, type Decision, type PushedBan } from './lapi.ts';
 import { FleetQueue, type QueueItem } from './queue.ts';
 import { errorText } from '../../shared/errors.ts';
 import { MAX_BAN_DURATION_SEC } from '../../shared/model.ts';
+
+// Where they were before credentials.ts: the bridge and the tests import them from the link.
+export { CREDENTIALS_MAX_BYTES, machineCredentials, readCredentialsFile } from './credentials.ts';
 
 export interface FleetDecision {
   value: string;
@@ -86,50 +89,8 @@ const RESYNC_MS = 5 * 60_000;
 const BURST = 10;
 const BURST_RESYNC_MS = 3000;
 
-/** A credentials file is a few lines; anything bigger is not one. */
-export const CREDENTIALS_MAX_BYTES = 64 * 1024;
 /** Fleet decisions last at most this long here (a far larger duration from the LAPI is clamped): the bound of every ban. */
 export const MAX_FLEET_BAN_MS = MAX_BAN_DURATION_SEC * 1000;
-
-/**
- * Reads a credentials file as root without being led astray: only in `dir`, not through a final
- * symlink (O_NOFOLLOW), never blocking on a FIFO (O_NONBLOCK), a regular file of at most 64 KiB
- * (/dev/zero would fill memory).
- */
-export function readCredentialsFile(p: string, dir: string = CREDENTIALS_DIR): string {
-  if (!p.startsWith(dir) || p.split('/').includes('..')) throw new Error(`not in ${dir}`);
-  const fd = openSync(p, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-  try {
-    const st = fstatSync(fd);
-    if (!st.isFile()) throw new Error('not a regular file');
-    if (st.size > CREDENTIALS_MAX_BYTES) throw new Error(`larger than ${CREDENTIALS_MAX_BYTES / 1024} KiB`);
-    const buf = Buffer.alloc(CREDENTIALS_MAX_BYTES + 1);
-    const n = readSync(fd, buf, 0, buf.length, 0);
-    if (n > CREDENTIALS_MAX_BYTES) throw new Error(`larger than ${CREDENTIALS_MAX_BYTES / 1024} KiB`);
-    return buf.subarray(0, n).toString('utf8');
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** The machine credentials: given inline, or read from the YAML `cscli machines add -f` writes. */
-export function machineCredentials(s: CrowdsecSettings, read: (p: string) => string = (p) => readCredentialsFile(p)): { machineId: string | null; password: string | null; error: string | null } {
-  if (s.credentialsFile === undefined) return { machineId: s.machineId ?? null, password: s.password ?? null, error: null };
-  let text: string;
-  try {
-    text = read(s.credentialsFile);
-  } catch (e) {
-    return { machineId: null, password: null, error: `cannot read credentialsFile ${s.credentialsFile}: ${(e as Error).message}` };
-  }
-  const field = (k: string) => {
-    const m = new RegExp(`^\\s*${k}\\s*:\\s*(.*?)\\s*$`, 'm').exec(text);
-    return m ? m[1]!.replace(/^(['"])(.*)\1$/, '$2') : null;
-  };
-  const login = field('login');
-  const password = field('password');
-  if (!login || !password) return { machineId: null, password: null, error: `${s.credentialsFile} has no login and password (expected the file \`cscli machines add -f\` writes)` };
-  return { machineId: s.machineId ?? login, password, error: null };
-}
 
 /**
  * What a failed send says about the item. transient: the LAPI is away, busy or not itself — down,
