@@ -253,3 +253,71 @@ describe('fleet push queue: a ban pushed again supersedes only the alerts pushed
     q.close();
   });
 });
+
+/** A fetch whose next POST /v1/alerts is cut before it reaches the LAPI (nothing committed) once `cut` is set. */
+function cuttingPost() {
+  const state = { cut: false };
+  const wrap = (f: FetchLike): FetchLike => async (url, init) => {
+    if (state.cut && init.method === 'POST' && url.endsWith('/v1/alerts')) {
+      state.cut = false;
+      throw Object.assign(new TypeError('fetch failed'), { cause: { code: 'UND_ERR_SOCKET', message: 'other side closed' } });
+    }
+    return f(url, init);
+  };
+  return { state, wrap };
+}
+
+describe('a push whose connection was cut (its answer lost) is retried', () => {
+  const ip = '198.51.100.7';
+  const HOUR = 3_600_000;
+
+  it('an extension cut before it reached the LAPI is pushed at the retry: the earlier ban\'s decision does not count as it', async () => {
+    const c = cuttingPost();
+    const t = setup(new FleetQueue(':memory:'), c.wrap);
+    t.link.enqueueBan(ban(ip, t.clock.now() + HOUR));
+    await drain(t.link);
+    c.state.cut = true;
+    t.link.enqueueBan(ban(ip, t.clock.now() + 4 * HOUR));
+    expect(await t.link.pumpOnce()).toBe('failed');
+    await drain(t.link);
+    expect(mine(t.lapi, ip).map((d) => d.until)).toEqual([t.clock.now() + 4 * HOUR]);
+  });
+
+  it('an extension the LAPI took though its answer was lost is not pushed twice, and the earlier decision goes', async () => {
+    const t = setup();
+    t.link.enqueueBan(ban(ip, t.clock.now() + HOUR));
+    await drain(t.link);
+    t.lapi.loseNextPushReply = true;
+    t.link.enqueueBan(ban(ip, t.clock.now() + 4 * HOUR));
+    expect(await t.link.pumpOnce()).toBe('failed');
+    t.clock.advance(2000); // the retry, a little later
+    await drain(t.link);
+    expect(t.lapi.decisions.filter((d) => d.value === ip)).toHaveLength(2);
+    expect(mine(t.lapi, ip).map((d) => d.until)).toEqual([t.clock.now() - 2000 + 4 * HOUR]);
+  });
+
+  it('after a ban the LAPI took unanswered, an extension cut before it reached the LAPI is still pushed (that unknown decision ends earlier)', async () => {
+    const c = cuttingPost();
+    const t = setup(new FleetQueue(':memory:'), c.wrap);
+    t.lapi.loseNextPushReply = true;
+    t.link.enqueueBan(ban(ip, t.clock.now() + HOUR));
+    expect(await t.link.pumpOnce()).toBe('failed');
+    await drain(t.link);
+    expect(mine(t.lapi, ip)).toHaveLength(1); // not pushed twice
+    c.state.cut = true;
+    t.link.enqueueBan(ban(ip, t.clock.now() + 4 * HOUR));
+    expect(await t.link.pumpOnce()).toBe('failed');
+    await drain(t.link);
+    expect(mine(t.lapi, ip).map((d) => d.until)).toContain(t.clock.now() + 4 * HOUR);
+  });
+
+  it('a permanent ban the LAPI took unanswered is not pushed twice', async () => {
+    const t = setup();
+    t.lapi.loseNextPushReply = true;
+    t.link.enqueueBan(ban(ip, null));
+    expect(await t.link.pumpOnce()).toBe('failed');
+    await drain(t.link);
+    expect(t.lapi.decisions.filter((d) => d.value === ip)).toHaveLength(1);
+  });
+});
+

@@ -75,6 +75,8 @@ export interface FleetLinkOptions {
  * - `{drop, keep}`: a ban pushed again (an extension, a re-ban) as alert `keep` supersedes exactly the
  *   alerts `drop` this host had pushed for the address before it. Never a newer alert: a push queued
  *   or in flight meanwhile has its own delete, queued after it.
+ * - `{drop}` alone: the same for a ban pushed again whose alert id is not known (the LAPI took it but
+ *   its answer was lost): exactly the alerts `drop`, and no other decision of this host's.
  * - `{keep}` alone: written by an earlier version ("all of mine but `keep`"); read as the alerts older
  *   than `keep` (the LAPI numbers alerts in order), which is what it meant.
  */
@@ -88,6 +90,12 @@ const RESYNC_MS = 5 * 60_000;
 /** A delta with at least this many changes was a burst: resync shortly after it. */
 const BURST = 10;
 const BURST_RESYNC_MS = 3000;
+/**
+ * How far the end of a decision the LAPI made from a push may be from the pushed ban's: the push
+ * says the time left, and the LAPI counts it from when it took the request (up to the client's
+ * timeout after it was sent); an extension or a re-ban ends minutes or more from the earlier ban.
+ */
+const PUSHED_END_SLACK_MS = 60_000;
 
 /** Fleet decisions last at most this long here (a far larger duration from the LAPI is clamped): the bound of every ban. */
 export const MAX_FLEET_BAN_MS = MAX_BAN_DURATION_SEC * 1000;
@@ -295,12 +303,19 @@ export class FleetLink {
       if (ban.until === null || ban.until > now + 1000) live.push({ item, ban });
     }
     if (this.pushUncertain) {
-      // Pushed already if the LAPI holds a decision of ours for it: never push a ban twice.
+      // Never push a ban twice: one the LAPI took though its answer was lost is not sent again. The
+      // alerts it supersedes go as after any push again (its own alert id is not known: none kept).
+      const taken: string[] = [];
       for (let i = live.length - 1; i >= 0; i--) {
-        const mine = (await this.client.decisionsFor(live[i]!.ban.ip)).some((d) => d.origin === this.origin);
-        if (mine) live.splice(i, 1);
+        if (!(await this.pushedUnanswered(live[i]!.ban, now))) continue;
+        taken.push(live[i]!.ban.ip);
+        live.splice(i, 1);
       }
       this.pushUncertain = false;
+      for (const ip of new Set(taken)) {
+        const older = this.o.queue.alertsOf(ip);
+        if (older.length > 0) this.o.queue.add('delete', ip, { drop: older } satisfies DeleteBody);
+      }
     }
     if (live.length === 0) return;
     const ids = await this.client.pushAlerts(live.map((l) => alertBody(l.ban, this.origin!, now)));
@@ -312,6 +327,25 @@ export class FleetLink {
       const older = this.o.queue.alertsOf(l.ban.ip);
       this.o.queue.addAlert(l.ban.ip, id);
       if (older.length > 0) this.o.queue.add('delete', l.ban.ip, { drop: older, keep: id } satisfies DeleteBody);
+    });
+  }
+
+  /**
+   * Whether the LAPI holds the decision of this push already (a push whose answer was lost): a
+   * decision of ours for the address that no alert we know of made (the known ones are the bans this
+   * one extends or replaces: counting them lost every extension pushed over a cut connection) and
+   * that ends when this ban does (a permanent ban: any such).
+   */
+  private async pushedUnanswered(ban: PushedBan, now: number): Promise<boolean> {
+    const ours = (await this.client.decisionsFor(ban.ip)).filter((d) => d.origin === this.origin && d.value === ban.ip);
+    if (ours.length === 0) return false;
+    const known = new Set<number>();
+    for (const alertId of this.o.queue.alertsOf(ban.ip)) for (const id of await this.client.alertDecisionIds(alertId)) known.add(id);
+    return ours.some((d) => {
+      if (known.has(d.id)) return false;
+      if (ban.until === null) return true;
+      const ms = parseGoDuration(d.duration);
+      return ms !== null && Math.abs(now + ms - ban.until) <= PUSHED_END_SLACK_MS;
     });
   }
 

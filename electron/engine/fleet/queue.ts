@@ -15,7 +15,7 @@ export interface QueueItem {
   id: number;
   kind: QueueKind;
   ip: string;
-  /** push: the PushedBan (JSON); delete: {} (an unban) or {drop, keep} (a ban pushed again; link.ts). */
+  /** push: the PushedBan (JSON); delete: {} (an unban) or {drop, keep} / {drop} (a ban pushed again; link.ts). */
   body: string;
 }
 
