@@ -25,7 +25,13 @@ let reads = 0;
 const cache = ownAddressCache({ maxAgeMs: 3_600_000, read: () => (reads++, hostAddresses()) });
 cache.get();
 const { execFileSync } = await import('node:child_process');
-const kids = execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(process.pid)], { encoding: 'utf8' });
+// Until setpriv has exec'd ip (on a busy machine ps can still see setpriv itself), for at most 10 s.
+let kids = '';
+for (let i = 0; i < 200; i++) {
+  kids = execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(process.pid)], { encoding: 'utf8' });
+  if (/ip -o monitor/.test(kids) && !/setpriv/.test(kids)) break;
+  await new Promise((r) => setTimeout(r, 50));
+}
 console.log(JSON.stringify({ monitor: kids }));
 createInterface({ input: process.stdin }).on('line', () => console.log(JSON.stringify({ addresses: cache.get(), reads })));
 `;
