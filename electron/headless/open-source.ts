@@ -4,26 +4,19 @@
  * a file's position; nflog's counter ledger. The state keys live here, with the only code that reads
  * and writes them.
  */
-import { accessSync, constants, readFileSync } from 'node:fs';
+import { accessSync, constants } from 'node:fs';
 import type { Framing } from '../shared/packet.ts';
 import type { LogSourcePort } from '../engine/ports.ts';
 import { DEFAULT_LOG_FILES, FileTailSource, JournalSource, journalUsable, type FilePosition } from '../engine/logs/index.ts';
 import { KmsgSource, newestKmsgSeq } from '../engine/logs/kmsg.ts';
+import { storedKmsgPosition } from '../engine/logs/kmsg-position.ts';
 import { NflogSource } from '../engine/logs/nflog.ts';
 import { NflogLedger, nflogRulesRebuilt, type LedgerState, type ReadCounters } from '../engine/logs/nflog-ledger.ts';
+import { currentBootId } from '../node/boot-id.ts';
 import { nflogReaderPath } from './nflog-reader-path.ts';
 const KMSG_SEQ_KEY = 'kmsg.lastSeq';
-/** The boot the stored kmsg position belongs to: the kernel numbers records from 0 again at every boot. */
-const KMSG_BOOT_KEY = 'kmsg.bootId';
-const BOOT_ID_FILE = '/proc/sys/kernel/random/boot_id';
-
-function currentBootId(): string | null {
-  try {
-    return readFileSync(BOOT_ID_FILE, 'utf8').trim() || null;
-  } catch {
-    return null;
-  }
-}
+/** The position and the boot it belongs to (kmsg-position.ts: the kernel numbers records from 0 again at every boot). */
+const KMSG_KEYS = { seq: KMSG_SEQ_KEY, boot: 'kmsg.bootId' };
 const JOURNAL_CURSOR_KEY = 'journal.cursor';
 const FILE_POS_KEY = 'file.position';
 
@@ -64,20 +57,9 @@ export async function openSource(
   const kmsgOk = canRead('/dev/kmsg');
   if (spec === 'kmsg' || (spec === 'auto' && kmsgOk)) {
     if (!kmsgOk) return { error: '/dev/kmsg cannot be read (run as root)' };
-    let saved = Number(state.get(KMSG_SEQ_KEY) ?? NaN);
-    const boot = currentBootId();
-    const savedBoot = state.get(KMSG_BOOT_KEY);
-    if (boot !== null && savedBoot !== boot) {
-      state.set(KMSG_BOOT_KEY, boot);
-      // A position stored in another boot means nothing in this one: everything this boot logged
-      // is new (-1: before its first record), and a ring that wrapped since boot lost the rest.
-      // Databases from before the boot was stored (no key) keep their position.
-      if (savedBoot !== null && Number.isInteger(saved)) {
-        saved = -1;
-        state.set(KMSG_SEQ_KEY, '-1');
-      }
-    }
-    if (!Number.isInteger(saved)) {
+    // Of another boot: -1, everything this boot logged is new (a ring that wrapped since boot lost the rest).
+    const saved = storedKmsgPosition(state, KMSG_KEYS, currentBootId());
+    if (saved === null) {
       // First run: start at the newest record, and write that position NOW (not with the first
       // batch): if this run is killed before its first flush, the next one still resumes from here
       // instead of from "now", which would lose what was logged in between.
