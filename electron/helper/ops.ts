@@ -20,6 +20,7 @@ import {
   type HelperResponse,
   type HelperResult,
   type HelperStatus,
+  type KmsgBatchInfo,
 } from '../shared/helper-protocol.ts';
 import type { HelperDoctorCheckId } from '../shared/doctor.ts';
 import { PORTCULLIS_NFLOG_GROUP, type LoggingVia } from '../shared/settings.ts';
@@ -83,7 +84,8 @@ export interface HelperDeps {
   readConfig(path: string): Promise<string | null>;
   /** Does this path exist (and for /dev/kmsg: is it readable)? */
   exists(path: string): Promise<boolean>;
-  openKmsg?(start: KmsgStart, onRecords: (records: string[]) => void, onError: (message: string) => void): KmsgStream;
+  /** Streams /dev/kmsg (kmsg.ts): kernel records, and what the stream says besides (lost, filtered, newBoot). */
+  openKmsg?(start: KmsgStart, onRecords: (records: string[], info?: KmsgBatchInfo) => void, onError: (message: string) => void): KmsgStream;
   /** Who is asking, for the audit log ("uid 1000 over socket", "headless runner"). */
   who: string;
   /** ufw runs can take seconds with many rules (1.4 s at 10k measured): generous, but bounded. */
@@ -289,7 +291,9 @@ export function createHelperDispatcher(deps: HelperDeps): HelperDispatcher {
     kmsg?.stop();
     kmsg = deps.openKmsg(
       start,
-      (records) => emit({ event: 'kmsg', records }),
+      // What the stream says besides its records only when there is something to say.
+      (records, { lost, filtered, newBoot } = { lost: 0, filtered: 0 }) =>
+        emit({ event: 'kmsg', records, ...(lost > 0 ? { lost } : {}), ...(filtered > 0 ? { filtered } : {}), ...(newBoot ? { newBoot } : {}) }),
       (message) => emit({ event: 'kmsg-error', message }),
     );
     return { streaming: true };

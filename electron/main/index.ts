@@ -20,7 +20,7 @@ import type { BanRecord } from '../shared/model.ts';
 import { DEFAULT_SETTINGS, type Settings } from '../shared/settings.ts';
 import { ScanEngine } from '../engine/engine.ts';
 import { HelperClient } from '../engine/helperclient/client.ts';
-import { KmsgSource, liveLineParser, PushKmsgFeed } from '../engine/logs/kmsg.ts';
+import { liveLineParser } from '../engine/logs/kmsg.ts';
 import { SqliteStore } from '../engine/store/sqlite.ts';
 import { readInboundSessions, serviceStoreOf, StoreSettingsRepo } from '../app/adapters.ts';
 import { firewallPortOf, helperOpsOf } from '../app/helper-adapter.ts';
@@ -28,6 +28,7 @@ import { readHostInfo } from '../app/hostinfo.ts';
 import { auditedHandlers, fileAuditLog } from '../app/api-audit.ts';
 import { PortcullisService, VERSION } from '../app/service.ts';
 import { loadSettings } from '../app/settings-load.ts';
+import { desktopKmsg } from '../app/desktop-kmsg.ts';
 import { applyAutostart, autostartPath, launchCommand } from './autostart.ts';
 import {
   cleanupHelperSession,
@@ -49,7 +50,6 @@ import { claimSingleInstance, DeferredShow, keepRunningInTray, MainWindow } from
 import { errorText } from '../shared/errors.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const KMSG_SEQ_KEY = 'desktop.kmsg.lastSeq';
 
 function log(message: string): void {
   process.stderr.write(`portcullis: ${message}\n`);
@@ -108,9 +108,9 @@ async function main(): Promise<void> {
   const backend = savedSettings.ban.backend;
   const helperOps = helperOpsOf(hub.call);
 
-  const feed = new PushKmsgFeed();
-  const savedSeq = Number(raw.getState(KMSG_SEQ_KEY) ?? NaN);
-  const source = new KmsgSource({ feed, resumeAfterSeq: Number.isInteger(savedSeq) ? savedSeq : null, onSeq: (seq) => raw.queueState(KMSG_SEQ_KEY, String(seq)) });
+  // Kernel records through the helper, resumed from the stored position of this boot (app/desktop-kmsg.ts).
+  const kmsg = desktopKmsg({ get: (k) => raw.getState(k), set: (k, v) => raw.setState(k, v), queue: (k, v) => raw.queueState(k, v) });
+  const source = kmsg.source;
   const parseOpts = { framing: 'kmsg' as const, bootTimeMs: source.bootTimeMs() };
 
   const service = new PortcullisService({
@@ -243,10 +243,7 @@ async function main(): Promise<void> {
       if (status.connected && link) {
         // Kernel records through the helper (resumed after the last one handled), then make the
         // firewall agree with the store.
-        const after = source.position();
-        // A failed stream is the source's error (Dashboard, tray) until the client says a start of it took
-        // (its own restart, or this new helper's stream).
-        call('kmsg', link.client.streamKmsg(after ?? 'now', (records) => feed.push(records), (message) => (message === null ? feed.running() : feed.fail(message))));
+        call('kmsg', kmsg.stream(link.client));
         call('reconcile', service.reconcile());
         // The set backend needs its managed block in ufw's before.rules (as `portcullis run` installs it).
         if (backend === 'set') {

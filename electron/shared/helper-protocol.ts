@@ -214,10 +214,13 @@ export const HELPER_OPS = {
   },
   streamKmsg: {
     /**
-     * Records with seq ≤ afterSeq are skipped (resume without duplicates); null streams from the oldest
-     * record in the ring, 'now' only records written from now on. Only kernel-facility records are sent.
+     * Records with seq ≤ afterSeq are skipped (resume without duplicates); -1 is "before this boot's
+     * first record" (a position stored in another boot: engine/logs/kmsg-position.ts); null streams
+     * from the oldest record in the ring, 'now' only records written from now on. A position past the
+     * ring's newest record cannot be of this boot: streamed as -1 (the first event says newBoot).
+     * Only kernel-facility records are sent; each event counts what was skipped besides (KmsgEventSchema).
      */
-    args: z.object({ afterSeq: z.union([z.number().int().min(0).max(Number.MAX_SAFE_INTEGER), z.literal('now')]).nullable() }).strict(),
+    args: z.object({ afterSeq: z.union([z.number().int().min(-1).max(Number.MAX_SAFE_INTEGER), z.literal('now')]).nullable() }).strict(),
     result: z.object({ streaming: z.literal(true) }),
   },
   doctor: { args: none, result: z.object({ checks: z.array(HelperDoctorCheckSchema) }) },
@@ -251,10 +254,30 @@ export const HelperRequestEnvelopeSchema = z
 export const HelperResponseSchema = envelope.reply;
 export type HelperResponse = z.infer<typeof HelperResponseSchema>;
 
+const SkippedCountSchema = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional();
+/**
+ * Kernel records, and what the helper's stream skipped since its previous event (absent: none), so
+ * the client can tell a seq gap of records lost from one of records filtered out:
+ * - `lost`: overwritten in the kernel's ring before they were read (seq numbers never read — an
+ *   EPIPE read, or a resume position the ring no longer holds);
+ * - `filtered`: read but not sent, for not being kernel facility (userspace writes to /dev/kmsg).
+ * An event may carry counts and no record.
+ * `newBoot`, with a stream's first event: it was asked to resume after a seq past the ring's newest
+ * record — another boot's — and reads this boot from its first record (-1): these records are new
+ * although their seq is lower than the one asked.
+ */
 export const KmsgEventSchema = z
-  .object({ event: z.literal('kmsg'), records: z.array(z.string().max(MAX_KMSG_RECORD_CHARS)).max(MAX_KMSG_RECORDS_PER_EVENT) })
+  .object({
+    event: z.literal('kmsg'),
+    records: z.array(z.string().max(MAX_KMSG_RECORD_CHARS)).max(MAX_KMSG_RECORDS_PER_EVENT),
+    lost: SkippedCountSchema,
+    filtered: SkippedCountSchema,
+    newBoot: z.literal(true).optional(),
+  })
   .strict();
 export type KmsgEvent = z.infer<typeof KmsgEventSchema>;
+/** What a kmsg event says besides its records: the counts (0 when absent), and newBoot. */
+export type KmsgBatchInfo = { [K in 'lost' | 'filtered']: NonNullable<KmsgEvent[K]> } & Pick<KmsgEvent, 'newBoot'>;
 export const HelperEventSchema = z.union([
   KmsgEventSchema,
   z.object({ event: z.literal('kmsg-error'), message: z.string() }).strict(),

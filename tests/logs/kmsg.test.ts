@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../electron/shared/domain.ts';
 import type { ParseResult } from '../../electron/shared/packet.ts';
 import { parseRecord } from '../../electron/engine/parse/index.ts';
+import { streamKmsg } from '../../electron/helper/kmsg.ts';
 import { KmsgSource, kmsgBootTimeMs, liveLineParser, monotonicNowMs, parseKmsgHeader, PushKmsgFeed, type KmsgFeed, type KmsgFeedSink, type KmsgRecord } from '../../electron/engine/logs/kmsg.ts';
 
 const FW = '[UFW BLOCK] IN=eth0 OUT= SRC=203.0.113.7 DST=198.51.100.1 LEN=60 PROTO=TCP SPT=4000 DPT=22 SYN URGP=0';
@@ -113,6 +114,20 @@ describe('kmsg record handling', () => {
     b.feed.push([1, 2, 3, 4, 5, 6].map((s) => rec(s)));
     const all = [...a.lines, ...b.lines].map((l) => parseKmsgHeader(l)!.seq);
     expect(all).toEqual([1, 2, 3, 4, 5, 6]);
+  });
+
+  it("a prefiltered feed (the helper's stream) counts as lost what the helper says it lost, not its filtered records (b_lost)", async () => {
+    // The helper's stream read seq 10, then EPIPE (the ring overran), then 5010; a user record in between was filtered.
+    const items: (string | Error)[] = [rec(10), Object.assign(new Error('EPIPE'), { code: 'EPIPE' }), rec(5010), rec(5011, 'user daemon', 30), rec(5012)];
+    const { feed, lines, src, start } = setup({ resumeAfterSeq: 5 }, true);
+    await start();
+    const device = { read: async () => { const v = items.shift(); if (v instanceof Error) throw v; return v ?? null; }, close() {} };
+    streamKmsg(device, 5, (r, info) => feed.push(r, info), () => undefined);
+    await new Promise((r) => setTimeout(r, 30));
+    expect(lines).toHaveLength(3);
+    // 6..9 (the ring no longer held them) and 11..5009; 5011 was the helper's to filter, not lost.
+    expect(src.health()).toMatchObject({ recordsLost: 4 + 4999, recordsRead: 4, rejectsPerMinute: 0 });
+    expect(src.health().error).toMatch(/^5003 kernel records were overwritten before they could be read/);
   });
 
   it("a prefiltered feed (the helper's stream drops non-kernel records) does not count seq gaps as lost", async () => {

@@ -16,6 +16,7 @@ import {
   type HelperOp,
   type HelperResponse,
   type HelperResult,
+  type KmsgBatchInfo,
 } from '../../shared/helper-protocol.ts';
 import { failure } from '../../shared/reply-envelope.ts';
 
@@ -44,6 +45,9 @@ function recordSeq(record: string): number | null {
   return m ? Number(m[1]) : null;
 }
 
+/** Kernel records as the helper sent them, and what its stream says besides (skipped since the last batch; newBoot). */
+export type KmsgListener = (records: string[], info: KmsgBatchInfo) => void;
+
 export class HelperClient {
   private readonly opts: HelperClientOptions;
   private socket: Socket | null = null;
@@ -52,7 +56,7 @@ export class HelperClient {
   private nextId = 1;
   private closed = false;
   private backoffMs = 100;
-  private readonly kmsgListeners = new Set<(records: string[]) => void>();
+  private readonly kmsgListeners = new Set<KmsgListener>();
   private readonly kmsgErrorListeners = new Set<(message: string | null) => void>();
   private kmsgRestart: ReturnType<typeof setTimeout> | null = null;
   /**
@@ -99,12 +103,15 @@ export class HelperClient {
   }
 
   /**
-   * Streams kernel records: after `afterSeq` (resume), from the oldest in the ring (null), or from now.
+   * Streams kernel records: after `afterSeq` (resume; -1: before this boot's first record), from the
+   * oldest in the ring (null), or from now. The listener also hears how many records the helper's
+   * stream skipped (lost to ring overwrite, filtered out), possibly with no record, and that it reads
+   * this boot from its start although asked after a seq (newBoot: the position was another boot's).
    * After a reconnect the stream resumes after the last record delivered. `onError` hears that the
    * helper's stream failed (a message), and that a restart of it took (null); it is restarted
    * KMSG_RESTART_MS later (resumed the same way), until it runs again. Returns the unsubscribe.
    */
-  async streamKmsg(afterSeq: number | null | 'now', listener: (records: string[]) => void, onError?: (message: string | null) => void): Promise<() => void> {
+  async streamKmsg(afterSeq: number | null | 'now', listener: KmsgListener, onError?: (message: string | null) => void): Promise<() => void> {
     await this.connect(); // so the (re)connect path does not start a second stream
     this.kmsgListeners.add(listener);
     if (onError) this.kmsgErrorListeners.add(onError);
@@ -253,9 +260,12 @@ export class HelperClient {
       return;
     }
     if (e.event !== 'kmsg') return;
+    // The helper reads this boot from its start (the position asked was another boot's): so does a resume.
+    if (e.newBoot) this.lastSeq = -1;
     const last = e.records.length ? recordSeq(e.records[e.records.length - 1]!) : null;
     if (last !== null) this.lastSeq = last;
-    for (const l of this.kmsgListeners) l(e.records);
+    const info: KmsgBatchInfo = { lost: e.lost ?? 0, filtered: e.filtered ?? 0, ...(e.newBoot ? { newBoot: true as const } : {}) };
+    for (const l of this.kmsgListeners) l(e.records, info);
   }
 
   /** Asks for the kernel-log stream again after KMSG_RESTART_MS (see there); a failed ask tries again as late. */

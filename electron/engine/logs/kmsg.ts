@@ -25,6 +25,7 @@ import { errorText, SourceStats } from './stats.ts';
 import { parseRecord, type ParseOptions } from '../parse/index.ts';
 import type { ParseResult } from '../../shared/packet.ts';
 import { parseKmsgHeader, type KmsgRecord } from '../../shared/kmsg-header.ts';
+import type { KmsgBatchInfo } from '../../shared/helper-protocol.ts';
 import { newestKmsgSeq, readKmsgRing, wakeKmsgReaders, type KmsgRingView } from '../../node/kmsg-ring.ts';
 
 export { MAX_KMSG_LINE, parseKmsgHeader, type KmsgRecord } from '../../shared/kmsg-header.ts';
@@ -56,7 +57,11 @@ export function liveLineParser(opts: ParseOptions, bootTimeMs: () => number = km
 
 /** What a feed tells the source. */
 export interface KmsgFeedSink {
-  records(raw: string[]): void;
+  /**
+   * Raw records; a prefiltered feed also says what it skipped besides (lost, filtered), possibly
+   * with no record, and newBoot: it reads this boot from its start (the resume position was another boot's).
+   */
+  records(raw: string[], info?: KmsgBatchInfo): void;
   /** Reading stopped or failed (SourceHealth.error). */
   error(message: string): void;
   /** Reading runs again after error() (the helper's stream was restarted), before any record comes. */
@@ -70,7 +75,8 @@ export interface KmsgFeed {
   readonly description: string;
   /**
    * The feed already dropped non-kernel records (the helper's stream does): seq gaps are then
-   * expected and not counted as records lost to ring overwrite.
+   * expected and not counted as records lost to ring overwrite — the feed counts those itself and
+   * says so with its records (KmsgFeedSink.records' `skipped`).
    */
   readonly prefiltered?: boolean;
   /** Seq of the newest record now, for startAt 'now' (feeds that can look; others need resumeAfterSeq). */
@@ -170,7 +176,7 @@ export class PushKmsgFeed implements KmsgFeed {
   readonly prefiltered: boolean;
   private sink: KmsgFeedSink | null = null;
 
-  /** prefiltered defaults to true: the helper forwards kernel-facility records only. */
+  /** prefiltered defaults to true: the helper forwards kernel-facility records only, and counts what it skipped. */
   constructor(description = 'kernel ring buffer (through the Portcullis helper)', opts: { prefiltered?: boolean } = {}) {
     this.description = description;
     this.prefiltered = opts.prefiltered ?? true;
@@ -184,8 +190,9 @@ export class PushKmsgFeed implements KmsgFeed {
     this.sink = null;
   }
 
-  push(raw: string[]): void {
-    this.sink?.records(raw);
+  /** Records, and (prefiltered) what the pusher says besides: skipped since the last push, newBoot. */
+  push(raw: string[], info?: KmsgBatchInfo): void {
+    this.sink?.records(raw, info);
   }
 
   fail(message: string): void {
@@ -291,13 +298,13 @@ export class KmsgSource implements LogSourcePort {
     this.reportedSeq = this.afterSeq;
     try {
       await this.feed.start({
-        records: (raw) => {
+        records: (raw, info) => {
           // Records again after the feed failed (the helper's stream restarted): reading again.
           if (this.feedStopped) {
             this.feedStopped = false;
             this.stats.error = undefined;
           }
-          this.handle(raw);
+          this.handle(raw, info);
         },
         error: (message) => {
           this.stats.error = message;
@@ -340,8 +347,19 @@ export class KmsgSource implements LogSourcePort {
     this.stats.noteRejects(count);
   }
 
-  /** The record handling shared by every feed; public so a feed-less caller can hand records in. */
-  handle(raw: string[]): void {
+  /**
+   * The record handling shared by every feed; public so a feed-less caller can hand records in.
+   * `info`, from a prefiltered feed: what it did not hand in — records it lost (overwritten before it
+   * read them) and non-kernel records it filtered out (read, and refused as untrusted would have
+   * been); newBoot: it reads this boot from its first record, as the records that follow are (-1).
+   */
+  handle(raw: string[], info?: KmsgBatchInfo): void {
+    if (info) {
+      this.lost += info.lost;
+      this.read += info.filtered;
+      this.untrusted += info.filtered;
+      if (info.newBoot && this.lastSeq !== null) this.lastSeq = -1;
+    }
     const lines: string[] = [];
     let lastUsec: number | null = null;
     for (const r of raw) {
