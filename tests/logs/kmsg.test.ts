@@ -36,7 +36,25 @@ describe('kmsg record handling', () => {
     expect(lines).toEqual([`4,10,1000010,-;${FW} n=10`, `4,13,1000013,-;${FW} n=13`]);
     expect(untrusted.map((r) => [r.seq, r.facility])).toEqual([[11, 1], [12, 3]]);
     expect(src.untrusted).toBe(2);
-    expect(src.health()).toMatchObject({ kind: 'kmsg', kernelTrusted: true, linesPerMinute: 2, rejectsPerMinute: 2 });
+    // Only the forged firewall line is a reject; the daemon's record is no firewall record at all.
+    expect(src.health()).toMatchObject({ kind: 'kmsg', kernelTrusted: true, linesPerMinute: 2, rejectsPerMinute: 1 });
+  });
+
+  it("ordinary userspace records (systemd's, Portcullis's own wake-up) are not firewall records: not counted as rejects", async () => {
+    const { feed, lines, src, start } = setup({ resumeAfterSeq: 0 });
+    await start();
+    feed.push([
+      rec(1, 'systemd[1]: Started Journal Service.', 30),
+      rec(2, 'systemd-journald[312]: Received client request to flush runtime journal.', 46),
+      rec(3, 'portcullis-helper[4242]: kernel log reader stopped', 14),
+      rec(4),
+    ]);
+    expect(lines).toHaveLength(1);
+    expect(src.untrusted).toBe(3);
+    expect(src.health()).toMatchObject({ recordsRead: 4, rejectsPerMinute: 0 });
+    // A line that imitates a firewall record is one (a forgery by a local user).
+    feed.push([rec(5, `${FW} forged`, 12)]);
+    expect(src.health()).toMatchObject({ rejectsPerMinute: 1 });
   });
 
   it('counts seq gaps as records lost to ring overwrite and carries on', async () => {

@@ -6,7 +6,9 @@
  *   the first line is the record. prio = facility*8 + level.
  * - Kernel facility only: userspace may write to /dev/kmsg, but the kernel never lets it claim
  *   facility 0 (a write of "<4>…" is stored with facility 1, user), so facility 0 proves the
- *   record came from the kernel. Other records are counted as untrusted and not passed on.
+ *   record came from the kernel. Other records are counted as untrusted and not passed on; only
+ *   those that imitate a firewall line (forged) are rejects in the health's rejectsPerMinute —
+ *   systemd's records, or a reader's own wake-up record, are just no firewall records.
  * - Sequence numbers are consecutive across ALL records, so a jump means records were overwritten
  *   in the ring before anyone read them (a read fails with EPIPE, the next one returns the oldest
  *   survivor): the gap is counted as lost and reading goes on.
@@ -155,6 +157,15 @@ export class DevKmsgFeed implements KmsgFeed {
 }
 
 
+/**
+ * A non-kernel record that imitates a firewall line: the parser refuses it as 'untrusted-transport',
+ * any other program's record as 'not-firewall' — its own rule (framing.ts looksLikeFirewall), not a second one.
+ */
+function forgedFirewallLine(line: string): boolean {
+  const r = parseRecord(line, { framing: 'kmsg' });
+  return !r.ok && r.reason === 'untrusted-transport';
+}
+
 /** A kernel ring this large holds ~1 s of a 20k records/s flood: past any stall but a long one. */
 const LARGE_KERNEL_RING = 4 << 20;
 
@@ -256,6 +267,8 @@ export class KmsgSource implements LogSourcePort {
   private gapChecked = false;
   /** Records refused for a non-kernel facility (userspace writes to /dev/kmsg). */
   untrusted = 0;
+  /** Of those, the ones that imitate a firewall line (the parser's 'untrusted-transport'): counted as rejects. */
+  forged = 0;
   /** Records skipped as already handled (resume, or a feed repeating itself). */
   skipped = 0;
   malformed = 0;
@@ -387,7 +400,11 @@ export class KmsgSource implements LogSourcePort {
       this.read++;
       if (rec.facility !== 0) {
         this.untrusted++;
-        this.stats.noteRejects(1);
+        // A reject only when it looks like a firewall record (a forgery), as the parser tells it.
+        if (forgedFirewallLine(rec.line)) {
+          this.forged++;
+          this.stats.noteRejects(1);
+        }
         this.opts.onUntrusted?.(rec);
         continue;
       }
