@@ -21,13 +21,13 @@
  */
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { canonicalIp, systemClock, type Clock } from '../../shared/domain.ts';
-import type { BanRecord, Offender, OffenderState, ScanType, UnbanReason } from '../../shared/model.ts';
-import { OffenderStateSchema } from '../../shared/model.ts';
+import type { BanRecord, Offender, OffenderState, UnbanReason } from '../../shared/model.ts';
 import type { PacketEvent } from '../../shared/packet.ts';
 import type { Dashboard, PacketFilter, PacketRow } from '../../shared/api.ts';
 import type { StorePort } from '../ports.ts';
 import { migrate, repairUnreadableEnds } from './schema.ts';
 import { pruneOffenders, prunePackets, type PruneResult } from './prune.ts';
+import { dashboardOf, offenderDetailOf, type OffenderDetail } from './queries.ts';
 import { toBan, toEvent, toOffender, toRow, type BanDbRow, type OffenderDbRow, type PacketDbRow } from './rows.ts';
 
 export { flagsText } from './rows.ts';
@@ -56,14 +56,8 @@ export interface PacketPage {
   rows: PacketRow[];
 }
 
-export interface OffenderDetail {
-  offender: Offender;
-  ports: { port: number; proto: string; hits: number }[];
-  timeline: PacketRow[];
-  bans: BanRecord[];
-}
-
 export type { PruneResult } from './prune.ts';
+export type { OffenderDetail } from './queries.ts';
 
 /** Offender rows kept at most by default (~150 bytes each with their index entries). */
 export const DEFAULT_MAX_STORED_OFFENDERS = 100_000;
@@ -465,33 +459,7 @@ export class SqliteStore implements StorePort {
 
   dashboard(now: number, minutes: number, top = 10): Dashboard {
     this.flush();
-    const since = now - minutes * 60_000;
-    const perMinuteRows = this.db
-      .prepare('SELECT CAST(time / 60000 AS INTEGER) * 60000 AS t, COUNT(*) AS count FROM packets WHERE time >= ? AND time <= ? GROUP BY t ORDER BY t')
-      .all(since, now) as { t: number; count: number }[];
-    // Every minute of the range is present (zero when nothing was blocked), so the chart has no gaps.
-    const counts = new Map(perMinuteRows.map((r) => [r.t, r.count]));
-    // Packets over the per-second cap were counted, not stored: they are blocked packets of their minute too.
-    const notStored = this.db
-      .prepare('SELECT minute AS t, count FROM packets_not_stored WHERE minute >= ? AND minute <= ?')
-      .all(Math.floor(since / 60_000) * 60_000, now) as { t: number; count: number }[];
-    for (const r of notStored) counts.set(r.t, (counts.get(r.t) ?? 0) + r.count);
-    const perMinute: { t: number; count: number }[] = [];
-    const lastMinute = Math.floor(now / 60_000) * 60_000;
-    for (let t = lastMinute - (minutes - 1) * 60_000; t <= lastMinute; t += 60_000) perMinute.push({ t, count: counts.get(t) ?? 0 });
-    const topPorts = this.db
-      .prepare(`SELECT dpt AS port, proto, COUNT(*) AS hits FROM packets WHERE time >= ? AND time <= ? AND dpt IS NOT NULL
-        GROUP BY dpt, proto ORDER BY hits DESC, port LIMIT ?`)
-      .all(since, now, top) as { port: number; proto: string; hits: number }[];
-    const topOffenders = (this.db
-      .prepare(`SELECT p.src AS ip, COUNT(*) AS hits, o.state AS state FROM packets p LEFT JOIN offenders o ON o.ip = p.src
-        WHERE p.time >= ? AND p.time <= ? GROUP BY p.src ORDER BY hits DESC, ip LIMIT ?`)
-      .all(since, now, top) as { ip: string; hits: number; state: string | null }[]).map((r) => ({
-      ip: r.ip,
-      hits: r.hits,
-      state: (OffenderStateSchema.safeParse(r.state).data ?? 'watching') as OffenderState,
-    }));
-    return { perMinute: perMinute.map((p) => ({ t: p.t, count: p.count })), topPorts: topPorts.map((p) => ({ ...p })), topOffenders };
+    return dashboardOf(this.db, now, minutes, top);
   }
 
   /** Most recently seen first. */
@@ -506,42 +474,7 @@ export class SqliteStore implements StorePort {
   /** An offender with its ports, recent packets and bans; null when the address was never seen. */
   offenderDetail(ip: string, timelineLimit = 200): OffenderDetail | null {
     this.flush();
-    const canon = canonicalIp(ip);
-    if (!canon) return null;
-    const row = this.db.prepare('SELECT * FROM offenders WHERE ip = ?').get(canon) as OffenderDbRow | undefined;
-    const ports = this.db
-      .prepare('SELECT dpt AS port, proto, COUNT(*) AS hits FROM packets WHERE src = ? AND dpt IS NOT NULL GROUP BY dpt, proto ORDER BY hits DESC, port')
-      .all(canon) as { port: number; proto: string; hits: number }[];
-    const timeline = (this.db
-      .prepare('SELECT * FROM packets WHERE src = ? ORDER BY id DESC LIMIT ?')
-      .all(canon, timelineLimit) as unknown as PacketDbRow[]).map(toRow);
-    const bans = this.banHistoryOf(canon);
-    let offender: Offender;
-    if (row) offender = toOffender(row);
-    else if (timeline.length || bans.length) {
-      // Seen in the log (or banned by hand) but never tracked by the engine: summarise from the packets.
-      const agg = this.db
-        .prepare('SELECT COUNT(*) AS hits, COUNT(DISTINCT dpt) AS dp, MIN(time) AS f, MAX(time) AS l FROM packets WHERE src = ?')
-        .get(canon) as { hits: number; dp: number; f: number | null; l: number | null };
-      const lastBan = bans[0];
-      offender = {
-        ip: canon,
-        hits: agg.hits,
-        distinctPorts: agg.dp,
-        ports: ports.map((p) => p.port).slice(0, 50),
-        firstSeen: agg.f ?? lastBan?.at ?? 0,
-        lastSeen: agg.l ?? lastBan?.at ?? 0,
-        scanType: 'OTHER' as ScanType,
-        state: 'watching',
-        strikes: lastBan?.strikes ?? 0,
-        bannedUntil: null,
-      };
-    } else return null;
-    return { offender, ports, timeline, bans };
-  }
-
-  private banHistoryOf(ip: string): BanRecord[] {
-    return (this.db.prepare('SELECT * FROM bans WHERE ip = ? ORDER BY at DESC, id DESC').all(ip) as unknown as BanDbRow[]).map(toBan);
+    return offenderDetailOf(this.db, ip, timelineLimit);
   }
 
   /** Active bans, and ended or expired ones newest first. */
