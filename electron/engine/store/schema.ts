@@ -5,6 +5,7 @@
  * append a new one.
  */
 import type { DatabaseSync } from 'node:sqlite';
+import { inTransaction } from './tx.ts';
 
 export const MIGRATIONS: readonly string[] = [
   // 1: the first schema.
@@ -93,27 +94,21 @@ export function migrate(db: DatabaseSync, migrations: readonly string[] = MIGRAT
   const version = () => (db.prepare('PRAGMA user_version').get() as { user_version: number } | undefined)?.user_version ?? 0;
   const applied: number[] = [];
   for (;;) {
-    db.exec('BEGIN IMMEDIATE');
-    try {
+    const next = inTransaction(db, (): number | null => {
       const current = version();
       if (current > migrations.length) {
         throw new Error(
           `the database has schema version ${current}, newer than this Portcullis understands (${migrations.length}); refusing to touch it`,
         );
       }
-      if (current === migrations.length) {
-        db.exec('COMMIT');
-        return applied;
-      }
+      if (current === migrations.length) return null;
       db.exec(migrations[current]!);
       // PRAGMA takes no bound parameters; current is our own integer.
       db.exec(`PRAGMA user_version = ${current + 1}`);
-      db.exec('COMMIT');
-      applied.push(current + 1);
-    } catch (e) {
-      db.exec('ROLLBACK');
-      throw e;
-    }
+      return current + 1;
+    });
+    if (next === null) return applied;
+    applied.push(next);
   }
 }
 

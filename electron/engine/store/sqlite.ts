@@ -26,6 +26,7 @@ import type { PacketEvent } from '../../shared/packet.ts';
 import type { Dashboard, PacketFilter, PacketRow } from '../../shared/api.ts';
 import type { StorePort } from '../ports.ts';
 import { migrate, repairUnreadableEnds } from './schema.ts';
+import { inTransaction } from './tx.ts';
 import { pruneOffenders, prunePackets, type PruneResult } from './prune.ts';
 import { dashboardOf, offenderDetailOf, type OffenderDetail } from './queries.ts';
 import { toBan, toEvent, toOffender, toRow, type BanDbRow, type OffenderDbRow, type PacketDbRow } from './rows.ts';
@@ -302,8 +303,8 @@ export class SqliteStore implements StorePort {
     const offenders = this.offenderBuf;
     const state = this.stateBuf;
     const notStored = this.notStoredBuf;
-    this.db.exec('BEGIN IMMEDIATE');
-    try {
+    // Keeps the buffers when it throws: the next flush retries (e.g. after SQLITE_BUSY from another connection).
+    inTransaction(this.db, () => {
       // The buffer's rows carry the ids addPackets handed out: the first is the next id less the rows.
       // Another writer of this file (a run given this database with --db) may have taken them since:
       // then the rows go after its last one (their live rows showed other ids: rare, and only those).
@@ -329,12 +330,7 @@ export class SqliteStore implements StorePort {
       for (const [minute, count] of notStored) this.st.addNotStored.run(minute, count);
       for (const [k, v] of state) this.st.setState.run(k, v);
       if (packets.length !== 0) this.st.setState.run(PACKET_NEXT_ID_KEY, String(this.nextPacketId));
-      this.db.exec('COMMIT');
-    } catch (e) {
-      this.db.exec('ROLLBACK');
-      // Keep the buffers: the next flush retries (e.g. after SQLITE_BUSY from another connection).
-      throw e;
-    }
+    });
     this.packetCount += packets.length;
     this.packetBuf = [];
     this.offenderBuf = new Map();
@@ -498,13 +494,6 @@ export class SqliteStore implements StorePort {
 
   private immediate(fn: () => void): void {
     if (this.closed) throw new Error('the store is closed');
-    this.db.exec('BEGIN IMMEDIATE');
-    try {
-      fn();
-      this.db.exec('COMMIT');
-    } catch (e) {
-      this.db.exec('ROLLBACK');
-      throw e;
-    }
+    inTransaction(this.db, fn);
   }
 }
