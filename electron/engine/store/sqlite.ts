@@ -18,6 +18,11 @@
  *   lost or stored twice (the engine may see the unflushed tail again, and banning is idempotent).
  * - The store is synchronous and owns no timer: the caller flushes every N ms (tick/flush), and
  *   addPackets flushes by itself once M rows are buffered.
+ * - A write that fails (a full disk) loses nothing the firewall needs: addPackets, which runs on the
+ *   log's read path, never throws (a throw there ended the process) and stops flushing by itself
+ *   until the owner's flush succeeds again (`writeError` says why meanwhile); the buffers are
+ *   bounded (maxBufferedPackets), and packets beyond the bound are counted as not stored, by minute,
+ *   like those over the per-second cap. Reads answer from what is committed when their flush fails.
  */
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { canonicalIp, systemClock, type Clock } from '../../shared/domain.ts';
@@ -38,6 +43,11 @@ export interface StoreOptions {
   path: string;
   /** addPackets flushes by itself once this many packets are buffered. Default 1000. */
   batchRows?: number;
+  /**
+   * Packets buffered at most (and offender rows, while flushes fail); beyond it packets are counted as
+   * not stored (packetsNotStored) and new offender rows wait for the engine's next picture. Default 10 × batchRows.
+   */
+  maxBufferedPackets?: number;
   /** tick(now) flushes when the oldest buffered write is this old. Default 250 ms. */
   flushIntervalMs?: number;
   /** Packets older than this are deleted by prune(). Default 7 days. */
@@ -64,6 +74,16 @@ export type { OffenderDetail } from './queries.ts';
 export const DEFAULT_MAX_STORED_OFFENDERS = 100_000;
 
 const n = (v: number | undefined): number | null => (v === undefined ? null : v);
+
+/** Packets counted by the minute (ms of its start) of their time, as countNotStored takes them. */
+function notStoredByMinute(packets: readonly PacketEvent[]): Map<number, number> {
+  const byMinute = new Map<number, number>();
+  for (const p of packets) {
+    const minute = Math.floor(p.time / 60_000) * 60_000;
+    byMinute.set(minute, (byMinute.get(minute) ?? 0) + 1);
+  }
+  return byMinute;
+}
 /** State key of the id the next packet row gets (see nextPacketId). */
 const PACKET_NEXT_ID_KEY = 'packets.nextId';
 
@@ -71,6 +91,7 @@ export class SqliteStore implements StorePort {
   readonly path: string;
   private readonly db: DatabaseSync;
   private readonly batchRows: number;
+  private readonly maxBuffered: number;
   private readonly flushIntervalMs: number;
   private readonly clock: Clock;
   private retentionMs: number;
@@ -83,6 +104,10 @@ export class SqliteStore implements StorePort {
   lastOffenderPrune: PruneResult = { byAge: 0, byCap: 0 };
 
   private packetBuf: PacketEvent[] = [];
+  /** The id of packetBuf[0]: the buffer's ids follow it (ids handed to packets beyond the bound are never stored). */
+  private packetBufFirstId = 0;
+  /** Why the last flush failed; null once one succeeds. */
+  private lastWriteError: string | null = null;
   /**
    * The id the next packet gets (addPackets hands ids out as it buffers, the row is inserted with
    * it): the live rows the UI streams carry the same id as the stored row it later pages, so the two
@@ -121,6 +146,7 @@ export class SqliteStore implements StorePort {
   constructor(opts: StoreOptions) {
     this.path = opts.path;
     this.batchRows = opts.batchRows ?? 1000;
+    this.maxBuffered = Math.max(1, opts.maxBufferedPackets ?? 10 * this.batchRows);
     this.flushIntervalMs = opts.flushIntervalMs ?? 250;
     this.clock = opts.clock ?? systemClock;
     this.retentionMs = (opts.retentionDays ?? 7) * 86_400_000;
@@ -174,15 +200,32 @@ export class SqliteStore implements StorePort {
 
   // ------------------------------------------------------------------ writes
 
-  /** Buffers packets; returns the row id of the first (the others follow it: first + 1, …). */
+  /**
+   * Buffers packets; returns the row id of the first (the others follow it: first + 1, …). Never
+   * throws: a flush that fails here waits for the owner's next flush (see the header).
+   */
   addPackets(packets: PacketEvent[]): number {
     const first = this.nextPacketId;
     if (packets.length === 0) return first;
     this.noteBuffered();
-    for (const pk of packets) this.packetBuf.push(pk);
+    if (this.packetBuf.length === 0) this.packetBufFirstId = first;
+    const room = Math.max(0, this.maxBuffered - this.packetBuf.length);
+    for (let i = 0; i < packets.length && i < room; i++) this.packetBuf.push(packets[i]!);
+    if (packets.length > room) this.countNotStored(notStoredByMinute(packets.slice(room)));
     this.nextPacketId += packets.length;
-    if (this.packetBuf.length >= this.batchRows) this.flush();
+    if (this.packetBuf.length >= this.batchRows && this.lastWriteError === null) {
+      try {
+        this.flush();
+      } catch {
+        // Kept in lastWriteError; the owner's flush reports it and retries.
+      }
+    }
     return first;
+  }
+
+  /** Why the last flush failed (a full disk), or null when the last one succeeded. */
+  get writeError(): string | null {
+    return this.lastWriteError;
   }
 
   upsertOffenders(offenders: Offender[]): void {
@@ -193,6 +236,8 @@ export class SqliteStore implements StorePort {
     // and strikes only: it keeps the counts already known, here as in the upsert's SQL.
     for (const o of offenders) {
       const prev = this.offenderBuf.get(o.ip);
+      // While flushes fail (a full disk), new sources wait for the engine's next picture of them.
+      if (!prev && this.lastWriteError !== null && this.offenderBuf.size >= this.maxBuffered) continue;
       this.offenderBuf.set(
         o.ip,
         prev && o.hits === 0
@@ -225,7 +270,7 @@ export class SqliteStore implements StorePort {
    * so a minute the window only partly covers counts whole (the answer errs towards "some are missing").
    */
   packetsNotStoredSince(now: number, minutes: number): number {
-    this.flush();
+    this.flushForRead();
     const since = Math.floor((now - minutes * 60_000) / 60_000) * 60_000;
     return (this.db.prepare('SELECT COALESCE(SUM(count), 0) AS c FROM packets_not_stored WHERE minute >= ? AND minute <= ?').get(since, now) as { c: number }).c;
   }
@@ -303,15 +348,35 @@ export class SqliteStore implements StorePort {
     const offenders = this.offenderBuf;
     const state = this.stateBuf;
     const notStored = this.notStoredBuf;
-    // Keeps the buffers when it throws: the next flush retries (e.g. after SQLITE_BUSY from another connection).
+    // Keeps the buffers when it throws: the next flush retries (e.g. after SQLITE_BUSY from another
+    // connection, or once a full disk has room again).
+    try {
+      this.writeBuffers(packets, offenders, state, notStored);
+    } catch (e) {
+      this.lastWriteError = e instanceof Error ? e.message : String(e);
+      throw e;
+    }
+    this.lastWriteError = null;
+    this.packetCount += packets.length;
+    this.packetBuf = [];
+    this.offenderBuf = new Map();
+    this.stateBuf = new Map();
+    this.notStoredBuf = new Map();
+    this.bufferedSince = null;
+  }
+
+  private writeBuffers(packets: PacketEvent[], offenders: Map<string, Offender>, state: Map<string, string>, notStored: Map<number, number>): void {
     inTransaction(this.db, () => {
-      // The buffer's rows carry the ids addPackets handed out: the first is the next id less the rows.
+      // The buffer's rows carry the ids addPackets handed out, from packetBufFirstId on.
       // Another writer of this file (a run given this database with --db) may have taken them since:
       // then the rows go after its last one (their live rows showed other ids: rare, and only those).
       // Under the write lock BEGIN IMMEDIATE holds, so nobody takes ids between this look and the insert.
       const taken = (this.st.maxPacketId.get() as { m: number | null }).m ?? 0;
-      if (packets.length !== 0 && taken >= this.nextPacketId - packets.length) this.nextPacketId = taken + 1 + packets.length;
-      let id = this.nextPacketId - packets.length;
+      let id = this.packetBufFirstId;
+      if (packets.length !== 0 && taken >= id) {
+        id = taken + 1;
+        this.nextPacketId = Math.max(this.nextPacketId, id + packets.length);
+      }
       for (const pk of packets) {
         this.st.insertPacket.run(
           id++,
@@ -331,12 +396,6 @@ export class SqliteStore implements StorePort {
       for (const [k, v] of state) this.st.setState.run(k, v);
       if (packets.length !== 0) this.st.setState.run(PACKET_NEXT_ID_KEY, String(this.nextPacketId));
     });
-    this.packetCount += packets.length;
-    this.packetBuf = [];
-    this.offenderBuf = new Map();
-    this.stateBuf = new Map();
-    this.notStoredBuf = new Map();
-    this.bufferedSince = null;
   }
 
   /** Called by the owner's timer: flushes when the oldest buffered write is flushIntervalMs old. */
@@ -376,11 +435,15 @@ export class SqliteStore implements StorePort {
     this.db.exec('PRAGMA shrink_memory');
   }
 
+  /** Flushes and closes; closed even when the last flush fails (its error is thrown after). */
   close(): void {
     if (this.closed) return;
-    this.flush();
-    this.closed = true;
-    this.db.close();
+    try {
+      this.flush();
+    } finally {
+      this.closed = true;
+      this.db.close();
+    }
   }
 
   // ------------------------------------------------------------------ engine reads
@@ -434,7 +497,7 @@ export class SqliteStore implements StorePort {
       args.push(filter.prefix.trim());
     }
     const whereSql = where.length ? `WHERE ${where.join(' AND ')}` : '';
-    this.flush();
+    this.flushForRead();
     const total = where.length
       ? (this.db.prepare(`SELECT COUNT(*) AS c FROM packets ${whereSql}`).get(...args) as { c: number }).c
       : this.packetCount;
@@ -446,7 +509,7 @@ export class SqliteStore implements StorePort {
 
   /** Packets of the last `minutes` before `now`, oldest first, as the engine consumes them ("test thresholds"). */
   packetsSince(now: number, minutes: number, limit = 1_000_000): PacketEvent[] {
-    this.flush();
+    this.flushForRead();
     const rows = this.db
       .prepare('SELECT * FROM packets WHERE time >= ? AND time <= ? ORDER BY time, id LIMIT ?')
       .all(now - minutes * 60_000, now, limit) as unknown as PacketDbRow[];
@@ -454,13 +517,13 @@ export class SqliteStore implements StorePort {
   }
 
   dashboard(now: number, minutes: number, top = 10): Dashboard {
-    this.flush();
+    this.flushForRead();
     return dashboardOf(this.db, now, minutes, top);
   }
 
   /** Most recently seen first. */
   offenders(state?: OffenderState, limit = 5000): Offender[] {
-    this.flush();
+    this.flushForRead();
     const rows = state
       ? this.db.prepare('SELECT * FROM offenders WHERE state = ? ORDER BY last_seen DESC LIMIT ?').all(state, limit)
       : this.db.prepare('SELECT * FROM offenders ORDER BY last_seen DESC LIMIT ?').all(limit);
@@ -469,7 +532,7 @@ export class SqliteStore implements StorePort {
 
   /** An offender with its ports, recent packets and bans; null when the address was never seen. */
   offenderDetail(ip: string, timelineLimit = 200): OffenderDetail | null {
-    this.flush();
+    this.flushForRead();
     return offenderDetailOf(this.db, ip, timelineLimit);
   }
 
@@ -486,6 +549,15 @@ export class SqliteStore implements StorePort {
 
   private sumNotStored(): number {
     return (this.db.prepare('SELECT COALESCE(SUM(count), 0) AS c FROM packets_not_stored').get() as { c: number }).c;
+  }
+
+  /** A read's flush: when it fails (lastWriteError), the read answers from what is committed. */
+  private flushForRead(): void {
+    try {
+      this.flush();
+    } catch {
+      // Reported by the owner's own flush.
+    }
   }
 
   private noteBuffered(): void {
