@@ -6,6 +6,7 @@
  * (reconcile.ts: restore after a reboot, stale and duplicate entries).
  *
  *   ban   → store FIRST (a kill -9 after this loses nothing) → firewall.ban → cut connections → fleet
+ *         (a store that cannot write — a full disk — does not stop the ban: writeAhead says so instead)
  *   unban → store → firewall.unban
  *   unban asked for (API unban) → firewall.unban FIRST → engine, store, fleet, UI: a failed firewall
  *         call leaves the ban standing everywhere, as it stands in the firewall, and the caller is told
@@ -128,7 +129,7 @@ export class BanPipeline {
       return Promise.resolve(undefined);
     }
     const decidedAt = performance.now();
-    this.h.store.recordBan(ban);
+    this.writeAhead([ban], () => this.h.store.recordBan(ban));
     this.h.fleet()?.onLocalBanDecided(ban);
     const done = this.banInFirewall(ban, decidedAt);
     this.lastBanDone = done;
@@ -433,9 +434,29 @@ export class BanPipeline {
   /** Bans decided together (banMany, a fleet pull): recorded in one store transaction, and the fleet told each is this host's. */
   private recordDecided(bans: readonly BanRecord[]): void {
     const h = this.h;
-    if (h.store.recordBans) h.store.recordBans(bans);
-    else for (const b of bans) h.store.recordBan(b);
+    this.writeAhead(bans, () => {
+      if (h.store.recordBans) h.store.recordBans(bans);
+      else for (const b of bans) h.store.recordBan(b);
+    });
     for (const b of bans) h.fleet()?.onLocalBanDecided(b);
+  }
+
+  /**
+   * The store's write-ahead record of bans on their way to the firewall. When the store cannot write
+   * it (a full disk), the bans go to the firewall all the same — blocking the scanner matters more
+   * than the crash-safety the record buys — and a notice says so; nothing is thrown into the caller
+   * (an automatic ban is decided inside the log's read path, where a throw ended the process).
+   */
+  private writeAhead(bans: readonly BanRecord[], write: () => void): void {
+    try {
+      write();
+    } catch (e) {
+      const who = bans.length === 1 ? bans[0]!.ip : `${bans.length} addresses (${bans[0]!.ip}, …)`;
+      this.h.notice(
+        'error',
+        `Banning ${who} in the firewall without a record of the ban: the store cannot write (${errorText(e)}). The next start takes it for a stale firewall entry and lifts it (a scanner probing again is banned again)`,
+      );
+    }
   }
 
   /** Their offender rows (their UI events go out once the firewall has answered: announce). */
