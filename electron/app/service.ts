@@ -35,6 +35,7 @@ import { doctorList, firewallStatusChecks, forwardVariantCheck, helperChecks, la
 import { FirewallStatus } from './firewall-status.ts';
 import { ForwardJumpsWatch } from './forward-jumps.ts';
 import { BanCapNotes } from './ban-cap-notes.ts';
+import { StoreTrouble } from './store-trouble.ts';
 import { isPlainObject, loadSettings, savedFormOf } from './settings-load.ts';
 import { alwaysWhitelisted, sourceHealthOf, type ThresholdTestEnv } from './views.ts';
 
@@ -62,6 +63,7 @@ export class PortcullisService implements AppCore {
   engine!: EngineLike;
   private readonly fw: FirewallStatus;
   private readonly capNotes: BanCapNotes;
+  private readonly storeTrouble = new StoreTrouble((level, message) => this.notice(level, message));
   private readonly forwardJumps: ForwardJumpsWatch;
   private pausedUntil: number | null = null;
   private host: HostInfo = { addresses: [], interfaces: [], gateways: [] };
@@ -392,9 +394,15 @@ export class PortcullisService implements AppCore {
   /** Expiry, deferred bans, store flush and retention, end of a pause, periodic firewall status. */
   async tick(): Promise<void> {
     const now = this.o.clock.now();
+    /** The last store write of this tick that failed: said once, not every tick (store-trouble.ts). */
+    let storeError: unknown = null;
     if (this.pausedUntil !== null && this.pausedUntil <= now) {
       this.pausedUntil = null;
-      this.o.store.setSetting(PAUSED_KEY, '');
+      try {
+        this.o.store.setSetting(PAUSED_KEY, '');
+      } catch (e) {
+        storeError = e;
+      }
       this.notice('info', 'Pause over: protection is on again');
     }
     try {
@@ -406,14 +414,15 @@ export class PortcullisService implements AppCore {
     try {
       this.capNotes.save(this.engine);
     } catch (e) {
-      this.log('error', `store: ${errorText(e)}`);
+      storeError = e;
     }
     try {
       this.o.store.flush();
       this.o.store.prune(now, this.settings.logs.retentionDays, this.settings.logs.maxStoredPackets);
     } catch (e) {
-      this.log('error', `store: ${errorText(e)}`);
+      storeError = e;
     }
+    this.storeTrouble.report(storeError);
     // A live dashboard: the state (counts, source health) at most once a tick, coalesced by the batcher.
     if (this.events.listenerCount > 0) this.pushState();
     if (now - this.fw.readAt >= (this.o.statusRefreshMs ?? 30_000)) {

@@ -38,6 +38,28 @@ function flood(): string[] {
 }
 
 describe('the service on a full disk', () => {
+  it('keeps reading and bans the scanner in the firewall; says the store cannot write once, and once that it writes again', async () => {
+    const log: string[] = [];
+    const a = await started(log);
+    setMaxPages(a.raw, 0);
+    expect(() => a.source.push(...flood())).not.toThrow();
+    await a.service.idle();
+    expect([...a.fw.bans.keys()]).toEqual(['203.0.113.5']);
+    for (let t = 0; t < 5; t++) await a.service.tick();
+    expect(log.filter((l) => l.includes('store:'))).toEqual([expect.stringMatching(/^error: store: cannot write to the database: database or disk is full\. Scanners are still detected and banned/)]);
+    // The store holds 10,000 packets for when it can write again; the others are counted as not stored.
+    expect(a.raw.pendingPackets()).toBe(10_000);
+    expect((await a.call('getState')).counts.packetsNotStored).toBe(1006);
+
+    setMaxPages(a.raw, null);
+    await a.service.tick();
+    await a.service.tick();
+    expect(log.filter((l) => l.includes('store:'))).toHaveLength(2);
+    expect(log.at(-1)).toBe('info: store: writing to the database again');
+    expect(a.raw.packetCountTotal()).toBe(10_000);
+    await a.service.stop();
+  });
+
   it('a ban whose record the store refuses still goes to the firewall, with a notice, and nothing escapes the ingest', async () => {
     const log: string[] = [];
     const a = await started(log);
