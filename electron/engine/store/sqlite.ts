@@ -24,14 +24,14 @@
  *   bounded (maxBufferedPackets), and packets beyond the bound are counted as not stored, by minute,
  *   like those over the per-second cap. Reads answer from what is committed when their flush fails.
  */
-import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { canonicalIp, systemClock, type Clock } from '../../shared/domain.ts';
 import type { BanRecord, Offender, OffenderState, UnbanReason } from '../../shared/model.ts';
 import type { PacketEvent } from '../../shared/packet.ts';
 import type { Dashboard, PacketFilter, PacketRow } from '../../shared/api.ts';
 import type { StorePort } from '../ports.ts';
-import { migrate, repairUnreadableEnds } from './schema.ts';
 import { inTransaction } from './tx.ts';
+import { openDatabase, StoreOpenError } from './open.ts';
 import { pruneOffenders, prunePackets, type PruneResult } from './prune.ts';
 import { dashboardOf, offenderDetailOf, type OffenderDetail } from './queries.ts';
 import { toBan, toEvent, toOffender, toRow, type BanDbRow, type OffenderDbRow, type PacketDbRow } from './rows.ts';
@@ -69,6 +69,7 @@ export interface PacketPage {
 
 export type { PruneResult } from './prune.ts';
 export type { OffenderDetail } from './queries.ts';
+export { StoreOpenError } from './open.ts';
 
 /** Offender rows kept at most by default (~150 bytes each with their index entries). */
 export const DEFAULT_MAX_STORED_OFFENDERS = 100_000;
@@ -152,50 +153,45 @@ export class SqliteStore implements StorePort {
     this.retentionMs = (opts.retentionDays ?? 7) * 86_400_000;
     this.maxStoredPackets = opts.maxStoredPackets ?? 1_000_000;
     this.maxStoredOffenders = opts.maxStoredOffenders ?? DEFAULT_MAX_STORED_OFFENDERS;
-    this.db = new DatabaseSync(opts.path);
-    this.db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000))}`);
-    if (opts.path !== ':memory:') this.db.exec('PRAGMA journal_mode = WAL');
-    this.db.exec('PRAGMA synchronous = NORMAL');
-    // 8 MB of page cache (2 MB is SQLite's default). It was 32 MB so that a batch insert into a
-    // 1M-row table with five indexes need not re-read index pages; with at most
-    // logs.maxStoredPacketsPerSecond rows a second (500 by default) inserts are small, the pages
-    // they touch are the newest ones, and the OS keeps the file's pages cached anyway: 24 MB of
-    // RSS bought nothing a user sees.
-    this.db.exec('PRAGMA cache_size = -8000');
-    this.db.exec('PRAGMA foreign_keys = ON');
-    migrate(this.db);
-    repairUnreadableEnds(this.db);
-    const p = (sql: string) => this.db.prepare(sql);
-    this.st = {
-      insertPacket: p(`INSERT INTO packets (id, time, src, dst, family, proto, spt, dpt, prefix, iface_in, iface_out, tcp_flags,
-        icmp_type, icmp_code, fragment, len, ttl, framing, trusted, seq) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`),
-      upsertOffender: p(`INSERT INTO offenders (ip, hits, distinct_ports, ports, first_seen, last_seen, scan_type, state, strikes, banned_until)
-        VALUES (?,?,?,?,?,?,?,?,?,?)
-        ON CONFLICT(ip) DO UPDATE SET
-          hits=CASE WHEN excluded.hits = 0 THEN hits ELSE excluded.hits END,
-          distinct_ports=CASE WHEN excluded.hits = 0 THEN distinct_ports ELSE excluded.distinct_ports END,
-          ports=CASE WHEN excluded.hits = 0 THEN ports ELSE excluded.ports END,
-          first_seen=MIN(first_seen, excluded.first_seen), last_seen=MAX(last_seen, excluded.last_seen),
-          scan_type=CASE WHEN excluded.hits = 0 THEN scan_type ELSE excluded.scan_type END,
-          state=excluded.state, strikes=excluded.strikes, banned_until=excluded.banned_until`),
-      endOpenBans: p('UPDATE bans SET ended_at = ?, end_why = ? WHERE ip = ? AND ended_at IS NULL'),
-      insertBan: p('INSERT INTO bans (ip, at, until, strikes, reason) VALUES (?,?,?,?,?)'),
-      activeBans: p('SELECT * FROM bans WHERE ended_at IS NULL AND (until IS NULL OR until > ?) ORDER BY at'),
-      openBans: p('SELECT * FROM bans WHERE ended_at IS NULL ORDER BY at'),
-      // A ban the firewall refused (a rule of the user's) never took effect: no strike (engine.ts unban).
-      strikes: p("SELECT ip, MAX(strikes) AS strikes, MAX(at) AS lastBanAt FROM bans WHERE end_why IS NOT 'refused-users-rule' GROUP BY ip"),
-      getSetting: p('SELECT value FROM settings WHERE key = ?'),
-      setSetting: p('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
-      getState: p('SELECT value FROM state WHERE key = ?'),
-      maxPacketId: p('SELECT MAX(id) AS m FROM packets'),
-      setState: p('INSERT INTO state (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
-      addNotStored: p('INSERT INTO packets_not_stored (minute, count) VALUES (?, ?) ON CONFLICT(minute) DO UPDATE SET count = count + excluded.count'),
-    };
-    this.packetCount = (p('SELECT COUNT(*) AS c FROM packets').get() as { c: number }).c;
-    const maxId = (this.st.maxPacketId.get() as { m: number | null }).m ?? 0;
-    const kept = Number((this.st.getState.get(PACKET_NEXT_ID_KEY) as { value: string } | undefined)?.value ?? 0);
-    this.nextPacketId = Math.max(maxId + 1, Number.isSafeInteger(kept) ? kept : 0, 1);
-    this.notStoredCount = this.sumNotStored();
+    const db = openDatabase(opts.path, opts.busyTimeoutMs ?? 5000);
+    this.db = db;
+    try {
+      const p = (sql: string) => db.prepare(sql);
+      this.st = {
+        insertPacket: p(`INSERT INTO packets (id, time, src, dst, family, proto, spt, dpt, prefix, iface_in, iface_out, tcp_flags,
+          icmp_type, icmp_code, fragment, len, ttl, framing, trusted, seq) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`),
+        upsertOffender: p(`INSERT INTO offenders (ip, hits, distinct_ports, ports, first_seen, last_seen, scan_type, state, strikes, banned_until)
+          VALUES (?,?,?,?,?,?,?,?,?,?)
+          ON CONFLICT(ip) DO UPDATE SET
+            hits=CASE WHEN excluded.hits = 0 THEN hits ELSE excluded.hits END,
+            distinct_ports=CASE WHEN excluded.hits = 0 THEN distinct_ports ELSE excluded.distinct_ports END,
+            ports=CASE WHEN excluded.hits = 0 THEN ports ELSE excluded.ports END,
+            first_seen=MIN(first_seen, excluded.first_seen), last_seen=MAX(last_seen, excluded.last_seen),
+            scan_type=CASE WHEN excluded.hits = 0 THEN scan_type ELSE excluded.scan_type END,
+            state=excluded.state, strikes=excluded.strikes, banned_until=excluded.banned_until`),
+        endOpenBans: p('UPDATE bans SET ended_at = ?, end_why = ? WHERE ip = ? AND ended_at IS NULL'),
+        insertBan: p('INSERT INTO bans (ip, at, until, strikes, reason) VALUES (?,?,?,?,?)'),
+        activeBans: p('SELECT * FROM bans WHERE ended_at IS NULL AND (until IS NULL OR until > ?) ORDER BY at'),
+        openBans: p('SELECT * FROM bans WHERE ended_at IS NULL ORDER BY at'),
+        // A ban the firewall refused (a rule of the user's) never took effect: no strike (engine.ts unban).
+        strikes: p("SELECT ip, MAX(strikes) AS strikes, MAX(at) AS lastBanAt FROM bans WHERE end_why IS NOT 'refused-users-rule' GROUP BY ip"),
+        getSetting: p('SELECT value FROM settings WHERE key = ?'),
+        setSetting: p('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
+        getState: p('SELECT value FROM state WHERE key = ?'),
+        maxPacketId: p('SELECT MAX(id) AS m FROM packets'),
+        setState: p('INSERT INTO state (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
+        addNotStored: p('INSERT INTO packets_not_stored (minute, count) VALUES (?, ?) ON CONFLICT(minute) DO UPDATE SET count = count + excluded.count'),
+      };
+      this.packetCount = (db.prepare('SELECT COUNT(*) AS c FROM packets').get() as { c: number }).c;
+      const maxId = (this.st.maxPacketId.get() as { m: number | null }).m ?? 0;
+      const kept = Number((this.st.getState.get(PACKET_NEXT_ID_KEY) as { value: string } | undefined)?.value ?? 0);
+      this.nextPacketId = Math.max(maxId + 1, Number.isSafeInteger(kept) ? kept : 0, 1);
+      this.notStoredCount = this.sumNotStored();
+    } catch (e) {
+      // A table damaged past the schema's reads: the error names the file, as openDatabase's do.
+      db.close();
+      throw new StoreOpenError(opts.path, e);
+    }
   }
 
   // ------------------------------------------------------------------ writes
