@@ -98,7 +98,7 @@ function runOptionsOf(v: Parsed['values']): RunOptions | string {
   };
 }
 
-/** Runs until SIGINT/SIGTERM; exit code 0 on a clean stop, 1 when it could not start. */
+/** Runs until SIGINT/SIGTERM; exit code 0 on a clean stop, 1 when it could not start (EXIT_STORE_UNOPENABLE: its database). */
 async function foreground(o: RunOptions, name: string): Promise<number> {
   // Listening before the start: a SIGTERM while starting, or just after the ready line, still ends
   // in a clean close (firewall lock released) instead of the default action killing the process.
@@ -114,7 +114,7 @@ async function foreground(o: RunOptions, name: string): Promise<number> {
     process.removeListener('SIGINT', stop);
     process.removeListener('SIGTERM', stop);
     printErr(`portcullis ${name}: ${e instanceof StartError ? e.message : ((e as Error).stack ?? String(e))}`);
-    return 1;
+    return e instanceof StartError ? e.exitCode : 1;
   }
   // `systemctl reload portcullis` (ExecReload sends SIGHUP): load the settings file again.
   const reload = (): void => {

@@ -13,7 +13,7 @@ import type { Settings } from '../shared/settings.ts';
 import type { LogSourcePort } from '../engine/ports.ts';
 import { ApiError } from '../shared/api.ts';
 import { ScanEngine } from '../engine/engine.ts';
-import { SqliteStore } from '../engine/store/sqlite.ts';
+import { SqliteStore, StoreOpenError } from '../engine/store/sqlite.ts';
 import { fileAuditLog } from '../helper/audit.ts';
 import { BINARIES, execArgv } from '../helper/exec.ts';
 import { raiseMainThreadPriority } from './main-thread-priority.ts';
@@ -65,11 +65,20 @@ export interface Runner {
   close(): Promise<void>;
 }
 
-/** A refusal to start with a message for the user (exit code 1, no stack trace). */
+/**
+ * The exit code of a start refused because the database cannot be opened (not a database, damaged,
+ * unreadable, from a newer Portcullis): starting again cannot help, so the server unit lists it in
+ * RestartPreventExitStatus= instead of restarting every 5 s. (EX_DATAERR of sysexits.h.)
+ */
+export const EXIT_STORE_UNOPENABLE = 65;
+
+/** A refusal to start with a message for the user (exit code 1 unless said, no stack trace). */
 export class StartError extends Error {
-  constructor(message: string) {
+  readonly exitCode: number;
+  constructor(message: string, exitCode = 1) {
     super(message);
     this.name = 'StartError';
+    this.exitCode = exitCode;
   }
 }
 
@@ -235,6 +244,8 @@ async function startWithStore(o: RunOptions, out: Out, err: Out, isRoot: boolean
   try {
     raw = new SqliteStore({ path: dbPath, clock: systemClock });
   } catch (e) {
+    // The store's own error names the file and what to do (a busy lock or a full disk may pass: exit 1, restarted).
+    if (e instanceof StoreOpenError) throw new StartError(e.message, e.retryable ? 1 : EXIT_STORE_UNOPENABLE);
     throw new StartError(`cannot open the database ${dbPath}: ${(e as Error).message}`);
   }
   const store = serviceStoreOf(raw, systemClock);
