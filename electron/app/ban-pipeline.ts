@@ -259,7 +259,16 @@ export class BanPipeline {
 
   applyUnban(ip: string, at: number, why: UnbanReason): void {
     this.inForce.delete(ip);
-    this.h.store.recordUnban(ip, at, why);
+    try {
+      this.h.store.recordUnban(ip, at, why);
+    } catch (e) {
+      // A requested unban (unbanRequested, which lifted it first) reports it to its caller. An automatic
+      // one (expiry, whitelisting, during ingest or the tick) must not stop the log reading on a full
+      // disk: the firewall still lifts it, and the store, still holding it active, restores it at the
+      // next start until its end — the safe side.
+      if (this.liftedFirst.has(ip)) throw e;
+      this.h.notice('error', `Lifting the ban of ${ip} without a record of it: the store cannot write (${errorText(e)}). The next start puts it back until its end`);
+    }
     this.h.fleet()?.onUnban(ip, why);
     const off = this.h.engine().offender(ip);
     if (off) this.h.store.upsertOffenders([off]);

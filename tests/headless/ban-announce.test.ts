@@ -292,3 +292,20 @@ describe("a fleet pull's sync", () => {
     expect(t.events.at(-1)).toEqual({ type: 'fleetSync', phase: 'end' });
   });
 });
+
+describe('an automatic unban whose store write fails (a full disk)', () => {
+  it('still lifts the ban in the firewall and says so, without throwing out of the engine (the log reading)', async () => {
+    const t = rig();
+    t.engine.ban('203.0.113.9', { durationSec: 60 });
+    await t.p.idle();
+    expect(t.fw.bans.has('203.0.113.9')).toBe(true);
+    t.store.recordUnban = () => {
+      throw new Error('database or disk is full');
+    };
+    expect(() => t.engine.unban('203.0.113.9', t.clock.now(), 'whitelisted')).not.toThrow();
+    await t.p.idle();
+    expect(t.fw.bans.has('203.0.113.9')).toBe(false);
+    expect(t.notices.some((n) => n.startsWith('error: Lifting the ban of 203.0.113.9 without a record'))).toBe(true);
+  });
+});
+
