@@ -26,6 +26,7 @@
  */
 import type { ScanType } from '../../shared/model.ts';
 import { type ProbeWindows, TYPE_BIT, type WindowCopy } from './scan-rule.ts';
+import { addPageFor, PAGE_BITS, PAGE_MASK, prunePortList, prunePorts } from './window-pages.ts';
 
 // A record holds doubles first, then 32-bit integers (one ArrayBuffer per page, seen through both
 // views; a record's length is a whole number of doubles, so its doubles stay aligned).
@@ -51,27 +52,12 @@ const I_HEADER = 6; // then (inline layout) the small port list: the port number
  */
 const SMALL_PORTS = 3;
 
-/** Records per page (a page of the default settings is 144 KiB). */
-const PAGE_BITS = 10;
-const PAGE_SLOTS = 1 << PAGE_BITS;
-const PAGE_MASK = PAGE_SLOTS - 1;
 /** Records whose ring and full port list would fit in this many bytes use the inline layout (the default settings: 320). */
 const INLINE_RECORD_MAX_BYTES = 1280;
 /** First size of a slot's own arrays when they are not inline. */
 const OWN_ARRAY_MIN = 8;
 /** Per-port hits stop here (Int32). */
 const PORT_HITS_MAX = 0x7fffffff;
-
-/**
- * Record `index` (numbered in allocation order) gets its page: a new page — one ArrayBuffer seen as
- * doubles and as integers — when it is the first record past the last one. Slot and port records alike.
- */
-function addPageFor(index: number, pagesF: Float64Array[], pagesI: Int32Array[], strideD: number): void {
-  if (index >>> PAGE_BITS < pagesF.length) return;
-  const page = new ArrayBuffer(PAGE_SLOTS * strideD * 8);
-  pagesF.push(new Float64Array(page));
-  pagesI.push(new Int32Array(page));
-}
 
 /** Where a slot's ports are: port k is (PN[pn0 + k], PT[pt0 + k], PH[ph0 + k]). */
 interface PortArrays {
@@ -264,7 +250,7 @@ export class SourceWindows implements ProbeWindows {
     if (a === null) return 0; // own arrays never made: no port yet
     const I = this.pagesI[slot >>> PAGE_BITS]!;
     const bi = this.intsOf(slot);
-    const left = this.prune(a.PN, a.pn0, a.PT, a.pt0, a.PH, a.ph0, I[bi + NPORTS]!, now, false);
+    const left = prunePorts(a.PN, a.pn0, a.PT, a.pt0, a.PH, a.ph0, I[bi + NPORTS]!, now, this.findtimeMs, -1);
     I[bi + NPORTS] = left;
     return left;
   }
@@ -352,7 +338,7 @@ export class SourceWindows implements ProbeWindows {
       PT[pt0 + nPorts] = time;
       PH[ph0 + nPorts] = 1;
       nPorts++;
-      if (nPorts > this.portCap) nPorts = this.prune(PN, pn0, PT, pt0, PH, ph0, nPorts, time, true);
+      if (nPorts > this.portCap) nPorts = prunePorts(PN, pn0, PT, pt0, PH, ph0, nPorts, time, this.findtimeMs, this.portCap);
       I[bi + NPORTS] = nPorts;
     }
     return probes;
@@ -386,7 +372,7 @@ export class SourceWindows implements ProbeWindows {
    */
   copyIn(slot: number, c: WindowCopy): void {
     const times = c.times.slice(Math.max(0, c.times.length - this.maxretry));
-    if (c.ports.length > 3 * this.portCap) this.prunePortList(c.ports, c.last);
+    if (c.ports.length > 3 * this.portCap) prunePortList(c.ports, c.last, this.findtimeMs, this.portCap);
     addPageFor(slot, this.pagesF, this.pagesI, this.strideD);
     const F = this.pagesF[slot >>> PAGE_BITS]!;
     const I = this.pagesI[slot >>> PAGE_BITS]!;
@@ -545,51 +531,5 @@ export class SourceWindows implements ProbeWindows {
     const pt0 = (ext & PAGE_MASK) * this.extStrideD;
     const pn0 = 2 * pt0 + this.extIntsAt;
     return { PN: EI, pn0, PT: this.extPagesF[ext >>> PAGE_BITS]!, pt0, PH: EI, ph0: pn0 + this.portCap + 1 };
-  }
-
-  /**
-   * Drops ports whose last probe left the window; over the cap, also the least recently probed
-   * (the first of equals), keeping the others in order. Returns the number of ports left.
-   */
-  private prune(PN: Int32Array, pn0: number, PT: Float64Array, pt0: number, PH: Int32Array, ph0: number, n: number, now: number, enforceCap: boolean): number {
-    let j = 0;
-    for (let i = 0; i < n; i++) {
-      if (now - PT[pt0 + i]! < this.findtimeMs) {
-        if (j !== i) {
-          PN[pn0 + j] = PN[pn0 + i]!;
-          PT[pt0 + j] = PT[pt0 + i]!;
-          PH[ph0 + j] = PH[ph0 + i]!;
-        }
-        j++;
-      }
-    }
-    let left = j;
-    if (enforceCap) {
-      while (left > this.portCap) {
-        let min = 0;
-        for (let i = 1; i < left; i++) if (PT[pt0 + i]! < PT[pt0 + min]!) min = i;
-        PN.copyWithin(pn0 + min, pn0 + min + 1, pn0 + left);
-        PT.copyWithin(pt0 + min, pt0 + min + 1, pt0 + left);
-        PH.copyWithin(ph0 + min, ph0 + min + 1, ph0 + left);
-        left--;
-      }
-    }
-    return left;
-  }
-
-  /** prune, with the cap, on a plain triplet list (re-layout). */
-  private prunePortList(p: number[], now: number): void {
-    const n = p.length / 3;
-    const PN = new Int32Array(n);
-    const PT = new Float64Array(n);
-    const PH = new Int32Array(n);
-    for (let k = 0; k < n; k++) {
-      PN[k] = p[3 * k]!;
-      PT[k] = p[3 * k + 1]!;
-      PH[k] = p[3 * k + 2]!;
-    }
-    const left = this.prune(PN, 0, PT, 0, PH, 0, n, now, true);
-    p.length = 0;
-    for (let k = 0; k < left; k++) p.push(PN[k]!, PT[k]!, PH[k]!);
   }
 }
