@@ -45,7 +45,9 @@ import { DuplicateRecords } from './detect/duplicates.ts';
 import type { BanCapState } from './detect/policy.ts';
 import { EngineConfiguration, type ScanEngineOptions } from './configuration.ts';
 import { offenderFromBan, offenderFromWindow, watchedOffenders, type WatchedContext } from './offender-view.ts';
-import { ipv4Text, NO_SLOT } from './detect/tracker.ts';
+import { ipv4Key, ipv4Text, NO_SLOT } from './detect/tracker.ts';
+import { connectionFrom, connectionPorts } from './detect/scan-rule.ts';
+import { v6ToWords } from './detect/whitelist.ts';
 import { canonicalTarget } from './ban-target.ts';
 import { decodeLine } from './parse/bytes.ts';
 import { parseRecord, type ParseOptions } from './parse/index.ts';
@@ -183,11 +185,19 @@ export class ScanEngine extends EngineConfiguration {
 
     const scanType = verdict as ScanType;
     if (this.probeEvents) this.sink({ type: 'probe', ip: src === '' ? this.tracker.ipOf(known) : src, port, time, scanType });
-    const crossed = this.tracker.probe(src, time, port, scanType, known, srcV4);
+    // A resend of one connection attempt (a retransmitted SYN keeps its ports) is evidence, not a new probe (scan-rule.ts).
+    let connPorts = 0;
+    let connFrom = -1;
+    const spt = p.spt;
+    if (port !== null && spt !== undefined) {
+      connPorts = connectionPorts(spt, port);
+      connFrom = connectionFrom(p.proto === 'UDP', sourceBits(src, srcV4, src6));
+    }
+    const crossed = this.tracker.probe(src, time, port, scanType, known, srcV4, connPorts, connFrom);
     if (crossed !== NO_SLOT) this.scanDetected(crossed, time);
     // By network too: needsProbe() settles most probes (sources tracked by address only, networks kept in their member) without the time.
     else if (this.networks.needsProbe(src, srcV4, src6, this.tracker.lastSlot)) {
-      const net = this.networks.probe(src, srcV4, src6, this.tracker.lastSlot, time, port, scanType);
+      const net = this.networks.probe(src, srcV4, src6, this.tracker.lastSlot, time, port, scanType, connPorts, connFrom);
       if (net !== null) this.networkScanDetected(net, time);
     }
     return 'counted';
@@ -461,6 +471,21 @@ export class ScanEngine extends EngineConfiguration {
       evicted: this.tracker.evictedCount,
     };
   }
+}
+
+const sourceWords = new Uint32Array(4);
+
+/**
+ * Bits of a probe's source for its connection key (scan-rule.ts): the same for one address whichever
+ * form it came in (a replay record's value or words, a live record's text). `src` may be '' when
+ * `srcV4` is given; `src6`: the words of an IPv6 src, or null.
+ */
+function sourceBits(src: string, srcV4: number, src6: Uint32Array | null): number {
+  if (srcV4 >= 0) return srcV4;
+  if (src6 !== null) return src6[2]! ^ src6[3]!;
+  const v4 = ipv4Key(src);
+  if (v4 >= 0) return v4;
+  return v6ToWords(src, sourceWords) ? sourceWords[2]! ^ sourceWords[3]! : 0;
 }
 
 /** No scan ban held off (setBanHoldOff(null), and until a caller sets one). */

@@ -161,16 +161,16 @@ describe('ScanEngine verdicts', () => {
     const asked: unknown[][] = [];
     const v4Only = make({ isAllowedPort: (family, proto, port) => (asked.push([family, proto, port]), family === 4 && proto === 'tcp' && port === 80) });
     expect(v4Only.engine.ingestPacket(syn('198.51.100.1', 80, T0))).toBe('allowed-port');
-    // An IPv6 scanner probing the port three times and two closed ones: five probes over three ports, banned.
+    // An IPv6 scanner probing the port three times (three attempts: three source ports) and two closed ones: five probes over three ports, banned.
     const v6 = ['2001:db8:5::9', 80, 80, 80, 21, 23] as const;
-    const verdicts = v6.slice(1).map((port, i) => v4Only.engine.ingestPacket(syn(v6[0], port as number, T0 + i * 1000)));
+    const verdicts = v6.slice(1).map((port, i) => v4Only.engine.ingestPacket(syn(v6[0], port as number, T0 + i * 1000, { spt: 40000 + i })));
     expect(verdicts).toEqual(['counted', 'counted', 'counted', 'counted', 'counted']);
     expect(v4Only.bans().map((b) => b.ip)).toEqual(['2001:db8:5::9']);
     expect(asked.slice(0, 2)).toEqual([[4, 'tcp', 80], [6, 'tcp', 80]]);
     // Open to IPv6 only: an IPv4 scanner's probes there count, an IPv6 source's do not.
     const v6Only = make({ isAllowedPort: (family, proto, port) => family === 6 && proto === 'tcp' && port === 80 });
     expect(v6Only.engine.ingestPacket(syn('2001:db8:5::9', 80, T0))).toBe('allowed-port');
-    expect([80, 80, 80, 21, 23].map((port, i) => v6Only.engine.ingestPacket(syn('198.51.100.1', port, T0 + i * 1000)))).toEqual(['counted', 'counted', 'counted', 'counted', 'counted']);
+    expect([80, 80, 80, 21, 23].map((port, i) => v6Only.engine.ingestPacket(syn('198.51.100.1', port, T0 + i * 1000, { spt: 40000 + i })))).toEqual(['counted', 'counted', 'counted', 'counted', 'counted']);
     expect(v6Only.bans().map((b) => b.ip)).toEqual(['198.51.100.1']);
   });
 
@@ -380,5 +380,36 @@ describe('ScanEngine questions', () => {
     for (let i = 0; i < 150; i++) engine.ingestPacket(syn(`198.51.${i >> 8}.${i & 255}`, 80, T0 + i));
     expect(engine.stats()).toMatchObject({ trackedSources: 100, evicted: 50 });
     expect(of('evicted')[0]).toEqual({ type: 'evicted', ip: '198.51.0.0', time: T0 + 100 });
+  });
+});
+
+describe('ScanEngine: SYN resends are one probe', () => {
+  // A mail client's autoconfig: 993, 587, 465 once each; DROP, so the kernel resends each SYN after 1 s and 3 s, every resend logged.
+  const attempts: [number, number, number][] = [[0, 993, 51000], [1000, 993, 51000], [1000, 587, 51002], [2000, 587, 51002], [2000, 465, 51004], [3000, 993, 51000], [3000, 465, 51004], [4000, 587, 51002], [5000, 465, 51004]];
+
+  it('a client trying three closed ports is not banned — live (text), replay (value) and IPv6 (text and words) alike', () => {
+    const key = (ip: string) => ip.split('.').reduce((k, o) => k * 256 + Number(o), 0);
+    for (const [src, how] of [['198.51.100.77', 'text'], ['198.51.100.77', 'value'], ['2001:db8:7::77', 'text'], ['2001:db8:7::77', 'words']] as const) {
+      const { engine, bans } = make();
+      const words = new Uint32Array([0x20010db8, 0x00070000, 0, 0x77]);
+      const verdicts = attempts.map(([dt, dpt, spt]) => {
+        const p = syn(src, dpt, T0 + dt, { spt });
+        if (how === 'value') return engine.ingestPacket({ ...p, src: '' as never }, key(src));
+        return engine.ingestPacket(p, -1, how === 'words' ? words : null);
+      });
+      expect(verdicts.every((v) => v === 'counted'), `${src} ${how}`).toBe(true);
+      expect(bans(), `${src} ${how}`).toEqual([]);
+      expect(engine.offender(src), `${src} ${how}`).toMatchObject({ hits: 9, distinctPorts: 3 });
+    }
+  });
+
+  it('two addresses of one /64 resending: the network counts each attempt once too', () => {
+    const { engine, bans } = make();
+    // Two clients on one /64 (same source port), trying 22 + 80 and 22 + 443 once each, every SYN resent twice:
+    // 4 attempts on 3 ports — no network scan (12 logged packets counted as probes were one).
+    for (const [src, ports] of [['2001:db8:9::a', [22, 80]], ['2001:db8:9::b', [22, 443]]] as const) {
+      for (const dt of [0, 1000, 3000]) for (const dpt of ports) engine.ingestPacket(syn(src, dpt, T0 + dt, { spt: 40000 }));
+    }
+    expect(bans()).toEqual([]);
   });
 });

@@ -98,7 +98,7 @@ class EagerPrefixWatch {
    * Counts one probe of `ip` (as for networkOf) under its network; `slot`: the source's slot in the
    * address tracker. Returns the network when it now meets the scan rule, else null.
    */
-  probe(ip: string, v4: number, _src6: Uint32Array | null, slot: number, time: number, port: number | null, type: ScanType): string | null {
+  probe(ip: string, v4: number, _src6: Uint32Array | null, slot: number, time: number, port: number | null, type: ScanType, connPorts = 0, connFrom = -1): string | null {
     // Most sources of a busy host are IPv4 ones, tracked by address only unless IPv4 aggregation is on.
     if (v4 >= 0 && this.v4Bits === null) return null;
     let net = this.addresses.tagOf(slot) ?? null;
@@ -109,7 +109,7 @@ class EagerPrefixWatch {
     if (net === null || net === '') return null;
     const guess = slot < this.netSlots.length ? this.netSlots[slot]! : NO_SLOT;
     const known = guess !== NO_SLOT && this.tracker.ipOf(guess) === net ? guess : this.tracker.get(net);
-    const crossed = this.tracker.probe(net, time, port, type, known);
+    const crossed = this.tracker.probe(net, time, port, type, known, -1, connPorts, connFrom);
     const at = this.tracker.lastSlot;
     if (slot >= this.netSlots.length) this.growNetSlots(slot);
     this.netSlots[slot] = at;
@@ -272,7 +272,7 @@ function side(s: Settings, eager: boolean): Side {
   return { engine, events, networks, size, has };
 }
 
-function apply(sides: Side[], op: Op, clock: { t: number }, start: Start, state: { s: Settings }): void {
+function apply(sides: Side[], op: Op, clock: { t: number }, start: Start, state: { s: Settings; probes: number }): void {
   const run = (f: (x: Side) => unknown): void => {
     const results = sides.map((x) => {
       try {
@@ -288,7 +288,9 @@ function apply(sides: Side[], op: Op, clock: { t: number }, start: Start, state:
       clock.t += op.dt;
       const src = SOURCES[op.src]!;
       const v4 = src.includes(':') ? -1 : ipv4Key(src);
-      const base = { src: (op.asV4 && v4 >= 0 ? '' : src) as never, time: clock.t, dpt: op.port };
+      // Source ports in turn of three: a source probing one port again from the same source port
+      // within the ring is a repeat (a resend, counted as evidence only), so streams have both.
+      const base = { src: (op.asV4 && v4 >= 0 ? '' : src) as never, time: clock.t, dpt: op.port, spt: 40000 + (state.probes++ % 3) };
       const p =
         op.kind === 'UDP'
           ? pkt({ ...base, proto: 'UDP', tcpFlags: undefined })
@@ -346,7 +348,7 @@ function compare(sides: Side[], state: { s: Settings }): void {
 }
 
 export function differential(start: Start, ops: Op[]): void {
-  const state = { s: settingsOf(start) };
+  const state = { s: settingsOf(start), probes: 0 };
   const sides = [side(state.s, false), side(state.s, true)];
   const clock = { t: T0 };
   for (const op of ops) {
@@ -371,7 +373,8 @@ describe('prefix tracking, lazy (a network kept in its only member) against eage
       const lone = SOURCES.indexOf(SINGLES[0]!);
       expect(lone).toBeGreaterThanOrEqual(0);
       const ops: Op[] = [];
-      for (let i = 0; i < maxretry + 2; i++) ops.push({ op: 'probe', src: lone, dt: 0, port: 1, kind: 'SYN', asV4: false });
+      // Ports differ: the same port from the same source port again would be a resend, no probe.
+      for (let i = 0; i < maxretry + 2; i++) ops.push({ op: 'probe', src: lone, dt: 0, port: 1 + i, kind: 'SYN', asV4: false });
       differential(start, ops);
     }
   });

@@ -154,9 +154,10 @@ export class PrefixWatch {
    * Counts one probe of `ip` (as for networkOf) under its network; `slot`: the source's slot in the
    * address tracker, which has just counted this probe (and found no scan). `src6`: the four words
    * of an IPv6 `ip` when the caller has them (a replay record's), so its text is not parsed; else
-   * null. Returns the network when it now meets the scan rule, else null.
+   * null. `connPorts`, `connFrom`: the probe's connection key, as the address tracker had it. Returns the network
+   * when it now meets the scan rule, else null.
    */
-  probe(ip: string, v4: number, src6: Uint32Array | null, slot: number, time: number, port: number | null, type: ScanType): string | null {
+  probe(ip: string, v4: number, src6: Uint32Array | null, slot: number, time: number, port: number | null, type: ScanType, connPorts = 0, connFrom = -1): string | null {
     // Most sources of a busy host are IPv4 ones, tracked by address only unless IPv4 aggregation is on.
     if (v4 >= 0 && this.v4Bits === null) return null;
     if (this.countedInMember(slot, src6)) return null;
@@ -190,7 +191,7 @@ export class PrefixWatch {
     }
     if (!cached) this.addresses.setTag(slot, net);
     const seq = ++this.seq;
-    const crossed = this.tracker.probe(net, time, port, type, known);
+    const crossed = this.tracker.probe(net, time, port, type, known, -1, connPorts, connFrom);
     const at = this.tracker.lastSlot;
     if (known === NO_SLOT) this.fileNet(at, this.key);
     this.addresses.setNote(slot, at);

@@ -11,6 +11,14 @@
  *   left the window no longer count, and the list is capped at `portCap` (least recently probed
  *   port dropped first), so one source costs O(maxretry + minDistinctPorts) whatever it sends;
  * - hits, first/last seen and the kinds of probe seen (the evidence).
+ * A probe is one connection attempt, not one logged packet: an unanswered SYN is sent again after
+ * 1 s, 3 s, 7 s … (up to ~1 min with Linux's defaults), and with a DROP policy every resend is
+ * logged again. So a probe whose connection key — protocol, source port, destination port and a
+ * hash of the source address — equals that of one of the source's last `maxretry` probes less than
+ * REPEAT_WINDOW_MS apart is a repeat: counted in the hits and first/last seen (evidence), not as a
+ * probe of the rule. Without that, a client trying three closed ports once each (a mail client's
+ * autoconfig: 993, 587, 465) made 5 probes on 3 ports within 3 s and was banned. A new attempt
+ * from a new source port (what a client does) and probes without ports (pings) always count.
  * A source quiet for a whole window (last seen findtime or more before a probe) starts afresh,
  * unless a ban of it is pending (SourceWindows.restartIfQuiet, which the tracker calls per probe).
  *
@@ -23,6 +31,33 @@ export interface TrackerSettings {
   maxretry: number;
   minDistinctPorts: number;
   maxTrackedSources: number;
+}
+
+/** How far apart two probes of one connection key are a repeat (scan-rule.ts header). */
+export const REPEAT_WINDOW_MS = 120_000;
+
+/*
+ * A probe's connection key, exact in a double, is handed over in two small integers (a double
+ * passed to a call that is not inlined is a new heap number, one per probe): `ports`, the source
+ * and destination port (connectionPorts), and `from`, the protocol and 20 bits of the source
+ * address (connectionFrom; -1: the probe has no source port, no key). The address's bits because a
+ * network's window holds several members' probes, and two members' attempts from the same ports
+ * are two probes; two addresses equal in those bits are taken as one, which can only make a probe less.
+ */
+
+/** The ports half of a connection key (an int32). */
+export function connectionPorts(spt: number, dpt: number): number {
+  return ((spt & 0xffff) << 16) | (dpt & 0xffff);
+}
+
+/** The other half: `udp` or TCP and 20 bits of `srcHash` (≥ 0). */
+export function connectionFrom(udp: boolean, srcHash: number): number {
+  return ((srcHash & 0xfffff) << 1) | (udp ? 1 : 0);
+}
+
+/** The key of the two halves (-1 when `from` is -1: no key). */
+export function connectionKey(ports: number, from: number): number {
+  return from < 0 ? -1 : from * 0x1_0000_0000 + (ports >>> 0);
 }
 
 const SCAN_TYPES: readonly ScanType[] = ['SYN', 'UDP', 'FIN', 'NULL', 'XMAS', 'MIXED', 'OTHER'];
@@ -63,6 +98,7 @@ export interface WindowCopy {
   mask: number;
   pending: number;
   times: number[]; // oldest first
+  keys: number[]; // each time's connection key (connectionKey; -1: none)
   ports: number[]; // triplets [port, last probe time, hits]
 }
 

@@ -1,21 +1,26 @@
 /**
  * The window records: per source slot (numbered by `SourceTable`), what the scan rule
- * (`scan-rule.ts`) reads — the ring of the last `maxretry` probe times, the ports with their last
- * probe time and hits, hits, first/last seen, the kinds of probe seen — and a ban-pending flag.
+ * (`scan-rule.ts`) reads — the ring of the last `maxretry` probe times, each with its connection
+ * key, the ports with their last probe time and hits, hits, first/last seen, the kinds of probe
+ * seen — and a ban-pending flag.
  *
  * Storage: each slot is one fixed-size record in a page of PAGE_SLOTS records. A page is one
  * ArrayBuffer seen both as a Float64Array (times, hits, first and last seen) and as an Int32Array
  * (counters, flags, port numbers, per-port hits). A record holds up to SMALL_PORTS ports; a source
  * that probes more (a few percent of them) moves its port list to a port record of the full length
- * in pages of their own. With the default settings a source costs 144 bytes, 368 with a port record
+ * in pages of their own. With the default settings a source costs 184 bytes, 408 with a port record
  * (440 when every record was all doubles and held the full list: ~44 MB for 100k sources, now
- * ~14 MB). Why pages rather than one array grown by doubling: the last doubling copied ~29 MB into a
+ * ~18 MB; the ring's connection keys are 40 of the 184). Why pages rather than one array grown by doubling: the last doubling copied ~29 MB into a
  * new ~44 MB array while the old one was still alive (a replay of 100k sources peaked ~30 MB higher
  * for it), and the freed arrays stayed in the allocator; pages are allocated once, never copied, and
  * a slot keeps its page. Why numbers in typed arrays rather than one object per source (as before):
  * a replay of 100k sources kept ~100k objects with growable arrays alive, which the GC copied and
  * promoted line after line, and following those pointers cost cache misses on every probe. A probe
  * writes numbers into one record and allocates nothing.
+ * A probe whose connection key (the caller's: protocol, source and destination port, a hash of the
+ * source address; -1 for none) equals a ring entry's less than REPEAT_WINDOW_MS apart is a repeat
+ * of that probe (scan-rule.ts): it counts in the hits and first/last seen only. The ring is where
+ * it is looked for: at most maxretry numbers next to the times the probe reads anyway.
  * Per-port hits are Int32 and stop at 2^31 - 1 (they only order the offender's top ports).
  * When the thresholds are large (maxretry or the port cap above a few dozen), a fixed record would
  * reserve memory for probes most sources never send: then each slot keeps its ring and ports in
@@ -25,7 +30,7 @@
  * arrays. `portArrays()` says where a slot's are; the hot path (`record`) resolves them inline.
  */
 import type { ScanType } from '../../shared/model.ts';
-import { type ProbeWindows, TYPE_BIT, type WindowCopy } from './scan-rule.ts';
+import { connectionKey, type ProbeWindows, REPEAT_WINDOW_MS, TYPE_BIT, type WindowCopy } from './scan-rule.ts';
 import { addPageFor, PAGE_BITS, PAGE_MASK, prunePortList, prunePorts } from './window-pages.ts';
 
 // A record holds doubles first, then 32-bit integers (one ArrayBuffer per page, seen through both
@@ -35,7 +40,7 @@ const FIRST = 0;
 const LAST = 1;
 const HITS = 2; // probes counted since the source started being tracked (or was quiet for a whole window)
 const NOTE = 3; // the caller's note about the source (noteOf): kept in the record so that reading it next to the window costs no second cache miss
-const F_HEADER = 4; // then (inline layout) the ring of maxretry times, then each small port list's last probe times
+const F_HEADER = 4; // then (inline layout) the ring of maxretry times, their connection keys, then each small port list's last probe times
 // Integers, indexes from the record's first integer:
 const NTIMES = 0; // ring slots in use
 const RINGPOS = 1; // next write position once the ring is full (then also the oldest entry)
@@ -80,6 +85,7 @@ export class SourceWindows implements ProbeWindows {
   private inline = true;
   /** Doubles: the ring, the ports' last probe times. */
   private timesAt = F_HEADER;
+  private keysAt = F_HEADER;
   private portTimesAt = F_HEADER;
   /** Integers, from the record's start: the integer header, the port numbers, the ports' hits. */
   private intsAt = 2 * F_HEADER;
@@ -97,6 +103,7 @@ export class SourceWindows implements ProbeWindows {
   private pagesI: Int32Array[] = [];
   /** Per-slot ring and port arrays when the layout is not inline. */
   private ownTimes: (Float64Array | null)[] = [];
+  private ownKeys: (Float64Array | null)[] = [];
   private ownPortNums: (Int32Array | null)[] = [];
   private ownPortTimes: (Float64Array | null)[] = [];
   private ownPortHits: (Int32Array | null)[] = [];
@@ -112,13 +119,14 @@ export class SourceWindows implements ProbeWindows {
     this.portCap = portCap;
     const ring = maxretry;
     const ports = portCap + 1; // +1: a new port is written before the cap prunes
-    this.inline = 8 * (F_HEADER + ring + ports) + 4 * (I_HEADER + 2 * ports) <= INLINE_RECORD_MAX_BYTES;
-    const doubles = this.inline ? F_HEADER + ring + SMALL_PORTS : F_HEADER;
+    this.inline = 8 * (F_HEADER + 2 * ring + ports) + 4 * (I_HEADER + 2 * ports) <= INLINE_RECORD_MAX_BYTES;
+    const doubles = this.inline ? F_HEADER + 2 * ring + SMALL_PORTS : F_HEADER;
     const ints = 2 * doubles + I_HEADER + (this.inline ? 2 * SMALL_PORTS : 0);
     this.strideI = ints + (ints & 1);
     this.strideD = this.strideI / 2;
     this.timesAt = F_HEADER;
-    this.portTimesAt = F_HEADER + ring;
+    this.keysAt = F_HEADER + ring;
+    this.portTimesAt = F_HEADER + 2 * ring;
     this.intsAt = 2 * doubles;
     this.portsAt = this.intsAt + I_HEADER;
     this.portHitsAt = this.portsAt + SMALL_PORTS;
@@ -132,6 +140,7 @@ export class SourceWindows implements ProbeWindows {
     this.pagesF = [];
     this.pagesI = [];
     this.ownTimes = [];
+    this.ownKeys = [];
     this.ownPortNums = [];
     this.ownPortTimes = [];
     this.ownPortHits = [];
@@ -190,6 +199,7 @@ export class SourceWindows implements ProbeWindows {
     if (this.inline) this.releaseExt(this.pagesI[slot >>> PAGE_BITS]!, this.intsOf(slot));
     else {
       this.ownTimes[slot] = null;
+      this.ownKeys[slot] = null;
       this.ownPortNums[slot] = null;
       this.ownPortTimes[slot] = null;
       this.ownPortHits[slot] = null;
@@ -257,10 +267,13 @@ export class SourceWindows implements ProbeWindows {
 
   /**
    * Records one probe into a slot's window: hits, first/last seen, kind, the ring of the last
-   * maxretry times and the port (null for probes without a port: pings), pruning the port list at its cap.
-   * Returns probesOf(slot) (the rule's first question, answered without looking the record up again).
+   * maxretry times with their connection keys and the port (null for probes without a port: pings),
+   * pruning the port list at its cap. `connPorts`, `connFrom`: the probe's connection key in its
+   * two halves (scan-rule.ts; connFrom -1: none, never a repeat).
+   * Returns probesOf(slot) (the rule's first question, answered without looking the record up
+   * again), or 0 for a repeat of a probe in the ring (counted in hits and first/last seen only).
    */
-  record(slot: number, time: number, port: number | null, type: ScanType): number {
+  record(slot: number, time: number, port: number | null, type: ScanType, connPorts = 0, connFrom = -1): number {
     const page = slot >>> PAGE_BITS;
     const F = this.pagesF[page]!;
     const I = this.pagesI[page]!;
@@ -272,25 +285,34 @@ export class SourceWindows implements ProbeWindows {
     F[bf + HITS] = F[bf + HITS]! + 1;
     I[bi + MASK] = I[bi + MASK]! | TYPE_BIT[type];
 
-    // Ring of the last maxretry times.
+    // Ring of the last maxretry times and their connection keys.
     const R = this.maxretry;
     const nTimes = I[bi + NTIMES]!;
     let T: Float64Array;
+    let K: Float64Array;
     let t0: number;
+    let k0: number;
     if (this.inline) {
-      T = F;
+      T = K = F;
       t0 = bf + this.timesAt;
+      k0 = bf + this.keysAt;
     } else {
       T = nTimes < R ? this.ownTimesFor(slot, nTimes + 1) : this.ownTimes[slot]!;
-      t0 = 0;
+      K = this.ownKeys[slot]!;
+      t0 = k0 = 0;
     }
+    // A repeat of a probe still in the ring (a retransmitted SYN: same ports) is no new probe.
+    const conn = connectionKey(connPorts, connFrom);
+    if (conn >= 0) for (let k = 0; k < nTimes; k++) if (K[k0 + k] === conn && Math.abs(time - T[t0 + k]!) < REPEAT_WINDOW_MS) return 0;
     let probes = R;
     if (nTimes < R) {
       T[t0 + nTimes] = time;
+      K[k0 + nTimes] = conn;
       I[bi + NTIMES] = probes = nTimes + 1;
     } else {
       const pos = I[bi + RINGPOS]!;
       T[t0 + pos] = time;
+      K[k0 + pos] = conn;
       I[bi + RINGPOS] = pos + 1 === R ? 0 : pos + 1;
     }
     if (port === null) return probes;
@@ -353,25 +375,32 @@ export class SourceWindows implements ProbeWindows {
     const n = I[bi + NTIMES]!;
     const pos = I[bi + RINGPOS]!;
     const T = this.inline ? F : this.ownTimes[slot];
+    const K = this.inline ? F : this.ownKeys[slot];
     const t0 = this.inline ? bf + this.timesAt : 0;
+    const k0 = this.inline ? bf + this.keysAt : 0;
     const times: number[] = [];
-    if (T) {
+    const keys: number[] = [];
+    if (T && K) {
       // Full ring: oldest at the write position; otherwise in order from 0.
       const start = n < this.maxretry ? 0 : pos;
-      for (let k = 0; k < n; k++) times.push(T[t0 + ((start + k) % n)]!);
+      for (let k = 0; k < n; k++) {
+        times.push(T[t0 + ((start + k) % n)]!);
+        keys.push(K[k0 + ((start + k) % n)]!);
+      }
     }
     const ports: number[] = [];
     const a = this.portArrays(slot);
     if (a !== null) for (let k = 0; k < I[bi + NPORTS]!; k++) ports.push(a.PN[a.pn0 + k]!, a.PT[a.pt0 + k]!, a.PH[a.ph0 + k]!);
-    return { ip, hits: F[bf + HITS]!, first: F[bf + FIRST]!, last: F[bf + LAST]!, mask: I[bi + MASK]!, pending: I[bi + PENDING]!, times, ports };
+    return { ip, hits: F[bf + HITS]!, first: F[bf + FIRST]!, last: F[bf + LAST]!, mask: I[bi + MASK]!, pending: I[bi + PENDING]!, times, keys, ports };
   }
 
   /**
    * Stores a copy in `slot` (the layout may differ from where it came from): the ring keeps the
-   * most recent `maxretry` times, a port list longer than 3 caps is pruned first.
+   * most recent `maxretry` times (and their keys), a port list longer than 3 caps is pruned first.
    */
   copyIn(slot: number, c: WindowCopy): void {
     const times = c.times.slice(Math.max(0, c.times.length - this.maxretry));
+    const keys = c.keys.slice(Math.max(0, c.keys.length - this.maxretry));
     if (c.ports.length > 3 * this.portCap) prunePortList(c.ports, c.last, this.findtimeMs, this.portCap);
     addPageFor(slot, this.pagesF, this.pagesI, this.strideD);
     const F = this.pagesF[slot >>> PAGE_BITS]!;
@@ -390,8 +419,13 @@ export class SourceWindows implements ProbeWindows {
     I[bi + PENDING] = c.pending;
     I[bi + EXT] = this.inline && nPorts > SMALL_PORTS ? this.allocateExt() : -1;
     const T = this.inline ? F : this.ownTimesFor(slot, Math.max(1, times.length));
+    const K = this.inline ? F : this.ownKeys[slot]!;
     const t0 = this.inline ? bf + this.timesAt : 0;
-    for (let k = 0; k < times.length; k++) T[t0 + k] = times[k]!;
+    const k0 = this.inline ? bf + this.keysAt : 0;
+    for (let k = 0; k < times.length; k++) {
+      T[t0 + k] = times[k]!;
+      K[k0 + k] = keys[k] ?? -1;
+    }
     if (!this.inline) this.ownPortsFor(slot, Math.max(1, nPorts));
     const { PN, pn0, PT, pt0, PH, ph0 } = this.portArrays(slot)!;
     for (let k = 0; k < nPorts; k++) {
@@ -483,13 +517,19 @@ export class SourceWindows implements ProbeWindows {
     return ext;
   }
 
-  /** The slot's own ring, grown to hold at least `need` times (never more than maxretry). */
+  /** The slot's own ring (and its keys, in ownKeys), grown to hold at least `need` times (never more than maxretry). */
   private ownTimesFor(slot: number, need: number): Float64Array {
     let a = this.ownTimes[slot] ?? null;
     if (a === null || a.length < need) {
-      const grown = new Float64Array(Math.min(this.maxretry, Math.max(OWN_ARRAY_MIN, need, a === null ? 0 : a.length * 2)));
-      if (a !== null) grown.set(a);
+      const length = Math.min(this.maxretry, Math.max(OWN_ARRAY_MIN, need, a === null ? 0 : a.length * 2));
+      const grown = new Float64Array(length);
+      const keys = new Float64Array(length);
+      if (a !== null) {
+        grown.set(a);
+        keys.set(this.ownKeys[slot]!);
+      }
       this.ownTimes[slot] = a = grown;
+      this.ownKeys[slot] = keys;
     }
     return a;
   }

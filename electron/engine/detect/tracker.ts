@@ -205,8 +205,10 @@ export class SourceTracker<Tag = string> {
    * it now meets the scan rule, else NO_SLOT. The caller bans and then deletes the source.
    * `known` is the caller's own lookup of `ip` (NO_SLOT: not tracked), to save a second one;
    * `v4`: ip's 32-bit IPv4 value when the caller has it, to save parsing it again (else -1).
+   * `connPorts`, `connFrom`: the probe's connection key in its two halves (scan-rule.ts; connFrom -1:
+   * none): a repeat of a probe in the ring counts as evidence only, never as a probe of the rule.
    */
-  probe(ip: string, time: number, port: number | null, type: ScanType, known?: number, v4 = -1): number {
+  probe(ip: string, time: number, port: number | null, type: ScanType, known?: number, v4 = -1, connPorts = 0, connFrom = -1): number {
     let slot = known === undefined ? this.get(ip) : known;
     const w = this.windows;
     if (slot === NO_SLOT) {
@@ -219,8 +221,8 @@ export class SourceTracker<Tag = string> {
       w.restartIfQuiet(slot, time);
     }
     this.lastSlot = slot;
-    const probes = w.record(slot, time, port, type);
-    // Most probes stop at the rule's first question (fewer than maxretry probes in the window).
+    const probes = w.record(slot, time, port, type, connPorts, connFrom);
+    // Most probes stop at the rule's first question (fewer than maxretry probes in the window; 0: a repeat).
     if (probes < this.rule.maxretry) return NO_SLOT;
     return this.rule.isScan(w, slot, time, probes) ? slot : NO_SLOT;
   }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { NO_SLOT, scanTypeOf, SourceTracker, type TrackerSettings } from '../../../electron/engine/detect/tracker.ts';
+import { connectionFrom, connectionKey, connectionPorts } from '../../../electron/engine/detect/scan-rule.ts';
 
 const S: TrackerSettings = { findtimeSec: 600, maxretry: 5, minDistinctPorts: 3, maxTrackedSources: 100 };
 const MIN = 60_000;
@@ -311,5 +312,75 @@ describe('SourceTracker quiet restart', () => {
     // A probe less than a whole window later keeps the window.
     t.probe('calm', MIN + 20 * MIN - 1, 4, 'SYN');
     expect(t.hitsOf(t.get('calm'))).toBe(2);
+  });
+});
+
+describe('SourceTracker: a resend of one connection attempt is one probe', () => {
+  const key = (spt: number, dpt: number, udp = false, src = 7): [number, number] => [connectionPorts(spt, dpt), connectionFrom(udp, src)];
+  /** Probes [time, dpt, spt] of one source; per probe the slot's hits when it crossed, else null. */
+  const run = (t: SourceTracker, ip: string, probes: [number, number, number][], udp = false): (number | null)[] =>
+    probes.map(([time, dpt, spt]) => {
+      const slot = t.probe(ip, time, dpt, udp ? 'UDP' : 'SYN', undefined, -1, ...key(spt, dpt, udp));
+      return slot === NO_SLOT ? null : t.hitsOf(slot);
+    });
+  // A mail client's autoconfig: 993, 587, 465 once each, every SYN resent after 1 s and 3 s (DROP: no answer).
+  const autoconfig: [number, number, number][] = [
+    [0, 993, 51000], [1000, 993, 51000], [1000, 587, 51002], [2000, 587, 51002], [2000, 465, 51004],
+    [3000, 993, 51000], [3000, 465, 51004], [4000, 587, 51002], [5000, 465, 51004],
+  ];
+
+  it('three attempts resent twice each are three probes, not a scan; the resends count as hits', () => {
+    for (const s of [S, { ...S, maxretry: 150 }]) {
+      // maxretry 150: the layout with each slot's own arrays (source-windows.ts) behaves the same.
+      const t = new SourceTracker(s);
+      expect(run(t, 'a', autoconfig).every((x) => x === null)).toBe(true);
+      const slot = t.get('a');
+      expect(t.probesOf(slot)).toBe(3);
+      expect(t.hitsOf(slot)).toBe(9);
+      expect(t.times(slot)).toEqual([0, 1000, 2000]);
+    }
+  });
+
+  it('new attempts count: another source port, another destination port, another protocol, or the same ports again 2 minutes later', () => {
+    const t = new SourceTracker(S);
+    expect(run(t, 'a', [[0, 22, 40000], [1, 22, 40001], [2, 23, 40001]])).toEqual([null, null, null]);
+    expect(t.probesOf(t.get('a'))).toBe(3);
+    expect(run(t, 'a', [[3, 22, 40000]], true)).toEqual([null]); // UDP from the same ports
+    expect(run(t, 'a', [[2 * MIN + 3, 24, 40000]])).toEqual([5]); // 5 probes on 3 ports: a scan
+    const u = new SourceTracker(S);
+    run(u, 'b', [[0, 22, 40000]]);
+    expect(run(u, 'b', [[2 * MIN - 1, 22, 40000], [2 * MIN, 22, 40000]])).toEqual([null, null]);
+    expect(u.probesOf(u.get('b'))).toBe(2); // the first resend within 2 minutes, the second (2 min after the probe) a new attempt
+  });
+
+  it('probes without a key (pings, or no source port) are never resends', () => {
+    const t = new SourceTracker(S);
+    for (let i = 0; i < 4; i++) t.probe('a', i, null, 'OTHER');
+    t.probe('a', 5, 22, 'SYN');
+    t.probe('a', 6, 22, 'SYN');
+    expect(t.probesOf(t.get('a'))).toBe(5);
+  });
+
+  it('a nmap scan from one fixed source port still counts every port', () => {
+    const t = new SourceTracker(S);
+    expect(run(t, 'a', [21, 22, 23, 25, 80].map((p, i): [number, number, number] => [i * 100, p, 53]))).toEqual([null, null, null, null, 5]);
+  });
+
+  it("a network window: two members' attempts from the same ports are two probes (the key holds bits of the address)", () => {
+    const t = new SourceTracker(S);
+    const probe = (time: number, dpt: number, src: number) => t.probe('2001:db8::/64', time, dpt, 'SYN', undefined, -1, ...key(40000, dpt, false, src));
+    probe(0, 22, 0xa);
+    probe(1, 22, 0xb);
+    probe(2, 22, 0xa); // a resend of the first member's
+    expect(t.probesOf(t.get('2001:db8::/64'))).toBe(2);
+  });
+
+  it('a re-layout keeps the keys: a resend after it is still a resend', () => {
+    const t = new SourceTracker(S);
+    run(t, 'a', [[0, 22, 40000], [1, 23, 40001]]);
+    t.configure({ ...S, maxretry: 6 });
+    run(t, 'a', [[1000, 22, 40000]]);
+    expect(t.probesOf(t.get('a'))).toBe(2);
+    expect(t.windowOf(t.get('a')).keys).toEqual([connectionKey(...key(40000, 22)), connectionKey(...key(40001, 23))]);
   });
 });
