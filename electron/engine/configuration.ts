@@ -14,7 +14,7 @@
  *   sources and held-back bans of addresses whitelisted now are dropped.
  */
 import type { Clock } from '../shared/domain.ts';
-import { cidrContains, isPrefixText } from '../shared/prefix.ts';
+import { cidrContains, cidrsOverlap, isPrefixText } from '../shared/prefix.ts';
 import type { Framing } from '../shared/packet.ts';
 import type { Settings } from '../shared/settings.ts';
 import { canonicalTarget } from './ban-target.ts';
@@ -51,6 +51,8 @@ export interface ScanEngineOptions {
 }
 
 const noAllowedPorts = (): boolean => false;
+/** Link-local ranges: never banned whole (holdsProtected). */
+const LINK_LOCAL = ['fe80::/10', '169.254.0.0/16'];
 
 export class EngineConfiguration {
   protected settings: Settings;
@@ -112,6 +114,17 @@ export class EngineConfiguration {
     this.rebuildWhitelist();
   }
 
+  /**
+   * One more address of this host, learned rather than told (a replay knows no addresses of the
+   * host whose log it reads: the destinations of its inbound records are that host's): from now on
+   * no network holding it is banned whole (holdsProtected), as one holding an address of
+   * setHostAddresses' is not. Unlike those it is not whitelisted as a source — a rebuild of the
+   * whitelist walks every tracked source, and a replay learns its addresses as it goes.
+   */
+  addHostAddress(addr: string): void {
+    if (!this.hostAddresses.includes(addr)) this.hostAddresses.push(addr);
+  }
+
   /** For a network (a prefix ban): whether it holds a whitelisted or otherwise protected address. */
   isWhitelisted(ip: string): boolean {
     if (isPrefixText(String(ip))) {
@@ -126,8 +139,13 @@ export class EngineConfiguration {
     return this.whitelist.entries();
   }
 
-  /** Does a network hold a whitelisted address, or one of this host's or its gateways' (whitelisted or not)? */
+  /**
+   * Does a network hold a whitelisted address, or one of this host's or its gateways' (whitelisted
+   * or not), or link-local addresses (fe80::/10, 169.254.0.0/16: the host's own link, where its
+   * own link-local address and its neighbours' are, whatever addresses the engine was told)?
+   */
   protected holdsProtected(net: string): boolean {
+    if (LINK_LOCAL.some((l) => cidrsOverlap(l, net))) return true;
     return this.whitelist.overlaps(net) || [...this.hostAddresses, ...this.gatewayAddresses].some((a) => cidrContains(net, a));
   }
 

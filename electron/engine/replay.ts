@@ -7,6 +7,8 @@
  *   input, so a stray line of another framing is a counted 'bad-framing' instead of being guessed.
  * - Kernel trust is NOT required: a replayed file is analysed, not acted upon, and a plain syslog
  *   file is spoofable by nature. The caller says so in its output.
+ * - This host's addresses are the destinations of the inbound records (not forwarded ones): no
+ *   network holding one is banned whole, as live (ScanEngine.addHostAddress).
  * - Chunking does not matter: lines are cut by LineSplitter, and bans, expiries and deferred bans
  *   all follow the records' own times.
  */
@@ -156,6 +158,9 @@ export class ReplaySession {
   private readonly bans: BanRecord[] = [];
   private readonly uncounted = new Map<string, number>();
   private deferredEvents = 0;
+  /** This host's addresses learned from inbound records' destinations (addHostAddress), and the last one seen. */
+  private readonly hostDsts = new Set<string>();
+  private lastDst = '';
   private expired = 0;
   private ended = false;
 
@@ -266,6 +271,17 @@ export class ReplaySession {
     const t = p.time;
     if (this.firstTime === null || t < this.firstTime) this.firstTime = t;
     if (this.lastTime === null || t > this.lastTime) this.lastTime = t;
+    // The destination of an inbound record (not forwarded) is one of this host's addresses: a
+    // network holding it is never banned whole, as live. Records repeat the same few destinations
+    // (the same string from the string table): a Set is asked only when it changes.
+    const dst = p.dst;
+    if (dst !== this.lastDst && p.out === '' && p.in !== '') {
+      this.lastDst = dst;
+      if (!this.hostDsts.has(dst)) {
+        this.hostDsts.add(dst);
+        this.engine.addHostAddress(dst);
+      }
+    }
     const verdict = this.engine.ingestPacket(p, srcV4, src6);
     // A source the engine tracked already was counted when it was first seen (one lookup fewer a line).
     if (!this.engine.sourceWasTracked) {

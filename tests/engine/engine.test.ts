@@ -413,3 +413,19 @@ describe('ScanEngine: SYN resends are one probe', () => {
     expect(bans()).toEqual([]);
   });
 });
+
+describe('ScanEngine: networks never banned whole', () => {
+  it('a link-local /64 (fe80::) is judged address by address, whatever addresses the host was told', () => {
+    const { engine, bans } = make({ hostAddresses: ['2001:db8:1:2::10'] });
+    [22, 23, 25, 80, 110].forEach((port, i) => engine.ingestPacket(syn(['fe80::a', 'fe80::b'][i % 2]!, port, T0 + i * 1000, { spt: 40000 + i })));
+    expect(bans()).toEqual([]);
+    expect(engine.isWhitelisted('fe80::/64')).toBe(true);
+  });
+
+  it('addHostAddress (a replay learning the host from its records) protects the networks holding it', () => {
+    const { engine, bans } = make();
+    engine.addHostAddress('2001:db8:1:2::10');
+    [22, 23, 25, 80, 110].forEach((port, i) => engine.ingestPacket(syn(['2001:db8:1:2::a', '2001:db8:1:2::b'][i % 2]!, port, T0 + i * 1000, { spt: 40000 + i })));
+    expect(bans()).toEqual([]);
+  });
+});
