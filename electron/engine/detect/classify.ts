@@ -11,8 +11,14 @@
  *   cannot be told from those) are 'not-a-probe'. Other flag mixes without ACK/RST (SYN+FIN,
  *   FIN+URG, …) exist only in crafted packets: 'OTHER'.
  * - UDP: 'UDP', except a late reply: from a well-known service port (DNS, NTP, QUIC, IKE, SSDP, mDNS,
- *   NetBIOS, STUN, …) to an ephemeral port (≥ 1024) — the answer to a query of ours that arrived
- *   after conntrack forgot it.
+ *   NetBIOS, STUN, …) to an ephemeral port (≥ 32768) — the answer to a query of ours that arrived
+ *   after conntrack forgot it. Why not every port ≥ 1024: a query's source port is an ephemeral one,
+ *   32768–60999 on Linux (ip_local_port_range), 49152–65535 on Windows and macOS (hosts behind a
+ *   router, whose forwarded records count too), so no reply goes to 1024–32767; and taking those
+ *   for late replies hid any UDP scan sent from a service port (`nmap -sU -g 53`) of the registered
+ *   ports (1434, 1900, 3389, 5060, 11211, …). Left: such a scan of ports ≥ 32768 is still taken for
+ *   late replies (bursts of late replies to many such ports are real: a conntrack flush), and a
+ *   host whose ip_local_port_range starts lower may see a few late replies counted.
  * - ICMP errors (v4 types 3, 4, 5, 11, 12; v6 types 1–4) quote someone else's packet: 'icmp-error'.
  * - IPv4 fragments carry no ports: 'fragment'.
  * - ICMP echo request (and v4 timestamp / address-mask requests): a probe with port null, type
@@ -46,8 +52,8 @@ export const LATE_REPLY_SERVICE_PORTS: ReadonlySet<number> = new Set([
   53, 67, 68, 69, 123, 137, 138, 161, 389, 443, 500, 514, 520, 853, 1194, 1701, 1900, 3478, 3479, 4500, 5353, 5355, 51820,
 ]);
 
-/** First port of the ephemeral range as the detector sees it (privileged ports end at 1023). */
-export const EPHEMERAL_PORT_MIN = 1024;
+/** First port of the ephemeral range as the detector sees it: Linux's default ip_local_port_range (Windows and macOS start at 49152). */
+export const EPHEMERAL_PORT_MIN = 32768;
 
 export type Verdict = ScanType | IgnoreReason;
 
