@@ -1,9 +1,9 @@
 /**
  * The ban pipeline: an engine decision becomes a ban in the store, then in the firewall, then cut
- * connections; unbans and expiry the same way back; `banMany` as one store transaction and one
- * firewall batch; a fleet pull's bans and a resync's unbans in batches (applyTogether,
- * unbanTogether); and it runs the start-up reconcile
- * (reconcile.ts: restore after a reboot, stale and duplicate entries).
+ * connections; unbans and expiry the same way back. It composes the bulk operations (bulk-bans.ts:
+ * `banMany` as one store transaction and one firewall batch, a fleet pull's bans and a resync's
+ * unbans in batches — applyTogether, unbanTogether) and runs the start-up reconcile (reconcile.ts:
+ * restore after a reboot, stale and duplicate entries).
  *
  *   ban   → store FIRST (a kill -9 after this loses nothing) → firewall.ban → cut connections → fleet
  *         (a store that cannot write — a full disk — does not stop the ban: writeAhead says so instead)
@@ -27,17 +27,17 @@
  * active (reconcile retries it) but blocks nothing new — when it extended a ban the firewall holds
  * (`stillStands`), that earlier ban still blocks until its own end. The state's "last ban" moves only
  * when the firewall took a ban. A fleet pull's bans (applyTogether) are bracketed by 'fleetSync'
- * events, so the desktop sums the whole pull up once, however long its firewall batches take.
+ * events (bulk-bans.ts).
  */
-import type { BanRecord, Offender, UnbanReason } from '../shared/model.ts';
-import { neverBanReason } from '../shared/never-ban.ts';
+import type { BanRecord, UnbanReason } from '../shared/model.ts';
 import { errorText } from '../shared/errors.ts';
 import type { FirewallPort } from '../engine/ports.ts';
-import { skippedBanText, type SkippedBan } from '../shared/helper-protocol.ts';
-import { banComment, RESTORE_BATCH_SET, RESTORE_BATCH_UFW, type BanFailure, type BanPipelineHost } from './ban-pipeline-host.ts';
+import { skippedBanText } from '../shared/helper-protocol.ts';
+import { banComment, type BanFailure, type BanPipelineHost } from './ban-pipeline-host.ts';
 import { UsersRuleHoldOff } from './users-rule-holdoff.ts';
 import { FirewallOrder } from './firewall-order.ts';
 import { Reconciler, type ReconcileResult } from './reconcile.ts';
+import { BulkBans } from './bulk-bans.ts';
 
 export { banComment, type BanFailure, type BanInfo, type BanPipelineHost } from './ban-pipeline-host.ts';
 
@@ -48,7 +48,7 @@ export class BanPipeline {
   private cutTail: Promise<void> = Promise.resolve();
   /** The start-up reconcile (restore after a reboot), running behind log reading, not in front of it. */
   private reconciling: Promise<unknown> = Promise.resolve();
-  /** While banMany runs: the engine's ban decisions, applied as one batch instead of one by one. */
+  /** While banMany or applyTogether decides (bulk-bans.ts): the engine's ban decisions, applied as batches instead of one by one. */
   private bulkBans: BanRecord[] | null = null;
   /**
    * The firewall promise of the latest applyBan (an API call waits for its own ban, not for every
@@ -68,10 +68,8 @@ export class BanPipeline {
    * did not happen: the earlier ban still stands, until this end.
    */
   private readonly inForce = new Map<string, number | null>();
-  /** While unbanTogether runs: the addresses whose firewall ban applyUnban lifts, lifted as batches instead of one by one. */
+  /** While unbanTogether lifts (bulk-bans.ts): the addresses whose firewall ban applyUnban lifts, lifted as batches instead of one by one. */
   private bulkUnbans: Map<string, UnbanReason> | null = null;
-  /** The batches of applyTogether and unbanTogether still running. */
-  private together: Promise<void> = Promise.resolve();
   /** Addresses whose firewall ban unbanRequested has just lifted: their applyUnban leaves the firewall alone. */
   private readonly liftedFirst = new Set<string>();
   /** Addresses unbanRequested is lifting in the firewall: true once a ban of theirs was decided meanwhile. */
@@ -82,6 +80,8 @@ export class BanPipeline {
   readonly holdOff = new UsersRuleHoldOff();
   /** The start-up reconcile, and the batch steps applyTogether shares with it. */
   private readonly rec: Reconciler;
+  /** The bulk operations: banMany, a fleet pull's bans and a resync's unbans, in batches. */
+  private readonly bulk: BulkBans;
 
   constructor(host: BanPipelineHost) {
     this.h = host;
@@ -96,6 +96,29 @@ export class BanPipeline {
       },
       lost: (ip) => this.inForce.delete(ip),
     });
+    this.bulk = new BulkBans({
+      host,
+      order: this.order,
+      rec: this.rec,
+      collectBans: (into) => {
+        const before = this.bulkBans;
+        this.bulkBans = into;
+        return before;
+      },
+      collectUnbans: (into) => {
+        const before = this.bulkUnbans;
+        this.bulkUnbans = into;
+        return before;
+      },
+      took: (ip, until, at) => this.took(ip, until, at),
+      bannedAt: (at) => this.bannedAt(at),
+      announce: (ban) => this.announce(ban),
+      announceFailed: (ban, error) => this.announceFailed(ban, error),
+      refused: (ban) => this.refused(ban),
+      cutLater: (ip) => this.cutLater(ip),
+      shareWithFleet: (ban) => this.shareWithFleet(ban),
+      writeAhead: (bans, write) => this.writeAhead(bans, write),
+    });
   }
 
   /** Waits for pending firewall changes (tests, shutdown). */
@@ -103,12 +126,12 @@ export class BanPipeline {
     for (;;) {
       const cuts = this.cutTail;
       const rec = this.reconciling;
-      const together = this.together;
+      const together = this.bulk.running;
       await rec;
       await together;
       await this.order.settled();
       await cuts;
-      if (cuts === this.cutTail && rec === this.reconciling && together === this.together && this.order.idle) return;
+      if (cuts === this.cutTail && rec === this.reconciling && together === this.bulk.running && this.order.idle) return;
     }
   }
 
@@ -347,107 +370,19 @@ export class BanPipeline {
     if (error !== null) throw new Error(`the firewall did not lift the ban of ${ip}: ${error}`);
   }
 
-  /**
-   * Bulk ban (`portcullis ban --from FILE`): the engine decides each ban as for `ban`, then the store
-   * records them in ONE transaction and the firewall gets them as one batch (the set backend: one
-   * ipset batch per 500). Established sessions: as for a ban, cut unless the block drops them itself
-   * (the set backend's match comes before ufw's ESTABLISHED accept). When the firewall call fails the
-   * bans stay active (reconcile retries them at the next start) and this rejects with its error.
-   */
-  async banMany(ips: string[], durationSec: number | undefined, note: string | undefined): Promise<{ banned: number; refused: { ip: string; reason: string }[] }> {
-    const h = this.h;
-    const engine = h.engine();
-    const now = h.now();
-    const refused: { ip: string; reason: string }[] = [];
-    const decided: BanRecord[] = [];
-    this.bulkBans = decided;
-    try {
-      for (const ip of ips) {
-        if (!neverBanReason(ip) && engine.isWhitelisted(ip)) {
-          refused.push({ ip, reason: 'whitelisted (this host, its gateway, loopback or a whitelist entry)' });
-          continue;
-        }
-        try {
-          engine.ban(ip, { ...(durationSec ? { durationSec } : {}), ...(note !== undefined ? { note } : {}), at: now });
-        } catch (e) {
-          refused.push({ ip, reason: errorText(e) });
-        }
-      }
-    } finally {
-      this.bulkBans = null;
-    }
-    // An address listed twice was extended by the engine: its latest record stands.
-    const byIp = new Map(decided.map((b) => [b.ip, b]));
-    const bans = [...byIp.values()];
-    if (bans.length === 0) return { banned: 0, refused };
-    const decidedAt = performance.now();
-    this.recordDecided(bans);
-    const fw = h.firewall;
-    let firewallDone: Promise<void> = Promise.resolve();
-    // Bans the firewall did not take (the ufw backend: a source the user has a rule of their own for):
-    // refused with the reason, never counted as banned.
-    let skipped: SkippedBan[] = [];
-    let failed: string | null = null;
-    if (h.dryRun || !fw) {
-      // Shared with the fleet like any local ban (each is one alert in the push queue).
-      for (const b of bans) this.took(b.ip, b.until, b.at);
-      for (const b of bans) this.announce(b);
-      for (const b of bans) h.fleet()?.onBan(b);
-      for (const b of bans) h.onBan?.(b, { latencyMs: null, dryRun: true });
-    } else {
-      firewallDone = this.order.forAll(async () => {
-        try {
-          if (fw.banMany) skipped = await fw.banMany(bans.map((b) => ({ ip: b.ip, until: b.until, comment: banComment(b) })));
-          else
-            for (const b of bans) {
-              const one = await fw.ban(b.ip, b.until, banComment(b));
-              if (one) skipped.push(one); // refused: as a banMany entry's
-            }
-          const latencyMs = performance.now() - decidedAt;
-          const notBanned = new Map(skipped.map((s) => [s.ip, skippedBanText(s)]));
-          let ended = '';
-          for (const b of bans) {
-            const why = notBanned.get(b.ip);
-            if (why !== undefined) {
-              this.announce(b);
-              h.onBan?.(b, { latencyMs: null, dryRun: false, error: why });
-              ended = this.refused(b);
-              continue;
-            }
-            this.took(b.ip, b.until, b.at);
-            this.announce(b);
-            if (h.settings().ban.cutConnections && !fw.blocksEstablished) this.cutLater(b.ip);
-            this.shareWithFleet(b);
-            h.onBan?.(b, { latencyMs, dryRun: false });
-          }
-          if (skipped.length) {
-            const more = skipped.length > 1 ? ` (and ${skipped.length - 1} more; their bans are ended too: refused-users-rule)` : '';
-            h.notice('warn', `${skipped.length} of ${bans.length} addresses were not banned in the firewall: ${skippedBanText(skipped[0]!)}. ${ended}${more}`);
-          }
-        } catch (e) {
-          failed = errorText(e);
-          for (const b of bans) this.announceFailed(b, failed);
-          for (const b of bans) this.shareWithFleet(b);
-          for (const b of bans) h.onBan?.(b, { latencyMs: null, dryRun: false, error: failed });
-          h.notice('error', `Could not ban ${bans.length} addresses in the firewall: ${failed}`);
-        }
-      });
-    }
-    this.storeOffenders(bans);
-    await firewallDone;
-    if (failed !== null) throw new Error(`the firewall did not take the ${bans.length} bans: ${failed} (they stay recorded as active; the next start tries again)`);
-    refused.push(...skipped.map((s) => ({ ip: s.ip, reason: skippedBanText(s) })));
-    return { banned: bans.length - skipped.length, refused };
+  /** Bulk ban (`portcullis ban --from FILE`): one store transaction, one firewall batch (bulk-bans.ts). */
+  banMany(ips: string[], durationSec: number | undefined, note: string | undefined): Promise<{ banned: number; refused: { ip: string; reason: string }[] }> {
+    return this.bulk.banMany(ips, durationSec, note);
   }
 
-  /** Bans decided together (banMany, a fleet pull): recorded in one store transaction, and the fleet told each is this host's. */
-  private recordDecided(bans: readonly BanRecord[]): void {
-    const h = this.h;
-    this.writeAhead(bans, () => {
-      if (h.store.recordBans) h.store.recordBans(bans);
-      else for (const b of bans) h.store.recordBan(b);
-    });
-    for (const b of bans) h.fleet()?.onLocalBanDecided(b);
+  /** A fleet pull's bans, made by `decide`, reach the firewall in batches (bulk-bans.ts). */
+  applyTogether(decide: () => void): Promise<void> {
+    return this.bulk.applyTogether(decide);
+  }
+
+  /** A fleet resync's unbans, made by `lift`, leave the firewall in batches (bulk-bans.ts). */
+  unbanTogether(lift: () => void): Promise<void> {
+    return this.bulk.unbanTogether(lift);
   }
 
   /**
@@ -466,141 +401,6 @@ export class BanPipeline {
         `Banning ${who} in the firewall without a record of the ban: the store cannot write (${errorText(e)}). The next start takes it for a stale firewall entry and lifts it (a scanner probing again is banned again)`,
       );
     }
-  }
-
-  /** Their offender rows (their UI events go out once the firewall has answered: announce). */
-  private storeOffenders(bans: readonly BanRecord[]): void {
-    const offenders = bans.map((b) => this.h.engine().offender(b.ip)).filter((x): x is Offender => x !== null);
-    if (offenders.length) this.h.store.upsertOffenders(offenders);
-  }
-
-  /**
-   * The bans `decide` makes (the fleet's decisions of one pull, through the engine) reach the
-   * firewall as batches of its bulk ban, as the reconcile restores (restoreBatch, between live bans)
-   * — not one call each: with the ufw backend one `ufw prepend` is 0.3–1.4 s, so a sync of thousands
-   * kept the ban queue busy for hours. Resolves once the firewall has taken them.
-   *
-   * The UI hears of the pull as a whole: 'fleetSync' start before its first ban event, end after its
-   * last batch answered (a ufw batch takes seconds, and the desktop summed up each batch on its own).
-   * A batch the firewall failed is one error notice with the firewall's error, and each of its bans
-   * is announced with that error. A ban refused for a rule of the user's is announced, then ended (as
-   * a single ban is): the desktop sees both together and says nothing of a ban it never announced.
-   */
-  async applyTogether(decide: () => void): Promise<void> {
-    const h = this.h;
-    const decided: BanRecord[] = [];
-    const outer = this.bulkBans;
-    this.bulkBans = decided;
-    try {
-      decide();
-    } finally {
-      this.bulkBans = outer;
-    }
-    if (outer) {
-      outer.push(...decided); // inside a banMany: it applies them
-      return;
-    }
-    const bans = [...new Map(decided.map((b) => [b.ip, b])).values()];
-    if (bans.length === 0) return;
-    const decidedAt = performance.now();
-    this.recordDecided(bans);
-    this.storeOffenders(bans);
-    h.events.push({ type: 'fleetSync', phase: 'start' });
-    const fw = h.firewall;
-    if (h.dryRun || !fw) {
-      // The end in a finally, as on the firewall's path: a sync left open holds the desktop's fleet summaries back for good.
-      try {
-        for (const b of bans) this.took(b.ip, b.until, b.at);
-        for (const b of bans) this.announce(b);
-        for (const b of bans) h.fleet()?.onBan(b);
-        for (const b of bans) h.onBan?.(b, { latencyMs: null, dryRun: true });
-      } finally {
-        h.events.push({ type: 'fleetSync', phase: 'end' });
-      }
-      return;
-    }
-    const byIp = new Map(bans.map((b) => [b.ip, b]));
-    const size = h.settings().ban.backend === 'set' ? RESTORE_BATCH_SET : RESTORE_BATCH_UFW;
-    // idle() waits for every batch, not only the one queued now.
-    const run = this.rec
-      .inBatches([...byIp.keys()], size, async (chunk) => {
-        const result = { restored: [] as string[], failed: new Map<string, string>() };
-        // A refused one is announced before restoreBatch ends it: ban then unban, in one delivery.
-        await this.rec.restoreBatch(fw, chunk, result, (b) => this.announce(b));
-        const latencyMs = performance.now() - decidedAt;
-        // Not taken and still held (the call failed): announced as failed with the firewall's error,
-        // never as banned; one notice per failed batch.
-        let said = '';
-        for (const [ip, error] of result.failed) said = this.announceFailed(byIp.get(ip)!, error);
-        if (result.failed.size === 1) h.notice('error', `A ban from the fleet was not taken: ${said}`);
-        else if (result.failed.size > 1) {
-          const first = result.failed.values().next().value!;
-          h.notice('error', `Could not ban ${result.failed.size} of ${chunk.length} bans from the fleet in the firewall: ${first} (they stay recorded as active; the next start tries again)`);
-        }
-        for (const ip of result.restored) {
-          const b = byIp.get(ip)!;
-          this.bannedAt(b.at); // what stands: restoreBatch noted it
-          this.announce(b);
-          if (h.settings().ban.cutConnections && !fw.blocksEstablished) this.cutLater(ip);
-          this.shareWithFleet(b);
-          h.onBan?.(b, { latencyMs, dryRun: false });
-        }
-      })
-      .finally(() => h.events.push({ type: 'fleetSync', phase: 'end' }));
-    this.together = this.together.then(() => run);
-    await run;
-  }
-
-  /**
-   * The unbans `lift` makes (a fleet resync's decisions found gone, through the engine: applyUnban,
-   * engine and store first, events as for any unban) leave the firewall as batches of its bulk unban,
-   * as a pull's bans go in (applyTogether) — not one call each: with the ufw backend one `ufw delete`
-   * is ~0.3 s, so a resync finding thousands gone kept the ban queue busy for minutes. What the engine
-   * holds when a batch RUNS decides (liftBatch): an address banned again since keeps its entry. A
-   * batch the firewall failed is retried one by one, and what still fails is one error notice.
-   */
-  async unbanTogether(lift: () => void): Promise<void> {
-    const lifted = new Map<string, UnbanReason>();
-    const outer = this.bulkUnbans;
-    this.bulkUnbans = lifted;
-    try {
-      lift();
-    } finally {
-      this.bulkUnbans = outer;
-    }
-    if (outer) {
-      // Inside another: it lifts them.
-      for (const [ip, why] of lifted) {
-        outer.delete(ip);
-        outer.set(ip, why);
-      }
-      return;
-    }
-    const fw = this.h.firewall;
-    if (lifted.size === 0 || !fw) return;
-    const size = this.h.settings().ban.backend === 'set' ? RESTORE_BATCH_SET : RESTORE_BATCH_UFW;
-    const run = this.rec.inBatches([...lifted.keys()], size, async (chunk) => {
-      try {
-        await this.rec.liftBatch(fw, chunk);
-      } catch (e) {
-        this.h.log('warn', `lifting ${chunk.length} bans as one batch failed (${errorText(e)}); retrying one by one`);
-        const failed: string[] = [];
-        let error = '';
-        for (const ip of chunk) {
-          if (this.h.engine().isBanned(ip)) continue;
-          try {
-            await fw.unban(ip, lifted.get(ip));
-          } catch (e1) {
-            failed.push(ip);
-            error ||= errorText(e1);
-          }
-        }
-        if (failed.length === 1) this.h.notice('error', `Could not lift the ban of ${failed[0]} in the firewall: ${error}`);
-        else if (failed.length > 1) this.h.notice('error', `Could not lift the bans of ${failed.length} addresses in the firewall (${failed.slice(0, 3).join(', ')}${failed.length > 3 ? ', …' : ''}): ${error}`);
-      }
-    });
-    this.together = this.together.then(() => run);
-    await run;
   }
 
   /** The start-up reconcile, not awaited by the start (see reconcile); idle() waits for it. */

@@ -5,7 +5,7 @@
  * extended since they went in banned again with the later end. The ban pipeline (ban-pipeline.ts)
  * owns it and runs it behind log reading (startReconcile); its batch steps, restoreBatch, liftBatch
  * and inBatches, are also how a fleet pull's bans reach the firewall and its unbans leave it
- * (BanPipeline.applyTogether, unbanTogether).
+ * (applyTogether, unbanTogether: bulk-bans.ts).
  *
  * Each batch is one step of the pipeline's FirewallOrder, so a live ban decided meanwhile runs
  * between two batches; what the engine holds when a batch RUNS decides, never the listing's snapshot.
