@@ -12,13 +12,16 @@
  *   FIN+URG, …) exist only in crafted packets: 'OTHER'.
  * - UDP: 'UDP', except a late reply: from a well-known service port (DNS, NTP, QUIC, IKE, SSDP, mDNS,
  *   NetBIOS, STUN, …) to an ephemeral port (≥ 32768) — the answer to a query of ours that arrived
- *   after conntrack forgot it. Why not every port ≥ 1024: a query's source port is an ephemeral one,
- *   32768–60999 on Linux (ip_local_port_range), 49152–65535 on Windows and macOS (hosts behind a
- *   router, whose forwarded records count too), so no reply goes to 1024–32767; and taking those
- *   for late replies hid any UDP scan sent from a service port (`nmap -sU -g 53`) of the registered
- *   ports (1434, 1900, 3389, 5060, 11211, …). Left: such a scan of ports ≥ 32768 is still taken for
- *   late replies (bursts of late replies to many such ports are real: a conntrack flush), and a
- *   host whose ip_local_port_range starts lower may see a few late replies counted.
+ *   after conntrack forgot it — or, from DNS, NTP and mDNS, to any port ≥ 1024 (resolvers and
+ *   chrony query from any of them: WIDE_REPLY_SERVICE_PORTS). Why not every port ≥ 1024 for the
+ *   others: their queries come from the ephemeral range, 32768–60999 on Linux (ip_local_port_range),
+ *   49152–65535 on Windows and macOS (hosts behind a router, whose forwarded records count too), and
+ *   taking 1024–32767 for late replies hid any UDP scan sent from such a port (`nmap -sU -g 443`) of
+ *   the registered ports (1434, 1900, 3389, 5060, 11211, …). Left: a scan from port 53, 123 or 5353
+ *   (`nmap -sU -g 53`) is still taken for late replies (banning the host's own resolver after a
+ *   conntrack flush would be worse), as is one of ports ≥ 32768 from any service port (bursts of
+ *   late replies to many such ports are real); a host whose ip_local_port_range starts lower may see
+ *   a few late replies counted.
  * - ICMP errors (v4 types 3, 4, 5, 11, 12; v6 types 1–4) quote someone else's packet: 'icmp-error'.
  * - IPv4 fragments carry no ports: 'fragment'.
  * - ICMP echo request (and v4 timestamp / address-mask requests): a probe with port null, type
@@ -55,6 +58,14 @@ export const LATE_REPLY_SERVICE_PORTS: ReadonlySet<number> = new Set([
 /** First port of the ephemeral range as the detector sees it: Linux's default ip_local_port_range (Windows and macOS start at 49152). */
 export const EPHEMERAL_PORT_MIN = 32768;
 
+/**
+ * Source ports whose late replies may go to any port ≥ 1024, not only the ephemeral range: DNS 53,
+ * NTP 123, mDNS 5353. Resolvers pick their query ports from all of them (unbound: "the non IANA
+ * allocated ports above 1024"), chrony and mDNS responders likewise; counting their late answers
+ * below 32768 as probes would ban the host's own upstream resolver after a conntrack flush.
+ */
+export const WIDE_REPLY_SERVICE_PORTS: ReadonlySet<number> = new Set([53, 123, 5353]);
+
 export type Verdict = ScanType | IgnoreReason;
 
 /** Kind of one packet that passed the prefix and direction checks (no settings involved). */
@@ -76,7 +87,7 @@ export function classifyPacket(p: PacketEvent): Verdict {
     const spt = p.spt;
     const dpt = p.dpt;
     if (dpt === undefined) return 'not-a-probe';
-    if (spt !== undefined && dpt >= EPHEMERAL_PORT_MIN && LATE_REPLY_SERVICE_PORTS.has(spt)) return 'late-reply';
+    if (spt !== undefined && dpt >= 1024 && LATE_REPLY_SERVICE_PORTS.has(spt) && (dpt >= EPHEMERAL_PORT_MIN || WIDE_REPLY_SERVICE_PORTS.has(spt))) return 'late-reply';
     return 'UDP';
   }
   if (proto === 'ICMP') {

@@ -42,9 +42,13 @@ describe('classify: UDP', () => {
   });
   it('a reply from a service port to an ephemeral port is a late reply', () => {
     for (const spt of [53, 123, 443, 500, 4500, 1900, 5353, 137, 3478]) expect(u(spt, 51234), String(spt)).toBe('late-reply');
-    expect(u(53, 32768)).toBe('late-reply');
-    // Below the ephemeral range no reply is due: a UDP scan from a service port (nmap -sU -g 53).
-    for (const dpt of [1024, 1434, 3389, 5060, 11211, 27015, 32767]) expect(u(53, dpt), String(dpt)).toBe('UDP');
+    expect(u(443, 32768)).toBe('late-reply');
+    // Below the ephemeral range no reply is due from most service ports: a UDP scan from one (nmap -sU -g 443).
+    for (const spt of [443, 500, 1900, 137])
+      for (const dpt of [1024, 1434, 3389, 5060, 11211, 27015, 32767]) expect(u(spt, dpt), `${spt}→${dpt}`).toBe('UDP');
+    // DNS, NTP and mDNS: resolvers (unbound) and chrony query from any port above 1024, so their late
+    // answers there are late replies too (the host's own resolver must not be banned after a conntrack flush).
+    for (const spt of [53, 123, 5353]) for (const dpt of [1024, 2011, 9001, 32767]) expect(u(spt, dpt), `${spt}→${dpt}`).toBe('late-reply');
     expect(u(53, 1023)).toBe('UDP');
   });
   it('no destination port is not a probe', () => {
