@@ -51,12 +51,17 @@ export interface ScanEngineOptions {
 }
 
 const noAllowedPorts = (): boolean => false;
+/** At most this many addresses learned by addHostAddress (a replay's destinations); more are not protected from network bans. */
+export const MAX_LEARNED_HOST_ADDRESSES = 4096;
+
 /** Link-local ranges: never banned whole (holdsProtected). */
 const LINK_LOCAL = ['fe80::/10', '169.254.0.0/16'];
 
 export class EngineConfiguration {
   protected settings: Settings;
   private hostAddresses: string[];
+  /** Addresses addHostAddress added (a replay learns them from its records): protected from network bans, not whitelisted. */
+  private readonly learnedHostAddresses = new Set<string>();
   private gatewayAddresses: string[];
   private nameserverAddresses: string[];
   private lanSubnets: string[];
@@ -122,7 +127,11 @@ export class EngineConfiguration {
    * whitelist walks every tracked source, and a replay learns its addresses as it goes.
    */
   addHostAddress(addr: string): void {
-    if (!this.hostAddresses.includes(addr)) this.hostAddresses.push(addr);
+    // A Set of their own: a replay may learn thousands (a host routing a /64 to itself), and a scan
+    // of the list per address made it quadratic (80k destinations: about a minute); bounded, since
+    // each network decision looks at them all.
+    if (this.learnedHostAddresses.has(addr) || this.learnedHostAddresses.size >= MAX_LEARNED_HOST_ADDRESSES) return;
+    this.learnedHostAddresses.add(addr);
   }
 
   /** For a network (a prefix ban): whether it holds a whitelisted or otherwise protected address. */
@@ -146,7 +155,9 @@ export class EngineConfiguration {
    */
   protected holdsProtected(net: string): boolean {
     if (LINK_LOCAL.some((l) => cidrsOverlap(l, net))) return true;
-    return this.whitelist.overlaps(net) || [...this.hostAddresses, ...this.gatewayAddresses].some((a) => cidrContains(net, a));
+    if (this.whitelist.overlaps(net) || [...this.hostAddresses, ...this.gatewayAddresses].some((a) => cidrContains(net, a))) return true;
+    for (const a of this.learnedHostAddresses) if (cidrContains(net, a)) return true;
+    return false;
   }
 
   protected findtimeMs(): number {

@@ -277,7 +277,8 @@ export class ReplaySession {
     const dst = p.dst;
     if (dst !== this.lastDst && p.out === '' && p.in !== '') {
       this.lastDst = dst;
-      if (!this.hostDsts.has(dst)) {
+      // Not a multicast or broadcast destination: those are nobody's own address.
+      if (!this.hostDsts.has(dst) && !isGroupAddress(dst)) {
         this.hostDsts.add(dst);
         this.engine.addHostAddress(dst);
       }
@@ -295,4 +296,12 @@ export class ReplaySession {
       else if (this.uncounted.size < UNCOUNTED_PREFIXES_KEPT) this.uncounted.set(p.prefix, 1);
     }
   }
+}
+
+/** A multicast (224.0.0.0/4, ff00::/8) or the limited broadcast address: a destination that is no host's own. */
+function isGroupAddress(ip: string): boolean {
+  if (ip.indexOf(':') >= 0) return ip.length >= 2 && (ip.charCodeAt(0) | 0x20) === 0x66 && (ip.charCodeAt(1) | 0x20) === 0x66; // ff…
+  if (ip === '255.255.255.255') return true;
+  const first = Number.parseInt(ip, 10);
+  return first >= 224 && first <= 239;
 }

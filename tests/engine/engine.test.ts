@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ScanEngine, type ScanEngineOptions } from '../../electron/engine/engine.ts';
+import { MAX_LEARNED_HOST_ADDRESSES } from '../../electron/engine/configuration.ts';
 import { ManualClock, type Ip } from '../../electron/shared/domain.ts';
 import type { EngineEvent } from '../../electron/shared/model.ts';
 import { SettingsSchema, type Settings, type SettingsInput } from '../../electron/shared/settings.ts';
@@ -427,5 +428,14 @@ describe('ScanEngine: networks never banned whole', () => {
     engine.addHostAddress('2001:db8:1:2::10');
     [22, 23, 25, 80, 110].forEach((port, i) => engine.ingestPacket(syn(['2001:db8:1:2::a', '2001:db8:1:2::b'][i % 2]!, port, T0 + i * 1000, { spt: 40000 + i })));
     expect(bans()).toEqual([]);
+  });
+
+  it('addHostAddress learns at most MAX_LEARNED_HOST_ADDRESSES (each network decision looks at them all), and never whitelists a source', () => {
+    const { engine } = make();
+    for (let i = 0; i < MAX_LEARNED_HOST_ADDRESSES; i++) engine.addHostAddress(`2001:db8:${(i >> 8).toString(16)}:${(i & 255).toString(16)}::10`);
+    engine.addHostAddress('2001:db8:ffff:1::10'); // one past the bound
+    expect(engine.isWhitelisted('2001:db8:0:5::/64')).toBe(true);
+    expect(engine.isWhitelisted('2001:db8:ffff:1::/64')).toBe(false);
+    expect(engine.isWhitelisted('2001:db8:0:5::10')).toBe(false); // learned: protects its networks, is not whitelisted as a source
   });
 });
