@@ -61,4 +61,18 @@ describe('SqliteStore open failures', () => {
       `cannot open the database ${db}: file is not a database. If the file is damaged or not Portcullis's, move it aside with its -wal and -shm files (mv ${db} ${db}.broken) and start again: a new, empty database is made`,
     );
   });
+
+  it('a file SQLite cannot create or open (CANTOPEN: no inodes for its -wal, no such directory): retryable, and no advice to move a healthy file aside', () => {
+    const db = path.join(dir, 'no-such-dir', 'portcullis.db');
+    let err: unknown;
+    try {
+      new SqliteStore({ path: db });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(StoreOpenError);
+    expect((err as StoreOpenError).retryable).toBe(true);
+    expect((err as Error).message).toContain(`cannot be created or opened in ${path.dirname(db)}`);
+    expect((err as Error).message).not.toContain('move it aside');
+  });
 });

@@ -11,6 +11,7 @@
  * pool) create files at the same time.
  */
 import { chmodSync, closeSync, constants, openSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { migrate, repairUnreadableEnds } from './schema.ts';
 
@@ -20,13 +21,18 @@ export class StoreOpenError extends Error {
   readonly retryable: boolean;
   constructor(path: string, cause: unknown) {
     const code = (cause as { errcode?: number }).errcode;
-    // SQLITE_BUSY 5, SQLITE_LOCKED 6, SQLITE_IOERR 10, SQLITE_FULL 13 (primary codes: the low byte).
-    const retryable = code !== undefined && [5, 6, 10, 13].includes(code & 0xff);
+    const primary = code === undefined ? undefined : code & 0xff;
+    // SQLITE_BUSY 5, SQLITE_LOCKED 6, SQLITE_IOERR 10, SQLITE_FULL 13, SQLITE_CANTOPEN 14 (primary
+    // codes: the low byte). CANTOPEN is a file SQLite cannot create or open beside the database (its
+    // -wal on a file system out of inodes, a directory it may not write): the file itself is fine.
+    const retryable = primary !== undefined && [5, 6, 10, 13, 14].includes(primary);
     const why = cause instanceof Error ? cause.message : String(cause);
     super(
-      retryable
-        ? `cannot open the database ${path}: ${why}`
-        : `cannot open the database ${path}: ${why}. If the file is damaged or not Portcullis's, move it aside with its -wal and -shm files (mv ${path} ${path}.broken) and start again: a new, empty database is made`,
+      primary === 14
+        ? `cannot open the database ${path}: ${why} (it or its -wal/-shm file cannot be created or opened in ${dirname(path)}: no free space or inodes, or no permission there)`
+        : retryable
+          ? `cannot open the database ${path}: ${why}`
+          : `cannot open the database ${path}: ${why}. If the file is damaged or not Portcullis's, move it aside with its -wal and -shm files (mv ${path} ${path}.broken) and start again: a new, empty database is made`,
     );
     this.name = 'StoreOpenError';
     this.path = path;
