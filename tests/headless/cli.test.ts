@@ -11,6 +11,7 @@ import { FileSettingsRepo, readInboundSessions } from '../../electron/app/adapte
 import { ManualClock } from '../../electron/shared/domain.ts';
 import { FailingFirewall, FakeFirewall, Journal } from './fakes.ts';
 import { BOOT, buildRealService } from './real-service.ts';
+import { EXIT_STORE_UNOPENABLE } from '../../electron/headless/runner.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const NODE = existsSync(path.join(ROOT, 'node_modules/.bin/node')) ? path.join(ROOT, 'node_modules/.bin/node') : process.execPath;
@@ -254,6 +255,17 @@ describe('CLI arguments', () => {
     }
     // Stopped, it let go of the database's lock.
     expect(existsSync(`${db}.lock`)).toBe(false);
+  }, 30_000);
+
+  it('a database that cannot be opened ends the start with its own exit code (the unit does not restart it) and names the file', async () => {
+    const d = tmp();
+    const db = path.join(d, 'broken.db');
+    writeFileSync(db, 'hello this is not sqlite'.repeat(200));
+    writeFileSync(path.join(d, 'empty.log'), '');
+    writeFileSync(path.join(d, 'c.json'), '{}');
+    const r = await cli(['run', '--dry-run', '--source', `file:${path.join(d, 'empty.log')}`, '--from-start', '--config', path.join(d, 'c.json'), '--state-dir', path.join(d, 'state'), '--db', db]);
+    expect(r.code).toBe(EXIT_STORE_UNOPENABLE);
+    expect(r.stderr).toContain(`portcullis run: cannot open the database ${db}: file is not a database. If the file is damaged or not Portcullis's, move it aside`);
   }, 30_000);
 
   it('help lists every command', async () => {
