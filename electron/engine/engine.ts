@@ -286,7 +286,9 @@ export class ScanEngine extends EngineConfiguration {
       const w = this.tracker.get(d.ip);
       if (w !== NO_SLOT) this.tracker.setPending(w, false);
       this.networks.setPending(d.ip, false);
-      if (this.whitelist.has(d.ip) || this.book.has(d.ip) || (isPrefixText(d.ip) && this.holdsProtected(d.ip)) || this.holdOff(d.ip, now)) continue;
+      // Also not when a ban of its network came first (released before it, or made while it waited):
+      // that ban blocks it already, and its own would be a second rule, strike and notification.
+      if (this.whitelist.has(d.ip) || this.book.has(d.ip) || this.book.covering(d.ip) !== null || (isPrefixText(d.ip) && this.holdsProtected(d.ip)) || this.holdOff(d.ip, now)) continue;
       // The evidence may have grown while it waited: ban with what is known now.
       const reason = w !== NO_SLOT ? this.reasonOf(w) : d.reason;
       this.newBan(d.ip, Math.max(now, d.queuedAt), reason);

@@ -439,3 +439,17 @@ describe('ScanEngine: networks never banned whole', () => {
     expect(engine.isWhitelisted('2001:db8:0:5::10')).toBe(false); // learned: protects its networks, is not whitelisted as a source
   });
 });
+
+describe('ScanEngine: held-back bans and a ban of their network', () => {
+  it('a held-back address ban is not made once its /64 was banned (no second rule, strike or notification)', () => {
+    const { engine, bans } = make({}, { ban: { maxNewBansPerMinute: 1 } });
+    let t = T0;
+    [1, 2, 3, 4, 5].forEach((p) => engine.ingestPacket(syn('198.51.100.1', p, (t += 100), { spt: 40000 + p }))); // the budget spent
+    [20, 21, 22, 23, 24].forEach((p) => engine.ingestPacket(syn('2001:db8:1:2::a', p, (t += 100), { spt: 40000 + p }))); // held back
+    engine.ingestPacket(syn('2001:db8:1:2::b', 30, (t += 100), { spt: 40030 })); // its /64 crosses: held back too
+    engine.tick(t + 61_000);
+    engine.tick(t + 122_000);
+    expect(bans().map((b) => b.ip)).toEqual(['198.51.100.1', '2001:db8:1:2::/64']);
+  });
+});
+
