@@ -76,7 +76,8 @@ describe('allowedPortsFrom', () => {
       { settings: SettingsSchema.parse({}), clock: new ManualClock(T0), isAllowedPort: allowedPortsFrom([rule({ port: '80', proto: 'tcp' })]) },
       (e) => void (e.type === 'ban' && bans.push(e.ban.ip)),
     );
-    const probe = (src: string, ports: number[]) => ports.map((port, i) => engine.ingestPacket(syn(src, port, T0 + i * 1000)));
+    // Each probe its own source port: a repeat of one (source port, port) within 2 min is a resent SYN, one probe.
+    const probe = (src: string, ports: number[]) => ports.map((port, i) => engine.ingestPacket(syn(src, port, T0 + i * 1000, { spt: 40000 + i })));
     expect(probe('2001:db8:5::9', [80, 80, 80, 21, 23])).toEqual(['counted', 'counted', 'counted', 'counted', 'counted']);
     expect(probe('198.51.100.1', [80, 80, 80, 21, 23])).toEqual(['allowed-port', 'allowed-port', 'allowed-port', 'counted', 'counted']);
     expect(bans).toEqual(['2001:db8:5::9']);

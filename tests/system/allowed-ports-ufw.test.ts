@@ -45,7 +45,8 @@ describe.runIf(requireSystem('root', 'netns', 'ufw'))('allowed ports per family,
   it('with the IPv4-only rule an IPv6 scanner probing its port and others is banned; an IPv4 source probing it is not counted', async () => {
     const bans: string[] = [];
     const engine = new ScanEngine({ settings: SettingsSchema.parse({}), clock: new ManualClock(T0), isAllowedPort: await allowed() }, (e) => void (e.type === 'ban' && bans.push(e.ban.ip)));
-    const probe = (src: string, ports: number[]) => ports.map((port, i) => engine.ingestPacket(syn(src, port, T0 + i * 1000)));
+    // Each probe its own source port: a repeat of one (source port, port) within 2 min is a resent SYN, one probe.
+    const probe = (src: string, ports: number[]) => ports.map((port, i) => engine.ingestPacket(syn(src, port, T0 + i * 1000, { spt: 40000 + i })));
     expect(probe(lab.scanner.v6, [8090, 8090, 8090, 21, 23])).toEqual(['counted', 'counted', 'counted', 'counted', 'counted']);
     expect(probe(lab.scanner.v4, [8090, 8090, 8090, 21, 23])).toEqual(['allowed-port', 'allowed-port', 'allowed-port', 'counted', 'counted']);
     expect(bans).toEqual([lab.scanner.v6]);
