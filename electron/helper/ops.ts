@@ -5,14 +5,13 @@
  * ops through the FirewallQueue (ufw is not safe concurrently) → audit entry with the exact argv.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { findExpectedRule, type RuleExpect, type RuleOp, type UfwRule } from '../shared/api.ts';
+import type { UfwRule } from '../shared/api.ts';
 import type { BanTarget, Ip } from '../shared/domain.ts';
 import {
   CHANGING_OPS,
   decodeHelperRequest,
   HELPER_PROTOCOL_VERSION,
   HelperError,
-  PORTCULLIS_TAG,
   type DecodedRequest,
   type HelperEvent,
   type HelperOp,
@@ -31,9 +30,10 @@ import { ownAddressCache, type OwnAddresses } from './own-addresses.ts';
 import { BINARIES, FirewallQueue, type Exec } from './exec.ts';
 import type { KmsgStart, KmsgStream } from './kmsg.ts';
 import { readNflogCounters } from './firewall/nflog-counters.ts';
-import { displayCommand, planRuleOp, ruleBody, specFromRule, UfwRuleBuilder } from './rules.ts';
+import { displayCommand, planRuleOp, ruleBody, UfwRuleBuilder } from './rules.ts';
 import { parseUfwStatus } from './ufw-status.ts';
 import { createReadOps } from './ops-read.ts';
+import { createRuleOps } from './ops-rules.ts';
 import { errorText } from '../shared/errors.ts';
 
 /** The ban backends of the firewall module (ufw rules or a kernel set, electron/helper/firewall/index.ts), injected so tests can fake them. */
@@ -217,74 +217,8 @@ export function createHelperDispatcher(deps: HelperDeps): HelperDispatcher {
     numberedRules,
   });
 
-  /** Finds the rule the client meant: the same number if it still matches, else the nearest matching rule. */
-  function resolveRule(rules: UfwRule[], number: number, expect: RuleExpect | undefined): UfwRule {
-    if (!expect) {
-      const at = rules.find((r) => r.number === number);
-      if (!at) throw new HelperError('not-found', `there is no rule ${number}`);
-      return at;
-    }
-    const found = findExpectedRule(rules, number, expect);
-    if (!found) throw new HelperError('conflict', `rule ${number} has changed since it was shown; refresh the rules`);
-    return found;
-  }
-
-  async function runPlan(plan: string[][], ran: string[]): Promise<void> {
-    for (const args of plan) {
-      await ufw(args);
-      ran.push(displayCommand(args));
-    }
-  }
-
-  /** The change aimed at the rule the client saw, at that rule's number in `rules`; never a ban rule. */
-  function currentChange(op: RuleOp & { kind: 'delete' | 'move' | 'edit' }, expect: RuleExpect | undefined, rules: UfwRule[]) {
-    const rule = resolveRule(rules, op.number, expect);
-    if (rule.portcullis) throw new HelperError('invalid', `rule ${rule.number} is a Portcullis ban rule (${PORTCULLIS_TAG}); unban the address instead`);
-    const shift = rule.number - op.number;
-    const current: RuleOp =
-      op.kind === 'move'
-        ? { ...op, number: rule.number, to: Math.max(1, op.to + shift) }
-        : op.kind === 'edit' && op.to !== undefined
-          ? { ...op, number: rule.number, to: Math.max(1, op.to + shift) }
-          : { ...op, number: rule.number };
-    return { rule, current };
-  }
-
-  /**
-   * The commands a rule change will run, planned against the rules as they are now (read inside the
-   * queue): a move or an edit re-creates the rule, which needs the current list; an insertion's
-   * position depends on how many IPv4 rules there are.
-   */
-  async function previewPlan(op: RuleOp): Promise<string[][]> {
-    if (op.kind === 'add' && !op.position) return planRuleOp(op);
-    const { rules } = await numberedRules();
-    if (op.kind === 'add') return planRuleOp(op, rules);
-    const { expect, ...change } = op;
-    return planRuleOp(currentChange(change, expect, rules).current, rules);
-  }
-
-  /** delete/move/edit: re-read the numbers inside the queue, act on the rule the client saw, never on a ban rule. */
-  async function changeExisting(op: RuleOp & { kind: 'delete' | 'move' | 'edit' }, expect: RuleExpect | undefined) {
-    const { rules } = await numberedRules();
-    const { rule, current } = currentChange(op, expect, rules);
-    const plan = planRuleOp(current, rules); // throws (runs nothing) if the insertion cannot be placed
-    const ran: string[] = [];
-    await runPlan(plan.slice(0, 1), ran);
-    try {
-      await runPlan(plan.slice(1), ran);
-    } catch (e) {
-      // The delete ran but the re-insert failed: put the original rule back where it was.
-      if (op.kind !== 'delete') {
-        const original = specFromRule(rule);
-        if (typeof original !== 'string') {
-          const restore = planRuleOp({ kind: 'add', rule: original, position: rule.number }, rules.filter((r) => r !== rule));
-          await runPlan(restore, ran).catch(() => undefined);
-        }
-      }
-      throw e;
-    }
-    return { ran };
-  }
+  // Changes of the user's rules by number (ops-rules.ts), through the dispatcher's recorded `ufw`.
+  const { runPlan, previewPlan, changeExisting } = createRuleOps({ ufw, numberedRules });
 
   function startKmsg(start: KmsgStart): HelperResult<'streamKmsg'> {
     if (!deps.openKmsg) throw new HelperError('unavailable', 'this helper does not stream the kernel log');
