@@ -16,7 +16,9 @@ import type { Clock } from '../shared/domain.ts';
 import type { BanRecord, EngineEvent, IgnoreReason } from '../shared/model.ts';
 import { REJECT_REASONS, type Framing, type PacketEvent, type RejectReason } from '../shared/packet.ts';
 import type { Settings } from '../shared/settings.ts';
+import { neverBanReason } from '../shared/never-ban.ts';
 import { ipv4Key } from './detect/tracker.ts';
+import { MAX_LEARNED_HOST_ADDRESSES } from './configuration.ts';
 import { ScanEngine } from './engine.ts';
 import { newPacket } from './parse/index.ts';
 import { C_TAG, RECORD_INTS, RecordReader, TAG_REJECTED, type RecordBatch } from './records.ts';
@@ -160,6 +162,7 @@ export class ReplaySession {
   private deferredEvents = 0;
   /** This host's addresses learned from inbound records' destinations (addHostAddress), and the last one seen. */
   private readonly hostDsts = new Set<string>();
+  private hostsLearned = 0;
   private lastDst = '';
   private expired = 0;
   private ended = false;
@@ -277,10 +280,15 @@ export class ReplaySession {
     const dst = p.dst;
     if (dst !== this.lastDst && p.out === '' && p.in !== '') {
       this.lastDst = dst;
-      // Not a multicast or broadcast destination: those are nobody's own address.
-      if (!this.hostDsts.has(dst) && !isGroupAddress(dst)) {
+      // Not a multicast, broadcast, loopback or "any" destination (shared/never-ban.ts): none is an
+      // address whose network could be banned, so none needs protecting (asked once per destination).
+      // Only while the engine still learns (MAX_LEARNED_HOST_ADDRESSES): the check parses the address.
+      if (!this.hostDsts.has(dst)) {
         this.hostDsts.add(dst);
-        this.engine.addHostAddress(dst);
+        if (this.hostsLearned < MAX_LEARNED_HOST_ADDRESSES && neverBanReason(dst) === null) {
+          this.hostsLearned++;
+          this.engine.addHostAddress(dst);
+        }
       }
     }
     const verdict = this.engine.ingestPacket(p, srcV4, src6);
@@ -296,12 +304,4 @@ export class ReplaySession {
       else if (this.uncounted.size < UNCOUNTED_PREFIXES_KEPT) this.uncounted.set(p.prefix, 1);
     }
   }
-}
-
-/** A multicast (224.0.0.0/4, ff00::/8) or the limited broadcast address: a destination that is no host's own. */
-function isGroupAddress(ip: string): boolean {
-  if (ip.indexOf(':') >= 0) return ip.length >= 2 && (ip.charCodeAt(0) | 0x20) === 0x66 && (ip.charCodeAt(1) | 0x20) === 0x66; // ff…
-  if (ip === '255.255.255.255') return true;
-  const first = Number.parseInt(ip, 10);
-  return first >= 224 && first <= 239;
 }
