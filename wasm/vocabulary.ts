@@ -183,6 +183,7 @@ export const C_BITS: i32 = 6;
 export const C_DPT: i32 = 24;
 export const C_DST: i32 = 14;
 export const C_FLAGS: i32 = 27;
+export const C_GUEST: i32 = 29;
 export const C_HOST: i32 = 7;
 export const C_ICMPCODE: i32 = 26;
 export const C_ICMPTYPE: i32 = 25;

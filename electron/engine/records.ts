@@ -22,7 +22,7 @@ import { v6TextOfGroups } from './parse/bytes.ts';
 import { PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP } from './parse/grammar.ts';
 import {
   BITS_FRAMING_HIGH, BITS_KERNEL, BITS_V6, C_AUX, C_BITS, C_DST, C_FLAGS, C_HOST, C_ICMPCODE, C_ICMPTYPE, C_ID, C_IN, C_INNERDST, C_INNERSRC, C_LEN, C_MAC, C_OUT, C_PHYSIN, C_PHYSOUT, C_PREFIX, C_PROTO, C_SPT, C_DPT,
-  C_SRC, C_SRC6, C_SRCV4, C_TAG, C_TTL, C_WINDOW, DF_SHIFT, FRAGMENT_SHIFT, RECORD_INTS, SRC_IN_GROUPS, SRC_V4, TAG_PACKET, TAG_REJECTED, TAG_SIDE_PACKET,
+  C_GUEST, C_SRC, C_SRC6, C_SRCV4, C_TAG, C_TTL, C_WINDOW, DF_SHIFT, FRAGMENT_SHIFT, RECORD_INTS, SRC_IN_GROUPS, SRC_V4, TAG_PACKET, TAG_REJECTED, TAG_SIDE_PACKET,
 } from './parse/layout.ts';
 
 /** The record layout (parse/layout.ts), for the readers of records. */
@@ -135,11 +135,12 @@ export function writePacket(p: PacketEvent, srcV4: number, ints: Int32Array, f64
   ints[o + C_ICMPCODE] = column(p.icmpCode);
   ints[o + C_FLAGS] = column(p.tcpFlags);
   ints[o + C_WINDOW] = column(p.window);
+  ints[o + C_GUEST] = column(p.guest);
 }
 
 /** Do the packet's numbers fit their columns? */
 function fits(p: PacketEvent): boolean {
-  return fitsColumn(p.len) && fitsColumn(p.ttl) && fitsColumn(p.id) && fitsColumn(p.spt) && fitsColumn(p.dpt) && fitsColumn(p.icmpType) && fitsColumn(p.icmpCode) && fitsColumn(p.tcpFlags) && fitsColumn(p.window);
+  return fitsColumn(p.len) && fitsColumn(p.ttl) && fitsColumn(p.id) && fitsColumn(p.spt) && fitsColumn(p.dpt) && fitsColumn(p.icmpType) && fitsColumn(p.icmpCode) && fitsColumn(p.tcpFlags) && fitsColumn(p.window) && fitsColumn(p.guest);
 }
 
 function fitsColumn(n: number | undefined): boolean {
@@ -310,6 +311,7 @@ export class RecordReader {
     into.window = orUndefined(I[o + C_WINDOW]!);
     into.innerSrc = innerSrc < 0 ? undefined : (batch.sides[innerSrc] as Ip);
     into.innerDst = innerDst < 0 ? undefined : (batch.sides[innerDst] as Ip);
+    into.guest = into.framing === 'pve' ? orUndefined(I[o + C_GUEST]!) : undefined;
     return into;
   }
 

@@ -62,6 +62,12 @@ export interface PacketEvent {
   /** Source of the packet quoted inside an ICMP error ("[SRC=… ]"), never the packet's own source. */
   innerSrc?: Ip;
   innerDst?: Ip;
+  /**
+   * Proxmox VE log only (framing 'pve'): the VMID of the guest whose inbound firewall chain logged
+   * the record — a packet for that guest, bridged through this host. A replay counts it as inbound
+   * (to the guest); the live engine never reads this log and never counts a forwarded record.
+   */
+  guest?: number;
 }
 
 /** Why a line was not turned into a PacketEvent. Counted by reason, never thrown. */

@@ -6,6 +6,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ipv4Key } from '../../electron/engine/detect/tracker.ts';
+import { C_GUEST } from '../../electron/engine/parse/layout.ts';
 import { newPacket } from '../../electron/engine/parse/index.ts';
 import { C_TAG, RECORD_INTS, RecordReader, StringIds, TAG_REJECTED, TAG_SIDE_PACKET, writePacket, writeRejected, type RecordBatch } from '../../electron/engine/records.ts';
 import type { Ip } from '../../electron/shared/ip.ts';
@@ -52,7 +53,7 @@ const text = fc.string({ maxLength: 12 });
 const address = fc.oneof(fc.ipV4(), fc.ipV6(), fc.constantFrom('10.0.0.1', '2001:db8::1', '::ffff:1.2.3.4'));
 const packet: fc.Arbitrary<PacketEvent> = fc.record({
   time: fc.double({ noNaN: true, min: 0, max: 4e12 }),
-  framing: fc.constantFrom('syslog' as const, 'kmsg' as const, 'journal' as const, 'dmesg' as const),
+  framing: fc.constantFrom('syslog' as const, 'kmsg' as const, 'journal' as const, 'dmesg' as const, 'pve' as const),
   trust: fc.constantFrom('kernel' as const, 'spoofable' as const),
   seq: opt(fc.maxSafeNat()),
   host: opt(text),
@@ -79,7 +80,8 @@ const packet: fc.Arbitrary<PacketEvent> = fc.record({
   window: opt(small),
   innerSrc: opt(address.map((a) => a as Ip)),
   innerDst: opt(address.map((a) => a as Ip)),
-});
+  guest: opt(fc.integer({ min: 1, max: 999_999_999 })),
+}).map((p) => (p.framing === 'pve' ? p : { ...p, guest: undefined })); // only the Proxmox VE log names a guest (its column is read for it alone)
 
 /** Every field present, undefined ones too. */
 const full = (p: PacketEvent | string) => (typeof p === 'string' ? p : { ...newPacket(), ...p });
@@ -103,6 +105,22 @@ describe('records', () => {
     const { back, tags } = roundTrip([p, q, r]);
     expect(tags).toEqual([TAG_SIDE_PACKET, TAG_SIDE_PACKET, TAG_SIDE_PACKET]);
     expect(back).toStrictEqual([p, q, r]);
+  });
+
+  it("a Proxmox VE guest's VMID is read back for a pve record only: the fast lane's syslog records leave its column as it was", () => {
+    const pve: PacketEvent = { ...newPacket(), framing: 'pve', src: '10.0.0.1' as Ip, dst: '10.0.0.2' as Ip, prefix: 'policy DROP:', proto: 'TCP', guest: 100 };
+    const buf = new ArrayBuffer(2 * RECORD_INTS * 4);
+    const ints = new Int32Array(buf);
+    const batch: RecordBatch = { ints, count: 2, news: [], sides: [] };
+    const ids = new StringIds();
+    writePacket(pve, ipv4Key(pve.src), ints, new Float64Array(buf), 0, ids, batch.news, batch.sides);
+    // Record 1: a syslog record as the fast lane leaves it, the column still holding an earlier record's VMID.
+    writePacket({ ...pve, framing: 'syslog', guest: undefined }, ipv4Key(pve.src), ints, new Float64Array(buf), 1, ids, batch.news, batch.sides);
+    ints[RECORD_INTS + C_GUEST] = 100;
+    const reader = new RecordReader();
+    reader.news(batch, 0, 0);
+    expect(reader.packet(batch, new Float64Array(buf), 0, newPacket()).guest).toBe(100);
+    expect(reader.packet(batch, new Float64Array(buf), 1, newPacket()).guest).toBeUndefined();
   });
 
   it('start the string table again when it is full, and every string still reads right', () => {

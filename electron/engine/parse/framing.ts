@@ -33,10 +33,12 @@ export interface Frame extends StampEnd {
   end: number;
   /** ParseOptions.anyProgram: another program's firewall line is read as 'spoofable'. */
   anyProgram: boolean;
+  /** Proxmox VE: the VMID of the guest whose inbound chain logged the record (PacketEvent.guest). */
+  guest: number | undefined;
 }
 
 export function newFrame(line: string, end: number, anyProgram: boolean): Frame {
-  return { time: 0, trust: 'kernel', host: undefined, seq: undefined, text: line, end, anyProgram, stampEnd: 0 };
+  return { time: 0, trust: 'kernel', host: undefined, seq: undefined, text: line, end, anyProgram, guest: undefined, stampEnd: 0 };
 }
 
 /** readFrame's codes for a record whose message is not read (all negative). */
@@ -212,14 +214,23 @@ function afterTag(s: string, p: number, end: number): number {
   return p;
 }
 
+/** The highest VMID Proxmox VE gives a guest (its API refuses more). */
+const MAX_VMID = 999_999_999;
+/** The end of a chain's name that filters what goes into a guest (`tap100i0-IN`; nftables' proxmox-firewall: `guest-100-in`). */
+const INBOUND_CHAIN_END = '-IN';
+
 /**
  * Proxmox VE firewall log (/var/log/pve-firewall.log, written by pvefw-logger):
  * `VMID LEVEL CHAIN DD/Mon/YYYY:HH:MM:SS +ZZZZ policy DROP: IN=… SRC=…` (VMID 0 is the host, the
  * chain `-` for a policy). Written by a daemon from NFLOG, not the kernel ring: 'spoofable'.
+ * A guest's record (VMID > 0) logged by its inbound chain (`tap100i0-IN`, `veth101i0-IN`,
+ * `guest-100-in`) sets f.guest: that guest is the host the packet was for, though this host only
+ * bridged it (OUT= is set). Its outbound chain (`tap100i0-OUT`) logs what the guest itself sent.
  */
 function readPve(s: string, end: number, f: Frame): number {
   let p = 0;
-  while (p < 10 && isDigit(s.charCodeAt(p))) p++;
+  let vmid = 0;
+  while (p < 10 && isDigit(s.charCodeAt(p))) vmid = vmid * 10 + (s.charCodeAt(p++) - CH_0);
   if (p === 0 || s.charCodeAt(p) !== CH_SPACE) return BAD_FRAMING;
   p++;
   const levelStart = p;
@@ -228,6 +239,7 @@ function readPve(s: string, end: number, f: Frame): number {
   p++;
   const chainEnd = s.indexOf(' ', p);
   if (chainEnd <= p || chainEnd >= end) return BAD_FRAMING;
+  const inbound = chainEnd - p > INBOUND_CHAIN_END.length && s.slice(chainEnd - INBOUND_CHAIN_END.length, chainEnd).toUpperCase() === INBOUND_CHAIN_END;
   p = chainEnd + 1;
   f.time = parseClfStamp(s, p, f);
   if (Number.isNaN(f.time)) return BAD_FRAMING;
@@ -235,6 +247,7 @@ function readPve(s: string, end: number, f: Frame): number {
   if (s.charCodeAt(p) !== CH_SPACE) return BAD_FRAMING;
   f.host = undefined;
   f.trust = 'spoofable';
+  f.guest = inbound && vmid > 0 && vmid <= MAX_VMID ? vmid : undefined;
   return p + 1;
 }
 

@@ -134,5 +134,6 @@ export function newPacket(): PacketEvent {
     window: undefined,
     innerSrc: undefined,
     innerDst: undefined,
+    guest: undefined,
   };
 }

@@ -37,6 +37,11 @@ export const C_ICMPTYPE = 25;
 export const C_ICMPCODE = 26;
 export const C_FLAGS = 27;
 export const C_WINDOW = 28;
+/**
+ * The VMID of a Proxmox VE guest (PacketEvent.guest), -1 none. Read for 'pve' records only: the
+ * fast lane, which reads syslog lines alone, never writes this column.
+ */
+export const C_GUEST = 29;
 /** Four columns: the eight 16-bit groups of an IPv6 source (C_SRC = SRC_IN_GROUPS), two per column. */
 export const C_SRC6 = 30;
 /** C_SRC: the source is IPv4, its value in C_SRCV4. */

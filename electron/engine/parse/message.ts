@@ -95,7 +95,8 @@ export function parseMessage(f: Frame, p: number, framing: Framing): ParseResult
       while (p < end && s.charCodeAt(p) === CH_SPACE) p++;
     }
   }
-  const inAt = findInField(s, p, end);
+  const pve = framing === 'pve';
+  const inAt = findInField(s, p, end, pve);
   if (inAt < 0) {
     if (inAt === -2 && cutBeforeOut(s, p, end)) return reject('truncated');
     return reject(hasBinary(s) ? 'binary' : 'not-firewall');
@@ -344,7 +345,10 @@ export function parseMessage(f: Frame, p: number, framing: Framing): ParseResult
   let tcpFlags: number | undefined;
   if (proto === PROTO_TCP) {
     if (headerExpected) {
-      if (!(seen & SEEN_SPT) || !(seen & SEEN_DPT) || !(seen & SEEN_URGP)) return reject('truncated');
+      // pvefw-logger writes its own TCP header: … WINDOW= then the flags, URGP= only after URG (no RES=).
+      // (It never cuts a record this short: its cap, 508 bytes, is far above the longest TCP one.)
+      const complete = pve ? seen & SEEN_WINDOW && (!(flags & BIT_URG) || seen & SEEN_URGP) : seen & SEEN_URGP;
+      if (!(seen & SEEN_SPT) || !(seen & SEEN_DPT) || !complete) return reject('truncated');
       tcpFlags = flags;
     } else if (seen & SEEN_URGP) {
       // A first fragment (MF, or IPv6's FRAG:0): LOG printed its whole TCP header, flags included.
@@ -385,6 +389,7 @@ export function parseMessage(f: Frame, p: number, framing: Framing): ParseResult
     window,
     innerSrc,
     innerDst,
+    guest: f.guest,
   };
   return { ok: true, packet };
 }
@@ -433,8 +438,10 @@ function protoName(s: string, a: number, b: number): string | null {
  * Where the fields start: the `IN=` that is followed (after its value) by ` OUT=`; -1 no IN= at all, -2 none valid.
  * One pass: every `IN=` inside a failed candidate's value ends at the same blank and fails the same
  * way, so the search goes on after that value (resuming at `i + 3` made `IN=IN=IN=…` quadratic).
+ * `noOut` (pvefw-logger, which writes OUT= only for a packet that has an output device): an `IN=`
+ * opening a word whose value is followed by any field (` PHYSIN=`, ` MAC=`, ` SRC=`, …) will do.
  */
-function findInField(s: string, p: number, end: number): number {
+function findInField(s: string, p: number, end: number, noOut: boolean): number {
   let from = p;
   for (;;) {
     const i = s.indexOf(KEY_IN, from);
@@ -442,8 +449,16 @@ function findInField(s: string, p: number, end: number): number {
     let v = i + KEY_IN.length;
     while (v < end && s.charCodeAt(v) !== CH_SPACE) v++;
     if (v + 1 + KEY_OUT.length <= end && wordAt(s, v + 1, KEY_OUT)) return i;
+    if (noOut && (i === p || s.charCodeAt(i - 1) === CH_SPACE) && nextIsField(s, v + 1, end)) return i;
     from = v;
   }
+}
+
+/** Is the word at `q` a `KEY=` field (upper-case letters then '=')? */
+function nextIsField(s: string, q: number, end: number): boolean {
+  let i = q;
+  while (i < end && s.charCodeAt(i) >= CH_UPPER_A && s.charCodeAt(i) <= CH_UPPER_Z) i++;
+  return i > q && i < end && s.charCodeAt(i) === CH_EQUALS;
 }
 
 /** A line that starts like a LOG line but stops before its OUT= field was written. */

@@ -47,6 +47,46 @@ describe('Proxmox VE firewall log', () => {
   });
 });
 
+describe("Proxmox VE: pvefw-logger's own lines and its guests", () => {
+  // What pvefw-logger writes (src/pvefw-logger.c): OUT= only for a packet with an output device,
+  // MAC= after PHYSIN=/PHYSOUT=, and its own TCP header: SEQ= ACK= WINDOW= then the flags, no RES=,
+  // URGP= only after URG. A line ends with a blank.
+  const MAC = 'MAC=bc:24:11:8a:10:00:52:54:00:ab:cd:ef:08:00';
+  const IP = 'SRC=198.51.100.23 DST=192.0.2.100 LEN=44 TOS=0x00 PREC=0x00 TTL=49 ID=2002';
+  const TCP = 'PROTO=TCP SPT=41000 DPT=22 SEQ=3000002002 ACK=0 WINDOW=1024 SYN ';
+  const BRIDGED = `IN=fwbr100i0 OUT=fwbr100i0 PHYSIN=fwln100i0 PHYSOUT=tap100i0 ${MAC} ${IP}`;
+  const at = '22/Nov/2026:11:00:01 +0100';
+
+  it("reads the host's record without OUT= and a TCP header without RES=/URGP= (ACK=0 is a number, not the flag)", () => {
+    const host = `0 6 PVEFW-HOST-IN ${at} policy DROP: IN=vmbr0 PHYSIN=enp3s0 ${MAC} ${IP} ${TCP}`;
+    expect(parseRecord(host)).toMatchObject({ ok: true, packet: { framing: 'pve', in: 'vmbr0', out: '', physIn: 'enp3s0', prefix: 'policy DROP:', dpt: 22, tcpFlags: 0x02, window: 1024, guest: undefined } });
+    // …and a record with a mark after its flags.
+    expect(parseRecord(`${host}mark=7 `)).toMatchObject({ ok: true, packet: { tcpFlags: 0x02 } });
+    expect(parseRecord(`0 6 PVEFW-HOST-IN ${at} policy DROP: IN=vmbr0 ${IP} PROTO=TCP SPT=41000 DPT=22 SEQ=1 ACK=0 WINDOW=1024 URG SYN `)).toEqual({ ok: false, reason: 'truncated' });
+    expect(parseRecord(`0 6 PVEFW-HOST-IN ${at} policy DROP: IN=vmbr0 ${IP} PROTO=TCP SPT=41000 DPT=22 SEQ=1 ACK=0 `)).toEqual({ ok: false, reason: 'truncated' });
+  });
+
+  it('the kernel\'s own lines keep their rules: OUT= and URGP= are required there', () => {
+    expect(parseRecord(`Nov 22 11:00:01 gw kernel: [UFW BLOCK] IN=eth0 ${IP} ${TCP}`, { year: 2026 })).toEqual({ ok: false, reason: 'not-firewall' });
+    expect(parseRecord(`Nov 22 11:00:01 gw kernel: [UFW BLOCK] IN=eth0 OUT= ${IP} ${TCP}`, { year: 2026 })).toEqual({ ok: false, reason: 'truncated' });
+  });
+
+  it("a guest's inbound chain gives the record its VMID; its outbound chain, the host's chains and VMID 0 do not", () => {
+    const guest = (vmid: string, chain: string) => {
+      const r = parseRecord(`${vmid} 6 ${chain} ${at} policy DROP: ${BRIDGED} ${TCP}`);
+      return r.ok ? r.packet.guest : r.reason;
+    };
+    expect(guest('100', 'tap100i0-IN')).toBe(100);
+    expect(guest('101', 'veth101i0-IN')).toBe(101);
+    expect(guest('102', 'guest-102-in')).toBe(102); // the nftables proxmox-firewall's chain
+    expect(guest('100', 'tap100i0-OUT')).toBeUndefined();
+    expect(guest('0', 'PVEFW-HOST-IN')).toBeUndefined();
+    expect(guest('0', 'tap100i0-IN')).toBeUndefined();
+    expect(guest('0', '-')).toBeUndefined();
+    expect(guest('1000000000', 'tap1000000000i0-IN')).toBeUndefined(); // not a VMID Proxmox VE gives
+  });
+});
+
 describe('OpenWrt logread', () => {
   it('is sniffed and read; a user line imitating the kernel is untrusted-transport unless anyProgram', () => {
     const line = `Sun Dec  6 05:00:01 2026 kern.warn kernel: [12345.678901] drop wan in: ${FIELDS}`;
