@@ -48,6 +48,13 @@ export interface ScanEngineOptions {
    * says false: at one event object per counted line, they were a good part of a replay's garbage.
    */
   probeEvents?: boolean;
+  /**
+   * Replay only: a Proxmox VE guest's record (PacketEvent.guest: the guest's inbound chain logged it)
+   * is inbound — to that guest, the host scanned — though this host bridged it (OUT= set). Default
+   * false, and the live engine never sets it: it guards this host, whose forwarded records count
+   * only from its own forward block.
+   */
+  countGuestRecords?: boolean;
 }
 
 const noAllowedPorts = (): boolean => false;
@@ -68,6 +75,8 @@ export class EngineConfiguration {
   protected isAllowedPort: AllowedPorts;
   /** Live mode on a shared kernel log: which records are this host's (null: all). */
   protected hostRecords: HostRecords | null = null;
+  /** ScanEngineOptions.countGuestRecords (replay only). */
+  protected readonly countGuestRecords: boolean;
 
   protected whitelist!: Whitelist;
   protected prefixes!: Set<string>;
@@ -85,6 +94,7 @@ export class EngineConfiguration {
     this.lanSubnets = opts.lanSubnets ?? [];
     this.isAllowedPort = opts.isAllowedPort ?? noAllowedPorts;
     if (opts.hostFilter) this.hostRecords = new HostRecords(opts.hostFilter);
+    this.countGuestRecords = opts.countGuestRecords === true;
     // Sparse tags: only PrefixWatch tags addresses, and few of them (the IPv6 ones whose network has a window of its own).
     this.tracker = new SourceTracker(opts.settings.detection, { sparseTags: true });
     this.networks = new PrefixWatch(opts.settings.detection, this.tracker);

@@ -155,7 +155,7 @@ export class ScanEngine extends EngineConfiguration {
 
     if (this.hostRecords !== null && !this.hostRecords.isThisHosts(p)) return this.ignore('not-for-this-host');
     if (p.trust !== 'kernel' && this.settings.detection.requireKernelTrust) return this.ignore('untrusted');
-    const verdict = classify(p, this.prefixes);
+    const verdict = classify(p, this.prefixes, this.countGuestRecords);
     // One packet, one probe: the per-source logging block and ufw's own rule both log a blocked packet.
     if (verdict !== 'prefix-not-counted' && verdict !== 'not-inbound' && this.duplicates.seen(p, srcV4)) return this.ignore('duplicate-record');
     if (!isScanType(verdict)) return this.ignore(verdict);

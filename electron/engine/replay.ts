@@ -9,6 +9,10 @@
  *   file is spoofable by nature. The caller says so in its output.
  * - This host's addresses are the destinations of the inbound records (not forwarded ones): no
  *   network holding one is banned whole, as live (ScanEngine.addHostAddress).
+ * - Proxmox VE guests: a record a guest's inbound chain logged (PacketEvent.guest) counts as
+ *   inbound, to that guest (ScanEngineOptions.countGuestRecords): a scan of a VM or container is
+ *   seen though this host only bridged it. Its destination is the guest's address, protected as
+ *   this host's are. The live engine keeps its rule (a forwarded record is not evidence).
  * - Chunking does not matter: lines are cut by LineSplitter, and bans, expiries and deferred bans
  *   all follow the records' own times.
  */
@@ -42,6 +46,8 @@ export interface ReplaySummary {
   ignored: Record<IgnoreReason, number>;
   /** Packet records that counted as probes. */
   counted: number;
+  /** Packet records of a Proxmox VE guest's inbound chain (PacketEvent.guest), counted or not. */
+  guestRecords: number;
   /** Distinct SRC addresses among the packet records. */
   distinctSources: number;
   /** Framing used (detected or given); null when none could be recognised. */
@@ -155,6 +161,7 @@ export class ReplaySession {
   private lines = 0;
   private packets = 0;
   private counted = 0;
+  private guestRecords = 0;
   private firstTime: number | null = null;
   private lastTime: number | null = null;
   private readonly bans: BanRecord[] = [];
@@ -175,7 +182,7 @@ export class ReplaySession {
     // Manual operations never happen in a replay; the clock only answers "now" as the last event time.
     const clock: Clock = { now: () => this.lastTime ?? 0 };
     const onEvent = opts.onEvent;
-    this.engine = new ScanEngine({ settings, clock, probeEvents: false, ...(opts.isAllowedPort ? { isAllowedPort: opts.isAllowedPort } : {}) }, (e) => {
+    this.engine = new ScanEngine({ settings, clock, probeEvents: false, countGuestRecords: true, ...(opts.isAllowedPort ? { isAllowedPort: opts.isAllowedPort } : {}) }, (e) => {
       if (e.type === 'ban') this.bans.push(e.ban);
       else if (e.type === 'ban-deferred') this.deferredEvents++;
       else if (e.type === 'unban' && e.why === 'expired') this.expired++;
@@ -242,6 +249,7 @@ export class ReplaySession {
       rejected: { ...this.rejected },
       ignored: st.ignored,
       counted: this.counted,
+      guestRecords: this.guestRecords,
       distinctSources: this.v4Sources.size + this.otherSources.size,
       framing: this.framing,
       firstTime: this.firstTime,
@@ -274,11 +282,14 @@ export class ReplaySession {
     const t = p.time;
     if (this.firstTime === null || t < this.firstTime) this.firstTime = t;
     if (this.lastTime === null || t > this.lastTime) this.lastTime = t;
-    // The destination of an inbound record (not forwarded) is one of this host's addresses: a
-    // network holding it is never banned whole, as live. Records repeat the same few destinations
-    // (the same string from the string table): a Set is asked only when it changes.
+    // The destination of an inbound record (not forwarded; or a Proxmox VE guest's, to that guest) is
+    // one of this host's (or guest's) addresses: a network holding it is never banned whole, as live.
+    // Records repeat the same few destinations (the same string from the string table): a Set is
+    // asked only when it changes.
     const dst = p.dst;
-    if (dst !== this.lastDst && p.out === '' && p.in !== '') {
+    const guest = p.guest !== undefined;
+    if (guest) this.guestRecords++;
+    if (dst !== this.lastDst && (p.out === '' || guest) && p.in !== '') {
       this.lastDst = dst;
       // Not a multicast, broadcast, loopback or "any" destination (shared/never-ban.ts): none is an
       // address whose network could be banned, so none needs protecting (asked once per destination).

@@ -109,6 +109,9 @@ export function humanReport(input: string, s: ReplaySummary, settings: Settings,
   }
   out.push(`Distinct sources:  ${num(s.distinctSources)}`);
   out.push(`Counted probes:    ${num(s.counted)}`);
+  if (s.framing === 'pve' || s.guestRecords > 0) {
+    out.push(`Proxmox VE guest records: ${num(s.guestRecords)} (a guest's inbound chain, e.g. tap100i0-IN, logged them: each counts as a probe of that guest, though this host only bridged it)`);
+  }
   out.push('');
   if (s.bans.length === 0) out.push('Would ban nobody.');
   else {
@@ -155,6 +158,7 @@ export function summaryJson(s: ReplaySummary, settings: Settings, whitelist: str
     rejected: s.rejected,
     ignored: s.ignored,
     counted: s.counted,
+    guestRecords: s.guestRecords,
     distinctSources: s.distinctSources,
     bans: s.bans.map(banJson),
     deferred: s.deferred,

@@ -46,7 +46,11 @@ A gzip-compressed log (ufw.log.2.gz) is read as it is.
 
 Options:
   --format F           auto (default), syslog, kmsg, journal, dmesg, pve (Proxmox VE
-                       /var/log/pve-firewall.log) or logread (OpenWrt's logread)
+                       /var/log/pve-firewall.log) or logread (OpenWrt's logread). In a Proxmox VE
+                       log a guest's records count: what a VM's or container's inbound chain
+                       (tap100i0-IN, veth101i0-IN) logged is a probe of that guest, though the host
+                       only bridged it (its outbound chain's records are the guest's own traffic,
+                       not counted). Its drops are counted with --prefix "policy DROP"
   --kernel-only        count only the kernel's firewall lines, as the live engine does; others
                        are rejected as untrusted-transport. By default a replay counts every line
                        carrying netfilter LOG fields (IN= … SRC= …) whatever program wrote it: a

@@ -3,8 +3,9 @@
  *
  * - Only inbound blocked connection attempts count: IN set, OUT empty (a forwarded or outgoing
  *   packet is not someone scanning this host) — except the forward block's records (IN and OUT set,
- *   prefix PORTCULLIS FORWARD): probes of hosts behind this one — and only records whose log prefix
- *   counts as blocked.
+ *   prefix PORTCULLIS FORWARD): probes of hosts behind this one; and, in a replay only, a Proxmox VE
+ *   guest's records (its inbound chain logged them): probes of that guest — and only records whose
+ *   log prefix counts as blocked.
  * - TCP: SYN without ACK = 'SYN' (ECE/CWR allowed: an ECN-setup SYN is still a SYN); FIN alone =
  *   'FIN'; no flag = 'NULL'; FIN+PSH+URG = 'XMAS'. SYN-ACK (backscatter of someone spoofing us),
  *   RST, and anything carrying ACK (late packets of a closed connection, ACK/Maimon scans that
@@ -107,13 +108,15 @@ export function classifyPacket(p: PacketEvent): Verdict {
 
 /**
  * The whole verdict for one record: counted prefix, inbound, then the kind of packet.
- * `prefixes` is the set of settings.detection.prefixes.
+ * `prefixes` is the set of settings.detection.prefixes; `guestsInbound` (replay only,
+ * ScanEngineOptions.countGuestRecords): a Proxmox VE guest's record is inbound, to that guest.
  */
-export function classify(p: PacketEvent, prefixes: ReadonlySet<string>): Verdict {
+export function classify(p: PacketEvent, prefixes: ReadonlySet<string>, guestsInbound = false): Verdict {
   if (!prefixes.has(p.prefix)) return 'prefix-not-counted';
   // A forwarded record (OUT= set) counts only from Portcullis's forward block, whose rules log nothing
-  // but new connections coming in from outside (helper/firewall/forward-blocks.ts).
-  if (p.in === '' || (p.out !== '' && p.prefix !== PORTCULLIS_FORWARD_PREFIX)) return 'not-inbound';
+  // but new connections coming in from outside (helper/firewall/forward-blocks.ts) — and in a replay
+  // of a Proxmox VE log, from a guest's inbound chain, which filters only what goes into that guest.
+  if (p.in === '' || (p.out !== '' && p.prefix !== PORTCULLIS_FORWARD_PREFIX && !(guestsInbound && p.guest !== undefined))) return 'not-inbound';
   return classifyPacket(p);
 }
 
