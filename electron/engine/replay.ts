@@ -39,6 +39,13 @@ export interface ReplayOptions extends ReplayParseOptions {
   onEvent?: (e: EngineEvent) => void;
 }
 
+/**
+ * What the event times count from: 'wall' — ms since the epoch; 'boot' — ms since the machine
+ * booted (kmsg/dmesg monotonic stamps without ReplayParseOptions.bootTimeMs), which an ISO date
+ * shows as 1970-01-01T00:00:00Z = boot.
+ */
+export type TimeBase = 'wall' | 'boot';
+
 export interface ReplaySummary {
   lines: number;
   packets: number;
@@ -55,6 +62,8 @@ export interface ReplaySummary {
   /** Event time (ms) of the earliest and the latest packet record (not the first and last lines), null without packets. */
   firstTime: number | null;
   lastTime: number | null;
+  /** What those times, and the bans', count from. */
+  timeBase: TimeBase;
   /** Every ban made, in order (a source banned twice appears twice). */
   bans: BanRecord[];
   /** Bans still held back by the new-bans-per-minute cap at the end of the input, in release order. */
@@ -164,6 +173,8 @@ export class ReplaySession {
   private guestRecords = 0;
   private firstTime: number | null = null;
   private lastTime: number | null = null;
+  /** Framing of the first packet record: what its time counts from (an input of no recognised framing is framed line by line). */
+  private timeFraming: Framing | null = null;
   private readonly bans: BanRecord[] = [];
   private readonly uncounted = new Map<string, number>();
   private deferredEvents = 0;
@@ -254,6 +265,7 @@ export class ReplaySession {
       framing: this.framing,
       firstTime: this.firstTime,
       lastTime: this.lastTime,
+      timeBase: this.timeBase,
       bans: [...this.bans],
       deferred: this.engine.deferredBans(),
       deferredEvents: this.deferredEvents,
@@ -265,6 +277,15 @@ export class ReplaySession {
         .slice(0, UNCOUNTED_PREFIXES_SHOWN)
         .map(([prefix, records]) => ({ prefix, records })),
     };
+  }
+
+  /**
+   * What the event times count from: boot for kmsg/dmesg stamps without a boot time, else the
+   * epoch. Known once the framing is (before the first record reaches the engine, so before any ban).
+   */
+  get timeBase(): TimeBase {
+    const framing = this.timeFraming ?? this.framing;
+    return (framing === 'kmsg' || framing === 'dmesg') && this.parseOptions.bootTimeMs === undefined ? 'boot' : 'wall';
   }
 
   /** Effective whitelist (loopback + entries), for the report. */
@@ -280,6 +301,7 @@ export class ReplaySession {
     this.packets++;
     // The span covered, earliest to latest: a log is not always in time order (files concatenated newest first).
     const t = p.time;
+    if (this.firstTime === null) this.timeFraming = p.framing;
     if (this.firstTime === null || t < this.firstTime) this.firstTime = t;
     if (this.lastTime === null || t > this.lastTime) this.lastTime = t;
     // The destination of an inbound record (not forwarded; or a Proxmox VE guest's, to that guest) is

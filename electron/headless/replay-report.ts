@@ -6,7 +6,7 @@
 import type { BanRecord, EngineEvent, IgnoreReason } from '../shared/model.ts';
 import type { RejectReason } from '../shared/packet.ts';
 import type { Settings } from '../shared/settings.ts';
-import type { ReplaySummary } from '../engine/replay.ts';
+import type { ReplaySummary, TimeBase } from '../engine/replay.ts';
 import { groupDigits } from '../shared/digits.ts';
 
 /** Bans listed one per line in the human report; --json always has them all. */
@@ -30,14 +30,15 @@ function banJson(b: BanRecord): Record<string, unknown> {
   };
 }
 
-export function eventJson(e: EngineEvent): Record<string, unknown> | null {
+/** An event as its JSON line; `timeBase` says what its times count from (each line says it: a stream reader need not wait for the summary). */
+export function eventJson(e: EngineEvent, timeBase: TimeBase): Record<string, unknown> | null {
   switch (e.type) {
     case 'ban':
-      return { type: 'ban', ...banJson(e.ban) };
+      return { type: 'ban', ...banJson(e.ban), timeBase };
     case 'ban-deferred':
-      return { type: 'ban-deferred', ip: e.ip, at: iso(e.time), queued: e.queued };
+      return { type: 'ban-deferred', ip: e.ip, at: iso(e.time), queued: e.queued, timeBase };
     case 'unban':
-      return { type: 'unban', ip: e.ip, at: iso(e.time), why: e.why };
+      return { type: 'unban', ip: e.ip, at: iso(e.time), why: e.why, timeBase };
     default:
       return null;
   }
@@ -75,9 +76,6 @@ const IGNORE_TEXT: Record<IgnoreReason, string> = {
   'duplicate-record': 'a second log line of a packet already counted (ufw and the per-source logging block both log it)',
 };
 
-/** Event times below this are kmsg/dmesg stamps counted from boot (no --boot-time): no uptime reaches 20 years. */
-const SINCE_BOOT_BELOW_MS = 20 * 365 * 86_400_000;
-
 /** `boot + 2 d 03:25:46`: a time counted from boot. */
 function sinceBoot(ms: number): string {
   const s = Math.floor(ms / 1000);
@@ -89,7 +87,7 @@ function sinceBoot(ms: number): string {
 export function humanReport(input: string, s: ReplaySummary, settings: Settings, whitelist: string[], openPorts: string[] = []): string {
   const out: string[] = [];
   const d = settings.detection;
-  const fromBoot = s.firstTime !== null && s.firstTime < SINCE_BOOT_BELOW_MS;
+  const fromBoot = s.timeBase === 'boot';
   const when = (t: number | null): string | null => (t !== null && fromBoot ? sinceBoot(t) : iso(t));
   const span = s.firstTime !== null ? `, event time ${when(s.firstTime)} → ${when(s.lastTime)}` : '';
   out.push(`Replay of ${inputName(input)} (framing: ${s.framing ?? 'not recognised'}${span})`);
@@ -168,6 +166,8 @@ export function summaryJson(s: ReplaySummary, settings: Settings, whitelist: str
     framing: s.framing,
     firstTime: iso(s.firstTime),
     lastTime: iso(s.lastTime),
+    // 'boot': the times above and the bans' are ms since boot shown as dates (1970-01-01T00:00:00Z = boot).
+    timeBase: s.timeBase,
     requireKernelTrust: false,
     settings: {
       maxretry: settings.detection.maxretry,

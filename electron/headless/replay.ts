@@ -3,15 +3,17 @@
  * fail2ban-regex of Portcullis. Reads the input in big chunks, runs the real engine in EVENT time
  * (the records' own timestamps), prints a human summary, or with --json one JSON object per line:
  *
- *   {"type":"ban","ip":…,"at":ISO,"until":ISO|null,"strikes":n,"scanType":…,"ports":[…],"hits":n}
- *   {"type":"ban-deferred","ip":…,"at":ISO,"queued":n}      (held back by the per-minute cap)
- *   {"type":"unban","ip":…,"at":ISO,"why":"expired"}         (a ban ran out within the log's span)
- *   {"type":"summary","lines":…,"packets":…,"rejected":{…},"ignored":{…},"counted":…,
+ *   {"type":"ban","ip":…,"at":ISO,"until":ISO|null,"strikes":n,"scanType":…,"ports":[…],"hits":n,"timeBase":…}
+ *   {"type":"ban-deferred","ip":…,"at":ISO,"queued":n,"timeBase":…}      (held back by the per-minute cap)
+ *   {"type":"unban","ip":…,"at":ISO,"why":"expired","timeBase":…}         (a ban ran out within the log's span)
+ *   {"type":"summary","lines":…,"packets":…,"rejected":{…},"ignored":{…},"counted":…,"guestRecords":…,
  *    "distinctSources":…,"bans":[{"ip","at","until","scanType","ports","hits","strikes"}],
- *    "deferred":[ip…],"framing":…,"requireKernelTrust":false,"settings":{…}}     ← always the LAST line
+ *    "deferred":[ip…],"framing":…,"firstTime":…,"lastTime":…,"timeBase":…,
+ *    "requireKernelTrust":false,"settings":{…}}     ← always the LAST line
  *
  * Times ("at", "until") are ISO-8601 UTC strings. Syslog stamps without a year take --year (default:
- * this year); kmsg/dmesg monotonic stamps count from boot (shown from 1970-01-01T00:00:00Z = boot).
+ * this year); kmsg/dmesg monotonic stamps count from boot (shown from 1970-01-01T00:00:00Z = boot)
+ * unless --boot-time dates them: "timeBase" says which, "wall" or "boot".
  * Kernel trust is not required in a replay (a log file is spoofable by nature): said in the output.
  * Compressed input: gzip (rotated logs: ufw.log.2.gz) is recognised by its magic bytes, whatever the
  * name, from a file or standard input, and read through zlib; bzip2, xz and zstd are named in a clear
@@ -74,7 +76,9 @@ Options:
   --boot-time T        when the machine booted, to date kmsg/dmesg stamps (which count from boot):
                        an ISO 8601 time, or "now" for this machine's own boot (its dmesg); without it
                        those times are shown as time since boot
-  --json               one JSON object per line: each ban as it happens, the summary last
+  --json               one JSON object per line: each ban as it happens, the summary last;
+                       "timeBase" says what their times count from: "wall" (dates), or "boot"
+                       (kmsg/dmesg stamps without --boot-time: 1970-01-01T00:00:00Z is the boot)
   --single-thread      parse and detect in this thread only (by default a worker thread parses a
                        file or a plain stream while this one detects: a file ~1.5x as fast on two
                        cores, a pipe ~1.1x, ~15 MB more memory; gzip input is always one thread)
@@ -383,7 +387,7 @@ async function replay(argv: string[]): Promise<number> {
     ...(json
       ? {
           onEvent: (e: EngineEvent) => {
-            const j = eventJson(e);
+            const j = eventJson(e, session.timeBase);
             if (j) pending.push(JSON.stringify(j));
           },
         }

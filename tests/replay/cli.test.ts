@@ -332,6 +332,33 @@ describe('replay CLI basics', () => {
     expect(bad.stderr).toContain('--boot-time: "yesterday" is not an ISO 8601 time');
   });
 
+  it('--json says what its times count from: timeBase "boot" for dmesg/kmsg stamps, "wall" for syslog and for a dated boot', () => {
+    const lines = (args: string[]) => {
+      const r = spawnSync(NODE, [CLI, 'replay', ...args, '--json'], { encoding: 'utf8', env: { ...process.env, TZ: 'UTC' } });
+      expect(r.status, r.stderr).toBe(0);
+      return r.stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    };
+    const dmesg = path.join(CASES, 'dmesg-seed-udp/input.log');
+    for (const [args, base] of [
+      [[dmesg], 'boot'],
+      [[dmesg, '--boot-time', '2026-11-29T08:00:00Z'], 'wall'],
+      [[path.join(CASES, 'ipv6-scanner-kmsg/input.log'), '--format', 'kmsg'], 'boot'],
+      [[path.join(CASES, 'stealth-scans/input.log'), '--year', '2026'], 'wall'],
+    ] as [string[], string][]) {
+      const out = lines(args);
+      const summary = out.at(-1)!;
+      expect(summary['type']).toBe('summary');
+      expect(summary['timeBase'], args.join(' ')).toBe(base);
+      // Each line before the summary (a ban as it happens) says it too: a reader of the stream need not wait for the end.
+      const events = out.slice(0, -1);
+      expect(events.length, args.join(' ')).toBeGreaterThan(0);
+      for (const e of events) expect(e['timeBase'], `${args.join(' ')}: ${JSON.stringify(e)}`).toBe(base);
+    }
+    // Boot-relative times are still ISO strings (1970 + uptime), as before: only fields were added.
+    const boot = lastJson(spawnSync(NODE, [CLI, 'replay', dmesg, '--json'], { encoding: 'utf8' }).stdout) as { firstTime: string };
+    expect(boot.firstTime.startsWith('1970-02-05T')).toBe(true); // boot + 35 d 13:17:44
+  });
+
   it('a plain file with flags refused after the parse worker was started early: the command still ends, with the refusal', async () => {
     // The worker boots before the flags are validated (replay-start.ts); one the replay never takes
     // must be ended, or it would keep the process alive. spawn with a timeout: a hang fails, not stalls.
