@@ -108,7 +108,7 @@ export function humanReport(input: string, s: ReplaySummary, settings: Settings,
   out.push(`Distinct sources:  ${num(s.distinctSources)}`);
   out.push(`Counted probes:    ${num(s.counted)}`);
   if (s.framing === 'pve' || s.guestRecords > 0) {
-    out.push(`Proxmox VE guest records: ${num(s.guestRecords)} (a guest's inbound chain, e.g. tap100i0-IN, logged them: each counts as a probe of that guest, though this host only bridged it)`);
+    out.push(`Proxmox VE guest records: ${num(s.guestRecords)} (logged by a guest's inbound chain, e.g. tap100i0-IN: judged as packets for that guest, though this host only bridged them)`);
   }
   out.push('');
   if (s.bans.length === 0) out.push('Would ban nobody.');

@@ -5,7 +5,7 @@
  * line being the summary) and without (the human report must name every ban).
  *
  * case.json: { description, args, input?, stdin?, exitCode?, stderr?: string[],
- *   expect?: { lines, packets, counted, distinctSources, framing, deferredEvents, deferred,
+ *   expect?: { lines, packets, counted, distinctSources, framing, guestRecords, timeBase, deferredEvents, deferred,
  *              rejected: {reason: n}  (every reason not listed must be 0),
  *              ignored: {reason: n}   (same),
  *              bans: [{ ip, at?, scanType?, ports?, prefix?, members? }]  (exactly these, in this order) },
@@ -40,6 +40,8 @@ interface Case {
     counted?: number;
     distinctSources?: number;
     framing?: string;
+    guestRecords?: number;
+    timeBase?: string;
     deferredEvents?: number;
     deferred?: string[];
     rejected?: Record<string, number>;
@@ -120,7 +122,7 @@ describe('replay CLI fixture cases', () => {
       const summary = out.at(-1)!;
       expect(summary.type).toBe('summary');
       const e = c.expect;
-      for (const k of ['lines', 'packets', 'counted', 'distinctSources', 'framing', 'deferredEvents', 'deferred'] as const) {
+      for (const k of ['lines', 'packets', 'counted', 'distinctSources', 'framing', 'guestRecords', 'timeBase', 'deferredEvents', 'deferred'] as const) {
         if (e[k] !== undefined) expect(summary[k], k).toEqual(e[k]);
       }
       allOtherZero(summary.rejected as Record<string, number>, e.rejected, 'rejected');
