@@ -42,6 +42,8 @@ const SEEN_FLAGS = 65536;
 const SEEN_OUT = 131072;
 
 const MAX_PORT = 65535;
+/** pvefw-logger's last field, a packet's netfilter mark (`mark=7`). */
+const PVE_MARK = 'mark=';
 const MAX_BYTE = 255;
 /** An IP datagram's LEN= is at most 65535; the kernel's IPv6 LEN= adds the 40-byte header. */
 const MAX_IP_LEN = 65535 + 40;
@@ -308,10 +310,11 @@ export function parseMessage(f: Frame, p: number, framing: Framing): ParseResult
         seen |= SEEN_URGP;
         bad = uint(s, v, te, MAX_PORT) < 0;
       } else if (tokenIs(s, q, kl, KEY_LEN)) {
-        // LEN= of UDP
+        // LEN= of UDP. pvefw-logger writes no blank after it, so a packet's mark follows at once: `LEN=8mark=7`.
         if (seen & SEEN_L4LEN) return reject('bad-field');
         seen |= SEEN_L4LEN;
-        bad = uint(s, v, te, MAX_PORT) < 0;
+        const mark = pve ? s.indexOf(PVE_MARK, v) : -1;
+        bad = uint(s, v, mark > v && mark < te ? mark : te, MAX_PORT) < 0;
       } else if (tokenIs(s, q, kl, KEY_TYPE)) {
         if (seen & SEEN_TYPE) return reject('bad-field');
         seen |= SEEN_TYPE;

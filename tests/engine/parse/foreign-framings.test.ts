@@ -60,8 +60,12 @@ describe("Proxmox VE: pvefw-logger's own lines and its guests", () => {
   it("reads the host's record without OUT= and a TCP header without RES=/URGP= (ACK=0 is a number, not the flag)", () => {
     const host = `0 6 PVEFW-HOST-IN ${at} policy DROP: IN=vmbr0 PHYSIN=enp3s0 ${MAC} ${IP} ${TCP}`;
     expect(parseRecord(host)).toMatchObject({ ok: true, packet: { framing: 'pve', in: 'vmbr0', out: '', physIn: 'enp3s0', prefix: 'policy DROP:', dpt: 22, tcpFlags: 0x02, window: 1024, guest: undefined } });
-    // …and a record with a mark after its flags.
+    // …and records with a mark (pvefw-logger writes it last; after UDP's LEN= without a blank).
     expect(parseRecord(`${host}mark=7 `)).toMatchObject({ ok: true, packet: { tcpFlags: 0x02 } });
+    const udp = `0 6 PVEFW-HOST-IN ${at} policy DROP: IN=vmbr0 ${IP} PROTO=UDP SPT=40123 DPT=161 LEN=8`;
+    expect(parseRecord(`${udp}mark=7 `)).toMatchObject({ ok: true, packet: { proto: 'UDP', dpt: 161 } });
+    expect(parseRecord(udp)).toMatchObject({ ok: true, packet: { proto: 'UDP', dpt: 161 } });
+    expect(parseRecord(`${udp}x`)).toEqual({ ok: false, reason: 'truncated' });
     expect(parseRecord(`0 6 PVEFW-HOST-IN ${at} policy DROP: IN=vmbr0 ${IP} PROTO=TCP SPT=41000 DPT=22 SEQ=1 ACK=0 WINDOW=1024 URG SYN `)).toEqual({ ok: false, reason: 'truncated' });
     expect(parseRecord(`0 6 PVEFW-HOST-IN ${at} policy DROP: IN=vmbr0 ${IP} PROTO=TCP SPT=41000 DPT=22 SEQ=1 ACK=0 `)).toEqual({ ok: false, reason: 'truncated' });
   });
