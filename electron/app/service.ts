@@ -11,14 +11,14 @@
  *   tick timer → engine.tick (expiry, deferred bans), store flush + retention, end of a pause;
  *     every statusRefreshMs the firewall status, this host's addresses, the DOCKER-USER jumps
  *   API → apiHandlers (api-handlers.ts) over views.ts, rule-safety.ts and the Doctor (doctor.ts)
+ *   settings: loaded, applied and reloaded by service-settings.ts; what a change means, here
  *
  * Every dependency is injected (contracts.ts), so the desktop app reaches the firewall through the
  * helper socket while the headless runner calls the helper dispatcher in-process.
  */
-import { ApiError, type ApiEvent, type ApiHandlers, type BanBackendName, type DoctorCheck, type FirewallState, type RulesView, type State } from '../shared/api.ts';
+import type { ApiEvent, ApiHandlers, DoctorCheck, FirewallState, RulesView, State } from '../shared/api.ts';
 import type { BanRecord, EngineEvent, UnbanReason } from '../shared/model.ts';
-import { describeZodError, SettingsSchema, type Settings } from '../shared/settings.ts';
-import { redactFleet, unredactFleet } from '../shared/fleet.ts';
+import type { Settings } from '../shared/settings.ts';
 import { errorText } from '../shared/errors.ts';
 import { loadBanCap } from '../engine/store/bancap.ts';
 import type { EngineLike, HelperOpsPort, ServiceOptions } from './contracts.ts';
@@ -36,7 +36,7 @@ import { FirewallStatus } from './firewall-status.ts';
 import { ForwardJumpsWatch } from './forward-jumps.ts';
 import { BanCapNotes } from './ban-cap-notes.ts';
 import { StoreTrouble } from './store-trouble.ts';
-import { isPlainObject, loadSettings, savedFormOf } from './settings-load.ts';
+import { ServiceSettings } from './service-settings.ts';
 import { alwaysWhitelisted, sourceHealthOf, type ThresholdTestEnv } from './views.ts';
 
 export const VERSION = '0.1.0';
@@ -52,14 +52,7 @@ export class PortcullisService implements AppCore {
   readonly pipeline: BanPipeline;
   private readonly intake: PacketIntake;
   private readonly events: EventBatcher;
-  settings!: Settings;
-  /** The settings as the repo holds them: `settings` less the command line's overrides (savedFormOf). */
-  private savedSettings!: Settings;
-  /**
-   * The ban backend this run bans through: its settings' at the start, the same load the shells build
-   * the firewall port from (`firewall`). A later change of `ban.backend` takes over at the next start.
-   */
-  private backendInUse!: BanBackendName;
+  private readonly config: ServiceSettings;
   engine!: EngineLike;
   private readonly fw: FirewallStatus;
   private readonly capNotes: BanCapNotes;
@@ -78,6 +71,7 @@ export class PortcullisService implements AppCore {
 
   constructor(opts: ServiceOptions) {
     this.o = opts;
+    this.config = new ServiceSettings({ repo: opts.settingsRepo, overrides: opts.overrides, onChange: (before, running) => this.onSettingsChange(before, running) });
     this.events = new EventBatcher({ maxPerSec: opts.maxEventsPerSec, now: () => Date.now() });
     this.pipeline = new BanPipeline({
       store: opts.store,
@@ -141,11 +135,7 @@ export class PortcullisService implements AppCore {
 
   /** Loads settings (refusing invalid ones with the reason), builds the engine, reconciles, starts reading. */
   async start(): Promise<void> {
-    const loaded = loadSettings(this.o.settingsRepo, this.o.overrides);
-    if (!loaded.ok) throw new Error(`invalid settings in ${this.o.settingsRepo.describe()}:\n${loaded.error}`);
-    this.settings = loaded.settings;
-    this.savedSettings = loaded.saved;
-    this.backendInUse = loaded.settings.ban.backend;
+    this.config.load();
     const paused = Number(this.o.store.getSetting(PAUSED_KEY));
     this.pausedUntil = Number.isFinite(paused) && paused > this.o.clock.now() ? paused : null;
 
@@ -252,62 +242,39 @@ export class PortcullisService implements AppCore {
 
   // ------------------------------------------------------------------ settings
 
+  /** The running settings (service-settings.ts). */
+  get settings(): Settings {
+    return this.config.running;
+  }
+
   getSettingsNow(): Settings {
     return this.settings;
   }
 
-  /**
-   * Validates a whole new settings object (the running settings changed); refuses (ApiError invalid)
-   * with the reason, changes nothing then. Saves it less the command line's overrides (savedFormOf),
-   * and runs what a restart would run: the saved settings with the overrides applied.
-   */
+  /** A whole new settings object from the API: validated, saved, run (ServiceSettings.apply). */
   applySettings(candidate: unknown): Settings {
-    const r = SettingsSchema.safeParse(isPlainObject(candidate) ? { ...candidate, fleet: unredactFleet(candidate.fleet, this.settings.fleet) } : candidate);
-    if (!r.success) throw new ApiError('invalid', describeZodError(r.error));
-    const overrides = this.o.overrides;
-    if (!overrides) return this.useSettings(r.data, r.data, true);
-    const saved = SettingsSchema.safeParse(savedFormOf(this.savedSettings, this.settings, r.data));
-    if (!saved.success) throw new ApiError('invalid', describeZodError(saved.error));
-    const running = SettingsSchema.safeParse(overrides(saved.data));
-    if (!running.success) throw new ApiError('invalid', describeZodError(running.error));
-    return this.useSettings(saved.data, running.data, true);
+    return this.config.apply(candidate);
   }
 
-  /** `running` becomes the running settings, `saved` (written to the repo when `save`) what it holds. */
-  private useSettings(saved: Settings, running: Settings, save: boolean): Settings {
-    const before = this.settings;
-    // Saved first: a refused save (the config file was edited by hand meanwhile) changes nothing.
-    if (save) this.o.settingsRepo.save(saved);
-    this.savedSettings = saved;
-    this.settings = running;
+  /** The settings loaded again from the repo (`systemctl reload`, SIGHUP; ServiceSettings.reload). */
+  reloadSettings(refuse?: (s: Settings) => string | null): { ok: true } | { ok: false; error: string } {
+    return this.config.reload(refuse);
+  }
+
+  /** What a change of the running settings means for the running parts. */
+  private onSettingsChange(before: Settings, running: Settings): void {
     this.engine.updateSettings(running);
     void this.fleet?.updateSettings(running);
+    const inUse = this.config.backendInUse;
     if (before.ban.backend !== running.ban.backend) {
       // Said against the backend in use: a switch back to it before a restart moves nothing.
-      if (running.ban.backend === this.backendInUse) this.notice('info', `The ban backend stays "${running.ban.backend}", the one in use: nothing moves at the next start.`);
-      else this.notice('warn', `The ban backend changes to "${running.ban.backend}" at the next start, which moves the active bans there; until then they stay in "${this.backendInUse}".`);
+      if (running.ban.backend === inUse) this.notice('info', `The ban backend stays "${running.ban.backend}", the one in use: nothing moves at the next start.`);
+      else this.notice('warn', `The ban backend changes to "${running.ban.backend}" at the next start, which moves the active bans there; until then they stay in "${inUse}".`);
     }
     // A host that is whitelisted now must not stay banned.
     this.liftWhitelistedBans();
     // The state carries both (protection; the backend after a restart): every window and the tray see the change.
     if (before.protectionEnabled !== running.protectionEnabled || before.ban.backend !== running.ban.backend) this.pushState();
-    // What goes back to a caller never carries the fleet's secrets.
-    return { ...running, fleet: redactFleet(running.fleet) };
-  }
-
-  /**
-   * Loads the settings again from where they are kept (`systemctl reload`, SIGHUP): a hand-edited
-   * config file takes effect without a restart. Invalid settings are refused with the field and the
-   * reason, and the running ones stay. `refuse` says why valid settings are still refused (the
-   * start-time check of a config file holding secrets that others can read).
-   */
-  reloadSettings(refuse?: (s: Settings) => string | null): { ok: true } | { ok: false; error: string } {
-    const loaded = loadSettings(this.o.settingsRepo, this.o.overrides);
-    if (!loaded.ok) return { ok: false, error: `invalid settings in ${this.o.settingsRepo.describe()}, kept the running ones:\n${loaded.error}` };
-    const refusal = refuse?.(loaded.settings);
-    if (refusal) return { ok: false, error: `${refusal}; kept the running settings` };
-    this.useSettings(loaded.saved, loaded.settings, false);
-    return { ok: true };
   }
 
   // ------------------------------------------------------------------ protection and engine events
@@ -508,8 +475,8 @@ export class PortcullisService implements AppCore {
       pausedUntil: this.protection() === 'paused' ? this.pausedUntil : null,
       firewall: this.fw.state,
       helper,
-      backend: this.backendInUse,
-      ...(this.settings.ban.backend !== this.backendInUse ? { backendAfterRestart: this.settings.ban.backend } : {}),
+      backend: this.config.backendInUse,
+      ...(this.settings.ban.backend !== this.config.backendInUse ? { backendAfterRestart: this.settings.ban.backend } : {}),
       counts: {
         blockedPackets: this.safeCount(),
         packetsNotStored: this.safeNotStored(),
