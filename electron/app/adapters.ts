@@ -28,6 +28,9 @@ export function serviceStoreOf(store: SqliteStore, clock: Clock): ServiceStore &
   let offendersWritten = 0;
   return {
     raw: store,
+    path: store.path,
+    pendingPackets: () => store.pendingPackets(),
+    writeError: () => store.writeError,
     addPackets: (p) => store.addPackets(p),
     upsertOffenders: (o) => {
       offendersWritten += o.length;

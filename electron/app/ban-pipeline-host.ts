@@ -43,6 +43,8 @@ export interface BanPipelineHost {
   /** Ends an active ban through the service's unban path (engine, then applyUnban), with the reason. */
   endBan(ip: string, why: 'refused-users-rule'): void;
   notice(level: Level, message: string): void;
+  /** A write of the store failed (a ban's or an unban's record): the state's store health goes not ok (store-trouble.ts). */
+  storeFailed?(error: unknown): void;
   log(level: Level, message: string): void;
 }
 

@@ -285,6 +285,7 @@ export class BanPipeline {
     try {
       this.h.store.recordUnban(ip, at, why);
     } catch (e) {
+      this.h.storeFailed?.(e);
       // A requested unban (unbanRequested, which lifted it first) reports it to its caller. An automatic
       // one (expiry, whitelisting, during ingest or the tick) must not stop the log reading on a full
       // disk: the firewall still lifts it, and the store, still holding it active, restores it at the
@@ -395,6 +396,7 @@ export class BanPipeline {
     try {
       write();
     } catch (e) {
+      this.h.storeFailed?.(e);
       const who = bans.length === 1 ? bans[0]!.ip : `${bans.length} addresses (${bans[0]!.ip}, …)`;
       this.h.notice(
         'error',

@@ -69,6 +69,12 @@ export interface ServiceStore extends StorePort {
   packetsNotStoredSince?(now: number, minutes: number): number;
   /** Retention by age and row cap. */
   prune(now: number, retentionDays: number, maxRows: number): void;
+  /** The database file (the Doctor's advice when it cannot be written); absent: not a file. */
+  readonly path?: string;
+  /** Blocked packets buffered, not yet written: what waits while the store cannot write. */
+  pendingPackets?(): number;
+  /** Why the store's last flush failed (its own too, which addPackets never throws), or null when it succeeded. */
+  writeError?(): string | null;
 }
 
 /** The root helper's non-ban operations, typed (adapted from the helper protocol). */

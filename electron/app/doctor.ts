@@ -3,7 +3,7 @@
  * the helper's checks (or why there are none), and the one place a fix is carried out — used by the
  * running service and by `portcullis doctor` without a running instance.
  */
-import type { DoctorCheck, FirewallState, SourceHealthDto } from '../shared/api.ts';
+import type { DoctorCheck, FirewallState, SourceHealthDto, StoreHealth } from '../shared/api.ts';
 import { DOCTOR_CHECKS, DOCTOR_FIXES, doctorCheck, inDoctorOrder, isDoctorFixId, unknownFixMessage, type DoctorCheckId, type DoctorFixId } from '../shared/doctor.ts';
 import { errorText } from '../shared/errors.ts';
 import type { HelperOpsPort } from './contracts.ts';
@@ -111,6 +111,34 @@ export function lastRecordCheck(lastRecordAt: number | null, now: number, warnWh
   const age = lastRecordAt === null ? null : Math.max(0, Math.round((now - lastRecordAt) / 1000));
   if (age === null) return doctorCheck('last-record', 'warn', `no firewall record read yet${SILENT_HINT}`);
   return age > warnWhenSilentSec ? doctorCheck('last-record', 'warn', `${age} s ago${SILENT_HINT}`) : doctorCheck('last-record', 'ok', `${age} s ago`);
+}
+
+/**
+ * Whether the running service's store writes. Protection goes on without it (scanners are detected
+ * and banned); what is lost is the history — blocked packets beyond a small buffer, offenders, the
+ * records of bans (a ban without one is taken for a stale firewall entry at the next start).
+ */
+export function storeWritesCheck(store: StoreHealth): DoctorCheck {
+  if (store.ok) return doctorCheck('store-writes', 'ok', 'the database is being written');
+  const since = new Date(store.since).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const waiting = store.pendingPackets ? `; ${store.pendingPackets} blocked packets wait in memory` : '';
+  return doctorCheck(
+    'store-writes',
+    'error',
+    `Database cannot be written: ${store.error} since ${since}. Scanners are still detected and banned, but blocked packets, offenders and ban records are not saved${waiting}. ${storeAdvice(store.error, store.path)}`,
+  );
+}
+
+/** What to do about a store that cannot write, from its error (SQLite says "disk is full" for no inodes left too). */
+function storeAdvice(error: string, file: string | undefined): string {
+  const where = file ?? 'the database';
+  if (/read-?only/i.test(error)) {
+    return `The file system of ${where} is read-only (mounted so, or remounted read-only after disk errors: see dmesg), or the file is not writable by Portcullis (ls -l ${where})`;
+  }
+  if (/full|no space|ENOSPC|quota/i.test(error)) {
+    return `Free disk space or inodes on the file system of ${where} (df -h ${where}; df -i ${where}): it writes again by itself once there is room`;
+  }
+  return `Check the disk and the file system of ${where} (dmesg; df -h ${where}; df -i ${where})`;
 }
 
 /** A check about a running instance, asked without one (`portcullis doctor` with no instance). */

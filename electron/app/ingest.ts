@@ -29,6 +29,8 @@ export interface IntakeDeps {
   recordMode?: (p: PacketEvent) => 'live' | 'replay' | 'skip';
   /** Packet rows stored per second at most (logs.maxStoredPacketsPerSecond); the rest are counted. */
   storedPerSecond?: () => number;
+  /** The store's own flush (a full buffer) failed: the state's store health goes not ok at once, not at the next tick. */
+  storeFailed?: (error: string) => void;
 }
 
 export class PacketIntake {
@@ -114,6 +116,9 @@ export class PacketIntake {
       // A live row carries its stored row's id: the window merges the rows it pages from the store
       // (backfill, a reload) with the streamed ones by id, across restarts of the service too.
       const first = d.store.addPackets(stored);
+      // addPackets never throws: a flush of its own that failed is only in the store's writeError.
+      const failed = d.store.writeError?.() ?? null;
+      if (failed !== null) d.storeFailed?.(failed);
       if (wantRows) d.events.push({ type: 'packets', rows: stored.map((p, i) => packetRow(p, first + i)) });
     }
     if (notStored) d.store.countNotStored?.(notStored.entries());

@@ -31,7 +31,7 @@ import { prefixesToCount, uncountedPrefixesCheck } from './server-doctor.ts';
 import { BanPipeline } from './ban-pipeline.ts';
 import { PacketIntake } from './ingest.ts';
 import { apiHandlers, type AppCore } from './api-handlers.ts';
-import { doctorList, firewallStatusChecks, forwardVariantCheck, helperChecks, lastRecordCheck, logSourceCheck, nflogRulesCheck } from './doctor.ts';
+import { doctorList, firewallStatusChecks, forwardVariantCheck, helperChecks, lastRecordCheck, logSourceCheck, nflogRulesCheck, storeWritesCheck } from './doctor.ts';
 import { FirewallStatus } from './firewall-status.ts';
 import { ForwardJumpsWatch } from './forward-jumps.ts';
 import { BanCapNotes } from './ban-cap-notes.ts';
@@ -46,6 +46,8 @@ type Protection = 'on' | 'off' | 'paused';
 type Level = 'info' | 'warn' | 'error';
 
 const PAUSED_KEY = 'protection.pausedUntil';
+/** The tick's test write while the store cannot write (its time; read by nobody). */
+const WRITE_CHECK_KEY = 'store.writeCheckedAt';
 
 export class PortcullisService implements AppCore {
   readonly o: ServiceOptions;
@@ -56,7 +58,7 @@ export class PortcullisService implements AppCore {
   engine!: EngineLike;
   private readonly fw: FirewallStatus;
   private readonly capNotes: BanCapNotes;
-  private readonly storeTrouble = new StoreTrouble((level, message) => this.notice(level, message));
+  private readonly storeTrouble: StoreTrouble;
   private readonly forwardJumps: ForwardJumpsWatch;
   private pausedUntil: number | null = null;
   private host: HostInfo = { addresses: [], interfaces: [], gateways: [] };
@@ -71,6 +73,7 @@ export class PortcullisService implements AppCore {
 
   constructor(opts: ServiceOptions) {
     this.o = opts;
+    this.storeTrouble = new StoreTrouble({ store: opts.store, now: () => opts.clock.now(), say: (level, message) => this.notice(level, message), changed: () => this.pushState() });
     this.config = new ServiceSettings({ repo: opts.settingsRepo, overrides: opts.overrides, onChange: (before, running) => this.onSettingsChange(before, running) });
     this.events = new EventBatcher({ maxPerSec: opts.maxEventsPerSec, now: () => Date.now() });
     this.pipeline = new BanPipeline({
@@ -87,6 +90,7 @@ export class PortcullisService implements AppCore {
       onUnban: opts.onUnban,
       endBan: (ip, why) => void this.unbanNow(ip, why),
       notice: (level, message) => this.notice(level, message),
+      storeFailed: (e) => this.storeTrouble.failed(e),
       log: (level, message) => this.log(level, message),
     });
     this.fw = new FirewallStatus({
@@ -128,6 +132,7 @@ export class PortcullisService implements AppCore {
       engine: () => this.engine,
       recordMode: opts.recordMode,
       storedPerSecond: () => this.settings.logs.maxStoredPacketsPerSecond,
+      storeFailed: (e) => this.storeTrouble.failed(e),
     });
   }
 
@@ -363,6 +368,15 @@ export class PortcullisService implements AppCore {
     const now = this.o.clock.now();
     /** The last store write of this tick that failed: said once, not every tick (store-trouble.ts). */
     let storeError: unknown = null;
+    if (this.storeTrouble.error !== null) {
+      // While the store cannot write, a write of the tick's own says whether it can again: a round
+      // with nothing buffered (a quiet host) writes nothing, and a read-only file system seemed fixed.
+      try {
+        this.o.store.setSetting(WRITE_CHECK_KEY, String(now));
+      } catch (e) {
+        storeError = e;
+      }
+    }
     if (this.pausedUntil !== null && this.pausedUntil <= now) {
       this.pausedUntil = null;
       try {
@@ -488,6 +502,7 @@ export class PortcullisService implements AppCore {
       lastBanAt: this.pipeline.lastBanAt,
       alwaysWhitelisted: alwaysWhitelisted(this.host, this.settings),
       ...(this.fleet ? { fleet: this.fleet.health() } : {}),
+      store: this.storeTrouble.health(),
       version: VERSION,
     };
   }
@@ -534,6 +549,7 @@ export class PortcullisService implements AppCore {
       [...fromHelper.filter((c) => !replaced.some((r) => r.id === c.id)), ...replaced],
       firewallStatusChecks(this.fw.state, fromHelper, this.o.helper !== null),
       [logSourceCheck(src), lastRecordCheck(src?.lastRecordAt ?? null, this.o.clock.now(), this.settings.notifications.warnWhenSilentSec)],
+      [storeWritesCheck(this.storeTrouble.health())],
       [forgedRecordsCheck(this.o.readSysctl)],
       this.fleet?.doctorChecks() ?? [],
       [uncountedPrefixesCheck(this.intake.uncountedPrefixes, this.settings.detection.prefixes)],

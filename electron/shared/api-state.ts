@@ -73,6 +73,28 @@ export type FleetHealth = z.infer<typeof FleetHealthSchema>;
 export const BanBackendSchema = z.enum(['ufw', 'set']);
 export type BanBackendName = z.infer<typeof BanBackendSchema>;
 
+/**
+ * Whether the store can write (the history: blocked packets, offenders, the ban records). Protection
+ * does not wait for it: scanners are detected and banned while it cannot (store-trouble.ts). Not ok
+ * from the first failed write (a full disk, a read-only file system, no inodes left) until a round
+ * of writes succeeds again.
+ */
+export const StoreHealthSchema = z.discriminatedUnion('ok', [
+  z.object({ ok: z.literal(true) }),
+  z.object({
+    ok: z.literal(false),
+    /** When the first write of this trouble failed. */
+    since: z.number(),
+    /** Why the last failed write failed ("database or disk is full"). */
+    error: z.string(),
+    /** The database file: the file system to free space or inodes on (absent: unknown). */
+    path: z.optional(z.string()),
+    /** Blocked packets waiting in memory to be written (bounded: those beyond are counted as not stored). */
+    pendingPackets: z.optional(z.int()),
+  }),
+]);
+export type StoreHealth = z.infer<typeof StoreHealthSchema>;
+
 export const StateSchema = z.object({
   protection: ProtectionSchema,
   pausedUntil: z.nullable(z.number()),
@@ -102,5 +124,7 @@ export const StateSchema = z.object({
   alwaysWhitelisted: z.optional(z.array(z.object({ cidr: z.string(), why: z.string() }))),
   /** The CrowdSec fleet link's health (absent when the service runs without one). */
   fleet: z.optional(FleetHealthSchema),
+  /** Whether the history is being saved (absent from older services: unknown). */
+  store: z.optional(StoreHealthSchema),
 });
 export type State = z.infer<typeof StateSchema>;

@@ -109,6 +109,7 @@ export const DOCTOR_CHECKS = {
   'forward-block': { title: 'Routed and container traffic is watched (forward block)', side: 'helper', fix: 'install-forward-block', optional: true },
   'log-source': { title: 'Where Portcullis reads the firewall log', side: 'app' },
   'last-record': { title: 'The firewall log is being written', side: 'app', instance: true },
+  'store-writes': { title: 'The history is saved (the database can be written)', side: 'app', instance: true },
   'nf-log-all-netns': { title: 'Forged kernel records', side: 'app' },
   'fleet-pull': { title: 'Fleet: decisions from the LAPI', side: 'app', instance: true },
   'fleet-push': { title: "Fleet: sharing this host's bans", side: 'app', instance: true },
