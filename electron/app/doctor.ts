@@ -9,6 +9,7 @@ import { errorText } from '../shared/errors.ts';
 import type { HelperOpsPort } from './contracts.ts';
 import { forgedRecordsCheck, type ReadSysctl } from './userns-check.ts';
 import type { LoggingVia } from '../shared/settings.ts';
+import { storeAdvice } from '../shared/store-health.ts';
 
 /** What to do about a silent log (the last-record check): how it can be normal, and how it is fixed when not. */
 const SILENT_HINT =
@@ -127,18 +128,6 @@ export function storeWritesCheck(store: StoreHealth): DoctorCheck {
     'error',
     `Database cannot be written: ${store.error} since ${since}. Scanners are still detected and banned, but blocked packets, offenders and ban records are not saved${waiting}. ${storeAdvice(store.error, store.path)}`,
   );
-}
-
-/** What to do about a store that cannot write, from its error (SQLite says "disk is full" for no inodes left too). */
-function storeAdvice(error: string, file: string | undefined): string {
-  const where = file ?? 'the database';
-  if (/read-?only/i.test(error)) {
-    return `The file system of ${where} is read-only (mounted so, or remounted read-only after disk errors: see dmesg), or the file is not writable by Portcullis (ls -l ${where})`;
-  }
-  if (/full|no space|ENOSPC|quota/i.test(error)) {
-    return `Free disk space or inodes on the file system of ${where} (df -h ${where}; df -i ${where}): it writes again by itself once there is room`;
-  }
-  return `Check the disk and the file system of ${where} (dmesg; df -h ${where}; df -i ${where})`;
 }
 
 /** A check about a running instance, asked without one (`portcullis doctor` with no instance). */

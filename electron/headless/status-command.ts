@@ -6,13 +6,25 @@
  */
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { StateSchema } from '../shared/api-state.ts';
+import { StateSchema, type State } from '../shared/api-state.ts';
 import { errorText } from '../shared/errors.ts';
+import { storeAdvice } from '../shared/store-health.ts';
 import type { CliCommand } from './cli-command.ts';
 import { ControlClient, controlSocketPath, DEFAULT_STATE_DIR } from './control-client.ts';
 
 const print = (line: string): void => void process.stdout.write(line + '\n');
 const iso = (t: number | null): string => (t === null ? 'never' : new Date(t).toISOString().replace('.000Z', 'Z'));
+
+/**
+ * Whether the history is being saved; null from an older service that does not say. Protection does
+ * not depend on it, and the line says so: a full disk must not read as "not protected".
+ */
+export function storeLine(store: State['store']): string | null {
+  if (store === undefined) return null;
+  if (store.ok) return 'written';
+  const waiting = store.pendingPackets ? `, ${store.pendingPackets} blocked packets wait in memory` : '';
+  return `CANNOT BE WRITTEN since ${iso(store.since)}: ${store.error} — scanners are still banned, but the history is not saved${waiting}. ${storeAdvice(store.error, store.path)}`;
+}
 
 export const statusCommand: CliCommand = {
   summary: 'State of the running instance',
@@ -44,6 +56,8 @@ export const statusCommand: CliCommand = {
         const notStored = s.counts.packetsNotStored ? ` (and ${s.counts.packetsNotStored} not stored during a flood: over logs.maxStoredPacketsPerSecond, counted)` : '';
         print(`counts       ${s.counts.blockedPackets} blocked packets stored${notStored}, ${s.counts.scanners} sources watched, ${s.counts.activeBans} active bans, ${s.counts.deferredBans} deferred`);
         print(`last ban     ${iso(s.lastBanAt)}`);
+        const store = storeLine(s.store);
+        if (store !== null) print(`database     ${store}`);
       }
       return 0;
     } catch (e) {

@@ -2,6 +2,7 @@ import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { DatabaseSync } from 'node:sqlite';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ApiHandlers } from '../../electron/shared/api.ts';
 import { ControlClient, controlSocketPath, serveControlSocket } from '../../electron/headless/control.ts';
@@ -10,7 +11,7 @@ import { callViaDispatcher, firewallPortOf } from '../../electron/app/helper-ada
 import { FileSettingsRepo, readInboundSessions } from '../../electron/app/adapters.ts';
 import { ManualClock } from '../../electron/shared/domain.ts';
 import { FailingFirewall, FakeFirewall, Journal } from './fakes.ts';
-import { BOOT, buildRealService } from './real-service.ts';
+import { BOOT, buildRealService, kmsg } from './real-service.ts';
 import { EXIT_STORE_UNOPENABLE } from '../../electron/headless/runner.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -161,6 +162,37 @@ describe('CLI arguments', () => {
       expect(r.stdout).toMatch(/^backend {6}set \(ufw after the next start: ban\.backend was changed\)$/m);
       const json = await cli(['status', '--json', '--state-dir', state]);
       expect(JSON.parse(json.stdout)).toMatchObject({ backend: 'set', backendAfterRestart: 'ufw' });
+    } finally {
+      await server.close();
+      await t.service.stop();
+    }
+  }, 60_000);
+
+  it('status says when the database cannot be written: since when, why, what waits and what to do — and that scanners are still banned', async () => {
+    const state = tmp();
+    const dbFile = path.join(tmp(), 'db.sqlite');
+    const clock = new ManualClock(BOOT + 10_000);
+    const t = buildRealService({ dbFile, clock, firewall: new FakeFirewall(new Journal()) });
+    await t.service.start();
+    const server = await serveControlSocket(state, t.service.handlers());
+    try {
+      const ok = await cli(['status', '--state-dir', state]);
+      expect(ok.stdout).toMatch(/^database {5}written$/m);
+      // A full disk, as SQLite's page limit gives it (store-full.test.ts).
+      const db = (t.raw as unknown as { db: DatabaseSync }).db;
+      const { page_count } = db.prepare('PRAGMA page_count').get() as { page_count: number };
+      db.exec(`PRAGMA max_page_count = ${page_count}`);
+      t.source.push(...Array.from({ length: 50 }, (_, i) => kmsg(`198.18.0.${i}`, 1000 + i, 5000 + i)));
+      await t.service.tick();
+      const r = await cli(['status', '--state-dir', state]);
+      expect(r.code).toBe(0);
+      const since = new Date(clock.now()).toISOString().replace('.000Z', 'Z');
+      expect(r.stdout).toContain(
+        `database     CANNOT BE WRITTEN since ${since}: database or disk is full — scanners are still banned, but the history is not saved, 50 blocked packets wait in memory. Free disk space or inodes on the file system of ${dbFile} (df -h ${dbFile}; df -i ${dbFile}): it writes again by itself once there is room\n`,
+      );
+      const json = await cli(['status', '--json', '--state-dir', state]);
+      expect(JSON.parse(json.stdout).store).toEqual({ ok: false, since: clock.now(), error: 'database or disk is full', path: dbFile, pendingPackets: 50 });
+      db.exec('PRAGMA max_page_count = 1073741823');
     } finally {
       await server.close();
       await t.service.stop();
