@@ -17,6 +17,8 @@ export const STATE_COLOURS = {
   paused: [0x8a, 0x8f, 0x98],
   'firewall-off': [0xd0, 0x34, 0x2c],
   'recent-ban': [0xe8, 0x89, 0x0c],
+  // Protected, but the database cannot be written (a full disk): the history is not saved.
+  'not-saving': [0xd8, 0xb5, 0x0f],
 } as const;
 const APP_COLOUR = [0x2b, 0x5c, 0xb8] as const;
 

@@ -7,7 +7,7 @@ import type { MenuItemConstructorOptions, NativeImage, Tray } from 'electron';
 import type { State } from '../shared/api.ts';
 import type { BanRecord } from '../shared/model.ts';
 
-export const TRAY_ICON_STATES = ['protected', 'paused', 'firewall-off', 'recent-ban'] as const;
+export const TRAY_ICON_STATES = ['protected', 'paused', 'firewall-off', 'recent-ban', 'not-saving'] as const;
 export type TrayIconState = (typeof TRAY_ICON_STATES)[number];
 
 /** A ban this recent turns the icon to "recent ban". */
@@ -35,15 +35,18 @@ export interface TrayActions {
 
 /**
  * Worst news first: no protection at all (no helper, the firewall off, or no kernel log being read)
- * outranks everything, a pause outranks a recent ban. Without the root helper nothing is watched
- * (the kernel log comes through it) and nothing can be banned, whatever the last known firewall
- * state says: the icon stayed green "protected" after the helper was lost. Likewise when the
- * helper's kernel-log stream failed: no scanner is seen until it runs again.
+ * outranks everything, a pause outranks a database that cannot be written, which outranks a recent
+ * ban (a lasting fault over passing news). Without the root helper nothing is watched (the kernel
+ * log comes through it) and nothing can be banned, whatever the last known firewall state says: the
+ * icon stayed green "protected" after the helper was lost. Likewise when the helper's kernel-log
+ * stream failed: no scanner is seen until it runs again. A store that cannot write (a full disk)
+ * stops only the history: scanners are still banned, so it is not "firewall-off" either.
  */
 export function trayIconState(view: TrayView): TrayIconState {
   const s = view.state;
   if (!s || !s.helper.connected || !s.firewall.installed || !s.firewall.enabled || s.source?.stopped === true) return 'firewall-off';
   if (s.protection !== 'on') return 'paused';
+  if (s.store?.ok === false) return 'not-saving';
   if (s.lastBanAt !== null && view.now - s.lastBanAt < RECENT_BAN_MS) return 'recent-ban';
   return 'protected';
 }
@@ -70,12 +73,14 @@ export function trayStatusText(view: TrayView): string {
   if (!s.firewall.installed) return 'Portcullis — ufw is not installed';
   if (!s.firewall.enabled) return 'Portcullis — the firewall (ufw) is off';
   if (s.source?.stopped === true) return `Portcullis — not watching: ${s.source.error ?? 'the kernel log is not being read'}`;
-  if (s.protection === 'off') return 'Portcullis — protection is off';
+  // A store that cannot write changes nothing of what protection does: said after it, not instead.
+  const history = s.store?.ok === false ? `; history is not being saved: ${s.store.error}` : '';
+  if (s.protection === 'off') return `Portcullis — protection is off${history}`;
   if (s.protection === 'paused') {
-    return s.pausedUntil !== null ? `Portcullis — paused, resumes in ${minutesText(s.pausedUntil - view.now)}` : 'Portcullis — paused';
+    return `${s.pausedUntil !== null ? `Portcullis — paused, resumes in ${minutesText(s.pausedUntil - view.now)}` : 'Portcullis — paused'}${history}`;
   }
   const bans = s.counts.activeBans;
-  return `Portcullis — protected, ${bans} active ban${bans === 1 ? '' : 's'}`;
+  return `Portcullis — protected, ${bans} active ban${bans === 1 ? '' : 's'}${history}`;
 }
 
 export function trayMenuTemplate(view: TrayView, actions: TrayActions): MenuItemConstructorOptions[] {
@@ -84,6 +89,10 @@ export function trayMenuTemplate(view: TrayView, actions: TrayActions): MenuItem
   if (s && !s.helper.connected) {
     items.push({ label: `Read-only: ${s.helper.readOnlyReason ?? 'the helper is not connected'}`, enabled: false });
     items.push({ label: 'Connect helper (asks for your password)…', click: () => actions.retryHelper() });
+  }
+  if (s?.store?.ok === false) {
+    // How long, and where to read what to do (the Doctor's store check names the file and the fix).
+    items.push({ label: `Database cannot be written for ${minutesText(view.now - s.store.since)} — the Doctor says what to do`, enabled: false });
   }
   items.push({ type: 'separator' });
 

@@ -7,6 +7,8 @@ const NOW = 1_700_000_000_000;
 /** The source after the helper's kernel-log stream failed (kmsg.ts: until records come again). */
 const stoppedSource = { ...makeState().source!, error: 'kmsg: EIO: i/o error, read', stopped: true };
 const { stopped: _stopped, ...readingSource } = stoppedSource;
+/** The store's health on a full disk since 5 minutes ago. */
+const FULL_DISK = { ok: false as const, since: NOW - 5 * 60_000, error: 'database or disk is full', path: '/var/lib/portcullis/portcullis.db', pendingPackets: 10_000 };
 
 function recordingActions(): TrayActions & { log: string[] } {
   const log: string[] = [];
@@ -41,8 +43,28 @@ describe('tray icon state', () => {
     ['no state yet', { state: null, recentBans: [], now: NOW }, 'firewall-off'],
     ['kernel log stream failed', { state: makeState({ source: stoppedSource, lastBanAt: NOW }), recentBans: [], now: NOW }, 'firewall-off'],
     ['records lost, still reading', { state: makeState({ source: { ...readingSource, error: '3 kernel records were overwritten before they could be read' } }), recentBans: [], now: NOW }, 'protected'],
+    ['database cannot be written', { state: makeState({ store: FULL_DISK }), recentBans: [], now: NOW }, 'not-saving'],
+    ['database cannot be written, a recent ban', { state: makeState({ store: FULL_DISK, lastBanAt: NOW - 60_000 }), recentBans: [], now: NOW }, 'not-saving'],
+    ['database cannot be written, paused', { state: makeState({ store: FULL_DISK, protection: 'paused', pausedUntil: NOW + 60_000 }), recentBans: [], now: NOW }, 'paused'],
+    ['database cannot be written, ufw off', { state: makeState({ store: FULL_DISK, firewall: { ...makeState().firewall, enabled: false } }), recentBans: [], now: NOW }, 'firewall-off'],
+    ['database written', { state: makeState({ store: { ok: true } }), recentBans: [], now: NOW }, 'protected'],
   ])('%s', (_n, view, icon) => {
     expect(trayIconState(view)).toBe(icon);
+  });
+
+  it('a database that cannot be written: says protection works but the history is not saved, and for how long', () => {
+    const view = { state: makeState({ store: FULL_DISK }), recentBans: [], now: NOW };
+    expect(trayStatusText(view)).toBe('Portcullis — protected, 1 active ban; history is not being saved: database or disk is full');
+    expect(trayStatusText({ ...view, state: makeState({ store: FULL_DISK, protection: 'paused', pausedUntil: NOW + 42 * 60_000 }) })).toBe(
+      'Portcullis — paused, resumes in 42 min; history is not being saved: database or disk is full',
+    );
+    const items = trayMenuTemplate(view, recordingActions());
+    expect(items[0]!.label).toBe('Portcullis — protected, 1 active ban; history is not being saved: database or disk is full');
+    expect(byLabel(items, /^Database cannot be written/)).toEqual({ label: 'Database cannot be written for 5 min — the Doctor says what to do', enabled: false });
+    // Written again: the tooltip and the menu are as before.
+    const fine = { ...view, state: makeState({ store: { ok: true } }) };
+    expect(trayStatusText(fine)).toBe('Portcullis — protected, 1 active ban');
+    expect(trayMenuTemplate(fine, recordingActions()).some((i) => /Database/.test(String(i.label)))).toBe(false);
   });
 
   it('says why nothing is watched when the kernel log stream failed', () => {
