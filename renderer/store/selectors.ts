@@ -3,7 +3,7 @@
  * a component re-renders only when those inputs changed (zustand compares results with Object.is)
  * and 100k rows are filtered once per batch, not once per render.
  */
-import type { PacketRow } from '../../electron/shared/api.ts';
+import type { PacketRow, State } from '../../electron/shared/api.ts';
 import type { BanRecord, Offender, OffenderState } from '../../electron/shared/model.ts';
 import { compilePacketFilter, type PacketFilterInput } from './packetFilter.ts';
 import type { AppState } from './appState.ts';
@@ -131,6 +131,12 @@ export const selectReadOnlyReason = (s: AppState): string | null => {
   if (!s.state) return null;
   if (s.state.helper.connected) return null;
   return s.state.helper.readOnlyReason ?? 'the privileged helper is not connected';
+};
+
+/** The store's health when it cannot write (a full disk): the history is not saved, protection goes on. Null while it writes. */
+export const selectStoreTrouble = (s: AppState): Extract<NonNullable<State['store']>, { ok: false }> | null => {
+  const store = s.state?.store;
+  return store && !store.ok ? store : null;
 };
 
 /**

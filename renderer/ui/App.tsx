@@ -1,11 +1,13 @@
-/** The window: navigation, banners (read-only, connection), the current screen, notices. */
+/** The window: navigation, banners (read-only, connection, a database that cannot be written), the current screen, notices. */
 import logoUrl from '../../assets/ui/portcullis.svg';
 import { type MouseEvent, useEffect, useRef } from 'react';
 import { BanAlerts } from './BanAlerts.tsx';
 import { initialTheme, rememberTheme } from './theme.ts';
 import { confirmLeave } from './unsaved.ts';
 import type { ScreenId } from '../store/store.ts';
-import { selectProtection, selectReadOnlyReason } from '../store/selectors.ts';
+import { selectProtection, selectReadOnlyReason, selectStoreTrouble } from '../store/selectors.ts';
+import { storeAdvice } from '../../electron/shared/store-health.ts';
+import { fmtCount, fmtDateTime } from './format.ts';
 import { useActions, useApp } from './context.ts';
 import { NavIcon } from './icons.tsx';
 import { Dashboard } from './screens/Dashboard.tsx';
@@ -83,6 +85,22 @@ function Notices() {
           </button>
         </div>
       ))}
+    </div>
+  );
+}
+
+/**
+ * The database cannot be written (a full disk, a read-only file system): protection works, the
+ * history does not — said on every screen until it writes again, with what to do.
+ */
+function StoreBanner() {
+  const store = useApp(selectStoreTrouble);
+  if (!store) return null;
+  const waiting = store.pendingPackets ? `; ${fmtCount(store.pendingPackets)} blocked packets wait in memory` : '';
+  return (
+    <div className="banner banner-warn" role="alert" data-testid="store-banner">
+      <strong>History is not being saved:</strong> the database cannot be written since {fmtDateTime(store.since)} ({store.error}). Scanners are still detected and banned
+      {waiting}. {storeAdvice(store.error, store.path)}.
     </div>
   );
 }
@@ -169,6 +187,7 @@ export function App() {
               <strong>Read-only:</strong> {readOnly}. You can watch and change settings and protection, but bans and firewall rules cannot be changed: they need the root helper.
             </div>
           )}
+          <StoreBanner />
           {/* In the flow under the banners, not floating over the page: a toast never covers a form field. */}
           <BanAlerts />
           <Notices />
