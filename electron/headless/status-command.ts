@@ -19,7 +19,7 @@ const iso = (t: number | null): string => (t === null ? 'never' : new Date(t).to
  * Whether the history is being saved; null from an older service that does not say. Protection does
  * not depend on it, and the line says so: a full disk must not read as "not protected".
  */
-export function storeLine(store: State['store']): string | null {
+function storeLine(store: State['store']): string | null {
   if (store === undefined) return null;
   if (store.ok) return 'written';
   const waiting = store.pendingPackets ? `, ${store.pendingPackets} blocked packets wait in memory` : '';
