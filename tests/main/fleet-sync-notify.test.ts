@@ -11,6 +11,7 @@ import { applyBanEvents, MAX_RECENT_BANS_IN_MENU } from '../../electron/main/tra
 import { ManualClock } from '../../electron/shared/domain.ts';
 import type { BanRecord } from '../../electron/shared/model.ts';
 import { DEFAULT_SETTINGS } from '../../electron/shared/settings.ts';
+import { readCounter } from '../support/counting.ts';
 import { makeBan } from './fixtures.ts';
 
 const T0 = 1_700_000_000_000;
@@ -19,19 +20,11 @@ const ipOf = (i: number) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`
 
 /** Bans whose every read of `ip` is counted. */
 function countedBans(n: number, origin?: string): { bans: BanRecord[]; reads: () => number } {
-  let reads = 0;
-  const bans = Array.from({ length: n }, (_, i) => {
-    const b = makeBan(ipOf(i), T0 + i, origin ? { reason: { kind: 'manual', ports: [], hits: 0, firstSeen: T0, lastSeen: T0, origin } } : {});
-    const ip = b.ip;
-    return Object.defineProperty({ ...b }, 'ip', {
-      enumerable: true,
-      get: () => {
-        reads++;
-        return ip;
-      },
-    }) as BanRecord;
-  });
-  return { bans, reads: () => reads };
+  const ipReads = readCounter();
+  const bans = Array.from({ length: n }, (_, i) =>
+    ipReads.counted(makeBan(ipOf(i), T0 + i, origin ? { reason: { kind: 'manual', ports: [], hits: 0, firstSeen: T0, lastSeen: T0, origin } } : {}), 'ip'),
+  );
+  return { bans, reads: () => ipReads.reads };
 }
 
 describe('a fleet sync of many bans on the desktop', () => {

@@ -12,6 +12,7 @@ import { type BanRecord, type Offender, UNBAN_REASONS } from '../../electron/sha
 import { type AppState, createAppStore } from '../../renderer/store/store.ts';
 import { MAX_BAN_HISTORY, mergeOffender, reduceEvents } from '../../renderer/store/events.ts';
 import { withNotice } from '../../renderer/store/notices.ts';
+import { readCounter } from '../support/counting.ts';
 import { createFakeApi } from './fakeApi.ts';
 
 const T0 = 1_700_000_000_000;
@@ -30,18 +31,9 @@ function baseState(): AppState {
   return store.getState();
 }
 
-let reads = 0;
+const ipReads = readCounter();
 /** A ban whose every read of `ip` is counted. */
-function counted(b: BanRecord): BanRecord {
-  const ip = b.ip;
-  return Object.defineProperty({ ...b }, 'ip', {
-    enumerable: true,
-    get: () => {
-      reads++;
-      return ip;
-    },
-  }) as BanRecord;
-}
+const counted = (b: BanRecord): BanRecord => ipReads.counted(b, 'ip');
 
 describe('a batch of many ban events in the window', () => {
   it('reads each ban a bounded number of times (no list filtered or searched per event)', () => {
@@ -54,10 +46,10 @@ describe('a batch of many ban events in the window', () => {
     for (let i = 0; i < N; i++) events.push({ type: 'ban', ban: counted(makeBan(ipOf(N + i), T0 + N + i)) });
     for (let i = 0; i < N; i++) events.push({ type: 'ban', ban: counted(makeBan(ipOf(i), T0 + 2 * N + i)) });
     for (let i = 0; i < N; i += 2) events.push({ type: 'unban', ip: ipOf(i), why: 'expired' });
-    reads = 0;
+    ipReads.reset();
     const patch = reduceEvents(state, events, T0 + 10 * N);
     const E = events.length;
-    expect(reads).toBeLessThanOrEqual(10 * (N + E));
+    expect(ipReads.reads).toBeLessThanOrEqual(10 * (N + E));
     expect(patch.bans!.active).toHaveLength(N + N / 2);
     expect(patch.bans!.history).toHaveLength(N / 2 > MAX_BAN_HISTORY ? MAX_BAN_HISTORY : N / 2);
     expect(patch.offenders!.size).toBe(2 * N);
