@@ -7,7 +7,7 @@
 import type { PacketRow } from '../../electron/shared/api.ts';
 import type { GetState, SetState } from './appState.ts';
 import type { RendererApi } from '../api/index.ts';
-import { MAX_PACKET_ROWS } from './events.ts';
+import { MAX_PACKET_ROWS } from './livePackets.ts';
 
 /** Ids missing between the smallest and the largest id held (rows are kept sorted by id). */
 export function countMissing(rows: readonly PacketRow[]): { missing: number; lowest: number | null } {

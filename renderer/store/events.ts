@@ -3,20 +3,13 @@
  * and the events, so a batch is one state update and the rules (what a ban or an unban does to
  * an offender and to the ban lists) are tested without a store.
  */
-import type { ApiEvent, PacketRow } from '../../electron/shared/api.ts';
+import type { ApiEvent } from '../../electron/shared/api.ts';
 import type { BanRecord, Offender } from '../../electron/shared/model.ts';
 import { withNotice } from './notices.ts';
 import type { AppState } from './appState.ts';
+import { LivePackets } from './livePackets.ts';
 
-/** Rows kept in memory for the live table (older ones remain in the service's store). */
-export const MAX_PACKET_ROWS = 100_000;
 export const MAX_BAN_HISTORY = 1000;
-
-export function appendBounded<T>(list: T[], add: T[], max: number): T[] {
-  if (add.length === 0) return list;
-  const joined = list.length + add.length <= max ? list.concat(add) : list.concat(add).slice(-max);
-  return joined;
-}
 
 /**
  * A newer report of an offender, merged with what the window already knew. The engine forgets a
@@ -90,11 +83,7 @@ class ActiveBans {
 
 export function reduceEvents(s: AppState, events: ApiEvent[], now: number): Partial<AppState> {
   const patch: Partial<AppState> = {};
-  let packets = s.packets;
-  let held = s.heldPackets;
-  let received = s.packetsReceived;
-  let missing = s.packetsMissing;
-  let skippedUpTo = s.packetsSkippedUpTo;
+  let packets: LivePackets | null = null;
   let offenders: Map<string, Offender> | null = null;
   let active: ActiveBans | null = null;
   // The batch's history rows, oldest first: each goes on top of the history (see below).
@@ -103,27 +92,9 @@ export function reduceEvents(s: AppState, events: ApiEvent[], now: number): Part
   const touchOffenders = () => (offenders ??= new Map(s.offenders));
   for (const ev of events) {
     switch (ev.type) {
-      case 'packets': {
-        if (ev.rows.length === 0) break;
-        received += ev.rows.length;
-        const tail = held.length ? held[held.length - 1] : packets[packets.length - 1];
-        const first = ev.rows[0]!.id;
-        // The service sheds live rows when a burst outruns the stream: a jump in ids is a hole
-        // (not counted again when a packetsSkipped event already announced it).
-        const seen = Math.max(tail?.id ?? 0, skippedUpTo);
-        if (tail && first > seen + 1) missing += first - seen - 1;
-        if (tail && first <= tail.id) {
-          // Out of order or repeated (e.g. after a reconnect): keep ids unique and sorted.
-          const known = new Set((held.length ? held : packets).slice(-ev.rows.length * 2).map((r: PacketRow) => r.id));
-          const fresh = ev.rows.filter((r) => !known.has(r.id));
-          if (s.packetsPaused) held = appendBounded(held, fresh, MAX_PACKET_ROWS).sort((a, b) => a.id - b.id);
-          else packets = appendBounded(packets, fresh, MAX_PACKET_ROWS).sort((a, b) => a.id - b.id);
-          break;
-        }
-        if (s.packetsPaused) held = appendBounded(held, ev.rows, MAX_PACKET_ROWS);
-        else packets = appendBounded(packets, ev.rows, MAX_PACKET_ROWS);
+      case 'packets':
+        (packets ??= new LivePackets(s)).rows(ev.rows);
         break;
-      }
       case 'offenders': {
         const m = touchOffenders();
         for (const o of ev.offenders) m.set(o.ip, mergeOffender(m.get(o.ip), o));
@@ -152,22 +123,12 @@ export function reduceEvents(s: AppState, events: ApiEvent[], now: number): Part
       case 'notice':
         notices = withNotice(notices, ev.level, ev.message);
         break;
-      case 'packetsSkipped': {
-        const tail = held.length ? held[held.length - 1] : packets[packets.length - 1];
-        const seen = Math.max(tail?.id ?? 0, skippedUpTo);
-        if (ev.upToId > seen) {
-          missing += ev.upToId - seen;
-          skippedUpTo = ev.upToId;
-        }
+      case 'packetsSkipped':
+        (packets ??= new LivePackets(s)).skipped(ev.upToId);
         break;
-      }
     }
   }
-  if (packets !== s.packets) patch.packets = packets;
-  if (held !== s.heldPackets) patch.heldPackets = held;
-  if (received !== s.packetsReceived) patch.packetsReceived = received;
-  if (missing !== s.packetsMissing) patch.packetsMissing = missing;
-  if (skippedUpTo !== s.packetsSkippedUpTo) patch.packetsSkippedUpTo = skippedUpTo;
+  if (packets) Object.assign(patch, packets.patch());
   if (offenders) patch.offenders = offenders;
   if (active) {
     // The newest ended ban first, as if each had been put on top in turn, and the cap once: keeping

@@ -4,7 +4,7 @@ import type { PacketRow } from '../../electron/shared/api.ts';
 import { load, timersOf } from './actions.ts';
 import type { AppState, PacketsSlice, StoreDeps } from './appState.ts';
 import { createBackfill } from './backfill.ts';
-import { MAX_PACKET_ROWS, appendBounded } from './events.ts';
+import { MAX_PACKET_ROWS, appendBounded } from './livePackets.ts';
 import { EMPTY_FILTER } from './packetFilter.ts';
 
 /** Rows the service is asked for when the window opens (its maximum page). */

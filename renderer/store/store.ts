@@ -23,7 +23,7 @@ import { createUiSlice } from './uiSlice.ts';
 // What the screens and tests use, from the one place they already import.
 export * from './appState.ts';
 export { countMissing } from './backfill.ts';
-export { MAX_PACKET_ROWS } from './events.ts';
+export { MAX_PACKET_ROWS } from './livePackets.ts';
 export type { Notice } from './notices.ts';
 export { INITIAL_PACKET_PAGE } from './packetsSlice.ts';
 
