@@ -46,7 +46,10 @@ export class EventBatcher {
     switch (event.type) {
       case 'packets':
         for (const r of event.rows) this.packets.push(r);
-        if (this.packets.length > MAX_PACKET_ROWS_PER_BATCH) this.packets = this.packets.slice(-MAX_PACKET_ROWS_PER_BATCH);
+        // Cut to the bound once the surplus is as long as it (one copy per MAX_PACKET_ROWS_PER_BATCH
+        // rows pushed), and at delivery: cutting on every push past the bound copied the whole
+        // pending list per event, a storm's every packet.
+        if (this.packets.length >= 2 * MAX_PACKET_ROWS_PER_BATCH) this.packets = this.packets.slice(-MAX_PACKET_ROWS_PER_BATCH);
         break;
       case 'offenders':
         for (const o of event.offenders) {
@@ -87,7 +90,7 @@ export class EventBatcher {
   /** Delivers what is pending now (the timer calls it; close() too). */
   flush(): void {
     const batch: ApiEvent[] = [...this.discrete];
-    if (this.packets.length) batch.push({ type: 'packets', rows: this.packets });
+    if (this.packets.length) batch.push({ type: 'packets', rows: this.packets.length > MAX_PACKET_ROWS_PER_BATCH ? this.packets.slice(-MAX_PACKET_ROWS_PER_BATCH) : this.packets });
     if (this.offenders.size) batch.push({ type: 'offenders', offenders: [...this.offenders.values()] });
     if (this.state) batch.push(this.state);
     this.clear();

@@ -7,6 +7,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { EventBatcher, MAX_PACKET_ROWS_PER_BATCH } from '../../electron/app/events.ts';
 import type { ApiEvent, PacketRow } from '../../electron/shared/api.ts';
+import { countArrayWork } from '../support/counting.ts';
 
 const notice = (n: number): ApiEvent => ({ type: 'notice', level: 'info', message: `n${n}` });
 const row = (id: number): PacketRow => ({ id, time: id, src: '192.0.2.1', dst: '192.0.2.2', proto: 'TCP', spt: 1, dpt: 2, prefix: 'UFW BLOCK', in: 'eth0', flags: 'SYN' }) as PacketRow;
@@ -59,6 +60,27 @@ describe('EventBatcher', () => {
     const ids = batch.flatMap((e) => (e.type === 'packets' ? e.rows.map((r) => r.id) : []));
     expect(ids).toHaveLength(MAX_PACKET_ROWS_PER_BATCH);
     expect(ids.at(-1)).toBe(10_001);
+  });
+
+  it('takes a storm of one-row packets events at a cost linear in them (no copy of the pending rows per event past the bound), delivering the newest rows in order', () => {
+    const b = new EventBatcher();
+    const got: ApiEvent[][] = [];
+    b.subscribe((x) => got.push(x));
+    const N = 10 * MAX_PACKET_ROWS_PER_BATCH;
+    const events: ApiEvent[] = Array.from({ length: N }, (_, i) => ({ type: 'packets', rows: [row(i)] }));
+    const { elements } = countArrayWork(() => {
+      for (const e of events) b.push(e);
+    });
+    expect(elements).toBeLessThanOrEqual(10 * N);
+    vi.advanceTimersByTime(0);
+    expect(got).toHaveLength(1);
+    const ids = got[0]!.flatMap((e) => (e.type === 'packets' ? e.rows.map((r) => r.id) : []));
+    expect(ids).toEqual(Array.from({ length: MAX_PACKET_ROWS_PER_BATCH }, (_, i) => N - MAX_PACKET_ROWS_PER_BATCH + i));
+    // Fewer than the bound: all of them, as pushed.
+    b.push({ type: 'packets', rows: [row(N), row(N + 1)] });
+    b.push({ type: 'packets', rows: [row(N + 2)] });
+    vi.advanceTimersByTime(1000);
+    expect(got[1]!.flatMap((e) => (e.type === 'packets' ? e.rows.map((r) => r.id) : []))).toEqual([N, N + 1, N + 2]);
   });
 
   it('close() cancels the pending delivery, and nobody listening buffers nothing', () => {
