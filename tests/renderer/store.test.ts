@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { ApiError, type PacketRow } from '../../electron/shared/api.ts';
+import { ApiError, type ApiEvent, type PacketRow } from '../../electron/shared/api.ts';
 import type { ConnectionStatus } from '../../renderer/api/index.ts';
 import { selectBuiltInWhitelist, selectFilteredPackets, selectOffenderList, selectReadOnlyReason } from '../../renderer/store/selectors.ts';
 import { patchFrom, draftFrom, type FieldSpec } from '../../renderer/store/settingsForm.ts';
@@ -187,6 +187,38 @@ describe('store: loading and the event stream', () => {
     const before = api.calls.length;
     await holeStore.getState().backfillPackets();
     expect(api.calls.length).toBe(before);
+  });
+
+  it('a batch of many packets events shows what the same events delivered one by one show: rows, order, bound, held rows', () => {
+    const start = MAX_PACKET_ROWS - 10;
+    const events: ApiEvent[] = [
+      ...Array.from({ length: 15 }, (_, i): ApiEvent => ({ type: 'packets', rows: [row(start + 1 + i)] })),
+      { type: 'packets', rows: [row(start + 14), row(start + 15), row(start + 17)] }, // repeats, then a hole
+      { type: 'packets', rows: [row(start + 16)] }, // late: sorted in
+      { type: 'packetsSkipped', upToId: start + 20, count: 3 },
+      { type: 'packets', rows: [row(start + 21), row(start + 22)] },
+    ];
+    const batched = setup();
+    const oneByOne = setup();
+    for (const { s } of [batched, oneByOne]) s().applyEvents([{ type: 'packets', rows: Array.from({ length: start }, (_, i) => row(i + 1)) }]);
+    batched.s().applyEvents(events);
+    for (const e of events) oneByOne.s().applyEvents([e]);
+    const ids = batched.s().packets.map((r) => r.id);
+    expect(ids).toEqual(oneByOne.s().packets.map((r) => r.id));
+    expect(ids).toHaveLength(MAX_PACKET_ROWS);
+    expect(ids[0]).toBe(10); // 9 oldest dropped past the bound
+    expect(ids.slice(-8)).toEqual([12, 13, 14, 15, 16, 17, 21, 22].map((d) => start + d));
+    expect([batched.s().packetsReceived, batched.s().packetsMissing]).toEqual([oneByOne.s().packetsReceived, oneByOne.s().packetsMissing]);
+    // Paused: the same rows are held back, and resuming shows them in both.
+    for (const { s } of [batched, oneByOne]) s().setPacketsPaused(true);
+    const more: ApiEvent[] = Array.from({ length: 5 }, (_, i) => ({ type: 'packets', rows: [row(start + 23 + i)] }));
+    batched.s().applyEvents(more);
+    for (const e of more) oneByOne.s().applyEvents([e]);
+    expect(batched.s().heldPackets.map((r) => r.id)).toEqual([23, 24, 25, 26, 27].map((d) => start + d));
+    expect(batched.s().heldPackets).toEqual(oneByOne.s().heldPackets);
+    for (const { s } of [batched, oneByOne]) s().setPacketsPaused(false);
+    expect(batched.s().packets.map((r) => r.id)).toEqual(oneByOne.s().packets.map((r) => r.id));
+    expect(batched.s().packets.at(-1)!.id).toBe(start + 27);
   });
 
   it('pausing holds new rows back and resuming shows them', () => {
