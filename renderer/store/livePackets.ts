@@ -19,21 +19,31 @@ export function appendBounded<T>(list: T[], add: T[], max: number): T[] {
 
 const byId = (a: PacketRow, b: PacketRow) => a.id - b.id;
 
-/** Whether the rows' ids never go down (`from` on). */
-function inIdOrder(rows: readonly PacketRow[], from = 0): boolean {
-  for (let i = from + 1; i < rows.length; i++) if (rows[i]!.id < rows[i - 1]!.id) return false;
+/** Whether the ids of rows[from, to) never go down. */
+function inIdOrder(rows: readonly PacketRow[], from = 0, to = rows.length): boolean {
+  for (let i = from + 1; i < to; i++) if (rows[i]!.id < rows[i - 1]!.id) return false;
   return true;
+}
+
+/** The rows of `a` and `b`, each in id order, in id order: `a`'s first on equal ids (as a stable sort of `a` then `b`). */
+function mergeById(a: readonly PacketRow[], b: readonly PacketRow[], into: PacketRow[]): void {
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) into.push(b[j]!.id < a[i]!.id ? b[j++]! : a[i++]!);
+  while (i < a.length) into.push(a[i++]!);
+  while (j < b.length) into.push(b[j++]!);
 }
 
 /**
  * One bounded row list (the table's, or the rows held while paused) as a batch grows it: the list
- * before the batch is not copied but read, less the rows the bound dropped from its head, and the
- * batch's rows are pushed onto one array of their own. `list()` joins the two once.
+ * before the batch is not copied but read (before[droppedBefore, beforeEnd): the bound drops rows
+ * from its head, a late row takes its tail), and the batch's rows are pushed onto one array of
+ * their own. `list()` joins the two once.
  */
 export class BoundedRows {
   private before: readonly PacketRow[];
-  /** Rows of `before` the bound dropped (its head). */
   private droppedBefore = 0;
+  private beforeEnd: number;
   private added: PacketRow[] = [];
   /** Rows of `added` the bound dropped (its head; cut off once they are as many as the bound). */
   private droppedAdded = 0;
@@ -46,16 +56,17 @@ export class BoundedRows {
   constructor(initial: PacketRow[], max: number) {
     this.initial = initial;
     this.before = initial;
+    this.beforeEnd = initial.length;
     this.max = max;
   }
 
   get length(): number {
-    return this.before.length - this.droppedBefore + this.added.length - this.droppedAdded;
+    return this.beforeEnd - this.droppedBefore + this.added.length - this.droppedAdded;
   }
 
   last(): PacketRow | undefined {
     if (this.added.length > this.droppedAdded) return this.added[this.added.length - 1];
-    return this.before.length > this.droppedBefore ? this.before[this.before.length - 1] : undefined;
+    return this.beforeEnd > this.droppedBefore ? this.before[this.beforeEnd - 1] : undefined;
   }
 
   /** The ids of the last `n` rows (all of them when there are fewer). */
@@ -63,7 +74,7 @@ export class BoundedRows {
     const ids = new Set<number>();
     let left = n;
     for (let i = this.added.length - 1; i >= this.droppedAdded && left > 0; i--, left--) ids.add(this.added[i]!.id);
-    for (let i = this.before.length - 1; i >= this.droppedBefore && left > 0; i--, left--) ids.add(this.before[i]!.id);
+    for (let i = this.beforeEnd - 1; i >= this.droppedBefore && left > 0; i--, left--) ids.add(this.before[i]!.id);
     return ids;
   }
 
@@ -76,12 +87,73 @@ export class BoundedRows {
     }
     for (let i = 0; i < add.length; i++) this.added.push(add[i]!);
     this.changed = true;
-    let excess = this.length - this.max;
+    this.dropHead(this.length - this.max);
+  }
+
+  /**
+   * As appendBounded(list, add, max) sorted by id (stably: a repeated id after the one listed),
+   * for rows that came out of order. The list being in id order, only the rows newer than the
+   * oldest added one move: rows newer than the list's last are appended, a late row is merged in
+   * with the rows after it. (A list not in id order, which the service never sends, is sorted whole.)
+   */
+  appendSorted(add: readonly PacketRow[]): void {
+    this.ordered ??= this.isInIdOrder();
+    if (!this.ordered) {
+      this.append(add);
+      this.sortWhole();
+      return;
+    }
+    if (add.length === 0) return;
+    // What the bound keeps of the list then `add`, by position, is what gets sorted.
+    const kept = add.length > this.max ? add.slice(add.length - this.max) : add;
+    const late = inIdOrder(kept) ? kept : kept.slice().sort(byId);
+    this.changed = true;
+    this.dropHead(this.length + late.length - this.max);
+    // The first listed row newer than the oldest added one: from there on the list and `late` merge.
+    const oldest = late[0]!.id;
+    let lo = 0;
+    let hi = this.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.at(mid).id <= oldest) lo = mid + 1;
+      else hi = mid;
+    }
+    const listedBefore = this.beforeEnd - this.droppedBefore;
+    let newer: PacketRow[];
+    if (lo >= listedBefore) {
+      const from = this.droppedAdded + (lo - listedBefore);
+      newer = this.added.slice(from);
+      this.added.length = from;
+    } else {
+      newer = this.before.slice(this.droppedBefore + lo, this.beforeEnd);
+      for (let i = this.droppedAdded; i < this.added.length; i++) newer.push(this.added[i]!);
+      this.beforeEnd = this.droppedBefore + lo;
+      this.added = [];
+      this.droppedAdded = 0;
+    }
+    mergeById(newer, late, this.added);
+  }
+
+  /** The list now: the one before the batch itself when the batch did not change it. */
+  list(): PacketRow[] {
+    if (!this.changed) return this.initial;
+    const rows = this.before.slice(this.droppedBefore, this.beforeEnd);
+    for (let i = this.droppedAdded; i < this.added.length; i++) rows.push(this.added[i]!);
+    return rows;
+  }
+
+  /** The i-th row of the list. */
+  private at(i: number): PacketRow {
+    const listedBefore = this.beforeEnd - this.droppedBefore;
+    return i < listedBefore ? this.before[this.droppedBefore + i]! : this.added[this.droppedAdded + i - listedBefore]!;
+  }
+
+  /** Drops the `excess` oldest rows by position (none when it is not positive). */
+  private dropHead(excess: number): void {
     if (excess <= 0) return;
-    const fromBefore = Math.min(excess, this.before.length - this.droppedBefore);
+    const fromBefore = Math.min(excess, this.beforeEnd - this.droppedBefore);
     this.droppedBefore += fromBefore;
-    excess -= fromBefore;
-    this.droppedAdded += excess;
+    this.droppedAdded += excess - fromBefore;
     // The dropped head of `added` goes once it is as long as the bound: one copy of at most the
     // bound, after at least as many rows were pushed.
     if (this.droppedAdded >= this.max) {
@@ -90,35 +162,19 @@ export class BoundedRows {
     }
   }
 
-  /**
-   * As appendBounded(list, add, max) sorted by id (stably: a repeated id after the one listed),
-   * for rows that came out of order. Rows newer than the list's last, in order, are only appended;
-   * a row older than the last (a late one) makes the list sorted again, one copy of it.
-   */
-  appendSorted(add: readonly PacketRow[]): void {
-    this.ordered ??= this.isInIdOrder();
-    this.append(add);
-    if (this.ordered) return;
-    const sorted = (this.changed ? this.list() : this.initial.slice()).sort(byId);
-    this.before = sorted;
+  private sortWhole(): void {
+    this.before = (this.changed ? this.list() : this.initial.slice()).sort(byId);
     this.droppedBefore = 0;
+    this.beforeEnd = this.before.length;
     this.added = [];
     this.droppedAdded = 0;
     this.ordered = true;
     this.changed = true;
   }
 
-  /** The list now: the one before the batch itself when the batch did not change it. */
-  list(): PacketRow[] {
-    if (!this.changed) return this.initial;
-    const rows = this.before.slice(this.droppedBefore);
-    for (let i = this.droppedAdded; i < this.added.length; i++) rows.push(this.added[i]!);
-    return rows;
-  }
-
   private isInIdOrder(): boolean {
-    if (!inIdOrder(this.before, this.droppedBefore) || !inIdOrder(this.added, this.droppedAdded)) return false;
-    const head = this.before.length > this.droppedBefore ? this.before[this.before.length - 1] : undefined;
+    if (!inIdOrder(this.before, this.droppedBefore, this.beforeEnd) || !inIdOrder(this.added, this.droppedAdded)) return false;
+    const head = this.beforeEnd > this.droppedBefore ? this.before[this.beforeEnd - 1] : undefined;
     const next = this.added[this.droppedAdded];
     return head === undefined || next === undefined || next.id >= head.id;
   }

@@ -42,7 +42,7 @@ export function readCounter(): ReadCounter {
 
 /**
  * Array.prototype methods that copy, search or walk their array (or build a new one from it): a
- * call costs up to the array's length. The iterator is there for spreads, for…of, Array.from and
+ * call costs up to the array's length (a slice, what it copies). The iterator is there for spreads, for…of, Array.from and
  * the Set and Map constructors, none of which calls a named method.
  */
 const WALKING_METHODS = [
@@ -75,12 +75,12 @@ const WALKING_METHODS = [
 ] as const;
 
 /**
- * Runs `work` with every array copy or walk counted: each call of a walking method (or of the
- * array iterator) adds the length of the array it was called on (for concat, also of the arrays
- * it joins). An upper bound of what the call can touch, whatever of it the call really touches:
- * a search that stops early counts the whole array. `work` must be synchronous: the methods are
- * the realm's own, restored before this returns, and anything else running meanwhile would be
- * counted too.
+ * Runs `work` with every array copy or walk counted: a call of `slice` or `concat` adds the
+ * elements it copies (the length of what it returns), a call of any other walking method (or of
+ * the array iterator) the length of the array it was called on. That is an upper bound of what the
+ * call can touch: a search that stops early counts the whole array. `work` must be synchronous:
+ * the methods are the realm's own, restored before this returns, and anything else running
+ * meanwhile would be counted too.
  */
 export function countArrayWork<R>(work: () => R): { result: R; elements: number } {
   let elements = 0;
@@ -89,12 +89,11 @@ export function countArrayWork<R>(work: () => R): { result: R; elements: number 
   const originals = new Map<PropertyKey, (...args: unknown[]) => unknown>();
   for (const key of keys) originals.set(key, proto[key] as (...args: unknown[]) => unknown);
   for (const [key, original] of originals) {
-    const isConcat = key === 'concat';
+    const copies = key === 'slice' || key === 'concat';
     proto[key] = function (this: unknown[], ...args: unknown[]) {
-      elements += this.length;
-      // Not args.forEach or for…of: both are counted methods, called from inside the count.
-      if (isConcat) for (let i = 0; i < args.length; i++) if (Array.isArray(args[i])) elements += (args[i] as unknown[]).length;
-      return Reflect.apply(original, this, args);
+      const result = Reflect.apply(original, this, args);
+      elements += copies ? (result as unknown[]).length : this.length;
+      return result;
     };
   }
   try {
