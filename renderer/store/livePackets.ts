@@ -1,9 +1,10 @@
 /**
  * The live packet rows as one delivered batch of events changes them, at a cost linear in the
- * batch's rows plus one copy of the list per batch: appending each 'packets' event's rows to a copy
- * of the whole list (up to MAX_PACKET_ROWS) made a batch of many small events cost their number
- * times the list. What the table shows is what that per-event append gave: ids unique and sorted,
- * the newest MAX_PACKET_ROWS kept, rows held while paused.
+ * batch's rows plus one copy of the list per batch (and, for a late row, the rows newer than it):
+ * appending each 'packets' event's rows to a copy of the whole list (up to MAX_PACKET_ROWS), and
+ * sorting it after an out-of-order one, made a batch of many small events cost their number times
+ * the list. What the table shows is what that per-event append gave: ids sorted, repeats of recent
+ * rows dropped, the newest MAX_PACKET_ROWS kept by position, rows held while paused.
  */
 import type { PacketRow } from '../../electron/shared/api.ts';
 import type { AppState } from './appState.ts';
