@@ -24,6 +24,7 @@ import { errorText } from '../shared/errors.ts';
 import { skippedBanText, type SkippedBan } from '../shared/helper-protocol.ts';
 import { banComment, RESTORE_BATCH_SET, RESTORE_BATCH_UFW, type BanPipelineHost } from './ban-pipeline-host.ts';
 import type { FirewallOrder } from './firewall-order.ts';
+import type { FirewallPort } from '../engine/ports.ts';
 import type { Reconciler } from './reconcile.ts';
 
 /** What the bulk operations need of the pipeline that owns them (BanPipeline). */
@@ -278,27 +279,40 @@ export class BulkBans {
     const fw = this.h.firewall;
     if (lifted.size === 0 || !fw) return;
     const size = this.h.settings().ban.backend === 'set' ? RESTORE_BATCH_SET : RESTORE_BATCH_UFW;
-    const run = this.p.rec.inBatches([...lifted.keys()], size, async (chunk) => {
-      try {
-        await this.p.rec.liftBatch(fw, chunk);
-      } catch (e) {
-        this.h.log('warn', `lifting ${chunk.length} bans as one batch failed (${errorText(e)}); retrying one by one`);
-        const failed: string[] = [];
-        let error = '';
-        for (const ip of chunk) {
-          if (this.h.engine().isBanned(ip)) continue;
-          try {
-            await fw.unban(ip, lifted.get(ip));
-          } catch (e1) {
-            failed.push(ip);
-            error ||= errorText(e1);
-          }
-        }
-        if (failed.length === 1) this.h.notice('error', `Could not lift the ban of ${failed[0]} in the firewall: ${error}`);
-        else if (failed.length > 1) this.h.notice('error', `Could not lift the bans of ${failed.length} addresses in the firewall (${failed.slice(0, 3).join(', ')}${failed.length > 3 ? ', …' : ''}): ${error}`);
-      }
-    });
+    // The helper's audit log takes one reason per batch: a batch per reason (a resync's are all one).
+    const byReason = new Map<UnbanReason, string[]>();
+    for (const [ip, why] of lifted) {
+      const ips = byReason.get(why);
+      if (ips) ips.push(ip);
+      else byReason.set(why, [ip]);
+    }
+    const liftAll = async () => {
+      for (const [why, ips] of byReason) await this.p.rec.inBatches(ips, size, (chunk) => this.liftChunk(fw, chunk, why));
+    };
+    const run = liftAll();
     this.running = this.running.then(() => run);
     await run;
+  }
+
+  /** One batch of unbanTogether: the bulk unban, else one by one, and what still fails is one error notice. */
+  private async liftChunk(fw: FirewallPort, chunk: string[], why: UnbanReason): Promise<void> {
+    try {
+      await this.p.rec.liftBatch(fw, chunk, why);
+    } catch (e) {
+      this.h.log('warn', `lifting ${chunk.length} bans as one batch failed (${errorText(e)}); retrying one by one`);
+      const failed: string[] = [];
+      let error = '';
+      for (const ip of chunk) {
+        if (this.h.engine().isBanned(ip)) continue;
+        try {
+          await fw.unban(ip, why);
+        } catch (e1) {
+          failed.push(ip);
+          error ||= errorText(e1);
+        }
+      }
+      if (failed.length === 1) this.h.notice('error', `Could not lift the ban of ${failed[0]} in the firewall: ${error}`);
+      else if (failed.length > 1) this.h.notice('error', `Could not lift the bans of ${failed.length} addresses in the firewall (${failed.slice(0, 3).join(', ')}${failed.length > 3 ? ', …' : ''}): ${error}`);
+    }
   }
 }

@@ -70,8 +70,8 @@ export function firewallPortOf(call: HelperCall, backend: 'ufw' | 'set', now: ()
       for (let i = 0; i < entries.length; i += MAX_BATCH) skipped.push(...(await call('banMany', { bans: entries.slice(i, i + MAX_BATCH), backend })).skipped);
       return skipped;
     },
-    async unbanMany(ips) {
-      for (let i = 0; i < ips.length; i += MAX_BATCH) await call('unbanMany', { ips: ips.slice(i, i + MAX_BATCH), backend });
+    async unbanMany(ips, why) {
+      for (let i = 0; i < ips.length; i += MAX_BATCH) await call('unbanMany', { ips: ips.slice(i, i + MAX_BATCH), backend, reason: why });
     },
   };
 }

@@ -14,7 +14,7 @@ import type { BanRecord } from '../shared/model.ts';
 import { canonicalIp } from '../shared/domain.ts';
 import { errorText } from '../shared/errors.ts';
 import type { FirewallPort } from '../engine/ports.ts';
-import { skippedBanText, type SkippedBan } from '../shared/helper-protocol.ts';
+import { skippedBanText, type FirewallUnbanReason, type SkippedBan } from '../shared/helper-protocol.ts';
 import { banComment, RESTORE_BATCH_SET, RESTORE_BATCH_UFW, type BanPipelineHost } from './ban-pipeline-host.ts';
 import type { FirewallOrder } from './firewall-order.ts';
 
@@ -120,7 +120,7 @@ export class Reconciler {
     const stale = [...count].filter(([ip]) => !wanted.has(ip)).map(([ip]) => ip);
     if (stale.length) await this.inBatches(stale, batch, async (chunk) => {
       try {
-        result.removed.push(...(await this.liftBatch(fw, chunk)));
+        result.removed.push(...(await this.liftBatch(fw, chunk, 'stale')));
       } catch (e) {
         h.log('warn', `reconcile: cannot remove ${chunk.length} stale bans: ${errorText(e)}`);
       }
@@ -156,8 +156,8 @@ export class Reconciler {
     const other = h.otherFirewall;
     if (other && elsewhere.length) await this.inBatches(elsewhere, batch, async (chunk) => {
       try {
-        if (other.unbanMany) await other.unbanMany(chunk);
-        else for (const ip of chunk) await other.unban(ip);
+        if (other.unbanMany) await other.unbanMany(chunk, 'moved');
+        else for (const ip of chunk) await other.unban(ip, 'moved');
         result.moved.push(...chunk);
       } catch (e) {
         h.log('warn', `reconcile: cannot remove ${chunk.length} bans from the other ban backend: ${errorText(e)}`);
@@ -258,13 +258,14 @@ export class Reconciler {
   /**
    * Takes the entries of a batch of addresses out of the firewall (its bulk unban), but not those the
    * engine holds a ban of when the batch RUNS: banned again since, they must keep their entry. Returns
-   * the addresses taken out; rejects with the firewall's error (the whole batch, as one call).
+   * the addresses taken out; rejects with the firewall's error (the whole batch, as one call). `why`
+   * goes to the helper's audit log with the batch.
    */
-  async liftBatch(fw: FirewallPort, ips: readonly string[]): Promise<string[]> {
+  async liftBatch(fw: FirewallPort, ips: readonly string[], why: FirewallUnbanReason): Promise<string[]> {
     const todo = ips.filter((ip) => !this.h.engine().isBanned(ip));
     if (todo.length === 0) return todo;
-    if (fw.unbanMany) await fw.unbanMany(todo);
-    else for (const ip of todo) await fw.unban(ip);
+    if (fw.unbanMany) await fw.unbanMany(todo, why);
+    else for (const ip of todo) await fw.unban(ip, why);
     return todo;
   }
 

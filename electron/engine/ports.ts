@@ -4,7 +4,7 @@
  */
 import type { BanRecord, Offender, UnbanReason } from '../shared/model.ts';
 import type { PacketEvent } from '../shared/packet.ts';
-import type { SkippedBan } from '../shared/helper-protocol.ts';
+import type { FirewallUnbanReason, SkippedBan } from '../shared/helper-protocol.ts';
 
 /**
  * Does the firewall let every source in to this port of this host, over this address family? Probes
@@ -23,7 +23,7 @@ export interface FirewallPort {
    */
   ban(ip: string, until: number | null, comment: string): Promise<SkippedBan | void>;
   /** `why` goes along to the helper's audit log. */
-  unban(ip: string, why?: UnbanReason): Promise<void>;
+  unban(ip: string, why?: FirewallUnbanReason): Promise<void>;
   /** Addresses that Portcullis itself has banned in the firewall (never the user's own rules). */
   listBans(): Promise<{ ip: string; until: number | null }[]>;
   /** Cut existing connections of a host (conntrack), so an open session of a banned scanner dies. */
@@ -45,7 +45,12 @@ export interface FirewallPort {
    * source has a rule of the user's own); the others are in force.
    */
   banMany?(bans: readonly { ip: string; until: number | null; comment: string }[]): Promise<SkippedBan[]>;
-  unbanMany?(ips: readonly string[]): Promise<void>;
+  /**
+   * Many unbans as few firewall batches as the helper allows (a resync's, reconcile's stale entries, a
+   * switch of backend, uninstall); absent = unban() each. `why`, one for all of them, goes along to the
+   * helper's audit log.
+   */
+  unbanMany?(ips: readonly string[], why: FirewallUnbanReason): Promise<void>;
 }
 
 /** Health of a live log source, shown by the Doctor and the dashboard. */

@@ -65,6 +65,20 @@ const BanTargetSchema = z.string().max(49).transform((s, ctx): BanTarget => {
   for (const issue of r.error.issues) ctx.addIssue({ code: 'custom', message: issue.message });
   return z.NEVER;
 });
+/**
+ * Why Portcullis takes a ban out of the firewall (`unban`, `unbanMany`). It changes nothing the helper
+ * does: it is written to the audit log with the op, so every entry that lifts bans says why. A ban's
+ * end as the ban history names it (model.ts's UNBAN_REASONS: a fleet decision gone is `manual`, as a
+ * single fleet unban), or the firewall's own housekeeping, which ends no ban:
+ * - `stale`: reconcile found an entry of Portcullis's the store holds no active ban for;
+ * - `moved`: ban.backend was switched, and the entry leaves the other ban backend;
+ * - `uninstall`: `portcullis uninstall` takes every ban out.
+ */
+export const FIREWALL_UNBAN_REASONS = [...UNBAN_REASONS, 'stale', 'moved', 'uninstall'] as const;
+export const FirewallUnbanReasonSchema = z.enum(FIREWALL_UNBAN_REASONS, {
+  error: (issue) => `not a reason to unban (${FIREWALL_UNBAN_REASONS.join(', ')})${typeof issue.input === 'string' ? `: "${issue.input.slice(0, 40)}"` : ''}`,
+});
+export type FirewallUnbanReason = z.infer<typeof FirewallUnbanReasonSchema>;
 const none = z.object({}).strict().default({});
 const done = z.object({ ran: z.array(z.string()) });
 
@@ -166,7 +180,7 @@ export const HELPER_OPS = {
   },
   unban: {
     /** `reason` changes nothing the helper does: it is written to the audit log with the op. */
-    args: z.object({ ip: BanTargetSchema, backend: BackendSchema, reason: z.enum(UNBAN_REASONS).optional() }).strict(),
+    args: z.object({ ip: BanTargetSchema, backend: BackendSchema, reason: FirewallUnbanReasonSchema.optional() }).strict(),
     result: z.object({ ok: z.literal(true) }),
   },
   /** Many bans as one firewall batch (restore after reboot, bulk ban); each entry as `ban`'s, without the backend. */
@@ -174,8 +188,9 @@ export const HELPER_OPS = {
     args: z.object({ bans: z.array(BanEntrySchema).min(1).max(MAX_BATCH), backend: BackendSchema }).strict(),
     result: z.object({ ok: z.literal(true), skipped: z.array(SkippedBanSchema).max(MAX_BATCH).default([]) }),
   },
+  /** `reason`, one for the batch (the caller batches by reason), as `unban`'s: for the audit log, required so no batch is written without it. */
   unbanMany: {
-    args: z.object({ ips: z.array(BanTargetSchema).min(1).max(MAX_BATCH), backend: BackendSchema }).strict(),
+    args: z.object({ ips: z.array(BanTargetSchema).min(1).max(MAX_BATCH), backend: BackendSchema, reason: FirewallUnbanReasonSchema }).strict(),
     result: z.object({ ok: z.literal(true) }),
   },
   listBans: {

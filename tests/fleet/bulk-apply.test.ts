@@ -69,6 +69,8 @@ describe('fleet decisions applied in batches', () => {
     expect(await t.link().pullOnce()).toBe('full');
     await t.service.idle();
     expect(firewall.log.filter((l) => l.startsWith('unban'))).toEqual(['unbanMany 500', 'unbanMany 500', 'unbanMany 100']);
+    // With the reason a single fleet unban carries (a decision gone: lifted, 'manual'), for the helper's audit log.
+    expect(firewall.unbanReasons).toEqual(['manual', 'manual', 'manual']);
     expect(firewall.calls.filter((c) => c.startsWith('unban'))).toEqual([]);
     expect([...firewall.bans.keys()].sort()).toEqual(ds.slice(0, 100).map((d) => d.value).sort());
     const bans = await t.call('getBans');

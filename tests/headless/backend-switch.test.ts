@@ -26,8 +26,8 @@ describe('switching the ban backend', () => {
     const log: string[] = [];
     const current = Object.assign(new BatchFirewall(new Journal()), { log });
     const old = new BatchFirewall(new Journal());
-    old.unbanMany = async (ips) => {
-      log.push(`old unbanMany ${[...ips].sort().join(' ')}`);
+    old.unbanMany = async (ips, why) => {
+      log.push(`old unbanMany (${why}) ${[...ips].sort().join(' ')}`);
       for (const ip of ips) old.bans.delete(ip);
     };
     const t = build(current, old, (raw, now) => {
@@ -43,7 +43,7 @@ describe('switching the ban backend', () => {
     expect([...current.bans.keys()].sort()).toEqual(['198.51.100.1', '198.51.100.2']);
     expect(current.bans.get('198.51.100.1')).toBe(BOOT + 10_000 + 3_600_000);
     expect(current.bans.get('198.51.100.2')).toBeNull();
-    expect(log).toEqual(['old unbanMany 198.51.100.1 198.51.100.2 198.51.100.3 198.51.100.4 198.51.100.5', 'banMany 2']);
+    expect(log).toEqual(['old unbanMany (moved) 198.51.100.1 198.51.100.2 198.51.100.3 198.51.100.4 198.51.100.5', 'banMany 2']);
     expect(t.logs.some((l) => l.includes('5 taken out of the other ban backend'))).toBe(true);
     // Lifting a moved ban now lifts it where it is.
     await t.call('unban', { ip: '198.51.100.1' });

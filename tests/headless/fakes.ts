@@ -70,8 +70,11 @@ export class BatchFirewall extends FakeFirewall {
     }
     return skipped;
   }
-  async unbanMany(ips: readonly string[]): Promise<void> {
+  /** The reason of each unbanMany, in order (what the helper's audit log writes with the batch). */
+  unbanReasons: string[] = [];
+  async unbanMany(ips: readonly string[], why: string): Promise<void> {
     this.log.push(`unbanMany ${ips.length}`);
+    this.unbanReasons.push(why);
     if (this.gate) await this.gate;
     for (const ip of ips) this.bans.delete(ip);
   }

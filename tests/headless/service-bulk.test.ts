@@ -133,6 +133,7 @@ describe('restore after a reboot', () => {
     open();
     await t.service.idle();
     expect(fw.log).toEqual(['unbanMany 500', 'ban 203.0.113.77', 'unbanMany 500', 'unbanMany 200']);
+    expect(fw.unbanReasons).toEqual(['stale', 'stale', 'stale']); // for the helper's audit log
     expect([...fw.bans.keys()].filter((ip) => ip !== '203.0.113.77').filter((ip) => ip.startsWith('100.'))).toEqual([]);
     await t.service.stop();
   });

@@ -233,6 +233,27 @@ describe('helper dispatcher: valid requests', () => {
     expect(fwCalls).toHaveLength(1);
   });
 
+  it('unbanMany: one backend batch, audited with its reason; a batch without a reason, or with one outside the closed set, is refused before anything runs', async () => {
+    const { deps, fwCalls, audit } = fakeDeps();
+    const d = createHelperDispatcher(deps);
+    const ips = ['192.0.2.1', '2001:DB8::1'];
+    expect(await d.handle({ id: 1, op: 'unbanMany', args: { ips, backend: 'ufw', reason: 'manual' } })).toMatchObject({ ok: true });
+    await d.auditWritten();
+    expect(fwCalls).toEqual(['ufw.unbanMany 192.0.2.1, 2001:db8::1']);
+    expect(audit.entries.map((e) => [e.op, e.args])).toEqual([['unbanMany', { ips: ['192.0.2.1', '2001:db8::1'], backend: 'ufw', reason: 'manual' }]]);
+    for (const reason of [undefined, 'because', 'Manual', '', 7, 'stale; rm -rf /']) {
+      const r = await d.handle({ id: 2, op: 'unbanMany', args: { ips, backend: 'ufw', ...(reason === undefined ? {} : { reason }) } });
+      expect(r.ok === false && r.error.code, String(reason)).toBe('invalid');
+      expect(r.ok === false && r.error.message, String(reason)).toMatch(/^unbanMany: reason: /);
+    }
+    // Named with the reasons it takes, and the one it was given.
+    const bad = await d.handle({ id: 3, op: 'unbanMany', args: { ips, backend: 'set', reason: 'because' } });
+    expect(bad.ok === false && bad.error.message).toBe('unbanMany: reason: not a reason to unban (expired, manual, whitelisted, refused-users-rule, stale, moved, uninstall): "because"');
+    await d.auditWritten();
+    expect(fwCalls).toHaveLength(1);
+    expect(audit.entries).toHaveLength(1);
+  });
+
   it('answers a ban once it is in force, not after its audit entry is written; entries stay in order and auditWritten waits for them', async () => {
     const { deps, fwCalls } = fakeDeps();
     const written: string[] = [];

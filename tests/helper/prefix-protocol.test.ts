@@ -11,7 +11,7 @@ describe('helper protocol: networks as ban targets', () => {
     for (const net of ['2001:db8:1:2::/64', '2001:db8:1::/48', '2001:db8::/127', '198.51.100.0/24', '198.51.0.0/16', '198.51.100.6/31']) {
       for (const op of ['ban', 'unban', 'cutConnections']) expect(decodeHelperRequest(ban(net, op)).ok, `${op} ${net}`).toBe(true);
       expect(decodeHelperRequest({ id: 1, op: 'banMany', args: { bans: [{ ip: net, timeoutSec: null }], backend: 'ufw' } }).ok).toBe(true);
-      expect(decodeHelperRequest({ id: 1, op: 'unbanMany', args: { ips: [net], backend: 'ufw' } }).ok).toBe(true);
+      expect(decodeHelperRequest({ id: 1, op: 'unbanMany', args: { ips: [net], backend: 'ufw', reason: 'stale' } }).ok).toBe(true);
     }
   });
 
