@@ -71,10 +71,10 @@ const BanTargetSchema = z.string().max(49).transform((s, ctx): BanTarget => {
  * end as the ban history names it (model.ts's UNBAN_REASONS: a fleet decision gone is `manual`, as a
  * single fleet unban), or the firewall's own housekeeping, which ends no ban:
  * - `stale`: reconcile found an entry of Portcullis's the store holds no active ban for;
- * - `moved`: ban.backend was switched, and the entry leaves the other ban backend;
- * - `uninstall`: `portcullis uninstall` takes every ban out.
+ * - `moved`: ban.backend was switched, and the entry leaves the other ban backend.
+ * (`portcullis uninstall` runs the backend itself, not this protocol: its own audit entry, op `uninstall`, says why.)
  */
-export const FIREWALL_UNBAN_REASONS = [...UNBAN_REASONS, 'stale', 'moved', 'uninstall'] as const;
+export const FIREWALL_UNBAN_REASONS = [...UNBAN_REASONS, 'stale', 'moved'] as const;
 export const FirewallUnbanReasonSchema = z.enum(FIREWALL_UNBAN_REASONS, {
   error: (issue) => `not a reason to unban (${FIREWALL_UNBAN_REASONS.join(', ')})${typeof issue.input === 'string' ? `: "${issue.input.slice(0, 40)}"` : ''}`,
 });

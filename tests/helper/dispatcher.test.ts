@@ -248,7 +248,7 @@ describe('helper dispatcher: valid requests', () => {
     }
     // Named with the reasons it takes, and the one it was given.
     const bad = await d.handle({ id: 3, op: 'unbanMany', args: { ips, backend: 'set', reason: 'because' } });
-    expect(bad.ok === false && bad.error.message).toBe('unbanMany: reason: not a reason to unban (expired, manual, whitelisted, refused-users-rule, stale, moved, uninstall): "because"');
+    expect(bad.ok === false && bad.error.message).toBe('unbanMany: reason: not a reason to unban (expired, manual, whitelisted, refused-users-rule, stale, moved): "because"');
     await d.auditWritten();
     expect(fwCalls).toHaveLength(1);
     expect(audit.entries).toHaveLength(1);
