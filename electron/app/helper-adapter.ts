@@ -71,7 +71,9 @@ export function firewallPortOf(call: HelperCall, backend: 'ufw' | 'set', now: ()
       return skipped;
     },
     async unbanMany(ips, why) {
-      for (let i = 0; i < ips.length; i += MAX_BATCH) await call('unbanMany', { ips: ips.slice(i, i + MAX_BATCH), backend, reason: why });
+      const warnings: string[] = [];
+      for (let i = 0; i < ips.length; i += MAX_BATCH) warnings.push(...(await call('unbanMany', { ips: ips.slice(i, i + MAX_BATCH), backend, reason: why })).warnings);
+      return warnings;
     },
   };
 }

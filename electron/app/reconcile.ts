@@ -156,7 +156,7 @@ export class Reconciler {
     const other = h.otherFirewall;
     if (other && elsewhere.length) await this.inBatches(elsewhere, batch, async (chunk) => {
       try {
-        if (other.unbanMany) await other.unbanMany(chunk, 'moved');
+        if (other.unbanMany) this.warnUnbans(chunk.length, await other.unbanMany(chunk, 'moved'));
         else for (const ip of chunk) await other.unban(ip, 'moved');
         result.moved.push(...chunk);
       } catch (e) {
@@ -264,9 +264,18 @@ export class Reconciler {
   async liftBatch(fw: FirewallPort, ips: readonly string[], why: FirewallUnbanReason): Promise<string[]> {
     const todo = ips.filter((ip) => !this.h.engine().isBanned(ip));
     if (todo.length === 0) return todo;
-    if (fw.unbanMany) await fw.unbanMany(todo, why);
+    if (fw.unbanMany) this.warnUnbans(todo.length, await fw.unbanMany(todo, why));
     else for (const ip of todo) await fw.unban(ip, why);
     return todo;
+  }
+
+  /**
+   * What a bulk unban warned of though its bans came out (the ufw backend: a file of ufw's its failed
+   * batch edit could not put back, someone else's edit since), as a notice: the user must check it, as
+   * a ban batch's failed put-back is in its error notice.
+   */
+  private warnUnbans(count: number, warnings: readonly string[]): void {
+    for (const w of warnings) this.h.notice('warn', `Lifting ${count} ban${count === 1 ? '' : 's'} in the firewall: ${w}`);
   }
 
   /** Portcullis's entries in the other ban backend (none when it cannot list: its sets or ufw absent). */

@@ -48,9 +48,10 @@ export interface FirewallPort {
   /**
    * Many unbans as few firewall batches as the helper allows (a resync's, reconcile's stale entries, a
    * switch of backend, uninstall); absent = unban() each. `why`, one for all of them, goes along to the
-   * helper's audit log.
+   * helper's audit log. Resolves with warnings for the user: what went wrong on the way though the bans
+   * came out (the ufw backend: a file of ufw's its failed batch edit could not put back).
    */
-  unbanMany?(ips: readonly string[], why: FirewallUnbanReason): Promise<void>;
+  unbanMany?(ips: readonly string[], why: FirewallUnbanReason): Promise<string[]>;
 }
 
 /** Health of a live log source, shown by the Doctor and the dashboard. */

@@ -108,8 +108,9 @@ export async function uninstallFirewall(o: UninstallOptions): Promise<number> {
       const bans = await ufw.list();
       // One edit of ufw's rules files and one load for them all: one `ufw delete` each (~0.3 s, more
       // with many rules) made the removal of a package with thousands of bans take hours.
-      if (bans.length) await ufw.unbanMany(bans.map((b) => b.ip));
+      const warnings = bans.length ? await ufw.unbanMany(bans.map((b) => b.ip)) : [];
       o.out(`removed ${bans.length} tagged ufw ban rule(s)`);
+      for (const w of warnings) o.out(`warning: ${w}`);
       removed += bans.length;
     }
     // Last: the copies kept by the edits above are leftovers too.

@@ -286,8 +286,9 @@ export function createHelperDispatcher(deps: HelperDeps): HelperDispatcher {
       case 'banMany':
         return { ok: true, skipped: await backend(req.args.backend).banMany(req.args.bans) };
       case 'unbanMany':
-        await backend(req.args.backend).unbanMany(req.args.ips);
-        return { ok: true };
+        // Warnings (a put-back of ufw's files left to the user) go back to the caller, who tells the user.
+        // Within the answer's schema (a few short sentences in practice): an answer it refused would read as a failure.
+        return { ok: true, warnings: (await backend(req.args.backend).unbanMany(req.args.ips)).slice(0, 8).map((w) => (w.length > 4000 ? `${w.slice(0, 3999)}…` : w)) };
       case 'cutConnections':
         await deps.firewall.cutConnections(req.args.ip, exec);
         return { ok: true };

@@ -191,7 +191,12 @@ export const HELPER_OPS = {
   /** `reason`, one for the batch (the caller batches by reason), as `unban`'s: for the audit log, required so no batch is written without it. */
   unbanMany: {
     args: z.object({ ips: z.array(BanTargetSchema).min(1).max(MAX_BATCH), backend: BackendSchema, reason: FirewallUnbanReasonSchema }).strict(),
-    result: z.object({ ok: z.literal(true) }),
+    /**
+     * `warnings`: what went wrong on the way though the bans came out, for the user — the ufw backend's
+     * edit of its rules files failed and a file could not be put back (someone else's edit since
+     * Portcullis wrote it, left as it is), then `ufw delete` lifted them one by one.
+     */
+    result: z.object({ ok: z.literal(true), warnings: z.array(z.string().max(4000)).max(8).default([]) }),
   },
   listBans: {
     args: z.object({ backend: BackendSchema }).strict(),

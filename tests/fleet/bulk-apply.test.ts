@@ -81,6 +81,24 @@ describe('fleet decisions applied in batches', () => {
     await vi.waitFor(() => expect(new Set(unbanEvents)).toEqual(gone)); // events go out in timed batches
   });
 
+  it("a bulk unban the firewall warns of (ufw: a put-back of its files skipped for the user's edit) is one notice with the warning; the bans are lifted", async () => {
+    const firewall = new BatchFirewall(new Journal());
+    const t = await build({ settings: withFleet(), firewall });
+    const ds = Array.from({ length: 10 }, (_, i) => t.lapi.add(addr(i), 'portcullis@hostB', 4 * 3_600_000));
+    await t.link().pullOnce();
+    await t.service.idle();
+    const skipped = "ufw still lists 1 of the 10 bans taken out of its rules files (e.g. 198.18.0.1); /etc/ufw/user.rules changed since Portcullis wrote it (someone else's edit: a ufw command or an editor), so it was not put back; check ufw show added";
+    firewall.unbanWarnings = [skipped];
+    for (const d of ds) t.lapi.remove(d.id);
+    t.clock.advance(6 * 60_000);
+    await t.link().pullOnce();
+    await t.service.idle();
+    expect(firewall.log.filter((l) => l.startsWith('unban'))).toEqual(['unbanMany 10']);
+    expect(firewall.bans.size).toBe(0);
+    // A notice is logged at its level (and sent to the UI in the next event delivery, on a timer).
+    expect(t.notices.filter((n) => n.includes('not put back'))).toEqual([`warn Lifting 10 bans in the firewall: ${skipped}`]);
+  });
+
   it('an address banned again while its resync unban waits for its batch keeps its ban in the firewall', async () => {
     const firewall = new BatchFirewall(new Journal());
     const t = await build({ settings: withFleet(), firewall });

@@ -29,6 +29,7 @@ describe('switching the ban backend', () => {
     old.unbanMany = async (ips, why) => {
       log.push(`old unbanMany (${why}) ${[...ips].sort().join(' ')}`);
       for (const ip of ips) old.bans.delete(ip);
+      return [];
     };
     const t = build(current, old, (raw, now) => {
       raw.recordBans([ban('198.51.100.1', now - 1000, now + 3_600_000), ban('198.51.100.2', now - 1000, null), ban('198.51.100.3', now - 9000, now - 1000), ban('198.51.100.4', now - 1000, now + 3_600_000)]);
@@ -64,6 +65,7 @@ describe('switching the ban backend', () => {
         old.bans.delete(ip);
         current.bans.delete(ip);
       }
+      return [];
     };
     const X = '203.0.113.77';
     for (let i = 0; i < 500; i++) old.bans.set(`100.64.${i >> 8}.${i & 255}`, null);

@@ -72,11 +72,14 @@ export class BatchFirewall extends FakeFirewall {
   }
   /** The reason of each unbanMany, in order (what the helper's audit log writes with the batch). */
   unbanReasons: string[] = [];
-  async unbanMany(ips: readonly string[], why: string): Promise<void> {
+  /** What each unbanMany answers besides lifting its bans (the ufw backend: a put-back of its files skipped). */
+  unbanWarnings: string[] = [];
+  async unbanMany(ips: readonly string[], why: string): Promise<string[]> {
     this.log.push(`unbanMany ${ips.length}`);
     this.unbanReasons.push(why);
     if (this.gate) await this.gate;
     for (const ip of ips) this.bans.delete(ip);
+    return this.unbanWarnings;
   }
   override async ban(ip: string, until: number | null): Promise<SkippedBan | void> {
     this.log.push(`ban ${ip}`);

@@ -16,6 +16,9 @@ import { createBanBackend } from '../../electron/helper/firewall/index.ts';
 import type { UfwLock } from '../../electron/helper/firewall/ufw-lock.ts';
 import { banManyInUfwFiles, finishInterruptedEdit, PENDING_LOAD_FILE, sourcesWithRule, ufwDenyEntry, unbanManyInUfwFiles, withDenyEntries, withoutDenyEntries, type PlannedBan } from '../../electron/helper/firewall/ufw-batch.ts';
 import { ufwConfValue } from '../../electron/shared/ufw-conf.ts';
+import { createHelperDispatcher } from '../../electron/helper/ops.ts';
+import { callViaDispatcher, firewallPortOf } from '../../electron/app/helper-adapter.ts';
+import { fakeDeps } from '../helper/fakes.ts';
 import { type Call, fakeExec } from './fake-exec.ts';
 
 const FIXTURES = new URL('./fixtures/', import.meta.url);
@@ -467,6 +470,34 @@ describe("a put-back runs under ufw's lock and never undoes someone else's edit"
     await expect(unbanManyInUfwFiles(exec, ours.map((o) => o.ip), stale, { etcDir: dir, defaultsFile: defaults, lock: noLock })).rejects.toThrow(/still lists 1 of the 3 bans.*user\.rules changed since Portcullis wrote it.*not put back/);
     expect(read('user.rules')).toBe(theirs);
     expect(calls.filter((c) => c.args[0] === '-n').map((c) => c.input)).toEqual([USER4]);
+  });
+
+  it("the ufw backend's unbanMany whose put-back was skipped (the user's edit since): the bans still come out, and the warning reaches the caller through the dispatcher and the adapter", async () => {
+    const ours = [ban('192.0.2.7'), ban('192.0.2.0/24'), ban('192.0.2.9'), ban('192.0.2.10')];
+    writeFileSync(join(dir, 'user.rules'), USER4.replace('### RULES ###\n', `### RULES ###\n${ours.map(ufwDenyEntry).join('')}`));
+    let shown = 0;
+    let theirs = '';
+    const { exec, calls } = ufwOk((c) => {
+      if (c.bin !== 'ufw' || c.args[0] !== 'show' || ++shown !== 2) return undefined;
+      // The check after the load: `ufw allow 80` was typed meanwhile (ufw rewrote the file), and ufw lists one ban still.
+      theirs = withAllow80(read('user.rules'));
+      writeFileSync(join(dir, 'user.rules'), theirs);
+      return { stdout: "ufw deny from 192.0.2.9 comment 'portcullis-ban exp:1900000000 scan'\n" };
+    });
+    const { deps, audit } = fakeDeps();
+    deps.exec = exec;
+    deps.firewall.createBanBackend = (kind, helperExec) => createBanBackend(kind, helperExec, { cutConnections: false, forwardMirror: () => false, ufwFiles: { etcDir: dir, defaultsFile: defaults, lock: noLock } });
+    const d = createHelperDispatcher(deps);
+    const port = firewallPortOf(callViaDispatcher((r) => d.handle(r)), 'ufw');
+    const warnings = await port.unbanMany!(ours.map((o) => o.ip), 'manual');
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/still lists 1 of the 4 bans.*\/user\.rules changed since Portcullis wrote it.*not put back; check ufw show added \(the bans ufw still listed were lifted with one `ufw delete` each\)$/);
+    // The user's file stays theirs; the failed edit had taken every ban out of it already, so no `ufw delete` was needed.
+    expect(read('user.rules')).toBe(theirs);
+    await expect(listTagged()).resolves.toEqual([]);
+    expect(calls.filter((c) => c.bin === 'ufw' && c.args[0] === 'delete')).toEqual([]);
+    await d.auditWritten();
+    expect(audit.entries.map((e) => `${e.op} ${e.result}`)).toEqual(['unbanMany ok']);
   });
 
   it("a failed load's put-back (under the batch's lock) leaves a file an editor changed meanwhile as it is, and says so", async () => {

@@ -12,7 +12,7 @@ const heldBans = (held: Promise<void>) => (kind: 'ufw' | 'set') => ({
   unban: async () => undefined,
   list: async () => [],
   banMany: async () => [],
-  unbanMany: async () => undefined,
+  unbanMany: async () => [],
 });
 
 const META = ['; rm -rf /', '| nc evil 1', '&& reboot', '$(id)', '`id`', "' or '1", '"', '\n', '${IFS}', '> /etc/passwd'];
@@ -287,7 +287,7 @@ describe('helper dispatcher: valid requests', () => {
       unban: async () => undefined,
       list: async () => [],
       banMany: async () => [],
-      unbanMany: async () => undefined,
+      unbanMany: async () => [],
     });
     const d = createHelperDispatcher(deps);
     const r = await d.handle({ id: 1, op: 'ban', args: { ip: '192.0.2.9', timeoutSec: 60, backend: 'ufw' } });

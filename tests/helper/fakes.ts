@@ -37,7 +37,10 @@ export function fakeFirewall() {
         await exec('ipset', ['restore', '-exist']);
         return [];
       },
-      unbanMany: async (ips) => void calls.push(`${kind}.unbanMany ${ips.join(', ')}`),
+      unbanMany: async (ips) => {
+        calls.push(`${kind}.unbanMany ${ips.join(', ')}`);
+        return [];
+      },
     }),
     cutConnections: async (ip) => void calls.push(`cut ${ip}`),
     installSetBlock: async () => void calls.push('installSetBlock'),

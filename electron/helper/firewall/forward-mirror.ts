@@ -130,8 +130,9 @@ export function withForwardMirror(inner: BanBackend, exec: Exec, mirroring: () =
       return skipped;
     },
     async unbanMany(ips) {
-      await inner.unbanMany(ips);
+      const warnings = await inner.unbanMany(ips);
       if (mirroring()) await sets.unbanMany(ips).catch(unlessSetMissing);
+      return warnings;
     },
     async list() {
       await syncOnce();

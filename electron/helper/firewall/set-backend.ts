@@ -109,6 +109,7 @@ export function createSetBackend(exec: Exec, session: IpsetSession | null = null
     },
     async unbanMany(ips) {
       await runLines(ips.map((x) => checkTarget(x)).map((ip) => `del -exist ${setOf(ip)} ${ip}`), `cannot unban ${ips.length} addresses`);
+      return []; // one ipset batch: it runs whole or fails
     },
     async list() {
       const out: BanEntry[] = [];

@@ -37,7 +37,13 @@ export interface BanBackend {
    * the rest are in force.
    */
   banMany(bans: readonly BanRequest[]): Promise<SkippedBan[]>;
-  unbanMany(ips: readonly BanTarget[]): Promise<void>;
+  /**
+   * Many unbans as one firewall batch (the ufw backend: an edit of its rules files and one load, or
+   * `ufw delete` each when that edit is refused). Resolves with warnings for the user: what went wrong
+   * on the way though the bans came out (the ufw backend: a file of ufw's its failed edit could not
+   * put back, someone else's edit since); throws when bans could not be lifted.
+   */
+  unbanMany(ips: readonly BanTarget[]): Promise<string[]>;
   /**
    * Puts the block in force NOW, ahead of `ban` (which makes it the backend's own: the ufw rule in
    * user.rules). Safe beside ufw's queue — the kernel rule it adds is the one `ban` writes, and ufw

@@ -26,7 +26,8 @@ import type { Exec } from '../exec.ts';
 import { FirewallError } from './errors.ts';
 import { BAN_TAG, isBanTag, type BanBackend, type BanEntry, type BanRequest, type SkippedBan } from './types.ts';
 import { checkComment, checkTarget, checkTimeout } from './validate.ts';
-import { banManyInUfwFiles, unbanManyInUfwFiles, type ChainsReplaced, type PlannedBan, type UfwFilesOptions } from './ufw-batch.ts';
+import { banManyInUfwFiles, UfwBatchError, unbanManyInUfwFiles, type ChainsReplaced, type PlannedBan, type UfwFilesOptions } from './ufw-batch.ts';
+import { errorText } from '../../shared/errors.ts';
 
 export interface TaggedRule {
   /** An address, or a network (a prefix ban: `ufw prepend deny from 2001:db8:1:2::/64`). */
@@ -204,6 +205,7 @@ export function createUfwBackend(exec: Exec, now: () => number = Date.now, files
       const ips = ipsIn.map((x) => checkTarget(x));
       const ours = new Set((await tagged()).map((t) => t.ip)); // one listing for the whole batch
       let each = ips.filter((ip) => ours.has(ip));
+      const warnings: string[] = [];
       // Many: one edit of ufw's rules files and one load, not one `ufw delete` (0.23–1.4 s) each. An
       // edit refused (the files not as expected, changed meanwhile, a load that failed and was put
       // back) falls back to one `ufw delete` each, as before: slow, but the bans still come out.
@@ -211,10 +213,24 @@ export function createUfwBackend(exec: Exec, now: () => number = Date.now, files
         const batch = each;
         each = await keepingFastBlocks((replaced) => unbanManyInUfwFiles(exec, batch, tagged, files, replaced)).then(
           (r) => r.notTaken,
-          () => batch,
+          async (e: unknown) => {
+            // A file the put-back left as it was (someone else's edit since Portcullis wrote it) is the
+            // user's to check: the `ufw delete`s below lift the bans, but the caller must hear of it.
+            if (e instanceof UfwBatchError && e.notPutBack.length) warnings.push(`${e.message} (the bans ufw still listed were lifted with one \`ufw delete\` each)`);
+            // Those the failed edit took out already (a file left as it was) need no `ufw delete`.
+            const listed = await tagged().catch(() => null);
+            return listed === null ? batch : batch.filter((ip) => listed.some((t) => t.ip === ip));
+          },
         );
       }
-      for (const ip of each) await remove(ip);
+      try {
+        for (const ip of each) await remove(ip);
+      } catch (e) {
+        // The warning must not be lost with the batch's answer.
+        if (warnings.length) throw new FirewallError('ufw', `${errorText(e)}; before that: ${warnings.join('; ')}`);
+        throw e;
+      }
+      return warnings;
     },
     async list() {
       const nowSec = Math.floor(now() / 1000);

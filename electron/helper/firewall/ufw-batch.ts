@@ -48,7 +48,7 @@ import * as z from 'zod';
 import { ufwLock, type UfwLock } from './ufw-lock.ts';
 import { canonicalCidr, canonicalIp, type BanTarget } from '../../shared/domain.ts';
 import type { Exec } from '../exec.ts';
-import { FirewallError } from './errors.ts';
+import { FirewallError, type FirewallErrorCode } from './errors.ts';
 import { DEFAULT_ETC_DIR, readOrThrow, writeAtomically } from './managed.ts';
 import { UFW_DEFAULTS_FILE } from './ufw-ipv6.ts';
 import { ufwConfValue } from '../../shared/ufw-conf.ts';
@@ -67,6 +67,23 @@ export interface UfwFilesOptions {
   defaultsFile?: string;
   /** ufw's own lock, held from reading the files to loading them (default: the real one, ufw-lock.ts). */
   lock?: UfwLock;
+}
+
+/** What a put-back did, for the error's text, and the files it left as they were (someone else's edit since, or ufw's lock not had). */
+type PutBack = { said: string; notPutBack: string[] };
+
+/**
+ * A batch that failed after its files were swapped in, and was put back. `notPutBack`: the files it
+ * could not put back (changed since Portcullis wrote them: someone else's edit, left as it is), which
+ * the user must look at — a caller that recovers from the failure (the unban batch's `ufw delete`
+ * each) still has to pass the error's text on.
+ */
+export class UfwBatchError extends FirewallError {
+  readonly notPutBack: readonly string[];
+  constructor(code: FirewallErrorCode, message: string, notPutBack: readonly string[]) {
+    super(code, message);
+    this.notPutBack = notPutBack;
+  }
 }
 
 /** Told each time a family's user chains were replaced in the kernel (a load that succeeded, the batch's or a put-back's). */
@@ -259,9 +276,9 @@ function textNow(path: string): string | null {
  * already loaded — each only if it still holds what Portcullis wrote. One that changed since is
  * someone else's edit (ufw run by hand between our lock and this one, an editor): putting ours back
  * would undo theirs — a `ufw allow` lost can lock an admin out — so it is left as it is. Returns what
- * happened, for the caller's error text.
+ * happened, for the caller's error text, and the files left as they are (UfwBatchError.notPutBack).
  */
-async function putBack(exec: Exec, dir: string, edits: readonly RulesEdit[], loaded: readonly RulesEdit[], replaced?: ChainsReplaced): Promise<string> {
+async function putBack(exec: Exec, dir: string, edits: readonly RulesEdit[], loaded: readonly RulesEdit[], replaced?: ChainsReplaced): Promise<PutBack> {
   const mine = edits.filter((e) => textNow(e.path) === e.next);
   const theirs = edits.filter((e) => !mine.includes(e));
   // Marked before the first write: a file written back but not loaded is what an interrupted edit leaves.
@@ -283,16 +300,16 @@ async function putBack(exec: Exec, dir: string, edits: readonly RulesEdit[], loa
   if (theirs.length) {
     said.push(`${theirs.map((e) => e.path).join(' and ')} changed since Portcullis wrote ${theirs.length > 1 ? 'them' : 'it'} (someone else's edit: a ufw command or an editor), so ${theirs.length > 1 ? 'they were' : 'it was'} not put back; check ufw show added`);
   }
-  return said.join('; ');
+  return { said: said.join('; '), notPutBack: theirs.map((e) => e.path) };
 }
 
 /** putBack after the batch's lock was let go (the caller's `ufw show added` takes it too): under the lock again. */
-async function putBackLocked(exec: Exec, opts: UfwFilesOptions, edits: readonly RulesEdit[], loaded: readonly RulesEdit[], replaced?: ChainsReplaced): Promise<string> {
+async function putBackLocked(exec: Exec, opts: UfwFilesOptions, edits: readonly RulesEdit[], loaded: readonly RulesEdit[], replaced?: ChainsReplaced): Promise<PutBack> {
   let release: () => Promise<void>;
   try {
     release = await (opts.lock ?? ufwLock())();
   } catch (e) {
-    return `the previous files could not be put back (${(e as Error).message}): the new ones stay`;
+    return { said: `the previous files could not be put back (${(e as Error).message}): the new ones stay`, notPutBack: edits.map((e) => e.path) };
   }
   try {
     return await putBack(exec, opts.etcDir ?? DEFAULT_ETC_DIR, edits, loaded, replaced);
@@ -332,7 +349,7 @@ export async function banManyInUfwFiles(
   const missing = added.filter((b) => !listed.has(b.ip));
   if (missing.length > 0) {
     const back = await putBackLocked(exec, opts, r.edits, r.loaded, replaced);
-    throw new FirewallError('ufw', `ufw did not list ${missing.length} of the ${added.length} bans written to its rules files (e.g. ${missing[0]!.ip}); ${back}`);
+    throw new UfwBatchError('ufw', `ufw did not list ${missing.length} of the ${added.length} bans written to its rules files (e.g. ${missing[0]!.ip}); ${back.said}`, back.notPutBack);
   }
   return { added: added.length, loaded: r.active, notTaken, skipped };
 }
@@ -408,7 +425,7 @@ export async function unbanManyInUfwFiles(
   const still = listed === null ? removed : removed.filter((ip) => listed.some((t) => t.ip === ip));
   if (still.length > 0) {
     const back = await putBackLocked(exec, opts, r.edits, r.loaded, replaced);
-    throw new FirewallError('ufw', `ufw still lists ${still.length} of the ${removed.length} bans taken out of its rules files (e.g. ${still[0]}); ${back}`);
+    throw new UfwBatchError('ufw', `ufw still lists ${still.length} of the ${removed.length} bans taken out of its rules files (e.g. ${still[0]}); ${back.said}`, back.notPutBack);
   }
   return { removed: removed.length, loaded: r.active, notTaken };
 }
@@ -495,7 +512,7 @@ async function writeAndLoad(
       const why = await loadUserRules(exec, e.file, e.next, replaced);
       if (why) {
         const back = await putBack(exec, dir, edits, loaded, replaced);
-        throw new FirewallError('reload-failed', `loading the new ${e.path} failed (${why}); ${back}`);
+        throw new UfwBatchError('reload-failed', `loading the new ${e.path} failed (${why}); ${back.said}`, back.notPutBack);
       }
       loaded.push(e);
     }
