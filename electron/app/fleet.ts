@@ -154,7 +154,7 @@ export class FleetBridge implements FleetSink {
       await this.link?.stop();
       this.link = null;
       const cs = this.settings.fleet.crowdsec;
-      if (!cs || !cs.apply) this.removeAll([...this.applied.keys()]);
+      if (!cs || !cs.apply) this.removeMany([...this.applied.keys()]);
       this.startLink();
     });
     return this.restarting;
@@ -295,7 +295,7 @@ export class FleetBridge implements FleetSink {
     });
   }
 
-  remove(value: string): void {
+  private remove(value: string): void {
     const ip = fleetTarget(value.includes('/') ? 'range' : 'ip', value);
     if (ip === null || !this.applied.has(ip)) return;
     this.lifting = true;
@@ -307,17 +307,21 @@ export class FleetBridge implements FleetSink {
     }
   }
 
-  /** Fleet bans lifted together (a resync's decisions found gone): one firewall batch, not one `ufw delete` each. */
-  private removeAll(ips: readonly string[]): void {
-    if (ips.length === 0) return;
+  /**
+   * Fleet bans lifted together (a resync's or a delta's decisions found gone): one firewall batch, not
+   * one `ufw delete` each. Each as `remove` decides: only a fleet ban applied here (a local ban of the
+   * address stays), and never a dismissal (the decision is gone, not lifted by hand).
+   */
+  removeMany(values: readonly string[]): void {
+    if (values.length === 0) return;
     this.port.unbanTogether(() => {
-      for (const ip of ips) this.remove(ip);
+      for (const v of values) this.remove(v);
     });
   }
 
   replaceAll(all: FleetDecision[]): void {
     const wanted = new Set(all.map((d) => fleetTarget(d.scope, d.value) ?? d.value));
-    this.removeAll([...this.applied.keys()].filter((ip) => !wanted.has(ip)));
+    this.removeMany([...this.applied.keys()].filter((ip) => !wanted.has(ip)));
     // A dismissal lasts as long as its decision: gone at the LAPI, forgotten here.
     for (const ip of [...this.dismissed.keys()]) if (!wanted.has(ip)) this.undismiss(ip);
     this.upsertMany(all);

@@ -81,6 +81,45 @@ describe('fleet decisions applied in batches', () => {
     await vi.waitFor(() => expect(new Set(unbanEvents)).toEqual(gone)); // events go out in timed batches
   });
 
+  it("a delta that deletes 12 decisions lifts them as ONE bulk unban, no single unban; another host's decision still standing, and a local ban of the address, keep theirs", async () => {
+    const firewall = new BatchFirewall(new Journal());
+    const t = await build({ settings: withFleet(), firewall });
+    const unbanEvents: string[] = [];
+    t.service.onEvents((events) => {
+      for (const e of events) if (e.type === 'unban') unbanEvents.push(e.ip);
+    });
+    const ds = Array.from({ length: 20 }, (_, i) => t.lapi.add(addr(i), 'portcullis@hostB', 4 * 3_600_000));
+    t.lapi.add(addr(0), 'portcullis@hostC', 2 * 3_600_000); // shorter: hidden behind hostB's in the stream
+    expect(await t.link().pullOnce()).toBe('full');
+    await t.service.idle();
+    await t.call('ban', { ip: addr(1), note: 'mine' }); // this host's own ban of a fleet-banned address
+    await t.service.idle();
+    firewall.log.length = 0;
+    for (const d of ds.slice(0, 12)) t.lapi.remove(d.id);
+    t.clock.advance(1000);
+    expect(await t.link().pullOnce()).toBe('delta');
+    await t.service.idle();
+    const lifted = ds.slice(2, 12).map((d) => d.value);
+    expect(firewall.log.filter((l) => l.startsWith('unban'))).toEqual(['unbanMany 10']);
+    expect(firewall.calls.filter((c) => c.startsWith('unban'))).toEqual([]);
+    expect(firewall.unbanReasons.at(-1)).toBe('manual'); // as the single path's (unbanNow)
+    for (const ip of lifted) expect(firewall.bans.has(ip), ip).toBe(false);
+    const active = new Map((await t.call('getBans')).active.map((b) => [b.ip, b]));
+    expect([...active.keys()].sort()).toEqual([addr(0), addr(1), ...ds.slice(12).map((d) => d.value)].sort());
+    expect(active.get(addr(1))!.reason.note).toBe('mine');
+    expect(firewall.bans.has(addr(0)) && firewall.bans.has(addr(1))).toBe(true);
+    // Each is ended as a single unban is (history, events).
+    const history = (await t.call('getBans')).history;
+    for (const ip of lifted) expect(history.find((b) => b.ip === ip)?.ended?.why, ip).toBe('manual');
+    await vi.waitFor(() => expect(new Set(unbanEvents)).toEqual(new Set(lifted)));
+    // Gone at the LAPI, not lifted by hand: a new decision for one of them applies at the next pull.
+    t.lapi.add(addr(5), 'portcullis@hostD');
+    t.clock.advance(1000);
+    await t.link().pullOnce();
+    await t.service.idle();
+    expect(firewall.bans.has(addr(5))).toBe(true);
+  });
+
   it("a bulk unban the firewall warns of (ufw: a put-back of its files skipped for the user's edit) is one notice with the warning; the bans are lifted", async () => {
     const firewall = new BatchFirewall(new Journal());
     const t = await build({ settings: withFleet(), firewall });

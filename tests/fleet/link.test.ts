@@ -24,8 +24,11 @@ class RecordingSink implements FleetSink {
   upsertMany(ds: readonly FleetDecision[]): void {
     for (const d of ds) this.upsert(d);
   }
-  remove(value: string): void {
-    this.wanted.delete(value);
+  /** Each removeMany, in order (a delta's deletions go together). */
+  removals: string[][] = [];
+  removeMany(values: readonly string[]): void {
+    this.removals.push([...values]);
+    for (const v of values) this.wanted.delete(v);
   }
   replaceAll(all: FleetDecision[]): void {
     this.fulls++;
@@ -197,6 +200,21 @@ describe('FleetLink: pull', () => {
     await t.link.pullOnce();
     await t.link.pullOnce(); // the deletion repeats for ~2 s
     expect(t.sink.wanted.has('203.0.113.1')).toBe(false);
+  });
+
+  it("a delta's deletions go to the sink together, once each is looked up; a value another host's decision still holds is applied, not removed", async () => {
+    const t = setup();
+    await t.link.pullOnce();
+    t.clock.advance(1000);
+    const ds = Array.from({ length: 6 }, (_, i) => t.lapi.add(`203.0.113.${i + 1}`, 'portcullis@hostB', 7_200_000));
+    t.lapi.add('203.0.113.1', 'portcullis@hostC', 3_600_000); // shorter: the stream shows hostB's only
+    expect(await t.link.pullOnce()).toBe('delta');
+    t.clock.advance(1000);
+    for (const d of ds.slice(0, 5)) t.lapi.remove(d.id);
+    expect(await t.link.pullOnce()).toBe('delta');
+    expect(t.sink.removals).toEqual([['203.0.113.2', '203.0.113.3', '203.0.113.4', '203.0.113.5']]);
+    expect([...t.sink.wanted.keys()].sort()).toEqual(['203.0.113.1', '203.0.113.6']);
+    expect(t.sink.wanted.get('203.0.113.1')!.origin).toBe('portcullis@hostC');
   });
 
   it('a decision lost by the delta stream comes back with the next startup=true resync', async () => {

@@ -12,7 +12,7 @@ import { FleetQueue } from '../../electron/engine/fleet/queue.ts';
 import type { FetchLike } from '../../electron/engine/fleet/client.ts';
 import { FakeLapi } from './fake-lapi.ts';
 
-const nullSink: FleetSink = { upsert: () => undefined, upsertMany: () => undefined, remove: () => undefined, replaceAll: () => undefined };
+const nullSink: FleetSink = { upsert: () => undefined, upsertMany: () => undefined, removeMany: () => undefined, replaceAll: () => undefined };
 const settings = CrowdsecSettingsSchema.parse({ url: 'http://lapi.test:8080', machineId: 'hostA', password: 'pw-A', bouncerKey: 'key-A' });
 const ban = (ip: string, until: number) => ({ ip, until, ports: [22, 23, 25], hits: 5, kind: 'scan', scanType: 'SYN' });
 const ips = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => `198.51.100.${from + i}`);

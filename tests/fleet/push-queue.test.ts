@@ -18,7 +18,7 @@ import { fleetServiceBuilder, scan, withFleet } from './fleet-service.ts';
 
 const build = fleetServiceBuilder();
 const tempDir = tempDirsPerTest('pc-fleet-queue-');
-const nullSink: FleetSink = { upsert: () => undefined, upsertMany: () => undefined, remove: () => undefined, replaceAll: () => undefined };
+const nullSink: FleetSink = { upsert: () => undefined, upsertMany: () => undefined, removeMany: () => undefined, replaceAll: () => undefined };
 
 function setup(queue = new FleetQueue(':memory:'), wrap: (f: FetchLike) => FetchLike = (f) => f) {
   const clock = new ManualClock(1_700_000_000_000);

@@ -35,7 +35,7 @@ describe('decision stream items', () => {
       version: '0.1.0',
       manual: true,
       log: (l, m) => logs.push(`${l} ${m}`),
-      sink: { upsert: (d) => applied.push(d), upsertMany: (ds) => applied.push(...ds), remove: () => undefined, replaceAll: (all) => applied.push(...all) },
+      sink: { upsert: (d) => applied.push(d), upsertMany: (ds) => applied.push(...ds), removeMany: () => undefined, replaceAll: (all) => applied.push(...all) },
     });
     link.start();
     expect(await link.pullOnce()).toBe('full');

@@ -14,7 +14,7 @@ import { requireSystem } from '../support/system.ts';
 import { crowdsecInstalled, startLapi, type Lapi } from '../support/lapi.ts';
 
 const enabled = requireSystem('root') && crowdsecInstalled();
-const nullSink: FleetSink = { upsert: () => undefined, upsertMany: () => undefined, remove: () => undefined, replaceAll: () => undefined };
+const nullSink: FleetSink = { upsert: () => undefined, upsertMany: () => undefined, removeMany: () => undefined, replaceAll: () => undefined };
 const ban = (ip: string, hours: number | null) => ({ ip, until: hours === null ? null : Date.now() + hours * 3_600_000, ports: [22, 23, 25], hits: 5, kind: 'scan', scanType: 'SYN' });
 
 async function drain(link: FleetLink): Promise<void> {
