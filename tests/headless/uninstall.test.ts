@@ -148,6 +148,33 @@ describe('portcullis uninstall', () => {
     expect(traces(etcDir)).toMatchObject({ taggedRules: false, leftovers: [] });
   });
 
+  it("a batch whose put-back was skipped (the user's `ufw allow` meanwhile) is said in a warning line; the bans still go", async () => {
+    const { etcDir, lockDir } = ufwDir();
+    const file = path.join(etcDir, 'user.rules');
+    const { ufwDenyEntry } = await import('../../electron/helper/firewall/ufw-batch.ts');
+    const ips = ['198.18.0.1', '198.18.0.2', '198.18.0.3', '198.18.0.4'];
+    writeFileSync(file, readFileSync(file, 'utf8').replace('### RULES ###\n', `### RULES ###\n${ips.map((ip) => ufwDenyEntry({ ip: ip as BanTarget, tag: 'portcullis-ban' })).join('')}`));
+    writeFileSync(path.join(etcDir, 'ufw.conf'), 'ENABLED=yes\n');
+    writeFileSync(path.join(etcDir, 'default-ufw'), 'IPV6=yes\n');
+    let shown = 0;
+    const exec: Exec = async (bin, args) => {
+      if (bin === 'ufw' && args[0] === 'show') {
+        shown++;
+        // The check after the load: `ufw allow 80/tcp` was typed meanwhile, and ufw still lists one ban.
+        if (shown === 3) writeFileSync(file, readFileSync(file, 'utf8').replace('\n### END RULES ###', '\n### tuple ### allow tcp 80 0.0.0.0/0 any 0.0.0.0/0 in\n-A ufw-user-input -p tcp --dport 80 -j ACCEPT\n\n### END RULES ###'));
+        const inFile = [...readFileSync(file, 'utf8').matchAll(/^### tuple ### deny any any \S+ any (\S+) in comment=([0-9a-f]+)$/gm)].map((m) => [m[1]!, Buffer.from(m[2]!, 'hex').toString('utf8')]);
+        const listed = shown === 3 ? [['198.18.0.1', 'portcullis-ban']] : inFile;
+        return { code: 0, stdout: listed.map(([ip, comment]) => `ufw deny from ${ip} comment '${comment}'\n`).join(''), stderr: '' };
+      }
+      return { code: 0, stdout: '', stderr: '' };
+    };
+    const lines: string[] = [];
+    await uninstallFirewall({ exec, etcDir, lockDir, out: (l) => lines.push(l), ufwFiles: { defaultsFile: path.join(etcDir, 'default-ufw'), lock: async () => async () => undefined } });
+    expect(lines.filter((l) => l.startsWith('warning: '))).toEqual([expect.stringMatching(/^warning: ufw still lists 1 of the 4 bans .*user\.rules changed since Portcullis wrote it.*not put back; check ufw show added/)]);
+    expect(lines).toContain('removed 4 tagged ufw ban rule(s)');
+    expect(readFileSync(file, 'utf8')).toContain('--dport 80 -j ACCEPT'); // the user's edit stays
+  });
+
   it('refuses while another Portcullis manages this firewall (it would put its blocks back)', async () => {
     const { etcDir, lockDir } = ufwDir();
     const { exec } = recordingExec();
