@@ -508,28 +508,9 @@ export class FleetLink {
 
   private async applyDelta(added: readonly Decision[], deleted: readonly Decision[]): Promise<void> {
     const now = this.o.now();
-    // Lifted together once every deletion is looked at (one firewall batch: with the ufw backend one
-    // `ufw delete` each was 0.3–1.4 s), in their order, before the new decisions are applied.
+    // The values found gone are lifted together once every deletion is looked at (one firewall batch:
+    // with the ufw backend one `ufw delete` each was 0.3–1.4 s), before the new decisions are applied.
     const gone = new Set<string>();
-    try {
-      await this.applyDeletions(deleted, now, gone);
-    } finally {
-      if (gone.size) this.o.sink.removeMany([...gone]);
-    }
-    this.noteOwn(added);
-    const apply: FleetDecision[] = [];
-    for (const [v, d] of this.best(added, now)) {
-      const cur = this.remote.get(v);
-      if (cur && cur.id === d.id && Math.abs(cur.until - d.until) < 5000) continue;
-      if (cur && cur.until > d.until && cur.id !== d.id) continue;
-      this.remember(v, d);
-      apply.push(d);
-    }
-    this.o.sink.upsertMany(apply);
-  }
-
-  /** A delta's deletions: another host's decision still standing for the value is applied, else the value goes into `gone`. */
-  private async applyDeletions(deleted: readonly Decision[], now: number, gone: Set<string>): Promise<void> {
     for (const d of deleted) {
       const cur = this.remote.get(d.value);
       // Not remembered: ignored, unless the map is full (then it may be applied here all the same).
@@ -542,8 +523,7 @@ export class FleetLink {
         still = null; // the next full resync corrects it
       }
       if (still) {
-        // Not lifted after all: a value found gone by an earlier deletion of this delta stands again.
-        gone.delete(d.value);
+        gone.delete(d.value); // found gone by an earlier deletion of this delta: it stands after all
         this.remember(d.value, still);
         this.o.sink.upsert(still);
       } else {
@@ -551,6 +531,17 @@ export class FleetLink {
         gone.add(d.value);
       }
     }
+    if (gone.size) this.o.sink.removeMany([...gone]);
+    this.noteOwn(added);
+    const apply: FleetDecision[] = [];
+    for (const [v, d] of this.best(added, now)) {
+      const cur = this.remote.get(v);
+      if (cur && cur.id === d.id && Math.abs(cur.until - d.until) < 5000) continue;
+      if (cur && cur.until > d.until && cur.id !== d.id) continue;
+      this.remember(v, d);
+      apply.push(d);
+    }
+    this.o.sink.upsertMany(apply);
   }
 
   /** The fleet's decision for a value, if one stands (applied when a local ban of it ends). */
