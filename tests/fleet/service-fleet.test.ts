@@ -34,6 +34,29 @@ describe('fleet in the service', () => {
     expect((await t.call('getState')).fleet).toMatchObject({ status: 'ok', fleetBans: 1 });
   });
 
+  it("a fleet ban extended by its host, or by another host's longer decision, stays a fleet ban with the origin whose end holds it: never pushed back as this host's own", async () => {
+    const t = await build({ settings: withFleet() });
+    const first = t.lapi.add('203.0.113.5', 'portcullis@hostB', 3_600_000);
+    await t.link().pullOnce();
+    await t.service.idle();
+    // Host B extends its ban (a second strike there): a longer decision of the same origin.
+    t.clock.advance(1000);
+    t.lapi.add('203.0.113.5', 'portcullis@hostB', 4 * 3_600_000);
+    t.lapi.remove(first.id);
+    await t.link().pullOnce();
+    await t.service.idle();
+    // Host C bans it for longer still.
+    t.clock.advance(1000);
+    t.lapi.add('203.0.113.5', 'portcullis@hostC', 24 * 3_600_000);
+    await t.link().pullOnce();
+    await t.service.idle();
+    const ban = (await t.call('getBans')).active.find((b) => b.ip === '203.0.113.5');
+    expect(ban?.reason.origin).toBe('portcullis@hostC');
+    expect(ban?.until).toBe(t.clock.now() + 24 * 3_600_000);
+    expect(await t.link().pumpOnce()).toBe('empty'); // nothing of this host's to push
+    expect(t.lapi.active().filter((d) => d.origin === 'portcullis@hostA')).toEqual([]);
+  });
+
   it('a fleet ban of this host\'s gateway or a whitelisted address is refused and reported', async () => {
     const t = await build({ settings: { ...withFleet(), whitelist: { entries: ['203.0.113.0/24'] } } });
     t.lapi.add(GATEWAY, 'portcullis@hostB');

@@ -64,6 +64,8 @@ export class BanBook {
       strikes: Math.max(cur.strikes, ban.strikes),
       reason: mergeReasons(cur.reason, ban.reason),
     };
+    const origin = mergedOrigin(cur, ban);
+    if (origin !== undefined) record.reason.origin = origin;
     this.active.set(ban.ip, record);
     if (until !== null && until !== cur.until) this.push(until, record.ip);
     return { record, extended: true };
@@ -194,6 +196,21 @@ export class BanBook {
     this.heapIp = [];
     for (const r of entries) this.push(r.until!, r.ip);
   }
+}
+
+/**
+ * Whose ban an extended ban is. This host's own evidence on either side makes it this host's (no
+ * origin: pushed to the fleet, kept when the fleet's decision goes). Two fleet bans stay a fleet
+ * ban, of the origin whose end now holds it (the later end; the newer one on a tie) — dropping the
+ * origin here made every extension a fleet decision got (its host's second strike, another host's
+ * longer ban) this host's own ban, pushed back to the LAPI as this host's decision.
+ */
+function mergedOrigin(cur: BanRecord, ban: BanRecord): string | undefined {
+  const a = cur.reason.origin;
+  const b = ban.reason.origin;
+  if (a === undefined || b === undefined) return undefined;
+  const newerHolds = ban.until === null || (cur.until !== null && ban.until >= cur.until);
+  return newerHolds ? b : a;
 }
 
 function mergeReasons(a: BanReason, b: BanReason): BanReason {

@@ -27,6 +27,17 @@ describe('BanBook', () => {
     expect(b.has('p')).toBe(true); // permanent never expires
   });
 
+  it("an extended ban's origin: a fleet ban stays one, of the origin whose end holds it; this host's evidence on either side makes it this host's", () => {
+    const b = new BanBook();
+    b.add(ban('f', 0, 100, { origin: 'hostB' }));
+    expect(b.add(ban('f', 10, 500, { origin: 'hostC' })).record.reason.origin).toBe('hostC'); // the longer decision holds it
+    expect(b.add(ban('f', 20, 300, { origin: 'hostB' })).record.reason.origin).toBe('hostC'); // a shorter one does not take it over
+    expect(b.add(ban('f', 30, null, { origin: 'hostB' })).record.reason.origin).toBe('hostB'); // a permanent one does
+    expect(b.add(ban('f', 40, 50)).record.reason.origin).toBeUndefined(); // this host's own ban of it
+    b.add(ban('l', 0, 100));
+    expect(b.add(ban('l', 10, 900, { origin: 'hostB' })).record.reason.origin).toBeUndefined(); // a local ban extended by the fleet stays local
+  });
+
   it('extends instead of duplicating: later end wins, reasons merge', () => {
     const b = new BanBook();
     b.add(ban('a', 0, 100, { ports: [22, 80], hits: 5 }));
