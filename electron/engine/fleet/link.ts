@@ -531,7 +531,9 @@ export class FleetLink {
         gone.add(d.value);
       }
     }
-    if (gone.size) this.o.sink.removeMany([...gone]);
+    // Not one remembered again meanwhile (lookupRemote applied another host's decision during our awaits).
+    const lift = [...gone].filter((v) => !this.remote.has(v));
+    if (lift.length) this.o.sink.removeMany(lift);
     this.noteOwn(added);
     const apply: FleetDecision[] = [];
     for (const [v, d] of this.best(added, now)) {
