@@ -123,9 +123,11 @@ export function storeWritesCheck(store: StoreHealth): DoctorCheck {
   if (store.ok) return doctorCheck('store-writes', 'ok', 'the database is being written');
   const since = new Date(store.since).toISOString().replace(/\.\d{3}Z$/, 'Z');
   const waiting = store.pendingPackets ? `; ${store.pendingPackets} blocked packets wait in memory` : '';
+  // A warning, not an error: protection works (the other errors say it does not), and an error made
+  // every `doctor` and `doctor --fix` exit 1 on a full disk.
   return doctorCheck(
     'store-writes',
-    'error',
+    'warn',
     `Database cannot be written: ${store.error} since ${since}. Scanners are still detected and banned, but blocked packets, offenders and ban records are not saved${waiting}. ${storeAdvice(store.error, store.path)}`,
   );
 }

@@ -6,6 +6,7 @@
  */
 import { act, screen } from '@testing-library/react';
 import { describe, expect, it } from 'vitest';
+import type { ConnectionStatus } from '../../renderer/api/index.ts';
 import { renderApp } from './render-app.tsx';
 
 const SINCE = Date.UTC(2026, 11, 7, 9, 30, 0);
@@ -33,6 +34,25 @@ describe('the Dashboard on a database that cannot be written', () => {
     expect(screen.queryByTestId('store-banner')).not.toBeNull();
     await act(async () => api.emit([{ type: 'state', state: { ...structuredClone(api.data.state), store: { ok: true } } }]));
     expect(screen.queryByTestId('store-banner')).toBeNull();
+  });
+
+  it('is not shown as current while the service cannot be reached (the last state may no longer be true)', async () => {
+    let push: (s: ConnectionStatus) => void = () => undefined;
+    await renderApp((api) => {
+      api.data.state.store = FULL_DISK;
+      Object.assign(api, {
+        onConnection(l: (s: ConnectionStatus) => void) {
+          push = l;
+          l('open');
+          return () => undefined;
+        },
+      });
+    });
+    expect(screen.queryByTestId('store-banner')).not.toBeNull();
+    await act(async () => push('closed'));
+    expect(screen.queryByTestId('store-banner')).toBeNull();
+    await act(async () => push('open'));
+    expect(screen.queryByTestId('store-banner')).not.toBeNull();
   });
 
   it('says nothing while it writes', async () => {
