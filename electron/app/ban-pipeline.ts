@@ -38,6 +38,7 @@ import { UsersRuleHoldOff } from './users-rule-holdoff.ts';
 import { FirewallOrder } from './firewall-order.ts';
 import { Reconciler, type ReconcileResult } from './reconcile.ts';
 import { BulkBans } from './bulk-bans.ts';
+import { RecordRetry } from './record-retry.ts';
 
 export { banComment, type BanFailure, type BanInfo, type BanPipelineHost } from './ban-pipeline-host.ts';
 
@@ -82,6 +83,8 @@ export class BanPipeline {
   private readonly rec: Reconciler;
   /** The bulk operations: banMany, a fleet pull's bans and a resync's unbans, in batches. */
   private readonly bulk: BulkBans;
+  /** Ban and unban records the store could not write yet, written again by the tick (flushRecords). */
+  private readonly records = new RecordRetry();
 
   constructor(host: BanPipelineHost) {
     this.h = host;
@@ -282,16 +285,15 @@ export class BanPipeline {
 
   applyUnban(ip: string, at: number, why: UnbanReason): void {
     this.inForce.delete(ip);
-    try {
-      this.h.store.recordUnban(ip, at, why);
-    } catch (e) {
+    const e = this.records.write(() => this.h.store.recordUnban(ip, at, why));
+    if (e !== null) {
       this.h.storeFailed?.(e);
       // A requested unban (unbanRequested, which lifted it first) reports it to its caller. An automatic
       // one (expiry, whitelisting, during ingest or the tick) must not stop the log reading on a full
-      // disk: the firewall still lifts it, and the store, still holding it active, restores it at the
-      // next start until its end — the safe side.
+      // disk: the firewall still lifts it, and its record waits (record-retry.ts); the store, still
+      // holding it active until then, restores it at a start before that — the safe side.
       if (this.liftedFirst.has(ip)) throw e;
-      this.h.notice('error', `Lifting the ban of ${ip} without a record of it: the store cannot write (${errorText(e)}). The next start puts it back until its end`);
+      this.h.notice('error', `Lifting the ban of ${ip}; its record waits until the store can write (${errorText(e)}). A restart before then puts the ban back until its end`);
     }
     this.h.fleet()?.onUnban(ip, why);
     const off = this.h.engine().offender(ip);
@@ -366,7 +368,7 @@ export class BanPipeline {
     // before queueing this, and a ban decided since then must keep its rule.
     await this.order.forIp(ip, async () => {
       if (this.h.engine().isBanned(ip)) return;
-      await fw.unban(ip).catch((e) => void (error = errorText(e)));
+      await fw.unban(ip, 'manual').catch((e) => void (error = errorText(e)));
     });
     if (error !== null) throw new Error(`the firewall did not lift the ban of ${ip}: ${error}`);
   }
@@ -393,16 +395,22 @@ export class BanPipeline {
    * (an automatic ban is decided inside the log's read path, where a throw ended the process).
    */
   private writeAhead(bans: readonly BanRecord[], write: () => void): void {
-    try {
-      write();
-    } catch (e) {
-      this.h.storeFailed?.(e);
-      const who = bans.length === 1 ? bans[0]!.ip : `${bans.length} addresses (${bans[0]!.ip}, …)`;
-      this.h.notice(
-        'error',
-        `Banning ${who} in the firewall without a record of the ban: the store cannot write (${errorText(e)}). The next start takes it for a stale firewall entry and lifts it (a scanner probing again is banned again)`,
-      );
-    }
+    const e = this.records.write(write);
+    if (e === null) return;
+    this.h.storeFailed?.(e);
+    const who = bans.length === 1 ? bans[0]!.ip : `${bans.length} addresses (${bans[0]!.ip}, …)`;
+    this.h.notice(
+      'error',
+      `Banning ${who} in the firewall; the record of the ban waits until the store can write (${errorText(e)}). A restart before then takes it for a stale firewall entry and lifts it (a scanner probing again is banned again)`,
+    );
+  }
+
+  /**
+   * The tick's round: the ban and unban records that wait are written again, in order (record-retry.ts).
+   * The error of the one that still fails, or null when none waits.
+   */
+  flushRecords(): unknown {
+    return this.records.flush();
   }
 
   /** The start-up reconcile, not awaited by the start (see reconcile); idle() waits for it. */

@@ -78,8 +78,16 @@ export class Reconciler {
     const fw = h.firewall;
     if (!fw || h.dryRun) return result;
     // Bans whose time ran out while nobody was running: close them in the store (history stays right).
+    // A store that cannot write must not stop the restore of the bans that stand (they matter more
+    // than the history): the close is tried again at the next start.
     for (const b of h.store.openBans?.() ?? []) {
-      if (b.until !== null && b.until <= now) h.store.recordUnban(b.ip, b.until, 'expired');
+      if (b.until === null || b.until > now) continue;
+      try {
+        h.store.recordUnban(b.ip, b.until, 'expired');
+      } catch (e) {
+        h.storeFailed?.(e);
+        break;
+      }
     }
     const wanted = new Map<string, BanRecord>();
     for (const b of h.store.activeBans(now)) {
@@ -129,7 +137,7 @@ export class Reconciler {
       const want = wanted.get(ip);
       if (!want || n <= 1) continue;
       await this.order.forAll(async () => {
-        for (let i = 0; i < n; i++) await fw.unban(ip).catch(() => undefined);
+        for (let i = 0; i < n; i++) await fw.unban(ip, 'stale').catch(() => undefined);
         // Put back the ban the engine holds NOW (as the restore below does): one lifted since the
         // listing must not come back from the snapshot.
         const now2 = h.now();

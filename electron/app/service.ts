@@ -403,6 +403,8 @@ export class PortcullisService implements AppCore {
     } catch (e) {
       storeError = e;
     }
+    // Ban and unban records that failed wait in memory: the store writes again only once they are written.
+    storeError = this.pipeline.flushRecords() ?? storeError;
     this.storeTrouble.report(storeError);
     // A live dashboard: the state (counts, source health) at most once a tick, coalesced by the batcher.
     if (this.events.listenerCount > 0) this.pushState();

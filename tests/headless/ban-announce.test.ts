@@ -305,7 +305,7 @@ describe('an automatic unban whose store write fails (a full disk)', () => {
     expect(() => t.engine.unban('203.0.113.9', t.clock.now(), 'whitelisted')).not.toThrow();
     await t.p.idle();
     expect(t.fw.bans.has('203.0.113.9')).toBe(false);
-    expect(t.notices.some((n) => n.startsWith('error: Lifting the ban of 203.0.113.9 without a record'))).toBe(true);
+    expect(t.notices.some((n) => n.startsWith('error: Lifting the ban of 203.0.113.9; its record waits until the store can write'))).toBe(true);
   });
 });
 

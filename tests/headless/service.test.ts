@@ -132,6 +132,16 @@ describe('PortcullisService: bans', () => {
     await t.service.stop();
   });
 
+  it('lifting an orphan (a ban only the firewall holds) by hand says so to the firewall: manual', async () => {
+    const t = setup();
+    await t.service.start();
+    t.firewall.bans.set('203.0.113.6', null); // tagged, unknown to the engine: an orphan
+    expect((await t.call('unban', { ip: '203.0.113.6' })).ok).toBe(true);
+    expect(t.firewall.bans.has('203.0.113.6')).toBe(false);
+    expect(t.firewall.unbanReasons).toEqual(['203.0.113.6 manual']);
+    await t.service.stop();
+  });
+
   it("lifting an orphan never lifts a ban of the same address decided while the firewall was listed", async () => {
     let release!: () => void;
     const held = new Promise<void>((r) => (release = r));
@@ -252,6 +262,9 @@ describe('PortcullisService: reconcile on start', () => {
     await t.service.idle(); // the restore runs behind log reading: wait for it
     const listed = (await t.firewall.listBans()).map((b) => b.ip).sort();
     expect(listed).toEqual(['192.0.2.10', '192.0.2.12']);
+    // Every lift says why, for the helper's audit log: the duplicates' too.
+    expect(t.firewall.unbanReasons.filter((r) => r.startsWith('192.0.2.12 '))).toEqual(['192.0.2.12 stale', '192.0.2.12 stale']);
+    expect(t.firewall.unbanReasons.filter((r) => r.endsWith(' -'))).toEqual([]);
     expect(t.firewall.bans.get('192.0.2.10')).toBe(now + 50_000);
     // The restored bans are active in the engine too.
     expect((await t.call('getBans')).ok && ((await t.call('getBans')) as { result: { active: BanRecord[] } }).result.active.map((b) => b.ip).sort()).toEqual([

@@ -1,0 +1,63 @@
+/**
+ * The ban and unban records the store could not write (a full disk, a read-only file system), kept
+ * in memory and written again, in their order, by the service's tick (store-trouble.ts): the history
+ * loses nothing once the store writes again, and the state does not say "writing again" while a
+ * record still fails — a tick whose own small writes fitted where a ban's record did not (a full
+ * disk on a quiet host) called the store fixed at every tick, and back to failing at every ban.
+ *
+ * Order: once one record waits, every later one waits behind it (a ban's record written after its
+ * unban's would make a lifted ban active again at the next start). Bounded: past MAX_WAITING the
+ * oldest are dropped and counted — the cost of a store down for hours under a flood of bans; a
+ * dropped ban record means the next start lifts that ban as a stale firewall entry, the safe side.
+ */
+export const MAX_WAITING_RECORDS = 10_000;
+
+export class RecordRetry {
+  private readonly waiting: (() => void)[] = [];
+  /** Records dropped from the full list (oldest first), since the service started. */
+  dropped = 0;
+
+  /** How many records wait to be written. */
+  get size(): number {
+    return this.waiting.length;
+  }
+
+  /**
+   * Writes a record now, or behind those that wait. Returns the error when this write failed (it
+   * then waits), else null (written, or queued behind a waiting one: no new failure to tell).
+   */
+  write(record: () => void): unknown {
+    if (this.waiting.length > 0) {
+      this.keep(record);
+      return null;
+    }
+    try {
+      record();
+      return null;
+    } catch (e) {
+      this.keep(record);
+      return e;
+    }
+  }
+
+  /** Writes the waiting records in order until one fails: its error, or null when none waits now. */
+  flush(): unknown {
+    let written = 0;
+    try {
+      for (; written < this.waiting.length; written++) this.waiting[written]!();
+      return null;
+    } catch (e) {
+      return e;
+    } finally {
+      this.waiting.splice(0, written);
+    }
+  }
+
+  private keep(record: () => void): void {
+    if (this.waiting.length >= MAX_WAITING_RECORDS) {
+      this.waiting.shift();
+      this.dropped++;
+    }
+    this.waiting.push(record);
+  }
+}
