@@ -38,11 +38,11 @@ export class FakeFirewall implements FirewallPort {
     if (this.usersRules.has(ip)) return { ip, why: 'users-rule' };
     this.bans.set(ip, until);
   }
-  /** Why each unban() was asked for, in call order ('-' when no reason was given). */
-  readonly unbanReasons: string[] = [];
+  /** Why each unban() was asked for, in call order: 'IP REASON' ('-' when no reason was given). */
+  readonly unbanWhy: string[] = [];
   async unban(ip: string, why?: string): Promise<void> {
     this.calls.push(`unban ${ip}`);
-    this.unbanReasons.push(`${ip} ${why ?? '-'}`);
+    this.unbanWhy.push(`${ip} ${why ?? '-'}`);
     this.journal.add(`fw.unban ${ip}`);
     const d = this.duplicates.indexOf(ip);
     if (d >= 0) this.duplicates.splice(d, 1);

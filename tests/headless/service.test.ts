@@ -138,7 +138,7 @@ describe('PortcullisService: bans', () => {
     t.firewall.bans.set('203.0.113.6', null); // tagged, unknown to the engine: an orphan
     expect((await t.call('unban', { ip: '203.0.113.6' })).ok).toBe(true);
     expect(t.firewall.bans.has('203.0.113.6')).toBe(false);
-    expect(t.firewall.unbanReasons).toEqual(['203.0.113.6 manual']);
+    expect(t.firewall.unbanWhy).toEqual(['203.0.113.6 manual']);
     await t.service.stop();
   });
 
@@ -263,8 +263,8 @@ describe('PortcullisService: reconcile on start', () => {
     const listed = (await t.firewall.listBans()).map((b) => b.ip).sort();
     expect(listed).toEqual(['192.0.2.10', '192.0.2.12']);
     // Every lift says why, for the helper's audit log: the duplicates' too.
-    expect(t.firewall.unbanReasons.filter((r) => r.startsWith('192.0.2.12 '))).toEqual(['192.0.2.12 stale', '192.0.2.12 stale']);
-    expect(t.firewall.unbanReasons.filter((r) => r.endsWith(' -'))).toEqual([]);
+    expect(t.firewall.unbanWhy.filter((r) => r.startsWith('192.0.2.12 '))).toEqual(['192.0.2.12 stale', '192.0.2.12 stale']);
+    expect(t.firewall.unbanWhy.filter((r) => r.endsWith(' -'))).toEqual([]);
     expect(t.firewall.bans.get('192.0.2.10')).toBe(now + 50_000);
     // The restored bans are active in the engine too.
     expect((await t.call('getBans')).ok && ((await t.call('getBans')) as { result: { active: BanRecord[] } }).result.active.map((b) => b.ip).sort()).toEqual([
