@@ -22,7 +22,9 @@
  * that one probe, and the network was not tracked). The source table's bound counts networks kept
  * in their members too, and its least-recently-seen order runs over both kinds: each probe gets a
  * sequence number (kept per member's slot, per network slot), so when the bound is reached (or a
- * setting changes) every network gets its window and the tracker its true order, and from then on
+ * setting changes) every network gets its window and the tracker its true order (each network in
+ * the area of the table its member is in, source-table.ts: a network kept in its member has been
+ * seen exactly as often, and started afresh when it did), and from then on
  * (at the bound) every network is tracked as before. Decisions are the same as tracking every
  * network's window from its first probe (tests/engine/prefix-lazy.property.test.ts).
  *
@@ -121,18 +123,17 @@ export class PrefixWatch {
     // A re-layout renumbers slots in the tracker's order, a smaller bound evicts by it: every network
     // in its true place first, with a window of its own where the new settings could tell it from its member's.
     if (s.maxretry !== this.maxretry || this.size > s.maxTrackedSources) for (const member of this.index.memberSlots()) this.ownWindow(member);
-    const seqs = this.putInOrder().map((slot) => this.netSeq[slot]!);
+    const seqs = new Map<string, number>();
+    for (const slot of this.putInOrder()) seqs.set(this.tracker.ipOf(slot), this.netSeq[slot]!);
     this.maxretry = s.maxretry;
     this.bound = s.maxTrackedSources;
     this.tracker.configure(s);
-    // The same networks in the same order (less the oldest, evicted), maybe under other slots.
-    const order = this.tracker.inLruOrder();
-    const evicted = seqs.length - order.length;
-    order.forEach((slot, i) => {
+    // The same networks (less those evicted), maybe under other slots: each keeps its sequence number.
+    for (const slot of this.tracker.slots()) {
       this.growNetSeq(slot + 1);
-      this.netSeq[slot] = seqs[evicted + i]!;
+      this.netSeq[slot] = seqs.get(this.tracker.ipOf(slot))!;
       if (this.keyOfNet(this.tracker.ipOf(slot), this.spare)) this.fileNet(slot, this.spare);
-    });
+    }
   }
 
   clear(): void {
@@ -312,7 +313,7 @@ export class PrefixWatch {
     return at;
   }
 
-  /** The tracker in the order of the networks' last probes (networks that got their window late were filed last). */
+  /** The tracker in the order of the networks' last probes, each in its area (networks that got their window late were filed last). */
   private putInOrder(): number[] {
     const seqs = this.netSeq;
     const order = this.tracker.slots().sort((a, b) => seqs[a]! - seqs[b]!);

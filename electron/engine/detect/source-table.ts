@@ -1,8 +1,8 @@
 /**
  * The source table: which sources are tracked, under which slot, and which to forget first.
  * It knows nothing of windows or thresholds (the scan rule, `scan-rule.ts`, and the window records,
- * `source-windows.ts`, are kept by slot beside it); three verbs: find, add, remove — and the least
- * recently seen source, for eviction.
+ * `source-windows.ts`, are kept by slot beside it); three verbs: find, add, remove — and the source
+ * to evict (the least recently seen of an area, below).
  *
  * Slots: sources are numbered slots, reused after removal (freed slots first, then new ones), so the
  * window records can sit in pages indexed by slot. A slot is a handle valid until its source is
@@ -18,11 +18,29 @@
  * it is written from its value when asked for (rarely: bans, evictions, views), where keeping it
  * cost 100k strings (~2.4 MB of heap that every full GC marked) for a replay of 100k sources.
  *
- * LRU: slots are threaded on a doubly-linked list in order of last probe (head = least recently
- * seen), its links in their own small Int32Array (`links[2s]` toward the least, `links[2s+1]` toward
- * the most recently seen): moving a source to the tail touches its two neighbours, and a neighbour's
- * links sit in a cache line of links rather than in its whole record; touching a source is a few
- * writes, finding the least recently seen is O(1).
+ * Which to forget first — two areas, as caches resist scans (2Q, segmented LRU): a new source
+ * enters the probation area; its next counted probe (the tracker's call: a probe that is no repeat,
+ * in a window that did not start afresh) moves it to the main area, and a window that starts afresh
+ * (quiet for a whole findtime) moves it back, since it then holds one probe like a newcomer's. The
+ * bound evicts the least recently seen source of probation, and of the main area only when
+ * probation is empty or the main area holds more than its share (`mainBound`). Why: with one list,
+ * maxTrackedSources spoofed single SYNs between two probes of a real scanner pushed its partial
+ * window out, so its count restarted and it was never banned; one-packet sources now only push out
+ * one another. Why the main area's share (all but a quarter of the bound; kept by evicting from it
+ * first when it holds more, not by refusing promotions): a table full of sources seen twice must
+ * still evict the least recently seen of them and keep room for newcomers — were the main area
+ * allowed the whole table, a new source would be the only one in probation and evicted at once,
+ * never seen twice. A quarter: a newcomer's first probe is kept while at least bound/4 other
+ * newcomers arrive, however many sources are seen again; the main area can then hold 3/4 of the
+ * bound before its own least recently seen go. Promotion costs an attacker a second packet per
+ * spoofed source (and a source address that answers nothing), not a way around the bound.
+ *
+ * Lists: each area's slots are threaded on a doubly-linked list in order of last probe (head = least
+ * recently seen), the links in their own small Int32Array, LINK_STRIDE per slot (`links[4s]` toward
+ * the least, `links[4s+1]` toward the most recently seen, `links[4s+2]` the slot's area): moving a
+ * source to its area's tail touches its two neighbours, and a slot's links and area sit in one
+ * 16-byte cell of a cache line of links rather than in its whole record; touching a source is a few
+ * writes, finding the one to evict is O(1).
  */
 import { ipv4Value } from '../parse/address.ts';
 import { ipv4Text } from '../../shared/ip.ts';
@@ -39,6 +57,19 @@ export const NO_SLOT = -1;
 
 const V4_TABLE_MIN_BITS = 10;
 
+/** Areas (the header): sources seen once, and sources seen again in their window (1 and 0: the count of main sources is kept by adding the area). */
+export const PROBATION = 0;
+export const MAIN = 1;
+/** touch(): the slot stays in its area. */
+export const SAME_AREA = -1;
+/** Int32s of links per slot: previous, next, area, and one unused (a slot's links in one aligned 16-byte cell). */
+const LINK_STRIDE = 4;
+
+/** The most sources the main area keeps before its own least recently seen are evicted first: all but a quarter of the bound (at least one place for probation). */
+export function mainBound(bound: number): number {
+  return bound - Math.max(1, Math.ceil(bound / 4));
+}
+
 export class SourceTable {
   /** Slots of sources that are not IPv4 addresses. */
   private readonly names = new Map<string, number>();
@@ -50,14 +81,16 @@ export class SourceTable {
   private keys: string[] = [];
   /** Per slot: the IPv4 value it is filed under in v4Table, or -1 (filed in `names`, or free). */
   private v4Keys = new Float64Array(0);
+  /** Per slot, LINK_STRIDE Int32s: toward the least and the most recently seen of its area, its area. */
   private links = new Int32Array(0);
   private capacity = 0;
   /** Slots never used yet start at `used`; freed ones are reused first. */
   private used = 0;
   private readonly free: number[] = [];
-  /** Least and most recently seen slots. */
-  private head = NO_SLOT;
-  private tail = NO_SLOT;
+  /** Per area, its least and most recently seen slots: [2 * area] head, [2 * area + 1] tail. */
+  private readonly ends = new Int32Array([NO_SLOT, NO_SLOT, NO_SLOT, NO_SLOT]);
+  /** Sources in the main area (the others are in probation). */
+  private mainCount = 0;
 
   /** The most sources the caller keeps (+1 while a new one waits for the oldest's eviction): sizes growth. */
   bound: number;
@@ -87,7 +120,8 @@ export class SourceTable {
     this.capacity = 0;
     this.used = 0;
     this.free.length = 0;
-    this.head = this.tail = NO_SLOT;
+    this.ends.fill(NO_SLOT);
+    this.mainCount = 0;
   }
 
   /** The slot of a non-IPv4 key, or NO_SLOT. */
@@ -101,7 +135,7 @@ export class SourceTable {
     return at < 0 ? NO_SLOT : this.v4Table[2 * at + 1]! - 1;
   }
 
-  /** Files a new source (`v4`: its IPv4 value, or -1 for any other key) as the most recently seen; returns its slot. */
+  /** Files a new source (`v4`: its IPv4 value, or -1 for any other key) as the most recently seen of probation; returns its slot. */
   add(key: string, v4: number): number {
     let slot = this.free.pop();
     if (slot === undefined) {
@@ -112,7 +146,7 @@ export class SourceTable {
     else this.v4Insert(v4 | 0, slot);
     this.keys[slot] = v4 < 0 ? key : '';
     this.v4Keys[slot] = v4;
-    this.append(slot);
+    this.append(slot, PROBATION);
     return slot;
   }
 
@@ -133,17 +167,30 @@ export class SourceTable {
     return v4 !== undefined && v4 >= 0 ? ipv4Text(v4) : (this.keys[slot] ?? '');
   }
 
-  /** Marks a slot the most recently seen. */
-  touch(slot: number): void {
-    if (slot !== this.tail) {
-      this.unlink(slot);
-      this.append(slot);
-    }
+  /**
+   * Marks a slot the most recently seen of `area` (SAME_AREA: of its own), moving it there. The
+   * hot path: every probe of a known source.
+   */
+  touch(slot: number, area = SAME_AREA): void {
+    const from = this.links[LINK_STRIDE * slot + 2]!;
+    const to = area < 0 ? from : area;
+    if (to === from && slot === this.ends[2 * to + 1]) return;
+    this.unlink(slot);
+    this.append(slot, to);
   }
 
-  /** The least recently seen slot, or NO_SLOT when empty. */
+  /** A slot's area: PROBATION or MAIN. */
+  areaOf(slot: number): number {
+    return this.links[LINK_STRIDE * slot + 2]!;
+  }
+
+  /**
+   * The slot the bound evicts, or NO_SLOT when empty: the least recently seen of probation, unless
+   * probation is empty or the main area holds more than mainBound (then the main area's).
+   */
   oldest(): number {
-    return this.head;
+    const e = this.ends;
+    return e[0] === NO_SLOT || this.mainCount > mainBound(this.bound) ? e[2]! : e[0]!;
   }
 
   /** Slots of all sources (no particular order). */
@@ -154,10 +201,12 @@ export class SourceTable {
     return out;
   }
 
-  /** Slots from the least to the most recently seen. */
-  inLruOrder(): number[] {
+  /** Slots of probation from the least to the most recently seen, then those of the main area so. */
+  inAreaOrder(): number[] {
     const out: number[] = [];
-    for (let s = this.head; s !== NO_SLOT; s = this.links[2 * s + 1]!) out.push(s);
+    const l = this.links;
+    for (let s = this.ends[0]!; s !== NO_SLOT; s = l[LINK_STRIDE * s + 1]!) out.push(s);
+    for (let s = this.ends[2]!; s !== NO_SLOT; s = l[LINK_STRIDE * s + 1]!) out.push(s);
     return out;
   }
 
@@ -166,7 +215,7 @@ export class SourceTable {
   private grow(min: number): void {
     // Doubling, but never far beyond the bound (the +1: a new source is stored before the oldest is evicted).
     const cap = Math.max(min, Math.min(Math.max(64, this.capacity * 2), this.bound + 1));
-    const links = new Int32Array(2 * cap);
+    const links = new Int32Array(LINK_STRIDE * cap);
     links.set(this.links);
     this.links = links;
     const v4Keys = new Float64Array(cap).fill(-1);
@@ -177,22 +226,30 @@ export class SourceTable {
 
   private unlink(slot: number): void {
     const l = this.links;
-    const prev = l[2 * slot]!;
-    const next = l[2 * slot + 1]!;
-    if (prev !== NO_SLOT) l[2 * prev + 1] = next;
-    else this.head = next;
-    if (next !== NO_SLOT) l[2 * next] = prev;
-    else this.tail = prev;
-    l[2 * slot] = l[2 * slot + 1] = NO_SLOT;
+    const at = LINK_STRIDE * slot;
+    const prev = l[at]!;
+    const next = l[at + 1]!;
+    const area = l[at + 2]!;
+    if (prev !== NO_SLOT) l[LINK_STRIDE * prev + 1] = next;
+    else this.ends[2 * area] = next;
+    if (next !== NO_SLOT) l[LINK_STRIDE * next] = prev;
+    else this.ends[2 * area + 1] = prev;
+    l[at] = l[at + 1] = NO_SLOT;
+    this.mainCount -= area; // MAIN is 1, PROBATION 0: no branch
   }
 
-  private append(slot: number): void {
+  private append(slot: number, area: number): void {
     const l = this.links;
-    l[2 * slot] = this.tail;
-    l[2 * slot + 1] = NO_SLOT;
-    if (this.tail !== NO_SLOT) l[2 * this.tail + 1] = slot;
-    else this.head = slot;
-    this.tail = slot;
+    const e = this.ends;
+    const at = LINK_STRIDE * slot;
+    const tail = e[2 * area + 1]!;
+    l[at] = tail;
+    l[at + 1] = NO_SLOT;
+    l[at + 2] = area;
+    if (tail !== NO_SLOT) l[LINK_STRIDE * tail + 1] = slot;
+    else e[2 * area] = slot;
+    e[2 * area + 1] = slot;
+    this.mainCount += area;
   }
 
   private v4Home(key: number): number {

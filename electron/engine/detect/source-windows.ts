@@ -185,13 +185,14 @@ export class SourceWindows implements ProbeWindows {
    * `time` has left the window (last seen findtime or more before it) and no ban of it is pending,
    * its window starts afresh at `time`. Here rather than in the rule, which would read the last-seen
    * time through lastSeenOf: a double returned from a call is a new heap number, one per probe of a
-   * known source (~8 MB of young garbage in a 1M-line replay).
+   * known source (~8 MB of young garbage in a 1M-line replay). Returns whether it started afresh.
    */
-  restartIfQuiet(slot: number, time: number): void {
+  restartIfQuiet(slot: number, time: number): boolean {
     const F = this.pagesF[slot >>> PAGE_BITS]!;
-    if (time - F[(slot & PAGE_MASK) * this.strideD + LAST]! < this.findtimeMs) return;
-    if (this.pagesI[slot >>> PAGE_BITS]![this.intsOf(slot) + PENDING] !== 0) return;
+    if (time - F[(slot & PAGE_MASK) * this.strideD + LAST]! < this.findtimeMs) return false;
+    if (this.pagesI[slot >>> PAGE_BITS]![this.intsOf(slot) + PENDING] !== 0) return false;
     this.restart(slot, time);
+    return true;
   }
 
   /** Frees what a slot's window holds beyond its record (the slot is being forgotten). */

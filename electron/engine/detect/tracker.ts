@@ -4,10 +4,12 @@
  * Three parts, each in its own file:
  * - the scan rule (`scan-rule.ts`): what counts as a scan — window, distinct ports, evidence;
  * - the source table (`source-table.ts`): which sources are tracked under which slot, IPv4 hashing,
- *   least-recently-seen order;
+ *   which to evict first (least recently seen, sources seen once before those seen again);
  * - the window records (`source-windows.ts`): per slot, what the rule reads, in typed-array pages.
  * `SourceTracker` joins them: a probe finds or files its source, records into its window and asks
- * the rule; past `maxTrackedSources` the least recently seen source is evicted.
+ * the rule; past `maxTrackedSources` a source is evicted: the least recently seen of those seen once
+ * (the table's probation area), before any seen again (source-table.ts: one-packet sources, spoofed
+ * by the thousand, must not push a real scanner's partial window out).
  *
  * Slots are handles valid until the source is deleted or evicted (or configure() changes the
  * layout); callers look them up again rather than keeping them.
@@ -16,7 +18,7 @@
  */
 import type { ScanType } from '../../shared/model.ts';
 import { ScanRule, summarize, topPorts, type TrackerSettings, type WindowCopy, type WindowSummary } from './scan-rule.ts';
-import { ipv4Key, NO_SLOT, SourceTable } from './source-table.ts';
+import { ipv4Key, MAIN, NO_SLOT, PROBATION, SAME_AREA, SourceTable } from './source-table.ts';
 import { SourceWindows } from './source-windows.ts';
 
 export { ipv4Key, ipv4Text, NO_SLOT } from './source-table.ts';
@@ -40,7 +42,7 @@ export class SourceTracker<Tag = string> {
   lastSlot = NO_SLOT;
   evictedCount = 0;
 
-  /** Called with every source evicted by the LRU bound (ip, event time of the probe that pushed it out). */
+  /** Called with every source evicted by the bound (ip, event time of the probe that pushed it out). */
   onEvict: ((ip: string, time: number) => void) | null = null;
 
   /**
@@ -69,14 +71,17 @@ export class SourceTracker<Tag = string> {
     this.table.bound = s.maxTrackedSources;
     this.windows.setWindow(this.rule.findtimeMs);
     if (this.rule.maxretry !== maxretry || this.rule.portCap !== portCap) {
-      // Re-layout: copy every window out, least recently seen first, and back in the new layout.
-      const order = this.table.inLruOrder();
+      // Re-layout: copy every window out, area by area and least recently seen first, and back in
+      // the new layout, each in its area in the same order.
+      const order = this.table.inAreaOrder();
       const copies = order.map((slot) => this.windows.copyOut(slot, this.table.keyOf(slot)));
       const tags = order.map((slot) => this.tagOf(slot));
+      const areas = order.map((slot) => this.table.areaOf(slot));
       this.clear();
       copies.forEach((c, i) => {
         const slot = this.table.add(c.ip, ipv4Key(c.ip));
         this.windows.copyIn(slot, c);
+        if (areas[i] === MAIN) this.table.touch(slot, MAIN);
         if (tags[i] !== undefined) this.setTag(slot, tags[i]);
       });
     }
@@ -110,7 +115,7 @@ export class SourceTracker<Tag = string> {
   }
 
   clear(): void {
-    if (this.onWindowGone !== null) for (const slot of this.table.inLruOrder()) this.onWindowGone(slot);
+    if (this.onWindowGone !== null) for (const slot of this.table.inAreaOrder()) this.onWindowGone(slot);
     this.table.clear();
     this.windows.layout(this.rule.maxretry, this.rule.portCap);
     this.clearTags();
@@ -142,9 +147,9 @@ export class SourceTracker<Tag = string> {
     return this.table.slots();
   }
 
-  /** Slots from the least to the most recently seen. */
-  inLruOrder(): number[] {
-    return this.table.inLruOrder();
+  /** Slots of the sources seen once from the least to the most recently seen, then those of the sources seen again so (source-table.ts). */
+  inAreaOrder(): number[] {
+    return this.table.inAreaOrder();
   }
 
   ipOf(slot: number): string {
@@ -211,17 +216,22 @@ export class SourceTracker<Tag = string> {
   probe(ip: string, time: number, port: number | null, type: ScanType, known?: number, v4 = -1, connPorts = 0, connFrom = -1): number {
     let slot = known === undefined ? this.get(ip) : known;
     const w = this.windows;
-    if (slot === NO_SLOT) {
+    const seen = slot !== NO_SLOT;
+    let restarted = false;
+    if (!seen) {
       slot = this.table.add(ip, v4 >= 0 ? v4 : ipv4Key(ip));
       w.start(slot, time);
       if (this.table.size > this.table.bound) this.evictOldest(time);
     } else {
-      this.table.touch(slot);
       // Everything it did before has left the window: start afresh (the common case of a slow source).
-      w.restartIfQuiet(slot, time);
+      restarted = w.restartIfQuiet(slot, time);
     }
     this.lastSlot = slot;
     const probes = w.record(slot, time, port, type, connPorts, connFrom);
+    // A known source's area (source-table.ts): a window started afresh holds one probe, as a
+    // newcomer's (probation); a counted probe in a going window is at least its second (main); a
+    // repeat leaves it where it was. Set after record(), which says whether the probe counted.
+    if (seen) this.table.touch(slot, restarted ? PROBATION : probes === 0 ? SAME_AREA : MAIN);
     // Most probes stop at the rule's first question (fewer than maxretry probes in the window; 0: a repeat).
     if (probes < this.rule.maxretry) return NO_SLOT;
     return this.rule.isScan(w, slot, time, probes) ? slot : NO_SLOT;
@@ -234,7 +244,7 @@ export class SourceTracker<Tag = string> {
 
   /**
    * Files a source with a window copied from elsewhere (windowOf; same settings) as the most
-   * recently seen; returns its slot. Never evicts: the caller keeps within the bound.
+   * recently seen of probation; returns its slot. Never evicts: the caller keeps within the bound.
    */
   adopt(ip: string, window: WindowCopy): number {
     const slot = this.table.add(ip, ipv4Key(ip));
@@ -244,15 +254,17 @@ export class SourceTracker<Tag = string> {
 
   /**
    * adopt() of `other`'s window of `from` (windowOf), copied record for record when both trackers
-   * lay windows out alike (the same settings), without the plain values in between.
+   * lay windows out alike (the same settings), without the plain values in between; filed in the
+   * area `from` is in (PrefixWatch: a network kept in its only member was seen as often as it).
    */
   adoptFrom(ip: string, other: SourceTracker<unknown>, from: number): number {
     const slot = this.table.add(ip, ipv4Key(ip));
     if (!this.windows.copyFrom(slot, other.windows, from)) this.windows.copyIn(slot, other.windowOf(from));
+    if (other.table.areaOf(from) === MAIN) this.table.touch(slot, MAIN);
     return slot;
   }
 
-  /** Marks a source the most recently seen (touching all, least recent first, puts them in that order). */
+  /** Marks a source the most recently seen of its area (touching all, least recent first, puts each area in that order). */
   touch(slot: number): void {
     this.table.touch(slot);
   }
@@ -276,6 +288,7 @@ export class SourceTracker<Tag = string> {
     this.table.remove(slot);
   }
 
+  /** Evicts the source the bound evicts first (SourceTable.oldest). */
   private evictOldest(time: number): void {
     const slot = this.table.oldest();
     if (slot === NO_SLOT) return;

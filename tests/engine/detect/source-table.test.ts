@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { NO_SLOT, SourceTable } from '../../../electron/engine/detect/source-table.ts';
+import { MAIN, NO_SLOT, PROBATION, SourceTable } from '../../../electron/engine/detect/source-table.ts';
 import { ipv4Key } from '../../../electron/engine/detect/tracker.ts';
 
 describe('SourceTable', () => {
@@ -24,9 +24,9 @@ describe('SourceTable', () => {
     const t = new SourceTable(10);
     const s = ['1.1.1.1', '1.1.1.2', '1.1.1.3', '1.1.1.4'].map((ip) => t.add(ip, ipv4Key(ip)));
     t.touch(s[0]!);
-    expect(t.inLruOrder()).toEqual([s[1], s[2], s[3], s[0]]);
+    expect(t.inAreaOrder()).toEqual([s[1], s[2], s[3], s[0]]);
     t.remove(s[2]!);
-    expect(t.inLruOrder()).toEqual([s[1], s[3], s[0]]);
+    expect(t.inAreaOrder()).toEqual([s[1], s[3], s[0]]);
     expect(t.oldest()).toBe(s[1]);
     expect(new Set(t.slots())).toEqual(new Set([s[0], s[1], s[3]]));
   });
@@ -80,9 +80,57 @@ describe('SourceTable', () => {
             } else t.remove(slot);
           }
         }
-        return t.size === order.length && t.inLruOrder().join() === order.join();
+        return t.size === order.length && t.inAreaOrder().join() === order.join();
       }),
       { numRuns: 30 },
+    );
+  });
+
+  it('two areas: each keeps its order; the bound evicts from probation unless it is empty or the main area holds more than all but a quarter of the bound', () => {
+    const op = fc.oneof(
+      fc.record({ kind: fc.constant('add' as const) }),
+      fc.record({ kind: fc.constantFrom('touch' as const, 'promote' as const, 'demote' as const, 'remove' as const), pick: fc.nat() }),
+    );
+    fc.assert(
+      fc.property(fc.array(op, { minLength: 500, maxLength: 3000 }), fc.integer({ min: 1, max: 60 }), (ops, bound) => {
+        const t = new SourceTable(bound);
+        // The reference: each area's slots, least recently seen first.
+        const probation: number[] = [];
+        const main: number[] = [];
+        const mainShare = bound - Math.max(1, Math.ceil(bound / 4));
+        let next = 0;
+        for (const o of ops) {
+          if (o.kind === 'add') {
+            const key = (0x0b000000 + next++) >>> 0;
+            const slot = t.add(`k${key}`, key);
+            probation.push(slot);
+            if (probation.length + main.length > bound) {
+              const from = probation.length === 0 || main.length > mainShare ? main : probation;
+              const oldest = t.oldest();
+              if (oldest !== from[0] || oldest === slot) return false;
+              t.remove(oldest);
+              from.shift();
+            }
+            continue;
+          }
+          const all = [...probation, ...main];
+          if (all.length === 0) continue;
+          const slot = all[o.pick % all.length]!;
+          const area = probation.includes(slot) ? probation : main;
+          if (t.areaOf(slot) !== (area === main ? MAIN : PROBATION)) return false;
+          area.splice(area.indexOf(slot), 1);
+          if (o.kind === 'remove') t.remove(slot);
+          else if (o.kind === 'touch') {
+            t.touch(slot);
+            area.push(slot);
+          } else {
+            t.touch(slot, o.kind === 'promote' ? MAIN : PROBATION);
+            (o.kind === 'promote' ? main : probation).push(slot);
+          }
+        }
+        return t.size === probation.length + main.length && t.inAreaOrder().join() === [...probation, ...main].join();
+      }),
+      { numRuns: 60 },
     );
   });
 });

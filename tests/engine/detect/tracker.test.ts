@@ -113,7 +113,7 @@ describe('SourceTracker storage', () => {
         expect(t.summary(w)).toMatchObject({ hits: 3, firstSeen: i, lastSeen: 2000 + i, distinctPorts: 3 });
         expect(t.times(w)).toEqual([i, 1000 + i, 2000 + i]);
       }
-      expect(t.inLruOrder().slice(0, 2).map((w) => t.ipOf(w))).toEqual([ip(0), ip(1)]);
+      expect(t.inAreaOrder().slice(0, 2).map((w) => t.ipOf(w))).toEqual([ip(0), ip(1)]);
     }
   });
 
@@ -181,7 +181,7 @@ describe('SourceTracker lookup', () => {
   });
 });
 
-describe('SourceTracker bound (LRU)', () => {
+describe('SourceTracker bound (least recently seen, those seen once first)', () => {
   it('evicts the least recently seen source, not the oldest inserted', () => {
     const evicted: string[] = [];
     const t = new SourceTracker({ ...S, maxTrackedSources: 3 });
@@ -189,14 +189,45 @@ describe('SourceTracker bound (LRU)', () => {
     t.probe('a', 1, 1, 'SYN');
     t.probe('b', 2, 1, 'SYN');
     t.probe('c', 3, 1, 'SYN');
-    t.probe('a', 4, 2, 'SYN'); // a is now the most recent
+    t.probe('a', 4, 2, 'SYN'); // a is now the most recent, and seen again
     t.probe('d', 5, 1, 'SYN'); // evicts b
     expect(evicted).toEqual(['b']);
     expect(t.size).toBe(3);
-    expect(t.inLruOrder().map((w) => t.ipOf(w))).toEqual(['c', 'a', 'd']);
+    // Those seen once (probation), then those seen again, each least recently seen first.
+    expect(t.inAreaOrder().map((w) => t.ipOf(w))).toEqual(['c', 'd', 'a']);
     t.probe('e', 6, 1, 'SYN');
     expect(evicted).toEqual(['b', 'c']);
     expect(t.evictedCount).toBe(2);
+  });
+
+  it('a source moves to the seen-again area on its second counted probe only: not on a repeat; back to probation when its window starts afresh', () => {
+    const order = (t: SourceTracker) => t.inAreaOrder().map((w) => t.ipOf(w));
+    for (const maxretry of [5, 1]) {
+      const t = new SourceTracker({ ...S, maxretry, maxTrackedSources: 100 });
+      const ports = connectionPorts(40000, 22);
+      const from = connectionFrom(false, 7);
+      t.probe('a', 0, 22, 'SYN', undefined, -1, ports, from);
+      t.probe('b', 1, 22, 'SYN');
+      t.probe('a', 1000, 22, 'SYN', undefined, -1, ports, from); // a resent SYN: no second probe
+      expect(order(t)).toEqual(['b', 'a']);
+      t.probe('a', 2000, 23, 'SYN');
+      t.probe('c', 3000, 22, 'SYN');
+      expect(order(t)).toEqual(['b', 'c', 'a']);
+      t.probe('a', 11 * MIN, 24, 'SYN'); // quiet for a whole window: one probe again, like a newcomer
+      t.probe('e', 11 * MIN + 1, 22, 'SYN');
+      expect(order(t)).toEqual(['b', 'c', 'a', 'e']);
+      t.probe('b', 11 * MIN + 2, 23, 'SYN');
+      t.probe('b', 11 * MIN + 3, 24, 'SYN');
+      expect(order(t)).toEqual(['c', 'a', 'e', 'b']);
+      // A re-layout keeps each source in its area, in its order.
+      t.configure({ ...S, maxretry: maxretry + 1, maxTrackedSources: 100 });
+      expect(order(t)).toEqual(['c', 'a', 'e', 'b']);
+      t.probe('d', 11 * MIN + 4, 23, 'SYN');
+      expect(order(t)).toEqual(['c', 'a', 'e', 'd', 'b']);
+      // Lowering the bound evicts those seen once first.
+      t.configure({ ...S, maxretry: maxretry + 1, maxTrackedSources: 2 });
+      expect(order(t)).toEqual(['d', 'b']);
+    }
   });
 
   it('lowering the cap evicts at once; delete keeps the list consistent', () => {
@@ -205,7 +236,7 @@ describe('SourceTracker bound (LRU)', () => {
     t.delete('s5');
     t.configure({ ...S, maxTrackedSources: 4 });
     expect(t.size).toBe(4);
-    expect(t.inLruOrder().map((w) => t.ipOf(w))).toEqual(['s6', 's7', 's8', 's9']);
+    expect(t.inAreaOrder().map((w) => t.ipOf(w))).toEqual(['s6', 's7', 's8', 's9']);
   });
 
   it('changing maxretry keeps the most recent probe times', () => {
