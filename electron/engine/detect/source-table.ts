@@ -32,15 +32,18 @@
  * allowed the whole table, a new source would be the only one in probation and evicted at once,
  * never seen twice. A quarter: a newcomer's first probe is kept while at least bound/4 other
  * newcomers arrive, however many sources are seen again; the main area can then hold 3/4 of the
- * bound before its own least recently seen go. Promotion costs an attacker a second packet per
- * spoofed source (and a source address that answers nothing), not a way around the bound.
+ * bound before its own least recently seen go. What is left to an attacker: spoofed sources of two
+ * probes each, once they outnumber the main area's share, push a scanner out of it — twice the
+ * packets of the one-packet flood that did it before.
  *
  * Lists: each area's slots are threaded on a doubly-linked list in order of last probe (head = least
- * recently seen), the links in their own small Int32Array, LINK_STRIDE per slot (`links[4s]` toward
- * the least, `links[4s+1]` toward the most recently seen, `links[4s+2]` the slot's area): moving a
- * source to its area's tail touches its two neighbours, and a slot's links and area sit in one
- * 16-byte cell of a cache line of links rather than in its whole record; touching a source is a few
- * writes, finding the one to evict is O(1).
+ * recently seen), the links in their own small Int32Array (`links[2s]` toward the least recently
+ * seen, shifted left by one with the slot's area in the low bit; `links[2s+1]` toward the most
+ * recently seen): moving a source to its area's tail touches its two neighbours, and a neighbour's
+ * links sit in a cache line of links rather than in its whole record; touching a source is a few
+ * writes, finding the one to evict is O(1). The area is packed into a link rather than kept in an
+ * array of its own or a third Int32 per slot: the links stay 8 bytes a slot, as with one list, and
+ * reading a slot's area costs no memory access its links do not.
  */
 import { ipv4Value } from '../parse/address.ts';
 import { ipv4Text } from '../../shared/ip.ts';
@@ -62,11 +65,9 @@ export const PROBATION = 0;
 export const MAIN = 1;
 /** touch(): the slot stays in its area. */
 export const SAME_AREA = -1;
-/** Int32s of links per slot: previous, next, area, and one unused (a slot's links in one aligned 16-byte cell). */
-const LINK_STRIDE = 4;
 
 /** The most sources the main area keeps before its own least recently seen are evicted first: all but a quarter of the bound (at least one place for probation). */
-export function mainBound(bound: number): number {
+function mainBound(bound: number): number {
   return bound - Math.max(1, Math.ceil(bound / 4));
 }
 
@@ -81,7 +82,7 @@ export class SourceTable {
   private keys: string[] = [];
   /** Per slot: the IPv4 value it is filed under in v4Table, or -1 (filed in `names`, or free). */
   private v4Keys = new Float64Array(0);
-  /** Per slot, LINK_STRIDE Int32s: toward the least and the most recently seen of its area, its area. */
+  /** Per slot, two Int32s: toward the least recently seen of its area (<< 1 | its area), toward the most recently seen. */
   private links = new Int32Array(0);
   private capacity = 0;
   /** Slots never used yet start at `used`; freed ones are reused first. */
@@ -172,7 +173,7 @@ export class SourceTable {
    * hot path: every probe of a known source.
    */
   touch(slot: number, area = SAME_AREA): void {
-    const from = this.links[LINK_STRIDE * slot + 2]!;
+    const from = this.links[2 * slot]! & 1;
     const to = area < 0 ? from : area;
     if (to === from && slot === this.ends[2 * to + 1]) return;
     this.unlink(slot);
@@ -181,7 +182,7 @@ export class SourceTable {
 
   /** A slot's area: PROBATION or MAIN. */
   areaOf(slot: number): number {
-    return this.links[LINK_STRIDE * slot + 2]!;
+    return this.links[2 * slot]! & 1;
   }
 
   /**
@@ -205,8 +206,8 @@ export class SourceTable {
   inAreaOrder(): number[] {
     const out: number[] = [];
     const l = this.links;
-    for (let s = this.ends[0]!; s !== NO_SLOT; s = l[LINK_STRIDE * s + 1]!) out.push(s);
-    for (let s = this.ends[2]!; s !== NO_SLOT; s = l[LINK_STRIDE * s + 1]!) out.push(s);
+    for (let s = this.ends[0]!; s !== NO_SLOT; s = l[2 * s + 1]!) out.push(s);
+    for (let s = this.ends[2]!; s !== NO_SLOT; s = l[2 * s + 1]!) out.push(s);
     return out;
   }
 
@@ -215,7 +216,7 @@ export class SourceTable {
   private grow(min: number): void {
     // Doubling, but never far beyond the bound (the +1: a new source is stored before the oldest is evicted).
     const cap = Math.max(min, Math.min(Math.max(64, this.capacity * 2), this.bound + 1));
-    const links = new Int32Array(LINK_STRIDE * cap);
+    const links = new Int32Array(2 * cap);
     links.set(this.links);
     this.links = links;
     const v4Keys = new Float64Array(cap).fill(-1);
@@ -224,29 +225,28 @@ export class SourceTable {
     this.capacity = cap;
   }
 
+  /** Takes a slot out of its area's list (its own links are left as they were: append() writes them). */
   private unlink(slot: number): void {
     const l = this.links;
-    const at = LINK_STRIDE * slot;
-    const prev = l[at]!;
-    const next = l[at + 1]!;
-    const area = l[at + 2]!;
-    if (prev !== NO_SLOT) l[LINK_STRIDE * prev + 1] = next;
+    const back = l[2 * slot]!;
+    const prev = back >> 1; // NO_SLOT stays -1
+    const area = back & 1;
+    const next = l[2 * slot + 1]!;
+    if (prev !== NO_SLOT) l[2 * prev + 1] = next;
     else this.ends[2 * area] = next;
-    if (next !== NO_SLOT) l[LINK_STRIDE * next] = prev;
+    if (next !== NO_SLOT) l[2 * next] = (prev << 1) | area; // next is of the same area
     else this.ends[2 * area + 1] = prev;
-    l[at] = l[at + 1] = NO_SLOT;
     this.mainCount -= area; // MAIN is 1, PROBATION 0: no branch
   }
 
+  /** Makes a slot the most recently seen of `area`. */
   private append(slot: number, area: number): void {
     const l = this.links;
     const e = this.ends;
-    const at = LINK_STRIDE * slot;
     const tail = e[2 * area + 1]!;
-    l[at] = tail;
-    l[at + 1] = NO_SLOT;
-    l[at + 2] = area;
-    if (tail !== NO_SLOT) l[LINK_STRIDE * tail + 1] = slot;
+    l[2 * slot] = (tail << 1) | area;
+    l[2 * slot + 1] = NO_SLOT;
+    if (tail !== NO_SLOT) l[2 * tail + 1] = slot;
     else e[2 * area] = slot;
     e[2 * area + 1] = slot;
     this.mainCount += area;
