@@ -88,8 +88,11 @@ export class SourceTable {
   /** Slots never used yet start at `used`; freed ones are reused first. */
   private used = 0;
   private readonly free: number[] = [];
-  /** Per area, its least and most recently seen slots: [2 * area] head, [2 * area + 1] tail. */
-  private readonly ends = new Int32Array([NO_SLOT, NO_SLOT, NO_SLOT, NO_SLOT]);
+  /** Each area's least and most recently seen slots (fields, not a typed array indexed by area: each access to one cost a few instructions of the hot path). */
+  private probationHead = NO_SLOT;
+  private probationTail = NO_SLOT;
+  private mainHead = NO_SLOT;
+  private mainTail = NO_SLOT;
   /** Sources in the main area (the others are in probation). */
   private mainCount = 0;
 
@@ -121,7 +124,7 @@ export class SourceTable {
     this.capacity = 0;
     this.used = 0;
     this.free.length = 0;
-    this.ends.fill(NO_SLOT);
+    this.probationHead = this.probationTail = this.mainHead = this.mainTail = NO_SLOT;
     this.mainCount = 0;
   }
 
@@ -173,11 +176,12 @@ export class SourceTable {
    * hot path: every probe of a known source.
    */
   touch(slot: number, area = SAME_AREA): void {
-    const from = this.links[2 * slot]! & 1;
-    const to = area < 0 ? from : area;
-    if (to === from && slot === this.ends[2 * to + 1]) return;
+    // Already the most recently seen of the area it is to be in (a source probing in a burst): nothing to do, nothing read.
+    if (slot === this.mainTail) {
+      if (area !== PROBATION) return;
+    } else if (slot === this.probationTail && area !== MAIN) return;
     this.unlink(slot);
-    this.append(slot, to);
+    this.append(slot, area < 0 ? this.links[2 * slot]! & 1 : area);
   }
 
   /** A slot's area: PROBATION or MAIN. */
@@ -190,8 +194,7 @@ export class SourceTable {
    * probation is empty or the main area holds more than mainBound (then the main area's).
    */
   oldest(): number {
-    const e = this.ends;
-    return e[0] === NO_SLOT || this.mainCount > mainBound(this.bound) ? e[2]! : e[0]!;
+    return this.probationHead === NO_SLOT || this.mainCount > mainBound(this.bound) ? this.mainHead : this.probationHead;
   }
 
   /** Slots of all sources (no particular order). */
@@ -206,8 +209,8 @@ export class SourceTable {
   inAreaOrder(): number[] {
     const out: number[] = [];
     const l = this.links;
-    for (let s = this.ends[0]!; s !== NO_SLOT; s = l[2 * s + 1]!) out.push(s);
-    for (let s = this.ends[2]!; s !== NO_SLOT; s = l[2 * s + 1]!) out.push(s);
+    for (let s = this.probationHead; s !== NO_SLOT; s = l[2 * s + 1]!) out.push(s);
+    for (let s = this.mainHead; s !== NO_SLOT; s = l[2 * s + 1]!) out.push(s);
     return out;
   }
 
@@ -225,7 +228,7 @@ export class SourceTable {
     this.capacity = cap;
   }
 
-  /** Takes a slot out of its area's list (its own links are left as they were: append() writes them). */
+  /** Takes a slot out of its area's list (its own links are left as they were: append() writes them; its area stays readable). */
   private unlink(slot: number): void {
     const l = this.links;
     const back = l[2 * slot]!;
@@ -233,22 +236,25 @@ export class SourceTable {
     const area = back & 1;
     const next = l[2 * slot + 1]!;
     if (prev !== NO_SLOT) l[2 * prev + 1] = next;
-    else this.ends[2 * area] = next;
-    if (next !== NO_SLOT) l[2 * next] = (prev << 1) | area; // next is of the same area
-    else this.ends[2 * area + 1] = prev;
-    this.mainCount -= area; // MAIN is 1, PROBATION 0: no branch
+    else if (area === MAIN) this.mainHead = next;
+    else this.probationHead = next;
+    if (next !== NO_SLOT) l[2 * next] = back; // next is of the same area, and its previous is now this slot's
+    else if (area === MAIN) this.mainTail = prev;
+    else this.probationTail = prev;
+    this.mainCount -= area; // MAIN is 1, PROBATION 0
   }
 
   /** Makes a slot the most recently seen of `area`. */
   private append(slot: number, area: number): void {
     const l = this.links;
-    const e = this.ends;
-    const tail = e[2 * area + 1]!;
+    const tail = area === MAIN ? this.mainTail : this.probationTail;
     l[2 * slot] = (tail << 1) | area;
     l[2 * slot + 1] = NO_SLOT;
     if (tail !== NO_SLOT) l[2 * tail + 1] = slot;
-    else e[2 * area] = slot;
-    e[2 * area + 1] = slot;
+    else if (area === MAIN) this.mainHead = slot;
+    else this.probationHead = slot;
+    if (area === MAIN) this.mainTail = slot;
+    else this.probationTail = slot;
     this.mainCount += area;
   }
 
