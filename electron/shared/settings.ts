@@ -57,9 +57,10 @@ export const DetectionSettingsSchema = z
     /** Extra ports never counted as probes (e.g. a service behind port knocking). */
     ignoredPorts: z.array(PortSchema).default([]),
     /**
-     * Bound on tracked sources; past it the least recently seen source seen only once is evicted, one
-     * seen again in its window only when those are gone or take less than a quarter of the bound
-     * (engine/detect/source-table.ts): spoofed one-packet sources cannot push a scanner out.
+     * Bound on tracked sources; past it a source whose window is over (quiet for findtime) goes first,
+     * then the least recently seen source seen only once; one seen again in its window only when those
+     * are gone or take less than a quarter of the bound (engine/detect/source-table.ts): spoofed
+     * one-packet sources cannot push out a scanner counted twice (its first probe they can, as before).
      */
     maxTrackedSources: count('maxTrackedSources', 100, 10_000_000).default(100_000),
     /** Act only on kernel-trusted records (kmsg, journald _TRANSPORT=kernel). */

@@ -50,4 +50,23 @@ describe('tracked-source bound: one-packet sources are forgotten before sources 
     const watched = new Set(engine.offenders(BOUND).map((o) => o.ip));
     for (let k = 0; k < 10; k++) expect(watched.has(`203.0.113.${k}`)).toBe(true);
   });
+
+  it("sources whose window is over go before a scanner's fresh first probe: the main area does not stay full of sources seen days ago", () => {
+    const { engine, bans, evicted } = make();
+    // 3/4 of the bound seen twice (the main area's whole share), three days ago.
+    const old = (i: number) => `192.0.2.${i}`;
+    for (let i = 0; i < (3 * BOUND) / 4; i++) {
+      engine.ingestPacket(syn(old(i), 1, T0 + i));
+      engine.ingestPacket(syn(old(i), 2, T0 + 200 + i));
+    }
+    const later = T0 + 3 * 86_400_000;
+    const probes = sweep('203.0.113.7', 5, later);
+    engine.ingestPacket(probes[0]!);
+    // As many newcomers as the whole table: before, the scanner's first probe went after BOUND / 4 of them.
+    for (let i = 0; i < BOUND - 1; i++) engine.ingestPacket(syn(spoofed(i), 23, later + 1000 + i));
+    expect(evicted().slice(0, (3 * BOUND) / 4).every((ip) => ip.startsWith('192.0.2.')), 'the stale ones went first').toBe(true);
+    for (const p of probes.slice(1)) engine.ingestPacket({ ...p, time: p.time + 2000 });
+    expect(bans()).toEqual(['203.0.113.7']);
+    expect(engine.stats().trackedSources).toBeLessThanOrEqual(BOUND);
+  });
 });

@@ -23,7 +23,8 @@
  * in a window that did not start afresh) moves it to the main area, and a window that starts afresh
  * (quiet for a whole findtime) moves it back, since it then holds one probe like a newcomer's. The
  * bound evicts the least recently seen source of probation, and of the main area only when
- * probation is empty or the main area holds more than its share (`mainBound`). Why: with one list,
+ * probation is empty or the main area holds more than its share (`mainBound`) — and the tracker
+ * evicts a main-area source whose window is over before either (tracker.ts, evictOldest). Why: with one list,
  * maxTrackedSources spoofed single SYNs between two probes of a real scanner pushed its partial
  * window out, so its count restarted and it was never banned; one-packet sources now only push out
  * one another. Why the main area's share (all but a quarter of the bound; kept by evicting from it
@@ -194,7 +195,13 @@ export class SourceTable {
    * probation is empty or the main area holds more than mainBound (then the main area's).
    */
   oldest(): number {
-    return this.probationHead === NO_SLOT || this.mainCount > mainBound(this.bound) ? this.mainHead : this.probationHead;
+    const main = this.mainHead;
+    return this.probationHead === NO_SLOT || (main !== NO_SLOT && this.mainCount > mainBound(this.bound)) ? main : this.probationHead;
+  }
+
+  /** The least recently seen source of the main area, or NO_SLOT (the tracker evicts it first once its window is over). */
+  mainOldest(): number {
+    return this.mainHead;
   }
 
   /** Slots of all sources (no particular order). */

@@ -288,9 +288,16 @@ export class SourceTracker<Tag = string> {
     this.table.remove(slot);
   }
 
-  /** Evicts the source the bound evicts first (SourceTable.oldest). */
+  /**
+   * Evicts the source the bound evicts first: the main area's least recently seen when its window is
+   * over (quiet for a whole findtime: its next probe would start afresh, so it holds no evidence),
+   * else SourceTable.oldest. Without the first rule nothing left the main area by age: on a host up
+   * for days it stayed at its 3/4 share of long-expired sources, and a scanner's fresh first probe
+   * competed for the last quarter. `time` NaN (a settings change): SourceTable.oldest.
+   */
   private evictOldest(time: number): void {
-    const slot = this.table.oldest();
+    const stale = this.table.mainOldest();
+    const slot = stale !== NO_SLOT && time - this.windows.lastSeenOf(stale) >= this.rule.findtimeMs ? stale : this.table.oldest();
     if (slot === NO_SLOT) return;
     const ip = this.table.keyOf(slot);
     const last = this.windows.lastSeenOf(slot);

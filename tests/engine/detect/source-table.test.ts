@@ -40,6 +40,17 @@ describe('SourceTable', () => {
     expect(t.size).toBe(keys.length - Math.ceil(keys.length / 3));
   });
 
+  it('names a source to evict whenever it holds one, even under a bound of 0 (the main area then has no share)', () => {
+    const t = new SourceTable(0);
+    const a = t.add('a', -1);
+    expect(t.oldest()).toBe(a);
+    t.touch(a, MAIN);
+    expect(t.oldest()).toBe(a);
+    expect(t.mainOldest()).toBe(a);
+    t.remove(a);
+    expect(t.oldest()).toBe(NO_SLOT);
+  });
+
   it('clear forgets everything', () => {
     const t = new SourceTable(10);
     t.add('a', -1);
