@@ -5,12 +5,29 @@
  * record still fails — a tick whose own small writes fitted where a ban's record did not (a full
  * disk on a quiet host) called the store fixed at every tick, and back to failing at every ban.
  *
+ * Only a record the store could not write for want of room or access waits (storeUnavailable);
+ * one it refused for its content is reported and dropped, as before.
+ *
  * Order: once one record waits, every later one waits behind it (a ban's record written after its
  * unban's would make a lifted ban active again at the next start). Bounded: past MAX_WAITING the
  * oldest are dropped and counted — the cost of a store down for hours under a flood of bans; a
  * dropped ban record means the next start lifts that ban as a stale firewall entry, the safe side.
  */
 export const MAX_WAITING_RECORDS = 10_000;
+
+/**
+ * SQLite's primary codes for a store that cannot write now but may later: BUSY, LOCKED, NOMEM,
+ * READONLY, IOERR, FULL, CANTOPEN. Any other (a constraint, a misuse: a bug) would fail at every
+ * retry and hold every later record behind it for ever, so such a record is not kept.
+ */
+const UNAVAILABLE_CODES = new Set([5, 6, 7, 8, 10, 13, 14]);
+
+/** Whether waiting may let this write through (an error without SQLite's code is judged by its words). */
+export function storeUnavailable(e: unknown): boolean {
+  const code = (e as { errcode?: unknown } | null)?.errcode;
+  if (typeof code === 'number') return UNAVAILABLE_CODES.has(code & 0xff);
+  return /disk|full|read-?only|locked|busy|i\/o|cannot open|out of memory/i.test(e instanceof Error ? e.message : String(e));
+}
 
 export class RecordRetry {
   private readonly waiting: (() => void)[] = [];
@@ -35,7 +52,7 @@ export class RecordRetry {
       record();
       return null;
     } catch (e) {
-      this.keep(record);
+      if (storeUnavailable(e)) this.keep(record);
       return e;
     }
   }

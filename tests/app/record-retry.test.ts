@@ -4,7 +4,7 @@
  * order until one fails, and the list is bounded (oldest dropped, counted).
  */
 import { describe, expect, it } from 'vitest';
-import { MAX_WAITING_RECORDS, RecordRetry } from '../../electron/app/record-retry.ts';
+import { MAX_WAITING_RECORDS, RecordRetry, storeUnavailable } from '../../electron/app/record-retry.ts';
 
 describe('RecordRetry', () => {
   it('keeps order behind a failed record and writes them in order once the store writes', () => {
@@ -33,13 +33,13 @@ describe('RecordRetry', () => {
     const r = new RecordRetry();
     for (let i = 1; i <= 4; i++)
       r.write(() => {
-        if (failing.has(i)) throw new Error(`record ${i} fails`);
+        if (failing.has(i)) throw new Error(`database or disk is full: record ${i}`);
         written.push(i);
       });
     expect(r.size, 'all wait behind the first').toBe(4);
     failing.clear();
     failing.add(2);
-    expect(String(r.flush())).toBe('Error: record 2 fails');
+    expect(String(r.flush())).toBe('Error: database or disk is full: record 2');
     expect(written).toEqual([1]);
     expect(r.size).toBe(3);
     failing.clear();
@@ -55,5 +55,22 @@ describe('RecordRetry', () => {
     for (let i = 0; i < MAX_WAITING_RECORDS + 5; i++) r.write(fail);
     expect(r.size).toBe(MAX_WAITING_RECORDS);
     expect(r.dropped).toBe(5);
+  });
+
+  it('a record the store refuses for its content (not for room or access) is reported and not kept: it would hold every later one for ever', () => {
+    const r = new RecordRetry();
+    const constraint = Object.assign(new Error('UNIQUE constraint failed: bans.id'), { errcode: 2067 }); // SQLITE_CONSTRAINT_UNIQUE
+    expect(r.write(() => {
+      throw constraint;
+    })).toBe(constraint);
+    expect(r.size).toBe(0);
+    const written: string[] = [];
+    expect(r.write(() => void written.push('next'))).toBeNull();
+    expect(written).toEqual(['next']);
+    // A full disk (SQLITE_FULL) and an I/O error (SQLITE_IOERR_WRITE) wait; so does a bare error that says so.
+    expect(storeUnavailable(Object.assign(new Error('database or disk is full'), { errcode: 13 }))).toBe(true);
+    expect(storeUnavailable(Object.assign(new Error('disk I/O error'), { errcode: 778 }))).toBe(true);
+    expect(storeUnavailable(new Error('attempt to write a readonly database'))).toBe(true);
+    expect(storeUnavailable(new TypeError("Cannot read properties of undefined (reading 'ip')"))).toBe(false);
   });
 });
