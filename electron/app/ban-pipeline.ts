@@ -38,7 +38,7 @@ import { UsersRuleHoldOff } from './users-rule-holdoff.ts';
 import { FirewallOrder } from './firewall-order.ts';
 import { Reconciler, type ReconcileResult } from './reconcile.ts';
 import { BulkBans } from './bulk-bans.ts';
-import { RecordRetry } from './record-retry.ts';
+import { MAX_WAITING_RECORDS, RecordRetry, storeUnavailable } from './record-retry.ts';
 
 export { banComment, type BanFailure, type BanInfo, type BanPipelineHost } from './ban-pipeline-host.ts';
 
@@ -85,6 +85,8 @@ export class BanPipeline {
   private readonly bulk: BulkBans;
   /** Ban and unban records the store could not write yet, written again by the tick (flushRecords). */
   private readonly records = new RecordRetry();
+  /** records.dropped already said in a notice. */
+  private droppedSaid = 0;
 
   constructor(host: BanPipelineHost) {
     this.h = host;
@@ -288,12 +290,13 @@ export class BanPipeline {
     const e = this.records.write(() => this.h.store.recordUnban(ip, at, why));
     if (e !== null) {
       this.h.storeFailed?.(e);
-      // A requested unban (unbanRequested, which lifted it first) reports it to its caller. An automatic
-      // one (expiry, whitelisting, during ingest or the tick) must not stop the log reading on a full
-      // disk: the firewall still lifts it, and its record waits (record-retry.ts); the store, still
-      // holding it active until then, restores it at a start before that — the safe side.
-      if (this.liftedFirst.has(ip)) throw e;
-      this.h.notice('error', `Lifting the ban of ${ip}; its record waits until the store can write (${errorText(e)}). A restart before then puts the ban back until its end`);
+      // The firewall has lifted it (an API unban lifts first) and the engine has. A record that waits
+      // (record-retry.ts) is written by a later tick: the unban went through, and the fleet, the UI
+      // and the caller are told so; until then the store still holds it active, and a restart before
+      // then restores it until its end — the safe side. A record the store refused for its content is
+      // not kept: a requested unban reports that to its caller, as its history will not have it.
+      if (!storeUnavailable(e) && this.liftedFirst.has(ip)) throw e;
+      this.h.notice('error', `Lifting the ban of ${ip}; its record ${storeUnavailable(e) ? 'waits until the store can write' : 'could not be written'} (${errorText(e)}). A restart before then puts the ban back until its end`);
     }
     this.h.fleet()?.onUnban(ip, why);
     const off = this.h.engine().offender(ip);
@@ -410,7 +413,17 @@ export class BanPipeline {
    * The error of the one that still fails, or null when none waits.
    */
   flushRecords(): unknown {
-    return this.records.flush();
+    const error = this.records.flush((refused) => this.h.log('error', `store: a waiting ban or unban record was refused and dropped: ${errorText(refused)}`));
+    if (this.records.dropped > this.droppedSaid) {
+      this.h.notice('error', `${this.records.dropped - this.droppedSaid} ban or unban records were dropped while the store could not write (more than ${MAX_WAITING_RECORDS} waited): the next start restores or lifts those bans from the firewall's view`);
+      this.droppedSaid = this.records.dropped;
+    }
+    return error;
+  }
+
+  /** How many records wait to be written (said at stop when some are left). */
+  get recordsWaiting(): number {
+    return this.records.size;
   }
 
   /** The start-up reconcile, not awaited by the start (see reconcile); idle() waits for it. */

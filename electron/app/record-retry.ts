@@ -31,7 +31,7 @@ export function storeUnavailable(e: unknown): boolean {
 
 export class RecordRetry {
   private readonly waiting: (() => void)[] = [];
-  /** Records dropped from the full list (oldest first), since the service started. */
+  /** Records dropped (from the full list, oldest first, or refused at a retry), since the service started. */
   dropped = 0;
 
   /** How many records wait to be written. */
@@ -57,16 +57,27 @@ export class RecordRetry {
     }
   }
 
-  /** Writes the waiting records in order until one fails: its error, or null when none waits now. */
-  flush(): unknown {
-    let written = 0;
+  /**
+   * Writes the waiting records in order until one fails for want of room or access: its error, or
+   * null when none waits now. One that fails for anything else now (its first try may have failed
+   * before the statement that refuses it) would hold the others for ever: it is dropped, counted,
+   * and given to `refused`.
+   */
+  flush(refused: (error: unknown) => void = () => undefined): unknown {
+    let done = 0;
     try {
-      for (; written < this.waiting.length; written++) this.waiting[written]!();
+      for (; done < this.waiting.length; done++) {
+        try {
+          this.waiting[done]!();
+        } catch (e) {
+          if (storeUnavailable(e)) return e;
+          this.dropped++;
+          refused(e);
+        }
+      }
       return null;
-    } catch (e) {
-      return e;
     } finally {
-      this.waiting.splice(0, written);
+      this.waiting.splice(0, done);
     }
   }
 

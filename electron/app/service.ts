@@ -215,6 +215,10 @@ export class PortcullisService implements AppCore {
     await this.idle();
     this.events.close();
     try {
+      // Records that wait get a last try (the disk may have room again since the last tick); what is
+      // still left is said, since it is lost with this process.
+      this.pipeline.flushRecords();
+      if (this.pipeline.recordsWaiting > 0) this.log('error', `store: ${this.pipeline.recordsWaiting} ban or unban records could not be written before the stop; the next start restores or lifts those bans from the firewall's view`);
       this.capNotes.save(this.engine);
       this.o.store.flush();
     } finally {

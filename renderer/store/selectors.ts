@@ -133,7 +133,6 @@ export const selectReadOnlyReason = (s: AppState): string | null => {
   return s.state.helper.readOnlyReason ?? 'the privileged helper is not connected';
 };
 
-/** The store's health when it cannot write (a full disk): the history is not saved, protection goes on. Null while it writes. */
 /** The store's trouble the service last said, while it can be reached (as selectProtection: an old state is not shown as current). */
 export const selectStoreTrouble = (s: AppState): Extract<NonNullable<State['store']>, { ok: false }> | null => {
   if (s.connection !== 'open') return null;

@@ -73,4 +73,21 @@ describe('RecordRetry', () => {
     expect(storeUnavailable(new Error('attempt to write a readonly database'))).toBe(true);
     expect(storeUnavailable(new TypeError("Cannot read properties of undefined (reading 'ip')"))).toBe(false);
   });
+
+  it('a waiting record that fails at a retry for its content is dropped, counted and given to the caller, and the others are written', () => {
+    const r = new RecordRetry();
+    let err: unknown = Object.assign(new Error('database or disk is full'), { errcode: 13 });
+    r.write(() => {
+      throw err;
+    });
+    const written: string[] = [];
+    r.write(() => void written.push('later'));
+    err = Object.assign(new Error('CHECK constraint failed: end_why'), { errcode: 275 });
+    const refused: unknown[] = [];
+    expect(r.flush((e) => refused.push(e))).toBeNull();
+    expect(refused).toEqual([err]);
+    expect(written).toEqual(['later']);
+    expect(r.size).toBe(0);
+    expect(r.dropped).toBe(1);
+  });
 });

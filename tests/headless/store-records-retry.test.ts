@@ -7,7 +7,7 @@
  */
 import path from 'node:path';
 import type { DatabaseSync } from 'node:sqlite';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ManualClock } from '../../electron/shared/domain.ts';
 import type { SqliteStore } from '../../electron/engine/store/sqlite.ts';
 import { FakeFirewall, Journal, PushSource } from './fakes.ts';
@@ -76,6 +76,34 @@ describe('ban records the store cannot write', () => {
     await a.service.idle();
     expect([...a.fw.bans.keys()]).toEqual(['198.51.100.2']);
     expect((await a.call('getState')).store).toMatchObject({ ok: false, error: expect.stringContaining('database or disk is full') });
+    await a.service.stop();
+  });
+
+  it('a requested unban whose record must wait went through: the caller and the window are told so (and the fleet, on the same path), and the history has it once the store writes', async () => {
+    const log: string[] = [];
+    const a = await started(log);
+    await a.service.start();
+    await a.service.idle();
+    const events: string[] = [];
+    a.service.onEvents((e) => void events.push(JSON.stringify(e)));
+    await a.call('ban', { ip: '198.51.100.7', durationSec: 3600 });
+    await a.service.idle();
+    const real = a.raw.recordUnban.bind(a.raw);
+    a.raw.recordUnban = () => {
+      throw Object.assign(new Error('database or disk is full'), { errcode: 13 });
+    };
+    await a.call('unban', { ip: '198.51.100.7' }); // resolves: the unban went through
+    expect(a.fw.bans.has('198.51.100.7')).toBe(false);
+    expect((await a.call('getBans')).active).toEqual([]);
+    expect((await a.call('getState')).store?.ok).toBe(false);
+    a.raw.recordUnban = real;
+    a.clock.advance(1000);
+    await a.service.tick();
+    // The event batcher delivers on a timer of its own: wait for the delivery, not for a time.
+    await vi.waitFor(() => expect(events.some((e) => e.includes('"type":"unban"') && e.includes('198.51.100.7')), 'the window hears of it').toBe(true), { timeout: 20_000 });
+    const row = dbOf(a.raw).prepare("SELECT end_why FROM bans WHERE ip = '198.51.100.7'").get() as { end_why: string | null };
+    expect(row.end_why).toBe('manual');
+    expect((await a.call('getState')).store).toEqual({ ok: true });
     await a.service.stop();
   });
 });
