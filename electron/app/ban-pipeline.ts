@@ -42,6 +42,11 @@ import { MAX_WAITING_RECORDS, RecordRetry, storeUnavailable } from './record-ret
 
 export { banComment, type BanFailure, type BanInfo, type BanPipelineHost } from './ban-pipeline-host.ts';
 
+/** What became of a record the store did not take: it waits (RecordRetry kept it), or it is lost. */
+function recordFate(waits: boolean): string {
+  return waits ? 'waits until the store can write' : 'could not be written';
+}
+
 export class BanPipeline {
   private readonly h: BanPipelineHost;
   private readonly order = new FirewallOrder();
@@ -295,8 +300,9 @@ export class BanPipeline {
       // and the caller are told so; until then the store still holds it active, and a restart before
       // then restores it until its end — the safe side. A record the store refused for its content is
       // not kept: a requested unban reports that to its caller, as its history will not have it.
-      if (!storeUnavailable(e) && this.liftedFirst.has(ip)) throw e;
-      this.h.notice('error', `Lifting the ban of ${ip}; its record ${storeUnavailable(e) ? 'waits until the store can write' : 'could not be written'} (${errorText(e)}). A restart before then puts the ban back until its end`);
+      const waits = storeUnavailable(e); // RecordRetry kept it
+      if (!waits && this.liftedFirst.has(ip)) throw e;
+      this.h.notice('error', `Lifting the ban of ${ip}; its record ${recordFate(waits)} (${errorText(e)}). A restart before then puts the ban back until its end`);
     }
     this.h.fleet()?.onUnban(ip, why);
     const off = this.h.engine().offender(ip);
@@ -404,7 +410,7 @@ export class BanPipeline {
     const who = bans.length === 1 ? bans[0]!.ip : `${bans.length} addresses (${bans[0]!.ip}, …)`;
     this.h.notice(
       'error',
-      `Banning ${who} in the firewall; the record of the ban waits until the store can write (${errorText(e)}). A restart before then takes it for a stale firewall entry and lifts it (a scanner probing again is banned again)`,
+      `Banning ${who} in the firewall; the record of the ban ${recordFate(storeUnavailable(e))} (${errorText(e)}). A restart before then takes it for a stale firewall entry and lifts it (a scanner probing again is banned again)`,
     );
   }
 

@@ -106,4 +106,20 @@ describe('ban records the store cannot write', () => {
     expect((await a.call('getState')).store).toEqual({ ok: true });
     await a.service.stop();
   });
+
+  it("a ban record the store refuses for its content is not said to wait: it is not kept", async () => {
+    const log: string[] = [];
+    const a = await started(log);
+    await a.service.start();
+    a.raw.recordBan = () => {
+      throw Object.assign(new Error('CHECK constraint failed: reason'), { errcode: 275 });
+    };
+    await a.call('ban', { ip: '198.51.100.8', durationSec: 3600 });
+    await a.service.idle();
+    expect(a.fw.bans.has('198.51.100.8')).toBe(true);
+    expect(log.filter((l) => l.includes('Banning 198.51.100.8'))).toEqual([
+      'error: Banning 198.51.100.8 in the firewall; the record of the ban could not be written (CHECK constraint failed: reason). A restart before then takes it for a stale firewall entry and lifts it (a scanner probing again is banned again)',
+    ]);
+    await a.service.stop();
+  });
 });
