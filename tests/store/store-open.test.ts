@@ -45,16 +45,21 @@ describe('SqliteStore files', () => {
   });
 });
 
+/** What opening a store at `db` throws (undefined when it opens). */
+function openError(db: string): unknown {
+  try {
+    new SqliteStore({ path: db });
+  } catch (e) {
+    return e;
+  }
+  return undefined;
+}
+
 describe('SqliteStore open failures', () => {
   it('a file that is no database: an error naming the file and what to do, not retryable', () => {
     const db = path.join(dir, 'broken.db');
     writeFileSync(db, 'hello this is not sqlite'.repeat(200));
-    let err: unknown;
-    try {
-      new SqliteStore({ path: db });
-    } catch (e) {
-      err = e;
-    }
+    const err = openError(db);
     expect(err).toBeInstanceOf(StoreOpenError);
     expect((err as StoreOpenError).retryable).toBe(false);
     expect((err as Error).message).toBe(
@@ -64,12 +69,7 @@ describe('SqliteStore open failures', () => {
 
   it('a file SQLite cannot create or open (CANTOPEN: no inodes for its -wal, no such directory): retryable, and no advice to move a healthy file aside', () => {
     const db = path.join(dir, 'no-such-dir', 'portcullis.db');
-    let err: unknown;
-    try {
-      new SqliteStore({ path: db });
-    } catch (e) {
-      err = e;
-    }
+    const err = openError(db);
     expect(err).toBeInstanceOf(StoreOpenError);
     expect((err as StoreOpenError).retryable).toBe(true);
     expect((err as Error).message).toContain(`cannot be created or opened in ${path.dirname(db)}`);
