@@ -84,6 +84,8 @@ export class ScanEngine extends EngineConfiguration {
   /** End of the ban that expires first (Infinity when none): checked on every packet. */
   private nextExpiry = Infinity;
   private lastStrikeSweep = -Infinity;
+  /** Event time at or after which the trackers next forget the sources whose window is over (forgetQuiet). */
+  private nextForget = -Infinity;
   /**
    * Targets not to scan-ban now (setBanHoldOff): the firewall refused their last ban for a rule of the
    * user's own, and banning again would only be refused again, every few probes.
@@ -152,6 +154,7 @@ export class ScanEngine extends EngineConfiguration {
     this.sourceWasTracked = false;
     const time = p.time;
     if (time >= this.nextExpiry || this.policy.deferredCount > 0) this.advance(time);
+    if (time >= this.nextForget) this.forgetQuiet(time);
 
     if (this.hostRecords !== null && !this.hostRecords.isThisHosts(p)) return this.ignore('not-for-this-host');
     if (p.trust !== 'kernel' && this.settings.detection.requireKernelTrust) return this.ignore('untrusted');
@@ -171,20 +174,21 @@ export class ScanEngine extends EngineConfiguration {
         return this.ignore('allowed-port');
       }
     }
-    let src = p.src;
+    const src = p.src;
     // Invariant: a tracked source is neither whitelisted nor banned (banning and whitelist changes
     // drop it), so only a source seen for the first time pays for these two checks.
-    const known = srcV4 >= 0 ? this.tracker.getV4(srcV4) : this.tracker.get(src);
+    const known = srcV4 >= 0 ? this.tracker.getV4(srcV4) : src6 !== null ? this.tracker.getV6(src6) : this.tracker.get(src);
     this.sourceWasTracked = known !== NO_SLOT;
     if (known === NO_SLOT) {
-      // A record of the replay leaves an IPv4 source's text to be made here, for a new source only.
+      // An IPv4 source by its value (a replay record's text is ''): a source quiet for findtime is
+      // forgotten (forgetQuiet), so most probes of a busy host's sources come here, and making the
+      // text of each for these checks was ~80 MB of garbage in a 1M-line replay.
       if (srcV4 >= 0 ? this.whitelist.hasV4(srcV4) : this.whitelist.has(src)) return this.ignore('whitelisted');
-      if (src === '') src = ipv4Text(srcV4) as Ip;
-      if (this.book.size !== 0 && (this.book.has(src) || this.book.covering(src) !== null)) return this.ignore('already-banned');
+      if (this.book.size !== 0 && (srcV4 >= 0 ? this.book.hasV4(srcV4) || this.book.coversV4(srcV4) : this.book.has(src) || this.book.covering(src) !== null)) return this.ignore('already-banned');
     }
 
     const scanType = verdict as ScanType;
-    if (this.probeEvents) this.sink({ type: 'probe', ip: src === '' ? this.tracker.ipOf(known) : src, port, time, scanType });
+    if (this.probeEvents) this.sink({ type: 'probe', ip: src !== '' ? src : known !== NO_SLOT ? this.tracker.ipOf(known) : (ipv4Text(srcV4) as Ip), port, time, scanType });
     // A resend of one connection attempt (a retransmitted SYN keeps its ports) is evidence, not a new probe (scan-rule.ts).
     let connPorts = 0;
     let connFrom = -1;
@@ -193,7 +197,7 @@ export class ScanEngine extends EngineConfiguration {
       connPorts = connectionPorts(spt, port);
       connFrom = connectionFrom(p.proto === 'UDP', sourceBits(src, srcV4, src6));
     }
-    const crossed = this.tracker.probe(src, time, port, scanType, known, srcV4, connPorts, connFrom);
+    const crossed = this.tracker.probe(src, time, port, scanType, known, srcV4, connPorts, connFrom, src6);
     if (crossed !== NO_SLOT) this.scanDetected(crossed, time);
     // By network too: needsProbe() settles most probes (sources tracked by address only, networks kept in their member) without the time.
     else if (this.networks.needsProbe(src, srcV4, src6, this.tracker.lastSlot)) {
@@ -293,6 +297,16 @@ export class ScanEngine extends EngineConfiguration {
       const reason = w !== NO_SLOT ? this.reasonOf(w) : d.reason;
       this.newBan(d.ip, Math.max(now, d.queuedAt), reason);
     }
+  }
+
+  /**
+   * The trackers forget the sources (and networks) whose window is over, every quarter findtime of
+   * event time: memory follows the sources of the last findtime, not every source ever seen.
+   */
+  private forgetQuiet(now: number): void {
+    this.tracker.forgetQuiet(now);
+    this.networks.forgetQuiet(now);
+    this.nextForget = now + this.findtimeMs() / 4;
   }
 
   private refreshNextExpiry(): void {

@@ -28,6 +28,7 @@ import { newPacket } from './parse/index.ts';
 import { C_TAG, RECORD_INTS, RecordReader, TAG_REJECTED, type RecordBatch } from './records.ts';
 import type { AllowedPorts } from './ports.ts';
 import { ReplayParser, type ReplayParseOptions } from './replay-parse.ts';
+import { V4Set } from './detect/v4-set.ts';
 
 export type { ReplayParseOptions } from './replay-parse.ts';
 
@@ -84,56 +85,6 @@ export interface ReplaySummary {
 /** Distinct uncounted prefixes remembered (a log of garbage cannot grow the map), and shown. */
 const UNCOUNTED_PREFIXES_KEPT = 64;
 const UNCOUNTED_PREFIXES_SHOWN = 10;
-
-/**
- * A set of IPv4 addresses as 32-bit values: open addressing in one Int32Array (linear probing, at
- * most half full), so adding a source seen before is one look at one cache line, where a
- * Set<number> of 100k entries cost ~10% of a replay (bucket, then entry, in a table 3× the size).
- */
-class V4Set {
-  /** Slots hold value + 1 as an int32 (0 = empty; the value 2^32 - 1 wraps to 0 and is kept aside). */
-  private table = new Int32Array(1 << 12);
-  private bits = 12;
-  private count = 0;
-  private hasMax = false;
-
-  get size(): number {
-    return this.count + (this.hasMax ? 1 : 0);
-  }
-
-  add(value: number): void {
-    const stored = (value + 1) | 0;
-    if (stored === 0) {
-      this.hasMax = true;
-      return;
-    }
-    const t = this.table;
-    const mask = t.length - 1;
-    let i = Math.imul(stored, 0x9e3779b1) >>> (32 - this.bits);
-    for (;;) {
-      const at = t[i]!;
-      if (at === stored) return;
-      if (at === 0) break;
-      i = (i + 1) & mask;
-    }
-    t[i] = stored;
-    if (2 * ++this.count > t.length) this.grow();
-  }
-
-  private grow(): void {
-    const old = this.table;
-    this.bits++;
-    const t = (this.table = new Int32Array(1 << this.bits));
-    const mask = t.length - 1;
-    for (let k = 0; k < old.length; k++) {
-      const stored = old[k]!;
-      if (stored === 0) continue;
-      let i = Math.imul(stored, 0x9e3779b1) >>> (32 - this.bits);
-      while (t[i] !== 0) i = (i + 1) & mask;
-      t[i] = stored;
-    }
-  }
-}
 
 /**
  * The packet records are read into: newPacket() with its time made a fractional number first. The

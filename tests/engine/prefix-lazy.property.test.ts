@@ -159,6 +159,11 @@ class EagerPrefixWatch {
     if (!isPrefixText(net)) return;
     this.tracker.delete(net);
   }
+
+  /** Forgets the networks whose window is over (the engine's sweep). */
+  forgetQuiet(now: number): number {
+    return this.tracker.forgetQuiet(now);
+  }
 }
 
 // ------------------------------------------------------------------ the streams

@@ -11,6 +11,7 @@ import type { BanReason, BanRecord } from '../../shared/model.ts';
 import { isPrefixText, v4PrefixText, v6PrefixText } from '../../shared/prefix.ts';
 import { ipv4Key } from './tracker.ts';
 import { v6ToWords } from './whitelist.ts';
+import { V4Set } from './v4-set.ts';
 
 /** Member addresses a prefix ban keeps (the evidence shown, not a bound on what it blocks). */
 export const MAX_MEMBERS = 64;
@@ -24,6 +25,10 @@ export class BanBook {
   /** Prefix bans by length ("4/24", "6/64") → how many: the lengths covering() tries. */
   private readonly prefixLengths = new Map<string, number>();
   private readonly words = new Uint32Array(4);
+  /** The banned IPv4 addresses (not networks) of `active` by value: hasV4() makes no text. */
+  private readonly activeV4 = new V4Set();
+  /** Prefix lengths of IPv4 network bans in use, each with its count (coveringV4 tries these). */
+  private readonly v4NetLengths = new Map<number, number>();
 
   get size(): number {
     return this.active.size;
@@ -31,6 +36,11 @@ export class BanBook {
 
   has(ip: string): boolean {
     return this.active.has(ip);
+  }
+
+  /** has() of an IPv4 address given as its 32-bit value (a replay record's): no text made. */
+  hasV4(v4: number): boolean {
+    return this.activeV4.has(v4);
   }
 
   get(ip: string): BanRecord | undefined {
@@ -120,16 +130,39 @@ export class BanBook {
     return null;
   }
 
+  /** Whether an active network ban holds the IPv4 address of 32-bit value `v4` (covering() without its text). */
+  coversV4(v4: number): boolean {
+    if (this.v4NetLengths.size === 0) return false;
+    for (const bits of this.v4NetLengths.keys()) if (this.active.has(v4PrefixText(v4, bits))) return true;
+    return false;
+  }
+
+  /** Keeps the indexes of `active` (prefix lengths in use, IPv4 addresses by value) as `target` is filed (+1) or dropped (-1). */
   private countPrefix(target: string, by: 1 | -1): void {
-    if (!isPrefixText(target)) return;
-    const key = `${target.indexOf(':') < 0 ? 4 : 6}/${target.slice(target.indexOf('/') + 1)}`;
+    if (!isPrefixText(target)) {
+      const v4 = ipv4Key(target);
+      if (v4 >= 0) {
+        if (by > 0) this.activeV4.add(v4);
+        else this.activeV4.delete(v4);
+      }
+      return;
+    }
+    const v6 = target.indexOf(':') >= 0;
+    const bits = Number(target.slice(target.indexOf('/') + 1));
+    const key = `${v6 ? 6 : 4}/${bits}`;
     const n = (this.prefixLengths.get(key) ?? 0) + by;
     if (n > 0) this.prefixLengths.set(key, n);
     else this.prefixLengths.delete(key);
+    if (!v6) {
+      if (n > 0) this.v4NetLengths.set(bits, n);
+      else this.v4NetLengths.delete(bits);
+    }
   }
 
   clear(): void {
     this.prefixLengths.clear();
+    this.v4NetLengths.clear();
+    this.activeV4.clear();
     this.active.clear();
     this.heapUntil = [];
     this.heapIp = [];

@@ -89,8 +89,10 @@ export class PrefixWatch {
   constructor(s: DetectionSettings, addresses: SourceTracker) {
     this.addresses = addresses;
     this.tracker = new SourceTracker<string | string[]>(s);
-    addresses.onWindowGone = (slot) => {
-      if (addresses.noteOf(slot) <= IN_MEMBER) this.ownWindow(slot);
+    addresses.onWindowGone = (slot, over) => {
+      if (addresses.noteOf(slot) > IN_MEMBER) return;
+      if (over) this.forgetInMember(slot);
+      else this.ownWindow(slot);
     };
     this.tracker.onWindowGone = (slot) => {
       if (4 * slot < this.netKeys.length) this.index.remove(this.netKeys, 4 * slot, slot);
@@ -363,6 +365,19 @@ export class PrefixWatch {
     const member = this.memberOf(net);
     const slot = member !== NO_SLOT ? this.ownWindow(member) : this.tracker.get(net);
     if (slot !== NO_SLOT) this.tracker.setPending(slot, pending);
+  }
+
+  /**
+   * Forgets the networks whose window is over at event time `now` (SourceTracker.forgetQuiet).
+   * Networks kept in their member go with the member (the address tracker's forgetQuiet).
+   */
+  forgetQuiet(now: number): number {
+    return this.tracker.forgetQuiet(now);
+  }
+
+  /** A network kept in `member`, whose window is over: so is the network's, the same window; no longer tracked (not copied out to be dropped later). */
+  private forgetInMember(member: number): void {
+    if (this.keyOf(this.addresses.ipOf(member), -1, this.spare)) this.index.remove(this.spare, 0, -member - 2);
   }
 
   /** Stops tracking a network (banned, or judged address by address). */

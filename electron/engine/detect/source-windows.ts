@@ -195,6 +195,11 @@ export class SourceWindows implements ProbeWindows {
     return true;
   }
 
+  /** Whether a slot's source was last seen `ms` or more before `time` (a boolean: a double returned from a call is a new heap number). */
+  quietFor(slot: number, time: number, ms: number): boolean {
+    return time - this.pagesF[slot >>> PAGE_BITS]![(slot & PAGE_MASK) * this.strideD + LAST]! >= ms;
+  }
+
   /** Frees what a slot's window holds beyond its record (the slot is being forgotten). */
   release(slot: number): void {
     if (this.inline) this.releaseExt(this.pagesI[slot >>> PAGE_BITS]!, this.intsOf(slot));

@@ -20,9 +20,23 @@ import type { ScanType } from '../../shared/model.ts';
 import { ScanRule, summarize, topPorts, type TrackerSettings, type WindowCopy, type WindowSummary } from './scan-rule.ts';
 import { ipv4Key, MAIN, NO_SLOT, PROBATION, SAME_AREA, SourceTable } from './source-table.ts';
 import { SourceWindows } from './source-windows.ts';
+import { v6ToWords, v6WordsSlow } from './whitelist.ts';
 
 export { ipv4Key, ipv4Text, NO_SLOT } from './source-table.ts';
 export { scanTypeOf, type TrackerSettings, type WindowSummary } from './scan-rule.ts';
+
+/**
+ * How much longer than findtime a source must be quiet before forgetQuiet() drops it. Records come
+ * a little out of time order (the kernel's CPUs, merged logs): a probe stamped up to this much
+ * before the latest one still finds the window it would have found, so forgetting changes no
+ * decision; it only delays the memory's return by a minute.
+ */
+const FORGET_SLACK_MS = 60_000;
+
+/** The words of an IPv6 address (any spelling) into `out`; false for anything else (an IPv4 address, a network). */
+function v6AddressWords(ip: string, out: Uint32Array): boolean {
+  return ip.indexOf(':') >= 0 && ip.indexOf('/') < 0 && (v6ToWords(ip, out) || v6WordsSlow(ip, out));
+}
 
 /** `Tag`: what a caller notes per tracked source (the engine's addresses: their network; PrefixWatch's networks: their members). */
 export class SourceTracker<Tag = string> {
@@ -38,6 +52,8 @@ export class SourceTracker<Tag = string> {
    */
   private tags: (Tag | undefined)[] = [];
   private readonly sparse: Map<number, Tag> | null;
+  /** An IPv6 address's words, parsed from its text (get(), adding without the caller's words). */
+  private readonly words = new Uint32Array(4);
   /** The slot the last probe() counted into (valid until the next change of the tracker). */
   lastSlot = NO_SLOT;
   evictedCount = 0;
@@ -46,11 +62,12 @@ export class SourceTracker<Tag = string> {
   onEvict: ((ip: string, time: number) => void) | null = null;
 
   /**
-   * Called with a slot whose window is about to be dropped (delete, eviction, clear) or moved to
-   * another slot (re-layout), while it can still be read: PrefixWatch copies out a network's
-   * window that it keeps in its only member's.
+   * Called with a slot whose window is about to be dropped (delete, eviction, clear, `over`: false)
+   * or moved to another slot (re-layout), while it can still be read: PrefixWatch copies out a
+   * network's window that it keeps in its only member's. `over`: the window is dropped because it
+   * is over (forgetQuiet): what is kept in it is over too.
    */
-  onWindowGone: ((slot: number) => void) | null = null;
+  onWindowGone: ((slot: number, over: boolean) => void) | null = null;
 
   /** Sources with a tag (tests: the sparse Map stays as small as its callers say). */
   get taggedCount(): number {
@@ -79,7 +96,7 @@ export class SourceTracker<Tag = string> {
       const areas = order.map((slot) => this.table.areaOf(slot));
       this.clear();
       copies.forEach((c, i) => {
-        const slot = this.table.add(c.ip, ipv4Key(c.ip));
+        const slot = this.file(c.ip, -1, null);
         this.windows.copyIn(slot, c);
         if (areas[i] === MAIN) this.table.touch(slot, MAIN);
         if (tags[i] !== undefined) this.setTag(slot, tags[i]);
@@ -95,8 +112,8 @@ export class SourceTracker<Tag = string> {
   /** The slot of a tracked source, or NO_SLOT. */
   get(ip: string): number {
     const key = ipv4Key(ip);
-    if (key < 0) return this.table.getName(ip);
-    return this.table.getV4(key);
+    if (key >= 0) return this.table.getV4(key);
+    return v6AddressWords(ip, this.words) ? this.table.getV6(this.words) : this.table.getName(ip);
   }
 
   /**
@@ -107,6 +124,23 @@ export class SourceTracker<Tag = string> {
     return this.table.getV4(key);
   }
 
+  /** The slot of a tracked IPv6 source given as its four 32-bit words, or NO_SLOT: get() without reading the text. */
+  getV6(words: Uint32Array): number {
+    return this.table.getV6(words);
+  }
+
+  /**
+   * Files a new source in the table: an IPv4 address by its value (`v4`, or read from `ip`), an
+   * IPv6 one by its words (`v6`, or read from `ip`), anything else (a network) by its text.
+   */
+  private file(ip: string, v4: number, v6: Uint32Array | null): number {
+    if (v4 < 0 && v6 === null) {
+      v4 = ipv4Key(ip);
+      if (v4 < 0 && v6AddressWords(ip, this.words)) v6 = this.words;
+    }
+    return this.table.add(ip, v4, v4 >= 0 ? null : v6);
+  }
+
   delete(ip: string): boolean {
     const slot = this.get(ip);
     if (slot === NO_SLOT) return false;
@@ -115,7 +149,7 @@ export class SourceTracker<Tag = string> {
   }
 
   clear(): void {
-    if (this.onWindowGone !== null) for (const slot of this.table.inAreaOrder()) this.onWindowGone(slot);
+    if (this.onWindowGone !== null) for (const slot of this.table.inAreaOrder()) this.onWindowGone(slot, false);
     this.table.clear();
     this.windows.layout(this.rule.maxretry, this.rule.portCap);
     this.clearTags();
@@ -209,17 +243,18 @@ export class SourceTracker<Tag = string> {
    * Counts one probe. `port` null for probes without a port (pings). Returns the source's slot when
    * it now meets the scan rule, else NO_SLOT. The caller bans and then deletes the source.
    * `known` is the caller's own lookup of `ip` (NO_SLOT: not tracked), to save a second one;
-   * `v4`: ip's 32-bit IPv4 value when the caller has it, to save parsing it again (else -1).
+   * `v4`: ip's 32-bit IPv4 value when the caller has it, to save parsing it again (else -1); `v6`
+   * likewise the four words of an IPv6 ip (else null).
    * `connPorts`, `connFrom`: the probe's connection key in its two halves (scan-rule.ts; connFrom -1:
    * none): a repeat of a probe in the ring counts as evidence only, never as a probe of the rule.
    */
-  probe(ip: string, time: number, port: number | null, type: ScanType, known?: number, v4 = -1, connPorts = 0, connFrom = -1): number {
+  probe(ip: string, time: number, port: number | null, type: ScanType, known?: number, v4 = -1, connPorts = 0, connFrom = -1, v6: Uint32Array | null = null): number {
     let slot = known === undefined ? this.get(ip) : known;
     const w = this.windows;
     const seen = slot !== NO_SLOT;
     let restarted = false;
     if (!seen) {
-      slot = this.table.add(ip, v4 >= 0 ? v4 : ipv4Key(ip));
+      slot = this.file(ip, v4, v6);
       w.start(slot, time);
       if (this.table.size > this.table.bound) this.evictOldest(time);
     } else {
@@ -247,7 +282,7 @@ export class SourceTracker<Tag = string> {
    * recently seen of probation; returns its slot. Never evicts: the caller keeps within the bound.
    */
   adopt(ip: string, window: WindowCopy): number {
-    const slot = this.table.add(ip, ipv4Key(ip));
+    const slot = this.file(ip, -1, null);
     this.windows.copyIn(slot, window);
     return slot;
   }
@@ -258,7 +293,7 @@ export class SourceTracker<Tag = string> {
    * area `from` is in (PrefixWatch: a network kept in its only member was seen as often as it).
    */
   adoptFrom(ip: string, other: SourceTracker<unknown>, from: number): number {
-    const slot = this.table.add(ip, ipv4Key(ip));
+    const slot = this.file(ip, -1, null);
     if (!this.windows.copyFrom(slot, other.windows, from)) this.windows.copyIn(slot, other.windowOf(from));
     if (other.table.areaOf(from) === MAIN) this.table.touch(slot, MAIN);
     return slot;
@@ -279,8 +314,31 @@ export class SourceTracker<Tag = string> {
     return topPorts(this.windows.copyOut(slot, this.table.keyOf(slot)), limit);
   }
 
-  private release(slot: number): void {
-    this.onWindowGone?.(slot);
+  /**
+   * Forgets the sources whose window is over at event time `now` — quiet for findtime (their next
+   * probe would start afresh, so they hold no evidence) and FORGET_SLACK_MS more — unless a ban of
+   * them is pending; returns how many. As fail2ban's failmanager forgets failures older than
+   * findtime: what is tracked is the sources of the last findtime, not of the whole history. Before,
+   * a source stayed until the bound evicted it: a host (or a replay) that saw 100k sources over a
+   * day kept all of them (~25 MB), where those of its last ten minutes were a few thousand.
+   * Every slot is looked at, in slot order (a walk over the records' pages, not the lists): which
+   * sources are forgotten must not depend on the order of the lists, which is not the order of last
+   * probes for windows copied in (PrefixWatch's networks) or in a log whose times jump back.
+   */
+  forgetQuiet(now: number): number {
+    const quietMs = this.rule.findtimeMs + FORGET_SLACK_MS;
+    const used = this.table.slotsUsed;
+    let forgotten = 0;
+    for (let slot = 0; slot < used; slot++) {
+      if (!this.table.isFiled(slot) || !this.windows.quietFor(slot, now, quietMs) || this.windows.isPending(slot)) continue;
+      this.release(slot, true);
+      forgotten++;
+    }
+    return forgotten;
+  }
+
+  private release(slot: number, over = false): void {
+    this.onWindowGone?.(slot, over);
     if (this.sparse !== null) {
       if (this.sparse.size !== 0) this.sparse.delete(slot);
     } else if (slot < this.tags.length) this.tags[slot] = undefined;

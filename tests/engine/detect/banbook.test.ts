@@ -99,4 +99,25 @@ describe('BanBook', () => {
       { numRuns: 300 },
     );
   });
+
+  it('hasV4 and coversV4 answer as has and covering do, after any bans, lifts and expiries of addresses and networks (property)', () => {
+    const targets = ['10.0.0.1', '10.0.0.2', '10.0.1.9', '200.1.2.3', '255.255.255.254', '10.0.0.0/24', '200.1.0.0/16', '2001:db8::1', '2001:db8::/64'];
+    const probes = ['10.0.0.1', '10.0.0.2', '10.0.0.77', '10.0.1.9', '200.1.2.3', '200.1.9.9', '200.2.0.1', '255.255.255.254', '8.8.8.8'];
+    const key = (ip: string) => ip.split('.').reduce((a, o) => a * 256 + Number(o), 0);
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: targets.length - 1 }), fc.integer({ min: 1, max: 100 }), fc.constantFrom('add', 'remove', 'expire')), { maxLength: 60 }), (ops) => {
+        const b = new BanBook();
+        for (const [i, t, op] of ops) {
+          if (op === 'add') b.add(ban(targets[i]!, 0, t));
+          else if (op === 'remove') b.remove(targets[i]!);
+          else b.expire(t);
+          for (const ip of probes) {
+            expect([ip, b.hasV4(key(ip))]).toEqual([ip, b.has(ip)]);
+            expect([ip, b.coversV4(key(ip))]).toEqual([ip, b.covering(ip) !== null]);
+          }
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
 });

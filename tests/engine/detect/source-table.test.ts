@@ -4,6 +4,26 @@ import { MAIN, NO_SLOT, PROBATION, SourceTable } from '../../../electron/engine/
 import { ipv4Key } from '../../../electron/engine/detect/tracker.ts';
 
 describe('SourceTable', () => {
+  it('files IPv6 addresses by their words when given them: found by the words, not by the text; removed cleanly', () => {
+    const t = new SourceTable(10);
+    const w = new Uint32Array([0x20010db8, 0, 0, 1]);
+    const a = t.add('2001:db8::1', -1, w);
+    const n = t.add('2001:db8::/64', -1);
+    expect(t.getV6(new Uint32Array([0x20010db8, 0, 0, 1]))).toBe(a);
+    expect(t.getV6(new Uint32Array([0x20010db8, 0, 0, 2]))).toBe(NO_SLOT);
+    expect(t.getName('2001:db8::1')).toBe(NO_SLOT);
+    expect(t.getName('2001:db8::/64')).toBe(n);
+    expect(t.keyOf(a)).toBe('2001:db8::1');
+    expect(t.size).toBe(2);
+    expect(t.slots().sort()).toEqual([a, n].sort());
+    expect(t.isFiled(a)).toBe(true);
+    t.remove(a);
+    expect(t.isFiled(a)).toBe(false);
+    expect(t.getV6(w)).toBe(NO_SLOT);
+    expect(t.size).toBe(1);
+    expect(t.slots()).toEqual([n]);
+  });
+
   it('files IPv4 keys by value and other keys by name, and finds each only its own way', () => {
     const t = new SourceTable(10);
     const a = t.add('10.0.0.1', ipv4Key('10.0.0.1'));

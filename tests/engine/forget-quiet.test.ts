@@ -1,0 +1,101 @@
+/**
+ * Sources whose window is over are forgotten (SourceTracker.forgetQuiet, run by the engine every
+ * quarter findtime of event time): what is tracked is the sources of the last findtime, as
+ * fail2ban's failmanager keeps the failures of its last findtime — not every source ever seen,
+ * which held a busy host's whole day of sources until the bound evicted them. Forgetting must
+ * change no decision: a quiet source's next probe starts afresh whether it was kept or not.
+ */
+import { describe, expect, it } from 'vitest';
+import { ScanEngine } from '../../electron/engine/engine.ts';
+import { SourceTracker } from '../../electron/engine/detect/tracker.ts';
+import { ManualClock } from '../../electron/shared/domain.ts';
+import type { EngineEvent } from '../../electron/shared/model.ts';
+import type { PacketEvent } from '../../electron/shared/packet.ts';
+import { SettingsSchema } from '../../electron/shared/settings.ts';
+import { prng } from '../../bench/gen-log.ts';
+import { syn, T0, udp } from './detect/packets.ts';
+
+const MIN = 60_000;
+/** findtime 600 s (the default) plus the minute of slack forgetQuiet waits beyond it. */
+const QUIET = 11 * MIN;
+
+function make(detection: Record<string, unknown> = {}, maxNewBansPerMinute = 1000) {
+  const events: EngineEvent[] = [];
+  const settings = SettingsSchema.parse({ detection, ban: { maxNewBansPerMinute } });
+  const engine = new ScanEngine({ settings, clock: new ManualClock(T0) }, (e) => events.push(e));
+  return { engine, events };
+}
+
+const v4 = (i: number) => `198.51.${(i >> 8) & 255}.${i & 255}`;
+const v6 = (i: number) => `2001:db8:${(i >> 8).toString(16)}:${(i & 255).toString(16)}::1`;
+
+describe('sources whose window is over are forgotten', () => {
+  it('a day of single probes from 2,000 sources (one every 30 s) leaves only the last findtime’s sources tracked', () => {
+    const { engine } = make();
+    for (let i = 0; i < 2000; i++) engine.ingestPacket(syn(i % 5 === 0 ? v6(i) : v4(i), 22 + (i % 7), T0 + i * 30_000));
+    // 600 s of findtime + the minute of slack + at most a quarter findtime between two sweeps: 810 s = 27 sources of one every 30 s.
+    const tracked = engine.stats().trackedSources;
+    expect(tracked).toBeGreaterThanOrEqual(20);
+    expect(tracked).toBeLessThanOrEqual(28);
+    expect(engine.stats().evicted).toBe(0);
+  });
+
+  it('a source forgotten after a quiet findtime is tracked again from its next probe, as a source seen for the first time', () => {
+    const { engine, events } = make({ maxretry: 3, minDistinctPorts: 3 });
+    engine.ingestPacket(syn('203.0.113.7', 22, T0));
+    engine.ingestPacket(syn('203.0.113.7', 23, T0 + 1000));
+    // Another source's probes move event time on past the window (and the slack): the sweep runs.
+    engine.ingestPacket(syn('192.0.2.200', 80, T0 + QUIET + 1000));
+    expect(engine.stats().trackedSources).toBe(1);
+    // Two more probes make three in the new window, not four: no ban yet.
+    engine.ingestPacket(syn('203.0.113.7', 24, T0 + QUIET + 2000));
+    engine.ingestPacket(syn('203.0.113.7', 25, T0 + QUIET + 3000));
+    expect(events.filter((e) => e.type === 'ban')).toEqual([]);
+    engine.ingestPacket(syn('203.0.113.7', 26, T0 + QUIET + 4000));
+    expect(events.filter((e) => e.type === 'ban').map((e) => (e as Extract<EngineEvent, { type: 'ban' }>).ban.reason.ports)).toEqual([[24, 25, 26]]);
+  });
+
+  it('the tracker forgets exactly the sources quiet for findtime and a minute, except one whose ban is pending', () => {
+    const t = new SourceTracker({ findtimeSec: 600, maxretry: 5, minDistinctPorts: 3, maxTrackedSources: 100 });
+    t.probe('203.0.113.1', T0, 22, 'SYN');
+    t.probe('203.0.113.2', T0, 22, 'SYN');
+    t.setPending(t.get('203.0.113.2'), true);
+    t.probe('2001:db8::3', T0 + 1000, 22, 'SYN');
+    t.probe('203.0.113.4', T0 + 2 * MIN, 22, 'SYN');
+    expect(t.forgetQuiet(T0 + QUIET - 1)).toBe(0);
+    expect(t.forgetQuiet(T0 + QUIET)).toBe(1); // .1 only: .2 is pending, ::3 was seen a second later
+    expect(t.forgetQuiet(T0 + QUIET + 1000)).toBe(1);
+    expect(['203.0.113.1', '203.0.113.2', '2001:db8::3', '203.0.113.4'].map((ip) => t.get(ip) !== -1)).toEqual([false, true, false, true]);
+    expect(t.size).toBe(2);
+  });
+
+  it('forgetting changes no decision: random streams give the same events with and without it', () => {
+    // The engine without the sweep: the same engine whose trackers are told to forget nothing.
+    const without = (e: ScanEngine) => {
+      const inside = e as unknown as { tracker: SourceTracker; networks: { forgetQuiet(now: number): number } };
+      inside.tracker.forgetQuiet = () => 0;
+      inside.networks.forgetQuiet = () => 0;
+      return e;
+    };
+    for (let seed = 1; seed <= 40; seed++) {
+      const rnd = prng(seed);
+      const detection = { maxretry: 3, minDistinctPorts: 2, findtimeSec: 30 + Math.floor(rnd() * 60), maxTrackedSources: 100_000, ipv6PrefixLength: 64 };
+      const a = make(detection);
+      const b = make(detection);
+      without(b.engine);
+      let t = T0;
+      const packets: PacketEvent[] = [];
+      for (let i = 0; i < 1500; i++) {
+        t += Math.floor(rnd() * 4000);
+        const n = Math.floor(rnd() * 60);
+        const src = n < 20 ? v4(n) : n < 40 ? v6(n) : `2001:db8:77::${(n - 39).toString(16)}`; // the last: one /64, many addresses
+        packets.push(rnd() < 0.2 ? udp(src, 1000 + Math.floor(rnd() * 8), t) : syn(src, 20 + Math.floor(rnd() * 8), t));
+      }
+      for (const p of packets) {
+        expect(a.engine.ingestPacket(p)).toBe(b.engine.ingestPacket(p));
+      }
+      expect(a.events).toEqual(b.events);
+      expect(a.engine.stats().trackedSources).toBeLessThanOrEqual(b.engine.stats().trackedSources);
+    }
+  });
+});
