@@ -56,6 +56,40 @@ describe('fleet bans lifted by hand, across restarts', () => {
     expect(t3.firewall.bans.has('203.0.113.5')).toBe(false);
   });
 
+  it("a fleet ban extended by another host's longer decision, which is then deleted, and lifted by hand after a restart before any pull stays lifted", async () => {
+    const clock = new ManualClock(BOOT + 10_000);
+    const lapi = new FakeLapi(() => clock.now());
+    const t = await build({ settings: withFleet(), lapi, clock });
+    await pulled(t);
+    const b = lapi.add('203.0.113.5', 'portcullis@hostB', 3_600_000);
+    clock.advance(1000);
+    await pulled(t);
+    // Host C's longer decision extends it; then host C's is deleted: host B's holds it again.
+    const c = lapi.add('203.0.113.5', 'portcullis@hostC', 24 * 3_600_000);
+    clock.advance(1000);
+    await pulled(t);
+    expect((await t.call('getBans')).active.map((b) => b.reason.origin)).toEqual(['portcullis@hostC']);
+    lapi.remove(c.id);
+    clock.advance(1000);
+    await pulled(t);
+    // The ban is host B's again, until host B's decision ends (what a restart restores).
+    expect((await t.call('getBans')).active.map((x) => [x.ip, x.reason.origin, x.until])).toEqual([['203.0.113.5', 'portcullis@hostB', b.until]]);
+    expect(t.firewall.bans.get('203.0.113.5')).toBe(b.until);
+    await t.service.stop();
+
+    const t2 = await build({ dir: t.dir, lapi, clock });
+    await t2.service.idle();
+    await t2.call('unban', { ip: '203.0.113.5' }); // before t2 pulled anything
+    await t2.service.idle();
+    clock.advance(1000);
+    await pulled(t2);
+    expect(t2.firewall.bans.has('203.0.113.5')).toBe(false);
+    expect((await t2.call('getBans')).active.map((b) => b.ip)).not.toContain('203.0.113.5');
+    clock.advance(6 * 60_000);
+    await pulled(t2); // and at the next full resync
+    expect(t2.firewall.bans.has('203.0.113.5')).toBe(false);
+  });
+
   it('a dismissal is forgotten once its decision is gone at the LAPI: a later decision for the address applies, also after a restart', async () => {
     const clock = new ManualClock(BOOT + 10_000);
     const lapi = new FakeLapi(() => clock.now());

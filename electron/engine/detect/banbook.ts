@@ -56,6 +56,8 @@ export class BanBook {
    * Adds a ban, or extends the active one of the same address (never two bans for one address):
    * the later end wins (permanent beats any end), strikes keep the higher count, and the reason
    * merges (ports united, hits added, first/last seen widened; the newer kind/note/scan type).
+   * Two fleet bans are the exception: the newer one is the fleet's decision that stands now, and the
+   * ban takes its origin and its end, even an earlier one (mergedEnd).
    */
   add(ban: BanRecord): AddResult {
     const cur = this.active.get(ban.ip);
@@ -66,7 +68,7 @@ export class BanBook {
       if (record.until !== null) this.push(record.until, record.ip);
       return { record, extended: false };
     }
-    const until = cur.until === null || ban.until === null ? null : Math.max(cur.until, ban.until);
+    const until = mergedEnd(cur, ban);
     const record: BanRecord = {
       ip: cur.ip,
       at: cur.at,
@@ -232,18 +234,30 @@ export class BanBook {
 }
 
 /**
+ * When an extended ban ends: the later end — but of two fleet bans the newer one's. The fleet link
+ * hands on only the decision that stands now for the address (the longest; a shorter one only once
+ * the longer one is gone: deleted at the LAPI), so a fleet ban that followed the longer, deleted
+ * decision stayed until that decision's end, under that decision's origin (mergedOrigin), and a
+ * restart took the ban for that deleted decision's: a lift by hand before the first pull was pinned
+ * to that origin, and the decision that does stand came back.
+ */
+function mergedEnd(cur: BanRecord, ban: BanRecord): number | null {
+  if (cur.reason.origin !== undefined && ban.reason.origin !== undefined) return ban.until;
+  return cur.until === null || ban.until === null ? null : Math.max(cur.until, ban.until);
+}
+
+/**
  * Whose ban an extended ban is. This host's own evidence on either side makes it this host's (no
  * origin: pushed to the fleet, kept when the fleet's decision goes). Two fleet bans stay a fleet
- * ban, of the origin whose end now holds it (the later end; the newer one on a tie) — dropping the
- * origin here made every extension a fleet decision got (its host's second strike, another host's
- * longer ban) this host's own ban, pushed back to the LAPI as this host's decision.
+ * ban, of the newer decision's origin: the one that stands now (mergedEnd) — dropping the origin here made every extension a fleet decision got (its host's
+ * second strike, another host's longer ban) this host's own ban, pushed back to the LAPI as this
+ * host's decision.
  */
 function mergedOrigin(cur: BanRecord, ban: BanRecord): string | undefined {
   const a = cur.reason.origin;
   const b = ban.reason.origin;
   if (a === undefined || b === undefined) return undefined;
-  const newerHolds = ban.until === null || (cur.until !== null && ban.until >= cur.until);
-  return newerHolds ? b : a;
+  return b;
 }
 
 function mergeReasons(a: BanReason, b: BanReason): BanReason {

@@ -27,11 +27,15 @@ describe('BanBook', () => {
     expect(b.has('p')).toBe(true); // permanent never expires
   });
 
-  it("an extended ban's origin: a fleet ban stays one, of the origin whose end holds it; this host's evidence on either side makes it this host's", () => {
+  it("an extended ban's origin: a fleet ban stays one, of the decision that stands now (the newer one, with its end); this host's evidence on either side makes it this host's", () => {
     const b = new BanBook();
     b.add(ban('f', 0, 100, { origin: 'hostB' }));
     expect(b.add(ban('f', 10, 500, { origin: 'hostC' })).record.reason.origin).toBe('hostC'); // the longer decision holds it
-    expect(b.add(ban('f', 20, 300, { origin: 'hostB' })).record.reason.origin).toBe('hostC'); // a shorter one does not take it over
+    // The fleet hands on a shorter decision only once the longer one is gone: it holds the ban now, until its own end.
+    expect(b.add(ban('f', 20, 300, { origin: 'hostB' })).record).toMatchObject({ until: 300, reason: { origin: 'hostB' } });
+    expect(b.nextExpiry()).toBe(300);
+    expect(b.expire(300).map((r) => r.ip)).toEqual(['f']);
+    b.add(ban('f', 0, 100, { origin: 'hostB' }));
     expect(b.add(ban('f', 30, null, { origin: 'hostB' })).record.reason.origin).toBe('hostB'); // a permanent one does
     expect(b.add(ban('f', 40, 50)).record.reason.origin).toBeUndefined(); // this host's own ban of it
     b.add(ban('l', 0, 100));
