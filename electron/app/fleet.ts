@@ -171,10 +171,14 @@ export class FleetBridge implements FleetSink {
     if (ban.reason.origin === undefined) this.applied.delete(ban.ip);
   }
 
-  /** A local ban the firewall took (or failed transiently): pushed. Its take-over was recorded at the decision (onLocalBanDecided). */
+  /**
+   * A local ban the firewall took (or failed transiently): pushed. Its take-over was recorded at the
+   * decision (onLocalBanDecided). Only this host's own part: a fleet decision that holds the address
+   * longer (`ownUntil`) is another host's, and pushed as ours it stood at the LAPI as this host's ban.
+   */
   onBan(ban: BanRecord): void {
     if (ban.reason.origin !== undefined) return; // a fleet ban: never pushed back
-    this.link?.enqueueBan({ ip: ban.ip, until: ban.until, ports: ban.reason.ports, hits: ban.reason.hits, kind: ban.reason.kind, ...(ban.reason.scanType ? { scanType: ban.reason.scanType } : {}) });
+    this.link?.enqueueBan({ ip: ban.ip, until: ban.reason.ownUntil ?? ban.until, ports: ban.reason.ports, hits: ban.reason.hits, kind: ban.reason.kind, ...(ban.reason.scanType ? { scanType: ban.reason.scanType } : {}) });
   }
 
   onUnban(ip: string, why: UnbanReason): void {

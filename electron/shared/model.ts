@@ -22,6 +22,14 @@ export const BanReasonSchema = z.object({
   note: z.string().optional(),
   /** Where a fleet ban came from (a CrowdSec decision's origin, e.g. portcullis@hostA); absent = this host. */
   origin: z.string().optional(),
+  /**
+   * This host's own ban of an address a fleet decision holds longer (a short manual ban of a
+   * fleet-banned address): when this host's own part ends. The ban here lasts until `until` (the
+   * fleet's end), but only this part is pushed to the LAPI as this host's decision — the rest is
+   * another host's, never echoed back as ours. Absent: `until` is this host's own end (or, with
+   * `origin`, the fleet's).
+   */
+  ownUntil: z.number().optional(),
   /** A prefix ban (its ip is a CIDR): the member addresses seen probing (capped). */
   members: z.array(z.string()).optional(),
 });

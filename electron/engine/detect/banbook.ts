@@ -57,7 +57,8 @@ export class BanBook {
    * the later end wins (permanent beats any end), strikes keep the higher count, and the reason
    * merges (ports united, hits added, first/last seen widened; the newer kind/note/scan type).
    * Two fleet bans are the exception: the newer one is the fleet's decision that stands now, and the
-   * ban takes its origin and its end, even an earlier one (mergedEnd).
+   * ban takes its origin and its end, even an earlier one (mergedEnd). A ban of this host's own that
+   * a fleet ban outlasts keeps its own end apart (`reason.ownUntil`): that is what it pushes.
    */
   add(ban: BanRecord): AddResult {
     const cur = this.active.get(ban.ip);
@@ -78,6 +79,10 @@ export class BanBook {
     };
     const origin = mergedOrigin(cur, ban);
     if (origin !== undefined) record.reason.origin = origin;
+    else {
+      const own = laterEnd(ownEnd(cur), ownEnd(ban));
+      if (own !== undefined && own !== until && own !== null) record.reason.ownUntil = own;
+    }
     this.active.set(ban.ip, record);
     if (until !== null && until !== cur.until) this.push(until, record.ip);
     return { record, extended: true };
@@ -233,6 +238,19 @@ export class BanBook {
   }
 }
 
+/** The later of two ends (null: permanent, beats any end; undefined: none). */
+function laterEnd(a: number | null | undefined, b: number | null | undefined): number | null | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return a === null || b === null ? null : Math.max(a, b);
+}
+
+/** Where this host's own part of a ban ends: undefined for a fleet ban (it has none). */
+function ownEnd(r: BanRecord): number | null | undefined {
+  if (r.reason.origin !== undefined) return undefined;
+  return r.reason.ownUntil ?? r.until;
+}
+
 /**
  * When an extended ban ends: the later end — but of two fleet bans the newer one's. The fleet link
  * hands on only the decision that stands now for the address (the longest; a shorter one only once
@@ -248,8 +266,9 @@ function mergedEnd(cur: BanRecord, ban: BanRecord): number | null {
 
 /**
  * Whose ban an extended ban is. This host's own evidence on either side makes it this host's (no
- * origin: pushed to the fleet, kept when the fleet's decision goes). Two fleet bans stay a fleet
- * ban, of the newer decision's origin: the one that stands now (mergedEnd) — dropping the origin here made every extension a fleet decision got (its host's
+ * origin: pushed to the fleet — only its own part, `ownUntil` — and kept when the fleet's decision
+ * goes). Two fleet bans stay a fleet ban, of the newer decision's origin: the one that stands now
+ * (mergedEnd) — dropping the origin here made every extension a fleet decision got (its host's
  * second strike, another host's longer ban) this host's own ban, pushed back to the LAPI as this
  * host's decision.
  */

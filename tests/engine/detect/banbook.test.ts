@@ -42,6 +42,24 @@ describe('BanBook', () => {
     expect(b.add(ban('l', 10, 900, { origin: 'hostB' })).record.reason.origin).toBeUndefined(); // a local ban extended by the fleet stays local
   });
 
+  it("a ban of this host's own that a fleet ban outlasts keeps its own end apart (ownUntil: what it pushes); none when its own end is the ban's", () => {
+    const b = new BanBook();
+    b.add(ban('f', 0, 4000, { origin: 'hostB' }));
+    const mine = b.add(ban('f', 10, 600)).record;
+    expect(mine).toMatchObject({ until: 4000, reason: { ownUntil: 600 } });
+    expect(mine.reason.origin).toBeUndefined();
+    expect(b.add(ban('f', 20, 1200)).record.reason.ownUntil).toBe(1200); // a longer own ban: its own part grows
+    expect(b.add(ban('f', 30, 900)).record.reason.ownUntil).toBe(1200); // a shorter one does not shorten it
+    expect(b.add(ban('f', 40, 5000)).record).toMatchObject({ until: 5000 }); // outlasting the fleet's: all its own
+    expect(b.get('f')!.reason.ownUntil).toBeUndefined();
+    // A local ban the fleet extends: the same.
+    b.add(ban('l', 0, 100));
+    expect(b.add(ban('l', 10, 900, { origin: 'hostB' })).record.reason.ownUntil).toBe(100);
+    // A permanent own ban is the whole ban.
+    b.add(ban('p', 0, 4000, { origin: 'hostB' }));
+    expect(b.add(ban('p', 10, null)).record.reason.ownUntil).toBeUndefined();
+  });
+
   it('extends instead of duplicating: later end wins, reasons merge', () => {
     const b = new BanBook();
     b.add(ban('a', 0, 100, { ports: [22, 80], hits: 5 }));

@@ -1,0 +1,68 @@
+/**
+ * A local ban of an address the fleet bans already: the ban here lasts as long as the longer of the
+ * two, but this host publishes only its own part — the fleet's decision (another host's) is never
+ * echoed back to the LAPI as this host's own.
+ */
+import { describe, expect, it } from 'vitest';
+import { ManualClock } from '../../electron/shared/domain.ts';
+import { FakeLapi } from './fake-lapi.ts';
+import { BOOT, fleetServiceBuilder, withFleet } from './fleet-service.ts';
+
+const build = fleetServiceBuilder();
+const IP = '203.0.113.5';
+const HOUR = 3_600_000;
+
+async function drain(t: Awaited<ReturnType<typeof build>>): Promise<void> {
+  await t.service.idle();
+  while ((await t.link().pumpOnce()) === 'sent');
+}
+
+describe("a local ban of a fleet-banned address publishes only this host's part", () => {
+  it("a 10-minute manual ban of an address another host bans for 4 h: pushed for 10 minutes; the address stays banned here until the fleet's end; host B's decision stays", async () => {
+    const t = await build({ settings: withFleet() });
+    const b = t.lapi.add(IP, 'portcullis@hostB', 4 * HOUR);
+    await t.link().pullOnce();
+    await t.service.idle();
+    t.clock.advance(1000);
+    await t.call('ban', { ip: IP, durationSec: 600, note: 'mine' } as never);
+    await drain(t);
+    const ours = t.lapi.active().filter((d) => d.origin === 'portcullis@hostA');
+    expect(ours.map((d) => [d.value, d.until])).toEqual([[IP, t.clock.now() + 600_000]]);
+    expect(t.lapi.active().find((d) => d.origin === 'portcullis@hostB')?.id).toBe(b.id);
+    const ban = (await t.call('getBans')).active.find((x) => x.ip === IP);
+    expect(ban?.until).toBe(b.until);
+    expect(t.firewall.bans.get(IP)).toBe(b.until);
+  });
+
+  it('its own part is kept across a restart: a later local ban of the address is pushed with its own end, not the fleet\'s', async () => {
+    const clock = new ManualClock(BOOT + 10_000);
+    const lapi = new FakeLapi(() => clock.now());
+    const t = await build({ settings: withFleet(), lapi, clock });
+    lapi.add(IP, 'portcullis@hostB', 4 * HOUR);
+    await t.link().pullOnce();
+    await t.service.idle();
+    await t.call('ban', { ip: IP, durationSec: 600 } as never);
+    await drain(t);
+    await t.service.stop();
+    const t2 = await build({ dir: t.dir, lapi, clock });
+    await t2.service.idle();
+    clock.advance(60_000);
+    // A second manual ban, 20 minutes: an extension of this host's part only.
+    await t2.call('ban', { ip: IP, durationSec: 1200 } as never);
+    await drain(t2);
+    expect(lapi.active().filter((d) => d.origin === 'portcullis@hostA').map((d) => d.until)).toEqual([clock.now() + 1_200_000]);
+  });
+
+  it("lifted by hand: this host's decision is deleted and host B's ban applies here again", async () => {
+    const t = await build({ settings: withFleet() });
+    const b = t.lapi.add(IP, 'portcullis@hostB', 4 * HOUR);
+    await t.link().pullOnce();
+    await t.service.idle();
+    await t.call('ban', { ip: IP, durationSec: 600 } as never);
+    await drain(t);
+    await t.call('unban', { ip: IP });
+    await drain(t);
+    expect(t.lapi.active().map((d) => d.id)).toEqual([b.id]);
+    await expect.poll(async () => (await t.call('getBans')).active.map((x) => [x.ip, x.reason.origin, x.until])).toEqual([[IP, 'portcullis@hostB', b.until]]);
+  });
+});
