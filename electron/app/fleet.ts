@@ -8,7 +8,9 @@
  *   a whitelisted address is refused and reported (once per decision);
  * - fleet bans do not count against the new-bans-per-minute cap (they are not this host's
  *   detections) but at most `fleet.maxBans` of them stand at once;
- * - a local ban of the same address wins (the fleet's is applied when the local one ends);
+ * - a local ban of the same address wins (the fleet's is applied when the local one ends); one made
+ *   while the fleet's bans the address for longer lasts until the fleet's end but pushes only its own
+ *   part (`ownUntil`), and past that part it ends at the resync that finds the fleet's decision gone;
  * - fleet bans are never pushed back; only this host's own bans are, and a local unban deletes only
  *   this host's decision;
  * - a fleet ban lifted here by hand, or refused by the firewall here (a rule of the user's own for the
@@ -326,9 +328,33 @@ export class FleetBridge implements FleetSink {
   replaceAll(all: FleetDecision[]): void {
     const wanted = new Set(all.map((d) => fleetTarget(d.scope, d.value) ?? d.value));
     this.removeMany([...this.applied.keys()].filter((ip) => !wanted.has(ip)));
+    this.liftOutlived(wanted);
     // A dismissal lasts as long as its decision: gone at the LAPI, forgotten here.
     for (const ip of [...this.dismissed.keys()]) if (!wanted.has(ip)) this.undismiss(ip);
     this.upsertMany(all);
+  }
+
+  /**
+   * Local bans that outlived their own part (`ownUntil`: a short ban of an address the fleet banned
+   * for longer) stand only for the fleet's decision: once no decision for the address stands (the
+   * full picture, `wanted`), they are lifted, as the fleet ban they stand for would be. Not pushed
+   * as an unban: this host's own decision ended at the LAPI with its part.
+   */
+  private liftOutlived(wanted: ReadonlySet<string>): void {
+    const now = this.port.now();
+    const ips = this.port
+      .activeBans()
+      .filter((b) => b.reason.origin === undefined && b.reason.ownUntil !== undefined && b.reason.ownUntil <= now && !wanted.has(b.ip))
+      .map((b) => b.ip);
+    if (ips.length === 0) return;
+    this.port.unbanTogether(() => {
+      this.lifting = true;
+      try {
+        for (const ip of ips) this.port.unban(ip);
+      } finally {
+        this.lifting = false;
+      }
+    });
   }
 
   private refuse(kind: 'whitelisted' | 'overLimit' | 'unsupported', what: string, d: FleetDecision, why: string): void {

@@ -65,4 +65,41 @@ describe("a local ban of a fleet-banned address publishes only this host's part"
     expect(t.lapi.active().map((d) => d.id)).toEqual([b.id]);
     await expect.poll(async () => (await t.call('getBans')).active.map((x) => [x.ip, x.reason.origin, x.until])).toEqual([[IP, 'portcullis@hostB', b.until]]);
   });
+
+  it("once its own part has ended, the ban kept for host B's decision ends with that decision (at the next full resync), and not before", async () => {
+    const t = await build({ settings: withFleet() });
+    const b = t.lapi.add(IP, 'portcullis@hostB', 4 * HOUR);
+    await t.link().pullOnce();
+    await t.service.idle();
+    await t.call('ban', { ip: IP, durationSec: 600 } as never);
+    await drain(t);
+    // Host B's decision stands: past this host's own part the ban stays, until the fleet's end.
+    t.clock.advance(11 * 60_000);
+    expect(await t.link().pullOnce()).toBe('full');
+    await t.service.idle();
+    expect(t.firewall.bans.has(IP)).toBe(true);
+    // Host B lifts its ban: nothing holds the address any more.
+    t.lapi.remove(b.id);
+    t.clock.advance(6 * 60_000);
+    expect(await t.link().pullOnce()).toBe('full');
+    await t.service.idle();
+    expect(t.firewall.bans.has(IP)).toBe(false);
+    expect((await t.call('getBans')).active.map((x) => x.ip)).not.toContain(IP);
+    expect(await t.link().pumpOnce()).toBe('empty'); // this host's own decision expired at the LAPI already: nothing to delete
+  });
+
+  it("host B's decision deleted while this host's own part runs: the ban stays for that part", async () => {
+    const t = await build({ settings: withFleet() });
+    const b = t.lapi.add(IP, 'portcullis@hostB', 4 * HOUR);
+    await t.link().pullOnce();
+    await t.service.idle();
+    await t.call('ban', { ip: IP, durationSec: 3600 } as never);
+    await drain(t);
+    t.lapi.remove(b.id);
+    t.clock.advance(6 * 60_000);
+    expect(await t.link().pullOnce()).toBe('full');
+    await t.service.idle();
+    expect(t.firewall.bans.has(IP)).toBe(true);
+    expect(t.lapi.active().map((d) => d.origin)).toEqual(['portcullis@hostA']);
+  });
 });
