@@ -29,6 +29,16 @@ export function storeUnavailable(e: unknown): boolean {
   return /disk|full|read-?only|locked|busy|i\/o|cannot open|out of memory/i.test(e instanceof Error ? e.message : String(e));
 }
 
+/**
+ * Whether the store failed because another connection holds its lock (SQLITE_BUSY 5, SQLITE_LOCKED
+ * 6): every write fails the same way until it lets go, each after the store's busy timeout.
+ */
+export function storeBusy(e: unknown): boolean {
+  const code = (e as { errcode?: unknown } | null)?.errcode;
+  if (typeof code === 'number') return [5, 6].includes(code & 0xff);
+  return /database (table )?is locked|database is busy/i.test(e instanceof Error ? e.message : String(e));
+}
+
 export class RecordRetry {
   private readonly waiting: (() => void)[] = [];
   /** Records dropped (from the full list, oldest first, or refused at a retry), since the service started. */

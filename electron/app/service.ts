@@ -36,6 +36,7 @@ import { FirewallStatus } from './firewall-status.ts';
 import { ForwardJumpsWatch } from './forward-jumps.ts';
 import { BanCapNotes } from './ban-cap-notes.ts';
 import { StoreTrouble } from './store-trouble.ts';
+import { storeBusy } from './record-retry.ts';
 import { ServiceSettings } from './service-settings.ts';
 import { alwaysWhitelisted, sourceHealthOf, type ThresholdTestEnv } from './views.ts';
 
@@ -372,22 +373,25 @@ export class PortcullisService implements AppCore {
     const now = this.o.clock.now();
     /** The last store write of this tick that failed: said once, not every tick (store-trouble.ts). */
     let storeError: unknown = null;
-    if (this.storeTrouble.error !== null) {
-      // While the store cannot write, a write of the tick's own says whether it can again: a round
-      // with nothing buffered (a quiet host) writes nothing, and a read-only file system seemed fixed.
+    /**
+     * One of the tick's store writes. Once one found the database locked by another connection, the
+     * round's other writes are not tried: each would block the event loop for the busy timeout again
+     * (node:sqlite is synchronous), to fail the same way; the next tick tries again.
+     */
+    const write = (fn: () => unknown): void => {
+      if (storeError !== null && storeBusy(storeError)) return;
       try {
-        this.o.store.setSetting(WRITE_CHECK_KEY, String(now));
+        fn();
       } catch (e) {
         storeError = e;
       }
-    }
+    };
+    // While the store cannot write, a write of the tick's own says whether it can again: a round
+    // with nothing buffered (a quiet host) writes nothing, and a read-only file system seemed fixed.
+    if (this.storeTrouble.error !== null) write(() => this.o.store.setSetting(WRITE_CHECK_KEY, String(now)));
     if (this.pausedUntil !== null && this.pausedUntil <= now) {
       this.pausedUntil = null;
-      try {
-        this.o.store.setSetting(PAUSED_KEY, '');
-      } catch (e) {
-        storeError = e;
-      }
+      write(() => this.o.store.setSetting(PAUSED_KEY, ''));
       this.notice('info', 'Pause over: protection is on again');
     }
     try {
@@ -396,19 +400,16 @@ export class PortcullisService implements AppCore {
       this.log('error', `engine tick: ${errorText(e)}`);
     }
     this.capNotes.warnDeferred(this.engine, this.settings.ban.maxNewBansPerMinute);
-    try {
-      this.capNotes.save(this.engine);
-    } catch (e) {
-      storeError = e;
-    }
-    try {
+    write(() => this.capNotes.save(this.engine));
+    write(() => {
       this.o.store.flush();
       this.o.store.prune(now, this.settings.logs.retentionDays, this.settings.logs.maxStoredPackets);
-    } catch (e) {
-      storeError = e;
-    }
+    });
     // Ban and unban records that failed wait in memory: the store writes again only once they are written.
-    storeError = this.pipeline.flushRecords() ?? storeError;
+    write(() => {
+      const error = this.pipeline.flushRecords();
+      if (error !== null) throw error;
+    });
     this.storeTrouble.report(storeError);
     // A live dashboard: the state (counts, source health) at most once a tick, coalesced by the batcher.
     if (this.events.listenerCount > 0) this.pushState();

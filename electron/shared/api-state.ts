@@ -76,8 +76,8 @@ export type BanBackendName = z.infer<typeof BanBackendSchema>;
 /**
  * Whether the store can write (the history: blocked packets, offenders, the ban records). Protection
  * does not wait for it: scanners are detected and banned while it cannot (store-trouble.ts). Not ok
- * from the first failed write (a full disk, a read-only file system, no inodes left) until a round
- * of writes succeeds again.
+ * from the first failed write (a full disk, a read-only file system, no inodes left, another process
+ * holding the database's write lock) until a round of writes succeeds again.
  */
 export const StoreHealthSchema = z.discriminatedUnion('ok', [
   z.object({ ok: z.literal(true) }),
@@ -85,7 +85,7 @@ export const StoreHealthSchema = z.discriminatedUnion('ok', [
     ok: z.literal(false),
     /** When the first write of this trouble failed. */
     since: z.number(),
-    /** Why the last failed write failed ("database or disk is full"). */
+    /** Why the last failed write failed ("database or disk is full", "database is locked"). */
     error: z.string(),
     /** The database file: the file system to free space or inodes on (absent: unknown). */
     path: z.optional(z.string()),

@@ -57,13 +57,23 @@ export function makePrivate(path: string): void {
   }
 }
 
+/** How long the connection waits for another connection's lock: while it opens, and afterwards. */
+export interface BusyTimeouts {
+  /** While it opens (the WAL switch, the migration): nothing runs yet, so the start may wait. */
+  openMs: number;
+  /** Once open: every statement of the running service (see StoreOptions.busyTimeoutMs). */
+  runMs: number;
+}
+
+const pragmaMs = (ms: number): number => Math.max(0, Math.floor(ms));
+
 /** A connection to the store's file (':memory:' for none), in WAL mode, migrated; a StoreOpenError when it cannot be. */
-export function openDatabase(path: string, busyTimeoutMs: number): DatabaseSync {
+export function openDatabase(path: string, busy: BusyTimeouts): DatabaseSync {
   if (path !== ':memory:') makePrivate(path);
   let db: DatabaseSync | null = null;
   try {
     db = new DatabaseSync(path);
-    db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(busyTimeoutMs))}`);
+    db.exec(`PRAGMA busy_timeout = ${pragmaMs(busy.openMs)}`);
     if (path !== ':memory:') db.exec('PRAGMA journal_mode = WAL');
     db.exec('PRAGMA synchronous = NORMAL');
     // 8 MB of page cache (2 MB is SQLite's default). It was 32 MB so that a batch insert into a
@@ -75,6 +85,7 @@ export function openDatabase(path: string, busyTimeoutMs: number): DatabaseSync 
     db.exec('PRAGMA foreign_keys = ON');
     migrate(db);
     repairUnreadableEnds(db);
+    db.exec(`PRAGMA busy_timeout = ${pragmaMs(busy.runMs)}`);
     return db;
   } catch (e) {
     db?.close();

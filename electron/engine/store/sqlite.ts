@@ -56,8 +56,17 @@ export interface StoreOptions {
   maxStoredPackets?: number;
   /** At most this many offenders are kept (active bans excepted); prune() deletes the least recently seen. Default 100,000. */
   maxStoredOffenders?: number;
-  /** How long a writer waits for another connection's lock before failing. Default 5000 ms. */
+  /**
+   * How long a statement waits for another connection's write lock (an `sqlite3` shell in a
+   * transaction, a checkpoint, a second writer) before failing with SQLITE_BUSY. Default
+   * STORE_BUSY_TIMEOUT_MS. node:sqlite is synchronous: the wait blocks the event loop, and a service
+   * that waited 5 s read no log record and banned nothing for 5 s at each tick and each ban record.
+   * A write that fails busy loses nothing (the tick writes the buffers again; a ban record waits in
+   * the service's RecordRetry), and reads never wait for a writer in WAL mode.
+   */
   busyTimeoutMs?: number;
+  /** The same while the store opens (the WAL switch, the migration): the start may wait. Default 5000 ms. */
+  openBusyTimeoutMs?: number;
   /** Time of buffered writes for tick(); the same clock the caller's tick(now) uses. */
   clock?: Clock;
 }
@@ -70,6 +79,13 @@ export interface PacketPage {
 export type { PruneResult } from './prune.ts';
 export type { OffenderDetail } from './queries.ts';
 export { StoreOpenError } from './open.ts';
+
+/**
+ * The running store's busy timeout: long enough for a lock held for a moment (another connection's
+ * commit or passive checkpoint takes well under a millisecond), short enough that a lock held for
+ * long costs the event loop tens of ms per failed write, not seconds.
+ */
+export const STORE_BUSY_TIMEOUT_MS = 20;
 
 /** Offender rows kept at most by default (~150 bytes each with their index entries). */
 export const DEFAULT_MAX_STORED_OFFENDERS = 100_000;
@@ -153,7 +169,7 @@ export class SqliteStore implements StorePort {
     this.retentionMs = (opts.retentionDays ?? 7) * 86_400_000;
     this.maxStoredPackets = opts.maxStoredPackets ?? 1_000_000;
     this.maxStoredOffenders = opts.maxStoredOffenders ?? DEFAULT_MAX_STORED_OFFENDERS;
-    const db = openDatabase(opts.path, opts.busyTimeoutMs ?? 5000);
+    const db = openDatabase(opts.path, { openMs: opts.openBusyTimeoutMs ?? 5000, runMs: opts.busyTimeoutMs ?? STORE_BUSY_TIMEOUT_MS });
     this.db = db;
     try {
       const p = (sql: string) => db.prepare(sql);

@@ -1,0 +1,109 @@
+/**
+ * The service while another process holds the database's write lock (an `sqlite3` shell in a
+ * transaction, a backup, a checkpoint): node:sqlite is synchronous, and with a 5 s busy timeout each
+ * ban record and each tick stalled the event loop for 5 s — no log record read, no ban applied, a
+ * scanner given 5 s per write for free. Now a write that finds the database locked fails at once:
+ * the ban goes to the firewall, its record waits in the retry list (record-retry.ts), the state says
+ * the store cannot write, and once the lock goes the tick writes everything in order.
+ *
+ * The lock holder is a second connection in this thread (SQLite's file locks between two connections
+ * of one process are those another process meets). Bounds are generous for a loaded 2-core machine:
+ * 1 s where the stall was ≥ 5 s.
+ */
+import path from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { describe, expect, it } from 'vitest';
+import { ManualClock } from '../../electron/shared/domain.ts';
+import { FakeFirewall, Journal, PushSource } from './fakes.ts';
+import { BOOT, buildRealService, kmsg, tempDirsPerTest } from './real-service.ts';
+
+const tempDir = tempDirsPerTest('pc-busy-');
+const BOUND_MS = 1000;
+
+async function started(log: string[]) {
+  const clock = new ManualClock(BOOT + 10_000);
+  const fw = new FakeFirewall(new Journal());
+  const source = new PushSource();
+  const dbFile = path.join(tempDir(), 'db.sqlite');
+  const a = buildRealService({ dbFile, clock, firewall: fw, source, log: (level, m) => log.push(`${level}: ${m}`) });
+  await a.service.start();
+  await a.call('updateSettings', { patch: { detection: { maxretry: 5, minDistinctPorts: 3 } } });
+  await a.service.tick();
+  return { ...a, fw, dbFile };
+}
+
+/** Another connection to the file, holding its write lock until release(). */
+function holdWriteLock(file: string): { db: DatabaseSync; release(): void } {
+  const db = new DatabaseSync(file);
+  db.exec('BEGIN IMMEDIATE');
+  return {
+    db,
+    release: () => {
+      if (db.isTransaction) db.exec('ROLLBACK');
+      if (db.isOpen) db.close();
+    },
+  };
+}
+
+async function elapsed(fn: () => unknown): Promise<number> {
+  const t = performance.now();
+  await fn();
+  return performance.now() - t;
+}
+
+describe('the service while another process holds the database write lock', () => {
+  it('bans a scanner without stalling; its record waits, the state says so, and the tick writes all in order once the lock goes', async () => {
+    const log: string[] = [];
+    const a = await started(log);
+    const lock = holdWriteLock(a.dbFile);
+    try {
+      const scan = Array.from({ length: 6 }, (_, p) => kmsg('203.0.113.5', 20 + p, 15_000 + p));
+      const ingestMs = await elapsed(() => a.source.push(...scan));
+      expect(ingestMs, `the log records that made the ban blocked the event loop ${ingestMs.toFixed(0)} ms`).toBeLessThan(BOUND_MS);
+      await a.service.idle();
+      expect(a.fw.bans.has('203.0.113.5'), 'banned in the firewall all the same').toBe(true);
+
+      const banMs = await elapsed(() => a.call('ban', { ip: '198.51.100.9', durationSec: 3600 }));
+      expect(banMs, `an API ban took ${banMs.toFixed(0)} ms`).toBeLessThan(BOUND_MS);
+      expect(a.fw.bans.has('198.51.100.9')).toBe(true);
+
+      // A locked tick gives up at its first write (the store's write check): each other write would
+      // wait the busy timeout again, to fail the same way.
+      const tried: string[] = [];
+      const flush = a.raw.flush.bind(a.raw);
+      const recordBan = a.raw.recordBan.bind(a.raw);
+      a.raw.flush = () => {
+        tried.push('flush');
+        flush();
+      };
+      a.raw.recordBan = (b) => {
+        tried.push('recordBan');
+        recordBan(b);
+      };
+      for (let k = 0; k < 3; k++) {
+        a.clock.advance(1000);
+        const tickMs = await elapsed(() => a.service.tick());
+        expect(tickMs, `a tick took ${tickMs.toFixed(0)} ms`).toBeLessThan(BOUND_MS);
+      }
+      expect(tried).toEqual([]);
+      a.raw.flush = flush;
+      a.raw.recordBan = recordBan;
+      expect((await a.call('getState')).store).toMatchObject({ ok: false, error: 'database is locked' });
+      expect(a.service.pipeline.recordsWaiting).toBe(2);
+      const check = (await a.call('getDoctor')).find((c) => c.id === 'store-writes');
+      expect(check?.detail, 'the Doctor says what holds it up').toContain(`Another process holds the write lock of ${a.dbFile}`);
+    } finally {
+      lock.release();
+    }
+    a.clock.advance(1000);
+    await a.service.tick();
+    expect((await a.call('getState')).store).toEqual({ ok: true });
+    const check = new DatabaseSync(a.dbFile, { readOnly: true });
+    expect(check.prepare('SELECT ip FROM bans ORDER BY id').all().map((r) => r.ip)).toEqual(['203.0.113.5', '198.51.100.9']);
+    expect(check.prepare('SELECT state FROM offenders WHERE ip = ?').get('203.0.113.5')).toEqual({ state: 'banned' });
+    check.close();
+    expect(a.raw.packetCountTotal(), 'the scan\'s packets are stored').toBe(6);
+    expect(log.filter((l) => l.includes('store: writing to the database again'))).toHaveLength(1);
+    await a.service.stop();
+  }, 60_000);
+});
