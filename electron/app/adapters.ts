@@ -11,6 +11,8 @@ import { canonicalIp } from '../shared/domain.ts';
 import type { Settings } from '../shared/settings.ts';
 import type { SqliteStore } from '../engine/store/sqlite.ts';
 import type { ServiceStore, SettingsRepo } from './contracts.ts';
+import { errorText } from '../shared/errors.ts';
+import { storeUnavailable } from './record-retry.ts';
 
 /** The store's retention runs at most this often: a DELETE over a big table every second would cost. */
 const PRUNE_EVERY_MS = 60_000;
@@ -135,8 +137,19 @@ export class StoreSettingsRepo implements SettingsRepo {
       throw new Error('the settings saved in the database are not valid JSON');
     }
   }
+  /**
+   * Saved before they run (ServiceSettings.use): a store that cannot write now (another process
+   * holds its lock, a full disk) fails the change with nothing changed, said as such — unlike a
+   * pause, a settings change does not wait in memory: it is the user's edit, and saying "saved"
+   * for one a restart would lose is worse than asking them to try again.
+   */
   save(s: Settings): void {
-    this.store.setSetting(StoreSettingsRepo.KEY, JSON.stringify(s));
+    try {
+      this.store.setSetting(StoreSettingsRepo.KEY, JSON.stringify(s));
+    } catch (e) {
+      if (!storeUnavailable(e)) throw e;
+      throw new ApiError('unavailable', `the settings cannot be saved in ${this.describe()} now (${errorText(e)}): nothing changed; try again once it can write (the Doctor's database check says why)`);
+    }
   }
   describe(): string {
     return `the database ${this.where}`;

@@ -29,6 +29,7 @@ export interface AppCore {
   readonly firewallState: FirewallState;
   readonly rulesView: RulesView | null;
   state(): State;
+  /** Pauses (null: resumes) protection, its stored copy written in order with the ban records (service.ts). */
   setPausedUntil(until: number | null): void;
   applySettings(candidate: unknown): Settings;
   pushState(): void;
@@ -44,8 +45,6 @@ export interface AppCore {
   seenUncountedPrefixes(): string[];
   thresholdEnv(): ThresholdTestEnv;
 }
-
-const PAUSED_KEY = 'protection.pausedUntil';
 
 /** The logging block's variant the reading source needs (the desktop app's is always kmsg: LOG). */
 function runningVia(c: AppCore): LoggingVia {
@@ -107,9 +106,9 @@ export function apiHandlers(c: AppCore): ApiHandlers {
     getDoctor: async () => c.doctor(),
 
     setProtection: async ({ enabled }) => {
-      c.setPausedUntil(null);
-      o.store.setSetting(PAUSED_KEY, '');
+      // The settings first: a save that fails (the store cannot write) changes nothing, the pause included.
       if (c.settings.protectionEnabled !== enabled) c.applySettings({ ...c.settings, protectionEnabled: enabled });
+      c.setPausedUntil(null);
       c.pushState();
       return c.state();
     },
@@ -117,7 +116,6 @@ export function apiHandlers(c: AppCore): ApiHandlers {
       if (!c.settings.protectionEnabled) c.applySettings({ ...c.settings, protectionEnabled: true });
       const until = now() + minutes * 60_000;
       c.setPausedUntil(until);
-      o.store.setSetting(PAUSED_KEY, String(until));
       c.pushState();
       return c.state();
     },

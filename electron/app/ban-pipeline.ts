@@ -427,6 +427,17 @@ export class BanPipeline {
     return error;
   }
 
+  /**
+   * A write that keeps its place among the ban and unban records (the pause's stored end: service.ts
+   * setPausedUntil): made now, behind those that wait, or kept to wait when the store cannot write now.
+   * Its error when it failed now (told to the store's health, as a record's is), else null.
+   */
+  writeInOrder(write: () => void): unknown {
+    const e = this.records.write(write);
+    if (e !== null) this.h.storeFailed?.(e);
+    return e;
+  }
+
   /** How many records wait to be written (said at stop when some are left). */
   get recordsWaiting(): number {
     return this.records.size;

@@ -1,6 +1,8 @@
 /**
- * The ban and unban records the store could not write (a full disk, a read-only file system), kept
- * in memory and written again, in their order, by the service's tick (store-trouble.ts): the history
+ * The ban and unban records the store could not write (a full disk, a read-only file system, another
+ * process holding its lock) — and the pause's stored copy, which keeps its place among them
+ * (service.ts setPausedUntil) — kept in memory and written again, in their order, by the service's
+ * tick (store-trouble.ts): the history
  * loses nothing once the store writes again, and the state does not say "writing again" while a
  * record still fails — a tick whose own small writes fitted where a ban's record did not (a full
  * disk on a quiet host) called the store fixed at every tick, and back to failing at every ban.

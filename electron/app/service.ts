@@ -37,6 +37,7 @@ import { ForwardJumpsWatch } from './forward-jumps.ts';
 import { BanCapNotes } from './ban-cap-notes.ts';
 import { StoreTrouble } from './store-trouble.ts';
 import { storeBusy } from './record-retry.ts';
+import { ProtectionPause } from './pause.ts';
 import { ServiceSettings } from './service-settings.ts';
 import { alwaysWhitelisted, sourceHealthOf, type ThresholdTestEnv } from './views.ts';
 
@@ -46,7 +47,6 @@ export type { ServiceOptions };
 type Protection = 'on' | 'off' | 'paused';
 type Level = 'info' | 'warn' | 'error';
 
-const PAUSED_KEY = 'protection.pausedUntil';
 /** The tick's test write while the store cannot write (its time; read by nobody). */
 const WRITE_CHECK_KEY = 'store.writeCheckedAt';
 
@@ -61,7 +61,7 @@ export class PortcullisService implements AppCore {
   private readonly capNotes: BanCapNotes;
   private readonly storeTrouble: StoreTrouble;
   private readonly forwardJumps: ForwardJumpsWatch;
-  private pausedUntil: number | null = null;
+  private readonly pause: ProtectionPause;
   private host: HostInfo = { addresses: [], interfaces: [], gateways: [] };
   private tickTimer: ReturnType<typeof setInterval> | null = null;
   private started = false;
@@ -94,6 +94,7 @@ export class PortcullisService implements AppCore {
       storeFailed: (e) => this.storeTrouble.failed(e),
       log: (level, message) => this.log(level, message),
     });
+    this.pause = new ProtectionPause({ store: opts.store, writeInOrder: (write) => this.pipeline.writeInOrder(write), now: () => opts.clock.now() });
     this.fw = new FirewallStatus({
       clock: opts.clock,
       helper: opts.helper,
@@ -142,8 +143,7 @@ export class PortcullisService implements AppCore {
   /** Loads settings (refusing invalid ones with the reason), builds the engine, reconciles, starts reading. */
   async start(): Promise<void> {
     this.config.load();
-    const paused = Number(this.o.store.getSetting(PAUSED_KEY));
-    this.pausedUntil = Number.isFinite(paused) && paused > this.o.clock.now() ? paused : null;
+    this.pause.load();
 
     this.host = await this.o.hostInfo();
     await this.refreshStatus(true);
@@ -219,7 +219,7 @@ export class PortcullisService implements AppCore {
       // Records that wait get a last try (the disk may have room again since the last tick); what is
       // still left is said, since it is lost with this process.
       this.pipeline.flushRecords();
-      if (this.pipeline.recordsWaiting > 0) this.log('error', `store: ${this.pipeline.recordsWaiting} ban or unban records could not be written before the stop; the next start restores or lifts those bans from the firewall's view`);
+      if (this.pipeline.recordsWaiting > 0) this.log('error', `store: ${this.pipeline.recordsWaiting} ban, unban or pause records could not be written before the stop; the next start restores or lifts those bans from the firewall's view, and keeps the pause it last saved`);
       this.capNotes.save(this.engine);
       this.o.store.flush();
     } finally {
@@ -291,12 +291,13 @@ export class PortcullisService implements AppCore {
 
   protection(): Protection {
     if (!this.settings.protectionEnabled) return 'off';
-    if (this.pausedUntil !== null && this.pausedUntil > this.o.clock.now()) return 'paused';
+    if (this.pause.until !== null) return 'paused';
     return 'on';
   }
 
+  /** Pauses protection until `until` (null: resumes): in effect at once, stored in order with the ban records (pause.ts). */
   setPausedUntil(until: number | null): void {
-    this.pausedUntil = until;
+    this.pause.set(until);
   }
 
   private protecting(): boolean {
@@ -389,11 +390,7 @@ export class PortcullisService implements AppCore {
     // While the store cannot write, a write of the tick's own says whether it can again: a round
     // with nothing buffered (a quiet host) writes nothing, and a read-only file system seemed fixed.
     if (this.storeTrouble.error !== null) write(() => this.o.store.setSetting(WRITE_CHECK_KEY, String(now)));
-    if (this.pausedUntil !== null && this.pausedUntil <= now) {
-      this.pausedUntil = null;
-      write(() => this.o.store.setSetting(PAUSED_KEY, ''));
-      this.notice('info', 'Pause over: protection is on again');
-    }
+    if (this.pause.ended(now)) this.notice('info', 'Pause over: protection is on again');
     try {
       this.engine.tick(now);
     } catch (e) {
@@ -401,14 +398,17 @@ export class PortcullisService implements AppCore {
     }
     this.capNotes.warnDeferred(this.engine, this.settings.ban.maxNewBansPerMinute);
     write(() => this.capNotes.save(this.engine));
-    write(() => {
-      this.o.store.flush();
-      this.o.store.prune(now, this.settings.logs.retentionDays, this.settings.logs.maxStoredPackets);
-    });
-    // Ban and unban records that failed wait in memory: the store writes again only once they are written.
+    // Ban and unban records that failed wait in memory: the store writes again only once they are
+    // written. They go first: a ban's record before its offender row says "banned" (ban-pipeline.ts
+    // writes the record ahead of the ban too); the offender rows need no list of their own — the
+    // store buffers each address's latest picture (bounded) until a flush succeeds, never throwing.
     write(() => {
       const error = this.pipeline.flushRecords();
       if (error !== null) throw error;
+    });
+    write(() => {
+      this.o.store.flush();
+      this.o.store.prune(now, this.settings.logs.retentionDays, this.settings.logs.maxStoredPackets);
     });
     this.storeTrouble.report(storeError);
     // A live dashboard: the state (counts, source health) at most once a tick, coalesced by the batcher.
@@ -493,7 +493,7 @@ export class PortcullisService implements AppCore {
     const helper = this.o.helper ? { connected: true } : { connected: false, readOnlyReason: this.o.readOnlyReason ?? 'the root helper is not running' };
     return {
       protection: this.protection(),
-      pausedUntil: this.protection() === 'paused' ? this.pausedUntil : null,
+      pausedUntil: this.protection() === 'paused' ? this.pause.until : null,
       firewall: this.fw.state,
       helper,
       backend: this.config.backendInUse,

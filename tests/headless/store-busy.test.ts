@@ -4,7 +4,12 @@
  * ban record and each tick stalled the event loop for 5 s — no log record read, no ban applied, a
  * scanner given 5 s per write for free. Now a write that finds the database locked fails at once:
  * the ban goes to the firewall, its record waits in the retry list (record-retry.ts), the state says
- * the store cannot write, and once the lock goes the tick writes everything in order.
+ * the store cannot write, and once the lock goes the tick writes everything in order (a ban's record
+ * before its offender row that says "banned").
+ *
+ * The pause and the resume (the API's) take the same road: in effect at once, their stored copy
+ * written in order with the ban records once the store can write — they answered "failed" while the
+ * pause was already in effect in memory. A settings change (protection off) fails whole instead.
  *
  * The lock holder is a second connection in this thread (SQLite's file locks between two connections
  * of one process are those another process meets). Bounds are generous for a loaded 2-core machine:
@@ -95,8 +100,21 @@ describe('the service while another process holds the database write lock', () =
     } finally {
       lock.release();
     }
+    // The lock gone: the waiting records first, then the buffers (packets, the offender rows).
+    const order: string[] = [];
+    const flush = a.raw.flush.bind(a.raw);
+    const recordBan = a.raw.recordBan.bind(a.raw);
+    a.raw.flush = () => {
+      order.push('flush');
+      flush();
+    };
+    a.raw.recordBan = (b) => {
+      order.push(`recordBan ${b.ip}`);
+      recordBan(b);
+    };
     a.clock.advance(1000);
     await a.service.tick();
+    expect(order.slice(0, 3)).toEqual(['recordBan 203.0.113.5', 'recordBan 198.51.100.9', 'flush']);
     expect((await a.call('getState')).store).toEqual({ ok: true });
     const check = new DatabaseSync(a.dbFile, { readOnly: true });
     expect(check.prepare('SELECT ip FROM bans ORDER BY id').all().map((r) => r.ip)).toEqual(['203.0.113.5', '198.51.100.9']);
@@ -104,6 +122,37 @@ describe('the service while another process holds the database write lock', () =
     check.close();
     expect(a.raw.packetCountTotal(), 'the scan\'s packets are stored').toBe(6);
     expect(log.filter((l) => l.includes('store: writing to the database again'))).toHaveLength(1);
+    await a.service.stop();
+  }, 60_000);
+
+  it('pauses and resumes at once, the stored pause following in order once the lock goes; a settings change fails whole', async () => {
+    const log: string[] = [];
+    const a = await started(log);
+    const lock = holdWriteLock(a.dbFile);
+    let until = 0;
+    try {
+      const pauseMs = await elapsed(() => a.call('pauseProtection', { minutes: 60 }));
+      expect(pauseMs, `the pause took ${pauseMs.toFixed(0)} ms`).toBeLessThan(BOUND_MS);
+      expect((await a.call('getState')).protection).toBe('paused');
+      // Turning protection off is a settings change: saved before it runs, so it fails whole (the pause stays).
+      await expect(a.call('setProtection', { enabled: false })).rejects.toThrow(/unavailable the settings cannot be saved in the database .* now \(database is locked\): nothing changed/);
+      expect((await a.call('getState')).protection).toBe('paused');
+      await a.call('setProtection', { enabled: true });
+      expect((await a.call('getState')).protection).toBe('on');
+      const again = await a.call('pauseProtection', { minutes: 30 });
+      until = again.pausedUntil!;
+      expect(again).toMatchObject({ protection: 'paused', store: { ok: false, error: 'database is locked' } });
+      a.clock.advance(1000);
+      await a.service.tick();
+      expect((await a.call('getState')).store?.ok).toBe(false);
+    } finally {
+      lock.release();
+    }
+    a.clock.advance(1000);
+    await a.service.tick();
+    expect((await a.call('getState')).store).toEqual({ ok: true });
+    // The last of the three, written after the two before it: a restart now stays paused until then.
+    expect(a.raw.getSetting('protection.pausedUntil')).toBe(String(until));
     await a.service.stop();
   }, 60_000);
 });
