@@ -33,6 +33,7 @@ export function serviceStoreOf(store: SqliteStore, clock: Clock): ServiceStore &
     path: store.path,
     pendingPackets: () => store.pendingPackets(),
     writeError: () => store.writeError,
+    setBusyTimeout: (ms) => store.setBusyTimeout(ms),
     addPackets: (p) => store.addPackets(p),
     upsertOffenders: (o) => {
       offendersWritten += o.length;

@@ -73,6 +73,8 @@ export interface ServiceStore extends StorePort {
   readonly path?: string;
   /** Blocked packets buffered, not yet written: what waits while the store cannot write. */
   pendingPackets?(): number;
+  /** How long its writes wait for another process's lock from now on (the stop's last writes wait longer: service.ts). */
+  setBusyTimeout?(ms: number): void;
   /** Why the store's last flush failed (its own too, which addPackets never throws), or null when it succeeded. */
   writeError?(): string | null;
 }

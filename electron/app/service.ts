@@ -38,6 +38,7 @@ import { BanCapNotes } from './ban-cap-notes.ts';
 import { StoreTrouble } from './store-trouble.ts';
 import { storeBusy } from './record-retry.ts';
 import { ProtectionPause } from './pause.ts';
+import { lastStoreWrites } from './store-stop.ts';
 import { ServiceSettings } from './service-settings.ts';
 import { alwaysWhitelisted, sourceHealthOf, type ThresholdTestEnv } from './views.ts';
 
@@ -215,16 +216,13 @@ export class PortcullisService implements AppCore {
     await this.fleet?.stop();
     await this.idle();
     this.events.close();
-    try {
-      // Records that wait get a last try (the disk may have room again since the last tick); what is
-      // still left is said, since it is lost with this process.
-      this.pipeline.flushRecords();
-      if (this.pipeline.recordsWaiting > 0) this.log('error', `store: ${this.pipeline.recordsWaiting} ban, unban or pause records could not be written before the stop; the next start restores or lifts those bans from the firewall's view, and keeps the pause it last saved`);
-      this.capNotes.save(this.engine);
-      this.o.store.flush();
-    } finally {
-      this.o.store.close();
-    }
+    lastStoreWrites({
+      store: this.o.store,
+      flushRecords: () => this.pipeline.flushRecords(),
+      recordsWaiting: () => this.pipeline.recordsWaiting,
+      saveCapNotes: () => this.capNotes.save(this.engine),
+      log: (level, message) => this.log(level, message),
+    });
   }
 
   /** Waits for pending firewall changes (tests, shutdown). */

@@ -15,6 +15,8 @@
  * of one process are those another process meets). Bounds are generous for a loaded 2-core machine:
  * 1 s where the stall was ≥ 5 s.
  */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { describe, expect, it } from 'vitest';
@@ -48,6 +50,21 @@ function holdWriteLock(file: string): { db: DatabaseSync; release(): void } {
       if (db.isOpen) db.close();
     },
   };
+}
+
+/**
+ * Another process that takes the file's write lock (waiting for it when `taken` is held here: call
+ * `taken` after releasing that) and holds it for `ms` from when `locked` resolves; `exited` once it has let go.
+ */
+function lockInChild(file: string, ms: number): { locked: Promise<void>; exited: Promise<unknown> } {
+  const code = `const { DatabaseSync } = require('node:sqlite'); const db = new DatabaseSync(process.argv[1], { timeout: 30000 }); db.exec('BEGIN IMMEDIATE'); process.stdout.write('locked\\n'); setTimeout(() => { db.exec('ROLLBACK'); db.close(); }, Number(process.argv[2]));`;
+  const child = spawn(process.execPath, ['-e', code, file, String(ms)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = once(child, 'exit');
+  const locked = new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', (d: Buffer) => d.toString().includes('locked') && resolve());
+    child.on('exit', (c) => reject(new Error(`the lock holder exited (${c}) before it held the lock`)));
+  });
+  return { locked, exited };
 }
 
 async function elapsed(fn: () => unknown): Promise<number> {
@@ -154,5 +171,45 @@ describe('the service while another process holds the database write lock', () =
     // The last of the three, written after the two before it: a restart now stays paused until then.
     expect(a.raw.getSetting('protection.pausedUntil')).toBe(String(until));
     await a.service.stop();
+  }, 60_000);
+
+  it('the stop waits out a lock held for a moment, so a waiting ban record is not lost', async () => {
+    const log: string[] = [];
+    const a = await started(log);
+    // The record waits (a lock held here), then another process takes the lock over for 500 ms.
+    const lock = holdWriteLock(a.dbFile);
+    let holder: ReturnType<typeof lockInChild>;
+    try {
+      await a.call('ban', { ip: '198.51.100.20', durationSec: 3600 });
+      expect(a.service.pipeline.recordsWaiting).toBe(1);
+      holder = lockInChild(a.dbFile, 500);
+    } finally {
+      lock.release();
+    }
+    await holder.locked;
+    await a.service.stop();
+    await holder.exited;
+    const check = new DatabaseSync(a.dbFile, { readOnly: true });
+    expect(check.prepare('SELECT ip FROM bans').all().map((r) => r.ip)).toEqual(['198.51.100.20']);
+    check.close();
+    expect(log.filter((l) => l.includes('before the stop') || l.includes('closed without'))).toEqual([]);
+  }, 60_000);
+
+  it('a lock held through the stop: the stop gives up within seconds, says what is lost, and closes without throwing', async () => {
+    const log: string[] = [];
+    const a = await started(log);
+    const lock = holdWriteLock(a.dbFile);
+    try {
+      await a.call('ban', { ip: '198.51.100.21', durationSec: 3600 });
+      const stopMs = await elapsed(() => a.service.stop());
+      expect(stopMs, `the stop took ${stopMs.toFixed(0)} ms`).toBeLessThan(15_000);
+    } finally {
+      lock.release();
+    }
+    expect(log.filter((l) => l.includes('before the stop'))).toEqual([
+      "error: store: 1 ban, unban or pause records could not be written before the stop (database is locked); the next start restores or lifts those bans from the firewall's view, and keeps the pause it last saved",
+    ]);
+    expect(() => a.raw.flush(), 'the store is closed').not.toThrow();
+    expect(() => a.raw.recordBan({ ip: '198.51.100.22', at: 1, until: null, strikes: 1, reason: { kind: 'manual' } } as never)).toThrow('the store is closed');
   }, 60_000);
 });

@@ -442,6 +442,11 @@ export class SqliteStore implements StorePort {
     return packets;
   }
 
+  /** How long statements wait for another connection's lock from now on (StoreOptions.busyTimeoutMs). */
+  setBusyTimeout(ms: number): void {
+    if (!this.closed) this.db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(ms))}`);
+  }
+
   /** Hands the page cache's memory back (PRAGMA shrink_memory): a service at rest after a flood needs none of it. */
   releaseMemory(): void {
     this.db.exec('PRAGMA shrink_memory');
