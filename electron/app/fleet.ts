@@ -142,7 +142,8 @@ export class FleetBridge implements FleetSink {
   async stop(): Promise<void> {
     await this.link?.stop();
     this.link = null;
-    this.queue?.close();
+    const lost = this.queue?.close() ?? 0;
+    if (lost > 0) this.port.log('error', `fleet: ${lost} changes of the push queue (bans to share, unbans, dismissals) could not be written before the stop: the LAPI does not hear of them`);
     this.queue = null;
   }
 
@@ -226,11 +227,13 @@ export class FleetBridge implements FleetSink {
     this.dismissed.delete(ip);
     while (this.dismissed.size >= max && this.dismissed.size > 0) this.dismissed.delete(this.dismissed.keys().next().value!);
     this.dismissed.set(ip, d);
-    this.queue?.dismiss(ip, d, max);
+    const q = this.queue;
+    q?.change(() => q.dismiss(ip, d, max)); // in order with the queue's other changes (queue.ts)
   }
 
   private undismiss(ip: string): void {
-    if (this.dismissed.delete(ip)) this.queue?.undismiss(ip);
+    const q = this.queue;
+    if (this.dismissed.delete(ip)) q?.change(() => q.undismiss(ip));
   }
 
   /**

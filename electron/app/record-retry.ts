@@ -15,31 +15,11 @@
  * oldest are dropped and counted — the cost of a store down for hours under a flood of bans; a
  * dropped ban record means the next start lifts that ban as a stale firewall entry, the safe side.
  */
+import { storeUnavailable } from '../engine/store/unavailable.ts';
+
+export { storeBusy, storeUnavailable } from '../engine/store/unavailable.ts';
+
 export const MAX_WAITING_RECORDS = 10_000;
-
-/**
- * SQLite's primary codes for a store that cannot write now but may later: BUSY, LOCKED, NOMEM,
- * READONLY, IOERR, FULL, CANTOPEN. Any other (a constraint, a misuse: a bug) would fail at every
- * retry and hold every later record behind it for ever, so such a record is not kept.
- */
-const UNAVAILABLE_CODES = new Set([5, 6, 7, 8, 10, 13, 14]);
-
-/** Whether waiting may let this write through (an error without SQLite's code is judged by its words). */
-export function storeUnavailable(e: unknown): boolean {
-  const code = (e as { errcode?: unknown } | null)?.errcode;
-  if (typeof code === 'number') return UNAVAILABLE_CODES.has(code & 0xff);
-  return /disk|full|read-?only|locked|busy|i\/o|cannot open|out of memory/i.test(e instanceof Error ? e.message : String(e));
-}
-
-/**
- * Whether the store failed because another connection holds its lock (SQLITE_BUSY 5, SQLITE_LOCKED
- * 6): every write fails the same way until it lets go, each after the store's busy timeout.
- */
-export function storeBusy(e: unknown): boolean {
-  const code = (e as { errcode?: unknown } | null)?.errcode;
-  if (typeof code === 'number') return [5, 6].includes(code & 0xff);
-  return /database (table )?is locked|database is busy/i.test(e instanceof Error ? e.message : String(e));
-}
 
 export class RecordRetry {
   private readonly waiting: (() => void)[] = [];

@@ -96,6 +96,24 @@ async function readCapped(res: Awaited<ReturnType<FetchLike>>, cap: number): Pro
   return parts.join('');
 }
 
+/**
+ * What a failed send (FleetLink's push) says about the item. transient: the LAPI is away, busy or not itself — down,
+ * a proxy's 502/503/504, 500 "database is locked", 408/429, credentials, a reply that is no LAPI
+ * answer; retried forever. refused: a validation error — 400/422, or a 500 whose message says so
+ * (1.4.6, measured: "unable to create alerts: invalid addr/range …", "… invalid duration …",
+ * "validation failure list: …"). unknown: anything else (another 4xx or 5xx) — a refusal only once
+ * the LAPI shows it works.
+ */
+export function sendFailure(e: unknown): 'transient' | 'refused' | 'unknown' {
+  if (!(e instanceof LapiError)) return 'transient';
+  if (e.kind === 'unreachable' || e.kind === 'auth' || e.kind === 'reply') return 'transient';
+  if (e.status === 502 || e.status === 503 || e.status === 504 || e.status === 408 || e.status === 429) return 'transient';
+  if (/locked|busy|timeout/i.test(e.message)) return 'transient';
+  if (e.status === 400 || e.status === 422) return 'refused';
+  if (e.status === 500 && /invalid|validation|unable to parse/i.test(e.message)) return 'refused';
+  return 'unknown';
+}
+
 export class LapiClient {
   private readonly o: LapiClientOptions;
   private token: string | null = null;

@@ -25,7 +25,7 @@
 import * as z from 'zod';
 import { originMatches, ownOrigin, type CrowdsecSettings, type FleetHealth } from '../../shared/fleet.ts';
 import { machineCredentials } from './credentials.ts';
-import { LapiClient, LapiError, type FetchLike } from './client.ts';
+import { LapiClient, LapiError, sendFailure as failure, type FetchLike } from './client.ts';
 import { alertBody, parseGoDuration, type Decision, type PushedBan } from './lapi.ts';
 import { FleetQueue, type QueueItem } from './queue.ts';
 import { errorText } from '../../shared/errors.ts';
@@ -100,24 +100,6 @@ const PUSHED_END_SLACK_MS = 60_000;
 
 /** Fleet decisions last at most this long here (a far larger duration from the LAPI is clamped): the bound of every ban. */
 export const MAX_FLEET_BAN_MS = MAX_BAN_DURATION_SEC * 1000;
-
-/**
- * What a failed send says about the item. transient: the LAPI is away, busy or not itself — down,
- * a proxy's 502/503/504, 500 "database is locked", 408/429, credentials, a reply that is no LAPI
- * answer; retried forever. refused: a validation error — 400/422, or a 500 whose message says so
- * (1.4.6, measured: "unable to create alerts: invalid addr/range …", "… invalid duration …",
- * "validation failure list: …"). unknown: anything else (another 4xx or 5xx) — a refusal only once
- * the LAPI shows it works.
- */
-function failure(e: unknown): 'transient' | 'refused' | 'unknown' {
-  if (!(e instanceof LapiError)) return 'transient';
-  if (e.kind === 'unreachable' || e.kind === 'auth' || e.kind === 'reply') return 'transient';
-  if (e.status === 502 || e.status === 503 || e.status === 504 || e.status === 408 || e.status === 429) return 'transient';
-  if (/locked|busy|timeout/i.test(e.message)) return 'transient';
-  if (e.status === 400 || e.status === 422) return 'refused';
-  if (e.status === 500 && /invalid|validation|unable to parse/i.test(e.message)) return 'refused';
-  return 'unknown';
-}
 
 /** Whether alert `a` was pushed before alert `b`: the LAPI numbers alerts in order (ids that are no numbers: never). */
 function olderAlert(a: string, b: string): boolean {
@@ -198,7 +180,7 @@ export class FleetLink {
   /** A local ban to share (only this host's own bans come here: never a fleet ban). */
   enqueueBan(ban: PushedBan): void {
     if (!this.o.settings.share) return;
-    this.o.queue.add('push', ban.ip, ban);
+    this.o.queue.change(() => this.o.queue.add('push', ban.ip, ban));
     this.kickPush(0);
   }
 
@@ -207,8 +189,10 @@ export class FleetLink {
     if (!this.o.settings.share) return;
     // Nothing to delete only if that push was the address's one and only: an earlier push of it
     // (sent, or still queued) left a decision of this host's at the LAPI.
-    if (this.o.queue.dropPendingPush(ip, this.inFlight) && !this.o.queue.has(ip) && this.o.queue.alertsOf(ip).length === 0) return;
-    this.o.queue.add('delete', ip, {});
+    this.o.queue.change(() => {
+      if (this.o.queue.dropPendingPush(ip, this.inFlight) && !this.o.queue.has(ip) && this.o.queue.alertsOf(ip).length === 0) return;
+      this.o.queue.add('delete', ip, {});
+    });
     this.kickPush(0);
   }
 
@@ -245,7 +229,7 @@ export class FleetLink {
   /** Sends the head of the queue (one batch of pushes, or one delete). */
   async pumpOnce(): Promise<'empty' | 'sent' | 'failed'> {
     const items = this.o.queue.head(BATCH);
-    if (items.length === 0) return 'empty';
+    if (items.length === 0) return this.o.queue.blockedBy === null ? 'empty' : this.queueBlocked(this.o.queue.blockedBy);
     const first = items[0]!;
     if (this.oneByOneThrough !== null && first.id > this.oneByOneThrough) {
       this.oneByOneThrough = null;
@@ -292,6 +276,15 @@ export class FleetLink {
     } finally {
       for (const i of batch) this.inFlight.delete(i.id);
     }
+  }
+
+  /** The queue's database cannot be written now (another process holds its lock): nothing is sent (queue.ts head); tried again after the backoff. */
+  private queueBlocked(e: unknown): 'failed' {
+    this.pushFailures++;
+    const msg = `the push queue cannot be written: ${errorText(e)}`;
+    this.h.push = { ...this.h.push, ok: false, error: msg };
+    if (this.pushFailures === 1 || this.pushFailures % 20 === 0) this.log('warn', `fleet push: ${msg} (will retry; nothing is lost)`);
+    return 'failed';
   }
 
   private async sendPushes(batch: QueueItem[]): Promise<void> {

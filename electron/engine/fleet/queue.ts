@@ -6,8 +6,17 @@
  * nothing, and a kill -9 of Portcullis neither. Also remembers every alert id the LAPI gave the
  * pushed bans of an address — an extension or a re-ban pushes another alert while the first one's
  * decision still stands — so an unban deletes all of this host's decisions for it, and only those.
+ *
+ * The database is the store's file, which another process may hold locked (an `sqlite3` shell in a
+ * transaction, a backup). node:sqlite is synchronous, so this connection waits STORE_BUSY_TIMEOUT_MS
+ * for a lock, not seconds (its 5 s stalled every ban shared with the fleet for 5 s, twice); a change
+ * the database cannot take now — a ban to push, an unban's delete, a dismissal — waits in memory, in
+ * order (`change`), and is written before the next items are sent (`head`). While changes wait or
+ * the file cannot be written, nothing is sent: an item sent then could not be removed once the LAPI
+ * took it, and would be sent again.
  */
 import { DatabaseSync } from 'node:sqlite';
+import { STORE_BUSY_TIMEOUT_MS, storeUnavailable } from '../store/unavailable.ts';
 
 export type QueueKind = 'push' | 'delete';
 
@@ -26,11 +35,21 @@ export interface Dismissal {
   refused: boolean;
 }
 
+/** Changes kept at most while the database cannot take them (past it the oldest go, counted in `dropped`). */
+export const MAX_WAITING_CHANGES = 10_000;
+
 export class FleetQueue {
   private readonly db: DatabaseSync;
+  /** Changes the database could not take yet, in order (`change`). */
+  private readonly waiting: (() => void)[] = [];
+  /** Why the last `head` sent nothing though items may be due (the database cannot be written), or null. */
+  blockedBy: unknown = null;
+  /** Changes dropped: past MAX_WAITING_CHANGES, or refused for what they are when written again. */
+  dropped = 0;
 
-  constructor(path: string) {
+  constructor(path: string, busyTimeoutMs = STORE_BUSY_TIMEOUT_MS) {
     this.db = new DatabaseSync(path);
+    // Opening may wait (the tables may need creating; nothing runs yet); the running connection does not.
     this.db.exec('PRAGMA busy_timeout = 5000');
     if (path !== ':memory:') this.db.exec('PRAGMA journal_mode = WAL');
     this.db.exec(`
@@ -56,14 +75,69 @@ export class FleetQueue {
     if (this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'fleet_alerts'").get()) {
       this.db.exec('INSERT OR IGNORE INTO fleet_alert_ids (ip, alert_id) SELECT ip, alert_id FROM fleet_alerts; DROP TABLE fleet_alerts');
     }
+    this.db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(busyTimeoutMs))}`);
+  }
+
+  /**
+   * Makes a change of the queue now, or behind those that wait, or keeps it to wait when the database
+   * cannot take it now (another process holds its lock, a full disk). `fn` runs later as it would
+   * have now, its reads included (an unban's "was it pushed?"): every change sees those before it.
+   */
+  change(fn: () => void): void {
+    if (this.waiting.length === 0) {
+      try {
+        return fn();
+      } catch (e) {
+        if (!storeUnavailable(e)) throw e;
+      }
+    }
+    if (this.waiting.length >= MAX_WAITING_CHANGES) {
+      this.waiting.shift();
+      this.dropped++;
+    }
+    this.waiting.push(fn);
+  }
+
+  /** Makes the changes that wait, in order: the error of the one the database still cannot take, or null. */
+  private flushWaiting(): unknown {
+    while (this.waiting.length > 0) {
+      try {
+        this.waiting[0]!();
+      } catch (e) {
+        if (storeUnavailable(e)) return e;
+        this.dropped++; // refused for what it is: it would fail for ever, holding the others
+      }
+      this.waiting.shift();
+    }
+    return null;
+  }
+
+  /** Null when the database can be written now, else why not (a write transaction begun and rolled back). */
+  private writable(): unknown {
+    try {
+      this.db.exec('BEGIN IMMEDIATE');
+      this.db.exec('ROLLBACK');
+      return null;
+    } catch (e) {
+      if (this.db.isTransaction) this.db.exec('ROLLBACK');
+      if (!storeUnavailable(e)) throw e;
+      return e;
+    }
+  }
+
+  /** How many changes wait for the database. */
+  get waitingChanges(): number {
+    return this.waiting.length;
   }
 
   add(kind: QueueKind, ip: string, body: unknown): void {
     this.db.prepare('INSERT INTO fleet_queue (kind, ip, body) VALUES (?,?,?)').run(kind, ip, JSON.stringify(body ?? {}));
   }
 
-  /** The oldest items, in order. */
+  /** The oldest items, in order; none while changes wait or the database cannot be written (`blockedBy` says why). */
   head(limit: number): QueueItem[] {
+    this.blockedBy = this.flushWaiting() ?? this.writable();
+    if (this.blockedBy !== null) return [];
     return this.db.prepare('SELECT id, kind, ip, body FROM fleet_queue ORDER BY id LIMIT ?').all(limit) as unknown as QueueItem[];
   }
 
@@ -100,8 +174,9 @@ export class FleetQueue {
     return this.db.prepare('SELECT 1 FROM fleet_queue WHERE ip = ? LIMIT 1').get(ip) !== undefined;
   }
 
+  /** Items to send: those stored, and the changes that wait (a waiting unban may yet drop a push instead). */
   size(): number {
-    return (this.db.prepare('SELECT COUNT(*) AS n FROM fleet_queue').get() as { n: number }).n;
+    return (this.db.prepare('SELECT COUNT(*) AS n FROM fleet_queue').get() as { n: number }).n + this.waiting.length;
   }
 
   addAlert(ip: string, alertId: string): void {
@@ -143,7 +218,11 @@ export class FleetQueue {
     return (this.db.prepare('SELECT COUNT(*) AS n FROM fleet_dismissed').get() as { n: number }).n;
   }
 
-  close(): void {
+  /** Closes, the changes that wait given a last try: how many are lost (never written). */
+  close(): number {
+    this.flushWaiting();
+    const lost = this.waiting.length;
     this.db.close();
+    return lost;
   }
 }

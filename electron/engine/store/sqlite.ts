@@ -32,6 +32,7 @@ import type { Dashboard, PacketFilter, PacketRow } from '../../shared/api.ts';
 import type { StorePort } from '../ports.ts';
 import { inTransaction } from './tx.ts';
 import { openDatabase, StoreOpenError } from './open.ts';
+import { STORE_BUSY_TIMEOUT_MS } from './unavailable.ts';
 import { pruneOffenders, prunePackets, type PruneResult } from './prune.ts';
 import { dashboardOf, offenderDetailOf, type OffenderDetail } from './queries.ts';
 import { toBan, toEvent, toOffender, toRow, type BanDbRow, type OffenderDbRow, type PacketDbRow } from './rows.ts';
@@ -79,13 +80,7 @@ export interface PacketPage {
 export type { PruneResult } from './prune.ts';
 export type { OffenderDetail } from './queries.ts';
 export { StoreOpenError } from './open.ts';
-
-/**
- * The running store's busy timeout: long enough for a lock held for a moment (another connection's
- * commit or passive checkpoint takes well under a millisecond), short enough that a lock held for
- * long costs the event loop tens of ms per failed write, not seconds.
- */
-export const STORE_BUSY_TIMEOUT_MS = 20;
+export { STORE_BUSY_TIMEOUT_MS } from './unavailable.ts';
 
 /** Offender rows kept at most by default (~150 bytes each with their index entries). */
 export const DEFAULT_MAX_STORED_OFFENDERS = 100_000;
