@@ -55,6 +55,13 @@ export interface ScanEngineOptions {
    * only from its own forward block.
    */
   countGuestRecords?: boolean;
+  /**
+   * Whether the trackers may forget the sources whose window is over (forgetQuiet; default true).
+   * Forgetting changes no decision only while records come in time order (then a quiet source's
+   * next probe starts afresh anyway); a replay says false for an input it does not know to be so
+   * (files concatenated newest first, `cat ufw.log*`), and may say true later (setForgetQuiet).
+   */
+  forgetQuiet?: boolean;
 }
 
 const noAllowedPorts = (): boolean => false;

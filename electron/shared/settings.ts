@@ -57,7 +57,9 @@ export const DetectionSettingsSchema = z
     /** Extra ports never counted as probes (e.g. a service behind port knocking). */
     ignoredPorts: z.array(PortSchema).default([]),
     /**
-     * Bound on tracked sources; past it a source whose window is over (quiet for findtime) goes first,
+     * Bound on tracked sources. A source quiet for findtime and a minute is forgotten anyway, once
+     * every findtime (its next probe would start afresh), so this is reached only by that many
+     * sources within about two findtimes. Past it a source whose window is over goes first,
      * then the least recently seen source seen only once; one seen again in its window only when those
      * are gone or take less than a quarter of the bound (engine/detect/source-table.ts): spoofed
      * one-packet sources cannot push out a scanner counted twice (its first probe they can, as before).

@@ -1,6 +1,6 @@
 /**
- * Sources whose window is over are forgotten (SourceTracker.forgetQuiet, run by the engine every
- * quarter findtime of event time): what is tracked is the sources of the last findtime, as
+ * Sources whose window is over are forgotten (SourceTracker.forgetQuiet, run by the engine once
+ * every findtime of event time): what is tracked is the sources of the last findtime, as
  * fail2ban's failmanager keeps the failures of its last findtime — not every source ever seen,
  * which held a busy host's whole day of sources until the bound evicted them. Forgetting must
  * change no decision: a quiet source's next probe starts afresh whether it was kept or not.
@@ -33,10 +33,10 @@ describe('sources whose window is over are forgotten', () => {
   it('a day of single probes from 2,000 sources (one every 30 s) leaves only the last findtime’s sources tracked', () => {
     const { engine } = make();
     for (let i = 0; i < 2000; i++) engine.ingestPacket(syn(i % 5 === 0 ? v6(i) : v4(i), 22 + (i % 7), T0 + i * 30_000));
-    // 600 s of findtime + the minute of slack + at most a quarter findtime between two sweeps: 810 s = 27 sources of one every 30 s.
+    // 600 s of findtime + the minute of slack, + at most a findtime between two sweeps: 660-1260 s, 22-42 sources of one every 30 s (all 2,000 before).
     const tracked = engine.stats().trackedSources;
-    expect(tracked).toBeGreaterThanOrEqual(20);
-    expect(tracked).toBeLessThanOrEqual(28);
+    expect(tracked).toBeGreaterThanOrEqual(22);
+    expect(tracked).toBeLessThanOrEqual(43);
     expect(engine.stats().evicted).toBe(0);
   });
 
@@ -44,9 +44,11 @@ describe('sources whose window is over are forgotten', () => {
     const { engine, events } = make({ maxretry: 3, minDistinctPorts: 3 });
     engine.ingestPacket(syn('203.0.113.7', 22, T0));
     engine.ingestPacket(syn('203.0.113.7', 23, T0 + 1000));
-    // Another source's probes move event time on past the window (and the slack): the sweep runs.
+    // Other sources' probes move event time on past the window (and the slack): the sweep runs (at
+    // a record within findtime of the one before: a lone record far ahead sweeps nothing).
+    engine.ingestPacket(syn('192.0.2.201', 81, T0 + 6 * MIN));
     engine.ingestPacket(syn('192.0.2.200', 80, T0 + QUIET + 1000));
-    expect(engine.stats().trackedSources).toBe(1);
+    expect(engine.stats().trackedSources).toBe(2);
     // Two more probes make three in the new window, not four: no ban yet.
     engine.ingestPacket(syn('203.0.113.7', 24, T0 + QUIET + 2000));
     engine.ingestPacket(syn('203.0.113.7', 25, T0 + QUIET + 3000));
@@ -97,5 +99,48 @@ describe('sources whose window is over are forgotten', () => {
       expect(a.events).toEqual(b.events);
       expect(a.engine.stats().trackedSources).toBeLessThanOrEqual(b.engine.stats().trackedSources);
     }
+  });
+
+  it('one record stamped a day ahead sweeps nothing, and records back in time turn forgetting off: the windows in progress are kept', () => {
+    const { engine, events } = make();
+    const S = '203.0.113.7';
+    for (let i = 0; i < 3; i++) engine.ingestPacket(syn(S, 22 + i, T0 + i * 1000));
+    engine.ingestPacket(syn('198.51.100.9', 80, T0 + 86_400_000)); // a wrong clock, a merged log
+    engine.ingestPacket(syn(S, 25, T0 + 3000));
+    engine.ingestPacket(syn(S, 26, T0 + 4000));
+    expect(events.filter((e) => e.type === 'ban').map((e) => (e as Extract<EngineEvent, { type: 'ban' }>).ban.ip)).toEqual([S]);
+    // Forgetting stays off: an hour of sources later, all are still tracked.
+    for (let i = 0; i < 120; i++) engine.ingestPacket(syn(v4(i), 22, T0 + 5000 + i * 30_000));
+    expect(engine.stats().trackedSources).toBe(121);
+  });
+
+  it('forgetting is off when the caller says so (a replay of an input not known to be in time order) until it says otherwise', () => {
+    const events: EngineEvent[] = [];
+    const engine = new ScanEngine({ settings: SettingsSchema.parse({}), clock: new ManualClock(T0), forgetQuiet: false }, (e) => events.push(e));
+    for (let i = 0; i < 100; i++) engine.ingestPacket(syn(v4(i), 22, T0 + i * 30_000));
+    expect(engine.stats().trackedSources).toBe(100);
+    engine.setForgetQuiet(true);
+    engine.ingestPacket(syn(v4(100), 22, T0 + 100 * 30_000));
+    expect(engine.stats().trackedSources).toBeLessThanOrEqual(23); // the last 660 s: 22 sources, and this one
+  });
+
+  it('a network whose window starts afresh lists only its new first address: a single address scanning it later is judged by address', () => {
+    // B and A of one /64 an hour before; A's own window pushed out by the bound; then A alone probes 5 ports.
+    const go = (forget: boolean) => {
+      const events: EngineEvent[] = [];
+      const settings = SettingsSchema.parse({ detection: { maxTrackedSources: 100, ipv6PrefixLength: 64 }, ban: { maxNewBansPerMinute: 1000 } });
+      const engine = new ScanEngine({ settings, clock: new ManualClock(T0), forgetQuiet: forget }, (e) => events.push(e));
+      const A = '2001:db8:1:2::a';
+      engine.ingestPacket(syn('2001:db8:1:2::b', 22, T0));
+      engine.ingestPacket(syn(A, 23, T0 + 1000));
+      const t1 = T0 + 20 * MIN;
+      engine.ingestPacket(syn(A, 30, t1));
+      for (let i = 0; i < 100; i++) engine.ingestPacket(syn(v4(i), 80, t1 + 1000 + i));
+      for (let k = 1; k < 5; k++) engine.ingestPacket(syn(A, 30 + k, t1 + 5000 + k * 1000));
+      return events.filter((e) => e.type === 'ban').map((e) => (e as Extract<EngineEvent, { type: 'ban' }>).ban.ip);
+    };
+    // Before: the network was banned whole on B, seen 20 minutes before its window started again.
+    expect(go(false)).toEqual([]);
+    expect(go(true)).toEqual([]);
   });
 });

@@ -122,12 +122,14 @@ export class BanBook {
 
   /**
    * The active prefix ban that holds address `ip` (canonical, as the parser emits it), or null.
-   * Costs nothing while there is no prefix ban; else one lookup per prefix length in use.
+   * Costs nothing while there is no prefix ban; else one lookup per prefix length in use. `v6`: the
+   * four words of an IPv6 `ip` when the caller has them (then its text is not parsed).
    */
-  covering(ip: string): string | null {
+  covering(ip: string, v6: Uint32Array | null = null): string | null {
     if (this.prefixLengths.size === 0) return null;
-    const v4 = ip.indexOf(':') < 0 ? ipv4Key(ip) : -1;
-    if (v4 < 0 && !v6ToWords(ip, this.words)) return null;
+    const v4 = v6 === null && ip.indexOf(':') < 0 ? ipv4Key(ip) : -1;
+    if (v6 !== null) this.words.set(v6);
+    else if (v4 < 0 && !v6ToWords(ip, this.words)) return null;
     for (const length of this.prefixLengths.keys()) {
       const bits = Number(length.slice(2));
       if ((length[0] === '4') !== v4 >= 0) continue;

@@ -200,7 +200,10 @@ export class PrefixWatch {
     this.addresses.setNote(slot, at);
     if (at >= this.netSeq.length) this.growNetSeq(at + 1);
     this.netSeq[at] = seq;
-    const seen = this.tracker.tagOf(at);
+    // The members of the window as it stands: one that started afresh (quiet for findtime) lists its
+    // new first address only. Else a network a single address scans was banned whole on an address
+    // seen hours before — and whether it was depended on when the quiet network had been forgotten.
+    const seen = this.tracker.lastStarted ? undefined : this.tracker.tagOf(at);
     if (seen === undefined) this.tracker.setTag(at, ip === '' ? ipv4Text(v4) : ip);
     else if (typeof seen === 'string') {
       const addr = ip === '' ? ipv4Text(v4) : ip;
@@ -377,7 +380,9 @@ export class PrefixWatch {
 
   /** A network kept in `member`, whose window is over: so is the network's, the same window; no longer tracked (not copied out to be dropped later). */
   private forgetInMember(member: number): void {
-    if (this.keyOf(this.addresses.ipOf(member), -1, this.spare)) this.index.remove(this.spare, 0, -member - 2);
+    const k = this.spare;
+    const words = this.addresses.wordsOf(member, k) ? k : null;
+    if (this.keyOf(words === null ? this.addresses.ipOf(member) : '', -1, k, words)) this.index.remove(k, 0, -member - 2);
   }
 
   /** Stops tracking a network (banned, or judged address by address). */

@@ -233,6 +233,13 @@ export class SourceTable {
     return this.mainHead;
   }
 
+  /** The words an IPv6 source's slot is filed under, into `out`; false (out untouched) for any other slot. */
+  wordsOf(slot: number, out: Uint32Array): boolean {
+    if (this.v4Keys[slot] !== FILED_V6) return false;
+    out.set(this.v6Words.subarray(4 * slot, 4 * slot + 4));
+    return true;
+  }
+
   /** Whether a slot (below slotsUsed) holds a source, rather than being free. */
   isFiled(slot: number): boolean {
     return this.v4Keys[slot] !== -1 || this.keys[slot] !== '';

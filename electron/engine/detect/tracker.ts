@@ -29,9 +29,10 @@ export { scanTypeOf, type TrackerSettings, type WindowSummary } from './scan-rul
  * How much longer than findtime a source must be quiet before forgetQuiet() drops it. Records come
  * a little out of time order (the kernel's CPUs, merged logs): a probe stamped up to this much
  * before the latest one still finds the window it would have found, so forgetting changes no
- * decision; it only delays the memory's return by a minute.
+ * decision; it only delays the memory's return by a minute. A record further back than this stops
+ * the engine's forgetting for good (engine.ts).
  */
-const FORGET_SLACK_MS = 60_000;
+export const FORGET_SLACK_MS = 60_000;
 
 /** The words of an IPv6 address (any spelling) into `out`; false for anything else (an IPv4 address, a network). */
 function v6AddressWords(ip: string, out: Uint32Array): boolean {
@@ -56,6 +57,8 @@ export class SourceTracker<Tag = string> {
   private readonly words = new Uint32Array(4);
   /** The slot the last probe() counted into (valid until the next change of the tracker). */
   lastSlot = NO_SLOT;
+  /** Whether the last probe() started its source's window: a new source, or one quiet for findtime. */
+  lastStarted = false;
   evictedCount = 0;
 
   /** Called with every source evicted by the bound (ip, event time of the probe that pushed it out). */
@@ -190,6 +193,11 @@ export class SourceTracker<Tag = string> {
     return this.table.keyOf(slot);
   }
 
+  /** The four words of a tracked IPv6 source into `out`; false for any other source. */
+  wordsOf(slot: number, out: Uint32Array): boolean {
+    return this.table.wordsOf(slot, out);
+  }
+
   /**
    * A caller's number about a tracked source (PrefixWatch: where its network is), kept in the
    * source's window record so that reading it right after a probe costs no cache miss of its own;
@@ -262,6 +270,7 @@ export class SourceTracker<Tag = string> {
       restarted = w.restartIfQuiet(slot, time);
     }
     this.lastSlot = slot;
+    this.lastStarted = !seen || restarted;
     const probes = w.record(slot, time, port, type, connPorts, connFrom);
     // A known source's area (source-table.ts): a window started afresh holds one probe, as a
     // newcomer's (probation); a counted probe in a going window is at least its second (main); a

@@ -221,9 +221,10 @@ export class Whitelist {
 
   /**
    * Is this address whitelisted? Hot path: `ip` must be canonical (canonicalIp, as the parser
-   * emits it). Use `matches` for text typed by a person.
+   * emits it). Use `matches` for text typed by a person. `v6`: the four words of an IPv6 `ip` when
+   * the caller has them (a replay record's), so that its text is not parsed again.
    */
-  has(ip: string): boolean {
+  has(ip: string, v6: Uint32Array | null = null): boolean {
     if (this.exact.has(ip)) return true;
     if (ip.indexOf(':') < 0) {
       const n = v4ToInt(ip);
@@ -231,8 +232,8 @@ export class Whitelist {
     }
     const lengths = this.v6Lengths;
     if (lengths.length === 0) return false;
-    const words = this.words;
-    if (!v6ToWords(ip, words)) return false;
+    const words = v6 ?? this.words;
+    if (v6 === null && !v6ToWords(ip, words)) return false;
     for (let i = 0; i < lengths.length; i++) {
       const bits = lengths[i]!;
       if (this.v6.get(bits)!.has(v6Key(words, bits))) return true;
