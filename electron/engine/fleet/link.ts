@@ -6,7 +6,8 @@
  *   POST /v1/alerts, a "delete" as DELETE /v1/decisions/{id} of exactly this host's decisions: on an
  *   unban those of every alert it pushed for the address and any other of its origin the LAPI lists
  *   for it; after a ban pushed again (an extension, a re-ban) only those of the alerts pushed before
- *   it, named when it was pushed — never those of a ban pushed later (DeleteBody).
+ *   it, named when it was pushed — never those of a ban pushed later (DeleteBody; one send and what
+ *   its answer writes: push-send.ts).
  *   Transient failures (down, a proxy's 502/503/504, 500 "database is locked", a reply that is no
  *   LAPI answer) retry with exponential backoff forever, counted against nothing. A batch the LAPI
  *   refuses otherwise is sent again one item at a time, and an item it keeps refusing — with a
@@ -22,12 +23,12 @@
  * What the fleet wants banned goes to a FleetSink (the service's bridge), which owns the ban
  * pipeline: whitelist, maxBans, firewall.
  */
-import * as z from 'zod';
 import { originMatches, ownOrigin, type CrowdsecSettings, type FleetHealth } from '../../shared/fleet.ts';
 import { machineCredentials } from './credentials.ts';
 import { LapiClient, LapiError, sendFailure as failure, type FetchLike } from './client.ts';
-import { alertBody, parseGoDuration, type Decision, type PushedBan } from './lapi.ts';
-import { FleetQueue, type QueueItem } from './queue.ts';
+import { parseGoDuration, type Decision, type PushedBan } from './lapi.ts';
+import { PushSender } from './push-send.ts';
+import { FleetQueue } from './queue.ts';
 import { errorText } from '../../shared/errors.ts';
 import { MAX_BAN_DURATION_SEC } from '../../shared/model.ts';
 
@@ -70,20 +71,6 @@ export interface FleetLinkOptions {
   maxDecisions?: () => number;
 }
 
-/**
- * A queued delete, as the queue's database holds it:
- * - `{}`: an unban — every decision of this host for the address.
- * - `{drop, keep}`: a ban pushed again (an extension, a re-ban) as alert `keep` supersedes exactly the
- *   alerts `drop` this host had pushed for the address before it. Never a newer alert: a push queued
- *   or in flight meanwhile has its own delete, queued after it.
- * - `{drop}` alone: the same for a ban pushed again whose alert id is not known (the LAPI took it but
- *   its answer was lost): exactly the alerts `drop`, and no other decision of this host's.
- * - `{keep}` alone: written by an earlier version ("all of mine but `keep`"); read as the alerts older
- *   than `keep` (the LAPI numbers alerts in order), which is what it meant.
- */
-const DeleteBodySchema = z.object({ drop: z.array(z.string()).optional(), keep: z.string().optional() });
-type DeleteBody = z.infer<typeof DeleteBodySchema>;
-
 const BATCH = 50;
 const MAX_REFUSALS = 8;
 const BACKOFF_MAX_MS = 10_000;
@@ -91,20 +78,8 @@ const RESYNC_MS = 5 * 60_000;
 /** A delta with at least this many changes was a burst: resync shortly after it. */
 const BURST = 10;
 const BURST_RESYNC_MS = 3000;
-/**
- * How far the end of a decision the LAPI made from a push may be from the pushed ban's: the push
- * says the time left, and the LAPI counts it from when it took the request (up to the client's
- * timeout after it was sent); an extension or a re-ban ends minutes or more from the earlier ban.
- */
-const PUSHED_END_SLACK_MS = 60_000;
-
 /** Fleet decisions last at most this long here (a far larger duration from the LAPI is clamped): the bound of every ban. */
 export const MAX_FLEET_BAN_MS = MAX_BAN_DURATION_SEC * 1000;
-
-/** Whether alert `a` was pushed before alert `b`: the LAPI numbers alerts in order (ids that are no numbers: never). */
-function olderAlert(a: string, b: string): boolean {
-  return /^\d+$/.test(a) && /^\d+$/.test(b) && BigInt(a) < BigInt(b);
-}
 
 export class FleetLink {
   private readonly o: FleetLinkOptions;
@@ -116,9 +91,8 @@ export class FleetLink {
   private pushTimer: ReturnType<typeof setTimeout> | null = null;
   private pumping: Promise<void> | null = null;
   private readonly inFlight = new Set<number>();
+  private readonly sender: PushSender;
   private pushFailures = 0;
-  /** The last push may have reached the LAPI though no answer came back (connection cut mid-request). */
-  private pushUncertain = false;
   private readonly refusals = new Map<number, number>();
   /** After a batch was refused: queue items up to this id are pushed one at a time. */
   private oneByOneThrough: number | null = null;
@@ -158,6 +132,7 @@ export class FleetLink {
       fetch: opts.fetch,
       now: opts.now,
     });
+    this.sender = new PushSender({ client: this.client, queue: opts.queue, origin: this.origin, credError: this.credError, now: opts.now, log: (l, m) => this.log(l, m) });
   }
 
   start(): void {
@@ -239,8 +214,8 @@ export class FleetLink {
     const batch = first.kind === 'push' && this.oneByOneThrough === null ? pushes : [first];
     for (const i of batch) this.inFlight.add(i.id);
     try {
-      if (first.kind === 'push') await this.sendPushes(batch);
-      else await this.sendDelete(first);
+      if (first.kind === 'push') await this.sender.pushes(batch);
+      else await this.sender.delete(first);
       this.o.queue.remove(batch.map((i) => i.id));
       if (this.oneByOneThrough !== null) this.oneByOneSent = true;
       this.pushFailures = 0;
@@ -250,7 +225,7 @@ export class FleetLink {
     } catch (e) {
       this.pushFailures++;
       const msg = errorText(e);
-      if (first.kind === 'push' && e instanceof LapiError && e.kind === 'unreachable' && !/ECONNREFUSED|EHOSTUNREACH|ENETUNREACH/.test(e.message)) this.pushUncertain = true;
+      if (first.kind === 'push' && e instanceof LapiError && e.kind === 'unreachable' && !/ECONNREFUSED|EHOSTUNREACH|ENETUNREACH/.test(e.message)) this.sender.uncertain = true;
       this.h.push = { ...this.h.push, ok: false, error: msg };
       if (e instanceof LapiError && e.kind === 'auth') this.h.login = { ok: false, error: msg };
       const how = failure(e);
@@ -285,106 +260,6 @@ export class FleetLink {
     this.h.push = { ...this.h.push, ok: false, error: msg };
     if (this.pushFailures === 1 || this.pushFailures % 20 === 0) this.log('warn', `fleet push: ${msg} (will retry; nothing is lost)`);
     return 'failed';
-  }
-
-  private async sendPushes(batch: QueueItem[]): Promise<void> {
-    if (this.credError) throw new LapiError('auth', null, this.credError);
-    const now = this.o.now();
-    const live: { item: QueueItem; ban: PushedBan }[] = [];
-    for (const item of batch) {
-      const ban = JSON.parse(item.body) as PushedBan;
-      // A ban that ended while it waited needs no decision.
-      if (ban.until === null || ban.until > now + 1000) live.push({ item, ban });
-    }
-    if (this.pushUncertain) {
-      // Never push a ban twice: one the LAPI took though its answer was lost is not sent again. The
-      // alerts it supersedes go as after any push again (its own alert id is not known: none kept).
-      const taken: string[] = [];
-      for (let i = live.length - 1; i >= 0; i--) {
-        if (!(await this.pushedUnanswered(live[i]!.ban, now))) continue;
-        taken.push(live[i]!.ban.ip);
-        live.splice(i, 1);
-      }
-      this.pushUncertain = false;
-      for (const ip of new Set(taken)) {
-        const older = this.o.queue.alertsOf(ip);
-        if (older.length > 0) this.o.queue.add('delete', ip, { drop: older } satisfies DeleteBody);
-      }
-    }
-    if (live.length === 0) return;
-    const ids = await this.client.pushAlerts(live.map((l) => alertBody(l.ban, this.origin!, now)));
-    live.forEach((l, i) => {
-      const id = ids[i]!;
-      // A ban of an address already pushed (an extension, a re-ban): the new decision says how long
-      // the ban lasts now, so the older ones go — or they would hold it fleet-wide for their own time.
-      // Exactly the alerts pushed before this one (named now: a push that follows has its own delete).
-      const older = this.o.queue.alertsOf(l.ban.ip);
-      this.o.queue.addAlert(l.ban.ip, id);
-      if (older.length > 0) this.o.queue.add('delete', l.ban.ip, { drop: older, keep: id } satisfies DeleteBody);
-    });
-  }
-
-  /**
-   * Whether the LAPI holds the decision of this push already (a push whose answer was lost): a
-   * decision of ours for the address that no alert we know of made (the known ones are the bans this
-   * one extends or replaces: counting them lost every extension pushed over a cut connection) and
-   * that ends when this ban does (a permanent ban: any such).
-   */
-  private async pushedUnanswered(ban: PushedBan, now: number): Promise<boolean> {
-    const ours = (await this.client.decisionsFor(ban.ip)).filter((d) => d.origin === this.origin && d.value === ban.ip);
-    if (ours.length === 0) return false;
-    const known = new Set<number>();
-    for (const alertId of this.o.queue.alertsOf(ban.ip)) for (const id of await this.client.alertDecisionIds(alertId)) known.add(id);
-    return ours.some((d) => {
-      if (known.has(d.id)) return false;
-      if (ban.until === null) return true;
-      const ms = parseGoDuration(d.duration);
-      return ms !== null && Math.abs(now + ms - ban.until) <= PUSHED_END_SLACK_MS;
-    });
-  }
-
-  /**
-   * Deletes this host's decisions for the address, by id — never another host's. An unban: those of
-   * every alert it pushed for it, and any other decision of its origin the LAPI lists for the value
-   * (a push whose answer was lost, one of an earlier database). A ban pushed again: those of the
-   * alerts it supersedes, and of its origin only decisions older than the new alert's (LAPI ids grow),
-   * so a ban pushed after it is never touched.
-   */
-  private async sendDelete(item: QueueItem): Promise<void> {
-    let raw: unknown = null;
-    try {
-      raw = JSON.parse(item.body);
-    } catch {
-      // unreadable: below
-    }
-    const body = DeleteBodySchema.safeParse(raw);
-    if (!body.success) {
-      this.log('warn', `fleet: a queued delete for ${item.ip} is unreadable (${body.error.issues[0]?.message ?? 'invalid'}): skipped`);
-      return;
-    }
-    const known = this.o.queue.alertsOf(item.ip);
-    const unban = body.data.drop === undefined && body.data.keep === undefined;
-    const keep = body.data.keep ?? null;
-    const drop = unban ? known : (body.data.drop ?? known.filter((a) => olderAlert(a, keep!)));
-    const ids = new Set<number>();
-    for (const alertId of drop) for (const id of await this.client.alertDecisionIds(alertId)) ids.add(id);
-    // Unknown decisions of this host's: all of them on an unban; on a supersede only those older than
-    // the kept alert's (none when its decisions are gone: nothing tells older from newer then).
-    let below = unban ? Infinity : -Infinity;
-    if (keep !== null) {
-      const kept = await this.client.alertDecisionIds(keep);
-      if (kept.length > 0) below = Math.min(...kept);
-    }
-    if (below > -Infinity) {
-      try {
-        for (const d of await this.client.decisionsFor(item.ip)) if (d.origin === this.origin && d.value === item.ip && d.id < below) ids.add(d.id);
-      } catch (e) {
-        // A bouncer key the LAPI refuses (the pull says so) must not hold the delete: the alerts' ids do it.
-        if (!(e instanceof LapiError && e.kind === 'auth')) throw e;
-      }
-    }
-    for (const id of ids) await this.client.deleteDecision(id);
-    this.o.queue.forgetAlerts(item.ip, drop);
   }
 
   // ------------------------------------------------------------------ pull
