@@ -6,13 +6,13 @@
  * heard of it. Now the push waits in memory, in order, and reaches the LAPI once the lock goes; and
  * nothing is sent meanwhile (an item the LAPI took could not be removed, and would be sent again).
  */
-import { DatabaseSync } from 'node:sqlite';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../electron/shared/domain.ts';
 import { CrowdsecSettingsSchema } from '../../electron/shared/fleet.ts';
 import { FleetLink, type FleetSink } from '../../electron/engine/fleet/link.ts';
 import { FleetQueue } from '../../electron/engine/fleet/queue.ts';
+import { holdWriteLock } from '../support/db-locks.ts';
 import { tempDirsPerTest } from '../support/temp-dirs.ts';
 import { FakeLapi } from './fake-lapi.ts';
 import { BOOT, fleetServiceBuilder, scan, withFleet } from './fleet-service.ts';
@@ -22,17 +22,6 @@ const tempDir = tempDirsPerTest('pc-fleet-busy-');
 const BOUND_MS = 1000;
 const nullSink: FleetSink = { upsert: () => undefined, upsertMany: () => undefined, removeMany: () => undefined, replaceAll: () => undefined };
 const ban = (ip: string, until: number | null) => ({ ip, until, ports: [22, 23, 25], hits: 5, kind: 'scan', scanType: 'SYN' });
-
-function holdWriteLock(file: string): { release(): void } {
-  const db = new DatabaseSync(file);
-  db.exec('BEGIN IMMEDIATE');
-  return {
-    release: () => {
-      if (db.isTransaction) db.exec('ROLLBACK');
-      if (db.isOpen) db.close();
-    },
-  };
-}
 
 async function drain(link: FleetLink): Promise<void> {
   for (let i = 0; i < 100; i++) if ((await link.pumpOnce()) === 'empty') return;

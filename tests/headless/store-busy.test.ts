@@ -15,12 +15,11 @@
  * of one process are those another process meets). Bounds are generous for a loaded 2-core machine:
  * 1 s where the stall was ≥ 5 s.
  */
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../electron/shared/domain.ts';
+import { holdWriteLock, lockInChild } from '../support/db-locks.ts';
 import { FakeFirewall, Journal, PushSource } from './fakes.ts';
 import { BOOT, buildRealService, kmsg, tempDirsPerTest } from './real-service.ts';
 
@@ -37,34 +36,6 @@ async function started(log: string[]) {
   await a.call('updateSettings', { patch: { detection: { maxretry: 5, minDistinctPorts: 3 } } });
   await a.service.tick();
   return { ...a, fw, dbFile };
-}
-
-/** Another connection to the file, holding its write lock until release(). */
-function holdWriteLock(file: string): { db: DatabaseSync; release(): void } {
-  const db = new DatabaseSync(file);
-  db.exec('BEGIN IMMEDIATE');
-  return {
-    db,
-    release: () => {
-      if (db.isTransaction) db.exec('ROLLBACK');
-      if (db.isOpen) db.close();
-    },
-  };
-}
-
-/**
- * Another process that takes the file's write lock (waiting for it when `taken` is held here: call
- * `taken` after releasing that) and holds it for `ms` from when `locked` resolves; `exited` once it has let go.
- */
-function lockInChild(file: string, ms: number): { locked: Promise<void>; exited: Promise<unknown> } {
-  const code = `const { DatabaseSync } = require('node:sqlite'); const db = new DatabaseSync(process.argv[1], { timeout: 30000 }); db.exec('BEGIN IMMEDIATE'); process.stdout.write('locked\\n'); setTimeout(() => { db.exec('ROLLBACK'); db.close(); }, Number(process.argv[2]));`;
-  const child = spawn(process.execPath, ['-e', code, file, String(ms)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const exited = once(child, 'exit');
-  const locked = new Promise<void>((resolve, reject) => {
-    child.stdout.on('data', (d: Buffer) => d.toString().includes('locked') && resolve());
-    child.on('exit', (c) => reject(new Error(`the lock holder exited (${c}) before it held the lock`)));
-  });
-  return { locked, exited };
 }
 
 async function elapsed(fn: () => unknown): Promise<number> {

@@ -201,8 +201,24 @@ export class FleetLink {
     }
   }
 
-  /** Sends the head of the queue (one batch of pushes, or one delete). */
+  /**
+   * Sends the head of the queue (one batch of pushes, or one delete). Never throws: pumpAll runs
+   * from a timer (`void`), where a rejection would end the service; an error no step expected (a
+   * queue write refused for what it is: a bug) is a failed round, tried again after the backoff.
+   */
   async pumpOnce(): Promise<'empty' | 'sent' | 'failed'> {
+    try {
+      return await this.pumpStep();
+    } catch (e) {
+      this.pushFailures++;
+      const msg = errorText(e);
+      this.h.push = { ...this.h.push, ok: false, error: msg };
+      this.log('error', `fleet push: ${msg}`);
+      return 'failed';
+    }
+  }
+
+  private async pumpStep(): Promise<'empty' | 'sent' | 'failed'> {
     const items = this.o.queue.head(BATCH);
     if (items.length === 0) return this.o.queue.blockedBy === null ? 'empty' : this.queueBlocked(this.o.queue.blockedBy);
     const first = items[0]!;
@@ -241,7 +257,8 @@ export class FleetLink {
         const n = (this.refusals.get(first.id) ?? 0) + 1;
         this.refusals.set(first.id, n);
         if (n >= MAX_REFUSALS) {
-          this.o.queue.remove([first.id]);
+          // A change: the database may be locked by now (it waits, in order, and nothing is sent meanwhile).
+          this.o.queue.change(() => this.o.queue.remove([first.id]));
           this.refusals.delete(first.id);
           this.log('error', `fleet: dropped "${first.kind} ${first.ip}" after ${n} refusals: ${msg}`);
         }

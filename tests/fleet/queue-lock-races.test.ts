@@ -1,0 +1,58 @@
+/**
+ * The push queue when another process takes the database's write lock while a request is on the
+ * wire: head() found the file writable before it, but what the LAPI's answer makes the queue write
+ * (the item's removal, its alert id, a supersede's delete) then finds it locked. Those writes wait in
+ * memory, in order, like any change: the item is not sent again (a second decision of this host's at
+ * the LAPI), and the pump never throws (pumpAll runs from a timer: a rejection would end the service).
+ */
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ManualClock } from '../../electron/shared/domain.ts';
+import { CrowdsecSettingsSchema } from '../../electron/shared/fleet.ts';
+import { FleetLink, type FleetSink } from '../../electron/engine/fleet/link.ts';
+import { FleetQueue } from '../../electron/engine/fleet/queue.ts';
+import type { FetchLike } from '../../electron/engine/fleet/client.ts';
+import { holdWriteLock } from '../support/db-locks.ts';
+import { tempDirsPerTest } from '../support/temp-dirs.ts';
+import { FakeLapi } from './fake-lapi.ts';
+
+const tempDir = tempDirsPerTest('pc-fleet-race-');
+const nullSink: FleetSink = { upsert: () => undefined, upsertMany: () => undefined, removeMany: () => undefined, replaceAll: () => undefined };
+const settings = CrowdsecSettingsSchema.parse({ url: 'http://lapi.test:8080', machineId: 'hostA', password: 'pw-A', bouncerKey: 'key-A' });
+const isAlertPost = (url: string, init: { method?: string }) => init.method === 'POST' && url.endsWith('/v1/alerts');
+
+/** A queue in its own file, a LAPI, and a link whose requests go through `through` (to take the lock mid-request). */
+function setup(through: (file: string, lapi: FakeLapi) => FetchLike) {
+  const file = path.join(tempDir(), 'q.db');
+  const queue = new FleetQueue(file);
+  const clock = new ManualClock(1_700_000_000_000);
+  const lapi = new FakeLapi(() => clock.now());
+  lapi.machines.set('hostA', 'pw-A');
+  lapi.bouncers.add('key-A');
+  const link = new FleetLink({ settings, queue, fetch: through(file, lapi), now: () => clock.now(), version: '0.1.0', sink: nullSink, manual: true });
+  link.start();
+  return { queue, clock, lapi, link };
+}
+
+describe('the push queue when the lock is taken while a request is in flight', () => {
+  it('an item refused for the 8th time while the lock is taken: the pump answers, it does not throw, and the item is dropped once the lock goes', async () => {
+    let posts = 0;
+    let lock: ReturnType<typeof holdWriteLock> | null = null;
+    const t = setup((file, lapi) => async (url, init) => {
+      if (!isAlertPost(url, init)) return lapi.fetch(url, init);
+      if (++posts === 8) lock = holdWriteLock(file);
+      return { status: 400, text: async () => JSON.stringify({ message: 'validation failure list: invalid' }) } as never;
+    });
+    t.link.enqueueBan({ ip: '198.51.100.1', until: t.clock.now() + 3_600_000, ports: [22], hits: 5, kind: 'scan' });
+    const answers: string[] = [];
+    try {
+      for (let i = 0; i < 8; i++) answers.push(await t.link.pumpOnce());
+    } finally {
+      lock!.release();
+    }
+    expect(answers).toEqual(Array(8).fill('failed'));
+    expect(await t.link.pumpOnce()).toBe('empty');
+    expect(posts).toBe(8);
+    t.queue.close();
+  });
+});
