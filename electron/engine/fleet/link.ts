@@ -230,9 +230,8 @@ export class FleetLink {
     const batch = first.kind === 'push' && this.oneByOneThrough === null ? pushes : [first];
     for (const i of batch) this.inFlight.add(i.id);
     try {
-      if (first.kind === 'push') await this.sender.pushes(batch);
-      else await this.sender.delete(first);
-      this.o.queue.remove(batch.map((i) => i.id));
+      const written = first.kind === 'push' ? await this.sender.pushes(batch) : await this.sender.delete(first);
+      this.o.queue.acknowledged(batch.map((i) => i.id), written);
       if (this.oneByOneThrough !== null) this.oneByOneSent = true;
       this.pushFailures = 0;
       this.h.push = { ok: true, error: null, lastAt: this.o.now() };

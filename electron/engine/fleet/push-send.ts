@@ -3,6 +3,12 @@
  * write: a batch of pushes as one POST /v1/alerts (their alert ids kept, the deletes of the alerts a
  * ban pushed again supersedes queued), a delete as DELETE /v1/decisions/{id} of exactly this host's
  * decisions (their alerts then forgotten). FleetLink (link.ts) decides when and what to send.
+ *
+ * WHY the answer's writes are handed back instead of made here: the database may be locked by
+ * another process by the time the answer comes (head() found it writable before the request); they
+ * are made with the items' removal as one change of the queue (FleetQueue.acknowledged), which waits
+ * in memory, in order, when the database cannot take it — written here, a write that failed busy
+ * left the item in the queue, and it was sent again.
  */
 import * as z from 'zod';
 import { LapiError, type LapiClient } from './client.ts';
@@ -35,6 +41,9 @@ function olderAlert(a: string, b: string): boolean {
   return /^\d+$/.test(a) && /^\d+$/.test(b) && BigInt(a) < BigInt(b);
 }
 
+/** The queue's writes that an answer of the LAPI makes due, made by FleetQueue.acknowledged (it may run later: it reads what it needs then). */
+export type Acknowledgement = () => void;
+
 export interface PushSendOptions {
   client: LapiClient;
   queue: FleetQueue;
@@ -55,8 +64,8 @@ export class PushSender {
     this.o = opts;
   }
 
-  /** Sends a batch of pushes, and keeps what the answer says (alert ids; the deletes of the alerts a ban pushed again supersedes). */
-  async pushes(batch: readonly QueueItem[]): Promise<void> {
+  /** Sends a batch of pushes: what the answer makes the queue write. */
+  async pushes(batch: readonly QueueItem[]): Promise<Acknowledgement> {
     if (this.o.credError) throw new LapiError('auth', null, this.o.credError);
     const q = this.o.queue;
     const now = this.o.now();
@@ -66,32 +75,33 @@ export class PushSender {
       // A ban that ended while it waited needs no decision.
       if (ban.until === null || ban.until > now + 1000) live.push({ item, ban });
     }
+    // Never push a ban twice: one the LAPI took though its answer was lost is not sent again. The
+    // alerts it supersedes go as after any push again (its own alert id is not known: none kept).
+    const taken: string[] = [];
     if (this.uncertain) {
-      // Never push a ban twice: one the LAPI took though its answer was lost is not sent again. The
-      // alerts it supersedes go as after any push again (its own alert id is not known: none kept).
-      const taken: string[] = [];
       for (let i = live.length - 1; i >= 0; i--) {
         if (!(await this.pushedUnanswered(live[i]!.ban, now))) continue;
         taken.push(live[i]!.ban.ip);
         live.splice(i, 1);
       }
       this.uncertain = false;
+    }
+    const ids = live.length === 0 ? [] : await this.o.client.pushAlerts(live.map((l) => alertBody(l.ban, this.o.origin!, now)));
+    return () => {
       for (const ip of new Set(taken)) {
         const older = q.alertsOf(ip);
         if (older.length > 0) q.add('delete', ip, { drop: older } satisfies DeleteBody);
       }
-    }
-    if (live.length === 0) return;
-    const ids = await this.o.client.pushAlerts(live.map((l) => alertBody(l.ban, this.o.origin!, now)));
-    live.forEach((l, i) => {
-      const id = ids[i]!;
-      // A ban of an address already pushed (an extension, a re-ban): the new decision says how long
-      // the ban lasts now, so the older ones go — or they would hold it fleet-wide for their own time.
-      // Exactly the alerts pushed before this one (named now: a push that follows has its own delete).
-      const older = q.alertsOf(l.ban.ip);
-      q.addAlert(l.ban.ip, id);
-      if (older.length > 0) q.add('delete', l.ban.ip, { drop: older, keep: id } satisfies DeleteBody);
-    });
+      live.forEach((l, i) => {
+        const id = ids[i]!;
+        // A ban of an address already pushed (an extension, a re-ban): the new decision says how long
+        // the ban lasts now, so the older ones go — or they would hold it fleet-wide for their own time.
+        // Exactly the alerts pushed before this one (named now: a push that follows has its own delete).
+        const older = q.alertsOf(l.ban.ip);
+        q.addAlert(l.ban.ip, id);
+        if (older.length > 0) q.add('delete', l.ban.ip, { drop: older, keep: id } satisfies DeleteBody);
+      });
+    };
   }
 
   /**
@@ -118,9 +128,9 @@ export class PushSender {
    * every alert it pushed for it, and any other decision of its origin the LAPI lists for the value
    * (a push whose answer was lost, one of an earlier database). A ban pushed again: those of the
    * alerts it supersedes, and of its origin only decisions older than the new alert's (LAPI ids grow),
-   * so a ban pushed after it is never touched.
+   * so a ban pushed after it is never touched. What the answer makes the queue write: those alerts forgotten.
    */
-  async delete(item: QueueItem): Promise<void> {
+  async delete(item: QueueItem): Promise<Acknowledgement> {
     let raw: unknown = null;
     try {
       raw = JSON.parse(item.body);
@@ -130,7 +140,7 @@ export class PushSender {
     const body = DeleteBodySchema.safeParse(raw);
     if (!body.success) {
       this.o.log('warn', `fleet: a queued delete for ${item.ip} is unreadable (${body.error.issues[0]?.message ?? 'invalid'}): skipped`);
-      return;
+      return () => undefined;
     }
     const client = this.o.client;
     const known = this.o.queue.alertsOf(item.ip);
@@ -155,6 +165,6 @@ export class PushSender {
       }
     }
     for (const id of ids) await client.deleteDecision(id);
-    this.o.queue.forgetAlerts(item.ip, drop);
+    return () => this.o.queue.forgetAlerts(item.ip, drop);
   }
 }

@@ -13,7 +13,9 @@
  * the database cannot take now — a ban to push, an unban's delete, a dismissal — waits in memory, in
  * order (`change`), and is written before the next items are sent (`head`). While changes wait or
  * the file cannot be written, nothing is sent: an item sent then could not be removed once the LAPI
- * took it, and would be sent again.
+ * took it, and would be sent again. The lock may also be taken while a request is on the wire: what
+ * the LAPI's answer makes due (the items' removal, their alert ids) is a change too (`acknowledged`),
+ * and the items it names are not sent again meanwhile.
  */
 import { DatabaseSync } from 'node:sqlite';
 import { STORE_BUSY_TIMEOUT_MS, storeUnavailable } from '../store/unavailable.ts';
@@ -42,6 +44,8 @@ export class FleetQueue {
   private readonly db: DatabaseSync;
   /** Changes the database could not take yet, in order (`change`). */
   private readonly waiting: (() => void)[] = [];
+  /** Items the LAPI took whose removal is not written yet (`acknowledged`): never sent again, nor dropped as unsent. */
+  private readonly taken = new Set<number>();
   /** Why the last `head` sent nothing though items may be due (the database cannot be written), or null. */
   blockedBy: unknown = null;
   /** Changes dropped: past MAX_WAITING_CHANGES, or refused for what they are when written again. */
@@ -138,18 +142,46 @@ export class FleetQueue {
   head(limit: number): QueueItem[] {
     this.blockedBy = this.flushWaiting() ?? this.writable();
     if (this.blockedBy !== null) return [];
-    return this.db.prepare('SELECT id, kind, ip, body FROM fleet_queue ORDER BY id LIMIT ?').all(limit) as unknown as QueueItem[];
+    const rows = this.db.prepare('SELECT id, kind, ip, body FROM fleet_queue ORDER BY id LIMIT ?').all(limit + this.taken.size) as unknown as QueueItem[];
+    return rows.filter((r) => !this.taken.has(r.id)).slice(0, limit);
   }
 
   remove(ids: readonly number[]): void {
     if (ids.length === 0) return;
+    this.inTransaction(() => this.deleteItems(ids));
+  }
+
+  /**
+   * Items the LAPI took: `write` (what its answer makes due: alert ids, deletes — push-send.ts) and
+   * their removal, in one transaction, as a change — the database may be locked by now, though head()
+   * found it writable before the request. Until that is written the items are not sent again, even
+   * when the change itself is dropped (MAX_WAITING_CHANGES): a second decision at the LAPI is worse
+   * than a removal lost (only a restart sends them again).
+   */
+  acknowledged(ids: readonly number[], write: () => void): void {
+    for (const id of ids) this.taken.add(id);
+    this.change(() => {
+      this.inTransaction(() => {
+        write();
+        this.deleteItems(ids);
+      });
+      for (const id of ids) this.taken.delete(id);
+    });
+  }
+
+  private deleteItems(ids: readonly number[]): void {
     const del = this.db.prepare('DELETE FROM fleet_queue WHERE id = ?');
-    this.db.exec('BEGIN');
+    for (const id of ids) del.run(id);
+  }
+
+  /** All of `fn` or nothing: a change that fails busy half-way runs again whole (`change`). */
+  private inTransaction(fn: () => void): void {
+    this.db.exec('BEGIN IMMEDIATE');
     try {
-      for (const id of ids) del.run(id);
+      fn();
       this.db.exec('COMMIT');
     } catch (e) {
-      this.db.exec('ROLLBACK');
+      if (this.db.isTransaction) this.db.exec('ROLLBACK');
       throw e;
     }
   }
@@ -161,7 +193,7 @@ export class FleetQueue {
   dropPendingPush(ip: string, inFlight: ReadonlySet<number>): boolean {
     const rows = this.db.prepare("SELECT id FROM fleet_queue WHERE kind = 'push' AND ip = ? ORDER BY id DESC").all(ip) as { id: number }[];
     const last = rows[0];
-    if (!last || inFlight.has(last.id)) return false;
+    if (!last || inFlight.has(last.id) || this.taken.has(last.id)) return false;
     // Only when nothing for this address follows the push (order kept).
     const after = this.db.prepare('SELECT COUNT(*) AS n FROM fleet_queue WHERE ip = ? AND id > ?').get(ip, last.id) as { n: number };
     if (after.n > 0) return false;
@@ -174,9 +206,9 @@ export class FleetQueue {
     return this.db.prepare('SELECT 1 FROM fleet_queue WHERE ip = ? LIMIT 1').get(ip) !== undefined;
   }
 
-  /** Items to send: those stored, and the changes that wait (a waiting unban may yet drop a push instead). */
+  /** Items to send: those stored but not taken by the LAPI, and the changes that wait (a waiting unban may yet drop a push instead). */
   size(): number {
-    return (this.db.prepare('SELECT COUNT(*) AS n FROM fleet_queue').get() as { n: number }).n + this.waiting.length;
+    return (this.db.prepare('SELECT COUNT(*) AS n FROM fleet_queue').get() as { n: number }).n - this.taken.size + this.waiting.length;
   }
 
   addAlert(ip: string, alertId: string): void {
