@@ -29,6 +29,7 @@ import type { FetchLike } from '../engine/fleet/client.ts';
 import { FleetLink, machineCredentials, type FleetDecision, type FleetSink } from '../engine/fleet/link.ts';
 import { FleetQueue, type Dismissal } from '../engine/fleet/queue.ts';
 import { fleetTarget, rangeTooWide } from '../engine/fleet/target.ts';
+import { STOP_BUSY_TIMEOUT_MS } from '../engine/store/unavailable.ts';
 
 /** What the runner (or a test) provides for the fleet: how to reach the network and where the queue lives. */
 export interface FleetEnv {
@@ -142,7 +143,9 @@ export class FleetBridge implements FleetSink {
   async stop(): Promise<void> {
     await this.link?.stop();
     this.link = null;
-    const lost = this.queue?.close() ?? 0;
+    // The queue's changes that wait (dismissals, bans to share, unbans) wait for a lock at the stop as
+    // long as the store's last writes do, which follow: the unban's record is no more history than its dismissal.
+    const lost = this.queue?.close(STOP_BUSY_TIMEOUT_MS) ?? 0;
     if (lost > 0) this.port.log('error', `fleet: ${lost} changes of the push queue (bans to share, unbans, dismissals) could not be written before the stop: the LAPI does not hear of them`);
     this.queue = null;
   }

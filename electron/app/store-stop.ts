@@ -13,9 +13,8 @@
 import { errorText } from '../shared/errors.ts';
 import type { ServiceStore } from './contracts.ts';
 import { storeBusy } from './record-retry.ts';
+import { STOP_BUSY_TIMEOUT_MS } from '../engine/store/unavailable.ts';
 
-/** How long the stop's writes wait for another process's lock: well inside a service manager's stop timeout (systemd's default is 90 s). */
-export const STOP_BUSY_TIMEOUT_MS = 2000;
 
 export interface LastWritesDeps {
   store: Pick<ServiceStore, 'flush' | 'close' | 'setBusyTimeout'>;

@@ -1,9 +1,14 @@
 /**
  * A fleet ban lifted here by hand stays lifted for that decision — across restarts too (the
  * dismissals live in the fleet queue's database), bounded, and forgotten once the decision is gone.
+ * A dismissal that waits for a database another process holds locked is written at the stop when
+ * the lock goes within the stop's wait, like the unban's own store record.
  */
+import path from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../electron/shared/domain.ts';
+import { holdWriteLock, lockInChild } from '../support/db-locks.ts';
 import { FakeLapi } from './fake-lapi.ts';
 import { BOOT, fleetServiceBuilder, withFleet } from './fleet-service.ts';
 
@@ -127,4 +132,38 @@ describe('fleet bans lifted by hand, across restarts', () => {
     await pulled(t2);
     expect([...t2.firewall.bans.keys()]).toEqual(['203.0.113.1']);
   });
+
+  it('a fleet ban lifted by hand while the database is locked, then a lock held 500 ms through the stop: stays lifted after the restart', async () => {
+    const clock = new ManualClock(BOOT + 10_000);
+    const lapi = new FakeLapi(() => clock.now());
+    const t = await build({ settings: withFleet(), lapi, clock });
+    lapi.add('203.0.113.5', 'portcullis@hostB');
+    await pulled(t);
+    const file = path.join(t.dir, 'p.db');
+    // The dismissal waits in the queue's memory (and the unban's record in the pipeline's); then
+    // another process takes the lock over for 500 ms, through the stop.
+    const lock = holdWriteLock(file);
+    let holder: ReturnType<typeof lockInChild>;
+    try {
+      await t.call('unban', { ip: '203.0.113.5' });
+      await t.service.idle();
+      expect(t.firewall.bans.has('203.0.113.5')).toBe(false);
+      holder = lockInChild(file, 500);
+    } finally {
+      lock.release();
+    }
+    await holder.locked;
+    await t.service.stop();
+    await holder.exited;
+    expect(t.notices.filter((n) => /before the stop/.test(n))).toEqual([]);
+    const check = new DatabaseSync(file, { readOnly: true });
+    expect(check.prepare("SELECT ip FROM fleet_dismissed WHERE ip = '203.0.113.5'").all()).toHaveLength(1);
+    check.close();
+
+    const t2 = await build({ dir: t.dir, lapi, clock });
+    clock.advance(1000);
+    await pulled(t2);
+    expect(t2.firewall.bans.has('203.0.113.5'), 'the ban lifted by hand came back after the restart').toBe(false);
+    await t2.service.stop();
+  }, 60_000);
 });

@@ -250,8 +250,13 @@ export class FleetQueue {
     return (this.db.prepare('SELECT COUNT(*) AS n FROM fleet_dismissed').get() as { n: number }).n;
   }
 
-  /** Closes, the changes that wait given a last try: how many are lost (never written). */
-  close(): number {
+  /**
+   * Closes, the changes that wait given a last try: how many are lost (never written). At the
+   * service's stop `busyTimeoutMs` is the stop's (store-stop.ts): a lock held for a moment then is
+   * waited out — lost, a dismissal brought the ban lifted by hand back at the restart.
+   */
+  close(busyTimeoutMs?: number): number {
+    if (busyTimeoutMs !== undefined && this.waiting.length > 0) this.db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(busyTimeoutMs))}`);
     this.flushWaiting();
     const lost = this.waiting.length;
     this.db.close();

@@ -14,6 +14,14 @@
  */
 export const STORE_BUSY_TIMEOUT_MS = 20;
 
+/**
+ * How long the service's last writes at its stop wait for another process's lock (electron/app/store-stop.ts,
+ * and the fleet queue's close before it): nothing reads the log any more, and what a failed write
+ * loses is history, so a lock held for a moment is waited out; well inside a service manager's stop
+ * timeout (systemd's default is 90 s).
+ */
+export const STOP_BUSY_TIMEOUT_MS = 2000;
+
 /** SQLite's primary codes (the low byte) of a store that cannot write now: BUSY, LOCKED, NOMEM, READONLY, IOERR, FULL, CANTOPEN. */
 const UNAVAILABLE_CODES = new Set([5, 6, 7, 8, 10, 13, 14]);
 
