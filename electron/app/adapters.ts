@@ -34,6 +34,7 @@ export function serviceStoreOf(store: SqliteStore, clock: Clock): ServiceStore &
     pendingPackets: () => store.pendingPackets(),
     writeError: () => store.writeError,
     setBusyTimeout: (ms) => store.setBusyTimeout(ms),
+    holdOwnFlushes: (held) => store.holdOwnFlushes(held),
     addPackets: (p) => store.addPackets(p),
     upsertOffenders: (o) => {
       offendersWritten += o.length;

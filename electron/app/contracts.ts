@@ -77,6 +77,8 @@ export interface ServiceStore extends StorePort {
   setBusyTimeout?(ms: number): void;
   /** Why the store's last flush failed (its own too, which addPackets never throws), or null when it succeeded. */
   writeError?(): string | null;
+  /** The flushes the store makes by itself (a read's, a full batch's) wait while `held()` (the ban records that wait go first: SqliteStore.holdOwnFlushes). */
+  holdOwnFlushes?(held: () => boolean): void;
 }
 
 /** The root helper's non-ban operations, typed (adapted from the helper protocol). */

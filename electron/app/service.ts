@@ -95,6 +95,9 @@ export class PortcullisService implements AppCore {
       storeFailed: (e) => this.storeTrouble.failed(e),
       log: (level, message) => this.log(level, message),
     });
+    // An API read (or a full batch of packets) must not commit the offender rows ahead of the ban
+    // records that wait: the tick writes those first (below), and a read then answers from what is committed.
+    opts.store.holdOwnFlushes?.(() => this.pipeline.recordsWaiting > 0);
     this.pause = new ProtectionPause({ store: opts.store, writeInOrder: (write) => this.pipeline.writeInOrder(write), now: () => opts.clock.now() });
     this.fw = new FirewallStatus({
       clock: opts.clock,

@@ -144,6 +144,32 @@ describe('the service while another process holds the database write lock', () =
     await a.service.stop();
   }, 60_000);
 
+  it('an API read between the lock going and the next tick does not write an offender row "banned" before its ban record', async () => {
+    const a = await started([]);
+    const lock = holdWriteLock(a.dbFile);
+    try {
+      a.source.push(...Array.from({ length: 6 }, (_, p) => kmsg('203.0.113.5', 20 + p, 15_000 + p)));
+      await a.service.idle();
+      expect(a.fw.bans.has('203.0.113.5')).toBe(true);
+      expect(a.service.pipeline.recordsWaiting).toBe(1);
+    } finally {
+      lock.release();
+    }
+    // The window's poll, before the next tick: every store read flushes what the store buffers.
+    await a.call('getDashboard', { minutes: 60 });
+    await a.call('getOffenders');
+    const check = new DatabaseSync(a.dbFile, { readOnly: true });
+    const offender = check.prepare('SELECT state FROM offenders WHERE ip = ?').get('203.0.113.5');
+    const bans = check.prepare('SELECT ip FROM bans').all();
+    check.close();
+    expect(offender?.state === 'banned' && bans.length === 0, 'an offender row says banned with no ban record').toBe(false);
+    // The tick writes both, the record first.
+    await a.service.tick();
+    expect(a.raw.offenders('banned').map((o) => o.ip)).toEqual(['203.0.113.5']);
+    expect(a.raw.bans(a.clock.now()).active.map((b) => b.ip)).toEqual(['203.0.113.5']);
+    await a.service.stop();
+  }, 60_000);
+
   it('the stop waits out a lock held for a moment, so a waiting ban record is not lost', async () => {
     const log: string[] = [];
     const a = await started(log);

@@ -68,4 +68,24 @@ describe('the store while another connection holds the write lock', () => {
     expect(store.packetCountTotal()).toBe(1);
     store.close();
   });
+
+  it("while the owner holds its own flushes, neither a read nor a full batch of packets commits the buffers; the owner's flush does", () => {
+    const file = path.join(tempDir(), 'held.db');
+    const store = new SqliteStore({ path: file, batchRows: 10 });
+    let held = true;
+    store.holdOwnFlushes(() => held);
+    store.upsertOffenders([{ ip: '203.0.113.5', hits: 6, distinctPorts: 6, ports: [20, 21, 22, 23, 24, 25], firstSeen: 1, lastSeen: 2, scanType: 'SYN', state: 'banned', strikes: 1, bannedUntil: null } as never]);
+    store.addPackets(Array.from({ length: 20 }, (_, i) => packet('203.0.113.5', 1000 + i)));
+    expect(store.offenders(), 'a read answers from what is committed').toEqual([]);
+    const check = new DatabaseSync(file, { readOnly: true });
+    const committed = () => [(check.prepare('SELECT COUNT(*) AS n FROM offenders').get() as { n: number }).n, (check.prepare('SELECT COUNT(*) AS n FROM packets').get() as { n: number }).n];
+    expect(committed()).toEqual([0, 0]);
+    store.flush(); // the owner's, once its own writes are made
+    expect(committed()).toEqual([1, 20]);
+    held = false;
+    store.upsertOffenders([{ ip: '203.0.113.6', hits: 1, distinctPorts: 1, ports: [22], firstSeen: 3, lastSeen: 3, scanType: 'SYN', state: 'watching', strikes: 0, bannedUntil: null } as never]);
+    expect(store.offenders().map((o) => o.ip).sort()).toEqual(['203.0.113.5', '203.0.113.6']);
+    check.close();
+    store.close();
+  });
 });

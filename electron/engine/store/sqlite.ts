@@ -17,7 +17,8 @@
  *   so after a crash the source resumes exactly where the stored packets end: no stored packet is
  *   lost or stored twice (the engine may see the unflushed tail again, and banning is idempotent).
  * - The store is synchronous and owns no timer: the caller flushes every N ms (tick/flush), and
- *   addPackets flushes by itself once M rows are buffered.
+ *   addPackets flushes by itself once M rows are buffered — unless the owner holds the store's own
+ *   flushes while writes of its own must go first (holdOwnFlushes).
  * - A write that fails (a full disk) loses nothing the firewall needs: addPackets, which runs on the
  *   log's read path, never throws (a throw there ended the process) and stops flushing by itself
  *   until the owner's flush succeeds again (`writeError` says why meanwhile); the buffers are
@@ -128,6 +129,8 @@ export class SqliteStore implements StorePort {
    */
   private nextPacketId: number;
   private offenderBuf = new Map<string, Offender>();
+  /** Whether the owner has writes to commit before the buffers (holdOwnFlushes). */
+  private ownFlushesHeld: () => boolean = () => false;
   private stateBuf = new Map<string, string>();
   /** Packets over the per-second cap, by minute, waiting for the next flush. */
   private notStoredBuf = new Map<number, number>();
@@ -220,7 +223,7 @@ export class SqliteStore implements StorePort {
     for (let i = 0; i < packets.length && i < room; i++) this.packetBuf.push(packets[i]!);
     if (packets.length > room) this.countNotStored(notStoredByMinute(packets.slice(room)));
     this.nextPacketId += packets.length;
-    if (this.packetBuf.length >= this.batchRows && this.lastWriteError === null) {
+    if (this.packetBuf.length >= this.batchRows && this.lastWriteError === null && !this.ownFlushesHeld()) {
       try {
         this.flush();
       } catch {
@@ -228,6 +231,18 @@ export class SqliteStore implements StorePort {
       }
     }
     return first;
+  }
+
+  /**
+   * The flushes the store makes by itself — a read's (so it sees what is buffered) and addPackets'
+   * once a batch is buffered — wait while `held()` says the owner has writes that must be committed
+   * before the buffers: the service's ban records that wait while the database was locked (an
+   * offender row saying 'banned' committed ahead of its ban's record is what a crash then leaves).
+   * Meanwhile reads answer from what is committed, and the owner's own flush() writes the buffers
+   * after its writes.
+   */
+  holdOwnFlushes(held: () => boolean): void {
+    this.ownFlushesHeld = held;
   }
 
   /** Why the last flush failed (a full disk), or null when the last one succeeded. */
@@ -563,8 +578,9 @@ export class SqliteStore implements StorePort {
     return (this.db.prepare('SELECT COALESCE(SUM(count), 0) AS c FROM packets_not_stored').get() as { c: number }).c;
   }
 
-  /** A read's flush: when it fails (lastWriteError), the read answers from what is committed. */
+  /** A read's flush: when it fails (lastWriteError) or is held (holdOwnFlushes), the read answers from what is committed. */
   private flushForRead(): void {
+    if (this.ownFlushesHeld()) return;
     try {
       this.flush();
     } catch {
