@@ -284,6 +284,9 @@ export class FleetBridge implements FleetSink {
       cur.id = d.id;
       return;
     }
+    // A decision the link could not check against the one applied (its memory is full): the applied
+    // one may still stand, and a shorter one would cut its ban short — so the later end holds.
+    if (cur && d.unchecked && cur.id !== d.id && cur.until > d.until) return;
     if (!cur && this.applied.size >= this.settings.fleet.maxBans) {
       this.refuse('overLimit', ip, d, `fleet.maxBans (${this.settings.fleet.maxBans}) fleet bans already stand`);
       return;

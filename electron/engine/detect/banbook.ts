@@ -259,7 +259,9 @@ function ownEnd(r: BanRecord): number | null | undefined {
  * the longer one is gone: deleted at the LAPI), so a fleet ban that followed the longer, deleted
  * decision stayed until that decision's end, under that decision's origin (mergedOrigin), and a
  * restart took the ban for that deleted decision's: a lift by hand before the first pull was pinned
- * to that origin, and the decision that does stand came back.
+ * to that origin, and the decision that does stand came back. A decision the link cannot vouch for
+ * so (its memory of fleet.maxBans values is full) never reaches here over a longer one: the bridge
+ * keeps the later end then (FleetDecision.unchecked).
  */
 function mergedEnd(cur: BanRecord, ban: BanRecord): number | null {
   if (cur.reason.origin !== undefined && ban.reason.origin !== undefined) return ban.until;

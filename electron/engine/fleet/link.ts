@@ -43,6 +43,12 @@ export interface FleetDecision {
   id: number;
   /** Local time the decision ends (now + its remaining duration: immune to clock skew between hosts). */
   until: number;
+  /**
+   * The link cannot say no longer decision stands for the value: it remembers fleet.maxBans values,
+   * not this one. Otherwise a decision handed on is the one that stands (a shorter one only once the
+   * longer one is gone), which may end a fleet ban earlier; this one must not cut one short.
+   */
+  unchecked?: true;
 }
 
 export interface FleetSink {
@@ -425,7 +431,7 @@ export class FleetLink {
       if (cur && cur.id === d.id && Math.abs(cur.until - d.until) < 5000) continue;
       if (cur && cur.until > d.until && cur.id !== d.id) continue;
       this.remember(v, d);
-      apply.push(d);
+      apply.push(this.remote.has(v) ? d : { ...d, unchecked: true });
     }
     this.o.sink.upsertMany(apply);
   }
