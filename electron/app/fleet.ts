@@ -10,7 +10,8 @@
  *   detections) but at most `fleet.maxBans` of them stand at once;
  * - a local ban of the same address wins (the fleet's is applied when the local one ends); one made
  *   while the fleet's bans the address for longer lasts until the fleet's end but pushes only its own
- *   part (`ownUntil`), and past that part it ends at the resync that finds the fleet's decision gone;
+ *   part (`ownUntil`), and past that part it ends at the resync that finds the fleet's decision gone
+ *   (or once fleet bans stop applying here: `apply` off, the fleet removed);
  * - fleet bans are never pushed back; only this host's own bans are, and a local unban deletes only
  *   this host's decision;
  * - a fleet ban lifted here by hand, or refused by the firewall here (a rule of the user's own for the
@@ -160,7 +161,12 @@ export class FleetBridge implements FleetSink {
       await this.link?.stop();
       this.link = null;
       const cs = this.settings.fleet.crowdsec;
-      if (!cs || !cs.apply) this.removeMany([...this.applied.keys()]);
+      if (!cs || !cs.apply) {
+        this.removeMany([...this.applied.keys()]);
+        // Local bans past their own part stand only for a fleet decision: none is applied now, and no
+        // resync will run to find it gone (liftOutlived).
+        this.liftOutlived(new Set());
+      }
       this.startLink();
     });
     return this.restarting;

@@ -88,6 +88,27 @@ describe("a local ban of a fleet-banned address publishes only this host's part"
     expect(await t.link().pumpOnce()).toBe('empty'); // this host's own decision expired at the LAPI already: nothing to delete
   });
 
+  it.each([
+    ['apply turned off', { apply: false }],
+    ['the fleet removed', null],
+  ] as const)("%s once its own part has ended: the ban kept for host B's decision ends then (no resync will), one whose part runs stays", async (_, change) => {
+    const t = await build({ settings: withFleet() });
+    t.lapi.add(IP, 'portcullis@hostB', 4 * HOUR);
+    t.lapi.add('203.0.113.6', 'portcullis@hostB', 4 * HOUR);
+    await t.link().pullOnce();
+    await t.service.idle();
+    await t.call('ban', { ip: IP, durationSec: 600 } as never);
+    t.clock.advance(5 * 60_000);
+    await t.call('ban', { ip: '203.0.113.6', durationSec: 600 } as never);
+    await drain(t);
+    t.clock.advance(6 * 60_000); // IP's own part is over, .6's runs 4 more minutes
+    const shown = (await t.call('getSettings')).fleet.crowdsec!;
+    await t.call('updateSettings', { patch: { fleet: { crowdsec: change === null ? null : { ...shown, ...change } } } });
+    await t.service.idle();
+    expect(t.firewall.bans.has(IP)).toBe(false);
+    expect((await t.call('getBans')).active.map((x) => x.ip)).toEqual(['203.0.113.6']);
+  });
+
   it("host B's decision deleted while this host's own part runs: the ban stays for that part", async () => {
     const t = await build({ settings: withFleet() });
     const b = t.lapi.add(IP, 'portcullis@hostB', 4 * HOUR);
