@@ -90,8 +90,8 @@ export class BanPipeline {
   private readonly bulk: BulkBans;
   /** Ban and unban records the store could not write yet, written again by the tick (flushRecords). */
   private readonly records = new RecordRetry();
-  /** records.dropped already said in a notice. */
-  private droppedSaid = 0;
+  /** records.dropped and records.droppedPauses already said in a notice. */
+  private droppedSaid = { all: 0, pauses: 0 };
 
   constructor(host: BanPipelineHost) {
     this.h = host;
@@ -419,21 +419,26 @@ export class BanPipeline {
    * The error of the one that still fails, or null when none waits.
    */
   flushRecords(): unknown {
-    const error = this.records.flush((refused) => this.h.log('error', `store: a waiting ban or unban record was refused and dropped: ${errorText(refused)}`));
-    if (this.records.dropped > this.droppedSaid) {
-      this.h.notice('error', `${this.records.dropped - this.droppedSaid} ban or unban records were dropped while the store could not write (more than ${MAX_WAITING_RECORDS} waited): the next start restores or lifts those bans from the firewall's view`);
-      this.droppedSaid = this.records.dropped;
+    const error = this.records.flush((refused) => this.h.log('error', `store: a waiting ban, unban or pause record was refused and dropped: ${errorText(refused)}`));
+    const pauses = this.records.droppedPauses - this.droppedSaid.pauses;
+    const records = this.records.dropped - this.droppedSaid.all - pauses;
+    if (records > 0 || pauses > 0) {
+      // Said apart: a lost ban record and a lost pause's stored copy cost a restart different things.
+      const what = [records > 0 ? `${records} ban or unban records` : '', pauses > 0 ? `${pauses} stored pause or resume changes` : ''].filter(Boolean).join(' and ');
+      const cost = [records > 0 ? "the next start restores or lifts those bans from the firewall's view" : '', pauses > 0 ? 'a restart keeps the pause it last saved' : ''].filter(Boolean).join('; ');
+      this.h.notice('error', `${what} were dropped while the store could not write (more than ${MAX_WAITING_RECORDS} waited): ${cost}`);
+      this.droppedSaid = { all: this.records.dropped, pauses: this.records.droppedPauses };
     }
     return error;
   }
 
   /**
-   * A write that keeps its place among the ban and unban records (the pause's stored end: service.ts
-   * setPausedUntil): made now, behind those that wait, or kept to wait when the store cannot write now.
+   * A write that keeps its place among the ban and unban records (the pause's stored end: pause.ts;
+   * said as such if dropped): made now, behind those that wait, or kept to wait when the store cannot write now.
    * Its error when it failed now (told to the store's health, as a record's is), else null.
    */
   writeInOrder(write: () => void): unknown {
-    const e = this.records.write(write);
+    const e = this.records.write(write, 'pause');
     if (e !== null) this.h.storeFailed?.(e);
     return e;
   }

@@ -21,10 +21,15 @@ export { storeBusy, storeUnavailable } from '../engine/store/unavailable.ts';
 
 export const MAX_WAITING_RECORDS = 10_000;
 
+/** What a waiting write is: a ban or unban record, or the pause's stored copy (pause.ts), which a loss costs differently. */
+export type WaitingKind = 'record' | 'pause';
+
 export class RecordRetry {
-  private readonly waiting: (() => void)[] = [];
-  /** Records dropped (from the full list, oldest first, or refused at a retry), since the service started. */
+  private readonly waiting: { write: () => void; kind: WaitingKind }[] = [];
+  /** Writes dropped (from the full list, oldest first, or refused at a retry), since the service started. */
   dropped = 0;
+  /** Of those, the pause's stored copies. */
+  droppedPauses = 0;
 
   /** How many records wait to be written. */
   get size(): number {
@@ -35,16 +40,16 @@ export class RecordRetry {
    * Writes a record now, or behind those that wait. Returns the error when this write failed (it
    * then waits), else null (written, or queued behind a waiting one: no new failure to tell).
    */
-  write(record: () => void): unknown {
+  write(record: () => void, kind: WaitingKind = 'record'): unknown {
     if (this.waiting.length > 0) {
-      this.keep(record);
+      this.keep({ write: record, kind });
       return null;
     }
     try {
       record();
       return null;
     } catch (e) {
-      if (storeUnavailable(e)) this.keep(record);
+      if (storeUnavailable(e)) this.keep({ write: record, kind });
       return e;
     }
   }
@@ -60,10 +65,10 @@ export class RecordRetry {
     try {
       for (; done < this.waiting.length; done++) {
         try {
-          this.waiting[done]!();
+          this.waiting[done]!.write();
         } catch (e) {
           if (storeUnavailable(e)) return e;
-          this.dropped++;
+          this.drop(this.waiting[done]!);
           refused(e);
         }
       }
@@ -73,11 +78,13 @@ export class RecordRetry {
     }
   }
 
-  private keep(record: () => void): void {
-    if (this.waiting.length >= MAX_WAITING_RECORDS) {
-      this.waiting.shift();
-      this.dropped++;
-    }
-    this.waiting.push(record);
+  private keep(entry: { write: () => void; kind: WaitingKind }): void {
+    if (this.waiting.length >= MAX_WAITING_RECORDS) this.drop(this.waiting.shift()!);
+    this.waiting.push(entry);
+  }
+
+  private drop(entry: { kind: WaitingKind }): void {
+    this.dropped++;
+    if (entry.kind === 'pause') this.droppedPauses++;
   }
 }

@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { MAX_WAITING_RECORDS, RecordRetry, storeUnavailable } from '../../electron/app/record-retry.ts';
+import { BanPipeline } from '../../electron/app/ban-pipeline.ts';
 
 describe('RecordRetry', () => {
   it('keeps order behind a failed record and writes them in order once the store writes', () => {
@@ -89,5 +90,30 @@ describe('RecordRetry', () => {
     expect(written).toEqual(['later']);
     expect(r.size).toBe(0);
     expect(r.dropped).toBe(1);
+  });
+
+  it("pause writes dropped past the bound are said as such, not as ban records (a restart keeps the pause it last saved)", () => {
+    const notices: string[] = [];
+    const p = new BanPipeline({
+      store: {} as never,
+      firewall: {} as never,
+      dryRun: false,
+      now: () => 0,
+      engine: () => null as never,
+      settings: () => ({}) as never,
+      fleet: () => null,
+      events: { push: () => undefined } as never,
+      endBan: () => undefined,
+      notice: (level, m) => void notices.push(`${level}: ${m}`),
+      log: () => undefined,
+    });
+    const busy = () => {
+      throw Object.assign(new Error('database is locked'), { errcode: 5 });
+    };
+    for (let i = 0; i < MAX_WAITING_RECORDS + 2; i++) p.writeInOrder(busy);
+    expect(p.flushRecords()).not.toBeNull();
+    expect(notices).toEqual([
+      `error: 2 stored pause or resume changes were dropped while the store could not write (more than ${MAX_WAITING_RECORDS} waited): a restart keeps the pause it last saved`,
+    ]);
   });
 });
