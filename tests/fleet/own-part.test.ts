@@ -17,6 +17,16 @@ async function drain(t: Awaited<ReturnType<typeof build>>): Promise<void> {
   while ((await t.link().pumpOnce()) === 'sent');
 }
 
+/** Host B bans IP for 4 h (applied here), then this host bans it by hand for `durationSec`, pushed. Returns host B's decision. */
+async function fleetBanThenOwn(t: Awaited<ReturnType<typeof build>>, durationSec: number) {
+  const b = t.lapi.add(IP, 'portcullis@hostB', 4 * HOUR);
+  await t.link().pullOnce();
+  await t.service.idle();
+  await t.call('ban', { ip: IP, durationSec } as never);
+  await drain(t);
+  return b;
+}
+
 describe("a local ban of a fleet-banned address publishes only this host's part", () => {
   it("a 10-minute manual ban of an address another host bans for 4 h: pushed for 10 minutes; the address stays banned here until the fleet's end; host B's decision stays", async () => {
     const t = await build({ settings: withFleet() });
@@ -55,11 +65,7 @@ describe("a local ban of a fleet-banned address publishes only this host's part"
 
   it("lifted by hand: this host's decision is deleted and host B's ban applies here again", async () => {
     const t = await build({ settings: withFleet() });
-    const b = t.lapi.add(IP, 'portcullis@hostB', 4 * HOUR);
-    await t.link().pullOnce();
-    await t.service.idle();
-    await t.call('ban', { ip: IP, durationSec: 600 } as never);
-    await drain(t);
+    const b = await fleetBanThenOwn(t, 600);
     await t.call('unban', { ip: IP });
     await drain(t);
     expect(t.lapi.active().map((d) => d.id)).toEqual([b.id]);
@@ -68,11 +74,7 @@ describe("a local ban of a fleet-banned address publishes only this host's part"
 
   it("once its own part has ended, the ban kept for host B's decision ends with that decision (at the next full resync), and not before", async () => {
     const t = await build({ settings: withFleet() });
-    const b = t.lapi.add(IP, 'portcullis@hostB', 4 * HOUR);
-    await t.link().pullOnce();
-    await t.service.idle();
-    await t.call('ban', { ip: IP, durationSec: 600 } as never);
-    await drain(t);
+    const b = await fleetBanThenOwn(t, 600);
     // Host B's decision stands: past this host's own part the ban stays, until the fleet's end.
     t.clock.advance(11 * 60_000);
     expect(await t.link().pullOnce()).toBe('full');
@@ -111,11 +113,7 @@ describe("a local ban of a fleet-banned address publishes only this host's part"
 
   it("host B's decision deleted while this host's own part runs: the ban stays for that part", async () => {
     const t = await build({ settings: withFleet() });
-    const b = t.lapi.add(IP, 'portcullis@hostB', 4 * HOUR);
-    await t.link().pullOnce();
-    await t.service.idle();
-    await t.call('ban', { ip: IP, durationSec: 3600 } as never);
-    await drain(t);
+    const b = await fleetBanThenOwn(t, 3600);
     t.lapi.remove(b.id);
     t.clock.advance(6 * 60_000);
     expect(await t.link().pullOnce()).toBe('full');

@@ -4,14 +4,15 @@
  * the helper a fake. What service-real and service-bulk tests share.
  */
 import { dispatch, type ApiMethod, type ApiResult } from '../../electron/shared/api.ts';
-import type { ManualClock } from '../../electron/shared/domain.ts';
+import path from 'node:path';
+import { ManualClock } from '../../electron/shared/domain.ts';
 import { ScanEngine } from '../../electron/engine/engine.ts';
 import { parseRecord } from '../../electron/engine/parse/index.ts';
 import { SqliteStore } from '../../electron/engine/store/sqlite.ts';
 import { serviceStoreOf, StoreSettingsRepo } from '../../electron/app/adapters.ts';
 import { PortcullisService } from '../../electron/app/service.ts';
 import type { ServiceOptions } from '../../electron/app/contracts.ts';
-import { type FakeFirewall, FakeHelper, PushSource } from './fakes.ts';
+import { FakeFirewall, FakeHelper, Journal, PushSource } from './fakes.ts';
 
 export { tempDirsPerTest } from '../support/temp-dirs.ts';
 
@@ -75,4 +76,19 @@ export function buildRealService(o: RealServiceOptions) {
     return r.result as ApiResult<M>;
   };
   return { service, source, store, raw, clock, call, settingsRepo };
+}
+
+/**
+ * A real service on a new database file in `dir` (a recording firewall, a pushed kmsg source, its
+ * log lines into `log`), started, with `patch` applied to its settings: where the store tests start.
+ */
+export async function startedRealService(dir: string, log: string[], patch: Record<string, unknown>) {
+  const clock = new ManualClock(BOOT + 10_000);
+  const fw = new FakeFirewall(new Journal());
+  const source = new PushSource();
+  const dbFile = path.join(dir, 'db.sqlite');
+  const a = buildRealService({ dbFile, clock, firewall: fw, source, log: (level, m) => log.push(`${level}: ${m}`) });
+  await a.service.start();
+  await a.call('updateSettings', { patch } as never);
+  return { ...a, fw, dbFile };
 }

@@ -15,27 +15,18 @@
  * of one process are those another process meets). Bounds are generous for a loaded 2-core machine:
  * 1 s where the stall was ≥ 5 s.
  */
-import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { describe, expect, it } from 'vitest';
-import { ManualClock } from '../../electron/shared/domain.ts';
 import { holdWriteLock, lockInChild } from '../support/db-locks.ts';
-import { FakeFirewall, Journal, PushSource } from './fakes.ts';
-import { BOOT, buildRealService, kmsg, tempDirsPerTest } from './real-service.ts';
+import { kmsg, startedRealService, tempDirsPerTest } from './real-service.ts';
 
 const tempDir = tempDirsPerTest('pc-busy-');
 const BOUND_MS = 1000;
 
 async function started(log: string[]) {
-  const clock = new ManualClock(BOOT + 10_000);
-  const fw = new FakeFirewall(new Journal());
-  const source = new PushSource();
-  const dbFile = path.join(tempDir(), 'db.sqlite');
-  const a = buildRealService({ dbFile, clock, firewall: fw, source, log: (level, m) => log.push(`${level}: ${m}`) });
-  await a.service.start();
-  await a.call('updateSettings', { patch: { detection: { maxretry: 5, minDistinctPorts: 3 } } });
+  const a = await startedRealService(tempDir(), log, { detection: { maxretry: 5, minDistinctPorts: 3 } });
   await a.service.tick();
-  return { ...a, fw, dbFile };
+  return a;
 }
 
 async function elapsed(fn: () => unknown): Promise<number> {

@@ -3,14 +3,11 @@
  * log's read path never throws (a throw there ended the process, and systemd restarted it every 5 s),
  * the scanner is still banned in the firewall, and the failure is said once, not at every tick.
  */
-import path from 'node:path';
 import type { DatabaseSync } from 'node:sqlite';
 import { describe, expect, it, vi } from 'vitest';
 import type { ApiEvent } from '../../electron/shared/api.ts';
-import { ManualClock } from '../../electron/shared/domain.ts';
 import type { SqliteStore } from '../../electron/engine/store/sqlite.ts';
-import { FakeFirewall, Journal, PushSource } from './fakes.ts';
-import { BOOT, buildRealService, kmsg, tempDirsPerTest } from './real-service.ts';
+import { kmsg, startedRealService, tempDirsPerTest } from './real-service.ts';
 
 const tempDir = tempDirsPerTest('pc-full-');
 
@@ -20,16 +17,7 @@ function setMaxPages(raw: SqliteStore, pages: number | null): void {
   db.exec(`PRAGMA max_page_count = ${pages === null ? 1073741823 : page_count + pages}`);
 }
 
-async function started(log: string[]) {
-  const clock = new ManualClock(BOOT + 10_000);
-  const fw = new FakeFirewall(new Journal());
-  const source = new PushSource();
-  const dbFile = path.join(tempDir(), 'db.sqlite');
-  const a = buildRealService({ dbFile, clock, firewall: fw, source, log: (level, m) => log.push(`${level}: ${m}`) });
-  await a.service.start();
-  await a.call('updateSettings', { patch: { logs: { maxStoredPacketsPerSecond: 100_000 }, detection: { maxretry: 5, minDistinctPorts: 3 } } });
-  return { ...a, fw, dbFile };
-}
+const started = (log: string[]) => startedRealService(tempDir(), log, { logs: { maxStoredPacketsPerSecond: 100_000 }, detection: { maxretry: 5, minDistinctPorts: 3 } });
 
 /** 11,000 one-probe sources (more than the store buffers: 10 batches of 1,000) and a scanner on 6 ports. */
 function flood(): string[] {
