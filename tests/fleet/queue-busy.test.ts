@@ -9,18 +9,16 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../electron/shared/domain.ts';
-import { CrowdsecSettingsSchema } from '../../electron/shared/fleet.ts';
-import { FleetLink, type FleetSink } from '../../electron/engine/fleet/link.ts';
-import { FleetQueue } from '../../electron/engine/fleet/queue.ts';
+import type { FleetLink } from '../../electron/engine/fleet/link.ts';
 import { holdWriteLock } from '../support/db-locks.ts';
 import { tempDirsPerTest } from '../support/temp-dirs.ts';
 import { FakeLapi } from './fake-lapi.ts';
+import { manualLink } from './manual-link.ts';
 import { BOOT, fleetServiceBuilder, scan, withFleet } from './fleet-service.ts';
 
 const build = fleetServiceBuilder();
 const tempDir = tempDirsPerTest('pc-fleet-busy-');
 const BOUND_MS = 1000;
-const nullSink: FleetSink = { upsert: () => undefined, upsertMany: () => undefined, removeMany: () => undefined, replaceAll: () => undefined };
 const ban = (ip: string, until: number | null) => ({ ip, until, ports: [22, 23, 25], hits: 5, kind: 'scan', scanType: 'SYN' });
 
 async function drain(link: FleetLink): Promise<void> {
@@ -52,15 +50,7 @@ describe('the fleet push queue while another process holds the database write lo
   }, 60_000);
 
   it('pushes and unbans queued meanwhile keep their order; an unban drops a push that still waits', async () => {
-    const file = path.join(tempDir(), 'q.db');
-    const queue = new FleetQueue(file);
-    const clock = new ManualClock(1_700_000_000_000);
-    const lapi = new FakeLapi(() => clock.now());
-    lapi.machines.set('hostA', 'pw-A');
-    lapi.bouncers.add('key-A');
-    const settings = CrowdsecSettingsSchema.parse({ url: 'http://lapi.test:8080', machineId: 'hostA', password: 'pw-A', bouncerKey: 'key-A' });
-    const link = new FleetLink({ settings, queue, fetch: lapi.fetch, now: () => clock.now(), version: '0.1.0', sink: nullSink, manual: true });
-    link.start();
+    const { file, queue, clock, lapi, link } = manualLink(tempDir());
     link.enqueueBan(ban('198.51.100.1', clock.now() + 3_600_000));
     await drain(link);
     const lock = holdWriteLock(file);

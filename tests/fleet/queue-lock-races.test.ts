@@ -5,34 +5,15 @@
  * memory, in order, like any change: the item is not sent again (a second decision of this host's at
  * the LAPI), and the pump never throws (pumpAll runs from a timer: a rejection would end the service).
  */
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ManualClock } from '../../electron/shared/domain.ts';
-import { CrowdsecSettingsSchema } from '../../electron/shared/fleet.ts';
-import { FleetLink, type FleetSink } from '../../electron/engine/fleet/link.ts';
-import { FleetQueue } from '../../electron/engine/fleet/queue.ts';
-import type { FetchLike } from '../../electron/engine/fleet/client.ts';
 import { holdWriteLock } from '../support/db-locks.ts';
 import { tempDirsPerTest } from '../support/temp-dirs.ts';
-import { FakeLapi } from './fake-lapi.ts';
+import type { FleetLink } from '../../electron/engine/fleet/link.ts';
+import { manualLink } from './manual-link.ts';
 
 const tempDir = tempDirsPerTest('pc-fleet-race-');
-const nullSink: FleetSink = { upsert: () => undefined, upsertMany: () => undefined, removeMany: () => undefined, replaceAll: () => undefined };
-const settings = CrowdsecSettingsSchema.parse({ url: 'http://lapi.test:8080', machineId: 'hostA', password: 'pw-A', bouncerKey: 'key-A' });
 const isAlertPost = (url: string, init: { method?: string }) => init.method === 'POST' && url.endsWith('/v1/alerts');
-
-/** A queue in its own file, a LAPI, and a link whose requests go through `through` (to take the lock mid-request). */
-function setup(through: (file: string, lapi: FakeLapi) => FetchLike) {
-  const file = path.join(tempDir(), 'q.db');
-  const queue = new FleetQueue(file);
-  const clock = new ManualClock(1_700_000_000_000);
-  const lapi = new FakeLapi(() => clock.now());
-  lapi.machines.set('hostA', 'pw-A');
-  lapi.bouncers.add('key-A');
-  const link = new FleetLink({ settings, queue, fetch: through(file, lapi), now: () => clock.now(), version: '0.1.0', sink: nullSink, manual: true });
-  link.start();
-  return { queue, clock, lapi, link };
-}
+const setup = (through: Parameters<typeof manualLink>[1]) => manualLink(tempDir(), through);
 
 describe('the push queue when the lock is taken while a request is in flight', () => {
   it('a ban is pushed once, not twice: its removal and its alert id wait for the lock and are written before anything is sent', async () => {
