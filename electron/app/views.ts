@@ -153,6 +153,8 @@ export function testThresholds(env: ThresholdTestEnv, patch: Record<string, unkn
       lanSubnets: env.host.lanSubnets ?? [],
       isAllowedPort: env.isAllowedPort,
       hostFilter: null,
+      // A what-if over stored packets, as a replay: every source kept.
+      forgetQuiet: false,
     },
     (e) => {
       if (e.type === 'ban') wouldBan.push({ ip: e.ban.ip, at: e.ban.at, ports: e.ban.reason.ports, scanType: e.ban.reason.scanType ?? 'OTHER' });

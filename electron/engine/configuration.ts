@@ -58,8 +58,9 @@ export interface ScanEngineOptions {
   /**
    * Whether the trackers may forget the sources whose window is over (forgetQuiet; default true).
    * Forgetting changes no decision only while records come in time order (then a quiet source's
-   * next probe starts afresh anyway); a replay says false for an input it does not know to be so
-   * (files concatenated newest first, `cat ufw.log*`), and may say true later (setForgetQuiet).
+   * next probe starts afresh anyway): the kernel's log, the journal and NFLOG give them so; a
+   * syslog file's local-time stamps go back an hour at the end of DST, and a replay's input may be
+   * files in any order — those say false (every source kept until maxTrackedSources evicts).
    */
   forgetQuiet?: boolean;
 }

@@ -86,8 +86,8 @@ export class ScanEngine extends EngineConfiguration {
   private lastStrikeSweep = -Infinity;
   /**
    * Event time at or after which the trackers next forget the sources whose window is over
-   * (forgetQuiet); Infinity while forgetting is off: the caller's say (ScanEngineOptions.forgetQuiet,
-   * setForgetQuiet), and for good once a record came more than FORGET_SLACK_MS before the latest
+   * (forgetQuiet); Infinity while forgetting is off: the caller's say (ScanEngineOptions.forgetQuiet),
+   * and for good once a record came more than FORGET_SLACK_MS before the latest
    * (`disordered`: a source forgotten by a later time may still be probed at an earlier one, in its window).
    */
   private nextForget: number;
@@ -330,14 +330,6 @@ export class ScanEngine extends EngineConfiguration {
   private outOfOrder(): void {
     this.disordered = true;
     this.nextForget = Infinity;
-  }
-
-  /**
-   * Lets the trackers forget quiet sources, or not: a replay says so once it knows whether its input
-   * is in time order. Never on again once records out of time order were seen.
-   */
-  setForgetQuiet(on: boolean): void {
-    this.nextForget = on && !this.disordered ? Math.min(this.nextForget, this.latestTime) : Infinity;
   }
 
   private refreshNextExpiry(): void {

@@ -144,7 +144,9 @@ export class ReplaySession {
     // Manual operations never happen in a replay; the clock only answers "now" as the last event time.
     const clock: Clock = { now: () => this.lastTime ?? 0 };
     const onEvent = opts.onEvent;
-    // Forgetting quiet sources waits for inputEndsAt(): it changes no decision only for an input in time order.
+    // Every source is kept (no forgetQuiet): forgetting changes no decision only for records in time
+    // order, and a replay's input often is not — files concatenated newest first (`cat ufw.log*`), in
+    // any order, across New Year or a DST change; no look at its ends tells them apart.
     this.engine = new ScanEngine({ settings, clock, probeEvents: false, countGuestRecords: true, forgetQuiet: false, ...(opts.isAllowedPort ? { isAllowedPort: opts.isAllowedPort } : {}) }, (e) => {
       if (e.type === 'ban') this.bans.push(e.ban);
       else if (e.type === 'ban-deferred') this.deferredEvents++;
@@ -152,22 +154,6 @@ export class ReplaySession {
       onEvent?.(e);
     });
   }
-
-  /**
-   * The time of the input's last record (headless/replay-input-end.ts), or null when it is not
-   * known (a stream, a compressed file). When it is after the first record's, the input is taken to
-   * be in time order and the engine forgets the sources whose window is over, as live: a day of 100k
-   * sources is not all kept (~25 MB). Else every source is kept, as before: in files concatenated
-   * newest first a scan across the rotation comes in two parts far apart, and its first part must
-   * still be there — and two such files end just before they begin (the older one's last record
-   * precedes the newer one's first by seconds), hence no slack here. The engine itself stops
-   * forgetting at a record out of time order. Call it before the first batch.
-   */
-  inputEndsAt(time: number | null): void {
-    this.inputEnd = time;
-  }
-
-  private inputEnd: number | null = null;
 
   /** The options a parse stage feeding ingest() is to use (those this session was given). */
   get parseStageOptions(): ReplayParseOptions {
@@ -269,10 +255,7 @@ export class ReplaySession {
     this.packets++;
     // The span covered, earliest to latest: a log is not always in time order (files concatenated newest first).
     const t = p.time;
-    if (this.firstTime === null) {
-      this.timeFraming = p.framing;
-      if (this.inputEnd !== null && this.inputEnd > t) this.engine.setForgetQuiet(true);
-    }
+    if (this.firstTime === null) this.timeFraming = p.framing;
     if (this.firstTime === null || t < this.firstTime) this.firstTime = t;
     if (this.lastTime === null || t > this.lastTime) this.lastTime = t;
     // The destination of an inbound record (not forwarded; or a Proxmox VE guest's, to that guest) is

@@ -36,7 +36,6 @@ import { ParseWorkerError, ReplayPipeline } from './replay-pipeline.ts';
 import { eventJson, humanReport, inputName, num, summaryJson } from './replay-report.ts';
 import { compressionOf, discardEarlyParseWorker, isPlainFile, MAGIC_BYTES, REPLAY_OPTIONS } from './replay-start.ts';
 import { errorText } from '../shared/errors.ts';
-import { lastRecordTime } from './replay-input-end.ts';
 
 const FORMATS = ['auto', 'syslog', 'kmsg', 'journal', 'dmesg', 'pve', 'logread'] as const;
 const CHUNK_BYTES = 1 << 20;
@@ -411,7 +410,6 @@ async function replay(argv: string[]): Promise<number> {
   let pipeline = null as ReplayPipeline | null;
   try {
     if ((regularFile || stdinFile) && isPlainFile(readPath)) {
-      session.inputEndsAt(lastRecordTime(readPath, session.parseStageOptions));
       if (args.singleThread) pushRegularFile(readPath, pushNow);
       else {
         // A worker thread reads and parses the file while this one runs the engine

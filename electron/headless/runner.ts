@@ -425,7 +425,9 @@ async function startWithStore(o: RunOptions, out: Out, err: Out, isRoot: boolean
     clock: systemClock,
     settingsRepo,
     overrides,
-    createEngine: (opts, sink) => new ScanEngine({ ...opts, parse: parseOpts }, sink),
+    // Quiet sources are forgotten only for records in time order (configuration.ts): a syslog file's
+    // local-time stamps go back an hour when DST ends.
+    createEngine: (opts, sink) => new ScanEngine({ forgetQuiet: opened.source.kind !== 'file', ...opts, parse: parseOpts }, sink),
     parseLine: liveLineParser(parseOpts),
     store,
     source: countedSource,

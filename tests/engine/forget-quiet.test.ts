@@ -114,33 +114,30 @@ describe('sources whose window is over are forgotten', () => {
     expect(engine.stats().trackedSources).toBe(121);
   });
 
-  it('forgetting is off when the caller says so (a replay of an input not known to be in time order) until it says otherwise', () => {
-    const events: EngineEvent[] = [];
-    const engine = new ScanEngine({ settings: SettingsSchema.parse({}), clock: new ManualClock(T0), forgetQuiet: false }, (e) => events.push(e));
+  it('forgetting is off when the caller says so (a replay, a syslog file source): every source is kept', () => {
+    const engine = new ScanEngine({ settings: SettingsSchema.parse({}), clock: new ManualClock(T0), forgetQuiet: false }, () => undefined);
     for (let i = 0; i < 100; i++) engine.ingestPacket(syn(v4(i), 22, T0 + i * 30_000));
     expect(engine.stats().trackedSources).toBe(100);
-    engine.setForgetQuiet(true);
-    engine.ingestPacket(syn(v4(100), 22, T0 + 100 * 30_000));
-    expect(engine.stats().trackedSources).toBeLessThanOrEqual(23); // the last 660 s: 22 sources, and this one
   });
 
-  it('a network whose window starts afresh lists only its new first address: a single address scanning it later is judged by address', () => {
-    // B and A of one /64 an hour before; A's own window pushed out by the bound; then A alone probes 5 ports.
-    const go = (forget: boolean) => {
+  it('a network banned after its window started afresh: its earlier members are banned with it (no second ban of the /64), with forgetting or without', () => {
+    // A guard: a version that listed only the members since the window started afresh left A's and
+    // B's own windows tracked through the ban, so their probes were counted and banned the /64 again.
+    for (const forgetQuiet of [true, false]) {
       const events: EngineEvent[] = [];
-      const settings = SettingsSchema.parse({ detection: { maxTrackedSources: 100, ipv6PrefixLength: 64 }, ban: { maxNewBansPerMinute: 1000 } });
-      const engine = new ScanEngine({ settings, clock: new ManualClock(T0), forgetQuiet: forget }, (e) => events.push(e));
-      const A = '2001:db8:1:2::a';
-      engine.ingestPacket(syn('2001:db8:1:2::b', 22, T0));
-      engine.ingestPacket(syn(A, 23, T0 + 1000));
-      const t1 = T0 + 20 * MIN;
-      engine.ingestPacket(syn(A, 30, t1));
-      for (let i = 0; i < 100; i++) engine.ingestPacket(syn(v4(i), 80, t1 + 1000 + i));
-      for (let k = 1; k < 5; k++) engine.ingestPacket(syn(A, 30 + k, t1 + 5000 + k * 1000));
-      return events.filter((e) => e.type === 'ban').map((e) => (e as Extract<EngineEvent, { type: 'ban' }>).ban.ip);
-    };
-    // Before: the network was banned whole on B, seen 20 minutes before its window started again.
-    expect(go(false)).toEqual([]);
-    expect(go(true)).toEqual([]);
+      const settings = SettingsSchema.parse({ detection: { ipv6PrefixLength: 64 }, ban: { maxNewBansPerMinute: 1000 } });
+      const engine = new ScanEngine({ settings, clock: new ManualClock(T0), forgetQuiet }, (e) => events.push(e));
+      const [A, B, C, D] = ['a', 'b', 'c', 'd'].map((h) => `2001:db8:1:2::${h}`) as [string, string, string, string];
+      engine.ingestPacket(syn(A, 22, T0));
+      engine.ingestPacket(syn(B, 23, T0 + 1000));
+      const t1 = T0 + 630_000; // the /64 quiet for findtime: its window starts afresh at C
+      for (let k = 0; k < 3; k++) engine.ingestPacket(syn(C, 30 + k, t1 + k * 1000));
+      for (let k = 0; k < 2; k++) engine.ingestPacket(syn(D, 40 + k, t1 + 5000 + k * 1000));
+      const verdicts: string[] = [];
+      for (let k = 0; k < 3; k++) verdicts.push(engine.ingestPacket(syn(A, 50 + k, t1 + 20_000 + k * 1000)));
+      for (let k = 0; k < 3; k++) verdicts.push(engine.ingestPacket(syn(B, 60 + k, t1 + 30_000 + k * 1000)));
+      const bans = events.filter((e): e is Extract<EngineEvent, { type: 'ban' }> => e.type === 'ban').map((e) => `${e.ban.ip} strike ${e.ban.strikes}`);
+      expect([forgetQuiet, bans, verdicts]).toEqual([forgetQuiet, ['2001:db8:1:2::/64 strike 1'], Array(6).fill('already-banned')]);
+    }
   });
 });

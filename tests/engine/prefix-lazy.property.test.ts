@@ -113,10 +113,7 @@ class EagerPrefixWatch {
     const at = this.tracker.lastSlot;
     if (slot >= this.netSlots.length) this.growNetSlots(slot);
     this.netSlots[slot] = at;
-    // The members of the window as it stands: one that started afresh (quiet for findtime) lists its
-    // new first address only. Else a network a single address scans was banned whole on an address
-    // seen hours before — and whether it was depended on when the quiet network had been forgotten.
-    const seen = this.tracker.lastStarted ? undefined : this.tracker.tagOf(at);
+    const seen = this.tracker.tagOf(at);
     if (seen === undefined) this.tracker.setTag(at, ip === '' ? ipv4Text(v4) : ip);
     else if (typeof seen === 'string') {
       const addr = ip === '' ? ipv4Text(v4) : ip;

@@ -57,8 +57,6 @@ export class SourceTracker<Tag = string> {
   private readonly words = new Uint32Array(4);
   /** The slot the last probe() counted into (valid until the next change of the tracker). */
   lastSlot = NO_SLOT;
-  /** Whether the last probe() started its source's window: a new source, or one quiet for findtime. */
-  lastStarted = false;
   evictedCount = 0;
 
   /** Called with every source evicted by the bound (ip, event time of the probe that pushed it out). */
@@ -270,7 +268,6 @@ export class SourceTracker<Tag = string> {
       restarted = w.restartIfQuiet(slot, time);
     }
     this.lastSlot = slot;
-    this.lastStarted = !seen || restarted;
     const probes = w.record(slot, time, port, type, connPorts, connFrom);
     // A known source's area (source-table.ts): a window started afresh holds one probe, as a
     // newcomer's (probation); a counted probe in a going window is at least its second (main); a
