@@ -87,11 +87,10 @@ export class ScanEngine extends EngineConfiguration {
   /**
    * Event time at or after which the trackers next forget the sources whose window is over
    * (forgetQuiet); Infinity while forgetting is off: the caller's say (ScanEngineOptions.forgetQuiet),
-   * and for good once a record came more than FORGET_SLACK_MS before the latest
-   * (`disordered`: a source forgotten by a later time may still be probed at an earlier one, in its window).
+   * and for good once a record came more than FORGET_SLACK_MS before the latest (a source forgotten
+   * by a later time may still be probed at an earlier one, in its window).
    */
   private nextForget: number;
-  private disordered = false;
   /** The latest event time of a packet, and the time of the packet before this one. */
   private latestTime = -Infinity;
   private previousTime = -Infinity;
@@ -193,9 +192,10 @@ export class ScanEngine extends EngineConfiguration {
     const known = srcV4 >= 0 ? this.tracker.getV4(srcV4) : src6 !== null ? this.tracker.getV6(src6) : this.tracker.get(src);
     this.sourceWasTracked = known !== NO_SLOT;
     if (known === NO_SLOT) {
-      // An IPv4 source by its value (a replay record's text is ''): a source quiet for findtime is
+      // An IPv4 source by its value (a replay record's text is ''): where a source quiet for findtime is
       // forgotten (forgetQuiet), so most probes of a busy host's sources come here, and making the
-      // text of each for these checks was ~80 MB of garbage in a 1M-line replay.
+      // text of each for these checks was ~80 MB of garbage over a day of 100k sources (the
+      // bench log's 1M records through the engine, forgetting on).
       if (srcV4 >= 0 ? this.whitelist.hasV4(srcV4) : this.whitelist.has(src, src6)) return this.ignore('whitelisted');
       if (this.book.size !== 0 && (srcV4 >= 0 ? this.book.hasV4(srcV4) || this.book.coversV4(srcV4) : this.book.has(src) || this.book.covering(src, src6) !== null)) return this.ignore('already-banned');
     }
@@ -315,8 +315,9 @@ export class ScanEngine extends EngineConfiguration {
   /**
    * The trackers forget the sources (and networks) whose window is over, once every findtime of
    * event time: memory follows the sources of the last two findtimes or so, not every source ever
-   * seen. Not more often: each time looks at every tracked source (tracker.forgetQuiet); every
-   * quarter findtime cost ~95 ms of a 1M-line replay's ~1.3 s, once a findtime ~35 ms.
+   * seen. Not more often: each time looks at every tracked source (tracker.forgetQuiet); a sweep
+   * every quarter findtime cost ~95 ms of the main thread over a day of 100k sources (1M records),
+   * once a findtime ~35–45 ms.
    */
   private forgetQuiet(now: number): void {
     // Not on one record stamped far ahead of the one before (a wrong clock, a merged log): every
@@ -328,7 +329,6 @@ export class ScanEngine extends EngineConfiguration {
   }
 
   private outOfOrder(): void {
-    this.disordered = true;
     this.nextForget = Infinity;
   }
 

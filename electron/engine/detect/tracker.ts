@@ -325,8 +325,9 @@ export class SourceTracker<Tag = string> {
    * probe would start afresh, so they hold no evidence) and FORGET_SLACK_MS more — unless a ban of
    * them is pending; returns how many. As fail2ban's failmanager forgets failures older than
    * findtime: what is tracked is the sources of the last findtime, not of the whole history. Before,
-   * a source stayed until the bound evicted it: a host (or a replay) that saw 100k sources over a
-   * day kept all of them (~25 MB), where those of its last ten minutes were a few thousand.
+   * a source stayed until the bound evicted it: a host that saw 100k sources over a day kept all of
+   * them (~26 MB of records and tables), where those of its last ten minutes were a few thousand.
+   * The caller decides when this is safe (engine.ts: records in time order).
    * Every slot is looked at, in slot order (a walk over the records' pages, not the lists): which
    * sources are forgotten must not depend on the order of the lists, which is not the order of last
    * probes for windows copied in (PrefixWatch's networks) or in a log whose times jump back.
