@@ -193,7 +193,7 @@ export class ScanEngine extends EngineConfiguration {
     this.sourceWasTracked = known !== NO_SLOT;
     if (known === NO_SLOT) {
       // An IPv4 source by its value (a replay record's text is ''): where a source quiet for findtime is
-      // forgotten (forgetQuiet), so most probes of a busy host's sources come here, and making the
+      // forgotten (forgetQuiet), most probes of a busy host's sources come here, and making the
       // text of each for these checks was ~80 MB of garbage over a day of 100k sources (the
       // bench log's 1M records through the engine, forgetting on).
       if (srcV4 >= 0 ? this.whitelist.hasV4(srcV4) : this.whitelist.has(src, src6)) return this.ignore('whitelisted');
