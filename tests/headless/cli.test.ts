@@ -289,6 +289,35 @@ describe('CLI arguments', () => {
     expect(existsSync(`${db}.lock`)).toBe(false);
   }, 30_000);
 
+  it("run from a syslog file keeps every source it saw (a file's local-time stamps go back an hour when DST ends: forgetting quiet sources could change a decision)", async () => {
+    const d = tmp();
+    const state = path.join(d, 'state');
+    // Two hours of single probes, one every 36 s from a new source: with forgetting, only the last
+    // ~11-21 minutes' sources (20-35) would still be watched.
+    const stamp = (s: number) => `Dec  7 ${String(8 + Math.floor(s / 3600)).padStart(2, '0')}:${String(Math.floor(s / 60) % 60).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}`;
+    const lines = Array.from({ length: 200 }, (_, i) => `${stamp(i * 36)} myhost kernel: [UFW BLOCK] IN=eth0 OUT= MAC=52:54:00:12:34:56:52:54:00:ab:cd:ef:08:00 SRC=198.51.100.${i + 1} DST=192.0.2.10 LEN=44 TOS=0x00 PREC=0x00 TTL=49 ID=${1000 + i} PROTO=TCP SPT=41234 DPT=23 WINDOW=1024 RES=0x00 SYN URGP=0`);
+    writeFileSync(path.join(d, 'day.log'), lines.join('\n') + '\n');
+    writeFileSync(path.join(d, 'c.json'), JSON.stringify({ detection: { requireKernelTrust: false } }));
+    const run = spawn(NODE, [path.join(ROOT, 'bin/portcullis.js'), 'run', '--dry-run', '--source', `file:${path.join(d, 'day.log')}`, '--from-start', '--config', path.join(d, 'c.json'), '--state-dir', state], { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        let out = '';
+        run.stdout!.on('data', (b: Buffer) => (out += b.toString()).includes('protecting') && resolve());
+        run.once('exit', (code) => reject(new Error(`the run exited ${code}`)));
+      });
+      let watched = -1;
+      for (let i = 0; i < 100 && watched < 200; i++) {
+        const r = await cli(['status', '--json', '--state-dir', state]);
+        if (r.code === 0) watched = (JSON.parse(r.stdout) as { counts: { scanners: number } }).counts.scanners;
+        if (watched < 200) await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(watched).toBe(200);
+    } finally {
+      run.kill('SIGTERM');
+      await new Promise((r) => (run.exitCode === null ? run.once('exit', r) : r(null)));
+    }
+  }, 60_000);
+
   it('a database that cannot be opened ends the start with its own exit code (the unit does not restart it) and names the file', async () => {
     const d = tmp();
     const db = path.join(d, 'broken.db');
