@@ -3,7 +3,9 @@
  * every findtime of event time): what is tracked is the sources of the last findtime, as
  * fail2ban's failmanager keeps the failures of its last findtime — not every source ever seen,
  * which held a busy host's whole day of sources until the bound evicted them. Forgetting must
- * change no decision: a quiet source's next probe starts afresh whether it was kept or not.
+ * change no decision for records in time order (a quiet source's next probe starts afresh whether
+ * it was kept or not); the engine turns it off where records are not (a replay, a syslog file, a
+ * record far back in time).
  */
 import { describe, expect, it } from 'vitest';
 import { ScanEngine } from '../../electron/engine/engine.ts';
