@@ -12,7 +12,7 @@ import type { Settings } from '../shared/settings.ts';
 import type { SqliteStore } from '../engine/store/sqlite.ts';
 import type { ServiceStore, SettingsRepo } from './contracts.ts';
 import { errorText } from '../shared/errors.ts';
-import { storeUnavailable } from './record-retry.ts';
+import { storeUnavailable } from '../engine/store/unavailable.ts';
 
 /** The store's retention runs at most this often: a DELETE over a big table every second would cost. */
 const PRUNE_EVERY_MS = 60_000;

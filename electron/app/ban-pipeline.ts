@@ -38,7 +38,8 @@ import { UsersRuleHoldOff } from './users-rule-holdoff.ts';
 import { FirewallOrder } from './firewall-order.ts';
 import { Reconciler, type ReconcileResult } from './reconcile.ts';
 import { BulkBans } from './bulk-bans.ts';
-import { MAX_WAITING_RECORDS, RecordRetry, storeUnavailable } from './record-retry.ts';
+import { MAX_WAITING_RECORDS, RecordRetry } from './record-retry.ts';
+import { storeUnavailable } from '../engine/store/unavailable.ts';
 
 export { banComment, type BanFailure, type BanInfo, type BanPipelineHost } from './ban-pipeline-host.ts';
 

@@ -13,7 +13,7 @@
  */
 import { ApiError } from '../shared/api.ts';
 import { errorText } from '../shared/errors.ts';
-import { storeUnavailable } from './record-retry.ts';
+import { storeUnavailable } from '../engine/store/unavailable.ts';
 
 export const PAUSED_KEY = 'protection.pausedUntil';
 

@@ -17,8 +17,6 @@
  */
 import { storeUnavailable } from '../engine/store/unavailable.ts';
 
-export { storeBusy, storeUnavailable } from '../engine/store/unavailable.ts';
-
 export const MAX_WAITING_RECORDS = 10_000;
 
 /** What a waiting write is: a ban or unban record, or the pause's stored copy (pause.ts), which a loss costs differently. */

@@ -36,7 +36,7 @@ import { FirewallStatus } from './firewall-status.ts';
 import { ForwardJumpsWatch } from './forward-jumps.ts';
 import { BanCapNotes } from './ban-cap-notes.ts';
 import { StoreTrouble } from './store-trouble.ts';
-import { storeBusy } from './record-retry.ts';
+import { storeBusy } from '../engine/store/unavailable.ts';
 import { ProtectionPause } from './pause.ts';
 import { lastStoreWrites } from './store-stop.ts';
 import { ServiceSettings } from './service-settings.ts';

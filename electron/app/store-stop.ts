@@ -12,9 +12,7 @@
  */
 import { errorText } from '../shared/errors.ts';
 import type { ServiceStore } from './contracts.ts';
-import { storeBusy } from './record-retry.ts';
-import { STOP_BUSY_TIMEOUT_MS } from '../engine/store/unavailable.ts';
-
+import { STOP_BUSY_TIMEOUT_MS, storeBusy } from '../engine/store/unavailable.ts';
 
 export interface LastWritesDeps {
   store: Pick<ServiceStore, 'flush' | 'close' | 'setBusyTimeout'>;

@@ -4,7 +4,8 @@
  * order until one fails, and the list is bounded (oldest dropped, counted).
  */
 import { describe, expect, it } from 'vitest';
-import { MAX_WAITING_RECORDS, RecordRetry, storeUnavailable } from '../../electron/app/record-retry.ts';
+import { MAX_WAITING_RECORDS, RecordRetry } from '../../electron/app/record-retry.ts';
+import { storeUnavailable } from '../../electron/engine/store/unavailable.ts';
 import { BanPipeline } from '../../electron/app/ban-pipeline.ts';
 
 describe('RecordRetry', () => {
