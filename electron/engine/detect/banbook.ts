@@ -22,13 +22,12 @@ export class BanBook {
   private readonly active = new Map<string, BanRecord>();
   private heapUntil: number[] = [];
   private heapIp: string[] = [];
-  /** Prefix bans by length ("4/24", "6/64") → how many: the lengths covering() tries. */
-  private readonly prefixLengths = new Map<string, number>();
+  /** Network bans by family and prefix length → how many: the lengths covering() tries. */
+  private readonly v4NetLengths = new Map<number, number>();
+  private readonly v6NetLengths = new Map<number, number>();
   private readonly words = new Uint32Array(4);
   /** The banned IPv4 addresses (not networks) of `active` by value: hasV4() makes no text. */
   private readonly activeV4 = new V4Set();
-  /** Prefix lengths of IPv4 network bans in use, each with its count (coveringV4 tries these). */
-  private readonly v4NetLengths = new Map<number, number>();
 
   get size(): number {
     return this.active.size;
@@ -126,14 +125,14 @@ export class BanBook {
    * four words of an IPv6 `ip` when the caller has them (then its text is not parsed).
    */
   covering(ip: string, v6: Uint32Array | null = null): string | null {
-    if (this.prefixLengths.size === 0) return null;
+    if (this.v4NetLengths.size === 0 && this.v6NetLengths.size === 0) return null;
     const v4 = v6 === null && ip.indexOf(':') < 0 ? ipv4Key(ip) : -1;
+    if (v4 >= 0) return this.coveringV4(v4);
+    if (this.v6NetLengths.size === 0) return null;
     if (v6 !== null) this.words.set(v6);
-    else if (v4 < 0 && !v6ToWords(ip, this.words)) return null;
-    for (const length of this.prefixLengths.keys()) {
-      const bits = Number(length.slice(2));
-      if ((length[0] === '4') !== v4 >= 0) continue;
-      const net = v4 >= 0 ? v4PrefixText(v4, bits) : v6PrefixText(this.words, bits);
+    else if (!v6ToWords(ip, this.words)) return null;
+    for (const bits of this.v6NetLengths.keys()) {
+      const net = v6PrefixText(this.words, bits);
       if (this.active.has(net)) return net;
     }
     return null;
@@ -141,9 +140,15 @@ export class BanBook {
 
   /** Whether an active network ban holds the IPv4 address of 32-bit value `v4` (covering() without its text). */
   coversV4(v4: number): boolean {
-    if (this.v4NetLengths.size === 0) return false;
-    for (const bits of this.v4NetLengths.keys()) if (this.active.has(v4PrefixText(v4, bits))) return true;
-    return false;
+    return this.v4NetLengths.size !== 0 && this.coveringV4(v4) !== null;
+  }
+
+  private coveringV4(v4: number): string | null {
+    for (const bits of this.v4NetLengths.keys()) {
+      const net = v4PrefixText(v4, bits);
+      if (this.active.has(net)) return net;
+    }
+    return null;
   }
 
   /** Keeps the indexes of `active` (prefix lengths in use, IPv4 addresses by value) as `target` is filed (+1) or dropped (-1). */
@@ -156,21 +161,16 @@ export class BanBook {
       }
       return;
     }
-    const v6 = target.indexOf(':') >= 0;
+    const lengths = target.indexOf(':') >= 0 ? this.v6NetLengths : this.v4NetLengths;
     const bits = Number(target.slice(target.indexOf('/') + 1));
-    const key = `${v6 ? 6 : 4}/${bits}`;
-    const n = (this.prefixLengths.get(key) ?? 0) + by;
-    if (n > 0) this.prefixLengths.set(key, n);
-    else this.prefixLengths.delete(key);
-    if (!v6) {
-      if (n > 0) this.v4NetLengths.set(bits, n);
-      else this.v4NetLengths.delete(bits);
-    }
+    const n = (lengths.get(bits) ?? 0) + by;
+    if (n > 0) lengths.set(bits, n);
+    else lengths.delete(bits);
   }
 
   clear(): void {
-    this.prefixLengths.clear();
     this.v4NetLengths.clear();
+    this.v6NetLengths.clear();
     this.activeV4.clear();
     this.active.clear();
     this.heapUntil = [];
