@@ -189,7 +189,7 @@ export class ScanEngine extends EngineConfiguration {
     const src = p.src;
     // Invariant: a tracked source is neither whitelisted nor banned (banning and whitelist changes
     // drop it), so only a source seen for the first time pays for these two checks.
-    const known = srcV4 >= 0 ? this.tracker.getV4(srcV4) : src6 !== null ? this.tracker.getV6(src6) : this.tracker.get(src);
+    const known = srcV4 >= 0 ? this.tracker.getV4(srcV4) : this.tracker.get(src);
     this.sourceWasTracked = known !== NO_SLOT;
     if (known === NO_SLOT) {
       // An IPv4 source by its value (a replay record's text is ''): where a source quiet for findtime is
@@ -210,7 +210,7 @@ export class ScanEngine extends EngineConfiguration {
       connPorts = connectionPorts(spt, port);
       connFrom = connectionFrom(p.proto === 'UDP', sourceBits(src, srcV4, src6));
     }
-    const crossed = this.tracker.probe(src, time, port, scanType, known, srcV4, connPorts, connFrom, src6);
+    const crossed = this.tracker.probe(src, time, port, scanType, known, srcV4, connPorts, connFrom);
     if (crossed !== NO_SLOT) this.scanDetected(crossed, time);
     // By network too: needsProbe() settles most probes (sources tracked by address only, networks kept in their member) without the time.
     else if (this.networks.needsProbe(src, srcV4, src6, this.tracker.lastSlot)) {

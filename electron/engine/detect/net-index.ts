@@ -1,7 +1,4 @@
 /**
- * Four 32-bit words to a number. Used twice: the source table's index of IPv6 addresses (value:
- * the address's slot), and, what the rest of this comment is about, PrefixWatch's.
- *
  * Networks by number: PrefixWatch's index of every network it tracks, keyed by the network's
  * prefix as four 32-bit words, so that a new source's network is found (or found absent) without
  * writing its CIDR text or hashing a string. Most IPv6 sources of a busy host are alone in their

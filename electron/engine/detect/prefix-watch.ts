@@ -377,9 +377,7 @@ export class PrefixWatch {
 
   /** A network kept in `member`, whose window is over: so is the network's, the same window; no longer tracked (not copied out to be dropped later). */
   private forgetInMember(member: number): void {
-    const k = this.spare;
-    const words = this.addresses.wordsOf(member, k) ? k : null;
-    if (this.keyOf(words === null ? this.addresses.ipOf(member) : '', -1, k, words)) this.index.remove(k, 0, -member - 2);
+    if (this.keyOf(this.addresses.ipOf(member), -1, this.spare)) this.index.remove(this.spare, 0, -member - 2);
   }
 
   /** Stops tracking a network (banned, or judged address by address). */

@@ -13,9 +13,8 @@
  * deletion): one cache line per lookup and no string hashing or comparison, where the Map over
  * 100k fresh address strings cost ~14% of a replay. A caller that already has the address as a
  * number (the byte parser computes it) looks up by that number and need not make or scan the text.
- * IPv6 addresses are found by their four 32-bit words in a NetIndex (net-index.ts), the same way;
- * other keys (networks) use a Map<string, slot>. The caller says which kind a key is (its IPv4
- * value, or its IPv6 words): the table does not parse addresses. An IPv4 source's text is not kept:
+ * Other keys (IPv6 addresses, prefixes) use a Map<string, slot>. The caller says which kind a key is
+ * (its IPv4 value, or -1): the table does not parse addresses. An IPv4 source's text is not kept:
  * it is written from its value when asked for (rarely: bans, evictions, views), where keeping it
  * cost 100k strings (~2.4 MB of heap that every full GC marked) for a replay of 100k sources.
  *
@@ -49,7 +48,6 @@
  */
 import { ipv4Value } from '../parse/address.ts';
 import { ipv4Text } from '../../shared/ip.ts';
-import { NET_ABSENT, NetIndex } from './net-index.ts';
 
 /**
  * The 32-bit value of a canonical dotted quad (no leading zeros), or -1 for anything else: the
@@ -62,8 +60,6 @@ export { ipv4Value as ipv4Key, ipv4Text };
 export const NO_SLOT = -1;
 
 const V4_TABLE_MIN_BITS = 10;
-/** v4Keys of a slot filed in the IPv6 index (-1: filed in `names`, or free). */
-const FILED_V6 = -2;
 
 /** Areas (the header): sources seen once, and sources seen again in their window (1 and 0: the count of main sources is kept by adding the area). */
 export const PROBATION = 0;
@@ -77,24 +73,15 @@ function mainBound(bound: number): number {
 }
 
 export class SourceTable {
-  /** Slots of sources that are neither IPv4 nor IPv6 addresses (networks: PrefixWatch's tracker). */
+  /** Slots of sources that are not IPv4 addresses. */
   private readonly names = new Map<string, number>();
-  /**
-   * IPv6 sources by their four 32-bit words. Why not `names`: sources come and go (forgetQuiet), and a
-   * Map with entries added and deleted all the time allocates a new table every few thousand of them,
-   * which lived long enough to reach V8's old space: ~14 MB of it over a day of 100k sources (1M records), which the heap
-   * grew by before a full GC took it back.
-   */
-  private readonly v6 = new NetIndex();
-  /** Per slot (four each): the words an IPv6 source is filed under in `v6`. */
-  private v6Words = new Uint32Array(0);
   /** IPv4 sources: pairs [address | 0, slot + 1] (0 in the second = empty), 2^v4Bits pairs. */
   private v4Table = new Int32Array(2 << V4_TABLE_MIN_BITS);
   private v4Bits = V4_TABLE_MIN_BITS;
   private v4Count = 0;
-  /** Per slot: the key of a source filed in `names` or `v6` ('' for IPv4 sources and free slots). */
+  /** Per slot: the key of a source filed in `names` ('' for IPv4 sources and free slots). */
   private keys: string[] = [];
-  /** Per slot: the IPv4 value it is filed under in v4Table, or -1 (filed in `names`, or free), or FILED_V6. */
+  /** Per slot: the IPv4 value it is filed under in v4Table, or -1 (filed in `names`, or free). */
   private v4Keys = new Float64Array(0);
   /** Per slot, two Int32s: toward the least recently seen of its area (<< 1 | its area), toward the most recently seen. */
   private links = new Int32Array(0);
@@ -118,7 +105,7 @@ export class SourceTable {
   }
 
   get size(): number {
-    return this.names.size + this.v4Count + this.v6.size;
+    return this.names.size + this.v4Count;
   }
 
   /** Slots used so far (every slot is below this). */
@@ -129,8 +116,6 @@ export class SourceTable {
   /** Forgets every source. */
   clear(): void {
     this.names.clear();
-    this.v6.clear();
-    this.v6Words = new Uint32Array(0);
     this.v4Bits = V4_TABLE_MIN_BITS;
     this.v4Table = new Int32Array(2 << V4_TABLE_MIN_BITS);
     this.v4Count = 0;
@@ -155,30 +140,17 @@ export class SourceTable {
     return at < 0 ? NO_SLOT : this.v4Table[2 * at + 1]! - 1;
   }
 
-  /** The slot of an IPv6 source given as its four 32-bit words, or NO_SLOT. */
-  getV6(words: Uint32Array): number {
-    const v = this.v6.get(words);
-    return v === NET_ABSENT ? NO_SLOT : v;
-  }
-
-  /**
-   * Files a new source as the most recently seen of probation; returns its slot. `v4`: its IPv4
-   * value, else -1; `v6`: the words of an IPv6 source (then `v4` is -1), else null: any other key
-   * is filed by its text.
-   */
-  add(key: string, v4: number, v6: Uint32Array | null = null): number {
+  /** Files a new source (`v4`: its IPv4 value, or -1 for any other key) as the most recently seen of probation; returns its slot. */
+  add(key: string, v4: number): number {
     let slot = this.free.pop();
     if (slot === undefined) {
       slot = this.used++;
       if (slot >= this.capacity) this.grow(slot + 1);
     }
-    if (v4 >= 0) this.v4Insert(v4 | 0, slot);
-    else if (v6 !== null) {
-      this.v6.set(v6, slot);
-      this.v6Words.set(v6, 4 * slot);
-    } else this.names.set(key, slot);
+    if (v4 < 0) this.names.set(key, slot);
+    else this.v4Insert(v4 | 0, slot);
     this.keys[slot] = v4 < 0 ? key : '';
-    this.v4Keys[slot] = v4 < 0 && v6 !== null ? FILED_V6 : v4;
+    this.v4Keys[slot] = v4;
     this.append(slot, PROBATION);
     return slot;
   }
@@ -186,9 +158,8 @@ export class SourceTable {
   /** Forgets a slot's source; the slot may be handed out again. */
   remove(slot: number): void {
     const v4 = this.v4Keys[slot]!;
-    if (v4 >= 0) this.v4Remove(this.v4Find(v4 | 0));
-    else if (v4 === FILED_V6) this.v6.remove(this.v6Words, 4 * slot, slot);
-    else this.names.delete(this.keys[slot]!);
+    if (v4 < 0) this.names.delete(this.keys[slot]!);
+    else this.v4Remove(this.v4Find(v4 | 0));
     this.unlink(slot);
     this.keys[slot] = '';
     this.v4Keys[slot] = -1;
@@ -233,13 +204,6 @@ export class SourceTable {
     return this.mainHead;
   }
 
-  /** The words an IPv6 source's slot is filed under, into `out`; false (out untouched) for any other slot. */
-  wordsOf(slot: number, out: Uint32Array): boolean {
-    if (this.v4Keys[slot] !== FILED_V6) return false;
-    out.set(this.v6Words.subarray(4 * slot, 4 * slot + 4));
-    return true;
-  }
-
   /** Whether a slot (below slotsUsed) holds a source, rather than being free. */
   isFiled(slot: number): boolean {
     return this.v4Keys[slot] !== -1 || this.keys[slot] !== '';
@@ -250,7 +214,6 @@ export class SourceTable {
     const out = [...this.names.values()];
     const t = this.v4Table;
     for (let i = 1; i < t.length; i += 2) if (t[i] !== 0) out.push(t[i]! - 1);
-    if (this.v6.size !== 0) for (let s = 0; s < this.used; s++) if (this.v4Keys[s] === FILED_V6) out.push(s);
     return out;
   }
 
@@ -274,9 +237,6 @@ export class SourceTable {
     const v4Keys = new Float64Array(cap).fill(-1);
     v4Keys.set(this.v4Keys);
     this.v4Keys = v4Keys;
-    const v6Words = new Uint32Array(4 * cap);
-    v6Words.set(this.v6Words);
-    this.v6Words = v6Words;
     this.capacity = cap;
   }
 

@@ -20,7 +20,6 @@ import type { ScanType } from '../../shared/model.ts';
 import { ScanRule, summarize, topPorts, type TrackerSettings, type WindowCopy, type WindowSummary } from './scan-rule.ts';
 import { ipv4Key, MAIN, NO_SLOT, PROBATION, SAME_AREA, SourceTable } from './source-table.ts';
 import { SourceWindows } from './source-windows.ts';
-import { v6ToWords, v6WordsSlow } from './whitelist.ts';
 
 export { ipv4Key, ipv4Text, NO_SLOT } from './source-table.ts';
 export { scanTypeOf, type TrackerSettings, type WindowSummary } from './scan-rule.ts';
@@ -28,16 +27,11 @@ export { scanTypeOf, type TrackerSettings, type WindowSummary } from './scan-rul
 /**
  * How much longer than findtime a source must be quiet before forgetQuiet() drops it. Records come
  * a little out of time order (the kernel's CPUs, merged logs): a probe stamped up to this much
- * before the latest one still finds the window it would have found, so forgetting changes no
- * decision; it only delays the memory's return by a minute. A record further back than this stops
- * the engine's forgetting for good (engine.ts).
+ * before the latest one still finds the window it would have found; it only delays the memory's
+ * return by a minute. A record further back than this may find its source forgotten already (a
+ * wall clock stepped back, a merged log), and stops the engine's forgetting for good (engine.ts).
  */
 export const FORGET_SLACK_MS = 60_000;
-
-/** The words of an IPv6 address (any spelling) into `out`; false for anything else (an IPv4 address, a network). */
-function v6AddressWords(ip: string, out: Uint32Array): boolean {
-  return ip.indexOf(':') >= 0 && ip.indexOf('/') < 0 && (v6ToWords(ip, out) || v6WordsSlow(ip, out));
-}
 
 /** `Tag`: what a caller notes per tracked source (the engine's addresses: their network; PrefixWatch's networks: their members). */
 export class SourceTracker<Tag = string> {
@@ -53,8 +47,6 @@ export class SourceTracker<Tag = string> {
    */
   private tags: (Tag | undefined)[] = [];
   private readonly sparse: Map<number, Tag> | null;
-  /** An IPv6 address's words, parsed from its text (get(), adding without the caller's words). */
-  private readonly words = new Uint32Array(4);
   /** The slot the last probe() counted into (valid until the next change of the tracker). */
   lastSlot = NO_SLOT;
   evictedCount = 0;
@@ -97,7 +89,7 @@ export class SourceTracker<Tag = string> {
       const areas = order.map((slot) => this.table.areaOf(slot));
       this.clear();
       copies.forEach((c, i) => {
-        const slot = this.file(c.ip, -1, null);
+        const slot = this.table.add(c.ip, ipv4Key(c.ip));
         this.windows.copyIn(slot, c);
         if (areas[i] === MAIN) this.table.touch(slot, MAIN);
         if (tags[i] !== undefined) this.setTag(slot, tags[i]);
@@ -113,8 +105,8 @@ export class SourceTracker<Tag = string> {
   /** The slot of a tracked source, or NO_SLOT. */
   get(ip: string): number {
     const key = ipv4Key(ip);
-    if (key >= 0) return this.table.getV4(key);
-    return v6AddressWords(ip, this.words) ? this.table.getV6(this.words) : this.table.getName(ip);
+    if (key < 0) return this.table.getName(ip);
+    return this.table.getV4(key);
   }
 
   /**
@@ -125,22 +117,6 @@ export class SourceTracker<Tag = string> {
     return this.table.getV4(key);
   }
 
-  /** The slot of a tracked IPv6 source given as its four 32-bit words, or NO_SLOT: get() without reading the text. */
-  getV6(words: Uint32Array): number {
-    return this.table.getV6(words);
-  }
-
-  /**
-   * Files a new source in the table: an IPv4 address by its value (`v4`, or read from `ip`), an
-   * IPv6 one by its words (`v6`, or read from `ip`), anything else (a network) by its text.
-   */
-  private file(ip: string, v4: number, v6: Uint32Array | null): number {
-    if (v4 < 0 && v6 === null) {
-      v4 = ipv4Key(ip);
-      if (v4 < 0 && v6AddressWords(ip, this.words)) v6 = this.words;
-    }
-    return this.table.add(ip, v4, v4 >= 0 ? null : v6);
-  }
 
   delete(ip: string): boolean {
     const slot = this.get(ip);
@@ -189,11 +165,6 @@ export class SourceTracker<Tag = string> {
 
   ipOf(slot: number): string {
     return this.table.keyOf(slot);
-  }
-
-  /** The four words of a tracked IPv6 source into `out`; false for any other source. */
-  wordsOf(slot: number, out: Uint32Array): boolean {
-    return this.table.wordsOf(slot, out);
   }
 
   /**
@@ -249,18 +220,17 @@ export class SourceTracker<Tag = string> {
    * Counts one probe. `port` null for probes without a port (pings). Returns the source's slot when
    * it now meets the scan rule, else NO_SLOT. The caller bans and then deletes the source.
    * `known` is the caller's own lookup of `ip` (NO_SLOT: not tracked), to save a second one;
-   * `v4`: ip's 32-bit IPv4 value when the caller has it, to save parsing it again (else -1); `v6`
-   * likewise the four words of an IPv6 ip (else null).
+   * `v4`: ip's 32-bit IPv4 value when the caller has it, to save parsing it again (else -1).
    * `connPorts`, `connFrom`: the probe's connection key in its two halves (scan-rule.ts; connFrom -1:
    * none): a repeat of a probe in the ring counts as evidence only, never as a probe of the rule.
    */
-  probe(ip: string, time: number, port: number | null, type: ScanType, known?: number, v4 = -1, connPorts = 0, connFrom = -1, v6: Uint32Array | null = null): number {
+  probe(ip: string, time: number, port: number | null, type: ScanType, known?: number, v4 = -1, connPorts = 0, connFrom = -1): number {
     let slot = known === undefined ? this.get(ip) : known;
     const w = this.windows;
     const seen = slot !== NO_SLOT;
     let restarted = false;
     if (!seen) {
-      slot = this.file(ip, v4, v6);
+      slot = this.table.add(ip, v4 >= 0 ? v4 : ipv4Key(ip));
       w.start(slot, time);
       if (this.table.size > this.table.bound) this.evictOldest(time);
     } else {
@@ -288,7 +258,7 @@ export class SourceTracker<Tag = string> {
    * recently seen of probation; returns its slot. Never evicts: the caller keeps within the bound.
    */
   adopt(ip: string, window: WindowCopy): number {
-    const slot = this.file(ip, -1, null);
+    const slot = this.table.add(ip, ipv4Key(ip));
     this.windows.copyIn(slot, window);
     return slot;
   }
@@ -299,7 +269,7 @@ export class SourceTracker<Tag = string> {
    * area `from` is in (PrefixWatch: a network kept in its only member was seen as often as it).
    */
   adoptFrom(ip: string, other: SourceTracker<unknown>, from: number): number {
-    const slot = this.file(ip, -1, null);
+    const slot = this.table.add(ip, ipv4Key(ip));
     if (!this.windows.copyFrom(slot, other.windows, from)) this.windows.copyIn(slot, other.windowOf(from));
     if (other.table.areaOf(from) === MAIN) this.table.touch(slot, MAIN);
     return slot;

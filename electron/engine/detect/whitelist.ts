@@ -123,7 +123,7 @@ export function v6ToWords(ip: string, out: Uint32Array): boolean {
   return true;
 }
 
-export function v6WordsSlow(ip: string, out: Uint32Array): boolean {
+function v6WordsSlow(ip: string, out: Uint32Array): boolean {
   try {
     const parts = (ipaddr.IPv6.parse(ip) as ipaddr.IPv6).parts;
     for (let w = 0; w < 4; w++) out[w] = ((parts[2 * w]! << 16) | parts[2 * w + 1]!) >>> 0;
