@@ -57,10 +57,12 @@ export interface ScanEngineOptions {
   countGuestRecords?: boolean;
   /**
    * Whether the trackers may forget the sources whose window is over (forgetQuiet; default true).
-   * Forgetting changes no decision only while records come in time order (then a quiet source's
-   * next probe starts afresh anyway): the kernel's log, the journal and NFLOG give them so; a
-   * syslog file's local-time stamps go back an hour at the end of DST, and a replay's input may be
-   * files in any order — those say false (every source kept until maxTrackedSources evicts).
+   * Forgetting decides as keeping would (a quiet source's next probe starts afresh anyway) while
+   * records come in time order, short of the bound and of network members of an expired window
+   * (README, "Memory follows the last findtime"); the kernel's log, the journal and NFLOG come in
+   * order but for a wall-clock step. A syslog file's local-time stamps go back an hour at the end
+   * of DST, and a replay's input may be files in any order: those say false (every source kept
+   * until maxTrackedSources evicts).
    */
   forgetQuiet?: boolean;
 }

@@ -2,10 +2,10 @@
  * Sources whose window is over are forgotten (SourceTracker.forgetQuiet, run by the engine once
  * every findtime of event time): what is tracked is the sources of the last findtime, as
  * fail2ban's failmanager keeps the failures of its last findtime — not every source ever seen,
- * which held a busy host's whole day of sources until the bound evicted them. Forgetting must
- * change no decision for records in time order (a quiet source's next probe starts afresh whether
- * it was kept or not); the engine turns it off where records are not (a replay, a syslog file, a
- * record far back in time).
+ * which held a busy host's whole day of sources until the bound evicted them. For records in time
+ * order, short of the bound, forgetting must decide as keeping would (a quiet source's next probe
+ * starts afresh whether it was kept or not); it is off where records may not be in order (a replay,
+ * a syslog file) and stops at a record far back in time. The README says the rare cases it differs.
  */
 import { describe, expect, it } from 'vitest';
 import { ScanEngine } from '../../electron/engine/engine.ts';
@@ -73,7 +73,7 @@ describe('sources whose window is over are forgotten', () => {
     expect(t.size).toBe(2);
   });
 
-  it('forgetting changes no decision: random streams give the same events with and without it', () => {
+  it('forgetting changes no decision for records in time order short of the bound: random streams give the same events with and without it', () => {
     // The engine without the sweep: the same engine whose trackers are told to forget nothing.
     const without = (e: ScanEngine) => {
       const inside = e as unknown as { tracker: SourceTracker; networks: { forgetQuiet(now: number): number } };
