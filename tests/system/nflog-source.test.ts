@@ -177,7 +177,15 @@ describe.runIf(enabled)('nflog log source (real reader, namespaces)', () => {
     await cliOnce(lab, ['doctor', '--fix', 'install-per-source-logging', '--state-dir', stateDir, '--json']);
     // The reader the runner started (its child in the lab's namespace).
     const pids = (await lab.run(lab.fwNs, ['ip', 'netns', 'pids', lab.fwNs]).catch(() => '')).split(/\s+/).filter(Boolean);
-    const readerPid = Number(pids.find((p) => readFileSync(`/proc/${p}/comm`, 'utf8').trim() === 'portcullis-nflo'));
+    // A process of the namespace listed a moment ago may be gone (ufw's or ip's children, on a busy machine: ENOENT).
+    const commOf = (p: string) => {
+      try {
+        return readFileSync(`/proc/${p}/comm`, 'utf8').trim();
+      } catch {
+        return '';
+      }
+    };
+    const readerPid = Number(pids.find((p) => commOf(p) === 'portcullis-nflo'));
     expect(readerPid).toBeGreaterThan(0);
     process.kill(readerPid, 'SIGKILL');
     await until(() => cli.stderr.some((l) => /^portcullis warn: the NFLOG reader \(.*\) stopped \(SIGKILL\); starting it again in 0\.5 s$/.test(l)), 10_000, 'the restart line');
