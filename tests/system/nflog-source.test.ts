@@ -243,9 +243,12 @@ describe.runIf(enabled)('nflog log source (real reader, namespaces)', () => {
         const reader = spawn('/usr/sbin/ip', ['netns', 'exec', lab.fwNs, NFLOG_READER, String(group), String(8 << 20)], { stdio: ['ignore', 'pipe', 'inherit'] });
         const chunks: Buffer[] = [];
         reader.stdout.on('data', (c: Buffer) => chunks.push(c));
-        // Its first output (it is bound), then 150 ms of the flood: a fixed 150 ms from the spawn
-        // was not enough for a reader kept off the CPU by the flood on a busy 2-core machine.
+        // Its first output (it is bound), then its first message, then 150 ms more of the flood: a
+        // fixed 150 ms from the spawn was not enough for a reader kept off the CPU by the flood on a
+        // busy 2-core machine, nor a fixed 300 ms for the flood itself to start (python3 under `ip
+        // netns exec` on a loaded machine: reader 0 once saw none in a clean CI run).
         for (const end = Date.now() + 5000; chunks.length === 0 && Date.now() < end; ) await new Promise((r) => setTimeout(r, 10));
+        for (const end = Date.now() + 10_000; messageSeqs(Buffer.concat(chunks)).length === 0 && Date.now() < end; ) await new Promise((r) => setTimeout(r, 10));
         await new Promise((r) => setTimeout(r, 150));
         reader.kill('SIGTERM');
         await new Promise((r) => reader.once('close', r));
