@@ -19,6 +19,7 @@ import type { Framing, PacketEvent, RejectReason } from '../shared/packet.ts';
 import { REJECT_REASONS } from '../shared/packet.ts';
 import type { Ip } from '../shared/ip.ts';
 import { v6TextOfGroups } from './parse/bytes.ts';
+import { hashWords } from './detect/key-hash.ts';
 import { PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP } from './parse/grammar.ts';
 import {
   BITS_FRAMING_HIGH, BITS_KERNEL, BITS_V6, C_AUX, C_BITS, C_DST, C_FLAGS, C_HOST, C_ICMPCODE, C_ICMPTYPE, C_ID, C_IN, C_INNERDST, C_INNERSRC, C_LEN, C_MAC, C_OUT, C_PHYSIN, C_PHYSOUT, C_PREFIX, C_PROTO, C_SPT, C_DPT,
@@ -171,7 +172,7 @@ class V6Names {
 
   name(a: number, b: number, c: number, d: number): Ip {
     const mask = (1 << this.bits) - 1;
-    let i = Math.imul(a ^ Math.imul(b, 0x85ebca6b) ^ Math.imul(c, 0xc2b2ae35) ^ Math.imul(d, 0x27d4eb2f), 0x9e3779b1) >>> (32 - this.bits);
+    let i = hashWords(a, b, c, d) >>> (32 - this.bits);
     const K = this.keys;
     for (;;) {
       const n = this.names[i];
@@ -218,7 +219,7 @@ class V6Names {
       const b = oldKeys[4 * j + 1]!;
       const c = oldKeys[4 * j + 2]!;
       const d = oldKeys[4 * j + 3]!;
-      let i = Math.imul(a ^ Math.imul(b, 0x85ebca6b) ^ Math.imul(c, 0xc2b2ae35) ^ Math.imul(d, 0x27d4eb2f), 0x9e3779b1) >>> (32 - this.bits);
+      let i = hashWords(a, b, c, d) >>> (32 - this.bits);
       while (this.names[i] !== undefined) i = (i + 1) & mask;
       this.put(i, a, b, c, d, n);
     }

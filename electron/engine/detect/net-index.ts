@@ -18,6 +18,8 @@
  * deletion (no tombstones), as the source table's IPv4 index.
  */
 
+import { hashWords } from './key-hash.ts';
+
 const STRIDE = 5;
 const MIN_BITS = 8;
 
@@ -127,11 +129,7 @@ export class NetIndex {
   }
 
   private home(w0: number, w1: number, w2: number, w3: number): number {
-    let h = Math.imul(w0, 0x9e3779b1);
-    h = Math.imul(h ^ w1 ^ (h >>> 15), 0x85ebca6b);
-    h = Math.imul(h ^ w2 ^ (h >>> 13), 0xc2b2ae35);
-    h = Math.imul(h ^ w3 ^ (h >>> 16), 0x9e3779b1);
-    return (h ^ (h >>> 15)) >>> (32 - this.bits);
+    return hashWords(w0, w1, w2, w3) >>> (32 - this.bits);
   }
 
   /** Index in `table` of the entry of the key, or -1. */

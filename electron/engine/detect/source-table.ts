@@ -48,6 +48,7 @@
  */
 import { ipv4Value } from '../parse/address.ts';
 import { ipv4Text } from '../../shared/ip.ts';
+import { hashWord } from './key-hash.ts';
 
 /**
  * The 32-bit value of a canonical dotted quad (no leading zeros), or -1 for anything else: the
@@ -271,7 +272,7 @@ export class SourceTable {
   }
 
   private v4Home(key: number): number {
-    return Math.imul(key, 0x9e3779b1) >>> (32 - this.v4Bits);
+    return hashWord(key) >>> (32 - this.v4Bits);
   }
 
   /** Pair index of an IPv4 key, or -1. */

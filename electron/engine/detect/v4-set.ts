@@ -6,6 +6,8 @@
  * addresses; ~7 MB of garbage a 1M-line replay), and a Set of 100k entries cost ~10% of a replay
  * (bucket, then entry, in a table 3× the size).
  */
+import { hashWord } from './key-hash.ts';
+
 export class V4Set {
   /** Slots hold value + 1 as an int32 (0 = empty; the value 2^32 - 1 wraps to 0 and is kept aside). */
   private table = new Int32Array(1 << 4);
@@ -78,7 +80,7 @@ export class V4Set {
   }
 
   private home(stored: number): number {
-    return Math.imul(stored, 0x9e3779b1) >>> (32 - this.bits);
+    return hashWord(stored) >>> (32 - this.bits);
   }
 
   private find(stored: number): number {
