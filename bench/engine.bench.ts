@@ -163,7 +163,9 @@ function rssText(r: PhaseResult): string {
  */
 const PHASE_FLAGS = ['--max-semi-space-size=1'];
 /** The environment bin/portcullis.js sets too: one glibc malloc arena (the others only held memory). */
-const PHASE_ENV = { ...process.env, MALLOC_ARENA_MAX: '1' };
+// PORTCULLIS_REPLAY_WORKER_BYTES=0: phase (a) is the two-thread replay whatever --lines makes the file's size
+// (a file under 48 MiB is replayed in one thread by default, replay-start.ts); the whole-process rows keep the default.
+const PHASE_ENV = { ...process.env, MALLOC_ARENA_MAX: '1', PORTCULLIS_REPLAY_WORKER_BYTES: '0' };
 
 /** Run one phase in a fresh process and read its JSON result. */
 function runPhase(phase: string, file: string): PhaseResult {

@@ -13,7 +13,7 @@
  *   humanContains?: string[] }
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -26,6 +26,10 @@ const ROOT = path.resolve(import.meta.dirname, '../..');
 const NODE = Number(process.versions.node.split('.')[0]) >= 24 ? process.execPath : path.join(ROOT, 'node_modules/.bin/node');
 const CLI = path.join(ROOT, 'bin/portcullis.js');
 const CASES = path.join(ROOT, 'tests/fixtures/replay');
+// The fixtures are small files, which a replay reads in one thread (replay-start.ts, WORKER_MIN_BYTES):
+// here any file goes through the parse worker, so that the worker's path is what the cases check
+// against --single-thread (every CLI spawned below inherits it; one test takes it away).
+process.env.PORTCULLIS_REPLAY_WORKER_BYTES = '0';
 
 interface Case {
   description: string;
@@ -372,6 +376,29 @@ describe('replay CLI basics', () => {
     expect(signal).toBeNull();
     expect(code).toBe(2);
     expect(stderr).toContain('--maxretry');
+  });
+
+  it('a file smaller than WORKER_MIN_BYTES is replayed without the parse worker (one fewer isolate to boot), and says the same', () => {
+    const input = path.join(CASES, 'stealth-scans/input.log');
+    const replayWith = (workerBytes: string | undefined) => {
+      const env: NodeJS.ProcessEnv = { ...process.env, TZ: 'UTC', PORTCULLIS_REPLAY_TIMING: '1' };
+      if (workerBytes === undefined) delete env['PORTCULLIS_REPLAY_WORKER_BYTES'];
+      else env['PORTCULLIS_REPLAY_WORKER_BYTES'] = workerBytes;
+      const r = spawnSync(NODE, [CLI, 'replay', input, '--json', '--year', '2026'], { encoding: 'utf8', env });
+      expect(r.status, r.stderr).toBe(0);
+      // The timing line names the pipeline's stages (startAt …) only when a worker parsed.
+      const timing = JSON.parse(/portcullis replay timing: (.*)/.exec(r.stderr)![1]!) as Record<string, number>;
+      return { stdout: r.stdout, worker: 'startAt' in timing };
+    };
+    const small = replayWith(undefined);
+    expect(small.worker).toBe(false);
+    const forced = replayWith('0');
+    expect(forced.worker).toBe(true);
+    expect(forced.stdout).toBe(small.stdout);
+    // The threshold is in bytes: a file just at it gets the worker.
+    const size = String(statSync(input).size);
+    expect(replayWith(size).worker).toBe(true);
+    expect(replayWith(String(Number(size) + 1)).worker).toBe(false);
   });
 
   it('no input file is refused', () => {
