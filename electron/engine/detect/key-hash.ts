@@ -12,11 +12,17 @@
  * costs the run, up to the 100k tracked); keyed, 0.10–0.11 s. With the keys unknown, addresses
  * chosen in advance land as random ones do (tests/engine/detect/key-hash.test.ts).
  *
- * One word: multiply-shift with a random odd multiplier (Dietzfelbinger et al.: two distinct words
- * share the top b bits with probability at most 2/2^b over the choice of multiplier), the word first
- * xored with a random key; as cheap as the fixed hash was (one multiply on the replay's hot path).
- * Only the top bits are good: a table of 2^b places takes `>>> (32 - b)`. Four words: murmur3-style
- * rounds with the multipliers and a key per word drawn at random.
+ * One word: simple tabulation — the word's four bytes each pick a random 32-bit number from a table
+ * of their own, and the four are xored (4 KB of tables, in the L1 cache). Why not multiply-shift
+ * with a random odd multiplier (the first keyed version, 440b2e4: one multiply): it is universal for a
+ * pair of keys, but an arithmetic progression — a contiguous block of addresses, a sweep with a
+ * stride — bunches up for the multipliers near a fraction with a small denominator: the review
+ * found a /16 + /17 sweep or a stride of 256 making runs of 1,000 and more in ~0.1% of processes,
+ * and a mean probe of thousands at worst (as bad as the attack), and a sweeper gets a new chance
+ * with every sweep. Tabulation keeps linear probing fast for any set of keys (Pătraşcu and Thorup,
+ * "The power of simple tabulation hashing", 2012). Four words: three keyed multiply rounds fold them
+ * into one word — a bijection of the last word for the others fixed, so addresses of one /64 stay
+ * distinct — which tabulation then places.
  *
  * Nothing the engine decides depends on the order of a table (its callers sort where an order is
  * shown), so the keys change no decision from one run to the next.
@@ -27,23 +33,26 @@
 // Math.random per process from the system's entropy, and none of its outputs is ever shown: an
 // attacker cannot learn the keys from them.
 const key = (): number => (Math.random() * 0x1_0000_0000) | 0;
-const SEED = key();
+/** Four tables of 256 random words, one per byte of the word hashed. */
+const TABLES = Int32Array.from({ length: 1024 }, key);
 const M1 = key() | 1;
 const M2 = key() | 1;
+const W0 = key();
 const W1 = key();
 const W2 = key();
 const W3 = key();
 
-/** A 32-bit word's keyed hash (a table of 2^b homes takes the top b bits, `>>> (32 - b)`; the low bits are poor). */
+/** A 32-bit word's keyed hash, all 32 bits random (a table of 2^b homes takes the top b, `>>> (32 - b)`). */
 export function hashWord(x: number): number {
-  return Math.imul(x ^ SEED, M1);
+  const T = TABLES;
+  return T[x & 0xff]! ^ T[256 | ((x >>> 8) & 0xff)]! ^ T[512 | ((x >>> 16) & 0xff)]! ^ T[768 | (x >>> 24)]!;
 }
 
-/** Four words' keyed hash (an IPv6 address or network, or an IPv4 network with its marker words); all 32 bits mixed. */
+/** Four words' keyed hash (an IPv6 address or network, or an IPv4 network with its marker words), as hashWord. */
 export function hashWords(w0: number, w1: number, w2: number, w3: number): number {
-  let h = Math.imul(w0 ^ SEED, M1);
+  let h = Math.imul(w0 ^ W0, M1);
   h = Math.imul(h ^ (h >>> 15) ^ w1 ^ W1, M2);
   h = Math.imul(h ^ (h >>> 13) ^ w2 ^ W2, M1);
   h = Math.imul(h ^ (h >>> 16) ^ w3 ^ W3, M2);
-  return h ^ (h >>> 15);
+  return hashWord(h);
 }
