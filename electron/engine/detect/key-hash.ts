@@ -20,9 +20,11 @@
  * found a /16 + /17 sweep or a stride of 256 making runs of 1,000 and more in ~0.1% of processes,
  * and a mean probe of thousands at worst (as bad as the attack), and a sweeper gets a new chance
  * with every sweep. Tabulation keeps linear probing fast for any set of keys (Pătraşcu and Thorup,
- * "The power of simple tabulation hashing", 2012). Four words: three keyed multiply rounds fold them
- * into one word — a bijection of the last word for the others fixed, so addresses of one /64 stay
- * distinct — which tabulation then places.
+ * "The power of simple tabulation hashing", 2012). Four words: chained, each word xored into the
+ * previous step's hash and tabulated with tables of its own, so every step is a random function of
+ * what it is given and keys collide at random rates whatever their structure. (A fold by keyed
+ * multiplies, the second version, let addresses of one /64 differing in two words — ::i:i — collide
+ * by the thousand for rare multipliers, as multiply-shift does.)
  *
  * Nothing the engine decides depends on the order of a table (its callers sort where an order is
  * shown), so the keys change no decision from one run to the next.
@@ -33,26 +35,21 @@
 // Math.random per process from the system's entropy, and none of its outputs is ever shown: an
 // attacker cannot learn the keys from them.
 const key = (): number => (Math.random() * 0x1_0000_0000) | 0;
-/** Four tables of 256 random words, one per byte of the word hashed. */
-const TABLES = Int32Array.from({ length: 1024 }, key);
-const M1 = key() | 1;
-const M2 = key() | 1;
-const W0 = key();
-const W1 = key();
-const W2 = key();
-const W3 = key();
+/** Four sets of four tables of 256 random words (16 KB): set s at s·1024, one table per byte of the word hashed. */
+const TABLES = Int32Array.from({ length: 4096 }, key);
+
+/** Simple tabulation of word x with table set `at` (0, 1024, 2048 or 3072). */
+function tabulate(x: number, at: number): number {
+  const T = TABLES;
+  return T[at | (x & 0xff)]! ^ T[at | 256 | ((x >>> 8) & 0xff)]! ^ T[at | 512 | ((x >>> 16) & 0xff)]! ^ T[at | 768 | (x >>> 24)]!;
+}
 
 /** A 32-bit word's keyed hash, all 32 bits random (a table of 2^b homes takes the top b, `>>> (32 - b)`). */
 export function hashWord(x: number): number {
-  const T = TABLES;
-  return T[x & 0xff]! ^ T[256 | ((x >>> 8) & 0xff)]! ^ T[512 | ((x >>> 16) & 0xff)]! ^ T[768 | (x >>> 24)]!;
+  return tabulate(x, 0);
 }
 
 /** Four words' keyed hash (an IPv6 address or network, or an IPv4 network with its marker words), as hashWord. */
 export function hashWords(w0: number, w1: number, w2: number, w3: number): number {
-  let h = Math.imul(w0 ^ W0, M1);
-  h = Math.imul(h ^ (h >>> 15) ^ w1 ^ W1, M2);
-  h = Math.imul(h ^ (h >>> 13) ^ w2 ^ W2, M1);
-  h = Math.imul(h ^ (h >>> 16) ^ w3 ^ W3, M2);
-  return hashWord(h);
+  return tabulate(w3 ^ tabulate(w2 ^ tabulate(w1 ^ tabulate(w0, 0), 1024), 2048), 3072);
 }
