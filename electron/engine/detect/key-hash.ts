@@ -9,7 +9,7 @@
  * line, 100k addresses that all share one home, and every packet from one of them then walked a run
  * of all the others. Measured through the engine (2 SYNs from each of 60k sources): 4.8–5.0 s for
  * crafted sources against 0.12–0.15 s for random ones, the gap growing with the table (a lookup
- * costs the run, up to the 100k tracked); keyed, 0.10–0.11 s. With the keys unknown, addresses
+ * costs the run, up to the 100k tracked); keyed, 0.10–0.12 s. With the keys unknown, addresses
  * chosen in advance land as random ones do (tests/engine/detect/key-hash.test.ts).
  *
  * One word: simple tabulation — the word's four bytes each pick a random 32-bit number from a table
