@@ -20,7 +20,7 @@
  * error instead of being replayed as binary lines.
  * Exit codes: 0 done, 1 input unreadable, 2 invalid flags.
  */
-import { closeSync, createReadStream, fstatSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, createReadStream, fstatSync, openSync, readSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { pipeline, Readable } from 'node:stream';
 import { parseArgs } from 'node:util';
@@ -252,11 +252,13 @@ function pushRegularFile(input: string, push: (chunk: Uint8Array) => void): void
 }
 
 /** Is standard input a regular file (`< ufw.log`), not a pipe or a terminal? */
-function stdinIsRegularFile(): boolean {
+/** The size of the regular file standard input is redirected from, or null (a pipe, a terminal, none). */
+function stdinFileSize(): number | null {
   try {
-    return fstatSync(0).isFile();
+    const st = fstatSync(0);
+    return st.isFile() ? st.size : null;
   } catch {
-    return false;
+    return null;
   }
 }
 
@@ -359,21 +361,22 @@ async function replay(argv: string[]): Promise<number> {
     return 0;
   }
   const { input, json } = args;
-  let regularFile = false;
+  /** The input's size when it is a regular file (given by name, or standard input redirected from one), else null. */
+  let fileSize: number | null = null;
   if (input !== '-') {
     try {
       const st = await stat(input);
       if (st.isDirectory()) throw Object.assign(new Error('directory'), { code: 'EISDIR' });
-      regularFile = st.isFile();
+      if (st.isFile()) fileSize = st.size;
     } catch (e) {
       console.error(readError(input, e));
       return 1;
     }
   }
-  // Standard input redirected from a file (`< ufw.log`) is read as that file, by the worker (its
-  // stream of 64 KiB reads through the thread pool made it the slowest way in).
-  const stdinFile = input === '-' && stdinIsRegularFile();
-  const readPath = stdinFile ? '/dev/stdin' : input;
+  // Standard input redirected from a file (`< ufw.log`) is read as that file, as a file given by name
+  // is (its stream of 64 KiB reads through the thread pool made it the slowest way in).
+  if (input === '-') fileSize = stdinFileSize();
+  const readPath = input === '-' && fileSize !== null ? '/dev/stdin' : input;
   const pending: string[] = [];
   const open = new Set(args.openPorts);
   const session = new ReplaySession({
@@ -410,9 +413,9 @@ async function replay(argv: string[]): Promise<number> {
   // (set inside the stream's consumer too, hence not narrowed to null)
   let pipeline = null as ReplayPipeline | null;
   try {
-    if ((regularFile || stdinFile) && isPlainFile(readPath)) {
+    if (fileSize !== null && isPlainFile(readPath)) {
       // A small file: one thread (replay-start.ts, WORKER_MIN_BYTES).
-      if (args.singleThread || statSync(readPath).size < workerMinBytes()) pushRegularFile(readPath, pushNow);
+      if (args.singleThread || fileSize < workerMinBytes()) pushRegularFile(readPath, pushNow);
       else {
         // A worker thread reads and parses the file while this one runs the engine
         // (replay-pipeline.ts); bans are printed as the records reach the engine.
