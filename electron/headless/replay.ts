@@ -81,8 +81,9 @@ Options:
                        (kmsg/dmesg stamps without --boot-time: 1970-01-01T00:00:00Z is the boot)
   --single-thread      parse and detect in this thread only (by default a worker thread parses a
                        file of 48 MiB or more, or a plain stream, while this one detects: a big file
-                       ~1.3x as fast on two cores, a pipe ~1.1x, ~15 MB more memory; a smaller file
-                       and gzip input are always one thread)
+                       ~1.3x as fast on two cores, a pipe ~1.1x, ~15 MB more memory; by default a
+                       smaller file is one thread (PORTCULLIS_REPLAY_WORKER_BYTES=N sets the size in
+                       bytes, 0 for any file), and gzip input always is)
   --help               this text
 
 Kernel trust is not required in a replay: lines of a plain log file could have been written by any

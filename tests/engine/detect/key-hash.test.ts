@@ -159,8 +159,10 @@ describe('keyed hashing: four words', () => {
   // The second keyed version folded the words by multiplies: ::i:i in one /64 collided in full (same
   // hash, whatever the table) for hundreds to thousands of keys in ~1% of draws, and by the tens of
   // thousands for rare multipliers (review). Chained tabulation collides at random rates: for 100k
-  // keys ~1.2 repeated values expected of a random 32-bit function, ~3.5 over the chain's three steps;
-  // 20 or more has a chance of ~1e-9.
+  // keys ~1.2 repeated values expected of a random 32-bit function, ~2-3.5 over the chain's steps.
+  // False failures: for ::i:i and ::i:~i a draw whose step table has two entries that xor to their
+  // indexes' difference (~1.5e-5 of draws) pairs up every key differing in that byte (hundreds of
+  // pairs, no run); otherwise 20 or more has a chance of ~1e-9.
   for (const [name, words] of [
     ['::i:i', (i: number) => [0x20010db8, 1, i, i]],
     ['::i:~i', (i: number) => [0x20010db8, 1, i, ~i]],
