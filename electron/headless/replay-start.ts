@@ -52,10 +52,19 @@ let early: Worker | null = null;
  */
 export const WORKER_MIN_BYTES = 48 << 20;
 
-/** WORKER_MIN_BYTES, or the PORTCULLIS_REPLAY_WORKER_BYTES override. */
-export function workerMinBytes(): number {
+/**
+ * A stream (a pipe: no size known) that ends before this many bytes (~30k ufw lines) is replayed in
+ * one thread (replay-stream-choice.ts). Less than WORKER_MIN_BYTES: a stream's first bytes wait in
+ * memory, unparsed, until it ends or reaches this; between the two a stream goes through the worker
+ * as it always did.
+ */
+export const STREAM_WORKER_MIN_BYTES = 8 << 20;
+
+/** WORKER_MIN_BYTES (a regular file) or STREAM_WORKER_MIN_BYTES (a stream), or the PORTCULLIS_REPLAY_WORKER_BYTES override of both. */
+export function workerMinBytes(stream = false): number {
   const v = process.env.PORTCULLIS_REPLAY_WORKER_BYTES;
-  return v !== undefined && /^\d+$/.test(v) ? Number(v) : WORKER_MIN_BYTES;
+  if (v !== undefined && /^\d+$/.test(v)) return Number(v);
+  return stream ? STREAM_WORKER_MIN_BYTES : WORKER_MIN_BYTES;
 }
 
 /** A new parse worker, waiting for its 'start' message. */

@@ -35,6 +35,7 @@ import type { CliCommand } from './cli-command.ts';
 import { ParseWorkerError, ReplayPipeline } from './replay-pipeline.ts';
 import { eventJson, humanReport, inputName, num, summaryJson } from './replay-report.ts';
 import { compressionOf, discardEarlyParseWorker, isPlainFile, MAGIC_BYTES, REPLAY_OPTIONS, workerMinBytes } from './replay-start.ts';
+import { StreamChoice } from './replay-stream-choice.ts';
 import { errorText } from '../shared/errors.ts';
 
 const FORMATS = ['auto', 'syslog', 'kmsg', 'journal', 'dmesg', 'pve', 'logread'] as const;
@@ -80,10 +81,11 @@ Options:
                        "timeBase" says what their times count from: "wall" (dates), or "boot"
                        (kmsg/dmesg stamps without --boot-time: 1970-01-01T00:00:00Z is the boot)
   --single-thread      parse and detect in this thread only (by default a worker thread parses a
-                       file of 48 MiB or more, or a plain stream, while this one detects: a big file
-                       ~1.3x as fast on two cores, a pipe ~1.1x, ~15 MB more memory; by default a
-                       smaller file is one thread (PORTCULLIS_REPLAY_WORKER_BYTES=N sets the size in
-                       bytes, 0 for any file), and gzip input always is)
+                       file of 48 MiB or more, or a plain stream past its first 8 MiB or 0.1 s,
+                       while this one detects: a big file ~1.3x as fast on two cores, a pipe
+                       ~1.1x, ~15 MB more memory; by default smaller input is one thread
+                       (PORTCULLIS_REPLAY_WORKER_BYTES=N sets both sizes in bytes, 0 for any
+                       input), and gzip input always is)
   --help               this text
 
 Kernel trust is not required in a replay: lines of a plain log file could have been written by any
@@ -427,17 +429,24 @@ async function replay(argv: string[]): Promise<number> {
       // A stream, or a compressed file. A plain stream is parsed by a worker too (this thread
       // reads it and runs the engine). Gunzipping is this thread's, and with it the engine alone
       // keeps it busy: a gzip input stays on one thread (measured: as fast, ~30 MB less memory).
+      // A small stream stays on this thread too, once it shows it is small (replay-stream-choice.ts).
       let inputFailure: unknown = null;
+      let choice = null as StreamChoice | null;
       try {
         await streamInput(input, (gzip) => {
           if (gzip || args.singleThread) return pushHere;
-          const p = (pipeline = new ReplayPipeline(session, undefined, flushEvents));
-          return (chunk) => p.push(chunk);
+          const startPipeline = () => {
+            const p = (pipeline = new ReplayPipeline(session, undefined, flushEvents));
+            return (chunk: Uint8Array) => p.push(chunk);
+          };
+          const c = (choice = new StreamChoice(pushHere, startPipeline, workerMinBytes(true)));
+          return (chunk) => c.push(chunk);
         });
       } catch (e) {
         inputFailure = e;
       }
       // What was read before a failure is still parsed and counted.
+      await choice?.end();
       await pipeline?.end();
       if (inputFailure !== null) throw inputFailure;
     }

@@ -75,14 +75,18 @@ function lastJson(stdout: string): Record<string, unknown> {
 }
 
 /** The CLI's replay with these arguments, its standard input fed by `feed` (closed at once without one). */
-function run(args: string[], feed?: (stdin: NodeJS.WritableStream & { end(b?: Uint8Array): void }) => Promise<void>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(NODE, [CLI, 'replay', ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, TZ: 'UTC' } });
+function run(
+  args: string[],
+  feed?: (stdin: NodeJS.WritableStream & { end(b?: Uint8Array): void }, output: () => string) => Promise<void>,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(NODE, [CLI, 'replay', ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...env, TZ: 'UTC' } });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += String(d)));
   child.stderr.on('data', (d: Buffer) => (stderr += String(d)));
   child.stdin.on('error', () => undefined);
-  if (feed) void feed(child.stdin);
+  if (feed) void feed(child.stdin, () => stdout);
   else child.stdin.end();
   return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
 }
@@ -400,6 +404,45 @@ describe('replay CLI basics', () => {
     expect(replayWith(size).worker).toBe(true);
     expect(replayWith(String(Number(size) + 1)).worker).toBe(false);
   });
+
+  it('a small stream (a pipe: no size) is replayed without the parse worker once it ends; a stream still open after 0.1 s gets the worker, its bans printed before it ends', async () => {
+    const input = readFileSync(path.join(CASES, 'stealth-scans/input.log'));
+    const timingOf = (stderr: string) => JSON.parse(/portcullis replay timing: (.*)/.exec(stderr)![1]!) as Record<string, number>;
+    const envWith = (workerBytes: string | undefined) => {
+      const env: NodeJS.ProcessEnv = { ...process.env, TZ: 'UTC', PORTCULLIS_REPLAY_TIMING: '1' };
+      if (workerBytes === undefined) delete env['PORTCULLIS_REPLAY_WORKER_BYTES'];
+      else env['PORTCULLIS_REPLAY_WORKER_BYTES'] = workerBytes;
+      return env;
+    };
+    const piped = (workerBytes: string | undefined) => {
+      const r = spawnSync(NODE, [CLI, 'replay', '-', '--json', '--year', '2026'], { encoding: 'utf8', input, env: envWith(workerBytes) });
+      expect(r.status, r.stderr).toBe(0);
+      // The timing line names the pipeline's stages (startAt …) only when a worker parsed.
+      return { stdout: r.stdout, worker: 'startAt' in timingOf(r.stderr) };
+    };
+    const small = piped(undefined);
+    expect(small.worker).toBe(false);
+    const forced = piped('0');
+    expect(forced.worker).toBe(true);
+    expect(forced.stdout).toBe(small.stdout);
+    // A writer that keeps the pipe open: the first ban must come out while it does. (70 lines: past
+    // the 64 kept to recognise the framing, which wait for the end in any mode.)
+    const bans = scanners(14, 'UFW BLOCK').join('\n') + '\n';
+    let banBeforeEnd = false;
+    const open = await run(
+      ['-', '--json', '--year', '2026'],
+      async (stdin, output) => {
+        stdin.write(bans);
+        for (let waited = 0; waited < 15_000 && !output().includes('"type":"ban"'); waited += 20) await new Promise((r) => setTimeout(r, 20));
+        banBeforeEnd = output().includes('"type":"ban"');
+        stdin.end();
+      },
+      envWith(undefined),
+    );
+    expect(open.code, open.stderr).toBe(0);
+    expect(banBeforeEnd).toBe(true);
+    expect('startAt' in timingOf(open.stderr)).toBe(true);
+  }, 60_000);
 
   it('no input file is refused', () => {
     const r = spawnSync(NODE, [CLI, 'replay'], { encoding: 'utf8' });
