@@ -2,7 +2,8 @@
  * The service's last store writes at its stop: the records that wait (record-retry.ts), the ban
  * cap's state, the buffered packets and offender rows; then the store is closed.
  *
- * WHY a longer busy timeout here: the running service waits STORE_BUSY_TIMEOUT_MS (20 ms) for
+ * WHY a longer busy timeout here (STOP_BUSY_TIMEOUT_MS, less what the fleet queue's close spent on
+ * the same lock just before): the running service waits STORE_BUSY_TIMEOUT_MS (20 ms) for
  * another process's lock, because a longer wait blocks the event loop (log reading, banning). At the
  * stop nothing reads the log any more, and what a failed write loses is history — a waiting ban
  * record most of all (the next start would lift that ban as a stale firewall entry) — so a lock held
@@ -12,10 +13,12 @@
  */
 import { errorText } from '../shared/errors.ts';
 import type { ServiceStore } from './contracts.ts';
-import { STOP_BUSY_TIMEOUT_MS, storeBusy } from '../engine/store/unavailable.ts';
+import { storeBusy } from '../engine/store/unavailable.ts';
 
 export interface LastWritesDeps {
   store: Pick<ServiceStore, 'flush' | 'close' | 'setBusyTimeout'>;
+  /** How long a write may wait for another process's lock: what is left of STOP_BUSY_TIMEOUT_MS after the fleet queue's close (same file, same lock). */
+  busyTimeoutMs: number;
   /** The records that wait, written in order: the error of the one that still fails, or null. */
   flushRecords(): unknown;
   recordsWaiting(): number;
@@ -25,7 +28,7 @@ export interface LastWritesDeps {
 }
 
 export function lastStoreWrites(d: LastWritesDeps): void {
-  d.store.setBusyTimeout?.(STOP_BUSY_TIMEOUT_MS);
+  d.store.setBusyTimeout?.(d.busyTimeoutMs);
   // Records that wait get a last try (the disk may have room again since the last tick); what is
   // still left is said, since it is lost with this process.
   let error = d.flushRecords();
