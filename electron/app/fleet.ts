@@ -141,22 +141,14 @@ export class FleetBridge implements FleetSink {
     this.port.log('info', `fleet: linked to the CrowdSec LAPI at ${cs.url}${this.link.origin ? ` as ${this.link.origin}` : ''} (share ${cs.share}, apply ${cs.apply})`);
   }
 
-  /**
-   * Stops the link and closes the queue. Returns the ms its close spent (waiting for another
-   * process's lock, mostly): the stop's wait for a lock is one budget, which the store's last
-   * writes (same file, same lock) get the rest of.
-   */
-  async stop(): Promise<number> {
+  async stop(): Promise<void> {
     await this.link?.stop();
     this.link = null;
-    // The queue's changes that wait (dismissals, bans to share, unbans) may wait for a lock at the stop
-    // as the store's last writes may: the unban's record is no more history than its dismissal.
-    const closing = performance.now();
+    // The queue's changes that wait (dismissals, bans to share, unbans) wait for a lock at the stop as
+    // long as the store's last writes do, which follow: the unban's record is no more history than its dismissal.
     const lost = this.queue?.close(STOP_BUSY_TIMEOUT_MS) ?? 0;
-    const spentMs = performance.now() - closing;
     if (lost > 0) this.port.log('error', `fleet: ${lost} changes of the push queue (bans to share, unbans, dismissals) could not be written before the stop: the LAPI does not hear of them`);
     this.queue = null;
-    return spentMs;
   }
 
   /** New settings: the link restarts when its own settings changed; fleet bans of now-unwanted origins go at the next resync. */

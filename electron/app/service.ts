@@ -39,7 +39,6 @@ import { StoreTrouble } from './store-trouble.ts';
 import { storeBusy } from '../engine/store/unavailable.ts';
 import { ProtectionPause } from './pause.ts';
 import { lastStoreWrites } from './store-stop.ts';
-import { STOP_BUSY_TIMEOUT_MS } from '../engine/store/unavailable.ts';
 import { ServiceSettings } from './service-settings.ts';
 import { alwaysWhitelisted, sourceHealthOf, type ThresholdTestEnv } from './views.ts';
 
@@ -217,13 +216,11 @@ export class PortcullisService implements AppCore {
     if (this.tickTimer) clearInterval(this.tickTimer);
     this.tickTimer = null;
     if (this.o.source) await this.o.source.stop().catch(() => undefined);
-    const fleetCloseMs = (await this.fleet?.stop()) ?? 0;
+    await this.fleet?.stop();
     await this.idle();
     this.events.close();
     lastStoreWrites({
       store: this.o.store,
-      // One wait for another process's lock at the stop, not one per connection (it was up to 2 s + 2 s).
-      busyTimeoutMs: Math.max(0, Math.round(STOP_BUSY_TIMEOUT_MS - fleetCloseMs)),
       flushRecords: () => this.pipeline.flushRecords(),
       recordsWaiting: () => this.pipeline.recordsWaiting,
       saveCapNotes: () => this.capNotes.save(this.engine),

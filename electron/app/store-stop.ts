@@ -2,8 +2,7 @@
  * The service's last store writes at its stop: the records that wait (record-retry.ts), the ban
  * cap's state, the buffered packets and offender rows; then the store is closed.
  *
- * WHY a longer busy timeout here (STOP_BUSY_TIMEOUT_MS, less what the fleet queue's close spent on
- * the same lock just before): the running service waits STORE_BUSY_TIMEOUT_MS (20 ms) for
+ * WHY a longer busy timeout here: the running service waits STORE_BUSY_TIMEOUT_MS (20 ms) for
  * another process's lock, because a longer wait blocks the event loop (log reading, banning). At the
  * stop nothing reads the log any more, and what a failed write loses is history — a waiting ban
  * record most of all (the next start would lift that ban as a stale firewall entry) — so a lock held
@@ -13,12 +12,10 @@
  */
 import { errorText } from '../shared/errors.ts';
 import type { ServiceStore } from './contracts.ts';
-import { storeBusy } from '../engine/store/unavailable.ts';
+import { STOP_BUSY_TIMEOUT_MS, storeBusy } from '../engine/store/unavailable.ts';
 
 export interface LastWritesDeps {
   store: Pick<ServiceStore, 'flush' | 'close' | 'setBusyTimeout'>;
-  /** How long a write may wait for another process's lock: what is left of STOP_BUSY_TIMEOUT_MS after the fleet queue's close (same file, same lock). */
-  busyTimeoutMs: number;
   /** The records that wait, written in order: the error of the one that still fails, or null. */
   flushRecords(): unknown;
   recordsWaiting(): number;
@@ -28,7 +25,7 @@ export interface LastWritesDeps {
 }
 
 export function lastStoreWrites(d: LastWritesDeps): void {
-  d.store.setBusyTimeout?.(d.busyTimeoutMs);
+  d.store.setBusyTimeout?.(STOP_BUSY_TIMEOUT_MS);
   // Records that wait get a last try (the disk may have room again since the last tick); what is
   // still left is said, since it is lost with this process.
   let error = d.flushRecords();

@@ -71,6 +71,6 @@ export function fleetServiceBuilder() {
       if (!link) throw new Error('no fleet link');
       return link;
     };
-    return { service: t.service, source: t.source, firewall, clock, lapi, call: t.call, link: theLink, notices, repo: t.settingsRepo, dir, store: t.raw };
+    return { service: t.service, source: t.source, firewall, clock, lapi, call: t.call, link: theLink, notices, repo: t.settingsRepo, dir };
   };
 }

@@ -15,11 +15,10 @@
 export const STORE_BUSY_TIMEOUT_MS = 20;
 
 /**
- * How long the service's stop waits, in all, for another process's lock: the fleet queue's close
- * first, then the store's last writes get what is left (electron/app/store-stop.ts; same file, same
- * lock: a lock held through the stop cost 2 s + 2 s when each waited its own). Nothing reads the log
- * any more, and what a failed write loses is history, so a lock held for a moment is waited out;
- * well inside a service manager's stop timeout (systemd's default is 90 s).
+ * How long the service's last writes at its stop wait for another process's lock (electron/app/store-stop.ts,
+ * and the fleet queue's close before it): nothing reads the log any more, and what a failed write
+ * loses is history, so a lock held for a moment is waited out; well inside a service manager's stop
+ * timeout (systemd's default is 90 s).
  */
 export const STOP_BUSY_TIMEOUT_MS = 2000;
 
