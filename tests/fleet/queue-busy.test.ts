@@ -10,7 +10,8 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../electron/shared/domain.ts';
 import type { FleetLink } from '../../electron/engine/fleet/link.ts';
-import { holdWriteLock } from '../support/db-locks.ts';
+import { DatabaseSync } from 'node:sqlite';
+import { holdWriteLock, lockInChild } from '../support/db-locks.ts';
 import { tempDirsPerTest } from '../support/temp-dirs.ts';
 import { FakeLapi } from './fake-lapi.ts';
 import { manualLink } from './manual-link.ts';
@@ -101,5 +102,22 @@ describe('the fleet push queue while another process holds the database write lo
     await t2.service.idle();
     expect(t2.firewall.bans.has('203.0.113.5')).toBe(false);
     await t2.service.stop();
+  }, 60_000);
+
+  it("a lock held through the queue's close (2 s) but not through the store's last writes after it: the ban record is kept", async () => {
+    // Each connection waits its own STOP_BUSY_TIMEOUT_MS at the stop. One 2 s budget shared by both
+    // (tried, and reverted) gave the store nothing after the queue's wait, and lost its record.
+    const t = await build({ settings: withFleet() });
+    const holder = lockInChild(path.join(t.dir, 'p.db'), 2900);
+    await holder.locked;
+    scan(t, '198.51.100.8'); // its ban record and its push both wait
+    await t.service.idle();
+    expect(t.firewall.bans.has('198.51.100.8')).toBe(true);
+    await t.service.stop();
+    await holder.exited;
+    const check = new DatabaseSync(path.join(t.dir, 'p.db'), { readOnly: true });
+    expect(check.prepare('SELECT ip FROM bans').all().map((r) => r.ip)).toEqual(['198.51.100.8']);
+    check.close();
+    expect(t.notices.filter((n) => n.includes('store:') && n.includes('before the stop'))).toEqual([]);
   }, 60_000);
 });
