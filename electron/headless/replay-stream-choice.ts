@@ -4,7 +4,7 @@
  *
  * Why: the worker's fixed cost (its isolate, modules, fast lane, JIT warm-up) is won back only on
  * big inputs (replay-start.ts, WORKER_MIN_BYTES), and a pipe gave no size, so every stream booted
- * one: `cat` of 1,000 lines into `replay -` took 0.34–0.39 s against 0.24–0.26 s from the file
+ * one: `cat` of 1,000 lines into `replay -` took 0.34–0.44 s against 0.24–0.32 s from the file
  * (now 0.27–0.36 s, and ~77 MB peak instead of ~96).
  * Held bytes cannot be parsed yet: the parse stage's state (framing, the year of syslog dates, a
  * partial line) lives in whichever thread parses, so the choice is made once, before the first

@@ -83,7 +83,8 @@ Options:
   --single-thread      parse and detect in this thread only (by default a worker thread parses a
                        file of 48 MiB or more, or a plain stream past its first 8 MiB or 0.1 s,
                        while this one detects: a big file ~1.3x as fast on two cores, a pipe
-                       ~1.1x, ~15 MB more memory; by default smaller input is one thread
+                       ~1.1x, ~15 MB more memory; by default a smaller file, or a stream that
+                       ends sooner, is one thread
                        (PORTCULLIS_REPLAY_WORKER_BYTES=N sets both sizes in bytes, 0 for any
                        input), and gzip input always is)
   --help               this text
