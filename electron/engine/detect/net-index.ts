@@ -15,10 +15,11 @@
  *
  * Storage: open addressing with linear probing in one Int32Array of entries [w0, w1, w2, w3,
  * value] (value stored + 1 for a tracker slot, -(slot + 1) for a member, 0 = empty), backward-shift
- * deletion (no tombstones), as the source table's IPv4 index.
+ * deletion (no tombstones: probe-run.ts), as the source table's IPv4 index.
  */
 
 import { hashWords } from './key-hash.ts';
+import { deleteShiftingBack } from './probe-run.ts';
 
 const STRIDE = 5;
 const MIN_BITS = 8;
@@ -117,7 +118,7 @@ export class NetIndex {
     if (value !== undefined && v !== value + 1) return;
     if (v < 0) this.members--;
     this.count--;
-    this.shiftBack(at / STRIDE);
+    deleteShiftingBack(this.table, STRIDE, 4, (1 << this.bits) - 1, at / STRIDE, this.homeOfEntry);
   }
 
   /** Member slots of every network kept in its member (in no particular order). */
@@ -151,26 +152,12 @@ export class NetIndex {
     return i * STRIDE;
   }
 
-  /** Empties entry `i`, shifting later entries of its probe run back. */
-  private shiftBack(i: number): void {
+  /** The home of entry j (deleteShiftingBack's question), made once: not a closure per removal. */
+  private readonly homeOfEntry = (j: number): number => {
     const t = this.table;
-    const mask = (1 << this.bits) - 1;
-    let j = i;
-    for (;;) {
-      t[i * STRIDE + 4] = 0;
-      for (;;) {
-        j = (j + 1) & mask;
-        const bj = j * STRIDE;
-        if (t[bj + 4] === 0) return;
-        const h = this.home(t[bj]!, t[bj + 1]!, t[bj + 2]!, t[bj + 3]!);
-        // The entry at j may stay when its home lies cyclically in (i, j].
-        if (i <= j ? i < h && h <= j : i < h || h <= j) continue;
-        break;
-      }
-      t.copyWithin(i * STRIDE, j * STRIDE, j * STRIDE + STRIDE);
-      i = j;
-    }
-  }
+    const at = j * STRIDE;
+    return this.home(t[at]!, t[at + 1]!, t[at + 2]!, t[at + 3]!);
+  };
 
   private rehash(bits: number): void {
     const old = this.table;

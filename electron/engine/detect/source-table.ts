@@ -49,6 +49,7 @@
 import { ipv4Value } from '../parse/address.ts';
 import { ipv4Text } from '../../shared/ip.ts';
 import { hashWord } from './key-hash.ts';
+import { deleteShiftingBack } from './probe-run.ts';
 
 /**
  * The 32-bit value of a canonical dotted quad (no leading zeros), or -1 for anything else: the
@@ -299,25 +300,12 @@ export class SourceTable {
   /** Removes pair `i`, shifting later pairs of its probe run back (no tombstones). */
   private v4Remove(i: number): void {
     if (i < 0) return;
-    const t = this.v4Table;
-    const mask = (1 << this.v4Bits) - 1;
     this.v4Count--;
-    let j = i;
-    for (;;) {
-      t[2 * i + 1] = 0;
-      for (;;) {
-        j = (j + 1) & mask;
-        if (t[2 * j + 1] === 0) return;
-        const h = this.v4Home(t[2 * j]!);
-        // The pair at j may stay when its home lies cyclically in (i, j].
-        if (i <= j ? i < h && h <= j : i < h || h <= j) continue;
-        break;
-      }
-      t[2 * i] = t[2 * j]!;
-      t[2 * i + 1] = t[2 * j + 1]!;
-      i = j;
-    }
+    deleteShiftingBack(this.v4Table, 2, 1, (1 << this.v4Bits) - 1, i, this.v4HomeOfPair);
   }
+
+  /** The home of pair j (deleteShiftingBack's question), made once: not a closure per removal. */
+  private readonly v4HomeOfPair = (j: number): number => this.v4Home(this.v4Table[2 * j]!);
 
   private v4Rehash(bits: number): void {
     const old = this.v4Table;

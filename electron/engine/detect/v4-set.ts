@@ -1,12 +1,13 @@
 /**
  * A set of IPv4 addresses (or masked networks) as 32-bit values: open addressing in one Int32Array
- * (linear probing, at most half full, backward-shift deletion), so a lookup is one look at one
+ * (linear probing, at most half full, backward-shift deletion: probe-run.ts), so a lookup is one look at one
  * cache line and allocates nothing. Why not a Set<number>: a value of 2^30 or more is no small
  * integer to V8, so each lookup of such an address boxed it into a new heap number (half of all
  * addresses; ~7 MB of garbage a 1M-line replay), and a Set of 100k entries cost ~10% of a replay
  * (bucket, then entry, in a table 3× the size).
  */
 import { hashWord } from './key-hash.ts';
+import { deleteShiftingBack } from './probe-run.ts';
 
 export class V4Set {
   /** Slots hold value + 1 as an int32 (0 = empty; the value 2^32 - 1 wraps to 0 and is kept aside). */
@@ -51,26 +52,14 @@ export class V4Set {
       this.hasMax = false;
       return;
     }
-    let i = this.find(stored);
+    const i = this.find(stored);
     if (i < 0) return;
-    const t = this.table;
-    const mask = t.length - 1;
     this.count--;
-    // Backward shift: pull later entries of the probe run into the hole unless their home lies cyclically in (hole, j].
-    for (let j = i; ; ) {
-      t[i] = 0;
-      for (;;) {
-        j = (j + 1) & mask;
-        const at = t[j]!;
-        if (at === 0) return;
-        const h = this.home(at);
-        if (i <= j ? i < h && h <= j : i < h || h <= j) continue;
-        t[i] = at;
-        i = j;
-        break;
-      }
-    }
+    deleteShiftingBack(this.table, 1, 0, this.table.length - 1, i, this.homeOfEntry);
   }
+
+  /** The home of entry j (deleteShiftingBack's question), made once: not a closure per deletion. */
+  private readonly homeOfEntry = (j: number): number => this.home(this.table[j]!);
 
   clear(): void {
     this.table = new Int32Array(1 << 4);
