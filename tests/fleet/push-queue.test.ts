@@ -4,6 +4,7 @@
  * of this host's for it, an extension does not leave the older one standing, and another host's
  * decision for the address is never touched.
  */
+import { spawnSync } from 'node:child_process';
 import { DatabaseSync } from 'node:sqlite';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -125,6 +126,21 @@ describe('fleet push queue: every decision of this host for an address', () => {
     await drain(t.link);
     expect(mine(t.lapi, '198.51.100.7')).toEqual([]);
     expect(t.lapi.active().map((d) => d.origin)).toEqual(['portcullis@hostB']);
+  });
+
+  it('commits as the store does (WAL, synchronous NORMAL: no disk sync at every ban shared), and a kill -9 right after a push is queued loses nothing', () => {
+    const file = path.join(tempDir(), 'p.db');
+    const q = new FleetQueue(file);
+    // Per connection, so read on the queue's own (SQLite's default FULL is 2).
+    expect((q as unknown as { db: DatabaseSync }).db.prepare('PRAGMA synchronous').get()).toEqual({ synchronous: 1 });
+    q.close();
+    const node = Number(process.versions.node.split('.')[0]) >= 24 ? process.execPath : path.resolve(import.meta.dirname, '../../node_modules/.bin/node');
+    const queueModule = path.resolve(import.meta.dirname, '../../electron/engine/fleet/queue.ts');
+    const child = spawnSync(node, ['--input-type=module', '-e', `import { FleetQueue } from ${JSON.stringify(queueModule)}; const q = new FleetQueue(${JSON.stringify(file)}); q.add('push', '198.51.100.30', { n: 1 }); process.kill(process.pid, 'SIGKILL');`], { encoding: 'utf8' });
+    expect(child.signal, child.stderr).toBe('SIGKILL');
+    const after = new FleetQueue(file);
+    expect(after.head(10).map((i) => [i.kind, i.ip])).toEqual([['push', '198.51.100.30']]);
+    after.close();
   });
 
   it('a queue database of the earlier version (one alert id per address) is carried over', () => {
