@@ -84,9 +84,8 @@ Options:
                        file of 48 MiB or more, or a plain stream past its first 8 MiB or 0.1 s,
                        while this one detects: a big file ~1.3x as fast on two cores, a pipe
                        ~1.1x, ~15 MB more memory; by default a smaller file, or a stream that
-                       ends sooner, is one thread
-                       (PORTCULLIS_REPLAY_WORKER_BYTES=N sets both sizes in bytes, 0 for any
-                       input), and gzip input always is)
+                       ends sooner, is one thread (PORTCULLIS_REPLAY_WORKER_BYTES=N sets both
+                       sizes in bytes, 0 for any input), and gzip input always is)
   --help               this text
 
 Kernel trust is not required in a replay: lines of a plain log file could have been written by any
