@@ -254,7 +254,6 @@ function pushRegularFile(input: string, push: (chunk: Uint8Array) => void): void
   }
 }
 
-/** Is standard input a regular file (`< ufw.log`), not a pipe or a terminal? */
 /** The size of the regular file standard input is redirected from, or null (a pipe, a terminal, none). */
 function stdinFileSize(): number | null {
   try {

@@ -24,9 +24,10 @@
  * previous step's hash and tabulated with tables of its own, so every step is a random function of
  * what it is given and keys collide at random rates on average whatever their structure (a rare draw
  * — two entries of one table whose xor equals their indexes' difference, ~1e-5 — pairs up keys
- * differing in that byte: hundreds of pairs, never a run, since a triple needs a 2^-64 coincidence). (A fold by keyed
- * multiplies, the second version, let addresses of one /64 differing in two words — ::i:i — collide
- * by the thousand for rare multipliers, as multiply-shift does.)
+ * differing in that byte: hundreds of pairs, never a run, since a triple needs a 2^-64
+ * coincidence). (A fold by keyed multiplies, the second version, let addresses of one /64
+ * differing in two words — ::i:i — collide by the thousand for rare multipliers, as
+ * multiply-shift does.)
  *
  * Nothing the engine decides depends on the order of a table (its callers sort where an order is
  * shown), so the keys change no decision from one run to the next.

@@ -1,10 +1,10 @@
 /**
  * A set of IPv4 addresses (or masked networks) as 32-bit values: open addressing in one Int32Array
  * (linear probing, at most half full, backward-shift deletion: probe-run.ts), so a lookup is one
- * look at one cache line and allocates nothing. Why not a Set<number>: a value of 2^30 or more is no small
- * integer to V8, so each lookup of such an address boxed it into a new heap number (half of all
- * addresses; ~7 MB of garbage a 1M-line replay), and a Set of 100k entries cost ~10% of a replay
- * (bucket, then entry, in a table 3× the size).
+ * look at one cache line and allocates nothing. Why not a Set<number>: a value of 2^30 or more is
+ * no small integer to V8, so each lookup of such an address boxed it into a new heap number (half
+ * of all addresses; ~7 MB of garbage a 1M-line replay), and a Set of 100k entries cost ~10% of a
+ * replay (bucket, then entry, in a table 3× the size).
  */
 import { hashWord } from './key-hash.ts';
 import { deleteShiftingBack } from './probe-run.ts';
