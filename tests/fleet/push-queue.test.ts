@@ -131,8 +131,11 @@ describe('fleet push queue: every decision of this host for an address', () => {
   it('commits as the store does (WAL, synchronous NORMAL: no disk sync at every ban shared), and a kill -9 right after a push is queued loses nothing', () => {
     const file = path.join(tempDir(), 'p.db');
     const q = new FleetQueue(file);
-    // Per connection, so read on the queue's own (SQLite's default FULL is 2).
-    expect((q as unknown as { db: DatabaseSync }).db.prepare('PRAGMA synchronous').get()).toEqual({ synchronous: 1 });
+    // Per connection, so read on the queue's own (SQLite's default FULL is 2). NORMAL is safe in WAL
+    // mode only (in rollback-journal mode a power loss may corrupt), so the mode is asserted too.
+    const db = (q as unknown as { db: DatabaseSync }).db;
+    expect(db.prepare('PRAGMA synchronous').get()).toEqual({ synchronous: 1 });
+    expect(db.prepare('PRAGMA journal_mode').get()).toEqual({ journal_mode: 'wal' });
     q.close();
     const node = Number(process.versions.node.split('.')[0]) >= 24 ? process.execPath : path.resolve(import.meta.dirname, '../../node_modules/.bin/node');
     const queueModule = path.resolve(import.meta.dirname, '../../electron/engine/fleet/queue.ts');

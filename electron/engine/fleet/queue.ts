@@ -57,10 +57,14 @@ export class FleetQueue {
     this.db.exec('PRAGMA busy_timeout = 5000');
     if (path !== ':memory:') this.db.exec('PRAGMA journal_mode = WAL');
     // As the store's connection (store/sqlite.ts, durability model): a commit is in the WAL before it
-    // returns, so a crash or kill -9 of this process loses nothing; only an OS crash may lose the last
-    // commits. SQLite's default (FULL) synced the disk at every commit, on the event loop: every ban
-    // shared with the fleet, every unban and dismissal (0.22–0.24 ms each here against 0.045–0.067 ms,
-    // on a disk with a write cache; a disk that syncs for real pays milliseconds).
+    // returns, so a crash or kill -9 of this process loses nothing; only an OS crash or power loss may
+    // lose the last commits (until the kernel writes them back or a checkpoint syncs: seconds). What
+    // that can cost here: an acknowledgement rolled back sends its push again (a second decision at
+    // the LAPI, which the next unban or extension of the address deletes), a push lost leaves the
+    // fleet without that ban, a dismissal lost brings a fleet ban lifted by hand back. SQLite's default
+    // (FULL) synced the disk at every commit, on the event loop: every ban shared with the fleet, every
+    // unban and dismissal (0.22–0.24 ms each here against 0.045–0.067 ms, on a disk with a write
+    // cache; a disk that syncs for real pays milliseconds).
     this.db.exec('PRAGMA synchronous = NORMAL');
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS fleet_queue (
